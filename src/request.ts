@@ -43,3 +43,96 @@ export interface RunRequest {
   /** Command-specific options (e.g. recover's bootstrap override, verify-ha drills). */
   options: Record<string, string>;
 }
+
+import { DeployError } from './errors.js';
+
+/** The raw strings both fronts collect; validated in one place below. */
+export interface RawRequest {
+  command: string;
+  mode: string;
+  inventoryPath: string;
+  environment: string;
+  privateKey?: Buffer;
+  privateKeyPassphrase?: string;
+  knownHosts: string;
+  insecureSkipHostKeyCheck: string | boolean;
+  parallelism: string;
+  expectedPlanHash?: string;
+  breakLock: string | boolean;
+  options: string | Record<string, string>;
+  runId: string;
+  repository: string;
+  env: Record<string, string | undefined>;
+  /** How the front names a field in errors: `--mode` for the CLI, `mode` input for the action. */
+  fieldName: (field: string) => string;
+}
+
+export function parseRequest(raw: RawRequest): RunRequest {
+  const problems: string[] = [];
+  const name = raw.fieldName;
+  if (!(COMMANDS as readonly string[]).includes(raw.command)) {
+    problems.push(`${name('command')} "${raw.command}" is not a command; use one of: ${COMMANDS.join(', ')}`);
+  }
+  if (raw.mode !== 'plan' && raw.mode !== 'apply') {
+    problems.push(`${name('mode')} "${raw.mode}" must be plan or apply`);
+  }
+  if (!raw.environment) problems.push(`${name('environment')} is required: name an environment of the inventory`);
+  if (!raw.inventoryPath) problems.push(`${name('inventory')} is required: the path of the inventory YAML`);
+  const parallelism = Number(raw.parallelism);
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
+    problems.push(`${name('parallelism')} "${raw.parallelism}" must be a whole number from 1 to 256`);
+  }
+  const insecure = parseBoolean(raw.insecureSkipHostKeyCheck, name('insecure-skip-host-key-check'), problems);
+  const breakLock = parseBoolean(raw.breakLock, name('break-lock'), problems);
+  const options = typeof raw.options === 'string' ? parseOptions(raw.options, name('options'), problems) : raw.options;
+  if (!raw.knownHosts.trim() && !insecure) {
+    problems.push(
+      `${name('known-hosts')} is empty: pin every host's key (ssh-keyscan HOST, verified out of band), ` +
+        `or set ${name('insecure-skip-host-key-check')} for a throwaway first contact`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new DeployError('invalid-input', problems.join('\n'), { hint: 'Fix the inputs above; nothing was done.' });
+  }
+  return {
+    command: raw.command as CommandName,
+    mode: raw.mode as Mode,
+    inventoryPath: raw.inventoryPath,
+    environment: raw.environment,
+    privateKey: raw.privateKey,
+    privateKeyPassphrase: raw.privateKeyPassphrase || undefined,
+    knownHosts: raw.knownHosts,
+    insecureSkipHostKeyCheck: insecure,
+    parallelism,
+    expectedPlanHash: raw.expectedPlanHash || undefined,
+    breakLock,
+    runId: raw.runId,
+    repository: raw.repository,
+    env: raw.env,
+    options,
+  };
+}
+
+function parseBoolean(value: string | boolean, field: string, problems: string[]): boolean {
+  if (typeof value === 'boolean') return value;
+  const normalized = value.trim().toLowerCase();
+  if (normalized === '' || normalized === 'false') return false;
+  if (normalized === 'true') return true;
+  problems.push(`${field} "${value}" must be true or false`);
+  return false;
+}
+
+/** `key=value` lines (or comma-separated pairs); keys are kebab-case words. */
+export function parseOptions(text: string, field: string, problems: string[]): Record<string, string> {
+  const options: Record<string, string> = {};
+  for (const item of text.split(/[\n]/).map((s) => s.trim())) {
+    if (!item || item.startsWith('#')) continue;
+    const match = /^([a-z][a-z0-9-]*)\s*=\s*(.*)$/.exec(item);
+    if (!match) {
+      problems.push(`${field}: "${item}" is not key=value`);
+      continue;
+    }
+    options[match[1]] = match[2];
+  }
+  return options;
+}

@@ -1,0 +1,103 @@
+import type { CheckResult } from '../check.js';
+import type { HostFacts } from '../facts/host.js';
+
+/** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
+export const SUPPORTED_OS: Record<string, readonly string[]> = {
+  debian: ['11', '12'],
+  ubuntu: ['20.04', '22.04', '24.04'],
+};
+
+/** Below this a MariaDB datadir or a brick can fill up during an SST; fail early. */
+export const MIN_FREE_BYTES = 1024 ** 3;
+/** Below this we warn: an SST copies the whole dataset and gcache grows. */
+export const WARN_FREE_BYTES = 5 * 1024 ** 3;
+/** Galera does not need synced clocks to work, but skewed logs and TLS do hurt. */
+export const WARN_SKEW_SECONDS = 1;
+
+export interface PreflightHostInput {
+  name: string;
+  roles: readonly string[];
+  facts: HostFacts;
+}
+
+const GiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+
+/** Turns per-host facts into the preflight table. Pure, so every threshold is unit-tested. */
+export function evaluatePreflight(hosts: readonly PreflightHostInput[]): CheckResult[] {
+  const results: CheckResult[] = [];
+  for (const host of hosts) {
+    const { facts } = host;
+    results.push({
+      layer: 'host',
+      host: host.name,
+      check: 'ssh + sudo',
+      expected: 'connected, root via sudo -n',
+      observed: facts.uid === 0 ? 'connected, root' : `connected, uid ${facts.uid}`,
+      status: facts.uid === 0 ? 'ok' : 'fail',
+      hint: facts.uid === 0 ? undefined : 'Commands must run as root: log in as root or give the user passwordless sudo.',
+    });
+    // A bastion only forwards connections; nothing is installed on it.
+    if (host.roles.length === 1 && host.roles[0] === 'bastion') continue;
+    results.push(checkOs(host.name, facts));
+    for (const disk of facts.disks) results.push(checkDisk(host.name, disk.mount, disk.availableBytes));
+  }
+  results.push(...checkClockSkew(hosts));
+  return results;
+}
+
+function checkOs(host: string, facts: HostFacts): CheckResult {
+  const versions = SUPPORTED_OS[facts.os.id];
+  const supported = versions?.includes(facts.os.versionId) ?? false;
+  return {
+    layer: 'host',
+    host,
+    check: 'operating system',
+    expected: 'Debian 11/12 or Ubuntu 20.04/22.04/24.04',
+    observed: `${facts.os.prettyName} (${facts.os.id} ${facts.os.versionId})`,
+    status: supported ? 'ok' : 'fail',
+    hint: supported ? undefined : 'lms-ha installs Debian/Ubuntu packages; use a supported release for this host.',
+  };
+}
+
+function checkDisk(host: string, mount: string, available: number): CheckResult {
+  const status = available < MIN_FREE_BYTES ? 'fail' : available < WARN_FREE_BYTES ? 'warn' : 'ok';
+  return {
+    layer: 'host',
+    host,
+    check: `free space on ${mount}`,
+    expected: `>= ${GiB(WARN_FREE_BYTES)}`,
+    observed: GiB(available),
+    status,
+    hint: status === 'ok' ? undefined : `Free space on ${mount}: a state transfer copies the whole database.`,
+  };
+}
+
+/**
+ * Skew is measured against the runner's clock at the midpoint of each round
+ * trip; the spread between hosts is what matters, so the runner's own offset
+ * cancels out.
+ */
+export function checkClockSkew(hosts: readonly PreflightHostInput[]): CheckResult[] {
+  if (hosts.length < 2) return [];
+  const offsets = hosts.map((h) => ({
+    name: h.name,
+    offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+    uncertainty: h.facts.clock.roundTripMs / 2000,
+  }));
+  const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+  const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+  const spread = max.offset - min.offset;
+  const uncertainty = min.uncertainty + max.uncertainty;
+  const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
+  return [
+    {
+      layer: 'host',
+      host: '(all)',
+      check: 'clock skew between hosts',
+      expected: `<= ${WARN_SKEW_SECONDS}s`,
+      observed: `${spread.toFixed(3)}s (${max.name} ahead of ${min.name}, ±${uncertainty.toFixed(3)}s)`,
+      status,
+      hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
+    },
+  ];
+}

@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './ipaddr.js';
+export * from './vrid.js';

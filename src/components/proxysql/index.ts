@@ -1,0 +1,3 @@
+export * from './model.js';
+export * from './sql.js';
+export * from './runtime.js';

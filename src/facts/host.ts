@@ -1,0 +1,107 @@
+import type { RemoteHost } from '../ssh/types.js';
+
+/**
+ * Baseline facts of one host, gathered in a single round trip so that a
+ * preflight of many hosts costs one command per host, not one per fact.
+ */
+export interface HostFacts {
+  hostname: string;
+  os: { id: string; versionId: string; prettyName: string };
+  /** Free space per mount point of interest, in bytes. */
+  disks: DiskFact[];
+  /** Host clock, Unix seconds with fractions, and when (runner clock) it was read. */
+  clock: { hostSeconds: number; runnerSeconds: number; roundTripMs: number };
+  uid: number;
+}
+
+export interface DiskFact {
+  mount: string;
+  sizeBytes: number;
+  availableBytes: number;
+}
+
+// Sections are separated by markers so one command can return several facts;
+// `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
+export const HOST_FACTS_SCRIPT = [
+  'echo "@@hostname"; hostname',
+  'echo "@@os-release"; cat /etc/os-release 2>/dev/null || true',
+  'echo "@@df"; df -Pk / /var/lib 2>/dev/null || true',
+  'echo "@@uid"; id -u',
+  'echo "@@clock"; date +%s.%N',
+].join('; ');
+
+export async function gatherHostFacts(host: RemoteHost, now: () => number = Date.now): Promise<HostFacts> {
+  const started = now();
+  const result = await host.run(HOST_FACTS_SCRIPT, { purpose: 'read host facts', timeoutMs: 30_000 });
+  const finished = now();
+  return parseHostFacts(result.stdout, started, finished);
+}
+
+export function parseHostFacts(stdout: string, startedMs: number, finishedMs: number): HostFacts {
+  const sections = splitSections(stdout);
+  const osRelease = parseOsRelease(sections.get('os-release') ?? '');
+  const disks = parseDf(sections.get('df') ?? '');
+  const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
+  return {
+    hostname: (sections.get('hostname') ?? '').trim(),
+    os: {
+      id: osRelease.ID ?? 'unknown',
+      versionId: osRelease.VERSION_ID ?? 'unknown',
+      prettyName: osRelease.PRETTY_NAME ?? osRelease.ID ?? 'unknown',
+    },
+    disks,
+    clock: {
+      hostSeconds,
+      // The host read its clock somewhere during the round trip; the midpoint
+      // bounds the error by half the round trip.
+      runnerSeconds: (startedMs + finishedMs) / 2 / 1000,
+      roundTripMs: finishedMs - startedMs,
+    },
+    uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
+  };
+}
+
+function splitSections(stdout: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let lines: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('@@')) {
+      if (current) sections.set(current, lines.join('\n'));
+      current = line.slice(2).trim();
+      lines = [];
+    } else {
+      lines.push(line);
+    }
+  }
+  if (current) sections.set(current, lines.join('\n'));
+  return sections;
+}
+
+export function parseOsRelease(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (!match) continue;
+    fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
+  }
+  return fields;
+}
+
+export function parseDf(text: string): DiskFact[] {
+  const disks: DiskFact[] = [];
+  const seen = new Set<string>();
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 6) continue;
+    const mount = cols.slice(5).join(' ');
+    if (seen.has(mount)) continue;
+    seen.add(mount);
+    disks.push({
+      mount,
+      sizeBytes: Number(cols[1]) * 1024,
+      availableBytes: Number(cols[3]) * 1024,
+    });
+  }
+  return disks;
+}
