@@ -145,7 +145,7 @@ export function changeId(kind: ChangeKind, host: string, ...parts: string[]): st
 }
 
 /** Separates the description from the apply function. */
-export function describe(change: Change | PlannedChange): Change {
+export function changeData(change: Change | PlannedChange): Change {
   const { apply: _apply, ...data } = change as PlannedChange;
   return data as Change;
 }

@@ -7,7 +7,7 @@
 import { DeployError, type FailureReason } from '../errors.js';
 import type { Logger } from '../report/log.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { describe, type ChangeKind } from './change.js';
+import { changeData, type ChangeKind } from './change.js';
 import { planHash, type Plan, type PlanHashOptions } from './plan.js';
 import { Redactor } from './redact.js';
 
@@ -83,7 +83,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
     const t0 = now();
     try {
-      await change.apply({ host, hosts, logger, change: describe(change) });
+      await change.apply({ host, hosts, logger, change: changeData(change) });
       step.status = 'ok';
       step.durationMs = now() - t0;
     } catch (thrown) {

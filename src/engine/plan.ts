@@ -10,7 +10,7 @@
  * changed" false positives happen (dflook/terraform-github-actions#62, #64).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { createTwoFilesPatch, diffLines, FILE_HEADERS_ONLY } from 'diff';
+import { FILE_HEADERS_ONLY, formatPatch, structuredPatch } from 'diff';
 
 import { DeployError } from '../errors.js';
 import type { CommandName } from '../request.js';
@@ -19,7 +19,7 @@ import {
   changeAction,
   changeTarget,
   CHANGE_KINDS,
-  describe,
+  changeData,
   formatMode,
   type Change,
   type ChangeKind,
@@ -139,7 +139,7 @@ export function normalizePlan(plan: Plan, options: PlanHashOptions = {}): unknow
     version: PLAN_HASH_VERSION,
     command: plan.command,
     environment: plan.environment,
-    changes: plan.changes.map((c) => normalizeChange(describe(c), key)),
+    changes: plan.changes.map((c) => normalizeChange(changeData(c), key)),
   });
 }
 
@@ -255,32 +255,55 @@ export function fileDiff(change: FileChange, options: DiffOptions = {}): FileDif
   }
   if (beforeText === afterText) return { added: 0, removed: 0, metadata };
 
+  const size = Buffer.byteLength(beforeText) + Buffer.byteLength(afterText);
+  // Myers' diff costs (lines x edits): a rewritten large file must not stall a plan.
+  const patch =
+    size > MAX_DIFF_INPUT_BYTES
+      ? undefined
+      : structuredPatch(
+          before === null ? '/dev/null' : `a${change.path}`,
+          after === null ? '/dev/null' : `b${change.path}`,
+          beforeText,
+          afterText,
+          undefined,
+          undefined,
+          { context: 3, maxEditLength: MAX_DIFF_EDITS },
+        );
+  if (patch === undefined) {
+    const digest = (text: string) => sha256(text).slice(0, 12);
+    return {
+      added: 0,
+      removed: 0,
+      metadata,
+      note: change.sensitive
+        ? 'content changes (sensitive: not shown)'
+        : `content changes too much to show a diff; sha256 ${before === null ? 'absent' : digest(beforeText)} → ${after === null ? 'absent' : digest(afterText)}`,
+    };
+  }
   let added = 0;
   let removed = 0;
-  for (const part of diffLines(beforeText, afterText)) {
-    if (part.added) added += part.count ?? 0;
-    else if (part.removed) removed += part.count ?? 0;
+  for (const hunk of patch.hunks) {
+    for (const line of hunk.lines) {
+      if (line.startsWith('+')) added++;
+      else if (line.startsWith('-')) removed++;
+    }
   }
   if (change.sensitive) {
     return { added, removed, metadata, note: `content changes, +${added} −${removed} lines (sensitive: diff not shown)` };
   }
 
-  const patch = createTwoFilesPatch(
-    before === null ? '/dev/null' : `a${change.path}`,
-    after === null ? '/dev/null' : `b${change.path}`,
-    beforeText,
-    afterText,
-    undefined,
-    undefined,
-    { context: 3, headerOptions: FILE_HEADERS_ONLY },
-  );
-  const lines = patch.replace(/\n$/, '').split('\n');
+  const lines = formatPatch(patch, FILE_HEADERS_ONLY).replace(/\n$/, '').split('\n');
   let diff = lines.join('\n');
   if (lines.length > maxLines) {
     diff = [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more diff lines not shown`].join('\n');
   }
   return { diff, added, removed, metadata };
 }
+
+/** Files larger than this (before + after) are not diffed. */
+const MAX_DIFF_INPUT_BYTES = 4 * 1024 * 1024;
+/** Diffs needing more line edits than this are not computed. */
+const MAX_DIFF_EDITS = 2000;
 
 // ---------------------------------------------------------------------------
 // Rendering
@@ -390,7 +413,7 @@ export function renderPlanMarkdown(plan: Plan, options: RenderOptions): string {
       '',
     );
 
-    const details = plan.changes.map((c, i) => renderDetails(describe(c), i + 1, options)).filter((d) => d !== null);
+    const details = plan.changes.map((c, i) => renderDetails(changeData(c), i + 1, options)).filter((d) => d !== null);
     if (details.length > 0) {
       out.push(`${h}# Details`, '');
       out.push(...details);
@@ -433,7 +456,7 @@ function escapeHtml(s: string): string {
 /** The JSON shape of a plan (version 1). File contents never appear; diffs do, unless sensitive. */
 export function planToJson(plan: Plan, options: RenderOptions): Record<string, unknown> {
   const changes = plan.changes.map((c, i) => {
-    const { fingerprint: _fingerprint, ...data } = describe(c);
+    const { fingerprint: _fingerprint, ...data } = changeData(c);
     const base = { index: i + 1, action: changeAction(data), target: changeTarget(data) };
     if (data.kind !== 'file') return { ...data, ...base };
     const d = fileDiff(data, options);

@@ -116,7 +116,9 @@ function renderStatusBlock(header: Omit<PlanCommentHeader, 'version'>, detail: S
     case 'applied':
       return `### ✅ lms-ha plan applied: ${where}\n**Applied.** The plan below is what was reviewed and applied.${run}`;
     case 'apply-failed': {
-      const why = detail.message ? ` ${detail.message.replace(/\s+/g, ' ').trim()}` : '';
+      // One line, bounded: the body must stay under the size limit after this edit.
+      const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+      const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
       return `### ❌ lms-ha apply failed: ${where}\n**Apply failed.**${why}${run}`;
     }
   }
@@ -362,4 +364,30 @@ export async function findPullRequestForCommit(port: GitHubPort, sha: string): P
   if (allMerged.length === 1) return allMerged[0]!.number;
   const heads = prs.filter((p) => p.state === 'open' && p.headSha === sha);
   return heads.length === 1 ? heads[0]!.number : undefined;
+}
+
+export interface ReviewedPlanLookup {
+  /** The pull request the reviewed plan was looked for on; undefined when none was found. */
+  pr?: number;
+  reviewed?: ReviewedPlan;
+  /** For messages: "pull request #12", or why there is none. */
+  where: string;
+}
+
+/**
+ * For apply with `comment: true`: the pull request of this run (the event's,
+ * else the one the pushed commit was merged from) and the plan reviewed on it.
+ * Pass the result to `checkReviewedPlan` after re-planning.
+ */
+export async function reviewedPlanForRun(
+  port: GitHubPort,
+  run: { pullRequest?: number; sha: string },
+  key: PlanCommentKey,
+): Promise<ReviewedPlanLookup> {
+  const pr = run.pullRequest ?? (run.sha ? await findPullRequestForCommit(port, run.sha) : undefined);
+  if (pr === undefined) {
+    return { where: `any pull request (commit ${run.sha.slice(0, 12) || 'unknown'} was not merged from one)` };
+  }
+  const reviewed = await findReviewedPlan(port, pr, key);
+  return { pr, ...(reviewed ? { reviewed } : {}), where: `pull request #${pr}` };
 }

@@ -3,10 +3,10 @@
  * loading, before any connection: a deploy-lb against an environment without
  * load balancers must fail here, not after preflight has logged into every host.
  */
-import { DeployError, type InputProblem } from '../errors';
+import { DeployError, formatProblem, type InputProblem } from '../errors';
 import type { CommandName } from '../request';
 import type { Inventory, Role } from './schema';
-import { detachedSource, originOf } from './source';
+import { detachedSource, originOf, sortProblems } from './source';
 import type { Environment } from './environment';
 import type { Path } from './paths';
 
@@ -86,12 +86,10 @@ export function checkRolesForCommand(inventory: Inventory, environment: string |
   }
 
   if (problems.length === 0) return;
-  const message =
-    problems.length === 1
-      ? `${source.file}:${problems[0]!.line}:${problems[0]!.column}: ${problems[0]!.message}`
-      : `${command} cannot run on environment "${name}":\n${problems.map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`).join('\n')}`;
+  const sorted = sortProblems(problems);
+  const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`;
   throw new DeployError('invalid-inventory', message, {
-    problems,
+    problems: sorted,
     hint: `Add what ${command} needs to environment "${name}", or run it against an environment that has it.`,
   });
 }

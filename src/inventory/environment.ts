@@ -7,6 +7,8 @@
 import { DeployError } from '../errors';
 import {
   DEFAULTS,
+  defaultBrickPath,
+  defaultSstUser,
   type AppPreset,
   type AppUserSpec,
   type DatabaseSpec,
@@ -151,7 +153,7 @@ function resolveDatabase(spec: DatabaseSpec): Database {
     ...spec,
     version: spec.version ?? d.version,
     sst_method: spec.sst_method ?? d.sst_method,
-    sst_user: spec.sst_user ?? d.sst_user,
+    sst_user: spec.sst_user ?? defaultSstUser(spec),
     sync_wait: spec.sync_wait ?? d.sync_wait,
     port: spec.port ?? d.port,
     bind_address: spec.bind_address ?? d.bind_address,
@@ -207,7 +209,7 @@ function resolveStorage(spec: StorageSpec | undefined): Storage {
   return {
     kind: 'glusterfs',
     volume,
-    brick_path: spec.brick_path ?? `/srv/gluster/${volume}`,
+    brick_path: spec.brick_path ?? defaultBrickPath(volume),
     mount_path: spec.mount_path!,
     owner,
     group: spec.group ?? owner,

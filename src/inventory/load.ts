@@ -65,7 +65,8 @@ function invalidInventory(file: string, problems: InputProblem[]): DeployError {
 /** All problems of an inventory text, or the inventory when there are none. Never throws for bad input. */
 export function parseInventory(text: string, file: string): ParsedInventory {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // logLevel 'error': yaml would otherwise print its own warnings to stderr; only the report layer writes logs.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const source: InventorySource = yamlSource(file, doc, lineCounter);
   const at = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
@@ -88,15 +89,18 @@ export function parseInventory(text: string, file: string): ParsedInventory {
   }
 
   const found: PathProblem[] = schemaProblems(InventorySchema, data);
+  // TypeBox has the last word on the schema; see validate.ts for why both exist.
+  const disagreement = found.length === 0 && !Value.Check(InventorySchema, data);
+  if (disagreement) found.push(...typeboxProblems(InventorySchema, data));
+
+  // Semantic checks need the types the schema promises, so they run per environment that passed it.
   const environments =
-    typeof data === 'object' && data !== null && typeof (data as { environments?: unknown }).environments === 'object'
+    !disagreement && typeof data === 'object' && data !== null && typeof (data as { environments?: unknown }).environments === 'object'
       ? Object.keys((data as { environments: object }).environments ?? {})
       : [];
-  // Semantic checks need the types the schema promises, so they run per environment that passed it.
   const valid = environments.filter(
     (name) => !found.some((problem) => problem.path[0] === 'environments' && (problem.path.length === 1 || problem.path[1] === name)),
   );
-  if (found.length === 0 && !Value.Check(InventorySchema, data)) found.push(...typeboxProblems(InventorySchema, data));
   const lineOf = (path: readonly (string | number)[]) => source.position(path, 'value').line;
   found.push(...semanticProblems(data as Inventory, valid, { lineOf }));
 
@@ -116,5 +120,3 @@ export function loadInventory(text: string, file: string): Inventory {
   if (!inventory) throw invalidInventory(file, problems);
   return inventory;
 }
-
-export { invalidInventory };

@@ -54,11 +54,11 @@ function startsWith(path: Path, prefix: Path): boolean {
 
 /**
  * Names the node at `path` for a message, using `root` (the parsed file) to find
- * entity names. Examples: `"version"`, `environment "prod"`, `host "db1"`,
+ * entity names. Examples: `the inventory`, `"version"`, `environment "prod"`, `host "db1"`,
  * `"ssh.port" of host "db1"`, `"load_balancer.vip"`, `app user "moodle"`.
  */
 export function describe(path: Path, root: unknown): string {
-  if (path.length === 0) return 'the top level';
+  if (path.length === 0) return 'the inventory';
   if (path[0] !== 'environments' || path.length === 1) return `"${dotted(path)}"`;
   const environment = String(path[1]);
   const inEnvironment = path.slice(2);

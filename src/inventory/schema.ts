@@ -19,7 +19,11 @@ export const DEFAULTS = {
   database: {
     version: '10.11',
     sst_method: 'mariabackup',
-    sst_user: 'mariabackup',
+    // Without sst_password, mariabackup SST logs in over the unix socket as the
+    // OS user mysqld runs as, so the account must be "mysql" (nothing to leak).
+    // With a password, a dedicated account is used.
+    sst_user_socket: 'mysql',
+    sst_user_password: 'sst',
     sync_wait: 1,
     port: 3306,
     // Galera peers and the load balancers must reach every node; the firewall set
@@ -38,9 +42,19 @@ export const DEFAULTS = {
     web_backend_port: 80,
   },
   proxysql: { ports: { mysql: 6033, admin: 6032 } },
-  storage: { kind: 'none', owner: 'root', mode: '0755', force_root_brick: false },
+  storage: { owner: 'root', mode: '0755', force_root_brick: false },
   migrateDatabase: { port: 3306, user: 'root' },
 } as const;
+
+/** The SST account when `database.sst_user` is not given. */
+export function defaultSstUser(database: { sst_password?: unknown }): string {
+  return database.sst_password === undefined ? DEFAULTS.database.sst_user_socket : DEFAULTS.database.sst_user_password;
+}
+
+/** Where a GlusterFS brick lives when `storage.brick_path` is not given. */
+export function defaultBrickPath(volume: string): string {
+  return `/srv/gluster/${volume}`;
+}
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -284,8 +298,15 @@ export const DatabaseSchema = Type.Object(
         description: 'How a joining node receives a full copy: mariabackup keeps the donor writable; rsync blocks it.',
       }),
     ),
-    sst_user: Type.Optional(SqlUserName(`Database user for mariabackup SST. Default ${DEFAULTS.database.sst_user}.`)),
-    sst_password: Type.Optional(SecretRefSchema),
+    sst_user: Type.Optional(
+      SqlUserName(
+        `Database account mariabackup SST logs in as. Default ${DEFAULTS.database.sst_user_socket} (unix socket, no password) or ${DEFAULTS.database.sst_user_password} when sst_password is set.`,
+      ),
+    ),
+    sst_password: Type.Optional({
+      ...SecretRefSchema,
+      description: 'Password of sst_user. Leave it out to authenticate SST over the unix socket (no password to leak).',
+    }),
     root_password: Type.Optional(SecretRefSchema),
     gcache_size: Type.Optional(Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(Size('innodb_buffer_pool_size.')),

@@ -4,7 +4,7 @@
  * hold, two services on one port). They run only on environments that passed
  * the schema, so every field has the type the schema promises.
  */
-import { DEFAULTS, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema';
+import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema';
 import { checkAddress, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net';
 import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths';
 import { PRESET_DATABASES } from './presets';
@@ -146,7 +146,7 @@ class EnvironmentChecker {
           this.report(
             ['hosts', index, 'address'],
             'value',
-            `duplicate address ${host.address}: host "${other.name}" (line ${this.line(['hosts', owner])}) already uses it`,
+            `duplicate address "${host.address}": host "${other.name}" (line ${this.line(['hosts', owner])}) already uses it`,
           );
         } else {
           firstByAddress.set(address.canonical, index);
@@ -219,8 +219,14 @@ class EnvironmentChecker {
       this.report(['database'], 'key', message);
     }
 
-    if ((database.sst_method ?? DEFAULTS.database.sst_method) === 'mariabackup' && database.sst_password === undefined) {
-      this.report(['database'], 'key', '"database" needs "sst_password" ({ env: NAME }) for sst_method mariabackup, or set sst_method: rsync');
+    const socketAuth = database.sst_password === undefined;
+    const socketUser = DEFAULTS.database.sst_user_socket;
+    if ((database.sst_method ?? DEFAULTS.database.sst_method) === 'mariabackup' && socketAuth && database.sst_user !== undefined && database.sst_user !== socketUser) {
+      this.report(
+        ['database', 'sst_user'],
+        'value',
+        `"database.sst_user" ${database.sst_user} needs "sst_password": without a password SST logs in over the unix socket as the OS user mysqld runs as, so the account must be "${socketUser}"`,
+      );
     }
 
     if (database.bind_address !== undefined) {
@@ -451,7 +457,7 @@ class EnvironmentChecker {
       this.report(['storage'], 'key', `GlusterFS needs at least 3 hosts with the storage role (or 2 plus "storage.arbiter"); ${found}`);
     }
 
-    const brick = storage.brick_path ?? (storage.volume === undefined ? undefined : `/srv/gluster/${storage.volume}`);
+    const brick = storage.brick_path ?? (storage.volume === undefined ? undefined : defaultBrickPath(storage.volume));
     const mount = storage.mount_path;
     if (brick === undefined || mount === undefined) return;
     const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
@@ -498,7 +504,7 @@ class EnvironmentChecker {
       else this.report(['app', 'databases', index, 'name'], 'value', `duplicate app database "${database.name}" (first declared at line ${this.line(['app', 'databases', first])})`);
     });
 
-    const sstUser = this.env.database ? (this.env.database.sst_user ?? DEFAULTS.database.sst_user) : undefined;
+    const sstUser = this.env.database ? (this.env.database.sst_user ?? defaultSstUser(this.env.database)) : undefined;
     const firstUser = new Map<string, number>();
     users.forEach((user, index) => {
       const namePath: Path = ['app', 'users', index, 'name'];

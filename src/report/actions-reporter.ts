@@ -41,9 +41,13 @@ export class ActionsReporter implements Logger {
   private readonly limit: number;
   private readonly used: Record<Severity, number> = { error: 0, warning: 0, notice: 0 };
   private groupDepth = 0;
+  private readonly forwardsToCore: boolean;
 
   constructor(options: ActionsReporterOptions = {}) {
     this.core = options.core ?? (actionsCore as unknown as CoreApi);
+    // Our own redactor forwards each new secret to core.setSecret, so code that
+    // only holds the redactor (inventory loading, derived passwords) masks both.
+    this.forwardsToCore = options.redactor === undefined;
     this.redactor = options.redactor ?? new Redactor({ onAdd: (value) => this.core.setSecret(value) });
     this.limit = options.annotationLimit ?? ANNOTATIONS_PER_TYPE;
   }
@@ -54,7 +58,7 @@ export class ActionsReporter implements Logger {
    */
   registerSecret(value: string | undefined): void {
     if (!value) return;
-    this.core.setSecret(value);
+    if (!this.forwardsToCore) this.core.setSecret(value);
     this.redactor.add(value);
   }
 

@@ -4,7 +4,7 @@
  * works while the operator still sees progress. Problems are printed as
  * `file:line:col: message`, which terminals and editors turn into links.
  */
-import { changeAction, changeTarget, describe } from '../engine/change.js';
+import { changeAction, changeTarget, changeData } from '../engine/change.js';
 import { fileDiff, type Plan } from '../engine/plan.js';
 import { Redactor } from '../engine/redact.js';
 import type { FailureReason } from '../errors.js';
@@ -149,7 +149,7 @@ export function renderPlanText(plan: Plan, options: { planHash?: string; maxDiff
   );
   for (const w of plan.warnings) out.push(`warning: ${w}`);
   plan.changes.forEach((c, i) => {
-    const change = describe(c);
+    const change = changeData(c);
     out.push(`  ${i + 1}. [${change.host}] ${change.kind} ${changeAction(change)} ${changeTarget(change)}: ${change.summary}`);
     const indent = (text: string) => text.split('\n').map((l) => `       ${l}`);
     switch (change.kind) {

@@ -156,8 +156,24 @@ interface ClientKey {
   fingerprint: string;
 }
 
-/** Parsed once up front so a bad key fails fast with a clear message, and auth errors can name the key offered. */
+const clientKeyCache = new WeakMap<Buffer, Map<string, ClientKey>>();
+
+/**
+ * Parsed up front (once per key: an encrypted key costs a bcrypt KDF each
+ * time) so a bad key fails fast with a clear message, and authentication
+ * errors can name the key offered. Only the public half is kept.
+ */
 function describeClientKey(privateKey: Buffer, passphrase?: string): ClientKey {
+  const cached = clientKeyCache.get(privateKey)?.get(passphrase ?? '');
+  if (cached) return cached;
+  const described = parseClientKey(privateKey, passphrase);
+  const byPassphrase = clientKeyCache.get(privateKey) ?? new Map<string, ClientKey>();
+  byPassphrase.set(passphrase ?? '', described);
+  clientKeyCache.set(privateKey, byPassphrase);
+  return described;
+}
+
+function parseClientKey(privateKey: Buffer, passphrase?: string): ClientKey {
   const parsed = utils.parseKey(privateKey, passphrase);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {

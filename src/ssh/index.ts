@@ -3,6 +3,7 @@ export type { RemoteHost, RunOptions, RunResult, WriteFileOptions } from './type
 export {
   parseKnownHosts,
   lookupHostKeys,
+  isRevoked,
   fingerprintSha256,
   knownHostsLine,
   type KnownHostsDb,
@@ -12,6 +13,7 @@ export {
   checkHostKey,
   createHostVerifier,
   preferredHostKeyAlgorithms,
+  type HostKeyDecision,
   type HostKeyPolicy,
   type HostKeyTarget,
   type PresentedHostKey,
@@ -24,8 +26,16 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_COMMAND_TIMEOUT_MS,
   type ConnectOptions,
+  type ConnectionInfo,
   type RetryOptions,
   type SshRunOptions,
   type SshRunResult,
 } from './connection.js';
-export { HostPool, forEachBounded, DEFAULT_PARALLELISM, type HostSpec, type HostPoolOptions, type HostResult } from './pool.js';
+export {
+  HostPool,
+  forEachBounded,
+  DEFAULT_PARALLELISM,
+  type HostSpec,
+  type HostPoolOptions,
+  type HostResult,
+} from './pool.js';

@@ -87,6 +87,24 @@ ensure_tools() {
     debootstrap systemd-container apt-utils iproute2 openssh-client >/dev/null
 }
 
+# Kernel limits are per user of the whole machine, and every host's systemd runs
+# as the same root (and its services as the same uids), so 50 hosts share them:
+# - fs.inotify.max_user_instances (default 128): each systemd needs several, and
+#   with ~20 hosts PID 1 dies with "Failed to allocate manager object: Too many open files".
+# - kernel.keys.maxkeys/maxbytes (default 200/20000 per uid): systemd gives every
+#   service its own session keyring, charged to the service's uid (messagebus,
+#   mysql, ...), which is the same uid on every host.
+# Only ever raised, never lowered.
+raise_kernel_limits() {
+  local kv key want have
+  for kv in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288 \
+            kernel.keys.maxkeys=20000 kernel.keys.maxbytes=2000000; do
+    key="${kv%%=*}" want="${kv#*=}"
+    have="$(sysctl -n "$key" 2>/dev/null || echo "$want")"
+    if [ "$have" -lt "$want" ]; then sysctl -qw "$key=$want"; fi
+  done
+}
+
 # ---------------------------------------------------------------- cleanup helpers
 
 # Mount points at or below $1 in the root mount namespace, deepest first.
@@ -190,14 +208,47 @@ remove_root_guard_route() {
   ip route del unreachable "$LAB_SUPERNET" 2>/dev/null || true
 }
 
+# Deleting hosts that installed MariaDB/GlusterFS takes seconds per host
+# (hundreds of MB of small files in their upper dirs). `up` does not need to wait
+# for that: it renames the unmounted tree aside and deletes it in the background.
+TRASH_PREFIX="$(dirname "$HOSTS_DIR")/.trash-"
+
+discard_hosts_dir_in_background() {
+  [ -e "$HOSTS_DIR" ] || return 0
+  unmount_all_under "$HOSTS_DIR"
+  [ -z "$(mounts_under "$HOSTS_DIR")" ] || die "refusing to discard $HOSTS_DIR: still mounted"
+  local trash
+  trash="$TRASH_PREFIX$$-$(date +%s%N)"
+  mv -T "$HOSTS_DIR" "$trash"
+  setsid rm -rf --one-file-system "$trash" </dev/null >/dev/null 2>&1 9>&- &
+}
+
+# Trash of an earlier run whose background delete did not finish.
+remove_leftover_trash() {
+  local d
+  for d in "$TRASH_PREFIX"*; do
+    [ -e "$d" ] || continue
+    # Skip a tree another run is still deleting; it goes away by itself.
+    pgrep -f -x "rm -rf --one-file-system $d" >/dev/null 2>&1 && continue
+    remove_tree_safely "$d"
+  done
+}
+
 # Order matters: processes first (they keep mounts busy and namespaces alive),
 # then mounts (lazily if busy), then namespaces, and only then the directories.
+# $1 = "sync" (down: everything is gone when it returns) or "async" (up).
 teardown() {
+  local mode="${1:-sync}"
   kill_lab_processes
   unmount_all_under "$HOSTS_DIR"
   local ns
   for ns in $(lab_namespaces); do ip netns del "$ns" 2>/dev/null || true; done
-  remove_tree_safely "$HOSTS_DIR"
+  if [ "$mode" = async ]; then
+    discard_hosts_dir_in_background
+  else
+    remove_tree_safely "$HOSTS_DIR"
+    remove_leftover_trash
+  fi
   remove_lab_cgroups
   remove_root_guard_route
   rm -f "$STATE_FILE" "$HOSTS_TSV" "$KNOWN_HOSTS" "$SSH_CONFIG" "$SSH_KEY" "$SSH_KEY.pub" \
@@ -421,14 +472,32 @@ prepare_host_root() {
     owner="$(uid_in_image "$root" "$user")"
     chown "$owner" "$root$home/.ssh/authorized_keys"
   done
-  printf 'pwuser:%s\n' "$(cat "$PWUSER_PASSWORD_FILE")" | chroot "$root" /usr/sbin/chpasswd
+  # Same as `chpasswd`, without a chroot + SHA-512 rounds per host (50 extra hosts).
+  awk -F: -v OFS=: -v h="$PWUSER_HASH" '$1 == "pwuser" { $2 = h } { print }' \
+    "$root/etc/shadow" > "$root/etc/shadow.lab" &&
+    chmod --reference="$root/etc/shadow" "$root/etc/shadow.lab" &&
+    chown --reference="$root/etc/shadow" "$root/etc/shadow.lab" &&
+    mv "$root/etc/shadow.lab" "$root/etc/shadow"
+}
+
+# crypt(3) hash of this run's pwuser password, computed once with the image's
+# own python3 (read-only use of the base; nothing is written to it).
+hash_pwuser_password() {
+  local base="$1"
+  PWUSER_HASH="$(chroot "$base" /usr/bin/python3 -W ignore -c \
+    'import crypt, sys; print(crypt.crypt(sys.stdin.read().strip(), crypt.mksalt(crypt.METHOD_SHA512)))' \
+    < "$PWUSER_PASSWORD_FILE")"
+  [ -n "$PWUSER_HASH" ] || die "could not hash the pwuser password"
 }
 
 # Each host gets a cgroup of its own, /lms-ha-lab/NAME. With --keep-unit nspawn
-# uses the cgroup it starts in; if all hosts started in the same one, their
-# systemds would share /payload/system.slice/X.service, so stopping haproxy on
-# lb1 would kill lb2's haproxy too, and units fail with "Failed to attach to
-# cgroup" when a neighbour removes a cgroup they share.
+# uses the cgroup it starts in; when all hosts started in the same one, their
+# systemds shared the directories /payload/system.slice/X.service, and a unit
+# failed at random with 219/CGROUP "Failed to attach to cgroup ...: No such file
+# or directory" when a neighbour removed the directory they shared (seen at boot:
+# one host of seven came up degraded). Tests starting mariadb on three hosts at
+# once would be flaky the same way. (Pid namespaces do stop one host's systemd
+# from killing a neighbour's processes; that was checked.)
 make_host_cgroups() {
   local name="$1" r
   HOST_CGROUP_DIRS=""
@@ -618,9 +687,12 @@ cmd_up() {
   require_root
   take_lock
   local t0=$SECONDS
+  # A failed `up` leaves what it made for inspection; the next up/down cleans it.
+  # shellcheck disable=SC2154  # rc is assigned inside the trap
+  trap 'rc=$?; [ "$rc" = 0 ] || log "up failed; logs in $LOG_DIR/; clean up with: lab.sh down"' EXIT
   ensure_tools
   log "cleaning up any previous lab"
-  teardown
+  teardown async
   mkdir -p "$CACHE_DIR" "$HOSTS_DIR" "$RUN_DIR" "$LOG_DIR"
   remove_crashed_builds
   ensure_debootstrap;             local raw="$DEBOOTSTRAP_DIR_RESULT"
@@ -628,8 +700,10 @@ cmd_up() {
   ensure_apt_repo "$raw";         local repo="$APT_REPO_RESULT"
   build_host_list "$extra"
   check_addresses_unique
+  raise_kernel_limits
   log "creating networks and ${#HOSTS[@]} hosts"
   make_ssh_identity
+  hash_pwuser_password "$base"
   create_networks
   local line name
   for line in "${HOSTS[@]}"; do

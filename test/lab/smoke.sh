@@ -31,6 +31,9 @@ runner_ssh() {
     -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=5 "$@"
 }
 
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
 [ -f "$RUN_DIR/state.json" ] || { echo "lab is not up"; echo "0 passed, 1 failed"; exit 1; }
 
 check "state.json is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$RUN_DIR/state.json','utf8'))"
@@ -61,9 +64,9 @@ check "priv1: hostname is priv1" bash -c "[ \"\$(bash '$LAB' exec priv1 -- hostn
 check "known_hosts: no host key shared by two hosts" \
   bash -c "[ -z \"\$(awk '{print \$3}' '$KH' | sort | uniq -c | awk '\$1 > 2')\" ]"
 check "wrong host key is refused (StrictHostKeyChecking)" bash -c "
-  sed 's/^10.231.0.11 /10.231.0.12 /; /^10.231.0.12 /d' '$KH' > /tmp/lab-kh-wrong
-  sed -n 's/^10.231.0.11 /10.231.0.12 /p' '$KH' >> /tmp/lab-kh-wrong
-  ! ip netns exec $RUNNER ssh -i '$KEY' -o UserKnownHostsFile=/tmp/lab-kh-wrong -o StrictHostKeyChecking=yes \
+  sed 's/^10.231.0.11 /10.231.0.12 /; /^10.231.0.12 /d' '$KH' > $TMP/kh-wrong
+  sed -n 's/^10.231.0.11 /10.231.0.12 /p' '$KH' >> $TMP/kh-wrong
+  ! ip netns exec $RUNNER ssh -i '$KEY' -o UserKnownHostsFile=$TMP/kh-wrong -o StrictHostKeyChecking=yes \
       -o BatchMode=yes root@10.231.0.12 true 2>/dev/null"
 
 # sudo flavours.

@@ -221,7 +221,10 @@ export function desiredProxysqlState(model: ProxysqlModel): ProxysqlDesiredState
     userNames.add(u.name);
     if (u.name === model.monitor.username) invalid(`application user ${u.name} has the monitor's name`, 'Give the monitor account its own name.');
     if (u.defaultSchema !== undefined && !IDENT.test(u.defaultSchema)) invalid(`"${u.defaultSchema}" is not a plain database name`, 'Use letters, digits and "_".');
-    checkSecret(`password of ${u.name}`, u.password);
+    // Only the hash reaches ProxySQL, so any character is fine here.
+    if (u.password.length === 0) {
+      throw new DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
+    }
     const hash = mysqlNativePasswordHash(u.password);
     secrets.push(u.password, hash);
     return {

@@ -256,6 +256,24 @@ describe('renderPlanMarkdown', () => {
     expect(renderPlanMarkdown(plan, { redactor: redactor() })).toContain('--- /dev/null\n+++ b/etc/mysql/mariadb.conf.d/60-galera.cnf');
   });
 
+  it('does not stall on a large rewritten file: says so instead of diffing', () => {
+    const big = (tag: string) => Array.from({ length: 20_000 }, (_, j) => `${tag} ${j}`).join('\n');
+    const plan = withEdit(1, (c) =>
+      c.kind === 'file' ? { ...c, before: { ...c.before!, content: big('old') }, after: { ...c.after!, content: big('new') } } : c,
+    );
+    const started = Date.now();
+    const out = renderPlanMarkdown(plan, { redactor: redactor() });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(out).toMatch(/content changes too much to show a diff; sha256 [0-9a-f]{12} → [0-9a-f]{12}/);
+  });
+
+  it('cuts a long diff with a note', () => {
+    const plan = withEdit(1, (c) =>
+      c.kind === 'file' ? { ...c, before: null, after: { ...c.after!, content: 'x\n'.repeat(1000) } } : c,
+    );
+    expect(renderPlanMarkdown(plan, { redactor: redactor(), maxLines: 50 })).toContain('... 953 more diff lines not shown');
+  });
+
   it('says so when there is nothing to do', () => {
     const out = renderPlanMarkdown(samplePlan({ changes: [] }), { redactor: redactor() });
     expect(out).toContain('**No changes.** The hosts already match the desired state.');

@@ -315,3 +315,17 @@ describe('findPullRequestForCommit', () => {
     expect(await findPullRequestForCommit(port, 'nothing')).toBeUndefined();
   });
 });
+
+describe('status edits stay under the limit', () => {
+  it('bounds a long failure message', () => {
+    const planMarkdown = 'x\n'.repeat(40_000);
+    const body = renderPlanComment({
+      key: { environment: 'production', command: 'deploy-db', inventory: 'ha.yml' },
+      planHash: 'h',
+      planMarkdown,
+    });
+    const failed = withStatus(body, 'apply-failed', { message: 'y'.repeat(10_000), runUrl: 'https://github.test/r/1' })!;
+    expect(failed.length).toBeLessThan(GITHUB_BODY_LIMIT);
+    expect(failed).toContain(`${'y'.repeat(499)}…`);
+  });
+});

@@ -248,6 +248,13 @@ describe('parseHaproxyStat', () => {
     expect(writerOf(parseHaproxyStat(recovered))?.name).toBe('node1');
   });
 
+  it('prefers an UP active server over UP backups whatever the order', () => {
+    const csv = ['# pxname,svname,status,bck,sid', 'galera_writer,node2,UP,1,1', 'galera_writer,node1,UP,0,2', 'galera_writer,BACKEND,UP,,0', ''].join('\n');
+    expect(writerOf(parseHaproxyStat(csv))?.name).toBe('node1');
+    const backupsOnly = csv.replace('galera_writer,node1,UP,0,2', 'galera_writer,node1,DOWN,0,2');
+    expect(writerOf(parseHaproxyStat(backupsOnly))?.name).toBe('node2');
+  });
+
   it('finds no writer when nothing is UP, and none for an unknown listener', () => {
     const allDown = SAMPLE.replace(/^(galera_writer,node[23],(?:[^,]*,){15})UP,/gm, '$1DOWN,');
     expect(writerOf(parseHaproxyStat(allDown))).toBeNull();

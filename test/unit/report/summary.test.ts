@@ -101,15 +101,15 @@ describe('buildJobSummary', () => {
   });
 
   it('is capped well under 1 MiB, keeping the host table and ending with a note', () => {
-    // 400 files of 5,000 changed lines each: tens of MiB of diff.
+    // 400 new files of 400 lines each: several MiB of diff.
     const changes: PlannedChange[] = Array.from({ length: 400 }, (_, i) => ({
       kind: 'file',
       id: `file:db1:/srv/f${i}`,
       host: 'db1',
-      summary: `update /srv/f${i}`,
+      summary: `create /srv/f${i}`,
       path: `/srv/f${i}`,
-      before: { content: Array.from({ length: 5000 }, (_, j) => `old ${i} ${j}`).join('\n') },
-      after: { content: Array.from({ length: 5000 }, (_, j) => `new ${i} ${j}`).join('\n') },
+      before: null,
+      after: { content: Array.from({ length: 400 }, (_, j) => `line ${j} of file ${i} with some padding text`).join('\n') },
       sensitive: false,
       apply: async () => {},
     }));

@@ -3,7 +3,7 @@
  * pinning (and that a refusal happens before authentication), exec semantics,
  * sudo, file I/O, the bastion path, connect retries and the pooled fan-out.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +74,7 @@ describe('host key pinning', () => {
     expect(h.hostKey).toMatchObject({ type: 'ssh-ed25519', fingerprint: fingerprintSha256(hostKey.blob), verified: true });
     const r = await h.run('echo hello', { purpose: 'say hello' });
     expect(r).toMatchObject({ code: 0, stdout: 'hello\n', stderr: '' });
-    expect(s.execs).toEqual([`sh -c 'echo hello'`]);
+    expect(s.execs).toEqual([`timeout -k 5 600 sh -c 'echo hello'`]);
   });
 
   it('refuses a different key before authentication, naming host, key type, fingerprint and the line to pin', async () => {
@@ -246,17 +246,32 @@ describe('run', () => {
     expect(r.code).toBe(3);
   });
 
-  it('kills a command that runs past its timeout, reports it, and keeps the connection usable', async () => {
+  it('stops a command past its timeout on the host, whole process group included, and keeps the connection usable', async () => {
     await setup();
+    const marker = join(tmpdir(), `lms-ha-timeout-${process.pid}-${Date.now()}`);
     const started = Date.now();
-    const err = await rejection(h.run('sleep 30', { purpose: 'wait for sync', timeoutMs: 300 }));
-    expect(Date.now() - started).toBeLessThan(5000);
+    // A background grandchild that would leave a trace if it survived the timeout.
+    const err = await rejection(h.run(`(sleep 1; touch ${marker}) & sleep 30`, { purpose: 'wait for sync', timeoutMs: 300 }));
+    expect(Date.now() - started).toBeLessThan(3000);
     expect(err.reason).toBe('command-failed');
     expect(err.message).toBe('db1: wait for sync timed out after 300ms and was stopped');
     expect((await h.run('echo still here', { purpose: 'check' })).stdout).toBe('still here\n');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(existsSync(marker)).toBe(false);
+    expect(s.running).toBe(0);
+  });
+
+  it('falls back to killing the channel when the host does not enforce the timeout', async () => {
+    s = await server({ hostKeys: [hostKey], authorizedKey: clientKey, brokenTimeout: true });
+    h = await connect(opts(s, line('127.0.0.1', s.port, hostKey), { commandTimeoutGraceMs: 200 }));
+    const started = Date.now();
+    const err = await rejection(h.run('sleep 30', { purpose: 'hang', timeoutMs: 300 }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(err.message).toBe('db1: hang timed out after 300ms and the host did not stop it; the channel was closed');
+    expect(err.hint).toMatch(/may still be running/);
     await new Promise((r) => setTimeout(r, 100));
     expect(s.signals).toContain('KILL');
-    expect(s.running).toBe(0);
+    expect((await h.run('echo ok', { purpose: 'check' })).stdout).toBe('ok\n');
   });
 
   it('keeps only the tail of huge output', async () => {
@@ -271,9 +286,9 @@ describe('run', () => {
     await setup('nopasswd', 'deploy');
     const r = await h.run("echo 'as root'", { purpose: 'check sudo' });
     expect(r.stdout).toBe('as root\n');
-    expect(s.execs.at(-1)).toBe(`sudo -n -- sh -c 'echo '\\''as root'\\'''`);
-    await h.run('true', { purpose: 'no sudo', sudo: false });
-    expect(s.execs.at(-1)).toBe(`sh -c true`);
+    expect(s.execs.at(-1)).toBe(`sudo -n -- timeout -k 5 600 sh -c 'echo '\\''as root'\\'''`);
+    await h.run('true', { purpose: 'no sudo', sudo: false, timeoutMs: 2500 });
+    expect(s.execs.at(-1)).toBe(`timeout -k 5 2.5 sh -c true`);
   });
 
   it('reports sudo that needs a password as sudo-failed with a hint, even with allowFailure', async () => {
@@ -344,7 +359,7 @@ describe('readFile / writeFile', () => {
     expect(statSync(target).ino).not.toBe(inodeBefore); // replaced by rename, not rewritten in place
     expect(readdirSync(dir).filter((f) => f.includes('lms-ha'))).toEqual([]);
     const cmd = s.execs.at(-1)!;
-    expect(cmd.startsWith('sudo -n -- sh -c ')).toBe(true);
+    expect(cmd.startsWith('sudo -n -- timeout -k 5 600 sh -c ')).toBe(true);
     expect(cmd).not.toContain('S3cr3t');
     expect(cmd).not.toContain('wsrep_sst_auth');
     expect(cmd).toContain('umask 077');
@@ -395,7 +410,7 @@ describe('bastion', () => {
     expect((await h.run('echo behind', { purpose: 'hello' })).stdout).toBe('behind\n');
     expect(bastion.tcpip).toEqual([{ destIP: 'db-private.internal', destPort: 22 }]);
     expect(bastion.execs).toEqual([]);
-    expect(target.execs).toEqual([`sh -c 'echo behind'`]);
+    expect(target.execs).toEqual([`timeout -k 5 600 sh -c 'echo behind'`]);
     await h.close();
     expect(bastion.connections).toBe(1);
   });

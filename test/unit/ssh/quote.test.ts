@@ -58,6 +58,12 @@ describe('wrapCommand', () => {
     expect(wrapCommand('id -u', { user: 'deploy', sudo: false })).toBe("sh -c 'id -u'");
   });
 
+  it('puts the host-side timeout inside sudo, around sh', () => {
+    expect(wrapCommand('id -u', { user: 'deploy', sudo: true, timeoutSeconds: 600 })).toBe("sudo -n -- timeout -k 5 600 sh -c 'id -u'");
+    expect(wrapCommand('id -u', { user: 'root', sudo: true, timeoutSeconds: 0.25 })).toBe("timeout -k 5 0.25 sh -c 'id -u'");
+    expect(wrapCommand('true', { user: 'root', sudo: true, timeoutSeconds: 1 / 3 })).toBe('timeout -k 5 0.333 sh -c true');
+  });
+
   it('survives two levels of shell (login shell, then sh -c)', () => {
     const script = `printf '%s|' "it's" '$HOME' "a\\"b"`;
     const line = wrapCommand(script, { user: 'root', sudo: true });

@@ -43,6 +43,8 @@ export interface TestServerOptions {
   sudo?: 'nopasswd' | 'password';
   /** Bastion: rewrite direct-tcpip destinations (e.g. a private name) to loopback host:port. */
   forward?: Record<string, { host: string; port: number }>;
+  /** Put a `timeout` on PATH that ignores the limit (a host that does not enforce it). */
+  brokenTimeout?: boolean;
   /** Listen on this port (default: a random free one). */
   port?: number;
 }
@@ -74,6 +76,11 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       : '#!/bin/sh\n[ "$1" = -n ] && shift\n[ "$1" = -- ] && shift\nexec "$@"\n';
   writeFileSync(join(binDir, 'sudo'), sudo);
   chmodSync(join(binDir, 'sudo'), 0o755);
+  if (options.brokenTimeout) {
+    // Called as: timeout -k 5 <secs> sh -c <script>
+    writeFileSync(join(binDir, 'timeout'), '#!/bin/sh\nshift 3\nexec "$@"\n');
+    chmodSync(join(binDir, 'timeout'), 0o755);
+  }
 
   const children = new Set<ChildProcess>();
   const clients = new Set<Connection>();

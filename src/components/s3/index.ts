@@ -1,0 +1,2 @@
+/** The pure part of the S3 target: rclone commands with credentials on stdin, report parsers, verdicts. */
+export * from './rclone.js';
