@@ -31,6 +31,8 @@ for (const [name, asset] of Object.entries(assets)) {
   // optional (ssh2 catches the failed require). Shipping it would make dist/
   // depend on the build machine and on the Node ABI, so it is dropped.
   if (name.endsWith('.node')) continue;
+  // pagent.exe is ssh2's helper for Windows' Pageant agent; we never use an agent.
+  if (name.endsWith('.exe')) continue;
   const path = join(out, name);
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, asset.source);

@@ -101,6 +101,17 @@ export class ConsoleReporter implements Logger {
       this.line('');
     }
 
+    const checks = report.checks ?? [];
+    if (checks.length > 0) {
+      this.line(
+        textTable(
+          ['LAYER', 'HOST', 'CHECK', 'EXPECTED', 'OBSERVED', 'STATUS'],
+          checks.map((c) => [c.layer, c.host, c.check, c.expected, c.observed, c.status]),
+        ),
+      );
+      this.line('');
+    }
+
     if (report.plan && report.mode === 'plan') {
       this.line(renderPlanText(report.plan, { planHash: report.planHash }));
     }

@@ -36,6 +36,7 @@ export interface ResultJson {
   hosts: { name: string; roles: string[]; status: string; changes: number; notes: string }[];
   changes: { id: string; host: string; kind: string; summary: string }[];
   steps: { id: string; host: string; status: string; durationMs: number; error: string | null; reason: string | null }[];
+  checks: { layer: string; host: string; check: string; expected: string; observed: string; status: string; hint: string | null }[];
   /** How many entries were left out to keep the output small. */
   truncated?: { changes: number; steps: number };
 }
@@ -62,6 +63,7 @@ export function buildResult(report: RunReport, redactor: Redactor, maxBytes = RE
       error: s.error ?? null,
       reason: s.reason ?? null,
     })),
+    checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
   };
   const redacted = redactor.redactDeep(result);
   return fit(redacted, maxBytes);

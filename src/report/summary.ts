@@ -56,6 +56,17 @@ export function buildJobSummary(report: RunReport, options: SummaryOptions): str
     );
   }
 
+  const checks = report.checks ?? [];
+  if (checks.length > 0) {
+    out.push(
+      table(
+        ['layer', 'host', 'check', 'expected', 'observed', 'status'],
+        checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`]),
+      ),
+      '',
+    );
+  }
+
   out.push(headline(report), '');
 
   const error = runError(report);
@@ -151,4 +162,8 @@ export function formatDuration(ms: number): string {
 
 function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
+}
+
+function checkIcon(status: 'ok' | 'warn' | 'fail'): string {
+  return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';
 }

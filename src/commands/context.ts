@@ -1,0 +1,34 @@
+import type { CheckResult } from '../check.js';
+import type { Redactor } from '../engine/redact.js';
+import type { HostFacts } from '../facts/host.js';
+import type { Environment, Host, Inventory, Secrets } from '../inventory/index.js';
+import type { RunReport } from '../report/run-report.js';
+import type { Logger } from '../report/log.js';
+import type { RunRequest } from '../request.js';
+import type { HostResult } from '../ssh/pool.js';
+import type { RemoteHost } from '../ssh/types.js';
+
+/**
+ * What every command receives once the run is validated and preflight has
+ * passed: the selected environment, resolved secrets, connected hosts and the
+ * facts already gathered. Commands never read inputs, files or env themselves.
+ */
+export interface CommandContext {
+  request: RunRequest;
+  inventory: Inventory;
+  environment: Environment;
+  secrets: Secrets;
+  logger: Logger;
+  redactor: Redactor;
+  /** The open connection to an inventory host (reused for the whole run). */
+  host(name: string): Promise<RemoteHost>;
+  /** Runs `fn` on each host with the run's parallelism; one host's failure does not stop the others. */
+  forEachHost<T>(hosts: readonly Host[], fn: (remote: RemoteHost, host: Host) => Promise<T>): Promise<HostResult<T>[]>;
+  /** Baseline facts from preflight, by host name. */
+  facts: ReadonlyMap<string, HostFacts>;
+  /** Preflight's table; commands put it in front of their own checks. */
+  preflightChecks: CheckResult[];
+}
+
+/** A command returns the report to render; failures it can describe are `report.error`. */
+export type CommandRunner = (context: CommandContext) => Promise<Omit<RunReport, 'command' | 'mode' | 'environment'>>;
