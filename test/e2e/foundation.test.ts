@@ -62,9 +62,12 @@ describe('preflight through the action front', () => {
     // Per-host table first in the job summary.
     expect(run.summary.indexOf('| db1 ')).toBeGreaterThan(-1);
     expect(run.summary.length).toBeLessThan(1024 * 1024);
-    // The private key never reaches the log or the outputs.
+    // The private key never reaches the log or the outputs. `::add-mask::` lines are
+    // how the runner learns what to mask; it consumes them and never shows them.
     const keyBody = key.split('\n')[1];
-    expect(run.stdout + run.stderr + JSON.stringify(run.outputs) + run.summary).not.toContain(keyBody);
+    expect(run.stdout).toContain(`::add-mask::${keyBody}`);
+    const log = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+    expect(log + run.stderr + JSON.stringify(run.outputs) + run.summary).not.toContain(keyBody);
   });
 
   it('refuses a host whose key differs, before authenticating, and names type and fingerprint', async () => {
