@@ -1,0 +1,100 @@
+/**
+ * What a db host has now, gathered in one round trip per host (pyinfra style):
+ * installed packages, whether mariadb runs, the Galera option file, wsrep
+ * status and grastate.dat. Read-only: plan mode runs exactly this.
+ */
+import type { RemoteHost } from '../../ssh/types.js';
+import { GALERA_CONFIG_PATH } from './config.js';
+import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from './recover.js';
+import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
+
+export const GALERA_PACKAGES = ['mariadb-server', 'galera-4', 'mariadb-backup'] as const;
+
+export interface GaleraHostFacts {
+  /** Package → installed version (only fully installed packages). */
+  packages: Record<string, string>;
+  running: boolean;
+  /** Content of 60-galera.cnf, null when absent. */
+  config: string | null;
+  /** Parsed wsrep status when mariadb runs and answered; null otherwise. */
+  status: NodeStatus | null;
+  /** True when the server runs with the Galera provider active. */
+  wsrepActive: boolean;
+  grastate: Grastate | null;
+}
+
+/** A node that has been part of a cluster (running in one, or stopped with a cluster state). */
+export function isClusterMember(f: GaleraHostFacts): boolean {
+  if (f.running && f.wsrepActive) return true;
+  return f.grastate !== null && f.grastate.uuid !== NULL_UUID;
+}
+
+// Sections separated by markers; files as base64 so any byte survives. The
+// status query reads its SQL from stdin (no quoting games on the command line).
+export function galeraFactsScript(): string {
+  const pkgs = GALERA_PACKAGES.join(' ');
+  return [
+    `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
+    'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
+    `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
+    `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+    'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
+  ].join('; ');
+}
+
+export function splitSections(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | null = null;
+  const lines: string[] = [];
+  const flush = () => {
+    if (current !== null) out.set(current, lines.join('\n'));
+    lines.length = 0;
+  };
+  for (const line of stdout.split('\n')) {
+    const m = /^@@([a-z]+)$/.exec(line);
+    if (m) {
+      flush();
+      current = m[1]!;
+      continue;
+    }
+    lines.push(line);
+  }
+  flush();
+  return out;
+}
+
+function decodeFile(section: string | undefined): string | null {
+  const text = (section ?? '').trim();
+  if (text === '' || text === '@absent') return null;
+  return Buffer.from(text, 'base64').toString('utf8');
+}
+
+export function parseGaleraFacts(stdout: string): GaleraHostFacts {
+  const s = splitSections(stdout);
+  const packages: Record<string, string> = {};
+  for (const line of (s.get('packages') ?? '').split('\n')) {
+    const [name, version, status] = line.split('\t');
+    if (name && version && status && /\binstalled$/.test(status.trim()) && status.includes('ok installed')) packages[name] = version;
+  }
+  const running = (s.get('active') ?? '').trim() === 'active';
+  const statusText = s.get('status') ?? '';
+  const status = running && statusText.trim() !== '' ? parseWsrepStatus(statusText) : null;
+  const grastateText = decodeFile(s.get('grastate'));
+  return {
+    packages,
+    running,
+    config: decodeFile(s.get('config')),
+    status,
+    wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
+    grastate: grastateText === null ? null : parseGrastate(grastateText),
+  };
+}
+
+export async function gatherGaleraFacts(host: RemoteHost): Promise<GaleraHostFacts> {
+  const result = await host.run(galeraFactsScript(), {
+    purpose: 'read MariaDB/Galera facts',
+    stdin: `${WSREP_STATUS_SQL};\n`,
+    timeoutMs: 30_000,
+  });
+  return parseGaleraFacts(result.stdout);
+}
