@@ -135,7 +135,9 @@ export class ConsoleReporter implements Logger {
 
     const error = runError(report);
     if (error) {
-      this.line(`error [${error.reason}]${error.host ? ` ${error.host}:` : ''} ${error.message}`);
+      // Transport errors already start with the host; don't say it twice.
+      const named = error.host && !error.message.startsWith(`${error.host}:`) ? ` ${error.host}:` : '';
+      this.line(`error [${error.reason}]${named} ${error.message}`);
       if (error.hint) this.line(`hint: ${error.hint}`);
     } else if (report.mode === 'plan') {
       const n = report.plan?.changes.length ?? 0;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,43 @@ describe('preflight through the action front', () => {
     expect(run.stdout + run.stderr).toMatch(/db1/);
     expect(run.stdout + run.stderr).toMatch(/password/i);
     expect(run.stdout + run.stderr).not.toContain('    at ');
+  });
+});
+
+describe('known_hosts formats', () => {
+  it('accepts hashed entries (ssh-keygen -H) and refuses a [host]:port entry for another port', async () => {
+    const dir = tempDir('hashed');
+    const file = join(dir, 'known_hosts');
+    writeFileSync(file, knownHosts);
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'pipe' });
+    const hashed = readFileSync(file, 'utf8');
+    expect(hashed).toMatch(/^\|1\|/m);
+    expect(hashed).not.toContain('10.231.0.11 ');
+    const ok = await runAction(state, inputs({ 'known-hosts': hashed }), { workspace });
+    expect(ok.outputs['failure-reason']).toBe('');
+
+    // The same keys pinned for port 2222 do not pin port 22.
+    const db1 = state.hosts.find((h) => h.name === 'db1')!;
+    const otherPort = knownHosts
+      .split('\n')
+      .map((l) => (l.startsWith(`${db1.address} `) ? l.replace(`${db1.address} `, `[${db1.address}]:2222 `) : l))
+      .join('\n');
+    const refused = await runAction(state, inputs({ 'known-hosts': otherPort }), { workspace });
+    expect(refused.outputs['failure-reason']).toBe('host-key-unknown');
+    expect(refused.stdout + refused.stderr).toContain('db1');
+  });
+});
+
+describe('bad input through the action front', () => {
+  it('turns inventory problems into error annotations on the file, and connects nowhere', async () => {
+    const dir = tempDir('bad-action');
+    writeFileSync(join(dir, 'ha.yml'), 'version: 1\nenvironments:\n  lab:\n    hosts:\n      - { name: db1, adress: 10.231.0.11, roles: [db] }\n');
+    const before = acceptedLogins('db1');
+    const run = await runAction(state, inputs(), { workspace: dir });
+    expect(run.outputs['failure-reason']).toBe('invalid-inventory');
+    expect(run.annotations.some((a) => /^::error .*file=ha\.yml,line=5,col=\d+/.test(a) && a.includes('adress'))).toBe(true);
+    expect(run.summary).toContain('adress');
+    expect(acceptedLogins('db1')).toBe(before);
   });
 });
 
