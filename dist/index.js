@@ -61450,7 +61450,7 @@ function exitCodeFor(reason) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/change.ts
-const change_CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster'];
+const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster', 'user', 'directory'];
 const SERVICE_ACTIONS = (/* unused pure expression or super */ null && (['start', 'stop', 'restart', 'reload', 'enable', 'disable']));
 const SQL_OBJECT_KINDS = (/* unused pure expression or super */ null && (['user', 'database', 'grant', 'variable']));
 const SQL_ACTIONS = (/* unused pure expression or super */ null && (['create', 'alter', 'drop', 'set']));
@@ -61501,6 +61501,10 @@ function change_changeAction(change) {
             return change.action;
         case 'cluster':
             return 'cluster';
+        case 'user':
+            return 'create';
+        case 'directory':
+            return change.before === null ? 'create' : 'update';
     }
 }
 /** What the change is about: a path, a package, a unit, an SQL object, a cluster step. */
@@ -61516,6 +61520,10 @@ function change_changeTarget(change) {
             return `${change.object} ${change.name}`;
         case 'cluster':
             return 'cluster';
+        case 'user':
+            return `user ${change.name}`;
+        case 'directory':
+            return change.path;
     }
 }
 
@@ -62326,10 +62334,10 @@ function createPlan(input) {
     const seen = new Set();
     for (const change of input.changes) {
         if (!CHANGE_KINDS.includes(change.kind)) {
-            throw new DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
+            throw new errors_DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
         }
         if (seen.has(change.id)) {
-            throw new DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
+            throw new errors_DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
                 host: change.host,
                 hint: 'This is a bug in lms-ha: change ids must be unique; please report it with the job log.',
             });
@@ -62343,7 +62351,7 @@ function createPlan(input) {
     if (input.hosts && input.hosts.length > 0) {
         for (const change of input.changes) {
             if (!hosts.has(change.host)) {
-                throw new DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
+                throw new errors_DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
                     host: change.host,
                 });
             }
@@ -62379,7 +62387,7 @@ function normalizePlan(plan, options = {}) {
         version: PLAN_HASH_VERSION,
         command: plan.command,
         environment: plan.environment,
-        changes: plan.changes.map((c) => normalizeChange(changeData(c), key)),
+        changes: plan.changes.map((c) => normalizeChange(change_changeData(c), key)),
     });
 }
 /** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
@@ -62396,7 +62404,7 @@ function normalizeChange(change, key) {
         const digest = content !== undefined ? sha256(content) : given;
         if (change.sensitive) {
             // Keyed, so the published hash is no oracle for the secret content.
-            return { ...meta, hmac: digest === undefined ? undefined : createHmac('sha256', key).update(digest).digest('hex') };
+            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key).update(digest).digest('hex') };
         }
         // A content and a bare sha256 of the same bytes normalize the same.
         return { ...meta, sha256: digest };
@@ -62409,7 +62417,7 @@ function canonicalize(value) {
         return value;
     if (typeof value === 'number') {
         if (!Number.isFinite(value))
-            throw new DeployError('internal', `Cannot hash the number ${value}.`);
+            throw new errors_DeployError('internal', `Cannot hash the number ${value}.`);
         return Object.is(value, -0) ? 0 : value;
     }
     if (typeof value === 'bigint')
@@ -62428,7 +62436,7 @@ function canonicalize(value) {
         return canonicalize(Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), v])));
     }
     if (value instanceof Date) {
-        throw new DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
+        throw new errors_DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
     }
     const out = {};
     for (const k of Object.keys(value).sort(compare)) {
@@ -62536,7 +62544,7 @@ function kindCounts(changes) {
     const counts = new Map();
     for (const c of changes)
         counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
-    return change_CHANGE_KINDS.filter((k) => counts.has(k))
+    return CHANGE_KINDS.filter((k) => counts.has(k))
         .map((k) => plural(counts.get(k), KIND_LABELS[k]))
         .join(', ');
 }
@@ -62546,6 +62554,8 @@ const KIND_LABELS = {
     service: 'service',
     sql: 'SQL object',
     cluster: 'cluster step',
+    user: 'system user',
+    directory: 'directory',
 };
 function plural(n, word) {
     return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -62628,8 +62638,10 @@ function renderDetails(change, n, options) {
             body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
             break;
         case 'cluster':
+        case 'user':
             body.push(change.detail, '');
             break;
+        case 'directory':
         case 'service':
             return null;
     }
@@ -63278,7 +63290,9 @@ class ConsoleReporter {
         }
         const error = runError(report);
         if (error) {
-            this.line(`error [${error.reason}]${error.host ? ` ${error.host}:` : ''} ${error.message}`);
+            // Transport errors already start with the host; don't say it twice.
+            const named = error.host && !error.message.startsWith(`${error.host}:`) ? ` ${error.host}:` : '';
+            this.line(`error [${error.reason}]${named} ${error.message}`);
             if (error.hint)
                 this.line(`hint: ${error.hint}`);
         }
@@ -63320,6 +63334,7 @@ function renderPlanText(plan, options = {}) {
             }
             case 'sql':
             case 'cluster':
+            case 'user':
                 out.push(...indent(change.detail));
                 break;
             default:
@@ -63529,8 +63544,8 @@ async function acquireLock(hosts, options) {
         repository: options.owner.repository,
         command: options.owner.command,
         startedAt: now().toISOString(),
-        runner: options.owner.runner ?? hostname(),
-        token: options.token ?? randomBytes(16).toString('hex'),
+        runner: options.owner.runner ?? (0,external_node_os_namespaceObject.hostname)(),
+        token: options.token ?? (0,external_node_crypto_.randomBytes)(16).toString('hex'),
     };
     const content = JSON.stringify(info) + '\n';
     const ordered = sortByName(hosts);
@@ -63569,11 +63584,11 @@ async function acquireLock(hosts, options) {
         }
         await releaseOn(taken, path, info.token, logger);
         if (status !== 'held') {
-            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+            throw new errors_DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
                 host: host.name,
             });
         }
-        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
+        throw new errors_DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
             host: host.name,
             hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
         });
@@ -73573,7 +73588,6058 @@ const preflight = async (context) => ({
     checks: context.preflightChecks,
 });
 
+;// CONCATENATED MODULE: ./src/components/glusterfs/model.ts
+/**
+ * The GlusterFS volume as lms-ha wants it, and the checks that refuse shapes
+ * that lose data. The lead maps the inventory onto `GlusterVolumeModel`; every
+ * function here is pure.
+ *
+ * Shapes accepted: one replica set of three data bricks (replica 3), or two
+ * data bricks plus an arbiter brick (replica 3 arbiter 1, shown by gluster as
+ * "1 x (2 + 1) = 3"). Both keep a majority when any one host is lost, so
+ * client quorum (`cluster.quorum-type auto`) can refuse writes on the minority
+ * side instead of letting two sides diverge. Plain replica 2 cannot: with one
+ * brick gone the survivor either stops writes (quorum) or accepts them alone
+ * (split brain on return). The gluster CLI itself warns "Replica 2 volumes are
+ * prone to split-brain. Use Arbiter or Replica 3 to avoid this."
+ */
+
+/**
+ * Options every lms-ha volume gets unless the model overrides them.
+ *
+ * - `cluster.quorum-type auto`: a client writes only while it sees a majority
+ *   of the replica set (for replica 3: two bricks; with an arbiter: two of the
+ *   three including a data brick). This is what prevents split brain.
+ * - `cluster.server-quorum-type server`: glusterd stops the bricks of a peer
+ *   that lost contact with the majority of the pool, so an isolated host does
+ *   not keep serving stale data to its local clients.
+ * - `network.ping-timeout 20`: how long a client waits for a silent brick host
+ *   before declaring it down. The default of 42 s freezes every PHP request
+ *   touching moodledata for 42 s when a host dies hard (a clean stop closes the
+ *   sockets and is seen at once). Much lower is not safe either: reconnecting
+ *   re-opens every fd and re-acquires locks, and a loaded brick that misses
+ *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
+ *   value upstream's own `virt` option group uses for VM images on replica 3.
+ */
+const DEFAULT_VOLUME_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+    'network.ping-timeout': '20',
+};
+/** The two options verify-ha insists on; without them the replica shape alone does not prevent split brain. */
+const QUORUM_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+};
+/** The full option map the volume should have: defaults, then extras, then the model's own options. */
+function model_desiredOptions(model, extras = {}) {
+    const out = { ...DEFAULT_VOLUME_OPTIONS };
+    if (extras.rootOwner) {
+        out['storage.owner-uid'] = String(extras.rootOwner.uid);
+        out['storage.owner-gid'] = String(extras.rootOwner.gid);
+    }
+    if (extras.allowedClients && extras.allowedClients.length > 0) {
+        const all = new Set(['127.0.0.1']);
+        for (const b of model_allBricks(model))
+            all.add(b.address);
+        for (const c of extras.allowedClients)
+            all.add(c);
+        out['auth.allow'] = [...all].join(',');
+    }
+    for (const [k, v] of Object.entries(model.options))
+        out[k] = v;
+    return out;
+}
+/** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
+function model_allBricks(model) {
+    return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
+}
+function model_brickName(b) {
+    return `${b.address}:${b.path}`;
+}
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// Gluster splits host:path on the first colon and rejects some characters;
+// we accept only what is unambiguous on a command line and in a volfile.
+const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
+const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+function normalizePath(p) {
+    return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+/**
+ * Refuses a model that would lose data or that gluster would reject. All
+ * problems are collected into one `invalid-inventory` error.
+ * `mounts`, when given, are the facts of where each brick path lives; without
+ * them the root-filesystem check cannot run (plan mode gathers them first).
+ */
+function validateVolumeModel(model, mounts) {
+    const problems = [];
+    if (!VOLUME_NAME.test(model.volume)) {
+        problems.push(`volume name "${model.volume}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit`);
+    }
+    const dataCount = model.bricks.length;
+    if (model.arbiter) {
+        if (dataCount !== 2) {
+            problems.push(`an arbiter volume needs exactly 2 data bricks plus the arbiter; got ${dataCount} data bricks`);
+        }
+    }
+    else if (dataCount === 2) {
+        problems.push('plain replica 2 is refused: when one brick host is lost or cut off, the two copies can each take writes and ' +
+            'come back in split brain. Add a third data brick (replica 3) or an arbiter brick on a third host (replica 2 + arbiter).');
+    }
+    else if (dataCount !== 3) {
+        problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
+    }
+    const bricks = model_allBricks(model);
+    const seenNames = new Set();
+    const hosts = new Set();
+    for (const b of bricks) {
+        if (!HOST_ADDRESS.test(b.address))
+            problems.push(`brick address "${b.address}" is not a host name or IPv4 address`);
+        if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
+            problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
+        }
+        else if (normalizePath(b.path) === '/') {
+            problems.push(`brick path on ${b.host} cannot be "/"`);
+        }
+        const name = `${b.address}:${normalizePath(b.path)}`;
+        if (seenNames.has(name))
+            problems.push(`brick ${name} is listed twice`);
+        seenNames.add(name);
+        if (hosts.has(b.host)) {
+            problems.push(`host ${b.host} holds two bricks of the replica set: losing that one host would lose two copies; put each brick on its own host`);
+        }
+        hosts.add(b.host);
+    }
+    for (const key of Object.keys(model.options)) {
+        if (!OPTION_KEY.test(key))
+            problems.push(`volume option "${key}" is not of the form group.name (e.g. network.ping-timeout)`);
+    }
+    for (const [key, value] of Object.entries(model.options)) {
+        if (value.trim() === '' || /[\n\r\0]/.test(value))
+            problems.push(`volume option ${key} has an empty or multi-line value`);
+    }
+    const quorum = model.options['cluster.quorum-type'];
+    if (quorum !== undefined && quorum.toLowerCase() === 'none') {
+        problems.push('cluster.quorum-type none disables client quorum and allows split brain; leave it at auto');
+    }
+    if (mounts) {
+        for (const b of bricks) {
+            const fact = mounts.find((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path));
+            if (!fact)
+                continue;
+            if (normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
+                problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
+                    'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
+                    'or set allowRootFilesystem to accept the risk');
+            }
+            if (normalizePath(fact.mountPoint) === normalizePath(b.path) && normalizePath(b.path) !== '/') {
+                problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
+                    `into the empty directory underneath; use a sub-directory such as ${normalizePath(b.path)}/brick`);
+            }
+        }
+    }
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS volume ${model.volume}: ${problems.join('; ')}`, {
+            hint: 'Fix the storage section of the inventory; see the messages for what each problem risks.',
+        });
+    }
+}
+/** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
+function model_bricksOnRootFilesystem(model, mounts) {
+    return model_allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path) && normalizePath(m.mountPoint) === '/'));
+}
+/**
+ * The fact command for one brick path: which filesystem holds it. The brick
+ * directory may not exist yet, so it walks up to the nearest existing ancestor.
+ * Output: findmnt's raw form, "TARGET SOURCE FSTYPE" with spaces inside a
+ * field written as \x20 (see `parseBrickMountFact`).
+ */
+function brickMountFactCommand(path) {
+    if (!BRICK_PATH.test(path))
+        throw new Error(`brick path "${path}" is not a plain absolute path`);
+    // No user data in the script besides the validated path, which needs no quoting.
+    return `p=${path}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; findmnt -n -r -o TARGET,SOURCE,FSTYPE -T "$p"`;
+}
+function parseBrickMountFact(host, path, stdout) {
+    const line = stdout.split('\n').find((l) => l.trim() !== '');
+    if (!line)
+        throw new Error(`findmnt printed nothing for ${path} on ${host}`);
+    const [mountPoint, source, fsType] = line.trim().split(' ').map(unescapeFindmnt);
+    return { host, path, mountPoint: mountPoint, source, fsType };
+}
+function unescapeFindmnt(s) {
+    return s.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
+/**
+ * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
+ *
+ * That output is libxml2's pretty-printed writer output: a declaration,
+ * elements, attributes in double quotes, the five predefined entities and
+ * numeric character references, occasionally mixed content (a volume-info
+ * `<brick>` holds its name as text before its child elements). No DTDs, no
+ * namespaces. The project has no XML dependency and this is all we need, so
+ * the reader is strict about structure (mismatched tags throw) and ignores
+ * what it does not use (comments, processing instructions, CDATA as text).
+ */
+class XmlParseError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'XmlParseError';
+    }
+}
+const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function decodeEntities(s) {
+    return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body) => {
+        if (body.startsWith('#x'))
+            return String.fromCodePoint(parseInt(body.slice(2), 16));
+        if (body.startsWith('#'))
+            return String.fromCodePoint(parseInt(body.slice(1), 10));
+        return NAMED_ENTITIES[body] ?? m;
+    });
+}
+const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
+const ATTR = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/y;
+/** Parses a document and returns its root element. */
+function parseXml(input) {
+    let i = 0;
+    const stack = [];
+    let root;
+    const fail = (msg) => {
+        throw new XmlParseError(`${msg} at offset ${i}`);
+    };
+    while (i < input.length) {
+        const lt = input.indexOf('<', i);
+        const textEnd = lt === -1 ? input.length : lt;
+        if (textEnd > i) {
+            const raw = input.slice(i, textEnd);
+            if (stack.length > 0)
+                stack[stack.length - 1].text += decodeEntities(raw);
+            else if (raw.trim() !== '')
+                fail('text outside the root element');
+            i = textEnd;
+            continue;
+        }
+        // At '<'.
+        if (input.startsWith('<?', i)) {
+            const end = input.indexOf('?>', i);
+            if (end === -1)
+                fail('unterminated processing instruction');
+            i = end + 2;
+            continue;
+        }
+        if (input.startsWith('<!--', i)) {
+            const end = input.indexOf('-->', i);
+            if (end === -1)
+                fail('unterminated comment');
+            i = end + 3;
+            continue;
+        }
+        if (input.startsWith('<![CDATA[', i)) {
+            const end = input.indexOf(']]>', i);
+            if (end === -1)
+                fail('unterminated CDATA');
+            if (stack.length === 0)
+                fail('CDATA outside the root element');
+            stack[stack.length - 1].text += input.slice(i + 9, end);
+            i = end + 3;
+            continue;
+        }
+        if (input.startsWith('<!', i)) {
+            const end = input.indexOf('>', i);
+            if (end === -1)
+                fail('unterminated declaration');
+            i = end + 1;
+            continue;
+        }
+        if (input.startsWith('</', i)) {
+            NAME.lastIndex = i + 2;
+            const m = NAME.exec(input);
+            if (!m)
+                fail('bad closing tag');
+            const name = m[0];
+            let j = i + 2 + name.length;
+            while (j < input.length && /\s/.test(input[j]))
+                j++;
+            if (input[j] !== '>')
+                fail(`bad closing tag </${name}`);
+            const open = stack.pop();
+            if (!open || open.name !== name)
+                fail(`closing tag </${name}> does not match <${open?.name ?? '(none)'}>`);
+            i = j + 1;
+            if (stack.length === 0)
+                root = open;
+            continue;
+        }
+        // Opening tag.
+        NAME.lastIndex = i + 1;
+        const m = NAME.exec(input);
+        if (!m)
+            fail('bad tag');
+        const el = { name: m[0], attrs: {}, children: [], text: '' };
+        let j = i + 1 + el.name.length;
+        for (;;) {
+            ATTR.lastIndex = j;
+            const a = ATTR.exec(input);
+            if (!a)
+                break;
+            el.attrs[a[1]] = decodeEntities(a[3] ?? a[4] ?? '');
+            j = ATTR.lastIndex;
+        }
+        while (j < input.length && /\s/.test(input[j]))
+            j++;
+        let selfClosing = false;
+        if (input[j] === '/') {
+            selfClosing = true;
+            j++;
+        }
+        if (input[j] !== '>')
+            fail(`bad tag <${el.name}`);
+        i = j + 1;
+        if (stack.length > 0)
+            stack[stack.length - 1].children.push(el);
+        else if (root)
+            fail('second root element');
+        if (selfClosing) {
+            if (stack.length === 0)
+                root = el;
+        }
+        else {
+            stack.push(el);
+        }
+    }
+    if (stack.length > 0)
+        throw new XmlParseError(`unclosed element <${stack[stack.length - 1].name}>`);
+    if (!root)
+        throw new XmlParseError('no root element');
+    return root;
+}
+function child(el, name) {
+    return el?.children.find((c) => c.name === name);
+}
+function childrenNamed(el, name) {
+    return el ? el.children.filter((c) => c.name === name) : [];
+}
+/** The trimmed text of the first child called `name`, or undefined when there is none. */
+function childText(el, name) {
+    const c = child(el, name);
+    return c === undefined ? undefined : c.text.trim();
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/cli.ts
+/**
+ * The gluster CLI envelope: every `--xml` answer is
+ *   <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/> ... </cliOutput>
+ * (glfsheal, behind `volume heal ... info`, puts opRet after its payload).
+ * A failed operation has opRet -1 and the reason in opErrstr, e.g.
+ * "Volume moodledata does not exist". When glusterd is not running the CLI
+ * prints "Connection failed. Please check if gluster daemon is operational."
+ * and no XML at all.
+ *
+ * Every command runs with `--mode=script`, which answers the CLI's y/n
+ * questions (volume stop, replica 2 warnings) without a terminal.
+ */
+
+
+class GlusterCliError extends Error {
+    /** `not-xml`: no XML came back (glusterd down, command missing); `op-failed`: opRet != 0. */
+    kind;
+    opErrstr;
+    constructor(kind, message, opErrstr = '') {
+        super(message);
+        this.name = 'GlusterCliError';
+        this.kind = kind;
+        this.opErrstr = opErrstr;
+    }
+}
+function parseCliEnvelope(stdout) {
+    const start = stdout.indexOf('<');
+    if (start === -1) {
+        throw new GlusterCliError('not-xml', `gluster printed no XML: ${cli_firstLine(stdout) || '(nothing)'}`);
+    }
+    let root;
+    try {
+        root = parseXml(stdout.slice(start));
+    }
+    catch (e) {
+        if (e instanceof XmlParseError)
+            throw new GlusterCliError('not-xml', `gluster printed malformed XML: ${e.message}`);
+        throw e;
+    }
+    if (root.name !== 'cliOutput')
+        throw new GlusterCliError('not-xml', `unexpected XML root <${root.name}>`);
+    const opRet = Number(childText(root, 'opRet') ?? '0');
+    const opErrno = Number(childText(root, 'opErrno') ?? '0');
+    const opErrstr = childText(root, 'opErrstr') ?? '';
+    return { opRet, opErrno, opErrstr, root };
+}
+/** The envelope's payload element, or GlusterCliError when the operation failed. */
+function cliPayload(stdout, element) {
+    const env = parseCliEnvelope(stdout);
+    if (env.opRet !== 0) {
+        throw new GlusterCliError('op-failed', `gluster: ${env.opErrstr || `operation failed (opRet ${env.opRet})`}`, env.opErrstr);
+    }
+    return child(env.root, element);
+}
+function cli_firstLine(s) {
+    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}
+// ---------------------------------------------------------------------------
+// Command lines. Arguments are validated by the model; they are quoted anyway.
+/**
+ * shellJoin, except that "=" does not force quoting: it is only special in a
+ * leading NAME=value word, and no word here comes before the command name.
+ * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
+ */
+function cli_joinArgs(words) {
+    return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
+}
+const cli_shellJoin = cli_joinArgs;
+const G = ['gluster', '--mode=script'];
+const cli_glusterCommands = {
+    volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
+    volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
+    volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
+    healInfoSummary: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'summary', '--xml']),
+    healInfoSplitBrain: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'split-brain', '--xml']),
+    peerStatus: () => cli_shellJoin([...G, 'peer', 'status', '--xml']),
+    poolList: () => cli_shellJoin([...G, 'pool', 'list', '--xml']),
+    peerProbe: (address) => cli_shellJoin([...G, 'peer', 'probe', address]),
+    volumeStart: (volume) => cli_shellJoin([...G, 'volume', 'start', volume]),
+    volumeSet: (volume, key, value) => cli_shellJoin([...G, 'volume', 'set', volume, key, value]),
+    /** Starts a heal of the entries the index knows about (not a full crawl). */
+    heal: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume]),
+};
+/** `mkdir -p` for a brick directory, with a restrictive mode until gluster owns it. */
+function prepareBrickCommand(path) {
+    return cli_shellJoin(['mkdir', '-p', '-m', '0755', '--', path]);
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/volume.ts
+/**
+ * Volume and peer state: the create command, parsers for `volume info --xml`,
+ * `peer status` / `pool list` (XML and the human form), and the desired-vs-
+ * actual diff that becomes the plan.
+ *
+ * The diff never changes a volume's shape on its own. Growing replica 2 into
+ * replica 3 (or adding an arbiter) is an `add-brick` change marked
+ * `requiresApproval`: gluster then heals a full copy onto the new brick, which
+ * loads the other bricks for hours on a big volume, and the operator must
+ * choose when. Bricks that are in the volume but not in the inventory, or a
+ * volume of another type, are reported as `manual` and never touched.
+ */
+
+
+
+// ---------------------------------------------------------------------------
+// Create
+/**
+ * `gluster volume create VOL replica 3 [arbiter 1] a:/p b:/p c:/p [force]`.
+ *
+ * `force` is added only when the operator allowed bricks on the root
+ * filesystem and the facts show one there: that is the one gluster check we
+ * deliberately override. It would also silence other refusals (brick is a
+ * mount point, brick already part of a volume), and those we want to see, so
+ * it is never added otherwise; `validateVolumeModel` runs first.
+ */
+function createVolumeCommand(model, mounts = []) {
+    const words = ['gluster', '--mode=script', 'volume', 'create', model.volume, 'replica', '3'];
+    if (model.arbiter)
+        words.push('arbiter', '1');
+    words.push('transport', 'tcp');
+    for (const b of allBricks(model))
+        words.push(brickName(b));
+    if (model.allowRootFilesystem && bricksOnRootFilesystem(model, mounts).length > 0)
+        words.push('force');
+    return joinArgs(words);
+}
+function splitBrickName(name) {
+    // An IPv6 address would contain colons; gluster brick paths start with "/", so split at ":/".
+    const i = name.indexOf(':/');
+    return i === -1 ? { address: name, path: '' } : { address: name.slice(0, i), path: name.slice(i + 1) };
+}
+function num(s) {
+    const n = Number(s);
+    return Number.isFinite(n) ? n : 0;
+}
+function volumeFromXml(v) {
+    const bricks = childrenNamed(child(v, 'bricks'), 'brick').map((b) => {
+        const name = childText(b, 'name') ?? b.text.trim();
+        return {
+            name,
+            ...splitBrickName(name),
+            hostUuid: childText(b, 'hostUuid') ?? b.attrs['uuid'] ?? '',
+            isArbiter: childText(b, 'isArbiter') === '1',
+        };
+    });
+    const options = {};
+    for (const o of childrenNamed(child(v, 'options'), 'option')) {
+        const k = childText(o, 'name');
+        if (k)
+            options[k] = childText(o, 'value') ?? '';
+    }
+    return {
+        name: childText(v, 'name') ?? '',
+        id: childText(v, 'id') ?? '',
+        status: childText(v, 'statusStr') ?? '',
+        type: childText(v, 'typeStr') ?? '',
+        brickCount: num(childText(v, 'brickCount')),
+        replicaCount: num(childText(v, 'replicaCount')),
+        arbiterCount: num(childText(v, 'arbiterCount')),
+        distCount: num(childText(v, 'distCount')),
+        bricks,
+        options,
+    };
+}
+/**
+ * Parses `gluster volume info [VOL] --xml`. Returns every volume listed; use
+ * `findVolume` for one. A volume that does not exist is an empty list, not an
+ * error (gluster answers opRet -1 "Volume X does not exist").
+ */
+function parseVolumeInfoXml(stdout) {
+    let volInfo;
+    try {
+        volInfo = cliPayload(stdout, 'volInfo');
+    }
+    catch (e) {
+        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr))
+            return [];
+        throw e;
+    }
+    return childrenNamed(child(volInfo, 'volumes'), 'volume').map(volumeFromXml);
+}
+function findVolume(volumes, name) {
+    return volumes.find((v) => v.name === name) ?? null;
+}
+function peerFromXml(p) {
+    const hostname = childText(p, 'hostname') ?? '';
+    const names = childrenNamed(child(p, 'hostnames'), 'hostname').map((h) => h.text.trim());
+    return {
+        uuid: childText(p, 'uuid') ?? '',
+        hostname,
+        hostnames: [...new Set([hostname, ...names].filter((n) => n !== ''))],
+        connected: childText(p, 'connected') === '1',
+        state: childText(p, 'stateStr') ?? '',
+    };
+}
+/** Parses `gluster peer status --xml` or `gluster pool list --xml` (same format; pool list adds localhost). */
+function parsePeersXml(stdout) {
+    return childrenNamed(cliPayload(stdout, 'peerStatus'), 'peer').map(peerFromXml);
+}
+/**
+ * Parses the human `gluster peer status`:
+ *
+ *   Number of Peers: 2
+ *
+ *   Hostname: 192.168.30.102
+ *   Uuid: dd976496-fda4-4ace-801e-7ee55461b458
+ *   State: Peer in Cluster (Connected)
+ *   Other names:
+ *   moodle2
+ */
+function parsePeerStatusText(stdout) {
+    const peers = [];
+    let cur;
+    let inOtherNames = false;
+    for (const raw of stdout.split('\n')) {
+        const line = raw.trim();
+        if (line === '') {
+            inOtherNames = false;
+            continue;
+        }
+        const m = /^([A-Za-z ]+):\s*(.*)$/.exec(line);
+        if (m && ['Hostname', 'Uuid', 'State', 'Other names', 'Number of Peers'].includes(m[1])) {
+            inOtherNames = false;
+            const [, key, value] = m;
+            if (key === 'Hostname') {
+                cur = { uuid: '', hostname: value, hostnames: [value], connected: false, state: '' };
+                peers.push(cur);
+            }
+            else if (key === 'Uuid' && cur)
+                cur.uuid = value;
+            else if (key === 'State' && cur) {
+                const s = /^(.*?)\s*\((Connected|Disconnected)\)$/.exec(value);
+                cur.state = s ? s[1] : value;
+                cur.connected = s?.[2] === 'Connected';
+            }
+            else if (key === 'Other names')
+                inOtherNames = true;
+            continue;
+        }
+        if (inOtherNames && cur && !cur.hostnames.includes(line))
+            cur.hostnames.push(line);
+    }
+    return peers;
+}
+/**
+ * Parses the human `gluster pool list`:
+ *
+ *   UUID                                  Hostname        State
+ *   dd976496-fda4-4ace-801e-7ee55461b458  192.168.30.102  Connected
+ *   e4c1f5a0-1e0b-4f57-9d1e-1c4e0a9b7c11  localhost       Connected
+ *
+ * (tab separated in practice). State here is only Connected/Disconnected.
+ */
+function parsePoolListText(stdout) {
+    const out = [];
+    for (const raw of stdout.split('\n')) {
+        const parts = raw.trim().split(/\s+/);
+        if (parts.length < 3 || !/^[0-9a-f-]{36}$/i.test(parts[0]))
+            continue;
+        const state = parts.slice(2).join(' ');
+        out.push({
+            uuid: parts[0],
+            hostname: parts[1],
+            hostnames: [parts[1]],
+            connected: state === 'Connected',
+            state: state === 'Connected' || state === 'Disconnected' ? 'Peer in Cluster' : state,
+        });
+    }
+    return out;
+}
+function peerKnownAs(peer, address) {
+    return peer.hostnames.includes(address) || peer.hostname === address;
+}
+const BOOLEAN_WORDS = {
+    on: 'on',
+    yes: 'on',
+    true: 'on',
+    enable: 'on',
+    '1': 'on',
+    off: 'off',
+    no: 'off',
+    false: 'off',
+    disable: 'off',
+    '0': 'off',
+};
+/**
+ * Gluster stores an option as typed: `on`, `enable` and `yes` all mean the same
+ * to it. Compared case-insensitively with boolean spellings folded, so a
+ * hand-set `enable` is not "changed" to `on` on every run.
+ */
+function normalizeOptionValue(value) {
+    const v = value.trim().toLowerCase();
+    return BOOLEAN_WORDS[v] ?? v;
+}
+function optionChanges(volume, desired, actual) {
+    const out = [];
+    for (const key of Object.keys(desired).sort()) {
+        const want = desired[key];
+        const have = actual[key];
+        if (have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want))
+            continue;
+        out.push({
+            action: 'set-option',
+            option: key,
+            from: have ?? null,
+            to: want,
+            command: glusterCommands.volumeSet(volume, key, want),
+            summary: `set ${key} ${have === undefined ? '(default)' : have} -> ${want} on volume ${volume}`,
+        });
+    }
+    return out;
+}
+function samePath(a, b) {
+    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    return n(a) === n(b);
+}
+function brickMatches(spec, actual) {
+    return samePath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
+}
+/**
+ * The changes that turn `actual` (null: no such volume) into `desired`.
+ * Order is the apply order: create, options (before start, so clients never
+ * see the volume without quorum), start. Returns [] when nothing differs.
+ */
+function diffVolume(desired, actual, options = {}) {
+    const wantOptions = desiredOptions(desired, options);
+    const vol = desired.volume;
+    if (actual === null) {
+        const bricks = allBricks(desired).map(brickName);
+        return [
+            {
+                action: 'create',
+                command: createVolumeCommand(desired, options.mounts),
+                summary: `create volume ${vol}: replica 3${desired.arbiter ? ' arbiter 1' : ''} on ${bricks.join(', ')}`,
+                bricks,
+            },
+            ...optionChanges(vol, wantOptions, {}),
+            { action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol}` },
+        ];
+    }
+    const changes = [];
+    if (actual.type !== 'Replicate') {
+        return [
+            {
+                action: 'manual',
+                summary: `volume ${vol} is of type ${actual.type || 'unknown'}, not Replicate`,
+                detail: `lms-ha manages a single replica-3 (or 2 + arbiter) volume and will not convert a ${actual.type} volume. ` +
+                    'Migrate its data to a new volume with another name, or fix the volume by hand and re-plan.',
+            },
+        ];
+    }
+    const wanted = allBricks(desired);
+    const unknown = actual.bricks.filter((a) => !wanted.some((w) => brickMatches(w, a)));
+    const missing = wanted.filter((w) => !actual.bricks.some((a) => brickMatches(w, a)));
+    // A brick at the right place but with the wrong role (arbiter vs data) means
+    // the volume's shape differs from the inventory's; that is never "fixed" here.
+    const roleMismatch = actual.bricks.filter((a) => {
+        const w = wanted.find((x) => brickMatches(x, a));
+        return w !== undefined && (w === desired.arbiter) !== a.isArbiter;
+    });
+    if (roleMismatch.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol}: ${roleMismatch
+                .map((b) => `${b.name} is ${b.isArbiter ? 'an arbiter' : 'a data brick'} but the inventory says ${b.isArbiter ? 'data' : 'arbiter'}`)
+                .join('; ')}`,
+            detail: 'An arbiter brick holds no file data, so it cannot be turned into a data brick (or back) in place. ' +
+                'Correct the inventory to match the volume, or rebuild the volume by hand.',
+        });
+    }
+    else if (unknown.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol} has bricks the inventory does not list: ${unknown.map((b) => b.name).join(', ')}`,
+            detail: 'lms-ha never removes or replaces bricks by itself. If a host was replaced, run ' +
+                `"gluster volume replace-brick ${vol} OLD NEW commit force" and wait for heal; otherwise correct the inventory.`,
+        });
+    }
+    else if (missing.length > 0) {
+        const isReplica2 = actual.replicaCount === 2 && actual.arbiterCount === 0 && actual.bricks.length === 2;
+        if (isReplica2 && missing.length === 1) {
+            const add = missing[0];
+            const asArbiter = add === desired.arbiter;
+            const words = ['gluster', '--mode=script', 'volume', 'add-brick', vol, 'replica', '3'];
+            if (asArbiter)
+                words.push('arbiter', '1');
+            words.push(brickName(add));
+            changes.push({
+                action: 'add-brick',
+                command: joinArgs(words),
+                summary: `add ${asArbiter ? 'arbiter ' : ''}brick ${brickName(add)} to ${vol}: replica 2 -> replica 3${asArbiter ? ' arbiter 1' : ''}`,
+                bricks: [brickName(add)],
+                requiresApproval: true,
+                detail: `Volume ${vol} is plain replica 2, which can split brain. Adding ${brickName(add)} makes it ` +
+                    `${asArbiter ? 'replica 2 + arbiter' : 'replica 3'}; gluster then heals ${asArbiter ? 'the metadata' : 'a full copy'} ` +
+                    'onto the new brick, which loads the existing bricks until "heal info" shows 0 entries. Approve this change explicitly.',
+            });
+        }
+        else {
+            changes.push({
+                action: 'manual',
+                summary: `volume ${vol} lacks bricks ${missing.map(brickName).join(', ')} (it has ${actual.bricks.map((b) => b.name).join(', ')})`,
+                detail: 'Changing the replica count or layout of an existing volume is not automated. Plan the add-brick by hand ' +
+                    '(one brick per step, waiting for heal), or correct the inventory.',
+            });
+        }
+    }
+    changes.push(...optionChanges(vol, wantOptions, actual.options));
+    if (actual.status !== 'Started') {
+        changes.push({ action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol} (now ${actual.status || 'unknown'})` });
+    }
+    return changes;
+}
+/**
+ * Peer probes needed so that every brick host is in the pool, as seen from
+ * `self` (the host the gluster commands run on, which `pool list` calls
+ * localhost). A peer present but Rejected cannot be fixed by probing: manual.
+ */
+function diffPeers(self, members, pool) {
+    const out = [];
+    const seen = new Set();
+    for (const m of members) {
+        if (m.host === self.host || m.address === self.address || seen.has(m.address))
+            continue;
+        seen.add(m.address);
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (!peer) {
+            out.push({
+                action: 'peer-probe',
+                host: m.host,
+                address: m.address,
+                command: glusterCommands.peerProbe(m.address),
+                summary: `probe peer ${m.host} (${m.address}) from ${self.host}`,
+            });
+        }
+        else if (/rejected/i.test(peer.state)) {
+            out.push({
+                action: 'manual',
+                summary: `peer ${m.host} (${m.address}) is in state "${peer.state}"`,
+                detail: 'A rejected peer has a volume configuration that conflicts with the pool. On that host: stop glusterd, keep ' +
+                    '/var/lib/glusterd/glusterd.info, remove the rest of /var/lib/glusterd, start glusterd, probe it again from a good peer.',
+            });
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/status.ts
+/**
+ * Runtime state of a volume: brick processes (`volume status VOL [detail] --xml`)
+ * and self-heal backlog (`volume heal VOL info summary|split-brain`).
+ *
+ * Formats, as the gluster 10 CLI and glfsheal write them:
+ *
+ * volume status: <volStatus><volumes><volume><volName/><nodeCount/>
+ *   <node><hostname/><path/><peerid/><status>1|0</status><port/>
+ *     <ports><tcp/><rdma/></ports><pid/>[detail: sizeTotal sizeFree device
+ *     blockSize mntOptions fsName ...]</node>...<tasks/></volume>...
+ *   Daemons (self-heal, NFS, quota, bitrot) are nodes too; their hostname is
+ *   the daemon's name ("Self-heal Daemon") and path the host they run on, so a
+ *   brick is a node whose path is absolute. An offline brick has status 0,
+ *   port N/A and pid -1. A stopped volume is opRet -1 "Volume X is not started".
+ *
+ * heal info summary --xml: <cliOutput><healInfo><bricks><brick hostUuid="...">
+ *   <name>host:/path</name><status>Connected</status><totalNumberOfEntries/>
+ *   <numberOfEntriesInHealPending/><numberOfEntriesInSplitBrain/>
+ *   <numberOfEntriesPossiblyHealing/></brick>...</bricks></healInfo><opRet/>...
+ *   A brick that cannot be reached has a status such as "Transport endpoint is
+ *   not connected" and "-" for the counts.
+ *
+ * heal info split-brain --xml: the same, with <file gfid="..">path</file>
+ *   elements and one <numberOfEntries/> per brick.
+ */
+
+
+function intOrNull(s) {
+    if (s === undefined || !/^-?\d+$/.test(s))
+        return null;
+    const n = Number(s);
+    return n < 0 ? null : n;
+}
+function optNum(s) {
+    if (s === undefined || s === '')
+        return undefined;
+    const n = Number(s);
+    return Number.isFinite(n) ? n : undefined;
+}
+/**
+ * Parses `gluster volume status VOL [detail] --xml` for one volume.
+ * A volume that is not started is `{ started: false, bricks: [] }`.
+ */
+function parseVolumeStatusXml(stdout, volume) {
+    let payload;
+    try {
+        payload = cliPayload(stdout, 'volStatus');
+    }
+    catch (e) {
+        if (e instanceof Error && /is not started/i.test(e.message))
+            return { volume, started: false, bricks: [], daemons: [] };
+        throw e;
+    }
+    const vol = childrenNamed(child(payload, 'volumes'), 'volume').find((v) => childText(v, 'volName') === volume);
+    if (!vol)
+        return { volume, started: false, bricks: [], daemons: [] };
+    const bricks = [];
+    const daemons = [];
+    for (const n of childrenNamed(vol, 'node')) {
+        const hostname = childText(n, 'hostname') ?? '';
+        const path = childText(n, 'path') ?? '';
+        const online = childText(n, 'status') === '1';
+        if (path.startsWith('/')) {
+            const b = {
+                name: `${hostname}:${path}`,
+                hostname,
+                path,
+                peerId: childText(n, 'peerid') ?? '',
+                online,
+                port: intOrNull(childText(child(n, 'ports'), 'tcp') ?? childText(n, 'port')),
+                pid: intOrNull(childText(n, 'pid')),
+            };
+            // Only `detail` output has these.
+            const sizeTotal = optNum(childText(n, 'sizeTotal'));
+            const sizeFree = optNum(childText(n, 'sizeFree'));
+            const device = childText(n, 'device');
+            const fsName = childText(n, 'fsName');
+            if (sizeTotal !== undefined)
+                b.sizeTotal = sizeTotal;
+            if (sizeFree !== undefined)
+                b.sizeFree = sizeFree;
+            if (device !== undefined)
+                b.device = device;
+            if (fsName !== undefined)
+                b.fsName = fsName;
+            bricks.push(b);
+        }
+        else {
+            daemons.push({ name: hostname, host: path, online });
+        }
+    }
+    return { volume, started: true, bricks, daemons };
+}
+function count(s) {
+    if (s === undefined || !/^\d+$/.test(s.trim()))
+        return null;
+    return Number(s.trim());
+}
+/** Parses `gluster volume heal VOL info summary --xml`. */
+function parseHealSummaryXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            total: count(childText(b, 'totalNumberOfEntries')),
+            pending: count(childText(b, 'numberOfEntriesInHealPending')),
+            splitBrain: count(childText(b, 'numberOfEntriesInSplitBrain')),
+            possiblyHealing: count(childText(b, 'numberOfEntriesPossiblyHealing')),
+        };
+    });
+}
+/**
+ * Parses the human `gluster volume heal VOL info summary`:
+ *
+ *   Brick gfs1:/data/glusterfs/gv0/brick
+ *   Status: Connected
+ *   Total Number of entries: 0
+ *   Number of entries in heal pending: 0
+ *   Number of entries in split-brain: 0
+ *   Number of entries possibly healing: 0
+ */
+function parseHealSummaryText(stdout) {
+    const out = [];
+    let cur;
+    for (const raw of stdout.split('\n')) {
+        const line = raw.trim();
+        const brick = /^Brick (.+)$/.exec(line);
+        if (brick) {
+            cur = { brick: brick[1], status: '', connected: false, total: null, pending: null, splitBrain: null, possiblyHealing: null };
+            out.push(cur);
+            continue;
+        }
+        if (!cur)
+            continue;
+        const m = /^([^:]+):\s*(.*)$/.exec(line);
+        if (!m)
+            continue;
+        const [, key, value] = m;
+        switch (key) {
+            case 'Status':
+                cur.status = value;
+                cur.connected = value === 'Connected';
+                break;
+            case 'Total Number of entries':
+                cur.total = count(value);
+                break;
+            case 'Number of entries in heal pending':
+                cur.pending = count(value);
+                break;
+            case 'Number of entries in split-brain':
+                cur.splitBrain = count(value);
+                break;
+            case 'Number of entries possibly healing':
+                cur.possiblyHealing = count(value);
+                break;
+        }
+    }
+    return out;
+}
+/** Parses `gluster volume heal VOL info split-brain --xml`. */
+function parseSplitBrainXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            entries: count(childText(b, 'numberOfEntries')),
+            files: childrenNamed(b, 'file').map((f) => f.text),
+        };
+    });
+}
+/**
+ * Parses the human `gluster volume heal VOL info split-brain`:
+ *
+ *   Brick gfs1:/data/brick1/gv0
+ *   /dir/file4
+ *   <gfid:aaca219f-0e25-4576-8689-3573bd3b7f2b>
+ *   Status: Connected
+ *   Number of entries in split-brain: 2
+ */
+function parseSplitBrainText(stdout) {
+    const out = [];
+    let cur;
+    for (const raw of stdout.split('\n')) {
+        const line = raw.replace(/\r$/, '');
+        const brick = /^Brick (.+)$/.exec(line.trim());
+        if (brick) {
+            cur = { brick: brick[1], status: '', connected: false, entries: null, files: [] };
+            out.push(cur);
+            continue;
+        }
+        if (!cur || line.trim() === '')
+            continue;
+        const st = /^Status:\s*(.*)$/.exec(line.trim());
+        if (st) {
+            cur.status = st[1];
+            cur.connected = st[1] === 'Connected';
+            continue;
+        }
+        const n = /^Number of entries in split-brain:\s*(.*)$/.exec(line.trim());
+        if (n) {
+            cur.entries = count(n[1]);
+            continue;
+        }
+        cur.files.push(line);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/client.ts
+/**
+ * Client side of the volume: the /etc/fstab entry that mounts it at boot, an
+ * idempotent edit of fstab that touches only our line, /proc/mounts parsing to
+ * tell whether the FUSE mount is really there, and the write probe verify-ha
+ * runs through it.
+ */
+
+
+/**
+ * fstab escapes whitespace and backslash in its fields as octal (\040 space,
+ * \011 tab, \012 newline, \134 backslash); /proc/mounts uses the same form.
+ */
+function escapeFstabField(s) {
+    return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+function unescapeFstabField(s) {
+    return s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)));
+}
+function mountOptions(spec) {
+    const opts = ['defaults', '_netdev'];
+    const backups = spec.servers.slice(1);
+    // Only used to fetch the volfile when the first server is down at mount
+    // time; once mounted, the client talks to every brick directly.
+    if (backups.length > 0)
+        opts.push(`backup-volfile-servers=${backups.join(':')}`);
+    if (spec.localServer)
+        opts.push('x-systemd.requires=glusterd.service');
+    for (const o of spec.extraOptions ?? [])
+        if (!opts.includes(o))
+            opts.push(o);
+    return opts;
+}
+function validateMountSpec(spec) {
+    const problems = [];
+    if (spec.servers.length === 0)
+        problems.push('at least one volfile server is needed');
+    for (const s of spec.servers)
+        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s))
+            problems.push(`server "${s}" is not a host name or IPv4 address`);
+    if (!spec.mountPoint.startsWith('/') || spec.mountPoint === '/' || /[\0\n]/.test(spec.mountPoint)) {
+        problems.push(`mount point "${spec.mountPoint}" must be an absolute path other than /`);
+    }
+    for (const o of spec.extraOptions ?? [])
+        if (!/^[A-Za-z0-9_.=:\/-]+$/.test(o))
+            problems.push(`mount option "${o}" has characters fstab cannot hold`);
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS mount of ${spec.volume} at ${spec.mountPoint}: ${problems.join('; ')}`);
+    }
+}
+/** `<server>:/<vol> <mount> glusterfs defaults,_netdev,backup-volfile-servers=<a>:<b> 0 0` */
+function renderFstabLine(spec) {
+    validateMountSpec(spec);
+    const mp = spec.mountPoint.length > 1 ? spec.mountPoint.replace(/\/+$/, '') : spec.mountPoint;
+    return `${spec.servers[0]}:/${spec.volume} ${escapeFstabField(mp)} glusterfs ${mountOptions(spec).join(',')} 0 0`;
+}
+/** The entries of /etc/fstab (comments and blank lines skipped), fields unescaped. */
+function parseFstab(text) {
+    const out = [];
+    text.split('\n').forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const f = line.split(/\s+/);
+        if (f.length < 2)
+            return;
+        out.push({
+            line: i,
+            spec: unescapeFstabField(f[0]),
+            file: unescapeFstabField(f[1]),
+            vfstype: f[2] ?? '',
+            options: (f[3] ?? 'defaults').split(','),
+            freq: f[4] ?? '0',
+            passno: f[5] ?? '0',
+        });
+    });
+    return out;
+}
+function sameMountPoint(a, b) {
+    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    return n(a) === n(b);
+}
+function isGlusterType(t) {
+    return t === 'glusterfs' || t === 'fuse.glusterfs';
+}
+/**
+ * Puts our line in fstab: replaces the glusterfs entry for the same mount
+ * point (first one; later duplicates are removed), or appends it. Everything
+ * else is kept byte for byte. Another filesystem already configured on that
+ * mount point is a conflict we do not resolve: it would hide or be hidden by
+ * the volume.
+ */
+function upsertFstabEntry(text, spec) {
+    const line = renderFstabLine(spec);
+    const entries = parseFstab(text);
+    const conflicting = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && !isGlusterType(e.vfstype));
+    if (conflicting.length > 0) {
+        const e = conflicting[0];
+        throw new DeployError('preflight-failed', `/etc/fstab already mounts ${e.spec} (${e.vfstype}) on ${spec.mountPoint}; the GlusterFS volume cannot be mounted there too`, { hint: `Move the existing data into the volume with migrate-storage from another path, then remove line ${e.line + 1} of /etc/fstab.` });
+    }
+    const ours = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && isGlusterType(e.vfstype));
+    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+    if (ours.length === 0) {
+        lines.push(line);
+    }
+    else {
+        lines[ours[0].line] = line;
+        const drop = new Set(ours.slice(1).map((e) => e.line));
+        for (let i = lines.length - 1; i >= 0; i--)
+            if (drop.has(i))
+                lines.splice(i, 1);
+    }
+    const content = `${lines.join('\n')}\n`;
+    return { content, changed: content !== text, line };
+}
+/** Parses /proc/mounts (or /proc/self/mounts); octal escapes undone. */
+function parseMounts(text) {
+    const out = [];
+    for (const raw of text.split('\n')) {
+        const f = raw.trim().split(' ');
+        if (f.length < 4)
+            continue;
+        out.push({
+            source: unescapeFstabField(f[0]),
+            mountPoint: unescapeFstabField(f[1]),
+            fsType: f[2],
+            options: f[3].split(','),
+        });
+    }
+    return out;
+}
+/**
+ * The gluster FUSE mount at `mountPoint`, if any. The last entry for a mount
+ * point is the visible one (a later mount hides earlier ones). When `volume`
+ * is given the source must name it (`server:/volume`); the server part is
+ * not compared, since a backup volfile server may have been used.
+ */
+function findGlusterMount(mounts, mountPoint, volume) {
+    const atPoint = mounts.filter((m) => sameMountPoint(m.mountPoint, mountPoint));
+    const top = atPoint[atPoint.length - 1];
+    if (!top || top.fsType !== 'fuse.glusterfs')
+        return null;
+    if (volume !== undefined) {
+        const vol = top.source.slice(top.source.indexOf(':') + 1).replace(/^\/+/, '');
+        if (vol !== volume)
+            return null;
+    }
+    return top;
+}
+/**
+ * verify-ha's write probe: writes, reads back and removes a small file
+ * through the mount, under `timeout` because a hung FUSE mount blocks
+ * forever. Prints "lms-ha-probe-ok" on success.
+ */
+function writeProbeCommand(mountPoint, timeoutSeconds = 10) {
+    const dir = shellQuote(mountPoint);
+    const script = `f=${dir}/.lms-ha-probe.$(hostname).$$; ` +
+        `printf 'lms-ha-probe-ok' > "$f" && r=$(cat "$f") && rm -f "$f" && [ "$r" = lms-ha-probe-ok ] && echo lms-ha-probe-ok`;
+    return `timeout -k 2 ${timeoutSeconds} sh -c ${shellQuote(script)}`;
+}
+function parseWriteProbe(result) {
+    if (result.code === 0 && result.stdout.includes('lms-ha-probe-ok'))
+        return { ok: true, detail: 'write, read back and remove succeeded' };
+    if (result.code === 124 || result.code === 137)
+        return { ok: false, detail: 'timed out: the mount is hung' };
+    const why = result.stderr.trim().split('\n').pop() ?? '';
+    return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
+
+
+
+const STORAGE_LAYER = 'storage';
+/** Share of a brick filesystem in use above which verify-ha warns. */
+const BRICK_DISK_WARN_RATIO = 0.9;
+function result(host, check, expected, observed, status, hint) {
+    const r = { layer: STORAGE_LAYER, host, check, expected, observed, status };
+    if (hint !== undefined && status !== 'ok')
+        r.hint = hint;
+    return r;
+}
+/** A check that could not be made because the command failed (glusterd down, volume missing). */
+function cliErrorCheck(host, check, expected, error, hint) {
+    const msg = error instanceof Error ? error.message : String(error);
+    return result(host, check, expected, `could not ask: ${msg}`, 'fail', hint ?? `Is glusterd running on ${host}? (systemctl status glusterd)`);
+}
+/**
+ * The pool as one storage host sees it: every other member present,
+ * "Peer in Cluster" and connected.
+ */
+function peerChecks(observer, members, pool) {
+    const out = [];
+    for (const m of members) {
+        if (m.host === observer.host)
+            continue;
+        const expected = 'Peer in Cluster (Connected)';
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        const check = `gluster peer ${m.host}`;
+        if (!peer) {
+            out.push(result(observer.host, check, expected, 'not in the pool', 'fail', `Run "gluster peer probe ${m.address}" from ${observer.host}, or re-run migrate-storage.`));
+            continue;
+        }
+        const observed = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+        const ok = peer.connected && peer.state === 'Peer in Cluster';
+        out.push(result(observer.host, check, expected, observed, ok ? 'ok' : 'fail', peer.connected ? `Peer ${m.host} is "${peer.state}": see gluster's peer rejection procedure.` : `Start glusterd on ${m.host} and check port 24007 between the hosts.`));
+    }
+    return out;
+}
+/** Peers seen disconnected by `pool`: their bricks cannot be reported by volume status. */
+function disconnectedMembers(members, pool) {
+    const out = new Set();
+    for (const m of members) {
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (peer && !peer.connected)
+            out.add(m.host);
+    }
+    return out;
+}
+/** Volume exists, is Started, and has the quorum options. */
+function volumeChecks(observer, model, info) {
+    const vol = model.volume;
+    if (!info)
+        return [result(observer, `volume ${vol}`, 'exists, Started', 'does not exist', 'fail', 'Run migrate-storage to create it.')];
+    const out = [
+        result(observer, `volume ${vol}`, 'Started', info.status || 'unknown', info.status === 'Started' ? 'ok' : 'fail', `gluster volume start ${vol}`),
+    ];
+    for (const [key, want] of Object.entries(QUORUM_OPTIONS)) {
+        const have = info.options[key];
+        const ok = have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want);
+        out.push(result(observer, `volume ${vol} ${key}`, want, have ?? '(not set)', ok ? 'ok' : 'fail', `gluster volume set ${vol} ${key} ${want}  (without it a partitioned replica can split brain)`));
+    }
+    return out;
+}
+function statusFor(b, status) {
+    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && health_samePath(s.path, b.path));
+}
+function health_samePath(a, b) {
+    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    return n(a) === n(b);
+}
+/**
+ * Every brick of the model online, and its filesystem not nearly full (when
+ * the facts come from `volume status ... detail`). `unreachableHosts` are
+ * brick hosts whose glusterd is known to be disconnected (see `disconnectedMembers`).
+ */
+function brickChecks(observer, model, status, unreachableHosts = new Set()) {
+    const out = [];
+    for (const b of model_allBricks(model)) {
+        const check = `brick ${model_brickName(b)}`;
+        if (!status.started) {
+            out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
+            continue;
+        }
+        const s = statusFor(b, status);
+        if (!s) {
+            if (unreachableHosts.has(b.host)) {
+                out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
+            }
+            else {
+                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${model_brickName(b)} belongs to volume ${model.volume}.`));
+            }
+            continue;
+        }
+        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? '?'})` : 'offline', s.online ? 'ok' : 'fail', `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`));
+        if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
+            const used = 1 - s.sizeFree / s.sizeTotal;
+            const pct = `${Math.round(used * 100)}% used`;
+            out.push(result(b.host, `brick ${model_brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
+        }
+    }
+    return out;
+}
+/** Bricks of the model that `status` shows offline or does not list. */
+function bricksNotOnline(model, status) {
+    return model_allBricks(model)
+        .filter((b) => !status.started || !statusFor(b, status)?.online)
+        .map(model_brickName);
+}
+function healBrickMatches(name, b) {
+    const i = name.indexOf(':/');
+    if (i === -1)
+        return false;
+    const host = name.slice(0, i);
+    return (host === b.address || host === b.host) && health_samePath(name.slice(i + 1), b.path);
+}
+/**
+ * Heal backlog per brick: nothing pending and nothing in split brain.
+ * `downBricks` (names as `address:path`) are bricks known to be offline:
+ * while any is down, pending entries elsewhere are expected and only warn.
+ */
+function healChecks(observer, model, heal, downBricks = [], splitBrain) {
+    const out = [];
+    const vol = model.volume;
+    const someDown = downBricks.length > 0;
+    for (const b of model_allBricks(model)) {
+        const name = model_brickName(b);
+        const isDown = downBricks.includes(name);
+        const h = heal.find((x) => healBrickMatches(x.brick, b));
+        if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
+            const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
+            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down: see the brick check.' : `gluster volume heal ${vol} info summary`));
+            continue;
+        }
+        out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
+            ? `Expected while ${downBricks.join(', ')} is down; the self-heal daemon copies these once it is back.`
+            : `Self-heal has not caught up: run "gluster volume heal ${vol}" and watch "gluster volume heal ${vol} info summary"; entries that never drain need a look at glustershd.log.`));
+        const sbFiles = splitBrain?.find((x) => healBrickMatches(x.brick, b));
+        const sb = Math.max(h.splitBrain, sbFiles?.entries ?? 0);
+        out.push(result(observer, `split-brain ${name}`, '0', sb === 0 ? '0' : `${sb}${sbFiles && sbFiles.files.length > 0 ? `: ${sbFiles.files.slice(0, 5).join(', ')}${sbFiles.files.length > 5 ? ', ...' : ''}` : ''}`, sb === 0 ? 'ok' : 'fail', `Resolve each file: "gluster volume heal ${vol} split-brain latest-mtime <file>" (or bigger-file / source-brick), after deciding which copy is right.`));
+        if ((h.possiblyHealing ?? 0) > 0) {
+            out.push(result(observer, `heal in progress ${name}`, '0', String(h.possiblyHealing), 'warn', 'Entries being written or healed right now; re-run if this persists.'));
+        }
+    }
+    return out;
+}
+/** The client mount is the volume over FUSE, and writable (`probe`, when the probe ran). */
+function mountChecks(host, spec, mounts, probe) {
+    const found = findGlusterMount(mounts, spec.mountPoint, spec.volume);
+    const atPoint = mounts.filter((m) => m.mountPoint === spec.mountPoint).pop();
+    const out = [
+        result(host, `mount ${spec.mountPoint}`, `fuse.glusterfs ${spec.volume}`, found ? `fuse.glusterfs ${found.source}` : atPoint ? `${atPoint.fsType} ${atPoint.source}` : 'not mounted', found ? 'ok' : 'fail', `mount ${spec.mountPoint}  (the fstab entry has _netdev; see /var/log/glusterfs/ on ${host})`),
+    ];
+    if (found && probe) {
+        out.push(result(host, `mount ${spec.mountPoint} writable`, 'write probe ok', probe.ok ? 'ok' : probe.detail, probe.ok ? 'ok' : 'fail', 'Check client quorum (two bricks reachable) and the mount log.'));
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
+/** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/proxysql/model.ts
+/**
+ * ProxySQL 2.x desired state (seeds 000, 001): the rows the admin tables must
+ * hold on every ProxySQL, derived from a small model the lead maps the
+ * inventory onto. The SQL renderer and the runtime diff both work from these
+ * rows, so what is applied and what is compared can never drift apart.
+ *
+ * Decisions:
+ * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
+ * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
+ *   backup writers, i.e. "reads to the others" (seed 001). With 0, Galera nodes
+ *   (all read_only=OFF) would never be readers; with 1 the writer also serves
+ *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
+ *   and plain SELECTs fail until another node is back (research §5); with three
+ *   nodes that state has lost quorum anyway.
+ * - Explicit weights: the first db node 1000, then 990, 980, ... ProxySQL keeps
+ *   the writer(s) with the highest weight (`ORDER BY weight DESC, hostname DESC`),
+ *   so every ProxySQL picks the same writer and the succession follows the
+ *   inventory order, as HAProxy's backup order does. Readers get near-equal
+ *   shares. When the first node returns it becomes the writer again (failback),
+ *   as with HAProxy's `on-marked-up shutdown-backup-sessions`.
+ * - All servers are inserted into the writer hostgroup; the Galera monitor moves
+ *   them to backup/reader/offline. The monitor decides placement, so the diff
+ *   compares hosts and their settings, never which hostgroup holds them.
+ * - Query rules: locking reads (`SELECT ... FOR UPDATE`, `... LOCK IN SHARE MODE`)
+ *   to the writer, every other `SELECT` to the readers, everything else to the
+ *   user's default hostgroup (the writer). `match_digest` is what ProxySQL's
+ *   read/write split guide uses; `transaction_persistent=1` keeps a transaction's
+ *   reads on the writer.
+ * - Application passwords are stored as the mysql_native_password hash
+ *   (`*` + SHA1(SHA1(pw))), which is what ProxySQL's default
+ *   `admin-hash_passwords=true` keeps at runtime anyway: no clear-text
+ *   application password in ProxySQL's memory tables or its disk database.
+ * - Monitor and admin credentials are clear text (ProxySQL needs them so); the
+ *   admin login moves off admin:admin and the admin interface to 127.0.0.1:6032.
+ */
+
+
+const model_PROXYSQL_HOSTGROUPS = { writer: 10, backupWriter: 20, reader: 30, offline: 9999 };
+const PROXYSQL_ADMIN_INTERFACE = '127.0.0.1:6032';
+const PROXYSQL_ADMIN_USER = 'admin';
+const PROXYSQL_COMMENT = 'lms-ha';
+/** MariaDB's PASSWORD() for mysql_native_password: "*" + upper hex SHA1(SHA1(pw)). */
+function mysqlNativePasswordHash(password) {
+    const inner = createHash('sha1').update(password, 'utf8').digest();
+    return `*${createHash('sha1').update(inner).digest('hex').toUpperCase()}`;
+}
+const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/;
+const HOST = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
+const IFACE = /^[0-9A-Za-z.:\[\]-]+:\d{1,5}$/;
+function invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function positiveInt(what, value, min = 0) {
+    if (!Number.isInteger(value) || value < min)
+        invalid(`${what} ${value} is not an integer >= ${min}`, 'Leave it out for the default.');
+    return value;
+}
+function checkSecret(what, value, forbidden = []) {
+    if (value.length === 0) {
+        throw new DeployError('missing-secret', `the ${what} is empty`, { hint: `Set the environment variable the inventory names for the ${what}.` });
+    }
+    for (const c of ['\\', '\n', '\r', '\0', ...forbidden]) {
+        if (value.includes(c)) {
+            // The message names the character class, never the value.
+            throw new DeployError('invalid-input', `the ${what} contains a character ProxySQL's admin interface cannot take here`, {
+                hint: `Use a secret without backslashes, line breaks or NUL${forbidden.length ? ` and without ${forbidden.map((f) => `"${f}"`).join(' ')}` : ''}.`,
+            });
+        }
+    }
+}
+function model_desiredProxysqlState(model) {
+    const hg = model_PROXYSQL_HOSTGROUPS;
+    if (model.dbNodes.length === 0)
+        invalid('ProxySQL has no db node', 'Give at least one host the role db.');
+    const seen = new Set();
+    const perServer = positiveInt('maxConnectionsPerServer', model.maxConnectionsPerServer ?? 1000, 1);
+    const servers = model.dbNodes.map((node, i) => {
+        const port = node.port ?? 3306;
+        if (!HOST.test(node.address))
+            invalid(`address "${node.address}" of ${node.name} is not usable in ProxySQL`, 'Give the host an IP address.');
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+            invalid(`port ${port} of ${node.name} is not a TCP port`, 'Use the MariaDB port (3306).');
+        const key = `${node.address}:${port}`;
+        if (seen.has(key))
+            invalid(`${key} is listed twice among the db nodes`, 'Each db node appears once.');
+        seen.add(key);
+        if (!IDENT.test(node.name))
+            invalid(`"${node.name}" is not a plain host name`, 'Host names may use letters, digits, ".", "_", "-".');
+        return {
+            hostgroup_id: hg.writer,
+            hostname: node.address,
+            port,
+            weight: Math.max(1, 1000 - 10 * i),
+            max_connections: perServer,
+            comment: `${PROXYSQL_COMMENT} ${node.name}`,
+        };
+    });
+    const galeraHostgroups = [
+        {
+            writer_hostgroup: hg.writer,
+            backup_writer_hostgroup: hg.backupWriter,
+            reader_hostgroup: hg.reader,
+            offline_hostgroup: hg.offline,
+            active: 1,
+            max_writers: 1,
+            writer_is_also_reader: 2,
+            max_transactions_behind: positiveInt('maxTransactionsBehind', model.maxTransactionsBehind ?? 100),
+            comment: PROXYSQL_COMMENT,
+        },
+    ];
+    const queryRules = [
+        { rule_id: 1, active: 1, match_digest: '^SELECT.*FOR UPDATE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
+        { rule_id: 2, active: 1, match_digest: '^SELECT.*LOCK IN SHARE MODE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
+        { rule_id: 3, active: 1, match_digest: '^SELECT', destination_hostgroup: hg.reader, apply: 1, comment: `${PROXYSQL_COMMENT}: other reads go to the readers` },
+    ];
+    const secrets = [];
+    const userNames = new Set();
+    const users = model.users.map((u) => {
+        if (!IDENT.test(u.name))
+            invalid(`"${u.name}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
+        if (userNames.has(u.name))
+            invalid(`user ${u.name} is listed twice`, 'Each application user appears once.');
+        userNames.add(u.name);
+        if (u.name === model.monitor.username)
+            invalid(`application user ${u.name} has the monitor's name`, 'Give the monitor account its own name.');
+        if (u.defaultSchema !== undefined && !IDENT.test(u.defaultSchema))
+            invalid(`"${u.defaultSchema}" is not a plain database name`, 'Use letters, digits and "_".');
+        // Only the hash reaches ProxySQL, so any character is fine here.
+        if (u.password.length === 0) {
+            throw new DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
+        }
+        const hash = mysqlNativePasswordHash(u.password);
+        secrets.push(u.password, hash);
+        return {
+            username: u.name,
+            password: hash,
+            active: 1,
+            default_hostgroup: hg.writer,
+            default_schema: u.defaultSchema ?? null,
+            transaction_persistent: 1,
+            max_connections: positiveInt(`maxConnections of ${u.name}`, u.maxConnections ?? 10000, 1),
+            comment: PROXYSQL_COMMENT,
+        };
+    });
+    if (!IDENT.test(model.monitor.username))
+        invalid(`"${model.monitor.username}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
+    checkSecret('ProxySQL monitor password', model.monitor.password);
+    // admin-admin_credentials is "user:password[;user:password]".
+    checkSecret('ProxySQL admin password', model.adminPassword, [':', ';']);
+    secrets.push(model.monitor.password, model.adminPassword);
+    const adminInterface = model.adminInterface ?? PROXYSQL_ADMIN_INTERFACE;
+    if (!IFACE.test(adminInterface))
+        invalid(`admin interface "${adminInterface}" is not host:port`, 'Leave it out for 127.0.0.1:6032.');
+    const check = model.galeraCheck ?? {};
+    const mysqlVariables = [
+        { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
+        { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 1000, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 800, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
+    ];
+    const adminVariables = [
+        { variable_name: 'admin-admin_credentials', variable_value: `${PROXYSQL_ADMIN_USER}:${model.adminPassword}`, secret: true },
+        { variable_name: 'admin-mysql_ifaces', variable_value: adminInterface, secret: false },
+    ];
+    secrets.push(`${PROXYSQL_ADMIN_USER}:${model.adminPassword}`);
+    return { mysqlVariables, servers, galeraHostgroups, users, queryRules, adminVariables, secrets: [...new Set(secrets)] };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/table.ts
+/**
+ * Plain-text tables for decisions an operator must read (gate, recovery).
+ * Markdown-compatible pipes so the same text works in the log and the summary.
+ */
+function table_formatTable(headers, rows) {
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+/**
+ * Rows of `mysql -N -B` output. Batch mode escapes backslash, tab, newline and
+ * NUL inside values (`\\`, `\t`, `\n`, `\0`); this undoes that so callers see
+ * the server's text (e.g. `edxapp\_csmh` in SHOW GRANTS, not `edxapp\\_csmh`).
+ */
+function parseBatchRows(text) {
+    return text
+        .split('\n')
+        .map((l) => l.replace(/\r$/, ''))
+        .filter((l) => l.length > 0)
+        .map((l) => l.split('\t').map(unescapeBatchField));
+}
+function unescapeBatchField(field) {
+    return field.replace(/\\([\\tn0])/g, (_m, c) => ({ '\\': '\\', t: '\t', n: '\n', '0': '\0' })[c]);
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/status.ts
+/**
+ * Node status from `SHOW GLOBAL STATUS LIKE 'wsrep_%'`, and the gate every
+ * change to an existing cluster must pass (as Kolla's lookup_cluster and
+ * openstack-ansible's cluster-state check do): every node reachable, Primary,
+ * Synced, same state UUID and conf_id, size N. Otherwise the table of what was
+ * seen and, per failing node, what to run.
+ */
+
+/** The statement whose `mysql -N -B` output `parseWsrepStatus` reads. */
+const WSREP_STATUS_SQL = "SET SESSION wsrep_sync_wait = 0; SHOW GLOBAL STATUS LIKE 'wsrep_%'; SHOW GLOBAL VARIABLES LIKE 'wsrep_desync'";
+const LOCAL_STATE_NAMES = {
+    0: 'Initialized',
+    1: 'Joining',
+    2: 'Donor/Desynced',
+    3: 'Joined',
+    4: 'Synced',
+};
+const REQUIRED = [
+    'wsrep_cluster_status',
+    'wsrep_local_state',
+    'wsrep_local_state_comment',
+    'wsrep_ready',
+    'wsrep_connected',
+    'wsrep_cluster_size',
+    'wsrep_cluster_state_uuid',
+    'wsrep_cluster_conf_id',
+];
+function status_num(v, fallback = 0) {
+    if (v === undefined || v.trim() === '')
+        return fallback;
+    const n = Number(v);
+    return Number.isFinite(n) ? n : fallback;
+}
+function onOff(v) {
+    return v !== undefined && /^(ON|1|YES|TRUE)$/i.test(v.trim());
+}
+/** Parses name<TAB>value lines (status and variables may be concatenated). Names are case-insensitive. */
+function parseWsrepStatus(text) {
+    const raw = {};
+    for (const row of parseBatchRows(text)) {
+        if (row.length < 2)
+            continue;
+        raw[row[0].trim().toLowerCase()] = row.slice(1).join('\t').trim();
+    }
+    const state = status_num(raw['wsrep_local_state'], 0);
+    return {
+        clusterStatus: raw['wsrep_cluster_status'] ?? 'Disconnected',
+        localState: state,
+        localStateComment: raw['wsrep_local_state_comment'] ?? LOCAL_STATE_NAMES[state] ?? String(state),
+        ready: onOff(raw['wsrep_ready']),
+        connected: onOff(raw['wsrep_connected']),
+        clusterSize: status_num(raw['wsrep_cluster_size'], 0),
+        clusterStateUuid: raw['wsrep_cluster_state_uuid'] ?? '',
+        clusterConfId: raw['wsrep_cluster_conf_id'] ?? '',
+        desync: raw['wsrep_desync'] === undefined ? null : onOff(raw['wsrep_desync']),
+        desyncCount: status_num(raw['wsrep_desync_count'], 0),
+        localRecvQueueAvg: status_num(raw['wsrep_local_recv_queue_avg'], 0),
+        flowControlPaused: status_num(raw['wsrep_flow_control_paused'], 0),
+        lastCommitted: status_num(raw['wsrep_last_committed'], -1),
+        missing: REQUIRED.filter((k) => raw[k] === undefined),
+        raw,
+    };
+}
+function isStatus(o) {
+    return o !== undefined && 'clusterStatus' in o;
+}
+/** The value most nodes agree on; ties go to the node first in inventory order. */
+function majority(values) {
+    const counts = new Map();
+    for (const v of values)
+        if (v)
+            counts.set(v, (counts.get(v) ?? 0) + 1);
+    let best = null;
+    let bestCount = 0;
+    for (const v of values) {
+        if (!v)
+            continue;
+        const c = counts.get(v);
+        if (c > bestCount) {
+            best = v;
+            bestCount = c;
+        }
+    }
+    return best;
+}
+function stateLabel(s) {
+    return `${s.localState} ${s.localStateComment}`;
+}
+/** Why a single node is not fit (cluster-wide agreement is checked separately). */
+function nodeProblem(name, s, expectedSize) {
+    if (s.missing.includes('wsrep_cluster_status')) {
+        return {
+            verdict: 'wsrep not active',
+            hint: `${name}: mysqld runs but reports no Galera status (wsrep off or provider not loaded): check /etc/mysql/mariadb.conf.d/60-galera.cnf and the error log`,
+        };
+    }
+    if (s.clusterStatus !== 'Primary') {
+        return {
+            verdict: `${s.clusterStatus}`,
+            hint: `${name}: not in the Primary component (${s.clusterStatus}): it has lost quorum or is cut off from its peers`,
+        };
+    }
+    if (s.localState !== 4) {
+        if (s.localState === 2) {
+            return s.desync === true
+                ? {
+                    verdict: 'desynced by operator',
+                    hint: `${name}: desynced by an operator (wsrep_desync=ON, e.g. a backup). When that work is done run on ${name}: SET GLOBAL wsrep_desync=OFF; do not clear it while an SST is running, it would abort the transfer`,
+                }
+                : {
+                    verdict: 'donor (state transfer)',
+                    hint: `${name}: is a donor for a state transfer (Donor/Desynced): wait until it is Synced again, then re-run`,
+                };
+        }
+        if (s.localState === 1 || s.localState === 3) {
+            return {
+                verdict: `joining (${s.localStateComment})`,
+                hint: `${name}: is still joining (${stateLabel(s)}): wait until it is Synced, then re-run`,
+            };
+        }
+        return {
+            verdict: `not synced (${stateLabel(s)})`,
+            hint: `${name}: is ${stateLabel(s)}, not Synced: check its error log`,
+        };
+    }
+    if (!s.ready)
+        return { verdict: 'wsrep_ready=OFF', hint: `${name}: wsrep_ready is OFF: it does not accept queries` };
+    if (!s.connected)
+        return { verdict: 'wsrep_connected=OFF', hint: `${name}: wsrep_connected is OFF: no group connection` };
+    if (s.clusterSize !== expectedSize) {
+        return {
+            verdict: `size ${s.clusterSize}, expected ${expectedSize}`,
+            hint: `${name}: sees ${s.clusterSize} node(s), expected ${expectedSize}: a member is missing from the component, or one not in the inventory has joined`,
+        };
+    }
+    return null;
+}
+/**
+ * The gate. `expectedNodes` are the names that should already be members (a
+ * node being added is not among them). A node absent from `statuses` counts as
+ * unreachable: no facts, no decision.
+ */
+function evaluateGate(expectedNodes, statuses, options = {}) {
+    const recover = options.recoverCommand ?? 'lms-ha recover';
+    const n = expectedNodes.length;
+    const rows = [];
+    const problems = [];
+    const live = expectedNodes.filter((name) => isStatus(statuses.get(name)));
+    const primaries = live.filter((name) => statuses.get(name).clusterStatus === 'Primary');
+    // Agreement is judged among Primary nodes: a non-Primary node's UUID/conf_id are stale by definition.
+    const refUuid = majority(primaries.map((x) => statuses.get(x).clusterStateUuid));
+    const refConf = majority(primaries.map((x) => statuses.get(x).clusterConfId));
+    let stoppedCount = 0;
+    let unreachableCount = 0;
+    for (const name of expectedNodes) {
+        const o = statuses.get(name);
+        if (!isStatus(o)) {
+            const unreachable = o === undefined || 'unreachable' in o;
+            const reason = o === undefined ? 'no facts gathered' : 'unreachable' in o ? o.unreachable : o.stopped;
+            if (unreachable)
+                unreachableCount++;
+            else
+                stoppedCount++;
+            rows.push({
+                node: name,
+                reachable: !unreachable,
+                status: unreachable ? 'unreachable' : 'stopped',
+                state: '-',
+                size: null,
+                uuid: null,
+                confId: null,
+                verdict: unreachable ? `unreachable: ${reason}` : `mysqld not running: ${reason}`,
+            });
+            continue;
+        }
+        const base = {
+            node: name,
+            reachable: true,
+            status: o.clusterStatus,
+            state: stateLabel(o),
+            size: o.clusterSize,
+            uuid: o.clusterStateUuid || null,
+            confId: o.clusterConfId || null,
+        };
+        const p = nodeProblem(name, o, n);
+        if (p) {
+            rows.push({ ...base, verdict: p.verdict });
+            problems.push(p.hint);
+            continue;
+        }
+        if (refUuid && o.clusterStateUuid !== refUuid) {
+            rows.push({ ...base, verdict: 'different cluster UUID' });
+            problems.push(`${name}: cluster state UUID ${o.clusterStateUuid} differs from ${refUuid} seen by the others: it is in another cluster (a second bootstrap?). Do not write to it; stop it, and rejoin it by SST`);
+            continue;
+        }
+        if (refConf && o.clusterConfId !== refConf) {
+            rows.push({ ...base, verdict: `conf_id ${o.clusterConfId} != ${refConf}` });
+            problems.push(`${name}: wsrep_cluster_conf_id ${o.clusterConfId} differs from ${refConf}: the nodes do not share one membership view (partition or a view change in progress): re-run in a moment`);
+            continue;
+        }
+        rows.push({ ...base, verdict: 'ok' });
+    }
+    // Cluster-wide conditions get their own, more useful, instruction.
+    const down = stoppedCount + unreachableCount;
+    if (down === n && n > 0) {
+        problems.unshift(unreachableCount === 0
+            ? `every node is stopped: this is a full outage. Run \`${recover}\`: it finds the most advanced node, bootstraps it and rejoins the others`
+            : `no node is running and ${unreachableCount} cannot be reached: fix SSH to them, then run \`${recover}\` (or name the node to bootstrap with its override if a host is lost for good)`);
+    }
+    else if (live.length > 0 && primaries.length === 0) {
+        problems.unshift(`no reachable node is in a Primary component: the cluster has lost quorum. If the partition heals it re-forms by itself; if the missing nodes are dead, stop mysqld on every node and run \`${recover}\``);
+    }
+    for (const row of rows) {
+        if (row.status === 'stopped' && down < n) {
+            problems.push(`${row.node}: mysqld is not running (${row.verdict.replace(/^mysqld not running: /, '')}): start it (systemctl start mariadb) so it rejoins, wait for Synced, then re-run`);
+        }
+        else if (row.status === 'unreachable' && down < n) {
+            problems.push(`${row.node}: cannot be reached (${row.verdict.replace(/^unreachable: /, '')}): fix SSH access, then re-run`);
+        }
+    }
+    const table = table_formatTable(['node', 'reachable', 'status', 'state', 'size', 'uuid', 'conf_id', 'verdict'], rows.map((r) => [
+        r.node,
+        r.reachable ? 'yes' : 'no',
+        r.status,
+        r.state,
+        r.size === null ? '-' : String(r.size),
+        r.uuid ?? '-',
+        r.confId ?? '-',
+        r.verdict,
+    ]));
+    return { ok: problems.length === 0 && rows.every((r) => r.verdict === 'ok'), rows, problems, table };
+}
+/**
+ * Between rolling steps: the node just restarted is back and the cluster is
+ * whole again. Poll this; never sleep a fixed time.
+ */
+function isNodeSyncedForRolling(status, expectedSize) {
+    return rollingWaitReason(status, expectedSize) === null;
+}
+/** Why a rolling step must keep waiting (null = go on), for progress lines. */
+function rollingWaitReason(status, expectedSize) {
+    if (status.clusterStatus !== 'Primary')
+        return `cluster status ${status.clusterStatus}`;
+    if (status.localState !== 4)
+        return `state ${stateLabel(status)}`;
+    if (!status.ready)
+        return 'wsrep_ready=OFF';
+    if (!status.connected)
+        return 'wsrep_connected=OFF';
+    if (status.clusterSize !== expectedSize)
+        return `cluster size ${status.clusterSize} of ${expectedSize}`;
+    return null;
+}
+/**
+ * Rolling order: inventory order, the writer last (MDBO ReplicasFirstPrimaryLast,
+ * PXCO SmartUpdate), so the node taking writes moves once, at the end.
+ */
+function rollingRestartOrder(nodes, writer) {
+    if (writer === undefined || !nodes.includes(writer))
+        return [...nodes];
+    return [...nodes.filter((x) => x !== writer), writer];
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/config.ts
+/**
+ * haproxy.cfg for a load balancer of the HAProxy path (seed 004), for HAProxy 2.6
+ * (Debian 12). Pure: the same model always gives the same bytes, so a second
+ * deploy-lb sees no change.
+ *
+ * Decisions (see docs in the report of issue 4):
+ * - Listeners bind to all addresses (`*:port`), not to the VIP: no
+ *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
+ *   the VIP arrives (no restart on failover), and keepalived's probe can reach
+ *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
+ *   provision firewall keeps them to the application hosts. A specific bind
+ *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
+ * - Writer (3307): the first db node active, the others `backup`. Without
+ *   `option allbackups` HAProxy sends everything to the first usable backup, so
+ *   the writer order is the inventory order on both LBs. `on-marked-down
+ *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
+ *   shutdown-backup-sessions` moves everyone back when the first node returns
+ *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
+ * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
+ *   seed 004. With three nodes, dropping the writer would leave one reader after
+ *   a single failure; Galera nodes all hold all data, and Moodle never writes
+ *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
+ *   off the writer while another node is up (the writer becomes a `backup`).
+ * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
+ *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
+ *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
+ *   HAProxy never cuts an idle pooled connection the server would have kept.
+ * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
+ *   admin) and a page on 127.0.0.1 only (used by keepalived's probe).
+ */
+
+const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
+const HAPROXY_STATS_SOCKET = '/run/haproxy/admin.sock';
+const HAPROXY_WRITER_LISTENER = 'galera_writer';
+const HAPROXY_READER_LISTENER = 'galera_reader';
+const HAPROXY_WEB_FRONTEND = 'web';
+const HAPROXY_WEB_BACKEND = 'web_farm';
+const HAPROXY_DEFAULTS = {
+    writerPort: 3307,
+    readerPort: 3308,
+    checkPort: 9200,
+    statsPort: 8404,
+    webPort: 80,
+    maxConnections: 4096,
+};
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+const ADDRESS = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
+const URL_PATH = /^\/[A-Za-z0-9._~\/?=&%-]*$/;
+function config_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function checkPort(what, port) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        config_invalid(`${what} ${port} is not a TCP port`, 'Use a port between 1 and 65535.');
+    return port;
+}
+function checkServers(what, servers) {
+    if (servers.length === 0)
+        config_invalid(`HAProxy ${what} list is empty`, `The inventory needs at least one ${what} host.`);
+    const names = new Set();
+    for (const s of servers) {
+        if (!SERVER_NAME.test(s.name))
+            config_invalid(`"${s.name}" cannot be an HAProxy server name`, 'Host names may use letters, digits, ".", "_", "-".');
+        if (!ADDRESS.test(s.address))
+            config_invalid(`address "${s.address}" of ${s.name} is not usable in haproxy.cfg`, 'Give the host an IP address.');
+        if (names.has(s.name))
+            config_invalid(`${s.name} is listed twice among the ${what} hosts`, 'Each host appears once.');
+        names.add(s.name);
+        if (s.port !== undefined)
+            checkPort(`port of ${s.name}`, s.port);
+    }
+}
+function serverAddress(address, port) {
+    // IPv6 needs no brackets in HAProxy: the last colon separates the port.
+    return `${address}:${port}`;
+}
+function bind(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
+function haproxyNeedsNonlocalBind(model) {
+    const address = model.bindAddress ?? '*';
+    return !['*', '0.0.0.0', '::'].includes(address);
+}
+function renderHaproxyConfig(model) {
+    checkServers('db', model.dbNodes);
+    const writerPort = checkPort('writer port', model.writerPort ?? HAPROXY_DEFAULTS.writerPort);
+    const readerPort = checkPort('reader port', model.readerPort ?? HAPROXY_DEFAULTS.readerPort);
+    const healthPort = checkPort('clustercheck port', model.checkPort ?? HAPROXY_DEFAULTS.checkPort);
+    const statsPort = checkPort('stats port', model.statsPort ?? HAPROXY_DEFAULTS.statsPort);
+    const maxConnections = model.maxConnections ?? HAPROXY_DEFAULTS.maxConnections;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1)
+        config_invalid(`maxConnections ${maxConnections} is not a positive integer`, 'Leave it out for 4096.');
+    const bindAddress = model.bindAddress ?? '*';
+    if (bindAddress !== '*' && !ADDRESS.test(bindAddress))
+        config_invalid(`bind address "${bindAddress}" is not an IP address`, 'Use "*" (default) or an IP address.');
+    const readers = model.readers ?? 'all';
+    const ports = [writerPort, readerPort];
+    if (model.web)
+        ports.push(model.web.port ?? HAPROXY_DEFAULTS.webPort);
+    if (new Set(ports).size !== ports.length)
+        config_invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
+    const out = [];
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push(readers === 'all'
+        ? '# Readers: every synced node, fewest connections first.'
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+    if (model.web) {
+        checkServers('web', model.web.servers);
+        const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
+        const checkPath = model.web.checkPath ?? '/';
+        if (!URL_PATH.test(checkPath))
+            config_invalid(`web check path "${checkPath}" is not a plain URL path`, 'Use a path such as "/" or "/login/index.php".');
+        out.push('# Web farm (seed 004): plain HTTP to the web hosts; 2xx/3xx on the check path is healthy.', `frontend ${HAPROXY_WEB_FRONTEND}`, `    bind ${bind(bindAddress, webPort)}`, '    mode http', '    option httplog', '    option forwardfor', '    timeout client 5m', '    timeout http-request 10s', `    default_backend ${HAPROXY_WEB_BACKEND}`, '', `backend ${HAPROXY_WEB_BACKEND}`, '    mode http', '    balance roundrobin', `    option httpchk GET ${checkPath}`, '    timeout server 5m', '    default-server inter 2s fall 2 rise 3', ...model.web.servers.map((s) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 80)} check`), '');
+    }
+    out.push('# Stats page for keepalived and operators on this host only.', 'listen stats', `    bind 127.0.0.1:${statsPort}`, '    mode http', '    option httplog', 
+    // keepalived polls every second: log only errors, not each poll.
+    '    option dontlog-normal', '    timeout client 30s', '    stats enable', '    stats uri /', '    stats refresh 10s', '');
+    return out.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
+/**
+ * Reads HAProxy's `show stat` CSV (stats socket or `/;csv` on the stats page),
+ * as verify-ha does (research §2.4): per backend, each server's status, whether
+ * it is an active or a backup server, and its last check.
+ *
+ * Columns are found by name from the `# pxname,svname,...` header, never by
+ * position, so other HAProxy versions (which add columns) parse the same.
+ */
+
+
+function serverState(status) {
+    const s = status.trim().toUpperCase();
+    // Transitions are printed as "UP 1/3" (going down) and "DOWN 1/2" (coming up):
+    // the server keeps its current role until the transition completes.
+    if (s === 'UP' || s.startsWith('UP '))
+        return 'UP';
+    if (s === 'DOWN' || s.startsWith('DOWN '))
+        return 'DOWN';
+    if (s.startsWith('MAINT'))
+        return 'MAINT';
+    if (s.startsWith('NOLB'))
+        return 'NOLB';
+    if (s.startsWith('DRAIN'))
+        return 'DRAIN';
+    if (s === 'NO CHECK')
+        return 'NO_CHECK';
+    return 'OTHER';
+}
+function splitCsvLine(line) {
+    // HAProxy quotes nothing except free-text fields (check_desc, ...), which may
+    // hold commas; handle RFC 4180 quoting to stay correct.
+    const fields = [];
+    let current = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoted) {
+            if (c === '"' && line[i + 1] === '"') {
+                current += '"';
+                i++;
+            }
+            else if (c === '"') {
+                quoted = false;
+            }
+            else {
+                current += c;
+            }
+        }
+        else if (c === '"') {
+            quoted = true;
+        }
+        else if (c === ',') {
+            fields.push(current);
+            current = '';
+        }
+        else {
+            current += c;
+        }
+    }
+    fields.push(current);
+    return fields;
+}
+function parseHaproxyStat(csv) {
+    const lines = csv.split(/\r?\n/);
+    const headerIndex = lines.findIndex((l) => l.startsWith('# pxname,'));
+    if (headerIndex < 0) {
+        throw new errors_DeployError('verify-failed', 'HAProxy `show stat` output has no "# pxname,..." header', {
+            hint: 'Query the stats socket with `show stat` (or the stats page with ";csv"); got something else.',
+        });
+    }
+    const header = splitCsvLine(lines[headerIndex].slice(2));
+    const col = (name) => header.indexOf(name);
+    const required = ['pxname', 'svname', 'status'];
+    for (const name of required) {
+        if (col(name) < 0)
+            throw new errors_DeployError('verify-failed', `HAProxy stat header has no "${name}" column`);
+    }
+    const get = (fields, name) => {
+        const i = col(name);
+        return i >= 0 ? (fields[i] ?? '') : '';
+    };
+    const num = (value) => (value === '' ? undefined : Number(value));
+    const backends = new Map();
+    const backendOf = (name) => {
+        let b = backends.get(name);
+        if (!b) {
+            b = { name, state: 'OTHER', rawStatus: '', servers: [] };
+            backends.set(name, b);
+        }
+        return b;
+    };
+    const frontends = {};
+    for (const line of lines.slice(headerIndex + 1)) {
+        if (line.trim() === '' || line.startsWith('#'))
+            continue;
+        const f = splitCsvLine(line);
+        const px = get(f, 'pxname');
+        const sv = get(f, 'svname');
+        const status = get(f, 'status');
+        if (sv === 'FRONTEND') {
+            frontends[px] = status;
+            continue;
+        }
+        const type = get(f, 'type');
+        if (sv === 'BACKEND') {
+            const b = backendOf(px);
+            b.state = serverState(status);
+            b.rawStatus = status;
+            continue;
+        }
+        // Listener rows (type 3) exist only with `option socket-stats`.
+        if (type === '3')
+            continue;
+        const sid = num(get(f, 'sid'));
+        const b = backendOf(px);
+        b.servers.push({
+            name: sv,
+            address: get(f, 'addr') || undefined,
+            state: serverState(status),
+            rawStatus: status,
+            backup: get(f, 'bck') === '1',
+            checkStatus: get(f, 'check_status').replace(/^\* /, ''),
+            lastChangeSeconds: num(get(f, 'lastchg')),
+            currentSessions: num(get(f, 'scur')) ?? 0,
+            order: sid ?? b.servers.length + 1,
+        });
+    }
+    for (const b of backends.values())
+        b.servers.sort((x, y) => x.order - y.order);
+    return { backends: [...backends.values()], frontends };
+}
+/**
+ * The server the writer listener sends new connections to, as HAProxy chooses
+ * it: an active server that is UP, else the first UP backup in configuration
+ * order (no `option allbackups`). Null when none can take traffic.
+ */
+function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
+    const backend = stats.backends.find((b) => b.name === listener);
+    if (!backend)
+        return null;
+    const up = backend.servers.filter((s) => s.state === 'UP');
+    return up.find((s) => !s.backup) ?? up.find((s) => s.backup) ?? null;
+}
+
+;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
+/**
+ * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
+ *
+ * Pure rendering only: the script, its two systemd units, the MariaDB account it
+ * logs in as, and a parser for its answer (used by verify-ha). Nothing here
+ * touches a host; deploy-lb writes what these functions return.
+ *
+ * Shape (OSA's `mariadbcheck` pattern, research §1c): systemd listens on the port
+ * with `Accept=yes` and starts one short-lived instance of the script per
+ * connection, with the connection on stdin/stdout. The script asks the local
+ * MariaDB over the unix socket as `clustercheck`@localhost IDENTIFIED VIA
+ * unix_socket, so no password exists anywhere, and the account needs no grant
+ * at all: SHOW GLOBAL STATUS / SHOW GLOBAL VARIABLES need no privilege in
+ * MariaDB (the PROCESS grant in olafz/percona-clustercheck is a MySQL 5.x need).
+ */
+
+const CLUSTERCHECK_USER = 'clustercheck';
+const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
+const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
+const CLUSTERCHECK_DEFAULT_PORT = 9200;
+/** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
+const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
+const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
+const DEFAULT_MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
+const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
+const clustercheck_ADDRESS = /^[0-9A-Fa-f:.]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+function clustercheck_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function resolve(model) {
+    const port = model.port ?? CLUSTERCHECK_DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        clustercheck_invalid(`clustercheck port ${port} is not a TCP port`, 'Use a port between 1 and 65535 (default 9200).');
+    }
+    if (!clustercheck_ADDRESS.test(model.listenAddress)) {
+        clustercheck_invalid(`clustercheck listen address "${model.listenAddress}" is not an IP address`, 'The health check binds to the db node address from the inventory; give hosts IP addresses.');
+    }
+    if (model.allowedSources.length === 0) {
+        clustercheck_invalid('clustercheck has no allowed source', 'List the load balancer addresses: only they may query the check.');
+    }
+    for (const source of model.allowedSources) {
+        if (!clustercheck_ADDRESS.test(source.replace(/\/\d{1,3}$/, ''))) {
+            clustercheck_invalid(`clustercheck allowed source "${source}" is not an IP address or prefix`, 'Use load balancer IP addresses.');
+        }
+    }
+    const resolved = {
+        listenAddress: model.listenAddress,
+        port,
+        allowedSources: [...model.allowedSources],
+        availableWhenDonor: model.availableWhenDonor ?? false,
+        maintenanceFile: model.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE,
+        mysqlSocket: model.mysqlSocket ?? DEFAULT_MYSQL_SOCKET,
+        mysqlBinary: model.mysqlBinary ?? DEFAULT_MYSQL_BINARY,
+        scriptPath: model.scriptPath ?? DEFAULT_CLUSTERCHECK_SCRIPT,
+    };
+    for (const [what, path] of [
+        ['maintenance file', resolved.maintenanceFile],
+        ['mysql socket', resolved.mysqlSocket],
+        ['mysql binary', resolved.mysqlBinary],
+        ['script path', resolved.scriptPath],
+    ]) {
+        // These land unquoted in unit files and single-quoted in bash: keep them plain.
+        if (!SAFE_PATH.test(path))
+            clustercheck_invalid(`clustercheck ${what} "${path}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    }
+    return resolved;
+}
+/**
+ * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
+ * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * never hang: the client has a connect timeout, the whole query a hard timeout, and
+ * the service unit a runtime limit on top.
+ */
+function renderClustercheckScript(model) {
+    const r = resolve(model);
+    return `#!/bin/bash
+# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# Galera health check for HAProxy: one HTTP request on stdin, one answer on stdout
+# (systemd ${CLUSTERCHECK_SOCKET_UNIT}, Accept=yes). 200 only when this node may take
+# traffic; 503 with the reason otherwise.
+set -u
+export LC_ALL=C
+
+MAINTENANCE_FILE='${r.maintenanceFile}'
+MYSQL_BIN='${r.mysqlBinary}'
+MYSQL_SOCKET='${r.mysqlSocket}'
+AVAILABLE_WHEN_DONOR=${r.availableWhenDonor ? 1 : 0}
+
+respond() {
+  local code=$1 text=$2 body="$3"$'\\r\\n'
+  printf 'HTTP/1.1 %s %s\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \\
+    "$code" "$text" "\${#body}" "$body"
+  exit 0
+}
+unavailable() { respond 503 'Service Unavailable' "$1"; }
+
+# Values from the server end up in the answer: keep them short and printable.
+clean() { local v=\${1//[^A-Za-z0-9_.-]/}; printf '%s' "\${v:0:40}"; }
+
+# Read the request head first: closing a socket with unread data resets the
+# connection, and HAProxy could lose the answer.
+while IFS= read -r -t 1 line; do
+  line=\${line%$'\\r'}
+  [ -z "$line" ] && break
+done
+
+if [ -e "$MAINTENANCE_FILE" ]; then
+  unavailable "maintenance: $MAINTENANCE_FILE exists"
+fi
+
+# wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
+out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+  --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
+  2>/dev/null) || unavailable 'mysql unreachable or too slow'
+
+state='' cluster='' ready='' desync='' reject=''
+while IFS=$'\\t' read -r name value; do
+  case "\${name,,}" in
+    wsrep_local_state) state=$(clean "$value") ;;
+    wsrep_cluster_status) cluster=$(clean "$value") ;;
+    wsrep_ready) ready=$(clean "$value") ;;
+    wsrep_desync) desync=$(clean "$value") ;;
+    wsrep_reject_queries) reject=$(clean "$value") ;;
+  esac
+done <<< "$out"
+
+[ -n "$cluster" ] || unavailable 'wsrep status unavailable (is this a Galera node?)'
+[ "$cluster" = Primary ] || unavailable "not in the primary component (wsrep_cluster_status=$cluster)"
+[ "$ready" = ON ] || unavailable "wsrep not ready (wsrep_ready=$ready)"
+if [ -n "$reject" ] && [ "$reject" != NONE ]; then
+  unavailable "rejecting queries (wsrep_reject_queries=$reject)"
+fi
+case "$state" in
+  4) respond 200 OK 'synced' ;;
+  2)
+    if [ "$desync" = ON ]; then
+      unavailable 'desynced on purpose (wsrep_desync=ON)'
+    elif [ "$AVAILABLE_WHEN_DONOR" = 1 ]; then
+      respond 200 OK 'donor (allowed by availableWhenDonor)'
+    else
+      unavailable 'donor/desynced (wsrep_local_state=2)'
+    fi
+    ;;
+  *) unavailable "not synced (wsrep_local_state=\${state:-unknown})" ;;
+esac
+`;
+}
+function listenStream(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+/**
+ * The listening socket. IPAddressAllow/Deny on the socket unit filter the
+ * accepted connections themselves (systemd.resource-control(5): "the IP access
+ * list configured on the socket unit applies to all sockets associated with it
+ * directly"). The node's own address is allowed so verify-ha can curl it from
+ * the node. These lists rely on cgroup eBPF: where the kernel or container
+ * manager lacks it they do nothing (same man page), so the nftables rules below
+ * exist as a second, independent fence.
+ */
+function renderClustercheckSocketUnit(model) {
+    const r = resolve(model);
+    const allow = unique(['localhost', r.listenAddress, ...r.allowedSources]);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check for the load balancers (HTTP ${r.port})
+
+[Socket]
+ListenStream=${listenStream(r.listenAddress, r.port)}
+# The address may not be up yet when sockets start at boot.
+FreeBind=yes
+Accept=yes
+MaxConnections=32
+IPAddressDeny=any
+IPAddressAllow=${allow.join(' ')}
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+/** One instance per connection: short, unprivileged, and killed if it ever hangs. */
+function renderClustercheckServiceUnit(model) {
+    const r = resolve(model);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check (one request)
+
+[Service]
+ExecStart=${r.scriptPath}
+User=${CLUSTERCHECK_USER}
+Group=${CLUSTERCHECK_USER}
+StandardInput=socket
+StandardOutput=socket
+StandardError=journal
+RuntimeMaxSec=10
+# Failed instances (a timeout) are garbage-collected instead of piling up.
+CollectMode=inactive-or-failed
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=full
+ProtectHome=yes
+# The script talks to MariaDB over its unix socket only. This list does not
+# apply to the accepted connection passed in by the socket unit.
+IPAddressDeny=any
+`;
+}
+/** Everything deploy-lb writes on a db node for the check, with owners and modes. */
+function renderClustercheckFiles(model) {
+    const r = resolve(model);
+    return [
+        { path: r.scriptPath, content: renderClustercheckScript(model), mode: 0o755, owner: 'root', group: 'root' },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`,
+            content: renderClustercheckSocketUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`,
+            content: renderClustercheckServiceUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+    ];
+}
+/**
+ * The MariaDB account the script logs in as: unix_socket authentication maps the
+ * system user `clustercheck` to it, so there is no password to keep. No GRANT:
+ * USAGE (the implicit "no privileges") is enough to read wsrep status and
+ * variables. Idempotent; run it once on any Synced node (Galera replicates it).
+ */
+function clustercheckAccountSql() {
+    return [
+        `CREATE USER IF NOT EXISTS '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        `ALTER USER '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        '',
+    ].join('\n');
+}
+/**
+ * nftables rules for hosts where the eBPF lists above have no effect (containers
+ * without cgroup eBPF). A table of its own, so it never touches anyone else's
+ * rules; `nft -f` replaces it atomically (the leading add+delete makes the file
+ * re-runnable).
+ */
+function renderClustercheckNftables(model) {
+    const r = resolve(model);
+    const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
+    const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
+    const lines = [
+        '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
+        'table inet lms_ha_clustercheck',
+        'delete table inet lms_ha_clustercheck',
+        'table inet lms_ha_clustercheck {',
+        '  chain input {',
+        '    type filter hook input priority filter; policy accept;',
+        `    tcp dport ${r.port} iif "lo" accept`,
+    ];
+    if (v4.length > 0)
+        lines.push(`    tcp dport ${r.port} ip saddr { ${v4.join(', ')} } accept`);
+    if (v6.length > 0)
+        lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
+    lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
+    return lines.join('\n');
+}
+/** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
+function parseClustercheckResponse(raw) {
+    const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n/.exec(raw);
+    if (!match) {
+        throw new errors_DeployError('verify-failed', 'the Galera health check did not answer with HTTP', {
+            hint: `Expected "HTTP/1.1 200 OK" or "HTTP/1.1 503 ...", got: ${JSON.stringify(raw.slice(0, 80))}`,
+        });
+    }
+    const status = Number(match[1]);
+    const split = raw.indexOf('\r\n\r\n');
+    const body = split >= 0 ? raw.slice(split + 4) : raw.slice(raw.indexOf('\n\n') + 2);
+    return { status, reason: body.trim(), healthy: status === 200 };
+}
+function unique(values) {
+    return [...new Set(values)];
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/ipaddr.ts
+/**
+ * Addresses: parsing "a.b.c.d/nn" and reading `ip -o addr show` to tell whether
+ * a load balancer holds the VIP (research §2.5: exactly one LB must).
+ */
+
+/** Fully expanded, lower-case IPv6 (8 groups of 4 hex digits); null if invalid. */
+function expandIPv6(address) {
+    if (!(0,external_node_net_.isIPv6)(address))
+        return null;
+    let text = address.toLowerCase();
+    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+        const o = v4[1].split('.').map(Number);
+        text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+    }
+    const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
+    const head = left ? left.split(':') : [];
+    const tail = right ? right.split(':') : [];
+    const missing = right === undefined ? 0 : 8 - head.length - tail.length;
+    const groups = [...head, ...Array(missing).fill('0'), ...tail];
+    return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+/** "10.0.0.100/24" → {address, prefix}; a bare address gets the full-length prefix. */
+function parseCidr(text) {
+    const [address, prefixText, extra] = text.trim().split('/');
+    if (extra !== undefined || address === undefined)
+        return null;
+    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
+        return null;
+    if ((0,external_node_net_.isIPv4)(address)) {
+        const prefix = prefixText === undefined ? 32 : Number(prefixText);
+        if (prefix > 32)
+            return null;
+        return { address, prefix, family: 'inet' };
+    }
+    const expanded = expandIPv6(address);
+    if (expanded) {
+        const prefix = prefixText === undefined ? 128 : Number(prefixText);
+        if (prefix > 128)
+            return null;
+        return { address: expanded, prefix, family: 'inet6' };
+    }
+    return null;
+}
+/**
+ * Parses `ip -o addr show [dev IF]` (iproute2 one-line format):
+ *   2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever
+ */
+function parseIpAddrShow(output) {
+    const result = [];
+    for (const line of output.split('\n')) {
+        const main = line.split('\\')[0];
+        const m = /^(\d+):\s+(\S+)\s+(inet6?)\s+(\S+)(.*)$/.exec(main.trim());
+        if (!m)
+            continue;
+        const cidr = parseCidr(m[4]);
+        if (!cidr)
+            continue;
+        const words = m[5].trim().split(/\s+/).filter(Boolean);
+        const scopeAt = words.indexOf('scope');
+        const scope = scopeAt >= 0 ? words[scopeAt + 1] : undefined;
+        const ifname = m[2].replace(/@.*$/, '');
+        // After "scope X" come flags, then (IPv4 only) the label: the first word that
+        // names this interface or an alias of it.
+        const label = m[3] === 'inet' ? words.slice(scopeAt >= 0 ? scopeAt + 2 : 0).find((w) => w === ifname || w.startsWith(`${ifname}:`)) : undefined;
+        result.push({
+            index: Number(m[1]),
+            interface: ifname,
+            family: cidr.family,
+            address: cidr.address,
+            prefix: cidr.prefix,
+            scope,
+            secondary: words.includes('secondary'),
+            label: label && label !== ifname ? label : undefined,
+        });
+    }
+    return result;
+}
+/** Whether the host whose `ip -o addr show` output this is holds the VIP (optionally on one interface). */
+function holdsVip(ipAddrOutput, vip, iface) {
+    const wanted = parseCidr(vip);
+    if (!wanted)
+        return false;
+    return parseIpAddrShow(ipAddrOutput).some((a) => a.address === wanted.address && (iface === undefined || a.interface === iface));
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
+/**
+ * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
+ * `mysql` connected to the admin interface (never on a command line: it holds
+ * secrets). Each section replaces its tables wholesale in ProxySQL's memory
+ * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
+ * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
+ * same runtime, and a failure half-way changes nothing live for the sections
+ * not yet loaded.
+ *
+ * Order: monitor credentials first (so the Galera monitor can log in before it
+ * sees the servers, instead of marking every node offline), then servers and
+ * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
+ * rules, and the admin credentials and interface last, so that any earlier
+ * failure leaves the old admin login working for the retry.
+ */
+
+
+const sql_PROXYSQL_SECTIONS = (/* unused pure expression or super */ null && (['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables']));
+/**
+ * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
+ * Backslashes are refused: SQLite takes them literally while the mysql client,
+ * which reads the script first, treats `\'` as an escaped quote and would
+ * mis-split the statement.
+ */
+function proxysqlString(value) {
+    if (/[\\\n\r\0]/.test(value)) {
+        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
+            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
+        });
+    }
+    return `'${value.replace(/'/g, "''")}'`;
+}
+function value(v) {
+    if (v === null)
+        return 'NULL';
+    if (typeof v === 'number')
+        return String(v);
+    return proxysqlString(v);
+}
+function insert(table, row) {
+    const columns = Object.keys(row);
+    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
+}
+function setVariables(rows) {
+    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
+}
+function redact(text, secrets) {
+    let out = text;
+    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
+    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
+        out = out.split(s).join('***');
+        // A secret containing a quote appears doubled inside literals.
+        if (s.includes("'"))
+            out = out.split(s.replace(/'/g, "''")).join('***');
+    }
+    return out;
+}
+function sectionSql(state, section) {
+    switch (section) {
+        case 'mysql_variables':
+            return [
+                '-- Monitor account and Galera health check timing.',
+                ...setVariables(state.mysqlVariables),
+                'LOAD MYSQL VARIABLES TO RUNTIME;',
+                'SAVE MYSQL VARIABLES TO DISK;',
+            ];
+        case 'mysql_servers':
+            return [
+                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
+                'DELETE FROM mysql_servers;',
+                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
+                'DELETE FROM mysql_galera_hostgroups;',
+                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
+                'LOAD MYSQL SERVERS TO RUNTIME;',
+                'SAVE MYSQL SERVERS TO DISK;',
+            ];
+        case 'mysql_users':
+            return [
+                '-- Application users (password = mysql_native_password hash), writes by default.',
+                'DELETE FROM mysql_users;',
+                ...state.users.map((r) => insert('mysql_users', { ...r })),
+                'LOAD MYSQL USERS TO RUNTIME;',
+                'SAVE MYSQL USERS TO DISK;',
+            ];
+        case 'mysql_query_rules':
+            return [
+                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
+                'DELETE FROM mysql_query_rules;',
+                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
+                'LOAD MYSQL QUERY RULES TO RUNTIME;',
+                'SAVE MYSQL QUERY RULES TO DISK;',
+            ];
+        case 'admin_variables':
+            return [
+                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
+                ...setVariables(state.adminVariables),
+                'LOAD ADMIN VARIABLES TO RUNTIME;',
+                'SAVE ADMIN VARIABLES TO DISK;',
+            ];
+    }
+}
+/**
+ * The admin SQL for the given sections (default: all), always in the fixed
+ * order above whatever order they are asked in.
+ */
+function renderProxysqlAdminSql(model, options = {}) {
+    const state = desiredProxysqlState(model);
+    const wanted = new Set(options.sections ?? sql_PROXYSQL_SECTIONS);
+    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
+    for (const section of sql_PROXYSQL_SECTIONS) {
+        if (wanted.has(section))
+            lines.push(...sectionSql(state, section));
+    }
+    const sql = `${lines.join('\n')}\n`;
+    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
+}
+/** A MariaDB string literal (backslash escapes on, the server default). */
+function mariadbString(value) {
+    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
+        switch (c) {
+            case '\\':
+                return '\\\\';
+            case "'":
+                return "\\'";
+            case '\0':
+                return '\\0';
+            case '\n':
+                return '\\n';
+            case '\r':
+                return '\\r';
+            default:
+                return '\\Z';
+        }
+    });
+    return `'${escaped}'`;
+}
+/**
+ * The monitor account in MariaDB (run once on any Synced node; Galera replicates
+ * it), one per load balancer address. USAGE only: the Galera check reads global
+ * status and variables, which need no privilege (proxysql-admin creates it so).
+ */
+function proxysqlMonitorAccountSql(monitor, lbAddresses) {
+    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
+        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
+    }
+    if (monitor.password.length === 0) {
+        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
+    }
+    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+    for (const address of [...new Set(lbAddresses)]) {
+        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
+            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
+        }
+        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
+        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
+    }
+    const sql = `${lines.join('\n')}\n`;
+    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
+    const secrets = [...new Set([monitor.password, escapedSecret])];
+    return { sql, redacted: redact(sql, secrets), secrets };
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
+/**
+ * What is live in a ProxySQL (its `runtime_*` tables) against the desired
+ * state: the changes needed, nothing when converged. The engine runs
+ * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
+ * the output to `parseProxysqlRuntime`, and applies
+ * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
+ *
+ * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
+ * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
+ * is health, reported by verify-ha.
+ */
+
+
+const MARK = 'lms-ha:section';
+const QUERIES = {
+    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
+    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
+    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
+    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
+    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
+};
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
+    .join('\n')}\n`;
+/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
+function runtime_unescapeBatchField(field) {
+    if (field === 'NULL')
+        return null;
+    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
+}
+/** Parses `mysql -N -B` output into rows of fields. */
+function parseBatchTsv(output) {
+    return output
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
+}
+const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
+/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
+function parseProxysqlRuntime(output) {
+    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
+    let section = '';
+    for (const f of parseBatchTsv(output)) {
+        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
+            section = f[0].slice(MARK.length + 1);
+            continue;
+        }
+        switch (section) {
+            case 'servers':
+                runtime.servers.push({
+                    hostgroup_id: runtime_int(f[0]),
+                    hostname: f[1] ?? '',
+                    port: runtime_int(f[2]),
+                    status: f[3] ?? '',
+                    weight: runtime_int(f[4]),
+                    max_connections: runtime_int(f[5]),
+                });
+                break;
+            case 'galera':
+                runtime.galeraHostgroups.push({
+                    writer_hostgroup: runtime_int(f[0]),
+                    backup_writer_hostgroup: runtime_int(f[1]),
+                    reader_hostgroup: runtime_int(f[2]),
+                    offline_hostgroup: runtime_int(f[3]),
+                    active: runtime_int(f[4]),
+                    max_writers: runtime_int(f[5]),
+                    writer_is_also_reader: runtime_int(f[6]),
+                    max_transactions_behind: runtime_int(f[7]),
+                });
+                break;
+            case 'rules':
+                runtime.queryRules.push({
+                    rule_id: runtime_int(f[0]),
+                    active: runtime_int(f[1]),
+                    username: f[2] ?? null,
+                    match_digest: f[3] ?? null,
+                    match_pattern: f[4] ?? null,
+                    destination_hostgroup: runtime_intOrNull(f[5]),
+                    apply: runtime_int(f[6]),
+                });
+                break;
+            case 'users':
+                runtime.users.push({
+                    username: f[0] ?? '',
+                    password: f[1] ?? null,
+                    active: runtime_int(f[2]),
+                    default_hostgroup: runtime_int(f[3]),
+                    default_schema: f[4] ?? null,
+                    transaction_persistent: runtime_int(f[5]),
+                    max_connections: runtime_int(f[6]),
+                    frontend: runtime_int(f[7]),
+                    backend: runtime_int(f[8]),
+                });
+                break;
+            case 'variables':
+                if (f[0])
+                    runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            default:
+                break;
+        }
+    }
+    return runtime;
+}
+function fieldChanges(pairs) {
+    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
+}
+function variableChanges(section, rows, actual) {
+    const out = [];
+    for (const r of rows) {
+        const have = actual[r.variable_name];
+        if (have === r.variable_value)
+            continue;
+        let detail;
+        if (r.secret)
+            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
+        else
+            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
+        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
+    }
+    return out;
+}
+/** The changes that make `actual` match the model; empty when converged. */
+function diffProxysqlRuntime(model, actual) {
+    const desired = 'servers' in model ? model : desiredProxysqlState(model);
+    const changes = [];
+    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
+    // Servers: the Galera monitor copies each host into the writer, backup-writer,
+    // reader or offline hostgroup; compare hosts and their settings, not placement.
+    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
+    const live = new Map();
+    for (const s of actual.servers) {
+        const key = `${s.hostname}:${s.port}`;
+        if (!managed.has(s.hostgroup_id)) {
+            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
+            continue;
+        }
+        live.set(key, [...(live.get(key) ?? []), s]);
+    }
+    for (const want of desired.servers) {
+        const key = `${want.hostname}:${want.port}`;
+        const rows = live.get(key);
+        live.delete(key);
+        if (!rows) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
+            continue;
+        }
+        const diffs = new Set();
+        for (const row of rows) {
+            for (const d of fieldChanges([
+                ['weight', want.weight, row.weight],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
+    }
+    for (const key of [...live.keys()].sort()) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
+    }
+    // Galera hostgroups (reloaded with the servers).
+    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
+    for (const want of desired.galeraHostgroups) {
+        const have = liveGalera.get(want.writer_hostgroup);
+        liveGalera.delete(want.writer_hostgroup);
+        const subject = `galera hostgroup ${want.writer_hostgroup}`;
+        if (!have) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
+            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
+            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
+            ['active', want.active, have.active],
+            ['max_writers', want.max_writers, have.max_writers],
+            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
+            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
+    }
+    // Users: runtime shows one row per user and direction (frontend, backend).
+    const liveUsers = new Map();
+    for (const u of actual.users)
+        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
+    for (const want of desired.users) {
+        const rows = liveUsers.get(want.username);
+        liveUsers.delete(want.username);
+        const subject = `user ${want.username}`;
+        if (!rows) {
+            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
+            continue;
+        }
+        const diffs = new Set();
+        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
+            diffs.add('frontend/backend rows missing');
+        for (const row of rows) {
+            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
+            // text loaded by hand, another password) is reloaded.
+            if (row.password !== want.password)
+                diffs.add('password changed');
+            for (const d of fieldChanges([
+                ['active', want.active, row.active],
+                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
+                ['default_schema', want.default_schema, row.default_schema],
+                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
+    }
+    for (const name of [...liveUsers.keys()].sort()) {
+        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
+    }
+    // Query rules, by rule_id.
+    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
+    for (const want of desired.queryRules) {
+        const have = liveRules.get(want.rule_id);
+        liveRules.delete(want.rule_id);
+        const subject = `rule ${want.rule_id}`;
+        if (!have) {
+            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['active', want.active, have.active],
+            ['username', null, have.username],
+            ['match_digest', want.match_digest, have.match_digest],
+            ['match_pattern', null, have.match_pattern],
+            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
+            ['apply', want.apply, have.apply],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
+    }
+    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
+    return changes;
+}
+/** The sections to re-apply for these changes, in apply order. */
+function sectionsToApply(changes) {
+    const touched = new Set(changes.map((c) => c.section));
+    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
+/**
+ * verify-ha's fact gathering: one shell script per host and role, answered in
+ * `@@section` blocks, and pure parsers for the answers. Read-only, and only
+ * standard paths and commands (systemctl/pgrep, the mariadb client over the
+ * unix socket, `ip -o addr`, the HAProxy stats socket, the gluster CLI,
+ * /proc/mounts), so it works on hosts that lms-ha did not build.
+ *
+ * Every probe has its own short timeout so one sick host or daemon cannot
+ * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
+ * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
+ */
+
+
+
+
+
+
+
+
+// ---------------------------------------------------------------------------
+// Sections
+/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
+function splitVerifySections(stdout) {
+    const out = new Map();
+    let current = null;
+    let lines = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
+        if (m) {
+            if (current !== null)
+                out.set(current, lines.join('\n'));
+            current = m[1];
+            lines = [];
+            continue;
+        }
+        lines.push(line);
+    }
+    if (current !== null)
+        out.set(current, lines.join('\n'));
+    return out;
+}
+/** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
+function serviceProbe(section, unit, process) {
+    return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
+        `if [ "$s" = active ]; then echo active; elif pgrep -x ${process} >/dev/null 2>&1; then echo "running (not as ${unit}.service)"; else echo "\${s:-not running}"; fi`);
+}
+function isActive(section) {
+    const v = (section ?? '').trim();
+    return v === 'active' || v.startsWith('running');
+}
+// ---------------------------------------------------------------------------
+// Galera (db nodes)
+/** The schema and table of the causality probe (created by deploy-db). */
+const PROBE_SCHEMA = 'lms_ha';
+const PROBE_TABLE = 'causality_probe';
+/**
+ * The probe table deploy-db should create (and grant INSERT, UPDATE, SELECT on
+ * to the application users). One row per prober; verify-ha overwrites it.
+ */
+function probeTableSql() {
+    return [
+        `CREATE DATABASE IF NOT EXISTS \`${PROBE_SCHEMA}\`;`,
+        `CREATE TABLE IF NOT EXISTS \`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\` (id VARCHAR(64) NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;`,
+        '',
+    ].join('\n');
+}
+/**
+ * Read by the db script through the local client as root over the unix
+ * socket. `wsrep_sync_wait=0` first: a probe never waits for causality.
+ * `--force` keeps going past a statement the server rejects (e.g. no wsrep
+ * variables on a plain MariaDB), so the rows that can be read are.
+ */
+const VERIFY_DB_SQL = [
+    'SET SESSION wsrep_sync_wait = 0;',
+    "SHOW GLOBAL STATUS LIKE 'wsrep_%';",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime');",
+    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_on','wsrep_sync_wait','wsrep_provider_options','wsrep_cluster_name','read_only');",
+    `SELECT 'lms_ha_probe_table', COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${PROBE_SCHEMA}' AND TABLE_NAME='${PROBE_TABLE}';`,
+    "SELECT 'lms_ha_nopk', COUNT(*), IFNULL(SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(t.TABLE_SCHEMA,'.',t.TABLE_NAME) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME SEPARATOR ','),',',5),'') " +
+        'FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c ' +
+        "ON c.TABLE_SCHEMA=t.TABLE_SCHEMA AND c.TABLE_NAME=t.TABLE_NAME AND c.CONSTRAINT_TYPE='PRIMARY KEY' " +
+        "WHERE t.TABLE_TYPE='BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND c.CONSTRAINT_NAME IS NULL;",
+    '',
+].join('\n');
+/** The client, whichever name it has on this host. */
+const SQL_CLIENT = 'c=$(command -v mariadb || command -v mysql)';
+function dbFactsScript() {
+    return [
+        'echo "@@mysqld"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
+        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
+        `echo "@@sql"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; cat >/dev/null; else timeout -k 1 5 "$c" --connect-timeout=3 -N -B --force 2>&1; rc=$?; echo "@@sqlrc"; echo $rc; fi`,
+    ].join('; ');
+}
+function parseDbFacts(stdout) {
+    const s = splitVerifySections(stdout);
+    const running = (s.get('mysqld') ?? '').trim() === 'running';
+    const sql = s.get('sql') ?? '';
+    const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
+    const errors = sql.split('\n').filter((l) => /^ERROR\b/.test(l));
+    const status = sql.includes('\t') ? parseWsrepStatus(sql) : null;
+    let sqlError = null;
+    if (!status || status.missing.includes('wsrep_cluster_status')) {
+        sqlError = errors.length > 0 ? errors[0] : rc === 124 || rc === 137 ? 'timed out after 5 s' : !status ? 'no answer' : null;
+    }
+    const raw = status?.raw ?? {};
+    const nopk = raw['lms_ha_nopk'];
+    let noPk = null;
+    if (nopk !== undefined) {
+        const [count, list] = nopk.split('\t');
+        noPk = { count: Number(count) || 0, sample: (list ?? '').split(',').filter((x) => x !== '') };
+    }
+    return {
+        running,
+        unit: (s.get('unit') ?? '').trim(),
+        status: status && !status.missing.includes('wsrep_cluster_status') ? status : null,
+        sqlError,
+        probeTable: raw['lms_ha_probe_table'] === '1',
+        noPk,
+        uptime: raw['uptime'] !== undefined ? Number(raw['uptime']) : null,
+    };
+}
+/** One HTTP GET through bash's /dev/tcp: curl is not on every load balancer. */
+function httpGet(address, port, path = '/') {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${path} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && cat <&3`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1`;
+}
+/**
+ * The greeting of a MySQL-protocol server: the 5th byte is the protocol
+ * version (10). Reading it proves something answers behind the port, not just
+ * that a listener accepted.
+ */
+function mysqlGreeting(address, port) {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && head -c 5 <&3 | od -An -tu1`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1; echo "rc=$?"`;
+}
+/**
+ * Credentials travel on stdin: the first lines are a client option file,
+ * copied into a 0600 temp file (removed on exit), the rest is the SQL.
+ */
+function withCredentialsFile(lines, body) {
+    return [
+        'umask 077',
+        'cred=$(mktemp)',
+        'trap \'rm -f "$cred"\' EXIT',
+        `i=0; while [ $i -lt ${lines} ]; do IFS= read -r l || break; printf '%s\\n' "$l" >> "$cred"; i=$((i+1)); done`,
+        body,
+    ].join('; ');
+}
+/** A `[client]` option file: user and password quoted for the option-file parser. */
+function clientOptionFile(user, password) {
+    const q = (v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    const lines = ['[client]', `user=${q(user)}`, `password=${q(password)}`];
+    return `${lines.join('\n')}\n`;
+}
+function lbFactsScript(o) {
+    const parts = [
+        'echo "@@ipaddr"; ip -o addr show 2>&1',
+        serviceProbe('keepalived', 'keepalived', 'keepalived'),
+        `echo "@@vipconnect"; ${mysqlGreeting(o.vip, o.writerPort)}`,
+    ];
+    if (o.kind === 'haproxy') {
+        parts.push(serviceProbe('haproxy', 'haproxy', 'haproxy'), 
+        // The stats socket named in haproxy.cfg (Debian: /run/haproxy/admin.sock); socat
+        // or python3 to talk to it; else the stats page on 127.0.0.1:8404.
+        'echo "@@stat"; sock=$(awk \'$1=="stats" && $2=="socket" {print $3; exit}\' /etc/haproxy/haproxy.cfg 2>/dev/null); sock=${sock:-/run/haproxy/admin.sock}; ' +
+            'if [ -S "$sock" ] && command -v socat >/dev/null; then echo "show stat" | timeout 3 socat stdio "unix-connect:$sock"; ' +
+            'elif [ -S "$sock" ] && command -v python3 >/dev/null; then timeout 3 python3 -c \'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\\n"); sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())\' "$sock"; ' +
+            `else ${httpGet('127.0.0.1', 8404, '/;csv')}; fi`);
+        for (const n of o.dbNodes)
+            parts.push(`echo "@@cc ${n.name}"; ${httpGet(n.address, o.clustercheckPort ?? 9200)}`);
+    }
+    else {
+        // The admin query first: it reads the rest of stdin after the credentials.
+        parts.unshift(`echo "@@runtime"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; else timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${o.adminPort ?? 6032} --connect-timeout=3 -N -B 2>&1 </dev/stdin; fi`);
+        parts.push(serviceProbe('proxysql', 'proxysql', 'proxysql'));
+        return withCredentialsFile(3, parts.join('; '));
+    }
+    return parts.join('; ');
+}
+/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+function proxysqlStdin(adminUser, adminPassword) {
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+}
+function parseLbFacts(stdout, kind) {
+    const s = splitVerifySections(stdout);
+    const vip = s.get('vipconnect') ?? '';
+    const rc = /rc=(\d+)/.exec(vip)?.[1];
+    const bytes = vip
+        .split('\n')
+        .filter((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l))
+        .join(' ')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+    const greeting = bytes.length >= 5 && bytes[4] === 10;
+    const vipAnswer = greeting
+        ? { ok: true, detail: 'MySQL greeting (protocol 10)' }
+        : { ok: false, detail: rc === '124' ? 'timed out after 3 s' : vip.split('\n').find((l) => /refused|unreachable|No route|error/i.test(l))?.replace(/^.*: /, '').trim() || (bytes.length > 0 ? 'no MySQL greeting' : 'no answer') };
+    const facts = {
+        addresses: parseIpAddrShow(s.get('ipaddr') ?? ''),
+        keepalived: { active: isActive(s.get('keepalived')), state: (s.get('keepalived') ?? '').trim() },
+        vipAnswer,
+    };
+    if (kind === 'haproxy') {
+        const text = s.get('stat') ?? '';
+        let stats = null;
+        let statsError = null;
+        try {
+            stats = parseHaproxyStat(text);
+        }
+        catch {
+            statsError = text.trim().split('\n')[0]?.slice(0, 120) || 'no answer from the stats socket or page';
+        }
+        facts.haproxy = { active: isActive(s.get('haproxy')), state: (s.get('haproxy') ?? '').trim(), stats, statsError };
+        facts.clustercheck = new Map();
+        for (const [key, value] of s) {
+            if (!key.startsWith('cc '))
+                continue;
+            const node = key.slice(3);
+            try {
+                facts.clustercheck.set(node, parseClustercheckResponse(value.replace(/\r?\n$/, '')));
+            }
+            catch {
+                facts.clustercheck.set(node, { error: value.trim().split('\n').pop()?.replace(/^.*: /, '').slice(0, 120) || 'no answer' });
+            }
+        }
+    }
+    else {
+        const text = s.get('runtime') ?? '';
+        const errors = text.split('\n').filter((l) => /^ERROR\b/.test(l));
+        facts.proxysql = {
+            active: isActive(s.get('proxysql')),
+            state: (s.get('proxysql') ?? '').trim(),
+            runtime: errors.length === 0 && text.trim() !== '' ? parseProxysqlRuntime(text) : null,
+            error: errors[0] ?? (text.trim() === '' ? 'no answer from the admin interface' : null),
+        };
+    }
+    return facts;
+}
+// ---------------------------------------------------------------------------
+// GlusterFS
+/** Every storage host: is glusterd there, and how does it see the pool. */
+function glusterPeerScript() {
+    return [serviceProbe('glusterd', 'glusterd', 'glusterd'), `echo "@@pool"; timeout -k 1 10 ${cli_glusterCommands.poolList()} 2>&1`].join('; ');
+}
+/** One observer (a storage host whose glusterd runs): the volume as glusterd sees it. */
+function glusterVolumeScript(volume) {
+    return [
+        `echo "@@info"; timeout -k 1 10 ${cli_glusterCommands.volumeInfo(volume)} 2>&1`,
+        `echo "@@status"; timeout -k 1 10 ${cli_glusterCommands.volumeStatusDetail(volume)} 2>&1`,
+        `echo "@@heal"; timeout -k 1 15 ${cli_glusterCommands.healInfoSummary(volume)} 2>&1`,
+        `echo "@@splitbrain"; timeout -k 1 15 ${cli_glusterCommands.healInfoSplitBrain(volume)} 2>&1`,
+    ].join('; ');
+}
+/** A client (web host): the mount table and, when the volume is mounted, the write probe. */
+function glusterClientScript(mountPoint) {
+    const mp = shellQuote(mountPoint);
+    return [
+        'echo "@@mounts"; cat /proc/self/mounts',
+        `echo "@@probe"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then ${writeProbeCommand(mountPoint)} 2>&1; echo "rc=$?"; else echo skipped; fi`,
+    ].join('; ');
+}
+function parseGlusterClientFacts(stdout) {
+    const s = splitVerifySections(stdout);
+    const probeText = (s.get('probe') ?? '').trim();
+    const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
+    if (probeText !== 'skipped' && probeText !== '') {
+        const rc = Number(/rc=(\d+)/.exec(probeText)?.[1] ?? '1');
+        const out = probeText.replace(/\n?rc=\d+$/, '');
+        facts.probe = parseWriteProbe({ code: rc, stdout: out, stderr: rc === 0 ? '' : out });
+    }
+    return facts;
+}
+
+/** The script; stdin is `clientOptionFile(appUser, password)`. */
+function causalityScript(o) {
+    const table = `\`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\``;
+    const write = `SET SESSION wsrep_sync_wait=0; REPLACE INTO ${table} (id, token) VALUES ('${o.id}', '${o.token}');`;
+    const read = `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id='${o.id}';`;
+    const client = (port, sql) => `timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(sql)} 2>&1`;
+    return withCredentialsFile(3, [
+        SQL_CLIENT,
+        `echo "@@write"; ${client(o.writerPort, write)}; echo "rc=$?"`,
+        `echo "@@read"; ${client(o.readerPort, read)}; echo "rc=$?"`,
+    ].join('; '));
+}
+function parseCausality(stdout) {
+    const s = splitVerifySections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const rc = /rc=(\d+)$/.exec(text)?.[1];
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok: rc === '0', body };
+    };
+    const w = part('write');
+    const r = part('read');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.body.split('\n')[0] || 'no answer',
+        readValue: r.ok ? r.body.split('\n')[0] ?? '' : null,
+        readError: r.ok ? null : r.body.split('\n')[0] || 'no answer',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/model.ts
+/**
+ * The Galera component's own input model. The inventory layer maps its
+ * `Environment` onto this; nothing in src/components/galera knows the YAML.
+ *
+ * Secrets never live here: the model names them (`passwordSecret`) and the
+ * caller passes resolved values only to the functions that must put them on
+ * stdin or into a 0640 root:mysql file.
+ */
+
+const GALERA_DEFAULTS = {
+    gcacheSize: '1G',
+    bufferPoolSize: '1G',
+    maxConnections: 500,
+    syncWait: 1,
+    bindAddress: '0.0.0.0',
+    port: 3306,
+    version: '10.11',
+};
+/** The OS user mysqld runs as on Debian/Ubuntu and RHEL packages. */
+const MYSQLD_OS_USER = 'mysql';
+/** Fills defaults. Validation is separate so the inventory can report all problems at once. */
+function galeraModel(input) {
+    const method = input.sst?.method ?? 'mariabackup';
+    const auth = input.sst?.auth ?? 'unix_socket';
+    return {
+        clusterName: input.clusterName,
+        nodes: input.nodes.map((n) => ({ ...n })),
+        sst: {
+            method,
+            auth,
+            user: input.sst?.user ?? (auth === 'unix_socket' ? MYSQLD_OS_USER : 'sst'),
+            ...(input.sst?.passwordSecret !== undefined ? { passwordSecret: input.sst.passwordSecret } : {}),
+        },
+        gcacheSize: input.gcacheSize ?? GALERA_DEFAULTS.gcacheSize,
+        bufferPoolSize: input.bufferPoolSize ?? GALERA_DEFAULTS.bufferPoolSize,
+        maxConnections: input.maxConnections ?? GALERA_DEFAULTS.maxConnections,
+        syncWait: input.syncWait ?? GALERA_DEFAULTS.syncWait,
+        bindAddress: input.bindAddress ?? GALERA_DEFAULTS.bindAddress,
+        port: input.port ?? GALERA_DEFAULTS.port,
+        providerOptions: { ...(input.providerOptions ?? {}) },
+        extra: { ...(input.extra ?? {}) },
+        version: input.version ?? GALERA_DEFAULTS.version,
+    };
+}
+const SIZE_RE = /^(\d+)([KMGT]?)$/i;
+/** "1G" → 1073741824. Returns null for anything my.cnf would not read as a size. */
+function parseSize(value) {
+    const m = SIZE_RE.exec(value.trim());
+    if (!m)
+        return null;
+    const exp = { '': 0, K: 1, M: 2, G: 3, T: 4 }[m[2].toUpperCase()];
+    const n = Number(m[1]) * 1024 ** exp;
+    return Number.isSafeInteger(n) ? n : null;
+}
+/** Options the component renders itself; `extra` may not override them. */
+const MANAGED_OPTION_KEYS = [
+    'wsrep_on',
+    'wsrep_provider',
+    'wsrep_cluster_name',
+    'wsrep_cluster_address',
+    'wsrep_node_address',
+    'wsrep_node_name',
+    'wsrep_sst_method',
+    'wsrep_sst_auth',
+    'wsrep_provider_options',
+    'wsrep_sync_wait',
+    'binlog_format',
+    'default_storage_engine',
+    'innodb_autoinc_lock_mode',
+    'bind_address',
+    'port',
+    'innodb_buffer_pool_size',
+    'max_connections',
+];
+/** my.cnf treats `-` and `_` in option names alike; compare on this form. */
+function normalizeOptionKey(key) {
+    return key.trim().toLowerCase().replace(/-/g, '_');
+}
+// Values end up in an option file: a newline would inject another option.
+const SAFE_VALUE_RE = /^[^\r\n\0]*$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PROVIDER_KEY_RE = /^[a-z_]+(\.[a-z_]+)+$/;
+/** Every problem with the model, in words for the inventory's error list. Empty = valid. */
+function validateGaleraModel(model) {
+    const problems = [];
+    if (!NAME_RE.test(model.clusterName)) {
+        problems.push(`clusterName "${model.clusterName}" must be letters, digits, '.', '_' or '-'`);
+    }
+    if (model.nodes.length === 0)
+        problems.push('at least one database node is required');
+    if (model.nodes.length === 2) {
+        problems.push('2 database nodes cannot keep quorum when one fails: use 3 (or an odd number)');
+    }
+    const names = new Set();
+    const addresses = new Set();
+    for (const n of model.nodes) {
+        if (!NAME_RE.test(n.name))
+            problems.push(`node name "${n.name}" must be letters, digits, '.', '_' or '-'`);
+        if (names.has(n.name))
+            problems.push(`node name "${n.name}" is used twice`);
+        names.add(n.name);
+        if (!/^[A-Za-z0-9.:_-]+$/.test(n.address))
+            problems.push(`node ${n.name}: address "${n.address}" is not a host name or IP`);
+        if (addresses.has(n.address))
+            problems.push(`node ${n.name}: address ${n.address} is used by another node`);
+        addresses.add(n.address);
+        if (n.bindAddress !== undefined && !/^[A-Za-z0-9.:_-]+$/.test(n.bindAddress)) {
+            problems.push(`node ${n.name}: bindAddress "${n.bindAddress}" is not a host name or IP`);
+        }
+    }
+    if (!/^[A-Za-z0-9.:_-]+$/.test(model.bindAddress))
+        problems.push(`bindAddress "${model.bindAddress}" is not a host name or IP`);
+    for (const [label, v] of [['gcacheSize', model.gcacheSize], ['bufferPoolSize', model.bufferPoolSize]]) {
+        if (parseSize(v) === null)
+            problems.push(`${label} "${v}" must be a size such as 512M or 2G`);
+    }
+    if (!Number.isInteger(model.maxConnections) || model.maxConnections < 1 || model.maxConnections > 100000) {
+        problems.push(`maxConnections ${model.maxConnections} must be an integer from 1 to 100000`);
+    }
+    // wsrep_sync_wait is a bitmask 0..15 (MariaDB: 1 READ, 2 UPDATE/DELETE, 4 INSERT/REPLACE, 8 SHOW).
+    if (!Number.isInteger(model.syncWait) || model.syncWait < 0 || model.syncWait > 15) {
+        problems.push(`syncWait ${model.syncWait} must be an integer bitmask from 0 to 15`);
+    }
+    if (!Number.isInteger(model.port) || model.port < 1 || model.port > 65535)
+        problems.push(`port ${model.port} is not a TCP port`);
+    if (!/^\d+\.\d+(\.\d+)?$/.test(model.version))
+        problems.push(`version "${model.version}" must look like 10.11`);
+    if (model.sst.method !== 'mariabackup' && model.sst.method !== 'rsync') {
+        problems.push(`sst.method "${String(model.sst.method)}" must be mariabackup or rsync`);
+    }
+    if (model.sst.method === 'mariabackup') {
+        if (model.sst.auth === 'unix_socket' && model.sst.user !== MYSQLD_OS_USER) {
+            problems.push(`sst.user "${model.sst.user}" cannot use unix_socket: the SST script runs as the OS user "${MYSQLD_OS_USER}", so the account must be named "${MYSQLD_OS_USER}"`);
+        }
+        if (model.sst.auth === 'password' && !model.sst.passwordSecret) {
+            problems.push('sst.auth=password needs sst.passwordSecret (the name of the secret)');
+        }
+        if (!/^[A-Za-z0-9_.-]{1,80}$/.test(model.sst.user))
+            problems.push(`sst.user "${model.sst.user}" is not a valid account name`);
+    }
+    for (const [k, v] of Object.entries(model.providerOptions)) {
+        if (!PROVIDER_KEY_RE.test(k))
+            problems.push(`providerOptions key "${k}" is not a Galera option name`);
+        if (k === 'gcache.size')
+            problems.push('providerOptions may not set gcache.size: use gcacheSize');
+        if (!SAFE_VALUE_RE.test(v) || v.includes(';') || v.includes('"')) {
+            problems.push(`providerOptions ${k}: the value may not contain ';', '"' or a line break`);
+        }
+    }
+    const managed = new Set(MANAGED_OPTION_KEYS);
+    for (const [k, v] of Object.entries(model.extra)) {
+        const key = normalizeOptionKey(k);
+        if (!/^[a-z0-9_]+$/.test(key))
+            problems.push(`extra option "${k}" is not an option name`);
+        if (managed.has(key))
+            problems.push(`extra option "${k}" is managed by lms-ha: use the dedicated setting`);
+        if (typeof v === 'string' && !SAFE_VALUE_RE.test(v))
+            problems.push(`extra option "${k}": the value may not contain a line break`);
+    }
+    return problems;
+}
+/** Throws `invalid-inventory` listing every problem (for callers that have no file positions). */
+function assertValidGaleraModel(model) {
+    const problems = validateGaleraModel(model);
+    if (problems.length > 0) {
+        throw new errors_DeployError('invalid-inventory', `invalid Galera settings:\n- ${problems.join('\n- ')}`, {
+            hint: 'Fix the database section of the inventory.',
+        });
+    }
+}
+/** `major.minor` compare: versionAtLeast("10.11", "10.5") is true. */
+function versionAtLeast(version, min) {
+    const a = version.split('.').map(Number);
+    const b = min.split('.').map(Number);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        const x = a[i] ?? 0;
+        const y = b[i] ?? 0;
+        if (x !== y)
+            return x > y;
+    }
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/sql.ts
+/**
+ * SQL builders with escaping, and the desired-vs-actual diff for accounts,
+ * grants and databases.
+ *
+ * Secrets: a statement is a list of parts, literal SQL or a reference to a
+ * named secret. `toStdinSql` substitutes the (escaped) values and the result is
+ * meant ONLY for the stdin of `mariadb` on the host; it must never be put on a
+ * command line (visible in `ps` and /proc/<pid>/cmdline) nor logged.
+ * `toDisplaySql` is what plans and logs show: the secret's name, not its value.
+ */
+
+
+
+
+// ---------------------------------------------------------------------------
+// Escaping
+const STRING_ESCAPES = {
+    '\0': '\\0',
+    '\n': '\\n',
+    '\r': '\\r',
+    '\\': '\\\\',
+    "'": "\\'",
+    '"': '\\"',
+    '\x1a': '\\Z',
+};
+/**
+ * A MariaDB string literal. Backslash escapes are only right when the session
+ * does not have NO_BACKSLASH_ESCAPES; `toStdinSql` starts every script by
+ * removing that mode, so scripts built here are always read this way.
+ * Non-ASCII text is passed through: the script also runs `SET NAMES utf8mb4`.
+ */
+function quoteString(value) {
+    return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c])}'`;
+}
+/** A quoted identifier: backticks, with a backtick inside doubled. */
+function quoteIdent(name) {
+    if (name.length === 0 || name.length > 64)
+        throw new Error(`identifier "${name}" must be 1 to 64 characters`);
+    if (name.includes('\0'))
+        throw new Error('identifier contains NUL');
+    if (/\s$/.test(name))
+        throw new Error(`identifier "${name}" ends with a space`);
+    return `\`${name.replace(/`/g, '``')}\``;
+}
+/** `'user'@'host'`. */
+function quoteAccount(user, host) {
+    if (user.length > 128)
+        throw new Error(`user name "${user}" is too long`);
+    if (host.length === 0 || host.length > 255)
+        throw new Error(`host "${host}" must be 1 to 255 characters`);
+    return `${quoteString(user)}@${quoteString(host)}`;
+}
+/**
+ * In GRANT ... ON `db`.*, `_` and `%` are wildcards: `edxapp_csmh` would also
+ * match `edxappXcsmh`. Escaped, the grant names exactly one database; SHOW
+ * GRANTS prints it back in this escaped form.
+ */
+function escapeGrantDatabase(name) {
+    return name.replace(/[\\_%]/g, (c) => `\\${c}`);
+}
+function stmt(...parts) {
+    return { parts };
+}
+/** Statements that run before any built script. Their literals hold no backslash, so they parse in any sql_mode. */
+const SCRIPT_PREAMBLE = [
+    "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
+    'SET NAMES utf8mb4',
+];
+/**
+ * The script to send on the stdin of `mariadb` (never on its command line).
+ * Throws `missing-secret` when a referenced secret has no value.
+ */
+function toStdinSql(statements, secrets) {
+    const body = statements.map((s) => s.parts
+        .map((p) => {
+        if (typeof p === 'string')
+            return p;
+        const v = secrets[p.secret];
+        if (v === undefined) {
+            throw new errors_DeployError('missing-secret', `secret ${p.secret} has no value`, {
+                hint: `Set the environment variable ${p.secret} (as a repository or environment secret).`,
+            });
+        }
+        return quoteString(v);
+    })
+        .join(''));
+    return `${[...SCRIPT_PREAMBLE, ...body].map((s) => `${s};`).join('\n')}\n`;
+}
+/** The statement as plans and logs show it: secrets by name only. */
+function toDisplaySql(statement) {
+    return statement.parts.map((p) => (typeof p === 'string' ? p : `<secret ${p.secret}>`)).join('');
+}
+// ---------------------------------------------------------------------------
+// Privileges
+/** Alias → the name SHOW GRANTS prints in MariaDB 10.5+. */
+const PRIVILEGE_ALIASES = {
+    ALL: 'ALL PRIVILEGES',
+    'REPLICATION CLIENT': 'BINLOG MONITOR',
+    'REPLICA MONITOR': 'SLAVE MONITOR',
+    'REPLICATION REPLICA': 'REPLICATION SLAVE',
+    'REPLICATION REPLICA ADMIN': 'REPLICATION SLAVE ADMIN',
+    'READ ONLY ADMIN': 'READ_ONLY ADMIN',
+};
+function normalizePrivilege(p) {
+    const up = p.trim().replace(/\s+/g, ' ').toUpperCase();
+    return PRIVILEGE_ALIASES[up] ?? up;
+}
+/**
+ * What the SST account needs. mariadb-backup connects locally on the donor:
+ * RELOAD, PROCESS, LOCK TABLES and BINLOG MONITOR (REPLICATION CLIENT before
+ * 10.5), per MariaDB's "mariadb-backup SST Method" page. With --galera-info
+ * (which the SST script passes) mariadb-backup also checks SLAVE MONITOR
+ * (10.5.9+; MariaDB/server 034abab, MDEV-34053), else it warns.
+ */
+function sstPrivileges(version) {
+    if (!versionAtLeast(version, '10.5'))
+        return ['RELOAD', 'PROCESS', 'LOCK TABLES', 'REPLICATION CLIENT'];
+    const base = ['RELOAD', 'PROCESS', 'LOCK TABLES', 'BINLOG MONITOR'];
+    return versionAtLeast(version, '10.5.9') ? [...base, 'SLAVE MONITOR'] : base;
+}
+const DEFAULT_CHARSET = 'utf8mb4';
+const DEFAULT_COLLATION = 'utf8mb4_unicode_ci';
+/** Databases and the conventional user name of each platform. */
+const sql_APP_PRESETS = {
+    moodle: { databases: ['moodle'], user: 'moodle' },
+    openedx: { databases: ['edxapp', 'edxapp_csmh'], user: 'edxapp001' },
+    chamilo: { databases: ['chamilo'], user: 'chamilo' },
+};
+function presetDatabases(preset) {
+    return sql_APP_PRESETS[preset].databases.map((name) => ({ name, charset: DEFAULT_CHARSET, collation: DEFAULT_COLLATION }));
+}
+function presetUser(preset, opts) {
+    return {
+        user: opts.user ?? sql_APP_PRESETS[preset].user,
+        hosts: [...opts.hosts],
+        passwordSecret: opts.passwordSecret,
+        databases: [...sql_APP_PRESETS[preset].databases],
+    };
+}
+/** One account per host pattern. */
+function appAccounts(spec) {
+    if (spec.hosts.length === 0)
+        throw new Error(`user ${spec.user}: at least one host pattern is required`);
+    const privileges = spec.privileges ?? ['ALL PRIVILEGES'];
+    return spec.hosts.map((host) => ({
+        user: spec.user,
+        host,
+        auth: { kind: 'password', secret: spec.passwordSecret },
+        grants: spec.databases.map((db) => ({ privileges, db })),
+        exactGrants: true,
+    }));
+}
+/**
+ * The SST account, or null for rsync (no login). With unix_socket it is the
+ * `mysql@localhost` account the 10.4+ installer already creates (with all
+ * privileges, via unix_socket): we only make sure it has what SST needs and
+ * never revoke, since OS user mysql can read the whole datadir anyway.
+ */
+function sstAccount(model) {
+    if (model.sst.method !== 'mariabackup')
+        return null;
+    const grants = [{ privileges: sstPrivileges(model.version), db: '*' }];
+    if (model.sst.auth === 'unix_socket') {
+        return { user: MYSQLD_OS_USER, host: 'localhost', auth: { kind: 'unix_socket' }, grants, exactGrants: false };
+    }
+    return {
+        user: model.sst.user,
+        host: 'localhost',
+        auth: { kind: 'password', secret: model.sst.passwordSecret ?? '' },
+        grants,
+        exactGrants: true,
+    };
+}
+// ---------------------------------------------------------------------------
+// Builders
+function grantObject(db, table) {
+    if (db === '*')
+        return '*.*';
+    if (table === undefined || table === '*')
+        return `${quoteIdent(escapeGrantDatabase(db))}.*`;
+    return `${quoteIdent(db)}.${quoteIdent(table)}`;
+}
+function authClause(auth) {
+    return auth.kind === 'unix_socket' ? [' IDENTIFIED VIA unix_socket'] : [' IDENTIFIED BY ', { secret: auth.secret }];
+}
+function createUserSql(user, host, auth) {
+    return stmt(`CREATE USER IF NOT EXISTS ${quoteAccount(user, host)}`, ...authClause(auth));
+}
+function alterUserAuthSql(user, host, auth) {
+    return stmt(`ALTER USER ${quoteAccount(user, host)}`, ...authClause(auth));
+}
+function dropUserSql(user, host) {
+    return stmt(`DROP USER IF EXISTS ${quoteAccount(user, host)}`);
+}
+function privilegeList(privileges, version) {
+    return privileges
+        .map(normalizePrivilege)
+        .map((p) => (p === 'BINLOG MONITOR' && !versionAtLeast(version, '10.5') ? 'REPLICATION CLIENT' : p))
+        .join(', ');
+}
+function grantSql(privileges, db, table, user, host, version = '10.11') {
+    return stmt(`GRANT ${privilegeList(privileges, version)} ON ${grantObject(db, table)} TO ${quoteAccount(user, host)}`);
+}
+function revokeSql(privileges, db, table, user, host, version = '10.11') {
+    return stmt(`REVOKE ${privilegeList(privileges, version)} ON ${grantObject(db, table)} FROM ${quoteAccount(user, host)}`);
+}
+function createDatabaseSql(db) {
+    return stmt(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+}
+function alterDatabaseSql(db) {
+    return stmt(`ALTER DATABASE ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+}
+function charsetName(name) {
+    if (!/^[a-z0-9_]+$/i.test(name))
+        throw new Error(`"${name}" is not a character set or collation name`);
+    return name;
+}
+// ---------------------------------------------------------------------------
+// Fact queries and their parsers (output of `mariadb -N -B`)
+function inList(values) {
+    return values.length === 0 ? "('')" : `(${values.map(quoteString).join(', ')})`;
+}
+/** Existing accounts for the given user names: `User<TAB>Host` rows. */
+function listAccountsSql(users) {
+    return `SELECT User, Host FROM mysql.user WHERE User IN ${inList(users)} ORDER BY User, Host`;
+}
+function parseAccounts(text) {
+    return parseBatchRows(text)
+        .filter((r) => r.length >= 2)
+        .map((r) => ({ user: r[0], host: r[1] }));
+}
+function showGrantsSql(user, host) {
+    return `SHOW GRANTS FOR ${quoteAccount(user, host)}`;
+}
+function listDatabasesSql(names) {
+    return `SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ${inList(names)} ORDER BY SCHEMA_NAME`;
+}
+function parseDatabases(text) {
+    return parseBatchRows(text)
+        .filter((r) => r.length >= 3)
+        .map((r) => ({ name: r[0], charset: r[1], collation: r[2] }));
+}
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+/**
+ * Base tables Galera cannot replicate safely: not InnoDB (MyISAM/Aria writes
+ * are not replicated) or without a PRIMARY KEY (row events are applied by full
+ * scans, and DELETEs may apply in a different order). System schemas excluded.
+ * Rows: schema, table, engine, has_pk (1/0).
+ */
+function schemaProblemsSql(schemas) {
+    const scope = schemas && schemas.length > 0
+        ? `t.TABLE_SCHEMA IN ${inList(schemas)}`
+        : `t.TABLE_SCHEMA NOT IN ${inList(SYSTEM_SCHEMAS)}`;
+    return [
+        'SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.ENGINE, \'\'),',
+        " IF(EXISTS(SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY'), 1, 0) AS has_pk",
+        ' FROM information_schema.TABLES t',
+        ` WHERE t.TABLE_TYPE = 'BASE TABLE' AND ${scope}`,
+        " AND (IFNULL(t.ENGINE, '') <> 'InnoDB' OR NOT EXISTS(SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY'))",
+        ' ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME',
+    ].join('');
+}
+function parseSchemaProblems(text) {
+    return parseBatchRows(text)
+        .filter((r) => r.length >= 4)
+        .map((r) => {
+        const engine = r[2];
+        const hasPrimaryKey = r[3] === '1';
+        const problems = [];
+        if (engine !== 'InnoDB')
+            problems.push(`engine ${engine || 'unknown'} (not replicated by Galera: convert to InnoDB)`);
+        if (!hasPrimaryKey)
+            problems.push('no primary key (Galera needs one on every table)');
+        return { schema: r[0], table: r[1], engine, hasPrimaryKey, problems };
+    });
+}
+function sql_tokenize(line) {
+    const out = [];
+    let i = 0;
+    while (i < line.length) {
+        const c = line[i];
+        if (/\s/.test(c)) {
+            i++;
+        }
+        else if (c === '`') {
+            let v = '';
+            i++;
+            while (i < line.length) {
+                if (line[i] === '`') {
+                    if (line[i + 1] === '`') {
+                        v += '`';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                v += line[i++];
+            }
+            out.push({ t: 'ident', v });
+        }
+        else if (c === "'") {
+            let v = '';
+            i++;
+            while (i < line.length) {
+                const d = line[i];
+                if (d === '\\' && i + 1 < line.length) {
+                    const e = line[i + 1];
+                    v += { n: '\n', r: '\r', t: '\t', '0': '\0', Z: '\x1a' }[e] ?? e;
+                    i += 2;
+                    continue;
+                }
+                if (d === "'") {
+                    if (line[i + 1] === "'") {
+                        v += "'";
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                v += d;
+                i++;
+            }
+            out.push({ t: 'str', v });
+        }
+        else if (',.@()'.includes(c)) {
+            out.push({ t: 'punct', v: c });
+            i++;
+        }
+        else {
+            let v = '';
+            while (i < line.length && !/[\s,.@()`']/.test(line[i]))
+                v += line[i++];
+            out.push({ t: 'word', v });
+        }
+    }
+    return out;
+}
+const isWord = (tok, w) => tok?.t === 'word' && tok.v.toUpperCase() === w;
+/** One line of SHOW GRANTS (already un-escaped from batch mode). */
+function parseGrantLine(line) {
+    const raw = line.trim();
+    const toks = sql_tokenize(raw);
+    if (!isWord(toks[0], 'GRANT'))
+        return { kind: 'unparsed', raw };
+    let i = 1;
+    const privTokens = [[]];
+    let depth = 0;
+    for (; i < toks.length; i++) {
+        const tk = toks[i];
+        if (depth === 0 && (isWord(tk, 'ON') || isWord(tk, 'TO')))
+            break;
+        if (tk.t === 'punct' && tk.v === '(')
+            depth++;
+        if (tk.t === 'punct' && tk.v === ')')
+            depth--;
+        if (depth === 0 && tk.t === 'punct' && tk.v === ',')
+            privTokens.push([]);
+        else
+            privTokens[privTokens.length - 1].push(tk);
+    }
+    if (isWord(toks[i], 'TO'))
+        return { kind: 'role', raw };
+    if (!isWord(toks[i], 'ON'))
+        return { kind: 'unparsed', raw };
+    const privileges = privTokens.map((ts) => {
+        const open = ts.findIndex((t) => t.t === 'punct' && t.v === '(');
+        const head = open < 0 ? ts : ts.slice(0, open);
+        const name = normalizePrivilege(head.filter((t) => t.t === 'word').map((w) => w.v).join(' '));
+        if (open < 0)
+            return name;
+        // Column privileges: kept as one opaque name, e.g. "SELECT (a, b)".
+        const cols = ts.slice(open + 1).filter((t) => t.t === 'ident' || t.t === 'word').map((t) => t.v);
+        return `${name} (${cols.join(', ')})`;
+    });
+    if (privileges.length === 1 && privileges[0] === 'PROXY')
+        return { kind: 'proxy', raw };
+    i++;
+    let routine = null;
+    if (toks[i]?.t === 'word' && ['FUNCTION', 'PROCEDURE', 'PACKAGE'].includes(toks[i].v.toUpperCase())) {
+        routine = toks[i].v.toUpperCase();
+        i++;
+        if (isWord(toks[i], 'BODY')) {
+            routine += ' BODY';
+            i++;
+        }
+    }
+    const first = toks[i];
+    if (!first || (first.t !== 'ident' && first.t !== 'word'))
+        return { kind: 'unparsed', raw };
+    let db = first.v;
+    let table = '*';
+    i++;
+    if (toks[i]?.t === 'punct' && toks[i].v === '.') {
+        const second = toks[i + 1];
+        if (!second || (second.t !== 'ident' && second.t !== 'word'))
+            return { kind: 'unparsed', raw };
+        table = second.v;
+        i += 2;
+    }
+    else if (db === '*') {
+        table = '*'; // `ON *` (current database) is printed as *.* by SHOW GRANTS anyway
+    }
+    if (!isWord(toks[i], 'TO'))
+        return { kind: 'unparsed', raw };
+    i++;
+    const u = toks[i];
+    const at = toks[i + 1];
+    const h = toks[i + 2];
+    if (!u || u.t === 'punct' || !at || at.t !== 'punct' || at.v !== '@' || !h || h.t === 'punct') {
+        return { kind: 'unparsed', raw };
+    }
+    i += 3;
+    let auth = null;
+    let grantOption = false;
+    while (i < toks.length) {
+        if (isWord(toks[i], 'IDENTIFIED') && isWord(toks[i + 1], 'BY') && isWord(toks[i + 2], 'PASSWORD') && toks[i + 3]?.t === 'str') {
+            auth = { plugins: [{ plugin: 'mysql_native_password', data: toks[i + 3].v }] };
+            i += 4;
+        }
+        else if (isWord(toks[i], 'IDENTIFIED') && isWord(toks[i + 1], 'VIA')) {
+            auth = { plugins: [] };
+            i += 2;
+            for (;;) {
+                const p = toks[i];
+                if (!p || p.t !== 'word')
+                    break;
+                let data = null;
+                i++;
+                if (isWord(toks[i], 'USING') && toks[i + 1]?.t === 'str') {
+                    data = toks[i + 1].v;
+                    i += 2;
+                }
+                auth.plugins.push({ plugin: p.v.toLowerCase(), data });
+                if (isWord(toks[i], 'OR'))
+                    i++;
+                else
+                    break;
+            }
+        }
+        else if (isWord(toks[i], 'WITH') && isWord(toks[i + 1], 'GRANT') && isWord(toks[i + 2], 'OPTION')) {
+            grantOption = true;
+            i += 3;
+        }
+        else {
+            i++; // REQUIRE ..., WITH MAX_QUERIES_PER_HOUR n, ...: not managed here
+        }
+    }
+    return { kind: 'privileges', user: u.v, host: h.v, privileges, db, table, routine, grantOption, auth, raw };
+}
+/** All lines of `SHOW GRANTS FOR ...` as printed by `mariadb -N -B`. */
+function parseShowGrants(text) {
+    return parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
+}
+// ---------------------------------------------------------------------------
+// Diff
+/** mysql_native_password's stored form: '*' + HEX(SHA1(SHA1(password))). Compared, never shown. */
+function nativePasswordHash(password) {
+    const inner = (0,external_node_crypto_.createHash)('sha1').update(password, 'utf8').digest();
+    return `*${(0,external_node_crypto_.createHash)('sha1').update(inner).digest('hex').toUpperCase()}`;
+}
+function accountKey(user, host) {
+    return `'${user}'@'${host}'`;
+}
+function objectKey(db, table) {
+    return `${db}.${table}`;
+}
+function describeObject(db, table) {
+    if (db === '*')
+        return '*.*';
+    return table === '*' ? `\`${db}\`.*` : `\`${db}\`.\`${table}\``;
+}
+/**
+ * Desired accounts vs what SHOW GRANTS reports: the minimal list of changes.
+ * `secrets` are needed only to compare password hashes; they never reach a
+ * description.
+ */
+function diffAccounts(desired, actual, secrets, options = {}) {
+    const version = options.version ?? '10.11';
+    const changes = [];
+    const actualByKey = new Map(actual.map((a) => [accountKey(a.user, a.host), a]));
+    const desiredKeys = new Set(desired.map((d) => accountKey(d.user, d.host)));
+    for (const d of desired) {
+        const key = accountKey(d.user, d.host);
+        const acct = `'${d.user}'@'${d.host}'`;
+        const a = actualByKey.get(key);
+        const privGrants = (a?.grants ?? []).filter((g) => g.kind === 'privileges');
+        if (!a) {
+            changes.push({
+                kind: 'create-user',
+                description: `create user ${acct}${d.auth.kind === 'unix_socket' ? ' (unix_socket, no password)' : ''}`,
+                statements: [createUserSql(d.user, d.host, d.auth)],
+                destructive: false,
+            });
+        }
+        else {
+            const auth = privGrants.find((g) => g.auth !== null)?.auth ?? null;
+            if (d.auth.kind === 'password') {
+                const secret = secrets[d.auth.secret];
+                if (secret === undefined) {
+                    throw new errors_DeployError('missing-secret', `secret ${d.auth.secret} (password of ${acct}) has no value`, {
+                        hint: `Set the environment variable ${d.auth.secret}.`,
+                    });
+                }
+                const current = auth?.plugins.find((p) => p.plugin === 'mysql_native_password')?.data ?? null;
+                if (current === null || current.toUpperCase() !== nativePasswordHash(secret)) {
+                    changes.push({
+                        kind: 'password-changed',
+                        description: `password changed for ${acct}`,
+                        statements: [alterUserAuthSql(d.user, d.host, d.auth)],
+                        destructive: false,
+                    });
+                }
+            }
+            else if (!auth?.plugins.some((p) => p.plugin === 'unix_socket')) {
+                changes.push({
+                    kind: 'auth-changed',
+                    description: `authenticate ${acct} via unix_socket`,
+                    statements: [alterUserAuthSql(d.user, d.host, d.auth)],
+                    destructive: false,
+                });
+            }
+        }
+        // Grants, per object.
+        const have = new Map();
+        for (const g of privGrants) {
+            if (g.routine !== null)
+                continue;
+            const k = objectKey(g.db, g.table);
+            const entry = have.get(k) ?? { privs: new Set(), grantOption: false, db: g.db, table: g.table };
+            for (const p of g.privileges)
+                if (p !== 'USAGE')
+                    entry.privs.add(p);
+            entry.grantOption ||= g.grantOption;
+            have.set(k, entry);
+        }
+        const wantKeys = new Set();
+        for (const g of d.grants) {
+            const db = g.db === '*' ? '*' : g.table === undefined || g.table === '*' ? escapeGrantDatabase(g.db) : g.db;
+            const table = g.table ?? '*';
+            const k = objectKey(db, table);
+            wantKeys.add(k);
+            const want = g.privileges.map(normalizePrivilege);
+            const got = new Set(have.get(k)?.privs ?? []);
+            const globalAll = have.get('*.*')?.privs.has('ALL PRIVILEGES') ?? false;
+            // Exact and narrower than an existing ALL: revoke ALL first, then grant the list.
+            const narrowAll = d.exactGrants && got.has('ALL PRIVILEGES') && !want.includes('ALL PRIVILEGES');
+            if (narrowAll) {
+                changes.push({
+                    kind: 'revoke',
+                    description: `revoke ALL PRIVILEGES on ${describeObject(g.db, table)} from ${acct}`,
+                    statements: [revokeSql(['ALL PRIVILEGES'], g.db, g.table, d.user, d.host, version)],
+                    destructive: true,
+                });
+                got.clear();
+            }
+            const missing = got.has('ALL PRIVILEGES') || (!d.exactGrants && globalAll) ? [] : want.filter((p) => !got.has(p));
+            if (missing.length > 0) {
+                changes.push({
+                    kind: 'grant',
+                    description: `grant ${missing.join(', ')} on ${describeObject(g.db, table)} to ${acct}`,
+                    statements: [grantSql(missing, g.db, g.table, d.user, d.host, version)],
+                    destructive: false,
+                });
+            }
+            if (d.exactGrants && got.size > 0) {
+                const extra = want.includes('ALL PRIVILEGES') ? [] : [...got].filter((p) => !want.includes(p)).sort();
+                if (extra.length > 0) {
+                    changes.push({
+                        kind: 'revoke',
+                        description: `revoke ${extra.join(', ')} on ${describeObject(g.db, table)} from ${acct}`,
+                        statements: [revokeSql(extra, g.db, g.table, d.user, d.host, version)],
+                        destructive: true,
+                    });
+                }
+            }
+        }
+        if (d.exactGrants) {
+            for (const [k, entry] of have) {
+                const unwanted = [...entry.privs].sort();
+                if (!wantKeys.has(k) && unwanted.length > 0) {
+                    // The object is as SHOW GRANTS names it (wildcards kept): revoke exactly that.
+                    changes.push({
+                        kind: 'revoke',
+                        description: `revoke ${unwanted.join(', ')} on ${entry.db === '*' ? '*.*' : `\`${entry.db}\`${entry.table === '*' ? '.*' : `.\`${entry.table}\``}`} from ${acct}`,
+                        statements: [
+                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                        ],
+                        destructive: true,
+                    });
+                }
+                if (entry.grantOption) {
+                    changes.push({
+                        kind: 'revoke',
+                        description: `revoke GRANT OPTION on ${describeObject(entry.db, entry.table)} from ${acct}`,
+                        statements: [
+                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                        ],
+                        destructive: true,
+                    });
+                }
+            }
+        }
+    }
+    const managed = new Set(options.managedUsers ?? []);
+    for (const a of actual) {
+        if (managed.has(a.user) && !desiredKeys.has(accountKey(a.user, a.host))) {
+            changes.push({
+                kind: 'drop-user',
+                description: `drop user '${a.user}'@'${a.host}' (host no longer in the inventory)`,
+                statements: [dropUserSql(a.user, a.host)],
+                destructive: true,
+            });
+        }
+    }
+    return changes;
+}
+/** Databases to create, or to alter when their default charset/collation differ. */
+function diffDatabases(desired, actual) {
+    const byName = new Map(actual.map((a) => [a.name, a]));
+    const changes = [];
+    for (const d of desired) {
+        const a = byName.get(d.name);
+        if (!a) {
+            changes.push({
+                kind: 'create-database',
+                description: `create database \`${d.name}\` (${d.charset}, ${d.collation})`,
+                statements: [createDatabaseSql(d)],
+                destructive: false,
+            });
+        }
+        else if (a.charset.toLowerCase() !== d.charset.toLowerCase() || a.collation.toLowerCase() !== d.collation.toLowerCase()) {
+            changes.push({
+                kind: 'alter-database',
+                description: `change default of \`${d.name}\` from ${a.charset}/${a.collation} to ${d.charset}/${d.collation} (existing tables keep theirs)`,
+                statements: [alterDatabaseSql(d)],
+                destructive: false,
+            });
+        }
+    }
+    return changes;
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/config.ts
+/**
+ * The node's Galera option file, rendered from the model, read back from a
+ * host, and compared: which changed settings can be applied live with SET
+ * GLOBAL and which need a rolling restart.
+ */
+
+
+const GALERA_CONFIG_PATH = '/etc/mysql/mariadb.conf.d/60-galera.cnf';
+/** Only for sst.auth=password: holds the SST password, root:mysql 0640. */
+const GALERA_SST_AUTH_PATH = '/etc/mysql/mariadb.conf.d/61-galera-sst.cnf';
+const GALERA_PROVIDER_PATH = '/usr/lib/galera/libgalera_smm.so';
+const MANAGED_HEADER = '# managed by lms-ha';
+/**
+ * `[mariadb]` is read by mariadbd, `mariadbd --wsrep-recover` and mariadb-backup,
+ * never by the client programs; it is the group MariaDB's own Galera docs use.
+ */
+const CONFIG_GROUP = 'mariadb';
+function findNode(model, node) {
+    const name = typeof node === 'string' ? node : node.name;
+    const found = model.nodes.find((n) => n.name === name);
+    if (!found)
+        throw new Error(`node ${name} is not part of the Galera model`);
+    return found;
+}
+/** `gcache.size=1G; gcs.fc_limit=160`: gcache first, the rest sorted, for a stable file. */
+function renderProviderOptions(model) {
+    const extra = Object.keys(model.providerOptions)
+        .sort()
+        .map((k) => `${k}=${model.providerOptions[k]}`);
+    return [`gcache.size=${model.gcacheSize}`, ...extra].join('; ');
+}
+function renderValue(v) {
+    if (typeof v === 'boolean')
+        return v ? 'ON' : 'OFF';
+    return String(v);
+}
+/**
+ * The managed options in file order, as [key, value] (keys as written in the
+ * file). `wsrep_sst_auth` appears here only when it holds no secret.
+ */
+function galeraOptions(model, node) {
+    const n = findNode(model, node);
+    const opts = [
+        ['wsrep_on', 'ON'],
+        ['wsrep_provider', GALERA_PROVIDER_PATH],
+        ['wsrep_cluster_name', model.clusterName],
+        ['wsrep_cluster_address', `gcomm://${model.nodes.map((x) => x.address).join(',')}`],
+        ['wsrep_node_address', n.address],
+        ['wsrep_node_name', n.name],
+        ['wsrep_sst_method', model.sst.method],
+    ];
+    if (model.sst.method === 'mariabackup' && model.sst.auth === 'unix_socket') {
+        // Empty password: mariadb-backup logs in over the socket as OS user mysql.
+        opts.push(['wsrep_sst_auth', `${model.sst.user}:`]);
+    }
+    opts.push(['wsrep_provider_options', `"${renderProviderOptions(model)}"`], ['wsrep_sync_wait', String(model.syncWait)], ['binlog_format', 'ROW'], ['default_storage_engine', 'InnoDB'], ['innodb_autoinc_lock_mode', '2'], ['bind-address', n.bindAddress ?? model.bindAddress], ['port', String(model.port)], ['innodb_buffer_pool_size', model.bufferPoolSize], ['max_connections', String(model.maxConnections)]);
+    return opts;
+}
+/** Content of /etc/mysql/mariadb.conf.d/60-galera.cnf for one node. Deterministic. */
+function renderGaleraConfig(model, node) {
+    assertValidGaleraModel(model);
+    const n = findNode(model, node);
+    const lines = [
+        `${MANAGED_HEADER}: changes made here are overwritten by the next deploy-db.`,
+        `# Galera node ${n.name} of cluster ${model.clusterName}.`,
+        `[${CONFIG_GROUP}]`,
+        ...galeraOptions(model, n).map(([k, v]) => `${k} = ${v}`),
+    ];
+    const extraKeys = Object.keys(model.extra).sort();
+    if (extraKeys.length > 0) {
+        lines.push('', '# extra options from the inventory');
+        for (const k of extraKeys)
+            lines.push(`${k} = ${renderValue(model.extra[k])}`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** my.cnf double-quoted value: backslash and quote are escape-processed by the option parser. */
+function quoteOptionValue(v) {
+    if (/[\r\n\0]/.test(v))
+        throw new Error('option values cannot contain line breaks or NUL');
+    return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+/**
+ * Only for sst.auth=password with mariabackup: the SST credentials in their own
+ * file, root:mysql 0640, so 60-galera.cnf stays free of secrets and readable.
+ * mysqld runs as `mysql` on Debian (User=mysql in mariadb.service) and must read it.
+ */
+function renderSstAuthFile(model, password) {
+    if (model.sst.method !== 'mariabackup' || model.sst.auth !== 'password')
+        return null;
+    const head = [`${MANAGED_HEADER}: SST credentials; root:mysql 0640, never world-readable.`, `[${CONFIG_GROUP}]`];
+    return {
+        path: GALERA_SST_AUTH_PATH,
+        content: `${[...head, `wsrep_sst_auth = ${quoteOptionValue(`${model.sst.user}:${password}`)}`].join('\n')}\n`,
+        redacted: `${[...head, `wsrep_sst_auth = "${model.sst.user}:<redacted>"`].join('\n')}\n`,
+        mode: 0o640,
+        owner: 'root',
+        group: 'mysql',
+    };
+}
+function unquoteOptionValue(raw) {
+    let v = raw.trim();
+    // A comment may follow the value when it is not inside quotes.
+    const q = v[0];
+    if (q === '"' || q === "'") {
+        let out = '';
+        for (let i = 1; i < v.length; i++) {
+            const c = v[i];
+            if (c === '\\' && i + 1 < v.length) {
+                const e = v[++i];
+                out += { n: '\n', t: '\t', r: '\r', b: '\b', s: ' ' }[e] ?? e;
+            }
+            else if (c === q) {
+                return out;
+            }
+            else {
+                out += c;
+            }
+        }
+        return out; // unterminated: take what there is
+    }
+    const hash = v.search(/\s[#;]/);
+    if (hash >= 0)
+        v = v.slice(0, hash).trim();
+    return v;
+}
+/** Parses a my.cnf-style file. `!include` lines are ignored: we compare one file. */
+function parseOptionFile(text) {
+    const groups = new Map();
+    let current = null;
+    for (const rawLine of text.split('\n')) {
+        const line = rawLine.replace(/\r$/, '').trim();
+        if (line === '' || line.startsWith('#') || line.startsWith(';') || line.startsWith('!'))
+            continue;
+        const section = /^\[([^\]]+)\]/.exec(line);
+        if (section) {
+            const name = section[1].trim().toLowerCase();
+            current = groups.get(name) ?? new Map();
+            groups.set(name, current);
+            continue;
+        }
+        if (!current)
+            continue; // options before any group are ignored by the server too
+        const eq = line.indexOf('=');
+        const key = normalizeOptionKey(eq < 0 ? line : line.slice(0, eq));
+        current.set(key, eq < 0 ? '' : unquoteOptionValue(line.slice(eq + 1)));
+    }
+    return { groups };
+}
+const SERVER_GROUPS = ['client-server', 'mysqld', 'server', 'mariadb', 'mariadbd', 'galera'];
+/** What mariadbd would take from this file: all server groups, later ones winning. */
+function serverOptions(file) {
+    const parsed = typeof file === 'string' ? parseOptionFile(file) : file;
+    const out = new Map();
+    for (const [name, opts] of parsed.groups) {
+        const base = name.replace(/-\d+(\.\d+)*$/, '');
+        if (!SERVER_GROUPS.includes(base))
+            continue;
+        for (const [k, v] of opts)
+            out.set(k, v);
+    }
+    return out;
+}
+/** `gcache.size=1G; gcs.fc_limit=160` → Map. */
+function parseProviderOptions(value) {
+    const out = new Map();
+    for (const part of value.split(';')) {
+        const p = part.trim();
+        if (p === '')
+            continue;
+        const eq = p.indexOf('=');
+        if (eq < 0)
+            out.set(p, '');
+        else
+            out.set(p.slice(0, eq).trim(), p.slice(eq + 1).trim());
+    }
+    return out;
+}
+// ---------------------------------------------------------------------------
+// Classifying a change
+/**
+ * Variables MariaDB 10.11 accepts with SET GLOBAL without a restart (Dynamic:
+ * Yes in the server docs) and that are safe to change live on a Galera node.
+ * Anything not listed needs a rolling restart: when unsure, restart.
+ */
+const DYNAMIC_VARIABLES = new Set([
+    'max_connections',
+    'wsrep_sync_wait',
+    'innodb_buffer_pool_size', // resizable online since 10.2.2
+    'wsrep_sst_method',
+    'wsrep_sst_donor',
+    'wsrep_slave_threads',
+    'wsrep_applier_threads',
+    'wsrep_log_conflicts',
+    'wsrep_retry_autocommit',
+    'wsrep_max_ws_rows',
+    'wsrep_max_ws_size',
+    'max_allowed_packet',
+    'max_connect_errors',
+    'wait_timeout',
+    'interactive_timeout',
+    'net_read_timeout',
+    'net_write_timeout',
+    'long_query_time',
+    'slow_query_log',
+    'log_warnings',
+    'innodb_flush_log_at_trx_commit',
+    'innodb_io_capacity',
+    'innodb_io_capacity_max',
+    'innodb_lock_wait_timeout',
+    'innodb_max_dirty_pages_pct',
+    'table_open_cache',
+    'table_definition_cache',
+    'thread_cache_size',
+    'tmp_table_size',
+    'max_heap_table_size',
+    'sort_buffer_size',
+    'join_buffer_size',
+    'read_buffer_size',
+    'read_rnd_buffer_size',
+]);
+/**
+ * Written to the file, applied by nothing: the gcomm:// list is only read when a
+ * node (re)connects, so growing the cluster must not restart the others, and
+ * SET GLOBAL wsrep_cluster_address would make the node leave and rejoin.
+ */
+const FILE_ONLY_VARIABLES = new Set(['wsrep_cluster_address']);
+const SIZE_WITH_SUFFIX = /^\d+[KMGT]$/i;
+/** The right-hand side of SET GLOBAL: sizes in bytes (SET takes no suffixes), ON/OFF as words. */
+function setGlobalValue(value) {
+    if (value === null)
+        return 'DEFAULT';
+    const v = value.trim();
+    if (SIZE_WITH_SUFFIX.test(v))
+        return String(parseSize(v));
+    if (/^-?\d+(\.\d+)?$/.test(v))
+        return v;
+    if (/^(ON|OFF|TRUE|FALSE)$/i.test(v))
+        return v.toUpperCase();
+    return quoteString(v);
+}
+function toMap(options) {
+    const entries = options instanceof Map ? [...options] : Object.entries(options);
+    return new Map(entries.map(([k, v]) => [normalizeOptionKey(k), v]));
+}
+/**
+ * Compares two option sets (as `serverOptions` returns them) and says how each
+ * difference is applied. Provider options are compared one by one; none of them
+ * is changed live (gcache.size is not dynamic; the others are rare enough that a
+ * rolling restart is the safe default).
+ */
+function classifyConfigChange(oldOptions, newOptions) {
+    const before = toMap(oldOptions);
+    const after = toMap(newOptions);
+    const keys = [...new Set([...before.keys(), ...after.keys()])].sort();
+    const changes = [];
+    for (const key of keys) {
+        const from = before.get(key) ?? null;
+        const to = after.get(key) ?? null;
+        if (from === to)
+            continue;
+        if (key === 'wsrep_provider_options') {
+            const a = parseProviderOptions(from ?? '');
+            const b = parseProviderOptions(to ?? '');
+            for (const sub of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+                const f = a.get(sub) ?? null;
+                const t = b.get(sub) ?? null;
+                if (f !== t)
+                    changes.push({ key: `${key}.${sub}`, from: f, to: t, apply: 'restart' });
+            }
+            continue;
+        }
+        const apply = FILE_ONLY_VARIABLES.has(key)
+            ? 'file-only'
+            : DYNAMIC_VARIABLES.has(key)
+                ? 'set-global'
+                : 'restart';
+        changes.push({ key, from, to, apply });
+    }
+    const restartBecause = changes.filter((c) => c.apply === 'restart').map((c) => c.key);
+    return {
+        changes,
+        setGlobal: changes
+            .filter((c) => c.apply === 'set-global')
+            .map((c) => `SET GLOBAL ${c.key} = ${setGlobalValue(c.to)}`),
+        restartRequired: restartBecause.length > 0,
+        restartBecause,
+    };
+}
+/** What is on the host vs what we would write; `actual` null = file missing. */
+function compareGaleraConfig(expected, actual) {
+    const expectedOpts = serverOptions(expected);
+    if (actual === null) {
+        return { identical: false, missing: true, classification: classifyConfigChange(new Map(), expectedOpts) };
+    }
+    return {
+        identical: actual === expected,
+        missing: false,
+        classification: classifyConfigChange(serverOptions(actual), expectedOpts),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+
+
+
+;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
+
+
+
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha-checks.ts
+
+
+
+
+
+
+
+const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' };
+/** Thresholds; a node above them is lagging (ProxySQL's max_transactions_behind idea). */
+const THRESHOLDS = {
+    /** wsrep_local_recv_queue_avg above this: the node applies slower than the cluster writes. */
+    recvQueueAvg: 10,
+    /** wsrep_flow_control_paused above this: replication was paused this share of the time. */
+    flowControlPaused: 0.1,
+    /** gcache should hold this many hours of writes, else a node away that long needs a full SST (research §2.1). */
+    gcacheWindowHours: 4,
+};
+function isUnreachable(x) {
+    return typeof x === 'object' && x !== null && 'unreachable' in x;
+}
+function row(layer, host, check, expected, observed, status, hint) {
+    const r = { layer, host, check, expected, observed, status };
+    if (hint !== undefined && status !== 'ok')
+        r.hint = hint;
+    return r;
+}
+/** The node may take traffic: what a correct clustercheck/HAProxy/ProxySQL should conclude. */
+function nodeHealthy(f) {
+    if (!f || isUnreachable(f) || !f.running || !f.status)
+        return false;
+    const s = f.status;
+    return s.clusterStatus === 'Primary' && s.localState === 4 && s.ready && s.desync !== true;
+}
+function stateText(s) {
+    return `${s.localState} ${s.localStateComment || LOCAL_STATE_NAMES[s.localState] || ''}`.trim();
+}
+function galeraNodeChecks(name, f) {
+    const L = LAYER.galera;
+    if (isUnreachable(f))
+        return [row(L, name, 'facts gathered', 'answered', f.unreachable, 'fail', `Check SSH to ${name}.`)];
+    if (!f.running) {
+        return [
+            row(L, name, 'mariadb running', 'running', `stopped${f.unit ? ` (mariadb.service ${f.unit})` : ''}`, 'fail', `Start it (systemctl start mariadb) so it rejoins by IST/SST; if every node is down, run lms-ha recover.`),
+        ];
+    }
+    if (!f.status) {
+        return [
+            row(L, name, 'mariadb running', 'running', 'running', 'ok'),
+            row(L, name, 'wsrep status readable', 'wsrep status over the unix socket', f.sqlError ?? 'no wsrep status', 'fail', `mariadb runs but did not answer as root over its socket with Galera status: check the error log (journalctl -u mariadb) and that wsrep_on=ON.`),
+        ];
+    }
+    const s = f.status;
+    const out = [row(L, name, 'mariadb running', 'running', 'running', 'ok')];
+    out.push(row(L, name, 'wsrep_cluster_status', 'Primary', s.clusterStatus, s.clusterStatus === 'Primary' ? 'ok' : 'fail', `${name} is not in the Primary component: it lost quorum or is cut off from its peers.`));
+    const desync = s.desync === true;
+    out.push(row(L, name, 'wsrep_local_state', '4 Synced', stateText(s), s.localState === 4 ? 'ok' : 'fail', s.localState === 2
+        ? desync
+            ? `Desynced on purpose (wsrep_desync=ON); when that work is done: SET GLOBAL wsrep_desync=OFF.`
+            : `Donor of a state transfer: wait until it is Synced again.`
+        : `Not Synced: see the error log of ${name}.`));
+    out.push(row(L, name, 'wsrep_ready', 'ON', s.ready ? 'ON' : 'OFF', s.ready ? 'ok' : 'fail', `${name} does not accept queries.`));
+    out.push(row(L, name, 'wsrep_connected', 'ON', s.connected ? 'ON' : 'OFF', s.connected ? 'ok' : 'fail', `${name} has no group connection: check ports 4567/4568/4444 between the nodes.`));
+    out.push(row(L, name, 'wsrep_desync', 'OFF', s.desync === null ? 'unknown' : desync ? 'ON' : 'OFF', desync ? 'fail' : 'ok', `SET GLOBAL wsrep_desync=OFF on ${name} once the backup (or other work) that set it is done; not while an SST runs.`));
+    out.push(row(L, name, 'recv queue (avg)', `<= ${THRESHOLDS.recvQueueAvg}`, String(s.localRecvQueueAvg), s.localRecvQueueAvg <= THRESHOLDS.recvQueueAvg ? 'ok' : 'fail', `${name} applies write-sets slower than they arrive: check its disk and CPU, and wsrep_slave_threads.`));
+    out.push(row(L, name, 'flow control paused', `<= ${THRESHOLDS.flowControlPaused}`, s.flowControlPaused.toFixed(3), s.flowControlPaused <= THRESHOLDS.flowControlPaused ? 'ok' : 'fail', `Replication was paused ${(s.flowControlPaused * 100).toFixed(0)}% of the time: the slowest node holds the whole cluster back.`));
+    return out;
+}
+function groupBy(values) {
+    const m = new Map();
+    for (const v of values)
+        m.set(v.value, [...(m.get(v.value) ?? []), v.node]);
+    return m;
+}
+function describeGroups(groups) {
+    return [...groups].map(([value, nodes]) => `${value} (${nodes.join(', ')})`).join('; ');
+}
+function galeraClusterChecks(nodes, db, configuredSyncWait) {
+    const L = LAYER.galera;
+    const H = '(cluster)';
+    const n = nodes.length;
+    const live = nodes
+        .map((x) => ({ node: x.name, f: db.get(x.name) }))
+        .filter((x) => !!x.f && !isUnreachable(x.f) && x.f.running && x.f.status !== null);
+    const primary = live.filter((x) => x.f.status.clusterStatus === 'Primary');
+    const out = [];
+    const sizes = groupBy(primary.map((x) => ({ node: x.node, value: String(x.f.status.clusterSize) })));
+    const sizeOk = primary.length > 0 && [...sizes.keys()].every((v) => v === String(n));
+    out.push(row(L, H, 'cluster size', `${n} (db nodes in the inventory)`, primary.length === 0 ? 'no node in a Primary component' : describeGroups(sizes), sizeOk ? 'ok' : 'fail', `A member is missing from the cluster (or one not in the inventory joined): see the per-node checks.`));
+    if (primary.length > 0) {
+        const uuids = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterStateUuid || '(none)' })));
+        out.push(row(L, H, 'same cluster state UUID', 'one UUID on every node', uuids.size === 1 ? [...uuids.keys()][0] : describeGroups(uuids), uuids.size === 1 ? 'ok' : 'fail', 'Nodes with another UUID are in another cluster (a second bootstrap?): do not write to them; rejoin them by SST.'));
+        const confs = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterConfId || '(none)' })));
+        out.push(row(L, H, 'same conf_id', 'one membership view', confs.size === 1 ? [...confs.keys()][0] : describeGroups(confs), confs.size === 1 ? 'ok' : 'fail', 'The nodes do not share one membership view (partition, or a view change in progress): re-run in a moment.'));
+    }
+    // Warnings, from one node that answered (schema and settings are cluster-wide).
+    const first = primary[0] ?? live[0];
+    if (first) {
+        out.push(gcacheWindowCheck(first.node, first.f));
+        const noPk = first.f.noPk;
+        if (noPk) {
+            out.push(row(L, H, 'tables without a primary key', '0', noPk.count === 0 ? '0' : `${noPk.count}: ${noPk.sample.join(', ')}${noPk.count > noPk.sample.length ? ', ...' : ''}`, noPk.count === 0 ? 'ok' : 'warn', 'Galera replicates row by row: DELETE/UPDATE on a table without a primary key is slow on every node and can diverge. Add a primary key.'));
+        }
+        if (configuredSyncWait !== undefined) {
+            const have = live.map((x) => ({ node: x.node, value: x.f.status.raw['wsrep_sync_wait'] ?? '(unset)' }));
+            const groups = groupBy(have);
+            const ok = groups.size === 1 && groups.has(String(configuredSyncWait));
+            out.push(row(L, H, 'wsrep_sync_wait', `${configuredSyncWait} (inventory database.sync_wait)`, describeGroups(groups), ok ? 'ok' : 'warn', 'Reads may not see the latest writes made through another node: run deploy-db to apply database.sync_wait.'));
+        }
+    }
+    return out;
+}
+/** Hours of writes gcache can hold at the average write rate since start. */
+function gcacheWindowCheck(node, f) {
+    const L = LAYER.galera;
+    const raw = f.status.raw;
+    const options = parseProviderOptions(raw['wsrep_provider_options'] ?? '');
+    const sizeText = options.get('gcache.size');
+    const size = sizeText ? parseSize(sizeText.replace(/B$/i, '')) : null;
+    const bytes = Number(raw['wsrep_replicated_bytes'] ?? 0) + Number(raw['wsrep_received_bytes'] ?? 0);
+    const uptime = f.uptime ?? 0;
+    const expected = `>= ${THRESHOLDS.gcacheWindowHours} h of writes`;
+    if (size === null)
+        return row(L, '(cluster)', 'gcache window', expected, 'gcache.size unknown', 'warn', 'Could not read gcache.size from wsrep_provider_options.');
+    if (uptime <= 0 || bytes <= 0)
+        return row(L, '(cluster)', 'gcache window', expected, `gcache ${sizeText}, no writes measured yet`, 'ok');
+    const perHour = (bytes / uptime) * 3600;
+    const hours = size / perHour;
+    return row(L, '(cluster)', 'gcache window', expected, `~${hours >= 100 ? Math.round(hours) : hours.toFixed(1)} h (gcache ${sizeText}, ${(perHour / 1024 ** 2).toFixed(1)} MiB/h on ${node} since start)`, hours >= THRESHOLDS.gcacheWindowHours ? 'ok' : 'warn', 'A node away longer than this needs a full SST instead of IST: raise database.gcache_size.');
+}
+/** Which LBs hold the VIP. */
+function vipHolders(lb) {
+    const vip = parseCidr(lb.vip)?.address;
+    return lb.lbs.filter((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.addresses.some((a) => a.address === vip);
+    }).map((h) => h.name);
+}
+function serviceCheck(layer, host, service, active, state, hint) {
+    return row(layer, host, `${service} running`, 'active', state || 'unknown', active ? 'ok' : 'fail', hint);
+}
+function haproxyListenerCheck(lbName, listener, stats, nodes, db) {
+    const backend = stats.backends.find((b) => b.name === listener);
+    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
+    const expected = `UP: ${healthy.join(', ') || '(none)'}; others DOWN`;
+    if (!backend)
+        return row(LAYER.lb, lbName, `listener ${listener}`, expected, 'no such listener in haproxy', 'fail', 'Is this HAProxy configured for Galera (deploy-lb)?');
+    const wrong = [];
+    for (const node of nodes) {
+        const server = backend.servers.find((s) => s.name === node.name || s.address?.startsWith(`${node.address}:`));
+        if (!server) {
+            wrong.push(`${node.name} missing`);
+            continue;
+        }
+        const shouldBeUp = healthy.includes(node.name);
+        // "UP 1/2" (going down) and "DOWN 1/3" (coming up): HAProxy has seen the change
+        // and is counting fall/rise checks; a verdict now would only race it.
+        const inTransition = /^(UP|DOWN) \d+\/\d+$/.test(server.rawStatus.trim());
+        if (!inTransition && (shouldBeUp ? server.state !== 'UP' : server.state === 'UP'))
+            wrong.push(`${node.name} ${server.rawStatus}`);
+        else if (server.state === 'MAINT' || server.state === 'DRAIN')
+            wrong.push(`${node.name} ${server.rawStatus} (by hand)`);
+    }
+    const observed = backend.servers.map((s) => `${s.name} ${s.rawStatus}${s.backup ? ' (backup)' : ''}`).join(', ');
+    return row(LAYER.lb, lbName, `listener ${listener}`, expected, wrong.length === 0 ? observed : `${observed} — disagrees: ${wrong.join(', ')}`, wrong.length === 0 ? 'ok' : 'fail', 'HAProxy disagrees with the node state: check the clustercheck on port 9200 of those nodes, and `show servers state` for servers put in MAINT by hand.');
+}
+function proxysqlChecks(lbName, runtime, nodes, db) {
+    const L = LAYER.lb;
+    const nameOf = (hostname) => nodes.find((x) => x.address === hostname || x.name === hostname)?.name ?? hostname;
+    const writers = runtime.servers.filter((s) => s.hostgroup_id === model_PROXYSQL_HOSTGROUPS.writer && s.status === 'ONLINE').map((s) => nameOf(s.hostname));
+    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
+    const checks = [];
+    const writerOk = writers.length === 1 && healthy.includes(writers[0]);
+    checks.push(row(L, lbName, 'writer hostgroup', `exactly 1 ONLINE, a synced node`, writers.length === 0 ? 'none ONLINE' : writers.join(', '), writerOk ? 'ok' : 'fail', 'ProxySQL picks the writer from its Galera monitor: see monitor.mysql_server_galera_log on this LB.'));
+    const readerRows = runtime.servers.filter((s) => s.hostgroup_id === model_PROXYSQL_HOSTGROUPS.reader);
+    const onlineReaders = readerRows.filter((s) => s.status === 'ONLINE').map((s) => nameOf(s.hostname));
+    const missing = healthy.filter((x) => !onlineReaders.includes(x) && !writers.includes(x));
+    const unhealthyOnline = [...onlineReaders, ...writers].filter((x) => !healthy.includes(x));
+    const bad = runtime.servers
+        .filter((s) => (s.hostgroup_id === model_PROXYSQL_HOSTGROUPS.writer || s.hostgroup_id === model_PROXYSQL_HOSTGROUPS.reader) && s.status !== 'ONLINE')
+        .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
+    const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
+    checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
+    const out = [];
+    const writers = new Map();
+    for (const h of lb.lbs) {
+        const f = lb.facts.get(h.name);
+        if (!f || isUnreachable(f)) {
+            out.push(row(LAYER.lb, h.name, 'facts gathered', 'answered', f ? f.unreachable : 'no facts', 'fail', `Check SSH to ${h.name}.`));
+            continue;
+        }
+        out.push(serviceCheck(LAYER.vip, h.name, 'keepalived', f.keepalived.active, f.keepalived.state, `Start keepalived on ${h.name} (systemctl start keepalived): without it this LB cannot take the VIP over.`));
+        if (lb.kind === 'haproxy' && f.haproxy) {
+            out.push(serviceCheck(LAYER.lb, h.name, 'haproxy', f.haproxy.active, f.haproxy.state, `Start haproxy on ${h.name}; see journalctl -u haproxy.`));
+            if (!f.haproxy.stats) {
+                if (f.haproxy.active)
+                    out.push(row(LAYER.lb, h.name, 'haproxy stats', 'readable (stats socket or page)', f.haproxy.statsError ?? 'unreadable', 'fail', 'Enable `stats socket /run/haproxy/admin.sock` in haproxy.cfg and install socat.'));
+            }
+            else {
+                const stats = f.haproxy.stats;
+                const writer = writerOf(stats, HAPROXY_WRITER_LISTENER);
+                const backend = stats.backends.find((b) => b.name === HAPROXY_WRITER_LISTENER);
+                const activeUp = backend?.servers.filter((s) => s.state === 'UP' && !s.backup) ?? [];
+                const anyHealthy = nodes.some((x) => nodeHealthy(db.get(x.name)));
+                const writerOk = backend !== undefined && activeUp.length <= 1 && (writer !== null || !anyHealthy);
+                out.push(row(LAYER.lb, h.name, 'single writer', 'exactly one server takes writes', !backend ? `no ${HAPROXY_WRITER_LISTENER} listener` : writer ? `${writer.name}${writer.backup ? ' (backup: the first active server is down)' : ''}${activeUp.length > 1 ? `; ${activeUp.length} active servers UP` : ''}` : 'none UP', writerOk ? 'ok' : 'fail', 'The writer listener must have exactly one active server and the others as backup (deploy-lb renders this).'));
+                if (writer)
+                    writers.set(h.name, writer.name);
+                if (backend)
+                    out.push(haproxyListenerCheck(h.name, HAPROXY_WRITER_LISTENER, stats, nodes, db));
+                if (stats.backends.some((b) => b.name === HAPROXY_READER_LISTENER))
+                    out.push(haproxyListenerCheck(h.name, HAPROXY_READER_LISTENER, stats, nodes, db));
+            }
+            for (const node of nodes) {
+                const answer = f.clustercheck?.get(node.name);
+                const healthy = nodeHealthy(db.get(node.name));
+                const expected = healthy ? '200 (node synced)' : '503 (node not synced)';
+                if (!answer || 'error' in answer) {
+                    out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, answer ? `no HTTP answer: ${answer.error}` : 'not asked', 'fail', `The health check on ${node.address}:${clustercheckPort} must answer this LB (deploy-lb installs it; check the firewall).`));
+                    continue;
+                }
+                const agrees = answer.healthy === healthy;
+                out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, `${answer.status} ${answer.reason}`, agrees ? 'ok' : 'fail', `The health check on ${node.name} answers against the node's own wsrep state: check its script and the clustercheck account.`));
+            }
+        }
+        else if (lb.kind === 'proxysql' && f.proxysql) {
+            out.push(serviceCheck(LAYER.lb, h.name, 'proxysql', f.proxysql.active, f.proxysql.state, `Start proxysql on ${h.name}; see journalctl -u proxysql.`));
+            if (!f.proxysql.runtime) {
+                if (f.proxysql.active)
+                    out.push(row(LAYER.lb, h.name, 'proxysql admin', 'runtime_mysql_servers readable', f.proxysql.error ?? 'unreadable', 'fail', 'Check the admin password secret and admin-mysql_ifaces (127.0.0.1:6032).'));
+            }
+            else {
+                const r = proxysqlChecks(h.name, f.proxysql.runtime, nodes, db);
+                out.push(...r.checks);
+                if (r.writer)
+                    writers.set(h.name, r.writer);
+            }
+        }
+    }
+    if (lb.lbs.length > 1) {
+        const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
+        if (writers.size > 1 || groups.size > 1) {
+            out.push(row(LAYER.lb, '(lbs)', 'writer agreed by all LBs', 'one writer', describeGroups(groups) || 'none', groups.size === 1 ? 'ok' : 'fail', 'The load balancers send writes to different nodes: concurrent writes on two nodes raise certification conflicts (deadlocks). Make their server lists and order identical.'));
+        }
+    }
+    out.push(...vipChecks(lb));
+    return out;
+}
+function vipChecks(lb) {
+    const holders = vipHolders(lb);
+    const out = [
+        row(LAYER.vip, '(lbs)', `VIP ${lb.vip} holder`, 'exactly one LB', holders.length === 0 ? 'none' : holders.join(', '), holders.length === 1 ? 'ok' : 'fail', holders.length === 0
+            ? 'No LB holds the VIP: check keepalived on both (journalctl -u keepalived) and its proxy probe.'
+            : 'Two LBs hold the VIP (split brain): VRRP adverts do not pass between them (unicast_peer, firewall proto 112), or the address was added by hand. Remove it from the one that should not have it.'),
+    ];
+    const check = `VIP answers on ${lb.writerPort}`;
+    if (holders.length !== 1) {
+        out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', `not tested: the VIP is held by ${holders.length} LBs (see the holder check)`, 'warn'));
+        return out;
+    }
+    // From a host that does not hold the VIP when possible: that goes over the network.
+    const results = lb.lbs
+        .map((h) => ({ h: h.name, f: lb.facts.get(h.name) }))
+        .filter((x) => !!x.f && !isUnreachable(x.f))
+        .sort((a, b) => Number(holders.includes(a.h)) - Number(holders.includes(b.h)));
+    const best = results.find((r) => r.f.vipAnswer.ok) ?? results[0];
+    out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', best ? `${best.f.vipAnswer.detail} (from ${best.h})` : 'not tested', best?.f.vipAnswer.ok ? 'ok' : 'fail', `Nothing answers on ${lb.vip}:${lb.writerPort}: check the proxy on ${holders[0]} and that it listens on all addresses.`));
+    return out;
+}
+function causalityCheck(o) {
+    const L = LAYER.causality;
+    const check = 'write via writer, read via reader';
+    const expected = 'the row just written';
+    if (o.kind === 'skipped')
+        return row(L, '(vip)', check, expected, `not tested: ${o.reason}`, 'warn', 'See the observed value.');
+    const r = o.result;
+    if (isUnreachable(r))
+        return row(L, o.from, check, expected, `probe did not run: ${r.unreachable}`, 'fail');
+    const denied = (e) => e !== null && /\b(1142|1044|1143)\b/.test(e);
+    if (!r.wrote) {
+        return denied(r.writeError)
+            ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs INSERT, UPDATE, SELECT on lms_ha.* for ${o.user} (deploy-db grants it).`)
+            : row(L, o.from, check, expected, `write failed: ${r.writeError}`, 'fail', 'Writes through the VIP writer port fail: see the LB and galera checks.');
+    }
+    if (r.readValue === null) {
+        return row(L, o.from, check, expected, `read failed: ${r.readError}`, denied(r.readError) ? 'warn' : 'fail', 'Reads through the VIP reader port fail: see the LB and galera checks.');
+    }
+    const ok = r.readValue === o.token;
+    return row(L, o.from, check, expected, ok ? `read back with wsrep_sync_wait=${o.syncWait}` : `read "${r.readValue || '(no row)'}" instead (wsrep_sync_wait=${o.syncWait})`, ok ? 'ok' : 'fail', 'A read right after a write did not see it: set database.sync_wait to 1 (or more) and run deploy-db.');
+}
+function storageChecks(s) {
+    const L = LAYER.storage;
+    const out = [];
+    for (const m of s.members) {
+        const p = s.peers.get(m.name);
+        if (!p || isUnreachable(p)) {
+            out.push(row(L, m.name, 'facts gathered', 'answered', p ? p.unreachable : 'no facts', 'fail'));
+            continue;
+        }
+        out.push(serviceCheck(L, m.name, 'glusterd', p.glusterd.active, p.glusterd.state, `Start glusterd on ${m.name} (systemctl start glusterd).`));
+    }
+    const members = s.members.map((m) => ({ host: m.name, address: m.address }));
+    const observerPeers = s.observer ? s.peers.get(s.observer) : undefined;
+    if (!s.observer || !observerPeers || isUnreachable(observerPeers) || !observerPeers.pool) {
+        out.push(row(L, '(storage)', `volume ${s.model.volume}`, 'readable from a storage host', 'no storage host with a running glusterd answered', 'fail', 'Start glusterd on the storage hosts.'));
+    }
+    else {
+        const observer = members.find((m) => m.host === s.observer);
+        out.push(...peerChecks(observer, members, observerPeers.pool));
+        const v = s.volume;
+        if (!v || v.error) {
+            out.push(row(L, observer.host, `volume ${s.model.volume}`, 'exists, Started', `could not ask: ${v?.error ?? 'no answer'}`, 'fail', `gluster volume info ${s.model.volume}`));
+        }
+        else {
+            out.push(...volumeChecks(observer.host, s.model, v.info));
+            if (v.info && v.status) {
+                const down = disconnectedMembers(members, observerPeers.pool);
+                out.push(...brickChecks(observer.host, s.model, v.status, down));
+                if (v.heal)
+                    out.push(...healChecks(observer.host, s.model, v.heal, bricksNotOnline(s.model, v.status), v.splitBrain));
+            }
+        }
+    }
+    for (const [host, c] of s.clients) {
+        if (isUnreachable(c)) {
+            out.push(row(L, host, 'facts gathered', 'answered', c.unreachable, 'fail'));
+            continue;
+        }
+        out.push(...mountChecks(host, { volume: s.model.volume, mountPoint: s.mountPath }, c.mounts, c.probe));
+    }
+    return out;
+}
+/** S3 is not verified yet; shown so nobody mistakes silence for a pass. */
+function s3Check(bucket) {
+    return row(LAYER.storage, '(s3)', `s3 bucket ${bucket}`, 'reachable', 'not checked: verify-ha does not test S3 targets yet', 'warn', 'Check the bucket with the platform (e.g. rclone lsd) until verify-ha does.');
+}
+// ---------------------------------------------------------------------------
+// Report
+function verify_ha_checks_cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/**
+ * Markdown for the scheduled-run issue (reportHealth's `report`): failing
+ * checks first, then warnings. Pass already-redacted checks.
+ */
+function healthReportMarkdown(checks) {
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${verify_ha_checks_cell(c.layer)} | ${verify_ha_checks_cell(c.host)} | ${verify_ha_checks_cell(c.check)} | ${verify_ha_checks_cell(c.expected)} | ${verify_ha_checks_cell(c.observed)} |`)].join('\n');
+    const failed = checks.filter((c) => c.status === 'fail');
+    const warned = checks.filter((c) => c.status === 'warn');
+    const parts = [];
+    parts.push(failed.length === 0 ? 'Every check passed.' : `${failed.length} check${failed.length === 1 ? '' : 's'} failed:\n\n${table(failed)}`);
+    const hints = [...new Set(failed.map((c) => c.hint).filter((h) => !!h))];
+    if (hints.length > 0)
+        parts.push(`What to do:\n\n${hints.map((h) => `- ${h}`).join('\n')}`);
+    if (warned.length > 0)
+        parts.push(`Warnings (${warned.length}):\n\n${table(warned)}`);
+    return parts.join('\n\n');
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha.ts
+/**
+ * verify-ha (read-only part; drills come later): every health signal of every
+ * configured layer, as a table of expected vs observed.
+ *
+ * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
+ * one script per role on each host (all of a host's scripts run concurrently
+ * on its one SSH connection); phase 2 runs the two probes that depend on phase
+ * 1 (the causality write/read through the VIP, and the gluster volume query
+ * when the first storage host could not answer it). Verdicts come from the
+ * pure functions in verify-ha-checks.ts. A layer the inventory does not
+ * configure is absent from the table, not failed.
+ */
+
+
+
+
+
+
+
+
+const FACT_TIMEOUT_MS = 30_000;
+/** The GlusterFS volume the inventory describes: storage hosts' bricks, plus the arbiter's. */
+function glusterModelOf(environment) {
+    const storage = environment.storage;
+    if (storage.kind !== 'glusterfs')
+        return null;
+    const arbiter = storage.arbiter ? environment.hosts.find((h) => h.name === storage.arbiter) : undefined;
+    const data = hostsWithRole(environment, 'storage').filter((h) => h.name !== arbiter?.name);
+    const brick = (h) => ({ host: h.name, address: h.address, path: storage.brick_path });
+    return {
+        model: { volume: storage.volume, bricks: data.map(brick), ...(arbiter ? { arbiter: brick(arbiter) } : {}), options: {} },
+        members: arbiter ? [...data, arbiter] : data,
+        mountPath: storage.mount_path,
+    };
+}
+function lbInputOf(environment) {
+    const lb = environment.load_balancer;
+    if (!lb)
+        return null;
+    return {
+        kind: lb.kind,
+        vip: lb.vip,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        lbs: hostsWithRole(environment, 'lb').map(named),
+    };
+}
+function named(h) {
+    return { name: h.name, address: h.address };
+}
+function glusterVolumeFacts(stdout, volume) {
+    const s = splitVerifySections(stdout);
+    const attempt = (f) => {
+        try {
+            return f();
+        }
+        catch {
+            return null;
+        }
+    };
+    try {
+        const info = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+        return {
+            info,
+            status: info ? attempt(() => parseVolumeStatusXml(s.get('status') ?? '', volume)) : null,
+            heal: info ? attempt(() => parseHealSummaryXml(s.get('heal') ?? '')) : null,
+            splitBrain: (info ? attempt(() => parseSplitBrainXml(s.get('splitbrain') ?? '')) : null) ?? undefined,
+            error: null,
+        };
+    }
+    catch (e) {
+        // "Volume X does not exist" is a verdict (volumeChecks says so), not an error.
+        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr)) {
+            return { info: null, status: null, heal: null, splitBrain: undefined, error: null };
+        }
+        return { info: null, status: null, heal: null, splitBrain: undefined, error: e instanceof Error ? e.message : String(e) };
+    }
+}
+function glusterPeerFacts(stdout) {
+    const s = splitVerifySections(stdout);
+    const state = (s.get('glusterd') ?? '').trim();
+    try {
+        return { glusterd: { active: isActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };
+    }
+    catch (e) {
+        return { glusterd: { active: isActive(state), state }, pool: null, poolError: e instanceof Error ? e.message : String(e) };
+    }
+}
+const verifyHa = async (context) => {
+    const env = context.environment;
+    const dbNodes = env.database ? hostsWithRole(env, 'db') : [];
+    const lbBase = lbInputOf(env);
+    const lb = env.load_balancer;
+    const gluster = glusterModelOf(env);
+    const webHosts = gluster ? hostsWithRole(env, 'web') : [];
+    const isDb = new Set(dbNodes.map((h) => h.name));
+    const isLb = new Set(lbBase ? lbBase.lbs.map((h) => h.name) : []);
+    const isMember = new Set(gluster ? gluster.members.map((h) => h.name) : []);
+    const isClient = new Set(webHosts.map((h) => h.name));
+    const firstMember = gluster?.members[0]?.name;
+    const hosts = env.hosts.filter((h) => isDb.has(h.name) || isLb.has(h.name) || isMember.has(h.name) || isClient.has(h.name));
+    // Phase 1: every relevant host, all its role scripts at once.
+    const results = await context.forEachHost(hosts, async (remote, host) => {
+        const facts = {};
+        const jobs = [];
+        if (isDb.has(host.name)) {
+            jobs.push(remote
+                .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.db = parseDbFacts(r.stdout))));
+        }
+        if (lb && lbBase && isLb.has(host.name)) {
+            const script = lbFactsScript({
+                kind: lb.kind,
+                vip: lb.vip_address,
+                writerPort: lbBase.writerPort,
+                clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
+                dbNodes: dbNodes.map(named),
+                adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
+            });
+            const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
+            jobs.push(remote
+                .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))));
+        }
+        if (gluster && isMember.has(host.name)) {
+            jobs.push(remote
+                .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))));
+            if (host.name === firstMember) {
+                jobs.push(remote
+                    .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                    .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))));
+            }
+        }
+        if (gluster && isClient.has(host.name)) {
+            jobs.push(remote
+                .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))));
+        }
+        await Promise.all(jobs);
+        return facts;
+    });
+    const byHost = new Map();
+    results.forEach((r, i) => byHost.set(hosts[i].name, r.ok ? r.value : { unreachable: toDeployError(r.error).message.split('\n', 1)[0] }));
+    const pick = (name, key) => {
+        const f = byHost.get(name);
+        if (!f)
+            return { unreachable: 'no facts gathered' };
+        if (isUnreachable(f))
+            return f;
+        return f[key] ?? { unreachable: 'no facts gathered' };
+    };
+    const db = new Map(dbNodes.map((h) => [h.name, pick(h.name, 'db')]));
+    const lbInput = lbBase ? { ...lbBase, facts: new Map(lbBase.lbs.map((h) => [h.name, pick(h.name, 'lb')])) } : null;
+    // Phase 2: probes that depend on phase 1, in parallel.
+    const phase2 = [];
+    let causality = null;
+    if (env.database && lb && lbInput && env.app.users.length > 0) {
+        phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+    }
+    let observer = null;
+    let volume = null;
+    const peers = new Map(gluster ? gluster.members.map((h) => [h.name, pick(h.name, 'peers')]) : []);
+    if (gluster) {
+        const usable = gluster.members.find((h) => {
+            const p = peers.get(h.name);
+            return p && !isUnreachable(p) && p.glusterd.active && p.pool !== null;
+        });
+        observer = usable?.name ?? null;
+        if (usable) {
+            const first = byHost.get(usable.name);
+            if (first && !isUnreachable(first) && first.volume)
+                volume = first.volume;
+            else {
+                phase2.push(context
+                    .host(usable.name)
+                    .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
+                    .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
+                    .catch((e) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })));
+            }
+        }
+    }
+    await Promise.all(phase2);
+    // Verdicts.
+    const checks = [...context.preflightChecks];
+    if (env.database) {
+        for (const h of dbNodes)
+            checks.push(...galeraNodeChecks(h.name, db.get(h.name)));
+        checks.push(...galeraClusterChecks(dbNodes.map(named), db, env.database.sync_wait));
+    }
+    if (lbInput && lb)
+        checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
+    if (causality)
+        checks.push(causalityCheck(causality));
+    if (gluster) {
+        checks.push(...storageChecks({
+            model: gluster.model,
+            members: gluster.members.map(named),
+            peers,
+            observer,
+            volume,
+            mountPath: gluster.mountPath,
+            clients: new Map(webHosts.map((h) => [h.name, pick(h.name, 'client')])),
+        }));
+    }
+    else if (env.storage.kind === 's3') {
+        checks.push(s3Check(env.storage.s3.bucket));
+    }
+    const failed = checks.filter((c) => c.status === 'fail');
+    const warned = checks.filter((c) => c.status === 'warn').length;
+    context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
+    return {
+        checks,
+        ...(failed.length > 0
+            ? {
+                error: new errors_DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
+                    host: failed[0].host.startsWith('(') ? undefined : failed[0].host,
+                    hint: failed[0].hint,
+                }),
+            }
+            : {}),
+    };
+};
+/**
+ * Write through the writer port, read through the reader port with the
+ * configured wsrep_sync_wait, as the first application user, from the first
+ * synced db node (it has a client). Skipped, as a warning, when the probe
+ * table is missing or the VIP is not held by exactly one LB (that check
+ * already fails).
+ */
+async function runCausality(context, dbNodes, db, lb) {
+    const env = context.environment;
+    const lbEnv = env.load_balancer;
+    const user = env.app.users[0];
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    if (!from)
+        return { kind: 'skipped', reason: 'no synced db node to run the probe from' };
+    const facts = db.get(from.name);
+    if (!facts.probeTable) {
+        return {
+            kind: 'skipped',
+            reason: 'causality probe needs the lms_ha.causality_probe table (deploy-db creates it) and INSERT/UPDATE/SELECT on it for the first app user',
+        };
+    }
+    const holders = vipHolders(lb);
+    if (holders.length !== 1)
+        return { kind: 'skipped', reason: `the VIP is held by ${holders.length} LBs (see the VIP check)` };
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const syncWait = env.database.sync_wait;
+    const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }), { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
+        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };
+    }
+    catch (e) {
+        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: { unreachable: toDeployError(e).message } };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/executor.ts
+/**
+ * Applies a plan: one change at a time, in plan order, recording each step.
+ * The first failure stops the run; later steps are reported as skipped, never
+ * attempted, because a cluster step after a failed one is exactly how a healthy
+ * node gets restarted into a broken cluster.
+ */
+
+
+
+
+async function applyPlan(plan, options) {
+    const { logger } = options;
+    const redactor = options.redactor ?? new Redactor();
+    const now = options.now ?? (() => performance.now());
+    const hosts = options.hosts instanceof Map
+        ? options.hosts
+        : new Map(options.hosts.map((h) => [h.name, h]));
+    const started = now();
+    const steps = plan.changes.map((c) => ({
+        id: c.id,
+        host: c.host,
+        kind: c.kind,
+        summary: c.summary,
+        status: 'skipped',
+        durationMs: 0,
+    }));
+    // Checked before anything runs: a plan that names a host we have no
+    // connection to must not be half applied.
+    const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
+    if (missing.length > 0) {
+        const error = new errors_DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
+        return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
+    }
+    const total = plan.changes.length;
+    for (let i = 0; i < total; i++) {
+        const change = plan.changes[i];
+        const step = steps[i];
+        const host = hosts.get(change.host);
+        logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
+        const t0 = now();
+        try {
+            await change.apply({ host, hosts, logger, change: change_changeData(change) });
+            step.status = 'ok';
+            step.durationMs = now() - t0;
+        }
+        catch (thrown) {
+            step.status = 'failed';
+            step.durationMs = now() - t0;
+            const error = asApplyError(thrown, change.host, change.summary, redactor);
+            step.error = error.message;
+            step.reason = error.reason;
+            const skipped = total - i - 1;
+            logger.warn(`failed: ${error.message}${skipped > 0 ? ` (${skipped} later step${skipped === 1 ? '' : 's'} skipped)` : ''}`, change.host);
+            return { status: 'failed', changed: steps.some((s) => s.status === 'ok'), steps, durationMs: now() - started, error };
+        }
+    }
+    return { status: 'ok', changed: total > 0, steps, durationMs: now() - started };
+}
+/**
+ * Keeps a DeployError's reason (e.g. `cluster-unhealthy` from a safety gate);
+ * anything else becomes `apply-failed` naming the step.
+ */
+function asApplyError(thrown, host, summary, redactor) {
+    if (thrown instanceof errors_DeployError) {
+        const redacted = new errors_DeployError(thrown.reason, redactor.redact(thrown.message), {
+            host: thrown.host ?? host,
+            hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
+            problems: thrown.problems,
+            cause: thrown,
+        });
+        return redacted;
+    }
+    const message = redactor.redactError(thrown);
+    return new errors_DeployError('apply-failed', `${summary}: ${message}`, {
+        host,
+        hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
+        cause: thrown,
+    });
+}
+/**
+ * Apply after review: refuses when the fresh plan is not the reviewed one.
+ * `expectedHash` undefined or empty means no review is required (manual or
+ * scheduled run). Returns the fresh plan's hash.
+ */
+function verifyReviewedPlan(expectedHash, plan, options = {}) {
+    const actual = planHash(plan, options);
+    const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
+    if (expected === '')
+        return actual;
+    if (!/^[0-9a-f]{64}$/.test(expected)) {
+        throw new errors_DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+            hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+        });
+    }
+    if (expected !== actual) {
+        throw new errors_DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
+            hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
+        });
+    }
+    return actual;
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/recover.ts
+/**
+ * Full-outage recovery decision (research ha-db-anchors.md §2.6 A): with every
+ * node stopped, read grastate.dat, use `--wsrep-recover` where seqno is -1,
+ * discard the null UUID and -1, require one common UUID, bootstrap the highest
+ * seqno, join the rest one at a time. Anything else is refused with the table
+ * of what was seen. Wrong-node bootstraps are the #1 cause of data loss users
+ * report (mariadb-operator#1701, puppet-galera#116), so every doubt refuses.
+ */
+
+
+const NULL_UUID = '00000000-0000-0000-0000-000000000000';
+const GRASTATE_PATH = '/var/lib/mysql/grastate.dat';
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Parses grastate.dat. Returns null when a field is missing or malformed (a torn write). */
+function parseGrastate(text) {
+    const fields = new Map();
+    for (const line of text.split('\n')) {
+        const l = line.trim();
+        if (l === '' || l.startsWith('#'))
+            continue;
+        const colon = l.indexOf(':');
+        if (colon < 0)
+            continue;
+        fields.set(l.slice(0, colon).trim(), l.slice(colon + 1).trim());
+    }
+    const version = fields.get('version');
+    const uuid = fields.get('uuid');
+    const seqno = fields.get('seqno');
+    // Galera < 3.19 wrote no safe_to_bootstrap line: treat as 0, the safe reading.
+    const stb = fields.get('safe_to_bootstrap') ?? '0';
+    if (version === undefined || uuid === undefined || seqno === undefined)
+        return null;
+    if (!UUID_RE.test(uuid) || !/^-?\d+$/.test(seqno) || !/^[01]$/.test(stb))
+        return null;
+    return { version, uuid: uuid.toLowerCase(), seqno: Number(seqno), safeToBootstrap: stb === '1' };
+}
+/**
+ * grastate.dat with safe_to_bootstrap set to 0 or 1, everything else unchanged;
+ * the line is appended if the file has none. Used to set it only on the chosen
+ * node (Kolla lineinfile, PXCO sed) and clear it afterwards.
+ */
+function setSafeToBootstrap(text, value) {
+    const v = value ? '1' : '0';
+    if (/^safe_to_bootstrap:.*$/m.test(text))
+        return text.replace(/^safe_to_bootstrap:.*$/m, `safe_to_bootstrap: ${v}`);
+    const sep = text.endsWith('\n') || text === '' ? '' : '\n';
+    return `${text}${sep}safe_to_bootstrap: ${v}\n`;
+}
+// MariaDB prints `WSREP: Recovered position: <uuid>:<seqno>` and, with
+// wsrep_gtid_mode=ON, `<uuid>:<seqno>,<domain>-<server>-<seqno>` (sql/wsrep_mysqld.cc
+// wsrep_recover()). mariadb-operator also tests the GTID-first order
+// `<uuid>:<gtid>,<seqno>`. PXC 8 logs `[WSREP] Recovered position:`.
+const RECOVERED_RE = /Recovered position:\s*([0-9a-fA-F-]{36}):(\S+)/;
+/**
+ * The last `Recovered position` in the output of `mysqld --wsrep-recover`
+ * (the log may hold several runs; the last is the current one). Null when no
+ * such line or it does not parse.
+ */
+function parseRecoveredPosition(output) {
+    let found = null;
+    for (const line of output.split('\n')) {
+        const m = RECOVERED_RE.exec(line);
+        if (!m)
+            continue;
+        const uuid = m[1].toLowerCase();
+        if (!UUID_RE.test(uuid))
+            continue;
+        const parts = m[2].split(',').map((p) => p.trim()).filter((p) => p !== '');
+        const seqPart = parts.find((p) => /^-?\d+$/.test(p));
+        if (seqPart === undefined)
+            continue;
+        const gtid = parts.find((p) => /^\d+-\d+-\d+$/.test(p)) ?? null;
+        found = { uuid, seqno: Number(seqPart), gtid };
+    }
+    return found;
+}
+/**
+ * Nodes whose position must come from `--wsrep-recover`: no usable grastate,
+ * or seqno -1 there (unclean stop). Run it on these (and only these: PXCO skips
+ * it when grastate has a seqno) before calling `decideRecovery`.
+ */
+function nodesNeedingWsrepRecover(nodes) {
+    return nodes
+        .filter((n) => n.reachable && !n.running)
+        .filter((n) => {
+        const g = n.grastate === null ? null : parseGrastate(n.grastate);
+        return g === null || g.seqno === -1;
+    })
+        .map((n) => n.name);
+}
+function positionOf(n) {
+    const g = n.grastate === null ? null : parseGrastate(n.grastate);
+    const p = { uuid: null, seqno: null, source: '-', safe: g?.safeToBootstrap ?? null, excluded: null, blocking: null, note: [] };
+    if (n.grastate !== null && g === null)
+        p.note.push('grastate.dat unreadable');
+    if (n.grastate === null)
+        p.note.push('no grastate.dat');
+    if (g !== null && g.seqno !== -1) {
+        p.uuid = g.uuid;
+        p.seqno = g.seqno;
+        p.source = 'grastate';
+    }
+    else if (n.recovered !== null) {
+        const r = parseRecoveredPosition(n.recovered);
+        if (r === null) {
+            p.blocking = 'no "Recovered position" line in the --wsrep-recover output';
+            return p;
+        }
+        if (g !== null && g.uuid !== NULL_UUID && g.uuid !== r.uuid) {
+            p.blocking = `grastate.dat says ${g.uuid} but --wsrep-recover says ${r.uuid}`;
+            return p;
+        }
+        p.uuid = r.uuid;
+        p.seqno = r.seqno;
+        p.source = 'wsrep-recover';
+        if (r.gtid)
+            p.note.push(`gtid ${r.gtid}`);
+    }
+    else {
+        p.uuid = g?.uuid ?? null;
+        p.seqno = g?.seqno ?? null;
+        p.source = g ? 'grastate' : '-';
+        p.blocking = 'seqno -1 (unclean stop): run --wsrep-recover on it first';
+        return p;
+    }
+    // §2.6 A step 4 (mariadb-operator PR #1816): such a node has no state to offer.
+    if (p.uuid === NULL_UUID)
+        p.excluded = 'null cluster UUID (no state): will join by SST';
+    else if (p.seqno === -1)
+        p.excluded = 'seqno -1 even after --wsrep-recover: will join by SST';
+    return p;
+}
+function rowsTable(rows) {
+    return formatTable(['node', 'uuid', 'seqno', 'source', 'safe_to_bootstrap', 'note'], rows.map((r) => [
+        r.node,
+        r.uuid ?? '-',
+        r.seqno === null ? '-' : String(r.seqno),
+        r.source,
+        r.safeToBootstrap === null ? '-' : r.safeToBootstrap ? '1' : '0',
+        r.note,
+    ]));
+}
+/**
+ * Decides which node to bootstrap after a full outage, or refuses. Pure: the
+ * caller gathered `nodes` (stopping nothing) and, for `nodesNeedingWsrepRecover`,
+ * ran `mysqld --wsrep-recover`.
+ */
+function decideRecovery(nodes, options = {}) {
+    const recover = options.recoverCommand ?? 'lms-ha recover';
+    const override = options.override;
+    const byName = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const pos = new Map();
+    for (const n of byName)
+        if (n.reachable && !n.running)
+            pos.set(n.name, positionOf(n));
+    const running = byName.filter((n) => n.reachable && n.running).map((n) => n.name);
+    const unreachable = byName.filter((n) => !n.reachable).map((n) => n.name);
+    const candidates = byName.filter((n) => {
+        const p = pos.get(n.name);
+        return p !== undefined && p.excluded === null && p.blocking === null && p.uuid !== null && p.seqno !== null;
+    });
+    const uuids = [...new Set(candidates.map((n) => pos.get(n.name).uuid))];
+    const baseRows = (chosen, chosenNote) => byName.map((n) => {
+        if (!n.reachable) {
+            return { node: n.name, uuid: null, seqno: null, source: '-', safeToBootstrap: null, note: `unreachable${n.detail ? `: ${n.detail}` : ''}` };
+        }
+        if (n.running) {
+            return { node: n.name, uuid: null, seqno: null, source: '-', safeToBootstrap: null, note: 'mysqld is RUNNING' };
+        }
+        const p = pos.get(n.name);
+        const notes = [...p.note];
+        if (p.blocking)
+            notes.push(p.blocking);
+        if (p.excluded)
+            notes.push(p.excluded);
+        if (n.name === chosen)
+            notes.unshift(chosenNote);
+        return { node: n.name, uuid: p.uuid, seqno: p.seqno, source: p.source, safeToBootstrap: p.safe, note: notes.join('; ') };
+    });
+    const refuse = (message, hint, host) => {
+        const rows = baseRows(null, '');
+        const table = rowsTable(rows);
+        return {
+            kind: 'refuse',
+            rows,
+            table,
+            needsWsrepRecover: nodesNeedingWsrepRecover(nodes.filter((n) => n.recovered === null)),
+            error: new DeployError('unsafe-bootstrap', `refusing to bootstrap: ${message}\n${table}`, {
+                hint,
+                ...(host !== undefined ? { host } : {}),
+            }),
+        };
+    };
+    if (override !== undefined && !nodes.some((n) => n.name === override)) {
+        return refuse(`the override names "${override}", which is not a database node`, `Name one of: ${byName.map((n) => n.name).join(', ')}.`);
+    }
+    // A running node is the cluster (or a piece of it): never bootstrap beside it. No override for this.
+    if (running.length > 0) {
+        return refuse(`mysqld is running on ${running.join(', ')}`, `A running node is the cluster: do not bootstrap another. If it is Primary, start mysqld on the other nodes so they join it; if it is non-Primary, stop it first and re-run \`${recover}\`.`, running[0]);
+    }
+    if (unreachable.length > 0 && override === undefined) {
+        return refuse(`${unreachable.join(', ')} cannot be reached, so its position (and whether it runs) is unknown`, `Restore SSH access and re-run, or, if the host is lost for good and verified not to run mysqld, name the node to bootstrap: \`${recover}\` with the bootstrap override.`, unreachable[0]);
+    }
+    const blocked = byName.filter((n) => pos.get(n.name)?.blocking);
+    if (blocked.length > 0 && override === undefined) {
+        const first = blocked[0];
+        return refuse(blocked.map((n) => `${n.name}: ${pos.get(n.name).blocking}`).join('; '), `Every node's position must be known before choosing. Check the error log of ${first.name}; once its position is known re-run \`${recover}\`.`, first.name);
+    }
+    let chosen;
+    let chosenNote;
+    if (override !== undefined) {
+        const target = nodes.find((n) => n.name === override);
+        const p = pos.get(override);
+        if (!target.reachable || p === undefined) {
+            return refuse(`the override names ${override}, which cannot be reached`, 'Bootstrap a node that can be reached.', override);
+        }
+        if (p.blocking || p.excluded || p.uuid === null || p.seqno === null) {
+            return refuse(`the override names ${override}, whose state cannot be bootstrapped (${p.blocking ?? p.excluded ?? 'unknown position'})`, 'Bootstrapping a node without a recovered position starts an empty cluster (mariadb-operator#1701). Name a node with a known position.', override);
+        }
+        chosen = target;
+        const ahead = candidates.filter((c) => c.name !== override && pos.get(c.name).seqno > p.seqno);
+        const otherUuid = candidates.filter((c) => pos.get(c.name).uuid !== p.uuid);
+        const warn = [
+            ...ahead.map((c) => `${c.name} is ahead (seqno ${pos.get(c.name).seqno})`),
+            ...otherUuid.map((c) => `${c.name} has another UUID`),
+        ];
+        chosenNote = `BOOTSTRAP: chosen by override${warn.length ? ` (${warn.join(', ')}: their extra transactions are discarded by SST)` : ''}`;
+    }
+    else {
+        if (candidates.length === 0) {
+            return refuse('no node has a usable position (all null UUID or seqno -1)', 'No node holds recoverable state. If the data is gone, restore from backup; a new empty cluster is a deploy, not a recovery.');
+        }
+        if (uuids.length > 1) {
+            return refuse(`the nodes do not share one cluster UUID (${uuids.join(', ')})`, `Nodes from different clusters (or a second bootstrap) cannot be merged. Decide which history is right and name its node with the bootstrap override; the others will be overwritten by SST.`);
+        }
+        // Highest seqno; ties: safe_to_bootstrap=1, then name. A stale node with
+        // safe_to_bootstrap=1 and a lower seqno loses on seqno first.
+        const ranked = [...candidates].sort((a, b) => {
+            const pa = pos.get(a.name);
+            const pb = pos.get(b.name);
+            if (pa.seqno !== pb.seqno)
+                return pb.seqno - pa.seqno;
+            if (pa.safe !== pb.safe)
+                return pa.safe ? -1 : 1;
+            return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+        });
+        chosen = ranked[0];
+        const top = pos.get(chosen.name);
+        const tied = ranked.filter((c) => pos.get(c.name).seqno === top.seqno).length > 1;
+        chosenNote = `BOOTSTRAP: highest seqno${tied ? ' (tie broken by safe_to_bootstrap, then name)' : ''}`;
+    }
+    const cp = pos.get(chosen.name);
+    const others = byName.filter((n) => n.name !== chosen.name && n.reachable);
+    const joinOrder = others
+        .sort((a, b) => {
+        const sa = pos.get(a.name)?.seqno ?? -1;
+        const sb = pos.get(b.name)?.seqno ?? -1;
+        if (sa !== sb)
+            return sb - sa;
+        return a.name < b.name ? -1 : 1;
+    })
+        .map((n) => n.name);
+    const rows = baseRows(chosen.name, chosenNote);
+    for (const r of rows) {
+        if (unreachable.includes(r.node))
+            r.note += '; skipped: it must never be bootstrapped, only joined once it is back';
+    }
+    const table = rowsTable(rows);
+    return {
+        kind: 'bootstrap',
+        bootstrap: chosen.name,
+        joinOrder,
+        skipped: unreachable,
+        overridden: override !== undefined,
+        uuid: cp.uuid,
+        seqno: cp.seqno,
+        rows,
+        table,
+        steps: [
+            `set safe_to_bootstrap: 1 in ${GRASTATE_PATH} on ${chosen.name} only`,
+            `start ${chosen.name} as a new cluster (galera_new_cluster) and wait until it is Primary and Synced`,
+            ...joinOrder.map((j) => `start ${j} (joins by IST/SST) and wait until it is Synced and the cluster size grows`),
+            `make sure the bootstrap flag is gone (no _WSREP_NEW_CLUSTER in \`systemctl show-environment\`; galera_new_cluster unsets it) so a later restart of ${chosen.name} joins instead of bootstrapping`,
+        ],
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/index.ts
+/** The pure part of the Galera component: models in, configs / SQL / decisions out. */
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/galera/facts.ts
+
+
+
+const GALERA_PACKAGES = ['mariadb-server', 'galera-4', 'mariadb-backup'];
+/** A node that has been part of a cluster (running in one, or stopped with a cluster state). */
+function isClusterMember(f) {
+    if (f.running && f.wsrepActive)
+        return true;
+    return f.grastate !== null && f.grastate.uuid !== NULL_UUID;
+}
+// Sections separated by markers; files as base64 so any byte survives. The
+// status query reads its SQL from stdin (no quoting games on the command line).
+function galeraFactsScript() {
+    const pkgs = GALERA_PACKAGES.join(' ');
+    return [
+        `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
+        'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
+        `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
+        'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
+    ].join('; ');
+}
+function facts_splitSections(stdout) {
+    const out = new Map();
+    let current = null;
+    const lines = [];
+    const flush = () => {
+        if (current !== null)
+            out.set(current, lines.join('\n'));
+        lines.length = 0;
+    };
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z]+)$/.exec(line);
+        if (m) {
+            flush();
+            current = m[1];
+            continue;
+        }
+        lines.push(line);
+    }
+    flush();
+    return out;
+}
+function decodeFile(section) {
+    const text = (section ?? '').trim();
+    if (text === '' || text === '@absent')
+        return null;
+    return Buffer.from(text, 'base64').toString('utf8');
+}
+function parseGaleraFacts(stdout) {
+    const s = facts_splitSections(stdout);
+    const packages = {};
+    for (const line of (s.get('packages') ?? '').split('\n')) {
+        const [name, version, status] = line.split('\t');
+        if (name && version && status && /\binstalled$/.test(status.trim()) && status.includes('ok installed'))
+            packages[name] = version;
+    }
+    const running = (s.get('active') ?? '').trim() === 'active';
+    const statusText = s.get('status') ?? '';
+    const status = running && statusText.trim() !== '' ? parseWsrepStatus(statusText) : null;
+    const grastateText = decodeFile(s.get('grastate'));
+    return {
+        packages,
+        running,
+        config: decodeFile(s.get('config')),
+        status,
+        wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
+        grastate: grastateText === null ? null : parseGrastate(grastateText),
+        sstAuthFile: parseSstAuthFact(s.get('sstauth')),
+    };
+}
+function parseSstAuthFact(section) {
+    const lines = (section ?? '').trim().split('\n');
+    if (lines[0] === undefined || lines[0] === '' || lines[0] === '@absent')
+        return null;
+    const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
+    return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
+}
+async function gatherGaleraFacts(host) {
+    const result = await host.run(galeraFactsScript(), {
+        purpose: 'read MariaDB/Galera facts',
+        stdin: `${WSREP_STATUS_SQL};\n`,
+        timeoutMs: 30_000,
+    });
+    return parseGaleraFacts(result.stdout);
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/cluster-state.ts
+
+function classifyCluster(nodes, facts) {
+    const members = nodes.filter((n) => {
+        const f = facts.get(n);
+        return f !== undefined && isClusterMember(f);
+    });
+    const observations = new Map();
+    for (const n of members) {
+        const f = facts.get(n);
+        if (f.running && f.status !== null)
+            observations.set(n, f.status);
+        else
+            observations.set(n, { stopped: f.running ? 'mariadb runs but does not answer' : 'mariadb is stopped' });
+    }
+    return {
+        kind: members.length === 0 ? 'fresh' : 'existing',
+        members,
+        newcomers: nodes.filter((n) => !members.includes(n)),
+        runningWithoutGalera: nodes.filter((n) => {
+            const f = facts.get(n);
+            return f !== undefined && f.running && !f.wsrepActive && !members.includes(n);
+        }),
+        observations,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
+/**
+ * The I/O half of the Galera lifecycle: querying a node, running SQL with the
+ * script on stdin, installing packages, and waiting for a state by polling
+ * with short timeouts (never a fixed sleep).
+ */
+
+
+/** The node's wsrep status, or null when mariadb does not answer. */
+async function queryNodeStatus(host, timeoutMs = 5_000) {
+    const r = await host.run('mariadb -N -B', {
+        purpose: 'read wsrep status',
+        stdin: `${WSREP_STATUS_SQL};\n`,
+        timeoutMs,
+        allowFailure: true,
+    });
+    if (r.code !== 0 || r.stdout.trim() === '')
+        return null;
+    return parseWsrepStatus(r.stdout);
+}
+/**
+ * Runs a script through the local client as root (unix_socket). The script goes
+ * on stdin: it may hold secrets, which must never be on a command line.
+ */
+async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
+    const r = await host.run('mariadb --batch -N', { purpose, stdin: script, timeoutMs, allowFailure: true });
+    if (r.code !== 0) {
+        throw new errors_DeployError('command-failed', `${purpose} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, {
+            host: host.name,
+            hint: 'Check the MariaDB error log on that host (journalctl -u mariadb).',
+        });
+    }
+    return r.stdout;
+}
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Polls the node until `check` returns null (ready); `check` returns the reason
+ * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
+ */
+async function waitForNode(host, check, options) {
+    const started = Date.now();
+    const pollMs = options.pollMs ?? 250;
+    let last = 'no answer yet';
+    let lastLogged = '';
+    for (;;) {
+        const status = await queryNodeStatus(host);
+        const reason = check(status);
+        if (reason === null && status !== null)
+            return status;
+        last = reason ?? 'mariadb does not answer';
+        if (options.logger && last !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${last}`, host.name);
+            lastLogged = last;
+        }
+        if (Date.now() - started > options.timeoutMs) {
+            throw new errors_DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+                host: host.name,
+                hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
+            });
+        }
+        await delay(pollMs);
+    }
+}
+/** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */
+function syncedWithSize(size) {
+    return (s) => (s === null ? 'mariadb does not answer' : rollingWaitReason(s, size));
+}
+/** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
+async function installGaleraPackages(host, packages, logger) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const cmd = [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q',
+        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+        // The package starts mariadb at once on its default config: it must not
+        // stay up before the Galera config is written.
+        'systemctl stop mariadb',
+    ].join('\n');
+    const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
+    if (r.code !== 0) {
+        throw new errors_DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+/** Cluster state UUIDs of all nodes agree and each sees `size` members. */
+async function assertClusterFormed(hosts, size) {
+    const statuses = await Promise.all(hosts.map((h) => queryNodeStatus(h)));
+    const uuids = new Set(statuses.map((s) => s?.clusterStateUuid ?? ''));
+    const bad = hosts.filter((_h, i) => {
+        const s = statuses[i];
+        return s === null || rollingWaitReason(s, size) !== null;
+    });
+    if (bad.length > 0 || uuids.size !== 1) {
+        throw new errors_DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-db.ts
+/**
+ * deploy-db: MariaDB Galera on the db hosts.
+ *
+ * Facts first, on every db host in parallel (packages, service, option file,
+ * wsrep status, grastate.dat), then the typed changes computed against them.
+ * Plan mode stops there. Apply takes the environment lock, re-gathers and
+ * re-plans under it, proves the plan is the reviewed one, then applies.
+ * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
+ * orchestration with their own waits, not generic resources.
+ */
+
+
+
+
+
+
+
+
+
+
+
+const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
+const JOIN_TIMEOUT_MS = 30 * 60_000;
+/** The component model from the inventory's database section and db hosts. */
+function galeraModelFor(environment) {
+    const db = environment.database;
+    if (!db) {
+        throw new errors_DeployError('invalid-inventory', `environment ${environment.name} has no database section`, {
+            hint: 'Add a database: section (cluster_name at least) to the environment.',
+        });
+    }
+    return galeraModel({
+        clusterName: db.cluster_name,
+        nodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address })),
+        sst: {
+            method: db.sst_method,
+            auth: db.sst_password ? 'password' : 'unix_socket',
+            user: db.sst_user,
+            ...(db.sst_password ? { passwordSecret: db.sst_password.env } : {}),
+        },
+        ...(db.gcache_size ? { gcacheSize: String(db.gcache_size) } : {}),
+        ...(db.buffer_pool_size ? { bufferPoolSize: String(db.buffer_pool_size) } : {}),
+        ...(db.max_connections ? { maxConnections: db.max_connections } : {}),
+        syncWait: db.sync_wait,
+        bindAddress: db.bind_address,
+        port: db.port,
+        extra: { ...db.options },
+        version: db.version,
+    });
+}
+function desiredAccounts(environment, model) {
+    const accounts = [];
+    const sst = sstAccount(model);
+    if (sst)
+        accounts.push(sst);
+    for (const user of environment.app.users) {
+        accounts.push(...appAccounts({
+            user: user.name,
+            hosts: user.hosts,
+            passwordSecret: user.password.env,
+            databases: user.databases,
+            privileges: user.privileges === 'ALL' ? ['ALL PRIVILEGES'] : [...user.privileges],
+        }));
+    }
+    return accounts;
+}
+function secretValues(context) {
+    const out = {};
+    for (const user of context.environment.app.users)
+        out[user.password.env] = context.secrets.valueOf(user.password);
+    const sst = context.environment.database?.sst_password;
+    if (sst)
+        out[sst.env] = context.secrets.valueOf(sst);
+    return out;
+}
+async function gather(context, model, desired) {
+    const dbHosts = hostsWithRole(context.environment, 'db');
+    const remotes = new Map();
+    for (const h of dbHosts)
+        remotes.set(h.name, await context.host(h.name));
+    const results = await context.forEachHost(dbHosts, (remote) => gatherGaleraFacts(remote));
+    const facts = new Map();
+    results.forEach((r, i) => {
+        if (!r.ok)
+            throw r.error;
+        facts.set(dbHosts[i].name, r.value);
+    });
+    const situation = classifyCluster(dbHosts.map((h) => h.name), facts);
+    let accounts = [];
+    let databases = [];
+    let schemaProblems = [];
+    // SQL objects replicate: read them from one Synced member (the writer when it is).
+    const reader = situation.members.find((n) => {
+        const s = facts.get(n).status;
+        return s !== null && s.localState === 4 && s.clusterStatus === 'Primary';
+    });
+    if (reader) {
+        const host = remotes.get(reader);
+        const users = [...new Set(desired.map((a) => a.user))];
+        const existing = parseAccounts(await runSqlScript(host, `${listAccountsSql(users)};\n`, 'list database accounts'));
+        const wanted = new Set(desired.map((a) => `${a.user}@${a.host}`));
+        const toRead = existing.filter((a) => wanted.has(`${a.user}@${a.host}`) || users.includes(a.user));
+        if (toRead.length > 0) {
+            // One round trip: each SHOW GRANTS preceded by a marker row.
+            const script = toRead.map((a, i) => `SELECT '@@acct${i}';\n${showGrantsSql(a.user, a.host)};\n`).join('');
+            const out = await runSqlScript(host, script, 'read grants');
+            const parts = out.split(/^@@acct\d+$/m).slice(1);
+            accounts = toRead.map((a, i) => ({ user: a.user, host: a.host, grants: parseShowGrants(parts[i] ?? '') }));
+        }
+        const names = context.environment.app.databases.map((d) => d.name);
+        if (names.length > 0) {
+            databases = parseDatabases(await runSqlScript(host, `${listDatabasesSql(names)};\n`, 'list databases'));
+            // Galera replicates only InnoDB tables with a primary key correctly: say which are not.
+            schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
+        }
+    }
+    return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems };
+}
+function sqlObject(kind) {
+    switch (kind) {
+        case 'create-database':
+            return { object: 'database', action: 'create' };
+        case 'alter-database':
+            return { object: 'database', action: 'alter' };
+        case 'create-user':
+            return { object: 'user', action: 'create' };
+        case 'password-changed':
+        case 'auth-changed':
+            return { object: 'user', action: 'alter' };
+        case 'grant':
+            return { object: 'grant', action: 'create' };
+        case 'revoke':
+            return { object: 'grant', action: 'drop' };
+        case 'drop-user':
+            return { object: 'user', action: 'drop' };
+    }
+}
+/** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
+function once(fn) {
+    let p;
+    return () => (p ??= fn());
+}
+function hostFactsRow(host, f) {
+    const facts = {
+        mariadb: f.packages['mariadb-server'] ?? 'not installed',
+        service: f.running ? 'running' : 'stopped',
+    };
+    if (f.status && f.wsrepActive)
+        facts.wsrep = `${f.status.clusterStatus}/${f.status.localStateComment}/size ${f.status.clusterSize}`;
+    if (f.grastate)
+        facts.grastate = `seqno ${f.grastate.seqno}`;
+    return { name: host.name, address: host.address, roles: [...host.roles], facts };
+}
+function computePlan(context, model, desired, g) {
+    const { dbHosts, facts, situation } = g;
+    const writer = dbHosts[0].name;
+    const n = dbHosts.length;
+    const secrets = secretValues(context);
+    const pin = context.request.options['mariadb-version'];
+    const changes = [];
+    const warnings = g.schemaProblems.map((p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`);
+    // Existing cluster: refuse unless every member is healthy (Kolla's gate).
+    if (situation.kind === 'existing') {
+        const gate = evaluateGate(situation.members, situation.observations, { recoverCommand: 'lms-ha recover (command: recover)' });
+        if (!gate.ok) {
+            const failing = gate.rows.find((r) => r.verdict !== 'ok');
+            throw new errors_DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
+        }
+    }
+    // 1. Packages: one parallel install phase for every host that needs one.
+    const installs = new Map();
+    for (const h of dbHosts) {
+        const f = facts.get(h.name);
+        for (const pkg of GALERA_PACKAGES) {
+            const want = pin && pkg !== 'galera-4' ? pin : undefined;
+            const have = f.packages[pkg];
+            if (have === undefined || (want !== undefined && have !== want)) {
+                installs.set(h.name, [...(installs.get(h.name) ?? []), want ? `${pkg}=${want}` : pkg]);
+            }
+        }
+    }
+    // An upgrade restarts mariadb (the package does, and the install step stops
+    // it): done on several members at once that is an outage. Rolling package
+    // upgrades are not built yet, so refuse rather than take the cluster down.
+    const upgradingMembers = [...installs.keys()].filter((n) => situation.members.includes(n));
+    if (upgradingMembers.length > 0) {
+        throw new errors_DeployError('invalid-input', `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n).join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`, {
+            host: upgradingMembers[0],
+            hint: 'Remove the mariadb-version option (or set it to the installed version), or upgrade one node at a time by hand (stop, apt-get install, start, wait for Synced).',
+        });
+    }
+    const installPhase = once(async () => {
+        const hostsMap = g.remotes;
+        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
+        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
+    });
+    for (const h of dbHosts) {
+        const f = facts.get(h.name);
+        for (const spec of installs.get(h.name) ?? []) {
+            const [pkg, version] = spec.split('=');
+            changes.push({
+                kind: 'package',
+                id: changeId('package', h.name, pkg),
+                host: h.name,
+                summary: `${f.packages[pkg] ? 'upgrade' : 'install'} ${pkg}${version ? ` ${version}` : ''}`,
+                name: pkg,
+                from: f.packages[pkg] ?? null,
+                to: version ?? 'candidate from the package sources',
+                apply: async (ctx) => {
+                    const r = (await installPhase()).get(ctx.change.host);
+                    if (r.status === 'rejected')
+                        throw r.reason;
+                },
+            });
+        }
+    }
+    // 2. A server running on the package's default config must stop before the Galera config.
+    for (const h of dbHosts) {
+        const f = facts.get(h.name);
+        const freshInstall = f.packages['mariadb-server'] === undefined;
+        if (freshInstall || situation.runningWithoutGalera.includes(h.name)) {
+            changes.push({
+                kind: 'service',
+                id: changeId('service', h.name, 'mariadb', 'stop'),
+                host: h.name,
+                summary: freshInstall
+                    ? 'stop mariadb (the package starts it on its default, non-Galera config)'
+                    : 'stop mariadb (running without Galera)',
+                unit: 'mariadb',
+                action: 'stop',
+                apply: async (ctx) => {
+                    await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb before writing the Galera config', timeoutMs: 120_000 });
+                },
+            });
+        }
+    }
+    // 3. The option file; on members, how the difference is applied.
+    const restart = [];
+    const restartBecause = new Map();
+    const setGlobal = new Map();
+    for (const h of dbHosts) {
+        const f = facts.get(h.name);
+        const content = renderGaleraConfig(model, h.name);
+        if (f.config === content)
+            continue;
+        changes.push({
+            kind: 'file',
+            id: changeId('file', h.name, GALERA_CONFIG_PATH),
+            host: h.name,
+            summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}`,
+            path: GALERA_CONFIG_PATH,
+            before: f.config === null ? null : { content: f.config },
+            after: { content, mode: 0o644, owner: 'root', group: 'root' },
+            sensitive: false,
+            apply: async (ctx) => {
+                await ctx.host.writeFile(GALERA_CONFIG_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+            },
+        });
+        if (situation.members.includes(h.name) && f.running) {
+            const cmp = compareGaleraConfig(content, f.config);
+            if (cmp.classification.restartRequired) {
+                restart.push(h.name);
+                restartBecause.set(h.name, cmp.classification.restartBecause);
+            }
+            else if (cmp.classification.setGlobal.length > 0)
+                setGlobal.set(h.name, cmp.classification.setGlobal);
+        }
+    }
+    // 3b. SST credentials (sst.auth=password only): their own root:mysql 0640 file,
+    // never in the world-readable 60-galera.cnf; shown as a digest, never a diff.
+    const sstPasswordRef = context.environment.database?.sst_password;
+    const sstFile = sstPasswordRef ? renderSstAuthFile(model, context.secrets.valueOf(sstPasswordRef)) : null;
+    if (sstFile) {
+        const digest = (0,external_node_crypto_.createHash)('sha256').update(sstFile.content).digest('hex');
+        for (const h of dbHosts) {
+            const f = facts.get(h.name);
+            const have = f.sstAuthFile;
+            if (have && have.sha256 === digest && have.mode === sstFile.mode && have.owner === sstFile.owner && have.group === sstFile.group)
+                continue;
+            const content = sstFile.content;
+            changes.push({
+                kind: 'file',
+                id: changeId('file', h.name, sstFile.path),
+                host: h.name,
+                summary: `${have ? 'update' : 'write'} ${sstFile.path} (SST credentials, root:mysql 0640)`,
+                path: sstFile.path,
+                before: have ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group } : null,
+                after: { sha256: digest, mode: sstFile.mode, owner: sstFile.owner, group: sstFile.group },
+                sensitive: true,
+                apply: async (ctx) => {
+                    await ctx.host.writeFile(sstFile.path, content, { mode: sstFile.mode, owner: sstFile.owner, group: sstFile.group });
+                },
+            });
+            if (have && have.sha256 !== digest && situation.members.includes(h.name) && f.running && !restart.includes(h.name)) {
+                // wsrep_sst_auth is dynamic: the running server takes the new credentials at once.
+                const sstUser = model.sst.user;
+                changes.push({
+                    kind: 'sql',
+                    id: changeId('sql', h.name, 'set', 'wsrep_sst_auth'),
+                    host: h.name,
+                    summary: 'SET GLOBAL wsrep_sst_auth (SST credentials changed; value not shown)',
+                    scope: 'host',
+                    object: 'variable',
+                    name: 'wsrep_sst_auth',
+                    action: 'set',
+                    detail: 'SST credentials changed',
+                    fingerprint: (0,external_node_crypto_.createHmac)('sha256', (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+                    apply: async (ctx) => {
+                        const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef)}`;
+                        await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
+                    },
+                });
+            }
+        }
+    }
+    // 4a. Dynamic settings on running members: SET GLOBAL on each node (not replicated).
+    for (const [name, statements] of setGlobal) {
+        for (const statement of statements) {
+            const key = /^SET GLOBAL (\S+)/.exec(statement)[1];
+            changes.push({
+                kind: 'sql',
+                id: changeId('sql', name, 'set', key),
+                host: name,
+                summary: `${statement} (live, no restart)`,
+                scope: 'host',
+                object: 'variable',
+                name: key,
+                action: 'set',
+                detail: statement,
+                apply: async (ctx) => {
+                    await runSqlScript(ctx.host, `${statement};\n`, `set ${key}`);
+                },
+            });
+        }
+    }
+    // 4b. Static settings: rolling restart, one node at a time, writer last.
+    const members = situation.members.length;
+    for (const name of rollingRestartOrder(restart, writer)) {
+        changes.push({
+            kind: 'cluster',
+            step: 'rolling-restart',
+            id: changeId('cluster', name, 'rolling-restart'),
+            host: name,
+            summary: `restart mariadb on ${name} (static settings changed), then wait for Synced and size ${members}`,
+            detail: `static settings changed: ${(restartBecause.get(name) ?? []).join(', ')}; one node at a time${name === writer ? '; the writer goes last' : ''}; waits until ${name} is Primary, Synced and the cluster has ${members} members`,
+            apply: async (ctx) => {
+                // Every other member must be healthy before this one goes down.
+                for (const other of situation.members) {
+                    const s = await queryNodeStatus(ctx.hosts.get(other));
+                    const reason = syncedWithSize(members)(s);
+                    if (reason !== null) {
+                        throw new errors_DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
+                            host: other,
+                            hint: 'Wait until every node is Synced, then run deploy-db again.',
+                        });
+                    }
+                }
+                await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+                await waitForNode(ctx.host, syncedWithSize(members), {
+                    timeoutMs: JOIN_TIMEOUT_MS,
+                    logger: ctx.logger,
+                    what: `Synced with cluster size ${members}`,
+                });
+            },
+        });
+    }
+    // SQL changes run on the writer; accounts and databases replicate.
+    const fingerprintKey = (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
+    // The writer, unless it is itself about to join an existing cluster.
+    const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0] : writer;
+    const pushSql = (list) => {
+        for (const c of list) {
+            const { object, action } = sqlObject(c.kind);
+            const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
+            const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
+            const fingerprint = secretNames.length === 0
+                ? undefined
+                : (0,external_node_crypto_.createHmac)('sha256', fingerprintKey)
+                    .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
+                    .digest('hex');
+            const statements = c.statements;
+            changes.push({
+                kind: 'sql',
+                id: changeId('sql', sqlHost, c.kind, c.description),
+                host: sqlHost,
+                summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
+                scope: 'cluster',
+                object,
+                name,
+                action,
+                detail: c.kind === 'password-changed' ? 'password changed' : c.description,
+                ...(fingerprint ? { fingerprint } : {}),
+                apply: async (ctx) => {
+                    await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
+                },
+            });
+        }
+    };
+    // The SST account must exist before anyone joins: the donor logs in with it.
+    const sstDesired = desired.filter((d) => d.user === model.sst.user && d.host === 'localhost');
+    const appDesired = desired.filter((d) => !sstDesired.includes(d));
+    const sstSql = diffAccounts(sstDesired, g.accounts, secrets, { version: model.version });
+    // 5. Cluster formation: bootstrap exactly one node on a fresh cluster, then join one at a time.
+    let size = situation.kind === 'fresh' ? 0 : members;
+    if (situation.kind === 'fresh') {
+        size = 1;
+        changes.push({
+            kind: 'cluster',
+            step: 'bootstrap',
+            id: changeId('cluster', writer, 'bootstrap'),
+            host: writer,
+            summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
+            detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
+            apply: async (ctx) => {
+                await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+                await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
+            },
+        });
+    }
+    const joiners = situation.kind === 'fresh' ? dbHosts.slice(1).map((h) => h.name) : situation.newcomers;
+    pushSql(sstSql);
+    // One at a time by default (safe, and each joiner can pick a Synced donor);
+    // `join=parallel` starts them together (measured against one at a time in the lab).
+    const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
+    const target = size + joiners.length;
+    const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
+    const joinAll = once(async () => {
+        const results = await Promise.allSettled(joiners.map(async (name) => {
+            const host = g.remotes.get(name);
+            await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+            await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
+        }));
+        return new Map(joiners.map((name, i) => [name, results[i]]));
+    });
+    joiners.forEach((name, i) => {
+        const expected = parallel ? target : size + i + 1;
+        const last = i === joiners.length - 1;
+        changes.push({
+            kind: 'cluster',
+            step: 'join',
+            id: changeId('cluster', name, 'join'),
+            host: name,
+            summary: `join ${name} to ${model.clusterName} (state transfer by ${model.sst.method}${parallel ? ', in parallel with the other joiners' : ''}), wait for Synced and size ${expected}`,
+            detail: `starts mariadb on ${name}, which receives a full copy by ${model.sst.method}; waits until it is Primary, Synced and the cluster has ${expected} members${last ? `; then checks all ${n} nodes share one cluster state UUID` : ''}`,
+            apply: async (ctx) => {
+                if (parallel) {
+                    const r = (await joinAll()).get(name);
+                    if (r.status === 'rejected')
+                        throw r.reason;
+                }
+                else {
+                    await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+                    await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
+                }
+                if (last)
+                    await formed();
+            },
+        });
+    });
+    // 6. Databases and app accounts, once, through the writer (they replicate).
+    pushSql([
+        ...diffDatabases(context.environment.app.databases, g.databases),
+        ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
+    ]);
+    return createPlan({
+        command: 'deploy-db',
+        environment: context.environment.name,
+        changes,
+        warnings,
+        hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name))),
+    });
+}
+const deployDb = async (context) => {
+    const model = galeraModelFor(context.environment);
+    const desired = desiredAccounts(context.environment, model);
+    const dbHosts = hostsWithRole(context.environment, 'db');
+    if (context.request.mode === 'plan') {
+        const g = await gather(context, model, desired);
+        const plan = computePlan(context, model, desired, g);
+        for (const w of plan.warnings)
+            context.logger.warn(w);
+        return { plan, planHash: planHash(plan), hosts: [] };
+    }
+    const remotes = await Promise.all(dbHosts.map((h) => context.host(h.name)));
+    return withLock(remotes, {
+        environment: context.environment.name,
+        owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-db' },
+        logger: context.logger,
+    }, async () => {
+        const g = await gather(context, model, desired);
+        const plan = computePlan(context, model, desired, g);
+        for (const w of plan.warnings)
+            context.logger.warn(w);
+        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan);
+        const apply = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
+        return { plan, planHash: hash, apply, hosts: [] };
+    });
+};
+
 ;// CONCATENATED MODULE: ./src/run.ts
+
+
 
 
 
@@ -73584,6 +79650,8 @@ const preflight = async (context) => ({
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS = {
     preflight: preflight,
+    'deploy-db': deployDb,
+    'verify-ha': verifyHa,
     unlock: async (context) => {
         const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
         const holders = await breakLock(hosts, { environment: context.environment.name, logger: context.logger });
@@ -73637,7 +79705,7 @@ async function executeRun(request, deps) {
         const runner = COMMAND_RUNNERS[request.command];
         if (!runner) {
             throw new errors_DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-                hint: 'Available now: preflight, unlock. The others are being built; see the README.',
+                hint: 'Available now: preflight, deploy-db, verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
             });
         }
         const context = {

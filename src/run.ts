@@ -17,10 +17,14 @@ import type { RunRequest } from './request.js';
 import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import type { CommandContext, CommandRunner } from './commands/context.js';
 import { preflight, runPreflight } from './commands/preflight.js';
+import { verifyHa } from './commands/verify-ha.js';
+import { deployDb } from './commands/deploy-db.js';
 
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   preflight,
+  'deploy-db': deployDb,
+  'verify-ha': verifyHa,
   unlock: async (context) => {
     const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
     const holders = await breakLock(hosts, { environment: context.environment.name, logger: context.logger });
@@ -91,7 +95,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     const runner = COMMAND_RUNNERS[request.command];
     if (!runner) {
       throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, unlock. The others are being built; see the README.',
+        hint: 'Available now: preflight, deploy-db, verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
       });
     }
     const context: CommandContext = {

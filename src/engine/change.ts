@@ -9,7 +9,7 @@
 import type { Logger } from '../report/log.js';
 import type { RemoteHost } from '../ssh/types.js';
 
-export const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster'] as const;
+export const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster', 'user', 'directory'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 interface ChangeBase {
@@ -119,8 +119,26 @@ export interface ClusterChange extends ChangeBase {
   detail: string;
 }
 
+/** A system (service) account, created without a login shell or password. */
+export interface UserChange extends ChangeBase {
+  kind: 'user';
+  name: string;
+  action: 'create';
+  /** Why the account exists, e.g. "keepalived runs its scripts as this user". */
+  detail: string;
+}
+
+/** A directory that must exist with this owner and mode. */
+export interface DirectoryChange extends ChangeBase {
+  kind: 'directory';
+  path: string;
+  /** null: the directory does not exist yet. */
+  before: { mode?: number; owner?: string; group?: string } | null;
+  after: { mode: number; owner: string; group: string };
+}
+
 /** The description of a change: data only, what is rendered, hashed and reviewed. */
-export type Change = FileChange | PackageChange | ServiceChange | SqlChange | ClusterChange;
+export type Change = FileChange | PackageChange | ServiceChange | SqlChange | ClusterChange | UserChange | DirectoryChange;
 
 /** What an apply function gets: the host the change is for, all hosts, and the log. */
 export interface ApplyContext {
@@ -170,6 +188,10 @@ export function changeAction(change: Change): string {
       return change.action;
     case 'cluster':
       return 'cluster';
+    case 'user':
+      return 'create';
+    case 'directory':
+      return change.before === null ? 'create' : 'update';
   }
 }
 
@@ -186,5 +208,9 @@ export function changeTarget(change: Change): string {
       return `${change.object} ${change.name}`;
     case 'cluster':
       return 'cluster';
+    case 'user':
+      return `user ${change.name}`;
+    case 'directory':
+      return change.path;
   }
 }

@@ -346,6 +346,8 @@ const KIND_LABELS: Record<ChangeKind, string> = {
   service: 'service',
   sql: 'SQL object',
   cluster: 'cluster step',
+  user: 'system user',
+  directory: 'directory',
 };
 
 function plural(n: number, word: string): string {
@@ -440,8 +442,10 @@ function renderDetails(change: Change, n: number, options: DiffOptions): string 
       body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
       break;
     case 'cluster':
+    case 'user':
       body.push(change.detail, '');
       break;
+    case 'directory':
     case 'service':
       return null;
   }

@@ -175,6 +175,7 @@ export function renderPlanText(plan: Plan, options: { planHash?: string; maxDiff
       }
       case 'sql':
       case 'cluster':
+      case 'user':
         out.push(...indent(change.detail));
         break;
       default:

@@ -51,3 +51,33 @@ ${extraHosts.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles
   writeFileSync(path, text);
   return path;
 }
+
+/** Secret variables the lab-db environment references; tests pass canary values. */
+export const LAB_DB_SECRETS = ['LAB_APP_DB_PASSWORD', 'LAB_SST_PASSWORD'] as const;
+
+/**
+ * A Galera environment on db1-3 (append with writeLabInventory's `extra`):
+ * small memory settings, an app database and a user limited to the lab segment.
+ */
+export function labDbEnvironment(state: LabState, name = 'lab-db', options: { sstPassword?: boolean } = {}): string {
+  const address = (host: string): string => state.hosts.find((h) => h.name === host)!.address;
+  return `  ${name}:
+    ssh: { user: root }
+    hosts:
+      - { name: db1, address: ${address('db1')}, roles: [db] }
+      - { name: db2, address: ${address('db2')}, roles: [db] }
+      - { name: db3, address: ${address('db3')}, roles: [db] }
+    app:
+      preset: moodle
+      users:
+        - name: moodle
+          password: { env: LAB_APP_DB_PASSWORD }
+          databases: [moodle]
+          hosts: ['10.231.0.%']
+    database:
+      cluster_name: lab
+      buffer_pool_size: 128M
+      gcache_size: 64M
+      max_connections: 200
+${options.sstPassword ? '      sst_password: { env: LAB_SST_PASSWORD }\n' : ''}`;
+}

@@ -4,7 +4,7 @@
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
 import type { RemoteHost } from '../../ssh/types.js';
-import { GALERA_CONFIG_PATH } from './config.js';
+import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from './config.js';
 import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from './recover.js';
 import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
 
@@ -21,6 +21,8 @@ export interface GaleraHostFacts {
   /** True when the server runs with the Galera provider active. */
   wsrepActive: boolean;
   grastate: Grastate | null;
+  /** The SST credentials file (sst.auth=password): digest and metadata only, never its content. */
+  sstAuthFile: { sha256: string; mode: number; owner: string; group: string } | null;
 }
 
 /** A node that has been part of a cluster (running in one, or stopped with a cluster state). */
@@ -38,6 +40,7 @@ export function galeraFactsScript(): string {
     'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
     `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
     `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+    `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
     'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
   ].join('; ');
 }
@@ -87,7 +90,15 @@ export function parseGaleraFacts(stdout: string): GaleraHostFacts {
     status,
     wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
     grastate: grastateText === null ? null : parseGrastate(grastateText),
+    sstAuthFile: parseSstAuthFact(s.get('sstauth')),
   };
+}
+
+function parseSstAuthFact(section: string | undefined): GaleraHostFacts['sstAuthFile'] {
+  const lines = (section ?? '').trim().split('\n');
+  if (lines[0] === undefined || lines[0] === '' || lines[0] === '@absent') return null;
+  const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
+  return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
 }
 
 export async function gatherGaleraFacts(host: RemoteHost): Promise<GaleraHostFacts> {

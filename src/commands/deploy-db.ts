@@ -1,0 +1,576 @@
+/**
+ * deploy-db: MariaDB Galera on the db hosts.
+ *
+ * Facts first, on every db host in parallel (packages, service, option file,
+ * wsrep status, grastate.dat), then the typed changes computed against them.
+ * Plan mode stops there. Apply takes the environment lock, re-gathers and
+ * re-plans under it, proves the plan is the reviewed one, then applies.
+ * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
+ * orchestration with their own waits, not generic resources.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { DeployError } from '../errors.js';
+import { changeId, type PlannedChange } from '../engine/change.js';
+import { applyPlan, verifyReviewedPlan, type ApplyResult } from '../engine/executor.js';
+import { withLock } from '../engine/lock.js';
+import { createPlan, planHash, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
+import type { RemoteHost } from '../ssh/types.js';
+import {
+  appAccounts,
+  compareGaleraConfig,
+  diffAccounts,
+  diffDatabases,
+  evaluateGate,
+  galeraModel,
+  GALERA_CONFIG_PATH,
+  listAccountsSql,
+  listDatabasesSql,
+  parseAccounts,
+  parseDatabases,
+  parseSchemaProblems,
+  parseShowGrants,
+  schemaProblemsSql,
+  type SchemaProblem,
+  renderGaleraConfig,
+  renderSstAuthFile,
+  rollingRestartOrder,
+  showGrantsSql,
+  sstAccount,
+  toStdinSql,
+  type ActualAccount,
+  type DesiredAccount,
+  type GaleraModel,
+  type SqlChange as GaleraSqlChange,
+} from '../components/galera/index.js';
+import { classifyCluster, type ClusterSituation } from '../components/galera/cluster-state.js';
+import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../components/galera/facts.js';
+import {
+  assertClusterFormed,
+  installGaleraPackages,
+  queryNodeStatus,
+  runSqlScript,
+  syncedWithSize,
+  waitForNode,
+} from '../components/galera/orchestrate.js';
+import type { CommandContext, CommandRunner } from './context.js';
+
+const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
+const JOIN_TIMEOUT_MS = 30 * 60_000;
+
+/** The component model from the inventory's database section and db hosts. */
+export function galeraModelFor(environment: Environment): GaleraModel {
+  const db = environment.database;
+  if (!db) {
+    throw new DeployError('invalid-inventory', `environment ${environment.name} has no database section`, {
+      hint: 'Add a database: section (cluster_name at least) to the environment.',
+    });
+  }
+  return galeraModel({
+    clusterName: db.cluster_name,
+    nodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address })),
+    sst: {
+      method: db.sst_method,
+      auth: db.sst_password ? 'password' : 'unix_socket',
+      user: db.sst_user,
+      ...(db.sst_password ? { passwordSecret: db.sst_password.env } : {}),
+    },
+    ...(db.gcache_size ? { gcacheSize: String(db.gcache_size) } : {}),
+    ...(db.buffer_pool_size ? { bufferPoolSize: String(db.buffer_pool_size) } : {}),
+    ...(db.max_connections ? { maxConnections: db.max_connections } : {}),
+    syncWait: db.sync_wait,
+    bindAddress: db.bind_address,
+    port: db.port,
+    extra: { ...db.options },
+    version: db.version,
+  });
+}
+
+function desiredAccounts(environment: Environment, model: GaleraModel): DesiredAccount[] {
+  const accounts: DesiredAccount[] = [];
+  const sst = sstAccount(model);
+  if (sst) accounts.push(sst);
+  for (const user of environment.app.users) {
+    accounts.push(
+      ...appAccounts({
+        user: user.name,
+        hosts: user.hosts,
+        passwordSecret: user.password.env,
+        databases: user.databases,
+        privileges: user.privileges === 'ALL' ? ['ALL PRIVILEGES'] : [...user.privileges],
+      }),
+    );
+  }
+  return accounts;
+}
+
+function secretValues(context: CommandContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const user of context.environment.app.users) out[user.password.env] = context.secrets.valueOf(user.password);
+  const sst = context.environment.database?.sst_password;
+  if (sst) out[sst.env] = context.secrets.valueOf(sst);
+  return out;
+}
+
+interface Gathered {
+  dbHosts: Host[];
+  remotes: Map<string, RemoteHost>;
+  facts: Map<string, GaleraHostFacts>;
+  accounts: ActualAccount[];
+  databases: { name: string; charset: string; collation: string }[];
+  situation: ClusterSituation;
+  schemaProblems: SchemaProblem[];
+}
+
+async function gather(context: CommandContext, model: GaleraModel, desired: DesiredAccount[]): Promise<Gathered> {
+  const dbHosts = hostsWithRole(context.environment, 'db');
+  const remotes = new Map<string, RemoteHost>();
+  for (const h of dbHosts) remotes.set(h.name, await context.host(h.name));
+  const results = await context.forEachHost(dbHosts, (remote) => gatherGaleraFacts(remote));
+  const facts = new Map<string, GaleraHostFacts>();
+  results.forEach((r, i) => {
+    if (!r.ok) throw r.error;
+    facts.set(dbHosts[i]!.name, r.value);
+  });
+  const situation = classifyCluster(
+    dbHosts.map((h) => h.name),
+    facts,
+  );
+
+  let accounts: ActualAccount[] = [];
+  let databases: Gathered['databases'] = [];
+  let schemaProblems: SchemaProblem[] = [];
+  // SQL objects replicate: read them from one Synced member (the writer when it is).
+  const reader = situation.members.find((n) => {
+    const s = facts.get(n)!.status;
+    return s !== null && s.localState === 4 && s.clusterStatus === 'Primary';
+  });
+  if (reader) {
+    const host = remotes.get(reader)!;
+    const users = [...new Set(desired.map((a) => a.user))];
+    const existing = parseAccounts(await runSqlScript(host, `${listAccountsSql(users)};\n`, 'list database accounts'));
+    const wanted = new Set(desired.map((a) => `${a.user}@${a.host}`));
+    const toRead = existing.filter((a) => wanted.has(`${a.user}@${a.host}`) || users.includes(a.user));
+    if (toRead.length > 0) {
+      // One round trip: each SHOW GRANTS preceded by a marker row.
+      const script = toRead.map((a, i) => `SELECT '@@acct${i}';\n${showGrantsSql(a.user, a.host)};\n`).join('');
+      const out = await runSqlScript(host, script, 'read grants');
+      const parts = out.split(/^@@acct\d+$/m).slice(1);
+      accounts = toRead.map((a, i) => ({ user: a.user, host: a.host, grants: parseShowGrants(parts[i] ?? '') }));
+    }
+    const names = context.environment.app.databases.map((d) => d.name);
+    if (names.length > 0) {
+      databases = parseDatabases(await runSqlScript(host, `${listDatabasesSql(names)};\n`, 'list databases'));
+      // Galera replicates only InnoDB tables with a primary key correctly: say which are not.
+      schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
+    }
+  }
+  return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems };
+}
+
+function sqlObject(kind: GaleraSqlChange['kind']): { object: 'user' | 'database' | 'grant'; action: 'create' | 'alter' | 'drop' } {
+  switch (kind) {
+    case 'create-database':
+      return { object: 'database', action: 'create' };
+    case 'alter-database':
+      return { object: 'database', action: 'alter' };
+    case 'create-user':
+      return { object: 'user', action: 'create' };
+    case 'password-changed':
+    case 'auth-changed':
+      return { object: 'user', action: 'alter' };
+    case 'grant':
+      return { object: 'grant', action: 'create' };
+    case 'revoke':
+      return { object: 'grant', action: 'drop' };
+    case 'drop-user':
+      return { object: 'user', action: 'drop' };
+  }
+}
+
+/** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+function hostFactsRow(host: Host, f: GaleraHostFacts): PlanHostFacts {
+  const facts: Record<string, string> = {
+    mariadb: f.packages['mariadb-server'] ?? 'not installed',
+    service: f.running ? 'running' : 'stopped',
+  };
+  if (f.status && f.wsrepActive) facts.wsrep = `${f.status.clusterStatus}/${f.status.localStateComment}/size ${f.status.clusterSize}`;
+  if (f.grastate) facts.grastate = `seqno ${f.grastate.seqno}`;
+  return { name: host.name, address: host.address, roles: [...host.roles], facts };
+}
+
+export function computePlan(context: CommandContext, model: GaleraModel, desired: DesiredAccount[], g: Gathered): Plan {
+  const { dbHosts, facts, situation } = g;
+  const writer = dbHosts[0]!.name;
+  const n = dbHosts.length;
+  const secrets = secretValues(context);
+  const pin = context.request.options['mariadb-version'];
+  const changes: PlannedChange[] = [];
+  const warnings: string[] = g.schemaProblems.map(
+    (p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`,
+  );
+
+  // Existing cluster: refuse unless every member is healthy (Kolla's gate).
+  if (situation.kind === 'existing') {
+    const gate = evaluateGate(situation.members, situation.observations, { recoverCommand: 'lms-ha recover (command: recover)' });
+    if (!gate.ok) {
+      const failing = gate.rows.find((r) => r.verdict !== 'ok');
+      throw new DeployError(
+        'cluster-unhealthy',
+        `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`,
+        { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' },
+      );
+    }
+  }
+
+  // 1. Packages: one parallel install phase for every host that needs one.
+  const installs = new Map<string, string[]>();
+  for (const h of dbHosts) {
+    const f = facts.get(h.name)!;
+    for (const pkg of GALERA_PACKAGES) {
+      const want = pin && pkg !== 'galera-4' ? pin : undefined;
+      const have = f.packages[pkg];
+      if (have === undefined || (want !== undefined && have !== want)) {
+        installs.set(h.name, [...(installs.get(h.name) ?? []), want ? `${pkg}=${want}` : pkg]);
+      }
+    }
+  }
+  // An upgrade restarts mariadb (the package does, and the install step stops
+  // it): done on several members at once that is an outage. Rolling package
+  // upgrades are not built yet, so refuse rather than take the cluster down.
+  const upgradingMembers = [...installs.keys()].filter((n) => situation.members.includes(n));
+  if (upgradingMembers.length > 0) {
+    throw new DeployError(
+      'invalid-input',
+      `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n)!.join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`,
+      {
+        host: upgradingMembers[0],
+        hint: 'Remove the mariadb-version option (or set it to the installed version), or upgrade one node at a time by hand (stop, apt-get install, start, wait for Synced).',
+      },
+    );
+  }
+  const installPhase = once(async () => {
+    const hostsMap = g.remotes;
+    const results = await Promise.allSettled(
+      [...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name)!, pkgs, context.logger)),
+    );
+    return new Map([...installs.keys()].map((name, i) => [name, results[i]!]));
+  });
+  for (const h of dbHosts) {
+    const f = facts.get(h.name)!;
+    for (const spec of installs.get(h.name) ?? []) {
+      const [pkg, version] = spec.split('=') as [string, string | undefined];
+      changes.push({
+        kind: 'package',
+        id: changeId('package', h.name, pkg),
+        host: h.name,
+        summary: `${f.packages[pkg] ? 'upgrade' : 'install'} ${pkg}${version ? ` ${version}` : ''}`,
+        name: pkg,
+        from: f.packages[pkg] ?? null,
+        to: version ?? 'candidate from the package sources',
+        apply: async (ctx) => {
+          const r = (await installPhase()).get(ctx.change.host)!;
+          if (r.status === 'rejected') throw r.reason;
+        },
+      });
+    }
+  }
+
+  // 2. A server running on the package's default config must stop before the Galera config.
+  for (const h of dbHosts) {
+    const f = facts.get(h.name)!;
+    const freshInstall = f.packages['mariadb-server'] === undefined;
+    if (freshInstall || situation.runningWithoutGalera.includes(h.name)) {
+      changes.push({
+        kind: 'service',
+        id: changeId('service', h.name, 'mariadb', 'stop'),
+        host: h.name,
+        summary: freshInstall
+          ? 'stop mariadb (the package starts it on its default, non-Galera config)'
+          : 'stop mariadb (running without Galera)',
+        unit: 'mariadb',
+        action: 'stop',
+        apply: async (ctx) => {
+          await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb before writing the Galera config', timeoutMs: 120_000 });
+        },
+      });
+    }
+  }
+
+  // 3. The option file; on members, how the difference is applied.
+  const restart: string[] = [];
+  const restartBecause = new Map<string, string[]>();
+  const setGlobal = new Map<string, string[]>();
+  for (const h of dbHosts) {
+    const f = facts.get(h.name)!;
+    const content = renderGaleraConfig(model, h.name);
+    if (f.config === content) continue;
+    changes.push({
+      kind: 'file',
+      id: changeId('file', h.name, GALERA_CONFIG_PATH),
+      host: h.name,
+      summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}`,
+      path: GALERA_CONFIG_PATH,
+      before: f.config === null ? null : { content: f.config },
+      after: { content, mode: 0o644, owner: 'root', group: 'root' },
+      sensitive: false,
+      apply: async (ctx) => {
+        await ctx.host.writeFile(GALERA_CONFIG_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+      },
+    });
+    if (situation.members.includes(h.name) && f.running) {
+      const cmp = compareGaleraConfig(content, f.config);
+      if (cmp.classification.restartRequired) {
+        restart.push(h.name);
+        restartBecause.set(h.name, cmp.classification.restartBecause);
+      }
+      else if (cmp.classification.setGlobal.length > 0) setGlobal.set(h.name, cmp.classification.setGlobal);
+    }
+  }
+
+  // 3b. SST credentials (sst.auth=password only): their own root:mysql 0640 file,
+  // never in the world-readable 60-galera.cnf; shown as a digest, never a diff.
+  const sstPasswordRef = context.environment.database?.sst_password;
+  const sstFile = sstPasswordRef ? renderSstAuthFile(model, context.secrets.valueOf(sstPasswordRef)) : null;
+  if (sstFile) {
+    const digest = createHash('sha256').update(sstFile.content).digest('hex');
+    for (const h of dbHosts) {
+      const f = facts.get(h.name)!;
+      const have = f.sstAuthFile;
+      if (have && have.sha256 === digest && have.mode === sstFile.mode && have.owner === sstFile.owner && have.group === sstFile.group) continue;
+      const content = sstFile.content;
+      changes.push({
+        kind: 'file',
+        id: changeId('file', h.name, sstFile.path),
+        host: h.name,
+        summary: `${have ? 'update' : 'write'} ${sstFile.path} (SST credentials, root:mysql 0640)`,
+        path: sstFile.path,
+        before: have ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group } : null,
+        after: { sha256: digest, mode: sstFile.mode, owner: sstFile.owner, group: sstFile.group },
+        sensitive: true,
+        apply: async (ctx) => {
+          await ctx.host.writeFile(sstFile.path, content, { mode: sstFile.mode, owner: sstFile.owner, group: sstFile.group });
+        },
+      });
+      if (have && have.sha256 !== digest && situation.members.includes(h.name) && f.running && !restart.includes(h.name)) {
+        // wsrep_sst_auth is dynamic: the running server takes the new credentials at once.
+        const sstUser = model.sst.user;
+        changes.push({
+          kind: 'sql',
+          id: changeId('sql', h.name, 'set', 'wsrep_sst_auth'),
+          host: h.name,
+          summary: 'SET GLOBAL wsrep_sst_auth (SST credentials changed; value not shown)',
+          scope: 'host',
+          object: 'variable',
+          name: 'wsrep_sst_auth',
+          action: 'set',
+          detail: 'SST credentials changed',
+          fingerprint: createHmac('sha256', createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+          apply: async (ctx) => {
+            const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef!)}`;
+            await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
+          },
+        });
+      }
+    }
+  }
+
+  // 4a. Dynamic settings on running members: SET GLOBAL on each node (not replicated).
+  for (const [name, statements] of setGlobal) {
+    for (const statement of statements) {
+      const key = /^SET GLOBAL (\S+)/.exec(statement)![1]!;
+      changes.push({
+        kind: 'sql',
+        id: changeId('sql', name, 'set', key),
+        host: name,
+        summary: `${statement} (live, no restart)`,
+        scope: 'host',
+        object: 'variable',
+        name: key,
+        action: 'set',
+        detail: statement,
+        apply: async (ctx) => {
+          await runSqlScript(ctx.host, `${statement};\n`, `set ${key}`);
+        },
+      });
+    }
+  }
+
+  // 4b. Static settings: rolling restart, one node at a time, writer last.
+  const members = situation.members.length;
+  for (const name of rollingRestartOrder(restart, writer)) {
+    changes.push({
+      kind: 'cluster',
+      step: 'rolling-restart',
+      id: changeId('cluster', name, 'rolling-restart'),
+      host: name,
+      summary: `restart mariadb on ${name} (static settings changed), then wait for Synced and size ${members}`,
+      detail: `static settings changed: ${(restartBecause.get(name) ?? []).join(', ')}; one node at a time${name === writer ? '; the writer goes last' : ''}; waits until ${name} is Primary, Synced and the cluster has ${members} members`,
+      apply: async (ctx) => {
+        // Every other member must be healthy before this one goes down.
+        for (const other of situation.members) {
+          const s = await queryNodeStatus(ctx.hosts.get(other)!);
+          const reason = syncedWithSize(members)(s);
+          if (reason !== null) {
+            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
+              host: other,
+              hint: 'Wait until every node is Synced, then run deploy-db again.',
+            });
+          }
+        }
+        await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+        await waitForNode(ctx.host, syncedWithSize(members), {
+          timeoutMs: JOIN_TIMEOUT_MS,
+          logger: ctx.logger,
+          what: `Synced with cluster size ${members}`,
+        });
+      },
+    });
+  }
+
+  // SQL changes run on the writer; accounts and databases replicate.
+  const fingerprintKey = createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
+  // The writer, unless it is itself about to join an existing cluster.
+  const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0]! : writer;
+  const pushSql = (list: GaleraSqlChange[]): void => {
+    for (const c of list) {
+      const { object, action } = sqlObject(c.kind);
+      const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
+      const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
+      const fingerprint =
+        secretNames.length === 0
+          ? undefined
+          : createHmac('sha256', fingerprintKey)
+              .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
+              .digest('hex');
+      const statements = c.statements;
+      changes.push({
+        kind: 'sql',
+        id: changeId('sql', sqlHost, c.kind, c.description),
+        host: sqlHost,
+        summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
+        scope: 'cluster',
+        object,
+        name,
+        action,
+        detail: c.kind === 'password-changed' ? 'password changed' : c.description,
+        ...(fingerprint ? { fingerprint } : {}),
+        apply: async (ctx) => {
+          await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
+        },
+      });
+    }
+  };
+  // The SST account must exist before anyone joins: the donor logs in with it.
+  const sstDesired = desired.filter((d) => d.user === model.sst.user && d.host === 'localhost');
+  const appDesired = desired.filter((d) => !sstDesired.includes(d));
+  const sstSql = diffAccounts(sstDesired, g.accounts, secrets, { version: model.version });
+
+  // 5. Cluster formation: bootstrap exactly one node on a fresh cluster, then join one at a time.
+  let size = situation.kind === 'fresh' ? 0 : members;
+  if (situation.kind === 'fresh') {
+    size = 1;
+    changes.push({
+      kind: 'cluster',
+      step: 'bootstrap',
+      id: changeId('cluster', writer, 'bootstrap'),
+      host: writer,
+      summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
+      detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
+      apply: async (ctx) => {
+        await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+        await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
+      },
+    });
+  }
+  const joiners = situation.kind === 'fresh' ? dbHosts.slice(1).map((h) => h.name) : situation.newcomers;
+  pushSql(sstSql);
+
+  // One at a time by default (safe, and each joiner can pick a Synced donor);
+  // `join=parallel` starts them together (measured against one at a time in the lab).
+  const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
+  const target = size + joiners.length;
+  const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)!), n);
+  const joinAll = once(async () => {
+    const results = await Promise.allSettled(
+      joiners.map(async (name) => {
+        const host = g.remotes.get(name)!;
+        await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+        await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
+      }),
+    );
+    return new Map(joiners.map((name, i) => [name, results[i]!]));
+  });
+  joiners.forEach((name, i) => {
+    const expected = parallel ? target : size + i + 1;
+    const last = i === joiners.length - 1;
+    changes.push({
+      kind: 'cluster',
+      step: 'join',
+      id: changeId('cluster', name, 'join'),
+      host: name,
+      summary: `join ${name} to ${model.clusterName} (state transfer by ${model.sst.method}${parallel ? ', in parallel with the other joiners' : ''}), wait for Synced and size ${expected}`,
+      detail: `starts mariadb on ${name}, which receives a full copy by ${model.sst.method}; waits until it is Primary, Synced and the cluster has ${expected} members${last ? `; then checks all ${n} nodes share one cluster state UUID` : ''}`,
+      apply: async (ctx) => {
+        if (parallel) {
+          const r = (await joinAll()).get(name)!;
+          if (r.status === 'rejected') throw r.reason;
+        } else {
+          await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+          await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
+        }
+        if (last) await formed();
+      },
+    });
+  });
+
+  // 6. Databases and app accounts, once, through the writer (they replicate).
+  pushSql([
+    ...diffDatabases(context.environment.app.databases, g.databases),
+    ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
+  ]);
+
+  return createPlan({
+    command: 'deploy-db',
+    environment: context.environment.name,
+    changes,
+    warnings,
+    hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!)),
+  });
+}
+
+export const deployDb: CommandRunner = async (context) => {
+  const model = galeraModelFor(context.environment);
+  const desired = desiredAccounts(context.environment, model);
+  const dbHosts = hostsWithRole(context.environment, 'db');
+
+  if (context.request.mode === 'plan') {
+    const g = await gather(context, model, desired);
+    const plan = computePlan(context, model, desired, g);
+    for (const w of plan.warnings) context.logger.warn(w);
+    return { plan, planHash: planHash(plan), hosts: [] };
+  }
+
+  const remotes = await Promise.all(dbHosts.map((h) => context.host(h.name)));
+  return withLock(
+    remotes,
+    {
+      environment: context.environment.name,
+      owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-db' },
+      logger: context.logger,
+    },
+    async () => {
+      const g = await gather(context, model, desired);
+      const plan = computePlan(context, model, desired, g);
+      for (const w of plan.warnings) context.logger.warn(w);
+      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan);
+      const apply: ApplyResult = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
+      return { plan, planHash: hash, apply, hosts: [] };
+    },
+  );
+};

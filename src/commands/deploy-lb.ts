@@ -1,0 +1,945 @@
+/**
+ * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
+ * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
+ * asks (issue 4, seeds 000, 001, 004).
+ *
+ * Facts first, every host in parallel (packages, users, directories, files
+ * with digests, unit states; the clustercheck and monitor accounts from the
+ * first db node; ProxySQL's runtime tables), then typed changes computed
+ * against them. Plan mode stops there. Apply takes the environment lock,
+ * re-gathers and re-plans under it, proves the plan is the reviewed one, then
+ * applies in order: the db nodes' health check first (HAProxy must find it
+ * answering), then one load balancer after the other, so the VIP always has a
+ * working holder.
+ *
+ * Secrets (the VRRP password, ProxySQL's admin and monitor passwords) travel
+ * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
+ * The plan shows sensitive files by metadata only.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeployError } from '../errors.js';
+import { changeId, type PlannedChange } from '../engine/change.js';
+import { applyPlan, verifyReviewedPlan, type ApplyResult } from '../engine/executor.js';
+import { withLock } from '../engine/lock.js';
+import { createPlan, planHash, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
+import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../inventory/environment.js';
+import type { Logger } from '../report/log.js';
+import { shellQuote } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/types.js';
+import {
+  CLUSTERCHECK_SERVICE_UNIT,
+  CLUSTERCHECK_SOCKET_UNIT,
+  CLUSTERCHECK_USER,
+  DEFAULT_CLUSTERCHECK_SCRIPT,
+  DEFAULT_MAINTENANCE_FILE,
+  clustercheckAccountSql,
+  renderClustercheckFiles,
+  renderClustercheckNftables,
+  type ClustercheckModel,
+} from '../components/clustercheck/index.js';
+import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../components/haproxy/index.js';
+import {
+  KEEPALIVED_CHECK_SCRIPT,
+  KEEPALIVED_CONFIG_PATH,
+  KEEPALIVED_NOTIFY_SCRIPT,
+  KEEPALIVED_SCRIPT_USER,
+  keepalivedAuthPass,
+  renderKeepalivedConfig,
+  validateVirtualRouterIds,
+  type KeepalivedModel,
+  type RenderedKeepalived,
+} from '../components/keepalived/index.js';
+import {
+  PROXYSQL_ADMIN_USER,
+  PROXYSQL_RUNTIME_QUERY,
+  diffProxysqlRuntime,
+  mysqlNativePasswordHash,
+  parseProxysqlRuntime,
+  proxysqlMonitorAccountSql,
+  renderProxysqlAdminSql,
+  sectionsToApply,
+  type ProxysqlChange,
+  type ProxysqlModel,
+  type ProxysqlRuntime,
+  type ProxysqlSection,
+} from '../components/proxysql/index.js';
+import { runSqlScript } from '../components/galera/orchestrate.js';
+import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
+import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
+import type { CommandContext, CommandRunner } from './context.js';
+
+// ---------------------------------------------------------------------------
+// Names shared with verify-ha and the e2e tests
+
+/** Where operators put the maintenance (drain) file; created by deploy-lb. */
+export const LMS_HA_ETC_DIR = '/etc/lms-ha';
+/** Directory of the clustercheck script. */
+export const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
+/** The nftables fence of the health check, where nft exists. */
+export const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
+export const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
+/** haproxy.cfg is written here first and checked with `haproxy -c`; only a valid file is moved onto the live one. */
+export const HAPROXY_CANDIDATE_PATH = '/etc/haproxy/haproxy.cfg.lms-ha-candidate';
+export const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'] as const;
+/** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
+export const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'] as const;
+export const PROXYSQL_PACKAGE = 'proxysql';
+/** The MariaDB account ProxySQL's Galera monitor logs in with (one per LB address). */
+export const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
+/** Where a pushed ProxySQL .deb lands on a load balancer. */
+export const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
+/** Default ProxySQL admin login on a fresh install (only from localhost). */
+const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+// ---------------------------------------------------------------------------
+// Desired state from the inventory
+
+export interface LbDesired {
+  lb: LoadBalancer;
+  lbHosts: Host[];
+  dbHosts: Host[];
+  /** kind haproxy: the same haproxy.cfg on every LB. */
+  haproxyConfig?: string;
+  keepalived: Map<string, RenderedKeepalived>;
+  /** kind haproxy: per db node. */
+  clustercheck: Map<string, { files: { path: string; content: string; mode: number; owner: string; group: string }[]; nftables: string }>;
+  /** kind proxysql. */
+  proxysql?: ProxysqlModel;
+  warnings: string[];
+}
+
+function loadBalancerOf(environment: Environment): LoadBalancer {
+  const lb = environment.load_balancer;
+  if (!lb) {
+    throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
+      hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
+    });
+  }
+  return lb;
+}
+
+export function haproxyModelFor(environment: Environment, lb: HaproxyLoadBalancer): HaproxyModel {
+  const dbPort = environment.database?.port ?? 3306;
+  const webHosts = hostsWithRole(environment, 'web');
+  return {
+    dbNodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+    writerPort: lb.ports.writer,
+    readerPort: lb.ports.reader,
+    checkPort: lb.clustercheck_port,
+    maxConnections: lb.haproxy.maxconn,
+    ...(lb.ports.web !== undefined && webHosts.length > 0
+      ? { web: { port: lb.ports.web, servers: webHosts.map((h) => ({ name: h.name, address: h.address, port: lb.haproxy.web_backend_port })) } }
+      : {}),
+  };
+}
+
+export function clustercheckModelFor(lb: HaproxyLoadBalancer, db: Host, lbHosts: Host[]): ClustercheckModel {
+  return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: lbHosts.map((h) => h.address) };
+}
+
+export function proxysqlModelFor(context: CommandContext, lb: ProxysqlLoadBalancer): ProxysqlModel {
+  const dbPort = context.environment.database?.port ?? 3306;
+  return {
+    dbNodes: hostsWithRole(context.environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+    users: context.environment.app.users.map((u) => ({
+      name: u.name,
+      password: context.secrets.valueOf(u.password),
+      ...(u.databases && u.databases.length > 0 ? { defaultSchema: u.databases[0] } : {}),
+    })),
+    monitor: { username: PROXYSQL_MONITOR_USER, password: context.secrets.valueOf(lb.proxysql.monitor_password) },
+    adminPassword: context.secrets.valueOf(lb.proxysql.admin_password),
+    adminInterface: `127.0.0.1:${lb.ports.admin}`,
+  };
+}
+
+export function desiredLbState(context: CommandContext): LbDesired {
+  const { environment } = context;
+  const lb = loadBalancerOf(environment);
+  const lbHosts = hostsWithRole(environment, 'lb');
+  const dbHosts = hostsWithRole(environment, 'db');
+  const warnings: string[] = [];
+  const authPassword = context.secrets.valueOf(lb.auth_password);
+  // What keepalived.conf really carries (the first 8 characters) is masked too.
+  context.redactor.add(authPassword);
+  context.redactor.add(keepalivedAuthPass(authPassword).value);
+
+  // Router ids unique across the whole inventory, not only on one subnet.
+  const groups = Object.entries(context.inventory.environments)
+    .filter(([, spec]) => spec.load_balancer !== undefined)
+    .map(([name, spec]) => ({ name, virtualRouterId: spec.load_balancer!.virtual_router_id, vip: spec.load_balancer!.vip }));
+  for (const problem of validateVirtualRouterIds(groups)) {
+    if (problem.startsWith(`${environment.name}:`) || problem.includes(`used by ${environment.name}`)) warnings.push(`keepalived ${problem}`);
+  }
+
+  const keepalivedModel: KeepalivedModel = {
+    lbs: lbHosts.map((h) => ({ name: h.name, address: h.address })),
+    vip: lb.vip,
+    interface: lb.interface,
+    virtualRouterId: lb.virtual_router_id,
+    authPassword,
+    probe: lb.kind === 'haproxy' ? { kind: 'haproxy', statsPort: HAPROXY_DEFAULTS.statsPort } : { kind: 'proxysql', mysqlPort: lb.ports.mysql },
+    ...(lb.cloud_vip_hook !== undefined ? { cloudVipHook: lb.cloud_vip_hook } : {}),
+  };
+  const keepalived = new Map<string, RenderedKeepalived>();
+  for (const h of lbHosts) {
+    const rendered = renderKeepalivedConfig(keepalivedModel, h.name);
+    keepalived.set(h.name, rendered);
+    for (const s of rendered.secrets) context.redactor.add(s);
+    for (const w of rendered.warnings) if (!warnings.includes(w)) warnings.push(w);
+  }
+
+  const desired: LbDesired = { lb, lbHosts, dbHosts, keepalived, clustercheck: new Map(), warnings };
+  if (lb.kind === 'haproxy') {
+    if (lb.haproxy.timeout_seconds !== 28800) {
+      warnings.push(`load_balancer.haproxy.timeout_seconds ${lb.haproxy.timeout_seconds} is not applied yet: haproxy.cfg uses 8 h (MariaDB's default wait_timeout)`);
+    }
+    desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
+    for (const db of dbHosts) {
+      const model = clustercheckModelFor(lb, db, lbHosts);
+      desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
+    }
+  } else {
+    desired.proxysql = proxysqlModelFor(context, lb);
+    if (lb.ports.mysql !== 6033) {
+      warnings.push(`load_balancer.ports.mysql ${lb.ports.mysql}: ProxySQL keeps listening on its default 6033 until mysql-interfaces is changed (needs a restart); not done yet`);
+    }
+    // Everything that reaches ProxySQL's admin SQL is masked.
+    for (const s of renderProxysqlAdminSql(desired.proxysql).secrets) context.redactor.add(s);
+    for (const s of proxysqlMonitorAccountSql(desired.proxysql.monitor, lbHosts.map((h) => h.address)).secrets) context.redactor.add(s);
+  }
+  return desired;
+}
+
+// ---------------------------------------------------------------------------
+// Facts
+
+export interface ClustercheckAccountFact {
+  /** Authentication plugin of 'clustercheck'@'localhost'; null when the account does not exist. */
+  plugin: string | null;
+  /** Privileges other than USAGE granted to it. */
+  extraGrants: number;
+}
+
+export interface MonitorAccountFact {
+  /** host → mysql_native_password hash of the monitor account's rows. */
+  hosts: Record<string, string>;
+}
+
+export interface ProxysqlFact {
+  /** Which admin login worked: the inventory's secret, ProxySQL's default, or none. */
+  login: 'secret' | 'default' | null;
+  runtime: ProxysqlRuntime | null;
+  error?: string;
+}
+
+export interface LbGathered {
+  lbHosts: Host[];
+  dbHosts: Host[];
+  remotes: Map<string, RemoteHost>;
+  state: Map<string, HostState>;
+  /** Read on the first db node; null when its server did not answer. */
+  account: ClustercheckAccountFact | null;
+  monitor: MonitorAccountFact | null;
+  proxysql: Map<string, ProxysqlFact>;
+  /** Why an account could not be read, for the plan's warnings. */
+  accountError?: string;
+}
+
+const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
+const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
+const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
+const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+
+export function lbStateQuery(kind: LoadBalancer['kind']): HostStateQuery {
+  return {
+    packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
+    users: [KEEPALIVED_SCRIPT_USER],
+    dirs: ['/etc/keepalived'],
+    files: [
+      ...(kind === 'haproxy' ? [{ path: HAPROXY_CONFIG_PATH, read: true }] : []),
+      { path: KEEPALIVED_CONFIG_PATH, read: false },
+      { path: KEEPALIVED_CHECK_SCRIPT, read: true },
+      { path: KEEPALIVED_NOTIFY_SCRIPT, read: true },
+    ],
+    units: kind === 'haproxy' ? ['haproxy', 'keepalived'] : ['proxysql', 'keepalived'],
+    commands: [],
+  };
+}
+
+export function dbStateQuery(): HostStateQuery {
+  return {
+    packages: [],
+    users: [CLUSTERCHECK_USER],
+    dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
+    files: [
+      { path: ccScript, read: true },
+      { path: ccSocketPath, read: true },
+      { path: ccServicePath, read: true },
+      { path: CLUSTERCHECK_NFT_PATH, read: true },
+      { path: ccFirewallPath, read: true },
+    ],
+    units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
+    commands: ['nft'],
+  };
+}
+
+/** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
+export function accountFactsSql(monitorUser?: string): string {
+  const grantee = `'\\'${CLUSTERCHECK_USER}\\'@\\'localhost\\''`;
+  const lines = [
+    'SET SESSION wsrep_sync_wait=0;',
+    `SELECT 'plugin', IFNULL((SELECT plugin FROM mysql.user WHERE User='${CLUSTERCHECK_USER}' AND Host='localhost'), '@absent');`,
+    `SELECT 'extra', (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=${grantee} AND PRIVILEGE_TYPE<>'USAGE')` +
+      ` + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=${grantee})` +
+      ` + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE=${grantee});`,
+  ];
+  if (monitorUser) lines.push(`SELECT 'monitor', Host, authentication_string FROM mysql.user WHERE User='${monitorUser}';`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function parseAccountFacts(stdout: string): { account: ClustercheckAccountFact; monitor: MonitorAccountFact } {
+  const account: ClustercheckAccountFact = { plugin: null, extraGrants: 0 };
+  const monitor: MonitorAccountFact = { hosts: {} };
+  for (const line of stdout.split('\n')) {
+    const [key, a, b] = line.split('\t');
+    if (key === 'plugin' && a !== undefined) account.plugin = a === '@absent' ? null : a;
+    else if (key === 'extra' && a !== undefined) account.extraGrants = Number(a) || 0;
+    else if (key === 'monitor' && a !== undefined) monitor.hosts[a] = b ?? '';
+  }
+  return { account, monitor };
+}
+
+/** The ProxySQL admin client: credentials as an option file on stdin (3 lines), then the SQL. */
+export function proxysqlAdminScript(adminPort: number): string {
+  return withCredentialsFile(
+    3,
+    `c=$(command -v mariadb || command -v mysql); if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client" >&2; exit 2; fi; ` +
+      `timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${adminPort} --connect-timeout=3 -N -B`,
+  );
+}
+
+async function readProxysql(host: RemoteHost, adminPort: number, secret: string): Promise<ProxysqlFact> {
+  let lastError = '';
+  for (const [login, password] of [
+    ['secret', secret],
+    ['default', PROXYSQL_DEFAULT_ADMIN_PASSWORD],
+  ] as const) {
+    const r = await host.run(proxysqlAdminScript(adminPort), {
+      purpose: 'read ProxySQL runtime configuration',
+      stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + PROXYSQL_RUNTIME_QUERY,
+      timeoutMs: 60_000,
+      allowFailure: true,
+    });
+    if (r.code === 0) return { login, runtime: parseProxysqlRuntime(r.stdout) };
+    lastError = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+  }
+  return { login: null, runtime: null, error: lastError };
+}
+
+export async function gatherLbFacts(context: CommandContext, desired: LbDesired): Promise<LbGathered> {
+  const { lbHosts, dbHosts, lb } = desired;
+  const remotes = new Map<string, RemoteHost>();
+  for (const h of [...dbHosts, ...lbHosts]) remotes.set(h.name, await context.host(h.name));
+  const lbQuery = lbStateQuery(lb.kind);
+  const dbQuery = dbStateQuery();
+  const first = dbHosts[0]!;
+  const [lbResults, dbResults, accounts] = await Promise.all([
+    context.forEachHost(lbHosts, (remote) => gatherHostState(remote, lbQuery)),
+    lb.kind === 'haproxy' ? context.forEachHost(dbHosts, (remote) => gatherHostState(remote, dbQuery)) : Promise.resolve([]),
+    remotes
+      .get(first.name)!
+      .run('mariadb --batch -N', {
+        purpose: 'read the clustercheck and monitor accounts',
+        stdin: accountFactsSql(lb.kind === 'proxysql' ? PROXYSQL_MONITOR_USER : undefined),
+        timeoutMs: 30_000,
+        allowFailure: true,
+      }),
+  ]);
+  const state = new Map<string, HostState>();
+  for (const r of [...lbResults, ...dbResults]) {
+    if (!r.ok) throw r.error;
+    state.set(r.host, r.value);
+  }
+  const parsed = accounts.code === 0 ? parseAccountFacts(accounts.stdout) : null;
+  const gathered: LbGathered = {
+    lbHosts,
+    dbHosts,
+    remotes,
+    state,
+    account: parsed?.account ?? null,
+    monitor: parsed?.monitor ?? null,
+    proxysql: new Map(),
+    ...(parsed ? {} : { accountError: accounts.stderr.trim().split('\n').pop() || `exit ${accounts.code}` }),
+  };
+  if (lb.kind === 'proxysql') {
+    const secret = context.secrets.valueOf(lb.proxysql.admin_password);
+    const results = await context.forEachHost(lbHosts, async (remote, h) => {
+      const active = state.get(h.name)?.units['proxysql']?.active === 'active';
+      return active ? readProxysql(remote, lb.ports.admin, secret) : ({ login: null, runtime: null } as ProxysqlFact);
+    });
+    for (const r of results) {
+      if (!r.ok) throw r.error;
+      gathered.proxysql.set(r.host, r.value);
+    }
+  }
+  return gathered;
+}
+
+// ---------------------------------------------------------------------------
+// Changes
+
+interface WantedFile {
+  path: string;
+  content: string;
+  mode: number;
+  owner: string;
+  group: string;
+}
+
+const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+function fileMatches(want: WantedFile, have: FileFact | null | undefined): boolean {
+  return !!have && have.sha256 === sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(
+  host: string,
+  want: WantedFile,
+  have: FileFact | null | undefined,
+  options: { sensitive?: boolean; why?: string; apply?: PlannedChange['apply'] } = {},
+): PlannedChange | null {
+  if (fileMatches(want, have)) return null;
+  const sensitive = options.sensitive ?? false;
+  const meta = { mode: want.mode, owner: want.owner, group: want.group };
+  return {
+    kind: 'file',
+    id: changeId('file', host, want.path),
+    host,
+    summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+    path: want.path,
+    before: have
+      ? sensitive || have.content === undefined
+        ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+        : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+      : null,
+    after: sensitive ? { sha256: sha256(want.content), ...meta } : { content: want.content, ...meta },
+    sensitive,
+    apply:
+      options.apply ??
+      (async (ctx) => {
+        await ctx.host.writeFile(want.path, want.content, meta);
+      }),
+  };
+}
+
+function userChange(host: string, name: string, detail: string): PlannedChange {
+  return {
+    kind: 'user',
+    id: changeId('user', host, name),
+    host,
+    summary: `create system user ${name}`,
+    name,
+    action: 'create',
+    detail,
+    apply: async (ctx) => {
+      const n = shellQuote(name);
+      await ctx.host.run(
+        `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`,
+        { purpose: `create the system user ${name}` },
+      );
+    },
+  };
+}
+
+function directoryChange(host: string, path: string, have: HostState['dirs'][string], why: string, options: { onlyIfAbsent?: boolean } = {}): PlannedChange | null {
+  const after = { mode: 0o755, owner: 'root', group: 'root' };
+  if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group))) return null;
+  return {
+    kind: 'directory',
+    id: changeId('directory', host, path),
+    host,
+    summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+    path,
+    before: have ?? null,
+    after,
+    apply: async (ctx) => {
+      await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+    },
+  };
+}
+
+function serviceChange(host: string, unit: string, action: 'enable' | 'start' | 'restart' | 'reload', summary: string, command: string): PlannedChange {
+  return {
+    kind: 'service',
+    id: changeId('service', host, unit, action),
+    host,
+    summary,
+    unit,
+    action,
+    apply: async (ctx) => {
+      await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
+    },
+  };
+}
+
+/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+async function aptInstall(host: RemoteHost, packages: string[], logger: Logger): Promise<void> {
+  logger.info(`installing ${packages.join(' ')}`, host.name);
+  const cmd = [
+    'set -e',
+    'export DEBIAN_FRONTEND=noninteractive',
+    'apt-get update -q',
+    `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.map(shellQuote).join(' ')}`,
+  ].join('\n');
+  const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+  if (r.code !== 0) {
+    throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+      host: host.name,
+      hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+    });
+  }
+}
+
+/** Downloads (or takes from the runner's tool cache) the pinned ProxySQL .deb and checks its sha256. */
+export type PackageFetcher = (pkg: { url: string; sha256: string }, logger: Logger) => Promise<Buffer>;
+
+export const fetchPinnedPackage: PackageFetcher = async (pkg, logger) => {
+  const tc = await import('@actions/tool-cache');
+  const want = pkg.sha256.toLowerCase();
+  const version = `0.0.0-sha${want.slice(0, 16)}`;
+  const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
+  if (cacheable) {
+    const dir = tc.find('lms-ha-proxysql-deb', version);
+    if (dir) {
+      const bytes = await readFile(join(dir, 'proxysql.deb'));
+      if (sha256(bytes) === want) {
+        logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
+        return bytes;
+      }
+    }
+  }
+  logger.info(`downloading ${pkg.url}`);
+  const path = await tc.downloadTool(pkg.url, join(process.env['RUNNER_TEMP'] || tmpdir(), `lms-ha-proxysql-${want.slice(0, 16)}-${process.pid}.deb`));
+  const bytes = await readFile(path);
+  const got = sha256(bytes);
+  if (got !== want) {
+    throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
+      hint: 'The file changed upstream or the download was tampered with. Check the vendor checksum and update load_balancer.proxysql.package.sha256 only if it is genuine.',
+    });
+  }
+  if (cacheable) await tc.cacheFile(path, 'proxysql.deb', 'lms-ha-proxysql-deb', version);
+  return bytes;
+};
+
+export interface ComputeOptions {
+  /** How the pinned ProxySQL package is fetched on the runner (tests inject a fake). */
+  fetchPackage?: PackageFetcher;
+  /** Key for digests of secret desired state (from the SSH private key; the same at plan and apply). */
+  fingerprintKey?: Buffer;
+}
+
+export function computeLbPlan(context: CommandContext, desired: LbDesired, g: LbGathered, options: ComputeOptions = {}): Plan {
+  const { lb, lbHosts, dbHosts } = desired;
+  const changes: PlannedChange[] = [];
+  const warnings = [...desired.warnings];
+  const fingerprintKey = options.fingerprintKey ?? createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
+  const fingerprint = (value: string) => createHmac('sha256', fingerprintKey).update(value).digest('hex');
+  const sqlHost = dbHosts[0]!.name;
+
+  if (g.account === null) {
+    warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
+  }
+
+  // 1. db nodes (kind haproxy): the health check HAProxy asks.
+  if (lb.kind === 'haproxy') {
+    for (const db of dbHosts) {
+      const s = g.state.get(db.name)!;
+      const wanted = desired.clustercheck.get(db.name)!;
+      if (!s.users[CLUSTERCHECK_USER]) {
+        changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
+      }
+      for (const [dir, why] of [
+        [LMS_HA_ETC_DIR, `touch ${DEFAULT_MAINTENANCE_FILE} to drain this node`],
+        [LMS_HA_LIB_DIR, 'the health check script'],
+      ] as const) {
+        const c = directoryChange(db.name, dir, s.dirs[dir], why);
+        if (c) changes.push(c);
+      }
+      const fileChanged = new Set<string>();
+      for (const f of wanted.files) {
+        const c = fileChange(db.name, f, s.files[f.path]);
+        if (c) {
+          changes.push(c);
+          fileChanged.add(f.path);
+        }
+      }
+      const socket = s.units[CLUSTERCHECK_SOCKET_UNIT]!;
+      const unit = CLUSTERCHECK_SOCKET_UNIT;
+      if (socket.enabled !== 'enabled' || socket.active !== 'active') {
+        changes.push(
+          serviceChange(db.name, unit, 'enable', `enable and start ${unit} (health check on port ${lb.clustercheck_port})`, `systemctl daemon-reload && systemctl enable --now ${unit}${fileChanged.has(ccSocketPath) && socket.active === 'active' ? ` && systemctl restart ${unit}` : ''}`),
+        );
+      } else if (fileChanged.has(ccSocketPath)) {
+        changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
+      } else if (fileChanged.has(ccServicePath)) {
+        changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
+      }
+
+      // Second fence where nft exists; the socket unit's IP lists depend on cgroup eBPF.
+      if (s.commands['nft']) {
+        const nft: WantedFile = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
+        const unitFile: WantedFile = { path: ccFirewallPath, content: renderFirewallUnit(), mode: 0o644, owner: 'root', group: 'root' };
+        const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], { why: `only the load balancers reach port ${lb.clustercheck_port}` });
+        const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath]);
+        if (nftChange) changes.push(nftChange);
+        if (unitChange) changes.push(unitChange);
+        const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT]!;
+        if (fw.enabled !== 'enabled') {
+          changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the rules at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+        if (fw.active !== 'active' || nftChange || unitChange) {
+          changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'restart', `load the nftables rules of the health check (${CLUSTERCHECK_FIREWALL_UNIT})`, `systemctl daemon-reload && systemctl restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+      } else {
+        warnings.push(`${db.name}: nft is not installed, so port ${lb.clustercheck_port} is fenced only by the socket unit's IPAddressAllow (cgroup eBPF); install nftables (provision) for a second fence`);
+      }
+    }
+
+    // The account replicates: once, through the first db node.
+    const account = g.account;
+    const wrongPlugin = account !== null && account.plugin !== null && account.plugin !== 'unix_socket';
+    const extra = account?.extraGrants ?? 0;
+    if (account === null || account.plugin === null || wrongPlugin || extra > 0) {
+      const name = `'${CLUSTERCHECK_USER}'@'localhost'`;
+      const revoke = extra > 0 ? `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${name};\n` : '';
+      const detail =
+        account === null || account.plugin === null
+          ? 'IDENTIFIED VIA unix_socket, no grants (USAGE reads wsrep status)'
+          : [wrongPlugin ? `authentication ${account.plugin} -> unix_socket` : '', extra > 0 ? `revoke ${extra} extra privilege(s)` : ''].filter(Boolean).join('; ');
+      changes.push({
+        kind: 'sql',
+        id: changeId('sql', sqlHost, 'user', name),
+        host: sqlHost,
+        summary: `${account?.plugin ? 'fix' : 'create'} MariaDB account ${name} for the health check`,
+        scope: 'cluster',
+        object: 'user',
+        name,
+        action: account?.plugin ? 'alter' : 'create',
+        detail,
+        apply: async (ctx) => {
+          await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${clustercheckAccountSql()}${revoke}`, 'create the clustercheck account');
+        },
+      });
+    }
+  } else {
+    // kind proxysql: the monitor account, once, through the first db node.
+    const model = desired.proxysql!;
+    const addresses = lbHosts.map((h) => h.address);
+    const hash = mysqlNativePasswordHash(model.monitor.password);
+    const have = g.monitor?.hosts ?? {};
+    const missing = addresses.filter((a) => have[a] === undefined);
+    const stale = addresses.filter((a) => have[a] !== undefined && have[a] !== hash);
+    if (g.monitor === null || missing.length > 0 || stale.length > 0) {
+      const sql = proxysqlMonitorAccountSql(model.monitor, addresses).sql;
+      const name = `'${PROXYSQL_MONITOR_USER}'@{${addresses.join(',')}}`;
+      changes.push({
+        kind: 'sql',
+        id: changeId('sql', sqlHost, 'user', PROXYSQL_MONITOR_USER),
+        host: sqlHost,
+        summary: `${missing.length > 0 || g.monitor === null ? 'create' : 'update'} the ProxySQL monitor account ${PROXYSQL_MONITOR_USER} (no privileges)`,
+        scope: 'cluster',
+        object: 'user',
+        name,
+        action: missing.length > 0 || g.monitor === null ? 'create' : 'alter',
+        detail: [missing.length > 0 ? `create for ${missing.join(', ')}` : '', stale.length > 0 ? `password changed for ${stale.join(', ')}` : ''].filter(Boolean).join('; ') || 'create',
+        fingerprint: fingerprint(hash),
+        apply: async (ctx) => {
+          await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${sql}`, 'create the ProxySQL monitor account');
+        },
+      });
+    }
+  }
+
+  // 2. Packages on the load balancers: one parallel phase for all of them.
+  const installs = new Map<string, string[]>();
+  const basePackages: readonly string[] = lb.kind === 'haproxy' ? HAPROXY_LB_PACKAGES : PROXYSQL_LB_PACKAGES;
+  for (const h of lbHosts) {
+    const s = g.state.get(h.name)!;
+    const missing = basePackages.filter((p) => s.packages[p] === undefined);
+    if (missing.length > 0) installs.set(h.name, missing);
+  }
+  const installPhase = once(async () => {
+    const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name)!, pkgs, context.logger)));
+    return new Map([...installs.keys()].map((name, i) => [name, results[i]!]));
+  });
+  const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
+  const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
+  const debBytes = once(() => fetchPackage(proxysqlPkg!, context.logger));
+
+  for (const h of lbHosts) {
+    const s = g.state.get(h.name)!;
+    const keepalivedFiles = desired.keepalived.get(h.name)!.files;
+    for (const pkg of installs.get(h.name) ?? []) {
+      changes.push({
+        kind: 'package',
+        id: changeId('package', h.name, pkg),
+        host: h.name,
+        summary: `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: 'candidate from the package sources',
+        apply: async (ctx) => {
+          const r = (await installPhase()).get(ctx.change.host)!;
+          if (r.status === 'rejected') throw r.reason;
+        },
+      });
+    }
+    if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
+      const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
+      changes.push({
+        kind: 'package',
+        id: changeId('package', h.name, PROXYSQL_PACKAGE),
+        host: h.name,
+        summary: proxysqlPkg
+          ? `install proxysql from the pinned package (downloaded on the runner, pushed over SSH)`
+          : 'install proxysql from the vendor repository',
+        name: PROXYSQL_PACKAGE,
+        from: null,
+        to: proxysqlPkg ? `${proxysqlPkg.url} (sha256 ${proxysqlPkg.sha256.toLowerCase()})` : 'candidate from the package sources',
+        apply: async (ctx) => {
+          if (!proxysqlPkg) {
+            await aptInstall(ctx.host, [PROXYSQL_PACKAGE], ctx.logger);
+            return;
+          }
+          const bytes = await debBytes();
+          await ctx.host.run(`install -d -m 0755 -o root -g root ${PROXYSQL_DEB_DIR}`, { purpose: `create ${PROXYSQL_DEB_DIR}` });
+          await ctx.host.writeFile(debPath, bytes, { mode: 0o644, owner: 'root', group: 'root' });
+          const check = await ctx.host.run(`sha256sum ${shellQuote(debPath)} | cut -d' ' -f1`, { purpose: 'check the pushed ProxySQL package' });
+          if (check.stdout.trim() !== proxysqlPkg.sha256.toLowerCase()) {
+            throw new DeployError('apply-failed', `the ProxySQL package pushed to ${ctx.host.name} does not have the pinned sha256`, {
+              host: ctx.host.name,
+              hint: 'The transfer was cut or altered; run apply again.',
+            });
+          }
+          await aptInstall(ctx.host, [debPath], ctx.logger);
+        },
+      });
+    }
+
+    // 3. The user keepalived runs its scripts as (enable_script_security).
+    const createdUser = !s.users[KEEPALIVED_SCRIPT_USER];
+    if (createdUser) {
+      changes.push(userChange(h.name, KEEPALIVED_SCRIPT_USER, 'keepalived runs its check and notify scripts as this unprivileged user (enable_script_security)'));
+    }
+
+    // 4. The proxy.
+    if (lb.kind === 'haproxy') {
+      const content = desired.haproxyConfig!;
+      const cfg = fileChange(
+        h.name,
+        { path: HAPROXY_CONFIG_PATH, content, mode: 0o644, owner: 'root', group: 'root' },
+        s.files[HAPROXY_CONFIG_PATH],
+        {
+          why: 'checked with haproxy -c before it replaces the live file',
+          apply: async (ctx) => {
+            await ctx.host.writeFile(HAPROXY_CANDIDATE_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+            const check = await ctx.host.run(`haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'check the new haproxy.cfg', allowFailure: true, timeoutMs: 60_000 });
+            if (check.code !== 0) {
+              await ctx.host.run(`rm -f -- ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'remove the rejected haproxy.cfg', allowFailure: true });
+              throw new DeployError('apply-failed', `haproxy -c rejected the new configuration on ${ctx.host.name}: ${(check.stderr || check.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: 'The live haproxy.cfg was left as it was. This is a bug in lms-ha or an HAProxy version it does not know; please report it with this message.',
+              });
+            }
+            // The checked bytes become the live file in one rename.
+            await ctx.host.run(`mv -f -- ${HAPROXY_CANDIDATE_PATH} ${HAPROXY_CONFIG_PATH}`, { purpose: 'install the checked haproxy.cfg' });
+          },
+        },
+      );
+      if (cfg) changes.push(cfg);
+      const unit = s.units['haproxy']!;
+      if (unit.enabled !== 'enabled') changes.push(serviceChange(h.name, 'haproxy', 'enable', 'enable haproxy at boot', 'systemctl enable haproxy'));
+      if (unit.active !== 'active') {
+        // The package may have started it on its default config after the facts were read.
+        changes.push(serviceChange(h.name, 'haproxy', 'start', 'start haproxy (or reload it if the package started it)', 'systemctl reload-or-restart haproxy'));
+      } else if (cfg) {
+        changes.push(serviceChange(h.name, 'haproxy', 'reload', 'reload haproxy (configuration changed; established connections are kept)', 'systemctl reload haproxy'));
+      }
+    } else {
+      const unit = s.units['proxysql']!;
+      if (unit.enabled !== 'enabled') changes.push(serviceChange(h.name, 'proxysql', 'enable', 'enable proxysql at boot', 'systemctl enable proxysql'));
+      if (unit.active !== 'active') changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql'));
+      changes.push(...proxysqlSqlChanges(h.name, desired, g, lb, fingerprint));
+    }
+
+    // 5. Keepalived last on each LB: its probe needs the proxy up. Not every
+    // keepalived package ships /etc/keepalived; the package's own mode is kept.
+    const kaDir = directoryChange(h.name, '/etc/keepalived', s.dirs['/etc/keepalived'], 'keepalived configuration', { onlyIfAbsent: true });
+    if (kaDir) changes.push(kaDir);
+    let keepalivedChanged = createdUser;
+    for (const f of [...keepalivedFiles].sort((a, b) => (a.path === KEEPALIVED_CONFIG_PATH ? 1 : b.path === KEEPALIVED_CONFIG_PATH ? -1 : 0))) {
+      const sensitive = f.path === KEEPALIVED_CONFIG_PATH;
+      const c = fileChange(h.name, f, s.files[f.path], { sensitive, ...(sensitive ? { why: 'holds the VRRP password: root 0600, content not shown' } : {}) });
+      if (c) {
+        changes.push(c);
+        keepalivedChanged = true;
+      }
+    }
+    const ka = s.units['keepalived']!;
+    if (ka.enabled !== 'enabled') changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
+    if (ka.active !== 'active' || keepalivedChanged) {
+      changes.push(serviceChange(h.name, 'keepalived', 'restart', `${ka.active === 'active' ? 'restart' : 'start'} keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+    }
+  }
+
+  return createPlan({
+    command: 'deploy-lb',
+    environment: context.environment.name,
+    changes,
+    warnings,
+    hosts: [...dbHosts, ...lbHosts].map((h) => hostFactsRow(h, g, lb.kind)),
+  });
+}
+
+function proxysqlSqlChanges(
+  host: string,
+  desired: LbDesired,
+  g: LbGathered,
+  lb: ProxysqlLoadBalancer,
+  fingerprint: (value: string) => string,
+): PlannedChange[] {
+  const model = desired.proxysql!;
+  const fact = g.proxysql.get(host) ?? { login: null, runtime: null };
+  // Unknown runtime (not installed yet, or not readable): every section.
+  const diff: ProxysqlChange[] | null = fact.runtime ? diffProxysqlRuntime(model, fact.runtime) : null;
+  const sections: readonly ProxysqlSection[] = diff ? sectionsToApply(diff) : ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
+  const objects: Record<ProxysqlSection, 'variable' | 'user'> = {
+    mysql_variables: 'variable',
+    mysql_servers: 'variable',
+    mysql_users: 'user',
+    mysql_query_rules: 'variable',
+    admin_variables: 'variable',
+  };
+  return sections.map((section) => {
+    const rendered = renderProxysqlAdminSql(model, { sections: [section] });
+    const details = diff ? diff.filter((c) => c.section === section).map((c) => `${c.action} ${c.subject}: ${c.detail}`) : ['not readable yet: loaded whole'];
+    return {
+      kind: 'sql' as const,
+      id: changeId('sql', host, 'proxysql', section),
+      host,
+      summary: `ProxySQL ${section.replace(/_/g, ' ')}: LOAD TO RUNTIME, SAVE TO DISK`,
+      scope: 'host' as const,
+      object: objects[section],
+      name: section,
+      action: 'set' as const,
+      detail: details.join('; '),
+      // Secret desired state (hashes, credentials) changes the plan without being shown.
+      fingerprint: fingerprint(rendered.sql),
+      apply: async (ctx) => {
+        // The login that works now: the secret, or ProxySQL's default on a fresh install.
+        const secret = model.adminPassword;
+        for (const password of fact.login === 'secret' ? [secret] : [PROXYSQL_DEFAULT_ADMIN_PASSWORD, secret]) {
+          const r = await ctx.host.run(proxysqlAdminScript(lb.ports.admin), {
+            purpose: `configure ProxySQL ${section}`,
+            stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + rendered.sql,
+            timeoutMs: 120_000,
+            allowFailure: true,
+          });
+          if (r.code === 0) return;
+          if (!/Access denied/i.test(r.stderr) || password === secret) {
+            throw new DeployError('apply-failed', `ProxySQL admin SQL (${section}) failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+              host: ctx.host.name,
+              hint: `Check that proxysql runs (journalctl -u proxysql) and listens on 127.0.0.1:${lb.ports.admin}.`,
+            });
+          }
+        }
+      },
+    };
+  });
+}
+
+function renderFirewallUnit(): string {
+  return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha: only the load balancers reach the Galera health check (nftables)
+After=network-pre.target
+Before=${CLUSTERCHECK_SOCKET_UNIT}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${CLUSTERCHECK_NFT_PATH}
+ExecStop=/usr/sbin/nft delete table inet lms_ha_clustercheck
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function hostFactsRow(host: Host, g: LbGathered, kind: LoadBalancer['kind']): PlanHostFacts {
+  const s = g.state.get(host.name);
+  const facts: Record<string, string> = {};
+  if (s && host.roles.includes('lb')) {
+    const proxy = kind === 'haproxy' ? 'haproxy' : PROXYSQL_PACKAGE;
+    facts[proxy] = s.packages[proxy] ?? 'not installed';
+    facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
+    facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
+  } else if (s) {
+    facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
+  }
+  return { name: host.name, address: host.address, roles: [...host.roles], facts };
+}
+
+// ---------------------------------------------------------------------------
+// The command
+
+export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
+  return async (context) => {
+    const desired = desiredLbState(context);
+    const hosts = [...desired.dbHosts, ...desired.lbHosts];
+    const key = createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
+    const compute = { ...options, fingerprintKey: options.fingerprintKey ?? key };
+    // Published hash, keyed so it cannot be used to test guesses of a secret.
+    const hashOptions = { sensitiveKey: key };
+
+    if (context.request.mode === 'plan') {
+      const g = await gatherLbFacts(context, desired);
+      const plan = computeLbPlan(context, desired, g, compute);
+      for (const w of plan.warnings) context.logger.warn(w);
+      return { plan, planHash: planHash(plan, hashOptions), hosts: [] };
+    }
+
+    const remotes = await Promise.all(hosts.map((h) => context.host(h.name)));
+    return withLock(
+      remotes,
+      {
+        environment: context.environment.name,
+        owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-lb' },
+        logger: context.logger,
+      },
+      async () => {
+        const g = await gatherLbFacts(context, desired);
+        const plan = computeLbPlan(context, desired, g, compute);
+        for (const w of plan.warnings) context.logger.warn(w);
+        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, hashOptions);
+        const apply: ApplyResult = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
+        return { plan, planHash: hash, apply, hosts: [] };
+      },
+    );
+  };
+}
+
+/** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
+export const deployLb: CommandRunner = createDeployLb();

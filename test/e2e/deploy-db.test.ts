@@ -1,0 +1,277 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
+import { labDbEnvironment, writeLabInventory } from './inventory.js';
+
+// deploy-db e2e (issue 3): bare Debian hosts to a Synced 3-node MariaDB Galera
+// cluster, run exactly as the Actions runner runs the bundle. The suite starts
+// from freshly re-created lab hosts, so it needs the lab to itself.
+
+const DB_HOSTS = ['db1', 'db2', 'db3'];
+const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+
+let state: LabState;
+let workspace: string;
+let key: string;
+let knownHosts: string;
+const runs: ActionRun[] = [];
+let barePlanHash = '';
+
+async function deployDb(mode: 'plan' | 'apply', env: Record<string, string> = {}, extraInputs: Record<string, string> = {}): Promise<ActionRun> {
+  const run = await runAction(
+    state,
+    {
+      command: 'deploy-db',
+      mode,
+      inventory: 'ha.yml',
+      environment: 'lab-db',
+      'ssh-private-key': key,
+      'known-hosts': knownHosts,
+      parallelism: '10',
+      ...extraInputs,
+    },
+    { workspace, env: { LAB_APP_DB_PASSWORD: CANARY, ...env } },
+  );
+  runs.push(run);
+  return run;
+}
+
+function wsrep(host: string): Record<string, string> {
+  const out = labExec(host, `mariadb -N -B -e "SHOW STATUS LIKE 'wsrep_%'"`).stdout;
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t') as [string, string]),
+  );
+}
+
+function installed(host: string, pkg: string): boolean {
+  const r = labExec(host, `dpkg-query -W -f='\${Status}' ${pkg} 2>/dev/null`, { allowFailure: true });
+  return r.code === 0 && r.stdout.includes('ok installed');
+}
+
+function log(run: ActionRun): string {
+  return run.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
+}
+
+beforeAll(() => {
+  // Bare hosts: the lab is re-created (about 10 s).
+  execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up'], { stdio: 'ignore', timeout: 600_000 });
+  state = readLabState();
+  workspace = tempDir('deploy-db');
+  writeLabInventory(state, workspace, labDbEnvironment(state));
+  key = readFileSync(state.sshKey, 'utf8');
+  knownHosts = readFileSync(state.knownHosts, 'utf8');
+});
+
+describe('deploy-db', () => {
+  it('plans on bare hosts: packages, config, bootstrap and joins, and leaves the hosts bare', async () => {
+    const run = await deployDb('plan');
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.outputs['failure-reason']).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.outputs.changed).toBe('true');
+    const result = JSON.parse(run.outputs.result);
+    const kinds = new Set(result.changes.map((c: { kind: string }) => c.kind));
+    for (const kind of ['package', 'service', 'file', 'cluster', 'sql']) expect(kinds).toContain(kind);
+    const summaries: string[] = result.changes.map((c: { summary: string }) => c.summary);
+    expect(summaries.filter((s) => s.startsWith('bootstrap'))).toHaveLength(1);
+    expect(summaries.filter((s) => s.startsWith('join'))).toHaveLength(2);
+    expect(run.summary).toContain('wsrep_cluster_address = gcomm://');
+    expect(run.outputs['plan-hash']).toMatch(/^[0-9a-f]{64}$/);
+    barePlanHash = run.outputs['plan-hash'];
+    for (const host of DB_HOSTS) {
+      expect(installed(host, 'mariadb-server')).toBe(false);
+      expect(installed(host, 'galera-4')).toBe(false);
+      expect(labExec(host, 'test -e /etc/mysql/mariadb.conf.d/60-galera.cnf', { allowFailure: true }).code).not.toBe(0);
+    }
+  });
+
+  it('applies the reviewed plan: bare hosts to a Synced 3-node cluster with the app database and user', async () => {
+    // Apply proves it runs what was reviewed: the bare-host plan's hash.
+    const run = await deployDb('apply', {}, { 'plan-hash': barePlanHash });
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.outputs['failure-reason']).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.outputs.changed).toBe('true');
+    expect(run.outputs['plan-hash']).toBe(barePlanHash);
+    console.log(`cold deploy-db (3 bare hosts to Synced): ${(run.durationMs / 1000).toFixed(1)} s`);
+
+    const statuses = DB_HOSTS.map(wsrep);
+    for (const s of statuses) {
+      expect(s.wsrep_cluster_status).toBe('Primary');
+      expect(s.wsrep_local_state_comment).toBe('Synced');
+      expect(s.wsrep_cluster_size).toBe('3');
+    }
+    expect(new Set(statuses.map((s) => s.wsrep_cluster_state_uuid)).size).toBe(1);
+
+    // Replicated to every node, and the app user logs in over TCP from another host.
+    for (const host of DB_HOSTS) {
+      expect(labExec(host, `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
+    }
+    const db1 = state.hosts.find((h) => h.name === 'db1')!.address;
+    const login = labExec('db2', `mariadb -h ${db1} -u moodle -N -B -e "SELECT 1"`, { allowFailure: true });
+    // The password goes through the client's environment (read from stdin), not its command line.
+    const viaEnv = labExec('db2', `MYSQL_PWD="$(cat)" mariadb -h ${db1} -u moodle -N -B -e "SELECT CURRENT_USER(); SELECT 'ok'"`, {
+      input: CANARY,
+    });
+    expect(login.code).not.toBe(0); // no password: refused
+    expect(viaEnv.stdout).toContain("moodle@10.231.0.%");
+    expect(viaEnv.stdout).toContain('ok');
+  });
+
+  it('a second apply reports zero changes, fast; plan on the converged cluster has no changes', async () => {
+    const again = await deployDb('apply');
+    expect(again.outputs['failure-reason']).toBe('');
+    expect(again.outputs.changed).toBe('false');
+    expect(JSON.parse(again.outputs.result).changes).toHaveLength(0);
+    console.log(`no-op re-apply on 3 hosts: ${(again.durationMs / 1000).toFixed(1)} s`);
+
+    const plan = await deployDb('plan');
+    expect(plan.outputs['failure-reason']).toBe('');
+    expect(plan.outputs.changed).toBe('false');
+    expect(JSON.parse(plan.outputs.result).changes).toHaveLength(0);
+
+    // A stale reviewed plan (the bare-host one) is refused, and nothing is done.
+    const stale = await deployDb('apply', {}, { 'plan-hash': barePlanHash });
+    expect(stale.outputs['failure-reason']).toBe('plan-changed');
+    expect(stale.outputs.changed).toBe('false');
+  });
+
+  it('a changed password shows as "password changed" only', async () => {
+    const other = `canary-${randomBytes(6).toString('hex')}`;
+    const plan = await deployDb('plan', { LAB_APP_DB_PASSWORD: other });
+    expect(plan.outputs.changed).toBe('true');
+    const result = JSON.parse(plan.outputs.result);
+    expect(result.changes.map((c: { summary: string }) => c.summary)).toEqual(["password changed for 'moodle'@'10.231.0.%'"]);
+    expect(log(plan) + plan.stderr + plan.summary + JSON.stringify(plan.outputs)).not.toContain(other);
+  });
+
+  it('never shows the secret, and leaves it in no file readable by others', () => {
+    for (const run of runs) {
+      expect(log(run) + run.stderr + run.summary + JSON.stringify(run.outputs)).not.toContain(CANARY);
+    }
+    for (const host of DB_HOSTS) {
+      const inEtc = labExec(host, `grep -rl -F '${CANARY}' /etc /root /tmp /var/log /var/tmp 2>/dev/null || true`).stdout.trim();
+      expect(inEtc).toBe('');
+      const worldReadable = labExec(
+        host,
+        `find / -xdev -type f -perm -o=r \\( -path /proc -o -path /sys \\) -prune -o -type f -perm -o=r -size -20M -print0 2>/dev/null | xargs -0 grep -l -F '${CANARY}' 2>/dev/null || true`,
+      ).stdout.trim();
+      expect(worldReadable).toBe('');
+    }
+  });
+
+  it('refuses to change a cluster with a stopped node, names it and says what to run', async () => {
+    labExec('db3', 'systemctl stop mariadb');
+    try {
+      const run = await deployDb('apply');
+      expect(run.code).not.toBe(0);
+      expect(run.outputs['failure-reason']).toBe('cluster-unhealthy');
+      const text = log(run) + run.stderr;
+      expect(text).toContain('db3');
+      expect(text).toMatch(/systemctl start mariadb/);
+      expect(run.summary).toContain('db3');
+      // Nothing was changed.
+      expect(run.outputs.changed).toBe('false');
+    } finally {
+      labExec('db3', 'systemctl start mariadb');
+    }
+    const s = wsrep('db3');
+    expect(s.wsrep_local_state_comment).toBe('Synced');
+  });
+
+  it('names tables Galera cannot replicate safely, as plan warnings', async () => {
+    labExec('db1', 'mariadb -e "CREATE TABLE moodle.nopk (a INT) ENGINE=InnoDB"');
+    const plan = await deployDb('plan');
+    expect(plan.outputs.changed).toBe('false');
+    expect(plan.summary).toContain('`moodle`.`nopk`');
+    expect(plan.summary).toContain('no primary key');
+    expect(log(plan)).toContain('nopk');
+    labExec('db1', 'mariadb -e "DROP TABLE moodle.nopk"');
+  });
+
+  it('applies a dynamic setting live with SET GLOBAL on every node, without a restart', async () => {
+    const uptime = () => DB_HOSTS.map((h) => Number(labExec(h, `mariadb -N -B -e "SHOW STATUS LIKE 'Uptime'"`).stdout.split('\t')[1]));
+    const before = uptime();
+    writeLabInventory(state, workspace, labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300'));
+    const run = await deployDb('apply');
+    expect(run.outputs['failure-reason']).toBe('');
+    const steps: { summary: string }[] = JSON.parse(run.outputs.result).changes;
+    expect(steps.filter((c) => c.summary.startsWith('SET GLOBAL max_connections = 300'))).toHaveLength(3);
+    expect(steps.some((c) => c.summary.startsWith('restart'))).toBe(false);
+    for (const host of DB_HOSTS) expect(labExec(host, 'mariadb -N -B -e "SELECT @@max_connections"').stdout.trim()).toBe('300');
+    const after = uptime();
+    after.forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
+  });
+
+  it('applies a static setting by a rolling restart, one node at a time, writer last', async () => {
+    writeLabInventory(
+      state,
+      workspace,
+      labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300').replace('gcache_size: 64M', 'gcache_size: 96M'),
+    );
+    const run = await deployDb('apply');
+    expect(run.outputs['failure-reason']).toBe('');
+    const changes: { summary: string; host: string; kind: string }[] = JSON.parse(run.outputs.result).changes;
+    const restarts = changes.filter((c) => c.kind === 'cluster');
+    expect(restarts.map((c) => c.host)).toEqual(['db2', 'db3', 'db1']);
+    for (const host of DB_HOSTS) {
+      const s = wsrep(host);
+      expect(s.wsrep_local_state_comment).toBe('Synced');
+      expect(s.wsrep_cluster_size).toBe('3');
+      expect(labExec(host, `mariadb -N -B -e "SELECT @@wsrep_provider_options"`).stdout).toContain('gcache.size = 96M');
+    }
+    const again = await deployDb('apply');
+    expect(again.outputs.changed).toBe('false');
+  });
+});
+
+describe('deploy-db with a password SST account', () => {
+  const SST_CANARY = `sstcanary-${randomBytes(6).toString('hex')}`;
+
+  it('builds the cluster with SST by a dedicated account whose password is only in a root:mysql 0640 file', async () => {
+    execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up'], { stdio: 'ignore', timeout: 600_000 });
+    // Re-created hosts have new host keys.
+    state = readLabState();
+    key = readFileSync(state.sshKey, 'utf8');
+    knownHosts = readFileSync(state.knownHosts, 'utf8');
+    writeLabInventory(state, workspace, labDbEnvironment(state, 'lab-db', { sstPassword: true }));
+    const env = { LAB_SST_PASSWORD: SST_CANARY };
+    const run = await deployDb('apply', env);
+    expect(run.outputs['failure-reason']).toBe('');
+    expect(run.code).toBe(0);
+    const summaries: string[] = JSON.parse(run.outputs.result).changes.map((c: { summary: string }) => c.summary);
+    // The SST account exists before the first joiner asks a donor for a copy.
+    const firstJoin = summaries.findIndex((s) => s.startsWith('join'));
+    expect(summaries.findIndex((s) => s.startsWith("create user 'sst'@'localhost'"))).toBeLessThan(firstJoin);
+    for (const host of DB_HOSTS) {
+      const s = wsrep(host);
+      expect(s.wsrep_local_state_comment).toBe('Synced');
+      expect(s.wsrep_cluster_size).toBe('3');
+      expect(labExec(host, 'stat -c "%a %U %G" /etc/mysql/mariadb.conf.d/61-galera-sst.cnf').stdout.trim()).toBe('640 root mysql');
+      expect(labExec(host, `grep -c -F '${SST_CANARY}' /etc/mysql/mariadb.conf.d/60-galera.cnf || true`).stdout.trim()).toBe('0');
+      // Anywhere else it is only in files of root/mysql that others cannot read.
+      const found = labExec(
+        host,
+        `grep -rl -F '${SST_CANARY}' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | while read f; do stat -c '%n %a %U %G' "$f"; done`,
+      ).stdout.trim().split('\n');
+      for (const line of found.filter((l) => l !== '')) {
+        const [, mode, owner, group] = line.split(' ');
+        expect(['root', 'mysql']).toContain(owner);
+        expect(['root', 'mysql']).toContain(group);
+        expect(Number.parseInt(mode!, 8) & 0o007).toBe(0);
+      }
+    }
+    const again = await deployDb('apply', env);
+    expect(again.outputs.changed).toBe('false');
+    for (const r of [run, again]) expect(log(r) + r.stderr + r.summary + JSON.stringify(r.outputs)).not.toContain(SST_CANARY);
+  });
+});

@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb.js';
+import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
+import { planToJson, renderPlanMarkdown, type Plan } from '../../../src/engine/plan.js';
+import { Redactor } from '../../../src/engine/redact.js';
+import { renderPlanText } from '../../../src/report/console-reporter.js';
+import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
+import { KEEPALIVED_CONFIG_PATH } from '../../../src/components/keepalived/index.js';
+import { proxysqlModelFor } from '../../../src/commands/deploy-lb.js';
+import { ALL_SECRET_FORMS, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
+
+const rows = (plan: Plan) => plan.changes.map((c) => `${c.host} ${c.kind} ${changeAction(changeData(c))} ${changeTarget(changeData(c))}`);
+
+async function run(platform: FakePlatform, mode: 'plan' | 'apply', text?: string, runner = deployLb) {
+  const context = fakeContext(platform, mode, text);
+  const report = await runner(context);
+  return { report, context };
+}
+
+async function converge(platform: FakePlatform, text?: string) {
+  const { report } = await run(platform, 'apply', text);
+  expect(report.error).toBeUndefined();
+  expect(report.apply?.error?.message).toBeUndefined();
+  expect(report.apply?.status).toBe('ok');
+  return report;
+}
+
+const DB_SETUP = (h: string) => [
+  `${h} user create user clustercheck`,
+  `${h} directory create /etc/lms-ha`,
+  `${h} directory create /usr/local/lib/lms-ha`,
+  `${h} file create /usr/local/lib/lms-ha/clustercheck`,
+  `${h} file create /etc/systemd/system/lms-ha-clustercheck.socket`,
+  `${h} file create /etc/systemd/system/lms-ha-clustercheck@.service`,
+  `${h} service enable lms-ha-clustercheck.socket`,
+];
+const LB_SETUP = (h: string) => [
+  `${h} package install haproxy`,
+  `${h} package install keepalived`,
+  `${h} user create user keepalived_script`,
+  `${h} file create /etc/haproxy/haproxy.cfg`,
+  `${h} service enable haproxy`,
+  `${h} service start haproxy`,
+  `${h} directory create /etc/keepalived`,
+  `${h} file create /etc/keepalived/lms-ha-check-proxy.sh`,
+  `${h} file create /etc/keepalived/lms-ha-notify.sh`,
+  `${h} file create /etc/keepalived/keepalived.conf`,
+  `${h} service enable keepalived`,
+  `${h} service restart keepalived`,
+];
+
+describe('deploy-lb (HAProxy path) against fake hosts', () => {
+  it('plans on bare load balancers: every change, in order, and touches nothing', async () => {
+    const platform = new FakePlatform();
+    const { report } = await run(platform, 'plan');
+    expect(report.error).toBeUndefined();
+    expect(rows(report.plan!)).toEqual([
+      ...DB_SETUP('db1'),
+      ...DB_SETUP('db2'),
+      ...DB_SETUP('db3'),
+      "db1 sql create user 'clustercheck'@'localhost'",
+      ...LB_SETUP('lb1'),
+      ...LB_SETUP('lb2'),
+    ]);
+    expect(report.planHash).toMatch(/^[0-9a-f]{64}$/);
+    // Plan mode: only the read-only fact scripts and the account SELECTs.
+    expect(platform.writes).toEqual([]);
+    for (const s of platform.sent) {
+      expect(s.command.includes('echo "@@') || (s.command === 'mariadb --batch -N' && /^SET SESSION wsrep_sync_wait=0;\nSELECT /.test(s.stdin ?? ''))).toBe(true);
+    }
+    expect(report.plan!.warnings.some((w) => w.includes('only the first 8'))).toBe(true);
+    expect(report.plan!.warnings.some((w) => w.includes('nft is not installed'))).toBe(true);
+  });
+
+  it('applies in order, then a second apply reports zero changes', async () => {
+    const platform = new FakePlatform();
+    const first = await converge(platform);
+    expect(first.apply!.changed).toBe(true);
+    expect(first.apply!.steps.every((s) => s.status === 'ok')).toBe(true);
+
+    const lb1 = platform.host('lb1');
+    expect(lb1.file(HAPROXY_CONFIG_PATH)).toContain('listen galera_writer');
+    expect(lb1.files.has(HAPROXY_CANDIDATE_PATH)).toBe(false);
+    expect(lb1.files.get(KEEPALIVED_CONFIG_PATH)).toMatchObject({ mode: 0o600, owner: 'root', group: 'root' });
+    expect(lb1.units['haproxy']).toEqual({ enabled: 'enabled', active: 'active' });
+    expect(lb1.units['keepalived']).toEqual({ enabled: 'enabled', active: 'active' });
+    expect(platform.host('db2').units['lms-ha-clustercheck.socket']).toEqual({ enabled: 'enabled', active: 'active' });
+    expect(platform.clustercheck).toEqual({ plugin: 'unix_socket', extra: 0 });
+    // The account is created once, through the first db node (it replicates).
+    expect(platform.sent.filter((s) => s.command === 'mariadb --batch -N' && (s.stdin ?? '').includes('CREATE USER')).map((s) => s.host)).toEqual(['db1']);
+    // haproxy.cfg was checked before it became the live file.
+    const lb1Cmds = platform.sent.filter((s) => s.host === 'lb1').map((s) => s.command);
+    expect(lb1Cmds.indexOf(`haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`)).toBeLessThan(lb1Cmds.indexOf(`mv -f -- ${HAPROXY_CANDIDATE_PATH} ${HAPROXY_CONFIG_PATH}`));
+
+    const before = platform.sent.length;
+    const second = await converge(platform);
+    expect(second.plan!.changes).toEqual([]);
+    expect(second.apply!.changed).toBe(false);
+    // The second run wrote nothing and ran only reads (and the lock).
+    expect(platform.sent.slice(before).every((s) => s.command.includes('echo "@@') || s.command.startsWith('# lms-ha-lock') || s.command === 'mariadb --batch -N')).toBe(true);
+  });
+
+  it('a changed VIP changes only keepalived', async () => {
+    const platform = new FakePlatform();
+    await converge(platform);
+    const { report } = await run(platform, 'plan', inventory({ vip: '10.0.0.101/24' }));
+    expect(rows(report.plan!)).toEqual([
+      'lb1 file update /etc/keepalived/lms-ha-notify.sh',
+      'lb1 file update /etc/keepalived/keepalived.conf',
+      'lb1 service restart keepalived',
+      'lb2 file update /etc/keepalived/lms-ha-notify.sh',
+      'lb2 file update /etc/keepalived/keepalived.conf',
+      'lb2 service restart keepalived',
+    ]);
+  });
+
+  it('reloads (never restarts) haproxy when only its configuration changed', async () => {
+    const platform = new FakePlatform();
+    await converge(platform);
+    const { report } = await run(platform, 'plan', inventory({ writerPort: 3317 }));
+    expect(rows(report.plan!)).toEqual([
+      'lb1 file update /etc/haproxy/haproxy.cfg',
+      'lb1 service reload haproxy',
+      'lb2 file update /etc/haproxy/haproxy.cfg',
+      'lb2 service reload haproxy',
+    ]);
+    const md = renderPlanMarkdown(report.plan!, { redactor: new Redactor() });
+    expect(md).toContain('+    bind *:3317');
+    expect(md).toContain('-    bind *:3307');
+  });
+
+  it('keeps the live haproxy.cfg when haproxy -c rejects the new one', async () => {
+    const platform = new FakePlatform();
+    platform.haproxyRejects = true;
+    const { report } = await run(platform, 'apply');
+    expect(report.apply!.status).toBe('failed');
+    expect(report.apply!.error!.reason).toBe('apply-failed');
+    expect(report.apply!.error!.message).toContain('haproxy -c rejected');
+    const lb1 = platform.host('lb1');
+    expect(lb1.file(HAPROXY_CONFIG_PATH)).toContain('# Debian default');
+    expect(lb1.files.has(HAPROXY_CANDIDATE_PATH)).toBe(false);
+    // Nothing after the failed step ran: lb2 was not touched.
+    expect(platform.sent.some((s) => s.host === 'lb2' && s.command.startsWith('systemctl'))).toBe(false);
+  });
+
+  it('fixes a clustercheck account with a password plugin or extra grants', async () => {
+    const platform = new FakePlatform();
+    await converge(platform);
+    platform.clustercheck = { plugin: 'mysql_native_password', extra: 2 };
+    const { report } = await run(platform, 'plan');
+    expect(rows(report.plan!)).toEqual(["db1 sql alter user 'clustercheck'@'localhost'"]);
+    const c = report.plan!.changes[0]!;
+    expect(c.kind === 'sql' && c.detail).toBe('authentication mysql_native_password -> unix_socket; revoke 2 extra privilege(s)');
+    await converge(platform);
+    expect(platform.clustercheck).toEqual({ plugin: 'unix_socket', extra: 0 });
+  });
+
+  it('warns and still plans the account when MariaDB does not answer', async () => {
+    const platform = new FakePlatform();
+    platform.mariadbUp = false;
+    const { report } = await run(platform, 'plan');
+    expect(report.plan!.warnings.some((w) => w.includes('could not read accounts on db1'))).toBe(true);
+    expect(rows(report.plan!)).toContain("db1 sql create user 'clustercheck'@'localhost'");
+  });
+
+  it('fences the health check with nftables where nft exists', async () => {
+    const platform = new FakePlatform();
+    for (const n of ['db1', 'db2', 'db3']) platform.host(n).commandsOnPath.add('nft');
+    await converge(platform);
+    const nft = platform.host('db1').file('/etc/lms-ha/clustercheck.nft')!;
+    expect(nft).toContain('tcp dport 9200 ip saddr { 10.0.0.11, 10.0.0.21, 10.0.0.22 } accept');
+    expect(platform.host('db1').units['lms-ha-clustercheck-firewall.service']).toEqual({ enabled: 'enabled', active: 'active' });
+    expect((await run(platform, 'plan')).report.plan!.changes).toEqual([]);
+  });
+
+  it('never puts a secret on a command line, in a log or in the rendered plan', async () => {
+    const platform = new FakePlatform();
+    const plan = await run(platform, 'plan');
+    const apply = await run(platform, 'apply');
+    const again = await run(platform, 'plan', inventory({ vip: '10.0.0.101/24' }));
+    // A redactor that knows no secret: the plan itself must hold none.
+    const blind = new Redactor();
+    const rendered = [plan.report, apply.report, again.report].flatMap((r) => [
+      renderPlanMarkdown(r.plan!, { redactor: blind }),
+      JSON.stringify(planToJson(r.plan!, { redactor: blind })),
+      renderPlanText(r.plan!),
+      JSON.stringify(r.plan!.changes.map(changeData)),
+    ]);
+    const logs = [plan.context, apply.context, again.context].flatMap((c) => c.logger.lines);
+    for (const secret of ALL_SECRET_FORMS) {
+      for (const command of platform.commands()) expect(command).not.toContain(secret);
+      for (const text of rendered) expect(text).not.toContain(secret);
+      for (const line of logs) expect(line).not.toContain(secret);
+    }
+    // The secret reached the host only inside the 0600 file.
+    expect(platform.host('lb1').file(KEEPALIVED_CONFIG_PATH)).toContain(`auth_pass ${ALL_SECRET_FORMS.at(-1)}`);
+    const conf = again.report.plan!.changes.find((c) => c.kind === 'file' && c.path === KEEPALIVED_CONFIG_PATH)!;
+    expect(conf.kind === 'file' && conf.sensitive).toBe(true);
+    expect(renderPlanMarkdown(again.report.plan!, { redactor: blind })).toContain('sensitive');
+  });
+});
+
+describe('deploy-lb (ProxySQL path) against fake hosts', () => {
+  const text = inventory({ kind: 'proxysql', deb: true });
+
+  function proxysqlPlatform(): FakePlatform {
+    const platform = new FakePlatform();
+    const context = fakeContext(platform, 'plan', text);
+    const lb = context.environment.load_balancer!;
+    if (lb.kind !== 'proxysql') throw new Error('test inventory is not proxysql');
+    for (const n of LB) platform.host(n).proxysqlModel = proxysqlModelFor(context, lb);
+    return platform;
+  }
+
+  it('plans the pinned package, the monitor account and every admin section on bare hosts', async () => {
+    const platform = proxysqlPlatform();
+    const { report } = await run(platform, 'plan', text);
+    expect(report.error).toBeUndefined();
+    const lbRows = (h: string) => [
+      `${h} package install keepalived`,
+      `${h} package install mariadb-client`,
+      `${h} package install proxysql`,
+      `${h} user create user keepalived_script`,
+      `${h} service enable proxysql`,
+      `${h} service start proxysql`,
+      `${h} sql set variable mysql_variables`,
+      `${h} sql set variable mysql_servers`,
+      `${h} sql set user mysql_users`,
+      `${h} sql set variable mysql_query_rules`,
+      `${h} sql set variable admin_variables`,
+      `${h} directory create /etc/keepalived`,
+      `${h} file create /etc/keepalived/lms-ha-check-proxy.sh`,
+      `${h} file create /etc/keepalived/lms-ha-notify.sh`,
+      `${h} file create /etc/keepalived/keepalived.conf`,
+      `${h} service enable keepalived`,
+      `${h} service restart keepalived`,
+    ];
+    expect(rows(report.plan!)).toEqual(["db1 sql create user 'lms_ha_monitor'@{10.0.0.21,10.0.0.22}", ...lbRows('lb1'), ...lbRows('lb2')]);
+    const pkg = report.plan!.changes.find((c) => c.kind === 'package' && c.name === 'proxysql')!;
+    expect(pkg.kind === 'package' && pkg.to).toBe(`${DEB.url} (sha256 ${DEB.sha256})`);
+    expect(platform.writes).toEqual([]);
+  });
+
+  it('pushes the package fetched on the runner, configures through the admin SQL, then converges', async () => {
+    const platform = proxysqlPlatform();
+    let fetched = 0;
+    const runner = createDeployLb({
+      fetchPackage: async () => {
+        fetched++;
+        return Buffer.from('fake proxysql deb');
+      },
+    });
+    const { report } = await run(platform, 'apply', text, runner);
+    expect(report.apply?.error?.message).toBeUndefined();
+    expect(report.apply!.status).toBe('ok');
+    // Downloaded once on the runner, pushed to both LBs over the connection.
+    expect(fetched).toBe(1);
+    expect(platform.writes.filter((w) => w.path.startsWith(`${PROXYSQL_DEB_DIR}/`)).map((w) => w.host)).toEqual(['lb1', 'lb2']);
+    expect(platform.host('lb1').packages['proxysql']).toBeDefined();
+    expect(platform.host('lb1').proxysqlAdmin).toBe('adm-Secret-5521');
+    expect(Object.keys(platform.monitor).sort()).toEqual(['10.0.0.21', '10.0.0.22']);
+    // Admin credentials only ever on stdin.
+    for (const secret of ALL_SECRET_FORMS) for (const c of platform.commands()) expect(c).not.toContain(secret);
+
+    const second = await run(platform, 'apply', text, runner);
+    expect(rows(second.report.plan!)).toEqual([]);
+    expect(second.report.apply!.changed).toBe(false);
+    expect(fetched).toBe(1);
+  });
+
+  it('re-applies only the admin section that drifted', async () => {
+    const platform = proxysqlPlatform();
+    const runner = createDeployLb({ fetchPackage: async () => Buffer.from('fake proxysql deb') });
+    await run(platform, 'apply', text, runner);
+    platform.host('lb2').proxysqlLive.delete('mysql_query_rules');
+    const { report } = await run(platform, 'plan', text, runner);
+    expect(rows(report.plan!)).toEqual(['lb2 sql set variable mysql_query_rules']);
+  });
+
+  it('refuses a download whose sha256 is not the pinned one', async () => {
+    const platform = proxysqlPlatform();
+    const { fetchPinnedPackage } = await import('../../../src/commands/deploy-lb.js');
+    expect(typeof fetchPinnedPackage).toBe('function');
+    const runner = createDeployLb({
+      fetchPackage: async () => {
+        const { DeployError } = await import('../../../src/errors.js');
+        throw new DeployError('invalid-input', 'the ProxySQL package has the wrong sha256');
+      },
+    });
+    const { report } = await run(platform, 'apply', text, runner);
+    expect(report.apply!.status).toBe('failed');
+    expect(report.apply!.error!.reason).toBe('invalid-input');
+  });
+});
