@@ -16,8 +16,9 @@
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import * as tc from '@actions/tool-cache';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeployError } from '../errors.js';
@@ -516,7 +517,6 @@ async function aptInstall(host: RemoteHost, packages: string[], logger: Logger):
 export type PackageFetcher = (pkg: { url: string; sha256: string }, logger: Logger) => Promise<Buffer>;
 
 export const fetchPinnedPackage: PackageFetcher = async (pkg, logger) => {
-  const tc = await import('@actions/tool-cache');
   const want = pkg.sha256.toLowerCase();
   const version = `0.0.0-sha${want.slice(0, 16)}`;
   const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
@@ -531,15 +531,17 @@ export const fetchPinnedPackage: PackageFetcher = async (pkg, logger) => {
     }
   }
   logger.info(`downloading ${pkg.url}`);
-  const path = await tc.downloadTool(pkg.url, join(process.env['RUNNER_TEMP'] || tmpdir(), `lms-ha-proxysql-${want.slice(0, 16)}-${process.pid}.deb`));
+  const path = await tc.downloadTool(pkg.url, join(process.env['RUNNER_TEMP'] || tmpdir(), `lms-ha-proxysql-${randomBytes(8).toString('hex')}.deb`));
   const bytes = await readFile(path);
   const got = sha256(bytes);
   if (got !== want) {
+    await rm(path, { force: true });
     throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
       hint: 'The file changed upstream or the download was tampered with. Check the vendor checksum and update load_balancer.proxysql.package.sha256 only if it is genuine.',
     });
   }
   if (cacheable) await tc.cacheFile(path, 'proxysql.deb', 'lms-ha-proxysql-deb', version);
+  await rm(path, { force: true });
   return bytes;
 };
 

@@ -60,7 +60,7 @@ async function action(command: string, mode: 'plan' | 'apply', environment: stri
   const run = await runAction(
     state,
     { command, mode, inventory: 'ha.yml', environment, 'ssh-private-key': key, 'known-hosts': knownHosts, parallelism: '10', ...extra },
-    { workspace, env: secretEnv },
+    { workspace: workspace!, env: secretEnv },
   );
   runs.push(run);
   return run;
@@ -251,7 +251,7 @@ describe.skip('deploy-lb (ProxySQL) on the lab', () => {
       await new Promise((r) => setTimeout(r, 1000));
       deb = { url: `http://127.0.0.1:${port}/${basename(DEB)}`, sha256: createHash('sha256').update(readFileSync(DEB)).digest('hex') };
     }
-    writeLabInventory(state, workspace, labDbEnvironment(state) + lbEnvironment(state, 'proxysql', deb));
+    writeLabInventory(state, workspace!, labDbEnvironment(state) + lbEnvironment(state, 'proxysql', deb));
   });
 
   afterAll(() => {
