@@ -61362,7 +61362,7 @@ options:
       --known-hosts FILE      pinned host keys (default: $LMS_HA_KNOWN_HOSTS, ~/.ssh/known_hosts)
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
-  -p, --parallelism N         hosts worked on at once (default: 10)
+  -p, --parallelism N         hosts worked on at once (default: 20)
       --plan-hash HASH        apply only if the fresh plan has this hash
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
@@ -61386,7 +61386,7 @@ function parseCliArgs(argv, env = process.env) {
                 'ssh-key': { type: 'string' },
                 'known-hosts': { type: 'string' },
                 'insecure-skip-host-key-check': { type: 'boolean', default: false },
-                parallelism: { type: 'string', short: 'p', default: '10' },
+                parallelism: { type: 'string', short: 'p', default: '20' },
                 'plan-hash': { type: 'string' },
                 'break-lock': { type: 'boolean', default: false },
                 option: { type: 'string', short: 'o', multiple: true, default: [] },
@@ -82794,7 +82794,7 @@ function readActionInputs(env = process.env) {
         privateKeyPassphrase: passphrase,
         knownHosts: getInput('known-hosts'),
         insecureSkipHostKeyCheck: getInput('insecure-skip-host-key-check'),
-        parallelism: getInput('parallelism') || '10',
+        parallelism: getInput('parallelism') || '20',
         expectedPlanHash: getInput('plan-hash'),
         breakLock: getInput('break-lock'),
         options: getInput('options'),

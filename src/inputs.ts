@@ -21,7 +21,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     privateKeyPassphrase: passphrase,
     knownHosts: core.getInput('known-hosts'),
     insecureSkipHostKeyCheck: core.getInput('insecure-skip-host-key-check'),
-    parallelism: core.getInput('parallelism') || '10',
+    parallelism: core.getInput('parallelism') || '20',
     expectedPlanHash: core.getInput('plan-hash'),
     breakLock: core.getInput('break-lock'),
     options: core.getInput('options'),

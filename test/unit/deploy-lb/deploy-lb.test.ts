@@ -7,6 +7,7 @@ import { renderPlanText } from '../../../src/report/console-reporter.js';
 import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
 import { KEEPALIVED_CONFIG_PATH } from '../../../src/components/keepalived/index.js';
 import { proxysqlModelFor } from '../../../src/commands/deploy-lb.js';
+import { mysqlNativePasswordHash } from '../../../src/components/proxysql/index.js';
 import { ALL_SECRET_FORMS, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
 
 const rows = (plan: Plan) => plan.changes.map((c) => `${c.host} ${c.kind} ${changeAction(changeData(c))} ${changeTarget(changeData(c))}`);
@@ -259,8 +260,13 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
     expect(platform.host('lb1').packages['proxysql']).toBeDefined();
     expect(platform.host('lb1').proxysqlAdmin).toBe('adm-Secret-5521');
     expect(Object.keys(platform.monitor).sort()).toEqual(['10.0.0.21', '10.0.0.22']);
-    // Admin credentials only ever on stdin.
-    for (const secret of ALL_SECRET_FORMS) for (const c of platform.commands()) expect(c).not.toContain(secret);
+    // Admin credentials only ever on stdin; the plan shows none of them (not even the password hashes).
+    const blind = new Redactor();
+    const rendered = [renderPlanMarkdown(report.plan!, { redactor: blind }), JSON.stringify(planToJson(report.plan!, { redactor: blind })), renderPlanText(report.plan!)].join('\n');
+    for (const secret of [...ALL_SECRET_FORMS, mysqlNativePasswordHash('app-Secret-9137'), mysqlNativePasswordHash('mon-Secret-7730')]) {
+      for (const c of platform.commands()) expect(c).not.toContain(secret);
+      expect(rendered).not.toContain(secret);
+    }
 
     const second = await run(platform, 'apply', text, runner);
     expect(rows(second.report.plan!)).toEqual([]);
