@@ -61500,7 +61500,7 @@ function change_changeAction(change) {
         case 'sql':
             return change.action;
         case 'cluster':
-            return 'cluster';
+            return change.step;
         case 'user':
             return 'create';
         case 'directory':
@@ -61519,7 +61519,8 @@ function change_changeTarget(change) {
         case 'sql':
             return `${change.object} ${change.name}`;
         case 'cluster':
-            return 'cluster';
+            // The step names the action; the host (in the line's prefix) is the node it acts on.
+            return 'node';
         case 'user':
             return `user ${change.name}`;
         case 'directory':

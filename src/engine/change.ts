@@ -187,7 +187,7 @@ export function changeAction(change: Change): string {
     case 'sql':
       return change.action;
     case 'cluster':
-      return 'cluster';
+      return change.step;
     case 'user':
       return 'create';
     case 'directory':
@@ -207,7 +207,8 @@ export function changeTarget(change: Change): string {
     case 'sql':
       return `${change.object} ${change.name}`;
     case 'cluster':
-      return 'cluster';
+      // The step names the action; the host (in the line's prefix) is the node it acts on.
+      return 'node';
     case 'user':
       return `user ${change.name}`;
     case 'directory':

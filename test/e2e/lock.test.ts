@@ -63,7 +63,8 @@ describe('the host lock', () => {
   });
 
   it('is removed by unlock, which names whose it was', async () => {
-    const run = await runAction(state, inputs('unlock', 'apply'), { workspace });
+    // Like every command, unlock validates the whole environment first, secrets included.
+    const run = await runAction(state, inputs('unlock', 'apply'), { workspace, env: { LAB_APP_DB_PASSWORD: 'lock-test-password' } });
     expect(run.outputs['failure-reason']).toBe('');
     expect(run.stdout + run.stderr).toContain('987654.1');
     expect(labExec('db2', `test -e ${LOCK_PATH}`, { allowFailure: true }).code).not.toBe(0);
