@@ -19,11 +19,13 @@ import type { CommandContext, CommandRunner } from './commands/context.js';
 import { preflight, runPreflight } from './commands/preflight.js';
 import { verifyHa } from './commands/verify-ha.js';
 import { deployDb } from './commands/deploy-db.js';
+import { deployLb } from './commands/deploy-lb.js';
 
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   preflight,
   'deploy-db': deployDb,
+  'deploy-lb': deployLb,
   'verify-ha': verifyHa,
   unlock: async (context) => {
     const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
@@ -95,7 +97,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     const runner = COMMAND_RUNNERS[request.command];
     if (!runner) {
       throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
+        hint: 'Available now: preflight, deploy-db, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
       });
     }
     const context: CommandContext = {
