@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on a fresh machine: installs what it needs, builds the lab
 # (real Debian 12 hosts in network namespaces), then runs lms-ha against it the
-# way a deploy workflow does: preflight, deploy-db, deploy-lb, migrate-storage,
-# verify-ha, each with mode apply (verify-ha is read-only). Leaves the lab up so
-# you can look around (`npm run lab -- status`, `npm run lab -- down`).
+# way a deploy workflow does: preflight, deploy-db, deploy-lb, verify-ha (apply
+# for the deploys; verify-ha is read-only). Leaves the lab up so you can look around (`npm run lab -- status`, `npm run lab -- down`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,15 +34,23 @@ environments:
         - { name: moodle, password: { env: MOODLE_DB_PASSWORD }, databases: [moodle] }
     database:
       cluster_name: lab
+    load_balancer:
+      kind: haproxy
+      vip: ${s.vip}/24
+      interface: eth0
+      virtual_router_id: 51
+      auth_password: { env: KEEPALIVED_PASSWORD }
 `);
 ' "$work"
 echo "inventory: $work/ha.yml"
 
 export LMS_HA_SSH_KEY=/run/lms-ha-lab/id_ed25519 LMS_HA_KNOWN_HOSTS=/run/lms-ha-lab/known_hosts
 export MOODLE_DB_PASSWORD="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export KEEPALIVED_PASSWORD="ka-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 lms_ha() { (cd "$work" && ip netns exec lab-runner node "$OLDPWD/dist/index.js" "$@"); }
 
-for step in "preflight plan" "deploy-db apply" "deploy-lb apply" "migrate-storage apply" "verify-ha plan"; do
+# migrate-storage joins this list (and a storage section in the inventory) once it is built (issue 6).
+for step in "preflight plan" "deploy-db apply" "deploy-lb apply" "verify-ha plan"; do
   set -- $step
   echo
   echo "=== lms-ha $1 --mode $2"
@@ -51,8 +58,8 @@ for step in "preflight plan" "deploy-db apply" "deploy-lb apply" "migrate-storag
   out="$(lms_ha "$1" -e lab --mode "$2" 2>&1)" || rc=$?
   printf '%s\n' "$out"
   if printf '%s' "$out" | grep -q "is not available in this version"; then
-    echo "=== stopping: $1 is not built yet (see README, 'Status')"
-    exit 0
+    echo "=== skipped: $1 is not built yet (see README, 'Status')"
+    continue
   fi
   [ "$rc" = 0 ] || { echo "=== $1 failed (exit $rc)"; exit "$rc"; }
 done
