@@ -9,7 +9,7 @@
  * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
  * is health, reported by verify-ha.
  */
-import { type ProxysqlDesiredState, type ProxysqlModel, PROXYSQL_HOSTGROUPS, desiredProxysqlState } from './model.js';
+import { type GaleraHostgroupRow, type ProxysqlDesiredState, type ProxysqlModel, PROXYSQL_HOSTGROUPS, desiredProxysqlState } from './model.js';
 import type { ProxysqlSection } from './sql.js';
 import { PROXYSQL_SECTIONS } from './sql.js';
 
@@ -39,16 +39,8 @@ export interface RuntimeServer {
   weight: number;
   max_connections: number;
 }
-export interface RuntimeGaleraHostgroup {
-  writer_hostgroup: number;
-  backup_writer_hostgroup: number;
-  reader_hostgroup: number;
-  offline_hostgroup: number;
-  active: number;
-  max_writers: number;
-  writer_is_also_reader: number;
-  max_transactions_behind: number;
-}
+/** A runtime_mysql_galera_hostgroups row: the desired row's columns; `comment` is not compared. */
+export type RuntimeGaleraHostgroup = Omit<GaleraHostgroupRow, 'comment'>;
 export interface RuntimeQueryRule {
   rule_id: number;
   active: number;
