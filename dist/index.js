@@ -87907,7 +87907,7 @@ const COMMAND_RUNNERS = {
     'deploy-lb': deployLb,
     'verify-ha': verifyHa,
     unlock: async (context) => {
-        const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+        const hosts = await managedHosts(context);
         const holders = await breakLock(hosts, { environment: context.environment.name, logger: context.logger });
         context.logger.info(holders.length === 0 ? 'no lock was held' : `removed ${holders.length} lock(s)`);
         return { checks: context.preflightChecks };
@@ -88001,6 +88001,10 @@ function readInventoryFile(path, readFile) {
 function isManaged(host) {
     return !(host.roles.length === 1 && host.roles[0] === 'bastion');
 }
+/** Connections to every host the environment's lock covers. */
+function managedHosts(context) {
+    return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+}
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
 function hostSpecs(environment) {
     const byName = new Map(environment.hosts.map((h) => [h.name, h]));
@@ -88040,7 +88044,7 @@ function assertEveryHostPinned(environment, knownHosts) {
     });
 }
 async function warnAboutLock(context) {
-    const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+    const hosts = await managedHosts(context);
     const holders = await inspectLock(hosts, { environment: context.environment.name });
     const warning = lockWarning(context.environment.name, holders);
     if (warning)

@@ -14,6 +14,7 @@ import {
 import type { Logger } from './report/log.js';
 import type { RunReport } from './report/run-report.js';
 import type { RunRequest } from './request.js';
+import type { RemoteHost } from './ssh/types.js';
 import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import type { CommandContext, CommandRunner } from './commands/context.js';
 import { preflight, runPreflight } from './commands/preflight.js';
@@ -28,7 +29,7 @@ const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   'deploy-lb': deployLb,
   'verify-ha': verifyHa,
   unlock: async (context) => {
-    const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+    const hosts = await managedHosts(context);
     const holders = await breakLock(hosts, { environment: context.environment.name, logger: context.logger });
     context.logger.info(holders.length === 0 ? 'no lock was held' : `removed ${holders.length} lock(s)`);
     return { checks: context.preflightChecks };
@@ -138,6 +139,11 @@ function isManaged(host: Host): boolean {
   return !(host.roles.length === 1 && host.roles[0] === 'bastion');
 }
 
+/** Connections to every host the environment's lock covers. */
+function managedHosts(context: CommandContext): Promise<RemoteHost[]> {
+  return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+}
+
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
 export function hostSpecs(environment: Environment): Map<string, HostSpec> {
   const byName = new Map(environment.hosts.map((h) => [h.name, h]));
@@ -180,7 +186,7 @@ export function assertEveryHostPinned(environment: Environment, knownHosts: Know
 }
 
 async function warnAboutLock(context: CommandContext): Promise<void> {
-  const hosts = await Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+  const hosts = await managedHosts(context);
   const holders = await inspectLock(hosts, { environment: context.environment.name });
   const warning = lockWarning(context.environment.name, holders);
   if (warning) context.logger.warn(warning);
