@@ -81808,109 +81808,6 @@ async function runCausality(context, dbNodes, db, lb) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/engine/executor.ts
-/**
- * Applies a plan: one change at a time, in plan order, recording each step.
- * The first failure stops the run; later steps are reported as skipped, never
- * attempted, because a cluster step after a failed one is exactly how a healthy
- * node gets restarted into a broken cluster.
- */
-
-
-
-
-async function applyPlan(plan, options) {
-    const { logger } = options;
-    const redactor = options.redactor ?? new Redactor();
-    const now = options.now ?? (() => performance.now());
-    const hosts = options.hosts instanceof Map
-        ? options.hosts
-        : new Map(options.hosts.map((h) => [h.name, h]));
-    const started = now();
-    const steps = plan.changes.map((c) => ({
-        id: c.id,
-        host: c.host,
-        kind: c.kind,
-        summary: c.summary,
-        status: 'skipped',
-        durationMs: 0,
-    }));
-    // Checked before anything runs: a plan that names a host we have no
-    // connection to must not be half applied.
-    const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
-    if (missing.length > 0) {
-        const error = new errors_DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
-        return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
-    }
-    const total = plan.changes.length;
-    for (let i = 0; i < total; i++) {
-        const change = plan.changes[i];
-        const step = steps[i];
-        const host = hosts.get(change.host);
-        logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
-        const t0 = now();
-        try {
-            await change.apply({ host, hosts, logger, change: change_changeData(change) });
-            step.status = 'ok';
-            step.durationMs = now() - t0;
-        }
-        catch (thrown) {
-            step.status = 'failed';
-            step.durationMs = now() - t0;
-            const error = asApplyError(thrown, change.host, change.summary, redactor);
-            step.error = error.message;
-            step.reason = error.reason;
-            const skipped = total - i - 1;
-            logger.warn(`failed: ${error.message}${skipped > 0 ? ` (${skipped} later step${skipped === 1 ? '' : 's'} skipped)` : ''}`, change.host);
-            return { status: 'failed', changed: steps.some((s) => s.status === 'ok'), steps, durationMs: now() - started, error };
-        }
-    }
-    return { status: 'ok', changed: total > 0, steps, durationMs: now() - started };
-}
-/**
- * Keeps a DeployError's reason (e.g. `cluster-unhealthy` from a safety gate);
- * anything else becomes `apply-failed` naming the step.
- */
-function asApplyError(thrown, host, summary, redactor) {
-    if (thrown instanceof errors_DeployError) {
-        const redacted = new errors_DeployError(thrown.reason, redactor.redact(thrown.message), {
-            host: thrown.host ?? host,
-            hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
-            problems: thrown.problems,
-            cause: thrown,
-        });
-        return redacted;
-    }
-    const message = redactor.redactError(thrown);
-    return new errors_DeployError('apply-failed', `${summary}: ${message}`, {
-        host,
-        hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
-        cause: thrown,
-    });
-}
-/**
- * Apply after review: refuses when the fresh plan is not the reviewed one.
- * `expectedHash` undefined or empty means no review is required (manual or
- * scheduled run). Returns the fresh plan's hash.
- */
-function verifyReviewedPlan(expectedHash, plan, options = {}) {
-    const actual = planHash(plan, options);
-    const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
-    if (expected === '')
-        return actual;
-    if (!/^[0-9a-f]{64}$/.test(expected)) {
-        throw new errors_DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
-            hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
-        });
-    }
-    if (expected !== actual) {
-        throw new errors_DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
-            hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
-        });
-    }
-    return actual;
-}
-
 ;// CONCATENATED MODULE: ./src/components/galera/recover.ts
 /**
  * Full-outage recovery decision (research ha-db-anchors.md §2.6 A): with every
@@ -82424,6 +82321,145 @@ async function assertClusterFormed(hosts, size) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/executor.ts
+/**
+ * Applies a plan: one change at a time, in plan order, recording each step.
+ * The first failure stops the run; later steps are reported as skipped, never
+ * attempted, because a cluster step after a failed one is exactly how a healthy
+ * node gets restarted into a broken cluster.
+ */
+
+
+
+
+async function applyPlan(plan, options) {
+    const { logger } = options;
+    const redactor = options.redactor ?? new Redactor();
+    const now = options.now ?? (() => performance.now());
+    const hosts = options.hosts instanceof Map
+        ? options.hosts
+        : new Map(options.hosts.map((h) => [h.name, h]));
+    const started = now();
+    const steps = plan.changes.map((c) => ({
+        id: c.id,
+        host: c.host,
+        kind: c.kind,
+        summary: c.summary,
+        status: 'skipped',
+        durationMs: 0,
+    }));
+    // Checked before anything runs: a plan that names a host we have no
+    // connection to must not be half applied.
+    const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
+    if (missing.length > 0) {
+        const error = new errors_DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
+        return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
+    }
+    const total = plan.changes.length;
+    for (let i = 0; i < total; i++) {
+        const change = plan.changes[i];
+        const step = steps[i];
+        const host = hosts.get(change.host);
+        logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
+        const t0 = now();
+        try {
+            await change.apply({ host, hosts, logger, change: change_changeData(change) });
+            step.status = 'ok';
+            step.durationMs = now() - t0;
+        }
+        catch (thrown) {
+            step.status = 'failed';
+            step.durationMs = now() - t0;
+            const error = asApplyError(thrown, change.host, change.summary, redactor);
+            step.error = error.message;
+            step.reason = error.reason;
+            const skipped = total - i - 1;
+            logger.warn(`failed: ${error.message}${skipped > 0 ? ` (${skipped} later step${skipped === 1 ? '' : 's'} skipped)` : ''}`, change.host);
+            return { status: 'failed', changed: steps.some((s) => s.status === 'ok'), steps, durationMs: now() - started, error };
+        }
+    }
+    return { status: 'ok', changed: total > 0, steps, durationMs: now() - started };
+}
+/**
+ * Keeps a DeployError's reason (e.g. `cluster-unhealthy` from a safety gate);
+ * anything else becomes `apply-failed` naming the step.
+ */
+function asApplyError(thrown, host, summary, redactor) {
+    if (thrown instanceof errors_DeployError) {
+        const redacted = new errors_DeployError(thrown.reason, redactor.redact(thrown.message), {
+            host: thrown.host ?? host,
+            hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
+            problems: thrown.problems,
+            cause: thrown,
+        });
+        return redacted;
+    }
+    const message = redactor.redactError(thrown);
+    return new errors_DeployError('apply-failed', `${summary}: ${message}`, {
+        host,
+        hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
+        cause: thrown,
+    });
+}
+/**
+ * Apply after review: refuses when the fresh plan is not the reviewed one.
+ * `expectedHash` undefined or empty means no review is required (manual or
+ * scheduled run). Returns the fresh plan's hash.
+ */
+function verifyReviewedPlan(expectedHash, plan, options = {}) {
+    const actual = planHash(plan, options);
+    const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
+    if (expected === '')
+        return actual;
+    if (!/^[0-9a-f]{64}$/.test(expected)) {
+        throw new errors_DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+            hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+        });
+    }
+    if (expected !== actual) {
+        throw new errors_DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
+            hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
+        });
+    }
+    return actual;
+}
+
+;// CONCATENATED MODULE: ./src/commands/reviewed-change.ts
+/**
+ * The one sequence every changing command follows (dflook's terraform
+ * actions, pyinfra): gather facts, compute the plan, and in plan mode stop
+ * there. In apply mode take the environment lock, gather and plan again under
+ * it (the hosts may have moved since the review), prove the plan is the one
+ * that was reviewed, then apply it.
+ */
+
+
+
+async function planOrApplyReviewed(context, spec) {
+    const planNow = async () => {
+        const gathered = await spec.gather();
+        const plan = spec.plan(gathered);
+        for (const w of plan.warnings)
+            context.logger.warn(w);
+        return { plan, gathered };
+    };
+    if (context.request.mode === 'plan') {
+        const { plan } = await planNow();
+        return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+    }
+    const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
+    return withLock(remotes, {
+        environment: context.environment.name,
+        owner: { runId: context.request.runId, repository: context.request.repository, command: spec.command },
+        logger: context.logger,
+    }, async () => {
+        const { plan, gathered } = await planNow();
+        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
+        return { plan, planHash: hash, apply, hosts: [] };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/commands/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
@@ -82435,7 +82471,6 @@ async function assertClusterFormed(hosts, size) {
  * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
  * orchestration with their own waits, not generic resources.
  */
-
 
 
 
@@ -82900,27 +82935,11 @@ function computePlan(context, model, desired, g) {
 const deployDb = async (context) => {
     const model = galeraModelFor(context.environment);
     const desired = desiredAccounts(context.environment, model);
-    const dbHosts = hostsWithRole(context.environment, 'db');
-    if (context.request.mode === 'plan') {
-        const g = await gather(context, model, desired);
-        const plan = computePlan(context, model, desired, g);
-        for (const w of plan.warnings)
-            context.logger.warn(w);
-        return { plan, planHash: planHash(plan), hosts: [] };
-    }
-    const remotes = await Promise.all(dbHosts.map((h) => context.host(h.name)));
-    return withLock(remotes, {
-        environment: context.environment.name,
-        owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-db' },
-        logger: context.logger,
-    }, async () => {
-        const g = await gather(context, model, desired);
-        const plan = computePlan(context, model, desired, g);
-        for (const w of plan.warnings)
-            context.logger.warn(w);
-        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan);
-        const apply = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
-        return { plan, planHash: hash, apply, hosts: [] };
+    return planOrApplyReviewed(context, {
+        command: 'deploy-db',
+        lockHosts: hostsWithRole(context.environment, 'db'),
+        gather: () => gather(context, model, desired),
+        plan: (g) => computePlan(context, model, desired, g),
     });
 };
 
@@ -87125,7 +87144,6 @@ async function gatherHostState(host, q) {
 
 
 
-
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
 /** Where operators put the maintenance (drain) file; created by deploy-lb. */
@@ -87863,26 +87881,12 @@ function createDeployLb(options = {}) {
         const compute = { ...options, fingerprintKey: options.fingerprintKey ?? key };
         // Published hash, keyed so it cannot be used to test guesses of a secret.
         const hashOptions = { sensitiveKey: key };
-        if (context.request.mode === 'plan') {
-            const g = await gatherLbFacts(context, desired);
-            const plan = computeLbPlan(context, desired, g, compute);
-            for (const w of plan.warnings)
-                context.logger.warn(w);
-            return { plan, planHash: planHash(plan, hashOptions), hosts: [] };
-        }
-        const remotes = await Promise.all(hosts.map((h) => context.host(h.name)));
-        return withLock(remotes, {
-            environment: context.environment.name,
-            owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-lb' },
-            logger: context.logger,
-        }, async () => {
-            const g = await gatherLbFacts(context, desired);
-            const plan = computeLbPlan(context, desired, g, compute);
-            for (const w of plan.warnings)
-                context.logger.warn(w);
-            const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, hashOptions);
-            const apply = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
-            return { plan, planHash: hash, apply, hosts: [] };
+        return planOrApplyReviewed(context, {
+            command: 'deploy-lb',
+            lockHosts: hosts,
+            gather: () => gatherLbFacts(context, desired),
+            plan: (g) => computeLbPlan(context, desired, g, compute),
+            hashOptions,
         });
     };
 }

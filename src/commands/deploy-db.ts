@@ -11,9 +11,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { DeployError } from '../errors.js';
 import { changeId, type PlannedChange } from '../engine/change.js';
-import { applyPlan, verifyReviewedPlan, type ApplyResult } from '../engine/executor.js';
-import { withLock } from '../engine/lock.js';
-import { createPlan, planHash, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
 import type { RemoteHost } from '../ssh/types.js';
 import {
@@ -54,6 +52,7 @@ import {
   waitForNode,
 } from '../components/galera/orchestrate.js';
 import type { CommandContext, CommandRunner } from './context.js';
+import { planOrApplyReviewed } from './reviewed-change.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 const JOIN_TIMEOUT_MS = 30 * 60_000;
@@ -547,30 +546,10 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
 export const deployDb: CommandRunner = async (context) => {
   const model = galeraModelFor(context.environment);
   const desired = desiredAccounts(context.environment, model);
-  const dbHosts = hostsWithRole(context.environment, 'db');
-
-  if (context.request.mode === 'plan') {
-    const g = await gather(context, model, desired);
-    const plan = computePlan(context, model, desired, g);
-    for (const w of plan.warnings) context.logger.warn(w);
-    return { plan, planHash: planHash(plan), hosts: [] };
-  }
-
-  const remotes = await Promise.all(dbHosts.map((h) => context.host(h.name)));
-  return withLock(
-    remotes,
-    {
-      environment: context.environment.name,
-      owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-db' },
-      logger: context.logger,
-    },
-    async () => {
-      const g = await gather(context, model, desired);
-      const plan = computePlan(context, model, desired, g);
-      for (const w of plan.warnings) context.logger.warn(w);
-      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan);
-      const apply: ApplyResult = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
-      return { plan, planHash: hash, apply, hosts: [] };
-    },
-  );
+  return planOrApplyReviewed(context, {
+    command: 'deploy-db',
+    lockHosts: hostsWithRole(context.environment, 'db'),
+    gather: () => gather(context, model, desired),
+    plan: (g) => computePlan(context, model, desired, g),
+  });
 };

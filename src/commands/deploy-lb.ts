@@ -23,9 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeployError } from '../errors.js';
 import { changeId, type PlannedChange } from '../engine/change.js';
-import { applyPlan, verifyReviewedPlan, type ApplyResult } from '../engine/executor.js';
-import { withLock } from '../engine/lock.js';
-import { createPlan, planHash, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
 import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../inventory/environment.js';
 import type { Logger } from '../report/log.js';
@@ -72,6 +70,7 @@ import { runSqlScript } from '../components/galera/orchestrate.js';
 import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
 import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
 import type { CommandContext, CommandRunner } from './context.js';
+import { planOrApplyReviewed } from './reviewed-change.js';
 
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
@@ -916,30 +915,13 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
     // Published hash, keyed so it cannot be used to test guesses of a secret.
     const hashOptions = { sensitiveKey: key };
 
-    if (context.request.mode === 'plan') {
-      const g = await gatherLbFacts(context, desired);
-      const plan = computeLbPlan(context, desired, g, compute);
-      for (const w of plan.warnings) context.logger.warn(w);
-      return { plan, planHash: planHash(plan, hashOptions), hosts: [] };
-    }
-
-    const remotes = await Promise.all(hosts.map((h) => context.host(h.name)));
-    return withLock(
-      remotes,
-      {
-        environment: context.environment.name,
-        owner: { runId: context.request.runId, repository: context.request.repository, command: 'deploy-lb' },
-        logger: context.logger,
-      },
-      async () => {
-        const g = await gatherLbFacts(context, desired);
-        const plan = computeLbPlan(context, desired, g, compute);
-        for (const w of plan.warnings) context.logger.warn(w);
-        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, hashOptions);
-        const apply: ApplyResult = await applyPlan(plan, { logger: context.logger, hosts: g.remotes, redactor: context.redactor });
-        return { plan, planHash: hash, apply, hosts: [] };
-      },
-    );
+    return planOrApplyReviewed(context, {
+      command: 'deploy-lb',
+      lockHosts: hosts,
+      gather: () => gatherLbFacts(context, desired),
+      plan: (g) => computeLbPlan(context, desired, g, compute),
+      hashOptions,
+    });
   };
 }
 

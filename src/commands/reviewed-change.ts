@@ -1,0 +1,57 @@
+/**
+ * The one sequence every changing command follows (dflook's terraform
+ * actions, pyinfra): gather facts, compute the plan, and in plan mode stop
+ * there. In apply mode take the environment lock, gather and plan again under
+ * it (the hosts may have moved since the review), prove the plan is the one
+ * that was reviewed, then apply it.
+ */
+import { applyPlan, verifyReviewedPlan } from '../engine/executor.js';
+import { withLock } from '../engine/lock.js';
+import { planHash, type Plan, type PlanHashOptions } from '../engine/plan.js';
+import type { Host } from '../inventory/index.js';
+import type { RemoteHost } from '../ssh/types.js';
+import type { CommandContext } from './context.js';
+
+export interface ReviewedChange<G extends { remotes: ReadonlyMap<string, RemoteHost> }> {
+  /** The command's name, recorded in the lock file. */
+  command: string;
+  /** The hosts the lock covers: every host the plan may change. */
+  lockHosts: readonly Host[];
+  gather(): Promise<G>;
+  plan(gathered: G): Plan;
+  /** Keys the published hash so it cannot be used to test guesses of a secret. */
+  hashOptions?: PlanHashOptions;
+}
+
+export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<string, RemoteHost> }>(
+  context: CommandContext,
+  spec: ReviewedChange<G>,
+): Promise<{ plan: Plan; planHash: string; apply?: Awaited<ReturnType<typeof applyPlan>>; hosts: [] }> {
+  const planNow = async (): Promise<{ plan: Plan; gathered: G }> => {
+    const gathered = await spec.gather();
+    const plan = spec.plan(gathered);
+    for (const w of plan.warnings) context.logger.warn(w);
+    return { plan, gathered };
+  };
+
+  if (context.request.mode === 'plan') {
+    const { plan } = await planNow();
+    return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+  }
+
+  const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
+  return withLock(
+    remotes,
+    {
+      environment: context.environment.name,
+      owner: { runId: context.request.runId, repository: context.request.repository, command: spec.command },
+      logger: context.logger,
+    },
+    async () => {
+      const { plan, gathered } = await planNow();
+      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+      const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
+      return { plan, planHash: hash, apply, hosts: [] };
+    },
+  );
+}
