@@ -23,6 +23,8 @@ e2e_rc=0
 if [ -n "${LMS_HA_SKIP_E2E:-}" ]; then
   echo "== e2e tests skipped (LMS_HA_SKIP_E2E is set)"
 else
+  # The lab is one per machine: wait for anyone else using it (scripts/with-lab.sh).
+  if [ -z "${LMS_HA_LAB_LOCKED:-}" ]; then exec 9>/run/lms-ha-lab.lock; flock 9; export LMS_HA_LAB_LOCKED=1; fi
   echo "== lab up"
   lab_started=1
   bash test/lab/lab.sh up --extra "${LMS_HA_LAB_EXTRA:-0}"
