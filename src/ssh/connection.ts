@@ -21,7 +21,7 @@ import type { Logger } from '../report/log.js';
 import { createHostVerifier, preferredHostKeyAlgorithms, type PresentedHostKey } from './host-key.js';
 import { fingerprintSha256, type KnownHostsDb } from './known-hosts.js';
 import { shellQuote, wrapCommand } from './quote.js';
-import type { RemoteHost, RunOptions, RunResult, WriteFileOptions } from './types.js';
+import type { RemoteHost, RemoteProcess, RunOptions, RunResult, SpawnOptions, WriteFileOptions } from './types.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -552,6 +552,104 @@ export class SshHost implements RemoteHost {
       purpose: `write ${path}`,
       stdin: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
       sudo: true,
+    });
+  }
+
+  /**
+   * Starts a command with its streams open (see RemoteProcess). It holds one
+   * of the connection's command slots until it ends. The timeout is enforced
+   * on the host, as for run(); a local backstop closes the channel later.
+   */
+  spawn(script: string, options: SpawnOptions): Promise<RemoteProcess> {
+    const purpose = options.purpose;
+    const sudo = options.sudo ?? true;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
+    const command = wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 });
+    const wrappedInSudo = sudo && this.user !== 'root';
+    this.logger.debug(`spawn: ${purpose}`, this.name);
+    return new Promise<RemoteProcess>((resolveStarted, rejectStarted) => {
+      void this.limit(
+        () =>
+          new Promise<void>((release) => {
+            if (this.closed) {
+              rejectStarted(this.lostError(purpose, false));
+              release();
+              return;
+            }
+            const onChannel = (err: Error | undefined, stream: ClientChannel) => {
+              if (err) {
+                release();
+                rejectStarted(
+                  this.lostReason !== undefined
+                    ? this.lostError(purpose, false)
+                    : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }),
+                );
+                return;
+              }
+              const started = Date.now();
+              const stderr = new TailBuffer(DEFAULT_MAX_OUTPUT_BYTES);
+              let code: number | undefined;
+              let signal: string | undefined;
+              let timedOut = false;
+              const backstop = setTimeout(() => {
+                timedOut = true;
+                sendSignal(stream, 'KILL');
+                stream.close();
+              }, timeoutMs + this.timeoutGraceMs);
+              stream.stderr.on('data', (d: Buffer) => stderr.push(d));
+              stream.on('exit', (c: number | null, sig?: string) => {
+                if (typeof c === 'number') code = c;
+                else if (sig) {
+                  signal = sig;
+                  code = 128 + ((osConstants.signals as Record<string, number>)[`SIG${sig}`] ?? 0);
+                }
+              });
+              stream.on('error', () => {
+                /* surfaces as a close without an exit status */
+              });
+              const done = new Promise<RunResult & { signal?: string }>((resolveDone, rejectDone) => {
+                stream.on('close', () => {
+                  clearTimeout(backstop);
+                  release();
+                  if (timedOut) return rejectDone(this.timeoutError(purpose, timeoutMs, false));
+                  if (code === undefined) return rejectDone(this.lostError(purpose, true));
+                  if ((code === 124 || code === 137) && Date.now() - started >= timeoutMs - 50) {
+                    return rejectDone(this.timeoutError(purpose, timeoutMs, true));
+                  }
+                  let errText = stderr.toBuffer().toString('utf8');
+                  if (wrappedInSudo) {
+                    errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
+                    try {
+                      this.checkSudo(code, errText, purpose);
+                    } catch (e) {
+                      return rejectDone(e);
+                    }
+                  }
+                  resolveDone({ code, stdout: '', stderr: errText, ...(signal ? { signal } : {}) });
+                });
+              });
+              // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
+              done.catch(() => undefined);
+              resolveStarted({
+                stdin: stream,
+                stdout: stream,
+                stderr: stream.stderr,
+                done,
+                kill: () => {
+                  sendSignal(stream, 'KILL');
+                  stream.close();
+                },
+              });
+            };
+            try {
+              this.client.exec(command, onChannel);
+            } catch (err) {
+              release();
+              rejectStarted(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${(err as Error).message}`, { host: this.name, cause: err }));
+            }
+          }),
+      );
     });
   }
 

@@ -33,12 +33,45 @@ export interface WriteFileOptions {
   group?: string;
 }
 
+/** What `spawn` takes: like RunOptions, without the buffered stdin. */
+export interface SpawnOptions {
+  purpose: string;
+  /** Kill the command after this long (on the host, with its process group). Default 10 minutes. */
+  timeoutMs?: number;
+  /** Run as root (see RunOptions.sudo). Default true. */
+  sudo?: boolean;
+}
+
+/**
+ * A command running on a host with its streams open, for data too large to
+ * hold in memory (a database dump, a file tree): pipe it on, never buffer it.
+ * `stdout` must be read (or piped) or the command stalls on SSH flow control.
+ */
+export interface RemoteProcess {
+  readonly stdin: NodeJS.WritableStream;
+  readonly stdout: NodeJS.ReadableStream;
+  readonly stderr: NodeJS.ReadableStream;
+  /**
+   * Settles when the command ends: its exit status and the tail of stderr.
+   * A non-zero exit resolves (the caller decides); a lost connection, a
+   * timeout or a sudo refusal rejects with a DeployError naming the host.
+   */
+  readonly done: Promise<RunResult & { signal?: string }>;
+  /** Stops the command on the host (KILL) and closes the channel. */
+  kill(): void;
+}
+
 export interface RemoteHost {
   /** Inventory name, used as the log prefix and in errors. */
   readonly name: string;
   readonly address: string;
   /** Runs a shell command (`sh -c`). Never retried: commands are not assumed idempotent. */
   run(command: string, options: RunOptions): Promise<RunResult>;
+  /**
+   * Starts a shell command with open streams (the SSH transport has it; the
+   * in-memory fakes of unit tests may not). Never retried.
+   */
+  spawn?(command: string, options: SpawnOptions): Promise<RemoteProcess>;
   /** Reads a file as root; null when it does not exist. */
   readFile(path: string): Promise<Buffer | null>;
   /**
