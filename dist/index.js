@@ -2,6 +2,851 @@
 /******/ (() => { // webpackBootstrap
 /******/ 	var __webpack_modules__ = ({
 
+/***/ 9659:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+var __awaiter = (this && this.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.HttpClient = exports.HttpClientResponse = exports.HttpClientError = exports.MediaTypes = exports.Headers = exports.HttpCodes = void 0;
+exports.getProxyUrl = getProxyUrl;
+exports.isHttps = isHttps;
+const http = __importStar(__nccwpck_require__(8611));
+const https = __importStar(__nccwpck_require__(5692));
+const pm = __importStar(__nccwpck_require__(3335));
+const tunnel = __importStar(__nccwpck_require__(770));
+const undici_1 = __nccwpck_require__(4371);
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (exports.HttpCodes = HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (exports.Headers = Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (exports.MediaTypes = MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+exports.HttpClientError = HttpClientError;
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+exports.HttpClientResponse = HttpClientResponse;
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new undici_1.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+exports.HttpClient = HttpClient;
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 3335:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.getProxyUrl = getProxyUrl;
+exports.checkBypass = checkBypass;
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+
+/***/ }),
+
 /***/ 6656:
 /***/ ((module) => {
 
@@ -24450,7 +25295,6 @@ module.exports = __nccwpck_require__(218);
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
-var __webpack_unused_export__;
 
 
 var net = __nccwpck_require__(9278);
@@ -24714,7 +25558,7 @@ if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
 } else {
   debug = function() {};
 }
-__webpack_unused_export__ = debug; // for test
+exports.debug = debug; // for test
 
 
 /***/ }),
@@ -27118,7 +27962,6 @@ nacl.setPRNG = function(fn) {
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
-var __webpack_unused_export__;
 
 
 const Client = __nccwpck_require__(3701)
@@ -27146,29 +27989,29 @@ const createRedirectInterceptor = __nccwpck_require__(5092)
 
 Object.assign(Dispatcher.prototype, api)
 
-__webpack_unused_export__ = Dispatcher
-__webpack_unused_export__ = Client
-__webpack_unused_export__ = Pool
-__webpack_unused_export__ = BalancedPool
-__webpack_unused_export__ = Agent
-module.exports.kT = ProxyAgent
-__webpack_unused_export__ = EnvHttpProxyAgent
-__webpack_unused_export__ = RetryAgent
-__webpack_unused_export__ = RetryHandler
+module.exports.Dispatcher = Dispatcher
+module.exports.Client = Client
+module.exports.Pool = Pool
+module.exports.BalancedPool = BalancedPool
+module.exports.Agent = Agent
+module.exports.ProxyAgent = ProxyAgent
+module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent
+module.exports.RetryAgent = RetryAgent
+module.exports.RetryHandler = RetryHandler
 
-__webpack_unused_export__ = DecoratorHandler
-__webpack_unused_export__ = RedirectHandler
-__webpack_unused_export__ = createRedirectInterceptor
-__webpack_unused_export__ = {
+module.exports.DecoratorHandler = DecoratorHandler
+module.exports.RedirectHandler = RedirectHandler
+module.exports.createRedirectInterceptor = createRedirectInterceptor
+module.exports.interceptors = {
   redirect: __nccwpck_require__(1514),
   retry: __nccwpck_require__(2026),
   dump: __nccwpck_require__(8060),
   dns: __nccwpck_require__(379)
 }
 
-__webpack_unused_export__ = buildConnector
-__webpack_unused_export__ = errors
-__webpack_unused_export__ = {
+module.exports.buildConnector = buildConnector
+module.exports.errors = errors
+module.exports.util = {
   parseHeaders: util.parseHeaders,
   headerNameToString: util.headerNameToString
 }
@@ -27222,11 +28065,11 @@ function makeDispatcher (fn) {
   }
 }
 
-__webpack_unused_export__ = setGlobalDispatcher
-__webpack_unused_export__ = getGlobalDispatcher
+module.exports.setGlobalDispatcher = setGlobalDispatcher
+module.exports.getGlobalDispatcher = getGlobalDispatcher
 
 const fetchImpl = (__nccwpck_require__(4398).fetch)
-__webpack_unused_export__ = async function fetch (init, options = undefined) {
+module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
   } catch (err) {
@@ -27237,57 +28080,57 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(660).Headers
-/* unused reexport */ __nccwpck_require__(9051).Response
-/* unused reexport */ __nccwpck_require__(9967).Request
-/* unused reexport */ __nccwpck_require__(5910).FormData
-__webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(6954).File)
-/* unused reexport */ __nccwpck_require__(8355).FileReader
+module.exports.Headers = __nccwpck_require__(660).Headers
+module.exports.Response = __nccwpck_require__(9051).Response
+module.exports.Request = __nccwpck_require__(9967).Request
+module.exports.FormData = __nccwpck_require__(5910).FormData
+module.exports.File = globalThis.File ?? (__nccwpck_require__(6954).File)
+module.exports.FileReader = __nccwpck_require__(8355).FileReader
 
 const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
 
-__webpack_unused_export__ = setGlobalOrigin
-__webpack_unused_export__ = getGlobalOrigin
+module.exports.setGlobalOrigin = setGlobalOrigin
+module.exports.getGlobalOrigin = getGlobalOrigin
 
 const { CacheStorage } = __nccwpck_require__(3245)
 const { kConstruct } = __nccwpck_require__(109)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
-__webpack_unused_export__ = new CacheStorage(kConstruct)
+module.exports.caches = new CacheStorage(kConstruct)
 
 const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
 
-__webpack_unused_export__ = deleteCookie
-__webpack_unused_export__ = getCookies
-__webpack_unused_export__ = getSetCookies
-__webpack_unused_export__ = setCookie
+module.exports.deleteCookie = deleteCookie
+module.exports.getCookies = getCookies
+module.exports.getSetCookies = getSetCookies
+module.exports.setCookie = setCookie
 
 const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
 
-__webpack_unused_export__ = parseMIMEType
-__webpack_unused_export__ = serializeAMimeType
+module.exports.parseMIMEType = parseMIMEType
+module.exports.serializeAMimeType = serializeAMimeType
 
 const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-/* unused reexport */ __nccwpck_require__(3726).WebSocket
-__webpack_unused_export__ = CloseEvent
-__webpack_unused_export__ = ErrorEvent
-__webpack_unused_export__ = MessageEvent
+module.exports.WebSocket = __nccwpck_require__(3726).WebSocket
+module.exports.CloseEvent = CloseEvent
+module.exports.ErrorEvent = ErrorEvent
+module.exports.MessageEvent = MessageEvent
 
-__webpack_unused_export__ = makeDispatcher(api.request)
-__webpack_unused_export__ = makeDispatcher(api.stream)
-__webpack_unused_export__ = makeDispatcher(api.pipeline)
-__webpack_unused_export__ = makeDispatcher(api.connect)
-__webpack_unused_export__ = makeDispatcher(api.upgrade)
+module.exports.request = makeDispatcher(api.request)
+module.exports.stream = makeDispatcher(api.stream)
+module.exports.pipeline = makeDispatcher(api.pipeline)
+module.exports.connect = makeDispatcher(api.connect)
+module.exports.upgrade = makeDispatcher(api.upgrade)
 
-__webpack_unused_export__ = MockClient
-__webpack_unused_export__ = MockPool
-__webpack_unused_export__ = MockAgent
-__webpack_unused_export__ = mockErrors
+module.exports.MockClient = MockClient
+module.exports.MockPool = MockPool
+module.exports.MockAgent = MockAgent
+module.exports.mockErrors = mockErrors
 
 const { EventSource } = __nccwpck_require__(1238)
 
-__webpack_unused_export__ = EventSource
+module.exports.EventSource = EventSource
 
 
 /***/ }),
@@ -64275,7 +65118,7 @@ module.exports = {"rE":"1.17.0"};
 /******/ 		// Execute the module function
 /******/ 		var threw = true;
 /******/ 		try {
-/******/ 			__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 			__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
 /******/ 			threw = false;
 /******/ 		} finally {
 /******/ 			if(threw) delete __webpack_module_cache__[moduleId];
@@ -64386,7 +65229,7 @@ __nccwpck_require__.d(type_type_namespaceObject, {
   Exclude: () => (Exclude),
   Extends: () => (Extends),
   Extract: () => (Extract),
-  Function: () => (src_Function),
+  Function: () => (function_Function),
   Index: () => (Index),
   InstanceType: () => (InstanceType),
   Instantiate: () => (Instantiate),
@@ -64512,7 +65355,7 @@ const FAILURE_REASONS = (/* unused pure expression or super */ null && ([
     'verify-failed',
     'internal',
 ]));
-class errors_DeployError extends Error {
+class DeployError extends Error {
     reason;
     host;
     hint;
@@ -64532,10 +65375,10 @@ function errors_formatProblem(p) {
 }
 /** Turns anything thrown into a DeployError; unknown errors become `internal`. */
 function toDeployError(error) {
-    if (error instanceof errors_DeployError)
+    if (error instanceof DeployError)
         return error;
     const message = error instanceof Error ? error.message : String(error);
-    return new errors_DeployError('internal', `internal error: ${message}`, {
+    return new DeployError('internal', `internal error: ${message}`, {
         hint: 'This is a bug in lms-ha; please report it with the job log.',
         cause: error,
     });
@@ -64582,7 +65425,7 @@ function parseRequest(raw) {
             `or set ${name('insecure-skip-host-key-check')} for a throwaway first contact`);
     }
     if (problems.length > 0) {
-        throw new errors_DeployError('invalid-input', problems.join('\n'), { hint: 'Fix the inputs above; nothing was done.' });
+        throw new DeployError('invalid-input', problems.join('\n'), { hint: 'Fix the inputs above; nothing was done.' });
     }
     return {
         command: raw.command,
@@ -64682,13 +65525,13 @@ function parseCliArgs(argv, env = process.env) {
         });
     }
     catch (error) {
-        throw new errors_DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
+        throw new DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
     }
     const { values, positionals } = parsed;
     if (values.help || positionals.length === 0)
         return 'help';
     if (positionals.length > 1) {
-        throw new errors_DeployError('invalid-input', `one command at a time, got: ${positionals.join(' ')}`);
+        throw new DeployError('invalid-input', `one command at a time, got: ${positionals.join(' ')}`);
     }
     const keyPath = values['ssh-key'] ?? env.LMS_HA_SSH_KEY ?? firstExisting(defaultKeyPaths());
     const knownHostsPath = values['known-hosts'] ?? env.LMS_HA_KNOWN_HOSTS ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
@@ -64723,7 +65566,7 @@ function readNamedFile(path, flag) {
         return (0,external_node_fs_namespaceObject.readFileSync)(path);
     }
     catch (error) {
-        throw new errors_DeployError('invalid-input', `${flag} ${path}: ${error.code ?? 'unreadable'}`, {
+        throw new DeployError('invalid-input', `${flag} ${path}: ${error.code ?? 'unreadable'}`, {
             hint: `Check the path given to ${flag}.`,
         });
     }
@@ -64749,6 +65592,7 @@ const CLUSTER_STEPS = (/* unused pure expression or super */ null && ([
     'peer-probe',
     'volume-create',
     'volume-start',
+    'volume-option',
     'brick-add',
     'mount',
     'migrate-data',
@@ -65621,10 +66465,10 @@ function createPlan(input) {
     const seen = new Set();
     for (const change of input.changes) {
         if (!CHANGE_KINDS.includes(change.kind)) {
-            throw new errors_DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
+            throw new DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
         }
         if (seen.has(change.id)) {
-            throw new errors_DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
+            throw new DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
                 host: change.host,
                 hint: 'This is a bug in lms-ha: change ids must be unique; please report it with the job log.',
             });
@@ -65638,7 +66482,7 @@ function createPlan(input) {
     if (input.hosts && input.hosts.length > 0) {
         for (const change of input.changes) {
             if (!hosts.has(change.host)) {
-                throw new errors_DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
+                throw new DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
                     host: change.host,
                 });
             }
@@ -65704,7 +66548,7 @@ function canonicalize(value) {
         return value;
     if (typeof value === 'number') {
         if (!Number.isFinite(value))
-            throw new errors_DeployError('internal', `Cannot hash the number ${value}.`);
+            throw new DeployError('internal', `Cannot hash the number ${value}.`);
         return Object.is(value, -0) ? 0 : value;
     }
     if (typeof value === 'bigint')
@@ -65723,7 +66567,7 @@ function canonicalize(value) {
         return canonicalize(Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), v])));
     }
     if (value instanceof Date) {
-        throw new errors_DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
+        throw new DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
     }
     const out = {};
     for (const k of Object.keys(value).sort(compare)) {
@@ -66871,11 +67715,11 @@ async function acquireLock(hosts, options) {
         }
         await releaseOn(taken, path, info.token, logger);
         if (status !== 'held') {
-            throw new errors_DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
                 host: host.name,
             });
         }
-        throw new errors_DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
+        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
             host: host.name,
             hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
         });
@@ -66945,7 +67789,7 @@ async function breakLock(hosts, options) {
             options.logger.info(`no lock for environment ${options.environment}`, host.name);
         }
         else {
-            throw new errors_DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+            throw new DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
                 host: host.name,
             });
         }
@@ -66978,6 +67822,164 @@ function sortByName(hosts) {
     return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+;// CONCATENATED MODULE: ./src/github/markdown.ts
+/**
+ * Markdown helpers shared by the plan comment and the health issue: keeping a
+ * body under GitHub's size limit without breaking its rendering, and the
+ * hidden JSON markers that let lms-ha find its own comments and issues again.
+ */
+/** GitHub rejects comment and issue bodies longer than this ("body is too long"). */
+const GITHUB_BODY_LIMIT = 65_536;
+/**
+ * What lms-ha aims for: comfortably under the limit, so a later edit (a status
+ * line that grows when a plan is marked applied) can never push it over.
+ */
+const BODY_BUDGET = 64_000;
+const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
+/** For each line: where it starts and whether it sits inside a fenced code block. */
+function scanLines(text) {
+    const lines = [];
+    let open;
+    let start = 0;
+    while (start <= text.length) {
+        const nl = text.indexOf('\n', start);
+        const end = nl === -1 ? text.length : nl;
+        const line = text.slice(start, end);
+        lines.push({ start, openFence: open?.line });
+        const m = FENCE.exec(line);
+        if (m) {
+            const marker = m[1];
+            const rest = m[2];
+            if (!open) {
+                // A backtick fence's info string may not contain backticks (CommonMark).
+                if (!(marker.startsWith('`') && rest.includes('`')))
+                    open = { marker, line: line.trim() };
+            }
+            else if (marker[0] === open.marker[0] && marker.length >= open.marker.length && rest.trim() === '') {
+                open = undefined;
+            }
+        }
+        if (nl === -1)
+            break;
+        start = nl + 1;
+    }
+    return lines;
+}
+/** The fence open at the start of the line that contains `offset`, if any. */
+function fenceOpenAt(lines, offset) {
+    // Lines are sorted by start; a linear scan is fine for the sizes involved.
+    let found;
+    for (const l of lines) {
+        if (l.start > offset)
+            break;
+        found = l;
+    }
+    return found?.openFence;
+}
+function countTag(text, re) {
+    return (text.match(re) ?? []).length;
+}
+/** Never leave half of a surrogate pair at a hard cut. */
+function safeCut(text, index) {
+    const code = text.charCodeAt(index - 1);
+    return code >= 0xd800 && code <= 0xdbff ? index - 1 : index;
+}
+/**
+ * Shortens markdown to at most `maxChars` by cutting the middle out (the head
+ * says what is planned, the tail holds the totals), at line boundaries, and
+ * puts `note(omitted)` where the cut is. Code fences and `<details>` blocks
+ * cut open are closed before the note and reopened after it, so the rest
+ * still renders. Lengths are UTF-16 code units, which never undercounts what
+ * GitHub counts.
+ */
+function truncateMiddle(text, maxChars, note) {
+    if (text.length <= maxChars)
+        return text;
+    const lines = scanLines(text);
+    // The note and the fence/details repairs need room; shrink until it fits.
+    let reserve = note({ chars: text.length, lines: lines.length }).length + 200;
+    for (let attempt = 0; attempt < 8; attempt++) {
+        const budget = Math.max(0, maxChars - reserve);
+        const result = cut(text, lines, budget, note);
+        if (result.length <= maxChars)
+            return result;
+        reserve += result.length - maxChars + 64;
+    }
+    // Pathological input (a note longer than the limit): the note alone, cut.
+    return note({ chars: text.length, lines: lines.length }).slice(0, maxChars);
+}
+function cut(text, lines, budget, note) {
+    const headBudget = Math.floor(budget * 0.6);
+    const tailBudget = budget - headBudget;
+    // Head: whole lines that fit; a single giant line is cut hard.
+    let headEnd = text.lastIndexOf('\n', headBudget);
+    headEnd = headEnd <= 0 ? safeCut(text, headBudget) : headEnd + 1;
+    // Tail: whole lines that fit, starting at a line start.
+    let tailStart = text.indexOf('\n', Math.max(headEnd, text.length - tailBudget));
+    tailStart = tailStart === -1 || tailStart + 1 >= text.length ? text.length : tailStart + 1;
+    if (tailStart < headEnd)
+        tailStart = headEnd;
+    const head = text.slice(0, headEnd);
+    const tail = text.slice(tailStart);
+    const omitted = text.slice(headEnd, tailStart);
+    let closeHead = '';
+    const fenceAtCut = fenceOpenAt(lines, headEnd);
+    if (fenceAtCut)
+        closeHead += `${head.endsWith('\n') ? '' : '\n'}${fenceAtCut.replace(/^(`+|~+).*$/, '$1')}\n`;
+    const openDetails = countTag(head, /<details[\s>]/gi) - countTag(head, /<\/details>/gi);
+    for (let i = 0; i < openDetails; i++)
+        closeHead += '\n</details>\n';
+    let reopenTail = '';
+    const extraCloses = countTag(tail, /<\/details>/gi) - countTag(tail, /<details[\s>]/gi);
+    for (let i = 0; i < extraCloses; i++)
+        reopenTail += '<details><summary>(continued)</summary>\n\n';
+    const fenceAtTail = tailStart < text.length ? fenceOpenAt(lines, tailStart) : undefined;
+    if (fenceAtTail)
+        reopenTail += `${fenceAtTail}\n`;
+    const omittedLines = omitted === '' ? 0 : omitted.split('\n').length - (omitted.endsWith('\n') ? 1 : 0);
+    const noteText = note({ chars: omitted.length, lines: omittedLines });
+    return `${head}${closeHead}\n${noteText}\n\n${reopenTail}${tail}`;
+}
+/** Escapes `<` and `>` so a JSON value can never close the HTML comment it sits in. */
+function jsonForComment(value) {
+    return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+}
+/**
+ * Reads `<!-- {prefix}: {json} -->` from the first line of a body. Only the
+ * first line counts, so a quoted or pasted marker further down is ignored.
+ */
+function readMarker(body, prefix) {
+    const firstLine = body.replace(/^\uFEFF/, '').split('\n', 1)[0].trim();
+    const open = `<!-- ${prefix}: `;
+    if (!firstLine.startsWith(open) || !firstLine.endsWith(' -->'))
+        return undefined;
+    const json = firstLine.slice(open.length, -' -->'.length);
+    try {
+        const value = JSON.parse(json);
+        return value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? value
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeMarker(prefix, value) {
+    return `<!-- ${prefix}: ${jsonForComment(value)} -->`;
+}
+/** Markdown inline code that survives backticks in the value. */
+function markdown_code(value) {
+    const longest = Math.max(0, ...(value.match(/`+/g) ?? []).map((s) => s.length));
+    const ticks = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+/** Link to a workflow run: `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`. */
+function runUrl(serverUrl, repository, runId, attempt) {
+    const base = `${serverUrl.replace(/\/+$/, '')}/${repository}/actions/runs/${runId}`;
+    return attempt && attempt > 1 ? `${base}/attempts/${attempt}` : base;
+}
+
 ;// CONCATENATED MODULE: ./src/github/context.ts
 /**
  * What a GitHub Actions run tells the process about itself, as plain data:
@@ -66993,7 +67995,7 @@ function sortByName(hosts) {
  * Reads the run context. Undefined outside GitHub Actions (no GITHUB_RUN_ID or
  * GITHUB_REPOSITORY): the CLI then simply has no PR comment or health issue.
  */
-function runContextFrom(env, readFile = (p) => readFileSync(p, 'utf8')) {
+function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8')) {
     const repository = env['GITHUB_REPOSITORY'];
     const runId = env['GITHUB_RUN_ID'];
     if (!repository || !runId)
@@ -67055,7 +68057,7 @@ function workflowSecrets(env) {
         parsed = undefined;
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new errors_DeployError('invalid-input', `${WORKFLOW_SECRETS_VAR} is not a JSON object (its content is not shown: it holds secrets).`, {
+        throw new DeployError('invalid-input', `${WORKFLOW_SECRETS_VAR} is not a JSON object (its content is not shown: it holds secrets).`, {
             hint: 'Pass LMS_HA_INVENTORY_SECRETS as {"NAME": ${{ toJSON(secrets.NAME) }}, ...}: toJSON quotes and escapes each value. ' +
                 'Or leave it out and call the workflow with `secrets: inherit`.',
         });
@@ -69416,7 +70418,7 @@ function date_Date(options) {
 
 
 /** `[JavaScript]` Creates a Function type */
-function src_Function(parameters, returns, options) {
+function function_Function(parameters, returns, options) {
     return CreateType({ [Kind]: 'Function', type: 'Function', parameters, returns }, options);
 }
 
@@ -69568,7 +70570,7 @@ function FromValue(value, root) {
                 value_IsUint8Array(value) ? uint8array_Uint8Array() :
                     value_IsDate(value) ? date_Date() :
                         value_IsObject(value) ? ConditionalReadonly(object_Object(const_FromProperties(value)), root) :
-                            value_IsFunction(value) ? ConditionalReadonly(src_Function([], Unknown()), root) :
+                            value_IsFunction(value) ? ConditionalReadonly(function_Function([], Unknown()), root) :
                                 value_IsUndefined(value) ? Undefined() :
                                     value_IsNull(value) ? Null() :
                                         value_IsSymbol(value) ? symbol_Symbol() :
@@ -70498,7 +71500,7 @@ function IsObjectArrayLike(schema) {
 }
 // prettier-ignore
 function IsObjectPromiseLike(schema) {
-    const then = src_Function([Any()], Any());
+    const then = function_Function([Any()], Any());
     return IsObjectPropertyCount(schema, 0) || (IsObjectPropertyCount(schema, 1) && 'then' in schema.properties && IntoBooleanResult(extends_check_Visit(schema.properties['then'], then)) === ExtendsResult.True);
 }
 // ------------------------------------------------------------------
@@ -71638,7 +72640,7 @@ function FromSchemaType(K, T) {
                 IsMappedKey(T) ? mapped_FromMappedKey(K, T.keys) :
                     // unevaluated types
                     IsConstructor(T) ? Constructor(mapped_FromRest(K, T.parameters), FromSchemaType(K, T.returns), options) :
-                        kind_IsFunction(T) ? src_Function(mapped_FromRest(K, T.parameters), FromSchemaType(K, T.returns), options) :
+                        kind_IsFunction(T) ? function_Function(mapped_FromRest(K, T.parameters), FromSchemaType(K, T.returns), options) :
                             kind_IsAsyncIterator(T) ? AsyncIterator(FromSchemaType(K, T.items), options) :
                                 kind_IsIterator(T) ? Iterator(FromSchemaType(K, T.items), options) :
                                     IsIntersect(T) ? intersect_Intersect(mapped_FromRest(K, T.allOf), options) :
@@ -72187,7 +73189,7 @@ function compute_FromConstructor(moduleProperties, parameters, instanceType) {
 }
 // prettier-ignore
 function compute_FromFunction(moduleProperties, parameters, returnType) {
-    return src_Function(compute_FromTypes(moduleProperties, parameters), compute_FromType(moduleProperties, returnType));
+    return function_Function(compute_FromTypes(moduleProperties, parameters), compute_FromType(moduleProperties, returnType));
 }
 function compute_FromIntersect(moduleProperties, types) {
     return intersect_Intersect(compute_FromTypes(moduleProperties, types));
@@ -72806,6 +73808,10 @@ const MigrateSchema = Type.Object({
             uniqueItems: true,
             description: 'Databases to copy; each must be declared (by the preset or app.databases).',
         }),
+        convert_tables: Type.Optional(Type.Boolean({
+            default: false,
+            description: 'Convert tables Galera cannot replicate while copying them (non-InnoDB engines to InnoDB; a primary key for tables without one). Without it such tables are refused.',
+        })),
     }, { ...strict, description: 'Copy existing databases into the Galera cluster.' })),
 }, { ...strict, description: 'What migrate-storage moves from an existing installation.' });
 // ---------------------------------------------------------------------------
@@ -74791,7 +75797,7 @@ function invalidInventory(file, problems) {
     const message = sorted.length === 1
         ? `invalid inventory: ${errors_formatProblem(sorted[0])}`
         : `invalid inventory: ${sorted.length} problems in ${file}:\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
-    return new errors_DeployError('invalid-inventory', message, {
+    return new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Fix each problem at the position shown. Editors check the file as you type when its first line is "# yaml-language-server: $schema=<path to ${JSON_SCHEMA_PATH}>".`,
     });
@@ -75015,7 +76021,7 @@ function selectEnvironment(inventory, name, file) {
         const hint = didYouMean(name, defined);
         const message = `environment "${name}" is not defined in ${source.file}; it defines: ${defined.join(', ')}${hint}`;
         const problem = { ...source.position(['environments'], 'key'), message };
-        throw new errors_DeployError('invalid-inventory', message, {
+        throw new DeployError('invalid-inventory', message, {
             problems: [problem],
             hint: 'Pass one of the environments the inventory defines, or add this one to it.',
         });
@@ -75085,7 +76091,7 @@ function checkRolesForCommand(inventory, environment, command) {
     const source = originOf(inventory)?.source ?? detachedSource('inventory');
     const base = ['environments', name];
     if (spec === undefined) {
-        throw new errors_DeployError('invalid-inventory', `environment "${name}" is not defined in ${source.file}`);
+        throw new DeployError('invalid-inventory', `environment "${name}" is not defined in ${source.file}`);
     }
     const problems = [];
     const report = (path, message) => problems.push({ ...source.position([...base, ...path], 'key'), message });
@@ -75108,7 +76114,7 @@ function checkRolesForCommand(inventory, environment, command) {
         return;
     const sorted = sortProblems(problems);
     const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
-    throw new errors_DeployError('invalid-inventory', message, {
+    throw new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Add what ${command} needs to environment "${name}", or run it against an environment that has it.`,
     });
@@ -75180,7 +76186,7 @@ class Secrets {
     valueOf(ref) {
         const value = this.#values.get(ref.env);
         if (value === undefined) {
-            throw new errors_DeployError('internal', `internal error: secret ${ref.env} was not resolved for this environment`, {
+            throw new DeployError('internal', `internal error: secret ${ref.env} was not resolved for this environment`, {
                 hint: 'This is a bug in lms-ha: a secret reference was used that resolveSecrets did not see.',
             });
         }
@@ -75245,7 +76251,7 @@ function missingSecrets(environment, missing) {
     }
     const sorted = sortProblems(problems);
     const names = [...missing.keys()];
-    return new errors_DeployError('missing-secret', `missing ${names.length === 1 ? 'secret' : 'secrets'} for environment "${environment.name}": ${names.join(', ')}\n${sorted
+    return new DeployError('missing-secret', `missing ${names.length === 1 ? 'secret' : 'secrets'} for environment "${environment.name}": ${names.join(', ')}\n${sorted
         .map((problem) => `  ${errors_formatProblem(problem)}`)
         .join('\n')}`, {
         problems: sorted,
@@ -75530,7 +76536,7 @@ function checkHostKey(target, blob, policy) {
         return {
             ok: false,
             key,
-            error: new errors_DeployError('host-key-mismatch', `${where} presented the ${presented}, which is marked @revoked in known_hosts; refusing to connect.`, {
+            error: new DeployError('host-key-mismatch', `${where} presented the ${presented}, which is marked @revoked in known_hosts; refusing to connect.`, {
                 host: target.name,
                 hint: `The host is using a key that was revoked. Replace the host's keys (ssh-keygen -A after removing the old ones) and pin the new key after checking it on the host's console.`,
             }),
@@ -75546,7 +76552,7 @@ function checkHostKey(target, blob, policy) {
         return {
             ok: false,
             key,
-            error: new errors_DeployError('host-key-unknown', `${where} is not in known_hosts (looked up as ${field}); it presented the ${presented}. Refusing to connect to an unknown host.`, {
+            error: new DeployError('host-key-unknown', `${where} is not in known_hosts (looked up as ${field}); it presented the ${presented}. Refusing to connect to an unknown host.`, {
                 host: target.name,
                 hint: `${verifyHint}, then add this line to the known-hosts input:\n${line}`,
             }),
@@ -75565,7 +76571,7 @@ function checkHostKey(target, blob, policy) {
     return {
         ok: false,
         key,
-        error: new errors_DeployError('host-key-mismatch', `HOST KEY MISMATCH for ${where}: it presented the ${presented}, but ${why} [pinned: ${knownList}]. ` +
+        error: new DeployError('host-key-mismatch', `HOST KEY MISMATCH for ${where}: it presented the ${presented}, but ${why} [pinned: ${knownList}]. ` +
             `This may be a man-in-the-middle attack, or the host was reinstalled. Refusing to connect.`, {
             host: target.name,
             hint: `${verifyHint}. Only if it matches, replace the pinned line(s) for ${field} with:\n${line}`,
@@ -75990,7 +76996,7 @@ function parseClientKey(privateKey, passphrase) {
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
     if (!key || key instanceof Error) {
         const why = key instanceof Error ? key.message : 'no key found';
-        throw new errors_DeployError('invalid-input', `the SSH private key could not be read: ${why}`, {
+        throw new DeployError('invalid-input', `the SSH private key could not be read: ${why}`, {
             hint: 'Pass the whole private key file (OpenSSH or PEM format, including the BEGIN/END lines) in the ssh-private-key input, ' +
                 'and its passphrase if it has one.',
         });
@@ -76024,7 +77030,7 @@ function connectOnce(options, clientKey, via, attempt, ownedBastion) {
         };
         const onError = (err) => fail(hostKeyFailure() ?? classifyConnectError(err, options, where, clientKey));
         const onClose = () => fail(hostKeyFailure() ??
-            failureOf(true, new errors_DeployError('ssh-failed', `${where}: the connection closed during the SSH handshake`, {
+            failureOf(true, new DeployError('ssh-failed', `${where}: the connection closed during the SSH handshake`, {
                 host: options.name,
                 hint: 'Check that an SSH server (not another service) listens on that port and that it is not refusing new connections (MaxStartups).',
             })));
@@ -76040,7 +77046,7 @@ function connectOnce(options, clientKey, via, attempt, ownedBastion) {
                     // ready implies the verifier ran and accepted; anything else is a bug we refuse to paper over.
                     client.on('error', () => { });
                     client.end();
-                    reject(failureOf(false, new errors_DeployError('internal', `${where}: connected without a host key decision`)));
+                    reject(failureOf(false, new DeployError('internal', `${where}: connected without a host key decision`)));
                     return;
                 }
                 // Built synchronously here so the host's own error/close listeners are in place before any event.
@@ -76065,7 +77071,7 @@ function connectOnce(options, clientKey, via, attempt, ownedBastion) {
                 client.connect(config);
             }
             catch (err) {
-                fail(failureOf(false, new errors_DeployError('ssh-failed', `${where}: ${err.message}`, { host: options.name, cause: err })));
+                fail(failureOf(false, new DeployError('ssh-failed', `${where}: ${err.message}`, { host: options.name, cause: err })));
             }
         };
         if (!via)
@@ -76073,7 +77079,7 @@ function connectOnce(options, clientKey, via, attempt, ownedBastion) {
         via.forwardOut(options.address, options.port).then(start, (err) => {
             // 2 = connect failed (target down or refusing), 4 = resource shortage: both can pass.
             const retryable = err.reason === 2 || err.reason === 4;
-            fail(failureOf(retryable, new errors_DeployError('ssh-failed', `${where}: the bastion ${via.name} could not open a connection to ${options.address}:${options.port}: ${err.message}`, {
+            fail(failureOf(retryable, new DeployError('ssh-failed', `${where}: the bastion ${via.name} could not open a connection to ${options.address}:${options.port}: ${err.message}`, {
                 host: options.name,
                 cause: err,
                 hint: err.reason === 1
@@ -76091,20 +77097,20 @@ function classifyConnectError(err, options, where, clientKey) {
     const host = options.name;
     switch (err.level) {
         case 'client-authentication':
-            return failureOf(false, new errors_DeployError('ssh-failed', `${where}: all authentication methods failed for user ${options.user} (offered key ${clientKey.type} ${clientKey.fingerprint})`, {
+            return failureOf(false, new DeployError('ssh-failed', `${where}: all authentication methods failed for user ${options.user} (offered key ${clientKey.type} ${clientKey.fingerprint})`, {
                 host,
                 cause: err,
                 hint: `Check that the public key with fingerprint ${clientKey.fingerprint} is in ~${options.user}/.ssh/authorized_keys on the host, ` +
                     `that the user name is right, and that sshd allows public key login for it (PubkeyAuthentication, AllowUsers, PermitRootLogin).`,
             }));
         case 'client-timeout':
-            return failureOf(true, new errors_DeployError('ssh-failed', `${where}: timed out after ${(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s waiting for the SSH handshake`, {
+            return failureOf(true, new DeployError('ssh-failed', `${where}: timed out after ${(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s waiting for the SSH handshake`, {
                 host,
                 cause: err,
                 hint: 'Check that the host is up and that a firewall lets the runner (or the bastion) reach its SSH port.',
             }));
         case 'client-dns':
-            return failureOf(err.code === 'EAI_AGAIN', new errors_DeployError('ssh-failed', `${where}: cannot resolve ${options.address} (${err.code ?? err.message})`, {
+            return failureOf(err.code === 'EAI_AGAIN', new DeployError('ssh-failed', `${where}: cannot resolve ${options.address} (${err.code ?? err.message})`, {
                 host,
                 cause: err,
                 hint: 'Use an IP address in the inventory, or a name the runner (or the bastion) can resolve.',
@@ -76114,12 +77120,12 @@ function classifyConnectError(err, options, where, clientKey) {
             const hint = code === 'ECONNREFUSED'
                 ? `Nothing accepts connections on port ${options.port}: check that sshd runs and listens there.`
                 : 'Check that the host is up and reachable from the runner, and that no firewall drops SSH.';
-            return failureOf(TRANSIENT_SOCKET_CODES.has(code), new errors_DeployError('ssh-failed', `${where}: ${code}`, { host, cause: err, hint }));
+            return failureOf(TRANSIENT_SOCKET_CODES.has(code), new DeployError('ssh-failed', `${where}: ${code}`, { host, cause: err, hint }));
         }
         default: {
             // "Connection lost before handshake" is what a peer that hangs up (overloaded sshd, a proxy) looks like.
             const transient = /Connection lost before handshake|ECONNRESET/i.test(err.message);
-            return failureOf(transient, new errors_DeployError('ssh-failed', `${where}: SSH ${err.level ?? 'connection'} error: ${err.message}`, {
+            return failureOf(transient, new DeployError('ssh-failed', `${where}: SSH ${err.level ?? 'connection'} error: ${err.message}`, {
                 host,
                 cause: err,
                 hint: /no matching/i.test(err.message)
@@ -76220,7 +77226,7 @@ class SshHost {
         };
         if (raw.code !== 0 && !options.allowFailure) {
             const how = raw.signal ? `killed by signal ${raw.signal}` : `exit ${raw.code}`;
-            throw new errors_DeployError('command-failed', `${this.name}: ${options.purpose} failed (${how}): ${tail(raw.stderr) || tail(result.stdout) || '(no output)'}`, { host: this.name });
+            throw new DeployError('command-failed', `${this.name}: ${options.purpose} failed (${how}): ${tail(raw.stderr) || tail(result.stdout) || '(no output)'}`, { host: this.name });
         }
         return result;
     }
@@ -76238,12 +77244,12 @@ class SshHost {
         if (raw.code === MISSING_FILE_EXIT && !raw.signal)
             return null;
         if (raw.code !== 0) {
-            throw new errors_DeployError('command-failed', `${this.name}: ${purpose} failed (exit ${raw.code}): ${tail(raw.stderr) || '(no output)'}`, {
+            throw new DeployError('command-failed', `${this.name}: ${purpose} failed (exit ${raw.code}): ${tail(raw.stderr) || '(no output)'}`, {
                 host: this.name,
             });
         }
         if (raw.stdoutTruncated) {
-            throw new errors_DeployError('command-failed', `${this.name}: ${path} is larger than ${MAX_READ_FILE_BYTES} bytes; refusing to read it into memory`, {
+            throw new DeployError('command-failed', `${this.name}: ${path} is larger than ${MAX_READ_FILE_BYTES} bytes; refusing to read it into memory`, {
                 host: this.name,
             });
         }
@@ -76252,11 +77258,11 @@ class SshHost {
     async writeFile(path, content, options) {
         assertAbsolute(path);
         if (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777) {
-            throw new errors_DeployError('internal', `writeFile ${path}: invalid mode ${options.mode}`);
+            throw new DeployError('internal', `writeFile ${path}: invalid mode ${options.mode}`);
         }
         for (const id of [options.owner, options.group]) {
             if (id !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(id)) {
-                throw new errors_DeployError('internal', `writeFile ${path}: invalid owner/group ${JSON.stringify(id)}`);
+                throw new DeployError('internal', `writeFile ${path}: invalid owner/group ${JSON.stringify(id)}`);
             }
         }
         const dir = external_node_path_namespaceObject.posix.dirname(path);
@@ -76281,6 +77287,104 @@ class SshHost {
             purpose: `write ${path}`,
             stdin: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
             sudo: true,
+        });
+    }
+    /**
+     * Starts a command with its streams open (see RemoteProcess). It holds one
+     * of the connection's command slots until it ends. The timeout is enforced
+     * on the host, as for run(); a local backstop closes the channel later.
+     */
+    spawn(script, options) {
+        const purpose = options.purpose;
+        const sudo = options.sudo ?? true;
+        const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+        if (!(timeoutMs > 0))
+            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
+        const command = wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 });
+        const wrappedInSudo = sudo && this.user !== 'root';
+        this.logger.debug(`spawn: ${purpose}`, this.name);
+        return new Promise((resolveStarted, rejectStarted) => {
+            void this.limit(() => new Promise((release) => {
+                if (this.closed) {
+                    rejectStarted(this.lostError(purpose, false));
+                    release();
+                    return;
+                }
+                const onChannel = (err, stream) => {
+                    if (err) {
+                        release();
+                        rejectStarted(this.lostReason !== undefined
+                            ? this.lostError(purpose, false)
+                            : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                        return;
+                    }
+                    const started = Date.now();
+                    const stderr = new TailBuffer(DEFAULT_MAX_OUTPUT_BYTES);
+                    let code;
+                    let signal;
+                    let timedOut = false;
+                    const backstop = setTimeout(() => {
+                        timedOut = true;
+                        sendSignal(stream, 'KILL');
+                        stream.close();
+                    }, timeoutMs + this.timeoutGraceMs);
+                    stream.stderr.on('data', (d) => stderr.push(d));
+                    stream.on('exit', (c, sig) => {
+                        if (typeof c === 'number')
+                            code = c;
+                        else if (sig) {
+                            signal = sig;
+                            code = 128 + (external_node_os_namespaceObject.constants.signals[`SIG${sig}`] ?? 0);
+                        }
+                    });
+                    stream.on('error', () => {
+                        /* surfaces as a close without an exit status */
+                    });
+                    const done = new Promise((resolveDone, rejectDone) => {
+                        stream.on('close', () => {
+                            clearTimeout(backstop);
+                            release();
+                            if (timedOut)
+                                return rejectDone(this.timeoutError(purpose, timeoutMs, false));
+                            if (code === undefined)
+                                return rejectDone(this.lostError(purpose, true));
+                            if ((code === 124 || code === 137) && Date.now() - started >= timeoutMs - 50) {
+                                return rejectDone(this.timeoutError(purpose, timeoutMs, true));
+                            }
+                            let errText = stderr.toBuffer().toString('utf8');
+                            if (wrappedInSudo) {
+                                errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
+                                try {
+                                    this.checkSudo(code, errText, purpose);
+                                }
+                                catch (e) {
+                                    return rejectDone(e);
+                                }
+                            }
+                            resolveDone({ code, stdout: '', stderr: errText, ...(signal ? { signal } : {}) });
+                        });
+                    });
+                    // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
+                    done.catch(() => undefined);
+                    resolveStarted({
+                        stdin: stream,
+                        stdout: stream,
+                        stderr: stream.stderr,
+                        done,
+                        kill: () => {
+                            sendSignal(stream, 'KILL');
+                            stream.close();
+                        },
+                    });
+                };
+                try {
+                    this.client.exec(command, onChannel);
+                }
+                catch (err) {
+                    release();
+                    rejectStarted(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                }
+            }));
         });
     }
     /** Opens a TCP channel from this host to address:port (this host acting as a jump host). */
@@ -76319,14 +77423,14 @@ class SshHost {
     checkSudo(code, stderr, purpose) {
         // sudo -n prints these and exits 1 when it would have to ask for a password.
         if (code === 1 && /^sudo: (a password is required|a terminal is required|no tty present)/m.test(stderr)) {
-            throw new errors_DeployError('sudo-failed', `${this.name}: sudo for user ${this.user} needs a password, so "${purpose}" could not run as root (${tail(stderr, 3)})`, {
+            throw new DeployError('sudo-failed', `${this.name}: sudo for user ${this.user} needs a password, so "${purpose}" could not run as root (${tail(stderr, 3)})`, {
                 host: this.name,
                 hint: `Give ${this.user} passwordless sudo on ${this.name}, e.g. /etc/sudoers.d/lms-ha (mode 0440) containing ` +
                     `"${this.user} ALL=(ALL:ALL) NOPASSWD: ALL" (check it with visudo -cf), or log in as root.`,
             });
         }
         if (code === 1 && /^sudo: sorry, you must have a tty/m.test(stderr)) {
-            throw new errors_DeployError('sudo-failed', `${this.name}: sudo on this host insists on a terminal (requiretty), so "${purpose}" could not run as root`, {
+            throw new DeployError('sudo-failed', `${this.name}: sudo on this host insists on a terminal (requiretty), so "${purpose}" could not run as root`, {
                 host: this.name,
                 hint: `Remove "Defaults requiretty" for ${this.user} in the sudoers configuration of ${this.name} (lms-ha never allocates a terminal), or log in as root.`,
             });
@@ -76334,7 +77438,7 @@ class SshHost {
         const notAllowed = code === 1 && /is not in the sudoers file|may not run sudo|is not allowed to execute/.test(stderr);
         const notInstalled = code === 127 && /sudo: (command )?not found/.test(stderr);
         if (notAllowed || notInstalled) {
-            throw new errors_DeployError('sudo-failed', `${this.name}: user ${this.user} cannot use sudo${notInstalled ? ' (sudo is not installed)' : ''}, so "${purpose}" could not run as root: ${tail(stderr, 3)}`, {
+            throw new DeployError('sudo-failed', `${this.name}: user ${this.user} cannot use sudo${notInstalled ? ' (sudo is not installed)' : ''}, so "${purpose}" could not run as root: ${tail(stderr, 3)}`, {
                 host: this.name,
                 hint: `${notInstalled ? 'Install sudo and give' : 'Give'} ${this.user} passwordless sudo (NOPASSWD) on ${this.name}, or log in as root.`,
             });
@@ -76349,7 +77453,7 @@ class SshHost {
      */
     exec(script, purpose, options) {
         if (!(options.timeoutMs > 0))
-            throw new errors_DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
+            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
         const command = wrapCommand(script, { user: this.user, sudo: options.sudo, timeoutSeconds: options.timeoutMs / 1000 });
         const wrappedInSudo = options.sudo && this.user !== 'root';
         return this.limit(() => new Promise((resolve, reject) => {
@@ -76361,7 +77465,7 @@ class SshHost {
                 if (err) {
                     reject(this.lostReason !== undefined
                         ? this.lostError(purpose, false)
-                        : new errors_DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                        : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
                     return;
                 }
                 const started = Date.now();
@@ -76426,12 +77530,12 @@ class SshHost {
                 this.client.exec(command, onChannel);
             }
             catch (err) {
-                reject(new errors_DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                reject(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
             }
         }));
     }
     timeoutError(purpose, timeoutMs, stoppedOnHost) {
-        return new errors_DeployError('command-failed', stoppedOnHost
+        return new DeployError('command-failed', stoppedOnHost
             ? `${this.name}: ${purpose} timed out after ${connection_formatDuration(timeoutMs)} and was stopped`
             : `${this.name}: ${purpose} timed out after ${connection_formatDuration(timeoutMs)} and the host did not stop it; the channel was closed`, {
             host: this.name,
@@ -76441,7 +77545,7 @@ class SshHost {
         });
     }
     lostError(purpose, started) {
-        return new errors_DeployError('ssh-failed', `${this.name}: the SSH connection was lost ${started ? 'while running' : 'before running'} "${purpose}" (${this.lostReason ?? 'channel closed without an exit status'})` +
+        return new DeployError('ssh-failed', `${this.name}: the SSH connection was lost ${started ? 'while running' : 'before running'} "${purpose}" (${this.lostReason ?? 'channel closed without an exit status'})` +
             (started ? '; it may or may not have completed, and it is not retried' : ''), {
             host: this.name,
             hint: started
@@ -76468,7 +77572,7 @@ function sendSignal(stream, name) {
 }
 function assertAbsolute(path) {
     if (!path.startsWith('/') || path.includes('\0')) {
-        throw new errors_DeployError('internal', `remote file paths must be absolute: ${JSON.stringify(path)}`);
+        throw new DeployError('internal', `remote file paths must be absolute: ${JSON.stringify(path)}`);
     }
 }
 /** The last lines of command output, enough to see the error without flooding the log. */
@@ -76507,7 +77611,7 @@ class HostPool {
     /** The open connection to this host, connecting (and its bastion first) on first use. */
     get(spec) {
         if (this.closed)
-            return Promise.reject(new errors_DeployError('internal', `HostPool used after closeAll (host ${spec.name})`));
+            return Promise.reject(new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`));
         const key = connectionKey(spec);
         const cached = this.connections.get(key);
         if (cached) {
@@ -76594,7 +77698,7 @@ function connectionKey(spec) {
  */
 async function forEachBounded(items, nameOf, fn, parallelism) {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-        throw new errors_DeployError('invalid-input', `parallelism must be a whole number of at least 1, got ${parallelism}`);
+        throw new DeployError('invalid-input', `parallelism must be a whole number of at least 1, got ${parallelism}`);
     }
     const limit = pLimit(parallelism);
     return Promise.all(items.map((item) => limit(async () => {
@@ -76862,11 +77966,11 @@ function preflightError(failures, checks) {
         const [first, ...rest] = failures;
         const others = rest.map((f) => `${f.host.name}: ${f.error.message.split('\n', 1)[0]}`);
         const message = others.length > 0 ? `${first.error.message}\nalso failing:\n${others.join('\n')}` : first.error.message;
-        return new errors_DeployError(first.error.reason, message, { host: first.host.name, hint: first.error.hint });
+        return new DeployError(first.error.reason, message, { host: first.host.name, hint: first.error.hint });
     }
     if (worstStatus(checks) === 'fail') {
         const failed = checks.filter((c) => c.status === 'fail');
-        return new errors_DeployError('preflight-failed', `preflight failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, { host: failed[0].host === '(all)' ? undefined : failed[0].host, hint: failed[0].hint });
+        return new DeployError('preflight-failed', `preflight failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, { host: failed[0].host === '(all)' ? undefined : failed[0].host, hint: failed[0].hint });
     }
     return undefined;
 }
@@ -76919,7 +78023,7 @@ const QUORUM_OPTIONS = {
     'cluster.server-quorum-type': 'server',
 };
 /** The full option map the volume should have: defaults, then extras, then the model's own options. */
-function model_desiredOptions(model, extras = {}) {
+function desiredOptions(model, extras = {}) {
     const out = { ...DEFAULT_VOLUME_OPTIONS };
     if (extras.rootOwner) {
         out['storage.owner-uid'] = String(extras.rootOwner.uid);
@@ -76927,7 +78031,7 @@ function model_desiredOptions(model, extras = {}) {
     }
     if (extras.allowedClients && extras.allowedClients.length > 0) {
         const all = new Set(['127.0.0.1']);
-        for (const b of model_allBricks(model))
+        for (const b of allBricks(model))
             all.add(b.address);
         for (const c of extras.allowedClients)
             all.add(c);
@@ -76938,10 +78042,10 @@ function model_desiredOptions(model, extras = {}) {
     return out;
 }
 /** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
-function model_allBricks(model) {
+function allBricks(model) {
     return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
 }
-function model_brickName(b) {
+function brickName(b) {
     return `${b.address}:${b.path}`;
 }
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -76977,7 +78081,7 @@ function validateVolumeModel(model, mounts) {
     else if (dataCount !== 3) {
         problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
     }
-    const bricks = model_allBricks(model);
+    const bricks = allBricks(model);
     const seenNames = new Set();
     const hosts = new Set();
     for (const b of bricks) {
@@ -77018,7 +78122,7 @@ function validateVolumeModel(model, mounts) {
             if (normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
                 problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
                     'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
-                    'or set allowRootFilesystem to accept the risk');
+                    'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
             }
             if (normalizePath(fact.mountPoint) === normalizePath(b.path) && normalizePath(b.path) !== '/') {
                 problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
@@ -77033,8 +78137,8 @@ function validateVolumeModel(model, mounts) {
     }
 }
 /** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
-function model_bricksOnRootFilesystem(model, mounts) {
-    return model_allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path) && normalizePath(m.mountPoint) === '/'));
+function bricksOnRootFilesystem(model, mounts) {
+    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path) && normalizePath(m.mountPoint) === '/'));
 }
 /**
  * The fact command for one brick path: which filesystem holds it. The brick
@@ -77280,12 +78384,12 @@ function cli_firstLine(s) {
  * leading NAME=value word, and no word here comes before the command name.
  * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
  */
-function cli_joinArgs(words) {
+function joinArgs(words) {
     return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
 }
-const cli_shellJoin = cli_joinArgs;
+const cli_shellJoin = joinArgs;
 const G = ['gluster', '--mode=script'];
-const cli_glusterCommands = {
+const glusterCommands = {
     volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
     volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
     volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
@@ -78126,8 +79230,8 @@ function health_samePath(a, b) {
  */
 function brickChecks(observer, model, status, unreachableHosts = new Set()) {
     const out = [];
-    for (const b of model_allBricks(model)) {
-        const check = `brick ${model_brickName(b)}`;
+    for (const b of allBricks(model)) {
+        const check = `brick ${brickName(b)}`;
         if (!status.started) {
             out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
             continue;
@@ -78138,7 +79242,7 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
                 out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
             }
             else {
-                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${model_brickName(b)} belongs to volume ${model.volume}.`));
+                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${brickName(b)} belongs to volume ${model.volume}.`));
             }
             continue;
         }
@@ -78146,16 +79250,16 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
         if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
             const used = 1 - s.sizeFree / s.sizeTotal;
             const pct = `${Math.round(used * 100)}% used`;
-            out.push(result(b.host, `brick ${model_brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
+            out.push(result(b.host, `brick ${brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
         }
     }
     return out;
 }
 /** Bricks of the model that `status` shows offline or does not list. */
 function bricksNotOnline(model, status) {
-    return model_allBricks(model)
+    return allBricks(model)
         .filter((b) => !status.started || !statusFor(b, status)?.online)
-        .map(model_brickName);
+        .map(brickName);
 }
 function healBrickMatches(name, b) {
     const i = name.indexOf(':/');
@@ -78173,8 +79277,8 @@ function healChecks(observer, model, heal, downBricks = [], splitBrain) {
     const out = [];
     const vol = model.volume;
     const someDown = downBricks.length > 0;
-    for (const b of model_allBricks(model)) {
-        const name = model_brickName(b);
+    for (const b of allBricks(model)) {
+        const name = brickName(b);
         const isDown = downBricks.includes(name);
         const h = heal.find((x) => healBrickMatches(x.brick, b));
         if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
@@ -78268,7 +79372,7 @@ const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/;
 const HOST = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
 const IFACE = /^[0-9A-Za-z.:\[\]-]+:\d{1,5}$/;
 function invalid(message, hint) {
-    throw new errors_DeployError('invalid-inventory', message, { hint });
+    throw new DeployError('invalid-inventory', message, { hint });
 }
 function positiveInt(what, value, min = 0) {
     if (!Number.isInteger(value) || value < min)
@@ -78277,12 +79381,12 @@ function positiveInt(what, value, min = 0) {
 }
 function checkSecret(what, value, forbidden = []) {
     if (value.length === 0) {
-        throw new errors_DeployError('missing-secret', `the ${what} is empty`, { hint: `Set the environment variable the inventory names for the ${what}.` });
+        throw new DeployError('missing-secret', `the ${what} is empty`, { hint: `Set the environment variable the inventory names for the ${what}.` });
     }
     for (const c of ['\\', '\n', '\r', '\0', ...forbidden]) {
         if (value.includes(c)) {
             // The message names the character class, never the value.
-            throw new errors_DeployError('invalid-input', `the ${what} contains a character ProxySQL's admin interface cannot take here`, {
+            throw new DeployError('invalid-input', `the ${what} contains a character ProxySQL's admin interface cannot take here`, {
                 hint: `Use a secret without backslashes, line breaks or NUL${forbidden.length ? ` and without ${forbidden.map((f) => `"${f}"`).join(' ')}` : ''}.`,
             });
         }
@@ -78347,7 +79451,7 @@ function desiredProxysqlState(model) {
             invalid(`"${u.defaultSchema}" is not a plain database name`, 'Use letters, digits and "_".');
         // Only the hash reaches ProxySQL, so any character is fine here.
         if (u.password.length === 0) {
-            throw new errors_DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
+            throw new DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
         }
         const hash = mysqlNativePasswordHash(u.password);
         secrets.push(u.password, hash);
@@ -78387,12 +79491,374 @@ function desiredProxysqlState(model) {
     return { mysqlVariables, servers, galeraHostgroups, users, queryRules, adminVariables, secrets: [...new Set(secrets)] };
 }
 
+;// CONCATENATED MODULE: ./src/components/keepalived/ipaddr.ts
+/**
+ * Addresses: parsing "a.b.c.d/nn" and reading `ip -o addr show` to tell whether
+ * a load balancer holds the VIP (research §2.5: exactly one LB must).
+ */
+
+/** Fully expanded, lower-case IPv6 (8 groups of 4 hex digits); null if invalid. */
+function expandIPv6(address) {
+    if (!(0,external_node_net_.isIPv6)(address))
+        return null;
+    let text = address.toLowerCase();
+    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+        const o = v4[1].split('.').map(Number);
+        text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+    }
+    const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
+    const head = left ? left.split(':') : [];
+    const tail = right ? right.split(':') : [];
+    const missing = right === undefined ? 0 : 8 - head.length - tail.length;
+    const groups = [...head, ...Array(missing).fill('0'), ...tail];
+    return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+/** "10.0.0.100/24" → {address, prefix}; a bare address gets the full-length prefix. */
+function parseCidr(text) {
+    const [address, prefixText, extra] = text.trim().split('/');
+    if (extra !== undefined || address === undefined)
+        return null;
+    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
+        return null;
+    if ((0,external_node_net_.isIPv4)(address)) {
+        const prefix = prefixText === undefined ? 32 : Number(prefixText);
+        if (prefix > 32)
+            return null;
+        return { address, prefix, family: 'inet' };
+    }
+    const expanded = expandIPv6(address);
+    if (expanded) {
+        const prefix = prefixText === undefined ? 128 : Number(prefixText);
+        if (prefix > 128)
+            return null;
+        return { address: expanded, prefix, family: 'inet6' };
+    }
+    return null;
+}
+/**
+ * Parses `ip -o addr show [dev IF]` (iproute2 one-line format):
+ *   2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever
+ */
+function parseIpAddrShow(output) {
+    const result = [];
+    for (const line of output.split('\n')) {
+        const main = line.split('\\')[0];
+        const m = /^(\d+):\s+(\S+)\s+(inet6?)\s+(\S+)(.*)$/.exec(main.trim());
+        if (!m)
+            continue;
+        const cidr = parseCidr(m[4]);
+        if (!cidr)
+            continue;
+        const words = m[5].trim().split(/\s+/).filter(Boolean);
+        const scopeAt = words.indexOf('scope');
+        const scope = scopeAt >= 0 ? words[scopeAt + 1] : undefined;
+        const ifname = m[2].replace(/@.*$/, '');
+        // After "scope X" come flags, then (IPv4 only) the label: the first word that
+        // names this interface or an alias of it.
+        const label = m[3] === 'inet' ? words.slice(scopeAt >= 0 ? scopeAt + 2 : 0).find((w) => w === ifname || w.startsWith(`${ifname}:`)) : undefined;
+        result.push({
+            index: Number(m[1]),
+            interface: ifname,
+            family: cidr.family,
+            address: cidr.address,
+            prefix: cidr.prefix,
+            scope,
+            secondary: words.includes('secondary'),
+            label: label && label !== ifname ? label : undefined,
+        });
+    }
+    return result;
+}
+/** Whether the host whose `ip -o addr show` output this is holds the VIP (optionally on one interface). */
+function holdsVip(ipAddrOutput, vip, iface) {
+    const wanted = parseCidr(vip);
+    if (!wanted)
+        return false;
+    return parseIpAddrShow(ipAddrOutput).some((a) => a.address === wanted.address && (iface === undefined || a.interface === iface));
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/config.ts
+/**
+ * haproxy.cfg for a load balancer of the HAProxy path (seed 004), for HAProxy 2.6
+ * (Debian 12). Pure: the same model always gives the same bytes, so a second
+ * deploy-lb sees no change.
+ *
+ * Decisions (see docs in the report of issue 4):
+ * - Listeners bind to all addresses (`*:port`), not to the VIP: no
+ *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
+ *   the VIP arrives (no restart on failover), and keepalived's probe can reach
+ *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
+ *   provision firewall keeps them to the application hosts. A specific bind
+ *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
+ * - Writer (3307): the first db node active, the others `backup`. Without
+ *   `option allbackups` HAProxy sends everything to the first usable backup, so
+ *   the writer order is the inventory order on both LBs. `on-marked-down
+ *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
+ *   shutdown-backup-sessions` moves everyone back when the first node returns
+ *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
+ * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
+ *   seed 004. With three nodes, dropping the writer would leave one reader after
+ *   a single failure; Galera nodes all hold all data, and Moodle never writes
+ *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
+ *   off the writer while another node is up (the writer becomes a `backup`).
+ * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
+ *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
+ *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
+ *   HAProxy never cuts an idle pooled connection the server would have kept.
+ * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
+ *   admin) and a page on 127.0.0.1 only (used by keepalived's probe).
+ */
+
+const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
+const HAPROXY_STATS_SOCKET = '/run/haproxy/admin.sock';
+const HAPROXY_WRITER_LISTENER = 'galera_writer';
+const HAPROXY_READER_LISTENER = 'galera_reader';
+const HAPROXY_WEB_FRONTEND = 'web';
+const HAPROXY_WEB_BACKEND = 'web_farm';
+const HAPROXY_DEFAULTS = {
+    writerPort: 3307,
+    readerPort: 3308,
+    checkPort: 9200,
+    statsPort: 8404,
+    webPort: 80,
+    maxConnections: 4096,
+};
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+const ADDRESS = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
+const URL_PATH = /^\/[A-Za-z0-9._~\/?=&%-]*$/;
+function config_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function checkPort(what, port) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        config_invalid(`${what} ${port} is not a TCP port`, 'Use a port between 1 and 65535.');
+    return port;
+}
+function checkServers(what, servers) {
+    if (servers.length === 0)
+        config_invalid(`HAProxy ${what} list is empty`, `The inventory needs at least one ${what} host.`);
+    const names = new Set();
+    for (const s of servers) {
+        if (!SERVER_NAME.test(s.name))
+            config_invalid(`"${s.name}" cannot be an HAProxy server name`, 'Host names may use letters, digits, ".", "_", "-".');
+        if (!ADDRESS.test(s.address))
+            config_invalid(`address "${s.address}" of ${s.name} is not usable in haproxy.cfg`, 'Give the host an IP address.');
+        if (names.has(s.name))
+            config_invalid(`${s.name} is listed twice among the ${what} hosts`, 'Each host appears once.');
+        names.add(s.name);
+        if (s.port !== undefined)
+            checkPort(`port of ${s.name}`, s.port);
+    }
+}
+function serverAddress(address, port) {
+    // IPv6 needs no brackets in HAProxy: the last colon separates the port.
+    return `${address}:${port}`;
+}
+function bind(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
+function haproxyNeedsNonlocalBind(model) {
+    const address = model.bindAddress ?? '*';
+    return !['*', '0.0.0.0', '::'].includes(address);
+}
+function renderHaproxyConfig(model) {
+    checkServers('db', model.dbNodes);
+    const writerPort = checkPort('writer port', model.writerPort ?? HAPROXY_DEFAULTS.writerPort);
+    const readerPort = checkPort('reader port', model.readerPort ?? HAPROXY_DEFAULTS.readerPort);
+    const healthPort = checkPort('clustercheck port', model.checkPort ?? HAPROXY_DEFAULTS.checkPort);
+    const statsPort = checkPort('stats port', model.statsPort ?? HAPROXY_DEFAULTS.statsPort);
+    const maxConnections = model.maxConnections ?? HAPROXY_DEFAULTS.maxConnections;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1)
+        config_invalid(`maxConnections ${maxConnections} is not a positive integer`, 'Leave it out for 4096.');
+    const bindAddress = model.bindAddress ?? '*';
+    if (bindAddress !== '*' && !ADDRESS.test(bindAddress))
+        config_invalid(`bind address "${bindAddress}" is not an IP address`, 'Use "*" (default) or an IP address.');
+    const readers = model.readers ?? 'all';
+    const ports = [writerPort, readerPort];
+    if (model.web)
+        ports.push(model.web.port ?? HAPROXY_DEFAULTS.webPort);
+    if (new Set(ports).size !== ports.length)
+        config_invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
+    const out = [];
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push(readers === 'all'
+        ? '# Readers: every synced node, fewest connections first.'
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+    if (model.web) {
+        checkServers('web', model.web.servers);
+        const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
+        const checkPath = model.web.checkPath ?? '/';
+        if (!URL_PATH.test(checkPath))
+            config_invalid(`web check path "${checkPath}" is not a plain URL path`, 'Use a path such as "/" or "/login/index.php".');
+        out.push('# Web farm (seed 004): plain HTTP to the web hosts; 2xx/3xx on the check path is healthy.', `frontend ${HAPROXY_WEB_FRONTEND}`, `    bind ${bind(bindAddress, webPort)}`, '    mode http', '    option httplog', '    option forwardfor', '    timeout client 5m', '    timeout http-request 10s', `    default_backend ${HAPROXY_WEB_BACKEND}`, '', `backend ${HAPROXY_WEB_BACKEND}`, '    mode http', '    balance roundrobin', `    option httpchk GET ${checkPath}`, '    timeout server 5m', '    default-server inter 2s fall 2 rise 3', ...model.web.servers.map((s) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 80)} check`), '');
+    }
+    out.push('# Stats page for keepalived and operators on this host only.', 'listen stats', `    bind 127.0.0.1:${statsPort}`, '    mode http', '    option httplog', 
+    // keepalived polls every second: log only errors, not each poll.
+    '    option dontlog-normal', '    timeout client 30s', '    stats enable', '    stats uri /', '    stats refresh 10s', '');
+    return out.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
+/**
+ * Reads HAProxy's `show stat` CSV (stats socket or `/;csv` on the stats page),
+ * as verify-ha does (research §2.4): per backend, each server's status, whether
+ * it is an active or a backup server, and its last check.
+ *
+ * Columns are found by name from the `# pxname,svname,...` header, never by
+ * position, so other HAProxy versions (which add columns) parse the same.
+ */
+
+
+function serverState(status) {
+    const s = status.trim().toUpperCase();
+    // Transitions are printed as "UP 1/3" (going down) and "DOWN 1/2" (coming up):
+    // the server keeps its current role until the transition completes.
+    if (s === 'UP' || s.startsWith('UP '))
+        return 'UP';
+    if (s === 'DOWN' || s.startsWith('DOWN '))
+        return 'DOWN';
+    if (s.startsWith('MAINT'))
+        return 'MAINT';
+    if (s.startsWith('NOLB'))
+        return 'NOLB';
+    if (s.startsWith('DRAIN'))
+        return 'DRAIN';
+    if (s === 'NO CHECK')
+        return 'NO_CHECK';
+    return 'OTHER';
+}
+function splitCsvLine(line) {
+    // HAProxy quotes nothing except free-text fields (check_desc, ...), which may
+    // hold commas; handle RFC 4180 quoting to stay correct.
+    const fields = [];
+    let current = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoted) {
+            if (c === '"' && line[i + 1] === '"') {
+                current += '"';
+                i++;
+            }
+            else if (c === '"') {
+                quoted = false;
+            }
+            else {
+                current += c;
+            }
+        }
+        else if (c === '"') {
+            quoted = true;
+        }
+        else if (c === ',') {
+            fields.push(current);
+            current = '';
+        }
+        else {
+            current += c;
+        }
+    }
+    fields.push(current);
+    return fields;
+}
+function parseHaproxyStat(csv) {
+    const lines = csv.split(/\r?\n/);
+    const headerIndex = lines.findIndex((l) => l.startsWith('# pxname,'));
+    if (headerIndex < 0) {
+        throw new DeployError('verify-failed', 'HAProxy `show stat` output has no "# pxname,..." header', {
+            hint: 'Query the stats socket with `show stat` (or the stats page with ";csv"); got something else.',
+        });
+    }
+    const header = splitCsvLine(lines[headerIndex].slice(2));
+    const col = (name) => header.indexOf(name);
+    const required = ['pxname', 'svname', 'status'];
+    for (const name of required) {
+        if (col(name) < 0)
+            throw new DeployError('verify-failed', `HAProxy stat header has no "${name}" column`);
+    }
+    const get = (fields, name) => {
+        const i = col(name);
+        return i >= 0 ? (fields[i] ?? '') : '';
+    };
+    const num = (value) => (value === '' ? undefined : Number(value));
+    const backends = new Map();
+    const backendOf = (name) => {
+        let b = backends.get(name);
+        if (!b) {
+            b = { name, state: 'OTHER', rawStatus: '', servers: [] };
+            backends.set(name, b);
+        }
+        return b;
+    };
+    const frontends = {};
+    for (const line of lines.slice(headerIndex + 1)) {
+        if (line.trim() === '' || line.startsWith('#'))
+            continue;
+        const f = splitCsvLine(line);
+        const px = get(f, 'pxname');
+        const sv = get(f, 'svname');
+        const status = get(f, 'status');
+        if (sv === 'FRONTEND') {
+            frontends[px] = status;
+            continue;
+        }
+        const type = get(f, 'type');
+        if (sv === 'BACKEND') {
+            const b = backendOf(px);
+            b.state = serverState(status);
+            b.rawStatus = status;
+            continue;
+        }
+        // Listener rows (type 3) exist only with `option socket-stats`.
+        if (type === '3')
+            continue;
+        const sid = num(get(f, 'sid'));
+        const b = backendOf(px);
+        b.servers.push({
+            name: sv,
+            address: get(f, 'addr') || undefined,
+            state: serverState(status),
+            rawStatus: status,
+            backup: get(f, 'bck') === '1',
+            checkStatus: get(f, 'check_status').replace(/^\* /, ''),
+            lastChangeSeconds: num(get(f, 'lastchg')),
+            currentSessions: num(get(f, 'scur')) ?? 0,
+            order: sid ?? b.servers.length + 1,
+        });
+    }
+    for (const b of backends.values())
+        b.servers.sort((x, y) => x.order - y.order);
+    return { backends: [...backends.values()], frontends };
+}
+/**
+ * The server the writer listener sends new connections to, as HAProxy chooses
+ * it: an active server that is UP, else the first UP backup in configuration
+ * order (no `option allbackups`). Null when none can take traffic.
+ */
+function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
+    const backend = stats.backends.find((b) => b.name === listener);
+    if (!backend)
+        return null;
+    const up = backend.servers.filter((s) => s.state === 'UP');
+    return up.find((s) => !s.backup) ?? up.find((s) => s.backup) ?? null;
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+
+
+
 ;// CONCATENATED MODULE: ./src/components/galera/table.ts
 /**
  * Plain-text tables for decisions an operator must read (gate, recovery).
  * Markdown-compatible pipes so the same text works in the log and the summary.
  */
-function table_formatTable(headers, rows) {
+function formatTable(headers, rows) {
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
     return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
@@ -78402,7 +79868,7 @@ function table_formatTable(headers, rows) {
  * NUL inside values (`\\`, `\t`, `\n`, `\0`); this undoes that so callers see
  * the server's text (e.g. `edxapp\_csmh` in SHOW GRANTS, not `edxapp\\_csmh`).
  */
-function parseBatchRows(text) {
+function table_parseBatchRows(text) {
     return text
         .split('\n')
         .map((l) => l.replace(/\r$/, ''))
@@ -78453,7 +79919,7 @@ function onOff(v) {
 /** Parses name<TAB>value lines (status and variables may be concatenated). Names are case-insensitive. */
 function parseWsrepStatus(text) {
     const raw = {};
-    for (const row of parseBatchRows(text)) {
+    for (const row of table_parseBatchRows(text)) {
         if (row.length < 2)
             continue;
         raw[row[0].trim().toLowerCase()] = row.slice(1).join('\t').trim();
@@ -78634,7 +80100,7 @@ function evaluateGate(expectedNodes, statuses, options = {}) {
             problems.push(`${row.node}: cannot be reached (${row.verdict.replace(/^unreachable: /, '')}): fix SSH access, then re-run`);
         }
     }
-    const table = table_formatTable(['node', 'reachable', 'status', 'state', 'size', 'uuid', 'conf_id', 'verdict'], rows.map((r) => [
+    const table = formatTable(['node', 'reachable', 'status', 'state', 'size', 'uuid', 'conf_id', 'verdict'], rows.map((r) => [
         r.node,
         r.reachable ? 'yes' : 'no',
         r.status,
@@ -78675,1374 +80141,6 @@ function rollingRestartOrder(nodes, writer) {
     if (writer === undefined || !nodes.includes(writer))
         return [...nodes];
     return [...nodes.filter((x) => x !== writer), writer];
-}
-
-;// CONCATENATED MODULE: ./src/components/haproxy/config.ts
-/**
- * haproxy.cfg for a load balancer of the HAProxy path (seed 004), for HAProxy 2.6
- * (Debian 12). Pure: the same model always gives the same bytes, so a second
- * deploy-lb sees no change.
- *
- * Decisions (see docs in the report of issue 4):
- * - Listeners bind to all addresses (`*:port`), not to the VIP: no
- *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
- *   the VIP arrives (no restart on failover), and keepalived's probe can reach
- *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
- *   provision firewall keeps them to the application hosts. A specific bind
- *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
- * - Writer (3307): the first db node active, the others `backup`. Without
- *   `option allbackups` HAProxy sends everything to the first usable backup, so
- *   the writer order is the inventory order on both LBs. `on-marked-down
- *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
- *   shutdown-backup-sessions` moves everyone back when the first node returns
- *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
- * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
- *   seed 004. With three nodes, dropping the writer would leave one reader after
- *   a single failure; Galera nodes all hold all data, and Moodle never writes
- *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
- *   off the writer while another node is up (the writer becomes a `backup`).
- * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
- *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
- *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
- * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
- *   HAProxy never cuts an idle pooled connection the server would have kept.
- * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
- *   admin) and a page on 127.0.0.1 only (used by keepalived's probe).
- */
-
-const HAPROXY_CONFIG_PATH = '/etc/haproxy/haproxy.cfg';
-const HAPROXY_STATS_SOCKET = '/run/haproxy/admin.sock';
-const HAPROXY_WRITER_LISTENER = 'galera_writer';
-const HAPROXY_READER_LISTENER = 'galera_reader';
-const HAPROXY_WEB_FRONTEND = 'web';
-const HAPROXY_WEB_BACKEND = 'web_farm';
-const HAPROXY_DEFAULTS = {
-    writerPort: 3307,
-    readerPort: 3308,
-    checkPort: 9200,
-    statsPort: 8404,
-    webPort: 80,
-    maxConnections: 4096,
-};
-const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ADDRESS = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
-const URL_PATH = /^\/[A-Za-z0-9._~\/?=&%-]*$/;
-function config_invalid(message, hint) {
-    throw new errors_DeployError('invalid-inventory', message, { hint });
-}
-function checkPort(what, port) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        config_invalid(`${what} ${port} is not a TCP port`, 'Use a port between 1 and 65535.');
-    return port;
-}
-function checkServers(what, servers) {
-    if (servers.length === 0)
-        config_invalid(`HAProxy ${what} list is empty`, `The inventory needs at least one ${what} host.`);
-    const names = new Set();
-    for (const s of servers) {
-        if (!SERVER_NAME.test(s.name))
-            config_invalid(`"${s.name}" cannot be an HAProxy server name`, 'Host names may use letters, digits, ".", "_", "-".');
-        if (!ADDRESS.test(s.address))
-            config_invalid(`address "${s.address}" of ${s.name} is not usable in haproxy.cfg`, 'Give the host an IP address.');
-        if (names.has(s.name))
-            config_invalid(`${s.name} is listed twice among the ${what} hosts`, 'Each host appears once.');
-        names.add(s.name);
-        if (s.port !== undefined)
-            checkPort(`port of ${s.name}`, s.port);
-    }
-}
-function serverAddress(address, port) {
-    // IPv6 needs no brackets in HAProxy: the last colon separates the port.
-    return `${address}:${port}`;
-}
-function bind(address, port) {
-    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
-function haproxyNeedsNonlocalBind(model) {
-    const address = model.bindAddress ?? '*';
-    return !['*', '0.0.0.0', '::'].includes(address);
-}
-function renderHaproxyConfig(model) {
-    checkServers('db', model.dbNodes);
-    const writerPort = checkPort('writer port', model.writerPort ?? HAPROXY_DEFAULTS.writerPort);
-    const readerPort = checkPort('reader port', model.readerPort ?? HAPROXY_DEFAULTS.readerPort);
-    const healthPort = checkPort('clustercheck port', model.checkPort ?? HAPROXY_DEFAULTS.checkPort);
-    const statsPort = checkPort('stats port', model.statsPort ?? HAPROXY_DEFAULTS.statsPort);
-    const maxConnections = model.maxConnections ?? HAPROXY_DEFAULTS.maxConnections;
-    if (!Number.isInteger(maxConnections) || maxConnections < 1)
-        config_invalid(`maxConnections ${maxConnections} is not a positive integer`, 'Leave it out for 4096.');
-    const bindAddress = model.bindAddress ?? '*';
-    if (bindAddress !== '*' && !ADDRESS.test(bindAddress))
-        config_invalid(`bind address "${bindAddress}" is not an IP address`, 'Use "*" (default) or an IP address.');
-    const readers = model.readers ?? 'all';
-    const ports = [writerPort, readerPort];
-    if (model.web)
-        ports.push(model.web.port ?? HAPROXY_DEFAULTS.webPort);
-    if (new Set(ports).size !== ports.length)
-        config_invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
-    const out = [];
-    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
-    const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
-    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
-    out.push(readers === 'all'
-        ? '# Readers: every synced node, fewest connections first.'
-        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
-    if (model.web) {
-        checkServers('web', model.web.servers);
-        const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
-        const checkPath = model.web.checkPath ?? '/';
-        if (!URL_PATH.test(checkPath))
-            config_invalid(`web check path "${checkPath}" is not a plain URL path`, 'Use a path such as "/" or "/login/index.php".');
-        out.push('# Web farm (seed 004): plain HTTP to the web hosts; 2xx/3xx on the check path is healthy.', `frontend ${HAPROXY_WEB_FRONTEND}`, `    bind ${bind(bindAddress, webPort)}`, '    mode http', '    option httplog', '    option forwardfor', '    timeout client 5m', '    timeout http-request 10s', `    default_backend ${HAPROXY_WEB_BACKEND}`, '', `backend ${HAPROXY_WEB_BACKEND}`, '    mode http', '    balance roundrobin', `    option httpchk GET ${checkPath}`, '    timeout server 5m', '    default-server inter 2s fall 2 rise 3', ...model.web.servers.map((s) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 80)} check`), '');
-    }
-    out.push('# Stats page for keepalived and operators on this host only.', 'listen stats', `    bind 127.0.0.1:${statsPort}`, '    mode http', '    option httplog', 
-    // keepalived polls every second: log only errors, not each poll.
-    '    option dontlog-normal', '    timeout client 30s', '    stats enable', '    stats uri /', '    stats refresh 10s', '');
-    return out.join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
-/**
- * Reads HAProxy's `show stat` CSV (stats socket or `/;csv` on the stats page),
- * as verify-ha does (research §2.4): per backend, each server's status, whether
- * it is an active or a backup server, and its last check.
- *
- * Columns are found by name from the `# pxname,svname,...` header, never by
- * position, so other HAProxy versions (which add columns) parse the same.
- */
-
-
-function serverState(status) {
-    const s = status.trim().toUpperCase();
-    // Transitions are printed as "UP 1/3" (going down) and "DOWN 1/2" (coming up):
-    // the server keeps its current role until the transition completes.
-    if (s === 'UP' || s.startsWith('UP '))
-        return 'UP';
-    if (s === 'DOWN' || s.startsWith('DOWN '))
-        return 'DOWN';
-    if (s.startsWith('MAINT'))
-        return 'MAINT';
-    if (s.startsWith('NOLB'))
-        return 'NOLB';
-    if (s.startsWith('DRAIN'))
-        return 'DRAIN';
-    if (s === 'NO CHECK')
-        return 'NO_CHECK';
-    return 'OTHER';
-}
-function splitCsvLine(line) {
-    // HAProxy quotes nothing except free-text fields (check_desc, ...), which may
-    // hold commas; handle RFC 4180 quoting to stay correct.
-    const fields = [];
-    let current = '';
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quoted) {
-            if (c === '"' && line[i + 1] === '"') {
-                current += '"';
-                i++;
-            }
-            else if (c === '"') {
-                quoted = false;
-            }
-            else {
-                current += c;
-            }
-        }
-        else if (c === '"') {
-            quoted = true;
-        }
-        else if (c === ',') {
-            fields.push(current);
-            current = '';
-        }
-        else {
-            current += c;
-        }
-    }
-    fields.push(current);
-    return fields;
-}
-function parseHaproxyStat(csv) {
-    const lines = csv.split(/\r?\n/);
-    const headerIndex = lines.findIndex((l) => l.startsWith('# pxname,'));
-    if (headerIndex < 0) {
-        throw new errors_DeployError('verify-failed', 'HAProxy `show stat` output has no "# pxname,..." header', {
-            hint: 'Query the stats socket with `show stat` (or the stats page with ";csv"); got something else.',
-        });
-    }
-    const header = splitCsvLine(lines[headerIndex].slice(2));
-    const col = (name) => header.indexOf(name);
-    const required = ['pxname', 'svname', 'status'];
-    for (const name of required) {
-        if (col(name) < 0)
-            throw new errors_DeployError('verify-failed', `HAProxy stat header has no "${name}" column`);
-    }
-    const get = (fields, name) => {
-        const i = col(name);
-        return i >= 0 ? (fields[i] ?? '') : '';
-    };
-    const num = (value) => (value === '' ? undefined : Number(value));
-    const backends = new Map();
-    const backendOf = (name) => {
-        let b = backends.get(name);
-        if (!b) {
-            b = { name, state: 'OTHER', rawStatus: '', servers: [] };
-            backends.set(name, b);
-        }
-        return b;
-    };
-    const frontends = {};
-    for (const line of lines.slice(headerIndex + 1)) {
-        if (line.trim() === '' || line.startsWith('#'))
-            continue;
-        const f = splitCsvLine(line);
-        const px = get(f, 'pxname');
-        const sv = get(f, 'svname');
-        const status = get(f, 'status');
-        if (sv === 'FRONTEND') {
-            frontends[px] = status;
-            continue;
-        }
-        const type = get(f, 'type');
-        if (sv === 'BACKEND') {
-            const b = backendOf(px);
-            b.state = serverState(status);
-            b.rawStatus = status;
-            continue;
-        }
-        // Listener rows (type 3) exist only with `option socket-stats`.
-        if (type === '3')
-            continue;
-        const sid = num(get(f, 'sid'));
-        const b = backendOf(px);
-        b.servers.push({
-            name: sv,
-            address: get(f, 'addr') || undefined,
-            state: serverState(status),
-            rawStatus: status,
-            backup: get(f, 'bck') === '1',
-            checkStatus: get(f, 'check_status').replace(/^\* /, ''),
-            lastChangeSeconds: num(get(f, 'lastchg')),
-            currentSessions: num(get(f, 'scur')) ?? 0,
-            order: sid ?? b.servers.length + 1,
-        });
-    }
-    for (const b of backends.values())
-        b.servers.sort((x, y) => x.order - y.order);
-    return { backends: [...backends.values()], frontends };
-}
-/**
- * The server the writer listener sends new connections to, as HAProxy chooses
- * it: an active server that is UP, else the first UP backup in configuration
- * order (no `option allbackups`). Null when none can take traffic.
- */
-function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
-    const backend = stats.backends.find((b) => b.name === listener);
-    if (!backend)
-        return null;
-    const up = backend.servers.filter((s) => s.state === 'UP');
-    return up.find((s) => !s.backup) ?? up.find((s) => s.backup) ?? null;
-}
-
-;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
-/**
- * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
- *
- * Pure rendering only: the script, its two systemd units, the MariaDB account it
- * logs in as, and a parser for its answer (used by verify-ha). Nothing here
- * touches a host; deploy-lb writes what these functions return.
- *
- * Shape (OSA's `mariadbcheck` pattern, research §1c): systemd listens on the port
- * with `Accept=yes` and starts one short-lived instance of the script per
- * connection, with the connection on stdin/stdout. The script asks the local
- * MariaDB over the unix socket as `clustercheck`@localhost IDENTIFIED VIA
- * unix_socket, so no password exists anywhere, and the account needs no grant
- * at all: SHOW GLOBAL STATUS / SHOW GLOBAL VARIABLES need no privilege in
- * MariaDB (the PROCESS grant in olafz/percona-clustercheck is a MySQL 5.x need).
- */
-
-const CLUSTERCHECK_USER = 'clustercheck';
-const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
-const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
-const CLUSTERCHECK_DEFAULT_PORT = 9200;
-/** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
-const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
-const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
-const DEFAULT_MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
-const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
-const clustercheck_ADDRESS = /^[0-9A-Fa-f:.]+$/;
-const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
-function clustercheck_invalid(message, hint) {
-    throw new errors_DeployError('invalid-inventory', message, { hint });
-}
-function resolve(model) {
-    const port = model.port ?? CLUSTERCHECK_DEFAULT_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        clustercheck_invalid(`clustercheck port ${port} is not a TCP port`, 'Use a port between 1 and 65535 (default 9200).');
-    }
-    if (!clustercheck_ADDRESS.test(model.listenAddress)) {
-        clustercheck_invalid(`clustercheck listen address "${model.listenAddress}" is not an IP address`, 'The health check binds to the db node address from the inventory; give hosts IP addresses.');
-    }
-    if (model.allowedSources.length === 0) {
-        clustercheck_invalid('clustercheck has no allowed source', 'List the load balancer addresses: only they may query the check.');
-    }
-    for (const source of model.allowedSources) {
-        if (!clustercheck_ADDRESS.test(source.replace(/\/\d{1,3}$/, ''))) {
-            clustercheck_invalid(`clustercheck allowed source "${source}" is not an IP address or prefix`, 'Use load balancer IP addresses.');
-        }
-    }
-    const resolved = {
-        listenAddress: model.listenAddress,
-        port,
-        allowedSources: [...model.allowedSources],
-        availableWhenDonor: model.availableWhenDonor ?? false,
-        maintenanceFile: model.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE,
-        mysqlSocket: model.mysqlSocket ?? DEFAULT_MYSQL_SOCKET,
-        mysqlBinary: model.mysqlBinary ?? DEFAULT_MYSQL_BINARY,
-        scriptPath: model.scriptPath ?? DEFAULT_CLUSTERCHECK_SCRIPT,
-    };
-    for (const [what, path] of [
-        ['maintenance file', resolved.maintenanceFile],
-        ['mysql socket', resolved.mysqlSocket],
-        ['mysql binary', resolved.mysqlBinary],
-        ['script path', resolved.scriptPath],
-    ]) {
-        // These land unquoted in unit files and single-quoted in bash: keep them plain.
-        if (!SAFE_PATH.test(path))
-            clustercheck_invalid(`clustercheck ${what} "${path}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    }
-    return resolved;
-}
-/**
- * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
- * never hang: the client has a connect timeout, the whole query a hard timeout, and
- * the service unit a runtime limit on top.
- */
-function renderClustercheckScript(model) {
-    const r = resolve(model);
-    return `#!/bin/bash
-# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-# Galera health check for HAProxy: one HTTP request on stdin, one answer on stdout
-# (systemd ${CLUSTERCHECK_SOCKET_UNIT}, Accept=yes). 200 only when this node may take
-# traffic; 503 with the reason otherwise.
-set -u
-export LC_ALL=C
-
-MAINTENANCE_FILE='${r.maintenanceFile}'
-MYSQL_BIN='${r.mysqlBinary}'
-MYSQL_SOCKET='${r.mysqlSocket}'
-AVAILABLE_WHEN_DONOR=${r.availableWhenDonor ? 1 : 0}
-
-respond() {
-  local code=$1 text=$2 body="$3"$'\\r\\n'
-  printf 'HTTP/1.1 %s %s\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \\
-    "$code" "$text" "\${#body}" "$body"
-  exit 0
-}
-unavailable() { respond 503 'Service Unavailable' "$1"; }
-
-# Values from the server end up in the answer: keep them short and printable.
-clean() { local v=\${1//[^A-Za-z0-9_.-]/}; printf '%s' "\${v:0:40}"; }
-
-# Read the request head first: closing a socket with unread data resets the
-# connection, and HAProxy could lose the answer.
-while IFS= read -r -t 1 line; do
-  line=\${line%$'\\r'}
-  [ -z "$line" ] && break
-done
-
-if [ -e "$MAINTENANCE_FILE" ]; then
-  unavailable "maintenance: $MAINTENANCE_FILE exists"
-fi
-
-# wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
-  --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
-  2>/dev/null) || unavailable 'mysql unreachable or too slow'
-
-state='' cluster='' ready='' desync='' reject=''
-while IFS=$'\\t' read -r name value; do
-  case "\${name,,}" in
-    wsrep_local_state) state=$(clean "$value") ;;
-    wsrep_cluster_status) cluster=$(clean "$value") ;;
-    wsrep_ready) ready=$(clean "$value") ;;
-    wsrep_desync) desync=$(clean "$value") ;;
-    wsrep_reject_queries) reject=$(clean "$value") ;;
-  esac
-done <<< "$out"
-
-[ -n "$cluster" ] || unavailable 'wsrep status unavailable (is this a Galera node?)'
-[ "$cluster" = Primary ] || unavailable "not in the primary component (wsrep_cluster_status=$cluster)"
-[ "$ready" = ON ] || unavailable "wsrep not ready (wsrep_ready=$ready)"
-if [ -n "$reject" ] && [ "$reject" != NONE ]; then
-  unavailable "rejecting queries (wsrep_reject_queries=$reject)"
-fi
-case "$state" in
-  4) respond 200 OK 'synced' ;;
-  2)
-    if [ "$desync" = ON ]; then
-      unavailable 'desynced on purpose (wsrep_desync=ON)'
-    elif [ "$AVAILABLE_WHEN_DONOR" = 1 ]; then
-      respond 200 OK 'donor (allowed by availableWhenDonor)'
-    else
-      unavailable 'donor/desynced (wsrep_local_state=2)'
-    fi
-    ;;
-  *) unavailable "not synced (wsrep_local_state=\${state:-unknown})" ;;
-esac
-`;
-}
-function listenStream(address, port) {
-    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-/**
- * The listening socket. IPAddressAllow/Deny on the socket unit filter the
- * accepted connections themselves (systemd.resource-control(5): "the IP access
- * list configured on the socket unit applies to all sockets associated with it
- * directly"). The node's own address is allowed so verify-ha can curl it from
- * the node. These lists rely on cgroup eBPF: where the kernel or container
- * manager lacks it they do nothing (same man page), so the nftables rules below
- * exist as a second, independent fence.
- */
-function renderClustercheckSocketUnit(model) {
-    const r = resolve(model);
-    const allow = unique(['localhost', r.listenAddress, ...r.allowedSources]);
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha Galera health check for the load balancers (HTTP ${r.port})
-
-[Socket]
-ListenStream=${listenStream(r.listenAddress, r.port)}
-# The address may not be up yet when sockets start at boot.
-FreeBind=yes
-Accept=yes
-MaxConnections=32
-IPAddressDeny=any
-IPAddressAllow=${allow.join(' ')}
-
-[Install]
-WantedBy=sockets.target
-`;
-}
-/** One instance per connection: short, unprivileged, and killed if it ever hangs. */
-function renderClustercheckServiceUnit(model) {
-    const r = resolve(model);
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha Galera health check (one request)
-
-[Service]
-ExecStart=${r.scriptPath}
-User=${CLUSTERCHECK_USER}
-Group=${CLUSTERCHECK_USER}
-StandardInput=socket
-StandardOutput=socket
-StandardError=journal
-RuntimeMaxSec=10
-# Failed instances (a timeout) are garbage-collected instead of piling up.
-CollectMode=inactive-or-failed
-NoNewPrivileges=yes
-PrivateTmp=yes
-ProtectSystem=full
-ProtectHome=yes
-# The script talks to MariaDB over its unix socket only. This list does not
-# apply to the accepted connection passed in by the socket unit.
-IPAddressDeny=any
-`;
-}
-/** Everything deploy-lb writes on a db node for the check, with owners and modes. */
-function renderClustercheckFiles(model) {
-    const r = resolve(model);
-    return [
-        { path: r.scriptPath, content: renderClustercheckScript(model), mode: 0o755, owner: 'root', group: 'root' },
-        {
-            path: `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`,
-            content: renderClustercheckSocketUnit(model),
-            mode: 0o644,
-            owner: 'root',
-            group: 'root',
-        },
-        {
-            path: `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`,
-            content: renderClustercheckServiceUnit(model),
-            mode: 0o644,
-            owner: 'root',
-            group: 'root',
-        },
-    ];
-}
-/**
- * The MariaDB account the script logs in as: unix_socket authentication maps the
- * system user `clustercheck` to it, so there is no password to keep. No GRANT:
- * USAGE (the implicit "no privileges") is enough to read wsrep status and
- * variables. Idempotent; run it once on any Synced node (Galera replicates it).
- */
-function clustercheckAccountSql() {
-    return [
-        `CREATE USER IF NOT EXISTS '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
-        `ALTER USER '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
-        '',
-    ].join('\n');
-}
-/**
- * nftables rules for hosts where the eBPF lists above have no effect (containers
- * without cgroup eBPF). A table of its own, so it never touches anyone else's
- * rules; `nft -f` replaces it atomically (the leading add+delete makes the file
- * re-runnable).
- */
-function renderClustercheckNftables(model) {
-    const r = resolve(model);
-    const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
-    const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
-    const lines = [
-        '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
-        'table inet lms_ha_clustercheck',
-        'delete table inet lms_ha_clustercheck',
-        'table inet lms_ha_clustercheck {',
-        '  chain input {',
-        '    type filter hook input priority filter; policy accept;',
-        `    tcp dport ${r.port} iif "lo" accept`,
-    ];
-    if (v4.length > 0)
-        lines.push(`    tcp dport ${r.port} ip saddr { ${v4.join(', ')} } accept`);
-    if (v6.length > 0)
-        lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
-    lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
-    return lines.join('\n');
-}
-/** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
-function parseClustercheckResponse(raw) {
-    const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n/.exec(raw);
-    if (!match) {
-        throw new errors_DeployError('verify-failed', 'the Galera health check did not answer with HTTP', {
-            hint: `Expected "HTTP/1.1 200 OK" or "HTTP/1.1 503 ...", got: ${JSON.stringify(raw.slice(0, 80))}`,
-        });
-    }
-    const status = Number(match[1]);
-    const split = raw.indexOf('\r\n\r\n');
-    const body = split >= 0 ? raw.slice(split + 4) : raw.slice(raw.indexOf('\n\n') + 2);
-    return { status, reason: body.trim(), healthy: status === 200 };
-}
-function unique(values) {
-    return [...new Set(values)];
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/ipaddr.ts
-/**
- * Addresses: parsing "a.b.c.d/nn" and reading `ip -o addr show` to tell whether
- * a load balancer holds the VIP (research §2.5: exactly one LB must).
- */
-
-/** Fully expanded, lower-case IPv6 (8 groups of 4 hex digits); null if invalid. */
-function expandIPv6(address) {
-    if (!(0,external_node_net_.isIPv6)(address))
-        return null;
-    let text = address.toLowerCase();
-    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-        const o = v4[1].split('.').map(Number);
-        text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-    }
-    const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
-    const head = left ? left.split(':') : [];
-    const tail = right ? right.split(':') : [];
-    const missing = right === undefined ? 0 : 8 - head.length - tail.length;
-    const groups = [...head, ...Array(missing).fill('0'), ...tail];
-    return groups.map((g) => g.padStart(4, '0')).join(':');
-}
-/** "10.0.0.100/24" → {address, prefix}; a bare address gets the full-length prefix. */
-function parseCidr(text) {
-    const [address, prefixText, extra] = text.trim().split('/');
-    if (extra !== undefined || address === undefined)
-        return null;
-    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
-        return null;
-    if ((0,external_node_net_.isIPv4)(address)) {
-        const prefix = prefixText === undefined ? 32 : Number(prefixText);
-        if (prefix > 32)
-            return null;
-        return { address, prefix, family: 'inet' };
-    }
-    const expanded = expandIPv6(address);
-    if (expanded) {
-        const prefix = prefixText === undefined ? 128 : Number(prefixText);
-        if (prefix > 128)
-            return null;
-        return { address: expanded, prefix, family: 'inet6' };
-    }
-    return null;
-}
-/**
- * Parses `ip -o addr show [dev IF]` (iproute2 one-line format):
- *   2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever
- */
-function parseIpAddrShow(output) {
-    const result = [];
-    for (const line of output.split('\n')) {
-        const main = line.split('\\')[0];
-        const m = /^(\d+):\s+(\S+)\s+(inet6?)\s+(\S+)(.*)$/.exec(main.trim());
-        if (!m)
-            continue;
-        const cidr = parseCidr(m[4]);
-        if (!cidr)
-            continue;
-        const words = m[5].trim().split(/\s+/).filter(Boolean);
-        const scopeAt = words.indexOf('scope');
-        const scope = scopeAt >= 0 ? words[scopeAt + 1] : undefined;
-        const ifname = m[2].replace(/@.*$/, '');
-        // After "scope X" come flags, then (IPv4 only) the label: the first word that
-        // names this interface or an alias of it.
-        const label = m[3] === 'inet' ? words.slice(scopeAt >= 0 ? scopeAt + 2 : 0).find((w) => w === ifname || w.startsWith(`${ifname}:`)) : undefined;
-        result.push({
-            index: Number(m[1]),
-            interface: ifname,
-            family: cidr.family,
-            address: cidr.address,
-            prefix: cidr.prefix,
-            scope,
-            secondary: words.includes('secondary'),
-            label: label && label !== ifname ? label : undefined,
-        });
-    }
-    return result;
-}
-/** Whether the host whose `ip -o addr show` output this is holds the VIP (optionally on one interface). */
-function holdsVip(ipAddrOutput, vip, iface) {
-    const wanted = parseCidr(vip);
-    if (!wanted)
-        return false;
-    return parseIpAddrShow(ipAddrOutput).some((a) => a.address === wanted.address && (iface === undefined || a.interface === iface));
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
-/**
- * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
- * `mysql` connected to the admin interface (never on a command line: it holds
- * secrets). Each section replaces its tables wholesale in ProxySQL's memory
- * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
- * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
- * same runtime, and a failure half-way changes nothing live for the sections
- * not yet loaded.
- *
- * Order: monitor credentials first (so the Galera monitor can log in before it
- * sees the servers, instead of marking every node offline), then servers and
- * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
- * rules, and the admin credentials and interface last, so that any earlier
- * failure leaves the old admin login working for the retry.
- */
-
-
-const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
-/**
- * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
- * Backslashes are refused: SQLite takes them literally while the mysql client,
- * which reads the script first, treats `\'` as an escaped quote and would
- * mis-split the statement.
- */
-function proxysqlString(value) {
-    if (/[\\\n\r\0]/.test(value)) {
-        throw new errors_DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
-            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
-        });
-    }
-    return `'${value.replace(/'/g, "''")}'`;
-}
-function value(v) {
-    if (v === null)
-        return 'NULL';
-    if (typeof v === 'number')
-        return String(v);
-    return proxysqlString(v);
-}
-function insert(table, row) {
-    const columns = Object.keys(row);
-    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
-}
-function setVariables(rows) {
-    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
-}
-function redact(text, secrets) {
-    let out = text;
-    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
-    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
-        out = out.split(s).join('***');
-        // A secret containing a quote appears doubled inside literals.
-        if (s.includes("'"))
-            out = out.split(s.replace(/'/g, "''")).join('***');
-    }
-    return out;
-}
-function sectionSql(state, section) {
-    switch (section) {
-        case 'mysql_variables':
-            return [
-                '-- Monitor account and Galera health check timing.',
-                ...setVariables(state.mysqlVariables),
-                'LOAD MYSQL VARIABLES TO RUNTIME;',
-                'SAVE MYSQL VARIABLES TO DISK;',
-            ];
-        case 'mysql_servers':
-            return [
-                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
-                'DELETE FROM mysql_servers;',
-                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
-                'DELETE FROM mysql_galera_hostgroups;',
-                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
-                'LOAD MYSQL SERVERS TO RUNTIME;',
-                'SAVE MYSQL SERVERS TO DISK;',
-            ];
-        case 'mysql_users':
-            return [
-                '-- Application users (password = mysql_native_password hash), writes by default.',
-                'DELETE FROM mysql_users;',
-                ...state.users.map((r) => insert('mysql_users', { ...r })),
-                'LOAD MYSQL USERS TO RUNTIME;',
-                'SAVE MYSQL USERS TO DISK;',
-            ];
-        case 'mysql_query_rules':
-            return [
-                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
-                'DELETE FROM mysql_query_rules;',
-                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
-                'LOAD MYSQL QUERY RULES TO RUNTIME;',
-                'SAVE MYSQL QUERY RULES TO DISK;',
-            ];
-        case 'admin_variables':
-            return [
-                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
-                ...setVariables(state.adminVariables),
-                'LOAD ADMIN VARIABLES TO RUNTIME;',
-                'SAVE ADMIN VARIABLES TO DISK;',
-            ];
-    }
-}
-/**
- * The admin SQL for the given sections (default: all), always in the fixed
- * order above whatever order they are asked in.
- */
-function renderProxysqlAdminSql(model, options = {}) {
-    const state = desiredProxysqlState(model);
-    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
-    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
-    for (const section of PROXYSQL_SECTIONS) {
-        if (wanted.has(section))
-            lines.push(...sectionSql(state, section));
-    }
-    const sql = `${lines.join('\n')}\n`;
-    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
-}
-/** A MariaDB string literal (backslash escapes on, the server default). */
-function mariadbString(value) {
-    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
-        switch (c) {
-            case '\\':
-                return '\\\\';
-            case "'":
-                return "\\'";
-            case '\0':
-                return '\\0';
-            case '\n':
-                return '\\n';
-            case '\r':
-                return '\\r';
-            default:
-                return '\\Z';
-        }
-    });
-    return `'${escaped}'`;
-}
-/**
- * The monitor account in MariaDB (run once on any Synced node; Galera replicates
- * it), one per load balancer address. USAGE only: the Galera check reads global
- * status and variables, which need no privilege (proxysql-admin creates it so).
- */
-function proxysqlMonitorAccountSql(monitor, lbAddresses) {
-    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
-        throw new errors_DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
-    }
-    if (monitor.password.length === 0) {
-        throw new errors_DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
-    }
-    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
-    for (const address of [...new Set(lbAddresses)]) {
-        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
-            throw new errors_DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
-        }
-        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
-        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
-    }
-    const sql = `${lines.join('\n')}\n`;
-    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
-    const secrets = [...new Set([monitor.password, escapedSecret])];
-    return { sql, redacted: redact(sql, secrets), secrets };
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
-/**
- * What is live in a ProxySQL (its `runtime_*` tables) against the desired
- * state: the changes needed, nothing when converged. The engine runs
- * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
- * the output to `parseProxysqlRuntime`, and applies
- * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
- *
- * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
- * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
- * is health, reported by verify-ha.
- */
-
-
-const MARK = 'lms-ha:section';
-const QUERIES = {
-    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
-    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
-    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
-    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
-    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
-};
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
-    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
-    .join('\n')}\n`;
-/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
-function runtime_unescapeBatchField(field) {
-    if (field === 'NULL')
-        return null;
-    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
-}
-/** Parses `mysql -N -B` output into rows of fields. */
-function parseBatchTsv(output) {
-    return output
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
-}
-const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
-const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
-/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
-function parseProxysqlRuntime(output) {
-    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
-    let section = '';
-    for (const f of parseBatchTsv(output)) {
-        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
-            section = f[0].slice(MARK.length + 1);
-            continue;
-        }
-        switch (section) {
-            case 'servers':
-                runtime.servers.push({
-                    hostgroup_id: runtime_int(f[0]),
-                    hostname: f[1] ?? '',
-                    port: runtime_int(f[2]),
-                    status: f[3] ?? '',
-                    weight: runtime_int(f[4]),
-                    max_connections: runtime_int(f[5]),
-                });
-                break;
-            case 'galera':
-                runtime.galeraHostgroups.push({
-                    writer_hostgroup: runtime_int(f[0]),
-                    backup_writer_hostgroup: runtime_int(f[1]),
-                    reader_hostgroup: runtime_int(f[2]),
-                    offline_hostgroup: runtime_int(f[3]),
-                    active: runtime_int(f[4]),
-                    max_writers: runtime_int(f[5]),
-                    writer_is_also_reader: runtime_int(f[6]),
-                    max_transactions_behind: runtime_int(f[7]),
-                });
-                break;
-            case 'rules':
-                runtime.queryRules.push({
-                    rule_id: runtime_int(f[0]),
-                    active: runtime_int(f[1]),
-                    username: f[2] ?? null,
-                    match_digest: f[3] ?? null,
-                    match_pattern: f[4] ?? null,
-                    destination_hostgroup: runtime_intOrNull(f[5]),
-                    apply: runtime_int(f[6]),
-                });
-                break;
-            case 'users':
-                runtime.users.push({
-                    username: f[0] ?? '',
-                    password: f[1] ?? null,
-                    active: runtime_int(f[2]),
-                    default_hostgroup: runtime_int(f[3]),
-                    default_schema: f[4] ?? null,
-                    transaction_persistent: runtime_int(f[5]),
-                    max_connections: runtime_int(f[6]),
-                    frontend: runtime_int(f[7]),
-                    backend: runtime_int(f[8]),
-                });
-                break;
-            case 'variables':
-                if (f[0])
-                    runtime.variables[f[0]] = f[1] ?? '';
-                break;
-            default:
-                break;
-        }
-    }
-    return runtime;
-}
-function fieldChanges(pairs) {
-    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
-}
-function variableChanges(section, rows, actual) {
-    const out = [];
-    for (const r of rows) {
-        const have = actual[r.variable_name];
-        if (have === r.variable_value)
-            continue;
-        let detail;
-        if (r.secret)
-            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
-        else
-            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
-        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
-    }
-    return out;
-}
-/** The changes that make `actual` match the model; empty when converged. */
-function diffProxysqlRuntime(model, actual) {
-    const desired = 'servers' in model ? model : desiredProxysqlState(model);
-    const changes = [];
-    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
-    // Servers: the Galera monitor copies each host into the writer, backup-writer,
-    // reader or offline hostgroup; compare hosts and their settings, not placement.
-    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
-    const live = new Map();
-    for (const s of actual.servers) {
-        const key = `${s.hostname}:${s.port}`;
-        if (!managed.has(s.hostgroup_id)) {
-            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
-            continue;
-        }
-        live.set(key, [...(live.get(key) ?? []), s]);
-    }
-    for (const want of desired.servers) {
-        const key = `${want.hostname}:${want.port}`;
-        const rows = live.get(key);
-        live.delete(key);
-        if (!rows) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
-            continue;
-        }
-        const diffs = new Set();
-        for (const row of rows) {
-            for (const d of fieldChanges([
-                ['weight', want.weight, row.weight],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
-    }
-    for (const key of [...live.keys()].sort()) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
-    }
-    // Galera hostgroups (reloaded with the servers).
-    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
-    for (const want of desired.galeraHostgroups) {
-        const have = liveGalera.get(want.writer_hostgroup);
-        liveGalera.delete(want.writer_hostgroup);
-        const subject = `galera hostgroup ${want.writer_hostgroup}`;
-        if (!have) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
-            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
-            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
-            ['active', want.active, have.active],
-            ['max_writers', want.max_writers, have.max_writers],
-            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
-            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
-    }
-    // Users: runtime shows one row per user and direction (frontend, backend).
-    const liveUsers = new Map();
-    for (const u of actual.users)
-        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
-    for (const want of desired.users) {
-        const rows = liveUsers.get(want.username);
-        liveUsers.delete(want.username);
-        const subject = `user ${want.username}`;
-        if (!rows) {
-            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
-            continue;
-        }
-        const diffs = new Set();
-        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
-            diffs.add('frontend/backend rows missing');
-        for (const row of rows) {
-            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
-            // text loaded by hand, another password) is reloaded.
-            if (row.password !== want.password)
-                diffs.add('password changed');
-            for (const d of fieldChanges([
-                ['active', want.active, row.active],
-                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
-                ['default_schema', want.default_schema, row.default_schema],
-                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
-    }
-    for (const name of [...liveUsers.keys()].sort()) {
-        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
-    }
-    // Query rules, by rule_id.
-    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
-    for (const want of desired.queryRules) {
-        const have = liveRules.get(want.rule_id);
-        liveRules.delete(want.rule_id);
-        const subject = `rule ${want.rule_id}`;
-        if (!have) {
-            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['active', want.active, have.active],
-            ['username', null, have.username],
-            ['match_digest', want.match_digest, have.match_digest],
-            ['match_pattern', null, have.match_pattern],
-            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
-            ['apply', want.apply, have.apply],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
-    }
-    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
-    return changes;
-}
-/** The sections to re-apply for these changes, in apply order. */
-function sectionsToApply(changes) {
-    const touched = new Set(changes.map((c) => c.section));
-    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
-/**
- * verify-ha's fact gathering: one shell script per host and role, answered in
- * `@@section` blocks, and pure parsers for the answers. Read-only, and only
- * standard paths and commands (systemctl/pgrep, the mariadb client over the
- * unix socket, `ip -o addr`, the HAProxy stats socket, the gluster CLI,
- * /proc/mounts), so it works on hosts that lms-ha did not build.
- *
- * Every probe has its own short timeout so one sick host or daemon cannot
- * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
- * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
- */
-
-
-
-
-
-
-
-
-// ---------------------------------------------------------------------------
-// Sections
-/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
-function splitVerifySections(stdout) {
-    const out = new Map();
-    let current = null;
-    let lines = [];
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
-        if (m) {
-            if (current !== null)
-                out.set(current, lines.join('\n'));
-            current = m[1];
-            lines = [];
-            continue;
-        }
-        lines.push(line);
-    }
-    if (current !== null)
-        out.set(current, lines.join('\n'));
-    return out;
-}
-/** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
-function serviceProbe(section, unit, process) {
-    return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
-        `if [ "$s" = active ]; then echo active; elif pgrep -x ${process} >/dev/null 2>&1; then echo "running (not as ${unit}.service)"; else echo "\${s:-not running}"; fi`);
-}
-function isActive(section) {
-    const v = (section ?? '').trim();
-    return v === 'active' || v.startsWith('running');
-}
-// ---------------------------------------------------------------------------
-// Galera (db nodes)
-/** The schema and table of the causality probe (created by deploy-db). */
-const PROBE_SCHEMA = 'lms_ha';
-const PROBE_TABLE = 'causality_probe';
-/**
- * The probe table deploy-db should create (and grant INSERT, UPDATE, SELECT on
- * to the application users). One row per prober; verify-ha overwrites it.
- */
-function probeTableSql() {
-    return [
-        `CREATE DATABASE IF NOT EXISTS \`${PROBE_SCHEMA}\`;`,
-        `CREATE TABLE IF NOT EXISTS \`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\` (id VARCHAR(64) NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;`,
-        '',
-    ].join('\n');
-}
-/**
- * Read by the db script through the local client as root over the unix
- * socket. `wsrep_sync_wait=0` first: a probe never waits for causality.
- * `--force` keeps going past a statement the server rejects (e.g. no wsrep
- * variables on a plain MariaDB), so the rows that can be read are.
- */
-const VERIFY_DB_SQL = [
-    'SET SESSION wsrep_sync_wait = 0;',
-    "SHOW GLOBAL STATUS LIKE 'wsrep_%';",
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime');",
-    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_on','wsrep_sync_wait','wsrep_provider_options','wsrep_cluster_name','read_only');",
-    `SELECT 'lms_ha_probe_table', COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${PROBE_SCHEMA}' AND TABLE_NAME='${PROBE_TABLE}';`,
-    "SELECT 'lms_ha_nopk', COUNT(*), IFNULL(SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(t.TABLE_SCHEMA,'.',t.TABLE_NAME) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME SEPARATOR ','),',',5),'') " +
-        'FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c ' +
-        "ON c.TABLE_SCHEMA=t.TABLE_SCHEMA AND c.TABLE_NAME=t.TABLE_NAME AND c.CONSTRAINT_TYPE='PRIMARY KEY' " +
-        "WHERE t.TABLE_TYPE='BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND c.CONSTRAINT_NAME IS NULL;",
-    '',
-].join('\n');
-/** The client, whichever name it has on this host. */
-const SQL_CLIENT = 'c=$(command -v mariadb || command -v mysql)';
-function dbFactsScript() {
-    return [
-        'echo "@@mysqld"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
-        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
-        `echo "@@sql"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; cat >/dev/null; else timeout -k 1 5 "$c" --connect-timeout=3 -N -B --force 2>&1; rc=$?; echo "@@sqlrc"; echo $rc; fi`,
-    ].join('; ');
-}
-function parseDbFacts(stdout) {
-    const s = splitVerifySections(stdout);
-    const running = (s.get('mysqld') ?? '').trim() === 'running';
-    const sql = s.get('sql') ?? '';
-    const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
-    const errors = sql.split('\n').filter((l) => /^ERROR\b/.test(l));
-    const status = sql.includes('\t') ? parseWsrepStatus(sql) : null;
-    let sqlError = null;
-    if (!status || status.missing.includes('wsrep_cluster_status')) {
-        sqlError = errors.length > 0 ? errors[0] : rc === 124 || rc === 137 ? 'timed out after 5 s' : !status ? 'no answer' : null;
-    }
-    const raw = status?.raw ?? {};
-    const nopk = raw['lms_ha_nopk'];
-    let noPk = null;
-    if (nopk !== undefined) {
-        const [count, list] = nopk.split('\t');
-        noPk = { count: Number(count) || 0, sample: (list ?? '').split(',').filter((x) => x !== '') };
-    }
-    return {
-        running,
-        unit: (s.get('unit') ?? '').trim(),
-        status: status && !status.missing.includes('wsrep_cluster_status') ? status : null,
-        sqlError,
-        probeTable: raw['lms_ha_probe_table'] === '1',
-        noPk,
-        uptime: raw['uptime'] !== undefined ? Number(raw['uptime']) : null,
-    };
-}
-/** One HTTP GET through bash's /dev/tcp: curl is not on every load balancer. */
-function httpGet(address, port, path = '/') {
-    const script = `exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${path} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && cat <&3`;
-    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1`;
-}
-/**
- * The greeting of a MySQL-protocol server: the 5th byte is the protocol
- * version (10). Reading it proves something answers behind the port, not just
- * that a listener accepted.
- */
-function mysqlGreeting(address, port) {
-    const script = `exec 3<>/dev/tcp/${address}/${port} && head -c 5 <&3 | od -An -tu1`;
-    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1; echo "rc=$?"`;
-}
-/**
- * Credentials travel on stdin: the first lines are a client option file,
- * copied into a 0600 temp file (removed on exit), the rest is the SQL.
- */
-function withCredentialsFile(lines, body) {
-    return [
-        'umask 077',
-        'cred=$(mktemp)',
-        'trap \'rm -f "$cred"\' EXIT',
-        `i=0; while [ $i -lt ${lines} ]; do IFS= read -r l || break; printf '%s\\n' "$l" >> "$cred"; i=$((i+1)); done`,
-        body,
-    ].join('; ');
-}
-/** A `[client]` option file: user and password quoted for the option-file parser. */
-function clientOptionFile(user, password) {
-    const q = (v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-    const lines = ['[client]', `user=${q(user)}`, `password=${q(password)}`];
-    return `${lines.join('\n')}\n`;
-}
-function lbFactsScript(o) {
-    const parts = [
-        'echo "@@ipaddr"; ip -o addr show 2>&1',
-        serviceProbe('keepalived', 'keepalived', 'keepalived'),
-        `echo "@@vipconnect"; ${mysqlGreeting(o.vip, o.writerPort)}`,
-    ];
-    if (o.kind === 'haproxy') {
-        parts.push(serviceProbe('haproxy', 'haproxy', 'haproxy'), 
-        // The stats socket named in haproxy.cfg (Debian: /run/haproxy/admin.sock); socat
-        // or python3 to talk to it; else the stats page on 127.0.0.1:8404.
-        'echo "@@stat"; sock=$(awk \'$1=="stats" && $2=="socket" {print $3; exit}\' /etc/haproxy/haproxy.cfg 2>/dev/null); sock=${sock:-/run/haproxy/admin.sock}; ' +
-            'if [ -S "$sock" ] && command -v socat >/dev/null; then echo "show stat" | timeout 3 socat stdio "unix-connect:$sock"; ' +
-            'elif [ -S "$sock" ] && command -v python3 >/dev/null; then timeout 3 python3 -c \'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\\n"); sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())\' "$sock"; ' +
-            `else ${httpGet('127.0.0.1', 8404, '/;csv')}; fi`);
-        for (const n of o.dbNodes)
-            parts.push(`echo "@@cc ${n.name}"; ${httpGet(n.address, o.clustercheckPort ?? 9200)}`);
-    }
-    else {
-        // The admin query first: it reads the rest of stdin after the credentials.
-        parts.unshift(`echo "@@runtime"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; else timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${o.adminPort ?? 6032} --connect-timeout=3 -N -B 2>&1 </dev/stdin; fi`);
-        parts.push(serviceProbe('proxysql', 'proxysql', 'proxysql'));
-        return withCredentialsFile(3, parts.join('; '));
-    }
-    return parts.join('; ');
-}
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
-function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
-}
-function parseLbFacts(stdout, kind) {
-    const s = splitVerifySections(stdout);
-    const vip = s.get('vipconnect') ?? '';
-    const rc = /rc=(\d+)/.exec(vip)?.[1];
-    const bytes = vip
-        .split('\n')
-        .filter((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l))
-        .join(' ')
-        .trim()
-        .split(/\s+/)
-        .map(Number);
-    const greeting = bytes.length >= 5 && bytes[4] === 10;
-    const vipAnswer = greeting
-        ? { ok: true, detail: 'MySQL greeting (protocol 10)' }
-        : { ok: false, detail: rc === '124' ? 'timed out after 3 s' : vip.split('\n').find((l) => /refused|unreachable|No route|error/i.test(l))?.replace(/^.*: /, '').trim() || (bytes.length > 0 ? 'no MySQL greeting' : 'no answer') };
-    const facts = {
-        addresses: parseIpAddrShow(s.get('ipaddr') ?? ''),
-        keepalived: { active: isActive(s.get('keepalived')), state: (s.get('keepalived') ?? '').trim() },
-        vipAnswer,
-    };
-    if (kind === 'haproxy') {
-        const text = s.get('stat') ?? '';
-        let stats = null;
-        let statsError = null;
-        try {
-            stats = parseHaproxyStat(text);
-        }
-        catch {
-            statsError = text.trim().split('\n')[0]?.slice(0, 120) || 'no answer from the stats socket or page';
-        }
-        facts.haproxy = { active: isActive(s.get('haproxy')), state: (s.get('haproxy') ?? '').trim(), stats, statsError };
-        facts.clustercheck = new Map();
-        for (const [key, value] of s) {
-            if (!key.startsWith('cc '))
-                continue;
-            const node = key.slice(3);
-            try {
-                facts.clustercheck.set(node, parseClustercheckResponse(value.replace(/\r?\n$/, '')));
-            }
-            catch {
-                facts.clustercheck.set(node, { error: value.trim().split('\n').pop()?.replace(/^.*: /, '').slice(0, 120) || 'no answer' });
-            }
-        }
-    }
-    else {
-        const text = s.get('runtime') ?? '';
-        const errors = text.split('\n').filter((l) => /^ERROR\b/.test(l));
-        facts.proxysql = {
-            active: isActive(s.get('proxysql')),
-            state: (s.get('proxysql') ?? '').trim(),
-            runtime: errors.length === 0 && text.trim() !== '' ? parseProxysqlRuntime(text) : null,
-            error: errors[0] ?? (text.trim() === '' ? 'no answer from the admin interface' : null),
-        };
-    }
-    return facts;
-}
-// ---------------------------------------------------------------------------
-// GlusterFS
-/** Every storage host: is glusterd there, and how does it see the pool. */
-function glusterPeerScript() {
-    return [serviceProbe('glusterd', 'glusterd', 'glusterd'), `echo "@@pool"; timeout -k 1 10 ${cli_glusterCommands.poolList()} 2>&1`].join('; ');
-}
-/** One observer (a storage host whose glusterd runs): the volume as glusterd sees it. */
-function glusterVolumeScript(volume) {
-    return [
-        `echo "@@info"; timeout -k 1 10 ${cli_glusterCommands.volumeInfo(volume)} 2>&1`,
-        `echo "@@status"; timeout -k 1 10 ${cli_glusterCommands.volumeStatusDetail(volume)} 2>&1`,
-        `echo "@@heal"; timeout -k 1 15 ${cli_glusterCommands.healInfoSummary(volume)} 2>&1`,
-        `echo "@@splitbrain"; timeout -k 1 15 ${cli_glusterCommands.healInfoSplitBrain(volume)} 2>&1`,
-    ].join('; ');
-}
-/** A client (web host): the mount table and, when the volume is mounted, the write probe. */
-function glusterClientScript(mountPoint) {
-    const mp = shellQuote(mountPoint);
-    return [
-        'echo "@@mounts"; cat /proc/self/mounts',
-        `echo "@@probe"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then ${writeProbeCommand(mountPoint)} 2>&1; echo "rc=$?"; else echo skipped; fi`,
-    ].join('; ');
-}
-function parseGlusterClientFacts(stdout) {
-    const s = splitVerifySections(stdout);
-    const probeText = (s.get('probe') ?? '').trim();
-    const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
-    if (probeText !== 'skipped' && probeText !== '') {
-        const rc = Number(/rc=(\d+)/.exec(probeText)?.[1] ?? '1');
-        const out = probeText.replace(/\n?rc=\d+$/, '');
-        facts.probe = parseWriteProbe({ code: rc, stdout: out, stderr: rc === 0 ? '' : out });
-    }
-    return facts;
-}
-
-/** The script; stdin is `clientOptionFile(appUser, password)`. */
-function causalityScript(o) {
-    const table = `\`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\``;
-    const write = `SET SESSION wsrep_sync_wait=0; REPLACE INTO ${table} (id, token) VALUES ('${o.id}', '${o.token}');`;
-    const read = `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id='${o.id}';`;
-    const client = (port, sql) => `timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(sql)} 2>&1`;
-    return withCredentialsFile(3, [
-        SQL_CLIENT,
-        `echo "@@write"; ${client(o.writerPort, write)}; echo "rc=$?"`,
-        `echo "@@read"; ${client(o.readerPort, read)}; echo "rc=$?"`,
-    ].join('; '));
-}
-function parseCausality(stdout) {
-    const s = splitVerifySections(stdout);
-    const part = (name) => {
-        const text = (s.get(name) ?? '').trim();
-        const rc = /rc=(\d+)$/.exec(text)?.[1];
-        const body = text.replace(/\n?rc=\d+$/, '').trim();
-        return { ok: rc === '0', body };
-    };
-    const w = part('write');
-    const r = part('read');
-    return {
-        wrote: w.ok,
-        writeError: w.ok ? null : w.body.split('\n')[0] || 'no answer',
-        readValue: r.ok ? r.body.split('\n')[0] ?? '' : null,
-        readError: r.ok ? null : r.body.split('\n')[0] || 'no answer',
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/components/galera/model.ts
@@ -80211,7 +80309,7 @@ function validateGaleraModel(model) {
 function assertValidGaleraModel(model) {
     const problems = validateGaleraModel(model);
     if (problems.length > 0) {
-        throw new errors_DeployError('invalid-inventory', `invalid Galera settings:\n- ${problems.join('\n- ')}`, {
+        throw new DeployError('invalid-inventory', `invalid Galera settings:\n- ${problems.join('\n- ')}`, {
             hint: 'Fix the database section of the inventory.',
         });
     }
@@ -80265,7 +80363,7 @@ function quoteString(value) {
     return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c])}'`;
 }
 /** A quoted identifier: backticks, with a backtick inside doubled. */
-function quoteIdent(name) {
+function sql_quoteIdent(name) {
     if (name.length === 0 || name.length > 64)
         throw new Error(`identifier "${name}" must be 1 to 64 characters`);
     if (name.includes('\0'))
@@ -80309,7 +80407,7 @@ function toStdinSql(statements, secrets) {
             return p;
         const v = secrets[p.secret];
         if (v === undefined) {
-            throw new errors_DeployError('missing-secret', `secret ${p.secret} has no value`, {
+            throw new DeployError('missing-secret', `secret ${p.secret} has no value`, {
                 hint: `Set the environment variable ${p.secret} (as a repository or environment secret).`,
             });
         }
@@ -80409,8 +80507,8 @@ function grantObject(db, table) {
     if (db === '*')
         return '*.*';
     if (table === undefined || table === '*')
-        return `${quoteIdent(escapeGrantDatabase(db))}.*`;
-    return `${quoteIdent(db)}.${quoteIdent(table)}`;
+        return `${sql_quoteIdent(escapeGrantDatabase(db))}.*`;
+    return `${sql_quoteIdent(db)}.${sql_quoteIdent(table)}`;
 }
 function authClause(auth) {
     return auth.kind === 'unix_socket' ? [' IDENTIFIED VIA unix_socket'] : [' IDENTIFIED BY ', { secret: auth.secret }];
@@ -80437,10 +80535,10 @@ function revokeSql(privileges, db, table, user, host, version = '10.11') {
     return stmt(`REVOKE ${privilegeList(privileges, version)} ON ${grantObject(db, table)} FROM ${quoteAccount(user, host)}`);
 }
 function createDatabaseSql(db) {
-    return stmt(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`CREATE DATABASE IF NOT EXISTS ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function alterDatabaseSql(db) {
-    return stmt(`ALTER DATABASE ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`ALTER DATABASE ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function charsetName(name) {
     if (!/^[a-z0-9_]+$/i.test(name))
@@ -80457,7 +80555,7 @@ function listAccountsSql(users) {
     return `SELECT User, Host FROM mysql.user WHERE User IN ${inList(users)} ORDER BY User, Host`;
 }
 function parseAccounts(text) {
-    return parseBatchRows(text)
+    return table_parseBatchRows(text)
         .filter((r) => r.length >= 2)
         .map((r) => ({ user: r[0], host: r[1] }));
 }
@@ -80468,7 +80566,7 @@ function listDatabasesSql(names) {
     return `SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ${inList(names)} ORDER BY SCHEMA_NAME`;
 }
 function parseDatabases(text) {
-    return parseBatchRows(text)
+    return table_parseBatchRows(text)
         .filter((r) => r.length >= 3)
         .map((r) => ({ name: r[0], charset: r[1], collation: r[2] }));
 }
@@ -80493,7 +80591,7 @@ function schemaProblemsSql(schemas) {
     ].join('');
 }
 function parseSchemaProblems(text) {
-    return parseBatchRows(text)
+    return table_parseBatchRows(text)
         .filter((r) => r.length >= 4)
         .map((r) => {
         const engine = r[2];
@@ -80683,7 +80781,7 @@ function parseGrantLine(line) {
 }
 /** All lines of `SHOW GRANTS FOR ...` as printed by `mariadb -N -B`. */
 function parseShowGrants(text) {
-    return parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
+    return table_parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
 }
 // ---------------------------------------------------------------------------
 // Diff
@@ -80731,7 +80829,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
             if (d.auth.kind === 'password') {
                 const secret = secrets[d.auth.secret];
                 if (secret === undefined) {
-                    throw new errors_DeployError('missing-secret', `secret ${d.auth.secret} (password of ${acct}) has no value`, {
+                    throw new DeployError('missing-secret', `secret ${d.auth.secret} (password of ${acct}) has no value`, {
                         hint: `Set the environment variable ${d.auth.secret}.`,
                     });
                 }
@@ -80817,7 +80915,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke ${unwanted.join(', ')} on ${entry.db === '*' ? '*.*' : `\`${entry.db}\`${entry.table === '*' ? '.*' : `.\`${entry.table}\``}`} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -80827,7 +80925,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke GRANT OPTION on ${describeObject(entry.db, entry.table)} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -81177,9 +81275,425 @@ function compareGaleraConfig(expected, actual) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
+/**
+ * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
+ * `mysql` connected to the admin interface (never on a command line: it holds
+ * secrets). Each section replaces its tables wholesale in ProxySQL's memory
+ * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
+ * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
+ * same runtime, and a failure half-way changes nothing live for the sections
+ * not yet loaded.
+ *
+ * Order: monitor credentials first (so the Galera monitor can log in before it
+ * sees the servers, instead of marking every node offline), then servers and
+ * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
+ * rules, and the admin credentials and interface last, so that any earlier
+ * failure leaves the old admin login working for the retry.
+ */
 
 
+const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
+/**
+ * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
+ * Backslashes are refused: SQLite takes them literally while the mysql client,
+ * which reads the script first, treats `\'` as an escaped quote and would
+ * mis-split the statement.
+ */
+function proxysqlString(value) {
+    if (/[\\\n\r\0]/.test(value)) {
+        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
+            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
+        });
+    }
+    return `'${value.replace(/'/g, "''")}'`;
+}
+function value(v) {
+    if (v === null)
+        return 'NULL';
+    if (typeof v === 'number')
+        return String(v);
+    return proxysqlString(v);
+}
+function insert(table, row) {
+    const columns = Object.keys(row);
+    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
+}
+function setVariables(rows) {
+    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
+}
+function redact(text, secrets) {
+    let out = text;
+    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
+    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
+        out = out.split(s).join('***');
+        // A secret containing a quote appears doubled inside literals.
+        if (s.includes("'"))
+            out = out.split(s.replace(/'/g, "''")).join('***');
+    }
+    return out;
+}
+function sectionSql(state, section) {
+    switch (section) {
+        case 'mysql_variables':
+            return [
+                '-- Monitor account and Galera health check timing.',
+                ...setVariables(state.mysqlVariables),
+                'LOAD MYSQL VARIABLES TO RUNTIME;',
+                'SAVE MYSQL VARIABLES TO DISK;',
+            ];
+        case 'mysql_servers':
+            return [
+                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
+                'DELETE FROM mysql_servers;',
+                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
+                'DELETE FROM mysql_galera_hostgroups;',
+                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
+                'LOAD MYSQL SERVERS TO RUNTIME;',
+                'SAVE MYSQL SERVERS TO DISK;',
+            ];
+        case 'mysql_users':
+            return [
+                '-- Application users (password = mysql_native_password hash), writes by default.',
+                'DELETE FROM mysql_users;',
+                ...state.users.map((r) => insert('mysql_users', { ...r })),
+                'LOAD MYSQL USERS TO RUNTIME;',
+                'SAVE MYSQL USERS TO DISK;',
+            ];
+        case 'mysql_query_rules':
+            return [
+                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
+                'DELETE FROM mysql_query_rules;',
+                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
+                'LOAD MYSQL QUERY RULES TO RUNTIME;',
+                'SAVE MYSQL QUERY RULES TO DISK;',
+            ];
+        case 'admin_variables':
+            return [
+                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
+                ...setVariables(state.adminVariables),
+                'LOAD ADMIN VARIABLES TO RUNTIME;',
+                'SAVE ADMIN VARIABLES TO DISK;',
+            ];
+    }
+}
+/**
+ * The admin SQL for the given sections (default: all), always in the fixed
+ * order above whatever order they are asked in.
+ */
+function renderProxysqlAdminSql(model, options = {}) {
+    const state = desiredProxysqlState(model);
+    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
+    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
+    for (const section of PROXYSQL_SECTIONS) {
+        if (wanted.has(section))
+            lines.push(...sectionSql(state, section));
+    }
+    const sql = `${lines.join('\n')}\n`;
+    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
+}
+/** A MariaDB string literal (backslash escapes on, the server default). */
+function mariadbString(value) {
+    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
+        switch (c) {
+            case '\\':
+                return '\\\\';
+            case "'":
+                return "\\'";
+            case '\0':
+                return '\\0';
+            case '\n':
+                return '\\n';
+            case '\r':
+                return '\\r';
+            default:
+                return '\\Z';
+        }
+    });
+    return `'${escaped}'`;
+}
+/**
+ * The monitor account in MariaDB (run once on any Synced node; Galera replicates
+ * it), one per load balancer address. USAGE only: the Galera check reads global
+ * status and variables, which need no privilege (proxysql-admin creates it so).
+ */
+function proxysqlMonitorAccountSql(monitor, lbAddresses) {
+    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
+        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
+    }
+    if (monitor.password.length === 0) {
+        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
+    }
+    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+    for (const address of [...new Set(lbAddresses)]) {
+        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
+            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
+        }
+        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
+        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
+    }
+    const sql = `${lines.join('\n')}\n`;
+    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
+    const secrets = [...new Set([monitor.password, escapedSecret])];
+    return { sql, redacted: redact(sql, secrets), secrets };
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
+/**
+ * What is live in a ProxySQL (its `runtime_*` tables) against the desired
+ * state: the changes needed, nothing when converged. The engine runs
+ * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
+ * the output to `parseProxysqlRuntime`, and applies
+ * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
+ *
+ * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
+ * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
+ * is health, reported by verify-ha.
+ */
+
+
+const MARK = 'lms-ha:section';
+const QUERIES = {
+    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
+    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
+    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
+    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
+    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
+};
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
+    .join('\n')}\n`;
+/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
+function runtime_unescapeBatchField(field) {
+    if (field === 'NULL')
+        return null;
+    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
+}
+/** Parses `mysql -N -B` output into rows of fields. */
+function parseBatchTsv(output) {
+    return output
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
+}
+const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
+/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
+function parseProxysqlRuntime(output) {
+    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
+    let section = '';
+    for (const f of parseBatchTsv(output)) {
+        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
+            section = f[0].slice(MARK.length + 1);
+            continue;
+        }
+        switch (section) {
+            case 'servers':
+                runtime.servers.push({
+                    hostgroup_id: runtime_int(f[0]),
+                    hostname: f[1] ?? '',
+                    port: runtime_int(f[2]),
+                    status: f[3] ?? '',
+                    weight: runtime_int(f[4]),
+                    max_connections: runtime_int(f[5]),
+                });
+                break;
+            case 'galera':
+                runtime.galeraHostgroups.push({
+                    writer_hostgroup: runtime_int(f[0]),
+                    backup_writer_hostgroup: runtime_int(f[1]),
+                    reader_hostgroup: runtime_int(f[2]),
+                    offline_hostgroup: runtime_int(f[3]),
+                    active: runtime_int(f[4]),
+                    max_writers: runtime_int(f[5]),
+                    writer_is_also_reader: runtime_int(f[6]),
+                    max_transactions_behind: runtime_int(f[7]),
+                });
+                break;
+            case 'rules':
+                runtime.queryRules.push({
+                    rule_id: runtime_int(f[0]),
+                    active: runtime_int(f[1]),
+                    username: f[2] ?? null,
+                    match_digest: f[3] ?? null,
+                    match_pattern: f[4] ?? null,
+                    destination_hostgroup: runtime_intOrNull(f[5]),
+                    apply: runtime_int(f[6]),
+                });
+                break;
+            case 'users':
+                runtime.users.push({
+                    username: f[0] ?? '',
+                    password: f[1] ?? null,
+                    active: runtime_int(f[2]),
+                    default_hostgroup: runtime_int(f[3]),
+                    default_schema: f[4] ?? null,
+                    transaction_persistent: runtime_int(f[5]),
+                    max_connections: runtime_int(f[6]),
+                    frontend: runtime_int(f[7]),
+                    backend: runtime_int(f[8]),
+                });
+                break;
+            case 'variables':
+                if (f[0])
+                    runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            default:
+                break;
+        }
+    }
+    return runtime;
+}
+function fieldChanges(pairs) {
+    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
+}
+function variableChanges(section, rows, actual) {
+    const out = [];
+    for (const r of rows) {
+        const have = actual[r.variable_name];
+        if (have === r.variable_value)
+            continue;
+        let detail;
+        if (r.secret)
+            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
+        else
+            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
+        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
+    }
+    return out;
+}
+/** The changes that make `actual` match the model; empty when converged. */
+function diffProxysqlRuntime(model, actual) {
+    const desired = 'servers' in model ? model : desiredProxysqlState(model);
+    const changes = [];
+    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
+    // Servers: the Galera monitor copies each host into the writer, backup-writer,
+    // reader or offline hostgroup; compare hosts and their settings, not placement.
+    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
+    const live = new Map();
+    for (const s of actual.servers) {
+        const key = `${s.hostname}:${s.port}`;
+        if (!managed.has(s.hostgroup_id)) {
+            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
+            continue;
+        }
+        live.set(key, [...(live.get(key) ?? []), s]);
+    }
+    for (const want of desired.servers) {
+        const key = `${want.hostname}:${want.port}`;
+        const rows = live.get(key);
+        live.delete(key);
+        if (!rows) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
+            continue;
+        }
+        const diffs = new Set();
+        for (const row of rows) {
+            for (const d of fieldChanges([
+                ['weight', want.weight, row.weight],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
+    }
+    for (const key of [...live.keys()].sort()) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
+    }
+    // Galera hostgroups (reloaded with the servers).
+    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
+    for (const want of desired.galeraHostgroups) {
+        const have = liveGalera.get(want.writer_hostgroup);
+        liveGalera.delete(want.writer_hostgroup);
+        const subject = `galera hostgroup ${want.writer_hostgroup}`;
+        if (!have) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
+            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
+            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
+            ['active', want.active, have.active],
+            ['max_writers', want.max_writers, have.max_writers],
+            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
+            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
+    }
+    // Users: runtime shows one row per user and direction (frontend, backend).
+    const liveUsers = new Map();
+    for (const u of actual.users)
+        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
+    for (const want of desired.users) {
+        const rows = liveUsers.get(want.username);
+        liveUsers.delete(want.username);
+        const subject = `user ${want.username}`;
+        if (!rows) {
+            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
+            continue;
+        }
+        const diffs = new Set();
+        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
+            diffs.add('frontend/backend rows missing');
+        for (const row of rows) {
+            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
+            // text loaded by hand, another password) is reloaded.
+            if (row.password !== want.password)
+                diffs.add('password changed');
+            for (const d of fieldChanges([
+                ['active', want.active, row.active],
+                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
+                ['default_schema', want.default_schema, row.default_schema],
+                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
+    }
+    for (const name of [...liveUsers.keys()].sort()) {
+        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
+    }
+    // Query rules, by rule_id.
+    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
+    for (const want of desired.queryRules) {
+        const have = liveRules.get(want.rule_id);
+        liveRules.delete(want.rule_id);
+        const subject = `rule ${want.rule_id}`;
+        if (!have) {
+            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['active', want.active, have.active],
+            ['username', null, have.username],
+            ['match_digest', want.match_digest, have.match_digest],
+            ['match_pattern', null, have.match_pattern],
+            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
+            ['apply', want.apply, have.apply],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
+    }
+    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
+    return changes;
+}
+/** The sections to re-apply for these changes, in apply order. */
+function sectionsToApply(changes) {
+    const touched = new Set(changes.map((c) => c.section));
+    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
 
 ;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
 
@@ -81548,10 +82062,1157 @@ function healthReportMarkdown(checks) {
     return parts.join('\n\n');
 }
 
+;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
+/**
+ * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
+ *
+ * Pure rendering only: the script, its two systemd units, the MariaDB account it
+ * logs in as, and a parser for its answer (used by verify-ha). Nothing here
+ * touches a host; deploy-lb writes what these functions return.
+ *
+ * Shape (OSA's `mariadbcheck` pattern, research §1c): systemd listens on the port
+ * with `Accept=yes` and starts one short-lived instance of the script per
+ * connection, with the connection on stdin/stdout. The script asks the local
+ * MariaDB over the unix socket as `clustercheck`@localhost IDENTIFIED VIA
+ * unix_socket, so no password exists anywhere, and the account needs no grant
+ * at all: SHOW GLOBAL STATUS / SHOW GLOBAL VARIABLES need no privilege in
+ * MariaDB (the PROCESS grant in olafz/percona-clustercheck is a MySQL 5.x need).
+ */
+
+const CLUSTERCHECK_USER = 'clustercheck';
+const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
+const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
+const CLUSTERCHECK_DEFAULT_PORT = 9200;
+/** The nftables table (family inet) that fences the check; lms-ha touches no other table. */
+const CLUSTERCHECK_NFT_TABLE = 'lms_ha_clustercheck';
+/** The oneshot unit that loads the fence at boot and again whenever nftables.service flushes the ruleset. */
+const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
+/** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
+const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
+const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
+const DEFAULT_MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
+const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
+const clustercheck_ADDRESS = /^[0-9A-Fa-f:.]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+function clustercheck_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function resolve(model) {
+    const port = model.port ?? CLUSTERCHECK_DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        clustercheck_invalid(`clustercheck port ${port} is not a TCP port`, 'Use a port between 1 and 65535 (default 9200).');
+    }
+    if (!clustercheck_ADDRESS.test(model.listenAddress)) {
+        clustercheck_invalid(`clustercheck listen address "${model.listenAddress}" is not an IP address`, 'The health check binds to the db node address from the inventory; give hosts IP addresses.');
+    }
+    if (model.allowedSources.length === 0) {
+        clustercheck_invalid('clustercheck has no allowed source', 'List the load balancer addresses: only they may query the check.');
+    }
+    for (const source of model.allowedSources) {
+        if (!clustercheck_ADDRESS.test(source.replace(/\/\d{1,3}$/, ''))) {
+            clustercheck_invalid(`clustercheck allowed source "${source}" is not an IP address or prefix`, 'Use load balancer IP addresses.');
+        }
+    }
+    const resolved = {
+        listenAddress: model.listenAddress,
+        port,
+        allowedSources: [...model.allowedSources],
+        availableWhenDonor: model.availableWhenDonor ?? false,
+        maintenanceFile: model.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE,
+        mysqlSocket: model.mysqlSocket ?? DEFAULT_MYSQL_SOCKET,
+        mysqlBinary: model.mysqlBinary ?? DEFAULT_MYSQL_BINARY,
+        scriptPath: model.scriptPath ?? DEFAULT_CLUSTERCHECK_SCRIPT,
+    };
+    for (const [what, path] of [
+        ['maintenance file', resolved.maintenanceFile],
+        ['mysql socket', resolved.mysqlSocket],
+        ['mysql binary', resolved.mysqlBinary],
+        ['script path', resolved.scriptPath],
+    ]) {
+        // These land unquoted in unit files and single-quoted in bash: keep them plain.
+        if (!SAFE_PATH.test(path))
+            clustercheck_invalid(`clustercheck ${what} "${path}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    }
+    return resolved;
+}
+/**
+ * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
+ * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * never hang: the client has a connect timeout, the whole query a hard timeout, and
+ * the service unit a runtime limit on top.
+ */
+function renderClustercheckScript(model) {
+    const r = resolve(model);
+    return `#!/bin/bash
+# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# Galera health check for HAProxy: one HTTP request on stdin, one answer on stdout
+# (systemd ${CLUSTERCHECK_SOCKET_UNIT}, Accept=yes). 200 only when this node may take
+# traffic; 503 with the reason otherwise.
+set -u
+export LC_ALL=C
+
+MAINTENANCE_FILE='${r.maintenanceFile}'
+MYSQL_BIN='${r.mysqlBinary}'
+MYSQL_SOCKET='${r.mysqlSocket}'
+AVAILABLE_WHEN_DONOR=${r.availableWhenDonor ? 1 : 0}
+
+respond() {
+  local code=$1 text=$2 body="$3"$'\\r\\n'
+  printf 'HTTP/1.1 %s %s\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \\
+    "$code" "$text" "\${#body}" "$body"
+  exit 0
+}
+unavailable() { respond 503 'Service Unavailable' "$1"; }
+
+# Values from the server end up in the answer: keep them short and printable.
+clean() { local v=\${1//[^A-Za-z0-9_.-]/}; printf '%s' "\${v:0:40}"; }
+
+# Read the request head first: closing a socket with unread data resets the
+# connection, and HAProxy could lose the answer.
+while IFS= read -r -t 1 line; do
+  line=\${line%$'\\r'}
+  [ -z "$line" ] && break
+done
+
+if [ -e "$MAINTENANCE_FILE" ]; then
+  unavailable "maintenance: $MAINTENANCE_FILE exists"
+fi
+
+# wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
+out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+  --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
+  2>/dev/null) || unavailable 'mysql unreachable or too slow'
+
+state='' cluster='' ready='' desync='' reject=''
+while IFS=$'\\t' read -r name value; do
+  case "\${name,,}" in
+    wsrep_local_state) state=$(clean "$value") ;;
+    wsrep_cluster_status) cluster=$(clean "$value") ;;
+    wsrep_ready) ready=$(clean "$value") ;;
+    wsrep_desync) desync=$(clean "$value") ;;
+    wsrep_reject_queries) reject=$(clean "$value") ;;
+  esac
+done <<< "$out"
+
+[ -n "$cluster" ] || unavailable 'wsrep status unavailable (is this a Galera node?)'
+[ "$cluster" = Primary ] || unavailable "not in the primary component (wsrep_cluster_status=$cluster)"
+[ "$ready" = ON ] || unavailable "wsrep not ready (wsrep_ready=$ready)"
+if [ -n "$reject" ] && [ "$reject" != NONE ]; then
+  unavailable "rejecting queries (wsrep_reject_queries=$reject)"
+fi
+case "$state" in
+  4) respond 200 OK 'synced' ;;
+  2)
+    if [ "$desync" = ON ]; then
+      unavailable 'desynced on purpose (wsrep_desync=ON)'
+    elif [ "$AVAILABLE_WHEN_DONOR" = 1 ]; then
+      respond 200 OK 'donor (allowed by availableWhenDonor)'
+    else
+      unavailable 'donor/desynced (wsrep_local_state=2)'
+    fi
+    ;;
+  *) unavailable "not synced (wsrep_local_state=\${state:-unknown})" ;;
+esac
+`;
+}
+function listenStream(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+/**
+ * The listening socket. IPAddressAllow/Deny on the socket unit filter the
+ * accepted connections themselves (systemd.resource-control(5): "the IP access
+ * list configured on the socket unit applies to all sockets associated with it
+ * directly"). The node's own address is allowed so verify-ha can curl it from
+ * the node. These lists rely on cgroup eBPF: where the kernel or container
+ * manager lacks it they do nothing (same man page), so the nftables rules below
+ * exist as a second, independent fence.
+ */
+function renderClustercheckSocketUnit(model) {
+    const r = resolve(model);
+    const allow = unique(['localhost', r.listenAddress, ...r.allowedSources]);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check for the load balancers (HTTP ${r.port})
+
+[Socket]
+ListenStream=${listenStream(r.listenAddress, r.port)}
+# The address may not be up yet when sockets start at boot.
+FreeBind=yes
+Accept=yes
+MaxConnections=32
+IPAddressDeny=any
+IPAddressAllow=${allow.join(' ')}
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+/** One instance per connection: short, unprivileged, and killed if it ever hangs. */
+function renderClustercheckServiceUnit(model) {
+    const r = resolve(model);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check (one request)
+
+[Service]
+ExecStart=${r.scriptPath}
+User=${CLUSTERCHECK_USER}
+Group=${CLUSTERCHECK_USER}
+StandardInput=socket
+StandardOutput=socket
+StandardError=journal
+RuntimeMaxSec=10
+# Failed instances (a timeout) are garbage-collected instead of piling up.
+CollectMode=inactive-or-failed
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=full
+ProtectHome=yes
+# The script talks to MariaDB over its unix socket only. This list does not
+# apply to the accepted connection passed in by the socket unit.
+IPAddressDeny=any
+`;
+}
+/** Everything deploy-lb writes on a db node for the check, with owners and modes. */
+function renderClustercheckFiles(model) {
+    const r = resolve(model);
+    return [
+        { path: r.scriptPath, content: renderClustercheckScript(model), mode: 0o755, owner: 'root', group: 'root' },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`,
+            content: renderClustercheckSocketUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`,
+            content: renderClustercheckServiceUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+    ];
+}
+/**
+ * The MariaDB account the script logs in as: unix_socket authentication maps the
+ * system user `clustercheck` to it, so there is no password to keep. No GRANT:
+ * USAGE (the implicit "no privileges") is enough to read wsrep status and
+ * variables. Idempotent; run it once on any Synced node (Galera replicates it).
+ */
+function clustercheckAccountSql() {
+    return [
+        `CREATE USER IF NOT EXISTS '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        `ALTER USER '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        '',
+    ].join('\n');
+}
+/**
+ * The fence of the check in nftables: the socket unit's IP lists rely on cgroup
+ * eBPF, which containers (and some kernels) lack, so these rules are what
+ * really keeps other hosts out. A table of its own, so it never touches anyone
+ * else's rules: `nft -f` applies the file as one transaction, and the leading
+ * add+delete makes it replace only this table, atomically, on every run.
+ * Accepting here does not open the port past another table's drop; a drop here
+ * is final.
+ */
+function renderClustercheckNftables(model) {
+    const r = resolve(model);
+    const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
+    const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
+    const table = `inet ${CLUSTERCHECK_NFT_TABLE}`;
+    const lines = [
+        '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
+        `# Replaces the table ${table} only; every other table is left as it is.`,
+        `table ${table}`,
+        `delete table ${table}`,
+        `table ${table} {`,
+        '  chain input {',
+        '    type filter hook input priority filter; policy accept;',
+        `    tcp dport ${r.port} iif "lo" accept`,
+    ];
+    if (v4.length > 0)
+        lines.push(`    tcp dport ${r.port} ip saddr { ${v4.join(', ')} } accept`);
+    if (v6.length > 0)
+        lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
+    lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
+    return lines.join('\n');
+}
+/**
+ * The unit that loads the fence at boot and keeps it loaded. Debian's
+ * nftables.service (when an operator enables it) runs `flush ruleset` from
+ * /etc/nftables.conf on start, reload and stop, which would drop this table
+ * too: the unit is ordered after it, restarted with it (PartOf) and reloaded
+ * with it (ReloadPropagatedFrom), so the operator's own ruleset and this
+ * table always end up side by side. Early and without default dependencies
+ * (like nftables.service) so the port is fenced before the socket listens:
+ * default dependencies would order it after basic.target, which comes after
+ * the socket, a cycle systemd breaks by dropping a job at boot.
+ */
+function renderClustercheckFirewallUnit(nftPath) {
+    if (!SAFE_PATH.test(nftPath))
+        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha: only the load balancers reach the Galera health check (nftables table inet ${CLUSTERCHECK_NFT_TABLE})
+DefaultDependencies=no
+Wants=network-pre.target
+After=local-fs.target nftables.service
+Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
+Conflicts=shutdown.target
+PartOf=nftables.service
+ReloadPropagatedFrom=nftables.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${nftPath}
+ExecReload=/usr/sbin/nft -f ${nftPath}
+# Only this table; "-": already gone when nftables.service flushed the ruleset first.
+ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
+
+[Install]
+WantedBy=sysinit.target
+`;
+}
+/** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
+function parseClustercheckResponse(raw) {
+    const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n/.exec(raw);
+    if (!match) {
+        throw new DeployError('verify-failed', 'the Galera health check did not answer with HTTP', {
+            hint: `Expected "HTTP/1.1 200 OK" or "HTTP/1.1 503 ...", got: ${JSON.stringify(raw.slice(0, 80))}`,
+        });
+    }
+    const status = Number(match[1]);
+    const split = raw.indexOf('\r\n\r\n');
+    const body = split >= 0 ? raw.slice(split + 4) : raw.slice(raw.indexOf('\n\n') + 2);
+    return { status, reason: body.trim(), healthy: status === 200 };
+}
+function unique(values) {
+    return [...new Set(values)];
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
+/**
+ * verify-ha's fact gathering: one shell script per host and role, answered in
+ * `@@section` blocks, and pure parsers for the answers. Read-only, and only
+ * standard paths and commands (systemctl/pgrep, the mariadb client over the
+ * unix socket, `ip -o addr`, the HAProxy stats socket, the gluster CLI,
+ * /proc/mounts), so it works on hosts that lms-ha did not build.
+ *
+ * Every probe has its own short timeout so one sick host or daemon cannot
+ * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
+ * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
+ */
+
+
+
+
+
+
+
+
+// ---------------------------------------------------------------------------
+// Sections
+/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
+function splitVerifySections(stdout) {
+    const out = new Map();
+    let current = null;
+    let lines = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
+        if (m) {
+            if (current !== null)
+                out.set(current, lines.join('\n'));
+            current = m[1];
+            lines = [];
+            continue;
+        }
+        lines.push(line);
+    }
+    if (current !== null)
+        out.set(current, lines.join('\n'));
+    return out;
+}
+/** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
+function serviceProbe(section, unit, process) {
+    return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
+        `if [ "$s" = active ]; then echo active; elif pgrep -x ${process} >/dev/null 2>&1; then echo "running (not as ${unit}.service)"; else echo "\${s:-not running}"; fi`);
+}
+function isActive(section) {
+    const v = (section ?? '').trim();
+    return v === 'active' || v.startsWith('running');
+}
+// ---------------------------------------------------------------------------
+// Galera (db nodes)
+/** The schema and table of the causality probe (created by deploy-db). */
+const PROBE_SCHEMA = 'lms_ha';
+const PROBE_TABLE = 'causality_probe';
+/**
+ * The probe table deploy-db should create (and grant INSERT, UPDATE, SELECT on
+ * to the application users). One row per prober; verify-ha overwrites it.
+ */
+function probeTableSql() {
+    return [
+        `CREATE DATABASE IF NOT EXISTS \`${PROBE_SCHEMA}\`;`,
+        `CREATE TABLE IF NOT EXISTS \`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\` (id VARCHAR(64) NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;`,
+        '',
+    ].join('\n');
+}
+/**
+ * Read by the db script through the local client as root over the unix
+ * socket. `wsrep_sync_wait=0` first: a probe never waits for causality.
+ * `--force` keeps going past a statement the server rejects (e.g. no wsrep
+ * variables on a plain MariaDB), so the rows that can be read are.
+ */
+const VERIFY_DB_SQL = [
+    'SET SESSION wsrep_sync_wait = 0;',
+    "SHOW GLOBAL STATUS LIKE 'wsrep_%';",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime');",
+    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_on','wsrep_sync_wait','wsrep_provider_options','wsrep_cluster_name','read_only');",
+    `SELECT 'lms_ha_probe_table', COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${PROBE_SCHEMA}' AND TABLE_NAME='${PROBE_TABLE}';`,
+    "SELECT 'lms_ha_nopk', COUNT(*), IFNULL(SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(t.TABLE_SCHEMA,'.',t.TABLE_NAME) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME SEPARATOR ','),',',5),'') " +
+        'FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c ' +
+        "ON c.TABLE_SCHEMA=t.TABLE_SCHEMA AND c.TABLE_NAME=t.TABLE_NAME AND c.CONSTRAINT_TYPE='PRIMARY KEY' " +
+        "WHERE t.TABLE_TYPE='BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND c.CONSTRAINT_NAME IS NULL;",
+    '',
+].join('\n');
+/** The client, whichever name it has on this host. */
+const SQL_CLIENT = 'c=$(command -v mariadb || command -v mysql)';
+function dbFactsScript() {
+    return [
+        'echo "@@mysqld"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
+        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
+        `echo "@@sql"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; cat >/dev/null; else timeout -k 1 5 "$c" --connect-timeout=3 -N -B --force 2>&1; rc=$?; echo "@@sqlrc"; echo $rc; fi`,
+    ].join('; ');
+}
+function parseDbFacts(stdout) {
+    const s = splitVerifySections(stdout);
+    const running = (s.get('mysqld') ?? '').trim() === 'running';
+    const sql = s.get('sql') ?? '';
+    const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
+    const errors = sql.split('\n').filter((l) => /^ERROR\b/.test(l));
+    const status = sql.includes('\t') ? parseWsrepStatus(sql) : null;
+    let sqlError = null;
+    if (!status || status.missing.includes('wsrep_cluster_status')) {
+        sqlError = errors.length > 0 ? errors[0] : rc === 124 || rc === 137 ? 'timed out after 5 s' : !status ? 'no answer' : null;
+    }
+    const raw = status?.raw ?? {};
+    const nopk = raw['lms_ha_nopk'];
+    let noPk = null;
+    if (nopk !== undefined) {
+        const [count, list] = nopk.split('\t');
+        noPk = { count: Number(count) || 0, sample: (list ?? '').split(',').filter((x) => x !== '') };
+    }
+    return {
+        running,
+        unit: (s.get('unit') ?? '').trim(),
+        status: status && !status.missing.includes('wsrep_cluster_status') ? status : null,
+        sqlError,
+        probeTable: raw['lms_ha_probe_table'] === '1',
+        noPk,
+        uptime: raw['uptime'] !== undefined ? Number(raw['uptime']) : null,
+    };
+}
+/** One HTTP GET through bash's /dev/tcp: curl is not on every load balancer. */
+function httpGet(address, port, path = '/') {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${path} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && cat <&3`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1`;
+}
+/**
+ * The greeting of a MySQL-protocol server: the 5th byte is the protocol
+ * version (10). Reading it proves something answers behind the port, not just
+ * that a listener accepted.
+ */
+function mysqlGreeting(address, port) {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && head -c 5 <&3 | od -An -tu1`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1; echo "rc=$?"`;
+}
+/**
+ * Credentials travel on stdin: the first lines are a client option file,
+ * copied into a 0600 temp file (removed on exit), the rest is the SQL.
+ */
+function withCredentialsFile(lines, body) {
+    return [
+        'umask 077',
+        'cred=$(mktemp)',
+        'trap \'rm -f "$cred"\' EXIT',
+        `i=0; while [ $i -lt ${lines} ]; do IFS= read -r l || break; printf '%s\\n' "$l" >> "$cred"; i=$((i+1)); done`,
+        body,
+    ].join('; ');
+}
+/** A `[client]` option file: user and password quoted for the option-file parser. */
+function clientOptionFile(user, password) {
+    const q = (v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    const lines = ['[client]', `user=${q(user)}`, `password=${q(password)}`];
+    return `${lines.join('\n')}\n`;
+}
+function lbFactsScript(o) {
+    const parts = [
+        'echo "@@ipaddr"; ip -o addr show 2>&1',
+        serviceProbe('keepalived', 'keepalived', 'keepalived'),
+        `echo "@@vipconnect"; ${mysqlGreeting(o.vip, o.writerPort)}`,
+    ];
+    if (o.kind === 'haproxy') {
+        parts.push(serviceProbe('haproxy', 'haproxy', 'haproxy'), 
+        // The stats socket named in haproxy.cfg (Debian: /run/haproxy/admin.sock); socat
+        // or python3 to talk to it; else the stats page on 127.0.0.1:8404.
+        'echo "@@stat"; sock=$(awk \'$1=="stats" && $2=="socket" {print $3; exit}\' /etc/haproxy/haproxy.cfg 2>/dev/null); sock=${sock:-/run/haproxy/admin.sock}; ' +
+            'if [ -S "$sock" ] && command -v socat >/dev/null; then echo "show stat" | timeout 3 socat stdio "unix-connect:$sock"; ' +
+            'elif [ -S "$sock" ] && command -v python3 >/dev/null; then timeout 3 python3 -c \'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\\n"); sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())\' "$sock"; ' +
+            `else ${httpGet('127.0.0.1', 8404, '/;csv')}; fi`);
+        for (const n of o.dbNodes)
+            parts.push(`echo "@@cc ${n.name}"; ${httpGet(n.address, o.clustercheckPort ?? 9200)}`);
+    }
+    else {
+        // The admin query first: it reads the rest of stdin after the credentials.
+        parts.unshift(`echo "@@runtime"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; else timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${o.adminPort ?? 6032} --connect-timeout=3 -N -B 2>&1 </dev/stdin; fi`);
+        parts.push(serviceProbe('proxysql', 'proxysql', 'proxysql'));
+        return withCredentialsFile(3, parts.join('; '));
+    }
+    return parts.join('; ');
+}
+/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+function proxysqlStdin(adminUser, adminPassword) {
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+}
+function parseLbFacts(stdout, kind) {
+    const s = splitVerifySections(stdout);
+    const vip = s.get('vipconnect') ?? '';
+    const rc = /rc=(\d+)/.exec(vip)?.[1];
+    const bytes = vip
+        .split('\n')
+        .filter((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l))
+        .join(' ')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+    const greeting = bytes.length >= 5 && bytes[4] === 10;
+    const vipAnswer = greeting
+        ? { ok: true, detail: 'MySQL greeting (protocol 10)' }
+        : { ok: false, detail: rc === '124' ? 'timed out after 3 s' : vip.split('\n').find((l) => /refused|unreachable|No route|error/i.test(l))?.replace(/^.*: /, '').trim() || (bytes.length > 0 ? 'no MySQL greeting' : 'no answer') };
+    const facts = {
+        addresses: parseIpAddrShow(s.get('ipaddr') ?? ''),
+        keepalived: { active: isActive(s.get('keepalived')), state: (s.get('keepalived') ?? '').trim() },
+        vipAnswer,
+    };
+    if (kind === 'haproxy') {
+        const text = s.get('stat') ?? '';
+        let stats = null;
+        let statsError = null;
+        try {
+            stats = parseHaproxyStat(text);
+        }
+        catch {
+            statsError = text.trim().split('\n')[0]?.slice(0, 120) || 'no answer from the stats socket or page';
+        }
+        facts.haproxy = { active: isActive(s.get('haproxy')), state: (s.get('haproxy') ?? '').trim(), stats, statsError };
+        facts.clustercheck = new Map();
+        for (const [key, value] of s) {
+            if (!key.startsWith('cc '))
+                continue;
+            const node = key.slice(3);
+            try {
+                facts.clustercheck.set(node, parseClustercheckResponse(value.replace(/\r?\n$/, '')));
+            }
+            catch {
+                facts.clustercheck.set(node, { error: value.trim().split('\n').pop()?.replace(/^.*: /, '').slice(0, 120) || 'no answer' });
+            }
+        }
+    }
+    else {
+        const text = s.get('runtime') ?? '';
+        const errors = text.split('\n').filter((l) => /^ERROR\b/.test(l));
+        facts.proxysql = {
+            active: isActive(s.get('proxysql')),
+            state: (s.get('proxysql') ?? '').trim(),
+            runtime: errors.length === 0 && text.trim() !== '' ? parseProxysqlRuntime(text) : null,
+            error: errors[0] ?? (text.trim() === '' ? 'no answer from the admin interface' : null),
+        };
+    }
+    return facts;
+}
+// ---------------------------------------------------------------------------
+// GlusterFS
+/** Every storage host: is glusterd there, and how does it see the pool. */
+function glusterPeerScript() {
+    return [serviceProbe('glusterd', 'glusterd', 'glusterd'), `echo "@@pool"; timeout -k 1 10 ${glusterCommands.poolList()} 2>&1`].join('; ');
+}
+/** One observer (a storage host whose glusterd runs): the volume as glusterd sees it. */
+function glusterVolumeScript(volume) {
+    return [
+        `echo "@@info"; timeout -k 1 10 ${glusterCommands.volumeInfo(volume)} 2>&1`,
+        `echo "@@status"; timeout -k 1 10 ${glusterCommands.volumeStatusDetail(volume)} 2>&1`,
+        `echo "@@heal"; timeout -k 1 15 ${glusterCommands.healInfoSummary(volume)} 2>&1`,
+        `echo "@@splitbrain"; timeout -k 1 15 ${glusterCommands.healInfoSplitBrain(volume)} 2>&1`,
+    ].join('; ');
+}
+/** A client (web host): the mount table and, when the volume is mounted, the write probe. */
+function glusterClientScript(mountPoint) {
+    const mp = shellQuote(mountPoint);
+    return [
+        'echo "@@mounts"; cat /proc/self/mounts',
+        `echo "@@probe"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then ${writeProbeCommand(mountPoint)} 2>&1; echo "rc=$?"; else echo skipped; fi`,
+    ].join('; ');
+}
+function parseGlusterClientFacts(stdout) {
+    const s = splitVerifySections(stdout);
+    const probeText = (s.get('probe') ?? '').trim();
+    const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
+    if (probeText !== 'skipped' && probeText !== '') {
+        const rc = Number(/rc=(\d+)/.exec(probeText)?.[1] ?? '1');
+        const out = probeText.replace(/\n?rc=\d+$/, '');
+        facts.probe = parseWriteProbe({ code: rc, stdout: out, stderr: rc === 0 ? '' : out });
+    }
+    return facts;
+}
+
+/** The script; stdin is `clientOptionFile(appUser, password)`. */
+function causalityScript(o) {
+    const table = `\`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\``;
+    const write = `SET SESSION wsrep_sync_wait=0; REPLACE INTO ${table} (id, token) VALUES ('${o.id}', '${o.token}');`;
+    const read = `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id='${o.id}';`;
+    const client = (port, sql) => `timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(sql)} 2>&1`;
+    return withCredentialsFile(3, [
+        SQL_CLIENT,
+        `echo "@@write"; ${client(o.writerPort, write)}; echo "rc=$?"`,
+        `echo "@@read"; ${client(o.readerPort, read)}; echo "rc=$?"`,
+    ].join('; '));
+}
+function parseCausality(stdout) {
+    const s = splitVerifySections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const rc = /rc=(\d+)$/.exec(text)?.[1];
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok: rc === '0', body };
+    };
+    const w = part('write');
+    const r = part('read');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.body.split('\n')[0] || 'no answer',
+        readValue: r.ok ? r.body.split('\n')[0] ?? '' : null,
+        readError: r.ok ? null : r.body.split('\n')[0] || 'no answer',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha-drills.ts
+/**
+ * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
+ * options). Each drill breaks one thing for real while a write probe runs
+ * through the VIP writer port, measures how long writes were unavailable,
+ * restores what it broke, waits (polling, with a deadline) until the whole
+ * read-only verification passes again, and proves that every write the
+ * probe saw acknowledged is on every db node.
+ *
+ * Where the probe runs: on a db node that the drill does not stop, with that
+ * node's own mariadb client, over TCP to the VIP like an application server.
+ * The runner has no MariaDB client, and a TCP channel through SSH would need a
+ * MySQL protocol client in the bundle; a db node has the client already, sits
+ * on the database network, and its SSH connection stays up through the drill.
+ * Every attempt is one short-lived connection (one INSERT, autocommit), so an
+ * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
+ *
+ * The probe writes as a temporary account (random password on stdin only,
+ * allowed only from the load balancers' addresses, since HAProxy connects to
+ * the nodes from there) into lms_ha.drill_probe, both created here by root
+ * over the local socket; the account and the run's rows are removed at the end.
+ */
+
+
+
+
+
+
+
+const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'];
+const DRILL_LAYER = 'drill';
+const DRILL_SCHEMA = 'lms_ha';
+const DRILL_TABLE = 'drill_probe';
+const DRILL_USER = 'lms_ha_drill';
+/** Bounds of one probe: it stops by itself after this many writes or seconds. */
+const PROBE_LIMITS = { maxWrites: 20_000, maxSeconds: 600 };
+const DRILL_DEADLINES = {
+    /** Writes must come back through the VIP within this long after the fault. */
+    writesResumeMs: 60_000,
+    /** The fault must be visible (VIP moved, writer moved) within this long. */
+    faultVisibleMs: 30_000,
+    /** After the restore, the whole verification must pass within this long (a rejoin may need an SST). */
+    healthyMs: 300_000,
+    /** Acknowledged writes the probe needs before a fault is injected. */
+    warmupMs: 20_000,
+};
+/** Consecutive acknowledged writes that count as "writes work". */
+const STEADY_WRITES = 5;
+const POLL_MS = 250;
+/**
+ * Reads `drills=` and `allow-protected=` from the options. Null when no drill
+ * is asked for. Refuses (invalid-input, nothing touched) plan mode, unknown
+ * names, and a protected environment without `allow-protected=true`.
+ */
+function parseDrillRequest(options, mode, environment) {
+    const raw = (options['drills'] ?? '').trim();
+    if (raw === '' || raw === 'none')
+        return null;
+    const names = raw.split(/[\s,]+/).filter((x) => x !== '');
+    const unknown = names.filter((n) => !DRILLS.includes(n));
+    if (unknown.length > 0) {
+        throw new DeployError('invalid-input', `options: drills "${unknown.join(', ')}" unknown`, {
+            hint: `Name drills from: ${DRILLS.join(', ')} (e.g. drills=proxy-stop,db-kill). Nothing was done.`,
+        });
+    }
+    if (mode !== 'apply') {
+        throw new DeployError('invalid-input', `options: drills=${names.join(',')} stop services for real, so they need mode apply`, {
+            hint: 'Run verify-ha with mode apply to run the drills, or leave out the drills option for the read-only checks. Nothing was done.',
+        });
+    }
+    const allowText = (options['allow-protected'] ?? 'false').trim().toLowerCase();
+    if (allowText !== 'true' && allowText !== 'false') {
+        throw new DeployError('invalid-input', `options: allow-protected "${options['allow-protected']}" must be true or false`, { hint: 'Nothing was done.' });
+    }
+    const allowProtected = allowText === 'true';
+    if (environment.protected && !allowProtected) {
+        throw new DeployError('invalid-input', `environment ${environment.name} is marked protected: drills refused; nothing was done`, {
+            hint: 'Drills stop a proxy and a database node for real. To run them on this environment anyway, add allow-protected=true to the options.',
+        });
+    }
+    return { drills: [...new Set(names)], allowProtected };
+}
+/** A run id: letters and digits only, so it is safe inside SQL and shell. */
+function newRunId() {
+    return `d${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
+}
+/**
+ * The probe loop (bash: fractional `read -t`). stdin: a 3-line client option
+ * file, then any line (or EOF) stops the loop. One line out per attempt:
+ * `ok SEQ START_NS END_NS HOSTNAME` or `fail SEQ START_NS END_NS ERROR`.
+ */
+function probeScript(o) {
+    if (!/^[a-z0-9]+$/.test(o.run))
+        throw new Error(`bad probe run id ${o.run}`);
+    const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+    const loop = [
+        'c=$(command -v mariadb || command -v mysql)',
+        'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
+        `end=$(( $(date +%s) + ${o.maxSeconds} )); i=0`,
+        'echo ready',
+        `while [ $i -lt ${o.maxWrites} ] && [ "$(date +%s)" -lt "$end" ]; do`,
+        '  if IFS= read -r -t 0.001 cmd; then break; else [ $? -gt 128 ] || break; fi',
+        '  i=$((i+1)); s=$(date +%s%N)',
+        `  out=$(timeout -k 1 3 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${o.port} --connect-timeout=2 -N -B -e "${sql}" 2>&1); rc=$?`,
+        '  e=$(date +%s%N)',
+        '  if [ $rc -eq 0 ]; then echo "ok $i $s $e $(printf %s "$out" | tail -n 1)"; else echo "fail $i $s $e rc=$rc $(printf %s "$out" | head -n 1 | tr -s " \\t" " ")"; fi',
+        'done',
+        'echo "end $i"',
+    ].join('\n');
+    // A child bash (not exec): the outer shell's trap removes the credentials file when it ends.
+    return withCredentialsFile(3, `cred="$cred" bash -c ${bashQuote(loop)}`);
+}
+function bashQuote(s) {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+function parseProbeLine(line) {
+    const m = /^(ok|fail) (\d+) (\d+) (\d+) ?(.*)$/.exec(line.trim());
+    if (!m)
+        return null;
+    return { ok: m[1] === 'ok', seq: Number(m[2]), startMs: Number(BigInt(m[3]) / 1000000n), endMs: Number(BigInt(m[4]) / 1000000n), detail: m[5] ?? '' };
+}
+/**
+ * Figures for events[from, to): the longest gap between acknowledgements,
+ * counted from the last acknowledgement before `from` (so an outage that
+ * starts at the fault is measured from the last write that worked).
+ */
+function windowFigures(events, from, to) {
+    let previous = null;
+    for (let i = from - 1; i >= 0; i--) {
+        if (events[i].ok) {
+            previous = events[i].endMs;
+            break;
+        }
+    }
+    let longest = 0;
+    let failed = 0;
+    let acked = 0;
+    let firstError = null;
+    for (const e of events.slice(from, to)) {
+        if (!e.ok) {
+            failed++;
+            firstError ??= e.detail;
+            continue;
+        }
+        acked++;
+        if (previous !== null)
+            longest = Math.max(longest, e.endMs - previous);
+        previous = e.endMs;
+    }
+    return { unavailableMs: longest, failedAttempts: failed, acknowledged: acked, firstError };
+}
+/** Acknowledged sequence numbers missing from a node's rows. */
+function missingWrites(acknowledged, present) {
+    return acknowledged.filter((s) => !present.has(s));
+}
+/** Setup by root over the socket: table, and the temporary account for each LB address. */
+function drillSetupSql(password, fromAddresses) {
+    const accounts = fromAddresses.map((a) => `'${DRILL_USER}'@'${a}'`);
+    return [
+        'SET SESSION wsrep_sync_wait=0;',
+        `CREATE DATABASE IF NOT EXISTS ${DRILL_SCHEMA};`,
+        `CREATE TABLE IF NOT EXISTS ${DRILL_SCHEMA}.${DRILL_TABLE} (run VARCHAR(40) NOT NULL, seq INT UNSIGNED NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (run, seq)) ENGINE=InnoDB;`,
+        ...accounts.map((a) => `DROP USER IF EXISTS ${a};`),
+        ...accounts.map((a) => `CREATE USER ${a} IDENTIFIED BY '${password}';`),
+        ...accounts.map((a) => `GRANT INSERT, SELECT ON ${DRILL_SCHEMA}.${DRILL_TABLE} TO ${a};`),
+        '',
+    ].join('\n');
+}
+function drillCleanupSql(run, fromAddresses) {
+    return [
+        `DELETE FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';`,
+        ...fromAddresses.map((a) => `DROP USER IF EXISTS '${DRILL_USER}'@'${a}';`),
+        '',
+    ].join('\n');
+}
+function seconds(ms) {
+    return `${(ms / 1000).toFixed(2)} s`;
+}
+// ---------------------------------------------------------------------------
+// The probe (I/O)
+/** A probe running on a host: its events as they arrive, waits on them, and a stop. */
+class RunningProbe {
+    host;
+    process;
+    events = [];
+    buffer = '';
+    ended = false;
+    endError = null;
+    waiters = [];
+    constructor(host, process) {
+        this.host = host;
+        this.process = process;
+        process.stdout.on('data', (chunk) => {
+            this.buffer += chunk.toString();
+            const lines = this.buffer.split('\n');
+            this.buffer = lines.pop() ?? '';
+            for (const line of lines) {
+                const e = parseProbeLine(line);
+                if (e)
+                    this.events.push(e);
+                else if (line.startsWith('error '))
+                    this.endError = line.slice(6);
+            }
+            this.wake();
+        });
+        process.done
+            .then((r) => {
+            if (r.code !== 0 && !this.endError)
+                this.endError = `probe exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+        })
+            .catch((e) => (this.endError = toDeployError(e).message))
+            .finally(() => {
+            this.ended = true;
+            this.wake();
+        });
+    }
+    wake() {
+        const w = this.waiters;
+        this.waiters = [];
+        for (const f of w)
+            f();
+    }
+    /** Resolves when `test` holds on the events; rejects at the deadline or when the probe ended. */
+    async until(what, test, deadlineMs) {
+        const stop = Date.now() + deadlineMs;
+        for (;;) {
+            if (test(this.events))
+                return;
+            if (this.ended)
+                throw new Error(`the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`);
+            const left = stop - Date.now();
+            if (left <= 0)
+                throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+            await new Promise((resolve) => {
+                const timer = setTimeout(resolve, left);
+                this.waiters.push(() => {
+                    clearTimeout(timer);
+                    resolve();
+                });
+            });
+        }
+    }
+    async stop() {
+        if (!this.ended) {
+            this.process.stdin.write('stop\n');
+            this.process.stdin.end();
+            try {
+                await this.process.done;
+            }
+            catch {
+                // the events gathered so far are what counts
+            }
+        }
+        return this.events;
+    }
+    kill() {
+        if (!this.ended)
+            this.process.kill();
+    }
+}
+/** The last `n` events are acknowledged writes, all after index `from`. */
+function steadyAfter(from, n = STEADY_WRITES) {
+    return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
+}
+function verify_ha_drills_row(host, check, expected, observed, ok, hint) {
+    const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
+    if (!ok && hint)
+        r.hint = hint;
+    return r;
+}
+/** Why the drills cannot run on this platform as it is (layers and sizes), or null. */
+function drillPreconditions(request, view) {
+    if (!view.lb || view.dbNodes.length === 0)
+        return 'drills need a database and a load_balancer section in the inventory';
+    if (view.lb.kind !== 'haproxy')
+        return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
+    if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
+        return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
+    const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
+    if ((request.drills.includes('db-stop') || request.drills.includes('db-kill')) && synced.length < 3) {
+        return `the db drills need at least 3 synced db nodes (found ${synced.length}): stopping one of 2 leaves no quorum`;
+    }
+    return null;
+}
+/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+function currentWriter(view) {
+    const lb = view.lb;
+    if (!lb)
+        return null;
+    const holder = vipHolders(lb)[0];
+    const f = holder ? lb.facts.get(holder) : undefined;
+    if (!f || isUnreachable(f) || !f.haproxy?.stats)
+        return null;
+    const w = writerOf(f.haproxy.stats);
+    if (!w)
+        return null;
+    return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+async function rootSql(remote, sql, purpose) {
+    const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `${purpose} on ${remote.name} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, {
+            host: remote.name,
+            hint: 'The drill needs root access to MariaDB over the local socket on the db nodes.',
+        });
+    }
+    return r.stdout;
+}
+async function vipHolderNow(context, lb) {
+    const vip = parseCidr(lb.vip)?.address;
+    const answers = await Promise.all(lb.lbs.map(async (h) => {
+        try {
+            const r = await (await context.host(h.name)).run('ip -o addr show', { purpose: 'see who holds the VIP', timeoutMs: 10_000, allowFailure: true });
+            return parseIpAddrShow(r.stdout).some((a) => a.address === vip) ? h.name : null;
+        }
+        catch {
+            return null;
+        }
+    }));
+    return answers.filter((x) => x !== null);
+}
+async function pollUntil(what, deadlineMs, test) {
+    const started = Date.now();
+    for (;;) {
+        if (await test())
+            return Date.now() - started;
+        if (Date.now() - started > deadlineMs)
+            throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+}
+/**
+ * Runs the drills in the order asked, under the environment lock. `verifyNow`
+ * re-runs the read-only verification (used to wait until healthy).
+ */
+async function runDrills(context, request, first, verifyNow) {
+    const failed = first.checks.filter((c) => c.status === 'fail');
+    if (failed.length > 0) {
+        return {
+            rows: [],
+            error: new DeployError('cluster-unhealthy', `drills refused: the platform is not fully healthy (${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check}`).join('; ')}); nothing was stopped`, {
+                hint: 'Drills only run on a platform where every check passes: fix the failures in the table first.',
+            }),
+        };
+    }
+    const unable = drillPreconditions(request, first);
+    if (unable)
+        return { rows: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
+    const env = context.environment;
+    const lockHosts = env.hosts.filter((h) => first.dbNodes.some((d) => d.name === h.name) || first.lb.lbs.some((l) => l.name === h.name));
+    const remotes = await Promise.all(lockHosts.map((h) => context.host(h.name)));
+    return withLock(remotes, { environment: env.name, owner: { runId: context.request.runId, repository: context.request.repository, command: 'verify-ha drills' }, logger: context.logger }, async () => {
+        const rows = [];
+        let view = first;
+        for (const drill of request.drills) {
+            const result = await runOneDrill(context, drill, view, verifyNow);
+            rows.push(...result.rows);
+            if (result.error)
+                return { rows, error: result.error };
+            view = result.view;
+        }
+        return { rows };
+    });
+}
+async function runOneDrill(context, drill, view, verifyNow) {
+    const lb = view.lb;
+    const log = context.logger;
+    const writer = currentWriter(view);
+    const holder = vipHolders(lb)[0];
+    let target;
+    if (drill === 'proxy-stop')
+        target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+    else {
+        if (!writer)
+            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+        target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
+    }
+    // The probe runs on a synced db node the drill leaves alone.
+    const probeHost = view.dbNodes.find((h) => h.name !== target.host && nodeHealthy(view.db.get(h.name)));
+    const probeRemote = await context.host(probeHost.name);
+    const run = newRunId();
+    const password = (0,external_node_crypto_.randomBytes)(18).toString('hex');
+    context.redactor.add(password);
+    const fromAddresses = lb.lbs.map((h) => h.address);
+    const rows = [];
+    const name = `${drill}`;
+    log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
+    await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+    const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
+    const process = await probeRemote.spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
+    process.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
+    process.stderr.on('data', () => undefined);
+    const probe = new RunningProbe(probeHost.name, process);
+    let broken = false;
+    let restored = false;
+    const restore = async () => {
+        if (!broken || restored)
+            return;
+        restored = true;
+        const remote = await context.host(target.host);
+        const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+        log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
+        await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+    };
+    try {
+        await probe.until('the first acknowledged writes through the VIP', steadyAfter(0), DRILL_DEADLINES.warmupMs);
+        const before = probe.events.filter((e) => e.ok).at(-1).detail;
+        // The fault.
+        const markFault = probe.events.length;
+        const faultAt = Date.now();
+        const victim = await context.host(target.host);
+        log.info(`drill ${name}: ${target.what}`);
+        broken = true;
+        if (drill === 'proxy-stop')
+            await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+        else if (drill === 'db-stop')
+            await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
+        else
+            await victim.run('systemctl kill --signal=KILL mariadb', { purpose: 'kill -9 mariadb (drill)', timeoutMs: 60_000 });
+        // The fault took effect: the VIP left the holder / writes land on another node.
+        let effect;
+        if (drill === 'proxy-stop') {
+            await pollUntil('the VIP on another load balancer', DRILL_DEADLINES.faultVisibleMs, async () => {
+                const now = await vipHolderNow(context, lb);
+                return now.length === 1 && now[0] !== holder;
+            });
+            const now = await vipHolderNow(context, lb);
+            effect = `VIP ${holder} → ${now.join(', ')}`;
+        }
+        else {
+            await probe.until('a write acknowledged by another node', (ev) => ev.slice(markFault).some((e) => e.ok && e.detail !== before), DRILL_DEADLINES.writesResumeMs);
+            const next = probe.events.slice(markFault).find((e) => e.ok && e.detail !== before);
+            effect = `writer ${before} → ${next.detail}`;
+        }
+        const markEffect = probe.events.length;
+        await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
+        const resumedMs = Date.now() - faultAt;
+        const fault = windowFigures(probe.events, markFault, probe.events.length);
+        rows.push(verify_ha_drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
+        log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
+        // Restore, then wait for the whole platform to pass again.
+        const markRestore = probe.events.length;
+        const restoreAt = Date.now();
+        await restore();
+        let healthy = null;
+        let lastFailures = [];
+        try {
+            await pollUntil('every check to pass again', DRILL_DEADLINES.healthyMs, async () => {
+                const v = await verifyNow();
+                lastFailures = v.checks.filter((c) => c.status === 'fail');
+                if (lastFailures.length === 0)
+                    healthy = v;
+                return healthy !== null;
+            });
+        }
+        catch {
+            // reported below with what still fails
+        }
+        const healthyMs = Date.now() - restoreAt;
+        if (healthy)
+            await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
+        const events = await probe.stop();
+        const during = windowFigures(events, markRestore, events.length);
+        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+            : `still failing after ${seconds(healthyMs)}: ${lastFailures.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
+        // Every acknowledged write on every node that is up.
+        const acked = events.filter((e) => e.ok).map((e) => e.seq);
+        const unacked = events.filter((e) => !e.ok).map((e) => e.seq);
+        const presence = await Promise.all(view.dbNodes.map(async (h) => {
+            try {
+                const out = await rootSql(await context.host(h.name), `SET SESSION wsrep_sync_wait=1;\nSELECT seq FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';\n`, 'read back the drill writes');
+                const present = new Set(out.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number));
+                return { host: h.name, missing: missingWrites(acked, present), extra: unacked.filter((s) => present.has(s)).length, error: null };
+            }
+            catch (e) {
+                return { host: h.name, missing: [], extra: 0, error: toDeployError(e).message };
+            }
+        }));
+        const lost = presence.filter((p) => p.missing.length > 0);
+        const unread = presence.filter((p) => p.error !== null);
+        const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
+        rows.push(verify_ha_drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
+            ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
+            : [
+                ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
+                ...unread.map((p) => `${p.host}: not read (${p.error})`),
+                ...(acked.length === 0 ? ['no write was acknowledged'] : []),
+            ].join('; '), ok, 'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.'));
+        await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER}: ${toDeployError(e).message}`, probeHost.name));
+        const failedRows = rows.filter((r) => r.status === 'fail');
+        const after = healthy ?? view;
+        return failedRows.length > 0
+            ? { rows, view: after, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
+            : { rows, view: after };
+    }
+    catch (e) {
+        const err = toDeployError(e);
+        rows.push(verify_ha_drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
+        probe.kill();
+        try {
+            await restore();
+        }
+        catch (re) {
+            log.warn(`drill ${name}: could not restore ${target.host}: ${toDeployError(re).message}`, target.host);
+        }
+        return { rows, view, error: new DeployError('verify-failed', `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/commands/verify-ha.ts
 /**
- * verify-ha (read-only part; drills come later): every health signal of every
- * configured layer, as a table of expected vs observed.
+ * verify-ha: every health signal of every configured layer, as a table of
+ * expected vs observed; with `mode: apply` and `drills=...`, failover drills
+ * after it (verify-ha-drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
@@ -81561,6 +83222,7 @@ function healthReportMarkdown(checks) {
  * pure functions in verify-ha-checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+
 
 
 
@@ -81637,6 +83299,38 @@ function glusterPeerFacts(stdout) {
     }
 }
 const verifyHa = async (context) => {
+    // Bad drill options are refused before anything is gathered.
+    const drills = parseDrillRequest(context.request.options, context.request.mode, context.environment);
+    const first = await gatherVerification(context);
+    const checks = [...context.preflightChecks, ...first.checks];
+    let drillError;
+    if (drills) {
+        const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
+        checks.push(...outcome.rows);
+        drillError = outcome.error;
+    }
+    const failed = checks.filter((c) => c.status === 'fail');
+    const warned = checks.filter((c) => c.status === 'warn').length;
+    context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
+    if (drillError)
+        return { checks, error: drillError };
+    return {
+        checks,
+        ...(failed.length > 0
+            ? {
+                error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
+                    host: failed[0].host.startsWith('(') ? undefined : failed[0].host,
+                    hint: failed[0].hint,
+                }),
+            }
+            : {}),
+    };
+};
+/**
+ * One read-only pass over every configured layer: the checks (without
+ * preflight's) and the facts the drills choose their targets from.
+ */
+async function gatherVerification(context) {
     const env = context.environment;
     const dbNodes = env.database ? hostsWithRole(env, 'db') : [];
     const lbBase = lbInputOf(env);
@@ -81732,7 +83426,7 @@ const verifyHa = async (context) => {
     }
     await Promise.all(phase2);
     // Verdicts.
-    const checks = [...context.preflightChecks];
+    const checks = [];
     if (env.database) {
         for (const h of dbNodes)
             checks.push(...galeraNodeChecks(h.name, db.get(h.name)));
@@ -81756,21 +83450,8 @@ const verifyHa = async (context) => {
     else if (env.storage.kind === 's3') {
         checks.push(s3Check(env.storage.s3.bucket));
     }
-    const failed = checks.filter((c) => c.status === 'fail');
-    const warned = checks.filter((c) => c.status === 'warn').length;
-    context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
-    return {
-        checks,
-        ...(failed.length > 0
-            ? {
-                error: new errors_DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
-                    host: failed[0].host.startsWith('(') ? undefined : failed[0].host,
-                    hint: failed[0].hint,
-                }),
-            }
-            : {}),
-    };
-};
+    return { checks, dbNodes, db, lb: lbInput };
+}
 /**
  * Write through the writer port, read through the reader port with the
  * configured wsrep_sync_wait, as the first application user, from the first
@@ -82248,7 +83929,7 @@ async function queryNodeStatus(host, timeoutMs = 5_000) {
 async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
     const r = await host.run('mariadb --batch -N', { purpose, stdin: script, timeoutMs, allowFailure: true });
     if (r.code !== 0) {
-        throw new errors_DeployError('command-failed', `${purpose} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, {
+        throw new DeployError('command-failed', `${purpose} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, {
             host: host.name,
             hint: 'Check the MariaDB error log on that host (journalctl -u mariadb).',
         });
@@ -82276,7 +83957,7 @@ async function waitForNode(host, check, options) {
             lastLogged = last;
         }
         if (Date.now() - started > options.timeoutMs) {
-            throw new errors_DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+            throw new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
                 host: host.name,
                 hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
             });
@@ -82302,7 +83983,7 @@ async function installGaleraPackages(host, packages, logger) {
     ].join('\n');
     const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
     if (r.code !== 0) {
-        throw new errors_DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
             host: host.name,
             hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
         });
@@ -82317,7 +83998,7 @@ async function assertClusterFormed(hosts, size) {
         return s === null || rollingWaitReason(s, size) !== null;
     });
     if (bad.length > 0 || uuids.size !== 1) {
-        throw new errors_DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
+        throw new DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
     }
 }
 
@@ -82352,7 +84033,7 @@ async function applyPlan(plan, options) {
     // connection to must not be half applied.
     const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
     if (missing.length > 0) {
-        const error = new errors_DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
+        const error = new DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
         return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
     }
     const total = plan.changes.length;
@@ -82385,8 +84066,8 @@ async function applyPlan(plan, options) {
  * anything else becomes `apply-failed` naming the step.
  */
 function asApplyError(thrown, host, summary, redactor) {
-    if (thrown instanceof errors_DeployError) {
-        const redacted = new errors_DeployError(thrown.reason, redactor.redact(thrown.message), {
+    if (thrown instanceof DeployError) {
+        const redacted = new DeployError(thrown.reason, redactor.redact(thrown.message), {
             host: thrown.host ?? host,
             hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
             problems: thrown.problems,
@@ -82395,7 +84076,7 @@ function asApplyError(thrown, host, summary, redactor) {
         return redacted;
     }
     const message = redactor.redactError(thrown);
-    return new errors_DeployError('apply-failed', `${summary}: ${message}`, {
+    return new DeployError('apply-failed', `${summary}: ${message}`, {
         host,
         hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
         cause: thrown,
@@ -82412,12 +84093,12 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
     if (expected === '')
         return actual;
     if (!/^[0-9a-f]{64}$/.test(expected)) {
-        throw new errors_DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+        throw new DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
             hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
         });
     }
     if (expected !== actual) {
-        throw new errors_DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
+        throw new DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
             hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
         });
     }
@@ -82481,13 +84162,19 @@ async function planOrApplyReviewed(context, spec) {
 
 
 
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
+/**
+ * What verify-ha's causality probe does with the app user's credentials:
+ * REPLACE (needs INSERT and DELETE) then SELECT on the probe table.
+ */
+const PROBE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 const JOIN_TIMEOUT_MS = 30 * 60_000;
 /** The component model from the inventory's database section and db hosts. */
 function galeraModelFor(environment) {
     const db = environment.database;
     if (!db) {
-        throw new errors_DeployError('invalid-inventory', `environment ${environment.name} has no database section`, {
+        throw new DeployError('invalid-inventory', `environment ${environment.name} has no database section`, {
             hint: 'Add a database: section (cluster_name at least) to the environment.',
         });
     }
@@ -82522,7 +84209,7 @@ function desiredAccounts(environment, model) {
             passwordSecret: user.password.env,
             databases: user.databases,
             privileges: user.privileges === 'ALL' ? ['ALL PRIVILEGES'] : [...user.privileges],
-        }));
+        }).map((account) => ({ ...account, grants: [...account.grants, { privileges: PROBE_PRIVILEGES, db: PROBE_SCHEMA, table: PROBE_TABLE }] })));
     }
     return accounts;
 }
@@ -82551,6 +84238,7 @@ async function gather(context, model, desired) {
     let accounts = [];
     let databases = [];
     let schemaProblems = [];
+    let probeTable = false;
     // SQL objects replicate: read them from one Synced member (the writer when it is).
     const reader = situation.members.find((n) => {
         const s = facts.get(n).status;
@@ -82569,6 +84257,8 @@ async function gather(context, model, desired) {
             const parts = out.split(/^@@acct\d+$/m).slice(1);
             accounts = toRead.map((a, i) => ({ user: a.user, host: a.host, grants: parseShowGrants(parts[i] ?? '') }));
         }
+        const probe = `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${PROBE_SCHEMA}' AND TABLE_NAME = '${PROBE_TABLE}';\n`;
+        probeTable = (await runSqlScript(host, probe, 'look for the causality probe table')).trim() === '1';
         const names = context.environment.app.databases.map((d) => d.name);
         if (names.length > 0) {
             databases = parseDatabases(await runSqlScript(host, `${listDatabasesSql(names)};\n`, 'list databases'));
@@ -82576,7 +84266,7 @@ async function gather(context, model, desired) {
             schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
         }
     }
-    return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems };
+    return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable };
 }
 function sqlObject(kind) {
     switch (kind) {
@@ -82626,7 +84316,7 @@ function computePlan(context, model, desired, g) {
         const gate = evaluateGate(situation.members, situation.observations, { recoverCommand: 'lms-ha recover (command: recover)' });
         if (!gate.ok) {
             const failing = gate.rows.find((r) => r.verdict !== 'ok');
-            throw new errors_DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
+            throw new DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
         }
     }
     // 1. Packages: one parallel install phase for every host that needs one.
@@ -82646,7 +84336,7 @@ function computePlan(context, model, desired, g) {
     // upgrades are not built yet, so refuse rather than take the cluster down.
     const upgradingMembers = [...installs.keys()].filter((n) => situation.members.includes(n));
     if (upgradingMembers.length > 0) {
-        throw new errors_DeployError('invalid-input', `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n).join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`, {
+        throw new DeployError('invalid-input', `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n).join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`, {
             host: upgradingMembers[0],
             hint: 'Remove the mariadb-version option (or set it to the installed version), or upgrade one node at a time by hand (stop, apt-get install, start, wait for Synced).',
         });
@@ -82811,7 +84501,7 @@ function computePlan(context, model, desired, g) {
                     const s = await queryNodeStatus(ctx.hosts.get(other));
                     const reason = syncedWithSize(members)(s);
                     if (reason !== null) {
-                        throw new errors_DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
+                        throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
                             host: other,
                             hint: 'Wait until every node is Synced, then run deploy-db again.',
                         });
@@ -82919,7 +84609,24 @@ function computePlan(context, model, desired, g) {
             },
         });
     });
-    // 6. Databases and app accounts, once, through the writer (they replicate).
+    // 6. verify-ha's causality probe table (before the grants on it), then
+    // databases and app accounts, once, through the writer (they replicate).
+    if (!g.probeTable) {
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, 'create-table', `${PROBE_SCHEMA}.${PROBE_TABLE}`),
+            host: sqlHost,
+            summary: `create database \`${PROBE_SCHEMA}\` and table \`${PROBE_TABLE}\` (verify-ha's causality probe writes and reads it)`,
+            scope: 'cluster',
+            object: 'database',
+            name: `${PROBE_SCHEMA}.${PROBE_TABLE}`,
+            action: 'create',
+            detail: probeTableSql().trim(),
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, probeTableSql(), 'create the causality probe table');
+            },
+        });
+    }
     pushSql([
         ...diffDatabases(context.environment.app.databases, g.databases),
         ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
@@ -83812,7 +85519,7 @@ class HttpClient {
             return proxyAgent;
         }
         const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+        proxyAgent = new undici.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
             token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
         })));
         this._proxyAgentDispatcher = proxyAgent;
@@ -86751,7 +88458,7 @@ const config_SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
 const AUTH_CHAR = /^[\x21-\x7e]$/;
 const AUTH_FORBIDDEN = new Set(['#', '!', '"', "'", '\\', '{', '}']);
 function keepalived_config_invalid(message, hint) {
-    throw new errors_DeployError('invalid-inventory', message, { hint });
+    throw new DeployError('invalid-inventory', message, { hint });
 }
 /** Priority of the n-th LB (0-based): 150, 100, 90, 80, ... */
 function keepalivedPriority(index) {
@@ -86767,14 +88474,14 @@ function keepalivedPriority(index) {
  */
 function keepalivedAuthPass(secret) {
     if (secret.length === 0) {
-        throw new errors_DeployError('missing-secret', 'the keepalived auth password is empty', {
+        throw new DeployError('missing-secret', 'the keepalived auth password is empty', {
             hint: 'Set the environment variable the inventory names for load_balancer.auth_password.',
         });
     }
     const value = [...secret].slice(0, KEEPALIVED_AUTH_PASS_MAX).join('');
     for (const c of value) {
         if (!AUTH_CHAR.test(c) || AUTH_FORBIDDEN.has(c)) {
-            throw new errors_DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
+            throw new DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
                 hint: 'Use letters, digits and punctuation other than # ! " \' \\ { } in its first 8 characters (no spaces).',
             });
         }
@@ -87021,12 +88728,16 @@ function hostStateScript(q) {
     for (const c of q.commands) {
         parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
     }
+    for (const p of q.probes ?? []) {
+        // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
+        parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
+    }
     return parts.join('; ');
 }
 function sections(stdout) {
     const out = [];
     for (const line of stdout.split('\n')) {
-        const m = /^@@(pkg|user|dir|file|unit|cmd)(?: (\S+))?$/.exec(line);
+        const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
         if (m) {
             out.push({ kind: m[1], arg: m[2] ?? '', lines: [] });
             continue;
@@ -87042,7 +88753,7 @@ function parseOwnerMode(line) {
     return { mode: Number.parseInt(mode, 8), owner, group };
 }
 function parseHostState(stdout, q) {
-    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {} };
+    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
     // Everything asked for has an answer, absent unless the host says otherwise.
     for (const u of q.users)
         state.users[u] = false;
@@ -87054,6 +88765,8 @@ function parseHostState(stdout, q) {
         state.units[u] = { enabled: '', active: 'unknown' };
     for (const c of q.commands)
         state.commands[c] = false;
+    for (const p of q.probes ?? [])
+        state.probes[p.name] = [];
     for (const s of sections(stdout)) {
         const first = (s.lines[0] ?? '').trim();
         switch (s.kind) {
@@ -87097,6 +88810,9 @@ function parseHostState(stdout, q) {
             }
             case 'cmd':
                 state.commands[s.arg] = first === 'present';
+                break;
+            case 'probe':
+                state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
                 break;
         }
     }
@@ -87150,11 +88866,16 @@ async function gatherHostState(host, q) {
 const LMS_HA_ETC_DIR = '/etc/lms-ha';
 /** Directory of the clustercheck script. */
 const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
-/** The nftables fence of the health check, where nft exists. */
+/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
 const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
-const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
-/** haproxy.cfg is written here first and checked with `haproxy -c`; only a valid file is moved onto the live one. */
-const HAPROXY_CANDIDATE_PATH = '/etc/haproxy/haproxy.cfg.lms-ha-candidate';
+
+/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
+const DB_PACKAGES = ['nftables'];
+/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
+const CANDIDATE_SUFFIX = '.lms-ha-candidate';
+const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
 const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
@@ -87169,7 +88890,7 @@ const INSTALL_TIMEOUT_MS = 15 * 60_000;
 function loadBalancerOf(environment) {
     const lb = environment.load_balancer;
     if (!lb) {
-        throw new errors_DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
+        throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
             hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
         });
     }
@@ -87271,8 +88992,13 @@ const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
 const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
 const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
 const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+/** Probe names in HostState.probes. */
+const PROBE_ADDRESSES = 'addresses';
+const PROBE_NFT_TABLES = 'nft-tables';
 function lbStateQuery(kind) {
     return {
+        // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
+        probes: [{ name: PROBE_ADDRESSES, script: "ip -o addr show | awk '{ print $4 }'" }],
         packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
         users: [KEEPALIVED_SCRIPT_USER],
         dirs: ['/etc/keepalived'],
@@ -87288,7 +89014,9 @@ function lbStateQuery(kind) {
 }
 function dbStateQuery() {
     return {
-        packages: [],
+        packages: [...DB_PACKAGES],
+        // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
+        probes: [{ name: PROBE_NFT_TABLES, script: 'nft list tables' }],
         users: [CLUSTERCHECK_USER],
         dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
         files: [
@@ -87299,8 +89027,17 @@ function dbStateQuery() {
             { path: ccFirewallPath, read: true },
         ],
         units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
-        commands: ['nft'],
+        commands: [],
     };
+}
+/** True when the host's `ip -o addr` probe lists the VIP. */
+function deploy_lb_holdsVip(state, vip) {
+    const address = vip.split('/')[0];
+    return (state?.probes[PROBE_ADDRESSES] ?? []).some((a) => a.split('/')[0] === address);
+}
+/** `nft list tables` lines ("table inet filter") as "inet filter". */
+function nftTables(state) {
+    return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
 }
 /** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
 function accountFactsSql(monitorUser) {
@@ -87483,6 +89220,49 @@ function deploy_lb_once(fn) {
     let p;
     return () => (p ??= fn());
 }
+/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
+function parallelInstall(installs, g, logger) {
+    return deploy_lb_once(async () => {
+        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name), pkgs, logger)));
+        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
+    });
+}
+function packageChange(host, pkg, phase) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, pkg),
+        host,
+        summary: `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: 'candidate from the package sources',
+        apply: async (ctx) => {
+            const r = (await phase()).get(ctx.change.host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
 async function aptInstall(host, packages, logger) {
     logger.info(`installing ${packages.join(' ')}`, host.name);
     const cmd = [
@@ -87493,7 +89273,7 @@ async function aptInstall(host, packages, logger) {
     ].join('\n');
     const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
     if (r.code !== 0) {
-        throw new errors_DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
             host: host.name,
             hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
         });
@@ -87519,7 +89299,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
     const got = deploy_lb_sha256(bytes);
     if (got !== want) {
         await (0,promises_namespaceObject.rm)(path, { force: true });
-        throw new errors_DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
+        throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
             hint: 'The file changed upstream or the download was tampered with. Check the vendor checksum and update load_balancer.proxysql.package.sha256 only if it is genuine.',
         });
     }
@@ -87538,8 +89318,15 @@ function computeLbPlan(context, desired, g, options = {}) {
     if (g.account === null) {
         warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
     }
-    // 1. db nodes (kind haproxy): the health check HAProxy asks.
+    // 1. db nodes (kind haproxy): the health check HAProxy asks, fenced first.
     if (lb.kind === 'haproxy') {
+        const dbInstalls = new Map();
+        for (const db of dbHosts) {
+            const missing = DB_PACKAGES.filter((p) => g.state.get(db.name).packages[p] === undefined);
+            if (missing.length > 0)
+                dbInstalls.set(db.name, missing);
+        }
+        const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
         for (const db of dbHosts) {
             const s = g.state.get(db.name);
             const wanted = desired.clustercheck.get(db.name);
@@ -87553,6 +89340,33 @@ function computeLbPlan(context, desired, g, options = {}) {
                 const c = directoryChange(db.name, dir, s.dirs[dir], why);
                 if (c)
                     changes.push(c);
+            }
+            for (const pkg of dbInstalls.get(db.name) ?? [])
+                changes.push(packageChange(db.name, pkg, dbInstallPhase));
+            // The fence before the socket, so the port never listens unfenced. The
+            // socket unit's IP lists rely on cgroup eBPF (absent in containers).
+            const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
+            const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
+            const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
+            const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
+            const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
+                why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
+                apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
+            });
+            const unitFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+            const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
+            if (nftChange)
+                changes.push(nftChange);
+            if (unitChange)
+                changes.push(unitChange);
+            const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
+            if (fw.enabled !== 'enabled') {
+                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
+            }
+            if (fw.active !== 'active' || !fenceLive || nftChange || unitChange) {
+                const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+                // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
+                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
             }
             const fileChanged = new Set();
             for (const f of wanted.files) {
@@ -87572,27 +89386,6 @@ function computeLbPlan(context, desired, g, options = {}) {
             }
             else if (fileChanged.has(ccServicePath)) {
                 changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
-            }
-            // Second fence where nft exists; the socket unit's IP lists depend on cgroup eBPF.
-            if (s.commands['nft']) {
-                const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
-                const unitFile = { path: ccFirewallPath, content: renderFirewallUnit(), mode: 0o644, owner: 'root', group: 'root' };
-                const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], { why: `only the load balancers reach port ${lb.clustercheck_port}` });
-                const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath]);
-                if (nftChange)
-                    changes.push(nftChange);
-                if (unitChange)
-                    changes.push(unitChange);
-                const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
-                if (fw.enabled !== 'enabled') {
-                    changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the rules at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
-                }
-                if (fw.active !== 'active' || nftChange || unitChange) {
-                    changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'restart', `load the nftables rules of the health check (${CLUSTERCHECK_FIREWALL_UNIT})`, `systemctl daemon-reload && systemctl restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
-                }
-            }
-            else {
-                warnings.push(`${db.name}: nft is not installed, so port ${lb.clustercheck_port} is fenced only by the socket unit's IPAddressAllow (cgroup eBPF); install nftables (provision) for a second fence`);
             }
         }
         // The account replicates: once, through the first db node.
@@ -87658,32 +89451,20 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (missing.length > 0)
             installs.set(h.name, missing);
     }
-    const installPhase = deploy_lb_once(async () => {
-        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name), pkgs, context.logger)));
-        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
-    });
+    const installPhase = parallelInstall(installs, g, context.logger);
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
     const debBytes = deploy_lb_once(() => fetchPackage(proxysqlPkg, context.logger));
-    for (const h of lbHosts) {
+    // One load balancer after the other, the VIP holder last: the other LB is
+    // already done and healthy when the holder's proxy reloads or its keepalived
+    // restarts, so the VIP moves at most once and always to a working LB.
+    const holder = lbHosts.find((h) => deploy_lb_holdsVip(g.state.get(h.name), lb.vip_address));
+    const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
+    for (const h of lbOrder) {
         const s = g.state.get(h.name);
         const keepalivedFiles = desired.keepalived.get(h.name).files;
-        for (const pkg of installs.get(h.name) ?? []) {
-            changes.push({
-                kind: 'package',
-                id: changeId('package', h.name, pkg),
-                host: h.name,
-                summary: `install ${pkg}`,
-                name: pkg,
-                from: null,
-                to: 'candidate from the package sources',
-                apply: async (ctx) => {
-                    const r = (await installPhase()).get(ctx.change.host);
-                    if (r.status === 'rejected')
-                        throw r.reason;
-                },
-            });
-        }
+        for (const pkg of installs.get(h.name) ?? [])
+            changes.push(packageChange(h.name, pkg, installPhase));
         if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
             const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
             changes.push({
@@ -87706,7 +89487,7 @@ function computeLbPlan(context, desired, g, options = {}) {
                     await ctx.host.writeFile(debPath, bytes, { mode: 0o644, owner: 'root', group: 'root' });
                     const check = await ctx.host.run(`sha256sum ${shellQuote(debPath)} | cut -d' ' -f1`, { purpose: 'check the pushed ProxySQL package' });
                     if (check.stdout.trim() !== proxysqlPkg.sha256.toLowerCase()) {
-                        throw new errors_DeployError('apply-failed', `the ProxySQL package pushed to ${ctx.host.name} does not have the pinned sha256`, {
+                        throw new DeployError('apply-failed', `the ProxySQL package pushed to ${ctx.host.name} does not have the pinned sha256`, {
                             host: ctx.host.name,
                             hint: 'The transfer was cut or altered; run apply again.',
                         });
@@ -87725,19 +89506,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             const content = desired.haproxyConfig;
             const cfg = fileChange(h.name, { path: HAPROXY_CONFIG_PATH, content, mode: 0o644, owner: 'root', group: 'root' }, s.files[HAPROXY_CONFIG_PATH], {
                 why: 'checked with haproxy -c before it replaces the live file',
-                apply: async (ctx) => {
-                    await ctx.host.writeFile(HAPROXY_CANDIDATE_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
-                    const check = await ctx.host.run(`haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'check the new haproxy.cfg', allowFailure: true, timeoutMs: 60_000 });
-                    if (check.code !== 0) {
-                        await ctx.host.run(`rm -f -- ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'remove the rejected haproxy.cfg', allowFailure: true });
-                        throw new errors_DeployError('apply-failed', `haproxy -c rejected the new configuration on ${ctx.host.name}: ${(check.stderr || check.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                            host: ctx.host.name,
-                            hint: 'The live haproxy.cfg was left as it was. This is a bug in lms-ha or an HAProxy version it does not know; please report it with this message.',
-                        });
-                    }
-                    // The checked bytes become the live file in one rename.
-                    await ctx.host.run(`mv -f -- ${HAPROXY_CANDIDATE_PATH} ${HAPROXY_CONFIG_PATH}`, { purpose: 'install the checked haproxy.cfg' });
-                },
+                apply: checkedFileApply({ path: HAPROXY_CONFIG_PATH, content, mode: 0o644, owner: 'root', group: 'root' }, HAPROXY_CANDIDATE_PATH, `haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`, 'haproxy -c', 'the new haproxy.cfg'),
             });
             if (cfg)
                 changes.push(cfg);
@@ -87766,9 +89535,16 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (kaDir)
             changes.push(kaDir);
         let keepalivedChanged = createdUser;
+        // Scripts first: `keepalived -t` checks the scripts the new configuration names.
         for (const f of [...keepalivedFiles].sort((a, b) => (a.path === KEEPALIVED_CONFIG_PATH ? 1 : b.path === KEEPALIVED_CONFIG_PATH ? -1 : 0))) {
             const sensitive = f.path === KEEPALIVED_CONFIG_PATH;
-            const c = fileChange(h.name, f, s.files[f.path], { sensitive, ...(sensitive ? { why: 'holds the VRRP password: root 0600, content not shown' } : {}) });
+            const c = fileChange(h.name, f, s.files[f.path], sensitive
+                ? {
+                    sensitive,
+                    why: 'holds the VRRP password: root 0600, content not shown; checked with keepalived -t',
+                    apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, `keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`, 'keepalived -t', 'the new keepalived.conf'),
+                }
+                : {});
             if (c) {
                 changes.push(c);
                 keepalivedChanged = true;
@@ -87777,8 +89553,13 @@ function computeLbPlan(context, desired, g, options = {}) {
         const ka = s.units['keepalived'];
         if (ka.enabled !== 'enabled')
             changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
-        if (ka.active !== 'active' || keepalivedChanged) {
-            changes.push(serviceChange(h.name, 'keepalived', 'restart', `${ka.active === 'active' ? 'restart' : 'start'} keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+        if (ka.active !== 'active') {
+            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+        }
+        else if (keepalivedChanged) {
+            // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
+            const role = h === holder ? 'holds the VIP now, so it goes last' : 'does not hold the VIP';
+            changes.push(serviceChange(h.name, 'keepalived', 'reload', `reload keepalived (configuration changed; ${role})`, 'systemctl reload keepalived'));
         }
     }
     return createPlan({
@@ -87786,7 +89567,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         environment: context.environment.name,
         changes,
         warnings,
-        hosts: [...dbHosts, ...lbHosts].map((h) => deploy_lb_hostFactsRow(h, g, lb.kind)),
+        hosts: [...dbHosts, ...lbHosts].map((h) => deploy_lb_hostFactsRow(h, g, lb)),
     });
 }
 function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
@@ -87830,7 +89611,7 @@ function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
                     if (r.code === 0)
                         return;
                     if (!/Access denied/i.test(r.stderr) || password === secret) {
-                        throw new errors_DeployError('apply-failed', `ProxySQL admin SQL (${section}) failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+                        throw new DeployError('apply-failed', `ProxySQL admin SQL (${section}) failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
                             host: ctx.host.name,
                             hint: `Check that proxysql runs (journalctl -u proxysql) and listens on 127.0.0.1:${lb.ports.admin}.`,
                         });
@@ -87840,24 +89621,8 @@ function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
         };
     });
 }
-function renderFirewallUnit() {
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha: only the load balancers reach the Galera health check (nftables)
-After=network-pre.target
-Before=${CLUSTERCHECK_SOCKET_UNIT}
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/sbin/nft -f ${CLUSTERCHECK_NFT_PATH}
-ExecStop=/usr/sbin/nft delete table inet lms_ha_clustercheck
-
-[Install]
-WantedBy=multi-user.target
-`;
-}
-function deploy_lb_hostFactsRow(host, g, kind) {
+function deploy_lb_hostFactsRow(host, g, lb) {
+    const kind = lb.kind;
     const s = g.state.get(host.name);
     const facts = {};
     if (s && host.roles.includes('lb')) {
@@ -87865,9 +89630,14 @@ function deploy_lb_hostFactsRow(host, g, kind) {
         facts[proxy] = s.packages[proxy] ?? 'not installed';
         facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
         facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
+        facts['vip'] = deploy_lb_holdsVip(s, lb.vip_address) ? 'held here' : 'not here';
     }
     else if (s) {
         facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
+        if (kind === 'haproxy') {
+            const tables = nftTables(s);
+            facts['nftables'] = s.packages['nftables'] === undefined ? 'not installed' : tables.length > 0 ? `tables: ${tables.join(', ')}` : 'no table loaded';
+        }
     }
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
@@ -87893,7 +89663,2674 @@ function createDeployLb(options = {}) {
 /** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
 const deployLb = createDeployLb();
 
+;// CONCATENATED MODULE: ./src/components/migrate/files.ts
+
+
+
+const MIGRATE_LAYER = 'migrate';
+// ---------------------------------------------------------------------------
+// Manifest command
+const MANIFEST_MAGIC = 'lms-ha-manifest-v1';
+const HASH_Z = '--sha256-z--';
+const HASH_NL = '--sha256-nl--';
+const END = '--end--';
+// find -printf: type, permission bits (octal), uid, gid, user, group, size,
+// mtime (seconds.fraction), path relative to the root, symlink target.
+const PRINTF = '%y\\0%m\\0%U\\0%G\\0%u\\0%g\\0%s\\0%T@\\0%P\\0%l\\0';
+const FIELDS = 10;
+const RELATIVE_PATH = /^[A-Za-z0-9._+@,=-][A-Za-z0-9._+@,=\/ -]*$/;
+function validateExcludes(exclude) {
+    for (const e of exclude) {
+        // Literal relative paths only: they become find -path and rsync patterns,
+        // where * ? [ would be wildcards.
+        if (!RELATIVE_PATH.test(e) || e.split('/').some((s) => s === '..' || s === '.' || s === '') || e.endsWith('/')) {
+            throw new DeployError('invalid-inventory', `exclude "${e}" must be a plain path relative to the migrated directory (no wildcards, "..", or leading/trailing "/")`);
+        }
+    }
+}
+function validateRoot(root) {
+    if (!root.startsWith('/') || /[\0\n]/.test(root)) {
+        throw new DeployError('invalid-inventory', `migration path "${root}" must be absolute`);
+    }
+}
+/**
+ * Directories in a Moodle dataroot that Moodle rebuilds by itself and that
+ * change constantly while the site runs. Not excluded by default; the
+ * inventory can pass them to shorten a migration.
+ */
+const MOODLEDATA_REBUILDABLE_DIRS = (/* unused pure expression or super */ null && (['cache', 'localcache', 'temp']));
+function pruneExpr(exclude) {
+    if (exclude.length === 0)
+        return '';
+    return `\\( ${exclude.map((e) => `-path ${shellQuote(`./${e}`)}`).join(' -o ')} \\) -prune -o `;
+}
+/**
+ * The one command that prints a side's manifest on stdout (binary, NUL
+ * separated; see `parseManifest`). The metadata pass and the hash pass are
+ * two `find` walks, so hashing never interleaves with the metadata output.
+ * The trailer carries both exit codes: a missing trailer means the output was
+ * cut short.
+ *
+ * `sha256sum -z` (coreutils 8.27+) ends names with NUL and does not escape
+ * them; older systems (CentOS 7's 8.22) lack it, so the newline form with
+ * escaped names is used there and marked as such.
+ */
+function manifestCommand(root, options) {
+    validateRoot(root);
+    const exclude = options.exclude ?? [];
+    validateExcludes(exclude);
+    const prune = pruneExpr(exclude);
+    const lines = [
+        `cd -- ${shellQuote(root)} || exit 2`,
+        'LC_ALL=C; export LC_ALL',
+        `printf '${MANIFEST_MAGIC}\\0'`,
+        `find . -mindepth 1 ${prune}-printf '${PRINTF}'`,
+        'rc1=$?',
+    ];
+    if (options.hash) {
+        lines.push('if sha256sum -z /dev/null >/dev/null 2>&1; then', `  printf -- '${HASH_Z}\\0'; find . -mindepth 1 ${prune}-type f -exec sha256sum -z -- {} +`, 'else', `  printf -- '${HASH_NL}\\0'; find . -mindepth 1 ${prune}-type f -exec sha256sum -- {} +`, 'fi', 'rc2=$?');
+    }
+    else {
+        lines.push('rc2=0');
+    }
+    // The leading NUL ends the newline form of the hash section.
+    lines.push(`printf -- '\\0${END}\\0%s\\0%s\\0' "$rc1" "$rc2"`);
+    return lines.join('\n');
+}
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function decodeName(bytes) {
+    try {
+        const text = utf8.decode(bytes);
+        return { text, key: text };
+    }
+    catch {
+        // Show valid runs as text and each byte of an invalid sequence as \xNN.
+        let text = '';
+        let i = 0;
+        while (i < bytes.length) {
+            const len = utf8SeqLen(bytes, i);
+            if (len > 0) {
+                text += bytes.subarray(i, i + len).toString('utf8');
+                i += len;
+            }
+            else {
+                text += `\\x${bytes[i].toString(16).padStart(2, '0')}`;
+                i += 1;
+            }
+        }
+        // NUL cannot occur in a path, so this key cannot collide with a valid name.
+        return { text, key: `\0hex:${bytes.toString('hex')}` };
+    }
+}
+/** Length of a valid UTF-8 sequence at i, or 0. */
+function utf8SeqLen(b, i) {
+    const c = b[i];
+    const cont = (k) => i + k < b.length && (b[i + k] & 0xc0) === 0x80;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return cont(1) ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (!cont(1) || !cont(2))
+            return 0;
+        const c1 = b[i + 1];
+        if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 >= 0xa0))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (!cont(1) || !cont(2) || !cont(3))
+            return 0;
+        const c1 = b[i + 1];
+        if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+/**
+ * Undoes coreutils' escaping of a name in the newline form of sha256sum output
+ * (the line then starts with "\\"): \\\\ \\n \\r. Works on bytes so that
+ * invalid UTF-8 in the name survives.
+ */
+function unescapeHashName(name) {
+    const out = [];
+    for (let i = 0; i < name.length; i++) {
+        const c = name[i];
+        if (c === 0x5c && i + 1 < name.length) {
+            const d = name[i + 1];
+            if (d === 0x5c || d === 0x6e || d === 0x72) {
+                out.push(d === 0x6e ? 0x0a : d === 0x72 ? 0x0d : 0x5c);
+                i++;
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    return Buffer.from(out);
+}
+function stripDotSlash(name) {
+    return name[0] === 0x2e && name[1] === 0x2f ? name.subarray(2) : name;
+}
+class ManifestParseError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ManifestParseError';
+    }
+}
+/**
+ * Parses `manifestCommand` output. Pass the raw bytes (a Buffer) whenever
+ * possible: a string already decoded as UTF-8 has lost invalid bytes in names.
+ */
+function parseManifest(output) {
+    const buf = typeof output === 'string' ? Buffer.from(output, 'utf8') : output;
+    let pos = 0;
+    const next = () => {
+        if (pos >= buf.length)
+            return null;
+        const end = buf.indexOf(0, pos);
+        if (end === -1) {
+            // A field without its terminator: output cut short.
+            pos = buf.length;
+            return null;
+        }
+        const field = buf.subarray(pos, end);
+        pos = end + 1;
+        return field;
+    };
+    const magic = next();
+    if (!magic || magic.toString('latin1') !== MANIFEST_MAGIC) {
+        throw new ManifestParseError(`not an lms-ha manifest (starts with ${JSON.stringify(buf.subarray(0, 40).toString('utf8'))})`);
+    }
+    const entries = new Map();
+    const m = { entries, complete: false, hashed: false, listExit: null, hashExit: null, unhashed: [] };
+    let mode = 'meta';
+    for (;;) {
+        if (mode === 'hash-nl') {
+            // Newline records up to the next NUL, which comes just before the trailer.
+            const end = buf.indexOf(0, pos);
+            const section = buf.subarray(pos, end === -1 ? buf.length : end);
+            let start = 0;
+            while (start < section.length) {
+                let nl = section.indexOf(0x0a, start);
+                if (nl === -1)
+                    nl = section.length;
+                const line = section.subarray(start, nl);
+                start = nl + 1;
+                if (line.length === 0)
+                    continue;
+                const escaped = line[0] === 0x5c;
+                const body = escaped ? line.subarray(1) : line;
+                const hex = body.subarray(0, 64).toString('latin1');
+                if (!/^[0-9a-f]{64}$/.test(hex) || body.length < 67) {
+                    throw new ManifestParseError(`bad sha256sum line: ${JSON.stringify(line.subarray(0, 100).toString('utf8'))}`);
+                }
+                const name = body.subarray(66);
+                setHash(entries, stripDotSlash(escaped ? unescapeHashName(name) : name), hex);
+            }
+            if (end === -1)
+                break;
+            pos = end + 1;
+            mode = 'meta';
+            continue;
+        }
+        const f = next();
+        if (f === null)
+            break;
+        const s = f.toString('latin1');
+        if (s === END) {
+            const a = next();
+            const b = next();
+            m.listExit = a ? Number(a.toString('latin1')) : null;
+            m.hashExit = b ? Number(b.toString('latin1')) : null;
+            m.complete = a !== null && b !== null;
+            break;
+        }
+        if (s === HASH_Z) {
+            mode = 'hash-z';
+            m.hashed = true;
+            continue;
+        }
+        if (s === HASH_NL) {
+            mode = 'hash-nl';
+            m.hashed = true;
+            continue;
+        }
+        // The trailer is preceded by an empty field (see manifestCommand).
+        if (s === '')
+            continue;
+        if (mode === 'hash-z') {
+            // "<64 hex>  ./path"; the path may contain anything but NUL.
+            const hex = f.subarray(0, 64).toString('latin1');
+            if (!/^[0-9a-f]{64}$/.test(hex) || f.length < 67)
+                throw new ManifestParseError(`bad sha256sum record: ${JSON.stringify(f.subarray(0, 100).toString('utf8'))}`);
+            setHash(entries, stripDotSlash(f.subarray(66)), hex);
+            continue;
+        }
+        // Metadata record: this field is the type, FIELDS - 1 more follow.
+        const rest = [];
+        for (let i = 1; i < FIELDS; i++) {
+            const x = next();
+            if (x === null)
+                break;
+            rest.push(x);
+        }
+        if (rest.length < FIELDS - 1)
+            break; // truncated record: incomplete manifest
+        if (s.length !== 1)
+            throw new ManifestParseError(`bad entry type ${JSON.stringify(s)}`);
+        const [modeF, uid, gid, user, group, size, mtime, path, link] = rest;
+        const name = decodeName(path);
+        const e = {
+            path: name.text,
+            key: name.key,
+            type: ('fdlpscbD'.includes(s) ? s : '?'),
+            mode: modeF.toString('latin1'),
+            uid: Number(uid.toString('latin1')),
+            gid: Number(gid.toString('latin1')),
+            user: user.toString('utf8'),
+            group: group.toString('utf8'),
+            size: Number(size.toString('latin1')),
+            mtime: mtime.toString('latin1'),
+        };
+        if (e.type === 'l')
+            e.linkTarget = decodeName(link).text;
+        entries.set(e.key, e);
+    }
+    if (m.hashed) {
+        for (const e of entries.values())
+            if (e.type === 'f' && e.sha256 === undefined)
+                m.unhashed.push(e.path);
+    }
+    return m;
+}
+function setHash(entries, name, hex) {
+    const key = decodeName(name).key;
+    const e = entries.get(key);
+    if (e)
+        e.sha256 = hex;
+}
+function summarizeManifest(m) {
+    const s = { entries: 0, files: 0, directories: 0, symlinks: 0, other: 0, bytes: 0 };
+    for (const e of m.entries.values()) {
+        s.entries++;
+        if (e.type === 'f') {
+            s.files++;
+            s.bytes += e.size;
+        }
+        else if (e.type === 'd')
+            s.directories++;
+        else if (e.type === 'l')
+            s.symlinks++;
+        else
+            s.other++;
+    }
+    return s;
+}
+function mtimeSeconds(t) {
+    return t.split('.')[0] ?? t;
+}
+/**
+ * The plan's figures: what the source holds, and (given the target's quick
+ * manifest, e.g. after an interrupted run) how much of it still has to move.
+ */
+function transferEstimate(source, target) {
+    const s = summarizeManifest(source);
+    let remainingFiles = 0;
+    let remainingBytes = 0;
+    for (const e of source.entries.values()) {
+        if (e.type !== 'f')
+            continue;
+        const t = target?.entries.get(e.key);
+        if (!t || t.type !== 'f' || t.size !== e.size || mtimeSeconds(t.mtime) !== mtimeSeconds(e.mtime)) {
+            remainingFiles++;
+            remainingBytes += e.size;
+        }
+    }
+    return { ...s, remainingFiles, remainingBytes };
+}
+function ignored(path, ignore) {
+    return ignore.some((p) => path === p || path.startsWith(`${p}/`));
+}
+/**
+ * Source against target, entry by entry:
+ * - regular files: size, mtime (whole seconds: filesystems and rsync differ
+ *   below that), sha256, mode and owner;
+ * - directories: mode and owner (mtime only on request, see CompareOptions);
+ * - symlinks: target and owner (Linux symlink modes are always 777, and not
+ *   every copy tool can set a symlink's mtime);
+ * - everything else: type, mode and owner.
+ */
+function compareManifests(source, target, options = {}) {
+    const ignore = options.ignore ?? [];
+    const requireHashes = options.requireHashes ?? true;
+    const missing = [];
+    const extra = [];
+    const differing = [];
+    const problems = [];
+    let files = 0;
+    let bytes = 0;
+    let targetFiles = 0;
+    let targetBytes = 0;
+    let entries = 0;
+    if (!source.complete)
+        problems.push('the source manifest was cut short');
+    if (!target.complete)
+        problems.push('the target manifest was cut short');
+    if (source.listExit)
+        problems.push(`find on the source exited ${source.listExit} (some entries could not be read)`);
+    if (target.listExit)
+        problems.push(`find on the target exited ${target.listExit} (some entries could not be read)`);
+    if (requireHashes && (!source.hashed || !target.hashed))
+        problems.push('file contents were not hashed on both sides');
+    if (source.unhashed.length > 0)
+        problems.push(`${source.unhashed.length} source file(s) could not be hashed, e.g. ${source.unhashed[0]}`);
+    if (target.unhashed.length > 0)
+        problems.push(`${target.unhashed.length} target file(s) could not be hashed, e.g. ${target.unhashed[0]}`);
+    const diff = (path, field, a, b) => {
+        if (String(a ?? '') !== String(b ?? ''))
+            differing.push({ path, field, source: String(a ?? ''), target: String(b ?? '') });
+    };
+    for (const s of source.entries.values()) {
+        if (ignored(s.path, ignore))
+            continue;
+        entries++;
+        if (s.type === 'f') {
+            files++;
+            bytes += s.size;
+        }
+        const t = target.entries.get(s.key);
+        if (!t) {
+            missing.push(s.path);
+            continue;
+        }
+        if (t.type === 'f') {
+            targetFiles += s.type === 'f' ? 1 : 0;
+            targetBytes += s.type === 'f' ? t.size : 0;
+        }
+        if (s.type !== t.type) {
+            diff(s.path, 'type', s.type, t.type);
+            continue;
+        }
+        if (options.expectedOwner) {
+            diff(s.path, 'user', options.expectedOwner.user, t.user);
+            diff(s.path, 'group', options.expectedOwner.group, t.group);
+        }
+        else if (options.numericIds) {
+            diff(s.path, 'uid', s.uid, t.uid);
+            diff(s.path, 'gid', s.gid, t.gid);
+        }
+        else {
+            diff(s.path, 'user', s.user, t.user);
+            diff(s.path, 'group', s.group, t.group);
+        }
+        if (s.type === 'l') {
+            diff(s.path, 'linkTarget', s.linkTarget, t.linkTarget);
+            continue;
+        }
+        diff(s.path, 'mode', s.mode, t.mode);
+        if (s.type === 'f') {
+            diff(s.path, 'size', s.size, t.size);
+            diff(s.path, 'mtime', mtimeSeconds(s.mtime), mtimeSeconds(t.mtime));
+            if (s.sha256 !== undefined && t.sha256 !== undefined)
+                diff(s.path, 'sha256', s.sha256, t.sha256);
+        }
+        else if (s.type === 'd' && options.compareDirMtime) {
+            diff(s.path, 'mtime', mtimeSeconds(s.mtime), mtimeSeconds(t.mtime));
+        }
+    }
+    for (const t of target.entries.values()) {
+        if (ignored(t.path, ignore))
+            continue;
+        if (!source.entries.has(t.key))
+            extra.push(t.path);
+    }
+    missing.sort();
+    extra.sort();
+    return {
+        files,
+        bytes,
+        targetFiles,
+        targetBytes,
+        entries,
+        missing,
+        extra,
+        differing,
+        problems,
+        ok: missing.length === 0 && differing.length === 0 && problems.length === 0,
+    };
+}
+function sample(items, max = 10) {
+    const shown = items.slice(0, max).map((p) => JSON.stringify(p));
+    return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
+}
+/**
+ * The verdict as table rows. Missing or differing entries and untrustworthy
+ * manifests fail; entries only on the target warn (something else wrote
+ * there, or the target was not empty), since they lose nothing.
+ */
+function manifestVerdict(cmp, where) {
+    const host = where.target;
+    const row = (check, expected, observed, status, hint) => {
+        const r = { layer: MIGRATE_LAYER, host, check, expected, observed, status };
+        if (hint && status !== 'ok')
+            r.hint = hint;
+        return r;
+    };
+    const rerun = 'Re-run the migration: rsync resumes and copies what is missing or different; then verify again.';
+    const out = [
+        row(`files in ${where.path}`, `${cmp.files} files, ${cmp.bytes} bytes (from ${where.source})`, `${cmp.targetFiles} files, ${cmp.targetBytes} bytes`, cmp.targetFiles === cmp.files && cmp.targetBytes === cmp.bytes ? 'ok' : 'fail', rerun),
+        row(`missing in ${where.path}`, '0', cmp.missing.length === 0 ? '0' : `${cmp.missing.length}: ${sample(cmp.missing)}`, cmp.missing.length === 0 ? 'ok' : 'fail', rerun),
+        row(`differing in ${where.path}`, '0', cmp.differing.length === 0 ? '0' : `${cmp.differing.length}: ${sample(cmp.differing.map((d) => `${d.path} (${d.field}: ${d.source} -> ${d.target})`))}`, cmp.differing.length === 0 ? 'ok' : 'fail', cmp.differing.some((d) => d.field === 'sha256')
+            ? 'Content differs with the same size and time: the copy was corrupted or the file changed on the target. Re-run the migration with the differing files removed on the target.'
+            : rerun),
+        row(`extra in ${where.path}`, '0', cmp.extra.length === 0 ? '0' : `${cmp.extra.length}: ${sample(cmp.extra)}`, cmp.extra.length === 0 ? 'ok' : 'warn', 'These exist only on the target; nothing was lost, but check they are expected.'),
+    ];
+    if (cmp.problems.length > 0) {
+        out.push(row(`verification of ${where.path}`, 'complete manifests with hashes on both sides', cmp.problems.join('; '), 'fail', 'Stop writers on the source (maintenance mode), then verify again.'));
+    }
+    return out;
+}
+// ---------------------------------------------------------------------------
+// rsync through the runner
+const RSYNC_BRIDGE_HOST = 'lms-ha-bridge';
+/**
+ * The bridge "remote shell": prints the command rsync wants run remotely as
+ * one line on fd 3 (the channel's stdout), then relays both ways.
+ * - The foreground half (the process rsync waits for, like it waits for ssh)
+ *   copies fd 4 (channel stdin, i.e. the receiver's output) to rsync; it ends
+ *   when the receiver has exited and the runner closes the channel's stdin.
+ * - The background half copies rsync's output to fd 3. In a non-interactive
+ *   shell a background job's stdin is /dev/null, so it reads a saved copy (fd 5).
+ * rsync splits this string itself: single quotes group, no backslash escapes.
+ */
+const BRIDGE_RSH = `sh -c 'shift; printf "%s\\n" "$*" >&3; exec 5<&0; cat <&5 >&3 & exec cat <&4' ${RSYNC_BRIDGE_HOST}`;
+function rsyncClientArgs(spec) {
+    validateRoot(spec.source);
+    const exclude = spec.exclude ?? [];
+    validateExcludes(exclude);
+    let flags = '-aH';
+    if (spec.acls)
+        flags += 'A';
+    if (spec.xattrs)
+        flags += 'X';
+    const args = ['rsync', flags, '--partial', '--stats'];
+    if (spec.numericIds)
+        args.push('--numeric-ids');
+    if (spec.chown) {
+        for (const n of [spec.chown.user, spec.chown.group]) {
+            if (!/^[a-z_][a-z0-9_-]*\$?$|^\d+$/i.test(n))
+                throw new DeployError('invalid-inventory', `owner "${n}" is not a user or group name`);
+        }
+        args.push(`--chown=${spec.chown.user}:${spec.chown.group}`);
+    }
+    if (spec.bandwidthLimitKiB !== undefined) {
+        if (!Number.isInteger(spec.bandwidthLimitKiB) || spec.bandwidthLimitKiB <= 0)
+            throw new DeployError('invalid-inventory', 'bandwidth limit must be a positive whole number of KiB/s');
+        args.push(`--bwlimit=${spec.bandwidthLimitKiB}`);
+    }
+    // Anchored at the transfer root: "/cache" matches only <source>/cache.
+    for (const e of exclude)
+        args.push(`--exclude=/${e}`);
+    args.push(`--rsh=${BRIDGE_RSH}`, './', `${RSYNC_BRIDGE_HOST}:.`);
+    return args;
+}
+/**
+ * The source-side command. Its stdout carries the header line and then the
+ * rsync protocol (to the target's stdin); its stdin is the target's stdout.
+ * rsync's own messages and --stats go to stderr.
+ */
+function rsyncSenderCommand(spec) {
+    return `cd -- ${shellQuote(spec.source)} && exec 3>&1 4<&0 && LC_ALL=C exec ${joinArgs(rsyncClientArgs(spec))} </dev/null >&2`;
+}
+/** Long options the receiver may be started with. Anything else in the header is refused. */
+const RSYNC_SERVER_LONG_OPTIONS = [
+    /^--partial$/,
+    /^--stats$/,
+    /^--numeric-ids$/,
+    /^--inplace$/,
+    /^--(usermap|groupmap)=[A-Za-z0-9_.*:,$-]+$/,
+    /^--chown=[A-Za-z0-9_.:$-]+$/,
+    /^--bwlimit=\d+[KkMm]?$/,
+];
+/**
+ * Splits the first line (the header) off the bridge's output. Returns null
+ * until a newline has arrived; `rest` is protocol data that already followed
+ * it and must be forwarded to the target.
+ */
+function splitBridgeHeader(chunk) {
+    const nl = chunk.indexOf(0x0a);
+    if (nl === -1) {
+        if (chunk.length > 4096)
+            throw new DeployError('command-failed', 'the rsync bridge sent no header line');
+        return null;
+    }
+    return { header: chunk.subarray(0, nl).toString('utf8'), rest: chunk.subarray(nl + 1) };
+}
+/**
+ * Checks the remote command rsync asked for: `rsync --server <options> . .`,
+ * options being short-option clusters (e.g. -logDtprHe.iLsfxCIvu, where
+ * "e.xxx" lists protocol capabilities) and allow-listed long options. rsync
+ * 3.2.4+ backslash-escapes shell-special characters in remote arguments; the
+ * escapes are undone before checking. A `--sender` (reverse direction),
+ * `--delete*` or anything unexpected is refused.
+ */
+function parseRsyncServerHeader(line) {
+    const tokens = line.trim().split(/ +/).map((t) => t.replace(/\\(.)/g, '$1'));
+    const refuse = (why) => {
+        throw new DeployError('command-failed', `refusing the rsync receiver command "${line.slice(0, 200)}": ${why}`, {
+            hint: 'The source host asked for an rsync receiver lms-ha does not start. Check the rsync on the source, or report a bug if it is a stock rsync.',
+        });
+    };
+    if (tokens[0] !== 'rsync' || tokens[1] !== '--server')
+        refuse('it does not start with "rsync --server"');
+    if (tokens.length < 5 || tokens[tokens.length - 1] !== '.' || tokens[tokens.length - 2] !== '.')
+        refuse('it does not end with ". ."');
+    const options = tokens.slice(2, -2);
+    for (const t of options) {
+        if (/^-[A-Za-z0-9.]+$/.test(t))
+            continue;
+        if (t === '--sender')
+            refuse('--sender would copy from the target to the source');
+        if (!RSYNC_SERVER_LONG_OPTIONS.some((re) => re.test(t)))
+            refuse(`option ${t} is not allowed`);
+    }
+    return { options };
+}
+/** The target-side command: an rsync receiver in the destination directory. */
+function rsyncReceiverCommand(destination, header) {
+    validateRoot(destination);
+    return `cd -- ${shellQuote(destination)} && LC_ALL=C exec ${joinArgs(['rsync', '--server', ...header.options, '.', '.'])}`;
+}
+/** rsync's exit codes (rsync(1) EXIT VALUES), as what to do next. */
+function classifyRsyncExit(code) {
+    switch (code) {
+        case 0:
+            return { outcome: 'ok', message: 'rsync finished' };
+        case 24:
+            return { outcome: 'warn', message: 'some source files vanished during the copy (the site is still writing); verification decides whether that matters' };
+        case 23:
+            return { outcome: 'fail', message: 'some files could not be copied (rsync exit 23, partial transfer due to error); see the rsync errors above' };
+        case 10:
+        case 12:
+        case 20:
+        case 30:
+        case 35:
+        case 255:
+            return { outcome: 'retry', message: `the transfer was interrupted (rsync exit ${code}); running the migration again resumes it` };
+        case 11:
+            return { outcome: 'fail', message: 'file I/O error (rsync exit 11): is the target full or the mount gone?' };
+        default:
+            return { outcome: 'fail', message: `rsync failed with exit ${code}` };
+    }
+}
+/** Reads the figures of `rsync --stats` (thousands separators removed). */
+function parseRsyncStats(text) {
+    const n = (re) => {
+        const m = re.exec(text);
+        return m ? Number(m[1].replace(/[^0-9]/g, '')) : undefined;
+    };
+    const stats = {};
+    const set = (k, v) => {
+        if (v !== undefined)
+            stats[k] = v;
+    };
+    set('files', n(/^Number of files: ([\d,.']+)/m));
+    set('regularFilesTransferred', n(/^Number of regular files transferred: ([\d,.']+)/m));
+    set('totalFileSize', n(/^Total file size: ([\d,.']+) bytes/m));
+    set('transferredFileSize', n(/^Total transferred file size: ([\d,.']+) bytes/m));
+    set('bytesSent', n(/^Total bytes sent: ([\d,.']+)/m));
+    set('bytesReceived', n(/^Total bytes received: ([\d,.']+)/m));
+    return stats;
+}
+
+;// CONCATENATED MODULE: ./src/components/migrate/database.ts
+
+
+
+
+
+const database_SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+/** The inventory option that allows conversion; named in the refusal so the operator knows what to set. */
+const CONVERT_OPTION = 'migrate.database.convert_tables';
+function validateSchemas(schemas) {
+    if (schemas.length === 0)
+        throw new DeployError('invalid-inventory', 'no databases named for the migration');
+    for (const s of schemas) {
+        if (database_SYSTEM_SCHEMAS.includes(s.toLowerCase())) {
+            throw new DeployError('invalid-inventory', `database "${s}" is a system schema and is never migrated`, {
+                hint: 'List only the application databases (e.g. moodle); accounts are created by deploy-db.',
+            });
+        }
+        sql_quoteIdent(s); // throws on names MariaDB would not accept
+    }
+}
+function database_inList(schemas) {
+    return schemas.map(quoteString).join(', ');
+}
+// ---------------------------------------------------------------------------
+// What is there
+/**
+ * Every base table of the schemas: engine, whether it has a primary key, its
+ * AUTO_INCREMENT column if any, and the estimated row count. Run with
+ * `mariadb -N -B`; parse with `parseTableInventory`. System-versioned tables
+ * are base tables too (MariaDB reports them as "SYSTEM VERSIONED").
+ */
+function inventoryQuery(schemas) {
+    validateSchemas(schemas);
+    return ('SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.ENGINE, \'\'), ' +
+        'IF(EXISTS(SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.CONSTRAINT_SCHEMA = t.TABLE_SCHEMA ' +
+        "AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY'), 1, 0), " +
+        'IFNULL((SELECT k.COLUMN_NAME FROM information_schema.COLUMNS k WHERE k.TABLE_SCHEMA = t.TABLE_SCHEMA ' +
+        "AND k.TABLE_NAME = t.TABLE_NAME AND k.EXTRA LIKE '%auto_increment%' LIMIT 1), ''), " +
+        'IFNULL(t.TABLE_ROWS, 0) ' +
+        'FROM information_schema.TABLES t ' +
+        `WHERE t.TABLE_SCHEMA IN (${database_inList(schemas)}) AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ` +
+        'ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME;');
+}
+function parseTableInventory(stdout) {
+    return table_parseBatchRows(stdout).map((r) => {
+        if (r.length < 6)
+            throw new Error(`unexpected table inventory row: ${r.join('\t')}`);
+        return {
+            schema: r[0],
+            table: r[1],
+            engine: r[2],
+            hasPrimaryKey: r[3] === '1',
+            autoIncrementColumn: r[4] === '' || r[4] === 'NULL' ? null : r[4],
+            estimatedRows: Number(r[5]) || 0,
+        };
+    });
+}
+/** Columns of every base table, in table order: for the content checksum and for picking a free key name. */
+function columnsQuery(schemas) {
+    validateSchemas(schemas);
+    return ('SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME FROM information_schema.COLUMNS c ' +
+        'JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME ' +
+        `WHERE c.TABLE_SCHEMA IN (${database_inList(schemas)}) AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ` +
+        'ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION;');
+}
+function tableKey(schema, table) {
+    return `${schema}.${table}`;
+}
+/** `schema.table` -> column names in order. */
+function parseColumns(stdout) {
+    const out = new Map();
+    for (const r of table_parseBatchRows(stdout)) {
+        if (r.length < 3)
+            continue;
+        const k = tableKey(r[0], r[1]);
+        const list = out.get(k) ?? [];
+        list.push(r[2]);
+        out.set(k, list);
+    }
+    return out;
+}
+function classifyTables(tables) {
+    const out = [];
+    for (const t of tables) {
+        const reasons = [];
+        if (t.engine.toLowerCase() !== 'innodb')
+            reasons.push('engine');
+        if (!t.hasPrimaryKey)
+            reasons.push('no-primary-key');
+        if (reasons.length > 0)
+            out.push({ schema: t.schema, table: t.table, reasons, engine: t.engine });
+    }
+    return out;
+}
+function describeProblem(p) {
+    const parts = [];
+    if (p.reasons.includes('engine'))
+        parts.push(`engine ${p.engine || 'unknown'} (Galera replicates only InnoDB)`);
+    if (p.reasons.includes('no-primary-key'))
+        parts.push('no primary key');
+    return `${p.schema}.${p.table}: ${parts.join(', ')}`;
+}
+/**
+ * The refusal: names every table and what is wrong with it, and the option
+ * that converts them.
+ */
+function nonReplicableError(problems, option = CONVERT_OPTION, host) {
+    const lines = problems.map(describeProblem);
+    return new DeployError('preflight-failed', `${problems.length} table(s) cannot be replicated by Galera as they are:\n  ${lines.join('\n  ')}`, {
+        hint: `Set ${option}: true to convert them during the migration: non-InnoDB tables become InnoDB, and a table without ` +
+            'a primary key gets its AUTO_INCREMENT column as key or a new "id" column (BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY; ' +
+            '"lmsha_id" when "id" is taken). An application that inserts without a column list into such a table must be checked first. ' +
+            'Or convert them yourself on the source and plan again.',
+        ...(host === undefined ? {} : { host }),
+    });
+}
+/** Throws the refusal when there is anything to refuse and conversion was not asked for. */
+function assertReplicable(tables, convert, option = CONVERT_OPTION, host) {
+    const problems = classifyTables(tables);
+    if (problems.length > 0 && !convert)
+        throw nonReplicableError(problems, option, host);
+    return problems;
+}
+// ---------------------------------------------------------------------------
+// Conversion
+/**
+ * Name for an added key column that no existing column uses (MariaDB column
+ * names are case-insensitive): "id", else "lmsha_id", "lmsha_id_2", ...
+ */
+function freeKeyColumnName(columns) {
+    const taken = new Set(columns.map((c) => c.toLowerCase()));
+    if (!taken.has('id'))
+        return 'id';
+    if (!taken.has('lmsha_id'))
+        return 'lmsha_id';
+    for (let i = 2;; i++)
+        if (!taken.has(`lmsha_id_${i}`))
+            return `lmsha_id_${i}`;
+}
+/**
+ * One ALTER per problem table (one rebuild): ENGINE=InnoDB and/or a primary key.
+ * A table that already has an AUTO_INCREMENT column gets that column as its key
+ * (a table can have only one AUTO_INCREMENT column; if its values are not
+ * unique the ALTER fails and changes nothing). Otherwise a new column is
+ * appended, last so that `SELECT *` keeps its column positions.
+ */
+function conversionStatements(tables, columns) {
+    const out = [];
+    for (const p of classifyTables(tables)) {
+        const info = tables.find((t) => t.schema === p.schema && t.table === p.table);
+        const clauses = [];
+        const what = [];
+        let addedColumn;
+        if (p.reasons.includes('engine')) {
+            clauses.push('ENGINE=InnoDB');
+            what.push(`engine ${p.engine} -> InnoDB`);
+        }
+        if (p.reasons.includes('no-primary-key')) {
+            if (info.autoIncrementColumn) {
+                clauses.push(`ADD PRIMARY KEY (${sql_quoteIdent(info.autoIncrementColumn)})`);
+                what.push(`primary key on its AUTO_INCREMENT column ${info.autoIncrementColumn}`);
+            }
+            else {
+                addedColumn = freeKeyColumnName(columns.get(tableKey(p.schema, p.table)) ?? []);
+                clauses.push(`ADD COLUMN ${sql_quoteIdent(addedColumn)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY`);
+                what.push(`new primary key column ${addedColumn} BIGINT UNSIGNED AUTO_INCREMENT`);
+            }
+        }
+        const stmt = {
+            schema: p.schema,
+            table: p.table,
+            sql: `ALTER TABLE ${sql_quoteIdent(p.schema)}.${sql_quoteIdent(p.table)} ${clauses.join(', ')};`,
+            summary: `${p.schema}.${p.table}: ${what.join('; ')}`,
+        };
+        if (addedColumn !== undefined)
+            stmt.addedColumn = addedColumn;
+        out.push(stmt);
+    }
+    return out;
+}
+const DEFAULT_PORT = 3306;
+/** Login options for the source's client programs. */
+function sourceConnectionArgs(conn) {
+    if (!conn)
+        return [];
+    const args = [`--user=${conn.user}`];
+    // The socket ignores the port: a server on another port is reached over TCP on loopback.
+    if (conn.port !== DEFAULT_PORT)
+        args.push('--protocol=tcp', '--host=127.0.0.1', `--port=${conn.port}`);
+    return args;
+}
+/**
+ * Shell prefix that takes the first stdin line as the password (`read` takes
+ * the value as data, never as code) and leaves the rest of stdin to the client.
+ */
+function readPasswordPrefix(conn) {
+    return conn?.password ? 'IFS= read -r MYSQL_PWD && export MYSQL_PWD && ' : '';
+}
+/** What to put first on the stdin of a source command (`passwordStdin` + the SQL, or just the password for a dump). */
+function passwordStdin(conn, password) {
+    if (!conn?.password)
+        return '';
+    if (password === undefined || /[\n\r\0]/.test(password)) {
+        throw new DeployError('missing-secret', 'the source database password is missing or contains a line break');
+    }
+    return `${password}\n`;
+}
+/** A batch query command on the source (stdin: `passwordStdin` then the SQL). */
+function sourceQueryCommand(conn) {
+    return `${readPasswordPrefix(conn)}exec ${CLIENT_BIN} ${joinArgs([...sourceConnectionArgs(conn), '--default-character-set=utf8mb4', '--batch', '-N'])}`;
+}
+// mariadb-dump on MariaDB 10.5+, mysqldump on older or MySQL sources.
+const DUMP_BIN = '"$(command -v mariadb-dump || command -v mysqldump)"';
+const CLIENT_BIN = '"$(command -v mariadb || command -v mysql)"';
+/** Prints the dump tool's path, or fails: checked before planning a dump. */
+const DUMP_TOOL_COMMAND = 'command -v mariadb-dump || command -v mysqldump';
+function dumpCommand(spec, extra) {
+    const base = [
+        ...sourceConnectionArgs(spec.source),
+        // utf8mb4 explicitly: old mysqldump defaults to 3-byte utf8 and would mangle emoji.
+        '--default-character-set=utf8mb4',
+        // LOCK TABLES statements in the output are not supported by Galera on import.
+        '--skip-add-locks',
+        spec.lockAllTables ? '--lock-all-tables' : '--single-transaction',
+        '--quick',
+    ];
+    const args = joinArgs([...base, ...extra, '--databases', ...spec.schemas]);
+    return `${readPasswordPrefix(spec.source)}LC_ALL=C exec ${DUMP_BIN} ${args}`;
+}
+/** The import on the writer, as root over the unix socket: stdin is the dump stream (or the conversion script). */
+function importCommand() {
+    return `exec ${CLIENT_BIN} --default-character-set=utf8mb4 --batch`;
+}
+/**
+ * The ordered steps. Each source command's stdout is piped by the runner into
+ * the step's target command (no copy on the runner or on disk).
+ */
+function dumpPlan(spec, conversions = []) {
+    validateSchemas(spec.schemas);
+    const target = importCommand();
+    const lock = spec.lockAllTables ? 'global read lock (non-InnoDB tables present)' : 'consistent snapshot';
+    if (!spec.convert || conversions.length === 0) {
+        return [
+            {
+                name: 'full',
+                source: dumpCommand(spec, ['--routines', '--triggers', '--events']),
+                target,
+                summary: `dump ${spec.schemas.join(', ')} (${lock}) into the cluster writer`,
+            },
+        ];
+    }
+    return [
+        {
+            name: 'schema',
+            // Routines here, not with the triggers: views (created in this phase) may call them.
+            source: dumpCommand(spec, ['--no-data', '--skip-triggers', '--routines']),
+            target,
+            summary: `create the tables, views and routines of ${spec.schemas.join(', ')} on the cluster, without data or triggers`,
+        },
+        {
+            name: 'convert',
+            target,
+            sql: `${conversions.map((c) => c.sql).join('\n')}\n`,
+            summary: `convert ${conversions.length} empty table(s): ${conversions.map((c) => c.summary).join('; ')}`,
+        },
+        {
+            name: 'data',
+            source: dumpCommand(spec, ['--no-create-info', '--no-create-db', '--skip-triggers', '--complete-insert']),
+            target,
+            summary: `load the rows (${lock}), with column names so converted tables accept them`,
+        },
+        {
+            name: 'programs',
+            source: dumpCommand(spec, ['--no-data', '--no-create-info', '--no-create-db', '--triggers', '--events']),
+            target,
+            summary: 'create triggers and events',
+        },
+    ];
+}
+/** Tables already in the target schemas: the dump drops and recreates tables, so a non-empty target is refused. */
+function targetTablesQuery(schemas) {
+    validateSchemas(schemas);
+    return `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) ORDER BY 1, 2;`;
+}
+function assertTargetEmpty(stdout, allowReplace, host) {
+    const rows = parseBatchRows(stdout);
+    if (rows.length === 0 || allowReplace)
+        return;
+    throw targetNotEmptyError(rows.map((r) => `${r[0]}.${r[1]}`), host);
+}
+/**
+ * The refusal to import over tables that are already there and are not
+ * the source's (`differing` says how they differ, when known).
+ */
+function targetNotEmptyError(tables, host, differing = []) {
+    const names = tables.slice(0, 10).join(', ') + (tables.length > 10 ? ', ...' : '');
+    const why = differing.length > 0 ? `; they differ from the source: ${differing.slice(0, 5).join('; ')}${differing.length > 5 ? '; ...' : ''}` : '';
+    return new DeployError('preflight-failed', `the cluster already has ${tables.length} table(s) in the target databases (${names})${why}; the import would drop and replace them`, {
+        hint: 'Migrate into empty databases: after making sure nothing there is needed (e.g. a half-finished earlier migration), drop the databases on the cluster ' +
+            '(DROP DATABASE name; deploy-db creates them again, empty) and plan again.',
+        ...(host === undefined ? {} : { host }),
+    });
+}
+/** Exact row counts of the tables, one query (`parseRowCounts`). */
+function rowCountsQuery(tables) {
+    if (tables.length === 0)
+        return '';
+    return `${tables
+        .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${sql_quoteIdent(t.schema)}.${sql_quoteIdent(t.table)}`)
+        .join('\nUNION ALL ')};`;
+}
+/** `schema.table` -> exact row count. */
+function parseRowCounts(stdout) {
+    const out = new Map();
+    for (const r of table_parseBatchRows(stdout)) {
+        if (r.length < 3)
+            throw new Error(`unexpected row count row: ${r.join('\t')}`);
+        out.set(tableKey(r[0], r[1]), Number(r[2]));
+    }
+    return out;
+}
+/** Bytes of data and indexes per schema (information_schema's figures), for the plan. */
+function schemaSizesQuery(schemas) {
+    validateSchemas(schemas);
+    return ('SELECT TABLE_SCHEMA, IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES ' +
+        `WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) GROUP BY TABLE_SCHEMA ORDER BY 1;`);
+}
+function parseSchemaSizes(stdout) {
+    return new Map(table_parseBatchRows(stdout).map((r) => [r[0], Number(r[1]) || 0]));
+}
+// ---------------------------------------------------------------------------
+// Verification
+/**
+ * The engine-independent content checksum of one table: row count, and two
+ * order-independent aggregates over a per-row string (SUM of CRC32 and the XOR
+ * of the first 64 bits of MD5; XOR alone would let two identical rows cancel
+ * out). The row string is built from `columns` (the source's columns, so a
+ * key column added on the target is left out), each as its bytes (CAST AS
+ * BINARY, so mixed collations cannot clash) preceded by its byte length, or
+ * -1 for NULL: ('a', NULL) and (NULL, 'a') and ('a#', 'b') vs ('a', '#b')
+ * all differ. TIMESTAMPs are read in UTC (see `checksumScript`).
+ */
+function tableChecksumSql(schema, table, columns) {
+    if (columns.length === 0)
+        throw new Error(`table ${schema}.${table} has no columns`);
+    const parts = columns.flatMap((c) => {
+        const v = `CAST(${sql_quoteIdent(c)} AS BINARY)`;
+        return [`IFNULL(LENGTH(${v}), -1)`, v];
+    });
+    const row = `CONCAT_WS('#', ${parts.join(', ')})`;
+    return (`SELECT ${quoteString(schema)}, ${quoteString(table)}, COUNT(*), ` +
+        'COALESCE(SUM(CRC32(r)), 0), ' +
+        'COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(r), 16), 16, 10) AS UNSIGNED)), 0) ' +
+        `FROM (SELECT ${row} AS r FROM ${sql_quoteIdent(schema)}.${sql_quoteIdent(table)}) AS lmsha_rows;`);
+}
+/**
+ * One script for every table, for `mariadb -N -B` on each side. `syncWait`
+ * (Galera target read on a node other than the writer): wait until the node
+ * has applied everything the cluster committed before reading.
+ */
+function checksumScript(tables, columns, options = {}) {
+    const lines = ["SET SESSION time_zone = '+00:00';"];
+    if (options.syncWait)
+        lines.push('SET SESSION wsrep_sync_wait = 1;');
+    for (const t of tables) {
+        const cols = columns.get(tableKey(t.schema, t.table));
+        if (!cols)
+            throw new Error(`no column list for ${t.schema}.${t.table}`);
+        lines.push(tableChecksumSql(t.schema, t.table, cols));
+    }
+    return `${lines.join('\n')}\n`;
+}
+function parseChecksums(stdout) {
+    return table_parseBatchRows(stdout).map((r) => {
+        if (r.length < 5)
+            throw new Error(`unexpected checksum row: ${r.join('\t')}`);
+        return { schema: r[0], table: r[1], rows: r[2], crcSum: r[3], md5Xor: r[4] };
+    });
+}
+/**
+ * `CHECKSUM TABLE` for the same tables. Cheap to read but not portable: its
+ * value depends on the engine, the row format and (for temporal columns) the
+ * server version, so it is only compared between tables of the same engine,
+ * and even then a difference only warns; the content checksum decides.
+ */
+function checksumTableSql(tables) {
+    if (tables.length === 0)
+        return '';
+    return `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')} EXTENDED;`;
+}
+/**
+ * CHECKSUM TABLE prints "schema.table<TAB>checksum" (NULL for a missing
+ * table) in the order asked; rows are matched by position, since a dot in a
+ * name would make the first column ambiguous.
+ */
+function parseChecksumTable(stdout, tables) {
+    const rows = parseBatchRows(stdout);
+    const out = new Map();
+    tables.forEach((t, i) => {
+        const r = rows[i];
+        out.set(tableKey(t.schema, t.table), r === undefined || r[1] === undefined || r[1] === 'NULL' ? null : r[1]);
+    });
+    return out;
+}
+function normNum(s) {
+    const t = s.trim().replace(/^0+(?=\d)/, '');
+    return t === '' ? '0' : t;
+}
+/**
+ * One row per source table: row count and content checksum equal on the
+ * target. A table missing on the target fails; a table only on the target
+ * warns.
+ */
+function compareTableChecksums(source, target, options) {
+    const out = [];
+    const byKey = new Map(target.map((t) => [tableKey(t.schema, t.table), t]));
+    const row = (check, expected, observed, status, hint) => {
+        const r = { layer: MIGRATE_LAYER, host: options.targetHost, check, expected, observed, status };
+        if (hint && status !== 'ok')
+            r.hint = hint;
+        return r;
+    };
+    const redo = 'Re-run the database migration into empty databases (the source must not change meanwhile: maintenance mode).';
+    for (const s of source) {
+        const key = tableKey(s.schema, s.table);
+        const t = byKey.get(key);
+        const check = `table ${key}`;
+        const expected = `${normNum(s.rows)} rows, checksum ${normNum(s.crcSum)}/${normNum(s.md5Xor)} (from ${options.sourceHost})`;
+        if (!t) {
+            out.push(row(check, expected, 'missing', 'fail', redo));
+            continue;
+        }
+        byKey.delete(key);
+        const countOk = normNum(s.rows) === normNum(t.rows);
+        const sumOk = normNum(s.crcSum) === normNum(t.crcSum) && normNum(s.md5Xor) === normNum(t.md5Xor);
+        const observed = `${normNum(t.rows)} rows, checksum ${normNum(t.crcSum)}/${normNum(t.md5Xor)}`;
+        if (!countOk || !sumOk) {
+            out.push(row(check, expected, observed, 'fail', countOk ? `Same row count but different content. ${redo}` : redo));
+            continue;
+        }
+        const sEngine = options.sourceEngines?.get(key);
+        const tEngine = options.targetEngines?.get(key);
+        const sCk = options.sourceChecksumTable?.get(key);
+        const tCk = options.targetChecksumTable?.get(key);
+        const comparable = sEngine !== undefined && sEngine === tEngine && !options.converted?.has(key);
+        if (sCk != null && tCk != null && comparable && sCk !== tCk) {
+            out.push(row(check, expected, `${observed}; CHECKSUM TABLE ${sCk} vs ${tCk}`, 'warn', 'The content checksum agrees; CHECKSUM TABLE also depends on row format and server version, so this alone does not mean data differs.'));
+            continue;
+        }
+        out.push(row(check, expected, observed, 'ok'));
+    }
+    for (const [key, t] of byKey) {
+        out.push(row(`table ${key}`, `not on ${options.sourceHost}`, `${normNum(t.rows)} rows`, 'warn', 'Only on the target: not from the migration.'));
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/commands/migrate-storage-database.ts
+/**
+ * migrate-storage, database part: a single-server MySQL/MariaDB (the
+ * inventory's migrate.database) copied into the Galera cluster through its
+ * writer (the first db host).
+ *
+ * Gather (read-only, again under the lock before apply): the source's tables
+ * with engines, keys and exact row counts, sizes, the dump tool; the writer's
+ * wsrep state and the tables already in the target databases. When the target
+ * already has tables, both sides are checksummed: identical means the
+ * migration is done (no changes, so a second apply reports 0), anything else
+ * is refused, never overwritten.
+ *
+ * Plan (pure): tables Galera cannot replicate are refused unless
+ * migrate.database.convert_tables is set; then one change per dump step
+ * (components/migrate/database.ts explains the phases), the last of which
+ * verifies per-table row counts and content checksums on the writer and on
+ * every other node (with wsrep_sync_wait, so they are read after they have
+ * applied the copy).
+ *
+ * Apply: each dump step starts the dump on the source and the client on the
+ * writer with open streams (RemoteHost.spawn) and pipes one into the other
+ * through the runner: nothing is written to disk on the runner or the hosts.
+ */
+
+
+
+
+
+
+/** A dump of a large database takes hours, not minutes. */
+const DUMP_TIMEOUT_MS = 12 * 60 * 60_000;
+const QUERY_TIMEOUT_MS = 10 * 60_000;
+const CHECKSUM_TIMEOUT_MS = 2 * 60 * 60_000;
+function settingFor(context) {
+    const spec = context.environment.migrate?.database;
+    if (!spec)
+        return undefined;
+    const source = context.environment.hosts.find((h) => h.name === spec.source_host);
+    // The semantic checks of the inventory guarantee both; say so plainly if not.
+    const dbHosts = hostsWithRole(context.environment, 'db');
+    if (!source || dbHosts.length === 0) {
+        throw new DeployError('invalid-inventory', 'migrate.database needs its source_host among the hosts and db hosts to copy into');
+    }
+    return {
+        source,
+        writer: dbHosts[0],
+        readers: dbHosts.slice(1),
+        schemas: [...spec.databases],
+        convert: spec.convert_tables === true,
+        conn: { user: spec.user, port: spec.port, password: spec.password !== undefined },
+        password: spec.password ? context.secrets.valueOf(spec.password) : undefined,
+    };
+}
+/** Runs a query on the source server; stdout of `mariadb -N -B`. */
+async function sourceQuery(host, s, sql, purpose, timeoutMs = QUERY_TIMEOUT_MS) {
+    const r = await host.run(sourceQueryCommand(s.conn), {
+        purpose,
+        stdin: passwordStdin(s.conn, s.password) + sql,
+        timeoutMs,
+        allowFailure: true,
+    });
+    if (r.code !== 0) {
+        const why = r.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${r.code}`;
+        throw new DeployError('command-failed', `${host.name}: ${purpose} on the source database failed: ${why}`, {
+            host: host.name,
+            hint: `Check that MariaDB/MySQL runs on ${host.name} and that migrate.database (user ${s.conn.user}, port ${s.conn.port}${s.conn.password ? ', password' : ', unix socket'}) can read ${s.schemas.join(', ')}.`,
+        });
+    }
+    return r.stdout;
+}
+function columnsOf(g, tables) {
+    return new Map(tables.map((t) => [tableKey(t.schema, t.table), g.columns.get(tableKey(t.schema, t.table)) ?? []]));
+}
+async function migrate_storage_database_gather(context, s) {
+    const remotes = new Map();
+    for (const h of [s.source, s.writer, ...s.readers])
+        remotes.set(h.name, await context.host(h.name));
+    const src = remotes.get(s.source.name);
+    const writer = remotes.get(s.writer.name);
+    const tool = await src.run(DUMP_TOOL_COMMAND, { purpose: 'find mariadb-dump or mysqldump', allowFailure: true, timeoutMs: 30_000 });
+    if (tool.code !== 0 || tool.stdout.trim() === '') {
+        throw new DeployError('preflight-failed', `${s.source.name}: neither mariadb-dump nor mysqldump is installed on the migration source`, {
+            host: s.source.name,
+            hint: `Install the client of its server on ${s.source.name} (e.g. apt-get install mariadb-client), then plan again.`,
+        });
+    }
+    const versionOut = await sourceQuery(src, s, 'SELECT VERSION();\n', 'read the server version');
+    const tables = parseTableInventory(await sourceQuery(src, s, `${inventoryQuery(s.schemas)}\n`, 'list tables'));
+    const columns = parseColumns(await sourceQuery(src, s, `${columnsQuery(s.schemas)}\n`, 'list columns'));
+    const rows = tables.length > 0 ? parseRowCounts(await sourceQuery(src, s, `${rowCountsQuery(tables)}\n`, 'count rows')) : new Map();
+    const bytes = parseSchemaSizes(await sourceQuery(src, s, `${schemaSizesQuery(s.schemas)}\n`, 'read database sizes'));
+    const status = await queryNodeStatus(writer, 30_000);
+    const writerState = status ? `${status.clusterStatus}/${status.localStateComment}/size ${status.clusterSize}` : 'not answering';
+    const targetTables = table_parseBatchRows(await runSqlScript(writer, `${targetTablesQuery(s.schemas)}\n`, 'list tables of the target databases')).map((r) => tableKey(r[0], r[1]));
+    const g = {
+        remotes,
+        sourceVersion: versionOut.trim().split('\n')[0] ?? '',
+        dumpTool: tool.stdout.trim().split('\n')[0],
+        tables,
+        columns,
+        rows,
+        bytes,
+        targetTables,
+        writerState,
+        writerReady: status !== null && status.clusterStatus === 'Primary' && status.localState === 4,
+    };
+    if (targetTables.length > 0 && tables.length > 0) {
+        // Already migrated, or something else is there: only the content can tell.
+        const script = checksumScript(tables, columnsOf(g, tables));
+        const sourceSums = parseChecksums(await sourceQuery(src, s, script, 'checksum the source tables', CHECKSUM_TIMEOUT_MS));
+        const present = tables.filter((t) => targetTables.includes(tableKey(t.schema, t.table)));
+        const targetSums = present.length === 0
+            ? []
+            : parseChecksums(await runSqlScript(writer, checksumScript(present, columnsOf(g, present)), 'checksum the target tables', CHECKSUM_TIMEOUT_MS));
+        g.existing = { sourceSums, targetSums };
+    }
+    return g;
+}
+function sum(values) {
+    let n = 0;
+    for (const v of values)
+        n += v;
+    return n;
+}
+function migrate_storage_database_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n;
+    let i = -1;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+/** Per-table lines for the plan: the reviewer sees what moves before it moves. */
+function tableLines(g) {
+    return g.tables.map((t) => {
+        const k = tableKey(t.schema, t.table);
+        const flags = classifyTables([t])[0]?.reasons ?? [];
+        return `${k} (${t.engine || 'no engine'}${t.hasPrimaryKey ? '' : ', no primary key'}): ${g.rows.get(k) ?? 0} rows${flags.length > 0 ? ' [converted]' : ''}`;
+    });
+}
+function planDatabaseMigration(s, g) {
+    const totalRows = sum(g.rows.values());
+    const totalBytes = sum(g.bytes.values());
+    const warnings = [];
+    const sourceFacts = {
+        server: g.sourceVersion,
+        databases: s.schemas.join(', '),
+        tables: String(g.tables.length),
+        rows: String(totalRows),
+        size: migrate_storage_database_formatBytes(totalBytes),
+    };
+    const facts = [
+        { name: s.source.name, address: s.source.address, roles: ['migration source'], facts: sourceFacts },
+        {
+            name: s.writer.name,
+            address: s.writer.address,
+            roles: ['db', 'writer'],
+            facts: { wsrep: g.writerState, 'target tables': String(g.targetTables.length) },
+        },
+    ];
+    if (!g.writerReady) {
+        throw new DeployError('cluster-unhealthy', `${s.writer.name}: the cluster writer is not ready to take the copy (wsrep ${g.writerState})`, {
+            host: s.writer.name,
+            hint: 'Run deploy-db (or recover) until verify-ha shows every node Synced, then plan the migration again.',
+        });
+    }
+    if (g.tables.length === 0) {
+        throw new DeployError('preflight-failed', `${s.source.name}: the source has no tables in ${s.schemas.join(', ')}`, {
+            host: s.source.name,
+            hint: 'Check migrate.database.databases against SHOW DATABASES on the source (names are case-sensitive).',
+        });
+    }
+    // Already there: the same tables with the same content. Nothing to do.
+    if (g.existing) {
+        const cmp = compareTableChecksums(g.existing.sourceSums, g.existing.targetSums, { sourceHost: s.source.name, targetHost: s.writer.name });
+        const bad = cmp.filter((r) => r.status === 'fail');
+        const missing = bad.filter((r) => r.observed === 'missing');
+        if (bad.length === 0) {
+            sourceFacts.migrated = `yes: ${g.tables.length} tables identical on ${s.writer.name}`;
+            return { changes: [], warnings, facts };
+        }
+        const differing = bad.map((r) => `${r.check.replace(/^table /, '')}: ${r.observed === 'missing' ? 'missing' : `${r.observed} vs ${r.expected}`}`);
+        throw targetNotEmptyError(g.targetTables, s.writer.name, missing.length === bad.length ? [`${missing.length} source table(s) missing`] : differing);
+    }
+    const problems = classifyTables(g.tables);
+    if (problems.length > 0 && !s.convert)
+        throw nonReplicableError(problems, CONVERT_OPTION, s.source.name);
+    const conversions = s.convert ? conversionStatements(g.tables, g.columns) : [];
+    if (conversions.length > 0) {
+        warnings.push(`${conversions.length} table(s) will be converted on the cluster (the source is not changed): ${conversions.map((c) => c.summary).join('; ')}. ` +
+            'An application that inserts into a table with an added key column without naming its columns must be checked first.');
+    }
+    const lockAllTables = g.tables.some((t) => t.engine.toLowerCase() !== 'innodb');
+    if (lockAllTables) {
+        warnings.push(`non-InnoDB tables on ${s.source.name}: the dump holds a global read lock while it runs (writes on the source wait); put the site in maintenance mode first`);
+    }
+    const steps = dumpPlan({ schemas: s.schemas, lockAllTables, convert: conversions.length > 0, source: s.conn }, conversions);
+    const verifyOn = [s.writer, ...s.readers].map((h) => h.name);
+    const changes = steps.map((step, i) => {
+        const last = i === steps.length - 1;
+        const detail = [
+            step.summary,
+            ...(i === 0 ? [`${g.tables.length} tables, ${totalRows} rows, ${migrate_storage_database_formatBytes(totalBytes)} from ${s.source.name} (${g.sourceVersion}):`, ...tableLines(g).map((l) => `- ${l}`)] : []),
+            ...(step.source ? [`streamed ${s.source.name} -> runner -> ${s.writer.name}, nothing stored on the way`] : []),
+            ...(last ? [`then verifies row counts and content checksums of every table on ${verifyOn.join(', ')}`] : []),
+        ].join('\n');
+        return {
+            kind: 'cluster',
+            step: 'migrate-data',
+            id: changeId('cluster', s.writer.name, 'migrate-database', step.name),
+            host: s.writer.name,
+            summary: i === 0
+                ? `copy ${s.schemas.join(', ')} (${g.tables.length} tables, ${totalRows} rows) from ${s.source.name}: ${step.summary}`
+                : step.summary,
+            detail,
+            apply: async (ctx) => {
+                await runStep(s, step, ctx.hosts, ctx.logger);
+                if (last)
+                    await verifyMigration(s, g, conversions.length > 0, ctx.hosts, ctx.logger);
+            },
+        };
+    });
+    return { changes, warnings, facts };
+}
+function remoteOf(hosts, name) {
+    const h = hosts.get(name);
+    if (!h)
+        throw new DeployError('internal', `no connection to ${name} for the database migration`);
+    return h;
+}
+function spawnOf(host) {
+    if (!host.spawn)
+        throw new DeployError('internal', `${host.name}: the transport cannot stream (no spawn)`);
+    return host.spawn.bind(host);
+}
+function lastLines(text, n = 3) {
+    return text.trim().split('\n').slice(-n).join(' ').slice(0, 600);
+}
+/** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. */
+async function runStep(s, step, hosts, logger) {
+    const writer = remoteOf(hosts, s.writer.name);
+    const started = Date.now();
+    if (!step.source) {
+        const r = await writer.run(step.target, { purpose: `migrate ${step.name}`, stdin: step.sql ?? '', timeoutMs: QUERY_TIMEOUT_MS, allowFailure: true });
+        if (r.code !== 0) {
+            throw new DeployError('apply-failed', `${s.writer.name}: ${step.summary} failed: ${lastLines(r.stderr) || `exit ${r.code}`}`, {
+                host: s.writer.name,
+                hint: 'Nothing was loaded yet. Drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.',
+            });
+        }
+        logger.info(`${step.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`, s.writer.name);
+        return;
+    }
+    const source = remoteOf(hosts, s.source.name);
+    const importer = await spawnOf(writer)(step.target, { purpose: `import the ${step.name} dump`, timeoutMs: DUMP_TIMEOUT_MS });
+    let dump;
+    try {
+        dump = await spawnOf(source)(step.source, { purpose: `dump ${s.schemas.join(', ')} (${step.name})`, timeoutMs: DUMP_TIMEOUT_MS });
+    }
+    catch (e) {
+        importer.kill();
+        throw e;
+    }
+    dump.stdin.end(passwordStdin(s.conn, s.password));
+    let bytes = 0;
+    dump.stdout.on('data', (d) => (bytes += d.length));
+    // Not ended by the pipe: the import gets its EOF only when the dump succeeded,
+    // so a dump that breaks off is never loaded as if it were complete.
+    dump.stdout.pipe(importer.stdin, { end: false });
+    importer.stdout.resume();
+    let importEnded = false;
+    let dumpEnded = false;
+    const importDone = importer.done.finally(() => {
+        importEnded = true;
+        // An importer that stopped reading would leave the dump blocked on flow control.
+        if (!dumpEnded)
+            dump.kill();
+    });
+    const dumpDone = dump.done.then((r) => {
+        dumpEnded = true;
+        if (r.code === 0)
+            importer.stdin.end();
+        else if (!importEnded)
+            importer.kill();
+        return r;
+    }, (e) => {
+        dumpEnded = true;
+        if (!importEnded)
+            importer.kill();
+        throw e;
+    });
+    const [d, imp] = await Promise.allSettled([dumpDone, importDone]);
+    const redo = 'The cluster holds part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
+    if (d.status === 'fulfilled' && d.value.code !== 0) {
+        throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with exit ${d.value.code}: ${lastLines(d.value.stderr) || '(no message)'}`, {
+            host: s.source.name,
+            hint: redo,
+        });
+    }
+    if (imp.status === 'fulfilled' && imp.value.code !== 0) {
+        throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
+            host: s.writer.name,
+            hint: redo,
+        });
+    }
+    if (d.status === 'rejected')
+        throw d.reason;
+    if (imp.status === 'rejected')
+        throw imp.reason;
+    const secs = (Date.now() - started) / 1000;
+    logger.info(`${step.name}: ${migrate_storage_database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${migrate_storage_database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
+}
+/**
+ * Row counts and content checksums of every source table on every node; the
+ * readers with wsrep_sync_wait, so they answer after applying the copy. With
+ * conversion, the converted tables must now be InnoDB with a primary key.
+ */
+async function verifyMigration(s, g, converted, hosts, logger) {
+    const cols = columnsOf(g, g.tables);
+    const source = remoteOf(hosts, s.source.name);
+    const sourceSums = parseChecksums(await sourceQuery(source, s, checksumScript(g.tables, cols), 'checksum the source tables', CHECKSUM_TIMEOUT_MS));
+    const nodes = [s.writer, ...s.readers];
+    const results = await Promise.all(nodes.map(async (node, i) => {
+        const remote = remoteOf(hosts, node.name);
+        const out = await runSqlScript(remote, checksumScript(g.tables, cols, { syncWait: i > 0 }), 'checksum the migrated tables', CHECKSUM_TIMEOUT_MS);
+        return compareTableChecksums(sourceSums, parseChecksums(out), { sourceHost: s.source.name, targetHost: node.name });
+    }));
+    const failures = results.flat().filter((r) => r.status === 'fail');
+    if (failures.length > 0) {
+        const first = failures[0];
+        throw new DeployError('verify-failed', `the migrated databases differ from ${s.source.name} on ${[...new Set(failures.map((f) => f.host))].join(', ')}:\n  ${failures
+            .slice(0, 10)
+            .map((f) => `${f.host} ${f.check}: expected ${f.expected}, found ${f.observed}`)
+            .join('\n  ')}${failures.length > 10 ? `\n  ... ${failures.length - 10} more` : ''}`, { host: first.host, hint: first.hint });
+    }
+    if (converted) {
+        const after = parseTableInventory(await runSqlScript(remoteOf(hosts, s.writer.name), `${inventoryQuery(s.schemas)}\n`, 'list migrated tables'));
+        const left = classifyTables(after);
+        if (left.length > 0) {
+            throw new DeployError('verify-failed', `${s.writer.name}: ${left.length} migrated table(s) are still not replicable: ${left.map((p) => `${p.schema}.${p.table} (${p.reasons.join(', ')})`).join(', ')}`, {
+                host: s.writer.name,
+            });
+        }
+    }
+    const rows = sum(sourceSums.map((c) => Number(c.rows)));
+    logger.info(`verified ${sourceSums.length} tables, ${rows} rows: row counts and checksums equal on ${nodes.map((n) => n.name).join(', ')}`, s.writer.name);
+}
+/** The database part of migrate-storage, or undefined when the inventory has no migrate.database. */
+function databaseMigrationPart(context) {
+    const s = settingFor(context);
+    if (!s)
+        return undefined;
+    return {
+        name: 'database',
+        hosts: [s.source, s.writer, ...s.readers],
+        gather: () => migrate_storage_database_gather(context, s),
+        plan: (g) => planDatabaseMigration(s, g),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/migrate-storage-gluster.ts
+/**
+ * migrate-storage's GlusterFS parts: the replicated volume on the storage
+ * hosts (packages, glusterd, peers, volume, options, start), then the client
+ * mounts on the web hosts (package, fstab entry, mount, owner and mode of the
+ * volume root). Facts come from one script per host; the plan is computed
+ * from them by the pure component code in src/components/glusterfs.
+ */
+
+
+
+
+
+
+
+const migrate_storage_gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
+const GLUSTER_TIMEOUT_MS = 2 * 60_000;
+/** How long a probed peer may take to show "Peer in Cluster (Connected)". */
+const PEER_WAIT_MS = 60_000;
+const FSTAB = '/etc/fstab';
+/** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
+function glusterVolumeOf(environment) {
+    const v = glusterModelOf(environment);
+    if (!v || environment.storage.kind !== 'glusterfs')
+        return null;
+    const storage = environment.storage;
+    return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
+}
+function dpkgQueryScript(packages) {
+    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
+}
+function parseDpkgQuery(text) {
+    const out = {};
+    for (const line of (text ?? '').split('\n')) {
+        const [name, version, status] = line.split('\t');
+        if (name && version && status?.includes('ok installed'))
+            out[name] = version;
+    }
+    return out;
+}
+/** apt-get install as one change per host and package set; the host's own sources decide the version. */
+function migrate_storage_gluster_packageChange(host, name, why) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, name),
+        host,
+        summary: `install ${name} (${why})`,
+        name,
+        from: null,
+        to: 'latest from the host package sources',
+        apply: async (ctx) => installPackages(ctx.host, [name], ctx.logger),
+    };
+}
+async function installPackages(host, packages, logger) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const script = [
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q >/dev/null || exit $?',
+        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+    ].join('\n');
+    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: migrate_storage_gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+async function migrate_storage_gluster_sleep(ms) {
+    await new Promise((r) => setTimeout(r, ms));
+}
+async function runGluster(host, command, purpose) {
+    const r = await host.run(command, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+        throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
+            host: host.name,
+            hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
+        });
+    }
+    return r.stdout;
+}
+// ---------------------------------------------------------------------------
+// Volume part: facts
+const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
+function storageFactsScript(volume, brickPath) {
+    return [
+        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+        'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
+        'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
+        `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
+        `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
+        `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+    ].join('; ');
+}
+function parseStorageFacts(host, brickPath, volume, stdout) {
+    const s = facts_splitSections(stdout);
+    const active = (s.get('active') ?? '').trim() === 'active';
+    let brick = null;
+    let brickError = null;
+    try {
+        brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
+    }
+    catch (e) {
+        brickError = e.message;
+    }
+    let pool = null;
+    let volumeInfo;
+    let volumeError = null;
+    if (active) {
+        try {
+            pool = parsePeersXml(s.get('pool') ?? '');
+        }
+        catch {
+            pool = null;
+        }
+        try {
+            volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+        }
+        catch (e) {
+            volumeError = e.message;
+        }
+    }
+    return {
+        packages: parseDpkgQuery(s.get('packages')),
+        glusterdActive: active,
+        glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
+        brick,
+        brickError,
+        pool,
+        volume: volumeInfo,
+        volumeError,
+    };
+}
+// ---------------------------------------------------------------------------
+// Volume part: plan (pure)
+function hostRow(h, facts) {
+    return { name: h.name, address: h.address, roles: [...h.roles], facts };
+}
+/** Waits until `address` is "Peer in Cluster" and connected as `self` sees it. */
+async function waitForPeer(self, address, host) {
+    const deadline = Date.now() + PEER_WAIT_MS;
+    let last = 'not in the pool';
+    for (;;) {
+        const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
+        try {
+            const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
+            if (peer) {
+                if (peer.connected && peer.state === 'Peer in Cluster')
+                    return;
+                last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+            }
+        }
+        catch (e) {
+            last = e.message;
+        }
+        if (Date.now() > deadline) {
+            throw new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${last}`, {
+                host: self.name,
+                hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
+            });
+        }
+        await migrate_storage_gluster_sleep(1000);
+    }
+}
+/** glusterd answers the CLI a moment after systemd says it started. */
+async function waitForGlusterd(host) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+        const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
+        if (r.code === 0 && r.stdout.includes('<cliOutput>'))
+            return;
+        if (Date.now() > deadline) {
+            throw new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, {
+                host: host.name,
+                hint: 'See /var/log/glusterfs/glusterd.log on that host.',
+            });
+        }
+        await migrate_storage_gluster_sleep(500);
+    }
+}
+function volumeChangeToPlanned(c, self, bricks) {
+    switch (c.action) {
+        case 'peer-probe':
+            return {
+                kind: 'cluster',
+                step: 'peer-probe',
+                id: changeId('cluster', self, 'peer-probe', c.address),
+                host: self,
+                summary: c.summary,
+                detail: `${c.command}; waits until ${c.host} is "Peer in Cluster (Connected)"`,
+                apply: async (ctx) => {
+                    await runGluster(ctx.host, c.command, `probe gluster peer ${c.host}`);
+                    await waitForPeer(ctx.host, c.address, c.host);
+                },
+            };
+        case 'create':
+            return {
+                kind: 'cluster',
+                step: 'volume-create',
+                id: changeId('cluster', self, 'volume-create'),
+                host: self,
+                summary: c.summary,
+                detail: `mkdir -p the brick directory on each brick host (gluster does not create parents); ${c.command}`,
+                apply: async (ctx) => {
+                    for (const b of bricks) {
+                        const host = ctx.hosts.get(b.host);
+                        if (!host)
+                            throw new DeployError('internal', `no connection to brick host ${b.host}`);
+                        await host.run(prepareBrickCommand(b.path), { purpose: `create the brick directory ${b.path}` });
+                    }
+                    await runGluster(ctx.host, c.command, 'create the gluster volume');
+                },
+            };
+        case 'set-option':
+            return {
+                kind: 'cluster',
+                step: 'volume-option',
+                id: changeId('cluster', self, 'volume-option', c.option),
+                host: self,
+                summary: c.summary,
+                detail: c.command,
+                apply: async (ctx) => void (await runGluster(ctx.host, c.command, `set volume option ${c.option}`)),
+            };
+        case 'start':
+            return {
+                kind: 'cluster',
+                step: 'volume-start',
+                id: changeId('cluster', self, 'volume-start'),
+                host: self,
+                summary: c.summary,
+                detail: c.command,
+                apply: async (ctx) => void (await runGluster(ctx.host, c.command, 'start the gluster volume')),
+            };
+    }
+}
+function planGlusterVolume(model, members, g) {
+    const changes = [];
+    const warnings = [];
+    const unknownBrick = members.filter((m) => !g.facts.get(m.name)?.brick);
+    if (unknownBrick.length > 0) {
+        const m = unknownBrick[0];
+        throw new DeployError('preflight-failed', `could not tell which filesystem holds the brick path ${model.bricks[0]?.path ?? ''} on ${m.name}: ${g.facts.get(m.name)?.brickError ?? 'no answer'}`, {
+            host: m.name,
+            hint: 'findmnt (util-linux) must be installed on the storage hosts.',
+        });
+    }
+    const mounts = members.map((m) => g.facts.get(m.name).brick);
+    // Refuses replica 2, bricks on "/" (unless storage.force_root_brick) and bricks that are mount points.
+    validateVolumeModel(model, mounts);
+    // 1. Packages and glusterd on every member.
+    for (const m of members) {
+        const f = g.facts.get(m.name);
+        if (!f.packages[GLUSTER_SERVER_PACKAGE])
+            changes.push(migrate_storage_gluster_packageChange(m.name, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
+        if (!f.glusterdEnabled) {
+            changes.push({
+                kind: 'service',
+                id: changeId('service', m.name, 'glusterd', 'enable'),
+                host: m.name,
+                summary: 'enable glusterd at boot',
+                unit: 'glusterd',
+                action: 'enable',
+                apply: async (ctx) => void (await ctx.host.run('systemctl enable glusterd', { purpose: 'enable glusterd' })),
+            });
+        }
+        if (!f.glusterdActive) {
+            changes.push({
+                kind: 'service',
+                id: changeId('service', m.name, 'glusterd', 'start'),
+                host: m.name,
+                summary: 'start glusterd and wait until it answers',
+                unit: 'glusterd',
+                action: 'start',
+                apply: async (ctx) => {
+                    await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+                    await waitForGlusterd(ctx.host);
+                },
+            });
+        }
+    }
+    // 2. Peers, from the first member (the one that creates the volume).
+    const self = members[0];
+    const selfFacts = g.facts.get(self.name);
+    const peerChanges = diffPeers({ host: self.name, address: self.address }, members.map((m) => ({ host: m.name, address: m.address })), selfFacts.pool ?? []);
+    // 3. The volume: as the first member sees it, or any member whose glusterd answers.
+    const observer = [self, ...members.slice(1)].map((m) => g.facts.get(m.name)).find((f) => f.volume !== undefined);
+    if (!observer) {
+        const failed = members.map((m) => g.facts.get(m.name)).find((f) => f.volumeError);
+        if (failed) {
+            throw new DeployError('cluster-unhealthy', `could not read volume ${model.volume}: ${failed.volumeError}`, { hint: 'Check glusterd on the storage hosts (systemctl status glusterd).' });
+        }
+    }
+    const volumeChanges = diffVolume(model, observer?.volume ?? null, { mounts });
+    for (const c of [...peerChanges, ...volumeChanges]) {
+        if (c.action === 'manual')
+            warnings.push(`GlusterFS: ${c.summary}. ${c.detail}`);
+        else if (c.action === 'add-brick')
+            warnings.push(`GlusterFS: ${c.summary} is needed but not applied by migrate-storage. ${c.detail} Command: ${c.command}`);
+        else
+            changes.push(volumeChangeToPlanned(c, self.name, allBricks(model)));
+    }
+    const facts = members.map((m) => {
+        const f = g.facts.get(m.name);
+        return hostRow(m, {
+            glusterfs: f.packages[GLUSTER_SERVER_PACKAGE] ?? 'not installed',
+            glusterd: f.glusterdActive ? 'active' : 'inactive',
+            brick: `${model.bricks.find((b) => b.host === m.name)?.path ?? model.arbiter?.path ?? ''} on ${f.brick.mountPoint}${f.brick.fsType ? ` (${f.brick.fsType})` : ''}`,
+            ...(m === self ? { volume: observer?.volume ? `${observer.volume.status}, ${observer.volume.bricks.length} bricks` : 'absent' } : {}),
+        });
+    });
+    return { changes, warnings, facts };
+}
+function glusterVolumePart(context) {
+    const v = glusterVolumeOf(context.environment);
+    if (!v)
+        return undefined;
+    const { storage, model, members } = v;
+    if (members.length === 0) {
+        throw new DeployError('invalid-inventory', 'storage.kind is glusterfs but no host has the storage role', { hint: 'Give the three brick hosts the storage role.' });
+    }
+    return {
+        name: 'glusterfs',
+        hosts: members,
+        gather: async () => {
+            const remotes = new Map();
+            for (const m of members)
+                remotes.set(m.name, await context.host(m.name));
+            const results = await context.forEachHost(members, (remote) => remote.run(storageFactsScript(storage.volume, storage.brick_path), { purpose: 'read GlusterFS facts', timeoutMs: 60_000, allowFailure: true }));
+            const facts = new Map();
+            results.forEach((r, i) => {
+                if (!r.ok)
+                    throw r.error;
+                const m = members[i];
+                facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
+            });
+            return { remotes, facts };
+        },
+        plan: (g) => planGlusterVolume(model, members, g),
+    };
+}
+// ---------------------------------------------------------------------------
+// Client mounts
+const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
+function clientFactsScript(mountPath, owner, group) {
+    const mp = shellQuote(mountPath);
+    return [
+        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+        `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
+        'echo "@@mounts"; cat /proc/self/mounts',
+        // A hung mount must not hang the plan.
+        `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
+        `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
+    ].join('; ');
+}
+function parseClientFacts(stdout, spec) {
+    const s = facts_splitSections(stdout);
+    const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
+    const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
+    const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
+    const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
+    return {
+        packages: parseDpkgQuery(s.get('packages')),
+        fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
+        mounted,
+        root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
+        ownerExists: ids.includes('owner'),
+        groupExists: ids.includes('group'),
+    };
+}
+function mountSpecFor(storage, members, client) {
+    return {
+        servers: members.map((m) => m.address),
+        volume: storage.volume,
+        mountPoint: storage.mount_path,
+        // The seed's web+brick hosts: mount only after the local glusterd is up.
+        localServer: client.roles.includes('storage') || client.name === storage.arbiter,
+    };
+}
+/** Sets the owner and mode of the volume root through a client mount (stored on the bricks, so every client sees it). */
+function volumeRootCommand(storage) {
+    const mp = shellQuote(storage.mount_path);
+    return `chown -- ${shellQuote(`${storage.owner}:${storage.group}`)} ${mp} && chmod -- ${storage.mode} ${mp}`;
+}
+function planClientMounts(storage, members, clients, g) {
+    const changes = [];
+    const warnings = [];
+    const mode = parseInt(storage.mode, 8);
+    for (const c of clients) {
+        const f = g.facts.get(c.name);
+        const spec = mountSpecFor(storage, members, c);
+        if (!f.packages[GLUSTER_CLIENT_PACKAGE])
+            changes.push(migrate_storage_gluster_packageChange(c.name, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
+        const fstab = upsertFstabEntry(f.fstab, spec);
+        if (fstab.changed) {
+            changes.push({
+                kind: 'file',
+                id: changeId('file', c.name, FSTAB),
+                host: c.name,
+                summary: `mount ${storage.volume} at ${storage.mount_path} at boot: ${fstab.line}`,
+                path: FSTAB,
+                before: { content: f.fstab },
+                after: { content: fstab.content, mode: 0o644, owner: 'root', group: 'root' },
+                sensitive: false,
+                apply: async (ctx) => {
+                    // The gathered fstab may be stale by now: edit what is there.
+                    const now = (await ctx.host.readFile(FSTAB))?.toString('utf8') ?? '';
+                    await ctx.host.writeFile(FSTAB, upsertFstabEntry(now, spec).content, { mode: 0o644, owner: 'root', group: 'root' });
+                },
+            });
+        }
+        if (!f.mounted) {
+            changes.push({
+                kind: 'cluster',
+                step: 'mount',
+                id: changeId('cluster', c.name, 'mount', storage.mount_path),
+                host: c.name,
+                summary: `mount ${storage.volume} at ${storage.mount_path} (from fstab)`,
+                detail: `mkdir -p ${storage.mount_path}; mount ${storage.mount_path}; checks that a fuse.glusterfs mount of ${storage.volume} is there`,
+                apply: async (ctx) => {
+                    const mp = shellQuote(storage.mount_path);
+                    const r = await ctx.host.run(`mkdir -p -- ${mp} && mount -- ${mp}`, { purpose: `mount ${storage.mount_path}`, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+                    const mounts = parseMounts((await ctx.host.readFile('/proc/self/mounts'))?.toString('utf8') ?? '');
+                    if (r.code !== 0 || !findGlusterMount(mounts, storage.mount_path, storage.volume)) {
+                        throw new DeployError('command-failed', `mounting ${storage.volume} at ${storage.mount_path} on ${ctx.host.name} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') || 'no gluster mount after mount'}`, {
+                            host: ctx.host.name,
+                            hint: `Check /var/log/glusterfs/${storage.mount_path.slice(1).replace(/\//g, '-')}.log on ${ctx.host.name}, that the volume is started, and that TCP 24007 and the brick ports (49152+) are open from the client.`,
+                        });
+                    }
+                },
+            });
+        }
+    }
+    // The root belongs to the volume, not to a client: set it once, through the first client.
+    const first = clients[0];
+    if (first) {
+        const f = g.facts.get(first.name);
+        const want = { mode, owner: storage.owner, group: storage.group };
+        for (const c of clients) {
+            const cf = g.facts.get(c.name);
+            if (!cf.ownerExists || !cf.groupExists) {
+                warnings.push(`GlusterFS: ${c.name} has no ${!cf.ownerExists ? `user ${storage.owner}` : `group ${storage.group}`}; the volume root will show as a number there until the application package creates it.`);
+            }
+        }
+        const same = f.root !== null && f.root.mode === mode && f.root.owner === storage.owner && f.root.group === storage.group;
+        if (!same) {
+            changes.push({
+                kind: 'directory',
+                id: changeId('directory', first.name, storage.mount_path),
+                host: first.name,
+                summary: `volume root ${storage.mount_path}: owner ${storage.owner}:${storage.group}, mode ${change_formatMode(mode)} (seen by every client)`,
+                path: storage.mount_path,
+                before: f.root,
+                after: want,
+                apply: async (ctx) => void (await ctx.host.run(volumeRootCommand(storage), { purpose: `set owner and mode of ${storage.mount_path}`, timeoutMs: 60_000 })),
+            });
+        }
+    }
+    const facts = clients.map((c) => {
+        const f = g.facts.get(c.name);
+        return hostRow(c, { mount: f.mounted ? `${storage.mount_path} mounted` : `${storage.mount_path} not mounted` });
+    });
+    return { changes, warnings, facts };
+}
+function glusterClientPart(context) {
+    const v = glusterVolumeOf(context.environment);
+    if (!v)
+        return undefined;
+    const clients = hostsWithRole(context.environment, 'web');
+    if (clients.length === 0)
+        return undefined;
+    const { storage, members } = v;
+    return {
+        name: 'client mounts',
+        hosts: clients,
+        gather: async () => {
+            const remotes = new Map();
+            for (const c of clients)
+                remotes.set(c.name, await context.host(c.name));
+            const results = await context.forEachHost(clients, (remote) => remote.run(clientFactsScript(storage.mount_path, storage.owner, storage.group), { purpose: 'read GlusterFS client facts', timeoutMs: 60_000, allowFailure: true }));
+            const facts = new Map();
+            results.forEach((r, i) => {
+                if (!r.ok)
+                    throw r.error;
+                facts.set(clients[i].name, parseClientFacts(r.value.stdout, { mountPath: storage.mount_path, volume: storage.volume }));
+            });
+            return { remotes, facts };
+        },
+        plan: (g) => planClientMounts(storage, members, clients, g),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/migrate-storage-files.ts
+/**
+ * migrate-storage's file copy: `migrate.files.source_path` on the source host
+ * into the mounted GlusterFS volume, written through the first web host.
+ *
+ * The copy is rsync bridged through the runner (see the header of
+ * src/components/migrate/files.ts): the source and target never talk to each
+ * other and the runner only relays the two SSH channels, storing nothing.
+ * What arrived is proven by manifests (type, mode, owner, size, mtime,
+ * symlink target and SHA-256 of every file) taken on both sides after the
+ * copy, never by rsync's own report.
+ *
+ * Gather reads quick manifests (no hashes) of both sides for the plan's
+ * counts and bytes. When they already match (the copy was done), it also
+ * hashes both sides, so a re-run proves the content still matches and fails,
+ * naming the file, when it does not (rsync's size + mtime check would not see
+ * a corrupted file).
+ */
+
+
+
+
+
+
+
+/** The copy may take hours on a big moodledata; the on-host timeout still bounds it. */
+const TRANSFER_TIMEOUT_MS = 24 * 3600_000;
+const MANIFEST_TIMEOUT_MS = 6 * 3600_000;
+/**
+ * Entries the target may hold that the source does not, left out of the
+ * comparison: gluster's trash directory, which some versions show at the root.
+ */
+const TARGET_IGNORE = ['.trashcan'];
+/** Where the files come from and go to; null when the inventory asks for no file copy into GlusterFS. */
+function filesSettingOf(environment) {
+    const files = environment.migrate?.files;
+    const storage = environment.storage;
+    if (!files || storage.kind !== 'glusterfs')
+        return null;
+    const source = environment.hosts.find((h) => h.name === files.source_host);
+    if (!source)
+        throw new DeployError('invalid-inventory', `migrate.files.source_host "${files.source_host}" is not a host of environment ${environment.name}`);
+    const target = hostsWithRole(environment, 'web')[0];
+    if (!target) {
+        throw new DeployError('invalid-inventory', `migrate.files needs a host with the web role: the files are written through its mount of ${storage.volume} at ${storage.mount_path}`, {
+            hint: 'Give the application servers the web role (they mount the volume).',
+        });
+    }
+    if (target.name === source.name) {
+        throw new DeployError('invalid-inventory', `migrate.files.source_host ${source.name} is also the first web host, which the files are copied to`, {
+            hint: 'Copy from the old server (a host without the web role), or list another web host first.',
+        });
+    }
+    return { source, sourcePath: files.source_path, target, storage };
+}
+// ---------------------------------------------------------------------------
+// Reading a command's raw output (manifests carry any byte a file name may hold)
+async function endOf(stream) {
+    await new Promise((resolve) => {
+        stream.once('end', resolve);
+        stream.once('close', resolve);
+    });
+}
+/** Runs a command and returns its stdout as bytes, streamed when the transport can (no output cap). */
+async function runForBytes(host, command, purpose, timeoutMs) {
+    if (!host.spawn) {
+        const r = await host.run(command, { purpose, timeoutMs, allowFailure: true });
+        return { code: r.code, stdout: Buffer.from(r.stdout, 'utf8'), stderr: r.stderr };
+    }
+    const p = await host.spawn(command, { purpose, timeoutMs });
+    const chunks = [];
+    p.stdout.on('data', (c) => chunks.push(c));
+    const ended = endOf(p.stdout);
+    p.stdin.end();
+    const r = await p.done;
+    await ended;
+    return { code: r.code, stdout: Buffer.concat(chunks), stderr: r.stderr };
+}
+async function readManifest(host, root, hash) {
+    const purpose = `${hash ? 'hash' : 'list'} the files under ${root}`;
+    const r = await runForBytes(host, manifestCommand(root, { hash }), purpose, MANIFEST_TIMEOUT_MS);
+    if (r.code === 2 && r.stdout.length === 0) {
+        throw new DeployError('preflight-failed', `${host.name}: ${root} cannot be read: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+            host: host.name,
+            hint: 'Check the path in the inventory (migrate.files.source_path, storage.mount_path).',
+        });
+    }
+    try {
+        return parseManifest(r.stdout);
+    }
+    catch (e) {
+        throw new DeployError('command-failed', `${host.name}: could not read the manifest of ${root}: ${e.message}; ${r.stderr.trim().split('\n').pop() ?? ''}`, { host: host.name });
+    }
+}
+// ---------------------------------------------------------------------------
+// The rsync bridge
+function readHeader(stream) {
+    return new Promise((resolve, reject) => {
+        let acc = Buffer.alloc(0);
+        const onData = (chunk) => {
+            acc = Buffer.concat([acc, chunk]);
+            let split;
+            try {
+                split = splitBridgeHeader(acc);
+            }
+            catch (e) {
+                cleanup();
+                reject(e);
+                return;
+            }
+            if (split) {
+                cleanup();
+                stream.pause();
+                resolve(split);
+            }
+        };
+        const onEnd = () => {
+            cleanup();
+            resolve(null);
+        };
+        const cleanup = () => {
+            stream.removeListener('data', onData);
+            stream.removeListener('end', onEnd);
+            stream.removeListener('close', onEnd);
+        };
+        stream.on('data', onData);
+        stream.once('end', onEnd);
+        stream.once('close', onEnd);
+    });
+}
+/**
+ * Runs rsync on the source with the bridge as its remote shell, starts the
+ * validated receiver on the target, and pipes the two channels into each
+ * other until both end.
+ */
+async function bridgeRsync(source, target, spec, destination, logger) {
+    if (!source.spawn || !target.spawn)
+        throw new DeployError('internal', 'the SSH transport cannot stream (no spawn)');
+    const sender = await source.spawn(rsyncSenderCommand(spec), { purpose: 'send the files with rsync', timeoutMs: TRANSFER_TIMEOUT_MS });
+    let header;
+    try {
+        header = await readHeader(sender.stdout);
+    }
+    catch (e) {
+        sender.kill();
+        throw e;
+    }
+    if (!header) {
+        const r = await sender.done;
+        throw new DeployError('command-failed', `${source.name}: rsync ended before it asked for a receiver (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || '(no output)'}`, {
+            host: source.name,
+            hint: `Is rsync installed on ${source.name}, and is ${spec.source} readable?`,
+        });
+    }
+    let receiverCommand;
+    try {
+        receiverCommand = rsyncReceiverCommand(destination, parseRsyncServerHeader(header.header));
+    }
+    catch (e) {
+        sender.kill();
+        throw e;
+    }
+    logger.debug(`rsync receiver: ${receiverCommand}`, target.name);
+    let receiver;
+    try {
+        receiver = await target.spawn(receiverCommand, { purpose: 'receive the files with rsync', timeoutMs: TRANSFER_TIMEOUT_MS });
+    }
+    catch (e) {
+        sender.kill();
+        throw e;
+    }
+    if (header.rest.length > 0)
+        receiver.stdin.write(header.rest);
+    sender.stdout.pipe(receiver.stdin);
+    receiver.stdout.pipe(sender.stdin);
+    // One side lost (connection, timeout): stop the other rather than wait for its timeout.
+    const settle = async (p, other) => {
+        try {
+            return await p;
+        }
+        catch (e) {
+            other.kill();
+            throw e;
+        }
+    };
+    const [s, r] = await Promise.all([settle(sender.done, receiver), settle(receiver.done, sender)]);
+    return { senderExit: s.code, receiverExit: r.code, stats: parseRsyncStats(s.stderr), senderLog: s.stderr, receiverLog: r.stderr };
+}
+function rsyncAndMountScript(mountPath) {
+    const lines = ['echo "@@rsync"; command -v rsync || true'];
+    if (mountPath)
+        lines.push(`echo "@@mounted"; awk -v m=${shellQuote(mountPath)} '$2==m && $3=="fuse.glusterfs" {f=1} END {if (f) print "yes"}' /proc/self/mounts`);
+    return lines.join('; ');
+}
+function compareOptions() {
+    return { ignore: TARGET_IGNORE };
+}
+async function gatherFiles(context, s) {
+    const [source, target] = await Promise.all([context.host(s.source.name), context.host(s.target.name)]);
+    const remotes = new Map([
+        [s.source.name, source],
+        [s.target.name, target],
+    ]);
+    const [sf, tf] = await Promise.all([
+        source.run(rsyncAndMountScript(), { purpose: 'look for rsync', timeoutMs: 30_000, allowFailure: true }),
+        target.run(rsyncAndMountScript(s.storage.mount_path), { purpose: 'look for rsync and the volume mount', timeoutMs: 30_000, allowFailure: true }),
+    ]);
+    const targetMounted = (facts_splitSections(tf.stdout).get('mounted') ?? '').trim() === 'yes';
+    const [sourceManifest, targetManifest] = await Promise.all([
+        readManifest(source, s.sourcePath, false),
+        targetMounted ? readManifest(target, s.storage.mount_path, false) : Promise.resolve(null),
+    ]);
+    let verification = null;
+    if (targetManifest && compareManifests(sourceManifest, targetManifest, { ...compareOptions(), requireHashes: false }).ok) {
+        const [a, b] = await Promise.all([readManifest(source, s.sourcePath, true), readManifest(target, s.storage.mount_path, true)]);
+        verification = compareManifests(a, b, compareOptions());
+    }
+    return {
+        remotes,
+        sourceHasRsync: (facts_splitSections(sf.stdout).get('rsync') ?? '').trim() !== '',
+        targetHasRsync: (facts_splitSections(tf.stdout).get('rsync') ?? '').trim() !== '',
+        targetMounted,
+        source: sourceManifest,
+        target: targetManifest,
+        verification,
+    };
+}
+function migrate_storage_files_formatBytes(n) {
+    const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
+}
+/** The failing rows of a verdict as one message. */
+function verdictProblems(cmp, where) {
+    const failed = manifestVerdict(cmp, where).filter((r) => r.status === 'fail');
+    if (failed.length === 0)
+        return null;
+    return { message: failed.map((r) => `${r.check}: ${r.observed}`).join('; '), ...(failed[0].hint ? { hint: failed[0].hint } : {}) };
+}
+/** Hashes both sides and throws verify-failed, naming entries, when they differ. */
+async function verifyCopy(source, target, s, logger) {
+    const [a, b] = await Promise.all([readManifest(source, s.sourcePath, true), readManifest(target, s.storage.mount_path, true)]);
+    const cmp = compareManifests(a, b, compareOptions());
+    const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
+    const problems = verdictProblems(cmp, where);
+    if (problems) {
+        throw new DeployError('verify-failed', `the copy of ${s.source.name}:${s.sourcePath} to ${s.storage.mount_path} (through ${s.target.name}) does not match: ${problems.message}`, {
+            host: s.target.name,
+            ...(problems.hint ? { hint: problems.hint } : {}),
+        });
+    }
+    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match`, s.target.name);
+    if (cmp.extra.length > 0)
+        logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
+    return cmp;
+}
+function planFiles(s, g) {
+    const changes = [];
+    const warnings = [];
+    const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
+    const total = summarizeManifest(g.source);
+    const estimate = transferEstimate(g.source, g.target ?? undefined);
+    if (!g.sourceHasRsync)
+        changes.push(migrate_storage_gluster_packageChange(s.source.name, 'rsync', 'sends the files'));
+    if (!g.targetHasRsync)
+        changes.push(migrate_storage_gluster_packageChange(s.target.name, 'rsync', 'receives the files'));
+    if (g.verification) {
+        const problems = verdictProblems(g.verification, where);
+        if (problems) {
+            throw new DeployError('verify-failed', `${s.storage.mount_path} on ${s.target.name} no longer matches ${s.source.name}:${s.sourcePath}: ${problems.message}`, {
+                host: s.target.name,
+                hint: 'A file with the same size and time but other content is not copied again by rsync. Remove the differing files on the target (through the mount), ' +
+                    'then run migrate-storage again: it copies them and verifies.',
+            });
+        }
+        if (g.verification.extra.length > 0)
+            warnings.push(`files: ${g.verification.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${g.verification.extra[0]} (nothing is deleted)`);
+    }
+    else {
+        const what = `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)} (${total.entries} entries)`;
+        const left = g.target ? `; ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} still to move` : '';
+        changes.push({
+            kind: 'cluster',
+            step: 'migrate-data',
+            id: changeId('cluster', s.target.name, 'migrate-data', s.sourcePath),
+            host: s.target.name,
+            summary: `copy ${what}${left} from ${s.source.name}:${s.sourcePath} into ${s.storage.mount_path}, then verify SHA-256 manifests on both sides`,
+            detail: `rsync -aH --partial on ${s.source.name}, receiver on ${s.target.name}, bridged through the runner (no data stored on it; resumable); ` +
+                `keeps owners (by name), modes, times, symlinks and hard links; nothing on the target is deleted; then every entry is compared (type, mode, owner, size, mtime, SHA-256)`,
+            apply: async (ctx) => {
+                const source = ctx.hosts.get(s.source.name);
+                if (!source)
+                    throw new DeployError('internal', `no connection to ${s.source.name}`);
+                await migrateFiles(source, ctx.host, s, ctx.logger);
+            },
+        });
+    }
+    const row = (h, facts) => ({ name: h.name, address: h.address, roles: [...h.roles], facts });
+    const facts = [
+        row(s.source, { 'files to copy': `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
+        row(s.target, {
+            'copy target': !g.targetMounted
+                ? `${s.storage.mount_path} not mounted yet`
+                : g.verification
+                    ? `${s.storage.mount_path}: copy complete and verified`
+                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} to move`,
+        }),
+    ];
+    return { changes, warnings, facts };
+}
+/** The copy, then the owner/mode of the volume root put back (rsync gives it the source directory's), then the verification. */
+async function migrateFiles(source, target, s, logger) {
+    logger.info(`copying ${s.source.name}:${s.sourcePath} into ${s.storage.mount_path} (rsync through the runner)`, s.target.name);
+    const started = Date.now();
+    const r = await bridgeRsync(source, target, { source: s.sourcePath }, s.storage.mount_path, logger);
+    const outcome = classifyRsyncExit(r.senderExit);
+    if (outcome.outcome === 'retry' || outcome.outcome === 'fail') {
+        const why = `${r.senderLog}\n${r.receiverLog}`.trim().split('\n').filter((l) => l.trim() !== '' && !/^(Number|Total|Literal|Matched|File list|sent|total)/.test(l)).slice(-3).join(' | ');
+        throw new DeployError('command-failed', `copying the files from ${s.source.name} to ${s.target.name} failed: ${outcome.message}${why ? `: ${why}` : ''}`, {
+            host: s.target.name,
+            hint: 'Run migrate-storage again: rsync keeps what arrived and resumes.',
+        });
+    }
+    if (outcome.outcome === 'warn')
+        logger.warn(outcome.message, s.source.name);
+    const seconds = (Date.now() - started) / 1000;
+    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${migrate_storage_files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${migrate_storage_files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
+    await target.run(volumeRootCommand(s.storage), { purpose: `restore owner and mode of ${s.storage.mount_path}`, timeoutMs: 60_000 });
+    return verifyCopy(source, target, s, logger);
+}
+function filesMigrationPart(context) {
+    const s = filesSettingOf(context.environment);
+    if (!s)
+        return undefined;
+    return {
+        name: 'files',
+        hosts: [s.source, s.target],
+        gather: () => gatherFiles(context, s),
+        plan: (g) => planFiles(s, g),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/migrate-storage.ts
+/**
+ * migrate-storage: the shared-files tier (a replicated GlusterFS volume and
+ * its client mounts, or S3) and the move of an existing single-server
+ * installation into the HA tier (files, database).
+ *
+ * Each part is present only when the inventory asks for it (see
+ * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * changes form one reviewed plan, applied in part order under one lock: the
+ * volume exists before it is mounted, and is mounted before files are copied
+ * into it.
+ */
+
+
+
+
+
+
+/** The parts the inventory asks for, in apply order. */
+function migrationParts(context) {
+    const parts = [
+        glusterVolumePart(context),
+        glusterClientPart(context),
+        filesMigrationPart(context),
+        databaseMigrationPart(context),
+        // S3 (issue 6, the other half): s3MigrationPart(context) from ./migrate-storage-s3.js goes here once that file exists.
+    ];
+    return parts.filter((p) => p !== undefined);
+}
+function uniqueHosts(parts) {
+    const out = new Map();
+    for (const p of parts)
+        for (const h of p.hosts)
+            out.set(h.name, h);
+    return [...out.values()];
+}
+/** One row per host: the parts' facts merged, so every host a change names is listed. */
+function mergeHostFacts(hosts, rows) {
+    const byName = new Map(hosts.map((h) => [h.name, { name: h.name, address: h.address, roles: [...h.roles], facts: {} }]));
+    for (const r of rows) {
+        const row = byName.get(r.name) ?? { name: r.name, roles: r.roles, facts: {}, ...(r.address ? { address: r.address } : {}) };
+        Object.assign(row.facts, r.facts);
+        byName.set(r.name, row);
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+const migrateStorage = async (context) => {
+    const parts = migrationParts(context);
+    if (parts.length === 0) {
+        throw new DeployError('invalid-inventory', `migrate-storage has nothing to do in environment ${context.environment.name}`, {
+            hint: 'Give the environment a storage section of kind glusterfs (with hosts of the storage role), or a migrate section.',
+        });
+    }
+    const hosts = uniqueHosts(parts);
+    return planOrApplyReviewed(context, {
+        command: 'migrate-storage',
+        lockHosts: hosts,
+        gather: async () => {
+            const remotes = new Map();
+            for (const h of hosts)
+                remotes.set(h.name, await context.host(h.name));
+            const results = await Promise.all(parts.map((p) => p.gather()));
+            return { remotes, results };
+        },
+        plan: (g) => {
+            const changes = [];
+            const warnings = [];
+            const rows = [];
+            parts.forEach((part, i) => {
+                const planned = part.plan(g.results[i]);
+                changes.push(...planned.changes);
+                warnings.push(...planned.warnings);
+                rows.push(...(planned.facts ?? []));
+            });
+            return createPlan({ command: 'migrate-storage', environment: context.environment.name, changes, warnings, hosts: mergeHostFacts(hosts, rows) });
+        },
+    });
+};
+
+;// CONCATENATED MODULE: ./src/commands/recover.ts
+/**
+ * recover: bring a Galera cluster back after a full outage (every node down),
+ * exactly the procedure of research ha-db-anchors.md §2.6 A (Kolla's
+ * recover_cluster.yml, mariadb-operator): refuse while any node runs; read
+ * grastate.dat; `--wsrep-recover` where seqno is -1; reject the null UUID and
+ * -1; require one common UUID; bootstrap the highest seqno (safe_to_bootstrap
+ * set only there); join the others one at a time, waiting for Synced; clear
+ * the bootstrap flag. The decision itself is pure (components/galera/recover.ts);
+ * this file gathers the facts and turns the decision into reviewed steps.
+ *
+ * Plan mode prints the decided table and the steps. The one thing it does on a
+ * host besides reading is `mariadbd --wsrep-recover` on nodes whose
+ * grastate.dat says seqno -1: the position of a crashed node exists nowhere
+ * else. That run is what the server's own start does first (galera_recovery in
+ * mariadb.service's ExecStartPre): InnoDB crash recovery, then it prints the
+ * position and exits; grastate.dat is left as it was.
+ */
+
+
+
+
+
+
+
+
+/** The option naming the node to bootstrap (request.options, CLI `-o`, action input `options`). */
+const BOOTSTRAP_OVERRIDE_OPTION = 'bootstrap-node';
+const recover_BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
+const recover_JOIN_TIMEOUT_MS = 30 * 60_000;
+const WSREP_RECOVER_TIMEOUT_S = 600;
+const RECOVER_COMMAND = `lms-ha recover (command: recover)`;
+function recoveryFactsScript() {
+    return [
+        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
+        'echo "@@proc"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
+        'echo "@@bin"; command -v mariadbd || command -v mysqld || echo "@absent"',
+        `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+        'echo "@@env"; systemctl show-environment 2>/dev/null | grep "^_WSREP_NEW_CLUSTER=" || true',
+    ].join('; ');
+}
+function parseRecoveryFacts(stdout) {
+    const s = facts_splitSections(stdout);
+    const unit = (s.get('unit') ?? '').trim() || 'unknown';
+    const proc = (s.get('proc') ?? '').trim();
+    const gra = (s.get('grastate') ?? '').trim();
+    const bin = (s.get('bin') ?? '').trim();
+    return {
+        // "activating" is a node still trying to join (or SST): it is not stopped.
+        running: proc === 'running' || ['active', 'activating', 'deactivating', 'reloading'].includes(unit),
+        unit,
+        installed: bin !== '' && bin !== '@absent',
+        grastate: gra === '' || gra === '@absent' ? null : Buffer.from(gra, 'base64').toString('utf8'),
+        newClusterFlag: /^_WSREP_NEW_CLUSTER=\S/m.test(s.get('env') ?? ''),
+    };
+}
+/**
+ * Runs the server once with --wsrep-recover (as MariaDB's galera_recovery
+ * does) and prints its error log, where the `Recovered position` line is.
+ */
+function wsrepRecoverScript() {
+    return [
+        'bin=$(command -v mariadbd || command -v mysqld)',
+        'install -d -o mysql -g mysql -m 0755 /run/mysqld',
+        'log=$(mktemp /tmp/lms-ha-wsrep-recover.XXXXXX)',
+        'chown mysql "$log"',
+        `timeout -k 10 ${WSREP_RECOVER_TIMEOUT_S} "$bin" --user=mysql --wsrep_recover --log_error="$log" >/dev/null 2>&1; rc=$?`,
+        'cat "$log"; rm -f "$log"',
+        'echo "@@rc"; echo "$rc"',
+    ].join('\n');
+}
+/**
+ * With the bootstrap override, recover may run while db hosts cannot be
+ * reached (the operator vouches that they are gone): preflight failures that
+ * are only unreachable hosts do not stop it. Anything else (a host key that
+ * does not match, a failed check on a reached host) still does.
+ */
+function recoverToleratesPreflight(request, outcome) {
+    if (request.command !== 'recover' || !request.options[BOOTSTRAP_OVERRIDE_OPTION])
+        return false;
+    if (outcome.error?.reason !== 'ssh-failed')
+        return false;
+    const failed = outcome.checks.filter((c) => c.status === 'fail');
+    return failed.length > 0 && failed.every((c) => c.check === 'ssh + sudo' && !outcome.facts.has(c.host));
+}
+async function recover_gather(context, dbHosts, override) {
+    const remotes = new Map();
+    const facts = new Map();
+    const nodes = [];
+    const results = await context.forEachHost(dbHosts, async (remote) => {
+        const r = await remote.run(recoveryFactsScript(), { purpose: 'read the Galera state (grastate.dat, service)', timeoutMs: 30_000 });
+        return { remote, facts: parseRecoveryFacts(r.stdout) };
+    });
+    results.forEach((r, i) => {
+        const host = dbHosts[i];
+        if (r.ok) {
+            remotes.set(host.name, r.value.remote);
+            facts.set(host.name, r.value.facts);
+            const f = r.value.facts;
+            nodes.push({ name: host.name, reachable: true, running: f.running, grastate: f.grastate, recovered: null });
+            return;
+        }
+        // Only "cannot connect" makes a host unreachable; a host key that does not
+        // match, or a failed command, is never treated as a missing node.
+        if (r.error.reason !== 'ssh-failed' || override === undefined)
+            throw r.error;
+        nodes.push({ name: host.name, reachable: false, running: false, grastate: null, recovered: null, detail: r.error.message.split('\n', 1)[0] });
+    });
+    // --wsrep-recover only where the decision can go ahead: not beside a running
+    // node, and not while a node is unreachable without the override (both refuse).
+    const anyRunning = nodes.some((n) => n.reachable && n.running);
+    const blockedByUnreachable = override === undefined && nodes.some((n) => !n.reachable);
+    if (!anyRunning && !blockedByUnreachable) {
+        const need = nodesNeedingWsrepRecover(nodes);
+        await Promise.all(need.map(async (name) => {
+            const node = nodes.find((n) => n.name === name);
+            if (!facts.get(name).installed) {
+                node.recovered = 'mariadbd is not installed on this host';
+                return;
+            }
+            context.logger.info('grastate.dat has no position (seqno -1): running mariadbd --wsrep-recover', name);
+            const r = await remotes.get(name).run(wsrepRecoverScript(), {
+                purpose: 'recover the last committed position (mariadbd --wsrep-recover)',
+                timeoutMs: (WSREP_RECOVER_TIMEOUT_S + 30) * 1000,
+                allowFailure: true,
+            });
+            node.recovered = r.stdout;
+        }));
+    }
+    return { dbHosts, remotes, facts, nodes };
+}
+function grastateFile(text, uuid, safe) {
+    // A node whose grastate.dat is gone but whose InnoDB still knows the position:
+    // Galera needs the uuid line to accept the bootstrap.
+    if (text === null)
+        return `# GALERA saved state\nversion: 2.1\nuuid:    ${uuid}\nseqno:   -1\nsafe_to_bootstrap: ${safe ? 1 : 0}\n`;
+    return setSafeToBootstrap(text, safe);
+}
+function recover_hostRow(host, node, f, decision) {
+    const row = decision.rows.find((r) => r.node === host.name);
+    const facts = {};
+    if (!node.reachable || !f)
+        facts.ssh = 'unreachable';
+    else {
+        facts.service = f.running ? `running (${f.unit})` : `stopped (${f.unit})`;
+        if (row?.seqno !== null && row?.seqno !== undefined)
+            facts.position = `${row.uuid}:${row.seqno} (${row.source})`;
+        facts.safe_to_bootstrap = row?.safeToBootstrap === null || row?.safeToBootstrap === undefined ? '-' : row.safeToBootstrap ? '1' : '0';
+    }
+    return { name: host.name, address: host.address, roles: [...host.roles], facts };
+}
+/** The decision as reviewed steps: grastate.dat edits, bootstrap, joins, flag cleared. */
+function recoveryChanges(decision, g) {
+    const changes = [];
+    const chosen = decision.bootstrap;
+    const textOf = (name) => g.nodes.find((n) => n.name === name)?.grastate ?? null;
+    const mysqlFile = { mode: 0o660, owner: 'mysql', group: 'mysql' };
+    // safe_to_bootstrap only on the chosen node: a stale 1 elsewhere is cleared
+    // first, so no later `galera_new_cluster` can start a second history there.
+    for (const n of g.nodes) {
+        if (!n.reachable || n.name === chosen || n.grastate === null)
+            continue;
+        if (!parseGrastate(n.grastate)?.safeToBootstrap)
+            continue;
+        const content = setSafeToBootstrap(n.grastate, false);
+        changes.push({
+            kind: 'file',
+            id: changeId('file', n.name, GRASTATE_PATH),
+            host: n.name,
+            summary: `clear the stale safe_to_bootstrap in ${GRASTATE_PATH} (${n.name} is not the most advanced node)`,
+            path: GRASTATE_PATH,
+            before: { content: n.grastate },
+            after: { content, ...mysqlFile },
+            sensitive: false,
+            apply: async (ctx) => ctx.host.writeFile(GRASTATE_PATH, content, mysqlFile),
+        });
+    }
+    const before = textOf(chosen);
+    if (before === null || !parseGrastate(before)?.safeToBootstrap) {
+        const content = grastateFile(before, decision.uuid, true);
+        changes.push({
+            kind: 'file',
+            id: changeId('file', chosen, GRASTATE_PATH),
+            host: chosen,
+            summary: `set safe_to_bootstrap: 1 in ${GRASTATE_PATH} on ${chosen} only`,
+            path: GRASTATE_PATH,
+            before: before === null ? null : { content: before },
+            after: { content, ...mysqlFile },
+            sensitive: false,
+            apply: async (ctx) => ctx.host.writeFile(GRASTATE_PATH, content, mysqlFile),
+        });
+    }
+    changes.push({
+        kind: 'cluster',
+        step: 'bootstrap',
+        id: changeId('cluster', chosen, 'bootstrap'),
+        host: chosen,
+        summary: `bootstrap ${chosen} (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'} ${decision.seqno}) as the new primary component (galera_new_cluster)`,
+        detail: `position ${decision.uuid}:${decision.seqno}; waits until ${chosen} is Primary, Synced, size 1`,
+        apply: async (ctx) => {
+            await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS });
+            await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
+        },
+    });
+    decision.joinOrder.forEach((name, i) => {
+        const size = i + 2;
+        changes.push({
+            kind: 'cluster',
+            step: 'join',
+            id: changeId('cluster', name, 'join'),
+            host: name,
+            summary: `start mariadb on ${name} (joins ${chosen} by IST/SST), wait for Synced and size ${size}`,
+            detail: `one node at a time; waits until ${name} is Primary, Synced and the cluster has ${size} members`,
+            apply: async (ctx) => {
+                await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS });
+                await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
+            },
+        });
+    });
+    const members = [chosen, ...decision.joinOrder];
+    changes.push({
+        kind: 'cluster',
+        step: 'recover',
+        id: changeId('cluster', chosen, 'recover', 'clear-bootstrap-flag'),
+        host: chosen,
+        summary: `clear the bootstrap flag on ${chosen} (a later restart joins instead of bootstrapping) and check all ${members.length} nodes share one cluster`,
+        detail: `systemctl unset-environment _WSREP_NEW_CLUSTER; every node Primary, Synced, size ${members.length}, one cluster state UUID${decision.skipped.length > 0 ? `; ${decision.skipped.join(', ')} left out (unreachable): start mariadb there once it is back, never galera_new_cluster` : ''}`,
+        apply: async (ctx) => {
+            await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'clear the bootstrap flag', timeoutMs: 30_000 });
+            const env = await ctx.host.run('systemctl show-environment', { purpose: 'check the bootstrap flag is gone', timeoutMs: 30_000 });
+            if (/^_WSREP_NEW_CLUSTER=\S/m.test(env.stdout)) {
+                throw new DeployError('command-failed', `${chosen}: _WSREP_NEW_CLUSTER is still set in the service manager's environment`, {
+                    host: chosen,
+                    hint: `Run \`systemctl unset-environment _WSREP_NEW_CLUSTER\` on ${chosen}; until then a restart of it would start a second cluster.`,
+                });
+            }
+            await assertClusterFormed(members.map((m) => ctx.hosts.get(m)), members.length);
+        },
+    });
+    return changes;
+}
+function computeRecoveryPlan(context, g, override) {
+    const decision = decideRecovery(g.nodes, { ...(override !== undefined ? { override } : {}), recoverCommand: RECOVER_COMMAND });
+    const hosts = g.dbHosts.map((h) => recover_hostRow(h, g.nodes.find((n) => n.name === h.name), g.facts.get(h.name), decision));
+    if (decision.kind === 'refuse')
+        return { plan: createPlan({ command: 'recover', environment: context.environment.name, changes: [], hosts }), decision };
+    const warnings = [];
+    if (decision.overridden)
+        warnings.push(`OVERRIDE: ${decision.bootstrap} is bootstrapped because the ${BOOTSTRAP_OVERRIDE_OPTION} option names it, not because recover chose it`);
+    if (decision.skipped.length > 0)
+        warnings.push(`unreachable, left out: ${decision.skipped.join(', ')}; start mariadb there once it is back (it joins by SST), never galera_new_cluster`);
+    return {
+        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g), warnings, hosts }),
+        decision,
+    };
+}
+function decisionMarkdown(decision) {
+    const head = decision.kind === 'bootstrap'
+        ? `Bootstrap **${decision.bootstrap}** (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'}), position \`${decision.uuid}:${decision.seqno}\`; then ${decision.joinOrder.length > 0 ? decision.joinOrder.join(', ') : 'no other node'}, one at a time.`
+        : 'Recovery refused: nothing was changed.';
+    const steps = decision.kind === 'bootstrap' ? `\n\n${decision.steps.map((s, i) => `${i + 1}. ${s}`).join('\n')}` : '';
+    return `${head}\n\n${decision.table}${steps}\n`;
+}
+const recover = async (context) => {
+    const dbHosts = hostsWithRole(context.environment, 'db');
+    const override = context.request.options[BOOTSTRAP_OVERRIDE_OPTION]?.trim() || undefined;
+    if (override !== undefined && !dbHosts.some((h) => h.name === override)) {
+        throw new DeployError('invalid-input', `option ${BOOTSTRAP_OVERRIDE_OPTION}=${override} names no db host of environment ${context.environment.name}`, {
+            hint: `Name one of: ${dbHosts.map((h) => h.name).join(', ')} (or leave the option out to let recover choose the most advanced node).`,
+        });
+    }
+    if (override !== undefined)
+        context.logger.warn(`bootstrap override given: ${BOOTSTRAP_OVERRIDE_OPTION}=${override}; recover will bootstrap it whatever the seqnos say`);
+    // The hosts preflight reached; the others can only be left out with the override.
+    const reachable = dbHosts.filter((h) => context.facts.has(h.name));
+    let last;
+    try {
+        const result = await planOrApplyReviewed(context, {
+            command: 'recover',
+            lockHosts: reachable,
+            gather: () => recover_gather(context, dbHosts, override),
+            plan: (g) => {
+                const { plan, decision } = computeRecoveryPlan(context, g, override);
+                last = decision;
+                context.logger.info(`recovery decision:\n${decision.table}`);
+                if (decision.kind === 'refuse')
+                    throw decision.error;
+                for (const [i, step] of decision.steps.entries())
+                    context.logger.info(`step ${i + 1}: ${step}`);
+                return plan;
+            },
+        });
+        return { ...result, checks: context.preflightChecks, sections: last ? [{ title: 'Recovery decision', markdown: decisionMarkdown(last) }] : [] };
+    }
+    catch (error) {
+        return {
+            checks: context.preflightChecks,
+            error: toDeployError(error),
+            ...(last ? { sections: [{ title: 'Recovery decision', markdown: decisionMarkdown(last) }] } : {}),
+        };
+    }
+};
+
 ;// CONCATENATED MODULE: ./src/run.ts
+
+
 
 
 
@@ -87908,7 +92345,9 @@ const deployLb = createDeployLb();
 const COMMAND_RUNNERS = {
     preflight: preflight,
     'deploy-db': deployDb,
+    recover: recover,
     'deploy-lb': deployLb,
+    'migrate-storage': migrateStorage,
     'verify-ha': verifyHa,
     unlock: async (context) => {
         const hosts = await managedHosts(context);
@@ -87934,7 +92373,7 @@ async function executeRun(request, deps) {
         // Workflow-passed secrets (LMS_HA_SECRETS JSON) first; an explicit variable wins.
         const secrets = resolveSecrets(environment, { ...workflowSecrets(request.env), ...request.env }, deps.registerSecret);
         if (!request.privateKey) {
-            throw new errors_DeployError('invalid-input', 'no SSH private key was given', {
+            throw new DeployError('invalid-input', 'no SSH private key was given', {
                 hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
             });
         }
@@ -87958,12 +92397,16 @@ async function executeRun(request, deps) {
         const openPool = pool;
         const forEachHost = (hosts, fn) => openPool.forEachHost(hosts.map((h) => specs.get(h.name)), (remote, spec) => fn(remote, hosts.find((h) => h.name === spec.name)), { parallelism: request.parallelism });
         const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
-        if (outcome.error)
+        // recover with an explicit bootstrap node may go on without unreachable db hosts.
+        const unreachableTolerated = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
+        if (unreachableTolerated)
+            deps.logger.warn(`continuing without unreachable hosts (${outcome.error.message.split('\n', 1)[0]}): the bootstrap-node override is given`);
+        else if (outcome.error)
             return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
         const runner = COMMAND_RUNNERS[request.command];
         if (!runner) {
-            throw new errors_DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-                hint: 'Available now: preflight, deploy-db, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
+            throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
+                hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
             });
         }
         const context = {
@@ -87978,7 +92421,7 @@ async function executeRun(request, deps) {
             facts: outcome.facts,
             preflightChecks: outcome.checks,
         };
-        if (request.mode === 'plan')
+        if (request.mode === 'plan' && !unreachableTolerated)
             await warnAboutLock(context);
         const result = await deps.logger.group(request.command, () => runner(context));
         return { ...base, hosts: outcome.hosts, ...result };
@@ -87996,7 +92439,7 @@ function readInventoryFile(path, readFile) {
     }
     catch (error) {
         const code = error.code ?? 'unreadable';
-        throw new errors_DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
+        throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
             hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
         });
     }
@@ -88042,7 +92485,7 @@ function assertEveryHostPinned(environment, knownHosts) {
         return;
     const names = missing.map((h) => `${h.name} (${h.ssh.port === 22 ? h.address : `[${h.address}]:${h.ssh.port}`})`);
     const scans = missing.map((h) => `ssh-keyscan ${h.ssh.port === 22 ? '' : `-p ${h.ssh.port} `}${h.address}`);
-    throw new errors_DeployError('host-key-unknown', `no pinned host key for ${names.join(', ')} in known-hosts; nothing was contacted`, {
+    throw new DeployError('host-key-unknown', `no pinned host key for ${names.join(', ')} in known-hosts; nothing was contacted`, {
         host: missing[0].name,
         hint: `Add their keys to known-hosts after checking the fingerprints out of band (e.g. on the host's console): ${scans.join('; ')}. A line looks like: ${missing[0].ssh.port === 22 ? missing[0].address : `[${missing[0].address}]:${missing[0].ssh.port}`} ssh-ed25519 AAAAC3Nza...`,
     });
@@ -88121,9 +92564,9 @@ function readActionInputs(env = process.env) {
 }
 function readGitHubInputs() {
     return {
-        token: core.getInput('github-token'),
-        comment: core.getInput('comment') === 'true',
-        issue: core.getInput('issue') === 'true',
+        token: getInput('github-token'),
+        comment: getInput('comment') === 'true',
+        issue: getInput('issue') === 'true',
     };
 }
 // The runner masks line by line; a multi-line key must be registered per line
@@ -88141,6 +92584,5401 @@ function maskMultiline(value) {
 function normalizeKey(key) {
     const unix = key.replace(/\r\n/g, '\n').trim();
     return `${unix}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/github/health-issue.ts
+
+const HEALTH_LABEL = 'lms-ha-health';
+const HEALTH_MARKER = 'lms-ha-health';
+// ---------------------------------------------------------------------------
+// Pure
+function buildHealthMarker(environment) {
+    return writeMarker(HEALTH_MARKER, { environment });
+}
+function parseHealthMarker(body) {
+    const raw = readMarker(body, HEALTH_MARKER);
+    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
+}
+function healthIssueTitle(environment) {
+    return `verify-ha failing: ${environment}`;
+}
+/** The open health issues of one environment, oldest first. */
+function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
+    return issues
+        .filter((i) => i.state === 'open' && i.labels.includes(label))
+        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
+        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
+}
+/** What to do, given this run's result and the environment's open health issues (oldest first). */
+function decideHealthAction(passed, openIssues) {
+    const [issue, ...duplicates] = openIssues;
+    if (!issue)
+        return passed ? { kind: 'noop' } : { kind: 'create' };
+    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
+}
+function runLink(o) {
+    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
+}
+function health_issue_fit(report, room, runUrl) {
+    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
+        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
+}
+/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
+function renderHealthIssueBody(o, since) {
+    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
+    const top = `${buildHealthMarker(o.environment)}\n` +
+        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
+        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
+        (since ? ` Failing since ${since}.` : '') +
+        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
+        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
+        `### Failing checks\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderFailureComment(o) {
+    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
+    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderRecoveryComment(o) {
+    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
+}
+// ---------------------------------------------------------------------------
+// Port calls
+/**
+ * Opens, updates or closes the health issue of `outcome.environment`.
+ * Scheduled runs of one environment should not overlap (the verify workflow
+ * has a concurrency group per environment); if two ever did and both opened
+ * an issue, the next run keeps the oldest and closes the other.
+ */
+async function reportHealth(port, outcome, label = HEALTH_LABEL) {
+    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
+    const decision = decideHealthAction(outcome.passed, open);
+    const warnings = [];
+    switch (decision.kind) {
+        case 'noop':
+            return { action: 'noop', duplicatesClosed: [], warnings };
+        case 'create': {
+            const issue = await port.createIssue({
+                title: healthIssueTitle(outcome.environment),
+                body: renderHealthIssueBody(outcome),
+                labels: [label],
+            });
+            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
+            if (!issue.labels.includes(label)) {
+                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
+                    'the token needs `issues: write`.');
+            }
+            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
+        }
+        case 'update': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderFailureComment(outcome));
+            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+        case 'close': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderRecoveryComment(outcome));
+            await port.closeIssue(issue.number, 'completed');
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+    }
+}
+async function closeDuplicates(port, duplicates, kept) {
+    for (const d of duplicates) {
+        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
+        await port.closeIssue(d.number, 'not_planned');
+    }
+    return duplicates.map((d) => d.number);
+}
+
+;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
+
+
+class Context {
+    /**
+     * Hydrate the context from the environment
+     */
+    constructor() {
+        var _a, _b, _c;
+        this.payload = {};
+        if (process.env.GITHUB_EVENT_PATH) {
+            if ((0,external_fs_.existsSync)(process.env.GITHUB_EVENT_PATH)) {
+                this.payload = JSON.parse((0,external_fs_.readFileSync)(process.env.GITHUB_EVENT_PATH, { encoding: 'utf8' }));
+            }
+            else {
+                const path = process.env.GITHUB_EVENT_PATH;
+                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_namespaceObject.EOL}`);
+            }
+        }
+        this.eventName = process.env.GITHUB_EVENT_NAME;
+        this.sha = process.env.GITHUB_SHA;
+        this.ref = process.env.GITHUB_REF;
+        this.workflow = process.env.GITHUB_WORKFLOW;
+        this.action = process.env.GITHUB_ACTION;
+        this.actor = process.env.GITHUB_ACTOR;
+        this.job = process.env.GITHUB_JOB;
+        this.runAttempt = parseInt(process.env.GITHUB_RUN_ATTEMPT, 10);
+        this.runNumber = parseInt(process.env.GITHUB_RUN_NUMBER, 10);
+        this.runId = parseInt(process.env.GITHUB_RUN_ID, 10);
+        this.apiUrl = (_a = process.env.GITHUB_API_URL) !== null && _a !== void 0 ? _a : `https://api.github.com`;
+        this.serverUrl = (_b = process.env.GITHUB_SERVER_URL) !== null && _b !== void 0 ? _b : `https://github.com`;
+        this.graphqlUrl =
+            (_c = process.env.GITHUB_GRAPHQL_URL) !== null && _c !== void 0 ? _c : `https://api.github.com/graphql`;
+    }
+    get issue() {
+        const payload = this.payload;
+        return Object.assign(Object.assign({}, this.repo), { number: (payload.issue || payload.pull_request || payload).number });
+    }
+    get repo() {
+        if (process.env.GITHUB_REPOSITORY) {
+            const [owner, repo] = process.env.GITHUB_REPOSITORY.split('/');
+            return { owner, repo };
+        }
+        if (this.payload.repository) {
+            return {
+                owner: this.payload.repository.owner.login,
+                repo: this.payload.repository.name
+            };
+        }
+        throw new Error("context.repo requires a GITHUB_REPOSITORY environment variable like 'owner/repo'");
+    }
+}
+//# sourceMappingURL=context.js.map
+// EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var http_client_lib = __nccwpck_require__(9659);
+;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/internal/utils.js
+var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+function getAuthString(token, options) {
+    if (!token && !options.auth) {
+        throw new Error('Parameter token or opts.auth is required');
+    }
+    else if (token && options.auth) {
+        throw new Error('Parameters token and opts.auth may not both be specified');
+    }
+    return typeof options.auth === 'string' ? options.auth : `token ${token}`;
+}
+function getProxyAgent(destinationUrl) {
+    const hc = new http_client_lib.HttpClient();
+    return hc.getAgent(destinationUrl);
+}
+function getProxyAgentDispatcher(destinationUrl) {
+    const hc = new http_client_lib.HttpClient();
+    return hc.getAgentDispatcher(destinationUrl);
+}
+function getProxyFetch(destinationUrl) {
+    const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
+    const proxyFetch = (url, opts) => utils_awaiter(this, void 0, void 0, function* () {
+        return (0,undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
+    });
+    return proxyFetch;
+}
+function getApiBaseUrl() {
+    return process.env['GITHUB_API_URL'] || 'https://api.github.com';
+}
+function getUserAgentWithOrchestrationId(baseUserAgent) {
+    var _a;
+    const orchId = (_a = process.env['ACTIONS_ORCHESTRATION_ID']) === null || _a === void 0 ? void 0 : _a.trim();
+    if (orchId) {
+        const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+        const tag = `actions_orchestration_id/${sanitizedId}`;
+        if (baseUserAgent === null || baseUserAgent === void 0 ? void 0 : baseUserAgent.includes(tag))
+            return baseUserAgent;
+        const ua = baseUserAgent ? `${baseUserAgent} ` : '';
+        return `${ua}${tag}`;
+    }
+    return baseUserAgent;
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/universal-user-agent/index.js
+function getUserAgent() {
+  if (typeof navigator === "object" && "userAgent" in navigator) {
+    return navigator.userAgent;
+  }
+
+  if (typeof process === "object" && process.version !== undefined) {
+    return `Node.js/${process.version.substr(1)} (${process.platform}; ${
+      process.arch
+    })`;
+  }
+
+  return "<environment undetectable>";
+}
+
+;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/register.js
+// @ts-check
+
+function register(state, name, method, options) {
+  if (typeof method !== "function") {
+    throw new Error("method for before hook must be a function");
+  }
+
+  if (!options) {
+    options = {};
+  }
+
+  if (Array.isArray(name)) {
+    return name.reverse().reduce((callback, name) => {
+      return register.bind(null, state, name, callback, options);
+    }, method)();
+  }
+
+  return Promise.resolve().then(() => {
+    if (!state.registry[name]) {
+      return method(options);
+    }
+
+    return state.registry[name].reduce((method, registered) => {
+      return registered.hook.bind(null, method, options);
+    }, method)();
+  });
+}
+
+;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/add.js
+// @ts-check
+
+function addHook(state, kind, name, hook) {
+  const orig = hook;
+  if (!state.registry[name]) {
+    state.registry[name] = [];
+  }
+
+  if (kind === "before") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(orig.bind(null, options))
+        .then(method.bind(null, options));
+    };
+  }
+
+  if (kind === "after") {
+    hook = (method, options) => {
+      let result;
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .then((result_) => {
+          result = result_;
+          return orig(result, options);
+        })
+        .then(() => {
+          return result;
+        });
+    };
+  }
+
+  if (kind === "error") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .catch((error) => {
+          return orig(error, options);
+        });
+    };
+  }
+
+  state.registry[name].push({
+    hook: hook,
+    orig: orig,
+  });
+}
+
+;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/remove.js
+// @ts-check
+
+function removeHook(state, name, method) {
+  if (!state.registry[name]) {
+    return;
+  }
+
+  const index = state.registry[name]
+    .map((registered) => {
+      return registered.orig;
+    })
+    .indexOf(method);
+
+  if (index === -1) {
+    return;
+  }
+
+  state.registry[name].splice(index, 1);
+}
+
+;// CONCATENATED MODULE: ./node_modules/before-after-hook/index.js
+// @ts-check
+
+
+
+
+
+// bind with array of arguments: https://stackoverflow.com/a/21792913
+const before_after_hook_bind = Function.bind;
+const bindable = before_after_hook_bind.bind(before_after_hook_bind);
+
+function bindApi(hook, state, name) {
+  const removeHookRef = bindable(removeHook, null).apply(
+    null,
+    name ? [state, name] : [state]
+  );
+  hook.api = { remove: removeHookRef };
+  hook.remove = removeHookRef;
+  ["before", "error", "after", "wrap"].forEach((kind) => {
+    const args = name ? [state, kind, name] : [state, kind];
+    hook[kind] = hook.api[kind] = bindable(addHook, null).apply(null, args);
+  });
+}
+
+function Singular() {
+  const singularHookName = Symbol("Singular");
+  const singularHookState = {
+    registry: {},
+  };
+  const singularHook = register.bind(null, singularHookState, singularHookName);
+  bindApi(singularHook, singularHookState, singularHookName);
+  return singularHook;
+}
+
+function Collection() {
+  const state = {
+    registry: {},
+  };
+
+  const hook = register.bind(null, state);
+  bindApi(hook, state);
+
+  return hook;
+}
+
+/* harmony default export */ const before_after_hook = ({ Singular, Collection });
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/endpoint/dist-bundle/index.js
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var VERSION = "0.0.0-development";
+
+// pkg/dist-src/defaults.js
+var dist_bundle_userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
+var dist_bundle_DEFAULTS = {
+  method: "GET",
+  baseUrl: "https://api.github.com",
+  headers: {
+    accept: "application/vnd.github.v3+json",
+    "user-agent": dist_bundle_userAgent
+  },
+  mediaType: {
+    format: ""
+  }
+};
+
+// pkg/dist-src/util/lowercase-keys.js
+function dist_bundle_lowercaseKeys(object) {
+  if (!object) {
+    return {};
+  }
+  return Object.keys(object).reduce((newObj, key) => {
+    newObj[key.toLowerCase()] = object[key];
+    return newObj;
+  }, {});
+}
+
+// pkg/dist-src/util/is-plain-object.js
+function isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/util/merge-deep.js
+function mergeDeep(defaults, options) {
+  const result = Object.assign({}, defaults);
+  Object.keys(options).forEach((key) => {
+    if (isPlainObject(options[key])) {
+      if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
+      else result[key] = mergeDeep(defaults[key], options[key]);
+    } else {
+      Object.assign(result, { [key]: options[key] });
+    }
+  });
+  return result;
+}
+
+// pkg/dist-src/util/remove-undefined-properties.js
+function removeUndefinedProperties(obj) {
+  for (const key in obj) {
+    if (obj[key] === void 0) {
+      delete obj[key];
+    }
+  }
+  return obj;
+}
+
+// pkg/dist-src/merge.js
+function merge(defaults, route, options) {
+  if (typeof route === "string") {
+    let [method, url] = route.split(" ");
+    options = Object.assign(url ? { method, url } : { url: method }, options);
+  } else {
+    options = Object.assign({}, route);
+  }
+  options.headers = dist_bundle_lowercaseKeys(options.headers);
+  removeUndefinedProperties(options);
+  removeUndefinedProperties(options.headers);
+  const mergedOptions = mergeDeep(defaults || {}, options);
+  if (options.url === "/graphql") {
+    if (defaults && defaults.mediaType.previews?.length) {
+      mergedOptions.mediaType.previews = defaults.mediaType.previews.filter(
+        (preview) => !mergedOptions.mediaType.previews.includes(preview)
+      ).concat(mergedOptions.mediaType.previews);
+    }
+    mergedOptions.mediaType.previews = (mergedOptions.mediaType.previews || []).map((preview) => preview.replace(/-preview/, ""));
+  }
+  return mergedOptions;
+}
+
+// pkg/dist-src/util/add-query-parameters.js
+function addQueryParameters(url, parameters) {
+  const separator = /\?/.test(url) ? "&" : "?";
+  const names = Object.keys(parameters);
+  if (names.length === 0) {
+    return url;
+  }
+  return url + separator + names.map((name) => {
+    if (name === "q") {
+      return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
+    }
+    return `${name}=${encodeURIComponent(parameters[name])}`;
+  }).join("&");
+}
+
+// pkg/dist-src/util/extract-url-variable-names.js
+var urlVariableRegex = /\{[^{}}]+\}/g;
+function removeNonChars(variableName) {
+  return variableName.replace(/(?:^\W+)|(?:(?<!\W)\W+$)/g, "").split(/,/);
+}
+function extractUrlVariableNames(url) {
+  const matches = url.match(urlVariableRegex);
+  if (!matches) {
+    return [];
+  }
+  return matches.map(removeNonChars).reduce((a, b) => a.concat(b), []);
+}
+
+// pkg/dist-src/util/omit.js
+function omit(object, keysToOmit) {
+  const result = { __proto__: null };
+  for (const key of Object.keys(object)) {
+    if (keysToOmit.indexOf(key) === -1) {
+      result[key] = object[key];
+    }
+  }
+  return result;
+}
+
+// pkg/dist-src/util/url-template.js
+function encodeReserved(str) {
+  return str.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
+    if (!/%[0-9A-Fa-f]/.test(part)) {
+      part = encodeURI(part).replace(/%5B/g, "[").replace(/%5D/g, "]");
+    }
+    return part;
+  }).join("");
+}
+function encodeUnreserved(str) {
+  return encodeURIComponent(str).replace(/[!'()*]/g, function(c) {
+    return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+  });
+}
+function encodeValue(operator, value, key) {
+  value = operator === "+" || operator === "#" ? encodeReserved(value) : encodeUnreserved(value);
+  if (key) {
+    return encodeUnreserved(key) + "=" + value;
+  } else {
+    return value;
+  }
+}
+function isDefined(value) {
+  return value !== void 0 && value !== null;
+}
+function isKeyOperator(operator) {
+  return operator === ";" || operator === "&" || operator === "?";
+}
+function getValues(context, operator, key, modifier) {
+  var value = context[key], result = [];
+  if (isDefined(value) && value !== "") {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+      value = value.toString();
+      if (modifier && modifier !== "*") {
+        value = value.substring(0, parseInt(modifier, 10));
+      }
+      result.push(
+        encodeValue(operator, value, isKeyOperator(operator) ? key : "")
+      );
+    } else {
+      if (modifier === "*") {
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            result.push(
+              encodeValue(operator, value2, isKeyOperator(operator) ? key : "")
+            );
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              result.push(encodeValue(operator, value[k], k));
+            }
+          });
+        }
+      } else {
+        const tmp = [];
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            tmp.push(encodeValue(operator, value2));
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              tmp.push(encodeUnreserved(k));
+              tmp.push(encodeValue(operator, value[k].toString()));
+            }
+          });
+        }
+        if (isKeyOperator(operator)) {
+          result.push(encodeUnreserved(key) + "=" + tmp.join(","));
+        } else if (tmp.length !== 0) {
+          result.push(tmp.join(","));
+        }
+      }
+    }
+  } else {
+    if (operator === ";") {
+      if (isDefined(value)) {
+        result.push(encodeUnreserved(key));
+      }
+    } else if (value === "" && (operator === "&" || operator === "?")) {
+      result.push(encodeUnreserved(key) + "=");
+    } else if (value === "") {
+      result.push("");
+    }
+  }
+  return result;
+}
+function parseUrl(template) {
+  return {
+    expand: expand.bind(null, template)
+  };
+}
+function expand(template, context) {
+  var operators = ["+", "#", ".", "/", ";", "?", "&"];
+  template = template.replace(
+    /\{([^\{\}]+)\}|([^\{\}]+)/g,
+    function(_, expression, literal) {
+      if (expression) {
+        let operator = "";
+        const values = [];
+        if (operators.indexOf(expression.charAt(0)) !== -1) {
+          operator = expression.charAt(0);
+          expression = expression.substr(1);
+        }
+        expression.split(/,/g).forEach(function(variable) {
+          var tmp = /([^:\*]*)(?::(\d+)|(\*))?/.exec(variable);
+          values.push(getValues(context, operator, tmp[1], tmp[2] || tmp[3]));
+        });
+        if (operator && operator !== "+") {
+          var separator = ",";
+          if (operator === "?") {
+            separator = "&";
+          } else if (operator !== "#") {
+            separator = operator;
+          }
+          return (values.length !== 0 ? operator : "") + values.join(separator);
+        } else {
+          return values.join(",");
+        }
+      } else {
+        return encodeReserved(literal);
+      }
+    }
+  );
+  if (template === "/") {
+    return template;
+  } else {
+    return template.replace(/\/$/, "");
+  }
+}
+
+// pkg/dist-src/parse.js
+function parse(options) {
+  let method = options.method.toUpperCase();
+  let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
+  let headers = Object.assign({}, options.headers);
+  let body;
+  let parameters = omit(options, [
+    "method",
+    "baseUrl",
+    "url",
+    "headers",
+    "request",
+    "mediaType"
+  ]);
+  const urlVariableNames = extractUrlVariableNames(url);
+  url = parseUrl(url).expand(parameters);
+  if (!/^http/.test(url)) {
+    url = options.baseUrl + url;
+  }
+  const omittedParameters = Object.keys(options).filter((option) => urlVariableNames.includes(option)).concat("baseUrl");
+  const remainingParameters = omit(parameters, omittedParameters);
+  const isBinaryRequest = /application\/octet-stream/i.test(headers.accept);
+  if (!isBinaryRequest) {
+    if (options.mediaType.format) {
+      headers.accept = headers.accept.split(/,/).map(
+        (format) => format.replace(
+          /application\/vnd(\.\w+)(\.v3)?(\.\w+)?(\+json)?$/,
+          `application/vnd$1$2.${options.mediaType.format}`
+        )
+      ).join(",");
+    }
+    if (url.endsWith("/graphql")) {
+      if (options.mediaType.previews?.length) {
+        const previewsFromAcceptHeader = headers.accept.match(/(?<![\w-])[\w-]+(?=-preview)/g) || [];
+        headers.accept = previewsFromAcceptHeader.concat(options.mediaType.previews).map((preview) => {
+          const format = options.mediaType.format ? `.${options.mediaType.format}` : "+json";
+          return `application/vnd.github.${preview}-preview${format}`;
+        }).join(",");
+      }
+    }
+  }
+  if (["GET", "HEAD"].includes(method)) {
+    url = addQueryParameters(url, remainingParameters);
+  } else {
+    if ("data" in remainingParameters) {
+      body = remainingParameters.data;
+    } else {
+      if (Object.keys(remainingParameters).length) {
+        body = remainingParameters;
+      }
+    }
+  }
+  if (!headers["content-type"] && typeof body !== "undefined") {
+    headers["content-type"] = "application/json; charset=utf-8";
+  }
+  if (["PATCH", "PUT"].includes(method) && typeof body === "undefined") {
+    body = "";
+  }
+  return Object.assign(
+    { method, url, headers },
+    typeof body !== "undefined" ? { body } : null,
+    options.request ? { request: options.request } : null
+  );
+}
+
+// pkg/dist-src/endpoint-with-defaults.js
+function endpointWithDefaults(defaults, route, options) {
+  return parse(merge(defaults, route, options));
+}
+
+// pkg/dist-src/with-defaults.js
+function withDefaults(oldDefaults, newDefaults) {
+  const DEFAULTS2 = merge(oldDefaults, newDefaults);
+  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
+  return Object.assign(endpoint2, {
+    DEFAULTS: DEFAULTS2,
+    defaults: withDefaults.bind(null, DEFAULTS2),
+    merge: merge.bind(null, DEFAULTS2),
+    parse
+  });
+}
+
+// pkg/dist-src/index.js
+var endpoint = withDefaults(null, dist_bundle_DEFAULTS);
+
+
+;// CONCATENATED MODULE: ./node_modules/content-type/dist/index.js
+/*!
+ * content-type
+ * Copyright(c) 2015 Douglas Christopher Wilson
+ * MIT Licensed
+ */
+const SP = 32; // " "
+const HTAB = 9; // "\t"
+const SEMI = 59; // ";"
+const EQ = 61; // "="
+const DQUOTE = 34; // '"'
+const BSLASH = 92; // "\\"
+const COMMA = 44; // ","
+const LOWER_CASE = 1;
+const OWS = 2;
+const SEMI_FLAG = 4;
+const COMMA_FLAG = 8;
+const TOKEN_FLAG = 16;
+const NON_ASCII = 0xff00;
+const CASE_FLAGS = LOWER_CASE | NON_ASCII;
+/**
+ * Character flags used to normalize HTTP field values while scanning.
+ * Out-of-range reads intentionally coerce to zero in bitwise expressions.
+ */
+const CHAR_MAP = new Uint8Array(0x100);
+CHAR_MAP[HTAB] |= OWS;
+CHAR_MAP[SP] |= OWS;
+CHAR_MAP[SEMI] |= SEMI_FLAG;
+CHAR_MAP[COMMA] |= COMMA_FLAG;
+for (let code = 0x80 /* non-ASCII */; code <= 0xff; code++) {
+    CHAR_MAP[code] |= LOWER_CASE;
+}
+for (const char of "!#$%&'*+-.^_`|~") {
+    CHAR_MAP[char.charCodeAt(0)] |= TOKEN_FLAG;
+}
+for (let code = 0x30 /* 0 */; code <= 0x39 /* 9 */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+for (let code = 0x41 /* A */; code <= 0x5a /* Z */; code++) {
+    CHAR_MAP[code] |= LOWER_CASE | TOKEN_FLAG;
+}
+for (let code = 0x61 /* a */; code <= 0x7a /* z */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+/**
+ * Null object perf optimization. Faster than `Object.create(null)` and `{ __proto__: null }`.
+ */
+const NullObject = /* @__PURE__ */ (() => {
+    const C = function () { };
+    C.prototype = Object.create(null);
+    return C;
+})();
+/**
+ * Validate a type string against RFC 9110.
+ */
+function isTypeValid(type, start = 0, end = type.length) {
+    let hasSlash = false;
+    for (let index = start; index < end; index++) {
+        const code = type.charCodeAt(index);
+        if (code === 47 /* / */) {
+            if (hasSlash || index === start || index >= end - 1)
+                return false;
+            hasSlash = true;
+        }
+        else if (!isTokenCode(code)) {
+            return false;
+        }
+    }
+    return hasSlash;
+}
+/**
+ * Validate a token against RFC 9110.
+ */
+function isTokenValid(token, start = 0, end = token.length) {
+    if (start >= end)
+        return false;
+    for (let index = start; index < end; index++) {
+        if (!isTokenCode(token.charCodeAt(index)))
+            return false;
+    }
+    return true;
+}
+/**
+ * Check whether a character code belongs to the token production in RFC 9110.
+ */
+function isTokenCode(code) {
+    return (CHAR_MAP[code] & TOKEN_FLAG) !== 0;
+}
+/**
+ * Serialize a parameter value.
+ */
+function parameterValue(str) {
+    const len = str.length;
+    if (len === 0)
+        return '""';
+    let index = 0;
+    while (index < len && isTokenCode(str.charCodeAt(index)))
+        index++;
+    if (index === len)
+        return str;
+    let result = '"';
+    let start = 0;
+    while (index < len) {
+        const code = str.charCodeAt(index);
+        if (code !== HTAB && (code < SP || code === 127 || code > 255)) {
+            throw new TypeError(`Invalid parameter value: ${str}`);
+        }
+        if (code === 34 /* " */ || code === 92 /* \\ */) {
+            result += `${str.slice(start, index)}\\`;
+            start = index;
+        }
+        index++;
+    }
+    return `${result}${str.slice(start)}"`;
+}
+/**
+ * Format an object into a `Content-Type` header.
+ */
+function format(obj) {
+    const { type, parameters } = obj;
+    if (!type || !isTypeValid(type)) {
+        throw new TypeError(`Invalid type: ${type}`);
+    }
+    let result = type;
+    if (parameters) {
+        for (const param of Object.keys(parameters)) {
+            if (!isTokenValid(param)) {
+                throw new TypeError(`Invalid parameter name: ${param}`);
+            }
+            result += `; ${param}=${parameterValue(parameters[param])}`;
+        }
+    }
+    return result;
+}
+/**
+ * Parse a `Content-Type` header.
+ */
+function dist_parse(header, options) {
+    const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
+    const len = header.length;
+    let valueStart = options?.start ?? 0;
+    while ((CHAR_MAP[header.charCodeAt(valueStart)] & OWS) !== 0) {
+        valueStart++;
+    }
+    let index = valueStart;
+    let typeFlags = 0;
+    let whitespace = -1;
+    let stop = options?.parameters === false ? COMMA_FLAG : 0;
+    while (index < len) {
+        const code = header.charCodeAt(index);
+        const flags = CHAR_MAP[code];
+        if ((flags & stopFlags) !== 0) {
+            stop |= flags & COMMA_FLAG;
+            break;
+        }
+        if ((flags & OWS) !== 0) {
+            if (whitespace === -1)
+                whitespace = index;
+        }
+        else {
+            whitespace = -1;
+        }
+        typeFlags |= (code & NON_ASCII) | flags;
+        index++;
+    }
+    const valueEnd = whitespace === -1 ? index : whitespace;
+    const value = header.slice(valueStart, valueEnd);
+    const type = (typeFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+    if (index === len || stop !== 0) {
+        return { type, index, parameters: new NullObject() };
+    }
+    return parseParameters(header, type, index, len, stopFlags);
+}
+/**
+ * Parses the parameters of a `Content-Type` header starting at the given index.
+ */
+function parseParameters(header, type, index, len, stopFlags) {
+    const parameters = new NullObject();
+    parameter: while (index < len) {
+        index++; // Skip over ;
+        while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+            index++;
+        }
+        const keyStart = index;
+        let keyFlags = 0;
+        let keyWhitespace = -1;
+        while (index < len) {
+            const code = header.charCodeAt(index);
+            const flags = CHAR_MAP[code];
+            if ((flags & stopFlags) !== 0) {
+                if ((flags & COMMA_FLAG) !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if (code === EQ) {
+                const keyEnd = keyWhitespace === -1 ? index : keyWhitespace;
+                const value = header.slice(keyStart, keyEnd);
+                const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+                index++;
+                while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+                    index++;
+                }
+                if (index < len && header.charCodeAt(index) === DQUOTE) {
+                    const quotedStart = ++index;
+                    let escaped = false;
+                    while (index < len) {
+                        const code = header.charCodeAt(index);
+                        if (code === DQUOTE) {
+                            if (parameters[key] === undefined) {
+                                parameters[key] = escaped
+                                    ? unescapeQuotedPairs(header, quotedStart, index)
+                                    : header.slice(quotedStart, index);
+                            }
+                            index++;
+                            let stop = 0;
+                            // Discard characters between quote and delimiter.
+                            while (index < len) {
+                                const code = header.charCodeAt(index);
+                                const flags = CHAR_MAP[code];
+                                if ((flags & stopFlags) !== 0) {
+                                    stop = flags & COMMA_FLAG;
+                                    break;
+                                }
+                                index++;
+                            }
+                            if (stop !== 0)
+                                break parameter;
+                            continue parameter;
+                        }
+                        if (code === BSLASH && index + 1 < len) {
+                            escaped = true;
+                            index += 2;
+                            continue;
+                        }
+                        index++;
+                    }
+                    continue parameter;
+                }
+                const valueStart = index;
+                let stop = 0;
+                let valueWhitespace = -1;
+                while (index < len) {
+                    const code = header.charCodeAt(index);
+                    const flags = CHAR_MAP[code];
+                    if ((flags & stopFlags) !== 0) {
+                        stop = flags & COMMA_FLAG;
+                        break;
+                    }
+                    if ((flags & OWS) !== 0) {
+                        if (valueWhitespace === -1)
+                            valueWhitespace = index;
+                    }
+                    else {
+                        valueWhitespace = -1;
+                    }
+                    index++;
+                }
+                if (parameters[key] === undefined) {
+                    const valueEnd = valueWhitespace === -1 ? index : valueWhitespace;
+                    parameters[key] = header.slice(valueStart, valueEnd);
+                }
+                if (stop !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if ((flags & OWS) !== 0) {
+                if (keyWhitespace === -1)
+                    keyWhitespace = index;
+            }
+            else {
+                keyWhitespace = -1;
+            }
+            keyFlags |= (code & NON_ASCII) | flags;
+            index++;
+        }
+    }
+    return { type, index, parameters };
+}
+/**
+ * Remove backslashes from quoted pairs in a known-terminated quoted string body.
+ */
+function unescapeQuotedPairs(str, start, end) {
+    let result = "";
+    for (let index = start; index < end; index++) {
+        if (str.charCodeAt(index) === BSLASH) {
+            result += str.slice(start, index);
+            start = ++index;
+        }
+    }
+    return result + str.slice(start, end);
+}
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/json-with-bigint/json-with-bigint.js
+const intRegex = /^-?\d+$/;
+const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
+const originalStringify = JSON.stringify;
+const originalParse = JSON.parse;
+const customFormat = /^-?\d+n$/;
+
+const bigIntsStringify = /([\[:])?"(-?\d+)n"($|\s*[,\}\]])/g;
+const noiseStringify = /([\[:])?("-?\d+n+)n("$|"\s*[,\}\]])/g;
+
+/**
+ * @typedef {(this: any, key: string | number | undefined, value: any) => any} Replacer
+ * @typedef {(key: string | number | undefined, value: any, context?: { source: string }) => any} Reviver
+ */
+
+/**
+ * Checks if a value is unstringifiable according to native JSON.stringify rules.
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is undefined, a function, or a symbol.
+ */
+const isUnstringifiable = (val) =>
+  val === undefined || typeof val === "function" || typeof val === "symbol";
+
+/**
+ * Checks if a value is a native JSON.rawJSON object (Node.js 22+).
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is a RawJSON instance.
+ */
+const isRawJSON = (val) =>
+  val !== null &&
+  typeof val === "object" &&
+  val.constructor &&
+  val.constructor.name === "RawJSON";
+
+/**
+ * Iteratively converts a JS value to a JSON string.
+ * Used as a fallback when the native JSON.stringify hits the Maximum Call Stack size.
+ * Fully compliant with JSON formatting (space), replacers, and toJSON behaviors.
+ *
+ * @param {any} rootValue The value to stringify.
+ * @param {Replacer | Array<string | number> | null} [replacer] User's custom replacer function.
+ * @param {string | number} [spaceParam] Indentation for pretty-printing.
+ * @returns {string | undefined} The generated JSON string.
+ */
+const stringifyIteratively = (rootValue, replacer, spaceParam) => {
+  let space = "";
+
+  if (typeof spaceParam === "number") {
+    space = " ".repeat(Math.min(10, Math.max(0, Math.floor(spaceParam))));
+  } else if (typeof spaceParam === "string") {
+    space = spaceParam.slice(0, 10);
+  }
+
+  const isFunctionReplacer = typeof replacer === "function";
+  const propertyList = Array.isArray(replacer)
+    ? new Set(replacer.map(String))
+    : null;
+
+  /**
+   * Prepares a value for stringification by resolving toJSON, handling BigInts,
+   * applying custom replacers, and unwrapping primitive objects.
+   *
+   * @param {object|Array} parent The parent object or array holding the value.
+   * @param {string} key The key associated with the value.
+   * @param {any} val The raw value to process.
+   * @returns {any} The processed value ready for stringification.
+   */
+  const prepareVal = (parent, key, val) => {
+    const isObject = val !== null && typeof val === "object";
+    const hasToJSON = isObject && typeof val.toJSON === "function";
+
+    if (hasToJSON) {
+      val = val.toJSON(key);
+    }
+
+    const isNoise = typeof val === "string" && noiseValue.test(val);
+
+    if (isNoise) return val + "n";
+
+    const isBigInt = typeof val === "bigint";
+
+    if (isBigInt) {
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return JSON.rawJSON(val.toString());
+
+      return val.toString() + "n";
+    }
+
+    if (isFunctionReplacer) {
+      val = replacer.call(parent, key, val);
+    }
+
+    const isPostReplacerObject = val !== null && typeof val === "object";
+
+    if (isPostReplacerObject) {
+      const isPrimitiveWrapper =
+        val instanceof Number ||
+        val instanceof String ||
+        val instanceof Boolean;
+
+      if (isPrimitiveWrapper) {
+        val = val.valueOf();
+      }
+    }
+
+    return val;
+  };
+
+  const rootProcessed = prepareVal({ "": rootValue }, "", rootValue);
+
+  if (isUnstringifiable(rootProcessed)) {
+    return undefined;
+  }
+
+  const isRootPrimitive =
+    rootProcessed === null || typeof rootProcessed !== "object";
+  const isRootNativeRawJSON = isRawJSON(rootProcessed);
+
+  if (isRootPrimitive || isRootNativeRawJSON) {
+    return originalStringify(rootProcessed);
+  }
+
+  const chunks = [];
+  let level = 0;
+
+  const stack = [
+    {
+      parent: { "": rootProcessed },
+      key: "",
+      val: rootProcessed,
+      isArray: Array.isArray(rootProcessed),
+      keys: Array.isArray(rootProcessed) ? null : Object.keys(rootProcessed),
+      index: 0,
+      first: true,
+    },
+  ];
+
+  const visited = new WeakSet([rootProcessed]);
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (node.index === 0) {
+      chunks.push(node.isArray ? "[" : "{");
+      level++;
+    }
+
+    let isDone = false;
+
+    if (node.isArray) {
+      if (node.index < node.val.length) {
+        if (!node.first) chunks.push(",");
+
+        if (space) chunks.push("\n" + space.repeat(level));
+
+        const childRaw = node.val[node.index];
+        const childVal = prepareVal(node.val, String(node.index), childRaw);
+
+        if (isUnstringifiable(childVal)) {
+          chunks.push("null");
+          node.first = false;
+          node.index++;
+        } else {
+          const isComplexObject =
+            childVal !== null && typeof childVal === "object";
+          const isNativeRaw = isRawJSON(childVal);
+
+          if (isComplexObject && !isNativeRaw) {
+            if (visited.has(childVal)) {
+              throw new TypeError("Converting circular structure to JSON");
+            }
+
+            visited.add(childVal);
+
+            stack.push({
+              parent: node.val,
+              key: String(node.index),
+              val: childVal,
+              isArray: Array.isArray(childVal),
+              keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+              index: 0,
+              first: true,
+            });
+
+            node.first = false;
+            node.index++;
+          } else {
+            chunks.push(originalStringify(childVal));
+            node.first = false;
+            node.index++;
+          }
+        }
+      } else {
+        isDone = true;
+      }
+    } else {
+      while (node.index < node.keys.length) {
+        const k = node.keys[node.index++];
+
+        const isFilteredOutByArray = propertyList && !propertyList.has(k);
+
+        if (isFilteredOutByArray) continue;
+
+        const childRaw = node.val[k];
+        const childVal = prepareVal(node.val, k, childRaw);
+
+        if (isUnstringifiable(childVal)) continue;
+
+        if (!node.first) chunks.push(",");
+
+        if (space) {
+          chunks.push("\n" + space.repeat(level) + originalStringify(k) + ": ");
+        } else {
+          chunks.push(originalStringify(k) + ":");
+        }
+
+        const isComplexObject =
+          childVal !== null && typeof childVal === "object";
+        const isNativeRaw = isRawJSON(childVal);
+
+        if (isComplexObject && !isNativeRaw) {
+          if (visited.has(childVal)) {
+            throw new TypeError("Converting circular structure to JSON");
+          }
+
+          visited.add(childVal);
+
+          stack.push({
+            parent: node.val,
+            key: k,
+            val: childVal,
+            isArray: Array.isArray(childVal),
+            keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+            index: 0,
+            first: true,
+          });
+
+          node.first = false;
+
+          break; // Stop current loop level to process the newly pushed stack node
+        } else {
+          chunks.push(originalStringify(childVal));
+          node.first = false;
+        }
+      }
+
+      const isNodeFullyProcessed =
+        node.index >= node.keys.length && stack[stack.length - 1] === node;
+
+      if (isNodeFullyProcessed) {
+        isDone = true;
+      }
+    }
+
+    if (isDone) {
+      level--;
+
+      if (!node.first && space) chunks.push("\n" + space.repeat(level));
+
+      chunks.push(node.isArray ? "]" : "}");
+      visited.delete(node.val);
+      stack.pop();
+    }
+  }
+
+  return chunks.join("");
+};
+
+/**
+ * Converts a JavaScript value to a JSON string.
+ *
+ * Supports serialization of BigInt values using two strategies:
+ * 1. Custom format "123n" → "123" (universal fallback)
+ * 2. Native JSON.rawJSON() (Node.js 22+, fastest) when available
+ *
+ * All other values are serialized exactly like native JSON.stringify().
+ *
+ * @param {*} value The value to convert to a JSON string.
+ * @param {Replacer | Array<string | number> | null} [replacer]
+ * A function that alters the behavior of the stringification process,
+ * or an array of strings/numbers to indicate properties to exclude.
+ * @param {string | number} [space]
+ * A string or number to specify indentation or pretty-printing.
+ * @returns {string} The JSON string representation.
+ */
+const JSONStringify = (value, replacer, space) => {
+  try {
+    const supportsRawJSON = "rawJSON" in JSON;
+
+    if (supportsRawJSON) {
+      return originalStringify(
+        value,
+        (key, val) => {
+          if (typeof val === "bigint") return JSON.rawJSON(val.toString());
+
+          const hasFunctionReplacer = typeof replacer === "function";
+
+          if (hasFunctionReplacer) return replacer(key, val);
+
+          const isKeyInArrayReplacer =
+            Array.isArray(replacer) && replacer.includes(key);
+
+          if (isKeyInArrayReplacer) return val;
+
+          return val;
+        },
+        space,
+      );
+    }
+
+    if (!value) return originalStringify(value, replacer, space);
+
+    const convertedToCustomJSON = originalStringify(
+      value,
+      (key, val) => {
+        const isNoise = typeof val === "string" && noiseValue.test(val);
+
+        if (isNoise) return val.toString() + "n"; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+        if (typeof val === "bigint") return val.toString() + "n";
+
+        const hasFunctionReplacer = typeof replacer === "function";
+
+        if (hasFunctionReplacer) return replacer(key, val);
+
+        const isKeyInArrayReplacer =
+          Array.isArray(replacer) && replacer.includes(key);
+
+        if (isKeyInArrayReplacer) return val;
+
+        return val;
+      },
+      space,
+    );
+
+    const processedJSON = convertedToCustomJSON.replace(
+      bigIntsStringify,
+      "$1$2$3",
+    ); // Delete one "n" off the end of every BigInt value
+
+    const denoisedJSON = processedJSON.replace(noiseStringify, "$1$2$3"); // Remove one "n" off the end of every noisy string
+
+    return denoisedJSON;
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const convertedJSON = stringifyIteratively(value, replacer, space);
+
+      if (convertedJSON === undefined) return undefined;
+
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return convertedJSON;
+
+      const processedJSON = convertedJSON.replace(bigIntsStringify, "$1$2$3");
+
+      return processedJSON.replace(noiseStringify, "$1$2$3");
+    }
+
+    throw error;
+  }
+};
+
+const featureCache = new Map();
+
+/**
+ * Detects if the current JSON.parse implementation supports the context.source feature.
+ *
+ * Uses toString() fingerprinting to cache results and automatically detect runtime
+ * replacements of JSON.parse (polyfills, mocks, etc.).
+ *
+ * @returns {boolean} true if context.source is supported, false otherwise.
+ */
+const isContextSourceSupported = () => {
+  const parseFingerprint = JSON.parse.toString();
+
+  if (featureCache.has(parseFingerprint)) {
+    return featureCache.get(parseFingerprint);
+  }
+
+  try {
+    const result = JSON.parse(
+      "1",
+      (_, __, context) => !!context?.source && context.source === "1",
+    );
+    featureCache.set(parseFingerprint, result);
+
+    return result;
+  } catch {
+    featureCache.set(parseFingerprint, false);
+
+    return false;
+  }
+};
+
+/**
+ * Reviver function that converts custom-format BigInt strings back to BigInt values.
+ * Also handles "noise" strings that accidentally match the BigInt format.
+ *
+ * @param {string | number | undefined} key The object key.
+ * @param {*} value The value being parsed.
+ * @param {object} [context] Parse context (if supported by JSON.parse).
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The transformed value.
+ */
+const convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
+  const isCustomFormatBigInt =
+    typeof value === "string" && customFormat.test(value);
+
+  if (isCustomFormatBigInt) return BigInt(value.slice(0, -1));
+
+  const isNoiseValue = typeof value === "string" && noiseValue.test(value);
+  if (isNoiseValue) return value.slice(0, -1);
+
+  const hasUserReviver = typeof userReviver === "function";
+
+  if (!hasUserReviver) return value;
+
+  return userReviver(key, value, context);
+};
+
+/**
+ * Fast JSON.parse implementation (~2x faster than classic fallback).
+ * Uses JSON.parse's context.source feature to detect integers and convert
+ * large numbers directly to BigInt without string manipulation.
+ *
+ * Does not support legacy custom format from v1 of this library.
+ *
+ * @param {string} text JSON string to parse.
+ * @param {Reviver} [reviver] Transform function to apply to each value.
+ * @returns {any} Parsed JavaScript value.
+ */
+const JSONParseV2 = (text, reviver) => {
+  return JSON.parse(text, (key, value, context) => {
+    const isNumber = typeof value === "number";
+    const isOutOfBounds =
+      value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
+    const isBigNumber = isNumber && isOutOfBounds;
+    const isInt = context && intRegex.test(context.source);
+    const isBigInt = isBigNumber && isInt;
+
+    if (isBigInt) return BigInt(context.source);
+
+    const hasCustomReviver = typeof reviver === "function";
+
+    if (!hasCustomReviver) return value;
+
+    return reviver(key, value, context);
+  });
+};
+
+const MAX_INT = Number.MAX_SAFE_INTEGER.toString();
+const MAX_DIGITS = MAX_INT.length;
+const stringsOrLargeNumbers =
+  /"(?:[^"\\]|\\.)*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/g;
+const noiseValueWithQuotes = /^"-?\d+n+"$/; // Noise - strings that match the custom format before being converted to it
+
+/**
+ * Iteratively traverses the parsed object bottom-up (post-order),
+ * emulating the native JSON.parse reviver behavior.
+ * This avoids Call Stack overflows (RangeError) on deeply nested structures.
+ *
+ * @param {any} parsed The natively parsed JSON object.
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The fully processed object.
+ */
+const applyReviverIteratively = (parsed, userReviver) => {
+  const rootHolder = { "": parsed };
+  const stack = [{ parent: rootHolder, key: "", visited: false }];
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (!node.visited) {
+      node.visited = true;
+
+      const value = node.parent[node.key];
+      const isComplexObject = value !== null && typeof value === "object";
+
+      if (isComplexObject) {
+        const keys = Object.keys(value);
+
+        for (let i = keys.length - 1; i >= 0; i--) {
+          stack.push({ parent: value, key: keys[i], visited: false });
+        }
+      }
+    } else {
+      const { parent, key } = node;
+      let value = parent[key];
+
+      if (typeof value === "string") {
+        const isCustomFormatBigInt = customFormat.test(value);
+
+        if (isCustomFormatBigInt) {
+          value = BigInt(value.slice(0, -1));
+        } else {
+          const isNoise = noiseValue.test(value);
+
+          if (isNoise) value = value.slice(0, -1);
+        }
+      }
+
+      const hasUserReviver = typeof userReviver === "function";
+
+      if (hasUserReviver) {
+        value = userReviver.call(parent, key, value);
+      }
+
+      const isDeleted = value === undefined;
+
+      if (isDeleted) {
+        delete parent[key];
+      } else {
+        parent[key] = value;
+      }
+
+      stack.pop();
+    }
+  }
+
+  return rootHolder[""];
+};
+
+/**
+ * Pre-processes the JSON string to mark large numbers with an 'n' suffix.
+ *
+ * @param {string} text The raw JSON string.
+ * @returns {string} The serialized string with marked BigInts.
+ */
+const serializeBigInts = (text) => {
+  return text.replace(
+    stringsOrLargeNumbers,
+    (match, digits, fractional, exponential) => {
+      const isString = match[0] === '"';
+      const isNoise = isString && noiseValueWithQuotes.test(match);
+
+      if (isNoise) return match.substring(0, match.length - 1) + 'n"'; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+      const hasFractionalOrExponential = fractional || exponential;
+
+      // With a fixed number of digits, we can correctly use lexicographical comparison to do a numeric comparison
+      const isLessThanMaxSafeInt =
+        digits &&
+        (digits.length < MAX_DIGITS ||
+          (digits.length === MAX_DIGITS && digits <= MAX_INT));
+
+      const isStandardValue =
+        isString || hasFractionalOrExponential || isLessThanMaxSafeInt;
+
+      if (isStandardValue) return match;
+
+      return '"' + match + 'n"';
+    },
+  );
+};
+
+/**
+ * Converts a JSON string into a JavaScript value.
+ *
+ * Supports parsing of large integers using two strategies:
+ * 1. Classic fallback: Marks large numbers with "123n" format, then converts to BigInt
+ * 2. Fast path (JSONParseV2): Uses context.source feature (~2x faster) when available
+ *
+ * All other JSON values are parsed exactly like native JSON.parse().
+ *
+ * @param {string} text A valid JSON string.
+ * @param {Reviver} [reviver]
+ * A function that transforms the results. This function is called for each member
+ * of the object. If a member contains nested objects, the nested objects are
+ * transformed before the parent object is.
+ * @returns {any} The parsed JavaScript value.
+ * @throws {SyntaxError} If text is not valid JSON.
+ */
+const JSONParse = (text, reviver) => {
+  if (!text) return originalParse(text, reviver);
+
+  try {
+    if (isContextSourceSupported()) return JSONParseV2(text, reviver); // Shortcut to a faster (2x) and simpler version
+
+    // Find and mark big numbers with "n"
+    const serializedData = serializeBigInts(text);
+
+    return originalParse(serializedData, (key, value, context) =>
+      convertMarkedBigIntsReviver(key, value, context, reviver),
+    );
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const serializedData = serializeBigInts(text);
+      const parsed = originalParse(serializedData);
+
+      return applyReviverIteratively(parsed, reviver);
+    }
+
+    throw error;
+  }
+};
+
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
+class RequestError extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    /* v8 ignore else -- @preserve -- Bug with vitest coverage where it sees an else branch that doesn't exist */
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+}
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/request/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var dist_bundle_VERSION = "10.0.16";
+
+// pkg/dist-src/defaults.js
+var defaults_default = {
+  headers: {
+    "user-agent": `octokit-request.js/${dist_bundle_VERSION} ${getUserAgent()}`
+  }
+};
+
+// pkg/dist-src/fetch-wrapper.js
+
+
+
+// pkg/dist-src/is-plain-object.js
+function dist_bundle_isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/fetch-wrapper.js
+
+var noop = () => "";
+async function fetchWrapper(requestOptions) {
+  const fetch = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch) {
+    throw new Error(
+      "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
+    );
+  }
+  const log = requestOptions.request?.log || console;
+  const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
+  const body = dist_bundle_isPlainObject(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const requestHeaders = Object.fromEntries(
+    Object.entries(requestOptions.headers).map(([name, value]) => [
+      name,
+      String(value)
+    ])
+  );
+  let fetchResponse;
+  try {
+    fetchResponse = await fetch(requestOptions.url, {
+      method: requestOptions.method,
+      body,
+      redirect: requestOptions.request?.redirect,
+      headers: requestHeaders,
+      signal: requestOptions.request?.signal,
+      // duplex must be set if request.body is ReadableStream or Async Iterables.
+      // See https://fetch.spec.whatwg.org/#dom-requestinit-duplex.
+      ...requestOptions.body && { duplex: "half" }
+    });
+  } catch (error) {
+    let message = "Unknown Error";
+    if (error instanceof Error) {
+      if (error.name === "AbortError") {
+        error.status = 500;
+        throw error;
+      }
+      message = error.message;
+      if (error.name === "TypeError" && "cause" in error) {
+        if (error.cause instanceof Error) {
+          message = error.cause.message;
+        } else if (typeof error.cause === "string") {
+          message = error.cause;
+        }
+      }
+    }
+    const requestError = new RequestError(message, 500, {
+      request: requestOptions
+    });
+    requestError.cause = error;
+    throw requestError;
+  }
+  const status = fetchResponse.status;
+  const url = fetchResponse.url;
+  const responseHeaders = {};
+  for (const [key, value] of fetchResponse.headers) {
+    responseHeaders[key] = value;
+  }
+  const octokitResponse = {
+    url,
+    status,
+    headers: responseHeaders,
+    data: ""
+  };
+  if ("deprecation" in responseHeaders) {
+    const matches = responseHeaders.link && responseHeaders.link.match(/<([^<>]+)>; rel="deprecation"/);
+    const deprecationLink = matches && matches.pop();
+    log.warn(
+      `[@octokit/request] "${requestOptions.method} ${requestOptions.url}" is deprecated. It is scheduled to be removed on ${responseHeaders.sunset}${deprecationLink ? `. See ${deprecationLink}` : ""}`
+    );
+  }
+  if (status === 204 || status === 205) {
+    return octokitResponse;
+  }
+  if (requestOptions.method === "HEAD") {
+    if (status < 400) {
+      return octokitResponse;
+    }
+    throw new RequestError(fetchResponse.statusText, status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status === 304) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new RequestError("Not modified", status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status >= 400) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new RequestError(toErrorMessage(octokitResponse.data), status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  octokitResponse.data = parseSuccessResponseBody ? await getResponseData(fetchResponse) : fetchResponse.body;
+  return octokitResponse;
+}
+async function getResponseData(response) {
+  const contentType = response.headers.get("content-type");
+  if (!contentType) {
+    return response.text().catch(noop);
+  }
+  const mimetype = dist_parse(contentType);
+  if (isJSONResponse(mimetype)) {
+    let text = "";
+    try {
+      text = await response.text();
+      return JSONParse(text);
+    } catch (err) {
+      return text;
+    }
+  } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
+  // (RFC 2046) and must never be decoded as text, even when the response
+  // carries a (misleading) `charset=utf-8` parameter — see #751.
+  mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
+    return response.text().catch(noop);
+  } else {
+    return response.arrayBuffer().catch(
+      /* v8 ignore next -- @preserve */
+      () => new ArrayBuffer(0)
+    );
+  }
+}
+function isJSONResponse(mimetype) {
+  return mimetype.type === "application/json" || mimetype.type === "application/scim+json";
+}
+function toErrorMessage(data) {
+  if (typeof data === "string") {
+    return data;
+  }
+  if (data instanceof ArrayBuffer) {
+    return "Unknown error";
+  }
+  if (typeof data === "object" && data !== null && "message" in data) {
+    const objectData = data;
+    const suffix = "documentation_url" in objectData ? ` - ${objectData.documentation_url}` : "";
+    return Array.isArray(objectData.errors) ? `${objectData.message}: ${objectData.errors.map((v) => JSON.stringify(v)).join(", ")}${suffix}` : `${objectData.message}${suffix}`;
+  }
+  return `Unknown error: ${JSON.stringify(data)}`;
+}
+
+// pkg/dist-src/with-defaults.js
+function dist_bundle_withDefaults(oldEndpoint, newDefaults) {
+  const endpoint2 = oldEndpoint.defaults(newDefaults);
+  const newApi = function(route, parameters) {
+    const endpointOptions = endpoint2.merge(route, parameters);
+    if (!endpointOptions.request || !endpointOptions.request.hook) {
+      return fetchWrapper(endpoint2.parse(endpointOptions));
+    }
+    const request2 = (route2, parameters2) => {
+      return fetchWrapper(
+        endpoint2.parse(endpoint2.merge(route2, parameters2))
+      );
+    };
+    Object.assign(request2, {
+      endpoint: endpoint2,
+      defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+    });
+    return endpointOptions.request.hook(request2, endpointOptions);
+  };
+  return Object.assign(newApi, {
+    endpoint: endpoint2,
+    defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+  });
+}
+
+// pkg/dist-src/index.js
+var request = dist_bundle_withDefaults(endpoint, defaults_default);
+
+/* v8 ignore next -- @preserve */
+/* v8 ignore else -- @preserve */
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/graphql/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+
+// pkg/dist-src/version.js
+var graphql_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/with-defaults.js
+
+
+// pkg/dist-src/graphql.js
+
+
+// pkg/dist-src/error.js
+function _buildMessageForResponseErrors(data) {
+  return `Request failed due to following response errors:
+` + data.errors.map((e) => ` - ${e.message}`).join("\n");
+}
+var GraphqlResponseError = class extends Error {
+  constructor(request2, headers, response) {
+    super(_buildMessageForResponseErrors(response));
+    this.request = request2;
+    this.headers = headers;
+    this.response = response;
+    this.errors = response.errors;
+    this.data = response.data;
+    if (Error.captureStackTrace) {
+      Error.captureStackTrace(this, this.constructor);
+    }
+  }
+  request;
+  headers;
+  response;
+  name = "GraphqlResponseError";
+  errors;
+  data;
+};
+
+// pkg/dist-src/graphql.js
+var NON_VARIABLE_OPTIONS = [
+  "method",
+  "baseUrl",
+  "url",
+  "headers",
+  "request",
+  "query",
+  "mediaType",
+  "operationName"
+];
+var FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
+var GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
+function graphql(request2, query, options) {
+  if (options) {
+    if (typeof query === "string" && "query" in options) {
+      return Promise.reject(
+        new Error(`[@octokit/graphql] "query" cannot be used as variable name`)
+      );
+    }
+    for (const key in options) {
+      if (!FORBIDDEN_VARIABLE_OPTIONS.includes(key)) continue;
+      return Promise.reject(
+        new Error(
+          `[@octokit/graphql] "${key}" cannot be used as variable name`
+        )
+      );
+    }
+  }
+  const parsedOptions = typeof query === "string" ? Object.assign({ query }, options) : query;
+  const requestOptions = Object.keys(
+    parsedOptions
+  ).reduce((result, key) => {
+    if (NON_VARIABLE_OPTIONS.includes(key)) {
+      result[key] = parsedOptions[key];
+      return result;
+    }
+    if (!result.variables) {
+      result.variables = {};
+    }
+    result.variables[key] = parsedOptions[key];
+    return result;
+  }, {});
+  const baseUrl = parsedOptions.baseUrl || request2.endpoint.DEFAULTS.baseUrl;
+  if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
+    requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
+  }
+  return request2(requestOptions).then((response) => {
+    if (response.data.errors) {
+      const headers = {};
+      for (const key of Object.keys(response.headers)) {
+        headers[key] = response.headers[key];
+      }
+      throw new GraphqlResponseError(
+        requestOptions,
+        headers,
+        response.data
+      );
+    }
+    return response.data.data;
+  });
+}
+
+// pkg/dist-src/with-defaults.js
+function graphql_dist_bundle_withDefaults(request2, newDefaults) {
+  const newRequest = request2.defaults(newDefaults);
+  const newApi = (query, options) => {
+    return graphql(newRequest, query, options);
+  };
+  return Object.assign(newApi, {
+    defaults: graphql_dist_bundle_withDefaults.bind(null, newRequest),
+    endpoint: newRequest.endpoint
+  });
+}
+
+// pkg/dist-src/index.js
+var graphql2 = graphql_dist_bundle_withDefaults(request, {
+  headers: {
+    "user-agent": `octokit-graphql.js/${graphql_dist_bundle_VERSION} ${getUserAgent()}`
+  },
+  method: "POST",
+  url: "/graphql"
+});
+function withCustomRequest(customRequest) {
+  return graphql_dist_bundle_withDefaults(customRequest, {
+    method: "POST",
+    url: "/graphql"
+  });
+}
+
+/* v8 ignore if -- @preserve */
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/auth-token/dist-bundle/index.js
+// pkg/dist-src/is-jwt.js
+var b64url = "(?:[a-zA-Z0-9_-]+)";
+var sep = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep}${b64url}${sep}${b64url}$`);
+var isJWT = jwtRE.test.bind(jwtRE);
+
+// pkg/dist-src/auth.js
+async function auth(token) {
+  const isApp = isJWT(token);
+  const isInstallation = token.startsWith("v1.") || token.startsWith("ghs_");
+  const isUserToServer = token.startsWith("ghu_");
+  const tokenType = isApp ? "app" : isInstallation ? "installation" : isUserToServer ? "user-to-server" : "oauth";
+  return {
+    type: "token",
+    token,
+    tokenType
+  };
+}
+
+// pkg/dist-src/with-authorization-prefix.js
+function withAuthorizationPrefix(token) {
+  if (token.split(/\./).length === 3) {
+    return `bearer ${token}`;
+  }
+  return `token ${token}`;
+}
+
+// pkg/dist-src/hook.js
+async function hook(token, request, route, parameters) {
+  const endpoint = request.endpoint.merge(
+    route,
+    parameters
+  );
+  endpoint.headers.authorization = withAuthorizationPrefix(token);
+  return request(endpoint);
+}
+
+// pkg/dist-src/index.js
+var createTokenAuth = function createTokenAuth2(token) {
+  if (!token) {
+    throw new Error("[@octokit/auth-token] No token passed to createTokenAuth");
+  }
+  if (typeof token !== "string") {
+    throw new Error(
+      "[@octokit/auth-token] Token passed to createTokenAuth is not a string"
+    );
+  }
+  token = token.replace(/^(token|bearer) +/i, "");
+  return Object.assign(auth.bind(null, token), {
+    hook: hook.bind(null, token)
+  });
+};
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/core/dist-src/version.js
+const version_VERSION = "7.0.8";
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/core/dist-src/index.js
+
+
+
+
+
+
+const dist_src_noop = () => {
+};
+const consoleWarn = console.warn.bind(console);
+const consoleError = console.error.bind(console);
+function createLogger(logger = {}) {
+  if (typeof logger.debug !== "function") {
+    logger.debug = dist_src_noop;
+  }
+  if (typeof logger.info !== "function") {
+    logger.info = dist_src_noop;
+  }
+  if (typeof logger.warn !== "function") {
+    logger.warn = consoleWarn;
+  }
+  if (typeof logger.error !== "function") {
+    logger.error = consoleError;
+  }
+  return logger;
+}
+const userAgentTrail = `octokit-core.js/${version_VERSION} ${getUserAgent()}`;
+class Octokit {
+  static VERSION = version_VERSION;
+  static defaults(defaults) {
+    const OctokitWithDefaults = class extends this {
+      constructor(...args) {
+        const options = args[0] || {};
+        if (typeof defaults === "function") {
+          super(defaults(options));
+          return;
+        }
+        super(
+          Object.assign(
+            {},
+            defaults,
+            options,
+            options.userAgent && defaults.userAgent ? {
+              userAgent: `${options.userAgent} ${defaults.userAgent}`
+            } : null
+          )
+        );
+      }
+    };
+    return OctokitWithDefaults;
+  }
+  static plugins = [];
+  /**
+   * Attach a plugin (or many) to your Octokit instance.
+   *
+   * @example
+   * const API = Octokit.plugin(plugin1, plugin2, plugin3, ...)
+   */
+  static plugin(...newPlugins) {
+    const currentPlugins = this.plugins;
+    const NewOctokit = class extends this {
+      static plugins = currentPlugins.concat(
+        newPlugins.filter((plugin) => !currentPlugins.includes(plugin))
+      );
+    };
+    return NewOctokit;
+  }
+  constructor(options = {}) {
+    const hook = new before_after_hook.Collection();
+    const requestDefaults = {
+      baseUrl: request.endpoint.DEFAULTS.baseUrl,
+      headers: {},
+      request: Object.assign({}, options.request, {
+        // @ts-ignore internal usage only, no need to type
+        hook: hook.bind(null, "request")
+      }),
+      mediaType: {
+        previews: [],
+        format: ""
+      }
+    };
+    requestDefaults.headers["user-agent"] = options.userAgent ? `${options.userAgent} ${userAgentTrail}` : userAgentTrail;
+    if (options.baseUrl) {
+      requestDefaults.baseUrl = options.baseUrl;
+    }
+    if (options.previews) {
+      requestDefaults.mediaType.previews = options.previews;
+    }
+    if (options.timeZone) {
+      requestDefaults.headers["time-zone"] = options.timeZone;
+    }
+    this.request = request.defaults(requestDefaults);
+    this.graphql = withCustomRequest(this.request).defaults(requestDefaults);
+    this.log = createLogger(options.log);
+    this.hook = hook;
+    if (!options.authStrategy) {
+      if (!options.auth) {
+        this.auth = async () => ({
+          type: "unauthenticated"
+        });
+      } else {
+        const auth = createTokenAuth(options.auth);
+        hook.wrap("request", auth.hook);
+        this.auth = auth;
+      }
+    } else {
+      const { authStrategy, ...otherOptions } = options;
+      const auth = authStrategy(
+        Object.assign(
+          {
+            request: this.request,
+            log: this.log,
+            // we pass the current octokit instance as well as its constructor options
+            // to allow for authentication strategies that return a new octokit instance
+            // that shares the same internal state as the current one. The original
+            // requirement for this was the "event-octokit" authentication strategy
+            // of https://github.com/probot/octokit-auth-probot.
+            octokit: this,
+            octokitOptions: otherOptions
+          },
+          options.auth
+        )
+      );
+      hook.wrap("request", auth.hook);
+      this.auth = auth;
+    }
+    const classConstructor = this.constructor;
+    for (let i = 0; i < classConstructor.plugins.length; ++i) {
+      Object.assign(this, classConstructor.plugins[i](this, options));
+    }
+  }
+  // assigned during constructor
+  request;
+  graphql;
+  log;
+  hook;
+  // TODO: type `octokit.auth` based on passed options.authStrategy
+  auth;
+}
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+const dist_src_version_VERSION = "17.0.0";
+
+//# sourceMappingURL=version.js.map
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+const Endpoints = {
+  actions: {
+    addCustomLabelsToSelfHostedRunnerForOrg: [
+      "POST /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    addCustomLabelsToSelfHostedRunnerForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    addRepoAccessToSelfHostedRunnerGroupInOrg: [
+      "PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgVariable: [
+      "PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}"
+    ],
+    approveWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve"
+    ],
+    cancelWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel"
+    ],
+    createEnvironmentVariable: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/variables"
+    ],
+    createHostedRunnerForOrg: ["POST /orgs/{org}/actions/hosted-runners"],
+    createOrUpdateEnvironmentSecret: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    createOrUpdateOrgSecret: ["PUT /orgs/{org}/actions/secrets/{secret_name}"],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}"
+    ],
+    createOrgVariable: ["POST /orgs/{org}/actions/variables"],
+    createRegistrationTokenForOrg: [
+      "POST /orgs/{org}/actions/runners/registration-token"
+    ],
+    createRegistrationTokenForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/registration-token"
+    ],
+    createRemoveTokenForOrg: ["POST /orgs/{org}/actions/runners/remove-token"],
+    createRemoveTokenForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/remove-token"
+    ],
+    createRepoVariable: ["POST /repos/{owner}/{repo}/actions/variables"],
+    createWorkflowDispatch: [
+      "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+    ],
+    deleteActionsCacheById: [
+      "DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}"
+    ],
+    deleteActionsCacheByKey: [
+      "DELETE /repos/{owner}/{repo}/actions/caches{?key,ref}"
+    ],
+    deleteArtifact: [
+      "DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}"
+    ],
+    deleteCustomImageFromOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}"
+    ],
+    deleteCustomImageVersionFromOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}"
+    ],
+    deleteEnvironmentSecret: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    deleteEnvironmentVariable: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    deleteHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/actions/secrets/{secret_name}"],
+    deleteOrgVariable: ["DELETE /orgs/{org}/actions/variables/{name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}"
+    ],
+    deleteRepoVariable: [
+      "DELETE /repos/{owner}/{repo}/actions/variables/{name}"
+    ],
+    deleteSelfHostedRunnerFromOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}"
+    ],
+    deleteSelfHostedRunnerFromRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}"
+    ],
+    deleteWorkflowRun: ["DELETE /repos/{owner}/{repo}/actions/runs/{run_id}"],
+    deleteWorkflowRunLogs: [
+      "DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs"
+    ],
+    disableSelectedRepositoryGithubActionsOrganization: [
+      "DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}"
+    ],
+    disableWorkflow: [
+      "PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable"
+    ],
+    downloadArtifact: [
+      "GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"
+    ],
+    downloadJobLogsForWorkflowRun: [
+      "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs"
+    ],
+    downloadWorkflowRunAttemptLogs: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs"
+    ],
+    downloadWorkflowRunLogs: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs"
+    ],
+    enableSelectedRepositoryGithubActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/repositories/{repository_id}"
+    ],
+    enableWorkflow: [
+      "PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable"
+    ],
+    forceCancelWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel"
+    ],
+    generateRunnerJitconfigForOrg: [
+      "POST /orgs/{org}/actions/runners/generate-jitconfig"
+    ],
+    generateRunnerJitconfigForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig"
+    ],
+    getActionsCacheList: ["GET /repos/{owner}/{repo}/actions/caches"],
+    getActionsCacheUsage: ["GET /repos/{owner}/{repo}/actions/cache/usage"],
+    getActionsCacheUsageByRepoForOrg: [
+      "GET /orgs/{org}/actions/cache/usage-by-repository"
+    ],
+    getActionsCacheUsageForOrg: ["GET /orgs/{org}/actions/cache/usage"],
+    getAllowedActionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/selected-actions"
+    ],
+    getAllowedActionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/selected-actions"
+    ],
+    getArtifact: ["GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}"],
+    getCustomImageForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}"
+    ],
+    getCustomImageVersionForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}"
+    ],
+    getCustomOidcSubClaimForRepo: [
+      "GET /repos/{owner}/{repo}/actions/oidc/customization/sub"
+    ],
+    getEnvironmentPublicKey: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key"
+    ],
+    getEnvironmentSecret: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    getEnvironmentVariable: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    getGithubActionsDefaultWorkflowPermissionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/workflow"
+    ],
+    getGithubActionsDefaultWorkflowPermissionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/workflow"
+    ],
+    getGithubActionsPermissionsOrganization: [
+      "GET /orgs/{org}/actions/permissions"
+    ],
+    getGithubActionsPermissionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions"
+    ],
+    getHostedRunnerForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    getHostedRunnersGithubOwnedImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/github-owned"
+    ],
+    getHostedRunnersLimitsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/limits"
+    ],
+    getHostedRunnersMachineSpecsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/machine-sizes"
+    ],
+    getHostedRunnersPartnerImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/partner"
+    ],
+    getHostedRunnersPlatformsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/platforms"
+    ],
+    getJobForWorkflowRun: ["GET /repos/{owner}/{repo}/actions/jobs/{job_id}"],
+    getOrgPublicKey: ["GET /orgs/{org}/actions/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/actions/secrets/{secret_name}"],
+    getOrgVariable: ["GET /orgs/{org}/actions/variables/{name}"],
+    getPendingDeploymentsForRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"
+    ],
+    getRepoPermissions: [
+      "GET /repos/{owner}/{repo}/actions/permissions",
+      {},
+      { renamed: ["actions", "getGithubActionsPermissionsRepository"] }
+    ],
+    getRepoPublicKey: ["GET /repos/{owner}/{repo}/actions/secrets/public-key"],
+    getRepoSecret: ["GET /repos/{owner}/{repo}/actions/secrets/{secret_name}"],
+    getRepoVariable: ["GET /repos/{owner}/{repo}/actions/variables/{name}"],
+    getReviewsForRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals"
+    ],
+    getSelfHostedRunnerForOrg: ["GET /orgs/{org}/actions/runners/{runner_id}"],
+    getSelfHostedRunnerForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/{runner_id}"
+    ],
+    getWorkflow: ["GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}"],
+    getWorkflowAccessToRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/access"
+    ],
+    getWorkflowRun: ["GET /repos/{owner}/{repo}/actions/runs/{run_id}"],
+    getWorkflowRunAttempt: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}"
+    ],
+    getWorkflowRunUsage: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing"
+    ],
+    getWorkflowUsage: [
+      "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing"
+    ],
+    listArtifactsForRepo: ["GET /repos/{owner}/{repo}/actions/artifacts"],
+    listCustomImageVersionsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions"
+    ],
+    listCustomImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom"
+    ],
+    listEnvironmentSecrets: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets"
+    ],
+    listEnvironmentVariables: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/variables"
+    ],
+    listGithubHostedRunnersInGroupForOrg: [
+      "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners"
+    ],
+    listHostedRunnersForOrg: ["GET /orgs/{org}/actions/hosted-runners"],
+    listJobsForWorkflowRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+    ],
+    listJobsForWorkflowRunAttempt: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs"
+    ],
+    listLabelsForSelfHostedRunnerForOrg: [
+      "GET /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    listLabelsForSelfHostedRunnerForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    listOrgSecrets: ["GET /orgs/{org}/actions/secrets"],
+    listOrgVariables: ["GET /orgs/{org}/actions/variables"],
+    listRepoOrganizationSecrets: [
+      "GET /repos/{owner}/{repo}/actions/organization-secrets"
+    ],
+    listRepoOrganizationVariables: [
+      "GET /repos/{owner}/{repo}/actions/organization-variables"
+    ],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/actions/secrets"],
+    listRepoVariables: ["GET /repos/{owner}/{repo}/actions/variables"],
+    listRepoWorkflows: ["GET /repos/{owner}/{repo}/actions/workflows"],
+    listRunnerApplicationsForOrg: ["GET /orgs/{org}/actions/runners/downloads"],
+    listRunnerApplicationsForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/downloads"
+    ],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/actions/secrets/{secret_name}/repositories"
+    ],
+    listSelectedReposForOrgVariable: [
+      "GET /orgs/{org}/actions/variables/{name}/repositories"
+    ],
+    listSelectedRepositoriesEnabledGithubActionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/repositories"
+    ],
+    listSelfHostedRunnersForOrg: ["GET /orgs/{org}/actions/runners"],
+    listSelfHostedRunnersForRepo: ["GET /repos/{owner}/{repo}/actions/runners"],
+    listWorkflowRunArtifacts: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"
+    ],
+    listWorkflowRuns: [
+      "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"
+    ],
+    listWorkflowRunsForRepo: ["GET /repos/{owner}/{repo}/actions/runs"],
+    reRunJobForWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun"
+    ],
+    reRunWorkflow: ["POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun"],
+    reRunWorkflowFailedJobs: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs"
+    ],
+    removeAllCustomLabelsFromSelfHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    removeAllCustomLabelsFromSelfHostedRunnerForRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    removeCustomLabelFromSelfHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}"
+    ],
+    removeCustomLabelFromSelfHostedRunnerForRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    removeSelectedRepoFromOrgVariable: [
+      "DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}"
+    ],
+    reviewCustomGatesForRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule"
+    ],
+    reviewPendingDeploymentsForRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"
+    ],
+    setAllowedActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/selected-actions"
+    ],
+    setAllowedActionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/selected-actions"
+    ],
+    setCustomLabelsForSelfHostedRunnerForOrg: [
+      "PUT /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    setCustomLabelsForSelfHostedRunnerForRepo: [
+      "PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    setCustomOidcSubClaimForRepo: [
+      "PUT /repos/{owner}/{repo}/actions/oidc/customization/sub"
+    ],
+    setGithubActionsDefaultWorkflowPermissionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/workflow"
+    ],
+    setGithubActionsDefaultWorkflowPermissionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/workflow"
+    ],
+    setGithubActionsPermissionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions"
+    ],
+    setGithubActionsPermissionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/actions/secrets/{secret_name}/repositories"
+    ],
+    setSelectedReposForOrgVariable: [
+      "PUT /orgs/{org}/actions/variables/{name}/repositories"
+    ],
+    setSelectedRepositoriesEnabledGithubActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/repositories"
+    ],
+    setWorkflowAccessToRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/access"
+    ],
+    updateEnvironmentVariable: [
+      "PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    updateHostedRunnerForOrg: [
+      "PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    updateOrgVariable: ["PATCH /orgs/{org}/actions/variables/{name}"],
+    updateRepoVariable: [
+      "PATCH /repos/{owner}/{repo}/actions/variables/{name}"
+    ]
+  },
+  activity: {
+    checkRepoIsStarredByAuthenticatedUser: ["GET /user/starred/{owner}/{repo}"],
+    deleteRepoSubscription: ["DELETE /repos/{owner}/{repo}/subscription"],
+    deleteThreadSubscription: [
+      "DELETE /notifications/threads/{thread_id}/subscription"
+    ],
+    getFeeds: ["GET /feeds"],
+    getRepoSubscription: ["GET /repos/{owner}/{repo}/subscription"],
+    getThread: ["GET /notifications/threads/{thread_id}"],
+    getThreadSubscriptionForAuthenticatedUser: [
+      "GET /notifications/threads/{thread_id}/subscription"
+    ],
+    listEventsForAuthenticatedUser: ["GET /users/{username}/events"],
+    listNotificationsForAuthenticatedUser: ["GET /notifications"],
+    listOrgEventsForAuthenticatedUser: [
+      "GET /users/{username}/events/orgs/{org}"
+    ],
+    listPublicEvents: ["GET /events"],
+    listPublicEventsForRepoNetwork: ["GET /networks/{owner}/{repo}/events"],
+    listPublicEventsForUser: ["GET /users/{username}/events/public"],
+    listPublicOrgEvents: ["GET /orgs/{org}/events"],
+    listReceivedEventsForUser: ["GET /users/{username}/received_events"],
+    listReceivedPublicEventsForUser: [
+      "GET /users/{username}/received_events/public"
+    ],
+    listRepoEvents: ["GET /repos/{owner}/{repo}/events"],
+    listRepoNotificationsForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/notifications"
+    ],
+    listReposStarredByAuthenticatedUser: ["GET /user/starred"],
+    listReposStarredByUser: ["GET /users/{username}/starred"],
+    listReposWatchedByUser: ["GET /users/{username}/subscriptions"],
+    listStargazersForRepo: ["GET /repos/{owner}/{repo}/stargazers"],
+    listWatchedReposForAuthenticatedUser: ["GET /user/subscriptions"],
+    listWatchersForRepo: ["GET /repos/{owner}/{repo}/subscribers"],
+    markNotificationsAsRead: ["PUT /notifications"],
+    markRepoNotificationsAsRead: ["PUT /repos/{owner}/{repo}/notifications"],
+    markThreadAsDone: ["DELETE /notifications/threads/{thread_id}"],
+    markThreadAsRead: ["PATCH /notifications/threads/{thread_id}"],
+    setRepoSubscription: ["PUT /repos/{owner}/{repo}/subscription"],
+    setThreadSubscription: [
+      "PUT /notifications/threads/{thread_id}/subscription"
+    ],
+    starRepoForAuthenticatedUser: ["PUT /user/starred/{owner}/{repo}"],
+    unstarRepoForAuthenticatedUser: ["DELETE /user/starred/{owner}/{repo}"]
+  },
+  apps: {
+    addRepoToInstallation: [
+      "PUT /user/installations/{installation_id}/repositories/{repository_id}",
+      {},
+      { renamed: ["apps", "addRepoToInstallationForAuthenticatedUser"] }
+    ],
+    addRepoToInstallationForAuthenticatedUser: [
+      "PUT /user/installations/{installation_id}/repositories/{repository_id}"
+    ],
+    checkToken: ["POST /applications/{client_id}/token"],
+    createFromManifest: ["POST /app-manifests/{code}/conversions"],
+    createInstallationAccessToken: [
+      "POST /app/installations/{installation_id}/access_tokens"
+    ],
+    deleteAuthorization: ["DELETE /applications/{client_id}/grant"],
+    deleteInstallation: ["DELETE /app/installations/{installation_id}"],
+    deleteToken: ["DELETE /applications/{client_id}/token"],
+    getAuthenticated: ["GET /app"],
+    getBySlug: ["GET /apps/{app_slug}"],
+    getInstallation: ["GET /app/installations/{installation_id}"],
+    getOrgInstallation: ["GET /orgs/{org}/installation"],
+    getRepoInstallation: ["GET /repos/{owner}/{repo}/installation"],
+    getSubscriptionPlanForAccount: [
+      "GET /marketplace_listing/accounts/{account_id}"
+    ],
+    getSubscriptionPlanForAccountStubbed: [
+      "GET /marketplace_listing/stubbed/accounts/{account_id}"
+    ],
+    getUserInstallation: ["GET /users/{username}/installation"],
+    getWebhookConfigForApp: ["GET /app/hook/config"],
+    getWebhookDelivery: ["GET /app/hook/deliveries/{delivery_id}"],
+    listAccountsForPlan: ["GET /marketplace_listing/plans/{plan_id}/accounts"],
+    listAccountsForPlanStubbed: [
+      "GET /marketplace_listing/stubbed/plans/{plan_id}/accounts"
+    ],
+    listInstallationReposForAuthenticatedUser: [
+      "GET /user/installations/{installation_id}/repositories"
+    ],
+    listInstallationRequestsForAuthenticatedApp: [
+      "GET /app/installation-requests"
+    ],
+    listInstallations: ["GET /app/installations"],
+    listInstallationsForAuthenticatedUser: ["GET /user/installations"],
+    listPlans: ["GET /marketplace_listing/plans"],
+    listPlansStubbed: ["GET /marketplace_listing/stubbed/plans"],
+    listReposAccessibleToInstallation: ["GET /installation/repositories"],
+    listSubscriptionsForAuthenticatedUser: ["GET /user/marketplace_purchases"],
+    listSubscriptionsForAuthenticatedUserStubbed: [
+      "GET /user/marketplace_purchases/stubbed"
+    ],
+    listWebhookDeliveries: ["GET /app/hook/deliveries"],
+    redeliverWebhookDelivery: [
+      "POST /app/hook/deliveries/{delivery_id}/attempts"
+    ],
+    removeRepoFromInstallation: [
+      "DELETE /user/installations/{installation_id}/repositories/{repository_id}",
+      {},
+      { renamed: ["apps", "removeRepoFromInstallationForAuthenticatedUser"] }
+    ],
+    removeRepoFromInstallationForAuthenticatedUser: [
+      "DELETE /user/installations/{installation_id}/repositories/{repository_id}"
+    ],
+    resetToken: ["PATCH /applications/{client_id}/token"],
+    revokeInstallationAccessToken: ["DELETE /installation/token"],
+    scopeToken: ["POST /applications/{client_id}/token/scoped"],
+    suspendInstallation: ["PUT /app/installations/{installation_id}/suspended"],
+    unsuspendInstallation: [
+      "DELETE /app/installations/{installation_id}/suspended"
+    ],
+    updateWebhookConfigForApp: ["PATCH /app/hook/config"]
+  },
+  billing: {
+    getGithubActionsBillingOrg: ["GET /orgs/{org}/settings/billing/actions"],
+    getGithubActionsBillingUser: [
+      "GET /users/{username}/settings/billing/actions"
+    ],
+    getGithubBillingPremiumRequestUsageReportOrg: [
+      "GET /organizations/{org}/settings/billing/premium_request/usage"
+    ],
+    getGithubBillingPremiumRequestUsageReportUser: [
+      "GET /users/{username}/settings/billing/premium_request/usage"
+    ],
+    getGithubBillingUsageReportOrg: [
+      "GET /organizations/{org}/settings/billing/usage"
+    ],
+    getGithubBillingUsageReportUser: [
+      "GET /users/{username}/settings/billing/usage"
+    ],
+    getGithubPackagesBillingOrg: ["GET /orgs/{org}/settings/billing/packages"],
+    getGithubPackagesBillingUser: [
+      "GET /users/{username}/settings/billing/packages"
+    ],
+    getSharedStorageBillingOrg: [
+      "GET /orgs/{org}/settings/billing/shared-storage"
+    ],
+    getSharedStorageBillingUser: [
+      "GET /users/{username}/settings/billing/shared-storage"
+    ]
+  },
+  campaigns: {
+    createCampaign: ["POST /orgs/{org}/campaigns"],
+    deleteCampaign: ["DELETE /orgs/{org}/campaigns/{campaign_number}"],
+    getCampaignSummary: ["GET /orgs/{org}/campaigns/{campaign_number}"],
+    listOrgCampaigns: ["GET /orgs/{org}/campaigns"],
+    updateCampaign: ["PATCH /orgs/{org}/campaigns/{campaign_number}"]
+  },
+  checks: {
+    create: ["POST /repos/{owner}/{repo}/check-runs"],
+    createSuite: ["POST /repos/{owner}/{repo}/check-suites"],
+    get: ["GET /repos/{owner}/{repo}/check-runs/{check_run_id}"],
+    getSuite: ["GET /repos/{owner}/{repo}/check-suites/{check_suite_id}"],
+    listAnnotations: [
+      "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations"
+    ],
+    listForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/check-runs"],
+    listForSuite: [
+      "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs"
+    ],
+    listSuitesForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/check-suites"],
+    rerequestRun: [
+      "POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest"
+    ],
+    rerequestSuite: [
+      "POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest"
+    ],
+    setSuitesPreferences: [
+      "PATCH /repos/{owner}/{repo}/check-suites/preferences"
+    ],
+    update: ["PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"]
+  },
+  codeScanning: {
+    commitAutofix: [
+      "POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits"
+    ],
+    createAutofix: [
+      "POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix"
+    ],
+    createVariantAnalysis: [
+      "POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses"
+    ],
+    deleteAnalysis: [
+      "DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}{?confirm_delete}"
+    ],
+    deleteCodeqlDatabase: [
+      "DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}"
+    ],
+    getAlert: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
+      {},
+      { renamedParameters: { alert_id: "alert_number" } }
+    ],
+    getAnalysis: [
+      "GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}"
+    ],
+    getAutofix: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix"
+    ],
+    getCodeqlDatabase: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}"
+    ],
+    getDefaultSetup: ["GET /repos/{owner}/{repo}/code-scanning/default-setup"],
+    getSarif: ["GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}"],
+    getVariantAnalysis: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}"
+    ],
+    getVariantAnalysisRepoTask: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}"
+    ],
+    listAlertInstances: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances"
+    ],
+    listAlertsForOrg: ["GET /orgs/{org}/code-scanning/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/code-scanning/alerts"],
+    listAlertsInstances: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
+      {},
+      { renamed: ["codeScanning", "listAlertInstances"] }
+    ],
+    listCodeqlDatabases: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/databases"
+    ],
+    listRecentAnalyses: ["GET /repos/{owner}/{repo}/code-scanning/analyses"],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}"
+    ],
+    updateDefaultSetup: [
+      "PATCH /repos/{owner}/{repo}/code-scanning/default-setup"
+    ],
+    uploadSarif: ["POST /repos/{owner}/{repo}/code-scanning/sarifs"]
+  },
+  codeSecurity: {
+    attachConfiguration: [
+      "POST /orgs/{org}/code-security/configurations/{configuration_id}/attach"
+    ],
+    attachEnterpriseConfiguration: [
+      "POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach"
+    ],
+    createConfiguration: ["POST /orgs/{org}/code-security/configurations"],
+    createConfigurationForEnterprise: [
+      "POST /enterprises/{enterprise}/code-security/configurations"
+    ],
+    deleteConfiguration: [
+      "DELETE /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    deleteConfigurationForEnterprise: [
+      "DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ],
+    detachConfiguration: [
+      "DELETE /orgs/{org}/code-security/configurations/detach"
+    ],
+    getConfiguration: [
+      "GET /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    getConfigurationForRepository: [
+      "GET /repos/{owner}/{repo}/code-security-configuration"
+    ],
+    getConfigurationsForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations"
+    ],
+    getConfigurationsForOrg: ["GET /orgs/{org}/code-security/configurations"],
+    getDefaultConfigurations: [
+      "GET /orgs/{org}/code-security/configurations/defaults"
+    ],
+    getDefaultConfigurationsForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations/defaults"
+    ],
+    getRepositoriesForConfiguration: [
+      "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories"
+    ],
+    getRepositoriesForEnterpriseConfiguration: [
+      "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories"
+    ],
+    getSingleConfigurationForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ],
+    setConfigurationAsDefault: [
+      "PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults"
+    ],
+    setConfigurationAsDefaultForEnterprise: [
+      "PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults"
+    ],
+    updateConfiguration: [
+      "PATCH /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    updateEnterpriseConfiguration: [
+      "PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ]
+  },
+  codesOfConduct: {
+    getAllCodesOfConduct: ["GET /codes_of_conduct"],
+    getConductCode: ["GET /codes_of_conduct/{key}"]
+  },
+  codespaces: {
+    addRepositoryForSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    checkPermissionsForDevcontainer: [
+      "GET /repos/{owner}/{repo}/codespaces/permissions_check"
+    ],
+    codespaceMachinesForAuthenticatedUser: [
+      "GET /user/codespaces/{codespace_name}/machines"
+    ],
+    createForAuthenticatedUser: ["POST /user/codespaces"],
+    createOrUpdateOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}"
+    ],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    createOrUpdateSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}"
+    ],
+    createWithPrForAuthenticatedUser: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces"
+    ],
+    createWithRepoForAuthenticatedUser: [
+      "POST /repos/{owner}/{repo}/codespaces"
+    ],
+    deleteForAuthenticatedUser: ["DELETE /user/codespaces/{codespace_name}"],
+    deleteFromOrganization: [
+      "DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/codespaces/secrets/{secret_name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    deleteSecretForAuthenticatedUser: [
+      "DELETE /user/codespaces/secrets/{secret_name}"
+    ],
+    exportForAuthenticatedUser: [
+      "POST /user/codespaces/{codespace_name}/exports"
+    ],
+    getCodespacesForUserInOrg: [
+      "GET /orgs/{org}/members/{username}/codespaces"
+    ],
+    getExportDetailsForAuthenticatedUser: [
+      "GET /user/codespaces/{codespace_name}/exports/{export_id}"
+    ],
+    getForAuthenticatedUser: ["GET /user/codespaces/{codespace_name}"],
+    getOrgPublicKey: ["GET /orgs/{org}/codespaces/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/codespaces/secrets/{secret_name}"],
+    getPublicKeyForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/public-key"
+    ],
+    getRepoPublicKey: [
+      "GET /repos/{owner}/{repo}/codespaces/secrets/public-key"
+    ],
+    getRepoSecret: [
+      "GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    getSecretForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/{secret_name}"
+    ],
+    listDevcontainersInRepositoryForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/devcontainers"
+    ],
+    listForAuthenticatedUser: ["GET /user/codespaces"],
+    listInOrganization: [
+      "GET /orgs/{org}/codespaces",
+      {},
+      { renamedParameters: { org_id: "org" } }
+    ],
+    listInRepositoryForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces"
+    ],
+    listOrgSecrets: ["GET /orgs/{org}/codespaces/secrets"],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/codespaces/secrets"],
+    listRepositoriesForSecretForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/{secret_name}/repositories"
+    ],
+    listSecretsForAuthenticatedUser: ["GET /user/codespaces/secrets"],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories"
+    ],
+    preFlightWithRepoForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/new"
+    ],
+    publishForAuthenticatedUser: [
+      "POST /user/codespaces/{codespace_name}/publish"
+    ],
+    removeRepositoryForSecretForAuthenticatedUser: [
+      "DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    repoMachinesForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/machines"
+    ],
+    setRepositoriesForSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}/repositories"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories"
+    ],
+    startForAuthenticatedUser: ["POST /user/codespaces/{codespace_name}/start"],
+    stopForAuthenticatedUser: ["POST /user/codespaces/{codespace_name}/stop"],
+    stopInOrganization: [
+      "POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop"
+    ],
+    updateForAuthenticatedUser: ["PATCH /user/codespaces/{codespace_name}"]
+  },
+  copilot: {
+    addCopilotSeatsForTeams: [
+      "POST /orgs/{org}/copilot/billing/selected_teams"
+    ],
+    addCopilotSeatsForUsers: [
+      "POST /orgs/{org}/copilot/billing/selected_users"
+    ],
+    cancelCopilotSeatAssignmentForTeams: [
+      "DELETE /orgs/{org}/copilot/billing/selected_teams"
+    ],
+    cancelCopilotSeatAssignmentForUsers: [
+      "DELETE /orgs/{org}/copilot/billing/selected_users"
+    ],
+    copilotMetricsForOrganization: ["GET /orgs/{org}/copilot/metrics"],
+    copilotMetricsForTeam: ["GET /orgs/{org}/team/{team_slug}/copilot/metrics"],
+    getCopilotOrganizationDetails: ["GET /orgs/{org}/copilot/billing"],
+    getCopilotSeatDetailsForUser: [
+      "GET /orgs/{org}/members/{username}/copilot"
+    ],
+    listCopilotSeats: ["GET /orgs/{org}/copilot/billing/seats"]
+  },
+  credentials: { revoke: ["POST /credentials/revoke"] },
+  dependabot: {
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    createOrUpdateOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}"
+    ],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/dependabot/secrets/{secret_name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    getAlert: ["GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}"],
+    getOrgPublicKey: ["GET /orgs/{org}/dependabot/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/dependabot/secrets/{secret_name}"],
+    getRepoPublicKey: [
+      "GET /repos/{owner}/{repo}/dependabot/secrets/public-key"
+    ],
+    getRepoSecret: [
+      "GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    listAlertsForEnterprise: [
+      "GET /enterprises/{enterprise}/dependabot/alerts"
+    ],
+    listAlertsForOrg: ["GET /orgs/{org}/dependabot/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/dependabot/alerts"],
+    listOrgSecrets: ["GET /orgs/{org}/dependabot/secrets"],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/dependabot/secrets"],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    repositoryAccessForOrg: [
+      "GET /organizations/{org}/dependabot/repository-access"
+    ],
+    setRepositoryAccessDefaultLevel: [
+      "PUT /organizations/{org}/dependabot/repository-access/default-level"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories"
+    ],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}"
+    ],
+    updateRepositoryAccessForOrg: [
+      "PATCH /organizations/{org}/dependabot/repository-access"
+    ]
+  },
+  dependencyGraph: {
+    createRepositorySnapshot: [
+      "POST /repos/{owner}/{repo}/dependency-graph/snapshots"
+    ],
+    diffRange: [
+      "GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}"
+    ],
+    exportSbom: ["GET /repos/{owner}/{repo}/dependency-graph/sbom"]
+  },
+  emojis: { get: ["GET /emojis"] },
+  enterpriseTeamMemberships: {
+    add: [
+      "PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ],
+    bulkAdd: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add"
+    ],
+    bulkRemove: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove"
+    ],
+    get: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ],
+    list: ["GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships"],
+    remove: [
+      "DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ]
+  },
+  enterpriseTeamOrganizations: {
+    add: [
+      "PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    bulkAdd: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add"
+    ],
+    bulkRemove: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove"
+    ],
+    delete: [
+      "DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    getAssignment: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    getAssignments: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations"
+    ]
+  },
+  enterpriseTeams: {
+    create: ["POST /enterprises/{enterprise}/teams"],
+    delete: ["DELETE /enterprises/{enterprise}/teams/{team_slug}"],
+    get: ["GET /enterprises/{enterprise}/teams/{team_slug}"],
+    list: ["GET /enterprises/{enterprise}/teams"],
+    update: ["PATCH /enterprises/{enterprise}/teams/{team_slug}"]
+  },
+  gists: {
+    checkIsStarred: ["GET /gists/{gist_id}/star"],
+    create: ["POST /gists"],
+    createComment: ["POST /gists/{gist_id}/comments"],
+    delete: ["DELETE /gists/{gist_id}"],
+    deleteComment: ["DELETE /gists/{gist_id}/comments/{comment_id}"],
+    fork: ["POST /gists/{gist_id}/forks"],
+    get: ["GET /gists/{gist_id}"],
+    getComment: ["GET /gists/{gist_id}/comments/{comment_id}"],
+    getRevision: ["GET /gists/{gist_id}/{sha}"],
+    list: ["GET /gists"],
+    listComments: ["GET /gists/{gist_id}/comments"],
+    listCommits: ["GET /gists/{gist_id}/commits"],
+    listForUser: ["GET /users/{username}/gists"],
+    listForks: ["GET /gists/{gist_id}/forks"],
+    listPublic: ["GET /gists/public"],
+    listStarred: ["GET /gists/starred"],
+    star: ["PUT /gists/{gist_id}/star"],
+    unstar: ["DELETE /gists/{gist_id}/star"],
+    update: ["PATCH /gists/{gist_id}"],
+    updateComment: ["PATCH /gists/{gist_id}/comments/{comment_id}"]
+  },
+  git: {
+    createBlob: ["POST /repos/{owner}/{repo}/git/blobs"],
+    createCommit: ["POST /repos/{owner}/{repo}/git/commits"],
+    createRef: ["POST /repos/{owner}/{repo}/git/refs"],
+    createTag: ["POST /repos/{owner}/{repo}/git/tags"],
+    createTree: ["POST /repos/{owner}/{repo}/git/trees"],
+    deleteRef: ["DELETE /repos/{owner}/{repo}/git/refs/{ref}"],
+    getBlob: ["GET /repos/{owner}/{repo}/git/blobs/{file_sha}"],
+    getCommit: ["GET /repos/{owner}/{repo}/git/commits/{commit_sha}"],
+    getRef: ["GET /repos/{owner}/{repo}/git/ref/{ref}"],
+    getTag: ["GET /repos/{owner}/{repo}/git/tags/{tag_sha}"],
+    getTree: ["GET /repos/{owner}/{repo}/git/trees/{tree_sha}"],
+    listMatchingRefs: ["GET /repos/{owner}/{repo}/git/matching-refs/{ref}"],
+    updateRef: ["PATCH /repos/{owner}/{repo}/git/refs/{ref}"]
+  },
+  gitignore: {
+    getAllTemplates: ["GET /gitignore/templates"],
+    getTemplate: ["GET /gitignore/templates/{name}"]
+  },
+  hostedCompute: {
+    createNetworkConfigurationForOrg: [
+      "POST /orgs/{org}/settings/network-configurations"
+    ],
+    deleteNetworkConfigurationFromOrg: [
+      "DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ],
+    getNetworkConfigurationForOrg: [
+      "GET /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ],
+    getNetworkSettingsForOrg: [
+      "GET /orgs/{org}/settings/network-settings/{network_settings_id}"
+    ],
+    listNetworkConfigurationsForOrg: [
+      "GET /orgs/{org}/settings/network-configurations"
+    ],
+    updateNetworkConfigurationForOrg: [
+      "PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ]
+  },
+  interactions: {
+    getRestrictionsForAuthenticatedUser: ["GET /user/interaction-limits"],
+    getRestrictionsForOrg: ["GET /orgs/{org}/interaction-limits"],
+    getRestrictionsForRepo: ["GET /repos/{owner}/{repo}/interaction-limits"],
+    getRestrictionsForYourPublicRepos: [
+      "GET /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "getRestrictionsForAuthenticatedUser"] }
+    ],
+    removeRestrictionsForAuthenticatedUser: ["DELETE /user/interaction-limits"],
+    removeRestrictionsForOrg: ["DELETE /orgs/{org}/interaction-limits"],
+    removeRestrictionsForRepo: [
+      "DELETE /repos/{owner}/{repo}/interaction-limits"
+    ],
+    removeRestrictionsForYourPublicRepos: [
+      "DELETE /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "removeRestrictionsForAuthenticatedUser"] }
+    ],
+    setRestrictionsForAuthenticatedUser: ["PUT /user/interaction-limits"],
+    setRestrictionsForOrg: ["PUT /orgs/{org}/interaction-limits"],
+    setRestrictionsForRepo: ["PUT /repos/{owner}/{repo}/interaction-limits"],
+    setRestrictionsForYourPublicRepos: [
+      "PUT /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "setRestrictionsForAuthenticatedUser"] }
+    ]
+  },
+  issues: {
+    addAssignees: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/assignees"
+    ],
+    addBlockedByDependency: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by"
+    ],
+    addLabels: ["POST /repos/{owner}/{repo}/issues/{issue_number}/labels"],
+    addSubIssue: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues"
+    ],
+    checkUserCanBeAssigned: ["GET /repos/{owner}/{repo}/assignees/{assignee}"],
+    checkUserCanBeAssignedToIssue: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}"
+    ],
+    create: ["POST /repos/{owner}/{repo}/issues"],
+    createComment: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
+    ],
+    createLabel: ["POST /repos/{owner}/{repo}/labels"],
+    createMilestone: ["POST /repos/{owner}/{repo}/milestones"],
+    deleteComment: [
+      "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}"
+    ],
+    deleteLabel: ["DELETE /repos/{owner}/{repo}/labels/{name}"],
+    deleteMilestone: [
+      "DELETE /repos/{owner}/{repo}/milestones/{milestone_number}"
+    ],
+    get: ["GET /repos/{owner}/{repo}/issues/{issue_number}"],
+    getComment: ["GET /repos/{owner}/{repo}/issues/comments/{comment_id}"],
+    getEvent: ["GET /repos/{owner}/{repo}/issues/events/{event_id}"],
+    getLabel: ["GET /repos/{owner}/{repo}/labels/{name}"],
+    getMilestone: ["GET /repos/{owner}/{repo}/milestones/{milestone_number}"],
+    getParent: ["GET /repos/{owner}/{repo}/issues/{issue_number}/parent"],
+    list: ["GET /issues"],
+    listAssignees: ["GET /repos/{owner}/{repo}/assignees"],
+    listComments: ["GET /repos/{owner}/{repo}/issues/{issue_number}/comments"],
+    listCommentsForRepo: ["GET /repos/{owner}/{repo}/issues/comments"],
+    listDependenciesBlockedBy: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by"
+    ],
+    listDependenciesBlocking: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking"
+    ],
+    listEvents: ["GET /repos/{owner}/{repo}/issues/{issue_number}/events"],
+    listEventsForRepo: ["GET /repos/{owner}/{repo}/issues/events"],
+    listEventsForTimeline: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/timeline"
+    ],
+    listForAuthenticatedUser: ["GET /user/issues"],
+    listForOrg: ["GET /orgs/{org}/issues"],
+    listForRepo: ["GET /repos/{owner}/{repo}/issues"],
+    listLabelsForMilestone: [
+      "GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels"
+    ],
+    listLabelsForRepo: ["GET /repos/{owner}/{repo}/labels"],
+    listLabelsOnIssue: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/labels"
+    ],
+    listMilestones: ["GET /repos/{owner}/{repo}/milestones"],
+    listSubIssues: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues"
+    ],
+    lock: ["PUT /repos/{owner}/{repo}/issues/{issue_number}/lock"],
+    removeAllLabels: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels"
+    ],
+    removeAssignees: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees"
+    ],
+    removeDependencyBlockedBy: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}"
+    ],
+    removeLabel: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
+    ],
+    removeSubIssue: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue"
+    ],
+    reprioritizeSubIssue: [
+      "PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority"
+    ],
+    setLabels: ["PUT /repos/{owner}/{repo}/issues/{issue_number}/labels"],
+    unlock: ["DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock"],
+    update: ["PATCH /repos/{owner}/{repo}/issues/{issue_number}"],
+    updateComment: ["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"],
+    updateLabel: ["PATCH /repos/{owner}/{repo}/labels/{name}"],
+    updateMilestone: [
+      "PATCH /repos/{owner}/{repo}/milestones/{milestone_number}"
+    ]
+  },
+  licenses: {
+    get: ["GET /licenses/{license}"],
+    getAllCommonlyUsed: ["GET /licenses"],
+    getForRepo: ["GET /repos/{owner}/{repo}/license"]
+  },
+  markdown: {
+    render: ["POST /markdown"],
+    renderRaw: [
+      "POST /markdown/raw",
+      { headers: { "content-type": "text/plain; charset=utf-8" } }
+    ]
+  },
+  meta: {
+    get: ["GET /meta"],
+    getAllVersions: ["GET /versions"],
+    getOctocat: ["GET /octocat"],
+    getZen: ["GET /zen"],
+    root: ["GET /"]
+  },
+  migrations: {
+    deleteArchiveForAuthenticatedUser: [
+      "DELETE /user/migrations/{migration_id}/archive"
+    ],
+    deleteArchiveForOrg: [
+      "DELETE /orgs/{org}/migrations/{migration_id}/archive"
+    ],
+    downloadArchiveForOrg: [
+      "GET /orgs/{org}/migrations/{migration_id}/archive"
+    ],
+    getArchiveForAuthenticatedUser: [
+      "GET /user/migrations/{migration_id}/archive"
+    ],
+    getStatusForAuthenticatedUser: ["GET /user/migrations/{migration_id}"],
+    getStatusForOrg: ["GET /orgs/{org}/migrations/{migration_id}"],
+    listForAuthenticatedUser: ["GET /user/migrations"],
+    listForOrg: ["GET /orgs/{org}/migrations"],
+    listReposForAuthenticatedUser: [
+      "GET /user/migrations/{migration_id}/repositories"
+    ],
+    listReposForOrg: ["GET /orgs/{org}/migrations/{migration_id}/repositories"],
+    listReposForUser: [
+      "GET /user/migrations/{migration_id}/repositories",
+      {},
+      { renamed: ["migrations", "listReposForAuthenticatedUser"] }
+    ],
+    startForAuthenticatedUser: ["POST /user/migrations"],
+    startForOrg: ["POST /orgs/{org}/migrations"],
+    unlockRepoForAuthenticatedUser: [
+      "DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock"
+    ],
+    unlockRepoForOrg: [
+      "DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock"
+    ]
+  },
+  oidc: {
+    getOidcCustomSubTemplateForOrg: [
+      "GET /orgs/{org}/actions/oidc/customization/sub"
+    ],
+    updateOidcCustomSubTemplateForOrg: [
+      "PUT /orgs/{org}/actions/oidc/customization/sub"
+    ]
+  },
+  orgs: {
+    addSecurityManagerTeam: [
+      "PUT /orgs/{org}/security-managers/teams/{team_slug}",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.addSecurityManagerTeam() is deprecated, see https://docs.github.com/rest/orgs/security-managers#add-a-security-manager-team"
+      }
+    ],
+    assignTeamToOrgRole: [
+      "PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}"
+    ],
+    assignUserToOrgRole: [
+      "PUT /orgs/{org}/organization-roles/users/{username}/{role_id}"
+    ],
+    blockUser: ["PUT /orgs/{org}/blocks/{username}"],
+    cancelInvitation: ["DELETE /orgs/{org}/invitations/{invitation_id}"],
+    checkBlockedUser: ["GET /orgs/{org}/blocks/{username}"],
+    checkMembershipForUser: ["GET /orgs/{org}/members/{username}"],
+    checkPublicMembershipForUser: ["GET /orgs/{org}/public_members/{username}"],
+    convertMemberToOutsideCollaborator: [
+      "PUT /orgs/{org}/outside_collaborators/{username}"
+    ],
+    createArtifactStorageRecord: [
+      "POST /orgs/{org}/artifacts/metadata/storage-record"
+    ],
+    createInvitation: ["POST /orgs/{org}/invitations"],
+    createIssueType: ["POST /orgs/{org}/issue-types"],
+    createWebhook: ["POST /orgs/{org}/hooks"],
+    customPropertiesForOrgsCreateOrUpdateOrganizationValues: [
+      "PATCH /organizations/{org}/org-properties/values"
+    ],
+    customPropertiesForOrgsGetOrganizationValues: [
+      "GET /organizations/{org}/org-properties/values"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationDefinition: [
+      "PUT /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationDefinitions: [
+      "PATCH /orgs/{org}/properties/schema"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationValues: [
+      "PATCH /orgs/{org}/properties/values"
+    ],
+    customPropertiesForReposDeleteOrganizationDefinition: [
+      "DELETE /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposGetOrganizationDefinition: [
+      "GET /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposGetOrganizationDefinitions: [
+      "GET /orgs/{org}/properties/schema"
+    ],
+    customPropertiesForReposGetOrganizationValues: [
+      "GET /orgs/{org}/properties/values"
+    ],
+    delete: ["DELETE /orgs/{org}"],
+    deleteAttestationsBulk: ["POST /orgs/{org}/attestations/delete-request"],
+    deleteAttestationsById: [
+      "DELETE /orgs/{org}/attestations/{attestation_id}"
+    ],
+    deleteAttestationsBySubjectDigest: [
+      "DELETE /orgs/{org}/attestations/digest/{subject_digest}"
+    ],
+    deleteIssueType: ["DELETE /orgs/{org}/issue-types/{issue_type_id}"],
+    deleteWebhook: ["DELETE /orgs/{org}/hooks/{hook_id}"],
+    disableSelectedRepositoryImmutableReleasesOrganization: [
+      "DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}"
+    ],
+    enableSelectedRepositoryImmutableReleasesOrganization: [
+      "PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}"
+    ],
+    get: ["GET /orgs/{org}"],
+    getImmutableReleasesSettings: [
+      "GET /orgs/{org}/settings/immutable-releases"
+    ],
+    getImmutableReleasesSettingsRepositories: [
+      "GET /orgs/{org}/settings/immutable-releases/repositories"
+    ],
+    getMembershipForAuthenticatedUser: ["GET /user/memberships/orgs/{org}"],
+    getMembershipForUser: ["GET /orgs/{org}/memberships/{username}"],
+    getOrgRole: ["GET /orgs/{org}/organization-roles/{role_id}"],
+    getOrgRulesetHistory: ["GET /orgs/{org}/rulesets/{ruleset_id}/history"],
+    getOrgRulesetVersion: [
+      "GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}"
+    ],
+    getWebhook: ["GET /orgs/{org}/hooks/{hook_id}"],
+    getWebhookConfigForOrg: ["GET /orgs/{org}/hooks/{hook_id}/config"],
+    getWebhookDelivery: [
+      "GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}"
+    ],
+    list: ["GET /organizations"],
+    listAppInstallations: ["GET /orgs/{org}/installations"],
+    listArtifactStorageRecords: [
+      "GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records"
+    ],
+    listAttestationRepositories: ["GET /orgs/{org}/attestations/repositories"],
+    listAttestations: ["GET /orgs/{org}/attestations/{subject_digest}"],
+    listAttestationsBulk: [
+      "POST /orgs/{org}/attestations/bulk-list{?per_page,before,after}"
+    ],
+    listBlockedUsers: ["GET /orgs/{org}/blocks"],
+    listFailedInvitations: ["GET /orgs/{org}/failed_invitations"],
+    listForAuthenticatedUser: ["GET /user/orgs"],
+    listForUser: ["GET /users/{username}/orgs"],
+    listInvitationTeams: ["GET /orgs/{org}/invitations/{invitation_id}/teams"],
+    listIssueTypes: ["GET /orgs/{org}/issue-types"],
+    listMembers: ["GET /orgs/{org}/members"],
+    listMembershipsForAuthenticatedUser: ["GET /user/memberships/orgs"],
+    listOrgRoleTeams: ["GET /orgs/{org}/organization-roles/{role_id}/teams"],
+    listOrgRoleUsers: ["GET /orgs/{org}/organization-roles/{role_id}/users"],
+    listOrgRoles: ["GET /orgs/{org}/organization-roles"],
+    listOrganizationFineGrainedPermissions: [
+      "GET /orgs/{org}/organization-fine-grained-permissions"
+    ],
+    listOutsideCollaborators: ["GET /orgs/{org}/outside_collaborators"],
+    listPatGrantRepositories: [
+      "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories"
+    ],
+    listPatGrantRequestRepositories: [
+      "GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories"
+    ],
+    listPatGrantRequests: ["GET /orgs/{org}/personal-access-token-requests"],
+    listPatGrants: ["GET /orgs/{org}/personal-access-tokens"],
+    listPendingInvitations: ["GET /orgs/{org}/invitations"],
+    listPublicMembers: ["GET /orgs/{org}/public_members"],
+    listSecurityManagerTeams: [
+      "GET /orgs/{org}/security-managers",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.listSecurityManagerTeams() is deprecated, see https://docs.github.com/rest/orgs/security-managers#list-security-manager-teams"
+      }
+    ],
+    listWebhookDeliveries: ["GET /orgs/{org}/hooks/{hook_id}/deliveries"],
+    listWebhooks: ["GET /orgs/{org}/hooks"],
+    pingWebhook: ["POST /orgs/{org}/hooks/{hook_id}/pings"],
+    redeliverWebhookDelivery: [
+      "POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+    ],
+    removeMember: ["DELETE /orgs/{org}/members/{username}"],
+    removeMembershipForUser: ["DELETE /orgs/{org}/memberships/{username}"],
+    removeOutsideCollaborator: [
+      "DELETE /orgs/{org}/outside_collaborators/{username}"
+    ],
+    removePublicMembershipForAuthenticatedUser: [
+      "DELETE /orgs/{org}/public_members/{username}"
+    ],
+    removeSecurityManagerTeam: [
+      "DELETE /orgs/{org}/security-managers/teams/{team_slug}",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.removeSecurityManagerTeam() is deprecated, see https://docs.github.com/rest/orgs/security-managers#remove-a-security-manager-team"
+      }
+    ],
+    reviewPatGrantRequest: [
+      "POST /orgs/{org}/personal-access-token-requests/{pat_request_id}"
+    ],
+    reviewPatGrantRequestsInBulk: [
+      "POST /orgs/{org}/personal-access-token-requests"
+    ],
+    revokeAllOrgRolesTeam: [
+      "DELETE /orgs/{org}/organization-roles/teams/{team_slug}"
+    ],
+    revokeAllOrgRolesUser: [
+      "DELETE /orgs/{org}/organization-roles/users/{username}"
+    ],
+    revokeOrgRoleTeam: [
+      "DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}"
+    ],
+    revokeOrgRoleUser: [
+      "DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}"
+    ],
+    setImmutableReleasesSettings: [
+      "PUT /orgs/{org}/settings/immutable-releases"
+    ],
+    setImmutableReleasesSettingsRepositories: [
+      "PUT /orgs/{org}/settings/immutable-releases/repositories"
+    ],
+    setMembershipForUser: ["PUT /orgs/{org}/memberships/{username}"],
+    setPublicMembershipForAuthenticatedUser: [
+      "PUT /orgs/{org}/public_members/{username}"
+    ],
+    unblockUser: ["DELETE /orgs/{org}/blocks/{username}"],
+    update: ["PATCH /orgs/{org}"],
+    updateIssueType: ["PUT /orgs/{org}/issue-types/{issue_type_id}"],
+    updateMembershipForAuthenticatedUser: [
+      "PATCH /user/memberships/orgs/{org}"
+    ],
+    updatePatAccess: ["POST /orgs/{org}/personal-access-tokens/{pat_id}"],
+    updatePatAccesses: ["POST /orgs/{org}/personal-access-tokens"],
+    updateWebhook: ["PATCH /orgs/{org}/hooks/{hook_id}"],
+    updateWebhookConfigForOrg: ["PATCH /orgs/{org}/hooks/{hook_id}/config"]
+  },
+  packages: {
+    deletePackageForAuthenticatedUser: [
+      "DELETE /user/packages/{package_type}/{package_name}"
+    ],
+    deletePackageForOrg: [
+      "DELETE /orgs/{org}/packages/{package_type}/{package_name}"
+    ],
+    deletePackageForUser: [
+      "DELETE /users/{username}/packages/{package_type}/{package_name}"
+    ],
+    deletePackageVersionForAuthenticatedUser: [
+      "DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    deletePackageVersionForOrg: [
+      "DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    deletePackageVersionForUser: [
+      "DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getAllPackageVersionsForAPackageOwnedByAnOrg: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions",
+      {},
+      { renamed: ["packages", "getAllPackageVersionsForPackageOwnedByOrg"] }
+    ],
+    getAllPackageVersionsForAPackageOwnedByTheAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions",
+      {},
+      {
+        renamed: [
+          "packages",
+          "getAllPackageVersionsForPackageOwnedByAuthenticatedUser"
+        ]
+      }
+    ],
+    getAllPackageVersionsForPackageOwnedByAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions"
+    ],
+    getAllPackageVersionsForPackageOwnedByOrg: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions"
+    ],
+    getAllPackageVersionsForPackageOwnedByUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}/versions"
+    ],
+    getPackageForAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}"
+    ],
+    getPackageForOrganization: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}"
+    ],
+    getPackageForUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}"
+    ],
+    getPackageVersionForAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getPackageVersionForOrganization: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getPackageVersionForUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    listDockerMigrationConflictingPackagesForAuthenticatedUser: [
+      "GET /user/docker/conflicts"
+    ],
+    listDockerMigrationConflictingPackagesForOrganization: [
+      "GET /orgs/{org}/docker/conflicts"
+    ],
+    listDockerMigrationConflictingPackagesForUser: [
+      "GET /users/{username}/docker/conflicts"
+    ],
+    listPackagesForAuthenticatedUser: ["GET /user/packages"],
+    listPackagesForOrganization: ["GET /orgs/{org}/packages"],
+    listPackagesForUser: ["GET /users/{username}/packages"],
+    restorePackageForAuthenticatedUser: [
+      "POST /user/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageForOrg: [
+      "POST /orgs/{org}/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageForUser: [
+      "POST /users/{username}/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageVersionForAuthenticatedUser: [
+      "POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ],
+    restorePackageVersionForOrg: [
+      "POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ],
+    restorePackageVersionForUser: [
+      "POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ]
+  },
+  privateRegistries: {
+    createOrgPrivateRegistry: ["POST /orgs/{org}/private-registries"],
+    deleteOrgPrivateRegistry: [
+      "DELETE /orgs/{org}/private-registries/{secret_name}"
+    ],
+    getOrgPrivateRegistry: ["GET /orgs/{org}/private-registries/{secret_name}"],
+    getOrgPublicKey: ["GET /orgs/{org}/private-registries/public-key"],
+    listOrgPrivateRegistries: ["GET /orgs/{org}/private-registries"],
+    updateOrgPrivateRegistry: [
+      "PATCH /orgs/{org}/private-registries/{secret_name}"
+    ]
+  },
+  projects: {
+    addItemForOrg: ["POST /orgs/{org}/projectsV2/{project_number}/items"],
+    addItemForUser: [
+      "POST /users/{username}/projectsV2/{project_number}/items"
+    ],
+    deleteItemForOrg: [
+      "DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    deleteItemForUser: [
+      "DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    getFieldForOrg: [
+      "GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}"
+    ],
+    getFieldForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/fields/{field_id}"
+    ],
+    getForOrg: ["GET /orgs/{org}/projectsV2/{project_number}"],
+    getForUser: ["GET /users/{username}/projectsV2/{project_number}"],
+    getOrgItem: ["GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}"],
+    getUserItem: [
+      "GET /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    listFieldsForOrg: ["GET /orgs/{org}/projectsV2/{project_number}/fields"],
+    listFieldsForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/fields"
+    ],
+    listForOrg: ["GET /orgs/{org}/projectsV2"],
+    listForUser: ["GET /users/{username}/projectsV2"],
+    listItemsForOrg: ["GET /orgs/{org}/projectsV2/{project_number}/items"],
+    listItemsForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/items"
+    ],
+    updateItemForOrg: [
+      "PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    updateItemForUser: [
+      "PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ]
+  },
+  pulls: {
+    checkIfMerged: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/merge"],
+    create: ["POST /repos/{owner}/{repo}/pulls"],
+    createReplyForReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies"
+    ],
+    createReview: ["POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
+    createReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments"
+    ],
+    deletePendingReview: [
+      "DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    deleteReviewComment: [
+      "DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}"
+    ],
+    dismissReview: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals"
+    ],
+    get: ["GET /repos/{owner}/{repo}/pulls/{pull_number}"],
+    getReview: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    getReviewComment: ["GET /repos/{owner}/{repo}/pulls/comments/{comment_id}"],
+    list: ["GET /repos/{owner}/{repo}/pulls"],
+    listCommentsForReview: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments"
+    ],
+    listCommits: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/commits"],
+    listFiles: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/files"],
+    listRequestedReviewers: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    listReviewComments: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments"
+    ],
+    listReviewCommentsForRepo: ["GET /repos/{owner}/{repo}/pulls/comments"],
+    listReviews: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
+    merge: ["PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge"],
+    removeRequestedReviewers: [
+      "DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    requestReviewers: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    submitReview: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events"
+    ],
+    update: ["PATCH /repos/{owner}/{repo}/pulls/{pull_number}"],
+    updateBranch: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch"
+    ],
+    updateReview: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    updateReviewComment: [
+      "PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}"
+    ]
+  },
+  rateLimit: { get: ["GET /rate_limit"] },
+  reactions: {
+    createForCommitComment: [
+      "POST /repos/{owner}/{repo}/comments/{comment_id}/reactions"
+    ],
+    createForIssue: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/reactions"
+    ],
+    createForIssueComment: [
+      "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+    ],
+    createForPullRequestReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
+    ],
+    createForRelease: [
+      "POST /repos/{owner}/{repo}/releases/{release_id}/reactions"
+    ],
+    createForTeamDiscussionCommentInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions"
+    ],
+    createForTeamDiscussionInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions"
+    ],
+    deleteForCommitComment: [
+      "DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForIssue: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}"
+    ],
+    deleteForIssueComment: [
+      "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForPullRequestComment: [
+      "DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForRelease: [
+      "DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}"
+    ],
+    deleteForTeamDiscussion: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions/{reaction_id}"
+    ],
+    deleteForTeamDiscussionComment: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions/{reaction_id}"
+    ],
+    listForCommitComment: [
+      "GET /repos/{owner}/{repo}/comments/{comment_id}/reactions"
+    ],
+    listForIssue: ["GET /repos/{owner}/{repo}/issues/{issue_number}/reactions"],
+    listForIssueComment: [
+      "GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+    ],
+    listForPullRequestReviewComment: [
+      "GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
+    ],
+    listForRelease: [
+      "GET /repos/{owner}/{repo}/releases/{release_id}/reactions"
+    ],
+    listForTeamDiscussionCommentInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions"
+    ],
+    listForTeamDiscussionInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions"
+    ]
+  },
+  repos: {
+    acceptInvitation: [
+      "PATCH /user/repository_invitations/{invitation_id}",
+      {},
+      { renamed: ["repos", "acceptInvitationForAuthenticatedUser"] }
+    ],
+    acceptInvitationForAuthenticatedUser: [
+      "PATCH /user/repository_invitations/{invitation_id}"
+    ],
+    addAppAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    addCollaborator: ["PUT /repos/{owner}/{repo}/collaborators/{username}"],
+    addStatusCheckContexts: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    addTeamAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    addUserAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    cancelPagesDeployment: [
+      "POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel"
+    ],
+    checkAutomatedSecurityFixes: [
+      "GET /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    checkCollaborator: ["GET /repos/{owner}/{repo}/collaborators/{username}"],
+    checkImmutableReleases: ["GET /repos/{owner}/{repo}/immutable-releases"],
+    checkPrivateVulnerabilityReporting: [
+      "GET /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    checkVulnerabilityAlerts: [
+      "GET /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    codeownersErrors: ["GET /repos/{owner}/{repo}/codeowners/errors"],
+    compareCommits: ["GET /repos/{owner}/{repo}/compare/{base}...{head}"],
+    compareCommitsWithBasehead: [
+      "GET /repos/{owner}/{repo}/compare/{basehead}"
+    ],
+    createAttestation: ["POST /repos/{owner}/{repo}/attestations"],
+    createAutolink: ["POST /repos/{owner}/{repo}/autolinks"],
+    createCommitComment: [
+      "POST /repos/{owner}/{repo}/commits/{commit_sha}/comments"
+    ],
+    createCommitSignatureProtection: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    createCommitStatus: ["POST /repos/{owner}/{repo}/statuses/{sha}"],
+    createDeployKey: ["POST /repos/{owner}/{repo}/keys"],
+    createDeployment: ["POST /repos/{owner}/{repo}/deployments"],
+    createDeploymentBranchPolicy: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"
+    ],
+    createDeploymentProtectionRule: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"
+    ],
+    createDeploymentStatus: [
+      "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    ],
+    createDispatchEvent: ["POST /repos/{owner}/{repo}/dispatches"],
+    createForAuthenticatedUser: ["POST /user/repos"],
+    createFork: ["POST /repos/{owner}/{repo}/forks"],
+    createInOrg: ["POST /orgs/{org}/repos"],
+    createOrUpdateEnvironment: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    createOrUpdateFileContents: ["PUT /repos/{owner}/{repo}/contents/{path}"],
+    createOrgRuleset: ["POST /orgs/{org}/rulesets"],
+    createPagesDeployment: ["POST /repos/{owner}/{repo}/pages/deployments"],
+    createPagesSite: ["POST /repos/{owner}/{repo}/pages"],
+    createRelease: ["POST /repos/{owner}/{repo}/releases"],
+    createRepoRuleset: ["POST /repos/{owner}/{repo}/rulesets"],
+    createUsingTemplate: [
+      "POST /repos/{template_owner}/{template_repo}/generate"
+    ],
+    createWebhook: ["POST /repos/{owner}/{repo}/hooks"],
+    customPropertiesForReposCreateOrUpdateRepositoryValues: [
+      "PATCH /repos/{owner}/{repo}/properties/values"
+    ],
+    customPropertiesForReposGetRepositoryValues: [
+      "GET /repos/{owner}/{repo}/properties/values"
+    ],
+    declineInvitation: [
+      "DELETE /user/repository_invitations/{invitation_id}",
+      {},
+      { renamed: ["repos", "declineInvitationForAuthenticatedUser"] }
+    ],
+    declineInvitationForAuthenticatedUser: [
+      "DELETE /user/repository_invitations/{invitation_id}"
+    ],
+    delete: ["DELETE /repos/{owner}/{repo}"],
+    deleteAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions"
+    ],
+    deleteAdminBranchProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    deleteAnEnvironment: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    deleteAutolink: ["DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}"],
+    deleteBranchProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    deleteCommitComment: ["DELETE /repos/{owner}/{repo}/comments/{comment_id}"],
+    deleteCommitSignatureProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    deleteDeployKey: ["DELETE /repos/{owner}/{repo}/keys/{key_id}"],
+    deleteDeployment: [
+      "DELETE /repos/{owner}/{repo}/deployments/{deployment_id}"
+    ],
+    deleteDeploymentBranchPolicy: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    deleteFile: ["DELETE /repos/{owner}/{repo}/contents/{path}"],
+    deleteInvitation: [
+      "DELETE /repos/{owner}/{repo}/invitations/{invitation_id}"
+    ],
+    deleteOrgRuleset: ["DELETE /orgs/{org}/rulesets/{ruleset_id}"],
+    deletePagesSite: ["DELETE /repos/{owner}/{repo}/pages"],
+    deletePullRequestReviewProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    deleteRelease: ["DELETE /repos/{owner}/{repo}/releases/{release_id}"],
+    deleteReleaseAsset: [
+      "DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}"
+    ],
+    deleteRepoRuleset: ["DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    deleteWebhook: ["DELETE /repos/{owner}/{repo}/hooks/{hook_id}"],
+    disableAutomatedSecurityFixes: [
+      "DELETE /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    disableDeploymentProtectionRule: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}"
+    ],
+    disableImmutableReleases: [
+      "DELETE /repos/{owner}/{repo}/immutable-releases"
+    ],
+    disablePrivateVulnerabilityReporting: [
+      "DELETE /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    disableVulnerabilityAlerts: [
+      "DELETE /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    downloadArchive: [
+      "GET /repos/{owner}/{repo}/zipball/{ref}",
+      {},
+      { renamed: ["repos", "downloadZipballArchive"] }
+    ],
+    downloadTarballArchive: ["GET /repos/{owner}/{repo}/tarball/{ref}"],
+    downloadZipballArchive: ["GET /repos/{owner}/{repo}/zipball/{ref}"],
+    enableAutomatedSecurityFixes: [
+      "PUT /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    enableImmutableReleases: ["PUT /repos/{owner}/{repo}/immutable-releases"],
+    enablePrivateVulnerabilityReporting: [
+      "PUT /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    enableVulnerabilityAlerts: [
+      "PUT /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    generateReleaseNotes: [
+      "POST /repos/{owner}/{repo}/releases/generate-notes"
+    ],
+    get: ["GET /repos/{owner}/{repo}"],
+    getAccessRestrictions: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions"
+    ],
+    getAdminBranchProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    getAllDeploymentProtectionRules: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"
+    ],
+    getAllEnvironments: ["GET /repos/{owner}/{repo}/environments"],
+    getAllStatusCheckContexts: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts"
+    ],
+    getAllTopics: ["GET /repos/{owner}/{repo}/topics"],
+    getAppsWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps"
+    ],
+    getAutolink: ["GET /repos/{owner}/{repo}/autolinks/{autolink_id}"],
+    getBranch: ["GET /repos/{owner}/{repo}/branches/{branch}"],
+    getBranchProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    getBranchRules: ["GET /repos/{owner}/{repo}/rules/branches/{branch}"],
+    getClones: ["GET /repos/{owner}/{repo}/traffic/clones"],
+    getCodeFrequencyStats: ["GET /repos/{owner}/{repo}/stats/code_frequency"],
+    getCollaboratorPermissionLevel: [
+      "GET /repos/{owner}/{repo}/collaborators/{username}/permission"
+    ],
+    getCombinedStatusForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/status"],
+    getCommit: ["GET /repos/{owner}/{repo}/commits/{ref}"],
+    getCommitActivityStats: ["GET /repos/{owner}/{repo}/stats/commit_activity"],
+    getCommitComment: ["GET /repos/{owner}/{repo}/comments/{comment_id}"],
+    getCommitSignatureProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    getCommunityProfileMetrics: ["GET /repos/{owner}/{repo}/community/profile"],
+    getContent: ["GET /repos/{owner}/{repo}/contents/{path}"],
+    getContributorsStats: ["GET /repos/{owner}/{repo}/stats/contributors"],
+    getCustomDeploymentProtectionRule: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}"
+    ],
+    getDeployKey: ["GET /repos/{owner}/{repo}/keys/{key_id}"],
+    getDeployment: ["GET /repos/{owner}/{repo}/deployments/{deployment_id}"],
+    getDeploymentBranchPolicy: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    getDeploymentStatus: [
+      "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}"
+    ],
+    getEnvironment: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    getLatestPagesBuild: ["GET /repos/{owner}/{repo}/pages/builds/latest"],
+    getLatestRelease: ["GET /repos/{owner}/{repo}/releases/latest"],
+    getOrgRuleSuite: ["GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}"],
+    getOrgRuleSuites: ["GET /orgs/{org}/rulesets/rule-suites"],
+    getOrgRuleset: ["GET /orgs/{org}/rulesets/{ruleset_id}"],
+    getOrgRulesets: ["GET /orgs/{org}/rulesets"],
+    getPages: ["GET /repos/{owner}/{repo}/pages"],
+    getPagesBuild: ["GET /repos/{owner}/{repo}/pages/builds/{build_id}"],
+    getPagesDeployment: [
+      "GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}"
+    ],
+    getPagesHealthCheck: ["GET /repos/{owner}/{repo}/pages/health"],
+    getParticipationStats: ["GET /repos/{owner}/{repo}/stats/participation"],
+    getPullRequestReviewProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    getPunchCardStats: ["GET /repos/{owner}/{repo}/stats/punch_card"],
+    getReadme: ["GET /repos/{owner}/{repo}/readme"],
+    getReadmeInDirectory: ["GET /repos/{owner}/{repo}/readme/{dir}"],
+    getRelease: ["GET /repos/{owner}/{repo}/releases/{release_id}"],
+    getReleaseAsset: ["GET /repos/{owner}/{repo}/releases/assets/{asset_id}"],
+    getReleaseByTag: ["GET /repos/{owner}/{repo}/releases/tags/{tag}"],
+    getRepoRuleSuite: [
+      "GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}"
+    ],
+    getRepoRuleSuites: ["GET /repos/{owner}/{repo}/rulesets/rule-suites"],
+    getRepoRuleset: ["GET /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    getRepoRulesetHistory: [
+      "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history"
+    ],
+    getRepoRulesetVersion: [
+      "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}"
+    ],
+    getRepoRulesets: ["GET /repos/{owner}/{repo}/rulesets"],
+    getStatusChecksProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    getTeamsWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams"
+    ],
+    getTopPaths: ["GET /repos/{owner}/{repo}/traffic/popular/paths"],
+    getTopReferrers: ["GET /repos/{owner}/{repo}/traffic/popular/referrers"],
+    getUsersWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users"
+    ],
+    getViews: ["GET /repos/{owner}/{repo}/traffic/views"],
+    getWebhook: ["GET /repos/{owner}/{repo}/hooks/{hook_id}"],
+    getWebhookConfigForRepo: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/config"
+    ],
+    getWebhookDelivery: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}"
+    ],
+    listActivities: ["GET /repos/{owner}/{repo}/activity"],
+    listAttestations: [
+      "GET /repos/{owner}/{repo}/attestations/{subject_digest}"
+    ],
+    listAutolinks: ["GET /repos/{owner}/{repo}/autolinks"],
+    listBranches: ["GET /repos/{owner}/{repo}/branches"],
+    listBranchesForHeadCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head"
+    ],
+    listCollaborators: ["GET /repos/{owner}/{repo}/collaborators"],
+    listCommentsForCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/comments"
+    ],
+    listCommitCommentsForRepo: ["GET /repos/{owner}/{repo}/comments"],
+    listCommitStatusesForRef: [
+      "GET /repos/{owner}/{repo}/commits/{ref}/statuses"
+    ],
+    listCommits: ["GET /repos/{owner}/{repo}/commits"],
+    listContributors: ["GET /repos/{owner}/{repo}/contributors"],
+    listCustomDeploymentRuleIntegrations: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps"
+    ],
+    listDeployKeys: ["GET /repos/{owner}/{repo}/keys"],
+    listDeploymentBranchPolicies: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"
+    ],
+    listDeploymentStatuses: [
+      "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    ],
+    listDeployments: ["GET /repos/{owner}/{repo}/deployments"],
+    listForAuthenticatedUser: ["GET /user/repos"],
+    listForOrg: ["GET /orgs/{org}/repos"],
+    listForUser: ["GET /users/{username}/repos"],
+    listForks: ["GET /repos/{owner}/{repo}/forks"],
+    listInvitations: ["GET /repos/{owner}/{repo}/invitations"],
+    listInvitationsForAuthenticatedUser: ["GET /user/repository_invitations"],
+    listLanguages: ["GET /repos/{owner}/{repo}/languages"],
+    listPagesBuilds: ["GET /repos/{owner}/{repo}/pages/builds"],
+    listPublic: ["GET /repositories"],
+    listPullRequestsAssociatedWithCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"
+    ],
+    listReleaseAssets: [
+      "GET /repos/{owner}/{repo}/releases/{release_id}/assets"
+    ],
+    listReleases: ["GET /repos/{owner}/{repo}/releases"],
+    listTags: ["GET /repos/{owner}/{repo}/tags"],
+    listTeams: ["GET /repos/{owner}/{repo}/teams"],
+    listWebhookDeliveries: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries"
+    ],
+    listWebhooks: ["GET /repos/{owner}/{repo}/hooks"],
+    merge: ["POST /repos/{owner}/{repo}/merges"],
+    mergeUpstream: ["POST /repos/{owner}/{repo}/merge-upstream"],
+    pingWebhook: ["POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"],
+    redeliverWebhookDelivery: [
+      "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+    ],
+    removeAppAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    removeCollaborator: [
+      "DELETE /repos/{owner}/{repo}/collaborators/{username}"
+    ],
+    removeStatusCheckContexts: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    removeStatusCheckProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    removeTeamAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    removeUserAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    renameBranch: ["POST /repos/{owner}/{repo}/branches/{branch}/rename"],
+    replaceAllTopics: ["PUT /repos/{owner}/{repo}/topics"],
+    requestPagesBuild: ["POST /repos/{owner}/{repo}/pages/builds"],
+    setAdminBranchProtection: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    setAppAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    setStatusCheckContexts: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    setTeamAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    setUserAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    testPushWebhook: ["POST /repos/{owner}/{repo}/hooks/{hook_id}/tests"],
+    transfer: ["POST /repos/{owner}/{repo}/transfer"],
+    update: ["PATCH /repos/{owner}/{repo}"],
+    updateBranchProtection: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    updateCommitComment: ["PATCH /repos/{owner}/{repo}/comments/{comment_id}"],
+    updateDeploymentBranchPolicy: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    updateInformationAboutPagesSite: ["PUT /repos/{owner}/{repo}/pages"],
+    updateInvitation: [
+      "PATCH /repos/{owner}/{repo}/invitations/{invitation_id}"
+    ],
+    updateOrgRuleset: ["PUT /orgs/{org}/rulesets/{ruleset_id}"],
+    updatePullRequestReviewProtection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    updateRelease: ["PATCH /repos/{owner}/{repo}/releases/{release_id}"],
+    updateReleaseAsset: [
+      "PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}"
+    ],
+    updateRepoRuleset: ["PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    updateStatusCheckPotection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
+      {},
+      { renamed: ["repos", "updateStatusCheckProtection"] }
+    ],
+    updateStatusCheckProtection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    updateWebhook: ["PATCH /repos/{owner}/{repo}/hooks/{hook_id}"],
+    updateWebhookConfigForRepo: [
+      "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config"
+    ],
+    uploadReleaseAsset: [
+      "POST /repos/{owner}/{repo}/releases/{release_id}/assets{?name,label}",
+      { baseUrl: "https://uploads.github.com" }
+    ]
+  },
+  search: {
+    code: ["GET /search/code"],
+    commits: ["GET /search/commits"],
+    issuesAndPullRequests: ["GET /search/issues"],
+    labels: ["GET /search/labels"],
+    repos: ["GET /search/repositories"],
+    topics: ["GET /search/topics"],
+    users: ["GET /search/users"]
+  },
+  secretScanning: {
+    createPushProtectionBypass: [
+      "POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses"
+    ],
+    getAlert: [
+      "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}"
+    ],
+    getScanHistory: ["GET /repos/{owner}/{repo}/secret-scanning/scan-history"],
+    listAlertsForOrg: ["GET /orgs/{org}/secret-scanning/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/secret-scanning/alerts"],
+    listLocationsForAlert: [
+      "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations"
+    ],
+    listOrgPatternConfigs: [
+      "GET /orgs/{org}/secret-scanning/pattern-configurations"
+    ],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}"
+    ],
+    updateOrgPatternConfigs: [
+      "PATCH /orgs/{org}/secret-scanning/pattern-configurations"
+    ]
+  },
+  securityAdvisories: {
+    createFork: [
+      "POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks"
+    ],
+    createPrivateVulnerabilityReport: [
+      "POST /repos/{owner}/{repo}/security-advisories/reports"
+    ],
+    createRepositoryAdvisory: [
+      "POST /repos/{owner}/{repo}/security-advisories"
+    ],
+    createRepositoryAdvisoryCveRequest: [
+      "POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve"
+    ],
+    getGlobalAdvisory: ["GET /advisories/{ghsa_id}"],
+    getRepositoryAdvisory: [
+      "GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}"
+    ],
+    listGlobalAdvisories: ["GET /advisories"],
+    listOrgRepositoryAdvisories: ["GET /orgs/{org}/security-advisories"],
+    listRepositoryAdvisories: ["GET /repos/{owner}/{repo}/security-advisories"],
+    updateRepositoryAdvisory: [
+      "PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}"
+    ]
+  },
+  teams: {
+    addOrUpdateMembershipForUserInOrg: [
+      "PUT /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    addOrUpdateRepoPermissionsInOrg: [
+      "PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    checkPermissionsForRepoInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    create: ["POST /orgs/{org}/teams"],
+    createDiscussionCommentInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments"
+    ],
+    createDiscussionInOrg: ["POST /orgs/{org}/teams/{team_slug}/discussions"],
+    deleteDiscussionCommentInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    deleteDiscussionInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    deleteInOrg: ["DELETE /orgs/{org}/teams/{team_slug}"],
+    getByName: ["GET /orgs/{org}/teams/{team_slug}"],
+    getDiscussionCommentInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    getDiscussionInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    getMembershipForUserInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    list: ["GET /orgs/{org}/teams"],
+    listChildInOrg: ["GET /orgs/{org}/teams/{team_slug}/teams"],
+    listDiscussionCommentsInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments"
+    ],
+    listDiscussionsInOrg: ["GET /orgs/{org}/teams/{team_slug}/discussions"],
+    listForAuthenticatedUser: ["GET /user/teams"],
+    listMembersInOrg: ["GET /orgs/{org}/teams/{team_slug}/members"],
+    listPendingInvitationsInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/invitations"
+    ],
+    listReposInOrg: ["GET /orgs/{org}/teams/{team_slug}/repos"],
+    removeMembershipForUserInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    removeRepoInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    updateDiscussionCommentInOrg: [
+      "PATCH /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    updateDiscussionInOrg: [
+      "PATCH /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    updateInOrg: ["PATCH /orgs/{org}/teams/{team_slug}"]
+  },
+  users: {
+    addEmailForAuthenticated: [
+      "POST /user/emails",
+      {},
+      { renamed: ["users", "addEmailForAuthenticatedUser"] }
+    ],
+    addEmailForAuthenticatedUser: ["POST /user/emails"],
+    addSocialAccountForAuthenticatedUser: ["POST /user/social_accounts"],
+    block: ["PUT /user/blocks/{username}"],
+    checkBlocked: ["GET /user/blocks/{username}"],
+    checkFollowingForUser: ["GET /users/{username}/following/{target_user}"],
+    checkPersonIsFollowedByAuthenticated: ["GET /user/following/{username}"],
+    createGpgKeyForAuthenticated: [
+      "POST /user/gpg_keys",
+      {},
+      { renamed: ["users", "createGpgKeyForAuthenticatedUser"] }
+    ],
+    createGpgKeyForAuthenticatedUser: ["POST /user/gpg_keys"],
+    createPublicSshKeyForAuthenticated: [
+      "POST /user/keys",
+      {},
+      { renamed: ["users", "createPublicSshKeyForAuthenticatedUser"] }
+    ],
+    createPublicSshKeyForAuthenticatedUser: ["POST /user/keys"],
+    createSshSigningKeyForAuthenticatedUser: ["POST /user/ssh_signing_keys"],
+    deleteAttestationsBulk: [
+      "POST /users/{username}/attestations/delete-request"
+    ],
+    deleteAttestationsById: [
+      "DELETE /users/{username}/attestations/{attestation_id}"
+    ],
+    deleteAttestationsBySubjectDigest: [
+      "DELETE /users/{username}/attestations/digest/{subject_digest}"
+    ],
+    deleteEmailForAuthenticated: [
+      "DELETE /user/emails",
+      {},
+      { renamed: ["users", "deleteEmailForAuthenticatedUser"] }
+    ],
+    deleteEmailForAuthenticatedUser: ["DELETE /user/emails"],
+    deleteGpgKeyForAuthenticated: [
+      "DELETE /user/gpg_keys/{gpg_key_id}",
+      {},
+      { renamed: ["users", "deleteGpgKeyForAuthenticatedUser"] }
+    ],
+    deleteGpgKeyForAuthenticatedUser: ["DELETE /user/gpg_keys/{gpg_key_id}"],
+    deletePublicSshKeyForAuthenticated: [
+      "DELETE /user/keys/{key_id}",
+      {},
+      { renamed: ["users", "deletePublicSshKeyForAuthenticatedUser"] }
+    ],
+    deletePublicSshKeyForAuthenticatedUser: ["DELETE /user/keys/{key_id}"],
+    deleteSocialAccountForAuthenticatedUser: ["DELETE /user/social_accounts"],
+    deleteSshSigningKeyForAuthenticatedUser: [
+      "DELETE /user/ssh_signing_keys/{ssh_signing_key_id}"
+    ],
+    follow: ["PUT /user/following/{username}"],
+    getAuthenticated: ["GET /user"],
+    getById: ["GET /user/{account_id}"],
+    getByUsername: ["GET /users/{username}"],
+    getContextForUser: ["GET /users/{username}/hovercard"],
+    getGpgKeyForAuthenticated: [
+      "GET /user/gpg_keys/{gpg_key_id}",
+      {},
+      { renamed: ["users", "getGpgKeyForAuthenticatedUser"] }
+    ],
+    getGpgKeyForAuthenticatedUser: ["GET /user/gpg_keys/{gpg_key_id}"],
+    getPublicSshKeyForAuthenticated: [
+      "GET /user/keys/{key_id}",
+      {},
+      { renamed: ["users", "getPublicSshKeyForAuthenticatedUser"] }
+    ],
+    getPublicSshKeyForAuthenticatedUser: ["GET /user/keys/{key_id}"],
+    getSshSigningKeyForAuthenticatedUser: [
+      "GET /user/ssh_signing_keys/{ssh_signing_key_id}"
+    ],
+    list: ["GET /users"],
+    listAttestations: ["GET /users/{username}/attestations/{subject_digest}"],
+    listAttestationsBulk: [
+      "POST /users/{username}/attestations/bulk-list{?per_page,before,after}"
+    ],
+    listBlockedByAuthenticated: [
+      "GET /user/blocks",
+      {},
+      { renamed: ["users", "listBlockedByAuthenticatedUser"] }
+    ],
+    listBlockedByAuthenticatedUser: ["GET /user/blocks"],
+    listEmailsForAuthenticated: [
+      "GET /user/emails",
+      {},
+      { renamed: ["users", "listEmailsForAuthenticatedUser"] }
+    ],
+    listEmailsForAuthenticatedUser: ["GET /user/emails"],
+    listFollowedByAuthenticated: [
+      "GET /user/following",
+      {},
+      { renamed: ["users", "listFollowedByAuthenticatedUser"] }
+    ],
+    listFollowedByAuthenticatedUser: ["GET /user/following"],
+    listFollowersForAuthenticatedUser: ["GET /user/followers"],
+    listFollowersForUser: ["GET /users/{username}/followers"],
+    listFollowingForUser: ["GET /users/{username}/following"],
+    listGpgKeysForAuthenticated: [
+      "GET /user/gpg_keys",
+      {},
+      { renamed: ["users", "listGpgKeysForAuthenticatedUser"] }
+    ],
+    listGpgKeysForAuthenticatedUser: ["GET /user/gpg_keys"],
+    listGpgKeysForUser: ["GET /users/{username}/gpg_keys"],
+    listPublicEmailsForAuthenticated: [
+      "GET /user/public_emails",
+      {},
+      { renamed: ["users", "listPublicEmailsForAuthenticatedUser"] }
+    ],
+    listPublicEmailsForAuthenticatedUser: ["GET /user/public_emails"],
+    listPublicKeysForUser: ["GET /users/{username}/keys"],
+    listPublicSshKeysForAuthenticated: [
+      "GET /user/keys",
+      {},
+      { renamed: ["users", "listPublicSshKeysForAuthenticatedUser"] }
+    ],
+    listPublicSshKeysForAuthenticatedUser: ["GET /user/keys"],
+    listSocialAccountsForAuthenticatedUser: ["GET /user/social_accounts"],
+    listSocialAccountsForUser: ["GET /users/{username}/social_accounts"],
+    listSshSigningKeysForAuthenticatedUser: ["GET /user/ssh_signing_keys"],
+    listSshSigningKeysForUser: ["GET /users/{username}/ssh_signing_keys"],
+    setPrimaryEmailVisibilityForAuthenticated: [
+      "PATCH /user/email/visibility",
+      {},
+      { renamed: ["users", "setPrimaryEmailVisibilityForAuthenticatedUser"] }
+    ],
+    setPrimaryEmailVisibilityForAuthenticatedUser: [
+      "PATCH /user/email/visibility"
+    ],
+    unblock: ["DELETE /user/blocks/{username}"],
+    unfollow: ["DELETE /user/following/{username}"],
+    updateAuthenticated: ["PATCH /user"]
+  }
+};
+var endpoints_default = Endpoints;
+
+//# sourceMappingURL=endpoints.js.map
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+
+const endpointMethodsMap = /* @__PURE__ */ new Map();
+for (const [scope, endpoints] of Object.entries(endpoints_default)) {
+  for (const [methodName, endpoint] of Object.entries(endpoints)) {
+    const [route, defaults, decorations] = endpoint;
+    const [method, url] = route.split(/ /);
+    const endpointDefaults = Object.assign(
+      {
+        method,
+        url
+      },
+      defaults
+    );
+    if (!endpointMethodsMap.has(scope)) {
+      endpointMethodsMap.set(scope, /* @__PURE__ */ new Map());
+    }
+    endpointMethodsMap.get(scope).set(methodName, {
+      scope,
+      methodName,
+      endpointDefaults,
+      decorations
+    });
+  }
+}
+const handler = {
+  has({ scope }, methodName) {
+    return endpointMethodsMap.get(scope).has(methodName);
+  },
+  getOwnPropertyDescriptor(target, methodName) {
+    return {
+      value: this.get(target, methodName),
+      // ensures method is in the cache
+      configurable: true,
+      writable: true,
+      enumerable: true
+    };
+  },
+  defineProperty(target, methodName, descriptor) {
+    Object.defineProperty(target.cache, methodName, descriptor);
+    return true;
+  },
+  deleteProperty(target, methodName) {
+    delete target.cache[methodName];
+    return true;
+  },
+  ownKeys({ scope }) {
+    return [...endpointMethodsMap.get(scope).keys()];
+  },
+  set(target, methodName, value) {
+    return target.cache[methodName] = value;
+  },
+  get({ octokit, scope, cache }, methodName) {
+    if (cache[methodName]) {
+      return cache[methodName];
+    }
+    const method = endpointMethodsMap.get(scope).get(methodName);
+    if (!method) {
+      return void 0;
+    }
+    const { endpointDefaults, decorations } = method;
+    if (decorations) {
+      cache[methodName] = decorate(
+        octokit,
+        scope,
+        methodName,
+        endpointDefaults,
+        decorations
+      );
+    } else {
+      cache[methodName] = octokit.request.defaults(endpointDefaults);
+    }
+    return cache[methodName];
+  }
+};
+function endpointsToMethods(octokit) {
+  const newMethods = {};
+  for (const scope of endpointMethodsMap.keys()) {
+    newMethods[scope] = new Proxy({ octokit, scope, cache: {} }, handler);
+  }
+  return newMethods;
+}
+function decorate(octokit, scope, methodName, defaults, decorations) {
+  const requestWithDefaults = octokit.request.defaults(defaults);
+  function withDecorations(...args) {
+    let options = requestWithDefaults.endpoint.merge(...args);
+    if (decorations.mapToData) {
+      options = Object.assign({}, options, {
+        data: options[decorations.mapToData],
+        [decorations.mapToData]: void 0
+      });
+      return requestWithDefaults(options);
+    }
+    if (decorations.renamed) {
+      const [newScope, newMethodName] = decorations.renamed;
+      octokit.log.warn(
+        `octokit.${scope}.${methodName}() has been renamed to octokit.${newScope}.${newMethodName}()`
+      );
+    }
+    if (decorations.deprecated) {
+      octokit.log.warn(decorations.deprecated);
+    }
+    if (decorations.renamedParameters) {
+      const options2 = requestWithDefaults.endpoint.merge(...args);
+      for (const [name, alias] of Object.entries(
+        decorations.renamedParameters
+      )) {
+        if (name in options2) {
+          octokit.log.warn(
+            `"${name}" parameter is deprecated for "octokit.${scope}.${methodName}()". Use "${alias}" instead`
+          );
+          if (!(alias in options2)) {
+            options2[alias] = options2[name];
+          }
+          delete options2[name];
+        }
+      }
+      return requestWithDefaults(options2);
+    }
+    return requestWithDefaults(...args);
+  }
+  return Object.assign(withDecorations, requestWithDefaults);
+}
+
+//# sourceMappingURL=endpoints-to-methods.js.map
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+
+
+function restEndpointMethods(octokit) {
+  const api = endpointsToMethods(octokit);
+  return {
+    rest: api
+  };
+}
+restEndpointMethods.VERSION = dist_src_version_VERSION;
+function legacyRestEndpointMethods(octokit) {
+  const api = endpointsToMethods(octokit);
+  return {
+    ...api,
+    rest: api
+  };
+}
+legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
+
+//# sourceMappingURL=index.js.map
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+// pkg/dist-src/version.js
+var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/normalize-paginated-list-response.js
+function normalizePaginatedListResponse(response) {
+  if (!response.data) {
+    return {
+      ...response,
+      data: []
+    };
+  }
+  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
+  if (!responseNeedsNormalization) return response;
+  const incompleteResults = response.data.incomplete_results;
+  const repositorySelection = response.data.repository_selection;
+  const totalCount = response.data.total_count;
+  const totalCommits = response.data.total_commits;
+  delete response.data.incomplete_results;
+  delete response.data.repository_selection;
+  delete response.data.total_count;
+  delete response.data.total_commits;
+  const namespaceKey = Object.keys(response.data)[0];
+  const data = response.data[namespaceKey];
+  response.data = data;
+  if (typeof incompleteResults !== "undefined") {
+    response.data.incomplete_results = incompleteResults;
+  }
+  if (typeof repositorySelection !== "undefined") {
+    response.data.repository_selection = repositorySelection;
+  }
+  response.data.total_count = totalCount;
+  response.data.total_commits = totalCommits;
+  return response;
+}
+
+// pkg/dist-src/iterator.js
+function iterator(octokit, route, parameters) {
+  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
+  const requestMethod = typeof route === "function" ? route : octokit.request;
+  const method = options.method;
+  const headers = options.headers;
+  let url = options.url;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        if (!url) return { done: true };
+        try {
+          const response = await requestMethod({ method, url, headers });
+          const normalizedResponse = normalizePaginatedListResponse(response);
+          url = ((normalizedResponse.headers.link || "").match(
+            /<([^<>]+)>;\s*rel="next"/
+          ) || [])[1];
+          if (!url && "total_commits" in normalizedResponse.data) {
+            const parsedUrl = new URL(normalizedResponse.url);
+            const params = parsedUrl.searchParams;
+            const page = parseInt(params.get("page") || "1", 10);
+            const per_page = parseInt(params.get("per_page") || "250", 10);
+            if (page * per_page < normalizedResponse.data.total_commits) {
+              params.set("page", String(page + 1));
+              url = parsedUrl.toString();
+            }
+          }
+          return { value: normalizedResponse };
+        } catch (error) {
+          if (error.status !== 409) throw error;
+          url = "";
+          return {
+            value: {
+              status: 200,
+              headers: {},
+              data: []
+            }
+          };
+        }
+      }
+    })
+  };
+}
+
+// pkg/dist-src/paginate.js
+function paginate(octokit, route, parameters, mapFn) {
+  if (typeof parameters === "function") {
+    mapFn = parameters;
+    parameters = void 0;
+  }
+  return dist_bundle_gather(
+    octokit,
+    [],
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    mapFn
+  );
+}
+function dist_bundle_gather(octokit, results, iterator2, mapFn) {
+  return iterator2.next().then((result) => {
+    if (result.done) {
+      return results;
+    }
+    let earlyExit = false;
+    function done() {
+      earlyExit = true;
+    }
+    results = results.concat(
+      mapFn ? mapFn(result.value, done) : result.value.data
+    );
+    if (earlyExit) {
+      return results;
+    }
+    return dist_bundle_gather(octokit, results, iterator2, mapFn);
+  });
+}
+
+// pkg/dist-src/compose-paginate.js
+var composePaginateRest = Object.assign(paginate, {
+  iterator
+});
+
+// pkg/dist-src/generated/paginating-endpoints.js
+var paginatingEndpoints = (/* unused pure expression or super */ null && ([
+  "GET /advisories",
+  "GET /app/hook/deliveries",
+  "GET /app/installation-requests",
+  "GET /app/installations",
+  "GET /assignments/{assignment_id}/accepted_assignments",
+  "GET /classrooms",
+  "GET /classrooms/{classroom_id}/assignments",
+  "GET /enterprises/{enterprise}/code-security/configurations",
+  "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
+  "GET /enterprises/{enterprise}/dependabot/alerts",
+  "GET /enterprises/{enterprise}/teams",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations",
+  "GET /events",
+  "GET /gists",
+  "GET /gists/public",
+  "GET /gists/starred",
+  "GET /gists/{gist_id}/comments",
+  "GET /gists/{gist_id}/commits",
+  "GET /gists/{gist_id}/forks",
+  "GET /installation/repositories",
+  "GET /issues",
+  "GET /licenses",
+  "GET /marketplace_listing/plans",
+  "GET /marketplace_listing/plans/{plan_id}/accounts",
+  "GET /marketplace_listing/stubbed/plans",
+  "GET /marketplace_listing/stubbed/plans/{plan_id}/accounts",
+  "GET /networks/{owner}/{repo}/events",
+  "GET /notifications",
+  "GET /organizations",
+  "GET /organizations/{org}/dependabot/repository-access",
+  "GET /orgs/{org}/actions/cache/usage-by-repository",
+  "GET /orgs/{org}/actions/hosted-runners",
+  "GET /orgs/{org}/actions/permissions/repositories",
+  "GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories",
+  "GET /orgs/{org}/actions/runner-groups",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
+  "GET /orgs/{org}/actions/runners",
+  "GET /orgs/{org}/actions/secrets",
+  "GET /orgs/{org}/actions/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/actions/variables",
+  "GET /orgs/{org}/actions/variables/{name}/repositories",
+  "GET /orgs/{org}/attestations/repositories",
+  "GET /orgs/{org}/attestations/{subject_digest}",
+  "GET /orgs/{org}/blocks",
+  "GET /orgs/{org}/campaigns",
+  "GET /orgs/{org}/code-scanning/alerts",
+  "GET /orgs/{org}/code-security/configurations",
+  "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories",
+  "GET /orgs/{org}/codespaces",
+  "GET /orgs/{org}/codespaces/secrets",
+  "GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/copilot/billing/seats",
+  "GET /orgs/{org}/copilot/metrics",
+  "GET /orgs/{org}/dependabot/alerts",
+  "GET /orgs/{org}/dependabot/secrets",
+  "GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/events",
+  "GET /orgs/{org}/failed_invitations",
+  "GET /orgs/{org}/hooks",
+  "GET /orgs/{org}/hooks/{hook_id}/deliveries",
+  "GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}",
+  "GET /orgs/{org}/insights/api/subject-stats",
+  "GET /orgs/{org}/insights/api/user-stats/{user_id}",
+  "GET /orgs/{org}/installations",
+  "GET /orgs/{org}/invitations",
+  "GET /orgs/{org}/invitations/{invitation_id}/teams",
+  "GET /orgs/{org}/issues",
+  "GET /orgs/{org}/members",
+  "GET /orgs/{org}/members/{username}/codespaces",
+  "GET /orgs/{org}/migrations",
+  "GET /orgs/{org}/migrations/{migration_id}/repositories",
+  "GET /orgs/{org}/organization-roles/{role_id}/teams",
+  "GET /orgs/{org}/organization-roles/{role_id}/users",
+  "GET /orgs/{org}/outside_collaborators",
+  "GET /orgs/{org}/packages",
+  "GET /orgs/{org}/packages/{package_type}/{package_name}/versions",
+  "GET /orgs/{org}/personal-access-token-requests",
+  "GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
+  "GET /orgs/{org}/personal-access-tokens",
+  "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories",
+  "GET /orgs/{org}/private-registries",
+  "GET /orgs/{org}/projects",
+  "GET /orgs/{org}/projectsV2",
+  "GET /orgs/{org}/projectsV2/{project_number}/fields",
+  "GET /orgs/{org}/projectsV2/{project_number}/items",
+  "GET /orgs/{org}/properties/values",
+  "GET /orgs/{org}/public_members",
+  "GET /orgs/{org}/repos",
+  "GET /orgs/{org}/rulesets",
+  "GET /orgs/{org}/rulesets/rule-suites",
+  "GET /orgs/{org}/rulesets/{ruleset_id}/history",
+  "GET /orgs/{org}/secret-scanning/alerts",
+  "GET /orgs/{org}/security-advisories",
+  "GET /orgs/{org}/settings/immutable-releases/repositories",
+  "GET /orgs/{org}/settings/network-configurations",
+  "GET /orgs/{org}/team/{team_slug}/copilot/metrics",
+  "GET /orgs/{org}/teams",
+  "GET /orgs/{org}/teams/{team_slug}/discussions",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions",
+  "GET /orgs/{org}/teams/{team_slug}/invitations",
+  "GET /orgs/{org}/teams/{team_slug}/members",
+  "GET /orgs/{org}/teams/{team_slug}/projects",
+  "GET /orgs/{org}/teams/{team_slug}/repos",
+  "GET /orgs/{org}/teams/{team_slug}/teams",
+  "GET /projects/{project_id}/collaborators",
+  "GET /repos/{owner}/{repo}/actions/artifacts",
+  "GET /repos/{owner}/{repo}/actions/caches",
+  "GET /repos/{owner}/{repo}/actions/organization-secrets",
+  "GET /repos/{owner}/{repo}/actions/organization-variables",
+  "GET /repos/{owner}/{repo}/actions/runners",
+  "GET /repos/{owner}/{repo}/actions/runs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+  "GET /repos/{owner}/{repo}/actions/secrets",
+  "GET /repos/{owner}/{repo}/actions/variables",
+  "GET /repos/{owner}/{repo}/actions/workflows",
+  "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+  "GET /repos/{owner}/{repo}/activity",
+  "GET /repos/{owner}/{repo}/assignees",
+  "GET /repos/{owner}/{repo}/attestations/{subject_digest}",
+  "GET /repos/{owner}/{repo}/branches",
+  "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+  "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
+  "GET /repos/{owner}/{repo}/code-scanning/analyses",
+  "GET /repos/{owner}/{repo}/codespaces",
+  "GET /repos/{owner}/{repo}/codespaces/devcontainers",
+  "GET /repos/{owner}/{repo}/codespaces/secrets",
+  "GET /repos/{owner}/{repo}/collaborators",
+  "GET /repos/{owner}/{repo}/comments",
+  "GET /repos/{owner}/{repo}/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/commits",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-suites",
+  "GET /repos/{owner}/{repo}/commits/{ref}/status",
+  "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
+  "GET /repos/{owner}/{repo}/compare/{basehead}",
+  "GET /repos/{owner}/{repo}/compare/{base}...{head}",
+  "GET /repos/{owner}/{repo}/contributors",
+  "GET /repos/{owner}/{repo}/dependabot/alerts",
+  "GET /repos/{owner}/{repo}/dependabot/secrets",
+  "GET /repos/{owner}/{repo}/deployments",
+  "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+  "GET /repos/{owner}/{repo}/environments",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/variables",
+  "GET /repos/{owner}/{repo}/events",
+  "GET /repos/{owner}/{repo}/forks",
+  "GET /repos/{owner}/{repo}/hooks",
+  "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+  "GET /repos/{owner}/{repo}/invitations",
+  "GET /repos/{owner}/{repo}/issues",
+  "GET /repos/{owner}/{repo}/issues/comments",
+  "GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/issues/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/reactions",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/timeline",
+  "GET /repos/{owner}/{repo}/keys",
+  "GET /repos/{owner}/{repo}/labels",
+  "GET /repos/{owner}/{repo}/milestones",
+  "GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels",
+  "GET /repos/{owner}/{repo}/notifications",
+  "GET /repos/{owner}/{repo}/pages/builds",
+  "GET /repos/{owner}/{repo}/projects",
+  "GET /repos/{owner}/{repo}/pulls",
+  "GET /repos/{owner}/{repo}/pulls/comments",
+  "GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
+  "GET /repos/{owner}/{repo}/releases",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/assets",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/reactions",
+  "GET /repos/{owner}/{repo}/rules/branches/{branch}",
+  "GET /repos/{owner}/{repo}/rulesets",
+  "GET /repos/{owner}/{repo}/rulesets/rule-suites",
+  "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations",
+  "GET /repos/{owner}/{repo}/security-advisories",
+  "GET /repos/{owner}/{repo}/stargazers",
+  "GET /repos/{owner}/{repo}/subscribers",
+  "GET /repos/{owner}/{repo}/tags",
+  "GET /repos/{owner}/{repo}/teams",
+  "GET /repos/{owner}/{repo}/topics",
+  "GET /repositories",
+  "GET /search/code",
+  "GET /search/commits",
+  "GET /search/issues",
+  "GET /search/labels",
+  "GET /search/repositories",
+  "GET /search/topics",
+  "GET /search/users",
+  "GET /teams/{team_id}/discussions",
+  "GET /teams/{team_id}/discussions/{discussion_number}/comments",
+  "GET /teams/{team_id}/discussions/{discussion_number}/comments/{comment_number}/reactions",
+  "GET /teams/{team_id}/discussions/{discussion_number}/reactions",
+  "GET /teams/{team_id}/invitations",
+  "GET /teams/{team_id}/members",
+  "GET /teams/{team_id}/projects",
+  "GET /teams/{team_id}/repos",
+  "GET /teams/{team_id}/teams",
+  "GET /user/blocks",
+  "GET /user/codespaces",
+  "GET /user/codespaces/secrets",
+  "GET /user/emails",
+  "GET /user/followers",
+  "GET /user/following",
+  "GET /user/gpg_keys",
+  "GET /user/installations",
+  "GET /user/installations/{installation_id}/repositories",
+  "GET /user/issues",
+  "GET /user/keys",
+  "GET /user/marketplace_purchases",
+  "GET /user/marketplace_purchases/stubbed",
+  "GET /user/memberships/orgs",
+  "GET /user/migrations",
+  "GET /user/migrations/{migration_id}/repositories",
+  "GET /user/orgs",
+  "GET /user/packages",
+  "GET /user/packages/{package_type}/{package_name}/versions",
+  "GET /user/public_emails",
+  "GET /user/repos",
+  "GET /user/repository_invitations",
+  "GET /user/social_accounts",
+  "GET /user/ssh_signing_keys",
+  "GET /user/starred",
+  "GET /user/subscriptions",
+  "GET /user/teams",
+  "GET /users",
+  "GET /users/{username}/attestations/{subject_digest}",
+  "GET /users/{username}/events",
+  "GET /users/{username}/events/orgs/{org}",
+  "GET /users/{username}/events/public",
+  "GET /users/{username}/followers",
+  "GET /users/{username}/following",
+  "GET /users/{username}/gists",
+  "GET /users/{username}/gpg_keys",
+  "GET /users/{username}/keys",
+  "GET /users/{username}/orgs",
+  "GET /users/{username}/packages",
+  "GET /users/{username}/projects",
+  "GET /users/{username}/projectsV2",
+  "GET /users/{username}/projectsV2/{project_number}/fields",
+  "GET /users/{username}/projectsV2/{project_number}/items",
+  "GET /users/{username}/received_events",
+  "GET /users/{username}/received_events/public",
+  "GET /users/{username}/repos",
+  "GET /users/{username}/social_accounts",
+  "GET /users/{username}/ssh_signing_keys",
+  "GET /users/{username}/starred",
+  "GET /users/{username}/subscriptions"
+]));
+
+// pkg/dist-src/paginating-endpoints.js
+function isPaginatingEndpoint(arg) {
+  if (typeof arg === "string") {
+    return paginatingEndpoints.includes(arg);
+  } else {
+    return false;
+  }
+}
+
+// pkg/dist-src/index.js
+function paginateRest(octokit) {
+  return {
+    paginate: Object.assign(paginate.bind(null, octokit), {
+      iterator: iterator.bind(null, octokit)
+    })
+  };
+}
+paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
+
+
+;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/utils.js
+
+
+// octokit + plugins
+
+
+
+const context = new Context();
+const baseUrl = getApiBaseUrl();
+const defaults = {
+    baseUrl,
+    request: {
+        agent: getProxyAgent(baseUrl),
+        fetch: getProxyFetch(baseUrl)
+    }
+};
+const GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
+
+/**
+ * Convience function to correctly format Octokit Options to pass into the constructor.
+ *
+ * @param     token    the repo PAT or GITHUB_TOKEN
+ * @param     options  other options to set
+ */
+function getOctokitOptions(token, options) {
+    const opts = Object.assign({}, options || {}); // Shallow clone - don't mutate the object provided by the caller
+    // Auth
+    const auth = getAuthString(token, opts);
+    if (auth) {
+        opts.auth = auth;
+    }
+    // Orchestration ID
+    const userAgent = getUserAgentWithOrchestrationId(opts.userAgent);
+    if (userAgent) {
+        opts.userAgent = userAgent;
+    }
+    return opts;
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/github.js
+
+
+const github_context = new Context();
+/**
+ * Returns a hydrated octokit ready to use for GitHub Actions
+ *
+ * @param     token    the repo PAT or GITHUB_TOKEN
+ * @param     options  other options to set
+ */
+function getOctokit(token, options, ...additionalPlugins) {
+    const GitHubWithPlugins = GitHub.plugin(...additionalPlugins);
+    return new GitHubWithPlugins(getOctokitOptions(token, options));
+}
+//# sourceMappingURL=github.js.map
+;// CONCATENATED MODULE: ./src/github/port.ts
+/**
+ * The GitHub port: the few API calls lms-ha makes, as plain data. The sticky
+ * plan comment and the health issue are written against this interface so they
+ * are tested with an in-memory fake; `octokit-port.ts` is the one real adapter
+ * (and the only file that imports @actions/github).
+ *
+ * Pull requests are issues as far as comments go: every method that takes an
+ * `issueNumber` accepts a pull request number too.
+ */
+/**
+ * A GitHub API call that failed. `status` is the HTTP status (0 when the
+ * request never got an answer). Callers decide whether it is fatal: a failed
+ * health-issue update must not hide the verification result itself.
+ */
+class GitHubApiError extends Error {
+    status;
+    operation;
+    hint;
+    /**
+     * @param operation what was being done, e.g. `create issue`
+     * @param permission the `permissions:` entry the call needs, e.g. `issues: write`
+     */
+    constructor(operation, status, message, options = {}) {
+        super(`GitHub API: ${operation} failed (${status || 'no response'}): ${message}`, { cause: options.cause });
+        this.name = 'GitHubApiError';
+        this.status = status;
+        this.operation = operation;
+        this.hint = hintFor(status, options.permission);
+    }
+}
+function hintFor(status, permission) {
+    switch (status) {
+        case 401:
+            return 'The github-token input is missing, expired or revoked.';
+        case 403:
+            return ((permission
+                ? `The token lacks permission: give the job \`permissions: { ${permission} }\`. `
+                : 'The token lacks permission for this call, or a rate limit was hit. ') +
+                'Pull requests from forks and from Dependabot get a read-only token and no secrets; the lms-ha workflows skip them.');
+        case 404:
+            return 'Not found: check the repository, the pull request or issue number, and that the token can see this repository.';
+        case 410:
+            return 'Issues are disabled for this repository: enable them, or set the `issue` input to false.';
+        case 422:
+            return 'GitHub rejected the content (for instance a body over 65,536 characters). This is a bug in lms-ha; please report it.';
+        default:
+            return status >= 500 || status === 0
+                ? 'GitHub did not answer properly; re-run the job (https://www.githubstatus.com lists outages).'
+                : 'See the message from GitHub above.';
+    }
+}
+/** Logins compare equal with and without the `[bot]` suffix (GraphQL omits it, REST adds it). */
+function sameLogin(a, b) {
+    const norm = (s) => s.toLowerCase().replace(/\[bot\]$/, '');
+    return norm(a) === norm(b);
+}
+
+;// CONCATENATED MODULE: ./src/github/octokit-port.ts
+/**
+ * The GitHubPort backed by @actions/github (Octokit REST + GraphQL). This is
+ * the only file in lms-ha that imports @actions/github.
+ *
+ * The API base URL is read from GITHUB_API_URL when the port is created, not
+ * when @actions/github is loaded, and passed explicitly: on GitHub Enterprise
+ * Server it is `https://HOST/api/v3` (Octokit derives `/api/graphql` from it),
+ * and tests point it at a local server.
+ */
+
+
+const DEFAULT_API_URL = 'https://api.github.com';
+function toComment(c) {
+    return {
+        id: c.id,
+        nodeId: c.node_id,
+        body: c.body ?? '',
+        author: c.user?.login ?? '',
+        createdAt: c.created_at,
+        url: c.html_url,
+    };
+}
+function toIssue(i) {
+    return {
+        number: i.number,
+        title: i.title,
+        body: i.body ?? '',
+        state: i.state === 'closed' ? 'closed' : 'open',
+        labels: i.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))).filter((l) => l !== ''),
+        author: i.user?.login ?? '',
+        createdAt: i.created_at,
+        url: i.html_url,
+    };
+}
+function toPull(p) {
+    return {
+        number: p.number,
+        state: p.state === 'closed' ? 'closed' : 'open',
+        ...(p.merged_at ? { mergedAt: p.merged_at } : {}),
+        ...(p.merge_commit_sha ? { mergeCommitSha: p.merge_commit_sha } : {}),
+        headSha: p.head.sha,
+        baseRef: p.base.ref,
+        url: p.html_url,
+    };
+}
+function splitRepository(repository) {
+    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(repository);
+    if (!m)
+        throw new Error(`repository must be "owner/name", got ${JSON.stringify(repository)}`);
+    return { owner: m[1], repo: m[2] };
+}
+/** Runs one API call, turning Octokit's errors into a GitHubApiError with a hint. */
+async function call(operation, permission, fn) {
+    try {
+        return await fn();
+    }
+    catch (error) {
+        const status = typeof error.status === 'number' ? error.status : 0;
+        const message = error instanceof Error ? error.message : String(error);
+        throw new GitHubApiError(operation, status, message, { permission, cause: error });
+    }
+}
+function createOctokitPort(options) {
+    const { owner, repo } = splitRepository(options.repository);
+    const baseUrl = (options.apiUrl ?? process.env['GITHUB_API_URL'] ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    const octokit = getOctokit(options.token, { baseUrl });
+    let viewer;
+    return {
+        viewerLogin() {
+            viewer ??= call('read the token identity', undefined, async () => {
+                const data = await octokit.graphql('query { viewer { login } }');
+                return data.viewer.login;
+            });
+            return viewer;
+        },
+        listIssueComments(issueNumber) {
+            return call('list comments', 'pull-requests: read', async () => {
+                const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+                    owner,
+                    repo,
+                    issue_number: issueNumber,
+                    per_page: 100,
+                });
+                return comments.map(toComment);
+            });
+        },
+        createComment(issueNumber, body) {
+            return call('create comment', 'pull-requests: write', async () => {
+                const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
+                return toComment(data);
+            });
+        },
+        updateComment(commentId, body) {
+            return call('update comment', 'pull-requests: write', async () => {
+                const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: commentId, body });
+                return toComment(data);
+            });
+        },
+        deleteComment(commentId) {
+            return call('delete comment', 'pull-requests: write', async () => {
+                await octokit.rest.issues.deleteComment({ owner, repo, comment_id: commentId });
+            });
+        },
+        minimizeComment(nodeId, reason) {
+            return call('minimize comment', 'pull-requests: write', async () => {
+                await octokit.graphql('mutation($input: MinimizeCommentInput!) { minimizeComment(input: $input) { clientMutationId } }', { input: { subjectId: nodeId, classifier: reason } });
+            });
+        },
+        listOpenIssuesWithLabel(label) {
+            return call('list issues', 'issues: read', async () => {
+                const issues = await octokit.paginate(octokit.rest.issues.listForRepo, {
+                    owner,
+                    repo,
+                    state: 'open',
+                    labels: label,
+                    sort: 'created',
+                    direction: 'asc',
+                    per_page: 100,
+                });
+                return issues.filter((i) => !i.pull_request).map(toIssue);
+            });
+        },
+        createIssue(issue) {
+            return call('create issue', 'issues: write', async () => {
+                const { data } = await octokit.rest.issues.create({ owner, repo, ...issue });
+                return toIssue(data);
+            });
+        },
+        updateIssue(issueNumber, update) {
+            return call('update issue', 'issues: write', async () => {
+                const { data } = await octokit.rest.issues.update({ owner, repo, issue_number: issueNumber, ...update });
+                return toIssue(data);
+            });
+        },
+        closeIssue(issueNumber, reason) {
+            return call('close issue', 'issues: write', async () => {
+                const { data } = await octokit.rest.issues.update({
+                    owner,
+                    repo,
+                    issue_number: issueNumber,
+                    state: 'closed',
+                    state_reason: reason,
+                });
+                return toIssue(data);
+            });
+        },
+        findPullRequestsForCommit(sha) {
+            return call('find pull requests for commit', 'pull-requests: read', async () => {
+                const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+                    owner,
+                    repo,
+                    commit_sha: sha,
+                    per_page: 100,
+                });
+                return data.map(toPull);
+            });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/github/scheduled-health.ts
+/**
+ * Scheduled mode: after a verify-ha run with the `issue` input, keep the
+ * environment's health issue in step with the result (health-issue.ts decides
+ * open / update / close). A GitHub API failure is logged as a warning and
+ * never changes the run's own result: the verification is what matters, the
+ * issue is a notification about it.
+ */
+
+
+
+
+
+
+/** The issue's report: the failing checks and warnings, or the error that stopped the run before any check. */
+function outcomeReport(report, redactor) {
+    const checks = report.checks ?? [];
+    const error = runError(report);
+    const parts = [];
+    if (error && !checks.some((c) => c.status === 'fail')) {
+        parts.push(`The run stopped before verifying${error.host ? ` (on ${error.host})` : ''}: ${error.message}${error.hint ? `\n\n${error.hint}` : ''}`);
+    }
+    if (checks.length > 0)
+        parts.push(healthReportMarkdown(checks));
+    return redactor.redact(parts.join('\n\n'));
+}
+/**
+ * Opens, updates or closes the health issue for a finished verify-ha run.
+ * Returns what was done, or undefined when scheduled mode does not apply
+ * (another command, `issue` off, no token, not inside GitHub Actions).
+ */
+async function reportScheduledHealth(report, settings, deps) {
+    if (report.command !== 'verify-ha' || !settings.issue)
+        return undefined;
+    if (!settings.token) {
+        deps.logger.warn('input "issue" is true but github-token is empty: the health issue was not updated. Pass github-token (the default ${{ github.token }} works with `permissions: issues: write`).');
+        return undefined;
+    }
+    const run = runContextFrom(deps.env);
+    if (!run) {
+        deps.logger.warn('input "issue" is true but this is not a GitHub Actions run (GITHUB_REPOSITORY / GITHUB_RUN_ID missing): no health issue.');
+        return undefined;
+    }
+    const outcome = {
+        environment: report.environment,
+        passed: runStatus(report) === 'ok',
+        ...(failureReason(report) ? { failureReason: failureReason(report) } : {}),
+        report: outcomeReport(report, deps.redactor),
+        runUrl: run.runUrl,
+        at: (deps.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+    const makePort = deps.port ?? ((s) => createOctokitPort(s));
+    try {
+        const result = await reportHealth(makePort({ token: settings.token, repository: run.repository, apiUrl: run.apiUrl }), outcome);
+        for (const w of result.warnings)
+            deps.logger.warn(w);
+        if (result.issue)
+            deps.logger.info(`health issue #${result.issue.number} ${result.action}: ${result.issue.url}`);
+        if (result.duplicatesClosed.length > 0)
+            deps.logger.info(`closed duplicate health issue(s) ${result.duplicatesClosed.map((n) => `#${n}`).join(', ')}`);
+        return result;
+    }
+    catch (error) {
+        const message = error instanceof GitHubApiError ? `${error.message}. ${error.hint}` : error instanceof Error ? error.message : String(error);
+        deps.logger.warn(`the health issue was not updated: ${deps.redactor.redact(message)}`);
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/actions-reporter.ts
@@ -88289,6 +98127,7 @@ class ActionsReporter {
 
 
 
+
 /**
  * The action front (actions/typescript-action's shape): read the inputs, run,
  * report. Every failure ends as outputs + annotations + setFailed, never as an
@@ -88311,8 +98150,13 @@ async function run(env = process.env) {
             command: 'preflight',
             mode: 'plan',
             environment: env['INPUT_ENVIRONMENT'] ?? '',
-            error: failure instanceof errors_DeployError ? failure : undefined,
+            error: failure instanceof DeployError ? failure : undefined,
         };
+    }
+    // Scheduled verify-ha: keep the environment's health issue in step (never changes the result).
+    const health = await reportScheduledHealth(report, readGitHubInputs(), { logger: reporter, redactor: reporter.redactor, env });
+    if (health?.issue) {
+        report.sections = [...(report.sections ?? []), { title: 'Health issue', markdown: `#${health.issue.number} ${health.action}: ${health.issue.url}` }];
     }
     await reporter.report(report);
 }

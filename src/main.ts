@@ -1,5 +1,6 @@
 import { DeployError, toDeployError } from './errors.js';
-import { readActionInputs } from './inputs.js';
+import { readActionInputs, readGitHubInputs } from './inputs.js';
+import { reportScheduledHealth } from './github/scheduled-health.js';
 import { ActionsReporter } from './report/actions-reporter.js';
 import type { RunReport } from './report/run-report.js';
 import { executeRun } from './run.js';
@@ -27,6 +28,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       environment: env['INPUT_ENVIRONMENT'] ?? '',
       error: failure instanceof DeployError ? failure : undefined,
     };
+  }
+  // Scheduled verify-ha: keep the environment's health issue in step (never changes the result).
+  const health = await reportScheduledHealth(report, readGitHubInputs(), { logger: reporter, redactor: reporter.redactor, env });
+  if (health?.issue) {
+    report.sections = [...(report.sections ?? []), { title: 'Health issue', markdown: `#${health.issue.number} ${health.action}: ${health.issue.url}` }];
   }
   await reporter.report(report);
 }

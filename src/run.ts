@@ -21,12 +21,16 @@ import { preflight, runPreflight } from './commands/preflight.js';
 import { verifyHa } from './commands/verify-ha.js';
 import { deployDb } from './commands/deploy-db.js';
 import { deployLb } from './commands/deploy-lb.js';
+import { migrateStorage } from './commands/migrate-storage.js';
+import { recover, recoverToleratesPreflight } from './commands/recover.js';
 
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   preflight,
   'deploy-db': deployDb,
+  recover,
   'deploy-lb': deployLb,
+  'migrate-storage': migrateStorage,
   'verify-ha': verifyHa,
   unlock: async (context) => {
     const hosts = await managedHosts(context);
@@ -93,12 +97,15 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       );
 
     const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
-    if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
+    // recover with an explicit bootstrap node may go on without unreachable db hosts.
+    const unreachableTolerated = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
+    if (unreachableTolerated) deps.logger.warn(`continuing without unreachable hosts (${outcome.error!.message.split('\n', 1)[0]}): the bootstrap-node override is given`);
+    else if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
 
     const runner = COMMAND_RUNNERS[request.command];
     if (!runner) {
       throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
+        hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
       });
     }
     const context: CommandContext = {
@@ -113,7 +120,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       facts: outcome.facts,
       preflightChecks: outcome.checks,
     };
-    if (request.mode === 'plan') await warnAboutLock(context);
+    if (request.mode === 'plan' && !unreachableTolerated) await warnAboutLock(context);
     const result = await deps.logger.group(request.command, () => runner(context));
     return { ...base, hosts: outcome.hosts, ...result };
   } catch (error) {

@@ -14,6 +14,7 @@ import { changeId, type PlannedChange } from '../engine/change.js';
 import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
 import type { RemoteHost } from '../ssh/types.js';
+import type { Logger } from '../report/log.js';
 import {
   appAccounts,
   compareGaleraConfig,
@@ -53,8 +54,14 @@ import {
 } from '../components/galera/orchestrate.js';
 import type { CommandContext, CommandRunner } from './context.js';
 import { planOrApplyReviewed } from './reviewed-change.js';
+import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from './verify-ha-facts.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
+/**
+ * What verify-ha's causality probe does with the app user's credentials:
+ * REPLACE (needs INSERT and DELETE) then SELECT on the probe table.
+ */
+const PROBE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 const JOIN_TIMEOUT_MS = 30 * 60_000;
 
 /** The component model from the inventory's database section and db hosts. */
@@ -97,7 +104,7 @@ function desiredAccounts(environment: Environment, model: GaleraModel): DesiredA
         passwordSecret: user.password.env,
         databases: user.databases,
         privileges: user.privileges === 'ALL' ? ['ALL PRIVILEGES'] : [...user.privileges],
-      }),
+      }).map((account) => ({ ...account, grants: [...account.grants, { privileges: PROBE_PRIVILEGES, db: PROBE_SCHEMA, table: PROBE_TABLE }] })),
     );
   }
   return accounts;
@@ -119,6 +126,8 @@ interface Gathered {
   databases: { name: string; charset: string; collation: string }[];
   situation: ClusterSituation;
   schemaProblems: SchemaProblem[];
+  /** verify-ha's causality probe table exists (unknown = false on a cluster not formed yet). */
+  probeTable: boolean;
 }
 
 async function gather(context: CommandContext, model: GaleraModel, desired: DesiredAccount[]): Promise<Gathered> {
@@ -139,6 +148,7 @@ async function gather(context: CommandContext, model: GaleraModel, desired: Desi
   let accounts: ActualAccount[] = [];
   let databases: Gathered['databases'] = [];
   let schemaProblems: SchemaProblem[] = [];
+  let probeTable = false;
   // SQL objects replicate: read them from one Synced member (the writer when it is).
   const reader = situation.members.find((n) => {
     const s = facts.get(n)!.status;
@@ -157,6 +167,8 @@ async function gather(context: CommandContext, model: GaleraModel, desired: Desi
       const parts = out.split(/^@@acct\d+$/m).slice(1);
       accounts = toRead.map((a, i) => ({ user: a.user, host: a.host, grants: parseShowGrants(parts[i] ?? '') }));
     }
+    const probe = `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${PROBE_SCHEMA}' AND TABLE_NAME = '${PROBE_TABLE}';\n`;
+    probeTable = (await runSqlScript(host, probe, 'look for the causality probe table')).trim() === '1';
     const names = context.environment.app.databases.map((d) => d.name);
     if (names.length > 0) {
       databases = parseDatabases(await runSqlScript(host, `${listDatabasesSql(names)};\n`, 'list databases'));
@@ -164,7 +176,7 @@ async function gather(context: CommandContext, model: GaleraModel, desired: Desi
       schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
     }
   }
-  return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems };
+  return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable };
 }
 
 function sqlObject(kind: GaleraSqlChange['kind']): { object: 'user' | 'database' | 'grant'; action: 'create' | 'alter' | 'drop' } {
@@ -193,9 +205,51 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (p ??= fn());
 }
 
-function hostFactsRow(host: Host, f: GaleraHostFacts): PlanHostFacts {
+/**
+ * One member's package upgrade inside a rolling change. The pinned version is
+ * checked against the package sources before anything stops, so a pin that
+ * cannot be installed fails with the node still running.
+ */
+async function rollingUpgrade(
+  host: RemoteHost,
+  hosts: ReadonlyMap<string, RemoteHost>,
+  members: string[],
+  specs: string[],
+  version: string,
+  size: number,
+  logger: Logger,
+): Promise<void> {
+  for (const other of members) {
+    const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)!));
+    if (reason !== null) {
+      throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not upgrading ${host.name}`, {
+        host: other,
+        hint: 'Wait until every node is Synced, then run deploy-db again.',
+      });
+    }
+  }
+  const available = await host.run(
+    'export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null 2>&1; apt-cache madison mariadb-server | cut -d"|" -f2 | tr -d " "',
+    { purpose: 'list the mariadb-server versions in the package sources', timeoutMs: 5 * 60_000, allowFailure: true },
+  );
+  const versions = available.stdout.split('\n').map((v) => v.trim()).filter((v) => v !== '');
+  if (!versions.includes(version)) {
+    throw new DeployError('command-failed', `${host.name}: mariadb-server ${version} is not in the package sources (available: ${versions.join(', ') || 'none'}); nothing was stopped`, {
+      host: host.name,
+      hint: 'Set database.package_version to one of the available versions, or add the package source that has it (provision).',
+    });
+  }
+  logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
+  await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
+  await installGaleraPackages(host, specs, logger);
+  await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+  await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+
+function hostFactsRow(host: Host, f: GaleraHostFacts, pin: string | undefined): PlanHostFacts {
   const facts: Record<string, string> = {
     mariadb: f.packages['mariadb-server'] ?? 'not installed',
+    ...(pin ? { pinned: pin } : {}),
     service: f.running ? 'running' : 'stopped',
   };
   if (f.status && f.wsrepActive) facts.wsrep = `${f.status.clusterStatus}/${f.status.localStateComment}/size ${f.status.clusterSize}`;
@@ -208,7 +262,8 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
   const writer = dbHosts[0]!.name;
   const n = dbHosts.length;
   const secrets = secretValues(context);
-  const pin = context.request.options['mariadb-version'];
+  // The inventory's pin; the older `-o mariadb-version=` option still works.
+  const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
   const changes: PlannedChange[] = [];
   const warnings: string[] = g.schemaProblems.map(
     (p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`,
@@ -239,19 +294,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       }
     }
   }
-  // An upgrade restarts mariadb (the package does, and the install step stops
-  // it): done on several members at once that is an outage. Rolling package
-  // upgrades are not built yet, so refuse rather than take the cluster down.
-  const upgradingMembers = [...installs.keys()].filter((n) => situation.members.includes(n));
-  if (upgradingMembers.length > 0) {
-    throw new DeployError(
-      'invalid-input',
-      `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n)!.join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`,
-      {
-        host: upgradingMembers[0],
-        hint: 'Remove the mariadb-version option (or set it to the installed version), or upgrade one node at a time by hand (stop, apt-get install, start, wait for Synced).',
-      },
-    );
+  // On running members a version change is a rolling upgrade: one node at a
+  // time (writer last), the others Synced before each, the node back Synced
+  // after. Done on several members at once it would be an outage.
+  const upgrades = new Map<string, string[]>();
+  for (const name of [...installs.keys()]) {
+    if (!situation.members.includes(name)) continue;
+    upgrades.set(name, installs.get(name)!);
+    installs.delete(name);
   }
   const installPhase = once(async () => {
     const hostsMap = g.remotes;
@@ -278,6 +328,28 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
         },
       });
     }
+  }
+
+  for (const name of rollingRestartOrder([...upgrades.keys()], writer)) {
+    const specs = upgrades.get(name)!;
+    const f = facts.get(name)!;
+    const members = situation.members.length;
+    specs.forEach((spec, i) => {
+      const [pkg, version] = spec.split('=') as [string, string];
+      changes.push({
+        kind: 'package',
+        id: changeId('package', name, pkg),
+        host: name,
+        summary: `upgrade ${pkg} ${f.packages[pkg] ?? '(not installed)'} -> ${version} (pinned; rolling: ${name} alone is stopped, upgraded, restarted and waited for until Synced, size ${members})`,
+        name: pkg,
+        from: f.packages[pkg] ?? null,
+        to: version,
+        // One step per host does all of its packages; the others are recorded with it.
+        apply: async (ctx) => {
+          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, version, members, ctx.logger);
+        },
+      });
+    });
   }
 
   // 2. A server running on the package's default config must stop before the Galera config.
@@ -528,7 +600,24 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     });
   });
 
-  // 6. Databases and app accounts, once, through the writer (they replicate).
+  // 6. verify-ha's causality probe table (before the grants on it), then
+  // databases and app accounts, once, through the writer (they replicate).
+  if (!g.probeTable) {
+    changes.push({
+      kind: 'sql',
+      id: changeId('sql', sqlHost, 'create-table', `${PROBE_SCHEMA}.${PROBE_TABLE}`),
+      host: sqlHost,
+      summary: `create database \`${PROBE_SCHEMA}\` and table \`${PROBE_TABLE}\` (verify-ha's causality probe writes and reads it)`,
+      scope: 'cluster',
+      object: 'database',
+      name: `${PROBE_SCHEMA}.${PROBE_TABLE}`,
+      action: 'create',
+      detail: probeTableSql().trim(),
+      apply: async (ctx) => {
+        await runSqlScript(ctx.host, probeTableSql(), 'create the causality probe table');
+      },
+    });
+  }
   pushSql([
     ...diffDatabases(context.environment.app.databases, g.databases),
     ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
@@ -539,7 +628,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     environment: context.environment.name,
     changes,
     warnings,
-    hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!)),
+    hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!, pin)),
   });
 }
 

@@ -17,6 +17,11 @@ export interface HostStateQuery {
   units: readonly string[];
   /** Executables looked up with `command -v`. */
   commands: readonly string[];
+  /**
+   * Read-only commands whose output lines are facts (e.g. `nft list tables`).
+   * The script is fixed by deploy-lb, never built from input; errors count as no output.
+   */
+  probes?: readonly { name: string; script: string }[];
 }
 
 export interface FileFact {
@@ -49,6 +54,8 @@ export interface HostState {
   files: Record<string, FileFact | null>;
   units: Record<string, UnitFact>;
   commands: Record<string, boolean>;
+  /** Probe name → the lines it printed (empty when it failed). */
+  probes: Record<string, string[]>;
 }
 
 const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
@@ -86,13 +93,17 @@ export function hostStateScript(q: HostStateQuery): string {
   for (const c of q.commands) {
     parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
   }
+  for (const p of q.probes ?? []) {
+    // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
+    parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
+  }
   return parts.join('; ');
 }
 
 function sections(stdout: string): Array<{ kind: string; arg: string; lines: string[] }> {
   const out: Array<{ kind: string; arg: string; lines: string[] }> = [];
   for (const line of stdout.split('\n')) {
-    const m = /^@@(pkg|user|dir|file|unit|cmd)(?: (\S+))?$/.exec(line);
+    const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
     if (m) {
       out.push({ kind: m[1]!, arg: m[2] ?? '', lines: [] });
       continue;
@@ -109,13 +120,14 @@ function parseOwnerMode(line: string | undefined): DirFact | null {
 }
 
 export function parseHostState(stdout: string, q: HostStateQuery): HostState {
-  const state: HostState = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {} };
+  const state: HostState = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
   // Everything asked for has an answer, absent unless the host says otherwise.
   for (const u of q.users) state.users[u] = false;
   for (const d of q.dirs) state.dirs[d] = null;
   for (const f of q.files) state.files[f.path] = null;
   for (const u of q.units) state.units[u] = { enabled: '', active: 'unknown' };
   for (const c of q.commands) state.commands[c] = false;
+  for (const p of q.probes ?? []) state.probes[p.name] = [];
   for (const s of sections(stdout)) {
     const first = (s.lines[0] ?? '').trim();
     switch (s.kind) {
@@ -158,6 +170,9 @@ export function parseHostState(stdout: string, q: HostStateQuery): HostState {
       }
       case 'cmd':
         state.commands[s.arg] = first === 'present';
+        break;
+      case 'probe':
+        state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
         break;
     }
   }

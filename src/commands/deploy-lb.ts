@@ -30,6 +30,8 @@ import type { Logger } from '../report/log.js';
 import { shellQuote } from '../ssh/quote.js';
 import type { RemoteHost } from '../ssh/types.js';
 import {
+  CLUSTERCHECK_FIREWALL_UNIT,
+  CLUSTERCHECK_NFT_TABLE,
   CLUSTERCHECK_SERVICE_UNIT,
   CLUSTERCHECK_SOCKET_UNIT,
   CLUSTERCHECK_USER,
@@ -37,6 +39,7 @@ import {
   DEFAULT_MAINTENANCE_FILE,
   clustercheckAccountSql,
   renderClustercheckFiles,
+  renderClustercheckFirewallUnit,
   renderClustercheckNftables,
   type ClustercheckModel,
 } from '../components/clustercheck/index.js';
@@ -79,11 +82,16 @@ import { planOrApplyReviewed } from './reviewed-change.js';
 export const LMS_HA_ETC_DIR = '/etc/lms-ha';
 /** Directory of the clustercheck script. */
 export const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
-/** The nftables fence of the health check, where nft exists. */
+/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
 export const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
-export const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
-/** haproxy.cfg is written here first and checked with `haproxy -c`; only a valid file is moved onto the live one. */
-export const HAPROXY_CANDIDATE_PATH = '/etc/haproxy/haproxy.cfg.lms-ha-candidate';
+export { CLUSTERCHECK_FIREWALL_UNIT };
+/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
+export const DB_PACKAGES = ['nftables'] as const;
+/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
+const CANDIDATE_SUFFIX = '.lms-ha-candidate';
+export const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+export const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+export const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
 export const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'] as const;
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 export const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'] as const;
@@ -256,8 +264,14 @@ const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
 const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
 const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
 
+/** Probe names in HostState.probes. */
+const PROBE_ADDRESSES = 'addresses';
+const PROBE_NFT_TABLES = 'nft-tables';
+
 export function lbStateQuery(kind: LoadBalancer['kind']): HostStateQuery {
   return {
+    // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
+    probes: [{ name: PROBE_ADDRESSES, script: "ip -o addr show | awk '{ print $4 }'" }],
     packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
     users: [KEEPALIVED_SCRIPT_USER],
     dirs: ['/etc/keepalived'],
@@ -274,7 +288,9 @@ export function lbStateQuery(kind: LoadBalancer['kind']): HostStateQuery {
 
 export function dbStateQuery(): HostStateQuery {
   return {
-    packages: [],
+    packages: [...DB_PACKAGES],
+    // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
+    probes: [{ name: PROBE_NFT_TABLES, script: 'nft list tables' }],
     users: [CLUSTERCHECK_USER],
     dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
     files: [
@@ -285,8 +301,19 @@ export function dbStateQuery(): HostStateQuery {
       { path: ccFirewallPath, read: true },
     ],
     units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
-    commands: ['nft'],
+    commands: [],
   };
+}
+
+/** True when the host's `ip -o addr` probe lists the VIP. */
+export function holdsVip(state: HostState | undefined, vip: string): boolean {
+  const address = vip.split('/')[0];
+  return (state?.probes[PROBE_ADDRESSES] ?? []).some((a) => a.split('/')[0] === address);
+}
+
+/** `nft list tables` lines ("table inet filter") as "inet filter". */
+function nftTables(state: HostState | undefined): string[] {
+  return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
 }
 
 /** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
@@ -495,6 +522,51 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (p ??= fn());
 }
 
+/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
+function parallelInstall(installs: Map<string, string[]>, g: LbGathered, logger: Logger): () => Promise<Map<string, PromiseSettledResult<void>>> {
+  return once(async () => {
+    const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name)!, pkgs, logger)));
+    return new Map([...installs.keys()].map((name, i) => [name, results[i]!]));
+  });
+}
+
+function packageChange(host: string, pkg: string, phase: ReturnType<typeof parallelInstall>): PlannedChange {
+  return {
+    kind: 'package',
+    id: changeId('package', host, pkg),
+    host,
+    summary: `install ${pkg}`,
+    name: pkg,
+    from: null,
+    to: 'candidate from the package sources',
+    apply: async (ctx) => {
+      const r = (await phase()).get(ctx.change.host)!;
+      if (r.status === 'rejected') throw r.reason;
+    },
+  };
+}
+
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want: WantedFile, candidate: string, check: string, tool: string, what: string): PlannedChange['apply'] {
+  return async (ctx) => {
+    await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+    const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+      throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+        host: ctx.host.name,
+        hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+      });
+    }
+    await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+  };
+}
+
 async function aptInstall(host: RemoteHost, packages: string[], logger: Logger): Promise<void> {
   logger.info(`installing ${packages.join(' ')}`, host.name);
   const cmd = [
@@ -563,8 +635,14 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
   }
 
-  // 1. db nodes (kind haproxy): the health check HAProxy asks.
+  // 1. db nodes (kind haproxy): the health check HAProxy asks, fenced first.
   if (lb.kind === 'haproxy') {
+    const dbInstalls = new Map<string, string[]>();
+    for (const db of dbHosts) {
+      const missing = DB_PACKAGES.filter((p) => g.state.get(db.name)!.packages[p] === undefined);
+      if (missing.length > 0) dbInstalls.set(db.name, missing);
+    }
+    const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
     for (const db of dbHosts) {
       const s = g.state.get(db.name)!;
       const wanted = desired.clustercheck.get(db.name)!;
@@ -578,6 +656,34 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
         const c = directoryChange(db.name, dir, s.dirs[dir], why);
         if (c) changes.push(c);
       }
+      for (const pkg of dbInstalls.get(db.name) ?? []) changes.push(packageChange(db.name, pkg, dbInstallPhase));
+
+      // The fence before the socket, so the port never listens unfenced. The
+      // socket unit's IP lists rely on cgroup eBPF (absent in containers).
+      const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
+      const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
+      const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
+      const nft: WantedFile = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
+      const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
+        why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
+        apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
+      });
+      const unitFile: WantedFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+      const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
+      if (nftChange) changes.push(nftChange);
+      if (unitChange) changes.push(unitChange);
+      const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT]!;
+      if (fw.enabled !== 'enabled') {
+        changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
+      }
+      if (fw.active !== 'active' || !fenceLive || nftChange || unitChange) {
+        const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+        // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
+        changes.push(
+          serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`),
+        );
+      }
+
       const fileChanged = new Set<string>();
       for (const f of wanted.files) {
         const c = fileChange(db.name, f, s.files[f.path]);
@@ -596,25 +702,6 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
         changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
       } else if (fileChanged.has(ccServicePath)) {
         changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
-      }
-
-      // Second fence where nft exists; the socket unit's IP lists depend on cgroup eBPF.
-      if (s.commands['nft']) {
-        const nft: WantedFile = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
-        const unitFile: WantedFile = { path: ccFirewallPath, content: renderFirewallUnit(), mode: 0o644, owner: 'root', group: 'root' };
-        const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], { why: `only the load balancers reach port ${lb.clustercheck_port}` });
-        const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath]);
-        if (nftChange) changes.push(nftChange);
-        if (unitChange) changes.push(unitChange);
-        const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT]!;
-        if (fw.enabled !== 'enabled') {
-          changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the rules at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
-        }
-        if (fw.active !== 'active' || nftChange || unitChange) {
-          changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'restart', `load the nftables rules of the health check (${CLUSTERCHECK_FIREWALL_UNIT})`, `systemctl daemon-reload && systemctl restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
-        }
-      } else {
-        warnings.push(`${db.name}: nft is not installed, so port ${lb.clustercheck_port} is fenced only by the socket unit's IPAddressAllow (cgroup eBPF); install nftables (provision) for a second fence`);
       }
     }
 
@@ -681,32 +768,20 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     const missing = basePackages.filter((p) => s.packages[p] === undefined);
     if (missing.length > 0) installs.set(h.name, missing);
   }
-  const installPhase = once(async () => {
-    const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name)!, pkgs, context.logger)));
-    return new Map([...installs.keys()].map((name, i) => [name, results[i]!]));
-  });
+  const installPhase = parallelInstall(installs, g, context.logger);
   const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
   const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
   const debBytes = once(() => fetchPackage(proxysqlPkg!, context.logger));
 
-  for (const h of lbHosts) {
+  // One load balancer after the other, the VIP holder last: the other LB is
+  // already done and healthy when the holder's proxy reloads or its keepalived
+  // restarts, so the VIP moves at most once and always to a working LB.
+  const holder = lbHosts.find((h) => holdsVip(g.state.get(h.name), lb.vip_address));
+  const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
+  for (const h of lbOrder) {
     const s = g.state.get(h.name)!;
     const keepalivedFiles = desired.keepalived.get(h.name)!.files;
-    for (const pkg of installs.get(h.name) ?? []) {
-      changes.push({
-        kind: 'package',
-        id: changeId('package', h.name, pkg),
-        host: h.name,
-        summary: `install ${pkg}`,
-        name: pkg,
-        from: null,
-        to: 'candidate from the package sources',
-        apply: async (ctx) => {
-          const r = (await installPhase()).get(ctx.change.host)!;
-          if (r.status === 'rejected') throw r.reason;
-        },
-      });
-    }
+    for (const pkg of installs.get(h.name) ?? []) changes.push(packageChange(h.name, pkg, installPhase));
     if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
       const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
       changes.push({
@@ -754,19 +829,13 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
         s.files[HAPROXY_CONFIG_PATH],
         {
           why: 'checked with haproxy -c before it replaces the live file',
-          apply: async (ctx) => {
-            await ctx.host.writeFile(HAPROXY_CANDIDATE_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
-            const check = await ctx.host.run(`haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'check the new haproxy.cfg', allowFailure: true, timeoutMs: 60_000 });
-            if (check.code !== 0) {
-              await ctx.host.run(`rm -f -- ${HAPROXY_CANDIDATE_PATH}`, { purpose: 'remove the rejected haproxy.cfg', allowFailure: true });
-              throw new DeployError('apply-failed', `haproxy -c rejected the new configuration on ${ctx.host.name}: ${(check.stderr || check.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: 'The live haproxy.cfg was left as it was. This is a bug in lms-ha or an HAProxy version it does not know; please report it with this message.',
-              });
-            }
-            // The checked bytes become the live file in one rename.
-            await ctx.host.run(`mv -f -- ${HAPROXY_CANDIDATE_PATH} ${HAPROXY_CONFIG_PATH}`, { purpose: 'install the checked haproxy.cfg' });
-          },
+          apply: checkedFileApply(
+            { path: HAPROXY_CONFIG_PATH, content, mode: 0o644, owner: 'root', group: 'root' },
+            HAPROXY_CANDIDATE_PATH,
+            `haproxy -c -q -f ${HAPROXY_CANDIDATE_PATH}`,
+            'haproxy -c',
+            'the new haproxy.cfg',
+          ),
         },
       );
       if (cfg) changes.push(cfg);
@@ -790,9 +859,21 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     const kaDir = directoryChange(h.name, '/etc/keepalived', s.dirs['/etc/keepalived'], 'keepalived configuration', { onlyIfAbsent: true });
     if (kaDir) changes.push(kaDir);
     let keepalivedChanged = createdUser;
+    // Scripts first: `keepalived -t` checks the scripts the new configuration names.
     for (const f of [...keepalivedFiles].sort((a, b) => (a.path === KEEPALIVED_CONFIG_PATH ? 1 : b.path === KEEPALIVED_CONFIG_PATH ? -1 : 0))) {
       const sensitive = f.path === KEEPALIVED_CONFIG_PATH;
-      const c = fileChange(h.name, f, s.files[f.path], { sensitive, ...(sensitive ? { why: 'holds the VRRP password: root 0600, content not shown' } : {}) });
+      const c = fileChange(
+        h.name,
+        f,
+        s.files[f.path],
+        sensitive
+          ? {
+              sensitive,
+              why: 'holds the VRRP password: root 0600, content not shown; checked with keepalived -t',
+              apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, `keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`, 'keepalived -t', 'the new keepalived.conf'),
+            }
+          : {},
+      );
       if (c) {
         changes.push(c);
         keepalivedChanged = true;
@@ -800,8 +881,12 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     }
     const ka = s.units['keepalived']!;
     if (ka.enabled !== 'enabled') changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
-    if (ka.active !== 'active' || keepalivedChanged) {
-      changes.push(serviceChange(h.name, 'keepalived', 'restart', `${ka.active === 'active' ? 'restart' : 'start'} keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+    if (ka.active !== 'active') {
+      changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+    } else if (keepalivedChanged) {
+      // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
+      const role = h === holder ? 'holds the VIP now, so it goes last' : 'does not hold the VIP';
+      changes.push(serviceChange(h.name, 'keepalived', 'reload', `reload keepalived (configuration changed; ${role})`, 'systemctl reload keepalived'));
     }
   }
 
@@ -810,7 +895,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     environment: context.environment.name,
     changes,
     warnings,
-    hosts: [...dbHosts, ...lbHosts].map((h) => hostFactsRow(h, g, lb.kind)),
+    hosts: [...dbHosts, ...lbHosts].map((h) => hostFactsRow(h, g, lb)),
   });
 }
 
@@ -871,25 +956,8 @@ function proxysqlSqlChanges(
   });
 }
 
-function renderFirewallUnit(): string {
-  return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha: only the load balancers reach the Galera health check (nftables)
-After=network-pre.target
-Before=${CLUSTERCHECK_SOCKET_UNIT}
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/sbin/nft -f ${CLUSTERCHECK_NFT_PATH}
-ExecStop=/usr/sbin/nft delete table inet lms_ha_clustercheck
-
-[Install]
-WantedBy=multi-user.target
-`;
-}
-
-function hostFactsRow(host: Host, g: LbGathered, kind: LoadBalancer['kind']): PlanHostFacts {
+function hostFactsRow(host: Host, g: LbGathered, lb: LoadBalancer): PlanHostFacts {
+  const kind = lb.kind;
   const s = g.state.get(host.name);
   const facts: Record<string, string> = {};
   if (s && host.roles.includes('lb')) {
@@ -897,8 +965,13 @@ function hostFactsRow(host: Host, g: LbGathered, kind: LoadBalancer['kind']): Pl
     facts[proxy] = s.packages[proxy] ?? 'not installed';
     facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
     facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
+    facts['vip'] = holdsVip(s, lb.vip_address) ? 'held here' : 'not here';
   } else if (s) {
     facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
+    if (kind === 'haproxy') {
+      const tables = nftTables(s);
+      facts['nftables'] = s.packages['nftables'] === undefined ? 'not installed' : tables.length > 0 ? `tables: ${tables.join(', ')}` : 'no table loaded';
+    }
   }
   return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }

@@ -1,6 +1,7 @@
 /**
- * verify-ha (read-only part; drills come later): every health signal of every
- * configured layer, as a table of expected vs observed.
+ * verify-ha: every health signal of every configured layer, as a table of
+ * expected vs observed; with `mode: apply` and `drills=...`, failover drills
+ * after it (verify-ha-drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
@@ -27,6 +28,7 @@ import { PROXYSQL_ADMIN_USER } from '../components/proxysql/model.js';
 import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CommandContext, CommandRunner } from './context.js';
+import { parseDrillRequest, runDrills, type DrillView } from './verify-ha-drills.js';
 import {
   causalityScript,
   clientOptionFile,
@@ -145,6 +147,39 @@ function glusterPeerFacts(stdout: string): GlusterPeerFacts {
 }
 
 export const verifyHa: CommandRunner = async (context) => {
+  // Bad drill options are refused before anything is gathered.
+  const drills = parseDrillRequest(context.request.options, context.request.mode, context.environment);
+  const first = await gatherVerification(context);
+  const checks: CheckResult[] = [...context.preflightChecks, ...first.checks];
+  let drillError: DeployError | undefined;
+  if (drills) {
+    const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
+    checks.push(...outcome.rows);
+    drillError = outcome.error;
+  }
+
+  const failed = checks.filter((c) => c.status === 'fail');
+  const warned = checks.filter((c) => c.status === 'warn').length;
+  context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
+  if (drillError) return { checks, error: drillError };
+  return {
+    checks,
+    ...(failed.length > 0
+      ? {
+          error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
+            host: failed[0]!.host.startsWith('(') ? undefined : failed[0]!.host,
+            hint: failed[0]!.hint,
+          }),
+        }
+      : {}),
+  };
+};
+
+/**
+ * One read-only pass over every configured layer: the checks (without
+ * preflight's) and the facts the drills choose their targets from.
+ */
+export async function gatherVerification(context: CommandContext): Promise<DrillView> {
   const env = context.environment;
   const dbNodes = env.database ? hostsWithRole(env, 'db') : [];
   const lbBase = lbInputOf(env);
@@ -255,7 +290,7 @@ export const verifyHa: CommandRunner = async (context) => {
   await Promise.all(phase2);
 
   // Verdicts.
-  const checks: CheckResult[] = [...context.preflightChecks];
+  const checks: CheckResult[] = [];
   if (env.database) {
     for (const h of dbNodes) checks.push(...galeraNodeChecks(h.name, db.get(h.name)!));
     checks.push(...galeraClusterChecks(dbNodes.map(named), db, env.database.sync_wait));
@@ -278,21 +313,8 @@ export const verifyHa: CommandRunner = async (context) => {
     checks.push(s3Check(env.storage.s3.bucket));
   }
 
-  const failed = checks.filter((c) => c.status === 'fail');
-  const warned = checks.filter((c) => c.status === 'warn').length;
-  context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
-  return {
-    checks,
-    ...(failed.length > 0
-      ? {
-          error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
-            host: failed[0]!.host.startsWith('(') ? undefined : failed[0]!.host,
-            hint: failed[0]!.hint,
-          }),
-        }
-      : {}),
-  };
-};
+  return { checks, dbNodes, db, lb: lbInput };
+}
 
 /**
  * Write through the writer port, read through the reader port with the

@@ -105,6 +105,7 @@ export const CLUSTER_STEPS = [
   'peer-probe',
   'volume-create',
   'volume-start',
+  'volume-option',
   'brick-add',
   'mount',
   'migrate-data',

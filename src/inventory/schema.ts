@@ -292,6 +292,14 @@ export const DatabaseSchema = Type.Object(
         errorMessage: 'must be a quoted MariaDB series like "10.11" (unquoted, YAML reads 10.10 as the number 10.1)',
       }),
     ),
+    package_version: Type.Optional(
+      Type.String({
+        pattern: '^([0-9]+:)?[0-9][0-9A-Za-z.+~-]*$',
+        description:
+          'Exact Debian package version of mariadb-server and mariadb-backup, quoted (e.g. "1:10.11.6-0+deb12u1"); it must be in the hosts\' package sources. Left out: whatever the sources offer, and installed versions are left alone. A running node with another version is upgraded one node at a time, as a reviewed change.',
+        errorMessage: 'must be a quoted Debian package version like "1:10.11.6-0+deb12u1"',
+      }),
+    ),
     sst_method: Type.Optional(
       literals(['mariabackup', 'rsync'], {
         default: DEFAULTS.database.sst_method,
@@ -484,6 +492,13 @@ export const MigrateSchema = Type.Object(
             uniqueItems: true,
             description: 'Databases to copy; each must be declared (by the preset or app.databases).',
           }),
+          convert_tables: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description:
+                'Convert tables Galera cannot replicate while copying them (non-InnoDB engines to InnoDB; a primary key for tables without one). Without it such tables are refused.',
+            }),
+          ),
         },
         { ...strict, description: 'Copy existing databases into the Galera cluster.' },
       ),

@@ -62,14 +62,80 @@ function log(run: ActionRun): string {
 }
 
 beforeAll(() => {
-  // Bare hosts: the lab is re-created (about 10 s).
-  execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up'], { stdio: 'ignore', timeout: 600_000 });
+  // Bare hosts: the lab is re-created (about 10 s), with one sshd-only host
+  // (x01) that the growth test turns into a 4th db node.
+  execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up', '--extra', '1'], { stdio: 'ignore', timeout: 600_000 });
   state = readLabState();
   workspace = tempDir('deploy-db');
   writeLabInventory(state, workspace, labDbEnvironment(state));
   key = readFileSync(state.sshKey, 'utf8');
   knownHosts = readFileSync(state.knownHosts, 'utf8');
 });
+
+// A client of the cluster during a rolling change, run on db1 (its mariadb
+// restarts; the host and this loop do not): one INSERT per id, tried on the
+// nodes in turn as a load balancer would; an id is acknowledged when the
+// client says so. A monitor samples every node's state about 10 times a second.
+const PROBE_PASSWORD = 'probe-not-a-secret';
+function startWriteProbe(): void {
+  const addresses = DB_HOSTS.map((h) => state.hosts.find((x) => x.name === h)!.address).join(' ');
+  labExec(
+    'db1',
+    `mariadb -e "CREATE DATABASE IF NOT EXISTS rolling_probe; CREATE TABLE IF NOT EXISTS rolling_probe.acked (id INT PRIMARY KEY) ENGINE=InnoDB; ` +
+      `CREATE USER IF NOT EXISTS 'probe'@'10.231.0.%' IDENTIFIED BY '${PROBE_PASSWORD}'; GRANT INSERT, SELECT ON rolling_probe.* TO 'probe'@'10.231.0.%'"`,
+  );
+  const probe = `export MYSQL_PWD=${PROBE_PASSWORD}
+i=0
+while [ ! -e /tmp/probe.stop ]; do
+  i=$((i+1))
+  for a in ${addresses}; do
+    if mariadb -h $a -u probe --connect-timeout=2 -N -B -e "INSERT INTO rolling_probe.acked (id) VALUES ($i)" >/dev/null 2>&1; then echo $i >> /tmp/probe.acked; continue 2; fi
+  done
+  echo $i >> /tmp/probe.failed
+done
+touch /tmp/probe.done
+`;
+  const monitor = `export MYSQL_PWD=${PROBE_PASSWORD}
+while [ ! -e /tmp/probe.stop ]; do
+  line=""
+  for a in ${addresses}; do
+    s=$(mariadb -h $a -u probe --connect-timeout=1 -N -B -e "SHOW STATUS LIKE 'wsrep_local_state_comment'" 2>/dev/null | cut -f2 | tr ' ' '_')
+    line="$line \${s:-down}"
+  done
+  echo "$line" >> /tmp/monitor.log
+  sleep 0.1
+done
+touch /tmp/monitor.done
+`;
+  labExec('db1', 'rm -f /tmp/probe.* /tmp/monitor.*; cat > /tmp/probe.sh', { input: probe });
+  labExec('db1', 'cat > /tmp/monitor.sh', { input: monitor });
+  labExec('db1', 'setsid sh /tmp/probe.sh </dev/null >/dev/null 2>&1 & setsid sh /tmp/monitor.sh </dev/null >/dev/null 2>&1 &');
+}
+
+function stopWriteProbe(): void {
+  labExec('db1', 'touch /tmp/probe.stop; for i in $(seq 100); do [ -e /tmp/probe.done ] && [ -e /tmp/monitor.done ] && exit 0; sleep 0.1; done; exit 1');
+}
+
+function checkWriteProbe(): void {
+  const ids = (text: string) => text.split('\n').filter((l) => l !== '').map(Number);
+  const acked = ids(labExec('db1', 'cat /tmp/probe.acked').stdout);
+  const failed = ids(labExec('db1', 'cat /tmp/probe.failed 2>/dev/null || true').stdout);
+  const rows = new Set(ids(labExec('db1', 'mariadb -N -B -e "SET SESSION wsrep_sync_wait=1; SELECT id FROM rolling_probe.acked"').stdout));
+  // None lost; a row never acknowledged can only be a commit whose answer was cut off.
+  expect(acked.length).toBeGreaterThan(20);
+  expect(acked.filter((id) => !rows.has(id))).toEqual([]);
+  const unacknowledged = [...rows].filter((id) => !acked.includes(id));
+  expect(unacknowledged.every((id) => failed.includes(id))).toBe(true);
+  console.log(`write probe through the rolling restart: ${acked.length} acknowledged, ${rows.size} rows, ${failed.length} attempts failed on every node`);
+
+  const samples = labExec('db1', 'cat /tmp/monitor.log').stdout.trim().split('\n').map((l) => l.trim().split(' '));
+  const up = (s: string) => s === 'Synced' || s === 'Donor/Desynced';
+  expect(samples.length).toBeGreaterThan(20);
+  const twoDown = samples.filter((states) => states.filter((s) => !up(s)).length >= 2);
+  expect(twoDown).toEqual([]);
+  // The monitor did see each node go down once: it would have seen two at once.
+  DB_HOSTS.forEach((_h, i) => expect(samples.some((states) => !up(states[i]!))).toBe(true));
+}
 
 describe('deploy-db', () => {
   it('plans on bare hosts: packages, config, bootstrap and joins, and leaves the hosts bare', async () => {
@@ -125,6 +191,15 @@ describe('deploy-db', () => {
     expect(login.code).not.toBe(0); // no password: refused
     expect(viaEnv.stdout).toContain("moodle@10.231.0.%");
     expect(viaEnv.stdout).toContain('ok');
+
+    // verify-ha's causality probe: the app user may REPLACE into and read the probe table.
+    const token = randomBytes(6).toString('hex');
+    const probe = labExec(
+      'db2',
+      `MYSQL_PWD="$(cat)" mariadb -h ${db1} -u moodle -N -B -e "REPLACE INTO lms_ha.causality_probe (id, token) VALUES ('e2e', '${token}'); SELECT token FROM lms_ha.causality_probe WHERE id = 'e2e'"`,
+      { input: CANARY },
+    );
+    expect(probe.stdout.trim()).toBe(token);
   });
 
   it('a second apply reports zero changes, fast; plan on the converged cluster has no changes', async () => {
@@ -212,14 +287,21 @@ describe('deploy-db', () => {
     after.forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
   });
 
-  it('applies a static setting by a rolling restart, one node at a time, writer last', async () => {
+  it('applies a static setting by a rolling restart, one node at a time, writer last, losing no acknowledged write', async () => {
     writeLabInventory(
       state,
       workspace,
       labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300').replace('gcache_size: 64M', 'gcache_size: 96M'),
     );
-    const run = await deployDb('apply');
+    startWriteProbe();
+    let run: ActionRun;
+    try {
+      run = await deployDb('apply');
+    } finally {
+      stopWriteProbe();
+    }
     expect(run.outputs['failure-reason']).toBe('');
+    checkWriteProbe();
     const changes: { summary: string; host: string; kind: string }[] = JSON.parse(run.outputs.result).changes;
     const restarts = changes.filter((c) => c.kind === 'cluster');
     expect(restarts.map((c) => c.host)).toEqual(['db2', 'db3', 'db1']);
@@ -229,6 +311,38 @@ describe('deploy-db', () => {
       expect(s.wsrep_cluster_size).toBe('3');
       expect(labExec(host, `mariadb -N -B -e "SELECT @@wsrep_provider_options"`).stdout).toContain('gcache.size = 96M');
     }
+    const again = await deployDb('apply');
+    expect(again.outputs.changed).toBe('false');
+  });
+
+  it('grows the cluster: a 4th db host joins by SST, the others only get the new cluster address, no restart', async (ctx) => {
+    const x01 = state.hosts.find((h) => h.name === 'x01');
+    if (!x01) return ctx.skip();
+    const uptime = () => DB_HOSTS.map((h) => Number(labExec(h, `mariadb -N -B -e "SHOW STATUS LIKE 'Uptime'"`).stdout.split('\t')[1]));
+    const before = uptime();
+    const env = labDbEnvironment(state)
+      .replace('max_connections: 200', 'max_connections: 300')
+      .replace('gcache_size: 64M', 'gcache_size: 96M')
+      .replace(/(      - \{ name: db3, [^\n]*\n)/, `$1      - { name: x01, address: ${x01.address}, roles: [db] }\n`);
+    writeLabInventory(state, workspace, env);
+    const run = await deployDb('apply');
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.outputs['failure-reason']).toBe('');
+    console.log(`grow to 4 nodes (install + SST of x01): ${(run.durationMs / 1000).toFixed(1)} s`);
+    const changes: { summary: string; host: string; kind: string }[] = JSON.parse(run.outputs.result).changes;
+    for (const host of DB_HOSTS) {
+      // The old members: only the option file (wsrep_cluster_address), which needs no restart.
+      expect(changes.filter((c) => c.host === host).map((c) => c.kind)).toEqual(['file']);
+    }
+    expect(changes.filter((c) => c.kind === 'cluster').map((c) => [c.host, c.summary.split(' ')[0]])).toEqual([['x01', 'join']]);
+    const after = uptime();
+    after.forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
+    for (const host of [...DB_HOSTS, 'x01']) {
+      const s = wsrep(host);
+      expect(s.wsrep_local_state_comment).toBe('Synced');
+      expect(s.wsrep_cluster_size).toBe('4');
+    }
+    expect(labExec('x01', `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
     const again = await deployDb('apply');
     expect(again.outputs.changed).toBe('false');
   });

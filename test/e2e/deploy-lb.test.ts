@@ -10,9 +10,6 @@ import { labDbEnvironment, writeLabInventory } from './inventory.js';
 // against the Galera cluster deploy-db builds on db1-3 and two bare load
 // balancers lb1/lb2. These suites change the lab (they stop proxies and db
 // nodes), so they need it to themselves.
-//
-// enabled once verified against the lab: deploy-lb is not registered in
-// COMMAND_RUNNERS yet, and nothing here has been run against real hosts.
 
 const DBS = ['db1', 'db2', 'db3'];
 const LBS = ['lb1', 'lb2'];
@@ -94,6 +91,21 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): 
   return Date.now() - started;
 }
 
+/** An operator's own firewall on db1, loaded by Debian's nftables.service: deploy-lb must leave it alone. */
+const OPERATOR_NFTABLES = `#!/usr/sbin/nft -f
+flush ruleset
+table inet operator_filter {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    tcp dport 4444 counter drop
+  }
+}
+`;
+
+function nftTables(host: string): string[] {
+  return labExec(host, 'nft list tables', { allowFailure: true }).stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+}
+
 /** Digest of every file deploy-lb manages, per host: plan mode must leave them as they are. */
 function managedDigest(): string {
   const paths = '/etc/haproxy/haproxy.cfg /etc/keepalived /usr/local/lib/lms-ha /etc/systemd/system/lms-ha-clustercheck.socket /etc/lms-ha';
@@ -124,12 +136,18 @@ describe('deploy-lb (HAProxy) on the lab', () => {
   beforeAll(setup);
 
   it('plan mode changes nothing; apply converges; a second apply reports 0 changes', async () => {
+    // db1 already has nftables and the operator's own ruleset (enabled at boot); db2/db3 have no nft at all.
+    labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null && cat > /etc/nftables.conf && systemctl enable --now nftables && systemctl reload nftables', { input: OPERATOR_NFTABLES });
+    expect(nftTables('db1')).toEqual(['table inet operator_filter']);
     const before = managedDigest();
     const plan = await action('deploy-lb', 'plan', 'lab-haproxy');
     expect(plan.stderr).not.toContain('    at ');
     expect(plan.outputs['failure-reason']).toBe('');
     expect(plan.outputs.changed).toBe('true');
     expect(managedDigest()).toBe(before);
+    // The plan shows the fence: nftables installed where missing, its own table, the operator's kept.
+    expect(plan.summary).toContain('install nftables');
+    expect(plan.summary).toContain('load nftables table inet lms_ha_clustercheck (other tables kept as they are: inet operator_filter)');
 
     const apply = await action('deploy-lb', 'apply', 'lab-haproxy', { 'plan-hash': plan.outputs['plan-hash']! });
     expect(apply.outputs['failure-reason']).toBe('');
@@ -217,18 +235,37 @@ describe('deploy-lb (HAProxy) on the lab', () => {
     expect(verify.outputs['failure-reason']).toBe('');
   });
 
-  // KNOWN FAILURE (issue 4 stays open): in the lab the socket unit's IPAddressAllow/Deny
-  // does not filter (no cgroup BPF in nspawn), so db2 reaches db1's clustercheck. The
-  // nftables fence deploy-lb adds where `nft` exists is the fix to finish: install
-  // nftables and load the fence. Skipped until then so CI stays meaningful.
-  it.skip('the stats page and the health endpoint are closed to hosts that are not allowed', () => {
+  // The socket unit's IPAddressAllow/Deny does nothing in the lab (no cgroup eBPF in
+  // nspawn): what keeps other hosts out here is deploy-lb's nftables table.
+  it("the stats page and the health endpoint are closed to hosts that are not allowed; the operator's ruleset survives", () => {
     // Stats: 127.0.0.1 only on the LB.
     const stats = labExec('db1', `timeout 3 bash -c 'exec 3<>/dev/tcp/${labHost(state, 'lb1').address}/8404'`, { allowFailure: true });
     expect(stats.code).not.toBe(0);
     expect(labExec('lb1', `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8404'`, { allowFailure: true }).code).toBe(0);
-    // Health check: the LBs only (db2 is not one).
+    // Health check: the LBs only (db2 and db3 are not LBs).
     expect(clustercheck('db2', 'db1')).toMatch(/^unreachable/);
+    expect(clustercheck('db3', 'db2')).toMatch(/^unreachable/);
+    expect(clustercheck('lb1', 'db1')).toMatch(/^HTTP\/1\.1 200/);
     expect(clustercheck('lb2', 'db1')).toMatch(/^HTTP\/1\.1 200/);
+    // The node itself (verify-ha's own view) still reaches its check.
+    expect(clustercheck('db1', 'db1')).toMatch(/^HTTP\/1\.1 200/);
+
+    // db1: the operator's table next to the fence, and both come back whenever the
+    // operator reloads or restarts their firewall (which flushes the whole ruleset).
+    const both = ['table inet lms_ha_clustercheck', 'table inet operator_filter'];
+    expect(nftTables('db1')).toEqual(both);
+    for (const verb of ['reload', 'restart']) {
+      labExec('db1', `systemctl ${verb} nftables`);
+      expect(nftTables('db1'), `after systemctl ${verb} nftables`).toEqual(both);
+      expect(clustercheck('db2', 'db1')).toMatch(/^unreachable/);
+    }
+    // Loaded at boot: enabled, before the socket, and systemd finds no ordering problem in it.
+    for (const db of DBS) {
+      expect(labExec(db, 'systemctl is-enabled lms-ha-clustercheck-firewall.service').stdout.trim()).toBe('enabled');
+      const verify = labExec(db, 'systemd-analyze verify lms-ha-clustercheck-firewall.service lms-ha-clustercheck.socket 2>&1', { allowFailure: true });
+      expect(verify.stdout).not.toMatch(/cycle|lms-ha.*(error|invalid)/i);
+    }
+    expect(labExec('db2', 'systemctl list-dependencies --after --plain lms-ha-clustercheck.socket').stdout).toContain('lms-ha-clustercheck-firewall.service');
   });
 
   it('never shows a secret', () => {
@@ -242,9 +279,9 @@ describe('deploy-lb (HAProxy) on the lab', () => {
 // one is given (LMS_HA_PROXYSQL_DEB: a path or an http(s) URL of the .deb);
 // the project's CI downloads the official package and sets it.
 const DEB = process.env.LMS_HA_PROXYSQL_DEB;
-if (!DEB) console.log('skipped: no ProxySQL package (set LMS_HA_PROXYSQL_DEB)');
+if (!DEB) console.log('skipped: deploy-lb (ProxySQL) e2e: no ProxySQL package on this machine (set LMS_HA_PROXYSQL_DEB to a .deb path or URL to run it)');
 
-describe.skip('deploy-lb (ProxySQL) on the lab', () => {
+describe.skipIf(!DEB)('deploy-lb (ProxySQL) on the lab', () => {
   let server: ChildProcess | undefined;
   let deb: { url: string; sha256: string } | undefined;
 

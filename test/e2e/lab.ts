@@ -26,6 +26,8 @@ export interface LabState {
 export const LAB_STATE_PATH = '/run/lms-ha-lab/state.json';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const LAB_SCRIPT = join(REPO_ROOT, 'test', 'lab', 'lab.sh');
+/** The bundle under test: dist/ unless LMS_HA_BUNDLE names another build (scripts/bundle.mjs --out DIR). */
+const BUNDLE = process.env.LMS_HA_BUNDLE ?? join(REPO_ROOT, 'dist', 'index.js');
 
 export function readLabState(): LabState {
   if (!existsSync(LAB_STATE_PATH)) {
@@ -118,7 +120,7 @@ export async function runAction(state: LabState, inputs: Record<string, string>,
     ...options.env,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
-  const result = await runInRunner(state, [process.execPath, join(REPO_ROOT, 'dist', 'index.js')], env, options.workspace);
+  const result = await runInRunner(state, [process.execPath, BUNDLE], env, options.workspace);
   return {
     ...result,
     outputs: parseGithubOutput(readFileSync(outputFile, 'utf8')),
@@ -129,7 +131,7 @@ export async function runAction(state: LabState, inputs: Record<string, string>,
 
 /** Runs the CLI front of the same bundle. */
 export function runCli(state: LabState, args: string[], options: { workspace: string; env?: Record<string, string> }): Promise<ProcessResult> {
-  return runInRunner(state, [process.execPath, join(REPO_ROOT, 'dist', 'index.js'), ...args], options.env ?? {}, options.workspace);
+  return runInRunner(state, [process.execPath, BUNDLE, ...args], options.env ?? {}, options.workspace);
 }
 
 /** Parses the `name<<DELIMITER ... DELIMITER` records @actions/core writes. */

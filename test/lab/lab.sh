@@ -30,7 +30,7 @@ PWUSER_PASSWORD_FILE="$RUN_DIR/pwuser.password"
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,procps,ca-certificates,sudo,python3,iputils-ping,less
-PAYLOAD_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client rsync socat haproxy keepalived glusterfs-server glusterfs-client nftables curl netcat-openbsd psmisc systemd-timesyncd"
+PAYLOAD_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client rsync socat haproxy keepalived glusterfs-server glusterfs-client nftables curl netcat-openbsd psmisc systemd-timesyncd rclone"
 
 RUNNER_NS=lab-runner
 RUNNER_ADDRESS=10.231.0.2
@@ -511,10 +511,27 @@ make_host_cgroups() {
 # ("Failed to open system bus" otherwise). setsid: the host must survive the
 # shell that started it. 9>&-: do not hand the lab lock to the container.
 # The inner bash moves itself into the host's cgroups, then becomes nspawn (same pid).
+# GlusterFS bricks: the db hosts (which the e2e tests give the storage role) get
+# a filesystem of their own at /srv/gluster, a directory of the machine bound
+# in, so a brick under it (/srv/gluster/VOLUME, the product's default) is not on
+# the host's root filesystem (the overlay) and the product's and gluster's
+# root-filesystem refusal is exercised honestly: a brick path elsewhere (e.g.
+# /srv/data) is on "/" and refused unless storage.force_root_brick is set.
+BRICK_DISK_MOUNT=/srv/gluster
+host_binds() {
+  HOST_BINDS=()
+  case "$1" in
+    db[0-9]*)
+      mkdir -p "$HOSTS_DIR/$1/brick-disk"
+      HOST_BINDS+=(--bind="$HOSTS_DIR/$1/brick-disk:$BRICK_DISK_MOUNT") ;;
+  esac
+}
+
 boot_host() {
   local name="$1" repo="$2" pid
   mkdir -p "$RUN_DIR/pids" "$LOG_DIR"
   make_host_cgroups "$name"
+  host_binds "$name"
   # shellcheck disable=SC2016  # $$ and $d expand in the inner shell
   # SYSTEMD_NSPAWN_API_VFS_WRITABLE=network: with --network-namespace-path nspawn
   # leaves /proc/sys/net read-only, so `sysctl net.ipv4.ip_nonlocal_bind=1` (HAProxy
@@ -523,7 +540,7 @@ boot_host() {
   SYSTEMD_NSPAWN_API_VFS_WRITABLE=network LAB_CGROUPS="$HOST_CGROUP_DIRS" setsid bash -c 'for d in $LAB_CGROUPS; do echo $$ > "$d/cgroup.procs"; done; exec "$@"' \
     lab-boot-"$name" systemd-nspawn -D "$HOSTS_DIR/$name/root" --boot --keep-unit --register=no \
     -M "$name" --network-namespace-path="/run/netns/lab-$name" \
-    --bind-ro="$repo:/srv/lab-apt" --bind=/dev/fuse \
+    --bind-ro="$repo:/srv/lab-apt" --bind=/dev/fuse "${HOST_BINDS[@]}" \
     --capability="$NSPAWN_CAPS" \
     --resolv-conf=off --link-journal=no --settings=no --console=read-only \
     < /dev/null > "$LOG_DIR/$name.console.log" 2>&1 9>&- &

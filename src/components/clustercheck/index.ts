@@ -19,6 +19,10 @@ export const CLUSTERCHECK_USER = 'clustercheck';
 export const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
 export const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
 export const CLUSTERCHECK_DEFAULT_PORT = 9200;
+/** The nftables table (family inet) that fences the check; lms-ha touches no other table. */
+export const CLUSTERCHECK_NFT_TABLE = 'lms_ha_clustercheck';
+/** The oneshot unit that loads the fence at boot and again whenever nftables.service flushes the ruleset. */
+export const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
 /** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
 export const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
 export const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
@@ -293,20 +297,25 @@ export function clustercheckAccountSql(): string {
 }
 
 /**
- * nftables rules for hosts where the eBPF lists above have no effect (containers
- * without cgroup eBPF). A table of its own, so it never touches anyone else's
- * rules; `nft -f` replaces it atomically (the leading add+delete makes the file
- * re-runnable).
+ * The fence of the check in nftables: the socket unit's IP lists rely on cgroup
+ * eBPF, which containers (and some kernels) lack, so these rules are what
+ * really keeps other hosts out. A table of its own, so it never touches anyone
+ * else's rules: `nft -f` applies the file as one transaction, and the leading
+ * add+delete makes it replace only this table, atomically, on every run.
+ * Accepting here does not open the port past another table's drop; a drop here
+ * is final.
  */
 export function renderClustercheckNftables(model: ClustercheckModel): string {
   const r = resolve(model);
   const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
   const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
+  const table = `inet ${CLUSTERCHECK_NFT_TABLE}`;
   const lines = [
     '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
-    'table inet lms_ha_clustercheck',
-    'delete table inet lms_ha_clustercheck',
-    'table inet lms_ha_clustercheck {',
+    `# Replaces the table ${table} only; every other table is left as it is.`,
+    `table ${table}`,
+    `delete table ${table}`,
+    `table ${table} {`,
     '  chain input {',
     '    type filter hook input priority filter; policy accept;',
     `    tcp dport ${r.port} iif "lo" accept`,
@@ -315,6 +324,43 @@ export function renderClustercheckNftables(model: ClustercheckModel): string {
   if (v6.length > 0) lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
   lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
   return lines.join('\n');
+}
+
+/**
+ * The unit that loads the fence at boot and keeps it loaded. Debian's
+ * nftables.service (when an operator enables it) runs `flush ruleset` from
+ * /etc/nftables.conf on start, reload and stop, which would drop this table
+ * too: the unit is ordered after it, restarted with it (PartOf) and reloaded
+ * with it (ReloadPropagatedFrom), so the operator's own ruleset and this
+ * table always end up side by side. Early and without default dependencies
+ * (like nftables.service) so the port is fenced before the socket listens:
+ * default dependencies would order it after basic.target, which comes after
+ * the socket, a cycle systemd breaks by dropping a job at boot.
+ */
+export function renderClustercheckFirewallUnit(nftPath: string): string {
+  if (!SAFE_PATH.test(nftPath)) invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+  return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha: only the load balancers reach the Galera health check (nftables table inet ${CLUSTERCHECK_NFT_TABLE})
+DefaultDependencies=no
+Wants=network-pre.target
+After=local-fs.target nftables.service
+Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
+Conflicts=shutdown.target
+PartOf=nftables.service
+ReloadPropagatedFrom=nftables.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${nftPath}
+ExecReload=/usr/sbin/nft -f ${nftPath}
+# Only this table; "-": already gone when nftables.service flushed the ruleset first.
+ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
+
+[Install]
+WantedBy=sysinit.target
+`;
 }
 
 export interface ClustercheckAnswer {

@@ -193,7 +193,7 @@ export function validateVolumeModel(model: GlusterVolumeModel, mounts?: readonly
         problems.push(
           `brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
             'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
-            'or set allowRootFilesystem to accept the risk',
+            'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)',
         );
       }
       if (normalizePath(fact.mountPoint) === normalizePath(b.path) && normalizePath(b.path) !== '/') {

@@ -45,7 +45,7 @@ import { MIGRATE_LAYER } from './files.js';
 export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
 /** The inventory option that allows conversion; named in the refusal so the operator knows what to set. */
-export const CONVERT_OPTION = 'migrate.database.convertTables';
+export const CONVERT_OPTION = 'migrate.database.convert_tables';
 
 function validateSchemas(schemas: readonly string[]): void {
   if (schemas.length === 0) throw new DeployError('invalid-inventory', 'no databases named for the migration');
@@ -170,7 +170,7 @@ function describeProblem(p: TableProblem): string {
  * The refusal: names every table and what is wrong with it, and the option
  * that converts them.
  */
-export function nonReplicableError(problems: readonly TableProblem[], option = CONVERT_OPTION): DeployError {
+export function nonReplicableError(problems: readonly TableProblem[], option = CONVERT_OPTION, host?: string): DeployError {
   const lines = problems.map(describeProblem);
   return new DeployError(
     'preflight-failed',
@@ -181,14 +181,15 @@ export function nonReplicableError(problems: readonly TableProblem[], option = C
         'a primary key gets its AUTO_INCREMENT column as key or a new "id" column (BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY; ' +
         '"lmsha_id" when "id" is taken). An application that inserts without a column list into such a table must be checked first. ' +
         'Or convert them yourself on the source and plan again.',
+      ...(host === undefined ? {} : { host }),
     },
   );
 }
 
 /** Throws the refusal when there is anything to refuse and conversion was not asked for. */
-export function assertReplicable(tables: readonly TableInfo[], convert: boolean, option = CONVERT_OPTION): TableProblem[] {
+export function assertReplicable(tables: readonly TableInfo[], convert: boolean, option = CONVERT_OPTION, host?: string): TableProblem[] {
   const problems = classifyTables(tables);
-  if (problems.length > 0 && !convert) throw nonReplicableError(problems, option);
+  if (problems.length > 0 && !convert) throw nonReplicableError(problems, option, host);
   return problems;
 }
 
@@ -262,24 +263,66 @@ export function conversionStatements(
 // ---------------------------------------------------------------------------
 // Dump and import
 
+/**
+ * How the commands on the source host log in to its server. Without a
+ * password: `user` over the unix socket (root by unix_socket auth, Debian's
+ * default). With one: the command reads it from the first line of its stdin
+ * into MYSQL_PWD (`readPasswordPrefix`), so it never appears on a command
+ * line or in a file; the environment of a root process is readable by root only.
+ */
+export interface SourceConnection {
+  user: string;
+  port: number;
+  /** The password comes first on stdin, one line. */
+  password: boolean;
+}
+
+const DEFAULT_PORT = 3306;
+
+/** Login options for the source's client programs. */
+export function sourceConnectionArgs(conn: SourceConnection | undefined): string[] {
+  if (!conn) return [];
+  const args = [`--user=${conn.user}`];
+  // The socket ignores the port: a server on another port is reached over TCP on loopback.
+  if (conn.port !== DEFAULT_PORT) args.push('--protocol=tcp', '--host=127.0.0.1', `--port=${conn.port}`);
+  return args;
+}
+
+/**
+ * Shell prefix that takes the first stdin line as the password (`read` takes
+ * the value as data, never as code) and leaves the rest of stdin to the client.
+ */
+export function readPasswordPrefix(conn: SourceConnection | undefined): string {
+  return conn?.password ? 'IFS= read -r MYSQL_PWD && export MYSQL_PWD && ' : '';
+}
+
+/** What to put first on the stdin of a source command (`passwordStdin` + the SQL, or just the password for a dump). */
+export function passwordStdin(conn: SourceConnection | undefined, password: string | undefined): string {
+  if (!conn?.password) return '';
+  if (password === undefined || /[\n\r\0]/.test(password)) {
+    throw new DeployError('missing-secret', 'the source database password is missing or contains a line break');
+  }
+  return `${password}\n`;
+}
+
+/** A batch query command on the source (stdin: `passwordStdin` then the SQL). */
+export function sourceQueryCommand(conn: SourceConnection | undefined): string {
+  return `${readPasswordPrefix(conn)}exec ${CLIENT_BIN} ${joinArgs([...sourceConnectionArgs(conn), '--default-character-set=utf8mb4', '--batch', '-N'])}`;
+}
+
 export interface DumpSpec {
   schemas: readonly string[];
   /** Any non-transactional table in the schemas: the dump takes a global read lock instead of a snapshot. */
   lockAllTables: boolean;
   /** Conversion was asked for and there is something to convert: phased dump. */
   convert: boolean;
-  /**
-   * A 0600 option file with the source credentials ([client] user/password),
-   * written by the transport. Omitted: root over the unix socket, Debian's default.
-   */
-  sourceDefaultsFile?: string;
-  /** Same for the target writer node. */
-  targetDefaultsFile?: string;
+  /** How the dump logs in to the source; omitted: root over the unix socket. */
+  source?: SourceConnection;
 }
 
 export interface DumpStep {
   name: 'full' | 'schema' | 'convert' | 'data' | 'programs';
-  /** Command on the source whose stdout is the SQL; absent for `convert`. */
+  /** Command on the source whose stdout is the SQL; absent for `convert`. Its stdin gets `passwordStdin`. */
   source?: string;
   /** Command on the target writer that reads SQL on stdin. */
   target: string;
@@ -292,13 +335,12 @@ export interface DumpStep {
 const DUMP_BIN = '"$(command -v mariadb-dump || command -v mysqldump)"';
 const CLIENT_BIN = '"$(command -v mariadb || command -v mysql)"';
 
-function defaultsArg(file?: string): string {
-  // Must be the first option the client sees.
-  return file === undefined ? '' : ` ${joinArgs([`--defaults-extra-file=${file}`])}`;
-}
+/** Prints the dump tool's path, or fails: checked before planning a dump. */
+export const DUMP_TOOL_COMMAND = 'command -v mariadb-dump || command -v mysqldump';
 
 function dumpCommand(spec: DumpSpec, extra: readonly string[]): string {
   const base = [
+    ...sourceConnectionArgs(spec.source),
     // utf8mb4 explicitly: old mysqldump defaults to 3-byte utf8 and would mangle emoji.
     '--default-character-set=utf8mb4',
     // LOCK TABLES statements in the output are not supported by Galera on import.
@@ -307,12 +349,12 @@ function dumpCommand(spec: DumpSpec, extra: readonly string[]): string {
     '--quick',
   ];
   const args = joinArgs([...base, ...extra, '--databases', ...spec.schemas]);
-  return `LC_ALL=C exec ${DUMP_BIN}${defaultsArg(spec.sourceDefaultsFile)} ${args}`;
+  return `${readPasswordPrefix(spec.source)}LC_ALL=C exec ${DUMP_BIN} ${args}`;
 }
 
-/** The import on the writer: stdin is the dump stream (or the conversion script). */
-export function importCommand(targetDefaultsFile?: string): string {
-  return `exec ${CLIENT_BIN}${defaultsArg(targetDefaultsFile)} --default-character-set=utf8mb4 --batch`;
+/** The import on the writer, as root over the unix socket: stdin is the dump stream (or the conversion script). */
+export function importCommand(): string {
+  return `exec ${CLIENT_BIN} --default-character-set=utf8mb4 --batch`;
 }
 
 /**
@@ -321,7 +363,7 @@ export function importCommand(targetDefaultsFile?: string): string {
  */
 export function dumpPlan(spec: DumpSpec, conversions: readonly ConversionStatement[] = []): DumpStep[] {
   validateSchemas(spec.schemas);
-  const target = importCommand(spec.targetDefaultsFile);
+  const target = importCommand();
   const lock = spec.lockAllTables ? 'global read lock (non-InnoDB tables present)' : 'consistent snapshot';
   if (!spec.convert || conversions.length === 0) {
     return [
@@ -368,15 +410,63 @@ export function targetTablesQuery(schemas: readonly string[]): string {
   return `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${inList(schemas)}) ORDER BY 1, 2;`;
 }
 
-export function assertTargetEmpty(stdout: string, allowReplace: boolean): void {
+export function assertTargetEmpty(stdout: string, allowReplace: boolean, host?: string): void {
   const rows = parseBatchRows(stdout);
   if (rows.length === 0 || allowReplace) return;
-  const names = rows.slice(0, 10).map((r) => `${r[0]}.${r[1]}`);
-  throw new DeployError(
-    'preflight-failed',
-    `the cluster already has ${rows.length} table(s) in the target databases (${names.join(', ')}${rows.length > 10 ? ', ...' : ''}); the import would drop and replace them`,
-    { hint: 'Migrate into empty databases, or set the replace option after making sure nothing there is needed.' },
+  throw targetNotEmptyError(
+    rows.map((r) => `${r[0]}.${r[1]}`),
+    host,
   );
+}
+
+/**
+ * The refusal to import over tables that are already there and are not
+ * the source's (`differing` says how they differ, when known).
+ */
+export function targetNotEmptyError(tables: readonly string[], host?: string, differing: readonly string[] = []): DeployError {
+  const names = tables.slice(0, 10).join(', ') + (tables.length > 10 ? ', ...' : '');
+  const why = differing.length > 0 ? `; they differ from the source: ${differing.slice(0, 5).join('; ')}${differing.length > 5 ? '; ...' : ''}` : '';
+  return new DeployError(
+    'preflight-failed',
+    `the cluster already has ${tables.length} table(s) in the target databases (${names})${why}; the import would drop and replace them`,
+    {
+      hint:
+        'Migrate into empty databases: after making sure nothing there is needed (e.g. a half-finished earlier migration), drop the databases on the cluster ' +
+        '(DROP DATABASE name; deploy-db creates them again, empty) and plan again.',
+      ...(host === undefined ? {} : { host }),
+    },
+  );
+}
+
+/** Exact row counts of the tables, one query (`parseRowCounts`). */
+export function rowCountsQuery(tables: ReadonlyArray<{ schema: string; table: string }>): string {
+  if (tables.length === 0) return '';
+  return `${tables
+    .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
+    .join('\nUNION ALL ')};`;
+}
+
+/** `schema.table` -> exact row count. */
+export function parseRowCounts(stdout: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of parseBatchRows(stdout)) {
+    if (r.length < 3) throw new Error(`unexpected row count row: ${r.join('\t')}`);
+    out.set(tableKey(r[0]!, r[1]!), Number(r[2]));
+  }
+  return out;
+}
+
+/** Bytes of data and indexes per schema (information_schema's figures), for the plan. */
+export function schemaSizesQuery(schemas: readonly string[]): string {
+  validateSchemas(schemas);
+  return (
+    'SELECT TABLE_SCHEMA, IFNULL(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES ' +
+    `WHERE TABLE_SCHEMA IN (${inList(schemas)}) GROUP BY TABLE_SCHEMA ORDER BY 1;`
+  );
+}
+
+export function parseSchemaSizes(stdout: string): Map<string, number> {
+  return new Map(parseBatchRows(stdout).map((r) => [r[0]!, Number(r[1]) || 0]));
 }
 
 // ---------------------------------------------------------------------------

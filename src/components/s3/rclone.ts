@@ -246,6 +246,64 @@ export function parseRcloneCheck(stdout: string): RcloneCheckReport {
   return r;
 }
 
+/**
+ * Folds one chunk of `rclone check --combined -` output into a running report,
+ * for reports too large to hold: `pending` is the unfinished last line, kept
+ * for the next chunk. Path lists keep at most `cap` entries; `counts` has them all.
+ */
+export interface RcloneCheckTally {
+  report: RcloneCheckReport;
+  counts: { missing: number; extra: number; differing: number; errors: number };
+  pending: string;
+}
+
+export function newRcloneCheckTally(): RcloneCheckTally {
+  return { report: { matching: 0, missing: [], extra: [], differing: [], errors: [] }, counts: { missing: 0, extra: 0, differing: 0, errors: 0 }, pending: '' };
+}
+
+export function addRcloneCheckOutput(tally: RcloneCheckTally, chunk: string, options: { final?: boolean; cap?: number } = {}): RcloneCheckTally {
+  const cap = options.cap ?? 100;
+  const text = tally.pending + chunk;
+  const cut = options.final ? text.length : text.lastIndexOf('\n') + 1;
+  const part = parseRcloneCheck(text.slice(0, cut));
+  tally.pending = text.slice(cut);
+  tally.report.matching += part.matching;
+  for (const k of ['missing', 'extra', 'differing', 'errors'] as const) {
+    tally.counts[k] += part[k].length;
+    const room = cap - tally.report[k].length;
+    if (room > 0) tally.report[k].push(...part[k].slice(0, room));
+  }
+  return tally;
+}
+
+/** The tally as a report whose lists say how many were left out ("... and N more" in `s3Verdict`). */
+export function tallyReport(tally: RcloneCheckTally): RcloneCheckReport {
+  const r = tally.report;
+  const pad = (list: string[], n: number): string[] => (n > list.length ? [...list, ...Array<string>(n - list.length).fill('…')] : list);
+  return { matching: r.matching, missing: pad(r.missing, tally.counts.missing), extra: pad(r.extra, tally.counts.extra), differing: pad(r.differing, tally.counts.differing), errors: pad(r.errors, tally.counts.errors) };
+}
+
+/**
+ * Regular files under the source directory and their bytes, following
+ * symlinks as the copy does (-L): prints "COUNT BYTES". Exit 3 when the
+ * directory does not exist.
+ */
+export function sourceFilesCommand(sourceDir: string, exclude: readonly string[] = []): string {
+  validateSource(sourceDir);
+  excludeArgs(exclude);
+  const prune = exclude.length === 0 ? '' : `\\( ${exclude.map((e) => `-path ${joinArgs([`./${e}`])}`).join(' -o ')} \\) -prune -o `;
+  return [
+    `cd -- ${joinArgs([sourceDir])} || exit 3`,
+    `find -L . -mindepth 1 ${prune}-type f -printf '%s\\n' | awk '{ n++; b += $1 } END { printf "%.0f %.0f\\n", n, b }'`,
+  ].join('\n');
+}
+
+export function parseSourceFiles(stdout: string): { files: number; bytes: number } {
+  const m = /^(\d+) (\d+)$/m.exec(stdout.trim());
+  if (!m) throw new Error(`unexpected file count output: ${stdout.trim().slice(0, 200)}`);
+  return { files: Number(m[1]), bytes: Number(m[2]) };
+}
+
 export interface RcloneSize {
   count: number;
   bytes: number;

@@ -30,6 +30,12 @@ const DB_SETUP = (h: string) => [
   `${h} user create user clustercheck`,
   `${h} directory create /etc/lms-ha`,
   `${h} directory create /usr/local/lib/lms-ha`,
+  // The fence before the socket: the port never listens unfenced.
+  `${h} package install nftables`,
+  `${h} file create /etc/lms-ha/clustercheck.nft`,
+  `${h} file create /etc/systemd/system/lms-ha-clustercheck-firewall.service`,
+  `${h} service enable lms-ha-clustercheck-firewall.service`,
+  `${h} service start lms-ha-clustercheck-firewall.service`,
   `${h} file create /usr/local/lib/lms-ha/clustercheck`,
   `${h} file create /etc/systemd/system/lms-ha-clustercheck.socket`,
   `${h} file create /etc/systemd/system/lms-ha-clustercheck@.service`,
@@ -47,7 +53,7 @@ const LB_SETUP = (h: string) => [
   `${h} file create /etc/keepalived/lms-ha-notify.sh`,
   `${h} file create /etc/keepalived/keepalived.conf`,
   `${h} service enable keepalived`,
-  `${h} service restart keepalived`,
+  `${h} service start keepalived`,
 ];
 
 describe('deploy-lb (HAProxy path) against fake hosts', () => {
@@ -70,7 +76,6 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
       expect(s.command.includes('echo "@@') || (s.command === 'mariadb --batch -N' && /^SET SESSION wsrep_sync_wait=0;\nSELECT /.test(s.stdin ?? ''))).toBe(true);
     }
     expect(report.plan!.warnings.some((w) => w.includes('only the first 8'))).toBe(true);
-    expect(report.plan!.warnings.some((w) => w.includes('nft is not installed'))).toBe(true);
   });
 
   it('applies in order, then a second apply reports zero changes', async () => {
@@ -101,18 +106,54 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     expect(platform.sent.slice(before).every((s) => s.command.includes('echo "@@') || s.command.startsWith('# lms-ha-lock') || s.command === 'mariadb --batch -N')).toBe(true);
   });
 
-  it('a changed VIP changes only keepalived', async () => {
+  it('a changed VIP changes only keepalived, reloaded (never restarted), the VIP holder last', async () => {
     const platform = new FakePlatform();
     await converge(platform);
-    const { report } = await run(platform, 'plan', inventory({ vip: '10.0.0.101/24' }));
+    platform.host('lb1').holdsVip = true;
+    const { report } = await run(platform, 'plan', inventory({ vip: '10.0.0.100/25' }));
     expect(rows(report.plan!)).toEqual([
+      'lb2 file update /etc/keepalived/keepalived.conf',
+      'lb2 service reload keepalived',
+      'lb1 file update /etc/keepalived/keepalived.conf',
+      'lb1 service reload keepalived',
+    ]);
+    expect(report.plan!.changes.at(-1)!.summary).toContain('holds the VIP now, so it goes last');
+    expect(report.plan!.hosts.find((h) => h.name === 'lb1')!.facts['vip']).toBe('held here');
+
+    // The other way round when lb2 holds it; a new address also changes the notify script.
+    platform.host('lb1').holdsVip = false;
+    platform.host('lb2').holdsVip = true;
+    const moved = await run(platform, 'apply', inventory({ vip: '10.0.0.101/24' }));
+    expect(rows(moved.report.plan!)).toEqual([
       'lb1 file update /etc/keepalived/lms-ha-notify.sh',
       'lb1 file update /etc/keepalived/keepalived.conf',
-      'lb1 service restart keepalived',
+      'lb1 service reload keepalived',
       'lb2 file update /etc/keepalived/lms-ha-notify.sh',
       'lb2 file update /etc/keepalived/keepalived.conf',
-      'lb2 service restart keepalived',
+      'lb2 service reload keepalived',
     ]);
+    // Each keepalived.conf was checked by keepalived -t before it replaced the live one.
+    for (const h of LB) {
+      const cmds = platform.sent.filter((s) => s.host === h).map((s) => s.command);
+      const check = cmds.lastIndexOf(`keepalived -t -l -f ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate`);
+      expect(check).toBeGreaterThan(-1);
+      expect(check).toBeLessThan(cmds.lastIndexOf(`mv -f -- ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate ${KEEPALIVED_CONFIG_PATH}`));
+      expect(platform.host(h).file(KEEPALIVED_CONFIG_PATH)).toContain('10.0.0.101/24 dev eth0');
+    }
+  });
+
+  it('keeps the live keepalived.conf when keepalived -t rejects the new one', async () => {
+    const platform = new FakePlatform();
+    await converge(platform);
+    const before = platform.host('lb1').file(KEEPALIVED_CONFIG_PATH);
+    platform.host('lb1').keepalivedRejects = true;
+    const { report } = await run(platform, 'apply', inventory({ vip: '10.0.0.101/24' }));
+    expect(report.apply!.status).toBe('failed');
+    expect(report.apply!.error!.message).toContain('keepalived -t rejected the new keepalived.conf on lb1');
+    expect(platform.host('lb1').file(KEEPALIVED_CONFIG_PATH)).toBe(before);
+    expect(platform.host('lb1').files.has(`${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate`)).toBe(false);
+    // The failed step stopped the run before keepalived was reloaded anywhere.
+    expect(platform.commands()).not.toContain('systemctl reload keepalived');
   });
 
   it('reloads (never restarts) haproxy when only its configuration changed', async () => {
@@ -164,14 +205,42 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     expect(rows(report.plan!)).toContain("db1 sql create user 'clustercheck'@'localhost'");
   });
 
-  it('fences the health check with nftables where nft exists', async () => {
+  it('installs nftables and fences the health check in a table of its own, next to the operator\'s tables', async () => {
     const platform = new FakePlatform();
-    for (const n of ['db1', 'db2', 'db3']) platform.host(n).commandsOnPath.add('nft');
+    // db1 already runs nftables with the operator's own ruleset.
+    platform.host('db1').packages['nftables'] = '1.0.6-2+deb12u2';
+    platform.host('db1').operatorTables = ['inet filter', 'ip operator_nat'];
+    const { report: plan } = await run(platform, 'plan');
+    expect(rows(plan.plan!).filter((r) => r.startsWith('db1 package'))).toEqual([]);
+    expect(rows(plan.plan!).filter((r) => r.includes('package install nftables')).map((r) => r.split(' ')[0])).toEqual(['db2', 'db3']);
+    const load = plan.plan!.changes.find((c) => c.host === 'db1' && c.kind === 'service' && c.unit === 'lms-ha-clustercheck-firewall.service' && c.action === 'start')!;
+    expect(load.summary).toBe('load nftables table inet lms_ha_clustercheck (other tables kept as they are: inet filter, ip operator_nat)');
+    expect(plan.plan!.hosts.find((h) => h.name === 'db1')!.facts['nftables']).toBe('tables: inet filter, ip operator_nat');
+    expect(plan.plan!.hosts.find((h) => h.name === 'db2')!.facts['nftables']).toBe('not installed');
+    const md = renderPlanMarkdown(plan.plan!, { redactor: new Redactor() });
+    expect(md).toContain('tcp dport 9200 ip saddr { 10.0.0.11, 10.0.0.21, 10.0.0.22 } accept');
+
     await converge(platform);
-    const nft = platform.host('db1').file('/etc/lms-ha/clustercheck.nft')!;
-    expect(nft).toContain('tcp dport 9200 ip saddr { 10.0.0.11, 10.0.0.21, 10.0.0.22 } accept');
-    expect(platform.host('db1').units['lms-ha-clustercheck-firewall.service']).toEqual({ enabled: 'enabled', active: 'active' });
+    const db1 = platform.host('db1');
+    expect(db1.file('/etc/lms-ha/clustercheck.nft')).toContain('tcp dport 9200 drop');
+    expect(db1.files.has('/etc/lms-ha/clustercheck.nft.lms-ha-candidate')).toBe(false);
+    expect(db1.units['lms-ha-clustercheck-firewall.service']).toEqual({ enabled: 'enabled', active: 'active' });
+    expect(db1.fenceLoaded).toBe(true);
+    // The rules were checked by nft -c before they replaced the live file, and loaded before the socket started.
+    const cmds = platform.sent.filter((s) => s.host === 'db1').map((s) => s.command);
+    expect(cmds.indexOf('nft -c -f /etc/lms-ha/clustercheck.nft.lms-ha-candidate')).toBeGreaterThan(-1);
+    expect(cmds.findIndex((c) => c.includes('reload-or-restart lms-ha-clustercheck-firewall.service'))).toBeLessThan(
+      cmds.findIndex((c) => c.includes('enable --now lms-ha-clustercheck.socket')),
+    );
+    // Nothing deploy-lb sends could touch another table.
+    expect(platform.commands().some((c) => /flush ruleset|nft (add|delete|flush)/.test(c))).toBe(false);
     expect((await run(platform, 'plan')).report.plan!.changes).toEqual([]);
+
+    // Someone flushed the ruleset: the next run sees the missing table and loads it again.
+    db1.fenceLoaded = false;
+    const { report: drift } = await run(platform, 'plan');
+    expect(rows(drift.plan!)).toEqual(['db1 service reload lms-ha-clustercheck-firewall.service']);
+    expect(drift.plan!.changes[0]!.summary).toContain('the table is not loaded');
   });
 
   it('never puts a secret on a command line, in a log or in the rendered plan', async () => {
@@ -234,7 +303,7 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
       `${h} file create /etc/keepalived/lms-ha-notify.sh`,
       `${h} file create /etc/keepalived/keepalived.conf`,
       `${h} service enable keepalived`,
-      `${h} service restart keepalived`,
+      `${h} service start keepalived`,
     ];
     expect(rows(report.plan!)).toEqual(["db1 sql create user 'lms_ha_monitor'@{10.0.0.21,10.0.0.22}", ...lbRows('lb1'), ...lbRows('lb2')]);
     const pkg = report.plan!.changes.find((c) => c.kind === 'package' && c.name === 'proxysql')!;

@@ -55,6 +55,7 @@ describe('deploy-lb facts', () => {
       },
       units: { haproxy: { enabled: 'enabled', active: 'active' }, keepalived: { enabled: '', active: 'inactive' } },
       commands: { nft: false },
+      probes: {},
     });
   });
 
@@ -75,6 +76,11 @@ describe('deploy-lb facts', () => {
       ],
       units: ['lms-ha-no-such-unit.service'],
       commands: ['sh', 'lms-ha-no-such-command'],
+      probes: [
+        { name: 'lines', script: "printf 'table inet filter\\n\\ntable ip nat\\n@@user forged\\n'" },
+        { name: 'fails', script: 'echo partial; lms-ha-no-such-command; exit 3' },
+        { name: 'after', script: 'echo still-runs' },
+      ],
     };
     const stdout = execFileSync('sh', ['-c', hostStateScript(q)], { encoding: 'utf8' });
     expect(stdout).not.toContain('s3cr3t');
@@ -90,6 +96,9 @@ describe('deploy-lb facts', () => {
     expect(s.files[join(dir, 'absent.cfg')]).toBeNull();
     expect(s.units['lms-ha-no-such-unit.service']!.enabled).toBe('');
     expect(s.commands).toEqual({ sh: true, 'lms-ha-no-such-command': false });
+    // Probe output is lines; a failing probe keeps what it printed and cannot stop the script or forge a section.
+    expect(s.probes).toEqual({ lines: ['table inet filter', 'table ip nat'], fails: ['partial'], after: ['still-runs'] });
+    expect(s.users).not.toHaveProperty('forged');
   });
 
   it('refuses names that would need quoting in a section marker', () => {

@@ -136,6 +136,14 @@ export class FakeHost implements RemoteHost {
   proxysqlAdmin = 'admin';
   proxysqlLive = new Set<ProxysqlSection>();
   proxysqlModel?: ProxysqlModel;
+  /** nftables tables loaded by someone else (the operator), e.g. "inet filter". */
+  operatorTables: string[] = [];
+  /** Whether the fence table is loaded: set by loading the firewall unit, cleared by a test (a flush). */
+  fenceLoaded = false;
+  /** The VIP is on this host's interface. */
+  holdsVip = false;
+  /** Make `keepalived -t` fail. */
+  keepalivedRejects = false;
 
   constructor(
     readonly name: string,
@@ -198,6 +206,16 @@ export class FakeHost implements RemoteHost {
       if (this.platform.haproxyRejects) return { code: 1, stdout: '', stderr: "[ALERT] parsing [haproxy.cfg:12]: unknown keyword 'bogus'" };
       return ok('');
     }
+    if ((m = /^keepalived -t -l -f (\S+)$/.exec(command))) {
+      if (!this.packages['keepalived']) return { code: 127, stdout: '', stderr: 'keepalived: command not found' };
+      if (!this.files.has(m[1]!)) return { code: 1, stdout: '', stderr: `Configuration file '${m[1]}' does not exist` };
+      if (this.keepalivedRejects) return { code: 1, stdout: '', stderr: "Unknown keyword 'bogus'" };
+      return ok('');
+    }
+    if ((m = /^nft -c -f (\S+)$/.exec(command))) {
+      if (!this.packages['nftables']) return { code: 127, stdout: '', stderr: 'nft: command not found' };
+      return this.files.has(m[1]!) ? ok('') : { code: 1, stdout: '', stderr: `Error: Could not process rule: No such file or directory` };
+    }
     if ((m = /^rm -f -- (\S+)$/.exec(command))) {
       this.files.delete(m[1]!);
       return ok('');
@@ -236,6 +254,10 @@ export class FakeHost implements RemoteHost {
       case 'restart':
       case 'reload-or-restart':
         u.active = 'active';
+        if (unit === 'lms-ha-clustercheck-firewall.service') {
+          if (!this.files.has('/etc/lms-ha/clustercheck.nft') || !this.packages['nftables']) throw new Error(`${this.name}: nft -f of a missing file or without nft`);
+          this.fenceLoaded = true;
+        }
         return;
       case 'reload':
         if (u.active !== 'active') throw new Error(`${unit} is not active, cannot reload`);
@@ -262,6 +284,8 @@ export class FakeHost implements RemoteHost {
       this.units['proxysql'] = { enabled: 'enabled', active: 'active' };
     } else if (name === 'mariadb-client') {
       this.commandsOnPath.add('mariadb');
+    } else if (name === 'nftables') {
+      this.commandsOnPath.add('nft');
     }
   }
 
@@ -274,7 +298,7 @@ export class FakeHost implements RemoteHost {
         if (this.packages[p]) out.push(`${p}\t${this.packages[p]}\tinstall ok installed`);
       }
     }
-    for (const m of script.matchAll(/echo "@@(user|dir|file|unit|cmd) ([^"]+)"/g)) {
+    for (const m of script.matchAll(/echo "@@(user|dir|file|unit|cmd|probe) ([^"]+)"/g)) {
       const [, kind, arg] = m as unknown as [string, string, string];
       out.push(`@@${kind} ${arg}`);
       switch (kind) {
@@ -304,6 +328,12 @@ export class FakeHost implements RemoteHost {
         }
         case 'cmd':
           out.push(this.commandsOnPath.has(arg) ? 'present' : 'absent');
+          break;
+        case 'probe':
+          if (arg === 'addresses') out.push('127.0.0.1/8', `${this.address}/24`, ...(this.holdsVip ? ['10.0.0.100/24'] : []));
+          else if (arg === 'nft-tables') {
+            if (this.packages['nftables']) out.push(...[...this.operatorTables, ...(this.fenceLoaded ? ['inet lms_ha_clustercheck'] : [])].map((t) => `table ${t}`));
+          } else throw new Error(`fake host ${this.name}: unexpected probe ${arg}`);
           break;
       }
     }

@@ -72,13 +72,23 @@ export class FakeGitHub {
     return `${this.base}${this.prefix}`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Listens on 127.0.0.1 (a free port), or on a unix socket: a socket is a file,
+   * so a forwarder inside another network namespace (the lab's runner) can reach
+   * it; `publicBase` is then the address clients use (the forwarder's).
+   */
+  async start(options: { socketPath?: string; publicBase?: string } = {}): Promise<void> {
     this.server = createServer((req, res) => {
       void this.handle(req, res).catch((error: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: String(error) }));
       });
     });
+    if (options.socketPath) {
+      await new Promise<void>((resolve) => this.server!.listen(options.socketPath, resolve));
+      this.base = options.publicBase ?? 'http://127.0.0.1';
+      return;
+    }
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.address() as AddressInfo;
     this.base = `http://127.0.0.1:${port}`;

@@ -9,6 +9,7 @@ import {
   parseClustercheckResponse,
   renderClustercheckFiles,
   renderClustercheckNftables,
+  renderClustercheckFirewallUnit,
   renderClustercheckScript,
   renderClustercheckServiceUnit,
   renderClustercheckSocketUnit,
@@ -120,10 +121,31 @@ describe('clustercheck account and firewall', () => {
     expect(sql).not.toMatch(/GRANT|PASSWORD|IDENTIFIED BY/i);
   });
 
+  it('renders the unit that loads the fence early and again whenever nftables.service flushes the ruleset', () => {
+    const unit = renderClustercheckFirewallUnit('/etc/lms-ha/clustercheck.nft');
+    const lines = unit.split('\n');
+    // Before the socket listens, without the default After=basic.target (which comes after sockets: a cycle).
+    expect(lines).toContain('DefaultDependencies=no');
+    expect(lines).toContain('Before=network-pre.target lms-ha-clustercheck.socket shutdown.target');
+    expect(lines).toContain('WantedBy=sysinit.target');
+    // Side by side with the operator's nftables.service: after it, restarted and reloaded with it.
+    expect(lines).toContain('After=local-fs.target nftables.service');
+    expect(lines).toContain('PartOf=nftables.service');
+    expect(lines).toContain('ReloadPropagatedFrom=nftables.service');
+    // It only ever loads its file and deletes its own table: never `flush ruleset`.
+    expect(lines.filter((l) => l.startsWith('Exec'))).toEqual([
+      'ExecStart=/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
+      'ExecReload=/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
+      'ExecStop=-/usr/sbin/nft delete table inet lms_ha_clustercheck',
+    ]);
+    expect(() => renderClustercheckFirewallUnit('/etc/$(x).nft')).toThrow(/plain absolute path/);
+  });
+
   it('renders nftables rules in a table of its own', () => {
     expect(renderClustercheckNftables(model)).toBe(
       [
         '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
+        '# Replaces the table inet lms_ha_clustercheck only; every other table is left as it is.',
         'table inet lms_ha_clustercheck',
         'delete table inet lms_ha_clustercheck',
         'table inet lms_ha_clustercheck {',

@@ -12,6 +12,14 @@ import {
   freeKeyColumnName,
   importCommand,
   inventoryQuery,
+  parseRowCounts,
+  parseSchemaSizes,
+  passwordStdin,
+  rowCountsQuery,
+  schemaSizesQuery,
+  sourceConnectionArgs,
+  sourceQueryCommand,
+  targetNotEmptyError,
   nonReplicableError,
   parseChecksumTable,
   parseChecksums,
@@ -96,7 +104,9 @@ describe('refusal and conversion', () => {
         '  moodle.mdl_stats_tmp: no primary key\n' +
         '  moodle.mdl_cache_mem: engine MEMORY (Galera replicates only InnoDB), no primary key',
     );
-    expect(err!.hint).toMatch(/^Set migrate\.database\.convertTables: true/);
+    expect(err!.hint).toMatch(/^Set migrate\.database\.convert_tables: true/);
+    expect(err!.host).toBeUndefined();
+    expect(() => assertReplicable(tables, false, undefined, 'old1')).toThrow(expect.objectContaining({ host: 'old1' }));
     expect(nonReplicableError(classifyTables(tables), 'convert-tables').hint).toMatch(/^Set convert-tables: true/);
   });
 
@@ -143,22 +153,50 @@ describe('dump plan', () => {
 
   it('phases schema, conversion, data with column names, then triggers and events', () => {
     const conv = conversionStatements(tables, columns);
-    const p = dumpPlan({ schemas: ['moodle', 'moodle_extra'], lockAllTables: true, convert: true, sourceDefaultsFile: '/root/.lms-ha/src.cnf' }, conv);
+    const p = dumpPlan({ schemas: ['moodle', 'moodle_extra'], lockAllTables: true, convert: true, source: { user: 'dumper', port: 3306, password: true } }, conv);
     expect(p.map((s) => s.name)).toEqual(['schema', 'convert', 'data', 'programs']);
-    expect(p[0]!.source).toContain('--defaults-extra-file=/root/.lms-ha/src.cnf --default-character-set=utf8mb4');
+    // The password is read from stdin into the environment, never put on the command line.
+    expect(p[0]!.source).toMatch(/^IFS= read -r MYSQL_PWD && export MYSQL_PWD && LC_ALL=C exec "\$\(command -v mariadb-dump \|\| command -v mysqldump\)" --user=dumper --default-character-set=utf8mb4/);
     expect(p[0]!.source).toContain('--no-data --skip-triggers --routines --databases moodle moodle_extra');
     expect(p[1]!.source).toBeUndefined();
     expect(p[1]!.sql).toBe(`${conv.map((c) => c.sql).join('\n')}\n`);
     expect(p[2]!.source).toContain('--no-create-info --no-create-db --skip-triggers --complete-insert');
     expect(p[3]!.source).toContain('--no-data --no-create-info --no-create-db --triggers --events');
     expect(p[3]!.source).not.toContain('--routines');
-    expect(importCommand('/root/.lms-ha/dst.cnf')).toBe("exec \"$(command -v mariadb || command -v mysql)\" --defaults-extra-file=/root/.lms-ha/dst.cnf --default-character-set=utf8mb4 --batch");
+    expect(p[2]!.target).toBe(importCommand());
+  });
+
+  it('reaches a source on another port over loopback TCP, and keeps passwords off command lines', () => {
+    const conn = { user: 'root', port: 3307, password: false };
+    expect(sourceConnectionArgs(conn)).toEqual(['--user=root', '--protocol=tcp', '--host=127.0.0.1', '--port=3307']);
+    expect(sourceQueryCommand(conn)).toBe('exec "$(command -v mariadb || command -v mysql)" --user=root --protocol=tcp --host=127.0.0.1 --port=3307 --default-character-set=utf8mb4 --batch -N');
+    expect(passwordStdin(conn, 'ignored')).toBe('');
+    const withPw = { user: 'dumper', port: 3306, password: true };
+    expect(sourceQueryCommand(withPw)).toMatch(/^IFS= read -r MYSQL_PWD && export MYSQL_PWD && exec /);
+    expect(passwordStdin(withPw, `p a$'s"`)).toBe(`p a$'s"\n`);
+    expect(() => passwordStdin(withPw, 'two\nlines')).toThrow(DeployError);
+    expect(() => passwordStdin(withPw, undefined)).toThrow(/password is missing/);
   });
 
   it('refuses to import over existing tables unless told to', () => {
     expect(() => assertTargetEmpty('', false)).not.toThrow();
     expect(() => assertTargetEmpty('moodle\tmdl_user\n', false)).toThrow(/already has 1 table\(s\).*moodle\.mdl_user/);
     expect(() => assertTargetEmpty('moodle\tmdl_user\n', true)).not.toThrow();
+    const e = targetNotEmptyError(['moodle.a', 'moodle.b'], 'db1', ['moodle.a: 3 rows vs 2']);
+    expect(e.host).toBe('db1');
+    expect(e.message).toBe('the cluster already has 2 table(s) in the target databases (moodle.a, moodle.b); they differ from the source: moodle.a: 3 rows vs 2; the import would drop and replace them');
+    expect(e.hint).toMatch(/DROP DATABASE/);
+  });
+
+  it('counts rows exactly in one query and reads sizes per schema', () => {
+    expect(rowCountsQuery([{ schema: 'moodle', table: 'a' }, { schema: 'moodle', table: 'b`c' }])).toBe(
+      "SELECT 'moodle', 'a', COUNT(*) FROM `moodle`.`a`\nUNION ALL SELECT 'moodle', 'b`c', COUNT(*) FROM `moodle`.`b``c`;",
+    );
+    expect(rowCountsQuery([])).toBe('');
+    expect(parseRowCounts('moodle\ta\t12\nmoodle\tb`c\t0\n')).toEqual(new Map([['moodle.a', 12], ['moodle.b`c', 0]]));
+    expect(() => parseRowCounts('moodle\ta\n')).toThrow(/unexpected/);
+    expect(schemaSizesQuery(['moodle'])).toContain("WHERE TABLE_SCHEMA IN ('moodle') GROUP BY TABLE_SCHEMA");
+    expect(parseSchemaSizes('moodle\t16384\n')).toEqual(new Map([['moodle', 16384]]));
   });
 });
 

@@ -404,7 +404,12 @@ export class FakeHost implements RemoteHost {
 }
 
 /** A CommandContext over the fake platform, as executeRun would build it after preflight. */
-export function fakeContext(state: PlatformState, inventory = INVENTORY, preflightChecks: CheckResult[] = []): CommandContext {
+export function fakeContext(
+  state: PlatformState,
+  inventory = INVENTORY,
+  preflightChecks: CheckResult[] = [],
+  request: Partial<CommandContext['request']> = {},
+): CommandContext {
   const inv = loadInventory(inventory, 'ha.yml');
   const environment = selectEnvironment(inv, 'prod', 'ha.yml');
   const secrets = resolveSecrets(environment, SECRETS, () => {});
@@ -415,7 +420,7 @@ export function fakeContext(state: PlatformState, inventory = INVENTORY, preflig
     return h;
   };
   return {
-    request: {} as CommandContext['request'],
+    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', ...request } as CommandContext['request'],
     inventory: inv,
     environment,
     secrets,

@@ -1,0 +1,84 @@
+// verify-ha (read-only, no drills) wall time on the 5-host lab platform
+// (Galera on db1-3 by deploy-db, HAProxy + Keepalived on lb1/lb2 by
+// deploy-lb), and its connectivity and OS layer (preflight checks, every
+// host's facts) on 50 sshd-only hosts, alternating so that load on the
+// machine affects both sides alike.
+// Targets (issue 5): 5-host platform < 2 s; 50 hosts <= 2 x the 5-host figure.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureLab, median, ROUNDS, runCli } from './lib.mjs';
+
+export async function bench() {
+  const state = ensureLab(50);
+  const address = (name) => state.hosts.find((h) => h.name === name).address;
+  const extras = state.hosts.filter((h) => /^x\d+$/.test(h.name)).sort((a, b) => a.name.localeCompare(b.name)).slice(0, 50);
+  const dir = mkdtempSync(join(tmpdir(), 'lms-ha-bench-'));
+  writeFileSync(
+    join(dir, 'ha.yml'),
+    `version: 1
+environments:
+  platform:
+    ssh: { user: root }
+    hosts:
+${['db1', 'db2', 'db3'].map((h) => `      - { name: ${h}, address: ${address(h)}, roles: [db] }`).join('\n')}
+${['lb1', 'lb2'].map((h) => `      - { name: ${h}, address: ${address(h)}, roles: [lb] }`).join('\n')}
+    app:
+      preset: moodle
+      users:
+        - { name: moodle, password: { env: BENCH_APP_PASSWORD }, databases: [moodle], hosts: ['10.231.0.%'] }
+    database: { cluster_name: lab, buffer_pool_size: 128M, gcache_size: 64M }
+    load_balancer:
+      kind: haproxy
+      vip: ${state.vip}/24
+      interface: eth0
+      virtual_router_id: 51
+      auth_password: { env: BENCH_VRRP_PASSWORD }
+  fifty:
+    ssh: { user: root }
+    hosts:
+${extras.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles: [web] }`).join('\n')}
+`,
+  );
+  const env = { BENCH_APP_PASSWORD: `bench-${randomBytes(6).toString('hex')}`, BENCH_VRRP_PASSWORD: `b${randomBytes(3).toString('hex')}` };
+  const verify = (name, allowFailure = false) => runCli(state, ['verify-ha', '-e', name, '--json'], { cwd: dir, env, allowFailure });
+
+  // The platform: deployed unless verify-ha already passes on it.
+  if (verify('platform', true).run.status !== 0) {
+    console.error('bench: deploying the platform (deploy-db, deploy-lb)');
+    runCli(state, ['deploy-db', '-e', 'platform', '--mode', 'apply'], { cwd: dir, env });
+    runCli(state, ['deploy-lb', '-e', 'platform', '--mode', 'apply'], { cwd: dir, env });
+    const deadline = Date.now() + 60_000;
+    while (verify('platform', true).run.status !== 0) {
+      if (Date.now() > deadline) throw new Error(`verify-ha does not pass on the freshly deployed platform: ${verify('platform', true).run.stdout.slice(-3000)}`);
+    }
+  }
+  const checksOf = (r) => JSON.parse(r.run.stdout).checks.length;
+  const platformChecks = checksOf(verify('platform')); // also warms caches
+  const fiftyChecks = checksOf(verify('fifty'));
+
+  const five = [];
+  const fifty = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    five.push(verify('platform').ms);
+    fifty.push(verify('fifty').ms);
+  }
+  const ratio = median(fifty) / median(five);
+  const result = {
+    platform5_ms: Math.round(median(five)),
+    platform5_checks: platformChecks,
+    target_platform5_ms: 2000,
+    hosts50_ms: Math.round(median(fifty)),
+    hosts50_checks: fiftyChecks,
+    ratio: Number(ratio.toFixed(2)),
+    target_ratio: 2,
+    rounds: ROUNDS,
+    samples_platform5_ms: five.map(Math.round),
+    samples_hosts50_ms: fifty.map(Math.round),
+  };
+  const line =
+    `verify-ha: 5-host platform ${result.platform5_ms} ms (${platformChecks} checks; target < 2000 ms: ${result.platform5_ms < 2000 ? 'met' : 'NOT met'}); ` +
+    `50 sshd-only hosts ${result.hosts50_ms} ms (${fiftyChecks} checks), ratio ${result.ratio} (target <= 2): ${ratio <= 2 ? 'met' : 'NOT met'}`;
+  return { result, line };
+}

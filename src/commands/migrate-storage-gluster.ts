@@ -1,0 +1,577 @@
+/**
+ * migrate-storage's GlusterFS parts: the replicated volume on the storage
+ * hosts (packages, glusterd, peers, volume, options, start), then the client
+ * mounts on the web hosts (package, fstab entry, mount, owner and mode of the
+ * volume root). Facts come from one script per host; the plan is computed
+ * from them by the pure component code in src/components/glusterfs.
+ */
+import { DeployError } from '../errors.js';
+import { changeId, formatMode, type PlannedChange } from '../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
+import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../inventory/index.js';
+import type { Logger } from '../report/log.js';
+import { shellQuote } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { splitSections } from '../components/galera/facts.js';
+import {
+  allBricks,
+  brickMountFactCommand,
+  prepareBrickCommand,
+  diffPeers,
+  diffVolume,
+  findGlusterMount,
+  findVolume,
+  glusterCommands,
+  parseBrickMountFact,
+  parseMounts,
+  parsePeersXml,
+  parseVolumeInfoXml,
+  peerKnownAs,
+  upsertFstabEntry,
+  validateVolumeModel,
+  type BrickMountFact,
+  type BrickSpec,
+  type GlusterMountSpec,
+  type GlusterVolumeModel,
+  type PeerInfo,
+  type VolumeChange,
+  type VolumeInfo,
+} from '../components/glusterfs/index.js';
+import type { CommandContext } from './context.js';
+import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
+import { glusterModelOf } from './verify-ha.js';
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+const GLUSTER_TIMEOUT_MS = 2 * 60_000;
+/** How long a probed peer may take to show "Peer in Cluster (Connected)". */
+const PEER_WAIT_MS = 60_000;
+const FSTAB = '/etc/fstab';
+
+/** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
+export function glusterVolumeOf(environment: Environment): { storage: GlusterStorage; model: GlusterVolumeModel; members: Host[] } | null {
+  const v = glusterModelOf(environment);
+  if (!v || environment.storage.kind !== 'glusterfs') return null;
+  const storage = environment.storage;
+  return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+export interface PackageFacts {
+  /** Package -> installed version (fully installed only). */
+  packages: Record<string, string>;
+}
+
+export function dpkgQueryScript(packages: readonly string[]): string {
+  return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
+}
+
+export function parseDpkgQuery(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const [name, version, status] = line.split('\t');
+    if (name && version && status?.includes('ok installed')) out[name] = version;
+  }
+  return out;
+}
+
+/** apt-get install as one change per host and package set; the host's own sources decide the version. */
+export function packageChange(host: string, name: string, why: string): PlannedChange {
+  return {
+    kind: 'package',
+    id: changeId('package', host, name),
+    host,
+    summary: `install ${name} (${why})`,
+    name,
+    from: null,
+    to: 'latest from the host package sources',
+    apply: async (ctx) => installPackages(ctx.host, [name], ctx.logger),
+  };
+}
+
+export async function installPackages(host: RemoteHost, packages: readonly string[], logger: Logger): Promise<void> {
+  logger.info(`installing ${packages.join(' ')}`, host.name);
+  const script = [
+    'export DEBIAN_FRONTEND=noninteractive',
+    'apt-get update -q >/dev/null || exit $?',
+    `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+  ].join('\n');
+  const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+  if (r.code !== 0) {
+    throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
+      host: host.name,
+      hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
+    });
+  }
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function runGluster(host: RemoteHost, command: string, purpose: string): Promise<string> {
+  const r = await host.run(command, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+  if (r.code !== 0) {
+    const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+    throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
+      host: host.name,
+      hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
+    });
+  }
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------
+// Volume part: facts
+
+export const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
+
+export interface StorageHostFacts extends PackageFacts {
+  glusterdActive: boolean;
+  glusterdEnabled: boolean;
+  brick: BrickMountFact | null;
+  brickError: string | null;
+  /** `pool list` as this host sees it; null when glusterd does not answer. */
+  pool: PeerInfo[] | null;
+  /** `volume info` from this host: undefined when not asked (glusterd down), null when no such volume. */
+  volume: VolumeInfo | null | undefined;
+  volumeError: string | null;
+}
+
+export function storageFactsScript(volume: string, brickPath: string): string {
+  return [
+    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+    'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
+    'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
+    `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
+    `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
+    `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+  ].join('; ');
+}
+
+export function parseStorageFacts(host: string, brickPath: string, volume: string, stdout: string): StorageHostFacts {
+  const s = splitSections(stdout);
+  const active = (s.get('active') ?? '').trim() === 'active';
+  let brick: BrickMountFact | null = null;
+  let brickError: string | null = null;
+  try {
+    brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
+  } catch (e) {
+    brickError = (e as Error).message;
+  }
+  let pool: PeerInfo[] | null = null;
+  let volumeInfo: VolumeInfo | null | undefined;
+  let volumeError: string | null = null;
+  if (active) {
+    try {
+      pool = parsePeersXml(s.get('pool') ?? '');
+    } catch {
+      pool = null;
+    }
+    try {
+      volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+    } catch (e) {
+      volumeError = (e as Error).message;
+    }
+  }
+  return {
+    packages: parseDpkgQuery(s.get('packages')),
+    glusterdActive: active,
+    glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
+    brick,
+    brickError,
+    pool,
+    volume: volumeInfo,
+    volumeError,
+  };
+}
+
+export interface GlusterGathered {
+  remotes: Map<string, RemoteHost>;
+  facts: Map<string, StorageHostFacts>;
+}
+
+// ---------------------------------------------------------------------------
+// Volume part: plan (pure)
+
+function hostRow(h: Host, facts: Record<string, string>): PlanHostFacts {
+  return { name: h.name, address: h.address, roles: [...h.roles], facts };
+}
+
+/** Waits until `address` is "Peer in Cluster" and connected as `self` sees it. */
+async function waitForPeer(self: RemoteHost, address: string, host: string): Promise<void> {
+  const deadline = Date.now() + PEER_WAIT_MS;
+  let last = 'not in the pool';
+  for (;;) {
+    const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
+    try {
+      const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
+      if (peer) {
+        if (peer.connected && peer.state === 'Peer in Cluster') return;
+        last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+      }
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${last}`, {
+        host: self.name,
+        hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
+      });
+    }
+    await sleep(1000);
+  }
+}
+
+/** glusterd answers the CLI a moment after systemd says it started. */
+async function waitForGlusterd(host: RemoteHost): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
+    if (r.code === 0 && r.stdout.includes('<cliOutput>')) return;
+    if (Date.now() > deadline) {
+      throw new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, {
+        host: host.name,
+        hint: 'See /var/log/glusterfs/glusterd.log on that host.',
+      });
+    }
+    await sleep(500);
+  }
+}
+
+function volumeChangeToPlanned(c: Exclude<VolumeChange, { action: 'manual' } | { action: 'add-brick' }>, self: string, bricks: readonly BrickSpec[]): PlannedChange {
+  switch (c.action) {
+    case 'peer-probe':
+      return {
+        kind: 'cluster',
+        step: 'peer-probe',
+        id: changeId('cluster', self, 'peer-probe', c.address),
+        host: self,
+        summary: c.summary,
+        detail: `${c.command}; waits until ${c.host} is "Peer in Cluster (Connected)"`,
+        apply: async (ctx) => {
+          await runGluster(ctx.host, c.command, `probe gluster peer ${c.host}`);
+          await waitForPeer(ctx.host, c.address, c.host);
+        },
+      };
+    case 'create':
+      return {
+        kind: 'cluster',
+        step: 'volume-create',
+        id: changeId('cluster', self, 'volume-create'),
+        host: self,
+        summary: c.summary,
+        detail: `mkdir -p the brick directory on each brick host (gluster does not create parents); ${c.command}`,
+        apply: async (ctx) => {
+          for (const b of bricks) {
+            const host = ctx.hosts.get(b.host);
+            if (!host) throw new DeployError('internal', `no connection to brick host ${b.host}`);
+            await host.run(prepareBrickCommand(b.path), { purpose: `create the brick directory ${b.path}` });
+          }
+          await runGluster(ctx.host, c.command, 'create the gluster volume');
+        },
+      };
+    case 'set-option':
+      return {
+        kind: 'cluster',
+        step: 'volume-option',
+        id: changeId('cluster', self, 'volume-option', c.option),
+        host: self,
+        summary: c.summary,
+        detail: c.command,
+        apply: async (ctx) => void (await runGluster(ctx.host, c.command, `set volume option ${c.option}`)),
+      };
+    case 'start':
+      return {
+        kind: 'cluster',
+        step: 'volume-start',
+        id: changeId('cluster', self, 'volume-start'),
+        host: self,
+        summary: c.summary,
+        detail: c.command,
+        apply: async (ctx) => void (await runGluster(ctx.host, c.command, 'start the gluster volume')),
+      };
+  }
+}
+
+export function planGlusterVolume(model: GlusterVolumeModel, members: readonly Host[], g: GlusterGathered): MigrationPartPlan {
+  const changes: PlannedChange[] = [];
+  const warnings: string[] = [];
+  const unknownBrick = members.filter((m) => !g.facts.get(m.name)?.brick);
+  if (unknownBrick.length > 0) {
+    const m = unknownBrick[0]!;
+    throw new DeployError('preflight-failed', `could not tell which filesystem holds the brick path ${model.bricks[0]?.path ?? ''} on ${m.name}: ${g.facts.get(m.name)?.brickError ?? 'no answer'}`, {
+      host: m.name,
+      hint: 'findmnt (util-linux) must be installed on the storage hosts.',
+    });
+  }
+  const mounts = members.map((m) => g.facts.get(m.name)!.brick!);
+  // Refuses replica 2, bricks on "/" (unless storage.force_root_brick) and bricks that are mount points.
+  validateVolumeModel(model, mounts);
+
+  // 1. Packages and glusterd on every member.
+  for (const m of members) {
+    const f = g.facts.get(m.name)!;
+    if (!f.packages[GLUSTER_SERVER_PACKAGE]) changes.push(packageChange(m.name, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
+    if (!f.glusterdEnabled) {
+      changes.push({
+        kind: 'service',
+        id: changeId('service', m.name, 'glusterd', 'enable'),
+        host: m.name,
+        summary: 'enable glusterd at boot',
+        unit: 'glusterd',
+        action: 'enable',
+        apply: async (ctx) => void (await ctx.host.run('systemctl enable glusterd', { purpose: 'enable glusterd' })),
+      });
+    }
+    if (!f.glusterdActive) {
+      changes.push({
+        kind: 'service',
+        id: changeId('service', m.name, 'glusterd', 'start'),
+        host: m.name,
+        summary: 'start glusterd and wait until it answers',
+        unit: 'glusterd',
+        action: 'start',
+        apply: async (ctx) => {
+          await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+          await waitForGlusterd(ctx.host);
+        },
+      });
+    }
+  }
+
+  // 2. Peers, from the first member (the one that creates the volume).
+  const self = members[0]!;
+  const selfFacts = g.facts.get(self.name)!;
+  const peerChanges = diffPeers(
+    { host: self.name, address: self.address },
+    members.map((m) => ({ host: m.name, address: m.address })),
+    selfFacts.pool ?? [],
+  );
+
+  // 3. The volume: as the first member sees it, or any member whose glusterd answers.
+  const observer = [self, ...members.slice(1)].map((m) => g.facts.get(m.name)!).find((f) => f.volume !== undefined);
+  if (!observer) {
+    const failed = members.map((m) => g.facts.get(m.name)!).find((f) => f.volumeError);
+    if (failed) {
+      throw new DeployError('cluster-unhealthy', `could not read volume ${model.volume}: ${failed.volumeError}`, { hint: 'Check glusterd on the storage hosts (systemctl status glusterd).' });
+    }
+  }
+  const volumeChanges = diffVolume(model, observer?.volume ?? null, { mounts });
+  for (const c of [...peerChanges, ...volumeChanges]) {
+    if (c.action === 'manual') warnings.push(`GlusterFS: ${c.summary}. ${c.detail}`);
+    else if (c.action === 'add-brick') warnings.push(`GlusterFS: ${c.summary} is needed but not applied by migrate-storage. ${c.detail} Command: ${c.command}`);
+    else changes.push(volumeChangeToPlanned(c, self.name, allBricks(model)));
+  }
+
+  const facts = members.map((m) => {
+    const f = g.facts.get(m.name)!;
+    return hostRow(m, {
+      glusterfs: f.packages[GLUSTER_SERVER_PACKAGE] ?? 'not installed',
+      glusterd: f.glusterdActive ? 'active' : 'inactive',
+      brick: `${model.bricks.find((b) => b.host === m.name)?.path ?? model.arbiter?.path ?? ''} on ${f.brick!.mountPoint}${f.brick!.fsType ? ` (${f.brick!.fsType})` : ''}`,
+      ...(m === self ? { volume: observer?.volume ? `${observer.volume.status}, ${observer.volume.bricks.length} bricks` : 'absent' } : {}),
+    });
+  });
+  return { changes, warnings, facts };
+}
+
+export function glusterVolumePart(context: CommandContext): MigrationPart<GlusterGathered> | undefined {
+  const v = glusterVolumeOf(context.environment);
+  if (!v) return undefined;
+  const { storage, model, members } = v;
+  if (members.length === 0) {
+    throw new DeployError('invalid-inventory', 'storage.kind is glusterfs but no host has the storage role', { hint: 'Give the three brick hosts the storage role.' });
+  }
+  return {
+    name: 'glusterfs',
+    hosts: members,
+    gather: async () => {
+      const remotes = new Map<string, RemoteHost>();
+      for (const m of members) remotes.set(m.name, await context.host(m.name));
+      const results = await context.forEachHost(members, (remote) =>
+        remote.run(storageFactsScript(storage.volume, storage.brick_path), { purpose: 'read GlusterFS facts', timeoutMs: 60_000, allowFailure: true }),
+      );
+      const facts = new Map<string, StorageHostFacts>();
+      results.forEach((r, i) => {
+        if (!r.ok) throw r.error;
+        const m = members[i]!;
+        facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
+      });
+      return { remotes, facts };
+    },
+    plan: (g) => planGlusterVolume(model, members, g),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Client mounts
+
+export const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
+
+export interface ClientHostFacts extends PackageFacts {
+  fstab: string;
+  /** The gluster FUSE mount at the mount point, if mounted. */
+  mounted: boolean;
+  /** Volume root as this client sees it (only when mounted): octal mode, owner, group. */
+  root: { mode: number; owner: string; group: string } | null;
+  /** Whether the owner and group named in the inventory exist on this host. */
+  ownerExists: boolean;
+  groupExists: boolean;
+}
+
+export function clientFactsScript(mountPath: string, owner: string, group: string): string {
+  const mp = shellQuote(mountPath);
+  return [
+    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+    `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
+    'echo "@@mounts"; cat /proc/self/mounts',
+    // A hung mount must not hang the plan.
+    `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
+    `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
+  ].join('; ');
+}
+
+export function parseClientFacts(stdout: string, spec: { mountPath: string; volume: string }): ClientHostFacts {
+  const s = splitSections(stdout);
+  const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
+  const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
+  const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
+  const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
+  return {
+    packages: parseDpkgQuery(s.get('packages')),
+    fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
+    mounted,
+    root: mounted && m ? { mode: parseInt(m[1]!, 8), owner: m[2]!, group: m[3]! } : null,
+    ownerExists: ids.includes('owner'),
+    groupExists: ids.includes('group'),
+  };
+}
+
+export interface ClientGathered {
+  remotes: Map<string, RemoteHost>;
+  facts: Map<string, ClientHostFacts>;
+}
+
+export function mountSpecFor(storage: GlusterStorage, members: readonly Host[], client: Host): GlusterMountSpec {
+  return {
+    servers: members.map((m) => m.address),
+    volume: storage.volume,
+    mountPoint: storage.mount_path,
+    // The seed's web+brick hosts: mount only after the local glusterd is up.
+    localServer: client.roles.includes('storage') || client.name === storage.arbiter,
+  };
+}
+
+/** Sets the owner and mode of the volume root through a client mount (stored on the bricks, so every client sees it). */
+export function volumeRootCommand(storage: Pick<GlusterStorage, 'mount_path' | 'owner' | 'group' | 'mode'>): string {
+  const mp = shellQuote(storage.mount_path);
+  return `chown -- ${shellQuote(`${storage.owner}:${storage.group}`)} ${mp} && chmod -- ${storage.mode} ${mp}`;
+}
+
+export function planClientMounts(storage: GlusterStorage, members: readonly Host[], clients: readonly Host[], g: ClientGathered): MigrationPartPlan {
+  const changes: PlannedChange[] = [];
+  const warnings: string[] = [];
+  const mode = parseInt(storage.mode, 8);
+  for (const c of clients) {
+    const f = g.facts.get(c.name)!;
+    const spec = mountSpecFor(storage, members, c);
+    if (!f.packages[GLUSTER_CLIENT_PACKAGE]) changes.push(packageChange(c.name, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
+    const fstab = upsertFstabEntry(f.fstab, spec);
+    if (fstab.changed) {
+      changes.push({
+        kind: 'file',
+        id: changeId('file', c.name, FSTAB),
+        host: c.name,
+        summary: `mount ${storage.volume} at ${storage.mount_path} at boot: ${fstab.line}`,
+        path: FSTAB,
+        before: { content: f.fstab },
+        after: { content: fstab.content, mode: 0o644, owner: 'root', group: 'root' },
+        sensitive: false,
+        apply: async (ctx) => {
+          // The gathered fstab may be stale by now: edit what is there.
+          const now = (await ctx.host.readFile(FSTAB))?.toString('utf8') ?? '';
+          await ctx.host.writeFile(FSTAB, upsertFstabEntry(now, spec).content, { mode: 0o644, owner: 'root', group: 'root' });
+        },
+      });
+    }
+    if (!f.mounted) {
+      changes.push({
+        kind: 'cluster',
+        step: 'mount',
+        id: changeId('cluster', c.name, 'mount', storage.mount_path),
+        host: c.name,
+        summary: `mount ${storage.volume} at ${storage.mount_path} (from fstab)`,
+        detail: `mkdir -p ${storage.mount_path}; mount ${storage.mount_path}; checks that a fuse.glusterfs mount of ${storage.volume} is there`,
+        apply: async (ctx) => {
+          const mp = shellQuote(storage.mount_path);
+          const r = await ctx.host.run(`mkdir -p -- ${mp} && mount -- ${mp}`, { purpose: `mount ${storage.mount_path}`, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+          const mounts = parseMounts((await ctx.host.readFile('/proc/self/mounts'))?.toString('utf8') ?? '');
+          if (r.code !== 0 || !findGlusterMount(mounts, storage.mount_path, storage.volume)) {
+            throw new DeployError('command-failed', `mounting ${storage.volume} at ${storage.mount_path} on ${ctx.host.name} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') || 'no gluster mount after mount'}`, {
+              host: ctx.host.name,
+              hint: `Check /var/log/glusterfs/${storage.mount_path.slice(1).replace(/\//g, '-')}.log on ${ctx.host.name}, that the volume is started, and that TCP 24007 and the brick ports (49152+) are open from the client.`,
+            });
+          }
+        },
+      });
+    }
+  }
+  // The root belongs to the volume, not to a client: set it once, through the first client.
+  const first = clients[0];
+  if (first) {
+    const f = g.facts.get(first.name)!;
+    const want = { mode, owner: storage.owner, group: storage.group };
+    for (const c of clients) {
+      const cf = g.facts.get(c.name)!;
+      if (!cf.ownerExists || !cf.groupExists) {
+        warnings.push(`GlusterFS: ${c.name} has no ${!cf.ownerExists ? `user ${storage.owner}` : `group ${storage.group}`}; the volume root will show as a number there until the application package creates it.`);
+      }
+    }
+    const same = f.root !== null && f.root.mode === mode && f.root.owner === storage.owner && f.root.group === storage.group;
+    if (!same) {
+      changes.push({
+        kind: 'directory',
+        id: changeId('directory', first.name, storage.mount_path),
+        host: first.name,
+        summary: `volume root ${storage.mount_path}: owner ${storage.owner}:${storage.group}, mode ${formatMode(mode)} (seen by every client)`,
+        path: storage.mount_path,
+        before: f.root,
+        after: want,
+        apply: async (ctx) => void (await ctx.host.run(volumeRootCommand(storage), { purpose: `set owner and mode of ${storage.mount_path}`, timeoutMs: 60_000 })),
+      });
+    }
+  }
+  const facts = clients.map((c) => {
+    const f = g.facts.get(c.name)!;
+    return hostRow(c, { mount: f.mounted ? `${storage.mount_path} mounted` : `${storage.mount_path} not mounted` });
+  });
+  return { changes, warnings, facts };
+}
+
+export function glusterClientPart(context: CommandContext): MigrationPart<ClientGathered> | undefined {
+  const v = glusterVolumeOf(context.environment);
+  if (!v) return undefined;
+  const clients = hostsWithRole(context.environment, 'web');
+  if (clients.length === 0) return undefined;
+  const { storage, members } = v;
+  return {
+    name: 'client mounts',
+    hosts: clients,
+    gather: async () => {
+      const remotes = new Map<string, RemoteHost>();
+      for (const c of clients) remotes.set(c.name, await context.host(c.name));
+      const results = await context.forEachHost(clients, (remote) =>
+        remote.run(clientFactsScript(storage.mount_path, storage.owner, storage.group), { purpose: 'read GlusterFS client facts', timeoutMs: 60_000, allowFailure: true }),
+      );
+      const facts = new Map<string, ClientHostFacts>();
+      results.forEach((r, i) => {
+        if (!r.ok) throw r.error;
+        facts.set(clients[i]!.name, parseClientFacts(r.value.stdout, { mountPath: storage.mount_path, volume: storage.volume }));
+      });
+      return { remotes, facts };
+    },
+    plan: (g) => planClientMounts(storage, members, clients, g),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * migrate-storage: the shared-files tier (a replicated GlusterFS volume and
+ * its client mounts, or S3) and the move of an existing single-server
+ * installation into the HA tier (files, database).
+ *
+ * Each part is present only when the inventory asks for it (see
+ * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * changes form one reviewed plan, applied in part order under one lock: the
+ * volume exists before it is mounted, and is mounted before files are copied
+ * into it.
+ */
+import { DeployError } from '../errors.js';
+import type { PlannedChange } from '../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts } from '../engine/plan.js';
+import type { Host } from '../inventory/index.js';
+import type { RemoteHost } from '../ssh/types.js';
+import type { CommandContext, CommandRunner } from './context.js';
+import { databaseMigrationPart } from './migrate-storage-database.js';
+import { filesMigrationPart } from './migrate-storage-files.js';
+import { glusterClientPart, glusterVolumePart } from './migrate-storage-gluster.js';
+import type { MigrationPart } from './migrate-storage-part.js';
+import { planOrApplyReviewed } from './reviewed-change.js';
+
+/** The parts the inventory asks for, in apply order. */
+export function migrationParts(context: CommandContext): MigrationPart[] {
+  const parts: (MigrationPart<any> | undefined)[] = [
+    glusterVolumePart(context),
+    glusterClientPart(context),
+    filesMigrationPart(context),
+    databaseMigrationPart(context),
+    // S3 (issue 6, the other half): s3MigrationPart(context) from ./migrate-storage-s3.js goes here once that file exists.
+  ];
+  return parts.filter((p): p is MigrationPart => p !== undefined);
+}
+
+function uniqueHosts(parts: readonly MigrationPart[]): Host[] {
+  const out = new Map<string, Host>();
+  for (const p of parts) for (const h of p.hosts) out.set(h.name, h);
+  return [...out.values()];
+}
+
+/** One row per host: the parts' facts merged, so every host a change names is listed. */
+function mergeHostFacts(hosts: readonly Host[], rows: readonly PlanHostFacts[]): PlanHostFacts[] {
+  const byName = new Map<string, PlanHostFacts>(hosts.map((h) => [h.name, { name: h.name, address: h.address, roles: [...h.roles], facts: {} }]));
+  for (const r of rows) {
+    const row = byName.get(r.name) ?? { name: r.name, roles: r.roles, facts: {}, ...(r.address ? { address: r.address } : {}) };
+    Object.assign(row.facts, r.facts);
+    byName.set(r.name, row);
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+interface Gathered {
+  remotes: Map<string, RemoteHost>;
+  results: unknown[];
+}
+
+export const migrateStorage: CommandRunner = async (context) => {
+  const parts = migrationParts(context);
+  if (parts.length === 0) {
+    throw new DeployError('invalid-inventory', `migrate-storage has nothing to do in environment ${context.environment.name}`, {
+      hint: 'Give the environment a storage section of kind glusterfs (with hosts of the storage role), or a migrate section.',
+    });
+  }
+  const hosts = uniqueHosts(parts);
+  return planOrApplyReviewed<Gathered>(context, {
+    command: 'migrate-storage',
+    lockHosts: hosts,
+    gather: async () => {
+      const remotes = new Map<string, RemoteHost>();
+      for (const h of hosts) remotes.set(h.name, await context.host(h.name));
+      const results = await Promise.all(parts.map((p) => p.gather()));
+      return { remotes, results };
+    },
+    plan: (g) => {
+      const changes: PlannedChange[] = [];
+      const warnings: string[] = [];
+      const rows: PlanHostFacts[] = [];
+      parts.forEach((part, i) => {
+        const planned = part.plan(g.results[i]);
+        changes.push(...planned.changes);
+        warnings.push(...planned.warnings);
+        rows.push(...(planned.facts ?? []));
+      });
+      return createPlan({ command: 'migrate-storage', environment: context.environment.name, changes, warnings, hosts: mergeHostFacts(hosts, rows) });
+    },
+  });
+};
