@@ -67,18 +67,24 @@ environments:
 `;
 }
 
+/** Where the bench tells the client when the fault happened, so it can stop at its first success after it. */
+const FAULT_AT = '/run/lms-ha-bench-fault-at';
+
 /**
  * A client on `host` that runs `sql` through the VIP's writer port back to
- * back for `durationMs` and prints one line per attempt: "ok|fail START END"
- * (epoch ms). The password arrives on stdin.
+ * back and prints one line per attempt: "ok|fail START END" (epoch ms). It
+ * stops after its first success that started after the time in FAULT_AT, or
+ * after `durationMs`. The password arrives on stdin.
  */
 function startClient(state, host, sql, durationMs) {
   const script = `read -r MYSQL_PWD; export MYSQL_PWD
+rm -f ${FAULT_AT}
 end=$(( $(date +%s%3N) + ${durationMs} ))
 while [ "$(date +%s%3N)" -lt "$end" ]; do
   s=$(date +%s%3N)
   if timeout 10 mariadb -h ${state.vip} -P ${WRITER_PORT} -u moodle --connect-timeout=2 -N -B -e "${sql}" >/dev/null 2>&1; then r=ok; else r=fail; fi
   echo "$r $s $(date +%s%3N)"
+  if [ "$r" = ok ] && [ -s ${FAULT_AT} ] && [ "$s" -ge "$(cat ${FAULT_AT})" ]; then break; fi
   sleep 0.02
 done`;
   const child = spawn('bash', [LAB, 'exec', host, '--', 'bash', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -103,6 +109,7 @@ async function measure(state, clientHost, sql, faultHost, fault, durationMs) {
   // Service must be up before the fault, or the round measures nothing.
   await waitFor('the client succeeding before the fault', () => parseAttempts(client.lines()).some((a) => a.ok), 15_000);
   const t0 = Number(exec(faultHost, `date +%s%3N; ${fault}`).stdout.trim().split('\n')[0]);
+  exec(clientHost, `echo ${t0} > ${FAULT_AT}`);
   const attempts = parseAttempts(await client.done);
   const after = attempts.filter((a) => a.start >= t0);
   const firstOk = after.find((a) => a.ok);

@@ -31,7 +31,9 @@ export function ensureLab(extra = 0, { fresh = false } = {}) {
 /** Runs the bundled CLI (dist/index.js) from the runner's namespace; returns wall ms and the process result. */
 export function runCli(state, args, { cwd, env = {}, allowFailure = false } = {}) {
   const started = process.hrtime.bigint();
-  const run = spawnSync('ip', ['netns', 'exec', state.runnerNamespace, process.execPath, join(root, 'dist/index.js'), ...args], {
+  // LMS_HA_BUNDLE: a build elsewhere (scripts/bundle.mjs --out DIR), as in the e2e harness.
+  const bundle = process.env.LMS_HA_BUNDLE ?? join(root, 'dist/index.js');
+  const run = spawnSync('ip', ['netns', 'exec', state.runnerNamespace, process.execPath, bundle, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, LMS_HA_SSH_KEY: state.sshKey, LMS_HA_KNOWN_HOSTS: state.knownHosts, ...env },

@@ -73696,6 +73696,11 @@ const DatabaseSchema = Type.Object({
         description: 'MariaDB series, quoted.',
         errorMessage: 'must be a quoted MariaDB series like "10.11" (unquoted, YAML reads 10.10 as the number 10.1)',
     })),
+    package_version: Type.Optional(Type.String({
+        pattern: '^([0-9]+:)?[0-9][0-9A-Za-z.+~-]*$',
+        description: 'Exact Debian package version of mariadb-server and mariadb-backup, quoted (e.g. "1:10.11.6-0+deb12u1"); it must be in the hosts\' package sources. Left out: whatever the sources offer, and installed versions are left alone. A running node with another version is upgraded one node at a time, as a reviewed change.',
+        errorMessage: 'must be a quoted Debian package version like "1:10.11.6-0+deb12u1"',
+    })),
     sst_method: Type.Optional(literals(['mariabackup', 'rsync'], {
         default: DEFAULTS.database.sst_method,
         description: 'How a joining node receives a full copy: mariabackup keeps the donor writable; rsync blocks it.',
@@ -82876,6 +82881,13 @@ function drillCleanupSql(run, fromAddresses) {
 function seconds(ms) {
     return `${(ms / 1000).toFixed(2)} s`;
 }
+const PROBE_HINT = 'The probe runs the mariadb client on a db node against the VIP writer port: check that the node reaches the VIP.';
+/** What a drill waited for did not happen: the platform did not behave as an HA platform should. */
+function waitedInVain(what, deadlineMs) {
+    return new DeployError('verify-failed', `timed out after ${seconds(deadlineMs)} waiting for ${what}`, {
+        hint: 'The platform did not fail over or recover as it should: see the table. The drill restarted what it had stopped.',
+    });
+}
 // ---------------------------------------------------------------------------
 // The probe (I/O)
 /** A probe running on a host: its events as they arrive, waits on them, and a stop. */
@@ -82927,10 +82939,10 @@ class RunningProbe {
             if (test(this.events))
                 return;
             if (this.ended)
-                throw new Error(`the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`);
+                throw new DeployError('command-failed', `the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`, { host: this.host, hint: PROBE_HINT });
             const left = stop - Date.now();
             if (left <= 0)
-                throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+                throw waitedInVain(what, deadlineMs);
             await new Promise((resolve) => {
                 const timer = setTimeout(resolve, left);
                 this.waiters.push(() => {
@@ -82982,6 +82994,46 @@ function drillPreconditions(request, view) {
     }
     return null;
 }
+/**
+ * Every HAProxy agrees on the active writer and no server is half-way through
+ * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
+ * must not start in it (the writer would move under it, e.g. failing back to
+ * a node that just rejoined).
+ */
+function haproxySettled(view) {
+    const lb = view.lb;
+    if (!lb || lb.kind !== 'haproxy')
+        return true;
+    return lb.lbs.every((h) => {
+        const f = lb.facts.get(h.name);
+        if (!f || isUnreachable(f) || !f.haproxy?.stats)
+            return false;
+        const listeners = f.haproxy.stats.backends.filter((b) => b.name === HAPROXY_WRITER_LISTENER || b.name === HAPROXY_READER_LISTENER);
+        const writer = writerOf(f.haproxy.stats);
+        return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
+    });
+}
+/** Polls the read-only verification until every check passes and HAProxy has settled. */
+async function waitHealthy(verifyNow, deadlineMs) {
+    const started = Date.now();
+    let view = null;
+    let failures = [];
+    try {
+        await pollUntil('every check to pass', deadlineMs, async () => {
+            const v = await verifyNow();
+            failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
+            if (failures.length === 0 && !haproxySettled(v))
+                failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0)
+                view = v;
+            return view !== null;
+        });
+    }
+    catch {
+        // the caller reports what still fails
+    }
+    return { view, failures, ms: Date.now() - started };
+}
 /** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
 function currentWriter(view) {
     const lb = view.lb;
@@ -83025,7 +83077,7 @@ async function pollUntil(what, deadlineMs, test) {
         if (await test())
             return Date.now() - started;
         if (Date.now() - started > deadlineMs)
-            throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+            throw waitedInVain(what, deadlineMs);
         await new Promise((r) => setTimeout(r, POLL_MS));
     }
 }
@@ -83053,6 +83105,14 @@ async function runDrills(context, request, first, verifyNow) {
         const rows = [];
         let view = first;
         for (const drill of request.drills) {
+            if (!haproxySettled(view)) {
+                const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+                if (!settled.view) {
+                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    return { rows, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
+                }
+                view = settled.view;
+            }
             const result = await runOneDrill(context, drill, view, verifyNow);
             rows.push(...result.rows);
             if (result.error)
@@ -83083,14 +83143,11 @@ async function runOneDrill(context, drill, view, verifyNow) {
     context.redactor.add(password);
     const fromAddresses = lb.lbs.map((h) => h.address);
     const rows = [];
-    const name = `${drill}`;
-    log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
-    await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
-    const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
-    const process = await probeRemote.spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
-    process.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
-    process.stderr.on('data', () => undefined);
-    const probe = new RunningProbe(probeHost.name, process);
+    const name = drill;
+    if (!probeRemote.spawn)
+        throw new DeployError('internal', 'drills need a transport that streams command output (ssh)');
+    const spawn = probeRemote.spawn.bind(probeRemote);
+    let probe;
     let broken = false;
     let restored = false;
     const restore = async () => {
@@ -83103,8 +83160,22 @@ async function runOneDrill(context, drill, view, verifyNow) {
         await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
     };
     try {
+        log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
+        await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
+        const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
+        child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
+        child.stderr.on('data', () => undefined);
+        probe = new RunningProbe(probeHost.name, child);
         await probe.until('the first acknowledged writes through the VIP', steadyAfter(0), DRILL_DEADLINES.warmupMs);
         const before = probe.events.filter((e) => e.ok).at(-1).detail;
+        // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
+        const victimName = context.facts.get(target.host)?.hostname;
+        if (drill !== 'proxy-stop' && victimName && before !== victimName) {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+                hint: 'Run the drill again once the load balancers agree on the writer.',
+            });
+        }
         // The fault.
         const markFault = probe.events.length;
         const faultAt = Date.now();
@@ -83142,28 +83213,16 @@ async function runOneDrill(context, drill, view, verifyNow) {
         const markRestore = probe.events.length;
         const restoreAt = Date.now();
         await restore();
-        let healthy = null;
-        let lastFailures = [];
-        try {
-            await pollUntil('every check to pass again', DRILL_DEADLINES.healthyMs, async () => {
-                const v = await verifyNow();
-                lastFailures = v.checks.filter((c) => c.status === 'fail');
-                if (lastFailures.length === 0)
-                    healthy = v;
-                return healthy !== null;
-            });
-        }
-        catch {
-            // reported below with what still fails
-        }
+        const after = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+        const healthy = after.view;
         const healthyMs = Date.now() - restoreAt;
         if (healthy)
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
             ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
-            : `still failing after ${seconds(healthyMs)}: ${lastFailures.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
+            : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
         const acked = events.filter((e) => e.ok).map((e) => e.seq);
         const unacked = events.filter((e) => !e.ok).map((e) => e.seq);
@@ -83187,24 +83246,26 @@ async function runOneDrill(context, drill, view, verifyNow) {
                 ...unread.map((p) => `${p.host}: not read (${p.error})`),
                 ...(acked.length === 0 ? ['no write was acknowledged'] : []),
             ].join('; '), ok, 'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.'));
-        await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER}: ${toDeployError(e).message}`, probeHost.name));
         const failedRows = rows.filter((r) => r.status === 'fail');
-        const after = healthy ?? view;
         return failedRows.length > 0
-            ? { rows, view: after, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
-            : { rows, view: after };
+            ? { rows, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
+            : { rows, view: healthy ?? view };
     }
     catch (e) {
         const err = toDeployError(e);
         rows.push(verify_ha_drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
-        probe.kill();
+        probe?.kill();
         try {
             await restore();
         }
         catch (re) {
             log.warn(`drill ${name}: could not restore ${target.host}: ${toDeployError(re).message}`, target.host);
         }
-        return { rows, view, error: new DeployError('verify-failed', `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+        return { rows, view, error: new DeployError(err.reason === 'internal' ? 'verify-failed' : err.reason, `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+    }
+    finally {
+        // Also after a failure: the temporary account must not outlive the run.
+        await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
     }
 }
 
@@ -83305,9 +83366,15 @@ const verifyHa = async (context) => {
     const checks = [...context.preflightChecks, ...first.checks];
     let drillError;
     if (drills) {
-        const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
-        checks.push(...outcome.rows);
-        drillError = outcome.error;
+        try {
+            const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
+            checks.push(...outcome.rows);
+            drillError = outcome.error;
+        }
+        catch (error) {
+            // A held lock or a lost connection: the read-only table still stands.
+            drillError = toDeployError(error);
+        }
     }
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn').length;
@@ -84292,9 +84359,39 @@ function once(fn) {
     let p;
     return () => (p ??= fn());
 }
-function hostFactsRow(host, f) {
+/**
+ * One member's package upgrade inside a rolling change. The pinned version is
+ * checked against the package sources before anything stops, so a pin that
+ * cannot be installed fails with the node still running.
+ */
+async function rollingUpgrade(host, hosts, members, specs, version, size, logger) {
+    for (const other of members) {
+        const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)));
+        if (reason !== null) {
+            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not upgrading ${host.name}`, {
+                host: other,
+                hint: 'Wait until every node is Synced, then run deploy-db again.',
+            });
+        }
+    }
+    const available = await host.run('export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null 2>&1; apt-cache madison mariadb-server | cut -d"|" -f2 | tr -d " "', { purpose: 'list the mariadb-server versions in the package sources', timeoutMs: 5 * 60_000, allowFailure: true });
+    const versions = available.stdout.split('\n').map((v) => v.trim()).filter((v) => v !== '');
+    if (!versions.includes(version)) {
+        throw new DeployError('command-failed', `${host.name}: mariadb-server ${version} is not in the package sources (available: ${versions.join(', ') || 'none'}); nothing was stopped`, {
+            host: host.name,
+            hint: 'Set database.package_version to one of the available versions, or add the package source that has it (provision).',
+        });
+    }
+    logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
+    await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
+    await installGaleraPackages(host, specs, logger);
+    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+    await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+function hostFactsRow(host, f, pin) {
     const facts = {
         mariadb: f.packages['mariadb-server'] ?? 'not installed',
+        ...(pin ? { pinned: pin } : {}),
         service: f.running ? 'running' : 'stopped',
     };
     if (f.status && f.wsrepActive)
@@ -84308,7 +84405,12 @@ function computePlan(context, model, desired, g) {
     const writer = dbHosts[0].name;
     const n = dbHosts.length;
     const secrets = secretValues(context);
-    const pin = context.request.options['mariadb-version'];
+    // The inventory's pin; the older `-o mariadb-version=` option still works.
+    const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
+    if (pin) {
+        const installed = dbHosts.map((h) => `${h.name} ${facts.get(h.name).packages['mariadb-server'] ?? 'not installed'}`).join(', ');
+        context.logger.info(`mariadb-server and mariadb-backup pinned to ${pin}; installed: ${installed}`);
+    }
     const changes = [];
     const warnings = g.schemaProblems.map((p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`);
     // Existing cluster: refuse unless every member is healthy (Kolla's gate).
@@ -84331,15 +84433,15 @@ function computePlan(context, model, desired, g) {
             }
         }
     }
-    // An upgrade restarts mariadb (the package does, and the install step stops
-    // it): done on several members at once that is an outage. Rolling package
-    // upgrades are not built yet, so refuse rather than take the cluster down.
-    const upgradingMembers = [...installs.keys()].filter((n) => situation.members.includes(n));
-    if (upgradingMembers.length > 0) {
-        throw new DeployError('invalid-input', `packages would be upgraded on running cluster members (${upgradingMembers.map((n) => `${n}: ${installs.get(n).join(' ')}`).join('; ')}); this version of lms-ha does not upgrade a running cluster`, {
-            host: upgradingMembers[0],
-            hint: 'Remove the mariadb-version option (or set it to the installed version), or upgrade one node at a time by hand (stop, apt-get install, start, wait for Synced).',
-        });
+    // On running members a version change is a rolling upgrade: one node at a
+    // time (writer last), the others Synced before each, the node back Synced
+    // after. Done on several members at once it would be an outage.
+    const upgrades = new Map();
+    for (const name of [...installs.keys()]) {
+        if (!situation.members.includes(name))
+            continue;
+        upgrades.set(name, installs.get(name));
+        installs.delete(name);
     }
     const installPhase = once(async () => {
         const hostsMap = g.remotes;
@@ -84365,6 +84467,28 @@ function computePlan(context, model, desired, g) {
                 },
             });
         }
+    }
+    for (const name of rollingRestartOrder([...upgrades.keys()], writer)) {
+        const specs = upgrades.get(name);
+        const f = facts.get(name);
+        const members = situation.members.length;
+        specs.forEach((spec, i) => {
+            const [pkg, version] = spec.split('=');
+            changes.push({
+                kind: 'package',
+                id: changeId('package', name, pkg),
+                host: name,
+                summary: `upgrade ${pkg} ${f.packages[pkg] ?? '(not installed)'} -> ${version} (pinned; rolling: ${name} alone is stopped, upgraded, restarted and waited for until Synced, size ${members})`,
+                name: pkg,
+                from: f.packages[pkg] ?? null,
+                to: version,
+                // One step per host does all of its packages; the others are recorded with it.
+                apply: async (ctx) => {
+                    if (i === 0)
+                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, version, members, ctx.logger);
+                },
+            });
+        });
     }
     // 2. A server running on the package's default config must stop before the Galera config.
     for (const h of dbHosts) {
@@ -84636,7 +84760,7 @@ function computePlan(context, model, desired, g) {
         environment: context.environment.name,
         changes,
         warnings,
-        hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name))),
+        hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
     });
 }
 const deployDb = async (context) => {
@@ -88876,6 +89000,13 @@ const CANDIDATE_SUFFIX = '.lms-ha-candidate';
 const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
+/**
+ * keepalived's config test (-t; -l prints its findings on the console). In its
+ * own session: keepalived 2.2.7 ends a successful test by signalling its whole
+ * process group, which would kill the SSH command running it (seen in the lab
+ * as "Terminated").
+ */
+const KEEPALIVED_CHECK_COMMAND = `setsid -w keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`;
 const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
@@ -89542,7 +89673,7 @@ function computeLbPlan(context, desired, g, options = {}) {
                 ? {
                     sensitive,
                     why: 'holds the VRRP password: root 0600, content not shown; checked with keepalived -t',
-                    apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, `keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`, 'keepalived -t', 'the new keepalived.conf'),
+                    apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, 'keepalived -t', 'the new keepalived.conf'),
                 }
                 : {});
             if (c) {
@@ -91147,9 +91278,19 @@ function parseDpkgQuery(text) {
     }
     return out;
 }
-/** apt-get install as one change per host and package set; the host's own sources decide the version. */
-function migrate_storage_gluster_packageChange(host, name, why) {
-    return {
+/**
+ * apt-get install of `name` on each of `hosts`, one change per host (each
+ * reviewed and reported on its own), run on all of them at once when the
+ * first is applied: apt on three hosts in parallel instead of one after the
+ * other. The host's own sources decide the version.
+ */
+function packageChanges(hosts, name, why) {
+    let all;
+    const installAll = (remotes, logger) => (all ??= Promise.allSettled(hosts.map((h) => {
+        const remote = remotes.get(h);
+        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
+    })).then((results) => new Map(hosts.map((h, i) => [h, results[i]]))));
+    return hosts.map((host) => ({
         kind: 'package',
         id: changeId('package', host, name),
         host,
@@ -91157,8 +91298,15 @@ function migrate_storage_gluster_packageChange(host, name, why) {
         name,
         from: null,
         to: 'latest from the host package sources',
-        apply: async (ctx) => installPackages(ctx.host, [name], ctx.logger),
-    };
+        apply: async (ctx) => {
+            const r = (await installAll(ctx.hosts, ctx.logger)).get(host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    }));
+}
+function migrate_storage_gluster_packageChange(host, name, why) {
+    return packageChanges([host], name, why)[0];
 }
 async function installPackages(host, packages, logger) {
     logger.info(`installing ${packages.join(' ')}`, host.name);
@@ -91357,11 +91505,11 @@ function planGlusterVolume(model, members, g) {
     const mounts = members.map((m) => g.facts.get(m.name).brick);
     // Refuses replica 2, bricks on "/" (unless storage.force_root_brick) and bricks that are mount points.
     validateVolumeModel(model, mounts);
-    // 1. Packages and glusterd on every member.
+    // 1. Packages (all hosts at once), then glusterd on every member.
+    const bare = members.filter((m) => !g.facts.get(m.name).packages[GLUSTER_SERVER_PACKAGE]).map((m) => m.name);
+    changes.push(...packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
     for (const m of members) {
         const f = g.facts.get(m.name);
-        if (!f.packages[GLUSTER_SERVER_PACKAGE])
-            changes.push(migrate_storage_gluster_packageChange(m.name, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
         if (!f.glusterdEnabled) {
             changes.push({
                 kind: 'service',
@@ -91491,15 +91639,34 @@ function volumeRootCommand(storage) {
     const mp = shellQuote(storage.mount_path);
     return `chown -- ${shellQuote(`${storage.owner}:${storage.group}`)} ${mp} && chmod -- ${storage.mode} ${mp}`;
 }
+/**
+ * Right after the first mount the client may still be connecting to the
+ * bricks (quorum needs two of three), so a refused write is retried briefly.
+ */
+async function setVolumeRoot(host, storage) {
+    const purpose = `set owner and mode of ${storage.mount_path}`;
+    for (let attempt = 1;; attempt++) {
+        const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
+        if (r.code === 0)
+            return;
+        if (attempt >= 5) {
+            throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: host.name,
+                hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
+            });
+        }
+        await migrate_storage_gluster_sleep(2000);
+    }
+}
 function planClientMounts(storage, members, clients, g) {
     const changes = [];
     const warnings = [];
     const mode = parseInt(storage.mode, 8);
+    const bare = clients.filter((c) => !g.facts.get(c.name).packages[GLUSTER_CLIENT_PACKAGE]).map((c) => c.name);
+    changes.push(...packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
     for (const c of clients) {
         const f = g.facts.get(c.name);
         const spec = mountSpecFor(storage, members, c);
-        if (!f.packages[GLUSTER_CLIENT_PACKAGE])
-            changes.push(migrate_storage_gluster_packageChange(c.name, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
         const fstab = upsertFstabEntry(f.fstab, spec);
         if (fstab.changed) {
             changes.push({
@@ -91561,7 +91728,7 @@ function planClientMounts(storage, members, clients, g) {
                 path: storage.mount_path,
                 before: f.root,
                 after: want,
-                apply: async (ctx) => void (await ctx.host.run(volumeRootCommand(storage), { purpose: `set owner and mode of ${storage.mount_path}`, timeoutMs: 60_000 })),
+                apply: async (ctx) => setVolumeRoot(ctx.host, storage),
             });
         }
     }
@@ -91774,6 +91941,15 @@ async function bridgeRsync(source, target, spec, destination, logger) {
         receiver.stdin.write(header.rest);
     sender.stdout.pipe(receiver.stdin);
     receiver.stdout.pipe(sender.stdin);
+    // An SSH channel reports its end only once its output has been read to the
+    // end. When one side's channel closes, pipe() unpipes and pauses the other
+    // side's output, which would then never end: read (and drop) the rest.
+    const drainWhenClosed = (closing, output) => closing.once('close', () => {
+        output.unpipe();
+        output.resume();
+    });
+    drainWhenClosed(receiver.stdin, sender.stdout);
+    drainWhenClosed(sender.stdin, receiver.stdout);
     // One side lost (connection, timeout): stop the other rather than wait for its timeout.
     const settle = async (p, other) => {
         try {
@@ -91866,10 +92042,7 @@ function planFiles(s, g) {
     const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
     const total = summarizeManifest(g.source);
     const estimate = transferEstimate(g.source, g.target ?? undefined);
-    if (!g.sourceHasRsync)
-        changes.push(migrate_storage_gluster_packageChange(s.source.name, 'rsync', 'sends the files'));
-    if (!g.targetHasRsync)
-        changes.push(migrate_storage_gluster_packageChange(s.target.name, 'rsync', 'receives the files'));
+    changes.push(...packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
     if (g.verification) {
         const problems = verdictProblems(g.verification, where);
         if (problems) {
@@ -91931,7 +92104,7 @@ async function migrateFiles(source, target, s, logger) {
         logger.warn(outcome.message, s.source.name);
     const seconds = (Date.now() - started) / 1000;
     logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${migrate_storage_files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${migrate_storage_files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
-    await target.run(volumeRootCommand(s.storage), { purpose: `restore owner and mode of ${s.storage.mount_path}`, timeoutMs: 60_000 });
+    await setVolumeRoot(target, s.storage);
     return verifyCopy(source, target, s, logger);
 }
 function filesMigrationPart(context) {
@@ -91943,6 +92116,572 @@ function filesMigrationPart(context) {
         hosts: [s.source, s.target],
         gather: () => gatherFiles(context, s),
         plan: (g) => planFiles(s, g),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/s3/rclone.ts
+
+
+const RCLONE_REMOTE = 'lmsha';
+const ENV_PREFIX = `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_`;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+function validateS3Target(t) {
+    const problems = [];
+    if (!BUCKET.test(t.bucket) || t.bucket.includes('..'))
+        problems.push(`bucket "${t.bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, "." and "-")`);
+    if (t.prefix !== undefined && t.prefix !== '') {
+        const segs = t.prefix.split('/');
+        if (segs.some((s) => s === '' || s === '.' || s === '..' || !PREFIX_SEGMENT.test(s))) {
+            problems.push(`prefix "${t.prefix}" must be "/"-separated names without empty, "." or ".." parts`);
+        }
+    }
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(t.provider))
+        problems.push(`provider "${t.provider}" is not an rclone s3 provider name`);
+    if (t.region !== undefined && !/^[a-z0-9-]+$/.test(t.region))
+        problems.push(`region "${t.region}" is not a region name`);
+    if (t.endpoint !== undefined && !/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?\/?$/.test(t.endpoint))
+        problems.push(`endpoint "${t.endpoint}" must be http(s)://host[:port]`);
+    if (t.acl !== undefined && !/^[a-z-]+$/.test(t.acl))
+        problems.push(`acl "${t.acl}" is not a canned ACL name`);
+    if (t.caCertFile !== undefined && !/^\/[A-Za-z0-9._\/-]+$/.test(t.caCertFile))
+        problems.push(`CA file "${t.caCertFile}" must be a plain absolute path`);
+    for (const s of [t.accessKeySecret, t.secretKeySecret])
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s))
+            problems.push(`secret name "${s}" is not an environment variable name`);
+    if (problems.length > 0)
+        throw new DeployError('invalid-inventory', `S3 target: ${problems.join('; ')}`);
+}
+/** `lmsha:bucket/prefix` */
+function remotePath(t) {
+    return `${RCLONE_REMOTE}:${t.bucket}${t.prefix ? `/${t.prefix}` : ''}`;
+}
+function envPairs(t, access, secret) {
+    const pairs = [
+        ['TYPE', 's3'],
+        ['PROVIDER', t.provider],
+        ['ENV_AUTH', 'false'],
+        ['ACCESS_KEY_ID', access],
+        ['SECRET_ACCESS_KEY', secret],
+        // Do not try to create the bucket (needs more rights than writing objects; the bucket is provisioned elsewhere).
+        ['NO_CHECK_BUCKET', 'true'],
+    ];
+    if (t.region)
+        pairs.push(['REGION', t.region]);
+    if (t.endpoint)
+        pairs.push(['ENDPOINT', t.endpoint]);
+    if (t.acl)
+        pairs.push(['ACL', t.acl]);
+    return pairs;
+}
+/**
+ * What the rclone command reads on stdin: NAME=value lines. Contains the
+ * secret values: send it only as stdin, never log it. Throws
+ * `missing-secret` when a secret has no value.
+ */
+function rcloneEnvScript(t, secrets) {
+    validateS3Target(t);
+    const get = (name) => {
+        const v = secrets[name];
+        if (v === undefined || v === '') {
+            throw new DeployError('missing-secret', `secret ${name} has no value`, { hint: `Set the environment variable ${name} (a repository or environment secret).` });
+        }
+        if (/[\n\0]/.test(v))
+            throw new DeployError('missing-secret', `secret ${name} contains a newline`);
+        return v;
+    };
+    return `${envPairs(t, get(t.accessKeySecret), get(t.secretKeySecret))
+        .map(([k, v]) => `${ENV_PREFIX}${k}=${v}`)
+        .join('\n')}\n`;
+}
+/** The same assignments with the secrets named, not shown: for plans and logs. */
+function rcloneEnvDisplay(t) {
+    validateS3Target(t);
+    return `${envPairs(t, `<secret ${t.accessKeySecret}>`, `<secret ${t.secretKeySecret}>`)
+        .map(([k, v]) => `${ENV_PREFIX}${k}=${v}`)
+        .join('\n')}\n`;
+}
+/**
+ * Reads the remote's variables from stdin. AWS_CA_BUNDLE is dropped: the AWS
+ * SDK inside rclone fails on it ("LoadCustomCABundleError ... transport
+ * unsupported type"); a private CA goes through `caCertFile` (--ca-cert).
+ */
+const READ_ENV = `unset AWS_CA_BUNDLE; while IFS= read -r l; do case "$l" in ${ENV_PREFIX}*=*) export "$l";; esac; done`;
+function commonArgs(t) {
+    return t.caCertFile ? [`--ca-cert=${t.caCertFile}`] : [];
+}
+function validateSource(dir) {
+    if (!dir.startsWith('/') || /[\0\n]/.test(dir))
+        throw new DeployError('invalid-inventory', `source directory "${dir}" must be absolute`);
+}
+function excludeArgs(exclude) {
+    return exclude.map((e) => {
+        if (!/^[A-Za-z0-9._+@,=-][A-Za-z0-9._+@,=\/ -]*$/.test(e) || e.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+            throw new DeployError('invalid-inventory', `exclude "${e}" must be a plain relative path`);
+        }
+        // rclone filter: anchored at the root, the directory and everything below.
+        return `--exclude=/${e}/**`;
+    });
+}
+/** Copies the directory's contents into the bucket prefix; stdin must be `rcloneEnvScript`. */
+function rcloneCopyCommand(sourceDir, t, options = {}) {
+    validateS3Target(t);
+    validateSource(sourceDir);
+    const args = [
+        'rclone',
+        'copy',
+        sourceDir,
+        remotePath(t),
+        '--checksum',
+        '--copy-links',
+        '--fast-list',
+        '--use-json-log',
+        '--log-level=INFO',
+        '--stats=0',
+        ...commonArgs(t),
+        ...excludeArgs(options.exclude ?? []),
+    ];
+    if (options.transfers !== undefined)
+        args.push(`--transfers=${Math.max(1, Math.floor(options.transfers))}`);
+    return `${READ_ENV} && exec ${joinArgs(args)}`;
+}
+/** Per-file comparison report on stdout (`parseRcloneCheck`); stdin must be `rcloneEnvScript`. */
+function rcloneCheckCommand(sourceDir, t, options = {}) {
+    validateS3Target(t);
+    validateSource(sourceDir);
+    const args = ['rclone', 'check', sourceDir, remotePath(t), '--combined=-', '--copy-links', '--fast-list', '--log-level=ERROR', ...commonArgs(t), ...excludeArgs(options.exclude ?? [])];
+    // Compares bytes instead of MD5: for objects without an MD5 (multipart uploads by other tools).
+    if (options.download)
+        args.push('--download');
+    return `${READ_ENV} && exec ${joinArgs(args)}`;
+}
+/** Object count and bytes under the prefix, as JSON (`parseRcloneSize`); also verify-ha's reachability probe. */
+function rcloneSizeCommand(t, timeoutSeconds = 30) {
+    validateS3Target(t);
+    const args = [
+        'rclone',
+        'size',
+        remotePath(t),
+        '--json',
+        '--fast-list',
+        `--timeout=${timeoutSeconds}s`,
+        `--contimeout=${Math.min(timeoutSeconds, 10)}s`,
+        // verify-ha wants an answer, not perseverance.
+        '--retries=1',
+        '--low-level-retries=1',
+        '--log-level=ERROR',
+        ...commonArgs(t),
+    ];
+    return `${READ_ENV} && exec ${joinArgs(args)}`;
+}
+/**
+ * Parses `rclone check --combined -`. One line per file: a symbol, a space,
+ * the path. (A newline inside an object name cannot be represented in this
+ * report; such names are unusual enough in instructor files to accept.)
+ */
+function parseRcloneCheck(stdout) {
+    const r = { matching: 0, missing: [], extra: [], differing: [], errors: [] };
+    for (const line of stdout.split('\n')) {
+        if (line.length < 3 || line[1] !== ' ')
+            continue;
+        const path = line.slice(2);
+        switch (line[0]) {
+            case '=':
+                r.matching++;
+                break;
+            case '+':
+                r.missing.push(path);
+                break;
+            case '-':
+                r.extra.push(path);
+                break;
+            case '*':
+                r.differing.push(path);
+                break;
+            case '!':
+                r.errors.push(path);
+                break;
+        }
+    }
+    return r;
+}
+function newRcloneCheckTally() {
+    return { report: { matching: 0, missing: [], extra: [], differing: [], errors: [] }, counts: { missing: 0, extra: 0, differing: 0, errors: 0 }, pending: '' };
+}
+function addRcloneCheckOutput(tally, chunk, options = {}) {
+    const cap = options.cap ?? 100;
+    const text = tally.pending + chunk;
+    const cut = options.final ? text.length : text.lastIndexOf('\n') + 1;
+    const part = parseRcloneCheck(text.slice(0, cut));
+    tally.pending = text.slice(cut);
+    tally.report.matching += part.matching;
+    for (const k of ['missing', 'extra', 'differing', 'errors']) {
+        tally.counts[k] += part[k].length;
+        const room = cap - tally.report[k].length;
+        if (room > 0)
+            tally.report[k].push(...part[k].slice(0, room));
+    }
+    return tally;
+}
+/** The tally as a report whose lists say how many were left out ("... and N more" in `s3Verdict`). */
+function tallyReport(tally) {
+    const r = tally.report;
+    const pad = (list, n) => (n > list.length ? [...list, ...Array(n - list.length).fill('…')] : list);
+    return { matching: r.matching, missing: pad(r.missing, tally.counts.missing), extra: pad(r.extra, tally.counts.extra), differing: pad(r.differing, tally.counts.differing), errors: pad(r.errors, tally.counts.errors) };
+}
+/**
+ * Regular files under the source directory and their bytes, following
+ * symlinks as the copy does (-L): prints "COUNT BYTES". Exit 3 when the
+ * directory does not exist.
+ */
+function sourceFilesCommand(sourceDir, exclude = []) {
+    validateSource(sourceDir);
+    excludeArgs(exclude);
+    const prune = exclude.length === 0 ? '' : `\\( ${exclude.map((e) => `-path ${joinArgs([`./${e}`])}`).join(' -o ')} \\) -prune -o `;
+    return [
+        `cd -- ${joinArgs([sourceDir])} || exit 3`,
+        `find -L . -mindepth 1 ${prune}-type f -printf '%s\\n' | awk '{ n++; b += $1 } END { printf "%.0f %.0f\\n", n, b }'`,
+    ].join('\n');
+}
+function parseSourceFiles(stdout) {
+    const m = /^(\d+) (\d+)$/m.exec(stdout.trim());
+    if (!m)
+        throw new Error(`unexpected file count output: ${stdout.trim().slice(0, 200)}`);
+    return { files: Number(m[1]), bytes: Number(m[2]) };
+}
+function parseRcloneSize(stdout) {
+    let j;
+    try {
+        j = JSON.parse(stdout.trim());
+    }
+    catch {
+        throw new Error(`rclone size printed no JSON: ${stdout.trim().slice(0, 200)}`);
+    }
+    const o = j;
+    if (typeof o.count !== 'number' || typeof o.bytes !== 'number')
+        throw new Error(`rclone size JSON lacks count/bytes: ${stdout.trim().slice(0, 200)}`);
+    return { count: o.count, bytes: o.bytes };
+}
+/**
+ * Reads rclone's --use-json-log lines (stderr): {"level":"info","msg":"Copied (new)","object":"a/b",...}.
+ * Lines that are not JSON are ignored.
+ */
+function parseRcloneJsonLog(stderr) {
+    const out = { copied: 0, errors: [] };
+    for (const line of stderr.split('\n')) {
+        const t = line.trim();
+        if (!t.startsWith('{'))
+            continue;
+        let e;
+        try {
+            e = JSON.parse(t);
+        }
+        catch {
+            continue;
+        }
+        if (typeof e.msg === 'string' && e.msg.startsWith('Copied'))
+            out.copied++;
+        if (e.level === 'error' || e.level === 'critical')
+            out.errors.push(e.object ? `${e.object}: ${e.msg ?? ''}` : (e.msg ?? ''));
+    }
+    return out;
+}
+/** rclone's exit codes (rclone docs, "Exit Code"). */
+function classifyRcloneExit(code) {
+    switch (code) {
+        case 0:
+            return { outcome: 'ok', message: 'rclone finished' };
+        case 1:
+            // Documented as "syntax or usage error", but rclone also exits 1 for a
+            // failed command (e.g. "Failed to size: InvalidAccessKeyId ...").
+            return { outcome: 'fail', message: 'rclone failed (exit 1)' };
+        case 3:
+            return { outcome: 'fail', message: 'directory not found (exit 3): the source directory or the bucket does not exist' };
+        case 4:
+            return { outcome: 'fail', message: 'file not found (exit 4)' };
+        case 5:
+            return { outcome: 'retry', message: 'temporary error (exit 5): running it again continues where it stopped' };
+        case 6:
+            return { outcome: 'fail', message: 'some files could not be copied (exit 6); see the errors' };
+        case 7:
+            return { outcome: 'fail', message: 'fatal error (exit 7): credentials, permissions or quota' };
+        default:
+            return { outcome: 'fail', message: `rclone failed with exit ${code}` };
+    }
+}
+function rclone_sample(items, max = 10) {
+    const shown = items.slice(0, max).map((p) => JSON.stringify(p));
+    return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
+}
+/**
+ * The verification verdict for an S3 migration. `expected` is the source's
+ * regular file count and bytes (from its manifest, following symlinks as the
+ * copy did); `bucket` what `rclone size` reports.
+ */
+function s3Verdict(report, where, expected, bucket) {
+    const dest = remotePath(where.target).replace(`${RCLONE_REMOTE}:`, 's3://');
+    const row = (check, exp, observed, status, hint) => {
+        const r = { layer: 'migrate', host: where.host, check, expected: exp, observed, status };
+        if (hint && status !== 'ok')
+            r.hint = hint;
+        return r;
+    };
+    const rerun = 'Run the migration again: rclone copy skips what is already there and uploads the rest.';
+    const out = [];
+    if (expected && bucket) {
+        out.push(row(`objects in ${dest}`, `at least ${expected.files} objects, ${expected.bytes} bytes (from ${where.source})`, `${bucket.count} objects, ${bucket.bytes} bytes`, bucket.count >= expected.files && bucket.bytes >= expected.bytes ? 'ok' : 'fail', rerun));
+    }
+    out.push(row(`identical in ${dest}`, expected ? String(expected.files) : 'every source file', String(report.matching), expected === undefined || report.matching === expected.files ? 'ok' : 'fail', rerun), row(`missing in ${dest}`, '0', report.missing.length === 0 ? '0' : `${report.missing.length}: ${rclone_sample(report.missing)}`, report.missing.length === 0 ? 'ok' : 'fail', rerun), row(`differing in ${dest}`, '0', report.differing.length === 0 ? '0' : `${report.differing.length}: ${rclone_sample(report.differing)}`, report.differing.length === 0 ? 'ok' : 'fail', rerun), row(`unreadable for ${dest}`, '0', report.errors.length === 0 ? '0' : `${report.errors.length}: ${rclone_sample(report.errors)}`, report.errors.length === 0 ? 'ok' : 'fail', 'See the rclone errors: permissions on the source, or objects without an MD5 (verify with --download).'), row(`extra in ${dest}`, '0', report.extra.length === 0 ? '0' : `${report.extra.length}: ${rclone_sample(report.extra)}`, report.extra.length === 0 ? 'ok' : 'warn', 'Objects only in the bucket: not from this migration; nothing was lost.'));
+    return out;
+}
+/**
+ * The line that says what went wrong in rclone's stderr: "Failed to size:
+ * InvalidAccessKeyId: ...", with its "caused by:" continuation; timestamps
+ * dropped. Falls back to the last non-empty line.
+ */
+function rcloneErrorLine(stderr) {
+    const lines = stderr.split('\n').map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\s+/, '').trim()).filter((l) => l !== '' && !l.startsWith('{'));
+    const i = lines.findIndex((l) => /^(Failed|ERROR|CRITICAL)\b/.test(l));
+    if (i === -1)
+        return lines.pop();
+    const next = lines[i + 1];
+    return next !== undefined && next.startsWith('caused by:') ? `${lines[i]} (${next})` : lines[i];
+}
+/** verify-ha: the bucket answers with these credentials from the host that uses it. */
+function s3ReachableCheck(host, t, result) {
+    const dest = remotePath(t).replace(`${RCLONE_REMOTE}:`, 's3://');
+    const base = { layer: 'storage', host, check: `s3 ${dest}`, expected: 'reachable, listable' };
+    if (result.code === 0) {
+        try {
+            const s = parseRcloneSize(result.stdout);
+            return { ...base, observed: `reachable: ${s.count} objects, ${s.bytes} bytes`, status: 'ok' };
+        }
+        catch (e) {
+            return { ...base, observed: e.message, status: 'fail', hint: 'rclone answered but not as expected: check the rclone version on the host.' };
+        }
+    }
+    const why = rcloneErrorLine(result.stderr) ?? `exit ${result.code}`;
+    return {
+        ...base,
+        observed: `unreachable: ${why.slice(0, 300)}`,
+        status: 'fail',
+        hint: `${classifyRcloneExit(result.code).message}. Check the endpoint, the credentials (${t.accessKeySecret}/${t.secretKeySecret}) and that the bucket exists.`,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/migrate-storage-s3.ts
+/**
+ * migrate-storage, S3 part: with storage.kind s3, the inventory's
+ * migrate.files directory (e.g. Open edX instructor uploads on the old
+ * server) is copied into the bucket by rclone running on the source host,
+ * with the credentials only on its stdin (components/s3/rclone.ts).
+ *
+ * Gather (read-only): rclone on the source, the source's files and bytes
+ * (following symlinks, as the copy does), and when rclone is there the
+ * bucket's objects and a per-file comparison (`rclone check`), so a second
+ * apply after a complete copy has nothing to do.
+ *
+ * Apply: Debian's rclone when missing, `rclone copy` (never sync: nothing in
+ * the bucket is deleted), then the verification: per-file comparison by size
+ * and MD5 and the object count and bytes; any file missing or different fails
+ * the run with the host and the files named.
+ */
+
+
+
+const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
+const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
+const RCLONE_PACKAGE = 'rclone';
+function migrate_storage_s3_settingFor(context) {
+    const storage = context.environment.storage;
+    const files = context.environment.migrate?.files;
+    if (storage.kind !== 's3' || !files)
+        return undefined;
+    const source = context.environment.hosts.find((h) => h.name === files.source_host);
+    if (!source)
+        throw new DeployError('invalid-inventory', `migrate.files.source_host "${files.source_host}" is not a host of the environment`);
+    const s3 = storage.s3;
+    const target = {
+        bucket: s3.bucket,
+        // rclone's "Other" speaks plain S3 to any compatible server; without an endpoint it is AWS.
+        provider: s3.endpoint ? 'Other' : 'AWS',
+        accessKeySecret: s3.access_key_id.env,
+        secretKeySecret: s3.secret_access_key.env,
+        ...(s3.region ? { region: s3.region } : {}),
+        ...(s3.endpoint ? { endpoint: s3.endpoint.replace(/\/$/, '') } : {}),
+    };
+    return {
+        source,
+        dir: files.source_path,
+        target,
+        secrets: {
+            [s3.access_key_id.env]: context.secrets.valueOf(s3.access_key_id),
+            [s3.secret_access_key.env]: context.secrets.valueOf(s3.secret_access_key),
+        },
+    };
+}
+function bucketName(t) {
+    return remotePath(t).replace(/^[^:]+:/, 's3://');
+}
+function rcloneFailure(s, what, r) {
+    const why = rcloneErrorLine(r.stderr) ?? `exit ${r.code}`;
+    return new DeployError('command-failed', `${s.source.name}: ${what} for ${bucketName(s.target)} failed: ${why.slice(0, 400)}`, {
+        host: s.source.name,
+        hint: `${classifyRcloneExit(r.code).message}. Check storage.s3 (endpoint, region, bucket) and the key pair in ${s.target.accessKeySecret}/${s.target.secretKeySecret}; the bucket must exist.`,
+    });
+}
+/**
+ * `rclone check`, its report read as it streams: one line per file would not
+ * fit in memory for a large tree.
+ */
+async function checkBucket(host, s) {
+    if (!host.spawn)
+        throw new DeployError('internal', `${host.name}: the transport cannot stream (no spawn)`);
+    const p = await host.spawn(rcloneCheckCommand(s.dir, s.target), { purpose: `compare ${s.dir} with ${bucketName(s.target)}`, timeoutMs: CHECK_TIMEOUT_MS });
+    p.stdin.end(rcloneEnvScript(s.target, s.secrets));
+    const tally = newRcloneCheckTally();
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', (chunk) => addRcloneCheckOutput(tally, chunk));
+    const r = await p.done;
+    addRcloneCheckOutput(tally, '', { final: true });
+    // rclone check exits 1 when files differ: the report says how; only a report-less failure is an error.
+    const report = tallyReport(tally);
+    const reported = report.matching + report.missing.length + report.extra.length + report.differing.length + report.errors.length;
+    if (r.code !== 0 && !(r.code === 1 && reported > 0))
+        throw rcloneFailure(s, 'rclone check', r);
+    return report;
+}
+async function bucketSize(host, s) {
+    const r = await host.run(rcloneSizeCommand(s.target, 120), {
+        purpose: `count the objects in ${bucketName(s.target)}`,
+        stdin: rcloneEnvScript(s.target, s.secrets),
+        timeoutMs: CHECK_TIMEOUT_MS,
+        allowFailure: true,
+    });
+    if (r.code !== 0)
+        throw rcloneFailure(s, 'rclone size', r);
+    return parseRcloneSize(r.stdout);
+}
+async function migrate_storage_s3_gather(context, s) {
+    const host = await context.host(s.source.name);
+    const remotes = new Map([[s.source.name, host]]);
+    const files = await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, allowFailure: true, timeoutMs: CHECK_TIMEOUT_MS });
+    if (files.code === 3) {
+        throw new DeployError('preflight-failed', `${s.source.name}: the migration source ${s.dir} does not exist`, {
+            host: s.source.name,
+            hint: 'Check migrate.files.source_path.',
+        });
+    }
+    if (files.code !== 0)
+        throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
+    const source = parseSourceFiles(files.stdout);
+    const pkg = await host.run(`dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${RCLONE_PACKAGE} 2>/dev/null; command -v rclone >/dev/null || echo ' no-binary'`, {
+        purpose: 'look for rclone',
+        allowFailure: true,
+        timeoutMs: 30_000,
+    });
+    const m = /^ii\s+(\S+)/.exec(pkg.stdout.trim());
+    const rclone = m && !pkg.stdout.includes('no-binary') ? m[1] : null;
+    const g = { remotes, rclone, source };
+    if (rclone) {
+        g.bucket = await bucketSize(host, s);
+        g.check = await checkBucket(host, s);
+    }
+    return g;
+}
+function planS3Migration(s, g) {
+    const dest = bucketName(s.target);
+    const facts = [
+        {
+            name: s.source.name,
+            address: s.source.address,
+            roles: ['migration source'],
+            facts: {
+                [s.dir]: `${g.source.files} files, ${g.source.bytes} bytes`,
+                rclone: g.rclone ?? 'not installed',
+                ...(g.bucket ? { [dest]: `${g.bucket.count} objects, ${g.bucket.bytes} bytes` } : {}),
+            },
+        },
+    ];
+    const warnings = [];
+    if (g.check && g.check.extra.length > 0) {
+        warnings.push(`${dest} has ${g.check.extra.length} object(s) that are not in ${s.source.name}:${s.dir}; the copy leaves them alone`);
+    }
+    const complete = g.check !== undefined && g.check.missing.length === 0 && g.check.differing.length === 0 && g.check.errors.length === 0 && g.check.matching === g.source.files;
+    if (complete)
+        return { changes: [], warnings, facts };
+    const changes = [];
+    if (!g.rclone) {
+        changes.push({
+            kind: 'package',
+            id: changeId('package', s.source.name, RCLONE_PACKAGE),
+            host: s.source.name,
+            summary: `install ${RCLONE_PACKAGE} (copies and verifies the files in S3)`,
+            name: RCLONE_PACKAGE,
+            from: null,
+            to: 'candidate from the package sources',
+            apply: async (ctx) => {
+                await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
+                    purpose: `install ${RCLONE_PACKAGE}`,
+                    timeoutMs: 15 * 60_000,
+                });
+            },
+        });
+    }
+    const toCopy = g.check ? g.check.missing.length + g.check.differing.length : g.source.files;
+    changes.push({
+        kind: 'cluster',
+        step: 'migrate-data',
+        id: changeId('cluster', s.source.name, 'migrate-s3', s.dir, dest),
+        host: s.source.name,
+        summary: `copy ${s.dir} (${g.source.files} files, ${g.source.bytes} bytes${g.check ? `; ${toCopy} not yet in the bucket or different` : ''}) to ${dest}, then verify every file`,
+        detail: [
+            `rclone copy on ${s.source.name}, by checksum, following symlinks; nothing in the bucket is deleted`,
+            `remote (credentials on stdin only):\n${rcloneEnvDisplay(s.target).trimEnd()}`,
+            'then rclone check (size and MD5 of every file) and rclone size (objects, bytes)',
+        ].join('\n'),
+        apply: async (ctx) => {
+            await copyAndVerify(ctx.host, s, g, ctx.logger);
+        },
+    });
+    return { changes, warnings, facts };
+}
+async function copyAndVerify(host, s, g, logger) {
+    const dest = bucketName(s.target);
+    const started = Date.now();
+    const copy = await host.run(rcloneCopyCommand(s.dir, s.target), {
+        purpose: `copy ${s.dir} to ${dest}`,
+        stdin: rcloneEnvScript(s.target, s.secrets),
+        timeoutMs: COPY_TIMEOUT_MS,
+        allowFailure: true,
+    });
+    if (copy.code !== 0)
+        throw rcloneFailure(s, 'rclone copy', copy);
+    const secs = (Date.now() - started) / 1000;
+    logger.info(`rclone copy to ${dest} finished in ${secs.toFixed(1)} s`, s.source.name);
+    // The source may have changed since the plan; count it again for the comparison.
+    const now = parseSourceFiles((await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, timeoutMs: CHECK_TIMEOUT_MS })).stdout);
+    if (now.files !== g.source.files)
+        logger.warn(`${s.dir} changed during the migration: ${g.source.files} files at plan time, ${now.files} now`, s.source.name);
+    const report = await checkBucket(host, s);
+    const size = await bucketSize(host, s);
+    const rows = s3Verdict(report, { host: s.source.name, source: `${s.source.name}:${s.dir}`, target: s.target }, now, size);
+    const failed = rows.filter((r) => r.status === 'fail');
+    if (failed.length > 0) {
+        throw new DeployError('verify-failed', `${s.source.name}: ${dest} does not match ${s.dir} after the copy:\n  ${failed.map((r) => `${r.check}: expected ${r.expected}, found ${r.observed}`).join('\n  ')}`, { host: s.source.name, hint: failed[0].hint });
+    }
+    logger.info(`verified ${report.matching} files identical in ${dest} (size and MD5); bucket holds ${size.count} objects, ${size.bytes} bytes`, s.source.name);
+}
+/** The S3 part of migrate-storage, or undefined unless storage is S3 and migrate.files names a source. */
+function s3MigrationPart(context) {
+    const s = migrate_storage_s3_settingFor(context);
+    if (!s)
+        return undefined;
+    return {
+        name: 's3',
+        hosts: [s.source],
+        gather: () => migrate_storage_s3_gather(context, s),
+        plan: (g) => planS3Migration(s, g),
     };
 }
 
@@ -91964,6 +92703,7 @@ function filesMigrationPart(context) {
 
 
 
+
 /** The parts the inventory asks for, in apply order. */
 function migrationParts(context) {
     const parts = [
@@ -91971,7 +92711,7 @@ function migrationParts(context) {
         glusterClientPart(context),
         filesMigrationPart(context),
         databaseMigrationPart(context),
-        // S3 (issue 6, the other half): s3MigrationPart(context) from ./migrate-storage-s3.js goes here once that file exists.
+        s3MigrationPart(context),
     ];
     return parts.filter((p) => p !== undefined);
 }
@@ -92173,6 +92913,8 @@ function recover_hostRow(host, node, f, decision) {
         if (row?.seqno !== null && row?.seqno !== undefined)
             facts.position = `${row.uuid}:${row.seqno} (${row.source})`;
         facts.safe_to_bootstrap = row?.safeToBootstrap === null || row?.safeToBootstrap === undefined ? '-' : row.safeToBootstrap ? '1' : '0';
+        if (f.newClusterFlag)
+            facts.bootstrap_flag = 'set (_WSREP_NEW_CLUSTER; cleared before this node starts)';
     }
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
@@ -92239,6 +92981,9 @@ function recoveryChanges(decision, g) {
             summary: `start mariadb on ${name} (joins ${chosen} by IST/SST), wait for Synced and size ${size}`,
             detail: `one node at a time; waits until ${name} is Primary, Synced and the cluster has ${size} members`,
             apply: async (ctx) => {
+                // A bootstrap flag left in this host's service manager (an interrupted
+                // galera_new_cluster) would make this start a second cluster.
+                await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
                 await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS });
                 await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
             },

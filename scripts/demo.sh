@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on a fresh machine: installs what it needs, builds the lab
 # (real Debian 12 hosts in network namespaces), then runs lms-ha against it the
-# way a deploy workflow does: preflight, deploy-db, deploy-lb, verify-ha (apply
-# for the deploys; verify-ha is read-only). Leaves the lab up so you can look around (`npm run lab -- status`, `npm run lab -- down`).
+# way a deploy workflow does: preflight, deploy-db, deploy-lb, migrate-storage,
+# verify-ha (apply for the deploys; verify-ha is read-only). Leaves the lab up so you can look around (`npm run lab -- status`, `npm run lab -- down`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,14 @@ environments:
       interface: eth0
       virtual_router_id: 51
       auth_password: { env: KEEPALIVED_PASSWORD }
+    storage:
+      kind: glusterfs
+      volume: moodledata
+      mount_path: /var/www/moodledata
+      owner: www-data
+      mode: "0770"
+    migrate:
+      files: { source_host: lb1, source_path: /srv/old-moodledata }
 `);
 ' "$work"
 echo "inventory: $work/ha.yml"
@@ -49,8 +57,22 @@ export MOODLE_DB_PASSWORD="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export KEEPALIVED_PASSWORD="ka-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 lms_ha() { (cd "$work" && ip netns exec lab-runner node "$OLDPWD/dist/index.js" "$@"); }
 
-# migrate-storage joins this list (and a storage section in the inventory) once it is built (issue 6).
-for step in "preflight plan" "deploy-db apply" "deploy-lb apply" "verify-ha plan"; do
+# The old single server's files (a small moodledata on lb1) that migrate-storage
+# moves into the GlusterFS volume on db1..db3 (bricks on their own filesystem
+# at /srv/gluster, mounted on the web hosts db1..db3, as in the Moodle seed).
+bash test/lab/lab.sh exec lb1 -- python3 -c '
+import os
+root = "/srv/old-moodledata"
+for i in range(500):
+    d = os.path.join(root, "filedir", "%02x" % (i % 16))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%04d" % i), "wb") as f: f.write(os.urandom(512 + i))
+os.makedirs(os.path.join(root, "course files"), exist_ok=True)
+with open(os.path.join(root, "course files", "résumé du cours.pdf"), "w") as f: f.write("pdf")
+os.symlink("course files", os.path.join(root, "latest"))
+'
+
+for step in "preflight plan" "deploy-db apply" "deploy-lb apply" "migrate-storage apply" "verify-ha plan"; do
   set -- $step
   echo
   echo "=== lms-ha $1 --mode $2"

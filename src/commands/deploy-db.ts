@@ -92,7 +92,7 @@ export function galeraModelFor(environment: Environment): GaleraModel {
   });
 }
 
-function desiredAccounts(environment: Environment, model: GaleraModel): DesiredAccount[] {
+export function desiredAccounts(environment: Environment, model: GaleraModel): DesiredAccount[] {
   const accounts: DesiredAccount[] = [];
   const sst = sstAccount(model);
   if (sst) accounts.push(sst);
@@ -118,7 +118,7 @@ function secretValues(context: CommandContext): Record<string, string> {
   return out;
 }
 
-interface Gathered {
+export interface Gathered {
   dbHosts: Host[];
   remotes: Map<string, RemoteHost>;
   facts: Map<string, GaleraHostFacts>;
@@ -264,6 +264,10 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
   const secrets = secretValues(context);
   // The inventory's pin; the older `-o mariadb-version=` option still works.
   const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
+  if (pin) {
+    const installed = dbHosts.map((h) => `${h.name} ${facts.get(h.name)!.packages['mariadb-server'] ?? 'not installed'}`).join(', ');
+    context.logger.info(`mariadb-server and mariadb-backup pinned to ${pin}; installed: ${installed}`);
+  }
   const changes: PlannedChange[] = [];
   const warnings: string[] = g.schemaProblems.map(
     (p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`,

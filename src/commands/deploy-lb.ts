@@ -92,6 +92,13 @@ const CANDIDATE_SUFFIX = '.lms-ha-candidate';
 export const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 export const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 export const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
+/**
+ * keepalived's config test (-t; -l prints its findings on the console). In its
+ * own session: keepalived 2.2.7 ends a successful test by signalling its whole
+ * process group, which would kill the SSH command running it (seen in the lab
+ * as "Terminated").
+ */
+export const KEEPALIVED_CHECK_COMMAND = `setsid -w keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`;
 export const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'] as const;
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 export const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'] as const;
@@ -870,7 +877,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
           ? {
               sensitive,
               why: 'holds the VRRP password: root 0600, content not shown; checked with keepalived -t',
-              apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, `keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`, 'keepalived -t', 'the new keepalived.conf'),
+              apply: checkedFileApply(f, KEEPALIVED_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, 'keepalived -t', 'the new keepalived.conf'),
             }
           : {},
       );

@@ -82,7 +82,7 @@ export interface DatabaseGathered {
   writerReady: boolean;
 }
 
-interface Setting {
+export interface DatabaseMigrationSetting {
   source: Host;
   writer: Host;
   readers: Host[];
@@ -92,7 +92,7 @@ interface Setting {
   password: string | undefined;
 }
 
-function settingFor(context: CommandContext): Setting | undefined {
+function settingFor(context: CommandContext): DatabaseMigrationSetting | undefined {
   const spec = context.environment.migrate?.database;
   if (!spec) return undefined;
   const source = context.environment.hosts.find((h) => h.name === spec.source_host);
@@ -113,7 +113,7 @@ function settingFor(context: CommandContext): Setting | undefined {
 }
 
 /** Runs a query on the source server; stdout of `mariadb -N -B`. */
-async function sourceQuery(host: RemoteHost, s: Setting, sql: string, purpose: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<string> {
+async function sourceQuery(host: RemoteHost, s: DatabaseMigrationSetting, sql: string, purpose: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<string> {
   const r = await host.run(sourceQueryCommand(s.conn), {
     purpose,
     stdin: passwordStdin(s.conn, s.password) + sql,
@@ -134,7 +134,7 @@ function columnsOf(g: Pick<DatabaseGathered, 'columns'>, tables: readonly TableI
   return new Map(tables.map((t) => [tableKey(t.schema, t.table), g.columns.get(tableKey(t.schema, t.table)) ?? []]));
 }
 
-async function gather(context: CommandContext, s: Setting): Promise<DatabaseGathered> {
+async function gather(context: CommandContext, s: DatabaseMigrationSetting): Promise<DatabaseGathered> {
   const remotes = new Map<string, RemoteHost>();
   for (const h of [s.source, s.writer, ...s.readers]) remotes.set(h.name, await context.host(h.name));
   const src = remotes.get(s.source.name)!;
@@ -211,7 +211,7 @@ function tableLines(g: DatabaseGathered): string[] {
   });
 }
 
-export function planDatabaseMigration(s: Setting, g: DatabaseGathered): MigrationPartPlan {
+export function planDatabaseMigration(s: DatabaseMigrationSetting, g: DatabaseGathered): MigrationPartPlan {
   const totalRows = sum(g.rows.values());
   const totalBytes = sum(g.bytes.values());
   const warnings: string[] = [];
@@ -316,7 +316,7 @@ function lastLines(text: string, n = 3): string {
 }
 
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. */
-async function runStep(s: Setting, step: DumpStep, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
+async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
   const writer = remoteOf(hosts, s.writer.name);
   const started = Date.now();
   if (!step.source) {
@@ -392,7 +392,7 @@ async function runStep(s: Setting, step: DumpStep, hosts: ReadonlyMap<string, Re
  * readers with wsrep_sync_wait, so they answer after applying the copy. With
  * conversion, the converted tables must now be InnoDB with a primary key.
  */
-async function verifyMigration(s: Setting, g: DatabaseGathered, converted: boolean, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
+async function verifyMigration(s: DatabaseMigrationSetting, g: DatabaseGathered, converted: boolean, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
   const cols = columnsOf(g, g.tables);
   const source = remoteOf(hosts, s.source.name);
   const sourceSums = parseChecksums(await sourceQuery(source, s, checksumScript(g.tables, cols), 'checksum the source tables', CHECKSUM_TIMEOUT_MS));

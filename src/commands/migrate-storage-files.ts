@@ -43,7 +43,7 @@ import {
 } from '../components/migrate/files.js';
 import type { CommandContext } from './context.js';
 import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
-import { packageChange, volumeRootCommand } from './migrate-storage-gluster.js';
+import { packageChanges, setVolumeRoot } from './migrate-storage-gluster.js';
 
 /** The copy may take hours on a big moodledata; the on-host timeout still bounds it. */
 const TRANSFER_TIMEOUT_MS = 24 * 3600_000;
@@ -210,6 +210,16 @@ export async function bridgeRsync(source: RemoteHost, target: RemoteHost, spec: 
   if (header.rest.length > 0) receiver.stdin.write(header.rest);
   sender.stdout.pipe(receiver.stdin);
   receiver.stdout.pipe(sender.stdin);
+  // An SSH channel reports its end only once its output has been read to the
+  // end. When one side's channel closes, pipe() unpipes and pauses the other
+  // side's output, which would then never end: read (and drop) the rest.
+  const drainWhenClosed = (closing: NodeJS.EventEmitter, output: NodeJS.ReadableStream) =>
+    closing.once('close', () => {
+      output.unpipe();
+      output.resume();
+    });
+  drainWhenClosed(receiver.stdin as unknown as NodeJS.EventEmitter, sender.stdout);
+  drainWhenClosed(sender.stdin as unknown as NodeJS.EventEmitter, receiver.stdout);
   // One side lost (connection, timeout): stop the other rather than wait for its timeout.
   const settle = async <T>(p: Promise<T>, other: { kill(): void }): Promise<T> => {
     try {
@@ -320,8 +330,7 @@ export function planFiles(s: FilesSetting, g: FilesGathered): MigrationPartPlan 
   const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
   const total = summarizeManifest(g.source);
   const estimate = transferEstimate(g.source, g.target ?? undefined);
-  if (!g.sourceHasRsync) changes.push(packageChange(s.source.name, 'rsync', 'sends the files'));
-  if (!g.targetHasRsync) changes.push(packageChange(s.target.name, 'rsync', 'receives the files'));
+  changes.push(...packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
 
   if (g.verification) {
     const problems = verdictProblems(g.verification, where);
@@ -386,7 +395,7 @@ export async function migrateFiles(source: RemoteHost, target: RemoteHost, s: Fi
     `rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${formatBytes(r.stats.transferredFileSize ?? 0)} of ${formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`,
     s.target.name,
   );
-  await target.run(volumeRootCommand(s.storage), { purpose: `restore owner and mode of ${s.storage.mount_path}`, timeoutMs: 60_000 });
+  await setVolumeRoot(target, s.storage);
   return verifyCopy(source, target, s, logger);
 }
 

@@ -76,9 +76,22 @@ export function parseDpkgQuery(text: string | undefined): Record<string, string>
   return out;
 }
 
-/** apt-get install as one change per host and package set; the host's own sources decide the version. */
-export function packageChange(host: string, name: string, why: string): PlannedChange {
-  return {
+/**
+ * apt-get install of `name` on each of `hosts`, one change per host (each
+ * reviewed and reported on its own), run on all of them at once when the
+ * first is applied: apt on three hosts in parallel instead of one after the
+ * other. The host's own sources decide the version.
+ */
+export function packageChanges(hosts: readonly string[], name: string, why: string): PlannedChange[] {
+  let all: Promise<Map<string, PromiseSettledResult<void>>> | undefined;
+  const installAll = (remotes: ReadonlyMap<string, RemoteHost>, logger: Logger) =>
+    (all ??= Promise.allSettled(
+      hosts.map((h) => {
+        const remote = remotes.get(h);
+        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
+      }),
+    ).then((results) => new Map(hosts.map((h, i) => [h, results[i]!]))));
+  return hosts.map((host) => ({
     kind: 'package',
     id: changeId('package', host, name),
     host,
@@ -86,8 +99,15 @@ export function packageChange(host: string, name: string, why: string): PlannedC
     name,
     from: null,
     to: 'latest from the host package sources',
-    apply: async (ctx) => installPackages(ctx.host, [name], ctx.logger),
-  };
+    apply: async (ctx) => {
+      const r = (await installAll(ctx.hosts, ctx.logger)).get(host)!;
+      if (r.status === 'rejected') throw r.reason;
+    },
+  }));
+}
+
+export function packageChange(host: string, name: string, why: string): PlannedChange {
+  return packageChanges([host], name, why)[0]!;
 }
 
 export async function installPackages(host: RemoteHost, packages: readonly string[], logger: Logger): Promise<void> {
@@ -310,10 +330,11 @@ export function planGlusterVolume(model: GlusterVolumeModel, members: readonly H
   // Refuses replica 2, bricks on "/" (unless storage.force_root_brick) and bricks that are mount points.
   validateVolumeModel(model, mounts);
 
-  // 1. Packages and glusterd on every member.
+  // 1. Packages (all hosts at once), then glusterd on every member.
+  const bare = members.filter((m) => !g.facts.get(m.name)!.packages[GLUSTER_SERVER_PACKAGE]).map((m) => m.name);
+  changes.push(...packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
   for (const m of members) {
     const f = g.facts.get(m.name)!;
-    if (!f.packages[GLUSTER_SERVER_PACKAGE]) changes.push(packageChange(m.name, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
     if (!f.glusterdEnabled) {
       changes.push({
         kind: 'service',
@@ -470,14 +491,34 @@ export function volumeRootCommand(storage: Pick<GlusterStorage, 'mount_path' | '
   return `chown -- ${shellQuote(`${storage.owner}:${storage.group}`)} ${mp} && chmod -- ${storage.mode} ${mp}`;
 }
 
+/**
+ * Right after the first mount the client may still be connecting to the
+ * bricks (quorum needs two of three), so a refused write is retried briefly.
+ */
+export async function setVolumeRoot(host: RemoteHost, storage: Pick<GlusterStorage, 'mount_path' | 'owner' | 'group' | 'mode'>): Promise<void> {
+  const purpose = `set owner and mode of ${storage.mount_path}`;
+  for (let attempt = 1; ; attempt++) {
+    const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
+    if (r.code === 0) return;
+    if (attempt >= 5) {
+      throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+        host: host.name,
+        hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
+      });
+    }
+    await sleep(2000);
+  }
+}
+
 export function planClientMounts(storage: GlusterStorage, members: readonly Host[], clients: readonly Host[], g: ClientGathered): MigrationPartPlan {
   const changes: PlannedChange[] = [];
   const warnings: string[] = [];
   const mode = parseInt(storage.mode, 8);
+  const bare = clients.filter((c) => !g.facts.get(c.name)!.packages[GLUSTER_CLIENT_PACKAGE]).map((c) => c.name);
+  changes.push(...packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
   for (const c of clients) {
     const f = g.facts.get(c.name)!;
     const spec = mountSpecFor(storage, members, c);
-    if (!f.packages[GLUSTER_CLIENT_PACKAGE]) changes.push(packageChange(c.name, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
     const fstab = upsertFstabEntry(f.fstab, spec);
     if (fstab.changed) {
       changes.push({
@@ -539,7 +580,7 @@ export function planClientMounts(storage: GlusterStorage, members: readonly Host
         path: storage.mount_path,
         before: f.root,
         after: want,
-        apply: async (ctx) => void (await ctx.host.run(volumeRootCommand(storage), { purpose: `set owner and mode of ${storage.mount_path}`, timeoutMs: 60_000 })),
+        apply: async (ctx) => setVolumeRoot(ctx.host, storage),
       });
     }
   }

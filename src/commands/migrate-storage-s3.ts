@@ -57,14 +57,14 @@ export interface S3Gathered {
   check?: RcloneCheckReport;
 }
 
-interface Setting {
+export interface S3MigrationSetting {
   source: Host;
   dir: string;
   target: S3Target;
   secrets: Record<string, string>;
 }
 
-function settingFor(context: CommandContext): Setting | undefined {
+function settingFor(context: CommandContext): S3MigrationSetting | undefined {
   const storage = context.environment.storage;
   const files = context.environment.migrate?.files;
   if (storage.kind !== 's3' || !files) return undefined;
@@ -95,7 +95,7 @@ function bucketName(t: S3Target): string {
   return remotePath(t).replace(/^[^:]+:/, 's3://');
 }
 
-function rcloneFailure(s: Setting, what: string, r: { code: number; stderr: string }): DeployError {
+function rcloneFailure(s: S3MigrationSetting, what: string, r: { code: number; stderr: string }): DeployError {
   const why = rcloneErrorLine(r.stderr) ?? `exit ${r.code}`;
   return new DeployError('command-failed', `${s.source.name}: ${what} for ${bucketName(s.target)} failed: ${why.slice(0, 400)}`, {
     host: s.source.name,
@@ -107,7 +107,7 @@ function rcloneFailure(s: Setting, what: string, r: { code: number; stderr: stri
  * `rclone check`, its report read as it streams: one line per file would not
  * fit in memory for a large tree.
  */
-async function checkBucket(host: RemoteHost, s: Setting): Promise<RcloneCheckReport> {
+async function checkBucket(host: RemoteHost, s: S3MigrationSetting): Promise<RcloneCheckReport> {
   if (!host.spawn) throw new DeployError('internal', `${host.name}: the transport cannot stream (no spawn)`);
   const p = await host.spawn(rcloneCheckCommand(s.dir, s.target), { purpose: `compare ${s.dir} with ${bucketName(s.target)}`, timeoutMs: CHECK_TIMEOUT_MS });
   p.stdin.end(rcloneEnvScript(s.target, s.secrets));
@@ -123,7 +123,7 @@ async function checkBucket(host: RemoteHost, s: Setting): Promise<RcloneCheckRep
   return report;
 }
 
-async function bucketSize(host: RemoteHost, s: Setting): Promise<RcloneSize> {
+async function bucketSize(host: RemoteHost, s: S3MigrationSetting): Promise<RcloneSize> {
   const r = await host.run(rcloneSizeCommand(s.target, 120), {
     purpose: `count the objects in ${bucketName(s.target)}`,
     stdin: rcloneEnvScript(s.target, s.secrets),
@@ -134,7 +134,7 @@ async function bucketSize(host: RemoteHost, s: Setting): Promise<RcloneSize> {
   return parseRcloneSize(r.stdout);
 }
 
-async function gather(context: CommandContext, s: Setting): Promise<S3Gathered> {
+async function gather(context: CommandContext, s: S3MigrationSetting): Promise<S3Gathered> {
   const host = await context.host(s.source.name);
   const remotes = new Map([[s.source.name, host]]);
   const files = await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, allowFailure: true, timeoutMs: CHECK_TIMEOUT_MS });
@@ -161,7 +161,7 @@ async function gather(context: CommandContext, s: Setting): Promise<S3Gathered> 
   return g;
 }
 
-export function planS3Migration(s: Setting, g: S3Gathered): MigrationPartPlan {
+export function planS3Migration(s: S3MigrationSetting, g: S3Gathered): MigrationPartPlan {
   const dest = bucketName(s.target);
   const facts: PlanHostFacts[] = [
     {
@@ -193,7 +193,7 @@ export function planS3Migration(s: Setting, g: S3Gathered): MigrationPartPlan {
       from: null,
       to: 'candidate from the package sources',
       apply: async (ctx) => {
-        await ctx.host.run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
+        await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
           purpose: `install ${RCLONE_PACKAGE}`,
           timeoutMs: 15 * 60_000,
         });
@@ -219,7 +219,7 @@ export function planS3Migration(s: Setting, g: S3Gathered): MigrationPartPlan {
   return { changes, warnings, facts };
 }
 
-async function copyAndVerify(host: RemoteHost, s: Setting, g: S3Gathered, logger: Logger): Promise<void> {
+async function copyAndVerify(host: RemoteHost, s: S3MigrationSetting, g: S3Gathered, logger: Logger): Promise<void> {
   const dest = bucketName(s.target);
   const started = Date.now();
   const copy = await host.run(rcloneCopyCommand(s.dir, s.target), {

@@ -18,6 +18,7 @@ import type { CommandContext, CommandRunner } from './context.js';
 import { databaseMigrationPart } from './migrate-storage-database.js';
 import { filesMigrationPart } from './migrate-storage-files.js';
 import { glusterClientPart, glusterVolumePart } from './migrate-storage-gluster.js';
+import { s3MigrationPart } from './migrate-storage-s3.js';
 import type { MigrationPart } from './migrate-storage-part.js';
 import { planOrApplyReviewed } from './reviewed-change.js';
 
@@ -28,7 +29,7 @@ export function migrationParts(context: CommandContext): MigrationPart[] {
     glusterClientPart(context),
     filesMigrationPart(context),
     databaseMigrationPart(context),
-    // S3 (issue 6, the other half): s3MigrationPart(context) from ./migrate-storage-s3.js goes here once that file exists.
+    s3MigrationPart(context),
   ];
   return parts.filter((p): p is MigrationPart => p !== undefined);
 }

@@ -184,6 +184,7 @@ function hostRow(host: Host, node: RecoveryNodeFacts, f: RecoveryHostFacts | und
     facts.service = f.running ? `running (${f.unit})` : `stopped (${f.unit})`;
     if (row?.seqno !== null && row?.seqno !== undefined) facts.position = `${row.uuid}:${row.seqno} (${row.source})`;
     facts.safe_to_bootstrap = row?.safeToBootstrap === null || row?.safeToBootstrap === undefined ? '-' : row.safeToBootstrap ? '1' : '0';
+    if (f.newClusterFlag) facts.bootstrap_flag = 'set (_WSREP_NEW_CLUSTER; cleared before this node starts)';
   }
   return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
@@ -252,6 +253,9 @@ export function recoveryChanges(decision: RecoveryPlan, g: Pick<Gathered, 'nodes
       summary: `start mariadb on ${name} (joins ${chosen} by IST/SST), wait for Synced and size ${size}`,
       detail: `one node at a time; waits until ${name} is Primary, Synced and the cluster has ${size} members`,
       apply: async (ctx) => {
+        // A bootstrap flag left in this host's service manager (an interrupted
+        // galera_new_cluster) would make this start a second cluster.
+        await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
         await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
         await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
       },

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CheckResult } from '../check.js';
 import { parseCidr, parseIpAddrShow } from '../components/keepalived/ipaddr.js';
-import { writerOf } from '../components/haproxy/index.js';
+import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../components/haproxy/index.js';
 import { withLock } from '../engine/lock.js';
 import { DeployError, toDeployError } from '../errors.js';
 import type { Environment, Host } from '../inventory/index.js';
@@ -228,6 +228,15 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+const PROBE_HINT = 'The probe runs the mariadb client on a db node against the VIP writer port: check that the node reaches the VIP.';
+
+/** What a drill waited for did not happen: the platform did not behave as an HA platform should. */
+function waitedInVain(what: string, deadlineMs: number): DeployError {
+  return new DeployError('verify-failed', `timed out after ${seconds(deadlineMs)} waiting for ${what}`, {
+    hint: 'The platform did not fail over or recover as it should: see the table. The drill restarted what it had stopped.',
+  });
+}
+
 // ---------------------------------------------------------------------------
 // The probe (I/O)
 
@@ -276,9 +285,9 @@ class RunningProbe {
     const stop = Date.now() + deadlineMs;
     for (;;) {
       if (test(this.events)) return;
-      if (this.ended) throw new Error(`the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`);
+      if (this.ended) throw new DeployError('command-failed', `the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`, { host: this.host, hint: PROBE_HINT });
       const left = stop - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+      if (left <= 0) throw waitedInVain(what, deadlineMs);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -354,6 +363,43 @@ export function drillPreconditions(request: DrillRequest, view: DrillView): stri
   return null;
 }
 
+/**
+ * Every HAProxy agrees on the active writer and no server is half-way through
+ * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
+ * must not start in it (the writer would move under it, e.g. failing back to
+ * a node that just rejoined).
+ */
+export function haproxySettled(view: DrillView): boolean {
+  const lb = view.lb;
+  if (!lb || lb.kind !== 'haproxy') return true;
+  return lb.lbs.every((h) => {
+    const f = lb.facts.get(h.name);
+    if (!f || isUnreachable(f) || !f.haproxy?.stats) return false;
+    const listeners = f.haproxy.stats.backends.filter((b) => b.name === HAPROXY_WRITER_LISTENER || b.name === HAPROXY_READER_LISTENER);
+    const writer = writerOf(f.haproxy.stats);
+    return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
+  });
+}
+
+/** Polls the read-only verification until every check passes and HAProxy has settled. */
+async function waitHealthy(verifyNow: () => Promise<DrillView>, deadlineMs: number): Promise<{ view: DrillView | null; failures: string[]; ms: number }> {
+  const started = Date.now();
+  let view: DrillView | null = null;
+  let failures: string[] = [];
+  try {
+    await pollUntil('every check to pass', deadlineMs, async () => {
+      const v = await verifyNow();
+      failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
+      if (failures.length === 0 && !haproxySettled(v)) failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+      if (failures.length === 0) view = v;
+      return view !== null;
+    });
+  } catch {
+    // the caller reports what still fails
+  }
+  return { view, failures, ms: Date.now() - started };
+}
+
 /** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
 function currentWriter(view: DrillView): string | null {
   const lb = view.lb;
@@ -396,7 +442,7 @@ async function pollUntil(what: string, deadlineMs: number, test: () => Promise<b
   const started = Date.now();
   for (;;) {
     if (await test()) return Date.now() - started;
-    if (Date.now() - started > deadlineMs) throw new Error(`timed out after ${seconds(deadlineMs)} waiting for ${what}`);
+    if (Date.now() - started > deadlineMs) throw waitedInVain(what, deadlineMs);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -428,6 +474,14 @@ export async function runDrills(context: CommandContext, request: DrillRequest, 
       const rows: CheckResult[] = [];
       let view = first;
       for (const drill of request.drills) {
+        if (!haproxySettled(view)) {
+          const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+          if (!settled.view) {
+            rows.push(row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+            return { rows, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
+          }
+          view = settled.view;
+        }
         const result = await runOneDrill(context, drill, view, verifyNow);
         rows.push(...result.rows);
         if (result.error) return { rows, error: result.error };
@@ -457,15 +511,10 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
   context.redactor.add(password);
   const fromAddresses = lb.lbs.map((h) => h.address);
   const rows: CheckResult[] = [];
-  const name = `${drill}`;
-
-  log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
-  await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
-  const opts: ProbeOptions = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
-  const process = await probeRemote.spawn!(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
-  process.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
-  process.stderr.on('data', () => undefined);
-  const probe = new RunningProbe(probeHost.name, process);
+  const name = drill;
+  if (!probeRemote.spawn) throw new DeployError('internal', 'drills need a transport that streams command output (ssh)');
+  const spawn = probeRemote.spawn.bind(probeRemote);
+  let probe: RunningProbe | undefined;
 
   let broken = false;
   let restored = false;
@@ -479,8 +528,23 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
   };
 
   try {
+    log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
+    await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+    const opts: ProbeOptions = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
+    const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
+    child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
+    child.stderr.on('data', () => undefined);
+    probe = new RunningProbe(probeHost.name, child);
+
     await probe.until('the first acknowledged writes through the VIP', steadyAfter(0), DRILL_DEADLINES.warmupMs);
     const before = probe.events.filter((e) => e.ok).at(-1)!.detail;
+    // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
+    const victimName = context.facts.get(target.host)?.hostname;
+    if (drill !== 'proxy-stop' && victimName && before !== victimName) {
+      throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+        hint: 'Run the drill again once the load balancers agree on the writer.',
+      });
+    }
 
     // The fault.
     const markFault = probe.events.length;
@@ -525,18 +589,8 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
     const markRestore = probe.events.length;
     const restoreAt = Date.now();
     await restore();
-    let healthy: DrillView | null = null;
-    let lastFailures: CheckResult[] = [];
-    try {
-      await pollUntil('every check to pass again', DRILL_DEADLINES.healthyMs, async () => {
-        const v = await verifyNow();
-        lastFailures = v.checks.filter((c) => c.status === 'fail');
-        if (lastFailures.length === 0) healthy = v;
-        return healthy !== null;
-      });
-    } catch {
-      // reported below with what still fails
-    }
+    const after = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+    const healthy = after.view;
     const healthyMs = Date.now() - restoreAt;
     if (healthy) await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
     const events = await probe.stop();
@@ -545,10 +599,10 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
       row(
         target.host,
         `${name}: healthy again after restore`,
-        `every check passes within ${seconds(DRILL_DEADLINES.healthyMs)}`,
+        `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`,
         healthy
           ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
-          : `still failing after ${seconds(healthyMs)}: ${lastFailures.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`,
+          : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`,
         healthy !== null,
         'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.',
       ),
@@ -587,23 +641,24 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
         'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.',
       ),
     );
-    await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e: unknown) =>
-      log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER}: ${toDeployError(e).message}`, probeHost.name),
-    );
     const failedRows = rows.filter((r) => r.status === 'fail');
-    const after = healthy ?? view;
     return failedRows.length > 0
-      ? { rows, view: after, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0]!.hint }) }
-      : { rows, view: after };
+      ? { rows, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0]!.hint }) }
+      : { rows, view: healthy ?? view };
   } catch (e) {
     const err = toDeployError(e);
     rows.push(row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0]!, false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
-    probe.kill();
+    probe?.kill();
     try {
       await restore();
     } catch (re) {
       log.warn(`drill ${name}: could not restore ${target.host}: ${toDeployError(re).message}`, target.host);
     }
-    return { rows, view, error: new DeployError('verify-failed', `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+    return { rows, view, error: new DeployError(err.reason === 'internal' ? 'verify-failed' : err.reason, `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+  } finally {
+    // Also after a failure: the temporary account must not outlive the run.
+    await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e: unknown) =>
+      log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name),
+    );
   }
 }

@@ -153,9 +153,14 @@ export const verifyHa: CommandRunner = async (context) => {
   const checks: CheckResult[] = [...context.preflightChecks, ...first.checks];
   let drillError: DeployError | undefined;
   if (drills) {
-    const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
-    checks.push(...outcome.rows);
-    drillError = outcome.error;
+    try {
+      const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
+      checks.push(...outcome.rows);
+      drillError = outcome.error;
+    } catch (error) {
+      // A held lock or a lost connection: the read-only table still stands.
+      drillError = toDeployError(error);
+    }
   }
 
   const failed = checks.filter((c) => c.status === 'fail');

@@ -62,9 +62,10 @@ function log(run: ActionRun): string {
 }
 
 beforeAll(() => {
-  // Bare hosts: the lab is re-created (about 10 s), with one sshd-only host
-  // (x01) that the growth test turns into a 4th db node.
-  execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up', '--extra', '1'], { stdio: 'ignore', timeout: 600_000 });
+  // Bare hosts: the lab is re-created (about 10 s), with two sshd-only hosts
+  // (x01, x02) that the growth test turns into db nodes 4 and 5 (an even
+  // number of db nodes without an arbitrator is refused by the inventory).
+  execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up', '--extra', '2'], { stdio: 'ignore', timeout: 600_000 });
   state = readLabState();
   workspace = tempDir('deploy-db');
   writeLabInventory(state, workspace, labDbEnvironment(state));
@@ -315,34 +316,67 @@ describe('deploy-db', () => {
     expect(again.outputs.changed).toBe('false');
   });
 
-  it('grows the cluster: a 4th db host joins by SST, the others only get the new cluster address, no restart', async (ctx) => {
-    const x01 = state.hosts.find((h) => h.name === 'x01');
-    if (!x01) return ctx.skip();
+  it('pins the package version: plan shows it; another version is a reviewed rolling upgrade that fails before stopping anything when the sources lack it', async () => {
+    const settled = labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300').replace('gcache_size: 64M', 'gcache_size: 96M');
+    const installedVersion = labExec('db1', "dpkg-query -W -f='${Version}' mariadb-server").stdout.trim();
+    writeLabInventory(state, workspace, `${settled}      package_version: "${installedVersion}"\n`);
+    const same = await deployDb('plan');
+    expect(same.outputs['failure-reason']).toBe('');
+    expect(same.outputs.changed).toBe('false');
+    expect(log(same)).toContain(`pinned to ${installedVersion}; installed: db1 ${installedVersion}`);
+
+    const missing = '1:10.11.99-0+deb12u1';
+    writeLabInventory(state, workspace, `${settled}      package_version: "${missing}"\n`);
+    const plan = await deployDb('plan');
+    expect(plan.outputs['failure-reason']).toBe('');
+    const changes: { summary: string; host: string; kind: string }[] = JSON.parse(plan.outputs.result).changes;
+    const upgrades = changes.filter((c) => c.kind === 'package' && c.summary.startsWith('upgrade mariadb-server'));
+    expect(upgrades.map((c) => c.host)).toEqual(['db2', 'db3', 'db1']);
+    expect(upgrades[0]!.summary).toContain(`${installedVersion} -> ${missing}`);
+    const uptime = () => DB_HOSTS.map((h) => Number(labExec(h, `mariadb -N -B -e "SHOW STATUS LIKE 'Uptime'"`).stdout.split('\t')[1]));
+    const before = uptime();
+    const run = await deployDb('apply', {}, { 'plan-hash': plan.outputs['plan-hash'] });
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.outputs['failure-reason']).toBe('command-failed');
+    expect(log(run) + run.stderr).toContain(`db2: mariadb-server ${missing} is not in the package sources`);
+    // Nothing was stopped.
+    uptime().forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
+    for (const host of DB_HOSTS) expect(wsrep(host).wsrep_local_state_comment).toBe('Synced');
+    writeLabInventory(state, workspace, settled);
+  });
+
+  it('grows the cluster: two new db hosts join by SST one at a time, the others only get the new cluster address, no restart', async (ctx) => {
+    const NEW = ['x01', 'x02'];
+    const added = NEW.map((n) => state.hosts.find((h) => h.name === n));
+    if (added.some((h) => h === undefined)) return ctx.skip();
     const uptime = () => DB_HOSTS.map((h) => Number(labExec(h, `mariadb -N -B -e "SHOW STATUS LIKE 'Uptime'"`).stdout.split('\t')[1]));
     const before = uptime();
     const env = labDbEnvironment(state)
       .replace('max_connections: 200', 'max_connections: 300')
       .replace('gcache_size: 64M', 'gcache_size: 96M')
-      .replace(/(      - \{ name: db3, [^\n]*\n)/, `$1      - { name: x01, address: ${x01.address}, roles: [db] }\n`);
+      .replace(/(      - \{ name: db3, [^\n]*\n)/, `$1${added.map((h) => `      - { name: ${h!.name}, address: ${h!.address}, roles: [db] }\n`).join('')}`);
     writeLabInventory(state, workspace, env);
     const run = await deployDb('apply');
     expect(run.stderr).not.toContain('    at ');
     expect(run.outputs['failure-reason']).toBe('');
-    console.log(`grow to 4 nodes (install + SST of x01): ${(run.durationMs / 1000).toFixed(1)} s`);
+    console.log(`grow from 3 to 5 nodes (install + SST of x01, x02): ${(run.durationMs / 1000).toFixed(1)} s`);
     const changes: { summary: string; host: string; kind: string }[] = JSON.parse(run.outputs.result).changes;
     for (const host of DB_HOSTS) {
       // The old members: only the option file (wsrep_cluster_address), which needs no restart.
       expect(changes.filter((c) => c.host === host).map((c) => c.kind)).toEqual(['file']);
     }
-    expect(changes.filter((c) => c.kind === 'cluster').map((c) => [c.host, c.summary.split(' ')[0]])).toEqual([['x01', 'join']]);
+    expect(changes.filter((c) => c.kind === 'cluster').map((c) => [c.host, c.summary.split(' ')[0]])).toEqual([
+      ['x01', 'join'],
+      ['x02', 'join'],
+    ]);
     const after = uptime();
     after.forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
-    for (const host of [...DB_HOSTS, 'x01']) {
+    for (const host of [...DB_HOSTS, ...NEW]) {
       const s = wsrep(host);
       expect(s.wsrep_local_state_comment).toBe('Synced');
-      expect(s.wsrep_cluster_size).toBe('4');
+      expect(s.wsrep_cluster_size).toBe('5');
     }
-    expect(labExec('x01', `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
+    for (const host of NEW) expect(labExec(host, `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
     const again = await deployDb('apply');
     expect(again.outputs.changed).toBe('false');
   });

@@ -60,6 +60,8 @@ async function action(command: string, mode: 'plan' | 'apply', environment: stri
     { workspace: workspace!, env: secretEnv },
   );
   runs.push(run);
+  // What went wrong, in the test output (the error annotations carry the message and the hint).
+  if (run.outputs['failure-reason']) console.log(`${command} ${mode} failed: ${run.annotations.join('\n')}`);
   return run;
 }
 
@@ -137,7 +139,7 @@ describe('deploy-lb (HAProxy) on the lab', () => {
 
   it('plan mode changes nothing; apply converges; a second apply reports 0 changes', async () => {
     // db1 already has nftables and the operator's own ruleset (enabled at boot); db2/db3 have no nft at all.
-    labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null && cat > /etc/nftables.conf && systemctl enable --now nftables && systemctl reload nftables', { input: OPERATOR_NFTABLES });
+    labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables </dev/null >/dev/null && cat > /etc/nftables.conf && systemctl enable --now nftables && systemctl reload nftables', { input: OPERATOR_NFTABLES });
     expect(nftTables('db1')).toEqual(['table inet operator_filter']);
     const before = managedDigest();
     const plan = await action('deploy-lb', 'plan', 'lab-haproxy');
@@ -170,6 +172,41 @@ describe('deploy-lb (HAProxy) on the lab', () => {
     expect(writers.size).toBe(1);
     const readers = new Set(Array.from({ length: 12 }, () => viaVip('db2', 3308, 'SELECT @@hostname').out));
     expect(readers.size).toBeGreaterThan(1);
+  });
+
+  it('a Keepalived change reaches the standby first and the VIP holder last, by reload: the VIP stays put', async () => {
+    const holder = LBS.find(holdsVip)!;
+    const standby = LBS.find((h) => h !== holder)!;
+    const withPrefix = (prefix: number) => labDbEnvironment(state) + lbEnvironment(state, 'haproxy').replace(`vip: ${state.vip}/24`, `vip: ${state.vip}/${prefix}`);
+    // A client through the VIP the whole time: a reload must not drop the address.
+    let failures = 0;
+    let tries = 0;
+    const poll = setInterval(() => {
+      tries++;
+      if (viaVip('db2', 3307, 'SELECT 1').code !== 0) failures++;
+    }, 300);
+    try {
+      for (const prefix of [25, 24]) {
+        writeLabInventory(state, workspace!, withPrefix(prefix));
+        const apply = await action('deploy-lb', 'apply', 'lab-haproxy');
+        expect(apply.outputs['failure-reason']).toBe('');
+        const rows = (JSON.parse(apply.outputs.result!).changes as Array<{ host: string; kind: string; action: string; target: string }>).map((c) => `${c.host} ${c.kind} ${c.action} ${c.target}`);
+        expect(rows).toEqual([
+          `${standby} file update /etc/keepalived/keepalived.conf`,
+          `${standby} service reload keepalived`,
+          `${holder} file update /etc/keepalived/keepalived.conf`,
+          `${holder} service reload keepalived`,
+        ]);
+        expect(labExec(holder, 'ip -o addr show dev eth0').stdout).toContain(` ${state.vip}/${prefix} `);
+        expect(holdsVip(standby)).toBe(false);
+      }
+    } finally {
+      clearInterval(poll);
+    }
+    console.log(`keepalived reloaded twice on both LBs: ${failures} of ${tries} queries through the VIP failed meanwhile`);
+    expect(failures).toBe(0);
+    // Transitions are logged by the notify script.
+    expect(labExec(holder, 'journalctl -t lms-ha-keepalived --no-pager').stdout).toMatch(/is now MASTER/);
   });
 
   it('clustercheck: 200 when synced, 503 when desynced, in maintenance or stopped; HAProxy follows', async () => {

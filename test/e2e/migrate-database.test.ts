@@ -62,6 +62,7 @@ function sql(host: string, query: string): string {
 // without a primary key (with duplicate rows), awkward values (NULLs, unicode,
 // tabs, a TIMESTAMP), a view and a trigger.
 const SOURCE_SQL = `
+SET NAMES utf8mb4;
 CREATE DATABASE moodle CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 USE moodle;
 CREATE TABLE mdl_user (id BIGINT AUTO_INCREMENT PRIMARY KEY, username VARCHAR(100) NOT NULL, email VARCHAR(200), created TIMESTAMP NOT NULL DEFAULT '2020-01-01 00:00:00', score DECIMAL(10,2)) ENGINE=InnoDB;
@@ -115,7 +116,7 @@ beforeAll(async () => {
     { workspace, env: { LAB_APP_DB_PASSWORD: APP_PASSWORD, LAB_SOURCE_DB_PASSWORD: SOURCE_PASSWORD, LAB_S3_KEY: S3_KEY, LAB_S3_SECRET: S3_KEY } },
   );
   if (deploy.code !== 0) throw new Error(`deploy-db failed: ${deploy.stdout.slice(-3000)}`);
-  labExec(SOURCE, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server >/dev/null 2>&1 && systemctl start mariadb');
+  labExec(SOURCE, 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q mariadb-server >/dev/null && systemctl start mariadb');
   labExec(SOURCE, 'mariadb', { input: SOURCE_SQL });
 }, 900_000);
 

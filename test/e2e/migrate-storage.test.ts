@@ -33,7 +33,9 @@ function storageEnvironments(s: LabState): string {
       - { name: db3, address: ${a('db3')}, roles: [storage] }
       - { name: lb1, address: ${a('lb1')}, roles: [web] }
       - { name: lb2, address: ${a('lb2')}, roles: [web] }
-      - { name: x01, address: ${a('x01')} }
+`;
+  // Only where it is the migration source: a host without roles is refused otherwise.
+  const source = `      - { name: x01, address: ${a('x01')}, roles: [] }
 `;
   const storage = (extra = '') => `    storage:
       kind: glusterfs
@@ -43,7 +45,7 @@ function storageEnvironments(s: LabState): string {
       mode: "0770"
 ${extra}`;
   return `  lab-storage:
-${hosts}${storage()}    migrate:
+${hosts}${source}${storage()}    migrate:
       files: { source_host: x01, source_path: ${SOURCE} }
   lab-storage-volume:
 ${hosts}${storage()}  lab-root-brick:
@@ -148,7 +150,7 @@ describe('migrate-storage: GlusterFS and files', () => {
     expect(summaries).toContainEqual(expect.stringMatching(/^lb2: mount moodledata at \/var\/www\/moodledata at boot: 10\.231\.0\.11:\/moodledata .* glusterfs defaults,_netdev,backup-volfile-servers=10\.231\.0\.12:10\.231\.0\.13 0 0$/));
     // 10,000 tree files + 8 odd names + hard link + readonly + empty + 3 big files.
     const files = TREE_FILES + 8 + 1 + 1 + 1 + 3;
-    expect(summaries).toContainEqual(expect.stringMatching(new RegExp(`^lb1: copy ${files} files, 12\\.\\d MiB \\(\\d+ entries\\) from x01:${SOURCE} into ${MOUNT}`)));
+    expect(summaries).toContainEqual(expect.stringMatching(new RegExp(`^lb1: copy ${files} files, 13\\.1 MiB \\(\\d+ entries\\) from x01:${SOURCE} into ${MOUNT}`)));
     expect(installed('db1', 'glusterfs-server')).toBe(false);
     expect(installed('lb1', 'glusterfs-client')).toBe(false);
   });

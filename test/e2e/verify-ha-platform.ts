@@ -45,7 +45,11 @@ function environmentText(s: LabState, protectedEnv: boolean): string {
       virtual_router_id: 51
       auth_password: { env: LAB_VRRP_PASSWORD }
 `;
-  return protectedEnv ? text.replace(`  ${ENVIRONMENT}:\n`, `  ${ENVIRONMENT}-protected:\n    protected: true\n`) : text;
+  // The protected twin is never deployed (drills refuse before anything), but the
+  // inventory check wants distinct VRRP ids per network all the same.
+  return protectedEnv
+    ? text.replace(`  ${ENVIRONMENT}:\n`, `  ${ENVIRONMENT}-protected:\n    protected: true\n`).replace('virtual_router_id: 51', 'virtual_router_id: 59')
+    : text;
 }
 
 export function openPlatform(): Platform {

@@ -135,7 +135,7 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     // Each keepalived.conf was checked by keepalived -t before it replaced the live one.
     for (const h of LB) {
       const cmds = platform.sent.filter((s) => s.host === h).map((s) => s.command);
-      const check = cmds.lastIndexOf(`keepalived -t -l -f ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate`);
+      const check = cmds.lastIndexOf(`setsid -w keepalived -t -l -f ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate`);
       expect(check).toBeGreaterThan(-1);
       expect(check).toBeLessThan(cmds.lastIndexOf(`mv -f -- ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate ${KEEPALIVED_CONFIG_PATH}`));
       expect(platform.host(h).file(KEEPALIVED_CONFIG_PATH)).toContain('10.0.0.101/24 dev eth0');
@@ -350,6 +350,16 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
     platform.host('lb2').proxysqlLive.delete('mysql_query_rules');
     const { report } = await run(platform, 'plan', text, runner);
     expect(rows(report.plan!)).toEqual(['lb2 sql set variable mysql_query_rules']);
+  });
+
+  it('stops when the package that arrived on the host does not have the pinned sha256', async () => {
+    const platform = proxysqlPlatform();
+    const runner = createDeployLb({ fetchPackage: async () => Buffer.from('cut short') });
+    const { report } = await run(platform, 'apply', text, runner);
+    expect(report.apply!.status).toBe('failed');
+    expect(report.apply!.error!.message).toContain('the ProxySQL package pushed to lb1 does not have the pinned sha256');
+    // Checked before dpkg saw it: nothing was installed.
+    expect(platform.host('lb1').packages['proxysql']).toBeUndefined();
   });
 
   it('refuses a download whose sha256 is not the pinned one', async () => {

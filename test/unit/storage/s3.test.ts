@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addRcloneCheckOutput,
   classifyRcloneExit,
+  newRcloneCheckTally,
+  parseSourceFiles,
+  sourceFilesCommand,
+  tallyReport,
   parseRcloneCheck,
   parseRcloneJsonLog,
   parseRcloneSize,
@@ -192,5 +197,52 @@ describe('parsers and verdicts', () => {
     expect(classifyRcloneExit(5).outcome).toBe('retry');
     expect(classifyRcloneExit(6).outcome).toBe('fail');
     expect(classifyRcloneExit(7).message).toMatch(/credentials/);
+  });
+});
+
+describe('large reports and the source count', () => {
+  it('tallies a check report fed in arbitrary chunks, keeping only a sample of paths', () => {
+    const lines = ['= a', '+ new 1', '* changed', '- old', '! unreadable', ...Array.from({ length: 150 }, (_, i) => `+ many/${i}`), '= ü z.txt'];
+    const text = `${lines.join('\n')}\n`;
+    const tally = newRcloneCheckTally();
+    // Cut in the middle of lines (bytes are decoded before this, by the stream's utf8 decoder).
+    for (let i = 0; i < text.length; i += 7) addRcloneCheckOutput(tally, text.slice(i, i + 7), { cap: 20 });
+    addRcloneCheckOutput(tally, '', { final: true, cap: 20 });
+    expect(tally.report.matching).toBe(2);
+    expect(tally.counts).toEqual({ missing: 151, extra: 1, differing: 1, errors: 1 });
+    expect(tally.report.missing).toHaveLength(20);
+    expect(tally.report.missing.slice(0, 2)).toEqual(['new 1', 'many/0']);
+    const report = tallyReport(tally);
+    expect(report.missing).toHaveLength(151);
+    expect(report.differing).toEqual(['changed']);
+    // The verdict counts every missing file, and names the sample.
+    const rows = s3Verdict(report, { host: 'old1', source: 'old1:/srv/files', target });
+    expect(rows.find((r) => r.check.startsWith('missing'))!.observed).toMatch(/^151: "new 1", "many\/0", .* and 141 more$/);
+    // A last line without a newline only counts once the stream has ended.
+    const t2 = addRcloneCheckOutput(newRcloneCheckTally(), '= x\n= y');
+    expect(t2.report.matching).toBe(1);
+    expect(addRcloneCheckOutput(t2, '', { final: true }).report.matching).toBe(2);
+  });
+
+  describe('counting the source files in a real shell', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'lms-ha-s3src-'));
+      spawnSync('sh', ['-c', `cd ${dir} && mkdir -p 'odd dir/ü' cache && printf 12345 > 'odd dir/ü/f 1' && printf abc > top && printf 1234567890 > cache/skip && ln -s top link`]);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('counts regular files and bytes, following symlinks as the copy does, without the excluded paths', () => {
+      const run = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+      expect(parseSourceFiles(run(sourceFilesCommand(dir)).stdout)).toEqual({ files: 4, bytes: 21 });
+      expect(parseSourceFiles(run(sourceFilesCommand(dir, ['cache'])).stdout)).toEqual({ files: 3, bytes: 11 });
+      const empty = mkdtempSync(join(tmpdir(), 'lms-ha-s3empty-'));
+      expect(parseSourceFiles(run(sourceFilesCommand(empty)).stdout)).toEqual({ files: 0, bytes: 0 });
+      rmSync(empty, { recursive: true });
+      expect(run(sourceFilesCommand(join(dir, 'absent'))).status).toBe(3);
+      expect(() => sourceFilesCommand('relative/path')).toThrow(DeployError);
+      expect(() => sourceFilesCommand(dir, ['../up'])).toThrow(DeployError);
+      expect(() => parseSourceFiles('find: permission denied')).toThrow(/unexpected/);
+    });
   });
 });

@@ -4,6 +4,7 @@ import {
   drillCleanupSql,
   drillPreconditions,
   drillSetupSql,
+  haproxySettled,
   missingWrites,
   parseDrillRequest,
   parseProbeLine,
@@ -105,6 +106,13 @@ describe('drills refuse before stopping anything', () => {
     expect(state.sent.some((s) => /systemctl (stop|kill)|CREATE USER/.test(s.command + (s.stdin ?? '')))).toBe(false);
   });
 
+  it('wait while HAProxy is still counting health checks (the writer could move under the drill)', async () => {
+    const state = healthyState();
+    expect(haproxySettled(await gatherVerification(fakeContext(state)))).toBe(true);
+    state.haproxyCounting.add('moodle2');
+    expect(haproxySettled(await gatherVerification(fakeContext(state)))).toBe(false);
+  });
+
   it('with too few synced db nodes or a ProxySQL tier: a reason', async () => {
     const view = await gatherVerification(fakeContext(healthyState()));
     expect(drillPreconditions({ drills: ['db-kill'], allowProtected: false }, view)).toBeNull();
@@ -114,5 +122,68 @@ describe('drills refuse before stopping anything', () => {
     const oneLb = { ...view, lb: { ...view.lb!, lbs: view.lb!.lbs.slice(0, 1) } };
     expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, oneLb)).toContain('two load balancers');
     expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, { ...view, lb: { ...view.lb!, kind: 'proxysql' } })).toContain('HAProxy');
+  });
+});
+
+describe('drills on the fake platform (orchestration)', () => {
+  const apply = (drills: string) => ({ mode: 'apply' as const, options: { drills } });
+  const drillRows = (checks: { layer: string; check: string; status: string; observed: string }[] | undefined) => (checks ?? []).filter((c) => c.layer === 'drill');
+
+  it('proxy-stop then db-kill: stops, measures, restores, proves the writes, removes its account', async () => {
+    const state = healthyState();
+    const report = await verifyHa(fakeContext(state, undefined, [], apply('proxy-stop,db-kill')));
+    expect(report.error).toBeUndefined();
+    const rows = drillRows(report.checks);
+    expect(rows.map((r) => `${r.status} ${r.check}`)).toEqual([
+      'ok proxy-stop: writes unavailable',
+      'ok proxy-stop: healthy again after restore',
+      'ok proxy-stop: acknowledged writes present',
+      'ok db-kill: writes unavailable',
+      'ok db-kill: healthy again after restore',
+      'ok db-kill: acknowledged writes present',
+    ]);
+    expect(rows[0]!.observed).toContain('VIP lb1 → lb2');
+    expect(rows[3]!.observed).toContain('writer moodle1 → moodle2');
+    expect(rows[2]!.observed).toMatch(/^all \d+ on moodle1, moodle2, moodle3 \(0 lost;/);
+    const commands = state.sent.map((x) => `${x.host} ${x.command}`);
+    const order = ['lb1 systemctl stop haproxy', 'lb1 systemctl start haproxy', 'moodle1 systemctl kill --signal=KILL mariadb', 'moodle1 systemctl start mariadb'];
+    expect(order.map((c) => commands.indexOf(c))).toEqual([...order.map((c) => commands.indexOf(c))].sort((a, b) => a - b));
+    expect(order.every((c) => commands.includes(c))).toBe(true);
+    // The probe runs on a db node the drill leaves alone (not the killed writer), and the password only travels on stdin.
+    const probes = state.sent.filter((x) => x.command.includes('drill_probe (run, seq)'));
+    expect(probes.map((x) => x.host)).toEqual(['moodle1', 'moodle2']);
+    const setup = state.sent.find((x) => x.stdin?.includes('CREATE USER'))!;
+    const password = /IDENTIFIED BY '([0-9a-f]+)'/.exec(setup.stdin!)![1]!;
+    expect(state.sent.some((x) => x.command.includes(password))).toBe(false);
+    expect(state.sent.filter((x) => x.stdin?.includes("DROP USER IF EXISTS 'lms_ha_drill'") && x.stdin.includes('DELETE FROM'))).toHaveLength(2);
+    expect(state.drillRows.size).toBe(0);
+  });
+
+  it('an acknowledged write missing afterwards fails the drill as data loss', async () => {
+    const state = healthyState();
+    state.loseWrite = 3;
+    const report = await verifyHa(fakeContext(state, undefined, [], apply('db-stop')));
+    expect(report.error?.reason).toBe('verify-failed');
+    const present = drillRows(report.checks).find((r) => r.check === 'db-stop: acknowledged writes present')!;
+    expect(present.status).toBe('fail');
+    expect(present.observed).toContain('1 of');
+    expect(present.observed).toContain('first seq 3');
+  });
+
+  it('a restore that does not bring the platform back is reported with what still fails', { timeout: 20_000 }, async () => {
+    const { DRILL_DEADLINES } = await import('../../../src/commands/verify-ha-drills.js');
+    const saved = DRILL_DEADLINES.healthyMs;
+    DRILL_DEADLINES.healthyMs = 1_000;
+    try {
+      const state = healthyState();
+      state.haproxyWontStart = true;
+      const report = await verifyHa(fakeContext(state, undefined, [], apply('proxy-stop')));
+      expect(report.error?.reason).toBe('verify-failed');
+      const healthy = drillRows(report.checks).find((r) => r.check === 'proxy-stop: healthy again after restore')!;
+      expect(healthy.status).toBe('fail');
+      expect(healthy.observed).toContain('lb1 haproxy running');
+    } finally {
+      DRILL_DEADLINES.healthyMs = saved;
+    }
   });
 });

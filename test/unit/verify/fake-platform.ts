@@ -13,7 +13,8 @@ import type { CommandContext } from '../../../src/commands/context.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
 import { MemoryLogger } from '../../../src/report/log.js';
-import type { RemoteHost, RunOptions, RunResult } from '../../../src/ssh/types.js';
+import { PassThrough } from 'node:stream';
+import type { RemoteHost, RemoteProcess, RunOptions, RunResult, SpawnOptions } from '../../../src/ssh/types.js';
 import { FRESH_OPTIONS, U1, U2, U3, healSummaryXml, volumeInfoXml } from '../storage/fixtures.js';
 
 export const DB = ['moodle1', 'moodle2', 'moodle3'] as const;
@@ -80,6 +81,12 @@ export interface PlatformState {
   haproxyStuckUp: Set<string>;
   /** Scripts each host received, for assertions on what was sent. */
   sent: Array<{ host: string; command: string; stdin?: string }>;
+  /** Drills: rows of lms_ha.drill_probe by run id, as committed. */
+  drillRows: Map<string, Set<number>>;
+  /** Drills: a write the fake acknowledges but loses (to prove the loss is caught). */
+  loseWrite?: number;
+  /** Drills: the proxy does not come back when started (a restore that does not work). */
+  haproxyWontStart?: boolean;
 }
 
 export function healthyState(): PlatformState {
@@ -95,6 +102,7 @@ export function healthyState(): PlatformState {
     haproxyCounting: new Set(),
     haproxyStuckUp: new Set(),
     sent: [],
+    drillRows: new Map(),
   };
 }
 
@@ -372,6 +380,38 @@ function causalityAnswer(s: PlatformState, command: string): string {
   return `@@write\nrc=0\n@@read\n${s.staleReads ? 'e3b0c44298fc1c149afbf4c8' : token}\nrc=0\n`;
 }
 
+/** What the drills run besides the fact scripts: the lock, services, the VIP, root SQL. */
+function drillAnswer(s: PlatformState, host: string, command: string, stdin: string): string | null {
+  if (command.startsWith('# lms-ha-lock acquire')) return 'acquired\n';
+  if (command.startsWith('# lms-ha-lock release')) return 'released\n';
+  if (command === 'ip -o addr show') return ipAddr(s, host);
+  if (command === 'systemctl stop haproxy') {
+    s.haproxy[host] = false;
+    // keepalived's proxy probe fails: the VIP moves to the other LB.
+    s.vipOn = new Set(LB.filter((l) => l !== host && s.haproxy[l] && s.keepalived[l]));
+    return '';
+  }
+  if (command === 'systemctl start haproxy') {
+    if (!s.haproxyWontStart) s.haproxy[host] = true;
+    return '';
+  }
+  if (command === 'systemctl stop mariadb' || command === 'systemctl kill --signal=KILL mariadb') {
+    s.mariadb[host]!.running = false;
+    return '';
+  }
+  if (command === 'systemctl start mariadb') {
+    s.mariadb[host]!.running = true;
+    return '';
+  }
+  if (command.includes('command -v mariadb || command -v mysql) && timeout')) {
+    const run = /WHERE run='([a-z0-9]+)'/.exec(stdin)?.[1];
+    if (stdin.includes('SELECT seq') && run) return [...(s.drillRows.get(run) ?? [])].map((n) => `${n}\n`).join('');
+    if (stdin.includes('DELETE FROM') && run) s.drillRows.delete(run);
+    return '';
+  }
+  return null;
+}
+
 export class FakeHost implements RemoteHost {
   readonly address: string;
   constructor(
@@ -390,8 +430,58 @@ export class FakeHost implements RemoteHost {
     else if (command.includes('@@glusterd') || command.includes('@@info')) stdout = glusterAnswer(s, this.name, command);
     else if (command.includes('@@mounts')) stdout = clientAnswer(s, this.name);
     else if (command.includes('@@write')) stdout = causalityAnswer(s, command);
-    else throw new Error(`fake ${this.name}: unexpected command ${command.slice(0, 80)}`);
+    else {
+      const drill = drillAnswer(s, this.name, command, typeof options.stdin === 'string' ? options.stdin : '');
+      if (drill === null) throw new Error(`fake ${this.name}: unexpected command ${command.slice(0, 80)}`);
+      stdout = drill;
+    }
     return { code: 0, stdout, stderr: '' };
+  }
+
+  /**
+   * The drills' write probe: one attempt every few ms through the VIP, acknowledged
+   * when exactly one LB holds the VIP with its proxy running and a db node runs;
+   * the row lands in `drillRows` (unless it is `loseWrite`). Stops on a stdin line.
+   */
+  async spawn(command: string, options: SpawnOptions): Promise<RemoteProcess> {
+    this.state.sent.push({ host: this.name, command });
+    const s = this.state;
+    const run = /VALUES \('\\''([a-z0-9]+)'\\''/.exec(command)?.[1] ?? 'unknown';
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let seq = 0;
+    let resolveDone!: (r: RunResult) => void;
+    const done = new Promise<RunResult>((r) => (resolveDone = r));
+    const timer = setInterval(() => {
+      seq++;
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const holders = [...s.vipOn];
+      const writer = DB.find((n) => synced(s, n));
+      if (holders.length === 1 && s.haproxy[holders[0]!] && writer) {
+        if (seq !== s.loseWrite) s.drillRows.set(run, (s.drillRows.get(run) ?? new Set()).add(seq));
+        stdout.write(`ok ${seq} ${now} ${now + 1_000_000n} ${writer}\n`);
+      } else {
+        stdout.write(`fail ${seq} ${now} ${now + 1_000_000n} rc=1 ERROR 2003 (HY000): Can't connect to MySQL server on '${VIP}' (111)\n`);
+      }
+    }, 3);
+    let lines = '';
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      stdout.end(`end ${seq}\n`);
+      stderr.end();
+      resolveDone({ code: 0, stdout: '', stderr: '' });
+    };
+    stdin.on('data', (d: Buffer) => {
+      lines += d.toString();
+      // The first 3 lines are the option file; any line after them stops the probe.
+      if (lines.split('\n').length > 4) stop();
+    });
+    void options;
+    return { stdin, stdout, stderr, done, kill: stop };
   }
 
   async readFile(): Promise<Buffer | null> {
