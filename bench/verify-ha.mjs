@@ -1,8 +1,12 @@
 // verify-ha (read-only, no drills) wall time on the 5-host lab platform
 // (Galera on db1-3 by deploy-db, HAProxy + Keepalived on lb1/lb2 by
-// deploy-lb), and its connectivity and OS layer (preflight checks, every
-// host's facts) on 50 sshd-only hosts, alternating so that load on the
-// machine affects both sides alike.
+// deploy-lb), and the same run with 50 sshd-only hosts added to the
+// environment, where verify-ha's connectivity and OS layer (preflight: SSH,
+// sudo, OS, disk, clock of every host) covers 55 hosts. verify-ha refuses an
+// environment with no layer to verify, so the 50 hosts ride along with the
+// platform (under its own VRRP id only because the inventory check wants one
+// per environment on a network; verify-ha does not compare it). Alternating,
+// so that load on the machine affects both sides alike.
 // Targets (issue 5): 5-host platform < 2 s; 50 hosts <= 2 x the 5-host figure.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,11 +19,7 @@ export async function bench() {
   const address = (name) => state.hosts.find((h) => h.name === name).address;
   const extras = state.hosts.filter((h) => /^x\d+$/.test(h.name)).sort((a, b) => a.name.localeCompare(b.name)).slice(0, 50);
   const dir = mkdtempSync(join(tmpdir(), 'lms-ha-bench-'));
-  writeFileSync(
-    join(dir, 'ha.yml'),
-    `version: 1
-environments:
-  platform:
+  const platformEnvironment = `  platform:
     ssh: { user: root }
     hosts:
 ${['db1', 'db2', 'db3'].map((h) => `      - { name: ${h}, address: ${address(h)}, roles: [db] }`).join('\n')}
@@ -35,11 +35,12 @@ ${['lb1', 'lb2'].map((h) => `      - { name: ${h}, address: ${address(h)}, roles
       interface: eth0
       virtual_router_id: 51
       auth_password: { env: BENCH_VRRP_PASSWORD }
-  fifty:
-    ssh: { user: root }
-    hosts:
-${extras.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles: [web] }`).join('\n')}
-`,
+`;
+  writeFileSync(
+    join(dir, 'ha.yml'),
+    `version: 1
+environments:
+${platformEnvironment}${platformEnvironment.replace('  platform:', '  fifty:').replace('virtual_router_id: 51', 'virtual_router_id: 58').replace('    app:', `${extras.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles: [web] }`).join('\n')}\n    app:`)}`,
   );
   const env = { BENCH_APP_PASSWORD: `bench-${randomBytes(6).toString('hex')}`, BENCH_VRRP_PASSWORD: `b${randomBytes(3).toString('hex')}` };
   const verify = (name, allowFailure = false) => runCli(state, ['verify-ha', '-e', name, '--json'], { cwd: dir, env, allowFailure });
@@ -79,6 +80,6 @@ ${extras.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles: [w
   };
   const line =
     `verify-ha: 5-host platform ${result.platform5_ms} ms (${platformChecks} checks; target < 2000 ms: ${result.platform5_ms < 2000 ? 'met' : 'NOT met'}); ` +
-    `50 sshd-only hosts ${result.hosts50_ms} ms (${fiftyChecks} checks), ratio ${result.ratio} (target <= 2): ${ratio <= 2 ? 'met' : 'NOT met'}`;
+    `with 50 sshd-only hosts added ${result.hosts50_ms} ms (${fiftyChecks} checks), ratio ${result.ratio} (target <= 2): ${ratio <= 2 ? 'met' : 'NOT met'}`;
   return { result, line };
 }

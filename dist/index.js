@@ -79251,7 +79251,14 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
             }
             continue;
         }
-        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? '?'})` : 'offline', s.online ? 'ok' : 'fail', `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`));
+        // Seen in the lab after glusterd restarted on a brick host (GlusterFS 10.3, server
+        // quorum regained): the brick was started twice, the survivor runs but never
+        // registered its port, so status says online with port N/A. Connected clients
+        // keep using it, but heal info and every new mount cannot reach it.
+        const unregistered = s.online && !(s.port !== null && s.port > 0);
+        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
+            ? `The brick process on ${b.host} runs but glusterd does not know its port, so new clients and heal cannot reach it: restart glusterd on ${b.host} (systemctl restart glusterd).`
+            : `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`));
         if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
             const used = 1 - s.sizeFree / s.sizeTotal;
             const pct = `${Math.round(used * 100)}% used`;
@@ -93151,7 +93158,7 @@ async function executeRun(request, deps) {
         const runner = COMMAND_RUNNERS[request.command];
         if (!runner) {
             throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-                hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills later), unlock. The others are being built; see the README.',
+                hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills with mode apply), unlock. The others are being built; see the README.',
             });
         }
         const context = {

@@ -153,6 +153,8 @@ describe('migrate-storage: a single-server database into Galera', () => {
     expect(r.outputs['failure-reason'], r.summary + r.stdout.slice(-3000)).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/verified 5 tables, 7002 rows: row counts and checksums equal on db1, db2, db3/);
+    // The figures of the run, for the record.
+    console.log(r.stdout.split('\n').filter((l) => /streamed from|: done in|verified/.test(l)).join('\n'));
     for (const table of Object.keys(TABLES)) {
       const expected = digest(SOURCE, table);
       for (const node of DB_HOSTS) {
@@ -197,7 +199,9 @@ describe('migrate-storage: a single-server database into Galera', () => {
 
   it('never shows the passwords', () => {
     for (const r of runs) {
-      const text = r.stdout + r.stderr + r.summary + JSON.stringify(r.outputs);
+      // ::add-mask:: is how the runner is told to mask the value; nothing else may carry it.
+      const stdout = r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+      const text = stdout + r.stderr + r.summary + JSON.stringify(r.outputs);
       expect(text).not.toContain(SOURCE_PASSWORD);
       expect(text).not.toContain(APP_PASSWORD);
     }

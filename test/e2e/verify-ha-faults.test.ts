@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGitHub } from '../unit/github/fake-github-server.js';
 import { labExec, tempDir } from './lab.js';
-import { LBS, ensurePlatform, openPlatform, waitForFailures, waitForPass, type Platform } from './verify-ha-platform.js';
+import { LBS, MOUNT, STORAGE_ENVIRONMENT, ensurePlatform, openPlatform, waitForFailures, waitForPass, type Platform } from './verify-ha-platform.js';
 
 // verify-ha e2e test 2 (issue 5): each fault induced on the real platform
 // fails with the right check named and nothing else failing, and is undone
 // before the next. The platform (deploy-db + deploy-lb) is shared with the
 // drills suite and deployed only if it is not already there and healthy.
 //
-// Left out: the GlusterFS faults (one brick's glusterd stopped, a client mount
-// unmounted) need the volume migrate-storage builds, which is not available yet.
+// The GlusterFS faults (one brick's glusterd stopped, a client mount
+// unmounted) run last, on the same platform plus the volume migrate-storage
+// builds (bricks on db1-3, mounted on lb1/lb2), in environment lab-ha-storage.
 //
 // Scheduled mode (e2e test 4) rides on the first fault: a failing run with
 // `issue: true` creates the health issue, a second updates it, a passing run
@@ -154,10 +155,51 @@ describe('verify-ha faults on the lab platform', () => {
   });
 });
 
+describe('verify-ha GlusterFS faults on the lab platform', () => {
+  const storage = { environment: STORAGE_ENVIRONMENT };
+  beforeAll(async () => {
+    const run = await p.action({ command: 'migrate-storage', mode: 'apply', environment: STORAGE_ENVIRONMENT });
+    if (run.outputs['failure-reason'] !== '') {
+      throw new Error(`migrate-storage could not build the volume: ${run.outputs['failure-reason']}\n${run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).slice(-15).join('\n')}`);
+    }
+    const v = await waitForPass(p, 'the platform with its volume', 60_000, storage);
+    expect(v.failed).toEqual([]);
+    expect(v.result.checks.some((c) => c.layer === 'storage')).toBe(true);
+  }, 600_000);
+
+  it("one brick's glusterd stopped: only checks about that host's glusterd fail", async () => {
+    labExec('db3', 'systemctl stop glusterd');
+    try {
+      const v = await waitForFailures(p, ['db1 gluster peer db3', 'db3 glusterd running'], 'glusterd stopped on db3', 30_000, storage);
+      console.log(`glusterd stopped on db3: failing ${v.failed.join('; ')}`);
+      expect(v.failed).toContain('db3 glusterd running');
+      // Its peers see it disconnected; nothing about another host, the database or the load balancers.
+      for (const f of v.failed) expect(f).toMatch(/db3/);
+    } finally {
+      labExec('db3', 'systemctl start glusterd');
+    }
+    await waitForPass(p, 'glusterd back on db3', 120_000, storage);
+  });
+
+  it('a client mount unmounted: that mount only', async () => {
+    labExec('lb2', `umount ${MOUNT}`);
+    try {
+      const expected = [`lb2 mount ${MOUNT}`];
+      const v = await waitForFailures(p, expected, 'the mount gone on lb2', 30_000, storage);
+      expect(v.failed).toEqual(expected);
+      expect(v.result.checks.find((c) => c.host === 'lb2' && c.check === `mount ${MOUNT}`)?.observed).toBe('not mounted');
+    } finally {
+      labExec('lb2', `mount ${MOUNT} 2>/dev/null || systemctl start "$(systemd-escape -p --suffix=mount ${MOUNT})"`, { allowFailure: true });
+    }
+    await waitForPass(p, 'the mount back on lb2', 60_000, storage);
+  });
+});
+
 afterAll(() => {
   // Leave nothing induced behind, whatever failed above.
   if (!p) return;
   labExec('db2', 'mariadb -e "SET GLOBAL wsrep_desync=OFF"', { allowFailure: true });
   labExec('db3', 'systemctl start mariadb', { allowFailure: true });
   for (const lb of LBS) labExec(lb, 'systemctl start keepalived', { allowFailure: true });
+  labExec('db3', 'systemctl start glusterd', { allowFailure: true });
 });

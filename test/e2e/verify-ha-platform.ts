@@ -52,12 +52,26 @@ function environmentText(s: LabState, protectedEnv: boolean): string {
     : text;
 }
 
+/** The platform plus a GlusterFS volume on db1-3 mounted on lb1/lb2 (migrate-storage), for the storage faults. */
+export const STORAGE_ENVIRONMENT = 'lab-ha-storage';
+export const VOLUME = 'moodledata';
+export const MOUNT = '/var/www/moodledata';
+
+function storageEnvironmentText(s: LabState): string {
+  return environmentText(s, false)
+    .replace(`  ${ENVIRONMENT}:\n`, `  ${STORAGE_ENVIRONMENT}:\n`)
+    .replace(/(name: db\d[^\n]*roles: )\[db\]/g, '$1[db, storage]')
+    .replace(/(name: lb\d[^\n]*roles: )\[lb\]/g, '$1[lb, web]')
+    .replace('virtual_router_id: 51', 'virtual_router_id: 57')
+    .concat(`    storage: { kind: glusterfs, volume: ${VOLUME}, mount_path: ${MOUNT} }\n`);
+}
+
 export function openPlatform(): Platform {
   const state = readLabState();
   const workspace = tempDir('verify-ha');
   const seed = createHash('sha256').update(readFileSync(state.sshKey)).digest('hex');
   const secrets = { LAB_APP_DB_PASSWORD: `canary-${seed.slice(0, 16)}`, LAB_VRRP_PASSWORD: `v${seed.slice(16, 23)}` };
-  writeLabInventory(state, workspace, environmentText(state, false) + environmentText(state, true));
+  writeLabInventory(state, workspace, environmentText(state, false) + environmentText(state, true) + storageEnvironmentText(state));
   const key = readFileSync(state.sshKey, 'utf8');
   const knownHosts = readFileSync(state.knownHosts, 'utf8');
   const action = (inputs: Record<string, string>, env: Record<string, string> = {}) =>
@@ -86,8 +100,8 @@ export async function ensurePlatform(p: Platform): Promise<void> {
 }
 
 /** Polls verify-ha until it passes (a restore takes effect over seconds); returns the passing run. */
-export async function waitForPass(p: Platform, what: string, timeoutMs = 120_000): Promise<VerifyRun> {
-  return waitForFailures(p, [], what, timeoutMs);
+export async function waitForPass(p: Platform, what: string, timeoutMs = 120_000, extra: Record<string, string> = {}): Promise<VerifyRun> {
+  return waitForFailures(p, [], what, timeoutMs, extra);
 }
 
 /**
@@ -95,11 +109,11 @@ export async function waitForPass(p: Platform, what: string, timeoutMs = 120_000
  * checks to see a change, keepalived a few adverts). At the deadline, the last
  * run is returned so the caller's assertion shows what did fail instead.
  */
-export async function waitForFailures(p: Platform, expected: string[], what: string, timeoutMs = 30_000): Promise<VerifyRun> {
+export async function waitForFailures(p: Platform, expected: string[], what: string, timeoutMs = 30_000, extra: Record<string, string> = {}): Promise<VerifyRun> {
   const want = JSON.stringify([...expected].sort());
   const started = Date.now();
   for (;;) {
-    const v = await p.verify();
+    const v = await p.verify(extra);
     if (JSON.stringify(v.failed) === want) return v;
     if (Date.now() - started > timeoutMs) {
       console.log(`gave up waiting for ${what} after ${timeoutMs} ms; failing: ${v.failed.join('; ')}`);

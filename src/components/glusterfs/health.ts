@@ -140,14 +140,21 @@ export function brickChecks(
       }
       continue;
     }
+    // Seen in the lab after glusterd restarted on a brick host (GlusterFS 10.3, server
+    // quorum regained): the brick was started twice, the survivor runs but never
+    // registered its port, so status says online with port N/A. Connected clients
+    // keep using it, but heal info and every new mount cannot reach it.
+    const unregistered = s.online && !(s.port !== null && s.port > 0);
     out.push(
       result(
         observer,
         check,
         'online',
-        s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? '?'})` : 'offline',
-        s.online ? 'ok' : 'fail',
-        `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`,
+        s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline',
+        s.online && !unregistered ? 'ok' : 'fail',
+        unregistered
+          ? `The brick process on ${b.host} runs but glusterd does not know its port, so new clients and heal cannot reach it: restart glusterd on ${b.host} (systemctl restart glusterd).`
+          : `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`,
       ),
     );
     if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {

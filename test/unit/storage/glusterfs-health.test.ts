@@ -139,6 +139,16 @@ describe('health checks', () => {
     expect(failing(brickChecks('moodle1', model3, status))).toEqual(['brick 10.0.0.13:/storage/brick']);
   });
 
+  it('a brick running without a registered port (seen after a glusterd restart) fails with the fix', () => {
+    // As `volume status` showed it in the lab: online, pid set, port N/A.
+    const xml = volumeStatusXml().replace(/(<hostname>10\.0\.0\.13<\/hostname>[^]*?<port>)49152(<\/port>\s*<ports>\s*<tcp>)49152/, '$1N/A$2N/A');
+    const bricks = brickChecks('moodle1', model3, parseVolumeStatusXml(xml, 'moodledata'));
+    expect(failing(bricks)).toEqual(['brick 10.0.0.13:/storage/brick']);
+    const row = bricks.find((r) => r.status === 'fail')!;
+    expect(row.observed).toBe('online (pid 1402, port N/A)');
+    expect(row.hint).toMatch(/restart glusterd on moodle3/);
+  });
+
   it('a dead brick fails the brick check; heal backlog elsewhere only warns meanwhile', () => {
     const status = parseVolumeStatusXml(volumeStatusXml({ offline3: true }), 'moodledata');
     const bricks = brickChecks('moodle1', model3, status);
