@@ -89008,12 +89008,15 @@ const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
 /**
- * keepalived's config test (-t; -l prints its findings on the console). In its
- * own session: keepalived 2.2.7 ends a successful test by signalling its whole
- * process group, which would kill the SSH command running it (seen in the lab
- * as "Terminated").
+ * keepalived's config test (-t; -l prints its findings on the console).
+ * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
+ * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
+ * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
+ * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
+ * unknown keyword or a missing interface. In a session of its own, so no other
+ * signal it sends reaches the SSH command.
  */
-const KEEPALIVED_CHECK_COMMAND = `setsid -w keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`;
+const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
 const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
@@ -91123,7 +91126,7 @@ function spawnOf(host) {
 function lastLines(text, n = 3) {
     return text.trim().split('\n').slice(-n).join(' ').slice(0, 600);
 }
-/** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. */
+/** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
 async function runStep(s, step, hosts, logger) {
     const writer = remoteOf(hosts, s.writer.name);
     const started = Date.now();
@@ -91157,11 +91160,14 @@ async function runStep(s, step, hosts, logger) {
     importer.stdout.resume();
     let importEnded = false;
     let dumpEnded = false;
+    let dumpStopped = false;
     const importDone = importer.done.finally(() => {
         importEnded = true;
         // An importer that stopped reading would leave the dump blocked on flow control.
-        if (!dumpEnded)
+        if (!dumpEnded) {
+            dumpStopped = true;
             dump.kill();
+        }
     });
     const dumpDone = dump.done.then((r) => {
         dumpEnded = true;
@@ -91178,20 +91184,27 @@ async function runStep(s, step, hosts, logger) {
     });
     const [d, imp] = await Promise.allSettled([dumpDone, importDone]);
     const redo = 'The cluster holds part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
+    const importFailure = imp.status === 'fulfilled' && imp.value.code !== 0
+        ? new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
+            host: s.writer.name,
+            hint: redo,
+        })
+        : undefined;
+    // Whichever side failed first is the cause; the other was stopped because of it.
+    if (dumpStopped && importFailure)
+        throw importFailure;
+    if (dumpStopped && imp.status === 'rejected')
+        throw imp.reason;
     if (d.status === 'fulfilled' && d.value.code !== 0) {
         throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with exit ${d.value.code}: ${lastLines(d.value.stderr) || '(no message)'}`, {
             host: s.source.name,
             hint: redo,
         });
     }
-    if (imp.status === 'fulfilled' && imp.value.code !== 0) {
-        throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
-            host: s.writer.name,
-            hint: redo,
-        });
-    }
     if (d.status === 'rejected')
         throw d.reason;
+    if (importFailure)
+        throw importFailure;
     if (imp.status === 'rejected')
         throw imp.reason;
     const secs = (Date.now() - started) / 1000;

@@ -93,12 +93,15 @@ export const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}
 export const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
 export const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
 /**
- * keepalived's config test (-t; -l prints its findings on the console). In its
- * own session: keepalived 2.2.7 ends a successful test by signalling its whole
- * process group, which would kill the SSH command running it (seen in the lab
- * as "Terminated").
+ * keepalived's config test (-t; -l prints its findings on the console).
+ * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
+ * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
+ * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
+ * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
+ * unknown keyword or a missing interface. In a session of its own, so no other
+ * signal it sends reaches the SSH command.
  */
-export const KEEPALIVED_CHECK_COMMAND = `setsid -w keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}`;
+export const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
 export const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'] as const;
 /** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
 export const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'] as const;

@@ -315,8 +315,8 @@ function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' ').slice(0, 600);
 }
 
-/** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. */
-async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
+/** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
+export async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
   const writer = remoteOf(hosts, s.writer.name);
   const started = Date.now();
   if (!step.source) {
@@ -349,10 +349,14 @@ async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: Reado
 
   let importEnded = false;
   let dumpEnded = false;
+  let dumpStopped = false;
   const importDone = importer.done.finally(() => {
     importEnded = true;
     // An importer that stopped reading would leave the dump blocked on flow control.
-    if (!dumpEnded) dump.kill();
+    if (!dumpEnded) {
+      dumpStopped = true;
+      dump.kill();
+    }
   });
   const dumpDone = dump.done.then(
     (r) => {
@@ -369,19 +373,24 @@ async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: Reado
   );
   const [d, imp] = await Promise.allSettled([dumpDone, importDone]);
   const redo = 'The cluster holds part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
+  const importFailure =
+    imp.status === 'fulfilled' && imp.value.code !== 0
+      ? new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
+          host: s.writer.name,
+          hint: redo,
+        })
+      : undefined;
+  // Whichever side failed first is the cause; the other was stopped because of it.
+  if (dumpStopped && importFailure) throw importFailure;
+  if (dumpStopped && imp.status === 'rejected') throw imp.reason;
   if (d.status === 'fulfilled' && d.value.code !== 0) {
     throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with exit ${d.value.code}: ${lastLines(d.value.stderr) || '(no message)'}`, {
       host: s.source.name,
       hint: redo,
     });
   }
-  if (imp.status === 'fulfilled' && imp.value.code !== 0) {
-    throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
-      host: s.writer.name,
-      hint: redo,
-    });
-  }
   if (d.status === 'rejected') throw d.reason;
+  if (importFailure) throw importFailure;
   if (imp.status === 'rejected') throw imp.reason;
   const secs = (Date.now() - started) / 1000;
   logger.info(`${step.name}: ${formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);

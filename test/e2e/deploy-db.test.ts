@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
+import { expectClusterFormed, wsrep } from './galera.js';
 
 // deploy-db e2e (issue 3): bare Debian hosts to a Synced 3-node MariaDB Galera
 // cluster, run exactly as the Actions runner runs the bundle. The suite starts
@@ -37,16 +38,6 @@ async function deployDb(mode: 'plan' | 'apply', env: Record<string, string> = {}
   );
   runs.push(run);
   return run;
-}
-
-function wsrep(host: string): Record<string, string> {
-  const out = labExec(host, `mariadb -N -B -e "SHOW STATUS LIKE 'wsrep_%'"`).stdout;
-  return Object.fromEntries(
-    out
-      .trim()
-      .split('\n')
-      .map((l) => l.split('\t') as [string, string]),
-  );
 }
 
 function installed(host: string, pkg: string): boolean {
@@ -171,13 +162,7 @@ describe('deploy-db', () => {
     expect(run.outputs['plan-hash']).toBe(barePlanHash);
     console.log(`cold deploy-db (3 bare hosts to Synced): ${(run.durationMs / 1000).toFixed(1)} s`);
 
-    const statuses = DB_HOSTS.map(wsrep);
-    for (const s of statuses) {
-      expect(s.wsrep_cluster_status).toBe('Primary');
-      expect(s.wsrep_local_state_comment).toBe('Synced');
-      expect(s.wsrep_cluster_size).toBe('3');
-    }
-    expect(new Set(statuses.map((s) => s.wsrep_cluster_state_uuid)).size).toBe(1);
+    expectClusterFormed(DB_HOSTS, 3);
 
     // Replicated to every node, and the app user logs in over TCP from another host.
     for (const host of DB_HOSTS) {
@@ -371,11 +356,7 @@ describe('deploy-db', () => {
     ]);
     const after = uptime();
     after.forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
-    for (const host of [...DB_HOSTS, ...NEW]) {
-      const s = wsrep(host);
-      expect(s.wsrep_local_state_comment).toBe('Synced');
-      expect(s.wsrep_cluster_size).toBe('5');
-    }
+    expectClusterFormed([...DB_HOSTS, ...NEW], 5);
     for (const host of NEW) expect(labExec(host, `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
     const again = await deployDb('apply');
     expect(again.outputs.changed).toBe('false');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
+import { expectClusterFormed } from './galera.js';
 
 // recover e2e (issue 3): a full outage where the last node standing crashed.
 // Node C (db3) is made the most advanced: stop A, write, stop B, write, kill -9 C.
@@ -39,11 +40,6 @@ async function run(command: 'deploy-db' | 'recover', mode: 'plan' | 'apply', opt
 
 function sql(host: string, statements: string): string {
   return labExec(host, 'mariadb -N -B', { input: statements }).stdout;
-}
-
-function wsrep(host: string): Record<string, string> {
-  const out = sql(host, "SHOW STATUS LIKE 'wsrep_%';");
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('\t') as [string, string]));
 }
 
 /** Writes one row per statement; the client exits 0 only if every commit was acknowledged. */
@@ -151,13 +147,7 @@ describe('recover', () => {
     expect(r.outputs.changed).toBe('true');
     console.log(`recover (kill -9 of the last node, 3 nodes back to Synced): ${(r.durationMs / 1000).toFixed(1)} s`);
 
-    const statuses = DB_HOSTS.map(wsrep);
-    for (const s of statuses) {
-      expect(s.wsrep_cluster_status).toBe('Primary');
-      expect(s.wsrep_local_state_comment).toBe('Synced');
-      expect(s.wsrep_cluster_size).toBe('3');
-    }
-    expect(new Set(statuses.map((s) => s.wsrep_cluster_state_uuid)).size).toBe(1);
+    expectClusterFormed(DB_HOSTS, 3);
     for (const h of DB_HOSTS) {
       const counts = sql(h, "SET SESSION wsrep_sync_wait=1; SELECT phase, COUNT(*) FROM recover_e2e.acked GROUP BY phase ORDER BY phase;");
       expect(counts.trim().split('\n')).toEqual([`all\t${ROWS_PER_PHASE}`, `bc\t${ROWS_PER_PHASE}`, `c\t${ROWS_PER_PHASE}`]);

@@ -167,14 +167,14 @@ describe('verify-ha GlusterFS faults on the lab platform', () => {
     expect(v.result.checks.some((c) => c.layer === 'storage')).toBe(true);
   }, 600_000);
 
-  it("one brick's glusterd stopped: only checks about that host's glusterd fail", async () => {
+  it("one brick's glusterd stopped: its glusterd and the peer as seen from db1 only", async () => {
     labExec('db3', 'systemctl stop glusterd');
     try {
-      const v = await waitForFailures(p, ['db1 gluster peer db3', 'db3 glusterd running'], 'glusterd stopped on db3', 30_000, storage);
-      console.log(`glusterd stopped on db3: failing ${v.failed.join('; ')}`);
-      expect(v.failed).toContain('db3 glusterd running');
-      // Its peers see it disconnected; nothing about another host, the database or the load balancers.
-      for (const f of v.failed) expect(f).toMatch(/db3/);
+      // glusterd down does not stop db3's brick process: its peers see it disconnected
+      // (db1 observes the pool), and nothing about the bricks, the database or the LBs fails.
+      const expected = ['db1 gluster peer db3', 'db3 glusterd running'];
+      const v = await waitForFailures(p, expected, 'glusterd stopped on db3', 30_000, storage);
+      expect(v.failed).toEqual(expected);
     } finally {
       labExec('db3', 'systemctl start glusterd');
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb.js';
+import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb.js';
 import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
 import { planToJson, renderPlanMarkdown, type Plan } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
@@ -135,7 +135,7 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     // Each keepalived.conf was checked by keepalived -t before it replaced the live one.
     for (const h of LB) {
       const cmds = platform.sent.filter((s) => s.host === h).map((s) => s.command);
-      const check = cmds.lastIndexOf(`setsid -w keepalived -t -l -f ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate`);
+      const check = cmds.lastIndexOf(KEEPALIVED_CHECK_COMMAND);
       expect(check).toBeGreaterThan(-1);
       expect(check).toBeLessThan(cmds.lastIndexOf(`mv -f -- ${KEEPALIVED_CONFIG_PATH}.lms-ha-candidate ${KEEPALIVED_CONFIG_PATH}`));
       expect(platform.host(h).file(KEEPALIVED_CONFIG_PATH)).toContain('10.0.0.101/24 dev eth0');

@@ -206,7 +206,7 @@ export class FakeHost implements RemoteHost {
       if (this.platform.haproxyRejects) return { code: 1, stdout: '', stderr: "[ALERT] parsing [haproxy.cfg:12]: unknown keyword 'bogus'" };
       return ok('');
     }
-    if ((m = /^setsid -w keepalived -t -l -f (\S+)$/.exec(command))) {
+    if ((m = /^setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f (\S+)"$/.exec(command))) {
       if (!this.packages['keepalived']) return { code: 127, stdout: '', stderr: 'keepalived: command not found' };
       if (!this.files.has(m[1]!)) return { code: 1, stdout: '', stderr: `Configuration file '${m[1]}' does not exist` };
       if (this.keepalivedRejects) return { code: 1, stdout: '', stderr: "Unknown keyword 'bogus'" };
