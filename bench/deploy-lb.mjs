@@ -145,7 +145,13 @@ export async function bench() {
   writeFileSync(join(dir, 'ha.yml'), inventory(state));
   const env = { BENCH_APP_DB_PASSWORD: APP_PASSWORD, BENCH_VRRP_PASSWORD: VRRP_PASSWORD };
   // Both converge (a no-op when the lab already runs them with this inventory).
-  const db = runCli(state, ['deploy-db', '-e', 'lab', '-m', 'apply', '--json'], { cwd: dir, env });
+  // A node still rejoining (a donor, a joiner) from whatever ran before: deploy-db refuses until it is synced.
+  let db = runCli(state, ['deploy-db', '-e', 'lab', '-m', 'apply', '--json'], { cwd: dir, env, allowFailure: true });
+  for (let i = 0; i < 12 && db.run.status !== 0 && db.run.stdout.includes('"failureReason": "cluster-unhealthy"'); i++) {
+    await sleep(10_000);
+    db = runCli(state, ['deploy-db', '-e', 'lab', '-m', 'apply', '--json'], { cwd: dir, env, allowFailure: true });
+  }
+  if (db.run.status !== 0) throw new Error(`bench deploy-lb: deploy-db failed: ${db.run.stderr}${db.run.stdout.slice(-2000)}`);
   const lb = runCli(state, ['deploy-lb', '-e', 'lab', '-m', 'apply', '--json'], { cwd: dir, env });
   console.error(`bench deploy-lb: deploy-db ${Math.round(db.ms)} ms, deploy-lb ${Math.round(lb.ms)} ms`);
   exec('db1', 'mariadb -e "CREATE DATABASE IF NOT EXISTS moodle; CREATE TABLE IF NOT EXISTS moodle.lms_ha_bench (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT) ENGINE=InnoDB"');

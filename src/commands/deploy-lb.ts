@@ -158,7 +158,10 @@ export function haproxyModelFor(environment: Environment, lb: HaproxyLoadBalance
 }
 
 export function clustercheckModelFor(lb: HaproxyLoadBalancer, db: Host, lbHosts: Host[]): ClustercheckModel {
-  return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: lbHosts.map((h) => h.address) };
+  // The VIP too: only an LB ever holds it, and when its prefix is longer than
+  // the LB's own subnet (10.0.0.100/25 on a /24) the kernel picks it as the
+  // source of the holder's health checks (seen in the lab: all checks dropped).
+  return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: [...lbHosts.map((h) => h.address), lb.vip_address] };
 }
 
 export function proxysqlModelFor(context: CommandContext, lb: ProxysqlLoadBalancer): ProxysqlModel {

@@ -8,7 +8,7 @@ import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
 import { KEEPALIVED_CONFIG_PATH } from '../../../src/components/keepalived/index.js';
 import { proxysqlModelFor } from '../../../src/commands/deploy-lb.js';
 import { mysqlNativePasswordHash } from '../../../src/components/proxysql/index.js';
-import { ALL_SECRET_FORMS, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
+import { ALL_SECRET_FORMS, DB, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
 
 const rows = (plan: Plan) => plan.changes.map((c) => `${c.host} ${c.kind} ${changeAction(changeData(c))} ${changeTarget(changeData(c))}`);
 
@@ -106,7 +106,7 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     expect(platform.sent.slice(before).every((s) => s.command.includes('echo "@@') || s.command.startsWith('# lms-ha-lock') || s.command === 'mariadb --batch -N')).toBe(true);
   });
 
-  it('a changed VIP changes only keepalived, reloaded (never restarted), the VIP holder last', async () => {
+  it('a changed VIP changes keepalived (reloaded, never restarted, the VIP holder last) and the fence that lets the VIP in', async () => {
     const platform = new FakePlatform();
     await converge(platform);
     platform.host('lb1').holdsVip = true;
@@ -120,11 +120,18 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     expect(report.plan!.changes.at(-1)!.summary).toContain('holds the VIP now, so it goes last');
     expect(report.plan!.hosts.find((h) => h.name === 'lb1')!.facts['vip']).toBe('held here');
 
-    // The other way round when lb2 holds it; a new address also changes the notify script.
+    // The other way round when lb2 holds it. A new address also changes the
+    // notify script, and the health check's fence lets the new VIP in first.
     platform.host('lb1').holdsVip = false;
     platform.host('lb2').holdsVip = true;
     const moved = await run(platform, 'apply', inventory({ vip: '10.0.0.101/24' }));
     expect(rows(moved.report.plan!)).toEqual([
+      ...DB.flatMap((h) => [
+        `${h} file update /etc/lms-ha/clustercheck.nft`,
+        `${h} service reload lms-ha-clustercheck-firewall.service`,
+        `${h} file update /etc/systemd/system/lms-ha-clustercheck.socket`,
+        `${h} service restart lms-ha-clustercheck.socket`,
+      ]),
       'lb1 file update /etc/keepalived/lms-ha-notify.sh',
       'lb1 file update /etc/keepalived/keepalived.conf',
       'lb1 service reload keepalived',
@@ -218,7 +225,8 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     expect(plan.plan!.hosts.find((h) => h.name === 'db1')!.facts['nftables']).toBe('tables: inet filter, ip operator_nat');
     expect(plan.plan!.hosts.find((h) => h.name === 'db2')!.facts['nftables']).toBe('not installed');
     const md = renderPlanMarkdown(plan.plan!, { redactor: new Redactor() });
-    expect(md).toContain('tcp dport 9200 ip saddr { 10.0.0.11, 10.0.0.21, 10.0.0.22 } accept');
+    // The VIP as well: the holder's checks leave from it when its prefix is longer than the subnet's.
+    expect(md).toContain('tcp dport 9200 ip saddr { 10.0.0.11, 10.0.0.21, 10.0.0.22, 10.0.0.100 } accept');
 
     await converge(platform);
     const db1 = platform.host('db1');
