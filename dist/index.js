@@ -76056,7 +76056,7 @@ const NEEDS = {
     recover: { roles: ['db'], sections: ['database'] },
     // The load balancers route to the Galera nodes, so they need both.
     'deploy-lb': { roles: ['lb', 'db'], sections: ['load_balancer', 'database'] },
-    'migrate-storage': { roles: [], sections: ['storage'] },
+    'migrate-storage': { roles: [], sections: [] },
     'verify-ha': { roles: [], sections: [] },
 };
 /**
@@ -76104,8 +76104,13 @@ function checkRolesForCommand(inventory, environment, command) {
         if (spec[section] === undefined)
             report([], `${command} needs a "${section}" section in environment "${name}"`);
     }
-    if (command === 'migrate-storage' && spec.storage?.kind === 'none') {
-        report(['storage'], `migrate-storage needs "storage" of kind glusterfs or s3 in environment "${name}"; this one is none`);
+    // A database-only migration (the files stay where they are for now) needs no storage tier.
+    if (command === 'migrate-storage' && spec.migrate?.database === undefined) {
+        if (spec.storage === undefined)
+            report([], `migrate-storage needs a "storage" section (or migrate.database) in environment "${name}"`);
+        else if (spec.storage.kind === 'none') {
+            report(['storage'], `migrate-storage needs "storage" of kind glusterfs or s3 (or migrate.database) in environment "${name}"; this one is none`);
+        }
     }
     if (command === 'verify-ha' && !spec.database && !spec.load_balancer && (spec.storage?.kind ?? 'none') === 'none') {
         report([], `verify-ha has nothing to verify in environment "${name}": it has no database, load_balancer or storage section`);
@@ -81996,7 +82001,7 @@ function causalityCheck(o) {
     const denied = (e) => e !== null && /\b(1142|1044|1143)\b/.test(e);
     if (!r.wrote) {
         return denied(r.writeError)
-            ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs INSERT, UPDATE, SELECT on lms_ha.* for ${o.user} (deploy-db grants it).`)
+            ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs SELECT, INSERT, UPDATE, DELETE (REPLACE) on lms_ha.causality_probe for ${o.user} (deploy-db grants it).`)
             : row(L, o.from, check, expected, `write failed: ${r.writeError}`, 'fail', 'Writes through the VIP writer port fail: see the LB and galera checks.');
     }
     if (r.readValue === null) {
@@ -82462,7 +82467,7 @@ function isActive(section) {
 const PROBE_SCHEMA = 'lms_ha';
 const PROBE_TABLE = 'causality_probe';
 /**
- * The probe table deploy-db should create (and grant INSERT, UPDATE, SELECT on
+ * The probe table deploy-db should create (and grant SELECT, INSERT, UPDATE, DELETE on
  * to the application users). One row per prober; verify-ha overwrites it.
  */
 function probeTableSql() {

@@ -441,7 +441,7 @@ export function causalityCheck(o: CausalityOutcome): CheckResult {
   const denied = (e: string | null) => e !== null && /\b(1142|1044|1143)\b/.test(e);
   if (!r.wrote) {
     return denied(r.writeError)
-      ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs INSERT, UPDATE, SELECT on lms_ha.* for ${o.user} (deploy-db grants it).`)
+      ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs SELECT, INSERT, UPDATE, DELETE (REPLACE) on lms_ha.causality_probe for ${o.user} (deploy-db grants it).`)
       : row(L, o.from, check, expected, `write failed: ${r.writeError}`, 'fail', 'Writes through the VIP writer port fail: see the LB and galera checks.');
   }
   if (r.readValue === null) {

@@ -61,7 +61,7 @@ export const PROBE_SCHEMA = 'lms_ha';
 export const PROBE_TABLE = 'causality_probe';
 
 /**
- * The probe table deploy-db should create (and grant INSERT, UPDATE, SELECT on
+ * The probe table deploy-db should create (and grant SELECT, INSERT, UPDATE, DELETE on
  * to the application users). One row per prober; verify-ha overwrites it.
  */
 export function probeTableSql(): string {

@@ -25,7 +25,7 @@ const NEEDS: Readonly<Record<CommandName, CommandNeeds>> = {
   recover: { roles: ['db'], sections: ['database'] },
   // The load balancers route to the Galera nodes, so they need both.
   'deploy-lb': { roles: ['lb', 'db'], sections: ['load_balancer', 'database'] },
-  'migrate-storage': { roles: [], sections: ['storage'] },
+  'migrate-storage': { roles: [], sections: [] },
   'verify-ha': { roles: [], sections: [] },
 };
 
@@ -73,8 +73,12 @@ export function checkRolesForCommand(inventory: Inventory, environment: string |
   for (const section of NEEDS[command].sections) {
     if (spec[section] === undefined) report([], `${command} needs a "${section}" section in environment "${name}"`);
   }
-  if (command === 'migrate-storage' && spec.storage?.kind === 'none') {
-    report(['storage'], `migrate-storage needs "storage" of kind glusterfs or s3 in environment "${name}"; this one is none`);
+  // A database-only migration (the files stay where they are for now) needs no storage tier.
+  if (command === 'migrate-storage' && spec.migrate?.database === undefined) {
+    if (spec.storage === undefined) report([], `migrate-storage needs a "storage" section (or migrate.database) in environment "${name}"`);
+    else if (spec.storage.kind === 'none') {
+      report(['storage'], `migrate-storage needs "storage" of kind glusterfs or s3 (or migrate.database) in environment "${name}"; this one is none`);
+    }
   }
   if (command === 'verify-ha' && !spec.database && !spec.load_balancer && (spec.storage?.kind ?? 'none') === 'none') {
     report([], `verify-ha has nothing to verify in environment "${name}": it has no database, load_balancer or storage section`);

@@ -24,6 +24,16 @@ const TEXT = yaml`
       hosts:
         - { name: web1, address: 10.0.0.31, roles: [web] }
       storage: { kind: s3, s3: { bucket: files, access_key_id: { env: A }, secret_access_key: { env: B } } }
+    db-move:
+      hosts:
+        - { name: db1, address: 10.0.0.11, roles: [db] }
+        - { name: db2, address: 10.0.0.12, roles: [db] }
+        - { name: db3, address: 10.0.0.13, roles: [db] }
+        - { name: legacy, address: 10.0.0.5, roles: [] }
+      database: { cluster_name: c1, sst_method: rsync }
+      app: { preset: moodle }
+      migrate:
+        database: { source_host: legacy, databases: [moodle] }
 `;
 
 function problemsFor(environment: string, command: CommandName): string[] {
@@ -92,11 +102,15 @@ describe('checkRolesForCommand', () => {
   });
 
   test('migrate-storage needs storage that is not "none"', () => {
-    expect(problemsFor('web-only', 'migrate-storage')).toEqual(['3:3: migrate-storage needs a "storage" section in environment "web-only"']);
+    expect(problemsFor('web-only', 'migrate-storage')).toEqual(['3:3: migrate-storage needs a "storage" section (or migrate.database) in environment "web-only"']);
     expect(problemsFor('roles-only', 'migrate-storage')).toEqual([
-      '15:5: migrate-storage needs "storage" of kind glusterfs or s3 in environment "roles-only"; this one is none',
+      '15:5: migrate-storage needs "storage" of kind glusterfs or s3 (or migrate.database) in environment "roles-only"; this one is none',
     ]);
     expect(problemsFor('s3', 'migrate-storage')).toEqual([]);
+  });
+
+  test('a database-only migration needs no storage tier', () => {
+    expect(problemsFor('db-move', 'migrate-storage')).toEqual([]);
   });
 
   test('verify-ha needs something to verify', () => {
