@@ -259,7 +259,12 @@ describe('deploy-lb (HAProxy) on the lab', () => {
       }, 20_000);
       console.log(`writer moved off ${writer} in ${elapsed} ms (target < 8 s)`);
     } finally {
-      labExec(writer, 'systemctl start mariadb');
+      const started = labExec(writer, 'systemctl start mariadb', { allowFailure: true });
+      if (started.code !== 0) {
+        // Say why before failing: the unit's journal is gone with the lab.
+        const journal = labExec(writer, 'journalctl -u mariadb --no-pager -n 60; tail -n 40 /var/lib/mysql/*.err 2>/dev/null', { allowFailure: true });
+        throw new Error(`mariadb did not start again on ${writer}: ${started.stderr}\n${journal.stdout}`);
+      }
     }
     await waitFor('the cluster and both LBs healthy again', () => DBS.every((d) => clustercheck('lb1', d).startsWith('HTTP/1.1 200')), 180_000);
     // HAProxy marks a returning server UP only after `rise` good checks; poll verify-ha until it agrees.
