@@ -77323,9 +77323,7 @@ class SshHost {
                 const onChannel = (err, stream) => {
                     if (err) {
                         release();
-                        rejectStarted(this.lostReason !== undefined
-                            ? this.lostError(purpose, false)
-                            : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                        rejectStarted(this.startError(purpose, err));
                         return;
                     }
                     const started = Date.now();
@@ -77356,22 +77354,10 @@ class SshHost {
                             release();
                             if (timedOut)
                                 return rejectDone(this.timeoutError(purpose, timeoutMs, false));
-                            if (code === undefined)
-                                return rejectDone(this.lostError(purpose, true));
-                            if ((code === 124 || code === 137) && Date.now() - started >= timeoutMs - 50) {
-                                return rejectDone(this.timeoutError(purpose, timeoutMs, true));
-                            }
-                            let errText = stderr.toBuffer().toString('utf8');
-                            if (wrappedInSudo) {
-                                errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
-                                try {
-                                    this.checkSudo(code, errText, purpose);
-                                }
-                                catch (e) {
-                                    return rejectDone(e);
-                                }
-                            }
-                            resolveDone({ code, stdout: '', stderr: errText, ...(signal ? { signal } : {}) });
+                            const ended = this.commandEnded({ purpose, code, started, timeoutMs, stderr, wrappedInSudo });
+                            if ('error' in ended)
+                                return rejectDone(ended.error);
+                            resolveDone({ code: ended.code, stdout: '', stderr: ended.stderr, ...(signal ? { signal } : {}) });
                         });
                     });
                     // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
@@ -77473,9 +77459,7 @@ class SshHost {
             }
             const onChannel = (err, stream) => {
                 if (err) {
-                    reject(this.lostReason !== undefined
-                        ? this.lostError(purpose, false)
-                        : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                    reject(this.startError(purpose, err));
                     return;
                 }
                 const started = Date.now();
@@ -77510,28 +77494,12 @@ class SshHost {
                     if (done)
                         return;
                     done = true;
-                    if (code === undefined) {
-                        reject(this.lostError(purpose, true));
+                    const ended = this.commandEnded({ purpose, code, started, timeoutMs: options.timeoutMs, stderr, wrappedInSudo });
+                    if ('error' in ended) {
+                        reject(ended.error);
                         return;
                     }
-                    // timeout(1) exits 124 (stopped by TERM) or 137 (needed KILL); only believe it once the time is up.
-                    if ((code === 124 || code === 137) && Date.now() - started >= options.timeoutMs - 50) {
-                        reject(this.timeoutError(purpose, options.timeoutMs, true));
-                        return;
-                    }
-                    let errText = stderr.toBuffer().toString('utf8');
-                    if (wrappedInSudo) {
-                        // sudo's own complaint about the host's name resolution is noise in every error message.
-                        errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
-                        try {
-                            this.checkSudo(code, errText, purpose);
-                        }
-                        catch (e) {
-                            reject(e);
-                            return;
-                        }
-                    }
-                    resolve({ code, signal, stdout: stdout.toBuffer(), stderr: errText, stdoutTruncated: stdout.truncated });
+                    resolve({ code: ended.code, signal, stdout: stdout.toBuffer(), stderr: ended.stderr, stdoutTruncated: stdout.truncated });
                 });
                 // Always end stdin, so a command that reads it sees EOF instead of waiting forever.
                 stream.end(options.stdin === undefined ? undefined : options.stdin);
@@ -77543,6 +77511,36 @@ class SshHost {
                 reject(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
             }
         }));
+    }
+    startError(purpose, err) {
+        return this.lostReason !== undefined
+            ? this.lostError(purpose, false)
+            : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err });
+    }
+    /**
+     * What a command's channel closing means, for run() and spawn() alike: no
+     * exit status is a lost connection, timeout(1)'s 124/137 once the time is up
+     * is a timeout, sudo's refusals are errors; otherwise the exit code and stderr.
+     */
+    commandEnded(e) {
+        if (e.code === undefined)
+            return { error: this.lostError(e.purpose, true) };
+        // timeout(1) exits 124 (stopped by TERM) or 137 (needed KILL); only believe it once the time is up.
+        if ((e.code === 124 || e.code === 137) && Date.now() - e.started >= e.timeoutMs - 50) {
+            return { error: this.timeoutError(e.purpose, e.timeoutMs, true) };
+        }
+        let errText = e.stderr.toBuffer().toString('utf8');
+        if (e.wrappedInSudo) {
+            // sudo's own complaint about the host's name resolution is noise in every error message.
+            errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
+            try {
+                this.checkSudo(e.code, errText, e.purpose);
+            }
+            catch (error) {
+                return { error };
+            }
+        }
+        return { code: e.code, stderr: errText };
     }
     timeoutError(purpose, timeoutMs, stoppedOnHost) {
         return new DeployError('command-failed', stoppedOnHost
