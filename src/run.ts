@@ -105,7 +105,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     const runner = COMMAND_RUNNERS[request.command];
     if (!runner) {
       throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills with mode apply), unlock. The others are being built; see the README.',
+        hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
       });
     }
     const context: CommandContext = {

@@ -20,7 +20,7 @@
  * over the local socket; the account and the run's rows are removed at the end.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckResult } from '../check.js';
+import type { CheckResult, DrillFigures } from '../check.js';
 import { parseCidr, parseIpAddrShow } from '../components/keepalived/ipaddr.js';
 import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../components/haproxy/index.js';
 import { withLock } from '../engine/lock.js';
@@ -335,6 +335,7 @@ export interface DrillView {
 
 export interface DrillOutcome {
   rows: CheckResult[];
+  figures: DrillFigures[];
   error?: DeployError;
 }
 
@@ -456,13 +457,14 @@ export async function runDrills(context: CommandContext, request: DrillRequest, 
   if (failed.length > 0) {
     return {
       rows: [],
+      figures: [],
       error: new DeployError('cluster-unhealthy', `drills refused: the platform is not fully healthy (${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check}`).join('; ')}); nothing was stopped`, {
         hint: 'Drills only run on a platform where every check passes: fix the failures in the table first.',
       }),
     };
   }
   const unable = drillPreconditions(request, first);
-  if (unable) return { rows: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
+  if (unable) return { rows: [], figures: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
 
   const env = context.environment;
   const lockHosts = env.hosts.filter((h) => first.dbNodes.some((d) => d.name === h.name) || first.lb!.lbs.some((l) => l.name === h.name));
@@ -472,27 +474,29 @@ export async function runDrills(context: CommandContext, request: DrillRequest, 
     { environment: env.name, owner: { runId: context.request.runId, repository: context.request.repository, command: 'verify-ha drills' }, logger: context.logger },
     async () => {
       const rows: CheckResult[] = [];
+      const figures: DrillFigures[] = [];
       let view = first;
       for (const drill of request.drills) {
         if (!haproxySettled(view)) {
           const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
           if (!settled.view) {
             rows.push(row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
-            return { rows, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
+            return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
           }
           view = settled.view;
         }
         const result = await runOneDrill(context, drill, view, verifyNow);
         rows.push(...result.rows);
-        if (result.error) return { rows, error: result.error };
+        if (result.figures) figures.push(result.figures);
+        if (result.error) return { rows, figures, error: result.error };
         view = result.view;
       }
-      return { rows };
+      return { rows, figures };
     },
   );
 }
 
-async function runOneDrill(context: CommandContext, drill: DrillName, view: DrillView, verifyNow: () => Promise<DrillView>): Promise<{ rows: CheckResult[]; error?: DeployError; view: DrillView }> {
+async function runOneDrill(context: CommandContext, drill: DrillName, view: DrillView, verifyNow: () => Promise<DrillView>): Promise<{ rows: CheckResult[]; figures?: DrillFigures; error?: DeployError; view: DrillView }> {
   const lb = view.lb!;
   const log = context.logger;
   const writer = currentWriter(view);
@@ -641,10 +645,22 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
         'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.',
       ),
     );
+    const figures: DrillFigures = {
+      drill,
+      host: target.host,
+      effect,
+      unavailableMs: Math.round(fault.unavailableMs),
+      failedAttempts: fault.failedAttempts,
+      resumedMs: Math.round(resumedMs),
+      healthyAfterMs: healthy ? Math.round(healthyMs) : null,
+      restoreUnavailableMs: Math.round(during.unavailableMs),
+      acknowledged: acked.length,
+      lost: Math.max(0, ...presence.map((p) => p.missing.length)),
+    };
     const failedRows = rows.filter((r) => r.status === 'fail');
     return failedRows.length > 0
-      ? { rows, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0]!.hint }) }
-      : { rows, view: healthy ?? view };
+      ? { rows, figures, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0]!.hint }) }
+      : { rows, figures, view: healthy ?? view };
   } catch (e) {
     const err = toDeployError(e);
     rows.push(row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0]!, false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));

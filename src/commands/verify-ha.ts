@@ -12,7 +12,7 @@
  * configure is absent from the table, not failed.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckResult } from '../check.js';
+import type { CheckResult, DrillFigures } from '../check.js';
 import { DeployError, toDeployError } from '../errors.js';
 import {
   GlusterCliError,
@@ -152,10 +152,12 @@ export const verifyHa: CommandRunner = async (context) => {
   const first = await gatherVerification(context);
   const checks: CheckResult[] = [...context.preflightChecks, ...first.checks];
   let drillError: DeployError | undefined;
+  let drillFigures: DrillFigures[] | undefined;
   if (drills) {
     try {
       const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
       checks.push(...outcome.rows);
+      drillFigures = outcome.figures;
       drillError = outcome.error;
     } catch (error) {
       // A held lock or a lost connection: the read-only table still stands.
@@ -166,9 +168,11 @@ export const verifyHa: CommandRunner = async (context) => {
   const failed = checks.filter((c) => c.status === 'fail');
   const warned = checks.filter((c) => c.status === 'warn').length;
   context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
-  if (drillError) return { checks, error: drillError };
+  const drillsResult = drillFigures ? { drills: drillFigures } : {};
+  if (drillError) return { checks, ...drillsResult, error: drillError };
   return {
     checks,
+    ...drillsResult,
     ...(failed.length > 0
       ? {
           error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {

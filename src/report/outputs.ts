@@ -2,6 +2,7 @@
  * The action's outputs, as a pure function of the run report. action.yml
  * declares exactly these names; the CLI prints `result` with --json.
  */
+import type { DrillFigures } from '../check.js';
 import type { Redactor } from '../engine/redact.js';
 import { byteLength } from './markdown.js';
 import {
@@ -37,6 +38,8 @@ export interface ResultJson {
   changes: { id: string; host: string; kind: string; summary: string }[];
   steps: { id: string; host: string; status: string; durationMs: number; error: string | null; reason: string | null }[];
   checks: { layer: string; host: string; check: string; expected: string; observed: string; status: string; hint: string | null }[];
+  /** verify-ha drills: the measured windows as numbers (present only when drills ran). */
+  drills?: DrillFigures[];
   /** How many entries were left out to keep the output small. */
   truncated?: { changes: number; steps: number };
 }
@@ -64,6 +67,7 @@ export function buildResult(report: RunReport, redactor: Redactor, maxBytes = RE
       reason: s.reason ?? null,
     })),
     checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
+    ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
   };
   const redacted = redactor.redactDeep(result);
   return fit(redacted, maxBytes);

@@ -8,7 +8,7 @@ import type { ApplyResult } from '../engine/executor.js';
 import type { Plan } from '../engine/plan.js';
 import type { CommandName, Mode } from '../request.js';
 import type { ReportProblem } from './annotations.js';
-import type { CheckResult } from '../check.js';
+import type { CheckResult, DrillFigures } from '../check.js';
 
 export type HostStatus = 'ok' | 'changed' | 'will change' | 'no changes' | 'failed' | 'skipped' | 'unknown';
 
@@ -40,6 +40,8 @@ export interface RunReport {
   problems?: ReportProblem[];
   /** Observed-vs-expected checks (preflight, verify-ha), rendered as one table. */
   checks?: CheckResult[];
+  /** verify-ha's drill measurements as numbers (only when drills ran). */
+  drills?: DrillFigures[];
   /** Extra markdown sections for the end of the summary (e.g. preflight's disk table). */
   sections?: { title: string; markdown: string }[];
 }

@@ -37,7 +37,7 @@ describe('verify-ha drills', () => {
     const run = await p.action({ command: 'verify-ha', mode: 'apply', options: 'drills=proxy-stop,db-kill' });
     const log = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
     expect(run.stderr).not.toContain('    at ');
-    const result = JSON.parse(run.outputs.result!) as { checks: Row[] };
+    const result = JSON.parse(run.outputs.result!) as { checks: Row[]; drills?: { drill: string; host: string; unavailableMs: number; resumedMs: number; healthyAfterMs: number | null; acknowledged: number; lost: number }[] };
     const drill = result.checks.filter((c) => c.layer === 'drill');
     console.log(drill.map((c) => `${c.status} ${c.host} ${c.check}: ${c.observed}`).join('\n'));
     expect(run.outputs['failure-reason'], log.slice(-3000)).toBe('');
@@ -51,6 +51,18 @@ describe('verify-ha drills', () => {
       const present = drill.find((c) => c.check === `${name}: acknowledged writes present`)!;
       expect(present.status).toBe('ok');
       expect(present.observed).toMatch(/^all \d+ on db1, db2, db3 \(0 lost;/);
+    }
+    // The same figures as numbers in `result`, for scripts that track them.
+    expect(result.drills?.map((d) => d.drill)).toEqual(['proxy-stop', 'db-kill']);
+    for (const d of result.drills!) {
+      const row = drill.find((c) => c.check === `${d.drill}: writes unavailable`)!;
+      expect(row.host).toBe(d.host);
+      const shown = Number(/^([\d.]+) s/.exec(row.observed)?.[1]) * 1000;
+      expect(Math.abs(shown - d.unavailableMs), `${row.observed} vs ${d.unavailableMs} ms`).toBeLessThanOrEqual(5);
+      expect(d.resumedMs).toBeGreaterThanOrEqual(d.unavailableMs);
+      expect(d.healthyAfterMs).toBeGreaterThan(0);
+      expect(d.acknowledged).toBeGreaterThan(0);
+      expect(d.lost).toBe(0);
     }
     expect(drill.find((c) => c.check === 'proxy-stop: writes unavailable')?.observed).toMatch(/VIP lb[12] → lb[12]/);
     expect(drill.find((c) => c.check === 'db-kill: writes unavailable')?.observed).toMatch(/writer db[123] → db[123]/);

@@ -98,4 +98,12 @@ describe('buildOutputs', () => {
     expect(result.steps.length + result.truncated!.steps).toBe(3000);
     expect(result.steps.some((s) => s.status === 'failed' && s.id === 'service:db1:unit-2500')).toBe(true);
   });
+
+  it('carries verify-ha drill figures as numbers only when drills ran', () => {
+    const figures = { drill: 'db-kill', host: 'db1', effect: 'writer db1 → db2', unavailableMs: 6140, failedAttempts: 4, resumedMs: 6330, healthyAfterMs: 11420, restoreUnavailableMs: 130, acknowledged: 349, lost: 0 };
+    const withDrills = buildResult({ command: 'verify-ha', mode: 'apply', environment: 'production', checks: [], drills: [figures] }, redactor());
+    expect(withDrills.drills).toEqual([figures]);
+    const readOnly = buildResult({ command: 'verify-ha', mode: 'plan', environment: 'production', checks: [] }, redactor());
+    expect('drills' in readOnly).toBe(false);
+  });
 });
