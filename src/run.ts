@@ -19,7 +19,7 @@ import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHos
 import type { CommandContext, CommandRunner } from './commands/context.js';
 import { preflight, runPreflight } from './commands/preflight.js';
 import { verifyHa } from './commands/verify-ha.js';
-import { deployDb } from './commands/deploy-db.js';
+import { deployDb, deployDbToleratesPreflight } from './commands/deploy-db.js';
 import { deployLb } from './commands/deploy-lb.js';
 import { migrateStorage } from './commands/migrate-storage.js';
 import { recover, recoverToleratesPreflight } from './commands/recover.js';
@@ -97,9 +97,14 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       );
 
     const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
-    // recover with an explicit bootstrap node may go on without unreachable db hosts.
-    const unreachableTolerated = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
-    if (unreachableTolerated) deps.logger.warn(`continuing without unreachable hosts (${outcome.error!.message.split('\n', 1)[0]}): the bootstrap-node override is given`);
+    // recover with an explicit bootstrap node may go on without unreachable db hosts;
+    // deploy-db without unreachable hosts listed in database.remove_nodes.
+    const recoverTolerates = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
+    const unreachableTolerated = recoverTolerates || (outcome.error !== undefined && deployDbToleratesPreflight(request, environment, outcome));
+    if (unreachableTolerated) {
+      const why = recoverTolerates ? 'the bootstrap-node override is given' : 'they are listed in database.remove_nodes';
+      deps.logger.warn(`continuing without unreachable hosts (${outcome.error!.message.split('\n', 1)[0]}): ${why}`);
+    }
     else if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
 
     const runner = COMMAND_RUNNERS[request.command];

@@ -43,7 +43,25 @@ import {
   type SqlChange as GaleraSqlChange,
 } from '../components/galera/index.js';
 import { classifyCluster, type ClusterSituation } from '../components/galera/cluster-state.js';
+import {
+  CLUSTER_MEMBERS_SQL,
+  clusterView,
+  decideRemoval,
+  FORCE_REMOVE_OPTION,
+  isInView,
+  parseClusterMembers,
+  parseIncomingAddresses,
+  unlistedMembers,
+  type ClusterView,
+  type RemovalDecision,
+  type RetiringNode,
+} from '../components/galera/membership.js';
+import { configuredWriter } from '../components/haproxy/configured-writer.js';
+import { HAPROXY_CONFIG_PATH } from '../components/haproxy/config.js';
+import type { PreflightOutcome } from './preflight.js';
+import type { RunRequest } from '../request.js';
 import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../components/galera/facts.js';
+import { MARIADB_PIN_PATH, renderMariadbPin } from '../components/galera/apt-pin.js';
 import {
   assertClusterFormed,
   installGaleraPackages,
@@ -128,6 +146,30 @@ export interface Gathered {
   schemaProblems: SchemaProblem[];
   /** verify-ha's causality probe table exists (unknown = false on a cluster not formed yet). */
   probeTable: boolean;
+  /** The hosts listed in database.remove_nodes, as found (connections in `remotes` when reached). */
+  retiring: RetiringNode[];
+  /** The cluster as a Synced member sees it; null when no member is Synced. */
+  view: ClusterView | null;
+  /** The node the load balancers send writes to, when there is a removal and it could be read. */
+  lbWriter?: { name: string; source: string };
+}
+
+/** Hosts named in database.remove_nodes (kept under hosts: without the db role). */
+export function retiringHosts(environment: Environment): Host[] {
+  const names = environment.database?.remove_nodes ?? [];
+  return environment.hosts.filter((h) => names.includes(h.name));
+}
+
+/**
+ * A host listed for removal may already be gone for good: preflight failing
+ * only to reach such hosts does not stop deploy-db (the plan treats them as
+ * gone once the remaining members confirm they are not in the cluster).
+ */
+export function deployDbToleratesPreflight(request: RunRequest, environment: Environment, outcome: PreflightOutcome): boolean {
+  if (request.command !== 'deploy-db' || outcome.error?.reason !== 'ssh-failed') return false;
+  const retiring = new Set(retiringHosts(environment).map((h) => h.name));
+  const failed = outcome.checks.filter((c) => c.status === 'fail');
+  return failed.length > 0 && failed.every((c) => c.check === 'ssh + sudo' && c.host !== undefined && retiring.has(c.host) && !outcome.facts.has(c.host));
 }
 
 async function gather(context: CommandContext, model: GaleraModel, desired: DesiredAccount[]): Promise<Gathered> {
@@ -176,7 +218,50 @@ async function gather(context: CommandContext, model: GaleraModel, desired: Desi
       schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
     }
   }
-  return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable };
+  let view: ClusterView | null = null;
+  if (reader) {
+    const status = facts.get(reader)!.status!;
+    const r = await remotes.get(reader)!.run('mariadb --batch -N', {
+      purpose: 'list the cluster members',
+      stdin: `${CLUSTER_MEMBERS_SQL};\n`,
+      timeoutMs: 30_000,
+      allowFailure: true,
+    });
+    view = clusterView(status.clusterSize, r.code === 0 ? parseClusterMembers(r.stdout) : [], parseIncomingAddresses(status.raw['wsrep_incoming_addresses']));
+  }
+
+  // Retired hosts preflight could not reach are not contacted again.
+  const retiringAll = retiringHosts(context.environment);
+  const reached = retiringAll.filter((h) => context.facts.has(h.name));
+  for (const h of reached) remotes.set(h.name, await context.host(h.name));
+  const retiringFacts = await context.forEachHost(reached, (remote) => gatherGaleraFacts(remote));
+  const retiring: RetiringNode[] = retiringAll.map((h) => {
+    const i = reached.indexOf(h);
+    const result = i >= 0 ? retiringFacts[i]! : null;
+    if (result && !result.ok) throw result.error;
+    const f = result?.ok ? result.value : null;
+    const node = { name: h.name, address: h.address };
+    return {
+      ...node,
+      reachable: f !== null,
+      installed: f !== null && f.packages['mariadb-server'] !== undefined,
+      running: f?.running ?? false,
+      enabled: f?.enabled ?? false,
+      inView: view ? isInView(view, node) : f !== null && f.running && f.wsrepActive,
+    };
+  });
+  const lbWriter = retiring.some((r) => r.inView) ? await readLbWriter(context) : undefined;
+  return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable, retiring, view, ...(lbWriter ? { lbWriter } : {}) };
+}
+
+/** HAProxy's writer as installed on the first load balancer preflight reached (ProxySQL: not read). */
+async function readLbWriter(context: CommandContext): Promise<Gathered['lbWriter']> {
+  if (context.environment.load_balancer?.kind !== 'haproxy') return undefined;
+  const lb = hostsWithRole(context.environment, 'lb').find((h) => context.facts.has(h.name));
+  if (!lb) return undefined;
+  const content = await (await context.host(lb.name)).readFile(HAPROXY_CONFIG_PATH);
+  const name = content ? configuredWriter(content.toString('utf8')) : null;
+  return name ? { name, source: `first server of the writer listener in ${HAPROXY_CONFIG_PATH} on ${lb.name}` } : undefined;
 }
 
 function sqlObject(kind: GaleraSqlChange['kind']): { object: 'user' | 'database' | 'grant'; action: 'create' | 'alter' | 'drop' } {
@@ -215,7 +300,6 @@ async function rollingUpgrade(
   hosts: ReadonlyMap<string, RemoteHost>,
   members: string[],
   specs: string[],
-  version: string,
   size: number,
   logger: Logger,
 ): Promise<void> {
@@ -228,6 +312,16 @@ async function rollingUpgrade(
       });
     }
   }
+  // The pin file step before this one checked that the sources have the version.
+  logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
+  await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
+  await installGaleraPackages(host, specs, logger);
+  await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+  await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+
+/** Fails, naming the host and what it has, when the package sources lack `version` of mariadb-server. */
+async function requireVersionAvailable(host: RemoteHost, version: string): Promise<void> {
   const available = await host.run(
     'export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null 2>&1; apt-cache madison mariadb-server | cut -d"|" -f2 | tr -d " "',
     { purpose: 'list the mariadb-server versions in the package sources', timeoutMs: 5 * 60_000, allowFailure: true },
@@ -239,11 +333,46 @@ async function rollingUpgrade(
       hint: 'Set database.package_version to one of the available versions, or add the package source that has it (provision).',
     });
   }
-  logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
-  await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
-  await installGaleraPackages(host, specs, logger);
-  await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
-  await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+
+/**
+ * The apt pin for database.package_version on one host (apt-pin.ts says why
+ * a file and not `pkg=version`), or null when the host already has the right
+ * one. Writing it first checks that the sources have the version, so a bad
+ * pin fails before any package or service is touched.
+ */
+function aptPinChange(host: Host, have: string | null, pin: string | undefined): PlannedChange | null {
+  const want = pin ? renderMariadbPin(pin) : null;
+  if (have === want) return null;
+  if (want === null) {
+    return {
+      kind: 'file',
+      id: changeId('file', host.name, MARIADB_PIN_PATH),
+      host: host.name,
+      summary: `remove ${MARIADB_PIN_PATH} (database.package_version is no longer set: installed versions stay, apt may upgrade them)`,
+      path: MARIADB_PIN_PATH,
+      before: { content: have! },
+      after: null,
+      sensitive: false,
+      apply: async (ctx) => {
+        await ctx.host.run(`rm -f ${MARIADB_PIN_PATH}`, { purpose: 'remove the MariaDB apt pin' });
+      },
+    };
+  }
+  return {
+    kind: 'file',
+    id: changeId('file', host.name, MARIADB_PIN_PATH),
+    host: host.name,
+    summary: `${have === null ? 'write' : 'update'} ${MARIADB_PIN_PATH} (every MariaDB package held at ${pin})`,
+    path: MARIADB_PIN_PATH,
+    before: have === null ? null : { content: have },
+    after: { content: want, mode: 0o644, owner: 'root', group: 'root' },
+    sensitive: false,
+    apply: async (ctx) => {
+      await requireVersionAvailable(ctx.host, pin!);
+      await ctx.host.writeFile(MARIADB_PIN_PATH, want, { mode: 0o644, owner: 'root', group: 'root' });
+    },
+  };
 }
 
 function hostFactsRow(host: Host, f: GaleraHostFacts, pin: string | undefined): PlanHostFacts {
@@ -273,9 +402,42 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     (p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`,
   );
 
+  // Members that are no longer db hosts: listed for removal, or never dropped silently.
+  const removal = planRemoval(context, g);
+  const unlisted = g.view
+    ? unlistedMembers(g.view, [
+        ...dbHosts,
+        ...g.retiring,
+        ...hostsWithRole(context.environment, 'arbitrator'),
+      ])
+    : [];
+  if (unlisted.length > 0) {
+    const text = unlisted.map(
+      (m) =>
+        `${m} is in the cluster but not in the inventory: deploy-db does not take a node out silently. To remove it, keep it under hosts: without the db role and list it in database.remove_nodes; to keep it, give it the db role again`,
+    );
+    if (context.request.mode === 'apply') {
+      throw new DeployError('invalid-inventory', `${text.join('\n')}\nNothing was changed.`, {
+        hint: 'List the node in database.remove_nodes (its host entry kept, without the db role), or put it back among the db hosts; then plan again.',
+      });
+    }
+    warnings.push(...text.map((t) => `${t} (apply refuses as the inventory stands)`));
+  }
+  if (removal.refusals.length > 0) {
+    throw new DeployError('invalid-inventory', `deploy-db will not remove ${g.retiring.map((r) => r.name).join(', ')}:\n${removal.refusals.map((r) => `- ${r}`).join('\n')}`, {
+      host: g.retiring[0]?.name,
+      hint: 'Nothing was changed. Fix what is named above, or take fewer nodes out per run.',
+    });
+  }
+  warnings.push(...removal.notes);
+
   // Existing cluster: refuse unless every member is healthy (Kolla's gate).
   if (situation.kind === 'existing') {
-    const gate = evaluateGate(situation.members, situation.observations, { recoverCommand: 'lms-ha recover (command: recover)' });
+    // Until they have left, the nodes being removed (and unlisted members) still count in the size.
+    const gate = evaluateGate(situation.members, situation.observations, {
+      recoverCommand: 'lms-ha recover (command: recover)',
+      expectedSize: situation.members.length + g.retiring.filter((r) => r.inView).length + unlisted.length,
+    });
     if (!gate.ok) {
       const failing = gate.rows.find((r) => r.verdict !== 'ok');
       throw new DeployError(
@@ -285,6 +447,9 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       );
     }
   }
+
+  // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
+  changes.push(...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'));
 
   // 1. Packages: one parallel install phase for every host that needs one.
   const installs = new Map<string, string[]>();
@@ -306,6 +471,15 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     if (!situation.members.includes(name)) continue;
     upgrades.set(name, installs.get(name)!);
     installs.delete(name);
+  }
+  // The pin file goes first: on hosts installing now (one parallel phase
+  // after it), and where only the pin differs; upgrading members get theirs
+  // in their turn of the rolling upgrade, so a failed upgrade leaves the
+  // nodes after it pinned where they are.
+  for (const h of dbHosts) {
+    if (upgrades.has(h.name)) continue;
+    const change = aptPinChange(h, facts.get(h.name)!.aptPin, pin);
+    if (change) changes.push(change);
   }
   const installPhase = once(async () => {
     const hostsMap = g.remotes;
@@ -338,6 +512,8 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     const specs = upgrades.get(name)!;
     const f = facts.get(name)!;
     const members = situation.members.length;
+    const pinChange = aptPinChange(dbHosts.find((h) => h.name === name)!, f.aptPin, pin);
+    if (pinChange) changes.push(pinChange);
     specs.forEach((spec, i) => {
       const [pkg, version] = spec.split('=') as [string, string];
       changes.push({
@@ -350,7 +526,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
         to: version,
         // One step per host does all of its packages; the others are recorded with it.
         apply: async (ctx) => {
-          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, version, members, ctx.logger);
+          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
         },
       });
     });
@@ -385,11 +561,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     const f = facts.get(h.name)!;
     const content = renderGaleraConfig(model, h.name);
     if (f.config === content) continue;
+    const running = situation.members.includes(h.name) && f.running;
+    const cmp = compareGaleraConfig(content, f.config);
+    const fileOnly = running && cmp.classification.changes.length > 0 && cmp.classification.changes.every((c) => c.apply === 'file-only');
     changes.push({
       kind: 'file',
       id: changeId('file', h.name, GALERA_CONFIG_PATH),
       host: h.name,
-      summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}`,
+      summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}${fileOnly ? ` (${cmp.classification.changes.map((c) => c.key).join(', ')}: read only when mariadb starts, so no restart)` : ''}`,
       path: GALERA_CONFIG_PATH,
       before: f.config === null ? null : { content: f.config },
       after: { content, mode: 0o644, owner: 'root', group: 'root' },
@@ -398,8 +577,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
         await ctx.host.writeFile(GALERA_CONFIG_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
       },
     });
-    if (situation.members.includes(h.name) && f.running) {
-      const cmp = compareGaleraConfig(content, f.config);
+    if (running) {
       if (cmp.classification.restartRequired) {
         restart.push(h.name);
         restartBecause.set(h.name, cmp.classification.restartBecause);
@@ -632,7 +810,87 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     environment: context.environment.name,
     changes,
     warnings,
-    hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!, pin)),
+    hosts: [
+      ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!, pin)),
+      ...g.retiring.map((r): PlanHostFacts => ({
+        name: r.name,
+        address: r.address,
+        roles: ['db (being removed)'],
+        facts: r.reachable
+          ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
+          : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
+      })),
+    ],
+  });
+}
+
+function planRemoval(context: CommandContext, g: Gathered): RemovalDecision {
+  return decideRemoval({
+    remaining: g.dbHosts.map((h) => h.name),
+    arbitrators: hostsWithRole(context.environment, 'arbitrator').length,
+    clusterSize: g.view?.size ?? null,
+    retiring: g.retiring,
+    force: context.request.options[FORCE_REMOVE_OPTION] === 'true',
+    ...(g.lbWriter ? { lbWriter: g.lbWriter } : {}),
+  });
+}
+
+/**
+ * A node leaves by a clean shutdown (it tells the others, so they shrink the
+ * component at once instead of suspecting a failure), one at a time, each only
+ * while every remaining member is Synced; then it is disabled so a reboot does
+ * not bring it back. The remaining members' gcomm:// list changes in their
+ * option file only (see the file changes): it is read when mariadb starts.
+ */
+function removalChanges(model: GaleraModel, remaining: string[], removal: RemovalDecision, forced: boolean): PlannedChange[] {
+  return removal.steps.map((step) => {
+    if (step.action === 'disable') {
+      return {
+        kind: 'service' as const,
+        id: changeId('service', step.node, 'mariadb', 'disable'),
+        host: step.node,
+        summary: `disable mariadb on ${step.node} (listed in database.remove_nodes; stopped, but it would start and rejoin at boot)`,
+        unit: 'mariadb',
+        action: 'disable' as const,
+        apply: async (ctx) => {
+          await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });
+        },
+      };
+    }
+    const before = step.inView ? step.sizeAfter + 1 : step.sizeAfter;
+    const notes = [
+      step.lbWriter ? `${step.node} is the writer of the load balancers: new writes move to the next node when it stops; run deploy-lb afterwards` : '',
+      forced ? `forced (${FORCE_REMOVE_OPTION}=true)` : '',
+    ].filter((n) => n !== '');
+    return {
+      kind: 'cluster' as const,
+      step: 'leave' as const,
+      id: changeId('cluster', step.node, 'leave'),
+      host: step.node,
+      summary: `remove ${step.node} from ${model.clusterName}: stop mariadb (a clean leave), disable it, wait until ${remaining.join(', ')} are Primary, Synced, size ${step.sizeAfter}${step.lbWriter ? ' (it is the load balancers\' writer)' : ''}`,
+      detail: `listed in database.remove_nodes; first checks ${remaining.join(', ')} are Synced with size ${before}; systemctl stop then disable mariadb on ${step.node}; then waits until each of them is Primary, Synced with size ${step.sizeAfter}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`,
+      apply: async (ctx) => {
+        for (const other of remaining) {
+          const reason = syncedWithSize(before)(await queryNodeStatus(ctx.hosts.get(other)!));
+          if (reason !== null) {
+            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not removing ${step.node}`, {
+              host: other,
+              hint: 'Wait until every node is Synced, then run deploy-db again.',
+            });
+          }
+        }
+        ctx.logger.info(`stopping mariadb: ${step.node} leaves the cluster`, step.node);
+        await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb on the node being removed', timeoutMs: 10 * 60_000 });
+        await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });
+        for (const other of remaining) {
+          await waitForNode(ctx.hosts.get(other)!, syncedWithSize(step.sizeAfter), {
+            timeoutMs: 5 * 60_000,
+            logger: ctx.logger,
+            what: `Synced with cluster size ${step.sizeAfter}`,
+          });
+        }
+      },
+    };
   });
 }
 
@@ -641,7 +899,8 @@ export const deployDb: CommandRunner = async (context) => {
   const desired = desiredAccounts(context.environment, model);
   return planOrApplyReviewed(context, {
     command: 'deploy-db',
-    lockHosts: hostsWithRole(context.environment, 'db'),
+    // The retired hosts it will stop too, when preflight reached them.
+    lockHosts: [...hostsWithRole(context.environment, 'db'), ...retiringHosts(context.environment).filter((h) => context.facts.has(h.name))],
     gather: () => gather(context, model, desired),
     plan: (g) => computePlan(context, model, desired, g),
   });

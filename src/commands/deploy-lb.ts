@@ -70,6 +70,7 @@ import {
   type ProxysqlSection,
 } from '../components/proxysql/index.js';
 import { runSqlScript } from '../components/galera/orchestrate.js';
+import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../components/nftables/index.js';
 import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
 import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
 import type { CommandContext, CommandRunner } from './context.js';
@@ -280,6 +281,8 @@ const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
 /** Probe names in HostState.probes. */
 const PROBE_ADDRESSES = 'addresses';
 const PROBE_NFT_TABLES = 'nft-tables';
+/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
+const PROBE_NFT_RULESET = 'nft-ruleset';
 
 export function lbStateQuery(kind: LoadBalancer['kind']): HostStateQuery {
   return {
@@ -303,7 +306,10 @@ export function dbStateQuery(): HostStateQuery {
   return {
     packages: [...DB_PACKAGES],
     // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
-    probes: [{ name: PROBE_NFT_TABLES, script: 'nft list tables' }],
+    probes: [
+      { name: PROBE_NFT_TABLES, script: 'nft list tables' },
+      { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
+    ],
     users: [CLUSTERCHECK_USER],
     dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
     files: [
@@ -327,6 +333,36 @@ export function holdsVip(state: HostState | undefined, vip: string): boolean {
 /** `nft list tables` lines ("table inet filter") as "inet filter". */
 function nftTables(state: HostState | undefined): string[] {
   return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+}
+
+/**
+ * Plan warnings for a db node whose loaded nftables ruleset (the operator's
+ * tables; lms-ha's own fence is left out) drops a port its peers or the load
+ * balancers need. Nothing deploy-lb changes opens them: an accept in one table
+ * does not undo a drop in another.
+ */
+export function firewallWarnings(db: Host, state: HostState | undefined, peers: Host[], lbHosts: Host[], ports: { db: number; check: number }): string[] {
+  const watched: WatchedPort[] = [
+    ...GALERA_PEER_PORTS,
+    { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
+    { port: ports.check, label: 'the health check HAProxy asks' },
+  ];
+  const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]);
+  const byChain = new Map<string, typeof blocked>();
+  for (const b of blocked) byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
+  const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
+  return [...byChain.values()].map((list) => {
+    const { table, chain } = list[0]!;
+    const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
+    const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
+      ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
+      : '';
+    return (
+      `${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
+      `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
+      ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`
+    );
+  });
 }
 
 /** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
@@ -659,6 +695,9 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     for (const db of dbHosts) {
       const s = g.state.get(db.name)!;
       const wanted = desired.clustercheck.get(db.name)!;
+      const dbPort = context.environment.database?.port ?? 3306;
+      const peers = dbHosts.filter((h) => h !== db);
+      warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
       if (!s.users[CLUSTERCHECK_USER]) {
         changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
       }

@@ -26,7 +26,7 @@ import { changeId, type PlannedChange } from '../engine/change.js';
 import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
 import { hostsWithRole, type Host } from '../inventory/index.js';
 import type { Logger } from '../report/log.js';
-import type { RemoteHost, RemoteProcess } from '../ssh/types.js';
+import type { RemoteHost, RemoteProcess, RunResult } from '../ssh/types.js';
 import {
   checksumScript,
   classifyTables,
@@ -315,8 +315,49 @@ function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' ').slice(0, 600);
 }
 
+/**
+ * Bounds of one streamed dump step. The step ends when both remote processes
+ * have ended; these turn every way it could instead wait forever into a
+ * host error (issue 6: an import once waited for its end of input for over
+ * 11 minutes in CI).
+ */
+export interface StreamLimits {
+  /** Nothing moved through the pipe for this long while the dump was still sending. */
+  stallMs: number;
+  /**
+   * After the last byte of the dump: both sides must have ended. What is left
+   * then is the SQL in flight (the runner's buffer and the SSH window, a few MB)
+   * and the dump's exit status, so minutes are plenty.
+   */
+  finishMs: number;
+  /** The whole step. */
+  totalMs: number;
+}
+
+/**
+ * A dump holding a global read lock can wait that long for a long query on the
+ * source before it sends its first byte; a stall of 10 minutes is a fault.
+ */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { stallMs: 10 * 60_000, finishMs: 5 * 60_000, totalMs: DUMP_TIMEOUT_MS };
+
+type Settled = { result: RunResult & { signal?: string } } | { error: unknown } | undefined;
+
+function exitText(r: RunResult & { signal?: string }): string {
+  return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+}
+
+function formatDuration(ms: number): string {
+  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
+}
+
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
-export async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts: ReadonlyMap<string, RemoteHost>, logger: Logger): Promise<void> {
+export async function runStep(
+  s: DatabaseMigrationSetting,
+  step: DumpStep,
+  hosts: ReadonlyMap<string, RemoteHost>,
+  logger: Logger,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Promise<void> {
   const writer = remoteOf(hosts, s.writer.name);
   const started = Date.now();
   if (!step.source) {
@@ -331,67 +372,137 @@ export async function runStep(s: DatabaseMigrationSetting, step: DumpStep, hosts
     return;
   }
   const source = remoteOf(hosts, s.source.name);
-  const importer = await spawnOf(writer)(step.target, { purpose: `import the ${step.name} dump`, timeoutMs: DUMP_TIMEOUT_MS });
+  // Before anything starts: a missing password must not leave two processes behind.
+  const password = passwordStdin(s.conn, s.password);
+  // The hosts stop them too (timeout(1)), a little after the runner would have.
+  const hostTimeoutMs = limits.totalMs + 60_000;
+  const importer = await spawnOf(writer)(step.target, { purpose: `import the ${step.name} dump`, timeoutMs: hostTimeoutMs });
   let dump: RemoteProcess;
   try {
-    dump = await spawnOf(source)(step.source, { purpose: `dump ${s.schemas.join(', ')} (${step.name})`, timeoutMs: DUMP_TIMEOUT_MS });
+    dump = await spawnOf(source)(step.source, { purpose: `dump ${s.schemas.join(', ')} (${step.name})`, timeoutMs: hostTimeoutMs });
   } catch (e) {
     importer.kill();
     throw e;
   }
-  dump.stdin.end(passwordStdin(s.conn, s.password));
+
   let bytes = 0;
-  dump.stdout.on('data', (d: Buffer) => (bytes += d.length));
-  // Not ended by the pipe: the import gets its EOF only when the dump succeeded,
-  // so a dump that breaks off is never loaded as if it were complete.
-  dump.stdout.pipe(importer.stdin, { end: false });
+  let lastMove = Date.now();
+  let outputEndedAt: number | undefined;
+  let dumpSettled: Settled;
+  let importSettled: Settled;
+  let wake: () => void = () => undefined;
+  const settle = (p: Promise<RunResult & { signal?: string }>, set: (v: Settled) => void) =>
+    p.then(
+      (result) => set({ result }),
+      (error: unknown) => set({ error }),
+    );
+  void settle(dump.done, (v) => ((dumpSettled = v), wake()));
+  void settle(importer.done, (v) => ((importSettled = v), wake()));
+
+  dump.stdin.end(password);
+  dump.stdout.on('data', (d: Buffer) => {
+    bytes += d.length;
+    lastMove = Date.now();
+  });
+  // The import gets its end of input when the dump's output ends, never later:
+  // waiting for the dump's exit status as well is how an import once waited
+  // forever. A dump that fails part-way is still caught, by its exit status
+  // below; the statements before the break were executed either way.
+  dump.stdout.once('end', () => {
+    outputEndedAt = Date.now();
+    wake();
+  });
+  dump.stdout.pipe(importer.stdin);
   importer.stdout.resume();
 
-  let importEnded = false;
-  let dumpEnded = false;
-  let dumpStopped = false;
-  const importDone = importer.done.finally(() => {
-    importEnded = true;
-    // An importer that stopped reading would leave the dump blocked on flow control.
-    if (!dumpEnded) {
-      dumpStopped = true;
-      dump.kill();
-    }
+  // Wait for both to end, one of them to end early, or a limit.
+  type Outcome = 'ended' | 'import-ended-early' | 'stalled' | 'unfinished' | 'timed-out';
+  let timer: NodeJS.Timeout | undefined;
+  let decided = false;
+  const outcome = await new Promise<Outcome>((resolve) => {
+    const decide = (o: Outcome) => {
+      decided = true;
+      clearTimeout(timer);
+      resolve(o);
+    };
+    const check = () => {
+      if (decided) return;
+      clearTimeout(timer);
+      if (dumpSettled && importSettled) return decide('ended');
+      // An import that ended while the dump still sends would leave the dump blocked on flow control.
+      if (importSettled && outputEndedAt === undefined) return decide('import-ended-early');
+      const now = Date.now();
+      const deadline = Math.min(started + limits.totalMs, outputEndedAt !== undefined ? outputEndedAt + limits.finishMs : lastMove + limits.stallMs);
+      if (now < deadline) {
+        timer = setTimeout(check, deadline - now);
+        return;
+      }
+      if (now >= started + limits.totalMs) return decide('timed-out');
+      decide(outputEndedAt !== undefined ? 'unfinished' : 'stalled');
+    };
+    wake = check;
+    check();
   });
-  const dumpDone = dump.done.then(
-    (r) => {
-      dumpEnded = true;
-      if (r.code === 0) importer.stdin.end();
-      else if (!importEnded) importer.kill();
-      return r;
-    },
-    (e: unknown) => {
-      dumpEnded = true;
-      if (!importEnded) importer.kill();
-      throw e;
-    },
-  );
-  const [d, imp] = await Promise.allSettled([dumpDone, importDone]);
-  const redo = 'The cluster holds part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
-  const importFailure =
-    imp.status === 'fulfilled' && imp.value.code !== 0
-      ? new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
-          host: s.writer.name,
-          hint: redo,
-        })
-      : undefined;
-  // Whichever side failed first is the cause; the other was stopped because of it.
-  if (dumpStopped && importFailure) throw importFailure;
-  if (dumpStopped && imp.status === 'rejected') throw imp.reason;
-  if (d.status === 'fulfilled' && d.value.code !== 0) {
-    throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with exit ${d.value.code}: ${lastLines(d.value.stderr) || '(no message)'}`, {
+
+  const redo = 'The cluster may hold part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
+  const seen = () =>
+    `${formatBytes(bytes)} streamed in ${formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${
+      dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'
+    }, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
+  if (outcome !== 'ended') {
+    // Stop whichever still runs; kill() also drains its output so its end is seen.
+    if (!dumpSettled) dump.kill();
+    if (!importSettled) importer.kill();
+  }
+  if (outcome === 'import-ended-early') {
+    // The import's own failure is the cause; the dump was stopped because of it.
+    const imp = importSettled!;
+    if ('error' in imp) throw imp.error;
+    throw new DeployError(
+      'apply-failed',
+      `${s.writer.name}: loading the dump (${step.name}) ${imp.result.code !== 0 ? `failed with ${exitText(imp.result)}` : 'ended before the dump did'}: ${
+        lastLines(imp.result.stderr) || '(no message)'
+      } (${seen()})`,
+      { host: s.writer.name, hint: redo },
+    );
+  }
+  if (outcome !== 'ended') {
+    const stalled = outcome === 'stalled';
+    const importerBlocked = stalled && (importer.stdin as NodeJS.WritableStream & { writableNeedDrain?: boolean }).writableNeedDrain === true;
+    // The host to look at: for a stall the side holding things up, otherwise the side still running.
+    const blame = (stalled ? !importerBlocked : !dumpSettled) ? s.source.name : s.writer.name;
+    const what =
+      outcome === 'timed-out'
+        ? `the ${step.name} step did not finish within ${formatDuration(limits.totalMs)}`
+        : outcome === 'unfinished'
+          ? `the ${step.name} step did not end within ${formatDuration(limits.finishMs)} after the last byte of the dump`
+          : importerBlocked
+            ? `the import stopped taking the ${step.name} dump: nothing moved for ${formatDuration(limits.stallMs)}`
+            : `the dump (${step.name}) sent nothing for ${formatDuration(limits.stallMs)}`;
+    const hint =
+      blame === s.source.name
+        ? `Look at ${s.source.name}: SHOW PROCESSLIST shows whether the dump waits for a lock (a long query, or writes while it takes its read lock; put the site in maintenance mode) or the server is stuck. Both processes were stopped. ${redo}`
+        : `Look at ${s.writer.name}: SHOW PROCESSLIST and wsrep_local_state_comment show whether the import waits for a lock or the cluster is paused by flow control. Both processes were stopped. ${redo}`;
+    throw new DeployError('apply-failed', `${blame}: ${what} (${seen()}); both were stopped`, { host: blame, hint });
+  }
+
+  const d = dumpSettled!;
+  const imp = importSettled!;
+  // The dump is the cause when it failed: the import then read a cut-off stream.
+  if ('error' in d) throw d.error;
+  if (d.result.code !== 0) {
+    throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with ${exitText(d.result)}: ${lastLines(d.result.stderr) || '(no message)'}`, {
       host: s.source.name,
       hint: redo,
     });
   }
-  if (d.status === 'rejected') throw d.reason;
-  if (importFailure) throw importFailure;
-  if (imp.status === 'rejected') throw imp.reason;
+  if ('error' in imp) throw imp.error;
+  if (imp.result.code !== 0) {
+    throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with ${exitText(imp.result)}: ${lastLines(imp.result.stderr) || '(no message)'}`, {
+      host: s.writer.name,
+      hint: redo,
+    });
+  }
   const secs = (Date.now() - started) / 1000;
   logger.info(`${step.name}: ${formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
 }

@@ -26,13 +26,17 @@ import { splitSections } from '../components/galera/facts.js';
 import {
   classifyRsyncExit,
   compareManifests,
+  MANIFEST_NO_TEMP_DIR_EXIT,
+  MANIFEST_ROOT_UNREADABLE_EXIT,
   manifestCommand,
   manifestVerdict,
+  newerOnTarget,
   parseManifest,
   parseRsyncServerHeader,
   parseRsyncStats,
   rsyncReceiverCommand,
   rsyncSenderCommand,
+  samplePaths,
   splitBridgeHeader,
   summarizeManifest,
   transferEstimate,
@@ -111,10 +115,17 @@ export async function runForBytes(host: RemoteHost, command: string, purpose: st
 export async function readManifest(host: RemoteHost, root: string, hash: boolean): Promise<Manifest> {
   const purpose = `${hash ? 'hash' : 'list'} the files under ${root}`;
   const r = await runForBytes(host, manifestCommand(root, { hash }), purpose, MANIFEST_TIMEOUT_MS);
-  if (r.code === 2 && r.stdout.length === 0) {
-    throw new DeployError('preflight-failed', `${host.name}: ${root} cannot be read: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+  const lastError = r.stderr.trim().split('\n').pop() || `exit ${r.code}`;
+  if (r.code === MANIFEST_ROOT_UNREADABLE_EXIT && r.stdout.length === 0) {
+    throw new DeployError('preflight-failed', `${host.name}: ${root} cannot be read: ${lastError}`, {
       host: host.name,
       hint: 'Check the path in the inventory (migrate.files.source_path, storage.mount_path).',
+    });
+  }
+  if (r.code === MANIFEST_NO_TEMP_DIR_EXIT && r.stdout.length === 0) {
+    throw new DeployError('command-failed', `${host.name}: no temporary directory for hashing the files under ${root}: ${lastError}`, {
+      host: host.name,
+      hint: `Free some space in /tmp on ${host.name} (the hashes of all files are collected there, about 100 bytes per file), then run again.`,
     });
   }
   try {
@@ -344,6 +355,20 @@ export function planFiles(s: FilesSetting, g: FilesGathered): MigrationPartPlan 
     }
     if (g.verification.extra.length > 0) warnings.push(`files: ${g.verification.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${g.verification.extra[0]} (nothing is deleted)`);
   } else {
+    const newer = g.target ? newerOnTarget(g.source, g.target) : [];
+    if (newer.length > 0) {
+      throw new DeployError(
+        'preflight-failed',
+        `${s.storage.mount_path} on ${s.target.name} has ${newer.length} files newer than their copy on ${s.source.name}:${s.sourcePath}: ${samplePaths(newer)}. ` +
+          `Something wrote them there after they were copied (the application, after the cutover?); the copy would replace them with older versions, so nothing was copied`,
+        {
+          host: s.target.name,
+          hint:
+            `If the application already runs on the volume, the migration is over: remove migrate.files from the inventory. ` +
+            `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
+        },
+      );
+    }
     const what = `${total.files} files, ${formatBytes(total.bytes)} (${total.entries} entries)`;
     const left = g.target ? `; ${estimate.remainingFiles} files, ${formatBytes(estimate.remainingBytes)} still to move` : '';
     changes.push({
@@ -353,8 +378,8 @@ export function planFiles(s: FilesSetting, g: FilesGathered): MigrationPartPlan 
       host: s.target.name,
       summary: `copy ${what}${left} from ${s.source.name}:${s.sourcePath} into ${s.storage.mount_path}, then verify SHA-256 manifests on both sides`,
       detail:
-        `rsync -aH --partial on ${s.source.name}, receiver on ${s.target.name}, bridged through the runner (no data stored on it; resumable); ` +
-        `keeps owners (by name), modes, times, symlinks and hard links; nothing on the target is deleted; then every entry is compared (type, mode, owner, size, mtime, SHA-256)`,
+        `rsync -aH --update --partial on ${s.source.name}, receiver on ${s.target.name}, bridged through the runner (no data stored on it; resumable); ` +
+        `keeps owners (by name), modes, times, symlinks and hard links; nothing on the target is deleted or replaced by an older version; then every entry is compared (type, mode, owner, size, mtime, SHA-256)`,
       apply: async (ctx) => {
         const source = ctx.hosts.get(s.source.name);
         if (!source) throw new DeployError('internal', `no connection to ${s.source.name}`);

@@ -16,6 +16,15 @@ import { splitSections } from '../components/galera/facts.js';
 import {
   allBricks,
   brickMountFactCommand,
+  brickProcessesCommand,
+  brickRepairs,
+  brickRunsWithoutPort,
+  brickServing,
+  brickStatusCommand,
+  brickStatusOf,
+  isGlusterLockBusy,
+  parseBrickProcesses,
+  parseVolumeStatusXml,
   prepareBrickCommand,
   diffPeers,
   diffVolume,
@@ -30,12 +39,15 @@ import {
   upsertFstabEntry,
   validateVolumeModel,
   type BrickMountFact,
+  type BrickProcess,
+  type BrickRepair,
   type BrickSpec,
   type GlusterMountSpec,
   type GlusterVolumeModel,
   type PeerInfo,
   type VolumeChange,
   type VolumeInfo,
+  type VolumeStatus,
 } from '../components/glusterfs/index.js';
 import type { CommandContext } from './context.js';
 import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
@@ -45,6 +57,17 @@ const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
+/**
+ * A brick signs in with its port within a second or two of starting. One seen
+ * online without a port is read again for up to this long before the plan
+ * calls it stuck, so a plan made right after a glusterd start does not
+ * restart a brick that was only starting.
+ */
+const BRICK_PORT_GRACE_MS = 15_000;
+/** How long a repaired brick may take to show online with a port. */
+const BRICK_REPAIR_WAIT_MS = 60_000;
+/** How long to retry `volume status` while glusterd is busy with another operation. */
+const STATUS_BUSY_WAIT_MS = 30_000;
 const FSTAB = '/etc/fstab';
 
 /** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
@@ -157,6 +180,8 @@ export interface StorageHostFacts extends PackageFacts {
   /** `volume info` from this host: undefined when not asked (glusterd down), null when no such volume. */
   volume: VolumeInfo | null | undefined;
   volumeError: string | null;
+  /** glusterfsd processes on this host (pid, brick path), whatever glusterd thinks of them. */
+  brickProcesses: BrickProcess[];
 }
 
 export function storageFactsScript(volume: string, brickPath: string): string {
@@ -167,6 +192,7 @@ export function storageFactsScript(volume: string, brickPath: string): string {
     `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
     `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
     `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+    `echo "@@procs"; ${brickProcessesCommand()}`,
   ].join('; ');
 }
 
@@ -204,12 +230,91 @@ export function parseStorageFacts(host: string, brickPath: string, volume: strin
     pool,
     volume: volumeInfo,
     volumeError,
+    brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
   };
 }
 
 export interface GlusterGathered {
   remotes: Map<string, RemoteHost>;
   facts: Map<string, StorageHostFacts>;
+  /** `volume status` of a started volume, as one member sees it; absent when the volume is not started or no glusterd answers. */
+  status?: VolumeStatus;
+}
+
+/**
+ * `volume status VOL [BRICK] --xml` on `host`, retried while glusterd is busy
+ * with another operation on the volume (see isGlusterLockBusy).
+ */
+async function readVolumeStatus(host: RemoteHost, volume: string, command: string): Promise<VolumeStatus> {
+  const deadline = Date.now() + STATUS_BUSY_WAIT_MS;
+  for (;;) {
+    const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
+    try {
+      return parseVolumeStatusXml(r.stdout, volume);
+    } catch (e) {
+      if (!isGlusterLockBusy(e) || Date.now() > deadline) {
+        throw new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${(e as Error).message}`, {
+          host: host.name,
+          hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
+        });
+      }
+    }
+    await sleep(1000);
+  }
+}
+
+/**
+ * The volume's brick status from the first member whose glusterd has the
+ * volume started. A brick online without a port is read again for up to
+ * BRICK_PORT_GRACE_MS (it may only be starting); the glusterfsd processes of
+ * its host are read again afterwards so the plan names the current pids.
+ */
+async function gatherVolumeStatus(volume: string, members: readonly Host[], g: GlusterGathered): Promise<void> {
+  const observer = members.find((m) => g.facts.get(m.name)?.volume?.status === 'Started');
+  if (!observer) return;
+  const remote = g.remotes.get(observer.name)!;
+  const command = glusterCommands.volumeStatus(volume);
+  let status = await readVolumeStatus(remote, volume, command);
+  const deadline = Date.now() + BRICK_PORT_GRACE_MS;
+  while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
+    await sleep(1000);
+    status = await readVolumeStatus(remote, volume, command);
+  }
+  g.status = status;
+  const portless = new Set(status.bricks.filter(brickRunsWithoutPort).map((b) => b.hostname));
+  for (const m of members) {
+    if (!portless.has(m.address) && !portless.has(m.name)) continue;
+    const r = await g.remotes.get(m.name)!.run(brickProcessesCommand(), { purpose: 'list brick processes', timeoutMs: 30_000, allowFailure: true });
+    g.facts.get(m.name)!.brickProcesses = parseBrickProcesses(r.stdout);
+  }
+}
+
+/**
+ * Stops the brick's processes on its host, starts it with "volume start
+ * force", and waits until volume status shows it online with a port.
+ */
+async function repairBrick(host: RemoteHost, volume: string, repair: BrickRepair, logger: Logger): Promise<void> {
+  const stopped = await host.run(repair.stopCommand, { purpose: `stop the processes of brick ${repair.name}`, timeoutMs: 60_000 });
+  if (stopped.stdout.trim() !== '') logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
+  await runGluster(host, repair.startCommand, `start brick ${repair.name} (volume start force)`);
+  const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
+  let last = 'not listed';
+  for (;;) {
+    const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
+    const s = brickStatusOf(repair.brick, status);
+    if (brickServing(s)) {
+      logger.info(`brick ${repair.name} online: pid ${s!.pid ?? '?'}, port ${s!.port}`, host.name);
+      return;
+    }
+    last = s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed';
+    if (Date.now() > deadline) {
+      throw new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
+        host: host.name,
+        hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
+      });
+    }
+    await sleep(1000);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -386,6 +491,24 @@ export function planGlusterVolume(model: GlusterVolumeModel, members: readonly H
     else changes.push(volumeChangeToPlanned(c, self.name, allBricks(model)));
   }
 
+  // 4. Bricks of the started volume that are offline or run without a port.
+  const processes = new Map(members.map((m) => [m.name, g.facts.get(m.name)!.brickProcesses]));
+  const repairs = g.status ? brickRepairs(model, g.status, processes) : [];
+  if (repairs.length > 1) {
+    warnings.push(`GlusterFS: ${repairs.length} bricks need a restart; they are restarted one at a time, each waited for, since clients need two bricks for quorum.`);
+  }
+  for (const r of repairs) {
+    changes.push({
+      kind: 'cluster',
+      step: 'brick-restart',
+      id: changeId('cluster', r.brick.host, 'brick-restart', r.name),
+      host: r.brick.host,
+      summary: r.summary,
+      detail: r.detail,
+      apply: async (ctx) => repairBrick(ctx.host, model.volume, r, ctx.logger),
+    });
+  }
+
   const facts = members.map((m) => {
     const f = g.facts.get(m.name)!;
     return hostRow(m, {
@@ -420,7 +543,9 @@ export function glusterVolumePart(context: CommandContext): MigrationPart<Gluste
         const m = members[i]!;
         facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
       });
-      return { remotes, facts };
+      const gathered: GlusterGathered = { remotes, facts };
+      await gatherVolumeStatus(storage.volume, members, gathered);
+      return gathered;
     },
     plan: (g) => planGlusterVolume(model, members, g),
   };

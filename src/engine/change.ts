@@ -107,6 +107,7 @@ export const CLUSTER_STEPS = [
   'volume-start',
   'volume-option',
   'brick-add',
+  'brick-restart',
   'mount',
   'migrate-data',
   'failover',

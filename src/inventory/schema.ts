@@ -338,6 +338,13 @@ export const DatabaseSchema = Type.Object(
         errorMessage: 'must be a map of MariaDB option names to values',
       }),
     ),
+    remove_nodes: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        uniqueItems: true,
+        description:
+          'Nodes to take out of the Galera cluster, by host name. Each stays under hosts: without the db role (so deploy-db can reach it): deploy-db stops mariadb there (a clean leave), disables it, and waits until the db hosts are Synced with the smaller size. A member that is neither a db host nor listed here makes deploy-db apply refuse.',
+      }),
+    ),
   },
   { ...strict, description: 'The MariaDB Galera cluster formed by the hosts with the db role.' },
 );

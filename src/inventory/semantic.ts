@@ -127,6 +127,8 @@ class EnvironmentChecker {
     const firstByName = new Map<string, number>();
     const firstByAddress = new Map<string, number>();
     const migrationSources = new Set([this.env.migrate?.files?.source_host, this.env.migrate?.database?.source_host]);
+    // A db node being retired keeps its entry (deploy-db reaches it to stop it) without a role.
+    const retiring = new Set(this.env.database?.remove_nodes ?? []);
 
     this.env.hosts.forEach((host, index) => {
       const first = firstByName.get(host.name);
@@ -153,7 +155,7 @@ class EnvironmentChecker {
         }
       }
 
-      if (host.roles.length === 0 && !migrationSources.has(host.name)) {
+      if (host.roles.length === 0 && !migrationSources.has(host.name) && !retiring.has(host.name)) {
         this.report(
           ['hosts', index, 'roles'],
           'value',
@@ -218,6 +220,18 @@ class EnvironmentChecker {
           : `${plural(dbHosts.length, 'db node')} and ${plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
       this.report(['database'], 'key', message);
     }
+
+    (database.remove_nodes ?? []).forEach((name, index) => {
+      const path: Path = ['database', 'remove_nodes', index];
+      const host = this.checkHostReference(path, name);
+      if (host?.roles.includes('db')) {
+        this.report(
+          path,
+          'value',
+          `"database.remove_nodes" lists "${name}", which still has the db role; take db out of its roles (keep the host entry so deploy-db can reach it and stop mariadb there)`,
+        );
+      }
+    });
 
     const socketAuth = database.sst_password === undefined;
     const socketUser = DEFAULTS.database.sst_user_socket;

@@ -246,6 +246,9 @@ function connectOnce(
           reject(failureOf(false, new DeployError('internal', `${where}: connected without a host key decision`)));
           return;
         }
+        // Node leaves Nagle on: a small write (an rsync protocol message relayed by the file
+        // copy's bridge) then waits for the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+        client.setNoDelay(true);
         // Built synchronously here so the host's own error/close listeners are in place before any event.
         resolve(new SshHost(client, options, { hostKey: d.key, attempts: attempt, via: via?.name }, ownedBastion));
       });
@@ -624,6 +627,10 @@ export class SshHost implements RemoteHost {
                 kill: () => {
                   sendSignal(stream, 'KILL');
                   stream.close();
+                  // ssh2 emits 'close' (and so settles `done`) only once the output was read to its
+                  // end; a pipe that stopped reading (its destination went away) would hold it forever.
+                  stream.unpipe();
+                  stream.resume();
                 },
               });
             };

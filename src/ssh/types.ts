@@ -57,7 +57,7 @@ export interface RemoteProcess {
    * timeout or a sudo refusal rejects with a DeployError naming the host.
    */
   readonly done: Promise<RunResult & { signal?: string }>;
-  /** Stops the command on the host (KILL) and closes the channel. */
+  /** Stops the command on the host (KILL) and closes the channel; its remaining output is discarded, so `done` settles. */
   kill(): void;
 }
 

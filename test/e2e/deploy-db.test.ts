@@ -74,7 +74,7 @@ function startWriteProbe(): void {
   labExec(
     'db1',
     `mariadb -e "CREATE DATABASE IF NOT EXISTS rolling_probe; CREATE TABLE IF NOT EXISTS rolling_probe.acked (id INT PRIMARY KEY) ENGINE=InnoDB; ` +
-      `CREATE USER IF NOT EXISTS 'probe'@'10.231.0.%' IDENTIFIED BY '${PROBE_PASSWORD}'; GRANT INSERT, SELECT ON rolling_probe.* TO 'probe'@'10.231.0.%'"`,
+      `DELETE FROM rolling_probe.acked; CREATE USER IF NOT EXISTS 'probe'@'10.231.0.%' IDENTIFIED BY '${PROBE_PASSWORD}'; GRANT INSERT, SELECT ON rolling_probe.* TO 'probe'@'10.231.0.%'"`,
   );
   const probe = `export MYSQL_PWD=${PROBE_PASSWORD}
 i=0
@@ -108,7 +108,8 @@ function stopWriteProbe(): void {
   labExec('db1', 'touch /tmp/probe.stop; for i in $(seq 100); do [ -e /tmp/probe.done ] && [ -e /tmp/monitor.done ] && exit 0; sleep 0.1; done; exit 1');
 }
 
-function checkWriteProbe(): void {
+/** Every acknowledged id is a row; with `eachNodeDown`, the monitor saw each db1..db3 go down, never two at once. */
+function checkWriteProbe(options: { eachNodeDown: boolean } = { eachNodeDown: true }): void {
   const ids = (text: string) => text.split('\n').filter((l) => l !== '').map(Number);
   const acked = ids(labExec('db1', 'cat /tmp/probe.acked').stdout);
   const failed = ids(labExec('db1', 'cat /tmp/probe.failed 2>/dev/null || true').stdout);
@@ -118,7 +119,8 @@ function checkWriteProbe(): void {
   expect(acked.filter((id) => !rows.has(id))).toEqual([]);
   const unacknowledged = [...rows].filter((id) => !acked.includes(id));
   expect(unacknowledged.every((id) => failed.includes(id))).toBe(true);
-  console.log(`write probe through the rolling restart: ${acked.length} acknowledged, ${rows.size} rows, ${failed.length} attempts failed on every node`);
+  console.log(`write probe through the ${options.eachNodeDown ? 'rolling restart' : 'removal'}: ${acked.length} acknowledged, ${rows.size} rows, ${failed.length} attempts failed on every node`);
+  if (!options.eachNodeDown) return;
 
   const samples = labExec('db1', 'cat /tmp/monitor.log').stdout.trim().split('\n').map((l) => l.trim().split(' '));
   const up = (s: string) => s === 'Synced' || s === 'Donor/Desynced';
@@ -305,6 +307,12 @@ describe('deploy-db', () => {
     const settled = labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300').replace('gcache_size: 64M', 'gcache_size: 96M');
     const installedVersion = labExec('db1', "dpkg-query -W -f='${Version}' mariadb-server").stdout.trim();
     writeLabInventory(state, workspace, `${settled}      package_version: "${installedVersion}"\n`);
+    // The pin equal to what runs: only the apt pin file on each node, no package, no restart.
+    const pinOnly = await deployDb('plan');
+    expect(pinOnly.outputs['failure-reason']).toBe('');
+    const pinChanges: { summary: string; host: string; kind: string }[] = JSON.parse(pinOnly.outputs.result).changes;
+    expect(pinChanges.map((c) => `${c.host} ${c.kind} ${c.summary.split(' (')[0]}`)).toEqual(DB_HOSTS.map((h) => `${h} file write /etc/apt/preferences.d/lms-ha-mariadb.pref`));
+    expect((await deployDb('apply', {}, { 'plan-hash': pinOnly.outputs['plan-hash'] })).outputs['failure-reason']).toBe('');
     const same = await deployDb('plan');
     expect(same.outputs['failure-reason']).toBe('');
     expect(same.outputs.changed).toBe('false');
@@ -327,7 +335,13 @@ describe('deploy-db', () => {
     // Nothing was stopped.
     uptime().forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
     for (const host of DB_HOSTS) expect(wsrep(host).wsrep_local_state_comment).toBe('Synced');
+    // db2's pin was not moved to the missing version: its check comes first.
+    expect(labExec('db2', 'cat /etc/apt/preferences.d/lms-ha-mariadb.pref').stdout).toContain(`Pin: version ${installedVersion}`);
     writeLabInventory(state, workspace, settled);
+    // Unpinned again: the pin files go, the packages stay.
+    const unpin = await deployDb('apply');
+    expect(unpin.outputs['failure-reason']).toBe('');
+    for (const host of DB_HOSTS) expect(labExec(host, 'test -e /etc/apt/preferences.d/lms-ha-mariadb.pref', { allowFailure: true }).code).toBe(1);
   });
 
   it('grows the cluster: two new db hosts join by SST one at a time, the others only get the new cluster address, no restart', async (ctx) => {
@@ -360,6 +374,88 @@ describe('deploy-db', () => {
     for (const host of NEW) expect(labExec(host, `mariadb -N -B -e "SHOW DATABASES LIKE 'moodle'"`).stdout.trim()).toBe('moodle');
     const again = await deployDb('apply');
     expect(again.outputs.changed).toBe('false');
+  });
+
+  it('removes nodes only when listed: unlisted members are named and apply refuses; listed ones leave cleanly, 5 -> 3, nothing lost', async (ctx) => {
+    const NEW = ['x01', 'x02'];
+    const added = NEW.map((n) => state.hosts.find((h) => h.name === n));
+    if (added.some((h) => h === undefined) || wsrep('db1').wsrep_cluster_size !== '5') return ctx.skip();
+    const settled = labDbEnvironment(state).replace('max_connections: 200', 'max_connections: 300').replace('gcache_size: 64M', 'gcache_size: 96M');
+
+    // x01 and x02 dropped from the inventory: named, and apply refuses, touching nothing.
+    writeLabInventory(state, workspace, settled);
+    const silent = await deployDb('plan');
+    expect(silent.outputs['failure-reason']).toBe('');
+    // With its address when the members table pairs them, else by name.
+    for (const h of added) expect(log(silent)).toMatch(new RegExp(`${h!.name}( \\(${h!.address.replace(/\./g, '\\.')}\\))? is in the cluster but not in the inventory`));
+    const refused = await deployDb('apply');
+    expect(refused.stderr).not.toContain('    at ');
+    expect(refused.outputs['failure-reason']).toBe('invalid-inventory');
+    expect(refused.outputs.changed).toBe('false');
+    expect(log(refused) + refused.stderr).toContain('database.remove_nodes');
+    expect(wsrep('db1').wsrep_cluster_size).toBe('5');
+
+    // Listed for removal, their host entries kept without the db role: a reviewed plan.
+    const removing = settled.replace(
+      /(      - \{ name: db3, [^\n]*\n)/,
+      `$1${added.map((h) => `      - { name: ${h!.name}, address: ${h!.address}, roles: [] }\n`).join('')}`,
+    ) + '      remove_nodes: [x01, x02]\n';
+    writeLabInventory(state, workspace, removing);
+    const plan = await deployDb('plan');
+    expect(plan.outputs['failure-reason']).toBe('');
+    const planned: { summary: string; host: string; kind: string }[] = JSON.parse(plan.outputs.result).changes;
+    expect(planned.filter((c) => c.kind === 'cluster').map((c) => [c.host, c.summary.replace(/.*size /, '')])).toEqual([
+      ['x01', '4'],
+      ['x02', '3'],
+    ]);
+    for (const host of DB_HOSTS) {
+      expect(planned.filter((c) => c.host === host).map((c) => c.summary)).toEqual([
+        expect.stringContaining('wsrep_cluster_address: read only when mariadb starts, so no restart'),
+      ]);
+    }
+    expect(NEW.every((n) => labExec(n, 'systemctl is-active mariadb', { allowFailure: true }).stdout.trim() === 'active')).toBe(true);
+
+    const uptime = () => DB_HOSTS.map((h) => Number(labExec(h, `mariadb -N -B -e "SHOW STATUS LIKE 'Uptime'"`).stdout.split('\t')[1]));
+    const before = uptime();
+    startWriteProbe();
+    let run: ActionRun;
+    try {
+      run = await deployDb('apply', {}, { 'plan-hash': plan.outputs['plan-hash'] });
+    } finally {
+      stopWriteProbe();
+    }
+    expect(run.stderr).not.toContain('    at ');
+    expect(run.outputs['failure-reason']).toBe('');
+    expect(run.outputs['plan-hash']).toBe(plan.outputs['plan-hash']);
+    console.log(`remove 2 of 5 nodes (x01, x02 leave one at a time): ${(run.durationMs / 1000).toFixed(1)} s`);
+    checkWriteProbe({ eachNodeDown: false });
+    expectClusterFormed(DB_HOSTS, 3);
+    uptime().forEach((u, i) => expect(u).toBeGreaterThanOrEqual(before[i]!));
+    for (const host of DB_HOSTS) {
+      expect(labExec(host, 'grep wsrep_cluster_address /etc/mysql/mariadb.conf.d/60-galera.cnf').stdout).not.toMatch(/10\.231\.0\.10[12]/);
+    }
+    for (const host of NEW) {
+      expect(labExec(host, 'systemctl is-active mariadb', { allowFailure: true }).stdout.trim()).toBe('inactive');
+      expect(labExec(host, 'systemctl is-enabled mariadb', { allowFailure: true }).stdout.trim()).toBe('disabled');
+    }
+
+    const again = await deployDb('apply');
+    expect(again.outputs['failure-reason']).toBe('');
+    expect(again.outputs.changed).toBe('false');
+    expect(log(again)).toContain('x01: already out of the cluster (mariadb stopped and disabled)');
+
+    // verify-ha (the Galera checks: this environment has no load balancers) agrees with the new size.
+    const verify = await runAction(
+      state,
+      { command: 'verify-ha', mode: 'plan', inventory: 'ha.yml', environment: 'lab-db', 'ssh-private-key': key, 'known-hosts': knownHosts },
+      { workspace, env: { LAB_APP_DB_PASSWORD: CANARY } },
+    );
+    runs.push(verify);
+    expect(verify.stderr).not.toContain('    at ');
+    const checks: { check: string; status: string; observed: string }[] = JSON.parse(verify.outputs.result).checks;
+    expect(checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(checks.find((c) => c.check === 'cluster size')).toMatchObject({ status: 'ok' });
+    writeLabInventory(state, workspace, settled);
   });
 });
 

@@ -93,16 +93,24 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): 
   return Date.now() - started;
 }
 
-/** An operator's own firewall on db1, loaded by Debian's nftables.service: deploy-lb must leave it alone. */
-const OPERATOR_NFTABLES = `#!/usr/sbin/nft -f
+/**
+ * An operator's own firewall on db1, loaded by Debian's nftables.service: deploy-lb must leave it alone.
+ * `peers` is what the SST port lets in: none at first (a real mistake: a state
+ * transfer to db1 then fails after ~2 min, "State transfer to db1 failed: Broken
+ * pipe", which the plan must warn about), then the other db nodes.
+ */
+function operatorNftables(peers: string[]): string {
+  const rule = peers.length > 0 ? `tcp dport 4444 ip saddr != { ${peers.join(', ')} } counter drop` : 'tcp dport 4444 counter drop';
+  return `#!/usr/sbin/nft -f
 flush ruleset
 table inet operator_filter {
   chain input {
     type filter hook input priority filter; policy accept;
-    tcp dport 4444 counter drop
+    ${rule}
   }
 }
 `;
+}
 
 function nftTables(host: string): string[] {
   return labExec(host, 'nft list tables', { allowFailure: true }).stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
@@ -139,7 +147,7 @@ describe('deploy-lb (HAProxy) on the lab', () => {
 
   it('plan mode changes nothing; apply converges; a second apply reports 0 changes', async () => {
     // db1 already has nftables and the operator's own ruleset (enabled at boot); db2/db3 have no nft at all.
-    labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables </dev/null >/dev/null && cat > /etc/nftables.conf && systemctl enable --now nftables && systemctl reload nftables', { input: OPERATOR_NFTABLES });
+    labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables </dev/null >/dev/null && cat > /etc/nftables.conf && systemctl enable --now nftables && systemctl reload nftables', { input: operatorNftables([]) });
     expect(nftTables('db1')).toEqual(['table inet operator_filter']);
     const before = managedDigest();
     const plan = await action('deploy-lb', 'plan', 'lab-haproxy');
@@ -150,6 +158,11 @@ describe('deploy-lb (HAProxy) on the lab', () => {
     // The plan shows the fence: nftables installed where missing, its own table, the operator's kept.
     expect(plan.summary).toContain('install nftables');
     expect(plan.summary).toContain('load nftables table inet lms_ha_clustercheck (other tables kept as they are: inet operator_filter)');
+    // The operator's table drops the SST port for everyone: the plan says so, with what to open.
+    expect(plan.summary).toMatch(/db1: nftables table inet operator_filter, chain input, drops tcp port 4444 \(Galera SST: rule \d+ drops it\) for every source\. A state transfer to db1 then fails/);
+    expect(plan.summary).not.toMatch(/db[23]: nftables table/);
+    // The operator fixes it (the peers only); facts are not part of the reviewed plan, so its hash still applies.
+    labExec('db1', 'cat > /etc/nftables.conf && systemctl reload nftables', { input: operatorNftables(['db2', 'db3'].map((h) => labHost(state, h).address)) });
 
     const apply = await action('deploy-lb', 'apply', 'lab-haproxy', { 'plan-hash': plan.outputs['plan-hash']! });
     expect(apply.outputs['failure-reason']).toBe('');
@@ -238,13 +251,11 @@ describe('deploy-lb (HAProxy) on the lab', () => {
     await waitFor('db3 back', () => clustercheck('lb1', 'db3').startsWith('HTTP/1.1 200'), 120_000);
   });
 
-  // KNOWN FAILURE (issue 4), skipped so the rest of the suite runs: the VIP and
-  // writer moves pass (VIP 2.4 s, writer 3.1 s), but the old writer db1 does not
-  // rejoin: its state transfer from donor db3 (restarted by the test before, so
-  // its gcache cannot serve IST) fails after ~137 s with "State transfer to db1
-  // failed: Broken pipe" and mariadbd aborts. The verify-ha drills (db-stop,
-  // db-kill, proxy-stop) cover the same failovers and pass.
-  it.skip('the VIP moves when the proxy on its holder dies; the writer moves when the writer node dies', async () => {
+  // The old writer must rejoin afterwards, by IST or by a full SST (db3 was
+  // restarted above): this is what failed while the operator's ruleset on db1
+  // dropped the SST port 4444 for every source (donor's socat timed out after
+  // ~136 s, "State transfer to db1 failed: Broken pipe").
+  it('the VIP moves when the proxy on its holder dies; the writer moves when the writer node dies', async () => {
     const holder = LBS.find(holdsVip)!;
     const other = LBS.find((h) => h !== holder)!;
     labExec(holder, 'systemctl stop haproxy');

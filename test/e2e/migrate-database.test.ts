@@ -120,12 +120,11 @@ beforeAll(async () => {
   labExec(SOURCE, 'mariadb', { input: SOURCE_SQL });
 }, 900_000);
 
-// KNOWN FAILURE (issue 6), skipped so CI cannot hang on it: it passed in every
-// development run, but in the final full CI run the apply hung for over 11
-// minutes with the dump finished on x01 and `mariadb --batch` on db1 still
-// waiting for the end of its input (the runner never ended the importer's
-// stdin). Cause not found yet; see runStep in src/commands/migrate-storage-database.ts.
-describe.skip('migrate-storage: a single-server database into Galera', () => {
+// Issue 6: in one CI run the apply hung with the dump finished on x01 and the
+// import on db1 waiting for its end of input. The import now gets its end of
+// input when the dump's output ends, and every way the step could wait forever
+// is bounded (runStep, StreamLimits in src/commands/migrate-storage-database.ts).
+describe('migrate-storage: a single-server database into Galera', () => {
   it('plans nothing and refuses while tables cannot be replicated, naming each one', async () => {
     const r = await run('migrate-storage', 'plan');
     expect(r.outputs['failure-reason']).toBe('preflight-failed');

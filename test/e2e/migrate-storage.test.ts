@@ -191,37 +191,65 @@ describe('migrate-storage: GlusterFS and files', () => {
     expect(run.outputs.changed).toBe('false');
   });
 
-  it('with one brick host stopped, clients keep reading and writing; after it returns, heal completes and verify-ha is clean', async () => {
-    const a3 = state.hosts.find((h) => h.name === 'db3')!.address;
-    /** db3's brick port as glusterd reports it once the brick is online ("N/A" when it runs unregistered). */
-    const db3BrickPort = async (): Promise<string> => {
-      const deadline = Date.now() + 60_000;
-      let last = '';
-      for (;;) {
-        last = labExec('db1', `gluster volume status ${VOLUME}`, { allowFailure: true }).stdout;
-        const m = new RegExp(`^Brick ${a3.replace(/\./g, '\\.')}:/srv/gluster/${VOLUME}\\s+(\\S+)\\s+\\S+\\s+Y\\s`, 'm').exec(last);
-        if (m && (m[1] !== 'N/A' || Date.now() > deadline - 45_000)) return m[1]!;
-        if (Date.now() > deadline) throw new Error(`db3's brick did not come online in 60 s:\n${last}`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    };
-    const storageChecks = async () => {
-      const verify = await runAction(
-        state,
-        {
-          command: 'verify-ha',
-          mode: 'plan',
-          inventory: 'ha.yml',
-          environment: 'lab-storage-volume',
-          'ssh-private-key': readFileSync(state.sshKey, 'utf8'),
-          'known-hosts': readFileSync(state.knownHosts, 'utf8'),
-        },
-        { workspace },
-      );
-      runs.push(verify);
-      return (result(verify).checks ?? []).filter((c) => c.layer === 'storage');
-    };
+  /** db3's brick as glusterd reports it: its TCP port once online ("N/A" when it runs unregistered), or "offline". */
+  const db3Brick = () => `${state.hosts.find((h) => h.name === 'db3')!.address}:/srv/gluster/${VOLUME}`;
+  const db3BrickPort = async (want: 'online' | 'offline' = 'online'): Promise<string> => {
+    const deadline = Date.now() + 60_000;
+    let last = '';
+    for (;;) {
+      last = labExec('db1', `gluster volume status ${VOLUME}`, { allowFailure: true }).stdout;
+      const m = new RegExp(`^Brick ${db3Brick().replace(/\./g, '\\.')}\\s+(\\S+)\\s+\\S+\\s+([YN])\\s`, 'm').exec(last);
+      if (want === 'offline' && m?.[2] === 'N') return 'offline';
+      // A starting brick shows N/A for a second or two before it signs in with its port.
+      if (want === 'online' && m?.[2] === 'Y' && (m[1] !== 'N/A' || Date.now() > deadline - 45_000)) return m[1]!;
+      if (Date.now() > deadline) throw new Error(`db3's brick did not become ${want} in 60 s:\n${last}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  const storageChecks = async () => {
+    const verify = await runAction(
+      state,
+      {
+        command: 'verify-ha',
+        mode: 'plan',
+        inventory: 'ha.yml',
+        environment: 'lab-storage-volume',
+        'ssh-private-key': readFileSync(state.sshKey, 'utf8'),
+        'known-hosts': readFileSync(state.knownHosts, 'utf8'),
+      },
+      { workspace },
+    );
+    runs.push(verify);
+    return (result(verify).checks ?? []).filter((c) => c.layer === 'storage');
+  };
+  /**
+   * What an operator does about a broken brick: migrate-storage plan shows exactly
+   * that brick's repair, apply makes it serve with a port again, a re-plan is empty.
+   */
+  const repairDb3BrickWithMigrateStorage = async (summary: string) => {
+    const plan = await migrate('plan', 'lab-storage-volume');
+    expect(plan.code, log(plan)).toBe(0);
+    expect(result(plan).changes.map((c) => `${c.host}: ${c.summary}`)).toEqual([`db3: ${summary}`]);
+    const apply = await migrate('apply', 'lab-storage-volume');
+    expect(apply.code, log(apply)).toBe(0);
+    expect(result(apply).changes.map((c) => c.summary)).toEqual([summary]);
+    expect(log(apply)).toMatch(new RegExp(`brick ${db3Brick().replace(/\./g, '\\.')} online: pid \\d+, port \\d+`));
+    expect(await db3BrickPort()).toMatch(/^\d+$/);
+    const again = await migrate('plan', 'lab-storage-volume');
+    expect(again.code, log(again)).toBe(0);
+    expect(result(again).changes).toEqual([]);
+  };
 
+  it('a brick process that died: verify-ha fails that brick, migrate-storage plans its start and apply brings it back with a port', async () => {
+    labExec('db3', 'pkill -KILL -x glusterfsd');
+    expect(await db3BrickPort('offline')).toBe('offline');
+    const brick = (await storageChecks()).find((c) => c.check === `brick ${db3Brick()}`);
+    expect(brick).toMatchObject({ status: 'fail', observed: 'offline' });
+    expect(brick?.hint).toContain('migrate-storage --mode apply');
+    await repairDb3BrickWithMigrateStorage(`start brick ${db3Brick()}: offline`);
+  });
+
+  it('with one brick host stopped, clients keep reading and writing; after it returns, heal completes and verify-ha is clean', async () => {
     labExec('db3', 'systemctl stop glusterd; pkill -TERM glusterfsd; pkill -TERM glusterfs; true');
     const token = `during-outage-${Date.now()}`;
     labExec('lb1', `timeout 60 sh -c 'echo ${token} > ${MOUNT}/outage && mkdir -p ${MOUNT}/outage-dir && echo x > ${MOUNT}/outage-dir/y'`);
@@ -232,17 +260,18 @@ describe('migrate-storage: GlusterFS and files', () => {
 
     labExec('db3', 'systemctl start glusterd');
     // GlusterFS 10.3 sometimes starts the returning brick twice when server
-    // quorum is regained (glusterd.log: "Unable to start brick", then
-    // "discovered already-running brick"); the survivor runs without a
-    // registered port, unreachable for heal and new mounts, until glusterd is
-    // restarted on that host. verify-ha must say so, with that fix.
+    // quorum is regained; the survivor runs without a registered port,
+    // unreachable for heal and new mounts, and restarting glusterd does not
+    // help (src/components/glusterfs/bricks.ts). verify-ha must name the fix,
+    // and migrate-storage must apply it.
     const port = await db3BrickPort();
+    console.log(`db3's brick after its glusterd returned: port ${port}`);
     if (port === 'N/A') {
-      const brick = (await storageChecks()).find((c) => c.check === `brick ${a3}:/srv/gluster/${VOLUME}`);
+      const brick = (await storageChecks()).find((c) => c.check === `brick ${db3Brick()}`);
       expect(brick).toMatchObject({ status: 'fail', observed: expect.stringMatching(/^online \(pid \d+, port N\/A\)$/) });
-      expect(brick?.hint).toMatch(/restart glusterd on db3/);
-      labExec('db3', 'systemctl restart glusterd');
-      expect(await db3BrickPort()).toMatch(/^\d+$/);
+      expect(brick?.hint).toContain('migrate-storage --mode apply');
+      expect(brick?.hint).toMatch(/on db3: kill \d+ .*volume start moodledata force/);
+      await repairDb3BrickWithMigrateStorage(`restart brick ${db3Brick()}: running without a port (GlusterFS restart race)`);
     }
     const deadline = Date.now() + 180_000;
     let pending = '';

@@ -31,6 +31,12 @@ SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,procps,ca-certificates,sudo,python3,iputils-ping,less
 PAYLOAD_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client rsync socat haproxy keepalived glusterfs-server glusterfs-client nftables curl netcat-openbsd psmisc systemd-timesyncd rclone"
+# A second, newer MariaDB from Debian's security suite sits next to the
+# bookworm one in the lab repository, so deploy-db's version pin and its
+# rolling upgrade run for real (test/e2e/deploy-db-upgrade.test.ts). Unpinned
+# installs get the newer one, as on a host with both suites in its sources.
+UPGRADE_SOURCE="deb http://deb.debian.org/debian-security bookworm-security main"
+UPGRADE_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client"
 
 RUNNER_NS=lab-runner
 RUNNER_ADDRESS=10.231.0.2
@@ -262,7 +268,7 @@ hash_of() { sha256sum | cut -c1-16; }
 
 debootstrap_key() { printf '%s|%s|%s|minbase|%s\n' "$SUITE" "$MIRROR" "$BASE_PACKAGES" v1 | hash_of; }
 base_key() { { debootstrap_key; cat "$LAB_SRC/customise-base.sh"; } | hash_of; }
-repo_key() { { debootstrap_key; echo "$PAYLOAD_PACKAGES"; echo v1; } | hash_of; }
+repo_key() { { debootstrap_key; echo "$PAYLOAD_PACKAGES"; echo "$UPGRADE_SOURCE $UPGRADE_PACKAGES"; echo v2; } | hash_of; }
 
 # Drop cache entries of one kind whose key is not the current one, and builds
 # that crashed half-way (their temp dirs; a finished build is only ever renamed in).
@@ -341,6 +347,17 @@ ensure_apt_repo() {
     die "payload download failed (log: $LOG_DIR/apt-download.log)"
   fi
   mv "$tmp/chroot/var/cache/apt/archives/"*.deb "$tmp/repo/"
+  # The newer MariaDB and whatever newer dependencies it needs, resolved
+  # against the same tree with the security suite added.
+  echo "$UPGRADE_SOURCE" > "$tmp/chroot/etc/apt/sources.list.d/upgrade.list"
+  # shellcheck disable=SC2086
+  if ! { chroot "$tmp/chroot" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+         chroot "$tmp/chroot" env DEBIAN_FRONTEND=noninteractive \
+           apt-get install -y -qq --download-only $UPGRADE_PACKAGES; } >> "$LOG_DIR/apt-download.log" 2>&1; then
+    tail -20 "$LOG_DIR/apt-download.log" >&2
+    die "download of the upgrade packages failed (log: $LOG_DIR/apt-download.log)"
+  fi
+  mv -f "$tmp/chroot/var/cache/apt/archives/"*.deb "$tmp/repo/" 2>/dev/null || true
   remove_tree_safely "$tmp/chroot"
   (cd "$tmp/repo" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release)
   mv -T "$tmp/repo" "$final"

@@ -4,6 +4,7 @@
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
 import type { RemoteHost } from '../../ssh/types.js';
+import { MARIADB_PIN_PATH } from './apt-pin.js';
 import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from './config.js';
 import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from './recover.js';
 import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
@@ -14,6 +15,8 @@ export interface GaleraHostFacts {
   /** Package → installed version (only fully installed packages). */
   packages: Record<string, string>;
   running: boolean;
+  /** `systemctl is-enabled mariadb`: it starts at boot (and, as a member, rejoins). */
+  enabled: boolean;
   /** Content of 60-galera.cnf, null when absent. */
   config: string | null;
   /** Parsed wsrep status when mariadb runs and answered; null otherwise. */
@@ -23,6 +26,8 @@ export interface GaleraHostFacts {
   grastate: Grastate | null;
   /** The SST credentials file (sst.auth=password): digest and metadata only, never its content. */
   sstAuthFile: { sha256: string; mode: number; owner: string; group: string } | null;
+  /** Content of the apt pin for MariaDB's packages (database.package_version), null when absent. */
+  aptPin: string | null;
 }
 
 /** A node that has been part of a cluster (running in one, or stopped with a cluster state). */
@@ -38,9 +43,11 @@ export function galeraFactsScript(): string {
   return [
     `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
     'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
+    'echo "@@enabled"; systemctl is-enabled mariadb 2>/dev/null || true',
     `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
     `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
     `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
+    `echo "@@aptpin"; if [ -f ${MARIADB_PIN_PATH} ]; then base64 -w0 ${MARIADB_PIN_PATH}; echo; else echo "@absent"; fi`,
     'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
   ].join('; ');
 }
@@ -86,11 +93,13 @@ export function parseGaleraFacts(stdout: string): GaleraHostFacts {
   return {
     packages,
     running,
+    enabled: /^enabled/.test((s.get('enabled') ?? '').trim()),
     config: decodeFile(s.get('config')),
     status,
     wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
     grastate: grastateText === null ? null : parseGrastate(grastateText),
     sstAuthFile: parseSstAuthFact(s.get('sstauth')),
+    aptPin: decodeFile(s.get('aptpin')),
   };
 }
 

@@ -91,7 +91,8 @@ export async function installGaleraPackages(host: RemoteHost, packages: string[]
     'set -e',
     'export DEBIAN_FRONTEND=noninteractive',
     'apt-get update -q',
-    `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+    // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+    `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
     // The package starts mariadb at once on its default config: it must not
     // stay up before the Galera config is written.
     'systemctl stop mariadb',

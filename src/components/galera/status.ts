@@ -117,6 +117,11 @@ export interface GateResult {
 export interface GateOptions {
   /** How the operator runs a full-outage recovery, quoted in messages. */
   recoverCommand?: string;
+  /**
+   * wsrep_cluster_size every member must report, when the cluster holds more
+   * than the expected nodes (members listed for removal have not left yet).
+   */
+  expectedSize?: number;
 }
 
 function isStatus(o: NodeObservation | undefined): o is NodeStatus {
@@ -204,6 +209,7 @@ export function evaluateGate(
 ): GateResult {
   const recover = options.recoverCommand ?? 'lms-ha recover';
   const n = expectedNodes.length;
+  const size = options.expectedSize ?? n;
   const rows: GateRow[] = [];
   const problems: string[] = [];
 
@@ -243,7 +249,7 @@ export function evaluateGate(
       uuid: o.clusterStateUuid || null,
       confId: o.clusterConfId || null,
     };
-    const p = nodeProblem(name, o, n);
+    const p = nodeProblem(name, o, size);
     if (p) {
       rows.push({ ...base, verdict: p.verdict });
       problems.push(p.hint);

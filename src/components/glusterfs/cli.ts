@@ -60,6 +60,16 @@ export function cliPayload(stdout: string, element: string): XmlElement | undefi
   return child(env.root, element);
 }
 
+/**
+ * glusterd runs one cluster-wide operation per volume at a time; a second one
+ * (another `volume status`, a heal info, verify-ha on the same pool) is
+ * refused with "Another transaction is in progress for VOL. Please try again
+ * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
+ */
+export function isGlusterLockBusy(error: unknown): boolean {
+  return error instanceof GlusterCliError && error.kind === 'op-failed' && /another transaction is in progress|locking failed|lock .*held/i.test(error.opErrstr);
+}
+
 function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
 }

@@ -10,10 +10,11 @@
  * check fails and the brick is shown as unknown. Split brain always fails.
  */
 import type { CheckResult } from '../../check.js';
-import { type BrickSpec, type GlusterVolumeModel, QUORUM_OPTIONS, allBricks, brickName } from './model.js';
+import { type BrickSpec, type GlusterVolumeModel, QUORUM_OPTIONS, allBricks, brickName, sameBrickPath } from './model.js';
 import { findGlusterMount, type MountEntry, type WriteProbeResult } from './client.js';
 import { type PeerInfo, type VolumeInfo, normalizeOptionValue, peerKnownAs } from './volume.js';
 import type { BrickHealSummary, BrickSplitBrain, VolumeStatus } from './status.js';
+import { brickRunsWithoutPort, brickServing, brickStatusOf, volumeStartForceCommand } from './bricks.js';
 
 export const STORAGE_LAYER = 'storage';
 
@@ -104,15 +105,6 @@ export function volumeChecks(observer: string, model: GlusterVolumeModel, info: 
   return out;
 }
 
-function statusFor(b: BrickSpec, status: VolumeStatus) {
-  return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && samePath(s.path, b.path));
-}
-
-function samePath(a: string, b: string): boolean {
-  const n = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-  return n(a) === n(b);
-}
-
 /**
  * Every brick of the model online, and its filesystem not nearly full (when
  * the facts come from `volume status ... detail`). `unreachableHosts` are
@@ -131,7 +123,7 @@ export function brickChecks(
       out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
       continue;
     }
-    const s = statusFor(b, status);
+    const s = brickStatusOf(b, status);
     if (!s) {
       if (unreachableHosts.has(b.host)) {
         out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
@@ -140,11 +132,12 @@ export function brickChecks(
       }
       continue;
     }
-    // Seen in the lab after glusterd restarted on a brick host (GlusterFS 10.3, server
-    // quorum regained): the brick was started twice, the survivor runs but never
-    // registered its port, so status says online with port N/A. Connected clients
-    // keep using it, but heal info and every new mount cannot reach it.
-    const unregistered = s.online && !(s.port !== null && s.port > 0);
+    // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
+    // Connected clients keep using it, but heal info and every new mount cannot
+    // reach it. Restarting glusterd does not fix it (it adopts the same process);
+    // stopping that brick process and "volume start force" does.
+    const unregistered = brickRunsWithoutPort(s);
+    const startForce = volumeStartForceCommand(model.volume);
     out.push(
       result(
         observer,
@@ -153,8 +146,8 @@ export function brickChecks(
         s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline',
         s.online && !unregistered ? 'ok' : 'fail',
         unregistered
-          ? `The brick process on ${b.host} runs but glusterd does not know its port, so new clients and heal cannot reach it: restart glusterd on ${b.host} (systemctl restart glusterd).`
-          : `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`,
+          ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
+          : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`,
       ),
     );
     if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
@@ -175,10 +168,13 @@ export function brickChecks(
   return out;
 }
 
-/** Bricks of the model that `status` shows offline or does not list. */
+/**
+ * Bricks of the model that `status` shows offline, online without a port
+ * (heal cannot reach those either), or does not list.
+ */
 export function bricksNotOnline(model: GlusterVolumeModel, status: VolumeStatus): string[] {
   return allBricks(model)
-    .filter((b) => !status.started || !statusFor(b, status)?.online)
+    .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
     .map(brickName);
 }
 
@@ -186,7 +182,7 @@ function healBrickMatches(name: string, b: BrickSpec): boolean {
   const i = name.indexOf(':/');
   if (i === -1) return false;
   const host = name.slice(0, i);
-  return (host === b.address || host === b.host) && samePath(name.slice(i + 1), b.path);
+  return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
 }
 
 /**
@@ -210,7 +206,7 @@ export function healChecks(
     const h = heal.find((x) => healBrickMatches(x.brick, b));
     if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
       const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
-      out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down: see the brick check.' : `gluster volume heal ${vol} info summary`));
+      out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
       continue;
     }
     out.push(

@@ -5,4 +5,5 @@ export * from './volume.js';
 export * from './status.js';
 export * from './client.js';
 export * from './health.js';
+export * from './bricks.js';
 export { parseXml, XmlParseError, type XmlElement } from './xml.js';

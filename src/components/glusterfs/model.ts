@@ -128,6 +128,11 @@ function normalizePath(p: string): string {
   return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
 
+/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
+export function sameBrickPath(a: string, b: string): boolean {
+  return normalizePath(a) === normalizePath(b);
+}
+
 /**
  * Refuses a model that would lose data or that gluster would reject. All
  * problems are collected into one `invalid-inventory` error.

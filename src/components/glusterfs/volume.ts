@@ -20,6 +20,7 @@ import {
   brickName,
   bricksOnRootFilesystem,
   desiredOptions,
+  sameBrickPath,
   type DesiredOptionsExtras,
 } from './model.js';
 
@@ -294,13 +295,8 @@ export function optionChanges(volume: string, desired: Record<string, string>, a
   return out;
 }
 
-function samePath(a: string, b: string): boolean {
-  const n = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-  return n(a) === n(b);
-}
-
 function brickMatches(spec: BrickSpec, actual: VolumeInfoBrick): boolean {
-  return samePath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
+  return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
 }
 
 export interface DiffVolumeOptions extends DesiredOptionsExtras {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb.js';
 import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
 import { planToJson, renderPlanMarkdown, type Plan } from '../../../src/engine/plan.js';
@@ -249,6 +250,25 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     const { report: drift } = await run(platform, 'plan');
     expect(rows(drift.plan!)).toEqual(['db1 service reload lms-ha-clustercheck-firewall.service']);
     expect(drift.plan!.changes[0]!.summary).toContain('the table is not loaded');
+  });
+
+  it("warns when the operator's ruleset drops a port the Galera peers or the load balancers need, and still changes nothing of it", async () => {
+    const platform = new FakePlatform();
+    const db1 = platform.host('db1');
+    db1.packages['nftables'] = '1.0.6-2+deb12u2';
+    db1.operatorTables = ['inet operator_filter'];
+    // nft -j list ruleset of a table that drops 4444 for every source (fixture from a lab host).
+    db1.rulesetJson = readFileSync(new URL('../lb/fixtures/nft/operator.json', import.meta.url), 'utf8').trim();
+    const { report } = await run(platform, 'plan');
+    const warnings = report.plan!.warnings.filter((w) => w.includes('nftables table'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^db1: nftables table inet operator_filter, chain input, drops tcp port 4444 \(Galera SST: rule \d+ drops it\) for every source\. A state transfer to db1 then fails: .*"State transfer to db1 failed: Broken pipe".* Let the other db nodes \(10\.0\.0\.12, 10\.0\.0\.13\) reach ports 4567, 4568, 4444 and the load balancers \(10\.0\.0\.21, 10\.0\.0\.22\) ports 3306 and 9200 in that table\.$/,
+    );
+    // The fence is still planned as usual; nothing touches the operator's table.
+    expect(rows(report.plan!)).toContain('db1 file create /etc/lms-ha/clustercheck.nft');
+    await converge(platform);
+    expect(platform.commands().some((c) => /operator_filter|flush ruleset/.test(c))).toBe(false);
   });
 
   it('never puts a secret on a command line, in a log or in the rendered plan', async () => {

@@ -138,6 +138,8 @@ export class FakeHost implements RemoteHost {
   proxysqlModel?: ProxysqlModel;
   /** nftables tables loaded by someone else (the operator), e.g. "inet filter". */
   operatorTables: string[] = [];
+  /** `nft -j list ruleset` as the host prints it (one line); '' when no test sets it. */
+  rulesetJson = '';
   /** Whether the fence table is loaded: set by loading the firewall unit, cleared by a test (a flush). */
   fenceLoaded = false;
   /** The VIP is on this host's interface. */
@@ -333,6 +335,8 @@ export class FakeHost implements RemoteHost {
           if (arg === 'addresses') out.push('127.0.0.1/8', `${this.address}/24`, ...(this.holdsVip ? ['10.0.0.100/24'] : []));
           else if (arg === 'nft-tables') {
             if (this.packages['nftables']) out.push(...[...this.operatorTables, ...(this.fenceLoaded ? ['inet lms_ha_clustercheck'] : [])].map((t) => `table ${t}`));
+          } else if (arg === 'nft-ruleset') {
+            if (this.packages['nftables'] && this.rulesetJson) out.push(this.rulesetJson);
           } else throw new Error(`fake host ${this.name}: unexpected probe ${arg}`);
           break;
       }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
 import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import { MARIADB_PIN_PATH, pinnedVersion, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
 import { parseGrastate, parseWsrepStatus, renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db.js';
 import type { CommandContext } from '../../../src/commands/context.js';
@@ -35,7 +36,7 @@ environments:
 ${databaseExtra}`;
 }
 
-function setup(databaseExtra = '', over: Partial<Gathered> = {}) {
+function setup(databaseExtra = '', over: Partial<Gathered> = {}, factsOver: Partial<GaleraHostFacts> = {}) {
   const environment = selectEnvironment(loadInventory(inventory(databaseExtra), 'ha.yml'), 'lab', 'ha.yml');
   const secrets = resolveSecrets(environment, { APP_PW: 'fake-app-password' }, () => {});
   const noop = () => {};
@@ -52,6 +53,7 @@ function setup(databaseExtra = '', over: Partial<Gathered> = {}) {
     facts.set(h.name, {
       packages: { 'mariadb-server': INSTALLED, 'galera-4': '26.4.20-0+deb12u1', 'mariadb-backup': INSTALLED },
       running: true,
+      enabled: true,
       config: renderGaleraConfig(model, h.name),
       status: parseWsrepStatus(
         `wsrep_cluster_status\tPrimary\nwsrep_local_state\t4\nwsrep_local_state_comment\tSynced\nwsrep_ready\tON\nwsrep_connected\tON\nwsrep_cluster_size\t3\nwsrep_cluster_state_uuid\t${UUID}\nwsrep_cluster_conf_id\t3\n`,
@@ -59,6 +61,8 @@ function setup(databaseExtra = '', over: Partial<Gathered> = {}) {
       wsrepActive: true,
       grastate: parseGrastate(`version: 2.1\nuuid: ${UUID}\nseqno: -1\nsafe_to_bootstrap: 0\n`),
       sstAuthFile: null,
+      aptPin: null,
+      ...factsOver,
     });
   }
   const g: Gathered = {
@@ -70,6 +74,8 @@ function setup(databaseExtra = '', over: Partial<Gathered> = {}) {
     situation: classifyCluster(dbHosts.map((h) => h.name), facts),
     schemaProblems: [],
     probeTable: false,
+    retiring: [],
+    view: null,
     ...over,
   };
   return computePlan(context, model, desiredAccounts(environment, model), g);
@@ -95,10 +101,31 @@ describe('deploy-db plan: the causality probe table', () => {
 });
 
 describe('deploy-db plan: the package version pin', () => {
-  it('a pin equal to what is installed changes nothing and shows in the host facts', () => {
+  it('a pin equal to what is installed, with its apt pin file in place, changes nothing and shows in the host facts', () => {
+    const plan = setup(`      package_version: "${INSTALLED}"\n`, { probeTable: true }, { aptPin: renderMariadbPin(INSTALLED) });
+    // (The fixture has no accounts: only SQL changes are planned.)
+    expect(plan.changes.filter((c) => c.kind !== 'sql')).toEqual([]);
+    expect(plan.hosts.map((h) => h.facts.pinned)).toEqual([INSTALLED, INSTALLED, INSTALLED]);
+  });
+
+  it('holds every MariaDB package at the pin with an apt preferences record for the source package, written where it is missing', () => {
     const plan = setup(`      package_version: "${INSTALLED}"\n`, { probeTable: true });
     expect(plan.changes.filter((c) => c.kind === 'package')).toEqual([]);
-    expect(plan.hosts.map((h) => h.facts.pinned)).toEqual([INSTALLED, INSTALLED, INSTALLED]);
+    const pins = plan.changes.filter((c) => c.kind === 'file' && c.path === MARIADB_PIN_PATH);
+    expect(pins.map((c) => c.host)).toEqual(['db1', 'db2', 'db3']);
+    const content = pins[0]!.kind === 'file' ? pins[0]!.after?.content : undefined;
+    expect(content).toMatch(/^Package: src:mariadb$/m);
+    expect(content).toMatch(/^Pin-Priority: 1001$/m);
+    expect(pinnedVersion(content ?? null)).toBe(INSTALLED);
+  });
+
+  it('a pin dropped from the inventory removes the pin file and leaves the packages alone', () => {
+    const plan = setup('', { probeTable: true }, { aptPin: renderMariadbPin(INSTALLED) });
+    expect(plan.changes.filter((c) => c.kind !== 'sql').map((c) => [c.host, c.kind, c.kind === 'file' ? c.after : 'x'])).toEqual([
+      ['db1', 'file', null],
+      ['db2', 'file', null],
+      ['db3', 'file', null],
+    ]);
   });
 
   it('another version on running members is a rolling upgrade, one node at a time, the writer last', () => {
@@ -113,6 +140,10 @@ describe('deploy-db plan: the package version pin', () => {
       ['db1', 'mariadb-server'],
       ['db1', 'mariadb-backup'],
     ]);
+    // Each node's pin moves in its own turn, right before its upgrade: a
+    // failed upgrade leaves the nodes after it pinned where they are.
+    const steps = plan.changes.filter((c) => c.kind === 'package' || (c.kind === 'file' && c.path === MARIADB_PIN_PATH)).map((c) => `${c.host} ${c.kind}`);
+    expect(steps).toEqual(['db2 file', 'db2 package', 'db2 package', 'db3 file', 'db3 package', 'db3 package', 'db1 file', 'db1 package', 'db1 package']);
     expect(packages[0]!.summary).toContain(`upgrade mariadb-server ${INSTALLED} -> ${wanted}`);
     expect(packages[0]!.summary).toContain('rolling');
   });

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  HASH_BATCH_FILES,
   MANIFEST_MAGIC,
+  MANIFEST_NO_TEMP_DIR_EXIT,
   ManifestParseError,
   compareManifests,
   manifestCommand,
@@ -302,6 +304,55 @@ describe('manifestCommand on a real tree', () => {
 
   it('reports a root that does not exist as a failure, not an empty tree', () => {
     expect(() => run(manifestCommand(join(dir, 'nope'), { hash: true }))).toThrow();
+  });
+
+  it('hashes many files in parallel batches, every one of them, and leaves no temporary files', () => {
+    const many = join(dir, 'many');
+    const files = HASH_BATCH_FILES * 9 + 5;
+    for (let i = 0; i < files; i++) {
+      mkdirSync(join(many, `d${i % 13}`), { recursive: true });
+      writeFileSync(join(many, `d${i % 13}`, `f ${i}`), `file ${i}\n`.repeat(i % 40));
+    }
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const m = parseManifest(run(manifestCommand(many, { hash: true }), { ...process.env, TMPDIR: tmp }));
+    expect(m.complete).toBe(true);
+    expect(m.hashExit).toBe(0);
+    expect(m.unhashed).toEqual([]);
+    const hashed = [...m.entries.values()].filter((e) => e.type === 'f');
+    expect(hashed).toHaveLength(files);
+    for (const e of hashed) {
+      const i = Number(e.path.split(' ')[1]);
+      expect(e.sha256, e.path).toBe(createHash('sha256').update(`file ${i}\n`.repeat(i % 40)).digest('hex'));
+    }
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('a hash process that fails leaves its files unhashed, and the comparison refuses to call them verified', () => {
+    const shim = join(dir, 'shim-failing');
+    mkdirSync(shim, { recursive: true });
+    const real = run('command -v sha256sum').toString().trim();
+    // Fails (no output) for the batch holding one particular file, as a read error would.
+    writeFileSync(join(shim, 'sha256sum'), `#!/bin/sh\nfor a in "$@"; do case "$a" in *deep.txt) exit 1;; esac; done\nexec ${real} "$@"\n`);
+    chmodSync(join(shim, 'sha256sum'), 0o755);
+    const broken = parseManifest(run(manifestCommand(dst, { hash: true }), { ...process.env, PATH: `${shim}:${process.env.PATH}` }));
+    expect(broken.complete).toBe(true);
+    expect(broken.hashExit).not.toBe(0);
+    expect(broken.unhashed).toContain('a/b/c/deep.txt');
+    const cmp = compareManifests(parseManifest(run(manifestCommand(dst, { hash: true }))), broken);
+    expect(cmp.ok).toBe(false);
+    expect(cmp.problems.join('; ')).toMatch(/target file\(s\) could not be hashed/);
+  });
+
+  it('without a temporary directory for the hashes, exits with its own code and prints nothing', () => {
+    let failure: { status: number; stdout: Buffer } | undefined;
+    try {
+      run(manifestCommand(src, { hash: true }), { ...process.env, TMPDIR: join(dir, 'no-such-dir') });
+    } catch (e) {
+      failure = e as { status: number; stdout: Buffer };
+    }
+    expect(failure?.status).toBe(MANIFEST_NO_TEMP_DIR_EXIT);
+    expect(failure?.stdout.length).toBe(0);
   });
 });
 

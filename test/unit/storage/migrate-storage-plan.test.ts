@@ -213,4 +213,29 @@ describe('file copy plan', () => {
     const corrupted = compareManifests(hashedSource, manifest([{ path: 'a' }, { path: 'b', sha256: 'b'.repeat(64) }], true));
     expect(() => planFiles(setting, gathered({ target: source, verification: corrupted }))).toThrow(/differing in \/var\/www\/moodledata: 1: "b \(sha256: a+ -> b+\)"/);
   });
+
+  it('refuses, before anything moves, a target with files newer than the source (written after the cutover)', () => {
+    // "a" was written on the volume after the copy; "b" is older there (an interrupted copy): only "a" blocks.
+    const target = manifest([
+      { path: 'a', size: 1200, mtime: '1700000500.0' },
+      { path: 'b', size: 3, mtime: '0.0' },
+    ]);
+    const error = (() => {
+      try {
+        planFiles(setting, gathered({ target }));
+      } catch (e) {
+        return e as DeployError;
+      }
+      throw new Error('planFiles accepted a target with newer files');
+    })();
+    expect(error.reason).toBe('preflight-failed');
+    expect(error.host).toBe('web1');
+    expect(error.message).toBe(
+      '/var/www/moodledata on web1 has 1 files newer than their copy on old:/srv/moodledata: "a". ' +
+        'Something wrote them there after they were copied (the application, after the cutover?); the copy would replace them with older versions, so nothing was copied',
+    );
+    expect(error.hint).toMatch(/^If the application already runs on the volume, the migration is over: remove migrate\.files from the inventory\./);
+    // The same second (filesystems keep different fractions) is not newer.
+    expect(summaries(planFiles(setting, gathered({ target: manifest([{ path: 'a', size: 7, mtime: '1700000000.9' }]) })).changes)).toHaveLength(1);
+  });
 });

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,10 +21,11 @@ import { DeployError } from '../../../src/errors.js';
 const HEADER = 'rsync --server -lHogDtpre.iLsfxCIvu --stats --partial . .';
 
 describe('rsync client command', () => {
-  it('copies the contents with -aH, --partial and the bridge as remote shell', () => {
+  it('copies the contents with -aH, --update, --partial and the bridge as remote shell', () => {
     expect(rsyncClientArgs({ source: '/var/www/moodledata' })).toEqual([
       'rsync',
       '-aH',
+      '--update',
       '--partial',
       '--stats',
       `--rsh=sh -c 'shift; printf "%s\\n" "$*" >&3; exec 5<&0; cat <&5 >&3 & exec cat <&4' lms-ha-bridge`,
@@ -32,12 +33,12 @@ describe('rsync client command', () => {
       'lms-ha-bridge:.',
     ]);
     expect(rsyncSenderCommand({ source: '/var/www/moodledata' })).toMatch(
-      /^cd -- \/var\/www\/moodledata && exec 3>&1 4<&0 && LC_ALL=C exec rsync -aH --partial --stats '--rsh=.*' \.\/ lms-ha-bridge:\. <\/dev\/null >&2$/,
+      /^cd -- \/var\/www\/moodledata && exec 3>&1 4<&0 && LC_ALL=C exec rsync -aH --update --partial --stats '--rsh=.*' \.\/ lms-ha-bridge:\. <\/dev\/null >&2$/,
     );
   });
   it('maps options: ids, owner, ACLs/xattrs, bandwidth, anchored excludes', () => {
     const a = rsyncClientArgs({ source: '/d', numericIds: true, chown: { user: 'www-data', group: 'www-data' }, acls: true, xattrs: true, bandwidthLimitKiB: 20000, exclude: ['cache', 'temp'] });
-    expect(a.slice(0, 9)).toEqual(['rsync', '-aHAX', '--partial', '--stats', '--numeric-ids', '--chown=www-data:www-data', '--bwlimit=20000', '--exclude=/cache', '--exclude=/temp']);
+    expect(a.slice(0, 10)).toEqual(['rsync', '-aHAX', '--update', '--partial', '--stats', '--numeric-ids', '--chown=www-data:www-data', '--bwlimit=20000', '--exclude=/cache', '--exclude=/temp']);
   });
   it('refuses bad owners, limits and excludes', () => {
     expect(() => rsyncClientArgs({ source: '/d', chown: { user: 'a;b', group: 'x' } })).toThrow(DeployError);
@@ -244,6 +245,23 @@ describe.skipIf(!hasRsync)('rsync through the bridge (local rsync)', () => {
     const second = await bridge(rsyncSenderCommand({ source: src }), dst);
     expect(second).toMatchObject({ senderCode: 0, receiverCode: 0 });
     expect(compareManifests(manifest(src), manifest(dst)).ok).toBe(true);
+  }, 30_000);
+
+  it('keeps a file that is newer on the target (written after the cutover), replaces an older one', async () => {
+    const dst = join(dir, 'dst4');
+    mkdirSync(dst);
+    expect(await bridge(rsyncSenderCommand({ source: src }), dst)).toMatchObject({ senderCode: 0, receiverCode: 0 });
+    const newer = join(dst, 'filedir/0c/5f/f5');
+    const older = join(dst, 'filedir/0c/5f/f6');
+    writeFileSync(newer, 'written by the application after the cutover');
+    writeFileSync(older, 'stale');
+    const now = Date.now() / 1000;
+    utimesSync(newer, now + 3600, now + 3600);
+    utimesSync(older, 1_000_000_000, 1_000_000_000);
+    expect(await bridge(rsyncSenderCommand({ source: src }), dst)).toMatchObject({ senderCode: 0, receiverCode: 0 });
+    expect(readFileSync(newer, 'utf8')).toBe('written by the application after the cutover');
+    expect(readFileSync(older, 'utf8')).toBe('content 6\n'.repeat(6));
+    expect(compareManifests(manifest(src), manifest(dst)).differing.map((d) => `${d.path}:${d.field}`)).toEqual(['filedir/0c/5f/f5:size', 'filedir/0c/5f/f5:mtime', 'filedir/0c/5f/f5:sha256']);
   }, 30_000);
 
   it('honours excludes and --chown, which the verification then expects', async () => {
