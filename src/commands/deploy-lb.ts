@@ -37,10 +37,12 @@ import {
   CLUSTERCHECK_USER,
   DEFAULT_CLUSTERCHECK_SCRIPT,
   DEFAULT_MAINTENANCE_FILE,
+  NFTABLES_DROP_IN_PATH,
   clustercheckAccountSql,
   renderClustercheckFiles,
   renderClustercheckFirewallUnit,
   renderClustercheckNftables,
+  renderNftablesServiceDropIn,
   type ClustercheckModel,
 } from '../components/clustercheck/index.js';
 import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../components/haproxy/index.js';
@@ -277,6 +279,7 @@ const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
 const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
 const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
 const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
 
 /** Probe names in HostState.probes. */
 const PROBE_ADDRESSES = 'addresses';
@@ -311,13 +314,14 @@ export function dbStateQuery(): HostStateQuery {
       { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
     ],
     users: [CLUSTERCHECK_USER],
-    dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
+    dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
     files: [
       { path: ccScript, read: true },
       { path: ccSocketPath, read: true },
       { path: ccServicePath, read: true },
       { path: CLUSTERCHECK_NFT_PATH, read: true },
       { path: ccFirewallPath, read: true },
+      { path: NFTABLES_DROP_IN_PATH, read: true },
     ],
     units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
     commands: [],
@@ -347,7 +351,9 @@ export function firewallWarnings(db: Host, state: HostState | undefined, peers: 
     { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
     { port: ports.check, label: 'the health check HAProxy asks' },
   ];
-  const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]);
+  // A table of the other IP family never sees the peers' packets.
+  const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
+  const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
   const byChain = new Map<string, typeof blocked>();
   for (const b of blocked) byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
   const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
@@ -724,12 +730,18 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
       const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
       if (nftChange) changes.push(nftChange);
       if (unitChange) changes.push(unitChange);
+      // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
+      const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
+      const dropInFile: WantedFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+      const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
+      if (dropInDir) changes.push(dropInDir);
+      if (dropInChange) changes.push(dropInChange);
       const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT]!;
       if (fw.enabled !== 'enabled') {
         changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
       }
-      if (fw.active !== 'active' || !fenceLive || nftChange || unitChange) {
-        const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+      if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
+        const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
         // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
         changes.push(
           serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`),

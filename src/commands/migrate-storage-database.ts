@@ -404,10 +404,10 @@ export async function runStep(
     bytes += d.length;
     lastMove = Date.now();
   });
-  // The import gets its end of input when the dump's output ends, never later:
-  // waiting for the dump's exit status as well is how an import once waited
-  // forever. A dump that fails part-way is still caught, by its exit status
-  // below; the statements before the break were executed either way.
+  // The import gets its end of input when the dump's output ends, not when the
+  // dump's channel reports its exit: the import no longer depends on that
+  // report arriving. A dump that fails part-way is still caught, by its exit
+  // status below; the statements before the break were executed either way.
   dump.stdout.once('end', () => {
     outputEndedAt = Date.now();
     wake();

@@ -320,6 +320,7 @@ function verdictProblems(cmp: ManifestComparison, where: { source: string; targe
 
 /** Hashes both sides and throws verify-failed, naming entries, when they differ. */
 export async function verifyCopy(source: RemoteHost, target: RemoteHost, s: FilesSetting, logger: Logger): Promise<ManifestComparison> {
+  const started = Date.now();
   const [a, b] = await Promise.all([readManifest(source, s.sourcePath, true), readManifest(target, s.storage.mount_path, true)]);
   const cmp = compareManifests(a, b, compareOptions());
   const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
@@ -330,7 +331,10 @@ export async function verifyCopy(source: RemoteHost, target: RemoteHost, s: File
       ...(problems.hint ? { hint: problems.hint } : {}),
     });
   }
-  logger.info(`verified ${cmp.files} files, ${formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match`, s.target.name);
+  logger.info(
+    `verified ${cmp.files} files, ${formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    s.target.name,
+  );
   if (cmp.extra.length > 0) logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
   return cmp;
 }

@@ -22,6 +22,7 @@ import {
   brickServing,
   brickStatusCommand,
   brickStatusOf,
+  isGlusterBusyMessage,
   isGlusterLockBusy,
   parseBrickProcesses,
   parseVolumeStatusXml,
@@ -153,15 +154,17 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+function glusterFailed(host: RemoteHost, purpose: string, r: { code: number; stdout: string; stderr: string }): DeployError {
+  const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+  return new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
+    host: host.name,
+    hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
+  });
+}
+
 async function runGluster(host: RemoteHost, command: string, purpose: string): Promise<string> {
   const r = await host.run(command, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
-  if (r.code !== 0) {
-    const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
-    throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
-      host: host.name,
-      hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
-    });
-  }
+  if (r.code !== 0) throw glusterFailed(host, purpose, r);
   return r.stdout;
 }
 
@@ -296,7 +299,15 @@ async function gatherVolumeStatus(volume: string, members: readonly Host[], g: G
 async function repairBrick(host: RemoteHost, volume: string, repair: BrickRepair, logger: Logger): Promise<void> {
   const stopped = await host.run(repair.stopCommand, { purpose: `stop the processes of brick ${repair.name}`, timeoutMs: 60_000 });
   if (stopped.stdout.trim() !== '') logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
-  await runGluster(host, repair.startCommand, `start brick ${repair.name} (volume start force)`);
+  // Retried while glusterd is busy with another operation on the volume (a heal info, verify-ha).
+  const busyUntil = Date.now() + STATUS_BUSY_WAIT_MS;
+  for (;;) {
+    const purpose = `start brick ${repair.name} (volume start force)`;
+    const r = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+    if (r.code === 0) break;
+    if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil) throw glusterFailed(host, purpose, r);
+    await sleep(1000);
+  }
   const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
   let last = 'not listed';
   for (;;) {

@@ -95,7 +95,7 @@ describe('deploy-db: version pin and rolling upgrade', () => {
   it('a newer pin is a reviewed rolling upgrade: db2, db3, then the writer db1, one at a time, every row kept', async (ctx) => {
     if (!versions) return ctx.skip();
     const { older, newer } = versions;
-    labExec('db1', `mariadb -e "CREATE DATABASE IF NOT EXISTS upgrade_probe; CREATE TABLE IF NOT EXISTS upgrade_probe.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO upgrade_probe.t SELECT seq, 'row' FROM seq_1_to_500"`);
+    labExec('db1', `mariadb -e "CREATE DATABASE IF NOT EXISTS upgrade_probe; USE upgrade_probe; CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t SELECT seq, 'row' FROM seq_1_to_500"`);
 
     const plan = await deployDb('plan', newer);
     expect(plan.code, log(plan).slice(-3000)).toBe(0);

@@ -386,6 +386,7 @@ describe('deploy-db', () => {
     writeLabInventory(state, workspace, settled);
     const silent = await deployDb('plan');
     expect(silent.outputs['failure-reason']).toBe('');
+    console.log(log(silent).split('\n').filter((l) => l.includes('not in the inventory')).join('\n'));
     // With its address when the members table pairs them, else by name.
     for (const h of added) expect(log(silent)).toMatch(new RegExp(`${h!.name}( \\(${h!.address.replace(/\./g, '\\.')}\\))? is in the cluster but not in the inventory`));
     const refused = await deployDb('apply');
@@ -404,6 +405,7 @@ describe('deploy-db', () => {
     const plan = await deployDb('plan');
     expect(plan.outputs['failure-reason']).toBe('');
     const planned: { summary: string; host: string; kind: string }[] = JSON.parse(plan.outputs.result).changes;
+    console.log(planned.map((c) => `${c.host}: ${c.summary}`).join('\n'));
     expect(planned.filter((c) => c.kind === 'cluster').map((c) => [c.host, c.summary.replace(/.*size /, '')])).toEqual([
       ['x01', '4'],
       ['x02', '3'],
@@ -444,7 +446,23 @@ describe('deploy-db', () => {
     expect(again.outputs.changed).toBe('false');
     expect(log(again)).toContain('x01: already out of the cluster (mariadb stopped and disabled)');
 
+    // A listed host that cannot be reached any more: preflight does not stop the run, and
+    // since the remaining members do not list it, it is treated as gone.
+    labExec('x02', 'systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh');
+    try {
+      const unreachable = await deployDb('apply');
+      expect(unreachable.stderr).not.toContain('    at ');
+      expect(unreachable.outputs['failure-reason']).toBe('');
+      expect(unreachable.outputs.changed).toBe('false');
+      expect(log(unreachable)).toMatch(/x02 \(10\.231\.0\.\d+\) cannot be reached and the remaining members do not list it \(cluster size 3\): treated as already gone/);
+    } finally {
+      labExec('x02', 'systemctl start ssh');
+    }
+
     // verify-ha (the Galera checks: this environment has no load balancers) agrees with the new size.
+    // wsrep_local_recv_queue_avg averages since the last FLUSH STATUS: reset it so the check
+    // judges the cluster now, not the write probe's burst and the joins earlier in this suite.
+    for (const host of DB_HOSTS) labExec(host, 'mariadb -e "FLUSH STATUS"');
     const verify = await runAction(
       state,
       { command: 'verify-ha', mode: 'plan', inventory: 'ha.yml', environment: 'lab-db', 'ssh-private-key': key, 'known-hosts': knownHosts },

@@ -317,6 +317,13 @@ describe('deploy-lb (HAProxy) on the lab', () => {
       expect(nftTables('db1'), `after systemctl ${verb} nftables`).toEqual(both);
       expect(clustercheck('db2', 'db1')).toMatch(/^unreachable/);
     }
+    // Stopping the operator's firewall flushes the ruleset too: the fence is loaded again at once, its unit still active.
+    labExec('db1', 'systemctl stop nftables');
+    expect(nftTables('db1'), 'after systemctl stop nftables').toEqual(['table inet lms_ha_clustercheck']);
+    expect(clustercheck('db2', 'db1')).toMatch(/^unreachable/);
+    expect(labExec('db1', 'systemctl is-active lms-ha-clustercheck-firewall.service', { allowFailure: true }).stdout.trim()).toBe('active');
+    labExec('db1', 'systemctl start nftables');
+    expect(nftTables('db1')).toEqual(both);
     // Loaded at boot: enabled, before the socket, and systemd finds no ordering problem in it.
     for (const db of DBS) {
       expect(labExec(db, 'systemctl is-enabled lms-ha-clustercheck-firewall.service').stdout.trim()).toBe('enabled');
@@ -324,6 +331,12 @@ describe('deploy-lb (HAProxy) on the lab', () => {
       expect(verify.stdout).not.toMatch(/cycle|lms-ha.*(error|invalid)/i);
     }
     expect(labExec('db2', 'systemctl list-dependencies --after --plain lms-ha-clustercheck.socket').stdout).toContain('lms-ha-clustercheck-firewall.service');
+    // What boot does (sysinit.target wants it): with the table gone, starting the target loads it again.
+    labExec('db2', 'systemctl stop lms-ha-clustercheck-firewall.service');
+    expect(nftTables('db2')).toEqual([]);
+    labExec('db2', 'systemctl start sysinit.target');
+    expect(nftTables('db2')).toEqual(['table inet lms_ha_clustercheck']);
+    expect(clustercheck('db3', 'db2')).toMatch(/^unreachable/);
   });
 
   it('never shows a secret', () => {

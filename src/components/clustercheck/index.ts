@@ -327,15 +327,14 @@ export function renderClustercheckNftables(model: ClustercheckModel): string {
 }
 
 /**
- * The unit that loads the fence at boot and keeps it loaded. Debian's
- * nftables.service (when an operator enables it) runs `flush ruleset` from
- * /etc/nftables.conf on start, reload and stop, which would drop this table
- * too: the unit is ordered after it, restarted with it (PartOf) and reloaded
- * with it (ReloadPropagatedFrom), so the operator's own ruleset and this
- * table always end up side by side. Early and without default dependencies
- * (like nftables.service) so the port is fenced before the socket listens:
- * default dependencies would order it after basic.target, which comes after
- * the socket, a cycle systemd breaks by dropping a job at boot.
+ * The unit that loads the fence at boot. Early and without default
+ * dependencies (like nftables.service) so the port is fenced before the socket
+ * listens: default dependencies would order it after basic.target, which comes
+ * after the socket, a cycle systemd breaks by dropping a job at boot. After
+ * nftables.service, whose start flushes the ruleset. Keeping the table loaded
+ * when an operator's nftables.service flushes it later is the drop-in's job
+ * (renderNftablesServiceDropIn): systemd can propagate a restart or a reload
+ * to this unit, but a stop only as a stop, which would leave the port open.
  */
 export function renderClustercheckFirewallUnit(nftPath: string): string {
   if (!SAFE_PATH.test(nftPath)) invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
@@ -347,8 +346,6 @@ Wants=network-pre.target
 After=local-fs.target nftables.service
 Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
 Conflicts=shutdown.target
-PartOf=nftables.service
-ReloadPropagatedFrom=nftables.service
 
 [Service]
 Type=oneshot
@@ -360,6 +357,29 @@ ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
 
 [Install]
 WantedBy=sysinit.target
+`;
+}
+
+/** Drop-in of Debian's nftables.service: the fence again after each flush of the ruleset. */
+export const NFTABLES_DROP_IN_PATH = '/etc/systemd/system/nftables.service.d/lms-ha-clustercheck.conf';
+
+/**
+ * Debian's nftables.service (an operator's own firewall) runs `nft -f
+ * /etc/nftables.conf`, which starts with `flush ruleset`, on start and reload,
+ * and `nft flush ruleset` on stop: each would drop the fence's table too and
+ * leave the health check open to everyone. These lines run after each of them
+ * and load the fence again ("-": a missing file or nft never fails the
+ * operator's unit). Harmless where nftables.service is not installed.
+ */
+export function renderNftablesServiceDropIn(nftPath: string): string {
+  if (!SAFE_PATH.test(nftPath)) invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+  return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# nftables.service flushes the whole ruleset on start, reload and stop: load the
+# health-check fence (table inet ${CLUSTERCHECK_NFT_TABLE}) again after each.
+[Service]
+ExecStartPost=-/usr/sbin/nft -f ${nftPath}
+ExecReload=-/usr/sbin/nft -f ${nftPath}
+ExecStopPost=-/usr/sbin/nft -f ${nftPath}
 `;
 }
 

@@ -67,7 +67,12 @@ export function cliPayload(stdout: string, element: string): XmlElement | undefi
  * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
  */
 export function isGlusterLockBusy(error: unknown): boolean {
-  return error instanceof GlusterCliError && error.kind === 'op-failed' && /another transaction is in progress|locking failed|lock .*held/i.test(error.opErrstr);
+  return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
+}
+
+/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
+export function isGlusterBusyMessage(text: string): boolean {
+  return /another transaction is in progress|locking failed|lock .*held/i.test(text);
 }
 
 function firstLine(s: string): string {

@@ -460,8 +460,8 @@ export function transferEstimate(source: Manifest, target?: Manifest): TransferE
  * than the source's. A copy made by rsync carries the source's time, so these
  * were written on the target since: the application already uses the volume
  * (after the cutover). rsync -a would put the source's older version over
- * them. A file left half-sent by an interrupted rsync (3.2+) is not among
- * them: rsync gives it the time 0 so that it is resumed.
+ * them. A file left half-sent by an interrupted rsync is not among them:
+ * rsync gives it the time 0 (seen with 3.2.7 and 3.5.0) so that it is resumed.
  */
 export function newerOnTarget(source: Manifest, target: Manifest): string[] {
   const newer: string[] = [];

@@ -35,6 +35,9 @@ const DB_SETUP = (h: string) => [
   `${h} package install nftables`,
   `${h} file create /etc/lms-ha/clustercheck.nft`,
   `${h} file create /etc/systemd/system/lms-ha-clustercheck-firewall.service`,
+  // After a flush by the operator's nftables.service (start, reload, stop), the fence again.
+  `${h} directory create /etc/systemd/system/nftables.service.d`,
+  `${h} file create /etc/systemd/system/nftables.service.d/lms-ha-clustercheck.conf`,
   `${h} service enable lms-ha-clustercheck-firewall.service`,
   `${h} service start lms-ha-clustercheck-firewall.service`,
   `${h} file create /usr/local/lib/lms-ha/clustercheck`,

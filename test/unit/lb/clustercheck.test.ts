@@ -10,6 +10,7 @@ import {
   renderClustercheckFiles,
   renderClustercheckNftables,
   renderClustercheckFirewallUnit,
+  renderNftablesServiceDropIn,
   renderClustercheckScript,
   renderClustercheckServiceUnit,
   renderClustercheckSocketUnit,
@@ -128,10 +129,10 @@ describe('clustercheck account and firewall', () => {
     expect(lines).toContain('DefaultDependencies=no');
     expect(lines).toContain('Before=network-pre.target lms-ha-clustercheck.socket shutdown.target');
     expect(lines).toContain('WantedBy=sysinit.target');
-    // Side by side with the operator's nftables.service: after it, restarted and reloaded with it.
+    // After the operator's nftables.service (its start flushes the ruleset), but never stopped with it:
+    // a stop propagated from it would delete the table and open the port.
     expect(lines).toContain('After=local-fs.target nftables.service');
-    expect(lines).toContain('PartOf=nftables.service');
-    expect(lines).toContain('ReloadPropagatedFrom=nftables.service');
+    expect(unit).not.toMatch(/PartOf|BindsTo|Requires/);
     // It only ever loads its file and deletes its own table: never `flush ruleset`.
     expect(lines.filter((l) => l.startsWith('Exec'))).toEqual([
       'ExecStart=/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
@@ -139,6 +140,20 @@ describe('clustercheck account and firewall', () => {
       'ExecStop=-/usr/sbin/nft delete table inet lms_ha_clustercheck',
     ]);
     expect(() => renderClustercheckFirewallUnit('/etc/$(x).nft')).toThrow(/plain absolute path/);
+  });
+
+  it("renders the nftables.service drop-in that loads the fence again after each flush of the operator's ruleset", () => {
+    const dropIn = renderNftablesServiceDropIn('/etc/lms-ha/clustercheck.nft');
+    // Appended to the operator's unit (Exec lists add up in drop-ins), after start, reload and stop;
+    // "-" so a missing file never fails the operator's firewall.
+    expect(dropIn.split('\n').filter((l) => /^\[|^Exec/.test(l))).toEqual([
+      '[Service]',
+      'ExecStartPost=-/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
+      'ExecReload=-/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
+      'ExecStopPost=-/usr/sbin/nft -f /etc/lms-ha/clustercheck.nft',
+    ]);
+    expect(dropIn.split('\n').filter((l) => l.startsWith('Exec') && /flush|delete/.test(l))).toEqual([]);
+    expect(() => renderNftablesServiceDropIn('/tmp/a b.nft')).toThrow(/plain absolute path/);
   });
 
   it('renders nftables rules in a table of its own', () => {

@@ -8,6 +8,7 @@ import {
   brickProcessesCommand,
   brickRepairs,
   brickStatusCommand,
+  isGlusterBusyMessage,
   isGlusterLockBusy,
   parseBrickProcesses,
   parseVolumeStatusXml,
@@ -143,6 +144,8 @@ describe('brick repairs of a started volume', () => {
     expect(isGlusterLockBusy(new GlusterCliError('op-failed', 'x', 'Locking failed on 10.0.0.12. Please check log file for details.'))).toBe(true);
     expect(isGlusterLockBusy(new GlusterCliError('op-failed', 'x', 'Volume moodledata does not exist'))).toBe(false);
     expect(isGlusterLockBusy(new Error('Another transaction is in progress'))).toBe(false);
+    expect(isGlusterBusyMessage('volume start: moodledata: failed: Another transaction is in progress for moodledata. Please try again after some time.')).toBe(true);
+    expect(isGlusterBusyMessage('volume start: moodledata: failed: Volume moodledata does not exist')).toBe(false);
   });
 });
 
