@@ -65594,6 +65594,7 @@ const CLUSTER_STEPS = (/* unused pure expression or super */ null && ([
     'volume-start',
     'volume-option',
     'brick-add',
+    'brick-restart',
     'mount',
     'migrate-data',
     'failover',
@@ -67167,6 +67168,7 @@ function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
             reason: s.reason ?? null,
         })),
         checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
+        ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
     };
     const redacted = redactor.redactDeep(result);
     return fit(redacted, maxBytes);
@@ -73727,6 +73729,10 @@ const DatabaseSchema = Type.Object({
         description: 'Extra [mysqld] settings (name: value). Settings lms-ha manages cannot be set here.',
         errorMessage: 'must be a map of MariaDB option names to values',
     })),
+    remove_nodes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+        uniqueItems: true,
+        description: 'Nodes to take out of the Galera cluster, by host name. Each stays under hosts: without the db role (so deploy-db can reach it): deploy-db stops mariadb there (a clean leave), disables it, and waits until the db hosts are Synced with the smaller size. A member that is neither a db host nor listed here makes deploy-db apply refuse.',
+    })),
 }, { ...strict, description: 'The MariaDB Galera cluster formed by the hosts with the db role.' });
 // ---------------------------------------------------------------------------
 // Load balancer (HAProxy or ProxySQL) + Keepalived VIP
@@ -75254,6 +75260,8 @@ class EnvironmentChecker {
         const firstByName = new Map();
         const firstByAddress = new Map();
         const migrationSources = new Set([this.env.migrate?.files?.source_host, this.env.migrate?.database?.source_host]);
+        // A db node being retired keeps its entry (deploy-db reaches it to stop it) without a role.
+        const retiring = new Set(this.env.database?.remove_nodes ?? []);
         this.env.hosts.forEach((host, index) => {
             const first = firstByName.get(host.name);
             if (first !== undefined) {
@@ -75276,7 +75284,7 @@ class EnvironmentChecker {
                     firstByAddress.set(address.canonical, index);
                 }
             }
-            if (host.roles.length === 0 && !migrationSources.has(host.name)) {
+            if (host.roles.length === 0 && !migrationSources.has(host.name) && !retiring.has(host.name)) {
                 this.report(['hosts', index, 'roles'], 'value', `host "${host.name}" has no roles; give it roles, or name it as a migration source (migrate.files.source_host or migrate.database.source_host)`);
             }
             if (host.roles.includes('db') && host.roles.includes('arbitrator')) {
@@ -75325,6 +75333,13 @@ class EnvironmentChecker {
                 : `${semantic_plural(dbHosts.length, 'db node')} and ${semantic_plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
             this.report(['database'], 'key', message);
         }
+        (database.remove_nodes ?? []).forEach((name, index) => {
+            const path = ['database', 'remove_nodes', index];
+            const host = this.checkHostReference(path, name);
+            if (host?.roles.includes('db')) {
+                this.report(path, 'value', `"database.remove_nodes" lists "${name}", which still has the db role; take db out of its roles (keep the host entry so deploy-db can reach it and stop mariadb there)`);
+            }
+        });
         const socketAuth = database.sst_password === undefined;
         const socketUser = DEFAULTS.database.sst_user_socket;
         if ((database.sst_method ?? DEFAULTS.database.sst_method) === 'mariabackup' && socketAuth && database.sst_user !== undefined && database.sst_user !== socketUser) {
@@ -76917,6 +76932,7 @@ function wrapCommand(script, options) {
 
 
 
+
 const { Client, utils } = (lib_default());
 const DEFAULT_RETRY = { attempts: 3, initialDelayMs: 1000, maxDelayMs: 10_000 };
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -77059,6 +77075,9 @@ function connectOnce(options, clientKey, via, attempt, ownedBastion) {
                     reject(failureOf(false, new DeployError('internal', `${where}: connected without a host key decision`)));
                     return;
                 }
+                // Node leaves Nagle on: a small write (an rsync protocol message relayed by the file
+                // copy's bridge) then waits for the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+                client.setNoDelay(true);
                 // Built synchronously here so the host's own error/close listeners are in place before any event.
                 resolve(new SshHost(client, options, { hostKey: d.key, attempts: attempt, via: via?.name }, ownedBastion));
             });
@@ -77310,7 +77329,12 @@ class SshHost {
         const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
         if (!(timeoutMs > 0))
             throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
-        const command = wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 });
+        // OpenSSH's sshd (9.2 on Debian 12) refuses "signal" requests ("session signalling requires
+        // privilege separation"), and closing the channel does not stop a command that is not reading
+        // or writing at that moment. kill() therefore also stops it by process group, found by this
+        // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
+        const marker = `lms-ha-spawn-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
+        const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
         const wrappedInSudo = sudo && this.user !== 'root';
         this.logger.debug(`spawn: ${purpose}`, this.name);
         return new Promise((resolveStarted, rejectStarted) => {
@@ -77360,16 +77384,30 @@ class SshHost {
                             resolveDone({ code: ended.code, stdout: '', stderr: ended.stderr, ...(signal ? { signal } : {}) });
                         });
                     });
+                    let stopping;
+                    // Settles once the command's channel closed and, after a kill, the stop by process group ran.
+                    const ended = done.then(async (r) => {
+                        await stopping;
+                        return r;
+                    }, async (e) => {
+                        await stopping;
+                        throw e;
+                    });
                     // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
-                    done.catch(() => undefined);
+                    ended.catch(() => undefined);
                     resolveStarted({
                         stdin: stream,
                         stdout: stream,
                         stderr: stream.stderr,
-                        done,
+                        done: ended,
                         kill: () => {
                             sendSignal(stream, 'KILL');
                             stream.close();
+                            // ssh2 emits 'close' (and so settles `done`) only once the output was read to its
+                            // end; a pipe that stopped reading (its destination went away) would hold it forever.
+                            stream.unpipe();
+                            stream.resume();
+                            stopping ??= this.exec(killByMarkerScript(marker), `stop "${purpose}"`, { sudo, timeoutMs: 30_000, maxOutputBytes: 4096 }).catch(() => undefined);
                         },
                     });
                 };
@@ -77561,6 +77599,16 @@ class SshHost {
                 : 'Check that the host is up and reachable, then run again.',
         });
     }
+}
+/**
+ * KILLs the process groups of the processes whose command line carries the
+ * marker (spawn() puts it there). The pattern's brackets keep it from matching
+ * this script's own command line; no `--` before the group, which dash's kill
+ * takes for a process id.
+ */
+function killByMarkerScript(marker) {
+    const pattern = `[${marker[0]}]${marker.slice(1)}`;
+    return `for p in $(pgrep -f -- '${pattern}'); do g=$(ps -o pgid= -p "$p" | tr -d ' '); [ -n "$g" ] && kill -KILL "-$g"; done; true`;
 }
 /**
  * Channel.signal() is a no-op once our side has sent EOF, which it has as soon
@@ -78065,6 +78113,10 @@ const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 function normalizePath(p) {
     return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
+/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
+function sameBrickPath(a, b) {
+    return normalizePath(a) === normalizePath(b);
+}
 /**
  * Refuses a model that would lose data or that gluster would reject. All
  * problems are collected into one `invalid-inventory` error.
@@ -78382,6 +78434,19 @@ function cliPayload(stdout, element) {
     }
     return child(env.root, element);
 }
+/**
+ * glusterd runs one cluster-wide operation per volume at a time; a second one
+ * (another `volume status`, a heal info, verify-ha on the same pool) is
+ * refused with "Another transaction is in progress for VOL. Please try again
+ * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
+ */
+function isGlusterLockBusy(error) {
+    return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
+}
+/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
+function isGlusterBusyMessage(text) {
+    return /another transaction is in progress|locking failed|lock .*held/i.test(text);
+}
 function cli_firstLine(s) {
     return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
 }
@@ -78640,12 +78705,8 @@ function optionChanges(volume, desired, actual) {
     }
     return out;
 }
-function samePath(a, b) {
-    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-    return n(a) === n(b);
-}
 function brickMatches(spec, actual) {
-    return samePath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
+    return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
 }
 /**
  * The changes that turn `actual` (null: no such volume) into `desired`.
@@ -79159,7 +79220,134 @@ function parseWriteProbe(result) {
     return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
 }
 
+;// CONCATENATED MODULE: ./src/components/glusterfs/bricks.ts
+/**
+ * Brick processes that glusterd runs badly, and their repair.
+ *
+ * Two faults a returning brick host shows on GlusterFS 10.3:
+ *
+ * - offline: `volume status` lists the brick with status 0 (its glusterfsd
+ *   died or never started).
+ * - online without a port: the brick process runs (status 1, a pid) but
+ *   glusterd has no TCP port for it ("N/A"). Seen in the lab when glusterd
+ *   starts on a brick host of a volume with server quorum: it starts the brick
+ *   once from its restart path and again when quorum is regained, the second
+ *   start finds the first ("discovered already-running brick") and the port
+ *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
+ *   #3490). Clients already connected keep using it, but new mounts and
+ *   `heal info` cannot reach it, so self-heal never completes. Restarting
+ *   glusterd did not help in CI: the port stayed N/A (it adopts the same
+ *   running process).
+ *
+ * The repair for both: stop every glusterfsd of that brick on its host (a
+ * stray duplicate would hold the brick's port and its locks), then
+ * `gluster volume start VOL force`, which starts the missing brick process
+ * once; it signs in to glusterd with its port. Then wait until `volume status`
+ * shows the port. Exercised in the lab on a killed brick and on a stray
+ * glusterfsd named in the pidfile; the race itself did not recur there
+ * (docs/migrate-storage.md has the counts).
+ */
+
+
+/**
+ * Prints one line per glusterfsd on the host: `pid TAB brick-path TAB port`,
+ * read from /proc/PID/cmdline (NUL-separated, so paths with spaces survive).
+ */
+function brickProcessesCommand() {
+    return ('for p in $(pgrep -x glusterfsd); do ' +
+        "tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | " +
+        'awk -v pid="$p" \'prev=="--brick-name"{b=$0} prev=="--brick-port"{port=$0} {prev=$0} END {if (b!="") printf "%s\\t%s\\t%s\\n", pid, b, port}\'; ' +
+        'done; true');
+}
+function parseBrickProcesses(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const [pid, brickPath, port] = line.split('\t');
+        if (!pid || !/^\d+$/.test(pid) || !brickPath?.startsWith('/'))
+            continue;
+        out.push({ pid: Number(pid), brickPath, port: port && /^\d+$/.test(port.trim()) ? Number(port.trim()) : null });
+    }
+    return out;
+}
+/** The brick's row in `volume status`, matched by address or host name and path. */
+function brickStatusOf(b, status) {
+    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && sameBrickPath(s.path, b.path));
+}
+/** Online with a TCP port glusterd hands to clients. */
+function brickServing(s) {
+    return s !== undefined && s.online && s.port !== null && s.port > 0;
+}
+/** Online, with a pid, but no port: the restart race above. */
+function brickRunsWithoutPort(s) {
+    return s !== undefined && s.online && !(s.port !== null && s.port > 0);
+}
+/**
+ * Stops every glusterfsd serving `path` on this host: TERM, up to 10 s for
+ * them to exit, then KILL. Prints the pids it signalled.
+ */
+function stopBrickProcessesCommand(path) {
+    // Validated by the model (no quotes or spaces), quoted anyway for awk and sh.
+    const want = joinArgs([path]);
+    const pids = `pids=; for p in $(pgrep -x glusterfsd); do tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | awk -v want=${want} 'prev=="--brick-name" && $0==want {f=1} {prev=$0} END {exit !f}' && pids="$pids $p"; done`;
+    return [
+        pids,
+        'for p in $pids; do echo "TERM $p"; kill -TERM "$p" 2>/dev/null; done',
+        `i=0; while [ $i -lt 20 ]; do ${pids}; [ -z "$pids" ] && break; sleep 0.5; i=$((i+1)); done`,
+        'for p in $pids; do echo "KILL $p"; kill -KILL "$p" 2>/dev/null; done',
+        'true',
+    ].join('; ');
+}
+function volumeStartForceCommand(volume) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'start', volume, 'force']);
+}
+/** `volume status` of one brick, for the wait after a repair. */
+function brickStatusCommand(volume, brick) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'status', volume, brickName(brick), '--xml']);
+}
+/**
+ * The repairs a started volume needs: one per brick that `status` lists as
+ * offline or as online without a port. Bricks it does not list (their host's
+ * glusterd is down) are left to the glusterd start. `processes` are the
+ * glusterfsd processes on each brick host (by inventory host name), when known.
+ */
+function brickRepairs(model, status, processes = new Map()) {
+    if (!status.started)
+        return [];
+    const out = [];
+    for (const b of allBricks(model)) {
+        const s = brickStatusOf(b, status);
+        if (!s || brickServing(s))
+            continue;
+        const name = brickName(b);
+        const mine = (processes.get(b.host) ?? []).filter((p) => sameBrickPath(p.brickPath, b.path));
+        const listedPid = s.online ? s.pid : null;
+        const strayPids = mine.map((p) => p.pid).filter((pid) => pid !== listedPid);
+        const fault = s.online ? 'no-port' : 'offline';
+        const stop = stopBrickProcessesCommand(b.path);
+        const start = volumeStartForceCommand(model.volume);
+        const killed = [listedPid, ...strayPids].filter((p) => p !== null);
+        const stopWhat = killed.length === 0
+            ? 'stop any glusterfsd of the brick on ' + b.host
+            : `stop glusterfsd ${killed.length === 1 ? 'pid' : 'pids'} ${killed.join(', ')} on ${b.host}${strayPids.length > 0 ? ` (${strayPids.length === 1 ? 'a stray process' : 'stray processes'} glusterd does not list)` : ''}`;
+        out.push({
+            brick: b,
+            name,
+            fault,
+            pid: listedPid,
+            strayPids,
+            summary: fault === 'no-port'
+                ? `restart brick ${name}: running without a port (GlusterFS restart race)`
+                : `start brick ${name}: offline`,
+            detail: `${stopWhat}; ${start}; waits until volume status shows the brick online with a port`,
+            stopCommand: stop,
+            startCommand: start,
+        });
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
+
 
 
 
@@ -79224,13 +79412,6 @@ function volumeChecks(observer, model, info) {
     }
     return out;
 }
-function statusFor(b, status) {
-    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && health_samePath(s.path, b.path));
-}
-function health_samePath(a, b) {
-    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-    return n(a) === n(b);
-}
 /**
  * Every brick of the model online, and its filesystem not nearly full (when
  * the facts come from `volume status ... detail`). `unreachableHosts` are
@@ -79244,7 +79425,7 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
             out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
             continue;
         }
-        const s = statusFor(b, status);
+        const s = brickStatusOf(b, status);
         if (!s) {
             if (unreachableHosts.has(b.host)) {
                 out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
@@ -79254,14 +79435,15 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
             }
             continue;
         }
-        // Seen in the lab after glusterd restarted on a brick host (GlusterFS 10.3, server
-        // quorum regained): the brick was started twice, the survivor runs but never
-        // registered its port, so status says online with port N/A. Connected clients
-        // keep using it, but heal info and every new mount cannot reach it.
-        const unregistered = s.online && !(s.port !== null && s.port > 0);
+        // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
+        // Connected clients keep using it, but heal info and every new mount cannot
+        // reach it. Restarting glusterd does not fix it (it adopts the same process);
+        // stopping that brick process and "volume start force" does.
+        const unregistered = brickRunsWithoutPort(s);
+        const startForce = volumeStartForceCommand(model.volume);
         out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
-            ? `The brick process on ${b.host} runs but glusterd does not know its port, so new clients and heal cannot reach it: restart glusterd on ${b.host} (systemctl restart glusterd).`
-            : `The brick process on ${b.host} is down: "gluster volume start ${model.volume} force" restarts missing brick processes; see /var/log/glusterfs/bricks/ on ${b.host}.`));
+            ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
+            : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`));
         if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
             const used = 1 - s.sizeFree / s.sizeTotal;
             const pct = `${Math.round(used * 100)}% used`;
@@ -79270,10 +79452,13 @@ function brickChecks(observer, model, status, unreachableHosts = new Set()) {
     }
     return out;
 }
-/** Bricks of the model that `status` shows offline or does not list. */
+/**
+ * Bricks of the model that `status` shows offline, online without a port
+ * (heal cannot reach those either), or does not list.
+ */
 function bricksNotOnline(model, status) {
     return allBricks(model)
-        .filter((b) => !status.started || !statusFor(b, status)?.online)
+        .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
         .map(brickName);
 }
 function healBrickMatches(name, b) {
@@ -79281,7 +79466,7 @@ function healBrickMatches(name, b) {
     if (i === -1)
         return false;
     const host = name.slice(0, i);
-    return (host === b.address || host === b.host) && health_samePath(name.slice(i + 1), b.path);
+    return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
 }
 /**
  * Heal backlog per brick: nothing pending and nothing in split brain.
@@ -79298,7 +79483,7 @@ function healChecks(observer, model, heal, downBricks = [], splitBrain) {
         const h = heal.find((x) => healBrickMatches(x.brick, b));
         if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
             const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
-            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down: see the brick check.' : `gluster volume heal ${vol} info summary`));
+            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
             continue;
         }
         out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
@@ -79328,6 +79513,7 @@ function mountChecks(host, spec, mounts, probe) {
 
 ;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
 /** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
+
 
 
 
@@ -79951,6 +80137,7 @@ function parseWsrepStatus(text) {
         clusterConfId: raw['wsrep_cluster_conf_id'] ?? '',
         desync: raw['wsrep_desync'] === undefined ? null : onOff(raw['wsrep_desync']),
         desyncCount: status_num(raw['wsrep_desync_count'], 0),
+        localRecvQueue: status_num(raw['wsrep_local_recv_queue'], 0),
         localRecvQueueAvg: status_num(raw['wsrep_local_recv_queue_avg'], 0),
         flowControlPaused: status_num(raw['wsrep_flow_control_paused'], 0),
         lastCommitted: status_num(raw['wsrep_last_committed'], -1),
@@ -80040,6 +80227,7 @@ function nodeProblem(name, s, expectedSize) {
 function evaluateGate(expectedNodes, statuses, options = {}) {
     const recover = options.recoverCommand ?? 'lms-ha recover';
     const n = expectedNodes.length;
+    const size = options.expectedSize ?? n;
     const rows = [];
     const problems = [];
     const live = expectedNodes.filter((name) => isStatus(statuses.get(name)));
@@ -80079,7 +80267,7 @@ function evaluateGate(expectedNodes, statuses, options = {}) {
             uuid: o.clusterStateUuid || null,
             confId: o.clusterConfId || null,
         };
-        const p = nodeProblem(name, o, n);
+        const p = nodeProblem(name, o, size);
         if (p) {
             rows.push({ ...base, verdict: p.verdict });
             problems.push(p.hint);
@@ -81726,9 +81914,14 @@ function sectionsToApply(changes) {
 const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' };
 /** Thresholds; a node above them is lagging (ProxySQL's max_transactions_behind idea). */
 const THRESHOLDS = {
-    /** wsrep_local_recv_queue_avg above this: the node applies slower than the cluster writes. */
-    recvQueueAvg: 10,
-    /** wsrep_flow_control_paused above this: replication was paused this share of the time. */
+    /** wsrep_local_recv_queue above this: the node applies slower than the cluster writes, now. */
+    recvQueue: 10,
+    /**
+     * wsrep_flow_control_paused above this: replication was paused this share
+     * of the time since the node started or the last FLUSH STATUS. A fraction
+     * over all that time, not a reading of now, so it warns rather than fails:
+     * one busy hour would otherwise fail every night after it.
+     */
     flowControlPaused: 0.1,
     /** gcache should hold this many hours of writes, else a node away that long needs a full SST (research §2.1). */
     gcacheWindowHours: 4,
@@ -81779,8 +81972,10 @@ function galeraNodeChecks(name, f) {
     out.push(row(L, name, 'wsrep_ready', 'ON', s.ready ? 'ON' : 'OFF', s.ready ? 'ok' : 'fail', `${name} does not accept queries.`));
     out.push(row(L, name, 'wsrep_connected', 'ON', s.connected ? 'ON' : 'OFF', s.connected ? 'ok' : 'fail', `${name} has no group connection: check ports 4567/4568/4444 between the nodes.`));
     out.push(row(L, name, 'wsrep_desync', 'OFF', s.desync === null ? 'unknown' : desync ? 'ON' : 'OFF', desync ? 'fail' : 'ok', `SET GLOBAL wsrep_desync=OFF on ${name} once the backup (or other work) that set it is done; not while an SST runs.`));
-    out.push(row(L, name, 'recv queue (avg)', `<= ${THRESHOLDS.recvQueueAvg}`, String(s.localRecvQueueAvg), s.localRecvQueueAvg <= THRESHOLDS.recvQueueAvg ? 'ok' : 'fail', `${name} applies write-sets slower than they arrive: check its disk and CPU, and wsrep_slave_threads.`));
-    out.push(row(L, name, 'flow control paused', `<= ${THRESHOLDS.flowControlPaused}`, s.flowControlPaused.toFixed(3), s.flowControlPaused <= THRESHOLDS.flowControlPaused ? 'ok' : 'fail', `Replication was paused ${(s.flowControlPaused * 100).toFixed(0)}% of the time: the slowest node holds the whole cluster back.`));
+    out.push(row(L, name, 'recv queue', `<= ${THRESHOLDS.recvQueue}`, 
+    // The average is since start or FLUSH STATUS: context, not the verdict.
+    `${s.localRecvQueue} (avg ${s.localRecvQueueAvg} since start or FLUSH STATUS)`, s.localRecvQueue <= THRESHOLDS.recvQueue ? 'ok' : 'fail', `${name} applies write-sets slower than they arrive: check its disk and CPU, and wsrep_slave_threads.`));
+    out.push(row(L, name, 'flow control paused', `<= ${THRESHOLDS.flowControlPaused}`, `${s.flowControlPaused.toFixed(3)} (share of the time since start or FLUSH STATUS)`, s.flowControlPaused <= THRESHOLDS.flowControlPaused ? 'ok' : 'warn', `Replication was paused ${(s.flowControlPaused * 100).toFixed(0)}% of the time since ${name} started or its status was last flushed: the slowest node held the whole cluster back. If that was a past load, FLUSH STATUS on ${name} starts the count again.`));
     return out;
 }
 function groupBy(values) {
@@ -82355,15 +82550,14 @@ function renderClustercheckNftables(model) {
     return lines.join('\n');
 }
 /**
- * The unit that loads the fence at boot and keeps it loaded. Debian's
- * nftables.service (when an operator enables it) runs `flush ruleset` from
- * /etc/nftables.conf on start, reload and stop, which would drop this table
- * too: the unit is ordered after it, restarted with it (PartOf) and reloaded
- * with it (ReloadPropagatedFrom), so the operator's own ruleset and this
- * table always end up side by side. Early and without default dependencies
- * (like nftables.service) so the port is fenced before the socket listens:
- * default dependencies would order it after basic.target, which comes after
- * the socket, a cycle systemd breaks by dropping a job at boot.
+ * The unit that loads the fence at boot. Early and without default
+ * dependencies (like nftables.service) so the port is fenced before the socket
+ * listens: default dependencies would order it after basic.target, which comes
+ * after the socket, a cycle systemd breaks by dropping a job at boot. After
+ * nftables.service, whose start flushes the ruleset. Keeping the table loaded
+ * when an operator's nftables.service flushes it later is the drop-in's job
+ * (renderNftablesServiceDropIn): systemd can propagate a restart or a reload
+ * to this unit, but a stop only as a stop, which would leave the port open.
  */
 function renderClustercheckFirewallUnit(nftPath) {
     if (!SAFE_PATH.test(nftPath))
@@ -82376,8 +82570,6 @@ Wants=network-pre.target
 After=local-fs.target nftables.service
 Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
 Conflicts=shutdown.target
-PartOf=nftables.service
-ReloadPropagatedFrom=nftables.service
 
 [Service]
 Type=oneshot
@@ -82389,6 +82581,28 @@ ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
 
 [Install]
 WantedBy=sysinit.target
+`;
+}
+/** Drop-in of Debian's nftables.service: the fence again after each flush of the ruleset. */
+const NFTABLES_DROP_IN_PATH = '/etc/systemd/system/nftables.service.d/lms-ha-clustercheck.conf';
+/**
+ * Debian's nftables.service (an operator's own firewall) runs `nft -f
+ * /etc/nftables.conf`, which starts with `flush ruleset`, on start and reload,
+ * and `nft flush ruleset` on stop: each would drop the fence's table too and
+ * leave the health check open to everyone. These lines run after each of them
+ * and load the fence again ("-": a missing file or nft never fails the
+ * operator's unit). Harmless where nftables.service is not installed.
+ */
+function renderNftablesServiceDropIn(nftPath) {
+    if (!SAFE_PATH.test(nftPath))
+        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# nftables.service flushes the whole ruleset on start, reload and stop: load the
+# health-check fence (table inet ${CLUSTERCHECK_NFT_TABLE}) again after each.
+[Service]
+ExecStartPost=-/usr/sbin/nft -f ${nftPath}
+ExecReload=-/usr/sbin/nft -f ${nftPath}
+ExecStopPost=-/usr/sbin/nft -f ${nftPath}
 `;
 }
 /** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
@@ -83100,6 +83314,7 @@ async function runDrills(context, request, first, verifyNow) {
     if (failed.length > 0) {
         return {
             rows: [],
+            figures: [],
             error: new DeployError('cluster-unhealthy', `drills refused: the platform is not fully healthy (${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check}`).join('; ')}); nothing was stopped`, {
                 hint: 'Drills only run on a platform where every check passes: fix the failures in the table first.',
             }),
@@ -83107,29 +83322,32 @@ async function runDrills(context, request, first, verifyNow) {
     }
     const unable = drillPreconditions(request, first);
     if (unable)
-        return { rows: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
+        return { rows: [], figures: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
     const env = context.environment;
     const lockHosts = env.hosts.filter((h) => first.dbNodes.some((d) => d.name === h.name) || first.lb.lbs.some((l) => l.name === h.name));
     const remotes = await Promise.all(lockHosts.map((h) => context.host(h.name)));
     return withLock(remotes, { environment: env.name, owner: { runId: context.request.runId, repository: context.request.repository, command: 'verify-ha drills' }, logger: context.logger }, async () => {
         const rows = [];
+        const figures = [];
         let view = first;
         for (const drill of request.drills) {
             if (!haproxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
                     rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
-                    return { rows, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
+                    return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
             }
             const result = await runOneDrill(context, drill, view, verifyNow);
             rows.push(...result.rows);
+            if (result.figures)
+                figures.push(result.figures);
             if (result.error)
-                return { rows, error: result.error };
+                return { rows, figures, error: result.error };
             view = result.view;
         }
-        return { rows };
+        return { rows, figures };
     });
 }
 async function runOneDrill(context, drill, view, verifyNow) {
@@ -83256,10 +83474,22 @@ async function runOneDrill(context, drill, view, verifyNow) {
                 ...unread.map((p) => `${p.host}: not read (${p.error})`),
                 ...(acked.length === 0 ? ['no write was acknowledged'] : []),
             ].join('; '), ok, 'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.'));
+        const figures = {
+            drill,
+            host: target.host,
+            effect,
+            unavailableMs: Math.round(fault.unavailableMs),
+            failedAttempts: fault.failedAttempts,
+            resumedMs: Math.round(resumedMs),
+            healthyAfterMs: healthy ? Math.round(healthyMs) : null,
+            restoreUnavailableMs: Math.round(during.unavailableMs),
+            acknowledged: acked.length,
+            lost: Math.max(0, ...presence.map((p) => p.missing.length)),
+        };
         const failedRows = rows.filter((r) => r.status === 'fail');
         return failedRows.length > 0
-            ? { rows, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
-            : { rows, view: healthy ?? view };
+            ? { rows, figures, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
+            : { rows, figures, view: healthy ?? view };
     }
     catch (e) {
         const err = toDeployError(e);
@@ -83375,10 +83605,12 @@ const verifyHa = async (context) => {
     const first = await gatherVerification(context);
     const checks = [...context.preflightChecks, ...first.checks];
     let drillError;
+    let drillFigures;
     if (drills) {
         try {
             const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
             checks.push(...outcome.rows);
+            drillFigures = outcome.figures;
             drillError = outcome.error;
         }
         catch (error) {
@@ -83389,10 +83621,12 @@ const verifyHa = async (context) => {
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn').length;
     context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
+    const drillsResult = drillFigures ? { drills: drillFigures } : {};
     if (drillError)
-        return { checks, error: drillError };
+        return { checks, ...drillsResult, error: drillError };
     return {
         checks,
+        ...drillsResult,
         ...(failed.length > 0
             ? {
                 error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
@@ -83863,7 +84097,39 @@ function decideRecovery(nodes, options = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/components/galera/apt-pin.ts
+/**
+ * `database.package_version` as an apt preferences file. Naming the version
+ * on the command line (`apt-get install mariadb-server=V`) is not enough: its
+ * siblings from the same source (mariadb-server-core, mariadb-client,
+ * libmariadb3, ...) depend on exactly V, and apt would still pick the newest
+ * of those, so an older pin fails to install and an unattended `apt-get
+ * upgrade` moves a pinned node out of step with the others. One preferences
+ * record for the whole source package holds every one of them at V.
+ */
+const MARIADB_PIN_PATH = '/etc/apt/preferences.d/lms-ha-mariadb.pref';
+/** Debian's source package for mariadb-server and everything built with it. */
+const MARIADB_SOURCE_PACKAGE = 'mariadb';
+function renderMariadbPin(version) {
+    return [
+        '# Written by lms-ha from database.package_version: every package built from',
+        "# MariaDB's source stays at this version (also for apt-get upgrade), until",
+        '# the inventory names another one and deploy-db upgrades node by node.',
+        `Package: src:${MARIADB_SOURCE_PACKAGE}`,
+        `Pin: version ${version}`,
+        'Pin-Priority: 1001',
+        '',
+    ].join('\n');
+}
+/** The version a pin file written by renderMariadbPin holds, or null. */
+function pinnedVersion(content) {
+    if (content === null)
+        return null;
+    return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/facts.ts
+
 
 
 
@@ -83881,9 +84147,11 @@ function galeraFactsScript() {
     return [
         `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
         'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
+        'echo "@@enabled"; systemctl is-enabled mariadb 2>/dev/null || true',
         `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
         `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
         `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
+        `echo "@@aptpin"; if [ -f ${MARIADB_PIN_PATH} ]; then base64 -w0 ${MARIADB_PIN_PATH}; echo; else echo "@absent"; fi`,
         'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
     ].join('; ');
 }
@@ -83929,11 +84197,13 @@ function parseGaleraFacts(stdout) {
     return {
         packages,
         running,
+        enabled: /^enabled/.test((s.get('enabled') ?? '').trim()),
         config: decodeFile(s.get('config')),
         status,
         wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
         grastate: grastateText === null ? null : parseGrastate(grastateText),
         sstAuthFile: parseSstAuthFact(s.get('sstauth')),
+        aptPin: decodeFile(s.get('aptpin')),
     };
 }
 function parseSstAuthFact(section) {
@@ -83977,6 +84247,171 @@ function classifyCluster(nodes, facts) {
         }),
         observations,
     };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/membership.ts
+/**
+ * Pure: who is in the cluster as its running members see it, compared with the
+ * inventory, and what taking retired nodes out of it takes.
+ *
+ * A node that is no longer a db host is never dropped silently: either it is
+ * listed for removal (database.remove_nodes, the host kept under hosts: so it
+ * can be reached) and the plan says how it leaves, or deploy-db refuses to
+ * apply while it is still a member.
+ */
+
+/**
+ * Names and incoming addresses of the members (MariaDB 10.4+, Galera 4). Read
+ * with wsrep_sync_wait off: it must answer even while a causality wait would block.
+ */
+const CLUSTER_MEMBERS_SQL = 'SET SESSION wsrep_sync_wait = 0; SELECT node_name, node_incoming_address FROM mysql.wsrep_cluster_members';
+/** The host of `10.0.0.1:3306` or `[fd00::1]:3306`; null for AUTO or an empty entry. */
+function hostOf(entry) {
+    const text = entry.trim();
+    if (text === '' || text.toUpperCase() === 'AUTO')
+        return null;
+    const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+    if (v6)
+        return v6[1];
+    const colons = text.split(':').length - 1;
+    if (colons === 1)
+        return text.slice(0, text.indexOf(':'));
+    return text;
+}
+/** `wsrep_incoming_addresses` ("10.0.0.1:3306,10.0.0.2:3306") as hosts. */
+function parseIncomingAddresses(value) {
+    return (value ?? '')
+        .split(',')
+        .map(hostOf)
+        .filter((h) => h !== null);
+}
+/** Rows of CLUSTER_MEMBERS_SQL: name and (when not AUTO) incoming address. */
+function parseClusterMembers(text) {
+    return table_parseBatchRows(text)
+        .filter((row) => row.length >= 1 && (row[0] ?? '').trim() !== '')
+        .map((row) => ({ name: row[0].trim(), address: hostOf(row[1] ?? '') }));
+}
+function clusterView(size, members, incoming) {
+    const addresses = [...incoming];
+    for (const m of members)
+        if (m.address !== null && !addresses.includes(m.address))
+            addresses.push(m.address);
+    return { size, names: members.map((m) => m.name), addresses };
+}
+/** The node is a member as the others see it (by its node name, or by its address). */
+function isInView(view, node) {
+    return view.names.includes(node.name) || view.addresses.includes(node.address);
+}
+/**
+ * Members that are neither db hosts nor listed for removal, described for the
+ * operator: `db5 (10.0.0.15)` when the names table paired them, `a node at
+ * 10.0.0.15` when only the address is known.
+ */
+function unlistedMembers(view, known) {
+    const names = view.names.filter((n) => !known.some((k) => k.name === n));
+    const addresses = view.addresses.filter((a) => !known.some((k) => k.address === a));
+    if (view.names.length === 0)
+        return addresses.map((a) => `a node at ${a}`);
+    // The table's addresses are usually AUTO, so pair by elimination when that is unambiguous.
+    if (names.length === 1 && addresses.length === 1)
+        return [`${names[0]} (${addresses[0]})`];
+    return [...names, ...(names.length === 0 ? addresses.map((a) => `a node at ${a}`) : [])];
+}
+const FORCE_REMOVE_OPTION = 'force-remove';
+/**
+ * One node at a time: a node leaves by a clean shutdown (it announces its
+ * departure, so the others shrink the component instead of suspecting a
+ * failure), then is disabled so a reboot cannot bring it back into the cluster.
+ */
+function decideRemoval(input) {
+    const steps = [];
+    const refusals = [];
+    const notes = [];
+    const leaving = input.retiring.filter((r) => r.inView);
+    let size = input.clusterSize;
+    const force = input.force ? ' (overridden: force-remove=true)' : '';
+    if (leaving.length > 0 && input.clusterSize !== null) {
+        const after = input.clusterSize - leaving.length;
+        const votes = input.remaining.length + input.arbitrators;
+        if (votes < 3) {
+            const text = `removing ${leaving.map((r) => r.name).join(', ')} would leave ${input.remaining.length} db node(s)${input.arbitrators > 0 ? ` and ${input.arbitrators} arbitrator(s)` : ''}: a Galera cluster needs 3 votes to survive the loss of one`;
+            if (input.force)
+                notes.push(text + force);
+            else
+                refusals.push(`${text}; add a db node first, or set the option ${FORCE_REMOVE_OPTION}=true if this is intended`);
+        }
+        if (after * 2 <= input.clusterSize) {
+            const text = `removing ${leaving.length} of the ${input.clusterSize} current members at once would leave ${after}, not a majority of the cluster as it is now`;
+            if (input.force)
+                notes.push(text + force);
+            else
+                refusals.push(`${text}; remove fewer nodes per run, or set the option ${FORCE_REMOVE_OPTION}=true if this is intended`);
+        }
+    }
+    for (const r of input.retiring) {
+        if (!r.reachable) {
+            if (r.inView) {
+                refusals.push(`${r.name} (${r.address}) cannot be reached over SSH, but the remaining members still list it in the cluster: it is running and deploy-db cannot stop it. Restore SSH to ${r.name}, or stop mariadb on it from its console, then re-run`);
+            }
+            else {
+                notes.push(`${r.name} (${r.address}) cannot be reached and the remaining members do not list it (cluster size ${input.clusterSize ?? 'unknown'}): treated as already gone, nothing is done to it. If it comes back, disable mariadb there before it boots, or it rejoins the cluster`);
+            }
+            continue;
+        }
+        if (r.running) {
+            if (r.inView && size !== null)
+                size -= 1;
+            steps.push({
+                node: r.name,
+                action: 'leave',
+                sizeAfter: size ?? 0,
+                inView: r.inView,
+                lbWriter: input.lbWriter?.name === r.name,
+            });
+            if (input.lbWriter?.name === r.name) {
+                notes.push(`${r.name} is the writer of the load balancers (${input.lbWriter.source}): when it stops they move new writes to the next node and cut the sessions open on ${r.name}. Run deploy-lb afterwards so they no longer list it`);
+            }
+            continue;
+        }
+        if (r.inView) {
+            refusals.push(`${r.name}: the remaining members list it, but mariadb is not active there: wait until it has left or joined, then re-run`);
+            continue;
+        }
+        if (r.installed && r.enabled) {
+            steps.push({ node: r.name, action: 'disable' });
+            continue;
+        }
+        notes.push(`${r.name}: already out of the cluster (mariadb ${r.installed ? 'stopped and disabled' : 'not installed'}); it can now be deleted from hosts: and database.remove_nodes`);
+    }
+    return { steps, refusals, notes, finalSize: size };
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/configured-writer.ts
+/**
+ * Pure: the db node an installed haproxy.cfg sends writes to (the first
+ * non-backup server of the writer listener), as deploy-lb last rendered it.
+ * deploy-db reads it to warn before it takes that node out of the cluster.
+ */
+
+function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
+    let inListener = false;
+    for (const raw of config.split('\n')) {
+        const line = raw.replace(/#.*$/, '').trimEnd();
+        if (line.trim() === '')
+            continue;
+        // A section header starts at column 0; its settings are indented.
+        if (!/^\s/.test(line)) {
+            const [keyword, name] = line.trim().split(/\s+/);
+            inListener = (keyword === 'listen' || keyword === 'backend') && name === listener;
+            continue;
+        }
+        if (!inListener)
+            continue;
+        const words = line.trim().split(/\s+/);
+        if (words[0] === 'server' && words[1] && !words.includes('backup') && !words.includes('disabled'))
+            return words[1];
+    }
+    return null;
 }
 
 ;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
@@ -84053,7 +84488,8 @@ async function installGaleraPackages(host, packages, logger) {
         'set -e',
         'export DEBIAN_FRONTEND=noninteractive',
         'apt-get update -q',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+        // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+        `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
         // The package starts mariadb at once on its default config: it must not
         // stay up before the Galera config is written.
         'systemctl stop mariadb',
@@ -84240,6 +84676,10 @@ async function planOrApplyReviewed(context, spec) {
 
 
 
+
+
+
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
  * What verify-ha's causality probe does with the app user's credentials:
@@ -84299,6 +84739,23 @@ function secretValues(context) {
         out[sst.env] = context.secrets.valueOf(sst);
     return out;
 }
+/** Hosts named in database.remove_nodes (kept under hosts: without the db role). */
+function retiringHosts(environment) {
+    const names = environment.database?.remove_nodes ?? [];
+    return environment.hosts.filter((h) => names.includes(h.name));
+}
+/**
+ * A host listed for removal may already be gone for good: preflight failing
+ * only to reach such hosts does not stop deploy-db (the plan treats them as
+ * gone once the remaining members confirm they are not in the cluster).
+ */
+function deployDbToleratesPreflight(request, environment, outcome) {
+    if (request.command !== 'deploy-db' || outcome.error?.reason !== 'ssh-failed')
+        return false;
+    const retiring = new Set(retiringHosts(environment).map((h) => h.name));
+    const failed = outcome.checks.filter((c) => c.status === 'fail');
+    return failed.length > 0 && failed.every((c) => c.check === 'ssh + sudo' && c.host !== undefined && retiring.has(c.host) && !outcome.facts.has(c.host));
+}
 async function gather(context, model, desired) {
     const dbHosts = hostsWithRole(context.environment, 'db');
     const remotes = new Map();
@@ -84343,7 +84800,52 @@ async function gather(context, model, desired) {
             schemaProblems = parseSchemaProblems(await runSqlScript(host, `${schemaProblemsSql(names)};\n`, 'check tables for Galera'));
         }
     }
-    return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable };
+    let view = null;
+    if (reader) {
+        const status = facts.get(reader).status;
+        const r = await remotes.get(reader).run('mariadb --batch -N', {
+            purpose: 'list the cluster members',
+            stdin: `${CLUSTER_MEMBERS_SQL};\n`,
+            timeoutMs: 30_000,
+            allowFailure: true,
+        });
+        view = clusterView(status.clusterSize, r.code === 0 ? parseClusterMembers(r.stdout) : [], parseIncomingAddresses(status.raw['wsrep_incoming_addresses']));
+    }
+    // Retired hosts preflight could not reach are not contacted again.
+    const retiringAll = retiringHosts(context.environment);
+    const reached = retiringAll.filter((h) => context.facts.has(h.name));
+    for (const h of reached)
+        remotes.set(h.name, await context.host(h.name));
+    const retiringFacts = await context.forEachHost(reached, (remote) => gatherGaleraFacts(remote));
+    const retiring = retiringAll.map((h) => {
+        const i = reached.indexOf(h);
+        const result = i >= 0 ? retiringFacts[i] : null;
+        if (result && !result.ok)
+            throw result.error;
+        const f = result?.ok ? result.value : null;
+        const node = { name: h.name, address: h.address };
+        return {
+            ...node,
+            reachable: f !== null,
+            installed: f !== null && f.packages['mariadb-server'] !== undefined,
+            running: f?.running ?? false,
+            enabled: f?.enabled ?? false,
+            inView: view ? isInView(view, node) : f !== null && f.running && f.wsrepActive,
+        };
+    });
+    const lbWriter = retiring.some((r) => r.inView) ? await readLbWriter(context) : undefined;
+    return { dbHosts, remotes, facts, accounts, databases, situation, schemaProblems, probeTable, retiring, view, ...(lbWriter ? { lbWriter } : {}) };
+}
+/** HAProxy's writer as installed on the first load balancer preflight reached (ProxySQL: not read). */
+async function readLbWriter(context) {
+    if (context.environment.load_balancer?.kind !== 'haproxy')
+        return undefined;
+    const lb = hostsWithRole(context.environment, 'lb').find((h) => context.facts.has(h.name));
+    if (!lb)
+        return undefined;
+    const content = await (await context.host(lb.name)).readFile(HAPROXY_CONFIG_PATH);
+    const name = content ? configuredWriter(content.toString('utf8')) : null;
+    return name ? { name, source: `first server of the writer listener in ${HAPROXY_CONFIG_PATH} on ${lb.name}` } : undefined;
 }
 function sqlObject(kind) {
     switch (kind) {
@@ -84374,7 +84876,7 @@ function once(fn) {
  * checked against the package sources before anything stops, so a pin that
  * cannot be installed fails with the node still running.
  */
-async function rollingUpgrade(host, hosts, members, specs, version, size, logger) {
+async function rollingUpgrade(host, hosts, members, specs, size, logger) {
     for (const other of members) {
         const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)));
         if (reason !== null) {
@@ -84384,6 +84886,15 @@ async function rollingUpgrade(host, hosts, members, specs, version, size, logger
             });
         }
     }
+    // The pin file step before this one checked that the sources have the version.
+    logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
+    await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
+    await installGaleraPackages(host, specs, logger);
+    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+    await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+/** Fails, naming the host and what it has, when the package sources lack `version` of mariadb-server. */
+async function requireVersionAvailable(host, version) {
     const available = await host.run('export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null 2>&1; apt-cache madison mariadb-server | cut -d"|" -f2 | tr -d " "', { purpose: 'list the mariadb-server versions in the package sources', timeoutMs: 5 * 60_000, allowFailure: true });
     const versions = available.stdout.split('\n').map((v) => v.trim()).filter((v) => v !== '');
     if (!versions.includes(version)) {
@@ -84392,11 +84903,46 @@ async function rollingUpgrade(host, hosts, members, specs, version, size, logger
             hint: 'Set database.package_version to one of the available versions, or add the package source that has it (provision).',
         });
     }
-    logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
-    await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
-    await installGaleraPackages(host, specs, logger);
-    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
-    await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
+}
+/**
+ * The apt pin for database.package_version on one host (apt-pin.ts says why
+ * a file and not `pkg=version`), or null when the host already has the right
+ * one. Writing it first checks that the sources have the version, so a bad
+ * pin fails before any package or service is touched.
+ */
+function aptPinChange(host, have, pin) {
+    const want = pin ? renderMariadbPin(pin) : null;
+    if (have === want)
+        return null;
+    if (want === null) {
+        return {
+            kind: 'file',
+            id: changeId('file', host.name, MARIADB_PIN_PATH),
+            host: host.name,
+            summary: `remove ${MARIADB_PIN_PATH} (database.package_version is no longer set: installed versions stay, apt may upgrade them)`,
+            path: MARIADB_PIN_PATH,
+            before: { content: have },
+            after: null,
+            sensitive: false,
+            apply: async (ctx) => {
+                await ctx.host.run(`rm -f ${MARIADB_PIN_PATH}`, { purpose: 'remove the MariaDB apt pin' });
+            },
+        };
+    }
+    return {
+        kind: 'file',
+        id: changeId('file', host.name, MARIADB_PIN_PATH),
+        host: host.name,
+        summary: `${have === null ? 'write' : 'update'} ${MARIADB_PIN_PATH} (every MariaDB package held at ${pin})`,
+        path: MARIADB_PIN_PATH,
+        before: have === null ? null : { content: have },
+        after: { content: want, mode: 0o644, owner: 'root', group: 'root' },
+        sensitive: false,
+        apply: async (ctx) => {
+            await requireVersionAvailable(ctx.host, pin);
+            await ctx.host.writeFile(MARIADB_PIN_PATH, want, { mode: 0o644, owner: 'root', group: 'root' });
+        },
+    };
 }
 function hostFactsRow(host, f, pin) {
     const facts = {
@@ -84423,14 +84969,45 @@ function computePlan(context, model, desired, g) {
     }
     const changes = [];
     const warnings = g.schemaProblems.map((p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`);
+    // Members that are no longer db hosts: listed for removal, or never dropped silently.
+    const removal = planRemoval(context, g);
+    const unlisted = g.view
+        ? unlistedMembers(g.view, [
+            ...dbHosts,
+            ...g.retiring,
+            ...hostsWithRole(context.environment, 'arbitrator'),
+        ])
+        : [];
+    if (unlisted.length > 0) {
+        const text = unlisted.map((m) => `${m} is in the cluster but not in the inventory: deploy-db does not take a node out silently. To remove it, keep it under hosts: without the db role and list it in database.remove_nodes; to keep it, give it the db role again`);
+        if (context.request.mode === 'apply') {
+            throw new DeployError('invalid-inventory', `${text.join('\n')}\nNothing was changed.`, {
+                hint: 'List the node in database.remove_nodes (its host entry kept, without the db role), or put it back among the db hosts; then plan again.',
+            });
+        }
+        warnings.push(...text.map((t) => `${t} (apply refuses as the inventory stands)`));
+    }
+    if (removal.refusals.length > 0) {
+        throw new DeployError('invalid-inventory', `deploy-db will not remove ${g.retiring.map((r) => r.name).join(', ')}:\n${removal.refusals.map((r) => `- ${r}`).join('\n')}`, {
+            host: g.retiring[0]?.name,
+            hint: 'Nothing was changed. Fix what is named above, or take fewer nodes out per run.',
+        });
+    }
+    warnings.push(...removal.notes);
     // Existing cluster: refuse unless every member is healthy (Kolla's gate).
     if (situation.kind === 'existing') {
-        const gate = evaluateGate(situation.members, situation.observations, { recoverCommand: 'lms-ha recover (command: recover)' });
+        // Until they have left, the nodes being removed (and unlisted members) still count in the size.
+        const gate = evaluateGate(situation.members, situation.observations, {
+            recoverCommand: 'lms-ha recover (command: recover)',
+            expectedSize: situation.members.length + g.retiring.filter((r) => r.inView).length + unlisted.length,
+        });
         if (!gate.ok) {
             const failing = gate.rows.find((r) => r.verdict !== 'ok');
             throw new DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
         }
     }
+    // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
+    changes.push(...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'));
     // 1. Packages: one parallel install phase for every host that needs one.
     const installs = new Map();
     for (const h of dbHosts) {
@@ -84452,6 +85029,17 @@ function computePlan(context, model, desired, g) {
             continue;
         upgrades.set(name, installs.get(name));
         installs.delete(name);
+    }
+    // The pin file goes first: on hosts installing now (one parallel phase
+    // after it), and where only the pin differs; upgrading members get theirs
+    // in their turn of the rolling upgrade, so a failed upgrade leaves the
+    // nodes after it pinned where they are.
+    for (const h of dbHosts) {
+        if (upgrades.has(h.name))
+            continue;
+        const change = aptPinChange(h, facts.get(h.name).aptPin, pin);
+        if (change)
+            changes.push(change);
     }
     const installPhase = once(async () => {
         const hostsMap = g.remotes;
@@ -84482,6 +85070,9 @@ function computePlan(context, model, desired, g) {
         const specs = upgrades.get(name);
         const f = facts.get(name);
         const members = situation.members.length;
+        const pinChange = aptPinChange(dbHosts.find((h) => h.name === name), f.aptPin, pin);
+        if (pinChange)
+            changes.push(pinChange);
         specs.forEach((spec, i) => {
             const [pkg, version] = spec.split('=');
             changes.push({
@@ -84495,7 +85086,7 @@ function computePlan(context, model, desired, g) {
                 // One step per host does all of its packages; the others are recorded with it.
                 apply: async (ctx) => {
                     if (i === 0)
-                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, version, members, ctx.logger);
+                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
                 },
             });
         });
@@ -84529,11 +85120,14 @@ function computePlan(context, model, desired, g) {
         const content = renderGaleraConfig(model, h.name);
         if (f.config === content)
             continue;
+        const running = situation.members.includes(h.name) && f.running;
+        const cmp = compareGaleraConfig(content, f.config);
+        const fileOnly = running && cmp.classification.changes.length > 0 && cmp.classification.changes.every((c) => c.apply === 'file-only');
         changes.push({
             kind: 'file',
             id: changeId('file', h.name, GALERA_CONFIG_PATH),
             host: h.name,
-            summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}`,
+            summary: `${f.config === null ? 'write' : 'update'} ${GALERA_CONFIG_PATH}${fileOnly ? ` (${cmp.classification.changes.map((c) => c.key).join(', ')}: read only when mariadb starts, so no restart)` : ''}`,
             path: GALERA_CONFIG_PATH,
             before: f.config === null ? null : { content: f.config },
             after: { content, mode: 0o644, owner: 'root', group: 'root' },
@@ -84542,8 +85136,7 @@ function computePlan(context, model, desired, g) {
                 await ctx.host.writeFile(GALERA_CONFIG_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
             },
         });
-        if (situation.members.includes(h.name) && f.running) {
-            const cmp = compareGaleraConfig(content, f.config);
+        if (running) {
             if (cmp.classification.restartRequired) {
                 restart.push(h.name);
                 restartBecause.set(h.name, cmp.classification.restartBecause);
@@ -84770,7 +85363,85 @@ function computePlan(context, model, desired, g) {
         environment: context.environment.name,
         changes,
         warnings,
-        hosts: dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
+        hosts: [
+            ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
+            ...g.retiring.map((r) => ({
+                name: r.name,
+                address: r.address,
+                roles: ['db (being removed)'],
+                facts: r.reachable
+                    ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
+                    : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
+            })),
+        ],
+    });
+}
+function planRemoval(context, g) {
+    return decideRemoval({
+        remaining: g.dbHosts.map((h) => h.name),
+        arbitrators: hostsWithRole(context.environment, 'arbitrator').length,
+        clusterSize: g.view?.size ?? null,
+        retiring: g.retiring,
+        force: context.request.options[FORCE_REMOVE_OPTION] === 'true',
+        ...(g.lbWriter ? { lbWriter: g.lbWriter } : {}),
+    });
+}
+/**
+ * A node leaves by a clean shutdown (it tells the others, so they shrink the
+ * component at once instead of suspecting a failure), one at a time, each only
+ * while every remaining member is Synced; then it is disabled so a reboot does
+ * not bring it back. The remaining members' gcomm:// list changes in their
+ * option file only (see the file changes): it is read when mariadb starts.
+ */
+function removalChanges(model, remaining, removal, forced) {
+    return removal.steps.map((step) => {
+        if (step.action === 'disable') {
+            return {
+                kind: 'service',
+                id: changeId('service', step.node, 'mariadb', 'disable'),
+                host: step.node,
+                summary: `disable mariadb on ${step.node} (listed in database.remove_nodes; stopped, but it would start and rejoin at boot)`,
+                unit: 'mariadb',
+                action: 'disable',
+                apply: async (ctx) => {
+                    await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });
+                },
+            };
+        }
+        const before = step.inView ? step.sizeAfter + 1 : step.sizeAfter;
+        const notes = [
+            step.lbWriter ? `${step.node} is the writer of the load balancers: new writes move to the next node when it stops; run deploy-lb afterwards` : '',
+            forced ? `forced (${FORCE_REMOVE_OPTION}=true)` : '',
+        ].filter((n) => n !== '');
+        return {
+            kind: 'cluster',
+            step: 'leave',
+            id: changeId('cluster', step.node, 'leave'),
+            host: step.node,
+            summary: `remove ${step.node} from ${model.clusterName}: stop mariadb (a clean leave), disable it, wait until ${remaining.join(', ')} are Primary, Synced, size ${step.sizeAfter}${step.lbWriter ? ' (it is the load balancers\' writer)' : ''}`,
+            detail: `listed in database.remove_nodes; first checks ${remaining.join(', ')} are Synced with size ${before}; systemctl stop then disable mariadb on ${step.node}; then waits until each of them is Primary, Synced with size ${step.sizeAfter}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`,
+            apply: async (ctx) => {
+                for (const other of remaining) {
+                    const reason = syncedWithSize(before)(await queryNodeStatus(ctx.hosts.get(other)));
+                    if (reason !== null) {
+                        throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not removing ${step.node}`, {
+                            host: other,
+                            hint: 'Wait until every node is Synced, then run deploy-db again.',
+                        });
+                    }
+                }
+                ctx.logger.info(`stopping mariadb: ${step.node} leaves the cluster`, step.node);
+                await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb on the node being removed', timeoutMs: 10 * 60_000 });
+                await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });
+                for (const other of remaining) {
+                    await waitForNode(ctx.hosts.get(other), syncedWithSize(step.sizeAfter), {
+                        timeoutMs: 5 * 60_000,
+                        logger: ctx.logger,
+                        what: `Synced with cluster size ${step.sizeAfter}`,
+                    });
+                }
+            },
+        };
     });
 }
 const deployDb = async (context) => {
@@ -84778,7 +85449,8 @@ const deployDb = async (context) => {
     const desired = desiredAccounts(context.environment, model);
     return planOrApplyReviewed(context, {
         command: 'deploy-db',
-        lockHosts: hostsWithRole(context.environment, 'db'),
+        // The retired hosts it will stop too, when preflight reached them.
+        lockHosts: [...hostsWithRole(context.environment, 'db'), ...retiringHosts(context.environment).filter((h) => context.facts.has(h.name))],
         gather: () => gather(context, model, desired),
         plan: (g) => computePlan(context, model, desired, g),
     });
@@ -88821,6 +89493,223 @@ function validateVirtualRouterIds(groups, options = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/components/nftables/index.ts
+/**
+ * Reads a host's loaded nftables ruleset (`nft -j list ruleset`, libnftables-json)
+ * and finds what would stop the Galera peers from reaching this node: a rule in
+ * an input chain that drops or rejects one of the cluster's TCP ports for every
+ * source, or an input chain whose policy is drop and that accepts none of it.
+ *
+ * Why: an operator's firewall that drops the SST port does nothing visible until
+ * a node has to rejoin by full state transfer; then the donor's socat retries
+ * its connection to the joiner for about two minutes and the joiner aborts with
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab, issue 4).
+ * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
+ * own beside the operator's), so it can say so at plan time.
+ *
+ * Deliberately conservative: a rule that also narrows by source address,
+ * interface or anything this reader does not understand is not reported (it may
+ * be a fence that lets the peers in), nor is a chain that jumps elsewhere.
+ * Pure: no host access.
+ */
+const GALERA_PEER_PORTS = [
+    { port: 4567, label: 'Galera replication' },
+    { port: 4568, label: 'Galera IST' },
+    { port: 4444, label: 'Galera SST' },
+];
+const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+function portSet(right, sets, table) {
+    if (typeof right === 'number')
+        return (p) => p === right;
+    if (typeof right === 'string') {
+        if (right.startsWith('@')) {
+            const elems = sets.get(`${table} ${right.slice(1)}`);
+            return elems ? union(elems, sets, table) : null;
+        }
+        // Service names ("ssh") are printed numerically by -j unless -S; anything else is unknown.
+        return /^\d+$/.test(right) ? (p) => p === Number(right) : null;
+    }
+    if (isObj(right)) {
+        if (Array.isArray(right['set']))
+            return union(right['set'], sets, table);
+        if (Array.isArray(right['range']) && right['range'].length === 2) {
+            const [lo, hi] = right['range'];
+            if (typeof lo === 'number' && typeof hi === 'number')
+                return (p) => p >= lo && p <= hi;
+        }
+    }
+    return null;
+}
+function union(elems, sets, table) {
+    const parts = [];
+    for (const e of elems) {
+        // Named set elements may carry timeouts/comments: {"elem": {"val": 4444, ...}}.
+        const value = isObj(e) && isObj(e['elem']) ? e['elem']['val'] : e;
+        const part = portSet(value, sets, table);
+        if (!part)
+            return null;
+        parts.push(part);
+    }
+    return (p) => parts.some((f) => f(p));
+}
+function condition(match, sets, table) {
+    const op = match['op'];
+    const left = match['left'];
+    const right = match['right'];
+    if (!isObj(left))
+        return { kind: 'other' };
+    const payload = isObj(left['payload']) ? left['payload'] : null;
+    if (payload && payload['field'] === 'dport') {
+        if (payload['protocol'] === 'udp' || payload['protocol'] === 'sctp' || payload['protocol'] === 'dccp')
+            return { kind: 'never' };
+        if (payload['protocol'] !== 'tcp' && payload['protocol'] !== 'th')
+            return { kind: 'other' };
+        const set = portSet(right, sets, table);
+        if (!set)
+            return { kind: 'other' };
+        if (op === '==' || op === 'in')
+            return { kind: 'port', test: set };
+        if (op === '!=')
+            return { kind: 'port', test: (p) => !set(p) };
+        return { kind: 'other' };
+    }
+    const meta = isObj(left['meta']) ? left['meta'] : null;
+    const protoMatch = (meta && meta['key'] === 'l4proto') || (payload && payload['field'] === 'protocol' && payload['protocol'] === 'ip') || (payload && payload['field'] === 'nexthdr');
+    if (protoMatch) {
+        const tcp = values(right).some((v) => v === 'tcp' || v === 6);
+        return holds(op, tcp);
+    }
+    // A peer opening a connection is in ct state "new".
+    if (isObj(left['ct']) && left['ct']['key'] === 'state')
+        return holds(op, values(right).includes('new'));
+    // Peers never arrive on the loopback interface.
+    if (meta && (meta['key'] === 'iif' || meta['key'] === 'iifname') && values(right).every((v) => v === 'lo')) {
+        return op === '==' || op === 'in' ? { kind: 'never' } : { kind: 'neutral' };
+    }
+    return { kind: 'other' };
+}
+/** The values of a right-hand side: one value, a list (flags) or an anonymous set. */
+function values(right) {
+    if (Array.isArray(right))
+        return right;
+    if (isObj(right) && Array.isArray(right['set']))
+        return right['set'];
+    return [right];
+}
+/** A condition that holds for a peer's new TCP connection when `included` (op == / in), or when not (op !=). */
+function holds(op, included) {
+    if (op === '==' || op === 'in')
+        return included ? { kind: 'neutral' } : { kind: 'never' };
+    if (op === '!=')
+        return included ? { kind: 'never' } : { kind: 'neutral' };
+    return { kind: 'other' };
+}
+function view(rule, sets, table) {
+    const conditions = [];
+    let verdict = 'none';
+    for (const e of Array.isArray(rule['expr']) ? rule['expr'] : []) {
+        if (!isObj(e))
+            continue;
+        if (isObj(e['match']))
+            conditions.push(condition(e['match'], sets, table));
+        else if ('accept' in e)
+            verdict = 'accept';
+        else if ('drop' in e || 'reject' in e)
+            verdict = 'drop';
+        else if ('jump' in e || 'goto' in e || 'vmap' in e)
+            verdict = 'jump';
+        // counter, log, limit, ...: no effect on which packets the verdict applies to.
+        else if (!('counter' in e || 'log' in e || 'comment' in e))
+            conditions.push({ kind: 'other' });
+    }
+    return { handle: rule['handle'], verdict, conditions };
+}
+/** Whether the rule applies to a new TCP connection to `port` from any source: yes, no, or unknown. */
+function applies(r, port) {
+    let result = 'yes';
+    for (const c of r.conditions) {
+        if (c.kind === 'never')
+            return 'no';
+        if (c.kind === 'port' && !c.test(port))
+            return 'no';
+        if (c.kind === 'other')
+            result = 'maybe';
+    }
+    return result;
+}
+/**
+ * Which of `ports` the loaded ruleset blocks for every source. `json` is the
+ * output of `nft -j list ruleset`; an empty or unreadable text means nothing is
+ * known, so nothing is reported. Tables named in `ignoreTables` ("inet name")
+ * are skipped (lms-ha's own fence).
+ */
+function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
+    let doc;
+    try {
+        doc = JSON.parse(json);
+    }
+    catch {
+        return [];
+    }
+    const items = isObj(doc) && Array.isArray(doc['nftables']) ? doc['nftables'] : [];
+    const chains = new Map();
+    const sets = new Map();
+    for (const item of items) {
+        if (!isObj(item))
+            continue;
+        const c = item['chain'];
+        if (isObj(c) && typeof c['family'] === 'string' && typeof c['table'] === 'string' && typeof c['name'] === 'string') {
+            chains.set(`${c['family']} ${c['table']} ${c['name']}`, {
+                family: c['family'],
+                table: c['table'],
+                name: c['name'],
+                ...(typeof c['hook'] === 'string' ? { hook: c['hook'] } : {}),
+                ...(typeof c['policy'] === 'string' ? { policy: c['policy'] } : {}),
+                rules: [],
+            });
+        }
+        const s = item['set'];
+        if (isObj(s) && typeof s['family'] === 'string' && typeof s['table'] === 'string' && typeof s['name'] === 'string') {
+            sets.set(`${s['family']} ${s['table']} ${s['name']}`, Array.isArray(s['elem']) ? s['elem'] : []);
+        }
+    }
+    for (const item of items) {
+        const r = isObj(item) ? item['rule'] : undefined;
+        if (!isObj(r))
+            continue;
+        chains.get(`${String(r['family'])} ${String(r['table'])} ${String(r['chain'])}`)?.rules.push(r);
+    }
+    const blocked = [];
+    for (const chain of chains.values()) {
+        const table = `${chain.family} ${chain.table}`;
+        if (chain.hook !== 'input' || !['ip', 'ip6', 'inet'].includes(chain.family) || ignoreTables.includes(table))
+            continue;
+        const rules = chain.rules.map((r) => view(r, sets, table));
+        for (const { port, label } of ports) {
+            let how = null;
+            let decided = false;
+            for (const r of rules) {
+                const a = applies(r, port);
+                if (a === 'no' || r.verdict === 'none')
+                    continue;
+                // An accept (or a jump) that may let some sources in: the operator may be fencing on purpose.
+                if (r.verdict === 'accept' || r.verdict === 'jump' || a === 'maybe') {
+                    decided = true;
+                    break;
+                }
+                how = `rule ${String(r.handle)} drops it`;
+                decided = true;
+                break;
+            }
+            if (!decided && chain.policy === 'drop')
+                how = 'policy drop, no rule accepts it';
+            if (how)
+                blocked.push({ table, chain: chain.name, port, label, how });
+        }
+    }
+    return blocked;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/deploy-lb-facts.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
@@ -88994,6 +89883,7 @@ async function gatherHostState(host, q) {
 
 
 
+
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
 /** Where operators put the maintenance (drain) file; created by deploy-lb. */
@@ -89139,9 +90029,12 @@ const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
 const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
 const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
 const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
 /** Probe names in HostState.probes. */
 const PROBE_ADDRESSES = 'addresses';
 const PROBE_NFT_TABLES = 'nft-tables';
+/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
+const PROBE_NFT_RULESET = 'nft-ruleset';
 function lbStateQuery(kind) {
     return {
         // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
@@ -89163,15 +90056,19 @@ function dbStateQuery() {
     return {
         packages: [...DB_PACKAGES],
         // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
-        probes: [{ name: PROBE_NFT_TABLES, script: 'nft list tables' }],
+        probes: [
+            { name: PROBE_NFT_TABLES, script: 'nft list tables' },
+            { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
+        ],
         users: [CLUSTERCHECK_USER],
-        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR],
+        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
         files: [
             { path: ccScript, read: true },
             { path: ccSocketPath, read: true },
             { path: ccServicePath, read: true },
             { path: CLUSTERCHECK_NFT_PATH, read: true },
             { path: ccFirewallPath, read: true },
+            { path: NFTABLES_DROP_IN_PATH, read: true },
         ],
         units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
         commands: [],
@@ -89185,6 +90082,36 @@ function deploy_lb_holdsVip(state, vip) {
 /** `nft list tables` lines ("table inet filter") as "inet filter". */
 function nftTables(state) {
     return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+}
+/**
+ * Plan warnings for a db node whose loaded nftables ruleset (the operator's
+ * tables; lms-ha's own fence is left out) drops a port its peers or the load
+ * balancers need. Nothing deploy-lb changes opens them: an accept in one table
+ * does not undo a drop in another.
+ */
+function firewallWarnings(db, state, peers, lbHosts, ports) {
+    const watched = [
+        ...GALERA_PEER_PORTS,
+        { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
+        { port: ports.check, label: 'the health check HAProxy asks' },
+    ];
+    // A table of the other IP family never sees the peers' packets.
+    const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
+    const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
+    const byChain = new Map();
+    for (const b of blocked)
+        byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
+    const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
+    return [...byChain.values()].map((list) => {
+        const { table, chain } = list[0];
+        const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
+        const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
+            ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
+            : '';
+        return (`${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
+            `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
+            ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`);
+    });
 }
 /** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
 function accountFactsSql(monitorUser) {
@@ -89477,6 +90404,9 @@ function computeLbPlan(context, desired, g, options = {}) {
         for (const db of dbHosts) {
             const s = g.state.get(db.name);
             const wanted = desired.clustercheck.get(db.name);
+            const dbPort = context.environment.database?.port ?? 3306;
+            const peers = dbHosts.filter((h) => h !== db);
+            warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
             if (!s.users[CLUSTERCHECK_USER]) {
                 changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
             }
@@ -89506,12 +90436,20 @@ function computeLbPlan(context, desired, g, options = {}) {
                 changes.push(nftChange);
             if (unitChange)
                 changes.push(unitChange);
+            // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
+            const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
+            const dropInFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+            const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
+            if (dropInDir)
+                changes.push(dropInDir);
+            if (dropInChange)
+                changes.push(dropInChange);
             const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
             if (fw.enabled !== 'enabled') {
                 changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
             }
-            if (fw.active !== 'active' || !fenceLive || nftChange || unitChange) {
-                const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+            if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
+                const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
                 // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
                 changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
             }
@@ -89852,11 +90790,30 @@ function pruneExpr(exclude) {
     return `\\( ${exclude.map((e) => `-path ${shellQuote(`./${e}`)}`).join(' -o ')} \\) -prune -o `;
 }
 /**
+ * Files hashed per sha256sum process in the hash pass: small enough that a
+ * tree of a few thousand files still spreads over all workers, large enough
+ * that a million files make a few thousand processes, not a million.
+ */
+const HASH_BATCH_FILES = 64;
+/** manifestCommand's exit code when the root cannot be entered (nothing printed). */
+const MANIFEST_ROOT_UNREADABLE_EXIT = 2;
+/** manifestCommand's exit code when no temporary directory for the hash pass can be made (nothing printed). */
+const MANIFEST_NO_TEMP_DIR_EXIT = 3;
+/**
  * The one command that prints a side's manifest on stdout (binary, NUL
- * separated; see `parseManifest`). The metadata pass and the hash pass are
- * two `find` walks, so hashing never interleaves with the metadata output.
- * The trailer carries both exit codes: a missing trailer means the output was
- * cut short.
+ * separated; see `parseManifest`). The trailer carries both exit codes: a
+ * missing trailer means the output was cut short.
+ *
+ * With hashes, the hash pass runs in the background while the metadata pass
+ * prints, and hashes with several sha256sum processes at once (2 per CPU, 4
+ * to 16): on a GlusterFS mount each file's open and read waits on the bricks,
+ * so one process at a time leaves the CPUs idle (lab: 3,004 files, 95 MB
+ * through FUSE, 16-20 s one at a time, 6 s in parallel). Each process writes
+ * its own file in a private temporary directory, printed after both passes:
+ * processes sharing one pipe would interleave records. A file that no
+ * process hashed (a worker failed, the directory was full) is still listed
+ * by the metadata pass, so the comparison reports it as unhashed, never as
+ * verified.
  *
  * `sha256sum -z` (coreutils 8.27+) ends names with NUL and does not escape
  * them; older systems (CentOS 7's 8.22) lack it, so the newline form with
@@ -89867,15 +90824,13 @@ function manifestCommand(root, options) {
     const exclude = options.exclude ?? [];
     validateExcludes(exclude);
     const prune = pruneExpr(exclude);
-    const lines = [
-        `cd -- ${shellQuote(root)} || exit 2`,
-        'LC_ALL=C; export LC_ALL',
-        `printf '${MANIFEST_MAGIC}\\0'`,
-        `find . -mindepth 1 ${prune}-printf '${PRINTF}'`,
-        'rc1=$?',
-    ];
+    const lines = [`cd -- ${shellQuote(root)} || exit ${MANIFEST_ROOT_UNREADABLE_EXIT}`, 'LC_ALL=C; export LC_ALL'];
     if (options.hash) {
-        lines.push('if sha256sum -z /dev/null >/dev/null 2>&1; then', `  printf -- '${HASH_Z}\\0'; find . -mindepth 1 ${prune}-type f -exec sha256sum -z -- {} +`, 'else', `  printf -- '${HASH_NL}\\0'; find . -mindepth 1 ${prune}-type f -exec sha256sum -- {} +`, 'fi', 'rc2=$?');
+        lines.push(`hashes=$(mktemp -d) || exit ${MANIFEST_NO_TEMP_DIR_EXIT}`, `trap 'rm -rf -- "$hashes"' EXIT`, `trap 'exit 143' HUP INT TERM`, `if sha256sum -z /dev/null >/dev/null 2>&1; then form='${HASH_Z}' z=-z; else form='${HASH_NL}' z=; fi`, 'workers=$(( $(nproc 2>/dev/null || echo 2) * 2 )); [ "$workers" -lt 4 ] && workers=4; [ "$workers" -gt 16 ] && workers=16', `{ find . -mindepth 1 ${prune}-type f -print0 | xargs -0 -r -P "$workers" -n ${HASH_BATCH_FILES} sh -c 'f=$(mktemp "$1/h.XXXXXX") || exit 255; z=$2; shift 2; exec sha256sum $z -- "$@" >"$f"' sh "$hashes" "$z"; } &`, 'hasher=$!');
+    }
+    lines.push(`printf '${MANIFEST_MAGIC}\\0'`, `find . -mindepth 1 ${prune}-printf '${PRINTF}'`, 'rc1=$?');
+    if (options.hash) {
+        lines.push('wait "$hasher"; rc2=$?', `printf -- '%s\\0' "$form"`, `find "$hashes" -type f -name 'h.*' -exec cat -- {} +`);
     }
     else {
         lines.push('rc2=0');
@@ -90136,6 +91091,25 @@ function transferEstimate(source, target) {
     }
     return { ...s, remainingFiles, remainingBytes };
 }
+/**
+ * Regular files whose copy on the target has a later mtime (whole seconds)
+ * than the source's. A copy made by rsync carries the source's time, so these
+ * were written on the target since: the application already uses the volume
+ * (after the cutover). rsync -a would put the source's older version over
+ * them. A file left half-sent by an interrupted rsync is not among them:
+ * rsync gives it the time 0 (seen with 3.2.7 and 3.5.0) so that it is resumed.
+ */
+function newerOnTarget(source, target) {
+    const newer = [];
+    for (const e of source.entries.values()) {
+        if (e.type !== 'f')
+            continue;
+        const t = target.entries.get(e.key);
+        if (t?.type === 'f' && Number(mtimeSeconds(t.mtime)) > Number(mtimeSeconds(e.mtime)))
+            newer.push(e.path);
+    }
+    return newer.sort();
+}
 function ignored(path, ignore) {
     return ignore.some((p) => path === p || path.startsWith(`${p}/`));
 }
@@ -90247,7 +91221,8 @@ function compareManifests(source, target, options = {}) {
         ok: missing.length === 0 && differing.length === 0 && problems.length === 0,
     };
 }
-function sample(items, max = 10) {
+/** Up to `max` paths, quoted, and how many more. */
+function samplePaths(items, max = 10) {
     const shown = items.slice(0, max).map((p) => JSON.stringify(p));
     return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
 }
@@ -90267,11 +91242,11 @@ function manifestVerdict(cmp, where) {
     const rerun = 'Re-run the migration: rsync resumes and copies what is missing or different; then verify again.';
     const out = [
         row(`files in ${where.path}`, `${cmp.files} files, ${cmp.bytes} bytes (from ${where.source})`, `${cmp.targetFiles} files, ${cmp.targetBytes} bytes`, cmp.targetFiles === cmp.files && cmp.targetBytes === cmp.bytes ? 'ok' : 'fail', rerun),
-        row(`missing in ${where.path}`, '0', cmp.missing.length === 0 ? '0' : `${cmp.missing.length}: ${sample(cmp.missing)}`, cmp.missing.length === 0 ? 'ok' : 'fail', rerun),
-        row(`differing in ${where.path}`, '0', cmp.differing.length === 0 ? '0' : `${cmp.differing.length}: ${sample(cmp.differing.map((d) => `${d.path} (${d.field}: ${d.source} -> ${d.target})`))}`, cmp.differing.length === 0 ? 'ok' : 'fail', cmp.differing.some((d) => d.field === 'sha256')
+        row(`missing in ${where.path}`, '0', cmp.missing.length === 0 ? '0' : `${cmp.missing.length}: ${samplePaths(cmp.missing)}`, cmp.missing.length === 0 ? 'ok' : 'fail', rerun),
+        row(`differing in ${where.path}`, '0', cmp.differing.length === 0 ? '0' : `${cmp.differing.length}: ${samplePaths(cmp.differing.map((d) => `${d.path} (${d.field}: ${d.source} -> ${d.target})`))}`, cmp.differing.length === 0 ? 'ok' : 'fail', cmp.differing.some((d) => d.field === 'sha256')
             ? 'Content differs with the same size and time: the copy was corrupted or the file changed on the target. Re-run the migration with the differing files removed on the target.'
             : rerun),
-        row(`extra in ${where.path}`, '0', cmp.extra.length === 0 ? '0' : `${cmp.extra.length}: ${sample(cmp.extra)}`, cmp.extra.length === 0 ? 'ok' : 'warn', 'These exist only on the target; nothing was lost, but check they are expected.'),
+        row(`extra in ${where.path}`, '0', cmp.extra.length === 0 ? '0' : `${cmp.extra.length}: ${samplePaths(cmp.extra)}`, cmp.extra.length === 0 ? 'ok' : 'warn', 'These exist only on the target; nothing was lost, but check they are expected.'),
     ];
     if (cmp.problems.length > 0) {
         out.push(row(`verification of ${where.path}`, 'complete manifests with hashes on both sides', cmp.problems.join('; '), 'fail', 'Stop writers on the source (maintenance mode), then verify again.'));
@@ -90301,7 +91276,11 @@ function rsyncClientArgs(spec) {
         flags += 'A';
     if (spec.xattrs)
         flags += 'X';
-    const args = ['rsync', flags, '--partial', '--stats'];
+    // --update: a file that is newer on the target (the application wrote it
+    // there after the cutover) is kept, never replaced by the source's older
+    // version; the plan refuses such a target up front (newerOnTarget), this
+    // covers a file written during the copy. Verification then names it.
+    const args = ['rsync', flags, '--update', '--partial', '--stats'];
     if (spec.numericIds)
         args.push('--numeric-ids');
     if (spec.chown) {
@@ -91132,8 +92111,19 @@ function spawnOf(host) {
 function lastLines(text, n = 3) {
     return text.trim().split('\n').slice(-n).join(' ').slice(0, 600);
 }
+/**
+ * A dump holding a global read lock can wait that long for a long query on the
+ * source before it sends its first byte; a stall of 10 minutes is a fault.
+ */
+const DEFAULT_STREAM_LIMITS = { stallMs: 10 * 60_000, finishMs: 5 * 60_000, totalMs: DUMP_TIMEOUT_MS };
+function exitText(r) {
+    return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+}
+function migrate_storage_database_formatDuration(ms) {
+    return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
+}
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
-async function runStep(s, step, hosts, logger) {
+async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
     const writer = remoteOf(hosts, s.writer.name);
     const started = Date.now();
     if (!step.source) {
@@ -91148,71 +92138,125 @@ async function runStep(s, step, hosts, logger) {
         return;
     }
     const source = remoteOf(hosts, s.source.name);
-    const importer = await spawnOf(writer)(step.target, { purpose: `import the ${step.name} dump`, timeoutMs: DUMP_TIMEOUT_MS });
+    // Before anything starts: a missing password must not leave two processes behind.
+    const password = passwordStdin(s.conn, s.password);
+    // The hosts stop them too (timeout(1)), a little after the runner would have.
+    const hostTimeoutMs = limits.totalMs + 60_000;
+    const importer = await spawnOf(writer)(step.target, { purpose: `import the ${step.name} dump`, timeoutMs: hostTimeoutMs });
     let dump;
     try {
-        dump = await spawnOf(source)(step.source, { purpose: `dump ${s.schemas.join(', ')} (${step.name})`, timeoutMs: DUMP_TIMEOUT_MS });
+        dump = await spawnOf(source)(step.source, { purpose: `dump ${s.schemas.join(', ')} (${step.name})`, timeoutMs: hostTimeoutMs });
     }
     catch (e) {
         importer.kill();
         throw e;
     }
-    dump.stdin.end(passwordStdin(s.conn, s.password));
     let bytes = 0;
-    dump.stdout.on('data', (d) => (bytes += d.length));
-    // Not ended by the pipe: the import gets its EOF only when the dump succeeded,
-    // so a dump that breaks off is never loaded as if it were complete.
-    dump.stdout.pipe(importer.stdin, { end: false });
+    let lastMove = Date.now();
+    let outputEndedAt;
+    let dumpSettled;
+    let importSettled;
+    let wake = () => undefined;
+    const settle = (p, set) => p.then((result) => set({ result }), (error) => set({ error }));
+    void settle(dump.done, (v) => ((dumpSettled = v), wake()));
+    void settle(importer.done, (v) => ((importSettled = v), wake()));
+    dump.stdin.end(password);
+    dump.stdout.on('data', (d) => {
+        bytes += d.length;
+        lastMove = Date.now();
+    });
+    // The import gets its end of input when the dump's output ends, not when the
+    // dump's channel reports its exit: the import no longer depends on that
+    // report arriving. A dump that fails part-way is still caught, by its exit
+    // status below; the statements before the break were executed either way.
+    dump.stdout.once('end', () => {
+        outputEndedAt = Date.now();
+        wake();
+    });
+    dump.stdout.pipe(importer.stdin);
     importer.stdout.resume();
-    let importEnded = false;
-    let dumpEnded = false;
-    let dumpStopped = false;
-    const importDone = importer.done.finally(() => {
-        importEnded = true;
-        // An importer that stopped reading would leave the dump blocked on flow control.
-        if (!dumpEnded) {
-            dumpStopped = true;
+    let timer;
+    let decided = false;
+    const outcome = await new Promise((resolve) => {
+        const decide = (o) => {
+            decided = true;
+            clearTimeout(timer);
+            resolve(o);
+        };
+        const check = () => {
+            if (decided)
+                return;
+            clearTimeout(timer);
+            if (dumpSettled && importSettled)
+                return decide('ended');
+            // An import that ended while the dump still sends would leave the dump blocked on flow control.
+            if (importSettled && outputEndedAt === undefined)
+                return decide('import-ended-early');
+            const now = Date.now();
+            const deadline = Math.min(started + limits.totalMs, outputEndedAt !== undefined ? outputEndedAt + limits.finishMs : lastMove + limits.stallMs);
+            if (now < deadline) {
+                timer = setTimeout(check, deadline - now);
+                return;
+            }
+            if (now >= started + limits.totalMs)
+                return decide('timed-out');
+            decide(outputEndedAt !== undefined ? 'unfinished' : 'stalled');
+        };
+        wake = check;
+        check();
+    });
+    const redo = 'The cluster may hold part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
+    const seen = () => `${migrate_storage_database_formatBytes(bytes)} streamed in ${migrate_storage_database_formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'}, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
+    if (outcome !== 'ended') {
+        // Stop whichever still runs; kill() also drains its output so its end is seen.
+        if (!dumpSettled)
             dump.kill();
-        }
-    });
-    const dumpDone = dump.done.then((r) => {
-        dumpEnded = true;
-        if (r.code === 0)
-            importer.stdin.end();
-        else if (!importEnded)
+        if (!importSettled)
             importer.kill();
-        return r;
-    }, (e) => {
-        dumpEnded = true;
-        if (!importEnded)
-            importer.kill();
-        throw e;
-    });
-    const [d, imp] = await Promise.allSettled([dumpDone, importDone]);
-    const redo = 'The cluster holds part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
-    const importFailure = imp.status === 'fulfilled' && imp.value.code !== 0
-        ? new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with exit ${imp.value.code}: ${lastLines(imp.value.stderr) || '(no message)'}`, {
-            host: s.writer.name,
-            hint: redo,
-        })
-        : undefined;
-    // Whichever side failed first is the cause; the other was stopped because of it.
-    if (dumpStopped && importFailure)
-        throw importFailure;
-    if (dumpStopped && imp.status === 'rejected')
-        throw imp.reason;
-    if (d.status === 'fulfilled' && d.value.code !== 0) {
-        throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with exit ${d.value.code}: ${lastLines(d.value.stderr) || '(no message)'}`, {
+    }
+    if (outcome === 'import-ended-early') {
+        // The import's own failure is the cause; the dump was stopped because of it.
+        const imp = importSettled;
+        if ('error' in imp)
+            throw imp.error;
+        throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) ${imp.result.code !== 0 ? `failed with ${exitText(imp.result)}` : 'ended before the dump did'}: ${lastLines(imp.result.stderr) || '(no message)'} (${seen()})`, { host: s.writer.name, hint: redo });
+    }
+    if (outcome !== 'ended') {
+        const stalled = outcome === 'stalled';
+        const importerBlocked = stalled && importer.stdin.writableNeedDrain === true;
+        // The host to look at: for a stall the side holding things up, otherwise the side still running.
+        const blame = (stalled ? !importerBlocked : !dumpSettled) ? s.source.name : s.writer.name;
+        const what = outcome === 'timed-out'
+            ? `the ${step.name} step did not finish within ${migrate_storage_database_formatDuration(limits.totalMs)}`
+            : outcome === 'unfinished'
+                ? `the ${step.name} step did not end within ${migrate_storage_database_formatDuration(limits.finishMs)} after the last byte of the dump`
+                : importerBlocked
+                    ? `the import stopped taking the ${step.name} dump: nothing moved for ${migrate_storage_database_formatDuration(limits.stallMs)}`
+                    : `the dump (${step.name}) sent nothing for ${migrate_storage_database_formatDuration(limits.stallMs)}`;
+        const hint = blame === s.source.name
+            ? `Look at ${s.source.name}: SHOW PROCESSLIST shows whether the dump waits for a lock (a long query, or writes while it takes its read lock; put the site in maintenance mode) or the server is stuck. Both processes were stopped. ${redo}`
+            : `Look at ${s.writer.name}: SHOW PROCESSLIST and wsrep_local_state_comment show whether the import waits for a lock or the cluster is paused by flow control. Both processes were stopped. ${redo}`;
+        throw new DeployError('apply-failed', `${blame}: ${what} (${seen()}); both were stopped`, { host: blame, hint });
+    }
+    const d = dumpSettled;
+    const imp = importSettled;
+    // The dump is the cause when it failed: the import then read a cut-off stream.
+    if ('error' in d)
+        throw d.error;
+    if (d.result.code !== 0) {
+        throw new DeployError('apply-failed', `${s.source.name}: the dump (${step.name}) failed with ${exitText(d.result)}: ${lastLines(d.result.stderr) || '(no message)'}`, {
             host: s.source.name,
             hint: redo,
         });
     }
-    if (d.status === 'rejected')
-        throw d.reason;
-    if (importFailure)
-        throw importFailure;
-    if (imp.status === 'rejected')
-        throw imp.reason;
+    if ('error' in imp)
+        throw imp.error;
+    if (imp.result.code !== 0) {
+        throw new DeployError('apply-failed', `${s.writer.name}: loading the dump (${step.name}) failed with ${exitText(imp.result)}: ${lastLines(imp.result.stderr) || '(no message)'}`, {
+            host: s.writer.name,
+            hint: redo,
+        });
+    }
     const secs = (Date.now() - started) / 1000;
     logger.info(`${step.name}: ${migrate_storage_database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${migrate_storage_database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
 }
@@ -91283,6 +92327,17 @@ const migrate_storage_gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
+/**
+ * A brick signs in with its port within a second or two of starting. One seen
+ * online without a port is read again for up to this long before the plan
+ * calls it stuck, so a plan made right after a glusterd start does not
+ * restart a brick that was only starting.
+ */
+const BRICK_PORT_GRACE_MS = 15_000;
+/** How long a repaired brick may take to show online with a port. */
+const BRICK_REPAIR_WAIT_MS = 60_000;
+/** How long to retry `volume status` while glusterd is busy with another operation. */
+const STATUS_BUSY_WAIT_MS = 30_000;
 const FSTAB = '/etc/fstab';
 /** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
 function glusterVolumeOf(environment) {
@@ -91352,15 +92407,17 @@ async function installPackages(host, packages, logger) {
 async function migrate_storage_gluster_sleep(ms) {
     await new Promise((r) => setTimeout(r, ms));
 }
+function glusterFailed(host, purpose, r) {
+    const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+    return new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
+        host: host.name,
+        hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
+    });
+}
 async function runGluster(host, command, purpose) {
     const r = await host.run(command, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
-        throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${why || `exit ${r.code}`}`, {
-            host: host.name,
-            hint: 'Run the command shown in the plan on that host to see gluster\'s full answer; "gluster volume status" and /var/log/glusterfs/glusterd.log say more.',
-        });
-    }
+    if (r.code !== 0)
+        throw glusterFailed(host, purpose, r);
     return r.stdout;
 }
 // ---------------------------------------------------------------------------
@@ -91374,6 +92431,7 @@ function storageFactsScript(volume, brickPath) {
         `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
         `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
         `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+        `echo "@@procs"; ${brickProcessesCommand()}`,
     ].join('; ');
 }
 function parseStorageFacts(host, brickPath, volume, stdout) {
@@ -91413,7 +92471,95 @@ function parseStorageFacts(host, brickPath, volume, stdout) {
         pool,
         volume: volumeInfo,
         volumeError,
+        brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
     };
+}
+/**
+ * `volume status VOL [BRICK] --xml` on `host`, retried while glusterd is busy
+ * with another operation on the volume (see isGlusterLockBusy).
+ */
+async function readVolumeStatus(host, volume, command) {
+    const deadline = Date.now() + STATUS_BUSY_WAIT_MS;
+    for (;;) {
+        const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
+        try {
+            return parseVolumeStatusXml(r.stdout, volume);
+        }
+        catch (e) {
+            if (!isGlusterLockBusy(e) || Date.now() > deadline) {
+                throw new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${e.message}`, {
+                    host: host.name,
+                    hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
+                });
+            }
+        }
+        await migrate_storage_gluster_sleep(1000);
+    }
+}
+/**
+ * The volume's brick status from the first member whose glusterd has the
+ * volume started. A brick online without a port is read again for up to
+ * BRICK_PORT_GRACE_MS (it may only be starting); the glusterfsd processes of
+ * its host are read again afterwards so the plan names the current pids.
+ */
+async function gatherVolumeStatus(volume, members, g) {
+    const observer = members.find((m) => g.facts.get(m.name)?.volume?.status === 'Started');
+    if (!observer)
+        return;
+    const remote = g.remotes.get(observer.name);
+    const command = glusterCommands.volumeStatus(volume);
+    let status = await readVolumeStatus(remote, volume, command);
+    const deadline = Date.now() + BRICK_PORT_GRACE_MS;
+    while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
+        await migrate_storage_gluster_sleep(1000);
+        status = await readVolumeStatus(remote, volume, command);
+    }
+    g.status = status;
+    const portless = new Set(status.bricks.filter(brickRunsWithoutPort).map((b) => b.hostname));
+    for (const m of members) {
+        if (!portless.has(m.address) && !portless.has(m.name))
+            continue;
+        const r = await g.remotes.get(m.name).run(brickProcessesCommand(), { purpose: 'list brick processes', timeoutMs: 30_000, allowFailure: true });
+        g.facts.get(m.name).brickProcesses = parseBrickProcesses(r.stdout);
+    }
+}
+/**
+ * Stops the brick's processes on its host, starts it with "volume start
+ * force", and waits until volume status shows it online with a port.
+ */
+async function repairBrick(host, volume, repair, logger) {
+    const stopped = await host.run(repair.stopCommand, { purpose: `stop the processes of brick ${repair.name}`, timeoutMs: 60_000 });
+    if (stopped.stdout.trim() !== '')
+        logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
+    // Retried while glusterd is busy with another operation on the volume (a heal info, verify-ha).
+    const busyUntil = Date.now() + STATUS_BUSY_WAIT_MS;
+    for (;;) {
+        const purpose = `start brick ${repair.name} (volume start force)`;
+        const r = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+        if (r.code === 0)
+            break;
+        if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
+            throw glusterFailed(host, purpose, r);
+        await migrate_storage_gluster_sleep(1000);
+    }
+    const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
+    let last = 'not listed';
+    for (;;) {
+        const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
+        const s = brickStatusOf(repair.brick, status);
+        if (brickServing(s)) {
+            logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
+            return;
+        }
+        last = s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed';
+        if (Date.now() > deadline) {
+            throw new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
+                host: host.name,
+                hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
+            });
+        }
+        await migrate_storage_gluster_sleep(1000);
+    }
 }
 // ---------------------------------------------------------------------------
 // Volume part: plan (pure)
@@ -91583,6 +92729,23 @@ function planGlusterVolume(model, members, g) {
         else
             changes.push(volumeChangeToPlanned(c, self.name, allBricks(model)));
     }
+    // 4. Bricks of the started volume that are offline or run without a port.
+    const processes = new Map(members.map((m) => [m.name, g.facts.get(m.name).brickProcesses]));
+    const repairs = g.status ? brickRepairs(model, g.status, processes) : [];
+    if (repairs.length > 1) {
+        warnings.push(`GlusterFS: ${repairs.length} bricks need a restart; they are restarted one at a time, each waited for, since clients need two bricks for quorum.`);
+    }
+    for (const r of repairs) {
+        changes.push({
+            kind: 'cluster',
+            step: 'brick-restart',
+            id: changeId('cluster', r.brick.host, 'brick-restart', r.name),
+            host: r.brick.host,
+            summary: r.summary,
+            detail: r.detail,
+            apply: async (ctx) => repairBrick(ctx.host, model.volume, r, ctx.logger),
+        });
+    }
     const facts = members.map((m) => {
         const f = g.facts.get(m.name);
         return hostRow(m, {
@@ -91617,7 +92780,9 @@ function glusterVolumePart(context) {
                 const m = members[i];
                 facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
             });
-            return { remotes, facts };
+            const gathered = { remotes, facts };
+            await gatherVolumeStatus(storage.volume, members, gathered);
+            return gathered;
         },
         plan: (g) => planGlusterVolume(model, members, g),
     };
@@ -91873,10 +93038,17 @@ async function runForBytes(host, command, purpose, timeoutMs) {
 async function readManifest(host, root, hash) {
     const purpose = `${hash ? 'hash' : 'list'} the files under ${root}`;
     const r = await runForBytes(host, manifestCommand(root, { hash }), purpose, MANIFEST_TIMEOUT_MS);
-    if (r.code === 2 && r.stdout.length === 0) {
-        throw new DeployError('preflight-failed', `${host.name}: ${root} cannot be read: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+    const lastError = r.stderr.trim().split('\n').pop() || `exit ${r.code}`;
+    if (r.code === MANIFEST_ROOT_UNREADABLE_EXIT && r.stdout.length === 0) {
+        throw new DeployError('preflight-failed', `${host.name}: ${root} cannot be read: ${lastError}`, {
             host: host.name,
             hint: 'Check the path in the inventory (migrate.files.source_path, storage.mount_path).',
+        });
+    }
+    if (r.code === MANIFEST_NO_TEMP_DIR_EXIT && r.stdout.length === 0) {
+        throw new DeployError('command-failed', `${host.name}: no temporary directory for hashing the files under ${root}: ${lastError}`, {
+            host: host.name,
+            hint: `Free some space in /tmp on ${host.name} (the hashes of all files are collected there, about 100 bytes per file), then run again.`,
         });
     }
     try {
@@ -92047,6 +93219,7 @@ function verdictProblems(cmp, where) {
 }
 /** Hashes both sides and throws verify-failed, naming entries, when they differ. */
 async function verifyCopy(source, target, s, logger) {
+    const started = Date.now();
     const [a, b] = await Promise.all([readManifest(source, s.sourcePath, true), readManifest(target, s.storage.mount_path, true)]);
     const cmp = compareManifests(a, b, compareOptions());
     const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
@@ -92057,7 +93230,7 @@ async function verifyCopy(source, target, s, logger) {
             ...(problems.hint ? { hint: problems.hint } : {}),
         });
     }
-    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match`, s.target.name);
+    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
     if (cmp.extra.length > 0)
         logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
     return cmp;
@@ -92082,6 +93255,15 @@ function planFiles(s, g) {
             warnings.push(`files: ${g.verification.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${g.verification.extra[0]} (nothing is deleted)`);
     }
     else {
+        const newer = g.target ? newerOnTarget(g.source, g.target) : [];
+        if (newer.length > 0) {
+            throw new DeployError('preflight-failed', `${s.storage.mount_path} on ${s.target.name} has ${newer.length} files newer than their copy on ${s.source.name}:${s.sourcePath}: ${samplePaths(newer)}. ` +
+                `Something wrote them there after they were copied (the application, after the cutover?); the copy would replace them with older versions, so nothing was copied`, {
+                host: s.target.name,
+                hint: `If the application already runs on the volume, the migration is over: remove migrate.files from the inventory. ` +
+                    `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
+            });
+        }
         const what = `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)} (${total.entries} entries)`;
         const left = g.target ? `; ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} still to move` : '';
         changes.push({
@@ -92090,8 +93272,8 @@ function planFiles(s, g) {
             id: changeId('cluster', s.target.name, 'migrate-data', s.sourcePath),
             host: s.target.name,
             summary: `copy ${what}${left} from ${s.source.name}:${s.sourcePath} into ${s.storage.mount_path}, then verify SHA-256 manifests on both sides`,
-            detail: `rsync -aH --partial on ${s.source.name}, receiver on ${s.target.name}, bridged through the runner (no data stored on it; resumable); ` +
-                `keeps owners (by name), modes, times, symlinks and hard links; nothing on the target is deleted; then every entry is compared (type, mode, owner, size, mtime, SHA-256)`,
+            detail: `rsync -aH --update --partial on ${s.source.name}, receiver on ${s.target.name}, bridged through the runner (no data stored on it; resumable); ` +
+                `keeps owners (by name), modes, times, symlinks and hard links; nothing on the target is deleted or replaced by an older version; then every entry is compared (type, mode, owner, size, mtime, SHA-256)`,
             apply: async (ctx) => {
                 const source = ctx.hosts.get(s.source.name);
                 if (!source)
@@ -92435,7 +93617,7 @@ function classifyRcloneExit(code) {
             return { outcome: 'fail', message: `rclone failed with exit ${code}` };
     }
 }
-function rclone_sample(items, max = 10) {
+function sample(items, max = 10) {
     const shown = items.slice(0, max).map((p) => JSON.stringify(p));
     return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
 }
@@ -92457,7 +93639,7 @@ function s3Verdict(report, where, expected, bucket) {
     if (expected && bucket) {
         out.push(row(`objects in ${dest}`, `at least ${expected.files} objects, ${expected.bytes} bytes (from ${where.source})`, `${bucket.count} objects, ${bucket.bytes} bytes`, bucket.count >= expected.files && bucket.bytes >= expected.bytes ? 'ok' : 'fail', rerun));
     }
-    out.push(row(`identical in ${dest}`, expected ? String(expected.files) : 'every source file', String(report.matching), expected === undefined || report.matching === expected.files ? 'ok' : 'fail', rerun), row(`missing in ${dest}`, '0', report.missing.length === 0 ? '0' : `${report.missing.length}: ${rclone_sample(report.missing)}`, report.missing.length === 0 ? 'ok' : 'fail', rerun), row(`differing in ${dest}`, '0', report.differing.length === 0 ? '0' : `${report.differing.length}: ${rclone_sample(report.differing)}`, report.differing.length === 0 ? 'ok' : 'fail', rerun), row(`unreadable for ${dest}`, '0', report.errors.length === 0 ? '0' : `${report.errors.length}: ${rclone_sample(report.errors)}`, report.errors.length === 0 ? 'ok' : 'fail', 'See the rclone errors: permissions on the source, or objects without an MD5 (verify with --download).'), row(`extra in ${dest}`, '0', report.extra.length === 0 ? '0' : `${report.extra.length}: ${rclone_sample(report.extra)}`, report.extra.length === 0 ? 'ok' : 'warn', 'Objects only in the bucket: not from this migration; nothing was lost.'));
+    out.push(row(`identical in ${dest}`, expected ? String(expected.files) : 'every source file', String(report.matching), expected === undefined || report.matching === expected.files ? 'ok' : 'fail', rerun), row(`missing in ${dest}`, '0', report.missing.length === 0 ? '0' : `${report.missing.length}: ${sample(report.missing)}`, report.missing.length === 0 ? 'ok' : 'fail', rerun), row(`differing in ${dest}`, '0', report.differing.length === 0 ? '0' : `${report.differing.length}: ${sample(report.differing)}`, report.differing.length === 0 ? 'ok' : 'fail', rerun), row(`unreadable for ${dest}`, '0', report.errors.length === 0 ? '0' : `${report.errors.length}: ${sample(report.errors)}`, report.errors.length === 0 ? 'ok' : 'fail', 'See the rclone errors: permissions on the source, or objects without an MD5 (verify with --download).'), row(`extra in ${dest}`, '0', report.extra.length === 0 ? '0' : `${report.extra.length}: ${sample(report.extra)}`, report.extra.length === 0 ? 'ok' : 'warn', 'Objects only in the bucket: not from this migration; nothing was lost.'));
     return out;
 }
 /**
@@ -93168,16 +94350,20 @@ async function executeRun(request, deps) {
         const openPool = pool;
         const forEachHost = (hosts, fn) => openPool.forEachHost(hosts.map((h) => specs.get(h.name)), (remote, spec) => fn(remote, hosts.find((h) => h.name === spec.name)), { parallelism: request.parallelism });
         const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
-        // recover with an explicit bootstrap node may go on without unreachable db hosts.
-        const unreachableTolerated = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
-        if (unreachableTolerated)
-            deps.logger.warn(`continuing without unreachable hosts (${outcome.error.message.split('\n', 1)[0]}): the bootstrap-node override is given`);
+        // recover with an explicit bootstrap node may go on without unreachable db hosts;
+        // deploy-db without unreachable hosts listed in database.remove_nodes.
+        const recoverTolerates = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
+        const unreachableTolerated = recoverTolerates || (outcome.error !== undefined && deployDbToleratesPreflight(request, environment, outcome));
+        if (unreachableTolerated) {
+            const why = recoverTolerates ? 'the bootstrap-node override is given' : 'they are listed in database.remove_nodes';
+            deps.logger.warn(`continuing without unreachable hosts (${outcome.error.message.split('\n', 1)[0]}): ${why}`);
+        }
         else if (outcome.error)
             return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
         const runner = COMMAND_RUNNERS[request.command];
         if (!runner) {
             throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-                hint: 'Available now: preflight, deploy-db, recover, deploy-lb (HAProxy verified in the lab; ProxySQL not yet), verify-ha (read-only checks; drills with mode apply), unlock. The others are being built; see the README.',
+                hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
             });
         }
         const context = {

@@ -10,6 +10,7 @@
  *   repeated;
  * - the private key stays a Buffer in memory and is never logged or written.
  */
+import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { posix as posixPath } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -568,7 +569,12 @@ export class SshHost implements RemoteHost {
     const sudo = options.sudo ?? true;
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
-    const command = wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 });
+    // OpenSSH's sshd (9.2 on Debian 12) refuses "signal" requests ("session signalling requires
+    // privilege separation"), and closing the channel does not stop a command that is not reading
+    // or writing at that moment. kill() therefore also stops it by process group, found by this
+    // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
+    const marker = `lms-ha-spawn-${randomBytes(8).toString('hex')}`;
+    const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
     const wrappedInSudo = sudo && this.user !== 'root';
     this.logger.debug(`spawn: ${purpose}`, this.name);
     return new Promise<RemoteProcess>((resolveStarted, rejectStarted) => {
@@ -617,13 +623,25 @@ export class SshHost implements RemoteHost {
                   resolveDone({ code: ended.code, stdout: '', stderr: ended.stderr, ...(signal ? { signal } : {}) });
                 });
               });
+              let stopping: Promise<unknown> | undefined;
+              // Settles once the command's channel closed and, after a kill, the stop by process group ran.
+              const ended = done.then(
+                async (r) => {
+                  await stopping;
+                  return r;
+                },
+                async (e: unknown) => {
+                  await stopping;
+                  throw e;
+                },
+              );
               // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
-              done.catch(() => undefined);
+              ended.catch(() => undefined);
               resolveStarted({
                 stdin: stream,
                 stdout: stream,
                 stderr: stream.stderr,
-                done,
+                done: ended,
                 kill: () => {
                   sendSignal(stream, 'KILL');
                   stream.close();
@@ -631,6 +649,7 @@ export class SshHost implements RemoteHost {
                   // end; a pipe that stopped reading (its destination went away) would hold it forever.
                   stream.unpipe();
                   stream.resume();
+                  stopping ??= this.exec(killByMarkerScript(marker), `stop "${purpose}"`, { sudo, timeoutMs: 30_000, maxOutputBytes: 4096 }).catch(() => undefined);
                 },
               });
             };
@@ -852,6 +871,17 @@ export class SshHost implements RemoteHost {
       },
     );
   }
+}
+
+/**
+ * KILLs the process groups of the processes whose command line carries the
+ * marker (spawn() puts it there). The pattern's brackets keep it from matching
+ * this script's own command line; no `--` before the group, which dash's kill
+ * takes for a process id.
+ */
+function killByMarkerScript(marker: string): string {
+  const pattern = `[${marker[0]}]${marker.slice(1)}`;
+  return `for p in $(pgrep -f -- '${pattern}'); do g=$(ps -o pgid= -p "$p" | tr -d ' '); [ -n "$g" ] && kill -KILL "-$g"; done; true`;
 }
 
 /**

@@ -34,6 +34,9 @@ export interface NodeStatus {
   desync: boolean | null;
   /** wsrep_desync_count status: >0 while anything (operator, SST donor) holds a desync. */
   desyncCount: number;
+  /** wsrep_local_recv_queue: write-sets waiting to be applied right now. */
+  localRecvQueue: number;
+  /** Averages and fractions below count since the node started or the last FLUSH STATUS. */
   localRecvQueueAvg: number;
   flowControlPaused: number;
   lastCommitted: number;
@@ -82,6 +85,7 @@ export function parseWsrepStatus(text: string): NodeStatus {
     clusterConfId: raw['wsrep_cluster_conf_id'] ?? '',
     desync: raw['wsrep_desync'] === undefined ? null : onOff(raw['wsrep_desync']),
     desyncCount: num(raw['wsrep_desync_count'], 0),
+    localRecvQueue: num(raw['wsrep_local_recv_queue'], 0),
     localRecvQueueAvg: num(raw['wsrep_local_recv_queue_avg'], 0),
     flowControlPaused: num(raw['wsrep_flow_control_paused'], 0),
     lastCommitted: num(raw['wsrep_last_committed'], -1),

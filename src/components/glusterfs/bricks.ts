@@ -13,13 +13,16 @@
  *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
  *   #3490). Clients already connected keep using it, but new mounts and
  *   `heal info` cannot reach it, so self-heal never completes. Restarting
- *   glusterd does not help: it finds the same running brick and keeps no port.
+ *   glusterd did not help in CI: the port stayed N/A (it adopts the same
+ *   running process).
  *
  * The repair for both: stop every glusterfsd of that brick on its host (a
  * stray duplicate would hold the brick's port and its locks), then
  * `gluster volume start VOL force`, which starts the missing brick process
  * once; it signs in to glusterd with its port. Then wait until `volume status`
- * shows the port.
+ * shows the port. Exercised in the lab on a killed brick and on a stray
+ * glusterfsd named in the pidfile; the race itself did not recur there
+ * (docs/migrate-storage.md has the counts).
  */
 import { joinArgs } from './cli.js';
 import { type BrickSpec, type GlusterVolumeModel, allBricks, brickName, sameBrickPath } from './model.js';

@@ -47,6 +47,11 @@ export interface TestServerOptions {
   brokenTimeout?: boolean;
   /** Listen on this port (default: a random free one). */
   port?: number;
+  /**
+   * Like OpenSSH's sshd: a closed channel does not stop a command that neither
+   * reads nor writes (default: the server kills its process group).
+   */
+  keepCommandOnClose?: boolean;
 }
 
 export interface TestServer {
@@ -156,7 +161,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             stream.on('close', () => {
               channelOpen = false;
               // Client went away (timeout): do not leave the command running.
-              if (proc.exitCode === null && proc.signalCode === null && proc.pid) killGroup(proc.pid, 'SIGKILL');
+              if (!options.keepCommandOnClose && proc.exitCode === null && proc.signalCode === null && proc.pid) killGroup(proc.pid, 'SIGKILL');
             });
             proc.on('close', (code, signal) => {
               children.delete(proc);
