@@ -27,9 +27,10 @@ else
   if [ -z "${LMS_HA_LAB_LOCKED:-}" ]; then exec 9>/run/lms-ha-lab.lock; flock 9; export LMS_HA_LAB_LOCKED=1; fi
   echo "== lab up"
   lab_started=1
-  bash test/lab/lab.sh up --extra "${LMS_HA_LAB_EXTRA:-0}"
+  # 9>&-: the hosts must not inherit the lock (with LMS_HA_KEEP_LAB they outlive this run).
+  bash test/lab/lab.sh up --extra "${LMS_HA_LAB_EXTRA:-0}" 9>&-
   echo "== e2e tests (real hosts)"
-  npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$results/e2e.json" || e2e_rc=$?
+  npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$results/e2e.json" 9>&- || e2e_rc=$?
 fi
 
 node -e '

@@ -30,4 +30,7 @@ while :; do
   sleep 1
 done
 # Our turn: wait for the holder (which may predate the queue), then leave the queue.
-exec flock "$LOCK" bash -c 'rm -f "$0"; exec "$@"' "$ticket" "$@"
+# -o: the command does not inherit the lock's descriptor, or the lab's hosts
+# (started by `lab.sh up`, living on after `npm run demo`) would hold the lock
+# as long as they run and every later user would wait for ever.
+exec flock -o "$LOCK" bash -c 'rm -f "$0"; exec "$@"' "$ticket" "$@"
