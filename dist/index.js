@@ -77386,13 +77386,8 @@ class SshHost {
                     });
                     let stopping;
                     // Settles once the command's channel closed and, after a kill, the stop by process group ran.
-                    const ended = done.then(async (r) => {
-                        await stopping;
-                        return r;
-                    }, async (e) => {
-                        await stopping;
-                        throw e;
-                    });
+                    // (stopping never rejects: its failure is caught where it starts.)
+                    const ended = done.finally(() => stopping);
                     // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
                     ended.catch(() => undefined);
                     resolveStarted({
@@ -84872,20 +84867,28 @@ function once(fn) {
     return () => (p ??= fn());
 }
 /**
- * One member's package upgrade inside a rolling change. The pinned version is
- * checked against the package sources before anything stops, so a pin that
- * cannot be installed fails with the node still running.
+ * Before one member goes down (restart, upgrade, removal): every member named
+ * must be Synced with `size` nodes, or nothing is stopped. `doing` completes
+ * "not ... NODE" in the error.
  */
-async function rollingUpgrade(host, hosts, members, specs, size, logger) {
+async function requireMembersSynced(hosts, members, size, doing) {
     for (const other of members) {
         const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)));
         if (reason !== null) {
-            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not upgrading ${host.name}`, {
+            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not ${doing}`, {
                 host: other,
                 hint: 'Wait until every node is Synced, then run deploy-db again.',
             });
         }
     }
+}
+/**
+ * One member's package upgrade inside a rolling change. The pinned version is
+ * checked against the package sources before anything stops, so a pin that
+ * cannot be installed fails with the node still running.
+ */
+async function rollingUpgrade(host, hosts, members, specs, size, logger) {
+    await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
     // The pin file step before this one checked that the sources have the version.
     logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
     await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
@@ -85224,16 +85227,7 @@ function computePlan(context, model, desired, g) {
             detail: `static settings changed: ${(restartBecause.get(name) ?? []).join(', ')}; one node at a time${name === writer ? '; the writer goes last' : ''}; waits until ${name} is Primary, Synced and the cluster has ${members} members`,
             apply: async (ctx) => {
                 // Every other member must be healthy before this one goes down.
-                for (const other of situation.members) {
-                    const s = await queryNodeStatus(ctx.hosts.get(other));
-                    const reason = syncedWithSize(members)(s);
-                    if (reason !== null) {
-                        throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
-                            host: other,
-                            hint: 'Wait until every node is Synced, then run deploy-db again.',
-                        });
-                    }
-                }
+                await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
                 await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
                 await waitForNode(ctx.host, syncedWithSize(members), {
                     timeoutMs: JOIN_TIMEOUT_MS,
@@ -85421,15 +85415,7 @@ function removalChanges(model, remaining, removal, forced) {
             summary: `remove ${step.node} from ${model.clusterName}: stop mariadb (a clean leave), disable it, wait until ${remaining.join(', ')} are Primary, Synced, size ${step.sizeAfter}${step.lbWriter ? ' (it is the load balancers\' writer)' : ''}`,
             detail: `listed in database.remove_nodes; first checks ${remaining.join(', ')} are Synced with size ${before}; systemctl stop then disable mariadb on ${step.node}; then waits until each of them is Primary, Synced with size ${step.sizeAfter}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`,
             apply: async (ctx) => {
-                for (const other of remaining) {
-                    const reason = syncedWithSize(before)(await queryNodeStatus(ctx.hosts.get(other)));
-                    if (reason !== null) {
-                        throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not removing ${step.node}`, {
-                            host: other,
-                            hint: 'Wait until every node is Synced, then run deploy-db again.',
-                        });
-                    }
-                }
+                await requireMembersSynced(ctx.hosts, remaining, before, `removing ${step.node}`);
                 ctx.logger.info(`stopping mariadb: ${step.node} leaves the cluster`, step.node);
                 await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb on the node being removed', timeoutMs: 10 * 60_000 });
                 await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });

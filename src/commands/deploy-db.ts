@@ -291,6 +291,23 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 /**
+ * Before one member goes down (restart, upgrade, removal): every member named
+ * must be Synced with `size` nodes, or nothing is stopped. `doing` completes
+ * "not ... NODE" in the error.
+ */
+async function requireMembersSynced(hosts: ReadonlyMap<string, RemoteHost>, members: readonly string[], size: number, doing: string): Promise<void> {
+  for (const other of members) {
+    const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)!));
+    if (reason !== null) {
+      throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not ${doing}`, {
+        host: other,
+        hint: 'Wait until every node is Synced, then run deploy-db again.',
+      });
+    }
+  }
+}
+
+/**
  * One member's package upgrade inside a rolling change. The pinned version is
  * checked against the package sources before anything stops, so a pin that
  * cannot be installed fails with the node still running.
@@ -303,15 +320,7 @@ async function rollingUpgrade(
   size: number,
   logger: Logger,
 ): Promise<void> {
-  for (const other of members) {
-    const reason = syncedWithSize(size)(await queryNodeStatus(hosts.get(other)!));
-    if (reason !== null) {
-      throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not upgrading ${host.name}`, {
-        host: other,
-        hint: 'Wait until every node is Synced, then run deploy-db again.',
-      });
-    }
-  }
+  await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
   // The pin file step before this one checked that the sources have the version.
   logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
   await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
@@ -666,16 +675,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       detail: `static settings changed: ${(restartBecause.get(name) ?? []).join(', ')}; one node at a time${name === writer ? '; the writer goes last' : ''}; waits until ${name} is Primary, Synced and the cluster has ${members} members`,
       apply: async (ctx) => {
         // Every other member must be healthy before this one goes down.
-        for (const other of situation.members) {
-          const s = await queryNodeStatus(ctx.hosts.get(other)!);
-          const reason = syncedWithSize(members)(s);
-          if (reason !== null) {
-            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not restarting ${name}`, {
-              host: other,
-              hint: 'Wait until every node is Synced, then run deploy-db again.',
-            });
-          }
-        }
+        await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
         await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
         await waitForNode(ctx.host, syncedWithSize(members), {
           timeoutMs: JOIN_TIMEOUT_MS,
@@ -870,15 +870,7 @@ function removalChanges(model: GaleraModel, remaining: string[], removal: Remova
       summary: `remove ${step.node} from ${model.clusterName}: stop mariadb (a clean leave), disable it, wait until ${remaining.join(', ')} are Primary, Synced, size ${step.sizeAfter}${step.lbWriter ? ' (it is the load balancers\' writer)' : ''}`,
       detail: `listed in database.remove_nodes; first checks ${remaining.join(', ')} are Synced with size ${before}; systemctl stop then disable mariadb on ${step.node}; then waits until each of them is Primary, Synced with size ${step.sizeAfter}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`,
       apply: async (ctx) => {
-        for (const other of remaining) {
-          const reason = syncedWithSize(before)(await queryNodeStatus(ctx.hosts.get(other)!));
-          if (reason !== null) {
-            throw new DeployError('cluster-unhealthy', `${other} is not healthy (${reason}); not removing ${step.node}`, {
-              host: other,
-              hint: 'Wait until every node is Synced, then run deploy-db again.',
-            });
-          }
-        }
+        await requireMembersSynced(ctx.hosts, remaining, before, `removing ${step.node}`);
         ctx.logger.info(`stopping mariadb: ${step.node} leaves the cluster`, step.node);
         await ctx.host.run('systemctl stop mariadb', { purpose: 'stop mariadb on the node being removed', timeoutMs: 10 * 60_000 });
         await ctx.host.run('systemctl disable mariadb', { purpose: 'keep the removed node from rejoining at boot', timeoutMs: 60_000 });

@@ -625,16 +625,8 @@ export class SshHost implements RemoteHost {
               });
               let stopping: Promise<unknown> | undefined;
               // Settles once the command's channel closed and, after a kill, the stop by process group ran.
-              const ended = done.then(
-                async (r) => {
-                  await stopping;
-                  return r;
-                },
-                async (e: unknown) => {
-                  await stopping;
-                  throw e;
-                },
-              );
+              // (stopping never rejects: its failure is caught where it starts.)
+              const ended = done.finally(() => stopping);
               // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
               ended.catch(() => undefined);
               resolveStarted({
