@@ -89,11 +89,17 @@ touch /tmp/probe.done
 `;
   const monitor = `export MYSQL_PWD=${PROBE_PASSWORD}
 while [ ! -e /tmp/probe.stop ]; do
-  line=""
+  # The three nodes are read at once, not one after another: a sequential
+  # sweep could see a node still Joined and, up to a second later, the next
+  # one already stopped, which never were at the same time.
+  i=0
   for a in ${addresses}; do
-    s=$(mariadb -h $a -u probe --connect-timeout=1 -N -B -e "SHOW STATUS LIKE 'wsrep_local_state_comment'" 2>/dev/null | cut -f2 | tr ' ' '_')
-    line="$line \${s:-down}"
+    i=$((i+1))
+    ( s=$(mariadb -h $a -u probe --connect-timeout=1 -N -B -e "SHOW STATUS LIKE 'wsrep_local_state_comment'" 2>/dev/null | cut -f2 | tr ' ' '_'); echo "\${s:-down}" > /tmp/monitor.s$i ) &
   done
+  wait
+  line=""
+  for j in $(seq $i); do line="$line $(cat /tmp/monitor.s$j)"; done
   echo "$line" >> /tmp/monitor.log
   sleep 0.1
 done
