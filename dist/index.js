@@ -100423,7 +100423,7 @@ async function applyReviewed(request, settings, deps, run, key, port) {
 function planDiff(reviewed, fresh, maxChars = 60_000) {
     const patch = createTwoFilesPatch('reviewed plan (pull request comment)', 'plan now', reviewed, fresh, '', '', { context: 3 })
         .split('\n')
-        .slice(2) // the Index/=== lines
+        .filter((line, i) => !(i < 2 && (line.startsWith('Index:') || line.startsWith('===='))))
         .join('\n');
     const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
     return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;

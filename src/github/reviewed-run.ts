@@ -216,7 +216,7 @@ async function applyReviewed(
 export function planDiff(reviewed: string, fresh: string, maxChars = 60_000): string {
   const patch = createTwoFilesPatch('reviewed plan (pull request comment)', 'plan now', reviewed, fresh, '', '', { context: 3 })
     .split('\n')
-    .slice(2) // the Index/=== lines
+    .filter((line, i) => !(i < 2 && (line.startsWith('Index:') || line.startsWith('===='))))
     .join('\n');
   const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
   return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;
