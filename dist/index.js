@@ -78063,6 +78063,8 @@ const preflight = async (context) => ({
  *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
  *   value upstream's own `virt` option group uses for VM images on replica 3.
  */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+const GLUSTERD_PORT = 24007;
 const DEFAULT_VOLUME_OPTIONS = {
     'cluster.quorum-type': 'auto',
     'cluster.server-quorum-type': 'server',
@@ -84409,12 +84411,197 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
     return null;
 }
 
+;// CONCATENATED MODULE: ./src/operations/packages.ts
+/**
+ * Debian packages: one way to write `apt-get install` (flags instead of
+ * copies, every word shell-quoted), and one install phase per host: the
+ * package changes of a plan are reviewed one by one, but when the first of
+ * them is applied every host installs all of its packages at once, in
+ * parallel, instead of one apt run per package and host.
+ */
+
+
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+/**
+ * apt-get update, then install. The operator's changed configuration files
+ * are kept (--force-confold); lms-ha writes its own afterwards.
+ */
+function aptInstallScript(packages, flags = {}) {
+    const options = [flags.allowDowngrades ? '--allow-downgrades' : '', flags.noRecommends ? '--no-install-recommends' : ''].filter(Boolean);
+    return [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q',
+        ['apt-get install -y -q', ...options, '-o Dpkg::Options::=--force-confold', ...packages.map(shellQuote)].join(' '),
+        ...(flags.then ?? []),
+    ].join('\n');
+}
+async function aptInstall(host, packages, logger, flags = {}) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const r = await host.run(aptInstallScript(packages, flags), { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
+function once(fn) {
+    let p;
+    return () => (p ??= fn());
+}
+/** One install phase for `installs` (host name → packages), every host in parallel. */
+function installPhase(installs, flags = {}) {
+    let all;
+    return (hosts, logger) => (all ??= Promise.allSettled([...installs.entries()].map(([name, pkgs]) => {
+        const remote = hosts.get(name);
+        return remote ? aptInstall(remote, pkgs, logger, flags) : Promise.reject(new DeployError('internal', `no connection to ${name}`));
+    })).then((results) => new Map([...installs.keys()].map((name, i) => [name, results[i]]))));
+}
+/** The reviewed change for one package on one host; applying it waits for the host's share of `phase`. */
+function packageChange(host, pkg, phase, options = {}) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, pkg),
+        host,
+        summary: options.summary ?? `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: options.to ?? 'candidate from the package sources',
+        apply: async (ctx) => {
+            const r = (await phase(ctx.hosts, ctx.logger)).get(ctx.change.host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/wait.ts
+const wait_sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls until `poll` reports done and returns its value. A poll that throws
+ * ends the wait with that error (a poll decides itself what is fatal).
+ */
+async function waitUntil(poll, options) {
+    const started = Date.now();
+    let lastLogged;
+    for (;;) {
+        const seen = await poll();
+        if ('done' in seen)
+            return seen.done;
+        if (options.logger && options.what && seen.waiting !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
+            lastLogged = seen.waiting;
+        }
+        const waited = Date.now() - started;
+        if (waited > options.timeoutMs)
+            throw options.timeoutError(seen.waiting, waited);
+        await wait_sleep(options.pollMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/operations/service.ts
+/**
+ * Services: the planned change that enables, starts, restarts or reloads a
+ * unit, and the one way lms-ha starts a service it is about to talk to.
+ *
+ * `systemctl start` returning does not mean the service answers: ProxySQL's
+ * unit is Type=forking and its admin port opened 0.6 s after the start
+ * returned (observed with ProxySQL 2.7.1 on Debian 12), glusterd answers its
+ * CLI a moment after systemd reports it started. So every start-then-talk
+ * step starts through startService, which waits, bounded, until the unit is
+ * active and its port listens.
+ */
+
+
+
+
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+const SERVICE_READY_POLL_MS = 200;
+/**
+ * One round trip: the unit's state, then the sockets listening on the port.
+ * `ss -H` prints no header, so any line after the first means "listening".
+ */
+function serviceReadyProbe(ready) {
+    const unit = `systemctl is-active ${shellQuote(ready.unit)} || true`;
+    return ready.port === undefined ? unit : `${unit}; ss -Hltn ${shellQuote(`sport = :${ready.port}`)}`;
+}
+/** Reads the probe's output: null when ready, else what is still missing. */
+function serviceReadyReason(ready, stdout) {
+    const [state = '', ...listeners] = stdout.trim().split('\n');
+    if (state.trim() !== 'active')
+        return `${ready.unit} is ${state.trim() || 'in an unknown state'}`;
+    if (ready.port !== undefined && !listeners.some((l) => l.trim() !== ''))
+        return `nothing listens on port ${ready.port} yet`;
+    return null;
+}
+/** Waits until the unit is active and its port listens; fails at once if the unit failed. */
+async function waitForService(host, ready, logger) {
+    const timeoutMs = ready.timeoutMs ?? SERVICE_READY_TIMEOUT_MS;
+    const where = ready.port === undefined ? `${host.name} (${host.address})` : `${host.name} (${host.address}) port ${ready.port}`;
+    await waitUntil(async () => {
+        const r = await host.run(serviceReadyProbe(ready), { purpose: `check that ${ready.unit} is up`, timeoutMs: 30_000, allowFailure: true });
+        const reason = serviceReadyReason(ready, r.stdout);
+        if (reason === null)
+            return { done: undefined };
+        if (/ is failed$/.test(reason)) {
+            throw new DeployError('apply-failed', `${ready.unit} failed to start on ${host.name}`, {
+                host: host.name,
+                hint: `See journalctl -u ${ready.unit} on ${host.name}, fix what it says, then run apply again.`,
+            });
+        }
+        return { waiting: reason };
+    }, {
+        timeoutMs,
+        pollMs: SERVICE_READY_POLL_MS,
+        logger,
+        what: `${ready.unit} on ${where}`,
+        host: host.name,
+        timeoutError: (last) => new DeployError('apply-failed', `${ready.unit} on ${where} was not ready ${Math.round(timeoutMs / 100) / 10} s after it was started: ${last}`, {
+            host: host.name,
+            hint: `See journalctl -u ${ready.unit} on ${host.name}${ready.port !== undefined ? ` and check what listens with: ss -ltnp 'sport = :${ready.port}'` : ''}, then run apply again.`,
+        }),
+    });
+}
+/**
+ * Runs `command` (a `systemctl start`/`restart`, possibly with a daemon-reload
+ * before it) and returns only once the service is ready to be talked to.
+ */
+async function startService(host, command, ready, options) {
+    await host.run(command, { purpose: options.purpose, timeoutMs: options.timeoutMs });
+    await waitForService(host, ready, options.logger);
+}
+/**
+ * A planned unit action. With `ready`, a start or restart waits for the
+ * service to answer before the next change (which may talk to it) runs.
+ */
+function serviceChange(host, unit, action, summary, command, ready) {
+    return {
+        kind: 'service',
+        id: changeId('service', host, unit, action),
+        host,
+        summary,
+        unit,
+        action,
+        apply: async (ctx) => {
+            if (ready)
+                await startService(ctx.host, command, { unit, ...ready }, { purpose: summary, timeoutMs: 120_000, logger: ctx.logger });
+            else
+                await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
 /**
  * The I/O half of the Galera lifecycle: querying a node, running SQL with the
  * script on stdin, installing packages, and waiting for a state by polling
  * with short timeouts (never a fixed sleep).
  */
+
+
 
 
 /** The node's wsrep status, or null when mariadb does not answer. */
@@ -84478,24 +84665,20 @@ function syncedWithSize(size) {
 }
 /** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
 async function installGaleraPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
-        `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+    await aptInstall(host, packages, logger, {
+        // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+        allowDowngrades: true,
         // The package starts mariadb at once on its default config: it must not
         // stay up before the Galera config is written.
-        'systemctl stop mariadb',
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
+        then: ['systemctl stop mariadb'],
+    });
+}
+/**
+ * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
+ * returns once it listens on `port`; the caller then waits for Synced.
+ */
+async function startMariadb(host, command, port, options) {
+    await startService(host, command, { unit: 'mariadb', port }, options);
 }
 /** Cluster state UUIDs of all nodes agree and each sees `size` members. */
 async function assertClusterFormed(hosts, size) {
@@ -84862,7 +85045,7 @@ function sqlObject(kind) {
     }
 }
 /** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function once(fn) {
+function deploy_db_once(fn) {
     let p;
     return () => (p ??= fn());
 }
@@ -84887,13 +85070,13 @@ async function requireMembersSynced(hosts, members, size, doing) {
  * checked against the package sources before anything stops, so a pin that
  * cannot be installed fails with the node still running.
  */
-async function rollingUpgrade(host, hosts, members, specs, size, logger) {
+async function rollingUpgrade(host, hosts, members, specs, size, port, logger) {
     await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
     // The pin file step before this one checked that the sources have the version.
     logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
     await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
     await installGaleraPackages(host, specs, logger);
-    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+    await startMariadb(host, 'systemctl start mariadb', port, { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS, logger });
     await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
 }
 /** Fails, naming the host and what it has, when the package sources lack `version` of mariadb-server. */
@@ -85044,7 +85227,7 @@ function computePlan(context, model, desired, g) {
         if (change)
             changes.push(change);
     }
-    const installPhase = once(async () => {
+    const installPhase = deploy_db_once(async () => {
         const hostsMap = g.remotes;
         const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
         return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
@@ -85089,7 +85272,7 @@ function computePlan(context, model, desired, g) {
                 // One step per host does all of its packages; the others are recorded with it.
                 apply: async (ctx) => {
                     if (i === 0)
-                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
+                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, model.port, ctx.logger);
                 },
             });
         });
@@ -85228,7 +85411,7 @@ function computePlan(context, model, desired, g) {
             apply: async (ctx) => {
                 // Every other member must be healthy before this one goes down.
                 await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
-                await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl restart mariadb', model.port, { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(members), {
                     timeoutMs: JOIN_TIMEOUT_MS,
                     logger: ctx.logger,
@@ -85285,7 +85468,7 @@ function computePlan(context, model, desired, g) {
             summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
             detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
             apply: async (ctx) => {
-                await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'galera_new_cluster', model.port, { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
             },
         });
@@ -85297,10 +85480,10 @@ function computePlan(context, model, desired, g) {
     const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
     const target = size + joiners.length;
     const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
-    const joinAll = once(async () => {
+    const joinAll = deploy_db_once(async () => {
         const results = await Promise.allSettled(joiners.map(async (name) => {
             const host = g.remotes.get(name);
-            await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+            await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
             await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
         }));
         return new Map(joiners.map((name, i) => [name, results[i]]));
@@ -85322,7 +85505,7 @@ function computePlan(context, model, desired, g) {
                         throw r.reason;
                 }
                 else {
-                    await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+                    await startMariadb(ctx.host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                     await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
                 }
                 if (last)
@@ -89696,6 +89879,115 @@ function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
     return blocked;
 }
 
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/directory.ts
+/** Directories lms-ha owns: root 0755. */
+
+
+/**
+ * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
+ * leaves an existing directory as it is (one a package owns, with its own mode).
+ */
+function directoryChange(host, path, have, why, options = {}) {
+    const after = { mode: 0o755, owner: 'root', group: 'root' };
+    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
+        return null;
+    return {
+        kind: 'directory',
+        id: changeId('directory', host, path),
+        host,
+        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+        path,
+        before: have ?? null,
+        after,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/user.ts
+/** System users: created once, never changed or removed by lms-ha. */
+
+
+/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
+function createSystemUserCommand(name) {
+    const n = shellQuote(name);
+    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
+}
+function userChange(host, name, detail) {
+    return {
+        kind: 'user',
+        id: changeId('user', host, name),
+        host,
+        summary: `create system user ${name}`,
+        name,
+        action: 'create',
+        detail,
+        apply: async (ctx) => {
+            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
@@ -89870,6 +90162,11 @@ async function gatherHostState(host, q) {
 
 
 
+
+
+
+
+
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
 /** Where operators put the maintenance (drain) file; created by deploy-lb. */
@@ -89906,7 +90203,6 @@ const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
 const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
 /** Default ProxySQL admin login on a fresh install (only from localhost). */
 const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 function loadBalancerOf(environment) {
     const lb = environment.load_balancer;
     if (!lb) {
@@ -90201,144 +90497,6 @@ async function gatherLbFacts(context, desired) {
     }
     return gathered;
 }
-const deploy_lb_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === deploy_lb_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: deploy_lb_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-function userChange(host, name, detail) {
-    return {
-        kind: 'user',
-        id: changeId('user', host, name),
-        host,
-        summary: `create system user ${name}`,
-        name,
-        action: 'create',
-        detail,
-        apply: async (ctx) => {
-            const n = shellQuote(name);
-            await ctx.host.run(`getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`, { purpose: `create the system user ${name}` });
-        },
-    };
-}
-function directoryChange(host, path, have, why, options = {}) {
-    const after = { mode: 0o755, owner: 'root', group: 'root' };
-    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
-        return null;
-    return {
-        kind: 'directory',
-        id: changeId('directory', host, path),
-        host,
-        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-        path,
-        before: have ?? null,
-        after,
-        apply: async (ctx) => {
-            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-        },
-    };
-}
-function serviceChange(host, unit, action, summary, command) {
-    return {
-        kind: 'service',
-        id: changeId('service', host, unit, action),
-        host,
-        summary,
-        unit,
-        action,
-        apply: async (ctx) => {
-            await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
-        },
-    };
-}
-/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
-function deploy_lb_once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
-/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
-function parallelInstall(installs, g, logger) {
-    return deploy_lb_once(async () => {
-        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name), pkgs, logger)));
-        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
-    });
-}
-function packageChange(host, pkg, phase) {
-    return {
-        kind: 'package',
-        id: changeId('package', host, pkg),
-        host,
-        summary: `install ${pkg}`,
-        name: pkg,
-        from: null,
-        to: 'candidate from the package sources',
-        apply: async (ctx) => {
-            const r = (await phase()).get(ctx.change.host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-async function aptInstall(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.map(shellQuote).join(' ')}`,
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
-}
 const fetchPinnedPackage = async (pkg, logger) => {
     const want = pkg.sha256.toLowerCase();
     const version = `0.0.0-sha${want.slice(0, 16)}`;
@@ -90347,7 +90505,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
         const dir = find('lms-ha-proxysql-deb', version);
         if (dir) {
             const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'proxysql.deb'));
-            if (deploy_lb_sha256(bytes) === want) {
+            if (file_sha256(bytes) === want) {
                 logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
                 return bytes;
             }
@@ -90356,7 +90514,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
     logger.info(`downloading ${pkg.url}`);
     const path = await downloadTool(pkg.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-proxysql-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.deb`));
     const bytes = await (0,promises_namespaceObject.readFile)(path);
-    const got = deploy_lb_sha256(bytes);
+    const got = file_sha256(bytes);
     if (got !== want) {
         await (0,promises_namespaceObject.rm)(path, { force: true });
         throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
@@ -90386,7 +90544,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             if (missing.length > 0)
                 dbInstalls.set(db.name, missing);
         }
-        const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
+        const dbInstallPhase = installPhase(dbInstalls);
         for (const db of dbHosts) {
             const s = g.state.get(db.name);
             const wanted = desired.clustercheck.get(db.name);
@@ -90522,10 +90680,10 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (missing.length > 0)
             installs.set(h.name, missing);
     }
-    const installPhase = parallelInstall(installs, g, context.logger);
+    const lbInstallPhase = installPhase(installs);
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
-    const debBytes = deploy_lb_once(() => fetchPackage(proxysqlPkg, context.logger));
+    const debBytes = once(() => fetchPackage(proxysqlPkg, context.logger));
     // One load balancer after the other, the VIP holder last: the other LB is
     // already done and healthy when the holder's proxy reloads or its keepalived
     // restarts, so the VIP moves at most once and always to a working LB.
@@ -90535,7 +90693,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         const s = g.state.get(h.name);
         const keepalivedFiles = desired.keepalived.get(h.name).files;
         for (const pkg of installs.get(h.name) ?? [])
-            changes.push(packageChange(h.name, pkg, installPhase));
+            changes.push(packageChange(h.name, pkg, lbInstallPhase));
         if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
             const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
             changes.push({
@@ -90596,8 +90754,9 @@ function computeLbPlan(context, desired, g, options = {}) {
             const unit = s.units['proxysql'];
             if (unit.enabled !== 'enabled')
                 changes.push(serviceChange(h.name, 'proxysql', 'enable', 'enable proxysql at boot', 'systemctl enable proxysql'));
+            // Type=forking: the start returns before the admin port listens; the admin SQL below needs it.
             if (unit.active !== 'active')
-                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql'));
+                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql', { port: lb.ports.admin }));
             changes.push(...proxysqlSqlChanges(h.name, desired, g, lb, fingerprint));
         }
         // 5. Keepalived last on each LB: its probe needs the proxy up. Not every
@@ -90625,7 +90784,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (ka.enabled !== 'enabled')
             changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
         if (ka.active !== 'active') {
-            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived', {}));
         }
         else if (keepalivedChanged) {
             // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
@@ -92309,7 +92468,8 @@ function databaseMigrationPart(context) {
 
 
 
-const gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -92348,47 +92508,11 @@ function parseDpkgQuery(text) {
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
- * first is applied: apt on three hosts in parallel instead of one after the
- * other. The host's own sources decide the version.
+ * first is applied. The host's own sources decide the version.
  */
 function packageChanges(hosts, name, why) {
-    let all;
-    const installAll = (remotes, logger) => (all ??= Promise.allSettled(hosts.map((h) => {
-        const remote = remotes.get(h);
-        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
-    })).then((results) => new Map(hosts.map((h, i) => [h, results[i]]))));
-    return hosts.map((host) => ({
-        kind: 'package',
-        id: changeId('package', host, name),
-        host,
-        summary: `install ${name} (${why})`,
-        name,
-        from: null,
-        to: 'latest from the host package sources',
-        apply: async (ctx) => {
-            const r = (await installAll(ctx.hosts, ctx.logger)).get(host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    }));
-}
-function gluster_packageChange(host, name, why) {
-    return packageChanges([host], name, why)[0];
-}
-async function installPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const script = [
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q >/dev/null || exit $?',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
-    ].join('\n');
-    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
-        });
-    }
+    const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
+    return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
 }
 async function gluster_sleep(ms) {
     await new Promise((r) => setTimeout(r, ms));
@@ -92688,7 +92812,7 @@ function planGlusterVolume(model, members, g) {
                 unit: 'glusterd',
                 action: 'start',
                 apply: async (ctx) => {
-                    await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+                    await startService(ctx.host, 'systemctl start glusterd', { unit: 'glusterd', port: GLUSTERD_PORT }, { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS, logger: ctx.logger });
                     await waitForGlusterd(ctx.host);
                 },
             });
@@ -93683,6 +93807,7 @@ function s3ReachableCheck(host, t, result) {
 
 
 
+
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
@@ -93815,10 +93940,7 @@ function planS3Migration(s, g) {
             from: null,
             to: 'candidate from the package sources',
             apply: async (ctx) => {
-                await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
-                    purpose: `install ${RCLONE_PACKAGE}`,
-                    timeoutMs: 15 * 60_000,
-                });
+                await aptInstall(ctx.host, [RCLONE_PACKAGE], ctx.logger, { noRecommends: true });
             },
         });
     }
@@ -94113,7 +94235,7 @@ function recover_hostRow(host, node, f, decision) {
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
 /** The decision as reviewed steps: grastate.dat edits, bootstrap, joins, flag cleared. */
-function recoveryChanges(decision, g) {
+function recoveryChanges(decision, g, port = 3306) {
     const changes = [];
     const chosen = decision.bootstrap;
     const textOf = (name) => g.nodes.find((n) => n.name === name)?.grastate ?? null;
@@ -94161,7 +94283,7 @@ function recoveryChanges(decision, g) {
         summary: `bootstrap ${chosen} (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'} ${decision.seqno}) as the new primary component (galera_new_cluster)`,
         detail: `position ${decision.uuid}:${decision.seqno}; waits until ${chosen} is Primary, Synced, size 1`,
         apply: async (ctx) => {
-            await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS });
+            await startMariadb(ctx.host, 'galera_new_cluster', port, { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
             await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
         },
     });
@@ -94178,7 +94300,7 @@ function recoveryChanges(decision, g) {
                 // A bootstrap flag left in this host's service manager (an interrupted
                 // galera_new_cluster) would make this start a second cluster.
                 await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
-                await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl start mariadb', port, { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
             },
         });
@@ -94216,7 +94338,7 @@ function computeRecoveryPlan(context, g, override) {
     if (decision.skipped.length > 0)
         warnings.push(`unreachable, left out: ${decision.skipped.join(', ')}; start mariadb there once it is back (it joins by SST), never galera_new_cluster`);
     return {
-        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g), warnings, hosts }),
+        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g, context.environment.database?.port), warnings, hosts }),
         decision,
     };
 }
