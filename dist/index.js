@@ -94447,6 +94447,10 @@ const COMMAND_RUNNERS = {
         return { checks: context.preflightChecks };
     },
 };
+/** The commands this version runs (the others are named but refused as not built). */
+function builtCommands() {
+    return Object.keys(COMMAND_RUNNERS);
+}
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
