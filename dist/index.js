@@ -100535,6 +100535,8 @@ async function applyReviewed(request, settings, deps, run, key, port) {
         runUrl: run.runUrl,
         ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]) }),
     };
+    if (!settings.comment)
+        return report;
     try {
         const marked = await markPlanComment(port(), lookup.pr, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
         if (marked)
