@@ -1,13 +1,13 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlanHeader } from '../../src/github/plan-comment.js';
-import { FakeGitHub } from '../unit/github/fake-github-server.js';
 import { expectClusterFormed } from './galera.js';
+import { LabGitHub, pullRequestPayload } from './github-api.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
-import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
+import { labExec, readLabState, REPO_ROOT, tempDir, type ActionRun, type LabState } from './lab.js';
 
 // The GitHub front against real hosts (issue 10): the built action run as the
 // runner runs it (INPUT_*, GITHUB_EVENT_PATH for pull_request, push and
@@ -22,67 +22,26 @@ const PR = 21;
 const MERGE_SHA = randomBytes(20).toString('hex');
 const CANARY = `canary-${randomBytes(6).toString('hex')}`;
 
-const gh = new FakeGitHub();
-let forwarder: ChildProcess | undefined;
-let apiUrl = '';
+const api = new LabGitHub();
+const gh = api.gh;
 let state: LabState;
 let workspace: string;
 let key: string;
 let knownHosts: string;
 
-async function startForwarder(socketPath: string): Promise<string> {
-  const script = `
-    const net = require('node:net');
-    const server = net.createServer((client) => {
-      const upstream = net.connect(${JSON.stringify(socketPath)});
-      client.pipe(upstream); upstream.pipe(client);
-      client.on('error', () => upstream.destroy()); upstream.on('error', () => client.destroy());
-    });
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn('ip', ['netns', 'exec', state.runnerNamespace, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  forwarder = child;
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`forwarder exited ${code}`)));
-  });
-  return `http://127.0.0.1:${port}`;
-}
-
-let runNumber = 0;
 async function action(event: string, payload: object, inputs: Record<string, string>): Promise<ActionRun> {
-  const eventPath = join(workspace, `event-${runNumber++}.json`);
-  writeFileSync(eventPath, JSON.stringify(payload));
-  const run = await runAction(
+  const run = await api.run(
     state,
-    {
-      command: 'deploy-db',
-      inventory: 'ha.yml',
-      environment: 'lab-db',
-      'ssh-private-key': key,
-      'known-hosts': knownHosts,
-      'github-token': 'ghs_fake_token_for_e2e',
-      parallelism: '10',
-      ...inputs,
-    },
-    {
-      workspace,
-      env: {
-        LAB_APP_DB_PASSWORD: CANARY,
-        GITHUB_REPOSITORY: 'acme/platform',
-        GITHUB_SERVER_URL: 'https://github.test',
-        GITHUB_API_URL: apiUrl,
-        GITHUB_EVENT_NAME: event,
-        GITHUB_EVENT_PATH: eventPath,
-        GITHUB_SHA: event === 'pull_request' ? 'e'.repeat(40) : MERGE_SHA,
-        GITHUB_ACTOR: 'alice',
-      },
-    },
+    workspace,
+    { name: event, payload, sha: event === 'pull_request' ? 'e'.repeat(40) : MERGE_SHA },
+    { command: 'deploy-db', inventory: 'ha.yml', environment: 'lab-db', 'ssh-private-key': key, 'known-hosts': knownHosts, parallelism: '10', ...inputs },
+    { LAB_APP_DB_PASSWORD: CANARY },
   );
   expect(run.stdout).not.toContain(CANARY);
   return run;
 }
 
-const pullRequestEvent = { pull_request: { number: PR, head: { repo: { full_name: 'acme/platform' } }, user: { login: 'alice' } } };
+const pullRequestEvent = pullRequestPayload(PR);
 const planComments = () => gh.comments.filter((c) => c.issue === PR && parsePlanHeader(c.body));
 
 function installed(host: string, pkg: string): boolean {
@@ -106,15 +65,10 @@ beforeAll(async () => {
   writeLabInventory(state, workspace, labDbEnvironment(state));
   key = readFileSync(state.sshKey, 'utf8');
   knownHosts = readFileSync(state.knownHosts, 'utf8');
-  const socketPath = join(tempDir('github-api'), 'api.sock');
-  await gh.start({ socketPath });
-  apiUrl = await startForwarder(socketPath);
+  await api.start(state);
 });
 
-afterAll(async () => {
-  forwarder?.kill();
-  await gh.stop();
-});
+afterAll(() => api.stop());
 
 describe('GitHub front against the lab (deploy-db, bare hosts)', () => {
   let reviewedHash = '';
@@ -151,17 +105,7 @@ describe('GitHub front against the lab (deploy-db, bare hosts)', () => {
   });
 
   it('a host changed between review and merge: plan-changed with the diff, and nothing touched on the hosts', async () => {
-    gh.pulls = [
-      {
-        number: PR,
-        state: 'closed',
-        merged_at: '2026-12-07T10:00:00Z',
-        merge_commit_sha: MERGE_SHA,
-        head: { sha: 'e'.repeat(40) },
-        base: { ref: 'main' },
-        html_url: `https://github.test/acme/platform/pull/${PR}`,
-      },
-    ];
+    api.merged(PR, MERGE_SHA);
     // Someone installs galera-4 on db1 by hand after the review: db1 no longer needs it.
     labExec('db1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q galera-4 >/dev/null 2>&1');
     const run = await action('push', { after: MERGE_SHA }, { mode: 'apply' });
