@@ -16452,7 +16452,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(8440);
+  binding = __nccwpck_require__(406);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -56138,10 +56138,11 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8440:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+/***/ 406:
+/***/ ((module) => {
 
-module.exports = require(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
+"use strict";
+module.exports = require("./crypto/build/Release/sshcrypto.node");
 
 /***/ }),
 
