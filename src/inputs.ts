@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { COMMANDS } from './commands/registry.js';
 import { parseRequest, type RunRequest } from './request.js';
 
 /**
@@ -29,7 +30,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     repository: env.GITHUB_REPOSITORY ?? 'unknown',
     env,
     fieldName: (field) => `input "${field}"`,
-  });
+  }, COMMANDS);
 }
 
 export interface GitHubInputs {

@@ -75,6 +75,7 @@ import { runSqlScript } from '../components/galera/orchestrate.js';
 import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../components/nftables/index.js';
 import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
 import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
+import type { CommandDescriptor } from './command.js';
 import type { CommandContext, CommandRunner } from './context.js';
 import { planOrApplyReviewed } from './reviewed-change.js';
 
@@ -1064,3 +1065,12 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
 
 /** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
 export const deployLb: CommandRunner = createDeployLb();
+
+export const deployLbCommand: CommandDescriptor = {
+  name: 'deploy-lb',
+  summary: 'HAProxy or ProxySQL behind a Keepalived VIP, with clustercheck on the db nodes',
+  options: [],
+  // The load balancers route to the Galera nodes, so they need both.
+  needs: { roles: ['lb', 'db'], sections: ['load_balancer', 'database'] },
+  run: deployLb,
+};

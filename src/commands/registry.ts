@@ -1,0 +1,47 @@
+/**
+ * The one list of commands. The fronts read requests against it (names,
+ * options), run.ts runs from it (needs, unreachable hosts, run), the CLI's
+ * usage text is written from it, and a unit test holds action.yml's
+ * description of `command` and `options` to it. Adding a command is its own
+ * file or folder plus one line here.
+ */
+import { DeployError } from '../errors.js';
+import type { CommandSpec } from '../request.js';
+import type { CommandDescriptor } from './command.js';
+import { deployDbCommand } from './deploy-db.js';
+import { deployLbCommand } from './deploy-lb.js';
+import { migrateStorageCommand } from './migrate-storage.js';
+import { preflightCommand } from './preflight.js';
+import { recoverCommand } from './recover.js';
+import { unlockCommand } from './unlock.js';
+import { verifyHaCommand } from './verify-ha.js';
+
+/** A command that is named but not built yet: asking for it says so and changes nothing. */
+interface PlannedCommand extends CommandSpec {
+  planned: true;
+}
+
+/** In the order the usage text and the README list them. */
+export const COMMANDS: readonly (CommandDescriptor | PlannedCommand)[] = [
+  preflightCommand,
+  { name: 'provision', summary: '/etc/hosts, package sources, firewall, time sync (not built yet)', options: [], planned: true },
+  deployDbCommand,
+  recoverCommand,
+  deployLbCommand,
+  migrateStorageCommand,
+  verifyHaCommand,
+  unlockCommand,
+];
+
+/** The command to run, or the refusal for a planned one (before anything is read or contacted). */
+export function commandToRun(name: string): CommandDescriptor {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined || 'planned' in command) {
+    const built = COMMANDS.filter((c) => !('planned' in c)).map((c) => c.name);
+    const planned = COMMANDS.filter((c) => 'planned' in c).map((c) => c.name);
+    throw new DeployError('invalid-input', `command ${name} is not available in this version of lms-ha`, {
+      hint: `Available now: ${built.join(', ')}.${planned.length > 0 ? ` Not built yet: ${planned.join(', ')}; see the README.` : ''}`,
+    });
+  }
+  return command;
+}
