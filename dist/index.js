@@ -76990,12 +76990,236 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
     return null;
 }
 
+;// CONCATENATED MODULE: ./src/ssh/quote.ts
+/**
+ * POSIX shell quoting. Everything we run remotely goes through `sh -c`, often
+ * behind `sudo`, so an argument is quoted once per shell it passes through.
+ */
+const SAFE = /^[A-Za-z0-9_\/.:@%+,-]+$/;
+/**
+ * Quotes one word for a POSIX shell. Inside single quotes nothing is special
+ * except the quote itself, which is closed, escaped and reopened: `'\''`.
+ */
+function shellQuote(word) {
+    if (word.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    if (SAFE.test(word))
+        return word;
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+/** Quotes and joins words into one command line. */
+function shellJoin(words) {
+    return words.map(shellQuote).join(' ');
+}
+/**
+ * The exact command line sent to the server: the script runs under `sh -c`
+ * (whatever the login shell is), and under `sudo -n` when root is wanted and
+ * we did not log in as root. `-n` makes sudo fail at once instead of waiting
+ * for a password nobody can type. With `timeoutSeconds`, coreutils `timeout`
+ * runs the script in its own process group and signals the whole group when
+ * time is up (TERM, then KILL 5 s later): closing an SSH channel does not stop
+ * a command that has no terminal, so the limit has to be enforced on the host.
+ */
+function wrapCommand(script, options) {
+    let line = `sh -c ${shellQuote(script)}`;
+    if (options.timeoutSeconds !== undefined) {
+        const secs = Math.max(0.001, Math.round(options.timeoutSeconds * 1000) / 1000);
+        line = `timeout -k 5 ${secs} ${line}`;
+    }
+    return options.sudo && options.user !== 'root' ? `sudo -n -- ${line}` : line;
+}
+
+;// CONCATENATED MODULE: ./src/operations/packages.ts
+/**
+ * Debian packages: one way to write `apt-get install` (flags instead of
+ * copies, every word shell-quoted), and one install phase per host: the
+ * package changes of a plan are reviewed one by one, but when the first of
+ * them is applied every host installs all of its packages at once, in
+ * parallel, instead of one apt run per package and host.
+ */
+
+
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+/**
+ * apt-get update, then install. The operator's changed configuration files
+ * are kept (--force-confold); lms-ha writes its own afterwards.
+ */
+function aptInstallScript(packages, flags = {}) {
+    const options = [flags.allowDowngrades ? '--allow-downgrades' : '', flags.noRecommends ? '--no-install-recommends' : ''].filter(Boolean);
+    return [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q',
+        ['apt-get install -y -q', ...options, '-o Dpkg::Options::=--force-confold', ...packages.map(shellQuote)].join(' '),
+        ...(flags.then ?? []),
+    ].join('\n');
+}
+async function aptInstall(host, packages, logger, flags = {}) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const r = await host.run(aptInstallScript(packages, flags), { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
+function once(fn) {
+    let p;
+    return () => (p ??= fn());
+}
+/** One install phase for `installs` (host name → packages), every host in parallel. */
+function installPhase(installs, flags = {}) {
+    let all;
+    return (hosts, logger) => (all ??= Promise.allSettled([...installs.entries()].map(([name, pkgs]) => {
+        const remote = hosts.get(name);
+        return remote ? aptInstall(remote, pkgs, logger, flags) : Promise.reject(new DeployError('internal', `no connection to ${name}`));
+    })).then((results) => new Map([...installs.keys()].map((name, i) => [name, results[i]]))));
+}
+/** The reviewed change for one package on one host; applying it waits for the host's share of `phase`. */
+function packageChange(host, pkg, phase, options = {}) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, pkg),
+        host,
+        summary: options.summary ?? `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: options.to ?? 'candidate from the package sources',
+        apply: async (ctx) => {
+            const r = (await phase(ctx.hosts, ctx.logger)).get(ctx.change.host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/wait.ts
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls until `poll` reports done and returns its value. A poll that throws
+ * ends the wait with that error (a poll decides itself what is fatal).
+ */
+async function waitUntil(poll, options) {
+    const started = Date.now();
+    let lastLogged;
+    for (;;) {
+        const seen = await poll();
+        if ('done' in seen)
+            return seen.done;
+        if (options.logger && options.what && seen.waiting !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
+            lastLogged = seen.waiting;
+        }
+        const waited = Date.now() - started;
+        if (waited > options.timeoutMs)
+            throw options.timeoutError(seen.waiting, waited);
+        await sleep(options.pollMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/operations/service.ts
+/**
+ * Services: the planned change that enables, starts, restarts or reloads a
+ * unit, and the one way lms-ha starts a service it is about to talk to.
+ *
+ * `systemctl start` returning does not mean the service answers: ProxySQL's
+ * unit is Type=forking and its admin port opened 0.6 s after the start
+ * returned (observed with ProxySQL 2.7.1 on Debian 12), glusterd answers its
+ * CLI a moment after systemd reports it started. So every start-then-talk
+ * step starts through startService, which waits, bounded, until the unit is
+ * active and its port listens.
+ */
+
+
+
+
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+const SERVICE_READY_POLL_MS = 200;
+/**
+ * One round trip: the unit's state, then the sockets listening on the port.
+ * `ss -H` prints no header, so any line after the first means "listening".
+ */
+function serviceReadyProbe(ready) {
+    const unit = `systemctl is-active ${shellQuote(ready.unit)} || true`;
+    return ready.port === undefined ? unit : `${unit}; ss -Hltn ${shellQuote(`sport = :${ready.port}`)}`;
+}
+/** Reads the probe's output: null when ready, else what is still missing. */
+function serviceReadyReason(ready, stdout) {
+    const [state = '', ...listeners] = stdout.trim().split('\n');
+    if (state.trim() !== 'active')
+        return `${ready.unit} is ${state.trim() || 'in an unknown state'}`;
+    if (ready.port !== undefined && !listeners.some((l) => l.trim() !== ''))
+        return `nothing listens on port ${ready.port} yet`;
+    return null;
+}
+/** Waits until the unit is active and its port listens; fails at once if the unit failed. */
+async function waitForService(host, ready, logger) {
+    const timeoutMs = ready.timeoutMs ?? SERVICE_READY_TIMEOUT_MS;
+    const where = ready.port === undefined ? `${host.name} (${host.address})` : `${host.name} (${host.address}) port ${ready.port}`;
+    await waitUntil(async () => {
+        const r = await host.run(serviceReadyProbe(ready), { purpose: `check that ${ready.unit} is up`, timeoutMs: 30_000, allowFailure: true });
+        const reason = serviceReadyReason(ready, r.stdout);
+        if (reason === null)
+            return { done: undefined };
+        if (/ is failed$/.test(reason)) {
+            throw new DeployError('apply-failed', `${ready.unit} failed to start on ${host.name}`, {
+                host: host.name,
+                hint: `See journalctl -u ${ready.unit} on ${host.name}, fix what it says, then run apply again.`,
+            });
+        }
+        return { waiting: reason };
+    }, {
+        timeoutMs,
+        pollMs: SERVICE_READY_POLL_MS,
+        logger,
+        what: `${ready.unit} on ${where}`,
+        host: host.name,
+        timeoutError: (last) => new DeployError('apply-failed', `${ready.unit} on ${where} was not ready ${Math.round(timeoutMs / 100) / 10} s after it was started: ${last}`, {
+            host: host.name,
+            hint: `See journalctl -u ${ready.unit} on ${host.name}${ready.port !== undefined ? ` and check what listens with: ss -ltnp 'sport = :${ready.port}'` : ''}, then run apply again.`,
+        }),
+    });
+}
+/**
+ * Runs `command` (a `systemctl start`/`restart`, possibly with a daemon-reload
+ * before it) and returns only once the service is ready to be talked to.
+ */
+async function startService(host, command, ready, options) {
+    await host.run(command, { purpose: options.purpose, timeoutMs: options.timeoutMs });
+    await waitForService(host, ready, options.logger);
+}
+/**
+ * A planned unit action. With `ready`, a start or restart waits for the
+ * service to answer before the next change (which may talk to it) runs.
+ */
+function serviceChange(host, unit, action, summary, command, ready) {
+    return {
+        kind: 'service',
+        id: changeId('service', host, unit, action),
+        host,
+        summary,
+        unit,
+        action,
+        apply: async (ctx) => {
+            if (ready)
+                await startService(ctx.host, command, { unit, ...ready }, { purpose: summary, timeoutMs: 120_000, logger: ctx.logger });
+            else
+                await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
 /**
  * The I/O half of the Galera lifecycle: querying a node, running SQL with the
  * script on stdin, installing packages, and waiting for a state by polling
  * with short timeouts (never a fixed sleep).
  */
+
+
 
 
 /** The node's wsrep status, or null when mariadb does not answer. */
@@ -77059,24 +77283,20 @@ function syncedWithSize(size) {
 }
 /** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
 async function installGaleraPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
-        `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+    await aptInstall(host, packages, logger, {
+        // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+        allowDowngrades: true,
         // The package starts mariadb at once on its default config: it must not
         // stay up before the Galera config is written.
-        'systemctl stop mariadb',
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
+        then: ['systemctl stop mariadb'],
+    });
+}
+/**
+ * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
+ * returns once it listens on `port`; the caller then waits for Synced.
+ */
+async function startMariadb(host, command, port, options) {
+    await startService(host, command, { unit: 'mariadb', port }, options);
 }
 /** Cluster state UUIDs of all nodes agree and each sees `size` members. */
 async function assertClusterFormed(hosts, size) {
@@ -78877,45 +79097,6 @@ function sectionsToApply(changes) {
     return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
 }
 
-;// CONCATENATED MODULE: ./src/ssh/quote.ts
-/**
- * POSIX shell quoting. Everything we run remotely goes through `sh -c`, often
- * behind `sudo`, so an argument is quoted once per shell it passes through.
- */
-const SAFE = /^[A-Za-z0-9_\/.:@%+,-]+$/;
-/**
- * Quotes one word for a POSIX shell. Inside single quotes nothing is special
- * except the quote itself, which is closed, escaped and reopened: `'\''`.
- */
-function shellQuote(word) {
-    if (word.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    if (SAFE.test(word))
-        return word;
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-/** Quotes and joins words into one command line. */
-function shellJoin(words) {
-    return words.map(shellQuote).join(' ');
-}
-/**
- * The exact command line sent to the server: the script runs under `sh -c`
- * (whatever the login shell is), and under `sudo -n` when root is wanted and
- * we did not log in as root. `-n` makes sudo fail at once instead of waiting
- * for a password nobody can type. With `timeoutSeconds`, coreutils `timeout`
- * runs the script in its own process group and signals the whole group when
- * time is up (TERM, then KILL 5 s later): closing an SSH channel does not stop
- * a command that has no terminal, so the limit has to be enforced on the host.
- */
-function wrapCommand(script, options) {
-    let line = `sh -c ${shellQuote(script)}`;
-    if (options.timeoutSeconds !== undefined) {
-        const secs = Math.max(0.001, Math.round(options.timeoutSeconds * 1000) / 1000);
-        line = `timeout -k 5 ${secs} ${line}`;
-    }
-    return options.sudo && options.user !== 'root' ? `sudo -n -- ${line}` : line;
-}
-
 ;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
 /**
  * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
@@ -79343,7 +79524,7 @@ function parseWriteProbe(result) {
     return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/facts.ts
 /**
  * verify-ha's fact gathering: one shell script per host and role, answered in
  * `@@section` blocks, and pure parsers for the answers. Read-only, and only
@@ -79648,7 +79829,7 @@ function parseCausality(stdout) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-db.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-db/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
  *
@@ -79861,7 +80042,7 @@ function sqlObject(kind) {
     }
 }
 /** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function once(fn) {
+function deploy_db_once(fn) {
     let p;
     return () => (p ??= fn());
 }
@@ -79886,13 +80067,13 @@ async function requireMembersSynced(hosts, members, size, doing) {
  * checked against the package sources before anything stops, so a pin that
  * cannot be installed fails with the node still running.
  */
-async function rollingUpgrade(host, hosts, members, specs, size, logger) {
+async function rollingUpgrade(host, hosts, members, specs, size, port, logger) {
     await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
     // The pin file step before this one checked that the sources have the version.
     logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
     await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
     await installGaleraPackages(host, specs, logger);
-    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+    await startMariadb(host, 'systemctl start mariadb', port, { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS, logger });
     await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
 }
 /** Fails, naming the host and what it has, when the package sources lack `version` of mariadb-server. */
@@ -80043,7 +80224,7 @@ function computePlan(context, model, desired, g) {
         if (change)
             changes.push(change);
     }
-    const installPhase = once(async () => {
+    const installPhase = deploy_db_once(async () => {
         const hostsMap = g.remotes;
         const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
         return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
@@ -80088,7 +80269,7 @@ function computePlan(context, model, desired, g) {
                 // One step per host does all of its packages; the others are recorded with it.
                 apply: async (ctx) => {
                     if (i === 0)
-                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
+                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, model.port, ctx.logger);
                 },
             });
         });
@@ -80227,7 +80408,7 @@ function computePlan(context, model, desired, g) {
             apply: async (ctx) => {
                 // Every other member must be healthy before this one goes down.
                 await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
-                await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl restart mariadb', model.port, { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(members), {
                     timeoutMs: JOIN_TIMEOUT_MS,
                     logger: ctx.logger,
@@ -80284,7 +80465,7 @@ function computePlan(context, model, desired, g) {
             summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
             detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
             apply: async (ctx) => {
-                await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'galera_new_cluster', model.port, { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
             },
         });
@@ -80296,10 +80477,10 @@ function computePlan(context, model, desired, g) {
     const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
     const target = size + joiners.length;
     const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
-    const joinAll = once(async () => {
+    const joinAll = deploy_db_once(async () => {
         const results = await Promise.allSettled(joiners.map(async (name) => {
             const host = g.remotes.get(name);
-            await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+            await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
             await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
         }));
         return new Map(joiners.map((name, i) => [name, results[i]]));
@@ -80321,7 +80502,7 @@ function computePlan(context, model, desired, g) {
                         throw r.reason;
                 }
                 else {
-                    await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+                    await startMariadb(ctx.host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                     await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
                 }
                 if (last)
@@ -84731,7 +84912,116 @@ function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
     return blocked;
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb-facts.ts
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/directory.ts
+/** Directories lms-ha owns: root 0755. */
+
+
+/**
+ * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
+ * leaves an existing directory as it is (one a package owns, with its own mode).
+ */
+function directoryChange(host, path, have, why, options = {}) {
+    const after = { mode: 0o755, owner: 'root', group: 'root' };
+    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
+        return null;
+    return {
+        kind: 'directory',
+        id: changeId('directory', host, path),
+        host,
+        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+        path,
+        before: have ?? null,
+        after,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/user.ts
+/** System users: created once, never changed or removed by lms-ha. */
+
+
+/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
+function createSystemUserCommand(name) {
+    const n = shellQuote(name);
+    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
+}
+function userChange(host, name, detail) {
+    return {
+        kind: 'user',
+        id: changeId('user', host, name),
+        host,
+        summary: `create system user ${name}`,
+        name,
+        action: 'create',
+        detail,
+        apply: async (ctx) => {
+            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
  * `@@kind arg` sections, what deploy-lb compares against (installed packages,
@@ -84867,7 +85157,7 @@ async function gatherHostState(host, q) {
     return parseHostState(r.stdout, q);
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
@@ -84886,6 +85176,11 @@ async function gatherHostState(host, q) {
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
+
+
+
+
+
 
 
 
@@ -84941,7 +85236,6 @@ const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
 const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
 /** Default ProxySQL admin login on a fresh install (only from localhost). */
 const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 function loadBalancerOf(environment) {
     const lb = environment.load_balancer;
     if (!lb) {
@@ -85236,144 +85530,6 @@ async function gatherLbFacts(context, desired) {
     }
     return gathered;
 }
-const deploy_lb_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === deploy_lb_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: deploy_lb_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-function userChange(host, name, detail) {
-    return {
-        kind: 'user',
-        id: changeId('user', host, name),
-        host,
-        summary: `create system user ${name}`,
-        name,
-        action: 'create',
-        detail,
-        apply: async (ctx) => {
-            const n = shellQuote(name);
-            await ctx.host.run(`getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`, { purpose: `create the system user ${name}` });
-        },
-    };
-}
-function directoryChange(host, path, have, why, options = {}) {
-    const after = { mode: 0o755, owner: 'root', group: 'root' };
-    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
-        return null;
-    return {
-        kind: 'directory',
-        id: changeId('directory', host, path),
-        host,
-        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-        path,
-        before: have ?? null,
-        after,
-        apply: async (ctx) => {
-            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-        },
-    };
-}
-function serviceChange(host, unit, action, summary, command) {
-    return {
-        kind: 'service',
-        id: changeId('service', host, unit, action),
-        host,
-        summary,
-        unit,
-        action,
-        apply: async (ctx) => {
-            await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
-        },
-    };
-}
-/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
-function deploy_lb_once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
-/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
-function parallelInstall(installs, g, logger) {
-    return deploy_lb_once(async () => {
-        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name), pkgs, logger)));
-        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
-    });
-}
-function packageChange(host, pkg, phase) {
-    return {
-        kind: 'package',
-        id: changeId('package', host, pkg),
-        host,
-        summary: `install ${pkg}`,
-        name: pkg,
-        from: null,
-        to: 'candidate from the package sources',
-        apply: async (ctx) => {
-            const r = (await phase()).get(ctx.change.host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-async function aptInstall(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.map(shellQuote).join(' ')}`,
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
-}
 const fetchPinnedPackage = async (pkg, logger) => {
     const want = pkg.sha256.toLowerCase();
     const version = `0.0.0-sha${want.slice(0, 16)}`;
@@ -85382,7 +85538,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
         const dir = find('lms-ha-proxysql-deb', version);
         if (dir) {
             const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'proxysql.deb'));
-            if (deploy_lb_sha256(bytes) === want) {
+            if (file_sha256(bytes) === want) {
                 logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
                 return bytes;
             }
@@ -85391,7 +85547,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
     logger.info(`downloading ${pkg.url}`);
     const path = await downloadTool(pkg.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-proxysql-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.deb`));
     const bytes = await (0,promises_namespaceObject.readFile)(path);
-    const got = deploy_lb_sha256(bytes);
+    const got = file_sha256(bytes);
     if (got !== want) {
         await (0,promises_namespaceObject.rm)(path, { force: true });
         throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
@@ -85421,7 +85577,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             if (missing.length > 0)
                 dbInstalls.set(db.name, missing);
         }
-        const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
+        const dbInstallPhase = installPhase(dbInstalls);
         for (const db of dbHosts) {
             const s = g.state.get(db.name);
             const wanted = desired.clustercheck.get(db.name);
@@ -85557,10 +85713,10 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (missing.length > 0)
             installs.set(h.name, missing);
     }
-    const installPhase = parallelInstall(installs, g, context.logger);
+    const lbInstallPhase = installPhase(installs);
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
-    const debBytes = deploy_lb_once(() => fetchPackage(proxysqlPkg, context.logger));
+    const debBytes = once(() => fetchPackage(proxysqlPkg, context.logger));
     // One load balancer after the other, the VIP holder last: the other LB is
     // already done and healthy when the holder's proxy reloads or its keepalived
     // restarts, so the VIP moves at most once and always to a working LB.
@@ -85570,7 +85726,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         const s = g.state.get(h.name);
         const keepalivedFiles = desired.keepalived.get(h.name).files;
         for (const pkg of installs.get(h.name) ?? [])
-            changes.push(packageChange(h.name, pkg, installPhase));
+            changes.push(packageChange(h.name, pkg, lbInstallPhase));
         if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
             const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
             changes.push({
@@ -85631,8 +85787,9 @@ function computeLbPlan(context, desired, g, options = {}) {
             const unit = s.units['proxysql'];
             if (unit.enabled !== 'enabled')
                 changes.push(serviceChange(h.name, 'proxysql', 'enable', 'enable proxysql at boot', 'systemctl enable proxysql'));
+            // Type=forking: the start returns before the admin port listens; the admin SQL below needs it.
             if (unit.active !== 'active')
-                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql'));
+                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql', { port: lb.ports.admin }));
             changes.push(...proxysqlSqlChanges(h.name, desired, g, lb, fingerprint));
         }
         // 5. Keepalived last on each LB: its probe needs the proxy up. Not every
@@ -85660,7 +85817,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (ka.enabled !== 'enabled')
             changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
         if (ka.active !== 'active') {
-            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived', {}));
         }
         else if (keepalivedChanged) {
             // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
@@ -86897,7 +87054,7 @@ function compareTableChecksums(source, target, options) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-database.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/database.ts
 /**
  * migrate-storage, database part: a single-server MySQL/MariaDB (the
  * inventory's migrate.database) copied into the Galera cluster through its
@@ -86971,7 +87128,7 @@ async function sourceQuery(host, s, sql, purpose, timeoutMs = QUERY_TIMEOUT_MS) 
 function columnsOf(g, tables) {
     return new Map(tables.map((t) => [tableKey(t.schema, t.table), g.columns.get(tableKey(t.schema, t.table)) ?? []]));
 }
-async function migrate_storage_database_gather(context, s) {
+async function database_gather(context, s) {
     const remotes = new Map();
     for (const h of [s.source, s.writer, ...s.readers])
         remotes.set(h.name, await context.host(h.name));
@@ -87332,7 +87489,7 @@ function databaseMigrationPart(context) {
     return {
         name: 'database',
         hosts: [s.source, s.writer, ...s.readers],
-        gather: () => migrate_storage_database_gather(context, s),
+        gather: () => database_gather(context, s),
         plan: (g) => planDatabaseMigration(s, g),
     };
 }
@@ -87370,6 +87527,8 @@ function databaseMigrationPart(context) {
  *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
  *   value upstream's own `virt` option group uses for VM images on replica 3.
  */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+const GLUSTERD_PORT = 24007;
 const DEFAULT_VOLUME_OPTIONS = {
     'cluster.quorum-type': 'auto',
     'cluster.server-quorum-type': 'server',
@@ -88397,7 +88556,7 @@ function mountChecks(host, spec, mounts, probe) {
 
 
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-checks.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/checks.ts
 
 
 
@@ -88745,7 +88904,7 @@ function s3Check(bucket) {
 }
 // ---------------------------------------------------------------------------
 // Report
-function verify_ha_checks_cell(text) {
+function checks_cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 /**
@@ -88753,7 +88912,7 @@ function verify_ha_checks_cell(text) {
  * checks first, then warnings. Pass already-redacted checks.
  */
 function healthReportMarkdown(checks) {
-    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${verify_ha_checks_cell(c.layer)} | ${verify_ha_checks_cell(c.host)} | ${verify_ha_checks_cell(c.check)} | ${verify_ha_checks_cell(c.expected)} | ${verify_ha_checks_cell(c.observed)} |`)].join('\n');
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${checks_cell(c.layer)} | ${checks_cell(c.host)} | ${checks_cell(c.check)} | ${checks_cell(c.expected)} | ${checks_cell(c.observed)} |`)].join('\n');
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn');
     const parts = [];
@@ -88766,7 +88925,7 @@ function healthReportMarkdown(checks) {
     return parts.join('\n\n');
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-drills.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/drills.ts
 /**
  * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
  * options). Each drill breaks one thing for real while a write probe runs
@@ -89037,7 +89196,7 @@ class RunningProbe {
 function steadyAfter(from, n = STEADY_WRITES) {
     return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
 }
-function verify_ha_drills_row(host, check, expected, observed, ok, hint) {
+function drills_row(host, check, expected, observed, ok, hint) {
     const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
     if (!ok && hint)
         r.hint = hint;
@@ -89173,7 +89332,7 @@ async function runDrills(context, request, first, verifyNow) {
             if (!haproxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -89199,7 +89358,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -89274,7 +89433,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
         const resumedMs = Date.now() - faultAt;
         const fault = windowFigures(probe.events, markFault, probe.events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
+        rows.push(drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
         log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
         // Restore, then wait for the whole platform to pass again.
         const markRestore = probe.events.length;
@@ -89287,7 +89446,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
             ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
@@ -89306,7 +89465,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         const lost = presence.filter((p) => p.missing.length > 0);
         const unread = presence.filter((p) => p.error !== null);
         const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
-        rows.push(verify_ha_drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
+        rows.push(drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
             ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
             : [
                 ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
@@ -89332,7 +89491,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     catch (e) {
         const err = toDeployError(e);
-        rows.push(verify_ha_drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
+        rows.push(drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
         probe?.kill();
         try {
             await restore();
@@ -89348,18 +89507,18 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
 /**
  * verify-ha: every health signal of every configured layer, as a table of
  * expected vs observed; with `mode: apply` and `drills=...`, failover drills
- * after it (verify-ha-drills.ts).
+ * after it (drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
  * on its one SSH connection); phase 2 runs the two probes that depend on phase
  * 1 (the causality write/read through the VIP, and the gluster volume query
  * when the first storage host could not answer it). Verdicts come from the
- * pure functions in verify-ha-checks.ts. A layer the inventory does not
+ * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
 
@@ -89669,7 +89828,7 @@ const verifyHaCommand = {
     run: verifyHa,
 };
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-gluster.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/gluster.ts
 /**
  * migrate-storage's GlusterFS parts: the replicated volume on the storage
  * hosts (packages, glusterd, peers, volume, options, start), then the client
@@ -89684,7 +89843,8 @@ const verifyHaCommand = {
 
 
 
-const migrate_storage_gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -89723,49 +89883,13 @@ function parseDpkgQuery(text) {
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
- * first is applied: apt on three hosts in parallel instead of one after the
- * other. The host's own sources decide the version.
+ * first is applied. The host's own sources decide the version.
  */
 function packageChanges(hosts, name, why) {
-    let all;
-    const installAll = (remotes, logger) => (all ??= Promise.allSettled(hosts.map((h) => {
-        const remote = remotes.get(h);
-        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
-    })).then((results) => new Map(hosts.map((h, i) => [h, results[i]]))));
-    return hosts.map((host) => ({
-        kind: 'package',
-        id: changeId('package', host, name),
-        host,
-        summary: `install ${name} (${why})`,
-        name,
-        from: null,
-        to: 'latest from the host package sources',
-        apply: async (ctx) => {
-            const r = (await installAll(ctx.hosts, ctx.logger)).get(host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    }));
+    const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
+    return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
 }
-function migrate_storage_gluster_packageChange(host, name, why) {
-    return packageChanges([host], name, why)[0];
-}
-async function installPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const script = [
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q >/dev/null || exit $?',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
-    ].join('\n');
-    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: migrate_storage_gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
-        });
-    }
-}
-async function sleep(ms) {
+async function gluster_sleep(ms) {
     await new Promise((r) => setTimeout(r, ms));
 }
 function glusterFailed(host, purpose, r) {
@@ -89854,7 +89978,7 @@ async function readVolumeStatus(host, volume, command) {
                 });
             }
         }
-        await sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /**
@@ -89872,7 +89996,7 @@ async function gatherVolumeStatus(volume, members, g) {
     let status = await readVolumeStatus(remote, volume, command);
     const deadline = Date.now() + BRICK_PORT_GRACE_MS;
     while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-        await sleep(1000);
+        await gluster_sleep(1000);
         status = await readVolumeStatus(remote, volume, command);
     }
     g.status = status;
@@ -89901,7 +90025,7 @@ async function repairBrick(host, volume, repair, logger) {
             break;
         if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
             throw glusterFailed(host, purpose, r);
-        await sleep(1000);
+        await gluster_sleep(1000);
     }
     const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
     let last = 'not listed';
@@ -89919,7 +90043,7 @@ async function repairBrick(host, volume, repair, logger) {
                 hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
             });
         }
-        await sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 // ---------------------------------------------------------------------------
@@ -89950,7 +90074,7 @@ async function waitForPeer(self, address, host) {
                 hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
             });
         }
-        await sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /** glusterd answers the CLI a moment after systemd says it started. */
@@ -89966,7 +90090,7 @@ async function waitForGlusterd(host) {
                 hint: 'See /var/log/glusterfs/glusterd.log on that host.',
             });
         }
-        await sleep(500);
+        await gluster_sleep(500);
     }
 }
 function volumeChangeToPlanned(c, self, bricks) {
@@ -90063,7 +90187,7 @@ function planGlusterVolume(model, members, g) {
                 unit: 'glusterd',
                 action: 'start',
                 apply: async (ctx) => {
-                    await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+                    await startService(ctx.host, 'systemctl start glusterd', { unit: 'glusterd', port: GLUSTERD_PORT }, { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS, logger: ctx.logger });
                     await waitForGlusterd(ctx.host);
                 },
             });
@@ -90207,7 +90331,7 @@ async function setVolumeRoot(host, storage) {
                 hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
             });
         }
-        await sleep(2000);
+        await gluster_sleep(2000);
     }
 }
 function planClientMounts(storage, members, clients, g) {
@@ -90318,7 +90442,7 @@ function glusterClientPart(context) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-files.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/files.ts
 /**
  * migrate-storage's file copy: `migrate.files.source_path` on the source host
  * into the mounted GlusterFS volume, written through the first web host.
@@ -90561,7 +90685,7 @@ async function gatherFiles(context, s) {
         verification,
     };
 }
-function migrate_storage_files_formatBytes(n) {
+function files_formatBytes(n) {
     const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
     let v = n;
     let i = 0;
@@ -90591,7 +90715,7 @@ async function verifyCopy(source, target, s, logger) {
             ...(problems.hint ? { hint: problems.hint } : {}),
         });
     }
-    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
+    logger.info(`verified ${cmp.files} files, ${files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
     if (cmp.extra.length > 0)
         logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
     return cmp;
@@ -90625,8 +90749,8 @@ function planFiles(s, g) {
                     `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
             });
         }
-        const what = `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)} (${total.entries} entries)`;
-        const left = g.target ? `; ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} still to move` : '';
+        const what = `${total.files} files, ${files_formatBytes(total.bytes)} (${total.entries} entries)`;
+        const left = g.target ? `; ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} still to move` : '';
         changes.push({
             kind: 'cluster',
             step: 'migrate-data',
@@ -90645,13 +90769,13 @@ function planFiles(s, g) {
     }
     const row = (h, facts) => ({ name: h.name, address: h.address, roles: [...h.roles], facts });
     const facts = [
-        row(s.source, { 'files to copy': `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
+        row(s.source, { 'files to copy': `${total.files} files, ${files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
         row(s.target, {
             'copy target': !g.targetMounted
                 ? `${s.storage.mount_path} not mounted yet`
                 : g.verification
                     ? `${s.storage.mount_path}: copy complete and verified`
-                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} to move`,
+                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} to move`,
         }),
     ];
     return { changes, warnings, facts };
@@ -90672,7 +90796,7 @@ async function migrateFiles(source, target, s, logger) {
     if (outcome.outcome === 'warn')
         logger.warn(outcome.message, s.source.name);
     const seconds = (Date.now() - started) / 1000;
-    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${migrate_storage_files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${migrate_storage_files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
+    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
     await setVolumeRoot(target, s.storage);
     return verifyCopy(source, target, s, logger);
 }
@@ -91038,7 +91162,7 @@ function s3ReachableCheck(host, t, result) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-s3.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/s3.ts
 /**
  * migrate-storage, S3 part: with storage.kind s3, the inventory's
  * migrate.files directory (e.g. Open edX instructor uploads on the old
@@ -91058,10 +91182,11 @@ function s3ReachableCheck(host, t, result) {
 
 
 
+
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
-function migrate_storage_s3_settingFor(context) {
+function s3_settingFor(context) {
     const storage = context.environment.storage;
     const files = context.environment.migrate?.files;
     if (storage.kind !== 's3' || !files)
@@ -91131,7 +91256,7 @@ async function bucketSize(host, s) {
         throw rcloneFailure(s, 'rclone size', r);
     return parseRcloneSize(r.stdout);
 }
-async function migrate_storage_s3_gather(context, s) {
+async function s3_gather(context, s) {
     const host = await context.host(s.source.name);
     const remotes = new Map([[s.source.name, host]]);
     const files = await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, allowFailure: true, timeoutMs: CHECK_TIMEOUT_MS });
@@ -91190,10 +91315,7 @@ function planS3Migration(s, g) {
             from: null,
             to: 'candidate from the package sources',
             apply: async (ctx) => {
-                await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
-                    purpose: `install ${RCLONE_PACKAGE}`,
-                    timeoutMs: 15 * 60_000,
-                });
+                await aptInstall(ctx.host, [RCLONE_PACKAGE], ctx.logger, { noRecommends: true });
             },
         });
     }
@@ -91243,25 +91365,25 @@ async function copyAndVerify(host, s, g, logger) {
 }
 /** The S3 part of migrate-storage, or undefined unless storage is S3 and migrate.files names a source. */
 function s3MigrationPart(context) {
-    const s = migrate_storage_s3_settingFor(context);
+    const s = s3_settingFor(context);
     if (!s)
         return undefined;
     return {
         name: 's3',
         hosts: [s.source],
-        gather: () => migrate_storage_s3_gather(context, s),
+        gather: () => s3_gather(context, s),
         plan: (g) => planS3Migration(s, g),
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/migrate-storage.ts
 /**
  * migrate-storage: the shared-files tier (a replicated GlusterFS volume and
  * its client mounts, or S3) and the move of an existing single-server
  * installation into the HA tier (files, database).
  *
  * Each part is present only when the inventory asks for it (see
- * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * part.ts). Facts of all parts are gathered together, their
  * changes form one reviewed plan, applied in part order under one lock: the
  * volume exists before it is mounted, and is mounted before files are copied
  * into it.
@@ -91456,7 +91578,7 @@ function parseDf(text) {
     return disks;
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight-checks.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 const SUPPORTED_OS = {
     debian: ['11', '12'],
@@ -91549,7 +91671,7 @@ function checkClockSkew(hosts) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/preflight.ts
 
 
 
@@ -91626,7 +91748,7 @@ const preflightCommand = {
     run: preflight,
 };
 
-;// CONCATENATED MODULE: ./src/commands/recover.ts
+;// CONCATENATED MODULE: ./src/commands/recover/recover.ts
 /**
  * recover: bring a Galera cluster back after a full outage (every node down),
  * exactly the procedure of research ha-db-anchors.md §2.6 A (Kolla's
@@ -91780,7 +91902,7 @@ function recover_hostRow(host, node, f, decision) {
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
 /** The decision as reviewed steps: grastate.dat edits, bootstrap, joins, flag cleared. */
-function recoveryChanges(decision, g) {
+function recoveryChanges(decision, g, port = 3306) {
     const changes = [];
     const chosen = decision.bootstrap;
     const textOf = (name) => g.nodes.find((n) => n.name === name)?.grastate ?? null;
@@ -91828,7 +91950,7 @@ function recoveryChanges(decision, g) {
         summary: `bootstrap ${chosen} (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'} ${decision.seqno}) as the new primary component (galera_new_cluster)`,
         detail: `position ${decision.uuid}:${decision.seqno}; waits until ${chosen} is Primary, Synced, size 1`,
         apply: async (ctx) => {
-            await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS });
+            await startMariadb(ctx.host, 'galera_new_cluster', port, { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
             await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
         },
     });
@@ -91845,7 +91967,7 @@ function recoveryChanges(decision, g) {
                 // A bootstrap flag left in this host's service manager (an interrupted
                 // galera_new_cluster) would make this start a second cluster.
                 await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
-                await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl start mariadb', port, { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
             },
         });
@@ -91883,7 +92005,7 @@ function computeRecoveryPlan(context, g, override) {
     if (decision.skipped.length > 0)
         warnings.push(`unreachable, left out: ${decision.skipped.join(', ')}; start mariadb there once it is back (it joins by SST), never galera_new_cluster`);
     return {
-        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g), warnings, hosts }),
+        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g, context.environment.database?.port), warnings, hosts }),
         decision,
     };
 }

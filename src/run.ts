@@ -16,7 +16,7 @@ import type { RunReport } from './report/run-report.js';
 import type { RunRequest } from './request.js';
 import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import { lockedHosts, type CommandContext } from './commands/context.js';
-import { runPreflight } from './commands/preflight.js';
+import { runPreflight } from './commands/preflight/preflight.js';
 import { commandToRun } from './commands/registry.js';
 
 export interface RunDeps {

@@ -8,13 +8,13 @@
 import { DeployError } from '../errors.js';
 import type { CommandSpec } from '../request.js';
 import type { CommandDescriptor } from './command.js';
-import { deployDbCommand } from './deploy-db.js';
-import { deployLbCommand } from './deploy-lb.js';
-import { migrateStorageCommand } from './migrate-storage.js';
-import { preflightCommand } from './preflight.js';
-import { recoverCommand } from './recover.js';
+import { deployDbCommand } from './deploy-db/deploy-db.js';
+import { deployLbCommand } from './deploy-lb/deploy-lb.js';
+import { migrateStorageCommand } from './migrate-storage/migrate-storage.js';
+import { preflightCommand } from './preflight/preflight.js';
+import { recoverCommand } from './recover/recover.js';
 import { unlockCommand } from './unlock.js';
-import { verifyHaCommand } from './verify-ha.js';
+import { verifyHaCommand } from './verify-ha/verify-ha.js';
 
 /** A command that is named but not built yet: asking for it says so and changes nothing. */
 interface PlannedCommand extends CommandSpec {
