@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { DeployError, toDeployError } from './errors.js';
+import { describePath, MAX_INVENTORY_BYTES, readBoundedFile } from './read-file.js';
 import type { Redactor } from './engine/redact.js';
 import { breakLock, inspectLock, lockWarning } from './engine/lock.js';
 import { workflowSecrets } from './github/context.js';
@@ -58,6 +58,13 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
   const base = { command: request.command, mode: request.mode, environment: request.environment };
   let pool: HostPool | undefined;
   try {
+    // Before the inventory is even read: a command that is not built must not log into anything.
+    const runner = COMMAND_RUNNERS[request.command];
+    if (!runner) {
+      throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
+        hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
+      });
+    }
     const text = readInventoryFile(request.inventoryPath, deps.readFile);
     const inventory = loadInventory(text, request.inventoryPath);
     const environment = selectEnvironment(inventory, request.environment, request.inventoryPath);
@@ -107,12 +114,6 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     }
     else if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
 
-    const runner = COMMAND_RUNNERS[request.command];
-    if (!runner) {
-      throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
-      });
-    }
     const context: CommandContext = {
       request,
       inventory,
@@ -136,14 +137,16 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
 }
 
 function readInventoryFile(path: string, readFile?: (path: string) => string): string {
-  try {
-    return readFile ? readFile(path) : readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-      hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
-    });
+  const hint = 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).';
+  if (readFile) {
+    try {
+      return readFile(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new DeployError('invalid-input', `inventory ${describePath(path)}: ${code === 'ENOENT' ? 'no such file' : code}`, { hint });
+    }
   }
+  return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 
 /** A bastion-only host forwards connections and is not locked or changed. */

@@ -7,7 +7,7 @@
  */
 import { applyPlan, verifyReviewedPlan } from '../engine/executor.js';
 import { withLock } from '../engine/lock.js';
-import { planHash, type Plan, type PlanHashOptions } from '../engine/plan.js';
+import { planHash, planHasSecretContent, type Plan } from '../engine/plan.js';
 import type { Host } from '../inventory/index.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CommandContext } from './context.js';
@@ -19,8 +19,6 @@ export interface ReviewedChange<G extends { remotes: ReadonlyMap<string, RemoteH
   lockHosts: readonly Host[];
   gather(): Promise<G>;
   plan(gathered: G): Plan;
-  /** Keys the published hash so it cannot be used to test guesses of a secret. */
-  hashOptions?: PlanHashOptions;
 }
 
 export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<string, RemoteHost> }>(
@@ -36,7 +34,13 @@ export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<strin
 
   if (context.request.mode === 'plan') {
     const { plan } = await planNow();
-    return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+    const key = context.request.planHashKey;
+    if (!key.shared && planHasSecretContent(plan)) {
+      context.logger.warn(
+        'this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.',
+      );
+    }
+    return { plan, planHash: planHash(plan, { key }), hosts: [] };
   }
 
   const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
@@ -49,7 +53,7 @@ export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<strin
     },
     async () => {
       const { plan, gathered } = await planNow();
-      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
       const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
       return { plan, planHash: hash, apply, hosts: [] };
     },

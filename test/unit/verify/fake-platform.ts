@@ -7,6 +7,7 @@
  * mutable state, so a test injects a fault by changing the state.
  */
 import { readFileSync } from 'node:fs';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { join } from 'node:path';
 import type { CheckResult } from '../../../src/check.js';
 import type { CommandContext } from '../../../src/commands/context.js';
@@ -510,7 +511,7 @@ export function fakeContext(
     return h;
   };
   return {
-    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', ...request } as CommandContext['request'],
+    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'), ...request } as CommandContext['request'],
     inventory: inv,
     environment,
     secrets,
