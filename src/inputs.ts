@@ -12,6 +12,8 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
   if (passphrase) core.setSecret(passphrase);
   const token = core.getInput('github-token');
   if (token) core.setSecret(token);
+  const planHashKey = core.getInput('plan-hash-key');
+  if (planHashKey) core.setSecret(planHashKey);
   return parseRequest({
     command: core.getInput('command'),
     mode: core.getInput('mode') || 'plan',
@@ -23,6 +25,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     insecureSkipHostKeyCheck: core.getInput('insecure-skip-host-key-check'),
     parallelism: core.getInput('parallelism') || '20',
     expectedPlanHash: core.getInput('plan-hash'),
+    planHashKey,
     breakLock: core.getInput('break-lock'),
     options: core.getInput('options'),
     runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
