@@ -15,7 +15,7 @@ import type { Logger } from './report/log.js';
 import type { RunReport } from './report/run-report.js';
 import type { RunRequest } from './request.js';
 import type { RemoteHost } from './ssh/types.js';
-import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
+import { checkClientKey, HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import type { CommandContext, CommandRunner } from './commands/context.js';
 import { preflight, runPreflight } from './commands/preflight.js';
 import { verifyHa } from './commands/verify-ha.js';
@@ -76,7 +76,10 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
         hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
       });
     }
+    checkClientKey(request.privateKey, request.privateKeyPassphrase);
     const knownHosts = parseKnownHosts(request.knownHosts);
+    // Every line that pins nothing is named with its reason, so "not in known_hosts" is never a mystery.
+    for (const note of knownHosts.notes) deps.logger.warn(`known-hosts ${note}`);
     if (request.insecureSkipHostKeyCheck) {
       deps.logger.warn(
         'Host key checking is OFF (insecure-skip-host-key-check): any machine answering on these addresses receives your credentials. Pin the fingerprints logged below in known-hosts.',

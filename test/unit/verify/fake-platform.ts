@@ -61,7 +61,7 @@ export const PROXYSQL_INVENTORY = INVENTORY.replace(
 
 export const SECRETS = {
   PROXYSQL_ADMIN_PASSWORD: 'proxysql-admin-pw',
-  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw' };
+  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw1' };
 
 export interface PlatformState {
   mariadb: Record<string, { running: boolean; desync: boolean }>;
