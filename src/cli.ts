@@ -4,13 +4,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeployError } from './errors.js';
 import { MAX_KNOWN_HOSTS_BYTES, MAX_PRIVATE_KEY_BYTES, readBoundedFile } from './read-file.js';
-import { parseRequest, type RunRequest } from './request.js';
+import { COMMANDS } from './commands/registry.js';
+import { parseRequest, type OptionSpec, type RunRequest } from './request.js';
 
-export const CLI_USAGE = `usage: lms-ha <command> --environment NAME [options]
-
-commands: preflight, provision, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock
-
-options:
+const FLAGS = `options:
   -i, --inventory FILE        inventory YAML (default: ha.yml)
   -e, --environment NAME      environment of the inventory to work on
   -m, --mode plan|apply       plan is read-only and prints the exact changes (default: plan)
@@ -25,14 +22,38 @@ options:
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
       --json                  print the result as JSON on stdout
-  -h, --help                  this text
+  -h, --help                  this text`;
 
-environment: LMS_HA_SSH_KEY_PASSPHRASE, LMS_HA_PLAN_HASH_KEY (keys the plan hash of plans that set
-  secrets; the plan and the apply must have the same one, at least 32 characters), and the
-  variables the inventory names for its secrets.
+const ENVIRONMENT = `environment: LMS_HA_SSH_KEY (key text or path), LMS_HA_SSH_KEY_PASSPHRASE, LMS_HA_KNOWN_HOSTS
+  (content or path), LMS_HA_PLAN_HASH_KEY (keys the plan hash of plans that set secrets; the plan
+  and the apply must have the same one, at least 32 characters), and the variables the inventory
+  names for its secrets.`;
 
-exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)
-`;
+/** The usage text; the commands and their options come from the registry. */
+export function cliUsage(): string {
+  const commands = COMMANDS;
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  const lines = ['usage: lms-ha <command> --environment NAME [options]', '', 'commands:'];
+  for (const command of commands) {
+    lines.push(`  ${command.name.padEnd(width)}${command.summary}`);
+    for (const option of command.options) lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
+  }
+  lines.push('', FLAGS, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+  return lines.join('\n');
+}
+
+function optionSyntax(option: OptionSpec): string {
+  switch (option.kind) {
+    case 'boolean':
+      return `${option.name}=true|false`;
+    case 'choice':
+      return `${option.name}=${option.values.join('|')}`;
+    case 'list':
+      return `${option.name}=${option.values.join(',')}`;
+    case 'text':
+      return `${option.name}=VALUE`;
+  }
+}
 
 export interface CliInvocation {
   request: RunRequest;
@@ -90,8 +111,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     runId: `cli.${process.pid}`,
     repository: env.GITHUB_REPOSITORY ?? `local:${process.cwd()}`,
     env,
-    fieldName: (field) => `--${field}`,
-  });
+    fieldName: (field) => (field === 'options' ? '--option' : `--${field}`),
+  }, COMMANDS);
   return { request, json: values.json };
 }
 
