@@ -67139,7 +67139,7 @@ function problemLines(problems) {
 ;// CONCATENATED MODULE: ./src/report/outputs.ts
 
 
-const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason']));
+const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason', 'connection']));
 /**
  * Outputs are limited to 1 MB per job, shared by all steps; the result keeps
  * well under it by dropping the tail of the change and step lists.
@@ -67169,6 +67169,7 @@ function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
         })),
         checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
         ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
+        ...(report.connection ? { connection: report.connection } : {}),
     };
     const redacted = redactor.redactDeep(result);
     return fit(redacted, maxBytes);
@@ -67216,6 +67217,8 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
         changed: result.changed ? 'true' : 'false',
         'plan-hash': report.planHash ?? '',
         'failure-reason': result.failureReason ?? '',
+        // The platform's settings name where each secret lives, never its value; redacted all the same.
+        connection: report.connection ? JSON.stringify(redactor.redactDeep(report.connection)) : '',
     };
 }
 
@@ -67421,6 +67424,8 @@ class ConsoleReporter {
             ])));
             this.line('');
         }
+        for (const section of report.sections ?? [])
+            this.line(`${section.title}\n\n${section.markdown}\n`);
         const error = runError(report);
         if (error) {
             // Transport errors already start with the host; don't say it twice.
@@ -75138,13 +75143,91 @@ function formatSubnet(cidr) {
 }
 
 ;// CONCATENATED MODULE: ./src/inventory/presets.ts
+/**
+ * Every connection reaches the cluster from a load balancer's or web host's
+ * address, and users' hosts are addresses: a reverse DNS lookup only costs time
+ * and, behind HAProxy, logs "IP address could not be resolved" for each
+ * connection. The socket accounts lms-ha uses (`localhost`) keep working.
+ */
+const SKIP_NAME_RESOLVE = {
+    name: 'skip_name_resolve',
+    value: 'ON',
+    why: 'users connect from addresses (the load balancers\'), so reverse DNS only adds delay and "could not be resolved" warnings',
+};
+/**
+ * Galera's wsrep_auto_increment_control steps ids by the cluster size so that
+ * several writers never collide. lms-ha sends every write to one node (HAProxy's
+ * writer listener, ProxySQL's writer hostgroup), so ids can be consecutive again:
+ * Moodle's installer otherwise warns that the admin user's id is "unexpected".
+ */
+const SINGLE_WRITER_AUTO_INCREMENT = [
+    { name: 'wsrep_auto_increment_control', value: 'OFF', why: 'one writer at a time (the load balancer sends every write to one node), so ids need not step by the cluster size' },
+    { name: 'auto_increment_increment', value: 1, why: 'consecutive ids under a single writer' },
+    { name: 'auto_increment_offset', value: 1, why: 'consecutive ids under a single writer' },
+];
+const GCACHE_HOW = 'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
+const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+const PRESETS = {
+    moodle: {
+        title: 'Moodle',
+        databases: ['moodle'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'moodle',
+        files: { mountPath: '/var/www/moodledata', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: `a small Moodle site writes a few hundred MiB an hour (a test site filled 256M in under 2 h). ${GCACHE_HOW}` },
+        failover: [
+            'Behind HAProxy a long-lived connection (cron, backups, admin CLI scripts) fails on every later query after the writer dies ("MySQL server has gone away"): re-run the job; it connects to the new writer.',
+            PER_REQUEST_STALL,
+            'A fail-back to the original writer (when it is healthy again) costs one more error for connections open at that moment.',
+            'Reads on the reader port wait for the writes already committed (wsrep_sync_wait=1), so a page never reads older data than it just wrote.',
+        ],
+        versions: 'Moodle 4.5 needs MariaDB >= 10.6.7; Moodle 5.0 needs MariaDB >= 10.11.0 and PHP >= 8.2. The default database.version "10.11" suits both.',
+    },
+    openedx: {
+        title: 'Open edX (Tutor)',
+        // edxapp_csmh holds courseware student module history, split out of edxapp.
+        databases: ['edxapp', 'edxapp_csmh'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'edxapp001',
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '2G', why: `tracking logs and courseware state make Open edX write more than Moodle per learner. ${GCACHE_HOW}` },
+        failover: [
+            'Through ProxySQL the application keeps its connection: ProxySQL moves the writer hostgroup to another node and retries; an open transaction on the dead writer fails and Django returns an error for that request.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Celery workers hold long-lived connections: a task running at the moment of a writer failure fails once and is retried by Celery when it has retries configured.',
+            'Reads routed to the readers wait for the writes already committed (wsrep_sync_wait=1), so a learner always sees an answer just submitted.',
+        ],
+        versions: 'Tutor (Open edX Quince and later) expects MySQL 8 by default; with RUN_MYSQL: false it works against MariaDB 10.11 (Django 4.2 supports MariaDB >= 10.4).',
+    },
+    chamilo: {
+        title: 'Chamilo',
+        databases: ['chamilo'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'chamilo',
+        files: { mountPath: '/var/www/chamilo-data', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: GCACHE_HOW },
+        failover: [
+            'Through ProxySQL a per-request PHP connection is moved to the new writer; a request in the middle of a transaction on the dead writer gets one error.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Cron jobs holding one connection for a long time fail once after a writer failure: re-run them.',
+        ],
+        versions: 'Chamilo 1.11 runs on MariaDB 10.x (10.11 included); point its app/courses and app/upload directories at the shared mount.',
+    },
+};
 const PRESET_DATABASES = {
-    moodle: ['moodle'],
-    // edxapp_csmh holds courseware student module history, split out of edxapp.
-    openedx: ['edxapp', 'edxapp_csmh'],
-    chamilo: ['chamilo'],
+    moodle: PRESETS.moodle.databases,
+    openedx: PRESETS.openedx.databases,
+    chamilo: PRESETS.chamilo.databases,
     custom: [],
 };
+function presetDefinition(preset) {
+    return preset === 'custom' ? null : PRESETS[preset];
+}
 
 ;// CONCATENATED MODULE: ./src/inventory/semantic.ts
 /**
@@ -76295,6 +76378,239 @@ function missingSecrets(environment, missing) {
 
 
 
+
+;// CONCATENATED MODULE: ./src/components/platform/snippets.ts
+/** A PHP single-quoted string literal: only backslash and quote are special. */
+function phpString(value) {
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/** A YAML scalar that reads back as exactly this string (JSON strings are YAML). */
+function yamlString(value) {
+    return JSON.stringify(value);
+}
+function balancerWords(d) {
+    return d.balancer === 'haproxy' ? 'HAProxy + Keepalived' : 'ProxySQL + Keepalived';
+}
+function causalityComment(d) {
+    return (d.syncWait & 1) === 1
+        ? `reads wait for writes already committed (wsrep_sync_wait=${d.syncWait})`
+        : `wsrep_sync_wait=${d.syncWait}: reads may miss a write committed a moment ago`;
+}
+function moodle(i) {
+    const d = i.database;
+    const pass = `getenv(${phpString(d.password.env)})`;
+    const lines = [
+        `<?php  // Moodle config.php: the database and files block written by lms-ha for environment ${i.environment}.`,
+        `// dbpass is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it`,
+        `// (env[${d.password.env}] = $${d.password.env}), or paste the value in place of getenv() on the web hosts only.`,
+        '',
+        'unset($CFG);',
+        'global $CFG;',
+        '$CFG = new stdClass();',
+        '',
+        "$CFG->dbtype    = 'mariadb';",
+        "$CFG->dblibrary = 'native';",
+        `$CFG->dbhost    = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$CFG->dbname    = ${phpString(d.name)};`,
+        `$CFG->dbuser    = ${phpString(d.user)};`,
+        `$CFG->dbpass    = ${pass};`,
+        "$CFG->prefix    = 'mdl_';",
+        '$CFG->dboptions = [',
+        "    'dbpersist'   => false,",
+        "    'dbsocket'    => false,",
+        `    'dbport'      => ${d.writerPort},  // ${d.balancer === 'haproxy' ? 'writer listener: one node takes every write' : 'ProxySQL: writes to the writer hostgroup, reads split by its rules'}`,
+        `    'dbcollation' => ${phpString(d.collation)},`,
+    ];
+    if (d.readerPort !== d.writerPort) {
+        lines.push("    'readonly'    => [", "        'instance' => [", `            ['dbhost' => ${phpString(d.host)}, 'dbport' => ${d.readerPort}, 'dbuser' => ${phpString(d.user)}, 'dbpass' => ${pass}],`, '        ],', "        'connecttimeout' => 2,", `        'latency' => ${(d.syncWait & 1) === 1 ? 0 : 1},  // ${causalityComment(d)}`, '    ],');
+    }
+    lines.push('];', '');
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`$CFG->dataroot  = ${phpString(i.files.mountPath)};  // GlusterFS volume ${i.files.volume}, mounted on ${i.files.mountedOn.join(', ') || 'the web hosts'}`, '$CFG->directorypermissions = 02770;');
+    }
+    else {
+        lines.push("// $CFG->dataroot: a directory shared by every web host (storage.kind is not glusterfs here).");
+    }
+    lines.push(i.web
+        ? `// $CFG->wwwroot: your site's URL; the web farm answers on ${i.web.host}:${i.web.port} (HAProxy on the VIP).`
+        : "// $CFG->wwwroot: your site's URL.", '');
+    return { file: 'config.php', language: 'php', text: lines.join('\n') };
+}
+function tutor(i) {
+    const d = i.database;
+    const lines = [
+        `# Tutor config.yml settings written by lms-ha for environment ${i.environment}: the database through ${balancerWords(d)} on the VIP.`,
+        '# Merge into "$(tutor config printroot)/config.yml", then run: tutor config save',
+        'RUN_MYSQL: false',
+        `MYSQL_HOST: ${yamlString(d.host)}`,
+        `MYSQL_PORT: ${d.writerPort}`,
+        `OPENEDX_MYSQL_DATABASE: ${yamlString(d.name)}`,
+        `OPENEDX_MYSQL_USERNAME: ${yamlString(d.user)}`,
+        `# OPENEDX_MYSQL_PASSWORD is the value of ${d.password.env} (the secret lms-ha reads), never written here:`,
+        `#   tutor config save --set OPENEDX_MYSQL_PASSWORD="$${d.password.env}"`,
+        `# lms-ha created the databases (${d.databases.join(', ')}) and ${d.user}; Tutor's init job logs in as MYSQL_ROOT_USERNAME`,
+        '# to create missing ones: give it an account allowed to do so, or the same user when nothing is missing.',
+        `MYSQL_ROOT_USERNAME: ${yamlString(d.user)}`,
+        `#   tutor config save --set MYSQL_ROOT_PASSWORD="$${d.password.env}"`,
+        `# ${causalityComment(d)}`,
+    ];
+    if (i.files.kind === 's3') {
+        const f = i.files;
+        lines.push('# Files on S3 (plugin tutor-contrib-s3: tutor plugins enable s3).', `S3_STORAGE_BUCKET: ${yamlString(f.bucket)}`, `S3_FILE_UPLOAD_BUCKET: ${yamlString(f.bucket)}`, `S3_PROFILE_IMAGE_BUCKET: ${yamlString(f.bucket)}`);
+        if (f.region)
+            lines.push(`S3_REGION: ${yamlString(f.region)}`);
+        if (f.endpoint) {
+            const url = new URL(f.endpoint);
+            lines.push(`S3_HOST: ${yamlString(url.hostname)}`, `S3_PORT: ${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)}`, `S3_USE_SSL: ${url.protocol === 'https:'}`);
+        }
+        lines.push(`#   tutor config save --set OPENEDX_AWS_ACCESS_KEY="$${f.accessKeyId.env}" --set OPENEDX_AWS_SECRET_ACCESS_KEY="$${f.secretAccessKey.env}"`);
+    }
+    else if (i.files.kind === 'glusterfs') {
+        lines.push(`# Files: GlusterFS volume ${i.files.volume} mounted at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}; mount it as Tutor's data volume.`);
+    }
+    return { file: 'config.yml', language: 'yaml', text: `${lines.join('\n')}\n` };
+}
+function chamilo(i) {
+    const d = i.database;
+    const lines = [
+        `<?php  // Chamilo app/config/configuration.php: database values written by lms-ha for environment ${i.environment}.`,
+        `// db_password is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it.`,
+        `// Chamilo has one connection: every query goes to the ${d.balancer === 'haproxy' ? 'writer listener' : 'ProxySQL port, which splits reads from writes'}.`,
+        `$_configuration['db_host'] = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$_configuration['db_port'] = ${phpString(String(d.writerPort))};`,
+        `$_configuration['main_database'] = ${phpString(d.name)};`,
+        `$_configuration['db_user'] = ${phpString(d.user)};`,
+        `$_configuration['db_password'] = getenv(${phpString(d.password.env)});`,
+        "$_configuration['db_manager_enabled'] = false;",
+    ];
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`// Files: GlusterFS volume ${i.files.volume} at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}: link app/courses and app/upload into it.`);
+    }
+    lines.push('');
+    return { file: 'app/config/configuration.php', language: 'php', text: lines.join('\n') };
+}
+function renderSnippet(i) {
+    return i.preset === 'moodle' ? moodle(i) : i.preset === 'openedx' ? tutor(i) : chamilo(i);
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/connection.ts
+/**
+ * How the learning platform connects to the HA tier, decided once from the
+ * environment: the VIP and ports of the load balancer, the application user,
+ * the causality setting, and where the files live. Every front (action output,
+ * job summary, CLI, the demo) shows this same object and the snippet rendered
+ * from it. A secret appears only as the name of the variable that holds it.
+ */
+
+
+
+/** The user the platform connects as: the first whose databases include the preset's main one. */
+function platformUser(environment, mainDatabase) {
+    const users = environment.app.users;
+    return users.find((u) => u.databases.includes(mainDatabase)) ?? users[0];
+}
+function platformConnection(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom')
+        return { reason: 'app.preset is custom (or not set): lms-ha knows no platform to write settings for' };
+    const lb = environment.load_balancer;
+    if (!lb)
+        return { reason: 'the environment has no load_balancer: the platform connects through its VIP' };
+    const definition = PRESETS[preset];
+    const mainDatabase = definition.databases[0];
+    const user = platformUser(environment, mainDatabase);
+    if (!user)
+        return { reason: `app.users is empty: add the ${definition.title} user (conventionally "${definition.user}") with password: { env: ... }` };
+    const appDatabase = environment.app.databases.find((d) => d.name === mainDatabase);
+    const database = {
+        host: lb.vip_address,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        readerPort: lb.kind === 'haproxy' ? lb.ports.reader : lb.ports.mysql,
+        balancer: lb.kind,
+        name: user.databases.includes(mainDatabase) ? mainDatabase : user.databases[0],
+        databases: environment.app.databases.map((d) => d.name),
+        user: user.name,
+        password: { env: user.password.env },
+        syncWait: environment.database?.sync_wait ?? 1,
+        charset: appDatabase?.charset ?? definition.charset,
+        collation: appDatabase?.collation ?? definition.collation,
+    };
+    const storage = environment.storage;
+    const files = storage.kind === 'glusterfs'
+        ? {
+            kind: 'glusterfs',
+            volume: storage.volume,
+            mountPath: storage.mount_path,
+            owner: storage.owner,
+            group: storage.group,
+            mountedOn: hostsWithRole(environment, 'web').map((h) => h.name),
+        }
+        : storage.kind === 's3'
+            ? {
+                kind: 's3',
+                bucket: storage.s3.bucket,
+                region: storage.s3.region ?? null,
+                endpoint: storage.s3.endpoint ?? null,
+                accessKeyId: { env: storage.s3.access_key_id.env },
+                secretAccessKey: { env: storage.s3.secret_access_key.env },
+            }
+            : { kind: 'none' };
+    const web = lb.kind === 'haproxy' && lb.ports.web !== undefined
+        ? { host: lb.vip_address, port: lb.ports.web, backends: hostsWithRole(environment, 'web').map((h) => h.name) }
+        : null;
+    const base = { preset, platform: definition.title, environment: environment.name, database, files, web };
+    return { ...base, snippet: renderSnippet(base), failover: [...definition.failover], versions: definition.versions };
+}
+function isConnection(c) {
+    return 'snippet' in c;
+}
+
+;// CONCATENATED MODULE: ./src/report/connection.ts
+
+
+/** Commands whose report carries the connection settings. */
+const CONNECTION_COMMANDS = ['deploy-lb', 'verify-ha'];
+const CONNECTION_SECTION_TITLE = 'How the platform connects';
+function filesLine(c) {
+    const f = c.files;
+    if (f.kind === 'glusterfs')
+        return `Files: GlusterFS volume ${code(f.volume)} mounted at ${code(f.mountPath)} (owner ${f.owner}:${f.group}) on ${f.mountedOn.join(', ') || 'no web host'}.`;
+    if (f.kind === 's3')
+        return `Files: S3 bucket ${code(f.bucket)}${f.region ? ` (${f.region})` : ''}; keys from ${code(f.accessKeyId.env)} and ${code(f.secretAccessKey.env)}.`;
+    return 'Files: no shared storage in this environment.';
+}
+/** Markdown for the job summary (and, as plain text, the CLI). */
+function connectionMarkdown(c) {
+    const d = c.database;
+    const ports = d.writerPort === d.readerPort ? `port ${d.writerPort} (${d.balancer}: reads and writes split by its rules)` : `writer port ${d.writerPort}, reader port ${d.readerPort}`;
+    return [
+        `${c.platform}: ${code(`${d.host}`)} ${ports}, database ${code(d.name)}, user ${code(d.user)}, password from ${code(d.password.env)} (never shown), wsrep_sync_wait=${d.syncWait}.`,
+        filesLine(c),
+        ...(c.web ? [`Web farm: http://${c.web.host}:${c.web.port}/ (HAProxy to ${c.web.backends.join(', ')}).`] : []),
+        '',
+        `${code(c.snippet.file)}:`,
+        '',
+        fence(c.snippet.text.replace(/\n$/, ''), c.snippet.language),
+        '',
+        'In a failover:',
+        ...c.failover.map((line) => `- ${line}`),
+        '',
+        `Versions: ${c.versions}`,
+    ].join('\n');
+}
+/** The report with the connection attached, for the commands that carry it. */
+function withConnection(report, environment) {
+    if (!CONNECTION_COMMANDS.includes(report.command))
+        return report;
+    const connection = platformConnection(environment);
+    if (!isConnection(connection))
+        return report;
+    return {
+        ...report,
+        connection,
+        sections: [...(report.sections ?? []), { title: CONNECTION_SECTION_TITLE, markdown: connectionMarkdown(connection) }],
+    };
+}
 
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
@@ -80383,6 +80699,7 @@ function galeraModel(input) {
         port: input.port ?? GALERA_DEFAULTS.port,
         providerOptions: { ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
+        platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
         version: input.version ?? GALERA_DEFAULTS.version,
     };
 }
@@ -81239,6 +81556,13 @@ function renderGaleraConfig(model, node) {
         `[${CONFIG_GROUP}]`,
         ...galeraOptions(model, n).map(([k, v]) => `${k} = ${v}`),
     ];
+    const overridden = new Set(Object.keys(model.extra).map(normalizeOptionKey));
+    const platformKeys = Object.keys(model.platform?.options ?? {}).filter((k) => !overridden.has(normalizeOptionKey(k)));
+    if (model.platform && platformKeys.length > 0) {
+        lines.push('', `# chosen by the ${model.platform.preset} preset (database.options overrides any of them)`);
+        for (const k of platformKeys)
+            lines.push(`${k} = ${renderValue(model.platform.options[k])}`);
+    }
     const extraKeys = Object.keys(model.extra).sort();
     if (extraKeys.length > 0) {
         lines.push('', '# extra options from the inventory');
@@ -81359,6 +81683,10 @@ function parseProviderOptions(value) {
 const DYNAMIC_VARIABLES = new Set([
     'max_connections',
     'wsrep_sync_wait',
+    // The presets' single-writer auto-increment settings change live.
+    'wsrep_auto_increment_control',
+    'auto_increment_increment',
+    'auto_increment_offset',
     'innodb_buffer_pool_size', // resizable online since 10.2.2
     'wsrep_sst_method',
     'wsrep_sst_donor',
@@ -84510,6 +84838,81 @@ async function assertClusterFormed(hosts, size) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/components/platform/notes.ts
+/**
+ * What the plan says about the platform's side of the tier: the server
+ * settings the preset chose, how to size gcache, and an application user whose
+ * allowed hosts would lock the platform out behind the load balancers.
+ */
+
+
+
+function ipv4(text) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+    if (!m)
+        return null;
+    const parts = m.slice(1).map(Number);
+    if (parts.some((p) => p > 255))
+        return null;
+    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+/**
+ * Whether a MariaDB account host (`%`, `10.0.0.%`, `10.0.0.21`,
+ * `10.0.0.0/255.255.255.0`) admits a client at `address`. Names never match:
+ * with skip_name_resolve the server compares addresses only.
+ */
+function hostPatternAdmits(pattern, address) {
+    const netmask = /^([\d.]+)\/([\d.]+)$/.exec(pattern);
+    if (netmask) {
+        const net = ipv4(netmask[1]);
+        const mask = ipv4(netmask[2]);
+        const addr = ipv4(address);
+        return net !== null && mask !== null && addr !== null && ((addr & mask) >>> 0) === net;
+    }
+    const regex = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
+    return new RegExp(`^${regex}$`, 'i').test(address);
+}
+/** Users whose hosts leave out a load balancer: the database sees the balancers' addresses, not the web servers'. */
+function userHostWarnings(environment) {
+    const lbs = hostsWithRole(environment, 'lb');
+    if (!environment.load_balancer || lbs.length === 0)
+        return [];
+    const out = [];
+    environment.app.users.forEach((user, index) => {
+        const shut = lbs.filter((lb) => !user.hosts.some((pattern) => hostPatternAdmits(pattern, lb.address)));
+        if (shut.length === 0)
+            return;
+        const list = shut.map((h) => `${h.name} (${h.address})`).join(', ');
+        out.push(`app.users[${index}] ${user.name}: hosts [${user.hosts.join(', ')}] do not admit ${list}. Behind ${environment.load_balancer.kind === 'haproxy' ? 'HAProxy' : 'ProxySQL'} the database sees the load balancers' addresses, not the web servers', so the platform would be refused ("Access denied"). Add the load balancers' addresses (or a pattern such as ${shut[0].address.replace(/\.\d+$/, '.%')}) to hosts.`);
+    });
+    return out;
+}
+/** The preset's server settings and gcache sizing, as plan lines. */
+function presetSettingNotes(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom' || !environment.database)
+        return [];
+    const definition = PRESETS[preset];
+    const overridden = new Set(Object.keys(environment.database.options).map((k) => k.toLowerCase().replace(/-/g, '_')));
+    const settings = definition.serverSettings
+        .filter((s) => !overridden.has(s.name))
+        .map((s) => `${s.name}=${String(s.value)} (${s.why})`);
+    const out = [];
+    if (settings.length > 0)
+        out.push(`${preset} preset: ${settings.join('; ')}. Set database.options to override any of them.`);
+    const gcache = environment.database.gcache_size;
+    const start = parseSize(definition.gcache.start);
+    const have = gcache === undefined ? null : parseSize(String(gcache));
+    if (have === null || have < start) {
+        out.push(`${preset} preset: gcache ${gcache === undefined ? 'is the default' : `is ${gcache}`}; start from database.gcache_size: ${definition.gcache.start} (${definition.gcache.why})`);
+    }
+    return out;
+}
+/** Everything the plan says about the platform, user lock-outs first. */
+function platformPlanNotes(environment) {
+    return [...userHostWarnings(environment), ...presetSettingNotes(environment)];
+}
+
 ;// CONCATENATED MODULE: ./src/engine/executor.ts
 /**
  * Applies a plan: one change at a time, in plan order, recording each step.
@@ -84675,6 +85078,8 @@ async function planOrApplyReviewed(context, spec) {
 
 
 
+
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
  * What verify-ha's causality probe does with the app user's credentials:
@@ -84706,8 +85111,16 @@ function galeraModelFor(environment) {
         bindAddress: db.bind_address,
         port: db.port,
         extra: { ...db.options },
+        platform: platformOptionsFor(environment),
         version: db.version,
     });
+}
+/** The server settings the application preset decides (skip_name_resolve, single-writer auto-increment). */
+function platformOptionsFor(environment) {
+    const preset = presetDefinition(environment.app.preset);
+    if (!preset)
+        return null;
+    return { preset: environment.app.preset, options: Object.fromEntries(preset.serverSettings.map((s) => [s.name, s.value])) };
 }
 function desiredAccounts(environment, model) {
     const accounts = [];
@@ -84997,6 +85410,7 @@ function computePlan(context, model, desired, g) {
         });
     }
     warnings.push(...removal.notes);
+    warnings.push(...platformPlanNotes(context.environment));
     // Existing cluster: refuse unless every member is healthy (Kolla's gate).
     if (situation.kind === 'existing') {
         // Until they have left, the nodes being removed (and unlisted members) still count in the size.
@@ -94280,6 +94694,7 @@ const recover = async (context) => {
 
 
 
+
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS = {
     preflight: preflight,
@@ -94367,7 +94782,7 @@ async function executeRun(request, deps) {
         if (request.mode === 'plan' && !unreachableTolerated)
             await warnAboutLock(context);
         const result = await deps.logger.group(request.command, () => runner(context));
-        return { ...base, hosts: outcome.hosts, ...result };
+        return withConnection({ ...base, hosts: outcome.hosts, ...result }, environment);
     }
     catch (error) {
         return { ...base, error: toDeployError(error) };
