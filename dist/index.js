@@ -78183,7 +78183,7 @@ function parseDf(text) {
     return disks;
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight-checks.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 const SUPPORTED_OS = {
     debian: ['11', '12'],
@@ -78276,7 +78276,7 @@ function checkClockSkew(hosts) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/preflight.ts
 
 
 
@@ -82226,7 +82226,7 @@ function sectionsToApply(changes) {
 
 
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-checks.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/checks.ts
 
 
 
@@ -82574,7 +82574,7 @@ function s3Check(bucket) {
 }
 // ---------------------------------------------------------------------------
 // Report
-function verify_ha_checks_cell(text) {
+function checks_cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 /**
@@ -82582,7 +82582,7 @@ function verify_ha_checks_cell(text) {
  * checks first, then warnings. Pass already-redacted checks.
  */
 function healthReportMarkdown(checks) {
-    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${verify_ha_checks_cell(c.layer)} | ${verify_ha_checks_cell(c.host)} | ${verify_ha_checks_cell(c.check)} | ${verify_ha_checks_cell(c.expected)} | ${verify_ha_checks_cell(c.observed)} |`)].join('\n');
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${checks_cell(c.layer)} | ${checks_cell(c.host)} | ${checks_cell(c.check)} | ${checks_cell(c.expected)} | ${checks_cell(c.observed)} |`)].join('\n');
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn');
     const parts = [];
@@ -82945,7 +82945,7 @@ function unique(values) {
     return [...new Set(values)];
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/facts.ts
 /**
  * verify-ha's fact gathering: one shell script per host and role, answered in
  * `@@section` blocks, and pure parsers for the answers. Read-only, and only
@@ -83250,7 +83250,7 @@ function parseCausality(stdout) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-drills.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/drills.ts
 /**
  * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
  * options). Each drill breaks one thing for real while a write probe runs
@@ -83521,7 +83521,7 @@ class RunningProbe {
 function steadyAfter(from, n = STEADY_WRITES) {
     return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
 }
-function verify_ha_drills_row(host, check, expected, observed, ok, hint) {
+function drills_row(host, check, expected, observed, ok, hint) {
     const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
     if (!ok && hint)
         r.hint = hint;
@@ -83657,7 +83657,7 @@ async function runDrills(context, request, first, verifyNow) {
             if (!haproxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -83683,7 +83683,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -83758,7 +83758,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
         const resumedMs = Date.now() - faultAt;
         const fault = windowFigures(probe.events, markFault, probe.events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
+        rows.push(drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
         log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
         // Restore, then wait for the whole platform to pass again.
         const markRestore = probe.events.length;
@@ -83771,7 +83771,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
             ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
@@ -83790,7 +83790,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         const lost = presence.filter((p) => p.missing.length > 0);
         const unread = presence.filter((p) => p.error !== null);
         const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
-        rows.push(verify_ha_drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
+        rows.push(drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
             ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
             : [
                 ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
@@ -83816,7 +83816,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     catch (e) {
         const err = toDeployError(e);
-        rows.push(verify_ha_drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
+        rows.push(drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
         probe?.kill();
         try {
             await restore();
@@ -83832,18 +83832,18 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
 /**
  * verify-ha: every health signal of every configured layer, as a table of
  * expected vs observed; with `mode: apply` and `drills=...`, failover drills
- * after it (verify-ha-drills.ts).
+ * after it (drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
  * on its one SSH connection); phase 2 runs the two probes that depend on phase
  * 1 (the causality write/read through the VIP, and the gluster volume query
  * when the first storage host could not answer it). Verdicts come from the
- * pure functions in verify-ha-checks.ts. A layer the inventory does not
+ * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
 
@@ -85052,7 +85052,7 @@ async function planOrApplyReviewed(context, spec) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-db.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-db/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
  *
@@ -90110,7 +90110,7 @@ function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
     return blocked;
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb-facts.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
  * `@@kind arg` sections, what deploy-lb compares against (installed packages,
@@ -90246,7 +90246,7 @@ async function gatherHostState(host, q) {
     return parseHostState(r.stdout, q);
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
@@ -92268,7 +92268,7 @@ function compareTableChecksums(source, target, options) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-database.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/database.ts
 /**
  * migrate-storage, database part: a single-server MySQL/MariaDB (the
  * inventory's migrate.database) copied into the Galera cluster through its
@@ -92342,7 +92342,7 @@ async function sourceQuery(host, s, sql, purpose, timeoutMs = QUERY_TIMEOUT_MS) 
 function columnsOf(g, tables) {
     return new Map(tables.map((t) => [tableKey(t.schema, t.table), g.columns.get(tableKey(t.schema, t.table)) ?? []]));
 }
-async function migrate_storage_database_gather(context, s) {
+async function database_gather(context, s) {
     const remotes = new Map();
     for (const h of [s.source, s.writer, ...s.readers])
         remotes.set(h.name, await context.host(h.name));
@@ -92393,7 +92393,7 @@ function sum(values) {
         n += v;
     return n;
 }
-function migrate_storage_database_formatBytes(n) {
+function database_formatBytes(n) {
     if (n < 1024)
         return `${n} B`;
     const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -92422,7 +92422,7 @@ function planDatabaseMigration(s, g) {
         databases: s.schemas.join(', '),
         tables: String(g.tables.length),
         rows: String(totalRows),
-        size: migrate_storage_database_formatBytes(totalBytes),
+        size: database_formatBytes(totalBytes),
     };
     const facts = [
         { name: s.source.name, address: s.source.address, roles: ['migration source'], facts: sourceFacts },
@@ -92475,7 +92475,7 @@ function planDatabaseMigration(s, g) {
         const last = i === steps.length - 1;
         const detail = [
             step.summary,
-            ...(i === 0 ? [`${g.tables.length} tables, ${totalRows} rows, ${migrate_storage_database_formatBytes(totalBytes)} from ${s.source.name} (${g.sourceVersion}):`, ...tableLines(g).map((l) => `- ${l}`)] : []),
+            ...(i === 0 ? [`${g.tables.length} tables, ${totalRows} rows, ${database_formatBytes(totalBytes)} from ${s.source.name} (${g.sourceVersion}):`, ...tableLines(g).map((l) => `- ${l}`)] : []),
             ...(step.source ? [`streamed ${s.source.name} -> runner -> ${s.writer.name}, nothing stored on the way`] : []),
             ...(last ? [`then verifies row counts and content checksums of every table on ${verifyOn.join(', ')}`] : []),
         ].join('\n');
@@ -92519,7 +92519,7 @@ const DEFAULT_STREAM_LIMITS = { stallMs: 10 * 60_000, finishMs: 5 * 60_000, tota
 function exitText(r) {
     return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
 }
-function migrate_storage_database_formatDuration(ms) {
+function database_formatDuration(ms) {
     return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
 }
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
@@ -92606,7 +92606,7 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         check();
     });
     const redo = 'The cluster may hold part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
-    const seen = () => `${migrate_storage_database_formatBytes(bytes)} streamed in ${migrate_storage_database_formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'}, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
+    const seen = () => `${database_formatBytes(bytes)} streamed in ${database_formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'}, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
     if (outcome !== 'ended') {
         // Stop whichever still runs; kill() also drains its output so its end is seen.
         if (!dumpSettled)
@@ -92627,12 +92627,12 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         // The host to look at: for a stall the side holding things up, otherwise the side still running.
         const blame = (stalled ? !importerBlocked : !dumpSettled) ? s.source.name : s.writer.name;
         const what = outcome === 'timed-out'
-            ? `the ${step.name} step did not finish within ${migrate_storage_database_formatDuration(limits.totalMs)}`
+            ? `the ${step.name} step did not finish within ${database_formatDuration(limits.totalMs)}`
             : outcome === 'unfinished'
-                ? `the ${step.name} step did not end within ${migrate_storage_database_formatDuration(limits.finishMs)} after the last byte of the dump`
+                ? `the ${step.name} step did not end within ${database_formatDuration(limits.finishMs)} after the last byte of the dump`
                 : importerBlocked
-                    ? `the import stopped taking the ${step.name} dump: nothing moved for ${migrate_storage_database_formatDuration(limits.stallMs)}`
-                    : `the dump (${step.name}) sent nothing for ${migrate_storage_database_formatDuration(limits.stallMs)}`;
+                    ? `the import stopped taking the ${step.name} dump: nothing moved for ${database_formatDuration(limits.stallMs)}`
+                    : `the dump (${step.name}) sent nothing for ${database_formatDuration(limits.stallMs)}`;
         const hint = blame === s.source.name
             ? `Look at ${s.source.name}: SHOW PROCESSLIST shows whether the dump waits for a lock (a long query, or writes while it takes its read lock; put the site in maintenance mode) or the server is stuck. Both processes were stopped. ${redo}`
             : `Look at ${s.writer.name}: SHOW PROCESSLIST and wsrep_local_state_comment show whether the import waits for a lock or the cluster is paused by flow control. Both processes were stopped. ${redo}`;
@@ -92658,7 +92658,7 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         });
     }
     const secs = (Date.now() - started) / 1000;
-    logger.info(`${step.name}: ${migrate_storage_database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${migrate_storage_database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
+    logger.info(`${step.name}: ${database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
 }
 /**
  * Row counts and content checksums of every source table on every node; the
@@ -92703,12 +92703,12 @@ function databaseMigrationPart(context) {
     return {
         name: 'database',
         hosts: [s.source, s.writer, ...s.readers],
-        gather: () => migrate_storage_database_gather(context, s),
+        gather: () => database_gather(context, s),
         plan: (g) => planDatabaseMigration(s, g),
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-gluster.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/gluster.ts
 /**
  * migrate-storage's GlusterFS parts: the replicated volume on the storage
  * hosts (packages, glusterd, peers, volume, options, start), then the client
@@ -92723,7 +92723,7 @@ function databaseMigrationPart(context) {
 
 
 
-const migrate_storage_gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
+const gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -92786,7 +92786,7 @@ function packageChanges(hosts, name, why) {
         },
     }));
 }
-function migrate_storage_gluster_packageChange(host, name, why) {
+function gluster_packageChange(host, name, why) {
     return packageChanges([host], name, why)[0];
 }
 async function installPackages(host, packages, logger) {
@@ -92796,7 +92796,7 @@ async function installPackages(host, packages, logger) {
         'apt-get update -q >/dev/null || exit $?',
         `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
     ].join('\n');
-    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: migrate_storage_gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
+    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
     if (r.code !== 0) {
         throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
             host: host.name,
@@ -92804,7 +92804,7 @@ async function installPackages(host, packages, logger) {
         });
     }
 }
-async function migrate_storage_gluster_sleep(ms) {
+async function gluster_sleep(ms) {
     await new Promise((r) => setTimeout(r, ms));
 }
 function glusterFailed(host, purpose, r) {
@@ -92893,7 +92893,7 @@ async function readVolumeStatus(host, volume, command) {
                 });
             }
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /**
@@ -92911,7 +92911,7 @@ async function gatherVolumeStatus(volume, members, g) {
     let status = await readVolumeStatus(remote, volume, command);
     const deadline = Date.now() + BRICK_PORT_GRACE_MS;
     while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
         status = await readVolumeStatus(remote, volume, command);
     }
     g.status = status;
@@ -92940,7 +92940,7 @@ async function repairBrick(host, volume, repair, logger) {
             break;
         if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
             throw glusterFailed(host, purpose, r);
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
     const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
     let last = 'not listed';
@@ -92958,7 +92958,7 @@ async function repairBrick(host, volume, repair, logger) {
                 hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
             });
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 // ---------------------------------------------------------------------------
@@ -92989,7 +92989,7 @@ async function waitForPeer(self, address, host) {
                 hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
             });
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /** glusterd answers the CLI a moment after systemd says it started. */
@@ -93005,7 +93005,7 @@ async function waitForGlusterd(host) {
                 hint: 'See /var/log/glusterfs/glusterd.log on that host.',
             });
         }
-        await migrate_storage_gluster_sleep(500);
+        await gluster_sleep(500);
     }
 }
 function volumeChangeToPlanned(c, self, bricks) {
@@ -93246,7 +93246,7 @@ async function setVolumeRoot(host, storage) {
                 hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
             });
         }
-        await migrate_storage_gluster_sleep(2000);
+        await gluster_sleep(2000);
     }
 }
 function planClientMounts(storage, members, clients, g) {
@@ -93357,7 +93357,7 @@ function glusterClientPart(context) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-files.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/files.ts
 /**
  * migrate-storage's file copy: `migrate.files.source_path` on the source host
  * into the mounted GlusterFS volume, written through the first web host.
@@ -93600,7 +93600,7 @@ async function gatherFiles(context, s) {
         verification,
     };
 }
-function migrate_storage_files_formatBytes(n) {
+function files_formatBytes(n) {
     const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
     let v = n;
     let i = 0;
@@ -93630,7 +93630,7 @@ async function verifyCopy(source, target, s, logger) {
             ...(problems.hint ? { hint: problems.hint } : {}),
         });
     }
-    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
+    logger.info(`verified ${cmp.files} files, ${files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
     if (cmp.extra.length > 0)
         logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
     return cmp;
@@ -93664,8 +93664,8 @@ function planFiles(s, g) {
                     `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
             });
         }
-        const what = `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)} (${total.entries} entries)`;
-        const left = g.target ? `; ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} still to move` : '';
+        const what = `${total.files} files, ${files_formatBytes(total.bytes)} (${total.entries} entries)`;
+        const left = g.target ? `; ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} still to move` : '';
         changes.push({
             kind: 'cluster',
             step: 'migrate-data',
@@ -93684,13 +93684,13 @@ function planFiles(s, g) {
     }
     const row = (h, facts) => ({ name: h.name, address: h.address, roles: [...h.roles], facts });
     const facts = [
-        row(s.source, { 'files to copy': `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
+        row(s.source, { 'files to copy': `${total.files} files, ${files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
         row(s.target, {
             'copy target': !g.targetMounted
                 ? `${s.storage.mount_path} not mounted yet`
                 : g.verification
                     ? `${s.storage.mount_path}: copy complete and verified`
-                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} to move`,
+                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} to move`,
         }),
     ];
     return { changes, warnings, facts };
@@ -93711,7 +93711,7 @@ async function migrateFiles(source, target, s, logger) {
     if (outcome.outcome === 'warn')
         logger.warn(outcome.message, s.source.name);
     const seconds = (Date.now() - started) / 1000;
-    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${migrate_storage_files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${migrate_storage_files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
+    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
     await setVolumeRoot(target, s.storage);
     return verifyCopy(source, target, s, logger);
 }
@@ -94077,7 +94077,7 @@ function s3ReachableCheck(host, t, result) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-s3.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/s3.ts
 /**
  * migrate-storage, S3 part: with storage.kind s3, the inventory's
  * migrate.files directory (e.g. Open edX instructor uploads on the old
@@ -94100,7 +94100,7 @@ function s3ReachableCheck(host, t, result) {
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
-function migrate_storage_s3_settingFor(context) {
+function s3_settingFor(context) {
     const storage = context.environment.storage;
     const files = context.environment.migrate?.files;
     if (storage.kind !== 's3' || !files)
@@ -94170,7 +94170,7 @@ async function bucketSize(host, s) {
         throw rcloneFailure(s, 'rclone size', r);
     return parseRcloneSize(r.stdout);
 }
-async function migrate_storage_s3_gather(context, s) {
+async function s3_gather(context, s) {
     const host = await context.host(s.source.name);
     const remotes = new Map([[s.source.name, host]]);
     const files = await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, allowFailure: true, timeoutMs: CHECK_TIMEOUT_MS });
@@ -94282,25 +94282,25 @@ async function copyAndVerify(host, s, g, logger) {
 }
 /** The S3 part of migrate-storage, or undefined unless storage is S3 and migrate.files names a source. */
 function s3MigrationPart(context) {
-    const s = migrate_storage_s3_settingFor(context);
+    const s = s3_settingFor(context);
     if (!s)
         return undefined;
     return {
         name: 's3',
         hosts: [s.source],
-        gather: () => migrate_storage_s3_gather(context, s),
+        gather: () => s3_gather(context, s),
         plan: (g) => planS3Migration(s, g),
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/migrate-storage.ts
 /**
  * migrate-storage: the shared-files tier (a replicated GlusterFS volume and
  * its client mounts, or S3) and the move of an existing single-server
  * installation into the HA tier (files, database).
  *
  * Each part is present only when the inventory asks for it (see
- * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * part.ts). Facts of all parts are gathered together, their
  * changes form one reviewed plan, applied in part order under one lock: the
  * volume exists before it is mounted, and is mounted before files are copied
  * into it.
@@ -94373,7 +94373,7 @@ const migrateStorage = async (context) => {
     });
 };
 
-;// CONCATENATED MODULE: ./src/commands/recover.ts
+;// CONCATENATED MODULE: ./src/commands/recover/recover.ts
 /**
  * recover: bring a Galera cluster back after a full outage (every node down),
  * exactly the procedure of research ha-db-anchors.md §2.6 A (Kolla's

@@ -9,7 +9,7 @@ import { loadInventory, parseInventory, resolveSecrets, selectEnvironment, type 
 import { findSecretReferences } from '../../../src/inventory/secrets';
 import { isConnection, platformConnection, type PlatformConnection } from '../../../src/components/platform';
 import { renderHaproxyConfig } from '../../../src/components/haproxy/config';
-import { haproxyModelFor } from '../../../src/commands/deploy-lb';
+import { haproxyModelFor } from '../../../src/commands/deploy-lb/deploy-lb';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yml')).sort();

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { loadInventory, selectEnvironment, type Environment } from '../../../src/inventory';
 import { hostPatternAdmits, platformPlanNotes, userHostWarnings } from '../../../src/components/platform';
 import { renderGaleraConfig, serverOptions } from '../../../src/components/galera';
-import { galeraModelFor } from '../../../src/commands/deploy-db';
+import { galeraModelFor } from '../../../src/commands/deploy-db/deploy-db';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MOODLE = 'examples/moodle.yml';

@@ -21,14 +21,14 @@ import * as tc from '@actions/tool-cache';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
-import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../inventory/environment.js';
-import type { Logger } from '../report/log.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../../inventory/environment.js';
+import type { Logger } from '../../report/log.js';
+import { shellQuote } from '../../ssh/quote.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   CLUSTERCHECK_FIREWALL_UNIT,
   CLUSTERCHECK_NFT_TABLE,
@@ -44,8 +44,8 @@ import {
   renderClustercheckNftables,
   renderNftablesServiceDropIn,
   type ClustercheckModel,
-} from '../components/clustercheck/index.js';
-import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../components/haproxy/index.js';
+} from '../../components/clustercheck/index.js';
+import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../../components/haproxy/index.js';
 import {
   KEEPALIVED_CHECK_SCRIPT,
   KEEPALIVED_CONFIG_PATH,
@@ -56,7 +56,7 @@ import {
   validateVirtualRouterIds,
   type KeepalivedModel,
   type RenderedKeepalived,
-} from '../components/keepalived/index.js';
+} from '../../components/keepalived/index.js';
 import {
   PROXYSQL_ADMIN_USER,
   PROXYSQL_RUNTIME_QUERY,
@@ -70,13 +70,13 @@ import {
   type ProxysqlModel,
   type ProxysqlRuntime,
   type ProxysqlSection,
-} from '../components/proxysql/index.js';
-import { runSqlScript } from '../components/galera/orchestrate.js';
-import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../components/nftables/index.js';
-import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
-import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
+} from '../../components/proxysql/index.js';
+import { runSqlScript } from '../../components/galera/orchestrate.js';
+import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../../components/nftables/index.js';
+import { clientOptionFile, withCredentialsFile } from '../verify-ha/facts.js';
+import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './facts.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
 
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests

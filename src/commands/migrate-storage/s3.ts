@@ -14,12 +14,12 @@
  * and MD5 and the object count and bytes; any file missing or different fails
  * the run with the host and the files named.
  */
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import type { Host } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import type { Host } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   addRcloneCheckOutput,
   classifyRcloneExit,
@@ -39,9 +39,9 @@ import {
   type RcloneCheckReport,
   type RcloneSize,
   type S3Target,
-} from '../components/s3/rclone.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
+} from '../../components/s3/rclone.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
 
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;

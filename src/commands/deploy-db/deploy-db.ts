@@ -9,12 +9,12 @@
  * orchestration with their own waits, not generic resources.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { Logger } from '../report/log.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { Logger } from '../../report/log.js';
 import {
   appAccounts,
   compareGaleraConfig,
@@ -41,8 +41,8 @@ import {
   type DesiredAccount,
   type GaleraModel,
   type SqlChange as GaleraSqlChange,
-} from '../components/galera/index.js';
-import { classifyCluster, type ClusterSituation } from '../components/galera/cluster-state.js';
+} from '../../components/galera/index.js';
+import { classifyCluster, type ClusterSituation } from '../../components/galera/cluster-state.js';
 import {
   CLUSTER_MEMBERS_SQL,
   clusterView,
@@ -55,13 +55,13 @@ import {
   type ClusterView,
   type RemovalDecision,
   type RetiringNode,
-} from '../components/galera/membership.js';
-import { configuredWriter } from '../components/haproxy/configured-writer.js';
-import { HAPROXY_CONFIG_PATH } from '../components/haproxy/config.js';
-import type { PreflightOutcome } from './preflight.js';
-import type { RunRequest } from '../request.js';
-import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../components/galera/facts.js';
-import { MARIADB_PIN_PATH, renderMariadbPin } from '../components/galera/apt-pin.js';
+} from '../../components/galera/membership.js';
+import { configuredWriter } from '../../components/haproxy/configured-writer.js';
+import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
+import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { RunRequest } from '../../request.js';
+import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../components/galera/facts.js';
+import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
 import {
   assertClusterFormed,
   installGaleraPackages,
@@ -69,12 +69,12 @@ import {
   runSqlScript,
   syncedWithSize,
   waitForNode,
-} from '../components/galera/orchestrate.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { platformPlanNotes } from '../components/platform/notes.js';
-import { presetDefinition } from '../inventory/presets.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
-import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from './verify-ha-facts.js';
+} from '../../components/galera/orchestrate.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { platformPlanNotes } from '../../components/platform/notes.js';
+import { presetDefinition } from '../../inventory/presets.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
+import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../verify-ha/facts.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**

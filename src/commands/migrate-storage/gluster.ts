@@ -5,14 +5,14 @@
  * volume root). Facts come from one script per host; the plan is computed
  * from them by the pure component code in src/components/glusterfs.
  */
-import { DeployError } from '../errors.js';
-import { changeId, formatMode, type PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
-import { splitSections } from '../components/galera/facts.js';
+import { DeployError } from '../../errors.js';
+import { changeId, formatMode, type PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import { shellQuote } from '../../ssh/quote.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import { splitSections } from '../../components/galera/facts.js';
 import {
   allBricks,
   brickMountFactCommand,
@@ -49,10 +49,10 @@ import {
   type VolumeChange,
   type VolumeInfo,
   type VolumeStatus,
-} from '../components/glusterfs/index.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
-import { glusterModelOf } from './verify-ha.js';
+} from '../../components/glusterfs/index.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
+import { glusterModelOf } from '../verify-ha/verify-ha.js';
 
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;

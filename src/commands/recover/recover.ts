@@ -15,13 +15,13 @@
  * mariadb.service's ExecStartPre): InnoDB crash recovery, then it prints the
  * position and exits; grastate.dat is left as it was.
  */
-import { DeployError, toDeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Host } from '../inventory/index.js';
-import type { PreflightOutcome } from './preflight.js';
-import type { RunRequest } from '../request.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError, toDeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Host } from '../../inventory/index.js';
+import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { RunRequest } from '../../request.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   decideRecovery,
   GRASTATE_PATH,
@@ -31,11 +31,11 @@ import {
   type RecoveryDecision,
   type RecoveryNodeFacts,
   type RecoveryPlan,
-} from '../components/galera/index.js';
-import { splitSections } from '../components/galera/facts.js';
-import { assertClusterFormed, syncedWithSize, waitForNode } from '../components/galera/orchestrate.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
+} from '../../components/galera/index.js';
+import { splitSections } from '../../components/galera/facts.js';
+import { assertClusterFormed, syncedWithSize, waitForNode } from '../../components/galera/orchestrate.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
 
 /** The option naming the node to bootstrap (request.options, CLI `-o`, action input `options`). */
 export const BOOTSTRAP_OVERRIDE_OPTION = 'bootstrap-node';
