@@ -65277,9 +65277,9 @@ __nccwpck_require__.d(type_type_namespaceObject, {
 });
 
 // NAMESPACE OBJECT: ./node_modules/@actions/core/lib/platform.js
-var platform_namespaceObject = {};
-__nccwpck_require__.r(platform_namespaceObject);
-__nccwpck_require__.d(platform_namespaceObject, {
+var lib_platform_namespaceObject = {};
+__nccwpck_require__.r(lib_platform_namespaceObject);
+__nccwpck_require__.d(lib_platform_namespaceObject, {
   arch: () => (arch),
   getDetails: () => (getDetails),
   isLinux: () => (isLinux),
@@ -65308,7 +65308,7 @@ __nccwpck_require__.d(core_namespaceObject, {
   isDebug: () => (isDebug),
   markdownSummary: () => (markdownSummary),
   notice: () => (notice),
-  platform: () => (platform_namespaceObject),
+  platform: () => (lib_platform_namespaceObject),
   saveState: () => (saveState),
   setCommandEcho: () => (setCommandEcho),
   setFailed: () => (setFailed),
@@ -83832,6 +83832,142 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/components/platform/installer-check.ts
+/**
+ * What a platform's installer checks before it trusts a database, done as the
+ * platform's own user through the VIP: connect to the writer and reader ports,
+ * create a table with a primary key (Galera replicates only InnoDB tables with
+ * one reliably; Moodle's and Tutor's installers create hundreds), write a row,
+ * read it back through the reader port with the preset's causality setting,
+ * then drop the table. Pure: the caller runs the script with the user's
+ * credentials in a client option file on stdin.
+ */
+
+/** The scratch table, in the platform's own database; dropped after the check. */
+const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
+const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
+function installerCheckScript(o) {
+    if (!installer_check_IDENT.test(o.database))
+        throw new Error(`database name ${o.database} is not a plain identifier`);
+    if (!/^[a-f0-9]+$/.test(o.token))
+        throw new Error('token must be hex');
+    const table = `\`${o.database}\`.\`${INSTALLER_CHECK_TABLE}\``;
+    const sql = {
+        create: `CREATE TABLE IF NOT EXISTS ${table} (id INT NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB; REPLACE INTO ${table} (id, token) VALUES (1, '${o.token}');`,
+        read: `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id=1;`,
+        drop: `DROP TABLE IF EXISTS ${table};`,
+    };
+    const run = (port, statement) => `timeout -k 1 10 ${o.client} --defaults-extra-file="$cred" --protocol=TCP -h${o.host} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(statement)} 2>&1; echo "rc=$?"`;
+    return [
+        `echo "@@write"; ${run(o.writerPort, sql.create)}`,
+        `echo "@@read"; ${run(o.readerPort, sql.read)}`,
+        `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
+    ].join('; ');
+}
+function sections(stdout) {
+    const out = new Map();
+    let name = null;
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z]+)$/.exec(line);
+        if (m) {
+            name = m[1];
+            out.set(name, '');
+        }
+        else if (name) {
+            out.set(name, `${out.get(name)}${line}\n`);
+        }
+    }
+    return out;
+}
+function parseInstallerCheck(stdout) {
+    const s = sections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const ok = /(^|\n)rc=0$/.test(text);
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok, first: body.split('\n')[0] || (s.has(name) ? '' : 'did not run') };
+    };
+    const w = part('write');
+    const r = part('read');
+    const d = part('drop');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.first || 'no answer',
+        readValue: r.ok ? r.first : null,
+        readError: r.ok ? null : r.first || 'no answer',
+        dropped: d.ok,
+    };
+}
+/** The check's row: what was seen, and what to do when it is not what the installer needs. */
+function installerCheckVerdict(r, o) {
+    if (!r.wrote) {
+        return {
+            status: 'fail',
+            observed: `create table + write on port ${o.writerPort} failed: ${r.writeError}`,
+            hint: /Access denied/i.test(r.writeError ?? '')
+                ? `The installer would stop here too. Check ${o.user}'s password and that its hosts admit the load balancers' addresses (deploy-db's plan warns when they do not); it needs ALL on ${o.database}.`
+                : 'The platform cannot write through the VIP: see the load balancer and VIP checks above.',
+        };
+    }
+    if (r.readValue === null)
+        return { status: 'fail', observed: `read on port ${o.readerPort} failed: ${r.readError}`, hint: 'The reader port does not answer for the application user: see the load balancer checks.' };
+    if (r.readValue !== o.token) {
+        return {
+            status: (o.syncWait & 1) === 1 ? 'fail' : 'warn',
+            observed: `read back ${r.readValue === '' ? 'nothing' : 'an older value'} on port ${o.readerPort} (wsrep_sync_wait=${o.syncWait})`,
+            hint: 'A page could miss what it just wrote: set database.sync_wait to 1 (reads wait for committed writes).',
+        };
+    }
+    return {
+        status: r.dropped ? 'ok' : 'warn',
+        observed: `${o.user} created a table with a primary key in ${o.database} on port ${o.writerPort} and read its row back on port ${o.readerPort}${r.dropped ? '' : `; could not drop ${INSTALLER_CHECK_TABLE}`}`,
+        ...(r.dropped ? {} : { hint: `Drop ${o.database}.${INSTALLER_CHECK_TABLE} by hand; the application user needs DROP on its database.` }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/platform.ts
+/**
+ * verify-ha's platform check: the application user does, through the VIP,
+ * what its platform's installer checks (see components/platform/installer-check).
+ */
+
+
+
+
+
+
+const PLATFORM_LAYER = 'platform';
+const TIMEOUT_MS = 45_000;
+/** Null when there is no platform preset (nothing the installer would check) or no healthy node to run from. */
+async function platformInstallerCheck(context, dbNodes, db, lb) {
+    const connection = platformConnection(context.environment);
+    if (!isConnection(connection))
+        return null;
+    const d = connection.database;
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    const check = `${connection.platform} installer checks as ${d.user}`;
+    const expected = `create a table with a primary key via :${d.writerPort}, read own write via :${d.readerPort}`;
+    if (!from)
+        return { layer: PLATFORM_LAYER, host: '(vip)', check, expected, observed: 'not run: no synced db node to run the client from', status: 'warn' };
+    const user = context.environment.app.users.find((u) => u.name === d.user);
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); ${installerCheckScript({ host: d.host, writerPort: lb.writerPort, readerPort: d.readerPort, database: d.name, syncWait: d.syncWait, token, client: '"$c"' })}`);
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(script, {
+            purpose: 'platform installer checks through the VIP',
+            stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)),
+            timeoutMs: TIMEOUT_MS,
+            allowFailure: true,
+        });
+        const verdict = installerCheckVerdict(parseInstallerCheck(r.stdout), { user: d.user, database: d.name, token, writerPort: lb.writerPort, readerPort: d.readerPort, syncWait: d.syncWait });
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, ...verdict };
+    }
+    catch (e) {
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, observed: `not run: ${toDeployError(e).message.split('\n', 1)[0]}`, status: 'fail' };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
 /**
  * verify-ha: every health signal of every configured layer, as a table of
@@ -83846,6 +83982,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+
 
 
 
@@ -84033,8 +84170,10 @@ async function gatherVerification(context) {
     // Phase 2: probes that depend on phase 1, in parallel.
     const phase2 = [];
     let causality = null;
+    let installer = null;
     if (env.database && lb && lbInput && env.app.users.length > 0) {
         phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+        phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
     }
     let observer = null;
     let volume = null;
@@ -84070,6 +84209,8 @@ async function gatherVerification(context) {
         checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
     if (causality)
         checks.push(causalityCheck(causality));
+    if (installer)
+        checks.push(installer);
     if (gluster) {
         checks.push(...storageChecks({
             model: gluster.model,
@@ -90157,7 +90298,7 @@ function hostStateScript(q) {
     }
     return parts.join('; ');
 }
-function sections(stdout) {
+function facts_sections(stdout) {
     const out = [];
     for (const line of stdout.split('\n')) {
         const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
@@ -90190,7 +90331,7 @@ function parseHostState(stdout, q) {
         state.commands[c] = false;
     for (const p of q.probes ?? [])
         state.probes[p.name] = [];
-    for (const s of sections(stdout)) {
+    for (const s of facts_sections(stdout)) {
         const first = (s.lines[0] ?? '').trim();
         switch (s.kind) {
             case 'pkg':

@@ -29,6 +29,7 @@ import { hostsWithRole, type Environment, type Host } from '../../inventory/inde
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { parseDrillRequest, runDrills, type DrillView } from './drills.js';
+import { platformInstallerCheck } from './platform.js';
 import {
   causalityScript,
   clientOptionFile,
@@ -270,8 +271,10 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
   // Phase 2: probes that depend on phase 1, in parallel.
   const phase2: Promise<unknown>[] = [];
   let causality: CausalityOutcome | null = null;
+  let installer: CheckResult | null = null;
   if (env.database && lb && lbInput && env.app.users.length > 0) {
     phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+    phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
   }
   let observer: string | null = null;
   let volume: GlusterVolumeFacts | null = null;
@@ -306,6 +309,7 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
   }
   if (lbInput && lb) checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
   if (causality) checks.push(causalityCheck(causality));
+  if (installer) checks.push(installer);
   if (gluster) {
     checks.push(
       ...storageChecks({
