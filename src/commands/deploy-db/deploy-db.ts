@@ -67,6 +67,7 @@ import {
   installGaleraPackages,
   queryNodeStatus,
   runSqlScript,
+  startMariadb,
   syncedWithSize,
   waitForNode,
 } from '../../components/galera/orchestrate.js';
@@ -328,6 +329,7 @@ async function rollingUpgrade(
   members: string[],
   specs: string[],
   size: number,
+  port: number,
   logger: Logger,
 ): Promise<void> {
   await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
@@ -335,7 +337,7 @@ async function rollingUpgrade(
   logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
   await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
   await installGaleraPackages(host, specs, logger);
-  await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+  await startMariadb(host, 'systemctl start mariadb', port, { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS, logger });
   await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
 }
 
@@ -546,7 +548,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
         to: version,
         // One step per host does all of its packages; the others are recorded with it.
         apply: async (ctx) => {
-          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
+          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, model.port, ctx.logger);
         },
       });
     });
@@ -687,7 +689,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       apply: async (ctx) => {
         // Every other member must be healthy before this one goes down.
         await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
-        await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+        await startMariadb(ctx.host, 'systemctl restart mariadb', model.port, { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
         await waitForNode(ctx.host, syncedWithSize(members), {
           timeoutMs: JOIN_TIMEOUT_MS,
           logger: ctx.logger,
@@ -747,7 +749,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
       detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
       apply: async (ctx) => {
-        await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+        await startMariadb(ctx.host, 'galera_new_cluster', model.port, { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
         await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
       },
     });
@@ -764,7 +766,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     const results = await Promise.allSettled(
       joiners.map(async (name) => {
         const host = g.remotes.get(name)!;
-        await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+        await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
         await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
       }),
     );
@@ -785,7 +787,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
           const r = (await joinAll()).get(name)!;
           if (r.status === 'rejected') throw r.reason;
         } else {
-          await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+          await startMariadb(ctx.host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
           await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
         }
         if (last) await formed();

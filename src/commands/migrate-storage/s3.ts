@@ -40,6 +40,7 @@ import {
   type RcloneSize,
   type S3Target,
 } from '../../components/s3/rclone.js';
+import { aptInstall } from '../../operations/packages.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
 
@@ -193,10 +194,7 @@ export function planS3Migration(s: S3MigrationSetting, g: S3Gathered): Migration
       from: null,
       to: 'candidate from the package sources',
       apply: async (ctx) => {
-        await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
-          purpose: `install ${RCLONE_PACKAGE}`,
-          timeoutMs: 15 * 60_000,
-        });
+        await aptInstall(ctx.host, [RCLONE_PACKAGE], ctx.logger, { noRecommends: true });
       },
     });
   }

@@ -374,6 +374,26 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
     expect(fetched).toBe(1);
   });
 
+  it('converges on the first apply when the admin port opens 600 ms after the start returns (ProxySQL 2.7.1 is Type=forking)', async () => {
+    const platform = proxysqlPlatform();
+    platform.proxysqlAdminDelayMs = 600;
+    const runner = createDeployLb({ fetchPackage: async () => Buffer.from('fake proxysql deb') });
+    const { report } = await run(platform, 'apply', text, runner);
+    expect(report.apply?.error?.message).toBeUndefined();
+    expect(report.apply!.status).toBe('ok');
+    for (const h of LB) {
+      const sent = platform.sent.filter((s) => s.host === h).map((s) => s.command);
+      const started = sent.indexOf('systemctl start proxysql');
+      const probe = `systemctl is-active proxysql || true; ss -Hltn 'sport = :6032'`;
+      const firstAdminSql = sent.findIndex((c, i) => i > started && c.includes('--defaults-extra-file="$cred"'));
+      // Started, then asked until the port listened, and only then talked to.
+      expect(started).toBeGreaterThan(-1);
+      expect(sent.slice(started + 1, firstAdminSql).every((c) => c === probe)).toBe(true);
+      expect(sent.slice(started + 1, firstAdminSql).length).toBeGreaterThan(1);
+      expect(platform.host(h).proxysqlLive.size).toBe(5);
+    }
+  });
+
   it('re-applies only the admin section that drifted', async () => {
     const platform = proxysqlPlatform();
     const runner = createDeployLb({ fetchPackage: async () => Buffer.from('fake proxysql deb') });
