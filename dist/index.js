@@ -63882,7 +63882,7 @@ exports.foldFlowLines = foldFlowLines;
 
 var anchors = __nccwpck_require__(1596);
 var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
@@ -64022,7 +64022,7 @@ exports.stringify = stringify;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -64177,7 +64177,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 2180:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
@@ -64217,7 +64217,7 @@ exports.stringifyComment = stringifyComment;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -64348,7 +64348,7 @@ exports.stringifyNumber = stringifyNumber;
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -72325,11 +72325,16 @@ const AppUserSchema = Type.Object({
         description: 'ALL, or a list of privileges granted on each of the databases.',
         errorMessage: 'must be ALL or a list of privileges like [SELECT, INSERT, UPDATE, DELETE]',
     })),
-    hosts: Type.Optional(Type.Array(pattern('^[A-Za-z0-9%_.:/-]+$', 'must be a MariaDB host pattern like %, localhost or 10.0.0.%'), { minItems: 1, uniqueItems: true, default: DEFAULTS.appUser.hosts, description: 'Where the user may connect from.' })),
+    hosts: Type.Optional(Type.Array(pattern('^[A-Za-z0-9%_.:/-]+$', 'must be a MariaDB host pattern like %, localhost or 10.0.0.%'), {
+        minItems: 1,
+        uniqueItems: true,
+        default: DEFAULTS.appUser.hosts,
+        description: "Where the user may connect from, as MariaDB sees it. Behind the load balancers that is the load balancers' addresses (HAProxy and ProxySQL connect on the platform's behalf), not the web servers': list them or a pattern such as 10.0.0.%. deploy-db's plan warns when a load balancer is not admitted.",
+    })),
 }, { ...strict, description: 'A database user for the application.' });
 const AppSchema = Type.Object({
     preset: Type.Optional(literals(APP_PRESETS, {
-        description: 'The platform; presets declare their databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo).',
+        description: 'The platform. A preset declares its databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo; app.databases is then only for more), sets skip_name_resolve and single-writer auto-increment on the cluster, defaults the file mount, and makes deploy-lb and verify-ha print the platform\'s connection settings.',
         default: 'custom',
     })),
     databases: Type.Optional(Type.Array(AppDatabaseSchema)),
@@ -72359,7 +72364,7 @@ const DatabaseSchema = Type.Object({
     sst_user: Type.Optional(SqlUserName(`Database account mariabackup SST logs in as. Default ${DEFAULTS.database.sst_user_socket} (unix socket, no password) or ${DEFAULTS.database.sst_user_password} when sst_password is set.`)),
     sst_password: Type.Optional({
         ...SecretRefSchema,
-        description: 'Password of sst_user. Leave it out to authenticate SST over the unix socket (no password to leak).',
+        description: 'Password of sst_user. Not needed: left out (recommended), mariabackup SST authenticates over the unix socket and there is no password to leak.',
     }),
     gcache_size: Type.Optional(schema_Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(schema_Size('innodb_buffer_pool_size.')),
@@ -72368,7 +72373,7 @@ const DatabaseSchema = Type.Object({
         minimum: 0,
         maximum: 15,
         default: DEFAULTS.database.sync_wait,
-        description: 'wsrep_sync_wait bitmask; 1 makes reads wait for writes already committed elsewhere (causality).',
+        description: 'wsrep_sync_wait bitmask, set globally on every node; 1 makes reads wait for writes already committed elsewhere (causality), which is what the presets expect.',
     })),
     bind_address: Type.Optional(Type.String({ minLength: 1, default: DEFAULTS.database.bind_address, description: 'Address MariaDB listens on: 0.0.0.0 or ::.' })),
     port: Type.Optional(Port('MariaDB client port on the db nodes.', DEFAULTS.database.port)),
@@ -72388,13 +72393,13 @@ const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const LoadBalancerSchema = Type.Object({
     kind: literals(['haproxy', 'proxysql'], { description: 'haproxy: writer/reader listeners; proxysql: read/write split on one port.' }),
     vip: pattern(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12][0-9]|[89])$`, 'must be an IPv4 address with the prefix length of its subnet, like 10.0.0.100/24', { description: 'Virtual IP moved by Keepalived between the load balancers, with its subnet prefix.' }),
-    interface: pattern('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$', 'must be a network interface name like eth0 (at most 15 characters)', { description: 'Interface on the load balancers that carries the VIP.' }),
+    interface: pattern('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$', 'must be a network interface name like eth0 (at most 15 characters)', { description: 'Network interface on the load balancers that carries the VIP (the one on the VIP\'s subnet, e.g. eth0; see `ip -br addr` on a load balancer).' }),
     virtual_router_id: Type.Integer({
         minimum: 1,
         maximum: 255,
         description: 'VRRP router id; must differ from every other VRRP group on the same network.',
     }),
-    auth_password: SecretRefSchema,
+    auth_password: { ...SecretRefSchema, description: 'VRRP password shared by the load balancers; VRRP uses at most 8 characters.' },
     ports: Type.Optional(Type.Object({
         writer: Type.Optional(Port('HAProxy: single-writer listener.', DEFAULTS.haproxy.ports.writer)),
         reader: Type.Optional(Port('HAProxy: readers listener.', DEFAULTS.haproxy.ports.reader)),
@@ -72429,8 +72434,8 @@ const StorageSchema = Type.Object({
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
     volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
-    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the web and storage hosts.')),
-    owner: Type.Optional(UnixUser('Owner of the mounted directory.')),
+    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the hosts with the web role (the storage hosts hold the bricks). Presets default it: moodle /var/www/moodledata, chamilo /var/www/chamilo-data.')),
+    owner: Type.Optional(UnixUser('Owner of the mounted directory (the web server user). Presets moodle and chamilo default it to www-data.')),
     group: Type.Optional(UnixUser('Group of the mounted directory. Default: the owner.')),
     mode: Type.Optional(Type.String({
         pattern: '^0?[0-7]{3}$',
@@ -73797,13 +73802,91 @@ function formatSubnet(cidr) {
 }
 
 ;// CONCATENATED MODULE: ./src/inventory/presets.ts
+/**
+ * Every connection reaches the cluster from a load balancer's or web host's
+ * address, and users' hosts are addresses: a reverse DNS lookup only costs time
+ * and, behind HAProxy, logs "IP address could not be resolved" for each
+ * connection. The socket accounts lms-ha uses (`localhost`) keep working.
+ */
+const SKIP_NAME_RESOLVE = {
+    name: 'skip_name_resolve',
+    value: 'ON',
+    why: 'users connect from addresses (the load balancers\'), so reverse DNS only adds delay and "could not be resolved" warnings',
+};
+/**
+ * Galera's wsrep_auto_increment_control steps ids by the cluster size so that
+ * several writers never collide. lms-ha sends every write to one node (HAProxy's
+ * writer listener, ProxySQL's writer hostgroup), so ids can be consecutive again:
+ * Moodle's installer otherwise warns that the admin user's id is "unexpected".
+ */
+const SINGLE_WRITER_AUTO_INCREMENT = [
+    { name: 'wsrep_auto_increment_control', value: 'OFF', why: 'one writer at a time (the load balancer sends every write to one node), so ids need not step by the cluster size' },
+    { name: 'auto_increment_increment', value: 1, why: 'consecutive ids under a single writer' },
+    { name: 'auto_increment_offset', value: 1, why: 'consecutive ids under a single writer' },
+];
+const GCACHE_HOW = 'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
+const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+const PRESETS = {
+    moodle: {
+        title: 'Moodle',
+        databases: ['moodle'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'moodle',
+        files: { mountPath: '/var/www/moodledata', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: `a small Moodle site writes a few hundred MiB an hour (a test site filled 256M in under 2 h). ${GCACHE_HOW}` },
+        failover: [
+            'Behind HAProxy a long-lived connection (cron, backups, admin CLI scripts) fails on every later query after the writer dies ("MySQL server has gone away"): re-run the job; it connects to the new writer.',
+            PER_REQUEST_STALL,
+            'A fail-back to the original writer (when it is healthy again) costs one more error for connections open at that moment.',
+            'Reads on the reader port wait for the writes already committed (wsrep_sync_wait=1), so a page never reads older data than it just wrote.',
+        ],
+        versions: 'Moodle 4.5 needs MariaDB >= 10.6.7; Moodle 5.0 needs MariaDB >= 10.11.0 and PHP >= 8.2. The default database.version "10.11" suits both.',
+    },
+    openedx: {
+        title: 'Open edX (Tutor)',
+        // edxapp_csmh holds courseware student module history, split out of edxapp.
+        databases: ['edxapp', 'edxapp_csmh'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'edxapp001',
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '2G', why: `tracking logs and courseware state make Open edX write more than Moodle per learner. ${GCACHE_HOW}` },
+        failover: [
+            'Through ProxySQL the application keeps its connection: ProxySQL moves the writer hostgroup to another node and retries; an open transaction on the dead writer fails and Django returns an error for that request.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Celery workers hold long-lived connections: a task running at the moment of a writer failure fails once and is retried by Celery when it has retries configured.',
+            'Reads routed to the readers wait for the writes already committed (wsrep_sync_wait=1), so a learner always sees an answer just submitted.',
+        ],
+        versions: 'Tutor (Open edX Quince and later) expects MySQL 8 by default; with RUN_MYSQL: false it works against MariaDB 10.11 (Django 4.2 supports MariaDB >= 10.4).',
+    },
+    chamilo: {
+        title: 'Chamilo',
+        databases: ['chamilo'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'chamilo',
+        files: { mountPath: '/var/www/chamilo-data', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: GCACHE_HOW },
+        failover: [
+            'Through ProxySQL a per-request PHP connection is moved to the new writer; a request in the middle of a transaction on the dead writer gets one error.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Cron jobs holding one connection for a long time fail once after a writer failure: re-run them.',
+        ],
+        versions: 'Chamilo 1.11 runs on MariaDB 10.x (10.11 included); point its app/courses and app/upload directories at the shared mount.',
+    },
+};
 const PRESET_DATABASES = {
-    moodle: ['moodle'],
-    // edxapp_csmh holds courseware student module history, split out of edxapp.
-    openedx: ['edxapp', 'edxapp_csmh'],
-    chamilo: ['chamilo'],
+    moodle: PRESETS.moodle.databases,
+    openedx: PRESETS.openedx.databases,
+    chamilo: PRESETS.chamilo.databases,
     custom: [],
 };
+function presetDefinition(preset) {
+    return preset === 'custom' ? null : PRESETS[preset];
+}
 
 ;// CONCATENATED MODULE: ./src/inventory/semantic.ts
 /**
@@ -74271,8 +74354,8 @@ class EnvironmentChecker {
         if (storage.volume === undefined) {
             this.report(['storage'], 'key', '"storage" of kind glusterfs needs "volume" (the GlusterFS volume name)');
         }
-        if (storage.mount_path === undefined) {
-            this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted)');
+        if (storage.mount_path === undefined && !presetDefinition(this.env.app?.preset ?? 'custom')?.files) {
+            this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted; the moodle and chamilo presets default it)');
         }
         const arbiter = storage.arbiter === undefined ? undefined : this.checkHostReference(['storage', 'arbiter'], storage.arbiter);
         const dataHosts = this.withRole('storage').filter((host) => host.name !== storage.arbiter);
@@ -74843,19 +74926,20 @@ function resolveLoadBalancer(spec) {
         },
     };
 }
-function resolveStorage(spec) {
+function resolveStorage(spec, preset) {
     if (!spec || spec.kind === 'none')
         return { kind: 'none' };
     if (spec.kind === 's3')
         return { kind: 's3', s3: spec.s3 };
-    // volume and mount_path are required for glusterfs by the semantic checks.
+    // volume is required for glusterfs by the semantic checks, mount_path unless the preset has one.
     const volume = spec.volume;
-    const owner = spec.owner ?? DEFAULTS.storage.owner;
+    const files = presetDefinition(preset)?.files;
+    const owner = spec.owner ?? files?.owner ?? DEFAULTS.storage.owner;
     return {
         kind: 'glusterfs',
         volume,
         brick_path: spec.brick_path ?? defaultBrickPath(volume),
-        mount_path: spec.mount_path,
+        mount_path: spec.mount_path ?? files.mountPath,
         owner,
         group: spec.group ?? owner,
         mode: spec.mode ?? DEFAULTS.storage.mode,
@@ -74907,7 +74991,7 @@ function resolveEnvironment(name, original) {
         app: resolveApp(spec.app),
         ...(spec.database ? { database: resolveDatabase(spec.database) } : {}),
         ...(spec.load_balancer ? { load_balancer: resolveLoadBalancer(spec.load_balancer) } : {}),
-        storage: resolveStorage(spec.storage),
+        storage: resolveStorage(spec.storage, spec.app?.preset ?? 'custom'),
         ...(spec.migrate ? { migrate: resolveMigrate(spec.migrate) } : {}),
     };
 }
@@ -75246,6 +75330,7 @@ function galeraModel(input) {
         port: input.port ?? GALERA_DEFAULTS.port,
         providerOptions: { ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
+        platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
         version: input.version ?? GALERA_DEFAULTS.version,
     };
 }
@@ -76128,6 +76213,13 @@ function renderGaleraConfig(model, node) {
         `[${CONFIG_GROUP}]`,
         ...galeraOptions(model, n).map(([k, v]) => `${k} = ${v}`),
     ];
+    const overridden = new Set(Object.keys(model.extra).map(normalizeOptionKey));
+    const platformKeys = Object.keys(model.platform?.options ?? {}).filter((k) => !overridden.has(normalizeOptionKey(k)));
+    if (model.platform && platformKeys.length > 0) {
+        lines.push('', `# chosen by the ${model.platform.preset} preset (database.options overrides any of them)`);
+        for (const k of platformKeys)
+            lines.push(`${k} = ${renderValue(model.platform.options[k])}`);
+    }
     const extraKeys = Object.keys(model.extra).sort();
     if (extraKeys.length > 0) {
         lines.push('', '# extra options from the inventory');
@@ -76248,6 +76340,10 @@ function parseProviderOptions(value) {
 const DYNAMIC_VARIABLES = new Set([
     'max_connections',
     'wsrep_sync_wait',
+    // The presets' single-writer auto-increment settings change live.
+    'wsrep_auto_increment_control',
+    'auto_increment_increment',
+    'auto_increment_offset',
     'innodb_buffer_pool_size', // resizable online since 10.2.2
     'wsrep_sst_method',
     'wsrep_sst_donor',
@@ -77686,6 +77782,81 @@ async function assertClusterFormed(hosts, size) {
     if (bad.length > 0 || uuids.size !== 1) {
         throw new DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
     }
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/notes.ts
+/**
+ * What the plan says about the platform's side of the tier: the server
+ * settings the preset chose, how to size gcache, and an application user whose
+ * allowed hosts would lock the platform out behind the load balancers.
+ */
+
+
+
+function ipv4(text) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+    if (!m)
+        return null;
+    const parts = m.slice(1).map(Number);
+    if (parts.some((p) => p > 255))
+        return null;
+    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+/**
+ * Whether a MariaDB account host (`%`, `10.0.0.%`, `10.0.0.21`,
+ * `10.0.0.0/255.255.255.0`) admits a client at `address`. Names never match:
+ * with skip_name_resolve the server compares addresses only.
+ */
+function hostPatternAdmits(pattern, address) {
+    const netmask = /^([\d.]+)\/([\d.]+)$/.exec(pattern);
+    if (netmask) {
+        const net = ipv4(netmask[1]);
+        const mask = ipv4(netmask[2]);
+        const addr = ipv4(address);
+        return net !== null && mask !== null && addr !== null && ((addr & mask) >>> 0) === net;
+    }
+    const regex = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
+    return new RegExp(`^${regex}$`, 'i').test(address);
+}
+/** Users whose hosts leave out a load balancer: the database sees the balancers' addresses, not the web servers'. */
+function userHostWarnings(environment) {
+    const lbs = hostsWithRole(environment, 'lb');
+    if (!environment.load_balancer || lbs.length === 0)
+        return [];
+    const out = [];
+    environment.app.users.forEach((user, index) => {
+        const shut = lbs.filter((lb) => !user.hosts.some((pattern) => hostPatternAdmits(pattern, lb.address)));
+        if (shut.length === 0)
+            return;
+        const list = shut.map((h) => `${h.name} (${h.address})`).join(', ');
+        out.push(`app.users[${index}] ${user.name}: hosts [${user.hosts.join(', ')}] do not admit ${list}. Behind ${environment.load_balancer.kind === 'haproxy' ? 'HAProxy' : 'ProxySQL'} the database sees the load balancers' addresses, not the web servers', so the platform would be refused ("Access denied"). Add the load balancers' addresses (or a pattern such as ${shut[0].address.replace(/\.\d+$/, '.%')}) to hosts.`);
+    });
+    return out;
+}
+/** The preset's server settings and gcache sizing, as plan lines. */
+function presetSettingNotes(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom' || !environment.database)
+        return [];
+    const definition = PRESETS[preset];
+    const overridden = new Set(Object.keys(environment.database.options).map((k) => k.toLowerCase().replace(/-/g, '_')));
+    const settings = definition.serverSettings
+        .filter((s) => !overridden.has(s.name))
+        .map((s) => `${s.name}=${String(s.value)} (${s.why})`);
+    const out = [];
+    if (settings.length > 0)
+        out.push(`${preset} preset: ${settings.join('; ')}. Set database.options to override any of them.`);
+    const gcache = environment.database.gcache_size;
+    const start = parseSize(definition.gcache.start);
+    const have = gcache === undefined ? null : parseSize(String(gcache));
+    if (have === null || have < start) {
+        out.push(`${preset} preset: gcache ${gcache === undefined ? 'is the default' : `is ${gcache}`}; start from database.gcache_size: ${definition.gcache.start} (${definition.gcache.why})`);
+    }
+    return out;
+}
+/** Everything the plan says about the platform, user lock-outs first. */
+function platformPlanNotes(environment) {
+    return [...userHostWarnings(environment), ...presetSettingNotes(environment)];
 }
 
 ;// CONCATENATED MODULE: ./src/engine/redact.ts
@@ -80252,6 +80423,8 @@ function parseCausality(stdout) {
 
 
 
+
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
  * What verify-ha's causality probe does with the app user's credentials:
@@ -80283,8 +80456,16 @@ function galeraModelFor(environment) {
         bindAddress: db.bind_address,
         port: db.port,
         extra: { ...db.options },
+        platform: platformOptionsFor(environment),
         version: db.version,
     });
+}
+/** The server settings the application preset decides (skip_name_resolve, single-writer auto-increment). */
+function platformOptionsFor(environment) {
+    const preset = presetDefinition(environment.app.preset);
+    if (!preset)
+        return null;
+    return { preset: environment.app.preset, options: Object.fromEntries(preset.serverSettings.map((s) => [s.name, s.value])) };
 }
 function desiredAccounts(environment, model) {
     const accounts = [];
@@ -80574,6 +80755,7 @@ function computePlan(context, model, desired, g) {
         });
     }
     warnings.push(...removal.notes);
+    warnings.push(...platformPlanNotes(context.environment));
     // Existing cluster: refuse unless every member is healthy (Kolla's gate).
     if (situation.kind === 'existing') {
         // Until they have left, the nodes being removed (and unlisted members) still count in the size.
@@ -89896,6 +90078,328 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/components/platform/snippets.ts
+/** A PHP single-quoted string literal: only backslash and quote are special. */
+function phpString(value) {
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/** A YAML scalar that reads back as exactly this string (JSON strings are YAML). */
+function yamlString(value) {
+    return JSON.stringify(value);
+}
+function balancerWords(d) {
+    return d.balancer === 'haproxy' ? 'HAProxy + Keepalived' : 'ProxySQL + Keepalived';
+}
+function causalityComment(d) {
+    return (d.syncWait & 1) === 1
+        ? `reads wait for writes already committed (wsrep_sync_wait=${d.syncWait})`
+        : `wsrep_sync_wait=${d.syncWait}: reads may miss a write committed a moment ago`;
+}
+function moodle(i) {
+    const d = i.database;
+    const pass = `getenv(${phpString(d.password.env)})`;
+    const lines = [
+        `<?php  // Moodle config.php: the database and files block written by lms-ha for environment ${i.environment}.`,
+        `// dbpass is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it`,
+        `// (env[${d.password.env}] = $${d.password.env}), or paste the value in place of getenv() on the web hosts only.`,
+        '',
+        'unset($CFG);',
+        'global $CFG;',
+        '$CFG = new stdClass();',
+        '',
+        "$CFG->dbtype    = 'mariadb';",
+        "$CFG->dblibrary = 'native';",
+        `$CFG->dbhost    = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$CFG->dbname    = ${phpString(d.name)};`,
+        `$CFG->dbuser    = ${phpString(d.user)};`,
+        `$CFG->dbpass    = ${pass};`,
+        "$CFG->prefix    = 'mdl_';",
+        '$CFG->dboptions = [',
+        "    'dbpersist'   => false,",
+        "    'dbsocket'    => false,",
+        `    'dbport'      => ${d.writerPort},  // ${d.balancer === 'haproxy' ? 'writer listener: one node takes every write' : 'ProxySQL: writes to the writer hostgroup, reads split by its rules'}`,
+        `    'dbcollation' => ${phpString(d.collation)},`,
+    ];
+    if (d.readerPort !== d.writerPort) {
+        lines.push("    'readonly'    => [", "        'instance' => [", `            ['dbhost' => ${phpString(d.host)}, 'dbport' => ${d.readerPort}, 'dbuser' => ${phpString(d.user)}, 'dbpass' => ${pass}],`, '        ],', "        'connecttimeout' => 2,", `        'latency' => ${(d.syncWait & 1) === 1 ? 0 : 1},  // ${causalityComment(d)}`, '    ],');
+    }
+    lines.push('];', '');
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`$CFG->dataroot  = ${phpString(i.files.mountPath)};  // GlusterFS volume ${i.files.volume}, mounted on ${i.files.mountedOn.join(', ') || 'the web hosts'}`, '$CFG->directorypermissions = 02770;');
+    }
+    else {
+        lines.push("// $CFG->dataroot: a directory shared by every web host (storage.kind is not glusterfs here).");
+    }
+    lines.push(i.web
+        ? `// $CFG->wwwroot: your site's URL; the web farm answers on ${i.web.host}:${i.web.port} (HAProxy on the VIP).`
+        : "// $CFG->wwwroot: your site's URL.", '');
+    return { file: 'config.php', language: 'php', text: lines.join('\n') };
+}
+function tutor(i) {
+    const d = i.database;
+    const lines = [
+        `# Tutor config.yml settings written by lms-ha for environment ${i.environment}: the database through ${balancerWords(d)} on the VIP.`,
+        '# Merge into "$(tutor config printroot)/config.yml", then run: tutor config save',
+        'RUN_MYSQL: false',
+        `MYSQL_HOST: ${yamlString(d.host)}`,
+        `MYSQL_PORT: ${d.writerPort}`,
+        `OPENEDX_MYSQL_DATABASE: ${yamlString(d.name)}`,
+        `OPENEDX_MYSQL_USERNAME: ${yamlString(d.user)}`,
+        `# OPENEDX_MYSQL_PASSWORD is the value of ${d.password.env} (the secret lms-ha reads), never written here:`,
+        `#   tutor config save --set OPENEDX_MYSQL_PASSWORD="$${d.password.env}"`,
+        `# lms-ha created the databases (${d.databases.join(', ')}) and ${d.user}; Tutor's init job logs in as MYSQL_ROOT_USERNAME`,
+        '# to create missing ones: give it an account allowed to do so, or the same user when nothing is missing.',
+        `MYSQL_ROOT_USERNAME: ${yamlString(d.user)}`,
+        `#   tutor config save --set MYSQL_ROOT_PASSWORD="$${d.password.env}"`,
+        `# ${causalityComment(d)}`,
+    ];
+    if (i.files.kind === 's3') {
+        const f = i.files;
+        lines.push('# Files on S3 (plugin tutor-contrib-s3: tutor plugins enable s3).', `S3_STORAGE_BUCKET: ${yamlString(f.bucket)}`, `S3_FILE_UPLOAD_BUCKET: ${yamlString(f.bucket)}`, `S3_PROFILE_IMAGE_BUCKET: ${yamlString(f.bucket)}`);
+        if (f.region)
+            lines.push(`S3_REGION: ${yamlString(f.region)}`);
+        if (f.endpoint) {
+            const url = new URL(f.endpoint);
+            lines.push(`S3_HOST: ${yamlString(url.hostname)}`, `S3_PORT: ${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)}`, `S3_USE_SSL: ${url.protocol === 'https:'}`);
+        }
+        lines.push(`#   tutor config save --set OPENEDX_AWS_ACCESS_KEY="$${f.accessKeyId.env}" --set OPENEDX_AWS_SECRET_ACCESS_KEY="$${f.secretAccessKey.env}"`);
+    }
+    else if (i.files.kind === 'glusterfs') {
+        lines.push(`# Files: GlusterFS volume ${i.files.volume} mounted at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}; mount it as Tutor's data volume.`);
+    }
+    return { file: 'config.yml', language: 'yaml', text: `${lines.join('\n')}\n` };
+}
+function chamilo(i) {
+    const d = i.database;
+    const lines = [
+        `<?php  // Chamilo app/config/configuration.php: database values written by lms-ha for environment ${i.environment}.`,
+        `// db_password is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it.`,
+        `// Chamilo has one connection: every query goes to the ${d.balancer === 'haproxy' ? 'writer listener' : 'ProxySQL port, which splits reads from writes'}.`,
+        `$_configuration['db_host'] = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$_configuration['db_port'] = ${phpString(String(d.writerPort))};`,
+        `$_configuration['main_database'] = ${phpString(d.name)};`,
+        `$_configuration['db_user'] = ${phpString(d.user)};`,
+        `$_configuration['db_password'] = getenv(${phpString(d.password.env)});`,
+        "$_configuration['db_manager_enabled'] = false;",
+    ];
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`// Files: GlusterFS volume ${i.files.volume} at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}: link app/courses and app/upload into it.`);
+    }
+    lines.push('');
+    return { file: 'app/config/configuration.php', language: 'php', text: lines.join('\n') };
+}
+function renderSnippet(i) {
+    return i.preset === 'moodle' ? moodle(i) : i.preset === 'openedx' ? tutor(i) : chamilo(i);
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/connection.ts
+/**
+ * How the learning platform connects to the HA tier, decided once from the
+ * environment: the VIP and ports of the load balancer, the application user,
+ * the causality setting, and where the files live. Every front (action output,
+ * job summary, CLI, the demo) shows this same object and the snippet rendered
+ * from it. A secret appears only as the name of the variable that holds it.
+ */
+
+
+
+/** The user the platform connects as: the first whose databases include the preset's main one. */
+function platformUser(environment, mainDatabase) {
+    const users = environment.app.users;
+    return users.find((u) => u.databases.includes(mainDatabase)) ?? users[0];
+}
+function platformConnection(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom')
+        return { reason: 'app.preset is custom (or not set): lms-ha knows no platform to write settings for' };
+    const lb = environment.load_balancer;
+    if (!lb)
+        return { reason: 'the environment has no load_balancer: the platform connects through its VIP' };
+    const definition = PRESETS[preset];
+    const mainDatabase = definition.databases[0];
+    const user = platformUser(environment, mainDatabase);
+    if (!user)
+        return { reason: `app.users is empty: add the ${definition.title} user (conventionally "${definition.user}") with password: { env: ... }` };
+    const appDatabase = environment.app.databases.find((d) => d.name === mainDatabase);
+    const database = {
+        host: lb.vip_address,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        readerPort: lb.kind === 'haproxy' ? lb.ports.reader : lb.ports.mysql,
+        balancer: lb.kind,
+        name: user.databases.includes(mainDatabase) ? mainDatabase : user.databases[0],
+        databases: environment.app.databases.map((d) => d.name),
+        user: user.name,
+        password: { env: user.password.env },
+        syncWait: environment.database?.sync_wait ?? 1,
+        charset: appDatabase?.charset ?? definition.charset,
+        collation: appDatabase?.collation ?? definition.collation,
+    };
+    const storage = environment.storage;
+    const files = storage.kind === 'glusterfs'
+        ? {
+            kind: 'glusterfs',
+            volume: storage.volume,
+            mountPath: storage.mount_path,
+            owner: storage.owner,
+            group: storage.group,
+            mountedOn: hostsWithRole(environment, 'web').map((h) => h.name),
+        }
+        : storage.kind === 's3'
+            ? {
+                kind: 's3',
+                bucket: storage.s3.bucket,
+                region: storage.s3.region ?? null,
+                endpoint: storage.s3.endpoint ?? null,
+                accessKeyId: { env: storage.s3.access_key_id.env },
+                secretAccessKey: { env: storage.s3.secret_access_key.env },
+            }
+            : { kind: 'none' };
+    const web = lb.kind === 'haproxy' && lb.ports.web !== undefined
+        ? { host: lb.vip_address, port: lb.ports.web, backends: hostsWithRole(environment, 'web').map((h) => h.name) }
+        : null;
+    const base = { preset, platform: definition.title, environment: environment.name, database, files, web };
+    return { ...base, snippet: renderSnippet(base), failover: [...definition.failover], versions: definition.versions };
+}
+function isConnection(c) {
+    return 'snippet' in c;
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/installer-check.ts
+/**
+ * What a platform's installer checks before it trusts a database, done as the
+ * platform's own user through the VIP: connect to the writer and reader ports,
+ * create a table with a primary key (Galera replicates only InnoDB tables with
+ * one reliably; Moodle's and Tutor's installers create hundreds), write a row,
+ * read it back through the reader port with the preset's causality setting,
+ * then drop the table. Pure: the caller runs the script with the user's
+ * credentials in a client option file on stdin.
+ */
+
+/** The scratch table, in the platform's own database; dropped after the check. */
+const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
+const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
+function installerCheckScript(o) {
+    if (!installer_check_IDENT.test(o.database))
+        throw new Error(`database name ${o.database} is not a plain identifier`);
+    if (!/^[a-f0-9]+$/.test(o.token))
+        throw new Error('token must be hex');
+    const table = `\`${o.database}\`.\`${INSTALLER_CHECK_TABLE}\``;
+    const sql = {
+        create: `CREATE TABLE IF NOT EXISTS ${table} (id INT NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB; REPLACE INTO ${table} (id, token) VALUES (1, '${o.token}');`,
+        read: `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id=1;`,
+        drop: `DROP TABLE IF EXISTS ${table};`,
+    };
+    const run = (port, statement) => `timeout -k 1 10 ${o.client} --defaults-extra-file="$cred" --protocol=TCP -h${o.host} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(statement)} 2>&1; echo "rc=$?"`;
+    return [
+        `echo "@@write"; ${run(o.writerPort, sql.create)}`,
+        `echo "@@read"; ${run(o.readerPort, sql.read)}`,
+        `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
+    ].join('; ');
+}
+function installer_check_sections(stdout) {
+    const out = new Map();
+    let name = null;
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z]+)$/.exec(line);
+        if (m) {
+            name = m[1];
+            out.set(name, '');
+        }
+        else if (name) {
+            out.set(name, `${out.get(name)}${line}\n`);
+        }
+    }
+    return out;
+}
+function parseInstallerCheck(stdout) {
+    const s = installer_check_sections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const ok = /(^|\n)rc=0$/.test(text);
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok, first: body.split('\n')[0] || (s.has(name) ? '' : 'did not run') };
+    };
+    const w = part('write');
+    const r = part('read');
+    const d = part('drop');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.first || 'no answer',
+        readValue: r.ok ? r.first : null,
+        readError: r.ok ? null : r.first || 'no answer',
+        dropped: d.ok,
+    };
+}
+/** The check's row: what was seen, and what to do when it is not what the installer needs. */
+function installerCheckVerdict(r, o) {
+    if (!r.wrote) {
+        return {
+            status: 'fail',
+            observed: `create table + write on port ${o.writerPort} failed: ${r.writeError}`,
+            hint: /Access denied/i.test(r.writeError ?? '')
+                ? `The installer would stop here too. Check ${o.user}'s password and that its hosts admit the load balancers' addresses (deploy-db's plan warns when they do not); it needs ALL on ${o.database}.`
+                : 'The platform cannot write through the VIP: see the load balancer and VIP checks above.',
+        };
+    }
+    if (r.readValue === null)
+        return { status: 'fail', observed: `read on port ${o.readerPort} failed: ${r.readError}`, hint: 'The reader port does not answer for the application user: see the load balancer checks.' };
+    if (r.readValue !== o.token) {
+        return {
+            status: (o.syncWait & 1) === 1 ? 'fail' : 'warn',
+            observed: `read back ${r.readValue === '' ? 'nothing' : 'an older value'} on port ${o.readerPort} (wsrep_sync_wait=${o.syncWait})`,
+            hint: 'A page could miss what it just wrote: set database.sync_wait to 1 (reads wait for committed writes).',
+        };
+    }
+    return {
+        status: r.dropped ? 'ok' : 'warn',
+        observed: `${o.user} created a table with a primary key in ${o.database} on port ${o.writerPort} and read its row back on port ${o.readerPort}${r.dropped ? '' : `; could not drop ${INSTALLER_CHECK_TABLE}`}`,
+        ...(r.dropped ? {} : { hint: `Drop ${o.database}.${INSTALLER_CHECK_TABLE} by hand; the application user needs DROP on its database.` }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/platform.ts
+/**
+ * verify-ha's platform check: the application user does, through the VIP,
+ * what its platform's installer checks (see components/platform/installer-check).
+ */
+
+
+
+
+
+
+const PLATFORM_LAYER = 'platform';
+const TIMEOUT_MS = 45_000;
+/** Null when there is no platform preset (nothing the installer would check) or no healthy node to run from. */
+async function platformInstallerCheck(context, dbNodes, db, lb) {
+    const connection = platformConnection(context.environment);
+    if (!isConnection(connection))
+        return null;
+    const d = connection.database;
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    const check = `${connection.platform} installer checks as ${d.user}`;
+    const expected = `create a table with a primary key via :${d.writerPort}, read own write via :${d.readerPort}`;
+    if (!from)
+        return { layer: PLATFORM_LAYER, host: '(vip)', check, expected, observed: 'not run: no synced db node to run the client from', status: 'warn' };
+    const user = context.environment.app.users.find((u) => u.name === d.user);
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); ${installerCheckScript({ host: d.host, writerPort: lb.writerPort, readerPort: d.readerPort, database: d.name, syncWait: d.syncWait, token, client: '"$c"' })}`);
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(script, {
+            purpose: 'platform installer checks through the VIP',
+            stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)),
+            timeoutMs: TIMEOUT_MS,
+            allowFailure: true,
+        });
+        const verdict = installerCheckVerdict(parseInstallerCheck(r.stdout), { user: d.user, database: d.name, token, writerPort: lb.writerPort, readerPort: d.readerPort, syncWait: d.syncWait });
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, ...verdict };
+    }
+    catch (e) {
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, observed: `not run: ${toDeployError(e).message.split('\n', 1)[0]}`, status: 'fail' };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
 /**
  * verify-ha: every health signal of every configured layer, as a table of
@@ -89910,6 +90414,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+
 
 
 
@@ -90097,8 +90602,10 @@ async function gatherVerification(context) {
     // Phase 2: probes that depend on phase 1, in parallel.
     const phase2 = [];
     let causality = null;
+    let installer = null;
     if (env.database && lb && lbInput && env.app.users.length > 0) {
         phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+        phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
     }
     let observer = null;
     let volume = null;
@@ -90134,6 +90641,8 @@ async function gatherVerification(context) {
         checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
     if (causality)
         checks.push(causalityCheck(causality));
+    if (installer)
+        checks.push(installer);
     if (gluster) {
         checks.push(...storageChecks({
             model: gluster.model,
@@ -93024,7 +93533,7 @@ function problemLines(problems) {
 ;// CONCATENATED MODULE: ./src/report/outputs.ts
 
 
-const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason']));
+const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason', 'connection']));
 /**
  * Outputs are limited to 1 MB per job, shared by all steps; the result keeps
  * well under it by dropping the tail of the change and step lists.
@@ -93054,6 +93563,7 @@ function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
         })),
         checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
         ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
+        ...(report.connection ? { connection: report.connection } : {}),
     };
     const redacted = redactor.redactDeep(result);
     // Fixed words lms-ha chose itself are never secrets: a secret equal to one must not blank it out.
@@ -93103,6 +93613,8 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
         changed: runChanged(report) ? 'true' : 'false',
         'plan-hash': report.planHash ?? '',
         'failure-reason': failureReason(report) || '',
+        // The platform's settings name where each secret lives, never its value; redacted all the same.
+        connection: report.connection ? JSON.stringify(redactor.redactDeep(report.connection)) : '',
     };
 }
 
@@ -93310,6 +93822,8 @@ class ConsoleReporter {
             ])));
             this.line('');
         }
+        for (const section of report.sections ?? [])
+            this.line(`${section.title}\n\n${section.markdown}\n`);
         const error = runError(report);
         if (error) {
             // Transport errors already start with the host; don't say it twice.
@@ -93643,6 +94157,53 @@ function workflowSecrets(env) {
             out[name] = value;
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/connection.ts
+
+
+/** Commands whose report carries the connection settings. */
+const CONNECTION_COMMANDS = ['deploy-lb', 'verify-ha'];
+const CONNECTION_SECTION_TITLE = 'How the platform connects';
+function filesLine(c) {
+    const f = c.files;
+    if (f.kind === 'glusterfs')
+        return `Files: GlusterFS volume ${code(f.volume)} mounted at ${code(f.mountPath)} (owner ${f.owner}:${f.group}) on ${f.mountedOn.join(', ') || 'no web host'}.`;
+    if (f.kind === 's3')
+        return `Files: S3 bucket ${code(f.bucket)}${f.region ? ` (${f.region})` : ''}; keys from ${code(f.accessKeyId.env)} and ${code(f.secretAccessKey.env)}.`;
+    return 'Files: no shared storage in this environment.';
+}
+/** Markdown for the job summary (and, as plain text, the CLI). */
+function connectionMarkdown(c) {
+    const d = c.database;
+    const ports = d.writerPort === d.readerPort ? `port ${d.writerPort} (${d.balancer}: reads and writes split by its rules)` : `writer port ${d.writerPort}, reader port ${d.readerPort}`;
+    return [
+        `${c.platform}: ${code(`${d.host}`)} ${ports}, database ${code(d.name)}, user ${code(d.user)}, password from ${code(d.password.env)} (never shown), wsrep_sync_wait=${d.syncWait}.`,
+        filesLine(c),
+        ...(c.web ? [`Web farm: http://${c.web.host}:${c.web.port}/ (HAProxy to ${c.web.backends.join(', ')}).`] : []),
+        '',
+        `${code(c.snippet.file)}:`,
+        '',
+        fence(c.snippet.text.replace(/\n$/, ''), c.snippet.language),
+        '',
+        'In a failover:',
+        ...c.failover.map((line) => `- ${line}`),
+        '',
+        `Versions: ${c.versions}`,
+    ].join('\n');
+}
+/** The report with the connection attached, for the commands that carry it. */
+function withConnection(report, environment) {
+    if (!CONNECTION_COMMANDS.includes(report.command))
+        return report;
+    const connection = platformConnection(environment);
+    if (!isConnection(connection))
+        return report;
+    return {
+        ...report,
+        connection,
+        sections: [...(report.sections ?? []), { title: CONNECTION_SECTION_TITLE, markdown: connectionMarkdown(connection) }],
+    };
 }
 
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
@@ -95150,6 +95711,7 @@ async function forEachBounded(items, nameOf, fn, parallelism) {
 
 
 
+
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
@@ -95219,7 +95781,7 @@ async function executeRun(request, deps) {
         if (request.mode === 'plan' && !tolerated)
             await warnAboutLock(context);
         const result = await deps.logger.group(command.name, () => command.run(context));
-        return { ...base, hosts: outcome.hosts, ...result };
+        return withConnection({ ...base, hosts: outcome.hosts, ...result }, environment);
     }
     catch (error) {
         return { ...base, error: toDeployError(error) };

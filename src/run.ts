@@ -13,6 +13,7 @@ import {
 } from './inventory/index.js';
 import type { Logger } from './report/log.js';
 import type { RunReport } from './report/run-report.js';
+import { withConnection } from './report/connection.js';
 import type { RunRequest } from './request.js';
 import { checkClientKey, HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import { lockedHosts, type CommandContext } from './commands/context.js';
@@ -101,7 +102,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     };
     if (request.mode === 'plan' && !tolerated) await warnAboutLock(context);
     const result = await deps.logger.group(command.name, () => command.run(context));
-    return { ...base, hosts: outcome.hosts, ...result };
+    return withConnection({ ...base, hosts: outcome.hosts, ...result }, environment);
   } catch (error) {
     return { ...base, error: toDeployError(error) };
   } finally {

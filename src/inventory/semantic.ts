@@ -7,7 +7,7 @@
 import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema';
 import { checkAddress, isLoopback, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net';
 import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths';
-import { PRESET_DATABASES } from './presets';
+import { PRESET_DATABASES, presetDefinition } from './presets';
 
 export interface SemanticContext {
   /** 1-based line of the node at `path`, for messages like "first defined at line 12". */
@@ -544,8 +544,8 @@ class EnvironmentChecker {
     if (storage.volume === undefined) {
       this.report(['storage'], 'key', '"storage" of kind glusterfs needs "volume" (the GlusterFS volume name)');
     }
-    if (storage.mount_path === undefined) {
-      this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted)');
+    if (storage.mount_path === undefined && !presetDefinition(this.env.app?.preset ?? 'custom')?.files) {
+      this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted; the moodle and chamilo presets default it)');
     }
 
     const arbiter = storage.arbiter === undefined ? undefined : this.checkHostReference(['storage', 'arbiter'], storage.arbiter);

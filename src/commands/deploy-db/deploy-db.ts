@@ -73,6 +73,8 @@ import {
   waitForNode,
 } from '../../components/galera/orchestrate.js';
 import type { CommandContext, CommandRunner } from '../context.js';
+import { platformPlanNotes } from '../../components/platform/notes.js';
+import { presetDefinition } from '../../inventory/presets.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../verify-ha/facts.js';
 
@@ -108,8 +110,16 @@ export function galeraModelFor(environment: Environment): GaleraModel {
     bindAddress: db.bind_address,
     port: db.port,
     extra: { ...db.options },
+    platform: platformOptionsFor(environment),
     version: db.version,
   });
+}
+
+/** The server settings the application preset decides (skip_name_resolve, single-writer auto-increment). */
+function platformOptionsFor(environment: Environment): GaleraModel['platform'] {
+  const preset = presetDefinition(environment.app.preset);
+  if (!preset) return null;
+  return { preset: environment.app.preset, options: Object.fromEntries(preset.serverSettings.map((s) => [s.name, s.value])) };
 }
 
 export function desiredAccounts(environment: Environment, model: GaleraModel): DesiredAccount[] {
@@ -442,6 +452,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     });
   }
   warnings.push(...removal.notes);
+  warnings.push(...platformPlanNotes(context.environment));
 
   // Existing cluster: refuse unless every member is healthy (Kolla's gate).
   if (situation.kind === 'existing') {

@@ -65,6 +65,12 @@ export interface GaleraModel {
   providerOptions: Record<string, string>;
   /** Further [mariadb] options; keys must not collide with the managed ones. */
   extra: Record<string, OptionValue>;
+  /**
+   * Settings the application preset decides (skip_name_resolve, auto-increment
+   * under a single writer), rendered in their own block under the preset's name.
+   * An `extra` option of the same name wins and drops the preset's.
+   */
+  platform: { preset: string; options: Record<string, OptionValue> } | null;
   /** MariaDB major.minor (e.g. "10.11"): decides privilege names and dynamic variables. */
   version: string;
 }
@@ -106,6 +112,7 @@ export function galeraModel(input: GaleraModelInput): GaleraModel {
     port: input.port ?? GALERA_DEFAULTS.port,
     providerOptions: { ...(input.providerOptions ?? {}) },
     extra: { ...(input.extra ?? {}) },
+    platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
     version: input.version ?? GALERA_DEFAULTS.version,
   };
 }

@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');
 
 describe('loadInventory', () => {
-  test.each(['examples/moodle.yml', 'examples/openedx.yml', 'test/fixtures/inventory/full.yml'])('%s loads without problems', (path) => {
+  test.each(['examples/moodle.yml', 'examples/openedx.yml', 'examples/chamilo.yml', 'test/fixtures/inventory/full.yml'])('%s loads without problems', (path) => {
     expect(parseInventory(read(path), path).problems).toEqual([]);
     const inventory = loadInventory(read(path), path);
     expect(inventory.version).toBe(1);
@@ -20,7 +20,7 @@ describe('loadInventory', () => {
     const inventory = loadInventory(read('examples/openedx.yml'), 'examples/openedx.yml');
     const staging = inventory.environments.staging!;
     expect(staging.hosts.map((host) => host.name)).toEqual(['db1', 'db2', 'db3', 'proxy1', 'proxy2', 'app1']);
-    expect(staging.database).toEqual({ cluster_name: 'openedx', sst_password: { env: 'GALERA_SST_PASSWORD' } });
+    expect(staging.database).toEqual({ cluster_name: 'openedx', sst_password: { env: 'GALERA_SST_PASSWORD' }, gcache_size: '2G' });
     expect(staging.load_balancer?.ports).toEqual({ mysql: 6033, admin: 6032 });
   });
 

@@ -75,21 +75,21 @@ describe('resolveSecrets', () => {
     expect(error.problems).toEqual([
       {
         file: MOODLE,
-        line: 27,
+        line: 25,
         column: 28,
         message: 'environment variable MOODLE_DB_PASSWORD is not set (or is empty); it holds "password" of app user "moodle"',
       },
       {
         file: MOODLE,
-        line: 42,
+        line: 41,
         column: 29,
         message: 'environment variable KEEPALIVED_PASSWORD is not set (or is empty); it holds "load_balancer.auth_password"',
       },
     ]);
     expect(error.message).toBe(
       'missing secrets for environment "production": MOODLE_DB_PASSWORD, KEEPALIVED_PASSWORD\n' +
-        `  ${MOODLE}:27:28: environment variable MOODLE_DB_PASSWORD is not set (or is empty); it holds "password" of app user "moodle"\n` +
-        `  ${MOODLE}:42:29: environment variable KEEPALIVED_PASSWORD is not set (or is empty); it holds "load_balancer.auth_password"`,
+        `  ${MOODLE}:25:28: environment variable MOODLE_DB_PASSWORD is not set (or is empty); it holds "password" of app user "moodle"\n` +
+        `  ${MOODLE}:41:29: environment variable KEEPALIVED_PASSWORD is not set (or is empty); it holds "load_balancer.auth_password"`,
     );
     expect(error.hint).toContain('${{ secrets.MOODLE_DB_PASSWORD }}');
   });
@@ -101,7 +101,7 @@ describe('resolveSecrets', () => {
     resolveSecrets(env, MOODLE_VARS, (value) => masked.push(value));
     expect(masked).toEqual(['m00dle-db-pw', 'sst-pw-fake']);
     const error = missingError(() => resolveSecrets(env, { GALERA_SST_PASSWORD: 'x' }, () => {}));
-    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['27:28', '42:29']);
+    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['25:28', '41:29']);
     expect(error.message.split('\n')[0]).toBe('missing secret for environment "production": MOODLE_DB_PASSWORD');
   });
 

@@ -108,7 +108,7 @@ describe('ActionsReporter.report', () => {
     const outputs = await new ActionsReporter({ core }).report({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: hash });
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toContain('| host | roles | status | changes | notes |');
-    expect(of('setOutput').map((c) => c[1])).toEqual(['result', 'changed', 'plan-hash', 'failure-reason']);
+    expect(of('setOutput').map((c) => c[1])).toEqual(['result', 'changed', 'plan-hash', 'failure-reason', 'connection']);
     expect(Object.fromEntries(of('setOutput').map((c) => [c[1], c[2]]))).toMatchObject({ changed: 'true', 'plan-hash': hash, 'failure-reason': '' });
     expect(outputs['plan-hash']).toBe(hash);
     expect(of('setFailed')).toEqual([]);
@@ -153,7 +153,7 @@ describe('ActionsReporter.report', () => {
     const { core, of } = fakeCore({ failSummary: true });
     await new ActionsReporter({ core }).report({ command: 'preflight', mode: 'plan', environment: 'p', error: new DeployError('ssh-failed', 'x') });
     expect(of('info').map((c) => c[1])).toContain('Warning: could not write the job summary: GITHUB_STEP_SUMMARY not set');
-    expect(of('setOutput')).toHaveLength(4);
+    expect(of('setOutput')).toHaveLength(5);
     expect(of('setFailed')).toHaveLength(1);
   });
 
