@@ -112,6 +112,9 @@ async function measure(state, clientHost, sql, faultHost, fault, durationMs) {
   exec(clientHost, `echo ${t0} > ${FAULT_AT}`);
   const attempts = parseAttempts(await client.done);
   const after = attempts.filter((a) => a.start >= t0);
+  if (process.env.BENCH_LB_TRACE) {
+    console.error(`trace: fault at ${t0} on ${faultHost}: ${attempts.filter((a) => a.end >= t0).map((a) => `${a.ok ? 'ok' : 'FAIL'} +${a.start - t0}..+${a.end - t0}`).join(', ')}`);
+  }
   const firstOk = after.find((a) => a.ok);
   const failed = after.filter((a) => !a.ok).length;
   if (!firstOk) throw new Error(`bench deploy-lb: no successful request within ${durationMs} ms of the fault on ${faultHost} (${failed} failed)`);
@@ -176,7 +179,11 @@ export async function bench() {
     kill: { fault: 'systemctl kill --kill-who=main --signal=SIGKILL mariadb', restore: () => {} },
     // The node falls off the network; back with its link.
     link: { fault: 'ip link set eth0 down', restore: (w) => exec(w, 'ip link set eth0 up') },
+    // A clean stop: the node leaves the cluster by itself.
+    stop: { fault: 'systemctl stop mariadb', restore: (w) => exec(w, 'systemctl start mariadb') },
   };
+  const chosen = (process.env.BENCH_LB_FAULTS ?? 'kill,link').split(',');
+  for (const k of Object.keys(faults)) if (!chosen.includes(k)) delete faults[k];
   const writes = {};
   for (const [kind, { fault, restore }] of Object.entries(faults)) {
     writes[kind] = [];
@@ -186,6 +193,11 @@ export async function bench() {
       const r = await measure(state, 'db3', insert, writer, fault, 25_000);
       writes[kind].push(r.ms);
       console.error(`bench deploy-lb: (b/${kind}) round ${i + 1}: writer ${writer} down, writes through the VIP again after ${r.ms} ms (${r.failedAttempts} failed attempts)`);
+      if (process.env.BENCH_LB_TRACE) {
+        const holder = ['lb1', 'lb2'].find((h) => holdsVip(state, h));
+        console.error(exec(holder, `journalctl -u haproxy -o short-precise --no-pager --since '-40s' | grep -v ' Connect from' | tail -30`, { allowFailure: true }).stdout);
+        console.error(exec('db3', `journalctl -u mariadb -o short-precise --no-pager --since '-40s' | grep -Ei 'view|suspect|evs|partition|declar|inactive|Synced|state transfer' | tail -30`, { allowFailure: true }).stdout);
+      }
       restore(writer);
       await healthy(state, `(b/${kind}) round ${i + 1}`);
     }

@@ -79802,6 +79802,18 @@ function holdsVip(ipAddrOutput, vip, iface) {
  * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
  *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
  *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Failover timing (target: writes back through the VIP within 3 s of the
+ *   writer dying). Measured in the lab with the old `inter 2s fall 2`: the
+ *   writer was marked DOWN 4.3 s after mariadbd was killed (two checks 2 s
+ *   apart), while every client connection in between was refused by the dead
+ *   node. Now: a check every 1 s and, once one failed, the next 250 ms later
+ *   (`fastinter`), still two failures in a row (`fall 2`), so one slow check
+ *   never takes a node out; and a connection the node refuses marks it DOWN at
+ *   once (`observe layer4 error-limit 1 on-error mark-down`: a refused TCP
+ *   connection is a dead server, not a slow one) and is retried on the next
+ *   server (`retries 1` + `option redispatch`, safe because nothing was sent
+ *   on a connection that never opened). `timeout check 2s` bounds a check that
+ *   hangs; the check script gives up on MariaDB before that and answers 503.
  * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
  *   HAProxy never cuts an idle pooled connection the server would have kept.
  * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
@@ -79880,12 +79892,15 @@ function renderHaproxyConfig(model) {
     if (new Set(ports).size !== ports.length)
         config_invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
     const out = [];
-    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', 
+    // A LAN peer answers a SYN in milliseconds; a host that is gone should not hold a client for long.
+    '    timeout connect 2s', '    timeout client 8h', '    timeout server 8h', '    timeout check 2s', '');
+    const dbChecks = `port ${healthPort} inter 1s fastinter 250ms downinter 1s fall 2 rise 3 observe layer4 error-limit 1 on-error mark-down`;
     const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
-    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
     out.push(readers === 'all'
         ? '# Readers: every synced node, fewest connections first.'
-        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
     if (model.web) {
         checkServers('web', model.web.servers);
         const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
@@ -80360,6 +80375,21 @@ const GALERA_DEFAULTS = {
     port: 3306,
     version: '10.11',
 };
+/**
+ * How fast the cluster drops a member that died without saying goodbye (a
+ * killed mariadbd, a crashed host). Galera's defaults suspect a silent member
+ * after 5 s (evs.suspect_timeout) and, until the others agree it is gone,
+ * every commit on the survivors waits: measured in the lab, writes through the
+ * VIP came back 6.1 s after the writer was killed, 5.5 s of it this wait. 2 s
+ * with a keepalive every 0.5 s keeps four keepalives in each window, so one
+ * late packet on a busy host does not evict anybody; the inventory's
+ * providerOptions can still set other values. MariaDB's own Galera tests run
+ * with PT1S.
+ */
+const GALERA_FAILURE_DETECTION = {
+    'evs.keepalive_period': 'PT0.5S',
+    'evs.suspect_timeout': 'PT2S',
+};
 /** The OS user mysqld runs as on Debian/Ubuntu and RHEL packages. */
 const MYSQLD_OS_USER = 'mysql';
 /** Fills defaults. Validation is separate so the inventory can report all problems at once. */
@@ -80381,7 +80411,7 @@ function galeraModel(input) {
         syncWait: input.syncWait ?? GALERA_DEFAULTS.syncWait,
         bindAddress: input.bindAddress ?? GALERA_DEFAULTS.bindAddress,
         port: input.port ?? GALERA_DEFAULTS.port,
-        providerOptions: { ...(input.providerOptions ?? {}) },
+        providerOptions: { ...GALERA_FAILURE_DETECTION, ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
         version: input.version ?? GALERA_DEFAULTS.version,
     };
@@ -82342,7 +82372,7 @@ function resolve(model) {
 }
 /**
  * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
  * never hang: the client has a connect timeout, the whole query a hard timeout, and
  * the service unit a runtime limit on top.
  */
@@ -82384,8 +82414,10 @@ if [ -e "$MAINTENANCE_FILE" ]; then
 fi
 
 # wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
   --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
   2>/dev/null) || unavailable 'mysql unreachable or too slow'
 
@@ -89214,9 +89246,12 @@ const promises_namespaceObject = require("node:fs/promises");
  *   answers it itself, no backend connection and no credentials needed).
  *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
  *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 2, rise 2: a dead proxy is seen within ~2 s; the LB then
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
  *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 3 s, issue 4).
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
  * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
  *   unprivileged user (that deploy-lb creates); scripts and their directories
  *   must be root-owned and not writable by others.
@@ -89358,8 +89393,8 @@ function renderKeepalivedConfig(model, self) {
         'vrrp_script chk_proxy {',
         `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
         '    interval 1',
-        '    timeout 2',
-        '    fall 2',
+        '    timeout 3',
+        '    fall 1',
         '    rise 2',
         '}',
         '',
@@ -89392,6 +89427,17 @@ function renderKeepalivedConfig(model, self) {
         secrets: [auth.value, model.authPassword],
     };
 }
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
 /** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
 function renderKeepalivedCheckScript(probe) {
     const head = [
@@ -89410,7 +89456,7 @@ function renderKeepalivedCheckScript(probe) {
             '# HAProxy must answer on its stats page and its writer backend must have a',
             '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
             '# connection each time, which MariaDB counts towards max_connect_errors.',
-            `csv=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null) || exit 1`,
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
             `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
             '',
         ].join('\n');
@@ -89418,7 +89464,7 @@ function renderKeepalivedCheckScript(probe) {
     return [
         ...head,
         '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        `greeting=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null) || exit 1`,
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
         'set -- $greeting',
         '[ "${5:-}" = 0a ]',
         '',
