@@ -80382,11 +80382,16 @@ const GALERA_DEFAULTS = {
  * every commit on the survivors waits: measured in the lab, writes through the
  * VIP came back 6.1 s after the writer was killed, 5.5 s of it this wait. 2 s
  * with a keepalive every 0.5 s keeps four keepalives in each window, so one
- * late packet on a busy host does not evict anybody; the inventory's
- * providerOptions can still set other values. MariaDB's own Galera tests run
- * with PT1S.
+ * late packet on a busy host does not evict anybody. Once suspected, the
+ * survivors agree on the new view by exchanging join messages, resent every
+ * evs.join_retrans_period (default 1 s; seen taking 0.5-1 s in the lab), and
+ * the suspicion itself is looked for every evs.inactive_check_period (default
+ * 0.5 s). The inventory's providerOptions can still set other values.
+ * MariaDB's own Galera tests run with evs.suspect_timeout=PT1S.
  */
 const GALERA_FAILURE_DETECTION = {
+    'evs.inactive_check_period': 'PT0.25S',
+    'evs.join_retrans_period': 'PT0.5S',
     'evs.keepalive_period': 'PT0.5S',
     'evs.suspect_timeout': 'PT2S',
 };
@@ -81680,6 +81685,7 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
  */
 
 
+
 const MARK = 'lms-ha:section';
 const QUERIES = {
     servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
@@ -81688,10 +81694,18 @@ const QUERIES = {
     users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
     variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
 };
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+const marked = (queries) => `${Object.entries(queries)
     .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
     .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
 /** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
 function runtime_unescapeBatchField(field) {
     if (field === 'NULL')
@@ -81766,6 +81780,9 @@ function parseProxysqlRuntime(output) {
             case 'variables':
                 if (f[0])
                     runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
                 break;
             default:
                 break;
@@ -81921,6 +81938,35 @@ function diffProxysqlRuntime(model, actual) {
 function sectionsToApply(changes) {
     const touched = new Set(changes.map((c) => c.section));
     return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
 }
 
 ;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
@@ -82118,7 +82164,45 @@ function proxysqlChecks(lbName, runtime, nodes, db) {
         .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
     const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
     checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    const hg = PROXYSQL_HOSTGROUPS;
+    const galera = runtime.galeraHostgroups;
+    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+    const galeraOk = galera.length === 1 &&
+        galeraRow !== undefined &&
+        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+        galeraRow.reader_hostgroup === hg.reader &&
+        galeraRow.offline_hostgroup === hg.offline &&
+        galeraRow.active === 1 &&
+        galeraRow.max_writers === 1;
+    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
+    if (runtime.monitor) {
+        const failing = nodes
+            .map((n) => {
+            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
+            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+        })
+            .filter((x) => x !== null);
+        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
+    }
     return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb) {
+    const runtimes = lb.lbs
+        .map((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+        .filter((x) => x !== null);
+    if (runtimes.length < 2)
+        return null;
+    const [first, ...others] = runtimes;
+    const differences = others
+        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
+        .filter((d) => d.items.length > 0);
+    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
 }
 function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
     const out = [];
@@ -82176,6 +82260,11 @@ function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
                     writers.set(h.name, r.writer);
             }
         }
+    }
+    if (lb.kind === 'proxysql') {
+        const agreement = proxysqlAgreementCheck(lb);
+        if (agreement)
+            out.push(agreement);
     }
     if (lb.lbs.length > 1) {
         const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
@@ -82829,9 +82918,9 @@ function lbFactsScript(o) {
     }
     return parts.join('; ');
 }
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
 function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 function parseLbFacts(stdout, kind) {
     const s = splitVerifySections(stdout);
