@@ -80064,6 +80064,472 @@ function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
 
 
 
+;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
+/**
+ * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
+ * `mysql` connected to the admin interface (never on a command line: it holds
+ * secrets). Each section replaces its tables wholesale in ProxySQL's memory
+ * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
+ * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
+ * same runtime, and a failure half-way changes nothing live for the sections
+ * not yet loaded.
+ *
+ * Order: monitor credentials first (so the Galera monitor can log in before it
+ * sees the servers, instead of marking every node offline), then servers and
+ * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
+ * rules, and the admin credentials and interface last, so that any earlier
+ * failure leaves the old admin login working for the retry.
+ */
+
+
+const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
+/**
+ * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
+ * Backslashes are refused: SQLite takes them literally while the mysql client,
+ * which reads the script first, treats `\'` as an escaped quote and would
+ * mis-split the statement.
+ */
+function proxysqlString(value) {
+    if (/[\\\n\r\0]/.test(value)) {
+        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
+            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
+        });
+    }
+    return `'${value.replace(/'/g, "''")}'`;
+}
+function value(v) {
+    if (v === null)
+        return 'NULL';
+    if (typeof v === 'number')
+        return String(v);
+    return proxysqlString(v);
+}
+function insert(table, row) {
+    const columns = Object.keys(row);
+    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
+}
+function setVariables(rows) {
+    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
+}
+function redact(text, secrets) {
+    let out = text;
+    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
+    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
+        out = out.split(s).join('***');
+        // A secret containing a quote appears doubled inside literals.
+        if (s.includes("'"))
+            out = out.split(s.replace(/'/g, "''")).join('***');
+    }
+    return out;
+}
+function sectionSql(state, section) {
+    switch (section) {
+        case 'mysql_variables':
+            return [
+                '-- Monitor account and Galera health check timing.',
+                ...setVariables(state.mysqlVariables),
+                'LOAD MYSQL VARIABLES TO RUNTIME;',
+                'SAVE MYSQL VARIABLES TO DISK;',
+            ];
+        case 'mysql_servers':
+            return [
+                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
+                'DELETE FROM mysql_servers;',
+                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
+                'DELETE FROM mysql_galera_hostgroups;',
+                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
+                'LOAD MYSQL SERVERS TO RUNTIME;',
+                'SAVE MYSQL SERVERS TO DISK;',
+            ];
+        case 'mysql_users':
+            return [
+                '-- Application users (password = mysql_native_password hash), writes by default.',
+                'DELETE FROM mysql_users;',
+                ...state.users.map((r) => insert('mysql_users', { ...r })),
+                'LOAD MYSQL USERS TO RUNTIME;',
+                'SAVE MYSQL USERS TO DISK;',
+            ];
+        case 'mysql_query_rules':
+            return [
+                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
+                'DELETE FROM mysql_query_rules;',
+                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
+                'LOAD MYSQL QUERY RULES TO RUNTIME;',
+                'SAVE MYSQL QUERY RULES TO DISK;',
+            ];
+        case 'admin_variables':
+            return [
+                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
+                ...setVariables(state.adminVariables),
+                'LOAD ADMIN VARIABLES TO RUNTIME;',
+                'SAVE ADMIN VARIABLES TO DISK;',
+            ];
+    }
+}
+/**
+ * The admin SQL for the given sections (default: all), always in the fixed
+ * order above whatever order they are asked in.
+ */
+function renderProxysqlAdminSql(model, options = {}) {
+    const state = desiredProxysqlState(model);
+    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
+    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
+    for (const section of PROXYSQL_SECTIONS) {
+        if (wanted.has(section))
+            lines.push(...sectionSql(state, section));
+    }
+    const sql = `${lines.join('\n')}\n`;
+    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
+}
+/** A MariaDB string literal (backslash escapes on, the server default). */
+function mariadbString(value) {
+    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
+        switch (c) {
+            case '\\':
+                return '\\\\';
+            case "'":
+                return "\\'";
+            case '\0':
+                return '\\0';
+            case '\n':
+                return '\\n';
+            case '\r':
+                return '\\r';
+            default:
+                return '\\Z';
+        }
+    });
+    return `'${escaped}'`;
+}
+/**
+ * The monitor account in MariaDB (run once on any Synced node; Galera replicates
+ * it), one per load balancer address. USAGE only: the Galera check reads global
+ * status and variables, which need no privilege (proxysql-admin creates it so).
+ */
+function proxysqlMonitorAccountSql(monitor, lbAddresses) {
+    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
+        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
+    }
+    if (monitor.password.length === 0) {
+        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
+    }
+    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+    for (const address of [...new Set(lbAddresses)]) {
+        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
+            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
+        }
+        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
+        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
+    }
+    const sql = `${lines.join('\n')}\n`;
+    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
+    const secrets = [...new Set([monitor.password, escapedSecret])];
+    return { sql, redacted: redact(sql, secrets), secrets };
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
+/**
+ * What is live in a ProxySQL (its `runtime_*` tables) against the desired
+ * state: the changes needed, nothing when converged. The engine runs
+ * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
+ * the output to `parseProxysqlRuntime`, and applies
+ * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
+ *
+ * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
+ * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
+ * is health, reported by verify-ha.
+ */
+
+
+
+const MARK = 'lms-ha:section';
+const QUERIES = {
+    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
+    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
+    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
+    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
+    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
+};
+const marked = (queries) => `${Object.entries(queries)
+    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
+    .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
+/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
+function unescapeBatchField(field) {
+    if (field === 'NULL')
+        return null;
+    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
+}
+/** Parses `mysql -N -B` output into rows of fields. */
+function parseBatchTsv(output) {
+    return output
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => line.split('\t').map(unescapeBatchField));
+}
+const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
+/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
+function parseProxysqlRuntime(output) {
+    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
+    let section = '';
+    for (const f of parseBatchTsv(output)) {
+        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
+            section = f[0].slice(MARK.length + 1);
+            continue;
+        }
+        switch (section) {
+            case 'servers':
+                runtime.servers.push({
+                    hostgroup_id: runtime_int(f[0]),
+                    hostname: f[1] ?? '',
+                    port: runtime_int(f[2]),
+                    status: f[3] ?? '',
+                    weight: runtime_int(f[4]),
+                    max_connections: runtime_int(f[5]),
+                });
+                break;
+            case 'galera':
+                runtime.galeraHostgroups.push({
+                    writer_hostgroup: runtime_int(f[0]),
+                    backup_writer_hostgroup: runtime_int(f[1]),
+                    reader_hostgroup: runtime_int(f[2]),
+                    offline_hostgroup: runtime_int(f[3]),
+                    active: runtime_int(f[4]),
+                    max_writers: runtime_int(f[5]),
+                    writer_is_also_reader: runtime_int(f[6]),
+                    max_transactions_behind: runtime_int(f[7]),
+                });
+                break;
+            case 'rules':
+                runtime.queryRules.push({
+                    rule_id: runtime_int(f[0]),
+                    active: runtime_int(f[1]),
+                    username: f[2] ?? null,
+                    match_digest: f[3] ?? null,
+                    match_pattern: f[4] ?? null,
+                    destination_hostgroup: runtime_intOrNull(f[5]),
+                    apply: runtime_int(f[6]),
+                });
+                break;
+            case 'users':
+                runtime.users.push({
+                    username: f[0] ?? '',
+                    password: f[1] ?? null,
+                    active: runtime_int(f[2]),
+                    default_hostgroup: runtime_int(f[3]),
+                    default_schema: f[4] ?? null,
+                    transaction_persistent: runtime_int(f[5]),
+                    max_connections: runtime_int(f[6]),
+                    frontend: runtime_int(f[7]),
+                    backend: runtime_int(f[8]),
+                });
+                break;
+            case 'variables':
+                if (f[0])
+                    runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
+                break;
+            default:
+                break;
+        }
+    }
+    return runtime;
+}
+function fieldChanges(pairs) {
+    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
+}
+function variableChanges(section, rows, actual) {
+    const out = [];
+    for (const r of rows) {
+        const have = actual[r.variable_name];
+        if (have === r.variable_value)
+            continue;
+        let detail;
+        if (r.secret)
+            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
+        else
+            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
+        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
+    }
+    return out;
+}
+/** The changes that make `actual` match the model; empty when converged. */
+function diffProxysqlRuntime(model, actual) {
+    const desired = 'servers' in model ? model : desiredProxysqlState(model);
+    const changes = [];
+    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
+    // Servers: the Galera monitor copies each host into the writer, backup-writer,
+    // reader or offline hostgroup; compare hosts and their settings, not placement.
+    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
+    const live = new Map();
+    for (const s of actual.servers) {
+        const key = `${s.hostname}:${s.port}`;
+        if (!managed.has(s.hostgroup_id)) {
+            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
+            continue;
+        }
+        live.set(key, [...(live.get(key) ?? []), s]);
+    }
+    for (const want of desired.servers) {
+        const key = `${want.hostname}:${want.port}`;
+        const rows = live.get(key);
+        live.delete(key);
+        if (!rows) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
+            continue;
+        }
+        const diffs = new Set();
+        for (const row of rows) {
+            for (const d of fieldChanges([
+                ['weight', want.weight, row.weight],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
+    }
+    for (const key of [...live.keys()].sort()) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
+    }
+    // Galera hostgroups (reloaded with the servers).
+    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
+    for (const want of desired.galeraHostgroups) {
+        const have = liveGalera.get(want.writer_hostgroup);
+        liveGalera.delete(want.writer_hostgroup);
+        const subject = `galera hostgroup ${want.writer_hostgroup}`;
+        if (!have) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
+            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
+            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
+            ['active', want.active, have.active],
+            ['max_writers', want.max_writers, have.max_writers],
+            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
+            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
+    }
+    // Users: runtime shows one row per user and direction (frontend, backend).
+    const liveUsers = new Map();
+    for (const u of actual.users)
+        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
+    for (const want of desired.users) {
+        const rows = liveUsers.get(want.username);
+        liveUsers.delete(want.username);
+        const subject = `user ${want.username}`;
+        if (!rows) {
+            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
+            continue;
+        }
+        const diffs = new Set();
+        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
+            diffs.add('frontend/backend rows missing');
+        for (const row of rows) {
+            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
+            // text loaded by hand, another password) is reloaded.
+            if (row.password !== want.password)
+                diffs.add('password changed');
+            for (const d of fieldChanges([
+                ['active', want.active, row.active],
+                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
+                ['default_schema', want.default_schema, row.default_schema],
+                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
+    }
+    for (const name of [...liveUsers.keys()].sort()) {
+        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
+    }
+    // Query rules, by rule_id.
+    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
+    for (const want of desired.queryRules) {
+        const have = liveRules.get(want.rule_id);
+        liveRules.delete(want.rule_id);
+        const subject = `rule ${want.rule_id}`;
+        if (!have) {
+            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['active', want.active, have.active],
+            ['username', null, have.username],
+            ['match_digest', want.match_digest, have.match_digest],
+            ['match_pattern', null, have.match_pattern],
+            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
+            ['apply', want.apply, have.apply],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
+    }
+    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
+    return changes;
+}
+/** The sections to re-apply for these changes, in apply order. */
+function sectionsToApply(changes) {
+    const touched = new Set(changes.map((c) => c.section));
+    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
+
+
+
+
 ;// CONCATENATED MODULE: ./src/components/galera/table.ts
 /**
  * Plain-text tables for decisions an operator must read (gate, recovery).
@@ -80084,9 +80550,9 @@ function table_parseBatchRows(text) {
         .split('\n')
         .map((l) => l.replace(/\r$/, ''))
         .filter((l) => l.length > 0)
-        .map((l) => l.split('\t').map(unescapeBatchField));
+        .map((l) => l.split('\t').map(table_unescapeBatchField));
 }
-function unescapeBatchField(field) {
+function table_unescapeBatchField(field) {
     return field.replace(/\\([\\tn0])/g, (_m, c) => ({ '\\': '\\', t: '\t', n: '\n', '0': '\0' })[c]);
 }
 
@@ -81508,472 +81974,6 @@ function compareGaleraConfig(expected, actual) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
-/**
- * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
- * `mysql` connected to the admin interface (never on a command line: it holds
- * secrets). Each section replaces its tables wholesale in ProxySQL's memory
- * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
- * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
- * same runtime, and a failure half-way changes nothing live for the sections
- * not yet loaded.
- *
- * Order: monitor credentials first (so the Galera monitor can log in before it
- * sees the servers, instead of marking every node offline), then servers and
- * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
- * rules, and the admin credentials and interface last, so that any earlier
- * failure leaves the old admin login working for the retry.
- */
-
-
-const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
-/**
- * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
- * Backslashes are refused: SQLite takes them literally while the mysql client,
- * which reads the script first, treats `\'` as an escaped quote and would
- * mis-split the statement.
- */
-function proxysqlString(value) {
-    if (/[\\\n\r\0]/.test(value)) {
-        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
-            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
-        });
-    }
-    return `'${value.replace(/'/g, "''")}'`;
-}
-function value(v) {
-    if (v === null)
-        return 'NULL';
-    if (typeof v === 'number')
-        return String(v);
-    return proxysqlString(v);
-}
-function insert(table, row) {
-    const columns = Object.keys(row);
-    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
-}
-function setVariables(rows) {
-    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
-}
-function redact(text, secrets) {
-    let out = text;
-    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
-    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
-        out = out.split(s).join('***');
-        // A secret containing a quote appears doubled inside literals.
-        if (s.includes("'"))
-            out = out.split(s.replace(/'/g, "''")).join('***');
-    }
-    return out;
-}
-function sectionSql(state, section) {
-    switch (section) {
-        case 'mysql_variables':
-            return [
-                '-- Monitor account and Galera health check timing.',
-                ...setVariables(state.mysqlVariables),
-                'LOAD MYSQL VARIABLES TO RUNTIME;',
-                'SAVE MYSQL VARIABLES TO DISK;',
-            ];
-        case 'mysql_servers':
-            return [
-                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
-                'DELETE FROM mysql_servers;',
-                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
-                'DELETE FROM mysql_galera_hostgroups;',
-                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
-                'LOAD MYSQL SERVERS TO RUNTIME;',
-                'SAVE MYSQL SERVERS TO DISK;',
-            ];
-        case 'mysql_users':
-            return [
-                '-- Application users (password = mysql_native_password hash), writes by default.',
-                'DELETE FROM mysql_users;',
-                ...state.users.map((r) => insert('mysql_users', { ...r })),
-                'LOAD MYSQL USERS TO RUNTIME;',
-                'SAVE MYSQL USERS TO DISK;',
-            ];
-        case 'mysql_query_rules':
-            return [
-                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
-                'DELETE FROM mysql_query_rules;',
-                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
-                'LOAD MYSQL QUERY RULES TO RUNTIME;',
-                'SAVE MYSQL QUERY RULES TO DISK;',
-            ];
-        case 'admin_variables':
-            return [
-                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
-                ...setVariables(state.adminVariables),
-                'LOAD ADMIN VARIABLES TO RUNTIME;',
-                'SAVE ADMIN VARIABLES TO DISK;',
-            ];
-    }
-}
-/**
- * The admin SQL for the given sections (default: all), always in the fixed
- * order above whatever order they are asked in.
- */
-function renderProxysqlAdminSql(model, options = {}) {
-    const state = desiredProxysqlState(model);
-    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
-    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
-    for (const section of PROXYSQL_SECTIONS) {
-        if (wanted.has(section))
-            lines.push(...sectionSql(state, section));
-    }
-    const sql = `${lines.join('\n')}\n`;
-    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
-}
-/** A MariaDB string literal (backslash escapes on, the server default). */
-function mariadbString(value) {
-    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
-        switch (c) {
-            case '\\':
-                return '\\\\';
-            case "'":
-                return "\\'";
-            case '\0':
-                return '\\0';
-            case '\n':
-                return '\\n';
-            case '\r':
-                return '\\r';
-            default:
-                return '\\Z';
-        }
-    });
-    return `'${escaped}'`;
-}
-/**
- * The monitor account in MariaDB (run once on any Synced node; Galera replicates
- * it), one per load balancer address. USAGE only: the Galera check reads global
- * status and variables, which need no privilege (proxysql-admin creates it so).
- */
-function proxysqlMonitorAccountSql(monitor, lbAddresses) {
-    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
-        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
-    }
-    if (monitor.password.length === 0) {
-        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
-    }
-    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
-    for (const address of [...new Set(lbAddresses)]) {
-        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
-            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
-        }
-        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
-        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
-    }
-    const sql = `${lines.join('\n')}\n`;
-    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
-    const secrets = [...new Set([monitor.password, escapedSecret])];
-    return { sql, redacted: redact(sql, secrets), secrets };
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
-/**
- * What is live in a ProxySQL (its `runtime_*` tables) against the desired
- * state: the changes needed, nothing when converged. The engine runs
- * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
- * the output to `parseProxysqlRuntime`, and applies
- * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
- *
- * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
- * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
- * is health, reported by verify-ha.
- */
-
-
-
-const MARK = 'lms-ha:section';
-const QUERIES = {
-    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
-    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
-    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
-    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
-    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
-};
-const marked = (queries) => `${Object.entries(queries)
-    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
-    .join('\n')}\n`;
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
-/**
- * The Galera monitor's latest check of each backend (verify-ha only; appended
- * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
- */
-const PROXYSQL_MONITOR_QUERY = marked({
-    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
-});
-/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
-function runtime_unescapeBatchField(field) {
-    if (field === 'NULL')
-        return null;
-    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
-}
-/** Parses `mysql -N -B` output into rows of fields. */
-function parseBatchTsv(output) {
-    return output
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
-}
-const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
-const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
-/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
-function parseProxysqlRuntime(output) {
-    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
-    let section = '';
-    for (const f of parseBatchTsv(output)) {
-        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
-            section = f[0].slice(MARK.length + 1);
-            continue;
-        }
-        switch (section) {
-            case 'servers':
-                runtime.servers.push({
-                    hostgroup_id: runtime_int(f[0]),
-                    hostname: f[1] ?? '',
-                    port: runtime_int(f[2]),
-                    status: f[3] ?? '',
-                    weight: runtime_int(f[4]),
-                    max_connections: runtime_int(f[5]),
-                });
-                break;
-            case 'galera':
-                runtime.galeraHostgroups.push({
-                    writer_hostgroup: runtime_int(f[0]),
-                    backup_writer_hostgroup: runtime_int(f[1]),
-                    reader_hostgroup: runtime_int(f[2]),
-                    offline_hostgroup: runtime_int(f[3]),
-                    active: runtime_int(f[4]),
-                    max_writers: runtime_int(f[5]),
-                    writer_is_also_reader: runtime_int(f[6]),
-                    max_transactions_behind: runtime_int(f[7]),
-                });
-                break;
-            case 'rules':
-                runtime.queryRules.push({
-                    rule_id: runtime_int(f[0]),
-                    active: runtime_int(f[1]),
-                    username: f[2] ?? null,
-                    match_digest: f[3] ?? null,
-                    match_pattern: f[4] ?? null,
-                    destination_hostgroup: runtime_intOrNull(f[5]),
-                    apply: runtime_int(f[6]),
-                });
-                break;
-            case 'users':
-                runtime.users.push({
-                    username: f[0] ?? '',
-                    password: f[1] ?? null,
-                    active: runtime_int(f[2]),
-                    default_hostgroup: runtime_int(f[3]),
-                    default_schema: f[4] ?? null,
-                    transaction_persistent: runtime_int(f[5]),
-                    max_connections: runtime_int(f[6]),
-                    frontend: runtime_int(f[7]),
-                    backend: runtime_int(f[8]),
-                });
-                break;
-            case 'variables':
-                if (f[0])
-                    runtime.variables[f[0]] = f[1] ?? '';
-                break;
-            case 'monitor':
-                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
-                break;
-            default:
-                break;
-        }
-    }
-    return runtime;
-}
-function fieldChanges(pairs) {
-    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
-}
-function variableChanges(section, rows, actual) {
-    const out = [];
-    for (const r of rows) {
-        const have = actual[r.variable_name];
-        if (have === r.variable_value)
-            continue;
-        let detail;
-        if (r.secret)
-            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
-        else
-            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
-        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
-    }
-    return out;
-}
-/** The changes that make `actual` match the model; empty when converged. */
-function diffProxysqlRuntime(model, actual) {
-    const desired = 'servers' in model ? model : desiredProxysqlState(model);
-    const changes = [];
-    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
-    // Servers: the Galera monitor copies each host into the writer, backup-writer,
-    // reader or offline hostgroup; compare hosts and their settings, not placement.
-    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
-    const live = new Map();
-    for (const s of actual.servers) {
-        const key = `${s.hostname}:${s.port}`;
-        if (!managed.has(s.hostgroup_id)) {
-            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
-            continue;
-        }
-        live.set(key, [...(live.get(key) ?? []), s]);
-    }
-    for (const want of desired.servers) {
-        const key = `${want.hostname}:${want.port}`;
-        const rows = live.get(key);
-        live.delete(key);
-        if (!rows) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
-            continue;
-        }
-        const diffs = new Set();
-        for (const row of rows) {
-            for (const d of fieldChanges([
-                ['weight', want.weight, row.weight],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
-    }
-    for (const key of [...live.keys()].sort()) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
-    }
-    // Galera hostgroups (reloaded with the servers).
-    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
-    for (const want of desired.galeraHostgroups) {
-        const have = liveGalera.get(want.writer_hostgroup);
-        liveGalera.delete(want.writer_hostgroup);
-        const subject = `galera hostgroup ${want.writer_hostgroup}`;
-        if (!have) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
-            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
-            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
-            ['active', want.active, have.active],
-            ['max_writers', want.max_writers, have.max_writers],
-            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
-            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
-    }
-    // Users: runtime shows one row per user and direction (frontend, backend).
-    const liveUsers = new Map();
-    for (const u of actual.users)
-        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
-    for (const want of desired.users) {
-        const rows = liveUsers.get(want.username);
-        liveUsers.delete(want.username);
-        const subject = `user ${want.username}`;
-        if (!rows) {
-            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
-            continue;
-        }
-        const diffs = new Set();
-        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
-            diffs.add('frontend/backend rows missing');
-        for (const row of rows) {
-            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
-            // text loaded by hand, another password) is reloaded.
-            if (row.password !== want.password)
-                diffs.add('password changed');
-            for (const d of fieldChanges([
-                ['active', want.active, row.active],
-                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
-                ['default_schema', want.default_schema, row.default_schema],
-                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
-    }
-    for (const name of [...liveUsers.keys()].sort()) {
-        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
-    }
-    // Query rules, by rule_id.
-    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
-    for (const want of desired.queryRules) {
-        const have = liveRules.get(want.rule_id);
-        liveRules.delete(want.rule_id);
-        const subject = `rule ${want.rule_id}`;
-        if (!have) {
-            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['active', want.active, have.active],
-            ['username', null, have.username],
-            ['match_digest', want.match_digest, have.match_digest],
-            ['match_pattern', null, have.match_pattern],
-            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
-            ['apply', want.apply, have.apply],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
-    }
-    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
-    return changes;
-}
-/** The sections to re-apply for these changes, in apply order. */
-function sectionsToApply(changes) {
-    const touched = new Set(changes.map((c) => c.section));
-    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
-}
-/**
- * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
- * runtime tables: the same on every load balancer when they agree. Placement
- * (hostgroup, status) is the monitor's decision and left out; passwords and
- * credentials are compared by digest so the lines can be shown.
- */
-function configuredItems(runtime) {
-    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
-    const items = new Map();
-    for (const s of runtime.servers)
-        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
-    for (const g of runtime.galeraHostgroups) {
-        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
-    }
-    for (const r of runtime.queryRules)
-        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
-    for (const u of runtime.users) {
-        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
-    }
-    for (const [name, value] of Object.entries(runtime.variables))
-        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
-    return items;
-}
-/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
-function configurationDifferences(a, b) {
-    const x = configuredItems(a);
-    const y = configuredItems(b);
-    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
-
-
-
-
 ;// CONCATENATED MODULE: ./src/commands/verify-ha-checks.ts
 
 
@@ -83061,10 +83061,16 @@ function parseCausality(stdout) {
  * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
  *
  * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since HAProxy connects to
+ * allowed only from the load balancers' addresses, since the proxy connects to
  * the nodes from there) into lms_ha.drill_probe, both created here by root
  * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
  */
+
 
 
 
@@ -83137,7 +83143,7 @@ function newRunId() {
 function probeScript(o) {
     if (!/^[a-z0-9]+$/.test(o.run))
         throw new Error(`bad probe run id ${o.run}`);
-    const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
     const loop = [
         'c=$(command -v mariadb || command -v mysql)',
         'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
@@ -83324,8 +83330,6 @@ function verify_ha_drills_row(host, check, expected, observed, ok, hint) {
 function drillPreconditions(request, view) {
     if (!view.lb || view.dbNodes.length === 0)
         return 'drills need a database and a load_balancer section in the inventory';
-    if (view.lb.kind !== 'haproxy')
-        return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
     if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
         return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
     const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
@@ -83335,15 +83339,30 @@ function drillPreconditions(request, view) {
     return null;
 }
 /**
- * Every HAProxy agrees on the active writer and no server is half-way through
- * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
- * must not start in it (the writer would move under it, e.g. failing back to
- * a node that just rejoined).
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
  */
-function haproxySettled(view) {
+function proxySettled(view) {
     const lb = view.lb;
-    if (!lb || lb.kind !== 'haproxy')
+    if (!lb)
         return true;
+    if (lb.kind === 'proxysql') {
+        const writers = lb.lbs.map((h) => {
+            const f = lb.facts.get(h.name);
+            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
+                return null;
+            const servers = f.proxysql.runtime.servers;
+            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
+                return null;
+            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+            return w.length === 1 ? w[0].hostname : null;
+        });
+        return writers.every((w) => w !== null && w === writers[0]);
+    }
     return lb.lbs.every((h) => {
         const f = lb.facts.get(h.name);
         if (!f || isUnreachable(f) || !f.haproxy?.stats)
@@ -83353,7 +83372,7 @@ function haproxySettled(view) {
         return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
     });
 }
-/** Polls the read-only verification until every check passes and HAProxy has settled. */
+/** Polls the read-only verification until every check passes and the proxies have settled. */
 async function waitHealthy(verifyNow, deadlineMs) {
     const started = Date.now();
     let view = null;
@@ -83362,8 +83381,8 @@ async function waitHealthy(verifyNow, deadlineMs) {
         await pollUntil('every check to pass', deadlineMs, async () => {
             const v = await verifyNow();
             failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-            if (failures.length === 0 && !haproxySettled(v))
-                failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0 && !proxySettled(v))
+                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
             if (failures.length === 0)
                 view = v;
             return view !== null;
@@ -83374,19 +83393,58 @@ async function waitHealthy(verifyNow, deadlineMs) {
     }
     return { view, failures, ms: Date.now() - started };
 }
-/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
 function currentWriter(view) {
     const lb = view.lb;
     if (!lb)
         return null;
     const holder = vipHolders(lb)[0];
     const f = holder ? lb.facts.get(holder) : undefined;
-    if (!f || isUnreachable(f) || !f.haproxy?.stats)
+    if (!f || isUnreachable(f))
+        return null;
+    if (lb.kind === 'proxysql') {
+        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+        if (writers.length !== 1)
+            return null;
+        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
+    }
+    if (!f.haproxy?.stats)
         return null;
     const w = writerOf(f.haproxy.stats);
     if (!w)
         return null;
     return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context, lb, action, password) {
+    const config = context.environment.load_balancer;
+    if (!config || config.kind !== 'proxysql')
+        return;
+    const sql = [
+        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+        ...(action === 'add'
+            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+            : []),
+        'LOAD MYSQL USERS TO RUNTIME;',
+        '',
+    ].join('\n');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
+    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+    await Promise.all(lb.lbs.map(async (h) => {
+        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+        if (r.code !== 0 && action === 'add') {
+            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: h.name,
+                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+            });
+        }
+        if (r.code !== 0)
+            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }));
 }
 async function rootSql(remote, sql, purpose) {
     const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
@@ -83410,6 +83468,15 @@ async function vipHolderNow(context, lb) {
         }
     }));
     return answers.filter((x) => x !== null);
+}
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote, context) {
+    const config = context.environment.load_balancer;
+    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+        return r.stdout.trim() !== '';
+    });
 }
 async function pollUntil(what, deadlineMs, test) {
     const started = Date.now();
@@ -83447,10 +83514,10 @@ async function runDrills(context, request, first, verifyNow) {
         const figures = [];
         let view = first;
         for (const drill of request.drills) {
-            if (!haproxySettled(view)) {
+            if (!proxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -83471,12 +83538,13 @@ async function runOneDrill(context, drill, view, verifyNow) {
     const log = context.logger;
     const writer = currentWriter(view);
     const holder = vipHolders(lb)[0];
+    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
     let target;
     if (drill === 'proxy-stop')
-        target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -83499,13 +83567,17 @@ async function runOneDrill(context, drill, view, verifyNow) {
             return;
         restored = true;
         const remote = await context.host(target.host);
-        const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
         log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
         await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+        // A restarted ProxySQL loads its users from disk, where the probe account never is.
+        if (unit === 'proxysql')
+            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
     };
     try {
         log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
         await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        await proxysqlDrillUser(context, lb, 'add', password);
         const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
         const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
         child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
@@ -83516,7 +83588,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
         const victimName = context.facts.get(target.host)?.hostname;
         if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
                 hint: 'Run the drill again once the load balancers agree on the writer.',
             });
         }
@@ -83527,7 +83599,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         log.info(`drill ${name}: ${target.what}`);
         broken = true;
         if (drill === 'proxy-stop')
-            await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
         else if (drill === 'db-stop')
             await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
         else
@@ -83564,8 +83636,8 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
-            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
         const acked = events.filter((e) => e.ok).map((e) => e.seq);
@@ -83621,6 +83693,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     finally {
         // Also after a failure: the temporary account must not outlive the run.
+        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
         await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
     }
 }
