@@ -79697,8 +79697,8 @@ function desiredProxysqlState(model) {
     const mysqlVariables = [
         { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
         { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
-        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 1000, 100)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 800, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
         { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
     ];
     const adminVariables = [

@@ -247,9 +247,9 @@ function proxysqlRuntime(s: PlatformState, lb: string): string {
   const variables: Record<string, string> = {
     'admin-admin_credentials': 'admin:proxysql-admin-pw',
     'admin-mysql_ifaces': '127.0.0.1:6032',
-    'mysql-monitor_galera_healthcheck_interval': '1000',
+    'mysql-monitor_galera_healthcheck_interval': '500',
     'mysql-monitor_galera_healthcheck_max_timeout_count': '3',
-    'mysql-monitor_galera_healthcheck_timeout': '800',
+    'mysql-monitor_galera_healthcheck_timeout': '400',
     'mysql-monitor_password': 'proxysql-monitor-pw',
     'mysql-monitor_username': 'lms_ha_monitor',
     ...(s.proxysqlVariables?.[lb] ?? {}),
