@@ -158,11 +158,13 @@ async function measure(state, port, clientHost, sql, faultHost, faultCommand, du
 async function longLived(state, port, clientHost, writer) {
   const seconds = 12;
   const faultAfterMs = 3000;
+  // One line of input per iteration (mariadb's errors say "at line N": the iteration), its send time in the SELECT.
   const script = `read -r MYSQL_PWD; export MYSQL_PWD
 { end=$(( $(date +%s%3N) + ${seconds * 1000} )); i=0
   while [ "$(date +%s%3N)" -lt "$end" ]; do i=$((i+1)); t=$(date +%s%3N)
-    echo "INSERT INTO ${TABLE} (at) VALUES ($t); SELECT 'ok', $i, $t;"; sleep 0.05; done; } |
-  mariadb --skip-reconnect --force -h ${state.vip} -P ${port} -u moodle -N -B 2>&1 | while IFS= read -r line; do echo "$(date +%s%3N) $line"; done`;
+    echo "INSERT INTO ${TABLE} (at) VALUES ($t); SELECT 'ok', $i, $t;"; sleep 0.05; done; echo $i > /run/lms-ha-bench-fed; } |
+  mariadb --skip-reconnect --force -h ${state.vip} -P ${port} -u moodle -N -B 2>&1
+echo "fed $(cat /run/lms-ha-bench-fed)"`;
   const child = spawn('bash', [LAB, 'exec', clientHost, '--', 'bash', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.end(`${APP_PASSWORD}\n`);
   let out = '';
@@ -170,15 +172,16 @@ async function longLived(state, port, clientHost, writer) {
   const done = new Promise((resolve) => child.on('close', () => resolve(out)));
   await sleep(faultAfterMs);
   const t0 = fault(writer, 'systemctl kill --kill-who=main --signal=SIGKILL mariadb');
-  const lines = (await done).split('\n').filter(Boolean).map((l) => ({ at: Number(l.slice(0, l.indexOf(' '))), text: l.slice(l.indexOf(' ') + 1) }));
-  const after = lines.filter((l) => l.at >= t0);
-  const oks = after.filter((l) => l.text.startsWith('ok\t'));
-  const errors = after.filter((l) => l.text.startsWith('ERROR'));
-  // Each iteration sends 2 statements; an ok line means both went through.
-  const sent = 2 * (oks.length + errors.length) - errors.length;
-  const lastSecond = after.filter((l) => l.at >= t0 + (seconds * 1000 - faultAfterMs) - 1500);
-  const committingAtEnd = lastSecond.some((l) => l.text.startsWith('ok\t')) && !lastSecond.some((l) => l.text.startsWith('ERROR'));
-  const firstError = errors[0]?.text.replace(/ at line \d+/, '') ?? null;
+  const lines = (await done).split('\n').filter(Boolean);
+  const fed = Number(/^fed (\d+)$/m.exec(lines.join('\n'))?.[1] ?? 0);
+  const oks = lines.filter((l) => l.startsWith('ok\t')).map((l) => ({ i: Number(l.split('\t')[1]), at: Number(l.split('\t')[2]) }));
+  const beforeFault = Math.max(0, ...oks.filter((o) => o.at < t0).map((o) => o.i));
+  const errors = lines.filter((l) => /^ERROR/.test(l)).filter((l) => Number(/at line (\d+)/.exec(l)?.[1] ?? Infinity) > beforeFault);
+  const sent = 2 * (fed - beforeFault);
+  // Committing at the end: the last second of iterations all went through.
+  const lastOk = Math.max(0, ...oks.map((o) => o.i));
+  const committingAtEnd = fed > 0 && lastOk === fed;
+  const firstError = errors[0]?.replace(/ at line \d+/, '') ?? null;
   return { statementsAfterKill: sent, failedAfterKill: errors.length, committingAtEnd, firstError };
 }
 
