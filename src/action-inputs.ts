@@ -98,7 +98,7 @@ export const ACTION_INPUTS = [
   {
     name: 'options',
     description:
-      'Command options, one `key=value` per line (e.g. `bootstrap-node=db2` for recover; for verify-ha with mode apply, `drills=proxy-stop,db-kill` (also db-stop) runs failover drills, and `allow-protected=true` allows them on an environment marked protected).',
+      'Command options, one `key=value` per line; an unknown key or value is refused before anything is contacted. recover: `bootstrap-node=NAME` bootstraps that db host whatever the seqnos say. deploy-db: `force-remove=true` removes the nodes in database.remove_nodes even below 3 votes or a majority; `join=parallel` (or one-at-a-time, the default) for the nodes of a new cluster; `mariadb-version=VERSION` pins MariaDB when the inventory has no database.package_version. verify-ha with mode apply: `drills=proxy-stop,db-stop,db-kill` runs failover drills, and `allow-protected=true` allows them on an environment marked protected.',
     required: false,
     default: '',
     cli: '--option',

@@ -3,13 +3,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeployError } from './errors.js';
-import { parseRequest, type RunRequest } from './request.js';
+import { COMMANDS } from './commands/registry.js';
+import { parseRequest, type OptionSpec, type RunRequest } from './request.js';
 
-export const CLI_USAGE = `usage: lms-ha <command> --environment NAME [options]
-
-commands: preflight, provision, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock
-
-options:
+const FLAGS = `options:
   -i, --inventory FILE        inventory YAML (default: ha.yml)
   -e, --environment NAME      environment of the inventory to work on
   -m, --mode plan|apply       plan is read-only and prints the exact changes (default: plan)
@@ -22,10 +19,33 @@ options:
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
       --json                  print the result as JSON on stdout
-  -h, --help                  this text
+  -h, --help                  this text`;
 
-exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)
-`;
+/** The usage text; the commands and their options come from the registry. */
+export function cliUsage(): string {
+  const commands = COMMANDS;
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  const lines = ['usage: lms-ha <command> --environment NAME [options]', '', 'commands:'];
+  for (const command of commands) {
+    lines.push(`  ${command.name.padEnd(width)}${command.summary}`);
+    for (const option of command.options) lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
+  }
+  lines.push('', FLAGS, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+  return lines.join('\n');
+}
+
+function optionSyntax(option: OptionSpec): string {
+  switch (option.kind) {
+    case 'boolean':
+      return `${option.name}=true|false`;
+    case 'choice':
+      return `${option.name}=${option.values.join('|')}`;
+    case 'list':
+      return `${option.name}=${option.values.join(',')}`;
+    case 'text':
+      return `${option.name}=VALUE`;
+  }
+}
 
 export interface CliInvocation {
   request: RunRequest;
@@ -81,8 +101,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     runId: `cli.${process.pid}`,
     repository: env.GITHUB_REPOSITORY ?? `local:${process.cwd()}`,
     env,
-    fieldName: (field) => `--${field}`,
-  });
+    fieldName: (field) => (field === 'options' ? '--option' : `--${field}`),
+  }, COMMANDS);
   return { request, json: values.json };
 }
 

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { ACTION_INPUTS, type ActionInputName } from './action-inputs.js';
+import { COMMANDS } from './commands/registry.js';
 import { parseRequest, type RunRequest } from './request.js';
 
 /**
@@ -41,7 +42,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     repository: env.GITHUB_REPOSITORY ?? 'unknown',
     env,
     fieldName: (field) => `input "${field}"`,
-  });
+  }, COMMANDS);
 }
 
 export interface GitHubInputs {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Redactor } from '../../src/engine/redact.js';
 import { MemoryLogger } from '../../src/report/log.js';
+import { COMMANDS } from '../../src/commands/registry.js';
 import { parseRequest } from '../../src/request.js';
 import { executeRun } from '../../src/run.js';
 import { HostPool } from '../../src/ssh/pool.js';
@@ -45,7 +46,7 @@ function request(overrides: { env?: Record<string, string>; knownHosts?: string 
     repository: 'test/test',
     env: overrides.env ?? { APP_DB_PASSWORD: 'canary-secret-1' },
     fieldName: (f) => f,
-  });
+  }, COMMANDS);
 }
 
 async function run(inventory: string, overrides: Parameters<typeof request>[0] = {}) {

@@ -62,6 +62,7 @@ import type { PreflightOutcome } from '../preflight/preflight.js';
 import type { RunRequest } from '../../request.js';
 import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../components/galera/facts.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
+import type { CommandDescriptor } from '../command.js';
 import {
   assertClusterFormed,
   installGaleraPackages,
@@ -888,7 +889,7 @@ function removalChanges(model: GaleraModel, remaining: string[], removal: Remova
   });
 }
 
-export const deployDb: CommandRunner = async (context) => {
+const deployDb: CommandRunner = async (context) => {
   const model = galeraModelFor(context.environment);
   const desired = desiredAccounts(context.environment, model);
   return planOrApplyReviewed(context, {
@@ -898,4 +899,33 @@ export const deployDb: CommandRunner = async (context) => {
     gather: () => gather(context, model, desired),
     plan: (g) => computePlan(context, model, desired, g),
   });
+};
+
+export const deployDbCommand: CommandDescriptor = {
+  name: 'deploy-db',
+  summary: 'MariaDB Galera: packages, config, safe bootstrap and joins, rolling restarts, app databases and users',
+  options: [
+    {
+      name: FORCE_REMOVE_OPTION,
+      kind: 'boolean',
+      description: 'remove the nodes in database.remove_nodes even below 3 votes, without a majority, or several in one run',
+    },
+    {
+      name: 'join',
+      kind: 'choice',
+      values: ['one-at-a-time', 'parallel'],
+      description: 'how the nodes of a new cluster join the first: one-at-a-time (default) or parallel',
+    },
+    {
+      name: 'mariadb-version',
+      kind: 'text',
+      pattern: /^([0-9]+:)?[0-9][0-9A-Za-z.+~-]*$/,
+      expects: 'a Debian package version, e.g. 1:10.11.6-0+deb12u1',
+      description: 'the MariaDB package version to pin when the inventory has no database.package_version',
+    },
+  ],
+  needs: { roles: ['db'], sections: ['database'] },
+  toleratesUnreachable: (request, environment, outcome) =>
+    deployDbToleratesPreflight(request, environment, outcome) && 'they are listed in database.remove_nodes',
+  run: deployDb,
 };

@@ -82,6 +82,7 @@ import { clientOptionFile, withCredentialsFile } from '../verify-ha/facts.js';
 import { gatherHostState, type HostState, type HostStateQuery } from './facts.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
+import type { CommandDescriptor } from '../command.js';
 
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
@@ -906,3 +907,12 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
 
 /** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
 export const deployLb: CommandRunner = createDeployLb();
+
+export const deployLbCommand: CommandDescriptor = {
+  name: 'deploy-lb',
+  summary: 'HAProxy or ProxySQL behind a Keepalived VIP, with clustercheck on the db nodes',
+  options: [],
+  // The load balancers route to the Galera nodes, so they need both.
+  needs: { roles: ['lb', 'db'], sections: ['load_balancer', 'database'] },
+  run: deployLb,
+};
