@@ -75307,6 +75307,26 @@ const GALERA_DEFAULTS = {
     port: 3306,
     version: '10.11',
 };
+/**
+ * How fast the cluster drops a member that died without saying goodbye (a
+ * killed mariadbd, a crashed host). Galera's defaults suspect a silent member
+ * after 5 s (evs.suspect_timeout) and, until the others agree it is gone,
+ * every commit on the survivors waits: measured in the lab, writes through the
+ * VIP came back 6.1 s after the writer was killed, 5.5 s of it this wait. 2 s
+ * with a keepalive every 0.5 s keeps four keepalives in each window, so one
+ * late packet on a busy host does not evict anybody. Once suspected, the
+ * survivors agree on the new view by exchanging join messages, resent every
+ * evs.join_retrans_period (default 1 s; seen taking 0.5-1 s in the lab), and
+ * the suspicion itself is looked for every evs.inactive_check_period (default
+ * 0.5 s). The inventory's providerOptions can still set other values.
+ * MariaDB's own Galera tests run with evs.suspect_timeout=PT1S.
+ */
+const GALERA_FAILURE_DETECTION = {
+    'evs.inactive_check_period': 'PT0.25S',
+    'evs.join_retrans_period': 'PT0.5S',
+    'evs.keepalive_period': 'PT0.5S',
+    'evs.suspect_timeout': 'PT2S',
+};
 /** The OS user mysqld runs as on Debian/Ubuntu and RHEL packages. */
 const MYSQLD_OS_USER = 'mysql';
 /** Fills defaults. Validation is separate so the inventory can report all problems at once. */
@@ -75328,7 +75348,7 @@ function galeraModel(input) {
         syncWait: input.syncWait ?? GALERA_DEFAULTS.syncWait,
         bindAddress: input.bindAddress ?? GALERA_DEFAULTS.bindAddress,
         port: input.port ?? GALERA_DEFAULTS.port,
-        providerOptions: { ...(input.providerOptions ?? {}) },
+        providerOptions: { ...GALERA_FAILURE_DETECTION, ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
         platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
         version: input.version ?? GALERA_DEFAULTS.version,
@@ -77337,6 +77357,18 @@ function decideRemoval(input) {
  * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
  *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
  *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Failover timing (target: writes back through the VIP within 3 s of the
+ *   writer dying). Measured in the lab with the old `inter 2s fall 2`: the
+ *   writer was marked DOWN 4.3 s after mariadbd was killed (two checks 2 s
+ *   apart), while every client connection in between was refused by the dead
+ *   node. Now: a check every 1 s and, once one failed, the next 250 ms later
+ *   (`fastinter`), still two failures in a row (`fall 2`), so one slow check
+ *   never takes a node out; and a connection the node refuses marks it DOWN at
+ *   once (`observe layer4 error-limit 1 on-error mark-down`: a refused TCP
+ *   connection is a dead server, not a slow one) and is retried on the next
+ *   server (`retries 1` + `option redispatch`, safe because nothing was sent
+ *   on a connection that never opened). `timeout check 2s` bounds a check that
+ *   hangs; the check script gives up on MariaDB before that and answers 503.
  * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
  *   HAProxy never cuts an idle pooled connection the server would have kept.
  * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
@@ -77415,12 +77447,15 @@ function renderHaproxyConfig(model) {
     if (new Set(ports).size !== ports.length)
         invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
     const out = [];
-    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', 
+    // A LAN peer answers a SYN in milliseconds; a host that is gone should not hold a client for long.
+    '    timeout connect 2s', '    timeout client 8h', '    timeout server 8h', '    timeout check 2s', '');
+    const dbChecks = `port ${healthPort} inter 1s fastinter 250ms downinter 1s fall 2 rise 3 observe layer4 error-limit 1 on-error mark-down`;
     const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
-    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
     out.push(readers === 'all'
         ? '# Readers: every synced node, fewest connections first.'
-        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
     if (model.web) {
         checkServers('web', model.web.servers);
         const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
@@ -78721,7 +78756,7 @@ function resolve(model) {
 }
 /**
  * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
  * never hang: the client has a connect timeout, the whole query a hard timeout, and
  * the service unit a runtime limit on top.
  */
@@ -78763,8 +78798,10 @@ if [ -e "$MAINTENANCE_FILE" ]; then
 fi
 
 # wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
   --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
   2>/dev/null) || unavailable 'mysql unreachable or too slow'
 
@@ -79242,8 +79279,8 @@ function desiredProxysqlState(model) {
     const mysqlVariables = [
         { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
         { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
-        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 1000, 100)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 800, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
         { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
     ];
     const adminVariables = [
@@ -79422,6 +79459,7 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
  */
 
 
+
 const MARK = 'lms-ha:section';
 const QUERIES = {
     servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
@@ -79430,10 +79468,18 @@ const QUERIES = {
     users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
     variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
 };
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+const marked = (queries) => `${Object.entries(queries)
     .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
     .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
 /** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
 function runtime_unescapeBatchField(field) {
     if (field === 'NULL')
@@ -79508,6 +79554,9 @@ function parseProxysqlRuntime(output) {
             case 'variables':
                 if (f[0])
                     runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
                 break;
             default:
                 break;
@@ -79663,6 +79712,35 @@ function diffProxysqlRuntime(model, actual) {
 function sectionsToApply(changes) {
     const touched = new Set(changes.map((c) => c.section));
     return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
 }
 
 ;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
@@ -80272,9 +80350,9 @@ function lbFactsScript(o) {
     }
     return parts.join('; ');
 }
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
 function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 function parseLbFacts(stdout, kind) {
     const s = splitVerifySections(stdout);
@@ -85001,9 +85079,12 @@ const promises_namespaceObject = require("node:fs/promises");
  *   answers it itself, no backend connection and no credentials needed).
  *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
  *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 2, rise 2: a dead proxy is seen within ~2 s; the LB then
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
  *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 3 s, issue 4).
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
  * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
  *   unprivileged user (that deploy-lb creates); scripts and their directories
  *   must be root-owned and not writable by others.
@@ -85145,8 +85226,8 @@ function renderKeepalivedConfig(model, self) {
         'vrrp_script chk_proxy {',
         `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
         '    interval 1',
-        '    timeout 2',
-        '    fall 2',
+        '    timeout 3',
+        '    fall 1',
         '    rise 2',
         '}',
         '',
@@ -85179,6 +85260,17 @@ function renderKeepalivedConfig(model, self) {
         secrets: [auth.value, model.authPassword],
     };
 }
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
 /** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
 function renderKeepalivedCheckScript(probe) {
     const head = [
@@ -85197,7 +85289,7 @@ function renderKeepalivedCheckScript(probe) {
             '# HAProxy must answer on its stats page and its writer backend must have a',
             '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
             '# connection each time, which MariaDB counts towards max_connect_errors.',
-            `csv=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null) || exit 1`,
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
             `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
             '',
         ].join('\n');
@@ -85205,7 +85297,7 @@ function renderKeepalivedCheckScript(probe) {
     return [
         ...head,
         '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        `greeting=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null) || exit 1`,
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
         'set -- $greeting',
         '[ "${5:-}" = 0a ]',
         '',
@@ -89317,7 +89409,45 @@ function proxysqlChecks(lbName, runtime, nodes, db) {
         .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
     const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
     checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    const hg = PROXYSQL_HOSTGROUPS;
+    const galera = runtime.galeraHostgroups;
+    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+    const galeraOk = galera.length === 1 &&
+        galeraRow !== undefined &&
+        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+        galeraRow.reader_hostgroup === hg.reader &&
+        galeraRow.offline_hostgroup === hg.offline &&
+        galeraRow.active === 1 &&
+        galeraRow.max_writers === 1;
+    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
+    if (runtime.monitor) {
+        const failing = nodes
+            .map((n) => {
+            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
+            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+        })
+            .filter((x) => x !== null);
+        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
+    }
     return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb) {
+    const runtimes = lb.lbs
+        .map((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+        .filter((x) => x !== null);
+    if (runtimes.length < 2)
+        return null;
+    const [first, ...others] = runtimes;
+    const differences = others
+        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
+        .filter((d) => d.items.length > 0);
+    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
 }
 function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
     const out = [];
@@ -89375,6 +89505,11 @@ function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
                     writers.set(h.name, r.writer);
             }
         }
+    }
+    if (lb.kind === 'proxysql') {
+        const agreement = proxysqlAgreementCheck(lb);
+        if (agreement)
+            out.push(agreement);
     }
     if (lb.lbs.length > 1) {
         const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
@@ -89514,10 +89649,16 @@ function healthReportMarkdown(checks) {
  * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
  *
  * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since HAProxy connects to
+ * allowed only from the load balancers' addresses, since the proxy connects to
  * the nodes from there) into lms_ha.drill_probe, both created here by root
  * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
  */
+
 
 
 
@@ -89590,7 +89731,7 @@ function newRunId() {
 function probeScript(o) {
     if (!/^[a-z0-9]+$/.test(o.run))
         throw new Error(`bad probe run id ${o.run}`);
-    const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
     const loop = [
         'c=$(command -v mariadb || command -v mysql)',
         'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
@@ -89777,8 +89918,6 @@ function drills_row(host, check, expected, observed, ok, hint) {
 function drillPreconditions(request, view) {
     if (!view.lb || view.dbNodes.length === 0)
         return 'drills need a database and a load_balancer section in the inventory';
-    if (view.lb.kind !== 'haproxy')
-        return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
     if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
         return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
     const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
@@ -89788,15 +89927,30 @@ function drillPreconditions(request, view) {
     return null;
 }
 /**
- * Every HAProxy agrees on the active writer and no server is half-way through
- * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
- * must not start in it (the writer would move under it, e.g. failing back to
- * a node that just rejoined).
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
  */
-function haproxySettled(view) {
+function proxySettled(view) {
     const lb = view.lb;
-    if (!lb || lb.kind !== 'haproxy')
+    if (!lb)
         return true;
+    if (lb.kind === 'proxysql') {
+        const writers = lb.lbs.map((h) => {
+            const f = lb.facts.get(h.name);
+            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
+                return null;
+            const servers = f.proxysql.runtime.servers;
+            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
+                return null;
+            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+            return w.length === 1 ? w[0].hostname : null;
+        });
+        return writers.every((w) => w !== null && w === writers[0]);
+    }
     return lb.lbs.every((h) => {
         const f = lb.facts.get(h.name);
         if (!f || isUnreachable(f) || !f.haproxy?.stats)
@@ -89806,7 +89960,7 @@ function haproxySettled(view) {
         return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
     });
 }
-/** Polls the read-only verification until every check passes and HAProxy has settled. */
+/** Polls the read-only verification until every check passes and the proxies have settled. */
 async function waitHealthy(verifyNow, deadlineMs) {
     const started = Date.now();
     let view = null;
@@ -89815,8 +89969,8 @@ async function waitHealthy(verifyNow, deadlineMs) {
         await pollUntil('every check to pass', deadlineMs, async () => {
             const v = await verifyNow();
             failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-            if (failures.length === 0 && !haproxySettled(v))
-                failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0 && !proxySettled(v))
+                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
             if (failures.length === 0)
                 view = v;
             return view !== null;
@@ -89827,19 +89981,58 @@ async function waitHealthy(verifyNow, deadlineMs) {
     }
     return { view, failures, ms: Date.now() - started };
 }
-/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
 function currentWriter(view) {
     const lb = view.lb;
     if (!lb)
         return null;
     const holder = vipHolders(lb)[0];
     const f = holder ? lb.facts.get(holder) : undefined;
-    if (!f || isUnreachable(f) || !f.haproxy?.stats)
+    if (!f || isUnreachable(f))
+        return null;
+    if (lb.kind === 'proxysql') {
+        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+        if (writers.length !== 1)
+            return null;
+        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
+    }
+    if (!f.haproxy?.stats)
         return null;
     const w = writerOf(f.haproxy.stats);
     if (!w)
         return null;
     return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context, lb, action, password) {
+    const config = context.environment.load_balancer;
+    if (!config || config.kind !== 'proxysql')
+        return;
+    const sql = [
+        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+        ...(action === 'add'
+            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+            : []),
+        'LOAD MYSQL USERS TO RUNTIME;',
+        '',
+    ].join('\n');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
+    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+    await Promise.all(lb.lbs.map(async (h) => {
+        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+        if (r.code !== 0 && action === 'add') {
+            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: h.name,
+                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+            });
+        }
+        if (r.code !== 0)
+            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }));
 }
 async function rootSql(remote, sql, purpose) {
     const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
@@ -89863,6 +90056,15 @@ async function vipHolderNow(context, lb) {
         }
     }));
     return answers.filter((x) => x !== null);
+}
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote, context) {
+    const config = context.environment.load_balancer;
+    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+        return r.stdout.trim() !== '';
+    });
 }
 async function pollUntil(what, deadlineMs, test) {
     const started = Date.now();
@@ -89900,10 +90102,10 @@ async function runDrills(context, request, first, verifyNow) {
         const figures = [];
         let view = first;
         for (const drill of request.drills) {
-            if (!haproxySettled(view)) {
+            if (!proxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -89924,12 +90126,13 @@ async function runOneDrill(context, drill, view, verifyNow) {
     const log = context.logger;
     const writer = currentWriter(view);
     const holder = vipHolders(lb)[0];
+    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
     let target;
     if (drill === 'proxy-stop')
-        target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -89952,13 +90155,17 @@ async function runOneDrill(context, drill, view, verifyNow) {
             return;
         restored = true;
         const remote = await context.host(target.host);
-        const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
         log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
         await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+        // A restarted ProxySQL loads its users from disk, where the probe account never is.
+        if (unit === 'proxysql')
+            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
     };
     try {
         log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
         await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        await proxysqlDrillUser(context, lb, 'add', password);
         const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
         const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
         child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
@@ -89969,7 +90176,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
         const victimName = context.facts.get(target.host)?.hostname;
         if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
                 hint: 'Run the drill again once the load balancers agree on the writer.',
             });
         }
@@ -89980,7 +90187,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         log.info(`drill ${name}: ${target.what}`);
         broken = true;
         if (drill === 'proxy-stop')
-            await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
         else if (drill === 'db-stop')
             await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
         else
@@ -90017,8 +90224,8 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
-            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
         const acked = events.filter((e) => e.ok).map((e) => e.seq);
@@ -90074,6 +90281,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     finally {
         // Also after a failure: the temporary account must not outlive the run.
+        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
         await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
     }
 }

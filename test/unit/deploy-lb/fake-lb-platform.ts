@@ -301,7 +301,12 @@ export class FakeHost implements RemoteHost {
       this.units['keepalived'] = { enabled: 'enabled', active: 'inactive' };
     } else if (name === 'proxysql') {
       if (!pkg.startsWith('/') || !this.files.has(pkg)) throw new Error(`${this.name}: no package file ${pkg}`);
-      this.units['proxysql'] = { enabled: 'enabled', active: 'active' };
+      // The vendor's postinst (2.7.1, Debian 12): a proxysql user owning /var/lib/proxysql,
+      // /etc/proxysql.cnf root:proxysql 0640, the service enabled but not started.
+      this.users.add('proxysql');
+      this.dirs.set('/var/lib/proxysql', { mode: 0o755, owner: 'proxysql', group: 'proxysql' });
+      this.files.set('/etc/proxysql.cnf', { content: Buffer.from('datadir="/var/lib/proxysql"\n'), mode: 0o640, owner: 'root', group: 'proxysql' });
+      this.units['proxysql'] = { enabled: 'enabled', active: 'inactive' };
     } else if (name === 'mariadb-client') {
       this.commandsOnPath.add('mariadb');
     } else if (name === 'nftables') {
