@@ -102325,8 +102325,10 @@ class ActionsReporter {
         return rest;
     }
     setOutputs(outputs) {
+        // Already redacted value by value by buildOutputs; redacting the serialized JSON again would also
+        // rewrite its keys and the fixed outputs (a secret "p" turned failureReason into "***").
         for (const [name, value] of Object.entries(outputs))
-            this.core.setOutput(name, this.redactor.redact(value));
+            this.core.setOutput(name, value);
     }
     async writeSummary(markdown) {
         await this.core.summary.addRaw(this.redactor.redact(markdown), true).write();

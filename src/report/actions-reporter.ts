@@ -136,7 +136,9 @@ export class ActionsReporter implements Logger {
   }
 
   setOutputs(outputs: ActionOutputs): void {
-    for (const [name, value] of Object.entries(outputs)) this.core.setOutput(name, this.redactor.redact(value));
+    // Already redacted value by value by buildOutputs; redacting the serialized JSON again would also
+    // rewrite its keys and the fixed outputs (a secret "p" turned failureReason into "***").
+    for (const [name, value] of Object.entries(outputs)) this.core.setOutput(name, value);
   }
 
   async writeSummary(markdown: string): Promise<void> {
