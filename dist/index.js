@@ -63882,7 +63882,7 @@ exports.foldFlowLines = foldFlowLines;
 
 var anchors = __nccwpck_require__(1596);
 var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
@@ -64022,7 +64022,7 @@ exports.stringify = stringify;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -64177,7 +64177,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 2180:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
@@ -64217,7 +64217,7 @@ exports.stringifyComment = stringifyComment;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -64348,7 +64348,7 @@ exports.stringifyNumber = stringifyNumber;
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var stringifyComment = __nccwpck_require__(2180);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -65372,7 +65372,13 @@ class DeployError extends Error {
 }
 /** Formats a problem the way compilers do, so terminals and editors can jump to it. */
 function errors_formatProblem(p) {
-    return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+    return `${oneLine(p.file)}:${p.line}:${p.column}: ${oneLine(p.message)}`;
+}
+/** Control characters (a key with a line break, a tab) written as escapes, so one problem stays one line. */
+function oneLine(text) {
+    const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 /** Turns anything thrown into a DeployError; unknown errors become `internal`. */
 function toDeployError(error) {
@@ -65383,6 +65389,58 @@ function toDeployError(error) {
         hint: 'This is a bug in lms-ha; please report it with the job log.',
         cause: error,
     });
+}
+
+;// CONCATENATED MODULE: ./src/read-file.ts
+/**
+ * Reading a file an operator named (inventory, private key, known_hosts) with
+ * a ceiling: `-i /dev/zero` or a multi-gigabyte file must end in a clear
+ * message, not in a hang or an out-of-memory crash. Never echoes content.
+ */
+
+
+const MAX_INVENTORY_BYTES = 1024 * 1024;
+const MAX_KNOWN_HOSTS_BYTES = 1024 * 1024;
+const MAX_PRIVATE_KEY_BYTES = 64 * 1024;
+/** How a path is named in messages: as given when it is plainly a path, else not at all (it may be a pasted secret). */
+function describePath(path) {
+    return /^[\x20-\x7e]{1,200}$/.test(path) && !/-----BEGIN|PRIVATE KEY/.test(path) ? path : '(the value given, not shown)';
+}
+/**
+ * The file's bytes, at most `maxBytes`. Reads one byte more than the limit so
+ * an endless device (/dev/zero, /dev/urandom) or a huge file is refused after
+ * a bounded read.
+ */
+function readBoundedFile(path, maxBytes, what, hint) {
+    let fd;
+    try {
+        fd = (0,external_node_fs_namespaceObject.openSync)(path, 'r');
+        if ((0,external_node_fs_namespaceObject.fstatSync)(fd).isDirectory())
+            throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        const buffer = Buffer.alloc(maxBytes + 1);
+        let total = 0;
+        while (total < buffer.length) {
+            const read = (0,external_node_fs_namespaceObject.readSync)(fd, buffer, total, buffer.length - total, null);
+            if (read === 0)
+                break;
+            total += read;
+        }
+        if (total > maxBytes) {
+            throw new DeployError('invalid-input', `${what} ${describePath(path)} is larger than ${maxBytes} bytes (or endless); refusing to read it`, { hint });
+        }
+        return buffer.subarray(0, total);
+    }
+    catch (error) {
+        if (error instanceof DeployError)
+            throw error;
+        const code = error.code ?? 'unreadable';
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : code;
+        throw new DeployError('invalid-input', `${what} ${describePath(path)}: ${why}`, { hint });
+    }
+    finally {
+        if (fd !== undefined)
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -66156,7 +66214,7 @@ function splitLines(text) {
  * so it is escaped where it could break a table or a code block.
  */
 /** Escapes a value for a table cell: pipes and newlines would split the row. */
-function cell(value) {
+function markdown_cell(value) {
     if (value === undefined || value === null || value === '')
         return '';
     return String(value)
@@ -66314,14 +66372,37 @@ function createPlan(input) {
 // ---------------------------------------------------------------------------
 // Normalization and hash
 const PLAN_HASH_VERSION = 'lms-ha/plan/v1';
-const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
+/** Shortest accepted `plan-hash-key`: 128 bits as hex. */
+const MIN_PLAN_HASH_KEY_LENGTH = 32;
+/** The run's key: the operator's when given (checked by the fronts), else random for this run only. */
+function planHashKeyFrom(configured) {
+    if (configured)
+        return { key: (0,external_node_crypto_.createHash)('sha256').update(`lms-ha/plan-hash-key/v1\0${configured}`).digest(), shared: true };
+    return { key: (0,external_node_crypto_.randomBytes)(32), shared: false };
+}
+/** Keyed digest of secret values that decide a change (e.g. a password to set): the same key as the plan hash. */
+function secretFingerprint(key, values) {
+    return (0,external_node_crypto_.createHmac)('sha256', key.key).update(`lms-ha/secret/v1\0${values.join('\0')}`).digest('hex');
+}
+/** True when the plan's hash depends on secret values (and so on the key). */
+function planHasSecretContent(plan) {
+    return plan.changes.some((c) => {
+        const data = change_changeData(c);
+        return (data.kind === 'file' && data.sensitive) || data.fingerprint !== undefined;
+    });
+}
 /**
  * The plan as hashed: canonical key order, no functions, no facts, no warnings,
  * no metadata, file contents reduced to digests (sensitive ones keyed).
  * Change order is kept: it is the apply order and it matters.
  */
 function normalizePlan(plan, options = {}) {
-    const key = options.sensitiveKey ?? DEFAULT_SENSITIVE_KEY;
+    const key = options.key;
+    if (!key && planHasSecretContent(plan)) {
+        throw new DeployError('internal', 'internal error: a plan with secret content was hashed without the plan hash key', {
+            hint: 'This is a bug in lms-ha: every command must hash its plan with the run\'s plan hash key.',
+        });
+    }
     return canonicalize({
         version: PLAN_HASH_VERSION,
         command: plan.command,
@@ -66329,7 +66410,7 @@ function normalizePlan(plan, options = {}) {
         changes: plan.changes.map((c) => normalizeChange(change_changeData(c), key)),
     });
 }
-/** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
+/** Hex sha256 over the normalized plan. The same plan and key give the same hash on any machine. */
 function planHash(plan, options = {}) {
     return sha256(stableStringify(normalizePlan(plan, options)));
 }
@@ -66343,7 +66424,7 @@ function normalizeChange(change, key) {
         const digest = content !== undefined ? sha256(content) : given;
         if (change.sensitive) {
             // Keyed, so the published hash is no oracle for the secret content.
-            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key).update(digest).digest('hex') };
+            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key.key).update(digest).digest('hex') };
         }
         // A content and a bare sha256 of the same bytes normalize the same.
         return { ...meta, sha256: digest };
@@ -66523,11 +66604,11 @@ function renderPlanMarkdown(plan, options) {
         const rows = [...byHost.entries()].map(([name, changes]) => {
             const facts = plan.hosts.find((x) => x.name === name);
             return [
-                cell(name),
-                cell(facts?.roles.join(', ')),
+                markdown_cell(name),
+                markdown_cell(facts?.roles.join(', ')),
                 String(changes.length),
-                cell(changes.length === 0 ? '' : kindCounts(changes)),
-                cell(facts ? formatFacts(facts.facts) : ''),
+                markdown_cell(changes.length === 0 ? '' : kindCounts(changes)),
+                markdown_cell(facts ? formatFacts(facts.facts) : ''),
             ];
         });
         out.push(table(['host', 'roles', 'changes', 'kinds', 'facts'], rows), '');
@@ -66542,11 +66623,11 @@ function renderPlanMarkdown(plan, options) {
         out.push(`${h}# Changes, in apply order`, '');
         out.push(table(['#', 'host', 'kind', 'action', 'target', 'summary'], plan.changes.map((c, i) => [
             String(i + 1),
-            cell(c.host),
+            markdown_cell(c.host),
             c.kind,
-            cell(change_changeAction(c)),
-            cell(change_changeTarget(c)),
-            cell(c.summary),
+            markdown_cell(change_changeAction(c)),
+            markdown_cell(change_changeTarget(c)),
+            markdown_cell(c.summary),
         ])), '');
         const details = plan.changes.map((c, i) => renderDetails(change_changeData(c), i + 1, options)).filter((d) => d !== null);
         if (details.length > 0) {
@@ -72143,7 +72224,7 @@ const Port = (description, defaultValue) => Type.Integer({
     description,
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
 });
-const AbsolutePath = (description) => pattern('^/[A-Za-z0-9._@+/-]*$', 'must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces)', { description });
+const AbsolutePath = (description) => pattern('^/[A-Za-z0-9._/-]*$', 'must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces)', { description });
 const UnixUser = (description) => pattern('^[a-z_][a-z0-9_-]{0,31}$', 'must be a Unix user or group name (lowercase letters, digits, "_" and "-", like deploy)', {
     description,
 });
@@ -72285,10 +72366,6 @@ const DatabaseSchema = Type.Object({
         ...SecretRefSchema,
         description: 'Password of sst_user. Not needed: left out (recommended), mariabackup SST authenticates over the unix socket and there is no password to leak.',
     }),
-    root_password: Type.Optional({
-        ...SecretRefSchema,
-        description: 'Reserved: lms-ha reaches MariaDB as root over the unix socket (through SSH and sudo) and does not use a root password.',
-    }),
     gcache_size: Type.Optional(schema_Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(schema_Size('innodb_buffer_pool_size.')),
     max_connections: Type.Optional(Type.Integer({ minimum: 10, maximum: 100000 })),
@@ -72355,7 +72432,7 @@ const LoadBalancerSchema = Type.Object({
 // Shared files
 const StorageSchema = Type.Object({
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
-    volume: Type.Optional(pattern('^[A-Za-z0-9_-]{1,64}$', 'must be a volume name of letters, digits, "_" and "-"')),
+    volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
     mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the hosts with the web role (the storage hosts hold the bricks). Presets default it: moodle /var/www/moodledata, chamilo /var/www/chamilo-data.')),
     owner: Type.Optional(UnixUser('Owner of the mounted directory (the web server user). Presets moodle and chamilo default it to www-data.')),
@@ -73204,7 +73281,7 @@ function valueAt(root, path) {
     for (const segment of path) {
         if (Array.isArray(node) && typeof segment === 'number')
             node = node[segment];
-        else if (isRecord(node))
+        else if (isRecord(node) && Object.hasOwn(node, String(segment)))
             node = node[String(segment)];
         else
             return undefined;
@@ -73270,7 +73347,9 @@ function showValue(value) {
     if (typeof value === 'object')
         return 'a map';
     if (typeof value === 'string') {
-        const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+        // A URL's user:password is a secret even when the URL is wrong for other reasons.
+        const withoutCredentials = value.replace(/(:\/\/)[^/?#\s]*@/g, '$1***@');
+        const short = withoutCredentials.length > 60 ? `${withoutCredentials.slice(0, 57)}...` : withoutCredentials;
         return JSON.stringify(short);
     }
     return String(value);
@@ -73489,7 +73568,8 @@ function visitObject(schema, value, path, walk, sensitive) {
     const patterns = Object.entries(schema.patternProperties ?? {}).map(([regex, child]) => ({ regex: new RegExp(regex, 'u'), child }));
     for (const [key, child] of Object.entries(value)) {
         const childPath = [...path, key];
-        const property = properties[key];
+        // Own keys only: a key named constructor, toString or __proto__ must not find Object.prototype's.
+        const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
         if (property !== undefined) {
             visit(property, child, childPath, walk, sensitive);
             continue;
@@ -73518,7 +73598,7 @@ function visitObject(schema, value, path, walk, sensitive) {
         walk.problems.push({ path: childPath, target: 'key', message: `unknown key "${key}" ${describeContainer(path, walk.root)}${hint}` });
     }
     for (const key of schema.required ?? []) {
-        if (!(key in value)) {
+        if (!Object.hasOwn(value, key)) {
             walk.problems.push({ path, target: 'key', message: `missing required key "${key}" ${describeContainer(path, walk.root)}` });
         }
     }
@@ -73677,6 +73757,14 @@ function checkAddress(text) {
     if (isDnsName(text))
         return { ok: true, kind: 'dns', canonical: text.toLowerCase().replace(/\.$/, '') };
     return { ok: false, problem: `is not a valid IP address or DNS name, got ${JSON.stringify(text)}` };
+}
+/** 127.0.0.0/8, ::1, an IPv4-mapped loopback, or localhost (and names under .localhost). */
+function isLoopback(address) {
+    if (address.kind === 'ipv4')
+        return address.canonical.startsWith('127.');
+    if (address.kind === 'ipv6')
+        return address.canonical === '::1' || /^::ffff:(127\.|7f)/.test(address.canonical);
+    return address.canonical === 'localhost' || address.canonical.endsWith('.localhost');
 }
 /** `10.0.0.100/24` (the schema already guarantees the shape). */
 function parseCidr4(text) {
@@ -73844,8 +73932,51 @@ const MANAGED_OPTIONS = {
     innodb_autoinc_lock_mode: 'is managed by lms-ha: Galera requires 2',
 };
 const OPTION_NAME = /^[a-z][a-z0-9_-]*$/;
+/**
+ * The managed option an operator's option name would set, as MariaDB reads it:
+ * "-" and "_" alike, a `loose-` prefix, then one of `skip-`, `enable-`,
+ * `disable-`, `maximum-`, and any unambiguous abbreviation of a name
+ * (`wsrep_cluster_addr`). The later value in the option files wins, so any of
+ * these would override what lms-ha writes.
+ */
+function managedOptionFor(name) {
+    let bare = name.toLowerCase().replace(/-/g, '_');
+    bare = bare.replace(/^loose_/, '');
+    bare = bare.replace(/^(skip|enable|disable|maximum)_/, '');
+    if (Object.hasOwn(MANAGED_OPTIONS, bare))
+        return { name: bare, why: MANAGED_OPTIONS[bare] };
+    // Abbreviations: only the managed names this one is a prefix of (at least 4 characters, as MariaDB's shortest useful ones).
+    if (bare.length >= 4 && !OPTIONS_THAT_ARE_PREFIXES.has(bare)) {
+        const full = Object.keys(MANAGED_OPTIONS).find((managed) => managed.startsWith(bare));
+        if (full !== undefined)
+            return { name: full, why: MANAGED_OPTIONS[full] };
+    }
+    return undefined;
+}
+/** Real MariaDB options whose name happens to begin a managed one; they mean themselves. */
+const OPTIONS_THAT_ARE_PREFIXES = new Set(['innodb', 'wsrep', 'binlog']);
 const GLUSTER_ONLY_KEYS = ['volume', 'brick_path', 'mount_path', 'owner', 'group', 'mode', 'arbiter', 'force_root_brick'];
 const RESERVED_DB_USERS = ['root', 'mysql', 'mariadb.sys'];
+/** Directories a volume must not be mounted over (or contain), nor a brick be put in: the OS, the MariaDB datadir, GlusterFS's own state. */
+const PROTECTED_DIRECTORIES = [
+    '/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr',
+    '/var/lib/mysql', '/var/lib/glusterd', '/var/lib/dpkg', '/var/lib/apt', '/var/log', '/tmp',
+];
+/** Never a migration source: the whole root, kernel views, device and runtime trees. */
+const SOURCE_FORBIDDEN = ['/', '/proc', '/sys', '/dev', '/run', '/boot'];
+function hasDotSegment(path) {
+    return path.split('/').some((segment) => segment === '.' || segment === '..');
+}
+function normalizePath(path) {
+    const trimmed = path.replace(/\/+$/, '');
+    return trimmed === '' ? '/' : trimmed;
+}
+/** Is `child` the directory `parent` or below it (paths already normalized, no dot segments)? */
+function inside(child, parent) {
+    const c = normalizePath(child);
+    const p = normalizePath(parent);
+    return c === p || p === '/' || c.startsWith(`${p}/`);
+}
 function semantic_plural(count, noun) {
     return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -73925,8 +74056,17 @@ class EnvironmentChecker {
                 firstByName.set(host.name, index);
             }
             const address = checkAddress(host.address);
+            const clusterRoles = host.roles.filter((role) => role !== 'bastion');
             if (!address.ok) {
                 this.report(['hosts', index, 'address'], 'value', `${this.describe(['hosts', index, 'address'])} ${address.problem}`);
+            }
+            else if (clusterRoles.length > 0 && isLoopback(address)) {
+                this.report(['hosts', index, 'address'], 'value', `${this.describe(['hosts', index, 'address'])} is a loopback address, which every host reads as itself; host "${host.name}" has the ${clusterRoles.join(', ')} role(s), which other hosts must reach: give its network address`);
+            }
+            else if (host.roles.includes('lb') && this.env.load_balancer && address.kind !== 'ipv4') {
+                this.report(['hosts', index, 'address'], 'value', address.kind === 'dns'
+                    ? `${this.describe(['hosts', index, 'address'])} must be an IPv4 address: keepalived's peers and the ProxySQL monitor account are written with the load balancers' addresses, not names`
+                    : `${this.describe(['hosts', index, 'address'])} is IPv6 but "load_balancer.vip" is IPv4: keepalived moves the VIP within one address family; give the load balancer its IPv4 address`);
             }
             else {
                 const owner = firstByAddress.get(address.canonical);
@@ -74017,9 +74157,10 @@ class EnvironmentChecker {
                 this.report(path, 'key', `option name "${key}" in "database.options" must be lowercase letters, digits, "_" and "-"`);
                 continue;
             }
-            const managed = MANAGED_OPTIONS[key.replace(/-/g, '_')];
+            const managed = managedOptionFor(key);
             if (managed !== undefined) {
-                this.report(path, 'key', `"database.options.${key}" ${managed}; remove it from options`);
+                const alias = managed.name === key.replace(/-/g, '_') ? '' : ` (MariaDB reads "${key}" as ${managed.name})`;
+                this.report(path, 'key', `"database.options.${key}"${alias} ${managed.why}; remove it from options`);
                 continue;
             }
             if (typeof value === 'string' && /[\r\n]/.test(value)) {
@@ -74042,6 +74183,8 @@ class EnvironmentChecker {
         const vip = parseCidr4(lb.vip);
         if (vip)
             this.checkVip(vip, lbHosts);
+        if (lb.proxysql?.package !== undefined)
+            this.checkUrlCredentials(['load_balancer', 'proxysql', 'package', 'url'], lb.proxysql.package.url);
         const other = lb.kind === 'haproxy' ? 'proxysql' : 'haproxy';
         if (lb[other] !== undefined) {
             this.report(['load_balancer', other], 'key', `"load_balancer.${other}" is only for kind ${other}; this load balancer is ${lb.kind}`);
@@ -74168,6 +74311,38 @@ class EnvironmentChecker {
         }
         if (storage.kind === 'glusterfs')
             this.checkGlusterfs();
+        if (storage.kind === 's3' && storage.s3 !== undefined)
+            this.checkS3(storage.s3);
+    }
+    /** What S3 itself (and rclone's endpoint setting) would refuse after connecting. */
+    checkS3(s3) {
+        const bucket = s3.bucket;
+        const bucketPath = ['storage', 's3', 'bucket'];
+        if (/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(bucket)) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} is shaped like an IP address, which S3 refuses as a bucket name`);
+        }
+        else if (/\.\.|\.-|-\./.test(bucket)) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} has "..", ".-" or "-." which S3 refuses in a bucket name`);
+        }
+        else if (bucket.startsWith('xn--') || bucket.endsWith('-s3alias') || bucket.endsWith('--ol-s3')) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} uses a prefix or suffix S3 reserves (xn--, -s3alias, --ol-s3)`);
+        }
+        if (s3.endpoint !== undefined) {
+            const endpointPath = ['storage', 's3', 'endpoint'];
+            if (!this.checkUrlCredentials(endpointPath, s3.endpoint) && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/.test(s3.endpoint)) {
+                this.report(endpointPath, 'value', '"storage.s3.endpoint" must be http(s)://host[:port] without a path; the bucket is "storage.s3.bucket"');
+            }
+        }
+    }
+    /**
+     * `https://user:pass@host` is a secret written inline. Refused without
+     * repeating the URL. Returns true when it reported a problem.
+     */
+    checkUrlCredentials(path, url) {
+        if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url))
+            return false;
+        this.report(path, 'value', `"${path.join('.')}" has a user name or password in the URL (value not shown): that is a secret written inline in the inventory; remove the "user:password@" part and remove the credential from the file's history`);
+        return true;
     }
     /**
      * Replica 2 without an arbiter is refused: when the two copies disagree
@@ -74199,11 +74374,16 @@ class EnvironmentChecker {
             const found = dataHosts.length === 0 ? 'found none' : `found 1 (${names(dataHosts)})`;
             this.report(['storage'], 'key', `GlusterFS needs at least 3 hosts with the storage role (or 2 plus "storage.arbiter"); ${found}`);
         }
+        if (storage.brick_path !== undefined)
+            this.checkPath(['storage', 'brick_path'], storage.brick_path, 'place');
+        if (storage.mount_path !== undefined)
+            this.checkPath(['storage', 'mount_path'], storage.mount_path, 'mount');
         const brick = storage.brick_path ?? (storage.volume === undefined ? undefined : defaultBrickPath(storage.volume));
         const mount = storage.mount_path;
         if (brick === undefined || mount === undefined)
             return;
-        const inside = (child, parent) => child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
+        if (hasDotSegment(brick) || hasDotSegment(mount))
+            return;
         if (inside(brick, mount)) {
             const path = storage.brick_path === undefined ? ['storage', 'mount_path'] : ['storage', 'brick_path'];
             this.report(path, 'value', `the brick ${brick} is inside the mounted volume ${mount}; keep the brick (GlusterFS's own copy) outside "storage.mount_path"`);
@@ -74211,6 +74391,36 @@ class EnvironmentChecker {
         else if (inside(mount, brick)) {
             this.report(['storage', 'mount_path'], 'value', `"storage.mount_path" ${mount} is inside the brick ${brick}; mount the volume outside the brick directory`);
         }
+    }
+    /**
+     * Paths are compared as strings elsewhere, so "." and ".." segments (which
+     * would defeat the brick-inside-mount check) are refused, as are system
+     * directories: a volume mounted over /etc or the MariaDB datadir (the db
+     * hosts are also web hosts in the Moodle layout) would hide them on every
+     * node. Returns true when the path is acceptable.
+     */
+    checkPath(path, value, use) {
+        const field = `"${path.join('.')}"`;
+        if (hasDotSegment(value) || value.includes('//')) {
+            this.report(path, 'value', `${field} must be a plain absolute path without ".", ".." or empty segments, got ${JSON.stringify(value)}`);
+            return false;
+        }
+        const normal = normalizePath(value);
+        if (use === 'source') {
+            const system = SOURCE_FORBIDDEN.find((dir) => normal === dir || (dir !== '/' && inside(normal, dir)));
+            if (system !== undefined) {
+                this.report(path, 'value', `${field} ${normal} is ${normal === '/' ? 'the whole root filesystem' : `a kernel or system directory (${system})`}; name the directory that holds the platform's files`);
+                return false;
+            }
+            return true;
+        }
+        const clash = PROTECTED_DIRECTORIES.find((dir) => inside(normal, dir) || inside(dir, normal));
+        if (clash !== undefined) {
+            const what = use === 'mount' ? 'mounting the volume there would hide' : 'a brick there would write into';
+            this.report(path, 'value', `${field} ${normal} is or contains a system directory (${clash}); ${what} it on every host; use a directory of its own such as /srv/...`);
+            return false;
+        }
+        return true;
     }
     declaredDatabases() {
         const preset = this.env.app?.preset ?? 'custom';
@@ -74272,6 +74482,14 @@ class EnvironmentChecker {
             return;
         if (migrate.files) {
             this.checkHostReference(['migrate', 'files', 'source_host'], migrate.files.source_host);
+            const source = migrate.files.source_path;
+            const sourcePath = ['migrate', 'files', 'source_path'];
+            if (this.checkPath(sourcePath, source, 'source')) {
+                const mount = this.env.storage?.kind === 'glusterfs' ? this.env.storage.mount_path : undefined;
+                if (mount !== undefined && !hasDotSegment(mount) && (inside(source, mount) || inside(mount, source))) {
+                    this.report(sourcePath, 'value', `"migrate.files.source_path" ${source} overlaps the volume's own mount ${mount}: the files would be copied into themselves; name the old directory`);
+                }
+            }
             const kind = this.env.storage?.kind ?? 'none';
             if (kind === 'none') {
                 this.report(['migrate', 'files'], 'key', '"migrate.files" needs a "storage" section of kind glusterfs or s3 to copy the files into');
@@ -74438,8 +74656,14 @@ function sortProblems(problems) {
 
 
 
-/** Aliases expand when read; a small cap stops "billion laughs" files from exhausting memory. */
-const MAX_ALIAS_COUNT = 100;
+/**
+ * Aliases expand when read. What is bounded is the size of the expanded data
+ * ("billion laughs"), not how often an anchor is reused: an inventory that
+ * reuses one small anchor for 200 hosts is fine.
+ */
+const MAX_EXPANDED_NODES = 200_000;
+/** Far deeper than any inventory (about 8 levels); deeper input is refused before it can exhaust the stack. */
+const MAX_DEPTH = 64;
 function keyAt(doc, offset) {
     let found;
     (0,dist/* visit */.YR)(doc, {
@@ -74462,6 +74686,8 @@ function yamlMessage(error, doc, severity) {
         }
         case 'MULTIPLE_DOCS':
             return 'the inventory must be a single YAML document; remove the "---" that starts a second one';
+        case 'RESOURCE_EXHAUSTION':
+            return `the inventory nests too deeply to be read (an inventory needs fewer than ${MAX_DEPTH} levels); remove the runaway brackets or indentation`;
         default:
             return severity === 'error' ? `YAML syntax error: ${error.message}` : `YAML problem: ${error.message}`;
     }
@@ -74476,11 +74702,93 @@ function invalidInventory(file, problems) {
         hint: `Fix each problem at the position shown. Editors check the file as you type when its first line is "# yaml-language-server: $schema=<path to ${JSON_SCHEMA_PATH}>".`,
     });
 }
+/**
+ * Problems of the document's shape that would otherwise surface as a crash or
+ * a position-less message: aliases to no anchor, aliases inside their own
+ * anchor, runaway nesting, and alias expansion beyond MAX_EXPANDED_NODES.
+ */
+function shapeProblems(doc) {
+    const problems = [];
+    const root = doc.contents;
+    if (!root)
+        return problems;
+    const offsetOf = (node) => node?.range?.[0] ?? 0;
+    // Depth first, without recursion, so the check itself cannot overflow.
+    const stack = [{ node: root, depth: 1 }];
+    while (stack.length > 0) {
+        const { node, depth } = stack.pop();
+        if (depth > MAX_DEPTH) {
+            problems.push({ offset: offsetOf(node), message: `the inventory nests deeper than ${MAX_DEPTH} levels here; an inventory needs fewer than 10` });
+            return problems;
+        }
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            if (node.resolve(doc) === undefined) {
+                problems.push({ offset: offsetOf(node), message: `alias *${node.source} refers to no anchor &${node.source} defined before it` });
+            }
+        }
+        else if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
+            for (const item of node.items) {
+                if ((0,dist/* isPair */.tO)(item)) {
+                    stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+                }
+                else {
+                    stack.push({ node: item, depth: depth + 1 });
+                }
+            }
+        }
+    }
+    if (problems.length > 0)
+        return problems;
+    // Expanded size, each anchored node counted once (memo), so this is linear in the text.
+    const sizes = new Map();
+    const inProgress = new Set();
+    const sizeOf = (node) => {
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            const target = node.resolve(doc);
+            if (inProgress.has(target))
+                throw Object.assign(new Error('cycle'), { alias: node });
+            return sizeOf(target);
+        }
+        const known = sizes.get(node);
+        if (known !== undefined)
+            return known;
+        inProgress.add(node);
+        let total = 1;
+        if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
+            for (const item of node.items) {
+                total += (0,dist/* isPair */.tO)(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
+                if (total > MAX_EXPANDED_NODES)
+                    throw Object.assign(new Error('too large'), { at: item });
+            }
+        }
+        inProgress.delete(node);
+        sizes.set(node, total);
+        return total;
+    };
+    try {
+        sizeOf(root);
+    }
+    catch (error) {
+        const detail = error;
+        if (detail.alias !== undefined) {
+            problems.push({ offset: offsetOf(detail.alias), message: 'this alias refers to a node that contains it, which would expand without end' });
+        }
+        else {
+            const where = (0,dist/* isPair */.tO)(detail.at) ? detail.at.key : detail.at;
+            problems.push({
+                offset: offsetOf(where),
+                message: `the inventory expands (through its aliases) to more than ${MAX_EXPANDED_NODES} values; an inventory is far smaller, so this looks like an alias bomb`,
+            });
+        }
+    }
+    return problems;
+}
 /** All problems of an inventory text, or the inventory when there are none. Never throws for bad input. */
 function parseInventory(text, file) {
     const lineCounter = new dist/* LineCounter */.HN();
     // logLevel 'error': yaml would otherwise print its own warnings to stderr; only the report layer writes logs.
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+    // merge: YAML 1.1 merge keys (<<: *defaults), which operators use to share host settings.
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error', merge: true });
     const source = yamlSource(file, doc, lineCounter);
     const at = (offset) => {
         const { line, col } = lineCounter.linePos(offset);
@@ -74493,9 +74801,13 @@ function parseInventory(text, file) {
     ];
     if (syntax.length > 0)
         return { problems: sortProblems(syntax) };
+    const shape = shapeProblems(doc);
+    if (shape.length > 0)
+        return { problems: sortProblems(shape.map(({ offset, message }) => ({ ...at(offset), message }))) };
     let data;
     try {
-        data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+        // The expansion is bounded by shapeProblems above.
+        data = doc.toJS({ maxAliasCount: -1 });
     }
     catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -74797,7 +75109,8 @@ function collect(schema, value, path, found) {
     }
     if (secrets_isRecord(value)) {
         for (const [key, child] of Object.entries(value)) {
-            const property = schema.properties?.[key] ?? Object.values(schema.patternProperties ?? {})[0];
+            const own = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+            const property = own ?? Object.values(schema.patternProperties ?? {})[0];
             if (property)
                 collect(property, child, [...path, key], found);
         }
@@ -74847,42 +75160,103 @@ class Secrets {
         return `Secrets(${this.names.join(', ')})`;
     }
 }
+/** Shortest secret accepted: a shorter one is guessable, and masking it would blot out ordinary words in every log. */
+const MIN_SECRET_LENGTH = 8;
+// keepalived.conf's parser: printable ASCII without space, comment starters, quotes, backslash, braces.
+const KEEPALIVED_FORBIDDEN = /[^\x21-\x7e]|[#!"'\\{}]/u;
+const SECRET_RULES = [
+    {
+        applies: (path) => path.join('.') === 'load_balancer.auth_password',
+        check: (value) => KEEPALIVED_FORBIDDEN.test([...value].slice(0, 8).join(''))
+            ? 'keepalived uses its first 8 characters, which must be printable ASCII other than space # ! " \' \\ { }'
+            : undefined,
+    },
+    {
+        applies: (path) => path.join('.') === 'load_balancer.proxysql.admin_password',
+        check: (value) => (/[:;\\]/.test(value) ? 'ProxySQL\'s admin_credentials cannot carry ":", ";" or a backslash' : undefined),
+    },
+    {
+        applies: (path) => path.join('.') === 'load_balancer.proxysql.monitor_password',
+        check: (value) => (/\\/.test(value) ? 'ProxySQL\'s admin interface cannot take a backslash in the monitor password' : undefined),
+    },
+];
+/** Problems with a secret's value, in words that never repeat it. */
+function secretValueProblems(value, path, environment) {
+    const problems = [];
+    if (/[\r\n\0]/.test(value))
+        problems.push('contains a line break or NUL, which no config file or SQL literal lms-ha writes can carry safely');
+    if (value.trim() === '')
+        problems.push('is only whitespace');
+    else if ([...value].length < MIN_SECRET_LENGTH)
+        problems.push(`is shorter than ${MIN_SECRET_LENGTH} characters`);
+    for (const rule of SECRET_RULES) {
+        if (!rule.applies(path, environment))
+            continue;
+        const problem = rule.check(value);
+        if (problem)
+            problems.push(problem);
+    }
+    return problems;
+}
 /**
  * Reads every secret the environment references from `vars`. An empty value
  * counts as missing: GitHub Actions expands an undefined secret to "".
  * Multi-line values are also masked line by line, because log masking matches
- * single lines.
+ * single lines. Every value is masked first, then checked against the shape
+ * rules of the components that will use it, so a bad value stops the run here.
  */
 function resolveSecrets(environment, vars, mask) {
     const references = findSecretReferences(environment);
     const values = new Map();
     const missing = new Map();
+    const malformed = [];
     for (const reference of references) {
-        if (values.has(reference.name))
-            continue;
         const value = Object.hasOwn(vars, reference.name) ? vars[reference.name] : undefined;
         if (value === undefined || value === '') {
             missing.set(reference.name, [...(missing.get(reference.name) ?? []), reference]);
             continue;
         }
-        mask(value);
-        for (const line of value.split(/\r?\n/)) {
-            if (line.trim() !== '' && line !== value)
-                mask(line);
+        if (!values.has(reference.name)) {
+            mask(value);
+            for (const line of value.split(/\r?\n/)) {
+                if (line.trim() !== '' && line !== value)
+                    mask(line);
+            }
+            values.set(reference.name, value);
         }
-        values.set(reference.name, value);
+        const problems = secretValueProblems(value, reference.path, environment);
+        if (problems.length > 0)
+            malformed.push({ reference, problems });
     }
     if (missing.size > 0)
         throw missingSecrets(environment, missing);
+    if (malformed.length > 0)
+        throw malformedSecrets(environment, malformed);
     return new Secrets(values);
 }
-function missingSecrets(environment, missing) {
+function malformedSecrets(environment, malformed) {
+    const { source, base, root, messagePath } = locate(environment);
+    const problems = malformed.map(({ reference, problems: found }) => ({
+        ...source.position([...base, ...reference.path, 'env'], 'value'),
+        message: `the value of ${reference.name} (${describe(messagePath(reference.path), root)}) ${found.join('; ')}`,
+    }));
+    const sorted = sortProblems(problems);
+    return new DeployError('invalid-input', `unusable secret values for environment "${environment.name}" (values not shown):\n${sorted.map((p) => `  ${errors_formatProblem(p)}`).join('\n')}`, {
+        problems: sorted,
+        hint: `Set each variable to a value of at least ${MIN_SECRET_LENGTH} characters on one line that the component can take (e.g. openssl rand -base64 24 | tr -d '/+='); nothing was contacted.`,
+    });
+}
+function locate(environment) {
     const origin = originOf(environment);
     const source = origin?.source ?? detachedSource('inventory');
     const base = origin?.path ?? ['environments', environment.name];
     // Names in messages ("app user "moodle"") are looked up in a root shaped like the file.
     const root = { environments: { [environment.name]: environment } };
     const messagePath = (path) => ['environments', environment.name, ...path];
+    return { source, base, root, messagePath };
+}
+function missingSecrets(environment, missing) {
+    const { source, base, root, messagePath } = locate(environment);
     const problems = [];
     for (const [name, references] of missing) {
         for (const reference of references) {
@@ -74933,6 +75307,26 @@ const GALERA_DEFAULTS = {
     port: 3306,
     version: '10.11',
 };
+/**
+ * How fast the cluster drops a member that died without saying goodbye (a
+ * killed mariadbd, a crashed host). Galera's defaults suspect a silent member
+ * after 5 s (evs.suspect_timeout) and, until the others agree it is gone,
+ * every commit on the survivors waits: measured in the lab, writes through the
+ * VIP came back 6.1 s after the writer was killed, 5.5 s of it this wait. 2 s
+ * with a keepalive every 0.5 s keeps four keepalives in each window, so one
+ * late packet on a busy host does not evict anybody. Once suspected, the
+ * survivors agree on the new view by exchanging join messages, resent every
+ * evs.join_retrans_period (default 1 s; seen taking 0.5-1 s in the lab), and
+ * the suspicion itself is looked for every evs.inactive_check_period (default
+ * 0.5 s). The inventory's providerOptions can still set other values.
+ * MariaDB's own Galera tests run with evs.suspect_timeout=PT1S.
+ */
+const GALERA_FAILURE_DETECTION = {
+    'evs.inactive_check_period': 'PT0.25S',
+    'evs.join_retrans_period': 'PT0.5S',
+    'evs.keepalive_period': 'PT0.5S',
+    'evs.suspect_timeout': 'PT2S',
+};
 /** The OS user mysqld runs as on Debian/Ubuntu and RHEL packages. */
 const MYSQLD_OS_USER = 'mysql';
 /** Fills defaults. Validation is separate so the inventory can report all problems at once. */
@@ -74954,7 +75348,7 @@ function galeraModel(input) {
         syncWait: input.syncWait ?? GALERA_DEFAULTS.syncWait,
         bindAddress: input.bindAddress ?? GALERA_DEFAULTS.bindAddress,
         port: input.port ?? GALERA_DEFAULTS.port,
-        providerOptions: { ...(input.providerOptions ?? {}) },
+        providerOptions: { ...GALERA_FAILURE_DETECTION, ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
         platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
         version: input.version ?? GALERA_DEFAULTS.version,
@@ -76963,6 +77357,18 @@ function decideRemoval(input) {
  * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
  *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
  *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Failover timing (target: writes back through the VIP within 3 s of the
+ *   writer dying). Measured in the lab with the old `inter 2s fall 2`: the
+ *   writer was marked DOWN 4.3 s after mariadbd was killed (two checks 2 s
+ *   apart), while every client connection in between was refused by the dead
+ *   node. Now: a check every 1 s and, once one failed, the next 250 ms later
+ *   (`fastinter`), still two failures in a row (`fall 2`), so one slow check
+ *   never takes a node out; and a connection the node refuses marks it DOWN at
+ *   once (`observe layer4 error-limit 1 on-error mark-down`: a refused TCP
+ *   connection is a dead server, not a slow one) and is retried on the next
+ *   server (`retries 1` + `option redispatch`, safe because nothing was sent
+ *   on a connection that never opened). `timeout check 2s` bounds a check that
+ *   hangs; the check script gives up on MariaDB before that and answers 503.
  * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
  *   HAProxy never cuts an idle pooled connection the server would have kept.
  * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
@@ -77041,12 +77447,15 @@ function renderHaproxyConfig(model) {
     if (new Set(ports).size !== ports.length)
         invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
     const out = [];
-    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', 
+    // A LAN peer answers a SYN in milliseconds; a host that is gone should not hold a client for long.
+    '    timeout connect 2s', '    timeout client 8h', '    timeout server 8h', '    timeout check 2s', '');
+    const dbChecks = `port ${healthPort} inter 1s fastinter 250ms downinter 1s fall 2 rise 3 observe layer4 error-limit 1 on-error mark-down`;
     const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
-    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
     out.push(readers === 'all'
         ? '# Readers: every synced node, fewest connections first.'
-        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
     if (model.web) {
         checkServers('web', model.web.servers);
         const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
@@ -77554,9 +77963,11 @@ class Redactor {
         return text.replace(this.pattern, REDACTED);
     }
     /**
-     * Redacts every string (values and keys) in a JSON-like value. Use this before
-     * `JSON.stringify` rather than redacting the serialized text: a secret containing
-     * `"` or `,` could otherwise tear the JSON apart.
+     * Redacts every string value in a JSON-like value. Keys are lms-ha's own field
+     * names and are left alone (a secret that happens to equal a key must not
+     * turn `failureReason` into `***`). Use this before `JSON.stringify` rather
+     * than redacting the serialized text: a secret containing `"` or `,` could
+     * otherwise tear the JSON apart.
      */
     redactDeep(value) {
         return this.walk(value);
@@ -77574,12 +77985,13 @@ class Redactor {
         if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
             const out = {};
             for (const [k, v] of Object.entries(value))
-                out[this.redact(k)] = this.walk(v);
+                out[k] = this.walk(v);
             return out;
         }
         return value;
     }
 }
+const SQL_ESCAPES = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' };
 function escapeRegExp(s) {
     return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -77595,7 +78007,14 @@ function encodedForms(secret) {
     forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
     // Inside a JSON string: quotes, backslashes and control characters escaped.
     forms.push(JSON.stringify(secret).slice(1, -1));
-    return [...new Set(forms)];
+    // The escapings lms-ha's own renderers apply, in case a secret is escaped before it is redacted.
+    forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+    forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c])); // MariaDB string literal
+    forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
+    forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
+    return [...new Set(forms)].filter((form) => form.length > 0);
 }
 /**
  * The part of the base64 encoding that is the same wherever the secret sits in
@@ -77714,8 +78133,13 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
     if (expected === '')
         return actual;
     if (!/^[0-9a-f]{64}$/.test(expected)) {
-        throw new DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+        throw new DeployError('invalid-input', 'The reviewed plan hash is not a sha256 hex digest (64 hex characters).', {
             hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+        });
+    }
+    if (options.key && !options.key.shared && planHasSecretContent(plan)) {
+        throw new DeployError('invalid-input', 'This plan sets secret values, so its hash is keyed with plan-hash-key, and no plan-hash-key is set: the reviewed hash cannot be checked. Nothing was applied.', {
+            hint: 'Give the plan job and the apply job the same plan-hash-key secret (input plan-hash-key, LMS_HA_PLAN_HASH_KEY for the CLI; e.g. openssl rand -hex 32), then plan and review again.',
         });
     }
     if (expected !== actual) {
@@ -78084,7 +78508,11 @@ async function planOrApplyReviewed(context, spec) {
     };
     if (context.request.mode === 'plan') {
         const { plan } = await planNow();
-        return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+        const key = context.request.planHashKey;
+        if (!key.shared && planHasSecretContent(plan)) {
+            context.logger.warn('this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.');
+        }
+        return { plan, planHash: planHash(plan, { key }), hosts: [] };
     }
     const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
     return withLock(remotes, {
@@ -78095,12 +78523,12 @@ async function planOrApplyReviewed(context, spec) {
         const { plan, gathered } = await planNow();
         let hash;
         try {
-            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
         }
         catch (error) {
             // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
             if (error instanceof DeployError && error.reason === 'plan-changed')
-                return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [], error };
+                return { plan, planHash: planHash(plan, { key: context.request.planHashKey }), hosts: [], error };
             throw error;
         }
         const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
@@ -78328,7 +78756,7 @@ function resolve(model) {
 }
 /**
  * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
  * never hang: the client has a connect timeout, the whole query a hard timeout, and
  * the service unit a runtime limit on top.
  */
@@ -78370,8 +78798,10 @@ if [ -e "$MAINTENANCE_FILE" ]; then
 fi
 
 # wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
   --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
   2>/dev/null) || unavailable 'mysql unreachable or too slow'
 
@@ -78849,8 +79279,8 @@ function desiredProxysqlState(model) {
     const mysqlVariables = [
         { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
         { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
-        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 1000, 100)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 800, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
         { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
     ];
     const adminVariables = [
@@ -78877,6 +79307,7 @@ function desiredProxysqlState(model) {
  * rules, and the admin credentials and interface last, so that any earlier
  * failure leaves the old admin login working for the retry.
  */
+
 
 
 const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
@@ -78978,26 +79409,11 @@ function renderProxysqlAdminSql(model, options = {}) {
     const sql = `${lines.join('\n')}\n`;
     return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
 }
-/** A MariaDB string literal (backslash escapes on, the server default). */
-function mariadbString(value) {
-    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
-        switch (c) {
-            case '\\':
-                return '\\\\';
-            case "'":
-                return "\\'";
-            case '\0':
-                return '\\0';
-            case '\n':
-                return '\\n';
-            case '\r':
-                return '\\r';
-            default:
-                return '\\Z';
-        }
-    });
-    return `'${escaped}'`;
-}
+/**
+ * A MariaDB string literal: the one quoting every MariaDB script of lms-ha uses,
+ * read with backslash escapes on, which SCRIPT_PREAMBLE guarantees.
+ */
+const mariadbString = quoteString;
 /**
  * The monitor account in MariaDB (run once on any Synced node; Galera replicates
  * it), one per load balancer address. USAGE only: the Galera check reads global
@@ -79010,7 +79426,12 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
     if (monitor.password.length === 0) {
         throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
     }
-    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+    // The same preamble as every MariaDB script: an operator sql_mode with
+    // NO_BACKSLASH_ESCAPES would otherwise misread the escaped password literal.
+    const lines = [
+        '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+        ...SCRIPT_PREAMBLE.map((statement) => `${statement};`),
+    ];
     for (const address of [...new Set(lbAddresses)]) {
         if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
             throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
@@ -79038,6 +79459,7 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
  */
 
 
+
 const MARK = 'lms-ha:section';
 const QUERIES = {
     servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
@@ -79046,10 +79468,18 @@ const QUERIES = {
     users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
     variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
 };
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+const marked = (queries) => `${Object.entries(queries)
     .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
     .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
 /** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
 function runtime_unescapeBatchField(field) {
     if (field === 'NULL')
@@ -79124,6 +79554,9 @@ function parseProxysqlRuntime(output) {
             case 'variables':
                 if (f[0])
                     runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
                 break;
             default:
                 break;
@@ -79279,6 +79712,35 @@ function diffProxysqlRuntime(model, actual) {
 function sectionsToApply(changes) {
     const touched = new Set(changes.map((c) => c.section));
     return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
 }
 
 ;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
@@ -79888,9 +80350,9 @@ function lbFactsScript(o) {
     }
     return parts.join('; ');
 }
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
 function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 function parseLbFacts(stdout, kind) {
     const s = splitVerifySections(stdout);
@@ -80561,7 +81023,7 @@ function computePlan(context, model, desired, g) {
                     name: 'wsrep_sst_auth',
                     action: 'set',
                     detail: 'SST credentials changed',
-                    fingerprint: (0,external_node_crypto_.createHmac)('sha256', (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+                    fingerprint: secretFingerprint(context.request.planHashKey, [digest]),
                     apply: async (ctx) => {
                         const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef)}`;
                         await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
@@ -80613,7 +81075,6 @@ function computePlan(context, model, desired, g) {
         });
     }
     // SQL changes run on the writer; accounts and databases replicate.
-    const fingerprintKey = (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
     // The writer, unless it is itself about to join an existing cluster.
     const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0] : writer;
     const pushSql = (list) => {
@@ -80623,9 +81084,7 @@ function computePlan(context, model, desired, g) {
             const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
             const fingerprint = secretNames.length === 0
                 ? undefined
-                : (0,external_node_crypto_.createHmac)('sha256', fingerprintKey)
-                    .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
-                    .digest('hex');
+                : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
             const statements = c.statements;
             changes.push({
                 kind: 'sql',
@@ -84620,9 +85079,12 @@ const promises_namespaceObject = require("node:fs/promises");
  *   answers it itself, no backend connection and no credentials needed).
  *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
  *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 2, rise 2: a dead proxy is seen within ~2 s; the LB then
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
  *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 3 s, issue 4).
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
  * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
  *   unprivileged user (that deploy-lb creates); scripts and their directories
  *   must be root-owned and not writable by others.
@@ -84764,8 +85226,8 @@ function renderKeepalivedConfig(model, self) {
         'vrrp_script chk_proxy {',
         `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
         '    interval 1',
-        '    timeout 2',
-        '    fall 2',
+        '    timeout 3',
+        '    fall 1',
         '    rise 2',
         '}',
         '',
@@ -84798,6 +85260,17 @@ function renderKeepalivedConfig(model, self) {
         secrets: [auth.value, model.authPassword],
     };
 }
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
 /** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
 function renderKeepalivedCheckScript(probe) {
     const head = [
@@ -84816,7 +85289,7 @@ function renderKeepalivedCheckScript(probe) {
             '# HAProxy must answer on its stats page and its writer backend must have a',
             '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
             '# connection each time, which MariaDB counts towards max_connect_errors.',
-            `csv=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null) || exit 1`,
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
             `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
             '',
         ].join('\n');
@@ -84824,7 +85297,7 @@ function renderKeepalivedCheckScript(probe) {
     return [
         ...head,
         '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        `greeting=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null) || exit 1`,
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
         'set -- $greeting',
         '[ "${5:-}" = 0a ]',
         '',
@@ -85758,8 +86231,7 @@ function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
     const changes = [];
     const warnings = [...desired.warnings];
-    const fingerprintKey = options.fingerprintKey ?? (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-    const fingerprint = (value) => (0,external_node_crypto_.createHmac)('sha256', fingerprintKey).update(value).digest('hex');
+    const fingerprint = (value) => secretFingerprint(context.request.planHashKey, [value]);
     const sqlHost = dbHosts[0].name;
     if (g.account === null) {
         warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
@@ -86105,16 +86577,12 @@ function createDeployLb(options = {}) {
     return async (context) => {
         const desired = desiredLbState(context);
         const hosts = [...desired.dbHosts, ...desired.lbHosts];
-        const key = (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-        const compute = { ...options, fingerprintKey: options.fingerprintKey ?? key };
-        // Published hash, keyed so it cannot be used to test guesses of a secret.
-        const hashOptions = { sensitiveKey: key };
+        const compute = { ...options };
         return planOrApplyReviewed(context, {
             command: 'deploy-lb',
             lockHosts: hosts,
             gather: () => gatherLbFacts(context, desired),
             plan: (g) => computeLbPlan(context, desired, g, compute),
-            hashOptions,
         });
     };
 }
@@ -87766,12 +88234,12 @@ const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
-function normalizePath(p) {
+function model_normalizePath(p) {
     return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
 /** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
 function sameBrickPath(a, b) {
-    return normalizePath(a) === normalizePath(b);
+    return model_normalizePath(a) === model_normalizePath(b);
 }
 /**
  * Refuses a model that would lose data or that gluster would reject. All
@@ -87806,10 +88274,10 @@ function validateVolumeModel(model, mounts) {
         if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
             problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
         }
-        else if (normalizePath(b.path) === '/') {
+        else if (model_normalizePath(b.path) === '/') {
             problems.push(`brick path on ${b.host} cannot be "/"`);
         }
-        const name = `${b.address}:${normalizePath(b.path)}`;
+        const name = `${b.address}:${model_normalizePath(b.path)}`;
         if (seenNames.has(name))
             problems.push(`brick ${name} is listed twice`);
         seenNames.add(name);
@@ -87832,17 +88300,17 @@ function validateVolumeModel(model, mounts) {
     }
     if (mounts) {
         for (const b of bricks) {
-            const fact = mounts.find((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path));
+            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
             if (!fact)
                 continue;
-            if (normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
+            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
                 problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
                     'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
                     'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
             }
-            if (normalizePath(fact.mountPoint) === normalizePath(b.path) && normalizePath(b.path) !== '/') {
+            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
                 problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
-                    `into the empty directory underneath; use a sub-directory such as ${normalizePath(b.path)}/brick`);
+                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
             }
         }
     }
@@ -87854,7 +88322,7 @@ function validateVolumeModel(model, mounts) {
 }
 /** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
 function bricksOnRootFilesystem(model, mounts) {
-    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path) && normalizePath(m.mountPoint) === '/'));
+    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
 }
 /**
  * The fact command for one brick path: which filesystem holds it. The brick
@@ -88941,7 +89409,45 @@ function proxysqlChecks(lbName, runtime, nodes, db) {
         .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
     const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
     checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    const hg = PROXYSQL_HOSTGROUPS;
+    const galera = runtime.galeraHostgroups;
+    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+    const galeraOk = galera.length === 1 &&
+        galeraRow !== undefined &&
+        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+        galeraRow.reader_hostgroup === hg.reader &&
+        galeraRow.offline_hostgroup === hg.offline &&
+        galeraRow.active === 1 &&
+        galeraRow.max_writers === 1;
+    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
+    if (runtime.monitor) {
+        const failing = nodes
+            .map((n) => {
+            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
+            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+        })
+            .filter((x) => x !== null);
+        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
+    }
     return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb) {
+    const runtimes = lb.lbs
+        .map((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+        .filter((x) => x !== null);
+    if (runtimes.length < 2)
+        return null;
+    const [first, ...others] = runtimes;
+    const differences = others
+        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
+        .filter((d) => d.items.length > 0);
+    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
 }
 function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
     const out = [];
@@ -88999,6 +89505,11 @@ function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
                     writers.set(h.name, r.writer);
             }
         }
+    }
+    if (lb.kind === 'proxysql') {
+        const agreement = proxysqlAgreementCheck(lb);
+        if (agreement)
+            out.push(agreement);
     }
     if (lb.lbs.length > 1) {
         const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
@@ -89099,7 +89610,7 @@ function s3Check(bucket) {
 }
 // ---------------------------------------------------------------------------
 // Report
-function checks_cell(text) {
+function cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 /**
@@ -89107,7 +89618,7 @@ function checks_cell(text) {
  * checks first, then warnings. Pass already-redacted checks.
  */
 function healthReportMarkdown(checks) {
-    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${checks_cell(c.layer)} | ${checks_cell(c.host)} | ${checks_cell(c.check)} | ${checks_cell(c.expected)} | ${checks_cell(c.observed)} |`)].join('\n');
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${cell(c.layer)} | ${cell(c.host)} | ${cell(c.check)} | ${cell(c.expected)} | ${cell(c.observed)} |`)].join('\n');
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn');
     const parts = [];
@@ -89138,10 +89649,16 @@ function healthReportMarkdown(checks) {
  * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
  *
  * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since HAProxy connects to
+ * allowed only from the load balancers' addresses, since the proxy connects to
  * the nodes from there) into lms_ha.drill_probe, both created here by root
  * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
  */
+
 
 
 
@@ -89214,7 +89731,7 @@ function newRunId() {
 function probeScript(o) {
     if (!/^[a-z0-9]+$/.test(o.run))
         throw new Error(`bad probe run id ${o.run}`);
-    const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
     const loop = [
         'c=$(command -v mariadb || command -v mysql)',
         'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
@@ -89401,8 +89918,6 @@ function drills_row(host, check, expected, observed, ok, hint) {
 function drillPreconditions(request, view) {
     if (!view.lb || view.dbNodes.length === 0)
         return 'drills need a database and a load_balancer section in the inventory';
-    if (view.lb.kind !== 'haproxy')
-        return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
     if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
         return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
     const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
@@ -89412,15 +89927,30 @@ function drillPreconditions(request, view) {
     return null;
 }
 /**
- * Every HAProxy agrees on the active writer and no server is half-way through
- * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
- * must not start in it (the writer would move under it, e.g. failing back to
- * a node that just rejoined).
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
  */
-function haproxySettled(view) {
+function proxySettled(view) {
     const lb = view.lb;
-    if (!lb || lb.kind !== 'haproxy')
+    if (!lb)
         return true;
+    if (lb.kind === 'proxysql') {
+        const writers = lb.lbs.map((h) => {
+            const f = lb.facts.get(h.name);
+            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
+                return null;
+            const servers = f.proxysql.runtime.servers;
+            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
+                return null;
+            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+            return w.length === 1 ? w[0].hostname : null;
+        });
+        return writers.every((w) => w !== null && w === writers[0]);
+    }
     return lb.lbs.every((h) => {
         const f = lb.facts.get(h.name);
         if (!f || isUnreachable(f) || !f.haproxy?.stats)
@@ -89430,7 +89960,7 @@ function haproxySettled(view) {
         return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
     });
 }
-/** Polls the read-only verification until every check passes and HAProxy has settled. */
+/** Polls the read-only verification until every check passes and the proxies have settled. */
 async function waitHealthy(verifyNow, deadlineMs) {
     const started = Date.now();
     let view = null;
@@ -89439,8 +89969,8 @@ async function waitHealthy(verifyNow, deadlineMs) {
         await pollUntil('every check to pass', deadlineMs, async () => {
             const v = await verifyNow();
             failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-            if (failures.length === 0 && !haproxySettled(v))
-                failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0 && !proxySettled(v))
+                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
             if (failures.length === 0)
                 view = v;
             return view !== null;
@@ -89451,19 +89981,58 @@ async function waitHealthy(verifyNow, deadlineMs) {
     }
     return { view, failures, ms: Date.now() - started };
 }
-/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
 function currentWriter(view) {
     const lb = view.lb;
     if (!lb)
         return null;
     const holder = vipHolders(lb)[0];
     const f = holder ? lb.facts.get(holder) : undefined;
-    if (!f || isUnreachable(f) || !f.haproxy?.stats)
+    if (!f || isUnreachable(f))
+        return null;
+    if (lb.kind === 'proxysql') {
+        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+        if (writers.length !== 1)
+            return null;
+        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
+    }
+    if (!f.haproxy?.stats)
         return null;
     const w = writerOf(f.haproxy.stats);
     if (!w)
         return null;
     return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context, lb, action, password) {
+    const config = context.environment.load_balancer;
+    if (!config || config.kind !== 'proxysql')
+        return;
+    const sql = [
+        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+        ...(action === 'add'
+            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+            : []),
+        'LOAD MYSQL USERS TO RUNTIME;',
+        '',
+    ].join('\n');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
+    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+    await Promise.all(lb.lbs.map(async (h) => {
+        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+        if (r.code !== 0 && action === 'add') {
+            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: h.name,
+                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+            });
+        }
+        if (r.code !== 0)
+            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }));
 }
 async function rootSql(remote, sql, purpose) {
     const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
@@ -89487,6 +90056,15 @@ async function vipHolderNow(context, lb) {
         }
     }));
     return answers.filter((x) => x !== null);
+}
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote, context) {
+    const config = context.environment.load_balancer;
+    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+        return r.stdout.trim() !== '';
+    });
 }
 async function pollUntil(what, deadlineMs, test) {
     const started = Date.now();
@@ -89524,10 +90102,10 @@ async function runDrills(context, request, first, verifyNow) {
         const figures = [];
         let view = first;
         for (const drill of request.drills) {
-            if (!haproxySettled(view)) {
+            if (!proxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -89548,12 +90126,13 @@ async function runOneDrill(context, drill, view, verifyNow) {
     const log = context.logger;
     const writer = currentWriter(view);
     const holder = vipHolders(lb)[0];
+    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
     let target;
     if (drill === 'proxy-stop')
-        target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -89576,13 +90155,17 @@ async function runOneDrill(context, drill, view, verifyNow) {
             return;
         restored = true;
         const remote = await context.host(target.host);
-        const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
         log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
         await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+        // A restarted ProxySQL loads its users from disk, where the probe account never is.
+        if (unit === 'proxysql')
+            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
     };
     try {
         log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
         await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        await proxysqlDrillUser(context, lb, 'add', password);
         const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
         const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
         child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
@@ -89593,7 +90176,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
         const victimName = context.facts.get(target.host)?.hostname;
         if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
                 hint: 'Run the drill again once the load balancers agree on the writer.',
             });
         }
@@ -89604,7 +90187,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         log.info(`drill ${name}: ${target.what}`);
         broken = true;
         if (drill === 'proxy-stop')
-            await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
         else if (drill === 'db-stop')
             await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
         else
@@ -89641,8 +90224,8 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
-            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
         const acked = events.filter((e) => e.ok).map((e) => e.seq);
@@ -89698,6 +90281,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     finally {
         // Also after a failure: the temporary account must not outlive the run.
+        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
         await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
     }
 }
@@ -92671,6 +93255,7 @@ function commandToRun(name) {
  * src/cli.ts (the CLI); everything below works from this and nothing else.
  */
 
+
 /** Validates everything both fronts collected, naming every problem at once; `commands` is the registry's list. */
 function parseRequest(raw, commands) {
     const problems = [];
@@ -92686,9 +93271,19 @@ function parseRequest(raw, commands) {
         problems.push(`${name('environment')} is required: name an environment of the inventory`);
     if (!raw.inventoryPath)
         problems.push(`${name('inventory')} is required: the path of the inventory YAML`);
-    const parallelism = Number(raw.parallelism);
+    // Digits only: Number() would also take 0x10, 1e2, " 5" and "".
+    const parallelism = /^[0-9]{1,3}$/.test(raw.parallelism) ? Number(raw.parallelism) : NaN;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
-        problems.push(`${name('parallelism')} "${raw.parallelism}" must be a whole number from 1 to 256`);
+        problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
+    }
+    const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
+    if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
+        // Never echoed: a wrong value pasted here may be anything, including a secret.
+        problems.push(`${name('plan-hash')} must be the 64 hex characters of the plan-hash output of the plan run (got ${expectedPlanHash.length} characters)`);
+    }
+    const planHashKey = raw.planHashKey ?? '';
+    if (planHashKey !== '' && (planHashKey.length < MIN_PLAN_HASH_KEY_LENGTH || /[\s\0]/.test(planHashKey))) {
+        problems.push(`${name('plan-hash-key')} must be at least ${MIN_PLAN_HASH_KEY_LENGTH} characters without spaces or line breaks (e.g. the output of openssl rand -hex 32)`);
     }
     const insecure = parseBoolean(raw.insecureSkipHostKeyCheck, name('insecure-skip-host-key-check'), problems);
     const breakLock = parseBoolean(raw.breakLock, name('break-lock'), problems);
@@ -92711,7 +93306,8 @@ function parseRequest(raw, commands) {
         knownHosts: raw.knownHosts,
         insecureSkipHostKeyCheck: insecure,
         parallelism,
-        expectedPlanHash: raw.expectedPlanHash || undefined,
+        expectedPlanHash: expectedPlanHash || undefined,
+        planHashKey: planHashKeyFrom(planHashKey || undefined),
         breakLock,
         runId: raw.runId,
         repository: raw.repository,
@@ -92796,20 +93392,27 @@ function optionValueProblem(spec, value) {
 
 
 
+
 const FLAGS = `options:
   -i, --inventory FILE        inventory YAML (default: ha.yml)
   -e, --environment NAME      environment of the inventory to work on
   -m, --mode plan|apply       plan is read-only and prints the exact changes (default: plan)
-      --ssh-key FILE          private key (default: $LMS_HA_SSH_KEY, ~/.ssh/id_ed25519, ~/.ssh/id_rsa)
-      --known-hosts FILE      pinned host keys (default: $LMS_HA_KNOWN_HOSTS, ~/.ssh/known_hosts)
+      --ssh-key FILE          private key file (default: $LMS_HA_SSH_KEY, which holds the key text
+                              or its path; else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
+      --known-hosts FILE      pinned host keys (default: $LMS_HA_KNOWN_HOSTS, content or path;
+                              else ~/.ssh/known_hosts)
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
   -p, --parallelism N         hosts worked on at once (default: 20)
-      --plan-hash HASH        apply only if the fresh plan has this hash
+      --plan-hash HASH        apply only if the fresh plan has this hash (64 hex characters)
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
       --json                  print the result as JSON on stdout
   -h, --help                  this text`;
+const ENVIRONMENT = `environment: LMS_HA_SSH_KEY (key text or path), LMS_HA_SSH_KEY_PASSPHRASE, LMS_HA_KNOWN_HOSTS
+  (content or path), LMS_HA_PLAN_HASH_KEY (keys the plan hash of plans that set secrets; the plan
+  and the apply must have the same one, at least 32 characters), and the variables the inventory
+  names for its secrets.`;
 /** The usage text; the commands and their options come from the registry. */
 function cliUsage() {
     const commands = COMMANDS;
@@ -92820,7 +93423,7 @@ function cliUsage() {
         for (const option of command.options)
             lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
     }
-    lines.push('', FLAGS, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+    lines.push('', FLAGS, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
     return lines.join('\n');
 }
 function optionSyntax(option) {
@@ -92863,24 +93466,27 @@ function parseCliArgs(argv, env = process.env) {
         throw new DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
     }
     const { values, positionals } = parsed;
-    if (values.help || positionals.length === 0)
+    if (values.help)
         return 'help';
+    if (positionals.length === 0)
+        return 'usage';
     if (positionals.length > 1) {
         throw new DeployError('invalid-input', `one command at a time, got: ${positionals.join(' ')}`);
     }
-    const keyPath = values['ssh-key'] ?? env.LMS_HA_SSH_KEY ?? firstExisting(defaultKeyPaths());
-    const knownHostsPath = values['known-hosts'] ?? env.LMS_HA_KNOWN_HOSTS ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
+    const privateKey = readPrivateKey(values['ssh-key'], env);
+    const knownHosts = readKnownHosts(values['known-hosts'], env);
     const request = parseRequest({
         command: positionals[0],
         mode: values.mode,
         inventoryPath: values.inventory,
         environment: values.environment,
-        privateKey: keyPath ? readNamedFile(keyPath, '--ssh-key') : undefined,
+        privateKey,
         privateKeyPassphrase: env.LMS_HA_SSH_KEY_PASSPHRASE,
-        knownHosts: (0,external_node_fs_namespaceObject.existsSync)(knownHostsPath) ? readNamedFile(knownHostsPath, '--known-hosts').toString('utf8') : '',
+        knownHosts,
         insecureSkipHostKeyCheck: values['insecure-skip-host-key-check'],
         parallelism: values.parallelism,
         expectedPlanHash: values['plan-hash'],
+        planHashKey: env.LMS_HA_PLAN_HASH_KEY,
         breakLock: values['break-lock'],
         options: values.option.join('\n'),
         runId: `cli.${process.pid}`,
@@ -92896,15 +93502,69 @@ function defaultKeyPaths() {
 function firstExisting(paths) {
     return paths.find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
 }
-function readNamedFile(path, flag) {
-    try {
-        return (0,external_node_fs_namespaceObject.readFileSync)(path);
+const PRIVATE_KEY_TEXT = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const PUBLIC_KEY_TEXT = /^\s*((ssh|ecdsa-sha2|sk-ssh|sk-ecdsa)-[a-z0-9@.-]+ AAAA|-----BEGIN [A-Z0-9 ]*PUBLIC KEY-----|---- BEGIN SSH2 PUBLIC KEY ----)/;
+const KEY_HINT = 'Give the path of the private key file (--ssh-key FILE), or put the key itself or its path in LMS_HA_SSH_KEY (the action takes the key text; the CLI takes either in the variable).';
+/**
+ * --ssh-key is a path. LMS_HA_SSH_KEY holds a path or the key text itself (the
+ * form the action's input takes, so one secret serves both). A value is never
+ * echoed: a pasted key must not end up on the terminal or in a CI log.
+ */
+function readPrivateKey(flag, env) {
+    if (flag !== undefined) {
+        if (PRIVATE_KEY_TEXT.test(flag) || PUBLIC_KEY_TEXT.test(flag) || flag.includes('\n')) {
+            throw new DeployError('invalid-input', '--ssh-key takes the path of the key file, and the value given looks like key text (not shown)', { hint: KEY_HINT });
+        }
+        return checkKeyShape(readBoundedFile(flag, MAX_PRIVATE_KEY_BYTES, '--ssh-key', KEY_HINT), '--ssh-key');
     }
-    catch (error) {
-        throw new DeployError('invalid-input', `${flag} ${path}: ${error.code ?? 'unreadable'}`, {
-            hint: `Check the path given to ${flag}.`,
-        });
+    const fromEnv = env.LMS_HA_SSH_KEY;
+    if (fromEnv !== undefined && fromEnv !== '') {
+        if (PRIVATE_KEY_TEXT.test(fromEnv) || PUBLIC_KEY_TEXT.test(fromEnv) || fromEnv.includes('\n')) {
+            if (Buffer.byteLength(fromEnv) > MAX_PRIVATE_KEY_BYTES) {
+                throw new DeployError('invalid-input', `LMS_HA_SSH_KEY holds more than ${MAX_PRIVATE_KEY_BYTES} bytes; that is no private key`, { hint: KEY_HINT });
+            }
+            return checkKeyShape(Buffer.from(`${fromEnv.replace(/\r\n/g, '\n').trim()}\n`), 'LMS_HA_SSH_KEY');
+        }
+        return checkKeyShape(readBoundedFile(fromEnv, MAX_PRIVATE_KEY_BYTES, 'the key file in LMS_HA_SSH_KEY,', KEY_HINT), 'LMS_HA_SSH_KEY');
     }
+    const found = firstExisting(defaultKeyPaths());
+    return found ? checkKeyShape(readBoundedFile(found, MAX_PRIVATE_KEY_BYTES, 'the SSH key', KEY_HINT), found) : undefined;
+}
+/** A public key where the private one belongs is the usual mix-up; said once here, not once per host. */
+function checkKeyShape(key, where) {
+    if (PUBLIC_KEY_TEXT.test(key.subarray(0, 200).toString('latin1'))) {
+        throw new DeployError('invalid-input', `${where} holds a PUBLIC key; lms-ha needs the private key (the file without .pub)`, { hint: KEY_HINT });
+    }
+    return key;
+}
+const KNOWN_HOSTS_LINE = /^\s*(@[a-z-]+\s+)?\S+\s+(ssh-|ecdsa-|sk-)\S*\s+AAAA/m;
+const KNOWN_HOSTS_HINT = 'Give the path of a known_hosts file (--known-hosts FILE), or its path or content in LMS_HA_KNOWN_HOSTS.';
+/**
+ * --known-hosts is a path; LMS_HA_KNOWN_HOSTS holds a path or the content (as
+ * the action's input does). A file that was named and is missing is an error,
+ * not an empty pin list; only the default ~/.ssh/known_hosts may be absent.
+ */
+function readKnownHosts(flag, env) {
+    if (flag !== undefined) {
+        if (flag.includes('\n') || KNOWN_HOSTS_LINE.test(flag)) {
+            throw new DeployError('invalid-input', '--known-hosts takes the path of a file, and the value given looks like known_hosts content (not shown)', {
+                hint: KNOWN_HOSTS_HINT,
+            });
+        }
+        return readBoundedFile(flag, MAX_KNOWN_HOSTS_BYTES, '--known-hosts', KNOWN_HOSTS_HINT).toString('utf8');
+    }
+    const fromEnv = env.LMS_HA_KNOWN_HOSTS;
+    if (fromEnv !== undefined && fromEnv !== '') {
+        if (fromEnv.includes('\n') || KNOWN_HOSTS_LINE.test(fromEnv)) {
+            if (Buffer.byteLength(fromEnv) > MAX_KNOWN_HOSTS_BYTES) {
+                throw new DeployError('invalid-input', `LMS_HA_KNOWN_HOSTS holds more than ${MAX_KNOWN_HOSTS_BYTES} bytes`, { hint: KNOWN_HOSTS_HINT });
+            }
+            return fromEnv;
+        }
+        return readBoundedFile(fromEnv, MAX_KNOWN_HOSTS_BYTES, 'the known_hosts file in LMS_HA_KNOWN_HOSTS,', KNOWN_HOSTS_HINT).toString('utf8');
+    }
+    const fallback = (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
+    return (0,external_node_fs_namespaceObject.existsSync)(fallback) ? readBoundedFile(fallback, MAX_KNOWN_HOSTS_BYTES, 'known_hosts', KNOWN_HOSTS_HINT).toString('utf8') : '';
 }
 /** Exit status by failure reason: 2 when the operator's input is wrong, 1 otherwise. */
 function exitCodeFor(reason) {
@@ -93114,7 +93774,9 @@ function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
         ...(report.connection ? { connection: report.connection } : {}),
     };
     const redacted = redactor.redactDeep(result);
-    return fit(redacted, maxBytes);
+    // Fixed words lms-ha chose itself are never secrets: a secret equal to one must not blank it out.
+    const fixed = { version: result.version, command: result.command, mode: result.mode, status: result.status, changed: result.changed, planHash: result.planHash, failureReason: result.failureReason };
+    return fit({ ...redacted, ...fixed }, maxBytes);
 }
 /** Halves the change and step lists until the JSON fits; says how many were dropped. */
 function fit(result, maxBytes) {
@@ -93156,9 +93818,9 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
     const result = buildResult(report, redactor, maxResultBytes);
     return {
         result: JSON.stringify(result),
-        changed: result.changed ? 'true' : 'false',
+        changed: runChanged(report) ? 'true' : 'false',
         'plan-hash': report.planHash ?? '',
-        'failure-reason': result.failureReason ?? '',
+        'failure-reason': failureReason(report) || '',
         // The platform's settings name where each secret lives, never its value; redacted all the same.
         connection: report.connection ? JSON.stringify(redactor.redactDeep(report.connection)) : '',
     };
@@ -93179,6 +93841,8 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
 const SUMMARY_MAX_BYTES = 900 * 1024;
 function buildJobSummary(report, options) {
     const { redactor } = options;
+    // Redact first, then escape: escaping first would turn a secret with "|" into "\|" that no longer matches.
+    const cell = (value) => markdown_cell(value === undefined || value === null ? value : redactor.redact(String(value)));
     const status = runStatus(report);
     const out = [];
     out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
@@ -93199,9 +93863,9 @@ function buildJobSummary(report, options) {
     out.push(headline(report), '');
     const error = runError(report);
     if (error) {
-        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${oneLine(error.message)}`);
+        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${summary_oneLine(error.message)}`);
         if (error.hint)
-            out.push('>', `> ${oneLine(error.hint)}`);
+            out.push('>', `> ${summary_oneLine(error.hint)}`);
         out.push('');
     }
     const problems = runProblems(report);
@@ -93256,7 +93920,7 @@ function headline(report) {
     }
     return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
 }
-function oneLine(text) {
+function summary_oneLine(text) {
     return text.replace(/\r?\n/g, ' ');
 }
 function summary_formatDuration(ms) {
@@ -93769,15 +94433,20 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
  */
 
 
-/** Key types ssh2 can verify as host keys (and that we therefore accept in the file). */
+/**
+ * Key types accepted as pinned host keys. `ssh-dss` (DSA, 1024-bit, removed
+ * from OpenSSH) is refused; `ssh-rsa` keys are accepted only with the SHA-2
+ * signature algorithms (rsa-sha2-256/512), never the SHA-1 `ssh-rsa` one.
+ */
 const HOST_KEY_TYPES = [
     'ssh-ed25519',
     'ecdsa-sha2-nistp256',
     'ecdsa-sha2-nistp384',
     'ecdsa-sha2-nistp521',
     'ssh-rsa',
-    'ssh-dss',
 ];
+/** Longest host field read: a pattern is matched in O(pattern × name), so its length is what bounds a lookup. */
+const MAX_HOST_FIELD = 4096;
 /** Parses known_hosts text. Never throws: bad lines are skipped with a note, so a host whose line is broken is simply unknown (fail closed). */
 function parseKnownHosts(text) {
     const db = { entries: [], notes: [] };
@@ -93806,8 +94475,16 @@ function parseKnownHosts(text) {
             return;
         }
         const [hostField, type, b64] = fields;
+        if (type === 'ssh-dss') {
+            db.notes.push(`line ${lineNo}: ssh-dss (DSA) host keys are refused: DSA is broken and removed from OpenSSH; pin the host's ed25519 or ecdsa key instead; line ignored`);
+            return;
+        }
         if (!HOST_KEY_TYPES.includes(type)) {
             db.notes.push(`line ${lineNo}: key type ${type} is not supported; line ignored`);
+            return;
+        }
+        if (hostField.length > MAX_HOST_FIELD) {
+            db.notes.push(`line ${lineNo}: the host field is longer than ${MAX_HOST_FIELD} characters; line ignored`);
             return;
         }
         const blob = decodeBase64Strict(b64);
@@ -93833,12 +94510,20 @@ function parseKnownHosts(text) {
         }
         db.entries.push({ marker, hosts, type, blob, line: lineNo });
     });
+    // A host whose only pinned key is revoked is unpinned: say so, or the operator only sees "not in known_hosts".
+    for (const entry of db.entries) {
+        if (entry.marker !== 'revoked' && isRevoked(db, entry.blob)) {
+            db.notes.push(`line ${entry.line}: this ${entry.type} key is also marked @revoked, so it pins nothing`);
+        }
+    }
     return db;
 }
 /**
  * The keys pinned for host:port, by key type. Revoked keys are left out
  * (see `isRevoked`). Port 22 is looked up as plain `host` like OpenSSH does;
- * `[host]:22` is accepted too since it can only mean the same thing.
+ * `[host]:22` is accepted too since it can only mean the same thing, but a
+ * negated pattern for either name unpins the line for both (`*,!db1` must not
+ * pin db1 through its `[db1]:22` spelling).
  */
 function lookupHostKeys(db, host, port) {
     const names = hostLookupNames(host, port);
@@ -93846,7 +94531,8 @@ function lookupHostKeys(db, host, port) {
     for (const entry of db.entries) {
         if (entry.marker === 'revoked')
             continue;
-        if (!names.some((n) => hostMatches(entry.hosts, n)))
+        const verdicts = names.map((n) => hostMatch(entry.hosts, n));
+        if (verdicts.includes('negated') || !verdicts.includes('matched'))
             continue;
         if (isRevoked(db, entry.blob))
             continue;
@@ -93914,27 +94600,52 @@ function parseHostField(field) {
         return undefined;
     return { kind: 'patterns', patterns };
 }
-function hostMatches(matcher, name) {
+function hostMatch(matcher, name) {
     if (matcher.kind === 'hashed') {
         const digest = (0,external_node_crypto_.createHmac)('sha1', matcher.salt).update(name).digest();
-        return sameKey(digest, matcher.hash);
+        return sameKey(digest, matcher.hash) ? 'matched' : 'none';
     }
     // OpenSSH: a matching negated pattern vetoes the line even if another pattern matches.
     let matched = false;
     for (const { negated, pattern } of matcher.patterns) {
         if (globMatch(pattern.toLowerCase(), name)) {
             if (negated)
-                return false;
+                return 'negated';
             matched = true;
         }
     }
-    return matched;
+    return matched ? 'matched' : 'none';
 }
+/**
+ * `*` and `?` glob, greedy with one backtrack point: O(pattern × name) at
+ * worst, where a regular expression (or OpenSSH's recursive matcher) is
+ * exponential in the number of `*` (a pattern of 30 stars took minutes).
+ */
 function globMatch(pattern, name) {
-    if (!/[*?]/.test(pattern))
-        return pattern === name;
-    const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    return new RegExp(`^${re}$`).test(name);
+    let p = 0;
+    let n = 0;
+    let star = -1;
+    let resume = 0;
+    while (n < name.length) {
+        if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
+            p++;
+            n++;
+        }
+        else if (p < pattern.length && pattern[p] === '*') {
+            star = p++;
+            resume = n;
+        }
+        else if (star !== -1) {
+            p = star + 1;
+            n = ++resume;
+        }
+        else {
+            return false;
+        }
+    }
+    while (p < pattern.length && pattern[p] === '*')
+        p++;
+    return p === pattern.length;
 }
 /** Node's base64 decoder skips garbage silently; a pinned key must be exactly what was written. */
 function decodeBase64Strict(s) {
@@ -93965,8 +94676,8 @@ const ALGORITHMS_FOR_TYPE = {
     'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
     'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
     'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-    'ssh-dss': ['ssh-dss'],
+    // SHA-2 signatures only: the SHA-1 "ssh-rsa" signature algorithm is refused.
+    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
 };
 /** ssh2's default order (ed25519 first), which we fall back to after the pinned types. */
 const DEFAULT_ORDER = [
@@ -93976,7 +94687,6 @@ const DEFAULT_ORDER = [
     'ecdsa-sha2-nistp521',
     'rsa-sha2-512',
     'rsa-sha2-256',
-    'ssh-rsa',
 ];
 /**
  * The `algorithms.serverHostKey` list for this host: the pinned types first,
@@ -93989,8 +94699,9 @@ const DEFAULT_ORDER = [
  */
 function preferredHostKeyAlgorithms(target, policy) {
     const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
+    // Nothing pinned: still never offer ssh-dss or SHA-1 ssh-rsa.
     if (known.size === 0)
-        return undefined;
+        return [...DEFAULT_ORDER];
     const preferred = [];
     for (const type of known.keys()) {
         for (const algo of ALGORITHMS_FOR_TYPE[type] ?? [])
@@ -94442,15 +95153,28 @@ function parseClientKey(privateKey, passphrase) {
                 'and its passphrase if it has one.',
         });
     }
+    if (!key.isPrivateKey()) {
+        throw new DeployError('invalid-input', 'the SSH private key given is a PUBLIC key (nothing was contacted)', {
+            hint: 'Pass the private key (the file without .pub, starting with -----BEGIN OPENSSH PRIVATE KEY-----); its public half belongs in the hosts\' authorized_keys.',
+        });
+    }
     const blob = key.getPublicSSH();
     return { type: key.type, fingerprint: fingerprintSha256(blob) };
+}
+/**
+ * Reads the client key once before any connection, so an unreadable key, a
+ * wrong passphrase or a public key given as the private one is one
+ * `invalid-input` for the run, not an `ssh-failed` per host.
+ */
+function checkClientKey(privateKey, passphrase) {
+    describeClientKey(privateKey, passphrase);
 }
 function connectOnce(options, clientKey, via, attempt, ownedBastion) {
     const where = `${options.name} (${options.address}:${options.port}${via ? ` via ${via.name}` : ''})`;
     const policy = { knownHosts: options.knownHosts, insecureSkipHostKeyCheck: options.insecure };
     const target = { name: options.name, address: options.address, port: options.port, via: via?.name };
     const { hostVerifier, decision } = createHostVerifier(target, policy);
-    const serverHostKey = options.insecure ? undefined : preferredHostKeyAlgorithms(target, policy);
+    const serverHostKey = preferredHostKeyAlgorithms(target, policy);
     return new Promise((resolve, reject) => {
         let settled = false;
         const client = new Client();
@@ -95218,7 +95942,11 @@ async function executeRun(request, deps) {
                 hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
             });
         }
+        checkClientKey(request.privateKey, request.privateKeyPassphrase);
         const knownHosts = parseKnownHosts(request.knownHosts);
+        // Every line that pins nothing is named with its reason, so "not in known_hosts" is never a mystery.
+        for (const note of knownHosts.notes)
+            deps.logger.warn(`known-hosts ${note}`);
         if (request.insecureSkipHostKeyCheck) {
             deps.logger.warn('Host key checking is OFF (insecure-skip-host-key-check): any machine answering on these addresses receives your credentials. Pin the fingerprints logged below in known-hosts.');
         }
@@ -95271,15 +95999,17 @@ async function executeRun(request, deps) {
     }
 }
 function readInventoryFile(path, readFile) {
-    try {
-        return readFile ? readFile(path) : (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    const hint = 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).';
+    if (readFile) {
+        try {
+            return readFile(path);
+        }
+        catch (error) {
+            const code = error.code ?? 'unreadable';
+            throw new DeployError('invalid-input', `inventory ${describePath(path)}: ${code === 'ENOENT' ? 'no such file' : code}`, { hint });
+        }
     }
-    catch (error) {
-        const code = error.code ?? 'unreadable';
-        throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-            hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
-        });
-    }
+    return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
 function hostSpecs(environment) {
@@ -95346,6 +96076,10 @@ async function runCli(argv, env = process.env) {
     if (invocation === 'help') {
         process.stdout.write(cliUsage());
         return 0;
+    }
+    if (invocation === 'usage') {
+        process.stderr.write(`lms-ha: no command given\n\n${cliUsage()}`);
+        return 2;
     }
     const reporter = new ConsoleReporter({ json: invocation.json });
     const report = await executeRun(invocation.request, {
@@ -95417,6 +96151,14 @@ const ACTION_INPUTS = [
         cli: '--plan-hash',
     },
     {
+        name: 'plan-hash-key',
+        description: "Secret that keys the plan hash wherever a plan sets secret values (passwords, credential files), so the published hash cannot be used to test password guesses. Give the plan job and the apply job the same one (e.g. a repository secret made with `openssl rand -hex 32`; at least 32 characters). Without it such a plan's hash is keyed with a random key for that run only, and apply with plan-hash refuses it.",
+        required: false,
+        default: '',
+        secret: true,
+        cli: 'LMS_HA_PLAN_HASH_KEY',
+    },
+    {
         name: 'require-reviewed-plan',
         description: 'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',
         required: false,
@@ -95485,6 +96227,9 @@ function readActionInputs(env = process.env) {
     const passphrase = actionInput('ssh-private-key-passphrase');
     if (passphrase)
         setSecret(passphrase);
+    const planHashKey = actionInput('plan-hash-key');
+    if (planHashKey)
+        setSecret(planHashKey);
     return parseRequest({
         command: actionInput('command'),
         mode: actionInput('mode'),
@@ -95496,6 +96241,7 @@ function readActionInputs(env = process.env) {
         insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
         parallelism: actionInput('parallelism'),
         expectedPlanHash: actionInput('plan-hash'),
+        planHashKey,
         breakLock: actionInput('break-lock'),
         options: actionInput('options'),
         runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
@@ -101106,9 +101852,9 @@ function renderCommentPlan(plan, redactor) {
     }
     if (byHost.size > 0) {
         out.push(table(['host', 'roles', 'changes'], [...byHost.entries()].map(([name, changes]) => [
-            cell(name),
-            cell(plan.hosts.find((h) => h.name === name)?.roles.join(', ')),
-            cell(kindCounts(changes)),
+            markdown_cell(name),
+            markdown_cell(plan.hosts.find((h) => h.name === name)?.roles.join(', ')),
+            markdown_cell(kindCounts(changes)),
         ])), '');
     }
     for (const [name, changes] of changing) {
@@ -101266,6 +102012,8 @@ async function applyReviewed(request, settings, deps, run, key, port) {
         runUrl: run.runUrl,
         ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]) }),
     };
+    if (!settings.comment)
+        return report;
     try {
         const marked = await markPlanComment(port(), lookup.pr, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
         if (marked)
@@ -101658,11 +102406,13 @@ async function run(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/index.ts
-/* The bundle's entry: the Actions runner starts it with no arguments; as the
-   `lms-ha` CLI it always gets at least one (a command or --help). */
+/* The bundle's entry: the Actions runner starts it with no arguments and the
+   action's inputs in INPUT_* variables; anything else is the `lms-ha` CLI,
+   which prints its usage when given nothing. */
 
 
-if (process.argv.length > 2) {
+const actionRunner = process.argv.length <= 2 && Object.keys(process.env).some((name) => name.startsWith('INPUT_'));
+if (!actionRunner) {
     void runCli(process.argv.slice(2)).then((code) => {
         process.exitCode = code;
     });

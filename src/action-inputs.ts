@@ -82,6 +82,15 @@ export const ACTION_INPUTS = [
     cli: '--plan-hash',
   },
   {
+    name: 'plan-hash-key',
+    description:
+      "Secret that keys the plan hash wherever a plan sets secret values (passwords, credential files), so the published hash cannot be used to test password guesses. Give the plan job and the apply job the same one (e.g. a repository secret made with `openssl rand -hex 32`; at least 32 characters). Without it such a plan's hash is keyed with a random key for that run only, and apply with plan-hash refuses it.",
+    required: false,
+    default: '',
+    secret: true,
+    cli: 'LMS_HA_PLAN_HASH_KEY',
+  },
+  {
     name: 'require-reviewed-plan',
     description:
       'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',

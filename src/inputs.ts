@@ -25,6 +25,8 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
   maskMultiline(key);
   const passphrase = actionInput('ssh-private-key-passphrase');
   if (passphrase) core.setSecret(passphrase);
+  const planHashKey = actionInput('plan-hash-key');
+  if (planHashKey) core.setSecret(planHashKey);
   return parseRequest({
     command: actionInput('command'),
     mode: actionInput('mode'),
@@ -36,6 +38,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
     parallelism: actionInput('parallelism'),
     expectedPlanHash: actionInput('plan-hash'),
+    planHashKey,
     breakLock: actionInput('break-lock'),
     options: actionInput('options'),
     runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,

@@ -83,8 +83,8 @@ const Port = (description: string, defaultValue?: number) =>
 
 const AbsolutePath = (description: string) =>
   pattern(
-    '^/[A-Za-z0-9._@+/-]*$',
-    'must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces)',
+    '^/[A-Za-z0-9._/-]*$',
+    'must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces)',
     { description },
   );
 
@@ -322,10 +322,6 @@ export const DatabaseSchema = Type.Object(
       ...SecretRefSchema,
       description: 'Password of sst_user. Not needed: left out (recommended), mariabackup SST authenticates over the unix socket and there is no password to leak.',
     }),
-    root_password: Type.Optional({
-      ...SecretRefSchema,
-      description: 'Reserved: lms-ha reaches MariaDB as root over the unix socket (through SSH and sudo) and does not use a root password.',
-    }),
     gcache_size: Type.Optional(Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(Size('innodb_buffer_pool_size.')),
     max_connections: Type.Optional(Type.Integer({ minimum: 10, maximum: 100000 })),
@@ -446,7 +442,7 @@ export const LoadBalancerSchema = Type.Object(
 export const StorageSchema = Type.Object(
   {
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
-    volume: Type.Optional(pattern('^[A-Za-z0-9_-]{1,64}$', 'must be a volume name of letters, digits, "_" and "-"')),
+    volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
     mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the hosts with the web role (the storage hosts hold the bricks). Presets default it: moodle /var/www/moodledata, chamilo /var/www/chamilo-data.')),
     owner: Type.Optional(UnixUser('Owner of the mounted directory (the web server user). Presets moodle and chamilo default it to www-data.')),
