@@ -130,7 +130,13 @@ for step in "${steps[@]}"; do
   extra=()
   [ $# -ge 3 ] && extra=(-o "$3")
   echo
-  echo "=== [$(elapsed)] step $n/$total: lms-ha $command --mode $mode ${3:-}"
+  case "$command" in
+    deploy-db) on="db1 db2 db3" ;;
+    deploy-lb) on="lb1 lb2 (and the clustercheck on db1-3)" ;;
+    migrate-storage) on="db1 db2 db3 (bricks and mounts)" ;;
+    *) on="every host" ;;
+  esac
+  echo "=== [$(elapsed)] step $n/$total: lms-ha $command --mode $mode ${3:-} on $on"
   rc=0
   json="$work/$command.json"
   lms_ha "$command" -e lab --mode "$mode" --json "${extra[@]}" >"$json" 2>"$work/$command.log" || rc=$?

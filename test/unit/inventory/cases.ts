@@ -1237,7 +1237,7 @@ export const BAD_INVENTORIES: BadInventory[] = [
             kind: glusterfs
     `,
     problems: [
-      '8:5: "storage" of kind glusterfs needs "mount_path" (where the volume is mounted)',
+      '8:5: "storage" of kind glusterfs needs "mount_path" (where the volume is mounted; the moodle and chamilo presets default it)',
       '8:5: "storage" of kind glusterfs needs "volume" (the GlusterFS volume name)',
     ],
   },

@@ -83,7 +83,7 @@ describe('selectEnvironment', () => {
     expect(env.hosts.find((host) => host.name === 'lb1')!.ssh).toEqual({ user: 'deploy', port: 22, connect_timeout: 10, bastion: 'jump' });
     expect(env.app.databases).toEqual([{ name: 'moodle', charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }]);
     expect(env.app.users).toEqual([
-      { name: 'moodle', password: { env: 'MOODLE_DB_PASSWORD' }, databases: ['moodle'], privileges: 'ALL', hosts: ['%'] },
+      { name: 'moodle', password: { env: 'MOODLE_DB_PASSWORD' }, databases: ['moodle'], privileges: 'ALL', hosts: ['10.0.0.%'] },
     ]);
     expect(env.load_balancer).toMatchObject({ kind: 'haproxy', ports: { writer: 3307, reader: 3308, web: 80 }, clustercheck_port: 9200 });
     expect(env.storage).toEqual({

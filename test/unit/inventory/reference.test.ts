@@ -23,7 +23,6 @@ describe("README's inventory reference", () => {
   test('lists every key with type, required and default, including the ones a newcomer had to guess', () => {
     const row = (key: string) => reference.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
     expect(row('version')).toMatch(/\| `1` \| yes \|/);
-    expect(row('environments.<name>.database.root_password')).toContain('secret: `{ env: VAR }`');
     expect(row('environments.<name>.database.package_version')).toContain('quoted Debian package version');
     expect(row('environments.<name>.database.version')).toMatch(/`"10.11"`.*quoted/);
     expect(row('environments.<name>.database.sync_wait')).toContain('| `1` |');

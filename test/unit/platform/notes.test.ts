@@ -75,3 +75,10 @@ describe('Galera config from a preset', () => {
     expect(renderGaleraConfig(model, model.nodes[0]!)).not.toContain('skip_name_resolve');
   });
 });
+
+describe('preset file defaults', () => {
+  test('moodle: mount path and owner come from the preset when the inventory leaves them out', () => {
+    const env = moodle((t) => t.replace('      mount_path: /var/www/moodledata\n', '').replace('      owner: www-data\n', ''));
+    expect(env.storage).toMatchObject({ kind: 'glusterfs', mount_path: '/var/www/moodledata', owner: 'www-data', group: 'www-data' });
+  });
+});
