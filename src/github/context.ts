@@ -60,8 +60,10 @@ function pullRequestOf(
   readFile: (path: string) => string,
 ): number | undefined {
   if (!eventPath) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the event payload is untyped JSON, read field by field below
   let payload: Record<string, any>;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
     payload = JSON.parse(readFile(eventPath)) as Record<string, any>;
   } catch {
     return undefined;

@@ -3,7 +3,7 @@
  * platform needs, so `app.users[].databases` can refer to them without the
  * operator repeating them in `app.databases`.
  */
-import type { AppPreset } from './schema';
+import type { AppPreset } from './schema.js';
 
 export const PRESET_DATABASES: Readonly<Record<AppPreset, readonly string[]>> = {
   moodle: ['moodle'],

@@ -26,7 +26,7 @@ import { changeId, type PlannedChange } from '../../engine/change.js';
 import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../../inventory/environment.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import {

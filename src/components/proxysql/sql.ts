@@ -130,6 +130,7 @@ export function renderProxysqlAdminSql(model: ProxysqlModel, options: { sections
 
 /** A MariaDB string literal (backslash escapes on, the server default). */
 export function mariadbString(value: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what a SQL literal must escape
   const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
     switch (c) {
       case '\\':

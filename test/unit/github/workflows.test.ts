@@ -32,6 +32,7 @@ const ACTION_INPUTS = [
 const APPLY_ORDER = ['provision', 'deploy-db', 'deploy-lb', 'migrate-storage', 'verify-ha'];
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- workflow YAML is read field by field
 type Yaml = Record<string, any>;
 
 interface Loaded {
