@@ -123,9 +123,3 @@ function readNamedFile(path: string, flag: string): Buffer {
     });
   }
 }
-
-/** Exit status by failure reason: 2 when the operator's input is wrong, 1 otherwise. */
-export function exitCodeFor(reason: string | undefined): number {
-  if (!reason) return 0;
-  return reason === 'invalid-input' || reason === 'invalid-inventory' || reason === 'missing-secret' ? 2 : 1;
-}
