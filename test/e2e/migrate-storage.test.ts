@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { writeLabInventory } from './inventory.js';
 
-// migrate-storage e2e (issue 6, GlusterFS and files). Lab layout, chosen here:
+// migrate-storage e2e (GlusterFS and files). Lab layout, chosen here:
 // - db1..db3 hold the bricks (role storage). lab.sh gives them a filesystem of
 //   their own at /srv/gluster, so the default brick /srv/gluster/moodledata is
 //   not on "/" and the root-filesystem refusal is real: /srv/data is on "/".

@@ -1,7 +1,7 @@
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (issue 4, seeds 000, 001, 004).
+ * asks (see docs/deploy-lb.md).
  *
  * Facts first, every host in parallel (packages, users, directories, files
  * with digests, unit states; the clustercheck and monitor accounts from the
@@ -905,7 +905,7 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
   };
 }
 
-/** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
+/** deploy-lb as the registry runs it (tests build their own with createDeployLb and a fake package fetcher). */
 export const deployLb: CommandRunner = createDeployLb();
 
 export const deployLbCommand: CommandDescriptor = {

@@ -308,8 +308,8 @@ function lastLines(text: string, n = 3): string {
 /**
  * Bounds of one streamed dump step. The step ends when both remote processes
  * have ended; these turn every way it could instead wait forever into a
- * host error (issue 6: an import once waited for its end of input for over
- * 11 minutes in CI).
+ * host error (an import once waited for its end of input for over 11 minutes
+ * in CI).
  */
 export interface StreamLimits {
   /** Nothing moved through the pipe for this long while the dump was still sending. */

@@ -22,7 +22,7 @@
  *   minimal host may lack (no curl, socat, killall).
  * - interval 1, fall 2, rise 2: a dead proxy is seen within ~2 s; the LB then
  *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 3 s, issue 4).
+ *   VIP serving again in < 3 s; npm run bench measures it).
  * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
  *   unprivileged user (that deploy-lb creates); scripts and their directories
  *   must be root-owned and not writable by others.
