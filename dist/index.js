@@ -41001,7 +41001,7 @@ module.exports = {
 "use strict";
 
 
-const { parseSetCookie } = __nccwpck_require__(9597)
+const { parseSetCookie } = __nccwpck_require__(1978)
 const { stringify } = __nccwpck_require__(7797)
 const { webidl } = __nccwpck_require__(5893)
 const { Headers } = __nccwpck_require__(660)
@@ -41187,7 +41187,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9597:
+/***/ 1978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -65371,8 +65371,14 @@ class DeployError extends Error {
     }
 }
 /** Formats a problem the way compilers do, so terminals and editors can jump to it. */
-function errors_formatProblem(p) {
-    return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+function formatProblem(p) {
+    return `${oneLine(p.file)}:${p.line}:${p.column}: ${oneLine(p.message)}`;
+}
+/** Control characters (a key with a line break, a tab) written as escapes, so one problem stays one line. */
+function oneLine(text) {
+    const named = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 /** Turns anything thrown into a DeployError; unknown errors become `internal`. */
 function toDeployError(error) {
@@ -65383,6 +65389,58 @@ function toDeployError(error) {
         hint: 'This is a bug in lms-ha; please report it with the job log.',
         cause: error,
     });
+}
+
+;// CONCATENATED MODULE: ./src/read-file.ts
+/**
+ * Reading a file an operator named (inventory, private key, known_hosts) with
+ * a ceiling: `-i /dev/zero` or a multi-gigabyte file must end in a clear
+ * message, not in a hang or an out-of-memory crash. Never echoes content.
+ */
+
+
+const MAX_INVENTORY_BYTES = 1024 * 1024;
+const MAX_KNOWN_HOSTS_BYTES = 1024 * 1024;
+const MAX_PRIVATE_KEY_BYTES = 64 * 1024;
+/** How a path is named in messages: as given when it is plainly a path, else not at all (it may be a pasted secret). */
+function describePath(path) {
+    return /^[\x20-\x7e]{1,200}$/.test(path) && !/-----BEGIN|PRIVATE KEY/.test(path) ? path : '(the value given, not shown)';
+}
+/**
+ * The file's bytes, at most `maxBytes`. Reads one byte more than the limit so
+ * an endless device (/dev/zero, /dev/urandom) or a huge file is refused after
+ * a bounded read.
+ */
+function readBoundedFile(path, maxBytes, what, hint) {
+    let fd;
+    try {
+        fd = (0,external_node_fs_namespaceObject.openSync)(path, 'r');
+        if ((0,external_node_fs_namespaceObject.fstatSync)(fd).isDirectory())
+            throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        const buffer = Buffer.alloc(maxBytes + 1);
+        let total = 0;
+        while (total < buffer.length) {
+            const read = (0,external_node_fs_namespaceObject.readSync)(fd, buffer, total, buffer.length - total, null);
+            if (read === 0)
+                break;
+            total += read;
+        }
+        if (total > maxBytes) {
+            throw new DeployError('invalid-input', `${what} ${describePath(path)} is larger than ${maxBytes} bytes (or endless); refusing to read it`, { hint });
+        }
+        return buffer.subarray(0, total);
+    }
+    catch (error) {
+        if (error instanceof DeployError)
+            throw error;
+        const code = error.code ?? 'unreadable';
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : code;
+        throw new DeployError('invalid-input', `${what} ${describePath(path)}: ${why}`, { hint });
+    }
+    finally {
+        if (fd !== undefined)
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -65533,14 +65591,37 @@ function createPlan(input) {
 // ---------------------------------------------------------------------------
 // Normalization and hash
 const PLAN_HASH_VERSION = 'lms-ha/plan/v1';
-const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
+/** Shortest accepted `plan-hash-key`: 128 bits as hex. */
+const MIN_PLAN_HASH_KEY_LENGTH = 32;
+/** The run's key: the operator's when given (checked by the fronts), else random for this run only. */
+function planHashKeyFrom(configured) {
+    if (configured)
+        return { key: (0,external_node_crypto_.createHash)('sha256').update(`lms-ha/plan-hash-key/v1\0${configured}`).digest(), shared: true };
+    return { key: (0,external_node_crypto_.randomBytes)(32), shared: false };
+}
+/** Keyed digest of secret values that decide a change (e.g. a password to set): the same key as the plan hash. */
+function secretFingerprint(key, values) {
+    return (0,external_node_crypto_.createHmac)('sha256', key.key).update(`lms-ha/secret/v1\0${values.join('\0')}`).digest('hex');
+}
+/** True when the plan's hash depends on secret values (and so on the key). */
+function planHasSecretContent(plan) {
+    return plan.changes.some((c) => {
+        const data = changeData(c);
+        return (data.kind === 'file' && data.sensitive) || data.fingerprint !== undefined;
+    });
+}
 /**
  * The plan as hashed: canonical key order, no functions, no facts, no warnings,
  * no metadata, file contents reduced to digests (sensitive ones keyed).
  * Change order is kept: it is the apply order and it matters.
  */
 function normalizePlan(plan, options = {}) {
-    const key = options.sensitiveKey ?? DEFAULT_SENSITIVE_KEY;
+    const key = options.key;
+    if (!key && planHasSecretContent(plan)) {
+        throw new DeployError('internal', 'internal error: a plan with secret content was hashed without the plan hash key', {
+            hint: 'This is a bug in lms-ha: every command must hash its plan with the run\'s plan hash key.',
+        });
+    }
     return canonicalize({
         version: PLAN_HASH_VERSION,
         command: plan.command,
@@ -65548,7 +65629,7 @@ function normalizePlan(plan, options = {}) {
         changes: plan.changes.map((c) => normalizeChange(changeData(c), key)),
     });
 }
-/** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
+/** Hex sha256 over the normalized plan. The same plan and key give the same hash on any machine. */
 function planHash(plan, options = {}) {
     return sha256(stableStringify(normalizePlan(plan, options)));
 }
@@ -65562,7 +65643,7 @@ function normalizeChange(change, key) {
         const digest = content !== undefined ? sha256(content) : given;
         if (change.sensitive) {
             // Keyed, so the published hash is no oracle for the secret content.
-            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key).update(digest).digest('hex') };
+            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key.key).update(digest).digest('hex') };
         }
         // A content and a bare sha256 of the same bytes normalize the same.
         return { ...meta, sha256: digest };
@@ -71119,7 +71200,7 @@ const Port = (description, defaultValue) => Type.Integer({
     description,
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
 });
-const AbsolutePath = (description) => pattern('^/[A-Za-z0-9._@+/-]*$', 'must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces)', { description });
+const AbsolutePath = (description) => pattern('^/[A-Za-z0-9._/-]*$', 'must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces)', { description });
 const UnixUser = (description) => pattern('^[a-z_][a-z0-9_-]{0,31}$', 'must be a Unix user or group name (lowercase letters, digits, "_" and "-", like deploy)', {
     description,
 });
@@ -71220,11 +71301,16 @@ const AppUserSchema = Type.Object({
         description: 'ALL, or a list of privileges granted on each of the databases.',
         errorMessage: 'must be ALL or a list of privileges like [SELECT, INSERT, UPDATE, DELETE]',
     })),
-    hosts: Type.Optional(Type.Array(pattern('^[A-Za-z0-9%_.:/-]+$', 'must be a MariaDB host pattern like %, localhost or 10.0.0.%'), { minItems: 1, uniqueItems: true, default: DEFAULTS.appUser.hosts, description: 'Where the user may connect from.' })),
+    hosts: Type.Optional(Type.Array(pattern('^[A-Za-z0-9%_.:/-]+$', 'must be a MariaDB host pattern like %, localhost or 10.0.0.%'), {
+        minItems: 1,
+        uniqueItems: true,
+        default: DEFAULTS.appUser.hosts,
+        description: "Where the user may connect from, as MariaDB sees it. Behind the load balancers that is the load balancers' addresses (HAProxy and ProxySQL connect on the platform's behalf), not the web servers': list them or a pattern such as 10.0.0.%. deploy-db's plan warns when a load balancer is not admitted.",
+    })),
 }, { ...strict, description: 'A database user for the application.' });
 const AppSchema = Type.Object({
     preset: Type.Optional(literals(APP_PRESETS, {
-        description: 'The platform; presets declare their databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo).',
+        description: 'The platform. A preset declares its databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo; app.databases is then only for more), sets skip_name_resolve and single-writer auto-increment on the cluster, defaults the file mount, and makes deploy-lb and verify-ha print the platform\'s connection settings.',
         default: 'custom',
     })),
     databases: Type.Optional(Type.Array(AppDatabaseSchema)),
@@ -71254,9 +71340,8 @@ const DatabaseSchema = Type.Object({
     sst_user: Type.Optional(SqlUserName(`Database account mariabackup SST logs in as. Default ${DEFAULTS.database.sst_user_socket} (unix socket, no password) or ${DEFAULTS.database.sst_user_password} when sst_password is set.`)),
     sst_password: Type.Optional({
         ...SecretRefSchema,
-        description: 'Password of sst_user. Leave it out to authenticate SST over the unix socket (no password to leak).',
+        description: 'Password of sst_user. Not needed: left out (recommended), mariabackup SST authenticates over the unix socket and there is no password to leak.',
     }),
-    root_password: Type.Optional(SecretRefSchema),
     gcache_size: Type.Optional(schema_Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(schema_Size('innodb_buffer_pool_size.')),
     max_connections: Type.Optional(Type.Integer({ minimum: 10, maximum: 100000 })),
@@ -71264,7 +71349,7 @@ const DatabaseSchema = Type.Object({
         minimum: 0,
         maximum: 15,
         default: DEFAULTS.database.sync_wait,
-        description: 'wsrep_sync_wait bitmask; 1 makes reads wait for writes already committed elsewhere (causality).',
+        description: 'wsrep_sync_wait bitmask, set globally on every node; 1 makes reads wait for writes already committed elsewhere (causality), which is what the presets expect.',
     })),
     bind_address: Type.Optional(Type.String({ minLength: 1, default: DEFAULTS.database.bind_address, description: 'Address MariaDB listens on: 0.0.0.0 or ::.' })),
     port: Type.Optional(Port('MariaDB client port on the db nodes.', DEFAULTS.database.port)),
@@ -71284,13 +71369,13 @@ const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const LoadBalancerSchema = Type.Object({
     kind: literals(['haproxy', 'proxysql'], { description: 'haproxy: writer/reader listeners; proxysql: read/write split on one port.' }),
     vip: pattern(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12][0-9]|[89])$`, 'must be an IPv4 address with the prefix length of its subnet, like 10.0.0.100/24', { description: 'Virtual IP moved by Keepalived between the load balancers, with its subnet prefix.' }),
-    interface: pattern('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$', 'must be a network interface name like eth0 (at most 15 characters)', { description: 'Interface on the load balancers that carries the VIP.' }),
+    interface: pattern('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$', 'must be a network interface name like eth0 (at most 15 characters)', { description: 'Network interface on the load balancers that carries the VIP (the one on the VIP\'s subnet, e.g. eth0; see `ip -br addr` on a load balancer).' }),
     virtual_router_id: Type.Integer({
         minimum: 1,
         maximum: 255,
         description: 'VRRP router id; must differ from every other VRRP group on the same network.',
     }),
-    auth_password: SecretRefSchema,
+    auth_password: { ...SecretRefSchema, description: 'VRRP password shared by the load balancers; VRRP uses at most 8 characters.' },
     ports: Type.Optional(Type.Object({
         writer: Type.Optional(Port('HAProxy: single-writer listener.', DEFAULTS.haproxy.ports.writer)),
         reader: Type.Optional(Port('HAProxy: readers listener.', DEFAULTS.haproxy.ports.reader)),
@@ -71323,10 +71408,10 @@ const LoadBalancerSchema = Type.Object({
 // Shared files
 const StorageSchema = Type.Object({
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
-    volume: Type.Optional(pattern('^[A-Za-z0-9_-]{1,64}$', 'must be a volume name of letters, digits, "_" and "-"')),
+    volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
-    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the web and storage hosts.')),
-    owner: Type.Optional(UnixUser('Owner of the mounted directory.')),
+    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the hosts with the web role (the storage hosts hold the bricks). Presets default it: moodle /var/www/moodledata, chamilo /var/www/chamilo-data.')),
+    owner: Type.Optional(UnixUser('Owner of the mounted directory (the web server user). Presets moodle and chamilo default it to www-data.')),
     group: Type.Optional(UnixUser('Group of the mounted directory. Default: the owner.')),
     mode: Type.Optional(Type.String({
         pattern: '^0?[0-7]{3}$',
@@ -72172,7 +72257,7 @@ function valueAt(root, path) {
     for (const segment of path) {
         if (Array.isArray(node) && typeof segment === 'number')
             node = node[segment];
-        else if (isRecord(node))
+        else if (isRecord(node) && Object.hasOwn(node, String(segment)))
             node = node[String(segment)];
         else
             return undefined;
@@ -72238,26 +72323,12 @@ function showValue(value) {
     if (typeof value === 'object')
         return 'a map';
     if (typeof value === 'string') {
-        const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+        // A URL's user:password is a secret even when the URL is wrong for other reasons.
+        const withoutCredentials = value.replace(/(:\/\/)[^/?#\s]*@/g, '$1***@');
+        const short = withoutCredentials.length > 60 ? `${withoutCredentials.slice(0, 57)}...` : withoutCredentials;
         return JSON.stringify(short);
     }
     return String(value);
-}
-/** What kind of value it is, for places where the value itself must not be shown. */
-function showKind(value) {
-    if (value === null || value === undefined)
-        return 'an empty value';
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a map';
-    if (typeof value === 'string')
-        return 'a plain string';
-    if (typeof value === 'number')
-        return 'a number';
-    if (typeof value === 'boolean')
-        return 'true/false';
-    return typeof value;
 }
 // ---------------------------------------------------------------------------
 // "Did you mean"
@@ -72457,7 +72528,8 @@ function visitObject(schema, value, path, walk, sensitive) {
     const patterns = Object.entries(schema.patternProperties ?? {}).map(([regex, child]) => ({ regex: new RegExp(regex, 'u'), child }));
     for (const [key, child] of Object.entries(value)) {
         const childPath = [...path, key];
-        const property = properties[key];
+        // Own keys only: a key named constructor, toString or __proto__ must not find Object.prototype's.
+        const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
         if (property !== undefined) {
             visit(property, child, childPath, walk, sensitive);
             continue;
@@ -72486,7 +72558,7 @@ function visitObject(schema, value, path, walk, sensitive) {
         walk.problems.push({ path: childPath, target: 'key', message: `unknown key "${key}" ${describeContainer(path, walk.root)}${hint}` });
     }
     for (const key of schema.required ?? []) {
-        if (!(key in value)) {
+        if (!Object.hasOwn(value, key)) {
             walk.problems.push({ path, target: 'key', message: `missing required key "${key}" ${describeContainer(path, walk.root)}` });
         }
     }
@@ -72646,6 +72718,14 @@ function checkAddress(text) {
         return { ok: true, kind: 'dns', canonical: text.toLowerCase().replace(/\.$/, '') };
     return { ok: false, problem: `is not a valid IP address or DNS name, got ${JSON.stringify(text)}` };
 }
+/** 127.0.0.0/8, ::1, an IPv4-mapped loopback, or localhost (and names under .localhost). */
+function isLoopback(address) {
+    if (address.kind === 'ipv4')
+        return address.canonical.startsWith('127.');
+    if (address.kind === 'ipv6')
+        return address.canonical === '::1' || /^::ffff:(127\.|7f)/.test(address.canonical);
+    return address.canonical === 'localhost' || address.canonical.endsWith('.localhost');
+}
 /** `10.0.0.100/24` (the schema already guarantees the shape). */
 function parseCidr4(text) {
     const [address, prefix] = text.split('/');
@@ -72682,13 +72762,91 @@ function formatSubnet(cidr) {
 }
 
 ;// CONCATENATED MODULE: ./src/inventory/presets.ts
+/**
+ * Every connection reaches the cluster from a load balancer's or web host's
+ * address, and users' hosts are addresses: a reverse DNS lookup only costs time
+ * and, behind HAProxy, logs "IP address could not be resolved" for each
+ * connection. The socket accounts lms-ha uses (`localhost`) keep working.
+ */
+const SKIP_NAME_RESOLVE = {
+    name: 'skip_name_resolve',
+    value: 'ON',
+    why: 'users connect from addresses (the load balancers\'), so reverse DNS only adds delay and "could not be resolved" warnings',
+};
+/**
+ * Galera's wsrep_auto_increment_control steps ids by the cluster size so that
+ * several writers never collide. lms-ha sends every write to one node (HAProxy's
+ * writer listener, ProxySQL's writer hostgroup), so ids can be consecutive again:
+ * Moodle's installer otherwise warns that the admin user's id is "unexpected".
+ */
+const SINGLE_WRITER_AUTO_INCREMENT = [
+    { name: 'wsrep_auto_increment_control', value: 'OFF', why: 'one writer at a time (the load balancer sends every write to one node), so ids need not step by the cluster size' },
+    { name: 'auto_increment_increment', value: 1, why: 'consecutive ids under a single writer' },
+    { name: 'auto_increment_offset', value: 1, why: 'consecutive ids under a single writer' },
+];
+const GCACHE_HOW = 'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
+const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+const PRESETS = {
+    moodle: {
+        title: 'Moodle',
+        databases: ['moodle'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'moodle',
+        files: { mountPath: '/var/www/moodledata', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: `a small Moodle site writes a few hundred MiB an hour (a test site filled 256M in under 2 h). ${GCACHE_HOW}` },
+        failover: [
+            'Behind HAProxy a long-lived connection (cron, backups, admin CLI scripts) fails on every later query after the writer dies ("MySQL server has gone away"): re-run the job; it connects to the new writer.',
+            PER_REQUEST_STALL,
+            'A fail-back to the original writer (when it is healthy again) costs one more error for connections open at that moment.',
+            'Reads on the reader port wait for the writes already committed (wsrep_sync_wait=1), so a page never reads older data than it just wrote.',
+        ],
+        versions: 'Moodle 4.5 needs MariaDB >= 10.6.7; Moodle 5.0 needs MariaDB >= 10.11.0 and PHP >= 8.2. The default database.version "10.11" suits both.',
+    },
+    openedx: {
+        title: 'Open edX (Tutor)',
+        // edxapp_csmh holds courseware student module history, split out of edxapp.
+        databases: ['edxapp', 'edxapp_csmh'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'edxapp001',
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '2G', why: `tracking logs and courseware state make Open edX write more than Moodle per learner. ${GCACHE_HOW}` },
+        failover: [
+            'Through ProxySQL the application keeps its connection: ProxySQL moves the writer hostgroup to another node and retries; an open transaction on the dead writer fails and Django returns an error for that request.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Celery workers hold long-lived connections: a task running at the moment of a writer failure fails once and is retried by Celery when it has retries configured.',
+            'Reads routed to the readers wait for the writes already committed (wsrep_sync_wait=1), so a learner always sees an answer just submitted.',
+        ],
+        versions: 'Tutor (Open edX Quince and later) expects MySQL 8 by default; with RUN_MYSQL: false it works against MariaDB 10.11 (Django 4.2 supports MariaDB >= 10.4).',
+    },
+    chamilo: {
+        title: 'Chamilo',
+        databases: ['chamilo'],
+        charset: 'utf8mb4',
+        collation: 'utf8mb4_unicode_ci',
+        user: 'chamilo',
+        files: { mountPath: '/var/www/chamilo-data', owner: 'www-data' },
+        serverSettings: [SKIP_NAME_RESOLVE, ...SINGLE_WRITER_AUTO_INCREMENT],
+        gcache: { start: '1G', why: GCACHE_HOW },
+        failover: [
+            'Through ProxySQL a per-request PHP connection is moved to the new writer; a request in the middle of a transaction on the dead writer gets one error.',
+            PER_REQUEST_STALL.replace('until the load balancer marks it down', "until ProxySQL's monitor marks it down"),
+            'Cron jobs holding one connection for a long time fail once after a writer failure: re-run them.',
+        ],
+        versions: 'Chamilo 1.11 runs on MariaDB 10.x (10.11 included); point its app/courses and app/upload directories at the shared mount.',
+    },
+};
 const PRESET_DATABASES = {
-    moodle: ['moodle'],
-    // edxapp_csmh holds courseware student module history, split out of edxapp.
-    openedx: ['edxapp', 'edxapp_csmh'],
-    chamilo: ['chamilo'],
+    moodle: PRESETS.moodle.databases,
+    openedx: PRESETS.openedx.databases,
+    chamilo: PRESETS.chamilo.databases,
     custom: [],
 };
+function presetDefinition(preset) {
+    return preset === 'custom' ? null : PRESETS[preset];
+}
 
 ;// CONCATENATED MODULE: ./src/inventory/semantic.ts
 /**
@@ -72734,8 +72892,51 @@ const MANAGED_OPTIONS = {
     innodb_autoinc_lock_mode: 'is managed by lms-ha: Galera requires 2',
 };
 const OPTION_NAME = /^[a-z][a-z0-9_-]*$/;
+/**
+ * The managed option an operator's option name would set, as MariaDB reads it:
+ * "-" and "_" alike, a `loose-` prefix, then one of `skip-`, `enable-`,
+ * `disable-`, `maximum-`, and any unambiguous abbreviation of a name
+ * (`wsrep_cluster_addr`). The later value in the option files wins, so any of
+ * these would override what lms-ha writes.
+ */
+function managedOptionFor(name) {
+    let bare = name.toLowerCase().replace(/-/g, '_');
+    bare = bare.replace(/^loose_/, '');
+    bare = bare.replace(/^(skip|enable|disable|maximum)_/, '');
+    if (Object.hasOwn(MANAGED_OPTIONS, bare))
+        return { name: bare, why: MANAGED_OPTIONS[bare] };
+    // Abbreviations: only the managed names this one is a prefix of (at least 4 characters, as MariaDB's shortest useful ones).
+    if (bare.length >= 4 && !OPTIONS_THAT_ARE_PREFIXES.has(bare)) {
+        const full = Object.keys(MANAGED_OPTIONS).find((managed) => managed.startsWith(bare));
+        if (full !== undefined)
+            return { name: full, why: MANAGED_OPTIONS[full] };
+    }
+    return undefined;
+}
+/** Real MariaDB options whose name happens to begin a managed one; they mean themselves. */
+const OPTIONS_THAT_ARE_PREFIXES = new Set(['innodb', 'wsrep', 'binlog']);
 const GLUSTER_ONLY_KEYS = ['volume', 'brick_path', 'mount_path', 'owner', 'group', 'mode', 'arbiter', 'force_root_brick'];
 const RESERVED_DB_USERS = ['root', 'mysql', 'mariadb.sys'];
+/** Directories a volume must not be mounted over (or contain), nor a brick be put in: the OS, the MariaDB datadir, GlusterFS's own state. */
+const PROTECTED_DIRECTORIES = [
+    '/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr',
+    '/var/lib/mysql', '/var/lib/glusterd', '/var/lib/dpkg', '/var/lib/apt', '/var/log', '/tmp',
+];
+/** Never a migration source: the whole root, kernel views, device and runtime trees. */
+const SOURCE_FORBIDDEN = ['/', '/proc', '/sys', '/dev', '/run', '/boot'];
+function hasDotSegment(path) {
+    return path.split('/').some((segment) => segment === '.' || segment === '..');
+}
+function normalizePath(path) {
+    const trimmed = path.replace(/\/+$/, '');
+    return trimmed === '' ? '/' : trimmed;
+}
+/** Is `child` the directory `parent` or below it (paths already normalized, no dot segments)? */
+function inside(child, parent) {
+    const c = normalizePath(child);
+    const p = normalizePath(parent);
+    return c === p || p === '/' || c.startsWith(`${p}/`);
+}
 function plural(count, noun) {
     return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -72815,8 +73016,17 @@ class EnvironmentChecker {
                 firstByName.set(host.name, index);
             }
             const address = checkAddress(host.address);
+            const clusterRoles = host.roles.filter((role) => role !== 'bastion');
             if (!address.ok) {
                 this.report(['hosts', index, 'address'], 'value', `${this.describe(['hosts', index, 'address'])} ${address.problem}`);
+            }
+            else if (clusterRoles.length > 0 && isLoopback(address)) {
+                this.report(['hosts', index, 'address'], 'value', `${this.describe(['hosts', index, 'address'])} is a loopback address, which every host reads as itself; host "${host.name}" has the ${clusterRoles.join(', ')} role(s), which other hosts must reach: give its network address`);
+            }
+            else if (host.roles.includes('lb') && this.env.load_balancer && address.kind !== 'ipv4') {
+                this.report(['hosts', index, 'address'], 'value', address.kind === 'dns'
+                    ? `${this.describe(['hosts', index, 'address'])} must be an IPv4 address: keepalived's peers and the ProxySQL monitor account are written with the load balancers' addresses, not names`
+                    : `${this.describe(['hosts', index, 'address'])} is IPv6 but "load_balancer.vip" is IPv4: keepalived moves the VIP within one address family; give the load balancer its IPv4 address`);
             }
             else {
                 const owner = firstByAddress.get(address.canonical);
@@ -72907,9 +73117,10 @@ class EnvironmentChecker {
                 this.report(path, 'key', `option name "${key}" in "database.options" must be lowercase letters, digits, "_" and "-"`);
                 continue;
             }
-            const managed = MANAGED_OPTIONS[key.replace(/-/g, '_')];
+            const managed = managedOptionFor(key);
             if (managed !== undefined) {
-                this.report(path, 'key', `"database.options.${key}" ${managed}; remove it from options`);
+                const alias = managed.name === key.replace(/-/g, '_') ? '' : ` (MariaDB reads "${key}" as ${managed.name})`;
+                this.report(path, 'key', `"database.options.${key}"${alias} ${managed.why}; remove it from options`);
                 continue;
             }
             if (typeof value === 'string' && /[\r\n]/.test(value)) {
@@ -72932,6 +73143,8 @@ class EnvironmentChecker {
         const vip = parseCidr4(lb.vip);
         if (vip)
             this.checkVip(vip, lbHosts);
+        if (lb.proxysql?.package !== undefined)
+            this.checkUrlCredentials(['load_balancer', 'proxysql', 'package', 'url'], lb.proxysql.package.url);
         const other = lb.kind === 'haproxy' ? 'proxysql' : 'haproxy';
         if (lb[other] !== undefined) {
             this.report(['load_balancer', other], 'key', `"load_balancer.${other}" is only for kind ${other}; this load balancer is ${lb.kind}`);
@@ -73058,6 +73271,38 @@ class EnvironmentChecker {
         }
         if (storage.kind === 'glusterfs')
             this.checkGlusterfs();
+        if (storage.kind === 's3' && storage.s3 !== undefined)
+            this.checkS3(storage.s3);
+    }
+    /** What S3 itself (and rclone's endpoint setting) would refuse after connecting. */
+    checkS3(s3) {
+        const bucket = s3.bucket;
+        const bucketPath = ['storage', 's3', 'bucket'];
+        if (/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(bucket)) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} is shaped like an IP address, which S3 refuses as a bucket name`);
+        }
+        else if (/\.\.|\.-|-\./.test(bucket)) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} has "..", ".-" or "-." which S3 refuses in a bucket name`);
+        }
+        else if (bucket.startsWith('xn--') || bucket.endsWith('-s3alias') || bucket.endsWith('--ol-s3')) {
+            this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} uses a prefix or suffix S3 reserves (xn--, -s3alias, --ol-s3)`);
+        }
+        if (s3.endpoint !== undefined) {
+            const endpointPath = ['storage', 's3', 'endpoint'];
+            if (!this.checkUrlCredentials(endpointPath, s3.endpoint) && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/.test(s3.endpoint)) {
+                this.report(endpointPath, 'value', '"storage.s3.endpoint" must be http(s)://host[:port] without a path; the bucket is "storage.s3.bucket"');
+            }
+        }
+    }
+    /**
+     * `https://user:pass@host` is a secret written inline. Refused without
+     * repeating the URL. Returns true when it reported a problem.
+     */
+    checkUrlCredentials(path, url) {
+        if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url))
+            return false;
+        this.report(path, 'value', `"${path.join('.')}" has a user name or password in the URL (value not shown): that is a secret written inline in the inventory; remove the "user:password@" part and remove the credential from the file's history`);
+        return true;
     }
     /**
      * Replica 2 without an arbiter is refused: when the two copies disagree
@@ -73069,8 +73314,8 @@ class EnvironmentChecker {
         if (storage.volume === undefined) {
             this.report(['storage'], 'key', '"storage" of kind glusterfs needs "volume" (the GlusterFS volume name)');
         }
-        if (storage.mount_path === undefined) {
-            this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted)');
+        if (storage.mount_path === undefined && !presetDefinition(this.env.app?.preset ?? 'custom')?.files) {
+            this.report(['storage'], 'key', '"storage" of kind glusterfs needs "mount_path" (where the volume is mounted; the moodle and chamilo presets default it)');
         }
         const arbiter = storage.arbiter === undefined ? undefined : this.checkHostReference(['storage', 'arbiter'], storage.arbiter);
         const dataHosts = this.withRole('storage').filter((host) => host.name !== storage.arbiter);
@@ -73089,11 +73334,16 @@ class EnvironmentChecker {
             const found = dataHosts.length === 0 ? 'found none' : `found 1 (${names(dataHosts)})`;
             this.report(['storage'], 'key', `GlusterFS needs at least 3 hosts with the storage role (or 2 plus "storage.arbiter"); ${found}`);
         }
+        if (storage.brick_path !== undefined)
+            this.checkPath(['storage', 'brick_path'], storage.brick_path, 'place');
+        if (storage.mount_path !== undefined)
+            this.checkPath(['storage', 'mount_path'], storage.mount_path, 'mount');
         const brick = storage.brick_path ?? (storage.volume === undefined ? undefined : defaultBrickPath(storage.volume));
         const mount = storage.mount_path;
         if (brick === undefined || mount === undefined)
             return;
-        const inside = (child, parent) => child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
+        if (hasDotSegment(brick) || hasDotSegment(mount))
+            return;
         if (inside(brick, mount)) {
             const path = storage.brick_path === undefined ? ['storage', 'mount_path'] : ['storage', 'brick_path'];
             this.report(path, 'value', `the brick ${brick} is inside the mounted volume ${mount}; keep the brick (GlusterFS's own copy) outside "storage.mount_path"`);
@@ -73101,6 +73351,36 @@ class EnvironmentChecker {
         else if (inside(mount, brick)) {
             this.report(['storage', 'mount_path'], 'value', `"storage.mount_path" ${mount} is inside the brick ${brick}; mount the volume outside the brick directory`);
         }
+    }
+    /**
+     * Paths are compared as strings elsewhere, so "." and ".." segments (which
+     * would defeat the brick-inside-mount check) are refused, as are system
+     * directories: a volume mounted over /etc or the MariaDB datadir (the db
+     * hosts are also web hosts in the Moodle layout) would hide them on every
+     * node. Returns true when the path is acceptable.
+     */
+    checkPath(path, value, use) {
+        const field = `"${path.join('.')}"`;
+        if (hasDotSegment(value) || value.includes('//')) {
+            this.report(path, 'value', `${field} must be a plain absolute path without ".", ".." or empty segments, got ${JSON.stringify(value)}`);
+            return false;
+        }
+        const normal = normalizePath(value);
+        if (use === 'source') {
+            const system = SOURCE_FORBIDDEN.find((dir) => normal === dir || (dir !== '/' && inside(normal, dir)));
+            if (system !== undefined) {
+                this.report(path, 'value', `${field} ${normal} is ${normal === '/' ? 'the whole root filesystem' : `a kernel or system directory (${system})`}; name the directory that holds the platform's files`);
+                return false;
+            }
+            return true;
+        }
+        const clash = PROTECTED_DIRECTORIES.find((dir) => inside(normal, dir) || inside(dir, normal));
+        if (clash !== undefined) {
+            const what = use === 'mount' ? 'mounting the volume there would hide' : 'a brick there would write into';
+            this.report(path, 'value', `${field} ${normal} is or contains a system directory (${clash}); ${what} it on every host; use a directory of its own such as /srv/...`);
+            return false;
+        }
+        return true;
     }
     declaredDatabases() {
         const preset = this.env.app?.preset ?? 'custom';
@@ -73162,6 +73442,14 @@ class EnvironmentChecker {
             return;
         if (migrate.files) {
             this.checkHostReference(['migrate', 'files', 'source_host'], migrate.files.source_host);
+            const source = migrate.files.source_path;
+            const sourcePath = ['migrate', 'files', 'source_path'];
+            if (this.checkPath(sourcePath, source, 'source')) {
+                const mount = this.env.storage?.kind === 'glusterfs' ? this.env.storage.mount_path : undefined;
+                if (mount !== undefined && !hasDotSegment(mount) && (inside(source, mount) || inside(mount, source))) {
+                    this.report(sourcePath, 'value', `"migrate.files.source_path" ${source} overlaps the volume's own mount ${mount}: the files would be copied into themselves; name the old directory`);
+                }
+            }
             const kind = this.env.storage?.kind ?? 'none';
             if (kind === 'none') {
                 this.report(['migrate', 'files'], 'key', '"migrate.files" needs a "storage" section of kind glusterfs or s3 to copy the files into');
@@ -73328,8 +73616,14 @@ function sortProblems(problems) {
 
 
 
-/** Aliases expand when read; a small cap stops "billion laughs" files from exhausting memory. */
-const MAX_ALIAS_COUNT = 100;
+/**
+ * Aliases expand when read. What is bounded is the size of the expanded data
+ * ("billion laughs"), not how often an anchor is reused: an inventory that
+ * reuses one small anchor for 200 hosts is fine.
+ */
+const MAX_EXPANDED_NODES = 200_000;
+/** Far deeper than any inventory (about 8 levels); deeper input is refused before it can exhaust the stack. */
+const MAX_DEPTH = 64;
 function keyAt(doc, offset) {
     let found;
     (0,dist/* visit */.YR)(doc, {
@@ -73352,6 +73646,8 @@ function yamlMessage(error, doc, severity) {
         }
         case 'MULTIPLE_DOCS':
             return 'the inventory must be a single YAML document; remove the "---" that starts a second one';
+        case 'RESOURCE_EXHAUSTION':
+            return `the inventory nests too deeply to be read (an inventory needs fewer than ${MAX_DEPTH} levels); remove the runaway brackets or indentation`;
         default:
             return severity === 'error' ? `YAML syntax error: ${error.message}` : `YAML problem: ${error.message}`;
     }
@@ -73359,18 +73655,100 @@ function yamlMessage(error, doc, severity) {
 function invalidInventory(file, problems) {
     const sorted = sortProblems(problems);
     const message = sorted.length === 1
-        ? `invalid inventory: ${errors_formatProblem(sorted[0])}`
-        : `invalid inventory: ${sorted.length} problems in ${file}:\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
+        ? `invalid inventory: ${formatProblem(sorted[0])}`
+        : `invalid inventory: ${sorted.length} problems in ${file}:\n${sorted.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`;
     return new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Fix each problem at the position shown. Editors check the file as you type when its first line is "# yaml-language-server: $schema=<path to ${JSON_SCHEMA_PATH}>".`,
     });
 }
+/**
+ * Problems of the document's shape that would otherwise surface as a crash or
+ * a position-less message: aliases to no anchor, aliases inside their own
+ * anchor, runaway nesting, and alias expansion beyond MAX_EXPANDED_NODES.
+ */
+function shapeProblems(doc) {
+    const problems = [];
+    const root = doc.contents;
+    if (!root)
+        return problems;
+    const offsetOf = (node) => node?.range?.[0] ?? 0;
+    // Depth first, without recursion, so the check itself cannot overflow.
+    const stack = [{ node: root, depth: 1 }];
+    while (stack.length > 0) {
+        const { node, depth } = stack.pop();
+        if (depth > MAX_DEPTH) {
+            problems.push({ offset: offsetOf(node), message: `the inventory nests deeper than ${MAX_DEPTH} levels here; an inventory needs fewer than 10` });
+            return problems;
+        }
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            if (node.resolve(doc) === undefined) {
+                problems.push({ offset: offsetOf(node), message: `alias *${node.source} refers to no anchor &${node.source} defined before it` });
+            }
+        }
+        else if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
+            for (const item of node.items) {
+                if ((0,dist/* isPair */.tO)(item)) {
+                    stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+                }
+                else {
+                    stack.push({ node: item, depth: depth + 1 });
+                }
+            }
+        }
+    }
+    if (problems.length > 0)
+        return problems;
+    // Expanded size, each anchored node counted once (memo), so this is linear in the text.
+    const sizes = new Map();
+    const inProgress = new Set();
+    const sizeOf = (node) => {
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            const target = node.resolve(doc);
+            if (inProgress.has(target))
+                throw Object.assign(new Error('cycle'), { alias: node });
+            return sizeOf(target);
+        }
+        const known = sizes.get(node);
+        if (known !== undefined)
+            return known;
+        inProgress.add(node);
+        let total = 1;
+        if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
+            for (const item of node.items) {
+                total += (0,dist/* isPair */.tO)(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
+                if (total > MAX_EXPANDED_NODES)
+                    throw Object.assign(new Error('too large'), { at: item });
+            }
+        }
+        inProgress.delete(node);
+        sizes.set(node, total);
+        return total;
+    };
+    try {
+        sizeOf(root);
+    }
+    catch (error) {
+        const detail = error;
+        if (detail.alias !== undefined) {
+            problems.push({ offset: offsetOf(detail.alias), message: 'this alias refers to a node that contains it, which would expand without end' });
+        }
+        else {
+            const where = (0,dist/* isPair */.tO)(detail.at) ? detail.at.key : detail.at;
+            problems.push({
+                offset: offsetOf(where),
+                message: `the inventory expands (through its aliases) to more than ${MAX_EXPANDED_NODES} values; an inventory is far smaller, so this looks like an alias bomb`,
+            });
+        }
+    }
+    return problems;
+}
 /** All problems of an inventory text, or the inventory when there are none. Never throws for bad input. */
 function parseInventory(text, file) {
     const lineCounter = new dist/* LineCounter */.HN();
     // logLevel 'error': yaml would otherwise print its own warnings to stderr; only the report layer writes logs.
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+    // merge: YAML 1.1 merge keys (<<: *defaults), which operators use to share host settings.
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error', merge: true });
     const source = yamlSource(file, doc, lineCounter);
     const at = (offset) => {
         const { line, col } = lineCounter.linePos(offset);
@@ -73383,9 +73761,13 @@ function parseInventory(text, file) {
     ];
     if (syntax.length > 0)
         return { problems: sortProblems(syntax) };
+    const shape = shapeProblems(doc);
+    if (shape.length > 0)
+        return { problems: sortProblems(shape.map(({ offset, message }) => ({ ...at(offset), message }))) };
     let data;
     try {
-        data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+        // The expansion is bounded by shapeProblems above.
+        data = doc.toJS({ maxAliasCount: -1 });
     }
     catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -73504,19 +73886,20 @@ function resolveLoadBalancer(spec) {
         },
     };
 }
-function resolveStorage(spec) {
+function resolveStorage(spec, preset) {
     if (!spec || spec.kind === 'none')
         return { kind: 'none' };
     if (spec.kind === 's3')
         return { kind: 's3', s3: spec.s3 };
-    // volume and mount_path are required for glusterfs by the semantic checks.
+    // volume is required for glusterfs by the semantic checks, mount_path unless the preset has one.
     const volume = spec.volume;
-    const owner = spec.owner ?? DEFAULTS.storage.owner;
+    const files = presetDefinition(preset)?.files;
+    const owner = spec.owner ?? files?.owner ?? DEFAULTS.storage.owner;
     return {
         kind: 'glusterfs',
         volume,
         brick_path: spec.brick_path ?? defaultBrickPath(volume),
-        mount_path: spec.mount_path,
+        mount_path: spec.mount_path ?? files.mountPath,
         owner,
         group: spec.group ?? owner,
         mode: spec.mode ?? DEFAULTS.storage.mode,
@@ -73568,7 +73951,7 @@ function resolveEnvironment(name, original) {
         app: resolveApp(spec.app),
         ...(spec.database ? { database: resolveDatabase(spec.database) } : {}),
         ...(spec.load_balancer ? { load_balancer: resolveLoadBalancer(spec.load_balancer) } : {}),
-        storage: resolveStorage(spec.storage),
+        storage: resolveStorage(spec.storage, spec.app?.preset ?? 'custom'),
         ...(spec.migrate ? { migrate: resolveMigrate(spec.migrate) } : {}),
     };
 }
@@ -73645,7 +74028,7 @@ function checkCommandNeeds(inventory, environment, command, needs) {
     if (problems.length === 0)
         return;
     const sorted = sortProblems(problems);
-    const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
+    const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`;
     throw new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Add what ${command} needs to environment "${name}", or run it against an environment that has it.`,
@@ -73686,7 +74069,8 @@ function collect(schema, value, path, found) {
     }
     if (secrets_isRecord(value)) {
         for (const [key, child] of Object.entries(value)) {
-            const property = schema.properties?.[key] ?? Object.values(schema.patternProperties ?? {})[0];
+            const own = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+            const property = own ?? Object.values(schema.patternProperties ?? {})[0];
             if (property)
                 collect(property, child, [...path, key], found);
         }
@@ -73736,42 +74120,103 @@ class Secrets {
         return `Secrets(${this.names.join(', ')})`;
     }
 }
+/** Shortest secret accepted: a shorter one is guessable, and masking it would blot out ordinary words in every log. */
+const MIN_SECRET_LENGTH = 8;
+// keepalived.conf's parser: printable ASCII without space, comment starters, quotes, backslash, braces.
+const KEEPALIVED_FORBIDDEN = /[^\x21-\x7e]|[#!"'\\{}]/u;
+const SECRET_RULES = [
+    {
+        applies: (path) => path.join('.') === 'load_balancer.auth_password',
+        check: (value) => KEEPALIVED_FORBIDDEN.test([...value].slice(0, 8).join(''))
+            ? 'keepalived uses its first 8 characters, which must be printable ASCII other than space # ! " \' \\ { }'
+            : undefined,
+    },
+    {
+        applies: (path) => path.join('.') === 'load_balancer.proxysql.admin_password',
+        check: (value) => (/[:;\\]/.test(value) ? 'ProxySQL\'s admin_credentials cannot carry ":", ";" or a backslash' : undefined),
+    },
+    {
+        applies: (path) => path.join('.') === 'load_balancer.proxysql.monitor_password',
+        check: (value) => (/\\/.test(value) ? 'ProxySQL\'s admin interface cannot take a backslash in the monitor password' : undefined),
+    },
+];
+/** Problems with a secret's value, in words that never repeat it. */
+function secretValueProblems(value, path, environment) {
+    const problems = [];
+    if (/[\r\n\0]/.test(value))
+        problems.push('contains a line break or NUL, which no config file or SQL literal lms-ha writes can carry safely');
+    if (value.trim() === '')
+        problems.push('is only whitespace');
+    else if ([...value].length < MIN_SECRET_LENGTH)
+        problems.push(`is shorter than ${MIN_SECRET_LENGTH} characters`);
+    for (const rule of SECRET_RULES) {
+        if (!rule.applies(path, environment))
+            continue;
+        const problem = rule.check(value);
+        if (problem)
+            problems.push(problem);
+    }
+    return problems;
+}
 /**
  * Reads every secret the environment references from `vars`. An empty value
  * counts as missing: GitHub Actions expands an undefined secret to "".
  * Multi-line values are also masked line by line, because log masking matches
- * single lines.
+ * single lines. Every value is masked first, then checked against the shape
+ * rules of the components that will use it, so a bad value stops the run here.
  */
 function resolveSecrets(environment, vars, mask) {
     const references = findSecretReferences(environment);
     const values = new Map();
     const missing = new Map();
+    const malformed = [];
     for (const reference of references) {
-        if (values.has(reference.name))
-            continue;
         const value = Object.hasOwn(vars, reference.name) ? vars[reference.name] : undefined;
         if (value === undefined || value === '') {
             missing.set(reference.name, [...(missing.get(reference.name) ?? []), reference]);
             continue;
         }
-        mask(value);
-        for (const line of value.split(/\r?\n/)) {
-            if (line.trim() !== '' && line !== value)
-                mask(line);
+        if (!values.has(reference.name)) {
+            mask(value);
+            for (const line of value.split(/\r?\n/)) {
+                if (line.trim() !== '' && line !== value)
+                    mask(line);
+            }
+            values.set(reference.name, value);
         }
-        values.set(reference.name, value);
+        const problems = secretValueProblems(value, reference.path, environment);
+        if (problems.length > 0)
+            malformed.push({ reference, problems });
     }
     if (missing.size > 0)
         throw missingSecrets(environment, missing);
+    if (malformed.length > 0)
+        throw malformedSecrets(environment, malformed);
     return new Secrets(values);
 }
-function missingSecrets(environment, missing) {
+function malformedSecrets(environment, malformed) {
+    const { source, base, root, messagePath } = locate(environment);
+    const problems = malformed.map(({ reference, problems: found }) => ({
+        ...source.position([...base, ...reference.path, 'env'], 'value'),
+        message: `the value of ${reference.name} (${describe(messagePath(reference.path), root)}) ${found.join('; ')}`,
+    }));
+    const sorted = sortProblems(problems);
+    return new DeployError('invalid-input', `unusable secret values for environment "${environment.name}" (values not shown):\n${sorted.map((p) => `  ${formatProblem(p)}`).join('\n')}`, {
+        problems: sorted,
+        hint: `Set each variable to a value of at least ${MIN_SECRET_LENGTH} characters on one line that the component can take (e.g. openssl rand -base64 24 | tr -d '/+='); nothing was contacted.`,
+    });
+}
+function locate(environment) {
     const origin = originOf(environment);
     const source = origin?.source ?? detachedSource('inventory');
     const base = origin?.path ?? ['environments', environment.name];
     // Names in messages ("app user "moodle"") are looked up in a root shaped like the file.
     const root = { environments: { [environment.name]: environment } };
     const messagePath = (path) => ['environments', environment.name, ...path];
+    return { source, base, root, messagePath };
+}
+function missingSecrets(environment, missing) {
+    const { source, base, root, messagePath } = locate(environment);
     const problems = [];
     for (const [name, references] of missing) {
         for (const reference of references) {
@@ -73784,7 +74229,7 @@ function missingSecrets(environment, missing) {
     const sorted = sortProblems(problems);
     const names = [...missing.keys()];
     return new DeployError('missing-secret', `missing ${names.length === 1 ? 'secret' : 'secrets'} for environment "${environment.name}": ${names.join(', ')}\n${sorted
-        .map((problem) => `  ${errors_formatProblem(problem)}`)
+        .map((problem) => `  ${formatProblem(problem)}`)
         .join('\n')}`, {
         problems: sorted,
         hint: `Provide each variable to the run. In a workflow: env: { ${names[0]}: \${{ secrets.${names[0]} }} } (one line per secret); with the CLI, export them in the shell first.`,
@@ -73822,6 +74267,26 @@ const GALERA_DEFAULTS = {
     port: 3306,
     version: '10.11',
 };
+/**
+ * How fast the cluster drops a member that died without saying goodbye (a
+ * killed mariadbd, a crashed host). Galera's defaults suspect a silent member
+ * after 5 s (evs.suspect_timeout) and, until the others agree it is gone,
+ * every commit on the survivors waits: measured in the lab, writes through the
+ * VIP came back 6.1 s after the writer was killed, 5.5 s of it this wait. 2 s
+ * with a keepalive every 0.5 s keeps four keepalives in each window, so one
+ * late packet on a busy host does not evict anybody. Once suspected, the
+ * survivors agree on the new view by exchanging join messages, resent every
+ * evs.join_retrans_period (default 1 s; seen taking 0.5-1 s in the lab), and
+ * the suspicion itself is looked for every evs.inactive_check_period (default
+ * 0.5 s). The inventory's providerOptions can still set other values.
+ * MariaDB's own Galera tests run with evs.suspect_timeout=PT1S.
+ */
+const GALERA_FAILURE_DETECTION = {
+    'evs.inactive_check_period': 'PT0.25S',
+    'evs.join_retrans_period': 'PT0.5S',
+    'evs.keepalive_period': 'PT0.5S',
+    'evs.suspect_timeout': 'PT2S',
+};
 /** The OS user mysqld runs as on Debian/Ubuntu and RHEL packages. */
 const MYSQLD_OS_USER = 'mysql';
 /** Fills defaults. Validation is separate so the inventory can report all problems at once. */
@@ -73843,8 +74308,9 @@ function galeraModel(input) {
         syncWait: input.syncWait ?? GALERA_DEFAULTS.syncWait,
         bindAddress: input.bindAddress ?? GALERA_DEFAULTS.bindAddress,
         port: input.port ?? GALERA_DEFAULTS.port,
-        providerOptions: { ...(input.providerOptions ?? {}) },
+        providerOptions: { ...GALERA_FAILURE_DETECTION, ...(input.providerOptions ?? {}) },
         extra: { ...(input.extra ?? {}) },
+        platform: input.platform ? { preset: input.platform.preset, options: { ...input.platform.options } } : null,
         version: input.version ?? GALERA_DEFAULTS.version,
     };
 }
@@ -74728,6 +75194,13 @@ function renderGaleraConfig(model, node) {
         `[${CONFIG_GROUP}]`,
         ...galeraOptions(model, n).map(([k, v]) => `${k} = ${v}`),
     ];
+    const overridden = new Set(Object.keys(model.extra).map(normalizeOptionKey));
+    const platformKeys = Object.keys(model.platform?.options ?? {}).filter((k) => !overridden.has(normalizeOptionKey(k)));
+    if (model.platform && platformKeys.length > 0) {
+        lines.push('', `# chosen by the ${model.platform.preset} preset (database.options overrides any of them)`);
+        for (const k of platformKeys)
+            lines.push(`${k} = ${renderValue(model.platform.options[k])}`);
+    }
     const extraKeys = Object.keys(model.extra).sort();
     if (extraKeys.length > 0) {
         lines.push('', '# extra options from the inventory');
@@ -74848,6 +75321,10 @@ function parseProviderOptions(value) {
 const DYNAMIC_VARIABLES = new Set([
     'max_connections',
     'wsrep_sync_wait',
+    // The presets' single-writer auto-increment settings change live.
+    'wsrep_auto_increment_control',
+    'auto_increment_increment',
+    'auto_increment_offset',
     'innodb_buffer_pool_size', // resizable online since 10.2.2
     'wsrep_sst_method',
     'wsrep_sst_donor',
@@ -75820,7 +76297,7 @@ function decideRemoval(input) {
  * (Debian 12). Pure: the same model always gives the same bytes, so a second
  * deploy-lb sees no change.
  *
- * Decisions (see docs in the report of issue 4):
+ * Decisions (docs/deploy-lb.md tells the operator's side):
  * - Listeners bind to all addresses (`*:port`), not to the VIP: no
  *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
@@ -75833,14 +76310,26 @@ function decideRemoval(input) {
  *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
  *   shutdown-backup-sessions` moves everyone back when the first node returns
  *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
- * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
- *   seed 004. With three nodes, dropping the writer would leave one reader after
+ * - Reader (3308): `balance leastconn` over all nodes by default, as Moodle's
+ *   reference HA layout does. With three nodes, dropping the writer would leave one reader after
  *   a single failure; Galera nodes all hold all data, and Moodle never writes
  *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
  *   off the writer while another node is up (the writer becomes a `backup`).
  * - Health: HTTP on the clustercheck port (9200), never `mysql-check`, which
  *   makes MariaDB count aborted handshakes towards `max_connect_errors` and
  *   eventually block the load balancer (research §3.10, crowbar-openstack#1123).
+ * - Failover timing (target: writes back through the VIP within 3 s of the
+ *   writer dying). Measured in the lab with the old `inter 2s fall 2`: the
+ *   writer was marked DOWN 4.3 s after mariadbd was killed (two checks 2 s
+ *   apart), while every client connection in between was refused by the dead
+ *   node. Now: a check every 1 s and, once one failed, the next 250 ms later
+ *   (`fastinter`), still two failures in a row (`fall 2`), so one slow check
+ *   never takes a node out; and a connection the node refuses marks it DOWN at
+ *   once (`observe layer4 error-limit 1 on-error mark-down`: a refused TCP
+ *   connection is a dead server, not a slow one) and is retried on the next
+ *   server (`retries 1` + `option redispatch`, safe because nothing was sent
+ *   on a connection that never opened). `timeout check 2s` bounds a check that
+ *   hangs; the check script gives up on MariaDB before that and answers 503.
  * - Client/server timeouts 8 h = MariaDB's default `wait_timeout` (28800 s), so
  *   HAProxy never cuts an idle pooled connection the server would have kept.
  * - Stats: admin socket /run/haproxy/admin.sock (Debian's path, mode 660, level
@@ -75919,12 +76408,15 @@ function renderHaproxyConfig(model) {
     if (new Set(ports).size !== ports.length)
         invalid(`HAProxy listener ports collide (${ports.join(', ')})`, 'Writer, reader and web ports must differ.');
     const out = [];
-    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', '    timeout connect 5s', '    timeout client 8h', '    timeout server 8h', '    timeout check 3s', '');
+    out.push('# Rendered by lms-ha (deploy-lb); local edits are overwritten.', 'global', '    log /dev/log local0', '    log /dev/log local1 notice', '    chroot /var/lib/haproxy', `    stats socket ${HAPROXY_STATS_SOCKET} mode 660 level admin`, '    stats timeout 30s', '    user haproxy', '    group haproxy', '    daemon', `    maxconn ${maxConnections}`, '', 'defaults', '    log global', '    mode tcp', '    option tcplog', '    option dontlognull', 
+    // A LAN peer answers a SYN in milliseconds; a host that is gone should not hold a client for long.
+    '    timeout connect 2s', '    timeout client 8h', '    timeout server 8h', '    timeout check 2s', '');
+    const dbChecks = `port ${healthPort} inter 1s fastinter 250ms downinter 1s fall 2 rise 3 observe layer4 error-limit 1 on-error mark-down`;
     const dbServer = (s, backup) => `    server ${s.name} ${serverAddress(s.address, s.port ?? 3306)} check${backup ? ' backup' : ''}`;
-    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
+    out.push('# Single writer: the first db node; the others take over in inventory order.', `listen ${HAPROXY_WRITER_LISTENER}`, `    bind ${bind(bindAddress, writerPort)}`, '    mode tcp', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, i > 0)), '');
     out.push(readers === 'all'
         ? '# Readers: every synced node, fewest connections first.'
-        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', `    default-server port ${healthPort} inter 2s fall 2 rise 3 on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
+        : '# Readers: the nodes other than the writer; the writer only when none of them is up.', `listen ${HAPROXY_READER_LISTENER}`, `    bind ${bind(bindAddress, readerPort)}`, '    mode tcp', '    balance leastconn', '    option tcpka', '    option httpchk', '    http-check expect status 200', '    retries 1', '    option redispatch', `    default-server ${dbChecks} on-marked-down shutdown-sessions`, ...model.dbNodes.map((s, i) => dbServer(s, readers === 'non-writer-first' && i === 0 && model.dbNodes.length > 1)), '');
     if (model.web) {
         checkServers('web', model.web.servers);
         const webPort = model.web.port ?? HAPROXY_DEFAULTS.webPort;
@@ -76288,6 +76780,81 @@ async function assertClusterFormed(hosts, size) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/components/platform/notes.ts
+/**
+ * What the plan says about the platform's side of the tier: the server
+ * settings the preset chose, how to size gcache, and an application user whose
+ * allowed hosts would lock the platform out behind the load balancers.
+ */
+
+
+
+function ipv4(text) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+    if (!m)
+        return null;
+    const parts = m.slice(1).map(Number);
+    if (parts.some((p) => p > 255))
+        return null;
+    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+/**
+ * Whether a MariaDB account host (`%`, `10.0.0.%`, `10.0.0.21`,
+ * `10.0.0.0/255.255.255.0`) admits a client at `address`. Names never match:
+ * with skip_name_resolve the server compares addresses only.
+ */
+function hostPatternAdmits(pattern, address) {
+    const netmask = /^([\d.]+)\/([\d.]+)$/.exec(pattern);
+    if (netmask) {
+        const net = ipv4(netmask[1]);
+        const mask = ipv4(netmask[2]);
+        const addr = ipv4(address);
+        return net !== null && mask !== null && addr !== null && ((addr & mask) >>> 0) === net;
+    }
+    const regex = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
+    return new RegExp(`^${regex}$`, 'i').test(address);
+}
+/** Users whose hosts leave out a load balancer: the database sees the balancers' addresses, not the web servers'. */
+function userHostWarnings(environment) {
+    const lbs = hostsWithRole(environment, 'lb');
+    if (!environment.load_balancer || lbs.length === 0)
+        return [];
+    const out = [];
+    environment.app.users.forEach((user, index) => {
+        const shut = lbs.filter((lb) => !user.hosts.some((pattern) => hostPatternAdmits(pattern, lb.address)));
+        if (shut.length === 0)
+            return;
+        const list = shut.map((h) => `${h.name} (${h.address})`).join(', ');
+        out.push(`app.users[${index}] ${user.name}: hosts [${user.hosts.join(', ')}] do not admit ${list}. Behind ${environment.load_balancer.kind === 'haproxy' ? 'HAProxy' : 'ProxySQL'} the database sees the load balancers' addresses, not the web servers', so the platform would be refused ("Access denied"). Add the load balancers' addresses (or a pattern such as ${shut[0].address.replace(/\.\d+$/, '.%')}) to hosts.`);
+    });
+    return out;
+}
+/** The preset's server settings and gcache sizing, as plan lines. */
+function presetSettingNotes(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom' || !environment.database)
+        return [];
+    const definition = PRESETS[preset];
+    const overridden = new Set(Object.keys(environment.database.options).map((k) => k.toLowerCase().replace(/-/g, '_')));
+    const settings = definition.serverSettings
+        .filter((s) => !overridden.has(s.name))
+        .map((s) => `${s.name}=${String(s.value)} (${s.why})`);
+    const out = [];
+    if (settings.length > 0)
+        out.push(`${preset} preset: ${settings.join('; ')}. Set database.options to override any of them.`);
+    const gcache = environment.database.gcache_size;
+    const start = parseSize(definition.gcache.start);
+    const have = gcache === undefined ? null : parseSize(String(gcache));
+    if (have === null || have < start) {
+        out.push(`${preset} preset: gcache ${gcache === undefined ? 'is the default' : `is ${gcache}`}; start from database.gcache_size: ${definition.gcache.start} (${definition.gcache.why})`);
+    }
+    return out;
+}
+/** Everything the plan says about the platform, user lock-outs first. */
+function platformPlanNotes(environment) {
+    return [...userHostWarnings(environment), ...presetSettingNotes(environment)];
+}
+
 ;// CONCATENATED MODULE: ./src/engine/redact.ts
 /**
  * Replaces secret values with `***` in anything we are about to show.
@@ -76357,9 +76924,11 @@ class Redactor {
         return text.replace(this.pattern, REDACTED);
     }
     /**
-     * Redacts every string (values and keys) in a JSON-like value. Use this before
-     * `JSON.stringify` rather than redacting the serialized text: a secret containing
-     * `"` or `,` could otherwise tear the JSON apart.
+     * Redacts every string value in a JSON-like value. Keys are lms-ha's own field
+     * names and are left alone (a secret that happens to equal a key must not
+     * turn `failureReason` into `***`). Use this before `JSON.stringify` rather
+     * than redacting the serialized text: a secret containing `"` or `,` could
+     * otherwise tear the JSON apart.
      */
     redactDeep(value) {
         return this.walk(value);
@@ -76377,12 +76946,13 @@ class Redactor {
         if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
             const out = {};
             for (const [k, v] of Object.entries(value))
-                out[this.redact(k)] = this.walk(v);
+                out[k] = this.walk(v);
             return out;
         }
         return value;
     }
 }
+const SQL_ESCAPES = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' };
 function escapeRegExp(s) {
     return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -76398,7 +76968,14 @@ function encodedForms(secret) {
     forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
     // Inside a JSON string: quotes, backslashes and control characters escaped.
     forms.push(JSON.stringify(secret).slice(1, -1));
-    return [...new Set(forms)];
+    // The escapings lms-ha's own renderers apply, in case a secret is escaped before it is redacted.
+    forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+    forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c])); // MariaDB string literal
+    forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
+    forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
+    return [...new Set(forms)].filter((form) => form.length > 0);
 }
 /**
  * The part of the base64 encoding that is the same wherever the secret sits in
@@ -76517,8 +77094,13 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
     if (expected === '')
         return actual;
     if (!/^[0-9a-f]{64}$/.test(expected)) {
-        throw new DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+        throw new DeployError('invalid-input', 'The reviewed plan hash is not a sha256 hex digest (64 hex characters).', {
             hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+        });
+    }
+    if (options.key && !options.key.shared && planHasSecretContent(plan)) {
+        throw new DeployError('invalid-input', 'This plan sets secret values, so its hash is keyed with plan-hash-key, and no plan-hash-key is set: the reviewed hash cannot be checked. Nothing was applied.', {
+            hint: 'Give the plan job and the apply job the same plan-hash-key secret (input plan-hash-key, LMS_HA_PLAN_HASH_KEY for the CLI; e.g. openssl rand -hex 32), then plan and review again.',
         });
     }
     if (expected !== actual) {
@@ -76876,6 +77458,7 @@ function sortByName(hosts) {
 
 
 
+
 async function planOrApplyReviewed(context, spec) {
     const planNow = async () => {
         const gathered = await spec.gather();
@@ -76886,7 +77469,11 @@ async function planOrApplyReviewed(context, spec) {
     };
     if (context.request.mode === 'plan') {
         const { plan } = await planNow();
-        return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+        const key = context.request.planHashKey;
+        if (!key.shared && planHasSecretContent(plan)) {
+            context.logger.warn('this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.');
+        }
+        return { plan, planHash: planHash(plan, { key }), hosts: [] };
     }
     const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
     return withLock(remotes, {
@@ -76895,7 +77482,16 @@ async function planOrApplyReviewed(context, spec) {
         logger: context.logger,
     }, async () => {
         const { plan, gathered } = await planNow();
-        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        let hash;
+        try {
+            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
+        }
+        catch (error) {
+            // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
+            if (error instanceof DeployError && error.reason === 'plan-changed')
+                return { plan, planHash: planHash(plan, { key: context.request.planHashKey }), hosts: [], error };
+            throw error;
+        }
         const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
         return { plan, planHash: hash, apply, hosts: [] };
     });
@@ -77048,7 +77644,7 @@ function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
 
 ;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
 /**
- * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
+ * The Galera health endpoint HAProxy checks on every db node (port 9200, the clustercheck convention).
  *
  * Pure rendering only: the script, its two systemd units, the MariaDB account it
  * logs in as, and a parser for its answer (used by verify-ha). Nothing here
@@ -77121,7 +77717,7 @@ function resolve(model) {
 }
 /**
  * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
  * never hang: the client has a connect timeout, the whole query a hard timeout, and
  * the service unit a runtime limit on top.
  */
@@ -77163,8 +77759,10 @@ if [ -e "$MAINTENANCE_FILE" ]; then
 fi
 
 # wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
   --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
   2>/dev/null) || unavailable 'mysql unreachable or too slow'
 
@@ -77494,7 +78092,7 @@ function holdsVip(ipAddrOutput, vip, iface) {
  * Decisions:
  * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
  * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
- *   backup writers, i.e. "reads to the others" (seed 001). With 0, Galera nodes
+ *   backup writers, i.e. "reads to the others" (the Open edX layout). With 0, Galera nodes
  *   (all read_only=OFF) would never be readers; with 1 the writer also serves
  *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
  *   and plain SELECTs fail until another node is back (research §5); with three
@@ -77642,8 +78240,8 @@ function desiredProxysqlState(model) {
     const mysqlVariables = [
         { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
         { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
-        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 1000, 100)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 800, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
         { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
     ];
     const adminVariables = [
@@ -77670,6 +78268,7 @@ function desiredProxysqlState(model) {
  * rules, and the admin credentials and interface last, so that any earlier
  * failure leaves the old admin login working for the retry.
  */
+
 
 
 const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
@@ -77771,27 +78370,11 @@ function renderProxysqlAdminSql(model, options = {}) {
     const sql = `${lines.join('\n')}\n`;
     return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
 }
-/** A MariaDB string literal (backslash escapes on, the server default). */
-function mariadbString(value) {
-    // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what a SQL literal must escape
-    const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
-        switch (c) {
-            case '\\':
-                return '\\\\';
-            case "'":
-                return "\\'";
-            case '\0':
-                return '\\0';
-            case '\n':
-                return '\\n';
-            case '\r':
-                return '\\r';
-            default:
-                return '\\Z';
-        }
-    });
-    return `'${escaped}'`;
-}
+/**
+ * A MariaDB string literal: the one quoting every MariaDB script of lms-ha uses,
+ * read with backslash escapes on, which SCRIPT_PREAMBLE guarantees.
+ */
+const mariadbString = quoteString;
 /**
  * The monitor account in MariaDB (run once on any Synced node; Galera replicates
  * it), one per load balancer address. USAGE only: the Galera check reads global
@@ -77804,7 +78387,12 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
     if (monitor.password.length === 0) {
         throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
     }
-    const lines = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+    // The same preamble as every MariaDB script: an operator sql_mode with
+    // NO_BACKSLASH_ESCAPES would otherwise misread the escaped password literal.
+    const lines = [
+        '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+        ...SCRIPT_PREAMBLE.map((statement) => `${statement};`),
+    ];
     for (const address of [...new Set(lbAddresses)]) {
         if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
             throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
@@ -77832,6 +78420,7 @@ function proxysqlMonitorAccountSql(monitor, lbAddresses) {
  */
 
 
+
 const MARK = 'lms-ha:section';
 const QUERIES = {
     servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
@@ -77840,10 +78429,18 @@ const QUERIES = {
     users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
     variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
 };
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
+const marked = (queries) => `${Object.entries(queries)
     .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
     .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
 /** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
 function runtime_unescapeBatchField(field) {
     if (field === 'NULL')
@@ -77918,6 +78515,9 @@ function parseProxysqlRuntime(output) {
             case 'variables':
                 if (f[0])
                     runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
                 break;
             default:
                 break;
@@ -78073,6 +78673,35 @@ function diffProxysqlRuntime(model, actual) {
 function sectionsToApply(changes) {
     const touched = new Set(changes.map((c) => c.section));
     return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
 }
 
 ;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
@@ -78682,9 +79311,9 @@ function lbFactsScript(o) {
     }
     return parts.join('; ');
 }
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
 function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 function parseLbFacts(stdout, kind) {
     const s = splitVerifySections(stdout);
@@ -78833,6 +79462,8 @@ function parseCausality(stdout) {
 
 
 
+
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
  * What verify-ha's causality probe does with the app user's credentials:
@@ -78864,8 +79495,16 @@ function galeraModelFor(environment) {
         bindAddress: db.bind_address,
         port: db.port,
         extra: { ...db.options },
+        platform: platformOptionsFor(environment),
         version: db.version,
     });
+}
+/** The server settings the application preset decides (skip_name_resolve, single-writer auto-increment). */
+function platformOptionsFor(environment) {
+    const preset = presetDefinition(environment.app.preset);
+    if (!preset)
+        return null;
+    return { preset: environment.app.preset, options: Object.fromEntries(preset.serverSettings.map((s) => [s.name, s.value])) };
 }
 function desiredAccounts(environment, model) {
     const accounts = [];
@@ -79155,6 +79794,7 @@ function computePlan(context, model, desired, g) {
         });
     }
     warnings.push(...removal.notes);
+    warnings.push(...platformPlanNotes(context.environment));
     // Existing cluster: refuse unless every member is healthy (Kolla's gate).
     if (situation.kind === 'existing') {
         // Until they have left, the nodes being removed (and unlisted members) still count in the size.
@@ -79344,7 +79984,7 @@ function computePlan(context, model, desired, g) {
                     name: 'wsrep_sst_auth',
                     action: 'set',
                     detail: 'SST credentials changed',
-                    fingerprint: (0,external_node_crypto_.createHmac)('sha256', (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+                    fingerprint: secretFingerprint(context.request.planHashKey, [digest]),
                     apply: async (ctx) => {
                         const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef)}`;
                         await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
@@ -79396,7 +80036,6 @@ function computePlan(context, model, desired, g) {
         });
     }
     // SQL changes run on the writer; accounts and databases replicate.
-    const fingerprintKey = (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
     // The writer, unless it is itself about to join an existing cluster.
     const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0] : writer;
     const pushSql = (list) => {
@@ -79406,9 +80045,7 @@ function computePlan(context, model, desired, g) {
             const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
             const fingerprint = secretNames.length === 0
                 ? undefined
-                : (0,external_node_crypto_.createHmac)('sha256', fingerprintKey)
-                    .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
-                    .digest('hex');
+                : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
             const statements = c.statements;
             changes.push({
                 kind: 'sql',
@@ -83403,9 +84040,12 @@ const promises_namespaceObject = require("node:fs/promises");
  *   answers it itself, no backend connection and no credentials needed).
  *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
  *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 2, rise 2: a dead proxy is seen within ~2 s; the LB then
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
  *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 3 s, issue 4).
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
  * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
  *   unprivileged user (that deploy-lb creates); scripts and their directories
  *   must be root-owned and not writable by others.
@@ -83547,8 +84187,8 @@ function renderKeepalivedConfig(model, self) {
         'vrrp_script chk_proxy {',
         `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
         '    interval 1',
-        '    timeout 2',
-        '    fall 2',
+        '    timeout 3',
+        '    fall 1',
         '    rise 2',
         '}',
         '',
@@ -83581,6 +84221,17 @@ function renderKeepalivedConfig(model, self) {
         secrets: [auth.value, model.authPassword],
     };
 }
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
 /** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
 function renderKeepalivedCheckScript(probe) {
     const head = [
@@ -83599,7 +84250,7 @@ function renderKeepalivedCheckScript(probe) {
             '# HAProxy must answer on its stats page and its writer backend must have a',
             '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
             '# connection each time, which MariaDB counts towards max_connect_errors.',
-            `csv=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null) || exit 1`,
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
             `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
             '',
         ].join('\n');
@@ -83607,7 +84258,7 @@ function renderKeepalivedCheckScript(probe) {
     return [
         ...head,
         '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        `greeting=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null) || exit 1`,
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
         'set -- $greeting',
         '[ "${5:-}" = 0a ]',
         '',
@@ -83683,7 +84334,7 @@ function validateVirtualRouterIds(groups, options = {}) {
  * Why: an operator's firewall that drops the SST port does nothing visible until
  * a node has to rejoin by full state transfer; then the donor's socat retries
  * its connection to the joiner for about two minutes and the joiner aborts with
- * "State transfer to <node> failed: Broken pipe" (seen in the lab, issue 4).
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab).
  * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
  * own beside the operator's), so it can say so at plan time.
  *
@@ -84139,7 +84790,7 @@ async function gatherHostState(host, q) {
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (issue 4, seeds 000, 001, 004).
+ * asks (see docs/deploy-lb.md).
  *
  * Facts first, every host in parallel (packages, users, directories, files
  * with digests, unit states; the clustercheck and monitor accounts from the
@@ -84541,8 +85192,7 @@ function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
     const changes = [];
     const warnings = [...desired.warnings];
-    const fingerprintKey = options.fingerprintKey ?? (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-    const fingerprint = (value) => (0,external_node_crypto_.createHmac)('sha256', fingerprintKey).update(value).digest('hex');
+    const fingerprint = (value) => secretFingerprint(context.request.planHashKey, [value]);
     const sqlHost = dbHosts[0].name;
     if (g.account === null) {
         warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
@@ -84888,20 +85538,16 @@ function createDeployLb(options = {}) {
     return async (context) => {
         const desired = desiredLbState(context);
         const hosts = [...desired.dbHosts, ...desired.lbHosts];
-        const key = (0,external_node_crypto_.createHash)('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-        const compute = { ...options, fingerprintKey: options.fingerprintKey ?? key };
-        // Published hash, keyed so it cannot be used to test guesses of a secret.
-        const hashOptions = { sensitiveKey: key };
+        const compute = { ...options };
         return planOrApplyReviewed(context, {
             command: 'deploy-lb',
             lockHosts: hosts,
             gather: () => gatherLbFacts(context, desired),
             plan: (g) => computeLbPlan(context, desired, g, compute),
-            hashOptions,
         });
     };
 }
-/** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
+/** deploy-lb as the registry runs it (tests build their own with createDeployLb and a fake package fetcher). */
 const deployLb = createDeployLb();
 const deployLbCommand = {
     name: 'deploy-lb',
@@ -84942,12 +85588,6 @@ function validateRoot(root) {
         throw new DeployError('invalid-inventory', `migration path "${root}" must be absolute`);
     }
 }
-/**
- * Directories in a Moodle dataroot that Moodle rebuilds by itself and that
- * change constantly while the site runs. Not excluded by default; the
- * inventory can pass them to shorten a migration.
- */
-const MOODLEDATA_REBUILDABLE_DIRS = (/* unused pure expression or super */ null && (['cache', 'localcache', 'temp']));
 function pruneExpr(exclude) {
     if (exclude.length === 0)
         return '';
@@ -86563,12 +87203,12 @@ const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
-function normalizePath(p) {
+function model_normalizePath(p) {
     return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
 /** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
 function sameBrickPath(a, b) {
-    return normalizePath(a) === normalizePath(b);
+    return model_normalizePath(a) === model_normalizePath(b);
 }
 /**
  * Refuses a model that would lose data or that gluster would reject. All
@@ -86603,10 +87243,10 @@ function validateVolumeModel(model, mounts) {
         if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
             problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
         }
-        else if (normalizePath(b.path) === '/') {
+        else if (model_normalizePath(b.path) === '/') {
             problems.push(`brick path on ${b.host} cannot be "/"`);
         }
-        const name = `${b.address}:${normalizePath(b.path)}`;
+        const name = `${b.address}:${model_normalizePath(b.path)}`;
         if (seenNames.has(name))
             problems.push(`brick ${name} is listed twice`);
         seenNames.add(name);
@@ -86629,17 +87269,17 @@ function validateVolumeModel(model, mounts) {
     }
     if (mounts) {
         for (const b of bricks) {
-            const fact = mounts.find((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path));
+            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
             if (!fact)
                 continue;
-            if (normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
+            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
                 problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
                     'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
                     'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
             }
-            if (normalizePath(fact.mountPoint) === normalizePath(b.path) && normalizePath(b.path) !== '/') {
+            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
                 problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
-                    `into the empty directory underneath; use a sub-directory such as ${normalizePath(b.path)}/brick`);
+                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
             }
         }
     }
@@ -86651,7 +87291,7 @@ function validateVolumeModel(model, mounts) {
 }
 /** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
 function bricksOnRootFilesystem(model, mounts) {
-    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && normalizePath(m.path) === normalizePath(b.path) && normalizePath(m.mountPoint) === '/'));
+    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
 }
 /**
  * The fact command for one brick path: which filesystem holds it. The brick
@@ -87738,7 +88378,45 @@ function proxysqlChecks(lbName, runtime, nodes, db) {
         .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
     const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
     checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    const hg = PROXYSQL_HOSTGROUPS;
+    const galera = runtime.galeraHostgroups;
+    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+    const galeraOk = galera.length === 1 &&
+        galeraRow !== undefined &&
+        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+        galeraRow.reader_hostgroup === hg.reader &&
+        galeraRow.offline_hostgroup === hg.offline &&
+        galeraRow.active === 1 &&
+        galeraRow.max_writers === 1;
+    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
+    if (runtime.monitor) {
+        const failing = nodes
+            .map((n) => {
+            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
+            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+        })
+            .filter((x) => x !== null);
+        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
+    }
     return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb) {
+    const runtimes = lb.lbs
+        .map((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+        .filter((x) => x !== null);
+    if (runtimes.length < 2)
+        return null;
+    const [first, ...others] = runtimes;
+    const differences = others
+        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
+        .filter((d) => d.items.length > 0);
+    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
 }
 function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
     const out = [];
@@ -87796,6 +88474,11 @@ function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
                     writers.set(h.name, r.writer);
             }
         }
+    }
+    if (lb.kind === 'proxysql') {
+        const agreement = proxysqlAgreementCheck(lb);
+        if (agreement)
+            out.push(agreement);
     }
     if (lb.lbs.length > 1) {
         const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
@@ -87935,10 +88618,16 @@ function healthReportMarkdown(checks) {
  * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
  *
  * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since HAProxy connects to
+ * allowed only from the load balancers' addresses, since the proxy connects to
  * the nodes from there) into lms_ha.drill_probe, both created here by root
  * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
  */
+
 
 
 
@@ -88011,7 +88700,7 @@ function newRunId() {
 function probeScript(o) {
     if (!/^[a-z0-9]+$/.test(o.run))
         throw new Error(`bad probe run id ${o.run}`);
-    const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
     const loop = [
         'c=$(command -v mariadb || command -v mysql)',
         'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
@@ -88198,8 +88887,6 @@ function drills_row(host, check, expected, observed, ok, hint) {
 function drillPreconditions(request, view) {
     if (!view.lb || view.dbNodes.length === 0)
         return 'drills need a database and a load_balancer section in the inventory';
-    if (view.lb.kind !== 'haproxy')
-        return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
     if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
         return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
     const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
@@ -88209,15 +88896,30 @@ function drillPreconditions(request, view) {
     return null;
 }
 /**
- * Every HAProxy agrees on the active writer and no server is half-way through
- * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
- * must not start in it (the writer would move under it, e.g. failing back to
- * a node that just rejoined).
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
  */
-function haproxySettled(view) {
+function proxySettled(view) {
     const lb = view.lb;
-    if (!lb || lb.kind !== 'haproxy')
+    if (!lb)
         return true;
+    if (lb.kind === 'proxysql') {
+        const writers = lb.lbs.map((h) => {
+            const f = lb.facts.get(h.name);
+            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
+                return null;
+            const servers = f.proxysql.runtime.servers;
+            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
+                return null;
+            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+            return w.length === 1 ? w[0].hostname : null;
+        });
+        return writers.every((w) => w !== null && w === writers[0]);
+    }
     return lb.lbs.every((h) => {
         const f = lb.facts.get(h.name);
         if (!f || isUnreachable(f) || !f.haproxy?.stats)
@@ -88227,7 +88929,7 @@ function haproxySettled(view) {
         return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
     });
 }
-/** Polls the read-only verification until every check passes and HAProxy has settled. */
+/** Polls the read-only verification until every check passes and the proxies have settled. */
 async function waitHealthy(verifyNow, deadlineMs) {
     const started = Date.now();
     let view = null;
@@ -88236,8 +88938,8 @@ async function waitHealthy(verifyNow, deadlineMs) {
         await pollUntil('every check to pass', deadlineMs, async () => {
             const v = await verifyNow();
             failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-            if (failures.length === 0 && !haproxySettled(v))
-                failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0 && !proxySettled(v))
+                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
             if (failures.length === 0)
                 view = v;
             return view !== null;
@@ -88248,19 +88950,58 @@ async function waitHealthy(verifyNow, deadlineMs) {
     }
     return { view, failures, ms: Date.now() - started };
 }
-/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
 function currentWriter(view) {
     const lb = view.lb;
     if (!lb)
         return null;
     const holder = vipHolders(lb)[0];
     const f = holder ? lb.facts.get(holder) : undefined;
-    if (!f || isUnreachable(f) || !f.haproxy?.stats)
+    if (!f || isUnreachable(f))
+        return null;
+    if (lb.kind === 'proxysql') {
+        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+        if (writers.length !== 1)
+            return null;
+        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
+    }
+    if (!f.haproxy?.stats)
         return null;
     const w = writerOf(f.haproxy.stats);
     if (!w)
         return null;
     return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context, lb, action, password) {
+    const config = context.environment.load_balancer;
+    if (!config || config.kind !== 'proxysql')
+        return;
+    const sql = [
+        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+        ...(action === 'add'
+            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+            : []),
+        'LOAD MYSQL USERS TO RUNTIME;',
+        '',
+    ].join('\n');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
+    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+    await Promise.all(lb.lbs.map(async (h) => {
+        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+        if (r.code !== 0 && action === 'add') {
+            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: h.name,
+                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+            });
+        }
+        if (r.code !== 0)
+            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }));
 }
 async function rootSql(remote, sql, purpose) {
     const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
@@ -88284,6 +89025,15 @@ async function vipHolderNow(context, lb) {
         }
     }));
     return answers.filter((x) => x !== null);
+}
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote, context) {
+    const config = context.environment.load_balancer;
+    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+        return r.stdout.trim() !== '';
+    });
 }
 async function pollUntil(what, deadlineMs, test) {
     const started = Date.now();
@@ -88321,10 +89071,10 @@ async function runDrills(context, request, first, verifyNow) {
         const figures = [];
         let view = first;
         for (const drill of request.drills) {
-            if (!haproxySettled(view)) {
+            if (!proxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -88345,12 +89095,13 @@ async function runOneDrill(context, drill, view, verifyNow) {
     const log = context.logger;
     const writer = currentWriter(view);
     const holder = vipHolders(lb)[0];
+    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
     let target;
     if (drill === 'proxy-stop')
-        target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -88373,13 +89124,17 @@ async function runOneDrill(context, drill, view, verifyNow) {
             return;
         restored = true;
         const remote = await context.host(target.host);
-        const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
         log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
         await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+        // A restarted ProxySQL loads its users from disk, where the probe account never is.
+        if (unit === 'proxysql')
+            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
     };
     try {
         log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
         await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        await proxysqlDrillUser(context, lb, 'add', password);
         const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
         const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
         child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
@@ -88390,7 +89145,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
         const victimName = context.facts.get(target.host)?.hostname;
         if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
                 hint: 'Run the drill again once the load balancers agree on the writer.',
             });
         }
@@ -88401,7 +89156,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         log.info(`drill ${name}: ${target.what}`);
         broken = true;
         if (drill === 'proxy-stop')
-            await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
         else if (drill === 'db-stop')
             await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
         else
@@ -88438,8 +89193,8 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
-            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
         const acked = events.filter((e) => e.ok).map((e) => e.seq);
@@ -88495,7 +89250,330 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     finally {
         // Also after a failure: the temporary account must not outlive the run.
+        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
         await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/snippets.ts
+/** A PHP single-quoted string literal: only backslash and quote are special. */
+function phpString(value) {
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/** A YAML scalar that reads back as exactly this string (JSON strings are YAML). */
+function yamlString(value) {
+    return JSON.stringify(value);
+}
+function balancerWords(d) {
+    return d.balancer === 'haproxy' ? 'HAProxy + Keepalived' : 'ProxySQL + Keepalived';
+}
+function causalityComment(d) {
+    return (d.syncWait & 1) === 1
+        ? `reads wait for writes already committed (wsrep_sync_wait=${d.syncWait})`
+        : `wsrep_sync_wait=${d.syncWait}: reads may miss a write committed a moment ago`;
+}
+function moodle(i) {
+    const d = i.database;
+    const pass = `getenv(${phpString(d.password.env)})`;
+    const lines = [
+        `<?php  // Moodle config.php: the database and files block written by lms-ha for environment ${i.environment}.`,
+        `// dbpass is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it`,
+        `// (env[${d.password.env}] = $${d.password.env}), or paste the value in place of getenv() on the web hosts only.`,
+        '',
+        'unset($CFG);',
+        'global $CFG;',
+        '$CFG = new stdClass();',
+        '',
+        "$CFG->dbtype    = 'mariadb';",
+        "$CFG->dblibrary = 'native';",
+        `$CFG->dbhost    = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$CFG->dbname    = ${phpString(d.name)};`,
+        `$CFG->dbuser    = ${phpString(d.user)};`,
+        `$CFG->dbpass    = ${pass};`,
+        "$CFG->prefix    = 'mdl_';",
+        '$CFG->dboptions = [',
+        "    'dbpersist'   => false,",
+        "    'dbsocket'    => false,",
+        `    'dbport'      => ${d.writerPort},  // ${d.balancer === 'haproxy' ? 'writer listener: one node takes every write' : 'ProxySQL: writes to the writer hostgroup, reads split by its rules'}`,
+        `    'dbcollation' => ${phpString(d.collation)},`,
+    ];
+    if (d.readerPort !== d.writerPort) {
+        lines.push("    'readonly'    => [", "        'instance' => [", `            ['dbhost' => ${phpString(d.host)}, 'dbport' => ${d.readerPort}, 'dbuser' => ${phpString(d.user)}, 'dbpass' => ${pass}],`, '        ],', "        'connecttimeout' => 2,", `        'latency' => ${(d.syncWait & 1) === 1 ? 0 : 1},  // ${causalityComment(d)}`, '    ],');
+    }
+    lines.push('];', '');
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`$CFG->dataroot  = ${phpString(i.files.mountPath)};  // GlusterFS volume ${i.files.volume}, mounted on ${i.files.mountedOn.join(', ') || 'the web hosts'}`, '$CFG->directorypermissions = 02770;');
+    }
+    else {
+        lines.push("// $CFG->dataroot: a directory shared by every web host (storage.kind is not glusterfs here).");
+    }
+    lines.push(i.web
+        ? `// $CFG->wwwroot: your site's URL; the web farm answers on ${i.web.host}:${i.web.port} (HAProxy on the VIP).`
+        : "// $CFG->wwwroot: your site's URL.", '');
+    return { file: 'config.php', language: 'php', text: lines.join('\n') };
+}
+function tutor(i) {
+    const d = i.database;
+    const lines = [
+        `# Tutor config.yml settings written by lms-ha for environment ${i.environment}: the database through ${balancerWords(d)} on the VIP.`,
+        '# Merge into "$(tutor config printroot)/config.yml", then run: tutor config save',
+        'RUN_MYSQL: false',
+        `MYSQL_HOST: ${yamlString(d.host)}`,
+        `MYSQL_PORT: ${d.writerPort}`,
+        `OPENEDX_MYSQL_DATABASE: ${yamlString(d.name)}`,
+        `OPENEDX_MYSQL_USERNAME: ${yamlString(d.user)}`,
+        `# OPENEDX_MYSQL_PASSWORD is the value of ${d.password.env} (the secret lms-ha reads), never written here:`,
+        `#   tutor config save --set OPENEDX_MYSQL_PASSWORD="$${d.password.env}"`,
+        `# lms-ha created the databases (${d.databases.join(', ')}) and ${d.user}; Tutor's init job logs in as MYSQL_ROOT_USERNAME`,
+        '# to create missing ones: give it an account allowed to do so, or the same user when nothing is missing.',
+        `MYSQL_ROOT_USERNAME: ${yamlString(d.user)}`,
+        `#   tutor config save --set MYSQL_ROOT_PASSWORD="$${d.password.env}"`,
+        `# ${causalityComment(d)}`,
+    ];
+    if (i.files.kind === 's3') {
+        const f = i.files;
+        lines.push('# Files on S3 (plugin tutor-contrib-s3: tutor plugins enable s3).', `S3_STORAGE_BUCKET: ${yamlString(f.bucket)}`, `S3_FILE_UPLOAD_BUCKET: ${yamlString(f.bucket)}`, `S3_PROFILE_IMAGE_BUCKET: ${yamlString(f.bucket)}`);
+        if (f.region)
+            lines.push(`S3_REGION: ${yamlString(f.region)}`);
+        if (f.endpoint) {
+            const url = new URL(f.endpoint);
+            lines.push(`S3_HOST: ${yamlString(url.hostname)}`, `S3_PORT: ${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)}`, `S3_USE_SSL: ${url.protocol === 'https:'}`);
+        }
+        lines.push(`#   tutor config save --set OPENEDX_AWS_ACCESS_KEY="$${f.accessKeyId.env}" --set OPENEDX_AWS_SECRET_ACCESS_KEY="$${f.secretAccessKey.env}"`);
+    }
+    else if (i.files.kind === 'glusterfs') {
+        lines.push(`# Files: GlusterFS volume ${i.files.volume} mounted at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}; mount it as Tutor's data volume.`);
+    }
+    return { file: 'config.yml', language: 'yaml', text: `${lines.join('\n')}\n` };
+}
+function chamilo(i) {
+    const d = i.database;
+    const lines = [
+        `<?php  // Chamilo app/config/configuration.php: database values written by lms-ha for environment ${i.environment}.`,
+        `// db_password is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it.`,
+        `// Chamilo has one connection: every query goes to the ${d.balancer === 'haproxy' ? 'writer listener' : 'ProxySQL port, which splits reads from writes'}.`,
+        `$_configuration['db_host'] = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$_configuration['db_port'] = ${phpString(String(d.writerPort))};`,
+        `$_configuration['main_database'] = ${phpString(d.name)};`,
+        `$_configuration['db_user'] = ${phpString(d.user)};`,
+        `$_configuration['db_password'] = getenv(${phpString(d.password.env)});`,
+        "$_configuration['db_manager_enabled'] = false;",
+    ];
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`// Files: GlusterFS volume ${i.files.volume} at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}: link app/courses and app/upload into it.`);
+    }
+    lines.push('');
+    return { file: 'app/config/configuration.php', language: 'php', text: lines.join('\n') };
+}
+function renderSnippet(i) {
+    return i.preset === 'moodle' ? moodle(i) : i.preset === 'openedx' ? tutor(i) : chamilo(i);
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/connection.ts
+/**
+ * How the learning platform connects to the HA tier, decided once from the
+ * environment: the VIP and ports of the load balancer, the application user,
+ * the causality setting, and where the files live. Every front (action output,
+ * job summary, CLI, the demo) shows this same object and the snippet rendered
+ * from it. A secret appears only as the name of the variable that holds it.
+ */
+
+
+
+/** The user the platform connects as: the first whose databases include the preset's main one. */
+function platformUser(environment, mainDatabase) {
+    const users = environment.app.users;
+    return users.find((u) => u.databases.includes(mainDatabase)) ?? users[0];
+}
+function platformConnection(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom')
+        return { reason: 'app.preset is custom (or not set): lms-ha knows no platform to write settings for' };
+    const lb = environment.load_balancer;
+    if (!lb)
+        return { reason: 'the environment has no load_balancer: the platform connects through its VIP' };
+    const definition = PRESETS[preset];
+    const mainDatabase = definition.databases[0];
+    const user = platformUser(environment, mainDatabase);
+    if (!user)
+        return { reason: `app.users is empty: add the ${definition.title} user (conventionally "${definition.user}") with password: { env: ... }` };
+    const appDatabase = environment.app.databases.find((d) => d.name === mainDatabase);
+    const database = {
+        host: lb.vip_address,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        readerPort: lb.kind === 'haproxy' ? lb.ports.reader : lb.ports.mysql,
+        balancer: lb.kind,
+        name: user.databases.includes(mainDatabase) ? mainDatabase : user.databases[0],
+        databases: environment.app.databases.map((d) => d.name),
+        user: user.name,
+        password: { env: user.password.env },
+        syncWait: environment.database?.sync_wait ?? 1,
+        charset: appDatabase?.charset ?? definition.charset,
+        collation: appDatabase?.collation ?? definition.collation,
+    };
+    const storage = environment.storage;
+    const files = storage.kind === 'glusterfs'
+        ? {
+            kind: 'glusterfs',
+            volume: storage.volume,
+            mountPath: storage.mount_path,
+            owner: storage.owner,
+            group: storage.group,
+            mountedOn: hostsWithRole(environment, 'web').map((h) => h.name),
+        }
+        : storage.kind === 's3'
+            ? {
+                kind: 's3',
+                bucket: storage.s3.bucket,
+                region: storage.s3.region ?? null,
+                endpoint: storage.s3.endpoint ?? null,
+                accessKeyId: { env: storage.s3.access_key_id.env },
+                secretAccessKey: { env: storage.s3.secret_access_key.env },
+            }
+            : { kind: 'none' };
+    const web = lb.kind === 'haproxy' && lb.ports.web !== undefined
+        ? { host: lb.vip_address, port: lb.ports.web, backends: hostsWithRole(environment, 'web').map((h) => h.name) }
+        : null;
+    const base = { preset, platform: definition.title, environment: environment.name, database, files, web };
+    return { ...base, snippet: renderSnippet(base), failover: [...definition.failover], versions: definition.versions };
+}
+function isConnection(c) {
+    return 'snippet' in c;
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/installer-check.ts
+/**
+ * What a platform's installer checks before it trusts a database, done as the
+ * platform's own user through the VIP: connect to the writer and reader ports,
+ * create a table with a primary key (Galera replicates only InnoDB tables with
+ * one reliably; Moodle's and Tutor's installers create hundreds), write a row,
+ * read it back through the reader port with the preset's causality setting,
+ * then drop the table. Pure: the caller runs the script with the user's
+ * credentials in a client option file on stdin.
+ */
+
+/** The scratch table, in the platform's own database; dropped after the check. */
+const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
+const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
+function installerCheckScript(o) {
+    if (!installer_check_IDENT.test(o.database))
+        throw new Error(`database name ${o.database} is not a plain identifier`);
+    if (!/^[a-f0-9]+$/.test(o.token))
+        throw new Error('token must be hex');
+    const table = `\`${o.database}\`.\`${INSTALLER_CHECK_TABLE}\``;
+    const sql = {
+        create: `CREATE TABLE IF NOT EXISTS ${table} (id INT NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB; REPLACE INTO ${table} (id, token) VALUES (1, '${o.token}');`,
+        read: `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id=1;`,
+        drop: `DROP TABLE IF EXISTS ${table};`,
+    };
+    const run = (port, statement) => `timeout -k 1 10 ${o.client} --defaults-extra-file="$cred" --protocol=TCP -h${o.host} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(statement)} 2>&1; echo "rc=$?"`;
+    return [
+        `echo "@@write"; ${run(o.writerPort, sql.create)}`,
+        `echo "@@read"; ${run(o.readerPort, sql.read)}`,
+        `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
+    ].join('; ');
+}
+function installer_check_sections(stdout) {
+    const out = new Map();
+    let name = null;
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z]+)$/.exec(line);
+        if (m) {
+            name = m[1];
+            out.set(name, '');
+        }
+        else if (name) {
+            out.set(name, `${out.get(name)}${line}\n`);
+        }
+    }
+    return out;
+}
+function parseInstallerCheck(stdout) {
+    const s = installer_check_sections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const ok = /(^|\n)rc=0$/.test(text);
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok, first: body.split('\n')[0] || (s.has(name) ? '' : 'did not run') };
+    };
+    const w = part('write');
+    const r = part('read');
+    const d = part('drop');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.first || 'no answer',
+        readValue: r.ok ? r.first : null,
+        readError: r.ok ? null : r.first || 'no answer',
+        dropped: d.ok,
+    };
+}
+/** The check's row: what was seen, and what to do when it is not what the installer needs. */
+function installerCheckVerdict(r, o) {
+    if (!r.wrote) {
+        return {
+            status: 'fail',
+            observed: `create table + write on port ${o.writerPort} failed: ${r.writeError}`,
+            hint: /Access denied/i.test(r.writeError ?? '')
+                ? `The installer would stop here too. Check ${o.user}'s password and that its hosts admit the load balancers' addresses (deploy-db's plan warns when they do not); it needs ALL on ${o.database}.`
+                : 'The platform cannot write through the VIP: see the load balancer and VIP checks above.',
+        };
+    }
+    if (r.readValue === null)
+        return { status: 'fail', observed: `read on port ${o.readerPort} failed: ${r.readError}`, hint: 'The reader port does not answer for the application user: see the load balancer checks.' };
+    if (r.readValue !== o.token) {
+        return {
+            status: (o.syncWait & 1) === 1 ? 'fail' : 'warn',
+            observed: `read back ${r.readValue === '' ? 'nothing' : 'an older value'} on port ${o.readerPort} (wsrep_sync_wait=${o.syncWait})`,
+            hint: 'A page could miss what it just wrote: set database.sync_wait to 1 (reads wait for committed writes).',
+        };
+    }
+    return {
+        status: r.dropped ? 'ok' : 'warn',
+        observed: `${o.user} created a table with a primary key in ${o.database} on port ${o.writerPort} and read its row back on port ${o.readerPort}${r.dropped ? '' : `; could not drop ${INSTALLER_CHECK_TABLE}`}`,
+        ...(r.dropped ? {} : { hint: `Drop ${o.database}.${INSTALLER_CHECK_TABLE} by hand; the application user needs DROP on its database.` }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/platform.ts
+/**
+ * verify-ha's platform check: the application user does, through the VIP,
+ * what its platform's installer checks (see components/platform/installer-check).
+ */
+
+
+
+
+
+
+const PLATFORM_LAYER = 'platform';
+const TIMEOUT_MS = 45_000;
+/** Null when there is no platform preset (nothing the installer would check) or no healthy node to run from. */
+async function platformInstallerCheck(context, dbNodes, db, lb) {
+    const connection = platformConnection(context.environment);
+    if (!isConnection(connection))
+        return null;
+    const d = connection.database;
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    const check = `${connection.platform} installer checks as ${d.user}`;
+    const expected = `create a table with a primary key via :${d.writerPort}, read own write via :${d.readerPort}`;
+    if (!from)
+        return { layer: PLATFORM_LAYER, host: '(vip)', check, expected, observed: 'not run: no synced db node to run the client from', status: 'warn' };
+    const user = context.environment.app.users.find((u) => u.name === d.user);
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); ${installerCheckScript({ host: d.host, writerPort: lb.writerPort, readerPort: d.readerPort, database: d.name, syncWait: d.syncWait, token, client: '"$c"' })}`);
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(script, {
+            purpose: 'platform installer checks through the VIP',
+            stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)),
+            timeoutMs: TIMEOUT_MS,
+            allowFailure: true,
+        });
+        const verdict = installerCheckVerdict(parseInstallerCheck(r.stdout), { user: d.user, database: d.name, token, writerPort: lb.writerPort, readerPort: d.readerPort, syncWait: d.syncWait });
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, ...verdict };
+    }
+    catch (e) {
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, observed: `not run: ${toDeployError(e).message.split('\n', 1)[0]}`, status: 'fail' };
     }
 }
 
@@ -88513,6 +89591,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+
 
 
 
@@ -88700,8 +89779,10 @@ async function gatherVerification(context) {
     // Phase 2: probes that depend on phase 1, in parallel.
     const phase2 = [];
     let causality = null;
+    let installer = null;
     if (env.database && lb && lbInput && env.app.users.length > 0) {
         phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+        phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
     }
     let observer = null;
     let volume = null;
@@ -88737,6 +89818,8 @@ async function gatherVerification(context) {
         checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
     if (causality)
         checks.push(causalityCheck(causality));
+    if (installer)
+        checks.push(installer);
     if (gluster) {
         checks.push(...storageChecks({
             model: gluster.model,
@@ -91110,11 +92193,15 @@ const COMMANDS = [
     verifyHaCommand,
     unlockCommand,
 ];
+/** The commands this version runs (the others are named but refused as not built). */
+function builtCommands() {
+    return COMMANDS.filter((c) => !('planned' in c)).map((c) => c.name);
+}
 /** The command to run, or the refusal for a planned one (before anything is read or contacted). */
 function commandToRun(name) {
     const command = COMMANDS.find((c) => c.name === name);
     if (command === undefined || 'planned' in command) {
-        const built = COMMANDS.filter((c) => !('planned' in c)).map((c) => c.name);
+        const built = builtCommands();
         const planned = COMMANDS.filter((c) => 'planned' in c).map((c) => c.name);
         throw new DeployError('invalid-input', `command ${name} is not available in this version of lms-ha`, {
             hint: `Available now: ${built.join(', ')}.${planned.length > 0 ? ` Not built yet: ${planned.join(', ')}; see the README.` : ''}`,
@@ -91128,6 +92215,7 @@ function commandToRun(name) {
  * What one run is asked to do. Built by src/inputs.ts (the action) or
  * src/cli.ts (the CLI); everything below works from this and nothing else.
  */
+
 
 /** Validates everything both fronts collected, naming every problem at once; `commands` is the registry's list. */
 function parseRequest(raw, commands) {
@@ -91144,9 +92232,19 @@ function parseRequest(raw, commands) {
         problems.push(`${name('environment')} is required: name an environment of the inventory`);
     if (!raw.inventoryPath)
         problems.push(`${name('inventory')} is required: the path of the inventory YAML`);
-    const parallelism = Number(raw.parallelism);
+    // Digits only: Number() would also take 0x10, 1e2, " 5" and "".
+    const parallelism = /^[0-9]{1,3}$/.test(raw.parallelism) ? Number(raw.parallelism) : NaN;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
-        problems.push(`${name('parallelism')} "${raw.parallelism}" must be a whole number from 1 to 256`);
+        problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
+    }
+    const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
+    if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
+        // Never echoed: a wrong value pasted here may be anything, including a secret.
+        problems.push(`${name('plan-hash')} must be the 64 hex characters of the plan-hash output of the plan run (got ${expectedPlanHash.length} characters)`);
+    }
+    const planHashKey = raw.planHashKey ?? '';
+    if (planHashKey !== '' && (planHashKey.length < MIN_PLAN_HASH_KEY_LENGTH || /[\s\0]/.test(planHashKey))) {
+        problems.push(`${name('plan-hash-key')} must be at least ${MIN_PLAN_HASH_KEY_LENGTH} characters without spaces or line breaks (e.g. the output of openssl rand -hex 32)`);
     }
     const insecure = parseBoolean(raw.insecureSkipHostKeyCheck, name('insecure-skip-host-key-check'), problems);
     const breakLock = parseBoolean(raw.breakLock, name('break-lock'), problems);
@@ -91169,7 +92267,8 @@ function parseRequest(raw, commands) {
         knownHosts: raw.knownHosts,
         insecureSkipHostKeyCheck: insecure,
         parallelism,
-        expectedPlanHash: raw.expectedPlanHash || undefined,
+        expectedPlanHash: expectedPlanHash || undefined,
+        planHashKey: planHashKeyFrom(planHashKey || undefined),
         breakLock,
         runId: raw.runId,
         repository: raw.repository,
@@ -91254,20 +92353,27 @@ function optionValueProblem(spec, value) {
 
 
 
+
 const FLAGS = `options:
   -i, --inventory FILE        inventory YAML (default: ha.yml)
   -e, --environment NAME      environment of the inventory to work on
   -m, --mode plan|apply       plan is read-only and prints the exact changes (default: plan)
-      --ssh-key FILE          private key (default: $LMS_HA_SSH_KEY, ~/.ssh/id_ed25519, ~/.ssh/id_rsa)
-      --known-hosts FILE      pinned host keys (default: $LMS_HA_KNOWN_HOSTS, ~/.ssh/known_hosts)
+      --ssh-key FILE          private key file (default: $LMS_HA_SSH_KEY, which holds the key text
+                              or its path; else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
+      --known-hosts FILE      pinned host keys (default: $LMS_HA_KNOWN_HOSTS, content or path;
+                              else ~/.ssh/known_hosts)
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
   -p, --parallelism N         hosts worked on at once (default: 20)
-      --plan-hash HASH        apply only if the fresh plan has this hash
+      --plan-hash HASH        apply only if the fresh plan has this hash (64 hex characters)
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
       --json                  print the result as JSON on stdout
   -h, --help                  this text`;
+const ENVIRONMENT = `environment: LMS_HA_SSH_KEY (key text or path), LMS_HA_SSH_KEY_PASSPHRASE, LMS_HA_KNOWN_HOSTS
+  (content or path), LMS_HA_PLAN_HASH_KEY (keys the plan hash of plans that set secrets; the plan
+  and the apply must have the same one, at least 32 characters), and the variables the inventory
+  names for its secrets.`;
 /** The usage text; the commands and their options come from the registry. */
 function cliUsage() {
     const commands = COMMANDS;
@@ -91278,7 +92384,7 @@ function cliUsage() {
         for (const option of command.options)
             lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
     }
-    lines.push('', FLAGS, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+    lines.push('', FLAGS, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
     return lines.join('\n');
 }
 function optionSyntax(option) {
@@ -91321,24 +92427,27 @@ function parseCliArgs(argv, env = process.env) {
         throw new DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
     }
     const { values, positionals } = parsed;
-    if (values.help || positionals.length === 0)
+    if (values.help)
         return 'help';
+    if (positionals.length === 0)
+        return 'usage';
     if (positionals.length > 1) {
         throw new DeployError('invalid-input', `one command at a time, got: ${positionals.join(' ')}`);
     }
-    const keyPath = values['ssh-key'] ?? env.LMS_HA_SSH_KEY ?? firstExisting(defaultKeyPaths());
-    const knownHostsPath = values['known-hosts'] ?? env.LMS_HA_KNOWN_HOSTS ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
+    const privateKey = readPrivateKey(values['ssh-key'], env);
+    const knownHosts = readKnownHosts(values['known-hosts'], env);
     const request = parseRequest({
         command: positionals[0],
         mode: values.mode,
         inventoryPath: values.inventory,
         environment: values.environment,
-        privateKey: keyPath ? readNamedFile(keyPath, '--ssh-key') : undefined,
+        privateKey,
         privateKeyPassphrase: env.LMS_HA_SSH_KEY_PASSPHRASE,
-        knownHosts: (0,external_node_fs_namespaceObject.existsSync)(knownHostsPath) ? readNamedFile(knownHostsPath, '--known-hosts').toString('utf8') : '',
+        knownHosts,
         insecureSkipHostKeyCheck: values['insecure-skip-host-key-check'],
         parallelism: values.parallelism,
         expectedPlanHash: values['plan-hash'],
+        planHashKey: env.LMS_HA_PLAN_HASH_KEY,
         breakLock: values['break-lock'],
         options: values.option.join('\n'),
         runId: `cli.${process.pid}`,
@@ -91354,21 +92463,69 @@ function defaultKeyPaths() {
 function firstExisting(paths) {
     return paths.find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
 }
-function readNamedFile(path, flag) {
-    try {
-        return (0,external_node_fs_namespaceObject.readFileSync)(path);
+const PRIVATE_KEY_TEXT = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const PUBLIC_KEY_TEXT = /^\s*((ssh|ecdsa-sha2|sk-ssh|sk-ecdsa)-[a-z0-9@.-]+ AAAA|-----BEGIN [A-Z0-9 ]*PUBLIC KEY-----|---- BEGIN SSH2 PUBLIC KEY ----)/;
+const KEY_HINT = 'Give the path of the private key file (--ssh-key FILE), or put the key itself or its path in LMS_HA_SSH_KEY (the action takes the key text; the CLI takes either in the variable).';
+/**
+ * --ssh-key is a path. LMS_HA_SSH_KEY holds a path or the key text itself (the
+ * form the action's input takes, so one secret serves both). A value is never
+ * echoed: a pasted key must not end up on the terminal or in a CI log.
+ */
+function readPrivateKey(flag, env) {
+    if (flag !== undefined) {
+        if (PRIVATE_KEY_TEXT.test(flag) || PUBLIC_KEY_TEXT.test(flag) || flag.includes('\n')) {
+            throw new DeployError('invalid-input', '--ssh-key takes the path of the key file, and the value given looks like key text (not shown)', { hint: KEY_HINT });
+        }
+        return checkKeyShape(readBoundedFile(flag, MAX_PRIVATE_KEY_BYTES, '--ssh-key', KEY_HINT), '--ssh-key');
     }
-    catch (error) {
-        throw new DeployError('invalid-input', `${flag} ${path}: ${error.code ?? 'unreadable'}`, {
-            hint: `Check the path given to ${flag}.`,
-        });
+    const fromEnv = env.LMS_HA_SSH_KEY;
+    if (fromEnv !== undefined && fromEnv !== '') {
+        if (PRIVATE_KEY_TEXT.test(fromEnv) || PUBLIC_KEY_TEXT.test(fromEnv) || fromEnv.includes('\n')) {
+            if (Buffer.byteLength(fromEnv) > MAX_PRIVATE_KEY_BYTES) {
+                throw new DeployError('invalid-input', `LMS_HA_SSH_KEY holds more than ${MAX_PRIVATE_KEY_BYTES} bytes; that is no private key`, { hint: KEY_HINT });
+            }
+            return checkKeyShape(Buffer.from(`${fromEnv.replace(/\r\n/g, '\n').trim()}\n`), 'LMS_HA_SSH_KEY');
+        }
+        return checkKeyShape(readBoundedFile(fromEnv, MAX_PRIVATE_KEY_BYTES, 'the key file in LMS_HA_SSH_KEY,', KEY_HINT), 'LMS_HA_SSH_KEY');
     }
+    const found = firstExisting(defaultKeyPaths());
+    return found ? checkKeyShape(readBoundedFile(found, MAX_PRIVATE_KEY_BYTES, 'the SSH key', KEY_HINT), found) : undefined;
 }
-/** Exit status by failure reason: 2 when the operator's input is wrong, 1 otherwise. */
-function exitCodeFor(reason) {
-    if (!reason)
-        return 0;
-    return reason === 'invalid-input' || reason === 'invalid-inventory' || reason === 'missing-secret' ? 2 : 1;
+/** A public key where the private one belongs is the usual mix-up; said once here, not once per host. */
+function checkKeyShape(key, where) {
+    if (PUBLIC_KEY_TEXT.test(key.subarray(0, 200).toString('latin1'))) {
+        throw new DeployError('invalid-input', `${where} holds a PUBLIC key; lms-ha needs the private key (the file without .pub)`, { hint: KEY_HINT });
+    }
+    return key;
+}
+const KNOWN_HOSTS_LINE = /^\s*(@[a-z-]+\s+)?\S+\s+(ssh-|ecdsa-|sk-)\S*\s+AAAA/m;
+const KNOWN_HOSTS_HINT = 'Give the path of a known_hosts file (--known-hosts FILE), or its path or content in LMS_HA_KNOWN_HOSTS.';
+/**
+ * --known-hosts is a path; LMS_HA_KNOWN_HOSTS holds a path or the content (as
+ * the action's input does). A file that was named and is missing is an error,
+ * not an empty pin list; only the default ~/.ssh/known_hosts may be absent.
+ */
+function readKnownHosts(flag, env) {
+    if (flag !== undefined) {
+        if (flag.includes('\n') || KNOWN_HOSTS_LINE.test(flag)) {
+            throw new DeployError('invalid-input', '--known-hosts takes the path of a file, and the value given looks like known_hosts content (not shown)', {
+                hint: KNOWN_HOSTS_HINT,
+            });
+        }
+        return readBoundedFile(flag, MAX_KNOWN_HOSTS_BYTES, '--known-hosts', KNOWN_HOSTS_HINT).toString('utf8');
+    }
+    const fromEnv = env.LMS_HA_KNOWN_HOSTS;
+    if (fromEnv !== undefined && fromEnv !== '') {
+        if (fromEnv.includes('\n') || KNOWN_HOSTS_LINE.test(fromEnv)) {
+            if (Buffer.byteLength(fromEnv) > MAX_KNOWN_HOSTS_BYTES) {
+                throw new DeployError('invalid-input', `LMS_HA_KNOWN_HOSTS holds more than ${MAX_KNOWN_HOSTS_BYTES} bytes`, { hint: KNOWN_HOSTS_HINT });
+            }
+            return fromEnv;
+        }
+        return readBoundedFile(fromEnv, MAX_KNOWN_HOSTS_BYTES, 'the known_hosts file in LMS_HA_KNOWN_HOSTS,', KNOWN_HOSTS_HINT).toString('utf8');
+    }
+    const fallback = (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
+    return (0,external_node_fs_namespaceObject.existsSync)(fallback) ? readBoundedFile(fallback, MAX_KNOWN_HOSTS_BYTES, 'known_hosts', KNOWN_HOSTS_HINT).toString('utf8') : '';
 }
 
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
@@ -92415,7 +93572,6 @@ function prefixed(message, host) {
 }
 
 ;// CONCATENATED MODULE: ./src/report/run-report.ts
-
 function runStatus(report) {
     return report.error || report.apply?.status === 'failed' ? 'failed' : 'ok';
 }
@@ -92507,14 +93663,11 @@ function run_report_firstLine(text, max = 200) {
     const line = text.split(/\r?\n/, 1)[0] ?? '';
     return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
-function problemLines(problems) {
-    return problems.map((p) => formatProblem(p));
-}
 
 ;// CONCATENATED MODULE: ./src/report/outputs.ts
 
 
-const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason']));
+const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason', 'connection']));
 /**
  * Outputs are limited to 1 MB per job, shared by all steps; the result keeps
  * well under it by dropping the tail of the change and step lists.
@@ -92544,9 +93697,12 @@ function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
         })),
         checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
         ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
+        ...(report.connection ? { connection: report.connection } : {}),
     };
     const redacted = redactor.redactDeep(result);
-    return fit(redacted, maxBytes);
+    // Fixed words lms-ha chose itself are never secrets: a secret equal to one must not blank it out.
+    const fixed = { version: result.version, command: result.command, mode: result.mode, status: result.status, changed: result.changed, planHash: result.planHash, failureReason: result.failureReason };
+    return fit({ ...redacted, ...fixed }, maxBytes);
 }
 /** Halves the change and step lists until the JSON fits; says how many were dropped. */
 function fit(result, maxBytes) {
@@ -92588,9 +93744,11 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
     const result = buildResult(report, redactor, maxResultBytes);
     return {
         result: JSON.stringify(result),
-        changed: result.changed ? 'true' : 'false',
+        changed: runChanged(report) ? 'true' : 'false',
         'plan-hash': report.planHash ?? '',
-        'failure-reason': result.failureReason ?? '',
+        'failure-reason': failureReason(report) || '',
+        // The platform's settings name where each secret lives, never its value; redacted all the same.
+        connection: report.connection ? JSON.stringify(redactor.redactDeep(report.connection)) : '',
     };
 }
 
@@ -92614,7 +93772,7 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_INVALID_INPUT = 2;
 const INPUT_REASONS = new Set(['invalid-input', 'invalid-inventory', 'missing-secret']);
-function console_reporter_exitCodeFor(report) {
+function exitCodeFor(report) {
     if (runStatus(report) === 'ok')
         return EXIT_OK;
     const reason = failureReason(report);
@@ -92686,6 +93844,8 @@ class ConsoleReporter {
             ])));
             this.line('');
         }
+        for (const section of report.sections ?? [])
+            this.line(`${section.title}\n\n${section.markdown}\n`);
         const error = runError(report);
         if (error) {
             // Transport errors already start with the host; don't say it twice.
@@ -92704,7 +93864,7 @@ class ConsoleReporter {
         }
         if (this.json)
             this.stdout.write(JSON.stringify(buildResult(report, this.redactor), null, 2) + '\n');
-        return console_reporter_exitCodeFor(report);
+        return exitCodeFor(report);
     }
 }
 /** The plan for a terminal: the change list with diffs, hosts first. Not redacted: the caller's sink is. */
@@ -92934,7 +94094,9 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
     const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
     const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
     const eventName = env['GITHUB_EVENT_NAME'] ?? '';
-    const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
+    const payload = eventPayload(env['GITHUB_EVENT_PATH'], readFile);
+    const pullRequest = pullRequestOf(eventName, payload);
+    const readOnlyBecause = readOnlyReason(eventName, payload, repository, env['GITHUB_ACTOR'] ?? '');
     return {
         repository,
         serverUrl,
@@ -92944,21 +94106,37 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
         eventName,
         sha: env['GITHUB_SHA'] ?? '',
         ...(pullRequest === undefined ? {} : { pullRequest }),
+        ...(readOnlyBecause === undefined ? {} : { readOnlyBecause }),
         runUrl: runUrl(serverUrl, repository, runId, runAttempt),
     };
 }
-function pullRequestOf(eventName, eventPath, readFile) {
+function eventPayload(eventPath, readFile) {
     if (!eventPath)
-        return undefined;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the event payload is untyped JSON, read field by field below
-    let payload;
+        return {};
     try {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-        payload = JSON.parse(readFile(eventPath));
+        const payload = JSON.parse(readFile(eventPath));
+        return payload !== null && typeof payload === 'object' ? payload : {};
     }
     catch {
-        return undefined;
+        return {};
     }
+}
+/** `pull_request` runs from a fork or opened by Dependabot get a read-only token (pull_request_target does not). */
+function readOnlyReason(eventName, payload, repository, actor) {
+    if (eventName !== 'pull_request' && eventName !== 'pull_request_review' && eventName !== 'pull_request_review_comment')
+        return undefined;
+    const pr = payload['pull_request'];
+    if (!pr)
+        return undefined;
+    const head = pr['head']?.['repo']?.['full_name'];
+    if (typeof head === 'string' && head.toLowerCase() !== repository.toLowerCase())
+        return `the pull request comes from the fork ${head}`;
+    const author = pr['user']?.['login'];
+    if (actor === 'dependabot[bot]' || author === 'dependabot[bot]')
+        return 'the pull request was opened by Dependabot';
+    return undefined;
+}
+function pullRequestOf(eventName, payload) {
     // In a reusable workflow the event is the caller's, so these names still apply.
     if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
         return payload['pull_request']['number'];
@@ -93003,6 +94181,53 @@ function workflowSecrets(env) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/report/connection.ts
+
+
+/** Commands whose report carries the connection settings. */
+const CONNECTION_COMMANDS = ['deploy-lb', 'verify-ha'];
+const CONNECTION_SECTION_TITLE = 'How the platform connects';
+function filesLine(c) {
+    const f = c.files;
+    if (f.kind === 'glusterfs')
+        return `Files: GlusterFS volume ${code(f.volume)} mounted at ${code(f.mountPath)} (owner ${f.owner}:${f.group}) on ${f.mountedOn.join(', ') || 'no web host'}.`;
+    if (f.kind === 's3')
+        return `Files: S3 bucket ${code(f.bucket)}${f.region ? ` (${f.region})` : ''}; keys from ${code(f.accessKeyId.env)} and ${code(f.secretAccessKey.env)}.`;
+    return 'Files: no shared storage in this environment.';
+}
+/** Markdown for the job summary (and, as plain text, the CLI). */
+function connectionMarkdown(c) {
+    const d = c.database;
+    const ports = d.writerPort === d.readerPort ? `port ${d.writerPort} (${d.balancer}: reads and writes split by its rules)` : `writer port ${d.writerPort}, reader port ${d.readerPort}`;
+    return [
+        `${c.platform}: ${code(`${d.host}`)} ${ports}, database ${code(d.name)}, user ${code(d.user)}, password from ${code(d.password.env)} (never shown), wsrep_sync_wait=${d.syncWait}.`,
+        filesLine(c),
+        ...(c.web ? [`Web farm: http://${c.web.host}:${c.web.port}/ (HAProxy to ${c.web.backends.join(', ')}).`] : []),
+        '',
+        `${code(c.snippet.file)}:`,
+        '',
+        fence(c.snippet.text.replace(/\n$/, ''), c.snippet.language),
+        '',
+        'In a failover:',
+        ...c.failover.map((line) => `- ${line}`),
+        '',
+        `Versions: ${c.versions}`,
+    ].join('\n');
+}
+/** The report with the connection attached, for the commands that carry it. */
+function withConnection(report, environment) {
+    if (!CONNECTION_COMMANDS.includes(report.command))
+        return report;
+    const connection = platformConnection(environment);
+    if (!isConnection(connection))
+        return report;
+    return {
+        ...report,
+        connection,
+        sections: [...(report.sections ?? []), { title: CONNECTION_SECTION_TITLE, markdown: connectionMarkdown(connection) }],
+    };
+}
+
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
@@ -93022,15 +94247,20 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
  */
 
 
-/** Key types ssh2 can verify as host keys (and that we therefore accept in the file). */
+/**
+ * Key types accepted as pinned host keys. `ssh-dss` (DSA, 1024-bit, removed
+ * from OpenSSH) is refused; `ssh-rsa` keys are accepted only with the SHA-2
+ * signature algorithms (rsa-sha2-256/512), never the SHA-1 `ssh-rsa` one.
+ */
 const HOST_KEY_TYPES = [
     'ssh-ed25519',
     'ecdsa-sha2-nistp256',
     'ecdsa-sha2-nistp384',
     'ecdsa-sha2-nistp521',
     'ssh-rsa',
-    'ssh-dss',
 ];
+/** Longest host field read: a pattern is matched in O(pattern × name), so its length is what bounds a lookup. */
+const MAX_HOST_FIELD = 4096;
 /** Parses known_hosts text. Never throws: bad lines are skipped with a note, so a host whose line is broken is simply unknown (fail closed). */
 function parseKnownHosts(text) {
     const db = { entries: [], notes: [] };
@@ -93059,8 +94289,16 @@ function parseKnownHosts(text) {
             return;
         }
         const [hostField, type, b64] = fields;
+        if (type === 'ssh-dss') {
+            db.notes.push(`line ${lineNo}: ssh-dss (DSA) host keys are refused: DSA is broken and removed from OpenSSH; pin the host's ed25519 or ecdsa key instead; line ignored`);
+            return;
+        }
         if (!HOST_KEY_TYPES.includes(type)) {
             db.notes.push(`line ${lineNo}: key type ${type} is not supported; line ignored`);
+            return;
+        }
+        if (hostField.length > MAX_HOST_FIELD) {
+            db.notes.push(`line ${lineNo}: the host field is longer than ${MAX_HOST_FIELD} characters; line ignored`);
             return;
         }
         const blob = decodeBase64Strict(b64);
@@ -93086,12 +94324,20 @@ function parseKnownHosts(text) {
         }
         db.entries.push({ marker, hosts, type, blob, line: lineNo });
     });
+    // A host whose only pinned key is revoked is unpinned: say so, or the operator only sees "not in known_hosts".
+    for (const entry of db.entries) {
+        if (entry.marker !== 'revoked' && isRevoked(db, entry.blob)) {
+            db.notes.push(`line ${entry.line}: this ${entry.type} key is also marked @revoked, so it pins nothing`);
+        }
+    }
     return db;
 }
 /**
  * The keys pinned for host:port, by key type. Revoked keys are left out
  * (see `isRevoked`). Port 22 is looked up as plain `host` like OpenSSH does;
- * `[host]:22` is accepted too since it can only mean the same thing.
+ * `[host]:22` is accepted too since it can only mean the same thing, but a
+ * negated pattern for either name unpins the line for both (`*,!db1` must not
+ * pin db1 through its `[db1]:22` spelling).
  */
 function lookupHostKeys(db, host, port) {
     const names = hostLookupNames(host, port);
@@ -93099,7 +94345,8 @@ function lookupHostKeys(db, host, port) {
     for (const entry of db.entries) {
         if (entry.marker === 'revoked')
             continue;
-        if (!names.some((n) => hostMatches(entry.hosts, n)))
+        const verdicts = names.map((n) => hostMatch(entry.hosts, n));
+        if (verdicts.includes('negated') || !verdicts.includes('matched'))
             continue;
         if (isRevoked(db, entry.blob))
             continue;
@@ -93167,27 +94414,52 @@ function parseHostField(field) {
         return undefined;
     return { kind: 'patterns', patterns };
 }
-function hostMatches(matcher, name) {
+function hostMatch(matcher, name) {
     if (matcher.kind === 'hashed') {
         const digest = (0,external_node_crypto_.createHmac)('sha1', matcher.salt).update(name).digest();
-        return sameKey(digest, matcher.hash);
+        return sameKey(digest, matcher.hash) ? 'matched' : 'none';
     }
     // OpenSSH: a matching negated pattern vetoes the line even if another pattern matches.
     let matched = false;
     for (const { negated, pattern } of matcher.patterns) {
         if (globMatch(pattern.toLowerCase(), name)) {
             if (negated)
-                return false;
+                return 'negated';
             matched = true;
         }
     }
-    return matched;
+    return matched ? 'matched' : 'none';
 }
+/**
+ * `*` and `?` glob, greedy with one backtrack point: O(pattern × name) at
+ * worst, where a regular expression (or OpenSSH's recursive matcher) is
+ * exponential in the number of `*` (a pattern of 30 stars took minutes).
+ */
 function globMatch(pattern, name) {
-    if (!/[*?]/.test(pattern))
-        return pattern === name;
-    const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    return new RegExp(`^${re}$`).test(name);
+    let p = 0;
+    let n = 0;
+    let star = -1;
+    let resume = 0;
+    while (n < name.length) {
+        if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
+            p++;
+            n++;
+        }
+        else if (p < pattern.length && pattern[p] === '*') {
+            star = p++;
+            resume = n;
+        }
+        else if (star !== -1) {
+            p = star + 1;
+            n = ++resume;
+        }
+        else {
+            return false;
+        }
+    }
+    while (p < pattern.length && pattern[p] === '*')
+        p++;
+    return p === pattern.length;
 }
 /** Node's base64 decoder skips garbage silently; a pinned key must be exactly what was written. */
 function decodeBase64Strict(s) {
@@ -93218,8 +94490,8 @@ const ALGORITHMS_FOR_TYPE = {
     'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
     'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
     'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-    'ssh-dss': ['ssh-dss'],
+    // SHA-2 signatures only: the SHA-1 "ssh-rsa" signature algorithm is refused.
+    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
 };
 /** ssh2's default order (ed25519 first), which we fall back to after the pinned types. */
 const DEFAULT_ORDER = [
@@ -93229,7 +94501,6 @@ const DEFAULT_ORDER = [
     'ecdsa-sha2-nistp521',
     'rsa-sha2-512',
     'rsa-sha2-256',
-    'ssh-rsa',
 ];
 /**
  * The `algorithms.serverHostKey` list for this host: the pinned types first,
@@ -93242,8 +94513,9 @@ const DEFAULT_ORDER = [
  */
 function preferredHostKeyAlgorithms(target, policy) {
     const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
+    // Nothing pinned: still never offer ssh-dss or SHA-1 ssh-rsa.
     if (known.size === 0)
-        return undefined;
+        return [...DEFAULT_ORDER];
     const preferred = [];
     for (const type of known.keys()) {
         for (const algo of ALGORITHMS_FOR_TYPE[type] ?? [])
@@ -93696,15 +94968,28 @@ function parseClientKey(privateKey, passphrase) {
                 'and its passphrase if it has one.',
         });
     }
+    if (!key.isPrivateKey()) {
+        throw new DeployError('invalid-input', 'the SSH private key given is a PUBLIC key (nothing was contacted)', {
+            hint: 'Pass the private key (the file without .pub, starting with -----BEGIN OPENSSH PRIVATE KEY-----); its public half belongs in the hosts\' authorized_keys.',
+        });
+    }
     const blob = key.getPublicSSH();
     return { type: key.type, fingerprint: fingerprintSha256(blob) };
+}
+/**
+ * Reads the client key once before any connection, so an unreadable key, a
+ * wrong passphrase or a public key given as the private one is one
+ * `invalid-input` for the run, not an `ssh-failed` per host.
+ */
+function checkClientKey(privateKey, passphrase) {
+    describeClientKey(privateKey, passphrase);
 }
 function connectOnce(options, clientKey, via, attempt, ownedBastion) {
     const where = `${options.name} (${options.address}:${options.port}${via ? ` via ${via.name}` : ''})`;
     const policy = { knownHosts: options.knownHosts, insecureSkipHostKeyCheck: options.insecure };
     const target = { name: options.name, address: options.address, port: options.port, via: via?.name };
     const { hostVerifier, decision } = createHostVerifier(target, policy);
-    const serverHostKey = options.insecure ? undefined : preferredHostKeyAlgorithms(target, policy);
+    const serverHostKey = preferredHostKeyAlgorithms(target, policy);
     return new Promise((resolve, reject) => {
         let settled = false;
         const client = new Client();
@@ -94446,6 +95731,7 @@ async function forEachBounded(items, nameOf, fn, parallelism) {
 
 
 
+
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
@@ -94468,7 +95754,11 @@ async function executeRun(request, deps) {
                 hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
             });
         }
+        checkClientKey(request.privateKey, request.privateKeyPassphrase);
         const knownHosts = parseKnownHosts(request.knownHosts);
+        // Every line that pins nothing is named with its reason, so "not in known_hosts" is never a mystery.
+        for (const note of knownHosts.notes)
+            deps.logger.warn(`known-hosts ${note}`);
         if (request.insecureSkipHostKeyCheck) {
             deps.logger.warn('Host key checking is OFF (insecure-skip-host-key-check): any machine answering on these addresses receives your credentials. Pin the fingerprints logged below in known-hosts.');
         }
@@ -94511,7 +95801,7 @@ async function executeRun(request, deps) {
         if (request.mode === 'plan' && !tolerated)
             await warnAboutLock(context);
         const result = await deps.logger.group(command.name, () => command.run(context));
-        return { ...base, hosts: outcome.hosts, ...result };
+        return withConnection({ ...base, hosts: outcome.hosts, ...result }, environment);
     }
     catch (error) {
         return { ...base, error: toDeployError(error) };
@@ -94521,15 +95811,17 @@ async function executeRun(request, deps) {
     }
 }
 function readInventoryFile(path, readFile) {
-    try {
-        return readFile ? readFile(path) : (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    const hint = 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).';
+    if (readFile) {
+        try {
+            return readFile(path);
+        }
+        catch (error) {
+            const code = error.code ?? 'unreadable';
+            throw new DeployError('invalid-input', `inventory ${describePath(path)}: ${code === 'ENOENT' ? 'no such file' : code}`, { hint });
+        }
     }
-    catch (error) {
-        const code = error.code ?? 'unreadable';
-        throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-            hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
-        });
-    }
+    return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
 function hostSpecs(environment) {
@@ -94597,6 +95889,10 @@ async function runCli(argv, env = process.env) {
         process.stdout.write(cliUsage());
         return 0;
     }
+    if (invocation === 'usage') {
+        process.stderr.write(`lms-ha: no command given\n\n${cliUsage()}`);
+        return 2;
+    }
     const reporter = new ConsoleReporter({ json: invocation.json });
     const report = await executeRun(invocation.request, {
         logger: reporter,
@@ -94606,48 +95902,188 @@ async function runCli(argv, env = process.env) {
     return reporter.report(report);
 }
 
+;// CONCATENATED MODULE: ./src/action-inputs.ts
+const ACTION_INPUTS = [
+    {
+        name: 'command',
+        description: 'preflight | provision | deploy-db | recover | deploy-lb | migrate-storage | verify-ha | unlock',
+        required: true,
+        cli: '<command>',
+    },
+    {
+        name: 'mode',
+        description: 'plan (read-only: gathers facts and prints the exact changes) or apply.',
+        required: false,
+        default: 'plan',
+        cli: '--mode',
+    },
+    { name: 'inventory', description: 'Path of the inventory YAML file in the workspace.', required: false, default: 'ha.yml', cli: '--inventory' },
+    { name: 'environment', description: 'Name of the environment in the inventory to work on.', required: true, cli: '--environment' },
+    {
+        name: 'ssh-private-key',
+        description: 'Private key (OpenSSH or PEM) used for every host and the bastion. Held in memory only, never written to disk. Pass it from the secret LMS_HA_SSH_KEY.',
+        required: true,
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY',
+    },
+    {
+        name: 'ssh-private-key-passphrase',
+        description: 'Passphrase of the private key, if it has one (secret LMS_HA_SSH_KEY_PASSPHRASE).',
+        required: false,
+        default: '',
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY_PASSPHRASE',
+    },
+    {
+        name: 'known-hosts',
+        description: 'OpenSSH known_hosts content pinning every host\'s key (hashed entries and [host]:port are supported), from the secret LMS_HA_KNOWN_HOSTS. A host that is missing or presents another key is refused before authentication.',
+        required: false,
+        default: '',
+        cli: 'LMS_HA_KNOWN_HOSTS',
+    },
+    {
+        name: 'insecure-skip-host-key-check',
+        description: 'UNSAFE. Accept any host key (a man in the middle would receive your database passwords). Prints a warning annotation with each presented fingerprint. Only for a first contact with throwaway hosts.',
+        required: false,
+        default: 'false',
+        cli: '--insecure-skip-host-key-check',
+    },
+    {
+        name: 'parallelism',
+        description: 'How many hosts are worked on at once (one SSH connection each). Commands that must go one node at a time (Galera joins, rolling restarts) do so whatever this says.',
+        required: false,
+        default: '20',
+        cli: '--parallelism',
+    },
+    {
+        name: 'plan-hash',
+        description: 'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',
+        required: false,
+        default: '',
+        cli: '--plan-hash',
+    },
+    {
+        name: 'plan-hash-key',
+        description: "Secret that keys the plan hash wherever a plan sets secret values (passwords, credential files), so the published hash cannot be used to test password guesses. Give the plan job and the apply job the same one (e.g. a repository secret made with `openssl rand -hex 32`; at least 32 characters). Without it such a plan's hash is keyed with a random key for that run only, and apply with plan-hash refuses it.",
+        required: false,
+        default: '',
+        secret: true,
+        cli: 'LMS_HA_PLAN_HASH_KEY',
+    },
+    {
+        name: 'require-reviewed-plan',
+        description: 'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'break-lock',
+        description: 'Remove a lock left on the hosts by a run that died (logged with its holder).',
+        required: false,
+        default: 'false',
+        cli: '--break-lock',
+    },
+    {
+        name: 'options',
+        description: 'Command options, one `key=value` per line; an unknown key or value is refused before anything is contacted. recover: `bootstrap-node=NAME` bootstraps that db host whatever the seqnos say. deploy-db: `force-remove=true` removes the nodes in database.remove_nodes even below 3 votes or a majority; `join=parallel` (or one-at-a-time, the default) for the nodes of a new cluster; `mariadb-version=VERSION` pins MariaDB when the inventory has no database.package_version. verify-ha with mode apply: `drills=proxy-stop,db-stop,db-kill` runs failover drills, and `allow-protected=true` allows them on an environment marked protected.',
+        required: false,
+        default: '',
+        cli: '--option',
+    },
+    {
+        name: 'github-token',
+        description: 'Token for the pull request plan comment (permissions: pull-requests: write) and the health issue (issues: write).',
+        required: false,
+        default: '${{ github.token }}',
+        secret: true,
+    },
+    {
+        name: 'comment',
+        description: 'Plan mode on a pull request: create or update the sticky plan comment (per environment, command and inventory). Apply mode: mark the reviewed comment applied or apply-failed.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'issue',
+        description: 'For verify-ha: open, update or close the environment\'s lms-ha-health issue (true/false).',
+        required: false,
+        default: 'false',
+    },
+];
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
 
+
+/**
+ * An input as the runner passes it, or the table's default when it is empty
+ * (a caller that passes '' from an unset workflow input means "default").
+ * Defaults that are expressions (`${{ github.token }}`) are the runner's to fill.
+ */
+function actionInput(name) {
+    const value = getInput(name);
+    if (value !== '')
+        return value;
+    const spec = ACTION_INPUTS.find((i) => i.name === name);
+    const fallback = 'default' in spec ? spec.default : '';
+    return fallback.startsWith('${{') ? '' : fallback;
+}
 /**
  * The only place the action reads its inputs. Secret inputs are masked the
  * moment they are read, before anything else can log them.
  */
 function readActionInputs(env = process.env) {
-    const key = getInput('ssh-private-key');
+    const key = actionInput('ssh-private-key');
     maskMultiline(key);
-    const passphrase = getInput('ssh-private-key-passphrase');
+    const passphrase = actionInput('ssh-private-key-passphrase');
     if (passphrase)
         setSecret(passphrase);
-    const token = getInput('github-token');
-    if (token)
-        setSecret(token);
+    const planHashKey = actionInput('plan-hash-key');
+    if (planHashKey)
+        setSecret(planHashKey);
     return parseRequest({
-        command: getInput('command'),
-        mode: getInput('mode') || 'plan',
-        inventoryPath: getInput('inventory') || 'ha.yml',
-        environment: getInput('environment'),
+        command: actionInput('command'),
+        mode: actionInput('mode'),
+        inventoryPath: actionInput('inventory'),
+        environment: actionInput('environment'),
         privateKey: key ? Buffer.from(normalizeKey(key)) : undefined,
         privateKeyPassphrase: passphrase,
-        knownHosts: getInput('known-hosts'),
-        insecureSkipHostKeyCheck: getInput('insecure-skip-host-key-check'),
-        parallelism: getInput('parallelism') || '20',
-        expectedPlanHash: getInput('plan-hash'),
-        breakLock: getInput('break-lock'),
-        options: getInput('options'),
+        knownHosts: actionInput('known-hosts'),
+        insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
+        parallelism: actionInput('parallelism'),
+        expectedPlanHash: actionInput('plan-hash'),
+        planHashKey,
+        breakLock: actionInput('break-lock'),
+        options: actionInput('options'),
         runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
         repository: env.GITHUB_REPOSITORY ?? 'unknown',
         env,
         fieldName: (field) => `input "${field}"`,
     }, COMMANDS);
 }
+/** The inputs of the GitHub side of a run (comment, review gate, health issue). */
 function readGitHubInputs() {
+    const token = actionInput('github-token');
+    if (token)
+        setSecret(token);
     return {
-        token: getInput('github-token'),
-        comment: getInput('comment') === 'true',
-        issue: getInput('issue') === 'true',
+        token,
+        comment: isTrue(actionInput('comment')),
+        requireReviewedPlan: !isFalse(actionInput('require-reviewed-plan')),
+        issue: isTrue(actionInput('issue')),
     };
+}
+function isTrue(value) {
+    return value.trim().toLowerCase() === 'true';
+}
+// Fails closed: only an explicit false turns the review gate off.
+function isFalse(value) {
+    return value.trim().toLowerCase() === 'false';
+}
+/** The command input as given, for a report about a run whose inputs were refused. */
+function rawCommandInput() {
+    return getInput('command');
 }
 // The runner masks line by line; a multi-line key must be registered per line
 // or its middle lines could still show up in a log.
@@ -94664,115 +96100,6 @@ function maskMultiline(value) {
 function normalizeKey(key) {
     const unix = key.replace(/\r\n/g, '\n').trim();
     return `${unix}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/github/health-issue.ts
-
-const HEALTH_LABEL = 'lms-ha-health';
-const HEALTH_MARKER = 'lms-ha-health';
-// ---------------------------------------------------------------------------
-// Pure
-function buildHealthMarker(environment) {
-    return writeMarker(HEALTH_MARKER, { environment });
-}
-function parseHealthMarker(body) {
-    const raw = readMarker(body, HEALTH_MARKER);
-    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
-}
-function healthIssueTitle(environment) {
-    return `verify-ha failing: ${environment}`;
-}
-/** The open health issues of one environment, oldest first. */
-function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
-    return issues
-        .filter((i) => i.state === 'open' && i.labels.includes(label))
-        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
-        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
-}
-/** What to do, given this run's result and the environment's open health issues (oldest first). */
-function decideHealthAction(passed, openIssues) {
-    const [issue, ...duplicates] = openIssues;
-    if (!issue)
-        return passed ? { kind: 'noop' } : { kind: 'create' };
-    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
-}
-function runLink(o) {
-    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
-}
-function health_issue_fit(report, room, runUrl) {
-    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
-        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
-}
-/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
-function renderHealthIssueBody(o, since) {
-    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
-    const top = `${buildHealthMarker(o.environment)}\n` +
-        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
-        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
-        (since ? ` Failing since ${since}.` : '') +
-        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
-        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
-        `### Failing checks\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderFailureComment(o) {
-    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
-    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderRecoveryComment(o) {
-    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
-}
-// ---------------------------------------------------------------------------
-// Port calls
-/**
- * Opens, updates or closes the health issue of `outcome.environment`.
- * Scheduled runs of one environment should not overlap (the verify workflow
- * has a concurrency group per environment); if two ever did and both opened
- * an issue, the next run keeps the oldest and closes the other.
- */
-async function reportHealth(port, outcome, label = HEALTH_LABEL) {
-    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
-    const decision = decideHealthAction(outcome.passed, open);
-    const warnings = [];
-    switch (decision.kind) {
-        case 'noop':
-            return { action: 'noop', duplicatesClosed: [], warnings };
-        case 'create': {
-            const issue = await port.createIssue({
-                title: healthIssueTitle(outcome.environment),
-                body: renderHealthIssueBody(outcome),
-                labels: [label],
-            });
-            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
-            if (!issue.labels.includes(label)) {
-                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
-                    'the token needs `issues: write`.');
-            }
-            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
-        }
-        case 'update': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderFailureComment(outcome));
-            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-        case 'close': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderRecoveryComment(outcome));
-            await port.closeIssue(issue.number, 'completed');
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-    }
-}
-async function closeDuplicates(port, duplicates, kept) {
-    for (const d of duplicates) {
-        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
-        await port.closeIssue(d.number, 'not_planned');
-    }
-    return duplicates.map((d) => d.number);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -99992,6 +101319,636 @@ function createOctokitPort(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/github/plan-comment.ts
+/**
+ * The sticky plan comment on a pull request (dflook/terraform-github-actions
+ * style). One comment per (environment, command, inventory) carries a hidden
+ * header on its first line:
+ *
+ *   <!-- lms-ha: {"environment":"production","command":"deploy-db","inventory":"ha.yml","planHash":"…","version":1,"status":"planned"} -->
+ *
+ * so a new plan updates it in place, and apply can read back the hash of the
+ * plan a reviewer saw and refuse anything else. After apply the status becomes
+ * `applied` and the comment is never reused: it stays as the record of what
+ * was applied, and the next plan opens a fresh comment.
+ *
+ * Only comments written by the token's own identity count. Anyone can comment
+ * on a public pull request; a pasted header must not be able to vouch for a plan.
+ */
+
+
+
+const PLAN_MARKER = 'lms-ha';
+const STATUS_END = '<!-- lms-ha:status-end -->';
+const PLAN_START = '<!-- lms-ha:plan -->';
+const HEADER_VERSION = 1;
+const PLAN_STATUSES = ['planned', 'plan-failed', 'applied', 'apply-failed'];
+// ---------------------------------------------------------------------------
+// Pure: header, body, status edits
+/** `./envs/ha.yml` and `envs/ha.yml` name the same inventory. */
+function normalizeInventory(path) {
+    return path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/\/{2,}/g, '/');
+}
+function buildPlanHeader(header) {
+    return writeMarker(PLAN_MARKER, {
+        environment: header.environment,
+        command: header.command,
+        inventory: normalizeInventory(header.inventory),
+        planHash: header.planHash,
+        version: HEADER_VERSION,
+        status: header.status,
+        ...(header.truncated ? { truncated: true } : {}),
+    });
+}
+/** Reads the header from a comment body; undefined when it is not an lms-ha plan comment this version understands. */
+function parsePlanHeader(body) {
+    const raw = readMarker(body, PLAN_MARKER);
+    if (!raw || raw['version'] !== HEADER_VERSION)
+        return undefined;
+    const { environment, command, inventory, planHash } = raw;
+    if (typeof environment !== 'string' || typeof command !== 'string')
+        return undefined;
+    if (typeof inventory !== 'string' || typeof planHash !== 'string')
+        return undefined;
+    const status = raw['status'] ?? 'planned';
+    if (!PLAN_STATUSES.includes(status))
+        return undefined;
+    return {
+        environment,
+        command,
+        inventory: normalizeInventory(inventory),
+        planHash,
+        status: status,
+        ...(raw['truncated'] === true ? { truncated: true } : {}),
+        version: HEADER_VERSION,
+    };
+}
+function plan_comment_sameKey(a, b) {
+    return (a.environment === b.environment &&
+        a.command === b.command &&
+        normalizeInventory(a.inventory) === normalizeInventory(b.inventory));
+}
+function shortHash(hash) {
+    return hash.length > 12 ? hash.slice(0, 12) : hash;
+}
+function renderStatusBlock(header, detail = {}) {
+    const where = `${markdown_code(header.command)} · ${markdown_code(header.environment)}${header.truncated ? ' (shortened: full plan in the job summary)' : ''}`;
+    const run = detail.runUrl ? ` [See the run](${detail.runUrl}).` : '';
+    switch (header.status) {
+        case 'planned':
+            return `### 📝 lms-ha plan: ${where}\n**Not applied yet.** Apply runs only this plan: if the hosts or the inventory change first, it refuses and asks for a new plan.`;
+        case 'plan-failed': {
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha plan failed: ${where}\n**Plan failed: there is no plan to review, and apply refuses until a plan succeeds.**${why}${run}`;
+        }
+        case 'applied':
+            return `### ✅ lms-ha plan applied: ${where}\n**Applied.** The plan below is what was reviewed and applied.${run}`;
+        case 'apply-failed': {
+            // One line, bounded: the body must stay under the size limit after this edit.
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha apply failed: ${where}\n**Apply failed.**${why}${run}`;
+        }
+    }
+}
+function renderFacts(content, truncated = false) {
+    const parts = [
+        content.planHash ? `Plan hash ${markdown_code(shortHash(content.planHash))}` : 'No plan hash',
+        `inventory ${markdown_code(normalizeInventory(content.key.inventory))}`,
+    ];
+    if (content.changes !== undefined) {
+        parts.push(content.changes === 0 ? 'no changes' : content.changes === 1 ? '1 change' : `${content.changes} changes`);
+    }
+    if (content.runUrl)
+        parts.push(`[planned in this run](${content.runUrl})`);
+    // The hash covers the whole plan; a reviewer must know this comment shows only part of it.
+    if (truncated)
+        parts.push(`**shortened: the full plan is in the job summary${content.runUrl ? ` of [the run](${content.runUrl})` : ''}**`);
+    return parts.join(' · ');
+}
+function truncationNote(runUrl) {
+    return ({ chars, lines }) => `> [!WARNING]\n> **Plan shortened:** ${chars.toLocaleString('en-US')} characters (${lines.toLocaleString('en-US')} lines) were cut from the middle to stay under GitHub's 65,536-character comment limit. ` +
+        (runUrl ? `The full plan is in the [job summary and log](${runUrl}).` : 'The full plan is in the job summary and log of the run that made it.');
+}
+/** The whole comment body for a plan, under GitHub's size limit. */
+function renderPlanComment(content, status = 'planned', detail = {}) {
+    const plain = content.planMarkdown.trimEnd();
+    const build = (truncated) => {
+        const header = { ...content.key, planHash: status === 'plan-failed' ? '' : content.planHash, status, truncated };
+        return `${buildPlanHeader(header)}\n${renderStatusBlock(header, detail)}\n${STATUS_END}\n${renderFacts(content, truncated)}\n\n${PLAN_START}\n`;
+    };
+    let top = build(false);
+    if (top.length + plain.length + 1 <= BODY_BUDGET)
+        return `${top}${plain}\n`;
+    top = build(true);
+    const plan = truncateMiddle(plain, Math.max(0, BODY_BUDGET - top.length), truncationNote(content.runUrl));
+    return `${top}${plan}\n`;
+}
+/**
+ * The plan as the comment shows it (after the facts line), for the diff of the
+ * reviewed plan against a fresh one. Undefined for a comment without a plan.
+ */
+function planTextOf(body) {
+    const at = body.indexOf(PLAN_START);
+    if (at === -1)
+        return undefined;
+    return body.slice(at + PLAN_START.length + 1);
+}
+/**
+ * The same comment with a new status: header and status block rewritten, the
+ * facts line and the plan kept exactly. Undefined when the body is not a plan
+ * comment.
+ */
+function withStatus(body, status, detail = {}) {
+    const header = parsePlanHeader(body);
+    if (!header)
+        return undefined;
+    const next = { ...header, status };
+    const endAt = body.indexOf(STATUS_END);
+    // A hand-edited comment may have lost the end marker: keep everything after the header line then.
+    const rest = endAt === -1 ? body.slice(body.indexOf('\n') + 1 || body.length) : body.slice(endAt + STATUS_END.length + 1);
+    return `${buildPlanHeader(next)}\n${renderStatusBlock(next, detail)}\n${STATUS_END}\n${rest}`;
+}
+function byAge(a, b) {
+    return a.createdAt === b.createdAt ? a.id - b.id : a.createdAt < b.createdAt ? -1 : 1;
+}
+async function ownPlanComments(port, pr, key) {
+    const viewer = await port.viewerLogin();
+    const comments = await port.listIssueComments(pr);
+    return comments
+        .filter((c) => sameLogin(c.author, viewer))
+        .sort(byAge)
+        .flatMap((comment) => {
+        const header = parsePlanHeader(comment.body);
+        return header && plan_comment_sameKey(header, key) ? [{ comment, header }] : [];
+    });
+}
+async function removeDuplicate(port, duplicate, keep, warnings) {
+    try {
+        await port.deleteComment(duplicate.id);
+    }
+    catch (error) {
+        if (error instanceof GitHubApiError && error.status === 404)
+            return; // a concurrent run got there first
+        if (port.minimizeComment) {
+            try {
+                await port.minimizeComment(duplicate.nodeId, 'DUPLICATE');
+                return;
+            }
+            catch {
+                // fall through to the warning
+            }
+        }
+        warnings.push(`could not remove duplicate plan comment ${duplicate.url} (kept ${keep.url}): ${String(error)}`);
+    }
+}
+/**
+ * Creates or updates the sticky plan comment on pull request `pr`.
+ *
+ * Two runs can race (two pushes in quick succession) and both create a
+ * comment. After creating, the comments are listed again and the oldest one
+ * wins: it receives this run's body and this run's own comment is deleted
+ * (or minimized when deleting is refused). Earlier duplicates found on the
+ * way are removed too.
+ */
+async function upsertPlanComment(port, pr, content, status = 'planned', detail = {}) {
+    const body = renderPlanComment(content, status, detail);
+    const warnings = [];
+    const open = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    if (open.length > 0) {
+        const [keep, ...dupes] = open.map((c) => c.comment);
+        for (const d of dupes)
+            await removeDuplicate(port, d, keep, warnings);
+        if (keep.body === body)
+            return { action: 'unchanged', comment: keep, warnings };
+        return { action: 'updated', comment: await port.updateComment(keep.id, body), warnings };
+    }
+    const created = await port.createComment(pr, body);
+    const after = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    const oldest = after[0]?.comment;
+    if (!oldest || oldest.id === created.id)
+        return { action: 'created', comment: created, warnings };
+    // Lost the race: keep the oldest comment, carrying this run's plan.
+    const kept = oldest.body === body ? oldest : await port.updateComment(oldest.id, body);
+    await removeDuplicate(port, created, kept, warnings);
+    return { action: 'updated', comment: kept, warnings };
+}
+/**
+ * The plan comment for `key` on pull request `pr`: the sticky one that is not
+ * applied yet, or else the most recent applied one (so the caller can say
+ * "already applied" rather than "never planned").
+ */
+async function findReviewedPlan(port, pr, key) {
+    const own = await ownPlanComments(port, pr, key);
+    const pick = own.find((c) => c.header.status !== 'applied') ?? own.at(-1);
+    if (!pick)
+        return undefined;
+    return {
+        planHash: pick.header.planHash,
+        status: pick.header.status,
+        commentId: pick.comment.id,
+        url: pick.comment.url,
+        body: pick.comment.body,
+    };
+}
+/** The reviewed plan hash apply must match, or undefined when there is none still waiting to be applied. */
+async function findReviewedPlanHash(port, pr, key) {
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return reviewed && reviewed.status !== 'applied' ? reviewed.planHash : undefined;
+}
+/**
+ * Refuses to apply a plan other than the reviewed one. `reviewed` is what
+ * `findReviewedPlan` returned (or an explicit `plan-hash` input turned into
+ * one); `where` names its source for the message, e.g. "pull request #12".
+ */
+function checkReviewedPlan(reviewed, freshHash, key, where) {
+    const what = `the ${key.command} plan for ${key.environment}`;
+    if (!reviewed) {
+        throw new DeployError('plan-changed', `No reviewed plan for ${what} was found on ${where}.`, {
+            hint: `Run lms-ha with mode plan and comment: true on the pull request, have it reviewed, then apply from its merge commit; ` +
+                `or pass the reviewed hash as plan-hash.${freshHash ? ` The fresh plan hash is ${freshHash}.` : ' Nothing was contacted.'}`,
+        });
+    }
+    if (reviewed.status === 'plan-failed') {
+        throw new DeployError('plan-changed', `The last ${key.command} plan for ${key.environment} on ${where} failed, so there is no reviewed plan to apply. Nothing was applied.`, {
+            hint: 'Fix what made the plan fail (see that pull request\'s lms-ha comment and its run), push to get a successful plan reviewed, then apply.',
+        });
+    }
+    if (reviewed.status === 'applied') {
+        throw new DeployError('plan-changed', `The reviewed ${what} on ${where} was already applied.`, {
+            hint: 'A new change needs a new plan: push to the pull request (or open a new one) to get a fresh plan comment.',
+        });
+    }
+    if (reviewed.planHash !== freshHash) {
+        throw new DeployError('plan-changed', `The ${key.command} plan for ${key.environment} has changed since it was reviewed on ${where} ` +
+            `(reviewed ${shortHash(reviewed.planHash)}, now ${shortHash(freshHash)}). Nothing was applied.`, {
+            hint: 'The hosts or the inventory changed after the review. The fresh plan is in the job summary: ' +
+                're-run the plan on the pull request, review the new comment, then apply again.',
+        });
+    }
+}
+/**
+ * Marks the comment holding plan `planHash` for `key` as applied or failed.
+ * Returns the updated comment, or undefined when there is none to mark (a
+ * manual apply with an explicit plan-hash has no comment).
+ */
+async function markPlanComment(port, pr, key, planHash, status, detail = {}) {
+    const own = await ownPlanComments(port, pr, key);
+    const target = own.find((c) => c.header.planHash === planHash && c.header.status !== 'applied');
+    if (!target)
+        return undefined;
+    const body = withStatus(target.comment.body, status, detail);
+    if (body === undefined || body === target.comment.body)
+        return target.comment;
+    return port.updateComment(target.comment.id, body);
+}
+/**
+ * The pull request a pushed commit came from, for apply on `push` to the
+ * default branch: the one whose merge commit it is, else the only merged one,
+ * else the only open one with it as head. Undefined when it is ambiguous or
+ * there is none (a direct push).
+ */
+async function findPullRequestForCommit(port, sha) {
+    const prs = await port.findPullRequestsForCommit(sha);
+    const merged = prs.find((p) => p.mergeCommitSha === sha && p.mergedAt);
+    if (merged)
+        return merged.number;
+    const allMerged = prs.filter((p) => p.mergedAt);
+    if (allMerged.length === 1)
+        return allMerged[0].number;
+    const heads = prs.filter((p) => p.state === 'open' && p.headSha === sha);
+    return heads.length === 1 ? heads[0].number : undefined;
+}
+/**
+ * For apply with `comment: true`: the pull request of this run (the event's,
+ * else the one the pushed commit was merged from) and the plan reviewed on it.
+ * Pass the result to `checkReviewedPlan` after re-planning.
+ */
+async function reviewedPlanForRun(port, run, key) {
+    const pr = run.pullRequest ?? (run.sha ? await findPullRequestForCommit(port, run.sha) : undefined);
+    if (pr === undefined) {
+        return { where: `any pull request (commit ${run.sha.slice(0, 12) || 'unknown'} was not merged from one)` };
+    }
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return { pr, ...(reviewed ? { reviewed } : {}), where: `pull request #${pr}` };
+}
+
+;// CONCATENATED MODULE: ./src/github/plan-markdown.ts
+
+
+function plan_markdown_plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function plan_markdown_escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function renderCommentPlan(plan, redactor) {
+    const byHost = changesByHost(plan);
+    const changing = [...byHost.entries()].filter(([, changes]) => changes.length > 0);
+    const out = [];
+    out.push(plan.changes.length === 0
+        ? '**No changes.** The hosts already match the desired state.'
+        : `**${plan_markdown_plural(plan.changes.length, 'change')}** on ${plan_markdown_plural(changing.length, 'host')}.`, '');
+    if (plan.warnings.length > 0) {
+        out.push('> [!WARNING]');
+        for (const w of plan.warnings)
+            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
+        out.push('');
+    }
+    if (byHost.size > 0) {
+        out.push(table(['host', 'roles', 'changes'], [...byHost.entries()].map(([name, changes]) => [
+            markdown_cell(name),
+            markdown_cell(plan.hosts.find((h) => h.name === name)?.roles.join(', ')),
+            markdown_cell(kindCounts(changes)),
+        ])), '');
+    }
+    for (const [name, changes] of changing) {
+        const hostPlan = { ...plan, changes: plan.changes.filter((c) => c.host === name), warnings: [] };
+        // The host's own rendering without its title line: the <summary> names the host.
+        const body = renderPlanMarkdown(hostPlan, { redactor, headingLevel: 4, hostTable: false }).replace(/^#+ .*\n\n/, '');
+        out.push(`<details><summary><b>${plan_markdown_escapeHtml(name)}</b>: ${plan_markdown_escapeHtml(kindCounts(changes))}</summary>`, '', body.trimEnd(), '', '</details>', '');
+    }
+    return redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+
+;// CONCATENATED MODULE: ./src/github/reviewed-run.ts
+/**
+ * One action run with its GitHub side (dflook/terraform-github-actions'
+ * terraform-plan / terraform-apply):
+ *
+ * - plan on a pull request: the sticky comment is created or updated with the
+ *   plan and its hash; a failed plan turns it into "plan failed" with no hash;
+ * - apply (push after merge, workflow_dispatch, any event): the reviewed hash is
+ *   read back from the comment of the commit's pull request and handed to the
+ *   engine, which re-plans under the lock and refuses a different plan
+ *   (`plan-changed`) before touching a host. No reviewed plan at all is refused
+ *   before anything is contacted. The only way past is `require-reviewed-plan:
+ *   false`, logged as a warning and in the summary. The comment is then marked
+ *   applied or apply-failed with a link to the run.
+ *
+ * Outside a GitHub Actions event (no GITHUB_EVENT_NAME: the CLI, a local run)
+ * there is no pull request to read and no gate; the CLI has no such inputs.
+ */
+
+
+
+
+
+
+
+
+
+/**
+ * Commands whose apply carries a reviewable plan (and a plan hash). Their plan
+ * gets a comment; their apply is gated. preflight, verify-ha and unlock change
+ * nothing that a plan describes.
+ */
+const REVIEWED_COMMANDS = ['provision', 'deploy-db', 'recover', 'deploy-lb', 'migrate-storage'];
+async function runWithGitHub(request, settings, deps) {
+    const run = runContextFrom(deps.env, deps.readFile);
+    // A real runner always names the event; without one this is not a workflow run.
+    if (!run || !run.eventName || !REVIEWED_COMMANDS.includes(request.command))
+        return deps.execute(request);
+    const key = { environment: request.environment, command: request.command, inventory: normalizeInventory(request.inventoryPath) };
+    const port = () => (deps.port ?? createOctokitPort)({ token: settings.token, repository: run.repository, apiUrl: run.apiUrl });
+    return request.mode === 'plan' ? planOnPullRequest(request, settings, deps, run, key, port) : applyReviewed(request, settings, deps, run, key, port);
+}
+function apiFailure(error) {
+    return error instanceof GitHubApiError ? `${error.message}. ${error.hint}` : error instanceof Error ? error.message : String(error);
+}
+function withSection(report, title, markdown) {
+    return { ...report, sections: [...(report.sections ?? []), { title, markdown }] };
+}
+// ---------------------------------------------------------------------------
+// Plan: the sticky comment
+async function planOnPullRequest(request, settings, deps, run, key, port) {
+    const report = await deps.execute(request);
+    if (!settings.comment || run.pullRequest === undefined)
+        return report;
+    if (run.readOnlyBecause) {
+        deps.notice(`lms-ha plan comment skipped: ${run.readOnlyBecause}, so GitHub gives this run a read-only token. The plan is in the job summary; a maintainer can push the branch to this repository to get a reviewable plan comment.`);
+        return report;
+    }
+    if (!settings.token) {
+        return withError(report, new DeployError('invalid-input', 'input "comment" is true but github-token is empty: the plan comment cannot be posted, so this plan cannot be reviewed.', {
+            hint: 'Leave github-token at its default (${{ github.token }}) and give the job `permissions: { pull-requests: write }`.',
+        }));
+    }
+    const error = runError(report);
+    const failed = report.error !== undefined || report.plan === undefined || !report.planHash;
+    const planMarkdown = failed
+        ? deps.redactor.redact(`The plan stopped${error?.host ? ` on ${error.host}` : ''}${failureReason(report) ? ` (${markdown_code(failureReason(report))})` : ''}:\n\n` +
+            '```text\n' + `${error?.message ?? 'no plan was produced'}${error?.hint ? `\n\n${error.hint}` : ''}`.replace(/```/g, "'''") + '\n```\n')
+        : renderCommentPlan(report.plan, deps.redactor);
+    try {
+        const result = await upsertPlanComment(port(), run.pullRequest, { key, planHash: failed ? '' : report.planHash, planMarkdown, ...(failed ? {} : { changes: report.plan.changes.length }), runUrl: run.runUrl }, failed ? 'plan-failed' : 'planned', failed ? { runUrl: run.runUrl, ...(error ? { message: deps.redactor.redact(error.message.split('\n', 1)[0]) } : {}) } : {});
+        for (const w of result.warnings)
+            deps.logger.warn(w);
+        deps.logger.info(`plan comment ${result.action}: ${result.comment.url}`);
+        return withSection(report, 'Pull request comment', `Plan comment ${result.action}: ${result.comment.url}`);
+    }
+    catch (thrown) {
+        // A plan nobody can review is of no use to apply: the run fails and says which permission is missing.
+        const message = deps.redactor.redact(apiFailure(thrown));
+        if (report.error) {
+            deps.logger.warn(`the plan comment was not updated: ${message}`);
+            return report;
+        }
+        return withError(report, new DeployError('invalid-input', `the plan comment could not be posted on pull request #${run.pullRequest}: ${message}`, {
+            hint: thrown instanceof GitHubApiError && thrown.status === 403 ? 'Add to the job: permissions: { contents: read, pull-requests: write }.' : 'Re-run the job; apply refuses a plan that has no comment.',
+        }));
+    }
+}
+function withError(report, error) {
+    return { ...report, error };
+}
+// ---------------------------------------------------------------------------
+// Apply: only what was reviewed
+async function applyReviewed(request, settings, deps, run, key, port) {
+    const base = { command: request.command, mode: request.mode, environment: request.environment };
+    if (request.expectedPlanHash) {
+        // Reviewed elsewhere (a manual plan run): the engine compares; nothing to look up or mark.
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `Applied only the plan with the hash given in the plan-hash input (${markdown_code(request.expectedPlanHash)}).`);
+    }
+    if (!settings.requireReviewedPlan) {
+        const warning = `require-reviewed-plan is false: ${request.command} on ${request.environment} is applied WITHOUT a reviewed plan. ` +
+            'The environment approval is the only gate; turn the input back on after the emergency.';
+        deps.logger.warn(warning);
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `> [!WARNING]\n> ${warning}`);
+    }
+    if (!settings.token) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', 'apply needs the reviewed plan, but github-token is empty, so the pull request comment cannot be read. Nothing was contacted.', {
+                hint: 'Leave github-token at its default (${{ github.token }}) with `permissions: { pull-requests: write }`, or pass the reviewed hash as plan-hash.',
+            }),
+        };
+    }
+    let lookup;
+    try {
+        lookup = await reviewedPlanForRun(port(), run, key);
+    }
+    catch (thrown) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', `could not read the reviewed plan: ${deps.redactor.redact(apiFailure(thrown))}. Nothing was contacted.`, {
+                hint: 'Apply fails closed when it cannot prove what was reviewed. Fix the permission named above (the job needs `permissions: { pull-requests: write }`) and re-run.',
+            }),
+        };
+    }
+    try {
+        checkReviewedPlan(lookup.reviewed, lookup.reviewed?.planHash ?? '', key, lookup.where);
+    }
+    catch (refusal) {
+        return { ...base, error: toDeployError(refusal) };
+    }
+    const reviewed = lookup.reviewed;
+    deps.logger.info(`reviewed plan ${reviewed.planHash.slice(0, 12)} found on ${lookup.where}: ${reviewed.url}`);
+    let report = await deps.execute({ ...request, expectedPlanHash: reviewed.planHash });
+    report = withSection(report, 'Reviewed plan', `Reviewed on ${lookup.where}: ${reviewed.url} (plan hash ${markdown_code(reviewed.planHash)}).`);
+    const reason = failureReason(report);
+    if (reason === 'plan-changed' && report.plan) {
+        report = withSection(report, 'Reviewed plan → this plan', planDiff(planTextOf(reviewed.body) ?? '', renderCommentPlan(report.plan, deps.redactor)));
+    }
+    const ok = runStatus(report) === 'ok';
+    const detail = {
+        runUrl: run.runUrl,
+        ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]) }),
+    };
+    if (!settings.comment)
+        return report;
+    try {
+        const marked = await markPlanComment(port(), lookup.pr, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
+        if (marked)
+            deps.logger.info(`plan comment marked ${ok ? 'applied' : 'apply-failed'}: ${marked.url}`);
+    }
+    catch (thrown) {
+        deps.logger.warn(`the plan comment was not marked ${ok ? 'applied' : 'apply-failed'}: ${deps.redactor.redact(apiFailure(thrown))}`);
+    }
+    return report;
+}
+/** The reviewed plan text against the fresh one, as a unified diff (bounded: it goes to the job summary). */
+function planDiff(reviewed, fresh, maxChars = 60_000) {
+    const patch = createTwoFilesPatch('reviewed plan (pull request comment)', 'plan now', reviewed, fresh, '', '', { context: 3 })
+        .split('\n')
+        .filter((line, i) => !(i < 2 && (line.startsWith('Index:') || line.startsWith('===='))))
+        .join('\n');
+    const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
+    return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;
+}
+
+;// CONCATENATED MODULE: ./src/github/health-issue.ts
+
+const HEALTH_LABEL = 'lms-ha-health';
+const HEALTH_MARKER = 'lms-ha-health';
+// ---------------------------------------------------------------------------
+// Pure
+function buildHealthMarker(environment) {
+    return writeMarker(HEALTH_MARKER, { environment });
+}
+function parseHealthMarker(body) {
+    const raw = readMarker(body, HEALTH_MARKER);
+    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
+}
+function healthIssueTitle(environment) {
+    return `verify-ha failing: ${environment}`;
+}
+/** The open health issues of one environment, oldest first. */
+function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
+    return issues
+        .filter((i) => i.state === 'open' && i.labels.includes(label))
+        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
+        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
+}
+/** What to do, given this run's result and the environment's open health issues (oldest first). */
+function decideHealthAction(passed, openIssues) {
+    const [issue, ...duplicates] = openIssues;
+    if (!issue)
+        return passed ? { kind: 'noop' } : { kind: 'create' };
+    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
+}
+function runLink(o) {
+    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
+}
+function health_issue_fit(report, room, runUrl) {
+    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
+        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
+}
+/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
+function renderHealthIssueBody(o, since) {
+    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
+    const top = `${buildHealthMarker(o.environment)}\n` +
+        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
+        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
+        (since ? ` Failing since ${since}.` : '') +
+        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
+        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
+        `### Failing checks\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderFailureComment(o) {
+    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
+    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderRecoveryComment(o) {
+    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
+}
+// ---------------------------------------------------------------------------
+// Port calls
+/**
+ * Opens, updates or closes the health issue of `outcome.environment`.
+ * Scheduled runs of one environment should not overlap (the verify workflow
+ * has a concurrency group per environment); if two ever did and both opened
+ * an issue, the next run keeps the oldest and closes the other.
+ */
+async function reportHealth(port, outcome, label = HEALTH_LABEL) {
+    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
+    const decision = decideHealthAction(outcome.passed, open);
+    const warnings = [];
+    switch (decision.kind) {
+        case 'noop':
+            return { action: 'noop', duplicatesClosed: [], warnings };
+        case 'create': {
+            const issue = await port.createIssue({
+                title: healthIssueTitle(outcome.environment),
+                body: renderHealthIssueBody(outcome),
+                labels: [label],
+            });
+            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
+            if (!issue.labels.includes(label)) {
+                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
+                    'the token needs `issues: write`.');
+            }
+            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
+        }
+        case 'update': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderFailureComment(outcome));
+            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+        case 'close': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderRecoveryComment(outcome));
+            await port.closeIssue(issue.number, 'completed');
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+    }
+}
+async function closeDuplicates(port, duplicates, kept) {
+    for (const d of duplicates) {
+        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
+        await port.closeIssue(d.number, 'not_planned');
+    }
+    return duplicates.map((d) => d.number);
+}
+
 ;// CONCATENATED MODULE: ./src/github/scheduled-health.ts
 /**
  * Scheduled mode: after a verify-ha run with the `issue` input, keep the
@@ -100077,29 +102034,31 @@ async function reportScheduledHealth(report, settings, deps) {
 const SUMMARY_MAX_BYTES = 900 * 1024;
 function buildJobSummary(report, options) {
     const { redactor } = options;
+    // Redact first, then escape: escaping first would turn a secret with "|" into "\|" that no longer matches.
+    const cell = (value) => markdown_cell(value === undefined || value === null ? value : redactor.redact(String(value)));
     const status = runStatus(report);
     const out = [];
     out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
     const rows = hostRows(report);
     if (rows.length > 0) {
         out.push(table(['host', 'roles', 'status', 'changes', 'notes'], rows.map((r) => [
-            markdown_cell(r.name),
-            markdown_cell(r.roles.join(', ')),
+            cell(r.name),
+            cell(r.roles.join(', ')),
             `${statusIcon(r.status)} ${r.status}`,
             String(r.changes),
-            markdown_cell(r.notes),
+            cell(r.notes),
         ])), '');
     }
     const checks = report.checks ?? [];
     if (checks.length > 0) {
-        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [markdown_cell(c.layer), markdown_cell(c.host), markdown_cell(c.check), markdown_cell(c.expected), markdown_cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
+        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
     }
     out.push(headline(report), '');
     const error = runError(report);
     if (error) {
-        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${oneLine(error.message)}`);
+        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${summary_oneLine(error.message)}`);
         if (error.hint)
-            out.push('>', `> ${oneLine(error.hint)}`);
+            out.push('>', `> ${summary_oneLine(error.hint)}`);
         out.push('');
     }
     const problems = runProblems(report);
@@ -100118,11 +102077,11 @@ function buildJobSummary(report, options) {
         else
             out.push(table(['#', 'host', 'change', 'status', 'duration', 'error'], report.apply.steps.map((s, i) => [
                 String(i + 1),
-                markdown_cell(s.host),
-                markdown_cell(s.summary),
+                cell(s.host),
+                cell(s.summary),
                 `${statusIcon(s.status)} ${s.status}`,
                 s.status === 'skipped' ? '' : formatDuration(s.durationMs),
-                markdown_cell(s.error ?? ''),
+                cell(s.error ?? ''),
             ])), '');
     }
     if (report.plan) {
@@ -100154,7 +102113,7 @@ function headline(report) {
     }
     return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
 }
-function oneLine(text) {
+function summary_oneLine(text) {
     return text.replace(/\r?\n/g, ' ');
 }
 function checkIcon(status) {
@@ -100217,6 +102176,10 @@ class ActionsReporter {
         else {
             this.core.info(`Warning: ${text}`);
         }
+    }
+    /** Something to know that is not a problem (a fork's plan posted no comment): a notice annotation. */
+    notice(message) {
+        this.core.notice(this.redactor.redact(message));
     }
     debug(message, host) {
         this.core.debug(this.redactor.redact(prefixed(message, host)));
@@ -100308,33 +102271,42 @@ class ActionsReporter {
 
 
 
+
+
 /**
- * The action front (actions/typescript-action's shape): read the inputs, run,
- * report. Every failure ends as outputs + annotations + setFailed, never as an
- * uncaught stack trace.
+ * The action front (actions/typescript-action's shape): read the inputs, run
+ * with the GitHub side (plan comment, reviewed-plan gate), report. Every
+ * failure ends as outputs + annotations + setFailed, never as an uncaught
+ * stack trace.
  */
 async function run(env = process.env) {
     const reporter = new ActionsReporter();
+    const github = readGitHubInputs();
     let report;
     try {
         const request = readActionInputs(env);
-        report = await executeRun(request, {
+        const deps = { logger: reporter, redactor: reporter.redactor, registerSecret: (value) => reporter.registerSecret(value) };
+        report = await runWithGitHub(request, github, {
+            execute: (r) => executeRun(r, deps),
             logger: reporter,
+            notice: (message) => reporter.notice(message),
             redactor: reporter.redactor,
-            registerSecret: (value) => reporter.registerSecret(value),
+            env,
         });
     }
     catch (error) {
         const failure = toDeployError(error);
+        // Name the command that was asked for (when it is one), so a refused input still reaches its health issue.
+        const asked = rawCommandInput();
         report = {
-            command: 'preflight',
-            mode: 'plan',
+            command: COMMANDS.some((c) => c.name === asked) ? asked : '(invalid command)',
+            mode: env['INPUT_MODE'] === 'apply' ? 'apply' : 'plan',
             environment: env['INPUT_ENVIRONMENT'] ?? '',
             error: failure instanceof DeployError ? failure : undefined,
         };
     }
     // Scheduled verify-ha: keep the environment's health issue in step (never changes the result).
-    const health = await reportScheduledHealth(report, readGitHubInputs(), { logger: reporter, redactor: reporter.redactor, env });
+    const health = await reportScheduledHealth(report, github, { logger: reporter, redactor: reporter.redactor, env });
     if (health?.issue) {
         report.sections = [...(report.sections ?? []), { title: 'Health issue', markdown: `#${health.issue.number} ${health.action}: ${health.issue.url}` }];
     }
@@ -100342,11 +102314,13 @@ async function run(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/index.ts
-/* The bundle's entry: the Actions runner starts it with no arguments; as the
-   `lms-ha` CLI it always gets at least one (a command or --help). */
+/* The bundle's entry: the Actions runner starts it with no arguments and the
+   action's inputs in INPUT_* variables; anything else is the `lms-ha` CLI,
+   which prints its usage when given nothing. */
 
 
-if (process.argv.length > 2) {
+const actionRunner = process.argv.length <= 2 && Object.keys(process.env).some((name) => name.startsWith('INPUT_'));
+if (!actionRunner) {
     void runCli(process.argv.slice(2)).then((code) => {
         process.exitCode = code;
     });

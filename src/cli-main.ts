@@ -17,6 +17,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     process.stdout.write(cliUsage());
     return 0;
   }
+  if (invocation === 'usage') {
+    process.stderr.write(`lms-ha: no command given\n\n${cliUsage()}`);
+    return 2;
+  }
   const reporter = new ConsoleReporter({ json: invocation.json });
   const report = await executeRun(invocation.request, {
     logger: reporter,

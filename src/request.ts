@@ -52,6 +52,8 @@ export interface RunRequest {
   parallelism: number;
   /** Plan hash that was reviewed; apply refuses when the fresh plan differs. */
   expectedPlanHash?: string;
+  /** Keys every secret-bearing part of the plan hash (see PlanHashKey for the run without one). */
+  planHashKey: PlanHashKey;
   /** Breaks a lock left by a run that died (explicit, logged). */
   breakLock: boolean;
   /** Who is running: written into the host lock so a second run can name the holder. */
@@ -64,6 +66,7 @@ export interface RunRequest {
 }
 
 import { DeployError } from './errors.js';
+import { MIN_PLAN_HASH_KEY_LENGTH, planHashKeyFrom, type PlanHashKey } from './engine/plan.js';
 
 /** The raw strings both fronts collect; validated in one place below. */
 export interface RawRequest {
@@ -77,6 +80,8 @@ export interface RawRequest {
   insecureSkipHostKeyCheck: string | boolean;
   parallelism: string;
   expectedPlanHash?: string;
+  /** The shared secret keying the plan hash; empty or undefined: a random key for this run. */
+  planHashKey?: string;
   breakLock: string | boolean;
   options: string | Record<string, string>;
   runId: string;
@@ -99,9 +104,21 @@ export function parseRequest(raw: RawRequest, commands: readonly CommandSpec[]):
   }
   if (!raw.environment) problems.push(`${name('environment')} is required: name an environment of the inventory`);
   if (!raw.inventoryPath) problems.push(`${name('inventory')} is required: the path of the inventory YAML`);
-  const parallelism = Number(raw.parallelism);
+  // Digits only: Number() would also take 0x10, 1e2, " 5" and "".
+  const parallelism = /^[0-9]{1,3}$/.test(raw.parallelism) ? Number(raw.parallelism) : NaN;
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
-    problems.push(`${name('parallelism')} "${raw.parallelism}" must be a whole number from 1 to 256`);
+    problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
+  }
+  const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
+  if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
+    // Never echoed: a wrong value pasted here may be anything, including a secret.
+    problems.push(`${name('plan-hash')} must be the 64 hex characters of the plan-hash output of the plan run (got ${expectedPlanHash.length} characters)`);
+  }
+  const planHashKey = raw.planHashKey ?? '';
+  if (planHashKey !== '' && (planHashKey.length < MIN_PLAN_HASH_KEY_LENGTH || /[\s\0]/.test(planHashKey))) {
+    problems.push(
+      `${name('plan-hash-key')} must be at least ${MIN_PLAN_HASH_KEY_LENGTH} characters without spaces or line breaks (e.g. the output of openssl rand -hex 32)`,
+    );
   }
   const insecure = parseBoolean(raw.insecureSkipHostKeyCheck, name('insecure-skip-host-key-check'), problems);
   const breakLock = parseBoolean(raw.breakLock, name('break-lock'), problems);
@@ -126,7 +143,8 @@ export function parseRequest(raw: RawRequest, commands: readonly CommandSpec[]):
     knownHosts: raw.knownHosts,
     insecureSkipHostKeyCheck: insecure,
     parallelism,
-    expectedPlanHash: raw.expectedPlanHash || undefined,
+    expectedPlanHash: expectedPlanHash || undefined,
+    planHashKey: planHashKeyFrom(planHashKey || undefined),
     breakLock,
     runId: raw.runId,
     repository: raw.repository,

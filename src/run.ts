@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { DeployError, toDeployError } from './errors.js';
+import { describePath, MAX_INVENTORY_BYTES, readBoundedFile } from './read-file.js';
 import type { Redactor } from './engine/redact.js';
 import { inspectLock, lockWarning } from './engine/lock.js';
 import { workflowSecrets } from './github/context.js';
@@ -13,8 +13,9 @@ import {
 } from './inventory/index.js';
 import type { Logger } from './log.js';
 import type { RunReport } from './report/run-report.js';
+import { withConnection } from './report/connection.js';
 import type { RunRequest } from './request.js';
-import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
+import { checkClientKey, HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import { lockedHosts, type CommandContext } from './commands/context.js';
 import { runPreflight } from './commands/preflight/preflight.js';
 import { commandToRun } from './commands/registry.js';
@@ -49,7 +50,10 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
         hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
       });
     }
+    checkClientKey(request.privateKey, request.privateKeyPassphrase);
     const knownHosts = parseKnownHosts(request.knownHosts);
+    // Every line that pins nothing is named with its reason, so "not in known_hosts" is never a mystery.
+    for (const note of knownHosts.notes) deps.logger.warn(`known-hosts ${note}`);
     if (request.insecureSkipHostKeyCheck) {
       deps.logger.warn(
         'Host key checking is OFF (insecure-skip-host-key-check): any machine answering on these addresses receives your credentials. Pin the fingerprints logged below in known-hosts.',
@@ -98,7 +102,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     };
     if (request.mode === 'plan' && !tolerated) await warnAboutLock(context);
     const result = await deps.logger.group(command.name, () => command.run(context));
-    return { ...base, hosts: outcome.hosts, ...result };
+    return withConnection({ ...base, hosts: outcome.hosts, ...result }, environment);
   } catch (error) {
     return { ...base, error: toDeployError(error) };
   } finally {
@@ -107,14 +111,16 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
 }
 
 function readInventoryFile(path: string, readFile?: (path: string) => string): string {
-  try {
-    return readFile ? readFile(path) : readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-      hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
-    });
+  const hint = 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).';
+  if (readFile) {
+    try {
+      return readFile(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new DeployError('invalid-input', `inventory ${describePath(path)}: ${code === 'ENOENT' ? 'no such file' : code}`, { hint });
+    }
   }
+  return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */

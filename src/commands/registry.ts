@@ -33,11 +33,16 @@ export const COMMANDS: readonly (CommandDescriptor | PlannedCommand)[] = [
   unlockCommand,
 ];
 
+/** The commands this version runs (the others are named but refused as not built). */
+export function builtCommands(): string[] {
+  return COMMANDS.filter((c) => !('planned' in c)).map((c) => c.name);
+}
+
 /** The command to run, or the refusal for a planned one (before anything is read or contacted). */
 export function commandToRun(name: string): CommandDescriptor {
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined || 'planned' in command) {
-    const built = COMMANDS.filter((c) => !('planned' in c)).map((c) => c.name);
+    const built = builtCommands();
     const planned = COMMANDS.filter((c) => 'planned' in c).map((c) => c.name);
     throw new DeployError('invalid-input', `command ${name} is not available in this version of lms-ha`, {
       hint: `Available now: ${built.join(', ')}.${planned.length > 0 ? ` Not built yet: ${planned.join(', ')}; see the README.` : ''}`,

@@ -22,7 +22,7 @@ import {
 } from './schema.js';
 import { parseCidr4 } from './net.js';
 import { didYouMean } from './paths.js';
-import { PRESET_DATABASES } from './presets.js';
+import { PRESET_DATABASES, presetDefinition } from './presets.js';
 import { detachedSource, originOf, rememberSource } from './source.js';
 
 export interface HostSsh {
@@ -200,17 +200,18 @@ function resolveLoadBalancer(spec: LoadBalancerSpec): LoadBalancer {
   };
 }
 
-function resolveStorage(spec: StorageSpec | undefined): Storage {
+function resolveStorage(spec: StorageSpec | undefined, preset: AppPreset): Storage {
   if (!spec || spec.kind === 'none') return { kind: 'none' };
   if (spec.kind === 's3') return { kind: 's3', s3: spec.s3! };
-  // volume and mount_path are required for glusterfs by the semantic checks.
+  // volume is required for glusterfs by the semantic checks, mount_path unless the preset has one.
   const volume = spec.volume!;
-  const owner = spec.owner ?? DEFAULTS.storage.owner;
+  const files = presetDefinition(preset)?.files;
+  const owner = spec.owner ?? files?.owner ?? DEFAULTS.storage.owner;
   return {
     kind: 'glusterfs',
     volume,
     brick_path: spec.brick_path ?? defaultBrickPath(volume),
-    mount_path: spec.mount_path!,
+    mount_path: spec.mount_path ?? files!.mountPath,
     owner,
     group: spec.group ?? owner,
     mode: spec.mode ?? DEFAULTS.storage.mode,
@@ -264,7 +265,7 @@ export function resolveEnvironment(name: string, original: EnvironmentSpec): Env
     app: resolveApp(spec.app),
     ...(spec.database ? { database: resolveDatabase(spec.database) } : {}),
     ...(spec.load_balancer ? { load_balancer: resolveLoadBalancer(spec.load_balancer) } : {}),
-    storage: resolveStorage(spec.storage),
+    storage: resolveStorage(spec.storage, spec.app?.preset ?? 'custom'),
     ...(spec.migrate ? { migrate: resolveMigrate(spec.migrate) } : {}),
   };
 }

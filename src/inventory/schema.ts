@@ -83,8 +83,8 @@ const Port = (description: string, defaultValue?: number) =>
 
 const AbsolutePath = (description: string) =>
   pattern(
-    '^/[A-Za-z0-9._@+/-]*$',
-    'must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces)',
+    '^/[A-Za-z0-9._/-]*$',
+    'must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces)',
     { description },
   );
 
@@ -255,7 +255,13 @@ export const AppUserSchema = Type.Object(
     hosts: Type.Optional(
       Type.Array(
         pattern('^[A-Za-z0-9%_.:/-]+$', 'must be a MariaDB host pattern like %, localhost or 10.0.0.%'),
-        { minItems: 1, uniqueItems: true, default: DEFAULTS.appUser.hosts, description: 'Where the user may connect from.' },
+        {
+          minItems: 1,
+          uniqueItems: true,
+          default: DEFAULTS.appUser.hosts,
+          description:
+            "Where the user may connect from, as MariaDB sees it. Behind the load balancers that is the load balancers' addresses (HAProxy and ProxySQL connect on the platform's behalf), not the web servers': list them or a pattern such as 10.0.0.%. deploy-db's plan warns when a load balancer is not admitted.",
+        },
       ),
     ),
   },
@@ -266,7 +272,8 @@ export const AppSchema = Type.Object(
   {
     preset: Type.Optional(
       literals(APP_PRESETS, {
-        description: 'The platform; presets declare their databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo).',
+        description:
+          'The platform. A preset declares its databases (moodle: moodle; openedx: edxapp, edxapp_csmh; chamilo: chamilo; app.databases is then only for more), sets skip_name_resolve and single-writer auto-increment on the cluster, defaults the file mount, and makes deploy-lb and verify-ha print the platform\'s connection settings.',
         default: 'custom',
       }),
     ),
@@ -313,9 +320,8 @@ export const DatabaseSchema = Type.Object(
     ),
     sst_password: Type.Optional({
       ...SecretRefSchema,
-      description: 'Password of sst_user. Leave it out to authenticate SST over the unix socket (no password to leak).',
+      description: 'Password of sst_user. Not needed: left out (recommended), mariabackup SST authenticates over the unix socket and there is no password to leak.',
     }),
-    root_password: Type.Optional(SecretRefSchema),
     gcache_size: Type.Optional(Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(Size('innodb_buffer_pool_size.')),
     max_connections: Type.Optional(Type.Integer({ minimum: 10, maximum: 100000 })),
@@ -324,7 +330,7 @@ export const DatabaseSchema = Type.Object(
         minimum: 0,
         maximum: 15,
         default: DEFAULTS.database.sync_wait,
-        description: 'wsrep_sync_wait bitmask; 1 makes reads wait for writes already committed elsewhere (causality).',
+        description: 'wsrep_sync_wait bitmask, set globally on every node; 1 makes reads wait for writes already committed elsewhere (causality), which is what the presets expect.',
       }),
     ),
     bind_address: Type.Optional(
@@ -365,14 +371,14 @@ export const LoadBalancerSchema = Type.Object(
     interface: pattern(
       '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$',
       'must be a network interface name like eth0 (at most 15 characters)',
-      { description: 'Interface on the load balancers that carries the VIP.' },
+      { description: 'Network interface on the load balancers that carries the VIP (the one on the VIP\'s subnet, e.g. eth0; see `ip -br addr` on a load balancer).' },
     ),
     virtual_router_id: Type.Integer({
       minimum: 1,
       maximum: 255,
       description: 'VRRP router id; must differ from every other VRRP group on the same network.',
     }),
-    auth_password: SecretRefSchema,
+    auth_password: { ...SecretRefSchema, description: 'VRRP password shared by the load balancers; VRRP uses at most 8 characters.' },
     ports: Type.Optional(
       Type.Object(
         {
@@ -436,10 +442,10 @@ export const LoadBalancerSchema = Type.Object(
 export const StorageSchema = Type.Object(
   {
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
-    volume: Type.Optional(pattern('^[A-Za-z0-9_-]{1,64}$', 'must be a volume name of letters, digits, "_" and "-"')),
+    volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
-    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the web and storage hosts.')),
-    owner: Type.Optional(UnixUser('Owner of the mounted directory.')),
+    mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the hosts with the web role (the storage hosts hold the bricks). Presets default it: moodle /var/www/moodledata, chamilo /var/www/chamilo-data.')),
+    owner: Type.Optional(UnixUser('Owner of the mounted directory (the web server user). Presets moodle and chamilo default it to www-data.')),
     group: Type.Optional(UnixUser('Group of the mounted directory. Default: the owner.')),
     mode: Type.Optional(
       Type.String({

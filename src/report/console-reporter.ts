@@ -134,6 +134,8 @@ export class ConsoleReporter implements Logger {
       this.line('');
     }
 
+    for (const section of report.sections ?? []) this.line(`${section.title}\n\n${section.markdown}\n`);
+
     const error = runError(report);
     if (error) {
       // Transport errors already start with the host; don't say it twice.

@@ -4,6 +4,7 @@
  */
 import type { DrillFigures } from '../check.js';
 import type { Redactor } from '../engine/redact.js';
+import type { PlatformConnection } from '../components/platform/connection.js';
 import { byteLength } from './markdown.js';
 import {
   failureReason,
@@ -14,7 +15,7 @@ import {
   type RunReport,
 } from './run-report.js';
 
-export const OUTPUT_NAMES = ['result', 'changed', 'plan-hash', 'failure-reason'] as const;
+export const OUTPUT_NAMES = ['result', 'changed', 'plan-hash', 'failure-reason', 'connection'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 export type ActionOutputs = Record<OutputName, string>;
 
@@ -40,6 +41,8 @@ export interface ResultJson {
   checks: { layer: string; host: string; check: string; expected: string; observed: string; status: string; hint: string | null }[];
   /** verify-ha drills: the measured windows as numbers (present only when drills ran). */
   drills?: DrillFigures[];
+  /** deploy-lb / verify-ha with a platform preset: how the platform connects (also the `connection` output). */
+  connection?: PlatformConnection;
   /** How many entries were left out to keep the output small. */
   truncated?: { changes: number; steps: number };
 }
@@ -68,9 +71,12 @@ export function buildResult(report: RunReport, redactor: Redactor, maxBytes = RE
     })),
     checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
     ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
+    ...(report.connection ? { connection: report.connection } : {}),
   };
   const redacted = redactor.redactDeep(result);
-  return fit(redacted, maxBytes);
+  // Fixed words lms-ha chose itself are never secrets: a secret equal to one must not blank it out.
+  const fixed = { version: result.version, command: result.command, mode: result.mode, status: result.status, changed: result.changed, planHash: result.planHash, failureReason: result.failureReason };
+  return fit({ ...redacted, ...fixed }, maxBytes);
 }
 
 /** Halves the change and step lists until the JSON fits; says how many were dropped. */
@@ -111,8 +117,10 @@ export function buildOutputs(report: RunReport, redactor: Redactor, maxResultByt
   const result = buildResult(report, redactor, maxResultBytes);
   return {
     result: JSON.stringify(result),
-    changed: result.changed ? 'true' : 'false',
+    changed: runChanged(report) ? 'true' : 'false',
     'plan-hash': report.planHash ?? '',
-    'failure-reason': result.failureReason ?? '',
+    'failure-reason': failureReason(report) || '',
+    // The platform's settings name where each secret lives, never its value; redacted all the same.
+    connection: report.connection ? JSON.stringify(redactor.redactDeep(report.connection)) : '',
   };
 }

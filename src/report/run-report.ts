@@ -8,6 +8,7 @@ import type { Plan } from '../engine/plan.js';
 import type { CommandName, Mode } from '../request.js';
 import type { ReportProblem } from './annotations.js';
 import type { CheckResult, DrillFigures } from '../check.js';
+import type { PlatformConnection } from '../components/platform/connection.js';
 
 export type HostStatus = 'ok' | 'changed' | 'will change' | 'no changes' | 'failed' | 'skipped' | 'unknown';
 
@@ -41,6 +42,8 @@ export interface RunReport {
   checks?: CheckResult[];
   /** verify-ha's drill measurements as numbers (only when drills ran). */
   drills?: DrillFigures[];
+  /** How the platform connects (deploy-lb, verify-ha): the `connection` output. */
+  connection?: PlatformConnection;
   /** Extra markdown sections for the end of the summary (e.g. preflight's disk table). */
   sections?: { title: string; markdown: string }[];
 }

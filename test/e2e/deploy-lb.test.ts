@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, labHost, readLabState, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 
@@ -347,50 +345,4 @@ describe('deploy-lb (HAProxy) on the lab', () => {
   });
 });
 
-// ProxySQL: no package can be installed on this machine, so it runs only when
-// one is given (LMS_HA_PROXYSQL_DEB: a path or an http(s) URL of the .deb);
-// the project's CI downloads the official package and sets it.
-const DEB = process.env.LMS_HA_PROXYSQL_DEB;
-if (!DEB) console.log('skipped: deploy-lb (ProxySQL) e2e: no ProxySQL package on this machine (set LMS_HA_PROXYSQL_DEB to a .deb path or URL to run it)');
-
-describe.skipIf(!DEB)('deploy-lb (ProxySQL) on the lab', () => {
-  let server: ChildProcess | undefined;
-  let deb: { url: string; sha256: string } | undefined;
-
-  beforeAll(async () => {
-    if (!DEB) return;
-    await setup();
-    if (/^https?:\/\//.test(DEB)) {
-      const bytes = Buffer.from(await (await fetch(DEB)).arrayBuffer());
-      deb = { url: DEB, sha256: createHash('sha256').update(bytes).digest('hex') };
-    } else {
-      if (!existsSync(DEB)) throw new Error(`LMS_HA_PROXYSQL_DEB=${DEB}: no such file`);
-      // Served on the runner namespace's loopback: the action downloads it from there.
-      const port = 18000 + Math.floor(Math.random() * 1000);
-      server = spawn('ip', ['netns', 'exec', state.runnerNamespace, 'python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dirname(DEB)], { stdio: 'ignore' });
-      await new Promise((r) => setTimeout(r, 1000));
-      deb = { url: `http://127.0.0.1:${port}/${basename(DEB)}`, sha256: createHash('sha256').update(readFileSync(DEB)).digest('hex') };
-    }
-    writeLabInventory(state, workspace!, labDbEnvironment(state) + lbEnvironment(state, 'proxysql', deb));
-  });
-
-  afterAll(() => {
-    server?.kill();
-  });
-
-  it('installs the pinned package, configures through the admin SQL, converges', async (ctx) => {
-    if (!deb) return ctx.skip();
-    const plan = await action('deploy-lb', 'plan', 'lab-proxysql');
-    expect(plan.outputs['failure-reason']).toBe('');
-    const apply = await action('deploy-lb', 'apply', 'lab-proxysql', { 'plan-hash': plan.outputs['plan-hash']! });
-    expect(apply.outputs['failure-reason']).toBe('');
-    const again = await action('deploy-lb', 'apply', 'lab-proxysql');
-    expect(again.outputs.changed).toBe('false');
-    // Writes and reads through the VIP on 6033.
-    await waitFor('ProxySQL answering through the VIP', () => viaVip('db2', 6033, 'SELECT 1').code === 0);
-    // The admin interface is loopback only, and no longer takes admin:admin.
-    expect(labExec('db1', `timeout 3 bash -c 'exec 3<>/dev/tcp/${labHost(state, 'lb1').address}/6032'`, { allowFailure: true }).code).not.toBe(0);
-    expect(labExec('lb1', `MYSQL_PWD=admin mariadb -h127.0.0.1 -P6032 -uadmin -N -e "SELECT 1"`, { allowFailure: true }).code).not.toBe(0);
-    for (const run of runs) for (const secret of SECRETS) expect(log(run) + run.summary + JSON.stringify(run.outputs)).not.toContain(secret);
-  });
-});
+// ProxySQL: test/e2e/deploy-lb-proxysql.test.ts (runs when LMS_HA_PROXYSQL_DEB names the .deb).

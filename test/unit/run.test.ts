@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import ssh2 from 'ssh2';
 import { Redactor } from '../../src/engine/redact.js';
 import { MemoryLogger } from '../support/memory-logger.js';
 import { COMMANDS } from '../../src/commands/registry.js';
@@ -26,6 +27,9 @@ environments:
       cluster_name: prod
 `;
 
+/** A throwaway key generated for the test: the run reads it before anything else. */
+const FAKE_PRIVATE_KEY = ssh2.utils.generateKeyPairSync('ed25519').private;
+
 const KNOWN_HOSTS = ['192.0.2.11', '192.0.2.12', '192.0.2.13']
   .map((a) => `${a} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl`)
   .join('\n');
@@ -36,7 +40,7 @@ function request(overrides: { env?: Record<string, string>; knownHosts?: string 
     mode: 'plan',
     inventoryPath: 'ha.yml',
     environment: 'prod',
-    privateKey: Buffer.from('not a real key'),
+    privateKey: Buffer.from(FAKE_PRIVATE_KEY),
     knownHosts: overrides.knownHosts ?? KNOWN_HOSTS,
     insecureSkipHostKeyCheck: false,
     parallelism: '4',

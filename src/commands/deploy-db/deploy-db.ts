@@ -8,10 +8,10 @@
  * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
  * orchestration with their own waits, not generic resources.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { createPlan, secretFingerprint, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { Logger } from '../../log.js';
@@ -73,6 +73,8 @@ import {
   waitForNode,
 } from '../../components/galera/orchestrate.js';
 import type { CommandContext, CommandRunner } from '../context.js';
+import { platformPlanNotes } from '../../components/platform/notes.js';
+import { presetDefinition } from '../../inventory/presets.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../verify-ha/facts.js';
 
@@ -108,8 +110,16 @@ export function galeraModelFor(environment: Environment): GaleraModel {
     bindAddress: db.bind_address,
     port: db.port,
     extra: { ...db.options },
+    platform: platformOptionsFor(environment),
     version: db.version,
   });
+}
+
+/** The server settings the application preset decides (skip_name_resolve, single-writer auto-increment). */
+function platformOptionsFor(environment: Environment): GaleraModel['platform'] {
+  const preset = presetDefinition(environment.app.preset);
+  if (!preset) return null;
+  return { preset: environment.app.preset, options: Object.fromEntries(preset.serverSettings.map((s) => [s.name, s.value])) };
 }
 
 export function desiredAccounts(environment: Environment, model: GaleraModel): DesiredAccount[] {
@@ -442,6 +452,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     });
   }
   warnings.push(...removal.notes);
+  warnings.push(...platformPlanNotes(context.environment));
 
   // Existing cluster: refuse unless every member is healthy (Kolla's gate).
   if (situation.kind === 'existing') {
@@ -635,7 +646,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
           name: 'wsrep_sst_auth',
           action: 'set',
           detail: 'SST credentials changed',
-          fingerprint: createHmac('sha256', createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+          fingerprint: secretFingerprint(context.request.planHashKey, [digest]),
           apply: async (ctx) => {
             const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef!)}`;
             await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
@@ -690,7 +701,6 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
   }
 
   // SQL changes run on the writer; accounts and databases replicate.
-  const fingerprintKey = createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
   // The writer, unless it is itself about to join an existing cluster.
   const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0]! : writer;
   const pushSql = (list: GaleraSqlChange[]): void => {
@@ -701,9 +711,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       const fingerprint =
         secretNames.length === 0
           ? undefined
-          : createHmac('sha256', fingerprintKey)
-              .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
-              .digest('hex');
+          : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
       const statements = c.statements;
       changes.push({
         kind: 'sql',

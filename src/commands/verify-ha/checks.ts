@@ -15,7 +15,7 @@ import { LOCAL_STATE_NAMES, type NodeStatus } from '../../components/galera/stat
 import { parseProviderOptions } from '../../components/galera/config.js';
 import { parseSize } from '../../components/galera/model.js';
 import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf, type HaproxyStats } from '../../components/haproxy/index.js';
-import { PROXYSQL_HOSTGROUPS, type ProxysqlRuntime } from '../../components/proxysql/index.js';
+import { configurationDifferences, PROXYSQL_HOSTGROUPS, type ProxysqlRuntime } from '../../components/proxysql/index.js';
 import {
   brickChecks,
   bricksNotOnline,
@@ -317,7 +317,74 @@ function proxysqlChecks(lbName: string, runtime: ProxysqlRuntime, nodes: readonl
       'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.',
     ),
   );
+  const hg = PROXYSQL_HOSTGROUPS;
+  const galera = runtime.galeraHostgroups;
+  const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+  const galeraOk =
+    galera.length === 1 &&
+    galeraRow !== undefined &&
+    galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+    galeraRow.reader_hostgroup === hg.reader &&
+    galeraRow.offline_hostgroup === hg.offline &&
+    galeraRow.active === 1 &&
+    galeraRow.max_writers === 1;
+  checks.push(
+    row(
+      L,
+      lbName,
+      'galera hostgroups',
+      `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`,
+      galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '),
+      galeraOk ? 'ok' : 'fail',
+      'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.',
+    ),
+  );
+  if (runtime.monitor) {
+    const failing = nodes
+      .map((n) => {
+        const last = runtime.monitor!.find((m) => m.hostname === n.address || m.hostname === n.name);
+        return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+      })
+      .filter((x): x is string => x !== null);
+    checks.push(
+      row(
+        L,
+        lbName,
+        'galera monitor',
+        'the last check of every db node passed',
+        failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '),
+        failing.length === 0 ? 'ok' : 'fail',
+        'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.',
+      ),
+    );
+  }
   return { checks, writer: writers.length === 1 ? writers[0]! : null };
+}
+
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb: LbInput): CheckResult | null {
+  const runtimes = lb.lbs
+    .map((h) => {
+      const f = lb.facts.get(h.name);
+      return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+    .filter((x): x is { name: string; runtime: ProxysqlRuntime } => x !== null);
+  if (runtimes.length < 2) return null;
+  const [first, ...others] = runtimes;
+  const differences = others
+    .map((o) => ({ name: o.name, items: configurationDifferences(first!.runtime, o.runtime) }))
+    .filter((d) => d.items.length > 0);
+  return row(
+    LAYER.lb,
+    '(lbs)',
+    'ProxySQL configuration identical on all LBs',
+    'servers, Galera hostgroups, users, query rules and variables equal',
+    differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first!.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '),
+    differences.length === 0 ? 'ok' : 'fail',
+    'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.',
+  );
 }
 
 export function lbChecks(lb: LbInput, nodes: readonly NamedNode[], db: ReadonlyMap<string, DbFacts | Unreachable>, clustercheckPort = 9200): CheckResult[] {
@@ -377,6 +444,10 @@ export function lbChecks(lb: LbInput, nodes: readonly NamedNode[], db: ReadonlyM
         if (r.writer) writers.set(h.name, r.writer);
       }
     }
+  }
+  if (lb.kind === 'proxysql') {
+    const agreement = proxysqlAgreementCheck(lb);
+    if (agreement) out.push(agreement);
   }
   if (lb.lbs.length > 1) {
     const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));

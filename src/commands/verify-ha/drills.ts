@@ -15,14 +15,20 @@
  * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
  *
  * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since HAProxy connects to
+ * allowed only from the load balancers' addresses, since the proxy connects to
  * the nodes from there) into lms_ha.drill_probe, both created here by root
  * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
  */
 import { randomBytes } from 'node:crypto';
 import type { CheckResult, DrillFigures } from '../../check.js';
 import { parseCidr, parseIpAddrShow } from '../../components/keepalived/ipaddr.js';
 import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../../components/haproxy/index.js';
+import { mysqlNativePasswordHash, PROXYSQL_ADMIN_USER, PROXYSQL_HOSTGROUPS } from '../../components/proxysql/index.js';
 import { withLock } from '../../engine/lock.js';
 import { DeployError, toDeployError } from '../../errors.js';
 import type { Environment, Host } from '../../inventory/index.js';
@@ -30,7 +36,7 @@ import type { Mode } from '../../request.js';
 import type { RemoteHost, RemoteProcess } from '../../ssh/types.js';
 import type { CommandContext } from '../context.js';
 import { isUnreachable, nodeHealthy, vipHolders, type LbInput, type Unreachable } from './checks.js';
-import { withCredentialsFile, type DbFacts } from './facts.js';
+import { clientOptionFile, withCredentialsFile, type DbFacts } from './facts.js';
 
 export const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'] as const;
 export type DrillName = (typeof DRILLS)[number];
@@ -129,7 +135,7 @@ export function newRunId(): string {
  */
 export function probeScript(o: ProbeOptions): string {
   if (!/^[a-z0-9]+$/.test(o.run)) throw new Error(`bad probe run id ${o.run}`);
-  const sql = `INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname;`;
+  const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
   const loop = [
     'c=$(command -v mariadb || command -v mysql)',
     'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
@@ -355,7 +361,6 @@ function row(host: string, check: string, expected: string, observed: string, ok
 /** Why the drills cannot run on this platform as it is (layers and sizes), or null. */
 export function drillPreconditions(request: DrillRequest, view: DrillView): string | null {
   if (!view.lb || view.dbNodes.length === 0) return 'drills need a database and a load_balancer section in the inventory';
-  if (view.lb.kind !== 'haproxy') return 'drills run with HAProxy load balancers only for now (ProxySQL would need the probe account in its mysql_users)';
   if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2) return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
   const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
   if ((request.drills.includes('db-stop') || request.drills.includes('db-kill')) && synced.length < 3) {
@@ -365,14 +370,27 @@ export function drillPreconditions(request: DrillRequest, view: DrillView): stri
 }
 
 /**
- * Every HAProxy agrees on the active writer and no server is half-way through
- * its rise/fall checks. verify-ha's checks tolerate that transition; a drill
- * must not start in it (the writer would move under it, e.g. failing back to
- * a node that just rejoined).
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
  */
-export function haproxySettled(view: DrillView): boolean {
+export function proxySettled(view: DrillView): boolean {
   const lb = view.lb;
-  if (!lb || lb.kind !== 'haproxy') return true;
+  if (!lb) return true;
+  if (lb.kind === 'proxysql') {
+    const writers = lb.lbs.map((h) => {
+      const f = lb.facts.get(h.name);
+      if (!f || isUnreachable(f) || !f.proxysql?.runtime) return null;
+      const servers = f.proxysql.runtime.servers;
+      if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline)) return null;
+      const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+      return w.length === 1 ? w[0]!.hostname : null;
+    });
+    return writers.every((w) => w !== null && w === writers[0]);
+  }
   return lb.lbs.every((h) => {
     const f = lb.facts.get(h.name);
     if (!f || isUnreachable(f) || !f.haproxy?.stats) return false;
@@ -382,7 +400,7 @@ export function haproxySettled(view: DrillView): boolean {
   });
 }
 
-/** Polls the read-only verification until every check passes and HAProxy has settled. */
+/** Polls the read-only verification until every check passes and the proxies have settled. */
 async function waitHealthy(verifyNow: () => Promise<DrillView>, deadlineMs: number): Promise<{ view: DrillView | null; failures: string[]; ms: number }> {
   const started = Date.now();
   let view: DrillView | null = null;
@@ -391,7 +409,7 @@ async function waitHealthy(verifyNow: () => Promise<DrillView>, deadlineMs: numb
     await pollUntil('every check to pass', deadlineMs, async () => {
       const v = await verifyNow();
       failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-      if (failures.length === 0 && !haproxySettled(v)) failures = ['HAProxy still counting health checks (a server in transition, or a backup writing)'];
+      if (failures.length === 0 && !proxySettled(v)) failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
       if (failures.length === 0) view = v;
       return view !== null;
     });
@@ -401,16 +419,57 @@ async function waitHealthy(verifyNow: () => Promise<DrillView>, deadlineMs: numb
   return { view, failures, ms: Date.now() - started };
 }
 
-/** The HAProxy writer as the VIP holder sees it (inventory name), or null. */
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
 function currentWriter(view: DrillView): string | null {
   const lb = view.lb;
   if (!lb) return null;
   const holder = vipHolders(lb)[0];
   const f = holder ? lb.facts.get(holder) : undefined;
-  if (!f || isUnreachable(f) || !f.haproxy?.stats) return null;
+  if (!f || isUnreachable(f)) return null;
+  if (lb.kind === 'proxysql') {
+    const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+    if (writers.length !== 1) return null;
+    return view.dbNodes.find((h) => h.address === writers[0]!.hostname || h.name === writers[0]!.hostname)?.name ?? null;
+  }
+  if (!f.haproxy?.stats) return null;
   const w = writerOf(f.haproxy.stats);
   if (!w) return null;
   return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context: CommandContext, lb: LbInput, action: 'add' | 'remove', password: string): Promise<void> {
+  const config = context.environment.load_balancer;
+  if (!config || config.kind !== 'proxysql') return;
+  const sql = [
+    `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+    ...(action === 'add'
+      ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+      : []),
+    'LOAD MYSQL USERS TO RUNTIME;',
+    '',
+  ].join('\n');
+  const script = withCredentialsFile(
+    3,
+    `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`,
+  );
+  const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+  await Promise.all(
+    lb.lbs.map(async (h) => {
+      const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+      if (r.code !== 0 && action === 'add') {
+        throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+          host: h.name,
+          hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+        });
+      }
+      if (r.code !== 0) context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }),
+  );
 }
 
 async function rootSql(remote: RemoteHost, sql: string, purpose: string): Promise<string> {
@@ -437,6 +496,16 @@ async function vipHolderNow(context: CommandContext, lb: LbInput): Promise<strin
     }),
   );
   return answers.filter((x): x is string => x !== null);
+}
+
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote: RemoteHost, context: CommandContext): Promise<void> {
+  const config = context.environment.load_balancer;
+  const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+  await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+    const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+    return r.stdout.trim() !== '';
+  });
 }
 
 async function pollUntil(what: string, deadlineMs: number, test: () => Promise<boolean>): Promise<number> {
@@ -477,10 +546,10 @@ export async function runDrills(context: CommandContext, request: DrillRequest, 
       const figures: DrillFigures[] = [];
       let view = first;
       for (const drill of request.drills) {
-        if (!haproxySettled(view)) {
+        if (!proxySettled(view)) {
           const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
           if (!settled.view) {
-            rows.push(row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+            rows.push(row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
             return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
           }
           view = settled.view;
@@ -501,10 +570,11 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
   const log = context.logger;
   const writer = currentWriter(view);
   const holder = vipHolders(lb)[0]!;
+  const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
   let target: DrillTarget;
-  if (drill === 'proxy-stop') target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
+  if (drill === 'proxy-stop') target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
   else {
-    if (!writer) return { rows: [row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+    if (!writer) return { rows: [row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
     target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
   }
   // The probe runs on a synced db node the drill leaves alone.
@@ -526,14 +596,17 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
     if (!broken || restored) return;
     restored = true;
     const remote = await context.host(target.host);
-    const unit = drill === 'proxy-stop' ? 'haproxy' : 'mariadb';
+    const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
     log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
     await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+    // A restarted ProxySQL loads its users from disk, where the probe account never is.
+    if (unit === 'proxysql') await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
   };
 
   try {
     log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
     await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+    await proxysqlDrillUser(context, lb, 'add', password);
     const opts: ProbeOptions = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
     const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
     child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
@@ -545,7 +618,7 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
     // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
     const victimName = context.facts.get(target.host)?.hostname;
     if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-      throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, HAProxy named ${target.host} (${victimName}); nothing was stopped`, {
+      throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
         hint: 'Run the drill again once the load balancers agree on the writer.',
       });
     }
@@ -556,7 +629,7 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
     const victim = await context.host(target.host);
     log.info(`drill ${name}: ${target.what}`);
     broken = true;
-    if (drill === 'proxy-stop') await victim.run('systemctl stop haproxy', { purpose: 'stop haproxy (drill)', timeoutMs: 60_000 });
+    if (drill === 'proxy-stop') await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
     else if (drill === 'db-stop') await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
     else await victim.run('systemctl kill --signal=KILL mariadb', { purpose: 'kill -9 mariadb (drill)', timeoutMs: 60_000 });
 
@@ -603,9 +676,9 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
       row(
         target.host,
         `${name}: healthy again after restore`,
-        `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`,
+        `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`,
         healthy
-          ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+          ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
           : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`,
         healthy !== null,
         'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.',
@@ -673,6 +746,7 @@ async function runOneDrill(context: CommandContext, drill: DrillName, view: Dril
     return { rows, view, error: new DeployError(err.reason === 'internal' ? 'verify-failed' : err.reason, `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
   } finally {
     // Also after a failure: the temporary account must not outlive the run.
+    await proxysqlDrillUser(context, lb, 'remove', password).catch((e: unknown) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
     await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e: unknown) =>
       log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name),
     );

@@ -13,7 +13,7 @@ import { parseWsrepStatus, type NodeStatus } from '../../components/galera/statu
 import { parseHaproxyStat, type HaproxyStats } from '../../components/haproxy/stats.js';
 import { parseClustercheckResponse, type ClustercheckAnswer } from '../../components/clustercheck/index.js';
 import { parseIpAddrShow, type InterfaceAddress } from '../../components/keepalived/ipaddr.js';
-import { parseProxysqlRuntime, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../../components/proxysql/runtime.js';
+import { parseProxysqlRuntime, PROXYSQL_MONITOR_QUERY, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../../components/proxysql/runtime.js';
 import { glusterCommands } from '../../components/glusterfs/cli.js';
 import { parseMounts, writeProbeCommand, parseWriteProbe, type MountEntry, type WriteProbeResult } from '../../components/glusterfs/client.js';
 import { shellQuote } from '../../ssh/quote.js';
@@ -232,9 +232,9 @@ export function lbFactsScript(o: LbScriptOptions): string {
   return parts.join('; ');
 }
 
-/** ProxySQL admin: its credentials file, then the runtime query (stdin of lbFactsScript). */
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
 export function proxysqlStdin(adminUser: string, adminPassword: string): string {
-  return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
+  return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 
 export interface LbFacts {

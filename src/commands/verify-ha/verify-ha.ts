@@ -30,6 +30,7 @@ import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { DRILLS, parseDrillRequest, runDrills, type DrillView } from './drills.js';
 import type { CommandDescriptor } from '../command.js';
+import { platformInstallerCheck } from './platform.js';
 import {
   causalityScript,
   clientOptionFile,
@@ -271,8 +272,10 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
   // Phase 2: probes that depend on phase 1, in parallel.
   const phase2: Promise<unknown>[] = [];
   let causality: CausalityOutcome | null = null;
+  let installer: CheckResult | null = null;
   if (env.database && lb && lbInput && env.app.users.length > 0) {
     phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+    phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
   }
   let observer: string | null = null;
   let volume: GlusterVolumeFacts | null = null;
@@ -307,6 +310,7 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
   }
   if (lbInput && lb) checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
   if (causality) checks.push(causalityCheck(causality));
+  if (installer) checks.push(installer);
   if (gluster) {
     checks.push(
       ...storageChecks({

@@ -119,7 +119,7 @@ function resolve(model: ClustercheckModel): Resolved {
 
 /**
  * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout and can
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
  * never hang: the client has a connect timeout, the whole query a hard timeout, and
  * the service unit a runtime limit on top.
  */
@@ -161,8 +161,10 @@ if [ -e "$MAINTENANCE_FILE" ]; then
 fi
 
 # wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-out=$(timeout -k 1 3 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=2 --batch --skip-column-names \\
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
   --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
   2>/dev/null) || unavailable 'mysql unreachable or too slow'
 

@@ -88,6 +88,12 @@ export function renderGaleraConfig(model: GaleraModel, node: string | GaleraNode
     `[${CONFIG_GROUP}]`,
     ...galeraOptions(model, n).map(([k, v]) => `${k} = ${v}`),
   ];
+  const overridden = new Set(Object.keys(model.extra).map(normalizeOptionKey));
+  const platformKeys = Object.keys(model.platform?.options ?? {}).filter((k) => !overridden.has(normalizeOptionKey(k)));
+  if (model.platform && platformKeys.length > 0) {
+    lines.push('', `# chosen by the ${model.platform.preset} preset (database.options overrides any of them)`);
+    for (const k of platformKeys) lines.push(`${k} = ${renderValue(model.platform.options[k]!)}`);
+  }
   const extraKeys = Object.keys(model.extra).sort();
   if (extraKeys.length > 0) {
     lines.push('', '# extra options from the inventory');
@@ -223,6 +229,10 @@ export function parseProviderOptions(value: string): Map<string, string> {
 export const DYNAMIC_VARIABLES: ReadonlySet<string> = new Set([
   'max_connections',
   'wsrep_sync_wait',
+  // The presets' single-writer auto-increment settings change live.
+  'wsrep_auto_increment_control',
+  'auto_increment_increment',
+  'auto_increment_offset',
   'innodb_buffer_pool_size', // resizable online since 10.2.2
   'wsrep_sst_method',
   'wsrep_sst_donor',

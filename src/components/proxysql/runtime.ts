@@ -9,6 +9,7 @@
  * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
  * is health, reported by verify-ha.
  */
+import { createHash } from 'node:crypto';
 import { type GaleraHostgroupRow, type ProxysqlDesiredState, type ProxysqlModel, PROXYSQL_HOSTGROUPS, desiredProxysqlState } from './model.js';
 import type { ProxysqlSection } from './sql.js';
 import { PROXYSQL_SECTIONS } from './sql.js';
@@ -26,10 +27,22 @@ const QUERIES: Record<string, string> = {
     "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
 };
 
+const marked = (queries: Record<string, string>): string =>
+  `${Object.entries(queries)
+    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
+    .join('\n')}\n`;
+
 /** One admin session's worth of SELECTs, each result preceded by a marker row. */
-export const PROXYSQL_RUNTIME_QUERY = `${Object.entries(QUERIES)
-  .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
-  .join('\n')}\n`;
+export const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+export const PROXYSQL_MONITOR_QUERY = marked({
+  monitor:
+    'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
 
 export interface RuntimeServer {
   hostgroup_id: number;
@@ -62,6 +75,14 @@ export interface RuntimeUser {
   backend: number;
 }
 
+/** The Galera monitor's latest check of one backend. */
+export interface MonitorCheck {
+  hostname: string;
+  port: number;
+  /** null: the check passed. */
+  error: string | null;
+}
+
 export interface ProxysqlRuntime {
   servers: RuntimeServer[];
   galeraHostgroups: RuntimeGaleraHostgroup[];
@@ -69,6 +90,8 @@ export interface ProxysqlRuntime {
   users: RuntimeUser[];
   /** runtime_global_variables rows asked for (name → value). */
   variables: Record<string, string>;
+  /** Only when PROXYSQL_MONITOR_QUERY was asked too. */
+  monitor?: MonitorCheck[];
 }
 
 /** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
@@ -146,6 +169,9 @@ export function parseProxysqlRuntime(output: string): ProxysqlRuntime {
         break;
       case 'variables':
         if (f[0]) runtime.variables[f[0]] = f[1] ?? '';
+        break;
+      case 'monitor':
+        (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
         break;
       default:
         break;
@@ -310,4 +336,38 @@ export function diffProxysqlRuntime(model: ProxysqlModel | ProxysqlDesiredState,
 export function sectionsToApply(changes: ProxysqlChange[]): ProxysqlSection[] {
   const touched = new Set(changes.map((c) => c.section));
   return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+export function configuredItems(runtime: ProxysqlRuntime): Map<string, string> {
+  const digest = (v: string | null): string => (v === null ? 'none' : `sha256:${createHash('sha256').update(v).digest('hex').slice(0, 12)}`);
+  const items = new Map<string, string>();
+  for (const s of runtime.servers) items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+  for (const g of runtime.galeraHostgroups) {
+    items.set(
+      `galera hostgroup ${g.writer_hostgroup}`,
+      `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`,
+    );
+  }
+  for (const r of runtime.queryRules) items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+  for (const u of runtime.users) {
+    items.set(
+      `user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`,
+      `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`,
+    );
+  }
+  for (const [name, value] of Object.entries(runtime.variables)) items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+  return items;
+}
+
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+export function configurationDifferences(a: ProxysqlRuntime, b: ProxysqlRuntime): string[] {
+  const x = configuredItems(a);
+  const y = configuredItems(b);
+  return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
 }

@@ -9,6 +9,7 @@
  * not exist, as the real one does.
  */
 import { createHash } from 'node:crypto';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import type { CommandContext } from '../../../src/commands/context.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
@@ -300,7 +301,12 @@ export class FakeHost implements RemoteHost {
       this.units['keepalived'] = { enabled: 'enabled', active: 'inactive' };
     } else if (name === 'proxysql') {
       if (!pkg.startsWith('/') || !this.files.has(pkg)) throw new Error(`${this.name}: no package file ${pkg}`);
-      this.units['proxysql'] = { enabled: 'enabled', active: 'active' };
+      // The vendor's postinst (2.7.1, Debian 12): a proxysql user owning /var/lib/proxysql,
+      // /etc/proxysql.cnf root:proxysql 0640, the service enabled but not started.
+      this.users.add('proxysql');
+      this.dirs.set('/var/lib/proxysql', { mode: 0o755, owner: 'proxysql', group: 'proxysql' });
+      this.files.set('/etc/proxysql.cnf', { content: Buffer.from('datadir="/var/lib/proxysql"\n'), mode: 0o640, owner: 'root', group: 'proxysql' });
+      this.units['proxysql'] = { enabled: 'enabled', active: 'inactive' };
     } else if (name === 'mariadb-client') {
       this.commandsOnPath.add('mariadb');
     } else if (name === 'nftables') {
@@ -470,6 +476,7 @@ export function fakeContext(platform: FakePlatform, mode: 'plan' | 'apply', text
       inventoryPath: 'ha.yml',
       environment: 'prod',
       privateKey: Buffer.from('fake private key'),
+      planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'),
       knownHosts: '',
       insecureSkipHostKeyCheck: false,
       parallelism: 10,

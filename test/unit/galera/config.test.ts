@@ -37,7 +37,7 @@ describe('renderGaleraConfig', () => {
         'wsrep_node_name = db2',
         'wsrep_sst_method = mariabackup',
         'wsrep_sst_auth = mysql:',
-        'wsrep_provider_options = "gcache.size=1G"',
+        'wsrep_provider_options = "gcache.size=1G; evs.inactive_check_period=PT0.25S; evs.join_retrans_period=PT0.5S; evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT2S"',
         'wsrep_sync_wait = 1',
         'binlog_format = ROW',
         'default_storage_engine = InnoDB',
@@ -61,7 +61,7 @@ describe('renderGaleraConfig', () => {
       extra: { slow_query_log: true, 'max-allowed-packet': '64M', innodb_flush_log_at_trx_commit: 2 },
     });
     const text = renderGaleraConfig(m, 'db1');
-    expect(text).toContain('wsrep_provider_options = "gcache.size=2G; evs.suspect_timeout=PT10S; gcs.fc_limit=160"\n');
+    expect(text).toContain('wsrep_provider_options = "gcache.size=2G; evs.inactive_check_period=PT0.25S; evs.join_retrans_period=PT0.5S; evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT10S; gcs.fc_limit=160"\n');
     expect(text).toContain('wsrep_sync_wait = 3\n');
     expect(text.endsWith(
       [
@@ -148,7 +148,7 @@ describe('parseOptionFile / serverOptions', () => {
   it('reads back what we render', () => {
     const opts = serverOptions(renderGaleraConfig(model, 'db1'));
     expect(opts.get('bind_address')).toBe('0.0.0.0');
-    expect(opts.get('wsrep_provider_options')).toBe('gcache.size=1G');
+    expect(opts.get('wsrep_provider_options')).toBe('gcache.size=1G; evs.inactive_check_period=PT0.25S; evs.join_retrans_period=PT0.5S; evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT2S');
     expect(opts.get('wsrep_sst_auth')).toBe('mysql:');
     expect(opts.get('max_connections')).toBe('500');
   });

@@ -230,7 +230,7 @@ describe('clustercheck script (run for real with a stub mysql client)', () => {
     expect(args).toContain('--protocol=socket');
     expect(args).toContain('--socket=/run/mysqld/mysqld.sock');
     expect(args).toContain('--user=clustercheck');
-    expect(args).toContain('--connect-timeout=2');
+    expect(args).toContain('--connect-timeout=1');
     expect(args.find((a) => a.startsWith('--execute='))).toMatch(/^--execute=SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS/);
     expect(args.join(' ')).not.toMatch(/password/i);
   });

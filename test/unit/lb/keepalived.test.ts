@@ -46,8 +46,8 @@ function expected(self: { name: string; address: string; priority: number }, pee
     'vrrp_script chk_proxy {',
     '    script "/etc/keepalived/lms-ha-check-proxy.sh"',
     '    interval 1',
-    '    timeout 2',
-    '    fall 2',
+    '    timeout 3',
+    '    fall 1',
     '    rise 2',
     '}',
     '',
@@ -394,21 +394,40 @@ describe('probe and notify scripts (run for real)', () => {
     expect(await runScript(renderKeepalivedCheckScript({ kind: 'proxysql', mysqlPort: await freePort() }))).not.toBe(0);
   });
 
-  it('a hung proxy fails the probe within its own timeout', async () => {
+  it('a slow proxy is asked once more, a hung one fails, and one that answers the second time passes', async () => {
     const sockets: net.Socket[] = [];
+    let answerFrom = Infinity;
+    let connections = 0;
     const server = net.createServer((s) => {
       s.on('error', () => {});
-      sockets.push(s); // accepts, never answers
+      connections += 1;
+      // Accepts; answers only from the answerFrom-th connection on.
+      if (connections >= answerFrom) s.end(Buffer.from([0x4a, 0x00, 0x00, 0x00, 0x0a, ...Buffer.from('5.5.30 (ProxySQL)\0')]));
+      else sockets.push(s);
     });
     const port = await listen(server);
+    const script = renderKeepalivedCheckScript({ kind: 'proxysql', mysqlPort: port });
     try {
-      const started = Date.now();
-      expect(await runScript(renderKeepalivedCheckScript({ kind: 'proxysql', mysqlPort: port }))).not.toBe(0);
-      expect(Date.now() - started).toBeLessThan(2500);
+      expect(await runScript(script)).not.toBe(0);
+      expect(connections).toBe(2);
+      connections = 0;
+      answerFrom = 2;
+      expect(await runScript(script)).toBe(0);
+      expect(connections).toBe(2);
     } finally {
       for (const s of sockets) s.destroy();
       server.close();
     }
+  });
+
+  it('a proxy that is gone (connection refused) fails on the first try', async () => {
+    const port = await freePort();
+    // The script would connect a second time only after a timeout (exit 124): count the attempts by tracing bash.
+    const path = join(dir, 'refused.sh');
+    writeFileSync(path, renderKeepalivedCheckScript({ kind: 'haproxy', statsPort: port }));
+    const r = spawnSync('bash', ['-x', path], { encoding: 'utf8', timeout: 10000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.match(/\+ timeout 1 bash -c/g)?.length).toBe(1);
   });
 
   it('notify logs every transition and runs the cloud hook only on MASTER', async () => {

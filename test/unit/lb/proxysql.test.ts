@@ -15,6 +15,7 @@ import {
   sectionsToApply,
   unescapeBatchField,
 } from '../../../src/components/proxysql/index.js';
+import { SCRIPT_PREAMBLE } from '../../../src/components/galera/sql.js';
 
 const openedx: ProxysqlModel = {
   dbNodes: [
@@ -45,8 +46,8 @@ describe('renderProxysqlAdminSql', () => {
         '-- Monitor account and Galera health check timing.',
         "UPDATE global_variables SET variable_value='monitor' WHERE variable_name='mysql-monitor_username';",
         "UPDATE global_variables SET variable_value='mon''secret' WHERE variable_name='mysql-monitor_password';",
-        "UPDATE global_variables SET variable_value='1000' WHERE variable_name='mysql-monitor_galera_healthcheck_interval';",
-        "UPDATE global_variables SET variable_value='800' WHERE variable_name='mysql-monitor_galera_healthcheck_timeout';",
+        "UPDATE global_variables SET variable_value='500' WHERE variable_name='mysql-monitor_galera_healthcheck_interval';",
+        "UPDATE global_variables SET variable_value='400' WHERE variable_name='mysql-monitor_galera_healthcheck_timeout';",
         "UPDATE global_variables SET variable_value='3' WHERE variable_name='mysql-monitor_galera_healthcheck_max_timeout_count';",
         'LOAD MYSQL VARIABLES TO RUNTIME;',
         'SAVE MYSQL VARIABLES TO DISK;',
@@ -183,6 +184,7 @@ describe('proxysqlMonitorAccountSql', () => {
     expect(r.sql).toBe(
       [
         '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+        ...SCRIPT_PREAMBLE.map((s) => `${s};`),
         "CREATE USER IF NOT EXISTS 'monitor'@'10.1.0.21' IDENTIFIED BY 'a\\'b\\\\c';",
         "ALTER USER 'monitor'@'10.1.0.21' IDENTIFIED BY 'a\\'b\\\\c';",
         "CREATE USER IF NOT EXISTS 'monitor'@'10.1.0.22' IDENTIFIED BY 'a\\'b\\\\c';",
@@ -227,9 +229,9 @@ function convergedOutput(overrides: { servers?: string[]; users?: string[]; rule
   const variables = overrides.variables ?? [
     t('admin-admin_credentials', 'admin:admin-secret'),
     t('admin-mysql_ifaces', '127.0.0.1:6032'),
-    t('mysql-monitor_galera_healthcheck_interval', 1000),
+    t('mysql-monitor_galera_healthcheck_interval', 500),
     t('mysql-monitor_galera_healthcheck_max_timeout_count', 3),
-    t('mysql-monitor_galera_healthcheck_timeout', 800),
+    t('mysql-monitor_galera_healthcheck_timeout', 400),
     t('mysql-monitor_password', "mon'secret"),
     t('mysql-monitor_username', 'monitor'),
   ];
@@ -313,9 +315,9 @@ describe('diffProxysqlRuntime', () => {
       variables: [
         t('admin-admin_credentials', 'admin:admin'),
         t('admin-mysql_ifaces', '0.0.0.0:6032'),
-        t('mysql-monitor_galera_healthcheck_interval', 1000),
+        t('mysql-monitor_galera_healthcheck_interval', 500),
         t('mysql-monitor_galera_healthcheck_max_timeout_count', 3),
-        t('mysql-monitor_galera_healthcheck_timeout', 800),
+        t('mysql-monitor_galera_healthcheck_timeout', 400),
         t('mysql-monitor_password', 'monitor'),
         t('mysql-monitor_username', 'monitor'),
       ],

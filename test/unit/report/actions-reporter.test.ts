@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const TEST_PLAN_HASH_KEY = planHashKeyFrom('report-test-plan-hash-key-0123456789abcdef');
 
 import { createPlan, planHash } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
@@ -102,11 +104,11 @@ describe('ActionsReporter.report', () => {
   it('a successful plan: summary, the four outputs, no failure', async () => {
     const { core, of, summaries } = fakeCore();
     const plan = samplePlan();
-    const hash = planHash(plan);
+    const hash = planHash(plan, { key: TEST_PLAN_HASH_KEY });
     const outputs = await new ActionsReporter({ core }).report({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: hash });
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toContain('| host | roles | status | changes | notes |');
-    expect(of('setOutput').map((c) => c[1])).toEqual(['result', 'changed', 'plan-hash', 'failure-reason']);
+    expect(of('setOutput').map((c) => c[1])).toEqual(['result', 'changed', 'plan-hash', 'failure-reason', 'connection']);
     expect(Object.fromEntries(of('setOutput').map((c) => [c[1], c[2]]))).toMatchObject({ changed: 'true', 'plan-hash': hash, 'failure-reason': '' });
     expect(outputs['plan-hash']).toBe(hash);
     expect(of('setFailed')).toEqual([]);
@@ -151,7 +153,7 @@ describe('ActionsReporter.report', () => {
     const { core, of } = fakeCore({ failSummary: true });
     await new ActionsReporter({ core }).report({ command: 'preflight', mode: 'plan', environment: 'p', error: new DeployError('ssh-failed', 'x') });
     expect(of('info').map((c) => c[1])).toContain('Warning: could not write the job summary: GITHUB_STEP_SUMMARY not set');
-    expect(of('setOutput')).toHaveLength(4);
+    expect(of('setOutput')).toHaveLength(5);
     expect(of('setFailed')).toHaveLength(1);
   });
 

@@ -4,7 +4,7 @@ import {
   drillCleanupSql,
   drillPreconditions,
   drillSetupSql,
-  haproxySettled,
+  proxySettled,
   missingWrites,
   parseDrillRequest,
   parseProbeLine,
@@ -14,7 +14,7 @@ import {
 } from '../../../src/commands/verify-ha/drills.js';
 import { verifyHa } from '../../../src/commands/verify-ha/verify-ha.js';
 import { gatherVerification } from '../../../src/commands/verify-ha/verify-ha.js';
-import { fakeContext, healthyState } from './fake-platform.js';
+import { fakeContext, healthyState, PROXYSQL_INVENTORY } from './fake-platform.js';
 
 const env = { name: 'prod', protected: false };
 
@@ -108,12 +108,12 @@ describe('drills refuse before stopping anything', () => {
 
   it('wait while HAProxy is still counting health checks (the writer could move under the drill)', async () => {
     const state = healthyState();
-    expect(haproxySettled(await gatherVerification(fakeContext(state)))).toBe(true);
+    expect(proxySettled(await gatherVerification(fakeContext(state)))).toBe(true);
     state.haproxyCounting.add('moodle2');
-    expect(haproxySettled(await gatherVerification(fakeContext(state)))).toBe(false);
+    expect(proxySettled(await gatherVerification(fakeContext(state)))).toBe(false);
   });
 
-  it('with too few synced db nodes or a ProxySQL tier: a reason', async () => {
+  it('with too few synced db nodes or one LB for proxy-stop: a reason; ProxySQL is no reason', async () => {
     const view = await gatherVerification(fakeContext(healthyState()));
     expect(drillPreconditions({ drills: ['db-kill'], allowProtected: false }, view)).toBeNull();
     const two = { ...view, dbNodes: view.dbNodes.slice(0, 2) };
@@ -121,7 +121,7 @@ describe('drills refuse before stopping anything', () => {
     expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, two)).toBeNull();
     const oneLb = { ...view, lb: { ...view.lb!, lbs: view.lb!.lbs.slice(0, 1) } };
     expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, oneLb)).toContain('two load balancers');
-    expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, { ...view, lb: { ...view.lb!, kind: 'proxysql' } })).toContain('HAProxy');
+    expect(drillPreconditions({ drills: ['proxy-stop'], allowProtected: false }, { ...view, lb: { ...view.lb!, kind: 'proxysql' } })).toBeNull();
   });
 });
 
@@ -156,6 +156,38 @@ describe('drills on the fake platform (orchestration)', () => {
     const password = /IDENTIFIED BY '([0-9a-f]+)'/.exec(setup.stdin!)![1]!;
     expect(state.sent.some((x) => x.command.includes(password))).toBe(false);
     expect(state.sent.filter((x) => x.stdin?.includes("DROP USER IF EXISTS 'lms_ha_drill'") && x.stdin.includes('DELETE FROM'))).toHaveLength(2);
+    expect(state.drillRows.size).toBe(0);
+  });
+
+  it('with ProxySQL: proxy-stop, db-stop and db-kill, the writer from runtime_mysql_servers, the probe account in ProxySQL only while it runs', async () => {
+    const state = healthyState();
+    state.proxysql = true;
+    const report = await verifyHa(fakeContext(state, PROXYSQL_INVENTORY, [], apply('proxy-stop,db-stop,db-kill')));
+    expect(report.error).toBeUndefined();
+    const rows = drillRows(report.checks);
+    expect(rows.filter((r) => r.status !== 'ok')).toEqual([]);
+    expect(rows.map((r) => r.check)).toEqual([
+      'proxy-stop: writes unavailable',
+      'proxy-stop: healthy again after restore',
+      'proxy-stop: acknowledged writes present',
+      'db-stop: writes unavailable',
+      'db-stop: healthy again after restore',
+      'db-stop: acknowledged writes present',
+      'db-kill: writes unavailable',
+      'db-kill: healthy again after restore',
+      'db-kill: acknowledged writes present',
+    ]);
+    expect(rows[0]!.observed).toContain('VIP lb1 → lb2');
+    expect(rows[3]!.observed).toContain('writer moodle1 → moodle2');
+    const commands = state.sent.map((x) => `${x.host} ${x.command}`);
+    expect(commands).toContain('lb1 systemctl stop proxysql');
+    expect(commands).toContain('lb1 systemctl start proxysql');
+    expect(commands).not.toContain('lb1 systemctl stop haproxy');
+    // The account reached ProxySQL as a hash, with the admin secret on stdin only, and is gone at the end.
+    const adds = state.sent.filter((x) => x.stdin?.includes("INSERT INTO mysql_users (username,password"));
+    expect(adds.length).toBeGreaterThanOrEqual(2);
+    expect(adds.every((x) => /VALUES \('lms_ha_drill','\*[0-9A-F]{40}'/.test(x.stdin!) && !x.command.includes('proxysql-admin-pw'))).toBe(true);
+    expect(Object.values(state.proxysqlUsers ?? {}).every((users) => !users.has('lms_ha_drill'))).toBe(true);
     expect(state.drillRows.size).toBe(0);
   });
 

@@ -7,6 +7,7 @@
  * mutable state, so a test injects a fault by changing the state.
  */
 import { readFileSync } from 'node:fs';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { join } from 'node:path';
 import type { CheckResult } from '../../../src/check.js';
 import type { CommandContext } from '../../../src/commands/context.js';
@@ -60,7 +61,7 @@ export const PROXYSQL_INVENTORY = INVENTORY.replace(
 
 export const SECRETS = {
   PROXYSQL_ADMIN_PASSWORD: 'proxysql-admin-pw',
-  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw' };
+  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw1' };
 
 export interface PlatformState {
   mariadb: Record<string, { running: boolean; desync: boolean }>;
@@ -87,6 +88,18 @@ export interface PlatformState {
   loseWrite?: number;
   /** Drills: the proxy does not come back when started (a restore that does not work). */
   haproxyWontStart?: boolean;
+  /** ProxySQL: nodes it has SHUNNED although MariaDB is fine (e.g. too many connection errors). */
+  proxysqlShunned?: Set<string>;
+  /** ProxySQL: the Galera monitor's last check of a node failed with this error; the node sits in the offline hostgroup. */
+  proxysqlMonitorErrors?: Record<string, string>;
+  /** ProxySQL: runtime_global_variables that differ on one LB (drift by hand). */
+  proxysqlVariables?: Record<string, Record<string, string>>;
+  /** ProxySQL: the writer one LB's monitor picked, when it differs from the others'. */
+  proxysqlWriter?: Record<string, string>;
+  /** ProxySQL: extra users in each LB's runtime (the drill's probe account). */
+  proxysqlUsers?: Record<string, Set<string>>;
+  /** The platform runs ProxySQL: the probe needs its account in the VIP holder's runtime users. */
+  proxysql?: boolean;
 }
 
 export function healthyState(): PlatformState {
@@ -205,17 +218,49 @@ function ipAddr(s: PlatformState, lb: string): string {
   return lines.join('\n');
 }
 
-/** ProxySQL's runtime as its Galera monitor leaves it: writer = first synced node, other synced nodes readers, the rest offline. */
-function proxysqlRuntime(s: PlatformState): string {
-  const syncedNodes = DB.filter((n) => synced(s, n));
-  const writer = syncedNodes[0];
+/**
+ * ProxySQL's runtime tables as `mysql -N -B` prints them for PROXYSQL_RUNTIME_QUERY
+ * + PROXYSQL_MONITOR_QUERY, as its Galera monitor leaves them: the first
+ * synced node in the writer hostgroup 10, the other synced nodes in the reader
+ * hostgroup 30 (writer_is_also_reader=2), the rest in the offline hostgroup
+ * 9999; the configuration deploy-lb writes; the monitor's last check per node.
+ */
+function proxysqlRuntime(s: PlatformState, lb: string): string {
+  const errors = s.proxysqlMonitorErrors ?? {};
+  const placeable = DB.filter((n) => synced(s, n) && errors[n] === undefined);
+  const writer = s.proxysqlWriter?.[lb] ?? placeable[0];
   const rows: string[] = ['lms-ha:section servers'];
-  for (const n of DB) {
-    const hg = n === writer ? 10 : syncedNodes.includes(n) ? 30 : 9999;
-    rows.push([hg, ADDRESS[n], 3306, 'ONLINE', 1000, 1000].join('\t'));
+  DB.forEach((n, i) => {
+    // writer_is_also_reader=2: the other placeable nodes are backup writers (20) and readers (30).
+    const groups = n === writer ? [10] : placeable.includes(n) ? [20, 30] : [9999];
+    const status = s.proxysqlShunned?.has(n) ? 'SHUNNED' : 'ONLINE';
+    for (const hg of groups) rows.push([hg, ADDRESS[n], 3306, status, 1000 - 10 * i, 1000].join('\t'));
+  });
+  rows.push('lms-ha:section galera', [10, 20, 30, 9999, 1, 1, 2, 100].join('\t'));
+  rows.push(
+    'lms-ha:section rules',
+    ['1', '1', 'NULL', '^SELECT.*FOR UPDATE', 'NULL', '10', '1'].join('\t'),
+    ['2', '1', 'NULL', '^SELECT.*LOCK IN SHARE MODE', 'NULL', '10', '1'].join('\t'),
+    ['3', '1', 'NULL', '^SELECT', 'NULL', '30', '1'].join('\t'),
+  );
+  rows.push('lms-ha:section users');
+  for (const [fe, be] of [[0, 1], [1, 0]]) rows.push(['moodle', '*5B0E2C5C7E5B1D0F7B1B4F5A8B9C0D1E2F3A4B5C', 1, 10, 'NULL', 1, 10000, fe, be].join('\t'));
+  const variables: Record<string, string> = {
+    'admin-admin_credentials': 'admin:proxysql-admin-pw',
+    'admin-mysql_ifaces': '127.0.0.1:6032',
+    'mysql-monitor_galera_healthcheck_interval': '500',
+    'mysql-monitor_galera_healthcheck_max_timeout_count': '3',
+    'mysql-monitor_galera_healthcheck_timeout': '400',
+    'mysql-monitor_password': 'proxysql-monitor-pw',
+    'mysql-monitor_username': 'lms_ha_monitor',
+    ...(s.proxysqlVariables?.[lb] ?? {}),
+  };
+  rows.push('lms-ha:section variables', ...Object.keys(variables).sort().map((k) => `${k}\t${variables[k]}`));
+  rows.push('lms-ha:section monitor');
+  for (const n of [...DB].sort((a, b) => ADDRESS[a]!.localeCompare(ADDRESS[b]!))) {
+    const error = !s.mariadb[n]!.running ? `Can't connect to MySQL server on '${ADDRESS[n]}' (115)` : (errors[n] ?? 'NULL');
+    rows.push([ADDRESS[n], 3306, error].join('\t'));
   }
-  rows.push('lms-ha:section galera', [10, 20, 30, 9999, 1, 1, 0, 100].join('\t'));
-  rows.push('lms-ha:section rules', 'lms-ha:section users', 'lms-ha:section variables');
   return rows.join('\n');
 }
 
@@ -224,7 +269,7 @@ function lbAnswer(s: PlatformState, lb: string, command = ''): string {
     const answers = s.vipOn.size > 0;
     return [
       '@@runtime',
-      s.haproxy[lb] ? proxysqlRuntime(s) : "ERROR 2002 (HY000): Can't connect to MySQL server on '127.0.0.1' (115)",
+      s.haproxy[lb] ? proxysqlRuntime(s, lb) : "ERROR 2002 (HY000): Can't connect to server on '127.0.0.1' (115)",
       '@@ipaddr',
       ipAddr(s, lb),
       '@@keepalived',
@@ -385,6 +430,28 @@ function drillAnswer(s: PlatformState, host: string, command: string, stdin: str
   if (command.startsWith('# lms-ha-lock acquire')) return 'acquired\n';
   if (command.startsWith('# lms-ha-lock release')) return 'released\n';
   if (command === 'ip -o addr show') return ipAddr(s, host);
+  // ProxySQL's admin interface: the drill adds and removes its probe account (runtime only).
+  if (command.includes('-P6032') && command.includes('--defaults-extra-file="$cred"')) {
+    if (!s.haproxy[host]) return null;
+    const users = (s.proxysqlUsers ??= {});
+    const set = (users[host] ??= new Set());
+    if (!stdin.includes('LOAD MYSQL USERS TO RUNTIME')) return null;
+    if (/INSERT INTO mysql_users .*'lms_ha_drill'/.test(stdin)) set.add('lms_ha_drill');
+    else set.delete('lms_ha_drill');
+    return '';
+  }
+  if (command === "ss -Hltn 'sport = :6032'") return s.haproxy[host] ? 'LISTEN 0 1024 127.0.0.1:6032 0.0.0.0:*\n' : '';
+  if (command === 'systemctl stop proxysql') {
+    s.haproxy[host] = false;
+    // A stopped ProxySQL forgets everything it was not told to save to disk.
+    s.proxysqlUsers?.[host]?.delete('lms_ha_drill');
+    s.vipOn = new Set(LB.filter((l) => l !== host && s.haproxy[l] && s.keepalived[l]));
+    return '';
+  }
+  if (command === 'systemctl start proxysql') {
+    s.haproxy[host] = true;
+    return '';
+  }
   if (command === 'systemctl stop haproxy') {
     s.haproxy[host] = false;
     // keepalived's proxy probe fails: the VIP moves to the other LB.
@@ -458,7 +525,9 @@ export class FakeHost implements RemoteHost {
       const now = BigInt(Date.now()) * 1_000_000n;
       const holders = [...s.vipOn];
       const writer = DB.find((n) => synced(s, n));
-      if (holders.length === 1 && s.haproxy[holders[0]!] && writer) {
+      // Through ProxySQL, a user it does not know is refused at the frontend.
+      const known = !s.proxysql || (holders.length === 1 && s.proxysqlUsers?.[holders[0]!]?.has('lms_ha_drill'));
+      if (holders.length === 1 && s.haproxy[holders[0]!] && writer && known) {
         if (seq !== s.loseWrite) s.drillRows.set(run, (s.drillRows.get(run) ?? new Set()).add(seq));
         stdout.write(`ok ${seq} ${now} ${now + 1_000_000n} ${writer}\n`);
       } else {
@@ -510,7 +579,7 @@ export function fakeContext(
     return h;
   };
   return {
-    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', ...request } as CommandContext['request'],
+    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'), ...request } as CommandContext['request'],
     inventory: inv,
     environment,
     secrets,

@@ -187,6 +187,47 @@ describe('ProxySQL load balancers', () => {
     expect(failing(report.checks)).toEqual(['moodle2 wsrep_desync', 'moodle2 wsrep_local_state']);
   });
 
+  it('reads the Galera hostgroups, the monitor and the configuration of both LBs', async () => {
+    const report = await verify(healthyState(), PROXYSQL_INVENTORY);
+    expect(report.checks!.find((c) => c.host === 'lb1' && c.check === 'galera hostgroups')).toMatchObject({ status: 'ok' });
+    expect(report.checks!.find((c) => c.host === 'lb2' && c.check === 'galera monitor')).toMatchObject({ status: 'ok', observed: 'all 3 passed' });
+    expect(report.checks!.find((c) => c.check === 'ProxySQL configuration identical on all LBs')).toMatchObject({ status: 'ok', observed: 'equal on lb1, lb2' });
+  });
+
+  // The fault table: each fault, the exact checks that fail.
+  it('a node SHUNNED by ProxySQL (MariaDB fine): the reader hostgroup of each LB', async () => {
+    const state = healthyState();
+    state.proxysqlShunned = new Set(['moodle3']);
+    const report = await verify(state, PROXYSQL_INVENTORY);
+    expect(failing(report.checks)).toEqual(['lb1 reader hostgroup', 'lb2 reader hostgroup']);
+    expect(report.checks!.find((c) => c.host === 'lb1' && c.check === 'reader hostgroup')!.observed).toContain('moodle3 SHUNNED in 30');
+  });
+
+  it('the monitor failing on a node (moved to the offline hostgroup): the monitor and the reader hostgroup', async () => {
+    const state = healthyState();
+    state.proxysqlMonitorErrors = { moodle2: "Access denied for user 'lms_ha_monitor'@'10.0.0.21'" };
+    const report = await verify(state, PROXYSQL_INVENTORY);
+    expect(failing(report.checks)).toEqual(['lb1 galera monitor', 'lb1 reader hostgroup', 'lb2 galera monitor', 'lb2 reader hostgroup']);
+    expect(report.checks!.find((c) => c.host === 'lb1' && c.check === 'galera monitor')!.observed).toBe("moodle2: Access denied for user 'lms_ha_monitor'@'10.0.0.21'");
+  });
+
+  it('the two LBs disagreeing on the writer: only the agreement check', async () => {
+    const state = healthyState();
+    state.proxysqlWriter = { lb2: 'moodle2' };
+    const report = await verify(state, PROXYSQL_INVENTORY);
+    expect(failing(report.checks)).toEqual(['(lbs) writer agreed by all LBs']);
+  });
+
+  it('one LB drifted from the configuration: the agreement check names what differs, never a secret', async () => {
+    const state = healthyState();
+    state.proxysqlVariables = { lb2: { 'mysql-monitor_galera_healthcheck_interval': '5000', 'mysql-monitor_password': 'other-secret' } };
+    const report = await verify(state, PROXYSQL_INVENTORY);
+    expect(failing(report.checks)).toEqual(['(lbs) ProxySQL configuration identical on all LBs']);
+    const observed = report.checks!.find((c) => c.check === 'ProxySQL configuration identical on all LBs')!.observed;
+    expect(observed).toBe('lb2 differs from lb1: mysql-monitor_galera_healthcheck_interval, mysql-monitor_password');
+    expect(JSON.stringify(report)).not.toContain('other-secret');
+  });
+
   it('proxysql stopped on one LB: only that service', async () => {
     const state = healthyState();
     state.haproxy.lb2 = false;

@@ -1,0 +1,3 @@
+export * from './connection.js';
+export * from './snippets.js';
+export * from './notes.js';
