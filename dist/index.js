@@ -63882,7 +63882,7 @@ exports.foldFlowLines = foldFlowLines;
 
 var anchors = __nccwpck_require__(1596);
 var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(2180);
+var stringifyComment = __nccwpck_require__(9799);
 var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
@@ -64022,7 +64022,7 @@ exports.stringify = stringify;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(2180);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -64177,7 +64177,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 2180:
+/***/ 9799:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
@@ -64217,7 +64217,7 @@ exports.stringifyComment = stringifyComment;
 
 var identity = __nccwpck_require__(1127);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(2180);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -64348,7 +64348,7 @@ exports.stringifyNumber = stringifyNumber;
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
 var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(2180);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -65371,7 +65371,7 @@ class DeployError extends Error {
     }
 }
 /** Formats a problem the way compilers do, so terminals and editors can jump to it. */
-function errors_formatProblem(p) {
+function formatProblem(p) {
     return `${oneLine(p.file)}:${p.line}:${p.column}: ${oneLine(p.message)}`;
 }
 /** Control characters (a key with a line break, a tab) written as escapes, so one problem stays one line. */
@@ -65474,16 +65474,16 @@ function changeId(kind, host, ...parts) {
     return [kind, host, ...parts].join(':');
 }
 /** Separates the description from the apply function. */
-function change_changeData(change) {
+function changeData(change) {
     const { apply: _apply, ...data } = change;
     return data;
 }
 /** Formats a mode as `0640`. */
-function change_formatMode(mode) {
+function formatMode(mode) {
     return mode === undefined ? undefined : '0' + (mode & 0o7777).toString(8).padStart(3, '0');
 }
 /** The short label of a change's action, for tables: `update`, `install`, `restart`, ... */
-function change_changeAction(change) {
+function changeAction(change) {
     switch (change.kind) {
         case 'file':
             if (change.before === null)
@@ -65506,7 +65506,7 @@ function change_changeAction(change) {
     }
 }
 /** What the change is about: a path, a package, a unit, an SQL object, a cluster step. */
-function change_changeTarget(change) {
+function changeTarget(change) {
     switch (change.kind) {
         case 'file':
             return change.path;
@@ -65526,791 +65526,12 @@ function change_changeTarget(change) {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
-class Diff {
-    diff(oldStr, newStr, 
-    // Type below is not accurate/complete - see above for full possibilities - but it compiles
-    options = {}) {
-        let callback;
-        if (typeof options === 'function') {
-            callback = options;
-            options = {};
-        }
-        else if ('callback' in options) {
-            callback = options.callback;
-        }
-        // Allow subclasses to massage the input prior to running
-        const oldString = this.castInput(oldStr, options);
-        const newString = this.castInput(newStr, options);
-        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
-        const newTokens = this.removeEmpty(this.tokenize(newString, options));
-        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
-    }
-    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
-        var _a;
-        const done = (value) => {
-            value = this.postProcess(value, options);
-            if (callback) {
-                setTimeout(function () { callback(value); }, 0);
-                return undefined;
-            }
-            else {
-                return value;
-            }
-        };
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let editLength = 1;
-        let maxEditLength = newLen + oldLen;
-        if (options.maxEditLength != null) {
-            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
-        }
-        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
-        const abortAfterTimestamp = Date.now() + maxExecutionTime;
-        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
-        // Seed editLength = 0, i.e. the content starts with the same values
-        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
-        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-            // Identity per the equality and tokenizer
-            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
-        }
-        // Once we hit the right edge of the edit graph on some diagonal k, we can
-        // definitely reach the end of the edit graph in no more than k edits, so
-        // there's no point in considering any moves to diagonal k+1 any more (from
-        // which we're guaranteed to need at least k+1 more edits).
-        // Similarly, once we've reached the bottom of the edit graph, there's no
-        // point considering moves to lower diagonals.
-        // We record this fact by setting minDiagonalToConsider and
-        // maxDiagonalToConsider to some finite value once we've hit the edge of
-        // the edit graph.
-        // This optimization is not faithful to the original algorithm presented in
-        // Myers's paper, which instead pointlessly extends D-paths off the end of
-        // the edit graph - see page 7 of Myers's paper which notes this point
-        // explicitly and illustrates it with a diagram. This has major performance
-        // implications for some common scenarios. For instance, to compute a diff
-        // where the new text simply appends d characters on the end of the
-        // original text of length n, the true Myers algorithm will take O(n+d^2)
-        // time while this optimization needs only O(n+d) time.
-        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
-        // Main worker method. checks all permutations of a given edit length for acceptance.
-        const execEditLength = () => {
-            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
-                let basePath;
-                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
-                if (removePath) {
-                    // No one else is going to attempt to use this value, clear it
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath - 1] = undefined;
-                }
-                let canAdd = false;
-                if (addPath) {
-                    // what newPos will be after we do an insertion:
-                    const addPathNewPos = addPath.oldPos - diagonalPath;
-                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
-                }
-                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
-                if (!canAdd && !canRemove) {
-                    // If this path is a terminal then prune
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath] = undefined;
-                    continue;
-                }
-                // Select the diagonal that we want to branch from. We select the prior
-                // path whose position in the old string is the farthest from the origin
-                // and does not pass the bounds of the diff graph
-                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
-                    basePath = this.addToPath(addPath, true, false, 0, options);
-                }
-                else {
-                    basePath = this.addToPath(removePath, false, true, 1, options);
-                }
-                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
-                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-                    // If we have hit the end of both strings, then we are done
-                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
-                }
-                else {
-                    bestPath[diagonalPath] = basePath;
-                    if (basePath.oldPos + 1 >= oldLen) {
-                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
-                    }
-                    if (newPos + 1 >= newLen) {
-                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
-                    }
-                }
-            }
-            editLength++;
-        };
-        // Performs the length of edit iteration. Is a bit fugly as this has to support the
-        // sync and async mode which is never fun. Loops over execEditLength until a value
-        // is produced, or until the edit length exceeds options.maxEditLength (if given),
-        // in which case it will return undefined.
-        if (callback) {
-            (function exec() {
-                setTimeout(function () {
-                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
-                        return callback(undefined);
-                    }
-                    if (!execEditLength()) {
-                        exec();
-                    }
-                }, 0);
-            }());
-        }
-        else {
-            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
-                const ret = execEditLength();
-                if (ret) {
-                    return ret;
-                }
-            }
-        }
-    }
-    addToPath(path, added, removed, oldPosInc, options) {
-        const last = path.lastComponent;
-        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
-            };
-        }
-        else {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
-            };
-        }
-    }
-    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
-        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
-            newPos++;
-            oldPos++;
-            commonCount++;
-            if (options.oneChangePerToken) {
-                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
-            }
-        }
-        if (commonCount && !options.oneChangePerToken) {
-            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
-        }
-        basePath.oldPos = oldPos;
-        return newPos;
-    }
-    equals(left, right, options) {
-        if (options.comparator) {
-            return options.comparator(left, right);
-        }
-        else {
-            return left === right
-                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
-        }
-    }
-    removeEmpty(array) {
-        const ret = [];
-        for (let i = 0; i < array.length; i++) {
-            if (array[i]) {
-                ret.push(array[i]);
-            }
-        }
-        return ret;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    castInput(value, options) {
-        return value;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    tokenize(value, options) {
-        return Array.from(value);
-    }
-    join(chars) {
-        // Assumes ValueT is string, which is the case for most subclasses.
-        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
-        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
-        // assume tokens and values are strings, but not completely - is weird and janky.
-        return chars.join('');
-    }
-    postProcess(changeObjects, 
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    options) {
-        return changeObjects;
-    }
-    get useLongestToken() {
-        return false;
-    }
-    buildValues(lastComponent, newTokens, oldTokens) {
-        // First we convert our linked list of components in reverse order to an
-        // array in the right order:
-        const components = [];
-        let nextComponent;
-        while (lastComponent) {
-            components.push(lastComponent);
-            nextComponent = lastComponent.previousComponent;
-            delete lastComponent.previousComponent;
-            lastComponent = nextComponent;
-        }
-        components.reverse();
-        const componentLen = components.length;
-        let componentPos = 0, newPos = 0, oldPos = 0;
-        for (; componentPos < componentLen; componentPos++) {
-            const component = components[componentPos];
-            if (!component.removed) {
-                if (!component.added && this.useLongestToken) {
-                    let value = newTokens.slice(newPos, newPos + component.count);
-                    value = value.map(function (value, i) {
-                        const oldValue = oldTokens[oldPos + i];
-                        return oldValue.length > value.length ? oldValue : value;
-                    });
-                    component.value = this.join(value);
-                }
-                else {
-                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
-                }
-                newPos += component.count;
-                // Common case
-                if (!component.added) {
-                    oldPos += component.count;
-                }
-            }
-            else {
-                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
-                oldPos += component.count;
-            }
-        }
-        return components;
-    }
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
-
-
-class LineDiff extends Diff {
-    constructor() {
-        super(...arguments);
-        this.tokenize = tokenize;
-    }
-    equals(left, right, options) {
-        // If we're ignoring whitespace, we need to normalise lines by stripping
-        // whitespace before checking equality. (This has an annoying interaction
-        // with newlineIsToken that requires special handling: if newlines get their
-        // own token, then we DON'T want to trim the *newline* tokens down to empty
-        // strings, since this would cause us to treat whitespace-only line content
-        // as equal to a separator between lines, which would be weird and
-        // inconsistent with the documented behavior of the options.)
-        if (options.ignoreWhitespace) {
-            if (!options.newlineIsToken || !left.includes('\n')) {
-                left = left.trim();
-            }
-            if (!options.newlineIsToken || !right.includes('\n')) {
-                right = right.trim();
-            }
-        }
-        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
-            if (left.endsWith('\n')) {
-                left = left.slice(0, -1);
-            }
-            if (right.endsWith('\n')) {
-                right = right.slice(0, -1);
-            }
-        }
-        return super.equals(left, right, options);
-    }
-}
-const lineDiff = new LineDiff();
-function diffLines(oldStr, newStr, options) {
-    return lineDiff.diff(oldStr, newStr, options);
-}
-function diffTrimmedLines(oldStr, newStr, options) {
-    options = generateOptions(options, { ignoreWhitespace: true });
-    return lineDiff.diff(oldStr, newStr, options);
-}
-// Exported standalone so it can be used from jsonDiff too.
-function tokenize(value, options) {
-    if (options.stripTrailingCr) {
-        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
-        value = value.replace(/\r\n/g, '\n');
-    }
-    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
-    // Ignore the final empty token that occurs if the string ends with a new line
-    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
-        linesAndNewlines.pop();
-    }
-    // Merge the content and line separators into single tokens
-    for (let i = 0; i < linesAndNewlines.length; i++) {
-        const line = linesAndNewlines[i];
-        if (i % 2 && !options.newlineIsToken) {
-            retLines[retLines.length - 1] += line;
-        }
-        else {
-            retLines.push(line);
-        }
-    }
-    return retLines;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
-
-/**
- * Returns true if the filename contains characters that require C-style
- * quoting (as used by Git and GNU diffutils in diff output).
- */
-function needsQuoting(s) {
-    for (let i = 0; i < s.length; i++) {
-        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * C-style quotes a filename, encoding special characters as escape sequences
- * and non-ASCII bytes as octal escapes. This is the inverse of
- * `parseQuotedFileName` in parse.ts.
- *
- * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
- * This matches the behaviour of both Git and GNU diffutils, which always emit
- * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
- * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
- *
- * If the filename doesn't need quoting, returns it as-is.
- */
-function quoteFileNameIfNeeded(s) {
-    if (!needsQuoting(s)) {
-        return s;
-    }
-    let result = '"';
-    const bytes = new TextEncoder().encode(s);
-    let i = 0;
-    while (i < bytes.length) {
-        const b = bytes[i];
-        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
-        if (b === 0x07) {
-            result += '\\a';
-        }
-        else if (b === 0x08) {
-            result += '\\b';
-        }
-        else if (b === 0x09) {
-            result += '\\t';
-        }
-        else if (b === 0x0a) {
-            result += '\\n';
-        }
-        else if (b === 0x0b) {
-            result += '\\v';
-        }
-        else if (b === 0x0c) {
-            result += '\\f';
-        }
-        else if (b === 0x0d) {
-            result += '\\r';
-        }
-        else if (b === 0x22) {
-            result += '\\"';
-        }
-        else if (b === 0x5c) {
-            result += '\\\\';
-        }
-        else if (b >= 0x20 && b <= 0x7e) {
-            // Just a printable ASCII character that is neither a double quote nor a
-            // backslash; no need to escape it.
-            result += String.fromCharCode(b);
-        }
-        else {
-            // Either part of a non-ASCII character or a control character without a
-            // special escape sequence; needs escaping as a 3-digit octal escape
-            result += '\\' + b.toString(8).padStart(3, '0');
-        }
-        i++;
-    }
-    result += '"';
-    return result;
-}
-const INCLUDE_HEADERS = {
-    includeIndex: true,
-    includeUnderline: true,
-    includeFileHeaders: true
-};
-const FILE_HEADERS_ONLY = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: true
-};
-const OMIT_HEADERS = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: false
-};
-function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    let optionsObj;
-    if (!options) {
-        optionsObj = {};
-    }
-    else if (typeof options === 'function') {
-        optionsObj = { callback: options };
-    }
-    else {
-        optionsObj = options;
-    }
-    if (typeof optionsObj.context === 'undefined') {
-        optionsObj.context = 4;
-    }
-    // We copy this into its own variable to placate TypeScript, which thinks
-    // optionsObj.context might be undefined in the callbacks below.
-    const context = optionsObj.context;
-    // @ts-expect-error (runtime check for something that is correctly a static type error)
-    if (optionsObj.newlineIsToken) {
-        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
-    }
-    if (!optionsObj.callback) {
-        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
-    }
-    else {
-        const { callback } = optionsObj;
-        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
-                const patch = diffLinesResultToPatch(diff);
-                // TypeScript is unhappy without the cast because it does not understand that `patch` may
-                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
-                callback(patch);
-            } }));
-    }
-    function diffLinesResultToPatch(diff) {
-        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
-        //         of lines containing trailing newline characters. We'll tidy up later...
-        if (!diff) {
-            return;
-        }
-        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
-        function contextLines(lines) {
-            return lines.map(function (entry) { return ' ' + entry; });
-        }
-        const hunks = [];
-        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
-        for (let i = 0; i < diff.length; i++) {
-            const current = diff[i], lines = current.lines || splitLines(current.value);
-            current.lines = lines;
-            if (current.added || current.removed) {
-                // If we have previous context, start with that
-                if (!oldRangeStart) {
-                    const prev = diff[i - 1];
-                    oldRangeStart = oldLine;
-                    newRangeStart = newLine;
-                    if (prev) {
-                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
-                        oldRangeStart -= curRange.length;
-                        newRangeStart -= curRange.length;
-                    }
-                }
-                // Output our changes
-                for (const line of lines) {
-                    curRange.push((current.added ? '+' : '-') + line);
-                }
-                // Track the updated file position
-                if (current.added) {
-                    newLine += lines.length;
-                }
-                else {
-                    oldLine += lines.length;
-                }
-            }
-            else {
-                // Identical context lines. Track line changes
-                if (oldRangeStart) {
-                    // Close out any changes that have been output (or join overlapping)
-                    if (lines.length <= context * 2 && i < diff.length - 2) {
-                        // Overlapping
-                        for (const line of contextLines(lines)) {
-                            curRange.push(line);
-                        }
-                    }
-                    else {
-                        // end the range and output
-                        const contextSize = Math.min(lines.length, context);
-                        for (const line of contextLines(lines.slice(0, contextSize))) {
-                            curRange.push(line);
-                        }
-                        const hunk = {
-                            oldStart: oldRangeStart,
-                            oldLines: (oldLine - oldRangeStart + contextSize),
-                            newStart: newRangeStart,
-                            newLines: (newLine - newRangeStart + contextSize),
-                            lines: curRange
-                        };
-                        hunks.push(hunk);
-                        oldRangeStart = 0;
-                        newRangeStart = 0;
-                        curRange = [];
-                    }
-                }
-                oldLine += lines.length;
-                newLine += lines.length;
-            }
-        }
-        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
-        //         "\ No newline at end of file".
-        for (const hunk of hunks) {
-            for (let i = 0; i < hunk.lines.length; i++) {
-                if (hunk.lines[i].endsWith('\n')) {
-                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
-                }
-                else {
-                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
-                    i++; // Skip the line we just added, then continue iterating
-                }
-            }
-        }
-        return {
-            oldFileName: oldFileName, newFileName: newFileName,
-            oldHeader: oldHeader, newHeader: newHeader,
-            hunks: hunks
-        };
-    }
-}
-/**
- * creates a unified diff patch.
- *
- * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
- *   array of them (as returned by `parsePatch`).
- * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
- *   Ignored for patches where `isGit` is `true`.
- *
- * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
- * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
- * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
- * headers for patches with no hunks (e.g. renames without content changes).
- */
-function formatPatch(patch, headerOptions) {
-    var _a, _b, _c, _d, _e, _f;
-    if (!headerOptions) {
-        headerOptions = INCLUDE_HEADERS;
-    }
-    if (Array.isArray(patch)) {
-        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
-            throw new Error('Cannot omit file headers on a multi-file patch. '
-                + '(The result would be unparseable; how would a tool trying to apply '
-                + 'the patch know which changes are to which file?)');
-        }
-        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
-    }
-    const ret = [];
-    // Git patches have a fixed header format (diff --git, extended headers,
-    // and ---/+++ when hunks are present), so headerOptions is ignored.
-    if (patch.isGit) {
-        headerOptions = INCLUDE_HEADERS;
-        // Emit Git-style diff --git header and extended headers.
-        // Git never puts /dev/null in the "diff --git" line; for file
-        // creations/deletions it uses the real filename on both sides.
-        if (!patch.oldFileName) {
-            throw new Error('oldFileName must be specified for Git patches');
-        }
-        if (!patch.newFileName) {
-            throw new Error('newFileName must be specified for Git patches');
-        }
-        let gitOldName = patch.oldFileName;
-        let gitNewName = patch.newFileName;
-        if (patch.isCreate && gitOldName === '/dev/null') {
-            gitOldName = gitNewName.replace(/^b\//, 'a/');
-        }
-        else if (patch.isDelete && gitNewName === '/dev/null') {
-            gitNewName = gitOldName.replace(/^a\//, 'b/');
-        }
-        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
-        if (patch.isDelete) {
-            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
-        }
-        if (patch.isCreate) {
-            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
-        }
-        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
-            ret.push('old mode ' + patch.oldMode);
-            ret.push('new mode ' + patch.newMode);
-        }
-        if (patch.isRename) {
-            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
-            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
-        }
-        if (patch.isCopy) {
-            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
-            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
-        }
-    }
-    else {
-        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
-            ret.push('Index: ' + patch.oldFileName);
-        }
-        if (headerOptions.includeUnderline) {
-            ret.push('===================================================================');
-        }
-    }
-    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
-    // pure renames, mode-only changes), Git omits these, so we do too.
-    const hasHunks = patch.hunks.length > 0;
-    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
-        && (!patch.isGit || hasHunks)) {
-        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
-        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
-    }
-    for (let i = 0; i < patch.hunks.length; i++) {
-        const hunk = patch.hunks[i];
-        // Unified Diff Format quirk: If the chunk size is 0,
-        // the first number is one lower than one would expect.
-        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
-        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
-        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
-        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
-            + ' +' + newStart + ',' + hunk.newLines
-            + ' @@');
-        for (const line of hunk.lines) {
-            ret.push(line);
-        }
-    }
-    return ret.join('\n') + '\n';
-}
-function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    if (typeof options === 'function') {
-        options = { callback: options };
-    }
-    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
-        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
-        if (!patchObj) {
-            return;
-        }
-        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
-    }
-    else {
-        const { callback } = options;
-        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
-                if (!patchObj) {
-                    callback(undefined);
-                }
-                else {
-                    callback(formatPatch(patchObj, options.headerOptions));
-                }
-            } }));
-    }
-}
-function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
-    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
-}
-/**
- * Split `text` into an array of lines, including the trailing newline character (where present)
- */
-function splitLines(text) {
-    const hasTrailingNl = text.endsWith('\n');
-    const result = text.split('\n').map(line => line + '\n');
-    if (hasTrailingNl) {
-        result.pop();
-    }
-    else {
-        result.push(result.pop().slice(0, -1));
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-/**
- * Small markdown helpers shared by the plan, the job summary and the PR comment.
- * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
- * so it is escaped where it could break a table or a code block.
- */
-/** Escapes a value for a table cell: pipes and newlines would split the row. */
-function markdown_cell(value) {
-    if (value === undefined || value === null || value === '')
-        return '';
-    return String(value)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>');
-}
-/** Inline code that survives backticks in the value. */
-function code(value) {
-    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-    const ticks = '`'.repeat(longest + 1);
-    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-    return `${ticks}${pad}${value}${pad}${ticks}`;
-}
-/** A fenced block whose fence is longer than any backtick run inside it. */
-function fence(body, info = '') {
-    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
-    const ticks = '`'.repeat(Math.max(3, longest + 1));
-    const text = body.endsWith('\n') ? body : body + '\n';
-    return `${ticks}${info}\n${text}${ticks}`;
-}
-function table(header, rows) {
-    const lines = [
-        `| ${header.join(' | ')} |`,
-        `| ${header.map(() => '---').join(' | ')} |`,
-        ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ];
-    return lines.join('\n');
-}
-/** Size in bytes as GitHub counts it (UTF-8). */
-function byteLength(text) {
-    return Buffer.byteLength(text, 'utf8');
-}
-/**
- * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
- * code fence or `<details>` left open so the rest still renders, and appends
- * `note` (which is counted in the budget). Returns the text unchanged when it fits.
- */
-function truncateMarkdown(text, maxBytes, note) {
-    const total = byteLength(text);
-    if (total <= maxBytes)
-        return text;
-    // Reserve room for the closing tags and the note; the note's size depends on
-    // the number it prints, so size it with the worst case first.
-    const reserve = byteLength(note(total)) + 256;
-    const budget = Math.max(0, maxBytes - reserve);
-    const lines = text.split('\n');
-    const kept = [];
-    let used = 0;
-    let openFence = null;
-    let openDetails = 0;
-    for (const line of lines) {
-        const size = byteLength(line) + 1;
-        if (used + size > budget)
-            break;
-        kept.push(line);
-        used += size;
-        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-        if (fenceMatch) {
-            const marker = fenceMatch[1];
-            if (openFence === null)
-                openFence = marker;
-            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
-                openFence = null;
-        }
-        else if (openFence === null) {
-            openDetails += (line.match(/<details\b/gi) ?? []).length;
-            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
-            if (openDetails < 0)
-                openDetails = 0;
-        }
-    }
-    // A single line longer than the whole budget: keep a prefix of it, cut on a
-    // character (not byte) boundary.
-    if (kept.length === 0 && lines.length > 0) {
-        let prefix = lines[0];
-        while (prefix.length > 0 && byteLength(prefix) > budget)
-            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
-        kept.push(prefix);
-        used = byteLength(prefix) + 1;
-    }
-    const closing = [];
-    if (openFence !== null)
-        closing.push(openFence);
-    for (let i = 0; i < openDetails; i++)
-        closing.push('</details>');
-    const head = kept.join('\n');
-    const omitted = total - byteLength(head);
-    return [head, ...closing, '', note(omitted)].join('\n');
-}
-
 ;// CONCATENATED MODULE: ./src/engine/plan.ts
 /**
  * A plan: the exact changes a command would make, computed from facts gathered
- * first (pyinfra), rendered for review and hashed so that apply can prove it runs
- * what was reviewed (dflook's terraform-apply).
+ * first (pyinfra), hashed so that apply can prove it runs what was reviewed
+ * (dflook's terraform-apply). Rendering it for review is the report's
+ * (src/report/plan.ts).
  *
  * The hash covers only what the plan would DO: command, environment and the
  * changes in apply order. Facts, warnings and run metadata are shown but not
@@ -66318,8 +65539,6 @@ function truncateMarkdown(text, maxBytes, note) {
  * (free disk space, uptime, runner name), and hashing them is how "plan has
  * changed" false positives happen (dflook/terraform-github-actions#62, #64).
  */
-
-
 
 
 
@@ -66387,7 +65606,7 @@ function secretFingerprint(key, values) {
 /** True when the plan's hash depends on secret values (and so on the key). */
 function planHasSecretContent(plan) {
     return plan.changes.some((c) => {
-        const data = change_changeData(c);
+        const data = changeData(c);
         return (data.kind === 'file' && data.sensitive) || data.fingerprint !== undefined;
     });
 }
@@ -66407,7 +65626,7 @@ function normalizePlan(plan, options = {}) {
         version: PLAN_HASH_VERSION,
         command: plan.command,
         environment: plan.environment,
-        changes: plan.changes.map((c) => normalizeChange(change_changeData(c), key)),
+        changes: plan.changes.map((c) => normalizeChange(changeData(c), key)),
     });
 }
 /** Hex sha256 over the normalized plan. The same plan and key give the same hash on any machine. */
@@ -66476,249 +65695,6 @@ function compare(a, b) {
 }
 function sha256(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function fileDiff(change, options = {}) {
-    const maxLines = options.maxLines ?? 400;
-    const before = change.before;
-    const after = change.after;
-    const metadata = [];
-    for (const field of ['mode', 'owner', 'group']) {
-        const from = field === 'mode' ? change_formatMode(before?.mode) : before?.[field];
-        const to = field === 'mode' ? change_formatMode(after?.mode) : after?.[field];
-        if (after !== null && to !== undefined && from !== to)
-            metadata.push(`${field} ${from ?? '(none)'} → ${to}`);
-    }
-    const beforeText = before === null ? '' : before.content;
-    const afterText = after === null ? '' : after.content;
-    if (beforeText === undefined || afterText === undefined) {
-        const short = (s) => (s === null ? 'absent' : s.sha256 ? `sha256 ${s.sha256.slice(0, 12)}` : 'unknown');
-        const same = before?.sha256 !== undefined && before.sha256 === after?.sha256;
-        return {
-            added: 0,
-            removed: 0,
-            metadata,
-            note: same
-                ? undefined
-                : change.sensitive
-                    ? 'content changes (sensitive: not shown)'
-                    : `content not read; ${short(before)} → ${short(after)}`,
-        };
-    }
-    if (beforeText === afterText)
-        return { added: 0, removed: 0, metadata };
-    const size = Buffer.byteLength(beforeText) + Buffer.byteLength(afterText);
-    // Myers' diff costs (lines x edits): a rewritten large file must not stall a plan.
-    const patch = size > MAX_DIFF_INPUT_BYTES
-        ? undefined
-        : structuredPatch(before === null ? '/dev/null' : `a${change.path}`, after === null ? '/dev/null' : `b${change.path}`, beforeText, afterText, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS });
-    if (patch === undefined) {
-        const digest = (text) => sha256(text).slice(0, 12);
-        return {
-            added: 0,
-            removed: 0,
-            metadata,
-            note: change.sensitive
-                ? 'content changes (sensitive: not shown)'
-                : `content changes too much to show a diff; sha256 ${before === null ? 'absent' : digest(beforeText)} → ${after === null ? 'absent' : digest(afterText)}`,
-        };
-    }
-    let added = 0;
-    let removed = 0;
-    for (const hunk of patch.hunks) {
-        for (const line of hunk.lines) {
-            if (line.startsWith('+'))
-                added++;
-            else if (line.startsWith('-'))
-                removed++;
-        }
-    }
-    if (change.sensitive) {
-        return { added, removed, metadata, note: `content changes, +${added} −${removed} lines (sensitive: diff not shown)` };
-    }
-    const lines = formatPatch(patch, FILE_HEADERS_ONLY).replace(/\n$/, '').split('\n');
-    let diff = lines.join('\n');
-    if (lines.length > maxLines) {
-        diff = [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more diff lines not shown`].join('\n');
-    }
-    return { diff, added, removed, metadata };
-}
-/** Files larger than this (before + after) are not diffed. */
-const MAX_DIFF_INPUT_BYTES = 4 * 1024 * 1024;
-/** Diffs needing more line edits than this are not computed. */
-const MAX_DIFF_EDITS = 2000;
-/** Per-host change counts, for tables. */
-function changesByHost(plan) {
-    const byHost = new Map();
-    for (const h of plan.hosts)
-        byHost.set(h.name, []);
-    for (const c of plan.changes) {
-        const list = byHost.get(c.host) ?? [];
-        list.push(c);
-        byHost.set(c.host, list);
-    }
-    return byHost;
-}
-function kindCounts(changes) {
-    if (changes.length === 0)
-        return 'no changes';
-    const counts = new Map();
-    for (const c of changes)
-        counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
-    return CHANGE_KINDS.filter((k) => counts.has(k))
-        .map((k) => plural(counts.get(k), KIND_LABELS[k]))
-        .join(', ');
-}
-const KIND_LABELS = {
-    file: 'file',
-    package: 'package',
-    service: 'service',
-    sql: 'SQL object',
-    cluster: 'cluster step',
-    user: 'system user',
-    directory: 'directory',
-};
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-function formatFacts(facts) {
-    return Object.keys(facts)
-        .sort(compare)
-        .map((k) => `${k}: ${facts[k]}`)
-        .join(' · ');
-}
-/**
- * The plan as markdown: the per-host table first (what a reviewer scans), then
- * every change in apply order, then the details (diffs last, they are long).
- */
-function renderPlanMarkdown(plan, options) {
-    const h = '#'.repeat(options.headingLevel ?? 3);
-    const out = [];
-    const byHost = changesByHost(plan);
-    const changingHosts = [...byHost.values()].filter((l) => l.length > 0).length;
-    out.push(`${h} Plan: ${code(plan.command)} on ${code(plan.environment)}`, '');
-    const headline = plan.changes.length === 0
-        ? '**No changes.** The hosts already match the desired state.'
-        : `**${plural(plan.changes.length, 'change')}** on ${plural(changingHosts, 'host')}.`;
-    out.push(options.planHash ? `${headline} Plan hash ${code(options.planHash)}.` : headline, '');
-    if (options.hostTable !== false) {
-        const rows = [...byHost.entries()].map(([name, changes]) => {
-            const facts = plan.hosts.find((x) => x.name === name);
-            return [
-                markdown_cell(name),
-                markdown_cell(facts?.roles.join(', ')),
-                String(changes.length),
-                markdown_cell(changes.length === 0 ? '' : kindCounts(changes)),
-                markdown_cell(facts ? formatFacts(facts.facts) : ''),
-            ];
-        });
-        out.push(table(['host', 'roles', 'changes', 'kinds', 'facts'], rows), '');
-    }
-    if (plan.warnings.length > 0) {
-        out.push('> [!WARNING]');
-        for (const w of plan.warnings)
-            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
-        out.push('');
-    }
-    if (plan.changes.length > 0) {
-        out.push(`${h}# Changes, in apply order`, '');
-        out.push(table(['#', 'host', 'kind', 'action', 'target', 'summary'], plan.changes.map((c, i) => [
-            String(i + 1),
-            markdown_cell(c.host),
-            c.kind,
-            markdown_cell(change_changeAction(c)),
-            markdown_cell(change_changeTarget(c)),
-            markdown_cell(c.summary),
-        ])), '');
-        const details = plan.changes.map((c, i) => renderDetails(change_changeData(c), i + 1, options)).filter((d) => d !== null);
-        if (details.length > 0) {
-            out.push(`${h}# Details`, '');
-            out.push(...details);
-        }
-    }
-    return options.redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
-}
-function renderDetails(change, n, options) {
-    const title = `${n}. ${change.host}: ${change_changeAction(change)} ${change_changeTarget(change)}`;
-    const body = [];
-    switch (change.kind) {
-        case 'file': {
-            const d = fileDiff(change, options);
-            if (d.metadata.length > 0)
-                body.push(d.metadata.join(', '), '');
-            if (d.note)
-                body.push(`_${d.note}_`, '');
-            if (d.diff)
-                body.push(fence(d.diff, 'diff'), '');
-            break;
-        }
-        case 'package':
-            body.push(`${change.from ?? '(not installed)'} → ${change.to}`, '');
-            break;
-        case 'sql':
-            body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
-            break;
-        case 'cluster':
-        case 'user':
-            body.push(change.detail, '');
-            break;
-        case 'directory':
-        case 'service':
-            return null;
-    }
-    if (body.length === 0)
-        return null;
-    return [`<details><summary>${escapeHtml(title)}</summary>`, '', ...body, '</details>', ''].join('\n');
-}
-function escapeHtml(s) {
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-/** The JSON shape of a plan (version 1). File contents never appear; diffs do, unless sensitive. */
-function planToJson(plan, options) {
-    const changes = plan.changes.map((c, i) => {
-        const { fingerprint: _fingerprint, ...data } = changeData(c);
-        const base = { index: i + 1, action: changeAction(data), target: changeTarget(data) };
-        if (data.kind !== 'file')
-            return { ...data, ...base };
-        const d = fileDiff(data, options);
-        const state = (s) => s === null
-            ? { exists: false }
-            : {
-                exists: true,
-                mode: formatMode(s.mode),
-                owner: s.owner,
-                group: s.group,
-                // A digest of secret content would let anyone test guesses against it.
-                sha256: data.sensitive ? undefined : s.content !== undefined ? sha256(s.content) : s.sha256,
-            };
-        return {
-            ...data,
-            ...base,
-            before: state(data.before),
-            after: state(data.after),
-            added: d.added,
-            removed: d.removed,
-            metadata: d.metadata,
-            diff: d.diff,
-            note: d.note,
-        };
-    });
-    const json = {
-        version: 1,
-        command: plan.command,
-        environment: plan.environment,
-        planHash: options.planHash,
-        changeCount: plan.changes.length,
-        hosts: plan.hosts.map((h) => ({ ...h, changes: plan.changes.filter((c) => c.host === h.name).length })),
-        warnings: plan.warnings,
-        changes,
-        meta: plan.meta,
-    };
-    // Round-trip drops undefined fields; redact strings before serializing so a
-    // secret containing JSON syntax cannot break the document.
-    return options.redactor.redactDeep(JSON.parse(JSON.stringify(json)));
-}
-function renderPlanJson(plan, options) {
-    return JSON.stringify(planToJson(plan, options), null, 2) + '\n';
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -73354,22 +72330,6 @@ function showValue(value) {
     }
     return String(value);
 }
-/** What kind of value it is, for places where the value itself must not be shown. */
-function showKind(value) {
-    if (value === null || value === undefined)
-        return 'an empty value';
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a map';
-    if (typeof value === 'string')
-        return 'a plain string';
-    if (typeof value === 'number')
-        return 'a number';
-    if (typeof value === 'boolean')
-        return 'true/false';
-    return typeof value;
-}
 // ---------------------------------------------------------------------------
 // "Did you mean"
 function normalized(word) {
@@ -73977,7 +72937,7 @@ function inside(child, parent) {
     const p = normalizePath(parent);
     return c === p || p === '/' || c.startsWith(`${p}/`);
 }
-function semantic_plural(count, noun) {
+function plural(count, noun) {
     return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 function names(hosts) {
@@ -74123,8 +73083,8 @@ class EnvironmentChecker {
         }
         else if ((dbHosts.length + arbitrators.length) % 2 === 0) {
             const message = arbitrators.length === 0
-                ? `${semantic_plural(dbHosts.length, 'db node')} (${names(dbHosts)}) and no arbitrator: an even number of votes loses quorum when the cluster splits in half; add a db node or a host with the arbitrator role`
-                : `${semantic_plural(dbHosts.length, 'db node')} and ${semantic_plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
+                ? `${plural(dbHosts.length, 'db node')} (${names(dbHosts)}) and no arbitrator: an even number of votes loses quorum when the cluster splits in half; add a db node or a host with the arbitrator role`
+                : `${plural(dbHosts.length, 'db node')} and ${plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
             this.report(['database'], 'key', message);
         }
         (database.remove_nodes ?? []).forEach((name, index) => {
@@ -74695,8 +73655,8 @@ function yamlMessage(error, doc, severity) {
 function invalidInventory(file, problems) {
     const sorted = sortProblems(problems);
     const message = sorted.length === 1
-        ? `invalid inventory: ${errors_formatProblem(sorted[0])}`
-        : `invalid inventory: ${sorted.length} problems in ${file}:\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
+        ? `invalid inventory: ${formatProblem(sorted[0])}`
+        : `invalid inventory: ${sorted.length} problems in ${file}:\n${sorted.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`;
     return new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Fix each problem at the position shown. Editors check the file as you type when its first line is "# yaml-language-server: $schema=<path to ${JSON_SCHEMA_PATH}>".`,
@@ -75068,7 +74028,7 @@ function checkCommandNeeds(inventory, environment, command, needs) {
     if (problems.length === 0)
         return;
     const sorted = sortProblems(problems);
-    const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${errors_formatProblem(problem)}`).join('\n')}`;
+    const message = `${command} cannot run on environment "${name}":\n${sorted.map((problem) => `  ${formatProblem(problem)}`).join('\n')}`;
     throw new DeployError('invalid-inventory', message, {
         problems: sorted,
         hint: `Add what ${command} needs to environment "${name}", or run it against an environment that has it.`,
@@ -75241,7 +74201,7 @@ function malformedSecrets(environment, malformed) {
         message: `the value of ${reference.name} (${describe(messagePath(reference.path), root)}) ${found.join('; ')}`,
     }));
     const sorted = sortProblems(problems);
-    return new DeployError('invalid-input', `unusable secret values for environment "${environment.name}" (values not shown):\n${sorted.map((p) => `  ${errors_formatProblem(p)}`).join('\n')}`, {
+    return new DeployError('invalid-input', `unusable secret values for environment "${environment.name}" (values not shown):\n${sorted.map((p) => `  ${formatProblem(p)}`).join('\n')}`, {
         problems: sorted,
         hint: `Set each variable to a value of at least ${MIN_SECRET_LENGTH} characters on one line that the component can take (e.g. openssl rand -base64 24 | tr -d '/+='); nothing was contacted.`,
     });
@@ -75269,7 +74229,7 @@ function missingSecrets(environment, missing) {
     const sorted = sortProblems(problems);
     const names = [...missing.keys()];
     return new DeployError('missing-secret', `missing ${names.length === 1 ? 'secret' : 'secrets'} for environment "${environment.name}": ${names.join(', ')}\n${sorted
-        .map((problem) => `  ${errors_formatProblem(problem)}`)
+        .map((problem) => `  ${formatProblem(problem)}`)
         .join('\n')}`, {
         problems: sorted,
         hint: `Provide each variable to the run. In a workflow: env: { ${names[0]}: \${{ secrets.${names[0]} }} } (one line per secret); with the CLI, export them in the shell first.`,
@@ -75552,6 +74512,7 @@ const STRING_ESCAPES = {
  * Non-ASCII text is passed through: the script also runs `SET NAMES utf8mb4`.
  */
 function quoteString(value) {
+    // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what a SQL literal must escape
     return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c])}'`;
 }
 /** A quoted identifier: backticks, with a backtick inside doubled. */
@@ -75796,7 +74757,7 @@ function parseSchemaProblems(text) {
         return { schema: r[0], table: r[1], engine, hasPrimaryKey, problems };
     });
 }
-function sql_tokenize(line) {
+function tokenize(line) {
     const out = [];
     let i = 0;
     while (i < line.length) {
@@ -75863,7 +74824,7 @@ const isWord = (tok, w) => tok?.t === 'word' && tok.v.toUpperCase() === w;
 /** One line of SHOW GRANTS (already un-escaped from batch mode). */
 function parseGrantLine(line) {
     const raw = line.trim();
-    const toks = sql_tokenize(raw);
+    const toks = tokenize(raw);
     if (!isWord(toks[0], 'GRANT'))
         return { kind: 'unparsed', raw };
     let i = 1;
@@ -75911,7 +74872,7 @@ function parseGrantLine(line) {
     const first = toks[i];
     if (!first || (first.t !== 'ident' && first.t !== 'word'))
         return { kind: 'unparsed', raw };
-    let db = first.v;
+    const db = first.v;
     let table = '*';
     i++;
     if (toks[i]?.t === 'punct' && toks[i].v === '.') {
@@ -77336,7 +76297,7 @@ function decideRemoval(input) {
  * (Debian 12). Pure: the same model always gives the same bytes, so a second
  * deploy-lb sees no change.
  *
- * Decisions (see docs in the report of issue 4):
+ * Decisions (docs/deploy-lb.md tells the operator's side):
  * - Listeners bind to all addresses (`*:port`), not to the VIP: no
  *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
@@ -77349,8 +76310,8 @@ function decideRemoval(input) {
  *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
  *   shutdown-backup-sessions` moves everyone back when the first node returns
  *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
- * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
- *   seed 004. With three nodes, dropping the writer would leave one reader after
+ * - Reader (3308): `balance leastconn` over all nodes by default, as Moodle's
+ *   reference HA layout does. With three nodes, dropping the writer would leave one reader after
  *   a single failure; Galera nodes all hold all data, and Moodle never writes
  *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
  *   off the writer while another node is up (the writer becomes a `backup`).
@@ -77764,7 +76725,7 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitForNode(host, check, options) {
     const started = Date.now();
     const pollMs = options.pollMs ?? 250;
-    let last = 'no answer yet';
+    let last;
     let lastLogged = '';
     for (;;) {
         const status = await queryNodeStatus(host);
@@ -78084,7 +77045,7 @@ async function applyPlan(plan, options) {
         logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
         const t0 = now();
         try {
-            await change.apply({ host, hosts, logger, change: change_changeData(change) });
+            await change.apply({ host, hosts, logger, change: changeData(change) });
             step.status = 'ok';
             step.durationMs = now() - t0;
         }
@@ -78683,7 +77644,7 @@ function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
 
 ;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
 /**
- * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
+ * The Galera health endpoint HAProxy checks on every db node (port 9200, the clustercheck convention).
  *
  * Pure rendering only: the script, its two systemd units, the MariaDB account it
  * logs in as, and a parser for its answer (used by verify-ha). Nothing here
@@ -79131,7 +78092,7 @@ function holdsVip(ipAddrOutput, vip, iface) {
  * Decisions:
  * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
  * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
- *   backup writers, i.e. "reads to the others" (seed 001). With 0, Galera nodes
+ *   backup writers, i.e. "reads to the others" (the Open edX layout). With 0, Galera nodes
  *   (all read_only=OFF) would never be readers; with 1 the writer also serves
  *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
  *   and plain SELECTs fail until another node is back (research §5); with three
@@ -85373,7 +84334,7 @@ function validateVirtualRouterIds(groups, options = {}) {
  * Why: an operator's firewall that drops the SST port does nothing visible until
  * a node has to rejoin by full state transfer; then the donor's socat retries
  * its connection to the joiner for about two minutes and the joiner aborts with
- * "State transfer to <node> failed: Broken pipe" (seen in the lab, issue 4).
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab).
  * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
  * own beside the operator's), so it can say so at plan time.
  *
@@ -85829,7 +84790,7 @@ async function gatherHostState(host, q) {
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (issue 4, seeds 000, 001, 004).
+ * asks (see docs/deploy-lb.md).
  *
  * Facts first, every host in parallel (packages, users, directories, files
  * with digests, unit states; the clustercheck and monitor accounts from the
@@ -86586,7 +85547,7 @@ function createDeployLb(options = {}) {
         });
     };
 }
-/** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
+/** deploy-lb as the registry runs it (tests build their own with createDeployLb and a fake package fetcher). */
 const deployLb = createDeployLb();
 const deployLbCommand = {
     name: 'deploy-lb',
@@ -86627,12 +85588,6 @@ function validateRoot(root) {
         throw new DeployError('invalid-inventory', `migration path "${root}" must be absolute`);
     }
 }
-/**
- * Directories in a Moodle dataroot that Moodle rebuilds by itself and that
- * change constantly while the site runs. Not excluded by default; the
- * inventory can pass them to shorten a migration.
- */
-const MOODLEDATA_REBUILDABLE_DIRS = (/* unused pure expression or super */ null && (['cache', 'localcache', 'temp']));
 function pruneExpr(exclude) {
     if (exclude.length === 0)
         return '';
@@ -87717,6 +86672,34 @@ function compareTableChecksums(source, target, options) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/format.ts
+/**
+ * Sizes and durations, written the same way in every message, log line and
+ * summary (one module at the bottom, beside errors.ts and log.ts).
+ */
+/** 512 bytes, 1.5 KiB, 3.2 GiB. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${Math.round(n)} bytes`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+/** 300 ms, 2.5 s, 4 min 10 s. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${+s.toFixed(1)} s`;
+    return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/migrate-storage/database.ts
 /**
  * migrate-storage, database part: a single-server MySQL/MariaDB (the
@@ -87741,6 +86724,7 @@ function compareTableChecksums(source, target, options) {
  * writer with open streams (RemoteHost.spawn) and pipes one into the other
  * through the runner: nothing is written to disk on the runner or the hosts.
  */
+
 
 
 
@@ -87841,18 +86825,6 @@ function sum(values) {
     for (const v of values)
         n += v;
     return n;
-}
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n;
-    let i = -1;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
 }
 /** Per-table lines for the plan: the reviewer sees what moves before it moves. */
 function tableLines(g) {
@@ -87967,9 +86939,6 @@ function lastLines(text, n = 3) {
 const DEFAULT_STREAM_LIMITS = { stallMs: 10 * 60_000, finishMs: 5 * 60_000, totalMs: DUMP_TIMEOUT_MS };
 function exitText(r) {
     return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
-}
-function formatDuration(ms) {
-    return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
 }
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
 async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
@@ -91134,7 +90103,7 @@ async function repairBrick(host, volume, repair, logger) {
         await gluster_sleep(1000);
     }
     const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
-    let last = 'not listed';
+    let last;
     for (;;) {
         const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
         const s = brickStatusOf(repair.brick, status);
@@ -91506,7 +90475,7 @@ function planClientMounts(storage, members, clients, g) {
                 kind: 'directory',
                 id: changeId('directory', first.name, storage.mount_path),
                 host: first.name,
-                summary: `volume root ${storage.mount_path}: owner ${storage.owner}:${storage.group}, mode ${change_formatMode(mode)} (seen by every client)`,
+                summary: `volume root ${storage.mount_path}: owner ${storage.owner}:${storage.group}, mode ${formatMode(mode)} (seen by every client)`,
                 path: storage.mount_path,
                 before: f.root,
                 after: want,
@@ -91566,6 +90535,7 @@ function glusterClientPart(context) {
  * naming the file, when it does not (rsync's size + mtime check would not see
  * a corrupted file).
  */
+
 
 
 
@@ -91791,16 +90761,6 @@ async function gatherFiles(context, s) {
         verification,
     };
 }
-function files_formatBytes(n) {
-    const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
-}
 /** The failing rows of a verdict as one message. */
 function verdictProblems(cmp, where) {
     const failed = manifestVerdict(cmp, where).filter((r) => r.status === 'fail');
@@ -91821,7 +90781,7 @@ async function verifyCopy(source, target, s, logger) {
             ...(problems.hint ? { hint: problems.hint } : {}),
         });
     }
-    logger.info(`verified ${cmp.files} files, ${files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
+    logger.info(`verified ${cmp.files} files, ${formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
     if (cmp.extra.length > 0)
         logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
     return cmp;
@@ -91855,8 +90815,8 @@ function planFiles(s, g) {
                     `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
             });
         }
-        const what = `${total.files} files, ${files_formatBytes(total.bytes)} (${total.entries} entries)`;
-        const left = g.target ? `; ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} still to move` : '';
+        const what = `${total.files} files, ${formatBytes(total.bytes)} (${total.entries} entries)`;
+        const left = g.target ? `; ${estimate.remainingFiles} files, ${formatBytes(estimate.remainingBytes)} still to move` : '';
         changes.push({
             kind: 'cluster',
             step: 'migrate-data',
@@ -91875,13 +90835,13 @@ function planFiles(s, g) {
     }
     const row = (h, facts) => ({ name: h.name, address: h.address, roles: [...h.roles], facts });
     const facts = [
-        row(s.source, { 'files to copy': `${total.files} files, ${files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
+        row(s.source, { 'files to copy': `${total.files} files, ${formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
         row(s.target, {
             'copy target': !g.targetMounted
                 ? `${s.storage.mount_path} not mounted yet`
                 : g.verification
                     ? `${s.storage.mount_path}: copy complete and verified`
-                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} to move`,
+                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${formatBytes(estimate.remainingBytes)} to move`,
         }),
     ];
     return { changes, warnings, facts };
@@ -91902,7 +90862,7 @@ async function migrateFiles(source, target, s, logger) {
     if (outcome.outcome === 'warn')
         logger.warn(outcome.message, s.source.name);
     const seconds = (Date.now() - started) / 1000;
-    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
+    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${formatBytes(r.stats.transferredFileSize ?? 0)} of ${formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
     await setVolumeRoot(target, s.storage);
     return verifyCopy(source, target, s, logger);
 }
@@ -92503,6 +91463,7 @@ function s3MigrationPart(context) {
 
 /** The parts the inventory asks for, in apply order. */
 function migrationParts(context) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each part gathers its own shape; the list only passes it back to that part
     const parts = [
         glusterVolumePart(context),
         glusterClientPart(context),
@@ -93188,7 +92149,7 @@ function lockedHosts(context) {
     return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
 }
 
-;// CONCATENATED MODULE: ./src/commands/unlock.ts
+;// CONCATENATED MODULE: ./src/commands/unlock/unlock.ts
 
 
 /** Removes a lock left on the hosts by a run that died, naming who held it. */
@@ -93566,11 +92527,997 @@ function readKnownHosts(flag, env) {
     const fallback = (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
     return (0,external_node_fs_namespaceObject.existsSync)(fallback) ? readBoundedFile(fallback, MAX_KNOWN_HOSTS_BYTES, 'known_hosts', KNOWN_HOSTS_HINT).toString('utf8') : '';
 }
-/** Exit status by failure reason: 2 when the operator's input is wrong, 1 otherwise. */
-function exitCodeFor(reason) {
-    if (!reason)
-        return 0;
-    return reason === 'invalid-input' || reason === 'invalid-inventory' || reason === 'missing-secret' ? 2 : 1;
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+class Diff {
+    diff(oldStr, newStr, 
+    // Type below is not accurate/complete - see above for full possibilities - but it compiles
+    options = {}) {
+        let callback;
+        if (typeof options === 'function') {
+            callback = options;
+            options = {};
+        }
+        else if ('callback' in options) {
+            callback = options.callback;
+        }
+        // Allow subclasses to massage the input prior to running
+        const oldString = this.castInput(oldStr, options);
+        const newString = this.castInput(newStr, options);
+        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+        const newTokens = this.removeEmpty(this.tokenize(newString, options));
+        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
+    }
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+        var _a;
+        const done = (value) => {
+            value = this.postProcess(value, options);
+            if (callback) {
+                setTimeout(function () { callback(value); }, 0);
+                return undefined;
+            }
+            else {
+                return value;
+            }
+        };
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let editLength = 1;
+        let maxEditLength = newLen + oldLen;
+        if (options.maxEditLength != null) {
+            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+        }
+        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+        const abortAfterTimestamp = Date.now() + maxExecutionTime;
+        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
+        // Seed editLength = 0, i.e. the content starts with the same values
+        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            // Identity per the equality and tokenizer
+            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+        }
+        // Once we hit the right edge of the edit graph on some diagonal k, we can
+        // definitely reach the end of the edit graph in no more than k edits, so
+        // there's no point in considering any moves to diagonal k+1 any more (from
+        // which we're guaranteed to need at least k+1 more edits).
+        // Similarly, once we've reached the bottom of the edit graph, there's no
+        // point considering moves to lower diagonals.
+        // We record this fact by setting minDiagonalToConsider and
+        // maxDiagonalToConsider to some finite value once we've hit the edge of
+        // the edit graph.
+        // This optimization is not faithful to the original algorithm presented in
+        // Myers's paper, which instead pointlessly extends D-paths off the end of
+        // the edit graph - see page 7 of Myers's paper which notes this point
+        // explicitly and illustrates it with a diagram. This has major performance
+        // implications for some common scenarios. For instance, to compute a diff
+        // where the new text simply appends d characters on the end of the
+        // original text of length n, the true Myers algorithm will take O(n+d^2)
+        // time while this optimization needs only O(n+d) time.
+        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+        // Main worker method. checks all permutations of a given edit length for acceptance.
+        const execEditLength = () => {
+            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+                let basePath;
+                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+                if (removePath) {
+                    // No one else is going to attempt to use this value, clear it
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath - 1] = undefined;
+                }
+                let canAdd = false;
+                if (addPath) {
+                    // what newPos will be after we do an insertion:
+                    const addPathNewPos = addPath.oldPos - diagonalPath;
+                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+                }
+                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+                if (!canAdd && !canRemove) {
+                    // If this path is a terminal then prune
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath] = undefined;
+                    continue;
+                }
+                // Select the diagonal that we want to branch from. We select the prior
+                // path whose position in the old string is the farthest from the origin
+                // and does not pass the bounds of the diff graph
+                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
+                    basePath = this.addToPath(addPath, true, false, 0, options);
+                }
+                else {
+                    basePath = this.addToPath(removePath, false, true, 1, options);
+                }
+                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+                    // If we have hit the end of both strings, then we are done
+                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+                }
+                else {
+                    bestPath[diagonalPath] = basePath;
+                    if (basePath.oldPos + 1 >= oldLen) {
+                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+                    }
+                    if (newPos + 1 >= newLen) {
+                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+                    }
+                }
+            }
+            editLength++;
+        };
+        // Performs the length of edit iteration. Is a bit fugly as this has to support the
+        // sync and async mode which is never fun. Loops over execEditLength until a value
+        // is produced, or until the edit length exceeds options.maxEditLength (if given),
+        // in which case it will return undefined.
+        if (callback) {
+            (function exec() {
+                setTimeout(function () {
+                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+                        return callback(undefined);
+                    }
+                    if (!execEditLength()) {
+                        exec();
+                    }
+                }, 0);
+            }());
+        }
+        else {
+            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+                const ret = execEditLength();
+                if (ret) {
+                    return ret;
+                }
+            }
+        }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+        const last = path.lastComponent;
+        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
+            };
+        }
+        else {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
+            };
+        }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+            newPos++;
+            oldPos++;
+            commonCount++;
+            if (options.oneChangePerToken) {
+                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+            }
+        }
+        if (commonCount && !options.oneChangePerToken) {
+            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+        basePath.oldPos = oldPos;
+        return newPos;
+    }
+    equals(left, right, options) {
+        if (options.comparator) {
+            return options.comparator(left, right);
+        }
+        else {
+            return left === right
+                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
+        }
+    }
+    removeEmpty(array) {
+        const ret = [];
+        for (let i = 0; i < array.length; i++) {
+            if (array[i]) {
+                ret.push(array[i]);
+            }
+        }
+        return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+        return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+        return Array.from(value);
+    }
+    join(chars) {
+        // Assumes ValueT is string, which is the case for most subclasses.
+        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
+        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
+        // assume tokens and values are strings, but not completely - is weird and janky.
+        return chars.join('');
+    }
+    postProcess(changeObjects, 
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    options) {
+        return changeObjects;
+    }
+    get useLongestToken() {
+        return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+        // First we convert our linked list of components in reverse order to an
+        // array in the right order:
+        const components = [];
+        let nextComponent;
+        while (lastComponent) {
+            components.push(lastComponent);
+            nextComponent = lastComponent.previousComponent;
+            delete lastComponent.previousComponent;
+            lastComponent = nextComponent;
+        }
+        components.reverse();
+        const componentLen = components.length;
+        let componentPos = 0, newPos = 0, oldPos = 0;
+        for (; componentPos < componentLen; componentPos++) {
+            const component = components[componentPos];
+            if (!component.removed) {
+                if (!component.added && this.useLongestToken) {
+                    let value = newTokens.slice(newPos, newPos + component.count);
+                    value = value.map(function (value, i) {
+                        const oldValue = oldTokens[oldPos + i];
+                        return oldValue.length > value.length ? oldValue : value;
+                    });
+                    component.value = this.join(value);
+                }
+                else {
+                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+                }
+                newPos += component.count;
+                // Common case
+                if (!component.added) {
+                    oldPos += component.count;
+                }
+            }
+            else {
+                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+                oldPos += component.count;
+            }
+        }
+        return components;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+
+
+class LineDiff extends Diff {
+    constructor() {
+        super(...arguments);
+        this.tokenize = line_tokenize;
+    }
+    equals(left, right, options) {
+        // If we're ignoring whitespace, we need to normalise lines by stripping
+        // whitespace before checking equality. (This has an annoying interaction
+        // with newlineIsToken that requires special handling: if newlines get their
+        // own token, then we DON'T want to trim the *newline* tokens down to empty
+        // strings, since this would cause us to treat whitespace-only line content
+        // as equal to a separator between lines, which would be weird and
+        // inconsistent with the documented behavior of the options.)
+        if (options.ignoreWhitespace) {
+            if (!options.newlineIsToken || !left.includes('\n')) {
+                left = left.trim();
+            }
+            if (!options.newlineIsToken || !right.includes('\n')) {
+                right = right.trim();
+            }
+        }
+        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
+            if (left.endsWith('\n')) {
+                left = left.slice(0, -1);
+            }
+            if (right.endsWith('\n')) {
+                right = right.slice(0, -1);
+            }
+        }
+        return super.equals(left, right, options);
+    }
+}
+const lineDiff = new LineDiff();
+function diffLines(oldStr, newStr, options) {
+    return lineDiff.diff(oldStr, newStr, options);
+}
+function diffTrimmedLines(oldStr, newStr, options) {
+    options = generateOptions(options, { ignoreWhitespace: true });
+    return lineDiff.diff(oldStr, newStr, options);
+}
+// Exported standalone so it can be used from jsonDiff too.
+function line_tokenize(value, options) {
+    if (options.stripTrailingCr) {
+        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
+        value = value.replace(/\r\n/g, '\n');
+    }
+    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
+    // Ignore the final empty token that occurs if the string ends with a new line
+    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
+        linesAndNewlines.pop();
+    }
+    // Merge the content and line separators into single tokens
+    for (let i = 0; i < linesAndNewlines.length; i++) {
+        const line = linesAndNewlines[i];
+        if (i % 2 && !options.newlineIsToken) {
+            retLines[retLines.length - 1] += line;
+        }
+        else {
+            retLines.push(line);
+        }
+    }
+    return retLines;
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+
+/**
+ * Returns true if the filename contains characters that require C-style
+ * quoting (as used by Git and GNU diffutils in diff output).
+ */
+function needsQuoting(s) {
+    for (let i = 0; i < s.length; i++) {
+        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * C-style quotes a filename, encoding special characters as escape sequences
+ * and non-ASCII bytes as octal escapes. This is the inverse of
+ * `parseQuotedFileName` in parse.ts.
+ *
+ * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
+ * This matches the behaviour of both Git and GNU diffutils, which always emit
+ * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
+ * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
+ *
+ * If the filename doesn't need quoting, returns it as-is.
+ */
+function quoteFileNameIfNeeded(s) {
+    if (!needsQuoting(s)) {
+        return s;
+    }
+    let result = '"';
+    const bytes = new TextEncoder().encode(s);
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i];
+        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
+        if (b === 0x07) {
+            result += '\\a';
+        }
+        else if (b === 0x08) {
+            result += '\\b';
+        }
+        else if (b === 0x09) {
+            result += '\\t';
+        }
+        else if (b === 0x0a) {
+            result += '\\n';
+        }
+        else if (b === 0x0b) {
+            result += '\\v';
+        }
+        else if (b === 0x0c) {
+            result += '\\f';
+        }
+        else if (b === 0x0d) {
+            result += '\\r';
+        }
+        else if (b === 0x22) {
+            result += '\\"';
+        }
+        else if (b === 0x5c) {
+            result += '\\\\';
+        }
+        else if (b >= 0x20 && b <= 0x7e) {
+            // Just a printable ASCII character that is neither a double quote nor a
+            // backslash; no need to escape it.
+            result += String.fromCharCode(b);
+        }
+        else {
+            // Either part of a non-ASCII character or a control character without a
+            // special escape sequence; needs escaping as a 3-digit octal escape
+            result += '\\' + b.toString(8).padStart(3, '0');
+        }
+        i++;
+    }
+    result += '"';
+    return result;
+}
+const INCLUDE_HEADERS = {
+    includeIndex: true,
+    includeUnderline: true,
+    includeFileHeaders: true
+};
+const FILE_HEADERS_ONLY = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: true
+};
+const OMIT_HEADERS = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: false
+};
+function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    let optionsObj;
+    if (!options) {
+        optionsObj = {};
+    }
+    else if (typeof options === 'function') {
+        optionsObj = { callback: options };
+    }
+    else {
+        optionsObj = options;
+    }
+    if (typeof optionsObj.context === 'undefined') {
+        optionsObj.context = 4;
+    }
+    // We copy this into its own variable to placate TypeScript, which thinks
+    // optionsObj.context might be undefined in the callbacks below.
+    const context = optionsObj.context;
+    // @ts-expect-error (runtime check for something that is correctly a static type error)
+    if (optionsObj.newlineIsToken) {
+        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
+    }
+    if (!optionsObj.callback) {
+        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
+    }
+    else {
+        const { callback } = optionsObj;
+        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
+                const patch = diffLinesResultToPatch(diff);
+                // TypeScript is unhappy without the cast because it does not understand that `patch` may
+                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
+                callback(patch);
+            } }));
+    }
+    function diffLinesResultToPatch(diff) {
+        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
+        //         of lines containing trailing newline characters. We'll tidy up later...
+        if (!diff) {
+            return;
+        }
+        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
+        function contextLines(lines) {
+            return lines.map(function (entry) { return ' ' + entry; });
+        }
+        const hunks = [];
+        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
+        for (let i = 0; i < diff.length; i++) {
+            const current = diff[i], lines = current.lines || splitLines(current.value);
+            current.lines = lines;
+            if (current.added || current.removed) {
+                // If we have previous context, start with that
+                if (!oldRangeStart) {
+                    const prev = diff[i - 1];
+                    oldRangeStart = oldLine;
+                    newRangeStart = newLine;
+                    if (prev) {
+                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
+                        oldRangeStart -= curRange.length;
+                        newRangeStart -= curRange.length;
+                    }
+                }
+                // Output our changes
+                for (const line of lines) {
+                    curRange.push((current.added ? '+' : '-') + line);
+                }
+                // Track the updated file position
+                if (current.added) {
+                    newLine += lines.length;
+                }
+                else {
+                    oldLine += lines.length;
+                }
+            }
+            else {
+                // Identical context lines. Track line changes
+                if (oldRangeStart) {
+                    // Close out any changes that have been output (or join overlapping)
+                    if (lines.length <= context * 2 && i < diff.length - 2) {
+                        // Overlapping
+                        for (const line of contextLines(lines)) {
+                            curRange.push(line);
+                        }
+                    }
+                    else {
+                        // end the range and output
+                        const contextSize = Math.min(lines.length, context);
+                        for (const line of contextLines(lines.slice(0, contextSize))) {
+                            curRange.push(line);
+                        }
+                        const hunk = {
+                            oldStart: oldRangeStart,
+                            oldLines: (oldLine - oldRangeStart + contextSize),
+                            newStart: newRangeStart,
+                            newLines: (newLine - newRangeStart + contextSize),
+                            lines: curRange
+                        };
+                        hunks.push(hunk);
+                        oldRangeStart = 0;
+                        newRangeStart = 0;
+                        curRange = [];
+                    }
+                }
+                oldLine += lines.length;
+                newLine += lines.length;
+            }
+        }
+        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
+        //         "\ No newline at end of file".
+        for (const hunk of hunks) {
+            for (let i = 0; i < hunk.lines.length; i++) {
+                if (hunk.lines[i].endsWith('\n')) {
+                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
+                }
+                else {
+                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
+                    i++; // Skip the line we just added, then continue iterating
+                }
+            }
+        }
+        return {
+            oldFileName: oldFileName, newFileName: newFileName,
+            oldHeader: oldHeader, newHeader: newHeader,
+            hunks: hunks
+        };
+    }
+}
+/**
+ * creates a unified diff patch.
+ *
+ * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
+ *   array of them (as returned by `parsePatch`).
+ * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
+ *   Ignored for patches where `isGit` is `true`.
+ *
+ * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
+ * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
+ * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
+ * headers for patches with no hunks (e.g. renames without content changes).
+ */
+function formatPatch(patch, headerOptions) {
+    var _a, _b, _c, _d, _e, _f;
+    if (!headerOptions) {
+        headerOptions = INCLUDE_HEADERS;
+    }
+    if (Array.isArray(patch)) {
+        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
+            throw new Error('Cannot omit file headers on a multi-file patch. '
+                + '(The result would be unparseable; how would a tool trying to apply '
+                + 'the patch know which changes are to which file?)');
+        }
+        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
+    }
+    const ret = [];
+    // Git patches have a fixed header format (diff --git, extended headers,
+    // and ---/+++ when hunks are present), so headerOptions is ignored.
+    if (patch.isGit) {
+        headerOptions = INCLUDE_HEADERS;
+        // Emit Git-style diff --git header and extended headers.
+        // Git never puts /dev/null in the "diff --git" line; for file
+        // creations/deletions it uses the real filename on both sides.
+        if (!patch.oldFileName) {
+            throw new Error('oldFileName must be specified for Git patches');
+        }
+        if (!patch.newFileName) {
+            throw new Error('newFileName must be specified for Git patches');
+        }
+        let gitOldName = patch.oldFileName;
+        let gitNewName = patch.newFileName;
+        if (patch.isCreate && gitOldName === '/dev/null') {
+            gitOldName = gitNewName.replace(/^b\//, 'a/');
+        }
+        else if (patch.isDelete && gitNewName === '/dev/null') {
+            gitNewName = gitOldName.replace(/^a\//, 'b/');
+        }
+        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
+        if (patch.isDelete) {
+            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
+        }
+        if (patch.isCreate) {
+            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
+        }
+        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
+            ret.push('old mode ' + patch.oldMode);
+            ret.push('new mode ' + patch.newMode);
+        }
+        if (patch.isRename) {
+            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
+            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
+        }
+        if (patch.isCopy) {
+            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
+            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
+        }
+    }
+    else {
+        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
+            ret.push('Index: ' + patch.oldFileName);
+        }
+        if (headerOptions.includeUnderline) {
+            ret.push('===================================================================');
+        }
+    }
+    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
+    // pure renames, mode-only changes), Git omits these, so we do too.
+    const hasHunks = patch.hunks.length > 0;
+    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
+        && (!patch.isGit || hasHunks)) {
+        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
+        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
+    }
+    for (let i = 0; i < patch.hunks.length; i++) {
+        const hunk = patch.hunks[i];
+        // Unified Diff Format quirk: If the chunk size is 0,
+        // the first number is one lower than one would expect.
+        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
+        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
+        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
+        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
+            + ' +' + newStart + ',' + hunk.newLines
+            + ' @@');
+        for (const line of hunk.lines) {
+            ret.push(line);
+        }
+    }
+    return ret.join('\n') + '\n';
+}
+function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    if (typeof options === 'function') {
+        options = { callback: options };
+    }
+    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
+        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
+        if (!patchObj) {
+            return;
+        }
+        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
+    }
+    else {
+        const { callback } = options;
+        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
+                if (!patchObj) {
+                    callback(undefined);
+                }
+                else {
+                    callback(formatPatch(patchObj, options.headerOptions));
+                }
+            } }));
+    }
+}
+function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
+    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
+}
+/**
+ * Split `text` into an array of lines, including the trailing newline character (where present)
+ */
+function splitLines(text) {
+    const hasTrailingNl = text.endsWith('\n');
+    const result = text.split('\n').map(line => line + '\n');
+    if (hasTrailingNl) {
+        result.pop();
+    }
+    else {
+        result.push(result.pop().slice(0, -1));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/**
+ * Small markdown helpers shared by the plan, the job summary and the PR comment.
+ * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
+ * so it is escaped where it could break a table or a code block.
+ */
+/** Escapes a value for a table cell: pipes and newlines would split the row. */
+function markdown_cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the value. */
+function code(value) {
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const ticks = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+/** A fenced block whose fence is longer than any backtick run inside it. */
+function fence(body, info = '') {
+    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
+    const ticks = '`'.repeat(Math.max(3, longest + 1));
+    const text = body.endsWith('\n') ? body : body + '\n';
+    return `${ticks}${info}\n${text}${ticks}`;
+}
+function table(header, rows) {
+    const lines = [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ];
+    return lines.join('\n');
+}
+/** Size in bytes as GitHub counts it (UTF-8). */
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
+ * code fence or `<details>` left open so the rest still renders, and appends
+ * `note` (which is counted in the budget). Returns the text unchanged when it fits.
+ */
+function truncateMarkdown(text, maxBytes, note) {
+    const total = byteLength(text);
+    if (total <= maxBytes)
+        return text;
+    // Reserve room for the closing tags and the note; the note's size depends on
+    // the number it prints, so size it with the worst case first.
+    const reserve = byteLength(note(total)) + 256;
+    const budget = Math.max(0, maxBytes - reserve);
+    const lines = text.split('\n');
+    const kept = [];
+    let used = 0;
+    let openFence = null;
+    let openDetails = 0;
+    for (const line of lines) {
+        const size = byteLength(line) + 1;
+        if (used + size > budget)
+            break;
+        kept.push(line);
+        used += size;
+        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+        if (fenceMatch) {
+            const marker = fenceMatch[1];
+            if (openFence === null)
+                openFence = marker;
+            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
+                openFence = null;
+        }
+        else if (openFence === null) {
+            openDetails += (line.match(/<details\b/gi) ?? []).length;
+            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
+            if (openDetails < 0)
+                openDetails = 0;
+        }
+    }
+    // A single line longer than the whole budget: keep a prefix of it, cut on a
+    // character (not byte) boundary.
+    if (kept.length === 0 && lines.length > 0) {
+        let prefix = lines[0];
+        while (prefix.length > 0 && byteLength(prefix) > budget)
+            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
+        kept.push(prefix);
+    }
+    const closing = [];
+    if (openFence !== null)
+        closing.push(openFence);
+    for (let i = 0; i < openDetails; i++)
+        closing.push('</details>');
+    const head = kept.join('\n');
+    const omitted = total - byteLength(head);
+    return [head, ...closing, '', note(omitted)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/plan.ts
+/**
+ * A plan rendered for review: file diffs, and the markdown of the job summary
+ * and the pull-request comment. The plan itself, and its hash, are the
+ * engine's (src/engine/plan.ts); this only shows it.
+ */
+
+
+
+
+function plan_sha256(data) {
+    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+/** Code-point order, the same in every locale. */
+function plan_compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function fileDiff(change, options = {}) {
+    const maxLines = options.maxLines ?? 400;
+    const before = change.before;
+    const after = change.after;
+    const metadata = [];
+    for (const field of ['mode', 'owner', 'group']) {
+        const from = field === 'mode' ? formatMode(before?.mode) : before?.[field];
+        const to = field === 'mode' ? formatMode(after?.mode) : after?.[field];
+        if (after !== null && to !== undefined && from !== to)
+            metadata.push(`${field} ${from ?? '(none)'} → ${to}`);
+    }
+    const beforeText = before === null ? '' : before.content;
+    const afterText = after === null ? '' : after.content;
+    if (beforeText === undefined || afterText === undefined) {
+        const short = (s) => (s === null ? 'absent' : s.sha256 ? `sha256 ${s.sha256.slice(0, 12)}` : 'unknown');
+        const same = before?.sha256 !== undefined && before.sha256 === after?.sha256;
+        return {
+            added: 0,
+            removed: 0,
+            metadata,
+            note: same
+                ? undefined
+                : change.sensitive
+                    ? 'content changes (sensitive: not shown)'
+                    : `content not read; ${short(before)} → ${short(after)}`,
+        };
+    }
+    if (beforeText === afterText)
+        return { added: 0, removed: 0, metadata };
+    const size = Buffer.byteLength(beforeText) + Buffer.byteLength(afterText);
+    // Myers' diff costs (lines x edits): a rewritten large file must not stall a plan.
+    const patch = size > MAX_DIFF_INPUT_BYTES
+        ? undefined
+        : structuredPatch(before === null ? '/dev/null' : `a${change.path}`, after === null ? '/dev/null' : `b${change.path}`, beforeText, afterText, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS });
+    if (patch === undefined) {
+        const digest = (text) => plan_sha256(text).slice(0, 12);
+        return {
+            added: 0,
+            removed: 0,
+            metadata,
+            note: change.sensitive
+                ? 'content changes (sensitive: not shown)'
+                : `content changes too much to show a diff; sha256 ${before === null ? 'absent' : digest(beforeText)} → ${after === null ? 'absent' : digest(afterText)}`,
+        };
+    }
+    let added = 0;
+    let removed = 0;
+    for (const hunk of patch.hunks) {
+        for (const line of hunk.lines) {
+            if (line.startsWith('+'))
+                added++;
+            else if (line.startsWith('-'))
+                removed++;
+        }
+    }
+    if (change.sensitive) {
+        return { added, removed, metadata, note: `content changes, +${added} −${removed} lines (sensitive: diff not shown)` };
+    }
+    const lines = formatPatch(patch, FILE_HEADERS_ONLY).replace(/\n$/, '').split('\n');
+    let diff = lines.join('\n');
+    if (lines.length > maxLines) {
+        diff = [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more diff lines not shown`].join('\n');
+    }
+    return { diff, added, removed, metadata };
+}
+/** Files larger than this (before + after) are not diffed. */
+const MAX_DIFF_INPUT_BYTES = 4 * 1024 * 1024;
+/** Diffs needing more line edits than this are not computed. */
+const MAX_DIFF_EDITS = 2000;
+/** Per-host change counts, for tables. */
+function changesByHost(plan) {
+    const byHost = new Map();
+    for (const h of plan.hosts)
+        byHost.set(h.name, []);
+    for (const c of plan.changes) {
+        const list = byHost.get(c.host) ?? [];
+        list.push(c);
+        byHost.set(c.host, list);
+    }
+    return byHost;
+}
+function kindCounts(changes) {
+    if (changes.length === 0)
+        return 'no changes';
+    const counts = new Map();
+    for (const c of changes)
+        counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
+    return CHANGE_KINDS.filter((k) => counts.has(k))
+        .map((k) => plan_plural(counts.get(k), KIND_LABELS[k]))
+        .join(', ');
+}
+const KIND_LABELS = {
+    file: 'file',
+    package: 'package',
+    service: 'service',
+    sql: 'SQL object',
+    cluster: 'cluster step',
+    user: 'system user',
+    directory: 'directory',
+};
+function plan_plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function formatFacts(facts) {
+    return Object.keys(facts)
+        .sort(plan_compare)
+        .map((k) => `${k}: ${facts[k]}`)
+        .join(' · ');
+}
+/**
+ * The plan as markdown: the per-host table first (what a reviewer scans), then
+ * every change in apply order, then the details (diffs last, they are long).
+ */
+function renderPlanMarkdown(plan, options) {
+    const h = '#'.repeat(options.headingLevel ?? 3);
+    const out = [];
+    const byHost = changesByHost(plan);
+    const changingHosts = [...byHost.values()].filter((l) => l.length > 0).length;
+    out.push(`${h} Plan: ${code(plan.command)} on ${code(plan.environment)}`, '');
+    const headline = plan.changes.length === 0
+        ? '**No changes.** The hosts already match the desired state.'
+        : `**${plan_plural(plan.changes.length, 'change')}** on ${plan_plural(changingHosts, 'host')}.`;
+    out.push(options.planHash ? `${headline} Plan hash ${code(options.planHash)}.` : headline, '');
+    if (options.hostTable !== false) {
+        const rows = [...byHost.entries()].map(([name, changes]) => {
+            const facts = plan.hosts.find((x) => x.name === name);
+            return [
+                markdown_cell(name),
+                markdown_cell(facts?.roles.join(', ')),
+                String(changes.length),
+                markdown_cell(changes.length === 0 ? '' : kindCounts(changes)),
+                markdown_cell(facts ? formatFacts(facts.facts) : ''),
+            ];
+        });
+        out.push(table(['host', 'roles', 'changes', 'kinds', 'facts'], rows), '');
+    }
+    if (plan.warnings.length > 0) {
+        out.push('> [!WARNING]');
+        for (const w of plan.warnings)
+            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
+        out.push('');
+    }
+    if (plan.changes.length > 0) {
+        out.push(`${h}# Changes, in apply order`, '');
+        out.push(table(['#', 'host', 'kind', 'action', 'target', 'summary'], plan.changes.map((c, i) => [
+            String(i + 1),
+            markdown_cell(c.host),
+            c.kind,
+            markdown_cell(changeAction(c)),
+            markdown_cell(changeTarget(c)),
+            markdown_cell(c.summary),
+        ])), '');
+        const details = plan.changes.map((c, i) => renderDetails(changeData(c), i + 1, options)).filter((d) => d !== null);
+        if (details.length > 0) {
+            out.push(`${h}# Details`, '');
+            out.push(...details);
+        }
+    }
+    return options.redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+function renderDetails(change, n, options) {
+    const title = `${n}. ${change.host}: ${changeAction(change)} ${changeTarget(change)}`;
+    const body = [];
+    switch (change.kind) {
+        case 'file': {
+            const d = fileDiff(change, options);
+            if (d.metadata.length > 0)
+                body.push(d.metadata.join(', '), '');
+            if (d.note)
+                body.push(`_${d.note}_`, '');
+            if (d.diff)
+                body.push(fence(d.diff, 'diff'), '');
+            break;
+        }
+        case 'package':
+            body.push(`${change.from ?? '(not installed)'} → ${change.to}`, '');
+            break;
+        case 'sql':
+            body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
+            break;
+        case 'cluster':
+        case 'user':
+            body.push(change.detail, '');
+            break;
+        case 'directory':
+        case 'service':
+            return null;
+    }
+    if (body.length === 0)
+        return null;
+    return [`<details><summary>${escapeHtml(title)}</summary>`, '', ...body, '</details>', ''].join('\n');
+}
+function escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 ;// CONCATENATED MODULE: ./src/report/annotations.ts
@@ -93619,30 +93566,12 @@ function formatAnnotation(record) {
     return `${where}${severity}${record.message}`;
 }
 
-;// CONCATENATED MODULE: ./src/report/log.ts
+;// CONCATENATED MODULE: ./src/log.ts
 function prefixed(message, host) {
     return host ? `[${host}] ${message}` : message;
 }
-/** A logger that keeps lines in memory: for tests and for the summary. */
-class MemoryLogger {
-    lines = [];
-    info(message, host) {
-        this.lines.push(prefixed(message, host));
-    }
-    warn(message, host) {
-        this.lines.push(`warning: ${prefixed(message, host)}`);
-    }
-    debug(message, host) {
-        this.lines.push(`debug: ${prefixed(message, host)}`);
-    }
-    async group(title, fn) {
-        this.lines.push(`## ${title}`);
-        return fn();
-    }
-}
 
 ;// CONCATENATED MODULE: ./src/report/run-report.ts
-
 function runStatus(report) {
     return report.error || report.apply?.status === 'failed' ? 'failed' : 'ok';
 }
@@ -93734,9 +93663,6 @@ function run_report_firstLine(text, max = 200) {
     const line = text.split(/\r?\n/, 1)[0] ?? '';
     return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
-function problemLines(problems) {
-    return problems.map((p) => formatProblem(p));
-}
 
 ;// CONCATENATED MODULE: ./src/report/outputs.ts
 
@@ -93826,118 +93752,6 @@ function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/report/summary.ts
-/**
- * The job summary: what an operator opens first after a run. The per-host
- * table comes first, then the failure, the apply steps and the plan, and the
- * long diffs last, so that truncation (GitHub refuses summaries over 1 MiB per
- * step) only ever cuts the least important part.
- */
-
-
-
-
-/** Well under GitHub's 1 MiB per step, leaving room for other steps' appends. */
-const SUMMARY_MAX_BYTES = 900 * 1024;
-function buildJobSummary(report, options) {
-    const { redactor } = options;
-    // Redact first, then escape: escaping first would turn a secret with "|" into "\|" that no longer matches.
-    const cell = (value) => markdown_cell(value === undefined || value === null ? value : redactor.redact(String(value)));
-    const status = runStatus(report);
-    const out = [];
-    out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
-    const rows = hostRows(report);
-    if (rows.length > 0) {
-        out.push(table(['host', 'roles', 'status', 'changes', 'notes'], rows.map((r) => [
-            cell(r.name),
-            cell(r.roles.join(', ')),
-            `${statusIcon(r.status)} ${r.status}`,
-            String(r.changes),
-            cell(r.notes),
-        ])), '');
-    }
-    const checks = report.checks ?? [];
-    if (checks.length > 0) {
-        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
-    }
-    out.push(headline(report), '');
-    const error = runError(report);
-    if (error) {
-        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${summary_oneLine(error.message)}`);
-        if (error.hint)
-            out.push('>', `> ${summary_oneLine(error.hint)}`);
-        out.push('');
-    }
-    const problems = runProblems(report);
-    if (problems.length > 0) {
-        const { emit, overflow } = planAnnotations(problems, redactor, options.annotationLimit);
-        out.push(`### Problems (${problems.length})`, '');
-        if (overflow.length > 0) {
-            out.push(`${emit.length} are shown as annotations on the file; GitHub shows at most 10 per type per step, so ${overflow.length} more are listed only here.`, '');
-        }
-        out.push(fence([...emit, ...overflow].map(formatAnnotation).join('\n')), '');
-    }
-    if (report.apply) {
-        out.push(`### Apply steps`, '');
-        if (report.apply.steps.length === 0)
-            out.push('Nothing to apply.', '');
-        else
-            out.push(table(['#', 'host', 'change', 'status', 'duration', 'error'], report.apply.steps.map((s, i) => [
-                String(i + 1),
-                cell(s.host),
-                cell(s.summary),
-                `${statusIcon(s.status)} ${s.status}`,
-                s.status === 'skipped' ? '' : summary_formatDuration(s.durationMs),
-                cell(s.error ?? ''),
-            ])), '');
-    }
-    if (report.plan) {
-        out.push(renderPlanMarkdown(report.plan, { redactor, planHash: report.planHash, headingLevel: 3, hostTable: false }), '');
-    }
-    for (const section of report.sections ?? []) {
-        out.push(`### ${section.title}`, '', section.markdown, '');
-    }
-    const text = redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
-    return truncateMarkdown(text, options.maxBytes ?? SUMMARY_MAX_BYTES, (omitted) => `> [!NOTE]\n> This summary was truncated: ${summary_formatBytes(omitted)} of details were left out (GitHub limits a step summary to 1 MiB). ` +
-        'The full result is in the `result` output and in the job log.\n');
-}
-function headline(report) {
-    const changes = report.plan?.changes.length ?? 0;
-    const failed = runStatus(report) === 'failed';
-    const reason = failureReason(report);
-    if (report.mode === 'plan') {
-        if (failed)
-            return `Plan failed${reason ? ` (${code(reason)})` : ''}; nothing was changed.`;
-        return changes === 0
-            ? 'Plan: no changes. The hosts match the desired state.'
-            : `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply${report.planHash ? `, plan hash ${code(report.planHash)}` : ''}. Nothing was changed.`;
-    }
-    const steps = report.apply?.steps ?? [];
-    const ok = steps.filter((s) => s.status === 'ok').length;
-    const skipped = steps.filter((s) => s.status === 'skipped').length;
-    if (failed) {
-        return `Apply failed${reason ? ` (${code(reason)})` : ''}: ${ok} of ${steps.length} change${steps.length === 1 ? '' : 's'} applied, ${skipped} skipped.`;
-    }
-    return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
-}
-function summary_oneLine(text) {
-    return text.replace(/\r?\n/g, ' ');
-}
-function summary_formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
-function summary_formatBytes(n) {
-    return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
-}
-function checkIcon(status) {
-    return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';
-}
-
 ;// CONCATENATED MODULE: ./src/report/console-reporter.ts
 /**
  * The CLI's reporter: human text on stderr (progress, the plan, the result),
@@ -93958,7 +93772,7 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_INVALID_INPUT = 2;
 const INPUT_REASONS = new Set(['invalid-input', 'invalid-inventory', 'missing-secret']);
-function console_reporter_exitCodeFor(report) {
+function exitCodeFor(report) {
     if (runStatus(report) === 'ok')
         return EXIT_OK;
     const reason = failureReason(report);
@@ -94025,7 +93839,7 @@ class ConsoleReporter {
                 String(i + 1),
                 s.host,
                 s.status,
-                s.status === 'skipped' ? '' : summary_formatDuration(s.durationMs),
+                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
                 s.summary + (s.error ? ` (${s.error.split('\n', 1)[0]})` : ''),
             ])));
             this.line('');
@@ -94050,7 +93864,7 @@ class ConsoleReporter {
         }
         if (this.json)
             this.stdout.write(JSON.stringify(buildResult(report, this.redactor), null, 2) + '\n');
-        return console_reporter_exitCodeFor(report);
+        return exitCodeFor(report);
     }
 }
 /** The plan for a terminal: the change list with diffs, hosts first. Not redacted: the caller's sink is. */
@@ -94062,8 +93876,8 @@ function renderPlanText(plan, options = {}) {
     for (const w of plan.warnings)
         out.push(`warning: ${w}`);
     plan.changes.forEach((c, i) => {
-        const change = change_changeData(c);
-        out.push(`  ${i + 1}. [${change.host}] ${change.kind} ${change_changeAction(change)} ${change_changeTarget(change)}: ${change.summary}`);
+        const change = changeData(c);
+        out.push(`  ${i + 1}. [${change.host}] ${change.kind} ${changeAction(change)} ${changeTarget(change)}: ${change.summary}`);
         const indent = (text) => text.split('\n').map((l) => `       ${l}`);
         switch (change.kind) {
             case 'file': {
@@ -95059,6 +94873,7 @@ function validateConcurrency(concurrency) {
 
 
 
+
 const { Client, utils } = (lib_default());
 const DEFAULT_RETRY = { attempts: 3, initialDelayMs: 1000, maxDelayMs: 10_000 };
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -95272,7 +95087,7 @@ function classifyConnectError(err, options, where, clientKey) {
                     `that the user name is right, and that sshd allows public key login for it (PubkeyAuthentication, AllowUsers, PermitRootLogin).`,
             }));
         case 'client-timeout':
-            return failureOf(true, new DeployError('ssh-failed', `${where}: timed out after ${(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s waiting for the SSH handshake`, {
+            return failureOf(true, new DeployError('ssh-failed', `${where}: timed out after ${formatDuration(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)} waiting for the SSH handshake`, {
                 host,
                 cause: err,
                 hint: 'Check that the host is up and that a firewall lets the runner (or the bastion) reach its SSH port.',
@@ -95716,8 +95531,8 @@ class SshHost {
     }
     timeoutError(purpose, timeoutMs, stoppedOnHost) {
         return new DeployError('command-failed', stoppedOnHost
-            ? `${this.name}: ${purpose} timed out after ${connection_formatDuration(timeoutMs)} and was stopped`
-            : `${this.name}: ${purpose} timed out after ${connection_formatDuration(timeoutMs)} and the host did not stop it; the channel was closed`, {
+            ? `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and was stopped`
+            : `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and the host did not stop it; the channel was closed`, {
             host: this.name,
             hint: stoppedOnHost
                 ? 'It was sent TERM (KILL 5 s later) on the host. If the step is legitimately slow, raise its timeout.'
@@ -95772,9 +95587,6 @@ function tail(text, maxLines = 20, maxChars = 2000) {
         t = `…${t.slice(-maxChars)}`;
     const lines = t.split('\n');
     return (lines.length > maxLines ? ['…', ...lines.slice(-maxLines)] : lines).join('\n').trim();
-}
-function connection_formatDuration(ms) {
-    return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }
 function connection_sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -101823,12 +101635,6 @@ async function reviewedPlanForRun(port, run, key) {
 }
 
 ;// CONCATENATED MODULE: ./src/github/plan-markdown.ts
-/**
- * The plan as the pull request comment shows it: the headline and a per-host
- * table open, each host's changes collapsed in its own <details> so a reviewer
- * opens only the hosts they care about. The job summary keeps the flat,
- * apply-ordered rendering; this is the same content regrouped.
- */
 
 
 function plan_markdown_plural(n, word) {
@@ -102210,6 +102016,108 @@ async function reportScheduledHealth(report, settings, deps) {
         deps.logger.warn(`the health issue was not updated: ${deps.redactor.redact(message)}`);
         return undefined;
     }
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+/**
+ * The job summary: what an operator opens first after a run. The per-host
+ * table comes first, then the failure, the apply steps and the plan, and the
+ * long diffs last, so that truncation (GitHub refuses summaries over 1 MiB per
+ * step) only ever cuts the least important part.
+ */
+
+
+
+
+
+/** Well under GitHub's 1 MiB per step, leaving room for other steps' appends. */
+const SUMMARY_MAX_BYTES = 900 * 1024;
+function buildJobSummary(report, options) {
+    const { redactor } = options;
+    // Redact first, then escape: escaping first would turn a secret with "|" into "\|" that no longer matches.
+    const cell = (value) => markdown_cell(value === undefined || value === null ? value : redactor.redact(String(value)));
+    const status = runStatus(report);
+    const out = [];
+    out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
+    const rows = hostRows(report);
+    if (rows.length > 0) {
+        out.push(table(['host', 'roles', 'status', 'changes', 'notes'], rows.map((r) => [
+            cell(r.name),
+            cell(r.roles.join(', ')),
+            `${statusIcon(r.status)} ${r.status}`,
+            String(r.changes),
+            cell(r.notes),
+        ])), '');
+    }
+    const checks = report.checks ?? [];
+    if (checks.length > 0) {
+        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
+    }
+    out.push(headline(report), '');
+    const error = runError(report);
+    if (error) {
+        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${summary_oneLine(error.message)}`);
+        if (error.hint)
+            out.push('>', `> ${summary_oneLine(error.hint)}`);
+        out.push('');
+    }
+    const problems = runProblems(report);
+    if (problems.length > 0) {
+        const { emit, overflow } = planAnnotations(problems, redactor, options.annotationLimit);
+        out.push(`### Problems (${problems.length})`, '');
+        if (overflow.length > 0) {
+            out.push(`${emit.length} are shown as annotations on the file; GitHub shows at most 10 per type per step, so ${overflow.length} more are listed only here.`, '');
+        }
+        out.push(fence([...emit, ...overflow].map(formatAnnotation).join('\n')), '');
+    }
+    if (report.apply) {
+        out.push(`### Apply steps`, '');
+        if (report.apply.steps.length === 0)
+            out.push('Nothing to apply.', '');
+        else
+            out.push(table(['#', 'host', 'change', 'status', 'duration', 'error'], report.apply.steps.map((s, i) => [
+                String(i + 1),
+                cell(s.host),
+                cell(s.summary),
+                `${statusIcon(s.status)} ${s.status}`,
+                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
+                cell(s.error ?? ''),
+            ])), '');
+    }
+    if (report.plan) {
+        out.push(renderPlanMarkdown(report.plan, { redactor, planHash: report.planHash, headingLevel: 3, hostTable: false }), '');
+    }
+    for (const section of report.sections ?? []) {
+        out.push(`### ${section.title}`, '', section.markdown, '');
+    }
+    const text = redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+    return truncateMarkdown(text, options.maxBytes ?? SUMMARY_MAX_BYTES, (omitted) => `> [!NOTE]\n> This summary was truncated: ${formatBytes(omitted)} of details were left out (GitHub limits a step summary to 1 MiB). ` +
+        'The full result is in the `result` output and in the job log.\n');
+}
+function headline(report) {
+    const changes = report.plan?.changes.length ?? 0;
+    const failed = runStatus(report) === 'failed';
+    const reason = failureReason(report);
+    if (report.mode === 'plan') {
+        if (failed)
+            return `Plan failed${reason ? ` (${code(reason)})` : ''}; nothing was changed.`;
+        return changes === 0
+            ? 'Plan: no changes. The hosts match the desired state.'
+            : `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply${report.planHash ? `, plan hash ${code(report.planHash)}` : ''}. Nothing was changed.`;
+    }
+    const steps = report.apply?.steps ?? [];
+    const ok = steps.filter((s) => s.status === 'ok').length;
+    const skipped = steps.filter((s) => s.status === 'skipped').length;
+    if (failed) {
+        return `Apply failed${reason ? ` (${code(reason)})` : ''}: ${ok} of ${steps.length} change${steps.length === 1 ? '' : 's'} applied, ${skipped} skipped.`;
+    }
+    return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
+}
+function summary_oneLine(text) {
+    return text.replace(/\r?\n/g, ' ');
+}
+function checkIcon(status) {
+    return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';
 }
 
 ;// CONCATENATED MODULE: ./src/report/actions-reporter.ts

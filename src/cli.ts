@@ -193,9 +193,3 @@ function readKnownHosts(flag: string | undefined, env: NodeJS.ProcessEnv): strin
   const fallback = join(homedir(), '.ssh', 'known_hosts');
   return existsSync(fallback) ? readBoundedFile(fallback, MAX_KNOWN_HOSTS_BYTES, 'known_hosts', KNOWN_HOSTS_HINT).toString('utf8') : '';
 }
-
-/** Exit status by failure reason: 2 when the operator's input is wrong, 1 otherwise. */
-export function exitCodeFor(reason: string | undefined): number {
-  if (!reason) return 0;
-  return reason === 'invalid-input' || reason === 'invalid-inventory' || reason === 'missing-secret' ? 2 : 1;
-}

@@ -11,7 +11,7 @@ import {
   type Environment,
   type Host,
 } from './inventory/index.js';
-import type { Logger } from './report/log.js';
+import type { Logger } from './log.js';
 import type { RunReport } from './report/run-report.js';
 import { withConnection } from './report/connection.js';
 import type { RunRequest } from './request.js';

@@ -1,7 +1,6 @@
 import type { CommandNeeds, Environment } from '../inventory/index.js';
 import type { CommandSpec, RunRequest } from '../request.js';
-import type { CommandRunner } from './context.js';
-import type { PreflightOutcome } from './preflight/preflight.js';
+import type { CommandRunner, PreflightOutcome } from './context.js';
 
 /**
  * Everything lms-ha knows about one command, in one place: its name and

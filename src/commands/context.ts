@@ -2,11 +2,21 @@ import type { CheckResult } from '../check.js';
 import type { Redactor } from '../engine/redact.js';
 import type { HostFacts } from '../facts/host.js';
 import type { Environment, Host, Inventory, Secrets } from '../inventory/index.js';
-import type { RunReport } from '../report/run-report.js';
-import type { Logger } from '../report/log.js';
+import type { DeployError } from '../errors.js';
+import type { HostRow, RunReport } from '../report/run-report.js';
+import type { Logger } from '../log.js';
 import type { RunRequest } from '../request.js';
 import type { HostResult } from '../ssh/pool.js';
 import type { RemoteHost } from '../ssh/types.js';
+
+/** What preflight, the first step of every run, found; commands that tolerate unreachable hosts judge it. */
+export interface PreflightOutcome {
+  facts: Map<string, HostFacts>;
+  checks: CheckResult[];
+  hosts: HostRow[];
+  /** Set when a host could not be reached or a check failed. */
+  error?: DeployError;
+}
 
 /**
  * What every command receives once the run is validated and preflight has

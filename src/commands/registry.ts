@@ -13,7 +13,7 @@ import { deployLbCommand } from './deploy-lb/deploy-lb.js';
 import { migrateStorageCommand } from './migrate-storage/migrate-storage.js';
 import { preflightCommand } from './preflight/preflight.js';
 import { recoverCommand } from './recover/recover.js';
-import { unlockCommand } from './unlock.js';
+import { unlockCommand } from './unlock/unlock.js';
 import { verifyHaCommand } from './verify-ha/verify-ha.js';
 
 /** A command that is named but not built yet: asking for it says so and changes nothing. */

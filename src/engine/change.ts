@@ -6,7 +6,7 @@
  * component that computed it. Hashing and rendering never look at `apply`, so
  * two plans that would do the same thing hash the same, whatever closures they carry.
  */
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import type { RemoteHost } from '../ssh/types.js';
 
 export const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster', 'user', 'directory'] as const;

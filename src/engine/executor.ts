@@ -5,7 +5,7 @@
  * node gets restarted into a broken cluster.
  */
 import { DeployError, type FailureReason } from '../errors.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { changeData, type ChangeKind } from './change.js';
 import { planHash, planHasSecretContent, type Plan, type PlanHashOptions } from './plan.js';

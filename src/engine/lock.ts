@@ -33,7 +33,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { DeployError } from '../errors.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import type { RemoteHost } from '../ssh/types.js';
 
 export const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';

@@ -4,7 +4,8 @@
  * opens only the hosts they care about. The job summary keeps the flat,
  * apply-ordered rendering; this is the same content regrouped.
  */
-import { changesByHost, kindCounts, renderPlanMarkdown, type Plan } from '../engine/plan.js';
+import type { Plan } from '../engine/plan.js';
+import { changesByHost, kindCounts, renderPlanMarkdown } from '../report/plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { cell, table } from '../report/markdown.js';
 

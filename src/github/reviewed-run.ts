@@ -18,7 +18,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { DeployError, toDeployError } from '../errors.js';
 import type { Redactor } from '../engine/redact.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import { failureReason, runError, runStatus, type RunReport } from '../report/run-report.js';
 import type { CommandName, RunRequest } from '../request.js';
 import { runContextFrom, type RunContext } from './context.js';

@@ -7,7 +7,7 @@
  */
 import { healthReportMarkdown } from '../commands/verify-ha/checks.js';
 import type { Redactor } from '../engine/redact.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import { failureReason, runError, runStatus, type RunReport } from '../report/run-report.js';
 import { runContextFrom } from './context.js';
 import { reportHealth, type HealthResult, type VerifyOutcome } from './health-issue.js';

@@ -4,11 +4,11 @@
  * loading, before any connection: a deploy-lb against an environment without
  * load balancers must fail here, not after preflight has logged into every host.
  */
-import { DeployError, formatProblem, type InputProblem } from '../errors';
-import type { EnvironmentSpec, Inventory, Role } from './schema';
-import { detachedSource, originOf, sortProblems } from './source';
-import type { Environment } from './environment';
-import type { Path } from './paths';
+import { DeployError, formatProblem, type InputProblem } from '../errors.js';
+import type { EnvironmentSpec, Inventory, Role } from './schema.js';
+import { detachedSource, originOf, sortProblems } from './source.js';
+import type { Environment } from './environment.js';
+import type { Path } from './paths.js';
 
 type Section = 'database' | 'load_balancer' | 'storage';
 

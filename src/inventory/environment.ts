@@ -4,7 +4,7 @@
  * inventory's snake_case keys and its paths to secret references, so a value
  * here can still be traced to its line in the file.
  */
-import { DeployError } from '../errors';
+import { DeployError } from '../errors.js';
 import {
   DEFAULTS,
   defaultBrickPath,
@@ -19,11 +19,11 @@ import {
   type Role,
   type SecretRef,
   type StorageSpec,
-} from './schema';
-import { parseCidr4 } from './net';
-import { didYouMean } from './paths';
-import { PRESET_DATABASES, presetDefinition } from './presets';
-import { detachedSource, originOf, rememberSource } from './source';
+} from './schema.js';
+import { parseCidr4 } from './net.js';
+import { didYouMean } from './paths.js';
+import { PRESET_DATABASES, presetDefinition } from './presets.js';
+import { detachedSource, originOf, rememberSource } from './source.js';
 
 export interface HostSsh {
   user: string;

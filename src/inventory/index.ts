@@ -3,7 +3,7 @@
  * environment (defaults applied), check it has what the command needs, then
  * resolve its secrets. Nothing here touches the network.
  */
-export { loadInventory, parseInventory, type ParsedInventory } from './load';
+export { loadInventory, parseInventory, type ParsedInventory } from './load.js';
 export {
   selectEnvironment,
   hostsWithRole,
@@ -22,9 +22,9 @@ export {
   type S3Storage,
   type NoStorage,
   type Migrate,
-} from './environment';
-export { requiredRoles, checkCommandNeeds, type CommandNeeds } from './commands';
-export { resolveSecrets, findSecretReferences, Secrets, type SecretReference } from './secrets';
+} from './environment.js';
+export { requiredRoles, checkCommandNeeds, type CommandNeeds } from './commands.js';
+export { resolveSecrets, findSecretReferences, Secrets, type SecretReference } from './secrets.js';
 export {
   DEFAULTS,
   ROLES,
@@ -36,4 +36,4 @@ export {
   type HostSpec,
   type Role,
   type SecretRef,
-} from './schema';
+} from './schema.js';

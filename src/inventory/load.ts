@@ -5,12 +5,12 @@
  */
 import { LineCounter, parseDocument, visit, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type YAMLError } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
-import { DeployError, formatProblem, type InputProblem } from '../errors';
-import { InventorySchema, JSON_SCHEMA_PATH, type Inventory } from './schema';
-import { schemaProblems, typeboxProblems } from './validate';
-import { semanticProblems } from './semantic';
-import { rememberSource, sortProblems, toInputProblem, yamlSource, type InventorySource } from './source';
-import type { PathProblem } from './paths';
+import { DeployError, formatProblem, type InputProblem } from '../errors.js';
+import { InventorySchema, JSON_SCHEMA_PATH, type Inventory } from './schema.js';
+import { schemaProblems, typeboxProblems } from './validate.js';
+import { semanticProblems } from './semantic.js';
+import { rememberSource, sortProblems, toInputProblem, yamlSource, type InventorySource } from './source.js';
+import type { PathProblem } from './paths.js';
 
 /**
  * Aliases expand when read. What is bounded is the size of the expanded data

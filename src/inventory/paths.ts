@@ -95,17 +95,6 @@ export function showValue(value: unknown): string {
   return String(value);
 }
 
-/** What kind of value it is, for places where the value itself must not be shown. */
-export function showKind(value: unknown): string {
-  if (value === null || value === undefined) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return 'a plain string';
-  if (typeof value === 'number') return 'a number';
-  if (typeof value === 'boolean') return 'true/false';
-  return typeof value;
-}
-
 // ---------------------------------------------------------------------------
 // "Did you mean"
 

@@ -5,7 +5,7 @@
  * settings the platform wants from the cluster, and what it sees in a failover.
  * The connection settings themselves are rendered by src/components/platform.
  */
-import type { AppPreset } from './schema';
+import type { AppPreset } from './schema.js';
 
 export type PlatformPreset = Exclude<AppPreset, 'custom'>;
 

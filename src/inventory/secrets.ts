@@ -6,11 +6,11 @@
  */
 import { inspect } from 'node:util';
 import type { TSchema } from '@sinclair/typebox';
-import { DeployError, formatProblem, type InputProblem } from '../errors';
-import { EnvironmentSchema, SECRET_REF_TITLE, type SecretRef } from './schema';
-import { describe, type Path } from './paths';
-import { detachedSource, originOf, sortProblems } from './source';
-import type { Environment } from './environment';
+import { DeployError, formatProblem, type InputProblem } from '../errors.js';
+import { EnvironmentSchema, SECRET_REF_TITLE, type SecretRef } from './schema.js';
+import { describe, type Path } from './paths.js';
+import { detachedSource, originOf, sortProblems } from './source.js';
+import type { Environment } from './environment.js';
 
 export interface SecretReference {
   name: string;

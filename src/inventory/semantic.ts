@@ -4,10 +4,10 @@
  * hold, two services on one port). They run only on environments that passed
  * the schema, so every field has the type the schema promises.
  */
-import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema';
-import { checkAddress, isLoopback, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net';
-import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths';
-import { PRESET_DATABASES, presetDefinition } from './presets';
+import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema.js';
+import { checkAddress, isLoopback, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net.js';
+import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths.js';
+import { PRESET_DATABASES, presetDefinition } from './presets.js';
 
 export interface SemanticContext {
   /** 1-based line of the node at `path`, for messages like "first defined at line 12". */

@@ -7,8 +7,8 @@
  * roles a command needs) can still point at the right line.
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
-import type { InputProblem, SourcePosition } from '../errors';
-import type { Path, PathProblem, Target } from './paths';
+import type { InputProblem, SourcePosition } from '../errors.js';
+import type { Path, PathProblem, Target } from './paths.js';
 
 export interface InventorySource {
   file: string;

@@ -11,8 +11,8 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { SECRET_REF_TITLE } from './schema';
-import { describe, describeContainer, didYouMean, type Path, type PathProblem, showValue } from './paths';
+import { SECRET_REF_TITLE } from './schema.js';
+import { describe, describeContainer, didYouMean, type Path, type PathProblem, showValue } from './paths.js';
 
 /** Validation keywords the walker implements. */
 export const VALIDATION_KEYWORDS = [

@@ -7,7 +7,7 @@
  */
 import { DeployError } from '../errors.js';
 import { changeId, type PlannedChange } from '../engine/change.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import { shellQuote } from '../ssh/quote.js';
 import type { RemoteHost } from '../ssh/types.js';
 

@@ -4,7 +4,7 @@
  * (once per new reason, not once per poll) and ends in an error that says
  * what was last seen.
  */
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 
 /** What one poll saw: `{ done: value }` when ready, else the reason to keep waiting. */
 export type Poll<T> = { done: T } | { waiting: string };

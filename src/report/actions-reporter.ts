@@ -8,7 +8,7 @@ import * as actionsCore from '@actions/core';
 
 import { Redactor } from '../engine/redact.js';
 import { ANNOTATIONS_PER_TYPE, planAnnotations, type AnnotationRecord, type ReportProblem, type Severity } from './annotations.js';
-import { prefixed, type Logger } from './log.js';
+import { prefixed, type Logger } from '../log.js';
 import { buildOutputs, type ActionOutputs } from './outputs.js';
 import { runError, runProblems, runStatus, type RunReport } from './run-report.js';
 import { buildJobSummary } from './summary.js';

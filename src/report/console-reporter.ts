@@ -5,14 +5,15 @@
  * `file:line:col: message`, which terminals and editors turn into links.
  */
 import { changeAction, changeTarget, changeData } from '../engine/change.js';
-import { fileDiff, type Plan } from '../engine/plan.js';
+import type { Plan } from '../engine/plan.js';
+import { fileDiff } from './plan.js';
 import { Redactor } from '../engine/redact.js';
 import type { FailureReason } from '../errors.js';
 import { formatAnnotation, planAnnotations } from './annotations.js';
-import { prefixed, type Logger } from './log.js';
+import { prefixed, type Logger } from '../log.js';
 import { buildResult } from './outputs.js';
 import { failureReason, hostRows, runError, runProblems, runStatus, type RunReport } from './run-report.js';
-import { formatDuration } from './summary.js';
+import { formatDuration } from '../format.js';
 
 export interface TextSink {
   write(chunk: string): unknown;

@@ -85,7 +85,6 @@ export function truncateMarkdown(text: string, maxBytes: number, note: (omittedB
     let prefix = lines[0]!;
     while (prefix.length > 0 && byteLength(prefix) > budget) prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
     kept.push(prefix);
-    used = byteLength(prefix) + 1;
   }
 
   const closing: string[] = [];

@@ -3,7 +3,6 @@
  * summary, the outputs and the CLI's text all derive from it, so they agree.
  */
 import type { DeployError, FailureReason } from '../errors.js';
-import { formatProblem } from '../errors.js';
 import type { ApplyResult } from '../engine/executor.js';
 import type { Plan } from '../engine/plan.js';
 import type { CommandName, Mode } from '../request.js';
@@ -143,8 +142,4 @@ export function statusIcon(status: HostStatus | RunStatus | 'skipped'): string {
 export function firstLine(text: string, max = 200): string {
   const line = text.split(/\r?\n/, 1)[0] ?? '';
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
-}
-
-export function problemLines(problems: ReportProblem[]): string[] {
-  return problems.map((p) => formatProblem(p));
 }

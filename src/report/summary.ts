@@ -4,7 +4,7 @@
  * long diffs last, so that truncation (GitHub refuses summaries over 1 MiB per
  * step) only ever cuts the least important part.
  */
-import { renderPlanMarkdown } from '../engine/plan.js';
+import { renderPlanMarkdown } from './plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { formatAnnotation, planAnnotations } from './annotations.js';
 import { cell as escapeCell, code, fence, table, truncateMarkdown } from './markdown.js';
@@ -18,6 +18,7 @@ import {
   statusIcon,
   type RunReport,
 } from './run-report.js';
+import { formatDuration, formatBytes } from '../format.js';
 
 /** Well under GitHub's 1 MiB per step, leaving room for other steps' appends. */
 export const SUMMARY_MAX_BYTES = 900 * 1024;
@@ -155,16 +156,7 @@ function oneLine(text: string): string {
   return text.replace(/\r?\n/g, ' ');
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
 
-function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
-}
 
 function checkIcon(status: 'ok' | 'warn' | 'fail'): string {
   return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';

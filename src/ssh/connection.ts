@@ -18,11 +18,12 @@ import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import { createHostVerifier, preferredHostKeyAlgorithms, type PresentedHostKey } from './host-key.js';
 import { fingerprintSha256, type KnownHostsDb } from './known-hosts.js';
 import { shellQuote, wrapCommand } from './quote.js';
 import type { RemoteHost, RemoteProcess, RunOptions, RunResult, SpawnOptions, WriteFileOptions } from './types.js';
+import { formatDuration } from '../format.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -347,7 +348,7 @@ function classifyConnectError(
     case 'client-timeout':
       return failureOf(
         true,
-        new DeployError('ssh-failed', `${where}: timed out after ${(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000}s waiting for the SSH handshake`, {
+        new DeployError('ssh-failed', `${where}: timed out after ${formatDuration(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)} waiting for the SSH handshake`, {
           host,
           cause: err,
           hint: 'Check that the host is up and that a firewall lets the runner (or the bastion) reach its SSH port.',
@@ -922,9 +923,6 @@ export function tail(text: string, maxLines = 20, maxChars = 2000): string {
   return (lines.length > maxLines ? ['…', ...lines.slice(-maxLines)] : lines).join('\n').trim();
 }
 
-function formatDuration(ms: number): string {
-  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,7 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { DeployError, toDeployError } from '../errors.js';
-import type { Logger } from '../report/log.js';
+import type { Logger } from '../log.js';
 import { connectHost, type ConnectOptions, type RetryOptions, type SshHost } from './connection.js';
 import type { KnownHostsDb } from './known-hosts.js';
 

@@ -7,7 +7,7 @@ import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, t
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 import { expectClusterFormed, wsrep } from './galera.js';
 
-// deploy-db e2e (issue 3): `database.package_version` for real. The lab's
+// deploy-db e2e: `database.package_version` for real. The lab's
 // package repository holds two MariaDB 10.11 releases (bookworm's and the
 // newer one from bookworm-security, see test/lab/lab.sh), so a pin to the
 // older one has to win over the newer candidate on bare hosts, and moving the

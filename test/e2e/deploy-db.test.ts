@@ -7,7 +7,7 @@ import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, t
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 import { expectClusterFormed, wsrep } from './galera.js';
 
-// deploy-db e2e (issue 3): bare Debian hosts to a Synced 3-node MariaDB Galera
+// deploy-db e2e: bare Debian hosts to a Synced 3-node MariaDB Galera
 // cluster, run exactly as the Actions runner runs the bundle. The suite starts
 // from freshly re-created lab hosts, so it needs the lab to itself.
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, labHost, readLabState, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 
@@ -278,6 +278,7 @@ describe('deploy-lb (HAProxy) on the lab', () => {
       if (started.code !== 0) {
         // Say why before failing: the unit's journal is gone with the lab.
         const journal = labExec(writer, 'journalctl -u mariadb --no-pager -n 60; tail -n 40 /var/lib/mysql/*.err 2>/dev/null', { allowFailure: true });
+        // eslint-disable-next-line no-unsafe-finally -- a writer left stopped would break every later suite: this failure must win
         throw new Error(`mariadb did not start again on ${writer}: ${started.stderr}\n${journal.stdout}`);
       }
     }

@@ -52,9 +52,6 @@ ${extraHosts.map((h) => `      - { name: ${h.name}, address: ${h.address}, roles
   return path;
 }
 
-/** Secret variables the lab-db environment references; tests pass canary values. */
-export const LAB_DB_SECRETS = ['LAB_APP_DB_PASSWORD', 'LAB_SST_PASSWORD'] as const;
-
 /**
  * A Galera environment on db1-3 (append with writeLabInventory's `extra`):
  * small memory settings, an app database and a user limited to the lab segment.

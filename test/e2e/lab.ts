@@ -55,7 +55,7 @@ export function labExec(host: string, command: string, options: { allowFailure?:
   } catch (error) {
     const e = error as { status?: number; stdout?: string; stderr?: string };
     if (!options.allowFailure) {
-      throw new Error(`lab exec on ${host} failed (${e.status}): ${command}\n${e.stderr ?? ''}`);
+      throw new Error(`lab exec on ${host} failed (${e.status}): ${command}\n${e.stderr ?? ''}`, { cause: error });
     }
     return { code: e.status ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }

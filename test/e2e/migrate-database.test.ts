@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 
-// migrate-storage, database part (issue 6): a generated single-server MariaDB
+// migrate-storage, database part: a generated single-server MariaDB
 // on x01 (a host without roles) is refused while it has tables Galera cannot
 // replicate, then copied with conversion into the 3-node cluster through the
 // writer, verified by the command, and checked here independently on every node.

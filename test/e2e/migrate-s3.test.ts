@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { writeLabInventory } from './inventory.js';
 
-// migrate-storage, S3 part (issue 6): a directory of x01 (a host without
+// migrate-storage, S3 part: a directory of x01 (a host without
 // roles, the old server) copied into a bucket of a real S3-compatible server
 // by rclone, which the product installs on x01 from Debian's package. The
 // server is s3rver (npm, devDependency), run in the runner's namespace so the

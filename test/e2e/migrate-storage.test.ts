@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { labExec, readLabState, REPO_ROOT, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { writeLabInventory } from './inventory.js';
 
-// migrate-storage e2e (issue 6, GlusterFS and files). Lab layout, chosen here:
+// migrate-storage e2e (GlusterFS and files). Lab layout, chosen here:
 // - db1..db3 hold the bricks (role storage). lab.sh gives them a filesystem of
 //   their own at /srv/gluster, so the default brick /srv/gluster/moodledata is
 //   not on "/" and the root-filesystem refusal is real: /srv/data is on "/".
@@ -195,9 +195,8 @@ describe('migrate-storage: GlusterFS and files', () => {
   const db3Brick = () => `${state.hosts.find((h) => h.name === 'db3')!.address}:/srv/gluster/${VOLUME}`;
   const db3BrickPort = async (want: 'online' | 'offline' = 'online'): Promise<string> => {
     const deadline = Date.now() + 60_000;
-    let last = '';
     for (;;) {
-      last = labExec('db1', `gluster volume status ${VOLUME}`, { allowFailure: true }).stdout;
+      const last = labExec('db1', `gluster volume status ${VOLUME}`, { allowFailure: true }).stdout;
       const m = new RegExp(`^Brick ${db3Brick().replace(/\./g, '\\.')}\\s+(\\S+)\\s+\\S+\\s+([YN])\\s`, 'm').exec(last);
       if (want === 'offline' && m?.[2] === 'N') return 'offline';
       // A starting brick shows N/A for a second or two before it signs in with its port.
@@ -274,10 +273,9 @@ describe('migrate-storage: GlusterFS and files', () => {
       await repairDb3BrickWithMigrateStorage(`restart brick ${db3Brick()}: running without a port (GlusterFS restart race)`);
     }
     const deadline = Date.now() + 180_000;
-    let pending = '';
     for (;;) {
       labExec('db1', `gluster volume heal ${VOLUME} >/dev/null 2>&1`, { allowFailure: true });
-      pending = labExec('db1', `gluster volume heal ${VOLUME} info summary`, { allowFailure: true }).stdout;
+      const pending = labExec('db1', `gluster volume heal ${VOLUME} info summary`, { allowFailure: true }).stdout;
       const counts = [...pending.matchAll(/Total Number of entries: (\S+)/g)].map((m) => m[1]);
       if (counts.length === 3 && counts.every((c) => c === '0')) break;
       if (Date.now() > deadline) throw new Error(`heal did not complete in 180 s:\n${pending}`);

@@ -6,7 +6,7 @@ import { FakeGitHub } from '../unit/github/fake-github-server.js';
 import { labExec, tempDir } from './lab.js';
 import { LBS, MOUNT, STORAGE_ENVIRONMENT, ensurePlatform, openPlatform, waitForFailures, waitForPass, type Platform } from './verify-ha-platform.js';
 
-// verify-ha e2e test 2 (issue 5): each fault induced on the real platform
+// verify-ha e2e, faults: each fault induced on the real platform
 // fails with the right check named and nothing else failing, and is undone
 // before the next. The platform (deploy-db + deploy-lb) is shared with the
 // drills suite and deployed only if it is not already there and healthy.

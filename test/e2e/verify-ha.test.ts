@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LAB_STATE_PATH, labExec, labHost, readLabState, runAction, tempDir, type LabState } from './lab.js';
 import { writeLabInventory } from './inventory.js';
 
-// verify-ha against the lab, READ-ONLY (issue 5, e2e test 1): whatever the
+// verify-ha against the lab, READ-ONLY: whatever the
 // other commands have deployed must pass, with each deployed layer's checks
 // in the table. Layers that are not deployed (yet) are left out of the
 // inventory, so this suite can run at any stage of the lab and never changes

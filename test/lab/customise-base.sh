@@ -23,7 +23,7 @@ mkdir -p /srv/lab-apt
 # --- sshd: every host must get its OWN host keys (that is what makes known_hosts
 # pinning testable), so none may live in the shared image. Debian's ssh.service
 # runs `sshd -t` first, which fails without keys: reset the ExecStartPre list and
-# generate the keys before the syntax check (pitfall in shared/lab.md).
+# generate the keys before the syntax check (found building the lab).
 rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/systemd/system/ssh.service.d
 cat > /etc/systemd/system/ssh.service.d/lab-host-keys.conf <<'EOF'
@@ -54,7 +54,7 @@ chown pwuser:pwuser /home/pwuser/.ssh
 
 # --- identity: written per host by lab.sh. /etc/hosts deliberately has NO entry
 # for the host's own name: real hosts often look like this and the product's
-# provision step must write /etc/hosts for the inventory (shared/lab.md).
+# provision step must write /etc/hosts for the inventory.
 rm -f /etc/hostname
 cat > /etc/hosts <<'EOF'
 127.0.0.1	localhost

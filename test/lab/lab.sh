@@ -8,7 +8,7 @@
 #   lab.sh exec HOST -- CMD   run CMD inside HOST (nsenter; works even with sshd stopped)
 #   lab.sh ssh HOST [CMD]     ssh from the runner namespace as root (priv1 via the bastion)
 #
-# Facts and pitfalls this follows are in shared/lab.md; docs/lab.md describes the lab.
+# docs/lab.md describes the lab.
 # Must run as root. Nothing here ever routes lab traffic off the machine: lab
 # namespaces have no default route and the root namespace has none into the lab.
 set -euo pipefail

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import ssh2 from 'ssh2';
 import { Redactor } from '../../src/engine/redact.js';
-import { MemoryLogger } from '../../src/report/log.js';
+import { MemoryLogger } from '../support/memory-logger.js';
 import { COMMANDS } from '../../src/commands/registry.js';
 import { parseRequest } from '../../src/request.js';
 import { executeRun } from '../../src/run.js';

@@ -14,7 +14,7 @@ import { changeId, type PlannedChange } from '../../engine/change.js';
 import { createPlan, secretFingerprint, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import {
   appAccounts,
   compareGaleraConfig,
@@ -58,7 +58,7 @@ import {
 } from '../../components/galera/membership.js';
 import { configuredWriter } from '../../components/haproxy/configured-writer.js';
 import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
-import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
 import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../components/galera/facts.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';

@@ -1,7 +1,7 @@
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (issue 4, seeds 000, 001, 004).
+ * asks (see docs/deploy-lb.md).
  *
  * Facts first, every host in parallel (packages, users, directories, files
  * with digests, unit states; the clustercheck and monitor accounts from the
@@ -26,7 +26,7 @@ import { changeId, type PlannedChange } from '../../engine/change.js';
 import { createPlan, secretFingerprint, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../../inventory/environment.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import {
@@ -898,7 +898,7 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
   };
 }
 
-/** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
+/** deploy-lb as the registry runs it (tests build their own with createDeployLb and a fake package fetcher). */
 export const deployLb: CommandRunner = createDeployLb();
 
 export const deployLbCommand: CommandDescriptor = {

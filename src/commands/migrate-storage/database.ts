@@ -25,7 +25,7 @@ import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
 import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
 import { hostsWithRole, type Host } from '../../inventory/index.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import type { RemoteHost, RemoteProcess, RunResult } from '../../ssh/types.js';
 import {
   checksumScript,
@@ -59,6 +59,7 @@ import { queryNodeStatus, runSqlScript } from '../../components/galera/orchestra
 import { parseBatchRows } from '../../components/galera/table.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
+import { formatBytes, formatDuration } from '../../format.js';
 
 /** A dump of a large database takes hours, not minutes. */
 const DUMP_TIMEOUT_MS = 12 * 60 * 60_000;
@@ -190,17 +191,6 @@ function sum(values: Iterable<number>): number {
   return n;
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 /** Per-table lines for the plan: the reviewer sees what moves before it moves. */
 function tableLines(g: DatabaseGathered): string[] {
@@ -318,8 +308,8 @@ function lastLines(text: string, n = 3): string {
 /**
  * Bounds of one streamed dump step. The step ends when both remote processes
  * have ended; these turn every way it could instead wait forever into a
- * host error (issue 6: an import once waited for its end of input for over
- * 11 minutes in CI).
+ * host error (an import once waited for its end of input for over 11 minutes
+ * in CI).
  */
 export interface StreamLimits {
   /** Nothing moved through the pipe for this long while the dump was still sending. */
@@ -346,9 +336,6 @@ function exitText(r: RunResult & { signal?: string }): string {
   return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
 }
 
-function formatDuration(ms: number): string {
-  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
-}
 
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
 export async function runStep(

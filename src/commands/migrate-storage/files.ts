@@ -19,7 +19,7 @@ import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
 import type { Environment, GlusterStorage, Host } from '../../inventory/index.js';
 import { hostsWithRole } from '../../inventory/index.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { splitSections } from '../../components/galera/facts.js';
@@ -48,6 +48,7 @@ import {
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
 import { packageChanges, setVolumeRoot } from './gluster.js';
+import { formatBytes } from '../../format.js';
 
 /** The copy may take hours on a big moodledata; the on-host timeout still bounds it. */
 const TRANSFER_TIMEOUT_MS = 24 * 3600_000;
@@ -300,16 +301,6 @@ export async function gatherFiles(context: Pick<CommandContext, 'host'>, s: File
   };
 }
 
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 /** The failing rows of a verdict as one message. */
 function verdictProblems(cmp: ManifestComparison, where: { source: string; target: string; path: string }): { message: string; hint?: string } | null {

@@ -9,7 +9,7 @@ import { DeployError } from '../../errors.js';
 import { changeId, formatMode, type PlannedChange } from '../../engine/change.js';
 import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../../inventory/index.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { splitSections } from '../../components/galera/facts.js';
@@ -271,7 +271,7 @@ async function repairBrick(host: RemoteHost, volume: string, repair: BrickRepair
     await sleep(1000);
   }
   const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
-  let last = 'not listed';
+  let last: string;
   for (;;) {
     const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
     const s = brickStatusOf(repair.brick, status);

@@ -18,7 +18,7 @@ import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
 import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
 import type { Host } from '../../inventory/index.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import {
   addRcloneCheckOutput,

@@ -1,5 +1,5 @@
 /**
- * The Galera health endpoint HAProxy checks on every db node (seed 004: port 9200).
+ * The Galera health endpoint HAProxy checks on every db node (port 9200, the clustercheck convention).
  *
  * Pure rendering only: the script, its two systemd units, the MariaDB account it
  * logs in as, and a parser for its answer (used by verify-ha). Nothing here
@@ -32,7 +32,7 @@ export const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
 export interface ClustercheckModel {
   /** This db node's own address: the socket binds to it, not to every interface. */
   listenAddress: string;
-  /** Default 9200 (seed 004). */
+  /** Default 9200, clustercheck's usual port. */
   port?: number;
   /** Load balancer addresses: the only remote peers allowed to connect. */
   allowedSources: string[];

@@ -4,7 +4,7 @@
  * with short timeouts (never a fixed sleep).
  */
 import { DeployError } from '../../errors.js';
-import type { Logger } from '../../report/log.js';
+import type { Logger } from '../../log.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { aptInstall } from '../../operations/packages.js';
 import { startService } from '../../operations/service.js';
@@ -60,7 +60,7 @@ export async function waitForNode(
 ): Promise<NodeStatus> {
   const started = Date.now();
   const pollMs = options.pollMs ?? 250;
-  let last = 'no answer yet';
+  let last: string;
   let lastLogged = '';
   for (;;) {
     const status = await queryNodeStatus(host);

@@ -33,6 +33,7 @@ const STRING_ESCAPES: Record<string, string> = {
  * Non-ASCII text is passed through: the script also runs `SET NAMES utf8mb4`.
  */
 export function quoteString(value: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL and Ctrl-Z are exactly what a SQL literal must escape
   return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c]!)}'`;
 }
 
@@ -512,7 +513,7 @@ export function parseGrantLine(line: string): ParsedGrant {
   }
   const first = toks[i];
   if (!first || (first.t !== 'ident' && first.t !== 'word')) return { kind: 'unparsed', raw };
-  let db = first.v;
+  const db = first.v;
   let table = '*';
   i++;
   if (toks[i]?.t === 'punct' && toks[i]!.v === '.') {

@@ -3,7 +3,7 @@
  * (Debian 12). Pure: the same model always gives the same bytes, so a second
  * deploy-lb sees no change.
  *
- * Decisions (see docs in the report of issue 4):
+ * Decisions (docs/deploy-lb.md tells the operator's side):
  * - Listeners bind to all addresses (`*:port`), not to the VIP: no
  *   `net.ipv4.ip_nonlocal_bind=1` is needed, the standby already listens when
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
@@ -16,8 +16,8 @@
  *   shutdown-sessions` kills sessions to a node that failed; `on-marked-up
  *   shutdown-backup-sessions` moves everyone back when the first node returns
  *   (failback is expected; rise 3 x 2 s keeps a flapping node out).
- * - Reader (3308): `balance leastconn` over all nodes by default, exactly as in
- *   seed 004. With three nodes, dropping the writer would leave one reader after
+ * - Reader (3308): `balance leastconn` over all nodes by default, as Moodle's
+ *   reference HA layout does. With three nodes, dropping the writer would leave one reader after
  *   a single failure; Galera nodes all hold all data, and Moodle never writes
  *   through its read-only connection. `readers: 'non-writer-first'` keeps reads
  *   off the writer while another node is up (the writer becomes a `backup`).
@@ -64,9 +64,9 @@ export type ReaderPolicy = 'all' | 'non-writer-first';
 export interface HaproxyModel {
   /** In inventory order: the first one is the writer while it is healthy. */
   dbNodes: HaproxyServer[];
-  /** Default 3307 (seed 004). */
+  /** Default 3307 (the writer port of the Moodle layout). */
   writerPort?: number;
-  /** Default 3308 (seed 004). */
+  /** Default 3308 (the reader port of the Moodle layout). */
   readerPort?: number;
   /** Default "*" (all addresses). */
   bindAddress?: string;
@@ -74,7 +74,7 @@ export interface HaproxyModel {
   checkPort?: number;
   /** Default "all". */
   readers?: ReaderPolicy;
-  /** Optional web frontend to the web hosts (seed 004, port 80). */
+  /** Optional web frontend to the web hosts (port 80 in the Moodle layout). */
   web?: HaproxyWebFarm;
   /** Port of the stats page on 127.0.0.1. Default 8404. */
   statsPort?: number;

@@ -83,13 +83,6 @@ export interface ManifestOptions {
   exclude?: readonly string[];
 }
 
-/**
- * Directories in a Moodle dataroot that Moodle rebuilds by itself and that
- * change constantly while the site runs. Not excluded by default; the
- * inventory can pass them to shorten a migration.
- */
-export const MOODLEDATA_REBUILDABLE_DIRS: readonly string[] = ['cache', 'localcache', 'temp'];
-
 function pruneExpr(exclude: readonly string[]): string {
   if (exclude.length === 0) return '';
   return `\\( ${exclude.map((e) => `-path ${shellQuote(`./${e}`)}`).join(' -o ')} \\) -prune -o `;

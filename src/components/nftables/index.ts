@@ -7,7 +7,7 @@
  * Why: an operator's firewall that drops the SST port does nothing visible until
  * a node has to rejoin by full state transfer; then the donor's socat retries
  * its connection to the joiner for about two minutes and the joiner aborts with
- * "State transfer to <node> failed: Broken pipe" (seen in the lab, issue 4).
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab).
  * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
  * own beside the operator's), so it can say so at plan time.
  *

@@ -7,7 +7,7 @@
  * Decisions:
  * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
  * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
- *   backup writers, i.e. "reads to the others" (seed 001). With 0, Galera nodes
+ *   backup writers, i.e. "reads to the others" (the Open edX layout). With 0, Galera nodes
  *   (all read_only=OFF) would never be readers; with 1 the writer also serves
  *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
  *   and plain SELECTs fail until another node is back (research §5); with three

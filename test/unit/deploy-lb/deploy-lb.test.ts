@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb/deploy-lb.js';
 import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
-import { planToJson, renderPlanMarkdown, type Plan } from '../../../src/engine/plan.js';
+import type { Plan } from '../../../src/engine/plan.js';
+import { renderPlanMarkdown } from '../../../src/report/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { renderPlanText } from '../../../src/report/console-reporter.js';
 import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
@@ -283,7 +284,6 @@ describe('deploy-lb (HAProxy path) against fake hosts', () => {
     const blind = new Redactor();
     const rendered = [plan.report, apply.report, again.report].flatMap((r) => [
       renderPlanMarkdown(r.plan!, { redactor: blind }),
-      JSON.stringify(planToJson(r.plan!, { redactor: blind })),
       renderPlanText(r.plan!),
       JSON.stringify(r.plan!.changes.map(changeData)),
     ]);
@@ -362,7 +362,7 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
     expect(Object.keys(platform.monitor).sort()).toEqual(['10.0.0.21', '10.0.0.22']);
     // Admin credentials only ever on stdin; the plan shows none of them (not even the password hashes).
     const blind = new Redactor();
-    const rendered = [renderPlanMarkdown(report.plan!, { redactor: blind }), JSON.stringify(planToJson(report.plan!, { redactor: blind })), renderPlanText(report.plan!)].join('\n');
+    const rendered = [renderPlanMarkdown(report.plan!, { redactor: blind }), JSON.stringify(report.plan!.changes.map(changeData)), renderPlanText(report.plan!)].join('\n');
     for (const secret of [...ALL_SECRET_FORMS, mysqlNativePasswordHash('app-Secret-9137'), mysqlNativePasswordHash('mon-Secret-7730')]) {
       for (const c of platform.commands()) expect(c).not.toContain(secret);
       expect(rendered).not.toContain(secret);

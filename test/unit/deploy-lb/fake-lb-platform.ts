@@ -13,7 +13,7 @@ import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import type { CommandContext } from '../../../src/commands/context.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RemoteHost, RunOptions, RunResult, WriteFileOptions } from '../../../src/ssh/types.js';
 import { toDeployError } from '../../../src/errors.js';
 import {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchPinnedPackage } from '../../../src/commands/deploy-lb/deploy-lb.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 
 const BODY = Buffer.from('!<arch>\nfake proxysql package\n');
 const SHA = createHash('sha256').update(BODY).digest('hex');

@@ -5,7 +5,7 @@ import { applyPlan, verifyReviewedPlan } from '../../../src/engine/executor.js';
 import { createPlan, planHash, planHashKeyFrom } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { samplePlan } from './sample-plan.js';
 

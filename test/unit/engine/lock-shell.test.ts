@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { acquireLock, breakLock, inspectLock, type AcquireOptions } from '../../../src/engine/lock.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RemoteHost, RunOptions, RunResult } from '../../../src/ssh/types.js';
 
 /** A "remote" host that is this machine's /bin/sh, with sudo ignored. */

@@ -12,7 +12,7 @@ import {
   type AcquireOptions,
 } from '../../../src/engine/lock.js';
 import { DeployError } from '../../../src/errors.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import { FakeLockHost, type RunRecord } from './fake-lock-host.js';
 
 const PATH = '/var/lock/lms-ha/production.lock';

@@ -7,7 +7,7 @@ import { retiringNode, syncedMemberFacts } from './fixtures.js';
 import { clusterView, type RetiringNode } from '../../../src/components/galera/membership.js';
 import { computePlan, deployDbToleratesPreflight, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db/deploy-db.js';
 import type { CommandContext } from '../../../src/commands/context.js';
-import type { PreflightOutcome } from '../../../src/commands/preflight/preflight.js';
+import type { PreflightOutcome } from '../../../src/commands/context.js';
 import type { RunRequest } from '../../../src/request.js';
 import { loadInventory, resolveSecrets, selectEnvironment, type Host } from '../../../src/inventory/index.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';

@@ -130,7 +130,7 @@ describe('decideRecovery', () => {
     expect(p.steps[0]).toContain('on b only');
   });
 
-  it('issue 3 scenario: A stopped, B stopped later, C killed -9 with the most writes → C', () => {
+  it('A stopped, B stopped later, C killed -9 with the most writes → C', () => {
     const d = decideRecovery([
       node('A', { grastate: grastate(100) }),
       node('B', { grastate: grastate(150) }),

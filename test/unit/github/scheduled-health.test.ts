@@ -9,7 +9,7 @@ import type { CheckResult } from '../../../src/check.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
 import { reportScheduledHealth } from '../../../src/github/scheduled-health.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RunReport } from '../../../src/report/run-report.js';
 import { FakeGitHub } from './fake-github-server.js';
 

@@ -20,6 +20,7 @@ const ACTION_INPUTS: string[] = INPUT_TABLE.map((i) => i.name);
 const APPLY_ORDER = [...DEPLOY_STEP_ORDER];
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- workflow YAML is read field by field
 type Yaml = Record<string, any>;
 
 interface Loaded {

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { parseDocument } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
-import { DeployError } from '../../../src/errors';
-import { loadInventory } from '../../../src/inventory';
-import { InventorySchema } from '../../../src/inventory/schema';
-import { schemaProblems } from '../../../src/inventory/validate';
-import { BAD_INVENTORIES } from './cases';
-import { problemsOf } from './helpers';
+import { DeployError } from '../../../src/errors.js';
+import { loadInventory } from '../../../src/inventory/index.js';
+import { InventorySchema } from '../../../src/inventory/schema.js';
+import { schemaProblems } from '../../../src/inventory/validate.js';
+import { BAD_INVENTORIES } from './cases.js';
+import { problemsOf } from './helpers.js';
 
 describe('bad inventories', () => {
   test('there are at least 60 of them, all distinct', () => {

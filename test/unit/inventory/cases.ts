@@ -1,4 +1,4 @@
-import { yaml } from './helpers';
+import { yaml } from './helpers.js';
 
 /**
  * Bad inventories, each with every problem lms-ha must report: `line:column:

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { DeployError } from '../../../src/errors';
-import { COMMANDS, commandToRun } from '../../../src/commands/registry';
-import { checkCommandNeeds, loadInventory, requiredRoles, selectEnvironment, type Environment } from '../../../src/inventory';
-import { yaml } from './helpers';
+import { DeployError } from '../../../src/errors.js';
+import { COMMANDS, commandToRun } from '../../../src/commands/registry.js';
+import { checkCommandNeeds, loadInventory, requiredRoles, selectEnvironment, type Environment } from '../../../src/inventory/index.js';
+import { yaml } from './helpers.js';
 
 const TEXT = yaml`
   version: 1

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { DeployError } from '../../../src/errors';
-import { DEFAULTS, hostsWithRole, loadInventory, selectEnvironment, type Environment } from '../../../src/inventory';
-import { yaml } from './helpers';
+import { DeployError } from '../../../src/errors.js';
+import { DEFAULTS, hostsWithRole, loadInventory, selectEnvironment, type Environment } from '../../../src/inventory/index.js';
+import { yaml } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const load = (path: string) => loadInventory(readFileSync(`${ROOT}${path}`, 'utf8'), path);

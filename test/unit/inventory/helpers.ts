@@ -1,5 +1,5 @@
-import { DeployError, formatProblem } from '../../../src/errors';
-import { loadInventory } from '../../../src/inventory';
+import { DeployError, formatProblem } from '../../../src/errors.js';
+import { loadInventory } from '../../../src/inventory/index.js';
 
 /**
  * Strips the common indentation of a template literal and its first newline, so

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { DeployError } from '../../../src/errors';
-import { loadInventory, parseInventory } from '../../../src/inventory';
-import { problemsOf, yaml } from './helpers';
+import { DeployError } from '../../../src/errors.js';
+import { loadInventory, parseInventory } from '../../../src/inventory/index.js';
+import { problemsOf, yaml } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');

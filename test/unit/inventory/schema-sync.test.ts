@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { InventorySchema, JSON_SCHEMA_PATH, renderInventoryJsonSchema } from '../../../src/inventory/schema';
-import { ANNOTATION_KEYWORDS, VALIDATION_KEYWORDS } from '../../../src/inventory/validate';
+import { InventorySchema, JSON_SCHEMA_PATH, renderInventoryJsonSchema } from '../../../src/inventory/schema.js';
+import { ANNOTATION_KEYWORDS, VALIDATION_KEYWORDS } from '../../../src/inventory/validate.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REGENERATE = `LMS_HA_WRITE_SCHEMA=1 npx vitest run --project unit test/unit/inventory/schema-sync.test.ts`;

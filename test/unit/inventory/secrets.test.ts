@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { DeployError } from '../../../src/errors';
-import { findSecretReferences, loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory';
-import { resolveEnvironment } from '../../../src/inventory/environment';
+import { DeployError } from '../../../src/errors.js';
+import { findSecretReferences, loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
+import { resolveEnvironment } from '../../../src/inventory/environment.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MOODLE = 'examples/moodle.yml';

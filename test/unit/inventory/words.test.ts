@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { checkAddress, parseCidr4, reservedAddressOf, subnetsOverlap } from '../../../src/inventory/net';
-import { closest, describe as describePath } from '../../../src/inventory/paths';
+import { checkAddress, parseCidr4, reservedAddressOf, subnetsOverlap } from '../../../src/inventory/net.js';
+import { closest, describe as describePath } from '../../../src/inventory/paths.js';
 
 describe('closest (did you mean)', () => {
   test.each([

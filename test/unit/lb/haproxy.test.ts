@@ -118,7 +118,7 @@ const STATS = [
 ];
 
 describe('renderHaproxyConfig', () => {
-  it('renders the Moodle layout of seed 004 line by line', () => {
+  it('renders the Moodle layout (writer 3307, readers 3308, web 80) line by line', () => {
     expect(renderHaproxyConfig(moodle)).toBe([...GLOBAL_AND_DEFAULTS, ...WRITER, ...READER_ALL, ...WEB, ...STATS].join('\n'));
   });
 

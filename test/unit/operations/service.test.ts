@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { serviceReadyProbe, serviceReadyReason, startService, waitForService } from '../../../src/operations/service.js';
 import type { RemoteHost, RunOptions, RunResult } from '../../../src/ssh/types.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 
 /** A host whose unit state and listener the test sets; it records every command. */
 function fakeHost(answer: (command: string) => RunResult): RemoteHost & { sent: string[] } {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { installerCheckScript, installerCheckVerdict, parseInstallerCheck } from '../../../src/components/platform/installer-check';
+import { installerCheckScript, installerCheckVerdict, parseInstallerCheck } from '../../../src/components/platform/installer-check.js';
 
 const O = { user: 'moodle', database: 'moodle', token: 'ab12', writerPort: 3307, readerPort: 3308, syncWait: 1 };
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { loadInventory, selectEnvironment, type Environment } from '../../../src/inventory';
-import { hostPatternAdmits, platformPlanNotes, userHostWarnings } from '../../../src/components/platform';
-import { renderGaleraConfig, serverOptions } from '../../../src/components/galera';
-import { galeraModelFor } from '../../../src/commands/deploy-db/deploy-db';
+import { loadInventory, selectEnvironment, type Environment } from '../../../src/inventory/index.js';
+import { hostPatternAdmits, platformPlanNotes, userHostWarnings } from '../../../src/components/platform/index.js';
+import { renderGaleraConfig, serverOptions } from '../../../src/components/galera/index.js';
+import { galeraModelFor } from '../../../src/commands/deploy-db/deploy-db.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MOODLE = 'examples/moodle.yml';

@@ -7,7 +7,7 @@ import { planHash } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
 import { ConsoleReporter, exitCodeFor, textTable } from '../../../src/report/console-reporter.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { SECRET, sampleChanges, samplePlan } from '../engine/sample-plan.js';
 

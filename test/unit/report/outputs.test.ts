@@ -7,7 +7,7 @@ import { applyPlan } from '../../../src/engine/executor.js';
 import { createPlan, planHash } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import { buildOutputs, buildResult, OUTPUT_NAMES } from '../../../src/report/outputs.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { SECRET, sampleChanges, samplePlan } from '../engine/sample-plan.js';

@@ -7,7 +7,7 @@ import { applyPlan } from '../../../src/engine/executor.js';
 import { createPlan, planHash } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import { byteLength } from '../../../src/report/markdown.js';
 import { hostRows } from '../../../src/report/run-report.js';
 import { buildJobSummary, SUMMARY_MAX_BYTES } from '../../../src/report/summary.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeployError } from '../../../src/errors.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import { connectHost, type ConnectOptions, type SshHost } from '../../../src/ssh/connection.js';
 import { fingerprintSha256, parseKnownHosts } from '../../../src/ssh/known-hosts.js';
 import { HostPool, type HostSpec } from '../../../src/ssh/pool.js';
@@ -212,7 +212,7 @@ describe('connect failures', () => {
     try {
       const err = await rejection(connectHost(opts({ port }, '', { connectTimeoutMs: 300 })));
       expect(err.reason).toBe('ssh-failed');
-      expect(err.message).toMatch(/timed out after 0.3s waiting for the SSH handshake/);
+      expect(err.message).toMatch(/timed out after 300 ms waiting for the SSH handshake/);
     } finally {
       silent.close();
     }
@@ -254,7 +254,7 @@ describe('run', () => {
     const err = await rejection(h.run(`(sleep 1; touch ${marker}) & sleep 30`, { purpose: 'wait for sync', timeoutMs: 300 }));
     expect(Date.now() - started).toBeLessThan(3000);
     expect(err.reason).toBe('command-failed');
-    expect(err.message).toBe('db1: wait for sync timed out after 300ms and was stopped');
+    expect(err.message).toBe('db1: wait for sync timed out after 300 ms and was stopped');
     expect((await h.run('echo still here', { purpose: 'check' })).stdout).toBe('still here\n');
     await new Promise((r) => setTimeout(r, 1200));
     expect(existsSync(marker)).toBe(false);
@@ -267,7 +267,7 @@ describe('run', () => {
     const started = Date.now();
     const err = await rejection(h.run('sleep 30', { purpose: 'hang', timeoutMs: 300 }));
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(err.message).toBe('db1: hang timed out after 300ms and the host did not stop it; the channel was closed');
+    expect(err.message).toBe('db1: hang timed out after 300 ms and the host did not stop it; the channel was closed');
     expect(err.hint).toMatch(/may still be running/);
     await new Promise((r) => setTimeout(r, 100));
     expect(s.signals).toContain('KILL');

@@ -4,7 +4,7 @@
  * even when nobody reads its output any more, and that kill() stops the command
  * on a server that neither honours the signal request nor stops a command when
  * its channel closes (OpenSSH 9.2 on Debian 12). The dump pipe of
- * migrate-storage (issue 6) relies on all three.
+ * migrate-storage relies on all three.
  */
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';

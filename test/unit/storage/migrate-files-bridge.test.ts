@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateFiles, verifyCopy, type FilesSetting } from '../../../src/commands/migrate-storage/files.js';
 import { DeployError } from '../../../src/errors.js';
 import type { GlusterStorage, Host } from '../../../src/inventory/index.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import type { RemoteHost, RemoteProcess, RunResult } from '../../../src/ssh/types.js';
 
 // The command's own bridge code (bridgeRsync, manifests, verification) with

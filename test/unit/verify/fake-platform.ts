@@ -13,7 +13,7 @@ import type { CheckResult } from '../../../src/check.js';
 import type { CommandContext } from '../../../src/commands/context.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
-import { MemoryLogger } from '../../../src/report/log.js';
+import { MemoryLogger } from '../../support/memory-logger.js';
 import { PassThrough } from 'node:stream';
 import type { RemoteHost, RemoteProcess, RunOptions, RunResult, SpawnOptions } from '../../../src/ssh/types.js';
 import { FRESH_OPTIONS, U1, U2, U3, healSummaryXml, volumeInfoXml } from '../storage/fixtures.js';

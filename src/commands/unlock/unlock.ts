@@ -1,6 +1,6 @@
-import { breakLock } from '../engine/lock.js';
-import type { CommandDescriptor } from './command.js';
-import { lockedHosts } from './context.js';
+import { breakLock } from '../../engine/lock.js';
+import type { CommandDescriptor } from '../command.js';
+import { lockedHosts } from '../context.js';
 
 /** Removes a lock left on the hosts by a run that died, naming who held it. */
 export const unlockCommand: CommandDescriptor = {
