@@ -23,10 +23,12 @@ import { deployDb, deployDbToleratesPreflight } from './commands/deploy-db.js';
 import { deployLb } from './commands/deploy-lb.js';
 import { migrateStorage } from './commands/migrate-storage.js';
 import { recover, recoverToleratesPreflight } from './commands/recover.js';
+import { provision } from './commands/provision/index.js';
 
 /** Commands available in this version; the others say so instead of pretending. */
 const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   preflight,
+  provision,
   'deploy-db': deployDb,
   recover,
   'deploy-lb': deployLb,
@@ -110,7 +112,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
     const runner = COMMAND_RUNNERS[request.command];
     if (!runner) {
       throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
+        hint: 'Available now: preflight, provision, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock; see the README.',
       });
     }
     const context: CommandContext = {
@@ -121,6 +123,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       logger: deps.logger,
       redactor: deps.redactor,
       host: (name) => openPool.get(specs.get(name)!),
+      connectFresh: (name, timeoutMs) => openPool.connectFresh(specs.get(name)!, timeoutMs),
       forEachHost,
       facts: outcome.facts,
       preflightChecks: outcome.checks,

@@ -1,0 +1,111 @@
+/**
+ * provision's checks, pure so every threshold is unit-tested: time sync on
+ * every host, the clock skew between hosts refused above a bound, free space
+ * where the datadir and the bricks will live, swap and vm.swappiness on the
+ * database hosts.
+ */
+import type { CheckResult } from '../../check.js';
+import type { HostFacts } from '../../facts/host.js';
+import type { ProvisionFacts } from './facts.js';
+import { TIME_SYNC_UNITS } from './facts.js';
+
+export const DATADIR = '/var/lib/mysql';
+/** Below this a datadir or brick can fill up during a state transfer: fail. */
+export const MIN_FREE_BYTES = 1024 ** 3;
+/** Below this, warn. */
+export const WARN_FREE_BYTES = 5 * 1024 ** 3;
+/** Above this, the kernel swaps a database's buffer pool out while it still has page cache to drop. */
+export const MAX_DB_SWAPPINESS = 10;
+
+const GiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+
+export interface CheckedHost {
+  name: string;
+  roles: readonly string[];
+  facts: ProvisionFacts;
+  /** Paths whose free space matters on this host (datadir, brick). */
+  diskPaths: readonly string[];
+}
+
+export function timeSyncCheck(host: CheckedHost): CheckResult {
+  const active = TIME_SYNC_UNITS.filter((u) => host.facts.timeSync[u] === 'active');
+  const base = { layer: 'host', host: host.name, check: 'time sync', expected: 'a time sync service active' };
+  if (host.facts.container !== 'none') {
+    return { ...base, observed: `container (${host.facts.container}): the clock is the machine's own`, status: 'ok' };
+  }
+  if (active.length > 0) return { ...base, observed: `${active.join(', ')} active`, status: 'ok' };
+  return { ...base, observed: 'none active', status: 'warn', hint: 'apply enables systemd-timesyncd (or run chrony yourself).' };
+}
+
+/**
+ * Spread of the host clocks, measured from preflight's reads against the
+ * runner's clock at the midpoint of each round trip; the uncertainty (half of
+ * each round trip) is taken in the hosts' favour.
+ */
+export function clockSkewCheck(hosts: readonly { name: string; facts: HostFacts }[], maxSkewMs: number): CheckResult[] {
+  if (hosts.length < 2) return [];
+  const offsets = hosts.map((h) => ({
+    name: h.name,
+    offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+    uncertainty: h.facts.clock.roundTripMs / 2000,
+  }));
+  const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+  const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+  const spreadMs = (max.offset - min.offset) * 1000;
+  const uncertaintyMs = (min.uncertainty + max.uncertainty) * 1000;
+  const fail = spreadMs - uncertaintyMs > maxSkewMs;
+  return [
+    {
+      layer: 'host',
+      host: '(all)',
+      check: 'clock skew (provision bound)',
+      expected: `<= ${maxSkewMs} ms`,
+      observed: `${spreadMs.toFixed(0)} ms (${max.name} ahead of ${min.name}, ±${uncertaintyMs.toFixed(0)} ms)`,
+      status: fail ? 'fail' : 'ok',
+      hint: fail
+        ? `Galera and the lock's timestamps need sane clocks: set the clock of ${max.name} / ${min.name} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
+        : undefined,
+    },
+  ];
+}
+
+export function diskChecks(host: CheckedHost): CheckResult[] {
+  return host.diskPaths.map((path) => {
+    const disk = host.facts.disks[path];
+    const base = { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${GiB(WARN_FREE_BYTES)}` };
+    if (!disk) return { ...base, observed: 'unknown (df gave nothing)', status: 'warn' as const, hint: `Check the filesystem of ${path} by hand.` };
+    const status = disk.availableBytes < MIN_FREE_BYTES ? 'fail' : disk.availableBytes < WARN_FREE_BYTES ? 'warn' : 'ok';
+    return {
+      ...base,
+      observed: `${GiB(disk.availableBytes)} on ${disk.mount}`,
+      status,
+      hint: status === 'ok' ? undefined : `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`,
+    };
+  });
+}
+
+export function swapChecks(host: CheckedHost): CheckResult[] {
+  if (!host.roles.includes('db')) return [];
+  const { swapBytes, swappiness } = host.facts;
+  const base = { layer: 'host', host: host.name, check: 'swap and vm.swappiness' };
+  if (swapBytes === 0) return [{ ...base, expected: `swappiness <= ${MAX_DB_SWAPPINESS} when swap is on`, observed: 'no swap', status: 'ok' }];
+  const ok = swappiness !== null && swappiness <= MAX_DB_SWAPPINESS;
+  return [
+    {
+      ...base,
+      expected: `swappiness <= ${MAX_DB_SWAPPINESS} with swap on`,
+      observed: `${GiB(swapBytes)} swap, vm.swappiness ${swappiness ?? 'unknown'}`,
+      status: ok ? 'ok' : 'warn',
+      hint: ok
+        ? undefined
+        : `A swapped-out buffer pool stalls the node and Galera's flow control stalls the whole cluster with it: set vm.swappiness=1 (sysctl.d) on ${host.name}.`,
+    },
+  ];
+}
+
+export function provisionChecks(hosts: readonly CheckedHost[], clocks: readonly { name: string; facts: HostFacts }[], maxSkewMs: number): CheckResult[] {
+  return [
+    ...hosts.flatMap((h) => [timeSyncCheck(h), ...diskChecks(h), ...swapChecks(h)]),
+    ...clockSkewCheck(clocks, maxSkewMs),
+  ];
+}
