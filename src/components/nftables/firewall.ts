@@ -83,7 +83,7 @@ export function renderFirewallNftables(model: FirewallModel): string {
   const rules = [
     'iif "lo" accept',
     'ct state established,related accept',
-    ...(model.policy === 'drop' ? ['meta l4proto { icmp, ipv6-icmp } accept'] : []),
+    ...(model.policy === 'drop' ? ['meta l4proto { 1, 58 } accept comment "icmp, ipv6-icmp (by number: /etc/protocols may be missing)"'] : []),
     ...sshRules(model),
     ...model.openings.filter((o) => o.host === model.host).flatMap((o) => openingRules(o, model.policy)),
   ];
