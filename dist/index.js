@@ -94667,6 +94667,92 @@ function renderRollbackScript(previousTable) {
     return `#!/bin/sh\n# lms-ha: the new firewall was not confirmed; restore the table as it was.\nnft -f - <<'LMS_HA_NFT'\ntable ${table}\ndelete table ${table}\n${previousTable.trimEnd()}\nLMS_HA_NFT\n`;
 }
 
+;// CONCATENATED MODULE: ./src/components/apt-sources/index.ts
+/**
+ * Where a host gets packages from, rendered for apt: a mirror (deb822
+ * sources file), or `push` — .deb files copied from the runner into a local
+ * repository on the host, indexed there with dpkg-deb (always installed,
+ * unlike dpkg-scanpackages or apt-ftparchive) and served as `file:`. Whatever
+ * the mode, deploy-db / deploy-lb / migrate-storage install with plain
+ * `apt-get install` from it, unchanged.
+ *
+ * Pure: no host access.
+ */
+const LMS_HA_SOURCES_PATH = '/etc/apt/sources.list.d/lms-ha.sources';
+const PUSH_REPOSITORY_DIR = '/var/lib/lms-ha/apt';
+/** The pushed packages by digest: what the plan shows and compares. */
+const PUSH_MANIFEST_PATH = `${PUSH_REPOSITORY_DIR}/Manifest`;
+/** A .deb file name that is safe unquoted in the repository and in an index line. */
+const DEB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+%~:-]*\.deb$/;
+/** One line per package, `sha256  file`, sorted by file (as sha256sum prints it). */
+function renderManifest(packages) {
+    return [...packages]
+        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+        .map((p) => `${p.sha256}  ${p.file}\n`)
+        .join('');
+}
+function apt_sources_parseManifest(text) {
+    const out = [];
+    for (const line of (text ?? '').split('\n')) {
+        const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line.trim());
+        if (m && DEB_FILE_NAME.test(m[2]))
+            out.push({ sha256: m[1], file: m[2] });
+    }
+    return out;
+}
+/** What to copy and what to remove to go from `have` to `want`. */
+function manifestDelta(have, want) {
+    const haveKey = new Set(have.map((p) => `${p.file} ${p.sha256}`));
+    const wantFiles = new Set(want.map((p) => p.file));
+    return {
+        copy: want.filter((p) => !haveKey.has(`${p.file} ${p.sha256}`)),
+        remove: have.filter((p) => !wantFiles.has(p.file)).map((p) => p.file),
+    };
+}
+/** The deb822 source of the pushed repository: trusted, because every file's digest was reviewed in the plan and came over the pinned SSH connection. */
+function renderPushSources() {
+    return `# Rendered by lms-ha (provision, packages pushed from the runner); local edits are overwritten.
+# Trusted: each package's SHA-256 is in the reviewed plan (${PUSH_MANIFEST_PATH}).
+Types: deb
+URIs: file:${PUSH_REPOSITORY_DIR}
+Suites: ./
+Trusted: yes
+`;
+}
+/** The distribution's archive keyring, so a mirror is verified exactly like the official archive. */
+function archiveKeyring(osId) {
+    return osId === 'ubuntu' ? '/usr/share/keyrings/ubuntu-archive-keyring.gpg' : '/usr/share/keyrings/debian-archive-keyring.gpg';
+}
+function renderMirrorSources(url, osId, codename) {
+    if (!/^https?:\/\/[^\s]+$/.test(url))
+        throw new Error(`mirror URL ${JSON.stringify(url)} is not an http(s) URL`);
+    if (!/^[a-z]+$/.test(codename))
+        throw new Error(`release codename ${JSON.stringify(codename)} is not a plain word`);
+    const components = osId === 'ubuntu' ? 'main universe' : 'main';
+    return `# Rendered by lms-ha (provision, packages from a mirror); local edits are overwritten.
+Types: deb
+URIs: ${url}
+Suites: ${codename} ${codename}-updates
+Components: ${components}
+Signed-By: ${archiveKeyring(osId)}
+`;
+}
+/**
+ * Shell that rebuilds the repository's Packages index from the .deb files in
+ * it: the control fields (dpkg-deb -f), then the fields apt needs to fetch and
+ * verify the file, as dpkg-scanpackages writes them.
+ */
+function packagesIndexScript() {
+    return [
+        'set -e',
+        `cd ${PUSH_REPOSITORY_DIR}`,
+        'tmp=$(mktemp Packages.XXXXXX)',
+        'for f in *.deb; do [ -e "$f" ] || continue; dpkg-deb -f "$f"; printf "Filename: ./%s\\nSize: %s\\nSHA256: %s\\n\\n" "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d" " -f1)"; done > "$tmp"',
+        'chmod 0644 "$tmp"',
+        'mv -f "$tmp" Packages',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/commands/provision/facts.ts
 /**
  * What provision reads on a host, in one read-only round trip: /etc/hosts,
@@ -94677,17 +94763,19 @@ function renderRollbackScript(previousTable) {
 
 
 
+
 /** Time sync daemons any of which counts as "the clock is kept". */
 const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'];
 const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'];
 const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
-const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH];
+const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH];
 const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'];
 const SECTION = /^@@([a-z-]+)(?: (\S+))?$/;
 function provisionFactsScript(diskPaths) {
     const parts = [
         `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
         `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
+        `echo "@@os"; (. /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_CODENAME")`,
         ...TIME_SYNC_UNITS.map((u) => `echo "@@timesync ${u}"; systemctl is-active ${u} 2>/dev/null || true`),
         `echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${PACKAGES_OF_INTEREST.join(' ')} 2>/dev/null || true`,
         ...MANAGED_FILES.map((f) => `echo "@@file ${f}"; if [ -f ${f} ]; then stat -c '%a %U %G' ${f}; base64 -w0 ${f}; echo; else echo @absent; fi`),
@@ -94707,6 +94795,8 @@ function parseProvisionFacts(stdout, diskPaths) {
     const facts = {
         hostsFile: null,
         container: 'none',
+        osId: 'unknown',
+        codename: '',
         timeSync: {},
         packages: {},
         files: Object.fromEntries(MANAGED_FILES.map((f) => [f, null])),
@@ -94733,6 +94823,10 @@ function parseProvisionFacts(stdout, diskPaths) {
                 break;
             case 'virt':
                 facts.container = first || 'none';
+                break;
+            case 'os':
+                facts.osId = first || 'unknown';
+                facts.codename = (lines[1] ?? '').trim();
                 break;
             case 'timesync':
                 facts.timeSync[arg] = first || 'inactive';
@@ -94884,6 +94978,119 @@ function provisionChecks(hosts, clocks, maxSkewMs) {
     ];
 }
 
+;// CONCATENATED MODULE: ./src/commands/provision/packages.ts
+/**
+ * Package sources: `distro` leaves the host's own; `mirror` writes one
+ * deb822 source; `push` copies .deb files from a directory on the runner into
+ * a local repository on each host. The set of pushed files (name + SHA-256)
+ * is the reviewed manifest: a changed package changes the plan hash.
+ */
+
+
+
+
+
+
+
+/** Files copied to one host at once: enough to fill the link, under sshd's session limit. */
+const COPY_PARALLELISM = 4;
+/** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
+function readPushDirectory(directory, cwd = process.cwd()) {
+    const path = (0,external_node_path_namespaceObject.resolve)(cwd, directory);
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(path);
+    }
+    catch (error) {
+        throw new DeployError('invalid-input', `provision.packages.directory ${directory}: ${error.code ?? 'unreadable'} (resolved to ${path})`, {
+            hint: 'Give a directory of .deb files relative to the workspace (the repository checkout), or run from the directory it is relative to.',
+        });
+    }
+    const packages = names
+        .filter((n) => n.endsWith('.deb'))
+        .filter((n) => DEB_FILE_NAME.test(n) && (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_namespaceObject.join)(path, n)).isFile())
+        .map((file) => ({ file, sha256: (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(path, file))).digest('hex') }));
+    if (packages.length === 0) {
+        throw new DeployError('invalid-input', `provision.packages.directory ${directory} holds no .deb file (resolved to ${path})`, {
+            hint: 'Put the packages the hosts need there (for example from `apt-get install --download-only` on a machine with the same release).',
+        });
+    }
+    return { path, packages };
+}
+const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
+function sourcesChange(host, content, have, why) {
+    if (have && have.content === content && have.mode === 0o644)
+        return null;
+    return {
+        kind: 'file',
+        id: changeId('file', host, LMS_HA_SOURCES_PATH),
+        host,
+        summary: `${have ? 'update' : 'write'} ${LMS_HA_SOURCES_PATH} (${why})`,
+        path: LMS_HA_SOURCES_PATH,
+        before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
+        after: { content, mode: 0o644, owner: 'root', group: 'root' },
+        sensitive: false,
+        apply: async (ctx) => {
+            await ctx.host.writeFile(LMS_HA_SOURCES_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+            await ctx.host.run(aptUpdate, { purpose: 'read the new package sources (apt-get update)', timeoutMs: 10 * 60_000 });
+        },
+    };
+}
+function pushChange(host, push, facts) {
+    const manifest = renderManifest(push.packages);
+    const have = facts.files[PUSH_MANIFEST_PATH];
+    if (have && have.content === manifest)
+        return null;
+    const before = apt_sources_parseManifest(have?.content);
+    const { copy, remove } = manifestDelta(before, push.packages);
+    return {
+        kind: 'file',
+        id: changeId('file', host, PUSH_MANIFEST_PATH),
+        host,
+        summary: `push packages into ${PUSH_REPOSITORY_DIR} (${copy.length} to copy, ${remove.length} to remove, ${push.packages.length} in all)`,
+        path: PUSH_MANIFEST_PATH,
+        before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
+        after: { content: manifest, mode: 0o644, owner: 'root', group: 'root' },
+        sensitive: false,
+        apply: async (ctx) => {
+            const h = ctx.host;
+            await h.run(`install -d -m 0755 -o root -g root ${PUSH_REPOSITORY_DIR}`, { purpose: `create ${PUSH_REPOSITORY_DIR}` });
+            const limit = pLimit(COPY_PARALLELISM);
+            await Promise.all(copy.map((p) => limit(async () => {
+                const bytes = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(push.path, p.file));
+                // The bytes read now must be the ones reviewed.
+                if ((0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex') !== p.sha256) {
+                    throw new DeployError('plan-changed', `${p.file} changed on the runner since the plan was made`, { host: h.name, hint: 'Run plan again and review it.' });
+                }
+                await h.writeFile(`${PUSH_REPOSITORY_DIR}/${p.file}`, bytes, { mode: 0o644, owner: 'root', group: 'root' });
+            })));
+            if (remove.length > 0) {
+                await h.run(`cd ${PUSH_REPOSITORY_DIR} && rm -f -- ${remove.map((f) => `'${f}'`).join(' ')}`, { purpose: 'remove packages no longer pushed' });
+            }
+            await h.run(packagesIndexScript(), { purpose: 'index the pushed packages (dpkg-deb)', timeoutMs: 10 * 60_000 });
+            await h.writeFile(PUSH_MANIFEST_PATH, manifest, { mode: 0o644, owner: 'root', group: 'root' });
+            await h.run(aptUpdate, { purpose: 'read the pushed repository (apt-get update)', timeoutMs: 10 * 60_000 });
+        },
+    };
+}
+/** The changes that set a host's package sources, in apply order; first in the plan, since later installs need them. */
+function packageSourceChanges(host, settings, facts, push) {
+    if (settings.source === 'distro')
+        return [];
+    if (settings.source === 'mirror') {
+        const change = sourcesChange(host, renderMirrorSources(settings.mirror_url, facts.osId, facts.codename), facts.files[LMS_HA_SOURCES_PATH], `packages from ${settings.mirror_url}`);
+        return change ? [change] : [];
+    }
+    const changes = [];
+    const repo = pushChange(host, push, facts);
+    if (repo)
+        changes.push(repo);
+    const sources = sourcesChange(host, renderPushSources(), facts.files[LMS_HA_SOURCES_PATH], `packages pushed from the runner, served from ${PUSH_REPOSITORY_DIR}`);
+    if (sources)
+        changes.push(sources);
+    return changes;
+}
+
 ;// CONCATENATED MODULE: ./src/components/hosts-file/index.ts
 /**
  * /etc/hosts with one block lms-ha manages: every inventory host and the
@@ -94960,6 +95167,7 @@ function shadowingLines(current, entries) {
  * guarded load, the boot unit). Each change carries its apply function; the
  * firewall's is the lock-out guard, injected by the command.
  */
+
 
 
 
@@ -95112,6 +95320,8 @@ function computeProvisionPlan(environment, g, options) {
     }
     for (const host of hosts) {
         const facts = g.facts.get(host.name);
+        // Sources first: the installs below (and every later command's) come from them.
+        changes.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
         const current = facts.hostsFile ?? '';
         let wantedHosts;
         try {
@@ -95147,6 +95357,7 @@ function computeProvisionPlan(environment, g, options) {
             roles: [...host.roles],
             facts: {
                 nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
+                packages: environment.provision.packages.source === 'push' ? `pushed (${g.push?.packages.length ?? 0} .deb)` : environment.provision.packages.source,
                 time: facts.container !== 'none' ? `container (${facts.container})` : TIME_SYNC_UNITS.filter((u) => facts.timeSync[u] === 'active').join(', ') || 'no sync',
             },
         });
@@ -95185,6 +95396,7 @@ function covers(network, address) {
 
 
 
+
 const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
 const ROLLBACK_SCRIPT = '/etc/lms-ha/firewall-rollback.sh';
 /** Paths whose free space matters on a host: the datadir on db hosts, the brick on storage hosts. */
@@ -95198,6 +95410,8 @@ function diskPathsFor(environment, host) {
     return paths;
 }
 async function provision_gather(context, hosts) {
+    const settings = context.environment.provision.packages;
+    const push = settings.source === 'push' ? readPushDirectory(settings.directory) : undefined;
     const results = await context.forEachHost(hosts, async (remote, host) => {
         const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
         return { remote, facts, client };
@@ -95205,7 +95419,7 @@ async function provision_gather(context, hosts) {
     const failed = results.find((r) => !r.ok);
     if (failed && !failed.ok)
         throw failed.error;
-    const g = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map() };
+    const g = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map(), ...(push ? { push } : {}) };
     for (const r of results) {
         if (!r.ok)
             continue;

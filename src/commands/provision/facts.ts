@@ -7,13 +7,14 @@
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { parseDf, type DiskFact } from '../../facts/host.js';
+import { LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH } from '../../components/apt-sources/index.js';
 import { FIREWALL_DROP_IN_PATH, FIREWALL_NFT_PATH, FIREWALL_NFT_TABLE, FIREWALL_UNIT } from '../../components/nftables/firewall.js';
 
 /** Time sync daemons any of which counts as "the clock is kept". */
 export const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'] as const;
 export const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'] as const;
 export const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
-export const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH] as const;
+export const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH] as const;
 export const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'] as const;
 
 export interface FileFact {
@@ -27,6 +28,9 @@ export interface ProvisionFacts {
   hostsFile: string | null;
   /** `systemd-detect-virt -c`: "none" on a machine or VM, else the container kind (the clock is the host's). */
   container: string;
+  /** os-release ID and VERSION_CODENAME (for a mirror's suites). */
+  osId: string;
+  codename: string;
   timeSync: Record<string, string>;
   packages: Record<string, string>;
   files: Record<string, FileFact | null>;
@@ -46,6 +50,7 @@ export function provisionFactsScript(diskPaths: readonly string[]): string {
   const parts = [
     `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
     `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
+    `echo "@@os"; (. /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_CODENAME")`,
     ...TIME_SYNC_UNITS.map((u) => `echo "@@timesync ${u}"; systemctl is-active ${u} 2>/dev/null || true`),
     `echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${PACKAGES_OF_INTEREST.join(' ')} 2>/dev/null || true`,
     ...MANAGED_FILES.map((f) => `echo "@@file ${f}"; if [ -f ${f} ]; then stat -c '%a %U %G' ${f}; base64 -w0 ${f}; echo; else echo @absent; fi`),
@@ -69,6 +74,8 @@ export function parseProvisionFacts(stdout: string, diskPaths: readonly string[]
   const facts: ProvisionFacts = {
     hostsFile: null,
     container: 'none',
+    osId: 'unknown',
+    codename: '',
     timeSync: {},
     packages: {},
     files: Object.fromEntries(MANAGED_FILES.map((f) => [f, null])),
@@ -93,6 +100,10 @@ export function parseProvisionFacts(stdout: string, diskPaths: readonly string[]
         break;
       case 'virt':
         facts.container = first || 'none';
+        break;
+      case 'os':
+        facts.osId = first || 'unknown';
+        facts.codename = (lines[1] ?? '').trim();
         break;
       case 'timesync':
         facts.timeSync[arg] = first || 'inactive';

@@ -21,6 +21,7 @@ import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { DATADIR, provisionChecks, type CheckedHost } from './checks.js';
 import { gatherProvisionFacts, gatherSshClientAddress, type ProvisionFacts } from './facts.js';
+import { readPushDirectory, type PushDirectory } from './packages.js';
 import { computeProvisionPlan, provisionedHosts, type GuardedLoad, type ProvisionPlanResult } from './plan.js';
 
 const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
@@ -41,16 +42,19 @@ interface Gathered {
   facts: Map<string, ProvisionFacts>;
   hostnames: Map<string, string>;
   sshClients: Map<string, string | null>;
+  push?: PushDirectory;
 }
 
 async function gather(context: CommandContext, hosts: readonly Host[]): Promise<Gathered> {
+  const settings = context.environment.provision.packages;
+  const push = settings.source === 'push' ? readPushDirectory(settings.directory!) : undefined;
   const results = await context.forEachHost(hosts, async (remote, host) => {
     const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
     return { remote, facts, client };
   });
   const failed = results.find((r) => !r.ok);
   if (failed && !failed.ok) throw failed.error;
-  const g: Gathered = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map() };
+  const g: Gathered = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map(), ...(push ? { push } : {}) };
   for (const r of results) {
     if (!r.ok) continue;
     g.remotes.set(r.host, r.value.remote);

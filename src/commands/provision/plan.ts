@@ -24,6 +24,7 @@ import {
   type FirewallModel,
   type FirewallRow,
 } from '../../components/nftables/firewall.js';
+import { packageSourceChanges, type PushDirectory } from './packages.js';
 import { FIREWALL_UNIT_PATH, TIME_SYNC_UNITS, type FileFact, type ProvisionFacts } from './facts.js';
 
 export interface ProvisionGathered {
@@ -32,6 +33,8 @@ export interface ProvisionGathered {
   hostnames: Map<string, string>;
   /** Host name → the address the runner's SSH arrives from, as the host sees it. */
   sshClients: Map<string, string | null>;
+  /** The packages to push (packages.source push), read on the runner. */
+  push?: PushDirectory;
 }
 
 /** How the firewall's live table is loaded: the lock-out guard (the command's), given the rendered text. */
@@ -217,6 +220,8 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
 
   for (const host of hosts) {
     const facts = g.facts.get(host.name)!;
+    // Sources first: the installs below (and every later command's) come from them.
+    changes.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
     const current = facts.hostsFile ?? '';
     let wantedHosts: string;
     try {
@@ -252,6 +257,7 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
       roles: [...host.roles],
       facts: {
         nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
+        packages: environment.provision.packages.source === 'push' ? `pushed (${g.push?.packages.length ?? 0} .deb)` : environment.provision.packages.source,
         time: facts.container !== 'none' ? `container (${facts.container})` : TIME_SYNC_UNITS.filter((u) => facts.timeSync[u] === 'active').join(', ') || 'no sync',
       },
     });
