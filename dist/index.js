@@ -65498,8 +65498,36 @@ options:
       --json                  print the result as JSON on stdout
   -h, --help                  this text
 
+       lms-ha import-terraform --from FILE --environment NAME [--inventory ha.yml] [--output lms_ha_hosts]
+                              merges the hosts of a \`terraform output -json\` file into the inventory
+
 exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)
 `;
+/** `lms-ha import-terraform ...`: not a run against hosts, only a rewrite of the inventory file. */
+function parseImportTerraformArgs(argv) {
+    let parsed;
+    try {
+        parsed = (0,external_node_util_.parseArgs)({
+            args: argv,
+            allowPositionals: false,
+            strict: true,
+            options: {
+                from: { type: 'string', default: '' },
+                inventory: { type: 'string', short: 'i', default: 'ha.yml' },
+                environment: { type: 'string', short: 'e', default: '' },
+                output: { type: 'string', default: 'lms_ha_hosts' },
+            },
+        });
+    }
+    catch (error) {
+        throw new DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
+    }
+    const { values } = parsed;
+    if (!values.from || !values.environment) {
+        throw new DeployError('invalid-input', 'import-terraform needs --from FILE (terraform output -json) and --environment NAME', { hint: 'Run `lms-ha --help` for the options.' });
+    }
+    return { from: values.from, inventory: values.inventory, environment: values.environment, output: values.output };
+}
 /** The only place the CLI reads argv, files named by flags and the environment. */
 function parseCliArgs(argv, env = process.env) {
     let parsed;
@@ -65576,2500 +65604,6 @@ function exitCodeFor(reason) {
     if (!reason)
         return 0;
     return reason === 'invalid-input' || reason === 'invalid-inventory' || reason === 'missing-secret' ? 2 : 1;
-}
-
-;// CONCATENATED MODULE: ./src/engine/change.ts
-const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster', 'user', 'directory'];
-const SERVICE_ACTIONS = (/* unused pure expression or super */ null && (['start', 'stop', 'restart', 'reload', 'enable', 'disable']));
-const SQL_OBJECT_KINDS = (/* unused pure expression or super */ null && (['user', 'database', 'grant', 'variable']));
-const SQL_ACTIONS = (/* unused pure expression or super */ null && (['create', 'alter', 'drop', 'set']));
-const CLUSTER_STEPS = (/* unused pure expression or super */ null && ([
-    'bootstrap',
-    'join',
-    'rolling-restart',
-    'recover',
-    'leave',
-    'peer-probe',
-    'volume-create',
-    'volume-start',
-    'volume-option',
-    'brick-add',
-    'brick-restart',
-    'mount',
-    'migrate-data',
-    'failover',
-]));
-/**
- * Builds a stable id from the parts that identify a change, e.g.
- * `changeId('file', 'db1', '/etc/mysql/conf.d/galera.cnf')`.
- */
-function changeId(kind, host, ...parts) {
-    return [kind, host, ...parts].join(':');
-}
-/** Separates the description from the apply function. */
-function change_changeData(change) {
-    const { apply: _apply, ...data } = change;
-    return data;
-}
-/** Formats a mode as `0640`. */
-function change_formatMode(mode) {
-    return mode === undefined ? undefined : '0' + (mode & 0o7777).toString(8).padStart(3, '0');
-}
-/** The short label of a change's action, for tables: `update`, `install`, `restart`, ... */
-function change_changeAction(change) {
-    switch (change.kind) {
-        case 'file':
-            if (change.before === null)
-                return 'create';
-            if (change.after === null)
-                return 'delete';
-            return 'update';
-        case 'package':
-            return change.from === null ? 'install' : 'upgrade';
-        case 'service':
-            return change.action;
-        case 'sql':
-            return change.action;
-        case 'cluster':
-            return change.step;
-        case 'user':
-            return 'create';
-        case 'directory':
-            return change.before === null ? 'create' : 'update';
-    }
-}
-/** What the change is about: a path, a package, a unit, an SQL object, a cluster step. */
-function change_changeTarget(change) {
-    switch (change.kind) {
-        case 'file':
-            return change.path;
-        case 'package':
-            return change.name;
-        case 'service':
-            return change.unit;
-        case 'sql':
-            return `${change.object} ${change.name}`;
-        case 'cluster':
-            // The step names the action; the host (in the line's prefix) is the node it acts on.
-            return 'node';
-        case 'user':
-            return `user ${change.name}`;
-        case 'directory':
-            return change.path;
-    }
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
-class Diff {
-    diff(oldStr, newStr, 
-    // Type below is not accurate/complete - see above for full possibilities - but it compiles
-    options = {}) {
-        let callback;
-        if (typeof options === 'function') {
-            callback = options;
-            options = {};
-        }
-        else if ('callback' in options) {
-            callback = options.callback;
-        }
-        // Allow subclasses to massage the input prior to running
-        const oldString = this.castInput(oldStr, options);
-        const newString = this.castInput(newStr, options);
-        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
-        const newTokens = this.removeEmpty(this.tokenize(newString, options));
-        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
-    }
-    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
-        var _a;
-        const done = (value) => {
-            value = this.postProcess(value, options);
-            if (callback) {
-                setTimeout(function () { callback(value); }, 0);
-                return undefined;
-            }
-            else {
-                return value;
-            }
-        };
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let editLength = 1;
-        let maxEditLength = newLen + oldLen;
-        if (options.maxEditLength != null) {
-            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
-        }
-        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
-        const abortAfterTimestamp = Date.now() + maxExecutionTime;
-        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
-        // Seed editLength = 0, i.e. the content starts with the same values
-        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
-        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-            // Identity per the equality and tokenizer
-            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
-        }
-        // Once we hit the right edge of the edit graph on some diagonal k, we can
-        // definitely reach the end of the edit graph in no more than k edits, so
-        // there's no point in considering any moves to diagonal k+1 any more (from
-        // which we're guaranteed to need at least k+1 more edits).
-        // Similarly, once we've reached the bottom of the edit graph, there's no
-        // point considering moves to lower diagonals.
-        // We record this fact by setting minDiagonalToConsider and
-        // maxDiagonalToConsider to some finite value once we've hit the edge of
-        // the edit graph.
-        // This optimization is not faithful to the original algorithm presented in
-        // Myers's paper, which instead pointlessly extends D-paths off the end of
-        // the edit graph - see page 7 of Myers's paper which notes this point
-        // explicitly and illustrates it with a diagram. This has major performance
-        // implications for some common scenarios. For instance, to compute a diff
-        // where the new text simply appends d characters on the end of the
-        // original text of length n, the true Myers algorithm will take O(n+d^2)
-        // time while this optimization needs only O(n+d) time.
-        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
-        // Main worker method. checks all permutations of a given edit length for acceptance.
-        const execEditLength = () => {
-            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
-                let basePath;
-                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
-                if (removePath) {
-                    // No one else is going to attempt to use this value, clear it
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath - 1] = undefined;
-                }
-                let canAdd = false;
-                if (addPath) {
-                    // what newPos will be after we do an insertion:
-                    const addPathNewPos = addPath.oldPos - diagonalPath;
-                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
-                }
-                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
-                if (!canAdd && !canRemove) {
-                    // If this path is a terminal then prune
-                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
-                    bestPath[diagonalPath] = undefined;
-                    continue;
-                }
-                // Select the diagonal that we want to branch from. We select the prior
-                // path whose position in the old string is the farthest from the origin
-                // and does not pass the bounds of the diff graph
-                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
-                    basePath = this.addToPath(addPath, true, false, 0, options);
-                }
-                else {
-                    basePath = this.addToPath(removePath, false, true, 1, options);
-                }
-                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
-                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
-                    // If we have hit the end of both strings, then we are done
-                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
-                }
-                else {
-                    bestPath[diagonalPath] = basePath;
-                    if (basePath.oldPos + 1 >= oldLen) {
-                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
-                    }
-                    if (newPos + 1 >= newLen) {
-                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
-                    }
-                }
-            }
-            editLength++;
-        };
-        // Performs the length of edit iteration. Is a bit fugly as this has to support the
-        // sync and async mode which is never fun. Loops over execEditLength until a value
-        // is produced, or until the edit length exceeds options.maxEditLength (if given),
-        // in which case it will return undefined.
-        if (callback) {
-            (function exec() {
-                setTimeout(function () {
-                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
-                        return callback(undefined);
-                    }
-                    if (!execEditLength()) {
-                        exec();
-                    }
-                }, 0);
-            }());
-        }
-        else {
-            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
-                const ret = execEditLength();
-                if (ret) {
-                    return ret;
-                }
-            }
-        }
-    }
-    addToPath(path, added, removed, oldPosInc, options) {
-        const last = path.lastComponent;
-        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
-            };
-        }
-        else {
-            return {
-                oldPos: path.oldPos + oldPosInc,
-                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
-            };
-        }
-    }
-    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
-        const newLen = newTokens.length, oldLen = oldTokens.length;
-        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
-        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
-            newPos++;
-            oldPos++;
-            commonCount++;
-            if (options.oneChangePerToken) {
-                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
-            }
-        }
-        if (commonCount && !options.oneChangePerToken) {
-            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
-        }
-        basePath.oldPos = oldPos;
-        return newPos;
-    }
-    equals(left, right, options) {
-        if (options.comparator) {
-            return options.comparator(left, right);
-        }
-        else {
-            return left === right
-                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
-        }
-    }
-    removeEmpty(array) {
-        const ret = [];
-        for (let i = 0; i < array.length; i++) {
-            if (array[i]) {
-                ret.push(array[i]);
-            }
-        }
-        return ret;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    castInput(value, options) {
-        return value;
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    tokenize(value, options) {
-        return Array.from(value);
-    }
-    join(chars) {
-        // Assumes ValueT is string, which is the case for most subclasses.
-        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
-        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
-        // assume tokens and values are strings, but not completely - is weird and janky.
-        return chars.join('');
-    }
-    postProcess(changeObjects, 
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    options) {
-        return changeObjects;
-    }
-    get useLongestToken() {
-        return false;
-    }
-    buildValues(lastComponent, newTokens, oldTokens) {
-        // First we convert our linked list of components in reverse order to an
-        // array in the right order:
-        const components = [];
-        let nextComponent;
-        while (lastComponent) {
-            components.push(lastComponent);
-            nextComponent = lastComponent.previousComponent;
-            delete lastComponent.previousComponent;
-            lastComponent = nextComponent;
-        }
-        components.reverse();
-        const componentLen = components.length;
-        let componentPos = 0, newPos = 0, oldPos = 0;
-        for (; componentPos < componentLen; componentPos++) {
-            const component = components[componentPos];
-            if (!component.removed) {
-                if (!component.added && this.useLongestToken) {
-                    let value = newTokens.slice(newPos, newPos + component.count);
-                    value = value.map(function (value, i) {
-                        const oldValue = oldTokens[oldPos + i];
-                        return oldValue.length > value.length ? oldValue : value;
-                    });
-                    component.value = this.join(value);
-                }
-                else {
-                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
-                }
-                newPos += component.count;
-                // Common case
-                if (!component.added) {
-                    oldPos += component.count;
-                }
-            }
-            else {
-                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
-                oldPos += component.count;
-            }
-        }
-        return components;
-    }
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
-
-
-class LineDiff extends Diff {
-    constructor() {
-        super(...arguments);
-        this.tokenize = tokenize;
-    }
-    equals(left, right, options) {
-        // If we're ignoring whitespace, we need to normalise lines by stripping
-        // whitespace before checking equality. (This has an annoying interaction
-        // with newlineIsToken that requires special handling: if newlines get their
-        // own token, then we DON'T want to trim the *newline* tokens down to empty
-        // strings, since this would cause us to treat whitespace-only line content
-        // as equal to a separator between lines, which would be weird and
-        // inconsistent with the documented behavior of the options.)
-        if (options.ignoreWhitespace) {
-            if (!options.newlineIsToken || !left.includes('\n')) {
-                left = left.trim();
-            }
-            if (!options.newlineIsToken || !right.includes('\n')) {
-                right = right.trim();
-            }
-        }
-        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
-            if (left.endsWith('\n')) {
-                left = left.slice(0, -1);
-            }
-            if (right.endsWith('\n')) {
-                right = right.slice(0, -1);
-            }
-        }
-        return super.equals(left, right, options);
-    }
-}
-const lineDiff = new LineDiff();
-function diffLines(oldStr, newStr, options) {
-    return lineDiff.diff(oldStr, newStr, options);
-}
-function diffTrimmedLines(oldStr, newStr, options) {
-    options = generateOptions(options, { ignoreWhitespace: true });
-    return lineDiff.diff(oldStr, newStr, options);
-}
-// Exported standalone so it can be used from jsonDiff too.
-function tokenize(value, options) {
-    if (options.stripTrailingCr) {
-        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
-        value = value.replace(/\r\n/g, '\n');
-    }
-    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
-    // Ignore the final empty token that occurs if the string ends with a new line
-    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
-        linesAndNewlines.pop();
-    }
-    // Merge the content and line separators into single tokens
-    for (let i = 0; i < linesAndNewlines.length; i++) {
-        const line = linesAndNewlines[i];
-        if (i % 2 && !options.newlineIsToken) {
-            retLines[retLines.length - 1] += line;
-        }
-        else {
-            retLines.push(line);
-        }
-    }
-    return retLines;
-}
-
-;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
-
-/**
- * Returns true if the filename contains characters that require C-style
- * quoting (as used by Git and GNU diffutils in diff output).
- */
-function needsQuoting(s) {
-    for (let i = 0; i < s.length; i++) {
-        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
-            return true;
-        }
-    }
-    return false;
-}
-/**
- * C-style quotes a filename, encoding special characters as escape sequences
- * and non-ASCII bytes as octal escapes. This is the inverse of
- * `parseQuotedFileName` in parse.ts.
- *
- * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
- * This matches the behaviour of both Git and GNU diffutils, which always emit
- * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
- * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
- *
- * If the filename doesn't need quoting, returns it as-is.
- */
-function quoteFileNameIfNeeded(s) {
-    if (!needsQuoting(s)) {
-        return s;
-    }
-    let result = '"';
-    const bytes = new TextEncoder().encode(s);
-    let i = 0;
-    while (i < bytes.length) {
-        const b = bytes[i];
-        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
-        if (b === 0x07) {
-            result += '\\a';
-        }
-        else if (b === 0x08) {
-            result += '\\b';
-        }
-        else if (b === 0x09) {
-            result += '\\t';
-        }
-        else if (b === 0x0a) {
-            result += '\\n';
-        }
-        else if (b === 0x0b) {
-            result += '\\v';
-        }
-        else if (b === 0x0c) {
-            result += '\\f';
-        }
-        else if (b === 0x0d) {
-            result += '\\r';
-        }
-        else if (b === 0x22) {
-            result += '\\"';
-        }
-        else if (b === 0x5c) {
-            result += '\\\\';
-        }
-        else if (b >= 0x20 && b <= 0x7e) {
-            // Just a printable ASCII character that is neither a double quote nor a
-            // backslash; no need to escape it.
-            result += String.fromCharCode(b);
-        }
-        else {
-            // Either part of a non-ASCII character or a control character without a
-            // special escape sequence; needs escaping as a 3-digit octal escape
-            result += '\\' + b.toString(8).padStart(3, '0');
-        }
-        i++;
-    }
-    result += '"';
-    return result;
-}
-const INCLUDE_HEADERS = {
-    includeIndex: true,
-    includeUnderline: true,
-    includeFileHeaders: true
-};
-const FILE_HEADERS_ONLY = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: true
-};
-const OMIT_HEADERS = {
-    includeIndex: false,
-    includeUnderline: false,
-    includeFileHeaders: false
-};
-function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    let optionsObj;
-    if (!options) {
-        optionsObj = {};
-    }
-    else if (typeof options === 'function') {
-        optionsObj = { callback: options };
-    }
-    else {
-        optionsObj = options;
-    }
-    if (typeof optionsObj.context === 'undefined') {
-        optionsObj.context = 4;
-    }
-    // We copy this into its own variable to placate TypeScript, which thinks
-    // optionsObj.context might be undefined in the callbacks below.
-    const context = optionsObj.context;
-    // @ts-expect-error (runtime check for something that is correctly a static type error)
-    if (optionsObj.newlineIsToken) {
-        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
-    }
-    if (!optionsObj.callback) {
-        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
-    }
-    else {
-        const { callback } = optionsObj;
-        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
-                const patch = diffLinesResultToPatch(diff);
-                // TypeScript is unhappy without the cast because it does not understand that `patch` may
-                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
-                callback(patch);
-            } }));
-    }
-    function diffLinesResultToPatch(diff) {
-        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
-        //         of lines containing trailing newline characters. We'll tidy up later...
-        if (!diff) {
-            return;
-        }
-        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
-        function contextLines(lines) {
-            return lines.map(function (entry) { return ' ' + entry; });
-        }
-        const hunks = [];
-        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
-        for (let i = 0; i < diff.length; i++) {
-            const current = diff[i], lines = current.lines || splitLines(current.value);
-            current.lines = lines;
-            if (current.added || current.removed) {
-                // If we have previous context, start with that
-                if (!oldRangeStart) {
-                    const prev = diff[i - 1];
-                    oldRangeStart = oldLine;
-                    newRangeStart = newLine;
-                    if (prev) {
-                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
-                        oldRangeStart -= curRange.length;
-                        newRangeStart -= curRange.length;
-                    }
-                }
-                // Output our changes
-                for (const line of lines) {
-                    curRange.push((current.added ? '+' : '-') + line);
-                }
-                // Track the updated file position
-                if (current.added) {
-                    newLine += lines.length;
-                }
-                else {
-                    oldLine += lines.length;
-                }
-            }
-            else {
-                // Identical context lines. Track line changes
-                if (oldRangeStart) {
-                    // Close out any changes that have been output (or join overlapping)
-                    if (lines.length <= context * 2 && i < diff.length - 2) {
-                        // Overlapping
-                        for (const line of contextLines(lines)) {
-                            curRange.push(line);
-                        }
-                    }
-                    else {
-                        // end the range and output
-                        const contextSize = Math.min(lines.length, context);
-                        for (const line of contextLines(lines.slice(0, contextSize))) {
-                            curRange.push(line);
-                        }
-                        const hunk = {
-                            oldStart: oldRangeStart,
-                            oldLines: (oldLine - oldRangeStart + contextSize),
-                            newStart: newRangeStart,
-                            newLines: (newLine - newRangeStart + contextSize),
-                            lines: curRange
-                        };
-                        hunks.push(hunk);
-                        oldRangeStart = 0;
-                        newRangeStart = 0;
-                        curRange = [];
-                    }
-                }
-                oldLine += lines.length;
-                newLine += lines.length;
-            }
-        }
-        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
-        //         "\ No newline at end of file".
-        for (const hunk of hunks) {
-            for (let i = 0; i < hunk.lines.length; i++) {
-                if (hunk.lines[i].endsWith('\n')) {
-                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
-                }
-                else {
-                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
-                    i++; // Skip the line we just added, then continue iterating
-                }
-            }
-        }
-        return {
-            oldFileName: oldFileName, newFileName: newFileName,
-            oldHeader: oldHeader, newHeader: newHeader,
-            hunks: hunks
-        };
-    }
-}
-/**
- * creates a unified diff patch.
- *
- * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
- *   array of them (as returned by `parsePatch`).
- * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
- *   Ignored for patches where `isGit` is `true`.
- *
- * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
- * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
- * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
- * headers for patches with no hunks (e.g. renames without content changes).
- */
-function formatPatch(patch, headerOptions) {
-    var _a, _b, _c, _d, _e, _f;
-    if (!headerOptions) {
-        headerOptions = INCLUDE_HEADERS;
-    }
-    if (Array.isArray(patch)) {
-        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
-            throw new Error('Cannot omit file headers on a multi-file patch. '
-                + '(The result would be unparseable; how would a tool trying to apply '
-                + 'the patch know which changes are to which file?)');
-        }
-        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
-    }
-    const ret = [];
-    // Git patches have a fixed header format (diff --git, extended headers,
-    // and ---/+++ when hunks are present), so headerOptions is ignored.
-    if (patch.isGit) {
-        headerOptions = INCLUDE_HEADERS;
-        // Emit Git-style diff --git header and extended headers.
-        // Git never puts /dev/null in the "diff --git" line; for file
-        // creations/deletions it uses the real filename on both sides.
-        if (!patch.oldFileName) {
-            throw new Error('oldFileName must be specified for Git patches');
-        }
-        if (!patch.newFileName) {
-            throw new Error('newFileName must be specified for Git patches');
-        }
-        let gitOldName = patch.oldFileName;
-        let gitNewName = patch.newFileName;
-        if (patch.isCreate && gitOldName === '/dev/null') {
-            gitOldName = gitNewName.replace(/^b\//, 'a/');
-        }
-        else if (patch.isDelete && gitNewName === '/dev/null') {
-            gitNewName = gitOldName.replace(/^a\//, 'b/');
-        }
-        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
-        if (patch.isDelete) {
-            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
-        }
-        if (patch.isCreate) {
-            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
-        }
-        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
-            ret.push('old mode ' + patch.oldMode);
-            ret.push('new mode ' + patch.newMode);
-        }
-        if (patch.isRename) {
-            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
-            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
-        }
-        if (patch.isCopy) {
-            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
-            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
-        }
-    }
-    else {
-        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
-            ret.push('Index: ' + patch.oldFileName);
-        }
-        if (headerOptions.includeUnderline) {
-            ret.push('===================================================================');
-        }
-    }
-    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
-    // pure renames, mode-only changes), Git omits these, so we do too.
-    const hasHunks = patch.hunks.length > 0;
-    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
-        && (!patch.isGit || hasHunks)) {
-        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
-        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
-    }
-    for (let i = 0; i < patch.hunks.length; i++) {
-        const hunk = patch.hunks[i];
-        // Unified Diff Format quirk: If the chunk size is 0,
-        // the first number is one lower than one would expect.
-        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
-        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
-        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
-        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
-            + ' +' + newStart + ',' + hunk.newLines
-            + ' @@');
-        for (const line of hunk.lines) {
-            ret.push(line);
-        }
-    }
-    return ret.join('\n') + '\n';
-}
-function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
-    if (typeof options === 'function') {
-        options = { callback: options };
-    }
-    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
-        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
-        if (!patchObj) {
-            return;
-        }
-        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
-    }
-    else {
-        const { callback } = options;
-        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
-                if (!patchObj) {
-                    callback(undefined);
-                }
-                else {
-                    callback(formatPatch(patchObj, options.headerOptions));
-                }
-            } }));
-    }
-}
-function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
-    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
-}
-/**
- * Split `text` into an array of lines, including the trailing newline character (where present)
- */
-function splitLines(text) {
-    const hasTrailingNl = text.endsWith('\n');
-    const result = text.split('\n').map(line => line + '\n');
-    if (hasTrailingNl) {
-        result.pop();
-    }
-    else {
-        result.push(result.pop().slice(0, -1));
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-/**
- * Small markdown helpers shared by the plan, the job summary and the PR comment.
- * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
- * so it is escaped where it could break a table or a code block.
- */
-/** Escapes a value for a table cell: pipes and newlines would split the row. */
-function cell(value) {
-    if (value === undefined || value === null || value === '')
-        return '';
-    return String(value)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>');
-}
-/** Inline code that survives backticks in the value. */
-function code(value) {
-    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-    const ticks = '`'.repeat(longest + 1);
-    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-    return `${ticks}${pad}${value}${pad}${ticks}`;
-}
-/** A fenced block whose fence is longer than any backtick run inside it. */
-function fence(body, info = '') {
-    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
-    const ticks = '`'.repeat(Math.max(3, longest + 1));
-    const text = body.endsWith('\n') ? body : body + '\n';
-    return `${ticks}${info}\n${text}${ticks}`;
-}
-function table(header, rows) {
-    const lines = [
-        `| ${header.join(' | ')} |`,
-        `| ${header.map(() => '---').join(' | ')} |`,
-        ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ];
-    return lines.join('\n');
-}
-/** Size in bytes as GitHub counts it (UTF-8). */
-function byteLength(text) {
-    return Buffer.byteLength(text, 'utf8');
-}
-/**
- * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
- * code fence or `<details>` left open so the rest still renders, and appends
- * `note` (which is counted in the budget). Returns the text unchanged when it fits.
- */
-function truncateMarkdown(text, maxBytes, note) {
-    const total = byteLength(text);
-    if (total <= maxBytes)
-        return text;
-    // Reserve room for the closing tags and the note; the note's size depends on
-    // the number it prints, so size it with the worst case first.
-    const reserve = byteLength(note(total)) + 256;
-    const budget = Math.max(0, maxBytes - reserve);
-    const lines = text.split('\n');
-    const kept = [];
-    let used = 0;
-    let openFence = null;
-    let openDetails = 0;
-    for (const line of lines) {
-        const size = byteLength(line) + 1;
-        if (used + size > budget)
-            break;
-        kept.push(line);
-        used += size;
-        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-        if (fenceMatch) {
-            const marker = fenceMatch[1];
-            if (openFence === null)
-                openFence = marker;
-            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
-                openFence = null;
-        }
-        else if (openFence === null) {
-            openDetails += (line.match(/<details\b/gi) ?? []).length;
-            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
-            if (openDetails < 0)
-                openDetails = 0;
-        }
-    }
-    // A single line longer than the whole budget: keep a prefix of it, cut on a
-    // character (not byte) boundary.
-    if (kept.length === 0 && lines.length > 0) {
-        let prefix = lines[0];
-        while (prefix.length > 0 && byteLength(prefix) > budget)
-            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
-        kept.push(prefix);
-        used = byteLength(prefix) + 1;
-    }
-    const closing = [];
-    if (openFence !== null)
-        closing.push(openFence);
-    for (let i = 0; i < openDetails; i++)
-        closing.push('</details>');
-    const head = kept.join('\n');
-    const omitted = total - byteLength(head);
-    return [head, ...closing, '', note(omitted)].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/engine/plan.ts
-/**
- * A plan: the exact changes a command would make, computed from facts gathered
- * first (pyinfra), rendered for review and hashed so that apply can prove it runs
- * what was reviewed (dflook's terraform-apply).
- *
- * The hash covers only what the plan would DO: command, environment and the
- * changes in apply order. Facts, warnings and run metadata are shown but not
- * hashed, because they differ between two runs that would do the same thing
- * (free disk space, uptime, runner name), and hashing them is how "plan has
- * changed" false positives happen (dflook/terraform-github-actions#62, #64).
- */
-
-
-
-
-
-/**
- * Builds a plan and checks what would make it ambiguous: two changes with the
- * same id, or a change for a host the plan does not list.
- */
-function createPlan(input) {
-    const seen = new Set();
-    for (const change of input.changes) {
-        if (!CHANGE_KINDS.includes(change.kind)) {
-            throw new DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
-        }
-        if (seen.has(change.id)) {
-            throw new DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
-                host: change.host,
-                hint: 'This is a bug in lms-ha: change ids must be unique; please report it with the job log.',
-            });
-        }
-        seen.add(change.id);
-    }
-    const hosts = new Map();
-    for (const h of input.hosts ?? []) {
-        hosts.set(h.name, { ...h, roles: [...h.roles].sort(), facts: { ...h.facts } });
-    }
-    if (input.hosts && input.hosts.length > 0) {
-        for (const change of input.changes) {
-            if (!hosts.has(change.host)) {
-                throw new DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
-                    host: change.host,
-                });
-            }
-        }
-    }
-    else {
-        for (const change of input.changes) {
-            if (!hosts.has(change.host))
-                hosts.set(change.host, { name: change.host, roles: [], facts: {} });
-        }
-    }
-    return {
-        command: input.command,
-        environment: input.environment,
-        changes: [...input.changes],
-        warnings: [...(input.warnings ?? [])],
-        hosts: [...hosts.values()].sort((a, b) => compare(a.name, b.name)),
-        meta: input.meta ? { ...input.meta } : undefined,
-    };
-}
-// ---------------------------------------------------------------------------
-// Normalization and hash
-const PLAN_HASH_VERSION = 'lms-ha/plan/v1';
-const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
-/**
- * The plan as hashed: canonical key order, no functions, no facts, no warnings,
- * no metadata, file contents reduced to digests (sensitive ones keyed).
- * Change order is kept: it is the apply order and it matters.
- */
-function normalizePlan(plan, options = {}) {
-    const key = options.sensitiveKey ?? DEFAULT_SENSITIVE_KEY;
-    return canonicalize({
-        version: PLAN_HASH_VERSION,
-        command: plan.command,
-        environment: plan.environment,
-        changes: plan.changes.map((c) => normalizeChange(change_changeData(c), key)),
-    });
-}
-/** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
-function planHash(plan, options = {}) {
-    return sha256(stableStringify(normalizePlan(plan, options)));
-}
-function normalizeChange(change, key) {
-    if (change.kind !== 'file')
-        return change;
-    const state = (s) => {
-        if (s === null)
-            return null;
-        const { content, sha256: given, ...meta } = s;
-        const digest = content !== undefined ? sha256(content) : given;
-        if (change.sensitive) {
-            // Keyed, so the published hash is no oracle for the secret content.
-            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key).update(digest).digest('hex') };
-        }
-        // A content and a bare sha256 of the same bytes normalize the same.
-        return { ...meta, sha256: digest };
-    };
-    return { ...change, before: state(change.before), after: state(change.after) };
-}
-/** Sorted keys, undefined and functions dropped, Sets sorted, Maps as sorted objects, Buffers as digests. */
-function canonicalize(value) {
-    if (value === null || typeof value === 'string' || typeof value === 'boolean')
-        return value;
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-            throw new DeployError('internal', `Cannot hash the number ${value}.`);
-        return Object.is(value, -0) ? 0 : value;
-    }
-    if (typeof value === 'bigint')
-        return value.toString();
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
-        return undefined;
-    if (Buffer.isBuffer(value))
-        return { sha256: sha256(value) };
-    if (Array.isArray(value))
-        return value.map((v) => canonicalize(v) ?? null);
-    if (value instanceof Set) {
-        const items = [...value].map((v) => canonicalize(v));
-        return items.sort((a, b) => compare(stableStringify(a), stableStringify(b)));
-    }
-    if (value instanceof Map) {
-        return canonicalize(Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), v])));
-    }
-    if (value instanceof Date) {
-        throw new DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
-    }
-    const out = {};
-    for (const k of Object.keys(value).sort(compare)) {
-        const v = canonicalize(value[k]);
-        if (v !== undefined)
-            out[k] = v;
-    }
-    return out;
-}
-/** JSON with keys in code-point order at every level. */
-function stableStringify(value) {
-    return JSON.stringify(canonicalize(value));
-}
-/** Code-point order, the same in every locale. */
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-function sha256(data) {
-    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function fileDiff(change, options = {}) {
-    const maxLines = options.maxLines ?? 400;
-    const before = change.before;
-    const after = change.after;
-    const metadata = [];
-    for (const field of ['mode', 'owner', 'group']) {
-        const from = field === 'mode' ? change_formatMode(before?.mode) : before?.[field];
-        const to = field === 'mode' ? change_formatMode(after?.mode) : after?.[field];
-        if (after !== null && to !== undefined && from !== to)
-            metadata.push(`${field} ${from ?? '(none)'} → ${to}`);
-    }
-    const beforeText = before === null ? '' : before.content;
-    const afterText = after === null ? '' : after.content;
-    if (beforeText === undefined || afterText === undefined) {
-        const short = (s) => (s === null ? 'absent' : s.sha256 ? `sha256 ${s.sha256.slice(0, 12)}` : 'unknown');
-        const same = before?.sha256 !== undefined && before.sha256 === after?.sha256;
-        return {
-            added: 0,
-            removed: 0,
-            metadata,
-            note: same
-                ? undefined
-                : change.sensitive
-                    ? 'content changes (sensitive: not shown)'
-                    : `content not read; ${short(before)} → ${short(after)}`,
-        };
-    }
-    if (beforeText === afterText)
-        return { added: 0, removed: 0, metadata };
-    const size = Buffer.byteLength(beforeText) + Buffer.byteLength(afterText);
-    // Myers' diff costs (lines x edits): a rewritten large file must not stall a plan.
-    const patch = size > MAX_DIFF_INPUT_BYTES
-        ? undefined
-        : structuredPatch(before === null ? '/dev/null' : `a${change.path}`, after === null ? '/dev/null' : `b${change.path}`, beforeText, afterText, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS });
-    if (patch === undefined) {
-        const digest = (text) => sha256(text).slice(0, 12);
-        return {
-            added: 0,
-            removed: 0,
-            metadata,
-            note: change.sensitive
-                ? 'content changes (sensitive: not shown)'
-                : `content changes too much to show a diff; sha256 ${before === null ? 'absent' : digest(beforeText)} → ${after === null ? 'absent' : digest(afterText)}`,
-        };
-    }
-    let added = 0;
-    let removed = 0;
-    for (const hunk of patch.hunks) {
-        for (const line of hunk.lines) {
-            if (line.startsWith('+'))
-                added++;
-            else if (line.startsWith('-'))
-                removed++;
-        }
-    }
-    if (change.sensitive) {
-        return { added, removed, metadata, note: `content changes, +${added} −${removed} lines (sensitive: diff not shown)` };
-    }
-    const lines = formatPatch(patch, FILE_HEADERS_ONLY).replace(/\n$/, '').split('\n');
-    let diff = lines.join('\n');
-    if (lines.length > maxLines) {
-        diff = [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more diff lines not shown`].join('\n');
-    }
-    return { diff, added, removed, metadata };
-}
-/** Files larger than this (before + after) are not diffed. */
-const MAX_DIFF_INPUT_BYTES = 4 * 1024 * 1024;
-/** Diffs needing more line edits than this are not computed. */
-const MAX_DIFF_EDITS = 2000;
-/** Per-host change counts, for tables. */
-function changesByHost(plan) {
-    const byHost = new Map();
-    for (const h of plan.hosts)
-        byHost.set(h.name, []);
-    for (const c of plan.changes) {
-        const list = byHost.get(c.host) ?? [];
-        list.push(c);
-        byHost.set(c.host, list);
-    }
-    return byHost;
-}
-function kindCounts(changes) {
-    if (changes.length === 0)
-        return 'no changes';
-    const counts = new Map();
-    for (const c of changes)
-        counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
-    return CHANGE_KINDS.filter((k) => counts.has(k))
-        .map((k) => plural(counts.get(k), KIND_LABELS[k]))
-        .join(', ');
-}
-const KIND_LABELS = {
-    file: 'file',
-    package: 'package',
-    service: 'service',
-    sql: 'SQL object',
-    cluster: 'cluster step',
-    user: 'system user',
-    directory: 'directory',
-};
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-function formatFacts(facts) {
-    return Object.keys(facts)
-        .sort(compare)
-        .map((k) => `${k}: ${facts[k]}`)
-        .join(' · ');
-}
-/**
- * The plan as markdown: the per-host table first (what a reviewer scans), then
- * every change in apply order, then the details (diffs last, they are long).
- */
-function renderPlanMarkdown(plan, options) {
-    const h = '#'.repeat(options.headingLevel ?? 3);
-    const out = [];
-    const byHost = changesByHost(plan);
-    const changingHosts = [...byHost.values()].filter((l) => l.length > 0).length;
-    out.push(`${h} Plan: ${code(plan.command)} on ${code(plan.environment)}`, '');
-    const headline = plan.changes.length === 0
-        ? '**No changes.** The hosts already match the desired state.'
-        : `**${plural(plan.changes.length, 'change')}** on ${plural(changingHosts, 'host')}.`;
-    out.push(options.planHash ? `${headline} Plan hash ${code(options.planHash)}.` : headline, '');
-    if (options.hostTable !== false) {
-        const rows = [...byHost.entries()].map(([name, changes]) => {
-            const facts = plan.hosts.find((x) => x.name === name);
-            return [
-                cell(name),
-                cell(facts?.roles.join(', ')),
-                String(changes.length),
-                cell(changes.length === 0 ? '' : kindCounts(changes)),
-                cell(facts ? formatFacts(facts.facts) : ''),
-            ];
-        });
-        out.push(table(['host', 'roles', 'changes', 'kinds', 'facts'], rows), '');
-    }
-    if (plan.warnings.length > 0) {
-        out.push('> [!WARNING]');
-        for (const w of plan.warnings)
-            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
-        out.push('');
-    }
-    if (plan.changes.length > 0) {
-        out.push(`${h}# Changes, in apply order`, '');
-        out.push(table(['#', 'host', 'kind', 'action', 'target', 'summary'], plan.changes.map((c, i) => [
-            String(i + 1),
-            cell(c.host),
-            c.kind,
-            cell(change_changeAction(c)),
-            cell(change_changeTarget(c)),
-            cell(c.summary),
-        ])), '');
-        const details = plan.changes.map((c, i) => renderDetails(change_changeData(c), i + 1, options)).filter((d) => d !== null);
-        if (details.length > 0) {
-            out.push(`${h}# Details`, '');
-            out.push(...details);
-        }
-    }
-    return options.redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
-}
-function renderDetails(change, n, options) {
-    const title = `${n}. ${change.host}: ${change_changeAction(change)} ${change_changeTarget(change)}`;
-    const body = [];
-    switch (change.kind) {
-        case 'file': {
-            const d = fileDiff(change, options);
-            if (d.metadata.length > 0)
-                body.push(d.metadata.join(', '), '');
-            if (d.note)
-                body.push(`_${d.note}_`, '');
-            if (d.diff)
-                body.push(fence(d.diff, 'diff'), '');
-            break;
-        }
-        case 'package':
-            body.push(`${change.from ?? '(not installed)'} → ${change.to}`, '');
-            break;
-        case 'sql':
-            body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
-            break;
-        case 'cluster':
-        case 'user':
-            body.push(change.detail, '');
-            break;
-        case 'directory':
-        case 'service':
-            return null;
-    }
-    if (body.length === 0)
-        return null;
-    return [`<details><summary>${escapeHtml(title)}</summary>`, '', ...body, '</details>', ''].join('\n');
-}
-function escapeHtml(s) {
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-/** The JSON shape of a plan (version 1). File contents never appear; diffs do, unless sensitive. */
-function planToJson(plan, options) {
-    const changes = plan.changes.map((c, i) => {
-        const { fingerprint: _fingerprint, ...data } = changeData(c);
-        const base = { index: i + 1, action: changeAction(data), target: changeTarget(data) };
-        if (data.kind !== 'file')
-            return { ...data, ...base };
-        const d = fileDiff(data, options);
-        const state = (s) => s === null
-            ? { exists: false }
-            : {
-                exists: true,
-                mode: formatMode(s.mode),
-                owner: s.owner,
-                group: s.group,
-                // A digest of secret content would let anyone test guesses against it.
-                sha256: data.sensitive ? undefined : s.content !== undefined ? sha256(s.content) : s.sha256,
-            };
-        return {
-            ...data,
-            ...base,
-            before: state(data.before),
-            after: state(data.after),
-            added: d.added,
-            removed: d.removed,
-            metadata: d.metadata,
-            diff: d.diff,
-            note: d.note,
-        };
-    });
-    const json = {
-        version: 1,
-        command: plan.command,
-        environment: plan.environment,
-        planHash: options.planHash,
-        changeCount: plan.changes.length,
-        hosts: plan.hosts.map((h) => ({ ...h, changes: plan.changes.filter((c) => c.host === h.name).length })),
-        warnings: plan.warnings,
-        changes,
-        meta: plan.meta,
-    };
-    // Round-trip drops undefined fields; redact strings before serializing so a
-    // secret containing JSON syntax cannot break the document.
-    return options.redactor.redactDeep(JSON.parse(JSON.stringify(json)));
-}
-function renderPlanJson(plan, options) {
-    return JSON.stringify(planToJson(plan, options), null, 2) + '\n';
-}
-
-;// CONCATENATED MODULE: ./src/engine/redact.ts
-/**
- * Replaces secret values with `***` in anything we are about to show.
- *
- * `core.setSecret` only masks the exact value in the job log. Our own renderings
- * (plans, summaries, outputs, PR comments, error messages) go to places the runner
- * does not mask, and a secret often reaches them transformed: base64 inside a
- * config file or an `Authorization` header, percent-encoded inside a URL, escaped
- * inside JSON. So each registered secret also registers those forms.
- */
-const REDACTED = '***';
-/**
- * Base64 fragments shorter than this are not registered for the unaligned
- * (embedded) forms: a 2-3 character fragment would match all over ordinary text.
- * The full, aligned base64 form of a secret is always registered.
- */
-const MIN_EMBEDDED_FRAGMENT = 6;
-class Redactor {
-    values = new Set();
-    pattern = null;
-    onAdd;
-    /**
-     * @param onAdd called once for each new raw secret value (the action uses it to
-     *   call `core.setSecret`, so the job log masks what this class masks).
-     */
-    constructor(options = {}) {
-        this.onAdd = options.onAdd;
-    }
-    /** Registers a secret value. Empty values are ignored: they would match everywhere. */
-    add(secret) {
-        if (!secret)
-            return this;
-        const isNew = !this.values.has(secret);
-        for (const form of encodedForms(secret)) {
-            if (form)
-                this.values.add(form);
-        }
-        // Multi-line secrets (private keys, certificates) are also masked line by
-        // line, as the runner does, so one line quoted in an error is still hidden.
-        if (secret.includes('\n')) {
-            for (const line of secret.split(/\r?\n/)) {
-                const trimmed = line.trim();
-                if (trimmed.length >= MIN_EMBEDDED_FRAGMENT) {
-                    for (const form of encodedForms(trimmed))
-                        if (form)
-                            this.values.add(form);
-                }
-            }
-        }
-        this.pattern = null;
-        if (isNew)
-            this.onAdd?.(secret);
-        return this;
-    }
-    /** How many distinct strings (secrets and their encodings) are masked. */
-    get size() {
-        return this.values.size;
-    }
-    redact(text) {
-        if (this.values.size === 0 || text.length === 0)
-            return text;
-        if (!this.pattern) {
-            // Longest first, so a secret that contains another is replaced whole.
-            const sorted = [...this.values].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-            this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
-        }
-        return text.replace(this.pattern, REDACTED);
-    }
-    /**
-     * Redacts every string (values and keys) in a JSON-like value. Use this before
-     * `JSON.stringify` rather than redacting the serialized text: a secret containing
-     * `"` or `,` could otherwise tear the JSON apart.
-     */
-    redactDeep(value) {
-        return this.walk(value);
-    }
-    /** Redacts an error's message for display, keeping nothing else of it. */
-    redactError(error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return this.redact(message);
-    }
-    walk(value) {
-        if (typeof value === 'string')
-            return this.redact(value);
-        if (Array.isArray(value))
-            return value.map((v) => this.walk(v));
-        if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-            const out = {};
-            for (const [k, v] of Object.entries(value))
-                out[this.redact(k)] = this.walk(v);
-            return out;
-        }
-        return value;
-    }
-}
-function escapeRegExp(s) {
-    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-/** The raw value plus the encodings a secret is commonly found in. */
-function encodedForms(secret) {
-    const forms = [secret];
-    const bytes = Buffer.from(secret, 'utf8');
-    forms.push(bytes.toString('base64'));
-    forms.push(bytes.toString('base64url'));
-    forms.push(...embeddedBase64(bytes));
-    forms.push(encodeURIComponent(secret));
-    // application/x-www-form-urlencoded writes spaces as '+'.
-    forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
-    // Inside a JSON string: quotes, backslashes and control characters escaped.
-    forms.push(JSON.stringify(secret).slice(1, -1));
-    return [...new Set(forms)];
-}
-/**
- * The part of the base64 encoding that is the same wherever the secret sits in
- * a longer buffer. Depending on its offset modulo 3 the secret's bytes line up
- * differently with base64's 3-byte groups; for each alignment we keep only the
- * characters that depend on the secret alone (the runner's masker does the same).
- */
-function embeddedBase64(bytes) {
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const total = padded.length;
-        // Characters at the start that mix in the (unknown) preceding bytes.
-        const skipStart = offset === 0 ? 0 : offset === 1 ? 2 : 3;
-        // Characters at the end that mix in the (unknown) following bytes.
-        const remainder = total % 3;
-        const fullChars = Math.floor(total / 3) * 4 + (remainder === 0 ? 0 : remainder === 1 ? 1 : 2);
-        for (const encoding of ['base64', 'base64url']) {
-            const encoded = padded.toString(encoding);
-            const fragment = encoded.slice(skipStart, fullChars);
-            if (fragment.length >= MIN_EMBEDDED_FRAGMENT)
-                out.push(fragment);
-        }
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/report/annotations.ts
-/** GitHub's per-step display limit, per annotation type. */
-const ANNOTATIONS_PER_TYPE = 10;
-const RANK = { error: 0, warning: 1, notice: 2 };
-function compareProblems(a, b) {
-    return (RANK[a.severity ?? 'error'] - RANK[b.severity ?? 'error'] ||
-        (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
-        a.line - b.line ||
-        a.column - b.column ||
-        (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
-}
-function toAnnotation(problem, redactor) {
-    return {
-        severity: problem.severity ?? 'error',
-        message: redactor.redact(problem.message),
-        title: problem.title === undefined ? undefined : redactor.redact(problem.title),
-        file: problem.file,
-        startLine: problem.line,
-        startColumn: problem.column,
-    };
-}
-/** Sorts by severity then position, and splits what GitHub will show from the rest. */
-function planAnnotations(problems, redactor, limit = ANNOTATIONS_PER_TYPE) {
-    const sorted = [...problems].sort(compareProblems);
-    const used = { error: 0, warning: 0, notice: 0 };
-    const emit = [];
-    const overflow = [];
-    for (const p of sorted) {
-        const record = toAnnotation(p, redactor);
-        if (used[record.severity] < limit) {
-            used[record.severity]++;
-            emit.push(record);
-        }
-        else {
-            overflow.push(record);
-        }
-    }
-    return { emit, overflow };
-}
-/** `file:line:col: message`, as compilers print it. */
-function formatAnnotation(record) {
-    const where = record.file ? `${record.file}:${record.startLine ?? 1}:${record.startColumn ?? 1}: ` : '';
-    const severity = record.severity === 'error' ? '' : `${record.severity}: `;
-    return `${where}${severity}${record.message}`;
-}
-
-;// CONCATENATED MODULE: ./src/report/log.ts
-function prefixed(message, host) {
-    return host ? `[${host}] ${message}` : message;
-}
-/** A logger that keeps lines in memory: for tests and for the summary. */
-class MemoryLogger {
-    lines = [];
-    info(message, host) {
-        this.lines.push(prefixed(message, host));
-    }
-    warn(message, host) {
-        this.lines.push(`warning: ${prefixed(message, host)}`);
-    }
-    debug(message, host) {
-        this.lines.push(`debug: ${prefixed(message, host)}`);
-    }
-    async group(title, fn) {
-        this.lines.push(`## ${title}`);
-        return fn();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/run-report.ts
-
-function runStatus(report) {
-    return report.error || report.apply?.status === 'failed' ? 'failed' : 'ok';
-}
-/**
- * `changed`: in apply mode, whether anything was changed on a host; in plan
- * mode, whether the plan has changes to apply (as dflook's plan `changes` output).
- */
-function runChanged(report) {
-    if (report.mode === 'apply')
-        return report.apply?.changed ?? false;
-    return (report.plan?.changes.length ?? 0) > 0;
-}
-function failureReason(report) {
-    return report.error?.reason ?? report.apply?.error?.reason ?? '';
-}
-function runProblems(report) {
-    return report.problems ?? report.error?.problems ?? [];
-}
-/** The error to show: the run's own, or the failed apply step's. */
-function runError(report) {
-    return report.error ?? report.apply?.error;
-}
-/** The per-host table: explicit rows first in priority, then what the plan and apply say. */
-function hostRows(report) {
-    const rows = new Map();
-    const plan = report.plan;
-    if (plan) {
-        for (const h of plan.hosts) {
-            rows.set(h.name, { name: h.name, roles: [...h.roles], status: 'unknown', changes: 0, notes: '' });
-        }
-        for (const c of plan.changes) {
-            const row = rows.get(c.host) ?? { name: c.host, roles: [], status: 'unknown', changes: 0, notes: '' };
-            row.changes++;
-            rows.set(c.host, row);
-        }
-        for (const row of rows.values()) {
-            const steps = report.apply?.steps.filter((s) => s.host === row.name) ?? [];
-            const failed = steps.find((s) => s.status === 'failed');
-            if (failed) {
-                row.status = 'failed';
-                row.notes = firstLine(failed.error ?? 'failed');
-            }
-            else if (report.apply) {
-                const ok = steps.filter((s) => s.status === 'ok').length;
-                const skipped = steps.filter((s) => s.status === 'skipped').length;
-                row.status = ok > 0 ? 'changed' : skipped > 0 ? 'skipped' : 'no changes';
-                if (skipped > 0)
-                    row.notes = `${skipped} change${skipped === 1 ? '' : 's'} skipped after a failure`;
-            }
-            else if (report.mode === 'apply' && report.error) {
-                row.status = row.changes > 0 ? 'skipped' : 'no changes';
-            }
-            else {
-                row.status = row.changes > 0 ? 'will change' : 'no changes';
-            }
-        }
-    }
-    for (const explicit of report.hosts ?? [])
-        rows.set(explicit.name, { ...explicit, roles: [...explicit.roles] });
-    // The host an error names (lock holder, unreachable host) is marked failed
-    // unless a row already says more.
-    const error = runError(report);
-    if (error?.host) {
-        const row = rows.get(error.host);
-        if (row && row.status !== 'failed') {
-            row.status = 'failed';
-            row.notes = row.notes || firstLine(error.message);
-        }
-    }
-    return [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-function statusIcon(status) {
-    switch (status) {
-        case 'ok':
-        case 'changed':
-        case 'no changes':
-            return '✅';
-        case 'will change':
-            return '📝';
-        case 'failed':
-            return '❌';
-        case 'skipped':
-            return '⏭️';
-        default:
-            return '❔';
-    }
-}
-function firstLine(text, max = 200) {
-    const line = text.split(/\r?\n/, 1)[0] ?? '';
-    return line.length > max ? line.slice(0, max - 1) + '…' : line;
-}
-function problemLines(problems) {
-    return problems.map((p) => formatProblem(p));
-}
-
-;// CONCATENATED MODULE: ./src/report/outputs.ts
-
-
-const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason']));
-/**
- * Outputs are limited to 1 MB per job, shared by all steps; the result keeps
- * well under it by dropping the tail of the change and step lists.
- */
-const RESULT_MAX_BYTES = 256 * 1024;
-function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
-    const error = runError(report);
-    const result = {
-        version: 1,
-        command: report.command,
-        mode: report.mode,
-        environment: report.environment,
-        status: runStatus(report),
-        changed: runChanged(report),
-        planHash: report.planHash ?? null,
-        failureReason: failureReason(report) || null,
-        error: error ? { message: error.message, hint: error.hint ?? null, host: error.host ?? null } : null,
-        hosts: hostRows(report),
-        changes: (report.plan?.changes ?? []).map((c) => ({ id: c.id, host: c.host, kind: c.kind, summary: c.summary })),
-        steps: (report.apply?.steps ?? []).map((s) => ({
-            id: s.id,
-            host: s.host,
-            status: s.status,
-            durationMs: Math.round(s.durationMs),
-            error: s.error ?? null,
-            reason: s.reason ?? null,
-        })),
-        checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
-        ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
-    };
-    const redacted = redactor.redactDeep(result);
-    return fit(redacted, maxBytes);
-}
-/** Halves the change and step lists until the JSON fits; says how many were dropped. */
-function fit(result, maxBytes) {
-    if (byteLength(JSON.stringify(result)) <= maxBytes)
-        return result;
-    const allChanges = result.changes;
-    const allSteps = result.steps;
-    let keepChanges = allChanges.length;
-    let keepSteps = allSteps.length;
-    let candidate = result;
-    while (keepChanges > 0 || keepSteps > 0) {
-        keepChanges = Math.floor(keepChanges / 2);
-        keepSteps = Math.floor(keepSteps / 2);
-        const steps = keepFailed(allSteps, keepSteps);
-        candidate = {
-            ...result,
-            changes: allChanges.slice(0, keepChanges),
-            steps,
-            truncated: { changes: allChanges.length - keepChanges, steps: allSteps.length - steps.length },
-        };
-        if (byteLength(JSON.stringify(candidate)) <= maxBytes)
-            return candidate;
-    }
-    return candidate;
-}
-/** The first `n` steps, but never without the failed one (it is why the run failed). */
-function keepFailed(steps, n) {
-    const kept = steps.slice(0, n);
-    const failed = steps.find((s) => s.status === 'failed');
-    if (failed && !kept.includes(failed)) {
-        if (kept.length > 0)
-            kept[kept.length - 1] = failed;
-        else
-            kept.push(failed);
-    }
-    return kept;
-}
-function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
-    const result = buildResult(report, redactor, maxResultBytes);
-    return {
-        result: JSON.stringify(result),
-        changed: result.changed ? 'true' : 'false',
-        'plan-hash': report.planHash ?? '',
-        'failure-reason': result.failureReason ?? '',
-    };
-}
-
-;// CONCATENATED MODULE: ./src/report/summary.ts
-/**
- * The job summary: what an operator opens first after a run. The per-host
- * table comes first, then the failure, the apply steps and the plan, and the
- * long diffs last, so that truncation (GitHub refuses summaries over 1 MiB per
- * step) only ever cuts the least important part.
- */
-
-
-
-
-/** Well under GitHub's 1 MiB per step, leaving room for other steps' appends. */
-const SUMMARY_MAX_BYTES = 900 * 1024;
-function buildJobSummary(report, options) {
-    const { redactor } = options;
-    const status = runStatus(report);
-    const out = [];
-    out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
-    const rows = hostRows(report);
-    if (rows.length > 0) {
-        out.push(table(['host', 'roles', 'status', 'changes', 'notes'], rows.map((r) => [
-            cell(r.name),
-            cell(r.roles.join(', ')),
-            `${statusIcon(r.status)} ${r.status}`,
-            String(r.changes),
-            cell(r.notes),
-        ])), '');
-    }
-    const checks = report.checks ?? [];
-    if (checks.length > 0) {
-        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
-    }
-    out.push(headline(report), '');
-    const error = runError(report);
-    if (error) {
-        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${oneLine(error.message)}`);
-        if (error.hint)
-            out.push('>', `> ${oneLine(error.hint)}`);
-        out.push('');
-    }
-    const problems = runProblems(report);
-    if (problems.length > 0) {
-        const { emit, overflow } = planAnnotations(problems, redactor, options.annotationLimit);
-        out.push(`### Problems (${problems.length})`, '');
-        if (overflow.length > 0) {
-            out.push(`${emit.length} are shown as annotations on the file; GitHub shows at most 10 per type per step, so ${overflow.length} more are listed only here.`, '');
-        }
-        out.push(fence([...emit, ...overflow].map(formatAnnotation).join('\n')), '');
-    }
-    if (report.apply) {
-        out.push(`### Apply steps`, '');
-        if (report.apply.steps.length === 0)
-            out.push('Nothing to apply.', '');
-        else
-            out.push(table(['#', 'host', 'change', 'status', 'duration', 'error'], report.apply.steps.map((s, i) => [
-                String(i + 1),
-                cell(s.host),
-                cell(s.summary),
-                `${statusIcon(s.status)} ${s.status}`,
-                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
-                cell(s.error ?? ''),
-            ])), '');
-    }
-    if (report.plan) {
-        out.push(renderPlanMarkdown(report.plan, { redactor, planHash: report.planHash, headingLevel: 3, hostTable: false }), '');
-    }
-    for (const section of report.sections ?? []) {
-        out.push(`### ${section.title}`, '', section.markdown, '');
-    }
-    const text = redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
-    return truncateMarkdown(text, options.maxBytes ?? SUMMARY_MAX_BYTES, (omitted) => `> [!NOTE]\n> This summary was truncated: ${formatBytes(omitted)} of details were left out (GitHub limits a step summary to 1 MiB). ` +
-        'The full result is in the `result` output and in the job log.\n');
-}
-function headline(report) {
-    const changes = report.plan?.changes.length ?? 0;
-    const failed = runStatus(report) === 'failed';
-    const reason = failureReason(report);
-    if (report.mode === 'plan') {
-        if (failed)
-            return `Plan failed${reason ? ` (${code(reason)})` : ''}; nothing was changed.`;
-        return changes === 0
-            ? 'Plan: no changes. The hosts match the desired state.'
-            : `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply${report.planHash ? `, plan hash ${code(report.planHash)}` : ''}. Nothing was changed.`;
-    }
-    const steps = report.apply?.steps ?? [];
-    const ok = steps.filter((s) => s.status === 'ok').length;
-    const skipped = steps.filter((s) => s.status === 'skipped').length;
-    if (failed) {
-        return `Apply failed${reason ? ` (${code(reason)})` : ''}: ${ok} of ${steps.length} change${steps.length === 1 ? '' : 's'} applied, ${skipped} skipped.`;
-    }
-    return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
-}
-function oneLine(text) {
-    return text.replace(/\r?\n/g, ' ');
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
-function formatBytes(n) {
-    return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
-}
-function checkIcon(status) {
-    return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';
-}
-
-;// CONCATENATED MODULE: ./src/report/console-reporter.ts
-/**
- * The CLI's reporter: human text on stderr (progress, the plan, the result),
- * the machine-readable result on stdout with --json, so `lms-ha ... --json | jq`
- * works while the operator still sees progress. Problems are printed as
- * `file:line:col: message`, which terminals and editors turn into links.
- */
-
-
-
-
-
-
-
-
-/** Exit codes of the CLI: 0 ok, 1 failed, 2 invalid input. */
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_INVALID_INPUT = 2;
-const INPUT_REASONS = new Set(['invalid-input', 'invalid-inventory', 'missing-secret']);
-function console_reporter_exitCodeFor(report) {
-    if (runStatus(report) === 'ok')
-        return EXIT_OK;
-    const reason = failureReason(report);
-    return reason && INPUT_REASONS.has(reason) ? EXIT_INVALID_INPUT : EXIT_FAILED;
-}
-class ConsoleReporter {
-    redactor;
-    stderr;
-    stdout;
-    json;
-    verbose;
-    constructor(options = {}) {
-        this.redactor = options.redactor ?? new Redactor();
-        this.stderr = options.stderr ?? process.stderr;
-        this.stdout = options.stdout ?? process.stdout;
-        this.json = options.json ?? false;
-        this.verbose = options.verbose ?? false;
-    }
-    registerSecret(value) {
-        this.redactor.add(value);
-    }
-    line(text) {
-        this.stderr.write(this.redactor.redact(text) + '\n');
-    }
-    info(message, host) {
-        this.line(prefixed(message, host));
-    }
-    warn(message, host) {
-        this.line(`warning: ${prefixed(message, host)}`);
-    }
-    debug(message, host) {
-        if (this.verbose)
-            this.line(`debug: ${prefixed(message, host)}`);
-    }
-    async group(title, fn) {
-        this.line(`==> ${title}`);
-        return fn();
-    }
-    /** Prints the end-of-run report; returns the exit code. */
-    report(report) {
-        const problems = runProblems(report);
-        if (problems.length > 0) {
-            const { emit } = planAnnotations(problems, this.redactor, Number.MAX_SAFE_INTEGER);
-            for (const record of emit)
-                this.line(formatAnnotation(record));
-            this.line('');
-        }
-        const rows = hostRows(report);
-        if (rows.length > 0) {
-            this.line(textTable(['HOST', 'ROLES', 'STATUS', 'CHANGES', 'NOTES'], rows.map((r) => [r.name, r.roles.join(','), r.status, String(r.changes), r.notes])));
-            this.line('');
-        }
-        const checks = report.checks ?? [];
-        if (checks.length > 0) {
-            this.line(textTable(['LAYER', 'HOST', 'CHECK', 'EXPECTED', 'OBSERVED', 'STATUS'], checks.map((c) => [c.layer, c.host, c.check, c.expected, c.observed, c.status])));
-            this.line('');
-        }
-        if (report.plan && report.mode === 'plan') {
-            this.line(renderPlanText(report.plan, { planHash: report.planHash }));
-        }
-        if (report.apply && report.apply.steps.length > 0) {
-            this.line('Apply steps:');
-            this.line(textTable(['#', 'HOST', 'STATUS', 'TIME', 'CHANGE'], report.apply.steps.map((s, i) => [
-                String(i + 1),
-                s.host,
-                s.status,
-                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
-                s.summary + (s.error ? ` (${s.error.split('\n', 1)[0]})` : ''),
-            ])));
-            this.line('');
-        }
-        const error = runError(report);
-        if (error) {
-            // Transport errors already start with the host; don't say it twice.
-            const named = error.host && !error.message.startsWith(`${error.host}:`) ? ` ${error.host}:` : '';
-            this.line(`error [${error.reason}]${named} ${error.message}`);
-            if (error.hint)
-                this.line(`hint: ${error.hint}`);
-        }
-        else if (report.mode === 'plan') {
-            const n = report.plan?.changes.length ?? 0;
-            this.line(n === 0 ? 'No changes.' : `${n} change${n === 1 ? '' : 's'} planned; nothing was changed.`);
-        }
-        else {
-            const ok = report.apply?.steps.filter((s) => s.status === 'ok').length ?? 0;
-            this.line(ok === 0 ? 'No changes.' : `Applied ${ok} change${ok === 1 ? '' : 's'}.`);
-        }
-        if (this.json)
-            this.stdout.write(JSON.stringify(buildResult(report, this.redactor), null, 2) + '\n');
-        return console_reporter_exitCodeFor(report);
-    }
-}
-/** The plan for a terminal: the change list with diffs, hosts first. Not redacted: the caller's sink is. */
-function renderPlanText(plan, options = {}) {
-    const out = [];
-    const n = plan.changes.length;
-    out.push(`Plan: ${plan.command} on ${plan.environment}: ${n === 0 ? 'no changes' : `${n} change${n === 1 ? '' : 's'}`}` +
-        (options.planHash ? ` (plan hash ${options.planHash})` : ''));
-    for (const w of plan.warnings)
-        out.push(`warning: ${w}`);
-    plan.changes.forEach((c, i) => {
-        const change = change_changeData(c);
-        out.push(`  ${i + 1}. [${change.host}] ${change.kind} ${change_changeAction(change)} ${change_changeTarget(change)}: ${change.summary}`);
-        const indent = (text) => text.split('\n').map((l) => `       ${l}`);
-        switch (change.kind) {
-            case 'file': {
-                const d = fileDiff(change, { maxLines: options.maxDiffLines ?? 200 });
-                if (d.metadata.length > 0)
-                    out.push(...indent(d.metadata.join(', ')));
-                if (d.note)
-                    out.push(...indent(d.note));
-                if (d.diff)
-                    out.push(...indent(d.diff));
-                break;
-            }
-            case 'sql':
-            case 'cluster':
-            case 'user':
-                out.push(...indent(change.detail));
-                break;
-            default:
-                break;
-        }
-    });
-    out.push('');
-    return out.join('\n');
-}
-function textTable(header, rows) {
-    const all = [header, ...rows];
-    const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-    return all
-        .map((r) => r
-        .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i])))
-        .join('  ')
-        .trimEnd())
-        .join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/engine/lock.ts
-/**
- * The environment lock: two runs against the same hosts never interleave.
- *
- * The workflow's `concurrency:` group already serializes runs of one workflow,
- * but not runs from another repository, another workflow or an operator's
- * laptop. So the lock lives on the hosts themselves: a JSON file
- * `/var/lock/lms-ha/<environment>.lock` on every host of the environment, naming
- * the holder (run id, repository, command, start time, runner).
- *
- * Correctness rests on three choices:
- * - The file is created with `ln tmp lock`: link(2) fails if the name exists, so
- *   of two racing runs exactly one wins on a host, and since the content was
- *   written to `tmp` first, a reader never sees a half-written lock.
- * - Hosts are locked one by one in name order, and a run that finds any host
- *   held gives back what it took and fails at once (no waiting): with a common
- *   order, the run that wins the first contested host wins them all, so two runs
- *   cannot each hold half the hosts.
- * - Release removes the file only if it still carries our random token, so a run
- *   whose lock was broken cannot delete the lock of the run that replaced it.
- *
- * Locks are taken in apply mode only. Plan mode is read-only and never writes a
- * lock; it reads it (`inspectLock`) and turns a held lock into a plan warning,
- * because a plan computed while another run applies may be stale and an apply
- * started now would fail with `locked`.
- *
- * Locks never expire by themselves: a Galera SST or a large file migration can
- * legitimately run for hours, and breaking a live lock is how two runs end up
- * restarting nodes concurrently. A stale lock is broken explicitly (`breakLock`),
- * and that is logged with who held it. /var/lock is a tmpfs on Debian and
- * Ubuntu, so a reboot (which ends any run) also clears it.
- */
-
-
-
-const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';
-const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
-/** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
-function lockPath(location) {
-    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${safeName(location.environment)}.lock`;
-}
-function safeName(environment) {
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
-        return environment;
-    // Still one file per environment: the hash keeps two names that sanitize the
-    // same (`a/b`, `a_b`) apart.
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
-    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}`;
-}
-/** Single-quotes a value for sh. */
-function shQuote(value) {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function dirOf(path) {
-    return path.slice(0, path.lastIndexOf('/')) || '/';
-}
-// The scripts start with a marker comment naming the operation: it shows in
-// debug logs, and the in-memory test host recognizes the operation by it.
-function acquireScript(path) {
-    return [
-        '# lms-ha-lock acquire',
-        'set -eu',
-        `dir=${shQuote(dirOf(path))}`,
-        `lock=${shQuote(path)}`,
-        'umask 022',
-        'mkdir -p "$dir"',
-        'tmp=$(mktemp "$dir/.acquire.XXXXXX")',
-        'cat > "$tmp"',
-        'chmod 0644 "$tmp"',
-        'if [ ! -d "$lock" ] && ln "$tmp" "$lock" 2>/dev/null; then',
-        '  rm -f "$tmp"',
-        '  echo acquired',
-        'else',
-        '  rm -f "$tmp"',
-        '  echo held',
-        '  cat "$lock" 2>/dev/null || true',
-        'fi',
-    ].join('\n');
-}
-function releaseScript(path, token) {
-    return [
-        '# lms-ha-lock release',
-        'set -eu',
-        `lock=${shQuote(path)}`,
-        `token=${shQuote(token)}`,
-        'if [ ! -e "$lock" ]; then',
-        '  echo absent',
-        'elif grep -qF "\\"token\\":\\"$token\\"" "$lock"; then',
-        '  rm -f "$lock"',
-        '  echo released',
-        'else',
-        '  echo foreign',
-        '  cat "$lock" 2>/dev/null || true',
-        'fi',
-    ].join('\n');
-}
-function breakScript(path) {
-    return [
-        '# lms-ha-lock break',
-        'set -eu',
-        `lock=${shQuote(path)}`,
-        // mv is atomic: what we print is exactly the lock we removed, even if
-        // another run takes the lock right after.
-        'moved="$lock.broken.$$"',
-        'if mv "$lock" "$moved" 2>/dev/null; then',
-        '  echo broken',
-        '  cat "$moved" 2>/dev/null || true',
-        '  rm -f "$moved"',
-        'else',
-        '  echo absent',
-        'fi',
-    ].join('\n');
-}
-/** Splits a script's output into its status word and the lock content after it. */
-function parseOutput(stdout) {
-    const newline = stdout.indexOf('\n');
-    if (newline < 0)
-        return { status: stdout.trim(), content: '' };
-    return { status: stdout.slice(0, newline).trim(), content: stdout.slice(newline + 1).trim() };
-}
-function parseLockInfo(raw) {
-    try {
-        const value = JSON.parse(raw);
-        if (value &&
-            typeof value === 'object' &&
-            typeof value.runId === 'string' &&
-            typeof value.repository === 'string' &&
-            typeof value.startedAt === 'string' &&
-            typeof value.token === 'string') {
-            return {
-                version: 1,
-                environment: String(value.environment ?? ''),
-                runId: value.runId,
-                repository: value.repository,
-                command: String(value.command ?? ''),
-                startedAt: value.startedAt,
-                runner: String(value.runner ?? ''),
-                token: value.token,
-            };
-        }
-    }
-    catch {
-        // fall through: unreadable lock
-    }
-    return null;
-}
-/** "3 h 5 min", for "since when". */
-function formatAge(ms) {
-    if (!Number.isFinite(ms) || ms < 0)
-        return 'unknown time';
-    const s = Math.floor(ms / 1000);
-    if (s < 60)
-        return `${s} s`;
-    const min = Math.floor(s / 60);
-    if (min < 60)
-        return `${min} min`;
-    const h = Math.floor(min / 60);
-    if (h < 48)
-        return `${h} h ${min % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-}
-/** Names a holder in one sentence fragment: "run 42 of org/repo (deploy-db) since ... on host db1". */
-function describeHolder(holder, now = new Date()) {
-    const info = holder.info;
-    if (!info) {
-        return `an unreadable lock file on host ${holder.host}${holder.raw ? ` (content: ${JSON.stringify(holder.raw.slice(0, 200))})` : ''}`;
-    }
-    const age = formatAge(now.getTime() - Date.parse(info.startedAt));
-    return (`run ${info.runId} of ${info.repository}` +
-        (info.command ? ` (${info.command})` : '') +
-        ` since ${info.startedAt} (${age} ago)` +
-        (info.runner ? ` from runner ${info.runner}` : '') +
-        `, on host ${holder.host}`);
-}
-/**
- * Takes the lock on every host, in name order. If any host is held by someone
- * else, gives back what was taken and throws `locked` naming the holder.
- */
-async function acquireLock(hosts, options) {
-    const { logger } = options;
-    const now = options.now ?? (() => new Date());
-    const path = lockPath(options);
-    const info = {
-        version: 1,
-        environment: options.environment,
-        runId: options.owner.runId,
-        repository: options.owner.repository,
-        command: options.owner.command,
-        startedAt: now().toISOString(),
-        runner: options.owner.runner ?? (0,external_node_os_namespaceObject.hostname)(),
-        token: options.token ?? (0,external_node_crypto_.randomBytes)(16).toString('hex'),
-    };
-    const content = JSON.stringify(info) + '\n';
-    const ordered = sortByName(hosts);
-    const taken = [];
-    const lock = {
-        environment: options.environment,
-        info,
-        hosts: [],
-        release: () => releaseOn(taken, path, info.token, logger),
-    };
-    for (const host of ordered) {
-        let result;
-        try {
-            result = await host.run(acquireScript(path), {
-                purpose: `take the lms-ha lock for environment ${options.environment}`,
-                stdin: content,
-                timeoutMs: 60_000,
-            });
-        }
-        catch (error) {
-            await releaseOn(taken, path, info.token, logger);
-            throw error;
-        }
-        const { status, content: held } = parseOutput(result.stdout);
-        if (status === 'acquired') {
-            taken.push(host);
-            lock.hosts.push(host.name);
-            continue;
-        }
-        const holder = { host: host.name, info: parseLockInfo(held), raw: held || undefined };
-        if (status === 'held' && holder.info?.token === info.token) {
-            // Our own lock (a retried call): already ours.
-            taken.push(host);
-            lock.hosts.push(host.name);
-            continue;
-        }
-        await releaseOn(taken, path, info.token, logger);
-        if (status !== 'held') {
-            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
-                host: host.name,
-            });
-        }
-        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
-            host: host.name,
-            hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
-        });
-    }
-    logger.info(`locked environment ${options.environment} on ${lock.hosts.length} host(s) (${path})`);
-    return lock;
-}
-async function releaseOn(taken, path, token, logger) {
-    // Reverse order of acquisition; each host independently, so one unreachable
-    // host does not leave the others locked.
-    for (const host of [...taken].reverse()) {
-        try {
-            const result = await host.run(releaseScript(path, token), {
-                purpose: 'release the lms-ha lock',
-                timeoutMs: 60_000,
-            });
-            const { status, content } = parseOutput(result.stdout);
-            if (status === 'foreign') {
-                const holder = describeHolder({ host: host.name, info: parseLockInfo(content), raw: content });
-                logger.warn(`our lock was broken while we held it; the lock now belongs to ${holder} and is left in place`, host.name);
-            }
-            else if (status === 'absent') {
-                logger.warn('our lock was already gone (broken by someone?)', host.name);
-            }
-            else if (status !== 'released') {
-                logger.warn(`unexpected output while releasing the lock: ${JSON.stringify(result.stdout.slice(0, 200))}`, host.name);
-            }
-        }
-        catch (error) {
-            logger.warn(`could not release the lock ${path}: ${error instanceof Error ? error.message : String(error)}. ` +
-                'The next run will report the environment as locked by this run; break the lock once this run has ended.', host.name);
-        }
-    }
-    taken.length = 0;
-}
-/** Runs `fn` holding the lock; the lock is released afterwards, also when `fn` throws. */
-async function withLock(hosts, options, fn) {
-    const lock = await acquireLock(hosts, options);
-    try {
-        return await fn(lock);
-    }
-    finally {
-        await lock.release();
-    }
-}
-/**
- * Removes the environment's lock from every host, whoever holds it. Explicit
- * only (the operator asked for it); each broken lock is logged with its holder.
- * Returns the locks that were removed.
- */
-async function breakLock(hosts, options) {
-    const path = lockPath(options);
-    const now = options.now ?? (() => new Date());
-    const broken = [];
-    for (const host of sortByName(hosts)) {
-        const result = await host.run(breakScript(path), {
-            purpose: `break the lms-ha lock for environment ${options.environment}`,
-            timeoutMs: 60_000,
-        });
-        const { status, content } = parseOutput(result.stdout);
-        if (status === 'broken') {
-            const holder = { host: host.name, info: parseLockInfo(content), raw: content || undefined };
-            broken.push(holder);
-            options.logger.warn(`broke the lock held by ${describeHolder(holder, now())}`, host.name);
-        }
-        else if (status === 'absent') {
-            options.logger.info(`no lock for environment ${options.environment}`, host.name);
-        }
-        else {
-            throw new DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
-                host: host.name,
-            });
-        }
-    }
-    return broken;
-}
-/** Read-only: who holds the environment's lock, per host (plan mode uses this). */
-async function inspectLock(hosts, options) {
-    const path = lockPath(options);
-    const holders = [];
-    for (const host of sortByName(hosts)) {
-        const content = await host.readFile(path);
-        if (content === null)
-            continue;
-        const raw = content.toString('utf8').trim();
-        holders.push({ host: host.name, info: parseLockInfo(raw), raw: raw || undefined });
-    }
-    return holders;
-}
-/** The plan warning for a held lock, or null when no host is locked. */
-function lockWarning(environment, holders, now = new Date()) {
-    if (holders.length === 0)
-        return null;
-    const first = holders[0];
-    const more = holders.length > 1 ? ` (and ${holders.length - 1} more host${holders.length === 2 ? '' : 's'})` : '';
-    return (`Environment "${environment}" is locked by ${describeHolder(first, now)}${more}. ` +
-        'This plan may be stale, and an apply started now would fail with `locked`.');
-}
-function sortByName(hosts) {
-    return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-;// CONCATENATED MODULE: ./src/github/markdown.ts
-/**
- * Markdown helpers shared by the plan comment and the health issue: keeping a
- * body under GitHub's size limit without breaking its rendering, and the
- * hidden JSON markers that let lms-ha find its own comments and issues again.
- */
-/** GitHub rejects comment and issue bodies longer than this ("body is too long"). */
-const GITHUB_BODY_LIMIT = 65_536;
-/**
- * What lms-ha aims for: comfortably under the limit, so a later edit (a status
- * line that grows when a plan is marked applied) can never push it over.
- */
-const BODY_BUDGET = 64_000;
-const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
-/** For each line: where it starts and whether it sits inside a fenced code block. */
-function scanLines(text) {
-    const lines = [];
-    let open;
-    let start = 0;
-    while (start <= text.length) {
-        const nl = text.indexOf('\n', start);
-        const end = nl === -1 ? text.length : nl;
-        const line = text.slice(start, end);
-        lines.push({ start, openFence: open?.line });
-        const m = FENCE.exec(line);
-        if (m) {
-            const marker = m[1];
-            const rest = m[2];
-            if (!open) {
-                // A backtick fence's info string may not contain backticks (CommonMark).
-                if (!(marker.startsWith('`') && rest.includes('`')))
-                    open = { marker, line: line.trim() };
-            }
-            else if (marker[0] === open.marker[0] && marker.length >= open.marker.length && rest.trim() === '') {
-                open = undefined;
-            }
-        }
-        if (nl === -1)
-            break;
-        start = nl + 1;
-    }
-    return lines;
-}
-/** The fence open at the start of the line that contains `offset`, if any. */
-function fenceOpenAt(lines, offset) {
-    // Lines are sorted by start; a linear scan is fine for the sizes involved.
-    let found;
-    for (const l of lines) {
-        if (l.start > offset)
-            break;
-        found = l;
-    }
-    return found?.openFence;
-}
-function countTag(text, re) {
-    return (text.match(re) ?? []).length;
-}
-/** Never leave half of a surrogate pair at a hard cut. */
-function safeCut(text, index) {
-    const code = text.charCodeAt(index - 1);
-    return code >= 0xd800 && code <= 0xdbff ? index - 1 : index;
-}
-/**
- * Shortens markdown to at most `maxChars` by cutting the middle out (the head
- * says what is planned, the tail holds the totals), at line boundaries, and
- * puts `note(omitted)` where the cut is. Code fences and `<details>` blocks
- * cut open are closed before the note and reopened after it, so the rest
- * still renders. Lengths are UTF-16 code units, which never undercounts what
- * GitHub counts.
- */
-function truncateMiddle(text, maxChars, note) {
-    if (text.length <= maxChars)
-        return text;
-    const lines = scanLines(text);
-    // The note and the fence/details repairs need room; shrink until it fits.
-    let reserve = note({ chars: text.length, lines: lines.length }).length + 200;
-    for (let attempt = 0; attempt < 8; attempt++) {
-        const budget = Math.max(0, maxChars - reserve);
-        const result = cut(text, lines, budget, note);
-        if (result.length <= maxChars)
-            return result;
-        reserve += result.length - maxChars + 64;
-    }
-    // Pathological input (a note longer than the limit): the note alone, cut.
-    return note({ chars: text.length, lines: lines.length }).slice(0, maxChars);
-}
-function cut(text, lines, budget, note) {
-    const headBudget = Math.floor(budget * 0.6);
-    const tailBudget = budget - headBudget;
-    // Head: whole lines that fit; a single giant line is cut hard.
-    let headEnd = text.lastIndexOf('\n', headBudget);
-    headEnd = headEnd <= 0 ? safeCut(text, headBudget) : headEnd + 1;
-    // Tail: whole lines that fit, starting at a line start.
-    let tailStart = text.indexOf('\n', Math.max(headEnd, text.length - tailBudget));
-    tailStart = tailStart === -1 || tailStart + 1 >= text.length ? text.length : tailStart + 1;
-    if (tailStart < headEnd)
-        tailStart = headEnd;
-    const head = text.slice(0, headEnd);
-    const tail = text.slice(tailStart);
-    const omitted = text.slice(headEnd, tailStart);
-    let closeHead = '';
-    const fenceAtCut = fenceOpenAt(lines, headEnd);
-    if (fenceAtCut)
-        closeHead += `${head.endsWith('\n') ? '' : '\n'}${fenceAtCut.replace(/^(`+|~+).*$/, '$1')}\n`;
-    const openDetails = countTag(head, /<details[\s>]/gi) - countTag(head, /<\/details>/gi);
-    for (let i = 0; i < openDetails; i++)
-        closeHead += '\n</details>\n';
-    let reopenTail = '';
-    const extraCloses = countTag(tail, /<\/details>/gi) - countTag(tail, /<details[\s>]/gi);
-    for (let i = 0; i < extraCloses; i++)
-        reopenTail += '<details><summary>(continued)</summary>\n\n';
-    const fenceAtTail = tailStart < text.length ? fenceOpenAt(lines, tailStart) : undefined;
-    if (fenceAtTail)
-        reopenTail += `${fenceAtTail}\n`;
-    const omittedLines = omitted === '' ? 0 : omitted.split('\n').length - (omitted.endsWith('\n') ? 1 : 0);
-    const noteText = note({ chars: omitted.length, lines: omittedLines });
-    return `${head}${closeHead}\n${noteText}\n\n${reopenTail}${tail}`;
-}
-/** Escapes `<` and `>` so a JSON value can never close the HTML comment it sits in. */
-function jsonForComment(value) {
-    return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
-}
-/**
- * Reads `<!-- {prefix}: {json} -->` from the first line of a body. Only the
- * first line counts, so a quoted or pasted marker further down is ignored.
- */
-function readMarker(body, prefix) {
-    const firstLine = body.replace(/^\uFEFF/, '').split('\n', 1)[0].trim();
-    const open = `<!-- ${prefix}: `;
-    if (!firstLine.startsWith(open) || !firstLine.endsWith(' -->'))
-        return undefined;
-    const json = firstLine.slice(open.length, -' -->'.length);
-    try {
-        const value = JSON.parse(json);
-        return value !== null && typeof value === 'object' && !Array.isArray(value)
-            ? value
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-function writeMarker(prefix, value) {
-    return `<!-- ${prefix}: ${jsonForComment(value)} -->`;
-}
-/** Markdown inline code that survives backticks in the value. */
-function markdown_code(value) {
-    const longest = Math.max(0, ...(value.match(/`+/g) ?? []).map((s) => s.length));
-    const ticks = '`'.repeat(longest + 1);
-    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-    return `${ticks}${pad}${value}${pad}${ticks}`;
-}
-/** Link to a workflow run: `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`. */
-function runUrl(serverUrl, repository, runId, attempt) {
-    const base = `${serverUrl.replace(/\/+$/, '')}/${repository}/actions/runs/${runId}`;
-    return attempt && attempt > 1 ? `${base}/attempts/${attempt}` : base;
-}
-
-;// CONCATENATED MODULE: ./src/github/context.ts
-/**
- * What a GitHub Actions run tells the process about itself, as plain data:
- * the run's identity from GITHUB_* variables and the pull request from the
- * event payload, plus the secrets the lms-ha reusable workflows hand over in
- * LMS_HA_SECRETS. Pure functions of `env` (and a file reader), called by the
- * inputs layer; nothing here reads process.env on its own.
- */
-
-
-
-/**
- * Reads the run context. Undefined outside GitHub Actions (no GITHUB_RUN_ID or
- * GITHUB_REPOSITORY): the CLI then simply has no PR comment or health issue.
- */
-function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8')) {
-    const repository = env['GITHUB_REPOSITORY'];
-    const runId = env['GITHUB_RUN_ID'];
-    if (!repository || !runId)
-        return undefined;
-    const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
-    const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
-    const eventName = env['GITHUB_EVENT_NAME'] ?? '';
-    const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
-    return {
-        repository,
-        serverUrl,
-        apiUrl: env['GITHUB_API_URL'] || 'https://api.github.com',
-        runId,
-        runAttempt,
-        eventName,
-        sha: env['GITHUB_SHA'] ?? '',
-        ...(pullRequest === undefined ? {} : { pullRequest }),
-        runUrl: runUrl(serverUrl, repository, runId, runAttempt),
-    };
-}
-function pullRequestOf(eventName, eventPath, readFile) {
-    if (!eventPath)
-        return undefined;
-    let payload;
-    try {
-        payload = JSON.parse(readFile(eventPath));
-    }
-    catch {
-        return undefined;
-    }
-    // In a reusable workflow the event is the caller's, so these names still apply.
-    if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
-        return payload['pull_request']['number'];
-    }
-    if (eventName === 'issue_comment' && payload['issue']?.['pull_request'] && typeof payload['issue']['number'] === 'number') {
-        return payload['issue']['number'];
-    }
-    return undefined;
-}
-/** The environment variable the lms-ha reusable workflows put the secrets in. */
-const WORKFLOW_SECRETS_VAR = 'LMS_HA_SECRETS';
-/**
- * The secrets a reusable workflow passed as one JSON object (NAME -> value):
- * either the caller's explicit LMS_HA_INVENTORY_SECRETS or `toJSON(secrets)`.
- * Merge it under the process environment so an explicit `env:` wins:
- * `{ ...workflowSecrets(env), ...env }`. Non-string values are ignored.
- *
- * A malformed value is refused without quoting it: it is made of secrets.
- */
-function workflowSecrets(env) {
-    const raw = env[WORKFLOW_SECRETS_VAR];
-    if (raw === undefined || raw.trim() === '')
-        return {};
-    let parsed;
-    try {
-        parsed = JSON.parse(raw);
-    }
-    catch {
-        parsed = undefined;
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new DeployError('invalid-input', `${WORKFLOW_SECRETS_VAR} is not a JSON object (its content is not shown: it holds secrets).`, {
-            hint: 'Pass LMS_HA_INVENTORY_SECRETS as {"NAME": ${{ toJSON(secrets.NAME) }}, ...}: toJSON quotes and escapes each value. ' +
-                'Or leave it out and call the workflow with `secrets: inherit`.',
-        });
-    }
-    const out = {};
-    for (const [name, value] of Object.entries(parsed)) {
-        if (typeof value === 'string')
-            out[name] = value;
-    }
-    return out;
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -75246,7 +72780,7 @@ const MANAGED_OPTIONS = {
 const OPTION_NAME = /^[a-z][a-z0-9_-]*$/;
 const GLUSTER_ONLY_KEYS = ['volume', 'brick_path', 'mount_path', 'owner', 'group', 'mode', 'arbiter', 'force_root_brick'];
 const RESERVED_DB_USERS = ['root', 'mysql', 'mariadb.sys'];
-function semantic_plural(count, noun) {
+function plural(count, noun) {
     return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 function names(hosts) {
@@ -75415,8 +72949,8 @@ class EnvironmentChecker {
         }
         else if ((dbHosts.length + arbitrators.length) % 2 === 0) {
             const message = arbitrators.length === 0
-                ? `${semantic_plural(dbHosts.length, 'db node')} (${names(dbHosts)}) and no arbitrator: an even number of votes loses quorum when the cluster splits in half; add a db node or a host with the arbitrator role`
-                : `${semantic_plural(dbHosts.length, 'db node')} and ${semantic_plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
+                ? `${plural(dbHosts.length, 'db node')} (${names(dbHosts)}) and no arbitrator: an even number of votes loses quorum when the cluster splits in half; add a db node or a host with the arbitrator role`
+                : `${plural(dbHosts.length, 'db node')} and ${plural(arbitrators.length, 'arbitrator')} make ${dbHosts.length + arbitrators.length} votes, an even number that loses quorum when the cluster splits in half; add a db node or remove an arbitrator`;
             this.report(['database'], 'key', message);
         }
         (database.remove_nodes ?? []).forEach((name, index) => {
@@ -75862,14 +73396,14 @@ function toInputProblem(source, problem) {
     return { ...source.position(problem.path, problem.target), message: problem.message };
 }
 // Plain code-unit order: the same on every machine, unlike localeCompare.
-function source_compare(a, b) {
+function compare(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
 }
 /** Problems in file order, each reported once. */
 function sortProblems(problems) {
     const seen = new Set();
     return [...problems]
-        .sort((a, b) => source_compare(a.file, b.file) || a.line - b.line || a.column - b.column || source_compare(a.message, b.message))
+        .sort((a, b) => compare(a.file, b.file) || a.line - b.line || a.column - b.column || compare(a.message, b.message))
         .filter((problem) => {
         const key = `${problem.file}:${problem.line}:${problem.column}:${problem.message}`;
         if (seen.has(key))
@@ -75983,6 +73517,2659 @@ function loadInventory(text, file) {
     if (!inventory)
         throw invalidInventory(file, problems);
     return inventory;
+}
+
+;// CONCATENATED MODULE: ./src/inventory/terraform.ts
+/**
+ * Hosts from `terraform output -json` into an environment of the inventory,
+ * so machines created with Terraform are not copied by hand.
+ *
+ * The mapping (docs/provision.md): one output, `lms_ha_hosts` by default,
+ * whose value is either a list of `{ name, address, roles, labels?, ssh? }`
+ * or a map from host name to `{ address, roles, labels?, ssh? }`. Hosts of the
+ * environment with the same name are replaced, new ones appended, others (a
+ * bastion written by hand) kept; comments and the rest of the file are kept.
+ * The result is validated like any inventory before it is written, and every
+ * problem in the Terraform file is reported with its line and column.
+ */
+
+
+
+
+
+const DEFAULT_TERRAFORM_OUTPUT = 'lms_ha_hosts';
+const HOST_KEYS = ['name', 'address', 'roles', 'labels', 'ssh'];
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+function problemsError(file, problems, hint) {
+    const sorted = sortProblems(problems);
+    const lines = sorted.map((p) => `  ${errors_formatProblem(p)}`).join('\n');
+    return new DeployError('invalid-input', `cannot import hosts from ${file}:\n${lines}`, { problems: sorted, hint });
+}
+/** The hosts in a Terraform output file; every problem with its position. */
+function parseTerraformHosts(text, file, output = DEFAULT_TERRAFORM_OUTPUT) {
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const problems = [];
+    const at = (node, message) => {
+        const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
+        problems.push({ file, line, column: col, message });
+    };
+    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
+    for (const e of doc.errors) {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        problems.push({ file, line, column: col, message: `not valid JSON: ${e.message.split('\n')[0]}` });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    const root = doc.contents;
+    if (!(0,dist/* isMap */.jh)(root)) {
+        at(root, 'must be an object of outputs, as `terraform output -json` writes it');
+        throw problemsError(file, problems, hint);
+    }
+    const entry = root.get(output, true);
+    if (!(0,dist/* isMap */.jh)(entry)) {
+        const names = root.items.map((p) => String(p.key?.value)).join(', ') || 'none';
+        at(entry ?? root, `has no output "${output}" of the form { "value": ... } (outputs: ${names})`);
+        throw problemsError(file, problems, hint);
+    }
+    const value = entry.get('value', true);
+    const items = [];
+    if ((0,dist/* isSeq */.oP)(value)) {
+        for (const item of value.items)
+            items.push({ node: item });
+    }
+    else if ((0,dist/* isMap */.jh)(value)) {
+        for (const pair of value.items)
+            items.push({ name: String(pair.key.value), nameNode: pair.key, node: pair.value });
+    }
+    else {
+        at(value ?? entry, `output "${output}": "value" must be a list of hosts or a map of host name to host`);
+        throw problemsError(file, problems, hint);
+    }
+    const hosts = [];
+    const seen = new Map();
+    for (const item of items) {
+        if (!(0,dist/* isMap */.jh)(item.node)) {
+            at(item.node, 'a host must be an object with address and roles');
+            continue;
+        }
+        const map = item.node;
+        for (const pair of map.items) {
+            const key = String(pair.key.value);
+            if (!HOST_KEYS.includes(key) || (key === 'name' && item.name !== undefined))
+                at(pair.key, `unknown key "${key}" in a host (allowed: ${HOST_KEYS.filter((k) => k !== 'name' || item.name === undefined).join(', ')})`);
+        }
+        const nameNode = item.name !== undefined ? item.nameNode : map.get('name', true);
+        const name = item.name ?? ((0,dist/* isScalar */.jn)(nameNode) ? nameNode.value : undefined);
+        if (typeof name !== 'string' || !HOST_NAME.test(name)) {
+            at(nameNode ?? map, `host name ${JSON.stringify(name ?? null)} must be a short name of lowercase letters, digits and "-" (like db1)`);
+            continue;
+        }
+        const addressNode = map.get('address', true);
+        const address = (0,dist/* isScalar */.jn)(addressNode) ? addressNode.value : undefined;
+        if (typeof address !== 'string' || address === '')
+            at(addressNode ?? map, `host "${name}": "address" must be a string (an IP address or DNS name)`);
+        const rolesNode = map.get('roles', true);
+        const roles = [];
+        if (!(0,dist/* isSeq */.oP)(rolesNode))
+            at(rolesNode ?? map, `host "${name}": "roles" must be a list of ${ROLES.join(', ')}`);
+        else {
+            for (const r of rolesNode.items) {
+                const role = (0,dist/* isScalar */.jn)(r) ? r.value : undefined;
+                if (typeof role !== 'string' || !ROLES.includes(role))
+                    at(r, `host "${name}": role ${JSON.stringify(role ?? null)} is not one of ${ROLES.join(', ')}`);
+                else
+                    roles.push(role);
+            }
+        }
+        const first = seen.get(name);
+        if (first !== undefined)
+            at(nameNode ?? map, `duplicate host name "${name}" (first at line ${first})`);
+        seen.set(name, lineCounter.linePos(nameNode?.range?.[0] ?? 0).line);
+        const labels = map.get('labels');
+        const ssh = map.get('ssh');
+        hosts.push({
+            name,
+            address: String(address),
+            roles,
+            ...(labels ? { labels: labels.toJSON() } : {}),
+            ...(ssh ? { ssh: ssh.toJSON() } : {}),
+        });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    if (hosts.length === 0) {
+        at(value, `output "${output}" lists no host`);
+        throw problemsError(file, problems, hint);
+    }
+    return hosts;
+}
+/**
+ * The inventory with the imported hosts merged into `environment` (created
+ * when missing), validated before it is returned.
+ */
+function mergeTerraformHosts(inventoryText, inventoryFile, environment, hosts) {
+    const doc = (0,dist/* parseDocument */.Tp)(inventoryText ?? 'version: 1\nenvironments: {}\n');
+    if (doc.errors.length > 0)
+        throw new DeployError('invalid-inventory', `${inventoryFile} is not valid YAML; fix it before importing into it`);
+    if (!doc.hasIn(['environments', environment]))
+        doc.setIn(['environments', environment], doc.createNode({ hosts: [] }));
+    if (!doc.hasIn(['environments', environment, 'hosts']))
+        doc.setIn(['environments', environment, 'hosts'], doc.createNode([]));
+    const list = doc.getIn(['environments', environment, 'hosts'], true);
+    if (!(0,dist/* isSeq */.oP)(list))
+        throw new DeployError('invalid-inventory', `${inventoryFile}: environments.${environment}.hosts is not a list`);
+    const added = [];
+    const replaced = [];
+    for (const host of hosts) {
+        const node = doc.createNode(host, { flow: true });
+        const index = list.items.findIndex((item) => (0,dist/* isMap */.jh)(item) && item.get('name') === host.name);
+        if (index >= 0) {
+            list.items[index] = node;
+            replaced.push(host.name);
+        }
+        else {
+            list.items.push(node);
+            added.push(host.name);
+        }
+    }
+    const text = doc.toString();
+    loadInventory(text, inventoryFile);
+    return { text, added, replaced };
+}
+
+;// CONCATENATED MODULE: ./src/engine/change.ts
+const CHANGE_KINDS = ['file', 'package', 'service', 'sql', 'cluster', 'user', 'directory'];
+const SERVICE_ACTIONS = (/* unused pure expression or super */ null && (['start', 'stop', 'restart', 'reload', 'enable', 'disable']));
+const SQL_OBJECT_KINDS = (/* unused pure expression or super */ null && (['user', 'database', 'grant', 'variable']));
+const SQL_ACTIONS = (/* unused pure expression or super */ null && (['create', 'alter', 'drop', 'set']));
+const CLUSTER_STEPS = (/* unused pure expression or super */ null && ([
+    'bootstrap',
+    'join',
+    'rolling-restart',
+    'recover',
+    'leave',
+    'peer-probe',
+    'volume-create',
+    'volume-start',
+    'volume-option',
+    'brick-add',
+    'brick-restart',
+    'mount',
+    'migrate-data',
+    'failover',
+]));
+/**
+ * Builds a stable id from the parts that identify a change, e.g.
+ * `changeId('file', 'db1', '/etc/mysql/conf.d/galera.cnf')`.
+ */
+function changeId(kind, host, ...parts) {
+    return [kind, host, ...parts].join(':');
+}
+/** Separates the description from the apply function. */
+function change_changeData(change) {
+    const { apply: _apply, ...data } = change;
+    return data;
+}
+/** Formats a mode as `0640`. */
+function change_formatMode(mode) {
+    return mode === undefined ? undefined : '0' + (mode & 0o7777).toString(8).padStart(3, '0');
+}
+/** The short label of a change's action, for tables: `update`, `install`, `restart`, ... */
+function change_changeAction(change) {
+    switch (change.kind) {
+        case 'file':
+            if (change.before === null)
+                return 'create';
+            if (change.after === null)
+                return 'delete';
+            return 'update';
+        case 'package':
+            return change.from === null ? 'install' : 'upgrade';
+        case 'service':
+            return change.action;
+        case 'sql':
+            return change.action;
+        case 'cluster':
+            return change.step;
+        case 'user':
+            return 'create';
+        case 'directory':
+            return change.before === null ? 'create' : 'update';
+    }
+}
+/** What the change is about: a path, a package, a unit, an SQL object, a cluster step. */
+function change_changeTarget(change) {
+    switch (change.kind) {
+        case 'file':
+            return change.path;
+        case 'package':
+            return change.name;
+        case 'service':
+            return change.unit;
+        case 'sql':
+            return `${change.object} ${change.name}`;
+        case 'cluster':
+            // The step names the action; the host (in the line's prefix) is the node it acts on.
+            return 'node';
+        case 'user':
+            return `user ${change.name}`;
+        case 'directory':
+            return change.path;
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
+class Diff {
+    diff(oldStr, newStr, 
+    // Type below is not accurate/complete - see above for full possibilities - but it compiles
+    options = {}) {
+        let callback;
+        if (typeof options === 'function') {
+            callback = options;
+            options = {};
+        }
+        else if ('callback' in options) {
+            callback = options.callback;
+        }
+        // Allow subclasses to massage the input prior to running
+        const oldString = this.castInput(oldStr, options);
+        const newString = this.castInput(newStr, options);
+        const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+        const newTokens = this.removeEmpty(this.tokenize(newString, options));
+        return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
+    }
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+        var _a;
+        const done = (value) => {
+            value = this.postProcess(value, options);
+            if (callback) {
+                setTimeout(function () { callback(value); }, 0);
+                return undefined;
+            }
+            else {
+                return value;
+            }
+        };
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let editLength = 1;
+        let maxEditLength = newLen + oldLen;
+        if (options.maxEditLength != null) {
+            maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+        }
+        const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+        const abortAfterTimestamp = Date.now() + maxExecutionTime;
+        const bestPath = [{ oldPos: -1, lastComponent: undefined }];
+        // Seed editLength = 0, i.e. the content starts with the same values
+        let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+        if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            // Identity per the equality and tokenizer
+            return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+        }
+        // Once we hit the right edge of the edit graph on some diagonal k, we can
+        // definitely reach the end of the edit graph in no more than k edits, so
+        // there's no point in considering any moves to diagonal k+1 any more (from
+        // which we're guaranteed to need at least k+1 more edits).
+        // Similarly, once we've reached the bottom of the edit graph, there's no
+        // point considering moves to lower diagonals.
+        // We record this fact by setting minDiagonalToConsider and
+        // maxDiagonalToConsider to some finite value once we've hit the edge of
+        // the edit graph.
+        // This optimization is not faithful to the original algorithm presented in
+        // Myers's paper, which instead pointlessly extends D-paths off the end of
+        // the edit graph - see page 7 of Myers's paper which notes this point
+        // explicitly and illustrates it with a diagram. This has major performance
+        // implications for some common scenarios. For instance, to compute a diff
+        // where the new text simply appends d characters on the end of the
+        // original text of length n, the true Myers algorithm will take O(n+d^2)
+        // time while this optimization needs only O(n+d) time.
+        let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+        // Main worker method. checks all permutations of a given edit length for acceptance.
+        const execEditLength = () => {
+            for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+                let basePath;
+                const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+                if (removePath) {
+                    // No one else is going to attempt to use this value, clear it
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath - 1] = undefined;
+                }
+                let canAdd = false;
+                if (addPath) {
+                    // what newPos will be after we do an insertion:
+                    const addPathNewPos = addPath.oldPos - diagonalPath;
+                    canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+                }
+                const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+                if (!canAdd && !canRemove) {
+                    // If this path is a terminal then prune
+                    // @ts-expect-error - perf optimisation. This type-violating value will never be read.
+                    bestPath[diagonalPath] = undefined;
+                    continue;
+                }
+                // Select the diagonal that we want to branch from. We select the prior
+                // path whose position in the old string is the farthest from the origin
+                // and does not pass the bounds of the diff graph
+                if (!canRemove || (canAdd && removePath.oldPos < addPath.oldPos)) {
+                    basePath = this.addToPath(addPath, true, false, 0, options);
+                }
+                else {
+                    basePath = this.addToPath(removePath, false, true, 1, options);
+                }
+                newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+                if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+                    // If we have hit the end of both strings, then we are done
+                    return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+                }
+                else {
+                    bestPath[diagonalPath] = basePath;
+                    if (basePath.oldPos + 1 >= oldLen) {
+                        maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+                    }
+                    if (newPos + 1 >= newLen) {
+                        minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+                    }
+                }
+            }
+            editLength++;
+        };
+        // Performs the length of edit iteration. Is a bit fugly as this has to support the
+        // sync and async mode which is never fun. Loops over execEditLength until a value
+        // is produced, or until the edit length exceeds options.maxEditLength (if given),
+        // in which case it will return undefined.
+        if (callback) {
+            (function exec() {
+                setTimeout(function () {
+                    if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+                        return callback(undefined);
+                    }
+                    if (!execEditLength()) {
+                        exec();
+                    }
+                }, 0);
+            }());
+        }
+        else {
+            while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+                const ret = execEditLength();
+                if (ret) {
+                    return ret;
+                }
+            }
+        }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+        const last = path.lastComponent;
+        if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: last.count + 1, added: added, removed: removed, previousComponent: last.previousComponent }
+            };
+        }
+        else {
+            return {
+                oldPos: path.oldPos + oldPosInc,
+                lastComponent: { count: 1, added: added, removed: removed, previousComponent: last }
+            };
+        }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+        const newLen = newTokens.length, oldLen = oldTokens.length;
+        let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+        while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+            newPos++;
+            oldPos++;
+            commonCount++;
+            if (options.oneChangePerToken) {
+                basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+            }
+        }
+        if (commonCount && !options.oneChangePerToken) {
+            basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+        basePath.oldPos = oldPos;
+        return newPos;
+    }
+    equals(left, right, options) {
+        if (options.comparator) {
+            return options.comparator(left, right);
+        }
+        else {
+            return left === right
+                || (!!options.ignoreCase && left.toLowerCase() === right.toLowerCase());
+        }
+    }
+    removeEmpty(array) {
+        const ret = [];
+        for (let i = 0; i < array.length; i++) {
+            if (array[i]) {
+                ret.push(array[i]);
+            }
+        }
+        return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+        return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+        return Array.from(value);
+    }
+    join(chars) {
+        // Assumes ValueT is string, which is the case for most subclasses.
+        // When it's false, e.g. in diffArrays, this method needs to be overridden (e.g. with a no-op)
+        // Yes, the casts are verbose and ugly, because this pattern - of having the base class SORT OF
+        // assume tokens and values are strings, but not completely - is weird and janky.
+        return chars.join('');
+    }
+    postProcess(changeObjects, 
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    options) {
+        return changeObjects;
+    }
+    get useLongestToken() {
+        return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+        // First we convert our linked list of components in reverse order to an
+        // array in the right order:
+        const components = [];
+        let nextComponent;
+        while (lastComponent) {
+            components.push(lastComponent);
+            nextComponent = lastComponent.previousComponent;
+            delete lastComponent.previousComponent;
+            lastComponent = nextComponent;
+        }
+        components.reverse();
+        const componentLen = components.length;
+        let componentPos = 0, newPos = 0, oldPos = 0;
+        for (; componentPos < componentLen; componentPos++) {
+            const component = components[componentPos];
+            if (!component.removed) {
+                if (!component.added && this.useLongestToken) {
+                    let value = newTokens.slice(newPos, newPos + component.count);
+                    value = value.map(function (value, i) {
+                        const oldValue = oldTokens[oldPos + i];
+                        return oldValue.length > value.length ? oldValue : value;
+                    });
+                    component.value = this.join(value);
+                }
+                else {
+                    component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+                }
+                newPos += component.count;
+                // Common case
+                if (!component.added) {
+                    oldPos += component.count;
+                }
+            }
+            else {
+                component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+                oldPos += component.count;
+            }
+        }
+        return components;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/line.js
+
+
+class LineDiff extends Diff {
+    constructor() {
+        super(...arguments);
+        this.tokenize = tokenize;
+    }
+    equals(left, right, options) {
+        // If we're ignoring whitespace, we need to normalise lines by stripping
+        // whitespace before checking equality. (This has an annoying interaction
+        // with newlineIsToken that requires special handling: if newlines get their
+        // own token, then we DON'T want to trim the *newline* tokens down to empty
+        // strings, since this would cause us to treat whitespace-only line content
+        // as equal to a separator between lines, which would be weird and
+        // inconsistent with the documented behavior of the options.)
+        if (options.ignoreWhitespace) {
+            if (!options.newlineIsToken || !left.includes('\n')) {
+                left = left.trim();
+            }
+            if (!options.newlineIsToken || !right.includes('\n')) {
+                right = right.trim();
+            }
+        }
+        else if (options.ignoreNewlineAtEof && !options.newlineIsToken) {
+            if (left.endsWith('\n')) {
+                left = left.slice(0, -1);
+            }
+            if (right.endsWith('\n')) {
+                right = right.slice(0, -1);
+            }
+        }
+        return super.equals(left, right, options);
+    }
+}
+const lineDiff = new LineDiff();
+function diffLines(oldStr, newStr, options) {
+    return lineDiff.diff(oldStr, newStr, options);
+}
+function diffTrimmedLines(oldStr, newStr, options) {
+    options = generateOptions(options, { ignoreWhitespace: true });
+    return lineDiff.diff(oldStr, newStr, options);
+}
+// Exported standalone so it can be used from jsonDiff too.
+function tokenize(value, options) {
+    if (options.stripTrailingCr) {
+        // remove one \r before \n to match GNU diff's --strip-trailing-cr behavior
+        value = value.replace(/\r\n/g, '\n');
+    }
+    const retLines = [], linesAndNewlines = value.split(/(\n|\r\n)/);
+    // Ignore the final empty token that occurs if the string ends with a new line
+    if (!linesAndNewlines[linesAndNewlines.length - 1]) {
+        linesAndNewlines.pop();
+    }
+    // Merge the content and line separators into single tokens
+    for (let i = 0; i < linesAndNewlines.length; i++) {
+        const line = linesAndNewlines[i];
+        if (i % 2 && !options.newlineIsToken) {
+            retLines[retLines.length - 1] += line;
+        }
+        else {
+            retLines.push(line);
+        }
+    }
+    return retLines;
+}
+
+;// CONCATENATED MODULE: ./node_modules/diff/libesm/patch/create.js
+
+/**
+ * Returns true if the filename contains characters that require C-style
+ * quoting (as used by Git and GNU diffutils in diff output).
+ */
+function needsQuoting(s) {
+    for (let i = 0; i < s.length; i++) {
+        if (s[i] < '\x20' || s[i] > '\x7e' || s[i] === '"' || s[i] === '\\') {
+            return true;
+        }
+    }
+    return false;
+}
+/**
+ * C-style quotes a filename, encoding special characters as escape sequences
+ * and non-ASCII bytes as octal escapes. This is the inverse of
+ * `parseQuotedFileName` in parse.ts.
+ *
+ * Non-ASCII bytes are encoded as UTF-8 before being emitted as octal escapes.
+ * This matches the behaviour of both Git and GNU diffutils, which always emit
+ * UTF-8 octal escapes regardless of the underlying filesystem encoding (e.g.
+ * Git for Windows converts from NTFS's UTF-16 to UTF-8 internally).
+ *
+ * If the filename doesn't need quoting, returns it as-is.
+ */
+function quoteFileNameIfNeeded(s) {
+    if (!needsQuoting(s)) {
+        return s;
+    }
+    let result = '"';
+    const bytes = new TextEncoder().encode(s);
+    let i = 0;
+    while (i < bytes.length) {
+        const b = bytes[i];
+        // See https://en.wikipedia.org/wiki/Escape_sequences_in_C#Escape_sequences
+        if (b === 0x07) {
+            result += '\\a';
+        }
+        else if (b === 0x08) {
+            result += '\\b';
+        }
+        else if (b === 0x09) {
+            result += '\\t';
+        }
+        else if (b === 0x0a) {
+            result += '\\n';
+        }
+        else if (b === 0x0b) {
+            result += '\\v';
+        }
+        else if (b === 0x0c) {
+            result += '\\f';
+        }
+        else if (b === 0x0d) {
+            result += '\\r';
+        }
+        else if (b === 0x22) {
+            result += '\\"';
+        }
+        else if (b === 0x5c) {
+            result += '\\\\';
+        }
+        else if (b >= 0x20 && b <= 0x7e) {
+            // Just a printable ASCII character that is neither a double quote nor a
+            // backslash; no need to escape it.
+            result += String.fromCharCode(b);
+        }
+        else {
+            // Either part of a non-ASCII character or a control character without a
+            // special escape sequence; needs escaping as a 3-digit octal escape
+            result += '\\' + b.toString(8).padStart(3, '0');
+        }
+        i++;
+    }
+    result += '"';
+    return result;
+}
+const INCLUDE_HEADERS = {
+    includeIndex: true,
+    includeUnderline: true,
+    includeFileHeaders: true
+};
+const FILE_HEADERS_ONLY = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: true
+};
+const OMIT_HEADERS = {
+    includeIndex: false,
+    includeUnderline: false,
+    includeFileHeaders: false
+};
+function structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    let optionsObj;
+    if (!options) {
+        optionsObj = {};
+    }
+    else if (typeof options === 'function') {
+        optionsObj = { callback: options };
+    }
+    else {
+        optionsObj = options;
+    }
+    if (typeof optionsObj.context === 'undefined') {
+        optionsObj.context = 4;
+    }
+    // We copy this into its own variable to placate TypeScript, which thinks
+    // optionsObj.context might be undefined in the callbacks below.
+    const context = optionsObj.context;
+    // @ts-expect-error (runtime check for something that is correctly a static type error)
+    if (optionsObj.newlineIsToken) {
+        throw new Error('newlineIsToken may not be used with patch-generation functions, only with diffing functions');
+    }
+    if (!optionsObj.callback) {
+        return diffLinesResultToPatch(diffLines(oldStr, newStr, optionsObj));
+    }
+    else {
+        const { callback } = optionsObj;
+        diffLines(oldStr, newStr, Object.assign(Object.assign({}, optionsObj), { callback: (diff) => {
+                const patch = diffLinesResultToPatch(diff);
+                // TypeScript is unhappy without the cast because it does not understand that `patch` may
+                // be undefined here only if `callback` is StructuredPatchCallbackAbortable:
+                callback(patch);
+            } }));
+    }
+    function diffLinesResultToPatch(diff) {
+        // STEP 1: Build up the patch with no "\ No newline at end of file" lines and with the arrays
+        //         of lines containing trailing newline characters. We'll tidy up later...
+        if (!diff) {
+            return;
+        }
+        diff.push({ value: '', lines: [] }); // Append an empty value to make cleanup easier
+        function contextLines(lines) {
+            return lines.map(function (entry) { return ' ' + entry; });
+        }
+        const hunks = [];
+        let oldRangeStart = 0, newRangeStart = 0, curRange = [], oldLine = 1, newLine = 1;
+        for (let i = 0; i < diff.length; i++) {
+            const current = diff[i], lines = current.lines || splitLines(current.value);
+            current.lines = lines;
+            if (current.added || current.removed) {
+                // If we have previous context, start with that
+                if (!oldRangeStart) {
+                    const prev = diff[i - 1];
+                    oldRangeStart = oldLine;
+                    newRangeStart = newLine;
+                    if (prev) {
+                        curRange = context > 0 ? contextLines(prev.lines.slice(-context)) : [];
+                        oldRangeStart -= curRange.length;
+                        newRangeStart -= curRange.length;
+                    }
+                }
+                // Output our changes
+                for (const line of lines) {
+                    curRange.push((current.added ? '+' : '-') + line);
+                }
+                // Track the updated file position
+                if (current.added) {
+                    newLine += lines.length;
+                }
+                else {
+                    oldLine += lines.length;
+                }
+            }
+            else {
+                // Identical context lines. Track line changes
+                if (oldRangeStart) {
+                    // Close out any changes that have been output (or join overlapping)
+                    if (lines.length <= context * 2 && i < diff.length - 2) {
+                        // Overlapping
+                        for (const line of contextLines(lines)) {
+                            curRange.push(line);
+                        }
+                    }
+                    else {
+                        // end the range and output
+                        const contextSize = Math.min(lines.length, context);
+                        for (const line of contextLines(lines.slice(0, contextSize))) {
+                            curRange.push(line);
+                        }
+                        const hunk = {
+                            oldStart: oldRangeStart,
+                            oldLines: (oldLine - oldRangeStart + contextSize),
+                            newStart: newRangeStart,
+                            newLines: (newLine - newRangeStart + contextSize),
+                            lines: curRange
+                        };
+                        hunks.push(hunk);
+                        oldRangeStart = 0;
+                        newRangeStart = 0;
+                        curRange = [];
+                    }
+                }
+                oldLine += lines.length;
+                newLine += lines.length;
+            }
+        }
+        // Step 2: eliminate the trailing `\n` from each line of each hunk, and, where needed, add
+        //         "\ No newline at end of file".
+        for (const hunk of hunks) {
+            for (let i = 0; i < hunk.lines.length; i++) {
+                if (hunk.lines[i].endsWith('\n')) {
+                    hunk.lines[i] = hunk.lines[i].slice(0, -1);
+                }
+                else {
+                    hunk.lines.splice(i + 1, 0, '\\ No newline at end of file');
+                    i++; // Skip the line we just added, then continue iterating
+                }
+            }
+        }
+        return {
+            oldFileName: oldFileName, newFileName: newFileName,
+            oldHeader: oldHeader, newHeader: newHeader,
+            hunks: hunks
+        };
+    }
+}
+/**
+ * creates a unified diff patch.
+ *
+ * @param patch either a single structured patch object (as returned by `structuredPatch`) or an
+ *   array of them (as returned by `parsePatch`).
+ * @param headerOptions behaves the same as the `headerOptions` option of `createTwoFilesPatch`.
+ *   Ignored for patches where `isGit` is `true`.
+ *
+ * When a patch has `isGit: true`, `formatPatch` output is changed to more closely match Git's
+ * output: it emits a `diff --git` header, emits Git extended headers as appropriate based on
+ * properties like `isRename`, `isCreate`, `newMode`, etc, and will omit `---`/`+++` file
+ * headers for patches with no hunks (e.g. renames without content changes).
+ */
+function formatPatch(patch, headerOptions) {
+    var _a, _b, _c, _d, _e, _f;
+    if (!headerOptions) {
+        headerOptions = INCLUDE_HEADERS;
+    }
+    if (Array.isArray(patch)) {
+        if (patch.length > 1 && !headerOptions.includeFileHeaders && !patch.every(p => p.isGit)) {
+            throw new Error('Cannot omit file headers on a multi-file patch. '
+                + '(The result would be unparseable; how would a tool trying to apply '
+                + 'the patch know which changes are to which file?)');
+        }
+        return patch.map(p => formatPatch(p, headerOptions)).join('\n');
+    }
+    const ret = [];
+    // Git patches have a fixed header format (diff --git, extended headers,
+    // and ---/+++ when hunks are present), so headerOptions is ignored.
+    if (patch.isGit) {
+        headerOptions = INCLUDE_HEADERS;
+        // Emit Git-style diff --git header and extended headers.
+        // Git never puts /dev/null in the "diff --git" line; for file
+        // creations/deletions it uses the real filename on both sides.
+        if (!patch.oldFileName) {
+            throw new Error('oldFileName must be specified for Git patches');
+        }
+        if (!patch.newFileName) {
+            throw new Error('newFileName must be specified for Git patches');
+        }
+        let gitOldName = patch.oldFileName;
+        let gitNewName = patch.newFileName;
+        if (patch.isCreate && gitOldName === '/dev/null') {
+            gitOldName = gitNewName.replace(/^b\//, 'a/');
+        }
+        else if (patch.isDelete && gitNewName === '/dev/null') {
+            gitNewName = gitOldName.replace(/^a\//, 'b/');
+        }
+        ret.push('diff --git ' + quoteFileNameIfNeeded(gitOldName) + ' ' + quoteFileNameIfNeeded(gitNewName));
+        if (patch.isDelete) {
+            ret.push('deleted file mode ' + ((_a = patch.oldMode) !== null && _a !== void 0 ? _a : '100644'));
+        }
+        if (patch.isCreate) {
+            ret.push('new file mode ' + ((_b = patch.newMode) !== null && _b !== void 0 ? _b : '100644'));
+        }
+        if (patch.oldMode && patch.newMode && !patch.isDelete && !patch.isCreate) {
+            ret.push('old mode ' + patch.oldMode);
+            ret.push('new mode ' + patch.newMode);
+        }
+        if (patch.isRename) {
+            ret.push('rename from ' + quoteFileNameIfNeeded(((_c = patch.oldFileName) !== null && _c !== void 0 ? _c : '').replace(/^a\//, '')));
+            ret.push('rename to ' + quoteFileNameIfNeeded(((_d = patch.newFileName) !== null && _d !== void 0 ? _d : '').replace(/^b\//, '')));
+        }
+        if (patch.isCopy) {
+            ret.push('copy from ' + quoteFileNameIfNeeded(((_e = patch.oldFileName) !== null && _e !== void 0 ? _e : '').replace(/^a\//, '')));
+            ret.push('copy to ' + quoteFileNameIfNeeded(((_f = patch.newFileName) !== null && _f !== void 0 ? _f : '').replace(/^b\//, '')));
+        }
+    }
+    else {
+        if (headerOptions.includeIndex && patch.oldFileName == patch.newFileName && patch.oldFileName !== undefined) {
+            ret.push('Index: ' + patch.oldFileName);
+        }
+        if (headerOptions.includeUnderline) {
+            ret.push('===================================================================');
+        }
+    }
+    // Emit --- / +++ file headers. For Git patches with no hunks (e.g.
+    // pure renames, mode-only changes), Git omits these, so we do too.
+    const hasHunks = patch.hunks.length > 0;
+    if (headerOptions.includeFileHeaders && patch.oldFileName !== undefined && patch.newFileName !== undefined
+        && (!patch.isGit || hasHunks)) {
+        ret.push('--- ' + quoteFileNameIfNeeded(patch.oldFileName) + (patch.oldHeader ? '\t' + patch.oldHeader : ''));
+        ret.push('+++ ' + quoteFileNameIfNeeded(patch.newFileName) + (patch.newHeader ? '\t' + patch.newHeader : ''));
+    }
+    for (let i = 0; i < patch.hunks.length; i++) {
+        const hunk = patch.hunks[i];
+        // Unified Diff Format quirk: If the chunk size is 0,
+        // the first number is one lower than one would expect.
+        // https://www.artima.com/weblogs/viewpost.jsp?thread=164293
+        const oldStart = hunk.oldLines === 0 ? hunk.oldStart - 1 : hunk.oldStart;
+        const newStart = hunk.newLines === 0 ? hunk.newStart - 1 : hunk.newStart;
+        ret.push('@@ -' + oldStart + ',' + hunk.oldLines
+            + ' +' + newStart + ',' + hunk.newLines
+            + ' @@');
+        for (const line of hunk.lines) {
+            ret.push(line);
+        }
+    }
+    return ret.join('\n') + '\n';
+}
+function createTwoFilesPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options) {
+    if (typeof options === 'function') {
+        options = { callback: options };
+    }
+    if (!(options === null || options === void 0 ? void 0 : options.callback)) {
+        const patchObj = structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, options);
+        if (!patchObj) {
+            return;
+        }
+        return formatPatch(patchObj, options === null || options === void 0 ? void 0 : options.headerOptions);
+    }
+    else {
+        const { callback } = options;
+        structuredPatch(oldFileName, newFileName, oldStr, newStr, oldHeader, newHeader, Object.assign(Object.assign({}, options), { callback: patchObj => {
+                if (!patchObj) {
+                    callback(undefined);
+                }
+                else {
+                    callback(formatPatch(patchObj, options.headerOptions));
+                }
+            } }));
+    }
+}
+function createPatch(fileName, oldStr, newStr, oldHeader, newHeader, options) {
+    return createTwoFilesPatch(fileName, fileName, oldStr, newStr, oldHeader, newHeader, options);
+}
+/**
+ * Split `text` into an array of lines, including the trailing newline character (where present)
+ */
+function splitLines(text) {
+    const hasTrailingNl = text.endsWith('\n');
+    const result = text.split('\n').map(line => line + '\n');
+    if (hasTrailingNl) {
+        result.pop();
+    }
+    else {
+        result.push(result.pop().slice(0, -1));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/**
+ * Small markdown helpers shared by the plan, the job summary and the PR comment.
+ * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
+ * so it is escaped where it could break a table or a code block.
+ */
+/** Escapes a value for a table cell: pipes and newlines would split the row. */
+function cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the value. */
+function code(value) {
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const ticks = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+/** A fenced block whose fence is longer than any backtick run inside it. */
+function fence(body, info = '') {
+    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
+    const ticks = '`'.repeat(Math.max(3, longest + 1));
+    const text = body.endsWith('\n') ? body : body + '\n';
+    return `${ticks}${info}\n${text}${ticks}`;
+}
+function table(header, rows) {
+    const lines = [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ];
+    return lines.join('\n');
+}
+/** Size in bytes as GitHub counts it (UTF-8). */
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
+ * code fence or `<details>` left open so the rest still renders, and appends
+ * `note` (which is counted in the budget). Returns the text unchanged when it fits.
+ */
+function truncateMarkdown(text, maxBytes, note) {
+    const total = byteLength(text);
+    if (total <= maxBytes)
+        return text;
+    // Reserve room for the closing tags and the note; the note's size depends on
+    // the number it prints, so size it with the worst case first.
+    const reserve = byteLength(note(total)) + 256;
+    const budget = Math.max(0, maxBytes - reserve);
+    const lines = text.split('\n');
+    const kept = [];
+    let used = 0;
+    let openFence = null;
+    let openDetails = 0;
+    for (const line of lines) {
+        const size = byteLength(line) + 1;
+        if (used + size > budget)
+            break;
+        kept.push(line);
+        used += size;
+        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+        if (fenceMatch) {
+            const marker = fenceMatch[1];
+            if (openFence === null)
+                openFence = marker;
+            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
+                openFence = null;
+        }
+        else if (openFence === null) {
+            openDetails += (line.match(/<details\b/gi) ?? []).length;
+            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
+            if (openDetails < 0)
+                openDetails = 0;
+        }
+    }
+    // A single line longer than the whole budget: keep a prefix of it, cut on a
+    // character (not byte) boundary.
+    if (kept.length === 0 && lines.length > 0) {
+        let prefix = lines[0];
+        while (prefix.length > 0 && byteLength(prefix) > budget)
+            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
+        kept.push(prefix);
+        used = byteLength(prefix) + 1;
+    }
+    const closing = [];
+    if (openFence !== null)
+        closing.push(openFence);
+    for (let i = 0; i < openDetails; i++)
+        closing.push('</details>');
+    const head = kept.join('\n');
+    const omitted = total - byteLength(head);
+    return [head, ...closing, '', note(omitted)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/engine/plan.ts
+/**
+ * A plan: the exact changes a command would make, computed from facts gathered
+ * first (pyinfra), rendered for review and hashed so that apply can prove it runs
+ * what was reviewed (dflook's terraform-apply).
+ *
+ * The hash covers only what the plan would DO: command, environment and the
+ * changes in apply order. Facts, warnings and run metadata are shown but not
+ * hashed, because they differ between two runs that would do the same thing
+ * (free disk space, uptime, runner name), and hashing them is how "plan has
+ * changed" false positives happen (dflook/terraform-github-actions#62, #64).
+ */
+
+
+
+
+
+/**
+ * Builds a plan and checks what would make it ambiguous: two changes with the
+ * same id, or a change for a host the plan does not list.
+ */
+function createPlan(input) {
+    const seen = new Set();
+    for (const change of input.changes) {
+        if (!CHANGE_KINDS.includes(change.kind)) {
+            throw new DeployError('internal', `Change ${change.id} has an unknown kind "${String(change.kind)}".`);
+        }
+        if (seen.has(change.id)) {
+            throw new DeployError('internal', `Two changes in the plan have the same id "${change.id}".`, {
+                host: change.host,
+                hint: 'This is a bug in lms-ha: change ids must be unique; please report it with the job log.',
+            });
+        }
+        seen.add(change.id);
+    }
+    const hosts = new Map();
+    for (const h of input.hosts ?? []) {
+        hosts.set(h.name, { ...h, roles: [...h.roles].sort(), facts: { ...h.facts } });
+    }
+    if (input.hosts && input.hosts.length > 0) {
+        for (const change of input.changes) {
+            if (!hosts.has(change.host)) {
+                throw new DeployError('internal', `Change ${change.id} is for host "${change.host}", which is not in the plan's hosts.`, {
+                    host: change.host,
+                });
+            }
+        }
+    }
+    else {
+        for (const change of input.changes) {
+            if (!hosts.has(change.host))
+                hosts.set(change.host, { name: change.host, roles: [], facts: {} });
+        }
+    }
+    return {
+        command: input.command,
+        environment: input.environment,
+        changes: [...input.changes],
+        warnings: [...(input.warnings ?? [])],
+        hosts: [...hosts.values()].sort((a, b) => plan_compare(a.name, b.name)),
+        meta: input.meta ? { ...input.meta } : undefined,
+    };
+}
+// ---------------------------------------------------------------------------
+// Normalization and hash
+const PLAN_HASH_VERSION = 'lms-ha/plan/v1';
+const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
+/**
+ * The plan as hashed: canonical key order, no functions, no facts, no warnings,
+ * no metadata, file contents reduced to digests (sensitive ones keyed).
+ * Change order is kept: it is the apply order and it matters.
+ */
+function normalizePlan(plan, options = {}) {
+    const key = options.sensitiveKey ?? DEFAULT_SENSITIVE_KEY;
+    return canonicalize({
+        version: PLAN_HASH_VERSION,
+        command: plan.command,
+        environment: plan.environment,
+        changes: plan.changes.map((c) => normalizeChange(change_changeData(c), key)),
+    });
+}
+/** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
+function planHash(plan, options = {}) {
+    return sha256(stableStringify(normalizePlan(plan, options)));
+}
+function normalizeChange(change, key) {
+    if (change.kind !== 'file')
+        return change;
+    const state = (s) => {
+        if (s === null)
+            return null;
+        const { content, sha256: given, ...meta } = s;
+        const digest = content !== undefined ? sha256(content) : given;
+        if (change.sensitive) {
+            // Keyed, so the published hash is no oracle for the secret content.
+            return { ...meta, hmac: digest === undefined ? undefined : (0,external_node_crypto_.createHmac)('sha256', key).update(digest).digest('hex') };
+        }
+        // A content and a bare sha256 of the same bytes normalize the same.
+        return { ...meta, sha256: digest };
+    };
+    return { ...change, before: state(change.before), after: state(change.after) };
+}
+/** Sorted keys, undefined and functions dropped, Sets sorted, Maps as sorted objects, Buffers as digests. */
+function canonicalize(value) {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean')
+        return value;
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new DeployError('internal', `Cannot hash the number ${value}.`);
+        return Object.is(value, -0) ? 0 : value;
+    }
+    if (typeof value === 'bigint')
+        return value.toString();
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol')
+        return undefined;
+    if (Buffer.isBuffer(value))
+        return { sha256: sha256(value) };
+    if (Array.isArray(value))
+        return value.map((v) => canonicalize(v) ?? null);
+    if (value instanceof Set) {
+        const items = [...value].map((v) => canonicalize(v));
+        return items.sort((a, b) => plan_compare(stableStringify(a), stableStringify(b)));
+    }
+    if (value instanceof Map) {
+        return canonicalize(Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), v])));
+    }
+    if (value instanceof Date) {
+        throw new DeployError('internal', 'A plan must not contain timestamps: they would change its hash on every run.');
+    }
+    const out = {};
+    for (const k of Object.keys(value).sort(plan_compare)) {
+        const v = canonicalize(value[k]);
+        if (v !== undefined)
+            out[k] = v;
+    }
+    return out;
+}
+/** JSON with keys in code-point order at every level. */
+function stableStringify(value) {
+    return JSON.stringify(canonicalize(value));
+}
+/** Code-point order, the same in every locale. */
+function plan_compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function sha256(data) {
+    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function fileDiff(change, options = {}) {
+    const maxLines = options.maxLines ?? 400;
+    const before = change.before;
+    const after = change.after;
+    const metadata = [];
+    for (const field of ['mode', 'owner', 'group']) {
+        const from = field === 'mode' ? change_formatMode(before?.mode) : before?.[field];
+        const to = field === 'mode' ? change_formatMode(after?.mode) : after?.[field];
+        if (after !== null && to !== undefined && from !== to)
+            metadata.push(`${field} ${from ?? '(none)'} → ${to}`);
+    }
+    const beforeText = before === null ? '' : before.content;
+    const afterText = after === null ? '' : after.content;
+    if (beforeText === undefined || afterText === undefined) {
+        const short = (s) => (s === null ? 'absent' : s.sha256 ? `sha256 ${s.sha256.slice(0, 12)}` : 'unknown');
+        const same = before?.sha256 !== undefined && before.sha256 === after?.sha256;
+        return {
+            added: 0,
+            removed: 0,
+            metadata,
+            note: same
+                ? undefined
+                : change.sensitive
+                    ? 'content changes (sensitive: not shown)'
+                    : `content not read; ${short(before)} → ${short(after)}`,
+        };
+    }
+    if (beforeText === afterText)
+        return { added: 0, removed: 0, metadata };
+    const size = Buffer.byteLength(beforeText) + Buffer.byteLength(afterText);
+    // Myers' diff costs (lines x edits): a rewritten large file must not stall a plan.
+    const patch = size > MAX_DIFF_INPUT_BYTES
+        ? undefined
+        : structuredPatch(before === null ? '/dev/null' : `a${change.path}`, after === null ? '/dev/null' : `b${change.path}`, beforeText, afterText, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS });
+    if (patch === undefined) {
+        const digest = (text) => sha256(text).slice(0, 12);
+        return {
+            added: 0,
+            removed: 0,
+            metadata,
+            note: change.sensitive
+                ? 'content changes (sensitive: not shown)'
+                : `content changes too much to show a diff; sha256 ${before === null ? 'absent' : digest(beforeText)} → ${after === null ? 'absent' : digest(afterText)}`,
+        };
+    }
+    let added = 0;
+    let removed = 0;
+    for (const hunk of patch.hunks) {
+        for (const line of hunk.lines) {
+            if (line.startsWith('+'))
+                added++;
+            else if (line.startsWith('-'))
+                removed++;
+        }
+    }
+    if (change.sensitive) {
+        return { added, removed, metadata, note: `content changes, +${added} −${removed} lines (sensitive: diff not shown)` };
+    }
+    const lines = formatPatch(patch, FILE_HEADERS_ONLY).replace(/\n$/, '').split('\n');
+    let diff = lines.join('\n');
+    if (lines.length > maxLines) {
+        diff = [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more diff lines not shown`].join('\n');
+    }
+    return { diff, added, removed, metadata };
+}
+/** Files larger than this (before + after) are not diffed. */
+const MAX_DIFF_INPUT_BYTES = 4 * 1024 * 1024;
+/** Diffs needing more line edits than this are not computed. */
+const MAX_DIFF_EDITS = 2000;
+/** Per-host change counts, for tables. */
+function changesByHost(plan) {
+    const byHost = new Map();
+    for (const h of plan.hosts)
+        byHost.set(h.name, []);
+    for (const c of plan.changes) {
+        const list = byHost.get(c.host) ?? [];
+        list.push(c);
+        byHost.set(c.host, list);
+    }
+    return byHost;
+}
+function kindCounts(changes) {
+    if (changes.length === 0)
+        return 'no changes';
+    const counts = new Map();
+    for (const c of changes)
+        counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
+    return CHANGE_KINDS.filter((k) => counts.has(k))
+        .map((k) => plan_plural(counts.get(k), KIND_LABELS[k]))
+        .join(', ');
+}
+const KIND_LABELS = {
+    file: 'file',
+    package: 'package',
+    service: 'service',
+    sql: 'SQL object',
+    cluster: 'cluster step',
+    user: 'system user',
+    directory: 'directory',
+};
+function plan_plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function formatFacts(facts) {
+    return Object.keys(facts)
+        .sort(plan_compare)
+        .map((k) => `${k}: ${facts[k]}`)
+        .join(' · ');
+}
+/**
+ * The plan as markdown: the per-host table first (what a reviewer scans), then
+ * every change in apply order, then the details (diffs last, they are long).
+ */
+function renderPlanMarkdown(plan, options) {
+    const h = '#'.repeat(options.headingLevel ?? 3);
+    const out = [];
+    const byHost = changesByHost(plan);
+    const changingHosts = [...byHost.values()].filter((l) => l.length > 0).length;
+    out.push(`${h} Plan: ${code(plan.command)} on ${code(plan.environment)}`, '');
+    const headline = plan.changes.length === 0
+        ? '**No changes.** The hosts already match the desired state.'
+        : `**${plan_plural(plan.changes.length, 'change')}** on ${plan_plural(changingHosts, 'host')}.`;
+    out.push(options.planHash ? `${headline} Plan hash ${code(options.planHash)}.` : headline, '');
+    if (options.hostTable !== false) {
+        const rows = [...byHost.entries()].map(([name, changes]) => {
+            const facts = plan.hosts.find((x) => x.name === name);
+            return [
+                cell(name),
+                cell(facts?.roles.join(', ')),
+                String(changes.length),
+                cell(changes.length === 0 ? '' : kindCounts(changes)),
+                cell(facts ? formatFacts(facts.facts) : ''),
+            ];
+        });
+        out.push(table(['host', 'roles', 'changes', 'kinds', 'facts'], rows), '');
+    }
+    if (plan.warnings.length > 0) {
+        out.push('> [!WARNING]');
+        for (const w of plan.warnings)
+            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
+        out.push('');
+    }
+    if (plan.changes.length > 0) {
+        out.push(`${h}# Changes, in apply order`, '');
+        out.push(table(['#', 'host', 'kind', 'action', 'target', 'summary'], plan.changes.map((c, i) => [
+            String(i + 1),
+            cell(c.host),
+            c.kind,
+            cell(change_changeAction(c)),
+            cell(change_changeTarget(c)),
+            cell(c.summary),
+        ])), '');
+        const details = plan.changes.map((c, i) => renderDetails(change_changeData(c), i + 1, options)).filter((d) => d !== null);
+        if (details.length > 0) {
+            out.push(`${h}# Details`, '');
+            out.push(...details);
+        }
+    }
+    return options.redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+function renderDetails(change, n, options) {
+    const title = `${n}. ${change.host}: ${change_changeAction(change)} ${change_changeTarget(change)}`;
+    const body = [];
+    switch (change.kind) {
+        case 'file': {
+            const d = fileDiff(change, options);
+            if (d.metadata.length > 0)
+                body.push(d.metadata.join(', '), '');
+            if (d.note)
+                body.push(`_${d.note}_`, '');
+            if (d.diff)
+                body.push(fence(d.diff, 'diff'), '');
+            break;
+        }
+        case 'package':
+            body.push(`${change.from ?? '(not installed)'} → ${change.to}`, '');
+            break;
+        case 'sql':
+            body.push(`${change.action} ${change.object} ${code(change.name)} (${change.scope} scope): ${change.detail}`, '');
+            break;
+        case 'cluster':
+        case 'user':
+            body.push(change.detail, '');
+            break;
+        case 'directory':
+        case 'service':
+            return null;
+    }
+    if (body.length === 0)
+        return null;
+    return [`<details><summary>${escapeHtml(title)}</summary>`, '', ...body, '</details>', ''].join('\n');
+}
+function escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+/** The JSON shape of a plan (version 1). File contents never appear; diffs do, unless sensitive. */
+function planToJson(plan, options) {
+    const changes = plan.changes.map((c, i) => {
+        const { fingerprint: _fingerprint, ...data } = changeData(c);
+        const base = { index: i + 1, action: changeAction(data), target: changeTarget(data) };
+        if (data.kind !== 'file')
+            return { ...data, ...base };
+        const d = fileDiff(data, options);
+        const state = (s) => s === null
+            ? { exists: false }
+            : {
+                exists: true,
+                mode: formatMode(s.mode),
+                owner: s.owner,
+                group: s.group,
+                // A digest of secret content would let anyone test guesses against it.
+                sha256: data.sensitive ? undefined : s.content !== undefined ? sha256(s.content) : s.sha256,
+            };
+        return {
+            ...data,
+            ...base,
+            before: state(data.before),
+            after: state(data.after),
+            added: d.added,
+            removed: d.removed,
+            metadata: d.metadata,
+            diff: d.diff,
+            note: d.note,
+        };
+    });
+    const json = {
+        version: 1,
+        command: plan.command,
+        environment: plan.environment,
+        planHash: options.planHash,
+        changeCount: plan.changes.length,
+        hosts: plan.hosts.map((h) => ({ ...h, changes: plan.changes.filter((c) => c.host === h.name).length })),
+        warnings: plan.warnings,
+        changes,
+        meta: plan.meta,
+    };
+    // Round-trip drops undefined fields; redact strings before serializing so a
+    // secret containing JSON syntax cannot break the document.
+    return options.redactor.redactDeep(JSON.parse(JSON.stringify(json)));
+}
+function renderPlanJson(plan, options) {
+    return JSON.stringify(planToJson(plan, options), null, 2) + '\n';
+}
+
+;// CONCATENATED MODULE: ./src/engine/redact.ts
+/**
+ * Replaces secret values with `***` in anything we are about to show.
+ *
+ * `core.setSecret` only masks the exact value in the job log. Our own renderings
+ * (plans, summaries, outputs, PR comments, error messages) go to places the runner
+ * does not mask, and a secret often reaches them transformed: base64 inside a
+ * config file or an `Authorization` header, percent-encoded inside a URL, escaped
+ * inside JSON. So each registered secret also registers those forms.
+ */
+const REDACTED = '***';
+/**
+ * Base64 fragments shorter than this are not registered for the unaligned
+ * (embedded) forms: a 2-3 character fragment would match all over ordinary text.
+ * The full, aligned base64 form of a secret is always registered.
+ */
+const MIN_EMBEDDED_FRAGMENT = 6;
+class Redactor {
+    values = new Set();
+    pattern = null;
+    onAdd;
+    /**
+     * @param onAdd called once for each new raw secret value (the action uses it to
+     *   call `core.setSecret`, so the job log masks what this class masks).
+     */
+    constructor(options = {}) {
+        this.onAdd = options.onAdd;
+    }
+    /** Registers a secret value. Empty values are ignored: they would match everywhere. */
+    add(secret) {
+        if (!secret)
+            return this;
+        const isNew = !this.values.has(secret);
+        for (const form of encodedForms(secret)) {
+            if (form)
+                this.values.add(form);
+        }
+        // Multi-line secrets (private keys, certificates) are also masked line by
+        // line, as the runner does, so one line quoted in an error is still hidden.
+        if (secret.includes('\n')) {
+            for (const line of secret.split(/\r?\n/)) {
+                const trimmed = line.trim();
+                if (trimmed.length >= MIN_EMBEDDED_FRAGMENT) {
+                    for (const form of encodedForms(trimmed))
+                        if (form)
+                            this.values.add(form);
+                }
+            }
+        }
+        this.pattern = null;
+        if (isNew)
+            this.onAdd?.(secret);
+        return this;
+    }
+    /** How many distinct strings (secrets and their encodings) are masked. */
+    get size() {
+        return this.values.size;
+    }
+    redact(text) {
+        if (this.values.size === 0 || text.length === 0)
+            return text;
+        if (!this.pattern) {
+            // Longest first, so a secret that contains another is replaced whole.
+            const sorted = [...this.values].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+            this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
+        }
+        return text.replace(this.pattern, REDACTED);
+    }
+    /**
+     * Redacts every string (values and keys) in a JSON-like value. Use this before
+     * `JSON.stringify` rather than redacting the serialized text: a secret containing
+     * `"` or `,` could otherwise tear the JSON apart.
+     */
+    redactDeep(value) {
+        return this.walk(value);
+    }
+    /** Redacts an error's message for display, keeping nothing else of it. */
+    redactError(error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return this.redact(message);
+    }
+    walk(value) {
+        if (typeof value === 'string')
+            return this.redact(value);
+        if (Array.isArray(value))
+            return value.map((v) => this.walk(v));
+        if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+            const out = {};
+            for (const [k, v] of Object.entries(value))
+                out[this.redact(k)] = this.walk(v);
+            return out;
+        }
+        return value;
+    }
+}
+function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/** The raw value plus the encodings a secret is commonly found in. */
+function encodedForms(secret) {
+    const forms = [secret];
+    const bytes = Buffer.from(secret, 'utf8');
+    forms.push(bytes.toString('base64'));
+    forms.push(bytes.toString('base64url'));
+    forms.push(...embeddedBase64(bytes));
+    forms.push(encodeURIComponent(secret));
+    // application/x-www-form-urlencoded writes spaces as '+'.
+    forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
+    // Inside a JSON string: quotes, backslashes and control characters escaped.
+    forms.push(JSON.stringify(secret).slice(1, -1));
+    return [...new Set(forms)];
+}
+/**
+ * The part of the base64 encoding that is the same wherever the secret sits in
+ * a longer buffer. Depending on its offset modulo 3 the secret's bytes line up
+ * differently with base64's 3-byte groups; for each alignment we keep only the
+ * characters that depend on the secret alone (the runner's masker does the same).
+ */
+function embeddedBase64(bytes) {
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const total = padded.length;
+        // Characters at the start that mix in the (unknown) preceding bytes.
+        const skipStart = offset === 0 ? 0 : offset === 1 ? 2 : 3;
+        // Characters at the end that mix in the (unknown) following bytes.
+        const remainder = total % 3;
+        const fullChars = Math.floor(total / 3) * 4 + (remainder === 0 ? 0 : remainder === 1 ? 1 : 2);
+        for (const encoding of ['base64', 'base64url']) {
+            const encoded = padded.toString(encoding);
+            const fragment = encoded.slice(skipStart, fullChars);
+            if (fragment.length >= MIN_EMBEDDED_FRAGMENT)
+                out.push(fragment);
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/annotations.ts
+/** GitHub's per-step display limit, per annotation type. */
+const ANNOTATIONS_PER_TYPE = 10;
+const RANK = { error: 0, warning: 1, notice: 2 };
+function compareProblems(a, b) {
+    return (RANK[a.severity ?? 'error'] - RANK[b.severity ?? 'error'] ||
+        (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+        a.line - b.line ||
+        a.column - b.column ||
+        (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+}
+function toAnnotation(problem, redactor) {
+    return {
+        severity: problem.severity ?? 'error',
+        message: redactor.redact(problem.message),
+        title: problem.title === undefined ? undefined : redactor.redact(problem.title),
+        file: problem.file,
+        startLine: problem.line,
+        startColumn: problem.column,
+    };
+}
+/** Sorts by severity then position, and splits what GitHub will show from the rest. */
+function planAnnotations(problems, redactor, limit = ANNOTATIONS_PER_TYPE) {
+    const sorted = [...problems].sort(compareProblems);
+    const used = { error: 0, warning: 0, notice: 0 };
+    const emit = [];
+    const overflow = [];
+    for (const p of sorted) {
+        const record = toAnnotation(p, redactor);
+        if (used[record.severity] < limit) {
+            used[record.severity]++;
+            emit.push(record);
+        }
+        else {
+            overflow.push(record);
+        }
+    }
+    return { emit, overflow };
+}
+/** `file:line:col: message`, as compilers print it. */
+function formatAnnotation(record) {
+    const where = record.file ? `${record.file}:${record.startLine ?? 1}:${record.startColumn ?? 1}: ` : '';
+    const severity = record.severity === 'error' ? '' : `${record.severity}: `;
+    return `${where}${severity}${record.message}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/log.ts
+function prefixed(message, host) {
+    return host ? `[${host}] ${message}` : message;
+}
+/** A logger that keeps lines in memory: for tests and for the summary. */
+class MemoryLogger {
+    lines = [];
+    info(message, host) {
+        this.lines.push(prefixed(message, host));
+    }
+    warn(message, host) {
+        this.lines.push(`warning: ${prefixed(message, host)}`);
+    }
+    debug(message, host) {
+        this.lines.push(`debug: ${prefixed(message, host)}`);
+    }
+    async group(title, fn) {
+        this.lines.push(`## ${title}`);
+        return fn();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/run-report.ts
+
+function runStatus(report) {
+    return report.error || report.apply?.status === 'failed' ? 'failed' : 'ok';
+}
+/**
+ * `changed`: in apply mode, whether anything was changed on a host; in plan
+ * mode, whether the plan has changes to apply (as dflook's plan `changes` output).
+ */
+function runChanged(report) {
+    if (report.mode === 'apply')
+        return report.apply?.changed ?? false;
+    return (report.plan?.changes.length ?? 0) > 0;
+}
+function failureReason(report) {
+    return report.error?.reason ?? report.apply?.error?.reason ?? '';
+}
+function runProblems(report) {
+    return report.problems ?? report.error?.problems ?? [];
+}
+/** The error to show: the run's own, or the failed apply step's. */
+function runError(report) {
+    return report.error ?? report.apply?.error;
+}
+/** The per-host table: explicit rows first in priority, then what the plan and apply say. */
+function hostRows(report) {
+    const rows = new Map();
+    const plan = report.plan;
+    if (plan) {
+        for (const h of plan.hosts) {
+            rows.set(h.name, { name: h.name, roles: [...h.roles], status: 'unknown', changes: 0, notes: '' });
+        }
+        for (const c of plan.changes) {
+            const row = rows.get(c.host) ?? { name: c.host, roles: [], status: 'unknown', changes: 0, notes: '' };
+            row.changes++;
+            rows.set(c.host, row);
+        }
+        for (const row of rows.values()) {
+            const steps = report.apply?.steps.filter((s) => s.host === row.name) ?? [];
+            const failed = steps.find((s) => s.status === 'failed');
+            if (failed) {
+                row.status = 'failed';
+                row.notes = firstLine(failed.error ?? 'failed');
+            }
+            else if (report.apply) {
+                const ok = steps.filter((s) => s.status === 'ok').length;
+                const skipped = steps.filter((s) => s.status === 'skipped').length;
+                row.status = ok > 0 ? 'changed' : skipped > 0 ? 'skipped' : 'no changes';
+                if (skipped > 0)
+                    row.notes = `${skipped} change${skipped === 1 ? '' : 's'} skipped after a failure`;
+            }
+            else if (report.mode === 'apply' && report.error) {
+                row.status = row.changes > 0 ? 'skipped' : 'no changes';
+            }
+            else {
+                row.status = row.changes > 0 ? 'will change' : 'no changes';
+            }
+        }
+    }
+    for (const explicit of report.hosts ?? [])
+        rows.set(explicit.name, { ...explicit, roles: [...explicit.roles] });
+    // The host an error names (lock holder, unreachable host) is marked failed
+    // unless a row already says more.
+    const error = runError(report);
+    if (error?.host) {
+        const row = rows.get(error.host);
+        if (row && row.status !== 'failed') {
+            row.status = 'failed';
+            row.notes = row.notes || firstLine(error.message);
+        }
+    }
+    return [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+function statusIcon(status) {
+    switch (status) {
+        case 'ok':
+        case 'changed':
+        case 'no changes':
+            return '✅';
+        case 'will change':
+            return '📝';
+        case 'failed':
+            return '❌';
+        case 'skipped':
+            return '⏭️';
+        default:
+            return '❔';
+    }
+}
+function firstLine(text, max = 200) {
+    const line = text.split(/\r?\n/, 1)[0] ?? '';
+    return line.length > max ? line.slice(0, max - 1) + '…' : line;
+}
+function problemLines(problems) {
+    return problems.map((p) => formatProblem(p));
+}
+
+;// CONCATENATED MODULE: ./src/report/outputs.ts
+
+
+const OUTPUT_NAMES = (/* unused pure expression or super */ null && (['result', 'changed', 'plan-hash', 'failure-reason']));
+/**
+ * Outputs are limited to 1 MB per job, shared by all steps; the result keeps
+ * well under it by dropping the tail of the change and step lists.
+ */
+const RESULT_MAX_BYTES = 256 * 1024;
+function buildResult(report, redactor, maxBytes = RESULT_MAX_BYTES) {
+    const error = runError(report);
+    const result = {
+        version: 1,
+        command: report.command,
+        mode: report.mode,
+        environment: report.environment,
+        status: runStatus(report),
+        changed: runChanged(report),
+        planHash: report.planHash ?? null,
+        failureReason: failureReason(report) || null,
+        error: error ? { message: error.message, hint: error.hint ?? null, host: error.host ?? null } : null,
+        hosts: hostRows(report),
+        changes: (report.plan?.changes ?? []).map((c) => ({ id: c.id, host: c.host, kind: c.kind, summary: c.summary })),
+        steps: (report.apply?.steps ?? []).map((s) => ({
+            id: s.id,
+            host: s.host,
+            status: s.status,
+            durationMs: Math.round(s.durationMs),
+            error: s.error ?? null,
+            reason: s.reason ?? null,
+        })),
+        checks: (report.checks ?? []).map((c) => ({ ...c, hint: c.hint ?? null })),
+        ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
+    };
+    const redacted = redactor.redactDeep(result);
+    return fit(redacted, maxBytes);
+}
+/** Halves the change and step lists until the JSON fits; says how many were dropped. */
+function fit(result, maxBytes) {
+    if (byteLength(JSON.stringify(result)) <= maxBytes)
+        return result;
+    const allChanges = result.changes;
+    const allSteps = result.steps;
+    let keepChanges = allChanges.length;
+    let keepSteps = allSteps.length;
+    let candidate = result;
+    while (keepChanges > 0 || keepSteps > 0) {
+        keepChanges = Math.floor(keepChanges / 2);
+        keepSteps = Math.floor(keepSteps / 2);
+        const steps = keepFailed(allSteps, keepSteps);
+        candidate = {
+            ...result,
+            changes: allChanges.slice(0, keepChanges),
+            steps,
+            truncated: { changes: allChanges.length - keepChanges, steps: allSteps.length - steps.length },
+        };
+        if (byteLength(JSON.stringify(candidate)) <= maxBytes)
+            return candidate;
+    }
+    return candidate;
+}
+/** The first `n` steps, but never without the failed one (it is why the run failed). */
+function keepFailed(steps, n) {
+    const kept = steps.slice(0, n);
+    const failed = steps.find((s) => s.status === 'failed');
+    if (failed && !kept.includes(failed)) {
+        if (kept.length > 0)
+            kept[kept.length - 1] = failed;
+        else
+            kept.push(failed);
+    }
+    return kept;
+}
+function buildOutputs(report, redactor, maxResultBytes = RESULT_MAX_BYTES) {
+    const result = buildResult(report, redactor, maxResultBytes);
+    return {
+        result: JSON.stringify(result),
+        changed: result.changed ? 'true' : 'false',
+        'plan-hash': report.planHash ?? '',
+        'failure-reason': result.failureReason ?? '',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+/**
+ * The job summary: what an operator opens first after a run. The per-host
+ * table comes first, then the failure, the apply steps and the plan, and the
+ * long diffs last, so that truncation (GitHub refuses summaries over 1 MiB per
+ * step) only ever cuts the least important part.
+ */
+
+
+
+
+/** Well under GitHub's 1 MiB per step, leaving room for other steps' appends. */
+const SUMMARY_MAX_BYTES = 900 * 1024;
+function buildJobSummary(report, options) {
+    const { redactor } = options;
+    const status = runStatus(report);
+    const out = [];
+    out.push(`## ${statusIcon(status)} lms-ha ${code(report.command)} · ${report.mode} · ${code(report.environment)}`, '');
+    const rows = hostRows(report);
+    if (rows.length > 0) {
+        out.push(table(['host', 'roles', 'status', 'changes', 'notes'], rows.map((r) => [
+            cell(r.name),
+            cell(r.roles.join(', ')),
+            `${statusIcon(r.status)} ${r.status}`,
+            String(r.changes),
+            cell(r.notes),
+        ])), '');
+    }
+    const checks = report.checks ?? [];
+    if (checks.length > 0) {
+        out.push(table(['layer', 'host', 'check', 'expected', 'observed', 'status'], checks.map((c) => [cell(c.layer), cell(c.host), cell(c.check), cell(c.expected), cell(c.observed), `${checkIcon(c.status)} ${c.status}`])), '');
+    }
+    out.push(headline(report), '');
+    const error = runError(report);
+    if (error) {
+        out.push(`> [!CAUTION]`, `> **Failed (${code(error.reason)})${error.host ? ` on ${code(error.host)}` : ''}:** ${oneLine(error.message)}`);
+        if (error.hint)
+            out.push('>', `> ${oneLine(error.hint)}`);
+        out.push('');
+    }
+    const problems = runProblems(report);
+    if (problems.length > 0) {
+        const { emit, overflow } = planAnnotations(problems, redactor, options.annotationLimit);
+        out.push(`### Problems (${problems.length})`, '');
+        if (overflow.length > 0) {
+            out.push(`${emit.length} are shown as annotations on the file; GitHub shows at most 10 per type per step, so ${overflow.length} more are listed only here.`, '');
+        }
+        out.push(fence([...emit, ...overflow].map(formatAnnotation).join('\n')), '');
+    }
+    if (report.apply) {
+        out.push(`### Apply steps`, '');
+        if (report.apply.steps.length === 0)
+            out.push('Nothing to apply.', '');
+        else
+            out.push(table(['#', 'host', 'change', 'status', 'duration', 'error'], report.apply.steps.map((s, i) => [
+                String(i + 1),
+                cell(s.host),
+                cell(s.summary),
+                `${statusIcon(s.status)} ${s.status}`,
+                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
+                cell(s.error ?? ''),
+            ])), '');
+    }
+    if (report.plan) {
+        out.push(renderPlanMarkdown(report.plan, { redactor, planHash: report.planHash, headingLevel: 3, hostTable: false }), '');
+    }
+    for (const section of report.sections ?? []) {
+        out.push(`### ${section.title}`, '', section.markdown, '');
+    }
+    const text = redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+    return truncateMarkdown(text, options.maxBytes ?? SUMMARY_MAX_BYTES, (omitted) => `> [!NOTE]\n> This summary was truncated: ${formatBytes(omitted)} of details were left out (GitHub limits a step summary to 1 MiB). ` +
+        'The full result is in the `result` output and in the job log.\n');
+}
+function headline(report) {
+    const changes = report.plan?.changes.length ?? 0;
+    const failed = runStatus(report) === 'failed';
+    const reason = failureReason(report);
+    if (report.mode === 'plan') {
+        if (failed)
+            return `Plan failed${reason ? ` (${code(reason)})` : ''}; nothing was changed.`;
+        return changes === 0
+            ? 'Plan: no changes. The hosts match the desired state.'
+            : `Plan: ${changes} change${changes === 1 ? '' : 's'} to apply${report.planHash ? `, plan hash ${code(report.planHash)}` : ''}. Nothing was changed.`;
+    }
+    const steps = report.apply?.steps ?? [];
+    const ok = steps.filter((s) => s.status === 'ok').length;
+    const skipped = steps.filter((s) => s.status === 'skipped').length;
+    if (failed) {
+        return `Apply failed${reason ? ` (${code(reason)})` : ''}: ${ok} of ${steps.length} change${steps.length === 1 ? '' : 's'} applied, ${skipped} skipped.`;
+    }
+    return runChanged(report) ? `Applied ${ok} change${ok === 1 ? '' : 's'}.` : 'No changes: the hosts already matched the desired state.';
+}
+function oneLine(text) {
+    return text.replace(/\r?\n/g, ' ');
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+function formatBytes(n) {
+    return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
+}
+function checkIcon(status) {
+    return status === 'ok' ? '✅' : status === 'warn' ? '⚠️' : '❌';
+}
+
+;// CONCATENATED MODULE: ./src/report/console-reporter.ts
+/**
+ * The CLI's reporter: human text on stderr (progress, the plan, the result),
+ * the machine-readable result on stdout with --json, so `lms-ha ... --json | jq`
+ * works while the operator still sees progress. Problems are printed as
+ * `file:line:col: message`, which terminals and editors turn into links.
+ */
+
+
+
+
+
+
+
+
+/** Exit codes of the CLI: 0 ok, 1 failed, 2 invalid input. */
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_INVALID_INPUT = 2;
+const INPUT_REASONS = new Set(['invalid-input', 'invalid-inventory', 'missing-secret']);
+function console_reporter_exitCodeFor(report) {
+    if (runStatus(report) === 'ok')
+        return EXIT_OK;
+    const reason = failureReason(report);
+    return reason && INPUT_REASONS.has(reason) ? EXIT_INVALID_INPUT : EXIT_FAILED;
+}
+class ConsoleReporter {
+    redactor;
+    stderr;
+    stdout;
+    json;
+    verbose;
+    constructor(options = {}) {
+        this.redactor = options.redactor ?? new Redactor();
+        this.stderr = options.stderr ?? process.stderr;
+        this.stdout = options.stdout ?? process.stdout;
+        this.json = options.json ?? false;
+        this.verbose = options.verbose ?? false;
+    }
+    registerSecret(value) {
+        this.redactor.add(value);
+    }
+    line(text) {
+        this.stderr.write(this.redactor.redact(text) + '\n');
+    }
+    info(message, host) {
+        this.line(prefixed(message, host));
+    }
+    warn(message, host) {
+        this.line(`warning: ${prefixed(message, host)}`);
+    }
+    debug(message, host) {
+        if (this.verbose)
+            this.line(`debug: ${prefixed(message, host)}`);
+    }
+    async group(title, fn) {
+        this.line(`==> ${title}`);
+        return fn();
+    }
+    /** Prints the end-of-run report; returns the exit code. */
+    report(report) {
+        const problems = runProblems(report);
+        if (problems.length > 0) {
+            const { emit } = planAnnotations(problems, this.redactor, Number.MAX_SAFE_INTEGER);
+            for (const record of emit)
+                this.line(formatAnnotation(record));
+            this.line('');
+        }
+        const rows = hostRows(report);
+        if (rows.length > 0) {
+            this.line(textTable(['HOST', 'ROLES', 'STATUS', 'CHANGES', 'NOTES'], rows.map((r) => [r.name, r.roles.join(','), r.status, String(r.changes), r.notes])));
+            this.line('');
+        }
+        const checks = report.checks ?? [];
+        if (checks.length > 0) {
+            this.line(textTable(['LAYER', 'HOST', 'CHECK', 'EXPECTED', 'OBSERVED', 'STATUS'], checks.map((c) => [c.layer, c.host, c.check, c.expected, c.observed, c.status])));
+            this.line('');
+        }
+        if (report.plan && report.mode === 'plan') {
+            this.line(renderPlanText(report.plan, { planHash: report.planHash }));
+        }
+        if (report.apply && report.apply.steps.length > 0) {
+            this.line('Apply steps:');
+            this.line(textTable(['#', 'HOST', 'STATUS', 'TIME', 'CHANGE'], report.apply.steps.map((s, i) => [
+                String(i + 1),
+                s.host,
+                s.status,
+                s.status === 'skipped' ? '' : formatDuration(s.durationMs),
+                s.summary + (s.error ? ` (${s.error.split('\n', 1)[0]})` : ''),
+            ])));
+            this.line('');
+        }
+        const error = runError(report);
+        if (error) {
+            // Transport errors already start with the host; don't say it twice.
+            const named = error.host && !error.message.startsWith(`${error.host}:`) ? ` ${error.host}:` : '';
+            this.line(`error [${error.reason}]${named} ${error.message}`);
+            if (error.hint)
+                this.line(`hint: ${error.hint}`);
+        }
+        else if (report.mode === 'plan') {
+            const n = report.plan?.changes.length ?? 0;
+            this.line(n === 0 ? 'No changes.' : `${n} change${n === 1 ? '' : 's'} planned; nothing was changed.`);
+        }
+        else {
+            const ok = report.apply?.steps.filter((s) => s.status === 'ok').length ?? 0;
+            this.line(ok === 0 ? 'No changes.' : `Applied ${ok} change${ok === 1 ? '' : 's'}.`);
+        }
+        if (this.json)
+            this.stdout.write(JSON.stringify(buildResult(report, this.redactor), null, 2) + '\n');
+        return console_reporter_exitCodeFor(report);
+    }
+}
+/** The plan for a terminal: the change list with diffs, hosts first. Not redacted: the caller's sink is. */
+function renderPlanText(plan, options = {}) {
+    const out = [];
+    const n = plan.changes.length;
+    out.push(`Plan: ${plan.command} on ${plan.environment}: ${n === 0 ? 'no changes' : `${n} change${n === 1 ? '' : 's'}`}` +
+        (options.planHash ? ` (plan hash ${options.planHash})` : ''));
+    for (const w of plan.warnings)
+        out.push(`warning: ${w}`);
+    plan.changes.forEach((c, i) => {
+        const change = change_changeData(c);
+        out.push(`  ${i + 1}. [${change.host}] ${change.kind} ${change_changeAction(change)} ${change_changeTarget(change)}: ${change.summary}`);
+        const indent = (text) => text.split('\n').map((l) => `       ${l}`);
+        switch (change.kind) {
+            case 'file': {
+                const d = fileDiff(change, { maxLines: options.maxDiffLines ?? 200 });
+                if (d.metadata.length > 0)
+                    out.push(...indent(d.metadata.join(', ')));
+                if (d.note)
+                    out.push(...indent(d.note));
+                if (d.diff)
+                    out.push(...indent(d.diff));
+                break;
+            }
+            case 'sql':
+            case 'cluster':
+            case 'user':
+                out.push(...indent(change.detail));
+                break;
+            default:
+                break;
+        }
+    });
+    out.push('');
+    return out.join('\n');
+}
+function textTable(header, rows) {
+    const all = [header, ...rows];
+    const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+    return all
+        .map((r) => r
+        .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/engine/lock.ts
+/**
+ * The environment lock: two runs against the same hosts never interleave.
+ *
+ * The workflow's `concurrency:` group already serializes runs of one workflow,
+ * but not runs from another repository, another workflow or an operator's
+ * laptop. So the lock lives on the hosts themselves: a JSON file
+ * `/var/lock/lms-ha/<environment>.lock` on every host of the environment, naming
+ * the holder (run id, repository, command, start time, runner).
+ *
+ * Correctness rests on three choices:
+ * - The file is created with `ln tmp lock`: link(2) fails if the name exists, so
+ *   of two racing runs exactly one wins on a host, and since the content was
+ *   written to `tmp` first, a reader never sees a half-written lock.
+ * - Hosts are locked one by one in name order, and a run that finds any host
+ *   held gives back what it took and fails at once (no waiting): with a common
+ *   order, the run that wins the first contested host wins them all, so two runs
+ *   cannot each hold half the hosts.
+ * - Release removes the file only if it still carries our random token, so a run
+ *   whose lock was broken cannot delete the lock of the run that replaced it.
+ *
+ * Locks are taken in apply mode only. Plan mode is read-only and never writes a
+ * lock; it reads it (`inspectLock`) and turns a held lock into a plan warning,
+ * because a plan computed while another run applies may be stale and an apply
+ * started now would fail with `locked`.
+ *
+ * Locks never expire by themselves: a Galera SST or a large file migration can
+ * legitimately run for hours, and breaking a live lock is how two runs end up
+ * restarting nodes concurrently. A stale lock is broken explicitly (`breakLock`),
+ * and that is logged with who held it. /var/lock is a tmpfs on Debian and
+ * Ubuntu, so a reboot (which ends any run) also clears it.
+ */
+
+
+
+const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';
+const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
+/** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
+function lockPath(location) {
+    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${safeName(location.environment)}.lock`;
+}
+function safeName(environment) {
+    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
+        return environment;
+    // Still one file per environment: the hash keeps two names that sanitize the
+    // same (`a/b`, `a_b`) apart.
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
+    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}`;
+}
+/** Single-quotes a value for sh. */
+function shQuote(value) {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function dirOf(path) {
+    return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+// The scripts start with a marker comment naming the operation: it shows in
+// debug logs, and the in-memory test host recognizes the operation by it.
+function acquireScript(path) {
+    return [
+        '# lms-ha-lock acquire',
+        'set -eu',
+        `dir=${shQuote(dirOf(path))}`,
+        `lock=${shQuote(path)}`,
+        'umask 022',
+        'mkdir -p "$dir"',
+        'tmp=$(mktemp "$dir/.acquire.XXXXXX")',
+        'cat > "$tmp"',
+        'chmod 0644 "$tmp"',
+        'if [ ! -d "$lock" ] && ln "$tmp" "$lock" 2>/dev/null; then',
+        '  rm -f "$tmp"',
+        '  echo acquired',
+        'else',
+        '  rm -f "$tmp"',
+        '  echo held',
+        '  cat "$lock" 2>/dev/null || true',
+        'fi',
+    ].join('\n');
+}
+function releaseScript(path, token) {
+    return [
+        '# lms-ha-lock release',
+        'set -eu',
+        `lock=${shQuote(path)}`,
+        `token=${shQuote(token)}`,
+        'if [ ! -e "$lock" ]; then',
+        '  echo absent',
+        'elif grep -qF "\\"token\\":\\"$token\\"" "$lock"; then',
+        '  rm -f "$lock"',
+        '  echo released',
+        'else',
+        '  echo foreign',
+        '  cat "$lock" 2>/dev/null || true',
+        'fi',
+    ].join('\n');
+}
+function breakScript(path) {
+    return [
+        '# lms-ha-lock break',
+        'set -eu',
+        `lock=${shQuote(path)}`,
+        // mv is atomic: what we print is exactly the lock we removed, even if
+        // another run takes the lock right after.
+        'moved="$lock.broken.$$"',
+        'if mv "$lock" "$moved" 2>/dev/null; then',
+        '  echo broken',
+        '  cat "$moved" 2>/dev/null || true',
+        '  rm -f "$moved"',
+        'else',
+        '  echo absent',
+        'fi',
+    ].join('\n');
+}
+/** Splits a script's output into its status word and the lock content after it. */
+function parseOutput(stdout) {
+    const newline = stdout.indexOf('\n');
+    if (newline < 0)
+        return { status: stdout.trim(), content: '' };
+    return { status: stdout.slice(0, newline).trim(), content: stdout.slice(newline + 1).trim() };
+}
+function parseLockInfo(raw) {
+    try {
+        const value = JSON.parse(raw);
+        if (value &&
+            typeof value === 'object' &&
+            typeof value.runId === 'string' &&
+            typeof value.repository === 'string' &&
+            typeof value.startedAt === 'string' &&
+            typeof value.token === 'string') {
+            return {
+                version: 1,
+                environment: String(value.environment ?? ''),
+                runId: value.runId,
+                repository: value.repository,
+                command: String(value.command ?? ''),
+                startedAt: value.startedAt,
+                runner: String(value.runner ?? ''),
+                token: value.token,
+            };
+        }
+    }
+    catch {
+        // fall through: unreadable lock
+    }
+    return null;
+}
+/** "3 h 5 min", for "since when". */
+function formatAge(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        return 'unknown time';
+    const s = Math.floor(ms / 1000);
+    if (s < 60)
+        return `${s} s`;
+    const min = Math.floor(s / 60);
+    if (min < 60)
+        return `${min} min`;
+    const h = Math.floor(min / 60);
+    if (h < 48)
+        return `${h} h ${min % 60} min`;
+    return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+/** Names a holder in one sentence fragment: "run 42 of org/repo (deploy-db) since ... on host db1". */
+function describeHolder(holder, now = new Date()) {
+    const info = holder.info;
+    if (!info) {
+        return `an unreadable lock file on host ${holder.host}${holder.raw ? ` (content: ${JSON.stringify(holder.raw.slice(0, 200))})` : ''}`;
+    }
+    const age = formatAge(now.getTime() - Date.parse(info.startedAt));
+    return (`run ${info.runId} of ${info.repository}` +
+        (info.command ? ` (${info.command})` : '') +
+        ` since ${info.startedAt} (${age} ago)` +
+        (info.runner ? ` from runner ${info.runner}` : '') +
+        `, on host ${holder.host}`);
+}
+/**
+ * Takes the lock on every host, in name order. If any host is held by someone
+ * else, gives back what was taken and throws `locked` naming the holder.
+ */
+async function acquireLock(hosts, options) {
+    const { logger } = options;
+    const now = options.now ?? (() => new Date());
+    const path = lockPath(options);
+    const info = {
+        version: 1,
+        environment: options.environment,
+        runId: options.owner.runId,
+        repository: options.owner.repository,
+        command: options.owner.command,
+        startedAt: now().toISOString(),
+        runner: options.owner.runner ?? (0,external_node_os_namespaceObject.hostname)(),
+        token: options.token ?? (0,external_node_crypto_.randomBytes)(16).toString('hex'),
+    };
+    const content = JSON.stringify(info) + '\n';
+    const ordered = sortByName(hosts);
+    const taken = [];
+    const lock = {
+        environment: options.environment,
+        info,
+        hosts: [],
+        release: () => releaseOn(taken, path, info.token, logger),
+    };
+    for (const host of ordered) {
+        let result;
+        try {
+            result = await host.run(acquireScript(path), {
+                purpose: `take the lms-ha lock for environment ${options.environment}`,
+                stdin: content,
+                timeoutMs: 60_000,
+            });
+        }
+        catch (error) {
+            await releaseOn(taken, path, info.token, logger);
+            throw error;
+        }
+        const { status, content: held } = parseOutput(result.stdout);
+        if (status === 'acquired') {
+            taken.push(host);
+            lock.hosts.push(host.name);
+            continue;
+        }
+        const holder = { host: host.name, info: parseLockInfo(held), raw: held || undefined };
+        if (status === 'held' && holder.info?.token === info.token) {
+            // Our own lock (a retried call): already ours.
+            taken.push(host);
+            lock.hosts.push(host.name);
+            continue;
+        }
+        await releaseOn(taken, path, info.token, logger);
+        if (status !== 'held') {
+            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+                host: host.name,
+            });
+        }
+        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
+            host: host.name,
+            hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
+        });
+    }
+    logger.info(`locked environment ${options.environment} on ${lock.hosts.length} host(s) (${path})`);
+    return lock;
+}
+async function releaseOn(taken, path, token, logger) {
+    // Reverse order of acquisition; each host independently, so one unreachable
+    // host does not leave the others locked.
+    for (const host of [...taken].reverse()) {
+        try {
+            const result = await host.run(releaseScript(path, token), {
+                purpose: 'release the lms-ha lock',
+                timeoutMs: 60_000,
+            });
+            const { status, content } = parseOutput(result.stdout);
+            if (status === 'foreign') {
+                const holder = describeHolder({ host: host.name, info: parseLockInfo(content), raw: content });
+                logger.warn(`our lock was broken while we held it; the lock now belongs to ${holder} and is left in place`, host.name);
+            }
+            else if (status === 'absent') {
+                logger.warn('our lock was already gone (broken by someone?)', host.name);
+            }
+            else if (status !== 'released') {
+                logger.warn(`unexpected output while releasing the lock: ${JSON.stringify(result.stdout.slice(0, 200))}`, host.name);
+            }
+        }
+        catch (error) {
+            logger.warn(`could not release the lock ${path}: ${error instanceof Error ? error.message : String(error)}. ` +
+                'The next run will report the environment as locked by this run; break the lock once this run has ended.', host.name);
+        }
+    }
+    taken.length = 0;
+}
+/** Runs `fn` holding the lock; the lock is released afterwards, also when `fn` throws. */
+async function withLock(hosts, options, fn) {
+    const lock = await acquireLock(hosts, options);
+    try {
+        return await fn(lock);
+    }
+    finally {
+        await lock.release();
+    }
+}
+/**
+ * Removes the environment's lock from every host, whoever holds it. Explicit
+ * only (the operator asked for it); each broken lock is logged with its holder.
+ * Returns the locks that were removed.
+ */
+async function breakLock(hosts, options) {
+    const path = lockPath(options);
+    const now = options.now ?? (() => new Date());
+    const broken = [];
+    for (const host of sortByName(hosts)) {
+        const result = await host.run(breakScript(path), {
+            purpose: `break the lms-ha lock for environment ${options.environment}`,
+            timeoutMs: 60_000,
+        });
+        const { status, content } = parseOutput(result.stdout);
+        if (status === 'broken') {
+            const holder = { host: host.name, info: parseLockInfo(content), raw: content || undefined };
+            broken.push(holder);
+            options.logger.warn(`broke the lock held by ${describeHolder(holder, now())}`, host.name);
+        }
+        else if (status === 'absent') {
+            options.logger.info(`no lock for environment ${options.environment}`, host.name);
+        }
+        else {
+            throw new DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+                host: host.name,
+            });
+        }
+    }
+    return broken;
+}
+/** Read-only: who holds the environment's lock, per host (plan mode uses this). */
+async function inspectLock(hosts, options) {
+    const path = lockPath(options);
+    const holders = [];
+    for (const host of sortByName(hosts)) {
+        const content = await host.readFile(path);
+        if (content === null)
+            continue;
+        const raw = content.toString('utf8').trim();
+        holders.push({ host: host.name, info: parseLockInfo(raw), raw: raw || undefined });
+    }
+    return holders;
+}
+/** The plan warning for a held lock, or null when no host is locked. */
+function lockWarning(environment, holders, now = new Date()) {
+    if (holders.length === 0)
+        return null;
+    const first = holders[0];
+    const more = holders.length > 1 ? ` (and ${holders.length - 1} more host${holders.length === 2 ? '' : 's'})` : '';
+    return (`Environment "${environment}" is locked by ${describeHolder(first, now)}${more}. ` +
+        'This plan may be stale, and an apply started now would fail with `locked`.');
+}
+function sortByName(hosts) {
+    return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+;// CONCATENATED MODULE: ./src/github/markdown.ts
+/**
+ * Markdown helpers shared by the plan comment and the health issue: keeping a
+ * body under GitHub's size limit without breaking its rendering, and the
+ * hidden JSON markers that let lms-ha find its own comments and issues again.
+ */
+/** GitHub rejects comment and issue bodies longer than this ("body is too long"). */
+const GITHUB_BODY_LIMIT = 65_536;
+/**
+ * What lms-ha aims for: comfortably under the limit, so a later edit (a status
+ * line that grows when a plan is marked applied) can never push it over.
+ */
+const BODY_BUDGET = 64_000;
+const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
+/** For each line: where it starts and whether it sits inside a fenced code block. */
+function scanLines(text) {
+    const lines = [];
+    let open;
+    let start = 0;
+    while (start <= text.length) {
+        const nl = text.indexOf('\n', start);
+        const end = nl === -1 ? text.length : nl;
+        const line = text.slice(start, end);
+        lines.push({ start, openFence: open?.line });
+        const m = FENCE.exec(line);
+        if (m) {
+            const marker = m[1];
+            const rest = m[2];
+            if (!open) {
+                // A backtick fence's info string may not contain backticks (CommonMark).
+                if (!(marker.startsWith('`') && rest.includes('`')))
+                    open = { marker, line: line.trim() };
+            }
+            else if (marker[0] === open.marker[0] && marker.length >= open.marker.length && rest.trim() === '') {
+                open = undefined;
+            }
+        }
+        if (nl === -1)
+            break;
+        start = nl + 1;
+    }
+    return lines;
+}
+/** The fence open at the start of the line that contains `offset`, if any. */
+function fenceOpenAt(lines, offset) {
+    // Lines are sorted by start; a linear scan is fine for the sizes involved.
+    let found;
+    for (const l of lines) {
+        if (l.start > offset)
+            break;
+        found = l;
+    }
+    return found?.openFence;
+}
+function countTag(text, re) {
+    return (text.match(re) ?? []).length;
+}
+/** Never leave half of a surrogate pair at a hard cut. */
+function safeCut(text, index) {
+    const code = text.charCodeAt(index - 1);
+    return code >= 0xd800 && code <= 0xdbff ? index - 1 : index;
+}
+/**
+ * Shortens markdown to at most `maxChars` by cutting the middle out (the head
+ * says what is planned, the tail holds the totals), at line boundaries, and
+ * puts `note(omitted)` where the cut is. Code fences and `<details>` blocks
+ * cut open are closed before the note and reopened after it, so the rest
+ * still renders. Lengths are UTF-16 code units, which never undercounts what
+ * GitHub counts.
+ */
+function truncateMiddle(text, maxChars, note) {
+    if (text.length <= maxChars)
+        return text;
+    const lines = scanLines(text);
+    // The note and the fence/details repairs need room; shrink until it fits.
+    let reserve = note({ chars: text.length, lines: lines.length }).length + 200;
+    for (let attempt = 0; attempt < 8; attempt++) {
+        const budget = Math.max(0, maxChars - reserve);
+        const result = cut(text, lines, budget, note);
+        if (result.length <= maxChars)
+            return result;
+        reserve += result.length - maxChars + 64;
+    }
+    // Pathological input (a note longer than the limit): the note alone, cut.
+    return note({ chars: text.length, lines: lines.length }).slice(0, maxChars);
+}
+function cut(text, lines, budget, note) {
+    const headBudget = Math.floor(budget * 0.6);
+    const tailBudget = budget - headBudget;
+    // Head: whole lines that fit; a single giant line is cut hard.
+    let headEnd = text.lastIndexOf('\n', headBudget);
+    headEnd = headEnd <= 0 ? safeCut(text, headBudget) : headEnd + 1;
+    // Tail: whole lines that fit, starting at a line start.
+    let tailStart = text.indexOf('\n', Math.max(headEnd, text.length - tailBudget));
+    tailStart = tailStart === -1 || tailStart + 1 >= text.length ? text.length : tailStart + 1;
+    if (tailStart < headEnd)
+        tailStart = headEnd;
+    const head = text.slice(0, headEnd);
+    const tail = text.slice(tailStart);
+    const omitted = text.slice(headEnd, tailStart);
+    let closeHead = '';
+    const fenceAtCut = fenceOpenAt(lines, headEnd);
+    if (fenceAtCut)
+        closeHead += `${head.endsWith('\n') ? '' : '\n'}${fenceAtCut.replace(/^(`+|~+).*$/, '$1')}\n`;
+    const openDetails = countTag(head, /<details[\s>]/gi) - countTag(head, /<\/details>/gi);
+    for (let i = 0; i < openDetails; i++)
+        closeHead += '\n</details>\n';
+    let reopenTail = '';
+    const extraCloses = countTag(tail, /<\/details>/gi) - countTag(tail, /<details[\s>]/gi);
+    for (let i = 0; i < extraCloses; i++)
+        reopenTail += '<details><summary>(continued)</summary>\n\n';
+    const fenceAtTail = tailStart < text.length ? fenceOpenAt(lines, tailStart) : undefined;
+    if (fenceAtTail)
+        reopenTail += `${fenceAtTail}\n`;
+    const omittedLines = omitted === '' ? 0 : omitted.split('\n').length - (omitted.endsWith('\n') ? 1 : 0);
+    const noteText = note({ chars: omitted.length, lines: omittedLines });
+    return `${head}${closeHead}\n${noteText}\n\n${reopenTail}${tail}`;
+}
+/** Escapes `<` and `>` so a JSON value can never close the HTML comment it sits in. */
+function jsonForComment(value) {
+    return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+}
+/**
+ * Reads `<!-- {prefix}: {json} -->` from the first line of a body. Only the
+ * first line counts, so a quoted or pasted marker further down is ignored.
+ */
+function readMarker(body, prefix) {
+    const firstLine = body.replace(/^\uFEFF/, '').split('\n', 1)[0].trim();
+    const open = `<!-- ${prefix}: `;
+    if (!firstLine.startsWith(open) || !firstLine.endsWith(' -->'))
+        return undefined;
+    const json = firstLine.slice(open.length, -' -->'.length);
+    try {
+        const value = JSON.parse(json);
+        return value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? value
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeMarker(prefix, value) {
+    return `<!-- ${prefix}: ${jsonForComment(value)} -->`;
+}
+/** Markdown inline code that survives backticks in the value. */
+function markdown_code(value) {
+    const longest = Math.max(0, ...(value.match(/`+/g) ?? []).map((s) => s.length));
+    const ticks = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+/** Link to a workflow run: `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`. */
+function runUrl(serverUrl, repository, runId, attempt) {
+    const base = `${serverUrl.replace(/\/+$/, '')}/${repository}/actions/runs/${runId}`;
+    return attempt && attempt > 1 ? `${base}/attempts/${attempt}` : base;
+}
+
+;// CONCATENATED MODULE: ./src/github/context.ts
+/**
+ * What a GitHub Actions run tells the process about itself, as plain data:
+ * the run's identity from GITHUB_* variables and the pull request from the
+ * event payload, plus the secrets the lms-ha reusable workflows hand over in
+ * LMS_HA_SECRETS. Pure functions of `env` (and a file reader), called by the
+ * inputs layer; nothing here reads process.env on its own.
+ */
+
+
+
+/**
+ * Reads the run context. Undefined outside GitHub Actions (no GITHUB_RUN_ID or
+ * GITHUB_REPOSITORY): the CLI then simply has no PR comment or health issue.
+ */
+function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8')) {
+    const repository = env['GITHUB_REPOSITORY'];
+    const runId = env['GITHUB_RUN_ID'];
+    if (!repository || !runId)
+        return undefined;
+    const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
+    const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
+    const eventName = env['GITHUB_EVENT_NAME'] ?? '';
+    const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
+    return {
+        repository,
+        serverUrl,
+        apiUrl: env['GITHUB_API_URL'] || 'https://api.github.com',
+        runId,
+        runAttempt,
+        eventName,
+        sha: env['GITHUB_SHA'] ?? '',
+        ...(pullRequest === undefined ? {} : { pullRequest }),
+        runUrl: runUrl(serverUrl, repository, runId, runAttempt),
+    };
+}
+function pullRequestOf(eventName, eventPath, readFile) {
+    if (!eventPath)
+        return undefined;
+    let payload;
+    try {
+        payload = JSON.parse(readFile(eventPath));
+    }
+    catch {
+        return undefined;
+    }
+    // In a reusable workflow the event is the caller's, so these names still apply.
+    if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
+        return payload['pull_request']['number'];
+    }
+    if (eventName === 'issue_comment' && payload['issue']?.['pull_request'] && typeof payload['issue']['number'] === 'number') {
+        return payload['issue']['number'];
+    }
+    return undefined;
+}
+/** The environment variable the lms-ha reusable workflows put the secrets in. */
+const WORKFLOW_SECRETS_VAR = 'LMS_HA_SECRETS';
+/**
+ * The secrets a reusable workflow passed as one JSON object (NAME -> value):
+ * either the caller's explicit LMS_HA_INVENTORY_SECRETS or `toJSON(secrets)`.
+ * Merge it under the process environment so an explicit `env:` wins:
+ * `{ ...workflowSecrets(env), ...env }`. Non-string values are ignored.
+ *
+ * A malformed value is refused without quoting it: it is made of secrets.
+ */
+function workflowSecrets(env) {
+    const raw = env[WORKFLOW_SECRETS_VAR];
+    if (raw === undefined || raw.trim() === '')
+        return {};
+    let parsed;
+    try {
+        parsed = JSON.parse(raw);
+    }
+    catch {
+        parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new DeployError('invalid-input', `${WORKFLOW_SECRETS_VAR} is not a JSON object (its content is not shown: it holds secrets).`, {
+            hint: 'Pass LMS_HA_INVENTORY_SECRETS as {"NAME": ${{ toJSON(secrets.NAME) }}, ...}: toJSON quotes and escapes each value. ' +
+                'Or leave it out and call the workflow with `secrets: inherit`.',
+        });
+    }
+    const out = {};
+    for (const [name, value] of Object.entries(parsed)) {
+        if (typeof value === 'string')
+            out[name] = value;
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/inventory/environment.ts
@@ -95727,8 +95914,12 @@ async function warnAboutLock(context) {
 
 
 
+
+
 /** The CLI front: same run, human text on stderr, `--json` result on stdout. Returns the exit code. */
 async function runCli(argv, env = process.env) {
+    if (argv[0] === 'import-terraform')
+        return importTerraform(argv.slice(1));
     let invocation;
     try {
         invocation = parseCliArgs(argv, env);
@@ -95749,6 +95940,30 @@ async function runCli(argv, env = process.env) {
         registerSecret: (value) => reporter.registerSecret(value),
     });
     return reporter.report(report);
+}
+/** Merges a Terraform output's hosts into the inventory file; nothing is written unless the result is a valid inventory. */
+function importTerraform(argv) {
+    try {
+        const args = parseImportTerraformArgs(argv);
+        let tf;
+        try {
+            tf = (0,external_node_fs_namespaceObject.readFileSync)(args.from, 'utf8');
+        }
+        catch (error) {
+            throw new DeployError('invalid-input', `--from ${args.from}: ${error.code ?? 'unreadable'}`, { hint: 'Write it with `terraform output -json > FILE`.' });
+        }
+        const hosts = parseTerraformHosts(tf, args.from, args.output);
+        const current = (0,external_node_fs_namespaceObject.existsSync)(args.inventory) ? (0,external_node_fs_namespaceObject.readFileSync)(args.inventory, 'utf8') : null;
+        const result = mergeTerraformHosts(current, args.inventory, args.environment, hosts);
+        (0,external_node_fs_namespaceObject.writeFileSync)(args.inventory, result.text);
+        process.stderr.write(`imported ${hosts.length} host(s) into ${args.inventory} environment ${args.environment}: added ${result.added.join(', ') || 'none'}; replaced ${result.replaced.join(', ') || 'none'}\n`);
+        return 0;
+    }
+    catch (error) {
+        const failure = toDeployError(error);
+        process.stderr.write(`lms-ha: ${failure.message}\n${failure.hint ? `hint: ${failure.hint}\n` : ''}`);
+        return failure.reason === 'internal' ? 1 : 2;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts

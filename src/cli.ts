@@ -24,12 +24,47 @@ options:
       --json                  print the result as JSON on stdout
   -h, --help                  this text
 
+       lms-ha import-terraform --from FILE --environment NAME [--inventory ha.yml] [--output lms_ha_hosts]
+                              merges the hosts of a \`terraform output -json\` file into the inventory
+
 exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)
 `;
 
 export interface CliInvocation {
   request: RunRequest;
   json: boolean;
+}
+
+export interface ImportTerraformInvocation {
+  from: string;
+  inventory: string;
+  environment: string;
+  output: string;
+}
+
+/** `lms-ha import-terraform ...`: not a run against hosts, only a rewrite of the inventory file. */
+export function parseImportTerraformArgs(argv: string[]): ImportTerraformInvocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        from: { type: 'string', default: '' },
+        inventory: { type: 'string', short: 'i', default: 'ha.yml' },
+        environment: { type: 'string', short: 'e', default: '' },
+        output: { type: 'string', default: 'lms_ha_hosts' },
+      },
+    });
+  } catch (error) {
+    throw new DeployError('invalid-input', (error as Error).message, { hint: 'Run `lms-ha --help` for the options.' });
+  }
+  const { values } = parsed;
+  if (!values.from || !values.environment) {
+    throw new DeployError('invalid-input', 'import-terraform needs --from FILE (terraform output -json) and --environment NAME', { hint: 'Run `lms-ha --help` for the options.' });
+  }
+  return { from: values.from, inventory: values.inventory, environment: values.environment, output: values.output };
 }
 
 /** The only place the CLI reads argv, files named by flags and the environment. */
