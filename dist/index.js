@@ -73547,14 +73547,26 @@ function problemsError(file, problems, hint) {
 }
 /** The hosts in a Terraform output file; every problem with its position. */
 function parseTerraformHosts(text, file, output = DEFAULT_TERRAFORM_OUTPUT) {
+    const problems = [];
+    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
+    // JSON's own parser first: YAML would accept (and word differently) what JSON does not.
+    try {
+        JSON.parse(text);
+    }
+    catch (error) {
+        const message = error.message;
+        const position = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
+        const before = text.slice(0, position).split('\n');
+        const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+        problems.push({ file, line: before.length, column: before.at(-1).length + 1, message: `not valid JSON: ${why}` });
+        throw problemsError(file, problems, hint);
+    }
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-    const problems = [];
     const at = (node, message) => {
         const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
         problems.push({ file, line, column: col, message });
     };
-    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
     for (const e of doc.errors) {
         const { line, col } = lineCounter.linePos(e.pos[0]);
         problems.push({ file, line, column: col, message: `not valid JSON: ${e.message.split('\n')[0]}` });
