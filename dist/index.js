@@ -76117,7 +76117,9 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
     const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
     const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
     const eventName = env['GITHUB_EVENT_NAME'] ?? '';
-    const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
+    const payload = eventPayload(env['GITHUB_EVENT_PATH'], readFile);
+    const pullRequest = pullRequestOf(eventName, payload);
+    const readOnlyBecause = readOnlyReason(eventName, payload, repository, env['GITHUB_ACTOR'] ?? '');
     return {
         repository,
         serverUrl,
@@ -76127,19 +76129,37 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
         eventName,
         sha: env['GITHUB_SHA'] ?? '',
         ...(pullRequest === undefined ? {} : { pullRequest }),
+        ...(readOnlyBecause === undefined ? {} : { readOnlyBecause }),
         runUrl: runUrl(serverUrl, repository, runId, runAttempt),
     };
 }
-function pullRequestOf(eventName, eventPath, readFile) {
+function eventPayload(eventPath, readFile) {
     if (!eventPath)
-        return undefined;
-    let payload;
+        return {};
     try {
-        payload = JSON.parse(readFile(eventPath));
+        const payload = JSON.parse(readFile(eventPath));
+        return payload !== null && typeof payload === 'object' ? payload : {};
     }
     catch {
-        return undefined;
+        return {};
     }
+}
+/** `pull_request` runs from a fork or opened by Dependabot get a read-only token (pull_request_target does not). */
+function readOnlyReason(eventName, payload, repository, actor) {
+    if (eventName !== 'pull_request' && eventName !== 'pull_request_review' && eventName !== 'pull_request_review_comment')
+        return undefined;
+    const pr = payload['pull_request'];
+    if (!pr)
+        return undefined;
+    const head = pr['head']?.['repo']?.['full_name'];
+    if (typeof head === 'string' && head.toLowerCase() !== repository.toLowerCase())
+        return `the pull request comes from the fork ${head}`;
+    const author = pr['user']?.['login'];
+    if (actor === 'dependabot[bot]' || author === 'dependabot[bot]')
+        return 'the pull request was opened by Dependabot';
+    return undefined;
+}
+function pullRequestOf(eventName, payload) {
     // In a reusable workflow the event is the caller's, so these names still apply.
     if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
         return payload['pull_request']['number'];
@@ -78201,7 +78221,7 @@ function parseDf(text) {
     return disks;
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight-checks.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 const SUPPORTED_OS = {
     debian: ['11', '12'],
@@ -78294,7 +78314,7 @@ function checkClockSkew(hosts) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/commands/preflight.ts
+;// CONCATENATED MODULE: ./src/commands/preflight/preflight.ts
 
 
 
@@ -78397,6 +78417,8 @@ const preflight = async (context) => ({
  *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
  *   value upstream's own `virt` option group uses for VM images on replica 3.
  */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+const GLUSTERD_PORT = 24007;
 const DEFAULT_VOLUME_OPTIONS = {
     'cluster.quorum-type': 'auto',
     'cluster.server-quorum-type': 'server',
@@ -82232,7 +82254,7 @@ function sectionsToApply(changes) {
 
 
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-checks.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/checks.ts
 
 
 
@@ -82580,7 +82602,7 @@ function s3Check(bucket) {
 }
 // ---------------------------------------------------------------------------
 // Report
-function verify_ha_checks_cell(text) {
+function checks_cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 /**
@@ -82588,7 +82610,7 @@ function verify_ha_checks_cell(text) {
  * checks first, then warnings. Pass already-redacted checks.
  */
 function healthReportMarkdown(checks) {
-    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${verify_ha_checks_cell(c.layer)} | ${verify_ha_checks_cell(c.host)} | ${verify_ha_checks_cell(c.check)} | ${verify_ha_checks_cell(c.expected)} | ${verify_ha_checks_cell(c.observed)} |`)].join('\n');
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${checks_cell(c.layer)} | ${checks_cell(c.host)} | ${checks_cell(c.check)} | ${checks_cell(c.expected)} | ${checks_cell(c.observed)} |`)].join('\n');
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn');
     const parts = [];
@@ -82951,7 +82973,7 @@ function unique(values) {
     return [...new Set(values)];
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-facts.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/facts.ts
 /**
  * verify-ha's fact gathering: one shell script per host and role, answered in
  * `@@section` blocks, and pure parsers for the answers. Read-only, and only
@@ -83256,7 +83278,7 @@ function parseCausality(stdout) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha-drills.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/drills.ts
 /**
  * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
  * options). Each drill breaks one thing for real while a write probe runs
@@ -83527,7 +83549,7 @@ class RunningProbe {
 function steadyAfter(from, n = STEADY_WRITES) {
     return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
 }
-function verify_ha_drills_row(host, check, expected, observed, ok, hint) {
+function drills_row(host, check, expected, observed, ok, hint) {
     const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
     if (!ok && hint)
         r.hint = hint;
@@ -83663,7 +83685,7 @@ async function runDrills(context, request, first, verifyNow) {
             if (!haproxySettled(view)) {
                 const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
                 if (!settled.view) {
-                    rows.push(verify_ha_drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, HAProxy settled', settled.failures.join('; '), false));
                     return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
                 }
                 view = settled.view;
@@ -83689,7 +83711,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         target = { drill, host: holder, what: `haproxy stopped on ${holder} (VIP holder)` };
     else {
         if (!writer)
-            return { rows: [verify_ha_drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', 'HAProxy on the VIP holder names no writer', false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
         target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
     }
     // The probe runs on a synced db node the drill leaves alone.
@@ -83764,7 +83786,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
         const resumedMs = Date.now() - faultAt;
         const fault = windowFigures(probe.events, markFault, probe.events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
+        rows.push(drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
         log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
         // Restore, then wait for the whole platform to pass again.
         const markRestore = probe.events.length;
@@ -83777,7 +83799,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
             await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
         const events = await probe.stop();
         const during = windowFigures(events, markRestore, events.length);
-        rows.push(verify_ha_drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and HAProxy settles within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
             ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? 'haproxy' : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
             : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
         // Every acknowledged write on every node that is up.
@@ -83796,7 +83818,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
         const lost = presence.filter((p) => p.missing.length > 0);
         const unread = presence.filter((p) => p.error !== null);
         const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
-        rows.push(verify_ha_drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
+        rows.push(drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
             ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
             : [
                 ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
@@ -83822,7 +83844,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
     catch (e) {
         const err = toDeployError(e);
-        rows.push(verify_ha_drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
+        rows.push(drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
         probe?.kill();
         try {
             await restore();
@@ -83838,18 +83860,18 @@ async function runOneDrill(context, drill, view, verifyNow) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha.ts
+;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
 /**
  * verify-ha: every health signal of every configured layer, as a table of
  * expected vs observed; with `mode: apply` and `drills=...`, failover drills
- * after it (verify-ha-drills.ts).
+ * after it (drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
  * on its one SSH connection); phase 2 runs the two probes that depend on phase
  * 1 (the causality write/read through the VIP, and the gluster volume query
  * when the first storage host could not answer it). Verdicts come from the
- * pure functions in verify-ha-checks.ts. A layer the inventory does not
+ * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
 
@@ -84743,12 +84765,197 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
     return null;
 }
 
+;// CONCATENATED MODULE: ./src/operations/packages.ts
+/**
+ * Debian packages: one way to write `apt-get install` (flags instead of
+ * copies, every word shell-quoted), and one install phase per host: the
+ * package changes of a plan are reviewed one by one, but when the first of
+ * them is applied every host installs all of its packages at once, in
+ * parallel, instead of one apt run per package and host.
+ */
+
+
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+/**
+ * apt-get update, then install. The operator's changed configuration files
+ * are kept (--force-confold); lms-ha writes its own afterwards.
+ */
+function aptInstallScript(packages, flags = {}) {
+    const options = [flags.allowDowngrades ? '--allow-downgrades' : '', flags.noRecommends ? '--no-install-recommends' : ''].filter(Boolean);
+    return [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q',
+        ['apt-get install -y -q', ...options, '-o Dpkg::Options::=--force-confold', ...packages.map(shellQuote)].join(' '),
+        ...(flags.then ?? []),
+    ].join('\n');
+}
+async function aptInstall(host, packages, logger, flags = {}) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const r = await host.run(aptInstallScript(packages, flags), { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
+function once(fn) {
+    let p;
+    return () => (p ??= fn());
+}
+/** One install phase for `installs` (host name → packages), every host in parallel. */
+function installPhase(installs, flags = {}) {
+    let all;
+    return (hosts, logger) => (all ??= Promise.allSettled([...installs.entries()].map(([name, pkgs]) => {
+        const remote = hosts.get(name);
+        return remote ? aptInstall(remote, pkgs, logger, flags) : Promise.reject(new DeployError('internal', `no connection to ${name}`));
+    })).then((results) => new Map([...installs.keys()].map((name, i) => [name, results[i]]))));
+}
+/** The reviewed change for one package on one host; applying it waits for the host's share of `phase`. */
+function packageChange(host, pkg, phase, options = {}) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, pkg),
+        host,
+        summary: options.summary ?? `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: options.to ?? 'candidate from the package sources',
+        apply: async (ctx) => {
+            const r = (await phase(ctx.hosts, ctx.logger)).get(ctx.change.host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/wait.ts
+const wait_sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls until `poll` reports done and returns its value. A poll that throws
+ * ends the wait with that error (a poll decides itself what is fatal).
+ */
+async function waitUntil(poll, options) {
+    const started = Date.now();
+    let lastLogged;
+    for (;;) {
+        const seen = await poll();
+        if ('done' in seen)
+            return seen.done;
+        if (options.logger && options.what && seen.waiting !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
+            lastLogged = seen.waiting;
+        }
+        const waited = Date.now() - started;
+        if (waited > options.timeoutMs)
+            throw options.timeoutError(seen.waiting, waited);
+        await wait_sleep(options.pollMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/operations/service.ts
+/**
+ * Services: the planned change that enables, starts, restarts or reloads a
+ * unit, and the one way lms-ha starts a service it is about to talk to.
+ *
+ * `systemctl start` returning does not mean the service answers: ProxySQL's
+ * unit is Type=forking and its admin port opened 0.6 s after the start
+ * returned (observed with ProxySQL 2.7.1 on Debian 12), glusterd answers its
+ * CLI a moment after systemd reports it started. So every start-then-talk
+ * step starts through startService, which waits, bounded, until the unit is
+ * active and its port listens.
+ */
+
+
+
+
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+const SERVICE_READY_POLL_MS = 200;
+/**
+ * One round trip: the unit's state, then the sockets listening on the port.
+ * `ss -H` prints no header, so any line after the first means "listening".
+ */
+function serviceReadyProbe(ready) {
+    const unit = `systemctl is-active ${shellQuote(ready.unit)} || true`;
+    return ready.port === undefined ? unit : `${unit}; ss -Hltn ${shellQuote(`sport = :${ready.port}`)}`;
+}
+/** Reads the probe's output: null when ready, else what is still missing. */
+function serviceReadyReason(ready, stdout) {
+    const [state = '', ...listeners] = stdout.trim().split('\n');
+    if (state.trim() !== 'active')
+        return `${ready.unit} is ${state.trim() || 'in an unknown state'}`;
+    if (ready.port !== undefined && !listeners.some((l) => l.trim() !== ''))
+        return `nothing listens on port ${ready.port} yet`;
+    return null;
+}
+/** Waits until the unit is active and its port listens; fails at once if the unit failed. */
+async function waitForService(host, ready, logger) {
+    const timeoutMs = ready.timeoutMs ?? SERVICE_READY_TIMEOUT_MS;
+    const where = ready.port === undefined ? `${host.name} (${host.address})` : `${host.name} (${host.address}) port ${ready.port}`;
+    await waitUntil(async () => {
+        const r = await host.run(serviceReadyProbe(ready), { purpose: `check that ${ready.unit} is up`, timeoutMs: 30_000, allowFailure: true });
+        const reason = serviceReadyReason(ready, r.stdout);
+        if (reason === null)
+            return { done: undefined };
+        if (/ is failed$/.test(reason)) {
+            throw new DeployError('apply-failed', `${ready.unit} failed to start on ${host.name}`, {
+                host: host.name,
+                hint: `See journalctl -u ${ready.unit} on ${host.name}, fix what it says, then run apply again.`,
+            });
+        }
+        return { waiting: reason };
+    }, {
+        timeoutMs,
+        pollMs: SERVICE_READY_POLL_MS,
+        logger,
+        what: `${ready.unit} on ${where}`,
+        host: host.name,
+        timeoutError: (last) => new DeployError('apply-failed', `${ready.unit} on ${where} was not ready ${Math.round(timeoutMs / 100) / 10} s after it was started: ${last}`, {
+            host: host.name,
+            hint: `See journalctl -u ${ready.unit} on ${host.name}${ready.port !== undefined ? ` and check what listens with: ss -ltnp 'sport = :${ready.port}'` : ''}, then run apply again.`,
+        }),
+    });
+}
+/**
+ * Runs `command` (a `systemctl start`/`restart`, possibly with a daemon-reload
+ * before it) and returns only once the service is ready to be talked to.
+ */
+async function startService(host, command, ready, options) {
+    await host.run(command, { purpose: options.purpose, timeoutMs: options.timeoutMs });
+    await waitForService(host, ready, options.logger);
+}
+/**
+ * A planned unit action. With `ready`, a start or restart waits for the
+ * service to answer before the next change (which may talk to it) runs.
+ */
+function serviceChange(host, unit, action, summary, command, ready) {
+    return {
+        kind: 'service',
+        id: changeId('service', host, unit, action),
+        host,
+        summary,
+        unit,
+        action,
+        apply: async (ctx) => {
+            if (ready)
+                await startService(ctx.host, command, { unit, ...ready }, { purpose: summary, timeoutMs: 120_000, logger: ctx.logger });
+            else
+                await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
 /**
  * The I/O half of the Galera lifecycle: querying a node, running SQL with the
  * script on stdin, installing packages, and waiting for a state by polling
  * with short timeouts (never a fixed sleep).
  */
+
+
 
 
 /** The node's wsrep status, or null when mariadb does not answer. */
@@ -84812,24 +85019,20 @@ function syncedWithSize(size) {
 }
 /** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
 async function installGaleraPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
-        `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+    await aptInstall(host, packages, logger, {
+        // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+        allowDowngrades: true,
         // The package starts mariadb at once on its default config: it must not
         // stay up before the Galera config is written.
-        'systemctl stop mariadb',
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
+        then: ['systemctl stop mariadb'],
+    });
+}
+/**
+ * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
+ * returns once it listens on `port`; the caller then waits for Synced.
+ */
+async function startMariadb(host, command, port, options) {
+    await startService(host, command, { unit: 'mariadb', port }, options);
 }
 /** Cluster state UUIDs of all nodes agree and each sees `size` members. */
 async function assertClusterFormed(hosts, size) {
@@ -84958,6 +85161,7 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
 
 
 
+
 async function planOrApplyReviewed(context, spec) {
     const planNow = async () => {
         const gathered = await spec.gather();
@@ -84977,13 +85181,22 @@ async function planOrApplyReviewed(context, spec) {
         logger: context.logger,
     }, async () => {
         const { plan, gathered } = await planNow();
-        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        let hash;
+        try {
+            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        }
+        catch (error) {
+            // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
+            if (error instanceof DeployError && error.reason === 'plan-changed')
+                return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [], error };
+            throw error;
+        }
         const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
         return { plan, planHash: hash, apply, hosts: [] };
     });
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-db.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-db/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
  *
@@ -85196,7 +85409,7 @@ function sqlObject(kind) {
     }
 }
 /** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function once(fn) {
+function deploy_db_once(fn) {
     let p;
     return () => (p ??= fn());
 }
@@ -85221,13 +85434,13 @@ async function requireMembersSynced(hosts, members, size, doing) {
  * checked against the package sources before anything stops, so a pin that
  * cannot be installed fails with the node still running.
  */
-async function rollingUpgrade(host, hosts, members, specs, size, logger) {
+async function rollingUpgrade(host, hosts, members, specs, size, port, logger) {
     await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
     // The pin file step before this one checked that the sources have the version.
     logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
     await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
     await installGaleraPackages(host, specs, logger);
-    await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+    await startMariadb(host, 'systemctl start mariadb', port, { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS, logger });
     await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
 }
 /** Fails, naming the host and what it has, when the package sources lack `version` of mariadb-server. */
@@ -85378,7 +85591,7 @@ function computePlan(context, model, desired, g) {
         if (change)
             changes.push(change);
     }
-    const installPhase = once(async () => {
+    const installPhase = deploy_db_once(async () => {
         const hostsMap = g.remotes;
         const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
         return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
@@ -85423,7 +85636,7 @@ function computePlan(context, model, desired, g) {
                 // One step per host does all of its packages; the others are recorded with it.
                 apply: async (ctx) => {
                     if (i === 0)
-                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
+                        await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, model.port, ctx.logger);
                 },
             });
         });
@@ -85562,7 +85775,7 @@ function computePlan(context, model, desired, g) {
             apply: async (ctx) => {
                 // Every other member must be healthy before this one goes down.
                 await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
-                await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl restart mariadb', model.port, { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(members), {
                     timeoutMs: JOIN_TIMEOUT_MS,
                     logger: ctx.logger,
@@ -85619,7 +85832,7 @@ function computePlan(context, model, desired, g) {
             summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
             detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
             apply: async (ctx) => {
-                await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'galera_new_cluster', model.port, { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
             },
         });
@@ -85631,10 +85844,10 @@ function computePlan(context, model, desired, g) {
     const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
     const target = size + joiners.length;
     const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
-    const joinAll = once(async () => {
+    const joinAll = deploy_db_once(async () => {
         const results = await Promise.allSettled(joiners.map(async (name) => {
             const host = g.remotes.get(name);
-            await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+            await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
             await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
         }));
         return new Map(joiners.map((name, i) => [name, results[i]]));
@@ -85656,7 +85869,7 @@ function computePlan(context, model, desired, g) {
                         throw r.reason;
                 }
                 else {
-                    await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+                    await startMariadb(ctx.host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
                     await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
                 }
                 if (last)
@@ -90145,7 +90358,116 @@ function formatPorts(ports) {
     return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb-facts.ts
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/directory.ts
+/** Directories lms-ha owns: root 0755. */
+
+
+/**
+ * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
+ * leaves an existing directory as it is (one a package owns, with its own mode).
+ */
+function directoryChange(host, path, have, why, options = {}) {
+    const after = { mode: 0o755, owner: 'root', group: 'root' };
+    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
+        return null;
+    return {
+        kind: 'directory',
+        id: changeId('directory', host, path),
+        host,
+        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+        path,
+        before: have ?? null,
+        after,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/user.ts
+/** System users: created once, never changed or removed by lms-ha. */
+
+
+/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
+function createSystemUserCommand(name) {
+    const n = shellQuote(name);
+    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
+}
+function userChange(host, name, detail) {
+    return {
+        kind: 'user',
+        id: changeId('user', host, name),
+        host,
+        summary: `create system user ${name}`,
+        name,
+        action: 'create',
+        detail,
+        apply: async (ctx) => {
+            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
  * `@@kind arg` sections, what deploy-lb compares against (installed packages,
@@ -90281,7 +90603,7 @@ async function gatherHostState(host, q) {
     return parseHostState(r.stdout, q);
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
  * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
@@ -90300,6 +90622,11 @@ async function gatherHostState(host, q) {
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
+
+
+
+
+
 
 
 
@@ -90356,7 +90683,6 @@ const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
 const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
 /** Default ProxySQL admin login on a fresh install (only from localhost). */
 const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 function loadBalancerOf(environment) {
     const lb = environment.load_balancer;
     if (!lb) {
@@ -90649,144 +90975,6 @@ async function gatherLbFacts(context, desired) {
     }
     return gathered;
 }
-const deploy_lb_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === deploy_lb_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: deploy_lb_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-function userChange(host, name, detail) {
-    return {
-        kind: 'user',
-        id: changeId('user', host, name),
-        host,
-        summary: `create system user ${name}`,
-        name,
-        action: 'create',
-        detail,
-        apply: async (ctx) => {
-            const n = shellQuote(name);
-            await ctx.host.run(`getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`, { purpose: `create the system user ${name}` });
-        },
-    };
-}
-function directoryChange(host, path, have, why, options = {}) {
-    const after = { mode: 0o755, owner: 'root', group: 'root' };
-    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
-        return null;
-    return {
-        kind: 'directory',
-        id: changeId('directory', host, path),
-        host,
-        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-        path,
-        before: have ?? null,
-        after,
-        apply: async (ctx) => {
-            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-        },
-    };
-}
-function serviceChange(host, unit, action, summary, command) {
-    return {
-        kind: 'service',
-        id: changeId('service', host, unit, action),
-        host,
-        summary,
-        unit,
-        action,
-        apply: async (ctx) => {
-            await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
-        },
-    };
-}
-/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
-function deploy_lb_once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
-/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
-function parallelInstall(installs, g, logger) {
-    return deploy_lb_once(async () => {
-        const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name), pkgs, logger)));
-        return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
-    });
-}
-function packageChange(host, pkg, phase) {
-    return {
-        kind: 'package',
-        id: changeId('package', host, pkg),
-        host,
-        summary: `install ${pkg}`,
-        name: pkg,
-        from: null,
-        to: 'candidate from the package sources',
-        apply: async (ctx) => {
-            const r = (await phase()).get(ctx.change.host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-async function aptInstall(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const cmd = [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.map(shellQuote).join(' ')}`,
-    ].join('\n');
-    const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
-}
 const fetchPinnedPackage = async (pkg, logger) => {
     const want = pkg.sha256.toLowerCase();
     const version = `0.0.0-sha${want.slice(0, 16)}`;
@@ -90795,7 +90983,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
         const dir = find('lms-ha-proxysql-deb', version);
         if (dir) {
             const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'proxysql.deb'));
-            if (deploy_lb_sha256(bytes) === want) {
+            if (file_sha256(bytes) === want) {
                 logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
                 return bytes;
             }
@@ -90804,7 +90992,7 @@ const fetchPinnedPackage = async (pkg, logger) => {
     logger.info(`downloading ${pkg.url}`);
     const path = await downloadTool(pkg.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-proxysql-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.deb`));
     const bytes = await (0,promises_namespaceObject.readFile)(path);
-    const got = deploy_lb_sha256(bytes);
+    const got = file_sha256(bytes);
     if (got !== want) {
         await (0,promises_namespaceObject.rm)(path, { force: true });
         throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
@@ -90834,7 +91022,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             if (missing.length > 0)
                 dbInstalls.set(db.name, missing);
         }
-        const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
+        const dbInstallPhase = installPhase(dbInstalls);
         for (const db of dbHosts) {
             const s = g.state.get(db.name);
             const wanted = desired.clustercheck.get(db.name);
@@ -90970,10 +91158,10 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (missing.length > 0)
             installs.set(h.name, missing);
     }
-    const installPhase = parallelInstall(installs, g, context.logger);
+    const lbInstallPhase = installPhase(installs);
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
-    const debBytes = deploy_lb_once(() => fetchPackage(proxysqlPkg, context.logger));
+    const debBytes = once(() => fetchPackage(proxysqlPkg, context.logger));
     // One load balancer after the other, the VIP holder last: the other LB is
     // already done and healthy when the holder's proxy reloads or its keepalived
     // restarts, so the VIP moves at most once and always to a working LB.
@@ -90983,7 +91171,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         const s = g.state.get(h.name);
         const keepalivedFiles = desired.keepalived.get(h.name).files;
         for (const pkg of installs.get(h.name) ?? [])
-            changes.push(packageChange(h.name, pkg, installPhase));
+            changes.push(packageChange(h.name, pkg, lbInstallPhase));
         if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
             const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
             changes.push({
@@ -91044,8 +91232,9 @@ function computeLbPlan(context, desired, g, options = {}) {
             const unit = s.units['proxysql'];
             if (unit.enabled !== 'enabled')
                 changes.push(serviceChange(h.name, 'proxysql', 'enable', 'enable proxysql at boot', 'systemctl enable proxysql'));
+            // Type=forking: the start returns before the admin port listens; the admin SQL below needs it.
             if (unit.active !== 'active')
-                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql'));
+                changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql', { port: lb.ports.admin }));
             changes.push(...proxysqlSqlChanges(h.name, desired, g, lb, fingerprint));
         }
         // 5. Keepalived last on each LB: its probe needs the proxy up. Not every
@@ -91073,7 +91262,7 @@ function computeLbPlan(context, desired, g, options = {}) {
         if (ka.enabled !== 'enabled')
             changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
         if (ka.active !== 'active') {
-            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+            changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived', {}));
         }
         else if (keepalivedChanged) {
             // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
@@ -92302,7 +92491,7 @@ function compareTableChecksums(source, target, options) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-database.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/database.ts
 /**
  * migrate-storage, database part: a single-server MySQL/MariaDB (the
  * inventory's migrate.database) copied into the Galera cluster through its
@@ -92376,7 +92565,7 @@ async function sourceQuery(host, s, sql, purpose, timeoutMs = QUERY_TIMEOUT_MS) 
 function columnsOf(g, tables) {
     return new Map(tables.map((t) => [tableKey(t.schema, t.table), g.columns.get(tableKey(t.schema, t.table)) ?? []]));
 }
-async function migrate_storage_database_gather(context, s) {
+async function database_gather(context, s) {
     const remotes = new Map();
     for (const h of [s.source, s.writer, ...s.readers])
         remotes.set(h.name, await context.host(h.name));
@@ -92427,7 +92616,7 @@ function sum(values) {
         n += v;
     return n;
 }
-function migrate_storage_database_formatBytes(n) {
+function database_formatBytes(n) {
     if (n < 1024)
         return `${n} B`;
     const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -92456,7 +92645,7 @@ function planDatabaseMigration(s, g) {
         databases: s.schemas.join(', '),
         tables: String(g.tables.length),
         rows: String(totalRows),
-        size: migrate_storage_database_formatBytes(totalBytes),
+        size: database_formatBytes(totalBytes),
     };
     const facts = [
         { name: s.source.name, address: s.source.address, roles: ['migration source'], facts: sourceFacts },
@@ -92509,7 +92698,7 @@ function planDatabaseMigration(s, g) {
         const last = i === steps.length - 1;
         const detail = [
             step.summary,
-            ...(i === 0 ? [`${g.tables.length} tables, ${totalRows} rows, ${migrate_storage_database_formatBytes(totalBytes)} from ${s.source.name} (${g.sourceVersion}):`, ...tableLines(g).map((l) => `- ${l}`)] : []),
+            ...(i === 0 ? [`${g.tables.length} tables, ${totalRows} rows, ${database_formatBytes(totalBytes)} from ${s.source.name} (${g.sourceVersion}):`, ...tableLines(g).map((l) => `- ${l}`)] : []),
             ...(step.source ? [`streamed ${s.source.name} -> runner -> ${s.writer.name}, nothing stored on the way`] : []),
             ...(last ? [`then verifies row counts and content checksums of every table on ${verifyOn.join(', ')}`] : []),
         ].join('\n');
@@ -92553,7 +92742,7 @@ const DEFAULT_STREAM_LIMITS = { stallMs: 10 * 60_000, finishMs: 5 * 60_000, tota
 function exitText(r) {
     return r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
 }
-function migrate_storage_database_formatDuration(ms) {
+function database_formatDuration(ms) {
     return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
 }
 /** One dump step: the source's dump piped into the writer's client, or the conversion script sent to the writer. Exported for its unit test. */
@@ -92640,7 +92829,7 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         check();
     });
     const redo = 'The cluster may hold part of the data: drop the target databases (DROP DATABASE name; deploy-db creates them again), fix the cause and run the migration again.';
-    const seen = () => `${migrate_storage_database_formatBytes(bytes)} streamed in ${migrate_storage_database_formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'}, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
+    const seen = () => `${database_formatBytes(bytes)} streamed in ${database_formatDuration(Date.now() - started)}; the dump on ${s.source.name} ${dumpSettled ? 'had ended' : outputEndedAt !== undefined ? 'had sent all its output but not ended' : 'was still sending'}, the import on ${s.writer.name} ${importSettled ? 'had ended' : 'was still running'}`;
     if (outcome !== 'ended') {
         // Stop whichever still runs; kill() also drains its output so its end is seen.
         if (!dumpSettled)
@@ -92661,12 +92850,12 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         // The host to look at: for a stall the side holding things up, otherwise the side still running.
         const blame = (stalled ? !importerBlocked : !dumpSettled) ? s.source.name : s.writer.name;
         const what = outcome === 'timed-out'
-            ? `the ${step.name} step did not finish within ${migrate_storage_database_formatDuration(limits.totalMs)}`
+            ? `the ${step.name} step did not finish within ${database_formatDuration(limits.totalMs)}`
             : outcome === 'unfinished'
-                ? `the ${step.name} step did not end within ${migrate_storage_database_formatDuration(limits.finishMs)} after the last byte of the dump`
+                ? `the ${step.name} step did not end within ${database_formatDuration(limits.finishMs)} after the last byte of the dump`
                 : importerBlocked
-                    ? `the import stopped taking the ${step.name} dump: nothing moved for ${migrate_storage_database_formatDuration(limits.stallMs)}`
-                    : `the dump (${step.name}) sent nothing for ${migrate_storage_database_formatDuration(limits.stallMs)}`;
+                    ? `the import stopped taking the ${step.name} dump: nothing moved for ${database_formatDuration(limits.stallMs)}`
+                    : `the dump (${step.name}) sent nothing for ${database_formatDuration(limits.stallMs)}`;
         const hint = blame === s.source.name
             ? `Look at ${s.source.name}: SHOW PROCESSLIST shows whether the dump waits for a lock (a long query, or writes while it takes its read lock; put the site in maintenance mode) or the server is stuck. Both processes were stopped. ${redo}`
             : `Look at ${s.writer.name}: SHOW PROCESSLIST and wsrep_local_state_comment show whether the import waits for a lock or the cluster is paused by flow control. Both processes were stopped. ${redo}`;
@@ -92692,7 +92881,7 @@ async function runStep(s, step, hosts, logger, limits = DEFAULT_STREAM_LIMITS) {
         });
     }
     const secs = (Date.now() - started) / 1000;
-    logger.info(`${step.name}: ${migrate_storage_database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${migrate_storage_database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
+    logger.info(`${step.name}: ${database_formatBytes(bytes)} streamed from ${s.source.name} in ${secs.toFixed(1)} s (${database_formatBytes(bytes / Math.max(secs, 0.001))}/s)`, s.writer.name);
 }
 /**
  * Row counts and content checksums of every source table on every node; the
@@ -92737,12 +92926,12 @@ function databaseMigrationPart(context) {
     return {
         name: 'database',
         hosts: [s.source, s.writer, ...s.readers],
-        gather: () => migrate_storage_database_gather(context, s),
+        gather: () => database_gather(context, s),
         plan: (g) => planDatabaseMigration(s, g),
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-gluster.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/gluster.ts
 /**
  * migrate-storage's GlusterFS parts: the replicated volume on the storage
  * hosts (packages, glusterd, peers, volume, options, start), then the client
@@ -92757,7 +92946,8 @@ function databaseMigrationPart(context) {
 
 
 
-const migrate_storage_gluster_INSTALL_TIMEOUT_MS = 15 * 60_000;
+
+
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -92796,49 +92986,13 @@ function parseDpkgQuery(text) {
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
- * first is applied: apt on three hosts in parallel instead of one after the
- * other. The host's own sources decide the version.
+ * first is applied. The host's own sources decide the version.
  */
 function packageChanges(hosts, name, why) {
-    let all;
-    const installAll = (remotes, logger) => (all ??= Promise.allSettled(hosts.map((h) => {
-        const remote = remotes.get(h);
-        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
-    })).then((results) => new Map(hosts.map((h, i) => [h, results[i]]))));
-    return hosts.map((host) => ({
-        kind: 'package',
-        id: changeId('package', host, name),
-        host,
-        summary: `install ${name} (${why})`,
-        name,
-        from: null,
-        to: 'latest from the host package sources',
-        apply: async (ctx) => {
-            const r = (await installAll(ctx.hosts, ctx.logger)).get(host);
-            if (r.status === 'rejected')
-                throw r.reason;
-        },
-    }));
+    const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
+    return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
 }
-function migrate_storage_gluster_packageChange(host, name, why) {
-    return packageChanges([host], name, why)[0];
-}
-async function installPackages(host, packages, logger) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const script = [
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q >/dev/null || exit $?',
-        `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
-    ].join('\n');
-    const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: migrate_storage_gluster_INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
-        });
-    }
-}
-async function migrate_storage_gluster_sleep(ms) {
+async function gluster_sleep(ms) {
     await new Promise((r) => setTimeout(r, ms));
 }
 function glusterFailed(host, purpose, r) {
@@ -92927,7 +93081,7 @@ async function readVolumeStatus(host, volume, command) {
                 });
             }
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /**
@@ -92945,7 +93099,7 @@ async function gatherVolumeStatus(volume, members, g) {
     let status = await readVolumeStatus(remote, volume, command);
     const deadline = Date.now() + BRICK_PORT_GRACE_MS;
     while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
         status = await readVolumeStatus(remote, volume, command);
     }
     g.status = status;
@@ -92974,7 +93128,7 @@ async function repairBrick(host, volume, repair, logger) {
             break;
         if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
             throw glusterFailed(host, purpose, r);
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
     const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
     let last = 'not listed';
@@ -92992,7 +93146,7 @@ async function repairBrick(host, volume, repair, logger) {
                 hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
             });
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 // ---------------------------------------------------------------------------
@@ -93023,7 +93177,7 @@ async function waitForPeer(self, address, host) {
                 hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
             });
         }
-        await migrate_storage_gluster_sleep(1000);
+        await gluster_sleep(1000);
     }
 }
 /** glusterd answers the CLI a moment after systemd says it started. */
@@ -93039,7 +93193,7 @@ async function waitForGlusterd(host) {
                 hint: 'See /var/log/glusterfs/glusterd.log on that host.',
             });
         }
-        await migrate_storage_gluster_sleep(500);
+        await gluster_sleep(500);
     }
 }
 function volumeChangeToPlanned(c, self, bricks) {
@@ -93136,7 +93290,7 @@ function planGlusterVolume(model, members, g) {
                 unit: 'glusterd',
                 action: 'start',
                 apply: async (ctx) => {
-                    await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+                    await startService(ctx.host, 'systemctl start glusterd', { unit: 'glusterd', port: GLUSTERD_PORT }, { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS, logger: ctx.logger });
                     await waitForGlusterd(ctx.host);
                 },
             });
@@ -93280,7 +93434,7 @@ async function setVolumeRoot(host, storage) {
                 hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
             });
         }
-        await migrate_storage_gluster_sleep(2000);
+        await gluster_sleep(2000);
     }
 }
 function planClientMounts(storage, members, clients, g) {
@@ -93391,7 +93545,7 @@ function glusterClientPart(context) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-files.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/files.ts
 /**
  * migrate-storage's file copy: `migrate.files.source_path` on the source host
  * into the mounted GlusterFS volume, written through the first web host.
@@ -93634,7 +93788,7 @@ async function gatherFiles(context, s) {
         verification,
     };
 }
-function migrate_storage_files_formatBytes(n) {
+function files_formatBytes(n) {
     const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
     let v = n;
     let i = 0;
@@ -93664,7 +93818,7 @@ async function verifyCopy(source, target, s, logger) {
             ...(problems.hint ? { hint: problems.hint } : {}),
         });
     }
-    logger.info(`verified ${cmp.files} files, ${migrate_storage_files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
+    logger.info(`verified ${cmp.files} files, ${files_formatBytes(cmp.bytes)}, ${cmp.entries} entries: types, modes, owners, sizes, times and SHA-256 match (manifests in ${((Date.now() - started) / 1000).toFixed(1)} s)`, s.target.name);
     if (cmp.extra.length > 0)
         logger.warn(`${cmp.extra.length} entries exist only in ${s.storage.mount_path}, e.g. ${cmp.extra[0]}`, s.target.name);
     return cmp;
@@ -93698,8 +93852,8 @@ function planFiles(s, g) {
                     `If ${s.source.name} is still the live server, delete those files on the target (through the mount) and run again.`,
             });
         }
-        const what = `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)} (${total.entries} entries)`;
-        const left = g.target ? `; ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} still to move` : '';
+        const what = `${total.files} files, ${files_formatBytes(total.bytes)} (${total.entries} entries)`;
+        const left = g.target ? `; ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} still to move` : '';
         changes.push({
             kind: 'cluster',
             step: 'migrate-data',
@@ -93718,13 +93872,13 @@ function planFiles(s, g) {
     }
     const row = (h, facts) => ({ name: h.name, address: h.address, roles: [...h.roles], facts });
     const facts = [
-        row(s.source, { 'files to copy': `${total.files} files, ${migrate_storage_files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
+        row(s.source, { 'files to copy': `${total.files} files, ${files_formatBytes(total.bytes)}, ${total.directories} dirs, ${total.symlinks} symlinks (${s.sourcePath})` }),
         row(s.target, {
             'copy target': !g.targetMounted
                 ? `${s.storage.mount_path} not mounted yet`
                 : g.verification
                     ? `${s.storage.mount_path}: copy complete and verified`
-                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${migrate_storage_files_formatBytes(estimate.remainingBytes)} to move`,
+                    : `${s.storage.mount_path}: ${estimate.remainingFiles} files, ${files_formatBytes(estimate.remainingBytes)} to move`,
         }),
     ];
     return { changes, warnings, facts };
@@ -93745,7 +93899,7 @@ async function migrateFiles(source, target, s, logger) {
     if (outcome.outcome === 'warn')
         logger.warn(outcome.message, s.source.name);
     const seconds = (Date.now() - started) / 1000;
-    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${migrate_storage_files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${migrate_storage_files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
+    logger.info(`rsync: ${r.stats.regularFilesTransferred ?? '?'} files sent, ${files_formatBytes(r.stats.transferredFileSize ?? 0)} of ${files_formatBytes(r.stats.totalFileSize ?? 0)} in ${seconds.toFixed(1)} s`, s.target.name);
     await setVolumeRoot(target, s.storage);
     return verifyCopy(source, target, s, logger);
 }
@@ -94111,7 +94265,7 @@ function s3ReachableCheck(host, t, result) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage-s3.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/s3.ts
 /**
  * migrate-storage, S3 part: with storage.kind s3, the inventory's
  * migrate.files directory (e.g. Open edX instructor uploads on the old
@@ -94131,10 +94285,11 @@ function s3ReachableCheck(host, t, result) {
 
 
 
+
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
-function migrate_storage_s3_settingFor(context) {
+function s3_settingFor(context) {
     const storage = context.environment.storage;
     const files = context.environment.migrate?.files;
     if (storage.kind !== 's3' || !files)
@@ -94204,7 +94359,7 @@ async function bucketSize(host, s) {
         throw rcloneFailure(s, 'rclone size', r);
     return parseRcloneSize(r.stdout);
 }
-async function migrate_storage_s3_gather(context, s) {
+async function s3_gather(context, s) {
     const host = await context.host(s.source.name);
     const remotes = new Map([[s.source.name, host]]);
     const files = await host.run(sourceFilesCommand(s.dir), { purpose: `count the files in ${s.dir}`, allowFailure: true, timeoutMs: CHECK_TIMEOUT_MS });
@@ -94263,10 +94418,7 @@ function planS3Migration(s, g) {
             from: null,
             to: 'candidate from the package sources',
             apply: async (ctx) => {
-                await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
-                    purpose: `install ${RCLONE_PACKAGE}`,
-                    timeoutMs: 15 * 60_000,
-                });
+                await aptInstall(ctx.host, [RCLONE_PACKAGE], ctx.logger, { noRecommends: true });
             },
         });
     }
@@ -94316,25 +94468,25 @@ async function copyAndVerify(host, s, g, logger) {
 }
 /** The S3 part of migrate-storage, or undefined unless storage is S3 and migrate.files names a source. */
 function s3MigrationPart(context) {
-    const s = migrate_storage_s3_settingFor(context);
+    const s = s3_settingFor(context);
     if (!s)
         return undefined;
     return {
         name: 's3',
         hosts: [s.source],
-        gather: () => migrate_storage_s3_gather(context, s),
+        gather: () => s3_gather(context, s),
         plan: (g) => planS3Migration(s, g),
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/migrate-storage.ts
+;// CONCATENATED MODULE: ./src/commands/migrate-storage/migrate-storage.ts
 /**
  * migrate-storage: the shared-files tier (a replicated GlusterFS volume and
  * its client mounts, or S3) and the move of an existing single-server
  * installation into the HA tier (files, database).
  *
  * Each part is present only when the inventory asks for it (see
- * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * part.ts). Facts of all parts are gathered together, their
  * changes form one reviewed plan, applied in part order under one lock: the
  * volume exists before it is mounted, and is mounted before files are copied
  * into it.
@@ -94407,7 +94559,7 @@ const migrateStorage = async (context) => {
     });
 };
 
-;// CONCATENATED MODULE: ./src/commands/recover.ts
+;// CONCATENATED MODULE: ./src/commands/recover/recover.ts
 /**
  * recover: bring a Galera cluster back after a full outage (every node down),
  * exactly the procedure of research ha-db-anchors.md §2.6 A (Kolla's
@@ -94561,7 +94713,7 @@ function recover_hostRow(host, node, f, decision) {
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
 /** The decision as reviewed steps: grastate.dat edits, bootstrap, joins, flag cleared. */
-function recoveryChanges(decision, g) {
+function recoveryChanges(decision, g, port = 3306) {
     const changes = [];
     const chosen = decision.bootstrap;
     const textOf = (name) => g.nodes.find((n) => n.name === name)?.grastate ?? null;
@@ -94609,7 +94761,7 @@ function recoveryChanges(decision, g) {
         summary: `bootstrap ${chosen} (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'} ${decision.seqno}) as the new primary component (galera_new_cluster)`,
         detail: `position ${decision.uuid}:${decision.seqno}; waits until ${chosen} is Primary, Synced, size 1`,
         apply: async (ctx) => {
-            await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS });
+            await startMariadb(ctx.host, 'galera_new_cluster', port, { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
             await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: recover_BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
         },
     });
@@ -94626,7 +94778,7 @@ function recoveryChanges(decision, g) {
                 // A bootstrap flag left in this host's service manager (an interrupted
                 // galera_new_cluster) would make this start a second cluster.
                 await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
-                await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS });
+                await startMariadb(ctx.host, 'systemctl start mariadb', port, { purpose: 'rejoin the Galera cluster', timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger });
                 await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: recover_JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
             },
         });
@@ -94664,7 +94816,7 @@ function computeRecoveryPlan(context, g, override) {
     if (decision.skipped.length > 0)
         warnings.push(`unreachable, left out: ${decision.skipped.join(', ')}; start mariadb there once it is back (it joins by SST), never galera_new_cluster`);
     return {
-        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g), warnings, hosts }),
+        plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g, context.environment.database?.port), warnings, hosts }),
         decision,
     };
 }
@@ -95191,6 +95343,7 @@ function provisionChecks(hosts, clocks, maxSkewMs) {
 
 
 
+
 /** Files copied to one host at once: enough to fill the link, under sshd's session limit. */
 const COPY_PARALLELISM = 4;
 /** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
@@ -95218,22 +95371,14 @@ function readPushDirectory(directory, cwd = process.cwd()) {
 }
 const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
 function sourcesChange(host, content, have, why) {
-    if (have && have.content === content && have.mode === 0o644)
-        return null;
-    return {
-        kind: 'file',
-        id: changeId('file', host, LMS_HA_SOURCES_PATH),
-        host,
-        summary: `${have ? 'update' : 'write'} ${LMS_HA_SOURCES_PATH} (${why})`,
-        path: LMS_HA_SOURCES_PATH,
-        before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
-        after: { content, mode: 0o644, owner: 'root', group: 'root' },
-        sensitive: false,
+    const existing = have ? { ...have, sha256: file_sha256(have.content) } : null;
+    return fileChange(host, { path: LMS_HA_SOURCES_PATH, content, mode: 0o644, owner: 'root', group: 'root' }, existing, {
+        why,
         apply: async (ctx) => {
             await ctx.host.writeFile(LMS_HA_SOURCES_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
             await ctx.host.run(aptUpdate, { purpose: 'read the new package sources (apt-get update)', timeoutMs: 10 * 60_000 });
         },
-    };
+    });
 }
 function pushChange(host, push, facts) {
     const manifest = renderManifest(push.packages);
@@ -95375,6 +95520,9 @@ function shadowingLines(current, entries) {
 
 
 
+
+
+
 /** A bastion-only host forwards connections and is not changed. */
 function provisionedHosts(environment) {
     return environment.hosts.filter((h) => !(h.roles.length === 1 && h.roles[0] === 'bastion'));
@@ -95410,54 +95558,30 @@ function firewallModelFor(environment, host) {
         openings: accessModel(environment),
     };
 }
-function matches(want, have) {
-    return !!have && have.content === want.content && have.mode === want.mode && have.owner === 'root' && have.group === 'root';
+/** The operations layer compares digests; provision reads its few small files whole. */
+function existing(have) {
+    return have ? { ...have, sha256: file_sha256(have.content) } : null;
 }
-function plan_fileChange(host, want, have, why, apply) {
-    if (matches(want, have))
-        return null;
-    const meta = { mode: want.mode, owner: 'root', group: 'root' };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path} (${why})`,
-        path: want.path,
-        before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
-        after: { content: want.content, ...meta },
-        sensitive: false,
-        apply: apply ?? (async (ctx) => ctx.host.writeFile(want.path, want.content, meta)),
-    };
+function rootFile(host, path, content, have, why, apply) {
+    return fileChange(host, { path, content, mode: 0o644, owner: 'root', group: 'root' }, existing(have), { why, ...(apply ? { apply } : {}) });
 }
-function commandChange(kind, host, target, summary, command, extra) {
-    return {
-        kind,
-        id: changeId(kind, host, target, String(extra['action'] ?? '')),
-        host,
-        summary,
-        ...extra,
-        apply: async (ctx) => {
-            await ctx.host.run(command, { purpose: summary, timeoutMs: 15 * 60_000 });
-        },
-    };
+/** Time sync is needed on a machine or VM with no daemon active; a container's clock is the machine's. */
+function needsTimeSync(facts) {
+    return facts.container === 'none' && !TIME_SYNC_UNITS.some((u) => facts.timeSync[u] === 'active');
 }
-const APT_INSTALL = (pkgs) => `export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${pkgs.map(shellQuote).join(' ')}`;
-function plan_packageChange(host, pkg, why) {
-    return commandChange('package', host, pkg, `install ${pkg} (${why})`, APT_INSTALL([pkg]), { name: pkg, from: null, to: 'candidate from the package sources' });
+/** Packages a host lacks for what provision sets up on it. */
+function missingPackages(environment, facts) {
+    const pkgs = [];
+    if (needsTimeSync(facts) && facts.packages['systemd-timesyncd'] === undefined)
+        pkgs.push('systemd-timesyncd');
+    if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined)
+        pkgs.push('nftables');
+    return pkgs;
 }
 function timeChanges(host, facts) {
-    if (facts.container !== 'none')
+    if (!needsTimeSync(facts))
         return [];
-    if (TIME_SYNC_UNITS.some((u) => facts.timeSync[u] === 'active'))
-        return [];
-    const changes = [];
-    if (facts.packages['systemd-timesyncd'] === undefined)
-        changes.push(plan_packageChange(host, 'systemd-timesyncd', 'keeps the clock in sync'));
-    changes.push(commandChange('service', host, 'systemd-timesyncd', 'enable and start systemd-timesyncd (no time sync service was active)', 'systemctl enable --now systemd-timesyncd', {
-        unit: 'systemd-timesyncd',
-        action: 'start',
-    }));
-    return changes;
+    return [serviceChange(host, 'systemd-timesyncd', 'start', 'enable and start systemd-timesyncd (no time sync service was active)', 'systemctl enable --now systemd-timesyncd')];
 }
 function firewallChanges(environment, host, facts, options) {
     const model = firewallModelFor(environment, host);
@@ -95465,19 +95589,14 @@ function firewallChanges(environment, host, facts, options) {
     const ssh = sshRules(model).join('; ') || `nothing closes tcp ${model.sshPort}`;
     const changes = [];
     const name = host.name;
-    if (facts.packages['nftables'] === undefined)
-        changes.push(plan_packageChange(name, 'nftables', 'the firewall'));
     for (const dir of ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d']) {
-        if (!facts.dirs[dir]) {
-            changes.push(commandChange('directory', name, dir, `create ${dir}`, `install -d -m 0755 -o root -g root ${shellQuote(dir)}`, {
-                path: dir,
-                before: null,
-                after: { mode: 0o755, owner: 'root', group: 'root' },
-            }));
-        }
+        // Existing ones are left as they are (a package may own them).
+        const change = directoryChange(name, dir, facts.dirs[dir] ? { mode: 0o755, owner: 'root', group: 'root' } : null, 'the firewall\'s files', { onlyIfAbsent: true });
+        if (change)
+            changes.push(change);
     }
     const table = `inet ${FIREWALL_NFT_TABLE}`;
-    const nft = plan_fileChange(name, { path: FIREWALL_NFT_PATH, content: text, mode: 0o644 }, facts.files[FIREWALL_NFT_PATH], `table ${table}, loaded with the lock-out guard`, options.guardedLoad(text, ssh));
+    const nft = rootFile(name, FIREWALL_NFT_PATH, text, facts.files[FIREWALL_NFT_PATH], `table ${table}, loaded with the lock-out guard`, options.guardedLoad(text, ssh));
     if (nft)
         changes.push(nft);
     else if (!(facts.nftTables ?? []).includes(table)) {
@@ -95491,17 +95610,14 @@ function firewallChanges(environment, host, facts, options) {
             apply: options.guardedLoad(text, ssh),
         });
     }
-    const unit = plan_fileChange(name, { path: FIREWALL_UNIT_PATH, content: renderFirewallUnit(), mode: 0o644 }, facts.files[FIREWALL_UNIT_PATH], 'loads the table at boot');
-    const dropIn = plan_fileChange(name, { path: FIREWALL_DROP_IN_PATH, content: renderFirewallDropIn(), mode: 0o644 }, facts.files[FIREWALL_DROP_IN_PATH], 'loads it again after nftables.service flushes the ruleset');
+    const unit = rootFile(name, FIREWALL_UNIT_PATH, renderFirewallUnit(), facts.files[FIREWALL_UNIT_PATH], 'loads the table at boot');
+    const dropIn = rootFile(name, FIREWALL_DROP_IN_PATH, renderFirewallDropIn(), facts.files[FIREWALL_DROP_IN_PATH], 'loads it again after nftables.service flushes the ruleset');
     if (unit)
         changes.push(unit);
     if (dropIn)
         changes.push(dropIn);
     if (unit || dropIn || facts.firewallUnitEnabled !== 'enabled') {
-        changes.push(commandChange('service', name, FIREWALL_UNIT, `enable ${FIREWALL_UNIT} (loads the table at boot)`, `systemctl daemon-reload && systemctl enable ${FIREWALL_UNIT}`, {
-            unit: FIREWALL_UNIT,
-            action: 'enable',
-        }));
+        changes.push(serviceChange(name, FIREWALL_UNIT, 'enable', `enable ${FIREWALL_UNIT} (loads the table at boot)`, `systemctl daemon-reload && systemctl enable ${FIREWALL_UNIT}`));
     }
     return { changes, model, text };
 }
@@ -95517,10 +95633,15 @@ function computeProvisionPlan(environment, g, options) {
     if (dnsNamed.length > 0) {
         warnings.push(`${dnsNamed.map((h) => h.name).join(', ')}: the address is a DNS name; /etc/hosts leaves it to DNS and the firewall cannot name it as a source (nftables sets take addresses). Give these hosts IP addresses.`);
     }
+    // Phases across all hosts, so every host has its package sources before the one install phase runs.
+    const sources = [];
+    const hostsFiles = [];
+    const time = [];
+    const walls = [];
+    const installs = new Map();
     for (const host of hosts) {
         const facts = g.facts.get(host.name);
-        // Sources first: the installs below (and every later command's) come from them.
-        changes.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
+        sources.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
         const current = facts.hostsFile ?? '';
         let wantedHosts;
         try {
@@ -95534,14 +95655,18 @@ function computeProvisionPlan(environment, g, options) {
             warnings.push(`${host.name}: /etc/hosts line ${s.line} maps ${s.name} to ${s.address}, before the managed block's ${s.wanted}; the resolver takes the first match. Remove or fix that line.`);
         }
         if (wantedHosts !== current) {
-            const change = plan_fileChange(host.name, { path: HOSTS_FILE_PATH, content: wantedHosts, mode: 0o644 }, facts.hostsFile === null ? null : { content: current, mode: 0o644, owner: 'root', group: 'root' }, 'the inventory\'s hosts and the VIP; the rest of the file kept');
+            const have = facts.hostsFile === null ? null : { content: current, mode: 0o644, owner: 'root', group: 'root' };
+            const change = rootFile(host.name, HOSTS_FILE_PATH, wantedHosts, have, 'the inventory\'s hosts and the VIP; the rest of the file kept');
             if (change)
-                changes.push(change);
+                hostsFiles.push(change);
         }
-        changes.push(...timeChanges(host.name, facts));
+        const missing = missingPackages(environment, facts);
+        if (missing.length > 0)
+            installs.set(host.name, missing);
+        time.push(...timeChanges(host.name, facts));
         if (environment.provision.firewall.enabled) {
             const fw = firewallChanges(environment, host, facts, options);
-            changes.push(...fw.changes);
+            walls.push(...fw.changes);
             firewall.push(...firewallRows(fw.model));
             nftables.set(host.name, fw.text);
             const client = g.sshClients.get(host.name);
@@ -95555,12 +95680,15 @@ function computeProvisionPlan(environment, g, options) {
             address: host.address,
             roles: [...host.roles],
             facts: {
-                nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
                 packages: environment.provision.packages.source === 'push' ? `pushed (${g.push?.packages.length ?? 0} .deb)` : environment.provision.packages.source,
+                nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
                 time: facts.container !== 'none' ? `container (${facts.container})` : TIME_SYNC_UNITS.filter((u) => facts.timeSync[u] === 'active').join(', ') || 'no sync',
             },
         });
     }
+    const phase = installPhase(installs);
+    const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
+    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
     const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
     return { plan, firewall, nftables };
 }
@@ -95774,6 +95902,10 @@ const COMMAND_RUNNERS = {
         return { checks: context.preflightChecks };
     },
 };
+/** The commands this version runs (the others are named but refused as not built). */
+function builtCommands() {
+    return Object.keys(COMMAND_RUNNERS);
+}
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
@@ -95978,47 +96110,175 @@ function importTerraform(argv) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/action-inputs.ts
+const ACTION_INPUTS = [
+    {
+        name: 'command',
+        description: 'preflight | provision | deploy-db | recover | deploy-lb | migrate-storage | verify-ha | unlock',
+        required: true,
+        cli: '<command>',
+    },
+    {
+        name: 'mode',
+        description: 'plan (read-only: gathers facts and prints the exact changes) or apply.',
+        required: false,
+        default: 'plan',
+        cli: '--mode',
+    },
+    { name: 'inventory', description: 'Path of the inventory YAML file in the workspace.', required: false, default: 'ha.yml', cli: '--inventory' },
+    { name: 'environment', description: 'Name of the environment in the inventory to work on.', required: true, cli: '--environment' },
+    {
+        name: 'ssh-private-key',
+        description: 'Private key (OpenSSH or PEM) used for every host and the bastion. Held in memory only, never written to disk. Pass it from the secret LMS_HA_SSH_KEY.',
+        required: true,
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY',
+    },
+    {
+        name: 'ssh-private-key-passphrase',
+        description: 'Passphrase of the private key, if it has one (secret LMS_HA_SSH_KEY_PASSPHRASE).',
+        required: false,
+        default: '',
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY_PASSPHRASE',
+    },
+    {
+        name: 'known-hosts',
+        description: 'OpenSSH known_hosts content pinning every host\'s key (hashed entries and [host]:port are supported), from the secret LMS_HA_KNOWN_HOSTS. A host that is missing or presents another key is refused before authentication.',
+        required: false,
+        default: '',
+        cli: 'LMS_HA_KNOWN_HOSTS',
+    },
+    {
+        name: 'insecure-skip-host-key-check',
+        description: 'UNSAFE. Accept any host key (a man in the middle would receive your database passwords). Prints a warning annotation with each presented fingerprint. Only for a first contact with throwaway hosts.',
+        required: false,
+        default: 'false',
+        cli: '--insecure-skip-host-key-check',
+    },
+    {
+        name: 'parallelism',
+        description: 'How many hosts are worked on at once (one SSH connection each). Commands that must go one node at a time (Galera joins, rolling restarts) do so whatever this says.',
+        required: false,
+        default: '20',
+        cli: '--parallelism',
+    },
+    {
+        name: 'plan-hash',
+        description: 'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',
+        required: false,
+        default: '',
+        cli: '--plan-hash',
+    },
+    {
+        name: 'require-reviewed-plan',
+        description: 'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'break-lock',
+        description: 'Remove a lock left on the hosts by a run that died (logged with its holder).',
+        required: false,
+        default: 'false',
+        cli: '--break-lock',
+    },
+    {
+        name: 'options',
+        description: 'Command options, one `key=value` per line (e.g. `bootstrap-node=db2` for recover; for verify-ha with mode apply, `drills=proxy-stop,db-kill` (also db-stop) runs failover drills, and `allow-protected=true` allows them on an environment marked protected).',
+        required: false,
+        default: '',
+        cli: '--option',
+    },
+    {
+        name: 'github-token',
+        description: 'Token for the pull request plan comment (permissions: pull-requests: write) and the health issue (issues: write).',
+        required: false,
+        default: '${{ github.token }}',
+        secret: true,
+    },
+    {
+        name: 'comment',
+        description: 'Plan mode on a pull request: create or update the sticky plan comment (per environment, command and inventory). Apply mode: mark the reviewed comment applied or apply-failed.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'issue',
+        description: 'For verify-ha: open, update or close the environment\'s lms-ha-health issue (true/false).',
+        required: false,
+        default: 'false',
+    },
+];
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
+
+/**
+ * An input as the runner passes it, or the table's default when it is empty
+ * (a caller that passes '' from an unset workflow input means "default").
+ * Defaults that are expressions (`${{ github.token }}`) are the runner's to fill.
+ */
+function actionInput(name) {
+    const value = getInput(name);
+    if (value !== '')
+        return value;
+    const spec = ACTION_INPUTS.find((i) => i.name === name);
+    const fallback = 'default' in spec ? spec.default : '';
+    return fallback.startsWith('${{') ? '' : fallback;
+}
 /**
  * The only place the action reads its inputs. Secret inputs are masked the
  * moment they are read, before anything else can log them.
  */
 function readActionInputs(env = process.env) {
-    const key = getInput('ssh-private-key');
+    const key = actionInput('ssh-private-key');
     maskMultiline(key);
-    const passphrase = getInput('ssh-private-key-passphrase');
+    const passphrase = actionInput('ssh-private-key-passphrase');
     if (passphrase)
         setSecret(passphrase);
-    const token = getInput('github-token');
-    if (token)
-        setSecret(token);
     return parseRequest({
-        command: getInput('command'),
-        mode: getInput('mode') || 'plan',
-        inventoryPath: getInput('inventory') || 'ha.yml',
-        environment: getInput('environment'),
+        command: actionInput('command'),
+        mode: actionInput('mode'),
+        inventoryPath: actionInput('inventory'),
+        environment: actionInput('environment'),
         privateKey: key ? Buffer.from(normalizeKey(key)) : undefined,
         privateKeyPassphrase: passphrase,
-        knownHosts: getInput('known-hosts'),
-        insecureSkipHostKeyCheck: getInput('insecure-skip-host-key-check'),
-        parallelism: getInput('parallelism') || '20',
-        expectedPlanHash: getInput('plan-hash'),
-        breakLock: getInput('break-lock'),
-        options: getInput('options'),
+        knownHosts: actionInput('known-hosts'),
+        insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
+        parallelism: actionInput('parallelism'),
+        expectedPlanHash: actionInput('plan-hash'),
+        breakLock: actionInput('break-lock'),
+        options: actionInput('options'),
         runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
         repository: env.GITHUB_REPOSITORY ?? 'unknown',
         env,
         fieldName: (field) => `input "${field}"`,
     });
 }
+/** The inputs of the GitHub side of a run (comment, review gate, health issue). */
 function readGitHubInputs() {
+    const token = actionInput('github-token');
+    if (token)
+        setSecret(token);
     return {
-        token: getInput('github-token'),
-        comment: getInput('comment') === 'true',
-        issue: getInput('issue') === 'true',
+        token,
+        comment: isTrue(actionInput('comment')),
+        requireReviewedPlan: !isFalse(actionInput('require-reviewed-plan')),
+        issue: isTrue(actionInput('issue')),
     };
+}
+function isTrue(value) {
+    return value.trim().toLowerCase() === 'true';
+}
+// Fails closed: only an explicit false turns the review gate off.
+function isFalse(value) {
+    return value.trim().toLowerCase() === 'false';
+}
+/** The command input as given, for a report about a run whose inputs were refused. */
+function rawCommandInput() {
+    return getInput('command');
 }
 // The runner masks line by line; a multi-line key must be registered per line
 // or its middle lines could still show up in a log.
@@ -96035,115 +96295,6 @@ function maskMultiline(value) {
 function normalizeKey(key) {
     const unix = key.replace(/\r\n/g, '\n').trim();
     return `${unix}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/github/health-issue.ts
-
-const HEALTH_LABEL = 'lms-ha-health';
-const HEALTH_MARKER = 'lms-ha-health';
-// ---------------------------------------------------------------------------
-// Pure
-function buildHealthMarker(environment) {
-    return writeMarker(HEALTH_MARKER, { environment });
-}
-function parseHealthMarker(body) {
-    const raw = readMarker(body, HEALTH_MARKER);
-    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
-}
-function healthIssueTitle(environment) {
-    return `verify-ha failing: ${environment}`;
-}
-/** The open health issues of one environment, oldest first. */
-function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
-    return issues
-        .filter((i) => i.state === 'open' && i.labels.includes(label))
-        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
-        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
-}
-/** What to do, given this run's result and the environment's open health issues (oldest first). */
-function decideHealthAction(passed, openIssues) {
-    const [issue, ...duplicates] = openIssues;
-    if (!issue)
-        return passed ? { kind: 'noop' } : { kind: 'create' };
-    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
-}
-function runLink(o) {
-    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
-}
-function health_issue_fit(report, room, runUrl) {
-    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
-        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
-}
-/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
-function renderHealthIssueBody(o, since) {
-    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
-    const top = `${buildHealthMarker(o.environment)}\n` +
-        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
-        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
-        (since ? ` Failing since ${since}.` : '') +
-        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
-        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
-        `### Failing checks\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderFailureComment(o) {
-    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
-    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderRecoveryComment(o) {
-    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
-}
-// ---------------------------------------------------------------------------
-// Port calls
-/**
- * Opens, updates or closes the health issue of `outcome.environment`.
- * Scheduled runs of one environment should not overlap (the verify workflow
- * has a concurrency group per environment); if two ever did and both opened
- * an issue, the next run keeps the oldest and closes the other.
- */
-async function reportHealth(port, outcome, label = HEALTH_LABEL) {
-    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
-    const decision = decideHealthAction(outcome.passed, open);
-    const warnings = [];
-    switch (decision.kind) {
-        case 'noop':
-            return { action: 'noop', duplicatesClosed: [], warnings };
-        case 'create': {
-            const issue = await port.createIssue({
-                title: healthIssueTitle(outcome.environment),
-                body: renderHealthIssueBody(outcome),
-                labels: [label],
-            });
-            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
-            if (!issue.labels.includes(label)) {
-                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
-                    'the token needs `issues: write`.');
-            }
-            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
-        }
-        case 'update': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderFailureComment(outcome));
-            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-        case 'close': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderRecoveryComment(outcome));
-            await port.closeIssue(issue.number, 'completed');
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-    }
-}
-async function closeDuplicates(port, duplicates, kept) {
-    for (const d of duplicates) {
-        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
-        await port.closeIssue(d.number, 'not_planned');
-    }
-    return duplicates.map((d) => d.number);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -101363,6 +101514,640 @@ function createOctokitPort(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/github/plan-comment.ts
+/**
+ * The sticky plan comment on a pull request (dflook/terraform-github-actions
+ * style). One comment per (environment, command, inventory) carries a hidden
+ * header on its first line:
+ *
+ *   <!-- lms-ha: {"environment":"production","command":"deploy-db","inventory":"ha.yml","planHash":"…","version":1,"status":"planned"} -->
+ *
+ * so a new plan updates it in place, and apply can read back the hash of the
+ * plan a reviewer saw and refuse anything else. After apply the status becomes
+ * `applied` and the comment is never reused: it stays as the record of what
+ * was applied, and the next plan opens a fresh comment.
+ *
+ * Only comments written by the token's own identity count. Anyone can comment
+ * on a public pull request; a pasted header must not be able to vouch for a plan.
+ */
+
+
+
+const PLAN_MARKER = 'lms-ha';
+const STATUS_END = '<!-- lms-ha:status-end -->';
+const PLAN_START = '<!-- lms-ha:plan -->';
+const HEADER_VERSION = 1;
+const PLAN_STATUSES = ['planned', 'plan-failed', 'applied', 'apply-failed'];
+// ---------------------------------------------------------------------------
+// Pure: header, body, status edits
+/** `./envs/ha.yml` and `envs/ha.yml` name the same inventory. */
+function normalizeInventory(path) {
+    return path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/\/{2,}/g, '/');
+}
+function buildPlanHeader(header) {
+    return writeMarker(PLAN_MARKER, {
+        environment: header.environment,
+        command: header.command,
+        inventory: normalizeInventory(header.inventory),
+        planHash: header.planHash,
+        version: HEADER_VERSION,
+        status: header.status,
+        ...(header.truncated ? { truncated: true } : {}),
+    });
+}
+/** Reads the header from a comment body; undefined when it is not an lms-ha plan comment this version understands. */
+function parsePlanHeader(body) {
+    const raw = readMarker(body, PLAN_MARKER);
+    if (!raw || raw['version'] !== HEADER_VERSION)
+        return undefined;
+    const { environment, command, inventory, planHash } = raw;
+    if (typeof environment !== 'string' || typeof command !== 'string')
+        return undefined;
+    if (typeof inventory !== 'string' || typeof planHash !== 'string')
+        return undefined;
+    const status = raw['status'] ?? 'planned';
+    if (!PLAN_STATUSES.includes(status))
+        return undefined;
+    return {
+        environment,
+        command,
+        inventory: normalizeInventory(inventory),
+        planHash,
+        status: status,
+        ...(raw['truncated'] === true ? { truncated: true } : {}),
+        version: HEADER_VERSION,
+    };
+}
+function plan_comment_sameKey(a, b) {
+    return (a.environment === b.environment &&
+        a.command === b.command &&
+        normalizeInventory(a.inventory) === normalizeInventory(b.inventory));
+}
+function shortHash(hash) {
+    return hash.length > 12 ? hash.slice(0, 12) : hash;
+}
+function renderStatusBlock(header, detail = {}) {
+    const where = `${markdown_code(header.command)} · ${markdown_code(header.environment)}${header.truncated ? ' (shortened: full plan in the job summary)' : ''}`;
+    const run = detail.runUrl ? ` [See the run](${detail.runUrl}).` : '';
+    switch (header.status) {
+        case 'planned':
+            return `### 📝 lms-ha plan: ${where}\n**Not applied yet.** Apply runs only this plan: if the hosts or the inventory change first, it refuses and asks for a new plan.`;
+        case 'plan-failed': {
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha plan failed: ${where}\n**Plan failed: there is no plan to review, and apply refuses until a plan succeeds.**${why}${run}`;
+        }
+        case 'applied':
+            return `### ✅ lms-ha plan applied: ${where}\n**Applied.** The plan below is what was reviewed and applied.${run}`;
+        case 'apply-failed': {
+            // One line, bounded: the body must stay under the size limit after this edit.
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha apply failed: ${where}\n**Apply failed.**${why}${run}`;
+        }
+    }
+}
+function renderFacts(content, truncated = false) {
+    const parts = [
+        content.planHash ? `Plan hash ${markdown_code(shortHash(content.planHash))}` : 'No plan hash',
+        `inventory ${markdown_code(normalizeInventory(content.key.inventory))}`,
+    ];
+    if (content.changes !== undefined) {
+        parts.push(content.changes === 0 ? 'no changes' : content.changes === 1 ? '1 change' : `${content.changes} changes`);
+    }
+    if (content.runUrl)
+        parts.push(`[planned in this run](${content.runUrl})`);
+    // The hash covers the whole plan; a reviewer must know this comment shows only part of it.
+    if (truncated)
+        parts.push(`**shortened: the full plan is in the job summary${content.runUrl ? ` of [the run](${content.runUrl})` : ''}**`);
+    return parts.join(' · ');
+}
+function truncationNote(runUrl) {
+    return ({ chars, lines }) => `> [!WARNING]\n> **Plan shortened:** ${chars.toLocaleString('en-US')} characters (${lines.toLocaleString('en-US')} lines) were cut from the middle to stay under GitHub's 65,536-character comment limit. ` +
+        (runUrl ? `The full plan is in the [job summary and log](${runUrl}).` : 'The full plan is in the job summary and log of the run that made it.');
+}
+/** The whole comment body for a plan, under GitHub's size limit. */
+function renderPlanComment(content, status = 'planned', detail = {}) {
+    const plain = content.planMarkdown.trimEnd();
+    const build = (truncated) => {
+        const header = { ...content.key, planHash: status === 'plan-failed' ? '' : content.planHash, status, truncated };
+        return `${buildPlanHeader(header)}\n${renderStatusBlock(header, detail)}\n${STATUS_END}\n${renderFacts(content, truncated)}\n\n${PLAN_START}\n`;
+    };
+    let top = build(false);
+    if (top.length + plain.length + 1 <= BODY_BUDGET)
+        return `${top}${plain}\n`;
+    top = build(true);
+    const plan = truncateMiddle(plain, Math.max(0, BODY_BUDGET - top.length), truncationNote(content.runUrl));
+    return `${top}${plan}\n`;
+}
+/**
+ * The plan as the comment shows it (after the facts line), for the diff of the
+ * reviewed plan against a fresh one. Undefined for a comment without a plan.
+ */
+function planTextOf(body) {
+    const at = body.indexOf(PLAN_START);
+    if (at === -1)
+        return undefined;
+    return body.slice(at + PLAN_START.length + 1);
+}
+/**
+ * The same comment with a new status: header and status block rewritten, the
+ * facts line and the plan kept exactly. Undefined when the body is not a plan
+ * comment.
+ */
+function withStatus(body, status, detail = {}) {
+    const header = parsePlanHeader(body);
+    if (!header)
+        return undefined;
+    const next = { ...header, status };
+    const endAt = body.indexOf(STATUS_END);
+    // A hand-edited comment may have lost the end marker: keep everything after the header line then.
+    const rest = endAt === -1 ? body.slice(body.indexOf('\n') + 1 || body.length) : body.slice(endAt + STATUS_END.length + 1);
+    return `${buildPlanHeader(next)}\n${renderStatusBlock(next, detail)}\n${STATUS_END}\n${rest}`;
+}
+function byAge(a, b) {
+    return a.createdAt === b.createdAt ? a.id - b.id : a.createdAt < b.createdAt ? -1 : 1;
+}
+async function ownPlanComments(port, pr, key) {
+    const viewer = await port.viewerLogin();
+    const comments = await port.listIssueComments(pr);
+    return comments
+        .filter((c) => sameLogin(c.author, viewer))
+        .sort(byAge)
+        .flatMap((comment) => {
+        const header = parsePlanHeader(comment.body);
+        return header && plan_comment_sameKey(header, key) ? [{ comment, header }] : [];
+    });
+}
+async function removeDuplicate(port, duplicate, keep, warnings) {
+    try {
+        await port.deleteComment(duplicate.id);
+    }
+    catch (error) {
+        if (error instanceof GitHubApiError && error.status === 404)
+            return; // a concurrent run got there first
+        if (port.minimizeComment) {
+            try {
+                await port.minimizeComment(duplicate.nodeId, 'DUPLICATE');
+                return;
+            }
+            catch {
+                // fall through to the warning
+            }
+        }
+        warnings.push(`could not remove duplicate plan comment ${duplicate.url} (kept ${keep.url}): ${String(error)}`);
+    }
+}
+/**
+ * Creates or updates the sticky plan comment on pull request `pr`.
+ *
+ * Two runs can race (two pushes in quick succession) and both create a
+ * comment. After creating, the comments are listed again and the oldest one
+ * wins: it receives this run's body and this run's own comment is deleted
+ * (or minimized when deleting is refused). Earlier duplicates found on the
+ * way are removed too.
+ */
+async function upsertPlanComment(port, pr, content, status = 'planned', detail = {}) {
+    const body = renderPlanComment(content, status, detail);
+    const warnings = [];
+    const open = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    if (open.length > 0) {
+        const [keep, ...dupes] = open.map((c) => c.comment);
+        for (const d of dupes)
+            await removeDuplicate(port, d, keep, warnings);
+        if (keep.body === body)
+            return { action: 'unchanged', comment: keep, warnings };
+        return { action: 'updated', comment: await port.updateComment(keep.id, body), warnings };
+    }
+    const created = await port.createComment(pr, body);
+    const after = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    const oldest = after[0]?.comment;
+    if (!oldest || oldest.id === created.id)
+        return { action: 'created', comment: created, warnings };
+    // Lost the race: keep the oldest comment, carrying this run's plan.
+    const kept = oldest.body === body ? oldest : await port.updateComment(oldest.id, body);
+    await removeDuplicate(port, created, kept, warnings);
+    return { action: 'updated', comment: kept, warnings };
+}
+/**
+ * The plan comment for `key` on pull request `pr`: the sticky one that is not
+ * applied yet, or else the most recent applied one (so the caller can say
+ * "already applied" rather than "never planned").
+ */
+async function findReviewedPlan(port, pr, key) {
+    const own = await ownPlanComments(port, pr, key);
+    const pick = own.find((c) => c.header.status !== 'applied') ?? own.at(-1);
+    if (!pick)
+        return undefined;
+    return {
+        planHash: pick.header.planHash,
+        status: pick.header.status,
+        commentId: pick.comment.id,
+        url: pick.comment.url,
+        body: pick.comment.body,
+    };
+}
+/** The reviewed plan hash apply must match, or undefined when there is none still waiting to be applied. */
+async function findReviewedPlanHash(port, pr, key) {
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return reviewed && reviewed.status !== 'applied' ? reviewed.planHash : undefined;
+}
+/**
+ * Refuses to apply a plan other than the reviewed one. `reviewed` is what
+ * `findReviewedPlan` returned (or an explicit `plan-hash` input turned into
+ * one); `where` names its source for the message, e.g. "pull request #12".
+ */
+function checkReviewedPlan(reviewed, freshHash, key, where) {
+    const what = `the ${key.command} plan for ${key.environment}`;
+    if (!reviewed) {
+        throw new DeployError('plan-changed', `No reviewed plan for ${what} was found on ${where}.`, {
+            hint: `Run lms-ha with mode plan and comment: true on the pull request, have it reviewed, then apply from its merge commit; ` +
+                `or pass the reviewed hash as plan-hash.${freshHash ? ` The fresh plan hash is ${freshHash}.` : ' Nothing was contacted.'}`,
+        });
+    }
+    if (reviewed.status === 'plan-failed') {
+        throw new DeployError('plan-changed', `The last ${key.command} plan for ${key.environment} on ${where} failed, so there is no reviewed plan to apply. Nothing was applied.`, {
+            hint: 'Fix what made the plan fail (see that pull request\'s lms-ha comment and its run), push to get a successful plan reviewed, then apply.',
+        });
+    }
+    if (reviewed.status === 'applied') {
+        throw new DeployError('plan-changed', `The reviewed ${what} on ${where} was already applied.`, {
+            hint: 'A new change needs a new plan: push to the pull request (or open a new one) to get a fresh plan comment.',
+        });
+    }
+    if (reviewed.planHash !== freshHash) {
+        throw new DeployError('plan-changed', `The ${key.command} plan for ${key.environment} has changed since it was reviewed on ${where} ` +
+            `(reviewed ${shortHash(reviewed.planHash)}, now ${shortHash(freshHash)}). Nothing was applied.`, {
+            hint: 'The hosts or the inventory changed after the review. The fresh plan is in the job summary: ' +
+                're-run the plan on the pull request, review the new comment, then apply again.',
+        });
+    }
+}
+/**
+ * Marks the comment holding plan `planHash` for `key` as applied or failed.
+ * Returns the updated comment, or undefined when there is none to mark (a
+ * manual apply with an explicit plan-hash has no comment).
+ */
+async function markPlanComment(port, pr, key, planHash, status, detail = {}) {
+    const own = await ownPlanComments(port, pr, key);
+    const target = own.find((c) => c.header.planHash === planHash && c.header.status !== 'applied');
+    if (!target)
+        return undefined;
+    const body = withStatus(target.comment.body, status, detail);
+    if (body === undefined || body === target.comment.body)
+        return target.comment;
+    return port.updateComment(target.comment.id, body);
+}
+/**
+ * The pull request a pushed commit came from, for apply on `push` to the
+ * default branch: the one whose merge commit it is, else the only merged one,
+ * else the only open one with it as head. Undefined when it is ambiguous or
+ * there is none (a direct push).
+ */
+async function findPullRequestForCommit(port, sha) {
+    const prs = await port.findPullRequestsForCommit(sha);
+    const merged = prs.find((p) => p.mergeCommitSha === sha && p.mergedAt);
+    if (merged)
+        return merged.number;
+    const allMerged = prs.filter((p) => p.mergedAt);
+    if (allMerged.length === 1)
+        return allMerged[0].number;
+    const heads = prs.filter((p) => p.state === 'open' && p.headSha === sha);
+    return heads.length === 1 ? heads[0].number : undefined;
+}
+/**
+ * For apply with `comment: true`: the pull request of this run (the event's,
+ * else the one the pushed commit was merged from) and the plan reviewed on it.
+ * Pass the result to `checkReviewedPlan` after re-planning.
+ */
+async function reviewedPlanForRun(port, run, key) {
+    const pr = run.pullRequest ?? (run.sha ? await findPullRequestForCommit(port, run.sha) : undefined);
+    if (pr === undefined) {
+        return { where: `any pull request (commit ${run.sha.slice(0, 12) || 'unknown'} was not merged from one)` };
+    }
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return { pr, ...(reviewed ? { reviewed } : {}), where: `pull request #${pr}` };
+}
+
+;// CONCATENATED MODULE: ./src/github/plan-markdown.ts
+/**
+ * The plan as the pull request comment shows it: the headline and a per-host
+ * table open, each host's changes collapsed in its own <details> so a reviewer
+ * opens only the hosts they care about. The job summary keeps the flat,
+ * apply-ordered rendering; this is the same content regrouped.
+ */
+
+
+function plan_markdown_plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function plan_markdown_escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function renderCommentPlan(plan, redactor) {
+    const byHost = changesByHost(plan);
+    const changing = [...byHost.entries()].filter(([, changes]) => changes.length > 0);
+    const out = [];
+    out.push(plan.changes.length === 0
+        ? '**No changes.** The hosts already match the desired state.'
+        : `**${plan_markdown_plural(plan.changes.length, 'change')}** on ${plan_markdown_plural(changing.length, 'host')}.`, '');
+    if (plan.warnings.length > 0) {
+        out.push('> [!WARNING]');
+        for (const w of plan.warnings)
+            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
+        out.push('');
+    }
+    if (byHost.size > 0) {
+        out.push(table(['host', 'roles', 'changes'], [...byHost.entries()].map(([name, changes]) => [
+            cell(name),
+            cell(plan.hosts.find((h) => h.name === name)?.roles.join(', ')),
+            cell(kindCounts(changes)),
+        ])), '');
+    }
+    for (const [name, changes] of changing) {
+        const hostPlan = { ...plan, changes: plan.changes.filter((c) => c.host === name), warnings: [] };
+        // The host's own rendering without its title line: the <summary> names the host.
+        const body = renderPlanMarkdown(hostPlan, { redactor, headingLevel: 4, hostTable: false }).replace(/^#+ .*\n\n/, '');
+        out.push(`<details><summary><b>${plan_markdown_escapeHtml(name)}</b>: ${plan_markdown_escapeHtml(kindCounts(changes))}</summary>`, '', body.trimEnd(), '', '</details>', '');
+    }
+    return redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+
+;// CONCATENATED MODULE: ./src/github/reviewed-run.ts
+/**
+ * One action run with its GitHub side (dflook/terraform-github-actions'
+ * terraform-plan / terraform-apply):
+ *
+ * - plan on a pull request: the sticky comment is created or updated with the
+ *   plan and its hash; a failed plan turns it into "plan failed" with no hash;
+ * - apply (push after merge, workflow_dispatch, any event): the reviewed hash is
+ *   read back from the comment of the commit's pull request and handed to the
+ *   engine, which re-plans under the lock and refuses a different plan
+ *   (`plan-changed`) before touching a host. No reviewed plan at all is refused
+ *   before anything is contacted. The only way past is `require-reviewed-plan:
+ *   false`, logged as a warning and in the summary. The comment is then marked
+ *   applied or apply-failed with a link to the run.
+ *
+ * Outside a GitHub Actions event (no GITHUB_EVENT_NAME: the CLI, a local run)
+ * there is no pull request to read and no gate; the CLI has no such inputs.
+ */
+
+
+
+
+
+
+
+
+
+/**
+ * Commands whose apply carries a reviewable plan (and a plan hash). Their plan
+ * gets a comment; their apply is gated. preflight, verify-ha and unlock change
+ * nothing that a plan describes.
+ */
+const REVIEWED_COMMANDS = ['provision', 'deploy-db', 'recover', 'deploy-lb', 'migrate-storage'];
+async function runWithGitHub(request, settings, deps) {
+    const run = runContextFrom(deps.env, deps.readFile);
+    // A real runner always names the event; without one this is not a workflow run.
+    if (!run || !run.eventName || !REVIEWED_COMMANDS.includes(request.command))
+        return deps.execute(request);
+    const key = { environment: request.environment, command: request.command, inventory: normalizeInventory(request.inventoryPath) };
+    const port = () => (deps.port ?? createOctokitPort)({ token: settings.token, repository: run.repository, apiUrl: run.apiUrl });
+    return request.mode === 'plan' ? planOnPullRequest(request, settings, deps, run, key, port) : applyReviewed(request, settings, deps, run, key, port);
+}
+function apiFailure(error) {
+    return error instanceof GitHubApiError ? `${error.message}. ${error.hint}` : error instanceof Error ? error.message : String(error);
+}
+function withSection(report, title, markdown) {
+    return { ...report, sections: [...(report.sections ?? []), { title, markdown }] };
+}
+// ---------------------------------------------------------------------------
+// Plan: the sticky comment
+async function planOnPullRequest(request, settings, deps, run, key, port) {
+    const report = await deps.execute(request);
+    if (!settings.comment || run.pullRequest === undefined)
+        return report;
+    if (run.readOnlyBecause) {
+        deps.notice(`lms-ha plan comment skipped: ${run.readOnlyBecause}, so GitHub gives this run a read-only token. The plan is in the job summary; a maintainer can push the branch to this repository to get a reviewable plan comment.`);
+        return report;
+    }
+    if (!settings.token) {
+        return withError(report, new DeployError('invalid-input', 'input "comment" is true but github-token is empty: the plan comment cannot be posted, so this plan cannot be reviewed.', {
+            hint: 'Leave github-token at its default (${{ github.token }}) and give the job `permissions: { pull-requests: write }`.',
+        }));
+    }
+    const error = runError(report);
+    const failed = report.error !== undefined || report.plan === undefined || !report.planHash;
+    const planMarkdown = failed
+        ? deps.redactor.redact(`The plan stopped${error?.host ? ` on ${error.host}` : ''}${failureReason(report) ? ` (${markdown_code(failureReason(report))})` : ''}:\n\n` +
+            '```text\n' + `${error?.message ?? 'no plan was produced'}${error?.hint ? `\n\n${error.hint}` : ''}`.replace(/```/g, "'''") + '\n```\n')
+        : renderCommentPlan(report.plan, deps.redactor);
+    try {
+        const result = await upsertPlanComment(port(), run.pullRequest, { key, planHash: failed ? '' : report.planHash, planMarkdown, ...(failed ? {} : { changes: report.plan.changes.length }), runUrl: run.runUrl }, failed ? 'plan-failed' : 'planned', failed ? { runUrl: run.runUrl, ...(error ? { message: deps.redactor.redact(error.message.split('\n', 1)[0]) } : {}) } : {});
+        for (const w of result.warnings)
+            deps.logger.warn(w);
+        deps.logger.info(`plan comment ${result.action}: ${result.comment.url}`);
+        return withSection(report, 'Pull request comment', `Plan comment ${result.action}: ${result.comment.url}`);
+    }
+    catch (thrown) {
+        // A plan nobody can review is of no use to apply: the run fails and says which permission is missing.
+        const message = deps.redactor.redact(apiFailure(thrown));
+        if (report.error) {
+            deps.logger.warn(`the plan comment was not updated: ${message}`);
+            return report;
+        }
+        return withError(report, new DeployError('invalid-input', `the plan comment could not be posted on pull request #${run.pullRequest}: ${message}`, {
+            hint: thrown instanceof GitHubApiError && thrown.status === 403 ? 'Add to the job: permissions: { contents: read, pull-requests: write }.' : 'Re-run the job; apply refuses a plan that has no comment.',
+        }));
+    }
+}
+function withError(report, error) {
+    return { ...report, error };
+}
+// ---------------------------------------------------------------------------
+// Apply: only what was reviewed
+async function applyReviewed(request, settings, deps, run, key, port) {
+    const base = { command: request.command, mode: request.mode, environment: request.environment };
+    if (request.expectedPlanHash) {
+        // Reviewed elsewhere (a manual plan run): the engine compares; nothing to look up or mark.
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `Applied only the plan with the hash given in the plan-hash input (${markdown_code(request.expectedPlanHash)}).`);
+    }
+    if (!settings.requireReviewedPlan) {
+        const warning = `require-reviewed-plan is false: ${request.command} on ${request.environment} is applied WITHOUT a reviewed plan. ` +
+            'The environment approval is the only gate; turn the input back on after the emergency.';
+        deps.logger.warn(warning);
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `> [!WARNING]\n> ${warning}`);
+    }
+    if (!settings.token) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', 'apply needs the reviewed plan, but github-token is empty, so the pull request comment cannot be read. Nothing was contacted.', {
+                hint: 'Leave github-token at its default (${{ github.token }}) with `permissions: { pull-requests: write }`, or pass the reviewed hash as plan-hash.',
+            }),
+        };
+    }
+    let lookup;
+    try {
+        lookup = await reviewedPlanForRun(port(), run, key);
+    }
+    catch (thrown) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', `could not read the reviewed plan: ${deps.redactor.redact(apiFailure(thrown))}. Nothing was contacted.`, {
+                hint: 'Apply fails closed when it cannot prove what was reviewed. Fix the permission named above (the job needs `permissions: { pull-requests: write }`) and re-run.',
+            }),
+        };
+    }
+    try {
+        checkReviewedPlan(lookup.reviewed, lookup.reviewed?.planHash ?? '', key, lookup.where);
+    }
+    catch (refusal) {
+        return { ...base, error: toDeployError(refusal) };
+    }
+    const reviewed = lookup.reviewed;
+    deps.logger.info(`reviewed plan ${reviewed.planHash.slice(0, 12)} found on ${lookup.where}: ${reviewed.url}`);
+    let report = await deps.execute({ ...request, expectedPlanHash: reviewed.planHash });
+    report = withSection(report, 'Reviewed plan', `Reviewed on ${lookup.where}: ${reviewed.url} (plan hash ${markdown_code(reviewed.planHash)}).`);
+    const reason = failureReason(report);
+    if (reason === 'plan-changed' && report.plan) {
+        report = withSection(report, 'Reviewed plan → this plan', planDiff(planTextOf(reviewed.body) ?? '', renderCommentPlan(report.plan, deps.redactor)));
+    }
+    const ok = runStatus(report) === 'ok';
+    const detail = {
+        runUrl: run.runUrl,
+        ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]) }),
+    };
+    try {
+        const marked = await markPlanComment(port(), lookup.pr, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
+        if (marked)
+            deps.logger.info(`plan comment marked ${ok ? 'applied' : 'apply-failed'}: ${marked.url}`);
+    }
+    catch (thrown) {
+        deps.logger.warn(`the plan comment was not marked ${ok ? 'applied' : 'apply-failed'}: ${deps.redactor.redact(apiFailure(thrown))}`);
+    }
+    return report;
+}
+/** The reviewed plan text against the fresh one, as a unified diff (bounded: it goes to the job summary). */
+function planDiff(reviewed, fresh, maxChars = 60_000) {
+    const patch = createTwoFilesPatch('reviewed plan (pull request comment)', 'plan now', reviewed, fresh, '', '', { context: 3 })
+        .split('\n')
+        .filter((line, i) => !(i < 2 && (line.startsWith('Index:') || line.startsWith('===='))))
+        .join('\n');
+    const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
+    return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;
+}
+
+;// CONCATENATED MODULE: ./src/github/health-issue.ts
+
+const HEALTH_LABEL = 'lms-ha-health';
+const HEALTH_MARKER = 'lms-ha-health';
+// ---------------------------------------------------------------------------
+// Pure
+function buildHealthMarker(environment) {
+    return writeMarker(HEALTH_MARKER, { environment });
+}
+function parseHealthMarker(body) {
+    const raw = readMarker(body, HEALTH_MARKER);
+    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
+}
+function healthIssueTitle(environment) {
+    return `verify-ha failing: ${environment}`;
+}
+/** The open health issues of one environment, oldest first. */
+function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
+    return issues
+        .filter((i) => i.state === 'open' && i.labels.includes(label))
+        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
+        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
+}
+/** What to do, given this run's result and the environment's open health issues (oldest first). */
+function decideHealthAction(passed, openIssues) {
+    const [issue, ...duplicates] = openIssues;
+    if (!issue)
+        return passed ? { kind: 'noop' } : { kind: 'create' };
+    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
+}
+function runLink(o) {
+    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
+}
+function health_issue_fit(report, room, runUrl) {
+    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
+        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
+}
+/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
+function renderHealthIssueBody(o, since) {
+    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
+    const top = `${buildHealthMarker(o.environment)}\n` +
+        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
+        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
+        (since ? ` Failing since ${since}.` : '') +
+        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
+        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
+        `### Failing checks\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderFailureComment(o) {
+    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
+    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderRecoveryComment(o) {
+    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
+}
+// ---------------------------------------------------------------------------
+// Port calls
+/**
+ * Opens, updates or closes the health issue of `outcome.environment`.
+ * Scheduled runs of one environment should not overlap (the verify workflow
+ * has a concurrency group per environment); if two ever did and both opened
+ * an issue, the next run keeps the oldest and closes the other.
+ */
+async function reportHealth(port, outcome, label = HEALTH_LABEL) {
+    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
+    const decision = decideHealthAction(outcome.passed, open);
+    const warnings = [];
+    switch (decision.kind) {
+        case 'noop':
+            return { action: 'noop', duplicatesClosed: [], warnings };
+        case 'create': {
+            const issue = await port.createIssue({
+                title: healthIssueTitle(outcome.environment),
+                body: renderHealthIssueBody(outcome),
+                labels: [label],
+            });
+            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
+            if (!issue.labels.includes(label)) {
+                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
+                    'the token needs `issues: write`.');
+            }
+            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
+        }
+        case 'update': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderFailureComment(outcome));
+            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+        case 'close': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderRecoveryComment(outcome));
+            await port.closeIssue(issue.number, 'completed');
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+    }
+}
+async function closeDuplicates(port, duplicates, kept) {
+    for (const d of duplicates) {
+        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
+        await port.closeIssue(d.number, 'not_planned');
+    }
+    return duplicates.map((d) => d.number);
+}
+
 ;// CONCATENATED MODULE: ./src/github/scheduled-health.ts
 /**
  * Scheduled mode: after a verify-ha run with the `issue` input, keep the
@@ -101489,6 +102274,10 @@ class ActionsReporter {
             this.core.info(`Warning: ${text}`);
         }
     }
+    /** Something to know that is not a problem (a fork's plan posted no comment): a notice annotation. */
+    notice(message) {
+        this.core.notice(this.redactor.redact(message));
+    }
     debug(message, host) {
         this.core.debug(this.redactor.redact(prefixed(message, host)));
     }
@@ -101579,33 +102368,42 @@ class ActionsReporter {
 
 
 
+
+
 /**
- * The action front (actions/typescript-action's shape): read the inputs, run,
- * report. Every failure ends as outputs + annotations + setFailed, never as an
- * uncaught stack trace.
+ * The action front (actions/typescript-action's shape): read the inputs, run
+ * with the GitHub side (plan comment, reviewed-plan gate), report. Every
+ * failure ends as outputs + annotations + setFailed, never as an uncaught
+ * stack trace.
  */
 async function run(env = process.env) {
     const reporter = new ActionsReporter();
+    const github = readGitHubInputs();
     let report;
     try {
         const request = readActionInputs(env);
-        report = await executeRun(request, {
+        const deps = { logger: reporter, redactor: reporter.redactor, registerSecret: (value) => reporter.registerSecret(value) };
+        report = await runWithGitHub(request, github, {
+            execute: (r) => executeRun(r, deps),
             logger: reporter,
+            notice: (message) => reporter.notice(message),
             redactor: reporter.redactor,
-            registerSecret: (value) => reporter.registerSecret(value),
+            env,
         });
     }
     catch (error) {
         const failure = toDeployError(error);
+        // Name the command that was asked for (when it is one), so a refused input still reaches its health issue.
+        const asked = rawCommandInput();
         report = {
-            command: 'preflight',
-            mode: 'plan',
+            command: COMMANDS.includes(asked) ? asked : '(invalid command)',
+            mode: env['INPUT_MODE'] === 'apply' ? 'apply' : 'plan',
             environment: env['INPUT_ENVIRONMENT'] ?? '',
             error: failure instanceof DeployError ? failure : undefined,
         };
     }
     // Scheduled verify-ha: keep the environment's health issue in step (never changes the result).
-    const health = await reportScheduledHealth(report, readGitHubInputs(), { logger: reporter, redactor: reporter.redactor, env });
+    const health = await reportScheduledHealth(report, github, { logger: reporter, redactor: reporter.redactor, env });
     if (health?.issue) {
         report.sections = [...(report.sections ?? []), { title: 'Health issue', markdown: `#${health.issue.number} ${health.action}: ${health.issue.url}` }];
     }

@@ -17,12 +17,12 @@ import type { RunRequest } from './request.js';
 import type { RemoteHost } from './ssh/types.js';
 import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import type { CommandContext, CommandRunner } from './commands/context.js';
-import { preflight, runPreflight } from './commands/preflight.js';
-import { verifyHa } from './commands/verify-ha.js';
-import { deployDb, deployDbToleratesPreflight } from './commands/deploy-db.js';
-import { deployLb } from './commands/deploy-lb.js';
-import { migrateStorage } from './commands/migrate-storage.js';
-import { recover, recoverToleratesPreflight } from './commands/recover.js';
+import { preflight, runPreflight } from './commands/preflight/preflight.js';
+import { verifyHa } from './commands/verify-ha/verify-ha.js';
+import { deployDb, deployDbToleratesPreflight } from './commands/deploy-db/deploy-db.js';
+import { deployLb } from './commands/deploy-lb/deploy-lb.js';
+import { migrateStorage } from './commands/migrate-storage/migrate-storage.js';
+import { recover, recoverToleratesPreflight } from './commands/recover/recover.js';
 import { provision } from './commands/provision/index.js';
 
 /** Commands available in this version; the others say so instead of pretending. */
@@ -41,6 +41,11 @@ const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
     return { checks: context.preflightChecks };
   },
 };
+
+/** The commands this version runs (the others are named but refused as not built). */
+export function builtCommands(): string[] {
+  return Object.keys(COMMAND_RUNNERS);
+}
 
 export interface RunDeps {
   logger: Logger;

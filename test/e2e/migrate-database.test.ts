@@ -124,7 +124,7 @@ beforeAll(async () => {
 // import on db1 waiting for its end of input (not reproduced since, in 70 applies
 // with that run's bundle). The import now gets its end of input when the dump's
 // output ends, and every way the step could wait forever is bounded and stops
-// both processes (runStep and StreamLimits in src/commands/migrate-storage-database.ts).
+// both processes (runStep and StreamLimits in src/commands/migrate-storage/database.ts).
 describe('migrate-storage: a single-server database into Galera', () => {
   it('plans nothing and refuses while tables cannot be replicated, naming each one', async () => {
     const r = await run('migrate-storage', 'plan');

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
+import { fileChange, sha256 } from '../../operations/file.js';
 import type { Provision } from '../../inventory/environment.js';
 import {
   DEB_FILE_NAME,
@@ -61,21 +62,14 @@ export function readPushDirectory(directory: string, cwd = process.cwd()): PushD
 const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
 
 function sourcesChange(host: string, content: string, have: ProvisionFacts['files'][string], why: string): PlannedChange | null {
-  if (have && have.content === content && have.mode === 0o644) return null;
-  return {
-    kind: 'file',
-    id: changeId('file', host, LMS_HA_SOURCES_PATH),
-    host,
-    summary: `${have ? 'update' : 'write'} ${LMS_HA_SOURCES_PATH} (${why})`,
-    path: LMS_HA_SOURCES_PATH,
-    before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
-    after: { content, mode: 0o644, owner: 'root', group: 'root' },
-    sensitive: false,
+  const existing = have ? { ...have, sha256: sha256(have.content) } : null;
+  return fileChange(host, { path: LMS_HA_SOURCES_PATH, content, mode: 0o644, owner: 'root', group: 'root' }, existing, {
+    why,
     apply: async (ctx) => {
       await ctx.host.writeFile(LMS_HA_SOURCES_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
       await ctx.host.run(aptUpdate, { purpose: 'read the new package sources (apt-get update)', timeoutMs: 10 * 60_000 });
     },
-  };
+  });
 }
 
 function pushChange(host: string, push: PushDirectory, facts: ProvisionFacts): PlannedChange | null {

@@ -8,7 +8,10 @@ import { isIP } from 'node:net';
 import { changeId, type ApplyFn, type PlannedChange } from '../../engine/change.js';
 import { createPlan, type Plan, type HostFacts as PlanHostFacts } from '../../engine/plan.js';
 import type { Environment, Host } from '../../inventory/index.js';
-import { shellQuote } from '../../ssh/quote.js';
+import { fileChange, sha256, type ExistingFile } from '../../operations/file.js';
+import { directoryChange } from '../../operations/directory.js';
+import { installPhase, packageChange } from '../../operations/packages.js';
+import { serviceChange } from '../../operations/service.js';
 import { HOSTS_FILE_PATH, renderHostsFile, shadowingLines, type HostsEntry } from '../../components/hosts-file/index.js';
 import { accessModel, unaddressable } from '../../components/nftables/access.js';
 import {
@@ -88,71 +91,31 @@ export function firewallModelFor(environment: Environment, host: Host): Firewall
   };
 }
 
-interface WantedFile {
-  path: string;
-  content: string;
-  mode: number;
+/** The operations layer compares digests; provision reads its few small files whole. */
+function existing(have: FileFact | null | undefined): ExistingFile | null {
+  return have ? { ...have, sha256: sha256(have.content) } : null;
 }
 
-function matches(want: WantedFile, have: FileFact | null | undefined): boolean {
-  return !!have && have.content === want.content && have.mode === want.mode && have.owner === 'root' && have.group === 'root';
+function rootFile(host: string, path: string, content: string, have: FileFact | null | undefined, why: string, apply?: ApplyFn): PlannedChange | null {
+  return fileChange(host, { path, content, mode: 0o644, owner: 'root', group: 'root' }, existing(have), { why, ...(apply ? { apply } : {}) });
 }
 
-function fileChange(host: string, want: WantedFile, have: FileFact | null | undefined, why: string, apply?: ApplyFn): PlannedChange | null {
-  if (matches(want, have)) return null;
-  const meta = { mode: want.mode, owner: 'root', group: 'root' };
-  return {
-    kind: 'file',
-    id: changeId('file', host, want.path),
-    host,
-    summary: `${have ? 'update' : 'write'} ${want.path} (${why})`,
-    path: want.path,
-    before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
-    after: { content: want.content, ...meta },
-    sensitive: false,
-    apply: apply ?? (async (ctx) => ctx.host.writeFile(want.path, want.content, meta)),
-  };
+/** Time sync is needed on a machine or VM with no daemon active; a container's clock is the machine's. */
+function needsTimeSync(facts: ProvisionFacts): boolean {
+  return facts.container === 'none' && !TIME_SYNC_UNITS.some((u) => facts.timeSync[u] === 'active');
 }
 
-function commandChange(
-  kind: 'service' | 'package' | 'directory',
-  host: string,
-  target: string,
-  summary: string,
-  command: string,
-  extra: Record<string, unknown>,
-): PlannedChange {
-  return {
-    kind,
-    id: changeId(kind, host, target, String(extra['action'] ?? '')),
-    host,
-    summary,
-    ...extra,
-    apply: async (ctx) => {
-      await ctx.host.run(command, { purpose: summary, timeoutMs: 15 * 60_000 });
-    },
-  } as PlannedChange;
-}
-
-const APT_INSTALL = (pkgs: string[]) =>
-  `export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold ${pkgs.map(shellQuote).join(' ')}`;
-
-function packageChange(host: string, pkg: string, why: string): PlannedChange {
-  return commandChange('package', host, pkg, `install ${pkg} (${why})`, APT_INSTALL([pkg]), { name: pkg, from: null, to: 'candidate from the package sources' });
+/** Packages a host lacks for what provision sets up on it. */
+function missingPackages(environment: Environment, facts: ProvisionFacts): string[] {
+  const pkgs: string[] = [];
+  if (needsTimeSync(facts) && facts.packages['systemd-timesyncd'] === undefined) pkgs.push('systemd-timesyncd');
+  if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined) pkgs.push('nftables');
+  return pkgs;
 }
 
 function timeChanges(host: string, facts: ProvisionFacts): PlannedChange[] {
-  if (facts.container !== 'none') return [];
-  if (TIME_SYNC_UNITS.some((u) => facts.timeSync[u] === 'active')) return [];
-  const changes: PlannedChange[] = [];
-  if (facts.packages['systemd-timesyncd'] === undefined) changes.push(packageChange(host, 'systemd-timesyncd', 'keeps the clock in sync'));
-  changes.push(
-    commandChange('service', host, 'systemd-timesyncd', 'enable and start systemd-timesyncd (no time sync service was active)', 'systemctl enable --now systemd-timesyncd', {
-      unit: 'systemd-timesyncd',
-      action: 'start',
-    }),
-  );
-  return changes;
+  if (!needsTimeSync(facts)) return [];
+  return [serviceChange(host, 'systemd-timesyncd', 'start', 'enable and start systemd-timesyncd (no time sync service was active)', 'systemctl enable --now systemd-timesyncd')];
 }
 
 function firewallChanges(environment: Environment, host: Host, facts: ProvisionFacts, options: ProvisionPlanOptions): { changes: PlannedChange[]; model: FirewallModel; text: string } {
@@ -161,20 +124,13 @@ function firewallChanges(environment: Environment, host: Host, facts: ProvisionF
   const ssh = sshRules(model).join('; ') || `nothing closes tcp ${model.sshPort}`;
   const changes: PlannedChange[] = [];
   const name = host.name;
-  if (facts.packages['nftables'] === undefined) changes.push(packageChange(name, 'nftables', 'the firewall'));
   for (const dir of ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d']) {
-    if (!facts.dirs[dir]) {
-      changes.push(
-        commandChange('directory', name, dir, `create ${dir}`, `install -d -m 0755 -o root -g root ${shellQuote(dir)}`, {
-          path: dir,
-          before: null,
-          after: { mode: 0o755, owner: 'root', group: 'root' },
-        }),
-      );
-    }
+    // Existing ones are left as they are (a package may own them).
+    const change = directoryChange(name, dir, facts.dirs[dir] ? { mode: 0o755, owner: 'root', group: 'root' } : null, 'the firewall\'s files', { onlyIfAbsent: true });
+    if (change) changes.push(change);
   }
   const table = `inet ${FIREWALL_NFT_TABLE}`;
-  const nft = fileChange(name, { path: FIREWALL_NFT_PATH, content: text, mode: 0o644 }, facts.files[FIREWALL_NFT_PATH], `table ${table}, loaded with the lock-out guard`, options.guardedLoad(text, ssh));
+  const nft = rootFile(name, FIREWALL_NFT_PATH, text, facts.files[FIREWALL_NFT_PATH], `table ${table}, loaded with the lock-out guard`, options.guardedLoad(text, ssh));
   if (nft) changes.push(nft);
   else if (!(facts.nftTables ?? []).includes(table)) {
     changes.push({
@@ -187,17 +143,12 @@ function firewallChanges(environment: Environment, host: Host, facts: ProvisionF
       apply: options.guardedLoad(text, ssh),
     });
   }
-  const unit = fileChange(name, { path: FIREWALL_UNIT_PATH, content: renderFirewallUnit(), mode: 0o644 }, facts.files[FIREWALL_UNIT_PATH], 'loads the table at boot');
-  const dropIn = fileChange(name, { path: FIREWALL_DROP_IN_PATH, content: renderFirewallDropIn(), mode: 0o644 }, facts.files[FIREWALL_DROP_IN_PATH], 'loads it again after nftables.service flushes the ruleset');
+  const unit = rootFile(name, FIREWALL_UNIT_PATH, renderFirewallUnit(), facts.files[FIREWALL_UNIT_PATH], 'loads the table at boot');
+  const dropIn = rootFile(name, FIREWALL_DROP_IN_PATH, renderFirewallDropIn(), facts.files[FIREWALL_DROP_IN_PATH], 'loads it again after nftables.service flushes the ruleset');
   if (unit) changes.push(unit);
   if (dropIn) changes.push(dropIn);
   if (unit || dropIn || facts.firewallUnitEnabled !== 'enabled') {
-    changes.push(
-      commandChange('service', name, FIREWALL_UNIT, `enable ${FIREWALL_UNIT} (loads the table at boot)`, `systemctl daemon-reload && systemctl enable ${FIREWALL_UNIT}`, {
-        unit: FIREWALL_UNIT,
-        action: 'enable',
-      }),
-    );
+    changes.push(serviceChange(name, FIREWALL_UNIT, 'enable', `enable ${FIREWALL_UNIT} (loads the table at boot)`, `systemctl daemon-reload && systemctl enable ${FIREWALL_UNIT}`));
   }
   return { changes, model, text };
 }
@@ -218,10 +169,15 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
     );
   }
 
+  // Phases across all hosts, so every host has its package sources before the one install phase runs.
+  const sources: PlannedChange[] = [];
+  const hostsFiles: PlannedChange[] = [];
+  const time: PlannedChange[] = [];
+  const walls: PlannedChange[] = [];
+  const installs = new Map<string, string[]>();
   for (const host of hosts) {
     const facts = g.facts.get(host.name)!;
-    // Sources first: the installs below (and every later command's) come from them.
-    changes.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
+    sources.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
     const current = facts.hostsFile ?? '';
     let wantedHosts: string;
     try {
@@ -234,13 +190,16 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
       warnings.push(`${host.name}: /etc/hosts line ${s.line} maps ${s.name} to ${s.address}, before the managed block's ${s.wanted}; the resolver takes the first match. Remove or fix that line.`);
     }
     if (wantedHosts !== current) {
-      const change = fileChange(host.name, { path: HOSTS_FILE_PATH, content: wantedHosts, mode: 0o644 }, facts.hostsFile === null ? null : { content: current, mode: 0o644, owner: 'root', group: 'root' }, 'the inventory\'s hosts and the VIP; the rest of the file kept');
-      if (change) changes.push(change);
+      const have = facts.hostsFile === null ? null : { content: current, mode: 0o644, owner: 'root', group: 'root' };
+      const change = rootFile(host.name, HOSTS_FILE_PATH, wantedHosts, have, 'the inventory\'s hosts and the VIP; the rest of the file kept');
+      if (change) hostsFiles.push(change);
     }
-    changes.push(...timeChanges(host.name, facts));
+    const missing = missingPackages(environment, facts);
+    if (missing.length > 0) installs.set(host.name, missing);
+    time.push(...timeChanges(host.name, facts));
     if (environment.provision.firewall.enabled) {
       const fw = firewallChanges(environment, host, facts, options);
-      changes.push(...fw.changes);
+      walls.push(...fw.changes);
       firewall.push(...firewallRows(fw.model));
       nftables.set(host.name, fw.text);
       const client = g.sshClients.get(host.name);
@@ -256,12 +215,15 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
       address: host.address,
       roles: [...host.roles],
       facts: {
-        nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
         packages: environment.provision.packages.source === 'push' ? `pushed (${g.push?.packages.length ?? 0} .deb)` : environment.provision.packages.source,
+        nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
         time: facts.container !== 'none' ? `container (${facts.container})` : TIME_SYNC_UNITS.filter((u) => facts.timeSync[u] === 'active').join(', ') || 'no sync',
       },
     });
   }
+  const phase = installPhase(installs);
+  const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
+  changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
   const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
   return { plan, firewall, nftables };
 }

@@ -6,6 +6,8 @@
 import { DeployError } from '../../errors.js';
 import type { Logger } from '../../report/log.js';
 import type { RemoteHost } from '../../ssh/types.js';
+import { aptInstall } from '../../operations/packages.js';
+import { startService } from '../../operations/service.js';
 import { parseWsrepStatus, rollingWaitReason, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
 
 /** The node's wsrep status, or null when mariadb does not answer. */
@@ -86,24 +88,21 @@ export function syncedWithSize(size: number): (s: NodeStatus | null) => string |
 
 /** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
 export async function installGaleraPackages(host: RemoteHost, packages: string[], logger: Logger): Promise<void> {
-  logger.info(`installing ${packages.join(' ')}`, host.name);
-  const cmd = [
-    'set -e',
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update -q',
-    // --allow-downgrades: a pin (apt-pin.ts) below the installed version is a reviewed downgrade.
-    `apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
+  await aptInstall(host, packages, logger, {
+    // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+    allowDowngrades: true,
     // The package starts mariadb at once on its default config: it must not
     // stay up before the Galera config is written.
-    'systemctl stop mariadb',
-  ].join('\n');
-  const r = await host.run(cmd, { purpose: 'install MariaDB Galera packages', timeoutMs: 15 * 60_000, allowFailure: true });
-  if (r.code !== 0) {
-    throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-      host: host.name,
-      hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-    });
-  }
+    then: ['systemctl stop mariadb'],
+  });
+}
+
+/**
+ * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
+ * returns once it listens on `port`; the caller then waits for Synced.
+ */
+export async function startMariadb(host: RemoteHost, command: string, port: number, options: { purpose: string; timeoutMs: number; logger?: Logger }): Promise<void> {
+  await startService(host, command, { unit: 'mariadb', port }, options);
 }
 
 /** Cluster state UUIDs of all nodes agree and each sees `size` members. */

@@ -65,6 +65,9 @@ export interface BrickMountFact {
  *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
  *   value upstream's own `virt` option group uses for VM images on replica 3.
  */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+export const GLUSTERD_PORT = 24007;
+
 export const DEFAULT_VOLUME_OPTIONS: Readonly<Record<string, string>> = {
   'cluster.quorum-type': 'auto',
   'cluster.server-quorum-type': 'server',

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb.js';
+import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb/deploy-lb.js';
 import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
 import { planToJson, renderPlanMarkdown, type Plan } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { renderPlanText } from '../../../src/report/console-reporter.js';
 import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
 import { KEEPALIVED_CONFIG_PATH } from '../../../src/components/keepalived/index.js';
-import { proxysqlModelFor } from '../../../src/commands/deploy-lb.js';
+import { proxysqlModelFor } from '../../../src/commands/deploy-lb/deploy-lb.js';
 import { mysqlNativePasswordHash } from '../../../src/components/proxysql/index.js';
 import { ALL_SECRET_FORMS, DB, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
 
@@ -374,6 +374,26 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
     expect(fetched).toBe(1);
   });
 
+  it('converges on the first apply when the admin port opens 600 ms after the start returns (ProxySQL 2.7.1 is Type=forking)', async () => {
+    const platform = proxysqlPlatform();
+    platform.proxysqlAdminDelayMs = 600;
+    const runner = createDeployLb({ fetchPackage: async () => Buffer.from('fake proxysql deb') });
+    const { report } = await run(platform, 'apply', text, runner);
+    expect(report.apply?.error?.message).toBeUndefined();
+    expect(report.apply!.status).toBe('ok');
+    for (const h of LB) {
+      const sent = platform.sent.filter((s) => s.host === h).map((s) => s.command);
+      const started = sent.indexOf('systemctl start proxysql');
+      const probe = `systemctl is-active proxysql || true; ss -Hltn 'sport = :6032'`;
+      const firstAdminSql = sent.findIndex((c, i) => i > started && c.includes('--defaults-extra-file="$cred"'));
+      // Started, then asked until the port listened, and only then talked to.
+      expect(started).toBeGreaterThan(-1);
+      expect(sent.slice(started + 1, firstAdminSql).every((c) => c === probe)).toBe(true);
+      expect(sent.slice(started + 1, firstAdminSql).length).toBeGreaterThan(1);
+      expect(platform.host(h).proxysqlLive.size).toBe(5);
+    }
+  });
+
   it('re-applies only the admin section that drifted', async () => {
     const platform = proxysqlPlatform();
     const runner = createDeployLb({ fetchPackage: async () => Buffer.from('fake proxysql deb') });
@@ -395,7 +415,7 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
 
   it('refuses a download whose sha256 is not the pinned one', async () => {
     const platform = proxysqlPlatform();
-    const { fetchPinnedPackage } = await import('../../../src/commands/deploy-lb.js');
+    const { fetchPinnedPackage } = await import('../../../src/commands/deploy-lb/deploy-lb.js');
     expect(typeof fetchPinnedPackage).toBe('function');
     const runner = createDeployLb({
       fetchPackage: async () => {

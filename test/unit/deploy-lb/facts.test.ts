@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hostStateScript, parseHostState, type HostStateQuery } from '../../../src/commands/deploy-lb-facts.js';
-import { accountFactsSql, parseAccountFacts, proxysqlAdminScript } from '../../../src/commands/deploy-lb.js';
+import { hostStateScript, parseHostState, type HostStateQuery } from '../../../src/commands/deploy-lb/facts.js';
+import { accountFactsSql, parseAccountFacts, proxysqlAdminScript } from '../../../src/commands/deploy-lb/deploy-lb.js';
 
 describe('deploy-lb facts', () => {
   it('parses what the tools print, including units that do not exist and removed packages', () => {

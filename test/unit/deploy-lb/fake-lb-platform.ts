@@ -103,6 +103,11 @@ export class FakePlatform {
   monitor: Record<string, string> = {};
   /** Make `haproxy -c` fail. */
   haproxyRejects = false;
+  /**
+   * How long after `systemctl start proxysql` returns its admin port opens:
+   * the unit is Type=forking, and a real ProxySQL 2.7.1 took 0.6 s.
+   */
+  proxysqlAdminDelayMs = 0;
 
   constructor() {
     for (const n of [...DB, ...LB]) this.hosts.set(n, new FakeHost(n, ADDRESS[n]!, this));
@@ -146,6 +151,8 @@ export class FakeHost implements RemoteHost {
   holdsVip = false;
   /** Make `keepalived -t` fail. */
   keepalivedRejects = false;
+  /** When proxysql was last started (its admin port opens proxysqlAdminDelayMs later). */
+  proxysqlStartedAt = 0;
 
   constructor(
     readonly name: string,
@@ -233,6 +240,11 @@ export class FakeHost implements RemoteHost {
       const f = this.files.get(m[1]!);
       return ok(f ? `${createHash('sha256').update(f.content).digest('hex')}\n` : '');
     }
+    if ((m = /^systemctl is-active (\S+) \|\| true(?:; ss -Hltn 'sport = :(\d+)')?$/.exec(command))) {
+      const state = this.units[m[1]!]?.active ?? 'inactive';
+      const listening = m[2] !== undefined && state === 'active' && (m[1] !== 'proxysql' || this.proxysqlAdminOpen());
+      return ok(`${state}\n${listening ? `LISTEN 0      128        127.0.0.1:${m[2]}       0.0.0.0:*\n` : ''}`);
+    }
     if (command.startsWith('systemctl ')) {
       for (const part of command.split(' && ')) this.systemctl(part.trim());
       return ok('');
@@ -256,6 +268,7 @@ export class FakeHost implements RemoteHost {
       case 'restart':
       case 'reload-or-restart':
         u.active = 'active';
+        if (unit === 'proxysql') this.proxysqlStartedAt = Date.now();
         if (unit === 'lms-ha-clustercheck-firewall.service') {
           if (!this.files.has('/etc/lms-ha/clustercheck.nft') || !this.packages['nftables']) throw new Error(`${this.name}: nft -f of a missing file or without nft`);
           this.fenceLoaded = true;
@@ -267,6 +280,10 @@ export class FakeHost implements RemoteHost {
       default:
         throw new Error(`fake host ${this.name}: unexpected ${cmd}`);
     }
+  }
+
+  private proxysqlAdminOpen(): boolean {
+    return Date.now() >= this.proxysqlStartedAt + this.platform.proxysqlAdminDelayMs;
   }
 
   private install(pkg: string): void {
@@ -368,7 +385,9 @@ export class FakeHost implements RemoteHost {
 
   /** The ProxySQL admin interface: login from the option file on stdin, then SELECTs or admin SQL. */
   private proxysqlAdmin_(stdin: string): RunResult {
-    if (this.units['proxysql']?.active !== 'active') return { code: 1, stdout: '', stderr: "ERROR 2002 (HY000): Can't connect to MySQL server on '127.0.0.1'" };
+    if (this.units['proxysql']?.active !== 'active' || !this.proxysqlAdminOpen()) {
+      return { code: 1, stdout: '', stderr: "ERROR 2002 (HY000): Can't connect to server on '127.0.0.1' (115)" };
+    }
     const lines = stdin.split('\n');
     const password = /^password="(.*)"$/.exec(lines[2] ?? '')?.[1];
     if (password !== this.proxysqlAdmin) return { code: 1, stdout: '', stderr: "ERROR 1045 (28000): ProxySQL Error: Access denied for user 'admin'" };

@@ -3,7 +3,7 @@ import { classifyCluster } from '../../../src/components/galera/cluster-state.js
 import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
 import { MARIADB_PIN_PATH, pinnedVersion, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
 import { parseGrastate, parseWsrepStatus, renderGaleraConfig } from '../../../src/components/galera/index.js';
-import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db.js';
+import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db/deploy-db.js';
 import type { CommandContext } from '../../../src/commands/context.js';
 import { loadInventory, resolveSecrets, selectEnvironment, type Host } from '../../../src/inventory/index.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';

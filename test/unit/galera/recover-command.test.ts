@@ -7,8 +7,8 @@ import {
   recoveryChanges,
   recoveryFactsScript,
   wsrepRecoverScript,
-} from '../../../src/commands/recover.js';
-import type { PreflightOutcome } from '../../../src/commands/preflight.js';
+} from '../../../src/commands/recover/recover.js';
+import type { PreflightOutcome } from '../../../src/commands/preflight/preflight.js';
 import type { RunRequest } from '../../../src/request.js';
 import { DeployError } from '../../../src/errors.js';
 import type { CheckResult } from '../../../src/check.js';

@@ -35,8 +35,12 @@ describe('provision plan', () => {
     const first = computeProvisionPlan(env(), gathered(() => bareFacts()), noGuard);
     const db1 = first.plan.changes.filter((c) => c.host === 'db1').map((c) => c.summary);
     expect(db1[0]).toMatch(/^update \/etc\/hosts/);
-    expect(db1).toContain('install systemd-timesyncd (keeps the clock in sync)');
-    expect(db1).toContain('install nftables (the firewall)');
+    expect(db1).toContain('install systemd-timesyncd');
+    expect(db1).toContain('install nftables');
+    // Phases across hosts: every /etc/hosts before any install, every install before the firewall.
+    const order = first.plan.changes.map((c) => c.kind === 'package' ? 'package' : c.summary.includes('/etc/hosts') ? 'hosts' : c.summary.includes('firewall.nft') ? 'firewall' : 'other');
+    expect(order.lastIndexOf('hosts')).toBeLessThan(order.indexOf('package'));
+    expect(order.lastIndexOf('package')).toBeLessThan(order.indexOf('firewall'));
     expect(db1.some((s) => s.startsWith('write /etc/lms-ha/firewall.nft'))).toBe(true);
     expect(first.firewall.filter((r) => r.host === 'db1').map((r) => r.what)).toEqual(['SSH', 'MariaDB', 'Galera replication', 'Galera IST + SST']);
 

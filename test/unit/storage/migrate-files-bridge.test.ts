@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateFiles, verifyCopy, type FilesSetting } from '../../../src/commands/migrate-storage-files.js';
+import { migrateFiles, verifyCopy, type FilesSetting } from '../../../src/commands/migrate-storage/files.js';
 import { DeployError } from '../../../src/errors.js';
 import type { GlusterStorage, Host } from '../../../src/inventory/index.js';
 import { MemoryLogger } from '../../../src/report/log.js';

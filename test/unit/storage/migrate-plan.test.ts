@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planDatabaseMigration, type DatabaseGathered, type DatabaseMigrationSetting } from '../../../src/commands/migrate-storage-database.js';
-import { planS3Migration, type S3Gathered, type S3MigrationSetting } from '../../../src/commands/migrate-storage-s3.js';
+import { planDatabaseMigration, type DatabaseGathered, type DatabaseMigrationSetting } from '../../../src/commands/migrate-storage/database.js';
+import { planS3Migration, type S3Gathered, type S3MigrationSetting } from '../../../src/commands/migrate-storage/s3.js';
 import { DeployError } from '../../../src/errors.js';
 import type { Host } from '../../../src/inventory/index.js';
 

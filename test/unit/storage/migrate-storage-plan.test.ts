@@ -10,8 +10,8 @@ import {
   storageFactsScript,
   type ClientHostFacts,
   type StorageHostFacts,
-} from '../../../src/commands/migrate-storage-gluster.js';
-import { planFiles, type FilesGathered, type FilesSetting } from '../../../src/commands/migrate-storage-files.js';
+} from '../../../src/commands/migrate-storage/gluster.js';
+import { planFiles, type FilesGathered, type FilesSetting } from '../../../src/commands/migrate-storage/files.js';
 import { compareManifests, type Manifest, type ManifestEntry } from '../../../src/components/migrate/index.js';
 import { FRESH_OPTIONS, POOL_LIST_XML, model3, volumeInfoXml } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runStep, type DatabaseMigrationSetting, type StreamLimits } from '../../../src/commands/migrate-storage-database.js';
+import { runStep, type DatabaseMigrationSetting, type StreamLimits } from '../../../src/commands/migrate-storage/database.js';
 import type { DumpStep } from '../../../src/components/migrate/database.js';
 import { DeployError } from '../../../src/errors.js';
 import type { Host } from '../../../src/inventory/index.js';

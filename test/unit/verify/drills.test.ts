@@ -11,9 +11,9 @@ import {
   probeScript,
   windowFigures,
   type ProbeEvent,
-} from '../../../src/commands/verify-ha-drills.js';
-import { verifyHa } from '../../../src/commands/verify-ha.js';
-import { gatherVerification } from '../../../src/commands/verify-ha.js';
+} from '../../../src/commands/verify-ha/drills.js';
+import { verifyHa } from '../../../src/commands/verify-ha/verify-ha.js';
+import { gatherVerification } from '../../../src/commands/verify-ha/verify-ha.js';
 import { fakeContext, healthyState } from './fake-platform.js';
 
 const env = { name: 'prod', protected: false };
@@ -171,7 +171,7 @@ describe('drills on the fake platform (orchestration)', () => {
   });
 
   it('a restore that does not bring the platform back is reported with what still fails', { timeout: 20_000 }, async () => {
-    const { DRILL_DEADLINES } = await import('../../../src/commands/verify-ha-drills.js');
+    const { DRILL_DEADLINES } = await import('../../../src/commands/verify-ha/drills.js');
     const saved = DRILL_DEADLINES.healthyMs;
     DRILL_DEADLINES.healthyMs = 1_000;
     try {

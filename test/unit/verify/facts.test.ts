@@ -13,7 +13,7 @@ import {
   parseGlusterClientFacts,
   parseLbFacts,
   withCredentialsFile,
-} from '../../../src/commands/verify-ha-facts.js';
+} from '../../../src/commands/verify-ha/facts.js';
 import { wrapCommand } from '../../../src/ssh/quote.js';
 
 const scripts = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../src/check.js';
-import { healthReportMarkdown, verifyHa } from '../../../src/commands/verify-ha.js';
+import { healthReportMarkdown, verifyHa } from '../../../src/commands/verify-ha/verify-ha.js';
 import { DB, INVENTORY, PROXYSQL_INVENTORY, fakeContext, healthyState, type PlatformState } from './fake-platform.js';
 
 async function verify(state: PlatformState, inventory = INVENTORY) {

@@ -21,12 +21,12 @@
  * writer with open streams (RemoteHost.spawn) and pipes one into the other
  * through the runner: nothing is written to disk on the runner or the hosts.
  */
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import { hostsWithRole, type Host } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import type { RemoteHost, RemoteProcess, RunResult } from '../ssh/types.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import { hostsWithRole, type Host } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import type { RemoteHost, RemoteProcess, RunResult } from '../../ssh/types.js';
 import {
   checksumScript,
   classifyTables,
@@ -54,11 +54,11 @@ import {
   type SourceConnection,
   type TableChecksum,
   type TableInfo,
-} from '../components/migrate/database.js';
-import { queryNodeStatus, runSqlScript } from '../components/galera/orchestrate.js';
-import { parseBatchRows } from '../components/galera/table.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
+} from '../../components/migrate/database.js';
+import { queryNodeStatus, runSqlScript } from '../../components/galera/orchestrate.js';
+import { parseBatchRows } from '../../components/galera/table.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
 
 /** A dump of a large database takes hours, not minutes. */
 const DUMP_TIMEOUT_MS = 12 * 60 * 60_000;

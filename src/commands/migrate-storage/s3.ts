@@ -14,12 +14,12 @@
  * and MD5 and the object count and bytes; any file missing or different fails
  * the run with the host and the files named.
  */
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import type { Host } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import type { Host } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   addRcloneCheckOutput,
   classifyRcloneExit,
@@ -39,9 +39,10 @@ import {
   type RcloneCheckReport,
   type RcloneSize,
   type S3Target,
-} from '../components/s3/rclone.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
+} from '../../components/s3/rclone.js';
+import { aptInstall } from '../../operations/packages.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
 
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
@@ -193,10 +194,7 @@ export function planS3Migration(s: S3MigrationSetting, g: S3Gathered): Migration
       from: null,
       to: 'candidate from the package sources',
       apply: async (ctx) => {
-        await ctx.host.run(`export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${RCLONE_PACKAGE}`, {
-          purpose: `install ${RCLONE_PACKAGE}`,
-          timeoutMs: 15 * 60_000,
-        });
+        await aptInstall(ctx.host, [RCLONE_PACKAGE], ctx.logger, { noRecommends: true });
       },
     });
   }

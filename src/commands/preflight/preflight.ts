@@ -1,12 +1,12 @@
-import { worstStatus, type CheckResult } from '../check.js';
-import { DeployError } from '../errors.js';
-import { gatherHostFacts, type HostFacts } from '../facts/host.js';
-import type { Environment, Host } from '../inventory/index.js';
-import type { HostRow } from '../report/run-report.js';
-import type { HostResult } from '../ssh/pool.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { CommandRunner } from './context.js';
-import { evaluatePreflight } from './preflight-checks.js';
+import { worstStatus, type CheckResult } from '../../check.js';
+import { DeployError } from '../../errors.js';
+import { gatherHostFacts, type HostFacts } from '../../facts/host.js';
+import type { Environment, Host } from '../../inventory/index.js';
+import type { HostRow } from '../../report/run-report.js';
+import type { HostResult } from '../../ssh/pool.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { CommandRunner } from '../context.js';
+import { evaluatePreflight } from './checks.js';
 
 export interface PreflightOutcome {
   facts: Map<string, HostFacts>;

@@ -4,23 +4,23 @@
  * installation into the HA tier (files, database).
  *
  * Each part is present only when the inventory asks for it (see
- * migrate-storage-part.ts). Facts of all parts are gathered together, their
+ * part.ts). Facts of all parts are gathered together, their
  * changes form one reviewed plan, applied in part order under one lock: the
  * volume exists before it is mounted, and is mounted before files are copied
  * into it.
  */
-import { DeployError } from '../errors.js';
-import type { PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts } from '../engine/plan.js';
-import type { Host } from '../inventory/index.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { databaseMigrationPart } from './migrate-storage-database.js';
-import { filesMigrationPart } from './migrate-storage-files.js';
-import { glusterClientPart, glusterVolumePart } from './migrate-storage-gluster.js';
-import { s3MigrationPart } from './migrate-storage-s3.js';
-import type { MigrationPart } from './migrate-storage-part.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
+import { DeployError } from '../../errors.js';
+import type { PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import type { Host } from '../../inventory/index.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { databaseMigrationPart } from './database.js';
+import { filesMigrationPart } from './files.js';
+import { glusterClientPart, glusterVolumePart } from './gluster.js';
+import { s3MigrationPart } from './s3.js';
+import type { MigrationPart } from './part.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
 
 /** The parts the inventory asks for, in apply order. */
 export function migrationParts(context: CommandContext): MigrationPart[] {

@@ -5,9 +5,9 @@
  * puts every part's changes into one reviewed plan, and applies them in part
  * order under one lock (see reviewed-change.ts).
  */
-import type { PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import type { Host } from '../inventory/index.js';
+import type { PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import type { Host } from '../../inventory/index.js';
 
 export interface MigrationPartPlan {
   changes: PlannedChange[];

@@ -1,5 +1,5 @@
-import type { CheckResult } from '../check.js';
-import type { HostFacts } from '../facts/host.js';
+import type { CheckResult } from '../../check.js';
+import type { HostFacts } from '../../facts/host.js';
 
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 export const SUPPORTED_OS: Record<string, readonly string[]> = {

@@ -21,14 +21,14 @@ import * as tc from '@actions/tool-cache';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
-import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../inventory/environment.js';
-import type { Logger } from '../report/log.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../../inventory/environment.js';
+import type { Logger } from '../../report/log.js';
+import { shellQuote } from '../../ssh/quote.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   CLUSTERCHECK_FIREWALL_UNIT,
   CLUSTERCHECK_NFT_TABLE,
@@ -44,8 +44,8 @@ import {
   renderClustercheckNftables,
   renderNftablesServiceDropIn,
   type ClustercheckModel,
-} from '../components/clustercheck/index.js';
-import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../components/haproxy/index.js';
+} from '../../components/clustercheck/index.js';
+import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../../components/haproxy/index.js';
 import {
   KEEPALIVED_CHECK_SCRIPT,
   KEEPALIVED_CONFIG_PATH,
@@ -56,7 +56,7 @@ import {
   validateVirtualRouterIds,
   type KeepalivedModel,
   type RenderedKeepalived,
-} from '../components/keepalived/index.js';
+} from '../../components/keepalived/index.js';
 import {
   PROXYSQL_ADMIN_USER,
   PROXYSQL_RUNTIME_QUERY,
@@ -70,14 +70,19 @@ import {
   type ProxysqlModel,
   type ProxysqlRuntime,
   type ProxysqlSection,
-} from '../components/proxysql/index.js';
-import { runSqlScript } from '../components/galera/orchestrate.js';
-import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../components/nftables/index.js';
-import { clustercheckSources } from '../components/nftables/access.js';
-import { clientOptionFile, withCredentialsFile } from './verify-ha-facts.js';
-import { gatherHostState, type FileFact, type HostState, type HostStateQuery } from './deploy-lb-facts.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
+} from '../../components/proxysql/index.js';
+import { runSqlScript } from '../../components/galera/orchestrate.js';
+import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../../components/nftables/index.js';
+import { clustercheckSources } from '../../components/nftables/access.js';
+import { checkedFileApply, fileChange, sha256, type WantedFile } from '../../operations/file.js';
+import { directoryChange } from '../../operations/directory.js';
+import { aptInstall, installPhase, once, packageChange } from '../../operations/packages.js';
+import { serviceChange } from '../../operations/service.js';
+import { userChange } from '../../operations/user.js';
+import { clientOptionFile, withCredentialsFile } from '../verify-ha/facts.js';
+import { gatherHostState, type HostState, type HostStateQuery } from './facts.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
 
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
@@ -117,7 +122,6 @@ export const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
 /** Default ProxySQL admin login on a fresh install (only from localhost). */
 const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
 
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 
 // ---------------------------------------------------------------------------
 // Desired state from the inventory
@@ -475,169 +479,6 @@ export async function gatherLbFacts(context: CommandContext, desired: LbDesired)
 // ---------------------------------------------------------------------------
 // Changes
 
-interface WantedFile {
-  path: string;
-  content: string;
-  mode: number;
-  owner: string;
-  group: string;
-}
-
-const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
-
-function fileMatches(want: WantedFile, have: FileFact | null | undefined): boolean {
-  return !!have && have.sha256 === sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(
-  host: string,
-  want: WantedFile,
-  have: FileFact | null | undefined,
-  options: { sensitive?: boolean; why?: string; apply?: PlannedChange['apply'] } = {},
-): PlannedChange | null {
-  if (fileMatches(want, have)) return null;
-  const sensitive = options.sensitive ?? false;
-  const meta = { mode: want.mode, owner: want.owner, group: want.group };
-  return {
-    kind: 'file',
-    id: changeId('file', host, want.path),
-    host,
-    summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-    path: want.path,
-    before: have
-      ? sensitive || have.content === undefined
-        ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-        : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-      : null,
-    after: sensitive ? { sha256: sha256(want.content), ...meta } : { content: want.content, ...meta },
-    sensitive,
-    apply:
-      options.apply ??
-      (async (ctx) => {
-        await ctx.host.writeFile(want.path, want.content, meta);
-      }),
-  };
-}
-
-function userChange(host: string, name: string, detail: string): PlannedChange {
-  return {
-    kind: 'user',
-    id: changeId('user', host, name),
-    host,
-    summary: `create system user ${name}`,
-    name,
-    action: 'create',
-    detail,
-    apply: async (ctx) => {
-      const n = shellQuote(name);
-      await ctx.host.run(
-        `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`,
-        { purpose: `create the system user ${name}` },
-      );
-    },
-  };
-}
-
-function directoryChange(host: string, path: string, have: HostState['dirs'][string], why: string, options: { onlyIfAbsent?: boolean } = {}): PlannedChange | null {
-  const after = { mode: 0o755, owner: 'root', group: 'root' };
-  if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group))) return null;
-  return {
-    kind: 'directory',
-    id: changeId('directory', host, path),
-    host,
-    summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-    path,
-    before: have ?? null,
-    after,
-    apply: async (ctx) => {
-      await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-    },
-  };
-}
-
-function serviceChange(host: string, unit: string, action: 'enable' | 'start' | 'restart' | 'reload', summary: string, command: string): PlannedChange {
-  return {
-    kind: 'service',
-    id: changeId('service', host, unit, action),
-    host,
-    summary,
-    unit,
-    action,
-    apply: async (ctx) => {
-      await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
-    },
-  };
-}
-
-/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
-function once<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
-}
-
-/** apt-get install on several hosts at once; each host's package changes wait for the one shared phase. */
-function parallelInstall(installs: Map<string, string[]>, g: LbGathered, logger: Logger): () => Promise<Map<string, PromiseSettledResult<void>>> {
-  return once(async () => {
-    const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => aptInstall(g.remotes.get(name)!, pkgs, logger)));
-    return new Map([...installs.keys()].map((name, i) => [name, results[i]!]));
-  });
-}
-
-function packageChange(host: string, pkg: string, phase: ReturnType<typeof parallelInstall>): PlannedChange {
-  return {
-    kind: 'package',
-    id: changeId('package', host, pkg),
-    host,
-    summary: `install ${pkg}`,
-    name: pkg,
-    from: null,
-    to: 'candidate from the package sources',
-    apply: async (ctx) => {
-      const r = (await phase()).get(ctx.change.host)!;
-      if (r.status === 'rejected') throw r.reason;
-    },
-  };
-}
-
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want: WantedFile, candidate: string, check: string, tool: string, what: string): PlannedChange['apply'] {
-  return async (ctx) => {
-    await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-    const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-    if (r.code !== 0) {
-      await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-      throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-        host: ctx.host.name,
-        hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-      });
-    }
-    await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-  };
-}
-
-async function aptInstall(host: RemoteHost, packages: string[], logger: Logger): Promise<void> {
-  logger.info(`installing ${packages.join(' ')}`, host.name);
-  const cmd = [
-    'set -e',
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update -q',
-    `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.map(shellQuote).join(' ')}`,
-  ].join('\n');
-  const r = await host.run(cmd, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-  if (r.code !== 0) {
-    throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-      host: host.name,
-      hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-    });
-  }
-}
-
 /** Downloads (or takes from the runner's tool cache) the pinned ProxySQL .deb and checks its sha256. */
 export type PackageFetcher = (pkg: { url: string; sha256: string }, logger: Logger) => Promise<Buffer>;
 
@@ -696,7 +537,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
       const missing = DB_PACKAGES.filter((p) => g.state.get(db.name)!.packages[p] === undefined);
       if (missing.length > 0) dbInstalls.set(db.name, missing);
     }
-    const dbInstallPhase = parallelInstall(dbInstalls, g, context.logger);
+    const dbInstallPhase = installPhase(dbInstalls);
     for (const db of dbHosts) {
       const s = g.state.get(db.name)!;
       const wanted = desired.clustercheck.get(db.name)!;
@@ -831,7 +672,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     const missing = basePackages.filter((p) => s.packages[p] === undefined);
     if (missing.length > 0) installs.set(h.name, missing);
   }
-  const installPhase = parallelInstall(installs, g, context.logger);
+  const lbInstallPhase = installPhase(installs);
   const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
   const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
   const debBytes = once(() => fetchPackage(proxysqlPkg!, context.logger));
@@ -844,7 +685,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
   for (const h of lbOrder) {
     const s = g.state.get(h.name)!;
     const keepalivedFiles = desired.keepalived.get(h.name)!.files;
-    for (const pkg of installs.get(h.name) ?? []) changes.push(packageChange(h.name, pkg, installPhase));
+    for (const pkg of installs.get(h.name) ?? []) changes.push(packageChange(h.name, pkg, lbInstallPhase));
     if (lb.kind === 'proxysql' && s.packages[PROXYSQL_PACKAGE] === undefined) {
       const debPath = proxysqlPkg ? `${PROXYSQL_DEB_DIR}/proxysql_${proxysqlPkg.sha256.toLowerCase().slice(0, 16)}.deb` : '';
       changes.push({
@@ -913,7 +754,8 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     } else {
       const unit = s.units['proxysql']!;
       if (unit.enabled !== 'enabled') changes.push(serviceChange(h.name, 'proxysql', 'enable', 'enable proxysql at boot', 'systemctl enable proxysql'));
-      if (unit.active !== 'active') changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql'));
+      // Type=forking: the start returns before the admin port listens; the admin SQL below needs it.
+      if (unit.active !== 'active') changes.push(serviceChange(h.name, 'proxysql', 'start', 'start proxysql', 'systemctl start proxysql', { port: lb.ports.admin }));
       changes.push(...proxysqlSqlChanges(h.name, desired, g, lb, fingerprint));
     }
 
@@ -945,7 +787,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
     const ka = s.units['keepalived']!;
     if (ka.enabled !== 'enabled') changes.push(serviceChange(h.name, 'keepalived', 'enable', 'enable keepalived at boot', 'systemctl enable keepalived'));
     if (ka.active !== 'active') {
-      changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived'));
+      changes.push(serviceChange(h.name, 'keepalived', 'start', `start keepalived (VIP ${lb.vip_address})`, 'systemctl restart keepalived', {}));
     } else if (keepalivedChanged) {
       // SIGHUP: keepalived re-reads its configuration and keeps its VRRP state, so the holder keeps the VIP.
       const role = h === holder ? 'holds the VIP now, so it goes last' : 'does not hold the VIP';

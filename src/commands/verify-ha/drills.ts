@@ -20,17 +20,17 @@
  * over the local socket; the account and the run's rows are removed at the end.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckResult, DrillFigures } from '../check.js';
-import { parseCidr, parseIpAddrShow } from '../components/keepalived/ipaddr.js';
-import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../components/haproxy/index.js';
-import { withLock } from '../engine/lock.js';
-import { DeployError, toDeployError } from '../errors.js';
-import type { Environment, Host } from '../inventory/index.js';
-import type { Mode } from '../request.js';
-import type { RemoteHost, RemoteProcess } from '../ssh/types.js';
-import type { CommandContext } from './context.js';
-import { isUnreachable, nodeHealthy, vipHolders, type LbInput, type Unreachable } from './verify-ha-checks.js';
-import { withCredentialsFile, type DbFacts } from './verify-ha-facts.js';
+import type { CheckResult, DrillFigures } from '../../check.js';
+import { parseCidr, parseIpAddrShow } from '../../components/keepalived/ipaddr.js';
+import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../../components/haproxy/index.js';
+import { withLock } from '../../engine/lock.js';
+import { DeployError, toDeployError } from '../../errors.js';
+import type { Environment, Host } from '../../inventory/index.js';
+import type { Mode } from '../../request.js';
+import type { RemoteHost, RemoteProcess } from '../../ssh/types.js';
+import type { CommandContext } from '../context.js';
+import { isUnreachable, nodeHealthy, vipHolders, type LbInput, type Unreachable } from './checks.js';
+import { withCredentialsFile, type DbFacts } from './facts.js';
 
 export const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'] as const;
 export type DrillName = (typeof DRILLS)[number];

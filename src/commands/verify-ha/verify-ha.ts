@@ -1,19 +1,19 @@
 /**
  * verify-ha: every health signal of every configured layer, as a table of
  * expected vs observed; with `mode: apply` and `drills=...`, failover drills
- * after it (verify-ha-drills.ts).
+ * after it (drills.ts).
  *
  * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
  * one script per role on each host (all of a host's scripts run concurrently
  * on its one SSH connection); phase 2 runs the two probes that depend on phase
  * 1 (the causality write/read through the VIP, and the gluster volume query
  * when the first storage host could not answer it). Verdicts come from the
- * pure functions in verify-ha-checks.ts. A layer the inventory does not
+ * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckResult, DrillFigures } from '../check.js';
-import { DeployError, toDeployError } from '../errors.js';
+import type { CheckResult, DrillFigures } from '../../check.js';
+import { DeployError, toDeployError } from '../../errors.js';
 import {
   GlusterCliError,
   findVolume,
@@ -23,12 +23,12 @@ import {
   parseVolumeInfoXml,
   parseVolumeStatusXml,
   type GlusterVolumeModel,
-} from '../components/glusterfs/index.js';
-import { PROXYSQL_ADMIN_USER } from '../components/proxysql/model.js';
-import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { parseDrillRequest, runDrills, type DrillView } from './verify-ha-drills.js';
+} from '../../components/glusterfs/index.js';
+import { PROXYSQL_ADMIN_USER } from '../../components/proxysql/model.js';
+import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { parseDrillRequest, runDrills, type DrillView } from './drills.js';
 import {
   causalityScript,
   clientOptionFile,
@@ -48,7 +48,7 @@ import {
   type DbFacts,
   type GlusterClientFacts,
   type LbFacts,
-} from './verify-ha-facts.js';
+} from './facts.js';
 import {
   causalityCheck,
   galeraClusterChecks,
@@ -65,9 +65,9 @@ import {
   type LbInput,
   type NamedNode,
   type Unreachable,
-} from './verify-ha-checks.js';
+} from './checks.js';
 
-export { healthReportMarkdown } from './verify-ha-checks.js';
+export { healthReportMarkdown } from './checks.js';
 
 const FACT_TIMEOUT_MS = 30_000;
 

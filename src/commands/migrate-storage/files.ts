@@ -15,14 +15,14 @@
  * naming the file, when it does not (rsync's size + mtime check would not see
  * a corrupted file).
  */
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import type { Environment, GlusterStorage, Host } from '../inventory/index.js';
-import { hostsWithRole } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
-import { splitSections } from '../components/galera/facts.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import type { Environment, GlusterStorage, Host } from '../../inventory/index.js';
+import { hostsWithRole } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import { shellQuote } from '../../ssh/quote.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import { splitSections } from '../../components/galera/facts.js';
 import {
   classifyRsyncExit,
   compareManifests,
@@ -44,10 +44,10 @@ import {
   type ManifestComparison,
   type RsyncSpec,
   type RsyncStats,
-} from '../components/migrate/files.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
-import { packageChanges, setVolumeRoot } from './migrate-storage-gluster.js';
+} from '../../components/migrate/files.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
+import { packageChanges, setVolumeRoot } from './gluster.js';
 
 /** The copy may take hours on a big moodledata; the on-host timeout still bounds it. */
 const TRANSFER_TIMEOUT_MS = 24 * 3600_000;

@@ -9,12 +9,12 @@
  * orchestration with their own waits, not generic resources.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { DeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type Host } from '../inventory/index.js';
-import type { RemoteHost } from '../ssh/types.js';
-import type { Logger } from '../report/log.js';
+import { DeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { Logger } from '../../report/log.js';
 import {
   appAccounts,
   compareGaleraConfig,
@@ -41,8 +41,8 @@ import {
   type DesiredAccount,
   type GaleraModel,
   type SqlChange as GaleraSqlChange,
-} from '../components/galera/index.js';
-import { classifyCluster, type ClusterSituation } from '../components/galera/cluster-state.js';
+} from '../../components/galera/index.js';
+import { classifyCluster, type ClusterSituation } from '../../components/galera/cluster-state.js';
 import {
   CLUSTER_MEMBERS_SQL,
   clusterView,
@@ -55,24 +55,25 @@ import {
   type ClusterView,
   type RemovalDecision,
   type RetiringNode,
-} from '../components/galera/membership.js';
-import { configuredWriter } from '../components/haproxy/configured-writer.js';
-import { HAPROXY_CONFIG_PATH } from '../components/haproxy/config.js';
-import type { PreflightOutcome } from './preflight.js';
-import type { RunRequest } from '../request.js';
-import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../components/galera/facts.js';
-import { MARIADB_PIN_PATH, renderMariadbPin } from '../components/galera/apt-pin.js';
+} from '../../components/galera/membership.js';
+import { configuredWriter } from '../../components/haproxy/configured-writer.js';
+import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
+import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { RunRequest } from '../../request.js';
+import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../components/galera/facts.js';
+import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
 import {
   assertClusterFormed,
   installGaleraPackages,
   queryNodeStatus,
   runSqlScript,
+  startMariadb,
   syncedWithSize,
   waitForNode,
-} from '../components/galera/orchestrate.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
-import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from './verify-ha-facts.js';
+} from '../../components/galera/orchestrate.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
+import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../verify-ha/facts.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
@@ -318,6 +319,7 @@ async function rollingUpgrade(
   members: string[],
   specs: string[],
   size: number,
+  port: number,
   logger: Logger,
 ): Promise<void> {
   await requireMembersSynced(hosts, members, size, `upgrading ${host.name}`);
@@ -325,7 +327,7 @@ async function rollingUpgrade(
   logger.info(`rolling upgrade: stopping mariadb to install ${specs.join(' ')}`, host.name);
   await host.run('systemctl stop mariadb', { purpose: 'stop mariadb for the upgrade', timeoutMs: 5 * 60_000 });
   await installGaleraPackages(host, specs, logger);
-  await host.run('systemctl start mariadb', { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS });
+  await startMariadb(host, 'systemctl start mariadb', port, { purpose: 'start mariadb after the upgrade', timeoutMs: JOIN_TIMEOUT_MS, logger });
   await waitForNode(host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger, what: `Synced with cluster size ${size}` });
 }
 
@@ -535,7 +537,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
         to: version,
         // One step per host does all of its packages; the others are recorded with it.
         apply: async (ctx) => {
-          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, ctx.logger);
+          if (i === 0) await rollingUpgrade(ctx.host, ctx.hosts, situation.members, specs, members, model.port, ctx.logger);
         },
       });
     });
@@ -676,7 +678,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       apply: async (ctx) => {
         // Every other member must be healthy before this one goes down.
         await requireMembersSynced(ctx.hosts, situation.members, members, `restarting ${name}`);
-        await ctx.host.run('systemctl restart mariadb', { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS });
+        await startMariadb(ctx.host, 'systemctl restart mariadb', model.port, { purpose: 'rolling restart', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
         await waitForNode(ctx.host, syncedWithSize(members), {
           timeoutMs: JOIN_TIMEOUT_MS,
           logger: ctx.logger,
@@ -736,7 +738,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       summary: `bootstrap a new cluster ${model.clusterName} on ${writer} (galera_new_cluster)`,
       detail: `no db node has a cluster state: ${writer} (the writer, first db host) starts a new cluster; waits for Primary, Synced, size 1`,
       apply: async (ctx) => {
-        await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+        await startMariadb(ctx.host, 'galera_new_cluster', model.port, { purpose: 'bootstrap the Galera cluster', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
         await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
       },
     });
@@ -753,7 +755,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     const results = await Promise.allSettled(
       joiners.map(async (name) => {
         const host = g.remotes.get(name)!;
-        await host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+        await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
         await waitForNode(host, syncedWithSize(target), { timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger, what: `Synced with cluster size ${target}` });
       }),
     );
@@ -774,7 +776,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
           const r = (await joinAll()).get(name)!;
           if (r.status === 'rejected') throw r.reason;
         } else {
-          await ctx.host.run('systemctl start mariadb', { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+          await startMariadb(ctx.host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
           await waitForNode(ctx.host, syncedWithSize(expected), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${expected}` });
         }
         if (last) await formed();

@@ -5,14 +5,14 @@
  * volume root). Facts come from one script per host; the plan is computed
  * from them by the pure component code in src/components/glusterfs.
  */
-import { DeployError } from '../errors.js';
-import { changeId, formatMode, type PlannedChange } from '../engine/change.js';
-import type { HostFacts as PlanHostFacts } from '../engine/plan.js';
-import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../inventory/index.js';
-import type { Logger } from '../report/log.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
-import { splitSections } from '../components/galera/facts.js';
+import { DeployError } from '../../errors.js';
+import { changeId, formatMode, type PlannedChange } from '../../engine/change.js';
+import type { HostFacts as PlanHostFacts } from '../../engine/plan.js';
+import { hostsWithRole, type Environment, type GlusterStorage, type Host } from '../../inventory/index.js';
+import type { Logger } from '../../report/log.js';
+import { shellQuote } from '../../ssh/quote.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import { splitSections } from '../../components/galera/facts.js';
 import {
   allBricks,
   brickMountFactCommand,
@@ -49,12 +49,14 @@ import {
   type VolumeChange,
   type VolumeInfo,
   type VolumeStatus,
-} from '../components/glusterfs/index.js';
-import type { CommandContext } from './context.js';
-import type { MigrationPart, MigrationPartPlan } from './migrate-storage-part.js';
-import { glusterModelOf } from './verify-ha.js';
+  GLUSTERD_PORT,
+} from '../../components/glusterfs/index.js';
+import type { CommandContext } from '../context.js';
+import type { MigrationPart, MigrationPartPlan } from './part.js';
+import { glusterModelOf } from '../verify-ha/verify-ha.js';
+import { installPhase, packageChange } from '../../operations/packages.js';
+import { startService } from '../../operations/service.js';
 
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -103,51 +105,11 @@ export function parseDpkgQuery(text: string | undefined): Record<string, string>
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
- * first is applied: apt on three hosts in parallel instead of one after the
- * other. The host's own sources decide the version.
+ * first is applied. The host's own sources decide the version.
  */
 export function packageChanges(hosts: readonly string[], name: string, why: string): PlannedChange[] {
-  let all: Promise<Map<string, PromiseSettledResult<void>>> | undefined;
-  const installAll = (remotes: ReadonlyMap<string, RemoteHost>, logger: Logger) =>
-    (all ??= Promise.allSettled(
-      hosts.map((h) => {
-        const remote = remotes.get(h);
-        return remote ? installPackages(remote, [name], logger) : Promise.reject(new DeployError('internal', `no connection to ${h}`));
-      }),
-    ).then((results) => new Map(hosts.map((h, i) => [h, results[i]!]))));
-  return hosts.map((host) => ({
-    kind: 'package',
-    id: changeId('package', host, name),
-    host,
-    summary: `install ${name} (${why})`,
-    name,
-    from: null,
-    to: 'latest from the host package sources',
-    apply: async (ctx) => {
-      const r = (await installAll(ctx.hosts, ctx.logger)).get(host)!;
-      if (r.status === 'rejected') throw r.reason;
-    },
-  }));
-}
-
-export function packageChange(host: string, name: string, why: string): PlannedChange {
-  return packageChanges([host], name, why)[0]!;
-}
-
-export async function installPackages(host: RemoteHost, packages: readonly string[], logger: Logger): Promise<void> {
-  logger.info(`installing ${packages.join(' ')}`, host.name);
-  const script = [
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update -q >/dev/null || exit $?',
-    `apt-get install -y -q -o Dpkg::Options::=--force-confold ${packages.join(' ')}`,
-  ].join('\n');
-  const r = await host.run(script, { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-  if (r.code !== 0) {
-    throw new DeployError('command-failed', `installing ${packages.join(' ')} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`, {
-      host: host.name,
-      hint: 'Check the host package sources (run provision), then `apt-get install` by hand to see the full error.',
-    });
-  }
+  const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
+  return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
 }
 
 async function sleep(ms: number): Promise<void> {
@@ -471,7 +433,7 @@ export function planGlusterVolume(model: GlusterVolumeModel, members: readonly H
         unit: 'glusterd',
         action: 'start',
         apply: async (ctx) => {
-          await ctx.host.run('systemctl start glusterd', { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS });
+          await startService(ctx.host, 'systemctl start glusterd', { unit: 'glusterd', port: GLUSTERD_PORT }, { purpose: 'start glusterd', timeoutMs: GLUSTER_TIMEOUT_MS, logger: ctx.logger });
           await waitForGlusterd(ctx.host);
         },
       });

@@ -15,13 +15,13 @@
  * mariadb.service's ExecStartPre): InnoDB crash recovery, then it prints the
  * position and exits; grastate.dat is left as it was.
  */
-import { DeployError, toDeployError } from '../errors.js';
-import { changeId, type PlannedChange } from '../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../engine/plan.js';
-import { hostsWithRole, type Host } from '../inventory/index.js';
-import type { PreflightOutcome } from './preflight.js';
-import type { RunRequest } from '../request.js';
-import type { RemoteHost } from '../ssh/types.js';
+import { DeployError, toDeployError } from '../../errors.js';
+import { changeId, type PlannedChange } from '../../engine/change.js';
+import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { hostsWithRole, type Host } from '../../inventory/index.js';
+import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { RunRequest } from '../../request.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import {
   decideRecovery,
   GRASTATE_PATH,
@@ -31,11 +31,11 @@ import {
   type RecoveryDecision,
   type RecoveryNodeFacts,
   type RecoveryPlan,
-} from '../components/galera/index.js';
-import { splitSections } from '../components/galera/facts.js';
-import { assertClusterFormed, syncedWithSize, waitForNode } from '../components/galera/orchestrate.js';
-import type { CommandContext, CommandRunner } from './context.js';
-import { planOrApplyReviewed } from './reviewed-change.js';
+} from '../../components/galera/index.js';
+import { splitSections } from '../../components/galera/facts.js';
+import { assertClusterFormed, startMariadb, syncedWithSize, waitForNode } from '../../components/galera/orchestrate.js';
+import type { CommandContext, CommandRunner } from '../context.js';
+import { planOrApplyReviewed } from '../reviewed-change.js';
 
 /** The option naming the node to bootstrap (request.options, CLI `-o`, action input `options`). */
 export const BOOTSTRAP_OVERRIDE_OPTION = 'bootstrap-node';
@@ -190,7 +190,7 @@ function hostRow(host: Host, node: RecoveryNodeFacts, f: RecoveryHostFacts | und
 }
 
 /** The decision as reviewed steps: grastate.dat edits, bootstrap, joins, flag cleared. */
-export function recoveryChanges(decision: RecoveryPlan, g: Pick<Gathered, 'nodes' | 'remotes'>): PlannedChange[] {
+export function recoveryChanges(decision: RecoveryPlan, g: Pick<Gathered, 'nodes' | 'remotes'>, port = 3306): PlannedChange[] {
   const changes: PlannedChange[] = [];
   const chosen = decision.bootstrap;
   const textOf = (name: string) => g.nodes.find((n) => n.name === name)?.grastate ?? null;
@@ -238,7 +238,7 @@ export function recoveryChanges(decision: RecoveryPlan, g: Pick<Gathered, 'nodes
     summary: `bootstrap ${chosen} (${decision.overridden ? 'chosen by the bootstrap-node override' : 'highest seqno'} ${decision.seqno}) as the new primary component (galera_new_cluster)`,
     detail: `position ${decision.uuid}:${decision.seqno}; waits until ${chosen} is Primary, Synced, size 1`,
     apply: async (ctx) => {
-      await ctx.host.run('galera_new_cluster', { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: BOOTSTRAP_TIMEOUT_MS });
+      await startMariadb(ctx.host, 'galera_new_cluster', port, { purpose: 'bootstrap the Galera cluster from the most advanced node', timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger });
       await waitForNode(ctx.host, syncedWithSize(1), { timeoutMs: BOOTSTRAP_TIMEOUT_MS, logger: ctx.logger, what: 'Primary/Synced, size 1' });
     },
   });
@@ -256,7 +256,7 @@ export function recoveryChanges(decision: RecoveryPlan, g: Pick<Gathered, 'nodes
         // A bootstrap flag left in this host's service manager (an interrupted
         // galera_new_cluster) would make this start a second cluster.
         await ctx.host.run('systemctl unset-environment _WSREP_NEW_CLUSTER', { purpose: 'make sure the start joins, not bootstraps', timeoutMs: 30_000 });
-        await ctx.host.run('systemctl start mariadb', { purpose: 'rejoin the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS });
+        await startMariadb(ctx.host, 'systemctl start mariadb', port, { purpose: 'rejoin the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger });
         await waitForNode(ctx.host, syncedWithSize(size), { timeoutMs: JOIN_TIMEOUT_MS, logger: ctx.logger, what: `Synced with cluster size ${size}` });
       },
     });
@@ -293,7 +293,7 @@ export function computeRecoveryPlan(context: CommandContext, g: Gathered, overri
   if (decision.overridden) warnings.push(`OVERRIDE: ${decision.bootstrap} is bootstrapped because the ${BOOTSTRAP_OVERRIDE_OPTION} option names it, not because recover chose it`);
   if (decision.skipped.length > 0) warnings.push(`unreachable, left out: ${decision.skipped.join(', ')}; start mariadb there once it is back (it joins by SST), never galera_new_cluster`);
   return {
-    plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g), warnings, hosts }),
+    plan: createPlan({ command: 'recover', environment: context.environment.name, changes: recoveryChanges(decision, g, context.environment.database?.port), warnings, hosts }),
     decision,
   };
 }

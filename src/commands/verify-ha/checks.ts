@@ -10,12 +10,12 @@
  * and the storage checks come from glusterfs/health.ts, which already keeps
  * follow-on signals (heal backlog while a brick is down) at `warn`.
  */
-import type { CheckResult, CheckStatus } from '../check.js';
-import { LOCAL_STATE_NAMES, type NodeStatus } from '../components/galera/status.js';
-import { parseProviderOptions } from '../components/galera/config.js';
-import { parseSize } from '../components/galera/model.js';
-import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf, type HaproxyStats } from '../components/haproxy/index.js';
-import { PROXYSQL_HOSTGROUPS, type ProxysqlRuntime } from '../components/proxysql/index.js';
+import type { CheckResult, CheckStatus } from '../../check.js';
+import { LOCAL_STATE_NAMES, type NodeStatus } from '../../components/galera/status.js';
+import { parseProviderOptions } from '../../components/galera/config.js';
+import { parseSize } from '../../components/galera/model.js';
+import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf, type HaproxyStats } from '../../components/haproxy/index.js';
+import { PROXYSQL_HOSTGROUPS, type ProxysqlRuntime } from '../../components/proxysql/index.js';
 import {
   brickChecks,
   bricksNotOnline,
@@ -30,9 +30,9 @@ import {
   type PeerInfo,
   type VolumeInfo,
   type VolumeStatus,
-} from '../components/glusterfs/index.js';
-import { parseCidr } from '../components/keepalived/ipaddr.js';
-import type { CausalityResult, DbFacts, GlusterClientFacts, LbFacts } from './verify-ha-facts.js';
+} from '../../components/glusterfs/index.js';
+import { parseCidr } from '../../components/keepalived/ipaddr.js';
+import type { CausalityResult, DbFacts, GlusterClientFacts, LbFacts } from './facts.js';
 
 export const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' } as const;
 
