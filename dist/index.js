@@ -78220,8 +78220,26 @@ function parseDf(text) {
     }
     return disks;
 }
+/**
+ * Each clock is compared with the runner's at the midpoint of its round trip
+ * (half the round trip is the uncertainty); the spread between hosts is what
+ * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
+ */
+function clockSpread(hosts) {
+    if (hosts.length < 2)
+        return null;
+    const offsets = hosts.map((h) => ({
+        name: h.name,
+        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+        uncertainty: h.facts.clock.roundTripMs / 2000,
+    }));
+    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
+}
 
 ;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
+
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 const SUPPORTED_OS = {
     debian: ['11', '12'],
@@ -78283,23 +78301,13 @@ function checkDisk(host, mount, available) {
         hint: status === 'ok' ? undefined : `Free space on ${mount}: a state transfer copies the whole database.`,
     };
 }
-/**
- * Skew is measured against the runner's clock at the midpoint of each round
- * trip; the spread between hosts is what matters, so the runner's own offset
- * cancels out.
- */
+/** The spread of the host clocks (see clockSpread); above WARN_SKEW_SECONDS, a warning. */
 function checkClockSkew(hosts) {
-    if (hosts.length < 2)
+    const skew = clockSpread(hosts);
+    if (!skew)
         return [];
-    const offsets = hosts.map((h) => ({
-        name: h.name,
-        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-        uncertainty: h.facts.clock.roundTripMs / 2000,
-    }));
-    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-    const spread = max.offset - min.offset;
-    const uncertainty = min.uncertainty + max.uncertainty;
+    const spread = skew.spreadSeconds;
+    const uncertainty = skew.uncertaintySeconds;
     const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
     return [
         {
@@ -78307,7 +78315,7 @@ function checkClockSkew(hosts) {
             host: '(all)',
             check: 'clock skew between hosts',
             expected: `<= ${WARN_SKEW_SECONDS}s`,
-            observed: `${spread.toFixed(3)}s (${max.name} ahead of ${min.name}, ±${uncertainty.toFixed(3)}s)`,
+            observed: `${spread.toFixed(3)}s (${skew.ahead} ahead of ${skew.behind}, ±${uncertainty.toFixed(3)}s)`,
             status,
             hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
         },
@@ -95237,6 +95245,7 @@ async function gatherSshClientAddress(host) {
 
 ;// CONCATENATED MODULE: ./src/commands/provision/checks.ts
 
+
 const DATADIR = '/var/lib/mysql';
 /** Below this a datadir or brick can fill up during a state transfer: fail. */
 const checks_MIN_FREE_BYTES = 1024 ** 3;
@@ -95255,23 +95264,13 @@ function timeSyncCheck(host) {
         return { ...base, observed: `${active.join(', ')} active`, status: 'ok' };
     return { ...base, observed: 'none active', status: 'warn', hint: 'apply enables systemd-timesyncd (or run chrony yourself).' };
 }
-/**
- * Spread of the host clocks, measured from preflight's reads against the
- * runner's clock at the midpoint of each round trip; the uncertainty (half of
- * each round trip) is taken in the hosts' favour.
- */
+/** The spread of the host clocks (see clockSpread), refused above the bound; the uncertainty counts in the hosts' favour. */
 function clockSkewCheck(hosts, maxSkewMs) {
-    if (hosts.length < 2)
+    const skew = clockSpread(hosts);
+    if (!skew)
         return [];
-    const offsets = hosts.map((h) => ({
-        name: h.name,
-        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-        uncertainty: h.facts.clock.roundTripMs / 2000,
-    }));
-    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-    const spreadMs = (max.offset - min.offset) * 1000;
-    const uncertaintyMs = (min.uncertainty + max.uncertainty) * 1000;
+    const spreadMs = skew.spreadSeconds * 1000;
+    const uncertaintyMs = skew.uncertaintySeconds * 1000;
     const fail = spreadMs - uncertaintyMs > maxSkewMs;
     return [
         {
@@ -95279,10 +95278,10 @@ function clockSkewCheck(hosts, maxSkewMs) {
             host: '(all)',
             check: 'clock skew (provision bound)',
             expected: `<= ${maxSkewMs} ms`,
-            observed: `${spreadMs.toFixed(0)} ms (${max.name} ahead of ${min.name}, ±${uncertaintyMs.toFixed(0)} ms)`,
+            observed: `${spreadMs.toFixed(0)} ms (${skew.ahead} ahead of ${skew.behind}, ±${uncertaintyMs.toFixed(0)} ms)`,
             status: fail ? 'fail' : 'ok',
             hint: fail
-                ? `Galera and the lock's timestamps need sane clocks: set the clock of ${max.name} / ${min.name} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
+                ? `Galera and the lock's timestamps need sane clocks: set the clock of ${skew.ahead} / ${skew.behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
                 : undefined,
         },
     ];

@@ -5,7 +5,7 @@
  * database hosts.
  */
 import type { CheckResult } from '../../check.js';
-import type { HostFacts } from '../../facts/host.js';
+import { clockSpread, type HostFacts } from '../../facts/host.js';
 import type { ProvisionFacts } from './facts.js';
 import { TIME_SYNC_UNITS } from './facts.js';
 
@@ -37,22 +37,12 @@ export function timeSyncCheck(host: CheckedHost): CheckResult {
   return { ...base, observed: 'none active', status: 'warn', hint: 'apply enables systemd-timesyncd (or run chrony yourself).' };
 }
 
-/**
- * Spread of the host clocks, measured from preflight's reads against the
- * runner's clock at the midpoint of each round trip; the uncertainty (half of
- * each round trip) is taken in the hosts' favour.
- */
+/** The spread of the host clocks (see clockSpread), refused above the bound; the uncertainty counts in the hosts' favour. */
 export function clockSkewCheck(hosts: readonly { name: string; facts: HostFacts }[], maxSkewMs: number): CheckResult[] {
-  if (hosts.length < 2) return [];
-  const offsets = hosts.map((h) => ({
-    name: h.name,
-    offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-    uncertainty: h.facts.clock.roundTripMs / 2000,
-  }));
-  const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-  const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-  const spreadMs = (max.offset - min.offset) * 1000;
-  const uncertaintyMs = (min.uncertainty + max.uncertainty) * 1000;
+  const skew = clockSpread(hosts);
+  if (!skew) return [];
+  const spreadMs = skew.spreadSeconds * 1000;
+  const uncertaintyMs = skew.uncertaintySeconds * 1000;
   const fail = spreadMs - uncertaintyMs > maxSkewMs;
   return [
     {
@@ -60,10 +50,10 @@ export function clockSkewCheck(hosts: readonly { name: string; facts: HostFacts 
       host: '(all)',
       check: 'clock skew (provision bound)',
       expected: `<= ${maxSkewMs} ms`,
-      observed: `${spreadMs.toFixed(0)} ms (${max.name} ahead of ${min.name}, ±${uncertaintyMs.toFixed(0)} ms)`,
+      observed: `${spreadMs.toFixed(0)} ms (${skew.ahead} ahead of ${skew.behind}, ±${uncertaintyMs.toFixed(0)} ms)`,
       status: fail ? 'fail' : 'ok',
       hint: fail
-        ? `Galera and the lock's timestamps need sane clocks: set the clock of ${max.name} / ${min.name} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
+        ? `Galera and the lock's timestamps need sane clocks: set the clock of ${skew.ahead} / ${skew.behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
         : undefined,
     },
   ];
