@@ -61,7 +61,8 @@ describe('provision with packages pushed from the runner', () => {
   });
 
   it('has no candidate before, installs MariaDB from the pushed repository, and deploy-db builds the cluster', async () => {
-    for (const h of DBS) expect(candidate(h)).toBe('(none)');
+    // Without any source apt knows no such package at all (empty) or has no candidate.
+    for (const h of DBS) expect(['', '(none)']).toContain(candidate(h));
 
     const plan = await action('provision', 'plan', 'lab-push');
     expect(plan.outputs['failure-reason']).toBe('');
