@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseCliArgs, parseImportTerraformArgs, CLI_USAGE } from './cli.js';
+import { cliUsage, parseCliArgs, parseImportTerraformArgs } from './cli.js';
 import { mergeTerraformHosts, parseTerraformHosts } from './inventory/terraform.js';
 import { DeployError, toDeployError } from './errors.js';
 import { ConsoleReporter } from './report/console-reporter.js';
@@ -17,8 +17,12 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     return failure.reason === 'internal' ? 1 : 2;
   }
   if (invocation === 'help') {
-    process.stdout.write(CLI_USAGE);
+    process.stdout.write(cliUsage());
     return 0;
+  }
+  if (invocation === 'usage') {
+    process.stderr.write(`lms-ha: no command given\n\n${cliUsage()}`);
+    return 2;
   }
   const reporter = new ConsoleReporter({ json: invocation.json });
   const report = await executeRun(invocation.request, {

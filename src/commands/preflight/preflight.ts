@@ -7,6 +7,7 @@ import type { HostResult } from '../../ssh/pool.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandRunner } from '../context.js';
 import { evaluatePreflight } from './checks.js';
+import type { CommandDescriptor } from '../command.js';
 
 export interface PreflightOutcome {
   facts: Map<string, HostFacts>;
@@ -87,6 +88,14 @@ function preflightError(failures: { host: Host; error: DeployError }[], checks: 
 }
 
 /** `preflight` as a command: the checks are the whole result. */
-export const preflight: CommandRunner = async (context) => ({
+const preflight: CommandRunner = async (context) => ({
   checks: context.preflightChecks,
 });
+
+export const preflightCommand: CommandDescriptor = {
+  name: 'preflight',
+  summary: 'every host reachable with a pinned key, root via sudo -n, supported OS, free disk, clock skew',
+  options: [],
+  needs: { roles: [], sections: [] },
+  run: preflight,
+};

@@ -17,6 +17,7 @@ import type { Environment, Host } from '../../inventory/index.js';
 import { cell, fence, table } from '../../report/markdown.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { FIREWALL_NFT_PATH, FIREWALL_NFT_TABLE, FIREWALL_ROLLBACK_UNIT, renderRollbackScript } from '../../components/nftables/firewall.js';
+import type { CommandDescriptor } from '../command.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { DATADIR, provisionChecks, type CheckedHost } from './checks.js';
@@ -187,4 +188,12 @@ export const provision: CommandRunner = async (context) => {
     sections: last ? firewallSections(last.result) : [],
     ...(error ? { error } : {}),
   };
+};
+
+export const provisionCommand: CommandDescriptor = {
+  name: 'provision',
+  summary: '/etc/hosts for the inventory, package sources, peers-only firewall with a lock-out guard, time sync, disk/swap/clock checks',
+  options: [],
+  needs: { roles: [], sections: [] },
+  run: provision,
 };
