@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './lib.mjs';
 
-const SECTIONS = ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage'];
+const SECTIONS = ['preflight', 'provision', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage'];
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!SECTIONS.includes(name)) {

@@ -71173,6 +71173,12 @@ const DEFAULTS = {
     proxysql: { ports: { mysql: 6033, admin: 6032 } },
     storage: { owner: 'root', mode: '0755', force_root_brick: false },
     migrateDatabase: { port: 3306, user: 'root' },
+    provision: {
+        vip_name: 'lms-ha-vip',
+        firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
+        time: { max_skew_ms: 500 },
+        packages: { source: 'distro' },
+    },
 };
 /** The SST account when `database.sst_user` is not given. */
 function defaultSstUser(database) {
@@ -71455,6 +71461,52 @@ const MigrateSchema = Type.Object({
     }, { ...strict, description: 'Copy existing databases into the Galera cluster.' })),
 }, { ...strict, description: 'What migrate-storage moves from an existing installation.' });
 // ---------------------------------------------------------------------------
+// Host baseline (provision)
+/** An IPv4/IPv6 address or network in CIDR notation; the semantic checks parse it. */
+const Network = (description) => pattern('^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', 'must be an IP address or a network like 10.0.0.0/24', { description });
+const ProvisionSchema = Type.Object({
+    vip_name: Type.Optional(pattern('^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$', 'must be a host name of lowercase letters, digits, "." and "-"', {
+        default: DEFAULTS.provision.vip_name,
+        description: 'Name written into /etc/hosts for the load balancers\' virtual IP.',
+    })),
+    firewall: Type.Optional(Type.Object({
+        enabled: Type.Optional(Type.Boolean({ default: DEFAULTS.provision.firewall.enabled, description: 'Write the nftables table inet lms_ha_firewall.' })),
+        policy: Type.Optional(literals(['fence', 'drop'], {
+            default: DEFAULTS.provision.firewall.policy,
+            description: 'fence: only the cluster ports are closed to everyone but the hosts that need them, everything else is left to the operator\'s rules; drop: everything not listed is dropped (SSH stays open from ssh_from and the bastion).',
+        })),
+        ssh_from: Type.Optional(Type.Array(Network('Address or network allowed to SSH in.'), {
+            uniqueItems: true,
+            description: 'With policy drop: who may reach SSH (the runner\'s address or network). The bastion is always allowed. Left out: SSH stays open to everyone.',
+        })),
+        client_networks: Type.Optional(Type.Array(Network('Address or network of application clients.'), {
+            uniqueItems: true,
+            description: 'Besides the web hosts, who may reach the load balancers\' client ports (the application port on the VIP).',
+        })),
+        confirm_seconds: Type.Optional(Type.Integer({
+            minimum: 10,
+            maximum: 600,
+            default: DEFAULTS.provision.firewall.confirm_seconds,
+            description: 'Lock-out guard: a new ruleset is rolled back by itself unless a fresh SSH connection confirms it within this many seconds.',
+        })),
+    }, { ...strict, description: 'Peers-only firewall in an nftables table of its own.' })),
+    time: Type.Optional(Type.Object({
+        max_skew_ms: Type.Optional(Type.Integer({
+            minimum: 1,
+            maximum: 600000,
+            default: DEFAULTS.provision.time.max_skew_ms,
+            description: 'provision refuses hosts whose clocks differ by more than this (Galera and the lock\'s timestamps need sane clocks).',
+        })),
+    }, { ...strict, description: 'Time synchronisation.' })),
+    packages: Type.Optional(Type.Object({
+        source: literals(['distro', 'mirror', 'push'], {
+            description: 'distro: the hosts\' own sources; mirror: an apt mirror URL; push: packages from a directory on the runner, copied over SFTP and served by a local repository.',
+        }),
+        mirror_url: Type.Optional(pattern('^https?://[^\\s]+$', 'must be an http(s) URL', { description: 'source mirror: the Debian/Ubuntu mirror.' })),
+        directory: Type.Optional(Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' })),
+    }, { ...strict, description: 'Where the hosts get packages from.' })),
+}, { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' });
+// ---------------------------------------------------------------------------
 // Environment and file
 const EnvironmentSchema = Type.Object({
     protected: Type.Optional(Type.Boolean({ default: false, description: 'Failover drills and other disruptive actions refuse to run unless allowed explicitly.' })),
@@ -71465,6 +71517,7 @@ const EnvironmentSchema = Type.Object({
     load_balancer: Type.Optional(LoadBalancerSchema),
     storage: Type.Optional(StorageSchema),
     migrate: Type.Optional(MigrateSchema),
+    provision: Type.Optional(ProvisionSchema),
 }, { ...strict, description: 'One deployment target (e.g. staging, production).' });
 const InventorySchema = Type.Object({
     version: Type.Literal(1, {
@@ -72859,6 +72912,7 @@ function presetDefinition(preset) {
 
 
 
+
 /** Environment names end up in lock files, plan headers and GitHub environment names. */
 const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Galera's own ports on every db node (replication, incremental and full state transfer). */
@@ -72994,7 +73048,39 @@ class EnvironmentChecker {
         this.checkStorage();
         this.checkApp();
         this.checkMigrate();
+        this.checkProvision();
         return this.problems;
+    }
+    /** Networks the firewall opens ports to, and the settings each package source needs. */
+    checkProvision() {
+        const provision = this.env.provision;
+        if (!provision)
+            return;
+        for (const key of ['ssh_from', 'client_networks']) {
+            (provision.firewall?.[key] ?? []).forEach((text, index) => {
+                const problem = networkProblem(text);
+                if (problem)
+                    this.report(['provision', 'firewall', key, index], 'value', `"provision.firewall.${key}" entry ${JSON.stringify(text)} ${problem}`);
+            });
+        }
+        const packages = provision.packages;
+        if (!packages)
+            return;
+        if (packages.source === 'mirror' && packages.mirror_url === undefined) {
+            this.report(['provision', 'packages'], 'key', '"provision.packages" with source mirror needs "mirror_url" (the apt mirror to use)');
+        }
+        if (packages.source === 'push' && packages.directory === undefined) {
+            this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner)');
+        }
+        if (packages.source !== 'mirror' && packages.mirror_url !== undefined) {
+            this.report(['provision', 'packages', 'mirror_url'], 'key', `"provision.packages.mirror_url" is only for source mirror; this source is ${packages.source}`);
+        }
+        if (packages.source !== 'push' && packages.directory !== undefined) {
+            this.report(['provision', 'packages', 'directory'], 'key', `"provision.packages.directory" is only for source push; this source is ${packages.source}`);
+        }
+        if (packages.directory !== undefined && (packages.directory.startsWith('/') || packages.directory.split('/').includes('..'))) {
+            this.report(['provision', 'packages', 'directory'], 'value', '"provision.packages.directory" must be a path inside the workspace (relative, without "..")');
+        }
     }
     checkName() {
         if (!ENVIRONMENT_NAME.test(this.name)) {
@@ -73466,6 +73552,28 @@ class EnvironmentChecker {
         }
     }
 }
+/** Why `text` is not an address or a network like 10.0.0.0/24 (host bits zero), or undefined when it is one. */
+function networkProblem(text) {
+    const [address, prefixText, ...rest] = text.split('/');
+    if (rest.length > 0 || address === undefined)
+        return 'is not an address or a network like 10.0.0.0/24';
+    const v4 = (0,external_node_net_.isIPv4)(address);
+    if (!v4 && !(0,external_node_net_.isIPv6)(address))
+        return 'is not an IP address or a network like 10.0.0.0/24';
+    if (prefixText === undefined)
+        return undefined;
+    const prefix = Number(prefixText);
+    const max = v4 ? 32 : 128;
+    if (!/^[0-9]{1,3}$/.test(prefixText) || prefix > max)
+        return `has a prefix length above ${max}`;
+    if (v4) {
+        const value = parseIPv4(address);
+        const size = 2 ** (32 - prefix);
+        if (value % size !== 0)
+            return `has host bits set; the network is ${formatIPv4(Math.floor(value / size) * size)}/${prefix}`;
+    }
+    return undefined;
+}
 /**
  * Two Keepalived groups with the same virtual_router_id on one network fight
  * over the VIP. Environments cannot see each other's networks, so overlapping
@@ -73816,6 +73924,21 @@ function loadInventory(text, file) {
 
 
 
+function resolveProvision(spec) {
+    const d = DEFAULTS.provision;
+    return {
+        vip_name: spec?.vip_name ?? d.vip_name,
+        firewall: {
+            enabled: spec?.firewall?.enabled ?? d.firewall.enabled,
+            policy: spec?.firewall?.policy ?? d.firewall.policy,
+            ssh_from: [...(spec?.firewall?.ssh_from ?? [])],
+            client_networks: [...(spec?.firewall?.client_networks ?? [])],
+            confirm_seconds: spec?.firewall?.confirm_seconds ?? d.firewall.confirm_seconds,
+        },
+        time: { max_skew_ms: spec?.time?.max_skew_ms ?? d.time.max_skew_ms },
+        packages: { ...(spec?.packages ?? { source: d.packages.source }) },
+    };
+}
 function resolveApp(spec) {
     const preset = spec?.preset ?? 'custom';
     const databases = new Map();
@@ -73953,6 +74076,7 @@ function resolveEnvironment(name, original) {
         ...(spec.load_balancer ? { load_balancer: resolveLoadBalancer(spec.load_balancer) } : {}),
         storage: resolveStorage(spec.storage, spec.app?.preset ?? 'custom'),
         ...(spec.migrate ? { migrate: resolveMigrate(spec.migrate) } : {}),
+        provision: resolveProvision(spec.provision),
     };
 }
 /**
@@ -84541,6 +84665,121 @@ function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
     return blocked;
 }
 
+;// CONCATENATED MODULE: ./src/components/nftables/access.ts
+/**
+ * Who may reach what: one model of the cluster's ports, derived from the
+ * inventory, that both of lms-ha's nftables tables are rendered from —
+ * provision's firewall (every cluster port on every host) and deploy-lb's
+ * health-check fence (port 9200 on the db nodes). Because a drop in any table
+ * is final for a packet, two tables that disagreed about a source would close
+ * the port to it; deriving both from this one function is what keeps them
+ * saying the same thing.
+ *
+ * Pure: no host access.
+ */
+
+/** GlusterFS hands every brick a port from this range (glusterd.vol base-port .. max-port). */
+const GLUSTER_BRICK_PORTS = [49152, 60999];
+const GLUSTER_DAEMON_PORTS = [24007, 24008];
+const access_GALERA_PORTS = { replication: 4567, ist: 4568, sst: 4444 };
+const access_unique = (values) => [...new Set(values)];
+/** Addresses that can go into an nftables set; DNS names cannot (see `unaddressable`). */
+function ipsOf(hosts) {
+    return access_unique(hosts.map((h) => h.address).filter((a) => (0,external_node_net_.isIP)(a) !== 0));
+}
+/** Hosts whose address is a DNS name: nftables sets take addresses only, so the firewall cannot name them. */
+function unaddressable(environment) {
+    return environment.hosts.filter((h) => (0,external_node_net_.isIP)(h.address) === 0);
+}
+const withRole = (environment, role) => environment.hosts.filter((h) => h.roles.includes(role));
+/**
+ * The load balancers as a source: their own addresses and the VIP, since the
+ * holder's kernel may pick the VIP as the source of its connections when its
+ * prefix is longer than the host's own subnet (seen in the lab: every health
+ * check dropped).
+ */
+function loadBalancerSources(environment) {
+    // Unfiltered: a DNS-named load balancer is refused by the fence's renderer rather than silently left out.
+    const lbs = access_unique(withRole(environment, 'lb').map((h) => h.address));
+    return environment.load_balancer ? access_unique([...lbs, environment.load_balancer.vip_address]) : lbs;
+}
+/** Who may ask a db node's Galera health check (clustercheck, HAProxy only): the load balancers. */
+function clustercheckSources(environment) {
+    return loadBalancerSources(environment);
+}
+/**
+ * Every port the cluster opens, on every host, and who may reach it. SSH is
+ * not here: it is the operator's lifeline and handled apart (see the firewall
+ * renderer), never closed by this model.
+ */
+function accessModel(environment) {
+    const openings = [];
+    const db = withRole(environment, 'db');
+    const web = withRole(environment, 'web');
+    const lbs = withRole(environment, 'lb');
+    const arbitrators = withRole(environment, 'arbitrator');
+    const lb = environment.load_balancer;
+    const lbSources = loadBalancerSources(environment);
+    const clients = environment.provision.firewall.client_networks;
+    if (environment.database) {
+        const peers = ipsOf([...db, ...arbitrators]);
+        // Without load balancers the application connects to the nodes directly.
+        const sqlClients = lb ? access_unique([...ipsOf(db), ...lbSources]) : access_unique([...ipsOf(db), ...lbSources, ...ipsOf(web), ...clients]);
+        const sqlFrom = lb ? 'db nodes, load balancers' : 'db nodes, load balancers, web hosts, client networks';
+        for (const host of db) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [environment.database.port], sources: sqlClients, label: 'MariaDB', from: sqlFrom });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication', from: 'db nodes, arbitrators' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.ist, access_GALERA_PORTS.sst], sources: ipsOf(db), label: 'Galera IST + SST', from: 'db nodes' });
+            if (lb?.kind === 'haproxy') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.clustercheck_port], sources: clustercheckSources(environment), label: 'Galera health check (clustercheck)', from: 'load balancers' });
+            }
+        }
+        for (const host of arbitrators) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication (garbd)', from: 'db nodes, arbitrators' });
+        }
+    }
+    if (lb) {
+        // The application (web hosts, client networks) and verify-ha's write probe, which runs on a db node.
+        const appSources = access_unique([...ipsOf(web), ...ipsOf(db), ...clients]);
+        const appFrom = `web hosts, db nodes${clients.length > 0 ? ', client networks' : ''}`;
+        const sqlPorts = lb.kind === 'haproxy' ? [lb.ports.writer, lb.ports.reader] : [lb.ports.mysql];
+        for (const host of lbs) {
+            openings.push({ host: host.name, proto: 'tcp', ports: sqlPorts, sources: appSources, label: lb.kind === 'haproxy' ? 'HAProxy writer + readers' : 'ProxySQL', from: appFrom });
+            if (lb.kind === 'proxysql') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.ports.admin], sources: ['127.0.0.1', '::1'], label: 'ProxySQL admin', from: 'this host only' });
+            }
+            if (lb.kind === 'haproxy' && lb.ports.web !== undefined) {
+                // A public web frontend unless client networks narrow it.
+                openings.push({
+                    host: host.name,
+                    proto: 'tcp',
+                    ports: [lb.ports.web],
+                    sources: clients,
+                    ...(clients.length === 0 ? { everyone: true } : {}),
+                    label: 'HAProxy web frontend',
+                    from: clients.length > 0 ? 'client networks' : 'everyone',
+                });
+            }
+            openings.push({ host: host.name, proto: 'vrrp', ports: [], sources: ipsOf(lbs), label: 'VRRP (Keepalived)', from: 'load balancers' });
+        }
+    }
+    if (environment.storage.kind === 'glusterfs') {
+        const storage = withRole(environment, 'storage');
+        const arbiter = environment.storage.arbiter;
+        const servers = storage.concat(environment.hosts.filter((h) => h.name === arbiter && !storage.includes(h)));
+        // Clients mount the volume on the web and storage hosts.
+        const sources = ipsOf([...servers, ...web]);
+        for (const host of servers) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_DAEMON_PORTS], sources, label: 'GlusterFS daemon', from: 'storage + web hosts' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_BRICK_PORTS], sources, label: 'GlusterFS bricks', from: 'storage + web hosts' });
+        }
+    }
+    return openings;
+}
+function formatPorts(ports) {
+    return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
+}
+
 ;// CONCATENATED MODULE: ./src/operations/file.ts
 /**
  * Files: the planned change that writes a file when the host's copy differs
@@ -84829,6 +85068,7 @@ async function gatherHostState(host, q) {
 
 
 
+
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
 /** Where operators put the maintenance (drain) file; created by deploy-lb. */
@@ -84888,11 +85128,9 @@ function haproxyModelFor(environment, lb) {
             : {}),
     };
 }
-function clustercheckModelFor(lb, db, lbHosts) {
-    // The VIP too: only an LB ever holds it, and when its prefix is longer than
-    // the LB's own subnet (10.0.0.100/25 on a /24) the kernel picks it as the
-    // source of the holder's health checks (seen in the lab: all checks dropped).
-    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: [...lbHosts.map((h) => h.address), lb.vip_address] };
+function clustercheckModelFor(environment, lb, db) {
+    // From the one access model provision's firewall is rendered from too, so the two tables agree.
+    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
 }
 function proxysqlModelFor(context, lb) {
     const dbPort = context.environment.database?.port ?? 3306;
@@ -84952,7 +85190,7 @@ function desiredLbState(context) {
         }
         desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
         for (const db of dbHosts) {
-            const model = clustercheckModelFor(lb, db, lbHosts);
+            const model = clustercheckModelFor(environment, lb, db);
             desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
         }
     }
@@ -91644,8 +91882,26 @@ function parseDf(text) {
     }
     return disks;
 }
+/**
+ * Each clock is compared with the runner's at the midpoint of its round trip
+ * (half the round trip is the uncertainty); the spread between hosts is what
+ * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
+ */
+function clockSpread(hosts) {
+    if (hosts.length < 2)
+        return null;
+    const offsets = hosts.map((h) => ({
+        name: h.name,
+        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+        uncertainty: h.facts.clock.roundTripMs / 2000,
+    }));
+    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
+}
 
 ;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
+
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 const SUPPORTED_OS = {
     debian: ['11', '12'],
@@ -91707,23 +91963,13 @@ function checkDisk(host, mount, available) {
         hint: status === 'ok' ? undefined : `Free space on ${mount}: a state transfer copies the whole database.`,
     };
 }
-/**
- * Skew is measured against the runner's clock at the midpoint of each round
- * trip; the spread between hosts is what matters, so the runner's own offset
- * cancels out.
- */
+/** The spread of the host clocks (see clockSpread); above WARN_SKEW_SECONDS, a warning. */
 function checkClockSkew(hosts) {
-    if (hosts.length < 2)
+    const skew = clockSpread(hosts);
+    if (!skew)
         return [];
-    const offsets = hosts.map((h) => ({
-        name: h.name,
-        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-        uncertainty: h.facts.clock.roundTripMs / 2000,
-    }));
-    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-    const spread = max.offset - min.offset;
-    const uncertainty = min.uncertainty + max.uncertainty;
+    const spread = skew.spreadSeconds;
+    const uncertainty = skew.uncertaintySeconds;
     const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
     return [
         {
@@ -91731,7 +91977,7 @@ function checkClockSkew(hosts) {
             host: '(all)',
             check: 'clock skew between hosts',
             expected: `<= ${WARN_SKEW_SECONDS}s`,
-            observed: `${spread.toFixed(3)}s (${max.name} ahead of ${min.name}, ±${uncertainty.toFixed(3)}s)`,
+            observed: `${spread.toFixed(3)}s (${skew.ahead} ahead of ${skew.behind}, ±${uncertainty.toFixed(3)}s)`,
             status,
             hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
         },
@@ -91813,6 +92059,1251 @@ const preflightCommand = {
     options: [],
     needs: { roles: [], sections: [] },
     run: preflight,
+};
+
+;// CONCATENATED MODULE: ./src/components/nftables/firewall.ts
+/**
+ * provision's peers-only firewall: one nftables table of its own per host
+ * (`inet lms_ha_firewall`), rendered from the access model, so the operator's
+ * tables and rules are never touched. `nft -f` applies the file as one
+ * transaction and the leading add+delete replaces this table only.
+ *
+ * Two policies: `fence` closes the cluster ports to everyone but the hosts
+ * that need them and leaves every other port to the operator's rules; `drop`
+ * drops everything this table does not accept. Either way SSH is accepted
+ * before anything else, from `sshSources` (or from everyone when none are
+ * given), and connections already established stay up.
+ *
+ * Pure: no host access.
+ */
+
+
+const FIREWALL_NFT_TABLE = 'lms_ha_firewall';
+const FIREWALL_UNIT = 'lms-ha-firewall.service';
+const FIREWALL_NFT_PATH = '/etc/lms-ha/firewall.nft';
+const FIREWALL_DROP_IN_PATH = '/etc/systemd/system/nftables.service.d/lms-ha-firewall.conf';
+/** The transient unit (systemd-run) that restores the previous table unless a fresh SSH connection cancels it. */
+const FIREWALL_ROLLBACK_UNIT = 'lms-ha-firewall-rollback';
+const VRRP = 112;
+function portMatch(ports) {
+    const items = ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`));
+    return items.length === 1 ? items[0] : `{ ${items.join(', ')} }`;
+}
+/** `ip saddr { ... }` / `ip6 saddr { ... }` clauses for the sources, one per family present. */
+function sourceClauses(sources) {
+    const v4 = sources.filter((s) => !(0,external_node_net_.isIPv6)(s.split('/')[0]));
+    const v6 = sources.filter((s) => (0,external_node_net_.isIPv6)(s.split('/')[0]));
+    const clauses = [];
+    if (v4.length > 0)
+        clauses.push(`ip saddr { ${v4.join(', ')} }`);
+    if (v6.length > 0)
+        clauses.push(`ip6 saddr { ${v6.join(', ')} }`);
+    return clauses;
+}
+const firewall_quote = (text) => `"${text.replace(/["\\]/g, '')}"`;
+/** The SSH rule lines, in the order they are rendered: the lifeline, named in a lock-out error. */
+function sshRules(model) {
+    if (model.sshSources.length === 0)
+        return model.policy === 'drop' ? [`tcp dport ${model.sshPort} accept comment "ssh"`] : [];
+    return [
+        ...sourceClauses(model.sshSources).map((c) => `tcp dport ${model.sshPort} ${c} accept comment "ssh"`),
+        `tcp dport ${model.sshPort} drop comment "ssh from anywhere else"`,
+    ];
+}
+function openingRules(o, policy) {
+    const match = o.proto === 'vrrp' ? `meta l4proto ${VRRP}` : `tcp dport ${portMatch(o.ports)}`;
+    const comment = `comment ${firewall_quote(o.label)}`;
+    if (o.everyone)
+        return [`${match} accept ${comment}`];
+    const lines = sourceClauses(o.sources).map((c) => `${match} ${c} accept ${comment}`);
+    // Under policy drop the chain's policy closes the port; under fence this rule does.
+    if (policy === 'fence')
+        lines.push(`${match} drop ${comment}`);
+    return lines;
+}
+function renderFirewallNftables(model) {
+    const table = `inet ${FIREWALL_NFT_TABLE}`;
+    const rules = [
+        'iif "lo" accept',
+        'ct state established,related accept',
+        ...(model.policy === 'drop' ? ['meta l4proto { 1, 58 } accept comment "icmp, ipv6-icmp (by number: /etc/protocols may be missing)"'] : []),
+        ...sshRules(model),
+        ...model.openings.filter((o) => o.host === model.host).flatMap((o) => openingRules(o, model.policy)),
+    ];
+    return [
+        `# Rendered by lms-ha (provision) for ${model.host}: the cluster's ports open only to the hosts that need them.`,
+        `# Replaces the table ${table} only; every other table is left as it is.`,
+        `table ${table}`,
+        `delete table ${table}`,
+        `table ${table} {`,
+        '  chain input {',
+        `    type filter hook input priority filter; policy ${model.policy === 'drop' ? 'drop' : 'accept'};`,
+        ...rules.map((r) => `    ${r}`),
+        '  }',
+        '}',
+        '',
+    ].join('\n');
+}
+/** The plan's readable table: one row per opening, SSH first. */
+function firewallRows(model) {
+    const rows = [
+        {
+            host: model.host,
+            port: String(model.sshPort),
+            proto: 'tcp',
+            what: 'SSH',
+            from: model.sshSources.length > 0 ? 'ssh_from, bastion' : 'everyone',
+            sources: model.sshSources.join(', ') || 'any',
+        },
+    ];
+    for (const o of model.openings.filter((x) => x.host === model.host)) {
+        rows.push({
+            host: model.host,
+            port: o.proto === 'vrrp' ? '-' : formatPorts(o.ports),
+            proto: o.proto === 'vrrp' ? `vrrp (${VRRP})` : o.proto,
+            what: o.label,
+            from: o.from,
+            sources: o.everyone ? 'any' : o.sources.join(', ') || 'none (this host only)',
+        });
+    }
+    return rows;
+}
+/** Loads the table at boot, after nftables.service (whose start flushes the ruleset). */
+function renderFirewallUnit() {
+    return `# Rendered by lms-ha (provision); local edits are overwritten.
+[Unit]
+Description=lms-ha: peers-only firewall (nftables table inet ${FIREWALL_NFT_TABLE})
+DefaultDependencies=no
+Wants=network-pre.target
+After=local-fs.target nftables.service
+Before=network-pre.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${FIREWALL_NFT_PATH}
+ExecReload=/usr/sbin/nft -f ${FIREWALL_NFT_PATH}
+
+[Install]
+WantedBy=sysinit.target
+`;
+}
+/** nftables.service flushes the whole ruleset on start, reload and stop: load the table again after each. */
+function renderFirewallDropIn() {
+    return `# Rendered by lms-ha (provision); local edits are overwritten.
+# nftables.service flushes the whole ruleset on start, reload and stop: load the
+# peers-only firewall (table inet ${FIREWALL_NFT_TABLE}) again after each.
+[Service]
+ExecStartPost=-/usr/sbin/nft -f ${FIREWALL_NFT_PATH}
+ExecReload=-/usr/sbin/nft -f ${FIREWALL_NFT_PATH}
+ExecStopPost=-/usr/sbin/nft -f ${FIREWALL_NFT_PATH}
+`;
+}
+/**
+ * The shell script that puts the table back as it was before an apply: the
+ * saved table (`nft list table` output) or no table at all.
+ */
+function renderRollbackScript(previousTable) {
+    const table = `inet ${FIREWALL_NFT_TABLE}`;
+    if (previousTable === null || previousTable.trim() === '') {
+        return `#!/bin/sh\n# lms-ha: the new firewall was not confirmed; there was no table before.\nnft delete table ${table} 2>/dev/null || true\n`;
+    }
+    return `#!/bin/sh\n# lms-ha: the new firewall was not confirmed; restore the table as it was.\nnft -f - <<'LMS_HA_NFT'\ntable ${table}\ndelete table ${table}\n${previousTable.trimEnd()}\nLMS_HA_NFT\n`;
+}
+
+;// CONCATENATED MODULE: ./src/components/apt-sources/index.ts
+/**
+ * Where a host gets packages from, rendered for apt: a mirror (deb822
+ * sources file), or `push` — .deb files copied from the runner into a local
+ * repository on the host, indexed there with dpkg-deb (always installed,
+ * unlike dpkg-scanpackages or apt-ftparchive) and served as `file:`. Whatever
+ * the mode, deploy-db / deploy-lb / migrate-storage install with plain
+ * `apt-get install` from it, unchanged.
+ *
+ * Pure: no host access.
+ */
+const LMS_HA_SOURCES_PATH = '/etc/apt/sources.list.d/lms-ha.sources';
+const PUSH_REPOSITORY_DIR = '/var/lib/lms-ha/apt';
+/** The pushed packages by digest: what the plan shows and compares. */
+const PUSH_MANIFEST_PATH = `${PUSH_REPOSITORY_DIR}/Manifest`;
+/** A .deb file name that is safe unquoted in the repository and in an index line. */
+const DEB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+%~:-]*\.deb$/;
+/** One line per package, `sha256  file`, sorted by file (as sha256sum prints it). */
+function renderManifest(packages) {
+    return [...packages]
+        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+        .map((p) => `${p.sha256}  ${p.file}\n`)
+        .join('');
+}
+function apt_sources_parseManifest(text) {
+    const out = [];
+    for (const line of (text ?? '').split('\n')) {
+        const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line.trim());
+        if (m && DEB_FILE_NAME.test(m[2]))
+            out.push({ sha256: m[1], file: m[2] });
+    }
+    return out;
+}
+/** What to copy and what to remove to go from `have` to `want`. */
+function manifestDelta(have, want) {
+    const haveKey = new Set(have.map((p) => `${p.file} ${p.sha256}`));
+    const wantFiles = new Set(want.map((p) => p.file));
+    return {
+        copy: want.filter((p) => !haveKey.has(`${p.file} ${p.sha256}`)),
+        remove: have.filter((p) => !wantFiles.has(p.file)).map((p) => p.file),
+    };
+}
+/** The deb822 source of the pushed repository: trusted, because every file's digest was reviewed in the plan and came over the pinned SSH connection. */
+function renderPushSources() {
+    return `# Rendered by lms-ha (provision, packages pushed from the runner); local edits are overwritten.
+# Trusted: each package's SHA-256 is in the reviewed plan (${PUSH_MANIFEST_PATH}).
+Types: deb
+URIs: file:${PUSH_REPOSITORY_DIR}
+Suites: ./
+Trusted: yes
+`;
+}
+/** The distribution's archive keyring, so a mirror is verified exactly like the official archive. */
+function archiveKeyring(osId) {
+    return osId === 'ubuntu' ? '/usr/share/keyrings/ubuntu-archive-keyring.gpg' : '/usr/share/keyrings/debian-archive-keyring.gpg';
+}
+function renderMirrorSources(url, osId, codename) {
+    if (!/^https?:\/\/[^\s]+$/.test(url))
+        throw new Error(`mirror URL ${JSON.stringify(url)} is not an http(s) URL`);
+    if (!/^[a-z]+$/.test(codename))
+        throw new Error(`release codename ${JSON.stringify(codename)} is not a plain word`);
+    const components = osId === 'ubuntu' ? 'main universe' : 'main';
+    return `# Rendered by lms-ha (provision, packages from a mirror); local edits are overwritten.
+Types: deb
+URIs: ${url}
+Suites: ${codename} ${codename}-updates
+Components: ${components}
+Signed-By: ${archiveKeyring(osId)}
+`;
+}
+/**
+ * Shell that rebuilds the repository's Packages index from the .deb files in
+ * it: the control fields (dpkg-deb -f), then the fields apt needs to fetch and
+ * verify the file, as dpkg-scanpackages writes them.
+ */
+function packagesIndexScript() {
+    return [
+        'set -e',
+        `cd ${PUSH_REPOSITORY_DIR}`,
+        'tmp=$(mktemp Packages.XXXXXX)',
+        'for f in *.deb; do [ -e "$f" ] || continue; dpkg-deb -f "$f"; printf "Filename: ./%s\\nSize: %s\\nSHA256: %s\\n\\n" "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d" " -f1)"; done > "$tmp"',
+        'chmod 0644 "$tmp"',
+        'mv -f "$tmp" Packages',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision/facts.ts
+/**
+ * What provision reads on a host, in one read-only round trip: /etc/hosts,
+ * the time sync services, the firewall's files and live table, swap, free
+ * space where the datadir and bricks will live. A pure parser turns the
+ * answer into `ProvisionFacts`.
+ */
+
+
+
+
+/** Time sync daemons any of which counts as "the clock is kept". */
+const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'];
+const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'];
+const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
+const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH];
+const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'];
+const SECTION = /^@@([a-z-]+)(?: (\S+))?$/;
+function provisionFactsScript(diskPaths) {
+    const parts = [
+        `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
+        `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
+        `echo "@@os"; (. /etc/os-release 2>/dev/null; echo "$ID"; echo "$VERSION_CODENAME")`,
+        ...TIME_SYNC_UNITS.map((u) => `echo "@@timesync ${u}"; systemctl is-active ${u} 2>/dev/null || true`),
+        `echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${PACKAGES_OF_INTEREST.join(' ')} 2>/dev/null || true`,
+        ...MANAGED_FILES.map((f) => `echo "@@file ${f}"; if [ -f ${f} ]; then stat -c '%a %U %G' ${f}; base64 -w0 ${f}; echo; else echo @absent; fi`),
+        ...MANAGED_DIRS.map((d) => `echo "@@dir ${d}"; [ -d ${d} ] && echo present || echo absent`),
+        `echo "@@nft"; if command -v nft >/dev/null 2>&1; then nft list tables 2>/dev/null || true; else echo @absent; fi`,
+        `echo "@@unit"; systemctl is-enabled ${FIREWALL_UNIT} 2>/dev/null || true`,
+        `echo "@@swap"; cat /proc/swaps 2>/dev/null || true`,
+        `echo "@@swappiness"; cat /proc/sys/vm/swappiness 2>/dev/null || true`,
+        ...diskPaths.map((p) => `echo "@@df ${p}"; p=${shellQuote(p)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" 2>/dev/null || true`),
+    ];
+    return parts.join('; ');
+}
+function decode(line) {
+    return Buffer.from((line ?? '').trim(), 'base64').toString('utf8');
+}
+function parseProvisionFacts(stdout, diskPaths) {
+    const facts = {
+        hostsFile: null,
+        container: 'none',
+        osId: 'unknown',
+        codename: '',
+        timeSync: {},
+        packages: {},
+        files: Object.fromEntries(MANAGED_FILES.map((f) => [f, null])),
+        dirs: Object.fromEntries(MANAGED_DIRS.map((d) => [d, false])),
+        nftTables: null,
+        firewallUnitEnabled: '',
+        swapBytes: 0,
+        swappiness: null,
+        disks: Object.fromEntries(diskPaths.map((p) => [p, null])),
+    };
+    const sections = [];
+    for (const line of stdout.split('\n')) {
+        const m = SECTION.exec(line);
+        if (m)
+            sections.push({ kind: m[1], arg: m[2] ?? '', lines: [] });
+        else
+            sections.at(-1)?.lines.push(line);
+    }
+    for (const { kind, arg, lines } of sections) {
+        const first = (lines[0] ?? '').trim();
+        switch (kind) {
+            case 'hosts':
+                facts.hostsFile = first === '@absent' ? null : decode(first);
+                break;
+            case 'virt':
+                facts.container = first || 'none';
+                break;
+            case 'os':
+                facts.osId = first || 'unknown';
+                facts.codename = (lines[1] ?? '').trim();
+                break;
+            case 'timesync':
+                facts.timeSync[arg] = first || 'inactive';
+                break;
+            case 'pkg':
+                for (const l of lines) {
+                    const [name, version, status] = l.split('\t');
+                    if (name && version && status?.includes('ok installed'))
+                        facts.packages[name] = version;
+                }
+                break;
+            case 'file': {
+                if (first === '@absent' || first === '')
+                    break;
+                const [mode, owner, group] = first.split(' ');
+                if (!mode || !owner || !group)
+                    break;
+                facts.files[arg] = { mode: Number.parseInt(mode, 8), owner, group, content: decode(lines[1]) };
+                break;
+            }
+            case 'dir':
+                facts.dirs[arg] = first === 'present';
+                break;
+            case 'nft':
+                facts.nftTables = first === '@absent' ? null : lines.map((l) => l.trim()).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+                break;
+            case 'unit':
+                facts.firewallUnitEnabled = first;
+                break;
+            case 'swap':
+                // Size is in KiB, third column; the first line is the header.
+                facts.swapBytes = lines.slice(1).reduce((sum, l) => sum + (Number(l.trim().split(/\s+/)[2]) || 0) * 1024, 0);
+                break;
+            case 'swappiness':
+                facts.swappiness = /^\d+$/.test(first) ? Number(first) : null;
+                break;
+            case 'df':
+                facts.disks[arg] = parseDf(lines.join('\n'))[0] ?? null;
+                break;
+        }
+    }
+    return facts;
+}
+async function gatherProvisionFacts(host, diskPaths) {
+    const r = await host.run(provisionFactsScript(diskPaths), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
+    return parseProvisionFacts(r.stdout, diskPaths);
+}
+/**
+ * The address this host sees the runner's SSH connection come from (through a
+ * bastion: the bastion's). Read without sudo, which would drop SSH_CONNECTION.
+ */
+async function gatherSshClientAddress(host) {
+    const r = await host.run('printf "%s" "${SSH_CONNECTION%% *}"', { purpose: 'read the SSH client address', sudo: false, allowFailure: true, timeoutMs: 15_000 });
+    const address = r.stdout.trim();
+    return address === '' ? null : address;
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision/checks.ts
+
+
+const DATADIR = '/var/lib/mysql';
+/** Below this a datadir or brick can fill up during a state transfer: fail. */
+const checks_MIN_FREE_BYTES = 1024 ** 3;
+/** Below this, warn. */
+const checks_WARN_FREE_BYTES = 5 * 1024 ** 3;
+/** Above this, the kernel swaps a database's buffer pool out while it still has page cache to drop. */
+const MAX_DB_SWAPPINESS = 10;
+const checks_GiB = (bytes) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+function timeSyncCheck(host) {
+    const active = TIME_SYNC_UNITS.filter((u) => host.facts.timeSync[u] === 'active');
+    const base = { layer: 'host', host: host.name, check: 'time sync', expected: 'a time sync service active' };
+    if (host.facts.container !== 'none') {
+        return { ...base, observed: `container (${host.facts.container}): the clock is the machine's own`, status: 'ok' };
+    }
+    if (active.length > 0)
+        return { ...base, observed: `${active.join(', ')} active`, status: 'ok' };
+    return { ...base, observed: 'none active', status: 'warn', hint: 'apply enables systemd-timesyncd (or run chrony yourself).' };
+}
+/** The spread of the host clocks (see clockSpread), refused above the bound; the uncertainty counts in the hosts' favour. */
+function clockSkewCheck(hosts, maxSkewMs) {
+    const skew = clockSpread(hosts);
+    if (!skew)
+        return [];
+    const spreadMs = skew.spreadSeconds * 1000;
+    const uncertaintyMs = skew.uncertaintySeconds * 1000;
+    const fail = spreadMs - uncertaintyMs > maxSkewMs;
+    return [
+        {
+            layer: 'host',
+            host: '(all)',
+            check: 'clock skew (provision bound)',
+            expected: `<= ${maxSkewMs} ms`,
+            observed: `${spreadMs.toFixed(0)} ms (${skew.ahead} ahead of ${skew.behind}, ±${uncertaintyMs.toFixed(0)} ms)`,
+            status: fail ? 'fail' : 'ok',
+            hint: fail
+                ? `Galera and the lock's timestamps need sane clocks: set the clock of ${skew.ahead} / ${skew.behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
+                : undefined,
+        },
+    ];
+}
+function diskChecks(host) {
+    return host.diskPaths.map((path) => {
+        const disk = host.facts.disks[path];
+        const base = { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${checks_GiB(checks_WARN_FREE_BYTES)}` };
+        if (!disk)
+            return { ...base, observed: 'unknown (df gave nothing)', status: 'warn', hint: `Check the filesystem of ${path} by hand.` };
+        const status = disk.availableBytes < checks_MIN_FREE_BYTES ? 'fail' : disk.availableBytes < checks_WARN_FREE_BYTES ? 'warn' : 'ok';
+        return {
+            ...base,
+            observed: `${checks_GiB(disk.availableBytes)} on ${disk.mount}`,
+            status,
+            hint: status === 'ok' ? undefined : `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`,
+        };
+    });
+}
+function swapChecks(host) {
+    if (!host.roles.includes('db'))
+        return [];
+    const { swapBytes, swappiness } = host.facts;
+    const base = { layer: 'host', host: host.name, check: 'swap and vm.swappiness' };
+    if (swapBytes === 0)
+        return [{ ...base, expected: `swappiness <= ${MAX_DB_SWAPPINESS} when swap is on`, observed: 'no swap', status: 'ok' }];
+    const ok = swappiness !== null && swappiness <= MAX_DB_SWAPPINESS;
+    return [
+        {
+            ...base,
+            expected: `swappiness <= ${MAX_DB_SWAPPINESS} with swap on`,
+            observed: `${checks_GiB(swapBytes)} swap, vm.swappiness ${swappiness ?? 'unknown'}`,
+            status: ok ? 'ok' : 'warn',
+            hint: ok
+                ? undefined
+                : `A swapped-out buffer pool stalls the node and Galera's flow control stalls the whole cluster with it: set vm.swappiness=1 (sysctl.d) on ${host.name}.`,
+        },
+    ];
+}
+function provisionChecks(hosts, clocks, maxSkewMs) {
+    return [
+        ...hosts.flatMap((h) => [timeSyncCheck(h), ...diskChecks(h), ...swapChecks(h)]),
+        ...clockSkewCheck(clocks, maxSkewMs),
+    ];
+}
+
+;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
+/*
+How it works:
+`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
+*/
+
+class Node {
+	value;
+	next;
+
+	constructor(value) {
+		this.value = value;
+	}
+}
+
+class Queue {
+	#head;
+	#tail;
+	#size;
+
+	constructor() {
+		this.clear();
+	}
+
+	enqueue(value) {
+		const node = new Node(value);
+
+		if (this.#head) {
+			this.#tail.next = node;
+			this.#tail = node;
+		} else {
+			this.#head = node;
+			this.#tail = node;
+		}
+
+		this.#size++;
+	}
+
+	dequeue() {
+		const current = this.#head;
+		if (!current) {
+			return;
+		}
+
+		this.#head = this.#head.next;
+		this.#size--;
+
+		// Clean up tail reference when queue becomes empty
+		if (!this.#head) {
+			this.#tail = undefined;
+		}
+
+		return current.value;
+	}
+
+	peek() {
+		if (!this.#head) {
+			return;
+		}
+
+		return this.#head.value;
+
+		// TODO: Node.js 18.
+		// return this.#head?.value;
+	}
+
+	clear() {
+		this.#head = undefined;
+		this.#tail = undefined;
+		this.#size = 0;
+	}
+
+	get size() {
+		return this.#size;
+	}
+
+	* [Symbol.iterator]() {
+		let current = this.#head;
+
+		while (current) {
+			yield current.value;
+			current = current.next;
+		}
+	}
+
+	* drain() {
+		while (this.#head) {
+			yield this.dequeue();
+		}
+	}
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
+
+
+function pLimit(concurrency) {
+	let rejectOnClear = false;
+
+	if (typeof concurrency === 'object') {
+		({concurrency, rejectOnClear = false} = concurrency);
+	}
+
+	validateConcurrency(concurrency);
+
+	if (typeof rejectOnClear !== 'boolean') {
+		throw new TypeError('Expected `rejectOnClear` to be a boolean');
+	}
+
+	const queue = new Queue();
+	let activeCount = 0;
+
+	const resumeNext = () => {
+		// Process the next queued function if we're under the concurrency limit
+		if (activeCount < concurrency && queue.size > 0) {
+			activeCount++;
+			queue.dequeue().run();
+		}
+	};
+
+	const next = () => {
+		activeCount--;
+		resumeNext();
+	};
+
+	const run = async (function_, resolve, arguments_) => {
+		// Execute the function and capture the result promise
+		const result = (async () => function_(...arguments_))();
+
+		// Resolve immediately with the promise (don't wait for completion)
+		resolve(result);
+
+		// Wait for the function to complete (success or failure)
+		// We catch errors here to prevent unhandled rejections,
+		// but the original promise rejection is preserved for the caller
+		try {
+			await result;
+		} catch {}
+
+		// Decrement active count and process next queued function
+		next();
+	};
+
+	const enqueue = (function_, resolve, reject, arguments_) => {
+		const queueItem = {reject};
+
+		// Queue the internal resolve function instead of the run function
+		// to preserve the asynchronous execution context.
+		new Promise(internalResolve => { // eslint-disable-line promise/param-names
+			queueItem.run = internalResolve;
+			queue.enqueue(queueItem);
+		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
+
+		// Start processing immediately if we haven't reached the concurrency limit
+		if (activeCount < concurrency) {
+			resumeNext();
+		}
+	};
+
+	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
+		enqueue(function_, resolve, reject, arguments_);
+	});
+
+	Object.defineProperties(generator, {
+		activeCount: {
+			get: () => activeCount,
+		},
+		pendingCount: {
+			get: () => queue.size,
+		},
+		clearQueue: {
+			value() {
+				if (!rejectOnClear) {
+					queue.clear();
+					return;
+				}
+
+				const abortError = AbortSignal.abort().reason;
+
+				while (queue.size > 0) {
+					queue.dequeue().reject(abortError);
+				}
+			},
+		},
+		concurrency: {
+			get: () => concurrency,
+
+			set(newConcurrency) {
+				validateConcurrency(newConcurrency);
+				concurrency = newConcurrency;
+
+				queueMicrotask(() => {
+					// eslint-disable-next-line no-unmodified-loop-condition
+					while (activeCount < concurrency && queue.size > 0) {
+						resumeNext();
+					}
+				});
+			},
+		},
+		map: {
+			async value(iterable, function_) {
+				const promises = [];
+
+				try {
+					Array.from(iterable, (value, index) => {
+						const promise = generator(function_, value, index);
+						promises.push(promise);
+						return promise;
+					});
+				} catch (error) {
+					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
+					for (const promise of promises) {
+						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
+					}
+
+					throw error;
+				}
+
+				return Promise.all(promises);
+			},
+		},
+	});
+
+	return generator;
+}
+
+function limitFunction(function_, options) {
+	const limit = pLimit(options);
+
+	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
+	Object.defineProperty(limitedFunction, 'clearQueue', {
+		value: limit.clearQueue,
+	});
+
+	return limitedFunction;
+}
+
+function validateConcurrency(concurrency) {
+	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
+	}
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision/packages.ts
+/**
+ * Package sources: `distro` leaves the host's own; `mirror` writes one
+ * deb822 source; `push` copies .deb files from a directory on the runner into
+ * a local repository on each host. The set of pushed files (name + SHA-256)
+ * is the reviewed manifest: a changed package changes the plan hash.
+ */
+
+
+
+
+
+
+
+
+/** Files copied to one host at once: enough to fill the link, under sshd's session limit. */
+const COPY_PARALLELISM = 4;
+/** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
+function readPushDirectory(directory, cwd = process.cwd()) {
+    const path = (0,external_node_path_namespaceObject.resolve)(cwd, directory);
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(path);
+    }
+    catch (error) {
+        throw new DeployError('invalid-input', `provision.packages.directory ${directory}: ${error.code ?? 'unreadable'} (resolved to ${path})`, {
+            hint: 'Give a directory of .deb files relative to the workspace (the repository checkout), or run from the directory it is relative to.',
+        });
+    }
+    const packages = names
+        .filter((n) => n.endsWith('.deb'))
+        .filter((n) => DEB_FILE_NAME.test(n) && (0,external_node_fs_namespaceObject.statSync)((0,external_node_path_namespaceObject.join)(path, n)).isFile())
+        .map((file) => ({ file, sha256: (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(path, file))).digest('hex') }));
+    if (packages.length === 0) {
+        throw new DeployError('invalid-input', `provision.packages.directory ${directory} holds no .deb file (resolved to ${path})`, {
+            hint: 'Put the packages the hosts need there (for example from `apt-get install --download-only` on a machine with the same release).',
+        });
+    }
+    return { path, packages };
+}
+const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
+function sourcesChange(host, content, have, why) {
+    const existing = have ? { ...have, sha256: file_sha256(have.content) } : null;
+    return fileChange(host, { path: LMS_HA_SOURCES_PATH, content, mode: 0o644, owner: 'root', group: 'root' }, existing, {
+        why,
+        apply: async (ctx) => {
+            await ctx.host.writeFile(LMS_HA_SOURCES_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+            await ctx.host.run(aptUpdate, { purpose: 'read the new package sources (apt-get update)', timeoutMs: 10 * 60_000 });
+        },
+    });
+}
+function pushChange(host, push, facts) {
+    const manifest = renderManifest(push.packages);
+    const have = facts.files[PUSH_MANIFEST_PATH];
+    if (have && have.content === manifest)
+        return null;
+    const before = apt_sources_parseManifest(have?.content);
+    const { copy, remove } = manifestDelta(before, push.packages);
+    return {
+        kind: 'file',
+        id: changeId('file', host, PUSH_MANIFEST_PATH),
+        host,
+        summary: `push packages into ${PUSH_REPOSITORY_DIR} (${copy.length} to copy, ${remove.length} to remove, ${push.packages.length} in all)`,
+        path: PUSH_MANIFEST_PATH,
+        before: have ? { content: have.content, mode: have.mode, owner: have.owner, group: have.group } : null,
+        after: { content: manifest, mode: 0o644, owner: 'root', group: 'root' },
+        sensitive: false,
+        apply: async (ctx) => {
+            const h = ctx.host;
+            await h.run(`install -d -m 0755 -o root -g root ${PUSH_REPOSITORY_DIR}`, { purpose: `create ${PUSH_REPOSITORY_DIR}` });
+            const limit = pLimit(COPY_PARALLELISM);
+            await Promise.all(copy.map((p) => limit(async () => {
+                const bytes = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(push.path, p.file));
+                // The bytes read now must be the ones reviewed.
+                if ((0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex') !== p.sha256) {
+                    throw new DeployError('plan-changed', `${p.file} changed on the runner since the plan was made`, { host: h.name, hint: 'Run plan again and review it.' });
+                }
+                await h.writeFile(`${PUSH_REPOSITORY_DIR}/${p.file}`, bytes, { mode: 0o644, owner: 'root', group: 'root' });
+            })));
+            if (remove.length > 0) {
+                await h.run(`cd ${PUSH_REPOSITORY_DIR} && rm -f -- ${remove.map((f) => `'${f}'`).join(' ')}`, { purpose: 'remove packages no longer pushed' });
+            }
+            await h.run(packagesIndexScript(), { purpose: 'index the pushed packages (dpkg-deb)', timeoutMs: 10 * 60_000 });
+            await h.writeFile(PUSH_MANIFEST_PATH, manifest, { mode: 0o644, owner: 'root', group: 'root' });
+            await h.run(aptUpdate, { purpose: 'read the pushed repository (apt-get update)', timeoutMs: 10 * 60_000 });
+        },
+    };
+}
+/** The changes that set a host's package sources, in apply order; first in the plan, since later installs need them. */
+function packageSourceChanges(host, settings, facts, push) {
+    if (settings.source === 'distro')
+        return [];
+    if (settings.source === 'mirror') {
+        const change = sourcesChange(host, renderMirrorSources(settings.mirror_url, facts.osId, facts.codename), facts.files[LMS_HA_SOURCES_PATH], `packages from ${settings.mirror_url}`);
+        return change ? [change] : [];
+    }
+    const changes = [];
+    const repo = pushChange(host, push, facts);
+    if (repo)
+        changes.push(repo);
+    const sources = sourcesChange(host, renderPushSources(), facts.files[LMS_HA_SOURCES_PATH], `packages pushed from the runner, served from ${PUSH_REPOSITORY_DIR}`);
+    if (sources)
+        changes.push(sources);
+    return changes;
+}
+
+;// CONCATENATED MODULE: ./src/components/hosts-file/index.ts
+/**
+ * /etc/hosts with one block lms-ha manages: every inventory host and the
+ * load balancers' virtual IP under a name (Moodle clustering guide: every node
+ * lists the whole topology). Everything outside the block is the operator's
+ * and is kept byte for byte; the block is replaced where it stands, or
+ * appended at the end the first time.
+ *
+ * Pure: no host access.
+ */
+const HOSTS_FILE_PATH = '/etc/hosts';
+const BLOCK_BEGIN = '# BEGIN lms-ha managed hosts (local edits inside this block are overwritten)';
+const BLOCK_END = '# END lms-ha managed hosts';
+/** The block's lines, aligned, ending with a newline. */
+function renderHostsBlock(entries) {
+    const width = Math.max(0, ...entries.map((e) => e.address.length));
+    const lines = entries.map((e) => `${e.address.padEnd(width)} ${e.names.join(' ')}`);
+    return [BLOCK_BEGIN, ...lines, BLOCK_END, ''].join('\n');
+}
+/**
+ * The file with the block in it. A file holding a BEGIN without an END (a
+ * hand edit gone wrong) is refused rather than guessed at.
+ */
+function renderHostsFile(current, entries) {
+    const block = renderHostsBlock(entries);
+    const lines = current.split('\n');
+    const begin = lines.indexOf(BLOCK_BEGIN);
+    const end = lines.indexOf(BLOCK_END);
+    if (begin === -1 && end === -1) {
+        if (current === '')
+            return block;
+        return current.endsWith('\n') ? current + block : `${current}\n${block}`;
+    }
+    if (begin === -1 || end === -1 || end < begin) {
+        throw new Error(`${HOSTS_FILE_PATH} has a damaged lms-ha block (a "${begin === -1 ? BLOCK_BEGIN : BLOCK_END}" line is missing or out of order)`);
+    }
+    const before = lines.slice(0, begin).join('\n');
+    const after = lines.slice(end + 1).join('\n');
+    return (begin > 0 ? `${before}\n` : '') + block + after;
+}
+/** Lines outside the block that map a managed name to another address. */
+function shadowingLines(current, entries) {
+    const wanted = new Map();
+    for (const e of entries)
+        for (const n of e.names)
+            wanted.set(n.toLowerCase(), e.address);
+    const found = [];
+    let inside = false;
+    current.split('\n').forEach((raw, index) => {
+        if (raw === BLOCK_BEGIN)
+            inside = true;
+        if (inside) {
+            if (raw === BLOCK_END)
+                inside = false;
+            return;
+        }
+        const text = raw.replace(/#.*/, '').trim();
+        if (!text)
+            return;
+        const [address, ...names] = text.split(/\s+/);
+        for (const name of names) {
+            const want = wanted.get(name.toLowerCase());
+            if (want !== undefined && want !== address)
+                found.push({ line: index + 1, name, address: address, wanted: want });
+        }
+    });
+    return found;
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision/plan.ts
+/**
+ * provision's plan, computed from the gathered facts without touching a host:
+ * the /etc/hosts block, time sync, and the peers-only firewall (files, the
+ * guarded load, the boot unit). Each change carries its apply function; the
+ * firewall's is the lock-out guard, injected by the command.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+/** A bastion-only host forwards connections and is not changed. */
+function provisionedHosts(environment) {
+    return environment.hosts.filter((h) => !(h.roles.length === 1 && h.roles[0] === 'bastion'));
+}
+function hostsEntries(environment, hostnames) {
+    const entries = [];
+    for (const host of environment.hosts) {
+        if ((0,external_node_net_.isIP)(host.address) === 0)
+            continue;
+        const hostname = hostnames.get(host.name)?.split('.')[0];
+        // The lab's pitfall, common on real hosts too: the machine's own name resolves nowhere and sudo complains.
+        const names = hostname && hostname !== host.name && /^[a-z0-9-]+$/i.test(hostname) ? [host.name, hostname] : [host.name];
+        entries.push({ address: host.address, names });
+    }
+    if (environment.load_balancer)
+        entries.push({ address: environment.load_balancer.vip_address, names: [environment.provision.vip_name] });
+    return entries;
+}
+/** Who may SSH into `host`: ssh_from, and the bastion it is reached through. */
+function sshSourcesFor(environment, host) {
+    const bastion = host.ssh.bastion ? environment.hosts.find((h) => h.name === host.ssh.bastion) : undefined;
+    const fromBastion = bastion && (0,external_node_net_.isIP)(bastion.address) !== 0 ? [bastion.address] : [];
+    const configured = environment.provision.firewall.ssh_from;
+    // Without ssh_from, SSH from everyone: narrowing to the bastion alone would lock out a runner the inventory does not name.
+    return configured.length === 0 ? [] : [...new Set([...configured, ...fromBastion])];
+}
+function firewallModelFor(environment, host) {
+    return {
+        host: host.name,
+        policy: environment.provision.firewall.policy,
+        sshPort: host.ssh.port,
+        sshSources: sshSourcesFor(environment, host),
+        openings: accessModel(environment),
+    };
+}
+/** The operations layer compares digests; provision reads its few small files whole. */
+function existing(have) {
+    return have ? { ...have, sha256: file_sha256(have.content) } : null;
+}
+function rootFile(host, path, content, have, why, apply) {
+    return fileChange(host, { path, content, mode: 0o644, owner: 'root', group: 'root' }, existing(have), { why, ...(apply ? { apply } : {}) });
+}
+/** Time sync is needed on a machine or VM with no daemon active; a container's clock is the machine's. */
+function needsTimeSync(facts) {
+    return facts.container === 'none' && !TIME_SYNC_UNITS.some((u) => facts.timeSync[u] === 'active');
+}
+/** Packages a host lacks for what provision sets up on it. */
+function missingPackages(environment, facts) {
+    const pkgs = [];
+    if (needsTimeSync(facts) && facts.packages['systemd-timesyncd'] === undefined)
+        pkgs.push('systemd-timesyncd');
+    if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined)
+        pkgs.push('nftables');
+    return pkgs;
+}
+function timeChanges(host, facts) {
+    if (!needsTimeSync(facts))
+        return [];
+    return [serviceChange(host, 'systemd-timesyncd', 'start', 'enable and start systemd-timesyncd (no time sync service was active)', 'systemctl enable --now systemd-timesyncd')];
+}
+function firewallChanges(environment, host, facts, options) {
+    const model = firewallModelFor(environment, host);
+    const text = renderFirewallNftables(model);
+    const ssh = sshRules(model).join('; ') || `nothing closes tcp ${model.sshPort}`;
+    const changes = [];
+    const name = host.name;
+    for (const dir of ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d']) {
+        // Existing ones are left as they are (a package may own them).
+        const change = directoryChange(name, dir, facts.dirs[dir] ? { mode: 0o755, owner: 'root', group: 'root' } : null, 'the firewall\'s files', { onlyIfAbsent: true });
+        if (change)
+            changes.push(change);
+    }
+    const table = `inet ${FIREWALL_NFT_TABLE}`;
+    const nft = rootFile(name, FIREWALL_NFT_PATH, text, facts.files[FIREWALL_NFT_PATH], `table ${table}, loaded with the lock-out guard`, options.guardedLoad(text, ssh));
+    if (nft)
+        changes.push(nft);
+    else if (!(facts.nftTables ?? []).includes(table)) {
+        changes.push({
+            kind: 'service',
+            id: changeId('service', name, FIREWALL_UNIT, 'reload'),
+            host: name,
+            summary: `load table ${table} again (the file is right, the table is not loaded: someone flushed the ruleset)`,
+            unit: FIREWALL_UNIT,
+            action: 'reload',
+            apply: options.guardedLoad(text, ssh),
+        });
+    }
+    const unit = rootFile(name, FIREWALL_UNIT_PATH, renderFirewallUnit(), facts.files[FIREWALL_UNIT_PATH], 'loads the table at boot');
+    const dropIn = rootFile(name, FIREWALL_DROP_IN_PATH, renderFirewallDropIn(), facts.files[FIREWALL_DROP_IN_PATH], 'loads it again after nftables.service flushes the ruleset');
+    if (unit)
+        changes.push(unit);
+    if (dropIn)
+        changes.push(dropIn);
+    if (unit || dropIn || facts.firewallUnitEnabled !== 'enabled') {
+        changes.push(serviceChange(name, FIREWALL_UNIT, 'enable', `enable ${FIREWALL_UNIT} (loads the table at boot)`, `systemctl daemon-reload && systemctl enable ${FIREWALL_UNIT}`));
+    }
+    return { changes, model, text };
+}
+function computeProvisionPlan(environment, g, options) {
+    const hosts = provisionedHosts(environment);
+    const entries = hostsEntries(environment, g.hostnames);
+    const warnings = [];
+    const changes = [];
+    const firewall = [];
+    const nftables = new Map();
+    const planHosts = [];
+    const dnsNamed = unaddressable(environment);
+    if (dnsNamed.length > 0) {
+        warnings.push(`${dnsNamed.map((h) => h.name).join(', ')}: the address is a DNS name; /etc/hosts leaves it to DNS and the firewall cannot name it as a source (nftables sets take addresses). Give these hosts IP addresses.`);
+    }
+    // Phases across all hosts, so every host has its package sources before the one install phase runs.
+    const sources = [];
+    const hostsFiles = [];
+    const time = [];
+    const walls = [];
+    const installs = new Map();
+    for (const host of hosts) {
+        const facts = g.facts.get(host.name);
+        sources.push(...packageSourceChanges(host.name, environment.provision.packages, facts, g.push));
+        const current = facts.hostsFile ?? '';
+        let wantedHosts;
+        try {
+            wantedHosts = renderHostsFile(current, entries);
+        }
+        catch (error) {
+            warnings.push(`${host.name}: ${error.message}; /etc/hosts is left alone. Remove the broken lms-ha lines by hand.`);
+            wantedHosts = current;
+        }
+        for (const s of shadowingLines(current, entries)) {
+            warnings.push(`${host.name}: /etc/hosts line ${s.line} maps ${s.name} to ${s.address}, before the managed block's ${s.wanted}; the resolver takes the first match. Remove or fix that line.`);
+        }
+        if (wantedHosts !== current) {
+            const have = facts.hostsFile === null ? null : { content: current, mode: 0o644, owner: 'root', group: 'root' };
+            const change = rootFile(host.name, HOSTS_FILE_PATH, wantedHosts, have, 'the inventory\'s hosts and the VIP; the rest of the file kept');
+            if (change)
+                hostsFiles.push(change);
+        }
+        const missing = missingPackages(environment, facts);
+        if (missing.length > 0)
+            installs.set(host.name, missing);
+        time.push(...timeChanges(host.name, facts));
+        if (environment.provision.firewall.enabled) {
+            const fw = firewallChanges(environment, host, facts, options);
+            walls.push(...fw.changes);
+            firewall.push(...firewallRows(fw.model));
+            nftables.set(host.name, fw.text);
+            const client = g.sshClients.get(host.name);
+            if (client && fw.model.sshSources.length > 0 && !fw.model.sshSources.some((s) => covers(s, client))) {
+                warnings.push(`${host.name}: this run's SSH connection arrives from ${client}, which the SSH rule (${sshRules(fw.model)[0]}) does not accept; apply would lock the runner out and is rolled back by the lock-out guard. Add the runner's address or network to provision.firewall.ssh_from.`);
+            }
+        }
+        const others = (facts.nftTables ?? []).filter((t) => t !== `inet ${FIREWALL_NFT_TABLE}`);
+        planHosts.push({
+            name: host.name,
+            address: host.address,
+            roles: [...host.roles],
+            facts: {
+                packages: environment.provision.packages.source === 'push' ? `pushed (${g.push?.packages.length ?? 0} .deb)` : environment.provision.packages.source,
+                nftables: facts.nftTables === null ? 'not installed' : others.length > 0 ? `operator tables kept: ${others.join(', ')}` : 'no other table',
+                time: facts.container !== 'none' ? `container (${facts.container})` : TIME_SYNC_UNITS.filter((u) => facts.timeSync[u] === 'active').join(', ') || 'no sync',
+            },
+        });
+    }
+    const phase = installPhase(installs);
+    const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
+    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
+    const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
+    return { plan, firewall, nftables };
+}
+/** Whether `network` (an address or CIDR) contains `address`; IPv4 only, an IPv6 network matches only itself. */
+function covers(network, address) {
+    const [base, prefixText] = network.split('/');
+    if (prefixText === undefined || (0,external_node_net_.isIP)(base) !== 4 || (0,external_node_net_.isIP)(address) !== 4)
+        return base === address;
+    const toInt = (a) => a.split('.').reduce((v, o) => v * 256 + Number(o), 0);
+    const size = 2 ** (32 - Number(prefixText));
+    return Math.floor(toInt(base) / size) === Math.floor(toInt(address) / size);
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision/index.ts
+/**
+ * provision: bring ordinary hosts to a safe baseline before any cluster
+ * exists. Reads as its phases:
+ *
+ *   1. gather   one read-only round trip per host (facts.ts), plus the address
+ *               each host sees the runner's SSH come from;
+ *   2. check    time sync, clock skew (refused above the bound), free space
+ *               where the datadir and bricks will live, swap (checks.ts);
+ *   3. plan     /etc/hosts block, time sync, peers-only firewall (plan.ts), pure;
+ *   4. hash, lock, re-plan, apply  (reviewed-change.ts), with the firewall
+ *               loaded through the lock-out guard below.
+ */
+
+
+
+
+
+
+
+
+
+const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
+const ROLLBACK_SCRIPT = '/etc/lms-ha/firewall-rollback.sh';
+/** Paths whose free space matters on a host: the datadir on db hosts, the brick on storage hosts. */
+function diskPathsFor(environment, host) {
+    const paths = [];
+    if (host.roles.includes('db'))
+        paths.push(DATADIR);
+    if (environment.storage.kind === 'glusterfs' && (host.roles.includes('storage') || environment.storage.arbiter === host.name)) {
+        paths.push(environment.storage.brick_path);
+    }
+    return paths;
+}
+async function provision_gather(context, hosts) {
+    const settings = context.environment.provision.packages;
+    const push = settings.source === 'push' ? readPushDirectory(settings.directory) : undefined;
+    const results = await context.forEachHost(hosts, async (remote, host) => {
+        const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
+        return { remote, facts, client };
+    });
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok)
+        throw failed.error;
+    const g = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map(), ...(push ? { push } : {}) };
+    for (const r of results) {
+        if (!r.ok)
+            continue;
+        g.remotes.set(r.host, r.value.remote);
+        g.facts.set(r.host, r.value.facts);
+        g.sshClients.set(r.host, r.value.client);
+    }
+    for (const [name, f] of context.facts)
+        g.hostnames.set(name, f.hostname);
+    return g;
+}
+/**
+ * The lock-out guard. The new table is checked (`nft -c`), the live one saved
+ * into a rollback script that a transient systemd timer runs after
+ * `confirm_seconds`, then the new table is loaded. Only a fresh SSH
+ * connection from the runner, made after the load, cancels the timer; when it
+ * fails the previous table is put back at once over the connection already
+ * open (established connections stay accepted), and the timer is the backstop
+ * when even that one is gone. Only then does the checked file become the one
+ * loaded at boot.
+ */
+function guardedLoad(context) {
+    const seconds = context.environment.provision.firewall.confirm_seconds;
+    return (content, ruleForSsh) => async ({ host, logger }) => {
+        const root = { mode: 0o644, owner: 'root', group: 'root' };
+        await host.writeFile(CANDIDATE_PATH, content, root);
+        const check = await host.run(`nft -c -f ${CANDIDATE_PATH}`, { purpose: 'check the new firewall table', allowFailure: true, timeoutMs: 60_000 });
+        if (check.code !== 0) {
+            await host.run(`rm -f -- ${CANDIDATE_PATH}`, { purpose: 'remove the rejected firewall table', allowFailure: true });
+            throw new DeployError('apply-failed', `nft rejected the firewall table on ${host.name}: ${(check.stderr || check.stdout).trim().split('\n').slice(-3).join(' | ')}`, {
+                host: host.name,
+                hint: 'Nothing was loaded. This is a bug in lms-ha or an nft version it does not know; report it with this message.',
+            });
+        }
+        const previous = await host.run(`nft list table inet ${FIREWALL_NFT_TABLE} 2>/dev/null`, { purpose: 'save the live firewall table', allowFailure: true });
+        await host.writeFile(ROLLBACK_SCRIPT, renderRollbackScript(previous.code === 0 ? previous.stdout : null), { ...root, mode: 0o700 });
+        const unit = FIREWALL_ROLLBACK_UNIT;
+        await host.run(`systemctl stop ${unit}.timer ${unit}.service 2>/dev/null; systemctl reset-failed ${unit}.timer ${unit}.service 2>/dev/null; ` +
+            `systemd-run --quiet --unit=${unit} --on-active=${seconds} --timer-property=AccuracySec=1s /bin/sh ${ROLLBACK_SCRIPT}`, { purpose: `arm the firewall rollback (${seconds} s)` });
+        await host.run(`nft -f ${CANDIDATE_PATH}`, { purpose: 'load the new firewall table', timeoutMs: 60_000 });
+        const timeoutMs = Math.min(20_000, (seconds * 1000) / 2);
+        try {
+            if (!context.connectFresh)
+                throw new Error('this front cannot open a second connection');
+            const fresh = await context.connectFresh(host.name, timeoutMs);
+            try {
+                await fresh.run(`systemctl stop ${unit}.timer`, { purpose: 'confirm the new firewall (cancel its rollback)', timeoutMs: 30_000 });
+            }
+            finally {
+                await fresh.close();
+            }
+        }
+        catch (error) {
+            const why = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0];
+            const restored = await host
+                .run(`systemctl stop ${unit}.timer; /bin/sh ${ROLLBACK_SCRIPT}`, { purpose: 'roll the firewall back', timeoutMs: 30_000 })
+                .then(() => 'at once')
+                .catch(() => `by the timer within ${seconds} s`);
+            await host.run(`rm -f -- ${CANDIDATE_PATH}`, { purpose: 'remove the unconfirmed firewall table', allowFailure: true }).catch(() => undefined);
+            logger.warn(`the new firewall was rolled back ${restored}: a fresh SSH connection failed`, host.name);
+            throw new DeployError('apply-failed', `${host.name}: after the new firewall was loaded, a fresh SSH connection from the runner failed (${why}); the previous table was restored ${restored}. The rule that blocks it: ${ruleForSsh}`, {
+                host: host.name,
+                hint: 'Add the runner\'s address or network (or the bastion) to provision.firewall.ssh_from, review the new plan, and apply again.',
+            });
+        }
+        await host.run(`mv -f -- ${CANDIDATE_PATH} ${FIREWALL_NFT_PATH}`, { purpose: 'keep the confirmed firewall table for boot' });
+        logger.info(`firewall confirmed by a fresh SSH connection (table inet ${FIREWALL_NFT_TABLE})`, host.name);
+    };
+}
+function firewallSections(result) {
+    if (result.firewall.length === 0)
+        return [];
+    const rows = result.firewall.map((r) => [r.host, r.port, r.proto, r.what, r.from, r.sources].map(markdown_cell));
+    return [
+        { title: 'Firewall (who may reach what)', markdown: table(['host', 'port', 'proto', 'what', 'from', 'sources'], rows) },
+        {
+            title: `Firewall (nftables table inet ${FIREWALL_NFT_TABLE})`,
+            markdown: [...result.nftables].map(([host, text]) => `**${host}**\n\n${fence(text, 'nft')}`).join('\n\n'),
+        },
+    ];
+}
+const provision = async (context) => {
+    const { environment } = context;
+    const hosts = provisionedHosts(environment);
+    let last;
+    const outcome = await planOrApplyReviewed(context, {
+        command: 'provision',
+        lockHosts: hosts,
+        gather: () => provision_gather(context, hosts),
+        plan: (g) => {
+            const checked = hosts.map((h) => ({ name: h.name, roles: h.roles, facts: g.facts.get(h.name), diskPaths: diskPathsFor(environment, h) }));
+            const clocks = environment.hosts.filter((h) => context.facts.has(h.name)).map((h) => ({ name: h.name, facts: context.facts.get(h.name) }));
+            const checks = provisionChecks(checked, clocks, environment.provision.time.max_skew_ms);
+            const result = computeProvisionPlan(environment, g, { guardedLoad: guardedLoad(context) });
+            last = { result, checks };
+            const failed = checks.filter((c) => c.status === 'fail');
+            if (context.request.mode === 'apply' && failed.length > 0) {
+                throw new DeployError('preflight-failed', `provision refuses: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
+                    host: failed[0].host === '(all)' ? undefined : failed[0].host,
+                    hint: failed[0].hint,
+                });
+            }
+            return result.plan;
+        },
+    });
+    if (context.request.mode === 'plan' && last) {
+        for (const row of last.result.firewall) {
+            context.logger.info(`firewall: ${row.proto} ${row.port} (${row.what}) from ${row.sources}`, row.host);
+        }
+    }
+    const checks = [...context.preflightChecks, ...(last?.checks ?? [])];
+    const failed = (last?.checks ?? []).filter((c) => c.status === 'fail');
+    const error = context.request.mode === 'plan' && worstStatus(failed) === 'fail'
+        ? new DeployError('preflight-failed', `provision would refuse: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, { hint: failed[0].hint })
+        : undefined;
+    return {
+        plan: outcome.plan,
+        planHash: outcome.planHash,
+        ...(outcome.apply ? { apply: outcome.apply } : {}),
+        checks,
+        sections: last ? firewallSections(last.result) : [],
+        ...(error ? { error } : {}),
+    };
+};
+const provisionCommand = {
+    name: 'provision',
+    summary: '/etc/hosts for the inventory, package sources, peers-only firewall with a lock-out guard, time sync, disk/swap/clock checks',
+    options: [],
+    needs: { roles: [], sections: [] },
+    run: provision,
 };
 
 ;// CONCATENATED MODULE: ./src/commands/recover/recover.ts
@@ -92182,10 +93673,11 @@ const unlockCommand = {
 
 
 
+
 /** In the order the usage text and the README list them. */
 const COMMANDS = [
     preflightCommand,
-    { name: 'provision', summary: '/etc/hosts, package sources, firewall, time sync (not built yet)', options: [], planned: true },
+    provisionCommand,
     deployDbCommand,
     recoverCommand,
     deployLbCommand,
@@ -92374,6 +93866,9 @@ const ENVIRONMENT = `environment: LMS_HA_SSH_KEY (key text or path), LMS_HA_SSH_
   (content or path), LMS_HA_PLAN_HASH_KEY (keys the plan hash of plans that set secrets; the plan
   and the apply must have the same one, at least 32 characters), and the variables the inventory
   names for its secrets.`;
+const IMPORT_TERRAFORM = `inventory from Terraform (no host is contacted):
+  lms-ha import-terraform --from FILE --environment NAME [--inventory ha.yml] [--output lms_ha_hosts]
+      merges the hosts of a \`terraform output -json\` file into the inventory (docs/provision.md)`;
 /** The usage text; the commands and their options come from the registry. */
 function cliUsage() {
     const commands = COMMANDS;
@@ -92384,7 +93879,7 @@ function cliUsage() {
         for (const option of command.options)
             lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
     }
-    lines.push('', FLAGS, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+    lines.push('', FLAGS, '', IMPORT_TERRAFORM, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
     return lines.join('\n');
 }
 function optionSyntax(option) {
@@ -92398,6 +93893,31 @@ function optionSyntax(option) {
         case 'text':
             return `${option.name}=VALUE`;
     }
+}
+/** `lms-ha import-terraform ...`: not a run against hosts, only a rewrite of the inventory file. */
+function parseImportTerraformArgs(argv) {
+    let parsed;
+    try {
+        parsed = (0,external_node_util_.parseArgs)({
+            args: argv,
+            allowPositionals: false,
+            strict: true,
+            options: {
+                from: { type: 'string', default: '' },
+                inventory: { type: 'string', short: 'i', default: 'ha.yml' },
+                environment: { type: 'string', short: 'e', default: '' },
+                output: { type: 'string', default: 'lms_ha_hosts' },
+            },
+        });
+    }
+    catch (error) {
+        throw new DeployError('invalid-input', error.message, { hint: 'Run `lms-ha --help` for the options.' });
+    }
+    const { values } = parsed;
+    if (!values.from || !values.environment) {
+        throw new DeployError('invalid-input', 'import-terraform needs --from FILE (terraform output -json) and --environment NAME', { hint: 'Run `lms-ha --help` for the options.' });
+    }
+    return { from: values.from, inventory: values.inventory, environment: values.environment, output: values.output };
 }
 /** The only place the CLI reads argv, files named by flags and the environment. */
 function parseCliArgs(argv, env = process.env) {
@@ -93520,6 +95040,177 @@ function escapeHtml(s) {
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+;// CONCATENATED MODULE: ./src/inventory/terraform.ts
+/**
+ * Hosts from `terraform output -json` into an environment of the inventory,
+ * so machines created with Terraform are not copied by hand.
+ *
+ * The mapping (docs/provision.md): one output, `lms_ha_hosts` by default,
+ * whose value is either a list of `{ name, address, roles, labels?, ssh? }`
+ * or a map from host name to `{ address, roles, labels?, ssh? }`. Hosts of the
+ * environment with the same name are replaced, new ones appended, others (a
+ * bastion written by hand) kept; comments and the rest of the file are kept.
+ * The result is validated like any inventory before it is written, and every
+ * problem in the Terraform file is reported with its line and column.
+ */
+
+
+
+
+
+const DEFAULT_TERRAFORM_OUTPUT = 'lms_ha_hosts';
+const HOST_KEYS = ['name', 'address', 'roles', 'labels', 'ssh'];
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+function problemsError(file, problems, hint) {
+    const sorted = sortProblems(problems);
+    const lines = sorted.map((p) => `  ${errors_formatProblem(p)}`).join('\n');
+    return new DeployError('invalid-input', `cannot import hosts from ${file}:\n${lines}`, { problems: sorted, hint });
+}
+/** The hosts in a Terraform output file; every problem with its position. */
+function parseTerraformHosts(text, file, output = DEFAULT_TERRAFORM_OUTPUT) {
+    const problems = [];
+    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
+    // JSON's own parser first: YAML would accept (and word differently) what JSON does not.
+    try {
+        JSON.parse(text);
+    }
+    catch (error) {
+        const message = error.message;
+        const position = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
+        const before = text.slice(0, position).split('\n');
+        const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+        problems.push({ file, line: before.length, column: before.at(-1).length + 1, message: `not valid JSON: ${why}` });
+        throw problemsError(file, problems, hint);
+    }
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const at = (node, message) => {
+        const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
+        problems.push({ file, line, column: col, message });
+    };
+    for (const e of doc.errors) {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        problems.push({ file, line, column: col, message: `not valid JSON: ${e.message.split('\n')[0]}` });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    const root = doc.contents;
+    if (!(0,dist/* isMap */.jh)(root)) {
+        at(root, 'must be an object of outputs, as `terraform output -json` writes it');
+        throw problemsError(file, problems, hint);
+    }
+    const entry = root.get(output, true);
+    if (!(0,dist/* isMap */.jh)(entry)) {
+        const names = root.items.map((p) => String(p.key?.value)).join(', ') || 'none';
+        at(entry ?? root, `has no output "${output}" of the form { "value": ... } (outputs: ${names})`);
+        throw problemsError(file, problems, hint);
+    }
+    const value = entry.get('value', true);
+    const items = [];
+    if ((0,dist/* isSeq */.oP)(value)) {
+        for (const item of value.items)
+            items.push({ node: item });
+    }
+    else if ((0,dist/* isMap */.jh)(value)) {
+        for (const pair of value.items)
+            items.push({ name: String(pair.key.value), nameNode: pair.key, node: pair.value });
+    }
+    else {
+        at(value ?? entry, `output "${output}": "value" must be a list of hosts or a map of host name to host`);
+        throw problemsError(file, problems, hint);
+    }
+    const hosts = [];
+    const seen = new Map();
+    for (const item of items) {
+        if (!(0,dist/* isMap */.jh)(item.node)) {
+            at(item.node, 'a host must be an object with address and roles');
+            continue;
+        }
+        const map = item.node;
+        for (const pair of map.items) {
+            const key = String(pair.key.value);
+            if (!HOST_KEYS.includes(key) || (key === 'name' && item.name !== undefined))
+                at(pair.key, `unknown key "${key}" in a host (allowed: ${HOST_KEYS.filter((k) => k !== 'name' || item.name === undefined).join(', ')})`);
+        }
+        const nameNode = item.name !== undefined ? item.nameNode : map.get('name', true);
+        const name = item.name ?? ((0,dist/* isScalar */.jn)(nameNode) ? nameNode.value : undefined);
+        if (typeof name !== 'string' || !HOST_NAME.test(name)) {
+            at(nameNode ?? map, `host name ${JSON.stringify(name ?? null)} must be a short name of lowercase letters, digits and "-" (like db1)`);
+            continue;
+        }
+        const addressNode = map.get('address', true);
+        const address = (0,dist/* isScalar */.jn)(addressNode) ? addressNode.value : undefined;
+        if (typeof address !== 'string' || address === '')
+            at(addressNode ?? map, `host "${name}": "address" must be a string (an IP address or DNS name)`);
+        const rolesNode = map.get('roles', true);
+        const roles = [];
+        if (!(0,dist/* isSeq */.oP)(rolesNode))
+            at(rolesNode ?? map, `host "${name}": "roles" must be a list of ${ROLES.join(', ')}`);
+        else {
+            for (const r of rolesNode.items) {
+                const role = (0,dist/* isScalar */.jn)(r) ? r.value : undefined;
+                if (typeof role !== 'string' || !ROLES.includes(role))
+                    at(r, `host "${name}": role ${JSON.stringify(role ?? null)} is not one of ${ROLES.join(', ')}`);
+                else
+                    roles.push(role);
+            }
+        }
+        const first = seen.get(name);
+        if (first !== undefined)
+            at(nameNode ?? map, `duplicate host name "${name}" (first at line ${first})`);
+        seen.set(name, lineCounter.linePos(nameNode?.range?.[0] ?? 0).line);
+        const labels = map.get('labels');
+        const ssh = map.get('ssh');
+        hosts.push({
+            name,
+            address: String(address),
+            roles,
+            ...(labels ? { labels: labels.toJSON() } : {}),
+            ...(ssh ? { ssh: ssh.toJSON() } : {}),
+        });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    if (hosts.length === 0) {
+        at(value, `output "${output}" lists no host`);
+        throw problemsError(file, problems, hint);
+    }
+    return hosts;
+}
+/**
+ * The inventory with the imported hosts merged into `environment` (created
+ * when missing), validated before it is returned.
+ */
+function mergeTerraformHosts(inventoryText, inventoryFile, environment, hosts) {
+    const doc = (0,dist/* parseDocument */.Tp)(inventoryText ?? 'version: 1\nenvironments: {}\n');
+    if (doc.errors.length > 0)
+        throw new DeployError('invalid-inventory', `${inventoryFile} is not valid YAML; fix it before importing into it`);
+    if (!doc.hasIn(['environments', environment]))
+        doc.setIn(['environments', environment], doc.createNode({ hosts: [] }));
+    if (!doc.hasIn(['environments', environment, 'hosts']))
+        doc.setIn(['environments', environment, 'hosts'], doc.createNode([]));
+    const list = doc.getIn(['environments', environment, 'hosts'], true);
+    if (!(0,dist/* isSeq */.oP)(list))
+        throw new DeployError('invalid-inventory', `${inventoryFile}: environments.${environment}.hosts is not a list`);
+    const added = [];
+    const replaced = [];
+    for (const host of hosts) {
+        const node = doc.createNode(host, { flow: true });
+        const index = list.items.findIndex((item) => (0,dist/* isMap */.jh)(item) && item.get('name') === host.name);
+        if (index >= 0) {
+            list.items[index] = node;
+            replaced.push(host.name);
+        }
+        else {
+            list.items.push(node);
+            added.push(host.name);
+        }
+    }
+    const text = doc.toString();
+    loadInventory(text, inventoryFile);
+    return { text, added, replaced };
+}
+
 ;// CONCATENATED MODULE: ./src/report/annotations.ts
 /** GitHub's per-step display limit, per annotation type. */
 const ANNOTATIONS_PER_TYPE = 10;
@@ -94609,248 +96300,6 @@ function shortType(type) {
     return '*';
 }
 
-;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
-/*
-How it works:
-`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
-*/
-
-class Node {
-	value;
-	next;
-
-	constructor(value) {
-		this.value = value;
-	}
-}
-
-class Queue {
-	#head;
-	#tail;
-	#size;
-
-	constructor() {
-		this.clear();
-	}
-
-	enqueue(value) {
-		const node = new Node(value);
-
-		if (this.#head) {
-			this.#tail.next = node;
-			this.#tail = node;
-		} else {
-			this.#head = node;
-			this.#tail = node;
-		}
-
-		this.#size++;
-	}
-
-	dequeue() {
-		const current = this.#head;
-		if (!current) {
-			return;
-		}
-
-		this.#head = this.#head.next;
-		this.#size--;
-
-		// Clean up tail reference when queue becomes empty
-		if (!this.#head) {
-			this.#tail = undefined;
-		}
-
-		return current.value;
-	}
-
-	peek() {
-		if (!this.#head) {
-			return;
-		}
-
-		return this.#head.value;
-
-		// TODO: Node.js 18.
-		// return this.#head?.value;
-	}
-
-	clear() {
-		this.#head = undefined;
-		this.#tail = undefined;
-		this.#size = 0;
-	}
-
-	get size() {
-		return this.#size;
-	}
-
-	* [Symbol.iterator]() {
-		let current = this.#head;
-
-		while (current) {
-			yield current.value;
-			current = current.next;
-		}
-	}
-
-	* drain() {
-		while (this.#head) {
-			yield this.dequeue();
-		}
-	}
-}
-
-;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
-
-
-function pLimit(concurrency) {
-	let rejectOnClear = false;
-
-	if (typeof concurrency === 'object') {
-		({concurrency, rejectOnClear = false} = concurrency);
-	}
-
-	validateConcurrency(concurrency);
-
-	if (typeof rejectOnClear !== 'boolean') {
-		throw new TypeError('Expected `rejectOnClear` to be a boolean');
-	}
-
-	const queue = new Queue();
-	let activeCount = 0;
-
-	const resumeNext = () => {
-		// Process the next queued function if we're under the concurrency limit
-		if (activeCount < concurrency && queue.size > 0) {
-			activeCount++;
-			queue.dequeue().run();
-		}
-	};
-
-	const next = () => {
-		activeCount--;
-		resumeNext();
-	};
-
-	const run = async (function_, resolve, arguments_) => {
-		// Execute the function and capture the result promise
-		const result = (async () => function_(...arguments_))();
-
-		// Resolve immediately with the promise (don't wait for completion)
-		resolve(result);
-
-		// Wait for the function to complete (success or failure)
-		// We catch errors here to prevent unhandled rejections,
-		// but the original promise rejection is preserved for the caller
-		try {
-			await result;
-		} catch {}
-
-		// Decrement active count and process next queued function
-		next();
-	};
-
-	const enqueue = (function_, resolve, reject, arguments_) => {
-		const queueItem = {reject};
-
-		// Queue the internal resolve function instead of the run function
-		// to preserve the asynchronous execution context.
-		new Promise(internalResolve => { // eslint-disable-line promise/param-names
-			queueItem.run = internalResolve;
-			queue.enqueue(queueItem);
-		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
-
-		// Start processing immediately if we haven't reached the concurrency limit
-		if (activeCount < concurrency) {
-			resumeNext();
-		}
-	};
-
-	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
-		enqueue(function_, resolve, reject, arguments_);
-	});
-
-	Object.defineProperties(generator, {
-		activeCount: {
-			get: () => activeCount,
-		},
-		pendingCount: {
-			get: () => queue.size,
-		},
-		clearQueue: {
-			value() {
-				if (!rejectOnClear) {
-					queue.clear();
-					return;
-				}
-
-				const abortError = AbortSignal.abort().reason;
-
-				while (queue.size > 0) {
-					queue.dequeue().reject(abortError);
-				}
-			},
-		},
-		concurrency: {
-			get: () => concurrency,
-
-			set(newConcurrency) {
-				validateConcurrency(newConcurrency);
-				concurrency = newConcurrency;
-
-				queueMicrotask(() => {
-					// eslint-disable-next-line no-unmodified-loop-condition
-					while (activeCount < concurrency && queue.size > 0) {
-						resumeNext();
-					}
-				});
-			},
-		},
-		map: {
-			async value(iterable, function_) {
-				const promises = [];
-
-				try {
-					Array.from(iterable, (value, index) => {
-						const promise = generator(function_, value, index);
-						promises.push(promise);
-						return promise;
-					});
-				} catch (error) {
-					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
-					for (const promise of promises) {
-						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
-					}
-
-					throw error;
-				}
-
-				return Promise.all(promises);
-			},
-		},
-	});
-
-	return generator;
-}
-
-function limitFunction(function_, options) {
-	const limit = pLimit(options);
-
-	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
-	Object.defineProperty(limitedFunction, 'clearQueue', {
-		value: limit.clearQueue,
-	});
-
-	return limitedFunction;
-}
-
-function validateConcurrency(concurrency) {
-	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
-	}
-}
-
 ;// CONCATENATED MODULE: ./src/ssh/connection.ts
 /**
  * One SSH connection to one host, over ssh2, implementing RemoteHost.
@@ -95636,6 +97085,17 @@ class HostPool {
     async forEachHost(hosts, fn, options = {}) {
         return forEachBounded(hosts, (spec) => spec.name, async (spec) => fn(await this.get(spec), spec), options.parallelism ?? this.options.parallelism ?? DEFAULT_PARALLELISM);
     }
+    /**
+     * A new connection of its own, not pooled and not retried (through the
+     * pooled bastion when the host has one): proves that a host still accepts
+     * new SSH connections, e.g. after a firewall change. The caller closes it.
+     */
+    async connectFresh(spec, timeoutMs) {
+        if (this.closed)
+            throw new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`);
+        const via = spec.bastion ? await this.get(spec.bastion) : undefined;
+        return connectHost({ ...this.connectOptions(spec, via), connectTimeoutMs: timeoutMs, retry: { attempts: 1 } });
+    }
     /** Closes every connection: hosts first, then the bastions they were tunnelled through. */
     async closeAll() {
         this.closed = true;
@@ -95794,6 +97254,7 @@ async function executeRun(request, deps) {
             logger: deps.logger,
             redactor: deps.redactor,
             host: (name) => openPool.get(specs.get(name)),
+            connectFresh: (name, timeoutMs) => openPool.connectFresh(specs.get(name), timeoutMs),
             forEachHost,
             facts: outcome.facts,
             preflightChecks: outcome.checks,
@@ -95874,8 +97335,12 @@ async function warnAboutLock(context) {
 
 
 
+
+
 /** The CLI front: same run, human text on stderr, `--json` result on stdout. Returns the exit code. */
 async function runCli(argv, env = process.env) {
+    if (argv[0] === 'import-terraform')
+        return importTerraform(argv.slice(1));
     let invocation;
     try {
         invocation = parseCliArgs(argv, env);
@@ -95900,6 +97365,30 @@ async function runCli(argv, env = process.env) {
         registerSecret: (value) => reporter.registerSecret(value),
     });
     return reporter.report(report);
+}
+/** Merges a Terraform output's hosts into the inventory file; nothing is written unless the result is a valid inventory. */
+function importTerraform(argv) {
+    try {
+        const args = parseImportTerraformArgs(argv);
+        let tf;
+        try {
+            tf = (0,external_node_fs_namespaceObject.readFileSync)(args.from, 'utf8');
+        }
+        catch (error) {
+            throw new DeployError('invalid-input', `--from ${args.from}: ${error.code ?? 'unreadable'}`, { hint: 'Write it with `terraform output -json > FILE`.' });
+        }
+        const hosts = parseTerraformHosts(tf, args.from, args.output);
+        const current = (0,external_node_fs_namespaceObject.existsSync)(args.inventory) ? (0,external_node_fs_namespaceObject.readFileSync)(args.inventory, 'utf8') : null;
+        const result = mergeTerraformHosts(current, args.inventory, args.environment, hosts);
+        (0,external_node_fs_namespaceObject.writeFileSync)(args.inventory, result.text);
+        process.stderr.write(`imported ${hosts.length} host(s) into ${args.inventory} environment ${args.environment}: added ${result.added.join(', ') || 'none'}; replaced ${result.replaced.join(', ') || 'none'}\n`);
+        return 0;
+    }
+    catch (error) {
+        const failure = toDeployError(error);
+        process.stderr.write(`lms-ha: ${failure.message}\n${failure.hint ? `hint: ${failure.hint}\n` : ''}`);
+        return failure.reason === 'internal' ? 1 : 2;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/action-inputs.ts

@@ -1,10 +1,13 @@
-import { cliUsage, parseCliArgs } from './cli.js';
-import { toDeployError } from './errors.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cliUsage, parseCliArgs, parseImportTerraformArgs } from './cli.js';
+import { mergeTerraformHosts, parseTerraformHosts } from './inventory/terraform.js';
+import { DeployError, toDeployError } from './errors.js';
 import { ConsoleReporter } from './report/console-reporter.js';
 import { executeRun } from './run.js';
 
 /** The CLI front: same run, human text on stderr, `--json` result on stdout. Returns the exit code. */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv[0] === 'import-terraform') return importTerraform(argv.slice(1));
   let invocation;
   try {
     invocation = parseCliArgs(argv, env);
@@ -28,4 +31,27 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     registerSecret: (value) => reporter.registerSecret(value),
   });
   return reporter.report(report);
+}
+
+/** Merges a Terraform output's hosts into the inventory file; nothing is written unless the result is a valid inventory. */
+function importTerraform(argv: string[]): number {
+  try {
+    const args = parseImportTerraformArgs(argv);
+    let tf: string;
+    try {
+      tf = readFileSync(args.from, 'utf8');
+    } catch (error) {
+      throw new DeployError('invalid-input', `--from ${args.from}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, { hint: 'Write it with `terraform output -json > FILE`.' });
+    }
+    const hosts = parseTerraformHosts(tf, args.from, args.output);
+    const current = existsSync(args.inventory) ? readFileSync(args.inventory, 'utf8') : null;
+    const result = mergeTerraformHosts(current, args.inventory, args.environment, hosts);
+    writeFileSync(args.inventory, result.text);
+    process.stderr.write(`imported ${hosts.length} host(s) into ${args.inventory} environment ${args.environment}: added ${result.added.join(', ') || 'none'}; replaced ${result.replaced.join(', ') || 'none'}\n`);
+    return 0;
+  } catch (error) {
+    const failure = toDeployError(error);
+    process.stderr.write(`lms-ha: ${failure.message}\n${failure.hint ? `hint: ${failure.hint}\n` : ''}`);
+    return failure.reason === 'internal' ? 1 : 2;
+  }
 }

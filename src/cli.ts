@@ -29,6 +29,10 @@ const ENVIRONMENT = `environment: LMS_HA_SSH_KEY (key text or path), LMS_HA_SSH_
   and the apply must have the same one, at least 32 characters), and the variables the inventory
   names for its secrets.`;
 
+const IMPORT_TERRAFORM = `inventory from Terraform (no host is contacted):
+  lms-ha import-terraform --from FILE --environment NAME [--inventory ha.yml] [--output lms_ha_hosts]
+      merges the hosts of a \`terraform output -json\` file into the inventory (docs/provision.md)`;
+
 /** The usage text; the commands and their options come from the registry. */
 export function cliUsage(): string {
   const commands = COMMANDS;
@@ -38,7 +42,7 @@ export function cliUsage(): string {
     lines.push(`  ${command.name.padEnd(width)}${command.summary}`);
     for (const option of command.options) lines.push(`  ${' '.repeat(width)}  -o ${optionSyntax(option)}: ${option.description}`);
   }
-  lines.push('', FLAGS, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
+  lines.push('', FLAGS, '', IMPORT_TERRAFORM, '', ENVIRONMENT, '', 'exit codes: 0 success, 1 failed (hosts, cluster, verification), 2 invalid input (arguments, inventory, secrets)', '');
   return lines.join('\n');
 }
 
@@ -58,6 +62,38 @@ function optionSyntax(option: OptionSpec): string {
 export interface CliInvocation {
   request: RunRequest;
   json: boolean;
+}
+
+export interface ImportTerraformInvocation {
+  from: string;
+  inventory: string;
+  environment: string;
+  output: string;
+}
+
+/** `lms-ha import-terraform ...`: not a run against hosts, only a rewrite of the inventory file. */
+export function parseImportTerraformArgs(argv: string[]): ImportTerraformInvocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        from: { type: 'string', default: '' },
+        inventory: { type: 'string', short: 'i', default: 'ha.yml' },
+        environment: { type: 'string', short: 'e', default: '' },
+        output: { type: 'string', default: 'lms_ha_hosts' },
+      },
+    });
+  } catch (error) {
+    throw new DeployError('invalid-input', (error as Error).message, { hint: 'Run `lms-ha --help` for the options.' });
+  }
+  const { values } = parsed;
+  if (!values.from || !values.environment) {
+    throw new DeployError('invalid-input', 'import-terraform needs --from FILE (terraform output -json) and --environment NAME', { hint: 'Run `lms-ha --help` for the options.' });
+  }
+  return { from: values.from, inventory: values.inventory, environment: values.environment, output: values.output };
 }
 
 /** The only place the CLI reads argv, files named by flags and the environment. */

@@ -96,6 +96,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       logger: deps.logger,
       redactor: deps.redactor,
       host: (name) => openPool.get(specs.get(name)!),
+      connectFresh: (name, timeoutMs) => openPool.connectFresh(specs.get(name)!, timeoutMs),
       forEachHost,
       facts: outcome.facts,
       preflightChecks: outcome.checks,

@@ -32,6 +32,12 @@ export interface CommandContext {
   redactor: Redactor;
   /** The open connection to an inventory host (reused for the whole run). */
   host(name: string): Promise<RemoteHost>;
+  /**
+   * A fresh connection to an inventory host, apart from the run's pool and
+   * not retried: whether the host still accepts new SSH connections (the
+   * firewall's lock-out guard). The caller closes it.
+   */
+  connectFresh?(name: string, timeoutMs: number): Promise<RemoteHost & { close(): Promise<void> }>;
   /** Runs `fn` on each host with the run's parallelism; one host's failure does not stop the others. */
   forEachHost<T>(hosts: readonly Host[], fn: (remote: RemoteHost, host: Host) => Promise<T>): Promise<HostResult<T>[]>;
   /** Baseline facts from preflight, by host name. */

@@ -12,6 +12,7 @@ import { deployDbCommand } from './deploy-db/deploy-db.js';
 import { deployLbCommand } from './deploy-lb/deploy-lb.js';
 import { migrateStorageCommand } from './migrate-storage/migrate-storage.js';
 import { preflightCommand } from './preflight/preflight.js';
+import { provisionCommand } from './provision/index.js';
 import { recoverCommand } from './recover/recover.js';
 import { unlockCommand } from './unlock/unlock.js';
 import { verifyHaCommand } from './verify-ha/verify-ha.js';
@@ -24,7 +25,7 @@ interface PlannedCommand extends CommandSpec {
 /** In the order the usage text and the README list them. */
 export const COMMANDS: readonly (CommandDescriptor | PlannedCommand)[] = [
   preflightCommand,
-  { name: 'provision', summary: '/etc/hosts, package sources, firewall, time sync (not built yet)', options: [], planned: true },
+  provisionCommand,
   deployDbCommand,
   recoverCommand,
   deployLbCommand,

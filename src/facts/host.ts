@@ -105,3 +105,28 @@ export function parseDf(text: string): DiskFact[] {
   }
   return disks;
 }
+
+/** How far apart the hosts' clocks are: the fastest and slowest host, the spread and its uncertainty, in seconds. */
+export interface ClockSpread {
+  ahead: string;
+  behind: string;
+  spreadSeconds: number;
+  uncertaintySeconds: number;
+}
+
+/**
+ * Each clock is compared with the runner's at the midpoint of its round trip
+ * (half the round trip is the uncertainty); the spread between hosts is what
+ * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
+ */
+export function clockSpread(hosts: readonly { name: string; facts: Pick<HostFacts, 'clock'> }[]): ClockSpread | null {
+  if (hosts.length < 2) return null;
+  const offsets = hosts.map((h) => ({
+    name: h.name,
+    offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+    uncertainty: h.facts.clock.roundTripMs / 2000,
+  }));
+  const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+  const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+  return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
+}

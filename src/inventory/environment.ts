@@ -16,6 +16,7 @@ import {
   type Inventory,
   type LoadBalancerSpec,
   type MigrateSpec,
+  type ProvisionSpec,
   type Role,
   type SecretRef,
   type StorageSpec,
@@ -115,6 +116,19 @@ export interface Migrate {
   database?: MigrateDatabaseSpec & Required<Pick<MigrateDatabaseSpec, 'port' | 'user'>>;
 }
 
+export interface Provision {
+  vip_name: string;
+  firewall: {
+    enabled: boolean;
+    policy: 'fence' | 'drop';
+    ssh_from: string[];
+    client_networks: string[];
+    confirm_seconds: number;
+  };
+  time: { max_skew_ms: number };
+  packages: { source: 'distro' | 'mirror' | 'push'; mirror_url?: string; directory?: string };
+}
+
 /** One environment of the inventory, defaults applied. */
 export interface Environment {
   name: string;
@@ -126,6 +140,23 @@ export interface Environment {
   load_balancer?: LoadBalancer;
   storage: Storage;
   migrate?: Migrate;
+  provision: Provision;
+}
+
+function resolveProvision(spec: ProvisionSpec | undefined): Provision {
+  const d = DEFAULTS.provision;
+  return {
+    vip_name: spec?.vip_name ?? d.vip_name,
+    firewall: {
+      enabled: spec?.firewall?.enabled ?? d.firewall.enabled,
+      policy: spec?.firewall?.policy ?? d.firewall.policy,
+      ssh_from: [...(spec?.firewall?.ssh_from ?? [])],
+      client_networks: [...(spec?.firewall?.client_networks ?? [])],
+      confirm_seconds: spec?.firewall?.confirm_seconds ?? d.firewall.confirm_seconds,
+    },
+    time: { max_skew_ms: spec?.time?.max_skew_ms ?? d.time.max_skew_ms },
+    packages: { ...(spec?.packages ?? { source: d.packages.source }) },
+  };
 }
 
 function resolveApp(spec: EnvironmentSpec['app']): App {
@@ -267,6 +298,7 @@ export function resolveEnvironment(name: string, original: EnvironmentSpec): Env
     ...(spec.load_balancer ? { load_balancer: resolveLoadBalancer(spec.load_balancer) } : {}),
     storage: resolveStorage(spec.storage, spec.app?.preset ?? 'custom'),
     ...(spec.migrate ? { migrate: resolveMigrate(spec.migrate) } : {}),
+    provision: resolveProvision(spec.provision),
   };
 }
 

@@ -44,6 +44,12 @@ export const DEFAULTS = {
   proxysql: { ports: { mysql: 6033, admin: 6032 } },
   storage: { owner: 'root', mode: '0755', force_root_brick: false },
   migrateDatabase: { port: 3306, user: 'root' },
+  provision: {
+    vip_name: 'lms-ha-vip',
+    firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
+    time: { max_skew_ms: 500 },
+    packages: { source: 'distro' },
+  },
 } as const;
 
 /** The SST account when `database.sst_user` is not given. */
@@ -521,6 +527,89 @@ export const MigrateSchema = Type.Object(
 );
 
 // ---------------------------------------------------------------------------
+// Host baseline (provision)
+
+/** An IPv4/IPv6 address or network in CIDR notation; the semantic checks parse it. */
+const Network = (description: string) =>
+  pattern('^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', 'must be an IP address or a network like 10.0.0.0/24', { description });
+
+export const ProvisionSchema = Type.Object(
+  {
+    vip_name: Type.Optional(
+      pattern('^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$', 'must be a host name of lowercase letters, digits, "." and "-"', {
+        default: DEFAULTS.provision.vip_name,
+        description: 'Name written into /etc/hosts for the load balancers\' virtual IP.',
+      }),
+    ),
+    firewall: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ default: DEFAULTS.provision.firewall.enabled, description: 'Write the nftables table inet lms_ha_firewall.' })),
+          policy: Type.Optional(
+            literals(['fence', 'drop'], {
+              default: DEFAULTS.provision.firewall.policy,
+              description:
+                'fence: only the cluster ports are closed to everyone but the hosts that need them, everything else is left to the operator\'s rules; drop: everything not listed is dropped (SSH stays open from ssh_from and the bastion).',
+            }),
+          ),
+          ssh_from: Type.Optional(
+            Type.Array(Network('Address or network allowed to SSH in.'), {
+              uniqueItems: true,
+              description: 'With policy drop: who may reach SSH (the runner\'s address or network). The bastion is always allowed. Left out: SSH stays open to everyone.',
+            }),
+          ),
+          client_networks: Type.Optional(
+            Type.Array(Network('Address or network of application clients.'), {
+              uniqueItems: true,
+              description: 'Besides the web hosts, who may reach the load balancers\' client ports (the application port on the VIP).',
+            }),
+          ),
+          confirm_seconds: Type.Optional(
+            Type.Integer({
+              minimum: 10,
+              maximum: 600,
+              default: DEFAULTS.provision.firewall.confirm_seconds,
+              description: 'Lock-out guard: a new ruleset is rolled back by itself unless a fresh SSH connection confirms it within this many seconds.',
+            }),
+          ),
+        },
+        { ...strict, description: 'Peers-only firewall in an nftables table of its own.' },
+      ),
+    ),
+    time: Type.Optional(
+      Type.Object(
+        {
+          max_skew_ms: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 600000,
+              default: DEFAULTS.provision.time.max_skew_ms,
+              description: 'provision refuses hosts whose clocks differ by more than this (Galera and the lock\'s timestamps need sane clocks).',
+            }),
+          ),
+        },
+        { ...strict, description: 'Time synchronisation.' },
+      ),
+    ),
+    packages: Type.Optional(
+      Type.Object(
+        {
+          source: literals(['distro', 'mirror', 'push'], {
+            description: 'distro: the hosts\' own sources; mirror: an apt mirror URL; push: packages from a directory on the runner, copied over SFTP and served by a local repository.',
+          }),
+          mirror_url: Type.Optional(pattern('^https?://[^\\s]+$', 'must be an http(s) URL', { description: 'source mirror: the Debian/Ubuntu mirror.' })),
+          directory: Type.Optional(
+            Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' }),
+          ),
+        },
+        { ...strict, description: 'Where the hosts get packages from.' },
+      ),
+    ),
+  },
+  { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' },
+);
+
+// ---------------------------------------------------------------------------
 // Environment and file
 
 export const EnvironmentSchema = Type.Object(
@@ -535,6 +624,7 @@ export const EnvironmentSchema = Type.Object(
     load_balancer: Type.Optional(LoadBalancerSchema),
     storage: Type.Optional(StorageSchema),
     migrate: Type.Optional(MigrateSchema),
+    provision: Type.Optional(ProvisionSchema),
   },
   { ...strict, description: 'One deployment target (e.g. staging, production).' },
 );
@@ -573,6 +663,7 @@ export type DatabaseSpec = Static<typeof DatabaseSchema>;
 export type LoadBalancerSpec = Static<typeof LoadBalancerSchema>;
 export type StorageSpec = Static<typeof StorageSchema>;
 export type MigrateSpec = Static<typeof MigrateSchema>;
+export type ProvisionSpec = Static<typeof ProvisionSchema>;
 
 // ---------------------------------------------------------------------------
 // Published JSON Schema

@@ -4,8 +4,9 @@
  * hold, two services on one port). They run only on environments that passed
  * the schema, so every field has the type the schema promises.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema.js';
-import { checkAddress, isLoopback, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net.js';
+import { checkAddress, isLoopback, formatIPv4, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net.js';
 import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths.js';
 import { PRESET_DATABASES, presetDefinition } from './presets.js';
 
@@ -161,7 +162,37 @@ class EnvironmentChecker {
     this.checkStorage();
     this.checkApp();
     this.checkMigrate();
+    this.checkProvision();
     return this.problems;
+  }
+
+  /** Networks the firewall opens ports to, and the settings each package source needs. */
+  private checkProvision(): void {
+    const provision = this.env.provision;
+    if (!provision) return;
+    for (const key of ['ssh_from', 'client_networks'] as const) {
+      (provision.firewall?.[key] ?? []).forEach((text, index) => {
+        const problem = networkProblem(text);
+        if (problem) this.report(['provision', 'firewall', key, index], 'value', `"provision.firewall.${key}" entry ${JSON.stringify(text)} ${problem}`);
+      });
+    }
+    const packages = provision.packages;
+    if (!packages) return;
+    if (packages.source === 'mirror' && packages.mirror_url === undefined) {
+      this.report(['provision', 'packages'], 'key', '"provision.packages" with source mirror needs "mirror_url" (the apt mirror to use)');
+    }
+    if (packages.source === 'push' && packages.directory === undefined) {
+      this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner)');
+    }
+    if (packages.source !== 'mirror' && packages.mirror_url !== undefined) {
+      this.report(['provision', 'packages', 'mirror_url'], 'key', `"provision.packages.mirror_url" is only for source mirror; this source is ${packages.source}`);
+    }
+    if (packages.source !== 'push' && packages.directory !== undefined) {
+      this.report(['provision', 'packages', 'directory'], 'key', `"provision.packages.directory" is only for source push; this source is ${packages.source}`);
+    }
+    if (packages.directory !== undefined && (packages.directory.startsWith('/') || packages.directory.split('/').includes('..'))) {
+      this.report(['provision', 'packages', 'directory'], 'value', '"provision.packages.directory" must be a path inside the workspace (relative, without "..")');
+    }
   }
 
   private checkName(): void {
@@ -697,6 +728,24 @@ class EnvironmentChecker {
       });
     }
   }
+}
+
+/** Why `text` is not an address or a network like 10.0.0.0/24 (host bits zero), or undefined when it is one. */
+export function networkProblem(text: string): string | undefined {
+  const [address, prefixText, ...rest] = text.split('/');
+  if (rest.length > 0 || address === undefined) return 'is not an address or a network like 10.0.0.0/24';
+  const v4 = isIPv4(address);
+  if (!v4 && !isIPv6(address)) return 'is not an IP address or a network like 10.0.0.0/24';
+  if (prefixText === undefined) return undefined;
+  const prefix = Number(prefixText);
+  const max = v4 ? 32 : 128;
+  if (!/^[0-9]{1,3}$/.test(prefixText) || prefix > max) return `has a prefix length above ${max}`;
+  if (v4) {
+    const value = parseIPv4(address)!;
+    const size = 2 ** (32 - prefix);
+    if (value % size !== 0) return `has host bits set; the network is ${formatIPv4(Math.floor(value / size) * size)}/${prefix}`;
+  }
+  return undefined;
 }
 
 /**

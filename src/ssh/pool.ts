@@ -86,6 +86,17 @@ export class HostPool {
     );
   }
 
+  /**
+   * A new connection of its own, not pooled and not retried (through the
+   * pooled bastion when the host has one): proves that a host still accepts
+   * new SSH connections, e.g. after a firewall change. The caller closes it.
+   */
+  async connectFresh(spec: HostSpec, timeoutMs: number): Promise<SshHost> {
+    if (this.closed) throw new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`);
+    const via = spec.bastion ? await this.get(spec.bastion) : undefined;
+    return connectHost({ ...this.connectOptions(spec, via), connectTimeoutMs: timeoutMs, retry: { attempts: 1 } });
+  }
+
   /** Closes every connection: hosts first, then the bastions they were tunnelled through. */
   async closeAll(): Promise<void> {
     this.closed = true;

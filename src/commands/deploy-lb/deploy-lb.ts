@@ -73,6 +73,7 @@ import {
 } from '../../components/proxysql/index.js';
 import { runSqlScript } from '../../components/galera/orchestrate.js';
 import { findBlockedPorts, GALERA_PEER_PORTS, type WatchedPort } from '../../components/nftables/index.js';
+import { clustercheckSources } from '../../components/nftables/access.js';
 import { checkedFileApply, fileChange, sha256, type WantedFile } from '../../operations/file.js';
 import { directoryChange } from '../../operations/directory.js';
 import { aptInstall, installPhase, once, packageChange } from '../../operations/packages.js';
@@ -165,11 +166,9 @@ export function haproxyModelFor(environment: Environment, lb: HaproxyLoadBalance
   };
 }
 
-export function clustercheckModelFor(lb: HaproxyLoadBalancer, db: Host, lbHosts: Host[]): ClustercheckModel {
-  // The VIP too: only an LB ever holds it, and when its prefix is longer than
-  // the LB's own subnet (10.0.0.100/25 on a /24) the kernel picks it as the
-  // source of the holder's health checks (seen in the lab: all checks dropped).
-  return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: [...lbHosts.map((h) => h.address), lb.vip_address] };
+export function clustercheckModelFor(environment: Environment, lb: HaproxyLoadBalancer, db: Host): ClustercheckModel {
+  // From the one access model provision's firewall is rendered from too, so the two tables agree.
+  return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
 }
 
 export function proxysqlModelFor(context: CommandContext, lb: ProxysqlLoadBalancer): ProxysqlModel {
@@ -230,7 +229,7 @@ export function desiredLbState(context: CommandContext): LbDesired {
     }
     desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
     for (const db of dbHosts) {
-      const model = clustercheckModelFor(lb, db, lbHosts);
+      const model = clustercheckModelFor(environment, lb, db);
       desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
     }
   } else {

@@ -1,5 +1,5 @@
 import type { CheckResult } from '../../check.js';
-import type { HostFacts } from '../../facts/host.js';
+import { clockSpread, type HostFacts } from '../../facts/host.js';
 
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 export const SUPPORTED_OS: Record<string, readonly string[]> = {
@@ -72,22 +72,12 @@ function checkDisk(host: string, mount: string, available: number): CheckResult 
   };
 }
 
-/**
- * Skew is measured against the runner's clock at the midpoint of each round
- * trip; the spread between hosts is what matters, so the runner's own offset
- * cancels out.
- */
+/** The spread of the host clocks (see clockSpread); above WARN_SKEW_SECONDS, a warning. */
 export function checkClockSkew(hosts: readonly PreflightHostInput[]): CheckResult[] {
-  if (hosts.length < 2) return [];
-  const offsets = hosts.map((h) => ({
-    name: h.name,
-    offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-    uncertainty: h.facts.clock.roundTripMs / 2000,
-  }));
-  const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-  const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-  const spread = max.offset - min.offset;
-  const uncertainty = min.uncertainty + max.uncertainty;
+  const skew = clockSpread(hosts);
+  if (!skew) return [];
+  const spread = skew.spreadSeconds;
+  const uncertainty = skew.uncertaintySeconds;
   const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
   return [
     {
@@ -95,7 +85,7 @@ export function checkClockSkew(hosts: readonly PreflightHostInput[]): CheckResul
       host: '(all)',
       check: 'clock skew between hosts',
       expected: `<= ${WARN_SKEW_SECONDS}s`,
-      observed: `${spread.toFixed(3)}s (${max.name} ahead of ${min.name}, ±${uncertainty.toFixed(3)}s)`,
+      observed: `${spread.toFixed(3)}s (${skew.ahead} ahead of ${skew.behind}, ±${uncertainty.toFixed(3)}s)`,
       status,
       hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
     },

@@ -349,8 +349,6 @@ export const ARGUMENT_CASES: BadInput[] = [
   { name: 'plan-hash input not hex', front: 'action', inputs: { mode: 'apply', 'plan-hash': 'z'.repeat(64) }, reason: 'invalid-input', at: null, fragment: '64 hex characters' },
   { name: 'plan-hash-key too short (CLI)', front: 'cli', cliEnv: { LMS_HA_PLAN_HASH_KEY: 'short-key' }, reason: 'invalid-input', at: null, fragment: 'at least 32 characters' },
   { name: 'plan-hash-key with a newline (action)', front: 'action', inputs: { 'plan-hash-key': `${'k'.repeat(40)}\n${'k'.repeat(40)}` }, reason: 'invalid-input', at: null, fragment: 'at least 32 characters' },
-  { name: 'command not built (CLI)', front: 'cli', argv: ['provision', '-i', 'ha.yml', '-e', 'prod'], reason: 'invalid-input', at: null, fragment: 'not available in this version' },
-  { name: 'command not built (action)', front: 'action', inputs: { command: 'provision' }, reason: 'invalid-input', at: null, fragment: 'not available in this version' },
   { name: 'unknown command', front: 'cli', argv: ['deploy-everything'], reason: 'invalid-input', at: null, fragment: 'is not a command' },
   { name: 'unknown command (action)', front: 'action', inputs: { command: 'rm -rf /' }, reason: 'invalid-input', at: null, fragment: 'is not a command' },
   { name: 'bad mode', front: 'cli', args: ['-m', 'destroy'], reason: 'invalid-input', at: null, fragment: 'must be plan or apply' },

@@ -63,6 +63,7 @@ describe('requiredRolesFor', () => {
     const table = Object.fromEntries(built.map((command) => [command.name, requiredRolesFor(command.name)]));
     expect(table).toEqual({
       preflight: [],
+      provision: [],
       'deploy-db': ['db'],
       recover: ['db'],
       'deploy-lb': ['lb', 'db'],
