@@ -21,6 +21,8 @@ const DB_HOSTS = ['db1', 'db2', 'db3'];
 const PR = 21;
 const MERGE_SHA = randomBytes(20).toString('hex');
 const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+/** The secret both the plan job and the deploy job hold (LMS_HA_PLAN_HASH_KEY): deploy-db's plan sets a password. */
+const PLAN_HASH_KEY = randomBytes(24).toString('hex');
 
 const api = new LabGitHub();
 const gh = api.gh;
@@ -34,7 +36,7 @@ async function action(event: string, payload: object, inputs: Record<string, str
     state,
     workspace,
     { name: event, payload, sha: event === 'pull_request' ? 'e'.repeat(40) : MERGE_SHA },
-    { command: 'deploy-db', inventory: 'ha.yml', environment: 'lab-db', 'ssh-private-key': key, 'known-hosts': knownHosts, parallelism: '10', ...inputs },
+    { command: 'deploy-db', inventory: 'ha.yml', environment: 'lab-db', 'ssh-private-key': key, 'known-hosts': knownHosts, 'plan-hash-key': PLAN_HASH_KEY, parallelism: '10', ...inputs },
     { LAB_APP_DB_PASSWORD: CANARY },
   );
   expect(run.stdout).not.toContain(CANARY);
