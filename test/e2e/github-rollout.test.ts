@@ -25,6 +25,7 @@ const secrets = {
   LAB_VRRP_PASSWORD: randomBytes(4).toString('hex'),
 };
 
+const PLAN_HASH_KEY = randomBytes(24).toString('hex');
 const api = new LabGitHub();
 let state: LabState;
 let workspace: string;
@@ -48,7 +49,7 @@ function step(command: string, event: { name: string; payload: object; sha: stri
     state,
     workspace,
     event,
-    { command, mode, inventory: 'ha.yml', environment: ENV, 'ssh-private-key': key, 'known-hosts': knownHosts, parallelism: '10' },
+    { command, mode, inventory: 'ha.yml', environment: ENV, 'ssh-private-key': key, 'known-hosts': knownHosts, 'plan-hash-key': PLAN_HASH_KEY, parallelism: '10' },
     secrets,
   );
 }

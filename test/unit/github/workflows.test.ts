@@ -248,6 +248,16 @@ describe('reusable workflows', () => {
     }
   });
 
+  it('plan and deploy pass the same plan-hash-key secret, so a keyed plan hash matches between review and apply', () => {
+    for (const name of ['lms-ha-plan.yml', 'lms-ha-deploy.yml']) {
+      for (const [, job] of jobs(byName(name))) {
+        for (const step of actionSteps(job).filter((s) => s['with']['command'] !== 'verify-ha')) {
+          expect(step['with']['plan-hash-key'], `${name}: ${step['name']}`).toBe('${{ secrets.LMS_HA_PLAN_HASH_KEY }}');
+        }
+      }
+    }
+  });
+
   it('default command lists come from src/github/workflow-defaults.ts and name only built commands', () => {
     const built = builtCommands();
     for (const command of [...DEFAULT_PLAN_COMMANDS, ...DEFAULT_DEPLOY_COMMANDS]) expect(built, command).toContain(command);
