@@ -80051,6 +80051,39 @@ function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
 
 
 
+;// CONCATENATED MODULE: ./src/operations/wait.ts
+const wait_sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls until `poll` reports done and returns its value, or `undefined` once
+ * the limit has passed (a grace period: the caller goes on with what it has).
+ * A poll that throws ends the wait with that error (a poll decides itself
+ * what is fatal).
+ */
+async function waitUpTo(poll, options) {
+    const started = Date.now();
+    let lastLogged;
+    for (;;) {
+        const seen = await poll();
+        if ('done' in seen)
+            return seen;
+        if (options.logger && options.what && seen.waiting !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
+            lastLogged = seen.waiting;
+        }
+        const waitedMs = Date.now() - started;
+        if (waitedMs > options.timeoutMs)
+            return { last: seen.waiting, waitedMs };
+        await wait_sleep(options.pollMs);
+    }
+}
+/** Polls until `poll` reports done and returns its value; throws `timeoutError` once the limit has passed. */
+async function waitUntil(poll, options) {
+    const r = await waitUpTo(poll, options);
+    if ('done' in r)
+        return r.done;
+    throw options.timeoutError(r.last, r.waitedMs);
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/table.ts
 /**
  * Plain-text tables for decisions an operator must read (gate, recovery).
@@ -82953,6 +82986,7 @@ function parseCausality(stdout) {
 
 
 
+
 const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'];
 const DRILL_LAYER = 'drill';
 const DRILL_SCHEMA = 'lms_ha';
@@ -83294,13 +83328,12 @@ async function vipHolderNow(context, lb) {
 }
 async function pollUntil(what, deadlineMs, test) {
     const started = Date.now();
-    for (;;) {
-        if (await test())
-            return Date.now() - started;
-        if (Date.now() - started > deadlineMs)
-            throw waitedInVain(what, deadlineMs);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+    await waitUntil(async () => ((await test()) ? { done: undefined } : { waiting: what }), {
+        timeoutMs: deadlineMs,
+        pollMs: POLL_MS,
+        timeoutError: () => waitedInVain(what, deadlineMs),
+    });
+    return Date.now() - started;
 }
 /**
  * Runs the drills in the order asked, under the environment lock. `verifyNow`
@@ -84478,30 +84511,6 @@ function packageChange(host, pkg, phase, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/operations/wait.ts
-const wait_sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/**
- * Polls until `poll` reports done and returns its value. A poll that throws
- * ends the wait with that error (a poll decides itself what is fatal).
- */
-async function waitUntil(poll, options) {
-    const started = Date.now();
-    let lastLogged;
-    for (;;) {
-        const seen = await poll();
-        if ('done' in seen)
-            return seen.done;
-        if (options.logger && options.what && seen.waiting !== lastLogged) {
-            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
-            lastLogged = seen.waiting;
-        }
-        const waited = Date.now() - started;
-        if (waited > options.timeoutMs)
-            throw options.timeoutError(seen.waiting, waited);
-        await wait_sleep(options.pollMs);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/operations/service.ts
 /**
  * Services: the planned change that enables, starts, restarts or reloads a
@@ -84604,6 +84613,7 @@ function serviceChange(host, unit, action, summary, command, ready) {
 
 
 
+
 /** The node's wsrep status, or null when mariadb does not answer. */
 async function queryNodeStatus(host, timeoutMs = 5_000) {
     const r = await host.run('mariadb -N -B', {
@@ -84630,34 +84640,26 @@ async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
     }
     return r.stdout;
 }
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Polls the node until `check` returns null (ready); `check` returns the reason
  * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
  */
 async function waitForNode(host, check, options) {
-    const started = Date.now();
-    const pollMs = options.pollMs ?? 250;
-    let last = 'no answer yet';
-    let lastLogged = '';
-    for (;;) {
+    return waitUntil(async () => {
         const status = await queryNodeStatus(host);
         const reason = check(status);
-        if (reason === null && status !== null)
-            return status;
-        last = reason ?? 'mariadb does not answer';
-        if (options.logger && last !== lastLogged) {
-            options.logger.info(`waiting for ${options.what}: ${last}`, host.name);
-            lastLogged = last;
-        }
-        if (Date.now() - started > options.timeoutMs) {
-            throw new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
-                host: host.name,
-                hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
-            });
-        }
-        await delay(pollMs);
-    }
+        return reason === null && status !== null ? { done: status } : { waiting: reason ?? 'mariadb does not answer' };
+    }, {
+        timeoutMs: options.timeoutMs,
+        pollMs: options.pollMs ?? 250,
+        ...(options.logger ? { logger: options.logger } : {}),
+        what: options.what,
+        host: host.name,
+        timeoutError: (last) => new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+            host: host.name,
+            hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
+        }),
+    });
 }
 /** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */
 function syncedWithSize(size) {
@@ -92470,6 +92472,7 @@ function databaseMigrationPart(context) {
 
 
 
+
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -92513,9 +92516,6 @@ function parseDpkgQuery(text) {
 function packageChanges(hosts, name, why) {
     const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
     return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
-}
-async function gluster_sleep(ms) {
-    await new Promise((r) => setTimeout(r, ms));
 }
 function glusterFailed(host, purpose, r) {
     const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
@@ -92589,22 +92589,21 @@ function parseStorageFacts(host, brickPath, volume, stdout) {
  * with another operation on the volume (see isGlusterLockBusy).
  */
 async function readVolumeStatus(host, volume, command) {
-    const deadline = Date.now() + STATUS_BUSY_WAIT_MS;
-    for (;;) {
+    const unreadable = (why) => new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${why}`, {
+        host: host.name,
+        hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
+    });
+    return waitUntil(async () => {
         const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
         try {
-            return parseVolumeStatusXml(r.stdout, volume);
+            return { done: parseVolumeStatusXml(r.stdout, volume) };
         }
         catch (e) {
-            if (!isGlusterLockBusy(e) || Date.now() > deadline) {
-                throw new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${e.message}`, {
-                    host: host.name,
-                    hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
-                });
-            }
+            if (!isGlusterLockBusy(e))
+                throw unreadable(e.message);
+            return { waiting: e.message };
         }
-        await gluster_sleep(1000);
-    }
+    }, { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: unreadable });
 }
 /**
  * The volume's brick status from the first member whose glusterd has the
@@ -92619,11 +92618,13 @@ async function gatherVolumeStatus(volume, members, g) {
     const remote = g.remotes.get(observer.name);
     const command = glusterCommands.volumeStatus(volume);
     let status = await readVolumeStatus(remote, volume, command);
-    const deadline = Date.now() + BRICK_PORT_GRACE_MS;
-    while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-        await gluster_sleep(1000);
-        status = await readVolumeStatus(remote, volume, command);
-    }
+    let first = true;
+    await waitUpTo(async () => {
+        if (!first)
+            status = await readVolumeStatus(remote, volume, command);
+        first = false;
+        return status.bricks.some(brickRunsWithoutPort) ? { waiting: 'a brick runs without a port' } : { done: undefined };
+    }, { timeoutMs: BRICK_PORT_GRACE_MS, pollMs: 1000 });
     g.status = status;
     const portless = new Set(status.bricks.filter(brickRunsWithoutPort).map((b) => b.hostname));
     for (const m of members) {
@@ -92642,34 +92643,31 @@ async function repairBrick(host, volume, repair, logger) {
     if (stopped.stdout.trim() !== '')
         logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
     // Retried while glusterd is busy with another operation on the volume (a heal info, verify-ha).
-    const busyUntil = Date.now() + STATUS_BUSY_WAIT_MS;
-    for (;;) {
-        const purpose = `start brick ${repair.name} (volume start force)`;
-        const r = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
-        if (r.code === 0)
-            break;
-        if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
-            throw glusterFailed(host, purpose, r);
-        await gluster_sleep(1000);
-    }
-    const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
-    let last = 'not listed';
-    for (;;) {
+    const purpose = `start brick ${repair.name} (volume start force)`;
+    let started = { code: 0, stdout: '', stderr: '' };
+    await waitUntil(async () => {
+        started = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+        if (started.code === 0)
+            return { done: undefined };
+        if (!isGlusterBusyMessage(`${started.stdout}\n${started.stderr}`))
+            throw glusterFailed(host, purpose, started);
+        return { waiting: 'glusterd is busy with another operation' };
+    }, { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: () => glusterFailed(host, purpose, started) });
+    const s = await waitUntil(async () => {
         const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
         const s = brickStatusOf(repair.brick, status);
-        if (brickServing(s)) {
-            logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
-            return;
-        }
-        last = s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed';
-        if (Date.now() > deadline) {
-            throw new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
-                host: host.name,
-                hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
-            });
-        }
-        await gluster_sleep(1000);
-    }
+        if (brickServing(s))
+            return { done: s };
+        return { waiting: s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed' };
+    }, {
+        timeoutMs: BRICK_REPAIR_WAIT_MS,
+        pollMs: 1000,
+        timeoutError: (last) => new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
+            host: host.name,
+            hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
+        }),
+    });
+    logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
 }
 // ---------------------------------------------------------------------------
 // Volume part: plan (pure)
@@ -92678,45 +92676,45 @@ function hostRow(h, facts) {
 }
 /** Waits until `address` is "Peer in Cluster" and connected as `self` sees it. */
 async function waitForPeer(self, address, host) {
-    const deadline = Date.now() + PEER_WAIT_MS;
     let last = 'not in the pool';
-    for (;;) {
+    await waitUntil(async () => {
         const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
         try {
             const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
             if (peer) {
                 if (peer.connected && peer.state === 'Peer in Cluster')
-                    return;
+                    return { done: undefined };
                 last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
             }
         }
         catch (e) {
             last = e.message;
         }
-        if (Date.now() > deadline) {
-            throw new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${last}`, {
-                host: self.name,
-                hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
-            });
-        }
-        await gluster_sleep(1000);
-    }
+        return { waiting: last };
+    }, {
+        timeoutMs: PEER_WAIT_MS,
+        pollMs: 1000,
+        timeoutError: (seen) => new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${seen}`, {
+            host: self.name,
+            hint: `Check that glusterd runs on ${host} and that TCP ${GLUSTERD_PORT} is open between the storage hosts, then run migrate-storage again.`,
+        }),
+    });
 }
 /** glusterd answers the CLI a moment after systemd says it started. */
 async function waitForGlusterd(host) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    await waitUntil(async () => {
         const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
         if (r.code === 0 && r.stdout.includes('<cliOutput>'))
-            return;
-        if (Date.now() > deadline) {
-            throw new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, {
-                host: host.name,
-                hint: 'See /var/log/glusterfs/glusterd.log on that host.',
-            });
-        }
-        await gluster_sleep(500);
-    }
+            return { done: undefined };
+        return { waiting: (r.stderr || r.stdout).trim().split('\n').pop() ?? '' };
+    }, {
+        timeoutMs: 30_000,
+        pollMs: 500,
+        timeoutError: (last) => new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${last}`, {
+            host: host.name,
+            hint: 'See /var/log/glusterfs/glusterd.log on that host.',
+        }),
+    });
 }
 function volumeChangeToPlanned(c, self, bricks) {
     switch (c.action) {
@@ -92946,18 +92944,18 @@ function volumeRootCommand(storage) {
  */
 async function setVolumeRoot(host, storage) {
     const purpose = `set owner and mode of ${storage.mount_path}`;
-    for (let attempt = 1;; attempt++) {
+    await waitUntil(async () => {
         const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
-        if (r.code === 0)
-            return;
-        if (attempt >= 5) {
-            throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
-                host: host.name,
-                hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
-            });
-        }
-        await gluster_sleep(2000);
-    }
+        return r.code === 0 ? { done: undefined } : { waiting: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
+    }, {
+        // About five attempts two seconds apart.
+        timeoutMs: 8_000,
+        pollMs: 2_000,
+        timeoutError: (last) => new DeployError('command-failed', `${host.name}: ${purpose} failed: ${last}`, {
+            host: host.name,
+            hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
+        }),
+    });
 }
 function planClientMounts(storage, members, clients, g) {
     const changes = [];

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import type { CheckResult, DrillFigures } from '../../check.js';
 import { parseCidr, parseIpAddrShow } from '../../components/keepalived/ipaddr.js';
 import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../../components/haproxy/index.js';
+import { waitUntil } from '../../operations/wait.js';
 import { withLock } from '../../engine/lock.js';
 import { DeployError, toDeployError } from '../../errors.js';
 import type { Environment, Host } from '../../inventory/index.js';
@@ -441,11 +442,12 @@ async function vipHolderNow(context: CommandContext, lb: LbInput): Promise<strin
 
 async function pollUntil(what: string, deadlineMs: number, test: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    if (await test()) return Date.now() - started;
-    if (Date.now() - started > deadlineMs) throw waitedInVain(what, deadlineMs);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  await waitUntil(async () => ((await test()) ? { done: undefined } : { waiting: what }), {
+    timeoutMs: deadlineMs,
+    pollMs: POLL_MS,
+    timeoutError: () => waitedInVain(what, deadlineMs),
+  });
+  return Date.now() - started;
 }
 
 /**
