@@ -10,6 +10,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // @actions/workflow-parser imports its schema JSON without an import
+          // attribute, which Node 20 refuses; vite transforms it when inlined.
+          server: { deps: { inline: [/@actions\/workflow-parser/] } },
         },
       },
       {

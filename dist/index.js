@@ -68005,7 +68005,9 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
     const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
     const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
     const eventName = env['GITHUB_EVENT_NAME'] ?? '';
-    const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
+    const payload = eventPayload(env['GITHUB_EVENT_PATH'], readFile);
+    const pullRequest = pullRequestOf(eventName, payload);
+    const readOnlyBecause = readOnlyReason(eventName, payload, repository, env['GITHUB_ACTOR'] ?? '');
     return {
         repository,
         serverUrl,
@@ -68015,19 +68017,37 @@ function runContextFrom(env, readFile = (p) => (0,external_node_fs_namespaceObje
         eventName,
         sha: env['GITHUB_SHA'] ?? '',
         ...(pullRequest === undefined ? {} : { pullRequest }),
+        ...(readOnlyBecause === undefined ? {} : { readOnlyBecause }),
         runUrl: runUrl(serverUrl, repository, runId, runAttempt),
     };
 }
-function pullRequestOf(eventName, eventPath, readFile) {
+function eventPayload(eventPath, readFile) {
     if (!eventPath)
-        return undefined;
-    let payload;
+        return {};
     try {
-        payload = JSON.parse(readFile(eventPath));
+        const payload = JSON.parse(readFile(eventPath));
+        return payload !== null && typeof payload === 'object' ? payload : {};
     }
     catch {
-        return undefined;
+        return {};
     }
+}
+/** `pull_request` runs from a fork or opened by Dependabot get a read-only token (pull_request_target does not). */
+function readOnlyReason(eventName, payload, repository, actor) {
+    if (eventName !== 'pull_request' && eventName !== 'pull_request_review' && eventName !== 'pull_request_review_comment')
+        return undefined;
+    const pr = payload['pull_request'];
+    if (!pr)
+        return undefined;
+    const head = pr['head']?.['repo']?.['full_name'];
+    if (typeof head === 'string' && head.toLowerCase() !== repository.toLowerCase())
+        return `the pull request comes from the fork ${head}`;
+    const author = pr['user']?.['login'];
+    if (actor === 'dependabot[bot]' || author === 'dependabot[bot]')
+        return 'the pull request was opened by Dependabot';
+    return undefined;
+}
+function pullRequestOf(eventName, payload) {
     // In a reusable workflow the event is the caller's, so these names still apply.
     if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
         return payload['pull_request']['number'];
@@ -84809,6 +84829,7 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
 
 
 
+
 async function planOrApplyReviewed(context, spec) {
     const planNow = async () => {
         const gathered = await spec.gather();
@@ -84828,7 +84849,16 @@ async function planOrApplyReviewed(context, spec) {
         logger: context.logger,
     }, async () => {
         const { plan, gathered } = await planNow();
-        const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        let hash;
+        try {
+            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        }
+        catch (error) {
+            // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
+            if (error instanceof DeployError && error.reason === 'plan-changed')
+                return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [], error };
+            throw error;
+        }
         const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
         return { plan, planHash: hash, apply, hosts: [] };
     });
@@ -94415,6 +94445,10 @@ const COMMAND_RUNNERS = {
         return { checks: context.preflightChecks };
     },
 };
+/** The commands this version runs (the others are named but refused as not built). */
+function builtCommands() {
+    return Object.keys(COMMAND_RUNNERS);
+}
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
@@ -94590,47 +94624,175 @@ async function runCli(argv, env = process.env) {
     return reporter.report(report);
 }
 
+;// CONCATENATED MODULE: ./src/action-inputs.ts
+const ACTION_INPUTS = [
+    {
+        name: 'command',
+        description: 'preflight | provision | deploy-db | recover | deploy-lb | migrate-storage | verify-ha | unlock',
+        required: true,
+        cli: '<command>',
+    },
+    {
+        name: 'mode',
+        description: 'plan (read-only: gathers facts and prints the exact changes) or apply.',
+        required: false,
+        default: 'plan',
+        cli: '--mode',
+    },
+    { name: 'inventory', description: 'Path of the inventory YAML file in the workspace.', required: false, default: 'ha.yml', cli: '--inventory' },
+    { name: 'environment', description: 'Name of the environment in the inventory to work on.', required: true, cli: '--environment' },
+    {
+        name: 'ssh-private-key',
+        description: 'Private key (OpenSSH or PEM) used for every host and the bastion. Held in memory only, never written to disk. Pass it from the secret LMS_HA_SSH_KEY.',
+        required: true,
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY',
+    },
+    {
+        name: 'ssh-private-key-passphrase',
+        description: 'Passphrase of the private key, if it has one (secret LMS_HA_SSH_KEY_PASSPHRASE).',
+        required: false,
+        default: '',
+        secret: true,
+        cli: 'LMS_HA_SSH_KEY_PASSPHRASE',
+    },
+    {
+        name: 'known-hosts',
+        description: 'OpenSSH known_hosts content pinning every host\'s key (hashed entries and [host]:port are supported), from the secret LMS_HA_KNOWN_HOSTS. A host that is missing or presents another key is refused before authentication.',
+        required: false,
+        default: '',
+        cli: 'LMS_HA_KNOWN_HOSTS',
+    },
+    {
+        name: 'insecure-skip-host-key-check',
+        description: 'UNSAFE. Accept any host key (a man in the middle would receive your database passwords). Prints a warning annotation with each presented fingerprint. Only for a first contact with throwaway hosts.',
+        required: false,
+        default: 'false',
+        cli: '--insecure-skip-host-key-check',
+    },
+    {
+        name: 'parallelism',
+        description: 'How many hosts are worked on at once (one SSH connection each). Commands that must go one node at a time (Galera joins, rolling restarts) do so whatever this says.',
+        required: false,
+        default: '20',
+        cli: '--parallelism',
+    },
+    {
+        name: 'plan-hash',
+        description: 'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',
+        required: false,
+        default: '',
+        cli: '--plan-hash',
+    },
+    {
+        name: 'require-reviewed-plan',
+        description: 'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'break-lock',
+        description: 'Remove a lock left on the hosts by a run that died (logged with its holder).',
+        required: false,
+        default: 'false',
+        cli: '--break-lock',
+    },
+    {
+        name: 'options',
+        description: 'Command options, one `key=value` per line (e.g. `bootstrap-node=db2` for recover; for verify-ha with mode apply, `drills=proxy-stop,db-kill` (also db-stop) runs failover drills, and `allow-protected=true` allows them on an environment marked protected).',
+        required: false,
+        default: '',
+        cli: '--option',
+    },
+    {
+        name: 'github-token',
+        description: 'Token for the pull request plan comment (permissions: pull-requests: write) and the health issue (issues: write).',
+        required: false,
+        default: '${{ github.token }}',
+        secret: true,
+    },
+    {
+        name: 'comment',
+        description: 'Plan mode on a pull request: create or update the sticky plan comment (per environment, command and inventory). Apply mode: mark the reviewed comment applied or apply-failed.',
+        required: false,
+        default: 'true',
+    },
+    {
+        name: 'issue',
+        description: 'For verify-ha: open, update or close the environment\'s lms-ha-health issue (true/false).',
+        required: false,
+        default: 'false',
+    },
+];
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
+
+/**
+ * An input as the runner passes it, or the table's default when it is empty
+ * (a caller that passes '' from an unset workflow input means "default").
+ * Defaults that are expressions (`${{ github.token }}`) are the runner's to fill.
+ */
+function actionInput(name) {
+    const value = getInput(name);
+    if (value !== '')
+        return value;
+    const spec = ACTION_INPUTS.find((i) => i.name === name);
+    const fallback = 'default' in spec ? spec.default : '';
+    return fallback.startsWith('${{') ? '' : fallback;
+}
 /**
  * The only place the action reads its inputs. Secret inputs are masked the
  * moment they are read, before anything else can log them.
  */
 function readActionInputs(env = process.env) {
-    const key = getInput('ssh-private-key');
+    const key = actionInput('ssh-private-key');
     maskMultiline(key);
-    const passphrase = getInput('ssh-private-key-passphrase');
+    const passphrase = actionInput('ssh-private-key-passphrase');
     if (passphrase)
         setSecret(passphrase);
-    const token = getInput('github-token');
-    if (token)
-        setSecret(token);
     return parseRequest({
-        command: getInput('command'),
-        mode: getInput('mode') || 'plan',
-        inventoryPath: getInput('inventory') || 'ha.yml',
-        environment: getInput('environment'),
+        command: actionInput('command'),
+        mode: actionInput('mode'),
+        inventoryPath: actionInput('inventory'),
+        environment: actionInput('environment'),
         privateKey: key ? Buffer.from(normalizeKey(key)) : undefined,
         privateKeyPassphrase: passphrase,
-        knownHosts: getInput('known-hosts'),
-        insecureSkipHostKeyCheck: getInput('insecure-skip-host-key-check'),
-        parallelism: getInput('parallelism') || '20',
-        expectedPlanHash: getInput('plan-hash'),
-        breakLock: getInput('break-lock'),
-        options: getInput('options'),
+        knownHosts: actionInput('known-hosts'),
+        insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
+        parallelism: actionInput('parallelism'),
+        expectedPlanHash: actionInput('plan-hash'),
+        breakLock: actionInput('break-lock'),
+        options: actionInput('options'),
         runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
         repository: env.GITHUB_REPOSITORY ?? 'unknown',
         env,
         fieldName: (field) => `input "${field}"`,
     });
 }
+/** The inputs of the GitHub side of a run (comment, review gate, health issue). */
 function readGitHubInputs() {
+    const token = actionInput('github-token');
+    if (token)
+        setSecret(token);
     return {
-        token: getInput('github-token'),
-        comment: getInput('comment') === 'true',
-        issue: getInput('issue') === 'true',
+        token,
+        comment: isTrue(actionInput('comment')),
+        requireReviewedPlan: !isFalse(actionInput('require-reviewed-plan')),
+        issue: isTrue(actionInput('issue')),
     };
+}
+function isTrue(value) {
+    return value.trim().toLowerCase() === 'true';
+}
+// Fails closed: only an explicit false turns the review gate off.
+function isFalse(value) {
+    return value.trim().toLowerCase() === 'false';
+}
+/** The command input as given, for a report about a run whose inputs were refused. */
+function rawCommandInput() {
+    return getInput('command');
 }
 // The runner masks line by line; a multi-line key must be registered per line
 // or its middle lines could still show up in a log.
@@ -94647,115 +94809,6 @@ function maskMultiline(value) {
 function normalizeKey(key) {
     const unix = key.replace(/\r\n/g, '\n').trim();
     return `${unix}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/github/health-issue.ts
-
-const HEALTH_LABEL = 'lms-ha-health';
-const HEALTH_MARKER = 'lms-ha-health';
-// ---------------------------------------------------------------------------
-// Pure
-function buildHealthMarker(environment) {
-    return writeMarker(HEALTH_MARKER, { environment });
-}
-function parseHealthMarker(body) {
-    const raw = readMarker(body, HEALTH_MARKER);
-    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
-}
-function healthIssueTitle(environment) {
-    return `verify-ha failing: ${environment}`;
-}
-/** The open health issues of one environment, oldest first. */
-function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
-    return issues
-        .filter((i) => i.state === 'open' && i.labels.includes(label))
-        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
-        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
-}
-/** What to do, given this run's result and the environment's open health issues (oldest first). */
-function decideHealthAction(passed, openIssues) {
-    const [issue, ...duplicates] = openIssues;
-    if (!issue)
-        return passed ? { kind: 'noop' } : { kind: 'create' };
-    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
-}
-function runLink(o) {
-    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
-}
-function health_issue_fit(report, room, runUrl) {
-    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
-        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
-}
-/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
-function renderHealthIssueBody(o, since) {
-    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
-    const top = `${buildHealthMarker(o.environment)}\n` +
-        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
-        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
-        (since ? ` Failing since ${since}.` : '') +
-        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
-        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
-        `### Failing checks\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderFailureComment(o) {
-    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
-    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
-    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
-}
-function renderRecoveryComment(o) {
-    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
-}
-// ---------------------------------------------------------------------------
-// Port calls
-/**
- * Opens, updates or closes the health issue of `outcome.environment`.
- * Scheduled runs of one environment should not overlap (the verify workflow
- * has a concurrency group per environment); if two ever did and both opened
- * an issue, the next run keeps the oldest and closes the other.
- */
-async function reportHealth(port, outcome, label = HEALTH_LABEL) {
-    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
-    const decision = decideHealthAction(outcome.passed, open);
-    const warnings = [];
-    switch (decision.kind) {
-        case 'noop':
-            return { action: 'noop', duplicatesClosed: [], warnings };
-        case 'create': {
-            const issue = await port.createIssue({
-                title: healthIssueTitle(outcome.environment),
-                body: renderHealthIssueBody(outcome),
-                labels: [label],
-            });
-            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
-            if (!issue.labels.includes(label)) {
-                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
-                    'the token needs `issues: write`.');
-            }
-            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
-        }
-        case 'update': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderFailureComment(outcome));
-            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-        case 'close': {
-            const { issue } = decision;
-            await port.createComment(issue.number, renderRecoveryComment(outcome));
-            await port.closeIssue(issue.number, 'completed');
-            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
-            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
-        }
-    }
-}
-async function closeDuplicates(port, duplicates, kept) {
-    for (const d of duplicates) {
-        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
-        await port.closeIssue(d.number, 'not_planned');
-    }
-    return duplicates.map((d) => d.number);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -99975,6 +100028,640 @@ function createOctokitPort(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/github/plan-comment.ts
+/**
+ * The sticky plan comment on a pull request (dflook/terraform-github-actions
+ * style). One comment per (environment, command, inventory) carries a hidden
+ * header on its first line:
+ *
+ *   <!-- lms-ha: {"environment":"production","command":"deploy-db","inventory":"ha.yml","planHash":"…","version":1,"status":"planned"} -->
+ *
+ * so a new plan updates it in place, and apply can read back the hash of the
+ * plan a reviewer saw and refuse anything else. After apply the status becomes
+ * `applied` and the comment is never reused: it stays as the record of what
+ * was applied, and the next plan opens a fresh comment.
+ *
+ * Only comments written by the token's own identity count. Anyone can comment
+ * on a public pull request; a pasted header must not be able to vouch for a plan.
+ */
+
+
+
+const PLAN_MARKER = 'lms-ha';
+const STATUS_END = '<!-- lms-ha:status-end -->';
+const PLAN_START = '<!-- lms-ha:plan -->';
+const HEADER_VERSION = 1;
+const PLAN_STATUSES = ['planned', 'plan-failed', 'applied', 'apply-failed'];
+// ---------------------------------------------------------------------------
+// Pure: header, body, status edits
+/** `./envs/ha.yml` and `envs/ha.yml` name the same inventory. */
+function normalizeInventory(path) {
+    return path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/\/{2,}/g, '/');
+}
+function buildPlanHeader(header) {
+    return writeMarker(PLAN_MARKER, {
+        environment: header.environment,
+        command: header.command,
+        inventory: normalizeInventory(header.inventory),
+        planHash: header.planHash,
+        version: HEADER_VERSION,
+        status: header.status,
+        ...(header.truncated ? { truncated: true } : {}),
+    });
+}
+/** Reads the header from a comment body; undefined when it is not an lms-ha plan comment this version understands. */
+function parsePlanHeader(body) {
+    const raw = readMarker(body, PLAN_MARKER);
+    if (!raw || raw['version'] !== HEADER_VERSION)
+        return undefined;
+    const { environment, command, inventory, planHash } = raw;
+    if (typeof environment !== 'string' || typeof command !== 'string')
+        return undefined;
+    if (typeof inventory !== 'string' || typeof planHash !== 'string')
+        return undefined;
+    const status = raw['status'] ?? 'planned';
+    if (!PLAN_STATUSES.includes(status))
+        return undefined;
+    return {
+        environment,
+        command,
+        inventory: normalizeInventory(inventory),
+        planHash,
+        status: status,
+        ...(raw['truncated'] === true ? { truncated: true } : {}),
+        version: HEADER_VERSION,
+    };
+}
+function plan_comment_sameKey(a, b) {
+    return (a.environment === b.environment &&
+        a.command === b.command &&
+        normalizeInventory(a.inventory) === normalizeInventory(b.inventory));
+}
+function shortHash(hash) {
+    return hash.length > 12 ? hash.slice(0, 12) : hash;
+}
+function renderStatusBlock(header, detail = {}) {
+    const where = `${markdown_code(header.command)} · ${markdown_code(header.environment)}${header.truncated ? ' (shortened: full plan in the job summary)' : ''}`;
+    const run = detail.runUrl ? ` [See the run](${detail.runUrl}).` : '';
+    switch (header.status) {
+        case 'planned':
+            return `### 📝 lms-ha plan: ${where}\n**Not applied yet.** Apply runs only this plan: if the hosts or the inventory change first, it refuses and asks for a new plan.`;
+        case 'plan-failed': {
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha plan failed: ${where}\n**Plan failed: there is no plan to review, and apply refuses until a plan succeeds.**${why}${run}`;
+        }
+        case 'applied':
+            return `### ✅ lms-ha plan applied: ${where}\n**Applied.** The plan below is what was reviewed and applied.${run}`;
+        case 'apply-failed': {
+            // One line, bounded: the body must stay under the size limit after this edit.
+            const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+            const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+            return `### ❌ lms-ha apply failed: ${where}\n**Apply failed.**${why}${run}`;
+        }
+    }
+}
+function renderFacts(content, truncated = false) {
+    const parts = [
+        content.planHash ? `Plan hash ${markdown_code(shortHash(content.planHash))}` : 'No plan hash',
+        `inventory ${markdown_code(normalizeInventory(content.key.inventory))}`,
+    ];
+    if (content.changes !== undefined) {
+        parts.push(content.changes === 0 ? 'no changes' : content.changes === 1 ? '1 change' : `${content.changes} changes`);
+    }
+    if (content.runUrl)
+        parts.push(`[planned in this run](${content.runUrl})`);
+    // The hash covers the whole plan; a reviewer must know this comment shows only part of it.
+    if (truncated)
+        parts.push(`**shortened: the full plan is in the job summary${content.runUrl ? ` of [the run](${content.runUrl})` : ''}**`);
+    return parts.join(' · ');
+}
+function truncationNote(runUrl) {
+    return ({ chars, lines }) => `> [!WARNING]\n> **Plan shortened:** ${chars.toLocaleString('en-US')} characters (${lines.toLocaleString('en-US')} lines) were cut from the middle to stay under GitHub's 65,536-character comment limit. ` +
+        (runUrl ? `The full plan is in the [job summary and log](${runUrl}).` : 'The full plan is in the job summary and log of the run that made it.');
+}
+/** The whole comment body for a plan, under GitHub's size limit. */
+function renderPlanComment(content, status = 'planned', detail = {}) {
+    const plain = content.planMarkdown.trimEnd();
+    const build = (truncated) => {
+        const header = { ...content.key, planHash: status === 'plan-failed' ? '' : content.planHash, status, truncated };
+        return `${buildPlanHeader(header)}\n${renderStatusBlock(header, detail)}\n${STATUS_END}\n${renderFacts(content, truncated)}\n\n${PLAN_START}\n`;
+    };
+    let top = build(false);
+    if (top.length + plain.length + 1 <= BODY_BUDGET)
+        return `${top}${plain}\n`;
+    top = build(true);
+    const plan = truncateMiddle(plain, Math.max(0, BODY_BUDGET - top.length), truncationNote(content.runUrl));
+    return `${top}${plan}\n`;
+}
+/**
+ * The plan as the comment shows it (after the facts line), for the diff of the
+ * reviewed plan against a fresh one. Undefined for a comment without a plan.
+ */
+function planTextOf(body) {
+    const at = body.indexOf(PLAN_START);
+    if (at === -1)
+        return undefined;
+    return body.slice(at + PLAN_START.length + 1);
+}
+/**
+ * The same comment with a new status: header and status block rewritten, the
+ * facts line and the plan kept exactly. Undefined when the body is not a plan
+ * comment.
+ */
+function withStatus(body, status, detail = {}) {
+    const header = parsePlanHeader(body);
+    if (!header)
+        return undefined;
+    const next = { ...header, status };
+    const endAt = body.indexOf(STATUS_END);
+    // A hand-edited comment may have lost the end marker: keep everything after the header line then.
+    const rest = endAt === -1 ? body.slice(body.indexOf('\n') + 1 || body.length) : body.slice(endAt + STATUS_END.length + 1);
+    return `${buildPlanHeader(next)}\n${renderStatusBlock(next, detail)}\n${STATUS_END}\n${rest}`;
+}
+function byAge(a, b) {
+    return a.createdAt === b.createdAt ? a.id - b.id : a.createdAt < b.createdAt ? -1 : 1;
+}
+async function ownPlanComments(port, pr, key) {
+    const viewer = await port.viewerLogin();
+    const comments = await port.listIssueComments(pr);
+    return comments
+        .filter((c) => sameLogin(c.author, viewer))
+        .sort(byAge)
+        .flatMap((comment) => {
+        const header = parsePlanHeader(comment.body);
+        return header && plan_comment_sameKey(header, key) ? [{ comment, header }] : [];
+    });
+}
+async function removeDuplicate(port, duplicate, keep, warnings) {
+    try {
+        await port.deleteComment(duplicate.id);
+    }
+    catch (error) {
+        if (error instanceof GitHubApiError && error.status === 404)
+            return; // a concurrent run got there first
+        if (port.minimizeComment) {
+            try {
+                await port.minimizeComment(duplicate.nodeId, 'DUPLICATE');
+                return;
+            }
+            catch {
+                // fall through to the warning
+            }
+        }
+        warnings.push(`could not remove duplicate plan comment ${duplicate.url} (kept ${keep.url}): ${String(error)}`);
+    }
+}
+/**
+ * Creates or updates the sticky plan comment on pull request `pr`.
+ *
+ * Two runs can race (two pushes in quick succession) and both create a
+ * comment. After creating, the comments are listed again and the oldest one
+ * wins: it receives this run's body and this run's own comment is deleted
+ * (or minimized when deleting is refused). Earlier duplicates found on the
+ * way are removed too.
+ */
+async function upsertPlanComment(port, pr, content, status = 'planned', detail = {}) {
+    const body = renderPlanComment(content, status, detail);
+    const warnings = [];
+    const open = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    if (open.length > 0) {
+        const [keep, ...dupes] = open.map((c) => c.comment);
+        for (const d of dupes)
+            await removeDuplicate(port, d, keep, warnings);
+        if (keep.body === body)
+            return { action: 'unchanged', comment: keep, warnings };
+        return { action: 'updated', comment: await port.updateComment(keep.id, body), warnings };
+    }
+    const created = await port.createComment(pr, body);
+    const after = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
+    const oldest = after[0]?.comment;
+    if (!oldest || oldest.id === created.id)
+        return { action: 'created', comment: created, warnings };
+    // Lost the race: keep the oldest comment, carrying this run's plan.
+    const kept = oldest.body === body ? oldest : await port.updateComment(oldest.id, body);
+    await removeDuplicate(port, created, kept, warnings);
+    return { action: 'updated', comment: kept, warnings };
+}
+/**
+ * The plan comment for `key` on pull request `pr`: the sticky one that is not
+ * applied yet, or else the most recent applied one (so the caller can say
+ * "already applied" rather than "never planned").
+ */
+async function findReviewedPlan(port, pr, key) {
+    const own = await ownPlanComments(port, pr, key);
+    const pick = own.find((c) => c.header.status !== 'applied') ?? own.at(-1);
+    if (!pick)
+        return undefined;
+    return {
+        planHash: pick.header.planHash,
+        status: pick.header.status,
+        commentId: pick.comment.id,
+        url: pick.comment.url,
+        body: pick.comment.body,
+    };
+}
+/** The reviewed plan hash apply must match, or undefined when there is none still waiting to be applied. */
+async function findReviewedPlanHash(port, pr, key) {
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return reviewed && reviewed.status !== 'applied' ? reviewed.planHash : undefined;
+}
+/**
+ * Refuses to apply a plan other than the reviewed one. `reviewed` is what
+ * `findReviewedPlan` returned (or an explicit `plan-hash` input turned into
+ * one); `where` names its source for the message, e.g. "pull request #12".
+ */
+function checkReviewedPlan(reviewed, freshHash, key, where) {
+    const what = `the ${key.command} plan for ${key.environment}`;
+    if (!reviewed) {
+        throw new DeployError('plan-changed', `No reviewed plan for ${what} was found on ${where}.`, {
+            hint: `Run lms-ha with mode plan and comment: true on the pull request, have it reviewed, then apply from its merge commit; ` +
+                `or pass the reviewed hash as plan-hash.${freshHash ? ` The fresh plan hash is ${freshHash}.` : ' Nothing was contacted.'}`,
+        });
+    }
+    if (reviewed.status === 'plan-failed') {
+        throw new DeployError('plan-changed', `The last ${key.command} plan for ${key.environment} on ${where} failed, so there is no reviewed plan to apply. Nothing was applied.`, {
+            hint: 'Fix what made the plan fail (see that pull request\'s lms-ha comment and its run), push to get a successful plan reviewed, then apply.',
+        });
+    }
+    if (reviewed.status === 'applied') {
+        throw new DeployError('plan-changed', `The reviewed ${what} on ${where} was already applied.`, {
+            hint: 'A new change needs a new plan: push to the pull request (or open a new one) to get a fresh plan comment.',
+        });
+    }
+    if (reviewed.planHash !== freshHash) {
+        throw new DeployError('plan-changed', `The ${key.command} plan for ${key.environment} has changed since it was reviewed on ${where} ` +
+            `(reviewed ${shortHash(reviewed.planHash)}, now ${shortHash(freshHash)}). Nothing was applied.`, {
+            hint: 'The hosts or the inventory changed after the review. The fresh plan is in the job summary: ' +
+                're-run the plan on the pull request, review the new comment, then apply again.',
+        });
+    }
+}
+/**
+ * Marks the comment holding plan `planHash` for `key` as applied or failed.
+ * Returns the updated comment, or undefined when there is none to mark (a
+ * manual apply with an explicit plan-hash has no comment).
+ */
+async function markPlanComment(port, pr, key, planHash, status, detail = {}) {
+    const own = await ownPlanComments(port, pr, key);
+    const target = own.find((c) => c.header.planHash === planHash && c.header.status !== 'applied');
+    if (!target)
+        return undefined;
+    const body = withStatus(target.comment.body, status, detail);
+    if (body === undefined || body === target.comment.body)
+        return target.comment;
+    return port.updateComment(target.comment.id, body);
+}
+/**
+ * The pull request a pushed commit came from, for apply on `push` to the
+ * default branch: the one whose merge commit it is, else the only merged one,
+ * else the only open one with it as head. Undefined when it is ambiguous or
+ * there is none (a direct push).
+ */
+async function findPullRequestForCommit(port, sha) {
+    const prs = await port.findPullRequestsForCommit(sha);
+    const merged = prs.find((p) => p.mergeCommitSha === sha && p.mergedAt);
+    if (merged)
+        return merged.number;
+    const allMerged = prs.filter((p) => p.mergedAt);
+    if (allMerged.length === 1)
+        return allMerged[0].number;
+    const heads = prs.filter((p) => p.state === 'open' && p.headSha === sha);
+    return heads.length === 1 ? heads[0].number : undefined;
+}
+/**
+ * For apply with `comment: true`: the pull request of this run (the event's,
+ * else the one the pushed commit was merged from) and the plan reviewed on it.
+ * Pass the result to `checkReviewedPlan` after re-planning.
+ */
+async function reviewedPlanForRun(port, run, key) {
+    const pr = run.pullRequest ?? (run.sha ? await findPullRequestForCommit(port, run.sha) : undefined);
+    if (pr === undefined) {
+        return { where: `any pull request (commit ${run.sha.slice(0, 12) || 'unknown'} was not merged from one)` };
+    }
+    const reviewed = await findReviewedPlan(port, pr, key);
+    return { pr, ...(reviewed ? { reviewed } : {}), where: `pull request #${pr}` };
+}
+
+;// CONCATENATED MODULE: ./src/github/plan-markdown.ts
+/**
+ * The plan as the pull request comment shows it: the headline and a per-host
+ * table open, each host's changes collapsed in its own <details> so a reviewer
+ * opens only the hosts they care about. The job summary keeps the flat,
+ * apply-ordered rendering; this is the same content regrouped.
+ */
+
+
+function plan_markdown_plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function plan_markdown_escapeHtml(s) {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function renderCommentPlan(plan, redactor) {
+    const byHost = changesByHost(plan);
+    const changing = [...byHost.entries()].filter(([, changes]) => changes.length > 0);
+    const out = [];
+    out.push(plan.changes.length === 0
+        ? '**No changes.** The hosts already match the desired state.'
+        : `**${plan_markdown_plural(plan.changes.length, 'change')}** on ${plan_markdown_plural(changing.length, 'host')}.`, '');
+    if (plan.warnings.length > 0) {
+        out.push('> [!WARNING]');
+        for (const w of plan.warnings)
+            out.push(`> ${w.replace(/\r?\n/g, ' ')}`);
+        out.push('');
+    }
+    if (byHost.size > 0) {
+        out.push(table(['host', 'roles', 'changes'], [...byHost.entries()].map(([name, changes]) => [
+            cell(name),
+            cell(plan.hosts.find((h) => h.name === name)?.roles.join(', ')),
+            cell(kindCounts(changes)),
+        ])), '');
+    }
+    for (const [name, changes] of changing) {
+        const hostPlan = { ...plan, changes: plan.changes.filter((c) => c.host === name), warnings: [] };
+        // The host's own rendering without its title line: the <summary> names the host.
+        const body = renderPlanMarkdown(hostPlan, { redactor, headingLevel: 4, hostTable: false }).replace(/^#+ .*\n\n/, '');
+        out.push(`<details><summary><b>${plan_markdown_escapeHtml(name)}</b>: ${plan_markdown_escapeHtml(kindCounts(changes))}</summary>`, '', body.trimEnd(), '', '</details>', '');
+    }
+    return redactor.redact(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+
+;// CONCATENATED MODULE: ./src/github/reviewed-run.ts
+/**
+ * One action run with its GitHub side (dflook/terraform-github-actions'
+ * terraform-plan / terraform-apply):
+ *
+ * - plan on a pull request: the sticky comment is created or updated with the
+ *   plan and its hash; a failed plan turns it into "plan failed" with no hash;
+ * - apply (push after merge, workflow_dispatch, any event): the reviewed hash is
+ *   read back from the comment of the commit's pull request and handed to the
+ *   engine, which re-plans under the lock and refuses a different plan
+ *   (`plan-changed`) before touching a host. No reviewed plan at all is refused
+ *   before anything is contacted. The only way past is `require-reviewed-plan:
+ *   false`, logged as a warning and in the summary. The comment is then marked
+ *   applied or apply-failed with a link to the run.
+ *
+ * Outside a GitHub Actions event (no GITHUB_EVENT_NAME: the CLI, a local run)
+ * there is no pull request to read and no gate; the CLI has no such inputs.
+ */
+
+
+
+
+
+
+
+
+
+/**
+ * Commands whose apply carries a reviewable plan (and a plan hash). Their plan
+ * gets a comment; their apply is gated. preflight, verify-ha and unlock change
+ * nothing that a plan describes.
+ */
+const REVIEWED_COMMANDS = ['provision', 'deploy-db', 'recover', 'deploy-lb', 'migrate-storage'];
+async function runWithGitHub(request, settings, deps) {
+    const run = runContextFrom(deps.env, deps.readFile);
+    // A real runner always names the event; without one this is not a workflow run.
+    if (!run || !run.eventName || !REVIEWED_COMMANDS.includes(request.command))
+        return deps.execute(request);
+    const key = { environment: request.environment, command: request.command, inventory: normalizeInventory(request.inventoryPath) };
+    const port = () => (deps.port ?? createOctokitPort)({ token: settings.token, repository: run.repository, apiUrl: run.apiUrl });
+    return request.mode === 'plan' ? planOnPullRequest(request, settings, deps, run, key, port) : applyReviewed(request, settings, deps, run, key, port);
+}
+function apiFailure(error) {
+    return error instanceof GitHubApiError ? `${error.message}. ${error.hint}` : error instanceof Error ? error.message : String(error);
+}
+function withSection(report, title, markdown) {
+    return { ...report, sections: [...(report.sections ?? []), { title, markdown }] };
+}
+// ---------------------------------------------------------------------------
+// Plan: the sticky comment
+async function planOnPullRequest(request, settings, deps, run, key, port) {
+    const report = await deps.execute(request);
+    if (!settings.comment || run.pullRequest === undefined)
+        return report;
+    if (run.readOnlyBecause) {
+        deps.notice(`lms-ha plan comment skipped: ${run.readOnlyBecause}, so GitHub gives this run a read-only token. The plan is in the job summary; a maintainer can push the branch to this repository to get a reviewable plan comment.`);
+        return report;
+    }
+    if (!settings.token) {
+        return withError(report, new DeployError('invalid-input', 'input "comment" is true but github-token is empty: the plan comment cannot be posted, so this plan cannot be reviewed.', {
+            hint: 'Leave github-token at its default (${{ github.token }}) and give the job `permissions: { pull-requests: write }`.',
+        }));
+    }
+    const error = runError(report);
+    const failed = report.error !== undefined || report.plan === undefined || !report.planHash;
+    const planMarkdown = failed
+        ? deps.redactor.redact(`The plan stopped${error?.host ? ` on ${error.host}` : ''}${failureReason(report) ? ` (${markdown_code(failureReason(report))})` : ''}:\n\n` +
+            '```text\n' + `${error?.message ?? 'no plan was produced'}${error?.hint ? `\n\n${error.hint}` : ''}`.replace(/```/g, "'''") + '\n```\n')
+        : renderCommentPlan(report.plan, deps.redactor);
+    try {
+        const result = await upsertPlanComment(port(), run.pullRequest, { key, planHash: failed ? '' : report.planHash, planMarkdown, ...(failed ? {} : { changes: report.plan.changes.length }), runUrl: run.runUrl }, failed ? 'plan-failed' : 'planned', failed ? { runUrl: run.runUrl, ...(error ? { message: deps.redactor.redact(error.message.split('\n', 1)[0]) } : {}) } : {});
+        for (const w of result.warnings)
+            deps.logger.warn(w);
+        deps.logger.info(`plan comment ${result.action}: ${result.comment.url}`);
+        return withSection(report, 'Pull request comment', `Plan comment ${result.action}: ${result.comment.url}`);
+    }
+    catch (thrown) {
+        // A plan nobody can review is of no use to apply: the run fails and says which permission is missing.
+        const message = deps.redactor.redact(apiFailure(thrown));
+        if (report.error) {
+            deps.logger.warn(`the plan comment was not updated: ${message}`);
+            return report;
+        }
+        return withError(report, new DeployError('invalid-input', `the plan comment could not be posted on pull request #${run.pullRequest}: ${message}`, {
+            hint: thrown instanceof GitHubApiError && thrown.status === 403 ? 'Add to the job: permissions: { contents: read, pull-requests: write }.' : 'Re-run the job; apply refuses a plan that has no comment.',
+        }));
+    }
+}
+function withError(report, error) {
+    return { ...report, error };
+}
+// ---------------------------------------------------------------------------
+// Apply: only what was reviewed
+async function applyReviewed(request, settings, deps, run, key, port) {
+    const base = { command: request.command, mode: request.mode, environment: request.environment };
+    if (request.expectedPlanHash) {
+        // Reviewed elsewhere (a manual plan run): the engine compares; nothing to look up or mark.
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `Applied only the plan with the hash given in the plan-hash input (${markdown_code(request.expectedPlanHash)}).`);
+    }
+    if (!settings.requireReviewedPlan) {
+        const warning = `require-reviewed-plan is false: ${request.command} on ${request.environment} is applied WITHOUT a reviewed plan. ` +
+            'The environment approval is the only gate; turn the input back on after the emergency.';
+        deps.logger.warn(warning);
+        const report = await deps.execute(request);
+        return withSection(report, 'Reviewed plan', `> [!WARNING]\n> ${warning}`);
+    }
+    if (!settings.token) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', 'apply needs the reviewed plan, but github-token is empty, so the pull request comment cannot be read. Nothing was contacted.', {
+                hint: 'Leave github-token at its default (${{ github.token }}) with `permissions: { pull-requests: write }`, or pass the reviewed hash as plan-hash.',
+            }),
+        };
+    }
+    let lookup;
+    try {
+        lookup = await reviewedPlanForRun(port(), run, key);
+    }
+    catch (thrown) {
+        return {
+            ...base,
+            error: new DeployError('plan-changed', `could not read the reviewed plan: ${deps.redactor.redact(apiFailure(thrown))}. Nothing was contacted.`, {
+                hint: 'Apply fails closed when it cannot prove what was reviewed. Fix the permission named above (the job needs `permissions: { pull-requests: write }`) and re-run.',
+            }),
+        };
+    }
+    try {
+        checkReviewedPlan(lookup.reviewed, lookup.reviewed?.planHash ?? '', key, lookup.where);
+    }
+    catch (refusal) {
+        return { ...base, error: toDeployError(refusal) };
+    }
+    const reviewed = lookup.reviewed;
+    deps.logger.info(`reviewed plan ${reviewed.planHash.slice(0, 12)} found on ${lookup.where}: ${reviewed.url}`);
+    let report = await deps.execute({ ...request, expectedPlanHash: reviewed.planHash });
+    report = withSection(report, 'Reviewed plan', `Reviewed on ${lookup.where}: ${reviewed.url} (plan hash ${markdown_code(reviewed.planHash)}).`);
+    const reason = failureReason(report);
+    if (reason === 'plan-changed' && report.plan) {
+        report = withSection(report, 'Reviewed plan → this plan', planDiff(planTextOf(reviewed.body) ?? '', renderCommentPlan(report.plan, deps.redactor)));
+    }
+    const ok = runStatus(report) === 'ok';
+    const detail = {
+        runUrl: run.runUrl,
+        ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]) }),
+    };
+    try {
+        const marked = await markPlanComment(port(), lookup.pr, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
+        if (marked)
+            deps.logger.info(`plan comment marked ${ok ? 'applied' : 'apply-failed'}: ${marked.url}`);
+    }
+    catch (thrown) {
+        deps.logger.warn(`the plan comment was not marked ${ok ? 'applied' : 'apply-failed'}: ${deps.redactor.redact(apiFailure(thrown))}`);
+    }
+    return report;
+}
+/** The reviewed plan text against the fresh one, as a unified diff (bounded: it goes to the job summary). */
+function planDiff(reviewed, fresh, maxChars = 60_000) {
+    const patch = createTwoFilesPatch('reviewed plan (pull request comment)', 'plan now', reviewed, fresh, '', '', { context: 3 })
+        .split('\n')
+        .filter((line, i) => !(i < 2 && (line.startsWith('Index:') || line.startsWith('===='))))
+        .join('\n');
+    const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
+    return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;
+}
+
+;// CONCATENATED MODULE: ./src/github/health-issue.ts
+
+const HEALTH_LABEL = 'lms-ha-health';
+const HEALTH_MARKER = 'lms-ha-health';
+// ---------------------------------------------------------------------------
+// Pure
+function buildHealthMarker(environment) {
+    return writeMarker(HEALTH_MARKER, { environment });
+}
+function parseHealthMarker(body) {
+    const raw = readMarker(body, HEALTH_MARKER);
+    return typeof raw?.['environment'] === 'string' ? { environment: raw['environment'] } : undefined;
+}
+function healthIssueTitle(environment) {
+    return `verify-ha failing: ${environment}`;
+}
+/** The open health issues of one environment, oldest first. */
+function healthIssuesFor(issues, environment, label = HEALTH_LABEL) {
+    return issues
+        .filter((i) => i.state === 'open' && i.labels.includes(label))
+        .filter((i) => parseHealthMarker(i.body)?.environment === environment)
+        .sort((a, b) => (a.createdAt === b.createdAt ? a.number - b.number : a.createdAt < b.createdAt ? -1 : 1));
+}
+/** What to do, given this run's result and the environment's open health issues (oldest first). */
+function decideHealthAction(passed, openIssues) {
+    const [issue, ...duplicates] = openIssues;
+    if (!issue)
+        return passed ? { kind: 'noop' } : { kind: 'create' };
+    return passed ? { kind: 'close', issue, duplicates } : { kind: 'update', issue, duplicates };
+}
+function runLink(o) {
+    return o.runUrl ? `[this run](${o.runUrl})` : 'this run';
+}
+function health_issue_fit(report, room, runUrl) {
+    return truncateMiddle(report.trimEnd(), Math.max(0, room), ({ lines }) => `> [!WARNING]\n> ${lines.toLocaleString('en-US')} lines cut to fit GitHub's size limit. ` +
+        (runUrl ? `The full report is in the [job summary](${runUrl}).` : 'The full report is in the job summary.'));
+}
+/** The issue body: always the latest state, so the issue reads right without scrolling the comments. */
+function renderHealthIssueBody(o, since) {
+    const reason = o.failureReason ? ` with ${markdown_code(o.failureReason)}` : '';
+    const top = `${buildHealthMarker(o.environment)}\n` +
+        `## verify-ha is failing on ${markdown_code(o.environment)}\n\n` +
+        `Latest: ${runLink(o)} at ${o.at} failed${reason}.` +
+        (since ? ` Failing since ${since}.` : '') +
+        `\n\nlms-ha keeps this issue up to date: each failing scheduled run comments with its failures and refreshes this text; ` +
+        `the first passing run comments and closes it. Keep the \`${HEALTH_LABEL}\` label and the first line as they are.\n\n` +
+        `### Failing checks\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderFailureComment(o) {
+    const reason = o.failureReason ? ` (${markdown_code(o.failureReason)})` : '';
+    const top = `❌ **Still failing** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at}${reason}.\n\n`;
+    return `${top}${health_issue_fit(o.report, BODY_BUDGET - top.length, o.runUrl)}\n`;
+}
+function renderRecoveryComment(o) {
+    return `✅ **Passing again** on ${markdown_code(o.environment)}: ${runLink(o)} at ${o.at} found every check healthy. Closing.\n`;
+}
+// ---------------------------------------------------------------------------
+// Port calls
+/**
+ * Opens, updates or closes the health issue of `outcome.environment`.
+ * Scheduled runs of one environment should not overlap (the verify workflow
+ * has a concurrency group per environment); if two ever did and both opened
+ * an issue, the next run keeps the oldest and closes the other.
+ */
+async function reportHealth(port, outcome, label = HEALTH_LABEL) {
+    const open = healthIssuesFor(await port.listOpenIssuesWithLabel(label), outcome.environment, label);
+    const decision = decideHealthAction(outcome.passed, open);
+    const warnings = [];
+    switch (decision.kind) {
+        case 'noop':
+            return { action: 'noop', duplicatesClosed: [], warnings };
+        case 'create': {
+            const issue = await port.createIssue({
+                title: healthIssueTitle(outcome.environment),
+                body: renderHealthIssueBody(outcome),
+                labels: [label],
+            });
+            // GitHub drops labels silently when the token may not set them; the next run would not find the issue.
+            if (!issue.labels.includes(label)) {
+                warnings.push(`issue #${issue.number} was created without the ${label} label, so the next run will not find it: ` +
+                    'the token needs `issues: write`.');
+            }
+            return { action: 'created', issue: { number: issue.number, url: issue.url }, duplicatesClosed: [], warnings };
+        }
+        case 'update': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderFailureComment(outcome));
+            await port.updateIssue(issue.number, { body: renderHealthIssueBody(outcome, issue.createdAt) });
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'updated', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+        case 'close': {
+            const { issue } = decision;
+            await port.createComment(issue.number, renderRecoveryComment(outcome));
+            await port.closeIssue(issue.number, 'completed');
+            const duplicatesClosed = await closeDuplicates(port, decision.duplicates, issue.number);
+            return { action: 'closed', issue: { number: issue.number, url: issue.url }, duplicatesClosed, warnings };
+        }
+    }
+}
+async function closeDuplicates(port, duplicates, kept) {
+    for (const d of duplicates) {
+        await port.createComment(d.number, `Duplicate of #${kept}; lms-ha tracks this environment there.`);
+        await port.closeIssue(d.number, 'not_planned');
+    }
+    return duplicates.map((d) => d.number);
+}
+
 ;// CONCATENATED MODULE: ./src/github/scheduled-health.ts
 /**
  * Scheduled mode: after a verify-ha run with the `issue` input, keep the
@@ -100101,6 +100788,10 @@ class ActionsReporter {
             this.core.info(`Warning: ${text}`);
         }
     }
+    /** Something to know that is not a problem (a fork's plan posted no comment): a notice annotation. */
+    notice(message) {
+        this.core.notice(this.redactor.redact(message));
+    }
     debug(message, host) {
         this.core.debug(this.redactor.redact(prefixed(message, host)));
     }
@@ -100191,33 +100882,42 @@ class ActionsReporter {
 
 
 
+
+
 /**
- * The action front (actions/typescript-action's shape): read the inputs, run,
- * report. Every failure ends as outputs + annotations + setFailed, never as an
- * uncaught stack trace.
+ * The action front (actions/typescript-action's shape): read the inputs, run
+ * with the GitHub side (plan comment, reviewed-plan gate), report. Every
+ * failure ends as outputs + annotations + setFailed, never as an uncaught
+ * stack trace.
  */
 async function run(env = process.env) {
     const reporter = new ActionsReporter();
+    const github = readGitHubInputs();
     let report;
     try {
         const request = readActionInputs(env);
-        report = await executeRun(request, {
+        const deps = { logger: reporter, redactor: reporter.redactor, registerSecret: (value) => reporter.registerSecret(value) };
+        report = await runWithGitHub(request, github, {
+            execute: (r) => executeRun(r, deps),
             logger: reporter,
+            notice: (message) => reporter.notice(message),
             redactor: reporter.redactor,
-            registerSecret: (value) => reporter.registerSecret(value),
+            env,
         });
     }
     catch (error) {
         const failure = toDeployError(error);
+        // Name the command that was asked for (when it is one), so a refused input still reaches its health issue.
+        const asked = rawCommandInput();
         report = {
-            command: 'preflight',
-            mode: 'plan',
+            command: COMMANDS.includes(asked) ? asked : '(invalid command)',
+            mode: env['INPUT_MODE'] === 'apply' ? 'apply' : 'plan',
             environment: env['INPUT_ENVIRONMENT'] ?? '',
             error: failure instanceof DeployError ? failure : undefined,
         };
     }
     // Scheduled verify-ha: keep the environment's health issue in step (never changes the result).
-    const health = await reportScheduledHealth(report, readGitHubInputs(), { logger: reporter, redactor: reporter.redactor, env });
+    const health = await reportScheduledHealth(report, github, { logger: reporter, redactor: reporter.redactor, env });
     if (health?.issue) {
         report.sections = [...(report.sections ?? []), { title: 'Health issue', markdown: `#${health.issue.number} ${health.action}: ${health.issue.url}` }];
     }

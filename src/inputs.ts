@@ -1,30 +1,42 @@
 import * as core from '@actions/core';
+import { ACTION_INPUTS, type ActionInputName } from './action-inputs.js';
 import { parseRequest, type RunRequest } from './request.js';
+
+/**
+ * An input as the runner passes it, or the table's default when it is empty
+ * (a caller that passes '' from an unset workflow input means "default").
+ * Defaults that are expressions (`${{ github.token }}`) are the runner's to fill.
+ */
+export function actionInput(name: ActionInputName): string {
+  const value = core.getInput(name);
+  if (value !== '') return value;
+  const spec = ACTION_INPUTS.find((i) => i.name === name)!;
+  const fallback = 'default' in spec ? spec.default : '';
+  return fallback.startsWith('${{') ? '' : fallback;
+}
 
 /**
  * The only place the action reads its inputs. Secret inputs are masked the
  * moment they are read, before anything else can log them.
  */
 export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunRequest {
-  const key = core.getInput('ssh-private-key');
+  const key = actionInput('ssh-private-key');
   maskMultiline(key);
-  const passphrase = core.getInput('ssh-private-key-passphrase');
+  const passphrase = actionInput('ssh-private-key-passphrase');
   if (passphrase) core.setSecret(passphrase);
-  const token = core.getInput('github-token');
-  if (token) core.setSecret(token);
   return parseRequest({
-    command: core.getInput('command'),
-    mode: core.getInput('mode') || 'plan',
-    inventoryPath: core.getInput('inventory') || 'ha.yml',
-    environment: core.getInput('environment'),
+    command: actionInput('command'),
+    mode: actionInput('mode'),
+    inventoryPath: actionInput('inventory'),
+    environment: actionInput('environment'),
     privateKey: key ? Buffer.from(normalizeKey(key)) : undefined,
     privateKeyPassphrase: passphrase,
-    knownHosts: core.getInput('known-hosts'),
-    insecureSkipHostKeyCheck: core.getInput('insecure-skip-host-key-check'),
-    parallelism: core.getInput('parallelism') || '20',
-    expectedPlanHash: core.getInput('plan-hash'),
-    breakLock: core.getInput('break-lock'),
-    options: core.getInput('options'),
+    knownHosts: actionInput('known-hosts'),
+    insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
+    parallelism: actionInput('parallelism'),
+    expectedPlanHash: actionInput('plan-hash'),
+    breakLock: actionInput('break-lock'),
+    options: actionInput('options'),
     runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
     repository: env.GITHUB_REPOSITORY ?? 'unknown',
     env,
@@ -35,15 +47,34 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
 export interface GitHubInputs {
   token: string;
   comment: boolean;
+  requireReviewedPlan: boolean;
   issue: boolean;
 }
 
+/** The inputs of the GitHub side of a run (comment, review gate, health issue). */
 export function readGitHubInputs(): GitHubInputs {
+  const token = actionInput('github-token');
+  if (token) core.setSecret(token);
   return {
-    token: core.getInput('github-token'),
-    comment: core.getInput('comment') === 'true',
-    issue: core.getInput('issue') === 'true',
+    token,
+    comment: isTrue(actionInput('comment')),
+    requireReviewedPlan: !isFalse(actionInput('require-reviewed-plan')),
+    issue: isTrue(actionInput('issue')),
   };
+}
+
+function isTrue(value: string): boolean {
+  return value.trim().toLowerCase() === 'true';
+}
+
+// Fails closed: only an explicit false turns the review gate off.
+function isFalse(value: string): boolean {
+  return value.trim().toLowerCase() === 'false';
+}
+
+/** The command input as given, for a report about a run whose inputs were refused. */
+export function rawCommandInput(): string {
+  return core.getInput('command');
 }
 
 // The runner masks line by line; a multi-line key must be registered per line

@@ -40,6 +40,11 @@ const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
   },
 };
 
+/** The commands this version runs (the others are named but refused as not built). */
+export function builtCommands(): string[] {
+  return Object.keys(COMMAND_RUNNERS);
+}
+
 export interface RunDeps {
   logger: Logger;
   redactor: Redactor;

@@ -5,6 +5,7 @@
  * it (the hosts may have moved since the review), prove the plan is the one
  * that was reviewed, then apply it.
  */
+import { DeployError } from '../errors.js';
 import { applyPlan, verifyReviewedPlan } from '../engine/executor.js';
 import { withLock } from '../engine/lock.js';
 import { planHash, type Plan, type PlanHashOptions } from '../engine/plan.js';
@@ -26,7 +27,7 @@ export interface ReviewedChange<G extends { remotes: ReadonlyMap<string, RemoteH
 export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<string, RemoteHost> }>(
   context: CommandContext,
   spec: ReviewedChange<G>,
-): Promise<{ plan: Plan; planHash: string; apply?: Awaited<ReturnType<typeof applyPlan>>; hosts: [] }> {
+): Promise<{ plan: Plan; planHash: string; apply?: Awaited<ReturnType<typeof applyPlan>>; hosts: []; error?: DeployError }> {
   const planNow = async (): Promise<{ plan: Plan; gathered: G }> => {
     const gathered = await spec.gather();
     const plan = spec.plan(gathered);
@@ -49,7 +50,14 @@ export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<strin
     },
     async () => {
       const { plan, gathered } = await planNow();
-      const hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+      let hash: string;
+      try {
+        hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+      } catch (error) {
+        // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
+        if (error instanceof DeployError && error.reason === 'plan-changed') return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [], error };
+        throw error;
+      }
       const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
       return { plan, planHash: hash, apply, hosts: [] };
     },

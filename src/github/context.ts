@@ -22,6 +22,11 @@ export interface RunContext {
   sha: string;
   /** The pull request of a pull_request(_target) or PR-comment event. */
   pullRequest?: number;
+  /**
+   * Why this pull request's token cannot write (a fork's head, or Dependabot):
+   * GitHub gives such runs a read-only token and no secrets. Undefined otherwise.
+   */
+  readOnlyBecause?: string;
   /** Link to this run, for comments and issues. */
   runUrl: string;
 }
@@ -40,7 +45,9 @@ export function runContextFrom(
   const serverUrl = env['GITHUB_SERVER_URL'] || 'https://github.com';
   const runAttempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1') || 1;
   const eventName = env['GITHUB_EVENT_NAME'] ?? '';
-  const pullRequest = pullRequestOf(eventName, env['GITHUB_EVENT_PATH'], readFile);
+  const payload = eventPayload(env['GITHUB_EVENT_PATH'], readFile);
+  const pullRequest = pullRequestOf(eventName, payload);
+  const readOnlyBecause = readOnlyReason(eventName, payload, repository, env['GITHUB_ACTOR'] ?? '');
   return {
     repository,
     serverUrl,
@@ -50,22 +57,34 @@ export function runContextFrom(
     eventName,
     sha: env['GITHUB_SHA'] ?? '',
     ...(pullRequest === undefined ? {} : { pullRequest }),
+    ...(readOnlyBecause === undefined ? {} : { readOnlyBecause }),
     runUrl: runUrl(serverUrl, repository, runId, runAttempt),
   };
 }
 
-function pullRequestOf(
-  eventName: string,
-  eventPath: string | undefined,
-  readFile: (path: string) => string,
-): number | undefined {
-  if (!eventPath) return undefined;
-  let payload: Record<string, any>;
+function eventPayload(eventPath: string | undefined, readFile: (path: string) => string): Record<string, any> {
+  if (!eventPath) return {};
   try {
-    payload = JSON.parse(readFile(eventPath)) as Record<string, any>;
+    const payload: unknown = JSON.parse(readFile(eventPath));
+    return payload !== null && typeof payload === 'object' ? (payload as Record<string, any>) : {};
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+/** `pull_request` runs from a fork or opened by Dependabot get a read-only token (pull_request_target does not). */
+function readOnlyReason(eventName: string, payload: Record<string, any>, repository: string, actor: string): string | undefined {
+  if (eventName !== 'pull_request' && eventName !== 'pull_request_review' && eventName !== 'pull_request_review_comment') return undefined;
+  const pr = payload['pull_request'];
+  if (!pr) return undefined;
+  const head = pr['head']?.['repo']?.['full_name'];
+  if (typeof head === 'string' && head.toLowerCase() !== repository.toLowerCase()) return `the pull request comes from the fork ${head}`;
+  const author = pr['user']?.['login'];
+  if (actor === 'dependabot[bot]' || author === 'dependabot[bot]') return 'the pull request was opened by Dependabot';
+  return undefined;
+}
+
+function pullRequestOf(eventName: string, payload: Record<string, any>): number | undefined {
   // In a reusable workflow the event is the caller's, so these names still apply.
   if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
     return payload['pull_request']['number'] as number;

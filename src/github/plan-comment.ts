@@ -20,9 +20,10 @@ import { BODY_BUDGET, code, readMarker, truncateMiddle, writeMarker } from './ma
 
 export const PLAN_MARKER = 'lms-ha';
 const STATUS_END = '<!-- lms-ha:status-end -->';
+const PLAN_START = '<!-- lms-ha:plan -->';
 const HEADER_VERSION = 1;
 
-export const PLAN_STATUSES = ['planned', 'applied', 'apply-failed'] as const;
+export const PLAN_STATUSES = ['planned', 'plan-failed', 'applied', 'apply-failed'] as const;
 export type PlanStatus = (typeof PLAN_STATUSES)[number];
 
 /** What one sticky comment is about. Two plans with equal keys share a comment. */
@@ -36,6 +37,8 @@ export interface PlanCommentKey {
 export interface PlanCommentHeader extends PlanCommentKey {
   planHash: string;
   status: PlanStatus;
+  /** The comment shows a shortened plan (the full one is in the job summary). */
+  truncated?: boolean;
   version: typeof HEADER_VERSION;
 }
 
@@ -73,6 +76,7 @@ export function buildPlanHeader(header: Omit<PlanCommentHeader, 'version'>): str
     planHash: header.planHash,
     version: HEADER_VERSION,
     status: header.status,
+    ...(header.truncated ? { truncated: true } : {}),
   });
 }
 
@@ -91,6 +95,7 @@ export function parsePlanHeader(body: string): PlanCommentHeader | undefined {
     inventory: normalizeInventory(inventory),
     planHash,
     status: status as PlanStatus,
+    ...(raw['truncated'] === true ? { truncated: true } : {}),
     version: HEADER_VERSION,
   };
 }
@@ -108,11 +113,16 @@ function shortHash(hash: string): string {
 }
 
 function renderStatusBlock(header: Omit<PlanCommentHeader, 'version'>, detail: StatusDetail = {}): string {
-  const where = `${code(header.command)} · ${code(header.environment)}`;
+  const where = `${code(header.command)} · ${code(header.environment)}${header.truncated ? ' (shortened: full plan in the job summary)' : ''}`;
   const run = detail.runUrl ? ` [See the run](${detail.runUrl}).` : '';
   switch (header.status) {
     case 'planned':
       return `### 📝 lms-ha plan: ${where}\n**Not applied yet.** Apply runs only this plan: if the hosts or the inventory change first, it refuses and asks for a new plan.`;
+    case 'plan-failed': {
+      const line = detail.message?.replace(/\s+/g, ' ').trim() ?? '';
+      const why = line ? ` ${line.length > 500 ? `${line.slice(0, 499)}…` : line}` : '';
+      return `### ❌ lms-ha plan failed: ${where}\n**Plan failed: there is no plan to review, and apply refuses until a plan succeeds.**${why}${run}`;
+    }
     case 'applied':
       return `### ✅ lms-ha plan applied: ${where}\n**Applied.** The plan below is what was reviewed and applied.${run}`;
     case 'apply-failed': {
@@ -124,15 +134,17 @@ function renderStatusBlock(header: Omit<PlanCommentHeader, 'version'>, detail: S
   }
 }
 
-function renderFacts(content: PlanCommentContent): string {
+function renderFacts(content: PlanCommentContent, truncated = false): string {
   const parts = [
-    `Plan hash ${code(shortHash(content.planHash))}`,
+    content.planHash ? `Plan hash ${code(shortHash(content.planHash))}` : 'No plan hash',
     `inventory ${code(normalizeInventory(content.key.inventory))}`,
   ];
   if (content.changes !== undefined) {
     parts.push(content.changes === 0 ? 'no changes' : content.changes === 1 ? '1 change' : `${content.changes} changes`);
   }
   if (content.runUrl) parts.push(`[planned in this run](${content.runUrl})`);
+  // The hash covers the whole plan; a reviewer must know this comment shows only part of it.
+  if (truncated) parts.push(`**shortened: the full plan is in the job summary${content.runUrl ? ` of [the run](${content.runUrl})` : ''}**`);
   return parts.join(' · ');
 }
 
@@ -148,10 +160,26 @@ export function renderPlanComment(
   status: PlanStatus = 'planned',
   detail: StatusDetail = {},
 ): string {
-  const header = { ...content.key, planHash: content.planHash, status };
-  const top = `${buildPlanHeader(header)}\n${renderStatusBlock(header, detail)}\n${STATUS_END}\n${renderFacts(content)}\n\n`;
-  const plan = truncateMiddle(content.planMarkdown.trimEnd(), Math.max(0, BODY_BUDGET - top.length), truncationNote(content.runUrl));
+  const plain = content.planMarkdown.trimEnd();
+  const build = (truncated: boolean) => {
+    const header = { ...content.key, planHash: status === 'plan-failed' ? '' : content.planHash, status, truncated };
+    return `${buildPlanHeader(header)}\n${renderStatusBlock(header, detail)}\n${STATUS_END}\n${renderFacts(content, truncated)}\n\n${PLAN_START}\n`;
+  };
+  let top = build(false);
+  if (top.length + plain.length + 1 <= BODY_BUDGET) return `${top}${plain}\n`;
+  top = build(true);
+  const plan = truncateMiddle(plain, Math.max(0, BODY_BUDGET - top.length), truncationNote(content.runUrl));
   return `${top}${plan}\n`;
+}
+
+/**
+ * The plan as the comment shows it (after the facts line), for the diff of the
+ * reviewed plan against a fresh one. Undefined for a comment without a plan.
+ */
+export function planTextOf(body: string): string | undefined {
+  const at = body.indexOf(PLAN_START);
+  if (at === -1) return undefined;
+  return body.slice(at + PLAN_START.length + 1);
 }
 
 /**
@@ -230,8 +258,10 @@ export async function upsertPlanComment(
   port: GitHubPort,
   pr: number,
   content: PlanCommentContent,
+  status: 'planned' | 'plan-failed' = 'planned',
+  detail: StatusDetail = {},
 ): Promise<UpsertResult> {
-  const body = renderPlanComment(content);
+  const body = renderPlanComment(content, status, detail);
   const warnings: string[] = [];
   const open = (await ownPlanComments(port, pr, content.key)).filter((c) => c.header.status !== 'applied');
 
@@ -258,6 +288,8 @@ export interface ReviewedPlan {
   status: PlanStatus;
   commentId: number;
   url: string;
+  /** The comment as reviewed: its plan text is diffed against a fresh plan that differs. */
+  body: string;
 }
 
 /**
@@ -278,6 +310,7 @@ export async function findReviewedPlan(
     status: pick.header.status,
     commentId: pick.comment.id,
     url: pick.comment.url,
+    body: pick.comment.body,
   };
 }
 
@@ -307,7 +340,12 @@ export function checkReviewedPlan(
     throw new DeployError('plan-changed', `No reviewed plan for ${what} was found on ${where}.`, {
       hint:
         `Run lms-ha with mode plan and comment: true on the pull request, have it reviewed, then apply from its merge commit; ` +
-        `or pass the reviewed hash as plan-hash. The fresh plan hash is ${freshHash}.`,
+        `or pass the reviewed hash as plan-hash.${freshHash ? ` The fresh plan hash is ${freshHash}.` : ' Nothing was contacted.'}`,
+    });
+  }
+  if (reviewed.status === 'plan-failed') {
+    throw new DeployError('plan-changed', `The last ${key.command} plan for ${key.environment} on ${where} failed, so there is no reviewed plan to apply. Nothing was applied.`, {
+      hint: 'Fix what made the plan fail (see that pull request\'s lms-ha comment and its run), push to get a successful plan reviewed, then apply.',
     });
   }
   if (reviewed.status === 'applied') {

@@ -80,6 +80,11 @@ export class ActionsReporter implements Logger {
     }
   }
 
+  /** Something to know that is not a problem (a fork's plan posted no comment): a notice annotation. */
+  notice(message: string): void {
+    this.core.notice(this.redactor.redact(message));
+  }
+
   debug(message: string, host?: string): void {
     this.core.debug(this.redactor.redact(prefixed(message, host)));
   }

@@ -7,29 +7,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { ACTION_INPUTS as INPUT_TABLE } from '../../../src/action-inputs.js';
+import { DEFAULT_DEPLOY_COMMANDS, DEFAULT_PLAN_COMMANDS, DEPLOY_STEP_ORDER } from '../../../src/github/workflow-defaults.js';
+import { builtCommands } from '../../../src/run.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
 const TEMPLATES = join(ROOT, 'workflows-templates');
 
-/** The action's inputs as the lead's action.yml defines them (checked against action.yml too when it exists). */
-const ACTION_INPUTS = [
-  'command',
-  'mode',
-  'inventory',
-  'environment',
-  'ssh-private-key',
-  'known-hosts',
-  'insecure-skip-host-key-check',
-  'github-token',
-  'parallelism',
-  'plan-hash',
-  'break-lock',
-  'options',
-  'comment',
-  'issue',
-];
-const APPLY_ORDER = ['provision', 'deploy-db', 'deploy-lb', 'migrate-storage', 'verify-ha'];
+/** The action's inputs, from the one table (src/action-inputs.ts). */
+const ACTION_INPUTS: string[] = INPUT_TABLE.map((i) => i.name);
+const APPLY_ORDER = [...DEPLOY_STEP_ORDER];
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
 type Yaml = Record<string, any>;
@@ -149,6 +137,8 @@ describe('reusable workflows', () => {
         expect(self, `${id}: checkout of lms-ha before use`).toBeDefined();
         expect(self!['with']['ref']).toContain('job.workflow_sha');
         expect(self!['with']['repository']).toContain('job.workflow_repository');
+        // A private copy of lms-ha needs a token of its own; the default is the job's.
+        expect(self!['with']['token']).toBe('${{ secrets.LMS_HA_CHECKOUT_TOKEN || github.token }}');
       }
     });
 
@@ -163,7 +153,8 @@ describe('reusable workflows', () => {
             expect(ACTION_INPUTS, `${step['name']}: ${input}`).toContain(input);
             expect(declared, `${step['name']}: ${input} (action.yml)`).toContain(input);
           }
-          expect(step['with']['ssh-private-key']).toBe('${{ secrets.LMS_HA_SSH_PRIVATE_KEY }}');
+          expect(step['with']['ssh-private-key']).toBe('${{ secrets.LMS_HA_SSH_KEY }}');
+          expect(step['with']['ssh-private-key-passphrase']).toBe('${{ secrets.LMS_HA_SSH_KEY_PASSPHRASE }}');
           expect(step['with']['known-hosts']).toBe('${{ secrets.LMS_HA_KNOWN_HOSTS }}');
           expect(step['env']?.['LMS_HA_SECRETS']).toBe(
             '${{ secrets.LMS_HA_INVENTORY_SECRETS || toJSON(secrets) }}',
@@ -208,7 +199,7 @@ describe('reusable workflows', () => {
         const [first] = job['steps'] as Yaml[];
         expect(first!['name'], id).toBe('Check secrets');
         expect(first!['env']).toMatchObject({
-          SSH_KEY: '${{ secrets.LMS_HA_SSH_PRIVATE_KEY }}',
+          SSH_KEY: '${{ secrets.LMS_HA_SSH_KEY }}',
           KNOWN_HOSTS: '${{ secrets.LMS_HA_KNOWN_HOSTS }}',
         });
         expect(first!['run']).toMatch(/exit 1/);
@@ -222,7 +213,8 @@ describe('reusable workflows', () => {
     expect(all).toHaveLength(1);
     const [, job] = all[0]!;
     expect(job['environment']).toBe('${{ inputs.environment }}');
-    expect(job['concurrency']).toEqual({ group: 'lms-ha-${{ inputs.environment }}', 'cancel-in-progress': false });
+    // queue: max keeps up to 100 waiting deploys in order instead of one that a newer run silently replaces.
+    expect(job['concurrency']).toEqual({ group: 'lms-ha-${{ inputs.environment }}', 'cancel-in-progress': false, queue: 'max' });
     expect(permissionsOf(job)).toEqual({ contents: 'read', 'pull-requests': 'write' });
 
     const steps = actionSteps(job);
@@ -236,12 +228,34 @@ describe('reusable workflows', () => {
         continue;
       }
       expect(step['with']['mode']).toBe('apply');
-      expect(step['with']['comment']).toBe('${{ inputs.require-reviewed-plan }}');
+      expect(step['with']['comment']).toBe('true');
+      expect(step['with']['require-reviewed-plan']).toBe('${{ inputs.require-reviewed-plan }}');
       expect(step['with']['plan-hash']).toBe(`\${{ fromJSON(inputs.plan-hashes)['${command}'] }}`);
     }
     const call = w.doc['on']['workflow_call'];
     expect(call['inputs']['require-reviewed-plan']).toMatchObject({ type: 'boolean', default: true });
-    expect(JSON.parse(call['inputs']['commands']['default'])).toEqual(APPLY_ORDER);
+    expect(JSON.parse(call['inputs']['commands']['default'])).toEqual([...DEFAULT_DEPLOY_COMMANDS]);
+    // Per command outputs, each wired to its step.
+    for (const command of APPLY_ORDER) {
+      expect(call['outputs'][`${command}-failure-reason`]['value']).toBe(`\${{ jobs.deploy.outputs.${command}-failure-reason }}`);
+      expect(job['outputs'][`${command}-failure-reason`]).toBe(`\${{ steps.${command}.outputs.failure-reason }}`);
+      if (command === 'verify-ha') continue;
+      for (const o of ['changed', 'plan-hash']) {
+        expect(call['outputs'][`${command}-${o}`]['value']).toBe(`\${{ jobs.deploy.outputs.${command}-${o} }}`);
+        expect(job['outputs'][`${command}-${o}`]).toBe(`\${{ steps.${command}.outputs.${o} }}`);
+      }
+    }
+  });
+
+  it('default command lists come from src/github/workflow-defaults.ts and name only built commands', () => {
+    const built = builtCommands();
+    for (const command of [...DEFAULT_PLAN_COMMANDS, ...DEFAULT_DEPLOY_COMMANDS]) expect(built, command).toContain(command);
+    expect(JSON.parse(byName('lms-ha-plan.yml').doc['on']['workflow_call']['inputs']['commands']['default'])).toEqual([...DEFAULT_PLAN_COMMANDS]);
+    expect(JSON.parse(byName('lms-ha-deploy.yml').doc['on']['workflow_call']['inputs']['commands']['default'])).toEqual([...DEFAULT_DEPLOY_COMMANDS]);
+    // Every JSON command list written anywhere (templates, comments included) is one of the two defaults.
+    const lists = [...reusable, ...templates].flatMap((w) => [...w.text.matchAll(/'(\["[a-z-]+"(?:,\s*"[a-z-]+")*\])'/g)].map((m) => m[1]!));
+    expect(lists.length).toBeGreaterThan(3);
+    for (const list of lists) expect([JSON.stringify(DEFAULT_PLAN_COMMANDS), JSON.stringify(DEFAULT_DEPLOY_COMMANDS)]).toContain(JSON.stringify(JSON.parse(list)));
   });
 
   it('plan: comments from a matrix of commands, read-only, and skips forks with a notice', () => {
@@ -351,6 +365,9 @@ describe('caller templates', () => {
     const t = templates.find((x) => x.file.endsWith('/deploy.yml'))!;
     expect(t.doc['on']['push']['branches']).toEqual(['main']);
     expect(t.doc['on']['workflow_dispatch']['inputs']['environment']['type']).toBe('environment');
+    const choice = t.doc['on']['workflow_dispatch']['inputs']['command'];
+    expect(choice['type']).toBe('choice');
+    expect(choice['options']).toEqual(['all', ...DEFAULT_DEPLOY_COMMANDS]);
     expect(t.doc['jobs']['deploy']['with']['require-reviewed-plan']).toBe(
       "${{ github.event_name == 'push' || inputs.require-reviewed-plan }}",
     );
