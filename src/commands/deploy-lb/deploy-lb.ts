@@ -78,8 +78,8 @@ import { directoryChange } from '../../operations/directory.js';
 import { aptInstall, installPhase, once, packageChange } from '../../operations/packages.js';
 import { serviceChange } from '../../operations/service.js';
 import { userChange } from '../../operations/user.js';
-import { clientOptionFile, withCredentialsFile } from '../verify-ha/facts.js';
-import { gatherHostState, type HostState, type HostStateQuery } from './facts.js';
+import { clientOptionFile, withCredentialsFile } from '../../facts/health.js';
+import { gatherHostState, type HostState, type HostStateQuery } from '../../facts/host-state.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 

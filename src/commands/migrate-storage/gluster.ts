@@ -12,7 +12,7 @@ import { hostsWithRole, type Environment, type GlusterStorage, type Host } from 
 import type { Logger } from '../../report/log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { splitSections } from '../../components/galera/facts.js';
+import { splitSections } from '../../facts/galera.js';
 import {
   allBricks,
   brickMountFactCommand,

@@ -32,7 +32,7 @@ import {
   type VolumeStatus,
 } from '../../components/glusterfs/index.js';
 import { parseCidr } from '../../components/keepalived/ipaddr.js';
-import type { CausalityResult, DbFacts, GlusterClientFacts, LbFacts } from './facts.js';
+import type { CausalityResult, DbFacts, GlusterClientFacts, LbFacts } from '../../facts/health.js';
 
 export const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' } as const;
 

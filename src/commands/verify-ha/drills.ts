@@ -31,7 +31,7 @@ import type { Mode } from '../../request.js';
 import type { RemoteHost, RemoteProcess } from '../../ssh/types.js';
 import type { CommandContext } from '../context.js';
 import { isUnreachable, nodeHealthy, vipHolders, type LbInput, type Unreachable } from './checks.js';
-import { withCredentialsFile, type DbFacts } from './facts.js';
+import { withCredentialsFile, type DbFacts } from '../../facts/health.js';
 
 export const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'] as const;
 export type DrillName = (typeof DRILLS)[number];

@@ -48,7 +48,7 @@ import {
   type DbFacts,
   type GlusterClientFacts,
   type LbFacts,
-} from './facts.js';
+} from '../../facts/health.js';
 import {
   causalityCheck,
   galeraClusterChecks,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
-import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { retiringNode, syncedMemberFacts } from './fixtures.js';
 import { clusterView, type RetiringNode } from '../../../src/components/galera/membership.js';

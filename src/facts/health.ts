@@ -9,14 +9,14 @@
  * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
  * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
  */
-import { parseWsrepStatus, type NodeStatus } from '../../components/galera/status.js';
-import { parseHaproxyStat, type HaproxyStats } from '../../components/haproxy/stats.js';
-import { parseClustercheckResponse, type ClustercheckAnswer } from '../../components/clustercheck/index.js';
-import { parseIpAddrShow, type InterfaceAddress } from '../../components/keepalived/ipaddr.js';
-import { parseProxysqlRuntime, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../../components/proxysql/runtime.js';
-import { glusterCommands } from '../../components/glusterfs/cli.js';
-import { parseMounts, writeProbeCommand, parseWriteProbe, type MountEntry, type WriteProbeResult } from '../../components/glusterfs/client.js';
-import { shellQuote } from '../../ssh/quote.js';
+import { parseWsrepStatus, type NodeStatus } from '../components/galera/status.js';
+import { parseHaproxyStat, type HaproxyStats } from '../components/haproxy/stats.js';
+import { parseClustercheckResponse, type ClustercheckAnswer } from '../components/clustercheck/index.js';
+import { parseIpAddrShow, type InterfaceAddress } from '../components/keepalived/ipaddr.js';
+import { parseProxysqlRuntime, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../components/proxysql/runtime.js';
+import { glusterCommands } from '../components/glusterfs/cli.js';
+import { parseMounts, writeProbeCommand, parseWriteProbe, type MountEntry, type WriteProbeResult } from '../components/glusterfs/client.js';
+import { shellQuote } from '../ssh/quote.js';
 
 // ---------------------------------------------------------------------------
 // Sections

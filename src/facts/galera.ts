@@ -3,11 +3,11 @@
  * installed packages, whether mariadb runs, the Galera option file, wsrep
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
-import type { RemoteHost } from '../../ssh/types.js';
-import { MARIADB_PIN_PATH } from './apt-pin.js';
-import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from './config.js';
-import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from './recover.js';
-import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { MARIADB_PIN_PATH } from '../components/galera/apt-pin.js';
+import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from '../components/galera/config.js';
+import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from '../components/galera/recover.js';
+import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from '../components/galera/status.js';
 
 export const GALERA_PACKAGES = ['mariadb-server', 'galera-4', 'mariadb-backup'] as const;
 

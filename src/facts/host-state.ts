@@ -5,8 +5,8 @@
  * on PATH), and a pure parser for its answer. Files whose content is secret
  * are reported by digest only: their content never leaves the host.
  */
-import { shellQuote } from '../../ssh/quote.js';
-import type { RemoteHost } from '../../ssh/types.js';
+import { shellQuote } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/types.js';
 
 export interface HostStateQuery {
   packages: readonly string[];
