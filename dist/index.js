@@ -77799,7 +77799,54 @@ function worstStatus(results) {
     return 'ok';
 }
 
+;// CONCATENATED MODULE: ./src/facts/sections.ts
+/**
+ * One round trip per host reads many facts: each fact's snippet prints a
+ * `@@name` (or `@@name arg`) marker line, then its output. splitSections cuts
+ * the answer back into named sections.
+ */
+const MARKER = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/;
+/** Section key (everything after `@@`) → its text, in the order the host printed them. */
+function splitSections(stdout) {
+    const out = new Map();
+    let current = null;
+    let lines = [];
+    for (const line of stdout.split('\n')) {
+        const m = MARKER.exec(line);
+        if (m) {
+            if (current !== null)
+                out.set(current, lines.join('\n'));
+            current = m[1];
+            lines = [];
+            continue;
+        }
+        lines.push(line);
+    }
+    if (current !== null)
+        out.set(current, lines.join('\n'));
+    return out;
+}
+/** The marker line a snippet starts with (the name is never quoted: plain words only). */
+function sectionMarker(name, arg) {
+    const key = arg === undefined ? name : `${name} ${arg}`;
+    if (!MARKER.test(`@@${key}`))
+        throw new Error(`not a plain section name: ${JSON.stringify(key)}`);
+    return `echo "@@${key}"`;
+}
+/** A file's content as one base64 line, or `@absent`. */
+function fileContentSnippet(path) {
+    return `if [ -f ${path} ]; then base64 -w0 ${path}; echo; else echo "@absent"; fi`;
+}
+/** Reads fileContentSnippet's answer: the file's text, or null when absent. */
+function parseFileContent(section) {
+    const text = (section ?? '').trim();
+    if (text === '' || text === '@absent')
+        return null;
+    return Buffer.from(text, 'base64').toString('utf8');
+}
+
 ;// CONCATENATED MODULE: ./src/facts/host.ts
+
 // Sections are separated by markers so one command can return several facts;
 // `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
 const HOST_FACTS_SCRIPT = [
@@ -77837,25 +77884,6 @@ function parseHostFacts(stdout, startedMs, finishedMs) {
         },
         uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
     };
-}
-function splitSections(stdout) {
-    const sections = new Map();
-    let current;
-    let lines = [];
-    for (const line of stdout.split('\n')) {
-        if (line.startsWith('@@')) {
-            if (current)
-                sections.set(current, lines.join('\n'));
-            current = line.slice(2).trim();
-            lines = [];
-        }
-        else {
-            lines.push(line);
-        }
-    }
-    if (current)
-        sections.set(current, lines.join('\n'));
-    return sections;
 }
 function parseOsRelease(text) {
     const fields = {};
@@ -82672,7 +82700,7 @@ function unique(values) {
     return [...new Set(values)];
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha/facts.ts
+;// CONCATENATED MODULE: ./src/facts/health.ts
 /**
  * verify-ha's fact gathering: one shell script per host and role, answered in
  * `@@section` blocks, and pure parsers for the answers. Read-only, and only
@@ -82692,28 +82720,7 @@ function unique(values) {
 
 
 
-// ---------------------------------------------------------------------------
-// Sections
-/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
-function splitVerifySections(stdout) {
-    const out = new Map();
-    let current = null;
-    let lines = [];
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
-        if (m) {
-            if (current !== null)
-                out.set(current, lines.join('\n'));
-            current = m[1];
-            lines = [];
-            continue;
-        }
-        lines.push(line);
-    }
-    if (current !== null)
-        out.set(current, lines.join('\n'));
-    return out;
-}
+
 /** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
 function serviceProbe(section, unit, process) {
     return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
@@ -82767,7 +82774,7 @@ function dbFactsScript() {
     ].join('; ');
 }
 function parseDbFacts(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const running = (s.get('mysqld') ?? '').trim() === 'running';
     const sql = s.get('sql') ?? '';
     const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
@@ -82857,7 +82864,7 @@ function proxysqlStdin(adminUser, adminPassword) {
     return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY;
 }
 function parseLbFacts(stdout, kind) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const vip = s.get('vipconnect') ?? '';
     const rc = /rc=(\d+)/.exec(vip)?.[1];
     const bytes = vip
@@ -82936,7 +82943,7 @@ function glusterClientScript(mountPoint) {
     ].join('; ');
 }
 function parseGlusterClientFacts(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const probeText = (s.get('probe') ?? '').trim();
     const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
     if (probeText !== 'skipped' && probeText !== '') {
@@ -82960,7 +82967,7 @@ function causalityScript(o) {
     ].join('; '));
 }
 function parseCausality(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const part = (name) => {
         const text = (s.get(name) ?? '').trim();
         const rc = /rc=(\d+)$/.exec(text)?.[1];
@@ -83582,6 +83589,7 @@ async function runOneDrill(context, drill, view, verifyNow) {
 
 
 
+
 const FACT_TIMEOUT_MS = 30_000;
 /** The GlusterFS volume the inventory describes: storage hosts' bricks, plus the arbiter's. */
 function glusterModelOf(environment) {
@@ -83612,7 +83620,7 @@ function named(h) {
     return { name: h.name, address: h.address };
 }
 function glusterVolumeFacts(stdout, volume) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const attempt = (f) => {
         try {
             return f();
@@ -83640,7 +83648,7 @@ function glusterVolumeFacts(stdout, volume) {
     }
 }
 function glusterPeerFacts(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const state = (s.get('glusterd') ?? '').trim();
     try {
         return { glusterd: { active: isActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };
@@ -84147,6 +84155,24 @@ function decideRecovery(nodes, options = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/facts/packages.ts
+/** Installed Debian packages: the one dpkg-query lms-ha asks. */
+
+/** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
+function packagesSnippet(packages) {
+    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+}
+/** Package → installed version, for fully installed packages only (not config-files, not half-installed). */
+function parsePackages(text) {
+    const out = {};
+    for (const line of (text ?? '').split('\n')) {
+        const [name, version, status] = line.split('\t');
+        if (name && version && status?.includes('ok installed'))
+            out[name] = version;
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/apt-pin.ts
 /**
  * `database.package_version` as an apt preferences file. Naming the version
@@ -84178,7 +84204,9 @@ function pinnedVersion(content) {
     return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
 }
 
-;// CONCATENATED MODULE: ./src/components/galera/facts.ts
+;// CONCATENATED MODULE: ./src/facts/galera.ts
+
+
 
 
 
@@ -84193,67 +84221,34 @@ function isClusterMember(f) {
 // Sections separated by markers; files as base64 so any byte survives. The
 // status query reads its SQL from stdin (no quoting games on the command line).
 function galeraFactsScript() {
-    const pkgs = GALERA_PACKAGES.join(' ');
     return [
-        `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
+        `echo "@@packages"; ${packagesSnippet(GALERA_PACKAGES)}`,
         'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
         'echo "@@enabled"; systemctl is-enabled mariadb 2>/dev/null || true',
-        `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
-        `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@config"; ${fileContentSnippet(GALERA_CONFIG_PATH)}`,
+        `echo "@@grastate"; ${fileContentSnippet(GRASTATE_PATH)}`,
         `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
-        `echo "@@aptpin"; if [ -f ${MARIADB_PIN_PATH} ]; then base64 -w0 ${MARIADB_PIN_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@aptpin"; ${fileContentSnippet(MARIADB_PIN_PATH)}`,
         'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
     ].join('; ');
 }
-function facts_splitSections(stdout) {
-    const out = new Map();
-    let current = null;
-    const lines = [];
-    const flush = () => {
-        if (current !== null)
-            out.set(current, lines.join('\n'));
-        lines.length = 0;
-    };
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z]+)$/.exec(line);
-        if (m) {
-            flush();
-            current = m[1];
-            continue;
-        }
-        lines.push(line);
-    }
-    flush();
-    return out;
-}
-function decodeFile(section) {
-    const text = (section ?? '').trim();
-    if (text === '' || text === '@absent')
-        return null;
-    return Buffer.from(text, 'base64').toString('utf8');
-}
 function parseGaleraFacts(stdout) {
-    const s = facts_splitSections(stdout);
-    const packages = {};
-    for (const line of (s.get('packages') ?? '').split('\n')) {
-        const [name, version, status] = line.split('\t');
-        if (name && version && status && /\binstalled$/.test(status.trim()) && status.includes('ok installed'))
-            packages[name] = version;
-    }
+    const s = splitSections(stdout);
+    const packages = parsePackages(s.get('packages'));
     const running = (s.get('active') ?? '').trim() === 'active';
     const statusText = s.get('status') ?? '';
     const status = running && statusText.trim() !== '' ? parseWsrepStatus(statusText) : null;
-    const grastateText = decodeFile(s.get('grastate'));
+    const grastateText = parseFileContent(s.get('grastate'));
     return {
         packages,
         running,
         enabled: /^enabled/.test((s.get('enabled') ?? '').trim()),
-        config: decodeFile(s.get('config')),
+        config: parseFileContent(s.get('config')),
         status,
         wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
         grastate: grastateText === null ? null : parseGrastate(grastateText),
         sstAuthFile: parseSstAuthFact(s.get('sstauth')),
-        aptPin: decodeFile(s.get('aptpin')),
+        aptPin: parseFileContent(s.get('aptpin')),
     };
 }
 function parseSstAuthFact(section) {
@@ -90020,7 +90015,7 @@ function userChange(host, name, detail) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
+;// CONCATENATED MODULE: ./src/facts/host-state.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
  * `@@kind arg` sections, what deploy-lb compares against (installed packages,
@@ -90028,6 +90023,8 @@ function userChange(host, name, detail) {
  * on PATH), and a pure parser for its answer. Files whose content is secret
  * are reported by digest only: their content never leaves the host.
  */
+
+
 
 const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
 function word(value) {
@@ -90039,7 +90036,7 @@ function word(value) {
 function hostStateScript(q) {
     const parts = [];
     if (q.packages.length > 0) {
-        parts.push(`echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${q.packages.map((p) => shellQuote(word(p))).join(' ')} 2>/dev/null || true`);
+        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
     }
     for (const u of q.users) {
         const n = shellQuote(word(u));
@@ -90067,17 +90064,12 @@ function hostStateScript(q) {
     }
     return parts.join('; ');
 }
+/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
 function sections(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
-        if (m) {
-            out.push({ kind: m[1], arg: m[2] ?? '', lines: [] });
-            continue;
-        }
-        out[out.length - 1]?.lines.push(line);
-    }
-    return out;
+    return [...splitSections(stdout)].map(([key, text]) => {
+        const space = key.indexOf(' ');
+        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
+    });
 }
 function parseOwnerMode(line) {
     const [mode, owner, group] = (line ?? '').trim().split(' ');
@@ -90104,11 +90096,7 @@ function parseHostState(stdout, q) {
         const first = (s.lines[0] ?? '').trim();
         switch (s.kind) {
             case 'pkg':
-                for (const line of s.lines) {
-                    const [name, version, status] = line.split('\t');
-                    if (name && version && status && status.includes('ok installed'))
-                        state.packages[name] = version;
-                }
+                state.packages = parsePackages(s.lines.join('\n'));
                 break;
             case 'user':
                 state.users[s.arg] = first === 'present';
@@ -92503,6 +92491,7 @@ function databaseMigrationPart(context) {
 
 
 
+
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
 const PEER_WAIT_MS = 60_000;
@@ -92525,18 +92514,6 @@ function glusterVolumeOf(environment) {
         return null;
     const storage = environment.storage;
     return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
-}
-function dpkgQueryScript(packages) {
-    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
-}
-function parseDpkgQuery(text) {
-    const out = {};
-    for (const line of (text ?? '').split('\n')) {
-        const [name, version, status] = line.split('\t');
-        if (name && version && status?.includes('ok installed'))
-            out[name] = version;
-    }
-    return out;
 }
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
@@ -92565,7 +92542,7 @@ async function runGluster(host, command, purpose) {
 const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
 function storageFactsScript(volume, brickPath) {
     return [
-        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
         'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
         'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
         `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
@@ -92575,7 +92552,7 @@ function storageFactsScript(volume, brickPath) {
     ].join('; ');
 }
 function parseStorageFacts(host, brickPath, volume, stdout) {
-    const s = facts_splitSections(stdout);
+    const s = splitSections(stdout);
     const active = (s.get('active') ?? '').trim() === 'active';
     let brick = null;
     let brickError = null;
@@ -92603,7 +92580,7 @@ function parseStorageFacts(host, brickPath, volume, stdout) {
         }
     }
     return {
-        packages: parseDpkgQuery(s.get('packages')),
+        packages: parsePackages(s.get('packages')),
         glusterdActive: active,
         glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
         brick,
@@ -92931,7 +92908,7 @@ const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
 function clientFactsScript(mountPath, owner, group) {
     const mp = shellQuote(mountPath);
     return [
-        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
         `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
         'echo "@@mounts"; cat /proc/self/mounts',
         // A hung mount must not hang the plan.
@@ -92940,13 +92917,13 @@ function clientFactsScript(mountPath, owner, group) {
     ].join('; ');
 }
 function parseClientFacts(stdout, spec) {
-    const s = facts_splitSections(stdout);
+    const s = splitSections(stdout);
     const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
     const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
     const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
     const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
     return {
-        packages: parseDpkgQuery(s.get('packages')),
+        packages: parsePackages(s.get('packages')),
         fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
         mounted,
         root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
@@ -93318,7 +93295,7 @@ async function gatherFiles(context, s) {
         source.run(rsyncAndMountScript(), { purpose: 'look for rsync', timeoutMs: 30_000, allowFailure: true }),
         target.run(rsyncAndMountScript(s.storage.mount_path), { purpose: 'look for rsync and the volume mount', timeoutMs: 30_000, allowFailure: true }),
     ]);
-    const targetMounted = (facts_splitSections(tf.stdout).get('mounted') ?? '').trim() === 'yes';
+    const targetMounted = (splitSections(tf.stdout).get('mounted') ?? '').trim() === 'yes';
     const [sourceManifest, targetManifest] = await Promise.all([
         readManifest(source, s.sourcePath, false),
         targetMounted ? readManifest(target, s.storage.mount_path, false) : Promise.resolve(null),
@@ -93330,8 +93307,8 @@ async function gatherFiles(context, s) {
     }
     return {
         remotes,
-        sourceHasRsync: (facts_splitSections(sf.stdout).get('rsync') ?? '').trim() !== '',
-        targetHasRsync: (facts_splitSections(tf.stdout).get('rsync') ?? '').trim() !== '',
+        sourceHasRsync: (splitSections(sf.stdout).get('rsync') ?? '').trim() !== '',
+        targetHasRsync: (splitSections(tf.stdout).get('rsync') ?? '').trim() !== '',
         targetMounted,
         source: sourceManifest,
         target: targetManifest,
@@ -93836,6 +93813,8 @@ function s3ReachableCheck(host, t, result) {
 
 
 
+
+
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
@@ -93922,13 +93901,14 @@ async function s3_gather(context, s) {
     if (files.code !== 0)
         throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
     const source = parseSourceFiles(files.stdout);
-    const pkg = await host.run(`dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${RCLONE_PACKAGE} 2>/dev/null; command -v rclone >/dev/null || echo ' no-binary'`, {
+    const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
         purpose: 'look for rclone',
         allowFailure: true,
         timeoutMs: 30_000,
     });
-    const m = /^ii\s+(\S+)/.exec(pkg.stdout.trim());
-    const rclone = m && !pkg.stdout.includes('no-binary') ? m[1] : null;
+    const s3Facts = splitSections(pkg.stdout);
+    const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
+    const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
     const g = { remotes, rclone, source };
     if (rclone) {
         g.bucket = await bucketSize(host, s);
@@ -94151,7 +94131,7 @@ function recoveryFactsScript() {
     ].join('; ');
 }
 function parseRecoveryFacts(stdout) {
-    const s = facts_splitSections(stdout);
+    const s = splitSections(stdout);
     const unit = (s.get('unit') ?? '').trim() || 'unknown';
     const proc = (s.get('proc') ?? '').trim();
     const gra = (s.get('grastate') ?? '').trim();

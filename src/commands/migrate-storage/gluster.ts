@@ -12,7 +12,8 @@ import { hostsWithRole, type Environment, type GlusterStorage, type Host } from 
 import type { Logger } from '../../report/log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { splitSections } from '../../facts/galera.js';
+import { splitSections } from '../../facts/sections.js';
+import { packagesSnippet, parsePackages } from '../../facts/packages.js';
 import {
   allBricks,
   brickMountFactCommand,
@@ -91,18 +92,6 @@ export interface PackageFacts {
   packages: Record<string, string>;
 }
 
-export function dpkgQueryScript(packages: readonly string[]): string {
-  return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
-}
-
-export function parseDpkgQuery(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of (text ?? '').split('\n')) {
-    const [name, version, status] = line.split('\t');
-    if (name && version && status?.includes('ok installed')) out[name] = version;
-  }
-  return out;
-}
 
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
@@ -149,7 +138,7 @@ export interface StorageHostFacts extends PackageFacts {
 
 export function storageFactsScript(volume: string, brickPath: string): string {
   return [
-    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+    `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
     'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
     'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
     `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
@@ -185,7 +174,7 @@ export function parseStorageFacts(host: string, brickPath: string, volume: strin
     }
   }
   return {
-    packages: parseDpkgQuery(s.get('packages')),
+    packages: parsePackages(s.get('packages')),
     glusterdActive: active,
     glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
     brick,
@@ -558,7 +547,7 @@ export interface ClientHostFacts extends PackageFacts {
 export function clientFactsScript(mountPath: string, owner: string, group: string): string {
   const mp = shellQuote(mountPath);
   return [
-    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+    `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
     `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
     'echo "@@mounts"; cat /proc/self/mounts',
     // A hung mount must not hang the plan.
@@ -574,7 +563,7 @@ export function parseClientFacts(stdout: string, spec: { mountPath: string; volu
   const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
   const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
   return {
-    packages: parseDpkgQuery(s.get('packages')),
+    packages: parsePackages(s.get('packages')),
     fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
     mounted,
     root: mounted && m ? { mode: parseInt(m[1]!, 8), owner: m[2]!, group: m[3]! } : null,

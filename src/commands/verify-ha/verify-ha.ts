@@ -11,6 +11,7 @@
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+import { splitSections } from '../../facts/sections.js';
 import { randomBytes } from 'node:crypto';
 import type { CheckResult, DrillFigures } from '../../check.js';
 import { DeployError, toDeployError } from '../../errors.js';
@@ -43,7 +44,6 @@ import {
   parseLbFacts,
   proxysqlStdin,
   serviceIsActive,
-  splitVerifySections,
   VERIFY_DB_SQL,
   type DbFacts,
   type GlusterClientFacts,
@@ -110,7 +110,7 @@ function named(h: Host): NamedNode {
 }
 
 function glusterVolumeFacts(stdout: string, volume: string): GlusterVolumeFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const attempt = <T>(f: () => T): T | null => {
     try {
       return f();
@@ -137,7 +137,7 @@ function glusterVolumeFacts(stdout: string, volume: string): GlusterVolumeFacts 
 }
 
 function glusterPeerFacts(stdout: string): GlusterPeerFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const state = (s.get('glusterd') ?? '').trim();
   try {
     return { glusterd: { active: serviceIsActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };
