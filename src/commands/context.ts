@@ -2,7 +2,8 @@ import type { CheckResult } from '../check.js';
 import type { Redactor } from '../engine/redact.js';
 import type { HostFacts } from '../facts/host.js';
 import type { Environment, Host, Inventory, Secrets } from '../inventory/index.js';
-import type { RunReport } from '../report/run-report.js';
+import type { HostRow, RunReport } from '../report/run-report.js';
+import type { DeployError } from '../errors.js';
 import type { Logger } from '../report/log.js';
 import type { RunRequest } from '../request.js';
 import type { HostResult } from '../ssh/pool.js';
@@ -32,3 +33,12 @@ export interface CommandContext {
 
 /** A command returns the report to render; failures it can describe are `report.error`. */
 export type CommandRunner = (context: CommandContext) => Promise<Omit<RunReport, 'command' | 'mode' | 'environment'>>;
+
+/** What preflight found: every command starts with it; some tolerate part of it (unreachable hosts). */
+export interface PreflightOutcome {
+  facts: Map<string, HostFacts>;
+  checks: CheckResult[];
+  hosts: HostRow[];
+  /** Set when a host could not be reached or a check failed. */
+  error?: DeployError;
+}

@@ -58,7 +58,7 @@ import {
 } from '../../components/galera/membership.js';
 import { configuredWriter } from '../../components/haproxy/configured-writer.js';
 import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
-import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
 import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';

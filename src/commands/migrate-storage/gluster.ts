@@ -55,7 +55,7 @@ import {
 } from '../../components/glusterfs/index.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
-import { glusterModelOf } from '../verify-ha/verify-ha.js';
+import { glusterModelOf } from '../../components/glusterfs/inventory.js';
 import { installPhase, packageChange } from '../../operations/packages.js';
 import { startService } from '../../operations/service.js';
 import { waitUntil, waitUpTo } from '../../operations/wait.js';

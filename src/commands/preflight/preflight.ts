@@ -5,16 +5,10 @@ import type { Environment, Host } from '../../inventory/index.js';
 import type { HostRow } from '../../report/run-report.js';
 import type { HostResult } from '../../ssh/pool.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { CommandRunner } from '../context.js';
-import { evaluatePreflight } from './checks.js';
+import type { CommandRunner, PreflightOutcome } from '../context.js';
 
-export interface PreflightOutcome {
-  facts: Map<string, HostFacts>;
-  checks: CheckResult[];
-  hosts: HostRow[];
-  /** Set when a host could not be reached or a check failed. */
-  error?: DeployError;
-}
+export type { PreflightOutcome } from '../context.js';
+import { evaluatePreflight } from './checks.js';
 
 /**
  * The first step of every command: every host reachable with a pinned key,

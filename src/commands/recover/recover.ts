@@ -19,7 +19,7 @@ import { DeployError, toDeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
 import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Host } from '../../inventory/index.js';
-import type { PreflightOutcome } from '../preflight/preflight.js';
+import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import {

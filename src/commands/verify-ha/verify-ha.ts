@@ -27,6 +27,7 @@ import {
 } from '../../components/glusterfs/index.js';
 import { PROXYSQL_ADMIN_USER } from '../../components/proxysql/model.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import { glusterModelOf } from '../../components/glusterfs/inventory.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { parseDrillRequest, runDrills, type DrillView } from './drills.js';
@@ -67,7 +68,6 @@ import {
   type Unreachable,
 } from './checks.js';
 
-export { healthReportMarkdown } from './checks.js';
 
 const FACT_TIMEOUT_MS = 30_000;
 
@@ -78,20 +78,6 @@ interface HostFacts {
   peers?: GlusterPeerFacts;
   volume?: GlusterVolumeFacts;
   client?: GlusterClientFacts;
-}
-
-/** The GlusterFS volume the inventory describes: storage hosts' bricks, plus the arbiter's. */
-export function glusterModelOf(environment: Environment): { model: GlusterVolumeModel; members: Host[]; mountPath: string } | null {
-  const storage = environment.storage;
-  if (storage.kind !== 'glusterfs') return null;
-  const arbiter = storage.arbiter ? environment.hosts.find((h) => h.name === storage.arbiter) : undefined;
-  const data = hostsWithRole(environment, 'storage').filter((h) => h.name !== arbiter?.name);
-  const brick = (h: Host) => ({ host: h.name, address: h.address, path: storage.brick_path });
-  return {
-    model: { volume: storage.volume, bricks: data.map(brick), ...(arbiter ? { arbiter: brick(arbiter) } : {}), options: {} },
-    members: arbiter ? [...data, arbiter] : data,
-    mountPath: storage.mount_path,
-  };
 }
 
 function lbInputOf(environment: Environment): Omit<LbInput, 'facts'> | null {
