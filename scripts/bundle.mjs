@@ -12,10 +12,13 @@ const out = outFlag > 0 ? process.argv[outFlag + 1] : 'dist';
 const { code, assets } = await ncc(new URL('../src/index.ts', import.meta.url).pathname, {
   minify: false,
   sourceMap: false,
-  // cpu-features is an optional native addon of ssh2; ssh2 falls back to pure JS
-  // when the require fails. Leaving it external keeps the bundle free of
-  // machine-specific binaries and identical on every build machine.
-  externals: ['cpu-features'],
+  // ssh2's two optional native addons: cpu-features, and sshcrypto.node, which
+  // its install script compiles only where a compiler exists and install scripts
+  // run (npm 11 skips them by default). ssh2 falls back to pure JS when their
+  // require fails. Left external by their request, the bundle is the same
+  // whether or not they were built: bundled, a built addon became an asset
+  // reference and a missing one ncc's "not found" stub (plus ncc's license).
+  externals: ['cpu-features', './crypto/build/Release/sshcrypto.node'],
   license: 'licenses.txt',
   quiet: true,
   target: 'es2022',
@@ -27,9 +30,8 @@ mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'index.js'), code.startsWith('#!') ? code : `#!/usr/bin/env node\n${code}`);
 chmodSync(join(out, 'index.js'), 0o755);
 for (const [name, asset] of Object.entries(assets)) {
-  // ssh2's sshcrypto.node is built on install where a compiler exists; it is
-  // optional (ssh2 catches the failed require). Shipping it would make dist/
-  // depend on the build machine and on the Node ABI, so it is dropped.
+  // No native addon is shipped (see externals above): it would tie dist/ to
+  // the build machine and the Node ABI.
   if (name.endsWith('.node')) continue;
   // pagent.exe is ssh2's helper for Windows' Pageant agent; we never use an agent.
   if (name.endsWith('.exe')) continue;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): type check, unit tests, then the e2e
+# The README's test command (`npm test`): type check, dist/ in sync, unit tests, then the e2e
 # tests against real hosts in the lab, which this script brings up and down.
 # Ends with one "N passed, N failed" line summing both test projects.
 set -euo pipefail
@@ -14,6 +14,9 @@ trap cleanup EXIT
 
 echo "== type check"
 npx tsc --noEmit -p .
+
+echo "== dist/ in sync with the sources"
+node scripts/check-dist.mjs
 
 echo "== unit tests"
 unit_rc=0

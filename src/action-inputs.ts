@@ -82,6 +82,15 @@ export const ACTION_INPUTS = [
     cli: '--plan-hash',
   },
   {
+    name: 'plan-hash-key',
+    description:
+      "Secret that keys the plan hash wherever a plan sets secret values (passwords, credential files), so the published hash cannot be used to test password guesses. Give the plan job and the apply job the same one (e.g. a repository secret made with `openssl rand -hex 32`; at least 32 characters). Without it such a plan's hash is keyed with a random key for that run only, and apply with plan-hash refuses it.",
+    required: false,
+    default: '',
+    secret: true,
+    cli: 'LMS_HA_PLAN_HASH_KEY',
+  },
+  {
     name: 'require-reviewed-plan',
     description:
       'With mode apply inside a workflow: apply only the plan reviewed in the lms-ha comment of the pull request the commit came from (or the plan-hash input), and refuse (plan-changed) before touching a host otherwise. false is the emergency opt-out: logged as a warning and in the summary.',
@@ -98,7 +107,7 @@ export const ACTION_INPUTS = [
   {
     name: 'options',
     description:
-      'Command options, one `key=value` per line (e.g. `bootstrap-node=db2` for recover; for verify-ha with mode apply, `drills=proxy-stop,db-kill` (also db-stop) runs failover drills, and `allow-protected=true` allows them on an environment marked protected).',
+      'Command options, one `key=value` per line; an unknown key or value is refused before anything is contacted. recover: `bootstrap-node=NAME` bootstraps that db host whatever the seqnos say. deploy-db: `force-remove=true` removes the nodes in database.remove_nodes even below 3 votes or a majority; `join=parallel` (or one-at-a-time, the default) for the nodes of a new cluster; `mariadb-version=VERSION` pins MariaDB when the inventory has no database.package_version. verify-ha with mode apply: `drills=proxy-stop,db-stop,db-kill` runs failover drills, and `allow-protected=true` allows them on an environment marked protected.',
     required: false,
     default: '',
     cli: '--option',

@@ -1,4 +1,4 @@
-import { parseCliArgs, CLI_USAGE } from './cli.js';
+import { cliUsage, parseCliArgs } from './cli.js';
 import { toDeployError } from './errors.js';
 import { ConsoleReporter } from './report/console-reporter.js';
 import { executeRun } from './run.js';
@@ -14,8 +14,12 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     return failure.reason === 'internal' ? 1 : 2;
   }
   if (invocation === 'help') {
-    process.stdout.write(CLI_USAGE);
+    process.stdout.write(cliUsage());
     return 0;
+  }
+  if (invocation === 'usage') {
+    process.stderr.write(`lms-ha: no command given\n\n${cliUsage()}`);
+    return 2;
   }
   const reporter = new ConsoleReporter({ json: invocation.json });
   const report = await executeRun(invocation.request, {

@@ -65,7 +65,14 @@ export class DeployError extends Error {
 
 /** Formats a problem the way compilers do, so terminals and editors can jump to it. */
 export function formatProblem(p: InputProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.message}`;
+  return `${oneLine(p.file)}:${p.line}:${p.column}: ${oneLine(p.message)}`;
+}
+
+/** Control characters (a key with a line break, a tab) written as escapes, so one problem stays one line. */
+function oneLine(text: string): string {
+  const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Turns anything thrown into a DeployError; unknown errors become `internal`. */

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { ACTION_INPUTS, type ActionInputName } from './action-inputs.js';
+import { COMMANDS } from './commands/registry.js';
 import { parseRequest, type RunRequest } from './request.js';
 
 /**
@@ -24,6 +25,8 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
   maskMultiline(key);
   const passphrase = actionInput('ssh-private-key-passphrase');
   if (passphrase) core.setSecret(passphrase);
+  const planHashKey = actionInput('plan-hash-key');
+  if (planHashKey) core.setSecret(planHashKey);
   return parseRequest({
     command: actionInput('command'),
     mode: actionInput('mode'),
@@ -35,13 +38,14 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
     parallelism: actionInput('parallelism'),
     expectedPlanHash: actionInput('plan-hash'),
+    planHashKey,
     breakLock: actionInput('break-lock'),
     options: actionInput('options'),
     runId: `${env.GITHUB_RUN_ID ?? 'local'}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
     repository: env.GITHUB_REPOSITORY ?? 'unknown',
     env,
     fieldName: (field) => `input "${field}"`,
-  });
+  }, COMMANDS);
 }
 
 export interface GitHubInputs {

@@ -4,7 +4,8 @@ import { runWithGitHub } from './github/reviewed-run.js';
 import { reportScheduledHealth } from './github/scheduled-health.js';
 import { ActionsReporter } from './report/actions-reporter.js';
 import type { RunReport } from './report/run-report.js';
-import { COMMANDS, type CommandName } from './request.js';
+import { COMMANDS } from './commands/registry.js';
+import type { CommandName } from './request.js';
 import { executeRun } from './run.js';
 
 /**
@@ -32,7 +33,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     // Name the command that was asked for (when it is one), so a refused input still reaches its health issue.
     const asked = rawCommandInput();
     report = {
-      command: (COMMANDS as readonly string[]).includes(asked) ? (asked as CommandName) : ('(invalid command)' as CommandName),
+      command: COMMANDS.some((c) => c.name === asked) ? asked : ('(invalid command)' as CommandName),
       mode: env['INPUT_MODE'] === 'apply' ? 'apply' : 'plan',
       environment: env['INPUT_ENVIRONMENT'] ?? '',
       error: failure instanceof DeployError ? failure : undefined,

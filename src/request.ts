@@ -2,17 +2,36 @@
  * What one run is asked to do. Built by src/inputs.ts (the action) or
  * src/cli.ts (the CLI); everything below works from this and nothing else.
  */
-export const COMMANDS = [
-  'preflight',
-  'provision',
-  'deploy-db',
-  'recover',
-  'deploy-lb',
-  'migrate-storage',
-  'verify-ha',
-  'unlock',
-] as const;
-export type CommandName = (typeof COMMANDS)[number];
+
+/** A command's name, as the registry (src/commands/registry.ts) lists it. */
+export type CommandName = string;
+
+/**
+ * One command option (`key=value`), with the values it takes. Checked with the
+ * other inputs, before anything is read or contacted: an unknown key or a bad
+ * value is refused with a message naming the option and what it accepts.
+ */
+export type OptionSpec = {
+  name: string;
+  /** One line for the usage text and action.yml. */
+  description: string;
+} & (
+  | { kind: 'boolean' }
+  /** One of `values`. */
+  | { kind: 'choice'; values: readonly string[] }
+  /** Any of `values`, separated by commas or spaces; `none` for none. */
+  | { kind: 'list'; values: readonly string[] }
+  /** Free text matching `pattern`; `expects` says what that is, for the message. */
+  | { kind: 'text'; pattern: RegExp; expects: string }
+);
+
+/** What the fronts need to know about a command to read a request for it. */
+export interface CommandSpec {
+  name: CommandName;
+  /** One line: what the command does. */
+  summary: string;
+  options: readonly OptionSpec[];
+}
 
 export type Mode = 'plan' | 'apply';
 
@@ -33,6 +52,8 @@ export interface RunRequest {
   parallelism: number;
   /** Plan hash that was reviewed; apply refuses when the fresh plan differs. */
   expectedPlanHash?: string;
+  /** Keys every secret-bearing part of the plan hash (see PlanHashKey for the run without one). */
+  planHashKey: PlanHashKey;
   /** Breaks a lock left by a run that died (explicit, logged). */
   breakLock: boolean;
   /** Who is running: written into the host lock so a second run can name the holder. */
@@ -45,6 +66,7 @@ export interface RunRequest {
 }
 
 import { DeployError } from './errors.js';
+import { MIN_PLAN_HASH_KEY_LENGTH, planHashKeyFrom, type PlanHashKey } from './engine/plan.js';
 
 /** The raw strings both fronts collect; validated in one place below. */
 export interface RawRequest {
@@ -58,6 +80,8 @@ export interface RawRequest {
   insecureSkipHostKeyCheck: string | boolean;
   parallelism: string;
   expectedPlanHash?: string;
+  /** The shared secret keying the plan hash; empty or undefined: a random key for this run. */
+  planHashKey?: string;
   breakLock: string | boolean;
   options: string | Record<string, string>;
   runId: string;
@@ -67,24 +91,39 @@ export interface RawRequest {
   fieldName: (field: string) => string;
 }
 
-export function parseRequest(raw: RawRequest): RunRequest {
+/** Validates everything both fronts collected, naming every problem at once; `commands` is the registry's list. */
+export function parseRequest(raw: RawRequest, commands: readonly CommandSpec[]): RunRequest {
   const problems: string[] = [];
   const name = raw.fieldName;
-  if (!(COMMANDS as readonly string[]).includes(raw.command)) {
-    problems.push(`${name('command')} "${raw.command}" is not a command; use one of: ${COMMANDS.join(', ')}`);
+  const command = commands.find((c) => c.name === raw.command);
+  if (!command) {
+    problems.push(`${name('command')} "${raw.command}" is not a command; use one of: ${commands.map((c) => c.name).join(', ')}`);
   }
   if (raw.mode !== 'plan' && raw.mode !== 'apply') {
     problems.push(`${name('mode')} "${raw.mode}" must be plan or apply`);
   }
   if (!raw.environment) problems.push(`${name('environment')} is required: name an environment of the inventory`);
   if (!raw.inventoryPath) problems.push(`${name('inventory')} is required: the path of the inventory YAML`);
-  const parallelism = Number(raw.parallelism);
+  // Digits only: Number() would also take 0x10, 1e2, " 5" and "".
+  const parallelism = /^[0-9]{1,3}$/.test(raw.parallelism) ? Number(raw.parallelism) : NaN;
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
-    problems.push(`${name('parallelism')} "${raw.parallelism}" must be a whole number from 1 to 256`);
+    problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
+  }
+  const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
+  if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
+    // Never echoed: a wrong value pasted here may be anything, including a secret.
+    problems.push(`${name('plan-hash')} must be the 64 hex characters of the plan-hash output of the plan run (got ${expectedPlanHash.length} characters)`);
+  }
+  const planHashKey = raw.planHashKey ?? '';
+  if (planHashKey !== '' && (planHashKey.length < MIN_PLAN_HASH_KEY_LENGTH || /[\s\0]/.test(planHashKey))) {
+    problems.push(
+      `${name('plan-hash-key')} must be at least ${MIN_PLAN_HASH_KEY_LENGTH} characters without spaces or line breaks (e.g. the output of openssl rand -hex 32)`,
+    );
   }
   const insecure = parseBoolean(raw.insecureSkipHostKeyCheck, name('insecure-skip-host-key-check'), problems);
   const breakLock = parseBoolean(raw.breakLock, name('break-lock'), problems);
-  const options = typeof raw.options === 'string' ? parseOptions(raw.options, name('options'), problems) : raw.options;
+  const given = typeof raw.options === 'string' ? parseOptions(raw.options, name('options'), problems) : raw.options;
+  const options = command ? checkOptions(command, given, name('options'), problems) : given;
   if (!raw.knownHosts.trim() && !insecure) {
     problems.push(
       `${name('known-hosts')} is empty: pin every host's key (ssh-keyscan HOST, verified out of band), ` +
@@ -95,7 +134,7 @@ export function parseRequest(raw: RawRequest): RunRequest {
     throw new DeployError('invalid-input', problems.join('\n'), { hint: 'Fix the inputs above; nothing was done.' });
   }
   return {
-    command: raw.command as CommandName,
+    command: raw.command,
     mode: raw.mode as Mode,
     inventoryPath: raw.inventoryPath,
     environment: raw.environment,
@@ -104,7 +143,8 @@ export function parseRequest(raw: RawRequest): RunRequest {
     knownHosts: raw.knownHosts,
     insecureSkipHostKeyCheck: insecure,
     parallelism,
-    expectedPlanHash: raw.expectedPlanHash || undefined,
+    expectedPlanHash: expectedPlanHash || undefined,
+    planHashKey: planHashKeyFrom(planHashKey || undefined),
     breakLock,
     runId: raw.runId,
     repository: raw.repository,
@@ -122,8 +162,8 @@ function parseBoolean(value: string | boolean, field: string, problems: string[]
   return false;
 }
 
-/** `key=value` lines (or comma-separated pairs); keys are kebab-case words. */
-export function parseOptions(text: string, field: string, problems: string[]): Record<string, string> {
+/** `key=value` lines (a value may hold commas, as in `drills=proxy-stop,db-kill`); keys are kebab-case words. */
+function parseOptions(text: string, field: string, problems: string[]): Record<string, string> {
   const options: Record<string, string> = {};
   for (const item of text.split(/[\n]/).map((s) => s.trim())) {
     if (!item || item.startsWith('#')) continue;
@@ -135,4 +175,47 @@ export function parseOptions(text: string, field: string, problems: string[]): R
     options[match[1]] = match[2];
   }
   return options;
+}
+
+/**
+ * Each option checked against the command's specs: unknown keys and values
+ * outside what the option takes are problems. Values come back trimmed, and
+ * booleans lower-case (`true`/`false`), so commands compare plain strings.
+ */
+function checkOptions(command: CommandSpec, given: Record<string, string>, field: string, problems: string[]): Record<string, string> {
+  const checked: Record<string, string> = {};
+  for (const [key, rawValue] of Object.entries(given)) {
+    const spec = command.options.find((o) => o.name === key);
+    if (!spec) {
+      const known = command.options.map((o) => o.name);
+      problems.push(
+        known.length === 0
+          ? `${field}: ${command.name} takes no options, got "${key}"`
+          : `${field}: "${key}" is not an option of ${command.name}; its options are: ${known.join(', ')}`,
+      );
+      continue;
+    }
+    const value = rawValue.trim();
+    // `key=` leaves the option unset, as leaving it out does.
+    const problem = value === '' ? undefined : optionValueProblem(spec, value);
+    if (problem) problems.push(`${field}: ${key} "${rawValue}" ${problem}`);
+    else checked[key] = spec.kind === 'boolean' ? value.toLowerCase() : value;
+  }
+  return checked;
+}
+
+function optionValueProblem(spec: OptionSpec, value: string): string | undefined {
+  switch (spec.kind) {
+    case 'boolean':
+      return /^(true|false)$/i.test(value) ? undefined : 'must be true or false';
+    case 'choice':
+      return spec.values.includes(value) ? undefined : `must be one of: ${spec.values.join(', ')}`;
+    case 'list': {
+      if (value === 'none') return undefined;
+      const unknown = value.split(/[\s,]+/).filter((v) => v !== '' && !spec.values.includes(v));
+      return unknown.length === 0 ? undefined : `names ${unknown.join(', ')}, not one of: ${spec.values.join(', ')} (separate several with commas)`;
+    }
+    case 'text':
+      return spec.pattern.test(value) ? undefined : `must be ${spec.expects}`;
+  }
 }

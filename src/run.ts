@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { DeployError, toDeployError } from './errors.js';
+import { describePath, MAX_INVENTORY_BYTES, readBoundedFile } from './read-file.js';
 import type { Redactor } from './engine/redact.js';
-import { breakLock, inspectLock, lockWarning } from './engine/lock.js';
+import { inspectLock, lockWarning } from './engine/lock.js';
 import { workflowSecrets } from './github/context.js';
 import {
-  checkRolesForCommand,
+  checkCommandNeeds,
   loadInventory,
   resolveSecrets,
   selectEnvironment,
@@ -14,36 +14,10 @@ import {
 import type { Logger } from './report/log.js';
 import type { RunReport } from './report/run-report.js';
 import type { RunRequest } from './request.js';
-import type { RemoteHost } from './ssh/types.js';
-import { HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
-import type { CommandContext, CommandRunner } from './commands/context.js';
-import { preflight, runPreflight } from './commands/preflight/preflight.js';
-import { verifyHa } from './commands/verify-ha/verify-ha.js';
-import { deployDb, deployDbToleratesPreflight } from './commands/deploy-db/deploy-db.js';
-import { deployLb } from './commands/deploy-lb/deploy-lb.js';
-import { migrateStorage } from './commands/migrate-storage/migrate-storage.js';
-import { recover, recoverToleratesPreflight } from './commands/recover/recover.js';
-
-/** Commands available in this version; the others say so instead of pretending. */
-const COMMAND_RUNNERS: Partial<Record<RunRequest['command'], CommandRunner>> = {
-  preflight,
-  'deploy-db': deployDb,
-  recover,
-  'deploy-lb': deployLb,
-  'migrate-storage': migrateStorage,
-  'verify-ha': verifyHa,
-  unlock: async (context) => {
-    const hosts = await managedHosts(context);
-    const holders = await breakLock(hosts, { environment: context.environment.name, logger: context.logger });
-    context.logger.info(holders.length === 0 ? 'no lock was held' : `removed ${holders.length} lock(s)`);
-    return { checks: context.preflightChecks };
-  },
-};
-
-/** The commands this version runs (the others are named but refused as not built). */
-export function builtCommands(): string[] {
-  return Object.keys(COMMAND_RUNNERS);
-}
+import { checkClientKey, HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
+import { lockedHosts, type CommandContext } from './commands/context.js';
+import { runPreflight } from './commands/preflight/preflight.js';
+import { commandToRun } from './commands/registry.js';
 
 export interface RunDeps {
   logger: Logger;
@@ -63,10 +37,11 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
   const base = { command: request.command, mode: request.mode, environment: request.environment };
   let pool: HostPool | undefined;
   try {
+    const command = commandToRun(request.command);
     const text = readInventoryFile(request.inventoryPath, deps.readFile);
     const inventory = loadInventory(text, request.inventoryPath);
     const environment = selectEnvironment(inventory, request.environment, request.inventoryPath);
-    checkRolesForCommand(inventory, environment, request.command);
+    checkCommandNeeds(inventory, environment, command.name, command.needs);
     // Workflow-passed secrets (LMS_HA_SECRETS JSON) first; an explicit variable wins.
     const secrets = resolveSecrets(environment, { ...workflowSecrets(request.env), ...request.env }, deps.registerSecret);
     if (!request.privateKey) {
@@ -74,7 +49,10 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
         hint: 'Pass the key in the ssh-private-key input (from a secret), or --ssh-key / LMS_HA_SSH_KEY for the CLI.',
       });
     }
+    checkClientKey(request.privateKey, request.privateKeyPassphrase);
     const knownHosts = parseKnownHosts(request.knownHosts);
+    // Every line that pins nothing is named with its reason, so "not in known_hosts" is never a mystery.
+    for (const note of knownHosts.notes) deps.logger.warn(`known-hosts ${note}`);
     if (request.insecureSkipHostKeyCheck) {
       deps.logger.warn(
         'Host key checking is OFF (insecure-skip-host-key-check): any machine answering on these addresses receives your credentials. Pin the fingerprints logged below in known-hosts.',
@@ -102,22 +80,13 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       );
 
     const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
-    // recover with an explicit bootstrap node may go on without unreachable db hosts;
-    // deploy-db without unreachable hosts listed in database.remove_nodes.
-    const recoverTolerates = outcome.error !== undefined && recoverToleratesPreflight(request, outcome);
-    const unreachableTolerated = recoverTolerates || (outcome.error !== undefined && deployDbToleratesPreflight(request, environment, outcome));
-    if (unreachableTolerated) {
-      const why = recoverTolerates ? 'the bootstrap-node override is given' : 'they are listed in database.remove_nodes';
-      deps.logger.warn(`continuing without unreachable hosts (${outcome.error!.message.split('\n', 1)[0]}): ${why}`);
-    }
-    else if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
+    // Some commands may go on without hosts preflight could not reach (recover
+    // with an explicit bootstrap node; deploy-db without hosts it is removing).
+    const tolerated = outcome.error !== undefined && (command.toleratesUnreachable?.(request, environment, outcome) ?? false);
+    if (tolerated) {
+      deps.logger.warn(`continuing without unreachable hosts (${outcome.error!.message.split('\n', 1)[0]}): ${tolerated}`);
+    } else if (outcome.error) return { ...base, hosts: outcome.hosts, checks: outcome.checks, error: outcome.error };
 
-    const runner = COMMAND_RUNNERS[request.command];
-    if (!runner) {
-      throw new DeployError('invalid-input', `command ${request.command} is not available in this version of lms-ha`, {
-        hint: 'Available now: preflight, deploy-db, recover, deploy-lb, migrate-storage, verify-ha, unlock. provision is not built yet; see the README.',
-      });
-    }
     const context: CommandContext = {
       request,
       inventory,
@@ -130,8 +99,8 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       facts: outcome.facts,
       preflightChecks: outcome.checks,
     };
-    if (request.mode === 'plan' && !unreachableTolerated) await warnAboutLock(context);
-    const result = await deps.logger.group(request.command, () => runner(context));
+    if (request.mode === 'plan' && !tolerated) await warnAboutLock(context);
+    const result = await deps.logger.group(command.name, () => command.run(context));
     return { ...base, hosts: outcome.hosts, ...result };
   } catch (error) {
     return { ...base, error: toDeployError(error) };
@@ -141,24 +110,16 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
 }
 
 function readInventoryFile(path: string, readFile?: (path: string) => string): string {
-  try {
-    return readFile ? readFile(path) : readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new DeployError('invalid-input', `inventory ${path}: ${code === 'ENOENT' ? 'no such file' : code}`, {
-      hint: 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).',
-    });
+  const hint = 'Give the path of the inventory YAML relative to the workspace (input "inventory", CLI --inventory).';
+  if (readFile) {
+    try {
+      return readFile(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new DeployError('invalid-input', `inventory ${describePath(path)}: ${code === 'ENOENT' ? 'no such file' : code}`, { hint });
+    }
   }
-}
-
-/** A bastion-only host forwards connections and is not locked or changed. */
-function isManaged(host: Host): boolean {
-  return !(host.roles.length === 1 && host.roles[0] === 'bastion');
-}
-
-/** Connections to every host the environment's lock covers. */
-function managedHosts(context: CommandContext): Promise<RemoteHost[]> {
-  return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+  return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
@@ -203,7 +164,7 @@ export function assertEveryHostPinned(environment: Environment, knownHosts: Know
 }
 
 async function warnAboutLock(context: CommandContext): Promise<void> {
-  const hosts = await managedHosts(context);
+  const hosts = await lockedHosts(context);
   const holders = await inspectLock(hosts, { environment: context.environment.name });
   const warning = lockWarning(context.environment.name, holders);
   if (warning) context.logger.warn(warning);

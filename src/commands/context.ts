@@ -34,6 +34,16 @@ export interface CommandContext {
 /** A command returns the report to render; failures it can describe are `report.error`. */
 export type CommandRunner = (context: CommandContext) => Promise<Omit<RunReport, 'command' | 'mode' | 'environment'>>;
 
+/** A bastion-only host forwards connections and is not locked or changed. */
+function isManaged(host: Host): boolean {
+  return !(host.roles.length === 1 && host.roles[0] === 'bastion');
+}
+
+/** Connections to every host the environment's lock covers. */
+export function lockedHosts(context: Pick<CommandContext, 'environment' | 'host'>): Promise<RemoteHost[]> {
+  return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
+}
+
 /** What preflight found: every command starts with it; some tolerate part of it (unreachable hosts). */
 export interface PreflightOutcome {
   facts: Map<string, HostFacts>;

@@ -8,7 +8,7 @@
 import { DeployError } from '../errors.js';
 import { applyPlan, verifyReviewedPlan } from '../engine/executor.js';
 import { withLock } from '../engine/lock.js';
-import { planHash, type Plan, type PlanHashOptions } from '../engine/plan.js';
+import { planHash, planHasSecretContent, type Plan } from '../engine/plan.js';
 import type { Host } from '../inventory/index.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CommandContext } from './context.js';
@@ -20,8 +20,6 @@ export interface ReviewedChange<G extends { remotes: ReadonlyMap<string, RemoteH
   lockHosts: readonly Host[];
   gather(): Promise<G>;
   plan(gathered: G): Plan;
-  /** Keys the published hash so it cannot be used to test guesses of a secret. */
-  hashOptions?: PlanHashOptions;
 }
 
 export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<string, RemoteHost> }>(
@@ -37,7 +35,13 @@ export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<strin
 
   if (context.request.mode === 'plan') {
     const { plan } = await planNow();
-    return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [] };
+    const key = context.request.planHashKey;
+    if (!key.shared && planHasSecretContent(plan)) {
+      context.logger.warn(
+        'this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.',
+      );
+    }
+    return { plan, planHash: planHash(plan, { key }), hosts: [] };
   }
 
   const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
@@ -52,10 +56,10 @@ export async function planOrApplyReviewed<G extends { remotes: ReadonlyMap<strin
       const { plan, gathered } = await planNow();
       let hash: string;
       try {
-        hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, spec.hashOptions);
+        hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
       } catch (error) {
         // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
-        if (error instanceof DeployError && error.reason === 'plan-changed') return { plan, planHash: planHash(plan, spec.hashOptions), hosts: [], error };
+        if (error instanceof DeployError && error.reason === 'plan-changed') return { plan, planHash: planHash(plan, { key: context.request.planHashKey }), hosts: [], error };
         throw error;
       }
       const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });

@@ -8,7 +8,7 @@ import { DeployError, type FailureReason } from '../errors.js';
 import type { Logger } from '../report/log.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { changeData, type ChangeKind } from './change.js';
-import { planHash, type Plan, type PlanHashOptions } from './plan.js';
+import { planHash, planHasSecretContent, type Plan, type PlanHashOptions } from './plan.js';
 import { Redactor } from './redact.js';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped';
@@ -135,8 +135,13 @@ export function verifyReviewedPlan(expectedHash: string | undefined, plan: Plan,
   const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
   if (expected === '') return actual;
   if (!/^[0-9a-f]{64}$/.test(expected)) {
-    throw new DeployError('invalid-input', `The reviewed plan hash "${expectedHash}" is not a sha256 hex digest.`, {
+    throw new DeployError('invalid-input', 'The reviewed plan hash is not a sha256 hex digest (64 hex characters).', {
       hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+    });
+  }
+  if (options.key && !options.key.shared && planHasSecretContent(plan)) {
+    throw new DeployError('invalid-input', 'This plan sets secret values, so its hash is keyed with plan-hash-key, and no plan-hash-key is set: the reviewed hash cannot be checked. Nothing was applied.', {
+      hint: 'Give the plan job and the apply job the same plan-hash-key secret (input plan-hash-key, LMS_HA_PLAN_HASH_KEY for the CLI; e.g. openssl rand -hex 32), then plan and review again.',
     });
   }
   if (expected !== actual) {

@@ -9,7 +9,7 @@
  * (free disk space, uptime, runner name), and hashing them is how "plan has
  * changed" false positives happen (dflook/terraform-github-actions#62, #64).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { FILE_HEADERS_ONLY, formatPatch, structuredPatch } from 'diff';
 
 import { DeployError } from '../errors.js';
@@ -115,18 +115,50 @@ export function createPlan(input: PlanInput): Plan {
 
 export const PLAN_HASH_VERSION = 'lms-ha/plan/v1';
 
-export interface PlanHashOptions {
-  /**
-   * Key for the digests of sensitive content. The plan hash is published (PR
-   * comment, outputs); with a key that is itself secret (e.g. derived from the SSH
-   * private key, which both the plan and the apply run have), a published hash
-   * cannot be used to test guesses of a weak password. Must be the same at plan
-   * and at apply time. Default: a fixed, public key.
-   */
-  sensitiveKey?: string | Buffer;
+/**
+ * The key every secret-bearing part of a plan hash is keyed with. The hash is
+ * published (PR comment, outputs); keyed with a secret that only the plan and
+ * the apply job hold (the `plan-hash-key` input, `LMS_HA_PLAN_HASH_KEY` for the
+ * CLI), a published hash cannot be used to test guesses of a password offline.
+ *
+ * Without a configured key, a random key is drawn for the run (`shared: false`):
+ * a plan whose hash has secret-bearing content then has a hash nobody can
+ * recompute, which is safe but cannot be applied after review (apply refuses
+ * with a message saying to set the key). Plans without secret content hash the
+ * same with any key, so they stay reproducible either way.
+ */
+export interface PlanHashKey {
+  readonly key: Buffer;
+  /** True when the key came from the operator (the same at plan and apply); false for a per-run random key. */
+  readonly shared: boolean;
 }
 
-const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
+/** Shortest accepted `plan-hash-key`: 128 bits as hex. */
+export const MIN_PLAN_HASH_KEY_LENGTH = 32;
+
+/** The run's key: the operator's when given (checked by the fronts), else random for this run only. */
+export function planHashKeyFrom(configured: string | undefined): PlanHashKey {
+  if (configured) return { key: createHash('sha256').update(`lms-ha/plan-hash-key/v1\0${configured}`).digest(), shared: true };
+  return { key: randomBytes(32), shared: false };
+}
+
+/** Keyed digest of secret values that decide a change (e.g. a password to set): the same key as the plan hash. */
+export function secretFingerprint(key: PlanHashKey, values: readonly string[]): string {
+  return createHmac('sha256', key.key).update(`lms-ha/secret/v1\0${values.join('\0')}`).digest('hex');
+}
+
+export interface PlanHashOptions {
+  /** Required when the plan has secret-bearing content (sensitive files, fingerprints). */
+  key?: PlanHashKey;
+}
+
+/** True when the plan's hash depends on secret values (and so on the key). */
+export function planHasSecretContent(plan: Plan): boolean {
+  return plan.changes.some((c) => {
+    const data = changeData(c);
+    return (data.kind === 'file' && data.sensitive) || data.fingerprint !== undefined;
+  });
+}
 
 /**
  * The plan as hashed: canonical key order, no functions, no facts, no warnings,
@@ -134,7 +166,12 @@ const DEFAULT_SENSITIVE_KEY = 'lms-ha/sensitive/v1';
  * Change order is kept: it is the apply order and it matters.
  */
 export function normalizePlan(plan: Plan, options: PlanHashOptions = {}): unknown {
-  const key = options.sensitiveKey ?? DEFAULT_SENSITIVE_KEY;
+  const key = options.key;
+  if (!key && planHasSecretContent(plan)) {
+    throw new DeployError('internal', 'internal error: a plan with secret content was hashed without the plan hash key', {
+      hint: 'This is a bug in lms-ha: every command must hash its plan with the run\'s plan hash key.',
+    });
+  }
   return canonicalize({
     version: PLAN_HASH_VERSION,
     command: plan.command,
@@ -143,12 +180,12 @@ export function normalizePlan(plan: Plan, options: PlanHashOptions = {}): unknow
   });
 }
 
-/** Hex sha256 over the normalized plan. The same plan gives the same hash on any machine. */
+/** Hex sha256 over the normalized plan. The same plan and key give the same hash on any machine. */
 export function planHash(plan: Plan, options: PlanHashOptions = {}): string {
   return sha256(stableStringify(normalizePlan(plan, options)));
 }
 
-function normalizeChange(change: Change, key: string | Buffer): unknown {
+function normalizeChange(change: Change, key: PlanHashKey | undefined): unknown {
   if (change.kind !== 'file') return change;
   const state = (s: FileState | null): unknown => {
     if (s === null) return null;
@@ -156,7 +193,7 @@ function normalizeChange(change: Change, key: string | Buffer): unknown {
     const digest = content !== undefined ? sha256(content) : given;
     if (change.sensitive) {
       // Keyed, so the published hash is no oracle for the secret content.
-      return { ...meta, hmac: digest === undefined ? undefined : createHmac('sha256', key).update(digest).digest('hex') };
+      return { ...meta, hmac: digest === undefined ? undefined : createHmac('sha256', key!.key).update(digest).digest('hex') };
     }
     // A content and a bare sha256 of the same bytes normalize the same.
     return { ...meta, sha256: digest };

@@ -68,9 +68,11 @@ export class Redactor {
   }
 
   /**
-   * Redacts every string (values and keys) in a JSON-like value. Use this before
-   * `JSON.stringify` rather than redacting the serialized text: a secret containing
-   * `"` or `,` could otherwise tear the JSON apart.
+   * Redacts every string value in a JSON-like value. Keys are lms-ha's own field
+   * names and are left alone (a secret that happens to equal a key must not
+   * turn `failureReason` into `***`). Use this before `JSON.stringify` rather
+   * than redacting the serialized text: a secret containing `"` or `,` could
+   * otherwise tear the JSON apart.
    */
   redactDeep<T>(value: T): T {
     return this.walk(value) as T;
@@ -87,12 +89,14 @@ export class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.walk(v));
     if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[this.redact(k)] = this.walk(v);
+      for (const [k, v] of Object.entries(value)) out[k] = this.walk(v);
       return out;
     }
     return value;
   }
 }
+
+const SQL_ESCAPES: Record<string, string> = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' };
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -110,7 +114,14 @@ function encodedForms(secret: string): string[] {
   forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
   // Inside a JSON string: quotes, backslashes and control characters escaped.
   forms.push(JSON.stringify(secret).slice(1, -1));
-  return [...new Set(forms)];
+  // The escapings lms-ha's own renderers apply, in case a secret is escaped before it is redacted.
+  forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
+  forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
+  forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+  forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c]!)); // MariaDB string literal
+  forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
+  forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
+  return [...new Set(forms)].filter((form) => form.length > 0);
 }
 
 /**

@@ -203,6 +203,7 @@ async function applyReviewed(
     runUrl: run.runUrl,
     ...(ok ? {} : { message: deps.redactor.redact((runError(report)?.message ?? 'the run failed').split('\n', 1)[0]!) }),
   };
+  if (!settings.comment) return report;
   try {
     const marked = await markPlanComment(port(), lookup.pr!, key, reviewed.planHash, ok ? 'applied' : 'apply-failed', detail);
     if (marked) deps.logger.info(`plan comment marked ${ok ? 'applied' : 'apply-failed'}: ${marked.url}`);

@@ -23,7 +23,7 @@ export {
   type NoStorage,
   type Migrate,
 } from './environment';
-export { requiredRolesFor, checkRolesForCommand } from './commands';
+export { requiredRoles, checkCommandNeeds, type CommandNeeds } from './commands';
 export { resolveSecrets, findSecretReferences, Secrets, type SecretReference } from './secrets';
 export {
   DEFAULTS,

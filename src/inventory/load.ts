@@ -3,7 +3,7 @@
  * checks; every problem found is collected with its file position before
  * anything fails, so one run shows the operator everything to fix.
  */
-import { LineCounter, parseDocument, visit, isPair, isScalar, type Document, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, visit, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type YAMLError } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { DeployError, formatProblem, type InputProblem } from '../errors';
 import { InventorySchema, JSON_SCHEMA_PATH, type Inventory } from './schema';
@@ -12,8 +12,14 @@ import { semanticProblems } from './semantic';
 import { rememberSource, sortProblems, toInputProblem, yamlSource, type InventorySource } from './source';
 import type { PathProblem } from './paths';
 
-/** Aliases expand when read; a small cap stops "billion laughs" files from exhausting memory. */
-const MAX_ALIAS_COUNT = 100;
+/**
+ * Aliases expand when read. What is bounded is the size of the expanded data
+ * ("billion laughs"), not how often an anchor is reused: an inventory that
+ * reuses one small anchor for 200 hosts is fine.
+ */
+const MAX_EXPANDED_NODES = 200_000;
+/** Far deeper than any inventory (about 8 levels); deeper input is refused before it can exhaust the stack. */
+const MAX_DEPTH = 64;
 
 export interface ParsedInventory {
   /** Present only when there are no problems. */
@@ -45,6 +51,8 @@ function yamlMessage(error: YAMLError, doc: Document, severity: 'error' | 'warni
     }
     case 'MULTIPLE_DOCS':
       return 'the inventory must be a single YAML document; remove the "---" that starts a second one';
+    case 'RESOURCE_EXHAUSTION':
+      return `the inventory nests too deeply to be read (an inventory needs fewer than ${MAX_DEPTH} levels); remove the runaway brackets or indentation`;
     default:
       return severity === 'error' ? `YAML syntax error: ${error.message}` : `YAML problem: ${error.message}`;
   }
@@ -62,11 +70,87 @@ function invalidInventory(file: string, problems: InputProblem[]): DeployError {
   });
 }
 
+/**
+ * Problems of the document's shape that would otherwise surface as a crash or
+ * a position-less message: aliases to no anchor, aliases inside their own
+ * anchor, runaway nesting, and alias expansion beyond MAX_EXPANDED_NODES.
+ */
+function shapeProblems(doc: Document): { offset: number; message: string }[] {
+  const problems: { offset: number; message: string }[] = [];
+  const root = doc.contents as Node | null;
+  if (!root) return problems;
+  const offsetOf = (node: unknown) => (node as Node | null)?.range?.[0] ?? 0;
+
+  // Depth first, without recursion, so the check itself cannot overflow.
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (depth > MAX_DEPTH) {
+      problems.push({ offset: offsetOf(node), message: `the inventory nests deeper than ${MAX_DEPTH} levels here; an inventory needs fewer than 10` });
+      return problems;
+    }
+    if (isAlias(node)) {
+      if (node.resolve(doc) === undefined) {
+        problems.push({ offset: offsetOf(node), message: `alias *${node.source} refers to no anchor &${node.source} defined before it` });
+      }
+    } else if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) {
+        if (isPair(item)) {
+          stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+        } else {
+          stack.push({ node: item, depth: depth + 1 });
+        }
+      }
+    }
+  }
+  if (problems.length > 0) return problems;
+
+  // Expanded size, each anchored node counted once (memo), so this is linear in the text.
+  const sizes = new Map<unknown, number>();
+  const inProgress = new Set<unknown>();
+  const sizeOf = (node: unknown): number => {
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      if (inProgress.has(target)) throw Object.assign(new Error('cycle'), { alias: node });
+      return sizeOf(target);
+    }
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    inProgress.add(node);
+    let total = 1;
+    if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) {
+        total += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
+        if (total > MAX_EXPANDED_NODES) throw Object.assign(new Error('too large'), { at: item });
+      }
+    }
+    inProgress.delete(node);
+    sizes.set(node, total);
+    return total;
+  };
+  try {
+    sizeOf(root);
+  } catch (error) {
+    const detail = error as { alias?: unknown; at?: unknown };
+    if (detail.alias !== undefined) {
+      problems.push({ offset: offsetOf(detail.alias), message: 'this alias refers to a node that contains it, which would expand without end' });
+    } else {
+      const where = isPair(detail.at) ? detail.at.key : detail.at;
+      problems.push({
+        offset: offsetOf(where),
+        message: `the inventory expands (through its aliases) to more than ${MAX_EXPANDED_NODES} values; an inventory is far smaller, so this looks like an alias bomb`,
+      });
+    }
+  }
+  return problems;
+}
+
 /** All problems of an inventory text, or the inventory when there are none. Never throws for bad input. */
 export function parseInventory(text: string, file: string): ParsedInventory {
   const lineCounter = new LineCounter();
   // logLevel 'error': yaml would otherwise print its own warnings to stderr; only the report layer writes logs.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+  // merge: YAML 1.1 merge keys (<<: *defaults), which operators use to share host settings.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error', merge: true });
   const source: InventorySource = yamlSource(file, doc, lineCounter);
   const at = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
@@ -80,9 +164,13 @@ export function parseInventory(text: string, file: string): ParsedInventory {
   ];
   if (syntax.length > 0) return { problems: sortProblems(syntax) };
 
+  const shape = shapeProblems(doc);
+  if (shape.length > 0) return { problems: sortProblems(shape.map(({ offset, message }) => ({ ...at(offset), message }))) };
+
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    // The expansion is bounded by shapeProblems above.
+    data = doc.toJS({ maxAliasCount: -1 });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { problems: [{ file, line: 1, column: 1, message: `the inventory cannot be read: ${reason}` }] };

@@ -73,6 +73,13 @@ export function checkAddress(text: string): AddressCheck {
   return { ok: false, problem: `is not a valid IP address or DNS name, got ${JSON.stringify(text)}` };
 }
 
+/** 127.0.0.0/8, ::1, an IPv4-mapped loopback, or localhost (and names under .localhost). */
+export function isLoopback(address: Extract<AddressCheck, { ok: true }>): boolean {
+  if (address.kind === 'ipv4') return address.canonical.startsWith('127.');
+  if (address.kind === 'ipv6') return address.canonical === '::1' || /^::ffff:(127\.|7f)/.test(address.canonical);
+  return address.canonical === 'localhost' || address.canonical.endsWith('.localhost');
+}
+
 export interface Cidr4 {
   address: number;
   prefix: number;

@@ -25,7 +25,7 @@ function valueAt(root: unknown, path: Path): unknown {
   let node = root;
   for (const segment of path) {
     if (Array.isArray(node) && typeof segment === 'number') node = node[segment];
-    else if (isRecord(node)) node = node[String(segment)];
+    else if (isRecord(node) && Object.hasOwn(node, String(segment))) node = node[String(segment)];
     else return undefined;
   }
   return node;
@@ -87,7 +87,9 @@ export function showValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   if (typeof value === 'string') {
-    const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    // A URL's user:password is a secret even when the URL is wrong for other reasons.
+    const withoutCredentials = value.replace(/(:\/\/)[^/?#\s]*@/g, '$1***@');
+    const short = withoutCredentials.length > 60 ? `${withoutCredentials.slice(0, 57)}...` : withoutCredentials;
     return JSON.stringify(short);
   }
   return String(value);

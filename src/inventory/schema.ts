@@ -83,8 +83,8 @@ const Port = (description: string, defaultValue?: number) =>
 
 const AbsolutePath = (description: string) =>
   pattern(
-    '^/[A-Za-z0-9._@+/-]*$',
-    'must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces)',
+    '^/[A-Za-z0-9._/-]*$',
+    'must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces)',
     { description },
   );
 
@@ -315,7 +315,6 @@ export const DatabaseSchema = Type.Object(
       ...SecretRefSchema,
       description: 'Password of sst_user. Leave it out to authenticate SST over the unix socket (no password to leak).',
     }),
-    root_password: Type.Optional(SecretRefSchema),
     gcache_size: Type.Optional(Size('Galera gcache size: how much history a node can miss and still catch up by IST.')),
     buffer_pool_size: Type.Optional(Size('innodb_buffer_pool_size.')),
     max_connections: Type.Optional(Type.Integer({ minimum: 10, maximum: 100000 })),
@@ -436,7 +435,7 @@ export const LoadBalancerSchema = Type.Object(
 export const StorageSchema = Type.Object(
   {
     kind: literals(['glusterfs', 's3', 'none'], { description: 'Where the platform files live.' }),
-    volume: Type.Optional(pattern('^[A-Za-z0-9_-]{1,64}$', 'must be a volume name of letters, digits, "_" and "-"')),
+    volume: Type.Optional(pattern('^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$', 'must be a volume name of letters, digits, "_" and "-", not starting with "-"')),
     brick_path: Type.Optional(AbsolutePath('Directory holding the brick on each storage host. Default /srv/gluster/<volume>.')),
     mount_path: Type.Optional(AbsolutePath('Where the volume is mounted on the web and storage hosts.')),
     owner: Type.Optional(UnixUser('Owner of the mounted directory.')),

@@ -47,7 +47,8 @@ function collect(schema: SchemaNode, value: unknown, path: Path, found: SecretRe
   }
   if (isRecord(value)) {
     for (const [key, child] of Object.entries(value)) {
-      const property = schema.properties?.[key] ?? Object.values(schema.patternProperties ?? {})[0];
+      const own = schema.properties && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+      const property = own ?? Object.values(schema.patternProperties ?? {})[0];
       if (property) collect(property, child, [...path, key], found);
     }
   }
@@ -106,11 +107,61 @@ export class Secrets {
   }
 }
 
+/** Shortest secret accepted: a shorter one is guessable, and masking it would blot out ordinary words in every log. */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * What a component will do with a secret, checked here so a value it would
+ * refuse stops the run before any connection. Each returns a problem (never
+ * containing the value) or undefined.
+ */
+interface SecretRule {
+  /** Does this rule apply to the reference at `path` (inside the environment)? */
+  applies(path: Path, environment: Environment): boolean;
+  check(value: string): string | undefined;
+}
+
+// keepalived.conf's parser: printable ASCII without space, comment starters, quotes, backslash, braces.
+const KEEPALIVED_FORBIDDEN = /[^\x21-\x7e]|[#!"'\\{}]/u;
+
+const SECRET_RULES: SecretRule[] = [
+  {
+    applies: (path) => path.join('.') === 'load_balancer.auth_password',
+    check: (value) =>
+      KEEPALIVED_FORBIDDEN.test([...value].slice(0, 8).join(''))
+        ? 'keepalived uses its first 8 characters, which must be printable ASCII other than space # ! " \' \\ { }'
+        : undefined,
+  },
+  {
+    applies: (path) => path.join('.') === 'load_balancer.proxysql.admin_password',
+    check: (value) => (/[:;\\]/.test(value) ? 'ProxySQL\'s admin_credentials cannot carry ":", ";" or a backslash' : undefined),
+  },
+  {
+    applies: (path) => path.join('.') === 'load_balancer.proxysql.monitor_password',
+    check: (value) => (/\\/.test(value) ? 'ProxySQL\'s admin interface cannot take a backslash in the monitor password' : undefined),
+  },
+];
+
+/** Problems with a secret's value, in words that never repeat it. */
+export function secretValueProblems(value: string, path: Path, environment: Environment): string[] {
+  const problems: string[] = [];
+  if (/[\r\n\0]/.test(value)) problems.push('contains a line break or NUL, which no config file or SQL literal lms-ha writes can carry safely');
+  if (value.trim() === '') problems.push('is only whitespace');
+  else if ([...value].length < MIN_SECRET_LENGTH) problems.push(`is shorter than ${MIN_SECRET_LENGTH} characters`);
+  for (const rule of SECRET_RULES) {
+    if (!rule.applies(path, environment)) continue;
+    const problem = rule.check(value);
+    if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
 /**
  * Reads every secret the environment references from `vars`. An empty value
  * counts as missing: GitHub Actions expands an undefined secret to "".
  * Multi-line values are also masked line by line, because log masking matches
- * single lines.
+ * single lines. Every value is masked first, then checked against the shape
+ * rules of the components that will use it, so a bad value stops the run here.
  */
 export function resolveSecrets(
   environment: Environment,
@@ -120,32 +171,55 @@ export function resolveSecrets(
   const references = findSecretReferences(environment);
   const values = new Map<string, string>();
   const missing = new Map<string, SecretReference[]>();
+  const malformed: { reference: SecretReference; problems: string[] }[] = [];
 
   for (const reference of references) {
-    if (values.has(reference.name)) continue;
     const value = Object.hasOwn(vars, reference.name) ? vars[reference.name] : undefined;
     if (value === undefined || value === '') {
       missing.set(reference.name, [...(missing.get(reference.name) ?? []), reference]);
       continue;
     }
-    mask(value);
-    for (const line of value.split(/\r?\n/)) {
-      if (line.trim() !== '' && line !== value) mask(line);
+    if (!values.has(reference.name)) {
+      mask(value);
+      for (const line of value.split(/\r?\n/)) {
+        if (line.trim() !== '' && line !== value) mask(line);
+      }
+      values.set(reference.name, value);
     }
-    values.set(reference.name, value);
+    const problems = secretValueProblems(value, reference.path, environment);
+    if (problems.length > 0) malformed.push({ reference, problems });
   }
 
   if (missing.size > 0) throw missingSecrets(environment, missing);
+  if (malformed.length > 0) throw malformedSecrets(environment, malformed);
   return new Secrets(values);
 }
 
-function missingSecrets(environment: Environment, missing: Map<string, SecretReference[]>): DeployError {
+function malformedSecrets(environment: Environment, malformed: { reference: SecretReference; problems: string[] }[]): DeployError {
+  const { source, base, root, messagePath } = locate(environment);
+  const problems: InputProblem[] = malformed.map(({ reference, problems: found }) => ({
+    ...source.position([...base, ...reference.path, 'env'], 'value'),
+    message: `the value of ${reference.name} (${describe(messagePath(reference.path), root)}) ${found.join('; ')}`,
+  }));
+  const sorted = sortProblems(problems);
+  return new DeployError('invalid-input', `unusable secret values for environment "${environment.name}" (values not shown):\n${sorted.map((p) => `  ${formatProblem(p)}`).join('\n')}`, {
+    problems: sorted,
+    hint: `Set each variable to a value of at least ${MIN_SECRET_LENGTH} characters on one line that the component can take (e.g. openssl rand -base64 24 | tr -d '/+='); nothing was contacted.`,
+  });
+}
+
+function locate(environment: Environment) {
   const origin = originOf(environment);
   const source = origin?.source ?? detachedSource('inventory');
   const base = origin?.path ?? ['environments', environment.name];
   // Names in messages ("app user "moodle"") are looked up in a root shaped like the file.
   const root = { environments: { [environment.name]: environment } };
   const messagePath = (path: Path): Path => ['environments', environment.name, ...path];
+  return { source, base, root, messagePath };
+}
+
+function missingSecrets(environment: Environment, missing: Map<string, SecretReference[]>): DeployError {
+  const { source, base, root, messagePath } = locate(environment);
 
   const problems: InputProblem[] = [];
   for (const [name, references] of missing) {

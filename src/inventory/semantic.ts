@@ -5,7 +5,7 @@
  * the schema, so every field has the type the schema promises.
  */
 import { DEFAULTS, defaultBrickPath, defaultSstUser, type EnvironmentSpec, type HostSpec, type Inventory, type Role } from './schema';
-import { checkAddress, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net';
+import { checkAddress, isLoopback, formatSubnet, parseCidr4, parseIPv4, reservedAddressOf, sameSubnet, subnetsOverlap, type Cidr4 } from './net';
 import { describe, didYouMean, type Path, type PathProblem, type Target } from './paths';
 import { PRESET_DATABASES } from './presets';
 
@@ -50,8 +50,55 @@ const MANAGED_OPTIONS: Record<string, string> = {
 };
 
 const OPTION_NAME = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * The managed option an operator's option name would set, as MariaDB reads it:
+ * "-" and "_" alike, a `loose-` prefix, then one of `skip-`, `enable-`,
+ * `disable-`, `maximum-`, and any unambiguous abbreviation of a name
+ * (`wsrep_cluster_addr`). The later value in the option files wins, so any of
+ * these would override what lms-ha writes.
+ */
+export function managedOptionFor(name: string): { name: string; why: string } | undefined {
+  let bare = name.toLowerCase().replace(/-/g, '_');
+  bare = bare.replace(/^loose_/, '');
+  bare = bare.replace(/^(skip|enable|disable|maximum)_/, '');
+  if (Object.hasOwn(MANAGED_OPTIONS, bare)) return { name: bare, why: MANAGED_OPTIONS[bare]! };
+  // Abbreviations: only the managed names this one is a prefix of (at least 4 characters, as MariaDB's shortest useful ones).
+  if (bare.length >= 4 && !OPTIONS_THAT_ARE_PREFIXES.has(bare)) {
+    const full = Object.keys(MANAGED_OPTIONS).find((managed) => managed.startsWith(bare));
+    if (full !== undefined) return { name: full, why: MANAGED_OPTIONS[full]! };
+  }
+  return undefined;
+}
+
+/** Real MariaDB options whose name happens to begin a managed one; they mean themselves. */
+const OPTIONS_THAT_ARE_PREFIXES = new Set(['innodb', 'wsrep', 'binlog']);
 const GLUSTER_ONLY_KEYS = ['volume', 'brick_path', 'mount_path', 'owner', 'group', 'mode', 'arbiter', 'force_root_brick'] as const;
 const RESERVED_DB_USERS = ['root', 'mysql', 'mariadb.sys'];
+
+/** Directories a volume must not be mounted over (or contain), nor a brick be put in: the OS, the MariaDB datadir, GlusterFS's own state. */
+const PROTECTED_DIRECTORIES = [
+  '/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr',
+  '/var/lib/mysql', '/var/lib/glusterd', '/var/lib/dpkg', '/var/lib/apt', '/var/log', '/tmp',
+];
+/** Never a migration source: the whole root, kernel views, device and runtime trees. */
+const SOURCE_FORBIDDEN = ['/', '/proc', '/sys', '/dev', '/run', '/boot'];
+
+function hasDotSegment(path: string): boolean {
+  return path.split('/').some((segment) => segment === '.' || segment === '..');
+}
+
+function normalizePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+/** Is `child` the directory `parent` or below it (paths already normalized, no dot segments)? */
+function inside(child: string, parent: string): boolean {
+  const c = normalizePath(child);
+  const p = normalizePath(parent);
+  return c === p || p === '/' || c.startsWith(`${p}/`);
+}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
@@ -139,8 +186,23 @@ class EnvironmentChecker {
       }
 
       const address = checkAddress(host.address);
+      const clusterRoles = host.roles.filter((role) => role !== 'bastion');
       if (!address.ok) {
         this.report(['hosts', index, 'address'], 'value', `${this.describe(['hosts', index, 'address'])} ${address.problem}`);
+      } else if (clusterRoles.length > 0 && isLoopback(address)) {
+        this.report(
+          ['hosts', index, 'address'],
+          'value',
+          `${this.describe(['hosts', index, 'address'])} is a loopback address, which every host reads as itself; host "${host.name}" has the ${clusterRoles.join(', ')} role(s), which other hosts must reach: give its network address`,
+        );
+      } else if (host.roles.includes('lb') && this.env.load_balancer && address.kind !== 'ipv4') {
+        this.report(
+          ['hosts', index, 'address'],
+          'value',
+          address.kind === 'dns'
+            ? `${this.describe(['hosts', index, 'address'])} must be an IPv4 address: keepalived's peers and the ProxySQL monitor account are written with the load balancers' addresses, not names`
+            : `${this.describe(['hosts', index, 'address'])} is IPv6 but "load_balancer.vip" is IPv4: keepalived moves the VIP within one address family; give the load balancer its IPv4 address`,
+        );
       } else {
         const owner = firstByAddress.get(address.canonical);
         if (owner !== undefined) {
@@ -265,9 +327,10 @@ class EnvironmentChecker {
         this.report(path, 'key', `option name "${key}" in "database.options" must be lowercase letters, digits, "_" and "-"`);
         continue;
       }
-      const managed = MANAGED_OPTIONS[key.replace(/-/g, '_')];
+      const managed = managedOptionFor(key);
       if (managed !== undefined) {
-        this.report(path, 'key', `"database.options.${key}" ${managed}; remove it from options`);
+        const alias = managed.name === key.replace(/-/g, '_') ? '' : ` (MariaDB reads "${key}" as ${managed.name})`;
+        this.report(path, 'key', `"database.options.${key}"${alias} ${managed.why}; remove it from options`);
         continue;
       }
       if (typeof value === 'string' && /[\r\n]/.test(value)) {
@@ -291,6 +354,7 @@ class EnvironmentChecker {
 
     const vip = parseCidr4(lb.vip);
     if (vip) this.checkVip(vip, lbHosts);
+    if (lb.proxysql?.package !== undefined) this.checkUrlCredentials(['load_balancer', 'proxysql', 'package', 'url'], lb.proxysql.package.url);
 
     const other = lb.kind === 'haproxy' ? 'proxysql' : 'haproxy';
     if (lb[other] !== undefined) {
@@ -434,6 +498,40 @@ class EnvironmentChecker {
       this.report(['storage'], 'key', '"storage" of kind s3 needs an "s3" section with bucket, access_key_id and secret_access_key');
     }
     if (storage.kind === 'glusterfs') this.checkGlusterfs();
+    if (storage.kind === 's3' && storage.s3 !== undefined) this.checkS3(storage.s3);
+  }
+
+  /** What S3 itself (and rclone's endpoint setting) would refuse after connecting. */
+  private checkS3(s3: NonNullable<NonNullable<EnvironmentSpec['storage']>['s3']>): void {
+    const bucket = s3.bucket;
+    const bucketPath: Path = ['storage', 's3', 'bucket'];
+    if (/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(bucket)) {
+      this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} is shaped like an IP address, which S3 refuses as a bucket name`);
+    } else if (/\.\.|\.-|-\./.test(bucket)) {
+      this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} has "..", ".-" or "-." which S3 refuses in a bucket name`);
+    } else if (bucket.startsWith('xn--') || bucket.endsWith('-s3alias') || bucket.endsWith('--ol-s3')) {
+      this.report(bucketPath, 'value', `"storage.s3.bucket" ${bucket} uses a prefix or suffix S3 reserves (xn--, -s3alias, --ol-s3)`);
+    }
+    if (s3.endpoint !== undefined) {
+      const endpointPath: Path = ['storage', 's3', 'endpoint'];
+      if (!this.checkUrlCredentials(endpointPath, s3.endpoint) && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/.test(s3.endpoint)) {
+        this.report(endpointPath, 'value', '"storage.s3.endpoint" must be http(s)://host[:port] without a path; the bucket is "storage.s3.bucket"');
+      }
+    }
+  }
+
+  /**
+   * `https://user:pass@host` is a secret written inline. Refused without
+   * repeating the URL. Returns true when it reported a problem.
+   */
+  private checkUrlCredentials(path: Path, url: string): boolean {
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return false;
+    this.report(
+      path,
+      'value',
+      `"${path.join('.')}" has a user name or password in the URL (value not shown): that is a secret written inline in the inventory; remove the "user:password@" part and remove the credential from the file's history`,
+    );
+    return true;
   }
 
   /**
@@ -471,16 +569,50 @@ class EnvironmentChecker {
       this.report(['storage'], 'key', `GlusterFS needs at least 3 hosts with the storage role (or 2 plus "storage.arbiter"); ${found}`);
     }
 
+    if (storage.brick_path !== undefined) this.checkPath(['storage', 'brick_path'], storage.brick_path, 'place');
+    if (storage.mount_path !== undefined) this.checkPath(['storage', 'mount_path'], storage.mount_path, 'mount');
+
     const brick = storage.brick_path ?? (storage.volume === undefined ? undefined : defaultBrickPath(storage.volume));
     const mount = storage.mount_path;
     if (brick === undefined || mount === undefined) return;
-    const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
+    if (hasDotSegment(brick) || hasDotSegment(mount)) return;
     if (inside(brick, mount)) {
       const path: Path = storage.brick_path === undefined ? ['storage', 'mount_path'] : ['storage', 'brick_path'];
       this.report(path, 'value', `the brick ${brick} is inside the mounted volume ${mount}; keep the brick (GlusterFS's own copy) outside "storage.mount_path"`);
     } else if (inside(mount, brick)) {
       this.report(['storage', 'mount_path'], 'value', `"storage.mount_path" ${mount} is inside the brick ${brick}; mount the volume outside the brick directory`);
     }
+  }
+
+  /**
+   * Paths are compared as strings elsewhere, so "." and ".." segments (which
+   * would defeat the brick-inside-mount check) are refused, as are system
+   * directories: a volume mounted over /etc or the MariaDB datadir (the db
+   * hosts are also web hosts in the Moodle layout) would hide them on every
+   * node. Returns true when the path is acceptable.
+   */
+  private checkPath(path: Path, value: string, use: 'mount' | 'place' | 'source'): boolean {
+    const field = `"${path.join('.')}"`;
+    if (hasDotSegment(value) || value.includes('//')) {
+      this.report(path, 'value', `${field} must be a plain absolute path without ".", ".." or empty segments, got ${JSON.stringify(value)}`);
+      return false;
+    }
+    const normal = normalizePath(value);
+    if (use === 'source') {
+      const system = SOURCE_FORBIDDEN.find((dir) => normal === dir || (dir !== '/' && inside(normal, dir)));
+      if (system !== undefined) {
+        this.report(path, 'value', `${field} ${normal} is ${normal === '/' ? 'the whole root filesystem' : `a kernel or system directory (${system})`}; name the directory that holds the platform's files`);
+        return false;
+      }
+      return true;
+    }
+    const clash = PROTECTED_DIRECTORIES.find((dir) => inside(normal, dir) || inside(dir, normal));
+    if (clash !== undefined) {
+      const what = use === 'mount' ? 'mounting the volume there would hide' : 'a brick there would write into';
+      this.report(path, 'value', `${field} ${normal} is or contains a system directory (${clash}); ${what} it on every host; use a directory of its own such as /srv/...`);
+      return false;
+    }
+    return true;
   }
 
   private declaredDatabases(): string[] {
@@ -542,6 +674,14 @@ class EnvironmentChecker {
     if (!migrate) return;
     if (migrate.files) {
       this.checkHostReference(['migrate', 'files', 'source_host'], migrate.files.source_host);
+      const source = migrate.files.source_path;
+      const sourcePath: Path = ['migrate', 'files', 'source_path'];
+      if (this.checkPath(sourcePath, source, 'source')) {
+        const mount = this.env.storage?.kind === 'glusterfs' ? this.env.storage.mount_path : undefined;
+        if (mount !== undefined && !hasDotSegment(mount) && (inside(source, mount) || inside(mount, source))) {
+          this.report(sourcePath, 'value', `"migrate.files.source_path" ${source} overlaps the volume's own mount ${mount}: the files would be copied into themselves; name the old directory`);
+        }
+      }
       const kind = this.env.storage?.kind ?? 'none';
       if (kind === 'none') {
         this.report(['migrate', 'files'], 'key', '"migrate.files" needs a "storage" section of kind glusterfs or s3 to copy the files into');

@@ -188,7 +188,8 @@ function visitObject(schema: SchemaNode, value: Record<string, unknown>, path: P
 
   for (const [key, child] of Object.entries(value)) {
     const childPath = [...path, key];
-    const property = properties[key];
+    // Own keys only: a key named constructor, toString or __proto__ must not find Object.prototype's.
+    const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
     if (property !== undefined) {
       visit(property, child, childPath, walk, sensitive);
       continue;
@@ -217,7 +218,7 @@ function visitObject(schema: SchemaNode, value: Record<string, unknown>, path: P
   }
 
   for (const key of schema.required ?? []) {
-    if (!(key in value)) {
+    if (!Object.hasOwn(value, key)) {
       walk.problems.push({ path, target: 'key', message: `missing required key "${key}" ${describeContainer(path, walk.root)}` });
     }
   }

@@ -70,7 +70,9 @@ export function buildResult(report: RunReport, redactor: Redactor, maxBytes = RE
     ...(report.drills ? { drills: report.drills.map((d) => ({ ...d })) } : {}),
   };
   const redacted = redactor.redactDeep(result);
-  return fit(redacted, maxBytes);
+  // Fixed words lms-ha chose itself are never secrets: a secret equal to one must not blank it out.
+  const fixed = { version: result.version, command: result.command, mode: result.mode, status: result.status, changed: result.changed, planHash: result.planHash, failureReason: result.failureReason };
+  return fit({ ...redacted, ...fixed }, maxBytes);
 }
 
 /** Halves the change and step lists until the JSON fits; says how many were dropped. */
@@ -111,8 +113,8 @@ export function buildOutputs(report: RunReport, redactor: Redactor, maxResultByt
   const result = buildResult(report, redactor, maxResultBytes);
   return {
     result: JSON.stringify(result),
-    changed: result.changed ? 'true' : 'false',
+    changed: runChanged(report) ? 'true' : 'false',
     'plan-hash': report.planHash ?? '',
-    'failure-reason': result.failureReason ?? '',
+    'failure-reason': failureReason(report) || '',
   };
 }

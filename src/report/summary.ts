@@ -7,7 +7,7 @@
 import { renderPlanMarkdown } from '../engine/plan.js';
 import type { Redactor } from '../engine/redact.js';
 import { formatAnnotation, planAnnotations } from './annotations.js';
-import { cell, code, fence, table, truncateMarkdown } from './markdown.js';
+import { cell as escapeCell, code, fence, table, truncateMarkdown } from './markdown.js';
 import {
   failureReason,
   hostRows,
@@ -31,6 +31,8 @@ export interface SummaryOptions {
 
 export function buildJobSummary(report: RunReport, options: SummaryOptions): string {
   const { redactor } = options;
+  // Redact first, then escape: escaping first would turn a secret with "|" into "\|" that no longer matches.
+  const cell = (value: string | number | undefined | null): string => escapeCell(value === undefined || value === null ? value : redactor.redact(String(value)));
   const status = runStatus(report);
   const out: string[] = [];
 

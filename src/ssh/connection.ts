@@ -185,8 +185,22 @@ function parseClientKey(privateKey: Buffer, passphrase?: string): ClientKey {
         'and its passphrase if it has one.',
     });
   }
+  if (!key.isPrivateKey()) {
+    throw new DeployError('invalid-input', 'the SSH private key given is a PUBLIC key (nothing was contacted)', {
+      hint: 'Pass the private key (the file without .pub, starting with -----BEGIN OPENSSH PRIVATE KEY-----); its public half belongs in the hosts\' authorized_keys.',
+    });
+  }
   const blob = key.getPublicSSH();
   return { type: key.type, fingerprint: fingerprintSha256(blob) };
+}
+
+/**
+ * Reads the client key once before any connection, so an unreadable key, a
+ * wrong passphrase or a public key given as the private one is one
+ * `invalid-input` for the run, not an `ssh-failed` per host.
+ */
+export function checkClientKey(privateKey: Buffer, passphrase?: string): void {
+  describeClientKey(privateKey, passphrase);
 }
 
 function connectOnce(
@@ -200,7 +214,7 @@ function connectOnce(
   const policy = { knownHosts: options.knownHosts, insecureSkipHostKeyCheck: options.insecure };
   const target = { name: options.name, address: options.address, port: options.port, via: via?.name };
   const { hostVerifier, decision } = createHostVerifier(target, policy);
-  const serverHostKey = options.insecure ? undefined : preferredHostKeyAlgorithms(target, policy);
+  const serverHostKey = preferredHostKeyAlgorithms(target, policy);
 
   return new Promise((resolve, reject) => {
     let settled = false;

@@ -52,8 +52,8 @@ const ALGORITHMS_FOR_TYPE: Record<string, string[]> = {
   'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
   'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
   'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-  'ssh-dss': ['ssh-dss'],
+  // SHA-2 signatures only: the SHA-1 "ssh-rsa" signature algorithm is refused.
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
 };
 
 /** ssh2's default order (ed25519 first), which we fall back to after the pinned types. */
@@ -64,7 +64,6 @@ const DEFAULT_ORDER = [
   'ecdsa-sha2-nistp521',
   'rsa-sha2-512',
   'rsa-sha2-256',
-  'ssh-rsa',
 ];
 
 /**
@@ -76,9 +75,10 @@ const DEFAULT_ORDER = [
  * enough for us to say which key it has instead of a bare "no matching host
  * key format". Undefined (ssh2's default) when nothing is pinned.
  */
-export function preferredHostKeyAlgorithms(target: HostKeyTarget, policy: HostKeyPolicy): string[] | undefined {
+export function preferredHostKeyAlgorithms(target: HostKeyTarget, policy: HostKeyPolicy): string[] {
   const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
-  if (known.size === 0) return undefined;
+  // Nothing pinned: still never offer ssh-dss or SHA-1 ssh-rsa.
+  if (known.size === 0) return [...DEFAULT_ORDER];
   const preferred: string[] = [];
   for (const type of known.keys()) {
     for (const algo of ALGORITHMS_FOR_TYPE[type] ?? []) if (!preferred.includes(algo)) preferred.push(algo);

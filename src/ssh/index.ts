@@ -21,6 +21,7 @@ export {
 export { shellQuote, shellJoin, wrapCommand } from './quote.js';
 export {
   connectHost,
+  checkClientKey,
   SshHost,
   DEFAULT_RETRY,
   DEFAULT_CONNECT_TIMEOUT_MS,

@@ -14,15 +14,21 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
 
-/** Key types ssh2 can verify as host keys (and that we therefore accept in the file). */
+/**
+ * Key types accepted as pinned host keys. `ssh-dss` (DSA, 1024-bit, removed
+ * from OpenSSH) is refused; `ssh-rsa` keys are accepted only with the SHA-2
+ * signature algorithms (rsa-sha2-256/512), never the SHA-1 `ssh-rsa` one.
+ */
 export const HOST_KEY_TYPES = [
   'ssh-ed25519',
   'ecdsa-sha2-nistp256',
   'ecdsa-sha2-nistp384',
   'ecdsa-sha2-nistp521',
   'ssh-rsa',
-  'ssh-dss',
 ] as const;
+
+/** Longest host field read: a pattern is matched in O(pattern × name), so its length is what bounds a lookup. */
+const MAX_HOST_FIELD = 4096;
 
 export type HostMatcher =
   | { kind: 'hashed'; salt: Buffer; hash: Buffer }
@@ -81,8 +87,16 @@ export function parseKnownHosts(text: string): KnownHostsDb {
     }
     const [hostField, type, b64] = fields as [string, string, string];
 
+    if (type === 'ssh-dss') {
+      db.notes.push(`line ${lineNo}: ssh-dss (DSA) host keys are refused: DSA is broken and removed from OpenSSH; pin the host's ed25519 or ecdsa key instead; line ignored`);
+      return;
+    }
     if (!(HOST_KEY_TYPES as readonly string[]).includes(type)) {
       db.notes.push(`line ${lineNo}: key type ${type} is not supported; line ignored`);
+      return;
+    }
+    if (hostField.length > MAX_HOST_FIELD) {
+      db.notes.push(`line ${lineNo}: the host field is longer than ${MAX_HOST_FIELD} characters; line ignored`);
       return;
     }
     const blob = decodeBase64Strict(b64);
@@ -111,20 +125,29 @@ export function parseKnownHosts(text: string): KnownHostsDb {
     }
     db.entries.push({ marker, hosts, type, blob, line: lineNo });
   });
+  // A host whose only pinned key is revoked is unpinned: say so, or the operator only sees "not in known_hosts".
+  for (const entry of db.entries) {
+    if (entry.marker !== 'revoked' && isRevoked(db, entry.blob)) {
+      db.notes.push(`line ${entry.line}: this ${entry.type} key is also marked @revoked, so it pins nothing`);
+    }
+  }
   return db;
 }
 
 /**
  * The keys pinned for host:port, by key type. Revoked keys are left out
  * (see `isRevoked`). Port 22 is looked up as plain `host` like OpenSSH does;
- * `[host]:22` is accepted too since it can only mean the same thing.
+ * `[host]:22` is accepted too since it can only mean the same thing, but a
+ * negated pattern for either name unpins the line for both (`*,!db1` must not
+ * pin db1 through its `[db1]:22` spelling).
  */
 export function lookupHostKeys(db: KnownHostsDb, host: string, port: number): Map<string, KnownHostKey[]> {
   const names = hostLookupNames(host, port);
   const byType = new Map<string, KnownHostKey[]>();
   for (const entry of db.entries) {
     if (entry.marker === 'revoked') continue;
-    if (!names.some((n) => hostMatches(entry.hosts, n))) continue;
+    const verdicts = names.map((n) => hostMatch(entry.hosts, n));
+    if (verdicts.includes('negated') || !verdicts.includes('matched')) continue;
     if (isRevoked(db, entry.blob)) continue;
     const list = byType.get(entry.type) ?? [];
     list.push({ type: entry.type, blob: entry.blob, line: entry.line });
@@ -194,26 +217,48 @@ function parseHostField(field: string): HostMatcher | undefined {
   return { kind: 'patterns', patterns };
 }
 
-function hostMatches(matcher: HostMatcher, name: string): boolean {
+function hostMatch(matcher: HostMatcher, name: string): 'matched' | 'negated' | 'none' {
   if (matcher.kind === 'hashed') {
     const digest = createHmac('sha1', matcher.salt).update(name).digest();
-    return sameKey(digest, matcher.hash);
+    return sameKey(digest, matcher.hash) ? 'matched' : 'none';
   }
   // OpenSSH: a matching negated pattern vetoes the line even if another pattern matches.
   let matched = false;
   for (const { negated, pattern } of matcher.patterns) {
     if (globMatch(pattern.toLowerCase(), name)) {
-      if (negated) return false;
+      if (negated) return 'negated';
       matched = true;
     }
   }
-  return matched;
+  return matched ? 'matched' : 'none';
 }
 
-function globMatch(pattern: string, name: string): boolean {
-  if (!/[*?]/.test(pattern)) return pattern === name;
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
+/**
+ * `*` and `?` glob, greedy with one backtrack point: O(pattern × name) at
+ * worst, where a regular expression (or OpenSSH's recursive matcher) is
+ * exponential in the number of `*` (a pattern of 30 stars took minutes).
+ */
+export function globMatch(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = n;
+    } else if (star !== -1) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /** Node's base64 decoder skips garbage silently; a pinned key must be exactly what was written. */

@@ -28,14 +28,16 @@ SSH_CONFIG="$RUN_DIR/ssh_config"
 PWUSER_PASSWORD_FILE="$RUN_DIR/pwuser.password"
 
 SUITE=bookworm
-MIRROR=http://deb.debian.org/debian
+# The Debian mirror is the machine's own (read from its apt sources by
+# find_mirrors); the lab names none itself.
+MIRROR=""
 BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,procps,ca-certificates,sudo,python3,iputils-ping,less
 PAYLOAD_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client rsync socat haproxy keepalived glusterfs-server glusterfs-client nftables curl netcat-openbsd psmisc systemd-timesyncd rclone"
 # A second, newer MariaDB from Debian's security suite sits next to the
 # bookworm one in the lab repository, so deploy-db's version pin and its
 # rolling upgrade run for real (test/e2e/deploy-db-upgrade.test.ts). Unpinned
 # installs get the newer one, as on a host with both suites in its sources.
-UPGRADE_SOURCE="deb http://deb.debian.org/debian-security bookworm-security main"
+UPGRADE_SOURCE=""   # "deb <the machine's security mirror> bookworm-security main", set by find_mirrors
 UPGRADE_PACKAGES="mariadb-server galera-4 mariadb-backup mariadb-client"
 
 RUNNER_NS=lab-runner
@@ -263,6 +265,52 @@ teardown() {
 }
 
 # ---------------------------------------------------------------- images (cached)
+
+# The first URI the machine's apt sources give for a suite: the deb822 stanzas
+# of /etc/apt/sources.list.d/*.sources (Types: deb, Suites: listing it, not
+# Enabled: no), then the one-line `deb` entries of /etc/apt/sources.list.
+apt_source_uri() {
+  local suite="$1" f uri=""
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri="$(awk -v want="$suite" '
+      function flush() {
+        if (deb && has && enabled && uris != "") { split(uris, u, " "); print u[1]; found = 1; exit }
+        deb = 0; has = 0; enabled = 1; uris = ""
+      }
+      BEGIN { enabled = 1 }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == want) has = 1 }
+      tolower($1) == "enabled:" { enabled = (tolower($2) != "no") }
+      tolower($1) == "uris:" { $1 = ""; uris = $0 }
+      END { if (!found) flush() }' "$f")"
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  if [ -f /etc/apt/sources.list ]; then
+    uri="$(awk -v want="$suite" '
+      $1 == "deb" {
+        i = 2
+        if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == want) { print $i; exit }
+      }' /etc/apt/sources.list)"
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  fi
+  return 1
+}
+
+# Sets MIRROR and UPGRADE_SOURCE from the machine's apt sources (only `up`
+# downloads anything, so only `up` needs them).
+find_mirrors() {
+  MIRROR="$(apt_source_uri "$SUITE")" ||
+    die "no apt source for $SUITE in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list: add the machine's Debian mirror there"
+  local security
+  security="$(apt_source_uri "$SUITE-security")" ||
+    die "no apt source for $SUITE-security in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list: add the machine's Debian security mirror there"
+  MIRROR="${MIRROR%/}"
+  UPGRADE_SOURCE="deb ${security%/} $SUITE-security main"
+}
 
 hash_of() { sha256sum | cut -c1-16; }
 
@@ -729,6 +777,7 @@ cmd_up() {
   teardown async
   mkdir -p "$CACHE_DIR" "$HOSTS_DIR" "$RUN_DIR" "$LOG_DIR"
   remove_crashed_builds
+  find_mirrors
   ensure_debootstrap;             local raw="$DEBOOTSTRAP_DIR_RESULT"
   ensure_base_image "$raw";       local base="$BASE_DIR_RESULT"
   ensure_apt_repo "$raw";         local repo="$APT_REPO_RESULT"

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,21 +10,18 @@ function listFiles(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => !f.endsWith('/')).sort();
 }
 
+// That dist/ matches a fresh build is checked by scripts/check-dist.mjs, a step
+// of the test command: a full rebuild is too slow for a unit test on a busy machine.
 describe('dist/', () => {
-  it('matches a fresh build of the sources (rebuild with `npm run build` and commit dist/)', () => {
-    const fresh = mkdtempSync(join(tmpdir(), 'lms-ha-dist-'));
-    execFileSync(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--out', fresh], { cwd: root, stdio: 'pipe' });
-    const committed = join(root, 'dist');
-    expect(listFiles(committed)).toEqual(listFiles(fresh));
-    for (const file of listFiles(fresh)) {
-      const same = readFileSync(join(fresh, file)).equals(readFileSync(join(committed, file)));
-      expect(same, `dist/${file} differs from a fresh build`).toBe(true);
-    }
-  }, 120_000);
-
   it('ships no native addon and the bundled dependencies\' licenses', () => {
     const files = listFiles(join(root, 'dist'));
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);
+    // The same bundle whether or not ssh2's addon was compiled on this machine:
+    // a built one would be an asset reference, a missing one ncc's not-found stub.
+    const code = readFileSync(join(root, 'dist', 'index.js'), 'utf8');
+    expect(code).not.toMatch(/__nccwpck_require__\.ab \+ "[^"]*\.node"/);
+    expect(code).not.toContain('eval("require")');
+    expect(code).toContain('require("./crypto/build/Release/sshcrypto.node")');
     const licenses = readFileSync(join(root, 'dist', 'licenses.txt'), 'utf8');
     expect(licenses).toContain('ssh2');
     expect(licenses).toContain('yaml');

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import ssh2 from 'ssh2';
 import { Redactor } from '../../src/engine/redact.js';
 import { MemoryLogger } from '../../src/report/log.js';
+import { COMMANDS } from '../../src/commands/registry.js';
 import { parseRequest } from '../../src/request.js';
 import { executeRun } from '../../src/run.js';
 import { HostPool } from '../../src/ssh/pool.js';
@@ -25,6 +27,9 @@ environments:
       cluster_name: prod
 `;
 
+/** A throwaway key generated for the test: the run reads it before anything else. */
+const FAKE_PRIVATE_KEY = ssh2.utils.generateKeyPairSync('ed25519').private;
+
 const KNOWN_HOSTS = ['192.0.2.11', '192.0.2.12', '192.0.2.13']
   .map((a) => `${a} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl`)
   .join('\n');
@@ -35,7 +40,7 @@ function request(overrides: { env?: Record<string, string>; knownHosts?: string 
     mode: 'plan',
     inventoryPath: 'ha.yml',
     environment: 'prod',
-    privateKey: Buffer.from('not a real key'),
+    privateKey: Buffer.from(FAKE_PRIVATE_KEY),
     knownHosts: overrides.knownHosts ?? KNOWN_HOSTS,
     insecureSkipHostKeyCheck: false,
     parallelism: '4',
@@ -45,7 +50,7 @@ function request(overrides: { env?: Record<string, string>; knownHosts?: string 
     repository: 'test/test',
     env: overrides.env ?? { APP_DB_PASSWORD: 'canary-secret-1' },
     fieldName: (f) => f,
-  });
+  }, COMMANDS);
 }
 
 async function run(inventory: string, overrides: Parameters<typeof request>[0] = {}) {

@@ -8,10 +8,10 @@
  * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
  * orchestration with their own waits, not generic resources.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { createPlan, secretFingerprint, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { Logger } from '../../report/log.js';
@@ -62,6 +62,7 @@ import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
 import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
+import type { CommandDescriptor } from '../command.js';
 import {
   assertClusterFormed,
   installGaleraPackages,
@@ -634,7 +635,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
           name: 'wsrep_sst_auth',
           action: 'set',
           detail: 'SST credentials changed',
-          fingerprint: createHmac('sha256', createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest()).update(digest).digest('hex'),
+          fingerprint: secretFingerprint(context.request.planHashKey, [digest]),
           apply: async (ctx) => {
             const value = `${sstUser}:${context.secrets.valueOf(sstPasswordRef!)}`;
             await runSqlScript(ctx.host, toStdinSql([{ parts: ['SET GLOBAL wsrep_sst_auth = ', { secret: 'sst' }] }], { sst: value }), 'set the SST credentials');
@@ -689,7 +690,6 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
   }
 
   // SQL changes run on the writer; accounts and databases replicate.
-  const fingerprintKey = createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
   // The writer, unless it is itself about to join an existing cluster.
   const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0]! : writer;
   const pushSql = (list: GaleraSqlChange[]): void => {
@@ -700,9 +700,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       const fingerprint =
         secretNames.length === 0
           ? undefined
-          : createHmac('sha256', fingerprintKey)
-              .update(secretNames.map((s) => secrets[s] ?? '').join('\0'))
-              .digest('hex');
+          : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
       const statements = c.statements;
       changes.push({
         kind: 'sql',
@@ -888,7 +886,7 @@ function removalChanges(model: GaleraModel, remaining: string[], removal: Remova
   });
 }
 
-export const deployDb: CommandRunner = async (context) => {
+const deployDb: CommandRunner = async (context) => {
   const model = galeraModelFor(context.environment);
   const desired = desiredAccounts(context.environment, model);
   return planOrApplyReviewed(context, {
@@ -898,4 +896,33 @@ export const deployDb: CommandRunner = async (context) => {
     gather: () => gather(context, model, desired),
     plan: (g) => computePlan(context, model, desired, g),
   });
+};
+
+export const deployDbCommand: CommandDescriptor = {
+  name: 'deploy-db',
+  summary: 'MariaDB Galera: packages, config, safe bootstrap and joins, rolling restarts, app databases and users',
+  options: [
+    {
+      name: FORCE_REMOVE_OPTION,
+      kind: 'boolean',
+      description: 'remove the nodes in database.remove_nodes even below 3 votes, without a majority, or several in one run',
+    },
+    {
+      name: 'join',
+      kind: 'choice',
+      values: ['one-at-a-time', 'parallel'],
+      description: 'how the nodes of a new cluster join the first: one-at-a-time (default) or parallel',
+    },
+    {
+      name: 'mariadb-version',
+      kind: 'text',
+      pattern: /^([0-9]+:)?[0-9][0-9A-Za-z.+~-]*$/,
+      expects: 'a Debian package version, e.g. 1:10.11.6-0+deb12u1',
+      description: 'the MariaDB package version to pin when the inventory has no database.package_version',
+    },
+  ],
+  needs: { roles: ['db'], sections: ['database'] },
+  toleratesUnreachable: (request, environment, outcome) =>
+    deployDbToleratesPreflight(request, environment, outcome) && 'they are listed in database.remove_nodes',
+  run: deployDb,
 };

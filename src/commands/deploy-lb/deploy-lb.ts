@@ -16,14 +16,14 @@
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as tc from '@actions/tool-cache';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
-import { createPlan, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
+import { createPlan, secretFingerprint, type HostFacts as PlanHostFacts, type Plan } from '../../engine/plan.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
 import type { HaproxyLoadBalancer, LoadBalancer, ProxysqlLoadBalancer } from '../../inventory/environment.js';
 import type { Logger } from '../../report/log.js';
@@ -82,6 +82,7 @@ import { clientOptionFile, withCredentialsFile } from '../../facts/health.js';
 import { gatherHostState, type HostState, type HostStateQuery } from '../../facts/host-state.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
+import type { CommandDescriptor } from '../command.js';
 
 // ---------------------------------------------------------------------------
 // Names shared with verify-ha and the e2e tests
@@ -515,16 +516,13 @@ export const fetchPinnedPackage: PackageFetcher = async (pkg, logger) => {
 export interface ComputeOptions {
   /** How the pinned ProxySQL package is fetched on the runner (tests inject a fake). */
   fetchPackage?: PackageFetcher;
-  /** Key for digests of secret desired state (from the SSH private key; the same at plan and apply). */
-  fingerprintKey?: Buffer;
 }
 
 export function computeLbPlan(context: CommandContext, desired: LbDesired, g: LbGathered, options: ComputeOptions = {}): Plan {
   const { lb, lbHosts, dbHosts } = desired;
   const changes: PlannedChange[] = [];
   const warnings = [...desired.warnings];
-  const fingerprintKey = options.fingerprintKey ?? createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-  const fingerprint = (value: string) => createHmac('sha256', fingerprintKey).update(value).digest('hex');
+  const fingerprint = (value: string) => secretFingerprint(context.request.planHashKey, [value]);
   const sqlHost = dbHosts[0]!.name;
 
   if (g.account === null) {
@@ -889,20 +887,25 @@ export function createDeployLb(options: ComputeOptions = {}): CommandRunner {
   return async (context) => {
     const desired = desiredLbState(context);
     const hosts = [...desired.dbHosts, ...desired.lbHosts];
-    const key = createHash('sha256').update(context.request.privateKey ?? 'lms-ha').digest();
-    const compute = { ...options, fingerprintKey: options.fingerprintKey ?? key };
-    // Published hash, keyed so it cannot be used to test guesses of a secret.
-    const hashOptions = { sensitiveKey: key };
+    const compute = { ...options };
 
     return planOrApplyReviewed(context, {
       command: 'deploy-lb',
       lockHosts: hosts,
       gather: () => gatherLbFacts(context, desired),
       plan: (g) => computeLbPlan(context, desired, g, compute),
-      hashOptions,
     });
   };
 }
 
 /** deploy-lb as run by executeRun (not registered in COMMAND_RUNNERS until verified against the lab). */
 export const deployLb: CommandRunner = createDeployLb();
+
+export const deployLbCommand: CommandDescriptor = {
+  name: 'deploy-lb',
+  summary: 'HAProxy or ProxySQL behind a Keepalived VIP, with clustercheck on the db nodes',
+  options: [],
+  // The load balancers route to the Galera nodes, so they need both.
+  needs: { roles: ['lb', 'db'], sections: ['load_balancer', 'database'] },
+  run: deployLb,
+};

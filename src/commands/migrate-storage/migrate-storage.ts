@@ -21,6 +21,7 @@ import { glusterClientPart, glusterVolumePart } from './gluster.js';
 import { s3MigrationPart } from './s3.js';
 import type { MigrationPart } from './part.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
+import type { CommandDescriptor } from '../command.js';
 
 /** The parts the inventory asks for, in apply order. */
 export function migrationParts(context: CommandContext): MigrationPart[] {
@@ -56,7 +57,7 @@ interface Gathered {
   results: unknown[];
 }
 
-export const migrateStorage: CommandRunner = async (context) => {
+const migrateStorage: CommandRunner = async (context) => {
   const parts = migrationParts(context);
   if (parts.length === 0) {
     throw new DeployError('invalid-inventory', `migrate-storage has nothing to do in environment ${context.environment.name}`, {
@@ -86,4 +87,28 @@ export const migrateStorage: CommandRunner = async (context) => {
       return createPlan({ command: 'migrate-storage', environment: context.environment.name, changes, warnings, hosts: mergeHostFacts(hosts, rows) });
     },
   });
+};
+
+export const migrateStorageCommand: CommandDescriptor = {
+  name: 'migrate-storage',
+  summary: 'GlusterFS (or S3) for the platform\'s files; moves a single-server file tree and database onto the HA tier',
+  options: [],
+  needs: {
+    roles: [],
+    sections: [],
+    rolesFrom: (environment) => [
+      ...(environment.storage?.kind === 'glusterfs' ? (['storage'] as const) : []),
+      ...(environment.migrate?.database ? (['db'] as const) : []),
+    ],
+    // A database-only migration (the files stay where they are for now) needs no storage tier.
+    gaps: (environment, name) => {
+      if (environment.migrate?.database !== undefined) return [];
+      if (environment.storage === undefined) return [{ path: [], message: `migrate-storage needs a "storage" section (or migrate.database) in environment "${name}"` }];
+      if (environment.storage.kind === 'none') {
+        return [{ path: ['storage'], message: `migrate-storage needs "storage" of kind glusterfs or s3 (or migrate.database) in environment "${name}"; this one is none` }];
+      }
+      return [];
+    },
+  },
+  run: migrateStorage,
 };

@@ -6,6 +6,7 @@ import type { HostRow } from '../../report/run-report.js';
 import type { HostResult } from '../../ssh/pool.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandRunner, PreflightOutcome } from '../context.js';
+import type { CommandDescriptor } from '../command.js';
 
 export type { PreflightOutcome } from '../context.js';
 import { evaluatePreflight } from './checks.js';
@@ -81,6 +82,14 @@ function preflightError(failures: { host: Host; error: DeployError }[], checks: 
 }
 
 /** `preflight` as a command: the checks are the whole result. */
-export const preflight: CommandRunner = async (context) => ({
+const preflight: CommandRunner = async (context) => ({
   checks: context.preflightChecks,
 });
+
+export const preflightCommand: CommandDescriptor = {
+  name: 'preflight',
+  summary: 'every host reachable with a pinned key, root via sudo -n, supported OS, free disk, clock skew',
+  options: [],
+  needs: { roles: [], sections: [] },
+  run: preflight,
+};

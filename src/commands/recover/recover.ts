@@ -22,6 +22,7 @@ import { hostsWithRole, type Host } from '../../inventory/index.js';
 import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
 import type { RemoteHost } from '../../ssh/types.js';
+import type { CommandDescriptor } from '../command.js';
 import {
   decideRecovery,
   GRASTATE_PATH,
@@ -307,7 +308,7 @@ function decisionMarkdown(decision: RecoveryDecision): string {
   return `${head}\n\n${decision.table}${steps}\n`;
 }
 
-export const recover: CommandRunner = async (context) => {
+const recover: CommandRunner = async (context) => {
   const dbHosts = hostsWithRole(context.environment, 'db');
   const override = context.request.options[BOOTSTRAP_OVERRIDE_OPTION]?.trim() || undefined;
   if (override !== undefined && !dbHosts.some((h) => h.name === override)) {
@@ -341,4 +342,22 @@ export const recover: CommandRunner = async (context) => {
       ...(last ? { sections: [{ title: 'Recovery decision', markdown: decisionMarkdown(last) }] } : {}),
     };
   }
+};
+
+export const recoverCommand: CommandDescriptor = {
+  name: 'recover',
+  summary: 'full-outage recovery: the node with the highest seqno bootstrapped, the others joined one at a time',
+  options: [
+    {
+      name: BOOTSTRAP_OVERRIDE_OPTION,
+      kind: 'text',
+      pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+      expects: 'the name of a db host of the inventory',
+      description: 'bootstrap this db host whatever the seqnos say (logged as an override; the only way past an unreachable db host)',
+    },
+  ],
+  needs: { roles: ['db'], sections: ['database'] },
+  toleratesUnreachable: (request, _environment, outcome) =>
+    recoverToleratesPreflight(request, outcome) && 'the bootstrap-node override is given',
+  run: recover,
 };

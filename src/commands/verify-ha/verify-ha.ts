@@ -30,7 +30,8 @@ import { hostsWithRole, type Environment, type Host } from '../../inventory/inde
 import { glusterModelOf } from '../../components/glusterfs/inventory.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandContext, CommandRunner } from '../context.js';
-import { parseDrillRequest, runDrills, type DrillView } from './drills.js';
+import { DRILLS, parseDrillRequest, runDrills, type DrillView } from './drills.js';
+import type { CommandDescriptor } from '../command.js';
 import {
   causalityScript,
   clientOptionFile,
@@ -352,3 +353,35 @@ async function runCausality(
     return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: { unreachable: toDeployError(e).message } };
   }
 }
+
+export const verifyHaCommand: CommandDescriptor = {
+  name: 'verify-ha',
+  summary: 'every health signal of every layer; with mode apply, optional failover drills',
+  options: [
+    {
+      name: 'drills',
+      kind: 'list',
+      values: DRILLS,
+      description: 'failover drills to run with mode apply, e.g. drills=proxy-stop,db-kill',
+    },
+    {
+      name: 'allow-protected',
+      kind: 'boolean',
+      description: 'allow the drills on an environment marked protected',
+    },
+  ],
+  needs: {
+    roles: [],
+    sections: [],
+    rolesFrom: (environment) => [
+      ...(environment.database ? (['db'] as const) : []),
+      ...(environment.load_balancer ? (['lb'] as const) : []),
+      ...(environment.storage?.kind === 'glusterfs' ? (['storage'] as const) : []),
+    ],
+    gaps: (environment, name) =>
+      !environment.database && !environment.load_balancer && (environment.storage?.kind ?? 'none') === 'none'
+        ? [{ path: [], message: `verify-ha has nothing to verify in environment "${name}": it has no database, load_balancer or storage section` }]
+        : [],
+  },
+  run: verifyHa,
+};

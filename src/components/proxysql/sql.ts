@@ -13,6 +13,7 @@
  * rules, and the admin credentials and interface last, so that any earlier
  * failure leaves the old admin login working for the retry.
  */
+import { quoteString, SCRIPT_PREAMBLE } from '../galera/sql.js';
 import { DeployError } from '../../errors.js';
 import { type GlobalVariableRow, type ProxysqlDesiredState, type ProxysqlModel, desiredProxysqlState } from './model.js';
 
@@ -128,26 +129,11 @@ export function renderProxysqlAdminSql(model: ProxysqlModel, options: { sections
   return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
 }
 
-/** A MariaDB string literal (backslash escapes on, the server default). */
-export function mariadbString(value: string): string {
-  const escaped = value.replace(/[\\'\0\n\r\x1a]/g, (c) => {
-    switch (c) {
-      case '\\':
-        return '\\\\';
-      case "'":
-        return "\\'";
-      case '\0':
-        return '\\0';
-      case '\n':
-        return '\\n';
-      case '\r':
-        return '\\r';
-      default:
-        return '\\Z';
-    }
-  });
-  return `'${escaped}'`;
-}
+/**
+ * A MariaDB string literal: the one quoting every MariaDB script of lms-ha uses,
+ * read with backslash escapes on, which SCRIPT_PREAMBLE guarantees.
+ */
+export const mariadbString = quoteString;
 
 /**
  * The monitor account in MariaDB (run once on any Synced node; Galera replicates
@@ -161,7 +147,12 @@ export function proxysqlMonitorAccountSql(monitor: { username: string; password:
   if (monitor.password.length === 0) {
     throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
   }
-  const lines: string[] = ['-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).'];
+  // The same preamble as every MariaDB script: an operator sql_mode with
+  // NO_BACKSLASH_ESCAPES would otherwise misread the escaped password literal.
+  const lines: string[] = [
+    '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+    ...SCRIPT_PREAMBLE.map((statement) => `${statement};`),
+  ];
   for (const address of [...new Set(lbAddresses)]) {
     if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
       throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });

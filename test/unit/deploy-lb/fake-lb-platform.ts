@@ -9,6 +9,7 @@
  * not exist, as the real one does.
  */
 import { createHash } from 'node:crypto';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import type { CommandContext } from '../../../src/commands/context.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { loadInventory, resolveSecrets, selectEnvironment } from '../../../src/inventory/index.js';
@@ -470,6 +471,7 @@ export function fakeContext(platform: FakePlatform, mode: 'plan' | 'apply', text
       inventoryPath: 'ha.yml',
       environment: 'prod',
       privateKey: Buffer.from('fake private key'),
+      planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'),
       knownHosts: '',
       insecureSkipHostKeyCheck: false,
       parallelism: 10,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { ApplyContext, PlannedChange } from '../../../src/engine/change.js';
 import { applyPlan, verifyReviewedPlan } from '../../../src/engine/executor.js';
-import { createPlan, planHash } from '../../../src/engine/plan.js';
+import { createPlan, planHash, planHashKeyFrom } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
 import { DeployError } from '../../../src/errors.js';
 import { MemoryLogger } from '../../../src/report/log.js';
@@ -160,22 +160,23 @@ describe('applyPlan', () => {
 
 describe('verifyReviewedPlan', () => {
   const p = samplePlan();
-  const hash = planHash(p);
+  const key = { key: planHashKeyFrom('executor-test-plan-hash-key-0123456789') };
+  const hash = planHash(p, key);
 
   it('passes without a reviewed hash (manual or scheduled run) and returns the fresh hash', () => {
-    expect(verifyReviewedPlan(undefined, p)).toBe(hash);
-    expect(verifyReviewedPlan('  ', p)).toBe(hash);
+    expect(verifyReviewedPlan(undefined, p, key)).toBe(hash);
+    expect(verifyReviewedPlan('  ', p, key)).toBe(hash);
   });
 
   it('passes when the reviewed hash is the fresh one, in any usual spelling', () => {
-    expect(verifyReviewedPlan(hash, p)).toBe(hash);
-    expect(verifyReviewedPlan(`sha256:${hash.toUpperCase()}\n`, p)).toBe(hash);
+    expect(verifyReviewedPlan(hash, p, key)).toBe(hash);
+    expect(verifyReviewedPlan(`sha256:${hash.toUpperCase()}\n`, p, key)).toBe(hash);
   });
 
   it('refuses with plan-changed and a hint when the plan moved', () => {
-    const reviewed = planHash(samplePlan({ changes: [] }));
+    const reviewed = planHash(samplePlan({ changes: [] }), key);
     try {
-      verifyReviewedPlan(reviewed, p);
+      verifyReviewedPlan(reviewed, p, key);
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(DeployError);
@@ -189,6 +190,6 @@ describe('verifyReviewedPlan', () => {
   });
 
   it('refuses a malformed hash as invalid input', () => {
-    expect(() => verifyReviewedPlan('abc123', p)).toThrow(expect.objectContaining({ reason: 'invalid-input' }));
+    expect(() => verifyReviewedPlan('abc123', p, key)).toThrow(expect.objectContaining({ reason: 'invalid-input' }));
   });
 });

@@ -8,12 +8,14 @@ import {
   createPlan,
   normalizePlan,
   planHash,
+  planHashKeyFrom,
   planToJson,
   renderPlanJson,
   renderPlanMarkdown,
   stableStringify,
 } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
+const KEYED = { key: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef') };
 import { galeraConfig, SECRET, sampleChanges, sampleHosts, samplePlan } from './sample-plan.js';
 
 /** The same object with its keys inserted in reverse order, recursively. */
@@ -38,21 +40,21 @@ const redactor = () => new Redactor().add(SECRET);
 
 describe('planHash: stability', () => {
   it('is a 64-character hex sha256', () => {
-    expect(planHash(samplePlan())).toMatch(/^[0-9a-f]{64}$/);
+    expect(planHash(samplePlan(), KEYED)).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('is the same for the same plan built twice', () => {
-    expect(planHash(samplePlan())).toBe(planHash(samplePlan()));
+    expect(planHash(samplePlan(), KEYED)).toBe(planHash(samplePlan(), KEYED));
   });
 
   it('does not depend on key order', () => {
     const shuffled = sampleChanges().map((c) => ({ ...reverseKeys(c), apply: c.apply }));
     expect(Object.keys(shuffled[1]!)[0]).not.toBe(Object.keys(sampleChanges()[1]!)[0]);
-    expect(planHash(samplePlan({ changes: shuffled }))).toBe(planHash(samplePlan()));
+    expect(planHash(samplePlan({ changes: shuffled }), KEYED)).toBe(planHash(samplePlan(), KEYED));
   });
 
   it('ignores what differs between runs and machines: facts, warnings, metadata, host order, apply closures', () => {
-    const base = planHash(samplePlan());
+    const base = planHash(samplePlan(), KEYED);
     const other = createPlan({
       command: 'deploy-db',
       environment: 'production',
@@ -61,7 +63,7 @@ describe('planHash: stability', () => {
       hosts: [...sampleHosts()].reverse().map((h) => ({ ...h, facts: { ...h.facts, uptime: '9 days', free: '12G' } })),
       meta: { generatedAt: '2027-01-01T00:00:00Z', runner: 'laptop-of-someone', version: '9.9.9' },
     });
-    expect(planHash(other)).toBe(base);
+    expect(planHash(other, KEYED)).toBe(base);
   });
 
   it('treats a known content and its bare sha256 the same', () => {
@@ -71,7 +73,7 @@ describe('planHash: stability', () => {
         ? { ...c, before: { ...c.before!, content: undefined, sha256: createHash('sha256').update(before).digest('hex') } }
         : c,
     );
-    expect(planHash(plan)).toBe(planHash(samplePlan()));
+    expect(planHash(plan, KEYED)).toBe(planHash(samplePlan(), KEYED));
   });
 
   it('is pinned: the normalization is a compatibility contract between the plan run and the apply run', () => {
@@ -96,12 +98,12 @@ describe('planHash: stability', () => {
       '{"changes":[{"action":"enable","host":"a","id":"service:a:chrony:enable","kind":"service","summary":"enable chrony","unit":"chrony"}],"command":"provision","environment":"staging","version":"lms-ha/plan/v1"}',
     );
     // sha256 of the string above, computed independently with sha256sum.
-    expect(planHash(plan)).toBe('49d200bc5bbdbd8dca68e4a8cd834de5c537ffb7d4452c54172036459fc73b7d');
+    expect(planHash(plan, KEYED)).toBe('49d200bc5bbdbd8dca68e4a8cd834de5c537ffb7d4452c54172036459fc73b7d');
   });
 });
 
 describe('planHash: sensitivity', () => {
-  const base = planHash(samplePlan());
+  const base = planHash(samplePlan(), KEYED);
   const cases: [string, () => ReturnType<typeof samplePlan>][] = [
     ['package version', () => withEdit(0, (c) => ({ ...c, to: '1:10.11.7-0+deb12u1' }) as PlannedChange)],
     ['package was installed', () => withEdit(0, (c) => ({ ...c, from: '1:10.11.5' }) as PlannedChange)],
@@ -123,23 +125,25 @@ describe('planHash: sensitivity', () => {
     ['no changes', () => samplePlan({ changes: [] })],
   ];
   it.each(cases)('changes when the %s changes', (_name, make) => {
-    expect(planHash(make())).not.toBe(base);
+    expect(planHash(make(), KEYED)).not.toBe(base);
   });
 
   it('changes with the command and the environment', () => {
     const plan = samplePlan();
-    expect(planHash({ ...plan, command: 'deploy-lb' })).not.toBe(base);
-    expect(planHash({ ...plan, environment: 'staging' })).not.toBe(base);
+    expect(planHash({ ...plan, command: 'deploy-lb' }, KEYED)).not.toBe(base);
+    expect(planHash({ ...plan, environment: 'staging' }, KEYED)).not.toBe(base);
   });
 
   it('keys sensitive content digests: another key gives another hash, but only through sensitive files', () => {
-    expect(planHash(samplePlan(), { sensitiveKey: 'k1' })).not.toBe(planHash(samplePlan(), { sensitiveKey: 'k2' }));
+    const k1 = { key: planHashKeyFrom('k1'.repeat(16)) };
+    const k2 = { key: planHashKeyFrom('k2'.repeat(16)) };
+    expect(planHash(samplePlan(), k1)).not.toBe(planHash(samplePlan(), k2));
     const noSensitive = samplePlan({ changes: sampleChanges().filter((c) => !(c.kind === 'file' && c.sensitive)) });
-    expect(planHash(noSensitive, { sensitiveKey: 'k1' })).toBe(planHash(noSensitive, { sensitiveKey: 'k2' }));
+    expect(planHash(noSensitive, k1)).toBe(planHash(noSensitive, k2));
   });
 
   it('never puts sensitive content (or its plain digest) in the normalized plan', () => {
-    const text = stableStringify(normalizePlan(samplePlan()));
+    const text = stableStringify(normalizePlan(samplePlan(), KEYED));
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain('old-password');
     const after = `[client]\nuser = root\npassword = ${SECRET}\n`;
@@ -148,7 +152,7 @@ describe('planHash: sensitivity', () => {
 
   it('refuses timestamps in changes', () => {
     const plan = withEdit(3, (c) => ({ ...c, at: new Date() }) as unknown as PlannedChange);
-    expect(() => planHash(plan)).toThrow(/timestamps/);
+    expect(() => planHash(plan, KEYED)).toThrow(/timestamps/);
   });
 });
 

@@ -68,14 +68,15 @@ describe('Redactor', () => {
     expect(onAdd.mock.calls).toEqual([[SECRET], ['other-secret']]);
   });
 
-  it('redacts deep values and keys, keeping JSON valid for secrets with JSON syntax', () => {
+  it('redacts deep values (never keys: they are lms-ha\'s own field names), keeping JSON valid for secrets with JSON syntax', () => {
     const tricky = '","x":"';
     const r = new Redactor().add(tricky).add(SECRET);
-    const value = { a: `pw ${tricky}`, list: [SECRET, 1, null], [SECRET]: true, nested: { b: SECRET } };
-    const redacted = r.redactDeep(value);
+    const value = { a: `pw ${tricky}`, list: [SECRET, 1, null], failureReason: 'internal', nested: { b: SECRET } };
+    const redacted = new Redactor().add(tricky).add(SECRET).add('failureReason').redactDeep(value);
     const text = JSON.stringify(redacted);
     expect(text).not.toContain(SECRET);
-    expect(JSON.parse(text)).toEqual({ a: 'pw ***', list: ['***', 1, null], '***': true, nested: { b: '***' } });
+    expect(JSON.parse(text)).toEqual({ a: 'pw ***', list: ['***', 1, null], failureReason: 'internal', nested: { b: '***' } });
+    expect(r.redactDeep({ x: SECRET })).toEqual({ x: '***' });
   });
 
   it('redacts error messages', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
 import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { MARIADB_PIN_PATH, pinnedVersion, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
@@ -41,7 +42,7 @@ function setup(databaseExtra = '', over: Partial<Gathered> = {}, factsOver: Part
   const secrets = resolveSecrets(environment, { APP_PW: 'fake-app-password' }, () => {});
   const noop = () => {};
   const context = {
-    request: { options: {}, privateKey: undefined },
+    request: { options: {}, privateKey: undefined, planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef') },
     environment,
     secrets,
     logger: { info: noop, warn: noop, debug: noop, group: (_t: string, fn: () => Promise<unknown>) => fn() },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
 import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { renderGaleraConfig } from '../../../src/components/galera/index.js';
@@ -65,7 +66,7 @@ function plan(s: Scenario) {
   const secrets = resolveSecrets(environment, {}, () => {});
   const noop = () => {};
   const context = {
-    request: { options: s.options ?? {}, privateKey: undefined, mode: s.mode ?? 'plan' },
+    request: { options: s.options ?? {}, privateKey: undefined, planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'), mode: s.mode ?? 'plan' },
     environment,
     secrets,
     logger: { info: noop, warn: noop, debug: noop, group: (_t: string, fn: () => Promise<unknown>) => fn() },
@@ -143,7 +144,7 @@ describe('deploy-db plan: nodes listed in database.remove_nodes', () => {
     const { planHash } = await import('../../../src/engine/plan.js');
     const removing = plan({ hosts: RETIRED, databaseExtra: REMOVE, members: ALL, retiring: [node('db4'), node('db5')] });
     const notRemoving = plan({ hosts: THREE, members: ALL });
-    expect(planHash(removing)).not.toBe(planHash(notRemoving));
+    expect(planHash(removing, { key: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef') })).not.toBe(planHash(notRemoving, { key: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef') }));
   });
 
   it('refuses to take out half or more of the current members in one run unless forced, in plan mode too', () => {

@@ -45,7 +45,7 @@ describe('the inputs table', () => {
 
   it('marks the secrets, which the workflows pass from secrets only', () => {
     const secret = ACTION_INPUTS.filter((i) => 'secret' in i && i.secret).map((i) => i.name);
-    expect(secret.sort()).toEqual(['github-token', 'ssh-private-key', 'ssh-private-key-passphrase']);
+    expect(secret.sort()).toEqual(['github-token', 'plan-hash-key', 'ssh-private-key', 'ssh-private-key-passphrase']);
     for (const file of ['.github/workflows/lms-ha-deploy.yml', '.github/workflows/lms-ha-plan.yml', '.github/workflows/lms-ha-verify.yml']) {
       for (const line of read(file).split('\n')) {
         const m = /^\s+(ssh-private-key(?:-passphrase)?):\s*(.*)$/.exec(line);

@@ -6,6 +6,8 @@
  * here is what happens around it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const REVIEWED_RUN_KEY = planHashKeyFrom('reviewed-run-test-plan-hash-key-0123456789');
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -47,6 +49,7 @@ function request(mode: 'plan' | 'apply', overrides: Partial<RunRequest> = {}): R
     repository: 'acme/platform',
     env: {},
     options: {},
+    planHashKey: REVIEWED_RUN_KEY,
     ...overrides,
   };
 }
@@ -114,7 +117,7 @@ function harness(): Harness {
   return h;
 }
 
-const planned = (p: Plan) => () => ({ plan: p, planHash: planHash(p) });
+const planned = (p: Plan) => () => ({ plan: p, planHash: planHash(p, { key: REVIEWED_RUN_KEY }) });
 
 describe('plan on a pull request', () => {
   it('creates the sticky comment with the plan and its hash, per host collapsed, then updates it in place', async () => {
@@ -129,7 +132,7 @@ describe('plan on a pull request', () => {
     ]);
     expect(gh.comments).toHaveLength(1);
     const body = gh.comments[0]!.body;
-    expect(parsePlanHeader(body)).toMatchObject({ environment: 'production', command: 'deploy-db', inventory: 'ha.yml', planHash: planHash(first), status: 'planned' });
+    expect(parsePlanHeader(body)).toMatchObject({ environment: 'production', command: 'deploy-db', inventory: 'ha.yml', planHash: planHash(first, { key: REVIEWED_RUN_KEY }), status: 'planned' });
     expect(body).toContain('<details><summary><b>db1</b>:');
     expect(body).toContain('[planned in this run](https://github.test/acme/platform/actions/runs/777)');
     expect(report.sections?.at(-1)?.markdown).toMatch(/Plan comment created: https:\/\/github\.test\//);
@@ -138,7 +141,7 @@ describe('plan on a pull request', () => {
     await h.run(request('plan'), env('pull_request', prEvent()), planned(second));
     expect(gh.comments).toHaveLength(1);
     expect(gh.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
-    expect(parsePlanHeader(gh.comments[0]!.body)?.planHash).toBe(planHash(second));
+    expect(parsePlanHeader(gh.comments[0]!.body)?.planHash).toBe(planHash(second, { key: REVIEWED_RUN_KEY }));
   });
 
   it('finds its comment beyond the first page (more than 100 comments) instead of posting a second one', async () => {
@@ -220,7 +223,7 @@ describe('plan on a pull request', () => {
     await h.run(request('plan'), env('pull_request', prEvent()), planned(huge));
     const body = gh.comments[0]!.body;
     expect(body.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT);
-    expect(parsePlanHeader(body)).toMatchObject({ truncated: true, planHash: planHash(huge) });
+    expect(parsePlanHeader(body)).toMatchObject({ truncated: true, planHash: planHash(huge, { key: REVIEWED_RUN_KEY }) });
     expect(body).toMatch(/shortened: full plan in the job summary/);
     expect(body).toContain('**Plan shortened:**');
   });
@@ -258,7 +261,7 @@ describe('apply only what was reviewed', () => {
       planHash: r.expectedPlanHash,
       apply: { status: 'ok', changed: true, steps: [], durationMs: 1 },
     }));
-    expect(h.executed.map((r) => r.expectedPlanHash)).toEqual([planHash(reviewed)]);
+    expect(h.executed.map((r) => r.expectedPlanHash)).toEqual([planHash(reviewed, { key: REVIEWED_RUN_KEY })]);
     expect(report.error).toBeUndefined();
     expect(gh.restCalls()[0]).toBe(`GET /repos/acme/platform/commits/${MERGE_SHA}/pulls?per_page=100`);
     const header = parsePlanHeader(gh.comments[0]!.body)!;
@@ -273,7 +276,7 @@ describe('apply only what was reviewed', () => {
     const h = harness();
     const report = await h.run(request('apply'), env('push', {}), () => ({
       plan: fresh,
-      planHash: planHash(fresh),
+      planHash: planHash(fresh, { key: REVIEWED_RUN_KEY }),
       error: new DeployError('plan-changed', 'The plan changed since it was reviewed. Nothing was applied.'),
     }));
     expect(report.error?.reason).toBe('plan-changed');

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { ACTION_INPUTS as INPUT_TABLE } from '../../../src/action-inputs.js';
 import { DEFAULT_DEPLOY_COMMANDS, DEFAULT_PLAN_COMMANDS, DEPLOY_STEP_ORDER } from '../../../src/github/workflow-defaults.js';
-import { builtCommands } from '../../../src/run.js';
+import { builtCommands } from '../../../src/commands/registry.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');

@@ -1291,7 +1291,7 @@ export const BAD_INVENTORIES: BadInventory[] = [
     `,
     problems: [
       '6:22: "storage.kind" must be one of glusterfs, s3, none, got "nfs"',
-      '6:39: "storage.mount_path" must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces), got "srv/files"',
+      '6:39: "storage.mount_path" must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces), got "srv/files"',
     ],
   },
   // ---------------------------------------------------------------- app
@@ -1660,7 +1660,7 @@ export const BAD_INVENTORIES: BadInventory[] = [
             cloud_vip_hook: move-eip.sh
     `,
     problems: [
-      '17:23: "load_balancer.cloud_vip_hook" must be an absolute path of letters, digits, ".", "_", "-", "+", "@" and "/" (no spaces), got "move-eip.sh"',
+      '17:23: "load_balancer.cloud_vip_hook" must be an absolute path of letters, digits, ".", "_", "-" and "/" (no spaces), got "move-eip.sh"',
     ],
   },
   {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { DeployError } from '../../../src/errors';
-import { checkRolesForCommand, loadInventory, requiredRolesFor, selectEnvironment } from '../../../src/inventory';
-import { COMMANDS, type CommandName } from '../../../src/request';
+import { COMMANDS, commandToRun } from '../../../src/commands/registry';
+import { checkCommandNeeds, loadInventory, requiredRoles, selectEnvironment, type Environment } from '../../../src/inventory';
 import { yaml } from './helpers';
 
 const TEXT = yaml`
@@ -36,7 +36,16 @@ const TEXT = yaml`
         database: { source_host: legacy, databases: [moodle] }
 `;
 
-function problemsFor(environment: string, command: CommandName): string[] {
+// Each command's needs are in its descriptor (src/commands/registry.ts).
+function checkRolesForCommand(inventory: ReturnType<typeof loadInventory>, environment: string | Environment, command: string): void {
+  checkCommandNeeds(inventory, environment, command, commandToRun(command).needs);
+}
+
+function requiredRolesFor(command: string, environment?: Parameters<typeof requiredRoles>[1]) {
+  return requiredRoles(commandToRun(command).needs, environment);
+}
+
+function problemsFor(environment: string, command: string): string[] {
   const inventory = loadInventory(TEXT, 'ha.yml');
   try {
     checkRolesForCommand(inventory, environment, command);
@@ -50,10 +59,10 @@ function problemsFor(environment: string, command: CommandName): string[] {
 
 describe('requiredRolesFor', () => {
   test('the roles each command needs, whatever the environment', () => {
-    const table = Object.fromEntries(COMMANDS.map((command) => [command, requiredRolesFor(command)]));
+    const built = COMMANDS.filter((c) => !('planned' in c));
+    const table = Object.fromEntries(built.map((command) => [command.name, requiredRolesFor(command.name)]));
     expect(table).toEqual({
       preflight: [],
-      provision: [],
       'deploy-db': ['db'],
       recover: ['db'],
       'deploy-lb': ['lb', 'db'],
@@ -74,8 +83,8 @@ describe('requiredRolesFor', () => {
 });
 
 describe('checkRolesForCommand', () => {
-  test('preflight, provision and unlock only need hosts', () => {
-    for (const command of ['preflight', 'provision', 'unlock'] as const) expect(problemsFor('web-only', command)).toEqual([]);
+  test('preflight and unlock only need hosts', () => {
+    for (const command of ['preflight', 'unlock'] as const) expect(problemsFor('web-only', command)).toEqual([]);
   });
 
   test('deploy-db without a database section or db hosts', () => {

@@ -11,9 +11,9 @@ const MOODLE = 'examples/moodle.yml';
 const moodle = () => selectEnvironment(loadInventory(readFileSync(`${ROOT}${MOODLE}`, 'utf8'), MOODLE), 'production', MOODLE);
 
 const MOODLE_VARS = {
-  MOODLE_DB_PASSWORD: 'm00dle-db',
-  GALERA_SST_PASSWORD: 'sst-pw',
-  KEEPALIVED_PASSWORD: 'vrrp-pw',
+  MOODLE_DB_PASSWORD: 'm00dle-db-pw',
+  GALERA_SST_PASSWORD: 'sst-pw-fake',
+  KEEPALIVED_PASSWORD: 'vrrp-pw1',
 };
 
 function missingError(run: () => unknown): DeployError {
@@ -43,7 +43,6 @@ describe('findSecretReferences', () => {
       'CHAMILO_DB_PASSWORD',
       'REPORTS_DB_PASSWORD',
       'GALERA_SST_PASSWORD',
-      'GALERA_ROOT_PASSWORD',
       'KEEPALIVED_PASSWORD',
       'PROXYSQL_ADMIN_PASSWORD',
       'PROXYSQL_MONITOR_PASSWORD',
@@ -56,22 +55,22 @@ describe('resolveSecrets', () => {
   test('resolves every reference and masks each value as it is read', () => {
     const masked: string[] = [];
     const secrets = resolveSecrets(moodle(), { ...MOODLE_VARS, UNRELATED: 'x' }, (value) => masked.push(value));
-    expect(masked).toEqual(['m00dle-db', 'sst-pw', 'vrrp-pw']);
+    expect(masked).toEqual(['m00dle-db-pw', 'sst-pw-fake', 'vrrp-pw1']);
     expect(secrets.names).toEqual(['MOODLE_DB_PASSWORD', 'GALERA_SST_PASSWORD', 'KEEPALIVED_PASSWORD']);
     const env = moodle();
-    expect(secrets.valueOf(env.app.users[0]!.password)).toBe('m00dle-db');
-    expect(secrets.valueOf(env.load_balancer!.auth_password)).toBe('vrrp-pw');
+    expect(secrets.valueOf(env.app.users[0]!.password)).toBe('m00dle-db-pw');
+    expect(secrets.valueOf(env.load_balancer!.auth_password)).toBe('vrrp-pw1');
     expect(secrets.has('UNRELATED')).toBe(false);
   });
 
   test('masks before anything can fail: values read before a missing one are masked too', () => {
     const masked: string[] = [];
-    missingError(() => resolveSecrets(moodle(), { MOODLE_DB_PASSWORD: 'm00dle-db' }, (value) => masked.push(value)));
-    expect(masked).toEqual(['m00dle-db']);
+    missingError(() => resolveSecrets(moodle(), { MOODLE_DB_PASSWORD: 'm00dle-db-pw' }, (value) => masked.push(value)));
+    expect(masked).toEqual(['m00dle-db-pw']);
   });
 
   test('reports every missing variable at once, with where it is referenced', () => {
-    const error = missingError(() => resolveSecrets(moodle(), { GALERA_SST_PASSWORD: 'sst-pw', KEEPALIVED_PASSWORD: '' }, () => {}));
+    const error = missingError(() => resolveSecrets(moodle(), { GALERA_SST_PASSWORD: 'sst-pw-fake', KEEPALIVED_PASSWORD: '' }, () => {}));
     expect(error.reason).toBe('missing-secret');
     expect(error.problems).toEqual([
       {
@@ -100,7 +99,7 @@ describe('resolveSecrets', () => {
     const env = selectEnvironment(loadInventory(text, MOODLE), 'production', MOODLE);
     const masked: string[] = [];
     resolveSecrets(env, MOODLE_VARS, (value) => masked.push(value));
-    expect(masked).toEqual(['m00dle-db', 'sst-pw']);
+    expect(masked).toEqual(['m00dle-db-pw', 'sst-pw-fake']);
     const error = missingError(() => resolveSecrets(env, { GALERA_SST_PASSWORD: 'x' }, () => {}));
     expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['27:28', '42:29']);
     expect(error.message.split('\n')[0]).toBe('missing secret for environment "production": MOODLE_DB_PASSWORD');
@@ -114,18 +113,22 @@ describe('resolveSecrets', () => {
     expect(everything).toContain('KEEPALIVED_PASSWORD');
   });
 
-  test('multi-line values are masked whole and line by line', () => {
+  test('multi-line values are masked whole and line by line, then refused without being shown', () => {
     const masked: string[] = [];
-    resolveSecrets(moodle(), { ...MOODLE_VARS, MOODLE_DB_PASSWORD: 'line-one\nline-two\n' }, (value) => masked.push(value));
+    const error = missingError(() => resolveSecrets(moodle(), { ...MOODLE_VARS, MOODLE_DB_PASSWORD: 'line-one\nline-two\n' }, (value) => masked.push(value)));
     expect(masked.slice(0, 3)).toEqual(['line-one\nline-two\n', 'line-one', 'line-two']);
+    expect(error.reason).toBe('invalid-input');
+    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['27:28']);
+    expect(error.message).toContain('contains a line break or NUL');
+    expect(error.message).not.toContain('line-one');
   });
 
   test('the resolved secrets never print their values', () => {
     const secrets = resolveSecrets(moodle(), MOODLE_VARS, () => {});
     expect(JSON.stringify(secrets)).toBe('{"secrets":["MOODLE_DB_PASSWORD","GALERA_SST_PASSWORD","KEEPALIVED_PASSWORD"]}');
     expect(inspect(secrets)).toBe('Secrets(MOODLE_DB_PASSWORD, GALERA_SST_PASSWORD, KEEPALIVED_PASSWORD)');
-    expect(`${inspect({ nested: secrets })}`).not.toContain('vrrp-pw');
-    expect(secrets.redact('user moodle / m00dle-db via vrrp-pw')).toBe('user moodle / *** via ***');
+    expect(`${inspect({ nested: secrets })}`).not.toContain('vrrp-pw1');
+    expect(secrets.redact('user moodle / m00dle-db-pw via vrrp-pw1')).toBe('user moodle / *** via ***');
   });
 
   test('a reference this environment did not resolve is a bug, not a missing secret', () => {

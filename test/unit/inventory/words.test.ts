@@ -10,7 +10,7 @@ describe('closest (did you mean)', () => {
     ['Roles', ['name', 'address', 'roles'], 'roles'],
     ['vpi', ['vip', 'kind'], 'vip'],
     ['virtual_router', ['virtual_router_id', 'vip'], 'virtual_router_id'],
-    ['sst_pasword', ['sst_user', 'sst_password', 'root_password'], 'sst_password'],
+    ['sst_pasword', ['sst_user', 'sst_password', 'sst_method'], 'sst_password'],
     ['dbs', ['db', 'lb', 'storage'], 'db'],
     ['zone', ['name', 'address', 'roles', 'ssh', 'labels'], undefined],
     ['x', ['db', 'lb'], undefined],

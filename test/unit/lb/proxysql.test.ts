@@ -15,6 +15,7 @@ import {
   sectionsToApply,
   unescapeBatchField,
 } from '../../../src/components/proxysql/index.js';
+import { SCRIPT_PREAMBLE } from '../../../src/components/galera/sql.js';
 
 const openedx: ProxysqlModel = {
   dbNodes: [
@@ -183,6 +184,7 @@ describe('proxysqlMonitorAccountSql', () => {
     expect(r.sql).toBe(
       [
         '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+        ...SCRIPT_PREAMBLE.map((s) => `${s};`),
         "CREATE USER IF NOT EXISTS 'monitor'@'10.1.0.21' IDENTIFIED BY 'a\\'b\\\\c';",
         "ALTER USER 'monitor'@'10.1.0.21' IDENTIFIED BY 'a\\'b\\\\c';",
         "CREATE USER IF NOT EXISTS 'monitor'@'10.1.0.22' IDENTIFIED BY 'a\\'b\\\\c';",

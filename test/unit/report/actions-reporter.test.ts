@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const TEST_PLAN_HASH_KEY = planHashKeyFrom('report-test-plan-hash-key-0123456789abcdef');
 
 import { createPlan, planHash } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
@@ -102,7 +104,7 @@ describe('ActionsReporter.report', () => {
   it('a successful plan: summary, the four outputs, no failure', async () => {
     const { core, of, summaries } = fakeCore();
     const plan = samplePlan();
-    const hash = planHash(plan);
+    const hash = planHash(plan, { key: TEST_PLAN_HASH_KEY });
     const outputs = await new ActionsReporter({ core }).report({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: hash });
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toContain('| host | roles | status | changes | notes |');

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const TEST_PLAN_HASH_KEY = planHashKeyFrom('report-test-plan-hash-key-0123456789abcdef');
 
 import { applyPlan } from '../../../src/engine/executor.js';
 import { planHash } from '../../../src/engine/plan.js';
@@ -41,12 +43,12 @@ describe('ConsoleReporter', () => {
       mode: 'plan',
       environment: 'production',
       plan,
-      planHash: planHash(plan),
+      planHash: planHash(plan, { key: TEST_PLAN_HASH_KEY }),
     });
     expect(code).toBe(0);
     expect(s.out).toHaveLength(1);
     const result = JSON.parse(s.out[0]!);
-    expect(result).toMatchObject({ command: 'deploy-db', status: 'ok', changed: true, planHash: planHash(plan) });
+    expect(result).toMatchObject({ command: 'deploy-db', status: 'ok', changed: true, planHash: planHash(plan, { key: TEST_PLAN_HASH_KEY }) });
     const text = s.err.join('');
     expect(text).toContain('HOST  ROLES       STATUS       CHANGES  NOTES');
     expect(text).toContain('Plan: deploy-db on production: 6 changes');

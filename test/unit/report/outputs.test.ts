@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const TEST_PLAN_HASH_KEY = planHashKeyFrom('report-test-plan-hash-key-0123456789abcdef');
 
 import type { PlannedChange } from '../../../src/engine/change.js';
 import { applyPlan } from '../../../src/engine/executor.js';
@@ -23,7 +25,7 @@ describe('buildOutputs', () => {
 
   it('plan mode with changes: changed=true, the plan hash, no failure', () => {
     const plan = samplePlan();
-    const hash = planHash(plan);
+    const hash = planHash(plan, { key: TEST_PLAN_HASH_KEY });
     const out = buildOutputs({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: hash }, redactor());
     expect(out.changed).toBe('true');
     expect(out['plan-hash']).toBe(hash);

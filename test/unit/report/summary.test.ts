@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
+const TEST_PLAN_HASH_KEY = planHashKeyFrom('report-test-plan-hash-key-0123456789abcdef');
 
 import type { PlannedChange } from '../../../src/engine/change.js';
 import { applyPlan } from '../../../src/engine/executor.js';
@@ -19,7 +21,7 @@ const hosts = ['db1', 'db2', 'lb1'].map(fakeHost);
 describe('buildJobSummary', () => {
   it('plan mode: the per-host table comes first, then the plan, then the diffs', () => {
     const plan = samplePlan();
-    const md = buildJobSummary({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: planHash(plan) }, { redactor: redactor() });
+    const md = buildJobSummary({ command: 'deploy-db', mode: 'plan', environment: 'production', plan, planHash: planHash(plan, { key: TEST_PLAN_HASH_KEY }) }, { redactor: redactor() });
     const lines = md.split('\n');
     expect(lines[0]).toBe('## ✅ lms-ha `deploy-db` · plan · `production`');
     const firstTable = lines.findIndex((l) => l.startsWith('|'));
@@ -31,7 +33,7 @@ describe('buildJobSummary', () => {
     ]);
     expect(md.indexOf('| host | roles | status')).toBeLessThan(md.indexOf('Changes, in apply order'));
     expect(md.indexOf('Changes, in apply order')).toBeLessThan(md.indexOf('```diff'));
-    expect(md).toContain(`Plan: 6 changes to apply, plan hash \`${planHash(plan)}\`. Nothing was changed.`);
+    expect(md).toContain(`Plan: 6 changes to apply, plan hash \`${planHash(plan, { key: TEST_PLAN_HASH_KEY })}\`. Nothing was changed.`);
     // The plan's own host table is not repeated.
     expect(md).not.toContain('| host | roles | changes | kinds | facts |');
     expect(md).not.toContain(SECRET);

@@ -7,6 +7,7 @@
  * mutable state, so a test injects a fault by changing the state.
  */
 import { readFileSync } from 'node:fs';
+import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { join } from 'node:path';
 import type { CheckResult } from '../../../src/check.js';
 import type { CommandContext } from '../../../src/commands/context.js';
@@ -60,7 +61,7 @@ export const PROXYSQL_INVENTORY = INVENTORY.replace(
 
 export const SECRETS = {
   PROXYSQL_ADMIN_PASSWORD: 'proxysql-admin-pw',
-  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw' };
+  PROXYSQL_MONITOR_PASSWORD: 'proxysql-monitor-pw', MOODLE_DB_PASSWORD: 'app-secret-pw', KEEPALIVED_PASSWORD: 'vrrp-pw1' };
 
 export interface PlatformState {
   mariadb: Record<string, { running: boolean; desync: boolean }>;
@@ -510,7 +511,7 @@ export function fakeContext(
     return h;
   };
   return {
-    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', ...request } as CommandContext['request'],
+    request: { mode: 'plan', options: {}, runId: 'unit.1', repository: 'acme/platform', planHashKey: planHashKeyFrom('unit-test-plan-hash-key-0123456789abcdef'), ...request } as CommandContext['request'],
     inventory: inv,
     environment,
     secrets,
