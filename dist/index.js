@@ -76126,6 +76126,102 @@ function decideRecovery(nodes, options = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/ssh/quote.ts
+/**
+ * POSIX shell quoting. Everything we run remotely goes through `sh -c`, often
+ * behind `sudo`, so an argument is quoted once per shell it passes through.
+ */
+const SAFE = /^[A-Za-z0-9_\/.:@%+,-]+$/;
+/**
+ * Quotes one word for a POSIX shell. Inside single quotes nothing is special
+ * except the quote itself, which is closed, escaped and reopened: `'\''`.
+ */
+function shellQuote(word) {
+    if (word.includes('\0'))
+        throw new Error('a shell argument cannot contain a NUL byte');
+    if (SAFE.test(word))
+        return word;
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+/** Quotes and joins words into one command line. */
+function shellJoin(words) {
+    return words.map(shellQuote).join(' ');
+}
+/**
+ * The exact command line sent to the server: the script runs under `sh -c`
+ * (whatever the login shell is), and under `sudo -n` when root is wanted and
+ * we did not log in as root. `-n` makes sudo fail at once instead of waiting
+ * for a password nobody can type. With `timeoutSeconds`, coreutils `timeout`
+ * runs the script in its own process group and signals the whole group when
+ * time is up (TERM, then KILL 5 s later): closing an SSH channel does not stop
+ * a command that has no terminal, so the limit has to be enforced on the host.
+ */
+function wrapCommand(script, options) {
+    let line = `sh -c ${shellQuote(script)}`;
+    if (options.timeoutSeconds !== undefined) {
+        const secs = Math.max(0.001, Math.round(options.timeoutSeconds * 1000) / 1000);
+        line = `timeout -k 5 ${secs} ${line}`;
+    }
+    return options.sudo && options.user !== 'root' ? `sudo -n -- ${line}` : line;
+}
+
+;// CONCATENATED MODULE: ./src/facts/packages.ts
+/** Installed Debian packages: the one dpkg-query lms-ha asks. */
+
+/** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
+function packagesSnippet(packages) {
+    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+}
+/** Package → installed version, for fully installed packages only (not config-files, not half-installed). */
+function parsePackages(text) {
+    const out = {};
+    for (const line of (text ?? '').split('\n')) {
+        const [name, version, status] = line.split('\t');
+        if (name && version && status?.includes('ok installed'))
+            out[name] = version;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/facts/sections.ts
+/**
+ * One round trip per host reads many facts: each fact's snippet prints a
+ * `@@name` (or `@@name arg`) marker line, then its output. splitSections cuts
+ * the answer back into named sections.
+ */
+const MARKER = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/;
+/** Section key (everything after `@@`) → its text, in the order the host printed them. */
+function splitSections(stdout) {
+    const out = new Map();
+    let current = null;
+    let lines = [];
+    for (const line of stdout.split('\n')) {
+        const m = MARKER.exec(line);
+        if (m) {
+            if (current !== null)
+                out.set(current, lines.join('\n'));
+            current = m[1];
+            lines = [];
+            continue;
+        }
+        lines.push(line);
+    }
+    if (current !== null)
+        out.set(current, lines.join('\n'));
+    return out;
+}
+/** A file's content as one base64 line, or `@absent`. */
+function fileContentSnippet(path) {
+    return `if [ -f ${path} ]; then base64 -w0 ${path}; echo; else echo "@absent"; fi`;
+}
+/** Reads fileContentSnippet's answer: the file's text, or null when absent. */
+function parseFileContent(section) {
+    const text = (section ?? '').trim();
+    if (text === '' || text === '@absent')
+        return null;
+    return Buffer.from(text, 'base64').toString('utf8');
+}
+
 ;// CONCATENATED MODULE: ./src/components/galera/apt-pin.ts
 /**
  * `database.package_version` as an apt preferences file. Naming the version
@@ -76157,7 +76253,9 @@ function pinnedVersion(content) {
     return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
 }
 
-;// CONCATENATED MODULE: ./src/components/galera/facts.ts
+;// CONCATENATED MODULE: ./src/facts/galera.ts
+
+
 
 
 
@@ -76172,67 +76270,34 @@ function isClusterMember(f) {
 // Sections separated by markers; files as base64 so any byte survives. The
 // status query reads its SQL from stdin (no quoting games on the command line).
 function galeraFactsScript() {
-    const pkgs = GALERA_PACKAGES.join(' ');
     return [
-        `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
+        `echo "@@packages"; ${packagesSnippet(GALERA_PACKAGES)}`,
         'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
         'echo "@@enabled"; systemctl is-enabled mariadb 2>/dev/null || true',
-        `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
-        `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@config"; ${fileContentSnippet(GALERA_CONFIG_PATH)}`,
+        `echo "@@grastate"; ${fileContentSnippet(GRASTATE_PATH)}`,
         `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
-        `echo "@@aptpin"; if [ -f ${MARIADB_PIN_PATH} ]; then base64 -w0 ${MARIADB_PIN_PATH}; echo; else echo "@absent"; fi`,
+        `echo "@@aptpin"; ${fileContentSnippet(MARIADB_PIN_PATH)}`,
         'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
     ].join('; ');
 }
-function splitSections(stdout) {
-    const out = new Map();
-    let current = null;
-    const lines = [];
-    const flush = () => {
-        if (current !== null)
-            out.set(current, lines.join('\n'));
-        lines.length = 0;
-    };
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z]+)$/.exec(line);
-        if (m) {
-            flush();
-            current = m[1];
-            continue;
-        }
-        lines.push(line);
-    }
-    flush();
-    return out;
-}
-function decodeFile(section) {
-    const text = (section ?? '').trim();
-    if (text === '' || text === '@absent')
-        return null;
-    return Buffer.from(text, 'base64').toString('utf8');
-}
 function parseGaleraFacts(stdout) {
     const s = splitSections(stdout);
-    const packages = {};
-    for (const line of (s.get('packages') ?? '').split('\n')) {
-        const [name, version, status] = line.split('\t');
-        if (name && version && status && /\binstalled$/.test(status.trim()) && status.includes('ok installed'))
-            packages[name] = version;
-    }
+    const packages = parsePackages(s.get('packages'));
     const running = (s.get('active') ?? '').trim() === 'active';
     const statusText = s.get('status') ?? '';
     const status = running && statusText.trim() !== '' ? parseWsrepStatus(statusText) : null;
-    const grastateText = decodeFile(s.get('grastate'));
+    const grastateText = parseFileContent(s.get('grastate'));
     return {
         packages,
         running,
         enabled: /^enabled/.test((s.get('enabled') ?? '').trim()),
-        config: decodeFile(s.get('config')),
+        config: parseFileContent(s.get('config')),
         status,
         wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
         grastate: grastateText === null ? null : parseGrastate(grastateText),
         sstAuthFile: parseSstAuthFact(s.get('sstauth')),
-        aptPin: decodeFile(s.get('aptpin')),
+        aptPin: parseFileContent(s.get('aptpin')),
     };
 }
 function parseSstAuthFact(section) {
@@ -76583,45 +76648,6 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
     return null;
 }
 
-;// CONCATENATED MODULE: ./src/ssh/quote.ts
-/**
- * POSIX shell quoting. Everything we run remotely goes through `sh -c`, often
- * behind `sudo`, so an argument is quoted once per shell it passes through.
- */
-const SAFE = /^[A-Za-z0-9_\/.:@%+,-]+$/;
-/**
- * Quotes one word for a POSIX shell. Inside single quotes nothing is special
- * except the quote itself, which is closed, escaped and reopened: `'\''`.
- */
-function shellQuote(word) {
-    if (word.includes('\0'))
-        throw new Error('a shell argument cannot contain a NUL byte');
-    if (SAFE.test(word))
-        return word;
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-/** Quotes and joins words into one command line. */
-function shellJoin(words) {
-    return words.map(shellQuote).join(' ');
-}
-/**
- * The exact command line sent to the server: the script runs under `sh -c`
- * (whatever the login shell is), and under `sudo -n` when root is wanted and
- * we did not log in as root. `-n` makes sudo fail at once instead of waiting
- * for a password nobody can type. With `timeoutSeconds`, coreutils `timeout`
- * runs the script in its own process group and signals the whole group when
- * time is up (TERM, then KILL 5 s later): closing an SSH channel does not stop
- * a command that has no terminal, so the limit has to be enforced on the host.
- */
-function wrapCommand(script, options) {
-    let line = `sh -c ${shellQuote(script)}`;
-    if (options.timeoutSeconds !== undefined) {
-        const secs = Math.max(0.001, Math.round(options.timeoutSeconds * 1000) / 1000);
-        line = `timeout -k 5 ${secs} ${line}`;
-    }
-    return options.sudo && options.user !== 'root' ? `sudo -n -- ${line}` : line;
-}
-
 ;// CONCATENATED MODULE: ./src/operations/packages.ts
 /**
  * Debian packages: one way to write `apt-get install` (flags instead of
@@ -76692,25 +76718,34 @@ function packageChange(host, pkg, phase, options = {}) {
 ;// CONCATENATED MODULE: ./src/operations/wait.ts
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
- * Polls until `poll` reports done and returns its value. A poll that throws
- * ends the wait with that error (a poll decides itself what is fatal).
+ * Polls until `poll` reports done and returns its value, or `undefined` once
+ * the limit has passed (a grace period: the caller goes on with what it has).
+ * A poll that throws ends the wait with that error (a poll decides itself
+ * what is fatal).
  */
-async function waitUntil(poll, options) {
+async function waitUpTo(poll, options) {
     const started = Date.now();
     let lastLogged;
     for (;;) {
         const seen = await poll();
         if ('done' in seen)
-            return seen.done;
+            return seen;
         if (options.logger && options.what && seen.waiting !== lastLogged) {
             options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
             lastLogged = seen.waiting;
         }
-        const waited = Date.now() - started;
-        if (waited > options.timeoutMs)
-            throw options.timeoutError(seen.waiting, waited);
+        const waitedMs = Date.now() - started;
+        if (waitedMs > options.timeoutMs)
+            return { last: seen.waiting, waitedMs };
         await sleep(options.pollMs);
     }
+}
+/** Polls until `poll` reports done and returns its value; throws `timeoutError` once the limit has passed. */
+async function waitUntil(poll, options) {
+    const r = await waitUpTo(poll, options);
+    if ('done' in r)
+        return r.done;
+    throw options.timeoutError(r.last, r.waitedMs);
 }
 
 ;// CONCATENATED MODULE: ./src/operations/service.ts
@@ -76815,6 +76850,7 @@ function serviceChange(host, unit, action, summary, command, ready) {
 
 
 
+
 /** The node's wsrep status, or null when mariadb does not answer. */
 async function queryNodeStatus(host, timeoutMs = 5_000) {
     const r = await host.run('mariadb -N -B', {
@@ -76841,34 +76877,26 @@ async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
     }
     return r.stdout;
 }
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Polls the node until `check` returns null (ready); `check` returns the reason
  * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
  */
 async function waitForNode(host, check, options) {
-    const started = Date.now();
-    const pollMs = options.pollMs ?? 250;
-    let last;
-    let lastLogged = '';
-    for (;;) {
+    return waitUntil(async () => {
         const status = await queryNodeStatus(host);
         const reason = check(status);
-        if (reason === null && status !== null)
-            return status;
-        last = reason ?? 'mariadb does not answer';
-        if (options.logger && last !== lastLogged) {
-            options.logger.info(`waiting for ${options.what}: ${last}`, host.name);
-            lastLogged = last;
-        }
-        if (Date.now() - started > options.timeoutMs) {
-            throw new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
-                host: host.name,
-                hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
-            });
-        }
-        await delay(pollMs);
-    }
+        return reason === null && status !== null ? { done: status } : { waiting: reason ?? 'mariadb does not answer' };
+    }, {
+        timeoutMs: options.timeoutMs,
+        pollMs: options.pollMs ?? 250,
+        ...(options.logger ? { logger: options.logger } : {}),
+        what: options.what,
+        host: host.name,
+        timeoutError: (last) => new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+            host: host.name,
+            hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
+        }),
+    });
 }
 /** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */
 function syncedWithSize(size) {
@@ -77096,6 +77124,7 @@ function encodedForms(secret) {
     forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
     forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
     forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+    // eslint-disable-next-line no-control-regex -- MariaDB escapes Ctrl-Z (\x1a) in string literals
     forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c])); // MariaDB string literal
     forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
     forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
@@ -79255,7 +79284,7 @@ function parseWriteProbe(result) {
     return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
 }
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha/facts.ts
+;// CONCATENATED MODULE: ./src/facts/health.ts
 /**
  * verify-ha's fact gathering: one shell script per host and role, answered in
  * `@@section` blocks, and pure parsers for the answers. Read-only, and only
@@ -79275,28 +79304,7 @@ function parseWriteProbe(result) {
 
 
 
-// ---------------------------------------------------------------------------
-// Sections
-/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
-function splitVerifySections(stdout) {
-    const out = new Map();
-    let current = null;
-    let lines = [];
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
-        if (m) {
-            if (current !== null)
-                out.set(current, lines.join('\n'));
-            current = m[1];
-            lines = [];
-            continue;
-        }
-        lines.push(line);
-    }
-    if (current !== null)
-        out.set(current, lines.join('\n'));
-    return out;
-}
+
 /** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
 function serviceProbe(section, unit, process) {
     return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
@@ -79350,7 +79358,7 @@ function dbFactsScript() {
     ].join('; ');
 }
 function parseDbFacts(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const running = (s.get('mysqld') ?? '').trim() === 'running';
     const sql = s.get('sql') ?? '';
     const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
@@ -79440,7 +79448,7 @@ function proxysqlStdin(adminUser, adminPassword) {
     return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
 }
 function parseLbFacts(stdout, kind) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const vip = s.get('vipconnect') ?? '';
     const rc = /rc=(\d+)/.exec(vip)?.[1];
     const bytes = vip
@@ -79519,7 +79527,7 @@ function glusterClientScript(mountPoint) {
     ].join('; ');
 }
 function parseGlusterClientFacts(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const probeText = (s.get('probe') ?? '').trim();
     const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
     if (probeText !== 'skipped' && probeText !== '') {
@@ -79543,7 +79551,7 @@ function causalityScript(o) {
     ].join('; '));
 }
 function parseCausality(stdout) {
-    const s = splitVerifySections(stdout);
+    const s = splitSections(stdout);
     const part = (name) => {
         const text = (s.get(name) ?? '').trim();
         const rc = /rc=(\d+)$/.exec(text)?.[1];
@@ -84889,7 +84897,7 @@ function userChange(host, name, detail) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
+;// CONCATENATED MODULE: ./src/facts/host-state.ts
 /**
  * deploy-lb's fact gathering: one read-only script per host that reports, in
  * `@@kind arg` sections, what deploy-lb compares against (installed packages,
@@ -84897,6 +84905,8 @@ function userChange(host, name, detail) {
  * on PATH), and a pure parser for its answer. Files whose content is secret
  * are reported by digest only: their content never leaves the host.
  */
+
+
 
 const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
 function word(value) {
@@ -84908,7 +84918,7 @@ function word(value) {
 function hostStateScript(q) {
     const parts = [];
     if (q.packages.length > 0) {
-        parts.push(`echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${q.packages.map((p) => shellQuote(word(p))).join(' ')} 2>/dev/null || true`);
+        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
     }
     for (const u of q.users) {
         const n = shellQuote(word(u));
@@ -84936,17 +84946,12 @@ function hostStateScript(q) {
     }
     return parts.join('; ');
 }
+/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
 function sections(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
-        if (m) {
-            out.push({ kind: m[1], arg: m[2] ?? '', lines: [] });
-            continue;
-        }
-        out[out.length - 1]?.lines.push(line);
-    }
-    return out;
+    return [...splitSections(stdout)].map(([key, text]) => {
+        const space = key.indexOf(' ');
+        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
+    });
 }
 function parseOwnerMode(line) {
     const [mode, owner, group] = (line ?? '').trim().split(' ');
@@ -84973,11 +84978,7 @@ function parseHostState(stdout, q) {
         const first = (s.lines[0] ?? '').trim();
         switch (s.kind) {
             case 'pkg':
-                for (const line of s.lines) {
-                    const [name, version, status] = line.split('\t');
-                    if (name && version && status && status.includes('ok installed'))
-                        state.packages[name] = version;
-                }
+                state.packages = parsePackages(s.lines.join('\n'));
                 break;
             case 'user':
                 state.users[s.arg] = first === 'present';
@@ -88426,1420 +88427,9 @@ function mountChecks(host, spec, mounts, probe) {
 
 
 
-;// CONCATENATED MODULE: ./src/commands/verify-ha/checks.ts
+;// CONCATENATED MODULE: ./src/components/glusterfs/inventory.ts
+/** The inventory → GlusterFS model mapper, shared by verify-ha and migrate-storage. */
 
-
-
-
-
-
-
-const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' };
-/** Thresholds; a node above them is lagging (ProxySQL's max_transactions_behind idea). */
-const THRESHOLDS = {
-    /** wsrep_local_recv_queue above this: the node applies slower than the cluster writes, now. */
-    recvQueue: 10,
-    /**
-     * wsrep_flow_control_paused above this: replication was paused this share
-     * of the time since the node started or the last FLUSH STATUS. A fraction
-     * over all that time, not a reading of now, so it warns rather than fails:
-     * one busy hour would otherwise fail every night after it.
-     */
-    flowControlPaused: 0.1,
-    /** gcache should hold this many hours of writes, else a node away that long needs a full SST (research §2.1). */
-    gcacheWindowHours: 4,
-};
-function isUnreachable(x) {
-    return typeof x === 'object' && x !== null && 'unreachable' in x;
-}
-function row(layer, host, check, expected, observed, status, hint) {
-    const r = { layer, host, check, expected, observed, status };
-    if (hint !== undefined && status !== 'ok')
-        r.hint = hint;
-    return r;
-}
-/** The node may take traffic: what a correct clustercheck/HAProxy/ProxySQL should conclude. */
-function nodeHealthy(f) {
-    if (!f || isUnreachable(f) || !f.running || !f.status)
-        return false;
-    const s = f.status;
-    return s.clusterStatus === 'Primary' && s.localState === 4 && s.ready && s.desync !== true;
-}
-function stateText(s) {
-    return `${s.localState} ${s.localStateComment || LOCAL_STATE_NAMES[s.localState] || ''}`.trim();
-}
-function galeraNodeChecks(name, f) {
-    const L = LAYER.galera;
-    if (isUnreachable(f))
-        return [row(L, name, 'facts gathered', 'answered', f.unreachable, 'fail', `Check SSH to ${name}.`)];
-    if (!f.running) {
-        return [
-            row(L, name, 'mariadb running', 'running', `stopped${f.unit ? ` (mariadb.service ${f.unit})` : ''}`, 'fail', `Start it (systemctl start mariadb) so it rejoins by IST/SST; if every node is down, run lms-ha recover.`),
-        ];
-    }
-    if (!f.status) {
-        return [
-            row(L, name, 'mariadb running', 'running', 'running', 'ok'),
-            row(L, name, 'wsrep status readable', 'wsrep status over the unix socket', f.sqlError ?? 'no wsrep status', 'fail', `mariadb runs but did not answer as root over its socket with Galera status: check the error log (journalctl -u mariadb) and that wsrep_on=ON.`),
-        ];
-    }
-    const s = f.status;
-    const out = [row(L, name, 'mariadb running', 'running', 'running', 'ok')];
-    out.push(row(L, name, 'wsrep_cluster_status', 'Primary', s.clusterStatus, s.clusterStatus === 'Primary' ? 'ok' : 'fail', `${name} is not in the Primary component: it lost quorum or is cut off from its peers.`));
-    const desync = s.desync === true;
-    out.push(row(L, name, 'wsrep_local_state', '4 Synced', stateText(s), s.localState === 4 ? 'ok' : 'fail', s.localState === 2
-        ? desync
-            ? `Desynced on purpose (wsrep_desync=ON); when that work is done: SET GLOBAL wsrep_desync=OFF.`
-            : `Donor of a state transfer: wait until it is Synced again.`
-        : `Not Synced: see the error log of ${name}.`));
-    out.push(row(L, name, 'wsrep_ready', 'ON', s.ready ? 'ON' : 'OFF', s.ready ? 'ok' : 'fail', `${name} does not accept queries.`));
-    out.push(row(L, name, 'wsrep_connected', 'ON', s.connected ? 'ON' : 'OFF', s.connected ? 'ok' : 'fail', `${name} has no group connection: check ports 4567/4568/4444 between the nodes.`));
-    out.push(row(L, name, 'wsrep_desync', 'OFF', s.desync === null ? 'unknown' : desync ? 'ON' : 'OFF', desync ? 'fail' : 'ok', `SET GLOBAL wsrep_desync=OFF on ${name} once the backup (or other work) that set it is done; not while an SST runs.`));
-    out.push(row(L, name, 'recv queue', `<= ${THRESHOLDS.recvQueue}`, 
-    // The average is since start or FLUSH STATUS: context, not the verdict.
-    `${s.localRecvQueue} (avg ${s.localRecvQueueAvg} since start or FLUSH STATUS)`, s.localRecvQueue <= THRESHOLDS.recvQueue ? 'ok' : 'fail', `${name} applies write-sets slower than they arrive: check its disk and CPU, and wsrep_slave_threads.`));
-    out.push(row(L, name, 'flow control paused', `<= ${THRESHOLDS.flowControlPaused}`, `${s.flowControlPaused.toFixed(3)} (share of the time since start or FLUSH STATUS)`, s.flowControlPaused <= THRESHOLDS.flowControlPaused ? 'ok' : 'warn', `Replication was paused ${(s.flowControlPaused * 100).toFixed(0)}% of the time since ${name} started or its status was last flushed: the slowest node held the whole cluster back. If that was a past load, FLUSH STATUS on ${name} starts the count again.`));
-    return out;
-}
-function groupBy(values) {
-    const m = new Map();
-    for (const v of values)
-        m.set(v.value, [...(m.get(v.value) ?? []), v.node]);
-    return m;
-}
-function describeGroups(groups) {
-    return [...groups].map(([value, nodes]) => `${value} (${nodes.join(', ')})`).join('; ');
-}
-function galeraClusterChecks(nodes, db, configuredSyncWait) {
-    const L = LAYER.galera;
-    const H = '(cluster)';
-    const n = nodes.length;
-    const live = nodes
-        .map((x) => ({ node: x.name, f: db.get(x.name) }))
-        .filter((x) => !!x.f && !isUnreachable(x.f) && x.f.running && x.f.status !== null);
-    const primary = live.filter((x) => x.f.status.clusterStatus === 'Primary');
-    const out = [];
-    const sizes = groupBy(primary.map((x) => ({ node: x.node, value: String(x.f.status.clusterSize) })));
-    const sizeOk = primary.length > 0 && [...sizes.keys()].every((v) => v === String(n));
-    out.push(row(L, H, 'cluster size', `${n} (db nodes in the inventory)`, primary.length === 0 ? 'no node in a Primary component' : describeGroups(sizes), sizeOk ? 'ok' : 'fail', `A member is missing from the cluster (or one not in the inventory joined): see the per-node checks.`));
-    if (primary.length > 0) {
-        const uuids = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterStateUuid || '(none)' })));
-        out.push(row(L, H, 'same cluster state UUID', 'one UUID on every node', uuids.size === 1 ? [...uuids.keys()][0] : describeGroups(uuids), uuids.size === 1 ? 'ok' : 'fail', 'Nodes with another UUID are in another cluster (a second bootstrap?): do not write to them; rejoin them by SST.'));
-        const confs = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterConfId || '(none)' })));
-        out.push(row(L, H, 'same conf_id', 'one membership view', confs.size === 1 ? [...confs.keys()][0] : describeGroups(confs), confs.size === 1 ? 'ok' : 'fail', 'The nodes do not share one membership view (partition, or a view change in progress): re-run in a moment.'));
-    }
-    // Warnings, from one node that answered (schema and settings are cluster-wide).
-    const first = primary[0] ?? live[0];
-    if (first) {
-        out.push(gcacheWindowCheck(first.node, first.f));
-        const noPk = first.f.noPk;
-        if (noPk) {
-            out.push(row(L, H, 'tables without a primary key', '0', noPk.count === 0 ? '0' : `${noPk.count}: ${noPk.sample.join(', ')}${noPk.count > noPk.sample.length ? ', ...' : ''}`, noPk.count === 0 ? 'ok' : 'warn', 'Galera replicates row by row: DELETE/UPDATE on a table without a primary key is slow on every node and can diverge. Add a primary key.'));
-        }
-        if (configuredSyncWait !== undefined) {
-            const have = live.map((x) => ({ node: x.node, value: x.f.status.raw['wsrep_sync_wait'] ?? '(unset)' }));
-            const groups = groupBy(have);
-            const ok = groups.size === 1 && groups.has(String(configuredSyncWait));
-            out.push(row(L, H, 'wsrep_sync_wait', `${configuredSyncWait} (inventory database.sync_wait)`, describeGroups(groups), ok ? 'ok' : 'warn', 'Reads may not see the latest writes made through another node: run deploy-db to apply database.sync_wait.'));
-        }
-    }
-    return out;
-}
-/** Hours of writes gcache can hold at the average write rate since start. */
-function gcacheWindowCheck(node, f) {
-    const L = LAYER.galera;
-    const raw = f.status.raw;
-    const options = parseProviderOptions(raw['wsrep_provider_options'] ?? '');
-    const sizeText = options.get('gcache.size');
-    const size = sizeText ? parseSize(sizeText.replace(/B$/i, '')) : null;
-    const bytes = Number(raw['wsrep_replicated_bytes'] ?? 0) + Number(raw['wsrep_received_bytes'] ?? 0);
-    const uptime = f.uptime ?? 0;
-    const expected = `>= ${THRESHOLDS.gcacheWindowHours} h of writes`;
-    if (size === null)
-        return row(L, '(cluster)', 'gcache window', expected, 'gcache.size unknown', 'warn', 'Could not read gcache.size from wsrep_provider_options.');
-    if (uptime <= 0 || bytes <= 0)
-        return row(L, '(cluster)', 'gcache window', expected, `gcache ${sizeText}, no writes measured yet`, 'ok');
-    const perHour = (bytes / uptime) * 3600;
-    const hours = size / perHour;
-    return row(L, '(cluster)', 'gcache window', expected, `~${hours >= 100 ? Math.round(hours) : hours.toFixed(1)} h (gcache ${sizeText}, ${(perHour / 1024 ** 2).toFixed(1)} MiB/h on ${node} since start)`, hours >= THRESHOLDS.gcacheWindowHours ? 'ok' : 'warn', 'A node away longer than this needs a full SST instead of IST: raise database.gcache_size.');
-}
-/** Which LBs hold the VIP. */
-function vipHolders(lb) {
-    const vip = parseCidr(lb.vip)?.address;
-    return lb.lbs.filter((h) => {
-        const f = lb.facts.get(h.name);
-        return f && !isUnreachable(f) && f.addresses.some((a) => a.address === vip);
-    }).map((h) => h.name);
-}
-function serviceCheck(layer, host, service, active, state, hint) {
-    return row(layer, host, `${service} running`, 'active', state || 'unknown', active ? 'ok' : 'fail', hint);
-}
-function haproxyListenerCheck(lbName, listener, stats, nodes, db) {
-    const backend = stats.backends.find((b) => b.name === listener);
-    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
-    const expected = `UP: ${healthy.join(', ') || '(none)'}; others DOWN`;
-    if (!backend)
-        return row(LAYER.lb, lbName, `listener ${listener}`, expected, 'no such listener in haproxy', 'fail', 'Is this HAProxy configured for Galera (deploy-lb)?');
-    const wrong = [];
-    for (const node of nodes) {
-        const server = backend.servers.find((s) => s.name === node.name || s.address?.startsWith(`${node.address}:`));
-        if (!server) {
-            wrong.push(`${node.name} missing`);
-            continue;
-        }
-        const shouldBeUp = healthy.includes(node.name);
-        // "UP 1/2" (going down) and "DOWN 1/3" (coming up): HAProxy has seen the change
-        // and is counting fall/rise checks; a verdict now would only race it.
-        const inTransition = /^(UP|DOWN) \d+\/\d+$/.test(server.rawStatus.trim());
-        if (!inTransition && (shouldBeUp ? server.state !== 'UP' : server.state === 'UP'))
-            wrong.push(`${node.name} ${server.rawStatus}`);
-        else if (server.state === 'MAINT' || server.state === 'DRAIN')
-            wrong.push(`${node.name} ${server.rawStatus} (by hand)`);
-    }
-    const observed = backend.servers.map((s) => `${s.name} ${s.rawStatus}${s.backup ? ' (backup)' : ''}`).join(', ');
-    return row(LAYER.lb, lbName, `listener ${listener}`, expected, wrong.length === 0 ? observed : `${observed} — disagrees: ${wrong.join(', ')}`, wrong.length === 0 ? 'ok' : 'fail', 'HAProxy disagrees with the node state: check the clustercheck on port 9200 of those nodes, and `show servers state` for servers put in MAINT by hand.');
-}
-function proxysqlChecks(lbName, runtime, nodes, db) {
-    const L = LAYER.lb;
-    const nameOf = (hostname) => nodes.find((x) => x.address === hostname || x.name === hostname)?.name ?? hostname;
-    const writers = runtime.servers.filter((s) => s.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && s.status === 'ONLINE').map((s) => nameOf(s.hostname));
-    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
-    const checks = [];
-    const writerOk = writers.length === 1 && healthy.includes(writers[0]);
-    checks.push(row(L, lbName, 'writer hostgroup', `exactly 1 ONLINE, a synced node`, writers.length === 0 ? 'none ONLINE' : writers.join(', '), writerOk ? 'ok' : 'fail', 'ProxySQL picks the writer from its Galera monitor: see monitor.mysql_server_galera_log on this LB.'));
-    const readerRows = runtime.servers.filter((s) => s.hostgroup_id === PROXYSQL_HOSTGROUPS.reader);
-    const onlineReaders = readerRows.filter((s) => s.status === 'ONLINE').map((s) => nameOf(s.hostname));
-    const missing = healthy.filter((x) => !onlineReaders.includes(x) && !writers.includes(x));
-    const unhealthyOnline = [...onlineReaders, ...writers].filter((x) => !healthy.includes(x));
-    const bad = runtime.servers
-        .filter((s) => (s.hostgroup_id === PROXYSQL_HOSTGROUPS.writer || s.hostgroup_id === PROXYSQL_HOSTGROUPS.reader) && s.status !== 'ONLINE')
-        .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
-    const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
-    checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
-    const hg = PROXYSQL_HOSTGROUPS;
-    const galera = runtime.galeraHostgroups;
-    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
-    const galeraOk = galera.length === 1 &&
-        galeraRow !== undefined &&
-        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
-        galeraRow.reader_hostgroup === hg.reader &&
-        galeraRow.offline_hostgroup === hg.offline &&
-        galeraRow.active === 1 &&
-        galeraRow.max_writers === 1;
-    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
-        ? 'none (the Galera monitor places no server)'
-        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
-    if (runtime.monitor) {
-        const failing = nodes
-            .map((n) => {
-            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
-            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
-        })
-            .filter((x) => x !== null);
-        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
-    }
-    return { checks, writer: writers.length === 1 ? writers[0] : null };
-}
-/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
-function proxysqlAgreementCheck(lb) {
-    const runtimes = lb.lbs
-        .map((h) => {
-        const f = lb.facts.get(h.name);
-        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
-    })
-        .filter((x) => x !== null);
-    if (runtimes.length < 2)
-        return null;
-    const [first, ...others] = runtimes;
-    const differences = others
-        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
-        .filter((d) => d.items.length > 0);
-    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
-}
-function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
-    const out = [];
-    const writers = new Map();
-    for (const h of lb.lbs) {
-        const f = lb.facts.get(h.name);
-        if (!f || isUnreachable(f)) {
-            out.push(row(LAYER.lb, h.name, 'facts gathered', 'answered', f ? f.unreachable : 'no facts', 'fail', `Check SSH to ${h.name}.`));
-            continue;
-        }
-        out.push(serviceCheck(LAYER.vip, h.name, 'keepalived', f.keepalived.active, f.keepalived.state, `Start keepalived on ${h.name} (systemctl start keepalived): without it this LB cannot take the VIP over.`));
-        if (lb.kind === 'haproxy' && f.haproxy) {
-            out.push(serviceCheck(LAYER.lb, h.name, 'haproxy', f.haproxy.active, f.haproxy.state, `Start haproxy on ${h.name}; see journalctl -u haproxy.`));
-            if (!f.haproxy.stats) {
-                if (f.haproxy.active)
-                    out.push(row(LAYER.lb, h.name, 'haproxy stats', 'readable (stats socket or page)', f.haproxy.statsError ?? 'unreadable', 'fail', 'Enable `stats socket /run/haproxy/admin.sock` in haproxy.cfg and install socat.'));
-            }
-            else {
-                const stats = f.haproxy.stats;
-                const writer = writerOf(stats, HAPROXY_WRITER_LISTENER);
-                const backend = stats.backends.find((b) => b.name === HAPROXY_WRITER_LISTENER);
-                const activeUp = backend?.servers.filter((s) => s.state === 'UP' && !s.backup) ?? [];
-                const anyHealthy = nodes.some((x) => nodeHealthy(db.get(x.name)));
-                const writerOk = backend !== undefined && activeUp.length <= 1 && (writer !== null || !anyHealthy);
-                out.push(row(LAYER.lb, h.name, 'single writer', 'exactly one server takes writes', !backend ? `no ${HAPROXY_WRITER_LISTENER} listener` : writer ? `${writer.name}${writer.backup ? ' (backup: the first active server is down)' : ''}${activeUp.length > 1 ? `; ${activeUp.length} active servers UP` : ''}` : 'none UP', writerOk ? 'ok' : 'fail', 'The writer listener must have exactly one active server and the others as backup (deploy-lb renders this).'));
-                if (writer)
-                    writers.set(h.name, writer.name);
-                if (backend)
-                    out.push(haproxyListenerCheck(h.name, HAPROXY_WRITER_LISTENER, stats, nodes, db));
-                if (stats.backends.some((b) => b.name === HAPROXY_READER_LISTENER))
-                    out.push(haproxyListenerCheck(h.name, HAPROXY_READER_LISTENER, stats, nodes, db));
-            }
-            for (const node of nodes) {
-                const answer = f.clustercheck?.get(node.name);
-                const healthy = nodeHealthy(db.get(node.name));
-                const expected = healthy ? '200 (node synced)' : '503 (node not synced)';
-                if (!answer || 'error' in answer) {
-                    out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, answer ? `no HTTP answer: ${answer.error}` : 'not asked', 'fail', `The health check on ${node.address}:${clustercheckPort} must answer this LB (deploy-lb installs it; check the firewall).`));
-                    continue;
-                }
-                const agrees = answer.healthy === healthy;
-                out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, `${answer.status} ${answer.reason}`, agrees ? 'ok' : 'fail', `The health check on ${node.name} answers against the node's own wsrep state: check its script and the clustercheck account.`));
-            }
-        }
-        else if (lb.kind === 'proxysql' && f.proxysql) {
-            out.push(serviceCheck(LAYER.lb, h.name, 'proxysql', f.proxysql.active, f.proxysql.state, `Start proxysql on ${h.name}; see journalctl -u proxysql.`));
-            if (!f.proxysql.runtime) {
-                if (f.proxysql.active)
-                    out.push(row(LAYER.lb, h.name, 'proxysql admin', 'runtime_mysql_servers readable', f.proxysql.error ?? 'unreadable', 'fail', 'Check the admin password secret and admin-mysql_ifaces (127.0.0.1:6032).'));
-            }
-            else {
-                const r = proxysqlChecks(h.name, f.proxysql.runtime, nodes, db);
-                out.push(...r.checks);
-                if (r.writer)
-                    writers.set(h.name, r.writer);
-            }
-        }
-    }
-    if (lb.kind === 'proxysql') {
-        const agreement = proxysqlAgreementCheck(lb);
-        if (agreement)
-            out.push(agreement);
-    }
-    if (lb.lbs.length > 1) {
-        const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
-        if (writers.size > 1 || groups.size > 1) {
-            out.push(row(LAYER.lb, '(lbs)', 'writer agreed by all LBs', 'one writer', describeGroups(groups) || 'none', groups.size === 1 ? 'ok' : 'fail', 'The load balancers send writes to different nodes: concurrent writes on two nodes raise certification conflicts (deadlocks). Make their server lists and order identical.'));
-        }
-    }
-    out.push(...vipChecks(lb));
-    return out;
-}
-function vipChecks(lb) {
-    const holders = vipHolders(lb);
-    const out = [
-        row(LAYER.vip, '(lbs)', `VIP ${lb.vip} holder`, 'exactly one LB', holders.length === 0 ? 'none' : holders.join(', '), holders.length === 1 ? 'ok' : 'fail', holders.length === 0
-            ? 'No LB holds the VIP: check keepalived on both (journalctl -u keepalived) and its proxy probe.'
-            : 'Two LBs hold the VIP (split brain): VRRP adverts do not pass between them (unicast_peer, firewall proto 112), or the address was added by hand. Remove it from the one that should not have it.'),
-    ];
-    const check = `VIP answers on ${lb.writerPort}`;
-    if (holders.length !== 1) {
-        out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', `not tested: the VIP is held by ${holders.length} LBs (see the holder check)`, 'warn'));
-        return out;
-    }
-    // From a host that does not hold the VIP when possible: that goes over the network.
-    const results = lb.lbs
-        .map((h) => ({ h: h.name, f: lb.facts.get(h.name) }))
-        .filter((x) => !!x.f && !isUnreachable(x.f))
-        .sort((a, b) => Number(holders.includes(a.h)) - Number(holders.includes(b.h)));
-    const best = results.find((r) => r.f.vipAnswer.ok) ?? results[0];
-    out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', best ? `${best.f.vipAnswer.detail} (from ${best.h})` : 'not tested', best?.f.vipAnswer.ok ? 'ok' : 'fail', `Nothing answers on ${lb.vip}:${lb.writerPort}: check the proxy on ${holders[0]} and that it listens on all addresses.`));
-    return out;
-}
-function causalityCheck(o) {
-    const L = LAYER.causality;
-    const check = 'write via writer, read via reader';
-    const expected = 'the row just written';
-    if (o.kind === 'skipped')
-        return row(L, '(vip)', check, expected, `not tested: ${o.reason}`, 'warn', 'See the observed value.');
-    const r = o.result;
-    if (isUnreachable(r))
-        return row(L, o.from, check, expected, `probe did not run: ${r.unreachable}`, 'fail');
-    const denied = (e) => e !== null && /\b(1142|1044|1143)\b/.test(e);
-    if (!r.wrote) {
-        return denied(r.writeError)
-            ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs SELECT, INSERT, UPDATE, DELETE (REPLACE) on lms_ha.causality_probe for ${o.user} (deploy-db grants it).`)
-            : row(L, o.from, check, expected, `write failed: ${r.writeError}`, 'fail', 'Writes through the VIP writer port fail: see the LB and galera checks.');
-    }
-    if (r.readValue === null) {
-        return row(L, o.from, check, expected, `read failed: ${r.readError}`, denied(r.readError) ? 'warn' : 'fail', 'Reads through the VIP reader port fail: see the LB and galera checks.');
-    }
-    const ok = r.readValue === o.token;
-    return row(L, o.from, check, expected, ok ? `read back with wsrep_sync_wait=${o.syncWait}` : `read "${r.readValue || '(no row)'}" instead (wsrep_sync_wait=${o.syncWait})`, ok ? 'ok' : 'fail', 'A read right after a write did not see it: set database.sync_wait to 1 (or more) and run deploy-db.');
-}
-function storageChecks(s) {
-    const L = LAYER.storage;
-    const out = [];
-    for (const m of s.members) {
-        const p = s.peers.get(m.name);
-        if (!p || isUnreachable(p)) {
-            out.push(row(L, m.name, 'facts gathered', 'answered', p ? p.unreachable : 'no facts', 'fail'));
-            continue;
-        }
-        out.push(serviceCheck(L, m.name, 'glusterd', p.glusterd.active, p.glusterd.state, `Start glusterd on ${m.name} (systemctl start glusterd).`));
-    }
-    const members = s.members.map((m) => ({ host: m.name, address: m.address }));
-    const observerPeers = s.observer ? s.peers.get(s.observer) : undefined;
-    if (!s.observer || !observerPeers || isUnreachable(observerPeers) || !observerPeers.pool) {
-        out.push(row(L, '(storage)', `volume ${s.model.volume}`, 'readable from a storage host', 'no storage host with a running glusterd answered', 'fail', 'Start glusterd on the storage hosts.'));
-    }
-    else {
-        const observer = members.find((m) => m.host === s.observer);
-        out.push(...peerChecks(observer, members, observerPeers.pool));
-        const v = s.volume;
-        if (!v || v.error) {
-            out.push(row(L, observer.host, `volume ${s.model.volume}`, 'exists, Started', `could not ask: ${v?.error ?? 'no answer'}`, 'fail', `gluster volume info ${s.model.volume}`));
-        }
-        else {
-            out.push(...volumeChecks(observer.host, s.model, v.info));
-            if (v.info && v.status) {
-                const down = disconnectedMembers(members, observerPeers.pool);
-                out.push(...brickChecks(observer.host, s.model, v.status, down));
-                if (v.heal)
-                    out.push(...healChecks(observer.host, s.model, v.heal, bricksNotOnline(s.model, v.status), v.splitBrain));
-            }
-        }
-    }
-    for (const [host, c] of s.clients) {
-        if (isUnreachable(c)) {
-            out.push(row(L, host, 'facts gathered', 'answered', c.unreachable, 'fail'));
-            continue;
-        }
-        out.push(...mountChecks(host, { volume: s.model.volume, mountPoint: s.mountPath }, c.mounts, c.probe));
-    }
-    return out;
-}
-/** S3 is not verified yet; shown so nobody mistakes silence for a pass. */
-function s3Check(bucket) {
-    return row(LAYER.storage, '(s3)', `s3 bucket ${bucket}`, 'reachable', 'not checked: verify-ha does not test S3 targets yet', 'warn', 'Check the bucket with the platform (e.g. rclone lsd) until verify-ha does.');
-}
-// ---------------------------------------------------------------------------
-// Report
-function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-/**
- * Markdown for the scheduled-run issue (reportHealth's `report`): failing
- * checks first, then warnings. Pass already-redacted checks.
- */
-function healthReportMarkdown(checks) {
-    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${cell(c.layer)} | ${cell(c.host)} | ${cell(c.check)} | ${cell(c.expected)} | ${cell(c.observed)} |`)].join('\n');
-    const failed = checks.filter((c) => c.status === 'fail');
-    const warned = checks.filter((c) => c.status === 'warn');
-    const parts = [];
-    parts.push(failed.length === 0 ? 'Every check passed.' : `${failed.length} check${failed.length === 1 ? '' : 's'} failed:\n\n${table(failed)}`);
-    const hints = [...new Set(failed.map((c) => c.hint).filter((h) => !!h))];
-    if (hints.length > 0)
-        parts.push(`What to do:\n\n${hints.map((h) => `- ${h}`).join('\n')}`);
-    if (warned.length > 0)
-        parts.push(`Warnings (${warned.length}):\n\n${table(warned)}`);
-    return parts.join('\n\n');
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify-ha/drills.ts
-/**
- * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
- * options). Each drill breaks one thing for real while a write probe runs
- * through the VIP writer port, measures how long writes were unavailable,
- * restores what it broke, waits (polling, with a deadline) until the whole
- * read-only verification passes again, and proves that every write the
- * probe saw acknowledged is on every db node.
- *
- * Where the probe runs: on a db node that the drill does not stop, with that
- * node's own mariadb client, over TCP to the VIP like an application server.
- * The runner has no MariaDB client, and a TCP channel through SSH would need a
- * MySQL protocol client in the bundle; a db node has the client already, sits
- * on the database network, and its SSH connection stays up through the drill.
- * Every attempt is one short-lived connection (one INSERT, autocommit), so an
- * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
- *
- * The probe writes as a temporary account (random password on stdin only,
- * allowed only from the load balancers' addresses, since the proxy connects to
- * the nodes from there) into lms_ha.drill_probe, both created here by root
- * over the local socket; the account and the run's rows are removed at the end.
- * With ProxySQL the account is also added to each ProxySQL's runtime user list
- * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
- * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
- * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
- * hostname names the node that took the write with either proxy.
- */
-
-
-
-
-
-
-
-
-const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'];
-const DRILL_LAYER = 'drill';
-const DRILL_SCHEMA = 'lms_ha';
-const DRILL_TABLE = 'drill_probe';
-const DRILL_USER = 'lms_ha_drill';
-/** Bounds of one probe: it stops by itself after this many writes or seconds. */
-const PROBE_LIMITS = { maxWrites: 20_000, maxSeconds: 600 };
-const DRILL_DEADLINES = {
-    /** Writes must come back through the VIP within this long after the fault. */
-    writesResumeMs: 60_000,
-    /** The fault must be visible (VIP moved, writer moved) within this long. */
-    faultVisibleMs: 30_000,
-    /** After the restore, the whole verification must pass within this long (a rejoin may need an SST). */
-    healthyMs: 300_000,
-    /** Acknowledged writes the probe needs before a fault is injected. */
-    warmupMs: 20_000,
-};
-/** Consecutive acknowledged writes that count as "writes work". */
-const STEADY_WRITES = 5;
-const POLL_MS = 250;
-/**
- * Reads `drills=` and `allow-protected=` from the options. Null when no drill
- * is asked for. Refuses (invalid-input, nothing touched) plan mode, unknown
- * names, and a protected environment without `allow-protected=true`.
- */
-function parseDrillRequest(options, mode, environment) {
-    const raw = (options['drills'] ?? '').trim();
-    if (raw === '' || raw === 'none')
-        return null;
-    const names = raw.split(/[\s,]+/).filter((x) => x !== '');
-    const unknown = names.filter((n) => !DRILLS.includes(n));
-    if (unknown.length > 0) {
-        throw new DeployError('invalid-input', `options: drills "${unknown.join(', ')}" unknown`, {
-            hint: `Name drills from: ${DRILLS.join(', ')} (e.g. drills=proxy-stop,db-kill). Nothing was done.`,
-        });
-    }
-    if (mode !== 'apply') {
-        throw new DeployError('invalid-input', `options: drills=${names.join(',')} stop services for real, so they need mode apply`, {
-            hint: 'Run verify-ha with mode apply to run the drills, or leave out the drills option for the read-only checks. Nothing was done.',
-        });
-    }
-    const allowText = (options['allow-protected'] ?? 'false').trim().toLowerCase();
-    if (allowText !== 'true' && allowText !== 'false') {
-        throw new DeployError('invalid-input', `options: allow-protected "${options['allow-protected']}" must be true or false`, { hint: 'Nothing was done.' });
-    }
-    const allowProtected = allowText === 'true';
-    if (environment.protected && !allowProtected) {
-        throw new DeployError('invalid-input', `environment ${environment.name} is marked protected: drills refused; nothing was done`, {
-            hint: 'Drills stop a proxy and a database node for real. To run them on this environment anyway, add allow-protected=true to the options.',
-        });
-    }
-    return { drills: [...new Set(names)], allowProtected };
-}
-/** A run id: letters and digits only, so it is safe inside SQL and shell. */
-function newRunId() {
-    return `d${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
-}
-/**
- * The probe loop (bash: fractional `read -t`). stdin: a 3-line client option
- * file, then any line (or EOF) stops the loop. One line out per attempt:
- * `ok SEQ START_NS END_NS HOSTNAME` or `fail SEQ START_NS END_NS ERROR`.
- */
-function probeScript(o) {
-    if (!/^[a-z0-9]+$/.test(o.run))
-        throw new Error(`bad probe run id ${o.run}`);
-    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
-    const loop = [
-        'c=$(command -v mariadb || command -v mysql)',
-        'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
-        `end=$(( $(date +%s) + ${o.maxSeconds} )); i=0`,
-        'echo ready',
-        `while [ $i -lt ${o.maxWrites} ] && [ "$(date +%s)" -lt "$end" ]; do`,
-        '  if IFS= read -r -t 0.001 cmd; then break; else [ $? -gt 128 ] || break; fi',
-        '  i=$((i+1)); s=$(date +%s%N)',
-        `  out=$(timeout -k 1 3 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${o.port} --connect-timeout=2 -N -B -e "${sql}" 2>&1); rc=$?`,
-        '  e=$(date +%s%N)',
-        '  if [ $rc -eq 0 ]; then echo "ok $i $s $e $(printf %s "$out" | tail -n 1)"; else echo "fail $i $s $e rc=$rc $(printf %s "$out" | head -n 1 | tr -s " \\t" " ")"; fi',
-        'done',
-        'echo "end $i"',
-    ].join('\n');
-    // A child bash (not exec): the outer shell's trap removes the credentials file when it ends.
-    return withCredentialsFile(3, `cred="$cred" bash -c ${bashQuote(loop)}`);
-}
-function bashQuote(s) {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-function parseProbeLine(line) {
-    const m = /^(ok|fail) (\d+) (\d+) (\d+) ?(.*)$/.exec(line.trim());
-    if (!m)
-        return null;
-    return { ok: m[1] === 'ok', seq: Number(m[2]), startMs: Number(BigInt(m[3]) / 1000000n), endMs: Number(BigInt(m[4]) / 1000000n), detail: m[5] ?? '' };
-}
-/**
- * Figures for events[from, to): the longest gap between acknowledgements,
- * counted from the last acknowledgement before `from` (so an outage that
- * starts at the fault is measured from the last write that worked).
- */
-function windowFigures(events, from, to) {
-    let previous = null;
-    for (let i = from - 1; i >= 0; i--) {
-        if (events[i].ok) {
-            previous = events[i].endMs;
-            break;
-        }
-    }
-    let longest = 0;
-    let failed = 0;
-    let acked = 0;
-    let firstError = null;
-    for (const e of events.slice(from, to)) {
-        if (!e.ok) {
-            failed++;
-            firstError ??= e.detail;
-            continue;
-        }
-        acked++;
-        if (previous !== null)
-            longest = Math.max(longest, e.endMs - previous);
-        previous = e.endMs;
-    }
-    return { unavailableMs: longest, failedAttempts: failed, acknowledged: acked, firstError };
-}
-/** Acknowledged sequence numbers missing from a node's rows. */
-function missingWrites(acknowledged, present) {
-    return acknowledged.filter((s) => !present.has(s));
-}
-/** Setup by root over the socket: table, and the temporary account for each LB address. */
-function drillSetupSql(password, fromAddresses) {
-    const accounts = fromAddresses.map((a) => `'${DRILL_USER}'@'${a}'`);
-    return [
-        'SET SESSION wsrep_sync_wait=0;',
-        `CREATE DATABASE IF NOT EXISTS ${DRILL_SCHEMA};`,
-        `CREATE TABLE IF NOT EXISTS ${DRILL_SCHEMA}.${DRILL_TABLE} (run VARCHAR(40) NOT NULL, seq INT UNSIGNED NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (run, seq)) ENGINE=InnoDB;`,
-        ...accounts.map((a) => `DROP USER IF EXISTS ${a};`),
-        ...accounts.map((a) => `CREATE USER ${a} IDENTIFIED BY '${password}';`),
-        ...accounts.map((a) => `GRANT INSERT, SELECT ON ${DRILL_SCHEMA}.${DRILL_TABLE} TO ${a};`),
-        '',
-    ].join('\n');
-}
-function drillCleanupSql(run, fromAddresses) {
-    return [
-        `DELETE FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';`,
-        ...fromAddresses.map((a) => `DROP USER IF EXISTS '${DRILL_USER}'@'${a}';`),
-        '',
-    ].join('\n');
-}
-function seconds(ms) {
-    return `${(ms / 1000).toFixed(2)} s`;
-}
-const PROBE_HINT = 'The probe runs the mariadb client on a db node against the VIP writer port: check that the node reaches the VIP.';
-/** What a drill waited for did not happen: the platform did not behave as an HA platform should. */
-function waitedInVain(what, deadlineMs) {
-    return new DeployError('verify-failed', `timed out after ${seconds(deadlineMs)} waiting for ${what}`, {
-        hint: 'The platform did not fail over or recover as it should: see the table. The drill restarted what it had stopped.',
-    });
-}
-// ---------------------------------------------------------------------------
-// The probe (I/O)
-/** A probe running on a host: its events as they arrive, waits on them, and a stop. */
-class RunningProbe {
-    host;
-    process;
-    events = [];
-    buffer = '';
-    ended = false;
-    endError = null;
-    waiters = [];
-    constructor(host, process) {
-        this.host = host;
-        this.process = process;
-        process.stdout.on('data', (chunk) => {
-            this.buffer += chunk.toString();
-            const lines = this.buffer.split('\n');
-            this.buffer = lines.pop() ?? '';
-            for (const line of lines) {
-                const e = parseProbeLine(line);
-                if (e)
-                    this.events.push(e);
-                else if (line.startsWith('error '))
-                    this.endError = line.slice(6);
-            }
-            this.wake();
-        });
-        process.done
-            .then((r) => {
-            if (r.code !== 0 && !this.endError)
-                this.endError = `probe exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
-        })
-            .catch((e) => (this.endError = toDeployError(e).message))
-            .finally(() => {
-            this.ended = true;
-            this.wake();
-        });
-    }
-    wake() {
-        const w = this.waiters;
-        this.waiters = [];
-        for (const f of w)
-            f();
-    }
-    /** Resolves when `test` holds on the events; rejects at the deadline or when the probe ended. */
-    async until(what, test, deadlineMs) {
-        const stop = Date.now() + deadlineMs;
-        for (;;) {
-            if (test(this.events))
-                return;
-            if (this.ended)
-                throw new DeployError('command-failed', `the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`, { host: this.host, hint: PROBE_HINT });
-            const left = stop - Date.now();
-            if (left <= 0)
-                throw waitedInVain(what, deadlineMs);
-            await new Promise((resolve) => {
-                const timer = setTimeout(resolve, left);
-                this.waiters.push(() => {
-                    clearTimeout(timer);
-                    resolve();
-                });
-            });
-        }
-    }
-    async stop() {
-        if (!this.ended) {
-            this.process.stdin.write('stop\n');
-            this.process.stdin.end();
-            try {
-                await this.process.done;
-            }
-            catch {
-                // the events gathered so far are what counts
-            }
-        }
-        return this.events;
-    }
-    kill() {
-        if (!this.ended)
-            this.process.kill();
-    }
-}
-/** The last `n` events are acknowledged writes, all after index `from`. */
-function steadyAfter(from, n = STEADY_WRITES) {
-    return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
-}
-function drills_row(host, check, expected, observed, ok, hint) {
-    const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
-    if (!ok && hint)
-        r.hint = hint;
-    return r;
-}
-/** Why the drills cannot run on this platform as it is (layers and sizes), or null. */
-function drillPreconditions(request, view) {
-    if (!view.lb || view.dbNodes.length === 0)
-        return 'drills need a database and a load_balancer section in the inventory';
-    if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
-        return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
-    const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
-    if ((request.drills.includes('db-stop') || request.drills.includes('db-kill')) && synced.length < 3) {
-        return `the db drills need at least 3 synced db nodes (found ${synced.length}): stopping one of 2 leaves no quorum`;
-    }
-    return null;
-}
-/**
- * Every proxy agrees on the active writer and none is half-way through a
- * change. HAProxy: no server counting rise/fall checks, the writer an active
- * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
- * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
- * transition; a drill must not start in it (the writer would move under it,
- * e.g. failing back to a node that just rejoined).
- */
-function proxySettled(view) {
-    const lb = view.lb;
-    if (!lb)
-        return true;
-    if (lb.kind === 'proxysql') {
-        const writers = lb.lbs.map((h) => {
-            const f = lb.facts.get(h.name);
-            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
-                return null;
-            const servers = f.proxysql.runtime.servers;
-            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
-                return null;
-            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
-            return w.length === 1 ? w[0].hostname : null;
-        });
-        return writers.every((w) => w !== null && w === writers[0]);
-    }
-    return lb.lbs.every((h) => {
-        const f = lb.facts.get(h.name);
-        if (!f || isUnreachable(f) || !f.haproxy?.stats)
-            return false;
-        const listeners = f.haproxy.stats.backends.filter((b) => b.name === HAPROXY_WRITER_LISTENER || b.name === HAPROXY_READER_LISTENER);
-        const writer = writerOf(f.haproxy.stats);
-        return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
-    });
-}
-/** Polls the read-only verification until every check passes and the proxies have settled. */
-async function waitHealthy(verifyNow, deadlineMs) {
-    const started = Date.now();
-    let view = null;
-    let failures = [];
-    try {
-        await pollUntil('every check to pass', deadlineMs, async () => {
-            const v = await verifyNow();
-            failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
-            if (failures.length === 0 && !proxySettled(v))
-                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
-            if (failures.length === 0)
-                view = v;
-            return view !== null;
-        });
-    }
-    catch {
-        // the caller reports what still fails
-    }
-    return { view, failures, ms: Date.now() - started };
-}
-/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
-function currentWriter(view) {
-    const lb = view.lb;
-    if (!lb)
-        return null;
-    const holder = vipHolders(lb)[0];
-    const f = holder ? lb.facts.get(holder) : undefined;
-    if (!f || isUnreachable(f))
-        return null;
-    if (lb.kind === 'proxysql') {
-        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
-        if (writers.length !== 1)
-            return null;
-        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
-    }
-    if (!f.haproxy?.stats)
-        return null;
-    const w = writerOf(f.haproxy.stats);
-    if (!w)
-        return null;
-    return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
-}
-/**
- * The probe account in every ProxySQL's runtime user list (add) or out of it
- * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
- * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
- */
-async function proxysqlDrillUser(context, lb, action, password) {
-    const config = context.environment.load_balancer;
-    if (!config || config.kind !== 'proxysql')
-        return;
-    const sql = [
-        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
-        ...(action === 'add'
-            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
-            : []),
-        'LOAD MYSQL USERS TO RUNTIME;',
-        '',
-    ].join('\n');
-    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
-    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
-    await Promise.all(lb.lbs.map(async (h) => {
-        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
-        if (r.code !== 0 && action === 'add') {
-            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
-                host: h.name,
-                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
-            });
-        }
-        if (r.code !== 0)
-            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
-    }));
-}
-async function rootSql(remote, sql, purpose) {
-    const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `${purpose} on ${remote.name} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, {
-            host: remote.name,
-            hint: 'The drill needs root access to MariaDB over the local socket on the db nodes.',
-        });
-    }
-    return r.stdout;
-}
-async function vipHolderNow(context, lb) {
-    const vip = parseCidr(lb.vip)?.address;
-    const answers = await Promise.all(lb.lbs.map(async (h) => {
-        try {
-            const r = await (await context.host(h.name)).run('ip -o addr show', { purpose: 'see who holds the VIP', timeoutMs: 10_000, allowFailure: true });
-            return parseIpAddrShow(r.stdout).some((a) => a.address === vip) ? h.name : null;
-        }
-        catch {
-            return null;
-        }
-    }));
-    return answers.filter((x) => x !== null);
-}
-/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
-async function waitForProxysqlAdmin(remote, context) {
-    const config = context.environment.load_balancer;
-    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
-    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
-        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
-        return r.stdout.trim() !== '';
-    });
-}
-async function pollUntil(what, deadlineMs, test) {
-    const started = Date.now();
-    for (;;) {
-        if (await test())
-            return Date.now() - started;
-        if (Date.now() - started > deadlineMs)
-            throw waitedInVain(what, deadlineMs);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-}
-/**
- * Runs the drills in the order asked, under the environment lock. `verifyNow`
- * re-runs the read-only verification (used to wait until healthy).
- */
-async function runDrills(context, request, first, verifyNow) {
-    const failed = first.checks.filter((c) => c.status === 'fail');
-    if (failed.length > 0) {
-        return {
-            rows: [],
-            figures: [],
-            error: new DeployError('cluster-unhealthy', `drills refused: the platform is not fully healthy (${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check}`).join('; ')}); nothing was stopped`, {
-                hint: 'Drills only run on a platform where every check passes: fix the failures in the table first.',
-            }),
-        };
-    }
-    const unable = drillPreconditions(request, first);
-    if (unable)
-        return { rows: [], figures: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
-    const env = context.environment;
-    const lockHosts = env.hosts.filter((h) => first.dbNodes.some((d) => d.name === h.name) || first.lb.lbs.some((l) => l.name === h.name));
-    const remotes = await Promise.all(lockHosts.map((h) => context.host(h.name)));
-    return withLock(remotes, { environment: env.name, owner: { runId: context.request.runId, repository: context.request.repository, command: 'verify-ha drills' }, logger: context.logger }, async () => {
-        const rows = [];
-        const figures = [];
-        let view = first;
-        for (const drill of request.drills) {
-            if (!proxySettled(view)) {
-                const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
-                if (!settled.view) {
-                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
-                    return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
-                }
-                view = settled.view;
-            }
-            const result = await runOneDrill(context, drill, view, verifyNow);
-            rows.push(...result.rows);
-            if (result.figures)
-                figures.push(result.figures);
-            if (result.error)
-                return { rows, figures, error: result.error };
-            view = result.view;
-        }
-        return { rows, figures };
-    });
-}
-async function runOneDrill(context, drill, view, verifyNow) {
-    const lb = view.lb;
-    const log = context.logger;
-    const writer = currentWriter(view);
-    const holder = vipHolders(lb)[0];
-    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
-    let target;
-    if (drill === 'proxy-stop')
-        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
-    else {
-        if (!writer)
-            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
-        target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
-    }
-    // The probe runs on a synced db node the drill leaves alone.
-    const probeHost = view.dbNodes.find((h) => h.name !== target.host && nodeHealthy(view.db.get(h.name)));
-    const probeRemote = await context.host(probeHost.name);
-    const run = newRunId();
-    const password = (0,external_node_crypto_.randomBytes)(18).toString('hex');
-    context.redactor.add(password);
-    const fromAddresses = lb.lbs.map((h) => h.address);
-    const rows = [];
-    const name = drill;
-    if (!probeRemote.spawn)
-        throw new DeployError('internal', 'drills need a transport that streams command output (ssh)');
-    const spawn = probeRemote.spawn.bind(probeRemote);
-    let probe;
-    let broken = false;
-    let restored = false;
-    const restore = async () => {
-        if (!broken || restored)
-            return;
-        restored = true;
-        const remote = await context.host(target.host);
-        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
-        log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
-        await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
-        // A restarted ProxySQL loads its users from disk, where the probe account never is.
-        if (unit === 'proxysql')
-            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
-    };
-    try {
-        log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
-        await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
-        await proxysqlDrillUser(context, lb, 'add', password);
-        const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
-        const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
-        child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
-        child.stderr.on('data', () => undefined);
-        probe = new RunningProbe(probeHost.name, child);
-        await probe.until('the first acknowledged writes through the VIP', steadyAfter(0), DRILL_DEADLINES.warmupMs);
-        const before = probe.events.filter((e) => e.ok).at(-1).detail;
-        // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
-        const victimName = context.facts.get(target.host)?.hostname;
-        if (drill !== 'proxy-stop' && victimName && before !== victimName) {
-            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
-                hint: 'Run the drill again once the load balancers agree on the writer.',
-            });
-        }
-        // The fault.
-        const markFault = probe.events.length;
-        const faultAt = Date.now();
-        const victim = await context.host(target.host);
-        log.info(`drill ${name}: ${target.what}`);
-        broken = true;
-        if (drill === 'proxy-stop')
-            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
-        else if (drill === 'db-stop')
-            await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
-        else
-            await victim.run('systemctl kill --signal=KILL mariadb', { purpose: 'kill -9 mariadb (drill)', timeoutMs: 60_000 });
-        // The fault took effect: the VIP left the holder / writes land on another node.
-        let effect;
-        if (drill === 'proxy-stop') {
-            await pollUntil('the VIP on another load balancer', DRILL_DEADLINES.faultVisibleMs, async () => {
-                const now = await vipHolderNow(context, lb);
-                return now.length === 1 && now[0] !== holder;
-            });
-            const now = await vipHolderNow(context, lb);
-            effect = `VIP ${holder} → ${now.join(', ')}`;
-        }
-        else {
-            await probe.until('a write acknowledged by another node', (ev) => ev.slice(markFault).some((e) => e.ok && e.detail !== before), DRILL_DEADLINES.writesResumeMs);
-            const next = probe.events.slice(markFault).find((e) => e.ok && e.detail !== before);
-            effect = `writer ${before} → ${next.detail}`;
-        }
-        const markEffect = probe.events.length;
-        await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
-        const resumedMs = Date.now() - faultAt;
-        const fault = windowFigures(probe.events, markFault, probe.events.length);
-        rows.push(drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
-        log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
-        // Restore, then wait for the whole platform to pass again.
-        const markRestore = probe.events.length;
-        const restoreAt = Date.now();
-        await restore();
-        const after = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
-        const healthy = after.view;
-        const healthyMs = Date.now() - restoreAt;
-        if (healthy)
-            await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
-        const events = await probe.stop();
-        const during = windowFigures(events, markRestore, events.length);
-        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
-            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
-            : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
-        // Every acknowledged write on every node that is up.
-        const acked = events.filter((e) => e.ok).map((e) => e.seq);
-        const unacked = events.filter((e) => !e.ok).map((e) => e.seq);
-        const presence = await Promise.all(view.dbNodes.map(async (h) => {
-            try {
-                const out = await rootSql(await context.host(h.name), `SET SESSION wsrep_sync_wait=1;\nSELECT seq FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';\n`, 'read back the drill writes');
-                const present = new Set(out.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number));
-                return { host: h.name, missing: missingWrites(acked, present), extra: unacked.filter((s) => present.has(s)).length, error: null };
-            }
-            catch (e) {
-                return { host: h.name, missing: [], extra: 0, error: toDeployError(e).message };
-            }
-        }));
-        const lost = presence.filter((p) => p.missing.length > 0);
-        const unread = presence.filter((p) => p.error !== null);
-        const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
-        rows.push(drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
-            ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
-            : [
-                ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
-                ...unread.map((p) => `${p.host}: not read (${p.error})`),
-                ...(acked.length === 0 ? ['no write was acknowledged'] : []),
-            ].join('; '), ok, 'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.'));
-        const figures = {
-            drill,
-            host: target.host,
-            effect,
-            unavailableMs: Math.round(fault.unavailableMs),
-            failedAttempts: fault.failedAttempts,
-            resumedMs: Math.round(resumedMs),
-            healthyAfterMs: healthy ? Math.round(healthyMs) : null,
-            restoreUnavailableMs: Math.round(during.unavailableMs),
-            acknowledged: acked.length,
-            lost: Math.max(0, ...presence.map((p) => p.missing.length)),
-        };
-        const failedRows = rows.filter((r) => r.status === 'fail');
-        return failedRows.length > 0
-            ? { rows, figures, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
-            : { rows, figures, view: healthy ?? view };
-    }
-    catch (e) {
-        const err = toDeployError(e);
-        rows.push(drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
-        probe?.kill();
-        try {
-            await restore();
-        }
-        catch (re) {
-            log.warn(`drill ${name}: could not restore ${target.host}: ${toDeployError(re).message}`, target.host);
-        }
-        return { rows, view, error: new DeployError(err.reason === 'internal' ? 'verify-failed' : err.reason, `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
-    }
-    finally {
-        // Also after a failure: the temporary account must not outlive the run.
-        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
-        await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/components/platform/snippets.ts
-/** A PHP single-quoted string literal: only backslash and quote are special. */
-function phpString(value) {
-    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-/** A YAML scalar that reads back as exactly this string (JSON strings are YAML). */
-function yamlString(value) {
-    return JSON.stringify(value);
-}
-function balancerWords(d) {
-    return d.balancer === 'haproxy' ? 'HAProxy + Keepalived' : 'ProxySQL + Keepalived';
-}
-function causalityComment(d) {
-    return (d.syncWait & 1) === 1
-        ? `reads wait for writes already committed (wsrep_sync_wait=${d.syncWait})`
-        : `wsrep_sync_wait=${d.syncWait}: reads may miss a write committed a moment ago`;
-}
-function moodle(i) {
-    const d = i.database;
-    const pass = `getenv(${phpString(d.password.env)})`;
-    const lines = [
-        `<?php  // Moodle config.php: the database and files block written by lms-ha for environment ${i.environment}.`,
-        `// dbpass is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it`,
-        `// (env[${d.password.env}] = $${d.password.env}), or paste the value in place of getenv() on the web hosts only.`,
-        '',
-        'unset($CFG);',
-        'global $CFG;',
-        '$CFG = new stdClass();',
-        '',
-        "$CFG->dbtype    = 'mariadb';",
-        "$CFG->dblibrary = 'native';",
-        `$CFG->dbhost    = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
-        `$CFG->dbname    = ${phpString(d.name)};`,
-        `$CFG->dbuser    = ${phpString(d.user)};`,
-        `$CFG->dbpass    = ${pass};`,
-        "$CFG->prefix    = 'mdl_';",
-        '$CFG->dboptions = [',
-        "    'dbpersist'   => false,",
-        "    'dbsocket'    => false,",
-        `    'dbport'      => ${d.writerPort},  // ${d.balancer === 'haproxy' ? 'writer listener: one node takes every write' : 'ProxySQL: writes to the writer hostgroup, reads split by its rules'}`,
-        `    'dbcollation' => ${phpString(d.collation)},`,
-    ];
-    if (d.readerPort !== d.writerPort) {
-        lines.push("    'readonly'    => [", "        'instance' => [", `            ['dbhost' => ${phpString(d.host)}, 'dbport' => ${d.readerPort}, 'dbuser' => ${phpString(d.user)}, 'dbpass' => ${pass}],`, '        ],', "        'connecttimeout' => 2,", `        'latency' => ${(d.syncWait & 1) === 1 ? 0 : 1},  // ${causalityComment(d)}`, '    ],');
-    }
-    lines.push('];', '');
-    if (i.files.kind === 'glusterfs') {
-        lines.push(`$CFG->dataroot  = ${phpString(i.files.mountPath)};  // GlusterFS volume ${i.files.volume}, mounted on ${i.files.mountedOn.join(', ') || 'the web hosts'}`, '$CFG->directorypermissions = 02770;');
-    }
-    else {
-        lines.push("// $CFG->dataroot: a directory shared by every web host (storage.kind is not glusterfs here).");
-    }
-    lines.push(i.web
-        ? `// $CFG->wwwroot: your site's URL; the web farm answers on ${i.web.host}:${i.web.port} (HAProxy on the VIP).`
-        : "// $CFG->wwwroot: your site's URL.", '');
-    return { file: 'config.php', language: 'php', text: lines.join('\n') };
-}
-function tutor(i) {
-    const d = i.database;
-    const lines = [
-        `# Tutor config.yml settings written by lms-ha for environment ${i.environment}: the database through ${balancerWords(d)} on the VIP.`,
-        '# Merge into "$(tutor config printroot)/config.yml", then run: tutor config save',
-        'RUN_MYSQL: false',
-        `MYSQL_HOST: ${yamlString(d.host)}`,
-        `MYSQL_PORT: ${d.writerPort}`,
-        `OPENEDX_MYSQL_DATABASE: ${yamlString(d.name)}`,
-        `OPENEDX_MYSQL_USERNAME: ${yamlString(d.user)}`,
-        `# OPENEDX_MYSQL_PASSWORD is the value of ${d.password.env} (the secret lms-ha reads), never written here:`,
-        `#   tutor config save --set OPENEDX_MYSQL_PASSWORD="$${d.password.env}"`,
-        `# lms-ha created the databases (${d.databases.join(', ')}) and ${d.user}; Tutor's init job logs in as MYSQL_ROOT_USERNAME`,
-        '# to create missing ones: give it an account allowed to do so, or the same user when nothing is missing.',
-        `MYSQL_ROOT_USERNAME: ${yamlString(d.user)}`,
-        `#   tutor config save --set MYSQL_ROOT_PASSWORD="$${d.password.env}"`,
-        `# ${causalityComment(d)}`,
-    ];
-    if (i.files.kind === 's3') {
-        const f = i.files;
-        lines.push('# Files on S3 (plugin tutor-contrib-s3: tutor plugins enable s3).', `S3_STORAGE_BUCKET: ${yamlString(f.bucket)}`, `S3_FILE_UPLOAD_BUCKET: ${yamlString(f.bucket)}`, `S3_PROFILE_IMAGE_BUCKET: ${yamlString(f.bucket)}`);
-        if (f.region)
-            lines.push(`S3_REGION: ${yamlString(f.region)}`);
-        if (f.endpoint) {
-            const url = new URL(f.endpoint);
-            lines.push(`S3_HOST: ${yamlString(url.hostname)}`, `S3_PORT: ${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)}`, `S3_USE_SSL: ${url.protocol === 'https:'}`);
-        }
-        lines.push(`#   tutor config save --set OPENEDX_AWS_ACCESS_KEY="$${f.accessKeyId.env}" --set OPENEDX_AWS_SECRET_ACCESS_KEY="$${f.secretAccessKey.env}"`);
-    }
-    else if (i.files.kind === 'glusterfs') {
-        lines.push(`# Files: GlusterFS volume ${i.files.volume} mounted at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}; mount it as Tutor's data volume.`);
-    }
-    return { file: 'config.yml', language: 'yaml', text: `${lines.join('\n')}\n` };
-}
-function chamilo(i) {
-    const d = i.database;
-    const lines = [
-        `<?php  // Chamilo app/config/configuration.php: database values written by lms-ha for environment ${i.environment}.`,
-        `// db_password is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it.`,
-        `// Chamilo has one connection: every query goes to the ${d.balancer === 'haproxy' ? 'writer listener' : 'ProxySQL port, which splits reads from writes'}.`,
-        `$_configuration['db_host'] = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
-        `$_configuration['db_port'] = ${phpString(String(d.writerPort))};`,
-        `$_configuration['main_database'] = ${phpString(d.name)};`,
-        `$_configuration['db_user'] = ${phpString(d.user)};`,
-        `$_configuration['db_password'] = getenv(${phpString(d.password.env)});`,
-        "$_configuration['db_manager_enabled'] = false;",
-    ];
-    if (i.files.kind === 'glusterfs') {
-        lines.push(`// Files: GlusterFS volume ${i.files.volume} at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}: link app/courses and app/upload into it.`);
-    }
-    lines.push('');
-    return { file: 'app/config/configuration.php', language: 'php', text: lines.join('\n') };
-}
-function renderSnippet(i) {
-    return i.preset === 'moodle' ? moodle(i) : i.preset === 'openedx' ? tutor(i) : chamilo(i);
-}
-
-;// CONCATENATED MODULE: ./src/components/platform/connection.ts
-/**
- * How the learning platform connects to the HA tier, decided once from the
- * environment: the VIP and ports of the load balancer, the application user,
- * the causality setting, and where the files live. Every front (action output,
- * job summary, CLI, the demo) shows this same object and the snippet rendered
- * from it. A secret appears only as the name of the variable that holds it.
- */
-
-
-
-/** The user the platform connects as: the first whose databases include the preset's main one. */
-function platformUser(environment, mainDatabase) {
-    const users = environment.app.users;
-    return users.find((u) => u.databases.includes(mainDatabase)) ?? users[0];
-}
-function platformConnection(environment) {
-    const preset = environment.app.preset;
-    if (preset === 'custom')
-        return { reason: 'app.preset is custom (or not set): lms-ha knows no platform to write settings for' };
-    const lb = environment.load_balancer;
-    if (!lb)
-        return { reason: 'the environment has no load_balancer: the platform connects through its VIP' };
-    const definition = PRESETS[preset];
-    const mainDatabase = definition.databases[0];
-    const user = platformUser(environment, mainDatabase);
-    if (!user)
-        return { reason: `app.users is empty: add the ${definition.title} user (conventionally "${definition.user}") with password: { env: ... }` };
-    const appDatabase = environment.app.databases.find((d) => d.name === mainDatabase);
-    const database = {
-        host: lb.vip_address,
-        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
-        readerPort: lb.kind === 'haproxy' ? lb.ports.reader : lb.ports.mysql,
-        balancer: lb.kind,
-        name: user.databases.includes(mainDatabase) ? mainDatabase : user.databases[0],
-        databases: environment.app.databases.map((d) => d.name),
-        user: user.name,
-        password: { env: user.password.env },
-        syncWait: environment.database?.sync_wait ?? 1,
-        charset: appDatabase?.charset ?? definition.charset,
-        collation: appDatabase?.collation ?? definition.collation,
-    };
-    const storage = environment.storage;
-    const files = storage.kind === 'glusterfs'
-        ? {
-            kind: 'glusterfs',
-            volume: storage.volume,
-            mountPath: storage.mount_path,
-            owner: storage.owner,
-            group: storage.group,
-            mountedOn: hostsWithRole(environment, 'web').map((h) => h.name),
-        }
-        : storage.kind === 's3'
-            ? {
-                kind: 's3',
-                bucket: storage.s3.bucket,
-                region: storage.s3.region ?? null,
-                endpoint: storage.s3.endpoint ?? null,
-                accessKeyId: { env: storage.s3.access_key_id.env },
-                secretAccessKey: { env: storage.s3.secret_access_key.env },
-            }
-            : { kind: 'none' };
-    const web = lb.kind === 'haproxy' && lb.ports.web !== undefined
-        ? { host: lb.vip_address, port: lb.ports.web, backends: hostsWithRole(environment, 'web').map((h) => h.name) }
-        : null;
-    const base = { preset, platform: definition.title, environment: environment.name, database, files, web };
-    return { ...base, snippet: renderSnippet(base), failover: [...definition.failover], versions: definition.versions };
-}
-function isConnection(c) {
-    return 'snippet' in c;
-}
-
-;// CONCATENATED MODULE: ./src/components/platform/installer-check.ts
-/**
- * What a platform's installer checks before it trusts a database, done as the
- * platform's own user through the VIP: connect to the writer and reader ports,
- * create a table with a primary key (Galera replicates only InnoDB tables with
- * one reliably; Moodle's and Tutor's installers create hundreds), write a row,
- * read it back through the reader port with the preset's causality setting,
- * then drop the table. Pure: the caller runs the script with the user's
- * credentials in a client option file on stdin.
- */
-
-/** The scratch table, in the platform's own database; dropped after the check. */
-const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
-const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
-function installerCheckScript(o) {
-    if (!installer_check_IDENT.test(o.database))
-        throw new Error(`database name ${o.database} is not a plain identifier`);
-    if (!/^[a-f0-9]+$/.test(o.token))
-        throw new Error('token must be hex');
-    const table = `\`${o.database}\`.\`${INSTALLER_CHECK_TABLE}\``;
-    const sql = {
-        create: `CREATE TABLE IF NOT EXISTS ${table} (id INT NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB; REPLACE INTO ${table} (id, token) VALUES (1, '${o.token}');`,
-        read: `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id=1;`,
-        drop: `DROP TABLE IF EXISTS ${table};`,
-    };
-    const run = (port, statement) => `timeout -k 1 10 ${o.client} --defaults-extra-file="$cred" --protocol=TCP -h${o.host} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(statement)} 2>&1; echo "rc=$?"`;
-    return [
-        `echo "@@write"; ${run(o.writerPort, sql.create)}`,
-        `echo "@@read"; ${run(o.readerPort, sql.read)}`,
-        `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
-    ].join('; ');
-}
-function installer_check_sections(stdout) {
-    const out = new Map();
-    let name = null;
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z]+)$/.exec(line);
-        if (m) {
-            name = m[1];
-            out.set(name, '');
-        }
-        else if (name) {
-            out.set(name, `${out.get(name)}${line}\n`);
-        }
-    }
-    return out;
-}
-function parseInstallerCheck(stdout) {
-    const s = installer_check_sections(stdout);
-    const part = (name) => {
-        const text = (s.get(name) ?? '').trim();
-        const ok = /(^|\n)rc=0$/.test(text);
-        const body = text.replace(/\n?rc=\d+$/, '').trim();
-        return { ok, first: body.split('\n')[0] || (s.has(name) ? '' : 'did not run') };
-    };
-    const w = part('write');
-    const r = part('read');
-    const d = part('drop');
-    return {
-        wrote: w.ok,
-        writeError: w.ok ? null : w.first || 'no answer',
-        readValue: r.ok ? r.first : null,
-        readError: r.ok ? null : r.first || 'no answer',
-        dropped: d.ok,
-    };
-}
-/** The check's row: what was seen, and what to do when it is not what the installer needs. */
-function installerCheckVerdict(r, o) {
-    if (!r.wrote) {
-        return {
-            status: 'fail',
-            observed: `create table + write on port ${o.writerPort} failed: ${r.writeError}`,
-            hint: /Access denied/i.test(r.writeError ?? '')
-                ? `The installer would stop here too. Check ${o.user}'s password and that its hosts admit the load balancers' addresses (deploy-db's plan warns when they do not); it needs ALL on ${o.database}.`
-                : 'The platform cannot write through the VIP: see the load balancer and VIP checks above.',
-        };
-    }
-    if (r.readValue === null)
-        return { status: 'fail', observed: `read on port ${o.readerPort} failed: ${r.readError}`, hint: 'The reader port does not answer for the application user: see the load balancer checks.' };
-    if (r.readValue !== o.token) {
-        return {
-            status: (o.syncWait & 1) === 1 ? 'fail' : 'warn',
-            observed: `read back ${r.readValue === '' ? 'nothing' : 'an older value'} on port ${o.readerPort} (wsrep_sync_wait=${o.syncWait})`,
-            hint: 'A page could miss what it just wrote: set database.sync_wait to 1 (reads wait for committed writes).',
-        };
-    }
-    return {
-        status: r.dropped ? 'ok' : 'warn',
-        observed: `${o.user} created a table with a primary key in ${o.database} on port ${o.writerPort} and read its row back on port ${o.readerPort}${r.dropped ? '' : `; could not drop ${INSTALLER_CHECK_TABLE}`}`,
-        ...(r.dropped ? {} : { hint: `Drop ${o.database}.${INSTALLER_CHECK_TABLE} by hand; the application user needs DROP on its database.` }),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify-ha/platform.ts
-/**
- * verify-ha's platform check: the application user does, through the VIP,
- * what its platform's installer checks (see components/platform/installer-check).
- */
-
-
-
-
-
-
-const PLATFORM_LAYER = 'platform';
-const TIMEOUT_MS = 45_000;
-/** Null when there is no platform preset (nothing the installer would check) or no healthy node to run from. */
-async function platformInstallerCheck(context, dbNodes, db, lb) {
-    const connection = platformConnection(context.environment);
-    if (!isConnection(connection))
-        return null;
-    const d = connection.database;
-    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
-    const check = `${connection.platform} installer checks as ${d.user}`;
-    const expected = `create a table with a primary key via :${d.writerPort}, read own write via :${d.readerPort}`;
-    if (!from)
-        return { layer: PLATFORM_LAYER, host: '(vip)', check, expected, observed: 'not run: no synced db node to run the client from', status: 'warn' };
-    const user = context.environment.app.users.find((u) => u.name === d.user);
-    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); ${installerCheckScript({ host: d.host, writerPort: lb.writerPort, readerPort: d.readerPort, database: d.name, syncWait: d.syncWait, token, client: '"$c"' })}`);
-    try {
-        const remote = await context.host(from.name);
-        const r = await remote.run(script, {
-            purpose: 'platform installer checks through the VIP',
-            stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)),
-            timeoutMs: TIMEOUT_MS,
-            allowFailure: true,
-        });
-        const verdict = installerCheckVerdict(parseInstallerCheck(r.stdout), { user: d.user, database: d.name, token, writerPort: lb.writerPort, readerPort: d.readerPort, syncWait: d.syncWait });
-        return { layer: PLATFORM_LAYER, host: from.name, check, expected, ...verdict };
-    }
-    catch (e) {
-        return { layer: PLATFORM_LAYER, host: from.name, check, expected, observed: `not run: ${toDeployError(e).message.split('\n', 1)[0]}`, status: 'fail' };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
-/**
- * verify-ha: every health signal of every configured layer, as a table of
- * expected vs observed; with `mode: apply` and `drills=...`, failover drills
- * after it (drills.ts).
- *
- * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
- * one script per role on each host (all of a host's scripts run concurrently
- * on its one SSH connection); phase 2 runs the two probes that depend on phase
- * 1 (the causality write/read through the VIP, and the gluster volume query
- * when the first storage host could not answer it). Verdicts come from the
- * pure functions in checks.ts. A layer the inventory does not
- * configure is absent from the table, not failed.
- */
-
-
-
-
-
-
-
-
-
-
-const FACT_TIMEOUT_MS = 30_000;
 /** The GlusterFS volume the inventory describes: storage hosts' bricks, plus the arbiter's. */
 function glusterModelOf(environment) {
     const storage = environment.storage;
@@ -89854,292 +88444,6 @@ function glusterModelOf(environment) {
         mountPath: storage.mount_path,
     };
 }
-function lbInputOf(environment) {
-    const lb = environment.load_balancer;
-    if (!lb)
-        return null;
-    return {
-        kind: lb.kind,
-        vip: lb.vip,
-        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
-        lbs: hostsWithRole(environment, 'lb').map(named),
-    };
-}
-function named(h) {
-    return { name: h.name, address: h.address };
-}
-function glusterVolumeFacts(stdout, volume) {
-    const s = splitVerifySections(stdout);
-    const attempt = (f) => {
-        try {
-            return f();
-        }
-        catch {
-            return null;
-        }
-    };
-    try {
-        const info = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
-        return {
-            info,
-            status: info ? attempt(() => parseVolumeStatusXml(s.get('status') ?? '', volume)) : null,
-            heal: info ? attempt(() => parseHealSummaryXml(s.get('heal') ?? '')) : null,
-            splitBrain: (info ? attempt(() => parseSplitBrainXml(s.get('splitbrain') ?? '')) : null) ?? undefined,
-            error: null,
-        };
-    }
-    catch (e) {
-        // "Volume X does not exist" is a verdict (volumeChecks says so), not an error.
-        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr)) {
-            return { info: null, status: null, heal: null, splitBrain: undefined, error: null };
-        }
-        return { info: null, status: null, heal: null, splitBrain: undefined, error: e instanceof Error ? e.message : String(e) };
-    }
-}
-function glusterPeerFacts(stdout) {
-    const s = splitVerifySections(stdout);
-    const state = (s.get('glusterd') ?? '').trim();
-    try {
-        return { glusterd: { active: isActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };
-    }
-    catch (e) {
-        return { glusterd: { active: isActive(state), state }, pool: null, poolError: e instanceof Error ? e.message : String(e) };
-    }
-}
-const verifyHa = async (context) => {
-    // Bad drill options are refused before anything is gathered.
-    const drills = parseDrillRequest(context.request.options, context.request.mode, context.environment);
-    const first = await gatherVerification(context);
-    const checks = [...context.preflightChecks, ...first.checks];
-    let drillError;
-    let drillFigures;
-    if (drills) {
-        try {
-            const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
-            checks.push(...outcome.rows);
-            drillFigures = outcome.figures;
-            drillError = outcome.error;
-        }
-        catch (error) {
-            // A held lock or a lost connection: the read-only table still stands.
-            drillError = toDeployError(error);
-        }
-    }
-    const failed = checks.filter((c) => c.status === 'fail');
-    const warned = checks.filter((c) => c.status === 'warn').length;
-    context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
-    const drillsResult = drillFigures ? { drills: drillFigures } : {};
-    if (drillError)
-        return { checks, ...drillsResult, error: drillError };
-    return {
-        checks,
-        ...drillsResult,
-        ...(failed.length > 0
-            ? {
-                error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
-                    host: failed[0].host.startsWith('(') ? undefined : failed[0].host,
-                    hint: failed[0].hint,
-                }),
-            }
-            : {}),
-    };
-};
-/**
- * One read-only pass over every configured layer: the checks (without
- * preflight's) and the facts the drills choose their targets from.
- */
-async function gatherVerification(context) {
-    const env = context.environment;
-    const dbNodes = env.database ? hostsWithRole(env, 'db') : [];
-    const lbBase = lbInputOf(env);
-    const lb = env.load_balancer;
-    const gluster = glusterModelOf(env);
-    const webHosts = gluster ? hostsWithRole(env, 'web') : [];
-    const isDb = new Set(dbNodes.map((h) => h.name));
-    const isLb = new Set(lbBase ? lbBase.lbs.map((h) => h.name) : []);
-    const isMember = new Set(gluster ? gluster.members.map((h) => h.name) : []);
-    const isClient = new Set(webHosts.map((h) => h.name));
-    const firstMember = gluster?.members[0]?.name;
-    const hosts = env.hosts.filter((h) => isDb.has(h.name) || isLb.has(h.name) || isMember.has(h.name) || isClient.has(h.name));
-    // Phase 1: every relevant host, all its role scripts at once.
-    const results = await context.forEachHost(hosts, async (remote, host) => {
-        const facts = {};
-        const jobs = [];
-        if (isDb.has(host.name)) {
-            jobs.push(remote
-                .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
-                .then((r) => void (facts.db = parseDbFacts(r.stdout))));
-        }
-        if (lb && lbBase && isLb.has(host.name)) {
-            const script = lbFactsScript({
-                kind: lb.kind,
-                vip: lb.vip_address,
-                writerPort: lbBase.writerPort,
-                clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
-                dbNodes: dbNodes.map(named),
-                adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
-            });
-            const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
-            jobs.push(remote
-                .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
-                .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))));
-        }
-        if (gluster && isMember.has(host.name)) {
-            jobs.push(remote
-                .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
-                .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))));
-            if (host.name === firstMember) {
-                jobs.push(remote
-                    .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
-                    .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))));
-            }
-        }
-        if (gluster && isClient.has(host.name)) {
-            jobs.push(remote
-                .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
-                .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))));
-        }
-        await Promise.all(jobs);
-        return facts;
-    });
-    const byHost = new Map();
-    results.forEach((r, i) => byHost.set(hosts[i].name, r.ok ? r.value : { unreachable: toDeployError(r.error).message.split('\n', 1)[0] }));
-    const pick = (name, key) => {
-        const f = byHost.get(name);
-        if (!f)
-            return { unreachable: 'no facts gathered' };
-        if (isUnreachable(f))
-            return f;
-        return f[key] ?? { unreachable: 'no facts gathered' };
-    };
-    const db = new Map(dbNodes.map((h) => [h.name, pick(h.name, 'db')]));
-    const lbInput = lbBase ? { ...lbBase, facts: new Map(lbBase.lbs.map((h) => [h.name, pick(h.name, 'lb')])) } : null;
-    // Phase 2: probes that depend on phase 1, in parallel.
-    const phase2 = [];
-    let causality = null;
-    let installer = null;
-    if (env.database && lb && lbInput && env.app.users.length > 0) {
-        phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
-        phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
-    }
-    let observer = null;
-    let volume = null;
-    const peers = new Map(gluster ? gluster.members.map((h) => [h.name, pick(h.name, 'peers')]) : []);
-    if (gluster) {
-        const usable = gluster.members.find((h) => {
-            const p = peers.get(h.name);
-            return p && !isUnreachable(p) && p.glusterd.active && p.pool !== null;
-        });
-        observer = usable?.name ?? null;
-        if (usable) {
-            const first = byHost.get(usable.name);
-            if (first && !isUnreachable(first) && first.volume)
-                volume = first.volume;
-            else {
-                phase2.push(context
-                    .host(usable.name)
-                    .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
-                    .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
-                    .catch((e) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })));
-            }
-        }
-    }
-    await Promise.all(phase2);
-    // Verdicts.
-    const checks = [];
-    if (env.database) {
-        for (const h of dbNodes)
-            checks.push(...galeraNodeChecks(h.name, db.get(h.name)));
-        checks.push(...galeraClusterChecks(dbNodes.map(named), db, env.database.sync_wait));
-    }
-    if (lbInput && lb)
-        checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
-    if (causality)
-        checks.push(causalityCheck(causality));
-    if (installer)
-        checks.push(installer);
-    if (gluster) {
-        checks.push(...storageChecks({
-            model: gluster.model,
-            members: gluster.members.map(named),
-            peers,
-            observer,
-            volume,
-            mountPath: gluster.mountPath,
-            clients: new Map(webHosts.map((h) => [h.name, pick(h.name, 'client')])),
-        }));
-    }
-    else if (env.storage.kind === 's3') {
-        checks.push(s3Check(env.storage.s3.bucket));
-    }
-    return { checks, dbNodes, db, lb: lbInput };
-}
-/**
- * Write through the writer port, read through the reader port with the
- * configured wsrep_sync_wait, as the first application user, from the first
- * synced db node (it has a client). Skipped, as a warning, when the probe
- * table is missing or the VIP is not held by exactly one LB (that check
- * already fails).
- */
-async function runCausality(context, dbNodes, db, lb) {
-    const env = context.environment;
-    const lbEnv = env.load_balancer;
-    const user = env.app.users[0];
-    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
-    if (!from)
-        return { kind: 'skipped', reason: 'no synced db node to run the probe from' };
-    const facts = db.get(from.name);
-    if (!facts.probeTable) {
-        return {
-            kind: 'skipped',
-            reason: 'causality probe needs the lms_ha.causality_probe table (deploy-db creates it) and INSERT/UPDATE/SELECT on it for the first app user',
-        };
-    }
-    const holders = vipHolders(lb);
-    if (holders.length !== 1)
-        return { kind: 'skipped', reason: `the VIP is held by ${holders.length} LBs (see the VIP check)` };
-    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-    const syncWait = env.database.sync_wait;
-    const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
-    try {
-        const remote = await context.host(from.name);
-        const r = await remote.run(causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }), { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
-        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };
-    }
-    catch (e) {
-        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: { unreachable: toDeployError(e).message } };
-    }
-}
-const verifyHaCommand = {
-    name: 'verify-ha',
-    summary: 'every health signal of every layer; with mode apply, optional failover drills',
-    options: [
-        {
-            name: 'drills',
-            kind: 'list',
-            values: DRILLS,
-            description: 'failover drills to run with mode apply, e.g. drills=proxy-stop,db-kill',
-        },
-        {
-            name: 'allow-protected',
-            kind: 'boolean',
-            description: 'allow the drills on an environment marked protected',
-        },
-    ],
-    needs: {
-        roles: [],
-        sections: [],
-        rolesFrom: (environment) => [
-            ...(environment.database ? ['db'] : []),
-            ...(environment.load_balancer ? ['lb'] : []),
-            ...(environment.storage?.kind === 'glusterfs' ? ['storage'] : []),
-        ],
-        gaps: (environment, name) => !environment.database && !environment.load_balancer && (environment.storage?.kind ?? 'none') === 'none'
-            ? [{ path: [], message: `verify-ha has nothing to verify in environment "${name}": it has no database, load_balancer or storage section` }]
-            : [],
-    },
-    run: verifyHa,
-};
 
 ;// CONCATENATED MODULE: ./src/commands/migrate-storage/gluster.ts
 /**
@@ -90149,6 +88453,8 @@ const verifyHaCommand = {
  * volume root). Facts come from one script per host; the plan is computed
  * from them by the pure component code in src/components/glusterfs.
  */
+
+
 
 
 
@@ -90181,18 +88487,6 @@ function glusterVolumeOf(environment) {
     const storage = environment.storage;
     return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
 }
-function dpkgQueryScript(packages) {
-    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
-}
-function parseDpkgQuery(text) {
-    const out = {};
-    for (const line of (text ?? '').split('\n')) {
-        const [name, version, status] = line.split('\t');
-        if (name && version && status?.includes('ok installed'))
-            out[name] = version;
-    }
-    return out;
-}
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
@@ -90201,9 +88495,6 @@ function parseDpkgQuery(text) {
 function packageChanges(hosts, name, why) {
     const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
     return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
-}
-async function gluster_sleep(ms) {
-    await new Promise((r) => setTimeout(r, ms));
 }
 function glusterFailed(host, purpose, r) {
     const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
@@ -90223,7 +88514,7 @@ async function runGluster(host, command, purpose) {
 const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
 function storageFactsScript(volume, brickPath) {
     return [
-        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
         'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
         'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
         `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
@@ -90261,7 +88552,7 @@ function parseStorageFacts(host, brickPath, volume, stdout) {
         }
     }
     return {
-        packages: parseDpkgQuery(s.get('packages')),
+        packages: parsePackages(s.get('packages')),
         glusterdActive: active,
         glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
         brick,
@@ -90277,22 +88568,21 @@ function parseStorageFacts(host, brickPath, volume, stdout) {
  * with another operation on the volume (see isGlusterLockBusy).
  */
 async function readVolumeStatus(host, volume, command) {
-    const deadline = Date.now() + STATUS_BUSY_WAIT_MS;
-    for (;;) {
+    const unreadable = (why) => new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${why}`, {
+        host: host.name,
+        hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
+    });
+    return waitUntil(async () => {
         const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
         try {
-            return parseVolumeStatusXml(r.stdout, volume);
+            return { done: parseVolumeStatusXml(r.stdout, volume) };
         }
         catch (e) {
-            if (!isGlusterLockBusy(e) || Date.now() > deadline) {
-                throw new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${e.message}`, {
-                    host: host.name,
-                    hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
-                });
-            }
+            if (!isGlusterLockBusy(e))
+                throw unreadable(e.message);
+            return { waiting: e.message };
         }
-        await gluster_sleep(1000);
-    }
+    }, { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: unreadable });
 }
 /**
  * The volume's brick status from the first member whose glusterd has the
@@ -90307,11 +88597,13 @@ async function gatherVolumeStatus(volume, members, g) {
     const remote = g.remotes.get(observer.name);
     const command = glusterCommands.volumeStatus(volume);
     let status = await readVolumeStatus(remote, volume, command);
-    const deadline = Date.now() + BRICK_PORT_GRACE_MS;
-    while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-        await gluster_sleep(1000);
-        status = await readVolumeStatus(remote, volume, command);
-    }
+    let first = true;
+    await waitUpTo(async () => {
+        if (!first)
+            status = await readVolumeStatus(remote, volume, command);
+        first = false;
+        return status.bricks.some(brickRunsWithoutPort) ? { waiting: 'a brick runs without a port' } : { done: undefined };
+    }, { timeoutMs: BRICK_PORT_GRACE_MS, pollMs: 1000 });
     g.status = status;
     const portless = new Set(status.bricks.filter(brickRunsWithoutPort).map((b) => b.hostname));
     for (const m of members) {
@@ -90330,34 +88622,31 @@ async function repairBrick(host, volume, repair, logger) {
     if (stopped.stdout.trim() !== '')
         logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
     // Retried while glusterd is busy with another operation on the volume (a heal info, verify-ha).
-    const busyUntil = Date.now() + STATUS_BUSY_WAIT_MS;
-    for (;;) {
-        const purpose = `start brick ${repair.name} (volume start force)`;
-        const r = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
-        if (r.code === 0)
-            break;
-        if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil)
-            throw glusterFailed(host, purpose, r);
-        await gluster_sleep(1000);
-    }
-    const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
-    let last;
-    for (;;) {
+    const purpose = `start brick ${repair.name} (volume start force)`;
+    let started = { code: 0, stdout: '', stderr: '' };
+    await waitUntil(async () => {
+        started = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+        if (started.code === 0)
+            return { done: undefined };
+        if (!isGlusterBusyMessage(`${started.stdout}\n${started.stderr}`))
+            throw glusterFailed(host, purpose, started);
+        return { waiting: 'glusterd is busy with another operation' };
+    }, { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: () => glusterFailed(host, purpose, started) });
+    const s = await waitUntil(async () => {
         const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
         const s = brickStatusOf(repair.brick, status);
-        if (brickServing(s)) {
-            logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
-            return;
-        }
-        last = s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed';
-        if (Date.now() > deadline) {
-            throw new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
-                host: host.name,
-                hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
-            });
-        }
-        await gluster_sleep(1000);
-    }
+        if (brickServing(s))
+            return { done: s };
+        return { waiting: s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed' };
+    }, {
+        timeoutMs: BRICK_REPAIR_WAIT_MS,
+        pollMs: 1000,
+        timeoutError: (last) => new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
+            host: host.name,
+            hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
+        }),
+    });
+    logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
 }
 // ---------------------------------------------------------------------------
 // Volume part: plan (pure)
@@ -90366,45 +88655,45 @@ function hostRow(h, facts) {
 }
 /** Waits until `address` is "Peer in Cluster" and connected as `self` sees it. */
 async function waitForPeer(self, address, host) {
-    const deadline = Date.now() + PEER_WAIT_MS;
     let last = 'not in the pool';
-    for (;;) {
+    await waitUntil(async () => {
         const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
         try {
             const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
             if (peer) {
                 if (peer.connected && peer.state === 'Peer in Cluster')
-                    return;
+                    return { done: undefined };
                 last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
             }
         }
         catch (e) {
             last = e.message;
         }
-        if (Date.now() > deadline) {
-            throw new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${last}`, {
-                host: self.name,
-                hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
-            });
-        }
-        await gluster_sleep(1000);
-    }
+        return { waiting: last };
+    }, {
+        timeoutMs: PEER_WAIT_MS,
+        pollMs: 1000,
+        timeoutError: (seen) => new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${seen}`, {
+            host: self.name,
+            hint: `Check that glusterd runs on ${host} and that TCP ${GLUSTERD_PORT} is open between the storage hosts, then run migrate-storage again.`,
+        }),
+    });
 }
 /** glusterd answers the CLI a moment after systemd says it started. */
 async function waitForGlusterd(host) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    await waitUntil(async () => {
         const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
         if (r.code === 0 && r.stdout.includes('<cliOutput>'))
-            return;
-        if (Date.now() > deadline) {
-            throw new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, {
-                host: host.name,
-                hint: 'See /var/log/glusterfs/glusterd.log on that host.',
-            });
-        }
-        await gluster_sleep(500);
-    }
+            return { done: undefined };
+        return { waiting: (r.stderr || r.stdout).trim().split('\n').pop() ?? '' };
+    }, {
+        timeoutMs: 30_000,
+        pollMs: 500,
+        timeoutError: (last) => new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${last}`, {
+            host: host.name,
+            hint: 'See /var/log/glusterfs/glusterd.log on that host.',
+        }),
+    });
 }
 function volumeChangeToPlanned(c, self, bricks) {
     switch (c.action) {
@@ -90591,7 +88880,7 @@ const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
 function clientFactsScript(mountPath, owner, group) {
     const mp = shellQuote(mountPath);
     return [
-        `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
         `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
         'echo "@@mounts"; cat /proc/self/mounts',
         // A hung mount must not hang the plan.
@@ -90606,7 +88895,7 @@ function parseClientFacts(stdout, spec) {
     const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
     const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
     return {
-        packages: parseDpkgQuery(s.get('packages')),
+        packages: parsePackages(s.get('packages')),
         fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
         mounted,
         root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
@@ -90634,18 +88923,18 @@ function volumeRootCommand(storage) {
  */
 async function setVolumeRoot(host, storage) {
     const purpose = `set owner and mode of ${storage.mount_path}`;
-    for (let attempt = 1;; attempt++) {
+    await waitUntil(async () => {
         const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
-        if (r.code === 0)
-            return;
-        if (attempt >= 5) {
-            throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
-                host: host.name,
-                hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
-            });
-        }
-        await gluster_sleep(2000);
-    }
+        return r.code === 0 ? { done: undefined } : { waiting: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
+    }, {
+        // About five attempts two seconds apart.
+        timeoutMs: 8_000,
+        pollMs: 2_000,
+        timeoutError: (last) => new DeployError('command-failed', `${host.name}: ${purpose} failed: ${last}`, {
+            host: host.name,
+            hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
+        }),
+    });
 }
 function planClientMounts(storage, members, clients, g) {
     const changes = [];
@@ -91487,6 +89776,8 @@ function s3ReachableCheck(host, t, result) {
 
 
 
+
+
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
 const RCLONE_PACKAGE = 'rclone';
@@ -91573,13 +89864,14 @@ async function s3_gather(context, s) {
     if (files.code !== 0)
         throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
     const source = parseSourceFiles(files.stdout);
-    const pkg = await host.run(`dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${RCLONE_PACKAGE} 2>/dev/null; command -v rclone >/dev/null || echo ' no-binary'`, {
+    const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
         purpose: 'look for rclone',
         allowFailure: true,
         timeoutMs: 30_000,
     });
-    const m = /^ii\s+(\S+)/.exec(pkg.stdout.trim());
-    const rclone = m && !pkg.stdout.includes('no-binary') ? m[1] : null;
+    const s3Facts = splitSections(pkg.stdout);
+    const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
+    const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
     const g = { remotes, rclone, source };
     if (rclone) {
         g.bucket = await bucketSize(host, s);
@@ -91796,6 +90088,7 @@ function worstStatus(results) {
 }
 
 ;// CONCATENATED MODULE: ./src/facts/host.ts
+
 // Sections are separated by markers so one command can return several facts;
 // `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
 const HOST_FACTS_SCRIPT = [
@@ -91812,7 +90105,7 @@ async function gatherHostFacts(host, now = Date.now) {
     return parseHostFacts(result.stdout, started, finished);
 }
 function parseHostFacts(stdout, startedMs, finishedMs) {
-    const sections = host_splitSections(stdout);
+    const sections = splitSections(stdout);
     const osRelease = parseOsRelease(sections.get('os-release') ?? '');
     const disks = parseDf(sections.get('df') ?? '');
     const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
@@ -91833,25 +90126,6 @@ function parseHostFacts(stdout, startedMs, finishedMs) {
         },
         uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
     };
-}
-function host_splitSections(stdout) {
-    const sections = new Map();
-    let current;
-    let lines = [];
-    for (const line of stdout.split('\n')) {
-        if (line.startsWith('@@')) {
-            if (current)
-                sections.set(current, lines.join('\n'));
-            current = line.slice(2).trim();
-            lines = [];
-        }
-        else {
-            lines.push(line);
-        }
-    }
-    if (current)
-        sections.set(current, lines.join('\n'));
-    return sections;
 }
 function parseOsRelease(text) {
     const fields = {};
@@ -92060,6 +90334,104 @@ const preflightCommand = {
     needs: { roles: [], sections: [] },
     run: preflight,
 };
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/**
+ * Small markdown helpers shared by the plan, the job summary and the PR comment.
+ * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
+ * so it is escaped where it could break a table or a code block.
+ */
+/** Escapes a value for a table cell: pipes and newlines would split the row. */
+function markdown_cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the value. */
+function code(value) {
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const ticks = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${ticks}${pad}${value}${pad}${ticks}`;
+}
+/** A fenced block whose fence is longer than any backtick run inside it. */
+function fence(body, info = '') {
+    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
+    const ticks = '`'.repeat(Math.max(3, longest + 1));
+    const text = body.endsWith('\n') ? body : body + '\n';
+    return `${ticks}${info}\n${text}${ticks}`;
+}
+function table(header, rows) {
+    const lines = [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ];
+    return lines.join('\n');
+}
+/** Size in bytes as GitHub counts it (UTF-8). */
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/**
+ * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
+ * code fence or `<details>` left open so the rest still renders, and appends
+ * `note` (which is counted in the budget). Returns the text unchanged when it fits.
+ */
+function truncateMarkdown(text, maxBytes, note) {
+    const total = byteLength(text);
+    if (total <= maxBytes)
+        return text;
+    // Reserve room for the closing tags and the note; the note's size depends on
+    // the number it prints, so size it with the worst case first.
+    const reserve = byteLength(note(total)) + 256;
+    const budget = Math.max(0, maxBytes - reserve);
+    const lines = text.split('\n');
+    const kept = [];
+    let used = 0;
+    let openFence = null;
+    let openDetails = 0;
+    for (const line of lines) {
+        const size = byteLength(line) + 1;
+        if (used + size > budget)
+            break;
+        kept.push(line);
+        used += size;
+        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+        if (fenceMatch) {
+            const marker = fenceMatch[1];
+            if (openFence === null)
+                openFence = marker;
+            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
+                openFence = null;
+        }
+        else if (openFence === null) {
+            openDetails += (line.match(/<details\b/gi) ?? []).length;
+            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
+            if (openDetails < 0)
+                openDetails = 0;
+        }
+    }
+    // A single line longer than the whole budget: keep a prefix of it, cut on a
+    // character (not byte) boundary.
+    if (kept.length === 0 && lines.length > 0) {
+        let prefix = lines[0];
+        while (prefix.length > 0 && byteLength(prefix) > budget)
+            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
+        kept.push(prefix);
+    }
+    const closing = [];
+    if (openFence !== null)
+        closing.push(openFence);
+    for (let i = 0; i < openDetails; i++)
+        closing.push('</details>');
+    const head = kept.join('\n');
+    const omitted = total - byteLength(head);
+    return [head, ...closing, '', note(omitted)].join('\n');
+}
 
 ;// CONCATENATED MODULE: ./src/components/nftables/firewall.ts
 /**
@@ -93657,6 +92029,1688 @@ const unlockCommand = {
     },
 };
 
+;// CONCATENATED MODULE: ./src/commands/verify-ha/checks.ts
+
+
+
+
+
+
+
+const LAYER = { galera: 'galera', lb: 'load balancer', vip: 'vip', causality: 'causality', storage: 'storage' };
+/** Thresholds; a node above them is lagging (ProxySQL's max_transactions_behind idea). */
+const THRESHOLDS = {
+    /** wsrep_local_recv_queue above this: the node applies slower than the cluster writes, now. */
+    recvQueue: 10,
+    /**
+     * wsrep_flow_control_paused above this: replication was paused this share
+     * of the time since the node started or the last FLUSH STATUS. A fraction
+     * over all that time, not a reading of now, so it warns rather than fails:
+     * one busy hour would otherwise fail every night after it.
+     */
+    flowControlPaused: 0.1,
+    /** gcache should hold this many hours of writes, else a node away that long needs a full SST (research §2.1). */
+    gcacheWindowHours: 4,
+};
+function isUnreachable(x) {
+    return typeof x === 'object' && x !== null && 'unreachable' in x;
+}
+function row(layer, host, check, expected, observed, status, hint) {
+    const r = { layer, host, check, expected, observed, status };
+    if (hint !== undefined && status !== 'ok')
+        r.hint = hint;
+    return r;
+}
+/** The node may take traffic: what a correct clustercheck/HAProxy/ProxySQL should conclude. */
+function nodeHealthy(f) {
+    if (!f || isUnreachable(f) || !f.running || !f.status)
+        return false;
+    const s = f.status;
+    return s.clusterStatus === 'Primary' && s.localState === 4 && s.ready && s.desync !== true;
+}
+function stateText(s) {
+    return `${s.localState} ${s.localStateComment || LOCAL_STATE_NAMES[s.localState] || ''}`.trim();
+}
+function galeraNodeChecks(name, f) {
+    const L = LAYER.galera;
+    if (isUnreachable(f))
+        return [row(L, name, 'facts gathered', 'answered', f.unreachable, 'fail', `Check SSH to ${name}.`)];
+    if (!f.running) {
+        return [
+            row(L, name, 'mariadb running', 'running', `stopped${f.unit ? ` (mariadb.service ${f.unit})` : ''}`, 'fail', `Start it (systemctl start mariadb) so it rejoins by IST/SST; if every node is down, run lms-ha recover.`),
+        ];
+    }
+    if (!f.status) {
+        return [
+            row(L, name, 'mariadb running', 'running', 'running', 'ok'),
+            row(L, name, 'wsrep status readable', 'wsrep status over the unix socket', f.sqlError ?? 'no wsrep status', 'fail', `mariadb runs but did not answer as root over its socket with Galera status: check the error log (journalctl -u mariadb) and that wsrep_on=ON.`),
+        ];
+    }
+    const s = f.status;
+    const out = [row(L, name, 'mariadb running', 'running', 'running', 'ok')];
+    out.push(row(L, name, 'wsrep_cluster_status', 'Primary', s.clusterStatus, s.clusterStatus === 'Primary' ? 'ok' : 'fail', `${name} is not in the Primary component: it lost quorum or is cut off from its peers.`));
+    const desync = s.desync === true;
+    out.push(row(L, name, 'wsrep_local_state', '4 Synced', stateText(s), s.localState === 4 ? 'ok' : 'fail', s.localState === 2
+        ? desync
+            ? `Desynced on purpose (wsrep_desync=ON); when that work is done: SET GLOBAL wsrep_desync=OFF.`
+            : `Donor of a state transfer: wait until it is Synced again.`
+        : `Not Synced: see the error log of ${name}.`));
+    out.push(row(L, name, 'wsrep_ready', 'ON', s.ready ? 'ON' : 'OFF', s.ready ? 'ok' : 'fail', `${name} does not accept queries.`));
+    out.push(row(L, name, 'wsrep_connected', 'ON', s.connected ? 'ON' : 'OFF', s.connected ? 'ok' : 'fail', `${name} has no group connection: check ports 4567/4568/4444 between the nodes.`));
+    out.push(row(L, name, 'wsrep_desync', 'OFF', s.desync === null ? 'unknown' : desync ? 'ON' : 'OFF', desync ? 'fail' : 'ok', `SET GLOBAL wsrep_desync=OFF on ${name} once the backup (or other work) that set it is done; not while an SST runs.`));
+    out.push(row(L, name, 'recv queue', `<= ${THRESHOLDS.recvQueue}`, 
+    // The average is since start or FLUSH STATUS: context, not the verdict.
+    `${s.localRecvQueue} (avg ${s.localRecvQueueAvg} since start or FLUSH STATUS)`, s.localRecvQueue <= THRESHOLDS.recvQueue ? 'ok' : 'fail', `${name} applies write-sets slower than they arrive: check its disk and CPU, and wsrep_slave_threads.`));
+    out.push(row(L, name, 'flow control paused', `<= ${THRESHOLDS.flowControlPaused}`, `${s.flowControlPaused.toFixed(3)} (share of the time since start or FLUSH STATUS)`, s.flowControlPaused <= THRESHOLDS.flowControlPaused ? 'ok' : 'warn', `Replication was paused ${(s.flowControlPaused * 100).toFixed(0)}% of the time since ${name} started or its status was last flushed: the slowest node held the whole cluster back. If that was a past load, FLUSH STATUS on ${name} starts the count again.`));
+    return out;
+}
+function groupBy(values) {
+    const m = new Map();
+    for (const v of values)
+        m.set(v.value, [...(m.get(v.value) ?? []), v.node]);
+    return m;
+}
+function describeGroups(groups) {
+    return [...groups].map(([value, nodes]) => `${value} (${nodes.join(', ')})`).join('; ');
+}
+function galeraClusterChecks(nodes, db, configuredSyncWait) {
+    const L = LAYER.galera;
+    const H = '(cluster)';
+    const n = nodes.length;
+    const live = nodes
+        .map((x) => ({ node: x.name, f: db.get(x.name) }))
+        .filter((x) => !!x.f && !isUnreachable(x.f) && x.f.running && x.f.status !== null);
+    const primary = live.filter((x) => x.f.status.clusterStatus === 'Primary');
+    const out = [];
+    const sizes = groupBy(primary.map((x) => ({ node: x.node, value: String(x.f.status.clusterSize) })));
+    const sizeOk = primary.length > 0 && [...sizes.keys()].every((v) => v === String(n));
+    out.push(row(L, H, 'cluster size', `${n} (db nodes in the inventory)`, primary.length === 0 ? 'no node in a Primary component' : describeGroups(sizes), sizeOk ? 'ok' : 'fail', `A member is missing from the cluster (or one not in the inventory joined): see the per-node checks.`));
+    if (primary.length > 0) {
+        const uuids = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterStateUuid || '(none)' })));
+        out.push(row(L, H, 'same cluster state UUID', 'one UUID on every node', uuids.size === 1 ? [...uuids.keys()][0] : describeGroups(uuids), uuids.size === 1 ? 'ok' : 'fail', 'Nodes with another UUID are in another cluster (a second bootstrap?): do not write to them; rejoin them by SST.'));
+        const confs = groupBy(primary.map((x) => ({ node: x.node, value: x.f.status.clusterConfId || '(none)' })));
+        out.push(row(L, H, 'same conf_id', 'one membership view', confs.size === 1 ? [...confs.keys()][0] : describeGroups(confs), confs.size === 1 ? 'ok' : 'fail', 'The nodes do not share one membership view (partition, or a view change in progress): re-run in a moment.'));
+    }
+    // Warnings, from one node that answered (schema and settings are cluster-wide).
+    const first = primary[0] ?? live[0];
+    if (first) {
+        out.push(gcacheWindowCheck(first.node, first.f));
+        const noPk = first.f.noPk;
+        if (noPk) {
+            out.push(row(L, H, 'tables without a primary key', '0', noPk.count === 0 ? '0' : `${noPk.count}: ${noPk.sample.join(', ')}${noPk.count > noPk.sample.length ? ', ...' : ''}`, noPk.count === 0 ? 'ok' : 'warn', 'Galera replicates row by row: DELETE/UPDATE on a table without a primary key is slow on every node and can diverge. Add a primary key.'));
+        }
+        if (configuredSyncWait !== undefined) {
+            const have = live.map((x) => ({ node: x.node, value: x.f.status.raw['wsrep_sync_wait'] ?? '(unset)' }));
+            const groups = groupBy(have);
+            const ok = groups.size === 1 && groups.has(String(configuredSyncWait));
+            out.push(row(L, H, 'wsrep_sync_wait', `${configuredSyncWait} (inventory database.sync_wait)`, describeGroups(groups), ok ? 'ok' : 'warn', 'Reads may not see the latest writes made through another node: run deploy-db to apply database.sync_wait.'));
+        }
+    }
+    return out;
+}
+/** Hours of writes gcache can hold at the average write rate since start. */
+function gcacheWindowCheck(node, f) {
+    const L = LAYER.galera;
+    const raw = f.status.raw;
+    const options = parseProviderOptions(raw['wsrep_provider_options'] ?? '');
+    const sizeText = options.get('gcache.size');
+    const size = sizeText ? parseSize(sizeText.replace(/B$/i, '')) : null;
+    const bytes = Number(raw['wsrep_replicated_bytes'] ?? 0) + Number(raw['wsrep_received_bytes'] ?? 0);
+    const uptime = f.uptime ?? 0;
+    const expected = `>= ${THRESHOLDS.gcacheWindowHours} h of writes`;
+    if (size === null)
+        return row(L, '(cluster)', 'gcache window', expected, 'gcache.size unknown', 'warn', 'Could not read gcache.size from wsrep_provider_options.');
+    if (uptime <= 0 || bytes <= 0)
+        return row(L, '(cluster)', 'gcache window', expected, `gcache ${sizeText}, no writes measured yet`, 'ok');
+    const perHour = (bytes / uptime) * 3600;
+    const hours = size / perHour;
+    return row(L, '(cluster)', 'gcache window', expected, `~${hours >= 100 ? Math.round(hours) : hours.toFixed(1)} h (gcache ${sizeText}, ${(perHour / 1024 ** 2).toFixed(1)} MiB/h on ${node} since start)`, hours >= THRESHOLDS.gcacheWindowHours ? 'ok' : 'warn', 'A node away longer than this needs a full SST instead of IST: raise database.gcache_size.');
+}
+/** Which LBs hold the VIP. */
+function vipHolders(lb) {
+    const vip = parseCidr(lb.vip)?.address;
+    return lb.lbs.filter((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.addresses.some((a) => a.address === vip);
+    }).map((h) => h.name);
+}
+function serviceCheck(layer, host, service, active, state, hint) {
+    return row(layer, host, `${service} running`, 'active', state || 'unknown', active ? 'ok' : 'fail', hint);
+}
+function haproxyListenerCheck(lbName, listener, stats, nodes, db) {
+    const backend = stats.backends.find((b) => b.name === listener);
+    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
+    const expected = `UP: ${healthy.join(', ') || '(none)'}; others DOWN`;
+    if (!backend)
+        return row(LAYER.lb, lbName, `listener ${listener}`, expected, 'no such listener in haproxy', 'fail', 'Is this HAProxy configured for Galera (deploy-lb)?');
+    const wrong = [];
+    for (const node of nodes) {
+        const server = backend.servers.find((s) => s.name === node.name || s.address?.startsWith(`${node.address}:`));
+        if (!server) {
+            wrong.push(`${node.name} missing`);
+            continue;
+        }
+        const shouldBeUp = healthy.includes(node.name);
+        // "UP 1/2" (going down) and "DOWN 1/3" (coming up): HAProxy has seen the change
+        // and is counting fall/rise checks; a verdict now would only race it.
+        const inTransition = /^(UP|DOWN) \d+\/\d+$/.test(server.rawStatus.trim());
+        if (!inTransition && (shouldBeUp ? server.state !== 'UP' : server.state === 'UP'))
+            wrong.push(`${node.name} ${server.rawStatus}`);
+        else if (server.state === 'MAINT' || server.state === 'DRAIN')
+            wrong.push(`${node.name} ${server.rawStatus} (by hand)`);
+    }
+    const observed = backend.servers.map((s) => `${s.name} ${s.rawStatus}${s.backup ? ' (backup)' : ''}`).join(', ');
+    return row(LAYER.lb, lbName, `listener ${listener}`, expected, wrong.length === 0 ? observed : `${observed} — disagrees: ${wrong.join(', ')}`, wrong.length === 0 ? 'ok' : 'fail', 'HAProxy disagrees with the node state: check the clustercheck on port 9200 of those nodes, and `show servers state` for servers put in MAINT by hand.');
+}
+function proxysqlChecks(lbName, runtime, nodes, db) {
+    const L = LAYER.lb;
+    const nameOf = (hostname) => nodes.find((x) => x.address === hostname || x.name === hostname)?.name ?? hostname;
+    const writers = runtime.servers.filter((s) => s.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && s.status === 'ONLINE').map((s) => nameOf(s.hostname));
+    const healthy = nodes.filter((x) => nodeHealthy(db.get(x.name))).map((x) => x.name);
+    const checks = [];
+    const writerOk = writers.length === 1 && healthy.includes(writers[0]);
+    checks.push(row(L, lbName, 'writer hostgroup', `exactly 1 ONLINE, a synced node`, writers.length === 0 ? 'none ONLINE' : writers.join(', '), writerOk ? 'ok' : 'fail', 'ProxySQL picks the writer from its Galera monitor: see monitor.mysql_server_galera_log on this LB.'));
+    const readerRows = runtime.servers.filter((s) => s.hostgroup_id === PROXYSQL_HOSTGROUPS.reader);
+    const onlineReaders = readerRows.filter((s) => s.status === 'ONLINE').map((s) => nameOf(s.hostname));
+    const missing = healthy.filter((x) => !onlineReaders.includes(x) && !writers.includes(x));
+    const unhealthyOnline = [...onlineReaders, ...writers].filter((x) => !healthy.includes(x));
+    const bad = runtime.servers
+        .filter((s) => (s.hostgroup_id === PROXYSQL_HOSTGROUPS.writer || s.hostgroup_id === PROXYSQL_HOSTGROUPS.reader) && s.status !== 'ONLINE')
+        .map((s) => `${nameOf(s.hostname)} ${s.status} in ${s.hostgroup_id}`);
+    const readersOk = missing.length === 0 && unhealthyOnline.length === 0 && bad.length === 0;
+    checks.push(row(L, lbName, 'reader hostgroup', 'every other synced node ONLINE, nothing SHUNNED', [`ONLINE: ${onlineReaders.join(', ') || '(none)'}`, ...(missing.length ? [`missing: ${missing.join(', ')}`] : []), ...(unhealthyOnline.length ? [`not synced but ONLINE: ${unhealthyOnline.join(', ')}`] : []), ...bad].join('; '), readersOk ? 'ok' : 'fail', 'SHUNNED or missing readers: check the monitor user and monitor.mysql_server_galera_log.'));
+    const hg = PROXYSQL_HOSTGROUPS;
+    const galera = runtime.galeraHostgroups;
+    const galeraRow = galera.find((g) => g.writer_hostgroup === hg.writer);
+    const galeraOk = galera.length === 1 &&
+        galeraRow !== undefined &&
+        galeraRow.backup_writer_hostgroup === hg.backupWriter &&
+        galeraRow.reader_hostgroup === hg.reader &&
+        galeraRow.offline_hostgroup === hg.offline &&
+        galeraRow.active === 1 &&
+        galeraRow.max_writers === 1;
+    checks.push(row(L, lbName, 'galera hostgroups', `one active row: writer ${hg.writer}, backup ${hg.backupWriter}, reader ${hg.reader}, offline ${hg.offline}, max_writers 1`, galera.length === 0
+        ? 'none (the Galera monitor places no server)'
+        : galera.map((g) => `writer ${g.writer_hostgroup}, backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}`).join('; '), galeraOk ? 'ok' : 'fail', 'runtime_mysql_galera_hostgroups is not what deploy-lb writes: run deploy-lb.'));
+    if (runtime.monitor) {
+        const failing = nodes
+            .map((n) => {
+            const last = runtime.monitor.find((m) => m.hostname === n.address || m.hostname === n.name);
+            return last === undefined ? `${n.name}: never checked` : last.error !== null ? `${n.name}: ${last.error.slice(0, 120)}` : null;
+        })
+            .filter((x) => x !== null);
+        checks.push(row(L, lbName, 'galera monitor', 'the last check of every db node passed', failing.length === 0 ? `all ${nodes.length} passed` : failing.join('; '), failing.length === 0 ? 'ok' : 'fail', 'The monitor cannot read a node: check the monitor account (deploy-lb creates it on the db nodes) and that this LB reaches port 3306; see monitor.mysql_server_galera_log.'));
+    }
+    return { checks, writer: writers.length === 1 ? writers[0] : null };
+}
+/** Every ProxySQL holds the same configuration as the first readable one; names what differs. */
+function proxysqlAgreementCheck(lb) {
+    const runtimes = lb.lbs
+        .map((h) => {
+        const f = lb.facts.get(h.name);
+        return f && !isUnreachable(f) && f.proxysql?.runtime ? { name: h.name, runtime: f.proxysql.runtime } : null;
+    })
+        .filter((x) => x !== null);
+    if (runtimes.length < 2)
+        return null;
+    const [first, ...others] = runtimes;
+    const differences = others
+        .map((o) => ({ name: o.name, items: configurationDifferences(first.runtime, o.runtime) }))
+        .filter((d) => d.items.length > 0);
+    return row(LAYER.lb, '(lbs)', 'ProxySQL configuration identical on all LBs', 'servers, Galera hostgroups, users, query rules and variables equal', differences.length === 0 ? `equal on ${runtimes.map((r) => r.name).join(', ')}` : differences.map((d) => `${d.name} differs from ${first.name}: ${d.items.slice(0, 8).join(', ')}${d.items.length > 8 ? ` (+${d.items.length - 8})` : ''}`).join('; '), differences.length === 0 ? 'ok' : 'fail', 'The load balancers would route differently after a VIP move: run deploy-lb, which writes the same configuration to each.');
+}
+function lbChecks(lb, nodes, db, clustercheckPort = 9200) {
+    const out = [];
+    const writers = new Map();
+    for (const h of lb.lbs) {
+        const f = lb.facts.get(h.name);
+        if (!f || isUnreachable(f)) {
+            out.push(row(LAYER.lb, h.name, 'facts gathered', 'answered', f ? f.unreachable : 'no facts', 'fail', `Check SSH to ${h.name}.`));
+            continue;
+        }
+        out.push(serviceCheck(LAYER.vip, h.name, 'keepalived', f.keepalived.active, f.keepalived.state, `Start keepalived on ${h.name} (systemctl start keepalived): without it this LB cannot take the VIP over.`));
+        if (lb.kind === 'haproxy' && f.haproxy) {
+            out.push(serviceCheck(LAYER.lb, h.name, 'haproxy', f.haproxy.active, f.haproxy.state, `Start haproxy on ${h.name}; see journalctl -u haproxy.`));
+            if (!f.haproxy.stats) {
+                if (f.haproxy.active)
+                    out.push(row(LAYER.lb, h.name, 'haproxy stats', 'readable (stats socket or page)', f.haproxy.statsError ?? 'unreadable', 'fail', 'Enable `stats socket /run/haproxy/admin.sock` in haproxy.cfg and install socat.'));
+            }
+            else {
+                const stats = f.haproxy.stats;
+                const writer = writerOf(stats, HAPROXY_WRITER_LISTENER);
+                const backend = stats.backends.find((b) => b.name === HAPROXY_WRITER_LISTENER);
+                const activeUp = backend?.servers.filter((s) => s.state === 'UP' && !s.backup) ?? [];
+                const anyHealthy = nodes.some((x) => nodeHealthy(db.get(x.name)));
+                const writerOk = backend !== undefined && activeUp.length <= 1 && (writer !== null || !anyHealthy);
+                out.push(row(LAYER.lb, h.name, 'single writer', 'exactly one server takes writes', !backend ? `no ${HAPROXY_WRITER_LISTENER} listener` : writer ? `${writer.name}${writer.backup ? ' (backup: the first active server is down)' : ''}${activeUp.length > 1 ? `; ${activeUp.length} active servers UP` : ''}` : 'none UP', writerOk ? 'ok' : 'fail', 'The writer listener must have exactly one active server and the others as backup (deploy-lb renders this).'));
+                if (writer)
+                    writers.set(h.name, writer.name);
+                if (backend)
+                    out.push(haproxyListenerCheck(h.name, HAPROXY_WRITER_LISTENER, stats, nodes, db));
+                if (stats.backends.some((b) => b.name === HAPROXY_READER_LISTENER))
+                    out.push(haproxyListenerCheck(h.name, HAPROXY_READER_LISTENER, stats, nodes, db));
+            }
+            for (const node of nodes) {
+                const answer = f.clustercheck?.get(node.name);
+                const healthy = nodeHealthy(db.get(node.name));
+                const expected = healthy ? '200 (node synced)' : '503 (node not synced)';
+                if (!answer || 'error' in answer) {
+                    out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, answer ? `no HTTP answer: ${answer.error}` : 'not asked', 'fail', `The health check on ${node.address}:${clustercheckPort} must answer this LB (deploy-lb installs it; check the firewall).`));
+                    continue;
+                }
+                const agrees = answer.healthy === healthy;
+                out.push(row(LAYER.lb, h.name, `clustercheck ${node.name}`, expected, `${answer.status} ${answer.reason}`, agrees ? 'ok' : 'fail', `The health check on ${node.name} answers against the node's own wsrep state: check its script and the clustercheck account.`));
+            }
+        }
+        else if (lb.kind === 'proxysql' && f.proxysql) {
+            out.push(serviceCheck(LAYER.lb, h.name, 'proxysql', f.proxysql.active, f.proxysql.state, `Start proxysql on ${h.name}; see journalctl -u proxysql.`));
+            if (!f.proxysql.runtime) {
+                if (f.proxysql.active)
+                    out.push(row(LAYER.lb, h.name, 'proxysql admin', 'runtime_mysql_servers readable', f.proxysql.error ?? 'unreadable', 'fail', 'Check the admin password secret and admin-mysql_ifaces (127.0.0.1:6032).'));
+            }
+            else {
+                const r = proxysqlChecks(h.name, f.proxysql.runtime, nodes, db);
+                out.push(...r.checks);
+                if (r.writer)
+                    writers.set(h.name, r.writer);
+            }
+        }
+    }
+    if (lb.kind === 'proxysql') {
+        const agreement = proxysqlAgreementCheck(lb);
+        if (agreement)
+            out.push(agreement);
+    }
+    if (lb.lbs.length > 1) {
+        const groups = groupBy([...writers].map(([node, value]) => ({ node, value })));
+        if (writers.size > 1 || groups.size > 1) {
+            out.push(row(LAYER.lb, '(lbs)', 'writer agreed by all LBs', 'one writer', describeGroups(groups) || 'none', groups.size === 1 ? 'ok' : 'fail', 'The load balancers send writes to different nodes: concurrent writes on two nodes raise certification conflicts (deadlocks). Make their server lists and order identical.'));
+        }
+    }
+    out.push(...vipChecks(lb));
+    return out;
+}
+function vipChecks(lb) {
+    const holders = vipHolders(lb);
+    const out = [
+        row(LAYER.vip, '(lbs)', `VIP ${lb.vip} holder`, 'exactly one LB', holders.length === 0 ? 'none' : holders.join(', '), holders.length === 1 ? 'ok' : 'fail', holders.length === 0
+            ? 'No LB holds the VIP: check keepalived on both (journalctl -u keepalived) and its proxy probe.'
+            : 'Two LBs hold the VIP (split brain): VRRP adverts do not pass between them (unicast_peer, firewall proto 112), or the address was added by hand. Remove it from the one that should not have it.'),
+    ];
+    const check = `VIP answers on ${lb.writerPort}`;
+    if (holders.length !== 1) {
+        out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', `not tested: the VIP is held by ${holders.length} LBs (see the holder check)`, 'warn'));
+        return out;
+    }
+    // From a host that does not hold the VIP when possible: that goes over the network.
+    const results = lb.lbs
+        .map((h) => ({ h: h.name, f: lb.facts.get(h.name) }))
+        .filter((x) => !!x.f && !isUnreachable(x.f))
+        .sort((a, b) => Number(holders.includes(a.h)) - Number(holders.includes(b.h)));
+    const best = results.find((r) => r.f.vipAnswer.ok) ?? results[0];
+    out.push(row(LAYER.vip, '(lbs)', check, 'MySQL greeting', best ? `${best.f.vipAnswer.detail} (from ${best.h})` : 'not tested', best?.f.vipAnswer.ok ? 'ok' : 'fail', `Nothing answers on ${lb.vip}:${lb.writerPort}: check the proxy on ${holders[0]} and that it listens on all addresses.`));
+    return out;
+}
+function causalityCheck(o) {
+    const L = LAYER.causality;
+    const check = 'write via writer, read via reader';
+    const expected = 'the row just written';
+    if (o.kind === 'skipped')
+        return row(L, '(vip)', check, expected, `not tested: ${o.reason}`, 'warn', 'See the observed value.');
+    const r = o.result;
+    if (isUnreachable(r))
+        return row(L, o.from, check, expected, `probe did not run: ${r.unreachable}`, 'fail');
+    const denied = (e) => e !== null && /\b(1142|1044|1143)\b/.test(e);
+    if (!r.wrote) {
+        return denied(r.writeError)
+            ? row(L, o.from, check, expected, `not tested: ${o.user} may not write the probe table (${r.writeError})`, 'warn', `causality probe needs SELECT, INSERT, UPDATE, DELETE (REPLACE) on lms_ha.causality_probe for ${o.user} (deploy-db grants it).`)
+            : row(L, o.from, check, expected, `write failed: ${r.writeError}`, 'fail', 'Writes through the VIP writer port fail: see the LB and galera checks.');
+    }
+    if (r.readValue === null) {
+        return row(L, o.from, check, expected, `read failed: ${r.readError}`, denied(r.readError) ? 'warn' : 'fail', 'Reads through the VIP reader port fail: see the LB and galera checks.');
+    }
+    const ok = r.readValue === o.token;
+    return row(L, o.from, check, expected, ok ? `read back with wsrep_sync_wait=${o.syncWait}` : `read "${r.readValue || '(no row)'}" instead (wsrep_sync_wait=${o.syncWait})`, ok ? 'ok' : 'fail', 'A read right after a write did not see it: set database.sync_wait to 1 (or more) and run deploy-db.');
+}
+function storageChecks(s) {
+    const L = LAYER.storage;
+    const out = [];
+    for (const m of s.members) {
+        const p = s.peers.get(m.name);
+        if (!p || isUnreachable(p)) {
+            out.push(row(L, m.name, 'facts gathered', 'answered', p ? p.unreachable : 'no facts', 'fail'));
+            continue;
+        }
+        out.push(serviceCheck(L, m.name, 'glusterd', p.glusterd.active, p.glusterd.state, `Start glusterd on ${m.name} (systemctl start glusterd).`));
+    }
+    const members = s.members.map((m) => ({ host: m.name, address: m.address }));
+    const observerPeers = s.observer ? s.peers.get(s.observer) : undefined;
+    if (!s.observer || !observerPeers || isUnreachable(observerPeers) || !observerPeers.pool) {
+        out.push(row(L, '(storage)', `volume ${s.model.volume}`, 'readable from a storage host', 'no storage host with a running glusterd answered', 'fail', 'Start glusterd on the storage hosts.'));
+    }
+    else {
+        const observer = members.find((m) => m.host === s.observer);
+        out.push(...peerChecks(observer, members, observerPeers.pool));
+        const v = s.volume;
+        if (!v || v.error) {
+            out.push(row(L, observer.host, `volume ${s.model.volume}`, 'exists, Started', `could not ask: ${v?.error ?? 'no answer'}`, 'fail', `gluster volume info ${s.model.volume}`));
+        }
+        else {
+            out.push(...volumeChecks(observer.host, s.model, v.info));
+            if (v.info && v.status) {
+                const down = disconnectedMembers(members, observerPeers.pool);
+                out.push(...brickChecks(observer.host, s.model, v.status, down));
+                if (v.heal)
+                    out.push(...healChecks(observer.host, s.model, v.heal, bricksNotOnline(s.model, v.status), v.splitBrain));
+            }
+        }
+    }
+    for (const [host, c] of s.clients) {
+        if (isUnreachable(c)) {
+            out.push(row(L, host, 'facts gathered', 'answered', c.unreachable, 'fail'));
+            continue;
+        }
+        out.push(...mountChecks(host, { volume: s.model.volume, mountPoint: s.mountPath }, c.mounts, c.probe));
+    }
+    return out;
+}
+/** S3 is not verified yet; shown so nobody mistakes silence for a pass. */
+function s3Check(bucket) {
+    return row(LAYER.storage, '(s3)', `s3 bucket ${bucket}`, 'reachable', 'not checked: verify-ha does not test S3 targets yet', 'warn', 'Check the bucket with the platform (e.g. rclone lsd) until verify-ha does.');
+}
+// ---------------------------------------------------------------------------
+// Report
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/drills.ts
+/**
+ * verify-ha's failover drills (opt-in: `mode: apply` and `drills=...` in the
+ * options). Each drill breaks one thing for real while a write probe runs
+ * through the VIP writer port, measures how long writes were unavailable,
+ * restores what it broke, waits (polling, with a deadline) until the whole
+ * read-only verification passes again, and proves that every write the
+ * probe saw acknowledged is on every db node.
+ *
+ * Where the probe runs: on a db node that the drill does not stop, with that
+ * node's own mariadb client, over TCP to the VIP like an application server.
+ * The runner has no MariaDB client, and a TCP channel through SSH would need a
+ * MySQL protocol client in the bundle; a db node has the client already, sits
+ * on the database network, and its SSH connection stays up through the drill.
+ * Every attempt is one short-lived connection (one INSERT, autocommit), so an
+ * acknowledgement (exit 0) means the commit was acknowledged by the cluster.
+ *
+ * The probe writes as a temporary account (random password on stdin only,
+ * allowed only from the load balancers' addresses, since the proxy connects to
+ * the nodes from there) into lms_ha.drill_probe, both created here by root
+ * over the local socket; the account and the run's rows are removed at the end.
+ * With ProxySQL the account is also added to each ProxySQL's runtime user list
+ * (LOAD MYSQL USERS TO RUNTIME, never saved to disk) and removed the same way.
+ * Each attempt is a transaction (BEGIN; INSERT; SELECT @@hostname; COMMIT), so
+ * ProxySQL keeps its SELECT on the writer (transaction_persistent) and the
+ * hostname names the node that took the write with either proxy.
+ */
+
+
+
+
+
+
+
+
+
+const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'];
+const DRILL_LAYER = 'drill';
+const DRILL_SCHEMA = 'lms_ha';
+const DRILL_TABLE = 'drill_probe';
+const DRILL_USER = 'lms_ha_drill';
+/** Bounds of one probe: it stops by itself after this many writes or seconds. */
+const PROBE_LIMITS = { maxWrites: 20_000, maxSeconds: 600 };
+const DRILL_DEADLINES = {
+    /** Writes must come back through the VIP within this long after the fault. */
+    writesResumeMs: 60_000,
+    /** The fault must be visible (VIP moved, writer moved) within this long. */
+    faultVisibleMs: 30_000,
+    /** After the restore, the whole verification must pass within this long (a rejoin may need an SST). */
+    healthyMs: 300_000,
+    /** Acknowledged writes the probe needs before a fault is injected. */
+    warmupMs: 20_000,
+};
+/** Consecutive acknowledged writes that count as "writes work". */
+const STEADY_WRITES = 5;
+const POLL_MS = 250;
+/**
+ * Reads `drills=` and `allow-protected=` from the options. Null when no drill
+ * is asked for. Refuses (invalid-input, nothing touched) plan mode, unknown
+ * names, and a protected environment without `allow-protected=true`.
+ */
+function parseDrillRequest(options, mode, environment) {
+    const raw = (options['drills'] ?? '').trim();
+    if (raw === '' || raw === 'none')
+        return null;
+    const names = raw.split(/[\s,]+/).filter((x) => x !== '');
+    const unknown = names.filter((n) => !DRILLS.includes(n));
+    if (unknown.length > 0) {
+        throw new DeployError('invalid-input', `options: drills "${unknown.join(', ')}" unknown`, {
+            hint: `Name drills from: ${DRILLS.join(', ')} (e.g. drills=proxy-stop,db-kill). Nothing was done.`,
+        });
+    }
+    if (mode !== 'apply') {
+        throw new DeployError('invalid-input', `options: drills=${names.join(',')} stop services for real, so they need mode apply`, {
+            hint: 'Run verify-ha with mode apply to run the drills, or leave out the drills option for the read-only checks. Nothing was done.',
+        });
+    }
+    const allowText = (options['allow-protected'] ?? 'false').trim().toLowerCase();
+    if (allowText !== 'true' && allowText !== 'false') {
+        throw new DeployError('invalid-input', `options: allow-protected "${options['allow-protected']}" must be true or false`, { hint: 'Nothing was done.' });
+    }
+    const allowProtected = allowText === 'true';
+    if (environment.protected && !allowProtected) {
+        throw new DeployError('invalid-input', `environment ${environment.name} is marked protected: drills refused; nothing was done`, {
+            hint: 'Drills stop a proxy and a database node for real. To run them on this environment anyway, add allow-protected=true to the options.',
+        });
+    }
+    return { drills: [...new Set(names)], allowProtected };
+}
+/** A run id: letters and digits only, so it is safe inside SQL and shell. */
+function newRunId() {
+    return `d${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
+}
+/**
+ * The probe loop (bash: fractional `read -t`). stdin: a 3-line client option
+ * file, then any line (or EOF) stops the loop. One line out per attempt:
+ * `ok SEQ START_NS END_NS HOSTNAME` or `fail SEQ START_NS END_NS ERROR`.
+ */
+function probeScript(o) {
+    if (!/^[a-z0-9]+$/.test(o.run))
+        throw new Error(`bad probe run id ${o.run}`);
+    const sql = `BEGIN; INSERT INTO ${DRILL_SCHEMA}.${DRILL_TABLE} (run, seq) VALUES ('${o.run}', $i); SELECT @@hostname; COMMIT;`;
+    const loop = [
+        'c=$(command -v mariadb || command -v mysql)',
+        'if [ -z "$c" ]; then echo "error no mariadb or mysql client on this host"; exit 3; fi',
+        `end=$(( $(date +%s) + ${o.maxSeconds} )); i=0`,
+        'echo ready',
+        `while [ $i -lt ${o.maxWrites} ] && [ "$(date +%s)" -lt "$end" ]; do`,
+        '  if IFS= read -r -t 0.001 cmd; then break; else [ $? -gt 128 ] || break; fi',
+        '  i=$((i+1)); s=$(date +%s%N)',
+        `  out=$(timeout -k 1 3 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${o.port} --connect-timeout=2 -N -B -e "${sql}" 2>&1); rc=$?`,
+        '  e=$(date +%s%N)',
+        '  if [ $rc -eq 0 ]; then echo "ok $i $s $e $(printf %s "$out" | tail -n 1)"; else echo "fail $i $s $e rc=$rc $(printf %s "$out" | head -n 1 | tr -s " \\t" " ")"; fi',
+        'done',
+        'echo "end $i"',
+    ].join('\n');
+    // A child bash (not exec): the outer shell's trap removes the credentials file when it ends.
+    return withCredentialsFile(3, `cred="$cred" bash -c ${bashQuote(loop)}`);
+}
+function bashQuote(s) {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+function parseProbeLine(line) {
+    const m = /^(ok|fail) (\d+) (\d+) (\d+) ?(.*)$/.exec(line.trim());
+    if (!m)
+        return null;
+    return { ok: m[1] === 'ok', seq: Number(m[2]), startMs: Number(BigInt(m[3]) / 1000000n), endMs: Number(BigInt(m[4]) / 1000000n), detail: m[5] ?? '' };
+}
+/**
+ * Figures for events[from, to): the longest gap between acknowledgements,
+ * counted from the last acknowledgement before `from` (so an outage that
+ * starts at the fault is measured from the last write that worked).
+ */
+function windowFigures(events, from, to) {
+    let previous = null;
+    for (let i = from - 1; i >= 0; i--) {
+        if (events[i].ok) {
+            previous = events[i].endMs;
+            break;
+        }
+    }
+    let longest = 0;
+    let failed = 0;
+    let acked = 0;
+    let firstError = null;
+    for (const e of events.slice(from, to)) {
+        if (!e.ok) {
+            failed++;
+            firstError ??= e.detail;
+            continue;
+        }
+        acked++;
+        if (previous !== null)
+            longest = Math.max(longest, e.endMs - previous);
+        previous = e.endMs;
+    }
+    return { unavailableMs: longest, failedAttempts: failed, acknowledged: acked, firstError };
+}
+/** Acknowledged sequence numbers missing from a node's rows. */
+function missingWrites(acknowledged, present) {
+    return acknowledged.filter((s) => !present.has(s));
+}
+/** Setup by root over the socket: table, and the temporary account for each LB address. */
+function drillSetupSql(password, fromAddresses) {
+    const accounts = fromAddresses.map((a) => `'${DRILL_USER}'@'${a}'`);
+    return [
+        'SET SESSION wsrep_sync_wait=0;',
+        `CREATE DATABASE IF NOT EXISTS ${DRILL_SCHEMA};`,
+        `CREATE TABLE IF NOT EXISTS ${DRILL_SCHEMA}.${DRILL_TABLE} (run VARCHAR(40) NOT NULL, seq INT UNSIGNED NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (run, seq)) ENGINE=InnoDB;`,
+        ...accounts.map((a) => `DROP USER IF EXISTS ${a};`),
+        ...accounts.map((a) => `CREATE USER ${a} IDENTIFIED BY '${password}';`),
+        ...accounts.map((a) => `GRANT INSERT, SELECT ON ${DRILL_SCHEMA}.${DRILL_TABLE} TO ${a};`),
+        '',
+    ].join('\n');
+}
+function drillCleanupSql(run, fromAddresses) {
+    return [
+        `DELETE FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';`,
+        ...fromAddresses.map((a) => `DROP USER IF EXISTS '${DRILL_USER}'@'${a}';`),
+        '',
+    ].join('\n');
+}
+function seconds(ms) {
+    return `${(ms / 1000).toFixed(2)} s`;
+}
+const PROBE_HINT = 'The probe runs the mariadb client on a db node against the VIP writer port: check that the node reaches the VIP.';
+/** What a drill waited for did not happen: the platform did not behave as an HA platform should. */
+function waitedInVain(what, deadlineMs) {
+    return new DeployError('verify-failed', `timed out after ${seconds(deadlineMs)} waiting for ${what}`, {
+        hint: 'The platform did not fail over or recover as it should: see the table. The drill restarted what it had stopped.',
+    });
+}
+// ---------------------------------------------------------------------------
+// The probe (I/O)
+/** A probe running on a host: its events as they arrive, waits on them, and a stop. */
+class RunningProbe {
+    host;
+    process;
+    events = [];
+    buffer = '';
+    ended = false;
+    endError = null;
+    waiters = [];
+    constructor(host, process) {
+        this.host = host;
+        this.process = process;
+        process.stdout.on('data', (chunk) => {
+            this.buffer += chunk.toString();
+            const lines = this.buffer.split('\n');
+            this.buffer = lines.pop() ?? '';
+            for (const line of lines) {
+                const e = parseProbeLine(line);
+                if (e)
+                    this.events.push(e);
+                else if (line.startsWith('error '))
+                    this.endError = line.slice(6);
+            }
+            this.wake();
+        });
+        process.done
+            .then((r) => {
+            if (r.code !== 0 && !this.endError)
+                this.endError = `probe exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+        })
+            .catch((e) => (this.endError = toDeployError(e).message))
+            .finally(() => {
+            this.ended = true;
+            this.wake();
+        });
+    }
+    wake() {
+        const w = this.waiters;
+        this.waiters = [];
+        for (const f of w)
+            f();
+    }
+    /** Resolves when `test` holds on the events; rejects at the deadline or when the probe ended. */
+    async until(what, test, deadlineMs) {
+        const stop = Date.now() + deadlineMs;
+        for (;;) {
+            if (test(this.events))
+                return;
+            if (this.ended)
+                throw new DeployError('command-failed', `the write probe on ${this.host} ended before ${what}${this.endError ? `: ${this.endError}` : ''}`, { host: this.host, hint: PROBE_HINT });
+            const left = stop - Date.now();
+            if (left <= 0)
+                throw waitedInVain(what, deadlineMs);
+            await new Promise((resolve) => {
+                const timer = setTimeout(resolve, left);
+                this.waiters.push(() => {
+                    clearTimeout(timer);
+                    resolve();
+                });
+            });
+        }
+    }
+    async stop() {
+        if (!this.ended) {
+            this.process.stdin.write('stop\n');
+            this.process.stdin.end();
+            try {
+                await this.process.done;
+            }
+            catch {
+                // the events gathered so far are what counts
+            }
+        }
+        return this.events;
+    }
+    kill() {
+        if (!this.ended)
+            this.process.kill();
+    }
+}
+/** The last `n` events are acknowledged writes, all after index `from`. */
+function steadyAfter(from, n = STEADY_WRITES) {
+    return (events) => events.length - from >= n && events.slice(-n).every((e) => e.ok);
+}
+function drills_row(host, check, expected, observed, ok, hint) {
+    const r = { layer: DRILL_LAYER, host, check, expected, observed, status: ok ? 'ok' : 'fail' };
+    if (!ok && hint)
+        r.hint = hint;
+    return r;
+}
+/** Why the drills cannot run on this platform as it is (layers and sizes), or null. */
+function drillPreconditions(request, view) {
+    if (!view.lb || view.dbNodes.length === 0)
+        return 'drills need a database and a load_balancer section in the inventory';
+    if (request.drills.includes('proxy-stop') && view.lb.lbs.length < 2)
+        return 'the proxy-stop drill needs two load balancers: with one, stopping its proxy is a full outage';
+    const synced = view.dbNodes.filter((h) => nodeHealthy(view.db.get(h.name)));
+    if ((request.drills.includes('db-stop') || request.drills.includes('db-kill')) && synced.length < 3) {
+        return `the db drills need at least 3 synced db nodes (found ${synced.length}): stopping one of 2 leaves no quorum`;
+    }
+    return null;
+}
+/**
+ * Every proxy agrees on the active writer and none is half-way through a
+ * change. HAProxy: no server counting rise/fall checks, the writer an active
+ * server. ProxySQL: exactly one ONLINE server in the writer hostgroup on
+ * every LB, the same one, and nothing SHUNNED. verify-ha's checks tolerate a
+ * transition; a drill must not start in it (the writer would move under it,
+ * e.g. failing back to a node that just rejoined).
+ */
+function proxySettled(view) {
+    const lb = view.lb;
+    if (!lb)
+        return true;
+    if (lb.kind === 'proxysql') {
+        const writers = lb.lbs.map((h) => {
+            const f = lb.facts.get(h.name);
+            if (!f || isUnreachable(f) || !f.proxysql?.runtime)
+                return null;
+            const servers = f.proxysql.runtime.servers;
+            if (servers.some((x) => x.status !== 'ONLINE' && x.hostgroup_id !== PROXYSQL_HOSTGROUPS.offline))
+                return null;
+            const w = servers.filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+            return w.length === 1 ? w[0].hostname : null;
+        });
+        return writers.every((w) => w !== null && w === writers[0]);
+    }
+    return lb.lbs.every((h) => {
+        const f = lb.facts.get(h.name);
+        if (!f || isUnreachable(f) || !f.haproxy?.stats)
+            return false;
+        const listeners = f.haproxy.stats.backends.filter((b) => b.name === HAPROXY_WRITER_LISTENER || b.name === HAPROXY_READER_LISTENER);
+        const writer = writerOf(f.haproxy.stats);
+        return writer !== null && !writer.backup && listeners.every((b) => b.servers.every((x) => x.rawStatus.trim() === 'UP'));
+    });
+}
+/** Polls the read-only verification until every check passes and the proxies have settled. */
+async function waitHealthy(verifyNow, deadlineMs) {
+    const started = Date.now();
+    let view = null;
+    let failures = [];
+    try {
+        await pollUntil('every check to pass', deadlineMs, async () => {
+            const v = await verifyNow();
+            failures = v.checks.filter((c) => c.status === 'fail').map((c) => `${c.host} ${c.check} (${c.observed})`);
+            if (failures.length === 0 && !proxySettled(v))
+                failures = [v.lb?.kind === 'proxysql' ? 'ProxySQL still moving servers between hostgroups (no single agreed writer yet)' : 'HAProxy still counting health checks (a server in transition, or a backup writing)'];
+            if (failures.length === 0)
+                view = v;
+            return view !== null;
+        });
+    }
+    catch {
+        // the caller reports what still fails
+    }
+    return { view, failures, ms: Date.now() - started };
+}
+/** The writer as the VIP holder's proxy sees it (inventory name), or null: HAProxy's active writer, ProxySQL's writer hostgroup. */
+function currentWriter(view) {
+    const lb = view.lb;
+    if (!lb)
+        return null;
+    const holder = vipHolders(lb)[0];
+    const f = holder ? lb.facts.get(holder) : undefined;
+    if (!f || isUnreachable(f))
+        return null;
+    if (lb.kind === 'proxysql') {
+        const writers = (f.proxysql?.runtime?.servers ?? []).filter((x) => x.hostgroup_id === PROXYSQL_HOSTGROUPS.writer && x.status === 'ONLINE');
+        if (writers.length !== 1)
+            return null;
+        return view.dbNodes.find((h) => h.address === writers[0].hostname || h.name === writers[0].hostname)?.name ?? null;
+    }
+    if (!f.haproxy?.stats)
+        return null;
+    const w = writerOf(f.haproxy.stats);
+    if (!w)
+        return null;
+    return view.dbNodes.find((h) => h.name === w.name || w.address?.startsWith(`${h.address}:`))?.name ?? null;
+}
+/**
+ * The probe account in every ProxySQL's runtime user list (add) or out of it
+ * (remove): memory table, then LOAD MYSQL USERS TO RUNTIME, never SAVE TO
+ * DISK, so a restart of ProxySQL forgets it too. Stopped LBs are skipped.
+ */
+async function proxysqlDrillUser(context, lb, action, password) {
+    const config = context.environment.load_balancer;
+    if (!config || config.kind !== 'proxysql')
+        return;
+    const sql = [
+        `DELETE FROM mysql_users WHERE username='${DRILL_USER}';`,
+        ...(action === 'add'
+            ? [`INSERT INTO mysql_users (username,password,active,default_hostgroup,transaction_persistent,comment) VALUES ('${DRILL_USER}','${mysqlNativePasswordHash(password)}',1,${PROXYSQL_HOSTGROUPS.writer},1,'lms-ha drill probe (temporary)');`]
+            : []),
+        'LOAD MYSQL USERS TO RUNTIME;',
+        '',
+    ].join('\n');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${config.ports.admin} --connect-timeout=3 -N -B`);
+    const stdin = clientOptionFile(PROXYSQL_ADMIN_USER, context.secrets.valueOf(config.proxysql.admin_password)) + sql;
+    await Promise.all(lb.lbs.map(async (h) => {
+        const r = await (await context.host(h.name)).run(script, { purpose: `${action} the drill probe account in ProxySQL`, stdin, timeoutMs: 60_000, allowFailure: true });
+        if (r.code !== 0 && action === 'add') {
+            throw new DeployError('command-failed', `could not add the drill probe account to ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
+                host: h.name,
+                hint: 'The drill talks to the ProxySQL admin interface on 127.0.0.1 with the inventory admin secret: check that proxysql runs and deploy-lb has configured it.',
+            });
+        }
+        if (r.code !== 0)
+            context.logger.warn(`could not remove the drill probe account ${DRILL_USER} from ProxySQL on ${h.name}: ${r.stderr.trim().split('\n').pop() ?? ''}`, h.name);
+    }));
+}
+async function rootSql(remote, sql, purpose) {
+    const r = await remote.run('c=$(command -v mariadb || command -v mysql) && timeout -k 1 30 "$c" -N -B', { purpose, stdin: sql, timeoutMs: 60_000, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `${purpose} on ${remote.name} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, {
+            host: remote.name,
+            hint: 'The drill needs root access to MariaDB over the local socket on the db nodes.',
+        });
+    }
+    return r.stdout;
+}
+async function vipHolderNow(context, lb) {
+    const vip = parseCidr(lb.vip)?.address;
+    const answers = await Promise.all(lb.lbs.map(async (h) => {
+        try {
+            const r = await (await context.host(h.name)).run('ip -o addr show', { purpose: 'see who holds the VIP', timeoutMs: 10_000, allowFailure: true });
+            return parseIpAddrShow(r.stdout).some((a) => a.address === vip) ? h.name : null;
+        }
+        catch {
+            return null;
+        }
+    }));
+    return answers.filter((x) => x !== null);
+}
+/** ProxySQL's unit is Type=forking: its admin port listens ~0.6 s after systemctl start returned. */
+async function waitForProxysqlAdmin(remote, context) {
+    const config = context.environment.load_balancer;
+    const port = config?.kind === 'proxysql' ? config.ports.admin : 6032;
+    await pollUntil(`ProxySQL's admin port on ${remote.name}`, DRILL_DEADLINES.faultVisibleMs, async () => {
+        const r = await remote.run(`ss -Hltn 'sport = :${port}'`, { purpose: 'wait for the ProxySQL admin port', timeoutMs: 10_000, allowFailure: true });
+        return r.stdout.trim() !== '';
+    });
+}
+async function pollUntil(what, deadlineMs, test) {
+    const started = Date.now();
+    await waitUntil(async () => ((await test()) ? { done: undefined } : { waiting: what }), {
+        timeoutMs: deadlineMs,
+        pollMs: POLL_MS,
+        timeoutError: () => waitedInVain(what, deadlineMs),
+    });
+    return Date.now() - started;
+}
+/**
+ * Runs the drills in the order asked, under the environment lock. `verifyNow`
+ * re-runs the read-only verification (used to wait until healthy).
+ */
+async function runDrills(context, request, first, verifyNow) {
+    const failed = first.checks.filter((c) => c.status === 'fail');
+    if (failed.length > 0) {
+        return {
+            rows: [],
+            figures: [],
+            error: new DeployError('cluster-unhealthy', `drills refused: the platform is not fully healthy (${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check}`).join('; ')}); nothing was stopped`, {
+                hint: 'Drills only run on a platform where every check passes: fix the failures in the table first.',
+            }),
+        };
+    }
+    const unable = drillPreconditions(request, first);
+    if (unable)
+        return { rows: [], figures: [], error: new DeployError('invalid-input', `drills refused: ${unable}; nothing was stopped`, { hint: 'Leave out the drills option for the read-only checks.' }) };
+    const env = context.environment;
+    const lockHosts = env.hosts.filter((h) => first.dbNodes.some((d) => d.name === h.name) || first.lb.lbs.some((l) => l.name === h.name));
+    const remotes = await Promise.all(lockHosts.map((h) => context.host(h.name)));
+    return withLock(remotes, { environment: env.name, owner: { runId: context.request.runId, repository: context.request.repository, command: 'verify-ha drills' }, logger: context.logger }, async () => {
+        const rows = [];
+        const figures = [];
+        let view = first;
+        for (const drill of request.drills) {
+            if (!proxySettled(view)) {
+                const settled = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+                if (!settled.view) {
+                    rows.push(drills_row('(lbs)', `${drill}: platform settled before the drill`, 'every check passes, the proxies settled', settled.failures.join('; '), false));
+                    return { rows, figures, error: new DeployError('cluster-unhealthy', `drill ${drill} not started: the platform did not settle (${settled.failures.join('; ')}); nothing was stopped for it`) };
+                }
+                view = settled.view;
+            }
+            const result = await runOneDrill(context, drill, view, verifyNow);
+            rows.push(...result.rows);
+            if (result.figures)
+                figures.push(result.figures);
+            if (result.error)
+                return { rows, figures, error: result.error };
+            view = result.view;
+        }
+        return { rows, figures };
+    });
+}
+async function runOneDrill(context, drill, view, verifyNow) {
+    const lb = view.lb;
+    const log = context.logger;
+    const writer = currentWriter(view);
+    const holder = vipHolders(lb)[0];
+    const proxyUnit = lb.kind === 'proxysql' ? 'proxysql' : 'haproxy';
+    let target;
+    if (drill === 'proxy-stop')
+        target = { drill, host: holder, what: `${proxyUnit} stopped on ${holder} (VIP holder)` };
+    else {
+        if (!writer)
+            return { rows: [drills_row('(db)', `${drill}: choose a node`, 'the current writer', `${lb.kind === 'proxysql' ? 'ProxySQL' : 'HAProxy'} on the VIP holder names no writer`, false)], error: new DeployError('cluster-unhealthy', `${drill}: no writer to stop`), view };
+        target = { drill, host: writer, what: `mariadb ${drill === 'db-kill' ? 'killed (SIGKILL)' : 'stopped'} on ${writer} (the writer)` };
+    }
+    // The probe runs on a synced db node the drill leaves alone.
+    const probeHost = view.dbNodes.find((h) => h.name !== target.host && nodeHealthy(view.db.get(h.name)));
+    const probeRemote = await context.host(probeHost.name);
+    const run = newRunId();
+    const password = (0,external_node_crypto_.randomBytes)(18).toString('hex');
+    context.redactor.add(password);
+    const fromAddresses = lb.lbs.map((h) => h.address);
+    const rows = [];
+    const name = drill;
+    if (!probeRemote.spawn)
+        throw new DeployError('internal', 'drills need a transport that streams command output (ssh)');
+    const spawn = probeRemote.spawn.bind(probeRemote);
+    let probe;
+    let broken = false;
+    let restored = false;
+    const restore = async () => {
+        if (!broken || restored)
+            return;
+        restored = true;
+        const remote = await context.host(target.host);
+        const unit = drill === 'proxy-stop' ? proxyUnit : 'mariadb';
+        log.info(`drill ${name}: restoring: systemctl start ${unit} on ${target.host}`);
+        await remote.run(`systemctl start ${unit}`, { purpose: `restart ${unit} after the ${name} drill`, timeoutMs: 600_000 });
+        // A restarted ProxySQL loads its users from disk, where the probe account never is.
+        if (unit === 'proxysql')
+            await waitForProxysqlAdmin(remote, context).then(() => proxysqlDrillUser(context, { ...lb, lbs: lb.lbs.filter((h) => h.name === target.host) }, 'add', password));
+    };
+    try {
+        log.info(`drill ${name}: preparing the write probe on ${probeHost.name} (run ${run})`);
+        await rootSql(probeRemote, drillSetupSql(password, fromAddresses), 'create the drill probe table and account');
+        await proxysqlDrillUser(context, lb, 'add', password);
+        const opts = { run, vip: parseCidr(lb.vip)?.address ?? lb.vip, port: lb.writerPort, maxWrites: PROBE_LIMITS.maxWrites, maxSeconds: PROBE_LIMITS.maxSeconds };
+        const child = await spawn(probeScript(opts), { purpose: `write probe through the VIP (${name})`, timeoutMs: (PROBE_LIMITS.maxSeconds + 60) * 1000 });
+        child.stdin.write(`[client]\nuser="${DRILL_USER}"\npassword="${password}"\n`);
+        child.stderr.on('data', () => undefined);
+        probe = new RunningProbe(probeHost.name, child);
+        await probe.until('the first acknowledged writes through the VIP', steadyAfter(0), DRILL_DEADLINES.warmupMs);
+        const before = probe.events.filter((e) => e.ok).at(-1).detail;
+        // The writer the probe sees must be the node about to be stopped, or the drill would measure nothing.
+        const victimName = context.facts.get(target.host)?.hostname;
+        if (drill !== 'proxy-stop' && victimName && before !== victimName) {
+            throw new DeployError('cluster-unhealthy', `the writer moved before the fault: the probe's writes land on ${before}, the proxy named ${target.host} (${victimName}); nothing was stopped`, {
+                hint: 'Run the drill again once the load balancers agree on the writer.',
+            });
+        }
+        // The fault.
+        const markFault = probe.events.length;
+        const faultAt = Date.now();
+        const victim = await context.host(target.host);
+        log.info(`drill ${name}: ${target.what}`);
+        broken = true;
+        if (drill === 'proxy-stop')
+            await victim.run(`systemctl stop ${proxyUnit}`, { purpose: `stop ${proxyUnit} (drill)`, timeoutMs: 60_000 });
+        else if (drill === 'db-stop')
+            await victim.run('systemctl stop mariadb', { purpose: 'stop mariadb (drill)', timeoutMs: 300_000 });
+        else
+            await victim.run('systemctl kill --signal=KILL mariadb', { purpose: 'kill -9 mariadb (drill)', timeoutMs: 60_000 });
+        // The fault took effect: the VIP left the holder / writes land on another node.
+        let effect;
+        if (drill === 'proxy-stop') {
+            await pollUntil('the VIP on another load balancer', DRILL_DEADLINES.faultVisibleMs, async () => {
+                const now = await vipHolderNow(context, lb);
+                return now.length === 1 && now[0] !== holder;
+            });
+            const now = await vipHolderNow(context, lb);
+            effect = `VIP ${holder} → ${now.join(', ')}`;
+        }
+        else {
+            await probe.until('a write acknowledged by another node', (ev) => ev.slice(markFault).some((e) => e.ok && e.detail !== before), DRILL_DEADLINES.writesResumeMs);
+            const next = probe.events.slice(markFault).find((e) => e.ok && e.detail !== before);
+            effect = `writer ${before} → ${next.detail}`;
+        }
+        const markEffect = probe.events.length;
+        await probe.until('writes through the VIP again', steadyAfter(markEffect), DRILL_DEADLINES.writesResumeMs);
+        const resumedMs = Date.now() - faultAt;
+        const fault = windowFigures(probe.events, markFault, probe.events.length);
+        rows.push(drills_row(target.host, `${name}: writes unavailable`, `writes resume within ${seconds(DRILL_DEADLINES.writesResumeMs)}`, `${seconds(fault.unavailableMs)} (${fault.failedAttempts} failed attempt${fault.failedAttempts === 1 ? '' : 's'}; ${effect}; resumed ${seconds(resumedMs)} after the fault)`, true));
+        log.info(`drill ${name}: writes unavailable for ${seconds(fault.unavailableMs)}, ${fault.failedAttempts} failed attempts (${effect})`);
+        // Restore, then wait for the whole platform to pass again.
+        const markRestore = probe.events.length;
+        const restoreAt = Date.now();
+        await restore();
+        const after = await waitHealthy(verifyNow, DRILL_DEADLINES.healthyMs);
+        const healthy = after.view;
+        const healthyMs = Date.now() - restoreAt;
+        if (healthy)
+            await probe.until('writes after the restore', steadyAfter(probe.events.length), DRILL_DEADLINES.writesResumeMs);
+        const events = await probe.stop();
+        const during = windowFigures(events, markRestore, events.length);
+        rows.push(drills_row(target.host, `${name}: healthy again after restore`, `every check passes and the proxies settle within ${seconds(DRILL_DEADLINES.healthyMs)}`, healthy
+            ? `after ${seconds(healthyMs)} (${drill === 'proxy-stop' ? proxyUnit : 'mariadb'} started on ${target.host}); writes unavailable ${seconds(during.unavailableMs)} during the restore`
+            : `still failing after ${seconds(healthyMs)}: ${after.failures.join('; ')}`, healthy !== null, 'The platform did not recover by itself after the drill: see the failing checks and fix them by hand.'));
+        // Every acknowledged write on every node that is up.
+        const acked = events.filter((e) => e.ok).map((e) => e.seq);
+        const unacked = events.filter((e) => !e.ok).map((e) => e.seq);
+        const presence = await Promise.all(view.dbNodes.map(async (h) => {
+            try {
+                const out = await rootSql(await context.host(h.name), `SET SESSION wsrep_sync_wait=1;\nSELECT seq FROM ${DRILL_SCHEMA}.${DRILL_TABLE} WHERE run='${run}';\n`, 'read back the drill writes');
+                const present = new Set(out.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number));
+                return { host: h.name, missing: missingWrites(acked, present), extra: unacked.filter((s) => present.has(s)).length, error: null };
+            }
+            catch (e) {
+                return { host: h.name, missing: [], extra: 0, error: toDeployError(e).message };
+            }
+        }));
+        const lost = presence.filter((p) => p.missing.length > 0);
+        const unread = presence.filter((p) => p.error !== null);
+        const ok = lost.length === 0 && unread.length === 0 && acked.length > 0;
+        rows.push(drills_row('(db)', `${name}: acknowledged writes present`, `all acknowledged writes on every db node (0 lost)`, ok
+            ? `all ${acked.length} on ${presence.map((p) => p.host).join(', ')} (0 lost; ${presence[0]?.extra ?? 0} of ${unacked.length} unacknowledged attempts also committed)`
+            : [
+                ...lost.map((p) => `${p.host}: ${p.missing.length} of ${acked.length} missing (first seq ${p.missing.slice(0, 5).join(', ')})`),
+                ...unread.map((p) => `${p.host}: not read (${p.error})`),
+                ...(acked.length === 0 ? ['no write was acknowledged'] : []),
+            ].join('; '), ok, 'A write the cluster acknowledged is missing: this is data loss; keep the nodes as they are and compare them before any restart.'));
+        const figures = {
+            drill,
+            host: target.host,
+            effect,
+            unavailableMs: Math.round(fault.unavailableMs),
+            failedAttempts: fault.failedAttempts,
+            resumedMs: Math.round(resumedMs),
+            healthyAfterMs: healthy ? Math.round(healthyMs) : null,
+            restoreUnavailableMs: Math.round(during.unavailableMs),
+            acknowledged: acked.length,
+            lost: Math.max(0, ...presence.map((p) => p.missing.length)),
+        };
+        const failedRows = rows.filter((r) => r.status === 'fail');
+        return failedRows.length > 0
+            ? { rows, figures, view: healthy ?? view, error: new DeployError('verify-failed', `drill ${name}: ${failedRows.map((r) => `${r.check} (${r.observed})`).join('; ')}`, { hint: failedRows[0].hint }) }
+            : { rows, figures, view: healthy ?? view };
+    }
+    catch (e) {
+        const err = toDeployError(e);
+        rows.push(drills_row(target.host, `${name}: ran to the end`, 'writes resume, restore, healthy', err.message.split('\n')[0], false, 'The drill stopped part way; it restarted what it had stopped. Check the table and the platform.'));
+        probe?.kill();
+        try {
+            await restore();
+        }
+        catch (re) {
+            log.warn(`drill ${name}: could not restore ${target.host}: ${toDeployError(re).message}`, target.host);
+        }
+        return { rows, view, error: new DeployError(err.reason === 'internal' ? 'verify-failed' : err.reason, `drill ${name} failed: ${err.message.split('\n')[0]}`, { host: target.host, hint: err.hint }) };
+    }
+    finally {
+        // Also after a failure: the temporary account must not outlive the run.
+        await proxysqlDrillUser(context, lb, 'remove', password).catch((e) => log.warn(`drill ${name}: ${toDeployError(e).message}`));
+        await rootSql(probeRemote, drillCleanupSql(run, fromAddresses), 'remove the drill rows and account').catch((e) => log.warn(`drill ${name}: could not remove the drill account ${DRILL_USER} and rows of run ${run}: ${toDeployError(e).message}`, probeHost.name));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/snippets.ts
+/** A PHP single-quoted string literal: only backslash and quote are special. */
+function phpString(value) {
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+/** A YAML scalar that reads back as exactly this string (JSON strings are YAML). */
+function yamlString(value) {
+    return JSON.stringify(value);
+}
+function balancerWords(d) {
+    return d.balancer === 'haproxy' ? 'HAProxy + Keepalived' : 'ProxySQL + Keepalived';
+}
+function causalityComment(d) {
+    return (d.syncWait & 1) === 1
+        ? `reads wait for writes already committed (wsrep_sync_wait=${d.syncWait})`
+        : `wsrep_sync_wait=${d.syncWait}: reads may miss a write committed a moment ago`;
+}
+function moodle(i) {
+    const d = i.database;
+    const pass = `getenv(${phpString(d.password.env)})`;
+    const lines = [
+        `<?php  // Moodle config.php: the database and files block written by lms-ha for environment ${i.environment}.`,
+        `// dbpass is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it`,
+        `// (env[${d.password.env}] = $${d.password.env}), or paste the value in place of getenv() on the web hosts only.`,
+        '',
+        'unset($CFG);',
+        'global $CFG;',
+        '$CFG = new stdClass();',
+        '',
+        "$CFG->dbtype    = 'mariadb';",
+        "$CFG->dblibrary = 'native';",
+        `$CFG->dbhost    = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$CFG->dbname    = ${phpString(d.name)};`,
+        `$CFG->dbuser    = ${phpString(d.user)};`,
+        `$CFG->dbpass    = ${pass};`,
+        "$CFG->prefix    = 'mdl_';",
+        '$CFG->dboptions = [',
+        "    'dbpersist'   => false,",
+        "    'dbsocket'    => false,",
+        `    'dbport'      => ${d.writerPort},  // ${d.balancer === 'haproxy' ? 'writer listener: one node takes every write' : 'ProxySQL: writes to the writer hostgroup, reads split by its rules'}`,
+        `    'dbcollation' => ${phpString(d.collation)},`,
+    ];
+    if (d.readerPort !== d.writerPort) {
+        lines.push("    'readonly'    => [", "        'instance' => [", `            ['dbhost' => ${phpString(d.host)}, 'dbport' => ${d.readerPort}, 'dbuser' => ${phpString(d.user)}, 'dbpass' => ${pass}],`, '        ],', "        'connecttimeout' => 2,", `        'latency' => ${(d.syncWait & 1) === 1 ? 0 : 1},  // ${causalityComment(d)}`, '    ],');
+    }
+    lines.push('];', '');
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`$CFG->dataroot  = ${phpString(i.files.mountPath)};  // GlusterFS volume ${i.files.volume}, mounted on ${i.files.mountedOn.join(', ') || 'the web hosts'}`, '$CFG->directorypermissions = 02770;');
+    }
+    else {
+        lines.push("// $CFG->dataroot: a directory shared by every web host (storage.kind is not glusterfs here).");
+    }
+    lines.push(i.web
+        ? `// $CFG->wwwroot: your site's URL; the web farm answers on ${i.web.host}:${i.web.port} (HAProxy on the VIP).`
+        : "// $CFG->wwwroot: your site's URL.", '');
+    return { file: 'config.php', language: 'php', text: lines.join('\n') };
+}
+function tutor(i) {
+    const d = i.database;
+    const lines = [
+        `# Tutor config.yml settings written by lms-ha for environment ${i.environment}: the database through ${balancerWords(d)} on the VIP.`,
+        '# Merge into "$(tutor config printroot)/config.yml", then run: tutor config save',
+        'RUN_MYSQL: false',
+        `MYSQL_HOST: ${yamlString(d.host)}`,
+        `MYSQL_PORT: ${d.writerPort}`,
+        `OPENEDX_MYSQL_DATABASE: ${yamlString(d.name)}`,
+        `OPENEDX_MYSQL_USERNAME: ${yamlString(d.user)}`,
+        `# OPENEDX_MYSQL_PASSWORD is the value of ${d.password.env} (the secret lms-ha reads), never written here:`,
+        `#   tutor config save --set OPENEDX_MYSQL_PASSWORD="$${d.password.env}"`,
+        `# lms-ha created the databases (${d.databases.join(', ')}) and ${d.user}; Tutor's init job logs in as MYSQL_ROOT_USERNAME`,
+        '# to create missing ones: give it an account allowed to do so, or the same user when nothing is missing.',
+        `MYSQL_ROOT_USERNAME: ${yamlString(d.user)}`,
+        `#   tutor config save --set MYSQL_ROOT_PASSWORD="$${d.password.env}"`,
+        `# ${causalityComment(d)}`,
+    ];
+    if (i.files.kind === 's3') {
+        const f = i.files;
+        lines.push('# Files on S3 (plugin tutor-contrib-s3: tutor plugins enable s3).', `S3_STORAGE_BUCKET: ${yamlString(f.bucket)}`, `S3_FILE_UPLOAD_BUCKET: ${yamlString(f.bucket)}`, `S3_PROFILE_IMAGE_BUCKET: ${yamlString(f.bucket)}`);
+        if (f.region)
+            lines.push(`S3_REGION: ${yamlString(f.region)}`);
+        if (f.endpoint) {
+            const url = new URL(f.endpoint);
+            lines.push(`S3_HOST: ${yamlString(url.hostname)}`, `S3_PORT: ${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)}`, `S3_USE_SSL: ${url.protocol === 'https:'}`);
+        }
+        lines.push(`#   tutor config save --set OPENEDX_AWS_ACCESS_KEY="$${f.accessKeyId.env}" --set OPENEDX_AWS_SECRET_ACCESS_KEY="$${f.secretAccessKey.env}"`);
+    }
+    else if (i.files.kind === 'glusterfs') {
+        lines.push(`# Files: GlusterFS volume ${i.files.volume} mounted at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}; mount it as Tutor's data volume.`);
+    }
+    return { file: 'config.yml', language: 'yaml', text: `${lines.join('\n')}\n` };
+}
+function chamilo(i) {
+    const d = i.database;
+    const lines = [
+        `<?php  // Chamilo app/config/configuration.php: database values written by lms-ha for environment ${i.environment}.`,
+        `// db_password is read from ${d.password.env} (the secret lms-ha reads); PHP-FPM clears the environment unless the pool passes it.`,
+        `// Chamilo has one connection: every query goes to the ${d.balancer === 'haproxy' ? 'writer listener' : 'ProxySQL port, which splits reads from writes'}.`,
+        `$_configuration['db_host'] = ${phpString(d.host)};  // the VIP (${balancerWords(d)})`,
+        `$_configuration['db_port'] = ${phpString(String(d.writerPort))};`,
+        `$_configuration['main_database'] = ${phpString(d.name)};`,
+        `$_configuration['db_user'] = ${phpString(d.user)};`,
+        `$_configuration['db_password'] = getenv(${phpString(d.password.env)});`,
+        "$_configuration['db_manager_enabled'] = false;",
+    ];
+    if (i.files.kind === 'glusterfs') {
+        lines.push(`// Files: GlusterFS volume ${i.files.volume} at ${i.files.mountPath} on ${i.files.mountedOn.join(', ')}: link app/courses and app/upload into it.`);
+    }
+    lines.push('');
+    return { file: 'app/config/configuration.php', language: 'php', text: lines.join('\n') };
+}
+function renderSnippet(i) {
+    return i.preset === 'moodle' ? moodle(i) : i.preset === 'openedx' ? tutor(i) : chamilo(i);
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/connection.ts
+/**
+ * How the learning platform connects to the HA tier, decided once from the
+ * environment: the VIP and ports of the load balancer, the application user,
+ * the causality setting, and where the files live. Every front (action output,
+ * job summary, CLI, the demo) shows this same object and the snippet rendered
+ * from it. A secret appears only as the name of the variable that holds it.
+ */
+
+
+
+/** The user the platform connects as: the first whose databases include the preset's main one. */
+function platformUser(environment, mainDatabase) {
+    const users = environment.app.users;
+    return users.find((u) => u.databases.includes(mainDatabase)) ?? users[0];
+}
+function platformConnection(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom')
+        return { reason: 'app.preset is custom (or not set): lms-ha knows no platform to write settings for' };
+    const lb = environment.load_balancer;
+    if (!lb)
+        return { reason: 'the environment has no load_balancer: the platform connects through its VIP' };
+    const definition = PRESETS[preset];
+    const mainDatabase = definition.databases[0];
+    const user = platformUser(environment, mainDatabase);
+    if (!user)
+        return { reason: `app.users is empty: add the ${definition.title} user (conventionally "${definition.user}") with password: { env: ... }` };
+    const appDatabase = environment.app.databases.find((d) => d.name === mainDatabase);
+    const database = {
+        host: lb.vip_address,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        readerPort: lb.kind === 'haproxy' ? lb.ports.reader : lb.ports.mysql,
+        balancer: lb.kind,
+        name: user.databases.includes(mainDatabase) ? mainDatabase : user.databases[0],
+        databases: environment.app.databases.map((d) => d.name),
+        user: user.name,
+        password: { env: user.password.env },
+        syncWait: environment.database?.sync_wait ?? 1,
+        charset: appDatabase?.charset ?? definition.charset,
+        collation: appDatabase?.collation ?? definition.collation,
+    };
+    const storage = environment.storage;
+    const files = storage.kind === 'glusterfs'
+        ? {
+            kind: 'glusterfs',
+            volume: storage.volume,
+            mountPath: storage.mount_path,
+            owner: storage.owner,
+            group: storage.group,
+            mountedOn: hostsWithRole(environment, 'web').map((h) => h.name),
+        }
+        : storage.kind === 's3'
+            ? {
+                kind: 's3',
+                bucket: storage.s3.bucket,
+                region: storage.s3.region ?? null,
+                endpoint: storage.s3.endpoint ?? null,
+                accessKeyId: { env: storage.s3.access_key_id.env },
+                secretAccessKey: { env: storage.s3.secret_access_key.env },
+            }
+            : { kind: 'none' };
+    const web = lb.kind === 'haproxy' && lb.ports.web !== undefined
+        ? { host: lb.vip_address, port: lb.ports.web, backends: hostsWithRole(environment, 'web').map((h) => h.name) }
+        : null;
+    const base = { preset, platform: definition.title, environment: environment.name, database, files, web };
+    return { ...base, snippet: renderSnippet(base), failover: [...definition.failover], versions: definition.versions };
+}
+function isConnection(c) {
+    return 'snippet' in c;
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/installer-check.ts
+/**
+ * What a platform's installer checks before it trusts a database, done as the
+ * platform's own user through the VIP: connect to the writer and reader ports,
+ * create a table with a primary key (Galera replicates only InnoDB tables with
+ * one reliably; Moodle's and Tutor's installers create hundreds), write a row,
+ * read it back through the reader port with the preset's causality setting,
+ * then drop the table. Pure: the caller runs the script with the user's
+ * credentials in a client option file on stdin.
+ */
+
+/** The scratch table, in the platform's own database; dropped after the check. */
+const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
+const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
+function installerCheckScript(o) {
+    if (!installer_check_IDENT.test(o.database))
+        throw new Error(`database name ${o.database} is not a plain identifier`);
+    if (!/^[a-f0-9]+$/.test(o.token))
+        throw new Error('token must be hex');
+    const table = `\`${o.database}\`.\`${INSTALLER_CHECK_TABLE}\``;
+    const sql = {
+        create: `CREATE TABLE IF NOT EXISTS ${table} (id INT NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB; REPLACE INTO ${table} (id, token) VALUES (1, '${o.token}');`,
+        read: `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id=1;`,
+        drop: `DROP TABLE IF EXISTS ${table};`,
+    };
+    const run = (port, statement) => `timeout -k 1 10 ${o.client} --defaults-extra-file="$cred" --protocol=TCP -h${o.host} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(statement)} 2>&1; echo "rc=$?"`;
+    return [
+        `echo "@@write"; ${run(o.writerPort, sql.create)}`,
+        `echo "@@read"; ${run(o.readerPort, sql.read)}`,
+        `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
+    ].join('; ');
+}
+function installer_check_sections(stdout) {
+    const out = new Map();
+    let name = null;
+    for (const line of stdout.split('\n')) {
+        const m = /^@@([a-z]+)$/.exec(line);
+        if (m) {
+            name = m[1];
+            out.set(name, '');
+        }
+        else if (name) {
+            out.set(name, `${out.get(name)}${line}\n`);
+        }
+    }
+    return out;
+}
+function parseInstallerCheck(stdout) {
+    const s = installer_check_sections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const ok = /(^|\n)rc=0$/.test(text);
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok, first: body.split('\n')[0] || (s.has(name) ? '' : 'did not run') };
+    };
+    const w = part('write');
+    const r = part('read');
+    const d = part('drop');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.first || 'no answer',
+        readValue: r.ok ? r.first : null,
+        readError: r.ok ? null : r.first || 'no answer',
+        dropped: d.ok,
+    };
+}
+/** The check's row: what was seen, and what to do when it is not what the installer needs. */
+function installerCheckVerdict(r, o) {
+    if (!r.wrote) {
+        return {
+            status: 'fail',
+            observed: `create table + write on port ${o.writerPort} failed: ${r.writeError}`,
+            hint: /Access denied/i.test(r.writeError ?? '')
+                ? `The installer would stop here too. Check ${o.user}'s password and that its hosts admit the load balancers' addresses (deploy-db's plan warns when they do not); it needs ALL on ${o.database}.`
+                : 'The platform cannot write through the VIP: see the load balancer and VIP checks above.',
+        };
+    }
+    if (r.readValue === null)
+        return { status: 'fail', observed: `read on port ${o.readerPort} failed: ${r.readError}`, hint: 'The reader port does not answer for the application user: see the load balancer checks.' };
+    if (r.readValue !== o.token) {
+        return {
+            status: (o.syncWait & 1) === 1 ? 'fail' : 'warn',
+            observed: `read back ${r.readValue === '' ? 'nothing' : 'an older value'} on port ${o.readerPort} (wsrep_sync_wait=${o.syncWait})`,
+            hint: 'A page could miss what it just wrote: set database.sync_wait to 1 (reads wait for committed writes).',
+        };
+    }
+    return {
+        status: r.dropped ? 'ok' : 'warn',
+        observed: `${o.user} created a table with a primary key in ${o.database} on port ${o.writerPort} and read its row back on port ${o.readerPort}${r.dropped ? '' : `; could not drop ${INSTALLER_CHECK_TABLE}`}`,
+        ...(r.dropped ? {} : { hint: `Drop ${o.database}.${INSTALLER_CHECK_TABLE} by hand; the application user needs DROP on its database.` }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/platform.ts
+/**
+ * verify-ha's platform check: the application user does, through the VIP,
+ * what its platform's installer checks (see components/platform/installer-check).
+ */
+
+
+
+
+
+
+const PLATFORM_LAYER = 'platform';
+const TIMEOUT_MS = 45_000;
+/** Null when there is no platform preset (nothing the installer would check) or no healthy node to run from. */
+async function platformInstallerCheck(context, dbNodes, db, lb) {
+    const connection = platformConnection(context.environment);
+    if (!isConnection(connection))
+        return null;
+    const d = connection.database;
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    const check = `${connection.platform} installer checks as ${d.user}`;
+    const expected = `create a table with a primary key via :${d.writerPort}, read own write via :${d.readerPort}`;
+    if (!from)
+        return { layer: PLATFORM_LAYER, host: '(vip)', check, expected, observed: 'not run: no synced db node to run the client from', status: 'warn' };
+    const user = context.environment.app.users.find((u) => u.name === d.user);
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const script = withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); ${installerCheckScript({ host: d.host, writerPort: lb.writerPort, readerPort: d.readerPort, database: d.name, syncWait: d.syncWait, token, client: '"$c"' })}`);
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(script, {
+            purpose: 'platform installer checks through the VIP',
+            stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)),
+            timeoutMs: TIMEOUT_MS,
+            allowFailure: true,
+        });
+        const verdict = installerCheckVerdict(parseInstallerCheck(r.stdout), { user: d.user, database: d.name, token, writerPort: lb.writerPort, readerPort: d.readerPort, syncWait: d.syncWait });
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, ...verdict };
+    }
+    catch (e) {
+        return { layer: PLATFORM_LAYER, host: from.name, check, expected, observed: `not run: ${toDeployError(e).message.split('\n', 1)[0]}`, status: 'fail' };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify-ha/verify-ha.ts
+/**
+ * verify-ha: every health signal of every configured layer, as a table of
+ * expected vs observed; with `mode: apply` and `drills=...`, failover drills
+ * after it (drills.ts).
+ *
+ * pyinfra style: phase 1 gathers facts from every relevant host in parallel,
+ * one script per role on each host (all of a host's scripts run concurrently
+ * on its one SSH connection); phase 2 runs the two probes that depend on phase
+ * 1 (the causality write/read through the VIP, and the gluster volume query
+ * when the first storage host could not answer it). Verdicts come from the
+ * pure functions in checks.ts. A layer the inventory does not
+ * configure is absent from the table, not failed.
+ */
+
+
+
+
+
+
+
+
+
+
+
+const FACT_TIMEOUT_MS = 30_000;
+function lbInputOf(environment) {
+    const lb = environment.load_balancer;
+    if (!lb)
+        return null;
+    return {
+        kind: lb.kind,
+        vip: lb.vip,
+        writerPort: lb.kind === 'haproxy' ? lb.ports.writer : lb.ports.mysql,
+        lbs: hostsWithRole(environment, 'lb').map(named),
+    };
+}
+function named(h) {
+    return { name: h.name, address: h.address };
+}
+function glusterVolumeFacts(stdout, volume) {
+    const s = splitSections(stdout);
+    const attempt = (f) => {
+        try {
+            return f();
+        }
+        catch {
+            return null;
+        }
+    };
+    try {
+        const info = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+        return {
+            info,
+            status: info ? attempt(() => parseVolumeStatusXml(s.get('status') ?? '', volume)) : null,
+            heal: info ? attempt(() => parseHealSummaryXml(s.get('heal') ?? '')) : null,
+            splitBrain: (info ? attempt(() => parseSplitBrainXml(s.get('splitbrain') ?? '')) : null) ?? undefined,
+            error: null,
+        };
+    }
+    catch (e) {
+        // "Volume X does not exist" is a verdict (volumeChecks says so), not an error.
+        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr)) {
+            return { info: null, status: null, heal: null, splitBrain: undefined, error: null };
+        }
+        return { info: null, status: null, heal: null, splitBrain: undefined, error: e instanceof Error ? e.message : String(e) };
+    }
+}
+function glusterPeerFacts(stdout) {
+    const s = splitSections(stdout);
+    const state = (s.get('glusterd') ?? '').trim();
+    try {
+        return { glusterd: { active: isActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };
+    }
+    catch (e) {
+        return { glusterd: { active: isActive(state), state }, pool: null, poolError: e instanceof Error ? e.message : String(e) };
+    }
+}
+const verifyHa = async (context) => {
+    // Bad drill options are refused before anything is gathered.
+    const drills = parseDrillRequest(context.request.options, context.request.mode, context.environment);
+    const first = await gatherVerification(context);
+    const checks = [...context.preflightChecks, ...first.checks];
+    let drillError;
+    let drillFigures;
+    if (drills) {
+        try {
+            const outcome = await runDrills(context, drills, first, () => gatherVerification(context));
+            checks.push(...outcome.rows);
+            drillFigures = outcome.figures;
+            drillError = outcome.error;
+        }
+        catch (error) {
+            // A held lock or a lost connection: the read-only table still stands.
+            drillError = toDeployError(error);
+        }
+    }
+    const failed = checks.filter((c) => c.status === 'fail');
+    const warned = checks.filter((c) => c.status === 'warn').length;
+    context.logger.info(`${checks.length} checks: ${checks.length - failed.length - warned} ok, ${warned} warning(s), ${failed.length} failed`);
+    const drillsResult = drillFigures ? { drills: drillFigures } : {};
+    if (drillError)
+        return { checks, ...drillsResult, error: drillError };
+    return {
+        checks,
+        ...drillsResult,
+        ...(failed.length > 0
+            ? {
+                error: new DeployError('verify-failed', `verify-ha: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.host} ${c.check} (${c.observed})`).join('; ')}`, {
+                    host: failed[0].host.startsWith('(') ? undefined : failed[0].host,
+                    hint: failed[0].hint,
+                }),
+            }
+            : {}),
+    };
+};
+/**
+ * One read-only pass over every configured layer: the checks (without
+ * preflight's) and the facts the drills choose their targets from.
+ */
+async function gatherVerification(context) {
+    const env = context.environment;
+    const dbNodes = env.database ? hostsWithRole(env, 'db') : [];
+    const lbBase = lbInputOf(env);
+    const lb = env.load_balancer;
+    const gluster = glusterModelOf(env);
+    const webHosts = gluster ? hostsWithRole(env, 'web') : [];
+    const isDb = new Set(dbNodes.map((h) => h.name));
+    const isLb = new Set(lbBase ? lbBase.lbs.map((h) => h.name) : []);
+    const isMember = new Set(gluster ? gluster.members.map((h) => h.name) : []);
+    const isClient = new Set(webHosts.map((h) => h.name));
+    const firstMember = gluster?.members[0]?.name;
+    const hosts = env.hosts.filter((h) => isDb.has(h.name) || isLb.has(h.name) || isMember.has(h.name) || isClient.has(h.name));
+    // Phase 1: every relevant host, all its role scripts at once.
+    const results = await context.forEachHost(hosts, async (remote, host) => {
+        const facts = {};
+        const jobs = [];
+        if (isDb.has(host.name)) {
+            jobs.push(remote
+                .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.db = parseDbFacts(r.stdout))));
+        }
+        if (lb && lbBase && isLb.has(host.name)) {
+            const script = lbFactsScript({
+                kind: lb.kind,
+                vip: lb.vip_address,
+                writerPort: lbBase.writerPort,
+                clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
+                dbNodes: dbNodes.map(named),
+                adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
+            });
+            const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
+            jobs.push(remote
+                .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))));
+        }
+        if (gluster && isMember.has(host.name)) {
+            jobs.push(remote
+                .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))));
+            if (host.name === firstMember) {
+                jobs.push(remote
+                    .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                    .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))));
+            }
+        }
+        if (gluster && isClient.has(host.name)) {
+            jobs.push(remote
+                .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))));
+        }
+        await Promise.all(jobs);
+        return facts;
+    });
+    const byHost = new Map();
+    results.forEach((r, i) => byHost.set(hosts[i].name, r.ok ? r.value : { unreachable: toDeployError(r.error).message.split('\n', 1)[0] }));
+    const pick = (name, key) => {
+        const f = byHost.get(name);
+        if (!f)
+            return { unreachable: 'no facts gathered' };
+        if (isUnreachable(f))
+            return f;
+        return f[key] ?? { unreachable: 'no facts gathered' };
+    };
+    const db = new Map(dbNodes.map((h) => [h.name, pick(h.name, 'db')]));
+    const lbInput = lbBase ? { ...lbBase, facts: new Map(lbBase.lbs.map((h) => [h.name, pick(h.name, 'lb')])) } : null;
+    // Phase 2: probes that depend on phase 1, in parallel.
+    const phase2 = [];
+    let causality = null;
+    let installer = null;
+    if (env.database && lb && lbInput && env.app.users.length > 0) {
+        phase2.push(runCausality(context, dbNodes, db, lbInput).then((o) => (causality = o)));
+        phase2.push(platformInstallerCheck(context, dbNodes, db, lbInput).then((c) => (installer = c)));
+    }
+    let observer = null;
+    let volume = null;
+    const peers = new Map(gluster ? gluster.members.map((h) => [h.name, pick(h.name, 'peers')]) : []);
+    if (gluster) {
+        const usable = gluster.members.find((h) => {
+            const p = peers.get(h.name);
+            return p && !isUnreachable(p) && p.glusterd.active && p.pool !== null;
+        });
+        observer = usable?.name ?? null;
+        if (usable) {
+            const first = byHost.get(usable.name);
+            if (first && !isUnreachable(first) && first.volume)
+                volume = first.volume;
+            else {
+                phase2.push(context
+                    .host(usable.name)
+                    .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
+                    .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
+                    .catch((e) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })));
+            }
+        }
+    }
+    await Promise.all(phase2);
+    // Verdicts.
+    const checks = [];
+    if (env.database) {
+        for (const h of dbNodes)
+            checks.push(...galeraNodeChecks(h.name, db.get(h.name)));
+        checks.push(...galeraClusterChecks(dbNodes.map(named), db, env.database.sync_wait));
+    }
+    if (lbInput && lb)
+        checks.push(...lbChecks(lbInput, dbNodes.map(named), db, lb.kind === 'haproxy' ? lb.clustercheck_port : undefined));
+    if (causality)
+        checks.push(causalityCheck(causality));
+    if (installer)
+        checks.push(installer);
+    if (gluster) {
+        checks.push(...storageChecks({
+            model: gluster.model,
+            members: gluster.members.map(named),
+            peers,
+            observer,
+            volume,
+            mountPath: gluster.mountPath,
+            clients: new Map(webHosts.map((h) => [h.name, pick(h.name, 'client')])),
+        }));
+    }
+    else if (env.storage.kind === 's3') {
+        checks.push(s3Check(env.storage.s3.bucket));
+    }
+    return { checks, dbNodes, db, lb: lbInput };
+}
+/**
+ * Write through the writer port, read through the reader port with the
+ * configured wsrep_sync_wait, as the first application user, from the first
+ * synced db node (it has a client). Skipped, as a warning, when the probe
+ * table is missing or the VIP is not held by exactly one LB (that check
+ * already fails).
+ */
+async function runCausality(context, dbNodes, db, lb) {
+    const env = context.environment;
+    const lbEnv = env.load_balancer;
+    const user = env.app.users[0];
+    const from = dbNodes.find((h) => nodeHealthy(db.get(h.name)));
+    if (!from)
+        return { kind: 'skipped', reason: 'no synced db node to run the probe from' };
+    const facts = db.get(from.name);
+    if (!facts.probeTable) {
+        return {
+            kind: 'skipped',
+            reason: 'causality probe needs the lms_ha.causality_probe table (deploy-db creates it) and INSERT/UPDATE/SELECT on it for the first app user',
+        };
+    }
+    const holders = vipHolders(lb);
+    if (holders.length !== 1)
+        return { kind: 'skipped', reason: `the VIP is held by ${holders.length} LBs (see the VIP check)` };
+    const token = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+    const syncWait = env.database.sync_wait;
+    const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
+    try {
+        const remote = await context.host(from.name);
+        const r = await remote.run(causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }), { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
+        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };
+    }
+    catch (e) {
+        return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: { unreachable: toDeployError(e).message } };
+    }
+}
+const verifyHaCommand = {
+    name: 'verify-ha',
+    summary: 'every health signal of every layer; with mode apply, optional failover drills',
+    options: [
+        {
+            name: 'drills',
+            kind: 'list',
+            values: DRILLS,
+            description: 'failover drills to run with mode apply, e.g. drills=proxy-stop,db-kill',
+        },
+        {
+            name: 'allow-protected',
+            kind: 'boolean',
+            description: 'allow the drills on an environment marked protected',
+        },
+    ],
+    needs: {
+        roles: [],
+        sections: [],
+        rolesFrom: (environment) => [
+            ...(environment.database ? ['db'] : []),
+            ...(environment.load_balancer ? ['lb'] : []),
+            ...(environment.storage?.kind === 'glusterfs' ? ['storage'] : []),
+        ],
+        gaps: (environment, name) => !environment.database && !environment.load_balancer && (environment.storage?.kind ?? 'none') === 'none'
+            ? [{ path: [], message: `verify-ha has nothing to verify in environment "${name}": it has no database, load_balancer or storage section` }]
+            : [],
+    },
+    run: verifyHa,
+};
+
 ;// CONCATENATED MODULE: ./src/commands/registry.ts
 /**
  * The one list of commands. The fronts read requests against it (names,
@@ -94046,6 +94100,177 @@ function readKnownHosts(flag, env) {
     }
     const fallback = (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts');
     return (0,external_node_fs_namespaceObject.existsSync)(fallback) ? readBoundedFile(fallback, MAX_KNOWN_HOSTS_BYTES, 'known_hosts', KNOWN_HOSTS_HINT).toString('utf8') : '';
+}
+
+;// CONCATENATED MODULE: ./src/inventory/terraform.ts
+/**
+ * Hosts from `terraform output -json` into an environment of the inventory,
+ * so machines created with Terraform are not copied by hand.
+ *
+ * The mapping (docs/provision.md): one output, `lms_ha_hosts` by default,
+ * whose value is either a list of `{ name, address, roles, labels?, ssh? }`
+ * or a map from host name to `{ address, roles, labels?, ssh? }`. Hosts of the
+ * environment with the same name are replaced, new ones appended, others (a
+ * bastion written by hand) kept; comments and the rest of the file are kept.
+ * The result is validated like any inventory before it is written, and every
+ * problem in the Terraform file is reported with its line and column.
+ */
+
+
+
+
+
+const DEFAULT_TERRAFORM_OUTPUT = 'lms_ha_hosts';
+const HOST_KEYS = ['name', 'address', 'roles', 'labels', 'ssh'];
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+function problemsError(file, problems, hint) {
+    const sorted = sortProblems(problems);
+    const lines = sorted.map((p) => `  ${formatProblem(p)}`).join('\n');
+    return new DeployError('invalid-input', `cannot import hosts from ${file}:\n${lines}`, { problems: sorted, hint });
+}
+/** The hosts in a Terraform output file; every problem with its position. */
+function parseTerraformHosts(text, file, output = DEFAULT_TERRAFORM_OUTPUT) {
+    const problems = [];
+    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
+    // JSON's own parser first: YAML would accept (and word differently) what JSON does not.
+    try {
+        JSON.parse(text);
+    }
+    catch (error) {
+        const message = error.message;
+        const position = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
+        const before = text.slice(0, position).split('\n');
+        const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+        problems.push({ file, line: before.length, column: before.at(-1).length + 1, message: `not valid JSON: ${why}` });
+        throw problemsError(file, problems, hint);
+    }
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const at = (node, message) => {
+        const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
+        problems.push({ file, line, column: col, message });
+    };
+    for (const e of doc.errors) {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        problems.push({ file, line, column: col, message: `not valid JSON: ${e.message.split('\n')[0]}` });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    const root = doc.contents;
+    if (!(0,dist/* isMap */.jh)(root)) {
+        at(root, 'must be an object of outputs, as `terraform output -json` writes it');
+        throw problemsError(file, problems, hint);
+    }
+    const entry = root.get(output, true);
+    if (!(0,dist/* isMap */.jh)(entry)) {
+        const names = root.items.map((p) => String(p.key?.value)).join(', ') || 'none';
+        at(entry ?? root, `has no output "${output}" of the form { "value": ... } (outputs: ${names})`);
+        throw problemsError(file, problems, hint);
+    }
+    const value = entry.get('value', true);
+    const items = [];
+    if ((0,dist/* isSeq */.oP)(value)) {
+        for (const item of value.items)
+            items.push({ node: item });
+    }
+    else if ((0,dist/* isMap */.jh)(value)) {
+        for (const pair of value.items)
+            items.push({ name: String(pair.key.value), nameNode: pair.key, node: pair.value });
+    }
+    else {
+        at(value ?? entry, `output "${output}": "value" must be a list of hosts or a map of host name to host`);
+        throw problemsError(file, problems, hint);
+    }
+    const hosts = [];
+    const seen = new Map();
+    for (const item of items) {
+        if (!(0,dist/* isMap */.jh)(item.node)) {
+            at(item.node, 'a host must be an object with address and roles');
+            continue;
+        }
+        const map = item.node;
+        for (const pair of map.items) {
+            const key = String(pair.key.value);
+            if (!HOST_KEYS.includes(key) || (key === 'name' && item.name !== undefined))
+                at(pair.key, `unknown key "${key}" in a host (allowed: ${HOST_KEYS.filter((k) => k !== 'name' || item.name === undefined).join(', ')})`);
+        }
+        const nameNode = item.name !== undefined ? item.nameNode : map.get('name', true);
+        const name = item.name ?? ((0,dist/* isScalar */.jn)(nameNode) ? nameNode.value : undefined);
+        if (typeof name !== 'string' || !HOST_NAME.test(name)) {
+            at(nameNode ?? map, `host name ${JSON.stringify(name ?? null)} must be a short name of lowercase letters, digits and "-" (like db1)`);
+            continue;
+        }
+        const addressNode = map.get('address', true);
+        const address = (0,dist/* isScalar */.jn)(addressNode) ? addressNode.value : undefined;
+        if (typeof address !== 'string' || address === '')
+            at(addressNode ?? map, `host "${name}": "address" must be a string (an IP address or DNS name)`);
+        const rolesNode = map.get('roles', true);
+        const roles = [];
+        if (!(0,dist/* isSeq */.oP)(rolesNode))
+            at(rolesNode ?? map, `host "${name}": "roles" must be a list of ${ROLES.join(', ')}`);
+        else {
+            for (const r of rolesNode.items) {
+                const role = (0,dist/* isScalar */.jn)(r) ? r.value : undefined;
+                if (typeof role !== 'string' || !ROLES.includes(role))
+                    at(r, `host "${name}": role ${JSON.stringify(role ?? null)} is not one of ${ROLES.join(', ')}`);
+                else
+                    roles.push(role);
+            }
+        }
+        const first = seen.get(name);
+        if (first !== undefined)
+            at(nameNode ?? map, `duplicate host name "${name}" (first at line ${first})`);
+        seen.set(name, lineCounter.linePos(nameNode?.range?.[0] ?? 0).line);
+        const labels = map.get('labels');
+        const ssh = map.get('ssh');
+        hosts.push({
+            name,
+            address: String(address),
+            roles,
+            ...(labels ? { labels: labels.toJSON() } : {}),
+            ...(ssh ? { ssh: ssh.toJSON() } : {}),
+        });
+    }
+    if (problems.length > 0)
+        throw problemsError(file, problems, hint);
+    if (hosts.length === 0) {
+        at(value, `output "${output}" lists no host`);
+        throw problemsError(file, problems, hint);
+    }
+    return hosts;
+}
+/**
+ * The inventory with the imported hosts merged into `environment` (created
+ * when missing), validated before it is returned.
+ */
+function mergeTerraformHosts(inventoryText, inventoryFile, environment, hosts) {
+    const doc = (0,dist/* parseDocument */.Tp)(inventoryText ?? 'version: 1\nenvironments: {}\n');
+    if (doc.errors.length > 0)
+        throw new DeployError('invalid-inventory', `${inventoryFile} is not valid YAML; fix it before importing into it`);
+    if (!doc.hasIn(['environments', environment]))
+        doc.setIn(['environments', environment], doc.createNode({ hosts: [] }));
+    if (!doc.hasIn(['environments', environment, 'hosts']))
+        doc.setIn(['environments', environment, 'hosts'], doc.createNode([]));
+    const list = doc.getIn(['environments', environment, 'hosts'], true);
+    if (!(0,dist/* isSeq */.oP)(list))
+        throw new DeployError('invalid-inventory', `${inventoryFile}: environments.${environment}.hosts is not a list`);
+    const added = [];
+    const replaced = [];
+    for (const host of hosts) {
+        const node = doc.createNode(host, { flow: true });
+        const index = list.items.findIndex((item) => (0,dist/* isMap */.jh)(item) && item.get('name') === host.name);
+        if (index >= 0) {
+            list.items[index] = node;
+            replaced.push(host.name);
+        }
+        else {
+            list.items.push(node);
+            added.push(host.name);
+        }
+    }
+    const text = doc.toString();
+    loadInventory(text, inventoryFile);
+    return { text, added, replaced };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/diff/libesm/diff/base.js
@@ -94729,104 +94954,6 @@ function splitLines(text) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-/**
- * Small markdown helpers shared by the plan, the job summary and the PR comment.
- * GitHub-flavoured markdown; everything we print comes from hosts and inventories,
- * so it is escaped where it could break a table or a code block.
- */
-/** Escapes a value for a table cell: pipes and newlines would split the row. */
-function markdown_cell(value) {
-    if (value === undefined || value === null || value === '')
-        return '';
-    return String(value)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>');
-}
-/** Inline code that survives backticks in the value. */
-function code(value) {
-    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-    const ticks = '`'.repeat(longest + 1);
-    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-    return `${ticks}${pad}${value}${pad}${ticks}`;
-}
-/** A fenced block whose fence is longer than any backtick run inside it. */
-function fence(body, info = '') {
-    const longest = Math.max(0, ...[...body.matchAll(/^ {0,3}(`{3,})/gm)].map((m) => m[1].length));
-    const ticks = '`'.repeat(Math.max(3, longest + 1));
-    const text = body.endsWith('\n') ? body : body + '\n';
-    return `${ticks}${info}\n${text}${ticks}`;
-}
-function table(header, rows) {
-    const lines = [
-        `| ${header.join(' | ')} |`,
-        `| ${header.map(() => '---').join(' | ')} |`,
-        ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ];
-    return lines.join('\n');
-}
-/** Size in bytes as GitHub counts it (UTF-8). */
-function byteLength(text) {
-    return Buffer.byteLength(text, 'utf8');
-}
-/**
- * Cuts markdown to at most `maxBytes` (UTF-8), at a line boundary, closing any
- * code fence or `<details>` left open so the rest still renders, and appends
- * `note` (which is counted in the budget). Returns the text unchanged when it fits.
- */
-function truncateMarkdown(text, maxBytes, note) {
-    const total = byteLength(text);
-    if (total <= maxBytes)
-        return text;
-    // Reserve room for the closing tags and the note; the note's size depends on
-    // the number it prints, so size it with the worst case first.
-    const reserve = byteLength(note(total)) + 256;
-    const budget = Math.max(0, maxBytes - reserve);
-    const lines = text.split('\n');
-    const kept = [];
-    let used = 0;
-    let openFence = null;
-    let openDetails = 0;
-    for (const line of lines) {
-        const size = byteLength(line) + 1;
-        if (used + size > budget)
-            break;
-        kept.push(line);
-        used += size;
-        const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-        if (fenceMatch) {
-            const marker = fenceMatch[1];
-            if (openFence === null)
-                openFence = marker;
-            else if (marker[0] === openFence[0] && marker.length >= openFence.length && line.trim() === marker)
-                openFence = null;
-        }
-        else if (openFence === null) {
-            openDetails += (line.match(/<details\b/gi) ?? []).length;
-            openDetails -= (line.match(/<\/details>/gi) ?? []).length;
-            if (openDetails < 0)
-                openDetails = 0;
-        }
-    }
-    // A single line longer than the whole budget: keep a prefix of it, cut on a
-    // character (not byte) boundary.
-    if (kept.length === 0 && lines.length > 0) {
-        let prefix = lines[0];
-        while (prefix.length > 0 && byteLength(prefix) > budget)
-            prefix = prefix.slice(0, Math.floor(prefix.length * 0.9));
-        kept.push(prefix);
-    }
-    const closing = [];
-    if (openFence !== null)
-        closing.push(openFence);
-    for (let i = 0; i < openDetails; i++)
-        closing.push('</details>');
-    const head = kept.join('\n');
-    const omitted = total - byteLength(head);
-    return [head, ...closing, '', note(omitted)].join('\n');
-}
-
 ;// CONCATENATED MODULE: ./src/report/plan.ts
 /**
  * A plan rendered for review: file diffs, and the markdown of the job summary
@@ -95038,177 +95165,6 @@ function renderDetails(change, n, options) {
 }
 function escapeHtml(s) {
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-;// CONCATENATED MODULE: ./src/inventory/terraform.ts
-/**
- * Hosts from `terraform output -json` into an environment of the inventory,
- * so machines created with Terraform are not copied by hand.
- *
- * The mapping (docs/provision.md): one output, `lms_ha_hosts` by default,
- * whose value is either a list of `{ name, address, roles, labels?, ssh? }`
- * or a map from host name to `{ address, roles, labels?, ssh? }`. Hosts of the
- * environment with the same name are replaced, new ones appended, others (a
- * bastion written by hand) kept; comments and the rest of the file are kept.
- * The result is validated like any inventory before it is written, and every
- * problem in the Terraform file is reported with its line and column.
- */
-
-
-
-
-
-const DEFAULT_TERRAFORM_OUTPUT = 'lms_ha_hosts';
-const HOST_KEYS = ['name', 'address', 'roles', 'labels', 'ssh'];
-const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-function problemsError(file, problems, hint) {
-    const sorted = sortProblems(problems);
-    const lines = sorted.map((p) => `  ${errors_formatProblem(p)}`).join('\n');
-    return new DeployError('invalid-input', `cannot import hosts from ${file}:\n${lines}`, { problems: sorted, hint });
-}
-/** The hosts in a Terraform output file; every problem with its position. */
-function parseTerraformHosts(text, file, output = DEFAULT_TERRAFORM_OUTPUT) {
-    const problems = [];
-    const hint = `Give the file \`terraform output -json\` writes, with an output "${output}" whose value is a list of { name, address, roles } (see docs/provision.md).`;
-    // JSON's own parser first: YAML would accept (and word differently) what JSON does not.
-    try {
-        JSON.parse(text);
-    }
-    catch (error) {
-        const message = error.message;
-        const position = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
-        const before = text.slice(0, position).split('\n');
-        const why = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
-        problems.push({ file, line: before.length, column: before.at(-1).length + 1, message: `not valid JSON: ${why}` });
-        throw problemsError(file, problems, hint);
-    }
-    const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-    const at = (node, message) => {
-        const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0);
-        problems.push({ file, line, column: col, message });
-    };
-    for (const e of doc.errors) {
-        const { line, col } = lineCounter.linePos(e.pos[0]);
-        problems.push({ file, line, column: col, message: `not valid JSON: ${e.message.split('\n')[0]}` });
-    }
-    if (problems.length > 0)
-        throw problemsError(file, problems, hint);
-    const root = doc.contents;
-    if (!(0,dist/* isMap */.jh)(root)) {
-        at(root, 'must be an object of outputs, as `terraform output -json` writes it');
-        throw problemsError(file, problems, hint);
-    }
-    const entry = root.get(output, true);
-    if (!(0,dist/* isMap */.jh)(entry)) {
-        const names = root.items.map((p) => String(p.key?.value)).join(', ') || 'none';
-        at(entry ?? root, `has no output "${output}" of the form { "value": ... } (outputs: ${names})`);
-        throw problemsError(file, problems, hint);
-    }
-    const value = entry.get('value', true);
-    const items = [];
-    if ((0,dist/* isSeq */.oP)(value)) {
-        for (const item of value.items)
-            items.push({ node: item });
-    }
-    else if ((0,dist/* isMap */.jh)(value)) {
-        for (const pair of value.items)
-            items.push({ name: String(pair.key.value), nameNode: pair.key, node: pair.value });
-    }
-    else {
-        at(value ?? entry, `output "${output}": "value" must be a list of hosts or a map of host name to host`);
-        throw problemsError(file, problems, hint);
-    }
-    const hosts = [];
-    const seen = new Map();
-    for (const item of items) {
-        if (!(0,dist/* isMap */.jh)(item.node)) {
-            at(item.node, 'a host must be an object with address and roles');
-            continue;
-        }
-        const map = item.node;
-        for (const pair of map.items) {
-            const key = String(pair.key.value);
-            if (!HOST_KEYS.includes(key) || (key === 'name' && item.name !== undefined))
-                at(pair.key, `unknown key "${key}" in a host (allowed: ${HOST_KEYS.filter((k) => k !== 'name' || item.name === undefined).join(', ')})`);
-        }
-        const nameNode = item.name !== undefined ? item.nameNode : map.get('name', true);
-        const name = item.name ?? ((0,dist/* isScalar */.jn)(nameNode) ? nameNode.value : undefined);
-        if (typeof name !== 'string' || !HOST_NAME.test(name)) {
-            at(nameNode ?? map, `host name ${JSON.stringify(name ?? null)} must be a short name of lowercase letters, digits and "-" (like db1)`);
-            continue;
-        }
-        const addressNode = map.get('address', true);
-        const address = (0,dist/* isScalar */.jn)(addressNode) ? addressNode.value : undefined;
-        if (typeof address !== 'string' || address === '')
-            at(addressNode ?? map, `host "${name}": "address" must be a string (an IP address or DNS name)`);
-        const rolesNode = map.get('roles', true);
-        const roles = [];
-        if (!(0,dist/* isSeq */.oP)(rolesNode))
-            at(rolesNode ?? map, `host "${name}": "roles" must be a list of ${ROLES.join(', ')}`);
-        else {
-            for (const r of rolesNode.items) {
-                const role = (0,dist/* isScalar */.jn)(r) ? r.value : undefined;
-                if (typeof role !== 'string' || !ROLES.includes(role))
-                    at(r, `host "${name}": role ${JSON.stringify(role ?? null)} is not one of ${ROLES.join(', ')}`);
-                else
-                    roles.push(role);
-            }
-        }
-        const first = seen.get(name);
-        if (first !== undefined)
-            at(nameNode ?? map, `duplicate host name "${name}" (first at line ${first})`);
-        seen.set(name, lineCounter.linePos(nameNode?.range?.[0] ?? 0).line);
-        const labels = map.get('labels');
-        const ssh = map.get('ssh');
-        hosts.push({
-            name,
-            address: String(address),
-            roles,
-            ...(labels ? { labels: labels.toJSON() } : {}),
-            ...(ssh ? { ssh: ssh.toJSON() } : {}),
-        });
-    }
-    if (problems.length > 0)
-        throw problemsError(file, problems, hint);
-    if (hosts.length === 0) {
-        at(value, `output "${output}" lists no host`);
-        throw problemsError(file, problems, hint);
-    }
-    return hosts;
-}
-/**
- * The inventory with the imported hosts merged into `environment` (created
- * when missing), validated before it is returned.
- */
-function mergeTerraformHosts(inventoryText, inventoryFile, environment, hosts) {
-    const doc = (0,dist/* parseDocument */.Tp)(inventoryText ?? 'version: 1\nenvironments: {}\n');
-    if (doc.errors.length > 0)
-        throw new DeployError('invalid-inventory', `${inventoryFile} is not valid YAML; fix it before importing into it`);
-    if (!doc.hasIn(['environments', environment]))
-        doc.setIn(['environments', environment], doc.createNode({ hosts: [] }));
-    if (!doc.hasIn(['environments', environment, 'hosts']))
-        doc.setIn(['environments', environment, 'hosts'], doc.createNode([]));
-    const list = doc.getIn(['environments', environment, 'hosts'], true);
-    if (!(0,dist/* isSeq */.oP)(list))
-        throw new DeployError('invalid-inventory', `${inventoryFile}: environments.${environment}.hosts is not a list`);
-    const added = [];
-    const replaced = [];
-    for (const host of hosts) {
-        const node = doc.createNode(host, { flow: true });
-        const index = list.items.findIndex((item) => (0,dist/* isMap */.jh)(item) && item.get('name') === host.name);
-        if (index >= 0) {
-            list.items[index] = node;
-            replaced.push(host.name);
-        }
-        else {
-            list.items.push(node);
-            added.push(host.name);
-        }
-    }
-    const text = doc.toString();
-    loadInventory(text, inventoryFile);
-    return { text, added, replaced };
 }
 
 ;// CONCATENATED MODULE: ./src/report/annotations.ts
@@ -103327,6 +103283,28 @@ function planDiff(reviewed, fresh, maxChars = 60_000) {
         .join('\n');
     const body = patch.length > maxChars ? `${patch.slice(0, maxChars)}\n… (diff cut at ${maxChars.toLocaleString('en-US')} characters)` : patch;
     return `What changed between the plan a reviewer saw and the plan computed now (nothing was applied):\n\n\`\`\`\`diff\n${body.trimEnd()}\n\`\`\`\``;
+}
+
+;// CONCATENATED MODULE: ./src/report/health-report.ts
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/**
+ * Markdown for the scheduled-run issue (reportHealth's `report`): failing
+ * checks first, then warnings. Pass already-redacted checks.
+ */
+function healthReportMarkdown(checks) {
+    const table = (rows) => ['| layer | host | check | expected | observed |', '|---|---|---|---|---|', ...rows.map((c) => `| ${cell(c.layer)} | ${cell(c.host)} | ${cell(c.check)} | ${cell(c.expected)} | ${cell(c.observed)} |`)].join('\n');
+    const failed = checks.filter((c) => c.status === 'fail');
+    const warned = checks.filter((c) => c.status === 'warn');
+    const parts = [];
+    parts.push(failed.length === 0 ? 'Every check passed.' : `${failed.length} check${failed.length === 1 ? '' : 's'} failed:\n\n${table(failed)}`);
+    const hints = [...new Set(failed.map((c) => c.hint).filter((h) => !!h))];
+    if (hints.length > 0)
+        parts.push(`What to do:\n\n${hints.map((h) => `- ${h}`).join('\n')}`);
+    if (warned.length > 0)
+        parts.push(`Warnings (${warned.length}):\n\n${table(warned)}`);
+    return parts.join('\n\n');
 }
 
 ;// CONCATENATED MODULE: ./src/github/health-issue.ts

@@ -58,3 +58,12 @@ function isManaged(host: Host): boolean {
 export function lockedHosts(context: Pick<CommandContext, 'environment' | 'host'>): Promise<RemoteHost[]> {
   return Promise.all(context.environment.hosts.filter(isManaged).map((h) => context.host(h.name)));
 }
+
+/** What preflight found: every command starts with it; some tolerate part of it (unreachable hosts). */
+export interface PreflightOutcome {
+  facts: Map<string, HostFacts>;
+  checks: CheckResult[];
+  hosts: HostRow[];
+  /** Set when a host could not be reached or a check failed. */
+  error?: DeployError;
+}

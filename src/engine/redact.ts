@@ -118,6 +118,7 @@ function encodedForms(secret: string): string[] {
   forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
   forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
   forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+  // eslint-disable-next-line no-control-regex -- MariaDB escapes Ctrl-Z (\x1a) in string literals
   forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c]!)); // MariaDB string literal
   forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
   forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word

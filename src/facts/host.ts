@@ -1,4 +1,5 @@
 import type { RemoteHost } from '../ssh/types.js';
+import { splitSections } from './sections.js';
 
 /**
  * Baseline facts of one host, gathered in a single round trip so that a
@@ -59,23 +60,6 @@ export function parseHostFacts(stdout: string, startedMs: number, finishedMs: nu
     },
     uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
   };
-}
-
-function splitSections(stdout: string): Map<string, string> {
-  const sections = new Map<string, string>();
-  let current: string | undefined;
-  let lines: string[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.startsWith('@@')) {
-      if (current) sections.set(current, lines.join('\n'));
-      current = line.slice(2).trim();
-      lines = [];
-    } else {
-      lines.push(line);
-    }
-  }
-  if (current) sections.set(current, lines.join('\n'));
-  return sections;
 }
 
 export function parseOsRelease(text: string): Record<string, string> {

@@ -62,18 +62,22 @@ export function runContextFrom(
   };
 }
 
-function eventPayload(eventPath: string | undefined, readFile: (path: string) => string): Record<string, any> {
+// The event payload is the runner's JSON, read field by field with typeof checks at each use.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EventPayload = Record<string, any>;
+
+function eventPayload(eventPath: string | undefined, readFile: (path: string) => string): EventPayload {
   if (!eventPath) return {};
   try {
     const payload: unknown = JSON.parse(readFile(eventPath));
-    return payload !== null && typeof payload === 'object' ? (payload as Record<string, any>) : {};
+    return payload !== null && typeof payload === 'object' ? (payload as EventPayload) : {};
   } catch {
     return {};
   }
 }
 
 /** `pull_request` runs from a fork or opened by Dependabot get a read-only token (pull_request_target does not). */
-function readOnlyReason(eventName: string, payload: Record<string, any>, repository: string, actor: string): string | undefined {
+function readOnlyReason(eventName: string, payload: EventPayload, repository: string, actor: string): string | undefined {
   if (eventName !== 'pull_request' && eventName !== 'pull_request_review' && eventName !== 'pull_request_review_comment') return undefined;
   const pr = payload['pull_request'];
   if (!pr) return undefined;
@@ -84,7 +88,7 @@ function readOnlyReason(eventName: string, payload: Record<string, any>, reposit
   return undefined;
 }
 
-function pullRequestOf(eventName: string, payload: Record<string, any>): number | undefined {
+function pullRequestOf(eventName: string, payload: EventPayload): number | undefined {
   // In a reusable workflow the event is the caller's, so these names still apply.
   if (eventName.startsWith('pull_request') && typeof payload['pull_request']?.['number'] === 'number') {
     return payload['pull_request']['number'] as number;

@@ -5,7 +5,7 @@
  * never changes the run's own result: the verification is what matters, the
  * issue is a notification about it.
  */
-import { healthReportMarkdown } from '../commands/verify-ha/checks.js';
+import { healthReportMarkdown } from '../report/health-report.js';
 import type { Redactor } from '../engine/redact.js';
 import type { Logger } from '../log.js';
 import { failureReason, runError, runStatus, type RunReport } from '../report/run-report.js';

@@ -11,10 +11,10 @@
  * problem in the Terraform file is reported with its line and column.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
-import { DeployError, formatProblem, type InputProblem } from '../errors';
-import { loadInventory } from './load';
-import { ROLES } from './schema';
-import { sortProblems } from './source';
+import { DeployError, formatProblem, type InputProblem } from '../errors.js';
+import { loadInventory } from './load.js';
+import { ROLES } from './schema.js';
+import { sortProblems } from './source.js';
 
 export const DEFAULT_TERRAFORM_OUTPUT = 'lms_ha_hosts';
 const HOST_KEYS = ['name', 'address', 'roles', 'labels', 'ssh'] as const;

@@ -60,7 +60,7 @@ import { configuredWriter } from '../../components/haproxy/configured-writer.js'
 import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
 import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
-import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../components/galera/facts.js';
+import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
 import type { CommandDescriptor } from '../command.js';
 import {
@@ -76,7 +76,7 @@ import type { CommandContext, CommandRunner } from '../context.js';
 import { platformPlanNotes } from '../../components/platform/notes.js';
 import { presetDefinition } from '../../inventory/presets.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
-import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../verify-ha/facts.js';
+import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../../facts/health.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**

@@ -16,7 +16,7 @@
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as tc from '@actions/tool-cache';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,8 +79,8 @@ import { directoryChange } from '../../operations/directory.js';
 import { aptInstall, installPhase, once, packageChange } from '../../operations/packages.js';
 import { serviceChange } from '../../operations/service.js';
 import { userChange } from '../../operations/user.js';
-import { clientOptionFile, withCredentialsFile } from '../verify-ha/facts.js';
-import { gatherHostState, type HostState, type HostStateQuery } from './facts.js';
+import { clientOptionFile, withCredentialsFile } from '../../facts/health.js';
+import { gatherHostState, type HostState, type HostStateQuery } from '../../facts/host-state.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import type { CommandDescriptor } from '../command.js';

@@ -22,7 +22,7 @@ import { hostsWithRole } from '../../inventory/index.js';
 import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { splitSections } from '../../components/galera/facts.js';
+import { splitSections } from '../../facts/sections.js';
 import {
   classifyRsyncExit,
   compareManifests,

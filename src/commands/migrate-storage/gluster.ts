@@ -12,7 +12,8 @@ import { hostsWithRole, type Environment, type GlusterStorage, type Host } from 
 import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { splitSections } from '../../components/galera/facts.js';
+import { splitSections } from '../../facts/sections.js';
+import { packagesSnippet, parsePackages } from '../../facts/packages.js';
 import {
   allBricks,
   brickMountFactCommand,
@@ -49,13 +50,15 @@ import {
   type VolumeChange,
   type VolumeInfo,
   type VolumeStatus,
+  type BrickStatus,
   GLUSTERD_PORT,
 } from '../../components/glusterfs/index.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
-import { glusterModelOf } from '../verify-ha/verify-ha.js';
+import { glusterModelOf } from '../../components/glusterfs/inventory.js';
 import { installPhase, packageChange } from '../../operations/packages.js';
 import { startService } from '../../operations/service.js';
+import { waitUntil, waitUpTo } from '../../operations/wait.js';
 
 const GLUSTER_TIMEOUT_MS = 2 * 60_000;
 /** How long a probed peer may take to show "Peer in Cluster (Connected)". */
@@ -89,18 +92,6 @@ export interface PackageFacts {
   packages: Record<string, string>;
 }
 
-export function dpkgQueryScript(packages: readonly string[]): string {
-  return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.join(' ')} 2>/dev/null || true`;
-}
-
-export function parseDpkgQuery(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of (text ?? '').split('\n')) {
-    const [name, version, status] = line.split('\t');
-    if (name && version && status?.includes('ok installed')) out[name] = version;
-  }
-  return out;
-}
 
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
@@ -110,10 +101,6 @@ export function parseDpkgQuery(text: string | undefined): Record<string, string>
 export function packageChanges(hosts: readonly string[], name: string, why: string): PlannedChange[] {
   const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
   return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 function glusterFailed(host: RemoteHost, purpose: string, r: { code: number; stdout: string; stderr: string }): DeployError {
@@ -151,7 +138,7 @@ export interface StorageHostFacts extends PackageFacts {
 
 export function storageFactsScript(volume: string, brickPath: string): string {
   return [
-    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_SERVER_PACKAGE])}`,
+    `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
     'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
     'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
     `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
@@ -187,7 +174,7 @@ export function parseStorageFacts(host: string, brickPath: string, volume: strin
     }
   }
   return {
-    packages: parseDpkgQuery(s.get('packages')),
+    packages: parsePackages(s.get('packages')),
     glusterdActive: active,
     glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
     brick,
@@ -211,21 +198,23 @@ export interface GlusterGathered {
  * with another operation on the volume (see isGlusterLockBusy).
  */
 async function readVolumeStatus(host: RemoteHost, volume: string, command: string): Promise<VolumeStatus> {
-  const deadline = Date.now() + STATUS_BUSY_WAIT_MS;
-  for (;;) {
-    const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
-    try {
-      return parseVolumeStatusXml(r.stdout, volume);
-    } catch (e) {
-      if (!isGlusterLockBusy(e) || Date.now() > deadline) {
-        throw new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${(e as Error).message}`, {
-          host: host.name,
-          hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
-        });
+  const unreadable = (why: string) =>
+    new DeployError('cluster-unhealthy', `${host.name}: could not read the status of volume ${volume}: ${why}`, {
+      host: host.name,
+      hint: `Run "gluster volume status ${volume}" on ${host.name}; /var/log/glusterfs/glusterd.log says more.`,
+    });
+  return waitUntil<VolumeStatus>(
+    async () => {
+      const r = await host.run(command, { purpose: `read the status of volume ${volume}`, timeoutMs: 30_000, allowFailure: true });
+      try {
+        return { done: parseVolumeStatusXml(r.stdout, volume) };
+      } catch (e) {
+        if (!isGlusterLockBusy(e)) throw unreadable((e as Error).message);
+        return { waiting: (e as Error).message };
       }
-    }
-    await sleep(1000);
-  }
+    },
+    { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: unreadable },
+  );
 }
 
 /**
@@ -240,11 +229,15 @@ async function gatherVolumeStatus(volume: string, members: readonly Host[], g: G
   const remote = g.remotes.get(observer.name)!;
   const command = glusterCommands.volumeStatus(volume);
   let status = await readVolumeStatus(remote, volume, command);
-  const deadline = Date.now() + BRICK_PORT_GRACE_MS;
-  while (status.bricks.some(brickRunsWithoutPort) && Date.now() < deadline) {
-    await sleep(1000);
-    status = await readVolumeStatus(remote, volume, command);
-  }
+  let first = true;
+  await waitUpTo(
+    async () => {
+      if (!first) status = await readVolumeStatus(remote, volume, command);
+      first = false;
+      return status.bricks.some(brickRunsWithoutPort) ? { waiting: 'a brick runs without a port' } : { done: undefined };
+    },
+    { timeoutMs: BRICK_PORT_GRACE_MS, pollMs: 1000 },
+  );
   g.status = status;
   const portless = new Set(status.bricks.filter(brickRunsWithoutPort).map((b) => b.hostname));
   for (const m of members) {
@@ -262,32 +255,35 @@ async function repairBrick(host: RemoteHost, volume: string, repair: BrickRepair
   const stopped = await host.run(repair.stopCommand, { purpose: `stop the processes of brick ${repair.name}`, timeoutMs: 60_000 });
   if (stopped.stdout.trim() !== '') logger.info(`brick ${repair.name}: ${stopped.stdout.trim().split('\n').join(', ')}`, host.name);
   // Retried while glusterd is busy with another operation on the volume (a heal info, verify-ha).
-  const busyUntil = Date.now() + STATUS_BUSY_WAIT_MS;
-  for (;;) {
-    const purpose = `start brick ${repair.name} (volume start force)`;
-    const r = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
-    if (r.code === 0) break;
-    if (!isGlusterBusyMessage(`${r.stdout}\n${r.stderr}`) || Date.now() > busyUntil) throw glusterFailed(host, purpose, r);
-    await sleep(1000);
-  }
-  const deadline = Date.now() + BRICK_REPAIR_WAIT_MS;
-  let last: string;
-  for (;;) {
-    const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
-    const s = brickStatusOf(repair.brick, status);
-    if (brickServing(s)) {
-      logger.info(`brick ${repair.name} online: pid ${s!.pid ?? '?'}, port ${s!.port}`, host.name);
-      return;
-    }
-    last = s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed';
-    if (Date.now() > deadline) {
-      throw new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
-        host: host.name,
-        hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
-      });
-    }
-    await sleep(1000);
-  }
+  const purpose = `start brick ${repair.name} (volume start force)`;
+  let started = { code: 0, stdout: '', stderr: '' };
+  await waitUntil(
+    async () => {
+      started = await host.run(repair.startCommand, { purpose, timeoutMs: GLUSTER_TIMEOUT_MS, allowFailure: true });
+      if (started.code === 0) return { done: undefined };
+      if (!isGlusterBusyMessage(`${started.stdout}\n${started.stderr}`)) throw glusterFailed(host, purpose, started);
+      return { waiting: 'glusterd is busy with another operation' };
+    },
+    { timeoutMs: STATUS_BUSY_WAIT_MS, pollMs: 1000, timeoutError: () => glusterFailed(host, purpose, started) },
+  );
+  const s = await waitUntil<BrickStatus>(
+    async () => {
+      const status = await readVolumeStatus(host, volume, brickStatusCommand(volume, repair.brick));
+      const s = brickStatusOf(repair.brick, status);
+      if (brickServing(s)) return { done: s! };
+      return { waiting: s ? (s.online ? `online (pid ${s.pid ?? '?'}) without a port` : 'offline') : 'not listed' };
+    },
+    {
+      timeoutMs: BRICK_REPAIR_WAIT_MS,
+      pollMs: 1000,
+      timeoutError: (last) =>
+        new DeployError('cluster-unhealthy', `brick ${repair.name} on ${host.name} is still ${last} ${BRICK_REPAIR_WAIT_MS / 1000} s after "${repair.startCommand}"`, {
+          host: host.name,
+          hint: `See /var/log/glusterfs/bricks/ and /var/log/glusterfs/glusterd.log on ${host.name}, and "pgrep -af glusterfsd" there for a brick process glusterd does not know.`,
+        }),
+    },
+  );
+  logger.info(`brick ${repair.name} online: pid ${s.pid ?? '?'}, port ${s.port}`, host.name);
 }
 
 // ---------------------------------------------------------------------------
@@ -299,43 +295,51 @@ function hostRow(h: Host, facts: Record<string, string>): PlanHostFacts {
 
 /** Waits until `address` is "Peer in Cluster" and connected as `self` sees it. */
 async function waitForPeer(self: RemoteHost, address: string, host: string): Promise<void> {
-  const deadline = Date.now() + PEER_WAIT_MS;
   let last = 'not in the pool';
-  for (;;) {
-    const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
-    try {
-      const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
-      if (peer) {
-        if (peer.connected && peer.state === 'Peer in Cluster') return;
-        last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+  await waitUntil(
+    async () => {
+      const r = await self.run(glusterCommands.poolList(), { purpose: 'read the gluster pool', timeoutMs: 30_000, allowFailure: true });
+      try {
+        const peer = parsePeersXml(r.stdout).find((p) => peerKnownAs(p, address) || peerKnownAs(p, host));
+        if (peer) {
+          if (peer.connected && peer.state === 'Peer in Cluster') return { done: undefined };
+          last = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+        }
+      } catch (e) {
+        last = (e as Error).message;
       }
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) {
-      throw new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${last}`, {
-        host: self.name,
-        hint: `Check that glusterd runs on ${host} and that TCP 24007 is open between the storage hosts, then run migrate-storage again.`,
-      });
-    }
-    await sleep(1000);
-  }
+      return { waiting: last };
+    },
+    {
+      timeoutMs: PEER_WAIT_MS,
+      pollMs: 1000,
+      timeoutError: (seen) =>
+        new DeployError('cluster-unhealthy', `${host} (${address}) did not become "Peer in Cluster (Connected)" within ${PEER_WAIT_MS / 1000} s as ${self.name} sees it: ${seen}`, {
+          host: self.name,
+          hint: `Check that glusterd runs on ${host} and that TCP ${GLUSTERD_PORT} is open between the storage hosts, then run migrate-storage again.`,
+        }),
+    },
+  );
 }
 
 /** glusterd answers the CLI a moment after systemd says it started. */
 async function waitForGlusterd(host: RemoteHost): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
-    if (r.code === 0 && r.stdout.includes('<cliOutput>')) return;
-    if (Date.now() > deadline) {
-      throw new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, {
-        host: host.name,
-        hint: 'See /var/log/glusterfs/glusterd.log on that host.',
-      });
-    }
-    await sleep(500);
-  }
+  await waitUntil(
+    async () => {
+      const r = await host.run(glusterCommands.poolList(), { purpose: 'wait for glusterd', timeoutMs: 20_000, allowFailure: true });
+      if (r.code === 0 && r.stdout.includes('<cliOutput>')) return { done: undefined };
+      return { waiting: (r.stderr || r.stdout).trim().split('\n').pop() ?? '' };
+    },
+    {
+      timeoutMs: 30_000,
+      pollMs: 500,
+      timeoutError: (last) =>
+        new DeployError('command-failed', `glusterd on ${host.name} started but does not answer: ${last}`, {
+          host: host.name,
+          hint: 'See /var/log/glusterfs/glusterd.log on that host.',
+        }),
+    },
+  );
 }
 
 function volumeChangeToPlanned(c: Exclude<VolumeChange, { action: 'manual' } | { action: 'add-brick' }>, self: string, bricks: readonly BrickSpec[]): PlannedChange {
@@ -543,7 +547,7 @@ export interface ClientHostFacts extends PackageFacts {
 export function clientFactsScript(mountPath: string, owner: string, group: string): string {
   const mp = shellQuote(mountPath);
   return [
-    `echo "@@packages"; ${dpkgQueryScript([GLUSTER_CLIENT_PACKAGE])}`,
+    `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
     `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
     'echo "@@mounts"; cat /proc/self/mounts',
     // A hung mount must not hang the plan.
@@ -559,7 +563,7 @@ export function parseClientFacts(stdout: string, spec: { mountPath: string; volu
   const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
   const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
   return {
-    packages: parseDpkgQuery(s.get('packages')),
+    packages: parsePackages(s.get('packages')),
     fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
     mounted,
     root: mounted && m ? { mode: parseInt(m[1]!, 8), owner: m[2]!, group: m[3]! } : null,
@@ -595,17 +599,22 @@ export function volumeRootCommand(storage: Pick<GlusterStorage, 'mount_path' | '
  */
 export async function setVolumeRoot(host: RemoteHost, storage: Pick<GlusterStorage, 'mount_path' | 'owner' | 'group' | 'mode'>): Promise<void> {
   const purpose = `set owner and mode of ${storage.mount_path}`;
-  for (let attempt = 1; ; attempt++) {
-    const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
-    if (r.code === 0) return;
-    if (attempt >= 5) {
-      throw new DeployError('command-failed', `${host.name}: ${purpose} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
-        host: host.name,
-        hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
-      });
-    }
-    await sleep(2000);
-  }
+  await waitUntil(
+    async () => {
+      const r = await host.run(volumeRootCommand(storage), { purpose, timeoutMs: 60_000, allowFailure: true });
+      return r.code === 0 ? { done: undefined } : { waiting: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
+    },
+    {
+      // About five attempts two seconds apart.
+      timeoutMs: 8_000,
+      pollMs: 2_000,
+      timeoutError: (last) =>
+        new DeployError('command-failed', `${host.name}: ${purpose} failed: ${last}`, {
+          host: host.name,
+          hint: `Check that user ${storage.owner} and group ${storage.group} exist on ${host.name} and that the volume accepts writes (gluster volume status).`,
+        }),
+    },
+  );
 }
 
 export function planClientMounts(storage: GlusterStorage, members: readonly Host[], clients: readonly Host[], g: ClientGathered): MigrationPartPlan {

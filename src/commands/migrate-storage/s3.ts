@@ -41,6 +41,8 @@ import {
   type S3Target,
 } from '../../components/s3/rclone.js';
 import { aptInstall } from '../../operations/packages.js';
+import { packagesSnippet, parsePackages } from '../../facts/packages.js';
+import { splitSections } from '../../facts/sections.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
 
@@ -147,13 +149,14 @@ async function gather(context: CommandContext, s: S3MigrationSetting): Promise<S
   }
   if (files.code !== 0) throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
   const source = parseSourceFiles(files.stdout);
-  const pkg = await host.run(`dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${RCLONE_PACKAGE} 2>/dev/null; command -v rclone >/dev/null || echo ' no-binary'`, {
+  const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
     purpose: 'look for rclone',
     allowFailure: true,
     timeoutMs: 30_000,
   });
-  const m = /^ii\s+(\S+)/.exec(pkg.stdout.trim());
-  const rclone = m && !pkg.stdout.includes('no-binary') ? m[1]! : null;
+  const s3Facts = splitSections(pkg.stdout);
+  const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
+  const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
   const g: S3Gathered = { remotes, rclone, source };
   if (rclone) {
     g.bucket = await bucketSize(host, s);

@@ -6,9 +6,10 @@ import type { HostRow } from '../../report/run-report.js';
 import type { HostResult } from '../../ssh/pool.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandRunner, PreflightOutcome } from '../context.js';
-import { evaluatePreflight } from './checks.js';
 import type { CommandDescriptor } from '../command.js';
 
+export type { PreflightOutcome } from '../context.js';
+import { evaluatePreflight } from './checks.js';
 
 /**
  * The first step of every command: every host reachable with a pinned key,

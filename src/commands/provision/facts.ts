@@ -8,7 +8,7 @@ import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { parseDf, type DiskFact } from '../../facts/host.js';
 import { LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH } from '../../components/apt-sources/index.js';
-import { FIREWALL_DROP_IN_PATH, FIREWALL_NFT_PATH, FIREWALL_NFT_TABLE, FIREWALL_UNIT } from '../../components/nftables/firewall.js';
+import { FIREWALL_DROP_IN_PATH, FIREWALL_NFT_PATH, FIREWALL_UNIT } from '../../components/nftables/firewall.js';
 
 /** Time sync daemons any of which counts as "the clock is kept". */
 export const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'] as const;

@@ -33,7 +33,7 @@ import {
   type RecoveryNodeFacts,
   type RecoveryPlan,
 } from '../../components/galera/index.js';
-import { splitSections } from '../../components/galera/facts.js';
+import { splitSections } from '../../facts/sections.js';
 import { assertClusterFormed, startMariadb, syncedWithSize, waitForNode } from '../../components/galera/orchestrate.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';

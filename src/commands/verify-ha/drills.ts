@@ -29,6 +29,7 @@ import type { CheckResult, DrillFigures } from '../../check.js';
 import { parseCidr, parseIpAddrShow } from '../../components/keepalived/ipaddr.js';
 import { HAPROXY_READER_LISTENER, HAPROXY_WRITER_LISTENER, writerOf } from '../../components/haproxy/index.js';
 import { mysqlNativePasswordHash, PROXYSQL_ADMIN_USER, PROXYSQL_HOSTGROUPS } from '../../components/proxysql/index.js';
+import { waitUntil } from '../../operations/wait.js';
 import { withLock } from '../../engine/lock.js';
 import { DeployError, toDeployError } from '../../errors.js';
 import type { Environment, Host } from '../../inventory/index.js';
@@ -36,7 +37,7 @@ import type { Mode } from '../../request.js';
 import type { RemoteHost, RemoteProcess } from '../../ssh/types.js';
 import type { CommandContext } from '../context.js';
 import { isUnreachable, nodeHealthy, vipHolders, type LbInput, type Unreachable } from './checks.js';
-import { clientOptionFile, withCredentialsFile, type DbFacts } from './facts.js';
+import { clientOptionFile, withCredentialsFile, type DbFacts } from '../../facts/health.js';
 
 export const DRILLS = ['proxy-stop', 'db-stop', 'db-kill'] as const;
 export type DrillName = (typeof DRILLS)[number];
@@ -510,11 +511,12 @@ async function waitForProxysqlAdmin(remote: RemoteHost, context: CommandContext)
 
 async function pollUntil(what: string, deadlineMs: number, test: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    if (await test()) return Date.now() - started;
-    if (Date.now() - started > deadlineMs) throw waitedInVain(what, deadlineMs);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  await waitUntil(async () => ((await test()) ? { done: undefined } : { waiting: what }), {
+    timeoutMs: deadlineMs,
+    pollMs: POLL_MS,
+    timeoutError: () => waitedInVain(what, deadlineMs),
+  });
+  return Date.now() - started;
 }
 
 /**

@@ -10,7 +10,7 @@ import { isConnection, platformConnection } from '../../components/platform/conn
 import { installerCheckScript, installerCheckVerdict, parseInstallerCheck } from '../../components/platform/installer-check.js';
 import type { CommandContext } from '../context.js';
 import { nodeHealthy, type LbInput, type Unreachable } from './checks.js';
-import { clientOptionFile, withCredentialsFile, type DbFacts } from './facts.js';
+import { clientOptionFile, withCredentialsFile, type DbFacts } from '../../facts/health.js';
 
 export const PLATFORM_LAYER = 'platform';
 const TIMEOUT_MS = 45_000;

@@ -11,6 +11,7 @@
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+import { splitSections } from '../../facts/sections.js';
 import { randomBytes } from 'node:crypto';
 import type { CheckResult, DrillFigures } from '../../check.js';
 import { DeployError, toDeployError } from '../../errors.js';
@@ -22,10 +23,10 @@ import {
   parseSplitBrainXml,
   parseVolumeInfoXml,
   parseVolumeStatusXml,
-  type GlusterVolumeModel,
 } from '../../components/glusterfs/index.js';
 import { PROXYSQL_ADMIN_USER } from '../../components/proxysql/model.js';
 import { hostsWithRole, type Environment, type Host } from '../../inventory/index.js';
+import { glusterModelOf } from '../../components/glusterfs/inventory.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { DRILLS, parseDrillRequest, runDrills, type DrillView } from './drills.js';
@@ -45,12 +46,11 @@ import {
   parseLbFacts,
   proxysqlStdin,
   serviceIsActive,
-  splitVerifySections,
   VERIFY_DB_SQL,
   type DbFacts,
   type GlusterClientFacts,
   type LbFacts,
-} from './facts.js';
+} from '../../facts/health.js';
 import {
   causalityCheck,
   galeraClusterChecks,
@@ -69,7 +69,6 @@ import {
   type Unreachable,
 } from './checks.js';
 
-export { healthReportMarkdown } from './checks.js';
 
 const FACT_TIMEOUT_MS = 30_000;
 
@@ -80,20 +79,6 @@ interface HostFacts {
   peers?: GlusterPeerFacts;
   volume?: GlusterVolumeFacts;
   client?: GlusterClientFacts;
-}
-
-/** The GlusterFS volume the inventory describes: storage hosts' bricks, plus the arbiter's. */
-export function glusterModelOf(environment: Environment): { model: GlusterVolumeModel; members: Host[]; mountPath: string } | null {
-  const storage = environment.storage;
-  if (storage.kind !== 'glusterfs') return null;
-  const arbiter = storage.arbiter ? environment.hosts.find((h) => h.name === storage.arbiter) : undefined;
-  const data = hostsWithRole(environment, 'storage').filter((h) => h.name !== arbiter?.name);
-  const brick = (h: Host) => ({ host: h.name, address: h.address, path: storage.brick_path });
-  return {
-    model: { volume: storage.volume, bricks: data.map(brick), ...(arbiter ? { arbiter: brick(arbiter) } : {}), options: {} },
-    members: arbiter ? [...data, arbiter] : data,
-    mountPath: storage.mount_path,
-  };
 }
 
 function lbInputOf(environment: Environment): Omit<LbInput, 'facts'> | null {
@@ -112,7 +97,7 @@ function named(h: Host): NamedNode {
 }
 
 function glusterVolumeFacts(stdout: string, volume: string): GlusterVolumeFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const attempt = <T>(f: () => T): T | null => {
     try {
       return f();
@@ -139,7 +124,7 @@ function glusterVolumeFacts(stdout: string, volume: string): GlusterVolumeFacts 
 }
 
 function glusterPeerFacts(stdout: string): GlusterPeerFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const state = (s.get('glusterd') ?? '').trim();
   try {
     return { glusterd: { active: serviceIsActive(state), state }, pool: parsePeersXml(s.get('pool') ?? ''), poolError: null };

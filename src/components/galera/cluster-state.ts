@@ -3,8 +3,8 @@
  * - `fresh`: no node has ever been in a cluster: bootstrap the first, join the rest.
  * - `existing`: some nodes are members: the gate decides; non-members join.
  */
-import type { GaleraHostFacts } from './facts.js';
-import { isClusterMember } from './facts.js';
+import type { GaleraHostFacts } from '../../facts/galera.js';
+import { isClusterMember } from '../../facts/galera.js';
 import type { NodeObservation } from './status.js';
 
 export interface ClusterSituation {

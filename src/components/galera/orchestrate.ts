@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { aptInstall } from '../../operations/packages.js';
 import { startService } from '../../operations/service.js';
+import { waitUntil } from '../../operations/wait.js';
 import { parseWsrepStatus, rollingWaitReason, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
 
 /** The node's wsrep status, or null when mariadb does not answer. */
@@ -47,8 +48,6 @@ export interface WaitOptions {
   what: string;
 }
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Polls the node until `check` returns null (ready); `check` returns the reason
  * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
@@ -58,27 +57,25 @@ export async function waitForNode(
   check: (status: NodeStatus | null) => string | null,
   options: WaitOptions,
 ): Promise<NodeStatus> {
-  const started = Date.now();
-  const pollMs = options.pollMs ?? 250;
-  let last: string;
-  let lastLogged = '';
-  for (;;) {
-    const status = await queryNodeStatus(host);
-    const reason = check(status);
-    if (reason === null && status !== null) return status;
-    last = reason ?? 'mariadb does not answer';
-    if (options.logger && last !== lastLogged) {
-      options.logger.info(`waiting for ${options.what}: ${last}`, host.name);
-      lastLogged = last;
-    }
-    if (Date.now() - started > options.timeoutMs) {
-      throw new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
-        host: host.name,
-        hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
-      });
-    }
-    await delay(pollMs);
-  }
+  return waitUntil<NodeStatus>(
+    async () => {
+      const status = await queryNodeStatus(host);
+      const reason = check(status);
+      return reason === null && status !== null ? { done: status } : { waiting: reason ?? 'mariadb does not answer' };
+    },
+    {
+      timeoutMs: options.timeoutMs,
+      pollMs: options.pollMs ?? 250,
+      ...(options.logger ? { logger: options.logger } : {}),
+      what: options.what,
+      host: host.name,
+      timeoutError: (last) =>
+        new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+          host: host.name,
+          hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
+        }),
+    },
+  );
 }
 
 /** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hostStateScript, parseHostState, type HostStateQuery } from '../../../src/commands/deploy-lb/facts.js';
+import { hostStateScript, parseHostState, type HostStateQuery } from '../../../src/facts/host-state.js';
 import { accountFactsSql, parseAccountFacts, proxysqlAdminScript } from '../../../src/commands/deploy-lb/deploy-lb.js';
 
 describe('deploy-lb facts', () => {

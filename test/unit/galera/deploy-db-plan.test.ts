@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
-import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { MARIADB_PIN_PATH, pinnedVersion, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
 import { parseGrastate, parseWsrepStatus, renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db/deploy-db.js';

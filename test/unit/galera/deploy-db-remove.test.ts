@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
-import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { retiringNode, syncedMemberFacts } from './fixtures.js';
 import { clusterView, type RetiringNode } from '../../../src/components/galera/membership.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
-import { galeraFactsScript, isClusterMember, parseGaleraFacts, type GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import { galeraFactsScript, isClusterMember, parseGaleraFacts, type GaleraHostFacts } from '../../../src/facts/galera.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

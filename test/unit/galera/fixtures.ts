@@ -1,4 +1,4 @@
-import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { parseGrastate, parseWsrepStatus } from '../../../src/components/galera/index.js';
 import type { RetiringNode } from '../../../src/components/galera/membership.js';
 

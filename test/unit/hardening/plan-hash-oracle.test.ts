@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planHash, planHashKeyFrom, planHasSecretContent, type Plan, type PlanHashKey } from '../../../src/engine/plan.js';
 import { verifyReviewedPlan } from '../../../src/engine/executor.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
-import type { GaleraHostFacts } from '../../../src/components/galera/facts.js';
+import type { GaleraHostFacts } from '../../../src/facts/galera.js';
 import { parseGrastate, parseWsrepStatus, renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db/deploy-db.js';
 import type { CommandContext } from '../../../src/commands/context.js';

@@ -93,7 +93,7 @@ describe.each(EXAMPLES)('connection settings of %s', (file) => {
     expect(phpLint(c.snippet.text)).toContain('No syntax errors');
     const password = 'canary-pw-81d2';
     if (c.preset === 'moodle') {
-      const cfg = phpEval(c.snippet.text, '$CFG', { [c.database.password.env]: password }) as Record<string, any>;
+      const cfg = phpEval(c.snippet.text, '$CFG', { [c.database.password.env]: password }) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- PHP's arrays, read back as JSON
       expect(cfg).toMatchObject({ dbtype: 'mariadb', dbhost: c.database.host, dbname: 'moodle', dbuser: c.database.user, dbpass: password });
       expect(cfg.dboptions.dbport).toBe(c.database.writerPort);
       if (lb.kind === 'haproxy') {
@@ -101,7 +101,7 @@ describe.each(EXAMPLES)('connection settings of %s', (file) => {
       }
       if (c.files.kind === 'glusterfs') expect(cfg.dataroot).toBe(c.files.mountPath);
     } else {
-      const conf = phpEval(c.snippet.text, '$_configuration', { [c.database.password.env]: password }) as Record<string, any>;
+      const conf = phpEval(c.snippet.text, '$_configuration', { [c.database.password.env]: password }) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- PHP's arrays, read back as JSON
       expect(conf).toMatchObject({ db_host: c.database.host, db_port: String(c.database.writerPort), main_database: 'chamilo', db_user: c.database.user, db_password: password });
     }
   });

@@ -13,7 +13,7 @@ import {
   parseGlusterClientFacts,
   parseLbFacts,
   withCredentialsFile,
-} from '../../../src/commands/verify-ha/facts.js';
+} from '../../../src/facts/health.js';
 import { wrapCommand } from '../../../src/ssh/quote.js';
 
 const scripts = {

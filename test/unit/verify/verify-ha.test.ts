@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../src/check.js';
-import { healthReportMarkdown, verifyHa } from '../../../src/commands/verify-ha/verify-ha.js';
+import { verifyHa } from '../../../src/commands/verify-ha/verify-ha.js';
+import { healthReportMarkdown } from '../../../src/report/health-report.js';
 import { DB, INVENTORY, PROXYSQL_INVENTORY, fakeContext, healthyState, type PlatformState } from './fake-platform.js';
 
 async function verify(state: PlatformState, inventory = INVENTORY) {

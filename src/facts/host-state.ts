@@ -5,8 +5,10 @@
  * on PATH), and a pure parser for its answer. Files whose content is secret
  * are reported by digest only: their content never leaves the host.
  */
-import { shellQuote } from '../../ssh/quote.js';
-import type { RemoteHost } from '../../ssh/types.js';
+import { shellQuote } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { packagesSnippet, parsePackages } from './packages.js';
+import { splitSections } from './sections.js';
 
 export interface HostStateQuery {
   packages: readonly string[];
@@ -70,7 +72,7 @@ export function hostStateScript(q: HostStateQuery): string {
   const parts: string[] = [];
   if (q.packages.length > 0) {
     parts.push(
-      `echo "@@pkg"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${q.packages.map((p) => shellQuote(word(p))).join(' ')} 2>/dev/null || true`,
+      `echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`,
     );
   }
   for (const u of q.users) {
@@ -100,17 +102,12 @@ export function hostStateScript(q: HostStateQuery): string {
   return parts.join('; ');
 }
 
+/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
 function sections(stdout: string): Array<{ kind: string; arg: string; lines: string[] }> {
-  const out: Array<{ kind: string; arg: string; lines: string[] }> = [];
-  for (const line of stdout.split('\n')) {
-    const m = /^@@(pkg|user|dir|file|unit|cmd|probe)(?: (\S+))?$/.exec(line);
-    if (m) {
-      out.push({ kind: m[1]!, arg: m[2] ?? '', lines: [] });
-      continue;
-    }
-    out[out.length - 1]?.lines.push(line);
-  }
-  return out;
+  return [...splitSections(stdout)].map(([key, text]) => {
+    const space = key.indexOf(' ');
+    return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
+  });
 }
 
 function parseOwnerMode(line: string | undefined): DirFact | null {
@@ -132,10 +129,7 @@ export function parseHostState(stdout: string, q: HostStateQuery): HostState {
     const first = (s.lines[0] ?? '').trim();
     switch (s.kind) {
       case 'pkg':
-        for (const line of s.lines) {
-          const [name, version, status] = line.split('\t');
-          if (name && version && status && status.includes('ok installed')) state.packages[name] = version;
-        }
+        state.packages = parsePackages(s.lines.join('\n'));
         break;
       case 'user':
         state.users[s.arg] = first === 'present';

@@ -9,36 +9,15 @@
  * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
  * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
  */
-import { parseWsrepStatus, type NodeStatus } from '../../components/galera/status.js';
-import { parseHaproxyStat, type HaproxyStats } from '../../components/haproxy/stats.js';
-import { parseClustercheckResponse, type ClustercheckAnswer } from '../../components/clustercheck/index.js';
-import { parseIpAddrShow, type InterfaceAddress } from '../../components/keepalived/ipaddr.js';
-import { parseProxysqlRuntime, PROXYSQL_MONITOR_QUERY, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../../components/proxysql/runtime.js';
-import { glusterCommands } from '../../components/glusterfs/cli.js';
-import { parseMounts, writeProbeCommand, parseWriteProbe, type MountEntry, type WriteProbeResult } from '../../components/glusterfs/client.js';
-import { shellQuote } from '../../ssh/quote.js';
-
-// ---------------------------------------------------------------------------
-// Sections
-
-/** Splits `@@name` / `@@name arg` marked output; the key is everything after `@@`. */
-export function splitVerifySections(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let current: string | null = null;
-  let lines: string[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = /^@@([a-z][a-z0-9_-]*(?: \S+)?)$/.exec(line);
-    if (m) {
-      if (current !== null) out.set(current, lines.join('\n'));
-      current = m[1]!;
-      lines = [];
-      continue;
-    }
-    lines.push(line);
-  }
-  if (current !== null) out.set(current, lines.join('\n'));
-  return out;
-}
+import { parseWsrepStatus, type NodeStatus } from '../components/galera/status.js';
+import { parseHaproxyStat, type HaproxyStats } from '../components/haproxy/stats.js';
+import { parseClustercheckResponse, type ClustercheckAnswer } from '../components/clustercheck/index.js';
+import { parseIpAddrShow, type InterfaceAddress } from '../components/keepalived/ipaddr.js';
+import { parseProxysqlRuntime, PROXYSQL_MONITOR_QUERY, PROXYSQL_RUNTIME_QUERY, type ProxysqlRuntime } from '../components/proxysql/runtime.js';
+import { glusterCommands } from '../components/glusterfs/cli.js';
+import { parseMounts, writeProbeCommand, parseWriteProbe, type MountEntry, type WriteProbeResult } from '../components/glusterfs/client.js';
+import { shellQuote } from '../ssh/quote.js';
+import { splitSections } from './sections.js';
 
 /** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
 function serviceProbe(section: string, unit: string, process: string): string {
@@ -118,7 +97,7 @@ export interface DbFacts {
 }
 
 export function parseDbFacts(stdout: string): DbFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const running = (s.get('mysqld') ?? '').trim() === 'running';
   const sql = s.get('sql') ?? '';
   const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
@@ -249,7 +228,7 @@ export interface LbFacts {
 }
 
 export function parseLbFacts(stdout: string, kind: 'haproxy' | 'proxysql'): LbFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const vip = s.get('vipconnect') ?? '';
   const rc = /rc=(\d+)/.exec(vip)?.[1];
   const bytes = vip
@@ -334,7 +313,7 @@ export interface GlusterClientFacts {
 }
 
 export function parseGlusterClientFacts(stdout: string): GlusterClientFacts {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const probeText = (s.get('probe') ?? '').trim();
   const facts: GlusterClientFacts = { mounts: parseMounts(s.get('mounts') ?? '') };
   if (probeText !== 'skipped' && probeText !== '') {
@@ -385,7 +364,7 @@ export interface CausalityResult {
 }
 
 export function parseCausality(stdout: string): CausalityResult {
-  const s = splitVerifySections(stdout);
+  const s = splitSections(stdout);
   const part = (name: string) => {
     const text = (s.get(name) ?? '').trim();
     const rc = /rc=(\d+)$/.exec(text)?.[1];

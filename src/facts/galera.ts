@@ -3,11 +3,13 @@
  * installed packages, whether mariadb runs, the Galera option file, wsrep
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
-import type { RemoteHost } from '../../ssh/types.js';
-import { MARIADB_PIN_PATH } from './apt-pin.js';
-import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from './config.js';
-import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from './recover.js';
-import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from './status.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { packagesSnippet, parsePackages } from './packages.js';
+import { fileContentSnippet, parseFileContent, splitSections } from './sections.js';
+import { MARIADB_PIN_PATH } from '../components/galera/apt-pin.js';
+import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from '../components/galera/config.js';
+import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from '../components/galera/recover.js';
+import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from '../components/galera/status.js';
 
 export const GALERA_PACKAGES = ['mariadb-server', 'galera-4', 'mariadb-backup'] as const;
 
@@ -39,67 +41,35 @@ export function isClusterMember(f: GaleraHostFacts): boolean {
 // Sections separated by markers; files as base64 so any byte survives. The
 // status query reads its SQL from stdin (no quoting games on the command line).
 export function galeraFactsScript(): string {
-  const pkgs = GALERA_PACKAGES.join(' ');
   return [
-    `echo "@@packages"; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${pkgs} 2>/dev/null || true`,
+    `echo "@@packages"; ${packagesSnippet(GALERA_PACKAGES)}`,
     'echo "@@active"; systemctl is-active mariadb 2>/dev/null || true',
     'echo "@@enabled"; systemctl is-enabled mariadb 2>/dev/null || true',
-    `echo "@@config"; if [ -f ${GALERA_CONFIG_PATH} ]; then base64 -w0 ${GALERA_CONFIG_PATH}; echo; else echo "@absent"; fi`,
-    `echo "@@grastate"; if [ -f ${GRASTATE_PATH} ]; then base64 -w0 ${GRASTATE_PATH}; echo; else echo "@absent"; fi`,
+    `echo "@@config"; ${fileContentSnippet(GALERA_CONFIG_PATH)}`,
+    `echo "@@grastate"; ${fileContentSnippet(GRASTATE_PATH)}`,
     `echo "@@sstauth"; if [ -f ${GALERA_SST_AUTH_PATH} ]; then sha256sum ${GALERA_SST_AUTH_PATH} | cut -d' ' -f1; stat -c '%a %U %G' ${GALERA_SST_AUTH_PATH}; else echo "@absent"; fi`,
-    `echo "@@aptpin"; if [ -f ${MARIADB_PIN_PATH} ]; then base64 -w0 ${MARIADB_PIN_PATH}; echo; else echo "@absent"; fi`,
+    `echo "@@aptpin"; ${fileContentSnippet(MARIADB_PIN_PATH)}`,
     'echo "@@status"; if systemctl is-active -q mariadb 2>/dev/null; then timeout 10 mariadb -N -B 2>/dev/null || true; else cat >/dev/null; fi',
   ].join('; ');
 }
 
-export function splitSections(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let current: string | null = null;
-  const lines: string[] = [];
-  const flush = () => {
-    if (current !== null) out.set(current, lines.join('\n'));
-    lines.length = 0;
-  };
-  for (const line of stdout.split('\n')) {
-    const m = /^@@([a-z]+)$/.exec(line);
-    if (m) {
-      flush();
-      current = m[1]!;
-      continue;
-    }
-    lines.push(line);
-  }
-  flush();
-  return out;
-}
-
-function decodeFile(section: string | undefined): string | null {
-  const text = (section ?? '').trim();
-  if (text === '' || text === '@absent') return null;
-  return Buffer.from(text, 'base64').toString('utf8');
-}
-
 export function parseGaleraFacts(stdout: string): GaleraHostFacts {
   const s = splitSections(stdout);
-  const packages: Record<string, string> = {};
-  for (const line of (s.get('packages') ?? '').split('\n')) {
-    const [name, version, status] = line.split('\t');
-    if (name && version && status && /\binstalled$/.test(status.trim()) && status.includes('ok installed')) packages[name] = version;
-  }
+  const packages = parsePackages(s.get('packages'));
   const running = (s.get('active') ?? '').trim() === 'active';
   const statusText = s.get('status') ?? '';
   const status = running && statusText.trim() !== '' ? parseWsrepStatus(statusText) : null;
-  const grastateText = decodeFile(s.get('grastate'));
+  const grastateText = parseFileContent(s.get('grastate'));
   return {
     packages,
     running,
     enabled: /^enabled/.test((s.get('enabled') ?? '').trim()),
-    config: decodeFile(s.get('config')),
+    config: parseFileContent(s.get('config')),
     status,
     wsrepActive: status !== null && !status.missing.includes('wsrep_cluster_status') && status.clusterStatus !== 'Disconnected',
     grastate: grastateText === null ? null : parseGrastate(grastateText),
     sstAuthFile: parseSstAuthFact(s.get('sstauth')),
-    aptPin: decodeFile(s.get('aptpin')),
+    aptPin: parseFileContent(s.get('aptpin')),
   };
 }
 

@@ -1,0 +1,114 @@
+/**
+ * Every fact lms-ha reads on a host, by name: the shell snippet that reads it
+ * (the same builder the gathering code runs), what it reads in words a
+ * reviewer checks, and the commands that gather it. A restricted plan account
+ * can be given a root-owned gatherer generated from this list, and nothing
+ * outside it.
+ *
+ * `readOnly: false` marks the one snippet that writes (verify-ha's causality
+ * probe writes a row through one node and reads it back through another):
+ * it belongs to the verify account, never to a read-only gatherer.
+ */
+import { galeraFactsScript } from './galera.js';
+import { causalityScript, dbFactsScript, glusterClientScript, glusterPeerScript, glusterVolumeScript, lbFactsScript, type CausalityProbeOptions, type LbScriptOptions } from './health.js';
+import { HOST_FACTS_SCRIPT } from './host.js';
+import { hostStateScript, type HostStateQuery } from './host-state.js';
+import { packagesSnippet } from './packages.js';
+
+export type FactCommand = 'preflight' | 'deploy-db' | 'deploy-lb' | 'verify-ha' | 'migrate-storage' | 'recover';
+
+export interface FactEntry<A> {
+  readonly name: string;
+  readonly reads: string;
+  readonly gatheredBy: readonly FactCommand[];
+  readonly readOnly: boolean;
+  /** The snippet for `args` (what the inventory and the command's desired state give). */
+  snippet(args: A): string;
+}
+
+function fact<A>(entry: FactEntry<A>): FactEntry<A> {
+  return entry;
+}
+
+export const FACTS = {
+  host: fact<void>({
+    name: 'host',
+    reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
+    gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+    readOnly: true,
+    snippet: () => HOST_FACTS_SCRIPT,
+  }),
+  packages: fact<readonly string[]>({
+    name: 'packages',
+    reads: 'installed version of the named Debian packages (dpkg-query)',
+    gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
+    readOnly: true,
+    snippet: (packages) => packagesSnippet(packages),
+  }),
+  hostState: fact<HostStateQuery>({
+    name: 'host-state',
+    reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
+    gatheredBy: ['deploy-lb'],
+    readOnly: true,
+    snippet: (query) => hostStateScript(query),
+  }),
+  galera: fact<void>({
+    name: 'galera',
+    reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
+    gatheredBy: ['deploy-db'],
+    readOnly: true,
+    snippet: () => galeraFactsScript(),
+  }),
+  healthDb: fact<void>({
+    name: 'health-db',
+    reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
+    gatheredBy: ['verify-ha'],
+    readOnly: true,
+    snippet: () => dbFactsScript(),
+  }),
+  healthLb: fact<LbScriptOptions>({
+    name: 'health-lb',
+    reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
+    gatheredBy: ['verify-ha'],
+    readOnly: true,
+    snippet: (options) => lbFactsScript(options),
+  }),
+  glusterPeers: fact<void>({
+    name: 'gluster-peers',
+    reads: 'glusterd state and the trusted pool (gluster pool list)',
+    gatheredBy: ['verify-ha'],
+    readOnly: true,
+    snippet: () => glusterPeerScript(),
+  }),
+  glusterVolume: fact<string>({
+    name: 'gluster-volume',
+    reads: "the volume's info, status and heal counts",
+    gatheredBy: ['verify-ha'],
+    readOnly: true,
+    snippet: (volume) => glusterVolumeScript(volume),
+  }),
+  glusterClient: fact<string>({
+    name: 'gluster-client',
+    reads: 'the GlusterFS mount and a write probe in it',
+    gatheredBy: ['verify-ha'],
+    readOnly: false,
+    snippet: (mountPoint) => glusterClientScript(mountPoint),
+  }),
+  causality: fact<CausalityProbeOptions>({
+    name: 'causality',
+    reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
+    gatheredBy: ['verify-ha'],
+    readOnly: false,
+    snippet: (options) => causalityScript(options),
+  }),
+} as const;
+
+/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
+export function allFacts(): FactEntry<never>[] {
+  return Object.values(FACTS) as FactEntry<never>[];
+}
+
+/** The facts `command` gathers. */
+export function factsGatheredBy(command: FactCommand): FactEntry<never>[] {
+  return allFacts().filter((f) => f.gatheredBy.includes(command));
+}

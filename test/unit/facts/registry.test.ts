@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { allFacts, FACTS, factsGatheredBy } from '../../../src/facts/registry.js';
+
+/** Snippet arguments a test inventory would give. */
+const ARGS: Record<string, unknown> = {
+  host: undefined,
+  packages: ['mariadb-server', 'galera-4'],
+  'host-state': { packages: ['haproxy'], users: ['keepalived_script'], dirs: ['/etc/lms-ha'], files: [{ path: '/etc/haproxy/haproxy.cfg', read: true }], units: ['haproxy'], commands: ['nft'] },
+  galera: undefined,
+  'health-db': undefined,
+  'health-lb': { kind: 'haproxy', vip: '10.0.0.100/24', writerPort: 3306, clustercheckPort: 9200, dbNodes: [{ name: 'db1', address: '10.0.0.11' }] },
+  'gluster-peers': undefined,
+  'gluster-volume': 'moodledata',
+  'gluster-client': '/var/www/moodledata',
+  causality: { table: 'lms_ha.causality_probe', token: 'x', writer: 'db1', reader: 'db2' },
+};
+
+// What a read-only snippet never does: write a file (other than /dev/null; `3<>/dev/tcp` is a socket), change a package, a user or a unit.
+const WRITES = /(^|[^>2&<])>(?!\s*\/dev\/null|&)|\brm\b|\binstall -d\b|\buseradd\b|\bapt-get\b|systemctl (start|stop|restart|reload|enable|disable)\b/;
+
+describe('the fact registry', () => {
+  it('names every fact once', () => {
+    const names = allFacts().map((f) => f.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(['host', 'packages', 'host-state', 'galera', 'health-db', 'health-lb', 'gluster-peers', 'gluster-volume', 'gluster-client', 'causality']);
+  });
+
+  it.each(allFacts().map((f) => [f.name, f] as const))('%s: a snippet that reads only, unless marked as writing', (name, f) => {
+    const snippet = (f.snippet as (a: unknown) => string)(ARGS[name]);
+    expect(snippet.length).toBeGreaterThan(0);
+    if (f.readOnly) expect(snippet).not.toMatch(WRITES);
+  });
+
+  it('knows which command gathers what', () => {
+    expect(factsGatheredBy('deploy-db').map((f) => f.name)).toEqual(['host', 'packages', 'galera']);
+    expect(factsGatheredBy('preflight').map((f) => f.name)).toEqual(['host']);
+    expect(FACTS.causality.readOnly).toBe(false);
+  });
+});
