@@ -118,7 +118,7 @@ describe('resolveSecrets', () => {
     const error = missingError(() => resolveSecrets(moodle(), { ...MOODLE_VARS, MOODLE_DB_PASSWORD: 'line-one\nline-two\n' }, (value) => masked.push(value)));
     expect(masked.slice(0, 3)).toEqual(['line-one\nline-two\n', 'line-one', 'line-two']);
     expect(error.reason).toBe('invalid-input');
-    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['27:28']);
+    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['25:28']);
     expect(error.message).toContain('contains a line break or NUL');
     expect(error.message).not.toContain('line-one');
   });

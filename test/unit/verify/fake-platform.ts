@@ -425,6 +425,12 @@ function causalityAnswer(s: PlatformState, command: string): string {
   return `@@write\nrc=0\n@@read\n${s.staleReads ? 'e3b0c44298fc1c149afbf4c8' : token}\nrc=0\n`;
 }
 
+/** The platform's installer check as the app user: the table is created, its row read back, then dropped. */
+function installerCheckAnswer(command: string): string {
+  const token = /VALUES \(1, \W*([0-9a-f]+)\W*\)/.exec(command)?.[1] ?? '';
+  return `@@write\nrc=0\n@@read\n${token}\nrc=0\n@@drop\nrc=0\n`;
+}
+
 /** What the drills run besides the fact scripts: the lock, services, the VIP, root SQL. */
 function drillAnswer(s: PlatformState, host: string, command: string, stdin: string): string | null {
   if (command.startsWith('# lms-ha-lock acquire')) return 'acquired\n';
@@ -496,6 +502,7 @@ export class FakeHost implements RemoteHost {
     else if (command.includes('@@ipaddr')) stdout = lbAnswer(s, this.name, command);
     else if (command.includes('@@glusterd') || command.includes('@@info')) stdout = glusterAnswer(s, this.name, command);
     else if (command.includes('@@mounts')) stdout = clientAnswer(s, this.name);
+    else if (command.includes('lms_ha_installer_check')) stdout = installerCheckAnswer(command);
     else if (command.includes('@@write')) stdout = causalityAnswer(s, command);
     else {
       const drill = drillAnswer(s, this.name, command, typeof options.stdin === 'string' ? options.stdin : '');

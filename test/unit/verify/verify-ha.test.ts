@@ -17,7 +17,7 @@ describe('verify-ha on a healthy platform', () => {
     expect(failing(report.checks)).toEqual([]);
     expect(report.error).toBeUndefined();
     const layers = new Set(report.checks!.map((c) => c.layer));
-    expect([...layers].sort()).toEqual(['causality', 'galera', 'load balancer', 'storage', 'vip']);
+    expect([...layers].sort()).toEqual(['causality', 'galera', 'load balancer', 'platform', 'storage', 'vip']);
     const names = report.checks!.map((c) => `${c.host} ${c.check}`);
     for (const n of DB) {
       expect(names).toContain(`${n} wsrep_local_state`);
@@ -45,8 +45,10 @@ describe('verify-ha on a healthy platform', () => {
       expect(s.command).not.toContain('app-secret-pw');
       expect(s.command).not.toMatch(/systemctl (start|stop|restart)|gluster\S* .*volume (start|stop|set)/);
     }
-    // The app password travelled on stdin, for the causality probe only.
-    expect(state.sent.filter((s) => s.stdin?.includes('app-secret-pw')).map((s) => s.command)).toHaveLength(1);
+    // The app password travelled on stdin, for the causality probe and the platform's installer check only.
+    const withPassword = state.sent.filter((s) => s.stdin?.includes('app-secret-pw')).map((s) => s.command);
+    expect(withPassword).toHaveLength(2);
+    expect(withPassword.filter((c) => c.includes('lms_ha_installer_check'))).toHaveLength(1);
   });
 });
 
