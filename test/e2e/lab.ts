@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +99,15 @@ export interface ActionRun extends ProcessResult {
 }
 
 /**
+ * The plan-hash key the plan and the apply of one test file share, as a
+ * workflow's plan and deploy jobs share LMS_HA_PLAN_HASH_KEY: generated, fake.
+ * Without it every run draws its own key, and a reviewed hash of a plan that
+ * sets a secret could never be applied (tests that want exactly that pass
+ * their own `plan-hash-key` input or LMS_HA_PLAN_HASH_KEY, even empty).
+ */
+export const LAB_PLAN_HASH_KEY = randomBytes(24).toString('hex');
+
+/**
  * Runs dist/index.js exactly as the Actions runner does: inputs as INPUT_*
  * variables (hyphens kept), outputs and the job summary through the files
  * named by GITHUB_OUTPUT and GITHUB_STEP_SUMMARY, workspace as cwd.
@@ -119,6 +129,7 @@ export async function runAction(state: LabState, inputs: Record<string, string>,
     RUNNER_TEMP: files,
     ...options.env,
   };
+  if (!('plan-hash-key' in inputs)) env['INPUT_PLAN-HASH-KEY'] = LAB_PLAN_HASH_KEY;
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   const result = await runInRunner(state, [process.execPath, BUNDLE], env, options.workspace);
   return {
@@ -131,7 +142,7 @@ export async function runAction(state: LabState, inputs: Record<string, string>,
 
 /** Runs the CLI front of the same bundle. */
 export function runCli(state: LabState, args: string[], options: { workspace: string; env?: Record<string, string> }): Promise<ProcessResult> {
-  return runInRunner(state, [process.execPath, BUNDLE, ...args], options.env ?? {}, options.workspace);
+  return runInRunner(state, [process.execPath, BUNDLE, ...args], { LMS_HA_PLAN_HASH_KEY: LAB_PLAN_HASH_KEY, ...options.env }, options.workspace);
 }
 
 /** Parses the `name<<DELIMITER ... DELIMITER` records @actions/core writes. */
