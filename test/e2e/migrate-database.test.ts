@@ -16,7 +16,7 @@ const SOURCE = 'x01';
 const APP_PASSWORD = `app-${randomBytes(6).toString('hex')}`;
 // The source is read by a password account, so the password path (stdin -> MYSQL_PWD) runs for real.
 const SOURCE_PASSWORD = `src '"$\`${randomBytes(6).toString('hex')}`;
-const S3_KEY = 'S3RVER';
+const S3_KEY = `s3key-${randomBytes(6).toString('hex')}`; // no S3 server here: only its shape is checked
 
 let state: LabState;
 let workspace: string;

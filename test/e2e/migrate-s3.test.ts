@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,17 @@ const DIR = '/srv/edx-uploads';
 const BUCKET = 'lms-files';
 const PORT = 4568;
 // s3rver's fixed key pair: fake, and only valid for this server.
-const S3_KEY = 'S3RVER';
+const S3_KEY = 'LABS3ACCESSKEY01';
+const S3_SECRET = `lab-s3-secret-${randomBytes(12).toString('hex')}`;
+// s3rver knows one fixed key pair (S3RVER/S3RVER, shorter than lms-ha's 8-character
+// minimum for a secret): register the lab's generated pair on its dummy account, then
+// start its own CLI with the remaining arguments.
+const S3RVER_WITH_LAB_KEY = `
+const [dir, id, secret, ...args] = process.argv.slice(1);
+require(dir + '/lib/models/account.js').DUMMY_ACCOUNT.createKeyPair(id, secret);
+process.argv = [process.argv[0], dir + '/bin/s3rver.js', ...args];
+require(dir + '/bin/s3rver.js');
+`;
 const OBJECT_SUFFIX = '._S3rver_object';
 
 let state: LabState;
@@ -32,7 +42,7 @@ async function run(mode: 'plan' | 'apply'): Promise<ActionRun> {
   const r = await runAction(
     state,
     { command: 'migrate-storage', mode, inventory: 'ha.yml', environment: 'lab-s3', 'ssh-private-key': key, 'known-hosts': knownHosts },
-    { workspace, env: { LAB_S3_KEY: S3_KEY, LAB_S3_SECRET: S3_KEY } },
+    { workspace, env: { LAB_S3_KEY: S3_KEY, LAB_S3_SECRET: S3_SECRET } },
   );
   runs.push(r);
   return r;
@@ -71,7 +81,7 @@ function sourceContents(): Map<string, string> {
 function rcloneOnSource(args: string): void {
   labExec(
     SOURCE,
-    `RCLONE_CONFIG_T_TYPE=s3 RCLONE_CONFIG_T_PROVIDER=Other RCLONE_CONFIG_T_ACCESS_KEY_ID=${S3_KEY} RCLONE_CONFIG_T_SECRET_ACCESS_KEY=${S3_KEY} ` +
+    `RCLONE_CONFIG_T_TYPE=s3 RCLONE_CONFIG_T_PROVIDER=Other RCLONE_CONFIG_T_ACCESS_KEY_ID=${S3_KEY} RCLONE_CONFIG_T_SECRET_ACCESS_KEY=${S3_SECRET} ` +
       `RCLONE_CONFIG_T_ENDPOINT=http://${state.runnerAddress}:${PORT} RCLONE_CONFIG_T_REGION=us-east-1 rclone ${args}`,
   );
 }
@@ -86,7 +96,7 @@ beforeAll(async () => {
   knownHosts = readFileSync(state.knownHosts, 'utf8');
   server = spawn(
     'ip',
-    ['netns', 'exec', state.runnerNamespace, process.execPath, join(REPO_ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js'), '-d', s3Dir, '-a', state.runnerAddress, '-p', String(PORT), '--silent', '--configure-bucket', BUCKET],
+    ['netns', 'exec', state.runnerNamespace, process.execPath, '-e', S3RVER_WITH_LAB_KEY, join(REPO_ROOT, 'node_modules', 's3rver'), S3_KEY, S3_SECRET, '-d', s3Dir, '-a', state.runnerAddress, '-p', String(PORT), '--silent', '--configure-bucket', BUCKET],
     { stdio: 'ignore' },
   );
   // Ready when a lab host gets an HTTP answer from it.
@@ -153,7 +163,7 @@ describe('migrate-storage: a directory into an S3 bucket', () => {
 
   it('a changed and a deleted object are found and put right', async () => {
     rcloneOnSource(`deletefile 't:${BUCKET}/big.bin'`);
-    labExec(SOURCE, `printf 'tampered' | RCLONE_CONFIG_T_TYPE=s3 RCLONE_CONFIG_T_PROVIDER=Other RCLONE_CONFIG_T_ACCESS_KEY_ID=${S3_KEY} RCLONE_CONFIG_T_SECRET_ACCESS_KEY=${S3_KEY} RCLONE_CONFIG_T_ENDPOINT=http://${state.runnerAddress}:${PORT} RCLONE_CONFIG_T_REGION=us-east-1 rclone rcat 't:${BUCKET}/ünïcødé dir/naïve file (1).txt'`);
+    labExec(SOURCE, `printf 'tampered' | RCLONE_CONFIG_T_TYPE=s3 RCLONE_CONFIG_T_PROVIDER=Other RCLONE_CONFIG_T_ACCESS_KEY_ID=${S3_KEY} RCLONE_CONFIG_T_SECRET_ACCESS_KEY=${S3_SECRET} RCLONE_CONFIG_T_ENDPOINT=http://${state.runnerAddress}:${PORT} RCLONE_CONFIG_T_REGION=us-east-1 rclone rcat 't:${BUCKET}/ünïcødé dir/naïve file (1).txt'`);
     expect(bucketContents()).not.toEqual(sourceContents());
     const plan = await run('plan');
     expect(plan.outputs.changed).toBe('true');
