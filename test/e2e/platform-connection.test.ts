@@ -13,7 +13,7 @@ import { labExec, readLabState, runAction, tempDir, type ActionRun, type LabStat
  * through the writer port and reads its row back through the reader port.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SECRETS = { MOODLE_DB_PASSWORD: `canary-moodle-${process.pid}`, GALERA_SST_PASSWORD: `canary-sst-${process.pid}`, KEEPALIVED_PASSWORD: 'kaf00d1' };
+const SECRETS = { MOODLE_DB_PASSWORD: `canary-moodle-${process.pid}`, GALERA_SST_PASSWORD: `canary-sst-${process.pid}`, KEEPALIVED_PASSWORD: 'kaf00d12' };
 const hasPhp = spawnSync('php', ['--version']).status === 0;
 
 interface MoodleCfg {

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labExec, readLabState, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
+import { REPO_ROOT, labExec, readLabState, runAction, tempDir, type ActionRun, type LabState } from './lab.js';
 import { labDbEnvironment, writeLabInventory } from './inventory.js';
 
 // provision e2e (issue 11, test 2): hosts with no apt source at all get
@@ -32,6 +33,10 @@ const candidate = (host: string) => /Candidate: (\S+)/.exec(labExec(host, 'apt-c
 
 describe('provision with packages pushed from the runner', () => {
   beforeAll(() => {
+    // Bare hosts (the lab re-created, about 10 s), so no load balancer of an
+    // earlier suite is left pointing at the cluster this suite builds without one;
+    // then no package source at all.
+    execFileSync('bash', [join(REPO_ROOT, 'test', 'lab', 'lab.sh'), 'up'], { stdio: 'ignore', timeout: 600_000 });
     state = readLabState();
     workspace = tempDir('provision-push');
     const repository = (JSON.parse(readFileSync('/run/lms-ha-lab/state.json', 'utf8')) as { aptRepository: string }).aptRepository;
@@ -43,13 +48,9 @@ describe('provision with packages pushed from the runner', () => {
     writeLabInventory(state, workspace, env);
     key = readFileSync(state.sshKey, 'utf8');
     knownHosts = readFileSync(state.knownHosts, 'utf8');
+    // No package source at all.
     for (const h of DBS) {
-      // Bare hosts: no MariaDB (an earlier suite may have built a cluster) and no package source at all.
-      labExec(
-        h,
-        'if dpkg -s mariadb-server >/dev/null 2>&1; then systemctl stop mariadb; DEBIAN_FRONTEND=noninteractive apt-get purge -y -q mariadb-server mariadb-server-core mariadb-client mariadb-client-core mariadb-backup galera-4 mariadb-common mysql-common >/dev/null; rm -rf /var/lib/mysql /etc/mysql /var/lib/galera; fi; ' +
-          'mv /etc/apt/sources.list /etc/apt/sources.list.lab-saved; rm -f /etc/apt/preferences.d/lms-ha* ; rm -rf /var/lib/apt/lists/*; apt-get update -q >/dev/null 2>&1; true',
-      );
+      labExec(h, 'mv /etc/apt/sources.list /etc/apt/sources.list.lab-saved; rm -f /etc/apt/preferences.d/lms-ha* ; rm -rf /var/lib/apt/lists/*; apt-get update -q >/dev/null 2>&1; true');
     }
   }, 300_000);
 
