@@ -102997,14 +102997,9 @@ async function findReviewedPlan(port, pr, key) {
         body: pick.comment.body,
     };
 }
-/** The reviewed plan hash apply must match, or undefined when there is none still waiting to be applied. */
-async function findReviewedPlanHash(port, pr, key) {
-    const reviewed = await findReviewedPlan(port, pr, key);
-    return reviewed && reviewed.status !== 'applied' ? reviewed.planHash : undefined;
-}
 /**
  * Refuses to apply a plan other than the reviewed one. `reviewed` is what
- * `findReviewedPlan` returned (or an explicit `plan-hash` input turned into
+ * `reviewedPlanForRun` found (or an explicit `plan-hash` input turned into
  * one); `where` names its source for the message, e.g. "pull request #12".
  */
 function checkReviewedPlan(reviewed, freshHash, key, where) {

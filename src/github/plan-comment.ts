@@ -297,7 +297,7 @@ export interface ReviewedPlan {
  * applied yet, or else the most recent applied one (so the caller can say
  * "already applied" rather than "never planned").
  */
-export async function findReviewedPlan(
+async function findReviewedPlan(
   port: GitHubPort,
   pr: number,
   key: PlanCommentKey,
@@ -314,19 +314,9 @@ export async function findReviewedPlan(
   };
 }
 
-/** The reviewed plan hash apply must match, or undefined when there is none still waiting to be applied. */
-export async function findReviewedPlanHash(
-  port: GitHubPort,
-  pr: number,
-  key: PlanCommentKey,
-): Promise<string | undefined> {
-  const reviewed = await findReviewedPlan(port, pr, key);
-  return reviewed && reviewed.status !== 'applied' ? reviewed.planHash : undefined;
-}
-
 /**
  * Refuses to apply a plan other than the reviewed one. `reviewed` is what
- * `findReviewedPlan` returned (or an explicit `plan-hash` input turned into
+ * `reviewedPlanForRun` found (or an explicit `plan-hash` input turned into
  * one); `where` names its source for the message, e.g. "pull request #12".
  */
 export function checkReviewedPlan(

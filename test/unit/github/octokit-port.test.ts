@@ -8,9 +8,9 @@ import { HEALTH_LABEL, buildHealthMarker, reportHealth, type VerifyOutcome } fro
 import { createOctokitPort } from '../../../src/github/octokit-port.js';
 import {
   findPullRequestForCommit,
-  findReviewedPlanHash,
   markPlanComment,
   parsePlanHeader,
+  reviewedPlanForRun,
   upsertPlanComment,
 } from '../../../src/github/plan-comment.js';
 import { GitHubApiError } from '../../../src/github/port.js';
@@ -194,7 +194,7 @@ describe('plan comment over REST + GraphQL (GitHub Enterprise Server layout)', (
     expect(gh.restCalls().at(-1)).toBe(`PATCH /repos/acme/platform/issues/comments/${planned.comment.id}`);
     expect(gh.comments.filter((c) => c.login === 'github-actions[bot]')).toHaveLength(1);
 
-    expect(await findReviewedPlanHash(port, 12, key)).toBe('2'.repeat(64));
+    expect((await reviewedPlanForRun(port, { pullRequest: 12, sha: '' }, key)).reviewed).toMatchObject({ planHash: '2'.repeat(64), status: 'planned' });
     const marked = await markPlanComment(port, 12, key, '2'.repeat(64), 'applied', {
       runUrl: 'https://github.test/acme/platform/actions/runs/77',
     });

@@ -5,12 +5,11 @@ import {
   buildPlanHeader,
   checkReviewedPlan,
   findPullRequestForCommit,
-  findReviewedPlan,
-  findReviewedPlanHash,
   markPlanComment,
   normalizeInventory,
   parsePlanHeader,
   renderPlanComment,
+  reviewedPlanForRun,
   sameKey,
   upsertPlanComment,
   withStatus,
@@ -21,6 +20,9 @@ import { FakePort } from './fake-port.js';
 
 const key: PlanCommentKey = { environment: 'production', command: 'deploy-db', inventory: 'ha.yml' };
 const PR = 7;
+
+/** What apply reads back for pull request `pr` (the product's lookup, as on a pull_request event). */
+const reviewedOn = async (port: FakePort, pr: number, k: PlanCommentKey) => (await reviewedPlanForRun(port, { pullRequest: pr, sha: '' }, k)).reviewed;
 
 function content(overrides: Partial<PlanCommentContent> = {}): PlanCommentContent {
   return {
@@ -147,7 +149,7 @@ describe('upsertPlanComment', () => {
     const result = await upsertPlanComment(port, PR, content());
     expect(result.action).toBe('created');
     expect(port.allComments(PR).find((c) => c.id === forged.id)?.body).toContain('f'.repeat(12));
-    expect(await findReviewedPlanHash(port, PR, key)).toBe('a'.repeat(64));
+    expect(await reviewedOn(port, PR, key)).toMatchObject({ planHash: 'a'.repeat(64), status: 'planned' });
   });
 
   it('recognizes its own comments when the token reports the login without [bot]', async () => {
@@ -240,18 +242,18 @@ describe('reviewed plan for apply', () => {
   });
 
   it('returns the hash a reviewer saw, and nothing when there is no comment', async () => {
-    expect(await findReviewedPlanHash(port, PR, key)).toBeUndefined();
-    expect(await findReviewedPlan(port, PR, key)).toBeUndefined();
+    expect(await reviewedOn(port, PR, key)).toBeUndefined();
     await upsertPlanComment(port, PR, content());
-    expect(await findReviewedPlanHash(port, PR, key)).toBe('a'.repeat(64));
-    expect(await findReviewedPlanHash(port, PR, { ...key, command: 'deploy-lb' })).toBeUndefined();
+    expect(await reviewedOn(port, PR, key)).toMatchObject({ planHash: 'a'.repeat(64), status: 'planned' });
+    expect(await reviewedOn(port, PR, { ...key, command: 'deploy-lb' })).toBeUndefined();
   });
 
   it('reports an applied plan as applied, not as missing', async () => {
     await upsertPlanComment(port, PR, content());
     await markPlanComment(port, PR, key, 'a'.repeat(64), 'applied', { runUrl: 'https://github.test/run/9' });
-    expect(await findReviewedPlanHash(port, PR, key)).toBeUndefined();
-    expect(await findReviewedPlan(port, PR, key)).toMatchObject({ status: 'applied', planHash: 'a'.repeat(64) });
+    const applied = await reviewedOn(port, PR, key);
+    expect(applied).toMatchObject({ status: 'applied', planHash: 'a'.repeat(64) });
+    expect(() => checkReviewedPlan(applied, 'a'.repeat(64), key, `pull request #${PR}`)).toThrow(/already applied/);
   });
 
   it('checkReviewedPlan passes on an equal hash and refuses otherwise with plan-changed', () => {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { ACTION_INPUTS as INPUT_TABLE } from '../../../src/action-inputs.js';
-import { DEFAULT_DEPLOY_COMMANDS, DEFAULT_PLAN_COMMANDS, DEPLOY_STEP_ORDER } from '../../../src/github/workflow-defaults.js';
 import { builtCommands } from '../../../src/commands/registry.js';
+import { REVIEWED_COMMANDS } from '../../../src/github/reviewed-run.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
@@ -17,7 +17,14 @@ const TEMPLATES = join(ROOT, 'workflows-templates');
 
 /** The action's inputs, from the one table (src/action-inputs.ts). */
 const ACTION_INPUTS: string[] = INPUT_TABLE.map((i) => i.name);
-const APPLY_ORDER = [...DEPLOY_STEP_ORDER];
+/**
+ * The deploy chain: each command builds on the ones before it (hosts, the
+ * cluster, what talks to it), verify-ha proves the result read-only. The
+ * deploy job's steps run in this order, and it is the default everywhere.
+ */
+const APPLY_ORDER = ['provision', 'deploy-db', 'deploy-lb', 'migrate-storage', 'verify-ha'];
+/** What the plan job comments by default: every command of the chain whose apply needs a reviewed plan (the action's own list). */
+const PLANNED = APPLY_ORDER.filter((c) => (REVIEWED_COMMANDS as readonly string[]).includes(c));
 const PINNED = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- workflow YAML is read field by field
@@ -235,7 +242,7 @@ describe('reusable workflows', () => {
     }
     const call = w.doc['on']['workflow_call'];
     expect(call['inputs']['require-reviewed-plan']).toMatchObject({ type: 'boolean', default: true });
-    expect(JSON.parse(call['inputs']['commands']['default'])).toEqual([...DEFAULT_DEPLOY_COMMANDS]);
+    expect(JSON.parse(call['inputs']['commands']['default'])).toEqual(APPLY_ORDER);
     // Per command outputs, each wired to its step.
     for (const command of APPLY_ORDER) {
       expect(call['outputs'][`${command}-failure-reason`]['value']).toBe(`\${{ jobs.deploy.outputs.${command}-failure-reason }}`);
@@ -258,15 +265,31 @@ describe('reusable workflows', () => {
     }
   });
 
-  it('default command lists come from src/github/workflow-defaults.ts and name only built commands', () => {
+  it('default command lists: the whole chain on deploy, every gated command of it on plan, only built commands, the same in every document', () => {
     const built = builtCommands();
-    for (const command of [...DEFAULT_PLAN_COMMANDS, ...DEFAULT_DEPLOY_COMMANDS]) expect(built, command).toContain(command);
-    expect(JSON.parse(byName('lms-ha-plan.yml').doc['on']['workflow_call']['inputs']['commands']['default'])).toEqual([...DEFAULT_PLAN_COMMANDS]);
-    expect(JSON.parse(byName('lms-ha-deploy.yml').doc['on']['workflow_call']['inputs']['commands']['default'])).toEqual([...DEFAULT_DEPLOY_COMMANDS]);
-    // Every JSON command list written anywhere (templates, comments included) is one of the two defaults.
-    const lists = [...reusable, ...templates].flatMap((w) => [...w.text.matchAll(/'(\["[a-z-]+"(?:,\s*"[a-z-]+")*\])'/g)].map((m) => m[1]!));
+    for (const command of APPLY_ORDER) expect(built, command).toContain(command);
+    const planDefault = JSON.parse(byName('lms-ha-plan.yml').doc['on']['workflow_call']['inputs']['commands']['default']) as string[];
+    const deployDefault = JSON.parse(byName('lms-ha-deploy.yml').doc['on']['workflow_call']['inputs']['commands']['default']) as string[];
+    expect(deployDefault).toEqual(APPLY_ORDER);
+    // A default deploy step that applies without a plan comment from the default plan job is refused (fail closed): every run red.
+    const gated = actionSteps(byName('lms-ha-deploy.yml').doc['jobs']['deploy']).filter((s) => s['with']['mode'] === 'apply').map((s) => s['with']['command'] as string);
+    expect(planDefault).toEqual(gated);
+    expect(planDefault).toEqual(PLANNED);
+
+    const docs = [...reusable, ...templates].map((w) => ({ file: w.file, text: w.text }));
+    for (const file of ['README.md', join('workflows-templates', 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]) {
+      docs.push({ file, text: readFileSync(join(ROOT, file), 'utf8') });
+    }
+    // Every JSON command list of two or more written anywhere (comments included) is one of the two defaults.
+    const lists = docs.flatMap((d) => [...d.text.matchAll(/'(\["[a-z-]+"(?:,\s*"[a-z-]+")+\])'/g)].map((m) => ({ file: d.file, list: m[1]! })));
     expect(lists.length).toBeGreaterThan(3);
-    for (const list of lists) expect([JSON.stringify(DEFAULT_PLAN_COMMANDS), JSON.stringify(DEFAULT_DEPLOY_COMMANDS)]).toContain(JSON.stringify(JSON.parse(list)));
+    for (const { file, list } of lists) expect([JSON.stringify(planDefault), JSON.stringify(deployDefault)], `${file}: ${list}`).toContain(JSON.stringify(JSON.parse(list)));
+    // Every chain written out with arrows ("provision -> deploy-db -> ...", across comment lines too) is the deploy chain.
+    const name = `\`?(?:${built.join('|')})\`?`;
+    const chain = new RegExp(`${name}(?:\\s*(?:->|→)\\s*${name})+`, 'g');
+    const chains = docs.flatMap((d) => [...d.text.replace(/\n\s*#\s*/g, ' ').matchAll(chain)].map((m) => ({ file: d.file, chain: m[0].replace(/`/g, '').split(/\s*(?:->|→)\s*/) })));
+    expect(chains.length).toBeGreaterThanOrEqual(3);
+    for (const c of chains) expect(c.chain, c.file).toEqual(APPLY_ORDER);
   });
 
   it('plan: comments from a matrix of commands, read-only, and skips forks with a notice', () => {
@@ -378,7 +401,7 @@ describe('caller templates', () => {
     expect(t.doc['on']['workflow_dispatch']['inputs']['environment']['type']).toBe('environment');
     const choice = t.doc['on']['workflow_dispatch']['inputs']['command'];
     expect(choice['type']).toBe('choice');
-    expect(choice['options']).toEqual(['all', ...DEFAULT_DEPLOY_COMMANDS]);
+    expect(choice['options']).toEqual(['all', ...APPLY_ORDER]);
     expect(t.doc['jobs']['deploy']['with']['require-reviewed-plan']).toBe(
       "${{ github.event_name == 'push' || inputs.require-reviewed-plan }}",
     );
