@@ -39,7 +39,7 @@ export interface FakeGitHubOptions {
   owner?: string;
   repo?: string;
   viewer?: string;
-  /** Comments per page on list endpoints regardless of per_page, to exercise pagination. */
+  /** Items per page on list endpoints (issues, comments) regardless of per_page, to exercise pagination. */
   pageSize?: number;
 }
 
@@ -138,6 +138,19 @@ export class FakeGitHub {
     };
   }
 
+  /** One page of a list endpoint, with GitHub's Link header (rel="next", then rel="last") while more follow. */
+  private page<T>(all: T[], url: URL): { slice: T[]; headers: Record<string, string> } {
+    const page = Number(url.searchParams.get('page') ?? '1');
+    const slice = all.slice((page - 1) * this.pageSize, page * this.pageSize);
+    if (page * this.pageSize >= all.length) return { slice, headers: {} };
+    const at = (n: number) => {
+      const u = new URL(url);
+      u.searchParams.set('page', String(n));
+      return u.toString();
+    };
+    return { slice, headers: { link: `<${at(page + 1)}>; rel="next", <${at(Math.ceil(all.length / this.pageSize))}>; rel="last"` } };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -174,7 +187,8 @@ export class FakeGitHub {
       const label = url.searchParams.get('labels');
       const state = url.searchParams.get('state') ?? 'open';
       const list = this.issues.filter((i) => i.state === state && (!label || i.labels.includes(label)));
-      return send(200, list.map((i) => this.issueJson(i)));
+      const { slice, headers } = this.page(list, url);
+      return send(200, slice.map((i) => this.issueJson(i)), headers);
     }
     if (method === 'POST' && rest === '/issues') {
       const issue: StoredIssue = {
@@ -212,15 +226,7 @@ export class FakeGitHub {
         return send(201, this.commentJson(c));
       }
       if (method === 'GET') {
-        const all = this.comments.filter((c) => c.issue === issue);
-        const page = Number(url.searchParams.get('page') ?? '1');
-        const slice = all.slice((page - 1) * this.pageSize, page * this.pageSize);
-        const headers: Record<string, string> = {};
-        if (page * this.pageSize < all.length) {
-          const next = new URL(url);
-          next.searchParams.set('page', String(page + 1));
-          headers['link'] = `<${next.toString()}>; rel="next"`;
-        }
+        const { slice, headers } = this.page(this.comments.filter((c) => c.issue === issue), url);
         return send(200, slice.map((c) => this.commentJson(c)), headers);
       }
     }
