@@ -10,16 +10,17 @@ import { labDbEnvironment, writeLabInventory } from './inventory.js';
 import { labExec, labHost, readLabState, REPO_ROOT, tempDir, type ActionRun, type LabState } from './lab.js';
 
 // The first rollout through the GitHub front with reviews enforced
-// (workflows-templates/README.md, "First rollout"): bare hosts, a chain
-// deploy-db -> deploy-lb (HAProxy + Keepalived) planned on one pull request
-// before anything exists. On merge each command applies only its own
-// reviewed plan; a later plan that no longer matches the hosts is refused
-// before touching them and is re-reviewed on the next pull request.
+// (workflows-templates/README.md, "First rollout"): bare hosts, the head of
+// the default chain, provision -> deploy-db -> deploy-lb (HAProxy +
+// Keepalived), planned on one pull request before anything exists. On merge
+// each command applies only its own reviewed plan; a later plan that no
+// longer matches the hosts is refused before touching them, stops the chain,
+// and is re-reviewed on the next pull request.
 
 const ENV = 'lab-rollout';
 const DB_HOSTS = ['db1', 'db2', 'db3'];
 const LB_HOSTS = ['lb1', 'lb2'];
-const CHAIN = ['deploy-db', 'deploy-lb'];
+const CHAIN = ['provision', 'deploy-db', 'deploy-lb'];
 const secrets = {
   LAB_APP_DB_PASSWORD: `app-${randomBytes(6).toString('hex')}`,
   LAB_VRRP_PASSWORD: randomBytes(4).toString('hex'),
@@ -92,11 +93,11 @@ afterAll(() => api.stop());
 
 describe('first rollout of a chain, reviews enforced', () => {
   const merge1 = randomBytes(20).toString('hex');
-  const merge2 = randomBytes(20).toString('hex');
 
   it('pull request 1: every command of the chain is planned and commented before anything is applied', async () => {
     const plans = await planPullRequest(31);
-    expect(plans['deploy-db']!.code, plans['deploy-db']!.stdout.slice(-2000)).toBe(0);
+    // The head of the chain plans on bare hosts; later ones may fail to plan until the earlier ones ran.
+    for (const command of ['provision', 'deploy-db']) expect(plans[command]!.code, `${command}: ${plans[command]!.stdout.slice(-2000)}`).toBe(0);
     for (const command of CHAIN) {
       const found = comment(31, command);
       expect(found, command).toBeDefined();
@@ -107,39 +108,70 @@ describe('first rollout of a chain, reviews enforced', () => {
     }
   });
 
-  it('merge 1: deploy-db applies its reviewed plan; deploy-lb applies only if its reviewed plan still holds, else is refused untouched', async () => {
-    api.merged(31, merge1);
-    const lbReviewed = comment(31, 'deploy-lb')!.h!;
-    const runs = await deployJob(merge1);
-    expect(runs['deploy-db']!.code, runs['deploy-db']!.stdout.slice(-2000)).toBe(0);
-    expectClusterFormed(DB_HOSTS, 3);
-    expect(comment(31, 'deploy-db')!.h!.status).toBe('applied');
+  /** What merge 1 applied: later commands' plans on pull request 2 must then show no changes. */
+  const appliedOnMerge1: string[] = [];
 
-    const lb = runs['deploy-lb']!;
-    if (lb.code === 0) {
-      // The plan computed on bare hosts was still exact after deploy-db: applied as reviewed.
-      expect(lbReviewed.status).toBe('planned');
-      expect(lb.outputs['plan-hash']).toBe(lbReviewed.planHash);
-      expect(comment(31, 'deploy-lb')!.h!.status).toBe('applied');
-    } else {
-      expect(lb.outputs['failure-reason']).toBe('plan-changed');
-      for (const h of LB_HOSTS) expect(installed(h, 'haproxy'), `${h}: haproxy`).toBe(false);
-      console.log(`merge 1: deploy-lb refused as expected (${lbReviewed.status} on review): ${lb.annotations.find((a) => a.startsWith('::error')) ?? ''}`.slice(0, 400));
+  it('merge 1: each command applies its reviewed plan while it still holds; the first that no longer does is refused untouched and stops the chain', async () => {
+    api.merged(31, merge1);
+    const reviewed = Object.fromEntries(CHAIN.map((c) => [c, comment(31, c)!.h!]));
+    const runs = await deployJob(merge1);
+    // provision is first: nothing changed the hosts between its review and its apply.
+    expect(runs['provision']!.code, runs['provision']!.stdout.slice(-2000)).toBe(0);
+    for (const h of [...DB_HOSTS, ...LB_HOSTS]) expect(labExec(h, 'grep -c lms-ha-vip /etc/hosts', { allowFailure: true }).stdout.trim(), `${h}: /etc/hosts`).not.toBe('0');
+
+    let refused: string | undefined;
+    for (const command of CHAIN) {
+      const run = runs[command];
+      if (refused) {
+        expect(run, `${command} runs after ${refused} was refused`).toBeUndefined();
+        continue;
+      }
+      if (run!.code === 0) {
+        // Its plan made on the bare hosts was still exact after the earlier commands: applied as reviewed.
+        expect(reviewed[command]!.status, command).toBe('planned');
+        expect(run!.outputs['plan-hash'], command).toBe(reviewed[command]!.planHash);
+        expect(comment(31, command)!.h!.status, command).toBe('applied');
+        appliedOnMerge1.push(command);
+      } else {
+        expect(run!.outputs['failure-reason'], `${command}: ${run!.stdout.slice(-1500)}`).toBe('plan-changed');
+        expect(comment(31, command)!.h!.status, command).not.toBe('applied');
+        refused = command;
+        console.log(`merge 1: ${command} refused as expected (${reviewed[command]!.status} on review): ${run!.annotations.find((a) => a.startsWith('::error')) ?? ''}`.slice(0, 400));
+      }
     }
+    // A refused command touched nothing of its own.
+    if (appliedOnMerge1.includes('deploy-db')) expectClusterFormed(DB_HOSTS, 3);
+    else for (const h of DB_HOSTS) expect(installed(h, 'mariadb-server'), `${h}: mariadb-server`).toBe(false);
+    if (!appliedOnMerge1.includes('deploy-lb')) for (const h of LB_HOSTS) expect(installed(h, 'haproxy'), `${h}: haproxy`).toBe(false);
   });
 
-  it('pull request 2 re-plans against the deployed cluster; merge 2 applies exactly what was reviewed and the chain converges', async () => {
-    const plans = await planPullRequest(32);
-    for (const command of CHAIN) expect(plans[command]!.code, `${command}: ${plans[command]!.stdout.slice(-1500)}`).toBe(0);
-    expect(plans['deploy-db']!.outputs['changed']).toBe('false');
-    api.merged(32, merge2);
-    const runs = await deployJob(merge2);
-    for (const command of CHAIN) {
-      const run = runs[command]!;
-      expect(run.code, `${command}: ${run.stdout.slice(-2000)}`).toBe(0);
-      expect(run.outputs['plan-hash']).toBe(plans[command]!.outputs['plan-hash']);
-      expect(comment(32, command)!.h!.status).toBe('applied');
+  it('each next pull request re-plans against the hosts as they are, its merge applies exactly what was reviewed, and the chain converges', async () => {
+    const applied = [...appliedOnMerge1];
+    for (let pr = 32; applied.length < CHAIN.length; pr++) {
+      // At most one more pull request per command the first merge left out: every round applies at least the next one.
+      expect(pr - 32, `pull requests after the first, applied so far: ${applied.join(', ')}`).toBeLessThan(CHAIN.length - appliedOnMerge1.length);
+      const next = CHAIN[applied.length]!;
+      const plans = await planPullRequest(pr);
+      for (const command of [...applied, next]) expect(plans[command]!.code, `#${pr} ${command}: ${plans[command]!.stdout.slice(-1500)}`).toBe(0);
+      for (const command of applied) expect(plans[command]!.outputs['changed'], `#${pr} ${command}`).toBe('false');
+      const merge = randomBytes(20).toString('hex');
+      api.merged(pr, merge);
+      const runs = await deployJob(merge);
+      for (const command of CHAIN) {
+        const run = runs[command];
+        if (!run || run.code !== 0) {
+          // Only a command after the one this round had to apply may still be refused (its plan predates that apply).
+          expect(CHAIN.indexOf(command), `#${pr} ${command}: ${run?.stdout.slice(-2000) ?? 'not run'}`).toBeGreaterThan(CHAIN.indexOf(next));
+          if (run) expect(run.outputs['failure-reason'], `#${pr} ${command}`).toBe('plan-changed');
+          break;
+        }
+        expect(run.outputs['plan-hash'], `#${pr} ${command}`).toBe(plans[command]!.outputs['plan-hash']);
+        expect(comment(pr, command)!.h!.status, `#${pr} ${command}`).toBe('applied');
+        if (!applied.includes(command)) applied.push(command);
+      }
+      console.log(`pull request #${pr}: applied ${applied.join(' -> ')}`);
     }
+    expectClusterFormed(DB_HOSTS, 3);
     for (const h of LB_HOSTS) expect(labExec(h, 'systemctl is-active haproxy keepalived').stdout.trim().split('\n')).toEqual(['active', 'active']);
     const holders = LB_HOSTS.filter((h) => labExec(h, `ip -4 -o addr show | grep -F ' ${state.vip}/'`, { allowFailure: true }).code === 0);
     expect(holders).toHaveLength(1);
