@@ -95572,7 +95572,7 @@ const GITHUB_BODY_LIMIT = 65_536;
  * What lms-ha aims for: comfortably under the limit, so a later edit (a status
  * line that grows when a plan is marked applied) can never push it over.
  */
-const BODY_BUDGET = 64_000;
+const BODY_BUDGET = GITHUB_BODY_LIMIT - 1_536;
 const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
 /** For each line: where it starts and whether it sits inside a fenced code block. */
 function scanLines(text) {

@@ -5,13 +5,13 @@
  */
 
 /** GitHub rejects comment and issue bodies longer than this ("body is too long"). */
-export const GITHUB_BODY_LIMIT = 65_536;
+const GITHUB_BODY_LIMIT = 65_536;
 
 /**
  * What lms-ha aims for: comfortably under the limit, so a later edit (a status
  * line that grows when a plan is marked applied) can never push it over.
  */
-export const BODY_BUDGET = 64_000;
+export const BODY_BUDGET = GITHUB_BODY_LIMIT - 1_536;
 
 export interface Omitted {
   chars: number;

@@ -33,6 +33,9 @@ interface StoredComment {
   created_at: string;
 }
 
+/** GitHub's limit for a comment or issue body: longer ones are refused with 422 "body is too long", here too. */
+export const GITHUB_BODY_LIMIT = 65_536;
+
 export interface FakeGitHubOptions {
   /** Path prefix of the REST API: '' like api.github.com, '/api/v3' like GHES. */
   prefix?: string;
@@ -175,6 +178,9 @@ export class FakeGitHub {
       return send(status, { message, documentation_url: 'https://docs.github.com/rest' });
     }
 
+    if (typeof body?.['body'] === 'string' && body['body'].length > GITHUB_BODY_LIMIT) {
+      return send(422, { message: 'Validation Failed', errors: [{ resource: 'IssueComment', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }] });
+    }
     if (path === 'graphql') {
       if (String(body?.['query']).includes('viewer')) return send(200, { data: { viewer: { login: this.viewer } } });
       return send(200, { data: { minimizeComment: { clientMutationId: null } } });

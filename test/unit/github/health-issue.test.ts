@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GITHUB_BODY_LIMIT } from '../../../src/github/markdown.js';
 import {
   HEALTH_LABEL,
   buildHealthMarker,
@@ -14,6 +13,7 @@ import {
   type VerifyOutcome,
 } from '../../../src/github/health-issue.js';
 import type { Issue } from '../../../src/github/port.js';
+import { GITHUB_BODY_LIMIT } from './fake-github-server.js';
 import { FakePort } from './fake-port.js';
 
 const TABLE =

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  GITHUB_BODY_LIMIT,
   code,
   jsonForComment,
   readMarker,
@@ -8,6 +7,7 @@ import {
   truncateMiddle,
   writeMarker,
 } from '../../../src/github/markdown.js';
+import { GITHUB_BODY_LIMIT } from './fake-github-server.js';
 
 const note = ({ chars, lines }: { chars: number; lines: number }) => `[cut ${chars} chars, ${lines} lines]`;
 

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DeployError } from '../../../src/errors.js';
-import { GITHUB_BODY_LIMIT } from '../../../src/github/markdown.js';
 import {
   buildPlanHeader,
   checkReviewedPlan,
@@ -16,6 +15,7 @@ import {
   type PlanCommentContent,
   type PlanCommentKey,
 } from '../../../src/github/plan-comment.js';
+import { GITHUB_BODY_LIMIT } from './fake-github-server.js';
 import { FakePort } from './fake-port.js';
 
 const key: PlanCommentKey = { environment: 'production', command: 'deploy-db', inventory: 'ha.yml' };

@@ -14,13 +14,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeployError } from '../../../src/errors.js';
 import { createPlan, planHash, type Plan } from '../../../src/engine/plan.js';
 import { Redactor } from '../../../src/engine/redact.js';
-import { GITHUB_BODY_LIMIT } from '../../../src/github/markdown.js';
 import { parsePlanHeader } from '../../../src/github/plan-comment.js';
 import { runWithGitHub, type GitHubRunSettings } from '../../../src/github/reviewed-run.js';
 import type { RunReport } from '../../../src/report/run-report.js';
 import type { RunRequest } from '../../../src/request.js';
 import { sampleChanges, sampleHosts } from '../engine/sample-plan.js';
-import { FakeGitHub } from './fake-github-server.js';
+import { FakeGitHub, GITHUB_BODY_LIMIT } from './fake-github-server.js';
 
 const PR = 12;
 const MERGE_SHA = 'a1b2c3d4'.repeat(5);
