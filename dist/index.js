@@ -71386,8 +71386,8 @@ const LoadBalancerSchema = Type.Object({
         writer: Type.Optional(Port('HAProxy: single-writer listener.', DEFAULTS.haproxy.ports.writer)),
         reader: Type.Optional(Port('HAProxy: readers listener.', DEFAULTS.haproxy.ports.reader)),
         web: Type.Optional(Port('HAProxy: optional HTTP frontend for the hosts with the web role.')),
-        mysql: Type.Optional(Port('ProxySQL: client port.', DEFAULTS.proxysql.ports.mysql)),
-        admin: Type.Optional(Port('ProxySQL: admin port (local only).', DEFAULTS.proxysql.ports.admin)),
+        mysql: Type.Optional(Port('ProxySQL: client port; stays 6033 (ProxySQL binds it only when it starts).', DEFAULTS.proxysql.ports.mysql)),
+        admin: Type.Optional(Port('ProxySQL: admin port (local only); stays 6032.', DEFAULTS.proxysql.ports.admin)),
     }, { ...strict, description: 'Listening ports; writer/reader/web are for haproxy, mysql/admin for proxysql.' })),
     clustercheck_port: Type.Optional(Port('HAProxy: HTTP health check served by each db node (clustercheck).', DEFAULTS.haproxy.clustercheck_port)),
     proxysql: Type.Optional(Type.Object({
@@ -73246,6 +73246,18 @@ class EnvironmentChecker {
             if (portsOfKind.includes(port))
                 continue;
             this.report(['load_balancer', 'ports', port], 'key', `"load_balancer.ports.${port}" is for kind ${other}; ${lb.kind} uses ports ${portsOfKind.join(', ')}`);
+        }
+        if (lb.kind === 'proxysql') {
+            // ProxySQL binds its client port (mysql-interfaces) only when it starts, and
+            // a fresh package listens for admin on 6032, where lms-ha first logs in: a
+            // port moved here would be printed in the connection settings and the
+            // firewall while ProxySQL still listens on its own.
+            for (const [port, fixed] of [['mysql', DEFAULTS.proxysql.ports.mysql], ['admin', DEFAULTS.proxysql.ports.admin]]) {
+                const value = lb.ports?.[port];
+                if (value === undefined || value === fixed)
+                    continue;
+                this.report(['load_balancer', 'ports', port], 'value', `"load_balancer.ports.${port}" must stay ${fixed} with kind proxysql (ProxySQL reads its listening ports only when it starts, and lms-ha does not restart it to move them); leave the key out`);
+            }
         }
         if (lb.kind === 'haproxy' && lb.ports?.web !== undefined && this.withRole('web').length === 0) {
             this.report(['load_balancer', 'ports', 'web'], 'value', '"load_balancer.ports.web" is set but no host has the web role to send the traffic to');
