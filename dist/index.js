@@ -71178,6 +71178,7 @@ const DEFAULTS = {
         firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
         time: { max_skew_ms: 500 },
         packages: { source: 'distro' },
+        plan_account: { user: 'lms-ha-plan' },
     },
 };
 /** The SST account when `database.sst_user` is not given. */
@@ -71505,7 +71506,14 @@ const ProvisionSchema = Type.Object({
         mirror_url: Type.Optional(pattern('^https?://[^\\s]+$', 'must be an http(s) URL', { description: 'source mirror: the Debian/Ubuntu mirror.' })),
         directory: Type.Optional(Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' })),
     }, { ...strict, description: 'Where the hosts get packages from.' })),
-}, { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' });
+    plan_account: Type.Optional(Type.Object({
+        user: Type.Optional(UnixUser(`The plan-only login provision creates. Default ${DEFAULTS.provision.plan_account.user}.`)),
+        public_key: pattern('^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$', 'must be one OpenSSH public key line, like "ssh-ed25519 AAAA... plan@ci" (the .pub file of the plan key)', { description: 'Public half of the key the pull-request plan job holds.' }),
+    }, {
+        ...strict,
+        description: 'A login that may run, as root, only the read-only fact gatherer provision installs: plans work with it (the `ssh-account: plan` input), applies are refused. Its key is the one a pull request\'s plan job holds.',
+    })),
+}, { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources, the plan account.' });
 // ---------------------------------------------------------------------------
 // Environment and file
 const EnvironmentSchema = Type.Object({
@@ -73937,6 +73945,7 @@ function resolveProvision(spec) {
         },
         time: { max_skew_ms: spec?.time?.max_skew_ms ?? d.time.max_skew_ms },
         packages: { ...(spec?.packages ?? { source: d.packages.source }) },
+        ...(spec?.plan_account ? { plan_account: { user: spec.plan_account.user ?? d.plan_account.user, public_key: spec.plan_account.public_key.trim() } } : {}),
     };
 }
 function resolveApp(spec) {
@@ -76168,9 +76177,20 @@ function wrapCommand(script, options) {
 ;// CONCATENATED MODULE: ./src/facts/packages.ts
 /** Installed Debian packages: the one dpkg-query lms-ha asks. */
 
+const DPKG_QUERY = "dpkg-query -W -f='${Package}\\t${Version}\\t${Status}\\n'";
+const DPKG_QUERY_END = '2>/dev/null || true';
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 function packagesSnippet(packages) {
-    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+    return `${DPKG_QUERY} ${packages.map(shellQuote).join(' ')} ${DPKG_QUERY_END}`;
+}
+/** The same query for the plan gatherer, its package names given as "$@". */
+const PACKAGES_GATHERER_BODY = `${DPKG_QUERY} "$@" ${DPKG_QUERY_END}`;
+/** The package names of a script packagesSnippet wrote, or undefined when it is not one (names of plain characters only). */
+function packagesOfSnippet(script) {
+    if (!script.startsWith(`${DPKG_QUERY} `) || !script.endsWith(` ${DPKG_QUERY_END}`))
+        return undefined;
+    const words = script.slice(DPKG_QUERY.length + 1, script.length - DPKG_QUERY_END.length - 1).split(' ');
+    return words.every((w) => /^[a-z0-9][a-z0-9+.-]*$/.test(w)) && words.length > 0 ? words : undefined;
 }
 /** Package → installed version, for fully installed packages only (not config-files, not half-installed). */
 function parsePackages(text) {
@@ -76307,10 +76327,12 @@ function parseSstAuthFact(section) {
     const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
     return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
 }
+/** What galeraFactsScript's client reads on stdin. */
+const GALERA_FACTS_STDIN = `${WSREP_STATUS_SQL};\n`;
 async function gatherGaleraFacts(host) {
     const result = await host.run(galeraFactsScript(), {
         purpose: 'read MariaDB/Galera facts',
-        stdin: `${WSREP_STATUS_SQL};\n`,
+        stdin: GALERA_FACTS_STDIN,
         timeoutMs: 30_000,
     });
     return parseGaleraFacts(result.stdout);
@@ -77264,6 +77286,20 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
     return actual;
 }
 
+;// CONCATENATED MODULE: ./src/facts/lock.ts
+/** Where the environment lock lives on a host (written by the engine's lock, read as a fact in plan mode). */
+
+const LOCK_DIR = '/var/lock/lms-ha';
+/** `<environment>.lock`, with the name made safe for a path. */
+function lockFileName(environment) {
+    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
+        return `${environment}.lock`;
+    // Still one file per environment: the hash keeps two names that sanitize the
+    // same (`a/b`, `a_b`) apart.
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
+    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}.lock`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/lock.ts
 /**
  * The environment lock: two runs against the same hosts never interleave.
@@ -77299,19 +77335,12 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
 
 
 
-const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';
+
+const DEFAULT_LOCK_DIR = LOCK_DIR;
 const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
 /** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
 function lockPath(location) {
-    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${safeName(location.environment)}.lock`;
-}
-function safeName(environment) {
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
-        return environment;
-    // Still one file per environment: the hash keeps two names that sanitize the
-    // same (`a/b`, `a_b`) apart.
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
-    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}`;
+    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${lockFileName(location.environment)}`;
 }
 /** Single-quotes a value for sh. */
 function shQuote(value) {
@@ -90670,6 +90699,224 @@ function packagesIndexScript() {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/facts/registry.ts
+/**
+ * Every fact lms-ha reads on a host, by name: the shell snippet that reads it
+ * (the same builder the gathering code runs), what it reads in words a
+ * reviewer checks, and the commands that gather it. A restricted plan account
+ * can be given a root-owned gatherer generated from this list, and nothing
+ * outside it.
+ *
+ * `readOnly: false` marks the one snippet that writes (verify-ha's causality
+ * probe writes a row through one node and reads it back through another):
+ * it belongs to the verify account, never to a read-only gatherer.
+ */
+
+
+
+
+
+
+/** A fact with no arguments: the gatherer runs the same snippet, with the same stdin. */
+function fixed(script, stdin) {
+    return {
+        body: script,
+        ...(stdin !== undefined ? { stdin } : {}),
+        recognise: (r) => (r.script === script && (r.stdin ?? '') === (stdin ?? '') ? [] : undefined),
+    };
+}
+function fact(entry) {
+    return entry;
+}
+const FACTS = {
+    host: fact({
+        name: 'host',
+        reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: () => HOST_FACTS_SCRIPT,
+        gather: fixed(HOST_FACTS_SCRIPT),
+    }),
+    packages: fact({
+        name: 'packages',
+        reads: 'installed version of the named Debian packages (dpkg-query)',
+        gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
+        readOnly: true,
+        snippet: (packages) => packagesSnippet(packages),
+        gather: { body: PACKAGES_GATHERER_BODY, recognise: (r) => (r.script !== undefined && r.stdin === undefined ? packagesOfSnippet(r.script) : undefined) },
+    }),
+    hostState: fact({
+        name: 'host-state',
+        reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
+        gatheredBy: ['deploy-lb'],
+        readOnly: true,
+        snippet: (query) => hostStateScript(query),
+    }),
+    galera: fact({
+        name: 'galera',
+        reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
+        gatheredBy: ['deploy-db'],
+        readOnly: true,
+        snippet: () => galeraFactsScript(),
+        gather: fixed(galeraFactsScript(), GALERA_FACTS_STDIN),
+    }),
+    healthDb: fact({
+        name: 'health-db',
+        reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => dbFactsScript(),
+        gather: fixed(dbFactsScript(), VERIFY_DB_SQL),
+    }),
+    healthLb: fact({
+        name: 'health-lb',
+        reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (options) => lbFactsScript(options),
+    }),
+    glusterPeers: fact({
+        name: 'gluster-peers',
+        reads: 'glusterd state and the trusted pool (gluster pool list)',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => glusterPeerScript(),
+        gather: fixed(glusterPeerScript()),
+    }),
+    glusterVolume: fact({
+        name: 'gluster-volume',
+        reads: "the volume's info, status and heal counts",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (volume) => glusterVolumeScript(volume),
+    }),
+    glusterClient: fact({
+        name: 'gluster-client',
+        reads: 'the GlusterFS mount and a write probe in it',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (mountPoint) => glusterClientScript(mountPoint),
+    }),
+    causality: fact({
+        name: 'causality',
+        reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (options) => causalityScript(options),
+    }),
+    lock: fact({
+        name: 'lock',
+        reads: `the environment's lock file in ${LOCK_DIR} (who holds it, since when)`,
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: (environment) => `cat -- ${LOCK_DIR}/${lockFileName(environment)}`,
+        gather: {
+            // Exit 44 is the transport's "no such file" for a read.
+            body: `f=${LOCK_DIR}/"$1".lock; [ -e "$f" ] || exit 44; exec cat -- "$f"`,
+            recognise: (r) => {
+                const m = r.readPath === undefined ? null : new RegExp(`^${LOCK_DIR}/([A-Za-z0-9_.-]+)\\.lock$`).exec(r.readPath);
+                return m ? [m[1]] : undefined;
+            },
+        },
+    }),
+};
+/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
+function allFacts() {
+    return Object.values(FACTS);
+}
+/** The facts `command` gathers. */
+function factsGatheredBy(command) {
+    return allFacts().filter((f) => f.gatheredBy.includes(command));
+}
+
+;// CONCATENATED MODULE: ./src/facts/gatherer.ts
+/**
+ * The plan account's only way to root: a root-owned script, generated from
+ * the registry's read-only facts, that runs one fact by name with plain-word
+ * arguments it checks itself, and nothing else. A plan run logged in as the
+ * plan account sends each root request through `rootRouteForGatherer`: a
+ * request that is one of these facts becomes `sudo -n GATHERER VERSION NAME
+ * ARGS`, anything else is refused before it leaves the runner (and sudo on the
+ * host refuses it anyway). The version is a digest of the script, so a plan
+ * by an lms-ha whose facts differ from the installed gatherer says which
+ * version to install instead of reading something else.
+ */
+
+
+
+const GATHERER_PATH = '/usr/local/libexec/lms-ha/gather';
+/** The gatherer's exits for "not this version", "argument refused", "no such fact". */
+const REFUSED_EXITS = [3, 4, 5];
+function gatherable() {
+    return allFacts()
+        .filter((f) => f.readOnly && f.gather !== undefined)
+        .map((f) => ({ name: f.name, form: f.gather }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+}
+function caseArm(name, form) {
+    const run = `sh -c ${shellQuote(form.body)} lms-ha-gather "$@"`;
+    const line = form.stdin === undefined ? `exec ${run} </dev/null` : `printf '%s' ${shellQuote(form.stdin)} | ${run}`;
+    return `  ${name})\n    ${line} ;;`;
+}
+function body() {
+    return [
+        'fact="${1-}"; [ $# -gt 0 ] && shift',
+        // Plain words only: no option to a tool (leading "-"), no path climbing, nothing the shell would read.
+        'for a in "$@"; do',
+        '  case "$a" in',
+        "    ''|-*|*..*|*[!A-Za-z0-9@_.:/+=-]*) echo \"lms-ha-gather: argument refused (plain names only)\" >&2; exit 4 ;;",
+        '  esac',
+        'done',
+        'case "$fact" in',
+        ...gatherable().map((g) => caseArm(g.name, g.form)),
+        '  *) echo "lms-ha-gather: no read-only fact named $fact" >&2; exit 5 ;;',
+        'esac',
+    ].join('\n');
+}
+/** A digest of what the gatherer runs: any change to a fact's snippet is a new version. */
+function gathererVersion() {
+    return (0,external_node_crypto_.createHash)('sha256').update(body()).digest('hex').slice(0, 16);
+}
+/** The gatherer provision installs (root:root 0755), with the facts it runs listed for a reviewer. */
+function gathererScript() {
+    const version = gathererVersion();
+    return [
+        '#!/bin/sh',
+        `# lms-ha plan gatherer, version ${version}. Written by \`lms-ha provision\`; do not edit.`,
+        '# The plan account may run this (and nothing else) as root through sudo. It runs one',
+        '# read-only fact of the registry (src/facts/registry.ts) by name:',
+        ...gatherable().map((g) => `#   ${g.name}: ${allFacts().find((f) => f.name === g.name).reads}`),
+        'set -u',
+        `version=${version}`,
+        'if [ "${1-}" = --version ]; then echo "$version"; exit 0; fi',
+        'if [ "${1-}" != "$version" ]; then',
+        '  echo "lms-ha-gather: this host has plan gatherer version $version, the plan needs ${1-none}: run lms-ha provision (mode apply, with the apply key) with the lms-ha version of the plan" >&2',
+        '  exit 3',
+        'fi',
+        'shift',
+        body(),
+        '',
+    ].join('\n');
+}
+/**
+ * The transport's root route for the plan account: a named fact goes to the
+ * gatherer, anything else is refused, naming what was asked.
+ */
+function rootRouteForGatherer() {
+    const facts = gatherable();
+    const version = gathererVersion();
+    const hint = 'The plan account runs plans only, through the lms-ha gatherer that provision installs. Run provision (mode apply, with the apply key) with this lms-ha version, or run this command with the apply account.';
+    return (request) => {
+        const asked = 'readPath' in request ? { readPath: request.readPath } : { script: request.script, ...(request.stdin !== undefined ? { stdin: request.stdin.toString() } : {}) };
+        for (const { name, form } of facts) {
+            const args = form.recognise(asked);
+            if (args)
+                return { command: ['sudo', '-n', '--', GATHERER_PATH, version, name, ...args].map(shellQuote).join(' '), refusedCodes: REFUSED_EXITS, hint };
+        }
+        return { refused: 'readPath' in request ? `reading ${request.readPath} is not one of its facts` : 'that command is not one of its facts', hint };
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/commands/provision/facts.ts
 /**
  * What provision reads on a host, in one read-only round trip: /etc/hosts,
@@ -90681,14 +90928,17 @@ function packagesIndexScript() {
 
 
 
+
+/** The plan account's one sudo rule. */
+const PLAN_SUDOERS_PATH = '/etc/sudoers.d/lms-ha-plan';
 /** Time sync daemons any of which counts as "the clock is kept". */
 const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'];
-const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'];
+const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd', 'sudo'];
 const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
-const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH];
+const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH, GATHERER_PATH, PLAN_SUDOERS_PATH];
 const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'];
 const SECTION = /^@@([a-z-]+)(?: (\S+))?$/;
-function provisionFactsScript(diskPaths) {
+function provisionFactsScript(diskPaths, planUser) {
     const parts = [
         `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
         `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
@@ -90702,6 +90952,12 @@ function provisionFactsScript(diskPaths) {
         `echo "@@swap"; cat /proc/swaps 2>/dev/null || true`,
         `echo "@@swappiness"; cat /proc/sys/vm/swappiness 2>/dev/null || true`,
         ...diskPaths.map((p) => `echo "@@df ${p}"; p=${shellQuote(p)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" 2>/dev/null || true`),
+        ...(planUser === undefined
+            ? []
+            : [
+                `echo "@@planuser"; h=$(getent passwd ${shellQuote(planUser)} | cut -d: -f6); if [ -z "$h" ]; then echo @absent; else echo "$h"; ` +
+                    `if [ -f "$h/.ssh/authorized_keys" ]; then base64 -w0 "$h/.ssh/authorized_keys"; echo; else echo @absent; fi; fi`,
+            ]),
     ];
     return parts.join('; ');
 }
@@ -90723,6 +90979,7 @@ function parseProvisionFacts(stdout, diskPaths) {
         swapBytes: 0,
         swappiness: null,
         disks: Object.fromEntries(diskPaths.map((p) => [p, null])),
+        planUser: null,
     };
     const sections = [];
     for (const line of stdout.split('\n')) {
@@ -90783,12 +91040,19 @@ function parseProvisionFacts(stdout, diskPaths) {
             case 'df':
                 facts.disks[arg] = parseDf(lines.join('\n'))[0] ?? null;
                 break;
+            case 'planuser': {
+                if (first === '@absent' || first === '')
+                    break;
+                const keys = (lines[1] ?? '').trim();
+                facts.planUser = { home: first, authorizedKeys: keys === '@absent' ? null : decode(keys) };
+                break;
+            }
         }
     }
     return facts;
 }
-async function gatherProvisionFacts(host, diskPaths) {
-    const r = await host.run(provisionFactsScript(diskPaths), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
+async function gatherProvisionFacts(host, diskPaths, planUser) {
+    const r = await host.run(provisionFactsScript(diskPaths, planUser), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
     return parseProvisionFacts(r.stdout, diskPaths);
 }
 /**
@@ -91322,6 +91586,8 @@ function shadowingLines(current, entries) {
 
 
 
+
+
 /** A bastion-only host forwards connections and is not changed. */
 function provisionedHosts(environment) {
     return environment.hosts.filter((h) => !(h.roles.length === 1 && h.roles[0] === 'bastion'));
@@ -91375,6 +91641,8 @@ function missingPackages(environment, facts) {
         pkgs.push('systemd-timesyncd');
     if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined)
         pkgs.push('nftables');
+    if (environment.provision.plan_account && facts.packages['sudo'] === undefined)
+        pkgs.push('sudo');
     return pkgs;
 }
 function timeChanges(host, facts) {
@@ -91420,6 +91688,85 @@ function firewallChanges(environment, host, facts, options) {
     }
     return { changes, model, text };
 }
+/** The home provision gives the plan account it creates. */
+const planAccountHome = (user) => `/var/lib/${user}`;
+/** The plan account's one rule: the gatherer as root, nothing else; no terminal needed. */
+function renderPlanSudoers(user) {
+    return [
+        '# Written by lms-ha provision: the plan account may run the read-only fact gatherer as root, and nothing else.',
+        `Defaults:${user} !requiretty`,
+        `${user} ALL=(root) NOPASSWD: ${GATHERER_PATH}`,
+        '',
+    ].join('\n');
+}
+/**
+ * The plan account: a login with the plan key, the gatherer (root-owned,
+ * generated from the fact registry) and the one sudo rule. The rule is
+ * written last and checked by visudo before it replaces the live one.
+ */
+function planAccountChanges(environment, host, facts) {
+    const account = environment.provision.plan_account;
+    if (!account)
+        return [];
+    const { user } = account;
+    const name = host.name;
+    const changes = [];
+    const home = facts.planUser?.home ?? planAccountHome(user);
+    if (!facts.planUser) {
+        changes.push({
+            kind: 'user',
+            id: changeId('user', name, user),
+            host: name,
+            summary: `create the plan account ${user} (home ${home}; no password, key login only)`,
+            name: user,
+            action: 'create',
+            detail: 'plans from pull requests log in with the plan key; root only through the gatherer',
+            apply: async (ctx) => {
+                const u = shellQuote(user);
+                await ctx.host.run(`getent passwd ${u} >/dev/null || useradd --system --user-group --create-home --home-dir ${shellQuote(home)} --shell /bin/sh ${u}`, {
+                    purpose: `create the plan account ${user}`,
+                });
+            },
+        });
+    }
+    const keysPath = `${home}/.ssh/authorized_keys`;
+    const keys = `${account.public_key}\n`;
+    if (facts.planUser?.authorizedKeys !== keys) {
+        changes.push({
+            kind: 'file',
+            id: changeId('file', name, keysPath),
+            host: name,
+            summary: `${facts.planUser?.authorizedKeys == null ? 'write' : 'update'} ${keysPath} (the plan key)`,
+            path: keysPath,
+            before: facts.planUser?.authorizedKeys == null ? null : { content: facts.planUser.authorizedKeys, mode: 0o600, owner: user, group: user },
+            after: { content: keys, mode: 0o600, owner: user, group: user },
+            sensitive: false,
+            apply: async (ctx) => {
+                await ctx.host.run(`install -d -m 0700 -o ${shellQuote(user)} -g ${shellQuote(user)} ${shellQuote(`${home}/.ssh`)}`, { purpose: `create ${home}/.ssh` });
+                await ctx.host.writeFile(keysPath, keys, { mode: 0o600, owner: user, group: user });
+            },
+        });
+    }
+    const gatherer = fileChange(name, { path: GATHERER_PATH, content: gathererScript(), mode: 0o755, owner: 'root', group: 'root' }, existing(facts.files[GATHERER_PATH]), {
+        why: `the plan gatherer, version ${gathererVersion()}`,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${GATHERER_PATH.slice(0, GATHERER_PATH.lastIndexOf('/'))}`, { purpose: 'create the gatherer\'s directory' });
+            await ctx.host.writeFile(GATHERER_PATH, gathererScript(), { mode: 0o755, owner: 'root', group: 'root' });
+        },
+    });
+    if (gatherer)
+        changes.push(gatherer);
+    const rule = { path: PLAN_SUDOERS_PATH, content: renderPlanSudoers(user), mode: 0o440, owner: 'root', group: 'root' };
+    // sudo ignores files in sudoers.d whose names contain a dot: the candidate is never live.
+    const candidate = '/etc/sudoers.d/.lms-ha-plan.candidate';
+    const sudoers = fileChange(name, rule, existing(facts.files[PLAN_SUDOERS_PATH]), {
+        why: 'the plan account may run the gatherer as root, nothing else',
+        apply: checkedFileApply(rule, candidate, `visudo -cf ${candidate}`, 'visudo', 'the plan account\'s sudo rule'),
+    });
+    if (sudoers)
+        changes.push(sudoers);
+    return changes;
+}
 function computeProvisionPlan(environment, g, options) {
     const hosts = provisionedHosts(environment);
     const entries = hostsEntries(environment, g.hostnames);
@@ -91437,6 +91784,7 @@ function computeProvisionPlan(environment, g, options) {
     const hostsFiles = [];
     const time = [];
     const walls = [];
+    const accounts = [];
     const installs = new Map();
     for (const host of hosts) {
         const facts = g.facts.get(host.name);
@@ -91463,6 +91811,7 @@ function computeProvisionPlan(environment, g, options) {
         if (missing.length > 0)
             installs.set(host.name, missing);
         time.push(...timeChanges(host.name, facts));
+        accounts.push(...planAccountChanges(environment, host, facts));
         if (environment.provision.firewall.enabled) {
             const fw = firewallChanges(environment, host, facts, options);
             walls.push(...fw.changes);
@@ -91487,7 +91836,7 @@ function computeProvisionPlan(environment, g, options) {
     }
     const phase = installPhase(installs);
     const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
-    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
+    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls, ...accounts);
     const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
     return { plan, firewall, nftables };
 }
@@ -91539,7 +91888,7 @@ async function provision_gather(context, hosts) {
     const settings = context.environment.provision.packages;
     const push = settings.source === 'push' ? readPushDirectory(settings.directory) : undefined;
     const results = await context.forEachHost(hosts, async (remote, host) => {
-        const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
+        const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host), context.environment.provision.plan_account?.user), gatherSshClientAddress(remote)]);
         return { remote, facts, client };
     });
     const failed = results.find((r) => !r.ok);
@@ -93783,6 +94132,12 @@ function parseRequest(raw, commands) {
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
         problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
     }
+    const sshAccount = raw.sshAccount || 'apply';
+    if (sshAccount !== 'apply' && sshAccount !== 'plan')
+        problems.push(`${name('ssh-account')} "${sshAccount.slice(0, 20)}" must be apply or plan`);
+    else if (sshAccount === 'plan' && raw.mode === 'apply') {
+        problems.push(`${name('ssh-account')} plan can only plan: mode apply runs with the apply key, in the protected environment (the plan account may run nothing but the read-only gatherer)`);
+    }
     const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
     if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
         // Never echoed: a wrong value pasted here may be anything, including a secret.
@@ -93813,6 +94168,7 @@ function parseRequest(raw, commands) {
         knownHosts: raw.knownHosts,
         insecureSkipHostKeyCheck: insecure,
         parallelism,
+        sshAccount: sshAccount === 'plan' ? 'plan' : 'apply',
         expectedPlanHash: expectedPlanHash || undefined,
         planHashKey: planHashKeyFrom(planHashKey || undefined),
         breakLock,
@@ -93911,6 +94267,7 @@ const FLAGS = `options:
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
   -p, --parallelism N         hosts worked on at once (default: 20)
+      --ssh-account plan      log in as the inventory's plan account (plans only; see provision)
       --plan-hash HASH        apply only if the fresh plan has this hash (64 hex characters)
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
@@ -93989,6 +94346,7 @@ function parseCliArgs(argv, env = process.env) {
                 'known-hosts': { type: 'string' },
                 'insecure-skip-host-key-check': { type: 'boolean', default: false },
                 parallelism: { type: 'string', short: 'p', default: '20' },
+                'ssh-account': { type: 'string', default: 'apply' },
                 'plan-hash': { type: 'string' },
                 'break-lock': { type: 'boolean', default: false },
                 option: { type: 'string', short: 'o', multiple: true, default: [] },
@@ -94020,6 +94378,7 @@ function parseCliArgs(argv, env = process.env) {
         knownHosts,
         insecureSkipHostKeyCheck: values['insecure-skip-host-key-check'],
         parallelism: values.parallelism,
+        sshAccount: values['ssh-account'],
         expectedPlanHash: values['plan-hash'],
         planHashKey: env.LMS_HA_PLAN_HASH_KEY,
         breakLock: values['break-lock'],
@@ -96567,6 +96926,7 @@ class SshHost {
     logger;
     limit;
     timeoutGraceMs;
+    rootRoute;
     lostReason;
     closing;
     /** Use connectHost(); the constructor takes an already authenticated client. */
@@ -96582,6 +96942,7 @@ class SshHost {
         this.logger = options.logger ?? NULL_LOGGER;
         this.limit = pLimit(options.maxConcurrentCommands ?? DEFAULT_MAX_CONCURRENT_COMMANDS);
         this.timeoutGraceMs = options.commandTimeoutGraceMs ?? 10_000;
+        this.rootRoute = options.user === 'root' ? undefined : options.rootRoute;
         // An 'error' without a listener would crash the process; a lost connection is reported on next use instead.
         client.on('error', (err) => {
             this.lostReason ??= err.message;
@@ -96628,6 +96989,7 @@ class SshHost {
             sudo: true,
             timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
             maxOutputBytes: MAX_READ_FILE_BYTES,
+            readPath: path,
         });
         if (raw.code === MISSING_FILE_EXIT && !raw.signal)
             return null;
@@ -96692,6 +97054,8 @@ class SshHost {
         // privilege separation"), and closing the channel does not stop a command that is not reading
         // or writing at that moment. kill() therefore also stops it by process group, found by this
         // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
+        if (sudo && this.rootRoute)
+            throw this.routeRefused(purpose, { refused: 'a streamed command is never a named fact', hint: 'Run this command with the apply account.' });
         const marker = `lms-ha-spawn-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
         const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
         const wrappedInSudo = sudo && this.user !== 'root';
@@ -96842,8 +97206,17 @@ class SshHost {
     exec(script, purpose, options) {
         if (!(options.timeoutMs > 0))
             throw new DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
+        if (options.sudo && this.rootRoute) {
+            const routed = this.rootRoute(options.readPath !== undefined ? { readPath: options.readPath } : { script, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
+            if ('refused' in routed)
+                return Promise.reject(this.routeRefused(purpose, routed));
+            return this.execRouted(routed, purpose, options);
+        }
         const command = wrapCommand(script, { user: this.user, sudo: options.sudo, timeoutSeconds: options.timeoutMs / 1000 });
-        const wrappedInSudo = options.sudo && this.user !== 'root';
+        return this.execCommand(command, purpose, { ...options, wrappedInSudo: options.sudo && this.user !== 'root' });
+    }
+    execCommand(command, purpose, options) {
+        const wrappedInSudo = options.wrappedInSudo;
         return this.limit(() => new Promise((resolve, reject) => {
             if (this.closed) {
                 reject(this.lostError(purpose, false));
@@ -96903,6 +97276,23 @@ class SshHost {
                 reject(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
             }
         }));
+    }
+    /** A root request the route answers with its own command (which calls sudo itself); its refusals are errors. */
+    async execRouted(routed, purpose, options) {
+        const raw = await this.execCommand(wrapCommand(routed.command, { user: this.user, sudo: false, timeoutSeconds: options.timeoutMs / 1000 }), purpose, {
+            timeoutMs: options.timeoutMs,
+            maxOutputBytes: options.maxOutputBytes,
+            wrappedInSudo: true,
+        });
+        if (routed.refusedCodes.includes(raw.code))
+            throw this.routeRefused(purpose, { refused: tail(raw.stderr, 3) || `exit ${raw.code}`, hint: routed.hint });
+        return raw;
+    }
+    routeRefused(purpose, routed) {
+        return new DeployError('sudo-failed', `${this.name}: "${purpose}" needs root, and ${this.user} may only run the lms-ha plan gatherer: ${routed.refused}`, {
+            host: this.name,
+            hint: routed.hint,
+        });
     }
     startError(purpose, err) {
         return this.lostReason !== undefined
@@ -97100,6 +97490,7 @@ class HostPool {
             logger: o.logger,
             keepaliveIntervalMs: o.keepaliveIntervalMs,
             maxConcurrentCommands: o.maxConcurrentCommands,
+            ...(o.rootRoute ? { rootRoute: o.rootRoute } : {}),
             via,
         };
     }
@@ -97148,6 +97539,7 @@ async function forEachBounded(items, nameOf, fn, parallelism) {
 
 
 
+
 /**
  * One run, top to bottom: inputs → inventory → secrets → host keys → SSH →
  * preflight → command. Nothing touches a host before the inventory, the
@@ -97181,6 +97573,7 @@ async function executeRun(request, deps) {
         else {
             assertEveryHostPinned(environment, knownHosts);
         }
+        const planAccount = request.sshAccount === 'plan' ? planAccountOf(environment, request) : undefined;
         pool = new HostPool({
             privateKey: request.privateKey,
             passphrase: request.privateKeyPassphrase,
@@ -97189,8 +97582,9 @@ async function executeRun(request, deps) {
             connectTimeoutMs: environment.ssh.connect_timeout * 1000,
             logger: deps.logger,
             parallelism: request.parallelism,
+            ...(planAccount ? { rootRoute: rootRouteForGatherer() } : {}),
         });
-        const specs = hostSpecs(environment);
+        const specs = hostSpecs(environment, planAccount);
         const openPool = pool;
         const forEachHost = (hosts, fn) => openPool.forEachHost(hosts.map((h) => specs.get(h.name)), (remote, spec) => fn(remote, hosts.find((h) => h.name === spec.name)), { parallelism: request.parallelism });
         const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
@@ -97241,7 +97635,7 @@ function readInventoryFile(path, readFile) {
     return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
-function hostSpecs(environment) {
+function hostSpecs(environment, loginAs) {
     const byName = new Map(environment.hosts.map((h) => [h.name, h]));
     const specs = new Map();
     const specFor = (host) => {
@@ -97253,7 +97647,7 @@ function hostSpecs(environment) {
             name: host.name,
             address: host.address,
             port: host.ssh.port,
-            user: host.ssh.user,
+            user: loginAs ?? host.ssh.user,
             bastion: bastion ? specFor(bastion) : undefined,
         };
         specs.set(host.name, spec);
@@ -97262,6 +97656,22 @@ function hostSpecs(environment) {
     for (const host of environment.hosts)
         specFor(host);
     return specs;
+}
+/**
+ * The plan account's login, checked before any connection: it plans only
+ * (the request refused mode apply already), and the inventory must name it.
+ */
+function planAccountOf(environment, request) {
+    if (request.mode !== 'plan') {
+        throw new DeployError('invalid-input', 'ssh-account plan cannot apply; nothing was contacted', { hint: 'Run apply with the apply key and ssh-account apply, in the protected environment.' });
+    }
+    const account = environment.provision.plan_account;
+    if (!account) {
+        throw new DeployError('invalid-input', `ssh-account plan: environment "${environment.name}" has no provision.plan_account; nothing was contacted`, {
+            hint: 'Add provision.plan_account.public_key (the plan key\'s .pub line) to the inventory and run provision with the apply key, which creates the account and its gatherer.',
+        });
+    }
+    return account.user;
 }
 /**
  * Checked before any connection: a host with no pinned key would only fail
@@ -97401,6 +97811,13 @@ const ACTION_INPUTS = [
         cli: '--parallelism',
     },
     {
+        name: 'ssh-account',
+        description: "apply: log in as the inventory's ssh.user (root or passwordless sudo), for plans and applies. plan: log in as provision.plan_account.user, which may run as root only the read-only fact gatherer provision installs; give the pull-request plan job the plan key with this, and keep the apply key in the protected environment. Mode apply with plan is refused before any connection.",
+        required: false,
+        default: 'apply',
+        cli: '--ssh-account',
+    },
+    {
         name: 'plan-hash',
         description: 'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',
         required: false,
@@ -97497,6 +97914,7 @@ function readActionInputs(env = process.env) {
         knownHosts: actionInput('known-hosts'),
         insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
         parallelism: actionInput('parallelism'),
+        sshAccount: actionInput('ssh-account'),
         expectedPlanHash: actionInput('plan-hash'),
         planHashKey,
         breakLock: actionInput('break-lock'),

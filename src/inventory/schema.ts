@@ -49,6 +49,7 @@ export const DEFAULTS = {
     firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
     time: { max_skew_ms: 500 },
     packages: { source: 'distro' },
+    plan_account: { user: 'lms-ha-plan' },
   },
 } as const;
 
@@ -605,8 +606,25 @@ export const ProvisionSchema = Type.Object(
         { ...strict, description: 'Where the hosts get packages from.' },
       ),
     ),
+    plan_account: Type.Optional(
+      Type.Object(
+        {
+          user: Type.Optional(UnixUser(`The plan-only login provision creates. Default ${DEFAULTS.provision.plan_account.user}.`)),
+          public_key: pattern(
+            '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$',
+            'must be one OpenSSH public key line, like "ssh-ed25519 AAAA... plan@ci" (the .pub file of the plan key)',
+            { description: 'Public half of the key the pull-request plan job holds.' },
+          ),
+        },
+        {
+          ...strict,
+          description:
+            'A login that may run, as root, only the read-only fact gatherer provision installs: plans work with it (the `ssh-account: plan` input), applies are refused. Its key is the one a pull request\'s plan job holds.',
+        },
+      ),
+    ),
   },
-  { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' },
+  { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources, the plan account.' },
 );
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { DeployError, toDeployError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectHost, type ConnectOptions, type RetryOptions, type SshHost } from './connection.js';
 import type { KnownHostsDb } from './known-hosts.js';
+import type { RootRoute } from './types.js';
 
 /** One host as the inventory describes it. */
 export interface HostSpec {
@@ -36,6 +37,8 @@ export interface HostPoolOptions {
   parallelism?: number;
   keepaliveIntervalMs?: number;
   maxConcurrentCommands?: number;
+  /** Every connection's root requests go through this (the plan account); see ConnectOptions.rootRoute. */
+  rootRoute?: RootRoute;
 }
 
 export type HostResult<T> =
@@ -146,6 +149,7 @@ export class HostPool {
       logger: o.logger,
       keepaliveIntervalMs: o.keepaliveIntervalMs,
       maxConcurrentCommands: o.maxConcurrentCommands,
+      ...(o.rootRoute ? { rootRoute: o.rootRoute } : {}),
       via,
     };
   }

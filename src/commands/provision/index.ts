@@ -50,7 +50,7 @@ async function gather(context: CommandContext, hosts: readonly Host[]): Promise<
   const settings = context.environment.provision.packages;
   const push = settings.source === 'push' ? readPushDirectory(settings.directory!) : undefined;
   const results = await context.forEachHost(hosts, async (remote, host) => {
-    const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
+    const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host), context.environment.provision.plan_account?.user), gatherSshClientAddress(remote)]);
     return { remote, facts, client };
   });
   const failed = results.find((r) => !r.ok);
