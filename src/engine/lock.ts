@@ -30,7 +30,7 @@
  * Ubuntu, so a reboot (which ends any run) also clears it.
  */
 import { LOCK_DIR, lockFileName } from '../facts/lock.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { DeployError } from '../errors.js';
