@@ -47,6 +47,17 @@ export type HostResult<T> =
 
 export const DEFAULT_PARALLELISM = 10;
 
+/** A fan-out's answers split: host → value for those that answered, and each failure with its error, in order. */
+export function splitHostResults<T>(results: readonly HostResult<T>[]): { values: Map<string, T>; failures: { host: string; error: DeployError }[] } {
+  const values = new Map<string, T>();
+  const failures: { host: string; error: DeployError }[] = [];
+  for (const r of results) {
+    if (r.ok) values.set(r.host, r.value);
+    else failures.push({ host: r.host, error: r.error });
+  }
+  return { values, failures };
+}
+
 export class HostPool {
   private readonly connections = new Map<string, Promise<SshHost>>();
   private readonly bastionKeys = new Set<string>();
