@@ -93005,7 +93005,7 @@ function planAccountChanges(environment, host, facts) {
             detail: 'plans from pull requests log in with the plan key; root only through the gatherer',
             apply: async (ctx) => {
                 const u = shellQuote(user);
-                await ctx.host.run(`getent passwd ${u} >/dev/null || useradd --system --user-group --create-home --home-dir ${shellQuote(home)} --shell /bin/sh ${u}`, {
+                await ctx.host.run(`getent passwd ${u} >/dev/null || useradd --system --user-group --create-home --home-dir ${shellQuote(home)} --shell /bin/sh --password '*' ${u}`, {
                     purpose: `create the plan account ${user}`,
                 });
             },
