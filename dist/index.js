@@ -71505,6 +71505,10 @@ const ProvisionSchema = Type.Object({
         }),
         mirror_url: Type.Optional(pattern('^https?://[^\\s]+$', 'must be an http(s) URL', { description: 'source mirror: the Debian/Ubuntu mirror.' })),
         directory: Type.Optional(Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' })),
+        downloads: Type.Optional(Type.Array(Type.Object({
+            url: pattern('^https?://[^\\s]+/[A-Za-z0-9][A-Za-z0-9._+%~:-]*\\.deb$', 'must be an http(s) URL ending in a .deb file name', { description: 'Where the runner downloads the package.' }),
+            sha256: pattern('^[0-9a-fA-F]{64}$', 'must be the 64 hex characters of the file\'s SHA-256', { description: 'The pinned digest: any other file is refused.' }),
+        }, { ...strict, description: 'One package, downloaded on the runner (cached in its tool cache) and checked against its digest.' }), { minItems: 1, description: 'source push: packages downloaded on the runner from pinned URLs, pushed with those of directory.' })),
     }, { ...strict, description: 'Where the hosts get packages from.' })),
     plan_account: Type.Optional(Type.Object({
         user: Type.Optional(UnixUser(`The plan-only login provision creates. Default ${DEFAULTS.provision.plan_account.user}.`)),
@@ -73077,8 +73081,11 @@ class EnvironmentChecker {
         if (packages.source === 'mirror' && packages.mirror_url === undefined) {
             this.report(['provision', 'packages'], 'key', '"provision.packages" with source mirror needs "mirror_url" (the apt mirror to use)');
         }
-        if (packages.source === 'push' && packages.directory === undefined) {
-            this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner)');
+        if (packages.source === 'push' && packages.directory === undefined && packages.downloads === undefined) {
+            this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner) or "downloads" (pinned URLs)');
+        }
+        if (packages.source !== 'push' && packages.downloads !== undefined) {
+            this.report(['provision', 'packages', 'downloads'], 'key', `"provision.packages.downloads" is only for source push; this source is ${packages.source}`);
         }
         if (packages.source !== 'mirror' && packages.mirror_url !== undefined) {
             this.report(['provision', 'packages', 'mirror_url'], 'key', `"provision.packages.mirror_url" is only for source mirror; this source is ${packages.source}`);
@@ -80425,6 +80432,8 @@ const deployDbCommand = {
     run: deployDb,
 };
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = require("node:fs/promises");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -84172,8 +84181,113 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = require("node:fs/promises");
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/pinned-download.ts
+/**
+ * A file fetched on the runner from a pinned URL and refused unless its
+ * SHA-256 is the pinned one; kept in the runner's tool cache (when the runner
+ * has one) under its digest, so a second run does not download it again.
+ */
+
+
+
+
+
+
+
+/** The bytes of `pin`, from the tool cache or downloaded; a digest other than the pinned one is an error naming both. */
+async function fetchPinned(pin, logger) {
+    const want = pin.sha256.toLowerCase();
+    // Tool-cache versions are semver: the digest makes the entry's identity.
+    const version = `0.0.0-sha${want.slice(0, 16)}`;
+    const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
+    if (cacheable) {
+        const dir = find(pin.tool, version);
+        if (dir) {
+            const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, pin.file));
+            if (file_sha256(bytes) === want) {
+                logger.info(`${pin.what} from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
+                return bytes;
+            }
+        }
+    }
+    logger.info(`downloading ${pin.url}`);
+    const path = await downloadTool(pin.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}-${pin.file}`));
+    try {
+        const bytes = await (0,promises_namespaceObject.readFile)(path);
+        const got = file_sha256(bytes);
+        if (got !== want) {
+            throw new DeployError('invalid-input', `${pin.what} from ${pin.url} has sha256 ${got}, not the pinned ${want}`, {
+                hint: `The file changed upstream or the download was tampered with. Check the vendor checksum and update ${pin.pinnedBy} only if it is genuine.`,
+            });
+        }
+        if (cacheable)
+            await cacheFile(path, pin.file, pin.tool, version);
+        return bytes;
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(path, { force: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
 
 
@@ -84817,65 +84931,6 @@ function formatPorts(ports) {
     return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
 }
 
-;// CONCATENATED MODULE: ./src/operations/file.ts
-/**
- * Files: the planned change that writes a file when the host's copy differs
- * (content digest, mode, owner, group), and the checked apply that has the
- * tool reading the file validate it before it replaces the live one.
- */
-
-
-
-const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/operations/directory.ts
 /** Directories lms-ha owns: root 0755. */
 
@@ -85074,10 +85129,6 @@ async function gatherHostState(host, q) {
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
-
-
-
-
 
 
 
@@ -85427,35 +85478,7 @@ async function gatherLbFacts(context, desired) {
     }
     return gathered;
 }
-const fetchPinnedPackage = async (pkg, logger) => {
-    const want = pkg.sha256.toLowerCase();
-    const version = `0.0.0-sha${want.slice(0, 16)}`;
-    const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
-    if (cacheable) {
-        const dir = find('lms-ha-proxysql-deb', version);
-        if (dir) {
-            const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'proxysql.deb'));
-            if (file_sha256(bytes) === want) {
-                logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
-                return bytes;
-            }
-        }
-    }
-    logger.info(`downloading ${pkg.url}`);
-    const path = await downloadTool(pkg.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-proxysql-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.deb`));
-    const bytes = await (0,promises_namespaceObject.readFile)(path);
-    const got = file_sha256(bytes);
-    if (got !== want) {
-        await (0,promises_namespaceObject.rm)(path, { force: true });
-        throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
-            hint: 'The file changed upstream or the download was tampered with. Check the vendor checksum and update load_balancer.proxysql.package.sha256 only if it is genuine.',
-        });
-    }
-    if (cacheable)
-        await cacheFile(path, 'proxysql.deb', 'lms-ha-proxysql-deb', version);
-    await (0,promises_namespaceObject.rm)(path, { force: true });
-    return bytes;
-};
+const fetchPinnedPackage = (pkg, logger) => fetchPinned({ ...pkg, tool: 'lms-ha-proxysql-deb', file: 'proxysql.deb', what: 'the ProxySQL package', pinnedBy: 'load_balancer.proxysql.package.sha256' }, logger);
 function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
     const changes = [];
@@ -92677,8 +92700,9 @@ function provisionChecks(hosts, clocks, maxSkewMs) {
 ;// CONCATENATED MODULE: ./src/commands/provision/packages.ts
 /**
  * Package sources: `distro` leaves the host's own; `mirror` writes one
- * deb822 source; `push` copies .deb files from a directory on the runner into
- * a local repository on each host. The set of pushed files (name + SHA-256)
+ * deb822 source; `push` copies .deb files from a directory on the runner, and
+ * packages downloaded on the runner from pinned URLs, into a local repository
+ * on each host. The set of pushed files (name + SHA-256)
  * is the reviewed manifest: a changed package changes the plan hash.
  */
 
@@ -92689,10 +92713,32 @@ function provisionChecks(hosts, clocks, maxSkewMs) {
 
 
 
+
 /** Files copied to one host at once: enough to fill the link, under sshd's session limit. */
 const COPY_PARALLELISM = 4;
+/**
+ * Every package to push: the directory's, then the pinned downloads (fetched
+ * on the runner, refused unless their SHA-256 is the pinned one). A file
+ * name in both is an error: which one is meant?
+ */
+async function collectPushPackages(settings, logger, cwd = process.cwd()) {
+    const dir = settings.directory === undefined ? undefined : readPushDirectory(settings.directory, cwd);
+    const downloaded = new Map();
+    for (const pin of settings.downloads ?? []) {
+        const file = decodeURIComponent(new URL(pin.url).pathname.split('/').pop() ?? '');
+        if (!DEB_FILE_NAME.test(file)) {
+            throw new DeployError('invalid-input', `provision.packages.downloads: ${pin.url} does not name a .deb file`, { hint: 'Give the URL of the .deb itself.' });
+        }
+        if (downloaded.has(file) || dir?.packages.some((p) => p.file === file)) {
+            throw new DeployError('invalid-input', `provision.packages: ${file} is given twice (directory and downloads, or two downloads)`, { hint: 'Keep one of them.' });
+        }
+        downloaded.set(file, await fetchPinned({ url: pin.url, sha256: pin.sha256, tool: 'lms-ha-deb', file, what: `the package ${file}`, pinnedBy: 'provision.packages.downloads[].sha256' }, logger));
+    }
+    const packages = [...(dir?.packages ?? []), ...[...downloaded].map(([file, bytes]) => ({ file, sha256: file_sha256(bytes) }))];
+    return { packages, contentOf: (file) => downloaded.get(file) ?? dir.contentOf(file) };
+}
 /** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
-function readPushDirectory(directory, cwd = process.cwd()) {
+function readPushDirectory(directory, cwd) {
     const path = (0,external_node_path_namespaceObject.resolve)(cwd, directory);
     let names;
     try {
@@ -92712,7 +92758,7 @@ function readPushDirectory(directory, cwd = process.cwd()) {
             hint: 'Put the packages the hosts need there (for example from `apt-get install --download-only` on a machine with the same release).',
         });
     }
-    return { path, packages };
+    return { packages, contentOf: (file) => (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(path, file)) };
 }
 const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
 function sourcesChange(host, content, have, why) {
@@ -92746,7 +92792,7 @@ function pushChange(host, push, facts) {
             await h.run(`install -d -m 0755 -o root -g root ${PUSH_REPOSITORY_DIR}`, { purpose: `create ${PUSH_REPOSITORY_DIR}` });
             const limit = pLimit(COPY_PARALLELISM);
             await Promise.all(copy.map((p) => limit(async () => {
-                const bytes = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(push.path, p.file));
+                const bytes = push.contentOf(p.file);
                 // The bytes read now must be the ones reviewed.
                 if ((0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex') !== p.sha256) {
                     throw new DeployError('plan-changed', `${p.file} changed on the runner since the plan was made`, { host: h.name, hint: 'Run plan again and review it.' });
@@ -93169,7 +93215,7 @@ function diskPathsFor(environment, host) {
 }
 async function provision_gather(context, hosts) {
     const settings = context.environment.provision.packages;
-    const push = settings.source === 'push' ? readPushDirectory(settings.directory) : undefined;
+    const push = settings.source === 'push' ? await collectPushPackages(settings, context.logger) : undefined;
     const { values, failures } = splitHostResults(await context.forEachHost(hosts, async (remote, host) => {
         const [facts, client] = await Promise.all([
             gatherProvisionFacts(remote, diskPathsFor(context.environment, host), context.environment.provision.plan_account?.user),

@@ -126,7 +126,7 @@ export interface Provision {
     confirm_seconds: number;
   };
   time: { max_skew_ms: number };
-  packages: { source: 'distro' | 'mirror' | 'push'; mirror_url?: string; directory?: string };
+  packages: { source: 'distro' | 'mirror' | 'push'; mirror_url?: string; directory?: string; downloads?: { url: string; sha256: string }[] };
   /** The plan-only login; undefined when the inventory gives no plan key. */
   plan_account?: { user: string; public_key: string };
 }

@@ -602,6 +602,18 @@ export const ProvisionSchema = Type.Object(
           directory: Type.Optional(
             Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' }),
           ),
+          downloads: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  url: pattern('^https?://[^\\s]+/[A-Za-z0-9][A-Za-z0-9._+%~:-]*\\.deb$', 'must be an http(s) URL ending in a .deb file name', { description: 'Where the runner downloads the package.' }),
+                  sha256: pattern('^[0-9a-fA-F]{64}$', 'must be the 64 hex characters of the file\'s SHA-256', { description: 'The pinned digest: any other file is refused.' }),
+                },
+                { ...strict, description: 'One package, downloaded on the runner (cached in its tool cache) and checked against its digest.' },
+              ),
+              { minItems: 1, description: 'source push: packages downloaded on the runner from pinned URLs, pushed with those of directory.' },
+            ),
+          ),
         },
         { ...strict, description: 'Where the hosts get packages from.' },
       ),

@@ -23,7 +23,7 @@ import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { DATADIR, provisionChecks, type CheckedHost } from './checks.js';
 import { gatherProvisionFacts, gatherSshClientAddress, type ProvisionFacts } from './facts.js';
-import { readPushDirectory, type PushDirectory } from './packages.js';
+import { collectPushPackages, type PushDirectory } from './packages.js';
 import { computeProvisionPlan, provisionedHosts, type GuardedLoad, type ProvisionPlanResult } from './plan.js';
 
 const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
@@ -49,7 +49,7 @@ interface Gathered {
 
 async function gather(context: CommandContext, hosts: readonly Host[]): Promise<Gathered> {
   const settings = context.environment.provision.packages;
-  const push = settings.source === 'push' ? readPushDirectory(settings.directory!) : undefined;
+  const push = settings.source === 'push' ? await collectPushPackages(settings, context.logger) : undefined;
   const { values, failures } = splitHostResults(
     await context.forEachHost(hosts, async (remote, host) => {
       const [facts, client] = await Promise.all([
