@@ -71178,6 +71178,7 @@ const DEFAULTS = {
         firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
         time: { max_skew_ms: 500 },
         packages: { source: 'distro' },
+        plan_account: { user: 'lms-ha-plan' },
     },
 };
 /** The SST account when `database.sst_user` is not given. */
@@ -71504,8 +71505,19 @@ const ProvisionSchema = Type.Object({
         }),
         mirror_url: Type.Optional(pattern('^https?://[^\\s]+$', 'must be an http(s) URL', { description: 'source mirror: the Debian/Ubuntu mirror.' })),
         directory: Type.Optional(Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' })),
+        downloads: Type.Optional(Type.Array(Type.Object({
+            url: pattern('^https?://[^\\s]+/[A-Za-z0-9][A-Za-z0-9._+%~:-]*\\.deb$', 'must be an http(s) URL ending in a .deb file name', { description: 'Where the runner downloads the package.' }),
+            sha256: pattern('^[0-9a-fA-F]{64}$', 'must be the 64 hex characters of the file\'s SHA-256', { description: 'The pinned digest: any other file is refused.' }),
+        }, { ...strict, description: 'One package, downloaded on the runner (cached in its tool cache) and checked against its digest.' }), { minItems: 1, description: 'source push: packages downloaded on the runner from pinned URLs, pushed with those of directory.' })),
     }, { ...strict, description: 'Where the hosts get packages from.' })),
-}, { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' });
+    plan_account: Type.Optional(Type.Object({
+        user: Type.Optional(UnixUser(`The plan-only login provision creates. Default ${DEFAULTS.provision.plan_account.user}.`)),
+        public_key: pattern('^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$', 'must be one OpenSSH public key line, like "ssh-ed25519 AAAA... plan@ci" (the .pub file of the plan key)', { description: 'Public half of the key the pull-request plan job holds.' }),
+    }, {
+        ...strict,
+        description: 'A login that may run, as root, only the read-only fact gatherer provision installs: plans work with it (the `ssh-account: plan` input), applies are refused. Its key is the one a pull request\'s plan job holds.',
+    })),
+}, { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources, the plan account.' });
 // ---------------------------------------------------------------------------
 // Environment and file
 const EnvironmentSchema = Type.Object({
@@ -72838,7 +72850,7 @@ const SINGLE_WRITER_AUTO_INCREMENT = [
     { name: 'auto_increment_offset', value: 1, why: 'consecutive ids under a single writer' },
 ];
 const GCACHE_HOW = 'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
-const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 3 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
 const PRESETS = {
     moodle: {
         title: 'Moodle',
@@ -73069,8 +73081,11 @@ class EnvironmentChecker {
         if (packages.source === 'mirror' && packages.mirror_url === undefined) {
             this.report(['provision', 'packages'], 'key', '"provision.packages" with source mirror needs "mirror_url" (the apt mirror to use)');
         }
-        if (packages.source === 'push' && packages.directory === undefined) {
-            this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner)');
+        if (packages.source === 'push' && packages.directory === undefined && packages.downloads === undefined) {
+            this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner) or "downloads" (pinned URLs)');
+        }
+        if (packages.source !== 'push' && packages.downloads !== undefined) {
+            this.report(['provision', 'packages', 'downloads'], 'key', `"provision.packages.downloads" is only for source push; this source is ${packages.source}`);
         }
         if (packages.source !== 'mirror' && packages.mirror_url !== undefined) {
             this.report(['provision', 'packages', 'mirror_url'], 'key', `"provision.packages.mirror_url" is only for source mirror; this source is ${packages.source}`);
@@ -73949,6 +73964,7 @@ function resolveProvision(spec) {
         },
         time: { max_skew_ms: spec?.time?.max_skew_ms ?? d.time.max_skew_ms },
         packages: { ...(spec?.packages ?? { source: d.packages.source }) },
+        ...(spec?.plan_account ? { plan_account: { user: spec.plan_account.user ?? d.plan_account.user, public_key: spec.plan_account.public_key.trim() } } : {}),
     };
 }
 function resolveApp(spec) {
@@ -76180,9 +76196,20 @@ function wrapCommand(script, options) {
 ;// CONCATENATED MODULE: ./src/facts/packages.ts
 /** Installed Debian packages: the one dpkg-query lms-ha asks. */
 
+const DPKG_QUERY = "dpkg-query -W -f='${Package}\\t${Version}\\t${Status}\\n'";
+const DPKG_QUERY_END = '2>/dev/null || true';
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 function packagesSnippet(packages) {
-    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+    return `${DPKG_QUERY} ${packages.map(shellQuote).join(' ')} ${DPKG_QUERY_END}`;
+}
+/** The same query for the plan gatherer, its package names given as "$@". */
+const PACKAGES_GATHERER_BODY = `${DPKG_QUERY} "$@" ${DPKG_QUERY_END}`;
+/** The package names of a script packagesSnippet wrote, or undefined when it is not one (names of plain characters only). */
+function packagesOfSnippet(script) {
+    if (!script.startsWith(`${DPKG_QUERY} `) || !script.endsWith(` ${DPKG_QUERY_END}`))
+        return undefined;
+    const words = script.slice(DPKG_QUERY.length + 1, script.length - DPKG_QUERY_END.length - 1).split(' ');
+    return words.every((w) => /^[a-z0-9][a-z0-9+.-]*$/.test(w)) && words.length > 0 ? words : undefined;
 }
 /** Package → installed version, for fully installed packages only (not config-files, not half-installed). */
 function parsePackages(text) {
@@ -76319,10 +76346,12 @@ function parseSstAuthFact(section) {
     const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
     return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
 }
+/** What galeraFactsScript's client reads on stdin. */
+const GALERA_FACTS_STDIN = `${WSREP_STATUS_SQL};\n`;
 async function gatherGaleraFacts(host) {
     const result = await host.run(galeraFactsScript(), {
         purpose: 'read MariaDB/Galera facts',
-        stdin: `${WSREP_STATUS_SQL};\n`,
+        stdin: GALERA_FACTS_STDIN,
         timeoutMs: 30_000,
     });
     return parseGaleraFacts(result.stdout);
@@ -77276,6 +77305,20 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
     return actual;
 }
 
+;// CONCATENATED MODULE: ./src/facts/lock.ts
+/** Where the environment lock lives on a host (written by the engine's lock, read as a fact in plan mode). */
+
+const LOCK_DIR = '/var/lock/lms-ha';
+/** `<environment>.lock`, with the name made safe for a path. */
+function lockFileName(environment) {
+    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
+        return `${environment}.lock`;
+    // Still one file per environment: the hash keeps two names that sanitize the
+    // same (`a/b`, `a_b`) apart.
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
+    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}.lock`;
+}
+
 ;// CONCATENATED MODULE: ./src/engine/lock.ts
 /**
  * The environment lock: two runs against the same hosts never interleave.
@@ -77311,19 +77354,12 @@ function verifyReviewedPlan(expectedHash, plan, options = {}) {
 
 
 
-const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';
+
+const DEFAULT_LOCK_DIR = LOCK_DIR;
 const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
 /** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
 function lockPath(location) {
-    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${safeName(location.environment)}.lock`;
-}
-function safeName(environment) {
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
-        return environment;
-    // Still one file per environment: the hash keeps two names that sanitize the
-    // same (`a/b`, `a_b`) apart.
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
-    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}`;
+    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${lockFileName(location.environment)}`;
 }
 /** Single-quotes a value for sh. */
 function shQuote(value) {
@@ -80408,6 +80444,8 @@ const deployDbCommand = {
     run: deployDb,
 };
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = require("node:fs/promises");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -84155,8 +84193,113 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = require("node:fs/promises");
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/pinned-download.ts
+/**
+ * A file fetched on the runner from a pinned URL and refused unless its
+ * SHA-256 is the pinned one; kept in the runner's tool cache (when the runner
+ * has one) under its digest, so a second run does not download it again.
+ */
+
+
+
+
+
+
+
+/** The bytes of `pin`, from the tool cache or downloaded; a digest other than the pinned one is an error naming both. */
+async function fetchPinned(pin, logger) {
+    const want = pin.sha256.toLowerCase();
+    // Tool-cache versions are semver: the digest makes the entry's identity.
+    const version = `0.0.0-sha${want.slice(0, 16)}`;
+    const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
+    if (cacheable) {
+        const dir = find(pin.tool, version);
+        if (dir) {
+            const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, pin.file));
+            if (file_sha256(bytes) === want) {
+                logger.info(`${pin.what} from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
+                return bytes;
+            }
+        }
+    }
+    logger.info(`downloading ${pin.url}`);
+    const path = await downloadTool(pin.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}-${pin.file}`));
+    try {
+        const bytes = await (0,promises_namespaceObject.readFile)(path);
+        const got = file_sha256(bytes);
+        if (got !== want) {
+            throw new DeployError('invalid-input', `${pin.what} from ${pin.url} has sha256 ${got}, not the pinned ${want}`, {
+                hint: `The file changed upstream or the download was tampered with. Check the vendor checksum and update ${pin.pinnedBy} only if it is genuine.`,
+            });
+        }
+        if (cacheable)
+            await cacheFile(path, pin.file, pin.tool, version);
+        return bytes;
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(path, { force: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
 
 
@@ -84800,65 +84943,6 @@ function formatPorts(ports) {
     return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
 }
 
-;// CONCATENATED MODULE: ./src/operations/file.ts
-/**
- * Files: the planned change that writes a file when the host's copy differs
- * (content digest, mode, owner, group), and the checked apply that has the
- * tool reading the file validate it before it replaces the live one.
- */
-
-
-
-const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/operations/directory.ts
 /** Directories lms-ha owns: root 0755. */
 
@@ -85057,10 +85141,6 @@ async function gatherHostState(host, q) {
  * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
  * The plan shows sensitive files by metadata only.
  */
-
-
-
-
 
 
 
@@ -85410,35 +85490,7 @@ async function gatherLbFacts(context, desired) {
     }
     return gathered;
 }
-const fetchPinnedPackage = async (pkg, logger) => {
-    const want = pkg.sha256.toLowerCase();
-    const version = `0.0.0-sha${want.slice(0, 16)}`;
-    const cacheable = !!process.env['RUNNER_TOOL_CACHE'];
-    if (cacheable) {
-        const dir = find('lms-ha-proxysql-deb', version);
-        if (dir) {
-            const bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'proxysql.deb'));
-            if (file_sha256(bytes) === want) {
-                logger.info(`ProxySQL package from the runner's tool cache (sha256 ${want.slice(0, 12)})`);
-                return bytes;
-            }
-        }
-    }
-    logger.info(`downloading ${pkg.url}`);
-    const path = await downloadTool(pkg.url, (0,external_node_path_namespaceObject.join)(process.env['RUNNER_TEMP'] || (0,external_node_os_namespaceObject.tmpdir)(), `lms-ha-proxysql-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.deb`));
-    const bytes = await (0,promises_namespaceObject.readFile)(path);
-    const got = file_sha256(bytes);
-    if (got !== want) {
-        await (0,promises_namespaceObject.rm)(path, { force: true });
-        throw new DeployError('invalid-input', `the ProxySQL package from ${pkg.url} has sha256 ${got}, not the pinned ${want}`, {
-            hint: 'The file changed upstream or the download was tampered with. Check the vendor checksum and update load_balancer.proxysql.package.sha256 only if it is genuine.',
-        });
-    }
-    if (cacheable)
-        await cacheFile(path, 'proxysql.deb', 'lms-ha-proxysql-deb', version);
-    await (0,promises_namespaceObject.rm)(path, { force: true });
-    return bytes;
-};
+const fetchPinnedPackage = (pkg, logger) => fetchPinned({ ...pkg, tool: 'lms-ha-proxysql-deb', file: 'proxysql.deb', what: 'the ProxySQL package', pinnedBy: 'load_balancer.proxysql.package.sha256' }, logger);
 function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
     const changes = [];
@@ -90186,6 +90238,1585 @@ function clockSpread(hosts) {
     return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
 }
 
+;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
+/*
+How it works:
+`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
+*/
+
+class Node {
+	value;
+	next;
+
+	constructor(value) {
+		this.value = value;
+	}
+}
+
+class Queue {
+	#head;
+	#tail;
+	#size;
+
+	constructor() {
+		this.clear();
+	}
+
+	enqueue(value) {
+		const node = new Node(value);
+
+		if (this.#head) {
+			this.#tail.next = node;
+			this.#tail = node;
+		} else {
+			this.#head = node;
+			this.#tail = node;
+		}
+
+		this.#size++;
+	}
+
+	dequeue() {
+		const current = this.#head;
+		if (!current) {
+			return;
+		}
+
+		this.#head = this.#head.next;
+		this.#size--;
+
+		// Clean up tail reference when queue becomes empty
+		if (!this.#head) {
+			this.#tail = undefined;
+		}
+
+		return current.value;
+	}
+
+	peek() {
+		if (!this.#head) {
+			return;
+		}
+
+		return this.#head.value;
+
+		// TODO: Node.js 18.
+		// return this.#head?.value;
+	}
+
+	clear() {
+		this.#head = undefined;
+		this.#tail = undefined;
+		this.#size = 0;
+	}
+
+	get size() {
+		return this.#size;
+	}
+
+	* [Symbol.iterator]() {
+		let current = this.#head;
+
+		while (current) {
+			yield current.value;
+			current = current.next;
+		}
+	}
+
+	* drain() {
+		while (this.#head) {
+			yield this.dequeue();
+		}
+	}
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
+
+
+function pLimit(concurrency) {
+	let rejectOnClear = false;
+
+	if (typeof concurrency === 'object') {
+		({concurrency, rejectOnClear = false} = concurrency);
+	}
+
+	validateConcurrency(concurrency);
+
+	if (typeof rejectOnClear !== 'boolean') {
+		throw new TypeError('Expected `rejectOnClear` to be a boolean');
+	}
+
+	const queue = new Queue();
+	let activeCount = 0;
+
+	const resumeNext = () => {
+		// Process the next queued function if we're under the concurrency limit
+		if (activeCount < concurrency && queue.size > 0) {
+			activeCount++;
+			queue.dequeue().run();
+		}
+	};
+
+	const next = () => {
+		activeCount--;
+		resumeNext();
+	};
+
+	const run = async (function_, resolve, arguments_) => {
+		// Execute the function and capture the result promise
+		const result = (async () => function_(...arguments_))();
+
+		// Resolve immediately with the promise (don't wait for completion)
+		resolve(result);
+
+		// Wait for the function to complete (success or failure)
+		// We catch errors here to prevent unhandled rejections,
+		// but the original promise rejection is preserved for the caller
+		try {
+			await result;
+		} catch {}
+
+		// Decrement active count and process next queued function
+		next();
+	};
+
+	const enqueue = (function_, resolve, reject, arguments_) => {
+		const queueItem = {reject};
+
+		// Queue the internal resolve function instead of the run function
+		// to preserve the asynchronous execution context.
+		new Promise(internalResolve => { // eslint-disable-line promise/param-names
+			queueItem.run = internalResolve;
+			queue.enqueue(queueItem);
+		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
+
+		// Start processing immediately if we haven't reached the concurrency limit
+		if (activeCount < concurrency) {
+			resumeNext();
+		}
+	};
+
+	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
+		enqueue(function_, resolve, reject, arguments_);
+	});
+
+	Object.defineProperties(generator, {
+		activeCount: {
+			get: () => activeCount,
+		},
+		pendingCount: {
+			get: () => queue.size,
+		},
+		clearQueue: {
+			value() {
+				if (!rejectOnClear) {
+					queue.clear();
+					return;
+				}
+
+				const abortError = AbortSignal.abort().reason;
+
+				while (queue.size > 0) {
+					queue.dequeue().reject(abortError);
+				}
+			},
+		},
+		concurrency: {
+			get: () => concurrency,
+
+			set(newConcurrency) {
+				validateConcurrency(newConcurrency);
+				concurrency = newConcurrency;
+
+				queueMicrotask(() => {
+					// eslint-disable-next-line no-unmodified-loop-condition
+					while (activeCount < concurrency && queue.size > 0) {
+						resumeNext();
+					}
+				});
+			},
+		},
+		map: {
+			async value(iterable, function_) {
+				const promises = [];
+
+				try {
+					Array.from(iterable, (value, index) => {
+						const promise = generator(function_, value, index);
+						promises.push(promise);
+						return promise;
+					});
+				} catch (error) {
+					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
+					for (const promise of promises) {
+						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
+					}
+
+					throw error;
+				}
+
+				return Promise.all(promises);
+			},
+		},
+	});
+
+	return generator;
+}
+
+function limitFunction(function_, options) {
+	const limit = pLimit(options);
+
+	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
+	Object.defineProperty(limitedFunction, 'clearQueue', {
+		value: limit.clearQueue,
+	});
+
+	return limitedFunction;
+}
+
+function validateConcurrency(concurrency) {
+	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
+	}
+}
+
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(5472);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+;// CONCATENATED MODULE: ./src/ssh/known-hosts.ts
+/**
+ * OpenSSH known_hosts, parsed by hand: the file is the operator's single source
+ * of trust for host keys, so we read exactly the format `ssh-keyscan`,
+ * `ssh-keygen -H` and `ssh` itself write, and nothing looser.
+ *
+ * Supported: comma-separated host lists, `[host]:port` for non-22 ports,
+ * hashed hosts (`|1|salt|hash`, HMAC-SHA1 of the host field keyed by the salt),
+ * several keys (and key types) per host, `*`/`?` wildcards and `!` negation,
+ * `@revoked` (a revoked key is refused for every host), comments and blank lines.
+ * `@cert-authority` lines are skipped with a note: ssh2 does not verify host
+ * certificates, and silently trusting a CA key as if it were a host key would
+ * be worse than ignoring it.
+ */
+
+
+/**
+ * Key types accepted as pinned host keys. `ssh-dss` (DSA, 1024-bit, removed
+ * from OpenSSH) is refused; `ssh-rsa` keys are accepted only with the SHA-2
+ * signature algorithms (rsa-sha2-256/512), never the SHA-1 `ssh-rsa` one.
+ */
+const HOST_KEY_TYPES = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'ssh-rsa',
+];
+/** Longest host field read: a pattern is matched in O(pattern × name), so its length is what bounds a lookup. */
+const MAX_HOST_FIELD = 4096;
+/** Parses known_hosts text. Never throws: bad lines are skipped with a note, so a host whose line is broken is simply unknown (fail closed). */
+function parseKnownHosts(text) {
+    const db = { entries: [], notes: [] };
+    const lines = text.split(/\r?\n/);
+    lines.forEach((raw, index) => {
+        const lineNo = index + 1;
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        let marker;
+        if (fields[0].startsWith('@')) {
+            const m = fields.shift();
+            if (m === '@cert-authority') {
+                db.notes.push(`line ${lineNo}: @cert-authority entry ignored (host certificates are not supported; pin the host keys themselves)`);
+                return;
+            }
+            if (m !== '@revoked') {
+                db.notes.push(`line ${lineNo}: unknown marker ${m}; line ignored`);
+                return;
+            }
+            marker = 'revoked';
+        }
+        if (fields.length < 3) {
+            db.notes.push(`line ${lineNo}: expected "hosts keytype base64-key"; line ignored`);
+            return;
+        }
+        const [hostField, type, b64] = fields;
+        if (type === 'ssh-dss') {
+            db.notes.push(`line ${lineNo}: ssh-dss (DSA) host keys are refused: DSA is broken and removed from OpenSSH; pin the host's ed25519 or ecdsa key instead; line ignored`);
+            return;
+        }
+        if (!HOST_KEY_TYPES.includes(type)) {
+            db.notes.push(`line ${lineNo}: key type ${type} is not supported; line ignored`);
+            return;
+        }
+        if (hostField.length > MAX_HOST_FIELD) {
+            db.notes.push(`line ${lineNo}: the host field is longer than ${MAX_HOST_FIELD} characters; line ignored`);
+            return;
+        }
+        const blob = decodeBase64Strict(b64);
+        if (!blob) {
+            db.notes.push(`line ${lineNo}: the key is not valid base64; line ignored`);
+            return;
+        }
+        const embedded = keyTypeOfBlob(blob);
+        if (embedded !== type) {
+            db.notes.push(`line ${lineNo}: the key says it is ${embedded ?? 'unreadable'} but the line says ${type}; line ignored`);
+            return;
+        }
+        // A truncated paste can still start with a valid type; let ssh2 check the whole structure.
+        const parsed = lib_default().utils.parseKey(`${type} ${b64}`);
+        if (parsed instanceof Error || Array.isArray(parsed)) {
+            db.notes.push(`line ${lineNo}: the ${type} key is malformed (truncated?); line ignored`);
+            return;
+        }
+        const hosts = parseHostField(hostField);
+        if (!hosts) {
+            db.notes.push(`line ${lineNo}: malformed host field; line ignored`);
+            return;
+        }
+        db.entries.push({ marker, hosts, type, blob, line: lineNo });
+    });
+    // A host whose only pinned key is revoked is unpinned: say so, or the operator only sees "not in known_hosts".
+    for (const entry of db.entries) {
+        if (entry.marker !== 'revoked' && isRevoked(db, entry.blob)) {
+            db.notes.push(`line ${entry.line}: this ${entry.type} key is also marked @revoked, so it pins nothing`);
+        }
+    }
+    return db;
+}
+/**
+ * The keys pinned for host:port, by key type. Revoked keys are left out
+ * (see `isRevoked`). Port 22 is looked up as plain `host` like OpenSSH does;
+ * `[host]:22` is accepted too since it can only mean the same thing, but a
+ * negated pattern for either name unpins the line for both (`*,!db1` must not
+ * pin db1 through its `[db1]:22` spelling).
+ */
+function lookupHostKeys(db, host, port) {
+    const names = hostLookupNames(host, port);
+    const byType = new Map();
+    for (const entry of db.entries) {
+        if (entry.marker === 'revoked')
+            continue;
+        const verdicts = names.map((n) => hostMatch(entry.hosts, n));
+        if (verdicts.includes('negated') || !verdicts.includes('matched'))
+            continue;
+        if (isRevoked(db, entry.blob))
+            continue;
+        const list = byType.get(entry.type) ?? [];
+        list.push({ type: entry.type, blob: entry.blob, line: entry.line });
+        byType.set(entry.type, list);
+    }
+    return byType;
+}
+/**
+ * A revoked key must never be accepted, whatever host line it is revoked on:
+ * a key that leaked from one machine is no proof of identity for any other.
+ */
+function isRevoked(db, blob) {
+    return db.entries.some((e) => e.marker === 'revoked' && e.blob.equals(blob));
+}
+/** `SHA256:<base64 without padding>`, exactly as `ssh-keygen -l` prints it. */
+function fingerprintSha256(keyBlob) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+/** The key type embedded at the start of an SSH public key blob (`string` type name). */
+function keyTypeOfBlob(blob) {
+    if (blob.length < 4)
+        return undefined;
+    const len = blob.readUInt32BE(0);
+    if (len === 0 || len > 64 || blob.length < 4 + len)
+        return undefined;
+    const type = blob.subarray(4, 4 + len).toString('latin1');
+    return /^[\x21-\x7e]+$/.test(type) ? type : undefined;
+}
+/** The host field OpenSSH uses for host:port (`host` for 22, `[host]:port` otherwise). */
+function knownHostsHostField(host, port) {
+    return port === 22 ? host : `[${host}]:${port}`;
+}
+/** A complete known_hosts line for this key, as `ssh-keyscan` would print it. */
+function knownHostsLine(host, port, blob) {
+    const type = keyTypeOfBlob(blob) ?? 'unknown';
+    return `${knownHostsHostField(host, port)} ${type} ${blob.toString('base64')}`;
+}
+/** Equality that does not leak, by timing, how much of a key matched. */
+function sameKey(a, b) {
+    return a.length === b.length && (0,external_node_crypto_.timingSafeEqual)(a, b);
+}
+function hostLookupNames(host, port) {
+    const h = host.toLowerCase();
+    return port === 22 ? [h, `[${h}]:22`] : [`[${h}]:${port}`];
+}
+function parseHostField(field) {
+    if (field.startsWith('|')) {
+        // |1|base64(salt)|base64(HMAC-SHA1(salt, host))
+        const parts = field.split('|');
+        if (parts.length !== 4 || parts[0] !== '' || parts[1] !== '1')
+            return undefined;
+        const salt = decodeBase64Strict(parts[2]);
+        const hash = decodeBase64Strict(parts[3]);
+        if (!salt || !hash || salt.length !== 20 || hash.length !== 20)
+            return undefined;
+        return { kind: 'hashed', salt, hash };
+    }
+    const patterns = field
+        .split(',')
+        .filter((p) => p !== '')
+        .map((p) => (p.startsWith('!') ? { negated: true, pattern: p.slice(1) } : { negated: false, pattern: p }));
+    if (patterns.length === 0 || patterns.some((p) => p.pattern === ''))
+        return undefined;
+    return { kind: 'patterns', patterns };
+}
+function hostMatch(matcher, name) {
+    if (matcher.kind === 'hashed') {
+        const digest = (0,external_node_crypto_.createHmac)('sha1', matcher.salt).update(name).digest();
+        return sameKey(digest, matcher.hash) ? 'matched' : 'none';
+    }
+    // OpenSSH: a matching negated pattern vetoes the line even if another pattern matches.
+    let matched = false;
+    for (const { negated, pattern } of matcher.patterns) {
+        if (globMatch(pattern.toLowerCase(), name)) {
+            if (negated)
+                return 'negated';
+            matched = true;
+        }
+    }
+    return matched ? 'matched' : 'none';
+}
+/**
+ * `*` and `?` glob, greedy with one backtrack point: O(pattern × name) at
+ * worst, where a regular expression (or OpenSSH's recursive matcher) is
+ * exponential in the number of `*` (a pattern of 30 stars took minutes).
+ */
+function globMatch(pattern, name) {
+    let p = 0;
+    let n = 0;
+    let star = -1;
+    let resume = 0;
+    while (n < name.length) {
+        if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
+            p++;
+            n++;
+        }
+        else if (p < pattern.length && pattern[p] === '*') {
+            star = p++;
+            resume = n;
+        }
+        else if (star !== -1) {
+            p = star + 1;
+            n = ++resume;
+        }
+        else {
+            return false;
+        }
+    }
+    while (p < pattern.length && pattern[p] === '*')
+        p++;
+    return p === pattern.length;
+}
+/** Node's base64 decoder skips garbage silently; a pinned key must be exactly what was written. */
+function decodeBase64Strict(s) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s))
+        return undefined;
+    const buf = Buffer.from(s, 'base64');
+    if (buf.length === 0)
+        return undefined;
+    // Round trip (ignoring padding) rejects truncated or non-canonical input.
+    if (buf.toString('base64').replace(/=+$/, '') !== s.replace(/=+$/, ''))
+        return undefined;
+    return buf;
+}
+
+;// CONCATENATED MODULE: ./src/ssh/host-key.ts
+/**
+ * Host key pinning for ssh2. ssh2 accepts any host key unless told otherwise;
+ * this verifier accepts only a key pinned in known_hosts for the same
+ * host:port and the same key type, and otherwise aborts the handshake, which
+ * happens before any authentication, so a man in the middle never sees a
+ * login attempt or a signature made with our key.
+ */
+
+
+/** The host-key signature algorithms ssh2 may negotiate for each known_hosts key type. */
+const ALGORITHMS_FOR_TYPE = {
+    'ssh-ed25519': ['ssh-ed25519'],
+    'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+    'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+    'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+    // SHA-2 signatures only: the SHA-1 "ssh-rsa" signature algorithm is refused.
+    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
+};
+/** ssh2's default order (ed25519 first), which we fall back to after the pinned types. */
+const DEFAULT_ORDER = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+];
+/**
+ * The `algorithms.serverHostKey` list for this host: the pinned types first,
+ * so a server that has several host keys presents one we can check (the trap
+ * in appleboy/ssh-action#275: only an RSA line pinned, server offers ed25519
+ * first, "mismatch"). The other types stay in the list, after the pinned ones,
+ * so a server that lacks every pinned type still completes key exchange far
+ * enough for us to say which key it has instead of a bare "no matching host
+ * key format". Undefined (ssh2's default) when nothing is pinned.
+ */
+function preferredHostKeyAlgorithms(target, policy) {
+    const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
+    // Nothing pinned: still never offer ssh-dss or SHA-1 ssh-rsa.
+    if (known.size === 0)
+        return [...DEFAULT_ORDER];
+    const preferred = [];
+    for (const type of known.keys()) {
+        for (const algo of ALGORITHMS_FOR_TYPE[type] ?? [])
+            if (!preferred.includes(algo))
+                preferred.push(algo);
+    }
+    for (const algo of DEFAULT_ORDER)
+        if (!preferred.includes(algo))
+            preferred.push(algo);
+    return preferred;
+}
+/** Decides whether the key blob a server presented may be trusted as target. Pure; used by the verifier. */
+function checkHostKey(target, blob, policy) {
+    const type = keyTypeOfBlob(blob) ?? 'unknown';
+    const fingerprint = fingerprintSha256(blob);
+    const line = knownHostsLine(target.address, target.port, blob);
+    const where = `${target.name} (${target.address}:${target.port}${target.via ? ` via ${target.via}` : ''})`;
+    const presented = `${type} key ${fingerprint}`;
+    const key = { type, fingerprint, knownHostsLine: line, verified: false };
+    if (isRevoked(policy.knownHosts, blob)) {
+        // Even the insecure opt-out does not accept a key someone explicitly revoked.
+        return {
+            ok: false,
+            key,
+            error: new DeployError('host-key-mismatch', `${where} presented the ${presented}, which is marked @revoked in known_hosts; refusing to connect.`, {
+                host: target.name,
+                hint: `The host is using a key that was revoked. Replace the host's keys (ssh-keygen -A after removing the old ones) and pin the new key after checking it on the host's console.`,
+            }),
+        };
+    }
+    if (policy.insecureSkipHostKeyCheck)
+        return { ok: true, key };
+    const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
+    const field = knownHostsHostField(target.address, target.port);
+    const verifyHint = `Check the fingerprint on the host itself (e.g. on its console: ssh-keygen -lf /etc/ssh/ssh_host_${shortType(type)}_key.pub), ` +
+        `never by trusting this connection`;
+    if (known.size === 0) {
+        return {
+            ok: false,
+            key,
+            error: new DeployError('host-key-unknown', `${where} is not in known_hosts (looked up as ${field}); it presented the ${presented}. Refusing to connect to an unknown host.`, {
+                host: target.name,
+                hint: `${verifyHint}, then add this line to the known-hosts input:\n${line}`,
+            }),
+        };
+    }
+    const sameType = known.get(type) ?? [];
+    if (sameType.some((k) => sameKey(k.blob, blob)))
+        return { ok: true, key: { ...key, verified: true } };
+    const knownList = [...known.values()]
+        .flat()
+        .map((k) => `${k.type} ${fingerprintSha256(k.blob)} (known_hosts line ${k.line})`)
+        .join(', ');
+    const why = sameType.length > 0
+        ? `a different ${type} key is pinned for it`
+        : `known_hosts pins only ${[...known.keys()].join(', ')} for it and the server offered none of those`;
+    return {
+        ok: false,
+        key,
+        error: new DeployError('host-key-mismatch', `HOST KEY MISMATCH for ${where}: it presented the ${presented}, but ${why} [pinned: ${knownList}]. ` +
+            `This may be a man-in-the-middle attack, or the host was reinstalled. Refusing to connect.`, {
+            host: target.name,
+            hint: `${verifyHint}. Only if it matches, replace the pinned line(s) for ${field} with:\n${line}`,
+        }),
+    };
+}
+/**
+ * A synchronous `hostVerifier` for ssh2 plus the decision it made. ssh2 only
+ * reports "Host denied (verification failed)"; the caller throws `decision()`'s
+ * error instead, which says which host, which key and what to do.
+ */
+function createHostVerifier(target, policy) {
+    let last;
+    return {
+        hostVerifier: (key) => {
+            last = checkHostKey(target, key, policy);
+            return last.ok;
+        },
+        decision: () => last,
+    };
+}
+function shortType(type) {
+    if (type === 'ssh-ed25519')
+        return 'ed25519';
+    if (type.startsWith('ecdsa-'))
+        return 'ecdsa';
+    if (type === 'ssh-rsa')
+        return 'rsa';
+    if (type === 'ssh-dss')
+        return 'dsa';
+    return '*';
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connection.ts
+/**
+ * One SSH connection to one host, over ssh2, implementing RemoteHost.
+ *
+ * Trust and failure rules, in order of importance:
+ * - the host key is checked against known_hosts before authentication, and a
+ *   failed check is reported with the key and the line to pin (host-key.ts);
+ * - connects are retried with backoff when the failure can be transient
+ *   (refused, timed out, reset), never on host-key or authentication errors;
+ * - commands are never retried: a command that may have run is reported, not
+ *   repeated;
+ * - the private key stays a Buffer in memory and is never logged or written.
+ */
+
+
+
+
+
+
+
+
+
+
+const { Client, utils } = (lib_default());
+const DEFAULT_RETRY = { attempts: 3, initialDelayMs: 1000, maxDelayMs: 10_000 };
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
+/** Per stream; only the tail is kept beyond this, since errors quote the tail. */
+const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+/** readFile refuses files bigger than this rather than return a truncated one. */
+const MAX_READ_FILE_BYTES = 64 * 1024 * 1024;
+/**
+ * OpenSSH allows 10 sessions per connection (MaxSessions); staying under it
+ * keeps a burst of parallel commands on one host from being refused.
+ */
+const DEFAULT_MAX_CONCURRENT_COMMANDS = 8;
+const NULL_LOGGER = {
+    info: () => { },
+    warn: () => { },
+    debug: () => { },
+    group: (_title, fn) => fn(),
+};
+/** Exit code our readFile script uses for "no such file"; not one that cat, sh or sudo produce. */
+const MISSING_FILE_EXIT = 44;
+/**
+ * Opens a connection (through the bastion when there is one), retrying
+ * transient failures. Throws DeployError: `host-key-unknown`,
+ * `host-key-mismatch`, `ssh-failed`, or `invalid-input` for an unreadable key.
+ */
+async function connectHost(options) {
+    const logger = options.logger ?? NULL_LOGGER;
+    const clientKey = describeClientKey(options.privateKey, options.passphrase);
+    let via = options.via;
+    let ownsVia = false;
+    if (!via && options.bastion) {
+        via = await connectHost({ ...options.bastion, logger: options.bastion.logger ?? options.logger });
+        ownsVia = true;
+    }
+    try {
+        const retry = { ...DEFAULT_RETRY, ...options.retry };
+        for (let attempt = 1;; attempt++) {
+            try {
+                const host = await connectOnce(options, clientKey, via, attempt, ownsVia ? via : undefined);
+                const { hostKey } = host;
+                if (!hostKey.verified) {
+                    logger.warn(`host key NOT verified (insecure opt-out): accepted ${hostKey.type} ${hostKey.fingerprint}. ` +
+                        `Pin it with this known_hosts line after checking it on the host: ${hostKey.knownHostsLine}`, options.name);
+                }
+                logger.debug(`connected as ${options.user} to ${options.address}:${options.port}` +
+                    (via ? ` via ${via.name}` : '') +
+                    ` (host key ${hostKey.type} ${hostKey.fingerprint}${hostKey.verified ? ', pinned' : ', UNVERIFIED'})`, options.name);
+                return host;
+            }
+            catch (error) {
+                const failure = error;
+                if (!failure.deployError)
+                    throw error;
+                if (!failure.retryable || attempt >= retry.attempts)
+                    throw failure.deployError;
+                const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
+                logger.warn(`connect attempt ${attempt}/${retry.attempts} failed: ${failure.message}; retrying in ${delay} ms`, options.name);
+                await connection_sleep(delay);
+            }
+        }
+    }
+    catch (error) {
+        if (ownsVia)
+            await via.close();
+        throw error;
+    }
+}
+const clientKeyCache = new WeakMap();
+/**
+ * Parsed up front (once per key: an encrypted key costs a bcrypt KDF each
+ * time) so a bad key fails fast with a clear message, and authentication
+ * errors can name the key offered. Only the public half is kept.
+ */
+function describeClientKey(privateKey, passphrase) {
+    const cached = clientKeyCache.get(privateKey)?.get(passphrase ?? '');
+    if (cached)
+        return cached;
+    const described = parseClientKey(privateKey, passphrase);
+    const byPassphrase = clientKeyCache.get(privateKey) ?? new Map();
+    byPassphrase.set(passphrase ?? '', described);
+    clientKeyCache.set(privateKey, byPassphrase);
+    return described;
+}
+function parseClientKey(privateKey, passphrase) {
+    const parsed = utils.parseKey(privateKey, passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error) {
+        const why = key instanceof Error ? key.message : 'no key found';
+        throw new DeployError('invalid-input', `the SSH private key could not be read: ${why}`, {
+            hint: 'Pass the whole private key file (OpenSSH or PEM format, including the BEGIN/END lines) in the ssh-private-key input, ' +
+                'and its passphrase if it has one.',
+        });
+    }
+    if (!key.isPrivateKey()) {
+        throw new DeployError('invalid-input', 'the SSH private key given is a PUBLIC key (nothing was contacted)', {
+            hint: 'Pass the private key (the file without .pub, starting with -----BEGIN OPENSSH PRIVATE KEY-----); its public half belongs in the hosts\' authorized_keys.',
+        });
+    }
+    const blob = key.getPublicSSH();
+    return { type: key.type, fingerprint: fingerprintSha256(blob) };
+}
+/**
+ * Reads the client key once before any connection, so an unreadable key, a
+ * wrong passphrase or a public key given as the private one is one
+ * `invalid-input` for the run, not an `ssh-failed` per host.
+ */
+function checkClientKey(privateKey, passphrase) {
+    describeClientKey(privateKey, passphrase);
+}
+function connectOnce(options, clientKey, via, attempt, ownedBastion) {
+    const where = `${options.name} (${options.address}:${options.port}${via ? ` via ${via.name}` : ''})`;
+    const policy = { knownHosts: options.knownHosts, insecureSkipHostKeyCheck: options.insecure };
+    const target = { name: options.name, address: options.address, port: options.port, via: via?.name };
+    const { hostVerifier, decision } = createHostVerifier(target, policy);
+    const serverHostKey = preferredHostKeyAlgorithms(target, policy);
+    return new Promise((resolve, reject) => {
+        let settled = false;
+        const client = new Client();
+        const fail = (failure) => {
+            if (settled)
+                return;
+            settled = true;
+            client.removeAllListeners();
+            client.on('error', () => { });
+            client.end();
+            reject(failure);
+        };
+        // A refused host key surfaces from ssh2 as a generic handshake error (or just a close);
+        // the verifier's own decision says which host, which key and what to do.
+        const hostKeyFailure = () => {
+            const d = decision();
+            return d && !d.ok ? failureOf(false, d.error) : undefined;
+        };
+        const onError = (err) => fail(hostKeyFailure() ?? classifyConnectError(err, options, where, clientKey));
+        const onClose = () => fail(hostKeyFailure() ??
+            failureOf(true, new DeployError('ssh-failed', `${where}: the connection closed during the SSH handshake`, {
+                host: options.name,
+                hint: 'Check that an SSH server (not another service) listens on that port and that it is not refusing new connections (MaxStartups).',
+            })));
+        const start = (sock) => {
+            client.once('ready', () => {
+                if (settled)
+                    return;
+                settled = true;
+                client.off('error', onError);
+                client.off('close', onClose);
+                const d = decision();
+                if (!d || !d.ok) {
+                    // ready implies the verifier ran and accepted; anything else is a bug we refuse to paper over.
+                    client.on('error', () => { });
+                    client.end();
+                    reject(failureOf(false, new DeployError('internal', `${where}: connected without a host key decision`)));
+                    return;
+                }
+                // Node leaves Nagle on: a small write (an rsync protocol message relayed by the file
+                // copy's bridge) then waits for the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+                client.setNoDelay(true);
+                // Built synchronously here so the host's own error/close listeners are in place before any event.
+                resolve(new SshHost(client, options, { hostKey: d.key, attempts: attempt, via: via?.name }, ownedBastion));
+            });
+            client.on('error', onError);
+            client.on('close', onClose);
+            const config = {
+                username: options.user,
+                privateKey: options.privateKey,
+                passphrase: options.passphrase,
+                hostVerifier,
+                readyTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+                keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
+                keepaliveCountMax: 4,
+                // Only the key: no "none"/password/agent probes, so a refusal is about this key.
+                authHandler: ['publickey'],
+                ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {}),
+                ...(sock ? { sock } : { host: options.address, port: options.port }),
+            };
+            try {
+                client.connect(config);
+            }
+            catch (err) {
+                fail(failureOf(false, new DeployError('ssh-failed', `${where}: ${err.message}`, { host: options.name, cause: err })));
+            }
+        };
+        if (!via)
+            return start();
+        via.forwardOut(options.address, options.port).then(start, (err) => {
+            // 2 = connect failed (target down or refusing), 4 = resource shortage: both can pass.
+            const retryable = err.reason === 2 || err.reason === 4;
+            fail(failureOf(retryable, new DeployError('ssh-failed', `${where}: the bastion ${via.name} could not open a connection to ${options.address}:${options.port}: ${err.message}`, {
+                host: options.name,
+                cause: err,
+                hint: err.reason === 1
+                    ? `The bastion refuses TCP forwarding: set AllowTcpForwarding yes (at least for ${via.user}) in its sshd_config.`
+                    : `Check that ${options.address}:${options.port} is reachable from the bastion and that sshd runs there.`,
+            })));
+        });
+    });
+}
+function failureOf(retryable, deployError) {
+    return Object.assign(new Error(deployError.message), { retryable, deployError });
+}
+const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
+function classifyConnectError(err, options, where, clientKey) {
+    const host = options.name;
+    switch (err.level) {
+        case 'client-authentication':
+            return failureOf(false, new DeployError('ssh-failed', `${where}: all authentication methods failed for user ${options.user} (offered key ${clientKey.type} ${clientKey.fingerprint})`, {
+                host,
+                cause: err,
+                hint: `Check that the public key with fingerprint ${clientKey.fingerprint} is in ~${options.user}/.ssh/authorized_keys on the host, ` +
+                    `that the user name is right, and that sshd allows public key login for it (PubkeyAuthentication, AllowUsers, PermitRootLogin).`,
+            }));
+        case 'client-timeout':
+            return failureOf(true, new DeployError('ssh-failed', `${where}: timed out after ${formatDuration(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)} waiting for the SSH handshake`, {
+                host,
+                cause: err,
+                hint: 'Check that the host is up and that a firewall lets the runner (or the bastion) reach its SSH port.',
+            }));
+        case 'client-dns':
+            return failureOf(err.code === 'EAI_AGAIN', new DeployError('ssh-failed', `${where}: cannot resolve ${options.address} (${err.code ?? err.message})`, {
+                host,
+                cause: err,
+                hint: 'Use an IP address in the inventory, or a name the runner (or the bastion) can resolve.',
+            }));
+        case 'client-socket': {
+            const code = err.code ?? err.message;
+            const hint = code === 'ECONNREFUSED'
+                ? `Nothing accepts connections on port ${options.port}: check that sshd runs and listens there.`
+                : 'Check that the host is up and reachable from the runner, and that no firewall drops SSH.';
+            return failureOf(TRANSIENT_SOCKET_CODES.has(code), new DeployError('ssh-failed', `${where}: ${code}`, { host, cause: err, hint }));
+        }
+        default: {
+            // "Connection lost before handshake" is what a peer that hangs up (overloaded sshd, a proxy) looks like.
+            const transient = /Connection lost before handshake|ECONNRESET/i.test(err.message);
+            return failureOf(transient, new DeployError('ssh-failed', `${where}: SSH ${err.level ?? 'connection'} error: ${err.message}`, {
+                host,
+                cause: err,
+                hint: /no matching/i.test(err.message)
+                    ? 'The server and ssh2 share no algorithm; the server is probably too old or restricted to algorithms ssh2 lacks.'
+                    : 'Check that an SSH server listens on that address and port.',
+            }));
+        }
+    }
+}
+/** Keeps at most `max` bytes, dropping the oldest first (errors quote the tail). */
+class TailBuffer {
+    max;
+    chunks = [];
+    size = 0;
+    truncated = false;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 0) {
+            const excess = this.size - this.max;
+            const first = this.chunks[0];
+            this.truncated = true;
+            if (first.length <= excess) {
+                this.chunks.shift();
+                this.size -= first.length;
+            }
+            else {
+                this.chunks[0] = first.subarray(excess);
+                this.size -= excess;
+            }
+        }
+    }
+    toBuffer() {
+        return Buffer.concat(this.chunks);
+    }
+}
+class SshHost {
+    client;
+    ownedBastion;
+    name;
+    address;
+    port;
+    user;
+    /** The key the host presented (and whether it was verified against known_hosts). */
+    hostKey;
+    /** Connect attempts it took, and the bastion used, for the report. */
+    info;
+    logger;
+    limit;
+    timeoutGraceMs;
+    rootRoute;
+    lostReason;
+    closing;
+    /** Use connectHost(); the constructor takes an already authenticated client. */
+    constructor(client, options, info, ownedBastion) {
+        this.client = client;
+        this.ownedBastion = ownedBastion;
+        this.name = options.name;
+        this.address = options.address;
+        this.port = options.port;
+        this.user = options.user;
+        this.hostKey = info.hostKey;
+        this.info = info;
+        this.logger = options.logger ?? NULL_LOGGER;
+        this.limit = pLimit(options.maxConcurrentCommands ?? DEFAULT_MAX_CONCURRENT_COMMANDS);
+        this.timeoutGraceMs = options.commandTimeoutGraceMs ?? 10_000;
+        this.rootRoute = options.user === 'root' ? undefined : options.rootRoute;
+        // An 'error' without a listener would crash the process; a lost connection is reported on next use instead.
+        client.on('error', (err) => {
+            this.lostReason ??= err.message;
+            if (!this.closing)
+                this.logger.warn(`SSH connection error: ${err.message}`, this.name);
+        });
+        client.on('close', () => {
+            this.lostReason ??= 'the connection closed';
+        });
+    }
+    /** True once the connection is gone (closed by us, or lost). */
+    get closed() {
+        return this.lostReason !== undefined || this.closing !== undefined;
+    }
+    async run(command, options) {
+        const sudo = options.sudo ?? true;
+        this.logger.debug(`run: ${options.purpose}`, this.name);
+        const raw = await this.exec(command, options.purpose, {
+            sudo,
+            stdin: options.stdin,
+            timeoutMs: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+            maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+        });
+        const result = {
+            code: raw.code,
+            stdout: raw.stdout.toString('utf8'),
+            stderr: raw.stderr,
+            ...(raw.signal ? { signal: raw.signal } : {}),
+            ...(raw.stdoutTruncated ? { stdoutTruncated: true } : {}),
+        };
+        if (raw.code !== 0 && !options.allowFailure) {
+            const how = raw.signal ? `killed by signal ${raw.signal}` : `exit ${raw.code}`;
+            throw new DeployError('command-failed', `${this.name}: ${options.purpose} failed (${how}): ${tail(raw.stderr) || tail(result.stdout) || '(no output)'}`, { host: this.name });
+        }
+        return result;
+    }
+    async readFile(path) {
+        assertAbsolute(path);
+        const q = shellQuote(path);
+        const purpose = `read ${path}`;
+        // "Missing" is decided by test -e, not by parsing cat's (localised) message; any other failure is an error.
+        const script = `[ -e ${q} ] || exit ${MISSING_FILE_EXIT}; exec cat -- ${q}`;
+        const raw = await this.exec(script, purpose, {
+            sudo: true,
+            timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
+            maxOutputBytes: MAX_READ_FILE_BYTES,
+            readPath: path,
+        });
+        if (raw.code === MISSING_FILE_EXIT && !raw.signal)
+            return null;
+        if (raw.code !== 0) {
+            throw new DeployError('command-failed', `${this.name}: ${purpose} failed (exit ${raw.code}): ${tail(raw.stderr) || '(no output)'}`, {
+                host: this.name,
+            });
+        }
+        if (raw.stdoutTruncated) {
+            throw new DeployError('command-failed', `${this.name}: ${path} is larger than ${MAX_READ_FILE_BYTES} bytes; refusing to read it into memory`, {
+                host: this.name,
+            });
+        }
+        return raw.stdout;
+    }
+    async writeFile(path, content, options) {
+        assertAbsolute(path);
+        if (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777) {
+            throw new DeployError('internal', `writeFile ${path}: invalid mode ${options.mode}`);
+        }
+        for (const id of [options.owner, options.group]) {
+            if (id !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(id)) {
+                throw new DeployError('internal', `writeFile ${path}: invalid owner/group ${JSON.stringify(id)}`);
+            }
+        }
+        const dir = external_node_path_namespaceObject.posix.dirname(path);
+        const base = external_node_path_namespaceObject.posix.basename(path);
+        const q = shellQuote(path);
+        const owner = options.owner !== undefined || options.group !== undefined
+            ? `chown -- ${shellQuote(`${options.owner ?? ''}${options.group !== undefined ? `:${options.group}` : ''}`)} "$tmp"\n`
+            : '';
+        // The content only ever travels on stdin. umask 077 (and mktemp's 0600) keep the temp
+        // file private until chmod gives it its final mode; the rename makes the switch atomic,
+        // and the trap removes the temp file when anything fails on the way.
+        const script = `set -e\n` +
+            `umask 077\n` +
+            `tmp=$(mktemp -- ${shellQuote(`${dir}/.${base}.lms-ha.XXXXXX`)})\n` +
+            `trap 'rm -f -- "$tmp"' EXIT\n` +
+            `cat > "$tmp"\n` +
+            owner +
+            `chmod -- ${options.mode.toString(8).padStart(4, '0')} "$tmp"\n` +
+            `mv -f -- "$tmp" ${q}\n` +
+            `trap - EXIT\n`;
+        await this.run(script, {
+            purpose: `write ${path}`,
+            stdin: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
+            sudo: true,
+        });
+    }
+    /**
+     * Starts a command with its streams open (see RemoteProcess). It holds one
+     * of the connection's command slots until it ends. The timeout is enforced
+     * on the host, as for run(); a local backstop closes the channel later.
+     */
+    spawn(script, options) {
+        const purpose = options.purpose;
+        const sudo = options.sudo ?? true;
+        const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+        if (!(timeoutMs > 0))
+            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
+        // OpenSSH's sshd (9.2 on Debian 12) refuses "signal" requests ("session signalling requires
+        // privilege separation"), and closing the channel does not stop a command that is not reading
+        // or writing at that moment. kill() therefore also stops it by process group, found by this
+        // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
+        if (sudo && this.rootRoute)
+            throw this.routeRefused(purpose, { refused: 'a streamed command is never a named fact', hint: 'Run this command with the apply account.' });
+        const marker = `lms-ha-spawn-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
+        const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
+        const wrappedInSudo = sudo && this.user !== 'root';
+        this.logger.debug(`spawn: ${purpose}`, this.name);
+        return new Promise((resolveStarted, rejectStarted) => {
+            void this.limit(() => new Promise((release) => {
+                if (this.closed) {
+                    rejectStarted(this.lostError(purpose, false));
+                    release();
+                    return;
+                }
+                const onChannel = (err, stream) => {
+                    if (err) {
+                        release();
+                        rejectStarted(this.startError(purpose, err));
+                        return;
+                    }
+                    const started = Date.now();
+                    const stderr = new TailBuffer(DEFAULT_MAX_OUTPUT_BYTES);
+                    let code;
+                    let signal;
+                    let timedOut = false;
+                    const backstop = setTimeout(() => {
+                        timedOut = true;
+                        sendSignal(stream, 'KILL');
+                        stream.close();
+                    }, timeoutMs + this.timeoutGraceMs);
+                    stream.stderr.on('data', (d) => stderr.push(d));
+                    stream.on('exit', (c, sig) => {
+                        if (typeof c === 'number')
+                            code = c;
+                        else if (sig) {
+                            signal = sig;
+                            code = 128 + (external_node_os_namespaceObject.constants.signals[`SIG${sig}`] ?? 0);
+                        }
+                    });
+                    stream.on('error', () => {
+                        /* surfaces as a close without an exit status */
+                    });
+                    const done = new Promise((resolveDone, rejectDone) => {
+                        stream.on('close', () => {
+                            clearTimeout(backstop);
+                            release();
+                            if (timedOut)
+                                return rejectDone(this.timeoutError(purpose, timeoutMs, false));
+                            const ended = this.commandEnded({ purpose, code, started, timeoutMs, stderr, wrappedInSudo });
+                            if ('error' in ended)
+                                return rejectDone(ended.error);
+                            resolveDone({ code: ended.code, stdout: '', stderr: ended.stderr, ...(signal ? { signal } : {}) });
+                        });
+                    });
+                    let stopping;
+                    // Settles once the command's channel closed and, after a kill, the stop by process group ran.
+                    // (stopping never rejects: its failure is caught where it starts.)
+                    const ended = done.finally(() => stopping);
+                    // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
+                    ended.catch(() => undefined);
+                    resolveStarted({
+                        stdin: stream,
+                        stdout: stream,
+                        stderr: stream.stderr,
+                        done: ended,
+                        kill: () => {
+                            sendSignal(stream, 'KILL');
+                            stream.close();
+                            // ssh2 emits 'close' (and so settles `done`) only once the output was read to its
+                            // end; a pipe that stopped reading (its destination went away) would hold it forever.
+                            stream.unpipe();
+                            stream.resume();
+                            stopping ??= this.exec(killByMarkerScript(marker), `stop "${purpose}"`, { sudo, timeoutMs: 30_000, maxOutputBytes: 4096 }).catch(() => undefined);
+                        },
+                    });
+                };
+                try {
+                    this.client.exec(command, onChannel);
+                }
+                catch (err) {
+                    release();
+                    rejectStarted(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+                }
+            }));
+        });
+    }
+    /** Opens a TCP channel from this host to address:port (this host acting as a jump host). */
+    forwardOut(address, port) {
+        return new Promise((resolve, reject) => {
+            if (this.closed) {
+                reject(Object.assign(new Error(`the connection to ${this.name} is closed (${this.lostReason ?? 'closed by us'})`), { reason: 'closed' }));
+                return;
+            }
+            try {
+                this.client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+            }
+            catch (err) {
+                reject(err);
+            }
+        });
+    }
+    /** Closes the connection (and the bastion connection it opened for itself). Idempotent. */
+    close() {
+        this.closing ??= (async () => {
+            await new Promise((resolve) => {
+                if (this.lostReason !== undefined)
+                    return resolve();
+                const timer = setTimeout(resolve, 2000);
+                this.client.once('close', () => {
+                    clearTimeout(timer);
+                    resolve();
+                });
+                this.client.end();
+            });
+            if (this.ownedBastion)
+                await this.ownedBastion.close();
+        })();
+        return this.closing;
+    }
+    checkSudo(code, stderr, purpose) {
+        // sudo -n prints these and exits 1 when it would have to ask for a password.
+        if (code === 1 && /^sudo: (a password is required|a terminal is required|no tty present)/m.test(stderr)) {
+            throw new DeployError('sudo-failed', `${this.name}: sudo for user ${this.user} needs a password, so "${purpose}" could not run as root (${tail(stderr, 3)})`, {
+                host: this.name,
+                hint: `Give ${this.user} passwordless sudo on ${this.name}, e.g. /etc/sudoers.d/lms-ha (mode 0440) containing ` +
+                    `"${this.user} ALL=(ALL:ALL) NOPASSWD: ALL" (check it with visudo -cf), or log in as root.`,
+            });
+        }
+        if (code === 1 && /^sudo: sorry, you must have a tty/m.test(stderr)) {
+            throw new DeployError('sudo-failed', `${this.name}: sudo on this host insists on a terminal (requiretty), so "${purpose}" could not run as root`, {
+                host: this.name,
+                hint: `Remove "Defaults requiretty" for ${this.user} in the sudoers configuration of ${this.name} (lms-ha never allocates a terminal), or log in as root.`,
+            });
+        }
+        const notAllowed = code === 1 && /is not in the sudoers file|may not run sudo|is not allowed to execute/.test(stderr);
+        const notInstalled = code === 127 && /sudo: (command )?not found/.test(stderr);
+        if (notAllowed || notInstalled) {
+            throw new DeployError('sudo-failed', `${this.name}: user ${this.user} cannot use sudo${notInstalled ? ' (sudo is not installed)' : ''}, so "${purpose}" could not run as root: ${tail(stderr, 3)}`, {
+                host: this.name,
+                hint: `${notInstalled ? 'Install sudo and give' : 'Give'} ${this.user} passwordless sudo (NOPASSWD) on ${this.name}, or log in as root.`,
+            });
+        }
+    }
+    /**
+     * Runs a script once and collects its result. Timeouts are enforced on the
+     * host by coreutils `timeout`, which signals the command's whole process
+     * group (TERM, then KILL 5 s later), because closing an SSH channel does not
+     * stop a command without a terminal. A local backstop, a little later, closes
+     * the channel if the host does not answer at all.
+     */
+    exec(script, purpose, options) {
+        if (!(options.timeoutMs > 0))
+            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
+        if (options.sudo && this.rootRoute) {
+            const routed = this.rootRoute(options.readPath !== undefined ? { readPath: options.readPath } : { script, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
+            if ('refused' in routed)
+                return Promise.reject(this.routeRefused(purpose, routed));
+            return this.execRouted(routed, purpose, options);
+        }
+        const command = wrapCommand(script, { user: this.user, sudo: options.sudo, timeoutSeconds: options.timeoutMs / 1000 });
+        return this.execCommand(command, purpose, { ...options, wrappedInSudo: options.sudo && this.user !== 'root' });
+    }
+    execCommand(command, purpose, options) {
+        const wrappedInSudo = options.wrappedInSudo;
+        return this.limit(() => new Promise((resolve, reject) => {
+            if (this.closed) {
+                reject(this.lostError(purpose, false));
+                return;
+            }
+            const onChannel = (err, stream) => {
+                if (err) {
+                    reject(this.startError(purpose, err));
+                    return;
+                }
+                const started = Date.now();
+                const stdout = new TailBuffer(options.maxOutputBytes);
+                const stderr = new TailBuffer(Math.min(options.maxOutputBytes, DEFAULT_MAX_OUTPUT_BYTES));
+                let code;
+                let signal;
+                let done = false;
+                const backstop = setTimeout(() => {
+                    done = true;
+                    // The host did not stop it in time: ask it to kill, then drop the channel without waiting.
+                    sendSignal(stream, 'KILL');
+                    stream.close();
+                    reject(this.timeoutError(purpose, options.timeoutMs, false));
+                }, options.timeoutMs + this.timeoutGraceMs);
+                stream.on('data', (d) => stdout.push(d));
+                stream.stderr.on('data', (d) => stderr.push(d));
+                stream.on('exit', (c, sig) => {
+                    if (typeof c === 'number')
+                        code = c;
+                    else if (sig) {
+                        signal = sig;
+                        const n = external_node_os_namespaceObject.constants.signals[`SIG${sig}`];
+                        code = 128 + (n ?? 0);
+                    }
+                });
+                stream.on('error', () => {
+                    /* surfaces as a close without an exit status */
+                });
+                stream.on('close', () => {
+                    clearTimeout(backstop);
+                    if (done)
+                        return;
+                    done = true;
+                    const ended = this.commandEnded({ purpose, code, started, timeoutMs: options.timeoutMs, stderr, wrappedInSudo });
+                    if ('error' in ended) {
+                        reject(ended.error);
+                        return;
+                    }
+                    resolve({ code: ended.code, signal, stdout: stdout.toBuffer(), stderr: ended.stderr, stdoutTruncated: stdout.truncated });
+                });
+                // Always end stdin, so a command that reads it sees EOF instead of waiting forever.
+                stream.end(options.stdin === undefined ? undefined : options.stdin);
+            };
+            try {
+                this.client.exec(command, onChannel);
+            }
+            catch (err) {
+                reject(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
+            }
+        }));
+    }
+    /** A root request the route answers with its own command (which calls sudo itself); its refusals are errors. */
+    async execRouted(routed, purpose, options) {
+        const raw = await this.execCommand(wrapCommand(routed.command, { user: this.user, sudo: false, timeoutSeconds: options.timeoutMs / 1000 }), purpose, {
+            timeoutMs: options.timeoutMs,
+            maxOutputBytes: options.maxOutputBytes,
+            wrappedInSudo: true,
+        });
+        if (routed.refusedCodes.includes(raw.code))
+            throw this.routeRefused(purpose, { refused: tail(raw.stderr, 3) || `exit ${raw.code}`, hint: routed.hint });
+        return raw;
+    }
+    routeRefused(purpose, routed) {
+        return new DeployError('sudo-failed', `${this.name}: "${purpose}" needs root, and ${this.user} may only run the lms-ha plan gatherer: ${routed.refused}`, {
+            host: this.name,
+            hint: routed.hint,
+        });
+    }
+    startError(purpose, err) {
+        return this.lostReason !== undefined
+            ? this.lostError(purpose, false)
+            : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err });
+    }
+    /**
+     * What a command's channel closing means, for run() and spawn() alike: no
+     * exit status is a lost connection, timeout(1)'s 124/137 once the time is up
+     * is a timeout, sudo's refusals are errors; otherwise the exit code and stderr.
+     */
+    commandEnded(e) {
+        if (e.code === undefined)
+            return { error: this.lostError(e.purpose, true) };
+        // timeout(1) exits 124 (stopped by TERM) or 137 (needed KILL); only believe it once the time is up.
+        if ((e.code === 124 || e.code === 137) && Date.now() - e.started >= e.timeoutMs - 50) {
+            return { error: this.timeoutError(e.purpose, e.timeoutMs, true) };
+        }
+        let errText = e.stderr.toBuffer().toString('utf8');
+        if (e.wrappedInSudo) {
+            // sudo's own complaint about the host's name resolution is noise in every error message.
+            errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
+            try {
+                this.checkSudo(e.code, errText, e.purpose);
+            }
+            catch (error) {
+                return { error };
+            }
+        }
+        return { code: e.code, stderr: errText };
+    }
+    timeoutError(purpose, timeoutMs, stoppedOnHost) {
+        return new DeployError('command-failed', stoppedOnHost
+            ? `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and was stopped`
+            : `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and the host did not stop it; the channel was closed`, {
+            host: this.name,
+            hint: stoppedOnHost
+                ? 'It was sent TERM (KILL 5 s later) on the host. If the step is legitimately slow, raise its timeout.'
+                : 'It may still be running on the host; check it there before running again.',
+        });
+    }
+    lostError(purpose, started) {
+        return new DeployError('ssh-failed', `${this.name}: the SSH connection was lost ${started ? 'while running' : 'before running'} "${purpose}" (${this.lostReason ?? 'channel closed without an exit status'})` +
+            (started ? '; it may or may not have completed, and it is not retried' : ''), {
+            host: this.name,
+            hint: started
+                ? 'Check the host (was it rebooted or out of memory?) and the state of what this step changes, then run again.'
+                : 'Check that the host is up and reachable, then run again.',
+        });
+    }
+}
+/**
+ * KILLs the process groups of the processes whose command line carries the
+ * marker (spawn() puts it there). The pattern's brackets keep it from matching
+ * this script's own command line; no `--` before the group, which dash's kill
+ * takes for a process id.
+ */
+function killByMarkerScript(marker) {
+    const pattern = `[${marker[0]}]${marker.slice(1)}`;
+    return `for p in $(pgrep -f -- '${pattern}'); do g=$(ps -o pgid= -p "$p" | tr -d ' '); [ -n "$g" ] && kill -KILL "-$g"; done; true`;
+}
+/**
+ * Channel.signal() is a no-op once our side has sent EOF, which it has as soon
+ * as stdin was sent; the request is still valid until the channel closes
+ * (RFC 4254 §5.3), so send it through the protocol object directly.
+ */
+function sendSignal(stream, name) {
+    const ch = stream;
+    try {
+        const state = ch.outgoing?.state;
+        if (state === 'open' || state === 'eof')
+            ch._client?._protocol?.signal(ch.outgoing.id, name);
+    }
+    catch {
+        /* the channel is going away anyway */
+    }
+}
+function assertAbsolute(path) {
+    if (!path.startsWith('/') || path.includes('\0')) {
+        throw new DeployError('internal', `remote file paths must be absolute: ${JSON.stringify(path)}`);
+    }
+}
+/** The last lines of command output, enough to see the error without flooding the log. */
+function tail(text, maxLines = 20, maxChars = 2000) {
+    let t = text.trimEnd();
+    if (t.length > maxChars)
+        t = `…${t.slice(-maxChars)}`;
+    const lines = t.split('\n');
+    return (lines.length > maxLines ? ['…', ...lines.slice(-maxLines)] : lines).join('\n').trim();
+}
+function connection_sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+;// CONCATENATED MODULE: ./src/ssh/pool.ts
+/**
+ * The connections of one run: one per host, opened on first use and reused
+ * until closeAll(), and a bounded fan-out that gives every host its own
+ * result so one unreachable host does not hide what happened on the others.
+ */
+
+
+
+const DEFAULT_PARALLELISM = 10;
+/** A fan-out's answers split: host → value for those that answered, and each failure with its error, in order. */
+function splitHostResults(results) {
+    const values = new Map();
+    const failures = [];
+    for (const r of results) {
+        if (r.ok)
+            values.set(r.host, r.value);
+        else
+            failures.push({ host: r.host, error: r.error });
+    }
+    return { values, failures };
+}
+class HostPool {
+    options;
+    connections = new Map();
+    bastionKeys = new Set();
+    closed = false;
+    constructor(options) {
+        this.options = options;
+    }
+    /** The open connection to this host, connecting (and its bastion first) on first use. */
+    get(spec) {
+        if (this.closed)
+            return Promise.reject(new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`));
+        const key = connectionKey(spec);
+        const cached = this.connections.get(key);
+        if (cached) {
+            // A connection lost since (host rebooted, network blip) is reopened; a live one is shared.
+            return cached.then((host) => {
+                if (!host.closed)
+                    return host;
+                const current = this.connections.get(key);
+                return current && current !== cached ? current : this.reconnect(key, spec);
+            });
+        }
+        return this.reconnect(key, spec);
+    }
+    /**
+     * Runs fn on every host, at most `parallelism` at a time (connecting counts
+     * as part of the host's work). Never rejects: each host gets `{ok, value}`
+     * or `{ok: false, error}`, in the order given; the caller decides whether a
+     * failed host stops the command.
+     */
+    async forEachHost(hosts, fn, options = {}) {
+        return forEachBounded(hosts, (spec) => spec.name, async (spec) => fn(await this.get(spec), spec), options.parallelism ?? this.options.parallelism ?? DEFAULT_PARALLELISM);
+    }
+    /**
+     * A new connection of its own, not pooled and not retried (through the
+     * pooled bastion when the host has one): proves that a host still accepts
+     * new SSH connections, e.g. after a firewall change. The caller closes it.
+     */
+    async connectFresh(spec, timeoutMs) {
+        if (this.closed)
+            throw new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`);
+        const via = spec.bastion ? await this.get(spec.bastion) : undefined;
+        return connectHost({ ...this.connectOptions(spec, via), connectTimeoutMs: timeoutMs, retry: { attempts: 1 } });
+    }
+    /** Closes every connection: hosts first, then the bastions they were tunnelled through. */
+    async closeAll() {
+        this.closed = true;
+        const entries = [...this.connections];
+        this.connections.clear();
+        const open = await Promise.all(entries.map(async ([key, promise]) => {
+            try {
+                return [{ key, host: await promise }];
+            }
+            catch {
+                return [];
+            }
+        }));
+        const hosts = open.flat();
+        await Promise.allSettled(hosts.filter((h) => !this.bastionKeys.has(h.key)).map((h) => h.host.close()));
+        await Promise.allSettled(hosts.filter((h) => this.bastionKeys.has(h.key)).map((h) => h.host.close()));
+    }
+    reconnect(key, spec) {
+        const promise = (async () => {
+            if (spec.bastion)
+                this.bastionKeys.add(connectionKey(spec.bastion));
+            const via = spec.bastion ? await this.get(spec.bastion) : undefined;
+            return connectHost(this.connectOptions(spec, via));
+        })();
+        this.connections.set(key, promise);
+        // A failed connect is not cached: a later phase may try again (with its own retries).
+        promise.catch(() => {
+            if (this.connections.get(key) === promise)
+                this.connections.delete(key);
+        });
+        return promise;
+    }
+    connectOptions(spec, via) {
+        const o = this.options;
+        return {
+            name: spec.name,
+            address: spec.address,
+            port: spec.port ?? 22,
+            user: spec.user,
+            privateKey: spec.privateKey ?? o.privateKey,
+            passphrase: spec.privateKey ? spec.passphrase : o.passphrase,
+            knownHosts: o.knownHosts,
+            insecure: o.insecure,
+            connectTimeoutMs: o.connectTimeoutMs,
+            retry: o.retry,
+            logger: o.logger,
+            keepaliveIntervalMs: o.keepaliveIntervalMs,
+            maxConcurrentCommands: o.maxConcurrentCommands,
+            ...(o.rootRoute ? { rootRoute: o.rootRoute } : {}),
+            via,
+        };
+    }
+}
+/** One connection per inventory host and route; a host that is also the bastion is one connection. */
+function connectionKey(spec) {
+    const own = `${spec.name}=${spec.user}@${spec.address}:${spec.port ?? 22}`;
+    return spec.bastion ? `${own} via ${connectionKey(spec.bastion)}` : own;
+}
+/**
+ * Bounded fan-out with a result per item, usable with any RemoteHost (the
+ * engine's fakes included). Errors become DeployErrors; anything else thrown
+ * is an `internal` error.
+ */
+async function forEachBounded(items, nameOf, fn, parallelism) {
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+        throw new DeployError('invalid-input', `parallelism must be a whole number of at least 1, got ${parallelism}`);
+    }
+    const limit = pLimit(parallelism);
+    return Promise.all(items.map((item) => limit(async () => {
+        const host = nameOf(item);
+        try {
+            return { host, ok: true, value: await fn(item) };
+        }
+        catch (error) {
+            return { host, ok: false, error: toDeployError(error) };
+        }
+    })));
+}
+
+;// CONCATENATED MODULE: ./src/operations/host-checks.ts
+
+/** Below this a MariaDB datadir or a brick can fill up during a state transfer: fail. */
+const MIN_FREE_BYTES = 1024 ** 3;
+/** Below this, warn: a state transfer copies the whole dataset and gcache grows. */
+const WARN_FREE_BYTES = 5 * 1024 ** 3;
+const GiB = (bytes) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+/** The free-space row for `check` on `host`; the hint is for a warn or a fail. */
+function freeSpaceCheck(host, check, availableBytes, observed, hint) {
+    const status = availableBytes < MIN_FREE_BYTES ? 'fail' : availableBytes < WARN_FREE_BYTES ? 'warn' : 'ok';
+    return { layer: 'host', host, check, expected: `>= ${GiB(WARN_FREE_BYTES)}`, observed, status, ...(status === 'ok' ? {} : { hint }) };
+}
+/**
+ * The spread of the host clocks (see clockSpread) against `boundMs`, the
+ * measurement's uncertainty counted in the hosts' favour; above the bound,
+ * `over` (preflight warns, provision refuses). No row with fewer than two clocks.
+ */
+function clockSkewRow(hosts, o) {
+    const skew = clockSpread(hosts);
+    if (!skew)
+        return [];
+    const spreadMs = skew.spreadSeconds * 1000;
+    const uncertaintyMs = skew.uncertaintySeconds * 1000;
+    const status = spreadMs - uncertaintyMs > o.boundMs ? o.over : 'ok';
+    const show = (ms) => (o.unit === 's' ? `${(ms / 1000).toFixed(3)}s` : `${ms.toFixed(0)} ms`);
+    return [
+        {
+            layer: 'host',
+            host: '(all)',
+            check: o.check,
+            expected: `<= ${o.unit === 's' ? `${o.boundMs / 1000}s` : `${o.boundMs} ms`}`,
+            observed: `${show(spreadMs)} (${skew.ahead} ahead of ${skew.behind}, ±${show(uncertaintyMs)})`,
+            status,
+            ...(status === 'ok' ? {} : { hint: o.hint(skew.ahead, skew.behind) }),
+        },
+    ];
+}
+
 ;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
 
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
@@ -90193,13 +91824,8 @@ const SUPPORTED_OS = {
     debian: ['11', '12'],
     ubuntu: ['20.04', '22.04', '24.04'],
 };
-/** Below this a MariaDB datadir or a brick can fill up during an SST; fail early. */
-const MIN_FREE_BYTES = 1024 ** 3;
-/** Below this we warn: an SST copies the whole dataset and gcache grows. */
-const WARN_FREE_BYTES = 5 * 1024 ** 3;
 /** Galera does not need synced clocks to work, but skewed logs and TLS do hurt. */
 const WARN_SKEW_SECONDS = 1;
-const GiB = (bytes) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 /** Turns per-host facts into the preflight table. Pure, so every threshold is unit-tested. */
 function evaluatePreflight(hosts) {
     const results = [];
@@ -90238,39 +91864,21 @@ function checkOs(host, facts) {
     };
 }
 function checkDisk(host, mount, available) {
-    const status = available < MIN_FREE_BYTES ? 'fail' : available < WARN_FREE_BYTES ? 'warn' : 'ok';
-    return {
-        layer: 'host',
-        host,
-        check: `free space on ${mount}`,
-        expected: `>= ${GiB(WARN_FREE_BYTES)}`,
-        observed: GiB(available),
-        status,
-        hint: status === 'ok' ? undefined : `Free space on ${mount}: a state transfer copies the whole database.`,
-    };
+    return freeSpaceCheck(host, `free space on ${mount}`, available, GiB(available), `Free space on ${mount}: a state transfer copies the whole database.`);
 }
 /** The spread of the host clocks (see clockSpread); above WARN_SKEW_SECONDS, a warning. */
 function checkClockSkew(hosts) {
-    const skew = clockSpread(hosts);
-    if (!skew)
-        return [];
-    const spread = skew.spreadSeconds;
-    const uncertainty = skew.uncertaintySeconds;
-    const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
-    return [
-        {
-            layer: 'host',
-            host: '(all)',
-            check: 'clock skew between hosts',
-            expected: `<= ${WARN_SKEW_SECONDS}s`,
-            observed: `${spread.toFixed(3)}s (${skew.ahead} ahead of ${skew.behind}, ±${uncertainty.toFixed(3)}s)`,
-            status,
-            hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
-        },
-    ];
+    return clockSkewRow(hosts, {
+        check: 'clock skew between hosts',
+        boundMs: WARN_SKEW_SECONDS * 1000,
+        over: 'warn',
+        unit: 's',
+        hint: () => 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/commands/preflight/preflight.ts
+
 
 
 
@@ -90281,22 +91889,13 @@ function checkClockSkew(hosts) {
  * gathered on all hosts in parallel, one round trip each.
  */
 async function runPreflight(environment, forEachHost) {
-    const results = await forEachHost(environment.hosts, (remote) => gatherHostFacts(remote));
-    const facts = new Map();
-    const failures = [];
-    results.forEach((result, index) => {
-        const host = environment.hosts[index];
-        if (result.ok)
-            facts.set(host.name, result.value);
-        else
-            failures.push({ host, error: result.error });
-    });
+    const { values: facts, failures } = splitHostResults(await forEachHost(environment.hosts, (remote) => gatherHostFacts(remote)));
     const reached = environment.hosts.filter((h) => facts.has(h.name));
     const checks = evaluatePreflight(reached.map((h) => ({ name: h.name, roles: h.roles, facts: facts.get(h.name) })));
     for (const { host, error } of failures) {
         checks.unshift({
             layer: 'host',
-            host: host.name,
+            host,
             check: 'ssh + sudo',
             expected: 'connected, root via sudo -n',
             observed: error.message.split('\n', 1)[0],
@@ -90325,9 +91924,9 @@ async function runPreflight(environment, forEachHost) {
 function preflightError(failures, checks) {
     if (failures.length > 0) {
         const [first, ...rest] = failures;
-        const others = rest.map((f) => `${f.host.name}: ${f.error.message.split('\n', 1)[0]}`);
+        const others = rest.map((f) => `${f.host}: ${f.error.message.split('\n', 1)[0]}`);
         const message = others.length > 0 ? `${first.error.message}\nalso failing:\n${others.join('\n')}` : first.error.message;
-        return new DeployError(first.error.reason, message, { host: first.host.name, hint: first.error.hint });
+        return new DeployError(first.error.reason, message, { host: first.host, hint: first.error.hint });
     }
     if (worstStatus(checks) === 'fail') {
         const failed = checks.filter((c) => c.status === 'fail');
@@ -90682,6 +92281,224 @@ function packagesIndexScript() {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/facts/registry.ts
+/**
+ * Every fact lms-ha reads on a host, by name: the shell snippet that reads it
+ * (the same builder the gathering code runs), what it reads in words a
+ * reviewer checks, and the commands that gather it. A restricted plan account
+ * can be given a root-owned gatherer generated from this list, and nothing
+ * outside it.
+ *
+ * `readOnly: false` marks the one snippet that writes (verify-ha's causality
+ * probe writes a row through one node and reads it back through another):
+ * it belongs to the verify account, never to a read-only gatherer.
+ */
+
+
+
+
+
+
+/** A fact with no arguments: the gatherer runs the same snippet, with the same stdin. */
+function fixed(script, stdin) {
+    return {
+        body: script,
+        ...(stdin !== undefined ? { stdin } : {}),
+        recognise: (r) => (r.script === script && (r.stdin ?? '') === (stdin ?? '') ? [] : undefined),
+    };
+}
+function fact(entry) {
+    return entry;
+}
+const FACTS = {
+    host: fact({
+        name: 'host',
+        reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: () => HOST_FACTS_SCRIPT,
+        gather: fixed(HOST_FACTS_SCRIPT),
+    }),
+    packages: fact({
+        name: 'packages',
+        reads: 'installed version of the named Debian packages (dpkg-query)',
+        gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
+        readOnly: true,
+        snippet: (packages) => packagesSnippet(packages),
+        gather: { body: PACKAGES_GATHERER_BODY, recognise: (r) => (r.script !== undefined && r.stdin === undefined ? packagesOfSnippet(r.script) : undefined) },
+    }),
+    hostState: fact({
+        name: 'host-state',
+        reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
+        gatheredBy: ['deploy-lb'],
+        readOnly: true,
+        snippet: (query) => hostStateScript(query),
+    }),
+    galera: fact({
+        name: 'galera',
+        reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
+        gatheredBy: ['deploy-db'],
+        readOnly: true,
+        snippet: () => galeraFactsScript(),
+        gather: fixed(galeraFactsScript(), GALERA_FACTS_STDIN),
+    }),
+    healthDb: fact({
+        name: 'health-db',
+        reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => dbFactsScript(),
+        gather: fixed(dbFactsScript(), VERIFY_DB_SQL),
+    }),
+    healthLb: fact({
+        name: 'health-lb',
+        reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (options) => lbFactsScript(options),
+    }),
+    glusterPeers: fact({
+        name: 'gluster-peers',
+        reads: 'glusterd state and the trusted pool (gluster pool list)',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => glusterPeerScript(),
+        gather: fixed(glusterPeerScript()),
+    }),
+    glusterVolume: fact({
+        name: 'gluster-volume',
+        reads: "the volume's info, status and heal counts",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (volume) => glusterVolumeScript(volume),
+    }),
+    glusterClient: fact({
+        name: 'gluster-client',
+        reads: 'the GlusterFS mount and a write probe in it',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (mountPoint) => glusterClientScript(mountPoint),
+    }),
+    causality: fact({
+        name: 'causality',
+        reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (options) => causalityScript(options),
+    }),
+    lock: fact({
+        name: 'lock',
+        reads: `the environment's lock file in ${LOCK_DIR} (who holds it, since when)`,
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: (environment) => `cat -- ${LOCK_DIR}/${lockFileName(environment)}`,
+        gather: {
+            // Exit 44 is the transport's "no such file" for a read.
+            body: `f=${LOCK_DIR}/"$1".lock; [ -e "$f" ] || exit 44; exec cat -- "$f"`,
+            recognise: (r) => {
+                const m = r.readPath === undefined ? null : new RegExp(`^${LOCK_DIR}/([A-Za-z0-9_.-]+)\\.lock$`).exec(r.readPath);
+                return m ? [m[1]] : undefined;
+            },
+        },
+    }),
+};
+/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
+function allFacts() {
+    return Object.values(FACTS);
+}
+/** The facts `command` gathers. */
+function factsGatheredBy(command) {
+    return allFacts().filter((f) => f.gatheredBy.includes(command));
+}
+
+;// CONCATENATED MODULE: ./src/facts/gatherer.ts
+/**
+ * The plan account's only way to root: a root-owned script, generated from
+ * the registry's read-only facts, that runs one fact by name with plain-word
+ * arguments it checks itself, and nothing else. A plan run logged in as the
+ * plan account sends each root request through `rootRouteForGatherer`: a
+ * request that is one of these facts becomes `sudo -n GATHERER VERSION NAME
+ * ARGS`, anything else is refused before it leaves the runner (and sudo on the
+ * host refuses it anyway). The version is a digest of the script, so a plan
+ * by an lms-ha whose facts differ from the installed gatherer says which
+ * version to install instead of reading something else.
+ */
+
+
+
+const GATHERER_PATH = '/usr/local/libexec/lms-ha/gather';
+/** The gatherer's exits for "not this version", "argument refused", "no such fact". */
+const REFUSED_EXITS = [3, 4, 5];
+function gatherable() {
+    return allFacts()
+        .filter((f) => f.readOnly && f.gather !== undefined)
+        .map((f) => ({ name: f.name, form: f.gather }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+}
+function caseArm(name, form) {
+    const run = `sh -c ${shellQuote(form.body)} lms-ha-gather "$@"`;
+    const line = form.stdin === undefined ? `exec ${run} </dev/null` : `printf '%s' ${shellQuote(form.stdin)} | ${run}`;
+    return `  ${name})\n    ${line} ;;`;
+}
+function body() {
+    return [
+        'fact="${1-}"; [ $# -gt 0 ] && shift',
+        // Plain words only: no option to a tool (leading "-"), no path climbing, nothing the shell would read.
+        'for a in "$@"; do',
+        '  case "$a" in',
+        "    ''|-*|*..*|*[!A-Za-z0-9@_.:/+=-]*) echo \"lms-ha-gather: argument refused (plain names only)\" >&2; exit 4 ;;",
+        '  esac',
+        'done',
+        'case "$fact" in',
+        ...gatherable().map((g) => caseArm(g.name, g.form)),
+        '  *) echo "lms-ha-gather: no read-only fact named $fact" >&2; exit 5 ;;',
+        'esac',
+    ].join('\n');
+}
+/** A digest of what the gatherer runs: any change to a fact's snippet is a new version. */
+function gathererVersion() {
+    return (0,external_node_crypto_.createHash)('sha256').update(body()).digest('hex').slice(0, 16);
+}
+/** The gatherer provision installs (root:root 0755), with the facts it runs listed for a reviewer. */
+function gathererScript() {
+    const version = gathererVersion();
+    return [
+        '#!/bin/sh',
+        `# lms-ha plan gatherer, version ${version}. Written by \`lms-ha provision\`; do not edit.`,
+        '# The plan account may run this (and nothing else) as root through sudo. It runs one',
+        '# read-only fact of the registry (src/facts/registry.ts) by name:',
+        ...gatherable().map((g) => `#   ${g.name}: ${allFacts().find((f) => f.name === g.name).reads}`),
+        'set -u',
+        `version=${version}`,
+        'if [ "${1-}" = --version ]; then echo "$version"; exit 0; fi',
+        'if [ "${1-}" != "$version" ]; then',
+        '  echo "lms-ha-gather: this host has plan gatherer version $version, the plan needs ${1-none}: run lms-ha provision (mode apply, with the apply key) with the lms-ha version of the plan" >&2',
+        '  exit 3',
+        'fi',
+        'shift',
+        body(),
+        '',
+    ].join('\n');
+}
+/**
+ * The transport's root route for the plan account: a named fact goes to the
+ * gatherer, anything else is refused, naming what was asked.
+ */
+function rootRouteForGatherer() {
+    const facts = gatherable();
+    const version = gathererVersion();
+    const hint = 'The plan account runs plans only, through the lms-ha gatherer that provision installs. Run provision (mode apply, with the apply key) with this lms-ha version, or run this command with the apply account.';
+    return (request) => {
+        const asked = 'readPath' in request ? { readPath: request.readPath } : { script: request.script, ...(request.stdin !== undefined ? { stdin: request.stdin.toString() } : {}) };
+        for (const { name, form } of facts) {
+            const args = form.recognise(asked);
+            if (args)
+                return { command: ['sudo', '-n', '--', GATHERER_PATH, version, name, ...args].map(shellQuote).join(' '), refusedCodes: REFUSED_EXITS, hint };
+        }
+        return { refused: 'readPath' in request ? `reading ${request.readPath} is not one of its facts` : 'that command is not one of its facts', hint };
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/commands/provision/facts.ts
 /**
  * What provision reads on a host, in one read-only round trip: /etc/hosts,
@@ -90693,14 +92510,17 @@ function packagesIndexScript() {
 
 
 
+
+/** The plan account's one sudo rule. */
+const PLAN_SUDOERS_PATH = '/etc/sudoers.d/lms-ha-plan';
 /** Time sync daemons any of which counts as "the clock is kept". */
 const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'];
-const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'];
+const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd', 'sudo'];
 const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
-const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH];
+const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH, GATHERER_PATH, PLAN_SUDOERS_PATH];
 const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'];
 const SECTION = /^@@([a-z-]+)(?: (\S+))?$/;
-function provisionFactsScript(diskPaths) {
+function provisionFactsScript(diskPaths, planUser) {
     const parts = [
         `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
         `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
@@ -90714,6 +92534,12 @@ function provisionFactsScript(diskPaths) {
         `echo "@@swap"; cat /proc/swaps 2>/dev/null || true`,
         `echo "@@swappiness"; cat /proc/sys/vm/swappiness 2>/dev/null || true`,
         ...diskPaths.map((p) => `echo "@@df ${p}"; p=${shellQuote(p)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" 2>/dev/null || true`),
+        ...(planUser === undefined
+            ? []
+            : [
+                `echo "@@planuser"; h=$(getent passwd ${shellQuote(planUser)} | cut -d: -f6); if [ -z "$h" ]; then echo @absent; else echo "$h"; ` +
+                    `if [ -f "$h/.ssh/authorized_keys" ]; then base64 -w0 "$h/.ssh/authorized_keys"; echo; else echo @absent; fi; fi`,
+            ]),
     ];
     return parts.join('; ');
 }
@@ -90735,6 +92561,7 @@ function parseProvisionFacts(stdout, diskPaths) {
         swapBytes: 0,
         swappiness: null,
         disks: Object.fromEntries(diskPaths.map((p) => [p, null])),
+        planUser: null,
     };
     const sections = [];
     for (const line of stdout.split('\n')) {
@@ -90795,12 +92622,19 @@ function parseProvisionFacts(stdout, diskPaths) {
             case 'df':
                 facts.disks[arg] = parseDf(lines.join('\n'))[0] ?? null;
                 break;
+            case 'planuser': {
+                if (first === '@absent' || first === '')
+                    break;
+                const keys = (lines[1] ?? '').trim();
+                facts.planUser = { home: first, authorizedKeys: keys === '@absent' ? null : decode(keys) };
+                break;
+            }
         }
     }
     return facts;
 }
-async function gatherProvisionFacts(host, diskPaths) {
-    const r = await host.run(provisionFactsScript(diskPaths), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
+async function gatherProvisionFacts(host, diskPaths, planUser) {
+    const r = await host.run(provisionFactsScript(diskPaths, planUser), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
     return parseProvisionFacts(r.stdout, diskPaths);
 }
 /**
@@ -90817,13 +92651,8 @@ async function gatherSshClientAddress(host) {
 
 
 const DATADIR = '/var/lib/mysql';
-/** Below this a datadir or brick can fill up during a state transfer: fail. */
-const checks_MIN_FREE_BYTES = 1024 ** 3;
-/** Below this, warn. */
-const checks_WARN_FREE_BYTES = 5 * 1024 ** 3;
 /** Above this, the kernel swaps a database's buffer pool out while it still has page cache to drop. */
 const MAX_DB_SWAPPINESS = 10;
-const checks_GiB = (bytes) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 function timeSyncCheck(host) {
     const active = TIME_SYNC_UNITS.filter((u) => host.facts.timeSync[u] === 'active');
     const base = { layer: 'host', host: host.name, check: 'time sync', expected: 'a time sync service active' };
@@ -90836,39 +92665,21 @@ function timeSyncCheck(host) {
 }
 /** The spread of the host clocks (see clockSpread), refused above the bound; the uncertainty counts in the hosts' favour. */
 function clockSkewCheck(hosts, maxSkewMs) {
-    const skew = clockSpread(hosts);
-    if (!skew)
-        return [];
-    const spreadMs = skew.spreadSeconds * 1000;
-    const uncertaintyMs = skew.uncertaintySeconds * 1000;
-    const fail = spreadMs - uncertaintyMs > maxSkewMs;
-    return [
-        {
-            layer: 'host',
-            host: '(all)',
-            check: 'clock skew (provision bound)',
-            expected: `<= ${maxSkewMs} ms`,
-            observed: `${spreadMs.toFixed(0)} ms (${skew.ahead} ahead of ${skew.behind}, ±${uncertaintyMs.toFixed(0)} ms)`,
-            status: fail ? 'fail' : 'ok',
-            hint: fail
-                ? `Galera and the lock's timestamps need sane clocks: set the clock of ${skew.ahead} / ${skew.behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
-                : undefined,
-        },
-    ];
+    return clockSkewRow(hosts, {
+        check: 'clock skew (provision bound)',
+        boundMs: maxSkewMs,
+        over: 'fail',
+        unit: 'ms',
+        hint: (ahead, behind) => `Galera and the lock's timestamps need sane clocks: set the clock of ${ahead} / ${behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`,
+    });
 }
 function diskChecks(host) {
     return host.diskPaths.map((path) => {
         const disk = host.facts.disks[path];
-        const base = { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${checks_GiB(checks_WARN_FREE_BYTES)}` };
-        if (!disk)
-            return { ...base, observed: 'unknown (df gave nothing)', status: 'warn', hint: `Check the filesystem of ${path} by hand.` };
-        const status = disk.availableBytes < checks_MIN_FREE_BYTES ? 'fail' : disk.availableBytes < checks_WARN_FREE_BYTES ? 'warn' : 'ok';
-        return {
-            ...base,
-            observed: `${checks_GiB(disk.availableBytes)} on ${disk.mount}`,
-            status,
-            hint: status === 'ok' ? undefined : `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`,
-        };
+        if (!disk) {
+            return { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${GiB(WARN_FREE_BYTES)}`, observed: 'unknown (df gave nothing)', status: 'warn', hint: `Check the filesystem of ${path} by hand.` };
+        }
+        return freeSpaceCheck(host.name, `free space for ${path}`, disk.availableBytes, `${GiB(disk.availableBytes)} on ${disk.mount}`, `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`);
     });
 }
 function swapChecks(host) {
@@ -90883,7 +92694,7 @@ function swapChecks(host) {
         {
             ...base,
             expected: `swappiness <= ${MAX_DB_SWAPPINESS} with swap on`,
-            observed: `${checks_GiB(swapBytes)} swap, vm.swappiness ${swappiness ?? 'unknown'}`,
+            observed: `${GiB(swapBytes)} swap, vm.swappiness ${swappiness ?? 'unknown'}`,
             status: ok ? 'ok' : 'warn',
             hint: ok
                 ? undefined
@@ -90898,253 +92709,12 @@ function provisionChecks(hosts, clocks, maxSkewMs) {
     ];
 }
 
-;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
-/*
-How it works:
-`this.#head` is an instance of `Node` which keeps track of its current value and nests another instance of `Node` that keeps the value that comes after it. When a value is provided to `.enqueue()`, the code needs to iterate through `this.#head`, going deeper and deeper to find the last value. However, iterating through every single item is slow. This problem is solved by saving a reference to the last value as `this.#tail` so that it can reference it to add a new value.
-*/
-
-class Node {
-	value;
-	next;
-
-	constructor(value) {
-		this.value = value;
-	}
-}
-
-class Queue {
-	#head;
-	#tail;
-	#size;
-
-	constructor() {
-		this.clear();
-	}
-
-	enqueue(value) {
-		const node = new Node(value);
-
-		if (this.#head) {
-			this.#tail.next = node;
-			this.#tail = node;
-		} else {
-			this.#head = node;
-			this.#tail = node;
-		}
-
-		this.#size++;
-	}
-
-	dequeue() {
-		const current = this.#head;
-		if (!current) {
-			return;
-		}
-
-		this.#head = this.#head.next;
-		this.#size--;
-
-		// Clean up tail reference when queue becomes empty
-		if (!this.#head) {
-			this.#tail = undefined;
-		}
-
-		return current.value;
-	}
-
-	peek() {
-		if (!this.#head) {
-			return;
-		}
-
-		return this.#head.value;
-
-		// TODO: Node.js 18.
-		// return this.#head?.value;
-	}
-
-	clear() {
-		this.#head = undefined;
-		this.#tail = undefined;
-		this.#size = 0;
-	}
-
-	get size() {
-		return this.#size;
-	}
-
-	* [Symbol.iterator]() {
-		let current = this.#head;
-
-		while (current) {
-			yield current.value;
-			current = current.next;
-		}
-	}
-
-	* drain() {
-		while (this.#head) {
-			yield this.dequeue();
-		}
-	}
-}
-
-;// CONCATENATED MODULE: ./node_modules/p-limit/index.js
-
-
-function pLimit(concurrency) {
-	let rejectOnClear = false;
-
-	if (typeof concurrency === 'object') {
-		({concurrency, rejectOnClear = false} = concurrency);
-	}
-
-	validateConcurrency(concurrency);
-
-	if (typeof rejectOnClear !== 'boolean') {
-		throw new TypeError('Expected `rejectOnClear` to be a boolean');
-	}
-
-	const queue = new Queue();
-	let activeCount = 0;
-
-	const resumeNext = () => {
-		// Process the next queued function if we're under the concurrency limit
-		if (activeCount < concurrency && queue.size > 0) {
-			activeCount++;
-			queue.dequeue().run();
-		}
-	};
-
-	const next = () => {
-		activeCount--;
-		resumeNext();
-	};
-
-	const run = async (function_, resolve, arguments_) => {
-		// Execute the function and capture the result promise
-		const result = (async () => function_(...arguments_))();
-
-		// Resolve immediately with the promise (don't wait for completion)
-		resolve(result);
-
-		// Wait for the function to complete (success or failure)
-		// We catch errors here to prevent unhandled rejections,
-		// but the original promise rejection is preserved for the caller
-		try {
-			await result;
-		} catch {}
-
-		// Decrement active count and process next queued function
-		next();
-	};
-
-	const enqueue = (function_, resolve, reject, arguments_) => {
-		const queueItem = {reject};
-
-		// Queue the internal resolve function instead of the run function
-		// to preserve the asynchronous execution context.
-		new Promise(internalResolve => { // eslint-disable-line promise/param-names
-			queueItem.run = internalResolve;
-			queue.enqueue(queueItem);
-		}).then(run.bind(undefined, function_, resolve, arguments_)); // eslint-disable-line promise/prefer-await-to-then
-
-		// Start processing immediately if we haven't reached the concurrency limit
-		if (activeCount < concurrency) {
-			resumeNext();
-		}
-	};
-
-	const generator = (function_, ...arguments_) => new Promise((resolve, reject) => {
-		enqueue(function_, resolve, reject, arguments_);
-	});
-
-	Object.defineProperties(generator, {
-		activeCount: {
-			get: () => activeCount,
-		},
-		pendingCount: {
-			get: () => queue.size,
-		},
-		clearQueue: {
-			value() {
-				if (!rejectOnClear) {
-					queue.clear();
-					return;
-				}
-
-				const abortError = AbortSignal.abort().reason;
-
-				while (queue.size > 0) {
-					queue.dequeue().reject(abortError);
-				}
-			},
-		},
-		concurrency: {
-			get: () => concurrency,
-
-			set(newConcurrency) {
-				validateConcurrency(newConcurrency);
-				concurrency = newConcurrency;
-
-				queueMicrotask(() => {
-					// eslint-disable-next-line no-unmodified-loop-condition
-					while (activeCount < concurrency && queue.size > 0) {
-						resumeNext();
-					}
-				});
-			},
-		},
-		map: {
-			async value(iterable, function_) {
-				const promises = [];
-
-				try {
-					Array.from(iterable, (value, index) => {
-						const promise = generator(function_, value, index);
-						promises.push(promise);
-						return promise;
-					});
-				} catch (error) {
-					// The iterable threw, so `Promise.all` never observes the already scheduled promises. Observe them here to avoid unhandled rejections.
-					for (const promise of promises) {
-						promise.catch(() => {}); // eslint-disable-line promise/prefer-await-to-then
-					}
-
-					throw error;
-				}
-
-				return Promise.all(promises);
-			},
-		},
-	});
-
-	return generator;
-}
-
-function limitFunction(function_, options) {
-	const limit = pLimit(options);
-
-	const limitedFunction = (...arguments_) => limit(() => function_(...arguments_));
-	Object.defineProperty(limitedFunction, 'clearQueue', {
-		value: limit.clearQueue,
-	});
-
-	return limitedFunction;
-}
-
-function validateConcurrency(concurrency) {
-	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
-	}
-}
-
 ;// CONCATENATED MODULE: ./src/commands/provision/packages.ts
 /**
  * Package sources: `distro` leaves the host's own; `mirror` writes one
- * deb822 source; `push` copies .deb files from a directory on the runner into
- * a local repository on each host. The set of pushed files (name + SHA-256)
+ * deb822 source; `push` copies .deb files from a directory on the runner, and
+ * packages downloaded on the runner from pinned URLs, into a local repository
+ * on each host. The set of pushed files (name + SHA-256)
  * is the reviewed manifest: a changed package changes the plan hash.
  */
 
@@ -91155,10 +92725,32 @@ function validateConcurrency(concurrency) {
 
 
 
+
 /** Files copied to one host at once: enough to fill the link, under sshd's session limit. */
 const COPY_PARALLELISM = 4;
+/**
+ * Every package to push: the directory's, then the pinned downloads (fetched
+ * on the runner, refused unless their SHA-256 is the pinned one). A file
+ * name in both is an error: which one is meant?
+ */
+async function collectPushPackages(settings, logger, cwd = process.cwd()) {
+    const dir = settings.directory === undefined ? undefined : readPushDirectory(settings.directory, cwd);
+    const downloaded = new Map();
+    for (const pin of settings.downloads ?? []) {
+        const file = decodeURIComponent(new URL(pin.url).pathname.split('/').pop() ?? '');
+        if (!DEB_FILE_NAME.test(file)) {
+            throw new DeployError('invalid-input', `provision.packages.downloads: ${pin.url} does not name a .deb file`, { hint: 'Give the URL of the .deb itself.' });
+        }
+        if (downloaded.has(file) || dir?.packages.some((p) => p.file === file)) {
+            throw new DeployError('invalid-input', `provision.packages: ${file} is given twice (directory and downloads, or two downloads)`, { hint: 'Keep one of them.' });
+        }
+        downloaded.set(file, await fetchPinned({ url: pin.url, sha256: pin.sha256, tool: 'lms-ha-deb', file, what: `the package ${file}`, pinnedBy: 'provision.packages.downloads[].sha256' }, logger));
+    }
+    const packages = [...(dir?.packages ?? []), ...[...downloaded].map(([file, bytes]) => ({ file, sha256: file_sha256(bytes) }))];
+    return { packages, contentOf: (file) => downloaded.get(file) ?? dir.contentOf(file) };
+}
 /** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
-function readPushDirectory(directory, cwd = process.cwd()) {
+function readPushDirectory(directory, cwd) {
     const path = (0,external_node_path_namespaceObject.resolve)(cwd, directory);
     let names;
     try {
@@ -91178,7 +92770,7 @@ function readPushDirectory(directory, cwd = process.cwd()) {
             hint: 'Put the packages the hosts need there (for example from `apt-get install --download-only` on a machine with the same release).',
         });
     }
-    return { path, packages };
+    return { packages, contentOf: (file) => (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(path, file)) };
 }
 const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
 function sourcesChange(host, content, have, why) {
@@ -91212,7 +92804,7 @@ function pushChange(host, push, facts) {
             await h.run(`install -d -m 0755 -o root -g root ${PUSH_REPOSITORY_DIR}`, { purpose: `create ${PUSH_REPOSITORY_DIR}` });
             const limit = pLimit(COPY_PARALLELISM);
             await Promise.all(copy.map((p) => limit(async () => {
-                const bytes = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(push.path, p.file));
+                const bytes = push.contentOf(p.file);
                 // The bytes read now must be the ones reviewed.
                 if ((0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex') !== p.sha256) {
                     throw new DeployError('plan-changed', `${p.file} changed on the runner since the plan was made`, { host: h.name, hint: 'Run plan again and review it.' });
@@ -91334,6 +92926,8 @@ function shadowingLines(current, entries) {
 
 
 
+
+
 /** A bastion-only host forwards connections and is not changed. */
 function provisionedHosts(environment) {
     return environment.hosts.filter((h) => !(h.roles.length === 1 && h.roles[0] === 'bastion'));
@@ -91387,6 +92981,8 @@ function missingPackages(environment, facts) {
         pkgs.push('systemd-timesyncd');
     if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined)
         pkgs.push('nftables');
+    if (environment.provision.plan_account && facts.packages['sudo'] === undefined)
+        pkgs.push('sudo');
     return pkgs;
 }
 function timeChanges(host, facts) {
@@ -91432,6 +93028,85 @@ function firewallChanges(environment, host, facts, options) {
     }
     return { changes, model, text };
 }
+/** The home provision gives the plan account it creates. */
+const planAccountHome = (user) => `/var/lib/${user}`;
+/** The plan account's one rule: the gatherer as root, nothing else; no terminal needed. */
+function renderPlanSudoers(user) {
+    return [
+        '# Written by lms-ha provision: the plan account may run the read-only fact gatherer as root, and nothing else.',
+        `Defaults:${user} !requiretty`,
+        `${user} ALL=(root) NOPASSWD: ${GATHERER_PATH}`,
+        '',
+    ].join('\n');
+}
+/**
+ * The plan account: a login with the plan key, the gatherer (root-owned,
+ * generated from the fact registry) and the one sudo rule. The rule is
+ * written last and checked by visudo before it replaces the live one.
+ */
+function planAccountChanges(environment, host, facts) {
+    const account = environment.provision.plan_account;
+    if (!account)
+        return [];
+    const { user } = account;
+    const name = host.name;
+    const changes = [];
+    const home = facts.planUser?.home ?? planAccountHome(user);
+    if (!facts.planUser) {
+        changes.push({
+            kind: 'user',
+            id: changeId('user', name, user),
+            host: name,
+            summary: `create the plan account ${user} (home ${home}; no password, key login only)`,
+            name: user,
+            action: 'create',
+            detail: 'plans from pull requests log in with the plan key; root only through the gatherer',
+            apply: async (ctx) => {
+                const u = shellQuote(user);
+                await ctx.host.run(`getent passwd ${u} >/dev/null || useradd --system --user-group --create-home --home-dir ${shellQuote(home)} --shell /bin/sh --password '*' ${u}`, {
+                    purpose: `create the plan account ${user}`,
+                });
+            },
+        });
+    }
+    const keysPath = `${home}/.ssh/authorized_keys`;
+    const keys = `${account.public_key}\n`;
+    if (facts.planUser?.authorizedKeys !== keys) {
+        changes.push({
+            kind: 'file',
+            id: changeId('file', name, keysPath),
+            host: name,
+            summary: `${facts.planUser?.authorizedKeys == null ? 'write' : 'update'} ${keysPath} (the plan key)`,
+            path: keysPath,
+            before: facts.planUser?.authorizedKeys == null ? null : { content: facts.planUser.authorizedKeys, mode: 0o600, owner: user, group: user },
+            after: { content: keys, mode: 0o600, owner: user, group: user },
+            sensitive: false,
+            apply: async (ctx) => {
+                await ctx.host.run(`install -d -m 0700 -o ${shellQuote(user)} -g ${shellQuote(user)} ${shellQuote(`${home}/.ssh`)}`, { purpose: `create ${home}/.ssh` });
+                await ctx.host.writeFile(keysPath, keys, { mode: 0o600, owner: user, group: user });
+            },
+        });
+    }
+    const gatherer = fileChange(name, { path: GATHERER_PATH, content: gathererScript(), mode: 0o755, owner: 'root', group: 'root' }, existing(facts.files[GATHERER_PATH]), {
+        why: `the plan gatherer, version ${gathererVersion()}`,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${GATHERER_PATH.slice(0, GATHERER_PATH.lastIndexOf('/'))}`, { purpose: 'create the gatherer\'s directory' });
+            await ctx.host.writeFile(GATHERER_PATH, gathererScript(), { mode: 0o755, owner: 'root', group: 'root' });
+        },
+    });
+    if (gatherer)
+        changes.push(gatherer);
+    const rule = { path: PLAN_SUDOERS_PATH, content: renderPlanSudoers(user), mode: 0o440, owner: 'root', group: 'root' };
+    // sudo ignores files in sudoers.d whose names contain a dot: the candidate is never live.
+    const candidate = '/etc/sudoers.d/.lms-ha-plan.candidate';
+    const sudoers = fileChange(name, rule, existing(facts.files[PLAN_SUDOERS_PATH]), {
+        why: 'the plan account may run the gatherer as root, nothing else',
+        apply: checkedFileApply(rule, candidate, `visudo -cf ${candidate}`, 'visudo', 'the plan account\'s sudo rule'),
+    });
+    if (sudoers)
+        changes.push(sudoers);
+    return changes;
+}
 function computeProvisionPlan(environment, g, options) {
     const hosts = provisionedHosts(environment);
     const entries = hostsEntries(environment, g.hostnames);
@@ -91449,6 +93124,7 @@ function computeProvisionPlan(environment, g, options) {
     const hostsFiles = [];
     const time = [];
     const walls = [];
+    const accounts = [];
     const installs = new Map();
     for (const host of hosts) {
         const facts = g.facts.get(host.name);
@@ -91475,6 +93151,7 @@ function computeProvisionPlan(environment, g, options) {
         if (missing.length > 0)
             installs.set(host.name, missing);
         time.push(...timeChanges(host.name, facts));
+        accounts.push(...planAccountChanges(environment, host, facts));
         if (environment.provision.firewall.enabled) {
             const fw = firewallChanges(environment, host, facts, options);
             walls.push(...fw.changes);
@@ -91499,7 +93176,7 @@ function computeProvisionPlan(environment, g, options) {
     }
     const phase = installPhase(installs);
     const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
-    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
+    changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls, ...accounts);
     const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
     return { plan, firewall, nftables };
 }
@@ -91535,6 +93212,7 @@ function covers(network, address) {
 
 
 
+
 const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
 const ROLLBACK_SCRIPT = '/etc/lms-ha/firewall-rollback.sh';
 /** Paths whose free space matters on a host: the datadir on db hosts, the brick on storage hosts. */
@@ -91549,21 +93227,21 @@ function diskPathsFor(environment, host) {
 }
 async function provision_gather(context, hosts) {
     const settings = context.environment.provision.packages;
-    const push = settings.source === 'push' ? readPushDirectory(settings.directory) : undefined;
-    const results = await context.forEachHost(hosts, async (remote, host) => {
-        const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
+    const push = settings.source === 'push' ? await collectPushPackages(settings, context.logger) : undefined;
+    const { values, failures } = splitHostResults(await context.forEachHost(hosts, async (remote, host) => {
+        const [facts, client] = await Promise.all([
+            gatherProvisionFacts(remote, diskPathsFor(context.environment, host), context.environment.provision.plan_account?.user),
+            gatherSshClientAddress(remote),
+        ]);
         return { remote, facts, client };
-    });
-    const failed = results.find((r) => !r.ok);
-    if (failed && !failed.ok)
-        throw failed.error;
+    }));
+    if (failures[0])
+        throw failures[0].error;
     const g = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map(), ...(push ? { push } : {}) };
-    for (const r of results) {
-        if (!r.ok)
-            continue;
-        g.remotes.set(r.host, r.value.remote);
-        g.facts.set(r.host, r.value.facts);
-        g.sshClients.set(r.host, r.value.client);
+    for (const [name, v] of values) {
+        g.remotes.set(name, v.remote);
+        g.facts.set(name, v.facts);
+        g.sshClients.set(name, v.client);
     }
     for (const [name, f] of context.facts)
         g.hostnames.set(name, f.hostname);
@@ -93795,6 +95473,12 @@ function parseRequest(raw, commands) {
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
         problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
     }
+    const sshAccount = raw.sshAccount || 'apply';
+    if (sshAccount !== 'apply' && sshAccount !== 'plan')
+        problems.push(`${name('ssh-account')} "${sshAccount.slice(0, 20)}" must be apply or plan`);
+    else if (sshAccount === 'plan' && raw.mode === 'apply') {
+        problems.push(`${name('ssh-account')} plan can only plan: mode apply runs with the apply key, in the protected environment (the plan account may run nothing but the read-only gatherer)`);
+    }
     const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
     if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
         // Never echoed: a wrong value pasted here may be anything, including a secret.
@@ -93825,6 +95509,7 @@ function parseRequest(raw, commands) {
         knownHosts: raw.knownHosts,
         insecureSkipHostKeyCheck: insecure,
         parallelism,
+        sshAccount: sshAccount === 'plan' ? 'plan' : 'apply',
         expectedPlanHash: expectedPlanHash || undefined,
         planHashKey: planHashKeyFrom(planHashKey || undefined),
         breakLock,
@@ -93923,6 +95608,7 @@ const FLAGS = `options:
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
   -p, --parallelism N         hosts worked on at once (default: 20)
+      --ssh-account plan      log in as the inventory's plan account (plans only; see provision)
       --plan-hash HASH        apply only if the fresh plan has this hash (64 hex characters)
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
@@ -94001,6 +95687,7 @@ function parseCliArgs(argv, env = process.env) {
                 'known-hosts': { type: 'string' },
                 'insecure-skip-host-key-check': { type: 'boolean', default: false },
                 parallelism: { type: 'string', short: 'p', default: '20' },
+                'ssh-account': { type: 'string', default: 'apply' },
                 'plan-hash': { type: 'string' },
                 'break-lock': { type: 'boolean', default: false },
                 option: { type: 'string', short: 'o', multiple: true, default: [] },
@@ -94032,6 +95719,7 @@ function parseCliArgs(argv, env = process.env) {
         knownHosts,
         insecureSkipHostKeyCheck: values['insecure-skip-host-key-check'],
         parallelism: values.parallelism,
+        sshAccount: values['ssh-account'],
         expectedPlanHash: values['plan-hash'],
         planHashKey: env.LMS_HA_PLAN_HASH_KEY,
         breakLock: values['break-lock'],
@@ -95887,1261 +97575,6 @@ function withConnection(report, environment) {
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
-var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
-;// CONCATENATED MODULE: ./src/ssh/known-hosts.ts
-/**
- * OpenSSH known_hosts, parsed by hand: the file is the operator's single source
- * of trust for host keys, so we read exactly the format `ssh-keyscan`,
- * `ssh-keygen -H` and `ssh` itself write, and nothing looser.
- *
- * Supported: comma-separated host lists, `[host]:port` for non-22 ports,
- * hashed hosts (`|1|salt|hash`, HMAC-SHA1 of the host field keyed by the salt),
- * several keys (and key types) per host, `*`/`?` wildcards and `!` negation,
- * `@revoked` (a revoked key is refused for every host), comments and blank lines.
- * `@cert-authority` lines are skipped with a note: ssh2 does not verify host
- * certificates, and silently trusting a CA key as if it were a host key would
- * be worse than ignoring it.
- */
-
-
-/**
- * Key types accepted as pinned host keys. `ssh-dss` (DSA, 1024-bit, removed
- * from OpenSSH) is refused; `ssh-rsa` keys are accepted only with the SHA-2
- * signature algorithms (rsa-sha2-256/512), never the SHA-1 `ssh-rsa` one.
- */
-const HOST_KEY_TYPES = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'ssh-rsa',
-];
-/** Longest host field read: a pattern is matched in O(pattern × name), so its length is what bounds a lookup. */
-const MAX_HOST_FIELD = 4096;
-/** Parses known_hosts text. Never throws: bad lines are skipped with a note, so a host whose line is broken is simply unknown (fail closed). */
-function parseKnownHosts(text) {
-    const db = { entries: [], notes: [] };
-    const lines = text.split(/\r?\n/);
-    lines.forEach((raw, index) => {
-        const lineNo = index + 1;
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        let marker;
-        if (fields[0].startsWith('@')) {
-            const m = fields.shift();
-            if (m === '@cert-authority') {
-                db.notes.push(`line ${lineNo}: @cert-authority entry ignored (host certificates are not supported; pin the host keys themselves)`);
-                return;
-            }
-            if (m !== '@revoked') {
-                db.notes.push(`line ${lineNo}: unknown marker ${m}; line ignored`);
-                return;
-            }
-            marker = 'revoked';
-        }
-        if (fields.length < 3) {
-            db.notes.push(`line ${lineNo}: expected "hosts keytype base64-key"; line ignored`);
-            return;
-        }
-        const [hostField, type, b64] = fields;
-        if (type === 'ssh-dss') {
-            db.notes.push(`line ${lineNo}: ssh-dss (DSA) host keys are refused: DSA is broken and removed from OpenSSH; pin the host's ed25519 or ecdsa key instead; line ignored`);
-            return;
-        }
-        if (!HOST_KEY_TYPES.includes(type)) {
-            db.notes.push(`line ${lineNo}: key type ${type} is not supported; line ignored`);
-            return;
-        }
-        if (hostField.length > MAX_HOST_FIELD) {
-            db.notes.push(`line ${lineNo}: the host field is longer than ${MAX_HOST_FIELD} characters; line ignored`);
-            return;
-        }
-        const blob = decodeBase64Strict(b64);
-        if (!blob) {
-            db.notes.push(`line ${lineNo}: the key is not valid base64; line ignored`);
-            return;
-        }
-        const embedded = keyTypeOfBlob(blob);
-        if (embedded !== type) {
-            db.notes.push(`line ${lineNo}: the key says it is ${embedded ?? 'unreadable'} but the line says ${type}; line ignored`);
-            return;
-        }
-        // A truncated paste can still start with a valid type; let ssh2 check the whole structure.
-        const parsed = lib_default().utils.parseKey(`${type} ${b64}`);
-        if (parsed instanceof Error || Array.isArray(parsed)) {
-            db.notes.push(`line ${lineNo}: the ${type} key is malformed (truncated?); line ignored`);
-            return;
-        }
-        const hosts = parseHostField(hostField);
-        if (!hosts) {
-            db.notes.push(`line ${lineNo}: malformed host field; line ignored`);
-            return;
-        }
-        db.entries.push({ marker, hosts, type, blob, line: lineNo });
-    });
-    // A host whose only pinned key is revoked is unpinned: say so, or the operator only sees "not in known_hosts".
-    for (const entry of db.entries) {
-        if (entry.marker !== 'revoked' && isRevoked(db, entry.blob)) {
-            db.notes.push(`line ${entry.line}: this ${entry.type} key is also marked @revoked, so it pins nothing`);
-        }
-    }
-    return db;
-}
-/**
- * The keys pinned for host:port, by key type. Revoked keys are left out
- * (see `isRevoked`). Port 22 is looked up as plain `host` like OpenSSH does;
- * `[host]:22` is accepted too since it can only mean the same thing, but a
- * negated pattern for either name unpins the line for both (`*,!db1` must not
- * pin db1 through its `[db1]:22` spelling).
- */
-function lookupHostKeys(db, host, port) {
-    const names = hostLookupNames(host, port);
-    const byType = new Map();
-    for (const entry of db.entries) {
-        if (entry.marker === 'revoked')
-            continue;
-        const verdicts = names.map((n) => hostMatch(entry.hosts, n));
-        if (verdicts.includes('negated') || !verdicts.includes('matched'))
-            continue;
-        if (isRevoked(db, entry.blob))
-            continue;
-        const list = byType.get(entry.type) ?? [];
-        list.push({ type: entry.type, blob: entry.blob, line: entry.line });
-        byType.set(entry.type, list);
-    }
-    return byType;
-}
-/**
- * A revoked key must never be accepted, whatever host line it is revoked on:
- * a key that leaked from one machine is no proof of identity for any other.
- */
-function isRevoked(db, blob) {
-    return db.entries.some((e) => e.marker === 'revoked' && e.blob.equals(blob));
-}
-/** `SHA256:<base64 without padding>`, exactly as `ssh-keygen -l` prints it. */
-function fingerprintSha256(keyBlob) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
-/** The key type embedded at the start of an SSH public key blob (`string` type name). */
-function keyTypeOfBlob(blob) {
-    if (blob.length < 4)
-        return undefined;
-    const len = blob.readUInt32BE(0);
-    if (len === 0 || len > 64 || blob.length < 4 + len)
-        return undefined;
-    const type = blob.subarray(4, 4 + len).toString('latin1');
-    return /^[\x21-\x7e]+$/.test(type) ? type : undefined;
-}
-/** The host field OpenSSH uses for host:port (`host` for 22, `[host]:port` otherwise). */
-function knownHostsHostField(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
-}
-/** A complete known_hosts line for this key, as `ssh-keyscan` would print it. */
-function knownHostsLine(host, port, blob) {
-    const type = keyTypeOfBlob(blob) ?? 'unknown';
-    return `${knownHostsHostField(host, port)} ${type} ${blob.toString('base64')}`;
-}
-/** Equality that does not leak, by timing, how much of a key matched. */
-function sameKey(a, b) {
-    return a.length === b.length && (0,external_node_crypto_.timingSafeEqual)(a, b);
-}
-function hostLookupNames(host, port) {
-    const h = host.toLowerCase();
-    return port === 22 ? [h, `[${h}]:22`] : [`[${h}]:${port}`];
-}
-function parseHostField(field) {
-    if (field.startsWith('|')) {
-        // |1|base64(salt)|base64(HMAC-SHA1(salt, host))
-        const parts = field.split('|');
-        if (parts.length !== 4 || parts[0] !== '' || parts[1] !== '1')
-            return undefined;
-        const salt = decodeBase64Strict(parts[2]);
-        const hash = decodeBase64Strict(parts[3]);
-        if (!salt || !hash || salt.length !== 20 || hash.length !== 20)
-            return undefined;
-        return { kind: 'hashed', salt, hash };
-    }
-    const patterns = field
-        .split(',')
-        .filter((p) => p !== '')
-        .map((p) => (p.startsWith('!') ? { negated: true, pattern: p.slice(1) } : { negated: false, pattern: p }));
-    if (patterns.length === 0 || patterns.some((p) => p.pattern === ''))
-        return undefined;
-    return { kind: 'patterns', patterns };
-}
-function hostMatch(matcher, name) {
-    if (matcher.kind === 'hashed') {
-        const digest = (0,external_node_crypto_.createHmac)('sha1', matcher.salt).update(name).digest();
-        return sameKey(digest, matcher.hash) ? 'matched' : 'none';
-    }
-    // OpenSSH: a matching negated pattern vetoes the line even if another pattern matches.
-    let matched = false;
-    for (const { negated, pattern } of matcher.patterns) {
-        if (globMatch(pattern.toLowerCase(), name)) {
-            if (negated)
-                return 'negated';
-            matched = true;
-        }
-    }
-    return matched ? 'matched' : 'none';
-}
-/**
- * `*` and `?` glob, greedy with one backtrack point: O(pattern × name) at
- * worst, where a regular expression (or OpenSSH's recursive matcher) is
- * exponential in the number of `*` (a pattern of 30 stars took minutes).
- */
-function globMatch(pattern, name) {
-    let p = 0;
-    let n = 0;
-    let star = -1;
-    let resume = 0;
-    while (n < name.length) {
-        if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
-            p++;
-            n++;
-        }
-        else if (p < pattern.length && pattern[p] === '*') {
-            star = p++;
-            resume = n;
-        }
-        else if (star !== -1) {
-            p = star + 1;
-            n = ++resume;
-        }
-        else {
-            return false;
-        }
-    }
-    while (p < pattern.length && pattern[p] === '*')
-        p++;
-    return p === pattern.length;
-}
-/** Node's base64 decoder skips garbage silently; a pinned key must be exactly what was written. */
-function decodeBase64Strict(s) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s))
-        return undefined;
-    const buf = Buffer.from(s, 'base64');
-    if (buf.length === 0)
-        return undefined;
-    // Round trip (ignoring padding) rejects truncated or non-canonical input.
-    if (buf.toString('base64').replace(/=+$/, '') !== s.replace(/=+$/, ''))
-        return undefined;
-    return buf;
-}
-
-;// CONCATENATED MODULE: ./src/ssh/host-key.ts
-/**
- * Host key pinning for ssh2. ssh2 accepts any host key unless told otherwise;
- * this verifier accepts only a key pinned in known_hosts for the same
- * host:port and the same key type, and otherwise aborts the handshake, which
- * happens before any authentication, so a man in the middle never sees a
- * login attempt or a signature made with our key.
- */
-
-
-/** The host-key signature algorithms ssh2 may negotiate for each known_hosts key type. */
-const ALGORITHMS_FOR_TYPE = {
-    'ssh-ed25519': ['ssh-ed25519'],
-    'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-    'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-    'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-    // SHA-2 signatures only: the SHA-1 "ssh-rsa" signature algorithm is refused.
-    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
-};
-/** ssh2's default order (ed25519 first), which we fall back to after the pinned types. */
-const DEFAULT_ORDER = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256',
-];
-/**
- * The `algorithms.serverHostKey` list for this host: the pinned types first,
- * so a server that has several host keys presents one we can check (the trap
- * in appleboy/ssh-action#275: only an RSA line pinned, server offers ed25519
- * first, "mismatch"). The other types stay in the list, after the pinned ones,
- * so a server that lacks every pinned type still completes key exchange far
- * enough for us to say which key it has instead of a bare "no matching host
- * key format". Undefined (ssh2's default) when nothing is pinned.
- */
-function preferredHostKeyAlgorithms(target, policy) {
-    const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
-    // Nothing pinned: still never offer ssh-dss or SHA-1 ssh-rsa.
-    if (known.size === 0)
-        return [...DEFAULT_ORDER];
-    const preferred = [];
-    for (const type of known.keys()) {
-        for (const algo of ALGORITHMS_FOR_TYPE[type] ?? [])
-            if (!preferred.includes(algo))
-                preferred.push(algo);
-    }
-    for (const algo of DEFAULT_ORDER)
-        if (!preferred.includes(algo))
-            preferred.push(algo);
-    return preferred;
-}
-/** Decides whether the key blob a server presented may be trusted as target. Pure; used by the verifier. */
-function checkHostKey(target, blob, policy) {
-    const type = keyTypeOfBlob(blob) ?? 'unknown';
-    const fingerprint = fingerprintSha256(blob);
-    const line = knownHostsLine(target.address, target.port, blob);
-    const where = `${target.name} (${target.address}:${target.port}${target.via ? ` via ${target.via}` : ''})`;
-    const presented = `${type} key ${fingerprint}`;
-    const key = { type, fingerprint, knownHostsLine: line, verified: false };
-    if (isRevoked(policy.knownHosts, blob)) {
-        // Even the insecure opt-out does not accept a key someone explicitly revoked.
-        return {
-            ok: false,
-            key,
-            error: new DeployError('host-key-mismatch', `${where} presented the ${presented}, which is marked @revoked in known_hosts; refusing to connect.`, {
-                host: target.name,
-                hint: `The host is using a key that was revoked. Replace the host's keys (ssh-keygen -A after removing the old ones) and pin the new key after checking it on the host's console.`,
-            }),
-        };
-    }
-    if (policy.insecureSkipHostKeyCheck)
-        return { ok: true, key };
-    const known = lookupHostKeys(policy.knownHosts, target.address, target.port);
-    const field = knownHostsHostField(target.address, target.port);
-    const verifyHint = `Check the fingerprint on the host itself (e.g. on its console: ssh-keygen -lf /etc/ssh/ssh_host_${shortType(type)}_key.pub), ` +
-        `never by trusting this connection`;
-    if (known.size === 0) {
-        return {
-            ok: false,
-            key,
-            error: new DeployError('host-key-unknown', `${where} is not in known_hosts (looked up as ${field}); it presented the ${presented}. Refusing to connect to an unknown host.`, {
-                host: target.name,
-                hint: `${verifyHint}, then add this line to the known-hosts input:\n${line}`,
-            }),
-        };
-    }
-    const sameType = known.get(type) ?? [];
-    if (sameType.some((k) => sameKey(k.blob, blob)))
-        return { ok: true, key: { ...key, verified: true } };
-    const knownList = [...known.values()]
-        .flat()
-        .map((k) => `${k.type} ${fingerprintSha256(k.blob)} (known_hosts line ${k.line})`)
-        .join(', ');
-    const why = sameType.length > 0
-        ? `a different ${type} key is pinned for it`
-        : `known_hosts pins only ${[...known.keys()].join(', ')} for it and the server offered none of those`;
-    return {
-        ok: false,
-        key,
-        error: new DeployError('host-key-mismatch', `HOST KEY MISMATCH for ${where}: it presented the ${presented}, but ${why} [pinned: ${knownList}]. ` +
-            `This may be a man-in-the-middle attack, or the host was reinstalled. Refusing to connect.`, {
-            host: target.name,
-            hint: `${verifyHint}. Only if it matches, replace the pinned line(s) for ${field} with:\n${line}`,
-        }),
-    };
-}
-/**
- * A synchronous `hostVerifier` for ssh2 plus the decision it made. ssh2 only
- * reports "Host denied (verification failed)"; the caller throws `decision()`'s
- * error instead, which says which host, which key and what to do.
- */
-function createHostVerifier(target, policy) {
-    let last;
-    return {
-        hostVerifier: (key) => {
-            last = checkHostKey(target, key, policy);
-            return last.ok;
-        },
-        decision: () => last,
-    };
-}
-function shortType(type) {
-    if (type === 'ssh-ed25519')
-        return 'ed25519';
-    if (type.startsWith('ecdsa-'))
-        return 'ecdsa';
-    if (type === 'ssh-rsa')
-        return 'rsa';
-    if (type === 'ssh-dss')
-        return 'dsa';
-    return '*';
-}
-
-;// CONCATENATED MODULE: ./src/ssh/connection.ts
-/**
- * One SSH connection to one host, over ssh2, implementing RemoteHost.
- *
- * Trust and failure rules, in order of importance:
- * - the host key is checked against known_hosts before authentication, and a
- *   failed check is reported with the key and the line to pin (host-key.ts);
- * - connects are retried with backoff when the failure can be transient
- *   (refused, timed out, reset), never on host-key or authentication errors;
- * - commands are never retried: a command that may have run is reported, not
- *   repeated;
- * - the private key stays a Buffer in memory and is never logged or written.
- */
-
-
-
-
-
-
-
-
-
-
-const { Client, utils } = (lib_default());
-const DEFAULT_RETRY = { attempts: 3, initialDelayMs: 1000, maxDelayMs: 10_000 };
-const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
-/** Per stream; only the tail is kept beyond this, since errors quote the tail. */
-const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-/** readFile refuses files bigger than this rather than return a truncated one. */
-const MAX_READ_FILE_BYTES = 64 * 1024 * 1024;
-/**
- * OpenSSH allows 10 sessions per connection (MaxSessions); staying under it
- * keeps a burst of parallel commands on one host from being refused.
- */
-const DEFAULT_MAX_CONCURRENT_COMMANDS = 8;
-const NULL_LOGGER = {
-    info: () => { },
-    warn: () => { },
-    debug: () => { },
-    group: (_title, fn) => fn(),
-};
-/** Exit code our readFile script uses for "no such file"; not one that cat, sh or sudo produce. */
-const MISSING_FILE_EXIT = 44;
-/**
- * Opens a connection (through the bastion when there is one), retrying
- * transient failures. Throws DeployError: `host-key-unknown`,
- * `host-key-mismatch`, `ssh-failed`, or `invalid-input` for an unreadable key.
- */
-async function connectHost(options) {
-    const logger = options.logger ?? NULL_LOGGER;
-    const clientKey = describeClientKey(options.privateKey, options.passphrase);
-    let via = options.via;
-    let ownsVia = false;
-    if (!via && options.bastion) {
-        via = await connectHost({ ...options.bastion, logger: options.bastion.logger ?? options.logger });
-        ownsVia = true;
-    }
-    try {
-        const retry = { ...DEFAULT_RETRY, ...options.retry };
-        for (let attempt = 1;; attempt++) {
-            try {
-                const host = await connectOnce(options, clientKey, via, attempt, ownsVia ? via : undefined);
-                const { hostKey } = host;
-                if (!hostKey.verified) {
-                    logger.warn(`host key NOT verified (insecure opt-out): accepted ${hostKey.type} ${hostKey.fingerprint}. ` +
-                        `Pin it with this known_hosts line after checking it on the host: ${hostKey.knownHostsLine}`, options.name);
-                }
-                logger.debug(`connected as ${options.user} to ${options.address}:${options.port}` +
-                    (via ? ` via ${via.name}` : '') +
-                    ` (host key ${hostKey.type} ${hostKey.fingerprint}${hostKey.verified ? ', pinned' : ', UNVERIFIED'})`, options.name);
-                return host;
-            }
-            catch (error) {
-                const failure = error;
-                if (!failure.deployError)
-                    throw error;
-                if (!failure.retryable || attempt >= retry.attempts)
-                    throw failure.deployError;
-                const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
-                logger.warn(`connect attempt ${attempt}/${retry.attempts} failed: ${failure.message}; retrying in ${delay} ms`, options.name);
-                await connection_sleep(delay);
-            }
-        }
-    }
-    catch (error) {
-        if (ownsVia)
-            await via.close();
-        throw error;
-    }
-}
-const clientKeyCache = new WeakMap();
-/**
- * Parsed up front (once per key: an encrypted key costs a bcrypt KDF each
- * time) so a bad key fails fast with a clear message, and authentication
- * errors can name the key offered. Only the public half is kept.
- */
-function describeClientKey(privateKey, passphrase) {
-    const cached = clientKeyCache.get(privateKey)?.get(passphrase ?? '');
-    if (cached)
-        return cached;
-    const described = parseClientKey(privateKey, passphrase);
-    const byPassphrase = clientKeyCache.get(privateKey) ?? new Map();
-    byPassphrase.set(passphrase ?? '', described);
-    clientKeyCache.set(privateKey, byPassphrase);
-    return described;
-}
-function parseClientKey(privateKey, passphrase) {
-    const parsed = utils.parseKey(privateKey, passphrase);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || key instanceof Error) {
-        const why = key instanceof Error ? key.message : 'no key found';
-        throw new DeployError('invalid-input', `the SSH private key could not be read: ${why}`, {
-            hint: 'Pass the whole private key file (OpenSSH or PEM format, including the BEGIN/END lines) in the ssh-private-key input, ' +
-                'and its passphrase if it has one.',
-        });
-    }
-    if (!key.isPrivateKey()) {
-        throw new DeployError('invalid-input', 'the SSH private key given is a PUBLIC key (nothing was contacted)', {
-            hint: 'Pass the private key (the file without .pub, starting with -----BEGIN OPENSSH PRIVATE KEY-----); its public half belongs in the hosts\' authorized_keys.',
-        });
-    }
-    const blob = key.getPublicSSH();
-    return { type: key.type, fingerprint: fingerprintSha256(blob) };
-}
-/**
- * Reads the client key once before any connection, so an unreadable key, a
- * wrong passphrase or a public key given as the private one is one
- * `invalid-input` for the run, not an `ssh-failed` per host.
- */
-function checkClientKey(privateKey, passphrase) {
-    describeClientKey(privateKey, passphrase);
-}
-function connectOnce(options, clientKey, via, attempt, ownedBastion) {
-    const where = `${options.name} (${options.address}:${options.port}${via ? ` via ${via.name}` : ''})`;
-    const policy = { knownHosts: options.knownHosts, insecureSkipHostKeyCheck: options.insecure };
-    const target = { name: options.name, address: options.address, port: options.port, via: via?.name };
-    const { hostVerifier, decision } = createHostVerifier(target, policy);
-    const serverHostKey = preferredHostKeyAlgorithms(target, policy);
-    return new Promise((resolve, reject) => {
-        let settled = false;
-        const client = new Client();
-        const fail = (failure) => {
-            if (settled)
-                return;
-            settled = true;
-            client.removeAllListeners();
-            client.on('error', () => { });
-            client.end();
-            reject(failure);
-        };
-        // A refused host key surfaces from ssh2 as a generic handshake error (or just a close);
-        // the verifier's own decision says which host, which key and what to do.
-        const hostKeyFailure = () => {
-            const d = decision();
-            return d && !d.ok ? failureOf(false, d.error) : undefined;
-        };
-        const onError = (err) => fail(hostKeyFailure() ?? classifyConnectError(err, options, where, clientKey));
-        const onClose = () => fail(hostKeyFailure() ??
-            failureOf(true, new DeployError('ssh-failed', `${where}: the connection closed during the SSH handshake`, {
-                host: options.name,
-                hint: 'Check that an SSH server (not another service) listens on that port and that it is not refusing new connections (MaxStartups).',
-            })));
-        const start = (sock) => {
-            client.once('ready', () => {
-                if (settled)
-                    return;
-                settled = true;
-                client.off('error', onError);
-                client.off('close', onClose);
-                const d = decision();
-                if (!d || !d.ok) {
-                    // ready implies the verifier ran and accepted; anything else is a bug we refuse to paper over.
-                    client.on('error', () => { });
-                    client.end();
-                    reject(failureOf(false, new DeployError('internal', `${where}: connected without a host key decision`)));
-                    return;
-                }
-                // Node leaves Nagle on: a small write (an rsync protocol message relayed by the file
-                // copy's bridge) then waits for the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
-                client.setNoDelay(true);
-                // Built synchronously here so the host's own error/close listeners are in place before any event.
-                resolve(new SshHost(client, options, { hostKey: d.key, attempts: attempt, via: via?.name }, ownedBastion));
-            });
-            client.on('error', onError);
-            client.on('close', onClose);
-            const config = {
-                username: options.user,
-                privateKey: options.privateKey,
-                passphrase: options.passphrase,
-                hostVerifier,
-                readyTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-                keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
-                keepaliveCountMax: 4,
-                // Only the key: no "none"/password/agent probes, so a refusal is about this key.
-                authHandler: ['publickey'],
-                ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {}),
-                ...(sock ? { sock } : { host: options.address, port: options.port }),
-            };
-            try {
-                client.connect(config);
-            }
-            catch (err) {
-                fail(failureOf(false, new DeployError('ssh-failed', `${where}: ${err.message}`, { host: options.name, cause: err })));
-            }
-        };
-        if (!via)
-            return start();
-        via.forwardOut(options.address, options.port).then(start, (err) => {
-            // 2 = connect failed (target down or refusing), 4 = resource shortage: both can pass.
-            const retryable = err.reason === 2 || err.reason === 4;
-            fail(failureOf(retryable, new DeployError('ssh-failed', `${where}: the bastion ${via.name} could not open a connection to ${options.address}:${options.port}: ${err.message}`, {
-                host: options.name,
-                cause: err,
-                hint: err.reason === 1
-                    ? `The bastion refuses TCP forwarding: set AllowTcpForwarding yes (at least for ${via.user}) in its sshd_config.`
-                    : `Check that ${options.address}:${options.port} is reachable from the bastion and that sshd runs there.`,
-            })));
-        });
-    });
-}
-function failureOf(retryable, deployError) {
-    return Object.assign(new Error(deployError.message), { retryable, deployError });
-}
-const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
-function classifyConnectError(err, options, where, clientKey) {
-    const host = options.name;
-    switch (err.level) {
-        case 'client-authentication':
-            return failureOf(false, new DeployError('ssh-failed', `${where}: all authentication methods failed for user ${options.user} (offered key ${clientKey.type} ${clientKey.fingerprint})`, {
-                host,
-                cause: err,
-                hint: `Check that the public key with fingerprint ${clientKey.fingerprint} is in ~${options.user}/.ssh/authorized_keys on the host, ` +
-                    `that the user name is right, and that sshd allows public key login for it (PubkeyAuthentication, AllowUsers, PermitRootLogin).`,
-            }));
-        case 'client-timeout':
-            return failureOf(true, new DeployError('ssh-failed', `${where}: timed out after ${formatDuration(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)} waiting for the SSH handshake`, {
-                host,
-                cause: err,
-                hint: 'Check that the host is up and that a firewall lets the runner (or the bastion) reach its SSH port.',
-            }));
-        case 'client-dns':
-            return failureOf(err.code === 'EAI_AGAIN', new DeployError('ssh-failed', `${where}: cannot resolve ${options.address} (${err.code ?? err.message})`, {
-                host,
-                cause: err,
-                hint: 'Use an IP address in the inventory, or a name the runner (or the bastion) can resolve.',
-            }));
-        case 'client-socket': {
-            const code = err.code ?? err.message;
-            const hint = code === 'ECONNREFUSED'
-                ? `Nothing accepts connections on port ${options.port}: check that sshd runs and listens there.`
-                : 'Check that the host is up and reachable from the runner, and that no firewall drops SSH.';
-            return failureOf(TRANSIENT_SOCKET_CODES.has(code), new DeployError('ssh-failed', `${where}: ${code}`, { host, cause: err, hint }));
-        }
-        default: {
-            // "Connection lost before handshake" is what a peer that hangs up (overloaded sshd, a proxy) looks like.
-            const transient = /Connection lost before handshake|ECONNRESET/i.test(err.message);
-            return failureOf(transient, new DeployError('ssh-failed', `${where}: SSH ${err.level ?? 'connection'} error: ${err.message}`, {
-                host,
-                cause: err,
-                hint: /no matching/i.test(err.message)
-                    ? 'The server and ssh2 share no algorithm; the server is probably too old or restricted to algorithms ssh2 lacks.'
-                    : 'Check that an SSH server listens on that address and port.',
-            }));
-        }
-    }
-}
-/** Keeps at most `max` bytes, dropping the oldest first (errors quote the tail). */
-class TailBuffer {
-    max;
-    chunks = [];
-    size = 0;
-    truncated = false;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 0) {
-            const excess = this.size - this.max;
-            const first = this.chunks[0];
-            this.truncated = true;
-            if (first.length <= excess) {
-                this.chunks.shift();
-                this.size -= first.length;
-            }
-            else {
-                this.chunks[0] = first.subarray(excess);
-                this.size -= excess;
-            }
-        }
-    }
-    toBuffer() {
-        return Buffer.concat(this.chunks);
-    }
-}
-class SshHost {
-    client;
-    ownedBastion;
-    name;
-    address;
-    port;
-    user;
-    /** The key the host presented (and whether it was verified against known_hosts). */
-    hostKey;
-    /** Connect attempts it took, and the bastion used, for the report. */
-    info;
-    logger;
-    limit;
-    timeoutGraceMs;
-    lostReason;
-    closing;
-    /** Use connectHost(); the constructor takes an already authenticated client. */
-    constructor(client, options, info, ownedBastion) {
-        this.client = client;
-        this.ownedBastion = ownedBastion;
-        this.name = options.name;
-        this.address = options.address;
-        this.port = options.port;
-        this.user = options.user;
-        this.hostKey = info.hostKey;
-        this.info = info;
-        this.logger = options.logger ?? NULL_LOGGER;
-        this.limit = pLimit(options.maxConcurrentCommands ?? DEFAULT_MAX_CONCURRENT_COMMANDS);
-        this.timeoutGraceMs = options.commandTimeoutGraceMs ?? 10_000;
-        // An 'error' without a listener would crash the process; a lost connection is reported on next use instead.
-        client.on('error', (err) => {
-            this.lostReason ??= err.message;
-            if (!this.closing)
-                this.logger.warn(`SSH connection error: ${err.message}`, this.name);
-        });
-        client.on('close', () => {
-            this.lostReason ??= 'the connection closed';
-        });
-    }
-    /** True once the connection is gone (closed by us, or lost). */
-    get closed() {
-        return this.lostReason !== undefined || this.closing !== undefined;
-    }
-    async run(command, options) {
-        const sudo = options.sudo ?? true;
-        this.logger.debug(`run: ${options.purpose}`, this.name);
-        const raw = await this.exec(command, options.purpose, {
-            sudo,
-            stdin: options.stdin,
-            timeoutMs: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-            maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-        });
-        const result = {
-            code: raw.code,
-            stdout: raw.stdout.toString('utf8'),
-            stderr: raw.stderr,
-            ...(raw.signal ? { signal: raw.signal } : {}),
-            ...(raw.stdoutTruncated ? { stdoutTruncated: true } : {}),
-        };
-        if (raw.code !== 0 && !options.allowFailure) {
-            const how = raw.signal ? `killed by signal ${raw.signal}` : `exit ${raw.code}`;
-            throw new DeployError('command-failed', `${this.name}: ${options.purpose} failed (${how}): ${tail(raw.stderr) || tail(result.stdout) || '(no output)'}`, { host: this.name });
-        }
-        return result;
-    }
-    async readFile(path) {
-        assertAbsolute(path);
-        const q = shellQuote(path);
-        const purpose = `read ${path}`;
-        // "Missing" is decided by test -e, not by parsing cat's (localised) message; any other failure is an error.
-        const script = `[ -e ${q} ] || exit ${MISSING_FILE_EXIT}; exec cat -- ${q}`;
-        const raw = await this.exec(script, purpose, {
-            sudo: true,
-            timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
-            maxOutputBytes: MAX_READ_FILE_BYTES,
-        });
-        if (raw.code === MISSING_FILE_EXIT && !raw.signal)
-            return null;
-        if (raw.code !== 0) {
-            throw new DeployError('command-failed', `${this.name}: ${purpose} failed (exit ${raw.code}): ${tail(raw.stderr) || '(no output)'}`, {
-                host: this.name,
-            });
-        }
-        if (raw.stdoutTruncated) {
-            throw new DeployError('command-failed', `${this.name}: ${path} is larger than ${MAX_READ_FILE_BYTES} bytes; refusing to read it into memory`, {
-                host: this.name,
-            });
-        }
-        return raw.stdout;
-    }
-    async writeFile(path, content, options) {
-        assertAbsolute(path);
-        if (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777) {
-            throw new DeployError('internal', `writeFile ${path}: invalid mode ${options.mode}`);
-        }
-        for (const id of [options.owner, options.group]) {
-            if (id !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(id)) {
-                throw new DeployError('internal', `writeFile ${path}: invalid owner/group ${JSON.stringify(id)}`);
-            }
-        }
-        const dir = external_node_path_namespaceObject.posix.dirname(path);
-        const base = external_node_path_namespaceObject.posix.basename(path);
-        const q = shellQuote(path);
-        const owner = options.owner !== undefined || options.group !== undefined
-            ? `chown -- ${shellQuote(`${options.owner ?? ''}${options.group !== undefined ? `:${options.group}` : ''}`)} "$tmp"\n`
-            : '';
-        // The content only ever travels on stdin. umask 077 (and mktemp's 0600) keep the temp
-        // file private until chmod gives it its final mode; the rename makes the switch atomic,
-        // and the trap removes the temp file when anything fails on the way.
-        const script = `set -e\n` +
-            `umask 077\n` +
-            `tmp=$(mktemp -- ${shellQuote(`${dir}/.${base}.lms-ha.XXXXXX`)})\n` +
-            `trap 'rm -f -- "$tmp"' EXIT\n` +
-            `cat > "$tmp"\n` +
-            owner +
-            `chmod -- ${options.mode.toString(8).padStart(4, '0')} "$tmp"\n` +
-            `mv -f -- "$tmp" ${q}\n` +
-            `trap - EXIT\n`;
-        await this.run(script, {
-            purpose: `write ${path}`,
-            stdin: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
-            sudo: true,
-        });
-    }
-    /**
-     * Starts a command with its streams open (see RemoteProcess). It holds one
-     * of the connection's command slots until it ends. The timeout is enforced
-     * on the host, as for run(); a local backstop closes the channel later.
-     */
-    spawn(script, options) {
-        const purpose = options.purpose;
-        const sudo = options.sudo ?? true;
-        const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-        if (!(timeoutMs > 0))
-            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${timeoutMs}`);
-        // OpenSSH's sshd (9.2 on Debian 12) refuses "signal" requests ("session signalling requires
-        // privilege separation"), and closing the channel does not stop a command that is not reading
-        // or writing at that moment. kill() therefore also stops it by process group, found by this
-        // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
-        const marker = `lms-ha-spawn-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}`;
-        const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
-        const wrappedInSudo = sudo && this.user !== 'root';
-        this.logger.debug(`spawn: ${purpose}`, this.name);
-        return new Promise((resolveStarted, rejectStarted) => {
-            void this.limit(() => new Promise((release) => {
-                if (this.closed) {
-                    rejectStarted(this.lostError(purpose, false));
-                    release();
-                    return;
-                }
-                const onChannel = (err, stream) => {
-                    if (err) {
-                        release();
-                        rejectStarted(this.startError(purpose, err));
-                        return;
-                    }
-                    const started = Date.now();
-                    const stderr = new TailBuffer(DEFAULT_MAX_OUTPUT_BYTES);
-                    let code;
-                    let signal;
-                    let timedOut = false;
-                    const backstop = setTimeout(() => {
-                        timedOut = true;
-                        sendSignal(stream, 'KILL');
-                        stream.close();
-                    }, timeoutMs + this.timeoutGraceMs);
-                    stream.stderr.on('data', (d) => stderr.push(d));
-                    stream.on('exit', (c, sig) => {
-                        if (typeof c === 'number')
-                            code = c;
-                        else if (sig) {
-                            signal = sig;
-                            code = 128 + (external_node_os_namespaceObject.constants.signals[`SIG${sig}`] ?? 0);
-                        }
-                    });
-                    stream.on('error', () => {
-                        /* surfaces as a close without an exit status */
-                    });
-                    const done = new Promise((resolveDone, rejectDone) => {
-                        stream.on('close', () => {
-                            clearTimeout(backstop);
-                            release();
-                            if (timedOut)
-                                return rejectDone(this.timeoutError(purpose, timeoutMs, false));
-                            const ended = this.commandEnded({ purpose, code, started, timeoutMs, stderr, wrappedInSudo });
-                            if ('error' in ended)
-                                return rejectDone(ended.error);
-                            resolveDone({ code: ended.code, stdout: '', stderr: ended.stderr, ...(signal ? { signal } : {}) });
-                        });
-                    });
-                    let stopping;
-                    // Settles once the command's channel closed and, after a kill, the stop by process group ran.
-                    // (stopping never rejects: its failure is caught where it starts.)
-                    const ended = done.finally(() => stopping);
-                    // Nobody may be awaiting `done` yet when the connection drops; the caller still sees the rejection.
-                    ended.catch(() => undefined);
-                    resolveStarted({
-                        stdin: stream,
-                        stdout: stream,
-                        stderr: stream.stderr,
-                        done: ended,
-                        kill: () => {
-                            sendSignal(stream, 'KILL');
-                            stream.close();
-                            // ssh2 emits 'close' (and so settles `done`) only once the output was read to its
-                            // end; a pipe that stopped reading (its destination went away) would hold it forever.
-                            stream.unpipe();
-                            stream.resume();
-                            stopping ??= this.exec(killByMarkerScript(marker), `stop "${purpose}"`, { sudo, timeoutMs: 30_000, maxOutputBytes: 4096 }).catch(() => undefined);
-                        },
-                    });
-                };
-                try {
-                    this.client.exec(command, onChannel);
-                }
-                catch (err) {
-                    release();
-                    rejectStarted(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
-                }
-            }));
-        });
-    }
-    /** Opens a TCP channel from this host to address:port (this host acting as a jump host). */
-    forwardOut(address, port) {
-        return new Promise((resolve, reject) => {
-            if (this.closed) {
-                reject(Object.assign(new Error(`the connection to ${this.name} is closed (${this.lostReason ?? 'closed by us'})`), { reason: 'closed' }));
-                return;
-            }
-            try {
-                this.client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => (err ? reject(err) : resolve(stream)));
-            }
-            catch (err) {
-                reject(err);
-            }
-        });
-    }
-    /** Closes the connection (and the bastion connection it opened for itself). Idempotent. */
-    close() {
-        this.closing ??= (async () => {
-            await new Promise((resolve) => {
-                if (this.lostReason !== undefined)
-                    return resolve();
-                const timer = setTimeout(resolve, 2000);
-                this.client.once('close', () => {
-                    clearTimeout(timer);
-                    resolve();
-                });
-                this.client.end();
-            });
-            if (this.ownedBastion)
-                await this.ownedBastion.close();
-        })();
-        return this.closing;
-    }
-    checkSudo(code, stderr, purpose) {
-        // sudo -n prints these and exits 1 when it would have to ask for a password.
-        if (code === 1 && /^sudo: (a password is required|a terminal is required|no tty present)/m.test(stderr)) {
-            throw new DeployError('sudo-failed', `${this.name}: sudo for user ${this.user} needs a password, so "${purpose}" could not run as root (${tail(stderr, 3)})`, {
-                host: this.name,
-                hint: `Give ${this.user} passwordless sudo on ${this.name}, e.g. /etc/sudoers.d/lms-ha (mode 0440) containing ` +
-                    `"${this.user} ALL=(ALL:ALL) NOPASSWD: ALL" (check it with visudo -cf), or log in as root.`,
-            });
-        }
-        if (code === 1 && /^sudo: sorry, you must have a tty/m.test(stderr)) {
-            throw new DeployError('sudo-failed', `${this.name}: sudo on this host insists on a terminal (requiretty), so "${purpose}" could not run as root`, {
-                host: this.name,
-                hint: `Remove "Defaults requiretty" for ${this.user} in the sudoers configuration of ${this.name} (lms-ha never allocates a terminal), or log in as root.`,
-            });
-        }
-        const notAllowed = code === 1 && /is not in the sudoers file|may not run sudo|is not allowed to execute/.test(stderr);
-        const notInstalled = code === 127 && /sudo: (command )?not found/.test(stderr);
-        if (notAllowed || notInstalled) {
-            throw new DeployError('sudo-failed', `${this.name}: user ${this.user} cannot use sudo${notInstalled ? ' (sudo is not installed)' : ''}, so "${purpose}" could not run as root: ${tail(stderr, 3)}`, {
-                host: this.name,
-                hint: `${notInstalled ? 'Install sudo and give' : 'Give'} ${this.user} passwordless sudo (NOPASSWD) on ${this.name}, or log in as root.`,
-            });
-        }
-    }
-    /**
-     * Runs a script once and collects its result. Timeouts are enforced on the
-     * host by coreutils `timeout`, which signals the command's whole process
-     * group (TERM, then KILL 5 s later), because closing an SSH channel does not
-     * stop a command without a terminal. A local backstop, a little later, closes
-     * the channel if the host does not answer at all.
-     */
-    exec(script, purpose, options) {
-        if (!(options.timeoutMs > 0))
-            throw new DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
-        const command = wrapCommand(script, { user: this.user, sudo: options.sudo, timeoutSeconds: options.timeoutMs / 1000 });
-        const wrappedInSudo = options.sudo && this.user !== 'root';
-        return this.limit(() => new Promise((resolve, reject) => {
-            if (this.closed) {
-                reject(this.lostError(purpose, false));
-                return;
-            }
-            const onChannel = (err, stream) => {
-                if (err) {
-                    reject(this.startError(purpose, err));
-                    return;
-                }
-                const started = Date.now();
-                const stdout = new TailBuffer(options.maxOutputBytes);
-                const stderr = new TailBuffer(Math.min(options.maxOutputBytes, DEFAULT_MAX_OUTPUT_BYTES));
-                let code;
-                let signal;
-                let done = false;
-                const backstop = setTimeout(() => {
-                    done = true;
-                    // The host did not stop it in time: ask it to kill, then drop the channel without waiting.
-                    sendSignal(stream, 'KILL');
-                    stream.close();
-                    reject(this.timeoutError(purpose, options.timeoutMs, false));
-                }, options.timeoutMs + this.timeoutGraceMs);
-                stream.on('data', (d) => stdout.push(d));
-                stream.stderr.on('data', (d) => stderr.push(d));
-                stream.on('exit', (c, sig) => {
-                    if (typeof c === 'number')
-                        code = c;
-                    else if (sig) {
-                        signal = sig;
-                        const n = external_node_os_namespaceObject.constants.signals[`SIG${sig}`];
-                        code = 128 + (n ?? 0);
-                    }
-                });
-                stream.on('error', () => {
-                    /* surfaces as a close without an exit status */
-                });
-                stream.on('close', () => {
-                    clearTimeout(backstop);
-                    if (done)
-                        return;
-                    done = true;
-                    const ended = this.commandEnded({ purpose, code, started, timeoutMs: options.timeoutMs, stderr, wrappedInSudo });
-                    if ('error' in ended) {
-                        reject(ended.error);
-                        return;
-                    }
-                    resolve({ code: ended.code, signal, stdout: stdout.toBuffer(), stderr: ended.stderr, stdoutTruncated: stdout.truncated });
-                });
-                // Always end stdin, so a command that reads it sees EOF instead of waiting forever.
-                stream.end(options.stdin === undefined ? undefined : options.stdin);
-            };
-            try {
-                this.client.exec(command, onChannel);
-            }
-            catch (err) {
-                reject(new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err }));
-            }
-        }));
-    }
-    startError(purpose, err) {
-        return this.lostReason !== undefined
-            ? this.lostError(purpose, false)
-            : new DeployError('ssh-failed', `${this.name}: could not start "${purpose}": ${err.message}`, { host: this.name, cause: err });
-    }
-    /**
-     * What a command's channel closing means, for run() and spawn() alike: no
-     * exit status is a lost connection, timeout(1)'s 124/137 once the time is up
-     * is a timeout, sudo's refusals are errors; otherwise the exit code and stderr.
-     */
-    commandEnded(e) {
-        if (e.code === undefined)
-            return { error: this.lostError(e.purpose, true) };
-        // timeout(1) exits 124 (stopped by TERM) or 137 (needed KILL); only believe it once the time is up.
-        if ((e.code === 124 || e.code === 137) && Date.now() - e.started >= e.timeoutMs - 50) {
-            return { error: this.timeoutError(e.purpose, e.timeoutMs, true) };
-        }
-        let errText = e.stderr.toBuffer().toString('utf8');
-        if (e.wrappedInSudo) {
-            // sudo's own complaint about the host's name resolution is noise in every error message.
-            errText = errText.replace(/^sudo: unable to resolve host [^\n]*\n?/gm, '');
-            try {
-                this.checkSudo(e.code, errText, e.purpose);
-            }
-            catch (error) {
-                return { error };
-            }
-        }
-        return { code: e.code, stderr: errText };
-    }
-    timeoutError(purpose, timeoutMs, stoppedOnHost) {
-        return new DeployError('command-failed', stoppedOnHost
-            ? `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and was stopped`
-            : `${this.name}: ${purpose} timed out after ${formatDuration(timeoutMs)} and the host did not stop it; the channel was closed`, {
-            host: this.name,
-            hint: stoppedOnHost
-                ? 'It was sent TERM (KILL 5 s later) on the host. If the step is legitimately slow, raise its timeout.'
-                : 'It may still be running on the host; check it there before running again.',
-        });
-    }
-    lostError(purpose, started) {
-        return new DeployError('ssh-failed', `${this.name}: the SSH connection was lost ${started ? 'while running' : 'before running'} "${purpose}" (${this.lostReason ?? 'channel closed without an exit status'})` +
-            (started ? '; it may or may not have completed, and it is not retried' : ''), {
-            host: this.name,
-            hint: started
-                ? 'Check the host (was it rebooted or out of memory?) and the state of what this step changes, then run again.'
-                : 'Check that the host is up and reachable, then run again.',
-        });
-    }
-}
-/**
- * KILLs the process groups of the processes whose command line carries the
- * marker (spawn() puts it there). The pattern's brackets keep it from matching
- * this script's own command line; no `--` before the group, which dash's kill
- * takes for a process id.
- */
-function killByMarkerScript(marker) {
-    const pattern = `[${marker[0]}]${marker.slice(1)}`;
-    return `for p in $(pgrep -f -- '${pattern}'); do g=$(ps -o pgid= -p "$p" | tr -d ' '); [ -n "$g" ] && kill -KILL "-$g"; done; true`;
-}
-/**
- * Channel.signal() is a no-op once our side has sent EOF, which it has as soon
- * as stdin was sent; the request is still valid until the channel closes
- * (RFC 4254 §5.3), so send it through the protocol object directly.
- */
-function sendSignal(stream, name) {
-    const ch = stream;
-    try {
-        const state = ch.outgoing?.state;
-        if (state === 'open' || state === 'eof')
-            ch._client?._protocol?.signal(ch.outgoing.id, name);
-    }
-    catch {
-        /* the channel is going away anyway */
-    }
-}
-function assertAbsolute(path) {
-    if (!path.startsWith('/') || path.includes('\0')) {
-        throw new DeployError('internal', `remote file paths must be absolute: ${JSON.stringify(path)}`);
-    }
-}
-/** The last lines of command output, enough to see the error without flooding the log. */
-function tail(text, maxLines = 20, maxChars = 2000) {
-    let t = text.trimEnd();
-    if (t.length > maxChars)
-        t = `…${t.slice(-maxChars)}`;
-    const lines = t.split('\n');
-    return (lines.length > maxLines ? ['…', ...lines.slice(-maxLines)] : lines).join('\n').trim();
-}
-function connection_sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-;// CONCATENATED MODULE: ./src/ssh/pool.ts
-/**
- * The connections of one run: one per host, opened on first use and reused
- * until closeAll(), and a bounded fan-out that gives every host its own
- * result so one unreachable host does not hide what happened on the others.
- */
-
-
-
-const DEFAULT_PARALLELISM = 10;
-class HostPool {
-    options;
-    connections = new Map();
-    bastionKeys = new Set();
-    closed = false;
-    constructor(options) {
-        this.options = options;
-    }
-    /** The open connection to this host, connecting (and its bastion first) on first use. */
-    get(spec) {
-        if (this.closed)
-            return Promise.reject(new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`));
-        const key = connectionKey(spec);
-        const cached = this.connections.get(key);
-        if (cached) {
-            // A connection lost since (host rebooted, network blip) is reopened; a live one is shared.
-            return cached.then((host) => {
-                if (!host.closed)
-                    return host;
-                const current = this.connections.get(key);
-                return current && current !== cached ? current : this.reconnect(key, spec);
-            });
-        }
-        return this.reconnect(key, spec);
-    }
-    /**
-     * Runs fn on every host, at most `parallelism` at a time (connecting counts
-     * as part of the host's work). Never rejects: each host gets `{ok, value}`
-     * or `{ok: false, error}`, in the order given; the caller decides whether a
-     * failed host stops the command.
-     */
-    async forEachHost(hosts, fn, options = {}) {
-        return forEachBounded(hosts, (spec) => spec.name, async (spec) => fn(await this.get(spec), spec), options.parallelism ?? this.options.parallelism ?? DEFAULT_PARALLELISM);
-    }
-    /**
-     * A new connection of its own, not pooled and not retried (through the
-     * pooled bastion when the host has one): proves that a host still accepts
-     * new SSH connections, e.g. after a firewall change. The caller closes it.
-     */
-    async connectFresh(spec, timeoutMs) {
-        if (this.closed)
-            throw new DeployError('internal', `HostPool used after closeAll (host ${spec.name})`);
-        const via = spec.bastion ? await this.get(spec.bastion) : undefined;
-        return connectHost({ ...this.connectOptions(spec, via), connectTimeoutMs: timeoutMs, retry: { attempts: 1 } });
-    }
-    /** Closes every connection: hosts first, then the bastions they were tunnelled through. */
-    async closeAll() {
-        this.closed = true;
-        const entries = [...this.connections];
-        this.connections.clear();
-        const open = await Promise.all(entries.map(async ([key, promise]) => {
-            try {
-                return [{ key, host: await promise }];
-            }
-            catch {
-                return [];
-            }
-        }));
-        const hosts = open.flat();
-        await Promise.allSettled(hosts.filter((h) => !this.bastionKeys.has(h.key)).map((h) => h.host.close()));
-        await Promise.allSettled(hosts.filter((h) => this.bastionKeys.has(h.key)).map((h) => h.host.close()));
-    }
-    reconnect(key, spec) {
-        const promise = (async () => {
-            if (spec.bastion)
-                this.bastionKeys.add(connectionKey(spec.bastion));
-            const via = spec.bastion ? await this.get(spec.bastion) : undefined;
-            return connectHost(this.connectOptions(spec, via));
-        })();
-        this.connections.set(key, promise);
-        // A failed connect is not cached: a later phase may try again (with its own retries).
-        promise.catch(() => {
-            if (this.connections.get(key) === promise)
-                this.connections.delete(key);
-        });
-        return promise;
-    }
-    connectOptions(spec, via) {
-        const o = this.options;
-        return {
-            name: spec.name,
-            address: spec.address,
-            port: spec.port ?? 22,
-            user: spec.user,
-            privateKey: spec.privateKey ?? o.privateKey,
-            passphrase: spec.privateKey ? spec.passphrase : o.passphrase,
-            knownHosts: o.knownHosts,
-            insecure: o.insecure,
-            connectTimeoutMs: o.connectTimeoutMs,
-            retry: o.retry,
-            logger: o.logger,
-            keepaliveIntervalMs: o.keepaliveIntervalMs,
-            maxConcurrentCommands: o.maxConcurrentCommands,
-            via,
-        };
-    }
-}
-/** One connection per inventory host and route; a host that is also the bastion is one connection. */
-function connectionKey(spec) {
-    const own = `${spec.name}=${spec.user}@${spec.address}:${spec.port ?? 22}`;
-    return spec.bastion ? `${own} via ${connectionKey(spec.bastion)}` : own;
-}
-/**
- * Bounded fan-out with a result per item, usable with any RemoteHost (the
- * engine's fakes included). Errors become DeployErrors; anything else thrown
- * is an `internal` error.
- */
-async function forEachBounded(items, nameOf, fn, parallelism) {
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-        throw new DeployError('invalid-input', `parallelism must be a whole number of at least 1, got ${parallelism}`);
-    }
-    const limit = pLimit(parallelism);
-    return Promise.all(items.map((item) => limit(async () => {
-        const host = nameOf(item);
-        try {
-            return { host, ok: true, value: await fn(item) };
-        }
-        catch (error) {
-            return { host, ok: false, error: toDeployError(error) };
-        }
-    })));
-}
-
 ;// CONCATENATED MODULE: ./src/ssh/index.ts
 
 
@@ -97150,6 +97583,7 @@ async function forEachBounded(items, nameOf, fn, parallelism) {
 
 
 ;// CONCATENATED MODULE: ./src/run.ts
+
 
 
 
@@ -97193,6 +97627,7 @@ async function executeRun(request, deps) {
         else {
             assertEveryHostPinned(environment, knownHosts);
         }
+        const planAccount = request.sshAccount === 'plan' ? planAccountOf(environment, request) : undefined;
         pool = new HostPool({
             privateKey: request.privateKey,
             passphrase: request.privateKeyPassphrase,
@@ -97201,8 +97636,9 @@ async function executeRun(request, deps) {
             connectTimeoutMs: environment.ssh.connect_timeout * 1000,
             logger: deps.logger,
             parallelism: request.parallelism,
+            ...(planAccount ? { rootRoute: rootRouteForGatherer() } : {}),
         });
-        const specs = hostSpecs(environment);
+        const specs = hostSpecs(environment, planAccount);
         const openPool = pool;
         const forEachHost = (hosts, fn) => openPool.forEachHost(hosts.map((h) => specs.get(h.name)), (remote, spec) => fn(remote, hosts.find((h) => h.name === spec.name)), { parallelism: request.parallelism });
         const outcome = await deps.logger.group('preflight', () => runPreflight(environment, forEachHost));
@@ -97253,7 +97689,7 @@ function readInventoryFile(path, readFile) {
     return readBoundedFile(path, MAX_INVENTORY_BYTES, 'inventory', hint).toString('utf8');
 }
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
-function hostSpecs(environment) {
+function hostSpecs(environment, loginAs) {
     const byName = new Map(environment.hosts.map((h) => [h.name, h]));
     const specs = new Map();
     const specFor = (host) => {
@@ -97265,7 +97701,7 @@ function hostSpecs(environment) {
             name: host.name,
             address: host.address,
             port: host.ssh.port,
-            user: host.ssh.user,
+            user: loginAs ?? host.ssh.user,
             bastion: bastion ? specFor(bastion) : undefined,
         };
         specs.set(host.name, spec);
@@ -97274,6 +97710,22 @@ function hostSpecs(environment) {
     for (const host of environment.hosts)
         specFor(host);
     return specs;
+}
+/**
+ * The plan account's login, checked before any connection: it plans only
+ * (the request refused mode apply already), and the inventory must name it.
+ */
+function planAccountOf(environment, request) {
+    if (request.mode !== 'plan') {
+        throw new DeployError('invalid-input', 'ssh-account plan cannot apply; nothing was contacted', { hint: 'Run apply with the apply key and ssh-account apply, in the protected environment.' });
+    }
+    const account = environment.provision.plan_account;
+    if (!account) {
+        throw new DeployError('invalid-input', `ssh-account plan: environment "${environment.name}" has no provision.plan_account; nothing was contacted`, {
+            hint: 'Add provision.plan_account.public_key (the plan key\'s .pub line) to the inventory and run provision with the apply key, which creates the account and its gatherer.',
+        });
+    }
+    return account.user;
 }
 /**
  * Checked before any connection: a host with no pinned key would only fail
@@ -97413,6 +97865,13 @@ const ACTION_INPUTS = [
         cli: '--parallelism',
     },
     {
+        name: 'ssh-account',
+        description: "apply: log in as the inventory's ssh.user (root or passwordless sudo), for plans and applies. plan: log in as provision.plan_account.user, which may run as root only the read-only fact gatherer provision installs; give the pull-request plan job the plan key with this, and keep the apply key in the protected environment. Mode apply with plan is refused before any connection.",
+        required: false,
+        default: 'apply',
+        cli: '--ssh-account',
+    },
+    {
         name: 'plan-hash',
         description: 'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',
         required: false,
@@ -97509,6 +97968,7 @@ function readActionInputs(env = process.env) {
         knownHosts: actionInput('known-hosts'),
         insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
         parallelism: actionInput('parallelism'),
+        sshAccount: actionInput('ssh-account'),
         expectedPlanHash: actionInput('plan-hash'),
         planHashKey,
         breakLock: actionInput('break-lock'),

@@ -3,7 +3,7 @@
 # (real Debian 12 hosts in network namespaces), then deploys one of the example
 # topologies (examples/NAME.yml, mapped onto the lab's hosts) the way a deploy
 # workflow does, in the order of a first rollout:
-#   preflight (plan) -> deploy-db -> deploy-lb -> migrate-storage -> verify-ha with a failover drill
+#   provision -> preflight (plan) -> deploy-db -> deploy-lb -> migrate-storage -> verify-ha with a failover drill
 # and ends with a short summary: what was deployed, how the platform connects
 # (the preset's snippet), what was proven. Leaves the lab up so you can look
 # around (`npm run lab -- status`, `npm run lab -- down`).
@@ -80,8 +80,9 @@ export LMS_HA_SSH_KEY=/run/lms-ha-lab/id_ed25519 LMS_HA_KNOWN_HOSTS=/run/lms-ha-
 lms_ha() { (cd "$work" && ip netns exec lab-runner node "$OLDPWD/dist/index.js" "$@"); }
 
 storage_kind="$(sed -n '/^    storage:/,/^    [a-z]/s/^      kind: //p' "$work/ha.yml")"
-steps=("preflight plan")
 if [ "$deploy" = yes ]; then
+  # First the host baseline: /etc/hosts for the inventory, package sources, the firewall, time.
+  steps=("provision apply" "preflight plan")
   steps+=("deploy-db apply" "deploy-lb apply")
   if [ "$storage_kind" = glusterfs ]; then
     steps+=("migrate-storage apply")
@@ -99,7 +100,7 @@ else
 === that can, then run:  LMS_HA_PROXYSQL_DEB=/path/to/proxysql_X_amd64.deb npm run demo -- --example $example
 
 EOF
-  steps+=("deploy-db plan" "deploy-lb plan")
+  steps=("provision plan" "preflight plan" "deploy-db plan" "deploy-lb plan")
 fi
 
 if [ "$example" = moodle ] && [ "$deploy" = yes ]; then
@@ -134,6 +135,7 @@ for step in "${steps[@]}"; do
     deploy-db) on="db1 db2 db3" ;;
     deploy-lb) on="lb1 lb2 (and the clustercheck on db1-3)" ;;
     migrate-storage) on="db1 db2 db3 (bricks and mounts)" ;;
+    provision) on="every host (/etc/hosts, package sources, firewall, time)" ;;
     *) on="every host" ;;
   esac
   echo "=== [$(elapsed)] step $n/$total: lms-ha $command --mode $mode ${3:-} on $on"
@@ -158,12 +160,14 @@ node --input-type=module - "$work" "$deploy" "$example" <<'EOF'
 import { existsSync, readFileSync } from 'node:fs';
 const [work, deployed, example] = process.argv.slice(2);
 const read = (c) => (existsSync(`${work}/${c}.json`) && readFileSync(`${work}/${c}.json`, 'utf8').trim() ? JSON.parse(readFileSync(`${work}/${c}.json`, 'utf8')) : null);
+const provision = read('provision');
 const db = read('deploy-db');
 const lb = read('deploy-lb');
 const st = read('migrate-storage');
 const verify = read('verify-ha');
 const done = (r) => (r ? `${r.mode === 'apply' ? (r.changed ? 'changed' : 'already as wanted') : 'planned'} (${r.status})` : 'not run');
 console.log('What was deployed:');
+console.log(`  provision:       ${done(provision)}`);
 console.log(`  deploy-db:       ${done(db)}`);
 console.log(`  deploy-lb:       ${done(lb)}`);
 console.log(`  migrate-storage: ${done(st)}`);

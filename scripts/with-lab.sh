@@ -14,7 +14,9 @@ mkdir -p "$QUEUE"
 # Ticket: arrival time in ns, then this shell's pid (kept by exec below).
 ticket="$QUEUE/$(date +%s%N).$$"
 : > "$ticket"
-trap 'rm -f "$ticket"' INT TERM
+# A waiter stopped by a signal gives its place up and ends (it used to go on
+# waiting with no ticket, forever).
+trap 'rm -f "$ticket"; exit 143' INT TERM
 said=0
 while :; do
   first=""

@@ -74,6 +74,14 @@ export const ACTION_INPUTS = [
     cli: '--parallelism',
   },
   {
+    name: 'ssh-account',
+    description:
+      "apply: log in as the inventory's ssh.user (root or passwordless sudo), for plans and applies. plan: log in as provision.plan_account.user, which may run as root only the read-only fact gatherer provision installs; give the pull-request plan job the plan key with this, and keep the apply key in the protected environment. Mode apply with plan is refused before any connection.",
+    required: false,
+    default: 'apply',
+    cli: '--ssh-account',
+  },
+  {
     name: 'plan-hash',
     description:
       'Hash of a plan reviewed outside a pull request (a manual plan run). With mode apply, the command re-plans and refuses (failure-reason plan-changed) when the fresh plan differs. Empty: the hash is read from the pull request comment (see require-reviewed-plan).',

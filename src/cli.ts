@@ -18,6 +18,7 @@ const FLAGS = `options:
       --insecure-skip-host-key-check
                               UNSAFE: accept any host key
   -p, --parallelism N         hosts worked on at once (default: 20)
+      --ssh-account plan      log in as the inventory's plan account (plans only; see provision)
       --plan-hash HASH        apply only if the fresh plan has this hash (64 hex characters)
       --break-lock            remove a lock left by a run that died
   -o, --option KEY=VALUE      command option (repeatable), e.g. bootstrap-node=db2
@@ -112,6 +113,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
         'known-hosts': { type: 'string' },
         'insecure-skip-host-key-check': { type: 'boolean', default: false },
         parallelism: { type: 'string', short: 'p', default: '20' },
+        'ssh-account': { type: 'string', default: 'apply' },
         'plan-hash': { type: 'string' },
         'break-lock': { type: 'boolean', default: false },
         option: { type: 'string', short: 'o', multiple: true, default: [] },
@@ -140,6 +142,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     knownHosts,
     insecureSkipHostKeyCheck: values['insecure-skip-host-key-check'],
     parallelism: values.parallelism,
+    sshAccount: values['ssh-account'],
     expectedPlanHash: values['plan-hash'],
     planHashKey: env.LMS_HA_PLAN_HASH_KEY,
     breakLock: values['break-lock'],

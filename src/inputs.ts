@@ -37,6 +37,7 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): RunReque
     knownHosts: actionInput('known-hosts'),
     insecureSkipHostKeyCheck: actionInput('insecure-skip-host-key-check'),
     parallelism: actionInput('parallelism'),
+    sshAccount: actionInput('ssh-account'),
     expectedPlanHash: actionInput('plan-hash'),
     planHashKey,
     breakLock: actionInput('break-lock'),

@@ -50,6 +50,8 @@ export interface RunRequest {
   insecureSkipHostKeyCheck: boolean;
   /** How many hosts are worked on at once. */
   parallelism: number;
+  /** `plan`: log in as the inventory's plan account (plans only, through the gatherer); `apply`: the inventory's ssh.user. */
+  sshAccount?: 'apply' | 'plan';
   /** Plan hash that was reviewed; apply refuses when the fresh plan differs. */
   expectedPlanHash?: string;
   /** Keys every secret-bearing part of the plan hash (see PlanHashKey for the run without one). */
@@ -79,6 +81,8 @@ export interface RawRequest {
   knownHosts: string;
   insecureSkipHostKeyCheck: string | boolean;
   parallelism: string;
+  /** apply (default) or plan. */
+  sshAccount?: string;
   expectedPlanHash?: string;
   /** The shared secret keying the plan hash; empty or undefined: a random key for this run. */
   planHashKey?: string;
@@ -108,6 +112,11 @@ export function parseRequest(raw: RawRequest, commands: readonly CommandSpec[]):
   const parallelism = /^[0-9]{1,3}$/.test(raw.parallelism) ? Number(raw.parallelism) : NaN;
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 256) {
     problems.push(`${name('parallelism')} ${JSON.stringify(raw.parallelism.slice(0, 20))} must be a whole number from 1 to 256, written in decimal digits`);
+  }
+  const sshAccount = raw.sshAccount || 'apply';
+  if (sshAccount !== 'apply' && sshAccount !== 'plan') problems.push(`${name('ssh-account')} "${sshAccount.slice(0, 20)}" must be apply or plan`);
+  else if (sshAccount === 'plan' && raw.mode === 'apply') {
+    problems.push(`${name('ssh-account')} plan can only plan: mode apply runs with the apply key, in the protected environment (the plan account may run nothing but the read-only gatherer)`);
   }
   const expectedPlanHash = (raw.expectedPlanHash ?? '').trim();
   if (expectedPlanHash !== '' && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(expectedPlanHash)) {
@@ -143,6 +152,7 @@ export function parseRequest(raw: RawRequest, commands: readonly CommandSpec[]):
     knownHosts: raw.knownHosts,
     insecureSkipHostKeyCheck: insecure,
     parallelism,
+    sshAccount: sshAccount === 'plan' ? 'plan' : 'apply',
     expectedPlanHash: expectedPlanHash || undefined,
     planHashKey: planHashKeyFrom(planHashKey || undefined),
     breakLock,

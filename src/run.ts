@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import type { RunReport } from './report/run-report.js';
 import { withConnection } from './report/connection.js';
 import type { RunRequest } from './request.js';
+import { rootRouteForGatherer } from './facts/gatherer.js';
 import { checkClientKey, HostPool, lookupHostKeys, parseKnownHosts, type HostSpec, type KnownHostsDb } from './ssh/index.js';
 import { lockedHosts, type CommandContext } from './commands/context.js';
 import { runPreflight } from './commands/preflight/preflight.js';
@@ -62,6 +63,7 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       assertEveryHostPinned(environment, knownHosts);
     }
 
+    const planAccount = request.sshAccount === 'plan' ? planAccountOf(environment, request) : undefined;
     pool = new HostPool({
       privateKey: request.privateKey,
       passphrase: request.privateKeyPassphrase,
@@ -70,8 +72,9 @@ export async function executeRun(request: RunRequest, deps: RunDeps): Promise<Ru
       connectTimeoutMs: environment.ssh.connect_timeout * 1000,
       logger: deps.logger,
       parallelism: request.parallelism,
+      ...(planAccount ? { rootRoute: rootRouteForGatherer() } : {}),
     });
-    const specs = hostSpecs(environment);
+    const specs = hostSpecs(environment, planAccount);
     const openPool = pool;
     const forEachHost: CommandContext['forEachHost'] = (hosts, fn) =>
       openPool.forEachHost(
@@ -125,7 +128,7 @@ function readInventoryFile(path: string, readFile?: (path: string) => string): s
 }
 
 /** How to reach each host: its own ssh settings, through its bastion when it has one. */
-export function hostSpecs(environment: Environment): Map<string, HostSpec> {
+export function hostSpecs(environment: Environment, loginAs?: string): Map<string, HostSpec> {
   const byName = new Map(environment.hosts.map((h) => [h.name, h]));
   const specs = new Map<string, HostSpec>();
   const specFor = (host: Host): HostSpec => {
@@ -136,7 +139,7 @@ export function hostSpecs(environment: Environment): Map<string, HostSpec> {
       name: host.name,
       address: host.address,
       port: host.ssh.port,
-      user: host.ssh.user,
+      user: loginAs ?? host.ssh.user,
       bastion: bastion ? specFor(bastion) : undefined,
     };
     specs.set(host.name, spec);
@@ -144,6 +147,23 @@ export function hostSpecs(environment: Environment): Map<string, HostSpec> {
   };
   for (const host of environment.hosts) specFor(host);
   return specs;
+}
+
+/**
+ * The plan account's login, checked before any connection: it plans only
+ * (the request refused mode apply already), and the inventory must name it.
+ */
+function planAccountOf(environment: Environment, request: RunRequest): string {
+  if (request.mode !== 'plan') {
+    throw new DeployError('invalid-input', 'ssh-account plan cannot apply; nothing was contacted', { hint: 'Run apply with the apply key and ssh-account apply, in the protected environment.' });
+  }
+  const account = environment.provision.plan_account;
+  if (!account) {
+    throw new DeployError('invalid-input', `ssh-account plan: environment "${environment.name}" has no provision.plan_account; nothing was contacted`, {
+      hint: 'Add provision.plan_account.public_key (the plan key\'s .pub line) to the inventory and run provision with the apply key, which creates the account and its gatherer.',
+    });
+  }
+  return account.user;
 }
 
 /**

@@ -29,14 +29,15 @@
  * and that is logged with who held it. /var/lock is a tmpfs on Debian and
  * Ubuntu, so a reboot (which ends any run) also clears it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { LOCK_DIR, lockFileName } from '../facts/lock.js';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { DeployError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RemoteHost } from '../ssh/types.js';
 
-export const DEFAULT_LOCK_DIR = '/var/lock/lms-ha';
+export const DEFAULT_LOCK_DIR = LOCK_DIR;
 
 /** Who is running; from the RunRequest. */
 export interface LockOwner {
@@ -99,15 +100,7 @@ const DEFAULT_BREAK_HINT =
 
 /** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
 export function lockPath(location: LockLocation): string {
-  return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${safeName(location.environment)}.lock`;
-}
-
-function safeName(environment: string): string {
-  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment)) return environment;
-  // Still one file per environment: the hash keeps two names that sanitize the
-  // same (`a/b`, `a_b`) apart.
-  const digest = createHash('sha256').update(environment).digest('hex').slice(0, 8);
-  return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}`;
+  return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${lockFileName(location.environment)}`;
 }
 
 /** Single-quotes a value for sh. */

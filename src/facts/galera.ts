@@ -80,10 +80,13 @@ function parseSstAuthFact(section: string | undefined): GaleraHostFacts['sstAuth
   return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
 }
 
+/** What galeraFactsScript's client reads on stdin. */
+export const GALERA_FACTS_STDIN = `${WSREP_STATUS_SQL};\n`;
+
 export async function gatherGaleraFacts(host: RemoteHost): Promise<GaleraHostFacts> {
   const result = await host.run(galeraFactsScript(), {
     purpose: 'read MariaDB/Galera facts',
-    stdin: `${WSREP_STATUS_SQL};\n`,
+    stdin: GALERA_FACTS_STDIN,
     timeoutMs: 30_000,
   });
   return parseGaleraFacts(result.stdout);

@@ -9,11 +9,12 @@
  * probe writes a row through one node and reads it back through another):
  * it belongs to the verify account, never to a read-only gatherer.
  */
-import { galeraFactsScript } from './galera.js';
-import { causalityScript, dbFactsScript, glusterClientScript, glusterPeerScript, glusterVolumeScript, lbFactsScript, type CausalityProbeOptions, type LbScriptOptions } from './health.js';
+import { GALERA_FACTS_STDIN, galeraFactsScript } from './galera.js';
+import { causalityScript, dbFactsScript, VERIFY_DB_SQL, glusterClientScript, glusterPeerScript, glusterVolumeScript, lbFactsScript, type CausalityProbeOptions, type LbScriptOptions } from './health.js';
 import { HOST_FACTS_SCRIPT } from './host.js';
 import { hostStateScript, type HostStateQuery } from './host-state.js';
-import { packagesSnippet } from './packages.js';
+import { packagesOfSnippet, packagesSnippet, PACKAGES_GATHERER_BODY } from './packages.js';
+import { LOCK_DIR, lockFileName } from './lock.js';
 
 export type FactCommand = 'preflight' | 'deploy-db' | 'deploy-lb' | 'verify-ha' | 'migrate-storage' | 'recover';
 
@@ -24,6 +25,29 @@ export interface FactEntry<A> {
   readonly readOnly: boolean;
   /** The snippet for `args` (what the inventory and the command's desired state give). */
   snippet(args: A): string;
+  /** How the plan account's gatherer runs it; a fact without this is not open to the plan account. */
+  readonly gather?: GatherForm;
+}
+
+/**
+ * A fact as the root-owned plan gatherer runs it: a fixed body whose only
+ * input is plain-word arguments ("$@"), checked by the gatherer, and the
+ * fixed stdin it reads (the gatherer's own copy, never the caller's).
+ */
+export interface GatherForm {
+  body: string;
+  stdin?: string;
+  /** The arguments when `request` is this fact (as the commands send it), else undefined. */
+  recognise(request: { script?: string; stdin?: string; readPath?: string }): readonly string[] | undefined;
+}
+
+/** A fact with no arguments: the gatherer runs the same snippet, with the same stdin. */
+function fixed(script: string, stdin?: string): GatherForm {
+  return {
+    body: script,
+    ...(stdin !== undefined ? { stdin } : {}),
+    recognise: (r) => (r.script === script && (r.stdin ?? '') === (stdin ?? '') ? [] : undefined),
+  };
 }
 
 function fact<A>(entry: FactEntry<A>): FactEntry<A> {
@@ -37,6 +61,7 @@ export const FACTS = {
     gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
     readOnly: true,
     snippet: () => HOST_FACTS_SCRIPT,
+    gather: fixed(HOST_FACTS_SCRIPT),
   }),
   packages: fact<readonly string[]>({
     name: 'packages',
@@ -44,6 +69,7 @@ export const FACTS = {
     gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
     readOnly: true,
     snippet: (packages) => packagesSnippet(packages),
+    gather: { body: PACKAGES_GATHERER_BODY, recognise: (r) => (r.script !== undefined && r.stdin === undefined ? packagesOfSnippet(r.script) : undefined) },
   }),
   hostState: fact<HostStateQuery>({
     name: 'host-state',
@@ -58,6 +84,7 @@ export const FACTS = {
     gatheredBy: ['deploy-db'],
     readOnly: true,
     snippet: () => galeraFactsScript(),
+    gather: fixed(galeraFactsScript(), GALERA_FACTS_STDIN),
   }),
   healthDb: fact<void>({
     name: 'health-db',
@@ -65,6 +92,7 @@ export const FACTS = {
     gatheredBy: ['verify-ha'],
     readOnly: true,
     snippet: () => dbFactsScript(),
+    gather: fixed(dbFactsScript(), VERIFY_DB_SQL),
   }),
   healthLb: fact<LbScriptOptions>({
     name: 'health-lb',
@@ -79,6 +107,7 @@ export const FACTS = {
     gatheredBy: ['verify-ha'],
     readOnly: true,
     snippet: () => glusterPeerScript(),
+    gather: fixed(glusterPeerScript()),
   }),
   glusterVolume: fact<string>({
     name: 'gluster-volume',
@@ -100,6 +129,21 @@ export const FACTS = {
     gatheredBy: ['verify-ha'],
     readOnly: false,
     snippet: (options) => causalityScript(options),
+  }),
+  lock: fact<string>({
+    name: 'lock',
+    reads: `the environment's lock file in ${LOCK_DIR} (who holds it, since when)`,
+    gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+    readOnly: true,
+    snippet: (environment) => `cat -- ${LOCK_DIR}/${lockFileName(environment)}`,
+    gather: {
+      // Exit 44 is the transport's "no such file" for a read.
+      body: `f=${LOCK_DIR}/"$1".lock; [ -e "$f" ] || exit 44; exec cat -- "$f"`,
+      recognise: (r) => {
+        const m = r.readPath === undefined ? null : new RegExp(`^${LOCK_DIR}/([A-Za-z0-9_.-]+)\\.lock$`).exec(r.readPath);
+        return m ? [m[1]!] : undefined;
+      },
+    },
   }),
 } as const;
 

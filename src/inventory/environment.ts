@@ -126,7 +126,9 @@ export interface Provision {
     confirm_seconds: number;
   };
   time: { max_skew_ms: number };
-  packages: { source: 'distro' | 'mirror' | 'push'; mirror_url?: string; directory?: string };
+  packages: { source: 'distro' | 'mirror' | 'push'; mirror_url?: string; directory?: string; downloads?: { url: string; sha256: string }[] };
+  /** The plan-only login; undefined when the inventory gives no plan key. */
+  plan_account?: { user: string; public_key: string };
 }
 
 /** One environment of the inventory, defaults applied. */
@@ -156,6 +158,7 @@ function resolveProvision(spec: ProvisionSpec | undefined): Provision {
     },
     time: { max_skew_ms: spec?.time?.max_skew_ms ?? d.time.max_skew_ms },
     packages: { ...(spec?.packages ?? { source: d.packages.source }) },
+    ...(spec?.plan_account ? { plan_account: { user: spec.plan_account.user ?? d.plan_account.user, public_key: spec.plan_account.public_key.trim() } } : {}),
   };
 }
 

@@ -49,6 +49,7 @@ export const DEFAULTS = {
     firewall: { enabled: true, policy: 'fence', confirm_seconds: 60 },
     time: { max_skew_ms: 500 },
     packages: { source: 'distro' },
+    plan_account: { user: 'lms-ha-plan' },
   },
 } as const;
 
@@ -601,12 +602,41 @@ export const ProvisionSchema = Type.Object(
           directory: Type.Optional(
             Type.String({ minLength: 1, description: 'source push: directory of .deb files on the runner, relative to the workspace.' }),
           ),
+          downloads: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  url: pattern('^https?://[^\\s]+/[A-Za-z0-9][A-Za-z0-9._+%~:-]*\\.deb$', 'must be an http(s) URL ending in a .deb file name', { description: 'Where the runner downloads the package.' }),
+                  sha256: pattern('^[0-9a-fA-F]{64}$', 'must be the 64 hex characters of the file\'s SHA-256', { description: 'The pinned digest: any other file is refused.' }),
+                },
+                { ...strict, description: 'One package, downloaded on the runner (cached in its tool cache) and checked against its digest.' },
+              ),
+              { minItems: 1, description: 'source push: packages downloaded on the runner from pinned URLs, pushed with those of directory.' },
+            ),
+          ),
         },
         { ...strict, description: 'Where the hosts get packages from.' },
       ),
     ),
+    plan_account: Type.Optional(
+      Type.Object(
+        {
+          user: Type.Optional(UnixUser(`The plan-only login provision creates. Default ${DEFAULTS.provision.plan_account.user}.`)),
+          public_key: pattern(
+            '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$',
+            'must be one OpenSSH public key line, like "ssh-ed25519 AAAA... plan@ci" (the .pub file of the plan key)',
+            { description: 'Public half of the key the pull-request plan job holds.' },
+          ),
+        },
+        {
+          ...strict,
+          description:
+            'A login that may run, as root, only the read-only fact gatherer provision installs: plans work with it (the `ssh-account: plan` input), applies are refused. Its key is the one a pull request\'s plan job holds.',
+        },
+      ),
+    ),
   },
-  { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources.' },
+  { ...strict, description: 'The host baseline written by provision: /etc/hosts, firewall, time, package sources, the plan account.' },
 );
 
 // ---------------------------------------------------------------------------

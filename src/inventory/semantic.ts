@@ -181,8 +181,11 @@ class EnvironmentChecker {
     if (packages.source === 'mirror' && packages.mirror_url === undefined) {
       this.report(['provision', 'packages'], 'key', '"provision.packages" with source mirror needs "mirror_url" (the apt mirror to use)');
     }
-    if (packages.source === 'push' && packages.directory === undefined) {
-      this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner)');
+    if (packages.source === 'push' && packages.directory === undefined && packages.downloads === undefined) {
+      this.report(['provision', 'packages'], 'key', '"provision.packages" with source push needs "directory" (the .deb files on the runner) or "downloads" (pinned URLs)');
+    }
+    if (packages.source !== 'push' && packages.downloads !== undefined) {
+      this.report(['provision', 'packages', 'downloads'], 'key', `"provision.packages.downloads" is only for source push; this source is ${packages.source}`);
     }
     if (packages.source !== 'mirror' && packages.mirror_url !== undefined) {
       this.report(['provision', 'packages', 'mirror_url'], 'key', `"provision.packages.mirror_url" is only for source mirror; this source is ${packages.source}`);

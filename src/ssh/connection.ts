@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import { createHostVerifier, preferredHostKeyAlgorithms, type PresentedHostKey } from './host-key.js';
 import { fingerprintSha256, type KnownHostsDb } from './known-hosts.js';
 import { shellQuote, wrapCommand } from './quote.js';
-import type { RemoteHost, RemoteProcess, RunOptions, RunResult, SpawnOptions, WriteFileOptions } from './types.js';
+import type { RemoteHost, RemoteProcess, RootRoute, RootRouted, RunOptions, RunResult, SpawnOptions, WriteFileOptions } from './types.js';
 import { formatDuration } from '../format.js';
 
 const { Client, utils } = ssh2;
@@ -75,6 +75,11 @@ export interface ConnectOptions {
   maxConcurrentCommands?: number;
   /** How long after a command's timeout we stop waiting for the host to end it. Default 10 s. */
   commandTimeoutGraceMs?: number;
+  /**
+   * For a login with no general sudo (the plan account): every request for
+   * root goes through this route, never through `sudo -n sh -c`.
+   */
+  rootRoute?: RootRoute;
 }
 
 /** What the caller needs to know about a freshly opened connection. */
@@ -97,7 +102,7 @@ const NULL_LOGGER: Logger = {
 };
 
 /** Exit code our readFile script uses for "no such file"; not one that cat, sh or sudo produce. */
-const MISSING_FILE_EXIT = 44;
+export const MISSING_FILE_EXIT = 44;
 
 /**
  * Opens a connection (through the bastion when there is one), retrying
@@ -451,6 +456,7 @@ export class SshHost implements RemoteHost {
   private readonly logger: Logger;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly timeoutGraceMs: number;
+  private readonly rootRoute: RootRoute | undefined;
   private lostReason: string | undefined;
   private closing: Promise<void> | undefined;
 
@@ -470,6 +476,7 @@ export class SshHost implements RemoteHost {
     this.logger = options.logger ?? NULL_LOGGER;
     this.limit = pLimit(options.maxConcurrentCommands ?? DEFAULT_MAX_CONCURRENT_COMMANDS);
     this.timeoutGraceMs = options.commandTimeoutGraceMs ?? 10_000;
+    this.rootRoute = options.user === 'root' ? undefined : options.rootRoute;
     // An 'error' without a listener would crash the process; a lost connection is reported on next use instead.
     client.on('error', (err: Error) => {
       this.lostReason ??= err.message;
@@ -522,6 +529,7 @@ export class SshHost implements RemoteHost {
       sudo: true,
       timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
       maxOutputBytes: MAX_READ_FILE_BYTES,
+      readPath: path,
     });
     if (raw.code === MISSING_FILE_EXIT && !raw.signal) return null;
     if (raw.code !== 0) {
@@ -588,6 +596,7 @@ export class SshHost implements RemoteHost {
     // privilege separation"), and closing the channel does not stop a command that is not reading
     // or writing at that moment. kill() therefore also stops it by process group, found by this
     // marker: the inner shell's $0, so it is in the command line of timeout(1) and sudo.
+    if (sudo && this.rootRoute) throw this.routeRefused(purpose, { refused: 'a streamed command is never a named fact', hint: 'Run this command with the apply account.' });
     const marker = `lms-ha-spawn-${randomBytes(8).toString('hex')}`;
     const command = `${wrapCommand(script, { user: this.user, sudo, timeoutSeconds: timeoutMs / 1000 })} ${marker}`;
     const wrappedInSudo = sudo && this.user !== 'root';
@@ -747,11 +756,24 @@ export class SshHost implements RemoteHost {
   private exec(
     script: string,
     purpose: string,
-    options: { sudo: boolean; stdin?: string | Buffer; timeoutMs: number; maxOutputBytes: number },
+    options: { sudo: boolean; stdin?: string | Buffer; timeoutMs: number; maxOutputBytes: number; readPath?: string },
   ): Promise<RawResult> {
     if (!(options.timeoutMs > 0)) throw new DeployError('internal', `${purpose}: timeout must be positive, got ${options.timeoutMs}`);
+    if (options.sudo && this.rootRoute) {
+      const routed = this.rootRoute(options.readPath !== undefined ? { readPath: options.readPath } : { script, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
+      if ('refused' in routed) return Promise.reject(this.routeRefused(purpose, routed));
+      return this.execRouted(routed, purpose, options);
+    }
     const command = wrapCommand(script, { user: this.user, sudo: options.sudo, timeoutSeconds: options.timeoutMs / 1000 });
-    const wrappedInSudo = options.sudo && this.user !== 'root';
+    return this.execCommand(command, purpose, { ...options, wrappedInSudo: options.sudo && this.user !== 'root' });
+  }
+
+  private execCommand(
+    command: string,
+    purpose: string,
+    options: { stdin?: string | Buffer; timeoutMs: number; maxOutputBytes: number; wrappedInSudo: boolean },
+  ): Promise<RawResult> {
+    const wrappedInSudo = options.wrappedInSudo;
     return this.limit(
       () =>
         new Promise<RawResult>((resolve, reject) => {
@@ -811,6 +833,28 @@ export class SshHost implements RemoteHost {
           }
         }),
     );
+  }
+
+  /** A root request the route answers with its own command (which calls sudo itself); its refusals are errors. */
+  private async execRouted(
+    routed: Extract<RootRouted, { command: string }>,
+    purpose: string,
+    options: { timeoutMs: number; maxOutputBytes: number },
+  ): Promise<RawResult> {
+    const raw = await this.execCommand(wrapCommand(routed.command, { user: this.user, sudo: false, timeoutSeconds: options.timeoutMs / 1000 }), purpose, {
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+      wrappedInSudo: true,
+    });
+    if (routed.refusedCodes.includes(raw.code)) throw this.routeRefused(purpose, { refused: tail(raw.stderr, 3) || `exit ${raw.code}`, hint: routed.hint });
+    return raw;
+  }
+
+  private routeRefused(purpose: string, routed: { refused: string; hint: string }): DeployError {
+    return new DeployError('sudo-failed', `${this.name}: "${purpose}" needs root, and ${this.user} may only run the lms-ha plan gatherer: ${routed.refused}`, {
+      host: this.name,
+      hint: routed.hint,
+    });
   }
 
   private startError(purpose: string, err: Error): DeployError {

@@ -8,6 +8,7 @@ import { DeployError, toDeployError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectHost, type ConnectOptions, type RetryOptions, type SshHost } from './connection.js';
 import type { KnownHostsDb } from './known-hosts.js';
+import type { RootRoute } from './types.js';
 
 /** One host as the inventory describes it. */
 export interface HostSpec {
@@ -36,6 +37,8 @@ export interface HostPoolOptions {
   parallelism?: number;
   keepaliveIntervalMs?: number;
   maxConcurrentCommands?: number;
+  /** Every connection's root requests go through this (the plan account); see ConnectOptions.rootRoute. */
+  rootRoute?: RootRoute;
 }
 
 export type HostResult<T> =
@@ -43,6 +46,17 @@ export type HostResult<T> =
   | { host: string; ok: false; error: DeployError };
 
 export const DEFAULT_PARALLELISM = 10;
+
+/** A fan-out's answers split: host → value for those that answered, and each failure with its error, in order. */
+export function splitHostResults<T>(results: readonly HostResult<T>[]): { values: Map<string, T>; failures: { host: string; error: DeployError }[] } {
+  const values = new Map<string, T>();
+  const failures: { host: string; error: DeployError }[] = [];
+  for (const r of results) {
+    if (r.ok) values.set(r.host, r.value);
+    else failures.push({ host: r.host, error: r.error });
+  }
+  return { values, failures };
+}
 
 export class HostPool {
   private readonly connections = new Map<string, Promise<SshHost>>();
@@ -146,6 +160,7 @@ export class HostPool {
       logger: o.logger,
       keepaliveIntervalMs: o.keepaliveIntervalMs,
       maxConcurrentCommands: o.maxConcurrentCommands,
+      ...(o.rootRoute ? { rootRoute: o.rootRoute } : {}),
       via,
     };
   }

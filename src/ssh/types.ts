@@ -80,3 +80,23 @@ export interface RemoteHost {
    */
   writeFile(path: string, content: string | Buffer, options: WriteFileOptions): Promise<void>;
 }
+
+/**
+ * What a run asks root for: a script (with its stdin) or a file's content.
+ * A login that may not use sudo freely (the plan account) routes each such
+ * request through a root route, which names the one command allowed to do it
+ * or refuses it.
+ */
+export type RootRequest = { script: string; stdin?: string | Buffer } | { readPath: string };
+
+export type RootRouted =
+  | {
+      /** The command line to run instead (it calls sudo itself); its stdin is not sent. */
+      command: string;
+      /** Exit codes of that command that mean "refused", with the hint to give. */
+      refusedCodes: readonly number[];
+      hint: string;
+    }
+  | { refused: string; hint: string };
+
+export type RootRoute = (request: RootRequest) => RootRouted;

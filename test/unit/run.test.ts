@@ -34,8 +34,8 @@ const KNOWN_HOSTS = ['192.0.2.11', '192.0.2.12', '192.0.2.13']
   .map((a) => `${a} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl`)
   .join('\n');
 
-function request(overrides: { env?: Record<string, string>; knownHosts?: string } = {}) {
-  return parseRequest({
+function rawRequest(overrides: { env?: Record<string, string>; knownHosts?: string } = {}) {
+  return {
     command: 'preflight',
     mode: 'plan',
     inventoryPath: 'ha.yml',
@@ -49,8 +49,12 @@ function request(overrides: { env?: Record<string, string>; knownHosts?: string 
     runId: 'test',
     repository: 'test/test',
     env: overrides.env ?? { APP_DB_PASSWORD: 'canary-secret-1' },
-    fieldName: (f) => f,
-  }, COMMANDS);
+    fieldName: (f: string) => f,
+  };
+}
+
+function request(overrides: { env?: Record<string, string>; knownHosts?: string } = {}) {
+  return parseRequest(rawRequest(overrides), COMMANDS);
 }
 
 async function run(inventory: string, overrides: Parameters<typeof request>[0] = {}) {
@@ -99,6 +103,17 @@ describe('executeRun refuses before any connection', () => {
     expect(report.error?.message).toContain('db3 (192.0.2.13)');
     expect(report.error?.hint).toContain('ssh-keyscan 192.0.2.12');
     expect(connections).toBe(0);
+  });
+
+  it('on the plan account with mode apply, or with an inventory that names no plan account', async () => {
+    expect(() => parseRequest({ ...rawRequest(), mode: 'apply', sshAccount: 'plan' }, COMMANDS)).toThrow(/ssh-account plan can only plan/);
+    expect(() => parseRequest({ ...rawRequest(), sshAccount: 'root' }, COMMANDS)).toThrow(/ssh-account "root" must be apply or plan/);
+    const connect = vi.spyOn(HostPool.prototype, 'get');
+    const redactor = new Redactor();
+    const report = await executeRun({ ...request(), sshAccount: 'plan' }, { logger: new MemoryLogger(), redactor, registerSecret: (v) => redactor.add(v), readFile: () => GOOD_INVENTORY });
+    expect(report.error?.reason).toBe('invalid-input');
+    expect(report.error?.message).toContain('has no provision.plan_account; nothing was contacted');
+    expect(connect).not.toHaveBeenCalled();
   });
 
   it('on a command whose roles no host has', async () => {

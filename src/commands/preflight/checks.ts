@@ -1,5 +1,6 @@
 import type { CheckResult } from '../../check.js';
-import { clockSpread, type HostFacts } from '../../facts/host.js';
+import type { HostFacts } from '../../facts/host.js';
+import { clockSkewRow, freeSpaceCheck, GiB } from '../../operations/host-checks.js';
 
 /** Releases whose packages (MariaDB 10.5+, Galera 4, GlusterFS, HAProxy 2.x) we support. */
 export const SUPPORTED_OS: Record<string, readonly string[]> = {
@@ -7,10 +8,6 @@ export const SUPPORTED_OS: Record<string, readonly string[]> = {
   ubuntu: ['20.04', '22.04', '24.04'],
 };
 
-/** Below this a MariaDB datadir or a brick can fill up during an SST; fail early. */
-export const MIN_FREE_BYTES = 1024 ** 3;
-/** Below this we warn: an SST copies the whole dataset and gcache grows. */
-export const WARN_FREE_BYTES = 5 * 1024 ** 3;
 /** Galera does not need synced clocks to work, but skewed logs and TLS do hurt. */
 export const WARN_SKEW_SECONDS = 1;
 
@@ -19,8 +16,6 @@ export interface PreflightHostInput {
   roles: readonly string[];
   facts: HostFacts;
 }
-
-const GiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
 /** Turns per-host facts into the preflight table. Pure, so every threshold is unit-tested. */
 export function evaluatePreflight(hosts: readonly PreflightHostInput[]): CheckResult[] {
@@ -60,34 +55,16 @@ function checkOs(host: string, facts: HostFacts): CheckResult {
 }
 
 function checkDisk(host: string, mount: string, available: number): CheckResult {
-  const status = available < MIN_FREE_BYTES ? 'fail' : available < WARN_FREE_BYTES ? 'warn' : 'ok';
-  return {
-    layer: 'host',
-    host,
-    check: `free space on ${mount}`,
-    expected: `>= ${GiB(WARN_FREE_BYTES)}`,
-    observed: GiB(available),
-    status,
-    hint: status === 'ok' ? undefined : `Free space on ${mount}: a state transfer copies the whole database.`,
-  };
+  return freeSpaceCheck(host, `free space on ${mount}`, available, GiB(available), `Free space on ${mount}: a state transfer copies the whole database.`);
 }
 
 /** The spread of the host clocks (see clockSpread); above WARN_SKEW_SECONDS, a warning. */
 export function checkClockSkew(hosts: readonly PreflightHostInput[]): CheckResult[] {
-  const skew = clockSpread(hosts);
-  if (!skew) return [];
-  const spread = skew.spreadSeconds;
-  const uncertainty = skew.uncertaintySeconds;
-  const status = spread - uncertainty > WARN_SKEW_SECONDS ? 'warn' : 'ok';
-  return [
-    {
-      layer: 'host',
-      host: '(all)',
-      check: 'clock skew between hosts',
-      expected: `<= ${WARN_SKEW_SECONDS}s`,
-      observed: `${spread.toFixed(3)}s (${skew.ahead} ahead of ${skew.behind}, ±${uncertainty.toFixed(3)}s)`,
-      status,
-      hint: status === 'ok' ? undefined : 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
-    },
-  ];
+  return clockSkewRow(hosts, {
+    check: 'clock skew between hosts',
+    boundMs: WARN_SKEW_SECONDS * 1000,
+    over: 'warn',
+    unit: 's',
+    hint: () => 'Enable time sync (systemd-timesyncd or chrony) on every host; `provision` does this.',
+  });
 }

@@ -1,9 +1,9 @@
 import { worstStatus, type CheckResult } from '../../check.js';
 import { DeployError } from '../../errors.js';
-import { gatherHostFacts, type HostFacts } from '../../facts/host.js';
+import { gatherHostFacts } from '../../facts/host.js';
 import type { Environment, Host } from '../../inventory/index.js';
 import type { HostRow } from '../../report/run-report.js';
-import type { HostResult } from '../../ssh/pool.js';
+import { splitHostResults, type HostResult } from '../../ssh/pool.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import type { CommandRunner, PreflightOutcome } from '../context.js';
 import type { CommandDescriptor } from '../command.js';
@@ -20,21 +20,14 @@ export async function runPreflight(
   environment: Environment,
   forEachHost: <T>(hosts: readonly Host[], fn: (remote: RemoteHost, host: Host) => Promise<T>) => Promise<HostResult<T>[]>,
 ): Promise<PreflightOutcome> {
-  const results = await forEachHost(environment.hosts, (remote) => gatherHostFacts(remote));
-  const facts = new Map<string, HostFacts>();
-  const failures: { host: Host; error: DeployError }[] = [];
-  results.forEach((result, index) => {
-    const host = environment.hosts[index];
-    if (result.ok) facts.set(host.name, result.value);
-    else failures.push({ host, error: result.error });
-  });
+  const { values: facts, failures } = splitHostResults(await forEachHost(environment.hosts, (remote) => gatherHostFacts(remote)));
 
   const reached = environment.hosts.filter((h) => facts.has(h.name));
   const checks = evaluatePreflight(reached.map((h) => ({ name: h.name, roles: h.roles, facts: facts.get(h.name)! })));
   for (const { host, error } of failures) {
     checks.unshift({
       layer: 'host',
-      host: host.name,
+      host,
       check: 'ssh + sudo',
       expected: 'connected, root via sudo -n',
       observed: error.message.split('\n', 1)[0],
@@ -63,12 +56,12 @@ export async function runPreflight(
  * The first unreachable host's own error keeps its reason (host-key-mismatch,
  * sudo-failed, ...) so workflows can branch on it; other hosts are named too.
  */
-function preflightError(failures: { host: Host; error: DeployError }[], checks: CheckResult[]): DeployError | undefined {
+function preflightError(failures: { host: string; error: DeployError }[], checks: CheckResult[]): DeployError | undefined {
   if (failures.length > 0) {
     const [first, ...rest] = failures;
-    const others = rest.map((f) => `${f.host.name}: ${f.error.message.split('\n', 1)[0]}`);
+    const others = rest.map((f) => `${f.host}: ${f.error.message.split('\n', 1)[0]}`);
     const message = others.length > 0 ? `${first.error.message}\nalso failing:\n${others.join('\n')}` : first.error.message;
-    return new DeployError(first.error.reason, message, { host: first.host.name, hint: first.error.hint });
+    return new DeployError(first.error.reason, message, { host: first.host, hint: first.error.hint });
   }
   if (worstStatus(checks) === 'fail') {
     const failed = checks.filter((c) => c.status === 'fail');

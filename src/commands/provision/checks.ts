@@ -5,19 +5,14 @@
  * database hosts.
  */
 import type { CheckResult } from '../../check.js';
-import { clockSpread, type HostFacts } from '../../facts/host.js';
+import type { HostFacts } from '../../facts/host.js';
+import { clockSkewRow, freeSpaceCheck, GiB, WARN_FREE_BYTES } from '../../operations/host-checks.js';
 import type { ProvisionFacts } from './facts.js';
 import { TIME_SYNC_UNITS } from './facts.js';
 
 export const DATADIR = '/var/lib/mysql';
-/** Below this a datadir or brick can fill up during a state transfer: fail. */
-export const MIN_FREE_BYTES = 1024 ** 3;
-/** Below this, warn. */
-export const WARN_FREE_BYTES = 5 * 1024 ** 3;
 /** Above this, the kernel swaps a database's buffer pool out while it still has page cache to drop. */
 export const MAX_DB_SWAPPINESS = 10;
-
-const GiB = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
 export interface CheckedHost {
   name: string;
@@ -39,38 +34,29 @@ export function timeSyncCheck(host: CheckedHost): CheckResult {
 
 /** The spread of the host clocks (see clockSpread), refused above the bound; the uncertainty counts in the hosts' favour. */
 export function clockSkewCheck(hosts: readonly { name: string; facts: HostFacts }[], maxSkewMs: number): CheckResult[] {
-  const skew = clockSpread(hosts);
-  if (!skew) return [];
-  const spreadMs = skew.spreadSeconds * 1000;
-  const uncertaintyMs = skew.uncertaintySeconds * 1000;
-  const fail = spreadMs - uncertaintyMs > maxSkewMs;
-  return [
-    {
-      layer: 'host',
-      host: '(all)',
-      check: 'clock skew (provision bound)',
-      expected: `<= ${maxSkewMs} ms`,
-      observed: `${spreadMs.toFixed(0)} ms (${skew.ahead} ahead of ${skew.behind}, ±${uncertaintyMs.toFixed(0)} ms)`,
-      status: fail ? 'fail' : 'ok',
-      hint: fail
-        ? `Galera and the lock's timestamps need sane clocks: set the clock of ${skew.ahead} / ${skew.behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`
-        : undefined,
-    },
-  ];
+  return clockSkewRow(hosts, {
+    check: 'clock skew (provision bound)',
+    boundMs: maxSkewMs,
+    over: 'fail',
+    unit: 'ms',
+    hint: (ahead, behind) =>
+      `Galera and the lock's timestamps need sane clocks: set the clock of ${ahead} / ${behind} (timedatectl, chronyc makestep) and keep a time sync service running, then run provision again. The bound is provision.time.max_skew_ms.`,
+  });
 }
 
 export function diskChecks(host: CheckedHost): CheckResult[] {
   return host.diskPaths.map((path) => {
     const disk = host.facts.disks[path];
-    const base = { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${GiB(WARN_FREE_BYTES)}` };
-    if (!disk) return { ...base, observed: 'unknown (df gave nothing)', status: 'warn' as const, hint: `Check the filesystem of ${path} by hand.` };
-    const status = disk.availableBytes < MIN_FREE_BYTES ? 'fail' : disk.availableBytes < WARN_FREE_BYTES ? 'warn' : 'ok';
-    return {
-      ...base,
-      observed: `${GiB(disk.availableBytes)} on ${disk.mount}`,
-      status,
-      hint: status === 'ok' ? undefined : `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`,
-    };
+    if (!disk) {
+      return { layer: 'host', host: host.name, check: `free space for ${path}`, expected: `>= ${GiB(WARN_FREE_BYTES)}`, observed: 'unknown (df gave nothing)', status: 'warn' as const, hint: `Check the filesystem of ${path} by hand.` };
+    }
+    return freeSpaceCheck(
+      host.name,
+      `free space for ${path}`,
+      disk.availableBytes,
+      `${GiB(disk.availableBytes)} on ${disk.mount}`,
+      `${path} lives on ${disk.mount}: a state transfer copies the whole dataset there. Give it more space.`,
+    );
   });
 }
 

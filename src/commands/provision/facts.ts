@@ -9,12 +9,16 @@ import type { RemoteHost } from '../../ssh/types.js';
 import { parseDf, type DiskFact } from '../../facts/host.js';
 import { LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH } from '../../components/apt-sources/index.js';
 import { FIREWALL_DROP_IN_PATH, FIREWALL_NFT_PATH, FIREWALL_UNIT } from '../../components/nftables/firewall.js';
+import { GATHERER_PATH } from '../../facts/gatherer.js';
+
+/** The plan account's one sudo rule. */
+export const PLAN_SUDOERS_PATH = '/etc/sudoers.d/lms-ha-plan';
 
 /** Time sync daemons any of which counts as "the clock is kept". */
 export const TIME_SYNC_UNITS = ['systemd-timesyncd', 'chrony', 'ntp', 'ntpsec', 'openntpd'] as const;
-export const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd'] as const;
+export const PACKAGES_OF_INTEREST = ['nftables', 'systemd-timesyncd', 'sudo'] as const;
 export const FIREWALL_UNIT_PATH = `/etc/systemd/system/${FIREWALL_UNIT}`;
-export const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH] as const;
+export const MANAGED_FILES = [FIREWALL_NFT_PATH, FIREWALL_UNIT_PATH, FIREWALL_DROP_IN_PATH, LMS_HA_SOURCES_PATH, PUSH_MANIFEST_PATH, GATHERER_PATH, PLAN_SUDOERS_PATH] as const;
 export const MANAGED_DIRS = ['/etc/lms-ha', '/etc/systemd/system/nftables.service.d'] as const;
 
 export interface FileFact {
@@ -42,11 +46,13 @@ export interface ProvisionFacts {
   swappiness: number | null;
   /** Free space at the nearest existing directory of each asked path. */
   disks: Record<string, DiskFact | null>;
+  /** The plan account (when the inventory has one): its home and its authorized_keys; null when the user does not exist. */
+  planUser: { home: string; authorizedKeys: string | null } | null;
 }
 
 const SECTION = /^@@([a-z-]+)(?: (\S+))?$/;
 
-export function provisionFactsScript(diskPaths: readonly string[]): string {
+export function provisionFactsScript(diskPaths: readonly string[], planUser?: string): string {
   const parts = [
     `echo "@@hosts"; if [ -f /etc/hosts ]; then base64 -w0 /etc/hosts; echo; else echo @absent; fi`,
     `echo "@@virt"; systemd-detect-virt -c 2>/dev/null || true`,
@@ -62,6 +68,12 @@ export function provisionFactsScript(diskPaths: readonly string[]): string {
     ...diskPaths.map(
       (p) => `echo "@@df ${p}"; p=${shellQuote(p)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" 2>/dev/null || true`,
     ),
+    ...(planUser === undefined
+      ? []
+      : [
+          `echo "@@planuser"; h=$(getent passwd ${shellQuote(planUser)} | cut -d: -f6); if [ -z "$h" ]; then echo @absent; else echo "$h"; ` +
+            `if [ -f "$h/.ssh/authorized_keys" ]; then base64 -w0 "$h/.ssh/authorized_keys"; echo; else echo @absent; fi; fi`,
+        ]),
   ];
   return parts.join('; ');
 }
@@ -85,6 +97,7 @@ export function parseProvisionFacts(stdout: string, diskPaths: readonly string[]
     swapBytes: 0,
     swappiness: null,
     disks: Object.fromEntries(diskPaths.map((p) => [p, null])),
+    planUser: null,
   };
   const sections: { kind: string; arg: string; lines: string[] }[] = [];
   for (const line of stdout.split('\n')) {
@@ -140,13 +153,19 @@ export function parseProvisionFacts(stdout: string, diskPaths: readonly string[]
       case 'df':
         facts.disks[arg] = parseDf(lines.join('\n'))[0] ?? null;
         break;
+      case 'planuser': {
+        if (first === '@absent' || first === '') break;
+        const keys = (lines[1] ?? '').trim();
+        facts.planUser = { home: first, authorizedKeys: keys === '@absent' ? null : decode(keys) };
+        break;
+      }
     }
   }
   return facts;
 }
 
-export async function gatherProvisionFacts(host: RemoteHost, diskPaths: readonly string[]): Promise<ProvisionFacts> {
-  const r = await host.run(provisionFactsScript(diskPaths), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
+export async function gatherProvisionFacts(host: RemoteHost, diskPaths: readonly string[], planUser?: string): Promise<ProvisionFacts> {
+  const r = await host.run(provisionFactsScript(diskPaths, planUser), { purpose: 'read the host baseline (provision facts)', timeoutMs: 30_000 });
   return parseProvisionFacts(r.stdout, diskPaths);
 }
 

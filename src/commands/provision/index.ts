@@ -10,6 +10,7 @@
  *   4. hash, lock, re-plan, apply  (reviewed-change.ts), with the firewall
  *               loaded through the lock-out guard below.
  */
+import { splitHostResults } from '../../ssh/pool.js';
 import { worstStatus } from '../../check.js';
 import { DeployError } from '../../errors.js';
 import type { ApplyFn } from '../../engine/change.js';
@@ -22,7 +23,7 @@ import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { DATADIR, provisionChecks, type CheckedHost } from './checks.js';
 import { gatherProvisionFacts, gatherSshClientAddress, type ProvisionFacts } from './facts.js';
-import { readPushDirectory, type PushDirectory } from './packages.js';
+import { collectPushPackages, type PushDirectory } from './packages.js';
 import { computeProvisionPlan, provisionedHosts, type GuardedLoad, type ProvisionPlanResult } from './plan.js';
 
 const CANDIDATE_PATH = `${FIREWALL_NFT_PATH}.lms-ha-candidate`;
@@ -48,19 +49,22 @@ interface Gathered {
 
 async function gather(context: CommandContext, hosts: readonly Host[]): Promise<Gathered> {
   const settings = context.environment.provision.packages;
-  const push = settings.source === 'push' ? readPushDirectory(settings.directory!) : undefined;
-  const results = await context.forEachHost(hosts, async (remote, host) => {
-    const [facts, client] = await Promise.all([gatherProvisionFacts(remote, diskPathsFor(context.environment, host)), gatherSshClientAddress(remote)]);
-    return { remote, facts, client };
-  });
-  const failed = results.find((r) => !r.ok);
-  if (failed && !failed.ok) throw failed.error;
+  const push = settings.source === 'push' ? await collectPushPackages(settings, context.logger) : undefined;
+  const { values, failures } = splitHostResults(
+    await context.forEachHost(hosts, async (remote, host) => {
+      const [facts, client] = await Promise.all([
+        gatherProvisionFacts(remote, diskPathsFor(context.environment, host), context.environment.provision.plan_account?.user),
+        gatherSshClientAddress(remote),
+      ]);
+      return { remote, facts, client };
+    }),
+  );
+  if (failures[0]) throw failures[0].error;
   const g: Gathered = { remotes: new Map(), facts: new Map(), hostnames: new Map(), sshClients: new Map(), ...(push ? { push } : {}) };
-  for (const r of results) {
-    if (!r.ok) continue;
-    g.remotes.set(r.host, r.value.remote);
-    g.facts.set(r.host, r.value.facts);
-    g.sshClients.set(r.host, r.value.client);
+  for (const [name, v] of values) {
+    g.remotes.set(name, v.remote);
+    g.facts.set(name, v.facts);
+    g.sshClients.set(name, v.client);
   }
   for (const [name, f] of context.facts) g.hostnames.set(name, f.hostname);
   return g;

@@ -1,7 +1,8 @@
 /**
  * Package sources: `distro` leaves the host's own; `mirror` writes one
- * deb822 source; `push` copies .deb files from a directory on the runner into
- * a local repository on each host. The set of pushed files (name + SHA-256)
+ * deb822 source; `push` copies .deb files from a directory on the runner, and
+ * packages downloaded on the runner from pinned URLs, into a local repository
+ * on each host. The set of pushed files (name + SHA-256)
  * is the reviewed manifest: a changed package changes the plan hash.
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +12,8 @@ import pLimit from 'p-limit';
 import { DeployError } from '../../errors.js';
 import { changeId, type PlannedChange } from '../../engine/change.js';
 import { fileChange, sha256 } from '../../operations/file.js';
+import { fetchPinned } from '../../operations/pinned-download.js';
+import type { Logger } from '../../log.js';
 import type { Provision } from '../../inventory/environment.js';
 import {
   DEB_FILE_NAME,
@@ -31,13 +34,35 @@ import type { ProvisionFacts } from './facts.js';
 const COPY_PARALLELISM = 4;
 
 export interface PushDirectory {
-  /** Absolute path on the runner. */
-  path: string;
   packages: PushedPackage[];
+  /** Each package's bytes on the runner: the file in the directory, or the download. */
+  contentOf: (file: string) => Buffer;
+}
+
+/**
+ * Every package to push: the directory's, then the pinned downloads (fetched
+ * on the runner, refused unless their SHA-256 is the pinned one). A file
+ * name in both is an error: which one is meant?
+ */
+export async function collectPushPackages(settings: Provision['packages'], logger: Logger, cwd = process.cwd()): Promise<PushDirectory> {
+  const dir = settings.directory === undefined ? undefined : readPushDirectory(settings.directory, cwd);
+  const downloaded = new Map<string, Buffer>();
+  for (const pin of settings.downloads ?? []) {
+    const file = decodeURIComponent(new URL(pin.url).pathname.split('/').pop() ?? '');
+    if (!DEB_FILE_NAME.test(file)) {
+      throw new DeployError('invalid-input', `provision.packages.downloads: ${pin.url} does not name a .deb file`, { hint: 'Give the URL of the .deb itself.' });
+    }
+    if (downloaded.has(file) || dir?.packages.some((p) => p.file === file)) {
+      throw new DeployError('invalid-input', `provision.packages: ${file} is given twice (directory and downloads, or two downloads)`, { hint: 'Keep one of them.' });
+    }
+    downloaded.set(file, await fetchPinned({ url: pin.url, sha256: pin.sha256, tool: 'lms-ha-deb', file, what: `the package ${file}`, pinnedBy: 'provision.packages.downloads[].sha256' }, logger));
+  }
+  const packages = [...(dir?.packages ?? []), ...[...downloaded].map(([file, bytes]) => ({ file, sha256: sha256(bytes) }))];
+  return { packages, contentOf: (file) => downloaded.get(file) ?? dir!.contentOf(file) };
 }
 
 /** Reads the push directory on the runner: every .deb with its SHA-256. Any other file is ignored. */
-export function readPushDirectory(directory: string, cwd = process.cwd()): PushDirectory {
+function readPushDirectory(directory: string, cwd: string): PushDirectory {
   const path = resolve(cwd, directory);
   let names: string[];
   try {
@@ -56,7 +81,7 @@ export function readPushDirectory(directory: string, cwd = process.cwd()): PushD
       hint: 'Put the packages the hosts need there (for example from `apt-get install --download-only` on a machine with the same release).',
     });
   }
-  return { path, packages };
+  return { packages, contentOf: (file) => readFileSync(join(path, file)) };
 }
 
 const aptUpdate = 'export DEBIAN_FRONTEND=noninteractive; apt-get update -q';
@@ -94,7 +119,7 @@ function pushChange(host: string, push: PushDirectory, facts: ProvisionFacts): P
       await Promise.all(
         copy.map((p) =>
           limit(async () => {
-            const bytes = readFileSync(join(push.path, p.file));
+            const bytes = push.contentOf(p.file);
             // The bytes read now must be the ones reviewed.
             if (createHash('sha256').update(bytes).digest('hex') !== p.sha256) {
               throw new DeployError('plan-changed', `${p.file} changed on the runner since the plan was made`, { host: h.name, hint: 'Run plan again and review it.' });

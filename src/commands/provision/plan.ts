@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { changeId, type ApplyFn, type PlannedChange } from '../../engine/change.js';
 import { createPlan, type Plan, type HostFacts as PlanHostFacts } from '../../engine/plan.js';
 import type { Environment, Host } from '../../inventory/index.js';
-import { fileChange, sha256, type ExistingFile } from '../../operations/file.js';
+import { checkedFileApply, fileChange, sha256, type ExistingFile } from '../../operations/file.js';
 import { directoryChange } from '../../operations/directory.js';
 import { installPhase, packageChange } from '../../operations/packages.js';
 import { serviceChange } from '../../operations/service.js';
@@ -28,7 +28,9 @@ import {
   type FirewallRow,
 } from '../../components/nftables/firewall.js';
 import { packageSourceChanges, type PushDirectory } from './packages.js';
-import { FIREWALL_UNIT_PATH, TIME_SYNC_UNITS, type FileFact, type ProvisionFacts } from './facts.js';
+import { FIREWALL_UNIT_PATH, PLAN_SUDOERS_PATH, TIME_SYNC_UNITS, type FileFact, type ProvisionFacts } from './facts.js';
+import { GATHERER_PATH, gathererScript, gathererVersion } from '../../facts/gatherer.js';
+import { shellQuote } from '../../ssh/quote.js';
 
 export interface ProvisionGathered {
   facts: Map<string, ProvisionFacts>;
@@ -110,6 +112,7 @@ function missingPackages(environment: Environment, facts: ProvisionFacts): strin
   const pkgs: string[] = [];
   if (needsTimeSync(facts) && facts.packages['systemd-timesyncd'] === undefined) pkgs.push('systemd-timesyncd');
   if (environment.provision.firewall.enabled && facts.packages['nftables'] === undefined) pkgs.push('nftables');
+  if (environment.provision.plan_account && facts.packages['sudo'] === undefined) pkgs.push('sudo');
   return pkgs;
 }
 
@@ -153,6 +156,90 @@ function firewallChanges(environment: Environment, host: Host, facts: ProvisionF
   return { changes, model, text };
 }
 
+/** The home provision gives the plan account it creates. */
+export const planAccountHome = (user: string): string => `/var/lib/${user}`;
+
+/** The plan account's one rule: the gatherer as root, nothing else; no terminal needed. */
+export function renderPlanSudoers(user: string): string {
+  return [
+    '# Written by lms-ha provision: the plan account may run the read-only fact gatherer as root, and nothing else.',
+    `Defaults:${user} !requiretty`,
+    `${user} ALL=(root) NOPASSWD: ${GATHERER_PATH}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The plan account: a login with the plan key, the gatherer (root-owned,
+ * generated from the fact registry) and the one sudo rule. The rule is
+ * written last and checked by visudo before it replaces the live one.
+ */
+function planAccountChanges(environment: Environment, host: Host, facts: ProvisionFacts): PlannedChange[] {
+  const account = environment.provision.plan_account;
+  if (!account) return [];
+  const { user } = account;
+  const name = host.name;
+  const changes: PlannedChange[] = [];
+  const home = facts.planUser?.home ?? planAccountHome(user);
+  if (!facts.planUser) {
+    changes.push({
+      kind: 'user',
+      id: changeId('user', name, user),
+      host: name,
+      summary: `create the plan account ${user} (home ${home}; no password, key login only)`,
+      name: user,
+      action: 'create',
+      detail: 'plans from pull requests log in with the plan key; root only through the gatherer',
+      apply: async (ctx) => {
+        const u = shellQuote(user);
+        await ctx.host.run(`getent passwd ${u} >/dev/null || useradd --system --user-group --create-home --home-dir ${shellQuote(home)} --shell /bin/sh --password '*' ${u}`, {
+          purpose: `create the plan account ${user}`,
+        });
+      },
+    });
+  }
+  const keysPath = `${home}/.ssh/authorized_keys`;
+  const keys = `${account.public_key}\n`;
+  if (facts.planUser?.authorizedKeys !== keys) {
+    changes.push({
+      kind: 'file',
+      id: changeId('file', name, keysPath),
+      host: name,
+      summary: `${facts.planUser?.authorizedKeys == null ? 'write' : 'update'} ${keysPath} (the plan key)`,
+      path: keysPath,
+      before: facts.planUser?.authorizedKeys == null ? null : { content: facts.planUser.authorizedKeys, mode: 0o600, owner: user, group: user },
+      after: { content: keys, mode: 0o600, owner: user, group: user },
+      sensitive: false,
+      apply: async (ctx) => {
+        await ctx.host.run(`install -d -m 0700 -o ${shellQuote(user)} -g ${shellQuote(user)} ${shellQuote(`${home}/.ssh`)}`, { purpose: `create ${home}/.ssh` });
+        await ctx.host.writeFile(keysPath, keys, { mode: 0o600, owner: user, group: user });
+      },
+    });
+  }
+  const gatherer = fileChange(
+    name,
+    { path: GATHERER_PATH, content: gathererScript(), mode: 0o755, owner: 'root', group: 'root' },
+    existing(facts.files[GATHERER_PATH]),
+    {
+      why: `the plan gatherer, version ${gathererVersion()}`,
+      apply: async (ctx) => {
+        await ctx.host.run(`install -d -m 0755 -o root -g root ${GATHERER_PATH.slice(0, GATHERER_PATH.lastIndexOf('/'))}`, { purpose: 'create the gatherer\'s directory' });
+        await ctx.host.writeFile(GATHERER_PATH, gathererScript(), { mode: 0o755, owner: 'root', group: 'root' });
+      },
+    },
+  );
+  if (gatherer) changes.push(gatherer);
+  const rule = { path: PLAN_SUDOERS_PATH, content: renderPlanSudoers(user), mode: 0o440, owner: 'root', group: 'root' };
+  // sudo ignores files in sudoers.d whose names contain a dot: the candidate is never live.
+  const candidate = '/etc/sudoers.d/.lms-ha-plan.candidate';
+  const sudoers = fileChange(name, rule, existing(facts.files[PLAN_SUDOERS_PATH]), {
+    why: 'the plan account may run the gatherer as root, nothing else',
+    apply: checkedFileApply(rule, candidate, `visudo -cf ${candidate}`, 'visudo', 'the plan account\'s sudo rule'),
+  });
+  if (sudoers) changes.push(sudoers);
+  return changes;
+}
+
 export function computeProvisionPlan(environment: Environment, g: ProvisionGathered, options: ProvisionPlanOptions): ProvisionPlanResult {
   const hosts = provisionedHosts(environment);
   const entries = hostsEntries(environment, g.hostnames);
@@ -174,6 +261,7 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
   const hostsFiles: PlannedChange[] = [];
   const time: PlannedChange[] = [];
   const walls: PlannedChange[] = [];
+  const accounts: PlannedChange[] = [];
   const installs = new Map<string, string[]>();
   for (const host of hosts) {
     const facts = g.facts.get(host.name)!;
@@ -197,6 +285,7 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
     const missing = missingPackages(environment, facts);
     if (missing.length > 0) installs.set(host.name, missing);
     time.push(...timeChanges(host.name, facts));
+    accounts.push(...planAccountChanges(environment, host, facts));
     if (environment.provision.firewall.enabled) {
       const fw = firewallChanges(environment, host, facts, options);
       walls.push(...fw.changes);
@@ -223,7 +312,7 @@ export function computeProvisionPlan(environment: Environment, g: ProvisionGathe
   }
   const phase = installPhase(installs);
   const packages = [...installs].flatMap(([host, pkgs]) => pkgs.map((p) => packageChange(host, p, phase)));
-  changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls);
+  changes.push(...sources, ...hostsFiles, ...packages, ...time, ...walls, ...accounts);
   const plan = createPlan({ command: 'provision', environment: environment.name, changes, warnings, hosts: planHosts });
   return { plan, firewall, nftables };
 }

@@ -13,6 +13,7 @@ const ARGS: Record<string, unknown> = {
   'gluster-volume': 'moodledata',
   'gluster-client': '/var/www/moodledata',
   causality: { table: 'lms_ha.causality_probe', token: 'x', writer: 'db1', reader: 'db2' },
+  lock: 'prod',
 };
 
 // What a read-only snippet never does: write a file (other than /dev/null; `3<>/dev/tcp` is a socket), change a package, a user or a unit.
@@ -22,7 +23,7 @@ describe('the fact registry', () => {
   it('names every fact once', () => {
     const names = allFacts().map((f) => f.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['host', 'packages', 'host-state', 'galera', 'health-db', 'health-lb', 'gluster-peers', 'gluster-volume', 'gluster-client', 'causality']);
+    expect(names).toEqual(['host', 'packages', 'host-state', 'galera', 'health-db', 'health-lb', 'gluster-peers', 'gluster-volume', 'gluster-client', 'causality', 'lock']);
   });
 
   it.each(allFacts().map((f) => [f.name, f] as const))('%s: a snippet that reads only, unless marked as writing', (name, f) => {
@@ -32,8 +33,8 @@ describe('the fact registry', () => {
   });
 
   it('knows which command gathers what', () => {
-    expect(factsGatheredBy('deploy-db').map((f) => f.name)).toEqual(['host', 'packages', 'galera']);
-    expect(factsGatheredBy('preflight').map((f) => f.name)).toEqual(['host']);
+    expect(factsGatheredBy('deploy-db').map((f) => f.name)).toEqual(['host', 'packages', 'galera', 'lock']);
+    expect(factsGatheredBy('preflight').map((f) => f.name)).toEqual(['host', 'lock']);
     expect(FACTS.causality.readOnly).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory, selectEnvironment } from '../../../src/inventory/index.js';
-import { computeProvisionPlan, covers, type ProvisionGathered } from '../../../src/commands/provision/plan.js';
+import { computeProvisionPlan, covers, renderPlanSudoers, type ProvisionGathered } from '../../../src/commands/provision/plan.js';
+import { gathererScript, gathererVersion } from '../../../src/facts/gatherer.js';
 import { parseProvisionFacts, provisionFactsScript, type ProvisionFacts } from '../../../src/commands/provision/facts.js';
 import { clockSkewCheck, swapChecks, timeSyncCheck } from '../../../src/commands/provision/checks.js';
 import { manifestDelta, parseManifest, renderManifest } from '../../../src/components/apt-sources/index.js';
@@ -68,6 +69,40 @@ describe('provision plan', () => {
     // Someone flushed the ruleset: only the load comes back.
     const flushed = computeProvisionPlan(env(), gathered((n) => ({ ...applied(n), nftTables: ['inet operator'] })), noGuard);
     expect(flushed.plan.changes.map((c) => c.summary)[0]).toMatch(/^load table inet lms_ha_firewall again/);
+  });
+
+  it('plans the plan account (login, key, gatherer, a visudo-checked sudo rule) and nothing once it is there', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake plan@ci';
+    const withAccount = () => selectEnvironment(loadInventory(`${INVENTORY}      plan_account: { public_key: ${key} }\n`, 'ha.yml'), 'prod', 'ha.yml');
+    const first = computeProvisionPlan(withAccount(), gathered(() => bareFacts()), noGuard);
+    const db1 = first.plan.changes.filter((c) => c.host === 'db1');
+    expect(db1.map((c) => c.summary)).toEqual(
+      expect.arrayContaining([
+        'install sudo',
+        'create the plan account lms-ha-plan (home /var/lib/lms-ha-plan; no password, key login only)',
+        'write /var/lib/lms-ha-plan/.ssh/authorized_keys (the plan key)',
+        `write /usr/local/libexec/lms-ha/gather (the plan gatherer, version ${gathererVersion()})`,
+        'write /etc/sudoers.d/lms-ha-plan (the plan account may run the gatherer as root, nothing else)',
+      ]),
+    );
+    const sudoers = db1.find((c) => c.kind === 'file' && c.path === '/etc/sudoers.d/lms-ha-plan');
+    expect(sudoers?.kind === 'file' && sudoers.after?.content).toBe(renderPlanSudoers('lms-ha-plan'));
+    expect(renderPlanSudoers('lms-ha-plan')).toContain('lms-ha-plan ALL=(root) NOPASSWD: /usr/local/libexec/lms-ha/gather\n');
+    expect(renderPlanSudoers('lms-ha-plan')).not.toMatch(/ALL\s*$/m);
+
+    const done = (): ProvisionFacts => {
+      const f = bareFacts();
+      f.packages = { sudo: '1.9' };
+      f.planUser = { home: '/var/lib/lms-ha-plan', authorizedKeys: `${key}\n` };
+      f.files['/usr/local/libexec/lms-ha/gather'] = { content: gathererScript(), mode: 0o755, owner: 'root', group: 'root' };
+      f.files['/etc/sudoers.d/lms-ha-plan'] = { content: renderPlanSudoers('lms-ha-plan'), mode: 0o440, owner: 'root', group: 'root' };
+      return f;
+    };
+    const second = computeProvisionPlan(withAccount(), gathered(done), noGuard);
+    expect(second.plan.changes.filter((c) => /plan|gather|sudo/.test(c.summary)).map((c) => c.summary)).toEqual([]);
+    // An older gatherer on the host is replaced.
+    const older = computeProvisionPlan(withAccount(), gathered(() => ({ ...done(), files: { ...done().files, '/usr/local/libexec/lms-ha/gather': { content: '#!/bin/sh\n', mode: 0o755, owner: 'root', group: 'root' } } })), noGuard);
+    expect(older.plan.changes.map((c) => c.summary)).toContain(`update /usr/local/libexec/lms-ha/gather (the plan gatherer, version ${gathererVersion()})`);
   });
 
   it('warns when the runner would be locked out', () => {
