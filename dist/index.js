@@ -71539,19 +71539,6 @@ const InventorySchema = Type.Object({
 // Published JSON Schema
 /** Where the published schema lives, relative to the repository root. */
 const JSON_SCHEMA_PATH = 'schema/inventory.schema.json';
-/**
- * The JSON Schema text committed as schema/inventory.schema.json. TypeBox schemas
- * are plain JSON Schema objects (its bookkeeping lives under symbol keys, which
- * JSON.stringify drops), so this is a straight serialization plus a header.
- */
-function renderInventoryJsonSchema() {
-    const document = {
-        $schema: 'http://json-schema.org/draft-07/schema#',
-        $comment: 'Generated from src/inventory/schema.ts; do not edit by hand (see test/unit/inventory/schema-sync.test.ts).',
-        ...InventorySchema,
-    };
-    return `${JSON.stringify(document, null, 2)}\n`;
-}
 
 ;// CONCATENATED MODULE: ./node_modules/@sinclair/typebox/build/esm/errors/function.mjs
 
@@ -72438,7 +72425,7 @@ function didYouMean(word, candidates) {
 
 
 /** Validation keywords the walker implements. */
-const VALIDATION_KEYWORDS = (/* unused pure expression or super */ null && ([
+const VALIDATION_KEYWORDS = [
     'type',
     'properties',
     'required',
@@ -72455,9 +72442,9 @@ const VALIDATION_KEYWORDS = (/* unused pure expression or super */ null && ([
     'maximum',
     'const',
     'anyOf',
-]));
+];
 /** Keywords that only annotate (for editors and messages); they never reject a value. */
-const ANNOTATION_KEYWORDS = (/* unused pure expression or super */ null && ([
+const ANNOTATION_KEYWORDS = [
     '$schema',
     '$comment',
     'title',
@@ -72465,7 +72452,7 @@ const ANNOTATION_KEYWORDS = (/* unused pure expression or super */ null && ([
     'default',
     'errorMessage',
     'patternErrorMessage',
-]));
+];
 function validate_isRecord(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -72665,8 +72652,47 @@ function visitUnion(schema, value, path, walk, sensitive) {
     }
     rejectValue(schema, value, path, walk, sensitive);
 }
-/** Every problem of `value` against `schema`, in an operator's words; `root` names entities. */
+const KNOWN_KEYWORDS = new Set([...VALIDATION_KEYWORDS, ...ANNOTATION_KEYWORDS]);
+/** Every keyword of `schema` (JSON path: keyword) the walker would not enforce; [] when it reads all of it. */
+function unsupportedKeywords(schema) {
+    const unknown = [];
+    const visitNode = (node, path) => {
+        if (typeof node !== 'object' || node === null)
+            return;
+        for (const [keyword, child] of Object.entries(node)) {
+            if (!KNOWN_KEYWORDS.has(keyword))
+                unknown.push(`${path}: ${keyword}`);
+            if (keyword === 'properties' || keyword === 'patternProperties') {
+                for (const [name, sub] of Object.entries(child))
+                    visitNode(sub, `${path}/${keyword}/${name}`);
+            }
+            else if (keyword === 'items' || keyword === 'additionalProperties') {
+                visitNode(child, `${path}/${keyword}`);
+            }
+            else if (keyword === 'anyOf') {
+                for (const [i, sub] of child.entries())
+                    visitNode(sub, `${path}/anyOf/${i}`);
+            }
+        }
+    };
+    visitNode(schema, '#');
+    return unknown;
+}
+/** Schemas already proved readable by the walker. */
+const checkedSchemas = new WeakSet();
+/**
+ * Every problem of `value` against `schema`, in an operator's words; `root` names entities.
+ * A schema with a keyword the walker does not implement is refused outright: the
+ * walker would accept values that break it, and only TypeBox's final check would
+ * catch them, with its generic words.
+ */
 function schemaProblems(schema, value, root = value, basePath = []) {
+    if (!checkedSchemas.has(schema)) {
+        const unknown = unsupportedKeywords(schema);
+        if (unknown.length > 0)
+            throw new Error(`the inventory validator does not implement these schema keywords: ${unknown.join(', ')}`);
+        checkedSchemas.add(schema);
+    }
     const walk = { root, problems: [] };
     visit(schema, value, basePath, walk, false);
     return walk.problems;
@@ -74592,7 +74618,7 @@ function formatTable(headers, rows) {
  * NUL inside values (`\\`, `\t`, `\n`, `\0`); this undoes that so callers see
  * the server's text (e.g. `edxapp\_csmh` in SHOW GRANTS, not `edxapp\\_csmh`).
  */
-function table_parseBatchRows(text) {
+function parseBatchRows(text) {
     return text
         .split('\n')
         .map((l) => l.replace(/\r$/, ''))
@@ -74640,7 +74666,7 @@ function quoteString(value) {
     return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c])}'`;
 }
 /** A quoted identifier: backticks, with a backtick inside doubled. */
-function sql_quoteIdent(name) {
+function quoteIdent(name) {
     if (name.length === 0 || name.length > 64)
         throw new Error(`identifier "${name}" must be 1 to 64 characters`);
     if (name.includes('\0'))
@@ -74693,10 +74719,6 @@ function toStdinSql(statements, secrets) {
         .join(''));
     return `${[...SCRIPT_PREAMBLE, ...body].map((s) => `${s};`).join('\n')}\n`;
 }
-/** The statement as plans and logs show it: secrets by name only. */
-function toDisplaySql(statement) {
-    return statement.parts.map((p) => (typeof p === 'string' ? p : `<secret ${p.secret}>`)).join('');
-}
 // ---------------------------------------------------------------------------
 // Privileges
 /** Alias → the name SHOW GRANTS prints in MariaDB 10.5+. */
@@ -74724,25 +74746,6 @@ function sstPrivileges(version) {
         return ['RELOAD', 'PROCESS', 'LOCK TABLES', 'REPLICATION CLIENT'];
     const base = ['RELOAD', 'PROCESS', 'LOCK TABLES', 'BINLOG MONITOR'];
     return versionAtLeast(version, '10.5.9') ? [...base, 'SLAVE MONITOR'] : base;
-}
-const DEFAULT_CHARSET = 'utf8mb4';
-const DEFAULT_COLLATION = 'utf8mb4_unicode_ci';
-/** Databases and the conventional user name of each platform. */
-const sql_APP_PRESETS = {
-    moodle: { databases: ['moodle'], user: 'moodle' },
-    openedx: { databases: ['edxapp', 'edxapp_csmh'], user: 'edxapp001' },
-    chamilo: { databases: ['chamilo'], user: 'chamilo' },
-};
-function presetDatabases(preset) {
-    return sql_APP_PRESETS[preset].databases.map((name) => ({ name, charset: DEFAULT_CHARSET, collation: DEFAULT_COLLATION }));
-}
-function presetUser(preset, opts) {
-    return {
-        user: opts.user ?? sql_APP_PRESETS[preset].user,
-        hosts: [...opts.hosts],
-        passwordSecret: opts.passwordSecret,
-        databases: [...sql_APP_PRESETS[preset].databases],
-    };
 }
 /** One account per host pattern. */
 function appAccounts(spec) {
@@ -74784,8 +74787,8 @@ function grantObject(db, table) {
     if (db === '*')
         return '*.*';
     if (table === undefined || table === '*')
-        return `${sql_quoteIdent(escapeGrantDatabase(db))}.*`;
-    return `${sql_quoteIdent(db)}.${sql_quoteIdent(table)}`;
+        return `${quoteIdent(escapeGrantDatabase(db))}.*`;
+    return `${quoteIdent(db)}.${quoteIdent(table)}`;
 }
 function authClause(auth) {
     return auth.kind === 'unix_socket' ? [' IDENTIFIED VIA unix_socket'] : [' IDENTIFIED BY ', { secret: auth.secret }];
@@ -74812,10 +74815,10 @@ function revokeSql(privileges, db, table, user, host, version = '10.11') {
     return stmt(`REVOKE ${privilegeList(privileges, version)} ON ${grantObject(db, table)} FROM ${quoteAccount(user, host)}`);
 }
 function createDatabaseSql(db) {
-    return stmt(`CREATE DATABASE IF NOT EXISTS ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function alterDatabaseSql(db) {
-    return stmt(`ALTER DATABASE ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`ALTER DATABASE ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function charsetName(name) {
     if (!/^[a-z0-9_]+$/i.test(name))
@@ -74832,7 +74835,7 @@ function listAccountsSql(users) {
     return `SELECT User, Host FROM mysql.user WHERE User IN ${inList(users)} ORDER BY User, Host`;
 }
 function parseAccounts(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 2)
         .map((r) => ({ user: r[0], host: r[1] }));
 }
@@ -74843,7 +74846,7 @@ function listDatabasesSql(names) {
     return `SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ${inList(names)} ORDER BY SCHEMA_NAME`;
 }
 function parseDatabases(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 3)
         .map((r) => ({ name: r[0], charset: r[1], collation: r[2] }));
 }
@@ -74868,7 +74871,7 @@ function schemaProblemsSql(schemas) {
     ].join('');
 }
 function parseSchemaProblems(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 4)
         .map((r) => {
         const engine = r[2];
@@ -75058,7 +75061,7 @@ function parseGrantLine(line) {
 }
 /** All lines of `SHOW GRANTS FOR ...` as printed by `mariadb -N -B`. */
 function parseShowGrants(text) {
-    return table_parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
+    return parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
 }
 // ---------------------------------------------------------------------------
 // Diff
@@ -75192,7 +75195,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke ${unwanted.join(', ')} on ${entry.db === '*' ? '*.*' : `\`${entry.db}\`${entry.table === '*' ? '.*' : `.\`${entry.table}\``}`} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -75202,7 +75205,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke GRANT OPTION on ${describeObject(entry.db, entry.table)} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -75603,7 +75606,7 @@ function onOff(v) {
 /** Parses name<TAB>value lines (status and variables may be concatenated). Names are case-insensitive. */
 function parseWsrepStatus(text) {
     const raw = {};
-    for (const row of table_parseBatchRows(text)) {
+    for (const row of parseBatchRows(text)) {
         if (row.length < 2)
             continue;
         raw[row[0].trim().toLowerCase()] = row.slice(1).join('\t').trim();
@@ -75797,13 +75800,6 @@ function evaluateGate(expectedNodes, statuses, options = {}) {
         r.verdict,
     ]));
     return { ok: problems.length === 0 && rows.every((r) => r.verdict === 'ok'), rows, problems, table };
-}
-/**
- * Between rolling steps: the node just restarted is back and the cluster is
- * whole again. Poll this; never sleep a fixed time.
- */
-function isNodeSyncedForRolling(status, expectedSize) {
-    return rollingWaitReason(status, expectedSize) === null;
 }
 /** Why a rolling step must keep waiting (null = go on), for progress lines. */
 function rollingWaitReason(status, expectedSize) {
@@ -76170,7 +76166,7 @@ function wrapCommand(script, options) {
 
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 function packagesSnippet(packages) {
-    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+    return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${shellJoin(packages)} 2>/dev/null || true`;
 }
 /** Package → installed version, for fully installed packages only (not config-files, not half-installed). */
 function parsePackages(text) {
@@ -76246,14 +76242,13 @@ function renderMariadbPin(version) {
         '',
     ].join('\n');
 }
-/** The version a pin file written by renderMariadbPin holds, or null. */
-function pinnedVersion(content) {
-    if (content === null)
-        return null;
-    return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
-}
 
 ;// CONCATENATED MODULE: ./src/facts/galera.ts
+/**
+ * What a db host has now, gathered in one round trip per host (pyinfra style):
+ * installed packages, whether mariadb runs, the Galera option file, wsrep
+ * status and grastate.dat. Read-only: plan mode runs exactly this.
+ */
 
 
 
@@ -76306,14 +76301,6 @@ function parseSstAuthFact(section) {
         return null;
     const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
     return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
-}
-async function gatherGaleraFacts(host) {
-    const result = await host.run(galeraFactsScript(), {
-        purpose: 'read MariaDB/Galera facts',
-        stdin: `${WSREP_STATUS_SQL};\n`,
-        timeoutMs: 30_000,
-    });
-    return parseGaleraFacts(result.stdout);
 }
 
 ;// CONCATENATED MODULE: ./src/components/galera/cluster-state.ts
@@ -76381,7 +76368,7 @@ function parseIncomingAddresses(value) {
 }
 /** Rows of CLUSTER_MEMBERS_SQL: name and (when not AUTO) incoming address. */
 function parseClusterMembers(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((row) => row.length >= 1 && (row[0] ?? '').trim() !== '')
         .map((row) => ({ name: row[0].trim(), address: hostOf(row[1] ?? '') }));
 }
@@ -76492,7 +76479,7 @@ function decideRemoval(input) {
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
  *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
  *   provision firewall keeps them to the application hosts. A specific bind
- *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
+ *   address (the model's `bindAddress`) would need the sysctl on the standby.
  * - Writer (3307): the first db node active, the others `backup`. Without
  *   `option allbackups` HAProxy sends everything to the first usable backup, so
  *   the writer order is the inventory order on both LBs. `on-marked-down
@@ -76573,11 +76560,6 @@ function serverAddress(address, port) {
 function bind(address, port) {
     return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
-/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
-function haproxyNeedsNonlocalBind(model) {
-    const address = model.bindAddress ?? '*';
-    return !['*', '0.0.0.0', '::'].includes(address);
-}
 function renderHaproxyConfig(model) {
     checkServers('db', model.dbNodes);
     const writerPort = checkPort('writer port', model.writerPort ?? HAPROXY_DEFAULTS.writerPort);
@@ -76646,6 +76628,3289 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
             return words[1];
     }
     return null;
+}
+
+;// CONCATENATED MODULE: ./src/facts/host.ts
+
+// Sections are separated by markers so one command can return several facts;
+// `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
+const HOST_FACTS_SCRIPT = [
+    'echo "@@hostname"; hostname',
+    'echo "@@os-release"; cat /etc/os-release 2>/dev/null || true',
+    'echo "@@df"; df -Pk / /var/lib 2>/dev/null || true',
+    'echo "@@uid"; id -u',
+    'echo "@@clock"; date +%s.%N',
+].join('; ');
+function parseHostFacts(stdout, startedMs, finishedMs) {
+    const sections = splitSections(stdout);
+    const osRelease = parseOsRelease(sections.get('os-release') ?? '');
+    const disks = parseDf(sections.get('df') ?? '');
+    const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
+    return {
+        hostname: (sections.get('hostname') ?? '').trim(),
+        os: {
+            id: osRelease.ID ?? 'unknown',
+            versionId: osRelease.VERSION_ID ?? 'unknown',
+            prettyName: osRelease.PRETTY_NAME ?? osRelease.ID ?? 'unknown',
+        },
+        disks,
+        clock: {
+            hostSeconds,
+            // The host read its clock somewhere during the round trip; the midpoint
+            // bounds the error by half the round trip.
+            runnerSeconds: (startedMs + finishedMs) / 2 / 1000,
+            roundTripMs: finishedMs - startedMs,
+        },
+        uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
+    };
+}
+function parseOsRelease(text) {
+    const fields = {};
+    for (const line of text.split('\n')) {
+        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+        if (!match)
+            continue;
+        fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
+    }
+    return fields;
+}
+function parseDf(text) {
+    const disks = [];
+    const seen = new Set();
+    for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 6)
+            continue;
+        const mount = cols.slice(5).join(' ');
+        if (seen.has(mount))
+            continue;
+        seen.add(mount);
+        disks.push({
+            mount,
+            sizeBytes: Number(cols[1]) * 1024,
+            availableBytes: Number(cols[3]) * 1024,
+        });
+    }
+    return disks;
+}
+/**
+ * Each clock is compared with the runner's at the midpoint of its round trip
+ * (half the round trip is the uncertainty); the spread between hosts is what
+ * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
+ */
+function clockSpread(hosts) {
+    if (hosts.length < 2)
+        return null;
+    const offsets = hosts.map((h) => ({
+        name: h.name,
+        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+        uncertainty: h.facts.clock.roundTripMs / 2000,
+    }));
+    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
+}
+
+;// CONCATENATED MODULE: ./src/facts/host-state.ts
+/**
+ * deploy-lb's fact gathering: one read-only script per host that reports, in
+ * `@@kind arg` sections, what deploy-lb compares against (installed packages,
+ * system users, directories, files with owner/mode/digest, unit states, tools
+ * on PATH), and a pure parser for its answer. Files whose content is secret
+ * are reported by digest only: their content never leaves the host.
+ */
+
+
+
+const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
+function word(value) {
+    // Section markers carry the name unquoted: only plain names and paths.
+    if (!SAFE_WORD.test(value))
+        throw new Error(`not a plain name or path: ${JSON.stringify(value)}`);
+    return value;
+}
+function hostStateScript(q) {
+    const parts = [];
+    if (q.packages.length > 0) {
+        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
+    }
+    for (const u of q.users) {
+        const n = shellQuote(word(u));
+        parts.push(`echo "@@user ${u}"; if getent passwd ${n} >/dev/null 2>&1; then echo present; else echo absent; fi`);
+    }
+    for (const d of q.dirs) {
+        const p = shellQuote(word(d));
+        parts.push(`echo "@@dir ${d}"; if [ -d ${p} ]; then stat -c '%a %U %G' ${p}; else echo @absent; fi`);
+    }
+    for (const f of q.files) {
+        const p = shellQuote(word(f.path));
+        const read = f.read ? `; base64 -w0 ${p}; echo` : '';
+        parts.push(`echo "@@file ${f.path}"; if [ -f ${p} ]; then stat -c '%a %U %G' ${p}; sha256sum ${p} | cut -d' ' -f1${read}; else echo @absent; fi`);
+    }
+    for (const u of q.units) {
+        const n = shellQuote(word(u));
+        parts.push(`echo "@@unit ${u}"; echo "enabled=$(systemctl is-enabled ${n} 2>/dev/null)"; echo "active=$(systemctl is-active ${n} 2>/dev/null)"`);
+    }
+    for (const c of q.commands) {
+        parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
+    }
+    for (const p of q.probes ?? []) {
+        // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
+        parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
+    }
+    return parts.join('; ');
+}
+/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
+function sections(stdout) {
+    return [...splitSections(stdout)].map(([key, text]) => {
+        const space = key.indexOf(' ');
+        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
+    });
+}
+function parseOwnerMode(line) {
+    const [mode, owner, group] = (line ?? '').trim().split(' ');
+    if (!mode || !/^[0-7]{1,4}$/.test(mode) || !owner || !group)
+        return null;
+    return { mode: Number.parseInt(mode, 8), owner, group };
+}
+function parseHostState(stdout, q) {
+    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
+    // Everything asked for has an answer, absent unless the host says otherwise.
+    for (const u of q.users)
+        state.users[u] = false;
+    for (const d of q.dirs)
+        state.dirs[d] = null;
+    for (const f of q.files)
+        state.files[f.path] = null;
+    for (const u of q.units)
+        state.units[u] = { enabled: '', active: 'unknown' };
+    for (const c of q.commands)
+        state.commands[c] = false;
+    for (const p of q.probes ?? [])
+        state.probes[p.name] = [];
+    for (const s of sections(stdout)) {
+        const first = (s.lines[0] ?? '').trim();
+        switch (s.kind) {
+            case 'pkg':
+                state.packages = parsePackages(s.lines.join('\n'));
+                break;
+            case 'user':
+                state.users[s.arg] = first === 'present';
+                break;
+            case 'dir':
+                state.dirs[s.arg] = first === '@absent' ? null : parseOwnerMode(first);
+                break;
+            case 'file': {
+                if (first === '@absent' || first === '') {
+                    state.files[s.arg] = null;
+                    break;
+                }
+                const meta = parseOwnerMode(first);
+                const sha256 = (s.lines[1] ?? '').trim();
+                if (!meta || !/^[0-9a-f]{64}$/.test(sha256)) {
+                    state.files[s.arg] = null;
+                    break;
+                }
+                const encoded = (s.lines[2] ?? '').trim();
+                const wanted = q.files.find((f) => f.path === s.arg);
+                state.files[s.arg] = {
+                    ...meta,
+                    sha256,
+                    ...(wanted?.read ? { content: Buffer.from(encoded, 'base64').toString('utf8') } : {}),
+                };
+                break;
+            }
+            case 'unit': {
+                const get = (key) => s.lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim() ?? '';
+                state.units[s.arg] = { enabled: get('enabled'), active: get('active') || 'unknown' };
+                break;
+            }
+            case 'cmd':
+                state.commands[s.arg] = first === 'present';
+                break;
+            case 'probe':
+                state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
+                break;
+        }
+    }
+    return state;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/model.ts
+/**
+ * The GlusterFS volume as lms-ha wants it, and the checks that refuse shapes
+ * that lose data. The lead maps the inventory onto `GlusterVolumeModel`; every
+ * function here is pure.
+ *
+ * Shapes accepted: one replica set of three data bricks (replica 3), or two
+ * data bricks plus an arbiter brick (replica 3 arbiter 1, shown by gluster as
+ * "1 x (2 + 1) = 3"). Both keep a majority when any one host is lost, so
+ * client quorum (`cluster.quorum-type auto`) can refuse writes on the minority
+ * side instead of letting two sides diverge. Plain replica 2 cannot: with one
+ * brick gone the survivor either stops writes (quorum) or accepts them alone
+ * (split brain on return). The gluster CLI itself warns "Replica 2 volumes are
+ * prone to split-brain. Use Arbiter or Replica 3 to avoid this."
+ */
+
+/**
+ * Options every lms-ha volume gets unless the model overrides them.
+ *
+ * - `cluster.quorum-type auto`: a client writes only while it sees a majority
+ *   of the replica set (for replica 3: two bricks; with an arbiter: two of the
+ *   three including a data brick). This is what prevents split brain.
+ * - `cluster.server-quorum-type server`: glusterd stops the bricks of a peer
+ *   that lost contact with the majority of the pool, so an isolated host does
+ *   not keep serving stale data to its local clients.
+ * - `network.ping-timeout 20`: how long a client waits for a silent brick host
+ *   before declaring it down. The default of 42 s freezes every PHP request
+ *   touching moodledata for 42 s when a host dies hard (a clean stop closes the
+ *   sockets and is seen at once). Much lower is not safe either: reconnecting
+ *   re-opens every fd and re-acquires locks, and a loaded brick that misses
+ *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
+ *   value upstream's own `virt` option group uses for VM images on replica 3.
+ */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+const GLUSTERD_PORT = 24007;
+const DEFAULT_VOLUME_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+    'network.ping-timeout': '20',
+};
+/** The two options verify-ha insists on; without them the replica shape alone does not prevent split brain. */
+const QUORUM_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+};
+/** The full option map the volume should have: defaults, then extras, then the model's own options. */
+function desiredOptions(model, extras = {}) {
+    const out = { ...DEFAULT_VOLUME_OPTIONS };
+    if (extras.rootOwner) {
+        out['storage.owner-uid'] = String(extras.rootOwner.uid);
+        out['storage.owner-gid'] = String(extras.rootOwner.gid);
+    }
+    if (extras.allowedClients && extras.allowedClients.length > 0) {
+        const all = new Set(['127.0.0.1']);
+        for (const b of allBricks(model))
+            all.add(b.address);
+        for (const c of extras.allowedClients)
+            all.add(c);
+        out['auth.allow'] = [...all].join(',');
+    }
+    for (const [k, v] of Object.entries(model.options))
+        out[k] = v;
+    return out;
+}
+/** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
+function allBricks(model) {
+    return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
+}
+function brickName(b) {
+    return `${b.address}:${b.path}`;
+}
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// Gluster splits host:path on the first colon and rejects some characters;
+// we accept only what is unambiguous on a command line and in a volfile.
+const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
+const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+function model_normalizePath(p) {
+    return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
+function sameBrickPath(a, b) {
+    return model_normalizePath(a) === model_normalizePath(b);
+}
+/**
+ * Refuses a model that would lose data or that gluster would reject. All
+ * problems are collected into one `invalid-inventory` error.
+ * `mounts`, when given, are the facts of where each brick path lives; without
+ * them the root-filesystem check cannot run (plan mode gathers them first).
+ */
+function validateVolumeModel(model, mounts) {
+    const problems = [];
+    if (!VOLUME_NAME.test(model.volume)) {
+        problems.push(`volume name "${model.volume}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit`);
+    }
+    const dataCount = model.bricks.length;
+    if (model.arbiter) {
+        if (dataCount !== 2) {
+            problems.push(`an arbiter volume needs exactly 2 data bricks plus the arbiter; got ${dataCount} data bricks`);
+        }
+    }
+    else if (dataCount === 2) {
+        problems.push('plain replica 2 is refused: when one brick host is lost or cut off, the two copies can each take writes and ' +
+            'come back in split brain. Add a third data brick (replica 3) or an arbiter brick on a third host (replica 2 + arbiter).');
+    }
+    else if (dataCount !== 3) {
+        problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
+    }
+    const bricks = allBricks(model);
+    const seenNames = new Set();
+    const hosts = new Set();
+    for (const b of bricks) {
+        if (!HOST_ADDRESS.test(b.address))
+            problems.push(`brick address "${b.address}" is not a host name or IPv4 address`);
+        if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
+            problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
+        }
+        else if (model_normalizePath(b.path) === '/') {
+            problems.push(`brick path on ${b.host} cannot be "/"`);
+        }
+        const name = `${b.address}:${model_normalizePath(b.path)}`;
+        if (seenNames.has(name))
+            problems.push(`brick ${name} is listed twice`);
+        seenNames.add(name);
+        if (hosts.has(b.host)) {
+            problems.push(`host ${b.host} holds two bricks of the replica set: losing that one host would lose two copies; put each brick on its own host`);
+        }
+        hosts.add(b.host);
+    }
+    for (const key of Object.keys(model.options)) {
+        if (!OPTION_KEY.test(key))
+            problems.push(`volume option "${key}" is not of the form group.name (e.g. network.ping-timeout)`);
+    }
+    for (const [key, value] of Object.entries(model.options)) {
+        if (value.trim() === '' || /[\n\r\0]/.test(value))
+            problems.push(`volume option ${key} has an empty or multi-line value`);
+    }
+    const quorum = model.options['cluster.quorum-type'];
+    if (quorum !== undefined && quorum.toLowerCase() === 'none') {
+        problems.push('cluster.quorum-type none disables client quorum and allows split brain; leave it at auto');
+    }
+    if (mounts) {
+        for (const b of bricks) {
+            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
+            if (!fact)
+                continue;
+            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
+                problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
+                    'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
+                    'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
+            }
+            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
+                problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
+                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
+            }
+        }
+    }
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS volume ${model.volume}: ${problems.join('; ')}`, {
+            hint: 'Fix the storage section of the inventory; see the messages for what each problem risks.',
+        });
+    }
+}
+/** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
+function bricksOnRootFilesystem(model, mounts) {
+    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
+}
+/**
+ * The fact command for one brick path: which filesystem holds it. The brick
+ * directory may not exist yet, so it walks up to the nearest existing ancestor.
+ * Output: findmnt's raw form, "TARGET SOURCE FSTYPE" with spaces inside a
+ * field written as \x20 (see `parseBrickMountFact`).
+ */
+function brickMountFactCommand(path) {
+    if (!BRICK_PATH.test(path))
+        throw new Error(`brick path "${path}" is not a plain absolute path`);
+    // No user data in the script besides the validated path, which needs no quoting.
+    return `p=${path}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; findmnt -n -r -o TARGET,SOURCE,FSTYPE -T "$p"`;
+}
+function parseBrickMountFact(host, path, stdout) {
+    const line = stdout.split('\n').find((l) => l.trim() !== '');
+    if (!line)
+        throw new Error(`findmnt printed nothing for ${path} on ${host}`);
+    const [mountPoint, source, fsType] = line.trim().split(' ').map(unescapeFindmnt);
+    return { host, path, mountPoint: mountPoint, source, fsType };
+}
+function unescapeFindmnt(s) {
+    return s.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
+/**
+ * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
+ *
+ * That output is libxml2's pretty-printed writer output: a declaration,
+ * elements, attributes in double quotes, the five predefined entities and
+ * numeric character references, occasionally mixed content (a volume-info
+ * `<brick>` holds its name as text before its child elements). No DTDs, no
+ * namespaces. The project has no XML dependency and this is all we need, so
+ * the reader is strict about structure (mismatched tags throw) and ignores
+ * what it does not use (comments, processing instructions, CDATA as text).
+ */
+class XmlParseError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'XmlParseError';
+    }
+}
+const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function decodeEntities(s) {
+    return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body) => {
+        if (body.startsWith('#x'))
+            return String.fromCodePoint(parseInt(body.slice(2), 16));
+        if (body.startsWith('#'))
+            return String.fromCodePoint(parseInt(body.slice(1), 10));
+        return NAMED_ENTITIES[body] ?? m;
+    });
+}
+const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
+const ATTR = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/y;
+/** Parses a document and returns its root element. */
+function parseXml(input) {
+    let i = 0;
+    const stack = [];
+    let root;
+    const fail = (msg) => {
+        throw new XmlParseError(`${msg} at offset ${i}`);
+    };
+    while (i < input.length) {
+        const lt = input.indexOf('<', i);
+        const textEnd = lt === -1 ? input.length : lt;
+        if (textEnd > i) {
+            const raw = input.slice(i, textEnd);
+            if (stack.length > 0)
+                stack[stack.length - 1].text += decodeEntities(raw);
+            else if (raw.trim() !== '')
+                fail('text outside the root element');
+            i = textEnd;
+            continue;
+        }
+        // At '<'.
+        if (input.startsWith('<?', i)) {
+            const end = input.indexOf('?>', i);
+            if (end === -1)
+                fail('unterminated processing instruction');
+            i = end + 2;
+            continue;
+        }
+        if (input.startsWith('<!--', i)) {
+            const end = input.indexOf('-->', i);
+            if (end === -1)
+                fail('unterminated comment');
+            i = end + 3;
+            continue;
+        }
+        if (input.startsWith('<![CDATA[', i)) {
+            const end = input.indexOf(']]>', i);
+            if (end === -1)
+                fail('unterminated CDATA');
+            if (stack.length === 0)
+                fail('CDATA outside the root element');
+            stack[stack.length - 1].text += input.slice(i + 9, end);
+            i = end + 3;
+            continue;
+        }
+        if (input.startsWith('<!', i)) {
+            const end = input.indexOf('>', i);
+            if (end === -1)
+                fail('unterminated declaration');
+            i = end + 1;
+            continue;
+        }
+        if (input.startsWith('</', i)) {
+            NAME.lastIndex = i + 2;
+            const m = NAME.exec(input);
+            if (!m)
+                fail('bad closing tag');
+            const name = m[0];
+            let j = i + 2 + name.length;
+            while (j < input.length && /\s/.test(input[j]))
+                j++;
+            if (input[j] !== '>')
+                fail(`bad closing tag </${name}`);
+            const open = stack.pop();
+            if (!open || open.name !== name)
+                fail(`closing tag </${name}> does not match <${open?.name ?? '(none)'}>`);
+            i = j + 1;
+            if (stack.length === 0)
+                root = open;
+            continue;
+        }
+        // Opening tag.
+        NAME.lastIndex = i + 1;
+        const m = NAME.exec(input);
+        if (!m)
+            fail('bad tag');
+        const el = { name: m[0], attrs: {}, children: [], text: '' };
+        let j = i + 1 + el.name.length;
+        for (;;) {
+            ATTR.lastIndex = j;
+            const a = ATTR.exec(input);
+            if (!a)
+                break;
+            el.attrs[a[1]] = decodeEntities(a[3] ?? a[4] ?? '');
+            j = ATTR.lastIndex;
+        }
+        while (j < input.length && /\s/.test(input[j]))
+            j++;
+        let selfClosing = false;
+        if (input[j] === '/') {
+            selfClosing = true;
+            j++;
+        }
+        if (input[j] !== '>')
+            fail(`bad tag <${el.name}`);
+        i = j + 1;
+        if (stack.length > 0)
+            stack[stack.length - 1].children.push(el);
+        else if (root)
+            fail('second root element');
+        if (selfClosing) {
+            if (stack.length === 0)
+                root = el;
+        }
+        else {
+            stack.push(el);
+        }
+    }
+    if (stack.length > 0)
+        throw new XmlParseError(`unclosed element <${stack[stack.length - 1].name}>`);
+    if (!root)
+        throw new XmlParseError('no root element');
+    return root;
+}
+function child(el, name) {
+    return el?.children.find((c) => c.name === name);
+}
+function childrenNamed(el, name) {
+    return el ? el.children.filter((c) => c.name === name) : [];
+}
+/** The trimmed text of the first child called `name`, or undefined when there is none. */
+function childText(el, name) {
+    const c = child(el, name);
+    return c === undefined ? undefined : c.text.trim();
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/cli.ts
+/**
+ * The gluster CLI envelope: every `--xml` answer is
+ *   <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/> ... </cliOutput>
+ * (glfsheal, behind `volume heal ... info`, puts opRet after its payload).
+ * A failed operation has opRet -1 and the reason in opErrstr, e.g.
+ * "Volume moodledata does not exist". When glusterd is not running the CLI
+ * prints "Connection failed. Please check if gluster daemon is operational."
+ * and no XML at all.
+ *
+ * Every command runs with `--mode=script`, which answers the CLI's y/n
+ * questions (volume stop, replica 2 warnings) without a terminal.
+ */
+
+
+class GlusterCliError extends Error {
+    /** `not-xml`: no XML came back (glusterd down, command missing); `op-failed`: opRet != 0. */
+    kind;
+    opErrstr;
+    constructor(kind, message, opErrstr = '') {
+        super(message);
+        this.name = 'GlusterCliError';
+        this.kind = kind;
+        this.opErrstr = opErrstr;
+    }
+}
+function parseCliEnvelope(stdout) {
+    const start = stdout.indexOf('<');
+    if (start === -1) {
+        throw new GlusterCliError('not-xml', `gluster printed no XML: ${firstLine(stdout) || '(nothing)'}`);
+    }
+    let root;
+    try {
+        root = parseXml(stdout.slice(start));
+    }
+    catch (e) {
+        if (e instanceof XmlParseError)
+            throw new GlusterCliError('not-xml', `gluster printed malformed XML: ${e.message}`);
+        throw e;
+    }
+    if (root.name !== 'cliOutput')
+        throw new GlusterCliError('not-xml', `unexpected XML root <${root.name}>`);
+    const opRet = Number(childText(root, 'opRet') ?? '0');
+    const opErrno = Number(childText(root, 'opErrno') ?? '0');
+    const opErrstr = childText(root, 'opErrstr') ?? '';
+    return { opRet, opErrno, opErrstr, root };
+}
+/** The envelope's payload element, or GlusterCliError when the operation failed. */
+function cliPayload(stdout, element) {
+    const env = parseCliEnvelope(stdout);
+    if (env.opRet !== 0) {
+        throw new GlusterCliError('op-failed', `gluster: ${env.opErrstr || `operation failed (opRet ${env.opRet})`}`, env.opErrstr);
+    }
+    return child(env.root, element);
+}
+/**
+ * glusterd runs one cluster-wide operation per volume at a time; a second one
+ * (another `volume status`, a heal info, verify-ha on the same pool) is
+ * refused with "Another transaction is in progress for VOL. Please try again
+ * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
+ */
+function isGlusterLockBusy(error) {
+    return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
+}
+/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
+function isGlusterBusyMessage(text) {
+    return /another transaction is in progress|locking failed|lock .*held/i.test(text);
+}
+function firstLine(s) {
+    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}
+// ---------------------------------------------------------------------------
+// Command lines. Arguments are validated by the model; they are quoted anyway.
+/**
+ * shellJoin, except that "=" does not force quoting: it is only special in a
+ * leading NAME=value word, and no word here comes before the command name.
+ * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
+ */
+function joinArgs(words) {
+    return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
+}
+const cli_shellJoin = joinArgs;
+const G = ['gluster', '--mode=script'];
+const glusterCommands = {
+    volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
+    volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
+    volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
+    healInfoSummary: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'summary', '--xml']),
+    healInfoSplitBrain: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'split-brain', '--xml']),
+    peerStatus: () => cli_shellJoin([...G, 'peer', 'status', '--xml']),
+    poolList: () => cli_shellJoin([...G, 'pool', 'list', '--xml']),
+    peerProbe: (address) => cli_shellJoin([...G, 'peer', 'probe', address]),
+    volumeStart: (volume) => cli_shellJoin([...G, 'volume', 'start', volume]),
+    volumeSet: (volume, key, value) => cli_shellJoin([...G, 'volume', 'set', volume, key, value]),
+    /** Starts a heal of the entries the index knows about (not a full crawl). */
+    heal: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume]),
+};
+/** `mkdir -p` for a brick directory, with a restrictive mode until gluster owns it. */
+function prepareBrickCommand(path) {
+    return cli_shellJoin(['mkdir', '-p', '-m', '0755', '--', path]);
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/volume.ts
+/**
+ * Volume and peer state: the create command, parsers for `volume info --xml`,
+ * `peer status` / `pool list` (XML and the human form), and the desired-vs-
+ * actual diff that becomes the plan.
+ *
+ * The diff never changes a volume's shape on its own. Growing replica 2 into
+ * replica 3 (or adding an arbiter) is an `add-brick` change marked
+ * `requiresApproval`: gluster then heals a full copy onto the new brick, which
+ * loads the other bricks for hours on a big volume, and the operator must
+ * choose when. Bricks that are in the volume but not in the inventory, or a
+ * volume of another type, are reported as `manual` and never touched.
+ */
+
+
+
+// ---------------------------------------------------------------------------
+// Create
+/**
+ * `gluster volume create VOL replica 3 [arbiter 1] a:/p b:/p c:/p [force]`.
+ *
+ * `force` is added only when the operator allowed bricks on the root
+ * filesystem and the facts show one there: that is the one gluster check we
+ * deliberately override. It would also silence other refusals (brick is a
+ * mount point, brick already part of a volume), and those we want to see, so
+ * it is never added otherwise; `validateVolumeModel` runs first.
+ */
+function createVolumeCommand(model, mounts = []) {
+    const words = ['gluster', '--mode=script', 'volume', 'create', model.volume, 'replica', '3'];
+    if (model.arbiter)
+        words.push('arbiter', '1');
+    words.push('transport', 'tcp');
+    for (const b of allBricks(model))
+        words.push(brickName(b));
+    if (model.allowRootFilesystem && bricksOnRootFilesystem(model, mounts).length > 0)
+        words.push('force');
+    return joinArgs(words);
+}
+function splitBrickName(name) {
+    // An IPv6 address would contain colons; gluster brick paths start with "/", so split at ":/".
+    const i = name.indexOf(':/');
+    return i === -1 ? { address: name, path: '' } : { address: name.slice(0, i), path: name.slice(i + 1) };
+}
+function volume_num(s) {
+    const n = Number(s);
+    return Number.isFinite(n) ? n : 0;
+}
+function volumeFromXml(v) {
+    const bricks = childrenNamed(child(v, 'bricks'), 'brick').map((b) => {
+        const name = childText(b, 'name') ?? b.text.trim();
+        return {
+            name,
+            ...splitBrickName(name),
+            hostUuid: childText(b, 'hostUuid') ?? b.attrs['uuid'] ?? '',
+            isArbiter: childText(b, 'isArbiter') === '1',
+        };
+    });
+    const options = {};
+    for (const o of childrenNamed(child(v, 'options'), 'option')) {
+        const k = childText(o, 'name');
+        if (k)
+            options[k] = childText(o, 'value') ?? '';
+    }
+    return {
+        name: childText(v, 'name') ?? '',
+        id: childText(v, 'id') ?? '',
+        status: childText(v, 'statusStr') ?? '',
+        type: childText(v, 'typeStr') ?? '',
+        brickCount: volume_num(childText(v, 'brickCount')),
+        replicaCount: volume_num(childText(v, 'replicaCount')),
+        arbiterCount: volume_num(childText(v, 'arbiterCount')),
+        distCount: volume_num(childText(v, 'distCount')),
+        bricks,
+        options,
+    };
+}
+/**
+ * Parses `gluster volume info [VOL] --xml`. Returns every volume listed; use
+ * `findVolume` for one. A volume that does not exist is an empty list, not an
+ * error (gluster answers opRet -1 "Volume X does not exist").
+ */
+function parseVolumeInfoXml(stdout) {
+    let volInfo;
+    try {
+        volInfo = cliPayload(stdout, 'volInfo');
+    }
+    catch (e) {
+        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr))
+            return [];
+        throw e;
+    }
+    return childrenNamed(child(volInfo, 'volumes'), 'volume').map(volumeFromXml);
+}
+function findVolume(volumes, name) {
+    return volumes.find((v) => v.name === name) ?? null;
+}
+function peerFromXml(p) {
+    const hostname = childText(p, 'hostname') ?? '';
+    const names = childrenNamed(child(p, 'hostnames'), 'hostname').map((h) => h.text.trim());
+    return {
+        uuid: childText(p, 'uuid') ?? '',
+        hostname,
+        hostnames: [...new Set([hostname, ...names].filter((n) => n !== ''))],
+        connected: childText(p, 'connected') === '1',
+        state: childText(p, 'stateStr') ?? '',
+    };
+}
+/** Parses `gluster peer status --xml` or `gluster pool list --xml` (same format; pool list adds localhost). */
+function parsePeersXml(stdout) {
+    return childrenNamed(cliPayload(stdout, 'peerStatus'), 'peer').map(peerFromXml);
+}
+function peerKnownAs(peer, address) {
+    return peer.hostnames.includes(address) || peer.hostname === address;
+}
+const BOOLEAN_WORDS = {
+    on: 'on',
+    yes: 'on',
+    true: 'on',
+    enable: 'on',
+    '1': 'on',
+    off: 'off',
+    no: 'off',
+    false: 'off',
+    disable: 'off',
+    '0': 'off',
+};
+/**
+ * Gluster stores an option as typed: `on`, `enable` and `yes` all mean the same
+ * to it. Compared case-insensitively with boolean spellings folded, so a
+ * hand-set `enable` is not "changed" to `on` on every run.
+ */
+function normalizeOptionValue(value) {
+    const v = value.trim().toLowerCase();
+    return BOOLEAN_WORDS[v] ?? v;
+}
+function optionChanges(volume, desired, actual) {
+    const out = [];
+    for (const key of Object.keys(desired).sort()) {
+        const want = desired[key];
+        const have = actual[key];
+        if (have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want))
+            continue;
+        out.push({
+            action: 'set-option',
+            option: key,
+            from: have ?? null,
+            to: want,
+            command: glusterCommands.volumeSet(volume, key, want),
+            summary: `set ${key} ${have === undefined ? '(default)' : have} -> ${want} on volume ${volume}`,
+        });
+    }
+    return out;
+}
+function brickMatches(spec, actual) {
+    return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
+}
+/**
+ * The changes that turn `actual` (null: no such volume) into `desired`.
+ * Order is the apply order: create, options (before start, so clients never
+ * see the volume without quorum), start. Returns [] when nothing differs.
+ */
+function diffVolume(desired, actual, options = {}) {
+    const wantOptions = desiredOptions(desired, options);
+    const vol = desired.volume;
+    if (actual === null) {
+        const bricks = allBricks(desired).map(brickName);
+        return [
+            {
+                action: 'create',
+                command: createVolumeCommand(desired, options.mounts),
+                summary: `create volume ${vol}: replica 3${desired.arbiter ? ' arbiter 1' : ''} on ${bricks.join(', ')}`,
+                bricks,
+            },
+            ...optionChanges(vol, wantOptions, {}),
+            { action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol}` },
+        ];
+    }
+    const changes = [];
+    if (actual.type !== 'Replicate') {
+        return [
+            {
+                action: 'manual',
+                summary: `volume ${vol} is of type ${actual.type || 'unknown'}, not Replicate`,
+                detail: `lms-ha manages a single replica-3 (or 2 + arbiter) volume and will not convert a ${actual.type} volume. ` +
+                    'Migrate its data to a new volume with another name, or fix the volume by hand and re-plan.',
+            },
+        ];
+    }
+    const wanted = allBricks(desired);
+    const unknown = actual.bricks.filter((a) => !wanted.some((w) => brickMatches(w, a)));
+    const missing = wanted.filter((w) => !actual.bricks.some((a) => brickMatches(w, a)));
+    // A brick at the right place but with the wrong role (arbiter vs data) means
+    // the volume's shape differs from the inventory's; that is never "fixed" here.
+    const roleMismatch = actual.bricks.filter((a) => {
+        const w = wanted.find((x) => brickMatches(x, a));
+        return w !== undefined && (w === desired.arbiter) !== a.isArbiter;
+    });
+    if (roleMismatch.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol}: ${roleMismatch
+                .map((b) => `${b.name} is ${b.isArbiter ? 'an arbiter' : 'a data brick'} but the inventory says ${b.isArbiter ? 'data' : 'arbiter'}`)
+                .join('; ')}`,
+            detail: 'An arbiter brick holds no file data, so it cannot be turned into a data brick (or back) in place. ' +
+                'Correct the inventory to match the volume, or rebuild the volume by hand.',
+        });
+    }
+    else if (unknown.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol} has bricks the inventory does not list: ${unknown.map((b) => b.name).join(', ')}`,
+            detail: 'lms-ha never removes or replaces bricks by itself. If a host was replaced, run ' +
+                `"gluster volume replace-brick ${vol} OLD NEW commit force" and wait for heal; otherwise correct the inventory.`,
+        });
+    }
+    else if (missing.length > 0) {
+        const isReplica2 = actual.replicaCount === 2 && actual.arbiterCount === 0 && actual.bricks.length === 2;
+        if (isReplica2 && missing.length === 1) {
+            const add = missing[0];
+            const asArbiter = add === desired.arbiter;
+            const words = ['gluster', '--mode=script', 'volume', 'add-brick', vol, 'replica', '3'];
+            if (asArbiter)
+                words.push('arbiter', '1');
+            words.push(brickName(add));
+            changes.push({
+                action: 'add-brick',
+                command: joinArgs(words),
+                summary: `add ${asArbiter ? 'arbiter ' : ''}brick ${brickName(add)} to ${vol}: replica 2 -> replica 3${asArbiter ? ' arbiter 1' : ''}`,
+                bricks: [brickName(add)],
+                requiresApproval: true,
+                detail: `Volume ${vol} is plain replica 2, which can split brain. Adding ${brickName(add)} makes it ` +
+                    `${asArbiter ? 'replica 2 + arbiter' : 'replica 3'}; gluster then heals ${asArbiter ? 'the metadata' : 'a full copy'} ` +
+                    'onto the new brick, which loads the existing bricks until "heal info" shows 0 entries. Approve this change explicitly.',
+            });
+        }
+        else {
+            changes.push({
+                action: 'manual',
+                summary: `volume ${vol} lacks bricks ${missing.map(brickName).join(', ')} (it has ${actual.bricks.map((b) => b.name).join(', ')})`,
+                detail: 'Changing the replica count or layout of an existing volume is not automated. Plan the add-brick by hand ' +
+                    '(one brick per step, waiting for heal), or correct the inventory.',
+            });
+        }
+    }
+    changes.push(...optionChanges(vol, wantOptions, actual.options));
+    if (actual.status !== 'Started') {
+        changes.push({ action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol} (now ${actual.status || 'unknown'})` });
+    }
+    return changes;
+}
+/**
+ * Peer probes needed so that every brick host is in the pool, as seen from
+ * `self` (the host the gluster commands run on, which `pool list` calls
+ * localhost). A peer present but Rejected cannot be fixed by probing: manual.
+ */
+function diffPeers(self, members, pool) {
+    const out = [];
+    const seen = new Set();
+    for (const m of members) {
+        if (m.host === self.host || m.address === self.address || seen.has(m.address))
+            continue;
+        seen.add(m.address);
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (!peer) {
+            out.push({
+                action: 'peer-probe',
+                host: m.host,
+                address: m.address,
+                command: glusterCommands.peerProbe(m.address),
+                summary: `probe peer ${m.host} (${m.address}) from ${self.host}`,
+            });
+        }
+        else if (/rejected/i.test(peer.state)) {
+            out.push({
+                action: 'manual',
+                summary: `peer ${m.host} (${m.address}) is in state "${peer.state}"`,
+                detail: 'A rejected peer has a volume configuration that conflicts with the pool. On that host: stop glusterd, keep ' +
+                    '/var/lib/glusterd/glusterd.info, remove the rest of /var/lib/glusterd, start glusterd, probe it again from a good peer.',
+            });
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/status.ts
+/**
+ * Runtime state of a volume: brick processes (`volume status VOL [detail] --xml`)
+ * and self-heal backlog (`volume heal VOL info summary|split-brain`).
+ *
+ * Formats, as the gluster 10 CLI and glfsheal write them:
+ *
+ * volume status: <volStatus><volumes><volume><volName/><nodeCount/>
+ *   <node><hostname/><path/><peerid/><status>1|0</status><port/>
+ *     <ports><tcp/><rdma/></ports><pid/>[detail: sizeTotal sizeFree device
+ *     blockSize mntOptions fsName ...]</node>...<tasks/></volume>...
+ *   Daemons (self-heal, NFS, quota, bitrot) are nodes too; their hostname is
+ *   the daemon's name ("Self-heal Daemon") and path the host they run on, so a
+ *   brick is a node whose path is absolute. An offline brick has status 0,
+ *   port N/A and pid -1. A stopped volume is opRet -1 "Volume X is not started".
+ *
+ * heal info summary --xml: <cliOutput><healInfo><bricks><brick hostUuid="...">
+ *   <name>host:/path</name><status>Connected</status><totalNumberOfEntries/>
+ *   <numberOfEntriesInHealPending/><numberOfEntriesInSplitBrain/>
+ *   <numberOfEntriesPossiblyHealing/></brick>...</bricks></healInfo><opRet/>...
+ *   A brick that cannot be reached has a status such as "Transport endpoint is
+ *   not connected" and "-" for the counts.
+ *
+ * heal info split-brain --xml: the same, with <file gfid="..">path</file>
+ *   elements and one <numberOfEntries/> per brick.
+ */
+
+
+function intOrNull(s) {
+    if (s === undefined || !/^-?\d+$/.test(s))
+        return null;
+    const n = Number(s);
+    return n < 0 ? null : n;
+}
+function optNum(s) {
+    if (s === undefined || s === '')
+        return undefined;
+    const n = Number(s);
+    return Number.isFinite(n) ? n : undefined;
+}
+/**
+ * Parses `gluster volume status VOL [detail] --xml` for one volume.
+ * A volume that is not started is `{ started: false, bricks: [] }`.
+ */
+function parseVolumeStatusXml(stdout, volume) {
+    let payload;
+    try {
+        payload = cliPayload(stdout, 'volStatus');
+    }
+    catch (e) {
+        if (e instanceof Error && /is not started/i.test(e.message))
+            return { volume, started: false, bricks: [], daemons: [] };
+        throw e;
+    }
+    const vol = childrenNamed(child(payload, 'volumes'), 'volume').find((v) => childText(v, 'volName') === volume);
+    if (!vol)
+        return { volume, started: false, bricks: [], daemons: [] };
+    const bricks = [];
+    const daemons = [];
+    for (const n of childrenNamed(vol, 'node')) {
+        const hostname = childText(n, 'hostname') ?? '';
+        const path = childText(n, 'path') ?? '';
+        const online = childText(n, 'status') === '1';
+        if (path.startsWith('/')) {
+            const b = {
+                name: `${hostname}:${path}`,
+                hostname,
+                path,
+                peerId: childText(n, 'peerid') ?? '',
+                online,
+                port: intOrNull(childText(child(n, 'ports'), 'tcp') ?? childText(n, 'port')),
+                pid: intOrNull(childText(n, 'pid')),
+            };
+            // Only `detail` output has these.
+            const sizeTotal = optNum(childText(n, 'sizeTotal'));
+            const sizeFree = optNum(childText(n, 'sizeFree'));
+            const device = childText(n, 'device');
+            const fsName = childText(n, 'fsName');
+            if (sizeTotal !== undefined)
+                b.sizeTotal = sizeTotal;
+            if (sizeFree !== undefined)
+                b.sizeFree = sizeFree;
+            if (device !== undefined)
+                b.device = device;
+            if (fsName !== undefined)
+                b.fsName = fsName;
+            bricks.push(b);
+        }
+        else {
+            daemons.push({ name: hostname, host: path, online });
+        }
+    }
+    return { volume, started: true, bricks, daemons };
+}
+function count(s) {
+    if (s === undefined || !/^\d+$/.test(s.trim()))
+        return null;
+    return Number(s.trim());
+}
+/** Parses `gluster volume heal VOL info summary --xml`. */
+function parseHealSummaryXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            total: count(childText(b, 'totalNumberOfEntries')),
+            pending: count(childText(b, 'numberOfEntriesInHealPending')),
+            splitBrain: count(childText(b, 'numberOfEntriesInSplitBrain')),
+            possiblyHealing: count(childText(b, 'numberOfEntriesPossiblyHealing')),
+        };
+    });
+}
+/** Parses `gluster volume heal VOL info split-brain --xml`. */
+function parseSplitBrainXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            entries: count(childText(b, 'numberOfEntries')),
+            files: childrenNamed(b, 'file').map((f) => f.text),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/client.ts
+/**
+ * Client side of the volume: the /etc/fstab entry that mounts it at boot, an
+ * idempotent edit of fstab that touches only our line, /proc/mounts parsing to
+ * tell whether the FUSE mount is really there, and the write probe verify-ha
+ * runs through it.
+ */
+
+
+/**
+ * fstab escapes whitespace and backslash in its fields as octal (\040 space,
+ * \011 tab, \012 newline, \134 backslash); /proc/mounts uses the same form.
+ */
+function escapeFstabField(s) {
+    return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+function unescapeFstabField(s) {
+    return s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)));
+}
+function mountOptions(spec) {
+    const opts = ['defaults', '_netdev'];
+    const backups = spec.servers.slice(1);
+    // Only used to fetch the volfile when the first server is down at mount
+    // time; once mounted, the client talks to every brick directly.
+    if (backups.length > 0)
+        opts.push(`backup-volfile-servers=${backups.join(':')}`);
+    if (spec.localServer)
+        opts.push('x-systemd.requires=glusterd.service');
+    for (const o of spec.extraOptions ?? [])
+        if (!opts.includes(o))
+            opts.push(o);
+    return opts;
+}
+function validateMountSpec(spec) {
+    const problems = [];
+    if (spec.servers.length === 0)
+        problems.push('at least one volfile server is needed');
+    for (const s of spec.servers)
+        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s))
+            problems.push(`server "${s}" is not a host name or IPv4 address`);
+    if (!spec.mountPoint.startsWith('/') || spec.mountPoint === '/' || /[\0\n]/.test(spec.mountPoint)) {
+        problems.push(`mount point "${spec.mountPoint}" must be an absolute path other than /`);
+    }
+    for (const o of spec.extraOptions ?? [])
+        if (!/^[A-Za-z0-9_.=:\/-]+$/.test(o))
+            problems.push(`mount option "${o}" has characters fstab cannot hold`);
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS mount of ${spec.volume} at ${spec.mountPoint}: ${problems.join('; ')}`);
+    }
+}
+/** `<server>:/<vol> <mount> glusterfs defaults,_netdev,backup-volfile-servers=<a>:<b> 0 0` */
+function renderFstabLine(spec) {
+    validateMountSpec(spec);
+    const mp = spec.mountPoint.length > 1 ? spec.mountPoint.replace(/\/+$/, '') : spec.mountPoint;
+    return `${spec.servers[0]}:/${spec.volume} ${escapeFstabField(mp)} glusterfs ${mountOptions(spec).join(',')} 0 0`;
+}
+/** The entries of /etc/fstab (comments and blank lines skipped), fields unescaped. */
+function parseFstab(text) {
+    const out = [];
+    text.split('\n').forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const f = line.split(/\s+/);
+        if (f.length < 2)
+            return;
+        out.push({
+            line: i,
+            spec: unescapeFstabField(f[0]),
+            file: unescapeFstabField(f[1]),
+            vfstype: f[2] ?? '',
+            options: (f[3] ?? 'defaults').split(','),
+            freq: f[4] ?? '0',
+            passno: f[5] ?? '0',
+        });
+    });
+    return out;
+}
+function sameMountPoint(a, b) {
+    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    return n(a) === n(b);
+}
+function isGlusterType(t) {
+    return t === 'glusterfs' || t === 'fuse.glusterfs';
+}
+/**
+ * Puts our line in fstab: replaces the glusterfs entry for the same mount
+ * point (first one; later duplicates are removed), or appends it. Everything
+ * else is kept byte for byte. Another filesystem already configured on that
+ * mount point is a conflict we do not resolve: it would hide or be hidden by
+ * the volume.
+ */
+function upsertFstabEntry(text, spec) {
+    const line = renderFstabLine(spec);
+    const entries = parseFstab(text);
+    const conflicting = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && !isGlusterType(e.vfstype));
+    if (conflicting.length > 0) {
+        const e = conflicting[0];
+        throw new DeployError('preflight-failed', `/etc/fstab already mounts ${e.spec} (${e.vfstype}) on ${spec.mountPoint}; the GlusterFS volume cannot be mounted there too`, { hint: `Move the existing data into the volume with migrate-storage from another path, then remove line ${e.line + 1} of /etc/fstab.` });
+    }
+    const ours = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && isGlusterType(e.vfstype));
+    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+    if (ours.length === 0) {
+        lines.push(line);
+    }
+    else {
+        lines[ours[0].line] = line;
+        const drop = new Set(ours.slice(1).map((e) => e.line));
+        for (let i = lines.length - 1; i >= 0; i--)
+            if (drop.has(i))
+                lines.splice(i, 1);
+    }
+    const content = `${lines.join('\n')}\n`;
+    return { content, changed: content !== text, line };
+}
+/** Parses /proc/mounts (or /proc/self/mounts); octal escapes undone. */
+function parseMounts(text) {
+    const out = [];
+    for (const raw of text.split('\n')) {
+        const f = raw.trim().split(' ');
+        if (f.length < 4)
+            continue;
+        out.push({
+            source: unescapeFstabField(f[0]),
+            mountPoint: unescapeFstabField(f[1]),
+            fsType: f[2],
+            options: f[3].split(','),
+        });
+    }
+    return out;
+}
+/**
+ * The gluster FUSE mount at `mountPoint`, if any. The last entry for a mount
+ * point is the visible one (a later mount hides earlier ones). When `volume`
+ * is given the source must name it (`server:/volume`); the server part is
+ * not compared, since a backup volfile server may have been used.
+ */
+function findGlusterMount(mounts, mountPoint, volume) {
+    const atPoint = mounts.filter((m) => sameMountPoint(m.mountPoint, mountPoint));
+    const top = atPoint[atPoint.length - 1];
+    if (!top || top.fsType !== 'fuse.glusterfs')
+        return null;
+    if (volume !== undefined) {
+        const vol = top.source.slice(top.source.indexOf(':') + 1).replace(/^\/+/, '');
+        if (vol !== volume)
+            return null;
+    }
+    return top;
+}
+/**
+ * verify-ha's write probe: writes, reads back and removes a small file
+ * through the mount, under `timeout` because a hung FUSE mount blocks
+ * forever. Prints "lms-ha-probe-ok" on success.
+ */
+function writeProbeCommand(mountPoint, timeoutSeconds = 10) {
+    const dir = shellQuote(mountPoint);
+    const script = `f=${dir}/.lms-ha-probe.$(hostname).$$; ` +
+        `printf 'lms-ha-probe-ok' > "$f" && r=$(cat "$f") && rm -f "$f" && [ "$r" = lms-ha-probe-ok ] && echo lms-ha-probe-ok`;
+    return `timeout -k 2 ${timeoutSeconds} sh -c ${shellQuote(script)}`;
+}
+function parseWriteProbe(result) {
+    if (result.code === 0 && result.stdout.includes('lms-ha-probe-ok'))
+        return { ok: true, detail: 'write, read back and remove succeeded' };
+    if (result.code === 124 || result.code === 137)
+        return { ok: false, detail: 'timed out: the mount is hung' };
+    const why = result.stderr.trim().split('\n').pop() ?? '';
+    return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/bricks.ts
+/**
+ * Brick processes that glusterd runs badly, and their repair.
+ *
+ * Two faults a returning brick host shows on GlusterFS 10.3:
+ *
+ * - offline: `volume status` lists the brick with status 0 (its glusterfsd
+ *   died or never started).
+ * - online without a port: the brick process runs (status 1, a pid) but
+ *   glusterd has no TCP port for it ("N/A"). Seen in the lab when glusterd
+ *   starts on a brick host of a volume with server quorum: it starts the brick
+ *   once from its restart path and again when quorum is regained, the second
+ *   start finds the first ("discovered already-running brick") and the port
+ *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
+ *   #3490). Clients already connected keep using it, but new mounts and
+ *   `heal info` cannot reach it, so self-heal never completes. Restarting
+ *   glusterd did not help in CI: the port stayed N/A (it adopts the same
+ *   running process).
+ *
+ * The repair for both: stop every glusterfsd of that brick on its host (a
+ * stray duplicate would hold the brick's port and its locks), then
+ * `gluster volume start VOL force`, which starts the missing brick process
+ * once; it signs in to glusterd with its port. Then wait until `volume status`
+ * shows the port. Exercised in the lab on a killed brick and on a stray
+ * glusterfsd named in the pidfile; the race itself did not recur there
+ * (docs/migrate-storage.md has the counts).
+ */
+
+
+/**
+ * Prints one line per glusterfsd on the host: `pid TAB brick-path TAB port`,
+ * read from /proc/PID/cmdline (NUL-separated, so paths with spaces survive).
+ */
+function brickProcessesCommand() {
+    return ('for p in $(pgrep -x glusterfsd); do ' +
+        "tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | " +
+        'awk -v pid="$p" \'prev=="--brick-name"{b=$0} prev=="--brick-port"{port=$0} {prev=$0} END {if (b!="") printf "%s\\t%s\\t%s\\n", pid, b, port}\'; ' +
+        'done; true');
+}
+function parseBrickProcesses(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const [pid, brickPath, port] = line.split('\t');
+        if (!pid || !/^\d+$/.test(pid) || !brickPath?.startsWith('/'))
+            continue;
+        out.push({ pid: Number(pid), brickPath, port: port && /^\d+$/.test(port.trim()) ? Number(port.trim()) : null });
+    }
+    return out;
+}
+/** The brick's row in `volume status`, matched by address or host name and path. */
+function brickStatusOf(b, status) {
+    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && sameBrickPath(s.path, b.path));
+}
+/** Online with a TCP port glusterd hands to clients. */
+function brickServing(s) {
+    return s !== undefined && s.online && s.port !== null && s.port > 0;
+}
+/** Online, with a pid, but no port: the restart race above. */
+function brickRunsWithoutPort(s) {
+    return s !== undefined && s.online && !(s.port !== null && s.port > 0);
+}
+/**
+ * Stops every glusterfsd serving `path` on this host: TERM, up to 10 s for
+ * them to exit, then KILL. Prints the pids it signalled.
+ */
+function stopBrickProcessesCommand(path) {
+    // Validated by the model (no quotes or spaces), quoted anyway for awk and sh.
+    const want = joinArgs([path]);
+    const pids = `pids=; for p in $(pgrep -x glusterfsd); do tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | awk -v want=${want} 'prev=="--brick-name" && $0==want {f=1} {prev=$0} END {exit !f}' && pids="$pids $p"; done`;
+    return [
+        pids,
+        'for p in $pids; do echo "TERM $p"; kill -TERM "$p" 2>/dev/null; done',
+        `i=0; while [ $i -lt 20 ]; do ${pids}; [ -z "$pids" ] && break; sleep 0.5; i=$((i+1)); done`,
+        'for p in $pids; do echo "KILL $p"; kill -KILL "$p" 2>/dev/null; done',
+        'true',
+    ].join('; ');
+}
+function volumeStartForceCommand(volume) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'start', volume, 'force']);
+}
+/** `volume status` of one brick, for the wait after a repair. */
+function brickStatusCommand(volume, brick) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'status', volume, brickName(brick), '--xml']);
+}
+/**
+ * The repairs a started volume needs: one per brick that `status` lists as
+ * offline or as online without a port. Bricks it does not list (their host's
+ * glusterd is down) are left to the glusterd start. `processes` are the
+ * glusterfsd processes on each brick host (by inventory host name), when known.
+ */
+function brickRepairs(model, status, processes = new Map()) {
+    if (!status.started)
+        return [];
+    const out = [];
+    for (const b of allBricks(model)) {
+        const s = brickStatusOf(b, status);
+        if (!s || brickServing(s))
+            continue;
+        const name = brickName(b);
+        const mine = (processes.get(b.host) ?? []).filter((p) => sameBrickPath(p.brickPath, b.path));
+        const listedPid = s.online ? s.pid : null;
+        const strayPids = mine.map((p) => p.pid).filter((pid) => pid !== listedPid);
+        const fault = s.online ? 'no-port' : 'offline';
+        const stop = stopBrickProcessesCommand(b.path);
+        const start = volumeStartForceCommand(model.volume);
+        const killed = [listedPid, ...strayPids].filter((p) => p !== null);
+        const stopWhat = killed.length === 0
+            ? 'stop any glusterfsd of the brick on ' + b.host
+            : `stop glusterfsd ${killed.length === 1 ? 'pid' : 'pids'} ${killed.join(', ')} on ${b.host}${strayPids.length > 0 ? ` (${strayPids.length === 1 ? 'a stray process' : 'stray processes'} glusterd does not list)` : ''}`;
+        out.push({
+            brick: b,
+            name,
+            fault,
+            pid: listedPid,
+            strayPids,
+            summary: fault === 'no-port'
+                ? `restart brick ${name}: running without a port (GlusterFS restart race)`
+                : `start brick ${name}: offline`,
+            detail: `${stopWhat}; ${start}; waits until volume status shows the brick online with a port`,
+            stopCommand: stop,
+            startCommand: start,
+        });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
+
+
+
+
+const STORAGE_LAYER = 'storage';
+/** Share of a brick filesystem in use above which verify-ha warns. */
+const BRICK_DISK_WARN_RATIO = 0.9;
+function result(host, check, expected, observed, status, hint) {
+    const r = { layer: STORAGE_LAYER, host, check, expected, observed, status };
+    if (hint !== undefined && status !== 'ok')
+        r.hint = hint;
+    return r;
+}
+/**
+ * The pool as one storage host sees it: every other member present,
+ * "Peer in Cluster" and connected.
+ */
+function peerChecks(observer, members, pool) {
+    const out = [];
+    for (const m of members) {
+        if (m.host === observer.host)
+            continue;
+        const expected = 'Peer in Cluster (Connected)';
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        const check = `gluster peer ${m.host}`;
+        if (!peer) {
+            out.push(result(observer.host, check, expected, 'not in the pool', 'fail', `Run "gluster peer probe ${m.address}" from ${observer.host}, or re-run migrate-storage.`));
+            continue;
+        }
+        const observed = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+        const ok = peer.connected && peer.state === 'Peer in Cluster';
+        out.push(result(observer.host, check, expected, observed, ok ? 'ok' : 'fail', peer.connected ? `Peer ${m.host} is "${peer.state}": see gluster's peer rejection procedure.` : `Start glusterd on ${m.host} and check port 24007 between the hosts.`));
+    }
+    return out;
+}
+/** Peers seen disconnected by `pool`: their bricks cannot be reported by volume status. */
+function disconnectedMembers(members, pool) {
+    const out = new Set();
+    for (const m of members) {
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (peer && !peer.connected)
+            out.add(m.host);
+    }
+    return out;
+}
+/** Volume exists, is Started, and has the quorum options. */
+function volumeChecks(observer, model, info) {
+    const vol = model.volume;
+    if (!info)
+        return [result(observer, `volume ${vol}`, 'exists, Started', 'does not exist', 'fail', 'Run migrate-storage to create it.')];
+    const out = [
+        result(observer, `volume ${vol}`, 'Started', info.status || 'unknown', info.status === 'Started' ? 'ok' : 'fail', `gluster volume start ${vol}`),
+    ];
+    for (const [key, want] of Object.entries(QUORUM_OPTIONS)) {
+        const have = info.options[key];
+        const ok = have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want);
+        out.push(result(observer, `volume ${vol} ${key}`, want, have ?? '(not set)', ok ? 'ok' : 'fail', `gluster volume set ${vol} ${key} ${want}  (without it a partitioned replica can split brain)`));
+    }
+    return out;
+}
+/**
+ * Every brick of the model online, and its filesystem not nearly full (when
+ * the facts come from `volume status ... detail`). `unreachableHosts` are
+ * brick hosts whose glusterd is known to be disconnected (see `disconnectedMembers`).
+ */
+function brickChecks(observer, model, status, unreachableHosts = new Set()) {
+    const out = [];
+    for (const b of allBricks(model)) {
+        const check = `brick ${brickName(b)}`;
+        if (!status.started) {
+            out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
+            continue;
+        }
+        const s = brickStatusOf(b, status);
+        if (!s) {
+            if (unreachableHosts.has(b.host)) {
+                out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
+            }
+            else {
+                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${brickName(b)} belongs to volume ${model.volume}.`));
+            }
+            continue;
+        }
+        // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
+        // Connected clients keep using it, but heal info and every new mount cannot
+        // reach it. Restarting glusterd does not fix it (it adopts the same process);
+        // stopping that brick process and "volume start force" does.
+        const unregistered = brickRunsWithoutPort(s);
+        const startForce = volumeStartForceCommand(model.volume);
+        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
+            ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
+            : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`));
+        if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
+            const used = 1 - s.sizeFree / s.sizeTotal;
+            const pct = `${Math.round(used * 100)}% used`;
+            out.push(result(b.host, `brick ${brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
+        }
+    }
+    return out;
+}
+/**
+ * Bricks of the model that `status` shows offline, online without a port
+ * (heal cannot reach those either), or does not list.
+ */
+function bricksNotOnline(model, status) {
+    return allBricks(model)
+        .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
+        .map(brickName);
+}
+function healBrickMatches(name, b) {
+    const i = name.indexOf(':/');
+    if (i === -1)
+        return false;
+    const host = name.slice(0, i);
+    return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
+}
+/**
+ * Heal backlog per brick: nothing pending and nothing in split brain.
+ * `downBricks` (names as `address:path`) are bricks known to be offline:
+ * while any is down, pending entries elsewhere are expected and only warn.
+ */
+function healChecks(observer, model, heal, downBricks = [], splitBrain) {
+    const out = [];
+    const vol = model.volume;
+    const someDown = downBricks.length > 0;
+    for (const b of allBricks(model)) {
+        const name = brickName(b);
+        const isDown = downBricks.includes(name);
+        const h = heal.find((x) => healBrickMatches(x.brick, b));
+        if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
+            const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
+            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
+            continue;
+        }
+        out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
+            ? `Expected while ${downBricks.join(', ')} is down; the self-heal daemon copies these once it is back.`
+            : `Self-heal has not caught up: run "gluster volume heal ${vol}" and watch "gluster volume heal ${vol} info summary"; entries that never drain need a look at glustershd.log.`));
+        const sbFiles = splitBrain?.find((x) => healBrickMatches(x.brick, b));
+        const sb = Math.max(h.splitBrain, sbFiles?.entries ?? 0);
+        out.push(result(observer, `split-brain ${name}`, '0', sb === 0 ? '0' : `${sb}${sbFiles && sbFiles.files.length > 0 ? `: ${sbFiles.files.slice(0, 5).join(', ')}${sbFiles.files.length > 5 ? ', ...' : ''}` : ''}`, sb === 0 ? 'ok' : 'fail', `Resolve each file: "gluster volume heal ${vol} split-brain latest-mtime <file>" (or bigger-file / source-brick), after deciding which copy is right.`));
+        if ((h.possiblyHealing ?? 0) > 0) {
+            out.push(result(observer, `heal in progress ${name}`, '0', String(h.possiblyHealing), 'warn', 'Entries being written or healed right now; re-run if this persists.'));
+        }
+    }
+    return out;
+}
+/** The client mount is the volume over FUSE, and writable (`probe`, when the probe ran). */
+function mountChecks(host, spec, mounts, probe) {
+    const found = findGlusterMount(mounts, spec.mountPoint, spec.volume);
+    const atPoint = mounts.filter((m) => m.mountPoint === spec.mountPoint).pop();
+    const out = [
+        result(host, `mount ${spec.mountPoint}`, `fuse.glusterfs ${spec.volume}`, found ? `fuse.glusterfs ${found.source}` : atPoint ? `${atPoint.fsType} ${atPoint.source}` : 'not mounted', found ? 'ok' : 'fail', `mount ${spec.mountPoint}  (the fstab entry has _netdev; see /var/log/glusterfs/ on ${host})`),
+    ];
+    if (found && probe) {
+        out.push(result(host, `mount ${spec.mountPoint} writable`, 'write probe ok', probe.ok ? 'ok' : probe.detail, probe.ok ? 'ok' : 'fail', 'Check client quorum (two bricks reachable) and the mount log.'));
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
+/** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/facts/gluster.ts
+/**
+ * What migrate-storage reads on GlusterFS hosts: on a brick host the server
+ * package, glusterd, the brick filesystem, the pool and the volume; on a web
+ * host the client package, fstab, the mounts and the volume root. One script
+ * per host, parsed by pure functions (the plan is src/commands/migrate-storage).
+ */
+
+
+
+
+const FSTAB = '/etc/fstab';
+const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
+function storageFactsScript(volume, brickPath) {
+    return [
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
+        'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
+        'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
+        `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
+        `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
+        `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+        `echo "@@procs"; ${brickProcessesCommand()}`,
+    ].join('; ');
+}
+function parseStorageFacts(host, brickPath, volume, stdout) {
+    const s = splitSections(stdout);
+    const active = (s.get('active') ?? '').trim() === 'active';
+    let brick = null;
+    let brickError = null;
+    try {
+        brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
+    }
+    catch (e) {
+        brickError = e.message;
+    }
+    let pool = null;
+    let volumeInfo;
+    let volumeError = null;
+    if (active) {
+        try {
+            pool = parsePeersXml(s.get('pool') ?? '');
+        }
+        catch {
+            pool = null;
+        }
+        try {
+            volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+        }
+        catch (e) {
+            volumeError = e.message;
+        }
+    }
+    return {
+        packages: parsePackages(s.get('packages')),
+        glusterdActive: active,
+        glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
+        brick,
+        brickError,
+        pool,
+        volume: volumeInfo,
+        volumeError,
+        brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
+    };
+}
+const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
+function clientFactsScript(mountPath, owner, group) {
+    const mp = shellQuote(mountPath);
+    return [
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
+        `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
+        'echo "@@mounts"; cat /proc/self/mounts',
+        // A hung mount must not hang the plan.
+        `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
+        `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
+    ].join('; ');
+}
+function parseClientFacts(stdout, spec) {
+    const s = splitSections(stdout);
+    const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
+    const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
+    const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
+    const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
+    return {
+        packages: parsePackages(s.get('packages')),
+        fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
+        mounted,
+        root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
+        ownerExists: ids.includes('owner'),
+        groupExists: ids.includes('group'),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
+/**
+ * Reads HAProxy's `show stat` CSV (stats socket or `/;csv` on the stats page),
+ * as verify-ha does (research §2.4): per backend, each server's status, whether
+ * it is an active or a backup server, and its last check.
+ *
+ * Columns are found by name from the `# pxname,svname,...` header, never by
+ * position, so other HAProxy versions (which add columns) parse the same.
+ */
+
+
+function serverState(status) {
+    const s = status.trim().toUpperCase();
+    // Transitions are printed as "UP 1/3" (going down) and "DOWN 1/2" (coming up):
+    // the server keeps its current role until the transition completes.
+    if (s === 'UP' || s.startsWith('UP '))
+        return 'UP';
+    if (s === 'DOWN' || s.startsWith('DOWN '))
+        return 'DOWN';
+    if (s.startsWith('MAINT'))
+        return 'MAINT';
+    if (s.startsWith('NOLB'))
+        return 'NOLB';
+    if (s.startsWith('DRAIN'))
+        return 'DRAIN';
+    if (s === 'NO CHECK')
+        return 'NO_CHECK';
+    return 'OTHER';
+}
+function splitCsvLine(line) {
+    // HAProxy quotes nothing except free-text fields (check_desc, ...), which may
+    // hold commas; handle RFC 4180 quoting to stay correct.
+    const fields = [];
+    let current = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoted) {
+            if (c === '"' && line[i + 1] === '"') {
+                current += '"';
+                i++;
+            }
+            else if (c === '"') {
+                quoted = false;
+            }
+            else {
+                current += c;
+            }
+        }
+        else if (c === '"') {
+            quoted = true;
+        }
+        else if (c === ',') {
+            fields.push(current);
+            current = '';
+        }
+        else {
+            current += c;
+        }
+    }
+    fields.push(current);
+    return fields;
+}
+function parseHaproxyStat(csv) {
+    const lines = csv.split(/\r?\n/);
+    const headerIndex = lines.findIndex((l) => l.startsWith('# pxname,'));
+    if (headerIndex < 0) {
+        throw new DeployError('verify-failed', 'HAProxy `show stat` output has no "# pxname,..." header', {
+            hint: 'Query the stats socket with `show stat` (or the stats page with ";csv"); got something else.',
+        });
+    }
+    const header = splitCsvLine(lines[headerIndex].slice(2));
+    const col = (name) => header.indexOf(name);
+    const required = ['pxname', 'svname', 'status'];
+    for (const name of required) {
+        if (col(name) < 0)
+            throw new DeployError('verify-failed', `HAProxy stat header has no "${name}" column`);
+    }
+    const get = (fields, name) => {
+        const i = col(name);
+        return i >= 0 ? (fields[i] ?? '') : '';
+    };
+    const num = (value) => (value === '' ? undefined : Number(value));
+    const backends = new Map();
+    const backendOf = (name) => {
+        let b = backends.get(name);
+        if (!b) {
+            b = { name, state: 'OTHER', rawStatus: '', servers: [] };
+            backends.set(name, b);
+        }
+        return b;
+    };
+    const frontends = {};
+    for (const line of lines.slice(headerIndex + 1)) {
+        if (line.trim() === '' || line.startsWith('#'))
+            continue;
+        const f = splitCsvLine(line);
+        const px = get(f, 'pxname');
+        const sv = get(f, 'svname');
+        const status = get(f, 'status');
+        if (sv === 'FRONTEND') {
+            frontends[px] = status;
+            continue;
+        }
+        const type = get(f, 'type');
+        if (sv === 'BACKEND') {
+            const b = backendOf(px);
+            b.state = serverState(status);
+            b.rawStatus = status;
+            continue;
+        }
+        // Listener rows (type 3) exist only with `option socket-stats`.
+        if (type === '3')
+            continue;
+        const sid = num(get(f, 'sid'));
+        const b = backendOf(px);
+        b.servers.push({
+            name: sv,
+            address: get(f, 'addr') || undefined,
+            state: serverState(status),
+            rawStatus: status,
+            backup: get(f, 'bck') === '1',
+            checkStatus: get(f, 'check_status').replace(/^\* /, ''),
+            lastChangeSeconds: num(get(f, 'lastchg')),
+            currentSessions: num(get(f, 'scur')) ?? 0,
+            order: sid ?? b.servers.length + 1,
+        });
+    }
+    for (const b of backends.values())
+        b.servers.sort((x, y) => x.order - y.order);
+    return { backends: [...backends.values()], frontends };
+}
+/**
+ * The server the writer listener sends new connections to, as HAProxy chooses
+ * it: an active server that is UP, else the first UP backup in configuration
+ * order (no `option allbackups`). Null when none can take traffic.
+ */
+function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
+    const backend = stats.backends.find((b) => b.name === listener);
+    if (!backend)
+        return null;
+    const up = backend.servers.filter((s) => s.state === 'UP');
+    return up.find((s) => !s.backup) ?? up.find((s) => s.backup) ?? null;
+}
+
+;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
+/**
+ * The Galera health endpoint HAProxy checks on every db node (port 9200, the clustercheck convention).
+ *
+ * Pure rendering only: the script, its two systemd units, the MariaDB account it
+ * logs in as, and a parser for its answer (used by verify-ha). Nothing here
+ * touches a host; deploy-lb writes what these functions return.
+ *
+ * Shape (OSA's `mariadbcheck` pattern, research §1c): systemd listens on the port
+ * with `Accept=yes` and starts one short-lived instance of the script per
+ * connection, with the connection on stdin/stdout. The script asks the local
+ * MariaDB over the unix socket as `clustercheck`@localhost IDENTIFIED VIA
+ * unix_socket, so no password exists anywhere, and the account needs no grant
+ * at all: SHOW GLOBAL STATUS / SHOW GLOBAL VARIABLES need no privilege in
+ * MariaDB (the PROCESS grant in olafz/percona-clustercheck is a MySQL 5.x need).
+ */
+
+const CLUSTERCHECK_USER = 'clustercheck';
+const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
+const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
+const CLUSTERCHECK_DEFAULT_PORT = 9200;
+/** The nftables table (family inet) that fences the check; lms-ha touches no other table. */
+const CLUSTERCHECK_NFT_TABLE = 'lms_ha_clustercheck';
+/** The oneshot unit that loads the fence at boot and again whenever nftables.service flushes the ruleset. */
+const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
+/** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
+const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
+const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
+const DEFAULT_MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
+const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
+const clustercheck_ADDRESS = /^[0-9A-Fa-f:.]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+function clustercheck_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function resolve(model) {
+    const port = model.port ?? CLUSTERCHECK_DEFAULT_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        clustercheck_invalid(`clustercheck port ${port} is not a TCP port`, 'Use a port between 1 and 65535 (default 9200).');
+    }
+    if (!clustercheck_ADDRESS.test(model.listenAddress)) {
+        clustercheck_invalid(`clustercheck listen address "${model.listenAddress}" is not an IP address`, 'The health check binds to the db node address from the inventory; give hosts IP addresses.');
+    }
+    if (model.allowedSources.length === 0) {
+        clustercheck_invalid('clustercheck has no allowed source', 'List the load balancer addresses: only they may query the check.');
+    }
+    for (const source of model.allowedSources) {
+        if (!clustercheck_ADDRESS.test(source.replace(/\/\d{1,3}$/, ''))) {
+            clustercheck_invalid(`clustercheck allowed source "${source}" is not an IP address or prefix`, 'Use load balancer IP addresses.');
+        }
+    }
+    const resolved = {
+        listenAddress: model.listenAddress,
+        port,
+        allowedSources: [...model.allowedSources],
+        availableWhenDonor: model.availableWhenDonor ?? false,
+        maintenanceFile: model.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE,
+        mysqlSocket: model.mysqlSocket ?? DEFAULT_MYSQL_SOCKET,
+        mysqlBinary: model.mysqlBinary ?? DEFAULT_MYSQL_BINARY,
+        scriptPath: model.scriptPath ?? DEFAULT_CLUSTERCHECK_SCRIPT,
+    };
+    for (const [what, path] of [
+        ['maintenance file', resolved.maintenanceFile],
+        ['mysql socket', resolved.mysqlSocket],
+        ['mysql binary', resolved.mysqlBinary],
+        ['script path', resolved.scriptPath],
+    ]) {
+        // These land unquoted in unit files and single-quoted in bash: keep them plain.
+        if (!SAFE_PATH.test(path))
+            clustercheck_invalid(`clustercheck ${what} "${path}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    }
+    return resolved;
+}
+/**
+ * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
+ * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
+ * never hang: the client has a connect timeout, the whole query a hard timeout, and
+ * the service unit a runtime limit on top.
+ */
+function renderClustercheckScript(model) {
+    const r = resolve(model);
+    return `#!/bin/bash
+# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# Galera health check for HAProxy: one HTTP request on stdin, one answer on stdout
+# (systemd ${CLUSTERCHECK_SOCKET_UNIT}, Accept=yes). 200 only when this node may take
+# traffic; 503 with the reason otherwise.
+set -u
+export LC_ALL=C
+
+MAINTENANCE_FILE='${r.maintenanceFile}'
+MYSQL_BIN='${r.mysqlBinary}'
+MYSQL_SOCKET='${r.mysqlSocket}'
+AVAILABLE_WHEN_DONOR=${r.availableWhenDonor ? 1 : 0}
+
+respond() {
+  local code=$1 text=$2 body="$3"$'\\r\\n'
+  printf 'HTTP/1.1 %s %s\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \\
+    "$code" "$text" "\${#body}" "$body"
+  exit 0
+}
+unavailable() { respond 503 'Service Unavailable' "$1"; }
+
+# Values from the server end up in the answer: keep them short and printable.
+clean() { local v=\${1//[^A-Za-z0-9_.-]/}; printf '%s' "\${v:0:40}"; }
+
+# Read the request head first: closing a socket with unread data resets the
+# connection, and HAProxy could lose the answer.
+while IFS= read -r -t 1 line; do
+  line=\${line%$'\\r'}
+  [ -z "$line" ] && break
+done
+
+if [ -e "$MAINTENANCE_FILE" ]; then
+  unavailable "maintenance: $MAINTENANCE_FILE exists"
+fi
+
+# wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
+# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
+# counts the same as its timeout without holding its check slot as long.
+out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
+  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
+  --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
+  2>/dev/null) || unavailable 'mysql unreachable or too slow'
+
+state='' cluster='' ready='' desync='' reject=''
+while IFS=$'\\t' read -r name value; do
+  case "\${name,,}" in
+    wsrep_local_state) state=$(clean "$value") ;;
+    wsrep_cluster_status) cluster=$(clean "$value") ;;
+    wsrep_ready) ready=$(clean "$value") ;;
+    wsrep_desync) desync=$(clean "$value") ;;
+    wsrep_reject_queries) reject=$(clean "$value") ;;
+  esac
+done <<< "$out"
+
+[ -n "$cluster" ] || unavailable 'wsrep status unavailable (is this a Galera node?)'
+[ "$cluster" = Primary ] || unavailable "not in the primary component (wsrep_cluster_status=$cluster)"
+[ "$ready" = ON ] || unavailable "wsrep not ready (wsrep_ready=$ready)"
+if [ -n "$reject" ] && [ "$reject" != NONE ]; then
+  unavailable "rejecting queries (wsrep_reject_queries=$reject)"
+fi
+case "$state" in
+  4) respond 200 OK 'synced' ;;
+  2)
+    if [ "$desync" = ON ]; then
+      unavailable 'desynced on purpose (wsrep_desync=ON)'
+    elif [ "$AVAILABLE_WHEN_DONOR" = 1 ]; then
+      respond 200 OK 'donor (allowed by availableWhenDonor)'
+    else
+      unavailable 'donor/desynced (wsrep_local_state=2)'
+    fi
+    ;;
+  *) unavailable "not synced (wsrep_local_state=\${state:-unknown})" ;;
+esac
+`;
+}
+function listenStream(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+/**
+ * The listening socket. IPAddressAllow/Deny on the socket unit filter the
+ * accepted connections themselves (systemd.resource-control(5): "the IP access
+ * list configured on the socket unit applies to all sockets associated with it
+ * directly"). The node's own address is allowed so verify-ha can curl it from
+ * the node. These lists rely on cgroup eBPF: where the kernel or container
+ * manager lacks it they do nothing (same man page), so the nftables rules below
+ * exist as a second, independent fence.
+ */
+function renderClustercheckSocketUnit(model) {
+    const r = resolve(model);
+    const allow = unique(['localhost', r.listenAddress, ...r.allowedSources]);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check for the load balancers (HTTP ${r.port})
+
+[Socket]
+ListenStream=${listenStream(r.listenAddress, r.port)}
+# The address may not be up yet when sockets start at boot.
+FreeBind=yes
+Accept=yes
+MaxConnections=32
+IPAddressDeny=any
+IPAddressAllow=${allow.join(' ')}
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+/** One instance per connection: short, unprivileged, and killed if it ever hangs. */
+function renderClustercheckServiceUnit(model) {
+    const r = resolve(model);
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha Galera health check (one request)
+
+[Service]
+ExecStart=${r.scriptPath}
+User=${CLUSTERCHECK_USER}
+Group=${CLUSTERCHECK_USER}
+StandardInput=socket
+StandardOutput=socket
+StandardError=journal
+RuntimeMaxSec=10
+# Failed instances (a timeout) are garbage-collected instead of piling up.
+CollectMode=inactive-or-failed
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=full
+ProtectHome=yes
+# The script talks to MariaDB over its unix socket only. This list does not
+# apply to the accepted connection passed in by the socket unit.
+IPAddressDeny=any
+`;
+}
+/** Everything deploy-lb writes on a db node for the check, with owners and modes. */
+function renderClustercheckFiles(model) {
+    const r = resolve(model);
+    return [
+        { path: r.scriptPath, content: renderClustercheckScript(model), mode: 0o755, owner: 'root', group: 'root' },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`,
+            content: renderClustercheckSocketUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+        {
+            path: `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`,
+            content: renderClustercheckServiceUnit(model),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+        },
+    ];
+}
+/**
+ * The MariaDB account the script logs in as: unix_socket authentication maps the
+ * system user `clustercheck` to it, so there is no password to keep. No GRANT:
+ * USAGE (the implicit "no privileges") is enough to read wsrep status and
+ * variables. Idempotent; run it once on any Synced node (Galera replicates it).
+ */
+function clustercheckAccountSql() {
+    return [
+        `CREATE USER IF NOT EXISTS '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        `ALTER USER '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
+        '',
+    ].join('\n');
+}
+/**
+ * The fence of the check in nftables: the socket unit's IP lists rely on cgroup
+ * eBPF, which containers (and some kernels) lack, so these rules are what
+ * really keeps other hosts out. A table of its own, so it never touches anyone
+ * else's rules: `nft -f` applies the file as one transaction, and the leading
+ * add+delete makes it replace only this table, atomically, on every run.
+ * Accepting here does not open the port past another table's drop; a drop here
+ * is final.
+ */
+function renderClustercheckNftables(model) {
+    const r = resolve(model);
+    const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
+    const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
+    const table = `inet ${CLUSTERCHECK_NFT_TABLE}`;
+    const lines = [
+        '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
+        `# Replaces the table ${table} only; every other table is left as it is.`,
+        `table ${table}`,
+        `delete table ${table}`,
+        `table ${table} {`,
+        '  chain input {',
+        '    type filter hook input priority filter; policy accept;',
+        `    tcp dport ${r.port} iif "lo" accept`,
+    ];
+    if (v4.length > 0)
+        lines.push(`    tcp dport ${r.port} ip saddr { ${v4.join(', ')} } accept`);
+    if (v6.length > 0)
+        lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
+    lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
+    return lines.join('\n');
+}
+/**
+ * The unit that loads the fence at boot. Early and without default
+ * dependencies (like nftables.service) so the port is fenced before the socket
+ * listens: default dependencies would order it after basic.target, which comes
+ * after the socket, a cycle systemd breaks by dropping a job at boot. After
+ * nftables.service, whose start flushes the ruleset. Keeping the table loaded
+ * when an operator's nftables.service flushes it later is the drop-in's job
+ * (renderNftablesServiceDropIn): systemd can propagate a restart or a reload
+ * to this unit, but a stop only as a stop, which would leave the port open.
+ */
+function renderClustercheckFirewallUnit(nftPath) {
+    if (!SAFE_PATH.test(nftPath))
+        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+[Unit]
+Description=lms-ha: only the load balancers reach the Galera health check (nftables table inet ${CLUSTERCHECK_NFT_TABLE})
+DefaultDependencies=no
+Wants=network-pre.target
+After=local-fs.target nftables.service
+Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${nftPath}
+ExecReload=/usr/sbin/nft -f ${nftPath}
+# Only this table; "-": already gone when nftables.service flushed the ruleset first.
+ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
+
+[Install]
+WantedBy=sysinit.target
+`;
+}
+/** Drop-in of Debian's nftables.service: the fence again after each flush of the ruleset. */
+const NFTABLES_DROP_IN_PATH = '/etc/systemd/system/nftables.service.d/lms-ha-clustercheck.conf';
+/**
+ * Debian's nftables.service (an operator's own firewall) runs `nft -f
+ * /etc/nftables.conf`, which starts with `flush ruleset`, on start and reload,
+ * and `nft flush ruleset` on stop: each would drop the fence's table too and
+ * leave the health check open to everyone. These lines run after each of them
+ * and load the fence again ("-": a missing file or nft never fails the
+ * operator's unit). Harmless where nftables.service is not installed.
+ */
+function renderNftablesServiceDropIn(nftPath) {
+    if (!SAFE_PATH.test(nftPath))
+        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
+# nftables.service flushes the whole ruleset on start, reload and stop: load the
+# health-check fence (table inet ${CLUSTERCHECK_NFT_TABLE}) again after each.
+[Service]
+ExecStartPost=-/usr/sbin/nft -f ${nftPath}
+ExecReload=-/usr/sbin/nft -f ${nftPath}
+ExecStopPost=-/usr/sbin/nft -f ${nftPath}
+`;
+}
+/** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
+function parseClustercheckResponse(raw) {
+    const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n/.exec(raw);
+    if (!match) {
+        throw new DeployError('verify-failed', 'the Galera health check did not answer with HTTP', {
+            hint: `Expected "HTTP/1.1 200 OK" or "HTTP/1.1 503 ...", got: ${JSON.stringify(raw.slice(0, 80))}`,
+        });
+    }
+    const status = Number(match[1]);
+    const split = raw.indexOf('\r\n\r\n');
+    const body = split >= 0 ? raw.slice(split + 4) : raw.slice(raw.indexOf('\n\n') + 2);
+    return { status, reason: body.trim(), healthy: status === 200 };
+}
+function unique(values) {
+    return [...new Set(values)];
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/ipaddr.ts
+/**
+ * Addresses: parsing "a.b.c.d/nn" and reading `ip -o addr show` to tell whether
+ * a load balancer holds the VIP (research §2.5: exactly one LB must).
+ */
+
+/** Fully expanded, lower-case IPv6 (8 groups of 4 hex digits); null if invalid. */
+function expandIPv6(address) {
+    if (!(0,external_node_net_.isIPv6)(address))
+        return null;
+    let text = address.toLowerCase();
+    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+        const o = v4[1].split('.').map(Number);
+        text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+    }
+    const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
+    const head = left ? left.split(':') : [];
+    const tail = right ? right.split(':') : [];
+    const missing = right === undefined ? 0 : 8 - head.length - tail.length;
+    const groups = [...head, ...Array(missing).fill('0'), ...tail];
+    return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+/** "10.0.0.100/24" → {address, prefix}; a bare address gets the full-length prefix. */
+function parseCidr(text) {
+    const [address, prefixText, extra] = text.trim().split('/');
+    if (extra !== undefined || address === undefined)
+        return null;
+    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
+        return null;
+    if ((0,external_node_net_.isIPv4)(address)) {
+        const prefix = prefixText === undefined ? 32 : Number(prefixText);
+        if (prefix > 32)
+            return null;
+        return { address, prefix, family: 'inet' };
+    }
+    const expanded = expandIPv6(address);
+    if (expanded) {
+        const prefix = prefixText === undefined ? 128 : Number(prefixText);
+        if (prefix > 128)
+            return null;
+        return { address: expanded, prefix, family: 'inet6' };
+    }
+    return null;
+}
+/**
+ * Parses `ip -o addr show [dev IF]` (iproute2 one-line format):
+ *   2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever
+ */
+function parseIpAddrShow(output) {
+    const result = [];
+    for (const line of output.split('\n')) {
+        const main = line.split('\\')[0];
+        const m = /^(\d+):\s+(\S+)\s+(inet6?)\s+(\S+)(.*)$/.exec(main.trim());
+        if (!m)
+            continue;
+        const cidr = parseCidr(m[4]);
+        if (!cidr)
+            continue;
+        const words = m[5].trim().split(/\s+/).filter(Boolean);
+        const scopeAt = words.indexOf('scope');
+        const scope = scopeAt >= 0 ? words[scopeAt + 1] : undefined;
+        const ifname = m[2].replace(/@.*$/, '');
+        // After "scope X" come flags, then (IPv4 only) the label: the first word that
+        // names this interface or an alias of it.
+        const label = m[3] === 'inet' ? words.slice(scopeAt >= 0 ? scopeAt + 2 : 0).find((w) => w === ifname || w.startsWith(`${ifname}:`)) : undefined;
+        result.push({
+            index: Number(m[1]),
+            interface: ifname,
+            family: cidr.family,
+            address: cidr.address,
+            prefix: cidr.prefix,
+            scope,
+            secondary: words.includes('secondary'),
+            label: label && label !== ifname ? label : undefined,
+        });
+    }
+    return result;
+}
+/** Whether the host whose `ip -o addr show` output this is holds the VIP (optionally on one interface). */
+function holdsVip(ipAddrOutput, vip, iface) {
+    const wanted = parseCidr(vip);
+    if (!wanted)
+        return false;
+    return parseIpAddrShow(ipAddrOutput).some((a) => a.address === wanted.address && (iface === undefined || a.interface === iface));
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/model.ts
+/**
+ * ProxySQL 2.x desired state (seeds 000, 001): the rows the admin tables must
+ * hold on every ProxySQL, derived from a small model the lead maps the
+ * inventory onto. The SQL renderer and the runtime diff both work from these
+ * rows, so what is applied and what is compared can never drift apart.
+ *
+ * Decisions:
+ * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
+ * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
+ *   backup writers, i.e. "reads to the others" (the Open edX layout). With 0, Galera nodes
+ *   (all read_only=OFF) would never be readers; with 1 the writer also serves
+ *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
+ *   and plain SELECTs fail until another node is back (research §5); with three
+ *   nodes that state has lost quorum anyway.
+ * - Explicit weights: the first db node 1000, then 990, 980, ... ProxySQL keeps
+ *   the writer(s) with the highest weight (`ORDER BY weight DESC, hostname DESC`),
+ *   so every ProxySQL picks the same writer and the succession follows the
+ *   inventory order, as HAProxy's backup order does. Readers get near-equal
+ *   shares. When the first node returns it becomes the writer again (failback),
+ *   as with HAProxy's `on-marked-up shutdown-backup-sessions`.
+ * - All servers are inserted into the writer hostgroup; the Galera monitor moves
+ *   them to backup/reader/offline. The monitor decides placement, so the diff
+ *   compares hosts and their settings, never which hostgroup holds them.
+ * - Query rules: locking reads (`SELECT ... FOR UPDATE`, `... LOCK IN SHARE MODE`)
+ *   to the writer, every other `SELECT` to the readers, everything else to the
+ *   user's default hostgroup (the writer). `match_digest` is what ProxySQL's
+ *   read/write split guide uses; `transaction_persistent=1` keeps a transaction's
+ *   reads on the writer.
+ * - Application passwords are stored as the mysql_native_password hash
+ *   (`*` + SHA1(SHA1(pw))), which is what ProxySQL's default
+ *   `admin-hash_passwords=true` keeps at runtime anyway: no clear-text
+ *   application password in ProxySQL's memory tables or its disk database.
+ * - Monitor and admin credentials are clear text (ProxySQL needs them so); the
+ *   admin login moves off admin:admin and the admin interface to 127.0.0.1:6032.
+ */
+
+
+const PROXYSQL_HOSTGROUPS = { writer: 10, backupWriter: 20, reader: 30, offline: 9999 };
+const PROXYSQL_ADMIN_INTERFACE = '127.0.0.1:6032';
+const PROXYSQL_ADMIN_USER = 'admin';
+const PROXYSQL_COMMENT = 'lms-ha';
+/** MariaDB's PASSWORD() for mysql_native_password: "*" + upper hex SHA1(SHA1(pw)). */
+function mysqlNativePasswordHash(password) {
+    const inner = (0,external_node_crypto_.createHash)('sha1').update(password, 'utf8').digest();
+    return `*${(0,external_node_crypto_.createHash)('sha1').update(inner).digest('hex').toUpperCase()}`;
+}
+const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/;
+const HOST = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
+const IFACE = /^[0-9A-Za-z.:\[\]-]+:\d{1,5}$/;
+function model_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+function positiveInt(what, value, min = 0) {
+    if (!Number.isInteger(value) || value < min)
+        model_invalid(`${what} ${value} is not an integer >= ${min}`, 'Leave it out for the default.');
+    return value;
+}
+function checkSecret(what, value, forbidden = []) {
+    if (value.length === 0) {
+        throw new DeployError('missing-secret', `the ${what} is empty`, { hint: `Set the environment variable the inventory names for the ${what}.` });
+    }
+    for (const c of ['\\', '\n', '\r', '\0', ...forbidden]) {
+        if (value.includes(c)) {
+            // The message names the character class, never the value.
+            throw new DeployError('invalid-input', `the ${what} contains a character ProxySQL's admin interface cannot take here`, {
+                hint: `Use a secret without backslashes, line breaks or NUL${forbidden.length ? ` and without ${forbidden.map((f) => `"${f}"`).join(' ')}` : ''}.`,
+            });
+        }
+    }
+}
+function desiredProxysqlState(model) {
+    const hg = PROXYSQL_HOSTGROUPS;
+    if (model.dbNodes.length === 0)
+        model_invalid('ProxySQL has no db node', 'Give at least one host the role db.');
+    const seen = new Set();
+    const perServer = positiveInt('maxConnectionsPerServer', model.maxConnectionsPerServer ?? 1000, 1);
+    const servers = model.dbNodes.map((node, i) => {
+        const port = node.port ?? 3306;
+        if (!HOST.test(node.address))
+            model_invalid(`address "${node.address}" of ${node.name} is not usable in ProxySQL`, 'Give the host an IP address.');
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+            model_invalid(`port ${port} of ${node.name} is not a TCP port`, 'Use the MariaDB port (3306).');
+        const key = `${node.address}:${port}`;
+        if (seen.has(key))
+            model_invalid(`${key} is listed twice among the db nodes`, 'Each db node appears once.');
+        seen.add(key);
+        if (!IDENT.test(node.name))
+            model_invalid(`"${node.name}" is not a plain host name`, 'Host names may use letters, digits, ".", "_", "-".');
+        return {
+            hostgroup_id: hg.writer,
+            hostname: node.address,
+            port,
+            weight: Math.max(1, 1000 - 10 * i),
+            max_connections: perServer,
+            comment: `${PROXYSQL_COMMENT} ${node.name}`,
+        };
+    });
+    const galeraHostgroups = [
+        {
+            writer_hostgroup: hg.writer,
+            backup_writer_hostgroup: hg.backupWriter,
+            reader_hostgroup: hg.reader,
+            offline_hostgroup: hg.offline,
+            active: 1,
+            max_writers: 1,
+            writer_is_also_reader: 2,
+            max_transactions_behind: positiveInt('maxTransactionsBehind', model.maxTransactionsBehind ?? 100),
+            comment: PROXYSQL_COMMENT,
+        },
+    ];
+    const queryRules = [
+        { rule_id: 1, active: 1, match_digest: '^SELECT.*FOR UPDATE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
+        { rule_id: 2, active: 1, match_digest: '^SELECT.*LOCK IN SHARE MODE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
+        { rule_id: 3, active: 1, match_digest: '^SELECT', destination_hostgroup: hg.reader, apply: 1, comment: `${PROXYSQL_COMMENT}: other reads go to the readers` },
+    ];
+    const secrets = [];
+    const userNames = new Set();
+    const users = model.users.map((u) => {
+        if (!IDENT.test(u.name))
+            model_invalid(`"${u.name}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
+        if (userNames.has(u.name))
+            model_invalid(`user ${u.name} is listed twice`, 'Each application user appears once.');
+        userNames.add(u.name);
+        if (u.name === model.monitor.username)
+            model_invalid(`application user ${u.name} has the monitor's name`, 'Give the monitor account its own name.');
+        if (u.defaultSchema !== undefined && !IDENT.test(u.defaultSchema))
+            model_invalid(`"${u.defaultSchema}" is not a plain database name`, 'Use letters, digits and "_".');
+        // Only the hash reaches ProxySQL, so any character is fine here.
+        if (u.password.length === 0) {
+            throw new DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
+        }
+        const hash = mysqlNativePasswordHash(u.password);
+        secrets.push(u.password, hash);
+        return {
+            username: u.name,
+            password: hash,
+            active: 1,
+            default_hostgroup: hg.writer,
+            default_schema: u.defaultSchema ?? null,
+            transaction_persistent: 1,
+            max_connections: positiveInt(`maxConnections of ${u.name}`, u.maxConnections ?? 10000, 1),
+            comment: PROXYSQL_COMMENT,
+        };
+    });
+    if (!IDENT.test(model.monitor.username))
+        model_invalid(`"${model.monitor.username}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
+    checkSecret('ProxySQL monitor password', model.monitor.password);
+    // admin-admin_credentials is "user:password[;user:password]".
+    checkSecret('ProxySQL admin password', model.adminPassword, [':', ';']);
+    secrets.push(model.monitor.password, model.adminPassword);
+    const adminInterface = model.adminInterface ?? PROXYSQL_ADMIN_INTERFACE;
+    if (!IFACE.test(adminInterface))
+        model_invalid(`admin interface "${adminInterface}" is not host:port`, 'Leave it out for 127.0.0.1:6032.');
+    const check = model.galeraCheck ?? {};
+    const mysqlVariables = [
+        { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
+        { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
+        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
+        { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
+    ];
+    const adminVariables = [
+        { variable_name: 'admin-admin_credentials', variable_value: `${PROXYSQL_ADMIN_USER}:${model.adminPassword}`, secret: true },
+        { variable_name: 'admin-mysql_ifaces', variable_value: adminInterface, secret: false },
+    ];
+    secrets.push(`${PROXYSQL_ADMIN_USER}:${model.adminPassword}`);
+    return { mysqlVariables, servers, galeraHostgroups, users, queryRules, adminVariables, secrets: [...new Set(secrets)] };
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
+/**
+ * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
+ * `mysql` connected to the admin interface (never on a command line: it holds
+ * secrets). Each section replaces its tables wholesale in ProxySQL's memory
+ * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
+ * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
+ * same runtime, and a failure half-way changes nothing live for the sections
+ * not yet loaded.
+ *
+ * Order: monitor credentials first (so the Galera monitor can log in before it
+ * sees the servers, instead of marking every node offline), then servers and
+ * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
+ * rules, and the admin credentials and interface last, so that any earlier
+ * failure leaves the old admin login working for the retry.
+ */
+
+
+
+const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
+/**
+ * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
+ * Backslashes are refused: SQLite takes them literally while the mysql client,
+ * which reads the script first, treats `\'` as an escaped quote and would
+ * mis-split the statement.
+ */
+function proxysqlString(value) {
+    if (/[\\\n\r\0]/.test(value)) {
+        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
+            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
+        });
+    }
+    return `'${value.replace(/'/g, "''")}'`;
+}
+function value(v) {
+    if (v === null)
+        return 'NULL';
+    if (typeof v === 'number')
+        return String(v);
+    return proxysqlString(v);
+}
+function insert(table, row) {
+    const columns = Object.keys(row);
+    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
+}
+function setVariables(rows) {
+    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
+}
+function redact(text, secrets) {
+    let out = text;
+    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
+    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
+        out = out.split(s).join('***');
+        // A secret containing a quote appears doubled inside literals.
+        if (s.includes("'"))
+            out = out.split(s.replace(/'/g, "''")).join('***');
+    }
+    return out;
+}
+function sectionSql(state, section) {
+    switch (section) {
+        case 'mysql_variables':
+            return [
+                '-- Monitor account and Galera health check timing.',
+                ...setVariables(state.mysqlVariables),
+                'LOAD MYSQL VARIABLES TO RUNTIME;',
+                'SAVE MYSQL VARIABLES TO DISK;',
+            ];
+        case 'mysql_servers':
+            return [
+                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
+                'DELETE FROM mysql_servers;',
+                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
+                'DELETE FROM mysql_galera_hostgroups;',
+                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
+                'LOAD MYSQL SERVERS TO RUNTIME;',
+                'SAVE MYSQL SERVERS TO DISK;',
+            ];
+        case 'mysql_users':
+            return [
+                '-- Application users (password = mysql_native_password hash), writes by default.',
+                'DELETE FROM mysql_users;',
+                ...state.users.map((r) => insert('mysql_users', { ...r })),
+                'LOAD MYSQL USERS TO RUNTIME;',
+                'SAVE MYSQL USERS TO DISK;',
+            ];
+        case 'mysql_query_rules':
+            return [
+                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
+                'DELETE FROM mysql_query_rules;',
+                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
+                'LOAD MYSQL QUERY RULES TO RUNTIME;',
+                'SAVE MYSQL QUERY RULES TO DISK;',
+            ];
+        case 'admin_variables':
+            return [
+                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
+                ...setVariables(state.adminVariables),
+                'LOAD ADMIN VARIABLES TO RUNTIME;',
+                'SAVE ADMIN VARIABLES TO DISK;',
+            ];
+    }
+}
+/**
+ * The admin SQL for the given sections (default: all), always in the fixed
+ * order above whatever order they are asked in.
+ */
+function renderProxysqlAdminSql(model, options = {}) {
+    const state = desiredProxysqlState(model);
+    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
+    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
+    for (const section of PROXYSQL_SECTIONS) {
+        if (wanted.has(section))
+            lines.push(...sectionSql(state, section));
+    }
+    const sql = `${lines.join('\n')}\n`;
+    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
+}
+/**
+ * A MariaDB string literal: the one quoting every MariaDB script of lms-ha uses,
+ * read with backslash escapes on, which SCRIPT_PREAMBLE guarantees.
+ */
+const mariadbString = quoteString;
+/**
+ * The monitor account in MariaDB (run once on any Synced node; Galera replicates
+ * it), one per load balancer address. USAGE only: the Galera check reads global
+ * status and variables, which need no privilege (proxysql-admin creates it so).
+ */
+function proxysqlMonitorAccountSql(monitor, lbAddresses) {
+    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
+        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
+    }
+    if (monitor.password.length === 0) {
+        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
+    }
+    // The same preamble as every MariaDB script: an operator sql_mode with
+    // NO_BACKSLASH_ESCAPES would otherwise misread the escaped password literal.
+    const lines = [
+        '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
+        ...SCRIPT_PREAMBLE.map((statement) => `${statement};`),
+    ];
+    for (const address of [...new Set(lbAddresses)]) {
+        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
+            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
+        }
+        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
+        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
+    }
+    const sql = `${lines.join('\n')}\n`;
+    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
+    const secrets = [...new Set([monitor.password, escapedSecret])];
+    return { sql, redacted: redact(sql, secrets), secrets };
+}
+
+;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
+/**
+ * What is live in a ProxySQL (its `runtime_*` tables) against the desired
+ * state: the changes needed, nothing when converged. The engine runs
+ * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
+ * the output to `parseProxysqlRuntime`, and applies
+ * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
+ *
+ * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
+ * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
+ * is health, reported by verify-ha.
+ */
+
+
+
+const MARK = 'lms-ha:section';
+const QUERIES = {
+    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
+    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
+    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
+    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
+    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
+};
+const marked = (queries) => `${Object.entries(queries)
+    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
+    .join('\n')}\n`;
+/** One admin session's worth of SELECTs, each result preceded by a marker row. */
+const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
+/**
+ * The Galera monitor's latest check of each backend (verify-ha only; appended
+ * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
+ */
+const PROXYSQL_MONITOR_QUERY = marked({
+    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
+});
+/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
+function runtime_unescapeBatchField(field) {
+    if (field === 'NULL')
+        return null;
+    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
+}
+/** Parses `mysql -N -B` output into rows of fields. */
+function parseBatchTsv(output) {
+    return output
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
+}
+const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
+/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
+function parseProxysqlRuntime(output) {
+    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
+    let section = '';
+    for (const f of parseBatchTsv(output)) {
+        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
+            section = f[0].slice(MARK.length + 1);
+            continue;
+        }
+        switch (section) {
+            case 'servers':
+                runtime.servers.push({
+                    hostgroup_id: runtime_int(f[0]),
+                    hostname: f[1] ?? '',
+                    port: runtime_int(f[2]),
+                    status: f[3] ?? '',
+                    weight: runtime_int(f[4]),
+                    max_connections: runtime_int(f[5]),
+                });
+                break;
+            case 'galera':
+                runtime.galeraHostgroups.push({
+                    writer_hostgroup: runtime_int(f[0]),
+                    backup_writer_hostgroup: runtime_int(f[1]),
+                    reader_hostgroup: runtime_int(f[2]),
+                    offline_hostgroup: runtime_int(f[3]),
+                    active: runtime_int(f[4]),
+                    max_writers: runtime_int(f[5]),
+                    writer_is_also_reader: runtime_int(f[6]),
+                    max_transactions_behind: runtime_int(f[7]),
+                });
+                break;
+            case 'rules':
+                runtime.queryRules.push({
+                    rule_id: runtime_int(f[0]),
+                    active: runtime_int(f[1]),
+                    username: f[2] ?? null,
+                    match_digest: f[3] ?? null,
+                    match_pattern: f[4] ?? null,
+                    destination_hostgroup: runtime_intOrNull(f[5]),
+                    apply: runtime_int(f[6]),
+                });
+                break;
+            case 'users':
+                runtime.users.push({
+                    username: f[0] ?? '',
+                    password: f[1] ?? null,
+                    active: runtime_int(f[2]),
+                    default_hostgroup: runtime_int(f[3]),
+                    default_schema: f[4] ?? null,
+                    transaction_persistent: runtime_int(f[5]),
+                    max_connections: runtime_int(f[6]),
+                    frontend: runtime_int(f[7]),
+                    backend: runtime_int(f[8]),
+                });
+                break;
+            case 'variables':
+                if (f[0])
+                    runtime.variables[f[0]] = f[1] ?? '';
+                break;
+            case 'monitor':
+                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
+                break;
+            default:
+                break;
+        }
+    }
+    return runtime;
+}
+function fieldChanges(pairs) {
+    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
+}
+function variableChanges(section, rows, actual) {
+    const out = [];
+    for (const r of rows) {
+        const have = actual[r.variable_name];
+        if (have === r.variable_value)
+            continue;
+        let detail;
+        if (r.secret)
+            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
+        else
+            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
+        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
+    }
+    return out;
+}
+/** The changes that make `actual` match the model; empty when converged. */
+function diffProxysqlRuntime(model, actual) {
+    const desired = 'servers' in model ? model : desiredProxysqlState(model);
+    const changes = [];
+    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
+    // Servers: the Galera monitor copies each host into the writer, backup-writer,
+    // reader or offline hostgroup; compare hosts and their settings, not placement.
+    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
+    const live = new Map();
+    for (const s of actual.servers) {
+        const key = `${s.hostname}:${s.port}`;
+        if (!managed.has(s.hostgroup_id)) {
+            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
+            continue;
+        }
+        live.set(key, [...(live.get(key) ?? []), s]);
+    }
+    for (const want of desired.servers) {
+        const key = `${want.hostname}:${want.port}`;
+        const rows = live.get(key);
+        live.delete(key);
+        if (!rows) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
+            continue;
+        }
+        const diffs = new Set();
+        for (const row of rows) {
+            for (const d of fieldChanges([
+                ['weight', want.weight, row.weight],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
+    }
+    for (const key of [...live.keys()].sort()) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
+    }
+    // Galera hostgroups (reloaded with the servers).
+    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
+    for (const want of desired.galeraHostgroups) {
+        const have = liveGalera.get(want.writer_hostgroup);
+        liveGalera.delete(want.writer_hostgroup);
+        const subject = `galera hostgroup ${want.writer_hostgroup}`;
+        if (!have) {
+            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
+            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
+            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
+            ['active', want.active, have.active],
+            ['max_writers', want.max_writers, have.max_writers],
+            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
+            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
+    }
+    // Users: runtime shows one row per user and direction (frontend, backend).
+    const liveUsers = new Map();
+    for (const u of actual.users)
+        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
+    for (const want of desired.users) {
+        const rows = liveUsers.get(want.username);
+        liveUsers.delete(want.username);
+        const subject = `user ${want.username}`;
+        if (!rows) {
+            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
+            continue;
+        }
+        const diffs = new Set();
+        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
+            diffs.add('frontend/backend rows missing');
+        for (const row of rows) {
+            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
+            // text loaded by hand, another password) is reloaded.
+            if (row.password !== want.password)
+                diffs.add('password changed');
+            for (const d of fieldChanges([
+                ['active', want.active, row.active],
+                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
+                ['default_schema', want.default_schema, row.default_schema],
+                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
+                ['max_connections', want.max_connections, row.max_connections],
+            ]))
+                diffs.add(d);
+        }
+        if (diffs.size > 0)
+            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
+    }
+    for (const name of [...liveUsers.keys()].sort()) {
+        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
+    }
+    // Query rules, by rule_id.
+    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
+    for (const want of desired.queryRules) {
+        const have = liveRules.get(want.rule_id);
+        liveRules.delete(want.rule_id);
+        const subject = `rule ${want.rule_id}`;
+        if (!have) {
+            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
+            continue;
+        }
+        const diffs = fieldChanges([
+            ['active', want.active, have.active],
+            ['username', null, have.username],
+            ['match_digest', want.match_digest, have.match_digest],
+            ['match_pattern', null, have.match_pattern],
+            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
+            ['apply', want.apply, have.apply],
+        ]);
+        if (diffs.length > 0)
+            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
+    }
+    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
+        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
+    }
+    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
+    return changes;
+}
+/** The sections to re-apply for these changes, in apply order. */
+function sectionsToApply(changes) {
+    const touched = new Set(changes.map((c) => c.section));
+    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
+}
+/**
+ * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
+ * runtime tables: the same on every load balancer when they agree. Placement
+ * (hostgroup, status) is the monitor's decision and left out; passwords and
+ * credentials are compared by digest so the lines can be shown.
+ */
+function configuredItems(runtime) {
+    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
+    const items = new Map();
+    for (const s of runtime.servers)
+        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
+    for (const g of runtime.galeraHostgroups) {
+        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
+    }
+    for (const r of runtime.queryRules)
+        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
+    for (const u of runtime.users) {
+        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
+    }
+    for (const [name, value] of Object.entries(runtime.variables))
+        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
+    return items;
+}
+/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
+function configurationDifferences(a, b) {
+    const x = configuredItems(a);
+    const y = configuredItems(b);
+    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/facts/health.ts
+/**
+ * verify-ha's fact gathering: one shell script per host and role, answered in
+ * `@@section` blocks, and pure parsers for the answers. Read-only, and only
+ * standard paths and commands (systemctl/pgrep, the mariadb client over the
+ * unix socket, `ip -o addr`, the HAProxy stats socket, the gluster CLI,
+ * /proc/mounts), so it works on hosts that lms-ha did not build.
+ *
+ * Every probe has its own short timeout so one sick host or daemon cannot
+ * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
+ * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
+ */
+
+
+
+
+
+
+
+
+
+/** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
+function serviceProbe(section, unit, process) {
+    return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
+        `if [ "$s" = active ]; then echo active; elif pgrep -x ${process} >/dev/null 2>&1; then echo "running (not as ${unit}.service)"; else echo "\${s:-not running}"; fi`);
+}
+function isActive(section) {
+    const v = (section ?? '').trim();
+    return v === 'active' || v.startsWith('running');
+}
+// ---------------------------------------------------------------------------
+// Galera (db nodes)
+/** The schema and table of the causality probe (created by deploy-db). */
+const PROBE_SCHEMA = 'lms_ha';
+const PROBE_TABLE = 'causality_probe';
+/**
+ * The probe table deploy-db should create (and grant SELECT, INSERT, UPDATE, DELETE on
+ * to the application users). One row per prober; verify-ha overwrites it.
+ */
+function probeTableSql() {
+    return [
+        `CREATE DATABASE IF NOT EXISTS \`${PROBE_SCHEMA}\`;`,
+        `CREATE TABLE IF NOT EXISTS \`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\` (id VARCHAR(64) NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;`,
+        '',
+    ].join('\n');
+}
+/**
+ * Read by the db script through the local client as root over the unix
+ * socket. `wsrep_sync_wait=0` first: a probe never waits for causality.
+ * `--force` keeps going past a statement the server rejects (e.g. no wsrep
+ * variables on a plain MariaDB), so the rows that can be read are.
+ */
+const VERIFY_DB_SQL = [
+    'SET SESSION wsrep_sync_wait = 0;',
+    "SHOW GLOBAL STATUS LIKE 'wsrep_%';",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime');",
+    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_on','wsrep_sync_wait','wsrep_provider_options','wsrep_cluster_name','read_only');",
+    `SELECT 'lms_ha_probe_table', COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${PROBE_SCHEMA}' AND TABLE_NAME='${PROBE_TABLE}';`,
+    "SELECT 'lms_ha_nopk', COUNT(*), IFNULL(SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(t.TABLE_SCHEMA,'.',t.TABLE_NAME) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME SEPARATOR ','),',',5),'') " +
+        'FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c ' +
+        "ON c.TABLE_SCHEMA=t.TABLE_SCHEMA AND c.TABLE_NAME=t.TABLE_NAME AND c.CONSTRAINT_TYPE='PRIMARY KEY' " +
+        "WHERE t.TABLE_TYPE='BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND c.CONSTRAINT_NAME IS NULL;",
+    '',
+].join('\n');
+/** The client, whichever name it has on this host. */
+const SQL_CLIENT = 'c=$(command -v mariadb || command -v mysql)';
+function dbFactsScript() {
+    return [
+        'echo "@@mysqld"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
+        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
+        `echo "@@sql"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; cat >/dev/null; else timeout -k 1 5 "$c" --connect-timeout=3 -N -B --force 2>&1; rc=$?; echo "@@sqlrc"; echo $rc; fi`,
+    ].join('; ');
+}
+function parseDbFacts(stdout) {
+    const s = splitSections(stdout);
+    const running = (s.get('mysqld') ?? '').trim() === 'running';
+    const sql = s.get('sql') ?? '';
+    const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
+    const errors = sql.split('\n').filter((l) => /^ERROR\b/.test(l));
+    const status = sql.includes('\t') ? parseWsrepStatus(sql) : null;
+    let sqlError = null;
+    if (!status || status.missing.includes('wsrep_cluster_status')) {
+        sqlError = errors.length > 0 ? errors[0] : rc === 124 || rc === 137 ? 'timed out after 5 s' : !status ? 'no answer' : null;
+    }
+    const raw = status?.raw ?? {};
+    const nopk = raw['lms_ha_nopk'];
+    let noPk = null;
+    if (nopk !== undefined) {
+        const [count, list] = nopk.split('\t');
+        noPk = { count: Number(count) || 0, sample: (list ?? '').split(',').filter((x) => x !== '') };
+    }
+    return {
+        running,
+        unit: (s.get('unit') ?? '').trim(),
+        status: status && !status.missing.includes('wsrep_cluster_status') ? status : null,
+        sqlError,
+        probeTable: raw['lms_ha_probe_table'] === '1',
+        noPk,
+        uptime: raw['uptime'] !== undefined ? Number(raw['uptime']) : null,
+    };
+}
+/** One HTTP GET through bash's /dev/tcp: curl is not on every load balancer. */
+function httpGet(address, port, path = '/') {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${path} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && cat <&3`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1`;
+}
+/**
+ * The greeting of a MySQL-protocol server: the 5th byte is the protocol
+ * version (10). Reading it proves something answers behind the port, not just
+ * that a listener accepted.
+ */
+function mysqlGreeting(address, port) {
+    const script = `exec 3<>/dev/tcp/${address}/${port} && head -c 5 <&3 | od -An -tu1`;
+    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1; echo "rc=$?"`;
+}
+/**
+ * Credentials travel on stdin: the first lines are a client option file,
+ * copied into a 0600 temp file (removed on exit), the rest is the SQL.
+ */
+function withCredentialsFile(lines, body) {
+    return [
+        'umask 077',
+        'cred=$(mktemp)',
+        'trap \'rm -f "$cred"\' EXIT',
+        `i=0; while [ $i -lt ${lines} ]; do IFS= read -r l || break; printf '%s\\n' "$l" >> "$cred"; i=$((i+1)); done`,
+        body,
+    ].join('; ');
+}
+/** A `[client]` option file: user and password quoted for the option-file parser. */
+function clientOptionFile(user, password) {
+    const q = (v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    const lines = ['[client]', `user=${q(user)}`, `password=${q(password)}`];
+    return `${lines.join('\n')}\n`;
+}
+function lbFactsScript(o) {
+    const parts = [
+        'echo "@@ipaddr"; ip -o addr show 2>&1',
+        serviceProbe('keepalived', 'keepalived', 'keepalived'),
+        `echo "@@vipconnect"; ${mysqlGreeting(o.vip, o.writerPort)}`,
+    ];
+    if (o.kind === 'haproxy') {
+        parts.push(serviceProbe('haproxy', 'haproxy', 'haproxy'), 
+        // The stats socket named in haproxy.cfg (Debian: /run/haproxy/admin.sock); socat
+        // or python3 to talk to it; else the stats page on 127.0.0.1:8404.
+        'echo "@@stat"; sock=$(awk \'$1=="stats" && $2=="socket" {print $3; exit}\' /etc/haproxy/haproxy.cfg 2>/dev/null); sock=${sock:-/run/haproxy/admin.sock}; ' +
+            'if [ -S "$sock" ] && command -v socat >/dev/null; then echo "show stat" | timeout 3 socat stdio "unix-connect:$sock"; ' +
+            'elif [ -S "$sock" ] && command -v python3 >/dev/null; then timeout 3 python3 -c \'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\\n"); sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())\' "$sock"; ' +
+            `else ${httpGet('127.0.0.1', 8404, '/;csv')}; fi`);
+        for (const n of o.dbNodes)
+            parts.push(`echo "@@cc ${n.name}"; ${httpGet(n.address, o.clustercheckPort ?? 9200)}`);
+    }
+    else {
+        // The admin query first: it reads the rest of stdin after the credentials.
+        parts.unshift(`echo "@@runtime"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; else timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${o.adminPort ?? 6032} --connect-timeout=3 -N -B 2>&1 </dev/stdin; fi`);
+        parts.push(serviceProbe('proxysql', 'proxysql', 'proxysql'));
+        return withCredentialsFile(3, parts.join('; '));
+    }
+    return parts.join('; ');
+}
+/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
+function proxysqlStdin(adminUser, adminPassword) {
+    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
+}
+function parseLbFacts(stdout, kind) {
+    const s = splitSections(stdout);
+    const vip = s.get('vipconnect') ?? '';
+    const rc = /rc=(\d+)/.exec(vip)?.[1];
+    const bytes = vip
+        .split('\n')
+        .filter((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l))
+        .join(' ')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+    const greeting = bytes.length >= 5 && bytes[4] === 10;
+    const vipAnswer = greeting
+        ? { ok: true, detail: 'MySQL greeting (protocol 10)' }
+        : { ok: false, detail: rc === '124' ? 'timed out after 3 s' : vip.split('\n').find((l) => /refused|unreachable|No route|error/i.test(l))?.replace(/^.*: /, '').trim() || (bytes.length > 0 ? 'no MySQL greeting' : 'no answer') };
+    const facts = {
+        addresses: parseIpAddrShow(s.get('ipaddr') ?? ''),
+        keepalived: { active: isActive(s.get('keepalived')), state: (s.get('keepalived') ?? '').trim() },
+        vipAnswer,
+    };
+    if (kind === 'haproxy') {
+        const text = s.get('stat') ?? '';
+        let stats = null;
+        let statsError = null;
+        try {
+            stats = parseHaproxyStat(text);
+        }
+        catch {
+            statsError = text.trim().split('\n')[0]?.slice(0, 120) || 'no answer from the stats socket or page';
+        }
+        facts.haproxy = { active: isActive(s.get('haproxy')), state: (s.get('haproxy') ?? '').trim(), stats, statsError };
+        facts.clustercheck = new Map();
+        for (const [key, value] of s) {
+            if (!key.startsWith('cc '))
+                continue;
+            const node = key.slice(3);
+            try {
+                facts.clustercheck.set(node, parseClustercheckResponse(value.replace(/\r?\n$/, '')));
+            }
+            catch {
+                facts.clustercheck.set(node, { error: value.trim().split('\n').pop()?.replace(/^.*: /, '').slice(0, 120) || 'no answer' });
+            }
+        }
+    }
+    else {
+        const text = s.get('runtime') ?? '';
+        const errors = text.split('\n').filter((l) => /^ERROR\b/.test(l));
+        facts.proxysql = {
+            active: isActive(s.get('proxysql')),
+            state: (s.get('proxysql') ?? '').trim(),
+            runtime: errors.length === 0 && text.trim() !== '' ? parseProxysqlRuntime(text) : null,
+            error: errors[0] ?? (text.trim() === '' ? 'no answer from the admin interface' : null),
+        };
+    }
+    return facts;
+}
+// ---------------------------------------------------------------------------
+// GlusterFS
+/** Every storage host: is glusterd there, and how does it see the pool. */
+function glusterPeerScript() {
+    return [serviceProbe('glusterd', 'glusterd', 'glusterd'), `echo "@@pool"; timeout -k 1 10 ${glusterCommands.poolList()} 2>&1`].join('; ');
+}
+/** One observer (a storage host whose glusterd runs): the volume as glusterd sees it. */
+function glusterVolumeScript(volume) {
+    return [
+        `echo "@@info"; timeout -k 1 10 ${glusterCommands.volumeInfo(volume)} 2>&1`,
+        `echo "@@status"; timeout -k 1 10 ${glusterCommands.volumeStatusDetail(volume)} 2>&1`,
+        `echo "@@heal"; timeout -k 1 15 ${glusterCommands.healInfoSummary(volume)} 2>&1`,
+        `echo "@@splitbrain"; timeout -k 1 15 ${glusterCommands.healInfoSplitBrain(volume)} 2>&1`,
+    ].join('; ');
+}
+/** A client (web host): the mount table and, when the volume is mounted, the write probe. */
+function glusterClientScript(mountPoint) {
+    const mp = shellQuote(mountPoint);
+    return [
+        'echo "@@mounts"; cat /proc/self/mounts',
+        `echo "@@probe"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then ${writeProbeCommand(mountPoint)} 2>&1; echo "rc=$?"; else echo skipped; fi`,
+    ].join('; ');
+}
+function parseGlusterClientFacts(stdout) {
+    const s = splitSections(stdout);
+    const probeText = (s.get('probe') ?? '').trim();
+    const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
+    if (probeText !== 'skipped' && probeText !== '') {
+        const rc = Number(/rc=(\d+)/.exec(probeText)?.[1] ?? '1');
+        const out = probeText.replace(/\n?rc=\d+$/, '');
+        facts.probe = parseWriteProbe({ code: rc, stdout: out, stderr: rc === 0 ? '' : out });
+    }
+    return facts;
+}
+
+/** The script; stdin is `clientOptionFile(appUser, password)`. */
+function causalityScript(o) {
+    const table = `\`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\``;
+    const write = `SET SESSION wsrep_sync_wait=0; REPLACE INTO ${table} (id, token) VALUES ('${o.id}', '${o.token}');`;
+    const read = `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id='${o.id}';`;
+    const client = (port, sql) => `timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(sql)} 2>&1`;
+    return withCredentialsFile(3, [
+        SQL_CLIENT,
+        `echo "@@write"; ${client(o.writerPort, write)}; echo "rc=$?"`,
+        `echo "@@read"; ${client(o.readerPort, read)}; echo "rc=$?"`,
+    ].join('; '));
+}
+function parseCausality(stdout) {
+    const s = splitSections(stdout);
+    const part = (name) => {
+        const text = (s.get(name) ?? '').trim();
+        const rc = /rc=(\d+)$/.exec(text)?.[1];
+        const body = text.replace(/\n?rc=\d+$/, '').trim();
+        return { ok: rc === '0', body };
+    };
+    const w = part('write');
+    const r = part('read');
+    return {
+        wrote: w.ok,
+        writeError: w.ok ? null : w.body.split('\n')[0] || 'no answer',
+        readValue: r.ok ? r.body.split('\n')[0] ?? '' : null,
+        readError: r.ok ? null : r.body.split('\n')[0] || 'no answer',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/facts/s3.ts
+/** What migrate-storage reads on the host that copies files to S3: whether rclone is installed and on PATH. */
+
+
+const RCLONE_PACKAGE = 'rclone';
+const RCLONE_FACTS_SCRIPT = `echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`;
+/** The installed rclone package's version when its binary is on PATH too, else null. */
+function parseRcloneFacts(stdout) {
+    const sections = splitSections(stdout);
+    const version = parsePackages(sections.get('packages'))[RCLONE_PACKAGE];
+    return version !== undefined && (sections.get('binary') ?? '').trim() !== '' ? version : null;
+}
+
+;// CONCATENATED MODULE: ./src/facts/registry.ts
+
+
+
+
+
+
+
+function fact(entry) {
+    return entry;
+}
+const FACTS = {
+    host: fact({
+        name: 'host',
+        reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: () => HOST_FACTS_SCRIPT,
+    }),
+    packages: fact({
+        name: 'packages',
+        reads: 'installed version of the named Debian packages (dpkg-query)',
+        gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
+        readOnly: true,
+        snippet: (packages) => packagesSnippet(packages),
+    }),
+    hostState: fact({
+        name: 'host-state',
+        reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
+        gatheredBy: ['deploy-lb'],
+        readOnly: true,
+        snippet: (query) => hostStateScript(query),
+    }),
+    galera: fact({
+        name: 'galera',
+        reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
+        gatheredBy: ['deploy-db'],
+        readOnly: true,
+        snippet: () => galeraFactsScript(),
+    }),
+    healthDb: fact({
+        name: 'health-db',
+        reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => dbFactsScript(),
+    }),
+    healthLb: fact({
+        name: 'health-lb',
+        reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (options) => lbFactsScript(options),
+    }),
+    glusterPeers: fact({
+        name: 'gluster-peers',
+        reads: 'glusterd state and the trusted pool (gluster pool list)',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => glusterPeerScript(),
+    }),
+    glusterVolume: fact({
+        name: 'gluster-volume',
+        reads: "the volume's info, status and heal counts",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (volume) => glusterVolumeScript(volume),
+    }),
+    glusterClient: fact({
+        name: 'gluster-client',
+        reads: 'the GlusterFS mount and a write probe in it',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (mountPoint) => glusterClientScript(mountPoint),
+    }),
+    glusterServer: fact({
+        name: 'gluster-server',
+        reads: 'the GlusterFS server package, glusterd state, the brick filesystem, the pool, the volume info and the brick processes',
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: (args) => storageFactsScript(args.volume, args.brickPath),
+    }),
+    glusterMountHost: fact({
+        name: 'gluster-mount-host',
+        reads: "the GlusterFS client package, /etc/fstab, the mounts, the volume root's mode and owner, whether the owner and group exist",
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: (args) => clientFactsScript(args.mountPath, args.owner, args.group),
+    }),
+    rclone: fact({
+        name: 'rclone',
+        reads: 'the rclone package and binary',
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: () => RCLONE_FACTS_SCRIPT,
+    }),
+    causality: fact({
+        name: 'causality',
+        reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (options) => causalityScript(options),
+    }),
+};
+/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
+function allFacts() {
+    return Object.values(FACTS);
+}
+/** The facts `command` gathers. */
+function factsGatheredBy(command) {
+    return allFacts().filter((f) => f.gatheredBy.includes(command));
+}
+/**
+ * The snippet of `fact` as `command` runs it. A fact the registry does not
+ * list for the command is a programming error: the list would no longer say
+ * what the command reads.
+ */
+function factSnippet(command, fact, args) {
+    if (!factsGatheredBy(command).some((f) => f.name === fact.name)) {
+        throw new Error(`${command} reads the ${fact.name} fact, which src/facts/registry.ts does not list for it`);
+    }
+    return fact.snippet(args);
+}
+/** Runs `fact` on `host` for `command` (the only way commands read a host's facts). */
+function readFact(host, command, fact, args, options) {
+    return host.run(factSnippet(command, fact, args), options);
+}
+
+;// CONCATENATED MODULE: ./src/facts/read.ts
+
+
+
+
+
+async function gatherHostFacts(host, command = 'preflight', now = Date.now) {
+    const started = now();
+    const result = await readFact(host, command, FACTS.host, undefined, { purpose: 'read host facts', timeoutMs: 30_000 });
+    const finished = now();
+    return parseHostFacts(result.stdout, started, finished);
+}
+async function gatherGaleraFacts(host) {
+    const result = await readFact(host, 'deploy-db', FACTS.galera, undefined, {
+        purpose: 'read MariaDB/Galera facts',
+        stdin: `${WSREP_STATUS_SQL};\n`,
+        timeoutMs: 30_000,
+    });
+    return parseGaleraFacts(result.stdout);
+}
+async function gatherHostState(host, q) {
+    const r = await readFact(host, 'deploy-lb', FACTS.hostState, q, { purpose: 'read load balancer facts', timeoutMs: 30_000 });
+    return parseHostState(r.stdout, q);
 }
 
 ;// CONCATENATED MODULE: ./src/operations/packages.ts
@@ -77650,1924 +80915,6 @@ async function planOrApplyReviewed(context, spec) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
-/**
- * Reads HAProxy's `show stat` CSV (stats socket or `/;csv` on the stats page),
- * as verify-ha does (research §2.4): per backend, each server's status, whether
- * it is an active or a backup server, and its last check.
- *
- * Columns are found by name from the `# pxname,svname,...` header, never by
- * position, so other HAProxy versions (which add columns) parse the same.
- */
-
-
-function serverState(status) {
-    const s = status.trim().toUpperCase();
-    // Transitions are printed as "UP 1/3" (going down) and "DOWN 1/2" (coming up):
-    // the server keeps its current role until the transition completes.
-    if (s === 'UP' || s.startsWith('UP '))
-        return 'UP';
-    if (s === 'DOWN' || s.startsWith('DOWN '))
-        return 'DOWN';
-    if (s.startsWith('MAINT'))
-        return 'MAINT';
-    if (s.startsWith('NOLB'))
-        return 'NOLB';
-    if (s.startsWith('DRAIN'))
-        return 'DRAIN';
-    if (s === 'NO CHECK')
-        return 'NO_CHECK';
-    return 'OTHER';
-}
-function splitCsvLine(line) {
-    // HAProxy quotes nothing except free-text fields (check_desc, ...), which may
-    // hold commas; handle RFC 4180 quoting to stay correct.
-    const fields = [];
-    let current = '';
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quoted) {
-            if (c === '"' && line[i + 1] === '"') {
-                current += '"';
-                i++;
-            }
-            else if (c === '"') {
-                quoted = false;
-            }
-            else {
-                current += c;
-            }
-        }
-        else if (c === '"') {
-            quoted = true;
-        }
-        else if (c === ',') {
-            fields.push(current);
-            current = '';
-        }
-        else {
-            current += c;
-        }
-    }
-    fields.push(current);
-    return fields;
-}
-function parseHaproxyStat(csv) {
-    const lines = csv.split(/\r?\n/);
-    const headerIndex = lines.findIndex((l) => l.startsWith('# pxname,'));
-    if (headerIndex < 0) {
-        throw new DeployError('verify-failed', 'HAProxy `show stat` output has no "# pxname,..." header', {
-            hint: 'Query the stats socket with `show stat` (or the stats page with ";csv"); got something else.',
-        });
-    }
-    const header = splitCsvLine(lines[headerIndex].slice(2));
-    const col = (name) => header.indexOf(name);
-    const required = ['pxname', 'svname', 'status'];
-    for (const name of required) {
-        if (col(name) < 0)
-            throw new DeployError('verify-failed', `HAProxy stat header has no "${name}" column`);
-    }
-    const get = (fields, name) => {
-        const i = col(name);
-        return i >= 0 ? (fields[i] ?? '') : '';
-    };
-    const num = (value) => (value === '' ? undefined : Number(value));
-    const backends = new Map();
-    const backendOf = (name) => {
-        let b = backends.get(name);
-        if (!b) {
-            b = { name, state: 'OTHER', rawStatus: '', servers: [] };
-            backends.set(name, b);
-        }
-        return b;
-    };
-    const frontends = {};
-    for (const line of lines.slice(headerIndex + 1)) {
-        if (line.trim() === '' || line.startsWith('#'))
-            continue;
-        const f = splitCsvLine(line);
-        const px = get(f, 'pxname');
-        const sv = get(f, 'svname');
-        const status = get(f, 'status');
-        if (sv === 'FRONTEND') {
-            frontends[px] = status;
-            continue;
-        }
-        const type = get(f, 'type');
-        if (sv === 'BACKEND') {
-            const b = backendOf(px);
-            b.state = serverState(status);
-            b.rawStatus = status;
-            continue;
-        }
-        // Listener rows (type 3) exist only with `option socket-stats`.
-        if (type === '3')
-            continue;
-        const sid = num(get(f, 'sid'));
-        const b = backendOf(px);
-        b.servers.push({
-            name: sv,
-            address: get(f, 'addr') || undefined,
-            state: serverState(status),
-            rawStatus: status,
-            backup: get(f, 'bck') === '1',
-            checkStatus: get(f, 'check_status').replace(/^\* /, ''),
-            lastChangeSeconds: num(get(f, 'lastchg')),
-            currentSessions: num(get(f, 'scur')) ?? 0,
-            order: sid ?? b.servers.length + 1,
-        });
-    }
-    for (const b of backends.values())
-        b.servers.sort((x, y) => x.order - y.order);
-    return { backends: [...backends.values()], frontends };
-}
-/**
- * The server the writer listener sends new connections to, as HAProxy chooses
- * it: an active server that is UP, else the first UP backup in configuration
- * order (no `option allbackups`). Null when none can take traffic.
- */
-function writerOf(stats, listener = HAPROXY_WRITER_LISTENER) {
-    const backend = stats.backends.find((b) => b.name === listener);
-    if (!backend)
-        return null;
-    const up = backend.servers.filter((s) => s.state === 'UP');
-    return up.find((s) => !s.backup) ?? up.find((s) => s.backup) ?? null;
-}
-
-;// CONCATENATED MODULE: ./src/components/clustercheck/index.ts
-/**
- * The Galera health endpoint HAProxy checks on every db node (port 9200, the clustercheck convention).
- *
- * Pure rendering only: the script, its two systemd units, the MariaDB account it
- * logs in as, and a parser for its answer (used by verify-ha). Nothing here
- * touches a host; deploy-lb writes what these functions return.
- *
- * Shape (OSA's `mariadbcheck` pattern, research §1c): systemd listens on the port
- * with `Accept=yes` and starts one short-lived instance of the script per
- * connection, with the connection on stdin/stdout. The script asks the local
- * MariaDB over the unix socket as `clustercheck`@localhost IDENTIFIED VIA
- * unix_socket, so no password exists anywhere, and the account needs no grant
- * at all: SHOW GLOBAL STATUS / SHOW GLOBAL VARIABLES need no privilege in
- * MariaDB (the PROCESS grant in olafz/percona-clustercheck is a MySQL 5.x need).
- */
-
-const CLUSTERCHECK_USER = 'clustercheck';
-const CLUSTERCHECK_SOCKET_UNIT = 'lms-ha-clustercheck.socket';
-const CLUSTERCHECK_SERVICE_UNIT = 'lms-ha-clustercheck@.service';
-const CLUSTERCHECK_DEFAULT_PORT = 9200;
-/** The nftables table (family inet) that fences the check; lms-ha touches no other table. */
-const CLUSTERCHECK_NFT_TABLE = 'lms_ha_clustercheck';
-/** The oneshot unit that loads the fence at boot and again whenever nftables.service flushes the ruleset. */
-const CLUSTERCHECK_FIREWALL_UNIT = 'lms-ha-clustercheck-firewall.service';
-/** Touch this file on a db node to drain it from HAProxy (the check answers 503). */
-const DEFAULT_MAINTENANCE_FILE = '/etc/lms-ha/maintenance';
-const DEFAULT_CLUSTERCHECK_SCRIPT = '/usr/local/lib/lms-ha/clustercheck';
-const DEFAULT_MYSQL_SOCKET = '/run/mysqld/mysqld.sock';
-const DEFAULT_MYSQL_BINARY = '/usr/bin/mysql';
-const clustercheck_ADDRESS = /^[0-9A-Fa-f:.]+$/;
-const SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
-function clustercheck_invalid(message, hint) {
-    throw new DeployError('invalid-inventory', message, { hint });
-}
-function resolve(model) {
-    const port = model.port ?? CLUSTERCHECK_DEFAULT_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        clustercheck_invalid(`clustercheck port ${port} is not a TCP port`, 'Use a port between 1 and 65535 (default 9200).');
-    }
-    if (!clustercheck_ADDRESS.test(model.listenAddress)) {
-        clustercheck_invalid(`clustercheck listen address "${model.listenAddress}" is not an IP address`, 'The health check binds to the db node address from the inventory; give hosts IP addresses.');
-    }
-    if (model.allowedSources.length === 0) {
-        clustercheck_invalid('clustercheck has no allowed source', 'List the load balancer addresses: only they may query the check.');
-    }
-    for (const source of model.allowedSources) {
-        if (!clustercheck_ADDRESS.test(source.replace(/\/\d{1,3}$/, ''))) {
-            clustercheck_invalid(`clustercheck allowed source "${source}" is not an IP address or prefix`, 'Use load balancer IP addresses.');
-        }
-    }
-    const resolved = {
-        listenAddress: model.listenAddress,
-        port,
-        allowedSources: [...model.allowedSources],
-        availableWhenDonor: model.availableWhenDonor ?? false,
-        maintenanceFile: model.maintenanceFile ?? DEFAULT_MAINTENANCE_FILE,
-        mysqlSocket: model.mysqlSocket ?? DEFAULT_MYSQL_SOCKET,
-        mysqlBinary: model.mysqlBinary ?? DEFAULT_MYSQL_BINARY,
-        scriptPath: model.scriptPath ?? DEFAULT_CLUSTERCHECK_SCRIPT,
-    };
-    for (const [what, path] of [
-        ['maintenance file', resolved.maintenanceFile],
-        ['mysql socket', resolved.mysqlSocket],
-        ['mysql binary', resolved.mysqlBinary],
-        ['script path', resolved.scriptPath],
-    ]) {
-        // These land unquoted in unit files and single-quoted in bash: keep them plain.
-        if (!SAFE_PATH.test(path))
-            clustercheck_invalid(`clustercheck ${what} "${path}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    }
-    return resolved;
-}
-/**
- * The check script. Bash only needs coreutils' `timeout` and the mysql client, both
- * present on a MariaDB host. It must answer within HAProxy's check timeout (2 s) and can
- * never hang: the client has a connect timeout, the whole query a hard timeout, and
- * the service unit a runtime limit on top.
- */
-function renderClustercheckScript(model) {
-    const r = resolve(model);
-    return `#!/bin/bash
-# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-# Galera health check for HAProxy: one HTTP request on stdin, one answer on stdout
-# (systemd ${CLUSTERCHECK_SOCKET_UNIT}, Accept=yes). 200 only when this node may take
-# traffic; 503 with the reason otherwise.
-set -u
-export LC_ALL=C
-
-MAINTENANCE_FILE='${r.maintenanceFile}'
-MYSQL_BIN='${r.mysqlBinary}'
-MYSQL_SOCKET='${r.mysqlSocket}'
-AVAILABLE_WHEN_DONOR=${r.availableWhenDonor ? 1 : 0}
-
-respond() {
-  local code=$1 text=$2 body="$3"$'\\r\\n'
-  printf 'HTTP/1.1 %s %s\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \\
-    "$code" "$text" "\${#body}" "$body"
-  exit 0
-}
-unavailable() { respond 503 'Service Unavailable' "$1"; }
-
-# Values from the server end up in the answer: keep them short and printable.
-clean() { local v=\${1//[^A-Za-z0-9_.-]/}; printf '%s' "\${v:0:40}"; }
-
-# Read the request head first: closing a socket with unread data resets the
-# connection, and HAProxy could lose the answer.
-while IFS= read -r -t 1 line; do
-  line=\${line%$'\\r'}
-  [ -z "$line" ] && break
-done
-
-if [ -e "$MAINTENANCE_FILE" ]; then
-  unavailable "maintenance: $MAINTENANCE_FILE exists"
-fi
-
-# wsrep_sync_wait=0: a health probe must never wait for causality (research 2.1).
-# 1.5 s in all: HAProxy gives a check 2 s (timeout check), and a 503 from here
-# counts the same as its timeout without holding its check slot as long.
-out=$(timeout -k 1 1.5 "$MYSQL_BIN" --no-defaults --protocol=socket --socket="$MYSQL_SOCKET" \\
-  --user=${CLUSTERCHECK_USER} --connect-timeout=1 --batch --skip-column-names \\
-  --execute="SET SESSION wsrep_sync_wait=0; SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state','wsrep_cluster_status','wsrep_ready'); SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_reject_queries')" \\
-  2>/dev/null) || unavailable 'mysql unreachable or too slow'
-
-state='' cluster='' ready='' desync='' reject=''
-while IFS=$'\\t' read -r name value; do
-  case "\${name,,}" in
-    wsrep_local_state) state=$(clean "$value") ;;
-    wsrep_cluster_status) cluster=$(clean "$value") ;;
-    wsrep_ready) ready=$(clean "$value") ;;
-    wsrep_desync) desync=$(clean "$value") ;;
-    wsrep_reject_queries) reject=$(clean "$value") ;;
-  esac
-done <<< "$out"
-
-[ -n "$cluster" ] || unavailable 'wsrep status unavailable (is this a Galera node?)'
-[ "$cluster" = Primary ] || unavailable "not in the primary component (wsrep_cluster_status=$cluster)"
-[ "$ready" = ON ] || unavailable "wsrep not ready (wsrep_ready=$ready)"
-if [ -n "$reject" ] && [ "$reject" != NONE ]; then
-  unavailable "rejecting queries (wsrep_reject_queries=$reject)"
-fi
-case "$state" in
-  4) respond 200 OK 'synced' ;;
-  2)
-    if [ "$desync" = ON ]; then
-      unavailable 'desynced on purpose (wsrep_desync=ON)'
-    elif [ "$AVAILABLE_WHEN_DONOR" = 1 ]; then
-      respond 200 OK 'donor (allowed by availableWhenDonor)'
-    else
-      unavailable 'donor/desynced (wsrep_local_state=2)'
-    fi
-    ;;
-  *) unavailable "not synced (wsrep_local_state=\${state:-unknown})" ;;
-esac
-`;
-}
-function listenStream(address, port) {
-    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-/**
- * The listening socket. IPAddressAllow/Deny on the socket unit filter the
- * accepted connections themselves (systemd.resource-control(5): "the IP access
- * list configured on the socket unit applies to all sockets associated with it
- * directly"). The node's own address is allowed so verify-ha can curl it from
- * the node. These lists rely on cgroup eBPF: where the kernel or container
- * manager lacks it they do nothing (same man page), so the nftables rules below
- * exist as a second, independent fence.
- */
-function renderClustercheckSocketUnit(model) {
-    const r = resolve(model);
-    const allow = unique(['localhost', r.listenAddress, ...r.allowedSources]);
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha Galera health check for the load balancers (HTTP ${r.port})
-
-[Socket]
-ListenStream=${listenStream(r.listenAddress, r.port)}
-# The address may not be up yet when sockets start at boot.
-FreeBind=yes
-Accept=yes
-MaxConnections=32
-IPAddressDeny=any
-IPAddressAllow=${allow.join(' ')}
-
-[Install]
-WantedBy=sockets.target
-`;
-}
-/** One instance per connection: short, unprivileged, and killed if it ever hangs. */
-function renderClustercheckServiceUnit(model) {
-    const r = resolve(model);
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha Galera health check (one request)
-
-[Service]
-ExecStart=${r.scriptPath}
-User=${CLUSTERCHECK_USER}
-Group=${CLUSTERCHECK_USER}
-StandardInput=socket
-StandardOutput=socket
-StandardError=journal
-RuntimeMaxSec=10
-# Failed instances (a timeout) are garbage-collected instead of piling up.
-CollectMode=inactive-or-failed
-NoNewPrivileges=yes
-PrivateTmp=yes
-ProtectSystem=full
-ProtectHome=yes
-# The script talks to MariaDB over its unix socket only. This list does not
-# apply to the accepted connection passed in by the socket unit.
-IPAddressDeny=any
-`;
-}
-/** Everything deploy-lb writes on a db node for the check, with owners and modes. */
-function renderClustercheckFiles(model) {
-    const r = resolve(model);
-    return [
-        { path: r.scriptPath, content: renderClustercheckScript(model), mode: 0o755, owner: 'root', group: 'root' },
-        {
-            path: `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`,
-            content: renderClustercheckSocketUnit(model),
-            mode: 0o644,
-            owner: 'root',
-            group: 'root',
-        },
-        {
-            path: `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`,
-            content: renderClustercheckServiceUnit(model),
-            mode: 0o644,
-            owner: 'root',
-            group: 'root',
-        },
-    ];
-}
-/**
- * The MariaDB account the script logs in as: unix_socket authentication maps the
- * system user `clustercheck` to it, so there is no password to keep. No GRANT:
- * USAGE (the implicit "no privileges") is enough to read wsrep status and
- * variables. Idempotent; run it once on any Synced node (Galera replicates it).
- */
-function clustercheckAccountSql() {
-    return [
-        `CREATE USER IF NOT EXISTS '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
-        `ALTER USER '${CLUSTERCHECK_USER}'@'localhost' IDENTIFIED VIA unix_socket;`,
-        '',
-    ].join('\n');
-}
-/**
- * The fence of the check in nftables: the socket unit's IP lists rely on cgroup
- * eBPF, which containers (and some kernels) lack, so these rules are what
- * really keeps other hosts out. A table of its own, so it never touches anyone
- * else's rules: `nft -f` applies the file as one transaction, and the leading
- * add+delete makes it replace only this table, atomically, on every run.
- * Accepting here does not open the port past another table's drop; a drop here
- * is final.
- */
-function renderClustercheckNftables(model) {
-    const r = resolve(model);
-    const v4 = unique([r.listenAddress, ...r.allowedSources].filter((a) => !a.includes(':')));
-    const v6 = unique([r.listenAddress, ...r.allowedSources].filter((a) => a.includes(':')));
-    const table = `inet ${CLUSTERCHECK_NFT_TABLE}`;
-    const lines = [
-        '# Rendered by lms-ha (deploy-lb): only the load balancers reach the Galera health check.',
-        `# Replaces the table ${table} only; every other table is left as it is.`,
-        `table ${table}`,
-        `delete table ${table}`,
-        `table ${table} {`,
-        '  chain input {',
-        '    type filter hook input priority filter; policy accept;',
-        `    tcp dport ${r.port} iif "lo" accept`,
-    ];
-    if (v4.length > 0)
-        lines.push(`    tcp dport ${r.port} ip saddr { ${v4.join(', ')} } accept`);
-    if (v6.length > 0)
-        lines.push(`    tcp dport ${r.port} ip6 saddr { ${v6.join(', ')} } accept`);
-    lines.push(`    tcp dport ${r.port} drop`, '  }', '}', '');
-    return lines.join('\n');
-}
-/**
- * The unit that loads the fence at boot. Early and without default
- * dependencies (like nftables.service) so the port is fenced before the socket
- * listens: default dependencies would order it after basic.target, which comes
- * after the socket, a cycle systemd breaks by dropping a job at boot. After
- * nftables.service, whose start flushes the ruleset. Keeping the table loaded
- * when an operator's nftables.service flushes it later is the drop-in's job
- * (renderNftablesServiceDropIn): systemd can propagate a restart or a reload
- * to this unit, but a stop only as a stop, which would leave the port open.
- */
-function renderClustercheckFirewallUnit(nftPath) {
-    if (!SAFE_PATH.test(nftPath))
-        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-[Unit]
-Description=lms-ha: only the load balancers reach the Galera health check (nftables table inet ${CLUSTERCHECK_NFT_TABLE})
-DefaultDependencies=no
-Wants=network-pre.target
-After=local-fs.target nftables.service
-Before=network-pre.target ${CLUSTERCHECK_SOCKET_UNIT} shutdown.target
-Conflicts=shutdown.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/sbin/nft -f ${nftPath}
-ExecReload=/usr/sbin/nft -f ${nftPath}
-# Only this table; "-": already gone when nftables.service flushed the ruleset first.
-ExecStop=-/usr/sbin/nft delete table inet ${CLUSTERCHECK_NFT_TABLE}
-
-[Install]
-WantedBy=sysinit.target
-`;
-}
-/** Drop-in of Debian's nftables.service: the fence again after each flush of the ruleset. */
-const NFTABLES_DROP_IN_PATH = '/etc/systemd/system/nftables.service.d/lms-ha-clustercheck.conf';
-/**
- * Debian's nftables.service (an operator's own firewall) runs `nft -f
- * /etc/nftables.conf`, which starts with `flush ruleset`, on start and reload,
- * and `nft flush ruleset` on stop: each would drop the fence's table too and
- * leave the health check open to everyone. These lines run after each of them
- * and load the fence again ("-": a missing file or nft never fails the
- * operator's unit). Harmless where nftables.service is not installed.
- */
-function renderNftablesServiceDropIn(nftPath) {
-    if (!SAFE_PATH.test(nftPath))
-        clustercheck_invalid(`nftables file "${nftPath}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    return `# Rendered by lms-ha (deploy-lb); local edits are overwritten.
-# nftables.service flushes the whole ruleset on start, reload and stop: load the
-# health-check fence (table inet ${CLUSTERCHECK_NFT_TABLE}) again after each.
-[Service]
-ExecStartPost=-/usr/sbin/nft -f ${nftPath}
-ExecReload=-/usr/sbin/nft -f ${nftPath}
-ExecStopPost=-/usr/sbin/nft -f ${nftPath}
-`;
-}
-/** Parses what the endpoint answered (e.g. `curl -si http://node:9200/`), for verify-ha. */
-function parseClustercheckResponse(raw) {
-    const match = /^HTTP\/1\.[01] (\d{3})[^\n]*\n/.exec(raw);
-    if (!match) {
-        throw new DeployError('verify-failed', 'the Galera health check did not answer with HTTP', {
-            hint: `Expected "HTTP/1.1 200 OK" or "HTTP/1.1 503 ...", got: ${JSON.stringify(raw.slice(0, 80))}`,
-        });
-    }
-    const status = Number(match[1]);
-    const split = raw.indexOf('\r\n\r\n');
-    const body = split >= 0 ? raw.slice(split + 4) : raw.slice(raw.indexOf('\n\n') + 2);
-    return { status, reason: body.trim(), healthy: status === 200 };
-}
-function unique(values) {
-    return [...new Set(values)];
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/ipaddr.ts
-/**
- * Addresses: parsing "a.b.c.d/nn" and reading `ip -o addr show` to tell whether
- * a load balancer holds the VIP (research §2.5: exactly one LB must).
- */
-
-/** Fully expanded, lower-case IPv6 (8 groups of 4 hex digits); null if invalid. */
-function expandIPv6(address) {
-    if (!(0,external_node_net_.isIPv6)(address))
-        return null;
-    let text = address.toLowerCase();
-    // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-        const o = v4[1].split('.').map(Number);
-        text = text.slice(0, v4.index) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-    }
-    const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
-    const head = left ? left.split(':') : [];
-    const tail = right ? right.split(':') : [];
-    const missing = right === undefined ? 0 : 8 - head.length - tail.length;
-    const groups = [...head, ...Array(missing).fill('0'), ...tail];
-    return groups.map((g) => g.padStart(4, '0')).join(':');
-}
-/** "10.0.0.100/24" → {address, prefix}; a bare address gets the full-length prefix. */
-function parseCidr(text) {
-    const [address, prefixText, extra] = text.trim().split('/');
-    if (extra !== undefined || address === undefined)
-        return null;
-    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))
-        return null;
-    if ((0,external_node_net_.isIPv4)(address)) {
-        const prefix = prefixText === undefined ? 32 : Number(prefixText);
-        if (prefix > 32)
-            return null;
-        return { address, prefix, family: 'inet' };
-    }
-    const expanded = expandIPv6(address);
-    if (expanded) {
-        const prefix = prefixText === undefined ? 128 : Number(prefixText);
-        if (prefix > 128)
-            return null;
-        return { address: expanded, prefix, family: 'inet6' };
-    }
-    return null;
-}
-/**
- * Parses `ip -o addr show [dev IF]` (iproute2 one-line format):
- *   2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\       valid_lft forever preferred_lft forever
- */
-function parseIpAddrShow(output) {
-    const result = [];
-    for (const line of output.split('\n')) {
-        const main = line.split('\\')[0];
-        const m = /^(\d+):\s+(\S+)\s+(inet6?)\s+(\S+)(.*)$/.exec(main.trim());
-        if (!m)
-            continue;
-        const cidr = parseCidr(m[4]);
-        if (!cidr)
-            continue;
-        const words = m[5].trim().split(/\s+/).filter(Boolean);
-        const scopeAt = words.indexOf('scope');
-        const scope = scopeAt >= 0 ? words[scopeAt + 1] : undefined;
-        const ifname = m[2].replace(/@.*$/, '');
-        // After "scope X" come flags, then (IPv4 only) the label: the first word that
-        // names this interface or an alias of it.
-        const label = m[3] === 'inet' ? words.slice(scopeAt >= 0 ? scopeAt + 2 : 0).find((w) => w === ifname || w.startsWith(`${ifname}:`)) : undefined;
-        result.push({
-            index: Number(m[1]),
-            interface: ifname,
-            family: cidr.family,
-            address: cidr.address,
-            prefix: cidr.prefix,
-            scope,
-            secondary: words.includes('secondary'),
-            label: label && label !== ifname ? label : undefined,
-        });
-    }
-    return result;
-}
-/** Whether the host whose `ip -o addr show` output this is holds the VIP (optionally on one interface). */
-function holdsVip(ipAddrOutput, vip, iface) {
-    const wanted = parseCidr(vip);
-    if (!wanted)
-        return false;
-    return parseIpAddrShow(ipAddrOutput).some((a) => a.address === wanted.address && (iface === undefined || a.interface === iface));
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/model.ts
-/**
- * ProxySQL 2.x desired state (seeds 000, 001): the rows the admin tables must
- * hold on every ProxySQL, derived from a small model the lead maps the
- * inventory onto. The SQL renderer and the runtime diff both work from these
- * rows, so what is applied and what is compared can never drift apart.
- *
- * Decisions:
- * - Hostgroups writer 10, backup writer 20, reader 30, offline 9999.
- * - `max_writers=1`, `writer_is_also_reader=2`: one writer; readers are the
- *   backup writers, i.e. "reads to the others" (the Open edX layout). With 0, Galera nodes
- *   (all read_only=OFF) would never be readers; with 1 the writer also serves
- *   reads. Caveat: when only the writer is left, the reader hostgroup is empty
- *   and plain SELECTs fail until another node is back (research §5); with three
- *   nodes that state has lost quorum anyway.
- * - Explicit weights: the first db node 1000, then 990, 980, ... ProxySQL keeps
- *   the writer(s) with the highest weight (`ORDER BY weight DESC, hostname DESC`),
- *   so every ProxySQL picks the same writer and the succession follows the
- *   inventory order, as HAProxy's backup order does. Readers get near-equal
- *   shares. When the first node returns it becomes the writer again (failback),
- *   as with HAProxy's `on-marked-up shutdown-backup-sessions`.
- * - All servers are inserted into the writer hostgroup; the Galera monitor moves
- *   them to backup/reader/offline. The monitor decides placement, so the diff
- *   compares hosts and their settings, never which hostgroup holds them.
- * - Query rules: locking reads (`SELECT ... FOR UPDATE`, `... LOCK IN SHARE MODE`)
- *   to the writer, every other `SELECT` to the readers, everything else to the
- *   user's default hostgroup (the writer). `match_digest` is what ProxySQL's
- *   read/write split guide uses; `transaction_persistent=1` keeps a transaction's
- *   reads on the writer.
- * - Application passwords are stored as the mysql_native_password hash
- *   (`*` + SHA1(SHA1(pw))), which is what ProxySQL's default
- *   `admin-hash_passwords=true` keeps at runtime anyway: no clear-text
- *   application password in ProxySQL's memory tables or its disk database.
- * - Monitor and admin credentials are clear text (ProxySQL needs them so); the
- *   admin login moves off admin:admin and the admin interface to 127.0.0.1:6032.
- */
-
-
-const PROXYSQL_HOSTGROUPS = { writer: 10, backupWriter: 20, reader: 30, offline: 9999 };
-const PROXYSQL_ADMIN_INTERFACE = '127.0.0.1:6032';
-const PROXYSQL_ADMIN_USER = 'admin';
-const PROXYSQL_COMMENT = 'lms-ha';
-/** MariaDB's PASSWORD() for mysql_native_password: "*" + upper hex SHA1(SHA1(pw)). */
-function mysqlNativePasswordHash(password) {
-    const inner = (0,external_node_crypto_.createHash)('sha1').update(password, 'utf8').digest();
-    return `*${(0,external_node_crypto_.createHash)('sha1').update(inner).digest('hex').toUpperCase()}`;
-}
-const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.$-]*$/;
-const HOST = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
-const IFACE = /^[0-9A-Za-z.:\[\]-]+:\d{1,5}$/;
-function model_invalid(message, hint) {
-    throw new DeployError('invalid-inventory', message, { hint });
-}
-function positiveInt(what, value, min = 0) {
-    if (!Number.isInteger(value) || value < min)
-        model_invalid(`${what} ${value} is not an integer >= ${min}`, 'Leave it out for the default.');
-    return value;
-}
-function checkSecret(what, value, forbidden = []) {
-    if (value.length === 0) {
-        throw new DeployError('missing-secret', `the ${what} is empty`, { hint: `Set the environment variable the inventory names for the ${what}.` });
-    }
-    for (const c of ['\\', '\n', '\r', '\0', ...forbidden]) {
-        if (value.includes(c)) {
-            // The message names the character class, never the value.
-            throw new DeployError('invalid-input', `the ${what} contains a character ProxySQL's admin interface cannot take here`, {
-                hint: `Use a secret without backslashes, line breaks or NUL${forbidden.length ? ` and without ${forbidden.map((f) => `"${f}"`).join(' ')}` : ''}.`,
-            });
-        }
-    }
-}
-function desiredProxysqlState(model) {
-    const hg = PROXYSQL_HOSTGROUPS;
-    if (model.dbNodes.length === 0)
-        model_invalid('ProxySQL has no db node', 'Give at least one host the role db.');
-    const seen = new Set();
-    const perServer = positiveInt('maxConnectionsPerServer', model.maxConnectionsPerServer ?? 1000, 1);
-    const servers = model.dbNodes.map((node, i) => {
-        const port = node.port ?? 3306;
-        if (!HOST.test(node.address))
-            model_invalid(`address "${node.address}" of ${node.name} is not usable in ProxySQL`, 'Give the host an IP address.');
-        if (!Number.isInteger(port) || port < 1 || port > 65535)
-            model_invalid(`port ${port} of ${node.name} is not a TCP port`, 'Use the MariaDB port (3306).');
-        const key = `${node.address}:${port}`;
-        if (seen.has(key))
-            model_invalid(`${key} is listed twice among the db nodes`, 'Each db node appears once.');
-        seen.add(key);
-        if (!IDENT.test(node.name))
-            model_invalid(`"${node.name}" is not a plain host name`, 'Host names may use letters, digits, ".", "_", "-".');
-        return {
-            hostgroup_id: hg.writer,
-            hostname: node.address,
-            port,
-            weight: Math.max(1, 1000 - 10 * i),
-            max_connections: perServer,
-            comment: `${PROXYSQL_COMMENT} ${node.name}`,
-        };
-    });
-    const galeraHostgroups = [
-        {
-            writer_hostgroup: hg.writer,
-            backup_writer_hostgroup: hg.backupWriter,
-            reader_hostgroup: hg.reader,
-            offline_hostgroup: hg.offline,
-            active: 1,
-            max_writers: 1,
-            writer_is_also_reader: 2,
-            max_transactions_behind: positiveInt('maxTransactionsBehind', model.maxTransactionsBehind ?? 100),
-            comment: PROXYSQL_COMMENT,
-        },
-    ];
-    const queryRules = [
-        { rule_id: 1, active: 1, match_digest: '^SELECT.*FOR UPDATE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
-        { rule_id: 2, active: 1, match_digest: '^SELECT.*LOCK IN SHARE MODE', destination_hostgroup: hg.writer, apply: 1, comment: `${PROXYSQL_COMMENT}: locking reads go to the writer` },
-        { rule_id: 3, active: 1, match_digest: '^SELECT', destination_hostgroup: hg.reader, apply: 1, comment: `${PROXYSQL_COMMENT}: other reads go to the readers` },
-    ];
-    const secrets = [];
-    const userNames = new Set();
-    const users = model.users.map((u) => {
-        if (!IDENT.test(u.name))
-            model_invalid(`"${u.name}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
-        if (userNames.has(u.name))
-            model_invalid(`user ${u.name} is listed twice`, 'Each application user appears once.');
-        userNames.add(u.name);
-        if (u.name === model.monitor.username)
-            model_invalid(`application user ${u.name} has the monitor's name`, 'Give the monitor account its own name.');
-        if (u.defaultSchema !== undefined && !IDENT.test(u.defaultSchema))
-            model_invalid(`"${u.defaultSchema}" is not a plain database name`, 'Use letters, digits and "_".');
-        // Only the hash reaches ProxySQL, so any character is fine here.
-        if (u.password.length === 0) {
-            throw new DeployError('missing-secret', `the password of ${u.name} is empty`, { hint: 'Set the environment variable the inventory names for it.' });
-        }
-        const hash = mysqlNativePasswordHash(u.password);
-        secrets.push(u.password, hash);
-        return {
-            username: u.name,
-            password: hash,
-            active: 1,
-            default_hostgroup: hg.writer,
-            default_schema: u.defaultSchema ?? null,
-            transaction_persistent: 1,
-            max_connections: positiveInt(`maxConnections of ${u.name}`, u.maxConnections ?? 10000, 1),
-            comment: PROXYSQL_COMMENT,
-        };
-    });
-    if (!IDENT.test(model.monitor.username))
-        model_invalid(`"${model.monitor.username}" is not a plain MariaDB user name`, 'Use letters, digits and "_".');
-    checkSecret('ProxySQL monitor password', model.monitor.password);
-    // admin-admin_credentials is "user:password[;user:password]".
-    checkSecret('ProxySQL admin password', model.adminPassword, [':', ';']);
-    secrets.push(model.monitor.password, model.adminPassword);
-    const adminInterface = model.adminInterface ?? PROXYSQL_ADMIN_INTERFACE;
-    if (!IFACE.test(adminInterface))
-        model_invalid(`admin interface "${adminInterface}" is not host:port`, 'Leave it out for 127.0.0.1:6032.');
-    const check = model.galeraCheck ?? {};
-    const mysqlVariables = [
-        { variable_name: 'mysql-monitor_username', variable_value: model.monitor.username, secret: false },
-        { variable_name: 'mysql-monitor_password', variable_value: model.monitor.password, secret: true },
-        { variable_name: 'mysql-monitor_galera_healthcheck_interval', variable_value: String(positiveInt('galera check interval', check.intervalMs ?? 500, 100)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_timeout', variable_value: String(positiveInt('galera check timeout', check.timeoutMs ?? 400, 50)), secret: false },
-        { variable_name: 'mysql-monitor_galera_healthcheck_max_timeout_count', variable_value: String(positiveInt('galera check max timeouts', check.maxTimeoutCount ?? 3, 1)), secret: false },
-    ];
-    const adminVariables = [
-        { variable_name: 'admin-admin_credentials', variable_value: `${PROXYSQL_ADMIN_USER}:${model.adminPassword}`, secret: true },
-        { variable_name: 'admin-mysql_ifaces', variable_value: adminInterface, secret: false },
-    ];
-    secrets.push(`${PROXYSQL_ADMIN_USER}:${model.adminPassword}`);
-    return { mysqlVariables, servers, galeraHostgroups, users, queryRules, adminVariables, secrets: [...new Set(secrets)] };
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/sql.ts
-/**
- * The admin SQL that makes a ProxySQL match the desired state. Sent on stdin to
- * `mysql` connected to the admin interface (never on a command line: it holds
- * secrets). Each section replaces its tables wholesale in ProxySQL's memory
- * layer, then `LOAD ... TO RUNTIME` makes it live in one step and
- * `SAVE ... TO DISK` keeps it across restarts; so running it twice gives the
- * same runtime, and a failure half-way changes nothing live for the sections
- * not yet loaded.
- *
- * Order: monitor credentials first (so the Galera monitor can log in before it
- * sees the servers, instead of marking every node offline), then servers and
- * Galera hostgroups (one LOAD MYSQL SERVERS covers both tables), users, query
- * rules, and the admin credentials and interface last, so that any earlier
- * failure leaves the old admin login working for the retry.
- */
-
-
-
-const PROXYSQL_SECTIONS = ['mysql_variables', 'mysql_servers', 'mysql_users', 'mysql_query_rules', 'admin_variables'];
-/**
- * A string literal for ProxySQL's admin (SQLite underneath): quotes doubled.
- * Backslashes are refused: SQLite takes them literally while the mysql client,
- * which reads the script first, treats `\'` as an escaped quote and would
- * mis-split the statement.
- */
-function proxysqlString(value) {
-    if (/[\\\n\r\0]/.test(value)) {
-        throw new DeployError('invalid-input', 'a value for ProxySQL contains a backslash, line break or NUL', {
-            hint: 'Remove it; lms-ha cannot pass these characters through the admin interface safely.',
-        });
-    }
-    return `'${value.replace(/'/g, "''")}'`;
-}
-function value(v) {
-    if (v === null)
-        return 'NULL';
-    if (typeof v === 'number')
-        return String(v);
-    return proxysqlString(v);
-}
-function insert(table, row) {
-    const columns = Object.keys(row);
-    return `INSERT INTO ${table} (${columns.join(',')}) VALUES (${columns.map((c) => value(row[c] ?? null)).join(',')});`;
-}
-function setVariables(rows) {
-    return rows.map((r) => `UPDATE global_variables SET variable_value=${proxysqlString(r.variable_value)} WHERE variable_name=${proxysqlString(r.variable_name)};`);
-}
-function redact(text, secrets) {
-    let out = text;
-    // Longest first, so "admin:secret" is not half-redacted as "admin:***".
-    for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
-        out = out.split(s).join('***');
-        // A secret containing a quote appears doubled inside literals.
-        if (s.includes("'"))
-            out = out.split(s.replace(/'/g, "''")).join('***');
-    }
-    return out;
-}
-function sectionSql(state, section) {
-    switch (section) {
-        case 'mysql_variables':
-            return [
-                '-- Monitor account and Galera health check timing.',
-                ...setVariables(state.mysqlVariables),
-                'LOAD MYSQL VARIABLES TO RUNTIME;',
-                'SAVE MYSQL VARIABLES TO DISK;',
-            ];
-        case 'mysql_servers':
-            return [
-                '-- Backends (all in the writer hostgroup; the Galera monitor places them) and the Galera hostgroups.',
-                'DELETE FROM mysql_servers;',
-                ...state.servers.map((r) => insert('mysql_servers', { ...r })),
-                'DELETE FROM mysql_galera_hostgroups;',
-                ...state.galeraHostgroups.map((r) => insert('mysql_galera_hostgroups', { ...r })),
-                'LOAD MYSQL SERVERS TO RUNTIME;',
-                'SAVE MYSQL SERVERS TO DISK;',
-            ];
-        case 'mysql_users':
-            return [
-                '-- Application users (password = mysql_native_password hash), writes by default.',
-                'DELETE FROM mysql_users;',
-                ...state.users.map((r) => insert('mysql_users', { ...r })),
-                'LOAD MYSQL USERS TO RUNTIME;',
-                'SAVE MYSQL USERS TO DISK;',
-            ];
-        case 'mysql_query_rules':
-            return [
-                '-- Read/write split: locking reads to the writer, other SELECTs to the readers.',
-                'DELETE FROM mysql_query_rules;',
-                ...state.queryRules.map((r) => insert('mysql_query_rules', { ...r })),
-                'LOAD MYSQL QUERY RULES TO RUNTIME;',
-                'SAVE MYSQL QUERY RULES TO DISK;',
-            ];
-        case 'admin_variables':
-            return [
-                '-- Admin login off admin:admin, admin interface on loopback only (last: an earlier failure keeps the old login).',
-                ...setVariables(state.adminVariables),
-                'LOAD ADMIN VARIABLES TO RUNTIME;',
-                'SAVE ADMIN VARIABLES TO DISK;',
-            ];
-    }
-}
-/**
- * The admin SQL for the given sections (default: all), always in the fixed
- * order above whatever order they are asked in.
- */
-function renderProxysqlAdminSql(model, options = {}) {
-    const state = desiredProxysqlState(model);
-    const wanted = new Set(options.sections ?? PROXYSQL_SECTIONS);
-    const lines = ['-- Rendered by lms-ha (deploy-lb) for the ProxySQL admin interface.'];
-    for (const section of PROXYSQL_SECTIONS) {
-        if (wanted.has(section))
-            lines.push(...sectionSql(state, section));
-    }
-    const sql = `${lines.join('\n')}\n`;
-    return { sql, redacted: redact(sql, state.secrets), secrets: state.secrets };
-}
-/**
- * A MariaDB string literal: the one quoting every MariaDB script of lms-ha uses,
- * read with backslash escapes on, which SCRIPT_PREAMBLE guarantees.
- */
-const mariadbString = quoteString;
-/**
- * The monitor account in MariaDB (run once on any Synced node; Galera replicates
- * it), one per load balancer address. USAGE only: the Galera check reads global
- * status and variables, which need no privilege (proxysql-admin creates it so).
- */
-function proxysqlMonitorAccountSql(monitor, lbAddresses) {
-    if (!/^[A-Za-z0-9_]+$/.test(monitor.username)) {
-        throw new DeployError('invalid-inventory', `"${monitor.username}" is not a plain MariaDB user name`, { hint: 'Use letters, digits and "_".' });
-    }
-    if (monitor.password.length === 0) {
-        throw new DeployError('missing-secret', 'the ProxySQL monitor password is empty', { hint: 'Set the environment variable the inventory names for it.' });
-    }
-    // The same preamble as every MariaDB script: an operator sql_mode with
-    // NO_BACKSLASH_ESCAPES would otherwise misread the escaped password literal.
-    const lines = [
-        '-- Rendered by lms-ha (deploy-lb): the ProxySQL monitor account, no privileges (USAGE).',
-        ...SCRIPT_PREAMBLE.map((statement) => `${statement};`),
-    ];
-    for (const address of [...new Set(lbAddresses)]) {
-        if (!/^[0-9A-Fa-f.:]+$/.test(address)) {
-            throw new DeployError('invalid-inventory', `load balancer address "${address}" is not an IP address`, { hint: 'Give the host an IP address.' });
-        }
-        const account = `${mariadbString(monitor.username)}@${mariadbString(address)}`;
-        lines.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`, `ALTER USER ${account} IDENTIFIED BY ${mariadbString(monitor.password)};`);
-    }
-    const sql = `${lines.join('\n')}\n`;
-    const escapedSecret = mariadbString(monitor.password).slice(1, -1);
-    const secrets = [...new Set([monitor.password, escapedSecret])];
-    return { sql, redacted: redact(sql, secrets), secrets };
-}
-
-;// CONCATENATED MODULE: ./src/components/proxysql/runtime.ts
-/**
- * What is live in a ProxySQL (its `runtime_*` tables) against the desired
- * state: the changes needed, nothing when converged. The engine runs
- * `PROXYSQL_RUNTIME_QUERY` through `mysql -N -B` on the admin interface, feeds
- * the output to `parseProxysqlRuntime`, and applies
- * `renderProxysqlAdminSql(model, { sections: sectionsToApply(changes) })`.
- *
- * Compared: what lms-ha configures. Not compared: what ProxySQL decides at run
- * time (which hostgroup the Galera monitor put a node in, ONLINE/SHUNNED), which
- * is health, reported by verify-ha.
- */
-
-
-
-const MARK = 'lms-ha:section';
-const QUERIES = {
-    servers: 'SELECT hostgroup_id,hostname,port,status,weight,max_connections FROM runtime_mysql_servers ORDER BY hostgroup_id,hostname,port',
-    galera: 'SELECT writer_hostgroup,backup_writer_hostgroup,reader_hostgroup,offline_hostgroup,active,max_writers,writer_is_also_reader,max_transactions_behind FROM runtime_mysql_galera_hostgroups ORDER BY writer_hostgroup',
-    rules: 'SELECT rule_id,active,username,match_digest,match_pattern,destination_hostgroup,apply FROM runtime_mysql_query_rules ORDER BY rule_id',
-    users: 'SELECT username,password,active,default_hostgroup,default_schema,transaction_persistent,max_connections,frontend,backend FROM runtime_mysql_users ORDER BY username,frontend',
-    variables: "SELECT variable_name,variable_value FROM runtime_global_variables WHERE variable_name IN ('mysql-monitor_username','mysql-monitor_password','mysql-monitor_galera_healthcheck_interval','mysql-monitor_galera_healthcheck_timeout','mysql-monitor_galera_healthcheck_max_timeout_count','admin-admin_credentials','admin-mysql_ifaces') ORDER BY variable_name",
-};
-const marked = (queries) => `${Object.entries(queries)
-    .map(([name, q]) => `SELECT '${MARK} ${name}';\n${q};`)
-    .join('\n')}\n`;
-/** One admin session's worth of SELECTs, each result preceded by a marker row. */
-const PROXYSQL_RUNTIME_QUERY = marked(QUERIES);
-/**
- * The Galera monitor's latest check of each backend (verify-ha only; appended
- * to PROXYSQL_RUNTIME_QUERY): `error` is NULL when the check passed.
- */
-const PROXYSQL_MONITOR_QUERY = marked({
-    monitor: 'SELECT hostname,port,error FROM monitor.mysql_server_galera_log AS g WHERE time_start_us = (SELECT MAX(time_start_us) FROM monitor.mysql_server_galera_log AS h WHERE h.hostname = g.hostname AND h.port = g.port) ORDER BY hostname,port',
-});
-/** Undoes the escaping of `mysql --batch` (without --raw); the literal NULL becomes null. */
-function runtime_unescapeBatchField(field) {
-    if (field === 'NULL')
-        return null;
-    return field.replace(/\\([\\0ntr])/g, (_, c) => ({ '\\': '\\', '0': '\0', n: '\n', t: '\t', r: '\r' })[c] ?? c);
-}
-/** Parses `mysql -N -B` output into rows of fields. */
-function parseBatchTsv(output) {
-    return output
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => line.split('\t').map(runtime_unescapeBatchField));
-}
-const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
-const intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
-/** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
-function parseProxysqlRuntime(output) {
-    const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
-    let section = '';
-    for (const f of parseBatchTsv(output)) {
-        if (f.length === 1 && f[0]?.startsWith(`${MARK} `)) {
-            section = f[0].slice(MARK.length + 1);
-            continue;
-        }
-        switch (section) {
-            case 'servers':
-                runtime.servers.push({
-                    hostgroup_id: runtime_int(f[0]),
-                    hostname: f[1] ?? '',
-                    port: runtime_int(f[2]),
-                    status: f[3] ?? '',
-                    weight: runtime_int(f[4]),
-                    max_connections: runtime_int(f[5]),
-                });
-                break;
-            case 'galera':
-                runtime.galeraHostgroups.push({
-                    writer_hostgroup: runtime_int(f[0]),
-                    backup_writer_hostgroup: runtime_int(f[1]),
-                    reader_hostgroup: runtime_int(f[2]),
-                    offline_hostgroup: runtime_int(f[3]),
-                    active: runtime_int(f[4]),
-                    max_writers: runtime_int(f[5]),
-                    writer_is_also_reader: runtime_int(f[6]),
-                    max_transactions_behind: runtime_int(f[7]),
-                });
-                break;
-            case 'rules':
-                runtime.queryRules.push({
-                    rule_id: runtime_int(f[0]),
-                    active: runtime_int(f[1]),
-                    username: f[2] ?? null,
-                    match_digest: f[3] ?? null,
-                    match_pattern: f[4] ?? null,
-                    destination_hostgroup: intOrNull(f[5]),
-                    apply: runtime_int(f[6]),
-                });
-                break;
-            case 'users':
-                runtime.users.push({
-                    username: f[0] ?? '',
-                    password: f[1] ?? null,
-                    active: runtime_int(f[2]),
-                    default_hostgroup: runtime_int(f[3]),
-                    default_schema: f[4] ?? null,
-                    transaction_persistent: runtime_int(f[5]),
-                    max_connections: runtime_int(f[6]),
-                    frontend: runtime_int(f[7]),
-                    backend: runtime_int(f[8]),
-                });
-                break;
-            case 'variables':
-                if (f[0])
-                    runtime.variables[f[0]] = f[1] ?? '';
-                break;
-            case 'monitor':
-                (runtime.monitor ??= []).push({ hostname: f[0] ?? '', port: runtime_int(f[1]), error: f[2] === null || f[2] === '' || f[2] === undefined ? null : f[2] });
-                break;
-            default:
-                break;
-        }
-    }
-    return runtime;
-}
-function fieldChanges(pairs) {
-    return pairs.filter(([, want, have]) => want !== have).map(([name, want, have]) => `${name} ${String(have)} -> ${String(want)}`);
-}
-function variableChanges(section, rows, actual) {
-    const out = [];
-    for (const r of rows) {
-        const have = actual[r.variable_name];
-        if (have === r.variable_value)
-            continue;
-        let detail;
-        if (r.secret)
-            detail = r.variable_name === 'admin-admin_credentials' ? 'credentials changed' : 'password changed';
-        else
-            detail = have === undefined ? `set to ${r.variable_value}` : `${have} -> ${r.variable_value}`;
-        out.push({ section, action: have === undefined ? 'add' : 'modify', subject: r.variable_name, detail });
-    }
-    return out;
-}
-/** The changes that make `actual` match the model; empty when converged. */
-function diffProxysqlRuntime(model, actual) {
-    const desired = 'servers' in model ? model : desiredProxysqlState(model);
-    const changes = [];
-    changes.push(...variableChanges('mysql_variables', desired.mysqlVariables, actual.variables));
-    // Servers: the Galera monitor copies each host into the writer, backup-writer,
-    // reader or offline hostgroup; compare hosts and their settings, not placement.
-    const managed = new Set(Object.values(PROXYSQL_HOSTGROUPS));
-    const live = new Map();
-    for (const s of actual.servers) {
-        const key = `${s.hostname}:${s.port}`;
-        if (!managed.has(s.hostgroup_id)) {
-            changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: `in hostgroup ${s.hostgroup_id}, which lms-ha does not use` });
-            continue;
-        }
-        live.set(key, [...(live.get(key) ?? []), s]);
-    }
-    for (const want of desired.servers) {
-        const key = `${want.hostname}:${want.port}`;
-        const rows = live.get(key);
-        live.delete(key);
-        if (!rows) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject: `server ${key}`, detail: `weight ${want.weight}` });
-            continue;
-        }
-        const diffs = new Set();
-        for (const row of rows) {
-            for (const d of fieldChanges([
-                ['weight', want.weight, row.weight],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject: `server ${key}`, detail: [...diffs].join(', ') });
-    }
-    for (const key of [...live.keys()].sort()) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `server ${key}`, detail: 'not a db node of the inventory' });
-    }
-    // Galera hostgroups (reloaded with the servers).
-    const liveGalera = new Map(actual.galeraHostgroups.map((g) => [g.writer_hostgroup, g]));
-    for (const want of desired.galeraHostgroups) {
-        const have = liveGalera.get(want.writer_hostgroup);
-        liveGalera.delete(want.writer_hostgroup);
-        const subject = `galera hostgroup ${want.writer_hostgroup}`;
-        if (!have) {
-            changes.push({ section: 'mysql_servers', action: 'add', subject, detail: `writer ${want.writer_hostgroup}, backup ${want.backup_writer_hostgroup}, reader ${want.reader_hostgroup}, offline ${want.offline_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['backup_writer_hostgroup', want.backup_writer_hostgroup, have.backup_writer_hostgroup],
-            ['reader_hostgroup', want.reader_hostgroup, have.reader_hostgroup],
-            ['offline_hostgroup', want.offline_hostgroup, have.offline_hostgroup],
-            ['active', want.active, have.active],
-            ['max_writers', want.max_writers, have.max_writers],
-            ['writer_is_also_reader', want.writer_is_also_reader, have.writer_is_also_reader],
-            ['max_transactions_behind', want.max_transactions_behind, have.max_transactions_behind],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_servers', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveGalera.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_servers', action: 'remove', subject: `galera hostgroup ${id}`, detail: 'not managed by lms-ha' });
-    }
-    // Users: runtime shows one row per user and direction (frontend, backend).
-    const liveUsers = new Map();
-    for (const u of actual.users)
-        liveUsers.set(u.username, [...(liveUsers.get(u.username) ?? []), u]);
-    for (const want of desired.users) {
-        const rows = liveUsers.get(want.username);
-        liveUsers.delete(want.username);
-        const subject = `user ${want.username}`;
-        if (!rows) {
-            changes.push({ section: 'mysql_users', action: 'add', subject, detail: `default hostgroup ${want.default_hostgroup}` });
-            continue;
-        }
-        const diffs = new Set();
-        if (!rows.some((r) => r.frontend === 1) || !rows.some((r) => r.backend === 1))
-            diffs.add('frontend/backend rows missing');
-        for (const row of rows) {
-            // lms-ha loads the hash, and runtime keeps it as is. Anything else (clear
-            // text loaded by hand, another password) is reloaded.
-            if (row.password !== want.password)
-                diffs.add('password changed');
-            for (const d of fieldChanges([
-                ['active', want.active, row.active],
-                ['default_hostgroup', want.default_hostgroup, row.default_hostgroup],
-                ['default_schema', want.default_schema, row.default_schema],
-                ['transaction_persistent', want.transaction_persistent, row.transaction_persistent],
-                ['max_connections', want.max_connections, row.max_connections],
-            ]))
-                diffs.add(d);
-        }
-        if (diffs.size > 0)
-            changes.push({ section: 'mysql_users', action: 'modify', subject, detail: [...diffs].join(', ') });
-    }
-    for (const name of [...liveUsers.keys()].sort()) {
-        changes.push({ section: 'mysql_users', action: 'remove', subject: `user ${name}`, detail: 'not an application user of the inventory' });
-    }
-    // Query rules, by rule_id.
-    const liveRules = new Map(actual.queryRules.map((r) => [r.rule_id, r]));
-    for (const want of desired.queryRules) {
-        const have = liveRules.get(want.rule_id);
-        liveRules.delete(want.rule_id);
-        const subject = `rule ${want.rule_id}`;
-        if (!have) {
-            changes.push({ section: 'mysql_query_rules', action: 'add', subject, detail: `${want.match_digest} -> hostgroup ${want.destination_hostgroup}` });
-            continue;
-        }
-        const diffs = fieldChanges([
-            ['active', want.active, have.active],
-            ['username', null, have.username],
-            ['match_digest', want.match_digest, have.match_digest],
-            ['match_pattern', null, have.match_pattern],
-            ['destination_hostgroup', want.destination_hostgroup, have.destination_hostgroup],
-            ['apply', want.apply, have.apply],
-        ]);
-        if (diffs.length > 0)
-            changes.push({ section: 'mysql_query_rules', action: 'modify', subject, detail: diffs.join(', ') });
-    }
-    for (const id of [...liveRules.keys()].sort((a, b) => a - b)) {
-        changes.push({ section: 'mysql_query_rules', action: 'remove', subject: `rule ${id}`, detail: 'not a rule of lms-ha' });
-    }
-    changes.push(...variableChanges('admin_variables', desired.adminVariables, actual.variables));
-    return changes;
-}
-/** The sections to re-apply for these changes, in apply order. */
-function sectionsToApply(changes) {
-    const touched = new Set(changes.map((c) => c.section));
-    return PROXYSQL_SECTIONS.filter((s) => touched.has(s));
-}
-/**
- * What lms-ha configures, one "key: value" line per item, from a ProxySQL's
- * runtime tables: the same on every load balancer when they agree. Placement
- * (hostgroup, status) is the monitor's decision and left out; passwords and
- * credentials are compared by digest so the lines can be shown.
- */
-function configuredItems(runtime) {
-    const digest = (v) => (v === null ? 'none' : `sha256:${(0,external_node_crypto_.createHash)('sha256').update(v).digest('hex').slice(0, 12)}`);
-    const items = new Map();
-    for (const s of runtime.servers)
-        items.set(`server ${s.hostname}:${s.port}`, `weight ${s.weight}, max_connections ${s.max_connections}`);
-    for (const g of runtime.galeraHostgroups) {
-        items.set(`galera hostgroup ${g.writer_hostgroup}`, `backup ${g.backup_writer_hostgroup}, reader ${g.reader_hostgroup}, offline ${g.offline_hostgroup}, active ${g.active}, max_writers ${g.max_writers}, writer_is_also_reader ${g.writer_is_also_reader}, max_transactions_behind ${g.max_transactions_behind}`);
-    }
-    for (const r of runtime.queryRules)
-        items.set(`rule ${r.rule_id}`, `active ${r.active}, user ${r.username ?? '*'}, digest ${r.match_digest ?? '-'}, pattern ${r.match_pattern ?? '-'}, to ${r.destination_hostgroup ?? '-'}, apply ${r.apply}`);
-    for (const u of runtime.users) {
-        items.set(`user ${u.username} (${u.frontend ? 'frontend' : ''}${u.frontend && u.backend ? '+' : ''}${u.backend ? 'backend' : ''})`, `password ${digest(u.password)}, active ${u.active}, hostgroup ${u.default_hostgroup}, schema ${u.default_schema ?? '-'}, transaction_persistent ${u.transaction_persistent}, max_connections ${u.max_connections}`);
-    }
-    for (const [name, value] of Object.entries(runtime.variables))
-        items.set(name, /password|credentials/.test(name) ? digest(value) : value);
-    return items;
-}
-/** The items that differ between two load balancers' runtimes ("rule 3", "mysql-monitor_galera_healthcheck_interval"), sorted. */
-function configurationDifferences(a, b) {
-    const x = configuredItems(a);
-    const y = configuredItems(b);
-    return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
-/**
- * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
- *
- * That output is libxml2's pretty-printed writer output: a declaration,
- * elements, attributes in double quotes, the five predefined entities and
- * numeric character references, occasionally mixed content (a volume-info
- * `<brick>` holds its name as text before its child elements). No DTDs, no
- * namespaces. The project has no XML dependency and this is all we need, so
- * the reader is strict about structure (mismatched tags throw) and ignores
- * what it does not use (comments, processing instructions, CDATA as text).
- */
-class XmlParseError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'XmlParseError';
-    }
-}
-const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function decodeEntities(s) {
-    return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body) => {
-        if (body.startsWith('#x'))
-            return String.fromCodePoint(parseInt(body.slice(2), 16));
-        if (body.startsWith('#'))
-            return String.fromCodePoint(parseInt(body.slice(1), 10));
-        return NAMED_ENTITIES[body] ?? m;
-    });
-}
-const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
-const ATTR = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/y;
-/** Parses a document and returns its root element. */
-function parseXml(input) {
-    let i = 0;
-    const stack = [];
-    let root;
-    const fail = (msg) => {
-        throw new XmlParseError(`${msg} at offset ${i}`);
-    };
-    while (i < input.length) {
-        const lt = input.indexOf('<', i);
-        const textEnd = lt === -1 ? input.length : lt;
-        if (textEnd > i) {
-            const raw = input.slice(i, textEnd);
-            if (stack.length > 0)
-                stack[stack.length - 1].text += decodeEntities(raw);
-            else if (raw.trim() !== '')
-                fail('text outside the root element');
-            i = textEnd;
-            continue;
-        }
-        // At '<'.
-        if (input.startsWith('<?', i)) {
-            const end = input.indexOf('?>', i);
-            if (end === -1)
-                fail('unterminated processing instruction');
-            i = end + 2;
-            continue;
-        }
-        if (input.startsWith('<!--', i)) {
-            const end = input.indexOf('-->', i);
-            if (end === -1)
-                fail('unterminated comment');
-            i = end + 3;
-            continue;
-        }
-        if (input.startsWith('<![CDATA[', i)) {
-            const end = input.indexOf(']]>', i);
-            if (end === -1)
-                fail('unterminated CDATA');
-            if (stack.length === 0)
-                fail('CDATA outside the root element');
-            stack[stack.length - 1].text += input.slice(i + 9, end);
-            i = end + 3;
-            continue;
-        }
-        if (input.startsWith('<!', i)) {
-            const end = input.indexOf('>', i);
-            if (end === -1)
-                fail('unterminated declaration');
-            i = end + 1;
-            continue;
-        }
-        if (input.startsWith('</', i)) {
-            NAME.lastIndex = i + 2;
-            const m = NAME.exec(input);
-            if (!m)
-                fail('bad closing tag');
-            const name = m[0];
-            let j = i + 2 + name.length;
-            while (j < input.length && /\s/.test(input[j]))
-                j++;
-            if (input[j] !== '>')
-                fail(`bad closing tag </${name}`);
-            const open = stack.pop();
-            if (!open || open.name !== name)
-                fail(`closing tag </${name}> does not match <${open?.name ?? '(none)'}>`);
-            i = j + 1;
-            if (stack.length === 0)
-                root = open;
-            continue;
-        }
-        // Opening tag.
-        NAME.lastIndex = i + 1;
-        const m = NAME.exec(input);
-        if (!m)
-            fail('bad tag');
-        const el = { name: m[0], attrs: {}, children: [], text: '' };
-        let j = i + 1 + el.name.length;
-        for (;;) {
-            ATTR.lastIndex = j;
-            const a = ATTR.exec(input);
-            if (!a)
-                break;
-            el.attrs[a[1]] = decodeEntities(a[3] ?? a[4] ?? '');
-            j = ATTR.lastIndex;
-        }
-        while (j < input.length && /\s/.test(input[j]))
-            j++;
-        let selfClosing = false;
-        if (input[j] === '/') {
-            selfClosing = true;
-            j++;
-        }
-        if (input[j] !== '>')
-            fail(`bad tag <${el.name}`);
-        i = j + 1;
-        if (stack.length > 0)
-            stack[stack.length - 1].children.push(el);
-        else if (root)
-            fail('second root element');
-        if (selfClosing) {
-            if (stack.length === 0)
-                root = el;
-        }
-        else {
-            stack.push(el);
-        }
-    }
-    if (stack.length > 0)
-        throw new XmlParseError(`unclosed element <${stack[stack.length - 1].name}>`);
-    if (!root)
-        throw new XmlParseError('no root element');
-    return root;
-}
-function child(el, name) {
-    return el?.children.find((c) => c.name === name);
-}
-function childrenNamed(el, name) {
-    return el ? el.children.filter((c) => c.name === name) : [];
-}
-/** The trimmed text of the first child called `name`, or undefined when there is none. */
-function childText(el, name) {
-    const c = child(el, name);
-    return c === undefined ? undefined : c.text.trim();
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/cli.ts
-/**
- * The gluster CLI envelope: every `--xml` answer is
- *   <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/> ... </cliOutput>
- * (glfsheal, behind `volume heal ... info`, puts opRet after its payload).
- * A failed operation has opRet -1 and the reason in opErrstr, e.g.
- * "Volume moodledata does not exist". When glusterd is not running the CLI
- * prints "Connection failed. Please check if gluster daemon is operational."
- * and no XML at all.
- *
- * Every command runs with `--mode=script`, which answers the CLI's y/n
- * questions (volume stop, replica 2 warnings) without a terminal.
- */
-
-
-class GlusterCliError extends Error {
-    /** `not-xml`: no XML came back (glusterd down, command missing); `op-failed`: opRet != 0. */
-    kind;
-    opErrstr;
-    constructor(kind, message, opErrstr = '') {
-        super(message);
-        this.name = 'GlusterCliError';
-        this.kind = kind;
-        this.opErrstr = opErrstr;
-    }
-}
-function parseCliEnvelope(stdout) {
-    const start = stdout.indexOf('<');
-    if (start === -1) {
-        throw new GlusterCliError('not-xml', `gluster printed no XML: ${firstLine(stdout) || '(nothing)'}`);
-    }
-    let root;
-    try {
-        root = parseXml(stdout.slice(start));
-    }
-    catch (e) {
-        if (e instanceof XmlParseError)
-            throw new GlusterCliError('not-xml', `gluster printed malformed XML: ${e.message}`);
-        throw e;
-    }
-    if (root.name !== 'cliOutput')
-        throw new GlusterCliError('not-xml', `unexpected XML root <${root.name}>`);
-    const opRet = Number(childText(root, 'opRet') ?? '0');
-    const opErrno = Number(childText(root, 'opErrno') ?? '0');
-    const opErrstr = childText(root, 'opErrstr') ?? '';
-    return { opRet, opErrno, opErrstr, root };
-}
-/** The envelope's payload element, or GlusterCliError when the operation failed. */
-function cliPayload(stdout, element) {
-    const env = parseCliEnvelope(stdout);
-    if (env.opRet !== 0) {
-        throw new GlusterCliError('op-failed', `gluster: ${env.opErrstr || `operation failed (opRet ${env.opRet})`}`, env.opErrstr);
-    }
-    return child(env.root, element);
-}
-/**
- * glusterd runs one cluster-wide operation per volume at a time; a second one
- * (another `volume status`, a heal info, verify-ha on the same pool) is
- * refused with "Another transaction is in progress for VOL. Please try again
- * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
- */
-function isGlusterLockBusy(error) {
-    return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
-}
-/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
-function isGlusterBusyMessage(text) {
-    return /another transaction is in progress|locking failed|lock .*held/i.test(text);
-}
-function firstLine(s) {
-    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
-}
-// ---------------------------------------------------------------------------
-// Command lines. Arguments are validated by the model; they are quoted anyway.
-/**
- * shellJoin, except that "=" does not force quoting: it is only special in a
- * leading NAME=value word, and no word here comes before the command name.
- * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
- */
-function joinArgs(words) {
-    return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
-}
-const cli_shellJoin = joinArgs;
-const G = ['gluster', '--mode=script'];
-const glusterCommands = {
-    volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
-    volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
-    volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
-    healInfoSummary: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'summary', '--xml']),
-    healInfoSplitBrain: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'split-brain', '--xml']),
-    peerStatus: () => cli_shellJoin([...G, 'peer', 'status', '--xml']),
-    poolList: () => cli_shellJoin([...G, 'pool', 'list', '--xml']),
-    peerProbe: (address) => cli_shellJoin([...G, 'peer', 'probe', address]),
-    volumeStart: (volume) => cli_shellJoin([...G, 'volume', 'start', volume]),
-    volumeSet: (volume, key, value) => cli_shellJoin([...G, 'volume', 'set', volume, key, value]),
-    /** Starts a heal of the entries the index knows about (not a full crawl). */
-    heal: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume]),
-};
-/** `mkdir -p` for a brick directory, with a restrictive mode until gluster owns it. */
-function prepareBrickCommand(path) {
-    return cli_shellJoin(['mkdir', '-p', '-m', '0755', '--', path]);
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/client.ts
-/**
- * Client side of the volume: the /etc/fstab entry that mounts it at boot, an
- * idempotent edit of fstab that touches only our line, /proc/mounts parsing to
- * tell whether the FUSE mount is really there, and the write probe verify-ha
- * runs through it.
- */
-
-
-/**
- * fstab escapes whitespace and backslash in its fields as octal (\040 space,
- * \011 tab, \012 newline, \134 backslash); /proc/mounts uses the same form.
- */
-function escapeFstabField(s) {
-    return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-function unescapeFstabField(s) {
-    return s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)));
-}
-function mountOptions(spec) {
-    const opts = ['defaults', '_netdev'];
-    const backups = spec.servers.slice(1);
-    // Only used to fetch the volfile when the first server is down at mount
-    // time; once mounted, the client talks to every brick directly.
-    if (backups.length > 0)
-        opts.push(`backup-volfile-servers=${backups.join(':')}`);
-    if (spec.localServer)
-        opts.push('x-systemd.requires=glusterd.service');
-    for (const o of spec.extraOptions ?? [])
-        if (!opts.includes(o))
-            opts.push(o);
-    return opts;
-}
-function validateMountSpec(spec) {
-    const problems = [];
-    if (spec.servers.length === 0)
-        problems.push('at least one volfile server is needed');
-    for (const s of spec.servers)
-        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s))
-            problems.push(`server "${s}" is not a host name or IPv4 address`);
-    if (!spec.mountPoint.startsWith('/') || spec.mountPoint === '/' || /[\0\n]/.test(spec.mountPoint)) {
-        problems.push(`mount point "${spec.mountPoint}" must be an absolute path other than /`);
-    }
-    for (const o of spec.extraOptions ?? [])
-        if (!/^[A-Za-z0-9_.=:\/-]+$/.test(o))
-            problems.push(`mount option "${o}" has characters fstab cannot hold`);
-    if (problems.length > 0) {
-        throw new DeployError('invalid-inventory', `GlusterFS mount of ${spec.volume} at ${spec.mountPoint}: ${problems.join('; ')}`);
-    }
-}
-/** `<server>:/<vol> <mount> glusterfs defaults,_netdev,backup-volfile-servers=<a>:<b> 0 0` */
-function renderFstabLine(spec) {
-    validateMountSpec(spec);
-    const mp = spec.mountPoint.length > 1 ? spec.mountPoint.replace(/\/+$/, '') : spec.mountPoint;
-    return `${spec.servers[0]}:/${spec.volume} ${escapeFstabField(mp)} glusterfs ${mountOptions(spec).join(',')} 0 0`;
-}
-/** The entries of /etc/fstab (comments and blank lines skipped), fields unescaped. */
-function parseFstab(text) {
-    const out = [];
-    text.split('\n').forEach((raw, i) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const f = line.split(/\s+/);
-        if (f.length < 2)
-            return;
-        out.push({
-            line: i,
-            spec: unescapeFstabField(f[0]),
-            file: unescapeFstabField(f[1]),
-            vfstype: f[2] ?? '',
-            options: (f[3] ?? 'defaults').split(','),
-            freq: f[4] ?? '0',
-            passno: f[5] ?? '0',
-        });
-    });
-    return out;
-}
-function sameMountPoint(a, b) {
-    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-    return n(a) === n(b);
-}
-function isGlusterType(t) {
-    return t === 'glusterfs' || t === 'fuse.glusterfs';
-}
-/**
- * Puts our line in fstab: replaces the glusterfs entry for the same mount
- * point (first one; later duplicates are removed), or appends it. Everything
- * else is kept byte for byte. Another filesystem already configured on that
- * mount point is a conflict we do not resolve: it would hide or be hidden by
- * the volume.
- */
-function upsertFstabEntry(text, spec) {
-    const line = renderFstabLine(spec);
-    const entries = parseFstab(text);
-    const conflicting = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && !isGlusterType(e.vfstype));
-    if (conflicting.length > 0) {
-        const e = conflicting[0];
-        throw new DeployError('preflight-failed', `/etc/fstab already mounts ${e.spec} (${e.vfstype}) on ${spec.mountPoint}; the GlusterFS volume cannot be mounted there too`, { hint: `Move the existing data into the volume with migrate-storage from another path, then remove line ${e.line + 1} of /etc/fstab.` });
-    }
-    const ours = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && isGlusterType(e.vfstype));
-    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-    if (ours.length === 0) {
-        lines.push(line);
-    }
-    else {
-        lines[ours[0].line] = line;
-        const drop = new Set(ours.slice(1).map((e) => e.line));
-        for (let i = lines.length - 1; i >= 0; i--)
-            if (drop.has(i))
-                lines.splice(i, 1);
-    }
-    const content = `${lines.join('\n')}\n`;
-    return { content, changed: content !== text, line };
-}
-/** Parses /proc/mounts (or /proc/self/mounts); octal escapes undone. */
-function parseMounts(text) {
-    const out = [];
-    for (const raw of text.split('\n')) {
-        const f = raw.trim().split(' ');
-        if (f.length < 4)
-            continue;
-        out.push({
-            source: unescapeFstabField(f[0]),
-            mountPoint: unescapeFstabField(f[1]),
-            fsType: f[2],
-            options: f[3].split(','),
-        });
-    }
-    return out;
-}
-/**
- * The gluster FUSE mount at `mountPoint`, if any. The last entry for a mount
- * point is the visible one (a later mount hides earlier ones). When `volume`
- * is given the source must name it (`server:/volume`); the server part is
- * not compared, since a backup volfile server may have been used.
- */
-function findGlusterMount(mounts, mountPoint, volume) {
-    const atPoint = mounts.filter((m) => sameMountPoint(m.mountPoint, mountPoint));
-    const top = atPoint[atPoint.length - 1];
-    if (!top || top.fsType !== 'fuse.glusterfs')
-        return null;
-    if (volume !== undefined) {
-        const vol = top.source.slice(top.source.indexOf(':') + 1).replace(/^\/+/, '');
-        if (vol !== volume)
-            return null;
-    }
-    return top;
-}
-/**
- * verify-ha's write probe: writes, reads back and removes a small file
- * through the mount, under `timeout` because a hung FUSE mount blocks
- * forever. Prints "lms-ha-probe-ok" on success.
- */
-function writeProbeCommand(mountPoint, timeoutSeconds = 10) {
-    const dir = shellQuote(mountPoint);
-    const script = `f=${dir}/.lms-ha-probe.$(hostname).$$; ` +
-        `printf 'lms-ha-probe-ok' > "$f" && r=$(cat "$f") && rm -f "$f" && [ "$r" = lms-ha-probe-ok ] && echo lms-ha-probe-ok`;
-    return `timeout -k 2 ${timeoutSeconds} sh -c ${shellQuote(script)}`;
-}
-function parseWriteProbe(result) {
-    if (result.code === 0 && result.stdout.includes('lms-ha-probe-ok'))
-        return { ok: true, detail: 'write, read back and remove succeeded' };
-    if (result.code === 124 || result.code === 137)
-        return { ok: false, detail: 'timed out: the mount is hung' };
-    const why = result.stderr.trim().split('\n').pop() ?? '';
-    return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
-}
-
-;// CONCATENATED MODULE: ./src/facts/health.ts
-/**
- * verify-ha's fact gathering: one shell script per host and role, answered in
- * `@@section` blocks, and pure parsers for the answers. Read-only, and only
- * standard paths and commands (systemctl/pgrep, the mariadb client over the
- * unix socket, `ip -o addr`, the HAProxy stats socket, the gluster CLI,
- * /proc/mounts), so it works on hosts that lms-ha did not build.
- *
- * Every probe has its own short timeout so one sick host or daemon cannot
- * hang the run: `timeout 5` around the SQL client (plus --connect-timeout),
- * `timeout 3` around each TCP probe, `timeout 10` around gluster calls.
- */
-
-
-
-
-
-
-
-
-
-/** A service: `systemctl is-active` when systemd knows the unit, else whether the process runs. */
-function serviceProbe(section, unit, process) {
-    return (`echo "@@${section}"; s=$(systemctl is-active ${unit} 2>/dev/null); ` +
-        `if [ "$s" = active ]; then echo active; elif pgrep -x ${process} >/dev/null 2>&1; then echo "running (not as ${unit}.service)"; else echo "\${s:-not running}"; fi`);
-}
-function isActive(section) {
-    const v = (section ?? '').trim();
-    return v === 'active' || v.startsWith('running');
-}
-// ---------------------------------------------------------------------------
-// Galera (db nodes)
-/** The schema and table of the causality probe (created by deploy-db). */
-const PROBE_SCHEMA = 'lms_ha';
-const PROBE_TABLE = 'causality_probe';
-/**
- * The probe table deploy-db should create (and grant SELECT, INSERT, UPDATE, DELETE on
- * to the application users). One row per prober; verify-ha overwrites it.
- */
-function probeTableSql() {
-    return [
-        `CREATE DATABASE IF NOT EXISTS \`${PROBE_SCHEMA}\`;`,
-        `CREATE TABLE IF NOT EXISTS \`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\` (id VARCHAR(64) NOT NULL PRIMARY KEY, token VARCHAR(64) NOT NULL, written_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;`,
-        '',
-    ].join('\n');
-}
-/**
- * Read by the db script through the local client as root over the unix
- * socket. `wsrep_sync_wait=0` first: a probe never waits for causality.
- * `--force` keeps going past a statement the server rejects (e.g. no wsrep
- * variables on a plain MariaDB), so the rows that can be read are.
- */
-const VERIFY_DB_SQL = [
-    'SET SESSION wsrep_sync_wait = 0;',
-    "SHOW GLOBAL STATUS LIKE 'wsrep_%';",
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime');",
-    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_desync','wsrep_on','wsrep_sync_wait','wsrep_provider_options','wsrep_cluster_name','read_only');",
-    `SELECT 'lms_ha_probe_table', COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${PROBE_SCHEMA}' AND TABLE_NAME='${PROBE_TABLE}';`,
-    "SELECT 'lms_ha_nopk', COUNT(*), IFNULL(SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(t.TABLE_SCHEMA,'.',t.TABLE_NAME) ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME SEPARATOR ','),',',5),'') " +
-        'FROM information_schema.TABLES t LEFT JOIN information_schema.TABLE_CONSTRAINTS c ' +
-        "ON c.TABLE_SCHEMA=t.TABLE_SCHEMA AND c.TABLE_NAME=t.TABLE_NAME AND c.CONSTRAINT_TYPE='PRIMARY KEY' " +
-        "WHERE t.TABLE_TYPE='BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND c.CONSTRAINT_NAME IS NULL;",
-    '',
-].join('\n');
-/** The client, whichever name it has on this host. */
-const SQL_CLIENT = 'c=$(command -v mariadb || command -v mysql)';
-function dbFactsScript() {
-    return [
-        'echo "@@mysqld"; if pgrep -x mariadbd >/dev/null 2>&1 || pgrep -x mysqld >/dev/null 2>&1; then echo running; else echo stopped; fi',
-        'echo "@@unit"; systemctl is-active mariadb 2>/dev/null || true',
-        `echo "@@sql"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; cat >/dev/null; else timeout -k 1 5 "$c" --connect-timeout=3 -N -B --force 2>&1; rc=$?; echo "@@sqlrc"; echo $rc; fi`,
-    ].join('; ');
-}
-function parseDbFacts(stdout) {
-    const s = splitSections(stdout);
-    const running = (s.get('mysqld') ?? '').trim() === 'running';
-    const sql = s.get('sql') ?? '';
-    const rc = Number((s.get('sqlrc') ?? '').trim() || 'NaN');
-    const errors = sql.split('\n').filter((l) => /^ERROR\b/.test(l));
-    const status = sql.includes('\t') ? parseWsrepStatus(sql) : null;
-    let sqlError = null;
-    if (!status || status.missing.includes('wsrep_cluster_status')) {
-        sqlError = errors.length > 0 ? errors[0] : rc === 124 || rc === 137 ? 'timed out after 5 s' : !status ? 'no answer' : null;
-    }
-    const raw = status?.raw ?? {};
-    const nopk = raw['lms_ha_nopk'];
-    let noPk = null;
-    if (nopk !== undefined) {
-        const [count, list] = nopk.split('\t');
-        noPk = { count: Number(count) || 0, sample: (list ?? '').split(',').filter((x) => x !== '') };
-    }
-    return {
-        running,
-        unit: (s.get('unit') ?? '').trim(),
-        status: status && !status.missing.includes('wsrep_cluster_status') ? status : null,
-        sqlError,
-        probeTable: raw['lms_ha_probe_table'] === '1',
-        noPk,
-        uptime: raw['uptime'] !== undefined ? Number(raw['uptime']) : null,
-    };
-}
-/** One HTTP GET through bash's /dev/tcp: curl is not on every load balancer. */
-function httpGet(address, port, path = '/') {
-    const script = `exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${path} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && cat <&3`;
-    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1`;
-}
-/**
- * The greeting of a MySQL-protocol server: the 5th byte is the protocol
- * version (10). Reading it proves something answers behind the port, not just
- * that a listener accepted.
- */
-function mysqlGreeting(address, port) {
-    const script = `exec 3<>/dev/tcp/${address}/${port} && head -c 5 <&3 | od -An -tu1`;
-    return `timeout -k 1 3 bash -c ${shellQuote(script)} 2>&1; echo "rc=$?"`;
-}
-/**
- * Credentials travel on stdin: the first lines are a client option file,
- * copied into a 0600 temp file (removed on exit), the rest is the SQL.
- */
-function withCredentialsFile(lines, body) {
-    return [
-        'umask 077',
-        'cred=$(mktemp)',
-        'trap \'rm -f "$cred"\' EXIT',
-        `i=0; while [ $i -lt ${lines} ]; do IFS= read -r l || break; printf '%s\\n' "$l" >> "$cred"; i=$((i+1)); done`,
-        body,
-    ].join('; ');
-}
-/** A `[client]` option file: user and password quoted for the option-file parser. */
-function clientOptionFile(user, password) {
-    const q = (v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-    const lines = ['[client]', `user=${q(user)}`, `password=${q(password)}`];
-    return `${lines.join('\n')}\n`;
-}
-function lbFactsScript(o) {
-    const parts = [
-        'echo "@@ipaddr"; ip -o addr show 2>&1',
-        serviceProbe('keepalived', 'keepalived', 'keepalived'),
-        `echo "@@vipconnect"; ${mysqlGreeting(o.vip, o.writerPort)}`,
-    ];
-    if (o.kind === 'haproxy') {
-        parts.push(serviceProbe('haproxy', 'haproxy', 'haproxy'), 
-        // The stats socket named in haproxy.cfg (Debian: /run/haproxy/admin.sock); socat
-        // or python3 to talk to it; else the stats page on 127.0.0.1:8404.
-        'echo "@@stat"; sock=$(awk \'$1=="stats" && $2=="socket" {print $3; exit}\' /etc/haproxy/haproxy.cfg 2>/dev/null); sock=${sock:-/run/haproxy/admin.sock}; ' +
-            'if [ -S "$sock" ] && command -v socat >/dev/null; then echo "show stat" | timeout 3 socat stdio "unix-connect:$sock"; ' +
-            'elif [ -S "$sock" ] && command -v python3 >/dev/null; then timeout 3 python3 -c \'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\\n"); sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())\' "$sock"; ' +
-            `else ${httpGet('127.0.0.1', 8404, '/;csv')}; fi`);
-        for (const n of o.dbNodes)
-            parts.push(`echo "@@cc ${n.name}"; ${httpGet(n.address, o.clustercheckPort ?? 9200)}`);
-    }
-    else {
-        // The admin query first: it reads the rest of stdin after the credentials.
-        parts.unshift(`echo "@@runtime"; ${SQL_CLIENT}; if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client"; else timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${o.adminPort ?? 6032} --connect-timeout=3 -N -B 2>&1 </dev/stdin; fi`);
-        parts.push(serviceProbe('proxysql', 'proxysql', 'proxysql'));
-        return withCredentialsFile(3, parts.join('; '));
-    }
-    return parts.join('; ');
-}
-/** ProxySQL admin: its credentials file, then the runtime and monitor queries (stdin of lbFactsScript). */
-function proxysqlStdin(adminUser, adminPassword) {
-    return clientOptionFile(adminUser, adminPassword) + PROXYSQL_RUNTIME_QUERY + PROXYSQL_MONITOR_QUERY;
-}
-function parseLbFacts(stdout, kind) {
-    const s = splitSections(stdout);
-    const vip = s.get('vipconnect') ?? '';
-    const rc = /rc=(\d+)/.exec(vip)?.[1];
-    const bytes = vip
-        .split('\n')
-        .filter((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l))
-        .join(' ')
-        .trim()
-        .split(/\s+/)
-        .map(Number);
-    const greeting = bytes.length >= 5 && bytes[4] === 10;
-    const vipAnswer = greeting
-        ? { ok: true, detail: 'MySQL greeting (protocol 10)' }
-        : { ok: false, detail: rc === '124' ? 'timed out after 3 s' : vip.split('\n').find((l) => /refused|unreachable|No route|error/i.test(l))?.replace(/^.*: /, '').trim() || (bytes.length > 0 ? 'no MySQL greeting' : 'no answer') };
-    const facts = {
-        addresses: parseIpAddrShow(s.get('ipaddr') ?? ''),
-        keepalived: { active: isActive(s.get('keepalived')), state: (s.get('keepalived') ?? '').trim() },
-        vipAnswer,
-    };
-    if (kind === 'haproxy') {
-        const text = s.get('stat') ?? '';
-        let stats = null;
-        let statsError = null;
-        try {
-            stats = parseHaproxyStat(text);
-        }
-        catch {
-            statsError = text.trim().split('\n')[0]?.slice(0, 120) || 'no answer from the stats socket or page';
-        }
-        facts.haproxy = { active: isActive(s.get('haproxy')), state: (s.get('haproxy') ?? '').trim(), stats, statsError };
-        facts.clustercheck = new Map();
-        for (const [key, value] of s) {
-            if (!key.startsWith('cc '))
-                continue;
-            const node = key.slice(3);
-            try {
-                facts.clustercheck.set(node, parseClustercheckResponse(value.replace(/\r?\n$/, '')));
-            }
-            catch {
-                facts.clustercheck.set(node, { error: value.trim().split('\n').pop()?.replace(/^.*: /, '').slice(0, 120) || 'no answer' });
-            }
-        }
-    }
-    else {
-        const text = s.get('runtime') ?? '';
-        const errors = text.split('\n').filter((l) => /^ERROR\b/.test(l));
-        facts.proxysql = {
-            active: isActive(s.get('proxysql')),
-            state: (s.get('proxysql') ?? '').trim(),
-            runtime: errors.length === 0 && text.trim() !== '' ? parseProxysqlRuntime(text) : null,
-            error: errors[0] ?? (text.trim() === '' ? 'no answer from the admin interface' : null),
-        };
-    }
-    return facts;
-}
-// ---------------------------------------------------------------------------
-// GlusterFS
-/** Every storage host: is glusterd there, and how does it see the pool. */
-function glusterPeerScript() {
-    return [serviceProbe('glusterd', 'glusterd', 'glusterd'), `echo "@@pool"; timeout -k 1 10 ${glusterCommands.poolList()} 2>&1`].join('; ');
-}
-/** One observer (a storage host whose glusterd runs): the volume as glusterd sees it. */
-function glusterVolumeScript(volume) {
-    return [
-        `echo "@@info"; timeout -k 1 10 ${glusterCommands.volumeInfo(volume)} 2>&1`,
-        `echo "@@status"; timeout -k 1 10 ${glusterCommands.volumeStatusDetail(volume)} 2>&1`,
-        `echo "@@heal"; timeout -k 1 15 ${glusterCommands.healInfoSummary(volume)} 2>&1`,
-        `echo "@@splitbrain"; timeout -k 1 15 ${glusterCommands.healInfoSplitBrain(volume)} 2>&1`,
-    ].join('; ');
-}
-/** A client (web host): the mount table and, when the volume is mounted, the write probe. */
-function glusterClientScript(mountPoint) {
-    const mp = shellQuote(mountPoint);
-    return [
-        'echo "@@mounts"; cat /proc/self/mounts',
-        `echo "@@probe"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then ${writeProbeCommand(mountPoint)} 2>&1; echo "rc=$?"; else echo skipped; fi`,
-    ].join('; ');
-}
-function parseGlusterClientFacts(stdout) {
-    const s = splitSections(stdout);
-    const probeText = (s.get('probe') ?? '').trim();
-    const facts = { mounts: parseMounts(s.get('mounts') ?? '') };
-    if (probeText !== 'skipped' && probeText !== '') {
-        const rc = Number(/rc=(\d+)/.exec(probeText)?.[1] ?? '1');
-        const out = probeText.replace(/\n?rc=\d+$/, '');
-        facts.probe = parseWriteProbe({ code: rc, stdout: out, stderr: rc === 0 ? '' : out });
-    }
-    return facts;
-}
-
-/** The script; stdin is `clientOptionFile(appUser, password)`. */
-function causalityScript(o) {
-    const table = `\`${PROBE_SCHEMA}\`.\`${PROBE_TABLE}\``;
-    const write = `SET SESSION wsrep_sync_wait=0; REPLACE INTO ${table} (id, token) VALUES ('${o.id}', '${o.token}');`;
-    const read = `SET SESSION wsrep_sync_wait=${o.syncWait}; SELECT token FROM ${table} WHERE id='${o.id}';`;
-    const client = (port, sql) => `timeout -k 1 5 "$c" --defaults-extra-file="$cred" --protocol=TCP -h${o.vip} -P${port} --connect-timeout=3 -N -B -e ${shellQuote(sql)} 2>&1`;
-    return withCredentialsFile(3, [
-        SQL_CLIENT,
-        `echo "@@write"; ${client(o.writerPort, write)}; echo "rc=$?"`,
-        `echo "@@read"; ${client(o.readerPort, read)}; echo "rc=$?"`,
-    ].join('; '));
-}
-function parseCausality(stdout) {
-    const s = splitSections(stdout);
-    const part = (name) => {
-        const text = (s.get(name) ?? '').trim();
-        const rc = /rc=(\d+)$/.exec(text)?.[1];
-        const body = text.replace(/\n?rc=\d+$/, '').trim();
-        return { ok: rc === '0', body };
-    };
-    const w = part('write');
-    const r = part('read');
-    return {
-        wrote: w.ok,
-        writeError: w.ok ? null : w.body.split('\n')[0] || 'no answer',
-        readValue: r.ok ? r.body.split('\n')[0] ?? '' : null,
-        readError: r.ok ? null : r.body.split('\n')[0] || 'no answer',
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/commands/deploy-db/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
@@ -79579,6 +80926,7 @@ function parseCausality(stdout) {
  * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
  * orchestration with their own waits, not generic resources.
  */
+
 
 
 
@@ -84897,135 +86245,6 @@ function userChange(host, name, detail) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/facts/host-state.ts
-/**
- * deploy-lb's fact gathering: one read-only script per host that reports, in
- * `@@kind arg` sections, what deploy-lb compares against (installed packages,
- * system users, directories, files with owner/mode/digest, unit states, tools
- * on PATH), and a pure parser for its answer. Files whose content is secret
- * are reported by digest only: their content never leaves the host.
- */
-
-
-
-const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
-function word(value) {
-    // Section markers carry the name unquoted: only plain names and paths.
-    if (!SAFE_WORD.test(value))
-        throw new Error(`not a plain name or path: ${JSON.stringify(value)}`);
-    return value;
-}
-function hostStateScript(q) {
-    const parts = [];
-    if (q.packages.length > 0) {
-        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
-    }
-    for (const u of q.users) {
-        const n = shellQuote(word(u));
-        parts.push(`echo "@@user ${u}"; if getent passwd ${n} >/dev/null 2>&1; then echo present; else echo absent; fi`);
-    }
-    for (const d of q.dirs) {
-        const p = shellQuote(word(d));
-        parts.push(`echo "@@dir ${d}"; if [ -d ${p} ]; then stat -c '%a %U %G' ${p}; else echo @absent; fi`);
-    }
-    for (const f of q.files) {
-        const p = shellQuote(word(f.path));
-        const read = f.read ? `; base64 -w0 ${p}; echo` : '';
-        parts.push(`echo "@@file ${f.path}"; if [ -f ${p} ]; then stat -c '%a %U %G' ${p}; sha256sum ${p} | cut -d' ' -f1${read}; else echo @absent; fi`);
-    }
-    for (const u of q.units) {
-        const n = shellQuote(word(u));
-        parts.push(`echo "@@unit ${u}"; echo "enabled=$(systemctl is-enabled ${n} 2>/dev/null)"; echo "active=$(systemctl is-active ${n} 2>/dev/null)"`);
-    }
-    for (const c of q.commands) {
-        parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
-    }
-    for (const p of q.probes ?? []) {
-        // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
-        parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
-    }
-    return parts.join('; ');
-}
-/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
-function sections(stdout) {
-    return [...splitSections(stdout)].map(([key, text]) => {
-        const space = key.indexOf(' ');
-        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
-    });
-}
-function parseOwnerMode(line) {
-    const [mode, owner, group] = (line ?? '').trim().split(' ');
-    if (!mode || !/^[0-7]{1,4}$/.test(mode) || !owner || !group)
-        return null;
-    return { mode: Number.parseInt(mode, 8), owner, group };
-}
-function parseHostState(stdout, q) {
-    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
-    // Everything asked for has an answer, absent unless the host says otherwise.
-    for (const u of q.users)
-        state.users[u] = false;
-    for (const d of q.dirs)
-        state.dirs[d] = null;
-    for (const f of q.files)
-        state.files[f.path] = null;
-    for (const u of q.units)
-        state.units[u] = { enabled: '', active: 'unknown' };
-    for (const c of q.commands)
-        state.commands[c] = false;
-    for (const p of q.probes ?? [])
-        state.probes[p.name] = [];
-    for (const s of sections(stdout)) {
-        const first = (s.lines[0] ?? '').trim();
-        switch (s.kind) {
-            case 'pkg':
-                state.packages = parsePackages(s.lines.join('\n'));
-                break;
-            case 'user':
-                state.users[s.arg] = first === 'present';
-                break;
-            case 'dir':
-                state.dirs[s.arg] = first === '@absent' ? null : parseOwnerMode(first);
-                break;
-            case 'file': {
-                if (first === '@absent' || first === '') {
-                    state.files[s.arg] = null;
-                    break;
-                }
-                const meta = parseOwnerMode(first);
-                const sha256 = (s.lines[1] ?? '').trim();
-                if (!meta || !/^[0-9a-f]{64}$/.test(sha256)) {
-                    state.files[s.arg] = null;
-                    break;
-                }
-                const encoded = (s.lines[2] ?? '').trim();
-                const wanted = q.files.find((f) => f.path === s.arg);
-                state.files[s.arg] = {
-                    ...meta,
-                    sha256,
-                    ...(wanted?.read ? { content: Buffer.from(encoded, 'base64').toString('utf8') } : {}),
-                };
-                break;
-            }
-            case 'unit': {
-                const get = (key) => s.lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim() ?? '';
-                state.units[s.arg] = { enabled: get('enabled'), active: get('active') || 'unknown' };
-                break;
-            }
-            case 'cmd':
-                state.commands[s.arg] = first === 'present';
-                break;
-            case 'probe':
-                state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
-                break;
-        }
-    }
-    return state;
-}
-async function gatherHostState(host, q) {
-    const r = await host.run(hostStateScript(q), { purpose: 'read load balancer facts', timeoutMs: 30_000 });
-    return parseHostState(r.stdout, q);
-}
-
 ;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
 /**
  * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
@@ -85221,7 +86440,7 @@ const PROBE_NFT_RULESET = 'nft-ruleset';
 function lbStateQuery(kind) {
     return {
         // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
-        probes: [{ name: PROBE_ADDRESSES, script: "ip -o addr show | awk '{ print $4 }'" }],
+        probes: [{ name: PROBE_ADDRESSES, script: 'ip -o addr show' }],
         packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
         users: [KEEPALIVED_SCRIPT_USER],
         dirs: ['/etc/keepalived'],
@@ -85257,10 +86476,9 @@ function dbStateQuery() {
         commands: [],
     };
 }
-/** True when the host's `ip -o addr` probe lists the VIP. */
-function deploy_lb_holdsVip(state, vip) {
-    const address = vip.split('/')[0];
-    return (state?.probes[PROBE_ADDRESSES] ?? []).some((a) => a.split('/')[0] === address);
+/** True when the host's `ip -o addr show` probe lists the VIP. */
+function holdsVipNow(state, vip) {
+    return holdsVip((state?.probes[PROBE_ADDRESSES] ?? []).join('\n'), vip);
 }
 /** `nft list tables` lines ("table inet filter") as "inet filter". */
 function nftTables(state) {
@@ -85587,7 +86805,7 @@ function computeLbPlan(context, desired, g, options = {}) {
     // One load balancer after the other, the VIP holder last: the other LB is
     // already done and healthy when the holder's proxy reloads or its keepalived
     // restarts, so the VIP moves at most once and always to a working LB.
-    const holder = lbHosts.find((h) => deploy_lb_holdsVip(g.state.get(h.name), lb.vip_address));
+    const holder = lbHosts.find((h) => holdsVipNow(g.state.get(h.name), lb.vip_address));
     const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
     for (const h of lbOrder) {
         const s = g.state.get(h.name);
@@ -85760,7 +86978,7 @@ function deploy_lb_hostFactsRow(host, g, lb) {
         facts[proxy] = s.packages[proxy] ?? 'not installed';
         facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
         facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
-        facts['vip'] = deploy_lb_holdsVip(s, lb.vip_address) ? 'held here' : 'not here';
+        facts['vip'] = holdsVipNow(s, lb.vip_address) ? 'held here' : 'not here';
     }
     else if (s) {
         facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
@@ -86471,7 +87689,7 @@ function validateSchemas(schemas) {
                 hint: 'List only the application databases (e.g. moodle); accounts are created by deploy-db.',
             });
         }
-        sql_quoteIdent(s); // throws on names MariaDB would not accept
+        quoteIdent(s); // throws on names MariaDB would not accept
     }
 }
 function database_inList(schemas) {
@@ -86498,7 +87716,7 @@ function inventoryQuery(schemas) {
         'ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME;');
 }
 function parseTableInventory(stdout) {
-    return table_parseBatchRows(stdout).map((r) => {
+    return parseBatchRows(stdout).map((r) => {
         if (r.length < 6)
             throw new Error(`unexpected table inventory row: ${r.join('\t')}`);
         return {
@@ -86525,7 +87743,7 @@ function tableKey(schema, table) {
 /** `schema.table` -> column names in order. */
 function parseColumns(stdout) {
     const out = new Map();
-    for (const r of table_parseBatchRows(stdout)) {
+    for (const r of parseBatchRows(stdout)) {
         if (r.length < 3)
             continue;
         const k = tableKey(r[0], r[1]);
@@ -86613,19 +87831,19 @@ function conversionStatements(tables, columns) {
         }
         if (p.reasons.includes('no-primary-key')) {
             if (info.autoIncrementColumn) {
-                clauses.push(`ADD PRIMARY KEY (${sql_quoteIdent(info.autoIncrementColumn)})`);
+                clauses.push(`ADD PRIMARY KEY (${quoteIdent(info.autoIncrementColumn)})`);
                 what.push(`primary key on its AUTO_INCREMENT column ${info.autoIncrementColumn}`);
             }
             else {
                 addedColumn = freeKeyColumnName(columns.get(tableKey(p.schema, p.table)) ?? []);
-                clauses.push(`ADD COLUMN ${sql_quoteIdent(addedColumn)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY`);
+                clauses.push(`ADD COLUMN ${quoteIdent(addedColumn)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY`);
                 what.push(`new primary key column ${addedColumn} BIGINT UNSIGNED AUTO_INCREMENT`);
             }
         }
         const stmt = {
             schema: p.schema,
             table: p.table,
-            sql: `ALTER TABLE ${sql_quoteIdent(p.schema)}.${sql_quoteIdent(p.table)} ${clauses.join(', ')};`,
+            sql: `ALTER TABLE ${quoteIdent(p.schema)}.${quoteIdent(p.table)} ${clauses.join(', ')};`,
             summary: `${p.schema}.${p.table}: ${what.join('; ')}`,
         };
         if (addedColumn !== undefined)
@@ -86738,12 +87956,6 @@ function targetTablesQuery(schemas) {
     validateSchemas(schemas);
     return `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) ORDER BY 1, 2;`;
 }
-function assertTargetEmpty(stdout, allowReplace, host) {
-    const rows = parseBatchRows(stdout);
-    if (rows.length === 0 || allowReplace)
-        return;
-    throw targetNotEmptyError(rows.map((r) => `${r[0]}.${r[1]}`), host);
-}
 /**
  * The refusal to import over tables that are already there and are not
  * the source's (`differing` says how they differ, when known).
@@ -86762,13 +87974,13 @@ function rowCountsQuery(tables) {
     if (tables.length === 0)
         return '';
     return `${tables
-        .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${sql_quoteIdent(t.schema)}.${sql_quoteIdent(t.table)}`)
+        .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
         .join('\nUNION ALL ')};`;
 }
 /** `schema.table` -> exact row count. */
 function parseRowCounts(stdout) {
     const out = new Map();
-    for (const r of table_parseBatchRows(stdout)) {
+    for (const r of parseBatchRows(stdout)) {
         if (r.length < 3)
             throw new Error(`unexpected row count row: ${r.join('\t')}`);
         out.set(tableKey(r[0], r[1]), Number(r[2]));
@@ -86782,7 +87994,7 @@ function schemaSizesQuery(schemas) {
         `WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) GROUP BY TABLE_SCHEMA ORDER BY 1;`);
 }
 function parseSchemaSizes(stdout) {
-    return new Map(table_parseBatchRows(stdout).map((r) => [r[0], Number(r[1]) || 0]));
+    return new Map(parseBatchRows(stdout).map((r) => [r[0], Number(r[1]) || 0]));
 }
 // ---------------------------------------------------------------------------
 // Verification
@@ -86800,14 +88012,14 @@ function tableChecksumSql(schema, table, columns) {
     if (columns.length === 0)
         throw new Error(`table ${schema}.${table} has no columns`);
     const parts = columns.flatMap((c) => {
-        const v = `CAST(${sql_quoteIdent(c)} AS BINARY)`;
+        const v = `CAST(${quoteIdent(c)} AS BINARY)`;
         return [`IFNULL(LENGTH(${v}), -1)`, v];
     });
     const row = `CONCAT_WS('#', ${parts.join(', ')})`;
     return (`SELECT ${quoteString(schema)}, ${quoteString(table)}, COUNT(*), ` +
         'COALESCE(SUM(CRC32(r)), 0), ' +
         'COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(r), 16), 16, 10) AS UNSIGNED)), 0) ' +
-        `FROM (SELECT ${row} AS r FROM ${sql_quoteIdent(schema)}.${sql_quoteIdent(table)}) AS lmsha_rows;`);
+        `FROM (SELECT ${row} AS r FROM ${quoteIdent(schema)}.${quoteIdent(table)}) AS lmsha_rows;`);
 }
 /**
  * One script for every table, for `mariadb -N -B` on each side. `syncWait`
@@ -86827,36 +88039,11 @@ function checksumScript(tables, columns, options = {}) {
     return `${lines.join('\n')}\n`;
 }
 function parseChecksums(stdout) {
-    return table_parseBatchRows(stdout).map((r) => {
+    return parseBatchRows(stdout).map((r) => {
         if (r.length < 5)
             throw new Error(`unexpected checksum row: ${r.join('\t')}`);
         return { schema: r[0], table: r[1], rows: r[2], crcSum: r[3], md5Xor: r[4] };
     });
-}
-/**
- * `CHECKSUM TABLE` for the same tables. Cheap to read but not portable: its
- * value depends on the engine, the row format and (for temporal columns) the
- * server version, so it is only compared between tables of the same engine,
- * and even then a difference only warns; the content checksum decides.
- */
-function checksumTableSql(tables) {
-    if (tables.length === 0)
-        return '';
-    return `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')} EXTENDED;`;
-}
-/**
- * CHECKSUM TABLE prints "schema.table<TAB>checksum" (NULL for a missing
- * table) in the order asked; rows are matched by position, since a dot in a
- * name would make the first column ambiguous.
- */
-function parseChecksumTable(stdout, tables) {
-    const rows = parseBatchRows(stdout);
-    const out = new Map();
-    tables.forEach((t, i) => {
-        const r = rows[i];
-        out.set(tableKey(t.schema, t.table), r === undefined || r[1] === undefined || r[1] === 'NULL' ? null : r[1]);
-    });
-    return out;
 }
 function normNum(s) {
     const t = s.trim().replace(/^0+(?=\d)/, '');
@@ -86892,15 +88079,6 @@ function compareTableChecksums(source, target, options) {
         const observed = `${normNum(t.rows)} rows, checksum ${normNum(t.crcSum)}/${normNum(t.md5Xor)}`;
         if (!countOk || !sumOk) {
             out.push(row(check, expected, observed, 'fail', countOk ? `Same row count but different content. ${redo}` : redo));
-            continue;
-        }
-        const sEngine = options.sourceEngines?.get(key);
-        const tEngine = options.targetEngines?.get(key);
-        const sCk = options.sourceChecksumTable?.get(key);
-        const tCk = options.targetChecksumTable?.get(key);
-        const comparable = sEngine !== undefined && sEngine === tEngine && !options.converted?.has(key);
-        if (sCk != null && tCk != null && comparable && sCk !== tCk) {
-            out.push(row(check, expected, `${observed}; CHECKSUM TABLE ${sCk} vs ${tCk}`, 'warn', 'The content checksum agrees; CHECKSUM TABLE also depends on row format and server version, so this alone does not mean data differs.'));
             continue;
         }
         out.push(row(check, expected, observed, 'ok'));
@@ -87034,7 +88212,7 @@ async function database_gather(context, s) {
     const bytes = parseSchemaSizes(await sourceQuery(src, s, `${schemaSizesQuery(s.schemas)}\n`, 'read database sizes'));
     const status = await queryNodeStatus(writer, 30_000);
     const writerState = status ? `${status.clusterStatus}/${status.localStateComment}/size ${status.clusterSize}` : 'not answering';
-    const targetTables = table_parseBatchRows(await runSqlScript(writer, `${targetTablesQuery(s.schemas)}\n`, 'list tables of the target databases')).map((r) => tableKey(r[0], r[1]));
+    const targetTables = parseBatchRows(await runSqlScript(writer, `${targetTablesQuery(s.schemas)}\n`, 'list tables of the target databases')).map((r) => tableKey(r[0], r[1]));
     const g = {
         remotes,
         sourceVersion: versionOut.trim().split('\n')[0] ?? '',
@@ -87117,9 +88295,7 @@ function planDatabaseMigration(s, g) {
         const differing = bad.map((r) => `${r.check.replace(/^table /, '')}: ${r.observed === 'missing' ? 'missing' : `${r.observed} vs ${r.expected}`}`);
         throw targetNotEmptyError(g.targetTables, s.writer.name, missing.length === bad.length ? [`${missing.length} source table(s) missing`] : differing);
     }
-    const problems = classifyTables(g.tables);
-    if (problems.length > 0 && !s.convert)
-        throw nonReplicableError(problems, CONVERT_OPTION, s.source.name);
+    assertReplicable(g.tables, s.convert, CONVERT_OPTION, s.source.name);
     const conversions = s.convert ? conversionStatements(g.tables, g.columns) : [];
     if (conversions.length > 0) {
         warnings.push(`${conversions.length} table(s) will be converted on the cluster (the source is not changed): ${conversions.map((c) => c.summary).join('; ')}. ` +
@@ -87365,1068 +88541,6 @@ function databaseMigrationPart(context) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/components/glusterfs/model.ts
-/**
- * The GlusterFS volume as lms-ha wants it, and the checks that refuse shapes
- * that lose data. The lead maps the inventory onto `GlusterVolumeModel`; every
- * function here is pure.
- *
- * Shapes accepted: one replica set of three data bricks (replica 3), or two
- * data bricks plus an arbiter brick (replica 3 arbiter 1, shown by gluster as
- * "1 x (2 + 1) = 3"). Both keep a majority when any one host is lost, so
- * client quorum (`cluster.quorum-type auto`) can refuse writes on the minority
- * side instead of letting two sides diverge. Plain replica 2 cannot: with one
- * brick gone the survivor either stops writes (quorum) or accepts them alone
- * (split brain on return). The gluster CLI itself warns "Replica 2 volumes are
- * prone to split-brain. Use Arbiter or Replica 3 to avoid this."
- */
-
-/**
- * Options every lms-ha volume gets unless the model overrides them.
- *
- * - `cluster.quorum-type auto`: a client writes only while it sees a majority
- *   of the replica set (for replica 3: two bricks; with an arbiter: two of the
- *   three including a data brick). This is what prevents split brain.
- * - `cluster.server-quorum-type server`: glusterd stops the bricks of a peer
- *   that lost contact with the majority of the pool, so an isolated host does
- *   not keep serving stale data to its local clients.
- * - `network.ping-timeout 20`: how long a client waits for a silent brick host
- *   before declaring it down. The default of 42 s freezes every PHP request
- *   touching moodledata for 42 s when a host dies hard (a clean stop closes the
- *   sockets and is seen at once). Much lower is not safe either: reconnecting
- *   re-opens every fd and re-acquires locks, and a loaded brick that misses
- *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
- *   value upstream's own `virt` option group uses for VM images on replica 3.
- */
-/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
-const GLUSTERD_PORT = 24007;
-const DEFAULT_VOLUME_OPTIONS = {
-    'cluster.quorum-type': 'auto',
-    'cluster.server-quorum-type': 'server',
-    'network.ping-timeout': '20',
-};
-/** The two options verify-ha insists on; without them the replica shape alone does not prevent split brain. */
-const QUORUM_OPTIONS = {
-    'cluster.quorum-type': 'auto',
-    'cluster.server-quorum-type': 'server',
-};
-/** The full option map the volume should have: defaults, then extras, then the model's own options. */
-function desiredOptions(model, extras = {}) {
-    const out = { ...DEFAULT_VOLUME_OPTIONS };
-    if (extras.rootOwner) {
-        out['storage.owner-uid'] = String(extras.rootOwner.uid);
-        out['storage.owner-gid'] = String(extras.rootOwner.gid);
-    }
-    if (extras.allowedClients && extras.allowedClients.length > 0) {
-        const all = new Set(['127.0.0.1']);
-        for (const b of allBricks(model))
-            all.add(b.address);
-        for (const c of extras.allowedClients)
-            all.add(c);
-        out['auth.allow'] = [...all].join(',');
-    }
-    for (const [k, v] of Object.entries(model.options))
-        out[k] = v;
-    return out;
-}
-/** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
-function allBricks(model) {
-    return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
-}
-function brickName(b) {
-    return `${b.address}:${b.path}`;
-}
-const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-// Gluster splits host:path on the first colon and rejects some characters;
-// we accept only what is unambiguous on a command line and in a volfile.
-const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
-const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
-function model_normalizePath(p) {
-    return p.length > 1 ? p.replace(/\/+$/, '') : p;
-}
-/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
-function sameBrickPath(a, b) {
-    return model_normalizePath(a) === model_normalizePath(b);
-}
-/**
- * Refuses a model that would lose data or that gluster would reject. All
- * problems are collected into one `invalid-inventory` error.
- * `mounts`, when given, are the facts of where each brick path lives; without
- * them the root-filesystem check cannot run (plan mode gathers them first).
- */
-function validateVolumeModel(model, mounts) {
-    const problems = [];
-    if (!VOLUME_NAME.test(model.volume)) {
-        problems.push(`volume name "${model.volume}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit`);
-    }
-    const dataCount = model.bricks.length;
-    if (model.arbiter) {
-        if (dataCount !== 2) {
-            problems.push(`an arbiter volume needs exactly 2 data bricks plus the arbiter; got ${dataCount} data bricks`);
-        }
-    }
-    else if (dataCount === 2) {
-        problems.push('plain replica 2 is refused: when one brick host is lost or cut off, the two copies can each take writes and ' +
-            'come back in split brain. Add a third data brick (replica 3) or an arbiter brick on a third host (replica 2 + arbiter).');
-    }
-    else if (dataCount !== 3) {
-        problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
-    }
-    const bricks = allBricks(model);
-    const seenNames = new Set();
-    const hosts = new Set();
-    for (const b of bricks) {
-        if (!HOST_ADDRESS.test(b.address))
-            problems.push(`brick address "${b.address}" is not a host name or IPv4 address`);
-        if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
-            problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
-        }
-        else if (model_normalizePath(b.path) === '/') {
-            problems.push(`brick path on ${b.host} cannot be "/"`);
-        }
-        const name = `${b.address}:${model_normalizePath(b.path)}`;
-        if (seenNames.has(name))
-            problems.push(`brick ${name} is listed twice`);
-        seenNames.add(name);
-        if (hosts.has(b.host)) {
-            problems.push(`host ${b.host} holds two bricks of the replica set: losing that one host would lose two copies; put each brick on its own host`);
-        }
-        hosts.add(b.host);
-    }
-    for (const key of Object.keys(model.options)) {
-        if (!OPTION_KEY.test(key))
-            problems.push(`volume option "${key}" is not of the form group.name (e.g. network.ping-timeout)`);
-    }
-    for (const [key, value] of Object.entries(model.options)) {
-        if (value.trim() === '' || /[\n\r\0]/.test(value))
-            problems.push(`volume option ${key} has an empty or multi-line value`);
-    }
-    const quorum = model.options['cluster.quorum-type'];
-    if (quorum !== undefined && quorum.toLowerCase() === 'none') {
-        problems.push('cluster.quorum-type none disables client quorum and allows split brain; leave it at auto');
-    }
-    if (mounts) {
-        for (const b of bricks) {
-            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
-            if (!fact)
-                continue;
-            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
-                problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
-                    'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
-                    'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
-            }
-            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
-                problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
-                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
-            }
-        }
-    }
-    if (problems.length > 0) {
-        throw new DeployError('invalid-inventory', `GlusterFS volume ${model.volume}: ${problems.join('; ')}`, {
-            hint: 'Fix the storage section of the inventory; see the messages for what each problem risks.',
-        });
-    }
-}
-/** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
-function bricksOnRootFilesystem(model, mounts) {
-    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
-}
-/**
- * The fact command for one brick path: which filesystem holds it. The brick
- * directory may not exist yet, so it walks up to the nearest existing ancestor.
- * Output: findmnt's raw form, "TARGET SOURCE FSTYPE" with spaces inside a
- * field written as \x20 (see `parseBrickMountFact`).
- */
-function brickMountFactCommand(path) {
-    if (!BRICK_PATH.test(path))
-        throw new Error(`brick path "${path}" is not a plain absolute path`);
-    // No user data in the script besides the validated path, which needs no quoting.
-    return `p=${path}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; findmnt -n -r -o TARGET,SOURCE,FSTYPE -T "$p"`;
-}
-function parseBrickMountFact(host, path, stdout) {
-    const line = stdout.split('\n').find((l) => l.trim() !== '');
-    if (!line)
-        throw new Error(`findmnt printed nothing for ${path} on ${host}`);
-    const [mountPoint, source, fsType] = line.trim().split(' ').map(unescapeFindmnt);
-    return { host, path, mountPoint: mountPoint, source, fsType };
-}
-function unescapeFindmnt(s) {
-    return s.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/volume.ts
-/**
- * Volume and peer state: the create command, parsers for `volume info --xml`,
- * `peer status` / `pool list` (XML and the human form), and the desired-vs-
- * actual diff that becomes the plan.
- *
- * The diff never changes a volume's shape on its own. Growing replica 2 into
- * replica 3 (or adding an arbiter) is an `add-brick` change marked
- * `requiresApproval`: gluster then heals a full copy onto the new brick, which
- * loads the other bricks for hours on a big volume, and the operator must
- * choose when. Bricks that are in the volume but not in the inventory, or a
- * volume of another type, are reported as `manual` and never touched.
- */
-
-
-
-// ---------------------------------------------------------------------------
-// Create
-/**
- * `gluster volume create VOL replica 3 [arbiter 1] a:/p b:/p c:/p [force]`.
- *
- * `force` is added only when the operator allowed bricks on the root
- * filesystem and the facts show one there: that is the one gluster check we
- * deliberately override. It would also silence other refusals (brick is a
- * mount point, brick already part of a volume), and those we want to see, so
- * it is never added otherwise; `validateVolumeModel` runs first.
- */
-function createVolumeCommand(model, mounts = []) {
-    const words = ['gluster', '--mode=script', 'volume', 'create', model.volume, 'replica', '3'];
-    if (model.arbiter)
-        words.push('arbiter', '1');
-    words.push('transport', 'tcp');
-    for (const b of allBricks(model))
-        words.push(brickName(b));
-    if (model.allowRootFilesystem && bricksOnRootFilesystem(model, mounts).length > 0)
-        words.push('force');
-    return joinArgs(words);
-}
-function splitBrickName(name) {
-    // An IPv6 address would contain colons; gluster brick paths start with "/", so split at ":/".
-    const i = name.indexOf(':/');
-    return i === -1 ? { address: name, path: '' } : { address: name.slice(0, i), path: name.slice(i + 1) };
-}
-function volume_num(s) {
-    const n = Number(s);
-    return Number.isFinite(n) ? n : 0;
-}
-function volumeFromXml(v) {
-    const bricks = childrenNamed(child(v, 'bricks'), 'brick').map((b) => {
-        const name = childText(b, 'name') ?? b.text.trim();
-        return {
-            name,
-            ...splitBrickName(name),
-            hostUuid: childText(b, 'hostUuid') ?? b.attrs['uuid'] ?? '',
-            isArbiter: childText(b, 'isArbiter') === '1',
-        };
-    });
-    const options = {};
-    for (const o of childrenNamed(child(v, 'options'), 'option')) {
-        const k = childText(o, 'name');
-        if (k)
-            options[k] = childText(o, 'value') ?? '';
-    }
-    return {
-        name: childText(v, 'name') ?? '',
-        id: childText(v, 'id') ?? '',
-        status: childText(v, 'statusStr') ?? '',
-        type: childText(v, 'typeStr') ?? '',
-        brickCount: volume_num(childText(v, 'brickCount')),
-        replicaCount: volume_num(childText(v, 'replicaCount')),
-        arbiterCount: volume_num(childText(v, 'arbiterCount')),
-        distCount: volume_num(childText(v, 'distCount')),
-        bricks,
-        options,
-    };
-}
-/**
- * Parses `gluster volume info [VOL] --xml`. Returns every volume listed; use
- * `findVolume` for one. A volume that does not exist is an empty list, not an
- * error (gluster answers opRet -1 "Volume X does not exist").
- */
-function parseVolumeInfoXml(stdout) {
-    let volInfo;
-    try {
-        volInfo = cliPayload(stdout, 'volInfo');
-    }
-    catch (e) {
-        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr))
-            return [];
-        throw e;
-    }
-    return childrenNamed(child(volInfo, 'volumes'), 'volume').map(volumeFromXml);
-}
-function findVolume(volumes, name) {
-    return volumes.find((v) => v.name === name) ?? null;
-}
-function peerFromXml(p) {
-    const hostname = childText(p, 'hostname') ?? '';
-    const names = childrenNamed(child(p, 'hostnames'), 'hostname').map((h) => h.text.trim());
-    return {
-        uuid: childText(p, 'uuid') ?? '',
-        hostname,
-        hostnames: [...new Set([hostname, ...names].filter((n) => n !== ''))],
-        connected: childText(p, 'connected') === '1',
-        state: childText(p, 'stateStr') ?? '',
-    };
-}
-/** Parses `gluster peer status --xml` or `gluster pool list --xml` (same format; pool list adds localhost). */
-function parsePeersXml(stdout) {
-    return childrenNamed(cliPayload(stdout, 'peerStatus'), 'peer').map(peerFromXml);
-}
-/**
- * Parses the human `gluster peer status`:
- *
- *   Number of Peers: 2
- *
- *   Hostname: 192.168.30.102
- *   Uuid: dd976496-fda4-4ace-801e-7ee55461b458
- *   State: Peer in Cluster (Connected)
- *   Other names:
- *   moodle2
- */
-function parsePeerStatusText(stdout) {
-    const peers = [];
-    let cur;
-    let inOtherNames = false;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.trim();
-        if (line === '') {
-            inOtherNames = false;
-            continue;
-        }
-        const m = /^([A-Za-z ]+):\s*(.*)$/.exec(line);
-        if (m && ['Hostname', 'Uuid', 'State', 'Other names', 'Number of Peers'].includes(m[1])) {
-            inOtherNames = false;
-            const [, key, value] = m;
-            if (key === 'Hostname') {
-                cur = { uuid: '', hostname: value, hostnames: [value], connected: false, state: '' };
-                peers.push(cur);
-            }
-            else if (key === 'Uuid' && cur)
-                cur.uuid = value;
-            else if (key === 'State' && cur) {
-                const s = /^(.*?)\s*\((Connected|Disconnected)\)$/.exec(value);
-                cur.state = s ? s[1] : value;
-                cur.connected = s?.[2] === 'Connected';
-            }
-            else if (key === 'Other names')
-                inOtherNames = true;
-            continue;
-        }
-        if (inOtherNames && cur && !cur.hostnames.includes(line))
-            cur.hostnames.push(line);
-    }
-    return peers;
-}
-/**
- * Parses the human `gluster pool list`:
- *
- *   UUID                                  Hostname        State
- *   dd976496-fda4-4ace-801e-7ee55461b458  192.168.30.102  Connected
- *   e4c1f5a0-1e0b-4f57-9d1e-1c4e0a9b7c11  localhost       Connected
- *
- * (tab separated in practice). State here is only Connected/Disconnected.
- */
-function parsePoolListText(stdout) {
-    const out = [];
-    for (const raw of stdout.split('\n')) {
-        const parts = raw.trim().split(/\s+/);
-        if (parts.length < 3 || !/^[0-9a-f-]{36}$/i.test(parts[0]))
-            continue;
-        const state = parts.slice(2).join(' ');
-        out.push({
-            uuid: parts[0],
-            hostname: parts[1],
-            hostnames: [parts[1]],
-            connected: state === 'Connected',
-            state: state === 'Connected' || state === 'Disconnected' ? 'Peer in Cluster' : state,
-        });
-    }
-    return out;
-}
-function peerKnownAs(peer, address) {
-    return peer.hostnames.includes(address) || peer.hostname === address;
-}
-const BOOLEAN_WORDS = {
-    on: 'on',
-    yes: 'on',
-    true: 'on',
-    enable: 'on',
-    '1': 'on',
-    off: 'off',
-    no: 'off',
-    false: 'off',
-    disable: 'off',
-    '0': 'off',
-};
-/**
- * Gluster stores an option as typed: `on`, `enable` and `yes` all mean the same
- * to it. Compared case-insensitively with boolean spellings folded, so a
- * hand-set `enable` is not "changed" to `on` on every run.
- */
-function normalizeOptionValue(value) {
-    const v = value.trim().toLowerCase();
-    return BOOLEAN_WORDS[v] ?? v;
-}
-function optionChanges(volume, desired, actual) {
-    const out = [];
-    for (const key of Object.keys(desired).sort()) {
-        const want = desired[key];
-        const have = actual[key];
-        if (have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want))
-            continue;
-        out.push({
-            action: 'set-option',
-            option: key,
-            from: have ?? null,
-            to: want,
-            command: glusterCommands.volumeSet(volume, key, want),
-            summary: `set ${key} ${have === undefined ? '(default)' : have} -> ${want} on volume ${volume}`,
-        });
-    }
-    return out;
-}
-function brickMatches(spec, actual) {
-    return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
-}
-/**
- * The changes that turn `actual` (null: no such volume) into `desired`.
- * Order is the apply order: create, options (before start, so clients never
- * see the volume without quorum), start. Returns [] when nothing differs.
- */
-function diffVolume(desired, actual, options = {}) {
-    const wantOptions = desiredOptions(desired, options);
-    const vol = desired.volume;
-    if (actual === null) {
-        const bricks = allBricks(desired).map(brickName);
-        return [
-            {
-                action: 'create',
-                command: createVolumeCommand(desired, options.mounts),
-                summary: `create volume ${vol}: replica 3${desired.arbiter ? ' arbiter 1' : ''} on ${bricks.join(', ')}`,
-                bricks,
-            },
-            ...optionChanges(vol, wantOptions, {}),
-            { action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol}` },
-        ];
-    }
-    const changes = [];
-    if (actual.type !== 'Replicate') {
-        return [
-            {
-                action: 'manual',
-                summary: `volume ${vol} is of type ${actual.type || 'unknown'}, not Replicate`,
-                detail: `lms-ha manages a single replica-3 (or 2 + arbiter) volume and will not convert a ${actual.type} volume. ` +
-                    'Migrate its data to a new volume with another name, or fix the volume by hand and re-plan.',
-            },
-        ];
-    }
-    const wanted = allBricks(desired);
-    const unknown = actual.bricks.filter((a) => !wanted.some((w) => brickMatches(w, a)));
-    const missing = wanted.filter((w) => !actual.bricks.some((a) => brickMatches(w, a)));
-    // A brick at the right place but with the wrong role (arbiter vs data) means
-    // the volume's shape differs from the inventory's; that is never "fixed" here.
-    const roleMismatch = actual.bricks.filter((a) => {
-        const w = wanted.find((x) => brickMatches(x, a));
-        return w !== undefined && (w === desired.arbiter) !== a.isArbiter;
-    });
-    if (roleMismatch.length > 0) {
-        changes.push({
-            action: 'manual',
-            summary: `volume ${vol}: ${roleMismatch
-                .map((b) => `${b.name} is ${b.isArbiter ? 'an arbiter' : 'a data brick'} but the inventory says ${b.isArbiter ? 'data' : 'arbiter'}`)
-                .join('; ')}`,
-            detail: 'An arbiter brick holds no file data, so it cannot be turned into a data brick (or back) in place. ' +
-                'Correct the inventory to match the volume, or rebuild the volume by hand.',
-        });
-    }
-    else if (unknown.length > 0) {
-        changes.push({
-            action: 'manual',
-            summary: `volume ${vol} has bricks the inventory does not list: ${unknown.map((b) => b.name).join(', ')}`,
-            detail: 'lms-ha never removes or replaces bricks by itself. If a host was replaced, run ' +
-                `"gluster volume replace-brick ${vol} OLD NEW commit force" and wait for heal; otherwise correct the inventory.`,
-        });
-    }
-    else if (missing.length > 0) {
-        const isReplica2 = actual.replicaCount === 2 && actual.arbiterCount === 0 && actual.bricks.length === 2;
-        if (isReplica2 && missing.length === 1) {
-            const add = missing[0];
-            const asArbiter = add === desired.arbiter;
-            const words = ['gluster', '--mode=script', 'volume', 'add-brick', vol, 'replica', '3'];
-            if (asArbiter)
-                words.push('arbiter', '1');
-            words.push(brickName(add));
-            changes.push({
-                action: 'add-brick',
-                command: joinArgs(words),
-                summary: `add ${asArbiter ? 'arbiter ' : ''}brick ${brickName(add)} to ${vol}: replica 2 -> replica 3${asArbiter ? ' arbiter 1' : ''}`,
-                bricks: [brickName(add)],
-                requiresApproval: true,
-                detail: `Volume ${vol} is plain replica 2, which can split brain. Adding ${brickName(add)} makes it ` +
-                    `${asArbiter ? 'replica 2 + arbiter' : 'replica 3'}; gluster then heals ${asArbiter ? 'the metadata' : 'a full copy'} ` +
-                    'onto the new brick, which loads the existing bricks until "heal info" shows 0 entries. Approve this change explicitly.',
-            });
-        }
-        else {
-            changes.push({
-                action: 'manual',
-                summary: `volume ${vol} lacks bricks ${missing.map(brickName).join(', ')} (it has ${actual.bricks.map((b) => b.name).join(', ')})`,
-                detail: 'Changing the replica count or layout of an existing volume is not automated. Plan the add-brick by hand ' +
-                    '(one brick per step, waiting for heal), or correct the inventory.',
-            });
-        }
-    }
-    changes.push(...optionChanges(vol, wantOptions, actual.options));
-    if (actual.status !== 'Started') {
-        changes.push({ action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol} (now ${actual.status || 'unknown'})` });
-    }
-    return changes;
-}
-/**
- * Peer probes needed so that every brick host is in the pool, as seen from
- * `self` (the host the gluster commands run on, which `pool list` calls
- * localhost). A peer present but Rejected cannot be fixed by probing: manual.
- */
-function diffPeers(self, members, pool) {
-    const out = [];
-    const seen = new Set();
-    for (const m of members) {
-        if (m.host === self.host || m.address === self.address || seen.has(m.address))
-            continue;
-        seen.add(m.address);
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        if (!peer) {
-            out.push({
-                action: 'peer-probe',
-                host: m.host,
-                address: m.address,
-                command: glusterCommands.peerProbe(m.address),
-                summary: `probe peer ${m.host} (${m.address}) from ${self.host}`,
-            });
-        }
-        else if (/rejected/i.test(peer.state)) {
-            out.push({
-                action: 'manual',
-                summary: `peer ${m.host} (${m.address}) is in state "${peer.state}"`,
-                detail: 'A rejected peer has a volume configuration that conflicts with the pool. On that host: stop glusterd, keep ' +
-                    '/var/lib/glusterd/glusterd.info, remove the rest of /var/lib/glusterd, start glusterd, probe it again from a good peer.',
-            });
-        }
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/status.ts
-/**
- * Runtime state of a volume: brick processes (`volume status VOL [detail] --xml`)
- * and self-heal backlog (`volume heal VOL info summary|split-brain`).
- *
- * Formats, as the gluster 10 CLI and glfsheal write them:
- *
- * volume status: <volStatus><volumes><volume><volName/><nodeCount/>
- *   <node><hostname/><path/><peerid/><status>1|0</status><port/>
- *     <ports><tcp/><rdma/></ports><pid/>[detail: sizeTotal sizeFree device
- *     blockSize mntOptions fsName ...]</node>...<tasks/></volume>...
- *   Daemons (self-heal, NFS, quota, bitrot) are nodes too; their hostname is
- *   the daemon's name ("Self-heal Daemon") and path the host they run on, so a
- *   brick is a node whose path is absolute. An offline brick has status 0,
- *   port N/A and pid -1. A stopped volume is opRet -1 "Volume X is not started".
- *
- * heal info summary --xml: <cliOutput><healInfo><bricks><brick hostUuid="...">
- *   <name>host:/path</name><status>Connected</status><totalNumberOfEntries/>
- *   <numberOfEntriesInHealPending/><numberOfEntriesInSplitBrain/>
- *   <numberOfEntriesPossiblyHealing/></brick>...</bricks></healInfo><opRet/>...
- *   A brick that cannot be reached has a status such as "Transport endpoint is
- *   not connected" and "-" for the counts.
- *
- * heal info split-brain --xml: the same, with <file gfid="..">path</file>
- *   elements and one <numberOfEntries/> per brick.
- */
-
-
-function status_intOrNull(s) {
-    if (s === undefined || !/^-?\d+$/.test(s))
-        return null;
-    const n = Number(s);
-    return n < 0 ? null : n;
-}
-function optNum(s) {
-    if (s === undefined || s === '')
-        return undefined;
-    const n = Number(s);
-    return Number.isFinite(n) ? n : undefined;
-}
-/**
- * Parses `gluster volume status VOL [detail] --xml` for one volume.
- * A volume that is not started is `{ started: false, bricks: [] }`.
- */
-function parseVolumeStatusXml(stdout, volume) {
-    let payload;
-    try {
-        payload = cliPayload(stdout, 'volStatus');
-    }
-    catch (e) {
-        if (e instanceof Error && /is not started/i.test(e.message))
-            return { volume, started: false, bricks: [], daemons: [] };
-        throw e;
-    }
-    const vol = childrenNamed(child(payload, 'volumes'), 'volume').find((v) => childText(v, 'volName') === volume);
-    if (!vol)
-        return { volume, started: false, bricks: [], daemons: [] };
-    const bricks = [];
-    const daemons = [];
-    for (const n of childrenNamed(vol, 'node')) {
-        const hostname = childText(n, 'hostname') ?? '';
-        const path = childText(n, 'path') ?? '';
-        const online = childText(n, 'status') === '1';
-        if (path.startsWith('/')) {
-            const b = {
-                name: `${hostname}:${path}`,
-                hostname,
-                path,
-                peerId: childText(n, 'peerid') ?? '',
-                online,
-                port: status_intOrNull(childText(child(n, 'ports'), 'tcp') ?? childText(n, 'port')),
-                pid: status_intOrNull(childText(n, 'pid')),
-            };
-            // Only `detail` output has these.
-            const sizeTotal = optNum(childText(n, 'sizeTotal'));
-            const sizeFree = optNum(childText(n, 'sizeFree'));
-            const device = childText(n, 'device');
-            const fsName = childText(n, 'fsName');
-            if (sizeTotal !== undefined)
-                b.sizeTotal = sizeTotal;
-            if (sizeFree !== undefined)
-                b.sizeFree = sizeFree;
-            if (device !== undefined)
-                b.device = device;
-            if (fsName !== undefined)
-                b.fsName = fsName;
-            bricks.push(b);
-        }
-        else {
-            daemons.push({ name: hostname, host: path, online });
-        }
-    }
-    return { volume, started: true, bricks, daemons };
-}
-function count(s) {
-    if (s === undefined || !/^\d+$/.test(s.trim()))
-        return null;
-    return Number(s.trim());
-}
-/** Parses `gluster volume heal VOL info summary --xml`. */
-function parseHealSummaryXml(stdout) {
-    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
-    return childrenNamed(bricks, 'brick').map((b) => {
-        const status = childText(b, 'status') ?? '';
-        return {
-            brick: childText(b, 'name') ?? '',
-            status,
-            connected: status === 'Connected',
-            total: count(childText(b, 'totalNumberOfEntries')),
-            pending: count(childText(b, 'numberOfEntriesInHealPending')),
-            splitBrain: count(childText(b, 'numberOfEntriesInSplitBrain')),
-            possiblyHealing: count(childText(b, 'numberOfEntriesPossiblyHealing')),
-        };
-    });
-}
-/**
- * Parses the human `gluster volume heal VOL info summary`:
- *
- *   Brick gfs1:/data/glusterfs/gv0/brick
- *   Status: Connected
- *   Total Number of entries: 0
- *   Number of entries in heal pending: 0
- *   Number of entries in split-brain: 0
- *   Number of entries possibly healing: 0
- */
-function parseHealSummaryText(stdout) {
-    const out = [];
-    let cur;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.trim();
-        const brick = /^Brick (.+)$/.exec(line);
-        if (brick) {
-            cur = { brick: brick[1], status: '', connected: false, total: null, pending: null, splitBrain: null, possiblyHealing: null };
-            out.push(cur);
-            continue;
-        }
-        if (!cur)
-            continue;
-        const m = /^([^:]+):\s*(.*)$/.exec(line);
-        if (!m)
-            continue;
-        const [, key, value] = m;
-        switch (key) {
-            case 'Status':
-                cur.status = value;
-                cur.connected = value === 'Connected';
-                break;
-            case 'Total Number of entries':
-                cur.total = count(value);
-                break;
-            case 'Number of entries in heal pending':
-                cur.pending = count(value);
-                break;
-            case 'Number of entries in split-brain':
-                cur.splitBrain = count(value);
-                break;
-            case 'Number of entries possibly healing':
-                cur.possiblyHealing = count(value);
-                break;
-        }
-    }
-    return out;
-}
-/** Parses `gluster volume heal VOL info split-brain --xml`. */
-function parseSplitBrainXml(stdout) {
-    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
-    return childrenNamed(bricks, 'brick').map((b) => {
-        const status = childText(b, 'status') ?? '';
-        return {
-            brick: childText(b, 'name') ?? '',
-            status,
-            connected: status === 'Connected',
-            entries: count(childText(b, 'numberOfEntries')),
-            files: childrenNamed(b, 'file').map((f) => f.text),
-        };
-    });
-}
-/**
- * Parses the human `gluster volume heal VOL info split-brain`:
- *
- *   Brick gfs1:/data/brick1/gv0
- *   /dir/file4
- *   <gfid:aaca219f-0e25-4576-8689-3573bd3b7f2b>
- *   Status: Connected
- *   Number of entries in split-brain: 2
- */
-function parseSplitBrainText(stdout) {
-    const out = [];
-    let cur;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.replace(/\r$/, '');
-        const brick = /^Brick (.+)$/.exec(line.trim());
-        if (brick) {
-            cur = { brick: brick[1], status: '', connected: false, entries: null, files: [] };
-            out.push(cur);
-            continue;
-        }
-        if (!cur || line.trim() === '')
-            continue;
-        const st = /^Status:\s*(.*)$/.exec(line.trim());
-        if (st) {
-            cur.status = st[1];
-            cur.connected = st[1] === 'Connected';
-            continue;
-        }
-        const n = /^Number of entries in split-brain:\s*(.*)$/.exec(line.trim());
-        if (n) {
-            cur.entries = count(n[1]);
-            continue;
-        }
-        cur.files.push(line);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/bricks.ts
-/**
- * Brick processes that glusterd runs badly, and their repair.
- *
- * Two faults a returning brick host shows on GlusterFS 10.3:
- *
- * - offline: `volume status` lists the brick with status 0 (its glusterfsd
- *   died or never started).
- * - online without a port: the brick process runs (status 1, a pid) but
- *   glusterd has no TCP port for it ("N/A"). Seen in the lab when glusterd
- *   starts on a brick host of a volume with server quorum: it starts the brick
- *   once from its restart path and again when quorum is regained, the second
- *   start finds the first ("discovered already-running brick") and the port
- *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
- *   #3490). Clients already connected keep using it, but new mounts and
- *   `heal info` cannot reach it, so self-heal never completes. Restarting
- *   glusterd did not help in CI: the port stayed N/A (it adopts the same
- *   running process).
- *
- * The repair for both: stop every glusterfsd of that brick on its host (a
- * stray duplicate would hold the brick's port and its locks), then
- * `gluster volume start VOL force`, which starts the missing brick process
- * once; it signs in to glusterd with its port. Then wait until `volume status`
- * shows the port. Exercised in the lab on a killed brick and on a stray
- * glusterfsd named in the pidfile; the race itself did not recur there
- * (docs/migrate-storage.md has the counts).
- */
-
-
-/**
- * Prints one line per glusterfsd on the host: `pid TAB brick-path TAB port`,
- * read from /proc/PID/cmdline (NUL-separated, so paths with spaces survive).
- */
-function brickProcessesCommand() {
-    return ('for p in $(pgrep -x glusterfsd); do ' +
-        "tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | " +
-        'awk -v pid="$p" \'prev=="--brick-name"{b=$0} prev=="--brick-port"{port=$0} {prev=$0} END {if (b!="") printf "%s\\t%s\\t%s\\n", pid, b, port}\'; ' +
-        'done; true');
-}
-function parseBrickProcesses(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const [pid, brickPath, port] = line.split('\t');
-        if (!pid || !/^\d+$/.test(pid) || !brickPath?.startsWith('/'))
-            continue;
-        out.push({ pid: Number(pid), brickPath, port: port && /^\d+$/.test(port.trim()) ? Number(port.trim()) : null });
-    }
-    return out;
-}
-/** The brick's row in `volume status`, matched by address or host name and path. */
-function brickStatusOf(b, status) {
-    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && sameBrickPath(s.path, b.path));
-}
-/** Online with a TCP port glusterd hands to clients. */
-function brickServing(s) {
-    return s !== undefined && s.online && s.port !== null && s.port > 0;
-}
-/** Online, with a pid, but no port: the restart race above. */
-function brickRunsWithoutPort(s) {
-    return s !== undefined && s.online && !(s.port !== null && s.port > 0);
-}
-/**
- * Stops every glusterfsd serving `path` on this host: TERM, up to 10 s for
- * them to exit, then KILL. Prints the pids it signalled.
- */
-function stopBrickProcessesCommand(path) {
-    // Validated by the model (no quotes or spaces), quoted anyway for awk and sh.
-    const want = joinArgs([path]);
-    const pids = `pids=; for p in $(pgrep -x glusterfsd); do tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | awk -v want=${want} 'prev=="--brick-name" && $0==want {f=1} {prev=$0} END {exit !f}' && pids="$pids $p"; done`;
-    return [
-        pids,
-        'for p in $pids; do echo "TERM $p"; kill -TERM "$p" 2>/dev/null; done',
-        `i=0; while [ $i -lt 20 ]; do ${pids}; [ -z "$pids" ] && break; sleep 0.5; i=$((i+1)); done`,
-        'for p in $pids; do echo "KILL $p"; kill -KILL "$p" 2>/dev/null; done',
-        'true',
-    ].join('; ');
-}
-function volumeStartForceCommand(volume) {
-    return joinArgs(['gluster', '--mode=script', 'volume', 'start', volume, 'force']);
-}
-/** `volume status` of one brick, for the wait after a repair. */
-function brickStatusCommand(volume, brick) {
-    return joinArgs(['gluster', '--mode=script', 'volume', 'status', volume, brickName(brick), '--xml']);
-}
-/**
- * The repairs a started volume needs: one per brick that `status` lists as
- * offline or as online without a port. Bricks it does not list (their host's
- * glusterd is down) are left to the glusterd start. `processes` are the
- * glusterfsd processes on each brick host (by inventory host name), when known.
- */
-function brickRepairs(model, status, processes = new Map()) {
-    if (!status.started)
-        return [];
-    const out = [];
-    for (const b of allBricks(model)) {
-        const s = brickStatusOf(b, status);
-        if (!s || brickServing(s))
-            continue;
-        const name = brickName(b);
-        const mine = (processes.get(b.host) ?? []).filter((p) => sameBrickPath(p.brickPath, b.path));
-        const listedPid = s.online ? s.pid : null;
-        const strayPids = mine.map((p) => p.pid).filter((pid) => pid !== listedPid);
-        const fault = s.online ? 'no-port' : 'offline';
-        const stop = stopBrickProcessesCommand(b.path);
-        const start = volumeStartForceCommand(model.volume);
-        const killed = [listedPid, ...strayPids].filter((p) => p !== null);
-        const stopWhat = killed.length === 0
-            ? 'stop any glusterfsd of the brick on ' + b.host
-            : `stop glusterfsd ${killed.length === 1 ? 'pid' : 'pids'} ${killed.join(', ')} on ${b.host}${strayPids.length > 0 ? ` (${strayPids.length === 1 ? 'a stray process' : 'stray processes'} glusterd does not list)` : ''}`;
-        out.push({
-            brick: b,
-            name,
-            fault,
-            pid: listedPid,
-            strayPids,
-            summary: fault === 'no-port'
-                ? `restart brick ${name}: running without a port (GlusterFS restart race)`
-                : `start brick ${name}: offline`,
-            detail: `${stopWhat}; ${start}; waits until volume status shows the brick online with a port`,
-            stopCommand: stop,
-            startCommand: start,
-        });
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
-
-
-
-
-const STORAGE_LAYER = 'storage';
-/** Share of a brick filesystem in use above which verify-ha warns. */
-const BRICK_DISK_WARN_RATIO = 0.9;
-function result(host, check, expected, observed, status, hint) {
-    const r = { layer: STORAGE_LAYER, host, check, expected, observed, status };
-    if (hint !== undefined && status !== 'ok')
-        r.hint = hint;
-    return r;
-}
-/** A check that could not be made because the command failed (glusterd down, volume missing). */
-function cliErrorCheck(host, check, expected, error, hint) {
-    const msg = error instanceof Error ? error.message : String(error);
-    return result(host, check, expected, `could not ask: ${msg}`, 'fail', hint ?? `Is glusterd running on ${host}? (systemctl status glusterd)`);
-}
-/**
- * The pool as one storage host sees it: every other member present,
- * "Peer in Cluster" and connected.
- */
-function peerChecks(observer, members, pool) {
-    const out = [];
-    for (const m of members) {
-        if (m.host === observer.host)
-            continue;
-        const expected = 'Peer in Cluster (Connected)';
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        const check = `gluster peer ${m.host}`;
-        if (!peer) {
-            out.push(result(observer.host, check, expected, 'not in the pool', 'fail', `Run "gluster peer probe ${m.address}" from ${observer.host}, or re-run migrate-storage.`));
-            continue;
-        }
-        const observed = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
-        const ok = peer.connected && peer.state === 'Peer in Cluster';
-        out.push(result(observer.host, check, expected, observed, ok ? 'ok' : 'fail', peer.connected ? `Peer ${m.host} is "${peer.state}": see gluster's peer rejection procedure.` : `Start glusterd on ${m.host} and check port 24007 between the hosts.`));
-    }
-    return out;
-}
-/** Peers seen disconnected by `pool`: their bricks cannot be reported by volume status. */
-function disconnectedMembers(members, pool) {
-    const out = new Set();
-    for (const m of members) {
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        if (peer && !peer.connected)
-            out.add(m.host);
-    }
-    return out;
-}
-/** Volume exists, is Started, and has the quorum options. */
-function volumeChecks(observer, model, info) {
-    const vol = model.volume;
-    if (!info)
-        return [result(observer, `volume ${vol}`, 'exists, Started', 'does not exist', 'fail', 'Run migrate-storage to create it.')];
-    const out = [
-        result(observer, `volume ${vol}`, 'Started', info.status || 'unknown', info.status === 'Started' ? 'ok' : 'fail', `gluster volume start ${vol}`),
-    ];
-    for (const [key, want] of Object.entries(QUORUM_OPTIONS)) {
-        const have = info.options[key];
-        const ok = have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want);
-        out.push(result(observer, `volume ${vol} ${key}`, want, have ?? '(not set)', ok ? 'ok' : 'fail', `gluster volume set ${vol} ${key} ${want}  (without it a partitioned replica can split brain)`));
-    }
-    return out;
-}
-/**
- * Every brick of the model online, and its filesystem not nearly full (when
- * the facts come from `volume status ... detail`). `unreachableHosts` are
- * brick hosts whose glusterd is known to be disconnected (see `disconnectedMembers`).
- */
-function brickChecks(observer, model, status, unreachableHosts = new Set()) {
-    const out = [];
-    for (const b of allBricks(model)) {
-        const check = `brick ${brickName(b)}`;
-        if (!status.started) {
-            out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
-            continue;
-        }
-        const s = brickStatusOf(b, status);
-        if (!s) {
-            if (unreachableHosts.has(b.host)) {
-                out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
-            }
-            else {
-                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${brickName(b)} belongs to volume ${model.volume}.`));
-            }
-            continue;
-        }
-        // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
-        // Connected clients keep using it, but heal info and every new mount cannot
-        // reach it. Restarting glusterd does not fix it (it adopts the same process);
-        // stopping that brick process and "volume start force" does.
-        const unregistered = brickRunsWithoutPort(s);
-        const startForce = volumeStartForceCommand(model.volume);
-        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
-            ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
-            : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`));
-        if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
-            const used = 1 - s.sizeFree / s.sizeTotal;
-            const pct = `${Math.round(used * 100)}% used`;
-            out.push(result(b.host, `brick ${brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
-        }
-    }
-    return out;
-}
-/**
- * Bricks of the model that `status` shows offline, online without a port
- * (heal cannot reach those either), or does not list.
- */
-function bricksNotOnline(model, status) {
-    return allBricks(model)
-        .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
-        .map(brickName);
-}
-function healBrickMatches(name, b) {
-    const i = name.indexOf(':/');
-    if (i === -1)
-        return false;
-    const host = name.slice(0, i);
-    return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
-}
-/**
- * Heal backlog per brick: nothing pending and nothing in split brain.
- * `downBricks` (names as `address:path`) are bricks known to be offline:
- * while any is down, pending entries elsewhere are expected and only warn.
- */
-function healChecks(observer, model, heal, downBricks = [], splitBrain) {
-    const out = [];
-    const vol = model.volume;
-    const someDown = downBricks.length > 0;
-    for (const b of allBricks(model)) {
-        const name = brickName(b);
-        const isDown = downBricks.includes(name);
-        const h = heal.find((x) => healBrickMatches(x.brick, b));
-        if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
-            const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
-            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
-            continue;
-        }
-        out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
-            ? `Expected while ${downBricks.join(', ')} is down; the self-heal daemon copies these once it is back.`
-            : `Self-heal has not caught up: run "gluster volume heal ${vol}" and watch "gluster volume heal ${vol} info summary"; entries that never drain need a look at glustershd.log.`));
-        const sbFiles = splitBrain?.find((x) => healBrickMatches(x.brick, b));
-        const sb = Math.max(h.splitBrain, sbFiles?.entries ?? 0);
-        out.push(result(observer, `split-brain ${name}`, '0', sb === 0 ? '0' : `${sb}${sbFiles && sbFiles.files.length > 0 ? `: ${sbFiles.files.slice(0, 5).join(', ')}${sbFiles.files.length > 5 ? ', ...' : ''}` : ''}`, sb === 0 ? 'ok' : 'fail', `Resolve each file: "gluster volume heal ${vol} split-brain latest-mtime <file>" (or bigger-file / source-brick), after deciding which copy is right.`));
-        if ((h.possiblyHealing ?? 0) > 0) {
-            out.push(result(observer, `heal in progress ${name}`, '0', String(h.possiblyHealing), 'warn', 'Entries being written or healed right now; re-run if this persists.'));
-        }
-    }
-    return out;
-}
-/** The client mount is the volume over FUSE, and writable (`probe`, when the probe ran). */
-function mountChecks(host, spec, mounts, probe) {
-    const found = findGlusterMount(mounts, spec.mountPoint, spec.volume);
-    const atPoint = mounts.filter((m) => m.mountPoint === spec.mountPoint).pop();
-    const out = [
-        result(host, `mount ${spec.mountPoint}`, `fuse.glusterfs ${spec.volume}`, found ? `fuse.glusterfs ${found.source}` : atPoint ? `${atPoint.fsType} ${atPoint.source}` : 'not mounted', found ? 'ok' : 'fail', `mount ${spec.mountPoint}  (the fstab entry has _netdev; see /var/log/glusterfs/ on ${host})`),
-    ];
-    if (found && probe) {
-        out.push(result(host, `mount ${spec.mountPoint} writable`, 'write probe ok', probe.ok ? 'ok' : probe.detail, probe.ok ? 'ok' : 'fail', 'Check client quorum (two bricks reachable) and the mount log.'));
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
-/** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
-
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./src/components/glusterfs/inventory.ts
 /** The inventory → GlusterFS model mapper, shared by verify-ha and migrate-storage. */
 
@@ -88478,7 +88592,6 @@ const BRICK_PORT_GRACE_MS = 15_000;
 const BRICK_REPAIR_WAIT_MS = 60_000;
 /** How long to retry `volume status` while glusterd is busy with another operation. */
 const STATUS_BUSY_WAIT_MS = 30_000;
-const FSTAB = '/etc/fstab';
 /** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
 function glusterVolumeOf(environment) {
     const v = glusterModelOf(environment);
@@ -88487,6 +88600,8 @@ function glusterVolumeOf(environment) {
     const storage = environment.storage;
     return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
 }
+// ---------------------------------------------------------------------------
+// Shared helpers
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
@@ -88495,6 +88610,20 @@ function glusterVolumeOf(environment) {
 function packageChanges(hosts, name, why) {
     const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
     return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
+}
+/** One registered fact read on each of `hosts` (all must answer): the connections and each host's output. */
+async function readOnEach(context, hosts, fact, args, purpose) {
+    const remotes = new Map();
+    for (const h of hosts)
+        remotes.set(h.name, await context.host(h.name));
+    const results = await context.forEachHost(hosts, (remote) => readFact(remote, 'migrate-storage', fact, args, { purpose, timeoutMs: 60_000, allowFailure: true }));
+    const outputs = new Map();
+    results.forEach((r, i) => {
+        if (!r.ok)
+            throw r.error;
+        outputs.set(hosts[i].name, r.value.stdout);
+    });
+    return { remotes, outputs };
 }
 function glusterFailed(host, purpose, r) {
     const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
@@ -88508,60 +88637,6 @@ async function runGluster(host, command, purpose) {
     if (r.code !== 0)
         throw glusterFailed(host, purpose, r);
     return r.stdout;
-}
-// ---------------------------------------------------------------------------
-// Volume part: facts
-const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
-function storageFactsScript(volume, brickPath) {
-    return [
-        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
-        'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
-        'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
-        `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
-        `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
-        `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
-        `echo "@@procs"; ${brickProcessesCommand()}`,
-    ].join('; ');
-}
-function parseStorageFacts(host, brickPath, volume, stdout) {
-    const s = splitSections(stdout);
-    const active = (s.get('active') ?? '').trim() === 'active';
-    let brick = null;
-    let brickError = null;
-    try {
-        brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
-    }
-    catch (e) {
-        brickError = e.message;
-    }
-    let pool = null;
-    let volumeInfo;
-    let volumeError = null;
-    if (active) {
-        try {
-            pool = parsePeersXml(s.get('pool') ?? '');
-        }
-        catch {
-            pool = null;
-        }
-        try {
-            volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
-        }
-        catch (e) {
-            volumeError = e.message;
-        }
-    }
-    return {
-        packages: parsePackages(s.get('packages')),
-        glusterdActive: active,
-        glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
-        brick,
-        brickError,
-        pool,
-        volume: volumeInfo,
-        volumeError,
-        brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
-    };
 }
 /**
  * `volume status VOL [BRICK] --xml` on `host`, retried while glusterd is busy
@@ -88856,51 +88931,13 @@ function glusterVolumePart(context) {
         name: 'glusterfs',
         hosts: members,
         gather: async () => {
-            const remotes = new Map();
-            for (const m of members)
-                remotes.set(m.name, await context.host(m.name));
-            const results = await context.forEachHost(members, (remote) => remote.run(storageFactsScript(storage.volume, storage.brick_path), { purpose: 'read GlusterFS facts', timeoutMs: 60_000, allowFailure: true }));
-            const facts = new Map();
-            results.forEach((r, i) => {
-                if (!r.ok)
-                    throw r.error;
-                const m = members[i];
-                facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
-            });
+            const { remotes, outputs } = await readOnEach(context, members, FACTS.glusterServer, { volume: storage.volume, brickPath: storage.brick_path }, 'read GlusterFS facts');
+            const facts = new Map([...outputs].map(([name, stdout]) => [name, parseStorageFacts(name, storage.brick_path, storage.volume, stdout)]));
             const gathered = { remotes, facts };
             await gatherVolumeStatus(storage.volume, members, gathered);
             return gathered;
         },
         plan: (g) => planGlusterVolume(model, members, g),
-    };
-}
-// ---------------------------------------------------------------------------
-// Client mounts
-const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
-function clientFactsScript(mountPath, owner, group) {
-    const mp = shellQuote(mountPath);
-    return [
-        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
-        `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
-        'echo "@@mounts"; cat /proc/self/mounts',
-        // A hung mount must not hang the plan.
-        `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
-        `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
-    ].join('; ');
-}
-function parseClientFacts(stdout, spec) {
-    const s = splitSections(stdout);
-    const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
-    const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
-    const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
-    const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
-    return {
-        packages: parsePackages(s.get('packages')),
-        fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
-        mounted,
-        root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
-        ownerExists: ids.includes('owner'),
-        groupExists: ids.includes('group'),
     };
 }
 function mountSpecFor(storage, members, client) {
@@ -89028,16 +89065,8 @@ function glusterClientPart(context) {
         name: 'client mounts',
         hosts: clients,
         gather: async () => {
-            const remotes = new Map();
-            for (const c of clients)
-                remotes.set(c.name, await context.host(c.name));
-            const results = await context.forEachHost(clients, (remote) => remote.run(clientFactsScript(storage.mount_path, storage.owner, storage.group), { purpose: 'read GlusterFS client facts', timeoutMs: 60_000, allowFailure: true }));
-            const facts = new Map();
-            results.forEach((r, i) => {
-                if (!r.ok)
-                    throw r.error;
-                facts.set(clients[i].name, parseClientFacts(r.value.stdout, { mountPath: storage.mount_path, volume: storage.volume }));
-            });
+            const { remotes, outputs } = await readOnEach(context, clients, FACTS.glusterMountHost, { mountPath: storage.mount_path, owner: storage.owner, group: storage.group }, 'read GlusterFS client facts');
+            const facts = new Map([...outputs].map(([name, stdout]) => [name, parseClientFacts(stdout, { mountPath: storage.mount_path, volume: storage.volume })]));
             return { remotes, facts };
         },
         plan: (g) => planClientMounts(storage, members, clients, g),
@@ -89648,30 +89677,6 @@ function parseRcloneSize(stdout) {
         throw new Error(`rclone size JSON lacks count/bytes: ${stdout.trim().slice(0, 200)}`);
     return { count: o.count, bytes: o.bytes };
 }
-/**
- * Reads rclone's --use-json-log lines (stderr): {"level":"info","msg":"Copied (new)","object":"a/b",...}.
- * Lines that are not JSON are ignored.
- */
-function parseRcloneJsonLog(stderr) {
-    const out = { copied: 0, errors: [] };
-    for (const line of stderr.split('\n')) {
-        const t = line.trim();
-        if (!t.startsWith('{'))
-            continue;
-        let e;
-        try {
-            e = JSON.parse(t);
-        }
-        catch {
-            continue;
-        }
-        if (typeof e.msg === 'string' && e.msg.startsWith('Copied'))
-            out.copied++;
-        if (e.level === 'error' || e.level === 'critical')
-            out.errors.push(e.object ? `${e.object}: ${e.msg ?? ''}` : (e.msg ?? ''));
-    }
-    return out;
-}
 /** rclone's exit codes (rclone docs, "Exit Code"). */
 function classifyRcloneExit(code) {
     switch (code) {
@@ -89733,27 +89738,6 @@ function rcloneErrorLine(stderr) {
     const next = lines[i + 1];
     return next !== undefined && next.startsWith('caused by:') ? `${lines[i]} (${next})` : lines[i];
 }
-/** verify-ha: the bucket answers with these credentials from the host that uses it. */
-function s3ReachableCheck(host, t, result) {
-    const dest = remotePath(t).replace(`${RCLONE_REMOTE}:`, 's3://');
-    const base = { layer: 'storage', host, check: `s3 ${dest}`, expected: 'reachable, listable' };
-    if (result.code === 0) {
-        try {
-            const s = parseRcloneSize(result.stdout);
-            return { ...base, observed: `reachable: ${s.count} objects, ${s.bytes} bytes`, status: 'ok' };
-        }
-        catch (e) {
-            return { ...base, observed: e.message, status: 'fail', hint: 'rclone answered but not as expected: check the rclone version on the host.' };
-        }
-    }
-    const why = rcloneErrorLine(result.stderr) ?? `exit ${result.code}`;
-    return {
-        ...base,
-        observed: `unreachable: ${why.slice(0, 300)}`,
-        status: 'fail',
-        hint: `${classifyRcloneExit(result.code).message}. Check the endpoint, the credentials (${t.accessKeySecret}/${t.secretKeySecret}) and that the bucket exists.`,
-    };
-}
 
 ;// CONCATENATED MODULE: ./src/commands/migrate-storage/s3.ts
 /**
@@ -89780,7 +89764,6 @@ function s3ReachableCheck(host, t, result) {
 
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
-const RCLONE_PACKAGE = 'rclone';
 function s3_settingFor(context) {
     const storage = context.environment.storage;
     const files = context.environment.migrate?.files;
@@ -89864,14 +89847,8 @@ async function s3_gather(context, s) {
     if (files.code !== 0)
         throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
     const source = parseSourceFiles(files.stdout);
-    const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
-        purpose: 'look for rclone',
-        allowFailure: true,
-        timeoutMs: 30_000,
-    });
-    const s3Facts = splitSections(pkg.stdout);
-    const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
-    const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
+    const pkg = await readFact(host, 'migrate-storage', FACTS.rclone, undefined, { purpose: 'look for rclone', allowFailure: true, timeoutMs: 30_000 });
+    const rclone = parseRcloneFacts(pkg.stdout);
     const g = { remotes, rclone, source };
     if (rclone) {
         g.bucket = await bucketSize(host, s);
@@ -90085,93 +90062,6 @@ function worstStatus(results) {
     if (results.some((r) => r.status === 'warn'))
         return 'warn';
     return 'ok';
-}
-
-;// CONCATENATED MODULE: ./src/facts/host.ts
-
-// Sections are separated by markers so one command can return several facts;
-// `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
-const HOST_FACTS_SCRIPT = [
-    'echo "@@hostname"; hostname',
-    'echo "@@os-release"; cat /etc/os-release 2>/dev/null || true',
-    'echo "@@df"; df -Pk / /var/lib 2>/dev/null || true',
-    'echo "@@uid"; id -u',
-    'echo "@@clock"; date +%s.%N',
-].join('; ');
-async function gatherHostFacts(host, now = Date.now) {
-    const started = now();
-    const result = await host.run(HOST_FACTS_SCRIPT, { purpose: 'read host facts', timeoutMs: 30_000 });
-    const finished = now();
-    return parseHostFacts(result.stdout, started, finished);
-}
-function parseHostFacts(stdout, startedMs, finishedMs) {
-    const sections = splitSections(stdout);
-    const osRelease = parseOsRelease(sections.get('os-release') ?? '');
-    const disks = parseDf(sections.get('df') ?? '');
-    const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
-    return {
-        hostname: (sections.get('hostname') ?? '').trim(),
-        os: {
-            id: osRelease.ID ?? 'unknown',
-            versionId: osRelease.VERSION_ID ?? 'unknown',
-            prettyName: osRelease.PRETTY_NAME ?? osRelease.ID ?? 'unknown',
-        },
-        disks,
-        clock: {
-            hostSeconds,
-            // The host read its clock somewhere during the round trip; the midpoint
-            // bounds the error by half the round trip.
-            runnerSeconds: (startedMs + finishedMs) / 2 / 1000,
-            roundTripMs: finishedMs - startedMs,
-        },
-        uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
-    };
-}
-function parseOsRelease(text) {
-    const fields = {};
-    for (const line of text.split('\n')) {
-        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-        if (!match)
-            continue;
-        fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
-    }
-    return fields;
-}
-function parseDf(text) {
-    const disks = [];
-    const seen = new Set();
-    for (const line of text.split('\n').slice(1)) {
-        const cols = line.trim().split(/\s+/);
-        if (cols.length < 6)
-            continue;
-        const mount = cols.slice(5).join(' ');
-        if (seen.has(mount))
-            continue;
-        seen.add(mount);
-        disks.push({
-            mount,
-            sizeBytes: Number(cols[1]) * 1024,
-            availableBytes: Number(cols[3]) * 1024,
-        });
-    }
-    return disks;
-}
-/**
- * Each clock is compared with the runner's at the midpoint of its round trip
- * (half the round trip is the uncertainty); the spread between hosts is what
- * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
- */
-function clockSpread(hosts) {
-    if (hosts.length < 2)
-        return null;
-    const offsets = hosts.map((h) => ({
-        name: h.name,
-        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-        uncertainty: h.facts.clock.roundTripMs / 2000,
-    }));
-    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
 }
 
 ;// CONCATENATED MODULE: ./src/commands/preflight/checks.ts
@@ -93423,6 +93313,7 @@ async function platformInstallerCheck(context, dbNodes, db, lb) {
 
 
 
+
 const FACT_TIMEOUT_MS = 30_000;
 function lbInputOf(environment) {
     const lb = environment.load_balancer;
@@ -93536,37 +93427,32 @@ async function gatherVerification(context) {
         const facts = {};
         const jobs = [];
         if (isDb.has(host.name)) {
-            jobs.push(remote
-                .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.healthDb, undefined, { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.db = parseDbFacts(r.stdout))));
         }
         if (lb && lbBase && isLb.has(host.name)) {
-            const script = lbFactsScript({
+            const lbArgs = {
                 kind: lb.kind,
                 vip: lb.vip_address,
                 writerPort: lbBase.writerPort,
                 clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
                 dbNodes: dbNodes.map(named),
                 adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
-            });
+            };
             const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
-            jobs.push(remote
-                .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.healthLb, lbArgs, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))));
         }
         if (gluster && isMember.has(host.name)) {
-            jobs.push(remote
-                .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.glusterPeers, undefined, { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))));
             if (host.name === firstMember) {
-                jobs.push(remote
-                    .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                jobs.push(readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                     .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))));
             }
         }
         if (gluster && isClient.has(host.name)) {
-            jobs.push(remote
-                .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.glusterClient, gluster.mountPath, { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))));
         }
         await Promise.all(jobs);
@@ -93608,7 +93494,7 @@ async function gatherVerification(context) {
             else {
                 phase2.push(context
                     .host(usable.name)
-                    .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
+                    .then((remote) => readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
                     .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
                     .catch((e) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })));
             }
@@ -93673,7 +93559,7 @@ async function runCausality(context, dbNodes, db, lb) {
     const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
     try {
         const remote = await context.host(from.name);
-        const r = await remote.run(causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }), { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
+        const r = await readFact(remote, 'verify-ha', FACTS.causality, { vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }, { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
         return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };
     }
     catch (e) {

@@ -3,13 +3,12 @@
  * installed packages, whether mariadb runs, the Galera option file, wsrep
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
-import type { RemoteHost } from '../ssh/types.js';
 import { packagesSnippet, parsePackages } from './packages.js';
 import { fileContentSnippet, parseFileContent, splitSections } from './sections.js';
 import { MARIADB_PIN_PATH } from '../components/galera/apt-pin.js';
 import { GALERA_CONFIG_PATH, GALERA_SST_AUTH_PATH } from '../components/galera/config.js';
 import { GRASTATE_PATH, NULL_UUID, parseGrastate, type Grastate } from '../components/galera/recover.js';
-import { parseWsrepStatus, WSREP_STATUS_SQL, type NodeStatus } from '../components/galera/status.js';
+import { parseWsrepStatus, type NodeStatus } from '../components/galera/status.js';
 
 export const GALERA_PACKAGES = ['mariadb-server', 'galera-4', 'mariadb-backup'] as const;
 
@@ -78,13 +77,4 @@ function parseSstAuthFact(section: string | undefined): GaleraHostFacts['sstAuth
   if (lines[0] === undefined || lines[0] === '' || lines[0] === '@absent') return null;
   const [mode, owner, group] = (lines[1] ?? '').trim().split(' ');
   return { sha256: lines[0].trim(), mode: Number.parseInt(mode ?? '0', 8), owner: owner ?? '', group: group ?? '' };
-}
-
-export async function gatherGaleraFacts(host: RemoteHost): Promise<GaleraHostFacts> {
-  const result = await host.run(galeraFactsScript(), {
-    purpose: 'read MariaDB/Galera facts',
-    stdin: `${WSREP_STATUS_SQL};\n`,
-    timeoutMs: 30_000,
-  });
-  return parseGaleraFacts(result.stdout);
 }

@@ -1,9 +1,9 @@
 /** Installed Debian packages: the one dpkg-query lms-ha asks. */
-import { shellQuote } from '../ssh/quote.js';
+import { shellJoin } from '../ssh/quote.js';
 
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 export function packagesSnippet(packages: readonly string[]): string {
-  return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${packages.map(shellQuote).join(' ')} 2>/dev/null || true`;
+  return `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Status}\\n' ${shellJoin(packages)} 2>/dev/null || true`;
 }
 
 /** Package → installed version, for fully installed packages only (not config-files, not half-installed). */

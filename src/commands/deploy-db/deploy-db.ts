@@ -60,7 +60,8 @@ import { configuredWriter } from '../../components/haproxy/configured-writer.js'
 import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
 import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
-import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
+import { GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
+import { gatherGaleraFacts } from '../../facts/read.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
 import type { CommandDescriptor } from '../command.js';
 import {

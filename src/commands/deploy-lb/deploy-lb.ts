@@ -47,6 +47,7 @@ import {
 } from '../../components/clustercheck/index.js';
 import { HAPROXY_CONFIG_PATH, HAPROXY_DEFAULTS, renderHaproxyConfig, type HaproxyModel } from '../../components/haproxy/index.js';
 import {
+  holdsVip,
   KEEPALIVED_CHECK_SCRIPT,
   KEEPALIVED_CONFIG_PATH,
   KEEPALIVED_NOTIFY_SCRIPT,
@@ -80,7 +81,8 @@ import { aptInstall, installPhase, once, packageChange } from '../../operations/
 import { serviceChange } from '../../operations/service.js';
 import { userChange } from '../../operations/user.js';
 import { clientOptionFile, withCredentialsFile } from '../../facts/health.js';
-import { gatherHostState, type HostState, type HostStateQuery } from '../../facts/host-state.js';
+import type { HostState, HostStateQuery } from '../../facts/host-state.js';
+import { gatherHostState } from '../../facts/read.js';
 import type { CommandContext, CommandRunner } from '../context.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import type { CommandDescriptor } from '../command.js';
@@ -294,7 +296,7 @@ const PROBE_NFT_RULESET = 'nft-ruleset';
 export function lbStateQuery(kind: LoadBalancer['kind']): HostStateQuery {
   return {
     // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
-    probes: [{ name: PROBE_ADDRESSES, script: "ip -o addr show | awk '{ print $4 }'" }],
+    probes: [{ name: PROBE_ADDRESSES, script: 'ip -o addr show' }],
     packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
     users: [KEEPALIVED_SCRIPT_USER],
     dirs: ['/etc/keepalived'],
@@ -332,10 +334,9 @@ export function dbStateQuery(): HostStateQuery {
   };
 }
 
-/** True when the host's `ip -o addr` probe lists the VIP. */
-export function holdsVip(state: HostState | undefined, vip: string): boolean {
-  const address = vip.split('/')[0];
-  return (state?.probes[PROBE_ADDRESSES] ?? []).some((a) => a.split('/')[0] === address);
+/** True when the host's `ip -o addr show` probe lists the VIP. */
+function holdsVipNow(state: HostState | undefined, vip: string): boolean {
+  return holdsVip((state?.probes[PROBE_ADDRESSES] ?? []).join('\n'), vip);
 }
 
 /** `nft list tables` lines ("table inet filter") as "inet filter". */
@@ -678,7 +679,7 @@ export function computeLbPlan(context: CommandContext, desired: LbDesired, g: Lb
   // One load balancer after the other, the VIP holder last: the other LB is
   // already done and healthy when the holder's proxy reloads or its keepalived
   // restarts, so the VIP moves at most once and always to a working LB.
-  const holder = lbHosts.find((h) => holdsVip(g.state.get(h.name), lb.vip_address));
+  const holder = lbHosts.find((h) => holdsVipNow(g.state.get(h.name), lb.vip_address));
   const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
   for (const h of lbOrder) {
     const s = g.state.get(h.name)!;
@@ -868,7 +869,7 @@ function hostFactsRow(host: Host, g: LbGathered, lb: LoadBalancer): PlanHostFact
     facts[proxy] = s.packages[proxy] ?? 'not installed';
     facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
     facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
-    facts['vip'] = holdsVip(s, lb.vip_address) ? 'held here' : 'not here';
+    facts['vip'] = holdsVipNow(s, lb.vip_address) ? 'held here' : 'not here';
   } else if (s) {
     facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
     if (kind === 'haproxy') {

@@ -1,6 +1,7 @@
 import { worstStatus, type CheckResult } from '../../check.js';
 import { DeployError } from '../../errors.js';
-import { gatherHostFacts, type HostFacts } from '../../facts/host.js';
+import type { HostFacts } from '../../facts/host.js';
+import { gatherHostFacts } from '../../facts/read.js';
 import type { Environment, Host } from '../../inventory/index.js';
 import type { HostRow } from '../../report/run-report.js';
 import type { HostResult } from '../../ssh/pool.js';
