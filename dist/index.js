@@ -81744,6 +81744,1104 @@ const deployDbCommand = {
     run: deployDb,
 };
 
+;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+
+
+
+;// CONCATENATED MODULE: ./src/components/keepalived/config.ts
+/**
+ * Keepalived 2.2 (Debian 12) for the VIP in front of the two load balancers.
+ *
+ * What is rendered, per load balancer: keepalived.conf, the probe of the local
+ * proxy (vrrp_script) and the notify script. Pure: same model, same bytes.
+ *
+ * Decisions:
+ * - `state BACKUP` + `nopreempt` on every LB (Kolla; keepalived requires BACKUP for
+ *   nopreempt): a recovered LB never takes the VIP back, so a flapping proxy
+ *   cannot bounce clients. The first LB in the inventory gets the higher priority
+ *   (150, then 100, 90, ...), so it wins the first election.
+ * - Unicast VRRP (`unicast_src_ip` + `unicast_peer`): clouds and many switches drop
+ *   multicast VRRP (research §2.6 I).
+ * - The probe is a real one (lab.md: a probe calling a missing binary makes
+ *   keepalived hold the VIP forever). HAProxy: its stats page answers on
+ *   127.0.0.1 and the writer backend has a server UP; deliberately NOT a TCP
+ *   connect to the writer port, which makes HAProxy open a MariaDB connection
+ *   every second that MariaDB counts towards `max_connect_errors` until it blocks
+ *   the LB. ProxySQL: its MySQL port answers a protocol-10 handshake (ProxySQL
+ *   answers it itself, no backend connection and no credentials needed).
+ *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
+ *   minimal host may lack (no curl, socat, killall).
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
+ *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
+ * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
+ *   unprivileged user (that deploy-lb creates); scripts and their directories
+ *   must be root-owned and not writable by others.
+ * - `auth_type PASS` is limited to 8 characters (keepalived logs "Truncating
+ *   auth_pass to 8 characters"). lms-ha renders the first 8 itself and returns a
+ *   warning, rather than demanding a short secret: both LBs derive the same 8
+ *   characters, and the config shows what keepalived really uses. PASS travels
+ *   in clear in every advert: it only guards against another VRRP group with the
+ *   same router id, not against an attacker.
+ * - Cloud VIPs: where VRRP cannot move an address (most clouds), `cloudVipHook`
+ *   names an executable that the notify script runs on MASTER with
+ *   `<state> <vip> <interface>`, e.g. to re-assign a secondary private IP or an
+ *   elastic IP to this instance. It runs as `keepalived_script` (give the
+ *   instance role the permission, not a key file), must be root-owned and not
+ *   writable by others, and is killed after 30 s.
+ */
+
+
+const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
+const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/lms-ha-check-proxy.sh';
+const KEEPALIVED_NOTIFY_SCRIPT = '/etc/keepalived/lms-ha-notify.sh';
+/** The system user keepalived runs scripts as; deploy-lb creates it. */
+const KEEPALIVED_SCRIPT_USER = 'keepalived_script';
+const KEEPALIVED_AUTH_PASS_MAX = 8;
+const KEEPALIVED_DEFAULT_INSTANCE = 'LMS_HA_VIP';
+const config_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const config_IFACE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
+const config_SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+// Printable ASCII without space and without what keepalived's parser treats
+// specially: comment starters (# !), quotes, backslash, braces.
+const AUTH_CHAR = /^[\x21-\x7e]$/;
+const AUTH_FORBIDDEN = new Set(['#', '!', '"', "'", '\\', '{', '}']);
+function config_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+/** Priority of the n-th LB (0-based): 150, 100, 90, 80, ... */
+function keepalivedPriority(index) {
+    const p = index === 0 ? 150 : 100 - 10 * (index - 1);
+    if (p < 1)
+        config_invalid(`too many load balancers for one VIP (${index + 1})`, 'Use two (or a few) load balancers per VIP.');
+    return p;
+}
+/**
+ * The auth_pass keepalived will really use: the first 8 characters, with a
+ * warning when the secret was longer. Throws on characters that would break
+ * the config file (the message never contains the secret).
+ */
+function keepalivedAuthPass(secret) {
+    if (secret.length === 0) {
+        throw new DeployError('missing-secret', 'the keepalived auth password is empty', {
+            hint: 'Set the environment variable the inventory names for load_balancer.auth_password.',
+        });
+    }
+    const value = [...secret].slice(0, KEEPALIVED_AUTH_PASS_MAX).join('');
+    for (const c of value) {
+        if (!AUTH_CHAR.test(c) || AUTH_FORBIDDEN.has(c)) {
+            throw new DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
+                hint: 'Use letters, digits and punctuation other than # ! " \' \\ { } in its first 8 characters (no spaces).',
+            });
+        }
+    }
+    if ([...secret].length > KEEPALIVED_AUTH_PASS_MAX) {
+        return {
+            value,
+            warning: `keepalived auth password is longer than ${KEEPALIVED_AUTH_PASS_MAX} characters: VRRP PASS authentication uses only the first ${KEEPALIVED_AUTH_PASS_MAX}, which lms-ha renders on every load balancer`,
+        };
+    }
+    return { value };
+}
+function validate(model, self) {
+    if (model.lbs.length === 0)
+        config_invalid('no load balancer for the VIP', 'Give at least two hosts the role lb.');
+    const names = new Set();
+    const addresses = new Set();
+    for (const lb of model.lbs) {
+        if (!config_NAME.test(lb.name))
+            config_invalid(`"${lb.name}" cannot be a keepalived router_id`, 'Host names may use letters, digits, ".", "_", "-".');
+        if (names.has(lb.name))
+            config_invalid(`load balancer ${lb.name} is listed twice`, 'Each host appears once.');
+        if (addresses.has(lb.address))
+            config_invalid(`load balancers share the address ${lb.address}`, 'Each load balancer needs its own address.');
+        if (!parseCidr(lb.address))
+            config_invalid(`address "${lb.address}" of ${lb.name} is not an IP address`, 'unicast VRRP needs IP addresses.');
+        names.add(lb.name);
+        addresses.add(lb.address);
+    }
+    const selfIndex = model.lbs.findIndex((lb) => lb.name === self);
+    if (selfIndex < 0)
+        config_invalid(`${self} is not one of the load balancers (${[...names].join(', ')})`, 'Render keepalived only for lb hosts.');
+    const vip = parseCidr(model.vip);
+    if (!vip)
+        config_invalid(`VIP "${model.vip}" is not an address or address/prefix`, 'Write it like 10.0.0.100/24.');
+    if (addresses.has(vip.address))
+        config_invalid(`the VIP ${vip.address} is also the address of a load balancer`, 'The VIP must be a free address.');
+    if (!config_IFACE.test(model.interface))
+        config_invalid(`"${model.interface}" is not an interface name`, 'Give the interface that carries the VIP, e.g. eth0.');
+    const vrid = model.virtualRouterId;
+    if (!Number.isInteger(vrid) || vrid < 1 || vrid > 255)
+        config_invalid(`virtual_router_id ${vrid} is outside 1..255`, 'Pick a router id unique on the network.');
+    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
+    if (!config_NAME.test(instance))
+        config_invalid(`"${instance}" cannot be a vrrp_instance name`, 'Use letters, digits, "_", "-".');
+    if (model.cloudVipHook !== undefined && !config_SAFE_PATH.test(model.cloudVipHook)) {
+        config_invalid(`cloud VIP hook "${model.cloudVipHook}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    }
+    if (model.probe.kind === 'haproxy') {
+        checkProbePort(model.probe.statsPort);
+        if (model.probe.writerListener !== undefined && !config_NAME.test(model.probe.writerListener)) {
+            config_invalid(`"${model.probe.writerListener}" is not an HAProxy listener name`, 'Leave it out for galera_writer.');
+        }
+    }
+    else {
+        checkProbePort(model.probe.mysqlPort);
+    }
+    return { selfIndex, vip };
+}
+function checkProbePort(port) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        config_invalid(`probe port ${port} is not a TCP port`, 'Use the proxy port from the inventory.');
+}
+function renderKeepalivedConfig(model, self) {
+    const { selfIndex, vip } = validate(model, self);
+    const auth = keepalivedAuthPass(model.authPassword);
+    const me = model.lbs[selfIndex];
+    const peers = model.lbs.filter((_, i) => i !== selfIndex);
+    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
+    const lines = [
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        '# Holds the auth password: keep this file root-only (0600).',
+        'global_defs {',
+        `    router_id ${me.name}`,
+        '    enable_script_security',
+        `    script_user ${KEEPALIVED_SCRIPT_USER}`,
+        // Re-announce the VIP now and then: after a split brain heals the real
+        // master may otherwise never send a gratuitous ARP again (keepalived#166).
+        '    vrrp_garp_master_refresh 60',
+        '}',
+        '',
+        'vrrp_script chk_proxy {',
+        `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
+        '    interval 1',
+        '    timeout 3',
+        '    fall 1',
+        '    rise 2',
+        '}',
+        '',
+        `vrrp_instance ${instance} {`,
+        '    state BACKUP',
+        '    nopreempt',
+        `    interface ${model.interface}`,
+        `    virtual_router_id ${model.virtualRouterId}`,
+        `    priority ${keepalivedPriority(selfIndex)}`,
+        '    advert_int 1',
+        `    unicast_src_ip ${me.address}`,
+    ];
+    if (peers.length > 0) {
+        lines.push('    unicast_peer {', ...peers.map((p) => `        ${p.address}`), '    }');
+    }
+    lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${auth.value}`, '    }', '    virtual_ipaddress {', `        ${vip.address}/${vip.prefix} dev ${model.interface}`, '    }', '    track_script {', '        chk_proxy', '    }', `    notify "${KEEPALIVED_NOTIFY_SCRIPT}"`, '}', '');
+    return {
+        files: [
+            { path: KEEPALIVED_CONFIG_PATH, content: lines.join('\n'), mode: 0o600, owner: 'root', group: 'root' },
+            { path: KEEPALIVED_CHECK_SCRIPT, content: renderKeepalivedCheckScript(model.probe), mode: 0o755, owner: 'root', group: 'root' },
+            {
+                path: KEEPALIVED_NOTIFY_SCRIPT,
+                content: renderKeepalivedNotifyScript({ vip: vip.address, interface: model.interface, cloudVipHook: model.cloudVipHook }),
+                mode: 0o755,
+                owner: 'root',
+                group: 'root',
+            },
+        ],
+        warnings: auth.warning ? [auth.warning] : [],
+        secrets: [auth.value, model.authPassword],
+    };
+}
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
+/** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
+function renderKeepalivedCheckScript(probe) {
+    const head = [
+        '#!/bin/bash',
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        `# keepalived's probe of the local proxy (vrrp_script chk_proxy, run as ${KEEPALIVED_SCRIPT_USER}).`,
+        '# Exit 0: this load balancer may hold the VIP. Anything else: give it up.',
+        'set -u',
+        'export LC_ALL=C',
+        '',
+    ];
+    if (probe.kind === 'haproxy') {
+        const listener = probe.writerListener ?? 'galera_writer';
+        return [
+            ...head,
+            '# HAProxy must answer on its stats page and its writer backend must have a',
+            '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
+            '# connection each time, which MariaDB counts towards max_connect_errors.',
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
+            `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
+            '',
+        ].join('\n');
+    }
+    return [
+        ...head,
+        '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
+        'set -- $greeting',
+        '[ "${5:-}" = 0a ]',
+        '',
+    ].join('\n');
+}
+/** keepalived's `notify` target: logs every transition to the journal/syslog. */
+function renderKeepalivedNotifyScript(options) {
+    const lines = [
+        '#!/bin/bash',
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        '# keepalived calls: notify <GROUP|INSTANCE> <name> <MASTER|BACKUP|FAULT|STOP> <priority>',
+        'set -u',
+        'kind=${1:-unknown} name=${2:-unknown} state=${3:-unknown} priority=${4:-unknown}',
+        `logger -t lms-ha-keepalived -p daemon.notice "vrrp \${kind,,} \${name} is now \${state} (priority \${priority}, vip ${options.vip})"`,
+    ];
+    if (options.cloudVipHook) {
+        lines.push('# Cloud VIP hook: VRRP cannot move the address here, the hook claims it.', 'if [ "$state" = MASTER ]; then', `  if ! timeout 30 '${options.cloudVipHook}' "$state" '${options.vip}' '${options.interface}'; then`, `    logger -t lms-ha-keepalived -p daemon.err "cloud VIP hook ${options.cloudVipHook} failed for ${options.vip}"`, '  fi', 'fi');
+    }
+    lines.push('exit 0', '');
+    return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/vrid.ts
+/**
+ * VRRP router ids: each VIP group needs an id of its own on its network
+ * (research §2.6 I: two groups with one id fight over adverts, or both LBs of a
+ * pair end up holding their VIPs). lms-ha cannot see the whole network, so it
+ * demands ids unique across the inventory it is given, plus any ids the caller
+ * knows are taken (e.g. by routers or other clusters).
+ */
+/** Problems found, one sentence each; empty when the ids are fine. */
+function validateVirtualRouterIds(groups, options = {}) {
+    const problems = [];
+    const firstUser = new Map();
+    const taken = new Set(options.taken ?? []);
+    for (const g of groups) {
+        const id = g.virtualRouterId;
+        if (!Number.isInteger(id) || id < 1 || id > 255) {
+            problems.push(`${g.name}: virtual_router_id ${id} is outside 1..255`);
+            continue;
+        }
+        if (taken.has(id)) {
+            problems.push(`${g.name}: virtual_router_id ${id} is already used on the network; pick another`);
+        }
+        const other = firstUser.get(id);
+        if (other !== undefined) {
+            problems.push(`${g.name}: virtual_router_id ${id} is also used by ${other}; every VIP needs its own id`);
+        }
+        else {
+            firstUser.set(id, g.name);
+        }
+    }
+    return problems;
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/index.ts
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/nftables/access.ts
+/**
+ * Who may reach what: one model of the cluster's ports, derived from the
+ * inventory, that both of lms-ha's nftables tables are rendered from —
+ * provision's firewall (every cluster port on every host) and deploy-lb's
+ * health-check fence (port 9200 on the db nodes). Because a drop in any table
+ * is final for a packet, two tables that disagreed about a source would close
+ * the port to it; deriving both from this one function is what keeps them
+ * saying the same thing.
+ *
+ * Pure: no host access.
+ */
+
+/** GlusterFS hands every brick a port from this range (glusterd.vol base-port .. max-port). */
+const GLUSTER_BRICK_PORTS = [49152, 60999];
+const GLUSTER_DAEMON_PORTS = [24007, 24008];
+const access_GALERA_PORTS = { replication: 4567, ist: 4568, sst: 4444 };
+const access_unique = (values) => [...new Set(values)];
+/** Addresses that can go into an nftables set; DNS names cannot (see `unaddressable`). */
+function ipsOf(hosts) {
+    return access_unique(hosts.map((h) => h.address).filter((a) => (0,external_node_net_.isIP)(a) !== 0));
+}
+/** Hosts whose address is a DNS name: nftables sets take addresses only, so the firewall cannot name them. */
+function unaddressable(environment) {
+    return environment.hosts.filter((h) => (0,external_node_net_.isIP)(h.address) === 0);
+}
+const withRole = (environment, role) => environment.hosts.filter((h) => h.roles.includes(role));
+/**
+ * The load balancers as a source: their own addresses and the VIP, since the
+ * holder's kernel may pick the VIP as the source of its connections when its
+ * prefix is longer than the host's own subnet (seen in the lab: every health
+ * check dropped).
+ */
+function loadBalancerSources(environment) {
+    // Unfiltered: a DNS-named load balancer is refused by the fence's renderer rather than silently left out.
+    const lbs = access_unique(withRole(environment, 'lb').map((h) => h.address));
+    return environment.load_balancer ? access_unique([...lbs, environment.load_balancer.vip_address]) : lbs;
+}
+/** Who may ask a db node's Galera health check (clustercheck, HAProxy only): the load balancers. */
+function clustercheckSources(environment) {
+    return loadBalancerSources(environment);
+}
+/**
+ * Every port the cluster opens, on every host, and who may reach it. SSH is
+ * not here: it is the operator's lifeline and handled apart (see the firewall
+ * renderer), never closed by this model.
+ */
+function accessModel(environment) {
+    const openings = [];
+    const db = withRole(environment, 'db');
+    const web = withRole(environment, 'web');
+    const lbs = withRole(environment, 'lb');
+    const arbitrators = withRole(environment, 'arbitrator');
+    const lb = environment.load_balancer;
+    const lbSources = loadBalancerSources(environment);
+    const clients = environment.provision.firewall.client_networks;
+    if (environment.database) {
+        const peers = ipsOf([...db, ...arbitrators]);
+        // Without load balancers the application connects to the nodes directly.
+        const sqlClients = lb ? access_unique([...ipsOf(db), ...lbSources]) : access_unique([...ipsOf(db), ...lbSources, ...ipsOf(web), ...clients]);
+        const sqlFrom = lb ? 'db nodes, load balancers' : 'db nodes, load balancers, web hosts, client networks';
+        for (const host of db) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [environment.database.port], sources: sqlClients, label: 'MariaDB', from: sqlFrom });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication', from: 'db nodes, arbitrators' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.ist, access_GALERA_PORTS.sst], sources: ipsOf(db), label: 'Galera IST + SST', from: 'db nodes' });
+            if (lb?.kind === 'haproxy') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.clustercheck_port], sources: clustercheckSources(environment), label: 'Galera health check (clustercheck)', from: 'load balancers' });
+            }
+        }
+        for (const host of arbitrators) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication (garbd)', from: 'db nodes, arbitrators' });
+        }
+    }
+    if (lb) {
+        // The application (web hosts, client networks) and verify-ha's write probe, which runs on a db node.
+        const appSources = access_unique([...ipsOf(web), ...ipsOf(db), ...clients]);
+        const appFrom = `web hosts, db nodes${clients.length > 0 ? ', client networks' : ''}`;
+        const sqlPorts = lb.kind === 'haproxy' ? [lb.ports.writer, lb.ports.reader] : [lb.ports.mysql];
+        for (const host of lbs) {
+            openings.push({ host: host.name, proto: 'tcp', ports: sqlPorts, sources: appSources, label: lb.kind === 'haproxy' ? 'HAProxy writer + readers' : 'ProxySQL', from: appFrom });
+            if (lb.kind === 'proxysql') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.ports.admin], sources: ['127.0.0.1', '::1'], label: 'ProxySQL admin', from: 'this host only' });
+            }
+            if (lb.kind === 'haproxy' && lb.ports.web !== undefined) {
+                // A public web frontend unless client networks narrow it.
+                openings.push({
+                    host: host.name,
+                    proto: 'tcp',
+                    ports: [lb.ports.web],
+                    sources: clients,
+                    ...(clients.length === 0 ? { everyone: true } : {}),
+                    label: 'HAProxy web frontend',
+                    from: clients.length > 0 ? 'client networks' : 'everyone',
+                });
+            }
+            openings.push({ host: host.name, proto: 'vrrp', ports: [], sources: ipsOf(lbs), label: 'VRRP (Keepalived)', from: 'load balancers' });
+        }
+    }
+    if (environment.storage.kind === 'glusterfs') {
+        const storage = withRole(environment, 'storage');
+        const arbiter = environment.storage.arbiter;
+        const servers = storage.concat(environment.hosts.filter((h) => h.name === arbiter && !storage.includes(h)));
+        // Clients mount the volume on the web and storage hosts.
+        const sources = ipsOf([...servers, ...web]);
+        for (const host of servers) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_DAEMON_PORTS], sources, label: 'GlusterFS daemon', from: 'storage + web hosts' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_BRICK_PORTS], sources, label: 'GlusterFS bricks', from: 'storage + web hosts' });
+        }
+    }
+    return openings;
+}
+function formatPorts(ports) {
+    return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/desired.ts
+/** deploy-lb's names and the desired state the inventory gives: the rendered haproxy.cfg, keepalived and clustercheck files, the ProxySQL model. Pure. */
+
+
+
+
+
+
+
+// ---------------------------------------------------------------------------
+// Names shared with verify-ha and the e2e tests
+/** Where operators put the maintenance (drain) file; created by deploy-lb. */
+const LMS_HA_ETC_DIR = '/etc/lms-ha';
+/** Directory of the clustercheck script. */
+const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
+/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
+const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
+/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
+const DB_PACKAGES = ['nftables'];
+/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
+const CANDIDATE_SUFFIX = '.lms-ha-candidate';
+const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
+/**
+ * keepalived's config test (-t; -l prints its findings on the console).
+ * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
+ * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
+ * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
+ * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
+ * unknown keyword or a missing interface. In a session of its own, so no other
+ * signal it sends reaches the SSH command.
+ */
+const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
+const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
+/** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
+const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
+const PROXYSQL_PACKAGE = 'proxysql';
+/** The MariaDB account ProxySQL's Galera monitor logs in with (one per LB address). */
+const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
+/** Where a pushed ProxySQL .deb lands on a load balancer. */
+const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
+/** Default ProxySQL admin login on a fresh install (only from localhost). */
+const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
+function loadBalancerOf(environment) {
+    const lb = environment.load_balancer;
+    if (!lb) {
+        throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
+            hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
+        });
+    }
+    return lb;
+}
+function haproxyModelFor(environment, lb) {
+    const dbPort = environment.database?.port ?? 3306;
+    const webHosts = hostsWithRole(environment, 'web');
+    return {
+        dbNodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+        writerPort: lb.ports.writer,
+        readerPort: lb.ports.reader,
+        checkPort: lb.clustercheck_port,
+        maxConnections: lb.haproxy.maxconn,
+        ...(lb.ports.web !== undefined && webHosts.length > 0
+            ? { web: { port: lb.ports.web, servers: webHosts.map((h) => ({ name: h.name, address: h.address, port: lb.haproxy.web_backend_port })) } }
+            : {}),
+    };
+}
+function clustercheckModelFor(environment, lb, db) {
+    // From the one access model provision's firewall is rendered from too, so the two tables agree.
+    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
+}
+function proxysqlModelFor(context, lb) {
+    const dbPort = context.environment.database?.port ?? 3306;
+    return {
+        dbNodes: hostsWithRole(context.environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+        users: context.environment.app.users.map((u) => ({
+            name: u.name,
+            password: context.secrets.valueOf(u.password),
+            ...(u.databases && u.databases.length > 0 ? { defaultSchema: u.databases[0] } : {}),
+        })),
+        monitor: { username: PROXYSQL_MONITOR_USER, password: context.secrets.valueOf(lb.proxysql.monitor_password) },
+        adminPassword: context.secrets.valueOf(lb.proxysql.admin_password),
+        adminInterface: `127.0.0.1:${lb.ports.admin}`,
+    };
+}
+function desiredLbState(context) {
+    const { environment } = context;
+    const lb = loadBalancerOf(environment);
+    const lbHosts = hostsWithRole(environment, 'lb');
+    const dbHosts = hostsWithRole(environment, 'db');
+    const warnings = [];
+    const authPassword = context.secrets.valueOf(lb.auth_password);
+    // What keepalived.conf really carries (the first 8 characters) is masked too.
+    context.redactor.add(authPassword);
+    context.redactor.add(keepalivedAuthPass(authPassword).value);
+    // Router ids unique across the whole inventory, not only on one subnet.
+    const groups = Object.entries(context.inventory.environments)
+        .filter(([, spec]) => spec.load_balancer !== undefined)
+        .map(([name, spec]) => ({ name, virtualRouterId: spec.load_balancer.virtual_router_id, vip: spec.load_balancer.vip }));
+    for (const problem of validateVirtualRouterIds(groups)) {
+        if (problem.startsWith(`${environment.name}:`) || problem.includes(`used by ${environment.name}`))
+            warnings.push(`keepalived ${problem}`);
+    }
+    const keepalivedModel = {
+        lbs: lbHosts.map((h) => ({ name: h.name, address: h.address })),
+        vip: lb.vip,
+        interface: lb.interface,
+        virtualRouterId: lb.virtual_router_id,
+        authPassword,
+        probe: lb.kind === 'haproxy' ? { kind: 'haproxy', statsPort: HAPROXY_DEFAULTS.statsPort } : { kind: 'proxysql', mysqlPort: lb.ports.mysql },
+        ...(lb.cloud_vip_hook !== undefined ? { cloudVipHook: lb.cloud_vip_hook } : {}),
+    };
+    const keepalived = new Map();
+    for (const h of lbHosts) {
+        const rendered = renderKeepalivedConfig(keepalivedModel, h.name);
+        keepalived.set(h.name, rendered);
+        for (const s of rendered.secrets)
+            context.redactor.add(s);
+        for (const w of rendered.warnings)
+            if (!warnings.includes(w))
+                warnings.push(w);
+    }
+    const desired = { lb, lbHosts, dbHosts, keepalived, clustercheck: new Map(), warnings };
+    if (lb.kind === 'haproxy') {
+        if (lb.haproxy.timeout_seconds !== 28800) {
+            warnings.push(`load_balancer.haproxy.timeout_seconds ${lb.haproxy.timeout_seconds} is not applied yet: haproxy.cfg uses 8 h (MariaDB's default wait_timeout)`);
+        }
+        desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
+        for (const db of dbHosts) {
+            const model = clustercheckModelFor(environment, lb, db);
+            desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
+        }
+    }
+    else {
+        desired.proxysql = proxysqlModelFor(context, lb);
+        if (lb.ports.mysql !== 6033) {
+            warnings.push(`load_balancer.ports.mysql ${lb.ports.mysql}: ProxySQL keeps listening on its default 6033 until mysql-interfaces is changed (needs a restart); not done yet`);
+        }
+        // Everything that reaches ProxySQL's admin SQL is masked.
+        for (const s of renderProxysqlAdminSql(desired.proxysql).secrets)
+            context.redactor.add(s);
+        for (const s of proxysqlMonitorAccountSql(desired.proxysql.monitor, lbHosts.map((h) => h.address)).secrets)
+            context.redactor.add(s);
+    }
+    return desired;
+}
+
+;// CONCATENATED MODULE: ./src/components/nftables/index.ts
+/**
+ * Reads a host's loaded nftables ruleset (`nft -j list ruleset`, libnftables-json)
+ * and finds what would stop the Galera peers from reaching this node: a rule in
+ * an input chain that drops or rejects one of the cluster's TCP ports for every
+ * source, or an input chain whose policy is drop and that accepts none of it.
+ *
+ * Why: an operator's firewall that drops the SST port does nothing visible until
+ * a node has to rejoin by full state transfer; then the donor's socat retries
+ * its connection to the joiner for about two minutes and the joiner aborts with
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab).
+ * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
+ * own beside the operator's), so it can say so at plan time.
+ *
+ * Deliberately conservative: a rule that also narrows by source address,
+ * interface or anything this reader does not understand is not reported (it may
+ * be a fence that lets the peers in), nor is a chain that jumps elsewhere.
+ * Pure: no host access.
+ */
+const GALERA_PEER_PORTS = [
+    { port: 4567, label: 'Galera replication' },
+    { port: 4568, label: 'Galera IST' },
+    { port: 4444, label: 'Galera SST' },
+];
+const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+function portSet(right, sets, table) {
+    if (typeof right === 'number')
+        return (p) => p === right;
+    if (typeof right === 'string') {
+        if (right.startsWith('@')) {
+            const elems = sets.get(`${table} ${right.slice(1)}`);
+            return elems ? union(elems, sets, table) : null;
+        }
+        // Service names ("ssh") are printed numerically by -j unless -S; anything else is unknown.
+        return /^\d+$/.test(right) ? (p) => p === Number(right) : null;
+    }
+    if (isObj(right)) {
+        if (Array.isArray(right['set']))
+            return union(right['set'], sets, table);
+        if (Array.isArray(right['range']) && right['range'].length === 2) {
+            const [lo, hi] = right['range'];
+            if (typeof lo === 'number' && typeof hi === 'number')
+                return (p) => p >= lo && p <= hi;
+        }
+    }
+    return null;
+}
+function union(elems, sets, table) {
+    const parts = [];
+    for (const e of elems) {
+        // Named set elements may carry timeouts/comments: {"elem": {"val": 4444, ...}}.
+        const value = isObj(e) && isObj(e['elem']) ? e['elem']['val'] : e;
+        const part = portSet(value, sets, table);
+        if (!part)
+            return null;
+        parts.push(part);
+    }
+    return (p) => parts.some((f) => f(p));
+}
+function condition(match, sets, table) {
+    const op = match['op'];
+    const left = match['left'];
+    const right = match['right'];
+    if (!isObj(left))
+        return { kind: 'other' };
+    const payload = isObj(left['payload']) ? left['payload'] : null;
+    if (payload && payload['field'] === 'dport') {
+        if (payload['protocol'] === 'udp' || payload['protocol'] === 'sctp' || payload['protocol'] === 'dccp')
+            return { kind: 'never' };
+        if (payload['protocol'] !== 'tcp' && payload['protocol'] !== 'th')
+            return { kind: 'other' };
+        const set = portSet(right, sets, table);
+        if (!set)
+            return { kind: 'other' };
+        if (op === '==' || op === 'in')
+            return { kind: 'port', test: set };
+        if (op === '!=')
+            return { kind: 'port', test: (p) => !set(p) };
+        return { kind: 'other' };
+    }
+    const meta = isObj(left['meta']) ? left['meta'] : null;
+    const protoMatch = (meta && meta['key'] === 'l4proto') || (payload && payload['field'] === 'protocol' && payload['protocol'] === 'ip') || (payload && payload['field'] === 'nexthdr');
+    if (protoMatch) {
+        const tcp = values(right).some((v) => v === 'tcp' || v === 6);
+        return holds(op, tcp);
+    }
+    // A peer opening a connection is in ct state "new".
+    if (isObj(left['ct']) && left['ct']['key'] === 'state')
+        return holds(op, values(right).includes('new'));
+    // Peers never arrive on the loopback interface.
+    if (meta && (meta['key'] === 'iif' || meta['key'] === 'iifname') && values(right).every((v) => v === 'lo')) {
+        return op === '==' || op === 'in' ? { kind: 'never' } : { kind: 'neutral' };
+    }
+    return { kind: 'other' };
+}
+/** The values of a right-hand side: one value, a list (flags) or an anonymous set. */
+function values(right) {
+    if (Array.isArray(right))
+        return right;
+    if (isObj(right) && Array.isArray(right['set']))
+        return right['set'];
+    return [right];
+}
+/** A condition that holds for a peer's new TCP connection when `included` (op == / in), or when not (op !=). */
+function holds(op, included) {
+    if (op === '==' || op === 'in')
+        return included ? { kind: 'neutral' } : { kind: 'never' };
+    if (op === '!=')
+        return included ? { kind: 'never' } : { kind: 'neutral' };
+    return { kind: 'other' };
+}
+function view(rule, sets, table) {
+    const conditions = [];
+    let verdict = 'none';
+    for (const e of Array.isArray(rule['expr']) ? rule['expr'] : []) {
+        if (!isObj(e))
+            continue;
+        if (isObj(e['match']))
+            conditions.push(condition(e['match'], sets, table));
+        else if ('accept' in e)
+            verdict = 'accept';
+        else if ('drop' in e || 'reject' in e)
+            verdict = 'drop';
+        else if ('jump' in e || 'goto' in e || 'vmap' in e)
+            verdict = 'jump';
+        // counter, log, limit, ...: no effect on which packets the verdict applies to.
+        else if (!('counter' in e || 'log' in e || 'comment' in e))
+            conditions.push({ kind: 'other' });
+    }
+    return { handle: rule['handle'], verdict, conditions };
+}
+/** Whether the rule applies to a new TCP connection to `port` from any source: yes, no, or unknown. */
+function applies(r, port) {
+    let result = 'yes';
+    for (const c of r.conditions) {
+        if (c.kind === 'never')
+            return 'no';
+        if (c.kind === 'port' && !c.test(port))
+            return 'no';
+        if (c.kind === 'other')
+            result = 'maybe';
+    }
+    return result;
+}
+/**
+ * Which of `ports` the loaded ruleset blocks for every source. `json` is the
+ * output of `nft -j list ruleset`; an empty or unreadable text means nothing is
+ * known, so nothing is reported. Tables named in `ignoreTables` ("inet name")
+ * are skipped (lms-ha's own fence).
+ */
+function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
+    let doc;
+    try {
+        doc = JSON.parse(json);
+    }
+    catch {
+        return [];
+    }
+    const items = isObj(doc) && Array.isArray(doc['nftables']) ? doc['nftables'] : [];
+    const chains = new Map();
+    const sets = new Map();
+    for (const item of items) {
+        if (!isObj(item))
+            continue;
+        const c = item['chain'];
+        if (isObj(c) && typeof c['family'] === 'string' && typeof c['table'] === 'string' && typeof c['name'] === 'string') {
+            chains.set(`${c['family']} ${c['table']} ${c['name']}`, {
+                family: c['family'],
+                table: c['table'],
+                name: c['name'],
+                ...(typeof c['hook'] === 'string' ? { hook: c['hook'] } : {}),
+                ...(typeof c['policy'] === 'string' ? { policy: c['policy'] } : {}),
+                rules: [],
+            });
+        }
+        const s = item['set'];
+        if (isObj(s) && typeof s['family'] === 'string' && typeof s['table'] === 'string' && typeof s['name'] === 'string') {
+            sets.set(`${s['family']} ${s['table']} ${s['name']}`, Array.isArray(s['elem']) ? s['elem'] : []);
+        }
+    }
+    for (const item of items) {
+        const r = isObj(item) ? item['rule'] : undefined;
+        if (!isObj(r))
+            continue;
+        chains.get(`${String(r['family'])} ${String(r['table'])} ${String(r['chain'])}`)?.rules.push(r);
+    }
+    const blocked = [];
+    for (const chain of chains.values()) {
+        const table = `${chain.family} ${chain.table}`;
+        if (chain.hook !== 'input' || !['ip', 'ip6', 'inet'].includes(chain.family) || ignoreTables.includes(table))
+            continue;
+        const rules = chain.rules.map((r) => view(r, sets, table));
+        for (const { port, label } of ports) {
+            let how = null;
+            let decided = false;
+            for (const r of rules) {
+                const a = applies(r, port);
+                if (a === 'no' || r.verdict === 'none')
+                    continue;
+                // An accept (or a jump) that may let some sources in: the operator may be fencing on purpose.
+                if (r.verdict === 'accept' || r.verdict === 'jump' || a === 'maybe') {
+                    decided = true;
+                    break;
+                }
+                how = `rule ${String(r.handle)} drops it`;
+                decided = true;
+                break;
+            }
+            if (!decided && chain.policy === 'drop')
+                how = 'policy drop, no rule accepts it';
+            if (how)
+                blocked.push({ table, chain: chain.name, port, label, how });
+        }
+    }
+    return blocked;
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
+
+
+
+
+
+
+
+
+const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
+const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
+const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
+const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
+/** Probe names in HostState.probes. */
+const PROBE_ADDRESSES = 'addresses';
+const PROBE_NFT_TABLES = 'nft-tables';
+/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
+const PROBE_NFT_RULESET = 'nft-ruleset';
+function lbStateQuery(kind) {
+    return {
+        // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
+        probes: [{ name: PROBE_ADDRESSES, script: 'ip -o addr show' }],
+        packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
+        users: [KEEPALIVED_SCRIPT_USER],
+        dirs: ['/etc/keepalived'],
+        files: [
+            ...(kind === 'haproxy' ? [{ path: HAPROXY_CONFIG_PATH, read: true }] : []),
+            { path: KEEPALIVED_CONFIG_PATH, read: false },
+            { path: KEEPALIVED_CHECK_SCRIPT, read: true },
+            { path: KEEPALIVED_NOTIFY_SCRIPT, read: true },
+        ],
+        units: kind === 'haproxy' ? ['haproxy', 'keepalived'] : ['proxysql', 'keepalived'],
+        commands: [],
+    };
+}
+function dbStateQuery() {
+    return {
+        packages: [...DB_PACKAGES],
+        // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
+        probes: [
+            { name: PROBE_NFT_TABLES, script: 'nft list tables' },
+            { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
+        ],
+        users: [CLUSTERCHECK_USER],
+        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
+        files: [
+            { path: ccScript, read: true },
+            { path: ccSocketPath, read: true },
+            { path: ccServicePath, read: true },
+            { path: CLUSTERCHECK_NFT_PATH, read: true },
+            { path: ccFirewallPath, read: true },
+            { path: NFTABLES_DROP_IN_PATH, read: true },
+        ],
+        units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
+        commands: [],
+    };
+}
+/** True when the host's `ip -o addr show` probe lists the VIP. */
+function holdsVipNow(state, vip) {
+    return holdsVip((state?.probes[PROBE_ADDRESSES] ?? []).join('\n'), vip);
+}
+/** `nft list tables` lines ("table inet filter") as "inet filter". */
+function nftTables(state) {
+    return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+}
+/**
+ * Plan warnings for a db node whose loaded nftables ruleset (the operator's
+ * tables; lms-ha's own fence is left out) drops a port its peers or the load
+ * balancers need. Nothing deploy-lb changes opens them: an accept in one table
+ * does not undo a drop in another.
+ */
+function firewallWarnings(db, state, peers, lbHosts, ports) {
+    const watched = [
+        ...GALERA_PEER_PORTS,
+        { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
+        { port: ports.check, label: 'the health check HAProxy asks' },
+    ];
+    // A table of the other IP family never sees the peers' packets.
+    const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
+    const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
+    const byChain = new Map();
+    for (const b of blocked)
+        byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
+    const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
+    return [...byChain.values()].map((list) => {
+        const { table, chain } = list[0];
+        const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
+        const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
+            ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
+            : '';
+        return (`${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
+            `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
+            ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`);
+    });
+}
+/** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
+function accountFactsSql(monitorUser) {
+    const grantee = `'\\'${CLUSTERCHECK_USER}\\'@\\'localhost\\''`;
+    const lines = [
+        'SET SESSION wsrep_sync_wait=0;',
+        `SELECT 'plugin', IFNULL((SELECT plugin FROM mysql.user WHERE User='${CLUSTERCHECK_USER}' AND Host='localhost'), '@absent');`,
+        `SELECT 'extra', (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=${grantee} AND PRIVILEGE_TYPE<>'USAGE')` +
+            ` + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=${grantee})` +
+            ` + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE=${grantee});`,
+    ];
+    if (monitorUser)
+        lines.push(`SELECT 'monitor', Host, authentication_string FROM mysql.user WHERE User='${monitorUser}';`);
+    return `${lines.join('\n')}\n`;
+}
+function parseAccountFacts(stdout) {
+    const account = { plugin: null, extraGrants: 0 };
+    const monitor = { hosts: {} };
+    for (const line of stdout.split('\n')) {
+        const [key, a, b] = line.split('\t');
+        if (key === 'plugin' && a !== undefined)
+            account.plugin = a === '@absent' ? null : a;
+        else if (key === 'extra' && a !== undefined)
+            account.extraGrants = Number(a) || 0;
+        else if (key === 'monitor' && a !== undefined)
+            monitor.hosts[a] = b ?? '';
+    }
+    return { account, monitor };
+}
+/** The ProxySQL admin client: credentials as an option file on stdin (3 lines), then the SQL. */
+function proxysqlAdminScript(adminPort) {
+    return withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client" >&2; exit 2; fi; ` +
+        `timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${adminPort} --connect-timeout=3 -N -B`);
+}
+async function readProxysql(host, adminPort, secret) {
+    let lastError = '';
+    for (const [login, password] of [
+        ['secret', secret],
+        ['default', PROXYSQL_DEFAULT_ADMIN_PASSWORD],
+    ]) {
+        const r = await host.run(proxysqlAdminScript(adminPort), {
+            purpose: 'read ProxySQL runtime configuration',
+            stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + PROXYSQL_RUNTIME_QUERY,
+            timeoutMs: 60_000,
+            allowFailure: true,
+        });
+        if (r.code === 0)
+            return { login, runtime: parseProxysqlRuntime(r.stdout) };
+        lastError = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+    }
+    return { login: null, runtime: null, error: lastError };
+}
+async function gatherLbFacts(context, desired) {
+    const { lbHosts, dbHosts, lb } = desired;
+    const remotes = new Map();
+    for (const h of [...dbHosts, ...lbHosts])
+        remotes.set(h.name, await context.host(h.name));
+    const lbQuery = lbStateQuery(lb.kind);
+    const dbQuery = dbStateQuery();
+    const first = dbHosts[0];
+    const [lbResults, dbResults, accounts] = await Promise.all([
+        context.forEachHost(lbHosts, (remote) => gatherHostState(remote, lbQuery)),
+        lb.kind === 'haproxy' ? context.forEachHost(dbHosts, (remote) => gatherHostState(remote, dbQuery)) : Promise.resolve([]),
+        remotes
+            .get(first.name)
+            .run('mariadb --batch -N', {
+            purpose: 'read the clustercheck and monitor accounts',
+            stdin: accountFactsSql(lb.kind === 'proxysql' ? PROXYSQL_MONITOR_USER : undefined),
+            timeoutMs: 30_000,
+            allowFailure: true,
+        }),
+    ]);
+    const state = new Map();
+    for (const r of [...lbResults, ...dbResults]) {
+        if (!r.ok)
+            throw r.error;
+        state.set(r.host, r.value);
+    }
+    const parsed = accounts.code === 0 ? parseAccountFacts(accounts.stdout) : null;
+    const gathered = {
+        lbHosts,
+        dbHosts,
+        remotes,
+        state,
+        account: parsed?.account ?? null,
+        monitor: parsed?.monitor ?? null,
+        proxysql: new Map(),
+        ...(parsed ? {} : { accountError: accounts.stderr.trim().split('\n').pop() || `exit ${accounts.code}` }),
+    };
+    if (lb.kind === 'proxysql') {
+        const secret = context.secrets.valueOf(lb.proxysql.admin_password);
+        const results = await context.forEachHost(lbHosts, async (remote, h) => {
+            const active = state.get(h.name)?.units['proxysql']?.active === 'active';
+            return active ? readProxysql(remote, lb.ports.admin, secret) : { login: null, runtime: null };
+        });
+        for (const r of results) {
+            if (!r.ok)
+                throw r.error;
+            gathered.proxysql.set(r.host, r.value);
+        }
+    }
+    return gathered;
+}
+
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/directory.ts
+/** Directories lms-ha owns: root 0755. */
+
+
+/**
+ * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
+ * leaves an existing directory as it is (one a package owns, with its own mode).
+ */
+function directoryChange(host, path, have, why, options = {}) {
+    const after = { mode: 0o755, owner: 'root', group: 'root' };
+    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
+        return null;
+    return {
+        kind: 'directory',
+        id: changeId('directory', host, path),
+        host,
+        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+        path,
+        before: have ?? null,
+        after,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/user.ts
+/** System users: created once, never changed or removed by lms-ha. */
+
+
+/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
+function createSystemUserCommand(name) {
+    const n = shellQuote(name);
+    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
+}
+function userChange(host, name, detail) {
+    return {
+        kind: 'user',
+        id: changeId('user', host, name),
+        host,
+        summary: `create system user ${name}`,
+        name,
+        action: 'create',
+        detail,
+        apply: async (ctx) => {
+            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -85493,777 +86591,7 @@ function _unique(values) {
 //# sourceMappingURL=tool-cache.js.map
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = require("node:fs/promises");
-;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
-
-
-
-;// CONCATENATED MODULE: ./src/components/keepalived/config.ts
-/**
- * Keepalived 2.2 (Debian 12) for the VIP in front of the two load balancers.
- *
- * What is rendered, per load balancer: keepalived.conf, the probe of the local
- * proxy (vrrp_script) and the notify script. Pure: same model, same bytes.
- *
- * Decisions:
- * - `state BACKUP` + `nopreempt` on every LB (Kolla; keepalived requires BACKUP for
- *   nopreempt): a recovered LB never takes the VIP back, so a flapping proxy
- *   cannot bounce clients. The first LB in the inventory gets the higher priority
- *   (150, then 100, 90, ...), so it wins the first election.
- * - Unicast VRRP (`unicast_src_ip` + `unicast_peer`): clouds and many switches drop
- *   multicast VRRP (research §2.6 I).
- * - The probe is a real one (lab.md: a probe calling a missing binary makes
- *   keepalived hold the VIP forever). HAProxy: its stats page answers on
- *   127.0.0.1 and the writer backend has a server UP; deliberately NOT a TCP
- *   connect to the writer port, which makes HAProxy open a MariaDB connection
- *   every second that MariaDB counts towards `max_connect_errors` until it blocks
- *   the LB. ProxySQL: its MySQL port answers a protocol-10 handshake (ProxySQL
- *   answers it itself, no backend connection and no credentials needed).
- *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
- *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
- *   connection (nothing listens: the proxy is gone) fails at once, a probe that
- *   gets no answer within 1 s asks once more before failing. So a dead proxy is
- *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
- *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
- * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
- *   unprivileged user (that deploy-lb creates); scripts and their directories
- *   must be root-owned and not writable by others.
- * - `auth_type PASS` is limited to 8 characters (keepalived logs "Truncating
- *   auth_pass to 8 characters"). lms-ha renders the first 8 itself and returns a
- *   warning, rather than demanding a short secret: both LBs derive the same 8
- *   characters, and the config shows what keepalived really uses. PASS travels
- *   in clear in every advert: it only guards against another VRRP group with the
- *   same router id, not against an attacker.
- * - Cloud VIPs: where VRRP cannot move an address (most clouds), `cloudVipHook`
- *   names an executable that the notify script runs on MASTER with
- *   `<state> <vip> <interface>`, e.g. to re-assign a secondary private IP or an
- *   elastic IP to this instance. It runs as `keepalived_script` (give the
- *   instance role the permission, not a key file), must be root-owned and not
- *   writable by others, and is killed after 30 s.
- */
-
-
-const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
-const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/lms-ha-check-proxy.sh';
-const KEEPALIVED_NOTIFY_SCRIPT = '/etc/keepalived/lms-ha-notify.sh';
-/** The system user keepalived runs scripts as; deploy-lb creates it. */
-const KEEPALIVED_SCRIPT_USER = 'keepalived_script';
-const KEEPALIVED_AUTH_PASS_MAX = 8;
-const KEEPALIVED_DEFAULT_INSTANCE = 'LMS_HA_VIP';
-const config_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const config_IFACE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
-const config_SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
-// Printable ASCII without space and without what keepalived's parser treats
-// specially: comment starters (# !), quotes, backslash, braces.
-const AUTH_CHAR = /^[\x21-\x7e]$/;
-const AUTH_FORBIDDEN = new Set(['#', '!', '"', "'", '\\', '{', '}']);
-function config_invalid(message, hint) {
-    throw new DeployError('invalid-inventory', message, { hint });
-}
-/** Priority of the n-th LB (0-based): 150, 100, 90, 80, ... */
-function keepalivedPriority(index) {
-    const p = index === 0 ? 150 : 100 - 10 * (index - 1);
-    if (p < 1)
-        config_invalid(`too many load balancers for one VIP (${index + 1})`, 'Use two (or a few) load balancers per VIP.');
-    return p;
-}
-/**
- * The auth_pass keepalived will really use: the first 8 characters, with a
- * warning when the secret was longer. Throws on characters that would break
- * the config file (the message never contains the secret).
- */
-function keepalivedAuthPass(secret) {
-    if (secret.length === 0) {
-        throw new DeployError('missing-secret', 'the keepalived auth password is empty', {
-            hint: 'Set the environment variable the inventory names for load_balancer.auth_password.',
-        });
-    }
-    const value = [...secret].slice(0, KEEPALIVED_AUTH_PASS_MAX).join('');
-    for (const c of value) {
-        if (!AUTH_CHAR.test(c) || AUTH_FORBIDDEN.has(c)) {
-            throw new DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
-                hint: 'Use letters, digits and punctuation other than # ! " \' \\ { } in its first 8 characters (no spaces).',
-            });
-        }
-    }
-    if ([...secret].length > KEEPALIVED_AUTH_PASS_MAX) {
-        return {
-            value,
-            warning: `keepalived auth password is longer than ${KEEPALIVED_AUTH_PASS_MAX} characters: VRRP PASS authentication uses only the first ${KEEPALIVED_AUTH_PASS_MAX}, which lms-ha renders on every load balancer`,
-        };
-    }
-    return { value };
-}
-function validate(model, self) {
-    if (model.lbs.length === 0)
-        config_invalid('no load balancer for the VIP', 'Give at least two hosts the role lb.');
-    const names = new Set();
-    const addresses = new Set();
-    for (const lb of model.lbs) {
-        if (!config_NAME.test(lb.name))
-            config_invalid(`"${lb.name}" cannot be a keepalived router_id`, 'Host names may use letters, digits, ".", "_", "-".');
-        if (names.has(lb.name))
-            config_invalid(`load balancer ${lb.name} is listed twice`, 'Each host appears once.');
-        if (addresses.has(lb.address))
-            config_invalid(`load balancers share the address ${lb.address}`, 'Each load balancer needs its own address.');
-        if (!parseCidr(lb.address))
-            config_invalid(`address "${lb.address}" of ${lb.name} is not an IP address`, 'unicast VRRP needs IP addresses.');
-        names.add(lb.name);
-        addresses.add(lb.address);
-    }
-    const selfIndex = model.lbs.findIndex((lb) => lb.name === self);
-    if (selfIndex < 0)
-        config_invalid(`${self} is not one of the load balancers (${[...names].join(', ')})`, 'Render keepalived only for lb hosts.');
-    const vip = parseCidr(model.vip);
-    if (!vip)
-        config_invalid(`VIP "${model.vip}" is not an address or address/prefix`, 'Write it like 10.0.0.100/24.');
-    if (addresses.has(vip.address))
-        config_invalid(`the VIP ${vip.address} is also the address of a load balancer`, 'The VIP must be a free address.');
-    if (!config_IFACE.test(model.interface))
-        config_invalid(`"${model.interface}" is not an interface name`, 'Give the interface that carries the VIP, e.g. eth0.');
-    const vrid = model.virtualRouterId;
-    if (!Number.isInteger(vrid) || vrid < 1 || vrid > 255)
-        config_invalid(`virtual_router_id ${vrid} is outside 1..255`, 'Pick a router id unique on the network.');
-    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
-    if (!config_NAME.test(instance))
-        config_invalid(`"${instance}" cannot be a vrrp_instance name`, 'Use letters, digits, "_", "-".');
-    if (model.cloudVipHook !== undefined && !config_SAFE_PATH.test(model.cloudVipHook)) {
-        config_invalid(`cloud VIP hook "${model.cloudVipHook}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    }
-    if (model.probe.kind === 'haproxy') {
-        checkProbePort(model.probe.statsPort);
-        if (model.probe.writerListener !== undefined && !config_NAME.test(model.probe.writerListener)) {
-            config_invalid(`"${model.probe.writerListener}" is not an HAProxy listener name`, 'Leave it out for galera_writer.');
-        }
-    }
-    else {
-        checkProbePort(model.probe.mysqlPort);
-    }
-    return { selfIndex, vip };
-}
-function checkProbePort(port) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        config_invalid(`probe port ${port} is not a TCP port`, 'Use the proxy port from the inventory.');
-}
-function renderKeepalivedConfig(model, self) {
-    const { selfIndex, vip } = validate(model, self);
-    const auth = keepalivedAuthPass(model.authPassword);
-    const me = model.lbs[selfIndex];
-    const peers = model.lbs.filter((_, i) => i !== selfIndex);
-    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
-    const lines = [
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        '# Holds the auth password: keep this file root-only (0600).',
-        'global_defs {',
-        `    router_id ${me.name}`,
-        '    enable_script_security',
-        `    script_user ${KEEPALIVED_SCRIPT_USER}`,
-        // Re-announce the VIP now and then: after a split brain heals the real
-        // master may otherwise never send a gratuitous ARP again (keepalived#166).
-        '    vrrp_garp_master_refresh 60',
-        '}',
-        '',
-        'vrrp_script chk_proxy {',
-        `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
-        '    interval 1',
-        '    timeout 3',
-        '    fall 1',
-        '    rise 2',
-        '}',
-        '',
-        `vrrp_instance ${instance} {`,
-        '    state BACKUP',
-        '    nopreempt',
-        `    interface ${model.interface}`,
-        `    virtual_router_id ${model.virtualRouterId}`,
-        `    priority ${keepalivedPriority(selfIndex)}`,
-        '    advert_int 1',
-        `    unicast_src_ip ${me.address}`,
-    ];
-    if (peers.length > 0) {
-        lines.push('    unicast_peer {', ...peers.map((p) => `        ${p.address}`), '    }');
-    }
-    lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${auth.value}`, '    }', '    virtual_ipaddress {', `        ${vip.address}/${vip.prefix} dev ${model.interface}`, '    }', '    track_script {', '        chk_proxy', '    }', `    notify "${KEEPALIVED_NOTIFY_SCRIPT}"`, '}', '');
-    return {
-        files: [
-            { path: KEEPALIVED_CONFIG_PATH, content: lines.join('\n'), mode: 0o600, owner: 'root', group: 'root' },
-            { path: KEEPALIVED_CHECK_SCRIPT, content: renderKeepalivedCheckScript(model.probe), mode: 0o755, owner: 'root', group: 'root' },
-            {
-                path: KEEPALIVED_NOTIFY_SCRIPT,
-                content: renderKeepalivedNotifyScript({ vip: vip.address, interface: model.interface, cloudVipHook: model.cloudVipHook }),
-                mode: 0o755,
-                owner: 'root',
-                group: 'root',
-            },
-        ],
-        warnings: auth.warning ? [auth.warning] : [],
-        secrets: [auth.value, model.authPassword],
-    };
-}
-/**
- * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
- * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
- */
-function askTwiceIfSlow(probe, variable) {
-    return [
-        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
-        `${variable}=$(${probe}); rc=$?`,
-        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
-    ];
-}
-/** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
-function renderKeepalivedCheckScript(probe) {
-    const head = [
-        '#!/bin/bash',
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        `# keepalived's probe of the local proxy (vrrp_script chk_proxy, run as ${KEEPALIVED_SCRIPT_USER}).`,
-        '# Exit 0: this load balancer may hold the VIP. Anything else: give it up.',
-        'set -u',
-        'export LC_ALL=C',
-        '',
-    ];
-    if (probe.kind === 'haproxy') {
-        const listener = probe.writerListener ?? 'galera_writer';
-        return [
-            ...head,
-            '# HAProxy must answer on its stats page and its writer backend must have a',
-            '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
-            '# connection each time, which MariaDB counts towards max_connect_errors.',
-            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
-            `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
-            '',
-        ].join('\n');
-    }
-    return [
-        ...head,
-        '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
-        'set -- $greeting',
-        '[ "${5:-}" = 0a ]',
-        '',
-    ].join('\n');
-}
-/** keepalived's `notify` target: logs every transition to the journal/syslog. */
-function renderKeepalivedNotifyScript(options) {
-    const lines = [
-        '#!/bin/bash',
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        '# keepalived calls: notify <GROUP|INSTANCE> <name> <MASTER|BACKUP|FAULT|STOP> <priority>',
-        'set -u',
-        'kind=${1:-unknown} name=${2:-unknown} state=${3:-unknown} priority=${4:-unknown}',
-        `logger -t lms-ha-keepalived -p daemon.notice "vrrp \${kind,,} \${name} is now \${state} (priority \${priority}, vip ${options.vip})"`,
-    ];
-    if (options.cloudVipHook) {
-        lines.push('# Cloud VIP hook: VRRP cannot move the address here, the hook claims it.', 'if [ "$state" = MASTER ]; then', `  if ! timeout 30 '${options.cloudVipHook}' "$state" '${options.vip}' '${options.interface}'; then`, `    logger -t lms-ha-keepalived -p daemon.err "cloud VIP hook ${options.cloudVipHook} failed for ${options.vip}"`, '  fi', 'fi');
-    }
-    lines.push('exit 0', '');
-    return lines.join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/vrid.ts
-/**
- * VRRP router ids: each VIP group needs an id of its own on its network
- * (research §2.6 I: two groups with one id fight over adverts, or both LBs of a
- * pair end up holding their VIPs). lms-ha cannot see the whole network, so it
- * demands ids unique across the inventory it is given, plus any ids the caller
- * knows are taken (e.g. by routers or other clusters).
- */
-/** Problems found, one sentence each; empty when the ids are fine. */
-function validateVirtualRouterIds(groups, options = {}) {
-    const problems = [];
-    const firstUser = new Map();
-    const taken = new Set(options.taken ?? []);
-    for (const g of groups) {
-        const id = g.virtualRouterId;
-        if (!Number.isInteger(id) || id < 1 || id > 255) {
-            problems.push(`${g.name}: virtual_router_id ${id} is outside 1..255`);
-            continue;
-        }
-        if (taken.has(id)) {
-            problems.push(`${g.name}: virtual_router_id ${id} is already used on the network; pick another`);
-        }
-        const other = firstUser.get(id);
-        if (other !== undefined) {
-            problems.push(`${g.name}: virtual_router_id ${id} is also used by ${other}; every VIP needs its own id`);
-        }
-        else {
-            firstUser.set(id, g.name);
-        }
-    }
-    return problems;
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/index.ts
-
-
-
-
-;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
-
-
-
-
-;// CONCATENATED MODULE: ./src/components/nftables/index.ts
-/**
- * Reads a host's loaded nftables ruleset (`nft -j list ruleset`, libnftables-json)
- * and finds what would stop the Galera peers from reaching this node: a rule in
- * an input chain that drops or rejects one of the cluster's TCP ports for every
- * source, or an input chain whose policy is drop and that accepts none of it.
- *
- * Why: an operator's firewall that drops the SST port does nothing visible until
- * a node has to rejoin by full state transfer; then the donor's socat retries
- * its connection to the joiner for about two minutes and the joiner aborts with
- * "State transfer to <node> failed: Broken pipe" (seen in the lab).
- * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
- * own beside the operator's), so it can say so at plan time.
- *
- * Deliberately conservative: a rule that also narrows by source address,
- * interface or anything this reader does not understand is not reported (it may
- * be a fence that lets the peers in), nor is a chain that jumps elsewhere.
- * Pure: no host access.
- */
-const GALERA_PEER_PORTS = [
-    { port: 4567, label: 'Galera replication' },
-    { port: 4568, label: 'Galera IST' },
-    { port: 4444, label: 'Galera SST' },
-];
-const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-function portSet(right, sets, table) {
-    if (typeof right === 'number')
-        return (p) => p === right;
-    if (typeof right === 'string') {
-        if (right.startsWith('@')) {
-            const elems = sets.get(`${table} ${right.slice(1)}`);
-            return elems ? union(elems, sets, table) : null;
-        }
-        // Service names ("ssh") are printed numerically by -j unless -S; anything else is unknown.
-        return /^\d+$/.test(right) ? (p) => p === Number(right) : null;
-    }
-    if (isObj(right)) {
-        if (Array.isArray(right['set']))
-            return union(right['set'], sets, table);
-        if (Array.isArray(right['range']) && right['range'].length === 2) {
-            const [lo, hi] = right['range'];
-            if (typeof lo === 'number' && typeof hi === 'number')
-                return (p) => p >= lo && p <= hi;
-        }
-    }
-    return null;
-}
-function union(elems, sets, table) {
-    const parts = [];
-    for (const e of elems) {
-        // Named set elements may carry timeouts/comments: {"elem": {"val": 4444, ...}}.
-        const value = isObj(e) && isObj(e['elem']) ? e['elem']['val'] : e;
-        const part = portSet(value, sets, table);
-        if (!part)
-            return null;
-        parts.push(part);
-    }
-    return (p) => parts.some((f) => f(p));
-}
-function condition(match, sets, table) {
-    const op = match['op'];
-    const left = match['left'];
-    const right = match['right'];
-    if (!isObj(left))
-        return { kind: 'other' };
-    const payload = isObj(left['payload']) ? left['payload'] : null;
-    if (payload && payload['field'] === 'dport') {
-        if (payload['protocol'] === 'udp' || payload['protocol'] === 'sctp' || payload['protocol'] === 'dccp')
-            return { kind: 'never' };
-        if (payload['protocol'] !== 'tcp' && payload['protocol'] !== 'th')
-            return { kind: 'other' };
-        const set = portSet(right, sets, table);
-        if (!set)
-            return { kind: 'other' };
-        if (op === '==' || op === 'in')
-            return { kind: 'port', test: set };
-        if (op === '!=')
-            return { kind: 'port', test: (p) => !set(p) };
-        return { kind: 'other' };
-    }
-    const meta = isObj(left['meta']) ? left['meta'] : null;
-    const protoMatch = (meta && meta['key'] === 'l4proto') || (payload && payload['field'] === 'protocol' && payload['protocol'] === 'ip') || (payload && payload['field'] === 'nexthdr');
-    if (protoMatch) {
-        const tcp = values(right).some((v) => v === 'tcp' || v === 6);
-        return holds(op, tcp);
-    }
-    // A peer opening a connection is in ct state "new".
-    if (isObj(left['ct']) && left['ct']['key'] === 'state')
-        return holds(op, values(right).includes('new'));
-    // Peers never arrive on the loopback interface.
-    if (meta && (meta['key'] === 'iif' || meta['key'] === 'iifname') && values(right).every((v) => v === 'lo')) {
-        return op === '==' || op === 'in' ? { kind: 'never' } : { kind: 'neutral' };
-    }
-    return { kind: 'other' };
-}
-/** The values of a right-hand side: one value, a list (flags) or an anonymous set. */
-function values(right) {
-    if (Array.isArray(right))
-        return right;
-    if (isObj(right) && Array.isArray(right['set']))
-        return right['set'];
-    return [right];
-}
-/** A condition that holds for a peer's new TCP connection when `included` (op == / in), or when not (op !=). */
-function holds(op, included) {
-    if (op === '==' || op === 'in')
-        return included ? { kind: 'neutral' } : { kind: 'never' };
-    if (op === '!=')
-        return included ? { kind: 'never' } : { kind: 'neutral' };
-    return { kind: 'other' };
-}
-function view(rule, sets, table) {
-    const conditions = [];
-    let verdict = 'none';
-    for (const e of Array.isArray(rule['expr']) ? rule['expr'] : []) {
-        if (!isObj(e))
-            continue;
-        if (isObj(e['match']))
-            conditions.push(condition(e['match'], sets, table));
-        else if ('accept' in e)
-            verdict = 'accept';
-        else if ('drop' in e || 'reject' in e)
-            verdict = 'drop';
-        else if ('jump' in e || 'goto' in e || 'vmap' in e)
-            verdict = 'jump';
-        // counter, log, limit, ...: no effect on which packets the verdict applies to.
-        else if (!('counter' in e || 'log' in e || 'comment' in e))
-            conditions.push({ kind: 'other' });
-    }
-    return { handle: rule['handle'], verdict, conditions };
-}
-/** Whether the rule applies to a new TCP connection to `port` from any source: yes, no, or unknown. */
-function applies(r, port) {
-    let result = 'yes';
-    for (const c of r.conditions) {
-        if (c.kind === 'never')
-            return 'no';
-        if (c.kind === 'port' && !c.test(port))
-            return 'no';
-        if (c.kind === 'other')
-            result = 'maybe';
-    }
-    return result;
-}
-/**
- * Which of `ports` the loaded ruleset blocks for every source. `json` is the
- * output of `nft -j list ruleset`; an empty or unreadable text means nothing is
- * known, so nothing is reported. Tables named in `ignoreTables` ("inet name")
- * are skipped (lms-ha's own fence).
- */
-function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
-    let doc;
-    try {
-        doc = JSON.parse(json);
-    }
-    catch {
-        return [];
-    }
-    const items = isObj(doc) && Array.isArray(doc['nftables']) ? doc['nftables'] : [];
-    const chains = new Map();
-    const sets = new Map();
-    for (const item of items) {
-        if (!isObj(item))
-            continue;
-        const c = item['chain'];
-        if (isObj(c) && typeof c['family'] === 'string' && typeof c['table'] === 'string' && typeof c['name'] === 'string') {
-            chains.set(`${c['family']} ${c['table']} ${c['name']}`, {
-                family: c['family'],
-                table: c['table'],
-                name: c['name'],
-                ...(typeof c['hook'] === 'string' ? { hook: c['hook'] } : {}),
-                ...(typeof c['policy'] === 'string' ? { policy: c['policy'] } : {}),
-                rules: [],
-            });
-        }
-        const s = item['set'];
-        if (isObj(s) && typeof s['family'] === 'string' && typeof s['table'] === 'string' && typeof s['name'] === 'string') {
-            sets.set(`${s['family']} ${s['table']} ${s['name']}`, Array.isArray(s['elem']) ? s['elem'] : []);
-        }
-    }
-    for (const item of items) {
-        const r = isObj(item) ? item['rule'] : undefined;
-        if (!isObj(r))
-            continue;
-        chains.get(`${String(r['family'])} ${String(r['table'])} ${String(r['chain'])}`)?.rules.push(r);
-    }
-    const blocked = [];
-    for (const chain of chains.values()) {
-        const table = `${chain.family} ${chain.table}`;
-        if (chain.hook !== 'input' || !['ip', 'ip6', 'inet'].includes(chain.family) || ignoreTables.includes(table))
-            continue;
-        const rules = chain.rules.map((r) => view(r, sets, table));
-        for (const { port, label } of ports) {
-            let how = null;
-            let decided = false;
-            for (const r of rules) {
-                const a = applies(r, port);
-                if (a === 'no' || r.verdict === 'none')
-                    continue;
-                // An accept (or a jump) that may let some sources in: the operator may be fencing on purpose.
-                if (r.verdict === 'accept' || r.verdict === 'jump' || a === 'maybe') {
-                    decided = true;
-                    break;
-                }
-                how = `rule ${String(r.handle)} drops it`;
-                decided = true;
-                break;
-            }
-            if (!decided && chain.policy === 'drop')
-                how = 'policy drop, no rule accepts it';
-            if (how)
-                blocked.push({ table, chain: chain.name, port, label, how });
-        }
-    }
-    return blocked;
-}
-
-;// CONCATENATED MODULE: ./src/components/nftables/access.ts
-/**
- * Who may reach what: one model of the cluster's ports, derived from the
- * inventory, that both of lms-ha's nftables tables are rendered from —
- * provision's firewall (every cluster port on every host) and deploy-lb's
- * health-check fence (port 9200 on the db nodes). Because a drop in any table
- * is final for a packet, two tables that disagreed about a source would close
- * the port to it; deriving both from this one function is what keeps them
- * saying the same thing.
- *
- * Pure: no host access.
- */
-
-/** GlusterFS hands every brick a port from this range (glusterd.vol base-port .. max-port). */
-const GLUSTER_BRICK_PORTS = [49152, 60999];
-const GLUSTER_DAEMON_PORTS = [24007, 24008];
-const access_GALERA_PORTS = { replication: 4567, ist: 4568, sst: 4444 };
-const access_unique = (values) => [...new Set(values)];
-/** Addresses that can go into an nftables set; DNS names cannot (see `unaddressable`). */
-function ipsOf(hosts) {
-    return access_unique(hosts.map((h) => h.address).filter((a) => (0,external_node_net_.isIP)(a) !== 0));
-}
-/** Hosts whose address is a DNS name: nftables sets take addresses only, so the firewall cannot name them. */
-function unaddressable(environment) {
-    return environment.hosts.filter((h) => (0,external_node_net_.isIP)(h.address) === 0);
-}
-const withRole = (environment, role) => environment.hosts.filter((h) => h.roles.includes(role));
-/**
- * The load balancers as a source: their own addresses and the VIP, since the
- * holder's kernel may pick the VIP as the source of its connections when its
- * prefix is longer than the host's own subnet (seen in the lab: every health
- * check dropped).
- */
-function loadBalancerSources(environment) {
-    // Unfiltered: a DNS-named load balancer is refused by the fence's renderer rather than silently left out.
-    const lbs = access_unique(withRole(environment, 'lb').map((h) => h.address));
-    return environment.load_balancer ? access_unique([...lbs, environment.load_balancer.vip_address]) : lbs;
-}
-/** Who may ask a db node's Galera health check (clustercheck, HAProxy only): the load balancers. */
-function clustercheckSources(environment) {
-    return loadBalancerSources(environment);
-}
-/**
- * Every port the cluster opens, on every host, and who may reach it. SSH is
- * not here: it is the operator's lifeline and handled apart (see the firewall
- * renderer), never closed by this model.
- */
-function accessModel(environment) {
-    const openings = [];
-    const db = withRole(environment, 'db');
-    const web = withRole(environment, 'web');
-    const lbs = withRole(environment, 'lb');
-    const arbitrators = withRole(environment, 'arbitrator');
-    const lb = environment.load_balancer;
-    const lbSources = loadBalancerSources(environment);
-    const clients = environment.provision.firewall.client_networks;
-    if (environment.database) {
-        const peers = ipsOf([...db, ...arbitrators]);
-        // Without load balancers the application connects to the nodes directly.
-        const sqlClients = lb ? access_unique([...ipsOf(db), ...lbSources]) : access_unique([...ipsOf(db), ...lbSources, ...ipsOf(web), ...clients]);
-        const sqlFrom = lb ? 'db nodes, load balancers' : 'db nodes, load balancers, web hosts, client networks';
-        for (const host of db) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [environment.database.port], sources: sqlClients, label: 'MariaDB', from: sqlFrom });
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication', from: 'db nodes, arbitrators' });
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.ist, access_GALERA_PORTS.sst], sources: ipsOf(db), label: 'Galera IST + SST', from: 'db nodes' });
-            if (lb?.kind === 'haproxy') {
-                openings.push({ host: host.name, proto: 'tcp', ports: [lb.clustercheck_port], sources: clustercheckSources(environment), label: 'Galera health check (clustercheck)', from: 'load balancers' });
-            }
-        }
-        for (const host of arbitrators) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication (garbd)', from: 'db nodes, arbitrators' });
-        }
-    }
-    if (lb) {
-        // The application (web hosts, client networks) and verify-ha's write probe, which runs on a db node.
-        const appSources = access_unique([...ipsOf(web), ...ipsOf(db), ...clients]);
-        const appFrom = `web hosts, db nodes${clients.length > 0 ? ', client networks' : ''}`;
-        const sqlPorts = lb.kind === 'haproxy' ? [lb.ports.writer, lb.ports.reader] : [lb.ports.mysql];
-        for (const host of lbs) {
-            openings.push({ host: host.name, proto: 'tcp', ports: sqlPorts, sources: appSources, label: lb.kind === 'haproxy' ? 'HAProxy writer + readers' : 'ProxySQL', from: appFrom });
-            if (lb.kind === 'proxysql') {
-                openings.push({ host: host.name, proto: 'tcp', ports: [lb.ports.admin], sources: ['127.0.0.1', '::1'], label: 'ProxySQL admin', from: 'this host only' });
-            }
-            if (lb.kind === 'haproxy' && lb.ports.web !== undefined) {
-                // A public web frontend unless client networks narrow it.
-                openings.push({
-                    host: host.name,
-                    proto: 'tcp',
-                    ports: [lb.ports.web],
-                    sources: clients,
-                    ...(clients.length === 0 ? { everyone: true } : {}),
-                    label: 'HAProxy web frontend',
-                    from: clients.length > 0 ? 'client networks' : 'everyone',
-                });
-            }
-            openings.push({ host: host.name, proto: 'vrrp', ports: [], sources: ipsOf(lbs), label: 'VRRP (Keepalived)', from: 'load balancers' });
-        }
-    }
-    if (environment.storage.kind === 'glusterfs') {
-        const storage = withRole(environment, 'storage');
-        const arbiter = environment.storage.arbiter;
-        const servers = storage.concat(environment.hosts.filter((h) => h.name === arbiter && !storage.includes(h)));
-        // Clients mount the volume on the web and storage hosts.
-        const sources = ipsOf([...servers, ...web]);
-        for (const host of servers) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_DAEMON_PORTS], sources, label: 'GlusterFS daemon', from: 'storage + web hosts' });
-            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_BRICK_PORTS], sources, label: 'GlusterFS bricks', from: 'storage + web hosts' });
-        }
-    }
-    return openings;
-}
-function formatPorts(ports) {
-    return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
-}
-
-;// CONCATENATED MODULE: ./src/operations/file.ts
-/**
- * Files: the planned change that writes a file when the host's copy differs
- * (content digest, mode, owner, group), and the checked apply that has the
- * tool reading the file validate it before it replaces the live one.
- */
-
-
-
-const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-
-;// CONCATENATED MODULE: ./src/operations/directory.ts
-/** Directories lms-ha owns: root 0755. */
-
-
-/**
- * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
- * leaves an existing directory as it is (one a package owns, with its own mode).
- */
-function directoryChange(host, path, have, why, options = {}) {
-    const after = { mode: 0o755, owner: 'root', group: 'root' };
-    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
-        return null;
-    return {
-        kind: 'directory',
-        id: changeId('directory', host, path),
-        host,
-        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-        path,
-        before: have ?? null,
-        after,
-        apply: async (ctx) => {
-            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/operations/user.ts
-/** System users: created once, never changed or removed by lms-ha. */
-
-
-/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
-function createSystemUserCommand(name) {
-    const n = shellQuote(name);
-    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
-}
-function userChange(host, name, detail) {
-    return {
-        kind: 'user',
-        id: changeId('user', host, name),
-        host,
-        summary: `create system user ${name}`,
-        name,
-        action: 'create',
-        detail,
-        apply: async (ctx) => {
-            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
-/**
- * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
- * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (see docs/deploy-lb.md).
- *
- * Facts first, every host in parallel (packages, users, directories, files
- * with digests, unit states; the clustercheck and monitor accounts from the
- * first db node; ProxySQL's runtime tables), then typed changes computed
- * against them. Plan mode stops there. Apply takes the environment lock,
- * re-gathers and re-plans under it, proves the plan is the reviewed one, then
- * applies in order: the db nodes' health check first (HAProxy must find it
- * answering), then one load balancer after the other, so the VIP always has a
- * working holder.
- *
- * Secrets (the VRRP password, ProxySQL's admin and monitor passwords) travel
- * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
- * The plan shows sensitive files by metadata only.
- */
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/fetch.ts
 
 
 
@@ -86271,351 +86599,6 @@ function userChange(host, name, detail) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-// ---------------------------------------------------------------------------
-// Names shared with verify-ha and the e2e tests
-/** Where operators put the maintenance (drain) file; created by deploy-lb. */
-const LMS_HA_ETC_DIR = '/etc/lms-ha';
-/** Directory of the clustercheck script. */
-const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
-/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
-const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
-
-/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
-const DB_PACKAGES = ['nftables'];
-/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
-const CANDIDATE_SUFFIX = '.lms-ha-candidate';
-const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
-const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
-const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
-/**
- * keepalived's config test (-t; -l prints its findings on the console).
- * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
- * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
- * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
- * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
- * unknown keyword or a missing interface. In a session of its own, so no other
- * signal it sends reaches the SSH command.
- */
-const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
-const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
-/** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
-const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
-const PROXYSQL_PACKAGE = 'proxysql';
-/** The MariaDB account ProxySQL's Galera monitor logs in with (one per LB address). */
-const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
-/** Where a pushed ProxySQL .deb lands on a load balancer. */
-const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
-/** Default ProxySQL admin login on a fresh install (only from localhost). */
-const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
-function loadBalancerOf(environment) {
-    const lb = environment.load_balancer;
-    if (!lb) {
-        throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
-            hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
-        });
-    }
-    return lb;
-}
-function haproxyModelFor(environment, lb) {
-    const dbPort = environment.database?.port ?? 3306;
-    const webHosts = hostsWithRole(environment, 'web');
-    return {
-        dbNodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
-        writerPort: lb.ports.writer,
-        readerPort: lb.ports.reader,
-        checkPort: lb.clustercheck_port,
-        maxConnections: lb.haproxy.maxconn,
-        ...(lb.ports.web !== undefined && webHosts.length > 0
-            ? { web: { port: lb.ports.web, servers: webHosts.map((h) => ({ name: h.name, address: h.address, port: lb.haproxy.web_backend_port })) } }
-            : {}),
-    };
-}
-function clustercheckModelFor(environment, lb, db) {
-    // From the one access model provision's firewall is rendered from too, so the two tables agree.
-    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
-}
-function proxysqlModelFor(context, lb) {
-    const dbPort = context.environment.database?.port ?? 3306;
-    return {
-        dbNodes: hostsWithRole(context.environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
-        users: context.environment.app.users.map((u) => ({
-            name: u.name,
-            password: context.secrets.valueOf(u.password),
-            ...(u.databases && u.databases.length > 0 ? { defaultSchema: u.databases[0] } : {}),
-        })),
-        monitor: { username: PROXYSQL_MONITOR_USER, password: context.secrets.valueOf(lb.proxysql.monitor_password) },
-        adminPassword: context.secrets.valueOf(lb.proxysql.admin_password),
-        adminInterface: `127.0.0.1:${lb.ports.admin}`,
-    };
-}
-function desiredLbState(context) {
-    const { environment } = context;
-    const lb = loadBalancerOf(environment);
-    const lbHosts = hostsWithRole(environment, 'lb');
-    const dbHosts = hostsWithRole(environment, 'db');
-    const warnings = [];
-    const authPassword = context.secrets.valueOf(lb.auth_password);
-    // What keepalived.conf really carries (the first 8 characters) is masked too.
-    context.redactor.add(authPassword);
-    context.redactor.add(keepalivedAuthPass(authPassword).value);
-    // Router ids unique across the whole inventory, not only on one subnet.
-    const groups = Object.entries(context.inventory.environments)
-        .filter(([, spec]) => spec.load_balancer !== undefined)
-        .map(([name, spec]) => ({ name, virtualRouterId: spec.load_balancer.virtual_router_id, vip: spec.load_balancer.vip }));
-    for (const problem of validateVirtualRouterIds(groups)) {
-        if (problem.startsWith(`${environment.name}:`) || problem.includes(`used by ${environment.name}`))
-            warnings.push(`keepalived ${problem}`);
-    }
-    const keepalivedModel = {
-        lbs: lbHosts.map((h) => ({ name: h.name, address: h.address })),
-        vip: lb.vip,
-        interface: lb.interface,
-        virtualRouterId: lb.virtual_router_id,
-        authPassword,
-        probe: lb.kind === 'haproxy' ? { kind: 'haproxy', statsPort: HAPROXY_DEFAULTS.statsPort } : { kind: 'proxysql', mysqlPort: lb.ports.mysql },
-        ...(lb.cloud_vip_hook !== undefined ? { cloudVipHook: lb.cloud_vip_hook } : {}),
-    };
-    const keepalived = new Map();
-    for (const h of lbHosts) {
-        const rendered = renderKeepalivedConfig(keepalivedModel, h.name);
-        keepalived.set(h.name, rendered);
-        for (const s of rendered.secrets)
-            context.redactor.add(s);
-        for (const w of rendered.warnings)
-            if (!warnings.includes(w))
-                warnings.push(w);
-    }
-    const desired = { lb, lbHosts, dbHosts, keepalived, clustercheck: new Map(), warnings };
-    if (lb.kind === 'haproxy') {
-        if (lb.haproxy.timeout_seconds !== 28800) {
-            warnings.push(`load_balancer.haproxy.timeout_seconds ${lb.haproxy.timeout_seconds} is not applied yet: haproxy.cfg uses 8 h (MariaDB's default wait_timeout)`);
-        }
-        desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
-        for (const db of dbHosts) {
-            const model = clustercheckModelFor(environment, lb, db);
-            desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
-        }
-    }
-    else {
-        desired.proxysql = proxysqlModelFor(context, lb);
-        if (lb.ports.mysql !== 6033) {
-            warnings.push(`load_balancer.ports.mysql ${lb.ports.mysql}: ProxySQL keeps listening on its default 6033 until mysql-interfaces is changed (needs a restart); not done yet`);
-        }
-        // Everything that reaches ProxySQL's admin SQL is masked.
-        for (const s of renderProxysqlAdminSql(desired.proxysql).secrets)
-            context.redactor.add(s);
-        for (const s of proxysqlMonitorAccountSql(desired.proxysql.monitor, lbHosts.map((h) => h.address)).secrets)
-            context.redactor.add(s);
-    }
-    return desired;
-}
-const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
-const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
-const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
-const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
-const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
-/** Probe names in HostState.probes. */
-const PROBE_ADDRESSES = 'addresses';
-const PROBE_NFT_TABLES = 'nft-tables';
-/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
-const PROBE_NFT_RULESET = 'nft-ruleset';
-function lbStateQuery(kind) {
-    return {
-        // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
-        probes: [{ name: PROBE_ADDRESSES, script: 'ip -o addr show' }],
-        packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
-        users: [KEEPALIVED_SCRIPT_USER],
-        dirs: ['/etc/keepalived'],
-        files: [
-            ...(kind === 'haproxy' ? [{ path: HAPROXY_CONFIG_PATH, read: true }] : []),
-            { path: KEEPALIVED_CONFIG_PATH, read: false },
-            { path: KEEPALIVED_CHECK_SCRIPT, read: true },
-            { path: KEEPALIVED_NOTIFY_SCRIPT, read: true },
-        ],
-        units: kind === 'haproxy' ? ['haproxy', 'keepalived'] : ['proxysql', 'keepalived'],
-        commands: [],
-    };
-}
-function dbStateQuery() {
-    return {
-        packages: [...DB_PACKAGES],
-        // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
-        probes: [
-            { name: PROBE_NFT_TABLES, script: 'nft list tables' },
-            { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
-        ],
-        users: [CLUSTERCHECK_USER],
-        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
-        files: [
-            { path: ccScript, read: true },
-            { path: ccSocketPath, read: true },
-            { path: ccServicePath, read: true },
-            { path: CLUSTERCHECK_NFT_PATH, read: true },
-            { path: ccFirewallPath, read: true },
-            { path: NFTABLES_DROP_IN_PATH, read: true },
-        ],
-        units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
-        commands: [],
-    };
-}
-/** True when the host's `ip -o addr show` probe lists the VIP. */
-function holdsVipNow(state, vip) {
-    return holdsVip((state?.probes[PROBE_ADDRESSES] ?? []).join('\n'), vip);
-}
-/** `nft list tables` lines ("table inet filter") as "inet filter". */
-function nftTables(state) {
-    return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
-}
-/**
- * Plan warnings for a db node whose loaded nftables ruleset (the operator's
- * tables; lms-ha's own fence is left out) drops a port its peers or the load
- * balancers need. Nothing deploy-lb changes opens them: an accept in one table
- * does not undo a drop in another.
- */
-function firewallWarnings(db, state, peers, lbHosts, ports) {
-    const watched = [
-        ...GALERA_PEER_PORTS,
-        { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
-        { port: ports.check, label: 'the health check HAProxy asks' },
-    ];
-    // A table of the other IP family never sees the peers' packets.
-    const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
-    const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
-    const byChain = new Map();
-    for (const b of blocked)
-        byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
-    const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
-    return [...byChain.values()].map((list) => {
-        const { table, chain } = list[0];
-        const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
-        const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
-            ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
-            : '';
-        return (`${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
-            `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
-            ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`);
-    });
-}
-/** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
-function accountFactsSql(monitorUser) {
-    const grantee = `'\\'${CLUSTERCHECK_USER}\\'@\\'localhost\\''`;
-    const lines = [
-        'SET SESSION wsrep_sync_wait=0;',
-        `SELECT 'plugin', IFNULL((SELECT plugin FROM mysql.user WHERE User='${CLUSTERCHECK_USER}' AND Host='localhost'), '@absent');`,
-        `SELECT 'extra', (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=${grantee} AND PRIVILEGE_TYPE<>'USAGE')` +
-            ` + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=${grantee})` +
-            ` + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE=${grantee});`,
-    ];
-    if (monitorUser)
-        lines.push(`SELECT 'monitor', Host, authentication_string FROM mysql.user WHERE User='${monitorUser}';`);
-    return `${lines.join('\n')}\n`;
-}
-function parseAccountFacts(stdout) {
-    const account = { plugin: null, extraGrants: 0 };
-    const monitor = { hosts: {} };
-    for (const line of stdout.split('\n')) {
-        const [key, a, b] = line.split('\t');
-        if (key === 'plugin' && a !== undefined)
-            account.plugin = a === '@absent' ? null : a;
-        else if (key === 'extra' && a !== undefined)
-            account.extraGrants = Number(a) || 0;
-        else if (key === 'monitor' && a !== undefined)
-            monitor.hosts[a] = b ?? '';
-    }
-    return { account, monitor };
-}
-/** The ProxySQL admin client: credentials as an option file on stdin (3 lines), then the SQL. */
-function proxysqlAdminScript(adminPort) {
-    return withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client" >&2; exit 2; fi; ` +
-        `timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${adminPort} --connect-timeout=3 -N -B`);
-}
-async function readProxysql(host, adminPort, secret) {
-    let lastError = '';
-    for (const [login, password] of [
-        ['secret', secret],
-        ['default', PROXYSQL_DEFAULT_ADMIN_PASSWORD],
-    ]) {
-        const r = await host.run(proxysqlAdminScript(adminPort), {
-            purpose: 'read ProxySQL runtime configuration',
-            stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + PROXYSQL_RUNTIME_QUERY,
-            timeoutMs: 60_000,
-            allowFailure: true,
-        });
-        if (r.code === 0)
-            return { login, runtime: parseProxysqlRuntime(r.stdout) };
-        lastError = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
-    }
-    return { login: null, runtime: null, error: lastError };
-}
-async function gatherLbFacts(context, desired) {
-    const { lbHosts, dbHosts, lb } = desired;
-    const remotes = new Map();
-    for (const h of [...dbHosts, ...lbHosts])
-        remotes.set(h.name, await context.host(h.name));
-    const lbQuery = lbStateQuery(lb.kind);
-    const dbQuery = dbStateQuery();
-    const first = dbHosts[0];
-    const [lbResults, dbResults, accounts] = await Promise.all([
-        context.forEachHost(lbHosts, (remote) => gatherHostState(remote, lbQuery)),
-        lb.kind === 'haproxy' ? context.forEachHost(dbHosts, (remote) => gatherHostState(remote, dbQuery)) : Promise.resolve([]),
-        remotes
-            .get(first.name)
-            .run('mariadb --batch -N', {
-            purpose: 'read the clustercheck and monitor accounts',
-            stdin: accountFactsSql(lb.kind === 'proxysql' ? PROXYSQL_MONITOR_USER : undefined),
-            timeoutMs: 30_000,
-            allowFailure: true,
-        }),
-    ]);
-    const state = new Map();
-    for (const r of [...lbResults, ...dbResults]) {
-        if (!r.ok)
-            throw r.error;
-        state.set(r.host, r.value);
-    }
-    const parsed = accounts.code === 0 ? parseAccountFacts(accounts.stdout) : null;
-    const gathered = {
-        lbHosts,
-        dbHosts,
-        remotes,
-        state,
-        account: parsed?.account ?? null,
-        monitor: parsed?.monitor ?? null,
-        proxysql: new Map(),
-        ...(parsed ? {} : { accountError: accounts.stderr.trim().split('\n').pop() || `exit ${accounts.code}` }),
-    };
-    if (lb.kind === 'proxysql') {
-        const secret = context.secrets.valueOf(lb.proxysql.admin_password);
-        const results = await context.forEachHost(lbHosts, async (remote, h) => {
-            const active = state.get(h.name)?.units['proxysql']?.active === 'active';
-            return active ? readProxysql(remote, lb.ports.admin, secret) : { login: null, runtime: null };
-        });
-        for (const r of results) {
-            if (!r.ok)
-                throw r.error;
-            gathered.proxysql.set(r.host, r.value);
-        }
-    }
-    return gathered;
-}
 const fetchPinnedPackage = async (pkg, logger) => {
     const want = pkg.sha256.toLowerCase();
     const version = `0.0.0-sha${want.slice(0, 16)}`;
@@ -86645,150 +86628,221 @@ const fetchPinnedPackage = async (pkg, logger) => {
     await (0,promises_namespaceObject.rm)(path, { force: true });
     return bytes;
 };
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/plan.ts
+/** deploy-lb's plan: the phases, in the order apply runs them. Pure: gathered facts and the desired state in, changes out. */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The phases, in the order apply runs them: on the db nodes (kind haproxy) the
+ * health check HAProxy asks, fenced first, and its account; (kind proxysql) the
+ * monitor account; then one load balancer after the other, the VIP holder last.
+ */
 function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
-    const changes = [];
+    const input = {
+        context,
+        desired,
+        g,
+        fingerprint: (value) => secretFingerprint(context.request.planHashKey, [value]),
+        sqlHost: dbHosts[0].name,
+    };
     const warnings = [...desired.warnings];
-    const fingerprint = (value) => secretFingerprint(context.request.planHashKey, [value]);
-    const sqlHost = dbHosts[0].name;
     if (g.account === null) {
-        warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
+        warnings.push(`could not read accounts on ${input.sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
     }
-    // 1. db nodes (kind haproxy): the health check HAProxy asks, fenced first.
+    const changes = [];
     if (lb.kind === 'haproxy') {
-        const dbInstalls = new Map();
-        for (const db of dbHosts) {
-            const missing = DB_PACKAGES.filter((p) => g.state.get(db.name).packages[p] === undefined);
-            if (missing.length > 0)
-                dbInstalls.set(db.name, missing);
-        }
-        const dbInstallPhase = installPhase(dbInstalls);
-        for (const db of dbHosts) {
-            const s = g.state.get(db.name);
-            const wanted = desired.clustercheck.get(db.name);
-            const dbPort = context.environment.database?.port ?? 3306;
-            const peers = dbHosts.filter((h) => h !== db);
-            warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
-            if (!s.users[CLUSTERCHECK_USER]) {
-                changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
-            }
-            for (const [dir, why] of [
-                [LMS_HA_ETC_DIR, `touch ${DEFAULT_MAINTENANCE_FILE} to drain this node`],
-                [LMS_HA_LIB_DIR, 'the health check script'],
-            ]) {
-                const c = directoryChange(db.name, dir, s.dirs[dir], why);
-                if (c)
-                    changes.push(c);
-            }
-            for (const pkg of dbInstalls.get(db.name) ?? [])
-                changes.push(packageChange(db.name, pkg, dbInstallPhase));
-            // The fence before the socket, so the port never listens unfenced. The
-            // socket unit's IP lists rely on cgroup eBPF (absent in containers).
-            const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
-            const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
-            const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
-            const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
-            const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
-                why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
-                apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
-            });
-            const unitFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
-            const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
-            if (nftChange)
-                changes.push(nftChange);
-            if (unitChange)
-                changes.push(unitChange);
-            // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
-            const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
-            const dropInFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
-            const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
-            if (dropInDir)
-                changes.push(dropInDir);
-            if (dropInChange)
-                changes.push(dropInChange);
-            const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
-            if (fw.enabled !== 'enabled') {
-                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
-            }
-            if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
-                const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
-                // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
-                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
-            }
-            const fileChanged = new Set();
-            for (const f of wanted.files) {
-                const c = fileChange(db.name, f, s.files[f.path]);
-                if (c) {
-                    changes.push(c);
-                    fileChanged.add(f.path);
-                }
-            }
-            const socket = s.units[CLUSTERCHECK_SOCKET_UNIT];
-            const unit = CLUSTERCHECK_SOCKET_UNIT;
-            if (socket.enabled !== 'enabled' || socket.active !== 'active') {
-                changes.push(serviceChange(db.name, unit, 'enable', `enable and start ${unit} (health check on port ${lb.clustercheck_port})`, `systemctl daemon-reload && systemctl enable --now ${unit}${fileChanged.has(ccSocketPath) && socket.active === 'active' ? ` && systemctl restart ${unit}` : ''}`));
-            }
-            else if (fileChanged.has(ccSocketPath)) {
-                changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
-            }
-            else if (fileChanged.has(ccServicePath)) {
-                changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
-            }
-        }
-        // The account replicates: once, through the first db node.
-        const account = g.account;
-        const wrongPlugin = account !== null && account.plugin !== null && account.plugin !== 'unix_socket';
-        const extra = account?.extraGrants ?? 0;
-        if (account === null || account.plugin === null || wrongPlugin || extra > 0) {
-            const name = `'${CLUSTERCHECK_USER}'@'localhost'`;
-            const revoke = extra > 0 ? `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${name};\n` : '';
-            const detail = account === null || account.plugin === null
-                ? 'IDENTIFIED VIA unix_socket, no grants (USAGE reads wsrep status)'
-                : [wrongPlugin ? `authentication ${account.plugin} -> unix_socket` : '', extra > 0 ? `revoke ${extra} extra privilege(s)` : ''].filter(Boolean).join('; ');
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, 'user', name),
-                host: sqlHost,
-                summary: `${account?.plugin ? 'fix' : 'create'} MariaDB account ${name} for the health check`,
-                scope: 'cluster',
-                object: 'user',
-                name,
-                action: account?.plugin ? 'alter' : 'create',
-                detail,
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${clustercheckAccountSql()}${revoke}`, 'create the clustercheck account');
-                },
-            });
-        }
+        changes.push(...healthCheckChanges(input, lb, warnings));
+        changes.push(...clustercheckAccountChanges(input));
     }
     else {
-        // kind proxysql: the monitor account, once, through the first db node.
-        const model = desired.proxysql;
-        const addresses = lbHosts.map((h) => h.address);
-        const hash = mysqlNativePasswordHash(model.monitor.password);
-        const have = g.monitor?.hosts ?? {};
-        const missing = addresses.filter((a) => have[a] === undefined);
-        const stale = addresses.filter((a) => have[a] !== undefined && have[a] !== hash);
-        if (g.monitor === null || missing.length > 0 || stale.length > 0) {
-            const sql = proxysqlMonitorAccountSql(model.monitor, addresses).sql;
-            const name = `'${PROXYSQL_MONITOR_USER}'@{${addresses.join(',')}}`;
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, 'user', PROXYSQL_MONITOR_USER),
-                host: sqlHost,
-                summary: `${missing.length > 0 || g.monitor === null ? 'create' : 'update'} the ProxySQL monitor account ${PROXYSQL_MONITOR_USER} (no privileges)`,
-                scope: 'cluster',
-                object: 'user',
-                name,
-                action: missing.length > 0 || g.monitor === null ? 'create' : 'alter',
-                detail: [missing.length > 0 ? `create for ${missing.join(', ')}` : '', stale.length > 0 ? `password changed for ${stale.join(', ')}` : ''].filter(Boolean).join('; ') || 'create',
-                fingerprint: fingerprint(hash),
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${sql}`, 'create the ProxySQL monitor account');
-                },
-            });
+        changes.push(...monitorAccountChanges(input));
+    }
+    changes.push(...loadBalancerChanges(input, options));
+    return createPlan({
+        command: 'deploy-lb',
+        environment: context.environment.name,
+        changes,
+        warnings,
+        hosts: [...dbHosts, ...lbHosts].map((h) => plan_hostFactsRow(h, g, lb)),
+    });
+}
+/** 1. On each db node: clustercheck's user, directories, package, nftables fence, files and socket. */
+function healthCheckChanges(input, lb, warnings) {
+    const { context, desired, g } = input;
+    const { lbHosts, dbHosts } = desired;
+    const changes = [];
+    const dbInstalls = new Map();
+    for (const db of dbHosts) {
+        const missing = DB_PACKAGES.filter((p) => g.state.get(db.name).packages[p] === undefined);
+        if (missing.length > 0)
+            dbInstalls.set(db.name, missing);
+    }
+    const dbInstallPhase = installPhase(dbInstalls);
+    for (const db of dbHosts) {
+        const s = g.state.get(db.name);
+        const wanted = desired.clustercheck.get(db.name);
+        const dbPort = context.environment.database?.port ?? 3306;
+        const peers = dbHosts.filter((h) => h !== db);
+        warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
+        if (!s.users[CLUSTERCHECK_USER]) {
+            changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
+        }
+        for (const [dir, why] of [
+            [LMS_HA_ETC_DIR, `touch ${DEFAULT_MAINTENANCE_FILE} to drain this node`],
+            [LMS_HA_LIB_DIR, 'the health check script'],
+        ]) {
+            const c = directoryChange(db.name, dir, s.dirs[dir], why);
+            if (c)
+                changes.push(c);
+        }
+        for (const pkg of dbInstalls.get(db.name) ?? [])
+            changes.push(packageChange(db.name, pkg, dbInstallPhase));
+        // The fence before the socket, so the port never listens unfenced. The
+        // socket unit's IP lists rely on cgroup eBPF (absent in containers).
+        const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
+        const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
+        const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
+        const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
+        const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
+            why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
+            apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
+        });
+        const unitFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+        const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
+        if (nftChange)
+            changes.push(nftChange);
+        if (unitChange)
+            changes.push(unitChange);
+        // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
+        const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
+        const dropInFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+        const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
+        if (dropInDir)
+            changes.push(dropInDir);
+        if (dropInChange)
+            changes.push(dropInChange);
+        const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
+        if (fw.enabled !== 'enabled') {
+            changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+        if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
+            const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+            // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
+            changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+        const fileChanged = new Set();
+        for (const f of wanted.files) {
+            const c = fileChange(db.name, f, s.files[f.path]);
+            if (c) {
+                changes.push(c);
+                fileChanged.add(f.path);
+            }
+        }
+        const socket = s.units[CLUSTERCHECK_SOCKET_UNIT];
+        const unit = CLUSTERCHECK_SOCKET_UNIT;
+        if (socket.enabled !== 'enabled' || socket.active !== 'active') {
+            changes.push(serviceChange(db.name, unit, 'enable', `enable and start ${unit} (health check on port ${lb.clustercheck_port})`, `systemctl daemon-reload && systemctl enable --now ${unit}${fileChanged.has(ccSocketPath) && socket.active === 'active' ? ` && systemctl restart ${unit}` : ''}`));
+        }
+        else if (fileChanged.has(ccSocketPath)) {
+            changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
+        }
+        else if (fileChanged.has(ccServicePath)) {
+            changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
         }
     }
+    return changes;
+}
+/** 1b. The clustercheck account (unix_socket, no grants), once through the first db node. */
+function clustercheckAccountChanges(input) {
+    const { g, sqlHost } = input;
+    const changes = [];
+    // The account replicates: once, through the first db node.
+    const account = g.account;
+    const wrongPlugin = account !== null && account.plugin !== null && account.plugin !== 'unix_socket';
+    const extra = account?.extraGrants ?? 0;
+    if (account === null || account.plugin === null || wrongPlugin || extra > 0) {
+        const name = `'${CLUSTERCHECK_USER}'@'localhost'`;
+        const revoke = extra > 0 ? `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${name};\n` : '';
+        const detail = account === null || account.plugin === null
+            ? 'IDENTIFIED VIA unix_socket, no grants (USAGE reads wsrep status)'
+            : [wrongPlugin ? `authentication ${account.plugin} -> unix_socket` : '', extra > 0 ? `revoke ${extra} extra privilege(s)` : ''].filter(Boolean).join('; ');
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, 'user', name),
+            host: sqlHost,
+            summary: `${account?.plugin ? 'fix' : 'create'} MariaDB account ${name} for the health check`,
+            scope: 'cluster',
+            object: 'user',
+            name,
+            action: account?.plugin ? 'alter' : 'create',
+            detail,
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${clustercheckAccountSql()}${revoke}`, 'create the clustercheck account');
+            },
+        });
+    }
+    return changes;
+}
+/** 1 (kind proxysql). The monitor account, once through the first db node. */
+function monitorAccountChanges(input) {
+    const { desired, g, sqlHost, fingerprint } = input;
+    const { lbHosts } = desired;
+    const changes = [];
+    // kind proxysql: the monitor account, once, through the first db node.
+    const model = desired.proxysql;
+    const addresses = lbHosts.map((h) => h.address);
+    const hash = mysqlNativePasswordHash(model.monitor.password);
+    const have = g.monitor?.hosts ?? {};
+    const missing = addresses.filter((a) => have[a] === undefined);
+    const stale = addresses.filter((a) => have[a] !== undefined && have[a] !== hash);
+    if (g.monitor === null || missing.length > 0 || stale.length > 0) {
+        const sql = proxysqlMonitorAccountSql(model.monitor, addresses).sql;
+        const name = `'${PROXYSQL_MONITOR_USER}'@{${addresses.join(',')}}`;
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, 'user', PROXYSQL_MONITOR_USER),
+            host: sqlHost,
+            summary: `${missing.length > 0 || g.monitor === null ? 'create' : 'update'} the ProxySQL monitor account ${PROXYSQL_MONITOR_USER} (no privileges)`,
+            scope: 'cluster',
+            object: 'user',
+            name,
+            action: missing.length > 0 || g.monitor === null ? 'create' : 'alter',
+            detail: [missing.length > 0 ? `create for ${missing.join(', ')}` : '', stale.length > 0 ? `password changed for ${stale.join(', ')}` : ''].filter(Boolean).join('; ') || 'create',
+            fingerprint: fingerprint(hash),
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${sql}`, 'create the ProxySQL monitor account');
+            },
+        });
+    }
+    return changes;
+}
+/**
+ * 2-5. One load balancer after the other, the VIP holder last: the other LB is
+ * already done and healthy when the holder's proxy reloads or its keepalived
+ * restarts, so the VIP moves at most once and always to a working LB.
+ */
+function loadBalancerChanges(input, options) {
+    const { context, desired, g, fingerprint } = input;
+    const { lb, lbHosts } = desired;
+    const changes = [];
     // 2. Packages on the load balancers: one parallel phase for all of them.
     const installs = new Map();
     const basePackages = lb.kind === 'haproxy' ? HAPROXY_LB_PACKAGES : PROXYSQL_LB_PACKAGES;
@@ -86802,9 +86856,6 @@ function computeLbPlan(context, desired, g, options = {}) {
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
     const debBytes = once(() => fetchPackage(proxysqlPkg, context.logger));
-    // One load balancer after the other, the VIP holder last: the other LB is
-    // already done and healthy when the holder's proxy reloads or its keepalived
-    // restarts, so the VIP moves at most once and always to a working LB.
     const holder = lbHosts.find((h) => holdsVipNow(g.state.get(h.name), lb.vip_address));
     const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
     for (const h of lbOrder) {
@@ -86910,13 +86961,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             changes.push(serviceChange(h.name, 'keepalived', 'reload', `reload keepalived (configuration changed; ${role})`, 'systemctl reload keepalived'));
         }
     }
-    return createPlan({
-        command: 'deploy-lb',
-        environment: context.environment.name,
-        changes,
-        warnings,
-        hosts: [...dbHosts, ...lbHosts].map((h) => deploy_lb_hostFactsRow(h, g, lb)),
-    });
+    return changes;
 }
 function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
     const model = desired.proxysql;
@@ -86969,7 +87014,7 @@ function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
         };
     });
 }
-function deploy_lb_hostFactsRow(host, g, lb) {
+function plan_hostFactsRow(host, g, lb) {
     const kind = lb.kind;
     const s = g.state.get(host.name);
     const facts = {};
@@ -86989,6 +87034,12 @@ function deploy_lb_hostFactsRow(host, g, lb) {
     }
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
+
+
+
+
 // ---------------------------------------------------------------------------
 // The command
 function createDeployLb(options = {}) {
@@ -93163,6 +93214,7 @@ function isConnection(c) {
  * credentials in a client option file on stdin.
  */
 
+
 /** The scratch table, in the platform's own database; dropped after the check. */
 const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
 const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
@@ -93184,23 +93236,8 @@ function installerCheckScript(o) {
         `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
     ].join('; ');
 }
-function installer_check_sections(stdout) {
-    const out = new Map();
-    let name = null;
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z]+)$/.exec(line);
-        if (m) {
-            name = m[1];
-            out.set(name, '');
-        }
-        else if (name) {
-            out.set(name, `${out.get(name)}${line}\n`);
-        }
-    }
-    return out;
-}
 function parseInstallerCheck(stdout) {
-    const s = installer_check_sections(stdout);
+    const s = splitSections(stdout);
     const part = (name) => {
         const text = (s.get(name) ?? '').trim();
         const ok = /(^|\n)rc=0$/.test(text);
