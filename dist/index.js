@@ -80944,6 +80944,7 @@ async function planOrApplyReviewed(context, spec) {
 
 
 
+
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
  * What verify-ha's causality probe does with the app user's credentials:
@@ -81138,11 +81139,6 @@ function sqlObject(kind) {
             return { object: 'user', action: 'drop' };
     }
 }
-/** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function deploy_db_once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
 /**
  * Before one member goes down (restart, upgrade, removal): every member named
  * must be Synced with `size` nodes, or nothing is stopped. `doing` completes
@@ -81236,18 +81232,61 @@ function hostFactsRow(host, f, pin) {
         facts.grastate = `seqno ${f.grastate.seqno}`;
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
+/**
+ * deploy-db's plan, as the list of phases apply runs in order: removals,
+ * packages, stopping a server on its default config, the option file and SST
+ * credentials, live settings, rolling restarts, cluster formation (with the SST
+ * account before anyone joins), then the probe table, databases and accounts.
+ * Refuses (before any change) what the inventory or the cluster make unsafe.
+ */
 function computePlan(context, model, desired, g) {
     const { dbHosts, facts, situation } = g;
-    const writer = dbHosts[0].name;
-    const n = dbHosts.length;
-    const secrets = secretValues(context);
     // The inventory's pin; the older `-o mariadb-version=` option still works.
     const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
     if (pin) {
         const installed = dbHosts.map((h) => `${h.name} ${facts.get(h.name).packages['mariadb-server'] ?? 'not installed'}`).join(', ');
         context.logger.info(`mariadb-server and mariadb-backup pinned to ${pin}; installed: ${installed}`);
     }
-    const changes = [];
+    const input = { context, model, g, writer: dbHosts[0].name, pin, secrets: secretValues(context) };
+    const { warnings, removal } = preconditions(input);
+    const config = configChanges(input);
+    // SQL changes run on the writer; accounts and databases replicate.
+    // The writer, unless it is itself about to join an existing cluster.
+    const sqlHost = situation.kind === 'existing' && !situation.members.includes(input.writer) ? situation.members[0] : input.writer;
+    const changes = [
+        // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
+        ...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'),
+        ...packageChanges(input),
+        ...stopDefaultServerChanges(input),
+        ...config.changes,
+        ...sstCredentialChanges(input, config.restart),
+        ...setGlobalChanges(config.setGlobal),
+        ...rollingRestartChanges(input, config),
+        ...formationChanges(input, desired, sqlHost),
+        ...dataChanges(input, desired, sqlHost),
+    ];
+    return createPlan({
+        command: 'deploy-db',
+        environment: context.environment.name,
+        changes,
+        warnings,
+        hosts: [
+            ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
+            ...g.retiring.map((r) => ({
+                name: r.name,
+                address: r.address,
+                roles: ['db (being removed)'],
+                facts: r.reachable
+                    ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
+                    : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
+            })),
+        ],
+    });
+}
+/** Warnings for the plan; refuses an unlisted member on apply, an unsafe removal, or an unhealthy cluster. */
+function preconditions(input) {
+    const { context, g } = input;
+    const { dbHosts, situation } = g;
     const warnings = g.schemaProblems.map((p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`);
     // Members that are no longer db hosts: listed for removal, or never dropped silently.
     const removal = planRemoval(context, g);
@@ -81287,9 +81326,13 @@ function computePlan(context, model, desired, g) {
             throw new DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
         }
     }
-    // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
-    changes.push(...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'));
-    // 1. Packages: one parallel install phase for every host that needs one.
+    return { warnings, removal };
+}
+/** 1. Packages: one parallel install phase for every host that needs one; on members, a rolling upgrade. */
+function packageChanges(input) {
+    const { context, model, g, writer, pin } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     const installs = new Map();
     for (const h of dbHosts) {
         const f = facts.get(h.name);
@@ -81322,7 +81365,7 @@ function computePlan(context, model, desired, g) {
         if (change)
             changes.push(change);
     }
-    const installPhase = deploy_db_once(async () => {
+    const installPhase = once(async () => {
         const hostsMap = g.remotes;
         const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
         return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
@@ -81372,7 +81415,13 @@ function computePlan(context, model, desired, g) {
             });
         });
     }
-    // 2. A server running on the package's default config must stop before the Galera config.
+    return changes;
+}
+/** 2. A server running on the package's default config must stop before the Galera config. */
+function stopDefaultServerChanges(input) {
+    const { g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     for (const h of dbHosts) {
         const f = facts.get(h.name);
         const freshInstall = f.packages['mariadb-server'] === undefined;
@@ -81392,7 +81441,13 @@ function computePlan(context, model, desired, g) {
             });
         }
     }
-    // 3. The option file; on members, how the difference is applied.
+    return changes;
+}
+/** 3. The option file; on members, how the difference is applied. */
+function configChanges(input) {
+    const { model, g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     const restart = [];
     const restartBecause = new Map();
     const setGlobal = new Map();
@@ -81426,6 +81481,13 @@ function computePlan(context, model, desired, g) {
                 setGlobal.set(h.name, cmp.classification.setGlobal);
         }
     }
+    return { changes, restart, restartBecause, setGlobal };
+}
+/** 3b. SST credentials (sst.auth=password only). */
+function sstCredentialChanges(input, restart) {
+    const { context, model, g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     // 3b. SST credentials (sst.auth=password only): their own root:mysql 0640 file,
     // never in the world-readable 60-galera.cnf; shown as a digest, never a diff.
     const sstPasswordRef = context.environment.database?.sst_password;
@@ -81473,7 +81535,11 @@ function computePlan(context, model, desired, g) {
             }
         }
     }
-    // 4a. Dynamic settings on running members: SET GLOBAL on each node (not replicated).
+    return changes;
+}
+/** 4a. Dynamic settings on running members. */
+function setGlobalChanges(setGlobal) {
+    const changes = [];
     for (const [name, statements] of setGlobal) {
         for (const statement of statements) {
             const key = /^SET GLOBAL (\S+)/.exec(statement)[1];
@@ -81493,8 +81559,15 @@ function computePlan(context, model, desired, g) {
             });
         }
     }
-    // 4b. Static settings: rolling restart, one node at a time, writer last.
+    return changes;
+}
+/** 4b. Static settings: rolling restart, one node at a time, writer last. */
+function rollingRestartChanges(input, config) {
+    const { restart, restartBecause } = config;
+    const { model, g, writer } = input;
+    const { situation } = g;
     const members = situation.members.length;
+    const changes = [];
     for (const name of rollingRestartOrder(restart, writer)) {
         changes.push({
             kind: 'cluster',
@@ -81515,40 +81588,18 @@ function computePlan(context, model, desired, g) {
             },
         });
     }
-    // SQL changes run on the writer; accounts and databases replicate.
-    // The writer, unless it is itself about to join an existing cluster.
-    const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0] : writer;
-    const pushSql = (list) => {
-        for (const c of list) {
-            const { object, action } = sqlObject(c.kind);
-            const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
-            const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
-            const fingerprint = secretNames.length === 0
-                ? undefined
-                : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
-            const statements = c.statements;
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, c.kind, c.description),
-                host: sqlHost,
-                summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
-                scope: 'cluster',
-                object,
-                name,
-                action,
-                detail: c.kind === 'password-changed' ? 'password changed' : c.description,
-                ...(fingerprint ? { fingerprint } : {}),
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
-                },
-            });
-        }
-    };
+    return changes;
+}
+/** 5. Cluster formation, with the SST account created before anyone joins. */
+function formationChanges(input, desired, sqlHost) {
+    const { context, model, g, writer, secrets } = input;
+    const { dbHosts, situation } = g;
+    const n = dbHosts.length;
+    const members = situation.members.length;
+    const changes = [];
     // The SST account must exist before anyone joins: the donor logs in with it.
     const sstDesired = desired.filter((d) => d.user === model.sst.user && d.host === 'localhost');
-    const appDesired = desired.filter((d) => !sstDesired.includes(d));
     const sstSql = diffAccounts(sstDesired, g.accounts, secrets, { version: model.version });
-    // 5. Cluster formation: bootstrap exactly one node on a fresh cluster, then join one at a time.
     let size = situation.kind === 'fresh' ? 0 : members;
     if (situation.kind === 'fresh') {
         size = 1;
@@ -81566,13 +81617,13 @@ function computePlan(context, model, desired, g) {
         });
     }
     const joiners = situation.kind === 'fresh' ? dbHosts.slice(1).map((h) => h.name) : situation.newcomers;
-    pushSql(sstSql);
+    changes.push(...sqlChanges(input, sqlHost, sstSql));
     // One at a time by default (safe, and each joiner can pick a Synced donor);
     // `join=parallel` starts them together (measured against one at a time in the lab).
     const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
     const target = size + joiners.length;
     const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
-    const joinAll = deploy_db_once(async () => {
+    const joinAll = once(async () => {
         const results = await Promise.allSettled(joiners.map(async (name) => {
             const host = g.remotes.get(name);
             await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
@@ -81605,6 +81656,13 @@ function computePlan(context, model, desired, g) {
             },
         });
     });
+    return changes;
+}
+/** 6. verify-ha's probe table, then the databases and app accounts, through the SQL host (they replicate). */
+function dataChanges(input, desired, sqlHost) {
+    const { context, model, g, secrets } = input;
+    const changes = [];
+    const appDesired = desired.filter((d) => !(d.user === model.sst.user && d.host === 'localhost'));
     // 6. verify-ha's causality probe table (before the grants on it), then
     // databases and app accounts, once, through the writer (they replicate).
     if (!g.probeTable) {
@@ -81623,27 +81681,41 @@ function computePlan(context, model, desired, g) {
             },
         });
     }
-    pushSql([
+    changes.push(...sqlChanges(input, sqlHost, [
         ...diffDatabases(context.environment.app.databases, g.databases),
         ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
-    ]);
-    return createPlan({
-        command: 'deploy-db',
-        environment: context.environment.name,
-        changes,
-        warnings,
-        hosts: [
-            ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
-            ...g.retiring.map((r) => ({
-                name: r.name,
-                address: r.address,
-                roles: ['db (being removed)'],
-                facts: r.reachable
-                    ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
-                    : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
-            })),
-        ],
-    });
+    ]));
+    return changes;
+}
+/** SQL changes through `sqlHost`: a change's secrets enter the plan hash only as a keyed fingerprint. */
+function sqlChanges(input, sqlHost, list) {
+    const { context, secrets } = input;
+    const changes = [];
+    for (const c of list) {
+        const { object, action } = sqlObject(c.kind);
+        const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
+        const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
+        const fingerprint = secretNames.length === 0
+            ? undefined
+            : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
+        const statements = c.statements;
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, c.kind, c.description),
+            host: sqlHost,
+            summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
+            scope: 'cluster',
+            object,
+            name,
+            action,
+            detail: c.kind === 'password-changed' ? 'password changed' : c.description,
+            ...(fingerprint ? { fingerprint } : {}),
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
+            },
+        });
+    }
+    return changes;
 }
 function planRemoval(context, g) {
     return decideRemoval({
@@ -88658,7 +88730,7 @@ function glusterVolumeOf(environment) {
  * reviewed and reported on its own), run on all of them at once when the
  * first is applied. The host's own sources decide the version.
  */
-function packageChanges(hosts, name, why) {
+function gluster_packageChanges(hosts, name, why) {
     const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
     return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
 }
@@ -88892,7 +88964,7 @@ function planGlusterVolume(model, members, g) {
     validateVolumeModel(model, mounts);
     // 1. Packages (all hosts at once), then glusterd on every member.
     const bare = members.filter((m) => !g.facts.get(m.name).packages[GLUSTER_SERVER_PACKAGE]).map((m) => m.name);
-    changes.push(...packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
+    changes.push(...gluster_packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
     for (const m of members) {
         const f = g.facts.get(m.name);
         if (!f.glusterdEnabled) {
@@ -89029,7 +89101,7 @@ function planClientMounts(storage, members, clients, g) {
     const warnings = [];
     const mode = parseInt(storage.mode, 8);
     const bare = clients.filter((c) => !g.facts.get(c.name).packages[GLUSTER_CLIENT_PACKAGE]).map((c) => c.name);
-    changes.push(...packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
+    changes.push(...gluster_packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
     for (const c of clients) {
         const f = g.facts.get(c.name);
         const spec = mountSpecFor(storage, members, c);
@@ -89399,7 +89471,7 @@ function planFiles(s, g) {
     const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
     const total = summarizeManifest(g.source);
     const estimate = transferEstimate(g.source, g.target ?? undefined);
-    changes.push(...packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
+    changes.push(...gluster_packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
     if (g.verification) {
         const problems = verdictProblems(g.verification, where);
         if (problems) {
