@@ -71386,8 +71386,8 @@ const LoadBalancerSchema = Type.Object({
         writer: Type.Optional(Port('HAProxy: single-writer listener.', DEFAULTS.haproxy.ports.writer)),
         reader: Type.Optional(Port('HAProxy: readers listener.', DEFAULTS.haproxy.ports.reader)),
         web: Type.Optional(Port('HAProxy: optional HTTP frontend for the hosts with the web role.')),
-        mysql: Type.Optional(Port('ProxySQL: client port.', DEFAULTS.proxysql.ports.mysql)),
-        admin: Type.Optional(Port('ProxySQL: admin port (local only).', DEFAULTS.proxysql.ports.admin)),
+        mysql: Type.Optional(Port('ProxySQL: client port; stays 6033 (ProxySQL binds it only when it starts).', DEFAULTS.proxysql.ports.mysql)),
+        admin: Type.Optional(Port('ProxySQL: admin port (local only); stays 6032.', DEFAULTS.proxysql.ports.admin)),
     }, { ...strict, description: 'Listening ports; writer/reader/web are for haproxy, mysql/admin for proxysql.' })),
     clustercheck_port: Type.Optional(Port('HAProxy: HTTP health check served by each db node (clustercheck).', DEFAULTS.haproxy.clustercheck_port)),
     proxysql: Type.Optional(Type.Object({
@@ -72864,7 +72864,7 @@ const SINGLE_WRITER_AUTO_INCREMENT = [
     { name: 'auto_increment_offset', value: 1, why: 'consecutive ids under a single writer' },
 ];
 const GCACHE_HOW = 'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
-const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+const PER_REQUEST_STALL = 'Per-request connections (each web request opens its own) stall about 3 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
 const PRESETS = {
     moodle: {
         title: 'Moodle',
@@ -73272,6 +73272,18 @@ class EnvironmentChecker {
             if (portsOfKind.includes(port))
                 continue;
             this.report(['load_balancer', 'ports', port], 'key', `"load_balancer.ports.${port}" is for kind ${other}; ${lb.kind} uses ports ${portsOfKind.join(', ')}`);
+        }
+        if (lb.kind === 'proxysql') {
+            // ProxySQL binds its client port (mysql-interfaces) only when it starts, and
+            // a fresh package listens for admin on 6032, where lms-ha first logs in: a
+            // port moved here would be printed in the connection settings and the
+            // firewall while ProxySQL still listens on its own.
+            for (const [port, fixed] of [['mysql', DEFAULTS.proxysql.ports.mysql], ['admin', DEFAULTS.proxysql.ports.admin]]) {
+                const value = lb.ports?.[port];
+                if (value === undefined || value === fixed)
+                    continue;
+                this.report(['load_balancer', 'ports', port], 'value', `"load_balancer.ports.${port}" must stay ${fixed} with kind proxysql (ProxySQL reads its listening ports only when it starts, and lms-ha does not restart it to move them); leave the key out`);
+            }
         }
         if (lb.kind === 'haproxy' && lb.ports?.web !== undefined && this.withRole('web').length === 0) {
             this.report(['load_balancer', 'ports', 'web'], 'value', '"load_balancer.ports.web" is set but no host has the web role to send the traffic to');

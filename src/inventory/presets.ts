@@ -63,7 +63,7 @@ const GCACHE_HOW =
   'gcache must hold the writes of the longest time a node may be away (maintenance, a reboot) so it rejoins by IST instead of a full copy: size = write rate x hours. Measure the rate after a busy day with verify-ha (its "gcache window" check reports MiB/h and hours held), then set database.gcache_size to at least 4 h of it.';
 
 const PER_REQUEST_STALL =
-  'Per-request connections (each web request opens its own) stall about 6 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
+  'Per-request connections (each web request opens its own) stall about 3 s when the writer node is killed (until the load balancer marks it down) and about 2 s when a load balancer stops (the VIP moves); no acknowledged write is lost.';
 
 export const PRESETS: Readonly<Record<PlatformPreset, PresetDefinition>> = {
   moodle: {

@@ -406,6 +406,21 @@ class EnvironmentChecker {
         `"load_balancer.ports.${port}" is for kind ${other}; ${lb.kind} uses ports ${portsOfKind.join(', ')}`,
       );
     }
+    if (lb.kind === 'proxysql') {
+      // ProxySQL binds its client port (mysql-interfaces) only when it starts, and
+      // a fresh package listens for admin on 6032, where lms-ha first logs in: a
+      // port moved here would be printed in the connection settings and the
+      // firewall while ProxySQL still listens on its own.
+      for (const [port, fixed] of [['mysql', DEFAULTS.proxysql.ports.mysql], ['admin', DEFAULTS.proxysql.ports.admin]] as const) {
+        const value = lb.ports?.[port];
+        if (value === undefined || value === fixed) continue;
+        this.report(
+          ['load_balancer', 'ports', port],
+          'value',
+          `"load_balancer.ports.${port}" must stay ${fixed} with kind proxysql (ProxySQL reads its listening ports only when it starts, and lms-ha does not restart it to move them); leave the key out`,
+        );
+      }
+    }
     if (lb.kind === 'haproxy' && lb.ports?.web !== undefined && this.withRole('web').length === 0) {
       this.report(['load_balancer', 'ports', 'web'], 'value', '"load_balancer.ports.web" is set but no host has the web role to send the traffic to');
     }

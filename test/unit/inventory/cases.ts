@@ -1034,6 +1034,34 @@ export const BAD_INVENTORIES: BadInventory[] = [
     ],
   },
   {
+    name: 'proxysql with its ports moved',
+    text: yaml`
+      version: 1
+      environments:
+        prod:
+          hosts:
+            - { name: db1, address: 10.0.0.11, roles: [db] }
+            - { name: db2, address: 10.0.0.12, roles: [db] }
+            - { name: db3, address: 10.0.0.13, roles: [db] }
+            - { name: lb1, address: 10.0.0.21, roles: [lb] }
+            - { name: lb2, address: 10.0.0.22, roles: [lb] }
+          database: { cluster_name: c1, sst_password: { env: SST } }
+          load_balancer:
+            kind: proxysql
+            vip: 10.0.0.100/24
+            interface: eth0
+            virtual_router_id: 51
+            auth_password: { env: VRRP }
+            ports: { mysql: 3306, admin: 6032 }
+            proxysql:
+              admin_password: { env: PROXYSQL_ADMIN }
+              monitor_password: { env: PROXYSQL_MONITOR }
+    `,
+    problems: [
+      '17:23: "load_balancer.ports.mysql" must stay 6033 with kind proxysql (ProxySQL reads its listening ports only when it starts, and lms-ha does not restart it to move them); leave the key out',
+    ],
+  },
+  {
     name: 'writer port collides with MariaDB on a shared host',
     text: yaml`
       version: 1
