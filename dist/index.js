@@ -71551,19 +71551,6 @@ const InventorySchema = Type.Object({
 // Published JSON Schema
 /** Where the published schema lives, relative to the repository root. */
 const JSON_SCHEMA_PATH = 'schema/inventory.schema.json';
-/**
- * The JSON Schema text committed as schema/inventory.schema.json. TypeBox schemas
- * are plain JSON Schema objects (its bookkeeping lives under symbol keys, which
- * JSON.stringify drops), so this is a straight serialization plus a header.
- */
-function renderInventoryJsonSchema() {
-    const document = {
-        $schema: 'http://json-schema.org/draft-07/schema#',
-        $comment: 'Generated from src/inventory/schema.ts; do not edit by hand (see test/unit/inventory/schema-sync.test.ts).',
-        ...InventorySchema,
-    };
-    return `${JSON.stringify(document, null, 2)}\n`;
-}
 
 ;// CONCATENATED MODULE: ./node_modules/@sinclair/typebox/build/esm/errors/function.mjs
 
@@ -72450,7 +72437,7 @@ function didYouMean(word, candidates) {
 
 
 /** Validation keywords the walker implements. */
-const VALIDATION_KEYWORDS = (/* unused pure expression or super */ null && ([
+const VALIDATION_KEYWORDS = [
     'type',
     'properties',
     'required',
@@ -72467,9 +72454,9 @@ const VALIDATION_KEYWORDS = (/* unused pure expression or super */ null && ([
     'maximum',
     'const',
     'anyOf',
-]));
+];
 /** Keywords that only annotate (for editors and messages); they never reject a value. */
-const ANNOTATION_KEYWORDS = (/* unused pure expression or super */ null && ([
+const ANNOTATION_KEYWORDS = [
     '$schema',
     '$comment',
     'title',
@@ -72477,7 +72464,7 @@ const ANNOTATION_KEYWORDS = (/* unused pure expression or super */ null && ([
     'default',
     'errorMessage',
     'patternErrorMessage',
-]));
+];
 function validate_isRecord(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -72677,8 +72664,47 @@ function visitUnion(schema, value, path, walk, sensitive) {
     }
     rejectValue(schema, value, path, walk, sensitive);
 }
-/** Every problem of `value` against `schema`, in an operator's words; `root` names entities. */
+const KNOWN_KEYWORDS = new Set([...VALIDATION_KEYWORDS, ...ANNOTATION_KEYWORDS]);
+/** Every keyword of `schema` (JSON path: keyword) the walker would not enforce; [] when it reads all of it. */
+function unsupportedKeywords(schema) {
+    const unknown = [];
+    const visitNode = (node, path) => {
+        if (typeof node !== 'object' || node === null)
+            return;
+        for (const [keyword, child] of Object.entries(node)) {
+            if (!KNOWN_KEYWORDS.has(keyword))
+                unknown.push(`${path}: ${keyword}`);
+            if (keyword === 'properties' || keyword === 'patternProperties') {
+                for (const [name, sub] of Object.entries(child))
+                    visitNode(sub, `${path}/${keyword}/${name}`);
+            }
+            else if (keyword === 'items' || keyword === 'additionalProperties') {
+                visitNode(child, `${path}/${keyword}`);
+            }
+            else if (keyword === 'anyOf') {
+                for (const [i, sub] of child.entries())
+                    visitNode(sub, `${path}/anyOf/${i}`);
+            }
+        }
+    };
+    visitNode(schema, '#');
+    return unknown;
+}
+/** Schemas already proved readable by the walker. */
+const checkedSchemas = new WeakSet();
+/**
+ * Every problem of `value` against `schema`, in an operator's words; `root` names entities.
+ * A schema with a keyword the walker does not implement is refused outright: the
+ * walker would accept values that break it, and only TypeBox's final check would
+ * catch them, with its generic words.
+ */
 function schemaProblems(schema, value, root = value, basePath = []) {
+    if (!checkedSchemas.has(schema)) {
+        const unknown = unsupportedKeywords(schema);
+        if (unknown.length > 0)
+            throw new Error(`the inventory validator does not implement these schema keywords: ${unknown.join(', ')}`);
+        checkedSchemas.add(schema);
+    }
     const walk = { root, problems: [] };
     visit(schema, value, basePath, walk, false);
     return walk.problems;
@@ -74620,7 +74646,7 @@ function formatTable(headers, rows) {
  * NUL inside values (`\\`, `\t`, `\n`, `\0`); this undoes that so callers see
  * the server's text (e.g. `edxapp\_csmh` in SHOW GRANTS, not `edxapp\\_csmh`).
  */
-function table_parseBatchRows(text) {
+function parseBatchRows(text) {
     return text
         .split('\n')
         .map((l) => l.replace(/\r$/, ''))
@@ -74668,7 +74694,7 @@ function quoteString(value) {
     return `'${value.replace(/[\0\n\r\\'"\x1a]/g, (c) => STRING_ESCAPES[c])}'`;
 }
 /** A quoted identifier: backticks, with a backtick inside doubled. */
-function sql_quoteIdent(name) {
+function quoteIdent(name) {
     if (name.length === 0 || name.length > 64)
         throw new Error(`identifier "${name}" must be 1 to 64 characters`);
     if (name.includes('\0'))
@@ -74721,10 +74747,6 @@ function toStdinSql(statements, secrets) {
         .join(''));
     return `${[...SCRIPT_PREAMBLE, ...body].map((s) => `${s};`).join('\n')}\n`;
 }
-/** The statement as plans and logs show it: secrets by name only. */
-function toDisplaySql(statement) {
-    return statement.parts.map((p) => (typeof p === 'string' ? p : `<secret ${p.secret}>`)).join('');
-}
 // ---------------------------------------------------------------------------
 // Privileges
 /** Alias → the name SHOW GRANTS prints in MariaDB 10.5+. */
@@ -74752,25 +74774,6 @@ function sstPrivileges(version) {
         return ['RELOAD', 'PROCESS', 'LOCK TABLES', 'REPLICATION CLIENT'];
     const base = ['RELOAD', 'PROCESS', 'LOCK TABLES', 'BINLOG MONITOR'];
     return versionAtLeast(version, '10.5.9') ? [...base, 'SLAVE MONITOR'] : base;
-}
-const DEFAULT_CHARSET = 'utf8mb4';
-const DEFAULT_COLLATION = 'utf8mb4_unicode_ci';
-/** Databases and the conventional user name of each platform. */
-const sql_APP_PRESETS = {
-    moodle: { databases: ['moodle'], user: 'moodle' },
-    openedx: { databases: ['edxapp', 'edxapp_csmh'], user: 'edxapp001' },
-    chamilo: { databases: ['chamilo'], user: 'chamilo' },
-};
-function presetDatabases(preset) {
-    return sql_APP_PRESETS[preset].databases.map((name) => ({ name, charset: DEFAULT_CHARSET, collation: DEFAULT_COLLATION }));
-}
-function presetUser(preset, opts) {
-    return {
-        user: opts.user ?? sql_APP_PRESETS[preset].user,
-        hosts: [...opts.hosts],
-        passwordSecret: opts.passwordSecret,
-        databases: [...sql_APP_PRESETS[preset].databases],
-    };
 }
 /** One account per host pattern. */
 function appAccounts(spec) {
@@ -74812,8 +74815,8 @@ function grantObject(db, table) {
     if (db === '*')
         return '*.*';
     if (table === undefined || table === '*')
-        return `${sql_quoteIdent(escapeGrantDatabase(db))}.*`;
-    return `${sql_quoteIdent(db)}.${sql_quoteIdent(table)}`;
+        return `${quoteIdent(escapeGrantDatabase(db))}.*`;
+    return `${quoteIdent(db)}.${quoteIdent(table)}`;
 }
 function authClause(auth) {
     return auth.kind === 'unix_socket' ? [' IDENTIFIED VIA unix_socket'] : [' IDENTIFIED BY ', { secret: auth.secret }];
@@ -74840,10 +74843,10 @@ function revokeSql(privileges, db, table, user, host, version = '10.11') {
     return stmt(`REVOKE ${privilegeList(privileges, version)} ON ${grantObject(db, table)} FROM ${quoteAccount(user, host)}`);
 }
 function createDatabaseSql(db) {
-    return stmt(`CREATE DATABASE IF NOT EXISTS ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function alterDatabaseSql(db) {
-    return stmt(`ALTER DATABASE ${sql_quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
+    return stmt(`ALTER DATABASE ${quoteIdent(db.name)} CHARACTER SET ${charsetName(db.charset)} COLLATE ${charsetName(db.collation)}`);
 }
 function charsetName(name) {
     if (!/^[a-z0-9_]+$/i.test(name))
@@ -74860,7 +74863,7 @@ function listAccountsSql(users) {
     return `SELECT User, Host FROM mysql.user WHERE User IN ${inList(users)} ORDER BY User, Host`;
 }
 function parseAccounts(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 2)
         .map((r) => ({ user: r[0], host: r[1] }));
 }
@@ -74871,7 +74874,7 @@ function listDatabasesSql(names) {
     return `SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ${inList(names)} ORDER BY SCHEMA_NAME`;
 }
 function parseDatabases(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 3)
         .map((r) => ({ name: r[0], charset: r[1], collation: r[2] }));
 }
@@ -74896,7 +74899,7 @@ function schemaProblemsSql(schemas) {
     ].join('');
 }
 function parseSchemaProblems(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((r) => r.length >= 4)
         .map((r) => {
         const engine = r[2];
@@ -75086,7 +75089,7 @@ function parseGrantLine(line) {
 }
 /** All lines of `SHOW GRANTS FOR ...` as printed by `mariadb -N -B`. */
 function parseShowGrants(text) {
-    return table_parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
+    return parseBatchRows(text).map((r) => parseGrantLine(r.join('\t')));
 }
 // ---------------------------------------------------------------------------
 // Diff
@@ -75220,7 +75223,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke ${unwanted.join(', ')} on ${entry.db === '*' ? '*.*' : `\`${entry.db}\`${entry.table === '*' ? '.*' : `.\`${entry.table}\``}`} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE ${unwanted.join(', ')} ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -75230,7 +75233,7 @@ function diffAccounts(desired, actual, secrets, options = {}) {
                         kind: 'revoke',
                         description: `revoke GRANT OPTION on ${describeObject(entry.db, entry.table)} from ${acct}`,
                         statements: [
-                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${sql_quoteIdent(entry.db)}.${entry.table === '*' ? '*' : sql_quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
+                            stmt(`REVOKE GRANT OPTION ON ${entry.db === '*' ? '*.*' : `${quoteIdent(entry.db)}.${entry.table === '*' ? '*' : quoteIdent(entry.table)}`} FROM ${quoteAccount(d.user, d.host)}`),
                         ],
                         destructive: true,
                     });
@@ -75631,7 +75634,7 @@ function onOff(v) {
 /** Parses name<TAB>value lines (status and variables may be concatenated). Names are case-insensitive. */
 function parseWsrepStatus(text) {
     const raw = {};
-    for (const row of table_parseBatchRows(text)) {
+    for (const row of parseBatchRows(text)) {
         if (row.length < 2)
             continue;
         raw[row[0].trim().toLowerCase()] = row.slice(1).join('\t').trim();
@@ -75825,13 +75828,6 @@ function evaluateGate(expectedNodes, statuses, options = {}) {
         r.verdict,
     ]));
     return { ok: problems.length === 0 && rows.every((r) => r.verdict === 'ok'), rows, problems, table };
-}
-/**
- * Between rolling steps: the node just restarted is back and the cluster is
- * whole again. Poll this; never sleep a fixed time.
- */
-function isNodeSyncedForRolling(status, expectedSize) {
-    return rollingWaitReason(status, expectedSize) === null;
 }
 /** Why a rolling step must keep waiting (null = go on), for progress lines. */
 function rollingWaitReason(status, expectedSize) {
@@ -76200,7 +76196,7 @@ const DPKG_QUERY = "dpkg-query -W -f='${Package}\\t${Version}\\t${Status}\\n'";
 const DPKG_QUERY_END = '2>/dev/null || true';
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 function packagesSnippet(packages) {
-    return `${DPKG_QUERY} ${packages.map(shellQuote).join(' ')} ${DPKG_QUERY_END}`;
+    return `${DPKG_QUERY} ${shellJoin(packages)} ${DPKG_QUERY_END}`;
 }
 /** The same query for the plan gatherer, its package names given as "$@". */
 const PACKAGES_GATHERER_BODY = `${DPKG_QUERY} "$@" ${DPKG_QUERY_END}`;
@@ -76285,14 +76281,13 @@ function renderMariadbPin(version) {
         '',
     ].join('\n');
 }
-/** The version a pin file written by renderMariadbPin holds, or null. */
-function pinnedVersion(content) {
-    if (content === null)
-        return null;
-    return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
-}
 
 ;// CONCATENATED MODULE: ./src/facts/galera.ts
+/**
+ * What a db host has now, gathered in one round trip per host (pyinfra style):
+ * installed packages, whether mariadb runs, the Galera option file, wsrep
+ * status and grastate.dat. Read-only: plan mode runs exactly this.
+ */
 
 
 
@@ -76348,14 +76343,6 @@ function parseSstAuthFact(section) {
 }
 /** What galeraFactsScript's client reads on stdin. */
 const GALERA_FACTS_STDIN = `${WSREP_STATUS_SQL};\n`;
-async function gatherGaleraFacts(host) {
-    const result = await host.run(galeraFactsScript(), {
-        purpose: 'read MariaDB/Galera facts',
-        stdin: GALERA_FACTS_STDIN,
-        timeoutMs: 30_000,
-    });
-    return parseGaleraFacts(result.stdout);
-}
 
 ;// CONCATENATED MODULE: ./src/components/galera/cluster-state.ts
 
@@ -76422,7 +76409,7 @@ function parseIncomingAddresses(value) {
 }
 /** Rows of CLUSTER_MEMBERS_SQL: name and (when not AUTO) incoming address. */
 function parseClusterMembers(text) {
-    return table_parseBatchRows(text)
+    return parseBatchRows(text)
         .filter((row) => row.length >= 1 && (row[0] ?? '').trim() !== '')
         .map((row) => ({ name: row[0].trim(), address: hostOf(row[1] ?? '') }));
 }
@@ -76533,7 +76520,7 @@ function decideRemoval(input) {
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
  *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
  *   provision firewall keeps them to the application hosts. A specific bind
- *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
+ *   address (the model's `bindAddress`) would need the sysctl on the standby.
  * - Writer (3307): the first db node active, the others `backup`. Without
  *   `option allbackups` HAProxy sends everything to the first usable backup, so
  *   the writer order is the inventory order on both LBs. `on-marked-down
@@ -76614,11 +76601,6 @@ function serverAddress(address, port) {
 function bind(address, port) {
     return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
-/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
-function haproxyNeedsNonlocalBind(model) {
-    const address = model.bindAddress ?? '*';
-    return !['*', '0.0.0.0', '::'].includes(address);
-}
 function renderHaproxyConfig(model) {
     checkServers('db', model.dbNodes);
     const writerPort = checkPort('writer port', model.writerPort ?? HAPROXY_DEFAULTS.writerPort);
@@ -76689,1013 +76671,1630 @@ function configuredWriter(config, listener = HAPROXY_WRITER_LISTENER) {
     return null;
 }
 
-;// CONCATENATED MODULE: ./src/operations/packages.ts
-/**
- * Debian packages: one way to write `apt-get install` (flags instead of
- * copies, every word shell-quoted), and one install phase per host: the
- * package changes of a plan are reviewed one by one, but when the first of
- * them is applied every host installs all of its packages at once, in
- * parallel, instead of one apt run per package and host.
- */
+;// CONCATENATED MODULE: ./src/facts/host.ts
 
-
-
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
-/**
- * apt-get update, then install. The operator's changed configuration files
- * are kept (--force-confold); lms-ha writes its own afterwards.
- */
-function aptInstallScript(packages, flags = {}) {
-    const options = [flags.allowDowngrades ? '--allow-downgrades' : '', flags.noRecommends ? '--no-install-recommends' : ''].filter(Boolean);
-    return [
-        'set -e',
-        'export DEBIAN_FRONTEND=noninteractive',
-        'apt-get update -q',
-        ['apt-get install -y -q', ...options, '-o Dpkg::Options::=--force-confold', ...packages.map(shellQuote)].join(' '),
-        ...(flags.then ?? []),
-    ].join('\n');
-}
-async function aptInstall(host, packages, logger, flags = {}) {
-    logger.info(`installing ${packages.join(' ')}`, host.name);
-    const r = await host.run(aptInstallScript(packages, flags), { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
-            host: host.name,
-            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
-        });
-    }
-}
-/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
-function once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
-/** One install phase for `installs` (host name → packages), every host in parallel. */
-function installPhase(installs, flags = {}) {
-    let all;
-    return (hosts, logger) => (all ??= Promise.allSettled([...installs.entries()].map(([name, pkgs]) => {
-        const remote = hosts.get(name);
-        return remote ? aptInstall(remote, pkgs, logger, flags) : Promise.reject(new DeployError('internal', `no connection to ${name}`));
-    })).then((results) => new Map([...installs.keys()].map((name, i) => [name, results[i]]))));
-}
-/** The reviewed change for one package on one host; applying it waits for the host's share of `phase`. */
-function packageChange(host, pkg, phase, options = {}) {
+// Sections are separated by markers so one command can return several facts;
+// `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
+const HOST_FACTS_SCRIPT = [
+    'echo "@@hostname"; hostname',
+    'echo "@@os-release"; cat /etc/os-release 2>/dev/null || true',
+    'echo "@@df"; df -Pk / /var/lib 2>/dev/null || true',
+    'echo "@@uid"; id -u',
+    'echo "@@clock"; date +%s.%N',
+].join('; ');
+function parseHostFacts(stdout, startedMs, finishedMs) {
+    const sections = splitSections(stdout);
+    const osRelease = parseOsRelease(sections.get('os-release') ?? '');
+    const disks = parseDf(sections.get('df') ?? '');
+    const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
     return {
-        kind: 'package',
-        id: changeId('package', host, pkg),
-        host,
-        summary: options.summary ?? `install ${pkg}`,
-        name: pkg,
-        from: null,
-        to: options.to ?? 'candidate from the package sources',
-        apply: async (ctx) => {
-            const r = (await phase(ctx.hosts, ctx.logger)).get(ctx.change.host);
-            if (r.status === 'rejected')
-                throw r.reason;
+        hostname: (sections.get('hostname') ?? '').trim(),
+        os: {
+            id: osRelease.ID ?? 'unknown',
+            versionId: osRelease.VERSION_ID ?? 'unknown',
+            prettyName: osRelease.PRETTY_NAME ?? osRelease.ID ?? 'unknown',
         },
+        disks,
+        clock: {
+            hostSeconds,
+            // The host read its clock somewhere during the round trip; the midpoint
+            // bounds the error by half the round trip.
+            runnerSeconds: (startedMs + finishedMs) / 2 / 1000,
+            roundTripMs: finishedMs - startedMs,
+        },
+        uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
     };
 }
-
-;// CONCATENATED MODULE: ./src/operations/wait.ts
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/**
- * Polls until `poll` reports done and returns its value, or `undefined` once
- * the limit has passed (a grace period: the caller goes on with what it has).
- * A poll that throws ends the wait with that error (a poll decides itself
- * what is fatal).
- */
-async function waitUpTo(poll, options) {
-    const started = Date.now();
-    let lastLogged;
-    for (;;) {
-        const seen = await poll();
-        if ('done' in seen)
-            return seen;
-        if (options.logger && options.what && seen.waiting !== lastLogged) {
-            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
-            lastLogged = seen.waiting;
-        }
-        const waitedMs = Date.now() - started;
-        if (waitedMs > options.timeoutMs)
-            return { last: seen.waiting, waitedMs };
-        await sleep(options.pollMs);
+function parseOsRelease(text) {
+    const fields = {};
+    for (const line of text.split('\n')) {
+        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+        if (!match)
+            continue;
+        fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
     }
+    return fields;
 }
-/** Polls until `poll` reports done and returns its value; throws `timeoutError` once the limit has passed. */
-async function waitUntil(poll, options) {
-    const r = await waitUpTo(poll, options);
-    if ('done' in r)
-        return r.done;
-    throw options.timeoutError(r.last, r.waitedMs);
-}
-
-;// CONCATENATED MODULE: ./src/operations/service.ts
-/**
- * Services: the planned change that enables, starts, restarts or reloads a
- * unit, and the one way lms-ha starts a service it is about to talk to.
- *
- * `systemctl start` returning does not mean the service answers: ProxySQL's
- * unit is Type=forking and its admin port opened 0.6 s after the start
- * returned (observed with ProxySQL 2.7.1 on Debian 12), glusterd answers its
- * CLI a moment after systemd reports it started. So every start-then-talk
- * step starts through startService, which waits, bounded, until the unit is
- * active and its port listens.
- */
-
-
-
-
-const SERVICE_READY_TIMEOUT_MS = 60_000;
-const SERVICE_READY_POLL_MS = 200;
-/**
- * One round trip: the unit's state, then the sockets listening on the port.
- * `ss -H` prints no header, so any line after the first means "listening".
- */
-function serviceReadyProbe(ready) {
-    const unit = `systemctl is-active ${shellQuote(ready.unit)} || true`;
-    return ready.port === undefined ? unit : `${unit}; ss -Hltn ${shellQuote(`sport = :${ready.port}`)}`;
-}
-/** Reads the probe's output: null when ready, else what is still missing. */
-function serviceReadyReason(ready, stdout) {
-    const [state = '', ...listeners] = stdout.trim().split('\n');
-    if (state.trim() !== 'active')
-        return `${ready.unit} is ${state.trim() || 'in an unknown state'}`;
-    if (ready.port !== undefined && !listeners.some((l) => l.trim() !== ''))
-        return `nothing listens on port ${ready.port} yet`;
-    return null;
-}
-/** Waits until the unit is active and its port listens; fails at once if the unit failed. */
-async function waitForService(host, ready, logger) {
-    const timeoutMs = ready.timeoutMs ?? SERVICE_READY_TIMEOUT_MS;
-    const where = ready.port === undefined ? `${host.name} (${host.address})` : `${host.name} (${host.address}) port ${ready.port}`;
-    await waitUntil(async () => {
-        const r = await host.run(serviceReadyProbe(ready), { purpose: `check that ${ready.unit} is up`, timeoutMs: 30_000, allowFailure: true });
-        const reason = serviceReadyReason(ready, r.stdout);
-        if (reason === null)
-            return { done: undefined };
-        if (/ is failed$/.test(reason)) {
-            throw new DeployError('apply-failed', `${ready.unit} failed to start on ${host.name}`, {
-                host: host.name,
-                hint: `See journalctl -u ${ready.unit} on ${host.name}, fix what it says, then run apply again.`,
-            });
-        }
-        return { waiting: reason };
-    }, {
-        timeoutMs,
-        pollMs: SERVICE_READY_POLL_MS,
-        logger,
-        what: `${ready.unit} on ${where}`,
-        host: host.name,
-        timeoutError: (last) => new DeployError('apply-failed', `${ready.unit} on ${where} was not ready ${Math.round(timeoutMs / 100) / 10} s after it was started: ${last}`, {
-            host: host.name,
-            hint: `See journalctl -u ${ready.unit} on ${host.name}${ready.port !== undefined ? ` and check what listens with: ss -ltnp 'sport = :${ready.port}'` : ''}, then run apply again.`,
-        }),
-    });
-}
-/**
- * Runs `command` (a `systemctl start`/`restart`, possibly with a daemon-reload
- * before it) and returns only once the service is ready to be talked to.
- */
-async function startService(host, command, ready, options) {
-    await host.run(command, { purpose: options.purpose, timeoutMs: options.timeoutMs });
-    await waitForService(host, ready, options.logger);
-}
-/**
- * A planned unit action. With `ready`, a start or restart waits for the
- * service to answer before the next change (which may talk to it) runs.
- */
-function serviceChange(host, unit, action, summary, command, ready) {
-    return {
-        kind: 'service',
-        id: changeId('service', host, unit, action),
-        host,
-        summary,
-        unit,
-        action,
-        apply: async (ctx) => {
-            if (ready)
-                await startService(ctx.host, command, { unit, ...ready }, { purpose: summary, timeoutMs: 120_000, logger: ctx.logger });
-            else
-                await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
-/**
- * The I/O half of the Galera lifecycle: querying a node, running SQL with the
- * script on stdin, installing packages, and waiting for a state by polling
- * with short timeouts (never a fixed sleep).
- */
-
-
-
-
-
-/** The node's wsrep status, or null when mariadb does not answer. */
-async function queryNodeStatus(host, timeoutMs = 5_000) {
-    const r = await host.run('mariadb -N -B', {
-        purpose: 'read wsrep status',
-        stdin: `${WSREP_STATUS_SQL};\n`,
-        timeoutMs,
-        allowFailure: true,
-    });
-    if (r.code !== 0 || r.stdout.trim() === '')
-        return null;
-    return parseWsrepStatus(r.stdout);
-}
-/**
- * Runs a script through the local client as root (unix_socket). The script goes
- * on stdin: it may hold secrets, which must never be on a command line.
- */
-async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
-    const r = await host.run('mariadb --batch -N', { purpose, stdin: script, timeoutMs, allowFailure: true });
-    if (r.code !== 0) {
-        throw new DeployError('command-failed', `${purpose} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, {
-            host: host.name,
-            hint: 'Check the MariaDB error log on that host (journalctl -u mariadb).',
+function parseDf(text) {
+    const disks = [];
+    const seen = new Set();
+    for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 6)
+            continue;
+        const mount = cols.slice(5).join(' ');
+        if (seen.has(mount))
+            continue;
+        seen.add(mount);
+        disks.push({
+            mount,
+            sizeBytes: Number(cols[1]) * 1024,
+            availableBytes: Number(cols[3]) * 1024,
         });
     }
-    return r.stdout;
+    return disks;
 }
 /**
- * Polls the node until `check` returns null (ready); `check` returns the reason
- * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
+ * Each clock is compared with the runner's at the midpoint of its round trip
+ * (half the round trip is the uncertainty); the spread between hosts is what
+ * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
  */
-async function waitForNode(host, check, options) {
-    return waitUntil(async () => {
-        const status = await queryNodeStatus(host);
-        const reason = check(status);
-        return reason === null && status !== null ? { done: status } : { waiting: reason ?? 'mariadb does not answer' };
-    }, {
-        timeoutMs: options.timeoutMs,
-        pollMs: options.pollMs ?? 250,
-        ...(options.logger ? { logger: options.logger } : {}),
-        what: options.what,
-        host: host.name,
-        timeoutError: (last) => new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
-            host: host.name,
-            hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
-        }),
-    });
-}
-/** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */
-function syncedWithSize(size) {
-    return (s) => (s === null ? 'mariadb does not answer' : rollingWaitReason(s, size));
-}
-/** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
-async function installGaleraPackages(host, packages, logger) {
-    await aptInstall(host, packages, logger, {
-        // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
-        allowDowngrades: true,
-        // The package starts mariadb at once on its default config: it must not
-        // stay up before the Galera config is written.
-        then: ['systemctl stop mariadb'],
-    });
-}
-/**
- * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
- * returns once it listens on `port`; the caller then waits for Synced.
- */
-async function startMariadb(host, command, port, options) {
-    await startService(host, command, { unit: 'mariadb', port }, options);
-}
-/** Cluster state UUIDs of all nodes agree and each sees `size` members. */
-async function assertClusterFormed(hosts, size) {
-    const statuses = await Promise.all(hosts.map((h) => queryNodeStatus(h)));
-    const uuids = new Set(statuses.map((s) => s?.clusterStateUuid ?? ''));
-    const bad = hosts.filter((_h, i) => {
-        const s = statuses[i];
-        return s === null || rollingWaitReason(s, size) !== null;
-    });
-    if (bad.length > 0 || uuids.size !== 1) {
-        throw new DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/components/platform/notes.ts
-/**
- * What the plan says about the platform's side of the tier: the server
- * settings the preset chose, how to size gcache, and an application user whose
- * allowed hosts would lock the platform out behind the load balancers.
- */
-
-
-
-function ipv4(text) {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-    if (!m)
+function clockSpread(hosts) {
+    if (hosts.length < 2)
         return null;
-    const parts = m.slice(1).map(Number);
-    if (parts.some((p) => p > 255))
-        return null;
-    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
-}
-/**
- * Whether a MariaDB account host (`%`, `10.0.0.%`, `10.0.0.21`,
- * `10.0.0.0/255.255.255.0`) admits a client at `address`. Names never match:
- * with skip_name_resolve the server compares addresses only.
- */
-function hostPatternAdmits(pattern, address) {
-    const netmask = /^([\d.]+)\/([\d.]+)$/.exec(pattern);
-    if (netmask) {
-        const net = ipv4(netmask[1]);
-        const mask = ipv4(netmask[2]);
-        const addr = ipv4(address);
-        return net !== null && mask !== null && addr !== null && ((addr & mask) >>> 0) === net;
-    }
-    const regex = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
-    return new RegExp(`^${regex}$`, 'i').test(address);
-}
-/** Users whose hosts leave out a load balancer: the database sees the balancers' addresses, not the web servers'. */
-function userHostWarnings(environment) {
-    const lbs = hostsWithRole(environment, 'lb');
-    if (!environment.load_balancer || lbs.length === 0)
-        return [];
-    const out = [];
-    environment.app.users.forEach((user, index) => {
-        const shut = lbs.filter((lb) => !user.hosts.some((pattern) => hostPatternAdmits(pattern, lb.address)));
-        if (shut.length === 0)
-            return;
-        const list = shut.map((h) => `${h.name} (${h.address})`).join(', ');
-        out.push(`app.users[${index}] ${user.name}: hosts [${user.hosts.join(', ')}] do not admit ${list}. Behind ${environment.load_balancer.kind === 'haproxy' ? 'HAProxy' : 'ProxySQL'} the database sees the load balancers' addresses, not the web servers', so the platform would be refused ("Access denied"). Add the load balancers' addresses (or a pattern such as ${shut[0].address.replace(/\.\d+$/, '.%')}) to hosts.`);
-    });
-    return out;
-}
-/** The preset's server settings and gcache sizing, as plan lines. */
-function presetSettingNotes(environment) {
-    const preset = environment.app.preset;
-    if (preset === 'custom' || !environment.database)
-        return [];
-    const definition = PRESETS[preset];
-    const overridden = new Set(Object.keys(environment.database.options).map((k) => k.toLowerCase().replace(/-/g, '_')));
-    const settings = definition.serverSettings
-        .filter((s) => !overridden.has(s.name))
-        .map((s) => `${s.name}=${String(s.value)} (${s.why})`);
-    const out = [];
-    if (settings.length > 0)
-        out.push(`${preset} preset: ${settings.join('; ')}. Set database.options to override any of them.`);
-    const gcache = environment.database.gcache_size;
-    const start = parseSize(definition.gcache.start);
-    const have = gcache === undefined ? null : parseSize(String(gcache));
-    if (have === null || have < start) {
-        out.push(`${preset} preset: gcache ${gcache === undefined ? 'is the default' : `is ${gcache}`}; start from database.gcache_size: ${definition.gcache.start} (${definition.gcache.why})`);
-    }
-    return out;
-}
-/** Everything the plan says about the platform, user lock-outs first. */
-function platformPlanNotes(environment) {
-    return [...userHostWarnings(environment), ...presetSettingNotes(environment)];
-}
-
-;// CONCATENATED MODULE: ./src/engine/redact.ts
-/**
- * Replaces secret values with `***` in anything we are about to show.
- *
- * `core.setSecret` only masks the exact value in the job log. Our own renderings
- * (plans, summaries, outputs, PR comments, error messages) go to places the runner
- * does not mask, and a secret often reaches them transformed: base64 inside a
- * config file or an `Authorization` header, percent-encoded inside a URL, escaped
- * inside JSON. So each registered secret also registers those forms.
- */
-const REDACTED = '***';
-/**
- * Base64 fragments shorter than this are not registered for the unaligned
- * (embedded) forms: a 2-3 character fragment would match all over ordinary text.
- * The full, aligned base64 form of a secret is always registered.
- */
-const MIN_EMBEDDED_FRAGMENT = 6;
-class Redactor {
-    values = new Set();
-    pattern = null;
-    onAdd;
-    /**
-     * @param onAdd called once for each new raw secret value (the action uses it to
-     *   call `core.setSecret`, so the job log masks what this class masks).
-     */
-    constructor(options = {}) {
-        this.onAdd = options.onAdd;
-    }
-    /** Registers a secret value. Empty values are ignored: they would match everywhere. */
-    add(secret) {
-        if (!secret)
-            return this;
-        const isNew = !this.values.has(secret);
-        for (const form of encodedForms(secret)) {
-            if (form)
-                this.values.add(form);
-        }
-        // Multi-line secrets (private keys, certificates) are also masked line by
-        // line, as the runner does, so one line quoted in an error is still hidden.
-        if (secret.includes('\n')) {
-            for (const line of secret.split(/\r?\n/)) {
-                const trimmed = line.trim();
-                if (trimmed.length >= MIN_EMBEDDED_FRAGMENT) {
-                    for (const form of encodedForms(trimmed))
-                        if (form)
-                            this.values.add(form);
-                }
-            }
-        }
-        this.pattern = null;
-        if (isNew)
-            this.onAdd?.(secret);
-        return this;
-    }
-    /** How many distinct strings (secrets and their encodings) are masked. */
-    get size() {
-        return this.values.size;
-    }
-    redact(text) {
-        if (this.values.size === 0 || text.length === 0)
-            return text;
-        if (!this.pattern) {
-            // Longest first, so a secret that contains another is replaced whole.
-            const sorted = [...this.values].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-            this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
-        }
-        return text.replace(this.pattern, REDACTED);
-    }
-    /**
-     * Redacts every string value in a JSON-like value. Keys are lms-ha's own field
-     * names and are left alone (a secret that happens to equal a key must not
-     * turn `failureReason` into `***`). Use this before `JSON.stringify` rather
-     * than redacting the serialized text: a secret containing `"` or `,` could
-     * otherwise tear the JSON apart.
-     */
-    redactDeep(value) {
-        return this.walk(value);
-    }
-    /** Redacts an error's message for display, keeping nothing else of it. */
-    redactError(error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return this.redact(message);
-    }
-    walk(value) {
-        if (typeof value === 'string')
-            return this.redact(value);
-        if (Array.isArray(value))
-            return value.map((v) => this.walk(v));
-        if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-            const out = {};
-            for (const [k, v] of Object.entries(value))
-                out[k] = this.walk(v);
-            return out;
-        }
-        return value;
-    }
-}
-const SQL_ESCAPES = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' };
-function escapeRegExp(s) {
-    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-/** The raw value plus the encodings a secret is commonly found in. */
-function encodedForms(secret) {
-    const forms = [secret];
-    const bytes = Buffer.from(secret, 'utf8');
-    forms.push(bytes.toString('base64'));
-    forms.push(bytes.toString('base64url'));
-    forms.push(...embeddedBase64(bytes));
-    forms.push(encodeURIComponent(secret));
-    // application/x-www-form-urlencoded writes spaces as '+'.
-    forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
-    // Inside a JSON string: quotes, backslashes and control characters escaped.
-    forms.push(JSON.stringify(secret).slice(1, -1));
-    // The escapings lms-ha's own renderers apply, in case a secret is escaped before it is redacted.
-    forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
-    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
-    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
-    // eslint-disable-next-line no-control-regex -- MariaDB escapes Ctrl-Z (\x1a) in string literals
-    forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c])); // MariaDB string literal
-    forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
-    forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
-    return [...new Set(forms)].filter((form) => form.length > 0);
-}
-/**
- * The part of the base64 encoding that is the same wherever the secret sits in
- * a longer buffer. Depending on its offset modulo 3 the secret's bytes line up
- * differently with base64's 3-byte groups; for each alignment we keep only the
- * characters that depend on the secret alone (the runner's masker does the same).
- */
-function embeddedBase64(bytes) {
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const total = padded.length;
-        // Characters at the start that mix in the (unknown) preceding bytes.
-        const skipStart = offset === 0 ? 0 : offset === 1 ? 2 : 3;
-        // Characters at the end that mix in the (unknown) following bytes.
-        const remainder = total % 3;
-        const fullChars = Math.floor(total / 3) * 4 + (remainder === 0 ? 0 : remainder === 1 ? 1 : 2);
-        for (const encoding of ['base64', 'base64url']) {
-            const encoded = padded.toString(encoding);
-            const fragment = encoded.slice(skipStart, fullChars);
-            if (fragment.length >= MIN_EMBEDDED_FRAGMENT)
-                out.push(fragment);
-        }
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/engine/executor.ts
-/**
- * Applies a plan: one change at a time, in plan order, recording each step.
- * The first failure stops the run; later steps are reported as skipped, never
- * attempted, because a cluster step after a failed one is exactly how a healthy
- * node gets restarted into a broken cluster.
- */
-
-
-
-
-async function applyPlan(plan, options) {
-    const { logger } = options;
-    const redactor = options.redactor ?? new Redactor();
-    const now = options.now ?? (() => performance.now());
-    const hosts = options.hosts instanceof Map
-        ? options.hosts
-        : new Map(options.hosts.map((h) => [h.name, h]));
-    const started = now();
-    const steps = plan.changes.map((c) => ({
-        id: c.id,
-        host: c.host,
-        kind: c.kind,
-        summary: c.summary,
-        status: 'skipped',
-        durationMs: 0,
+    const offsets = hosts.map((h) => ({
+        name: h.name,
+        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
+        uncertainty: h.facts.clock.roundTripMs / 2000,
     }));
-    // Checked before anything runs: a plan that names a host we have no
-    // connection to must not be half applied.
-    const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
-    if (missing.length > 0) {
-        const error = new DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
-        return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
-    }
-    const total = plan.changes.length;
-    for (let i = 0; i < total; i++) {
-        const change = plan.changes[i];
-        const step = steps[i];
-        const host = hosts.get(change.host);
-        logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
-        const t0 = now();
-        try {
-            await change.apply({ host, hosts, logger, change: changeData(change) });
-            step.status = 'ok';
-            step.durationMs = now() - t0;
-        }
-        catch (thrown) {
-            step.status = 'failed';
-            step.durationMs = now() - t0;
-            const error = asApplyError(thrown, change.host, change.summary, redactor);
-            step.error = error.message;
-            step.reason = error.reason;
-            const skipped = total - i - 1;
-            logger.warn(`failed: ${error.message}${skipped > 0 ? ` (${skipped} later step${skipped === 1 ? '' : 's'} skipped)` : ''}`, change.host);
-            return { status: 'failed', changed: steps.some((s) => s.status === 'ok'), steps, durationMs: now() - started, error };
-        }
-    }
-    return { status: 'ok', changed: total > 0, steps, durationMs: now() - started };
+    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
+    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
+    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
 }
+
+;// CONCATENATED MODULE: ./src/facts/host-state.ts
 /**
- * Keeps a DeployError's reason (e.g. `cluster-unhealthy` from a safety gate);
- * anything else becomes `apply-failed` naming the step.
+ * deploy-lb's fact gathering: one read-only script per host that reports, in
+ * `@@kind arg` sections, what deploy-lb compares against (installed packages,
+ * system users, directories, files with owner/mode/digest, unit states, tools
+ * on PATH), and a pure parser for its answer. Files whose content is secret
+ * are reported by digest only: their content never leaves the host.
  */
-function asApplyError(thrown, host, summary, redactor) {
-    if (thrown instanceof DeployError) {
-        const redacted = new DeployError(thrown.reason, redactor.redact(thrown.message), {
-            host: thrown.host ?? host,
-            hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
-            problems: thrown.problems,
-            cause: thrown,
-        });
-        return redacted;
+
+
+
+const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
+function word(value) {
+    // Section markers carry the name unquoted: only plain names and paths.
+    if (!SAFE_WORD.test(value))
+        throw new Error(`not a plain name or path: ${JSON.stringify(value)}`);
+    return value;
+}
+function hostStateScript(q) {
+    const parts = [];
+    if (q.packages.length > 0) {
+        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
     }
-    const message = redactor.redactError(thrown);
-    return new DeployError('apply-failed', `${summary}: ${message}`, {
-        host,
-        hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
-        cause: thrown,
+    for (const u of q.users) {
+        const n = shellQuote(word(u));
+        parts.push(`echo "@@user ${u}"; if getent passwd ${n} >/dev/null 2>&1; then echo present; else echo absent; fi`);
+    }
+    for (const d of q.dirs) {
+        const p = shellQuote(word(d));
+        parts.push(`echo "@@dir ${d}"; if [ -d ${p} ]; then stat -c '%a %U %G' ${p}; else echo @absent; fi`);
+    }
+    for (const f of q.files) {
+        const p = shellQuote(word(f.path));
+        const read = f.read ? `; base64 -w0 ${p}; echo` : '';
+        parts.push(`echo "@@file ${f.path}"; if [ -f ${p} ]; then stat -c '%a %U %G' ${p}; sha256sum ${p} | cut -d' ' -f1${read}; else echo @absent; fi`);
+    }
+    for (const u of q.units) {
+        const n = shellQuote(word(u));
+        parts.push(`echo "@@unit ${u}"; echo "enabled=$(systemctl is-enabled ${n} 2>/dev/null)"; echo "active=$(systemctl is-active ${n} 2>/dev/null)"`);
+    }
+    for (const c of q.commands) {
+        parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
+    }
+    for (const p of q.probes ?? []) {
+        // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
+        parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
+    }
+    return parts.join('; ');
+}
+/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
+function sections(stdout) {
+    return [...splitSections(stdout)].map(([key, text]) => {
+        const space = key.indexOf(' ');
+        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
     });
 }
-/**
- * Apply after review: refuses when the fresh plan is not the reviewed one.
- * `expectedHash` undefined or empty means no review is required (manual or
- * scheduled run). Returns the fresh plan's hash.
- */
-function verifyReviewedPlan(expectedHash, plan, options = {}) {
-    const actual = planHash(plan, options);
-    const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
-    if (expected === '')
-        return actual;
-    if (!/^[0-9a-f]{64}$/.test(expected)) {
-        throw new DeployError('invalid-input', 'The reviewed plan hash is not a sha256 hex digest (64 hex characters).', {
-            hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
-        });
-    }
-    if (options.key && !options.key.shared && planHasSecretContent(plan)) {
-        throw new DeployError('invalid-input', 'This plan sets secret values, so its hash is keyed with plan-hash-key, and no plan-hash-key is set: the reviewed hash cannot be checked. Nothing was applied.', {
-            hint: 'Give the plan job and the apply job the same plan-hash-key secret (input plan-hash-key, LMS_HA_PLAN_HASH_KEY for the CLI; e.g. openssl rand -hex 32), then plan and review again.',
-        });
-    }
-    if (expected !== actual) {
-        throw new DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
-            hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
-        });
-    }
-    return actual;
+function parseOwnerMode(line) {
+    const [mode, owner, group] = (line ?? '').trim().split(' ');
+    if (!mode || !/^[0-7]{1,4}$/.test(mode) || !owner || !group)
+        return null;
+    return { mode: Number.parseInt(mode, 8), owner, group };
 }
-
-;// CONCATENATED MODULE: ./src/facts/lock.ts
-/** Where the environment lock lives on a host (written by the engine's lock, read as a fact in plan mode). */
-
-const LOCK_DIR = '/var/lock/lms-ha';
-/** `<environment>.lock`, with the name made safe for a path. */
-function lockFileName(environment) {
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
-        return `${environment}.lock`;
-    // Still one file per environment: the hash keeps two names that sanitize the
-    // same (`a/b`, `a_b`) apart.
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
-    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}.lock`;
-}
-
-;// CONCATENATED MODULE: ./src/engine/lock.ts
-/**
- * The environment lock: two runs against the same hosts never interleave.
- *
- * The workflow's `concurrency:` group already serializes runs of one workflow,
- * but not runs from another repository, another workflow or an operator's
- * laptop. So the lock lives on the hosts themselves: a JSON file
- * `/var/lock/lms-ha/<environment>.lock` on every host of the environment, naming
- * the holder (run id, repository, command, start time, runner).
- *
- * Correctness rests on three choices:
- * - The file is created with `ln tmp lock`: link(2) fails if the name exists, so
- *   of two racing runs exactly one wins on a host, and since the content was
- *   written to `tmp` first, a reader never sees a half-written lock.
- * - Hosts are locked one by one in name order, and a run that finds any host
- *   held gives back what it took and fails at once (no waiting): with a common
- *   order, the run that wins the first contested host wins them all, so two runs
- *   cannot each hold half the hosts.
- * - Release removes the file only if it still carries our random token, so a run
- *   whose lock was broken cannot delete the lock of the run that replaced it.
- *
- * Locks are taken in apply mode only. Plan mode is read-only and never writes a
- * lock; it reads it (`inspectLock`) and turns a held lock into a plan warning,
- * because a plan computed while another run applies may be stale and an apply
- * started now would fail with `locked`.
- *
- * Locks never expire by themselves: a Galera SST or a large file migration can
- * legitimately run for hours, and breaking a live lock is how two runs end up
- * restarting nodes concurrently. A stale lock is broken explicitly (`breakLock`),
- * and that is logged with who held it. /var/lock is a tmpfs on Debian and
- * Ubuntu, so a reboot (which ends any run) also clears it.
- */
-
-
-
-
-const DEFAULT_LOCK_DIR = LOCK_DIR;
-const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
-/** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
-function lockPath(location) {
-    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${lockFileName(location.environment)}`;
-}
-/** Single-quotes a value for sh. */
-function shQuote(value) {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-function dirOf(path) {
-    return path.slice(0, path.lastIndexOf('/')) || '/';
-}
-// The scripts start with a marker comment naming the operation: it shows in
-// debug logs, and the in-memory test host recognizes the operation by it.
-function acquireScript(path) {
-    return [
-        '# lms-ha-lock acquire',
-        'set -eu',
-        `dir=${shQuote(dirOf(path))}`,
-        `lock=${shQuote(path)}`,
-        'umask 022',
-        'mkdir -p "$dir"',
-        'tmp=$(mktemp "$dir/.acquire.XXXXXX")',
-        'cat > "$tmp"',
-        'chmod 0644 "$tmp"',
-        'if [ ! -d "$lock" ] && ln "$tmp" "$lock" 2>/dev/null; then',
-        '  rm -f "$tmp"',
-        '  echo acquired',
-        'else',
-        '  rm -f "$tmp"',
-        '  echo held',
-        '  cat "$lock" 2>/dev/null || true',
-        'fi',
-    ].join('\n');
-}
-function releaseScript(path, token) {
-    return [
-        '# lms-ha-lock release',
-        'set -eu',
-        `lock=${shQuote(path)}`,
-        `token=${shQuote(token)}`,
-        'if [ ! -e "$lock" ]; then',
-        '  echo absent',
-        'elif grep -qF "\\"token\\":\\"$token\\"" "$lock"; then',
-        '  rm -f "$lock"',
-        '  echo released',
-        'else',
-        '  echo foreign',
-        '  cat "$lock" 2>/dev/null || true',
-        'fi',
-    ].join('\n');
-}
-function breakScript(path) {
-    return [
-        '# lms-ha-lock break',
-        'set -eu',
-        `lock=${shQuote(path)}`,
-        // mv is atomic: what we print is exactly the lock we removed, even if
-        // another run takes the lock right after.
-        'moved="$lock.broken.$$"',
-        'if mv "$lock" "$moved" 2>/dev/null; then',
-        '  echo broken',
-        '  cat "$moved" 2>/dev/null || true',
-        '  rm -f "$moved"',
-        'else',
-        '  echo absent',
-        'fi',
-    ].join('\n');
-}
-/** Splits a script's output into its status word and the lock content after it. */
-function parseOutput(stdout) {
-    const newline = stdout.indexOf('\n');
-    if (newline < 0)
-        return { status: stdout.trim(), content: '' };
-    return { status: stdout.slice(0, newline).trim(), content: stdout.slice(newline + 1).trim() };
-}
-function parseLockInfo(raw) {
-    try {
-        const value = JSON.parse(raw);
-        if (value &&
-            typeof value === 'object' &&
-            typeof value.runId === 'string' &&
-            typeof value.repository === 'string' &&
-            typeof value.startedAt === 'string' &&
-            typeof value.token === 'string') {
-            return {
-                version: 1,
-                environment: String(value.environment ?? ''),
-                runId: value.runId,
-                repository: value.repository,
-                command: String(value.command ?? ''),
-                startedAt: value.startedAt,
-                runner: String(value.runner ?? ''),
-                token: value.token,
-            };
+function parseHostState(stdout, q) {
+    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
+    // Everything asked for has an answer, absent unless the host says otherwise.
+    for (const u of q.users)
+        state.users[u] = false;
+    for (const d of q.dirs)
+        state.dirs[d] = null;
+    for (const f of q.files)
+        state.files[f.path] = null;
+    for (const u of q.units)
+        state.units[u] = { enabled: '', active: 'unknown' };
+    for (const c of q.commands)
+        state.commands[c] = false;
+    for (const p of q.probes ?? [])
+        state.probes[p.name] = [];
+    for (const s of sections(stdout)) {
+        const first = (s.lines[0] ?? '').trim();
+        switch (s.kind) {
+            case 'pkg':
+                state.packages = parsePackages(s.lines.join('\n'));
+                break;
+            case 'user':
+                state.users[s.arg] = first === 'present';
+                break;
+            case 'dir':
+                state.dirs[s.arg] = first === '@absent' ? null : parseOwnerMode(first);
+                break;
+            case 'file': {
+                if (first === '@absent' || first === '') {
+                    state.files[s.arg] = null;
+                    break;
+                }
+                const meta = parseOwnerMode(first);
+                const sha256 = (s.lines[1] ?? '').trim();
+                if (!meta || !/^[0-9a-f]{64}$/.test(sha256)) {
+                    state.files[s.arg] = null;
+                    break;
+                }
+                const encoded = (s.lines[2] ?? '').trim();
+                const wanted = q.files.find((f) => f.path === s.arg);
+                state.files[s.arg] = {
+                    ...meta,
+                    sha256,
+                    ...(wanted?.read ? { content: Buffer.from(encoded, 'base64').toString('utf8') } : {}),
+                };
+                break;
+            }
+            case 'unit': {
+                const get = (key) => s.lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim() ?? '';
+                state.units[s.arg] = { enabled: get('enabled'), active: get('active') || 'unknown' };
+                break;
+            }
+            case 'cmd':
+                state.commands[s.arg] = first === 'present';
+                break;
+            case 'probe':
+                state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
+                break;
         }
     }
-    catch {
-        // fall through: unreadable lock
-    }
-    return null;
+    return state;
 }
-/** "3 h 5 min", for "since when". */
-function formatAge(ms) {
-    if (!Number.isFinite(ms) || ms < 0)
-        return 'unknown time';
-    const s = Math.floor(ms / 1000);
-    if (s < 60)
-        return `${s} s`;
-    const min = Math.floor(s / 60);
-    if (min < 60)
-        return `${min} min`;
-    const h = Math.floor(min / 60);
-    if (h < 48)
-        return `${h} h ${min % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-}
-/** Names a holder in one sentence fragment: "run 42 of org/repo (deploy-db) since ... on host db1". */
-function describeHolder(holder, now = new Date()) {
-    const info = holder.info;
-    if (!info) {
-        return `an unreadable lock file on host ${holder.host}${holder.raw ? ` (content: ${JSON.stringify(holder.raw.slice(0, 200))})` : ''}`;
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/model.ts
+/**
+ * The GlusterFS volume as lms-ha wants it, and the checks that refuse shapes
+ * that lose data. The lead maps the inventory onto `GlusterVolumeModel`; every
+ * function here is pure.
+ *
+ * Shapes accepted: one replica set of three data bricks (replica 3), or two
+ * data bricks plus an arbiter brick (replica 3 arbiter 1, shown by gluster as
+ * "1 x (2 + 1) = 3"). Both keep a majority when any one host is lost, so
+ * client quorum (`cluster.quorum-type auto`) can refuse writes on the minority
+ * side instead of letting two sides diverge. Plain replica 2 cannot: with one
+ * brick gone the survivor either stops writes (quorum) or accepts them alone
+ * (split brain on return). The gluster CLI itself warns "Replica 2 volumes are
+ * prone to split-brain. Use Arbiter or Replica 3 to avoid this."
+ */
+
+/**
+ * Options every lms-ha volume gets unless the model overrides them.
+ *
+ * - `cluster.quorum-type auto`: a client writes only while it sees a majority
+ *   of the replica set (for replica 3: two bricks; with an arbiter: two of the
+ *   three including a data brick). This is what prevents split brain.
+ * - `cluster.server-quorum-type server`: glusterd stops the bricks of a peer
+ *   that lost contact with the majority of the pool, so an isolated host does
+ *   not keep serving stale data to its local clients.
+ * - `network.ping-timeout 20`: how long a client waits for a silent brick host
+ *   before declaring it down. The default of 42 s freezes every PHP request
+ *   touching moodledata for 42 s when a host dies hard (a clean stop closes the
+ *   sockets and is seen at once). Much lower is not safe either: reconnecting
+ *   re-opens every fd and re-acquires locks, and a loaded brick that misses
+ *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
+ *   value upstream's own `virt` option group uses for VM images on replica 3.
+ */
+/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
+const GLUSTERD_PORT = 24007;
+const DEFAULT_VOLUME_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+    'network.ping-timeout': '20',
+};
+/** The two options verify-ha insists on; without them the replica shape alone does not prevent split brain. */
+const QUORUM_OPTIONS = {
+    'cluster.quorum-type': 'auto',
+    'cluster.server-quorum-type': 'server',
+};
+/** The full option map the volume should have: defaults, then extras, then the model's own options. */
+function desiredOptions(model, extras = {}) {
+    const out = { ...DEFAULT_VOLUME_OPTIONS };
+    if (extras.rootOwner) {
+        out['storage.owner-uid'] = String(extras.rootOwner.uid);
+        out['storage.owner-gid'] = String(extras.rootOwner.gid);
     }
-    const age = formatAge(now.getTime() - Date.parse(info.startedAt));
-    return (`run ${info.runId} of ${info.repository}` +
-        (info.command ? ` (${info.command})` : '') +
-        ` since ${info.startedAt} (${age} ago)` +
-        (info.runner ? ` from runner ${info.runner}` : '') +
-        `, on host ${holder.host}`);
+    if (extras.allowedClients && extras.allowedClients.length > 0) {
+        const all = new Set(['127.0.0.1']);
+        for (const b of allBricks(model))
+            all.add(b.address);
+        for (const c of extras.allowedClients)
+            all.add(c);
+        out['auth.allow'] = [...all].join(',');
+    }
+    for (const [k, v] of Object.entries(model.options))
+        out[k] = v;
+    return out;
+}
+/** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
+function allBricks(model) {
+    return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
+}
+function brickName(b) {
+    return `${b.address}:${b.path}`;
+}
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// Gluster splits host:path on the first colon and rejects some characters;
+// we accept only what is unambiguous on a command line and in a volfile.
+const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
+const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
+function model_normalizePath(p) {
+    return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
+function sameBrickPath(a, b) {
+    return model_normalizePath(a) === model_normalizePath(b);
 }
 /**
- * Takes the lock on every host, in name order. If any host is held by someone
- * else, gives back what was taken and throws `locked` naming the holder.
+ * Refuses a model that would lose data or that gluster would reject. All
+ * problems are collected into one `invalid-inventory` error.
+ * `mounts`, when given, are the facts of where each brick path lives; without
+ * them the root-filesystem check cannot run (plan mode gathers them first).
  */
-async function acquireLock(hosts, options) {
-    const { logger } = options;
-    const now = options.now ?? (() => new Date());
-    const path = lockPath(options);
-    const info = {
-        version: 1,
-        environment: options.environment,
-        runId: options.owner.runId,
-        repository: options.owner.repository,
-        command: options.owner.command,
-        startedAt: now().toISOString(),
-        runner: options.owner.runner ?? (0,external_node_os_namespaceObject.hostname)(),
-        token: options.token ?? (0,external_node_crypto_.randomBytes)(16).toString('hex'),
+function validateVolumeModel(model, mounts) {
+    const problems = [];
+    if (!VOLUME_NAME.test(model.volume)) {
+        problems.push(`volume name "${model.volume}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit`);
+    }
+    const dataCount = model.bricks.length;
+    if (model.arbiter) {
+        if (dataCount !== 2) {
+            problems.push(`an arbiter volume needs exactly 2 data bricks plus the arbiter; got ${dataCount} data bricks`);
+        }
+    }
+    else if (dataCount === 2) {
+        problems.push('plain replica 2 is refused: when one brick host is lost or cut off, the two copies can each take writes and ' +
+            'come back in split brain. Add a third data brick (replica 3) or an arbiter brick on a third host (replica 2 + arbiter).');
+    }
+    else if (dataCount !== 3) {
+        problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
+    }
+    const bricks = allBricks(model);
+    const seenNames = new Set();
+    const hosts = new Set();
+    for (const b of bricks) {
+        if (!HOST_ADDRESS.test(b.address))
+            problems.push(`brick address "${b.address}" is not a host name or IPv4 address`);
+        if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
+            problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
+        }
+        else if (model_normalizePath(b.path) === '/') {
+            problems.push(`brick path on ${b.host} cannot be "/"`);
+        }
+        const name = `${b.address}:${model_normalizePath(b.path)}`;
+        if (seenNames.has(name))
+            problems.push(`brick ${name} is listed twice`);
+        seenNames.add(name);
+        if (hosts.has(b.host)) {
+            problems.push(`host ${b.host} holds two bricks of the replica set: losing that one host would lose two copies; put each brick on its own host`);
+        }
+        hosts.add(b.host);
+    }
+    for (const key of Object.keys(model.options)) {
+        if (!OPTION_KEY.test(key))
+            problems.push(`volume option "${key}" is not of the form group.name (e.g. network.ping-timeout)`);
+    }
+    for (const [key, value] of Object.entries(model.options)) {
+        if (value.trim() === '' || /[\n\r\0]/.test(value))
+            problems.push(`volume option ${key} has an empty or multi-line value`);
+    }
+    const quorum = model.options['cluster.quorum-type'];
+    if (quorum !== undefined && quorum.toLowerCase() === 'none') {
+        problems.push('cluster.quorum-type none disables client quorum and allows split brain; leave it at auto');
+    }
+    if (mounts) {
+        for (const b of bricks) {
+            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
+            if (!fact)
+                continue;
+            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
+                problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
+                    'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
+                    'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
+            }
+            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
+                problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
+                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
+            }
+        }
+    }
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS volume ${model.volume}: ${problems.join('; ')}`, {
+            hint: 'Fix the storage section of the inventory; see the messages for what each problem risks.',
+        });
+    }
+}
+/** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
+function bricksOnRootFilesystem(model, mounts) {
+    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
+}
+/**
+ * The fact command for one brick path: which filesystem holds it. The brick
+ * directory may not exist yet, so it walks up to the nearest existing ancestor.
+ * Output: findmnt's raw form, "TARGET SOURCE FSTYPE" with spaces inside a
+ * field written as \x20 (see `parseBrickMountFact`).
+ */
+function brickMountFactCommand(path) {
+    if (!BRICK_PATH.test(path))
+        throw new Error(`brick path "${path}" is not a plain absolute path`);
+    // No user data in the script besides the validated path, which needs no quoting.
+    return `p=${path}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; findmnt -n -r -o TARGET,SOURCE,FSTYPE -T "$p"`;
+}
+function parseBrickMountFact(host, path, stdout) {
+    const line = stdout.split('\n').find((l) => l.trim() !== '');
+    if (!line)
+        throw new Error(`findmnt printed nothing for ${path} on ${host}`);
+    const [mountPoint, source, fsType] = line.trim().split(' ').map(unescapeFindmnt);
+    return { host, path, mountPoint: mountPoint, source, fsType };
+}
+function unescapeFindmnt(s) {
+    return s.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
+/**
+ * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
+ *
+ * That output is libxml2's pretty-printed writer output: a declaration,
+ * elements, attributes in double quotes, the five predefined entities and
+ * numeric character references, occasionally mixed content (a volume-info
+ * `<brick>` holds its name as text before its child elements). No DTDs, no
+ * namespaces. The project has no XML dependency and this is all we need, so
+ * the reader is strict about structure (mismatched tags throw) and ignores
+ * what it does not use (comments, processing instructions, CDATA as text).
+ */
+class XmlParseError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'XmlParseError';
+    }
+}
+const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function decodeEntities(s) {
+    return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body) => {
+        if (body.startsWith('#x'))
+            return String.fromCodePoint(parseInt(body.slice(2), 16));
+        if (body.startsWith('#'))
+            return String.fromCodePoint(parseInt(body.slice(1), 10));
+        return NAMED_ENTITIES[body] ?? m;
+    });
+}
+const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
+const ATTR = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/y;
+/** Parses a document and returns its root element. */
+function parseXml(input) {
+    let i = 0;
+    const stack = [];
+    let root;
+    const fail = (msg) => {
+        throw new XmlParseError(`${msg} at offset ${i}`);
     };
-    const content = JSON.stringify(info) + '\n';
-    const ordered = sortByName(hosts);
-    const taken = [];
-    const lock = {
-        environment: options.environment,
-        info,
-        hosts: [],
-        release: () => releaseOn(taken, path, info.token, logger),
-    };
-    for (const host of ordered) {
-        let result;
-        try {
-            result = await host.run(acquireScript(path), {
-                purpose: `take the lms-ha lock for environment ${options.environment}`,
-                stdin: content,
-                timeoutMs: 60_000,
-            });
-        }
-        catch (error) {
-            await releaseOn(taken, path, info.token, logger);
-            throw error;
-        }
-        const { status, content: held } = parseOutput(result.stdout);
-        if (status === 'acquired') {
-            taken.push(host);
-            lock.hosts.push(host.name);
+    while (i < input.length) {
+        const lt = input.indexOf('<', i);
+        const textEnd = lt === -1 ? input.length : lt;
+        if (textEnd > i) {
+            const raw = input.slice(i, textEnd);
+            if (stack.length > 0)
+                stack[stack.length - 1].text += decodeEntities(raw);
+            else if (raw.trim() !== '')
+                fail('text outside the root element');
+            i = textEnd;
             continue;
         }
-        const holder = { host: host.name, info: parseLockInfo(held), raw: held || undefined };
-        if (status === 'held' && holder.info?.token === info.token) {
-            // Our own lock (a retried call): already ours.
-            taken.push(host);
-            lock.hosts.push(host.name);
+        // At '<'.
+        if (input.startsWith('<?', i)) {
+            const end = input.indexOf('?>', i);
+            if (end === -1)
+                fail('unterminated processing instruction');
+            i = end + 2;
             continue;
         }
-        await releaseOn(taken, path, info.token, logger);
-        if (status !== 'held') {
-            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
-                host: host.name,
-            });
+        if (input.startsWith('<!--', i)) {
+            const end = input.indexOf('-->', i);
+            if (end === -1)
+                fail('unterminated comment');
+            i = end + 3;
+            continue;
         }
-        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
-            host: host.name,
-            hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
-        });
-    }
-    logger.info(`locked environment ${options.environment} on ${lock.hosts.length} host(s) (${path})`);
-    return lock;
-}
-async function releaseOn(taken, path, token, logger) {
-    // Reverse order of acquisition; each host independently, so one unreachable
-    // host does not leave the others locked.
-    for (const host of [...taken].reverse()) {
-        try {
-            const result = await host.run(releaseScript(path, token), {
-                purpose: 'release the lms-ha lock',
-                timeoutMs: 60_000,
-            });
-            const { status, content } = parseOutput(result.stdout);
-            if (status === 'foreign') {
-                const holder = describeHolder({ host: host.name, info: parseLockInfo(content), raw: content });
-                logger.warn(`our lock was broken while we held it; the lock now belongs to ${holder} and is left in place`, host.name);
-            }
-            else if (status === 'absent') {
-                logger.warn('our lock was already gone (broken by someone?)', host.name);
-            }
-            else if (status !== 'released') {
-                logger.warn(`unexpected output while releasing the lock: ${JSON.stringify(result.stdout.slice(0, 200))}`, host.name);
-            }
+        if (input.startsWith('<![CDATA[', i)) {
+            const end = input.indexOf(']]>', i);
+            if (end === -1)
+                fail('unterminated CDATA');
+            if (stack.length === 0)
+                fail('CDATA outside the root element');
+            stack[stack.length - 1].text += input.slice(i + 9, end);
+            i = end + 3;
+            continue;
         }
-        catch (error) {
-            logger.warn(`could not release the lock ${path}: ${error instanceof Error ? error.message : String(error)}. ` +
-                'The next run will report the environment as locked by this run; break the lock once this run has ended.', host.name);
+        if (input.startsWith('<!', i)) {
+            const end = input.indexOf('>', i);
+            if (end === -1)
+                fail('unterminated declaration');
+            i = end + 1;
+            continue;
         }
-    }
-    taken.length = 0;
-}
-/** Runs `fn` holding the lock; the lock is released afterwards, also when `fn` throws. */
-async function withLock(hosts, options, fn) {
-    const lock = await acquireLock(hosts, options);
-    try {
-        return await fn(lock);
-    }
-    finally {
-        await lock.release();
-    }
-}
-/**
- * Removes the environment's lock from every host, whoever holds it. Explicit
- * only (the operator asked for it); each broken lock is logged with its holder.
- * Returns the locks that were removed.
- */
-async function breakLock(hosts, options) {
-    const path = lockPath(options);
-    const now = options.now ?? (() => new Date());
-    const broken = [];
-    for (const host of sortByName(hosts)) {
-        const result = await host.run(breakScript(path), {
-            purpose: `break the lms-ha lock for environment ${options.environment}`,
-            timeoutMs: 60_000,
-        });
-        const { status, content } = parseOutput(result.stdout);
-        if (status === 'broken') {
-            const holder = { host: host.name, info: parseLockInfo(content), raw: content || undefined };
-            broken.push(holder);
-            options.logger.warn(`broke the lock held by ${describeHolder(holder, now())}`, host.name);
+        if (input.startsWith('</', i)) {
+            NAME.lastIndex = i + 2;
+            const m = NAME.exec(input);
+            if (!m)
+                fail('bad closing tag');
+            const name = m[0];
+            let j = i + 2 + name.length;
+            while (j < input.length && /\s/.test(input[j]))
+                j++;
+            if (input[j] !== '>')
+                fail(`bad closing tag </${name}`);
+            const open = stack.pop();
+            if (!open || open.name !== name)
+                fail(`closing tag </${name}> does not match <${open?.name ?? '(none)'}>`);
+            i = j + 1;
+            if (stack.length === 0)
+                root = open;
+            continue;
         }
-        else if (status === 'absent') {
-            options.logger.info(`no lock for environment ${options.environment}`, host.name);
+        // Opening tag.
+        NAME.lastIndex = i + 1;
+        const m = NAME.exec(input);
+        if (!m)
+            fail('bad tag');
+        const el = { name: m[0], attrs: {}, children: [], text: '' };
+        let j = i + 1 + el.name.length;
+        for (;;) {
+            ATTR.lastIndex = j;
+            const a = ATTR.exec(input);
+            if (!a)
+                break;
+            el.attrs[a[1]] = decodeEntities(a[3] ?? a[4] ?? '');
+            j = ATTR.lastIndex;
+        }
+        while (j < input.length && /\s/.test(input[j]))
+            j++;
+        let selfClosing = false;
+        if (input[j] === '/') {
+            selfClosing = true;
+            j++;
+        }
+        if (input[j] !== '>')
+            fail(`bad tag <${el.name}`);
+        i = j + 1;
+        if (stack.length > 0)
+            stack[stack.length - 1].children.push(el);
+        else if (root)
+            fail('second root element');
+        if (selfClosing) {
+            if (stack.length === 0)
+                root = el;
         }
         else {
-            throw new DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
-                host: host.name,
+            stack.push(el);
+        }
+    }
+    if (stack.length > 0)
+        throw new XmlParseError(`unclosed element <${stack[stack.length - 1].name}>`);
+    if (!root)
+        throw new XmlParseError('no root element');
+    return root;
+}
+function child(el, name) {
+    return el?.children.find((c) => c.name === name);
+}
+function childrenNamed(el, name) {
+    return el ? el.children.filter((c) => c.name === name) : [];
+}
+/** The trimmed text of the first child called `name`, or undefined when there is none. */
+function childText(el, name) {
+    const c = child(el, name);
+    return c === undefined ? undefined : c.text.trim();
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/cli.ts
+/**
+ * The gluster CLI envelope: every `--xml` answer is
+ *   <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/> ... </cliOutput>
+ * (glfsheal, behind `volume heal ... info`, puts opRet after its payload).
+ * A failed operation has opRet -1 and the reason in opErrstr, e.g.
+ * "Volume moodledata does not exist". When glusterd is not running the CLI
+ * prints "Connection failed. Please check if gluster daemon is operational."
+ * and no XML at all.
+ *
+ * Every command runs with `--mode=script`, which answers the CLI's y/n
+ * questions (volume stop, replica 2 warnings) without a terminal.
+ */
+
+
+class GlusterCliError extends Error {
+    /** `not-xml`: no XML came back (glusterd down, command missing); `op-failed`: opRet != 0. */
+    kind;
+    opErrstr;
+    constructor(kind, message, opErrstr = '') {
+        super(message);
+        this.name = 'GlusterCliError';
+        this.kind = kind;
+        this.opErrstr = opErrstr;
+    }
+}
+function parseCliEnvelope(stdout) {
+    const start = stdout.indexOf('<');
+    if (start === -1) {
+        throw new GlusterCliError('not-xml', `gluster printed no XML: ${firstLine(stdout) || '(nothing)'}`);
+    }
+    let root;
+    try {
+        root = parseXml(stdout.slice(start));
+    }
+    catch (e) {
+        if (e instanceof XmlParseError)
+            throw new GlusterCliError('not-xml', `gluster printed malformed XML: ${e.message}`);
+        throw e;
+    }
+    if (root.name !== 'cliOutput')
+        throw new GlusterCliError('not-xml', `unexpected XML root <${root.name}>`);
+    const opRet = Number(childText(root, 'opRet') ?? '0');
+    const opErrno = Number(childText(root, 'opErrno') ?? '0');
+    const opErrstr = childText(root, 'opErrstr') ?? '';
+    return { opRet, opErrno, opErrstr, root };
+}
+/** The envelope's payload element, or GlusterCliError when the operation failed. */
+function cliPayload(stdout, element) {
+    const env = parseCliEnvelope(stdout);
+    if (env.opRet !== 0) {
+        throw new GlusterCliError('op-failed', `gluster: ${env.opErrstr || `operation failed (opRet ${env.opRet})`}`, env.opErrstr);
+    }
+    return child(env.root, element);
+}
+/**
+ * glusterd runs one cluster-wide operation per volume at a time; a second one
+ * (another `volume status`, a heal info, verify-ha on the same pool) is
+ * refused with "Another transaction is in progress for VOL. Please try again
+ * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
+ */
+function isGlusterLockBusy(error) {
+    return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
+}
+/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
+function isGlusterBusyMessage(text) {
+    return /another transaction is in progress|locking failed|lock .*held/i.test(text);
+}
+function firstLine(s) {
+    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}
+// ---------------------------------------------------------------------------
+// Command lines. Arguments are validated by the model; they are quoted anyway.
+/**
+ * shellJoin, except that "=" does not force quoting: it is only special in a
+ * leading NAME=value word, and no word here comes before the command name.
+ * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
+ */
+function joinArgs(words) {
+    return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
+}
+const cli_shellJoin = joinArgs;
+const G = ['gluster', '--mode=script'];
+const glusterCommands = {
+    volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
+    volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
+    volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
+    healInfoSummary: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'summary', '--xml']),
+    healInfoSplitBrain: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'split-brain', '--xml']),
+    peerStatus: () => cli_shellJoin([...G, 'peer', 'status', '--xml']),
+    poolList: () => cli_shellJoin([...G, 'pool', 'list', '--xml']),
+    peerProbe: (address) => cli_shellJoin([...G, 'peer', 'probe', address]),
+    volumeStart: (volume) => cli_shellJoin([...G, 'volume', 'start', volume]),
+    volumeSet: (volume, key, value) => cli_shellJoin([...G, 'volume', 'set', volume, key, value]),
+    /** Starts a heal of the entries the index knows about (not a full crawl). */
+    heal: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume]),
+};
+/** `mkdir -p` for a brick directory, with a restrictive mode until gluster owns it. */
+function prepareBrickCommand(path) {
+    return cli_shellJoin(['mkdir', '-p', '-m', '0755', '--', path]);
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/volume.ts
+/**
+ * Volume and peer state: the create command, parsers for `volume info --xml`,
+ * `peer status` / `pool list` (XML and the human form), and the desired-vs-
+ * actual diff that becomes the plan.
+ *
+ * The diff never changes a volume's shape on its own. Growing replica 2 into
+ * replica 3 (or adding an arbiter) is an `add-brick` change marked
+ * `requiresApproval`: gluster then heals a full copy onto the new brick, which
+ * loads the other bricks for hours on a big volume, and the operator must
+ * choose when. Bricks that are in the volume but not in the inventory, or a
+ * volume of another type, are reported as `manual` and never touched.
+ */
+
+
+
+// ---------------------------------------------------------------------------
+// Create
+/**
+ * `gluster volume create VOL replica 3 [arbiter 1] a:/p b:/p c:/p [force]`.
+ *
+ * `force` is added only when the operator allowed bricks on the root
+ * filesystem and the facts show one there: that is the one gluster check we
+ * deliberately override. It would also silence other refusals (brick is a
+ * mount point, brick already part of a volume), and those we want to see, so
+ * it is never added otherwise; `validateVolumeModel` runs first.
+ */
+function createVolumeCommand(model, mounts = []) {
+    const words = ['gluster', '--mode=script', 'volume', 'create', model.volume, 'replica', '3'];
+    if (model.arbiter)
+        words.push('arbiter', '1');
+    words.push('transport', 'tcp');
+    for (const b of allBricks(model))
+        words.push(brickName(b));
+    if (model.allowRootFilesystem && bricksOnRootFilesystem(model, mounts).length > 0)
+        words.push('force');
+    return joinArgs(words);
+}
+function splitBrickName(name) {
+    // An IPv6 address would contain colons; gluster brick paths start with "/", so split at ":/".
+    const i = name.indexOf(':/');
+    return i === -1 ? { address: name, path: '' } : { address: name.slice(0, i), path: name.slice(i + 1) };
+}
+function volume_num(s) {
+    const n = Number(s);
+    return Number.isFinite(n) ? n : 0;
+}
+function volumeFromXml(v) {
+    const bricks = childrenNamed(child(v, 'bricks'), 'brick').map((b) => {
+        const name = childText(b, 'name') ?? b.text.trim();
+        return {
+            name,
+            ...splitBrickName(name),
+            hostUuid: childText(b, 'hostUuid') ?? b.attrs['uuid'] ?? '',
+            isArbiter: childText(b, 'isArbiter') === '1',
+        };
+    });
+    const options = {};
+    for (const o of childrenNamed(child(v, 'options'), 'option')) {
+        const k = childText(o, 'name');
+        if (k)
+            options[k] = childText(o, 'value') ?? '';
+    }
+    return {
+        name: childText(v, 'name') ?? '',
+        id: childText(v, 'id') ?? '',
+        status: childText(v, 'statusStr') ?? '',
+        type: childText(v, 'typeStr') ?? '',
+        brickCount: volume_num(childText(v, 'brickCount')),
+        replicaCount: volume_num(childText(v, 'replicaCount')),
+        arbiterCount: volume_num(childText(v, 'arbiterCount')),
+        distCount: volume_num(childText(v, 'distCount')),
+        bricks,
+        options,
+    };
+}
+/**
+ * Parses `gluster volume info [VOL] --xml`. Returns every volume listed; use
+ * `findVolume` for one. A volume that does not exist is an empty list, not an
+ * error (gluster answers opRet -1 "Volume X does not exist").
+ */
+function parseVolumeInfoXml(stdout) {
+    let volInfo;
+    try {
+        volInfo = cliPayload(stdout, 'volInfo');
+    }
+    catch (e) {
+        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr))
+            return [];
+        throw e;
+    }
+    return childrenNamed(child(volInfo, 'volumes'), 'volume').map(volumeFromXml);
+}
+function findVolume(volumes, name) {
+    return volumes.find((v) => v.name === name) ?? null;
+}
+function peerFromXml(p) {
+    const hostname = childText(p, 'hostname') ?? '';
+    const names = childrenNamed(child(p, 'hostnames'), 'hostname').map((h) => h.text.trim());
+    return {
+        uuid: childText(p, 'uuid') ?? '',
+        hostname,
+        hostnames: [...new Set([hostname, ...names].filter((n) => n !== ''))],
+        connected: childText(p, 'connected') === '1',
+        state: childText(p, 'stateStr') ?? '',
+    };
+}
+/** Parses `gluster peer status --xml` or `gluster pool list --xml` (same format; pool list adds localhost). */
+function parsePeersXml(stdout) {
+    return childrenNamed(cliPayload(stdout, 'peerStatus'), 'peer').map(peerFromXml);
+}
+function peerKnownAs(peer, address) {
+    return peer.hostnames.includes(address) || peer.hostname === address;
+}
+const BOOLEAN_WORDS = {
+    on: 'on',
+    yes: 'on',
+    true: 'on',
+    enable: 'on',
+    '1': 'on',
+    off: 'off',
+    no: 'off',
+    false: 'off',
+    disable: 'off',
+    '0': 'off',
+};
+/**
+ * Gluster stores an option as typed: `on`, `enable` and `yes` all mean the same
+ * to it. Compared case-insensitively with boolean spellings folded, so a
+ * hand-set `enable` is not "changed" to `on` on every run.
+ */
+function normalizeOptionValue(value) {
+    const v = value.trim().toLowerCase();
+    return BOOLEAN_WORDS[v] ?? v;
+}
+function optionChanges(volume, desired, actual) {
+    const out = [];
+    for (const key of Object.keys(desired).sort()) {
+        const want = desired[key];
+        const have = actual[key];
+        if (have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want))
+            continue;
+        out.push({
+            action: 'set-option',
+            option: key,
+            from: have ?? null,
+            to: want,
+            command: glusterCommands.volumeSet(volume, key, want),
+            summary: `set ${key} ${have === undefined ? '(default)' : have} -> ${want} on volume ${volume}`,
+        });
+    }
+    return out;
+}
+function brickMatches(spec, actual) {
+    return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
+}
+/**
+ * The changes that turn `actual` (null: no such volume) into `desired`.
+ * Order is the apply order: create, options (before start, so clients never
+ * see the volume without quorum), start. Returns [] when nothing differs.
+ */
+function diffVolume(desired, actual, options = {}) {
+    const wantOptions = desiredOptions(desired, options);
+    const vol = desired.volume;
+    if (actual === null) {
+        const bricks = allBricks(desired).map(brickName);
+        return [
+            {
+                action: 'create',
+                command: createVolumeCommand(desired, options.mounts),
+                summary: `create volume ${vol}: replica 3${desired.arbiter ? ' arbiter 1' : ''} on ${bricks.join(', ')}`,
+                bricks,
+            },
+            ...optionChanges(vol, wantOptions, {}),
+            { action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol}` },
+        ];
+    }
+    const changes = [];
+    if (actual.type !== 'Replicate') {
+        return [
+            {
+                action: 'manual',
+                summary: `volume ${vol} is of type ${actual.type || 'unknown'}, not Replicate`,
+                detail: `lms-ha manages a single replica-3 (or 2 + arbiter) volume and will not convert a ${actual.type} volume. ` +
+                    'Migrate its data to a new volume with another name, or fix the volume by hand and re-plan.',
+            },
+        ];
+    }
+    const wanted = allBricks(desired);
+    const unknown = actual.bricks.filter((a) => !wanted.some((w) => brickMatches(w, a)));
+    const missing = wanted.filter((w) => !actual.bricks.some((a) => brickMatches(w, a)));
+    // A brick at the right place but with the wrong role (arbiter vs data) means
+    // the volume's shape differs from the inventory's; that is never "fixed" here.
+    const roleMismatch = actual.bricks.filter((a) => {
+        const w = wanted.find((x) => brickMatches(x, a));
+        return w !== undefined && (w === desired.arbiter) !== a.isArbiter;
+    });
+    if (roleMismatch.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol}: ${roleMismatch
+                .map((b) => `${b.name} is ${b.isArbiter ? 'an arbiter' : 'a data brick'} but the inventory says ${b.isArbiter ? 'data' : 'arbiter'}`)
+                .join('; ')}`,
+            detail: 'An arbiter brick holds no file data, so it cannot be turned into a data brick (or back) in place. ' +
+                'Correct the inventory to match the volume, or rebuild the volume by hand.',
+        });
+    }
+    else if (unknown.length > 0) {
+        changes.push({
+            action: 'manual',
+            summary: `volume ${vol} has bricks the inventory does not list: ${unknown.map((b) => b.name).join(', ')}`,
+            detail: 'lms-ha never removes or replaces bricks by itself. If a host was replaced, run ' +
+                `"gluster volume replace-brick ${vol} OLD NEW commit force" and wait for heal; otherwise correct the inventory.`,
+        });
+    }
+    else if (missing.length > 0) {
+        const isReplica2 = actual.replicaCount === 2 && actual.arbiterCount === 0 && actual.bricks.length === 2;
+        if (isReplica2 && missing.length === 1) {
+            const add = missing[0];
+            const asArbiter = add === desired.arbiter;
+            const words = ['gluster', '--mode=script', 'volume', 'add-brick', vol, 'replica', '3'];
+            if (asArbiter)
+                words.push('arbiter', '1');
+            words.push(brickName(add));
+            changes.push({
+                action: 'add-brick',
+                command: joinArgs(words),
+                summary: `add ${asArbiter ? 'arbiter ' : ''}brick ${brickName(add)} to ${vol}: replica 2 -> replica 3${asArbiter ? ' arbiter 1' : ''}`,
+                bricks: [brickName(add)],
+                requiresApproval: true,
+                detail: `Volume ${vol} is plain replica 2, which can split brain. Adding ${brickName(add)} makes it ` +
+                    `${asArbiter ? 'replica 2 + arbiter' : 'replica 3'}; gluster then heals ${asArbiter ? 'the metadata' : 'a full copy'} ` +
+                    'onto the new brick, which loads the existing bricks until "heal info" shows 0 entries. Approve this change explicitly.',
+            });
+        }
+        else {
+            changes.push({
+                action: 'manual',
+                summary: `volume ${vol} lacks bricks ${missing.map(brickName).join(', ')} (it has ${actual.bricks.map((b) => b.name).join(', ')})`,
+                detail: 'Changing the replica count or layout of an existing volume is not automated. Plan the add-brick by hand ' +
+                    '(one brick per step, waiting for heal), or correct the inventory.',
             });
         }
     }
-    return broken;
-}
-/** Read-only: who holds the environment's lock, per host (plan mode uses this). */
-async function inspectLock(hosts, options) {
-    const path = lockPath(options);
-    const holders = [];
-    for (const host of sortByName(hosts)) {
-        const content = await host.readFile(path);
-        if (content === null)
-            continue;
-        const raw = content.toString('utf8').trim();
-        holders.push({ host: host.name, info: parseLockInfo(raw), raw: raw || undefined });
+    changes.push(...optionChanges(vol, wantOptions, actual.options));
+    if (actual.status !== 'Started') {
+        changes.push({ action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol} (now ${actual.status || 'unknown'})` });
     }
-    return holders;
+    return changes;
 }
-/** The plan warning for a held lock, or null when no host is locked. */
-function lockWarning(environment, holders, now = new Date()) {
-    if (holders.length === 0)
-        return null;
-    const first = holders[0];
-    const more = holders.length > 1 ? ` (and ${holders.length - 1} more host${holders.length === 2 ? '' : 's'})` : '';
-    return (`Environment "${environment}" is locked by ${describeHolder(first, now)}${more}. ` +
-        'This plan may be stale, and an apply started now would fail with `locked`.');
-}
-function sortByName(hosts) {
-    return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/**
+ * Peer probes needed so that every brick host is in the pool, as seen from
+ * `self` (the host the gluster commands run on, which `pool list` calls
+ * localhost). A peer present but Rejected cannot be fixed by probing: manual.
+ */
+function diffPeers(self, members, pool) {
+    const out = [];
+    const seen = new Set();
+    for (const m of members) {
+        if (m.host === self.host || m.address === self.address || seen.has(m.address))
+            continue;
+        seen.add(m.address);
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (!peer) {
+            out.push({
+                action: 'peer-probe',
+                host: m.host,
+                address: m.address,
+                command: glusterCommands.peerProbe(m.address),
+                summary: `probe peer ${m.host} (${m.address}) from ${self.host}`,
+            });
+        }
+        else if (/rejected/i.test(peer.state)) {
+            out.push({
+                action: 'manual',
+                summary: `peer ${m.host} (${m.address}) is in state "${peer.state}"`,
+                detail: 'A rejected peer has a volume configuration that conflicts with the pool. On that host: stop glusterd, keep ' +
+                    '/var/lib/glusterd/glusterd.info, remove the rest of /var/lib/glusterd, start glusterd, probe it again from a good peer.',
+            });
+        }
+    }
+    return out;
 }
 
-;// CONCATENATED MODULE: ./src/commands/reviewed-change.ts
+;// CONCATENATED MODULE: ./src/components/glusterfs/status.ts
 /**
- * The one sequence every changing command follows (dflook's terraform
- * actions, pyinfra): gather facts, compute the plan, and in plan mode stop
- * there. In apply mode take the environment lock, gather and plan again under
- * it (the hosts may have moved since the review), prove the plan is the one
- * that was reviewed, then apply it.
+ * Runtime state of a volume: brick processes (`volume status VOL [detail] --xml`)
+ * and self-heal backlog (`volume heal VOL info summary|split-brain`).
+ *
+ * Formats, as the gluster 10 CLI and glfsheal write them:
+ *
+ * volume status: <volStatus><volumes><volume><volName/><nodeCount/>
+ *   <node><hostname/><path/><peerid/><status>1|0</status><port/>
+ *     <ports><tcp/><rdma/></ports><pid/>[detail: sizeTotal sizeFree device
+ *     blockSize mntOptions fsName ...]</node>...<tasks/></volume>...
+ *   Daemons (self-heal, NFS, quota, bitrot) are nodes too; their hostname is
+ *   the daemon's name ("Self-heal Daemon") and path the host they run on, so a
+ *   brick is a node whose path is absolute. An offline brick has status 0,
+ *   port N/A and pid -1. A stopped volume is opRet -1 "Volume X is not started".
+ *
+ * heal info summary --xml: <cliOutput><healInfo><bricks><brick hostUuid="...">
+ *   <name>host:/path</name><status>Connected</status><totalNumberOfEntries/>
+ *   <numberOfEntriesInHealPending/><numberOfEntriesInSplitBrain/>
+ *   <numberOfEntriesPossiblyHealing/></brick>...</bricks></healInfo><opRet/>...
+ *   A brick that cannot be reached has a status such as "Transport endpoint is
+ *   not connected" and "-" for the counts.
+ *
+ * heal info split-brain --xml: the same, with <file gfid="..">path</file>
+ *   elements and one <numberOfEntries/> per brick.
+ */
+
+
+function intOrNull(s) {
+    if (s === undefined || !/^-?\d+$/.test(s))
+        return null;
+    const n = Number(s);
+    return n < 0 ? null : n;
+}
+function optNum(s) {
+    if (s === undefined || s === '')
+        return undefined;
+    const n = Number(s);
+    return Number.isFinite(n) ? n : undefined;
+}
+/**
+ * Parses `gluster volume status VOL [detail] --xml` for one volume.
+ * A volume that is not started is `{ started: false, bricks: [] }`.
+ */
+function parseVolumeStatusXml(stdout, volume) {
+    let payload;
+    try {
+        payload = cliPayload(stdout, 'volStatus');
+    }
+    catch (e) {
+        if (e instanceof Error && /is not started/i.test(e.message))
+            return { volume, started: false, bricks: [], daemons: [] };
+        throw e;
+    }
+    const vol = childrenNamed(child(payload, 'volumes'), 'volume').find((v) => childText(v, 'volName') === volume);
+    if (!vol)
+        return { volume, started: false, bricks: [], daemons: [] };
+    const bricks = [];
+    const daemons = [];
+    for (const n of childrenNamed(vol, 'node')) {
+        const hostname = childText(n, 'hostname') ?? '';
+        const path = childText(n, 'path') ?? '';
+        const online = childText(n, 'status') === '1';
+        if (path.startsWith('/')) {
+            const b = {
+                name: `${hostname}:${path}`,
+                hostname,
+                path,
+                peerId: childText(n, 'peerid') ?? '',
+                online,
+                port: intOrNull(childText(child(n, 'ports'), 'tcp') ?? childText(n, 'port')),
+                pid: intOrNull(childText(n, 'pid')),
+            };
+            // Only `detail` output has these.
+            const sizeTotal = optNum(childText(n, 'sizeTotal'));
+            const sizeFree = optNum(childText(n, 'sizeFree'));
+            const device = childText(n, 'device');
+            const fsName = childText(n, 'fsName');
+            if (sizeTotal !== undefined)
+                b.sizeTotal = sizeTotal;
+            if (sizeFree !== undefined)
+                b.sizeFree = sizeFree;
+            if (device !== undefined)
+                b.device = device;
+            if (fsName !== undefined)
+                b.fsName = fsName;
+            bricks.push(b);
+        }
+        else {
+            daemons.push({ name: hostname, host: path, online });
+        }
+    }
+    return { volume, started: true, bricks, daemons };
+}
+function count(s) {
+    if (s === undefined || !/^\d+$/.test(s.trim()))
+        return null;
+    return Number(s.trim());
+}
+/** Parses `gluster volume heal VOL info summary --xml`. */
+function parseHealSummaryXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            total: count(childText(b, 'totalNumberOfEntries')),
+            pending: count(childText(b, 'numberOfEntriesInHealPending')),
+            splitBrain: count(childText(b, 'numberOfEntriesInSplitBrain')),
+            possiblyHealing: count(childText(b, 'numberOfEntriesPossiblyHealing')),
+        };
+    });
+}
+/** Parses `gluster volume heal VOL info split-brain --xml`. */
+function parseSplitBrainXml(stdout) {
+    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
+    return childrenNamed(bricks, 'brick').map((b) => {
+        const status = childText(b, 'status') ?? '';
+        return {
+            brick: childText(b, 'name') ?? '',
+            status,
+            connected: status === 'Connected',
+            entries: count(childText(b, 'numberOfEntries')),
+            files: childrenNamed(b, 'file').map((f) => f.text),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/client.ts
+/**
+ * Client side of the volume: the /etc/fstab entry that mounts it at boot, an
+ * idempotent edit of fstab that touches only our line, /proc/mounts parsing to
+ * tell whether the FUSE mount is really there, and the write probe verify-ha
+ * runs through it.
+ */
+
+
+/**
+ * fstab escapes whitespace and backslash in its fields as octal (\040 space,
+ * \011 tab, \012 newline, \134 backslash); /proc/mounts uses the same form.
+ */
+function escapeFstabField(s) {
+    return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+function unescapeFstabField(s) {
+    return s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)));
+}
+function mountOptions(spec) {
+    const opts = ['defaults', '_netdev'];
+    const backups = spec.servers.slice(1);
+    // Only used to fetch the volfile when the first server is down at mount
+    // time; once mounted, the client talks to every brick directly.
+    if (backups.length > 0)
+        opts.push(`backup-volfile-servers=${backups.join(':')}`);
+    if (spec.localServer)
+        opts.push('x-systemd.requires=glusterd.service');
+    for (const o of spec.extraOptions ?? [])
+        if (!opts.includes(o))
+            opts.push(o);
+    return opts;
+}
+function validateMountSpec(spec) {
+    const problems = [];
+    if (spec.servers.length === 0)
+        problems.push('at least one volfile server is needed');
+    for (const s of spec.servers)
+        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s))
+            problems.push(`server "${s}" is not a host name or IPv4 address`);
+    if (!spec.mountPoint.startsWith('/') || spec.mountPoint === '/' || /[\0\n]/.test(spec.mountPoint)) {
+        problems.push(`mount point "${spec.mountPoint}" must be an absolute path other than /`);
+    }
+    for (const o of spec.extraOptions ?? [])
+        if (!/^[A-Za-z0-9_.=:\/-]+$/.test(o))
+            problems.push(`mount option "${o}" has characters fstab cannot hold`);
+    if (problems.length > 0) {
+        throw new DeployError('invalid-inventory', `GlusterFS mount of ${spec.volume} at ${spec.mountPoint}: ${problems.join('; ')}`);
+    }
+}
+/** `<server>:/<vol> <mount> glusterfs defaults,_netdev,backup-volfile-servers=<a>:<b> 0 0` */
+function renderFstabLine(spec) {
+    validateMountSpec(spec);
+    const mp = spec.mountPoint.length > 1 ? spec.mountPoint.replace(/\/+$/, '') : spec.mountPoint;
+    return `${spec.servers[0]}:/${spec.volume} ${escapeFstabField(mp)} glusterfs ${mountOptions(spec).join(',')} 0 0`;
+}
+/** The entries of /etc/fstab (comments and blank lines skipped), fields unescaped. */
+function parseFstab(text) {
+    const out = [];
+    text.split('\n').forEach((raw, i) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const f = line.split(/\s+/);
+        if (f.length < 2)
+            return;
+        out.push({
+            line: i,
+            spec: unescapeFstabField(f[0]),
+            file: unescapeFstabField(f[1]),
+            vfstype: f[2] ?? '',
+            options: (f[3] ?? 'defaults').split(','),
+            freq: f[4] ?? '0',
+            passno: f[5] ?? '0',
+        });
+    });
+    return out;
+}
+function sameMountPoint(a, b) {
+    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    return n(a) === n(b);
+}
+function isGlusterType(t) {
+    return t === 'glusterfs' || t === 'fuse.glusterfs';
+}
+/**
+ * Puts our line in fstab: replaces the glusterfs entry for the same mount
+ * point (first one; later duplicates are removed), or appends it. Everything
+ * else is kept byte for byte. Another filesystem already configured on that
+ * mount point is a conflict we do not resolve: it would hide or be hidden by
+ * the volume.
+ */
+function upsertFstabEntry(text, spec) {
+    const line = renderFstabLine(spec);
+    const entries = parseFstab(text);
+    const conflicting = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && !isGlusterType(e.vfstype));
+    if (conflicting.length > 0) {
+        const e = conflicting[0];
+        throw new DeployError('preflight-failed', `/etc/fstab already mounts ${e.spec} (${e.vfstype}) on ${spec.mountPoint}; the GlusterFS volume cannot be mounted there too`, { hint: `Move the existing data into the volume with migrate-storage from another path, then remove line ${e.line + 1} of /etc/fstab.` });
+    }
+    const ours = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && isGlusterType(e.vfstype));
+    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+    if (ours.length === 0) {
+        lines.push(line);
+    }
+    else {
+        lines[ours[0].line] = line;
+        const drop = new Set(ours.slice(1).map((e) => e.line));
+        for (let i = lines.length - 1; i >= 0; i--)
+            if (drop.has(i))
+                lines.splice(i, 1);
+    }
+    const content = `${lines.join('\n')}\n`;
+    return { content, changed: content !== text, line };
+}
+/** Parses /proc/mounts (or /proc/self/mounts); octal escapes undone. */
+function parseMounts(text) {
+    const out = [];
+    for (const raw of text.split('\n')) {
+        const f = raw.trim().split(' ');
+        if (f.length < 4)
+            continue;
+        out.push({
+            source: unescapeFstabField(f[0]),
+            mountPoint: unescapeFstabField(f[1]),
+            fsType: f[2],
+            options: f[3].split(','),
+        });
+    }
+    return out;
+}
+/**
+ * The gluster FUSE mount at `mountPoint`, if any. The last entry for a mount
+ * point is the visible one (a later mount hides earlier ones). When `volume`
+ * is given the source must name it (`server:/volume`); the server part is
+ * not compared, since a backup volfile server may have been used.
+ */
+function findGlusterMount(mounts, mountPoint, volume) {
+    const atPoint = mounts.filter((m) => sameMountPoint(m.mountPoint, mountPoint));
+    const top = atPoint[atPoint.length - 1];
+    if (!top || top.fsType !== 'fuse.glusterfs')
+        return null;
+    if (volume !== undefined) {
+        const vol = top.source.slice(top.source.indexOf(':') + 1).replace(/^\/+/, '');
+        if (vol !== volume)
+            return null;
+    }
+    return top;
+}
+/**
+ * verify-ha's write probe: writes, reads back and removes a small file
+ * through the mount, under `timeout` because a hung FUSE mount blocks
+ * forever. Prints "lms-ha-probe-ok" on success.
+ */
+function writeProbeCommand(mountPoint, timeoutSeconds = 10) {
+    const dir = shellQuote(mountPoint);
+    const script = `f=${dir}/.lms-ha-probe.$(hostname).$$; ` +
+        `printf 'lms-ha-probe-ok' > "$f" && r=$(cat "$f") && rm -f "$f" && [ "$r" = lms-ha-probe-ok ] && echo lms-ha-probe-ok`;
+    return `timeout -k 2 ${timeoutSeconds} sh -c ${shellQuote(script)}`;
+}
+function parseWriteProbe(result) {
+    if (result.code === 0 && result.stdout.includes('lms-ha-probe-ok'))
+        return { ok: true, detail: 'write, read back and remove succeeded' };
+    if (result.code === 124 || result.code === 137)
+        return { ok: false, detail: 'timed out: the mount is hung' };
+    const why = result.stderr.trim().split('\n').pop() ?? '';
+    return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/bricks.ts
+/**
+ * Brick processes that glusterd runs badly, and their repair.
+ *
+ * Two faults a returning brick host shows on GlusterFS 10.3:
+ *
+ * - offline: `volume status` lists the brick with status 0 (its glusterfsd
+ *   died or never started).
+ * - online without a port: the brick process runs (status 1, a pid) but
+ *   glusterd has no TCP port for it ("N/A"). Seen in the lab when glusterd
+ *   starts on a brick host of a volume with server quorum: it starts the brick
+ *   once from its restart path and again when quorum is regained, the second
+ *   start finds the first ("discovered already-running brick") and the port
+ *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
+ *   #3490). Clients already connected keep using it, but new mounts and
+ *   `heal info` cannot reach it, so self-heal never completes. Restarting
+ *   glusterd did not help in CI: the port stayed N/A (it adopts the same
+ *   running process).
+ *
+ * The repair for both: stop every glusterfsd of that brick on its host (a
+ * stray duplicate would hold the brick's port and its locks), then
+ * `gluster volume start VOL force`, which starts the missing brick process
+ * once; it signs in to glusterd with its port. Then wait until `volume status`
+ * shows the port. Exercised in the lab on a killed brick and on a stray
+ * glusterfsd named in the pidfile; the race itself did not recur there
+ * (docs/migrate-storage.md has the counts).
+ */
+
+
+/**
+ * Prints one line per glusterfsd on the host: `pid TAB brick-path TAB port`,
+ * read from /proc/PID/cmdline (NUL-separated, so paths with spaces survive).
+ */
+function brickProcessesCommand() {
+    return ('for p in $(pgrep -x glusterfsd); do ' +
+        "tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | " +
+        'awk -v pid="$p" \'prev=="--brick-name"{b=$0} prev=="--brick-port"{port=$0} {prev=$0} END {if (b!="") printf "%s\\t%s\\t%s\\n", pid, b, port}\'; ' +
+        'done; true');
+}
+function parseBrickProcesses(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const [pid, brickPath, port] = line.split('\t');
+        if (!pid || !/^\d+$/.test(pid) || !brickPath?.startsWith('/'))
+            continue;
+        out.push({ pid: Number(pid), brickPath, port: port && /^\d+$/.test(port.trim()) ? Number(port.trim()) : null });
+    }
+    return out;
+}
+/** The brick's row in `volume status`, matched by address or host name and path. */
+function brickStatusOf(b, status) {
+    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && sameBrickPath(s.path, b.path));
+}
+/** Online with a TCP port glusterd hands to clients. */
+function brickServing(s) {
+    return s !== undefined && s.online && s.port !== null && s.port > 0;
+}
+/** Online, with a pid, but no port: the restart race above. */
+function brickRunsWithoutPort(s) {
+    return s !== undefined && s.online && !(s.port !== null && s.port > 0);
+}
+/**
+ * Stops every glusterfsd serving `path` on this host: TERM, up to 10 s for
+ * them to exit, then KILL. Prints the pids it signalled.
+ */
+function stopBrickProcessesCommand(path) {
+    // Validated by the model (no quotes or spaces), quoted anyway for awk and sh.
+    const want = joinArgs([path]);
+    const pids = `pids=; for p in $(pgrep -x glusterfsd); do tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | awk -v want=${want} 'prev=="--brick-name" && $0==want {f=1} {prev=$0} END {exit !f}' && pids="$pids $p"; done`;
+    return [
+        pids,
+        'for p in $pids; do echo "TERM $p"; kill -TERM "$p" 2>/dev/null; done',
+        `i=0; while [ $i -lt 20 ]; do ${pids}; [ -z "$pids" ] && break; sleep 0.5; i=$((i+1)); done`,
+        'for p in $pids; do echo "KILL $p"; kill -KILL "$p" 2>/dev/null; done',
+        'true',
+    ].join('; ');
+}
+function volumeStartForceCommand(volume) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'start', volume, 'force']);
+}
+/** `volume status` of one brick, for the wait after a repair. */
+function brickStatusCommand(volume, brick) {
+    return joinArgs(['gluster', '--mode=script', 'volume', 'status', volume, brickName(brick), '--xml']);
+}
+/**
+ * The repairs a started volume needs: one per brick that `status` lists as
+ * offline or as online without a port. Bricks it does not list (their host's
+ * glusterd is down) are left to the glusterd start. `processes` are the
+ * glusterfsd processes on each brick host (by inventory host name), when known.
+ */
+function brickRepairs(model, status, processes = new Map()) {
+    if (!status.started)
+        return [];
+    const out = [];
+    for (const b of allBricks(model)) {
+        const s = brickStatusOf(b, status);
+        if (!s || brickServing(s))
+            continue;
+        const name = brickName(b);
+        const mine = (processes.get(b.host) ?? []).filter((p) => sameBrickPath(p.brickPath, b.path));
+        const listedPid = s.online ? s.pid : null;
+        const strayPids = mine.map((p) => p.pid).filter((pid) => pid !== listedPid);
+        const fault = s.online ? 'no-port' : 'offline';
+        const stop = stopBrickProcessesCommand(b.path);
+        const start = volumeStartForceCommand(model.volume);
+        const killed = [listedPid, ...strayPids].filter((p) => p !== null);
+        const stopWhat = killed.length === 0
+            ? 'stop any glusterfsd of the brick on ' + b.host
+            : `stop glusterfsd ${killed.length === 1 ? 'pid' : 'pids'} ${killed.join(', ')} on ${b.host}${strayPids.length > 0 ? ` (${strayPids.length === 1 ? 'a stray process' : 'stray processes'} glusterd does not list)` : ''}`;
+        out.push({
+            brick: b,
+            name,
+            fault,
+            pid: listedPid,
+            strayPids,
+            summary: fault === 'no-port'
+                ? `restart brick ${name}: running without a port (GlusterFS restart race)`
+                : `start brick ${name}: offline`,
+            detail: `${stopWhat}; ${start}; waits until volume status shows the brick online with a port`,
+            stopCommand: stop,
+            startCommand: start,
+        });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
+
+
+
+
+const STORAGE_LAYER = 'storage';
+/** Share of a brick filesystem in use above which verify-ha warns. */
+const BRICK_DISK_WARN_RATIO = 0.9;
+function result(host, check, expected, observed, status, hint) {
+    const r = { layer: STORAGE_LAYER, host, check, expected, observed, status };
+    if (hint !== undefined && status !== 'ok')
+        r.hint = hint;
+    return r;
+}
+/**
+ * The pool as one storage host sees it: every other member present,
+ * "Peer in Cluster" and connected.
+ */
+function peerChecks(observer, members, pool) {
+    const out = [];
+    for (const m of members) {
+        if (m.host === observer.host)
+            continue;
+        const expected = 'Peer in Cluster (Connected)';
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        const check = `gluster peer ${m.host}`;
+        if (!peer) {
+            out.push(result(observer.host, check, expected, 'not in the pool', 'fail', `Run "gluster peer probe ${m.address}" from ${observer.host}, or re-run migrate-storage.`));
+            continue;
+        }
+        const observed = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
+        const ok = peer.connected && peer.state === 'Peer in Cluster';
+        out.push(result(observer.host, check, expected, observed, ok ? 'ok' : 'fail', peer.connected ? `Peer ${m.host} is "${peer.state}": see gluster's peer rejection procedure.` : `Start glusterd on ${m.host} and check port 24007 between the hosts.`));
+    }
+    return out;
+}
+/** Peers seen disconnected by `pool`: their bricks cannot be reported by volume status. */
+function disconnectedMembers(members, pool) {
+    const out = new Set();
+    for (const m of members) {
+        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
+        if (peer && !peer.connected)
+            out.add(m.host);
+    }
+    return out;
+}
+/** Volume exists, is Started, and has the quorum options. */
+function volumeChecks(observer, model, info) {
+    const vol = model.volume;
+    if (!info)
+        return [result(observer, `volume ${vol}`, 'exists, Started', 'does not exist', 'fail', 'Run migrate-storage to create it.')];
+    const out = [
+        result(observer, `volume ${vol}`, 'Started', info.status || 'unknown', info.status === 'Started' ? 'ok' : 'fail', `gluster volume start ${vol}`),
+    ];
+    for (const [key, want] of Object.entries(QUORUM_OPTIONS)) {
+        const have = info.options[key];
+        const ok = have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want);
+        out.push(result(observer, `volume ${vol} ${key}`, want, have ?? '(not set)', ok ? 'ok' : 'fail', `gluster volume set ${vol} ${key} ${want}  (without it a partitioned replica can split brain)`));
+    }
+    return out;
+}
+/**
+ * Every brick of the model online, and its filesystem not nearly full (when
+ * the facts come from `volume status ... detail`). `unreachableHosts` are
+ * brick hosts whose glusterd is known to be disconnected (see `disconnectedMembers`).
+ */
+function brickChecks(observer, model, status, unreachableHosts = new Set()) {
+    const out = [];
+    for (const b of allBricks(model)) {
+        const check = `brick ${brickName(b)}`;
+        if (!status.started) {
+            out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
+            continue;
+        }
+        const s = brickStatusOf(b, status);
+        if (!s) {
+            if (unreachableHosts.has(b.host)) {
+                out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
+            }
+            else {
+                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${brickName(b)} belongs to volume ${model.volume}.`));
+            }
+            continue;
+        }
+        // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
+        // Connected clients keep using it, but heal info and every new mount cannot
+        // reach it. Restarting glusterd does not fix it (it adopts the same process);
+        // stopping that brick process and "volume start force" does.
+        const unregistered = brickRunsWithoutPort(s);
+        const startForce = volumeStartForceCommand(model.volume);
+        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
+            ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
+            : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`));
+        if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
+            const used = 1 - s.sizeFree / s.sizeTotal;
+            const pct = `${Math.round(used * 100)}% used`;
+            out.push(result(b.host, `brick ${brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
+        }
+    }
+    return out;
+}
+/**
+ * Bricks of the model that `status` shows offline, online without a port
+ * (heal cannot reach those either), or does not list.
+ */
+function bricksNotOnline(model, status) {
+    return allBricks(model)
+        .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
+        .map(brickName);
+}
+function healBrickMatches(name, b) {
+    const i = name.indexOf(':/');
+    if (i === -1)
+        return false;
+    const host = name.slice(0, i);
+    return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
+}
+/**
+ * Heal backlog per brick: nothing pending and nothing in split brain.
+ * `downBricks` (names as `address:path`) are bricks known to be offline:
+ * while any is down, pending entries elsewhere are expected and only warn.
+ */
+function healChecks(observer, model, heal, downBricks = [], splitBrain) {
+    const out = [];
+    const vol = model.volume;
+    const someDown = downBricks.length > 0;
+    for (const b of allBricks(model)) {
+        const name = brickName(b);
+        const isDown = downBricks.includes(name);
+        const h = heal.find((x) => healBrickMatches(x.brick, b));
+        if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
+            const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
+            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
+            continue;
+        }
+        out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
+            ? `Expected while ${downBricks.join(', ')} is down; the self-heal daemon copies these once it is back.`
+            : `Self-heal has not caught up: run "gluster volume heal ${vol}" and watch "gluster volume heal ${vol} info summary"; entries that never drain need a look at glustershd.log.`));
+        const sbFiles = splitBrain?.find((x) => healBrickMatches(x.brick, b));
+        const sb = Math.max(h.splitBrain, sbFiles?.entries ?? 0);
+        out.push(result(observer, `split-brain ${name}`, '0', sb === 0 ? '0' : `${sb}${sbFiles && sbFiles.files.length > 0 ? `: ${sbFiles.files.slice(0, 5).join(', ')}${sbFiles.files.length > 5 ? ', ...' : ''}` : ''}`, sb === 0 ? 'ok' : 'fail', `Resolve each file: "gluster volume heal ${vol} split-brain latest-mtime <file>" (or bigger-file / source-brick), after deciding which copy is right.`));
+        if ((h.possiblyHealing ?? 0) > 0) {
+            out.push(result(observer, `heal in progress ${name}`, '0', String(h.possiblyHealing), 'warn', 'Entries being written or healed right now; re-run if this persists.'));
+        }
+    }
+    return out;
+}
+/** The client mount is the volume over FUSE, and writable (`probe`, when the probe ran). */
+function mountChecks(host, spec, mounts, probe) {
+    const found = findGlusterMount(mounts, spec.mountPoint, spec.volume);
+    const atPoint = mounts.filter((m) => m.mountPoint === spec.mountPoint).pop();
+    const out = [
+        result(host, `mount ${spec.mountPoint}`, `fuse.glusterfs ${spec.volume}`, found ? `fuse.glusterfs ${found.source}` : atPoint ? `${atPoint.fsType} ${atPoint.source}` : 'not mounted', found ? 'ok' : 'fail', `mount ${spec.mountPoint}  (the fstab entry has _netdev; see /var/log/glusterfs/ on ${host})`),
+    ];
+    if (found && probe) {
+        out.push(result(host, `mount ${spec.mountPoint} writable`, 'write probe ok', probe.ok ? 'ok' : probe.detail, probe.ok ? 'ok' : 'fail', 'Check client quorum (two bricks reachable) and the mount log.'));
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
+/** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/facts/gluster.ts
+/**
+ * What migrate-storage reads on GlusterFS hosts: on a brick host the server
+ * package, glusterd, the brick filesystem, the pool and the volume; on a web
+ * host the client package, fstab, the mounts and the volume root. One script
+ * per host, parsed by pure functions (the plan is src/commands/migrate-storage).
  */
 
 
 
 
-async function planOrApplyReviewed(context, spec) {
-    const planNow = async () => {
-        const gathered = await spec.gather();
-        const plan = spec.plan(gathered);
-        for (const w of plan.warnings)
-            context.logger.warn(w);
-        return { plan, gathered };
-    };
-    if (context.request.mode === 'plan') {
-        const { plan } = await planNow();
-        const key = context.request.planHashKey;
-        if (!key.shared && planHasSecretContent(plan)) {
-            context.logger.warn('this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.');
-        }
-        return { plan, planHash: planHash(plan, { key }), hosts: [] };
+const FSTAB = '/etc/fstab';
+const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
+function storageFactsScript(volume, brickPath) {
+    return [
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
+        'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
+        'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
+        `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
+        `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
+        `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
+        `echo "@@procs"; ${brickProcessesCommand()}`,
+    ].join('; ');
+}
+function parseStorageFacts(host, brickPath, volume, stdout) {
+    const s = splitSections(stdout);
+    const active = (s.get('active') ?? '').trim() === 'active';
+    let brick = null;
+    let brickError = null;
+    try {
+        brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
     }
-    const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
-    return withLock(remotes, {
-        environment: context.environment.name,
-        owner: { runId: context.request.runId, repository: context.request.repository, command: spec.command },
-        logger: context.logger,
-    }, async () => {
-        const { plan, gathered } = await planNow();
-        let hash;
+    catch (e) {
+        brickError = e.message;
+    }
+    let pool = null;
+    let volumeInfo;
+    let volumeError = null;
+    if (active) {
         try {
-            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
+            pool = parsePeersXml(s.get('pool') ?? '');
         }
-        catch (error) {
-            // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
-            if (error instanceof DeployError && error.reason === 'plan-changed')
-                return { plan, planHash: planHash(plan, { key: context.request.planHashKey }), hosts: [], error };
-            throw error;
+        catch {
+            pool = null;
         }
-        const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
-        return { plan, planHash: hash, apply, hosts: [] };
-    });
+        try {
+            volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
+        }
+        catch (e) {
+            volumeError = e.message;
+        }
+    }
+    return {
+        packages: parsePackages(s.get('packages')),
+        glusterdActive: active,
+        glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
+        brick,
+        brickError,
+        pool,
+        volume: volumeInfo,
+        volumeError,
+        brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
+    };
+}
+const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
+function clientFactsScript(mountPath, owner, group) {
+    const mp = shellQuote(mountPath);
+    return [
+        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
+        `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
+        'echo "@@mounts"; cat /proc/self/mounts',
+        // A hung mount must not hang the plan.
+        `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
+        `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
+    ].join('; ');
+}
+function parseClientFacts(stdout, spec) {
+    const s = splitSections(stdout);
+    const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
+    const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
+    const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
+    const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
+    return {
+        packages: parsePackages(s.get('packages')),
+        fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
+        mounted,
+        root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
+        ownerExists: ids.includes('owner'),
+        groupExists: ids.includes('group'),
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/components/haproxy/stats.ts
@@ -78656,7 +79255,7 @@ function parseBatchTsv(output) {
         .map((line) => line.split('\t').map(runtime_unescapeBatchField));
 }
 const runtime_int = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
-const intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
+const runtime_intOrNull = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
 /** Parses the output of PROXYSQL_RUNTIME_QUERY run with `mysql -N -B`. */
 function parseProxysqlRuntime(output) {
     const runtime = { servers: [], galeraHostgroups: [], queryRules: [], users: [], variables: {} };
@@ -78696,7 +79295,7 @@ function parseProxysqlRuntime(output) {
                     username: f[2] ?? null,
                     match_digest: f[3] ?? null,
                     match_pattern: f[4] ?? null,
-                    destination_hostgroup: intOrNull(f[5]),
+                    destination_hostgroup: runtime_intOrNull(f[5]),
                     apply: runtime_int(f[6]),
                 });
                 break;
@@ -78903,433 +79502,6 @@ function configurationDifferences(a, b) {
     const x = configuredItems(a);
     const y = configuredItems(b);
     return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/xml.ts
-/**
- * A small XML reader for the `--xml` output of the gluster CLI (and glfsheal).
- *
- * That output is libxml2's pretty-printed writer output: a declaration,
- * elements, attributes in double quotes, the five predefined entities and
- * numeric character references, occasionally mixed content (a volume-info
- * `<brick>` holds its name as text before its child elements). No DTDs, no
- * namespaces. The project has no XML dependency and this is all we need, so
- * the reader is strict about structure (mismatched tags throw) and ignores
- * what it does not use (comments, processing instructions, CDATA as text).
- */
-class XmlParseError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'XmlParseError';
-    }
-}
-const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function decodeEntities(s) {
-    return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body) => {
-        if (body.startsWith('#x'))
-            return String.fromCodePoint(parseInt(body.slice(2), 16));
-        if (body.startsWith('#'))
-            return String.fromCodePoint(parseInt(body.slice(1), 10));
-        return NAMED_ENTITIES[body] ?? m;
-    });
-}
-const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
-const ATTR = /\s*([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)')/y;
-/** Parses a document and returns its root element. */
-function parseXml(input) {
-    let i = 0;
-    const stack = [];
-    let root;
-    const fail = (msg) => {
-        throw new XmlParseError(`${msg} at offset ${i}`);
-    };
-    while (i < input.length) {
-        const lt = input.indexOf('<', i);
-        const textEnd = lt === -1 ? input.length : lt;
-        if (textEnd > i) {
-            const raw = input.slice(i, textEnd);
-            if (stack.length > 0)
-                stack[stack.length - 1].text += decodeEntities(raw);
-            else if (raw.trim() !== '')
-                fail('text outside the root element');
-            i = textEnd;
-            continue;
-        }
-        // At '<'.
-        if (input.startsWith('<?', i)) {
-            const end = input.indexOf('?>', i);
-            if (end === -1)
-                fail('unterminated processing instruction');
-            i = end + 2;
-            continue;
-        }
-        if (input.startsWith('<!--', i)) {
-            const end = input.indexOf('-->', i);
-            if (end === -1)
-                fail('unterminated comment');
-            i = end + 3;
-            continue;
-        }
-        if (input.startsWith('<![CDATA[', i)) {
-            const end = input.indexOf(']]>', i);
-            if (end === -1)
-                fail('unterminated CDATA');
-            if (stack.length === 0)
-                fail('CDATA outside the root element');
-            stack[stack.length - 1].text += input.slice(i + 9, end);
-            i = end + 3;
-            continue;
-        }
-        if (input.startsWith('<!', i)) {
-            const end = input.indexOf('>', i);
-            if (end === -1)
-                fail('unterminated declaration');
-            i = end + 1;
-            continue;
-        }
-        if (input.startsWith('</', i)) {
-            NAME.lastIndex = i + 2;
-            const m = NAME.exec(input);
-            if (!m)
-                fail('bad closing tag');
-            const name = m[0];
-            let j = i + 2 + name.length;
-            while (j < input.length && /\s/.test(input[j]))
-                j++;
-            if (input[j] !== '>')
-                fail(`bad closing tag </${name}`);
-            const open = stack.pop();
-            if (!open || open.name !== name)
-                fail(`closing tag </${name}> does not match <${open?.name ?? '(none)'}>`);
-            i = j + 1;
-            if (stack.length === 0)
-                root = open;
-            continue;
-        }
-        // Opening tag.
-        NAME.lastIndex = i + 1;
-        const m = NAME.exec(input);
-        if (!m)
-            fail('bad tag');
-        const el = { name: m[0], attrs: {}, children: [], text: '' };
-        let j = i + 1 + el.name.length;
-        for (;;) {
-            ATTR.lastIndex = j;
-            const a = ATTR.exec(input);
-            if (!a)
-                break;
-            el.attrs[a[1]] = decodeEntities(a[3] ?? a[4] ?? '');
-            j = ATTR.lastIndex;
-        }
-        while (j < input.length && /\s/.test(input[j]))
-            j++;
-        let selfClosing = false;
-        if (input[j] === '/') {
-            selfClosing = true;
-            j++;
-        }
-        if (input[j] !== '>')
-            fail(`bad tag <${el.name}`);
-        i = j + 1;
-        if (stack.length > 0)
-            stack[stack.length - 1].children.push(el);
-        else if (root)
-            fail('second root element');
-        if (selfClosing) {
-            if (stack.length === 0)
-                root = el;
-        }
-        else {
-            stack.push(el);
-        }
-    }
-    if (stack.length > 0)
-        throw new XmlParseError(`unclosed element <${stack[stack.length - 1].name}>`);
-    if (!root)
-        throw new XmlParseError('no root element');
-    return root;
-}
-function child(el, name) {
-    return el?.children.find((c) => c.name === name);
-}
-function childrenNamed(el, name) {
-    return el ? el.children.filter((c) => c.name === name) : [];
-}
-/** The trimmed text of the first child called `name`, or undefined when there is none. */
-function childText(el, name) {
-    const c = child(el, name);
-    return c === undefined ? undefined : c.text.trim();
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/cli.ts
-/**
- * The gluster CLI envelope: every `--xml` answer is
- *   <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/> ... </cliOutput>
- * (glfsheal, behind `volume heal ... info`, puts opRet after its payload).
- * A failed operation has opRet -1 and the reason in opErrstr, e.g.
- * "Volume moodledata does not exist". When glusterd is not running the CLI
- * prints "Connection failed. Please check if gluster daemon is operational."
- * and no XML at all.
- *
- * Every command runs with `--mode=script`, which answers the CLI's y/n
- * questions (volume stop, replica 2 warnings) without a terminal.
- */
-
-
-class GlusterCliError extends Error {
-    /** `not-xml`: no XML came back (glusterd down, command missing); `op-failed`: opRet != 0. */
-    kind;
-    opErrstr;
-    constructor(kind, message, opErrstr = '') {
-        super(message);
-        this.name = 'GlusterCliError';
-        this.kind = kind;
-        this.opErrstr = opErrstr;
-    }
-}
-function parseCliEnvelope(stdout) {
-    const start = stdout.indexOf('<');
-    if (start === -1) {
-        throw new GlusterCliError('not-xml', `gluster printed no XML: ${firstLine(stdout) || '(nothing)'}`);
-    }
-    let root;
-    try {
-        root = parseXml(stdout.slice(start));
-    }
-    catch (e) {
-        if (e instanceof XmlParseError)
-            throw new GlusterCliError('not-xml', `gluster printed malformed XML: ${e.message}`);
-        throw e;
-    }
-    if (root.name !== 'cliOutput')
-        throw new GlusterCliError('not-xml', `unexpected XML root <${root.name}>`);
-    const opRet = Number(childText(root, 'opRet') ?? '0');
-    const opErrno = Number(childText(root, 'opErrno') ?? '0');
-    const opErrstr = childText(root, 'opErrstr') ?? '';
-    return { opRet, opErrno, opErrstr, root };
-}
-/** The envelope's payload element, or GlusterCliError when the operation failed. */
-function cliPayload(stdout, element) {
-    const env = parseCliEnvelope(stdout);
-    if (env.opRet !== 0) {
-        throw new GlusterCliError('op-failed', `gluster: ${env.opErrstr || `operation failed (opRet ${env.opRet})`}`, env.opErrstr);
-    }
-    return child(env.root, element);
-}
-/**
- * glusterd runs one cluster-wide operation per volume at a time; a second one
- * (another `volume status`, a heal info, verify-ha on the same pool) is
- * refused with "Another transaction is in progress for VOL. Please try again
- * after some time." or "Locking failed on HOST". Worth retrying, not reporting.
- */
-function isGlusterLockBusy(error) {
-    return error instanceof GlusterCliError && error.kind === 'op-failed' && isGlusterBusyMessage(error.opErrstr);
-}
-/** The same refusal in the CLI's human output ("volume start: VOL: failed: Another transaction ..."). */
-function isGlusterBusyMessage(text) {
-    return /another transaction is in progress|locking failed|lock .*held/i.test(text);
-}
-function firstLine(s) {
-    return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
-}
-// ---------------------------------------------------------------------------
-// Command lines. Arguments are validated by the model; they are quoted anyway.
-/**
- * shellJoin, except that "=" does not force quoting: it is only special in a
- * leading NAME=value word, and no word here comes before the command name.
- * Keeps plans readable (`--mode=script`, not `'--mode=script'`).
- */
-function joinArgs(words) {
-    return words.map((w) => (/^[A-Za-z0-9_\/.:@%+,=-]+$/.test(w) && !w.startsWith('=') ? w : shellQuote(w))).join(' ');
-}
-const cli_shellJoin = joinArgs;
-const G = ['gluster', '--mode=script'];
-const glusterCommands = {
-    volumeInfo: (volume) => cli_shellJoin([...G, 'volume', 'info', volume, '--xml']),
-    volumeStatusDetail: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, 'detail', '--xml']),
-    volumeStatus: (volume) => cli_shellJoin([...G, 'volume', 'status', volume, '--xml']),
-    healInfoSummary: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'summary', '--xml']),
-    healInfoSplitBrain: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume, 'info', 'split-brain', '--xml']),
-    peerStatus: () => cli_shellJoin([...G, 'peer', 'status', '--xml']),
-    poolList: () => cli_shellJoin([...G, 'pool', 'list', '--xml']),
-    peerProbe: (address) => cli_shellJoin([...G, 'peer', 'probe', address]),
-    volumeStart: (volume) => cli_shellJoin([...G, 'volume', 'start', volume]),
-    volumeSet: (volume, key, value) => cli_shellJoin([...G, 'volume', 'set', volume, key, value]),
-    /** Starts a heal of the entries the index knows about (not a full crawl). */
-    heal: (volume) => cli_shellJoin([...G, 'volume', 'heal', volume]),
-};
-/** `mkdir -p` for a brick directory, with a restrictive mode until gluster owns it. */
-function prepareBrickCommand(path) {
-    return cli_shellJoin(['mkdir', '-p', '-m', '0755', '--', path]);
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/client.ts
-/**
- * Client side of the volume: the /etc/fstab entry that mounts it at boot, an
- * idempotent edit of fstab that touches only our line, /proc/mounts parsing to
- * tell whether the FUSE mount is really there, and the write probe verify-ha
- * runs through it.
- */
-
-
-/**
- * fstab escapes whitespace and backslash in its fields as octal (\040 space,
- * \011 tab, \012 newline, \134 backslash); /proc/mounts uses the same form.
- */
-function escapeFstabField(s) {
-    return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-function unescapeFstabField(s) {
-    return s.replace(/\\([0-7]{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)));
-}
-function mountOptions(spec) {
-    const opts = ['defaults', '_netdev'];
-    const backups = spec.servers.slice(1);
-    // Only used to fetch the volfile when the first server is down at mount
-    // time; once mounted, the client talks to every brick directly.
-    if (backups.length > 0)
-        opts.push(`backup-volfile-servers=${backups.join(':')}`);
-    if (spec.localServer)
-        opts.push('x-systemd.requires=glusterd.service');
-    for (const o of spec.extraOptions ?? [])
-        if (!opts.includes(o))
-            opts.push(o);
-    return opts;
-}
-function validateMountSpec(spec) {
-    const problems = [];
-    if (spec.servers.length === 0)
-        problems.push('at least one volfile server is needed');
-    for (const s of spec.servers)
-        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s))
-            problems.push(`server "${s}" is not a host name or IPv4 address`);
-    if (!spec.mountPoint.startsWith('/') || spec.mountPoint === '/' || /[\0\n]/.test(spec.mountPoint)) {
-        problems.push(`mount point "${spec.mountPoint}" must be an absolute path other than /`);
-    }
-    for (const o of spec.extraOptions ?? [])
-        if (!/^[A-Za-z0-9_.=:\/-]+$/.test(o))
-            problems.push(`mount option "${o}" has characters fstab cannot hold`);
-    if (problems.length > 0) {
-        throw new DeployError('invalid-inventory', `GlusterFS mount of ${spec.volume} at ${spec.mountPoint}: ${problems.join('; ')}`);
-    }
-}
-/** `<server>:/<vol> <mount> glusterfs defaults,_netdev,backup-volfile-servers=<a>:<b> 0 0` */
-function renderFstabLine(spec) {
-    validateMountSpec(spec);
-    const mp = spec.mountPoint.length > 1 ? spec.mountPoint.replace(/\/+$/, '') : spec.mountPoint;
-    return `${spec.servers[0]}:/${spec.volume} ${escapeFstabField(mp)} glusterfs ${mountOptions(spec).join(',')} 0 0`;
-}
-/** The entries of /etc/fstab (comments and blank lines skipped), fields unescaped. */
-function parseFstab(text) {
-    const out = [];
-    text.split('\n').forEach((raw, i) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const f = line.split(/\s+/);
-        if (f.length < 2)
-            return;
-        out.push({
-            line: i,
-            spec: unescapeFstabField(f[0]),
-            file: unescapeFstabField(f[1]),
-            vfstype: f[2] ?? '',
-            options: (f[3] ?? 'defaults').split(','),
-            freq: f[4] ?? '0',
-            passno: f[5] ?? '0',
-        });
-    });
-    return out;
-}
-function sameMountPoint(a, b) {
-    const n = (p) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
-    return n(a) === n(b);
-}
-function isGlusterType(t) {
-    return t === 'glusterfs' || t === 'fuse.glusterfs';
-}
-/**
- * Puts our line in fstab: replaces the glusterfs entry for the same mount
- * point (first one; later duplicates are removed), or appends it. Everything
- * else is kept byte for byte. Another filesystem already configured on that
- * mount point is a conflict we do not resolve: it would hide or be hidden by
- * the volume.
- */
-function upsertFstabEntry(text, spec) {
-    const line = renderFstabLine(spec);
-    const entries = parseFstab(text);
-    const conflicting = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && !isGlusterType(e.vfstype));
-    if (conflicting.length > 0) {
-        const e = conflicting[0];
-        throw new DeployError('preflight-failed', `/etc/fstab already mounts ${e.spec} (${e.vfstype}) on ${spec.mountPoint}; the GlusterFS volume cannot be mounted there too`, { hint: `Move the existing data into the volume with migrate-storage from another path, then remove line ${e.line + 1} of /etc/fstab.` });
-    }
-    const ours = entries.filter((e) => sameMountPoint(e.file, spec.mountPoint) && isGlusterType(e.vfstype));
-    const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-    if (ours.length === 0) {
-        lines.push(line);
-    }
-    else {
-        lines[ours[0].line] = line;
-        const drop = new Set(ours.slice(1).map((e) => e.line));
-        for (let i = lines.length - 1; i >= 0; i--)
-            if (drop.has(i))
-                lines.splice(i, 1);
-    }
-    const content = `${lines.join('\n')}\n`;
-    return { content, changed: content !== text, line };
-}
-/** Parses /proc/mounts (or /proc/self/mounts); octal escapes undone. */
-function parseMounts(text) {
-    const out = [];
-    for (const raw of text.split('\n')) {
-        const f = raw.trim().split(' ');
-        if (f.length < 4)
-            continue;
-        out.push({
-            source: unescapeFstabField(f[0]),
-            mountPoint: unescapeFstabField(f[1]),
-            fsType: f[2],
-            options: f[3].split(','),
-        });
-    }
-    return out;
-}
-/**
- * The gluster FUSE mount at `mountPoint`, if any. The last entry for a mount
- * point is the visible one (a later mount hides earlier ones). When `volume`
- * is given the source must name it (`server:/volume`); the server part is
- * not compared, since a backup volfile server may have been used.
- */
-function findGlusterMount(mounts, mountPoint, volume) {
-    const atPoint = mounts.filter((m) => sameMountPoint(m.mountPoint, mountPoint));
-    const top = atPoint[atPoint.length - 1];
-    if (!top || top.fsType !== 'fuse.glusterfs')
-        return null;
-    if (volume !== undefined) {
-        const vol = top.source.slice(top.source.indexOf(':') + 1).replace(/^\/+/, '');
-        if (vol !== volume)
-            return null;
-    }
-    return top;
-}
-/**
- * verify-ha's write probe: writes, reads back and removes a small file
- * through the mount, under `timeout` because a hung FUSE mount blocks
- * forever. Prints "lms-ha-probe-ok" on success.
- */
-function writeProbeCommand(mountPoint, timeoutSeconds = 10) {
-    const dir = shellQuote(mountPoint);
-    const script = `f=${dir}/.lms-ha-probe.$(hostname).$$; ` +
-        `printf 'lms-ha-probe-ok' > "$f" && r=$(cat "$f") && rm -f "$f" && [ "$r" = lms-ha-probe-ok ] && echo lms-ha-probe-ok`;
-    return `timeout -k 2 ${timeoutSeconds} sh -c ${shellQuote(script)}`;
-}
-function parseWriteProbe(result) {
-    if (result.code === 0 && result.stdout.includes('lms-ha-probe-ok'))
-        return { ok: true, detail: 'write, read back and remove succeeded' };
-    if (result.code === 124 || result.code === 137)
-        return { ok: false, detail: 'timed out: the mount is hung' };
-    const why = result.stderr.trim().split('\n').pop() ?? '';
-    return { ok: false, detail: why !== '' ? why : `exit ${result.code}` };
 }
 
 ;// CONCATENATED MODULE: ./src/facts/health.ts
@@ -79616,6 +79788,1209 @@ function parseCausality(stdout) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/facts/lock.ts
+/** Where the environment lock lives on a host (written by the engine's lock, read as a fact in plan mode). */
+
+const LOCK_DIR = '/var/lock/lms-ha';
+/** `<environment>.lock`, with the name made safe for a path. */
+function lockFileName(environment) {
+    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(environment))
+        return `${environment}.lock`;
+    // Still one file per environment: the hash keeps two names that sanitize the
+    // same (`a/b`, `a_b`) apart.
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(environment).digest('hex').slice(0, 8);
+    return `${environment.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 80)}-${digest}.lock`;
+}
+
+;// CONCATENATED MODULE: ./src/facts/s3.ts
+/** What migrate-storage reads on the host that copies files to S3: whether rclone is installed and on PATH. */
+
+
+const RCLONE_PACKAGE = 'rclone';
+const RCLONE_FACTS_SCRIPT = `echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`;
+/** The installed rclone package's version when its binary is on PATH too, else null. */
+function parseRcloneFacts(stdout) {
+    const sections = splitSections(stdout);
+    const version = parsePackages(sections.get('packages'))[RCLONE_PACKAGE];
+    return version !== undefined && (sections.get('binary') ?? '').trim() !== '' ? version : null;
+}
+
+;// CONCATENATED MODULE: ./src/facts/registry.ts
+
+
+
+
+
+
+
+
+/** A fact with no arguments: the gatherer runs the same snippet, with the same stdin. */
+function fixed(script, stdin) {
+    return {
+        body: script,
+        ...(stdin !== undefined ? { stdin } : {}),
+        recognise: (r) => (r.script === script && (r.stdin ?? '') === (stdin ?? '') ? [] : undefined),
+    };
+}
+function fact(entry) {
+    return entry;
+}
+const FACTS = {
+    host: fact({
+        name: 'host',
+        reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: () => HOST_FACTS_SCRIPT,
+        gather: fixed(HOST_FACTS_SCRIPT),
+    }),
+    packages: fact({
+        name: 'packages',
+        reads: 'installed version of the named Debian packages (dpkg-query)',
+        gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
+        readOnly: true,
+        snippet: (packages) => packagesSnippet(packages),
+        gather: { body: PACKAGES_GATHERER_BODY, recognise: (r) => (r.script !== undefined && r.stdin === undefined ? packagesOfSnippet(r.script) : undefined) },
+    }),
+    hostState: fact({
+        name: 'host-state',
+        reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
+        gatheredBy: ['deploy-lb'],
+        readOnly: true,
+        snippet: (query) => hostStateScript(query),
+    }),
+    galera: fact({
+        name: 'galera',
+        reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
+        gatheredBy: ['deploy-db'],
+        readOnly: true,
+        snippet: () => galeraFactsScript(),
+        gather: fixed(galeraFactsScript(), GALERA_FACTS_STDIN),
+    }),
+    healthDb: fact({
+        name: 'health-db',
+        reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => dbFactsScript(),
+        gather: fixed(dbFactsScript(), VERIFY_DB_SQL),
+    }),
+    healthLb: fact({
+        name: 'health-lb',
+        reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (options) => lbFactsScript(options),
+    }),
+    glusterPeers: fact({
+        name: 'gluster-peers',
+        reads: 'glusterd state and the trusted pool (gluster pool list)',
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: () => glusterPeerScript(),
+        gather: fixed(glusterPeerScript()),
+    }),
+    glusterVolume: fact({
+        name: 'gluster-volume',
+        reads: "the volume's info, status and heal counts",
+        gatheredBy: ['verify-ha'],
+        readOnly: true,
+        snippet: (volume) => glusterVolumeScript(volume),
+    }),
+    glusterClient: fact({
+        name: 'gluster-client',
+        reads: 'the GlusterFS mount and a write probe in it',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (mountPoint) => glusterClientScript(mountPoint),
+    }),
+    glusterServer: fact({
+        name: 'gluster-server',
+        reads: 'the GlusterFS server package, glusterd state, the brick filesystem, the pool, the volume info and the brick processes',
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: (args) => storageFactsScript(args.volume, args.brickPath),
+    }),
+    glusterMountHost: fact({
+        name: 'gluster-mount-host',
+        reads: "the GlusterFS client package, /etc/fstab, the mounts, the volume root's mode and owner, whether the owner and group exist",
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: (args) => clientFactsScript(args.mountPath, args.owner, args.group),
+    }),
+    rclone: fact({
+        name: 'rclone',
+        reads: 'the rclone package and binary',
+        gatheredBy: ['migrate-storage'],
+        readOnly: true,
+        snippet: () => RCLONE_FACTS_SCRIPT,
+    }),
+    causality: fact({
+        name: 'causality',
+        reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
+        gatheredBy: ['verify-ha'],
+        readOnly: false,
+        snippet: (options) => causalityScript(options),
+    }),
+    lock: fact({
+        name: 'lock',
+        reads: `the environment's lock file in ${LOCK_DIR} (who holds it, since when)`,
+        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
+        readOnly: true,
+        snippet: (environment) => `cat -- ${LOCK_DIR}/${lockFileName(environment)}`,
+        gather: {
+            // Exit 44 is the transport's "no such file" for a read.
+            body: `f=${LOCK_DIR}/"$1".lock; [ -e "$f" ] || exit 44; exec cat -- "$f"`,
+            recognise: (r) => {
+                const m = r.readPath === undefined ? null : new RegExp(`^${LOCK_DIR}/([A-Za-z0-9_.-]+)\\.lock$`).exec(r.readPath);
+                return m ? [m[1]] : undefined;
+            },
+        },
+    }),
+};
+/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
+function allFacts() {
+    return Object.values(FACTS);
+}
+/** The facts `command` gathers. */
+function factsGatheredBy(command) {
+    return allFacts().filter((f) => f.gatheredBy.includes(command));
+}
+/**
+ * The snippet of `fact` as `command` runs it. A fact the registry does not
+ * list for the command is a programming error: the list would no longer say
+ * what the command reads.
+ */
+function factSnippet(command, fact, args) {
+    if (!factsGatheredBy(command).some((f) => f.name === fact.name)) {
+        throw new Error(`${command} reads the ${fact.name} fact, which src/facts/registry.ts does not list for it`);
+    }
+    return fact.snippet(args);
+}
+/** Runs `fact` on `host` for `command` (the only way commands read a host's facts). */
+function readFact(host, command, fact, args, options) {
+    return host.run(factSnippet(command, fact, args), options);
+}
+
+;// CONCATENATED MODULE: ./src/facts/read.ts
+
+
+
+
+async function gatherHostFacts(host, command = 'preflight', now = Date.now) {
+    const started = now();
+    const result = await readFact(host, command, FACTS.host, undefined, { purpose: 'read host facts', timeoutMs: 30_000 });
+    const finished = now();
+    return parseHostFacts(result.stdout, started, finished);
+}
+async function gatherGaleraFacts(host) {
+    const result = await readFact(host, 'deploy-db', FACTS.galera, undefined, {
+        purpose: 'read MariaDB/Galera facts',
+        stdin: GALERA_FACTS_STDIN,
+        timeoutMs: 30_000,
+    });
+    return parseGaleraFacts(result.stdout);
+}
+async function gatherHostState(host, q) {
+    const r = await readFact(host, 'deploy-lb', FACTS.hostState, q, { purpose: 'read load balancer facts', timeoutMs: 30_000 });
+    return parseHostState(r.stdout, q);
+}
+
+;// CONCATENATED MODULE: ./src/operations/packages.ts
+/**
+ * Debian packages: one way to write `apt-get install` (flags instead of
+ * copies, every word shell-quoted), and one install phase per host: the
+ * package changes of a plan are reviewed one by one, but when the first of
+ * them is applied every host installs all of its packages at once, in
+ * parallel, instead of one apt run per package and host.
+ */
+
+
+
+const INSTALL_TIMEOUT_MS = 15 * 60_000;
+/**
+ * apt-get update, then install. The operator's changed configuration files
+ * are kept (--force-confold); lms-ha writes its own afterwards.
+ */
+function aptInstallScript(packages, flags = {}) {
+    const options = [flags.allowDowngrades ? '--allow-downgrades' : '', flags.noRecommends ? '--no-install-recommends' : ''].filter(Boolean);
+    return [
+        'set -e',
+        'export DEBIAN_FRONTEND=noninteractive',
+        'apt-get update -q',
+        ['apt-get install -y -q', ...options, '-o Dpkg::Options::=--force-confold', ...packages.map(shellQuote)].join(' '),
+        ...(flags.then ?? []),
+    ].join('\n');
+}
+async function aptInstall(host, packages, logger, flags = {}) {
+    logger.info(`installing ${packages.join(' ')}`, host.name);
+    const r = await host.run(aptInstallScript(packages, flags), { purpose: `install ${packages.join(' ')}`, timeoutMs: INSTALL_TIMEOUT_MS, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `package installation failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, {
+            host: host.name,
+            hint: 'Check the host package sources (run provision) and `apt-get install` by hand to see the full error.',
+        });
+    }
+}
+/** Runs `fn` once for all callers (a parallel phase shared by per-host steps). */
+function once(fn) {
+    let p;
+    return () => (p ??= fn());
+}
+/** One install phase for `installs` (host name → packages), every host in parallel. */
+function installPhase(installs, flags = {}) {
+    let all;
+    return (hosts, logger) => (all ??= Promise.allSettled([...installs.entries()].map(([name, pkgs]) => {
+        const remote = hosts.get(name);
+        return remote ? aptInstall(remote, pkgs, logger, flags) : Promise.reject(new DeployError('internal', `no connection to ${name}`));
+    })).then((results) => new Map([...installs.keys()].map((name, i) => [name, results[i]]))));
+}
+/** The reviewed change for one package on one host; applying it waits for the host's share of `phase`. */
+function packageChange(host, pkg, phase, options = {}) {
+    return {
+        kind: 'package',
+        id: changeId('package', host, pkg),
+        host,
+        summary: options.summary ?? `install ${pkg}`,
+        name: pkg,
+        from: null,
+        to: options.to ?? 'candidate from the package sources',
+        apply: async (ctx) => {
+            const r = (await phase(ctx.hosts, ctx.logger)).get(ctx.change.host);
+            if (r.status === 'rejected')
+                throw r.reason;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/wait.ts
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls until `poll` reports done and returns its value, or `undefined` once
+ * the limit has passed (a grace period: the caller goes on with what it has).
+ * A poll that throws ends the wait with that error (a poll decides itself
+ * what is fatal).
+ */
+async function waitUpTo(poll, options) {
+    const started = Date.now();
+    let lastLogged;
+    for (;;) {
+        const seen = await poll();
+        if ('done' in seen)
+            return seen;
+        if (options.logger && options.what && seen.waiting !== lastLogged) {
+            options.logger.info(`waiting for ${options.what}: ${seen.waiting}`, options.host);
+            lastLogged = seen.waiting;
+        }
+        const waitedMs = Date.now() - started;
+        if (waitedMs > options.timeoutMs)
+            return { last: seen.waiting, waitedMs };
+        await sleep(options.pollMs);
+    }
+}
+/** Polls until `poll` reports done and returns its value; throws `timeoutError` once the limit has passed. */
+async function waitUntil(poll, options) {
+    const r = await waitUpTo(poll, options);
+    if ('done' in r)
+        return r.done;
+    throw options.timeoutError(r.last, r.waitedMs);
+}
+
+;// CONCATENATED MODULE: ./src/operations/service.ts
+/**
+ * Services: the planned change that enables, starts, restarts or reloads a
+ * unit, and the one way lms-ha starts a service it is about to talk to.
+ *
+ * `systemctl start` returning does not mean the service answers: ProxySQL's
+ * unit is Type=forking and its admin port opened 0.6 s after the start
+ * returned (observed with ProxySQL 2.7.1 on Debian 12), glusterd answers its
+ * CLI a moment after systemd reports it started. So every start-then-talk
+ * step starts through startService, which waits, bounded, until the unit is
+ * active and its port listens.
+ */
+
+
+
+
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+const SERVICE_READY_POLL_MS = 200;
+/**
+ * One round trip: the unit's state, then the sockets listening on the port.
+ * `ss -H` prints no header, so any line after the first means "listening".
+ */
+function serviceReadyProbe(ready) {
+    const unit = `systemctl is-active ${shellQuote(ready.unit)} || true`;
+    return ready.port === undefined ? unit : `${unit}; ss -Hltn ${shellQuote(`sport = :${ready.port}`)}`;
+}
+/** Reads the probe's output: null when ready, else what is still missing. */
+function serviceReadyReason(ready, stdout) {
+    const [state = '', ...listeners] = stdout.trim().split('\n');
+    if (state.trim() !== 'active')
+        return `${ready.unit} is ${state.trim() || 'in an unknown state'}`;
+    if (ready.port !== undefined && !listeners.some((l) => l.trim() !== ''))
+        return `nothing listens on port ${ready.port} yet`;
+    return null;
+}
+/** Waits until the unit is active and its port listens; fails at once if the unit failed. */
+async function waitForService(host, ready, logger) {
+    const timeoutMs = ready.timeoutMs ?? SERVICE_READY_TIMEOUT_MS;
+    const where = ready.port === undefined ? `${host.name} (${host.address})` : `${host.name} (${host.address}) port ${ready.port}`;
+    await waitUntil(async () => {
+        const r = await host.run(serviceReadyProbe(ready), { purpose: `check that ${ready.unit} is up`, timeoutMs: 30_000, allowFailure: true });
+        const reason = serviceReadyReason(ready, r.stdout);
+        if (reason === null)
+            return { done: undefined };
+        if (/ is failed$/.test(reason)) {
+            throw new DeployError('apply-failed', `${ready.unit} failed to start on ${host.name}`, {
+                host: host.name,
+                hint: `See journalctl -u ${ready.unit} on ${host.name}, fix what it says, then run apply again.`,
+            });
+        }
+        return { waiting: reason };
+    }, {
+        timeoutMs,
+        pollMs: SERVICE_READY_POLL_MS,
+        logger,
+        what: `${ready.unit} on ${where}`,
+        host: host.name,
+        timeoutError: (last) => new DeployError('apply-failed', `${ready.unit} on ${where} was not ready ${Math.round(timeoutMs / 100) / 10} s after it was started: ${last}`, {
+            host: host.name,
+            hint: `See journalctl -u ${ready.unit} on ${host.name}${ready.port !== undefined ? ` and check what listens with: ss -ltnp 'sport = :${ready.port}'` : ''}, then run apply again.`,
+        }),
+    });
+}
+/**
+ * Runs `command` (a `systemctl start`/`restart`, possibly with a daemon-reload
+ * before it) and returns only once the service is ready to be talked to.
+ */
+async function startService(host, command, ready, options) {
+    await host.run(command, { purpose: options.purpose, timeoutMs: options.timeoutMs });
+    await waitForService(host, ready, options.logger);
+}
+/**
+ * A planned unit action. With `ready`, a start or restart waits for the
+ * service to answer before the next change (which may talk to it) runs.
+ */
+function serviceChange(host, unit, action, summary, command, ready) {
+    return {
+        kind: 'service',
+        id: changeId('service', host, unit, action),
+        host,
+        summary,
+        unit,
+        action,
+        apply: async (ctx) => {
+            if (ready)
+                await startService(ctx.host, command, { unit, ...ready }, { purpose: summary, timeoutMs: 120_000, logger: ctx.logger });
+            else
+                await ctx.host.run(command, { purpose: summary, timeoutMs: 120_000 });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/components/galera/orchestrate.ts
+/**
+ * The I/O half of the Galera lifecycle: querying a node, running SQL with the
+ * script on stdin, installing packages, and waiting for a state by polling
+ * with short timeouts (never a fixed sleep).
+ */
+
+
+
+
+
+/** The node's wsrep status, or null when mariadb does not answer. */
+async function queryNodeStatus(host, timeoutMs = 5_000) {
+    const r = await host.run('mariadb -N -B', {
+        purpose: 'read wsrep status',
+        stdin: `${WSREP_STATUS_SQL};\n`,
+        timeoutMs,
+        allowFailure: true,
+    });
+    if (r.code !== 0 || r.stdout.trim() === '')
+        return null;
+    return parseWsrepStatus(r.stdout);
+}
+/**
+ * Runs a script through the local client as root (unix_socket). The script goes
+ * on stdin: it may hold secrets, which must never be on a command line.
+ */
+async function runSqlScript(host, script, purpose, timeoutMs = 60_000) {
+    const r = await host.run('mariadb --batch -N', { purpose, stdin: script, timeoutMs, allowFailure: true });
+    if (r.code !== 0) {
+        throw new DeployError('command-failed', `${purpose} failed on ${host.name}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`, {
+            host: host.name,
+            hint: 'Check the MariaDB error log on that host (journalctl -u mariadb).',
+        });
+    }
+    return r.stdout;
+}
+/**
+ * Polls the node until `check` returns null (ready); `check` returns the reason
+ * to keep waiting. Fails with `cluster-unhealthy` and the last reason on timeout.
+ */
+async function waitForNode(host, check, options) {
+    return waitUntil(async () => {
+        const status = await queryNodeStatus(host);
+        const reason = check(status);
+        return reason === null && status !== null ? { done: status } : { waiting: reason ?? 'mariadb does not answer' };
+    }, {
+        timeoutMs: options.timeoutMs,
+        pollMs: options.pollMs ?? 250,
+        ...(options.logger ? { logger: options.logger } : {}),
+        what: options.what,
+        host: host.name,
+        timeoutError: (last) => new DeployError('cluster-unhealthy', `${host.name} did not become ${options.what} within ${Math.round(options.timeoutMs / 1000)} s (last seen: ${last})`, {
+            host: host.name,
+            hint: `Look at journalctl -u mariadb on ${host.name}; when it is Synced, run deploy-db again.`,
+        }),
+    });
+}
+/** Ready when Primary, Synced, ready, connected and the cluster has `size` members. */
+function syncedWithSize(size) {
+    return (s) => (s === null ? 'mariadb does not answer' : rollingWaitReason(s, size));
+}
+/** apt-get update + install, then stop the server the package started on its default (non-Galera) config. */
+async function installGaleraPackages(host, packages, logger) {
+    await aptInstall(host, packages, logger, {
+        // A pin (apt-pin.ts) below the installed version is a reviewed downgrade.
+        allowDowngrades: true,
+        // The package starts mariadb at once on its default config: it must not
+        // stay up before the Galera config is written.
+        then: ['systemctl stop mariadb'],
+    });
+}
+/**
+ * Starts mariadb (`systemctl start`/`restart`, or `galera_new_cluster`) and
+ * returns once it listens on `port`; the caller then waits for Synced.
+ */
+async function startMariadb(host, command, port, options) {
+    await startService(host, command, { unit: 'mariadb', port }, options);
+}
+/** Cluster state UUIDs of all nodes agree and each sees `size` members. */
+async function assertClusterFormed(hosts, size) {
+    const statuses = await Promise.all(hosts.map((h) => queryNodeStatus(h)));
+    const uuids = new Set(statuses.map((s) => s?.clusterStateUuid ?? ''));
+    const bad = hosts.filter((_h, i) => {
+        const s = statuses[i];
+        return s === null || rollingWaitReason(s, size) !== null;
+    });
+    if (bad.length > 0 || uuids.size !== 1) {
+        throw new DeployError('cluster-unhealthy', `the cluster did not form: ${hosts.map((h, i) => `${h.name}=${statuses[i] ? `${statuses[i].clusterStatus}/${statuses[i].localStateComment}/size ${statuses[i].clusterSize}/${statuses[i].clusterStateUuid}` : 'no answer'}`).join(', ')}`, { host: bad[0]?.name, hint: 'Look at journalctl -u mariadb on the named host.' });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/components/platform/notes.ts
+/**
+ * What the plan says about the platform's side of the tier: the server
+ * settings the preset chose, how to size gcache, and an application user whose
+ * allowed hosts would lock the platform out behind the load balancers.
+ */
+
+
+
+function ipv4(text) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+    if (!m)
+        return null;
+    const parts = m.slice(1).map(Number);
+    if (parts.some((p) => p > 255))
+        return null;
+    return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+/**
+ * Whether a MariaDB account host (`%`, `10.0.0.%`, `10.0.0.21`,
+ * `10.0.0.0/255.255.255.0`) admits a client at `address`. Names never match:
+ * with skip_name_resolve the server compares addresses only.
+ */
+function hostPatternAdmits(pattern, address) {
+    const netmask = /^([\d.]+)\/([\d.]+)$/.exec(pattern);
+    if (netmask) {
+        const net = ipv4(netmask[1]);
+        const mask = ipv4(netmask[2]);
+        const addr = ipv4(address);
+        return net !== null && mask !== null && addr !== null && ((addr & mask) >>> 0) === net;
+    }
+    const regex = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
+    return new RegExp(`^${regex}$`, 'i').test(address);
+}
+/** Users whose hosts leave out a load balancer: the database sees the balancers' addresses, not the web servers'. */
+function userHostWarnings(environment) {
+    const lbs = hostsWithRole(environment, 'lb');
+    if (!environment.load_balancer || lbs.length === 0)
+        return [];
+    const out = [];
+    environment.app.users.forEach((user, index) => {
+        const shut = lbs.filter((lb) => !user.hosts.some((pattern) => hostPatternAdmits(pattern, lb.address)));
+        if (shut.length === 0)
+            return;
+        const list = shut.map((h) => `${h.name} (${h.address})`).join(', ');
+        out.push(`app.users[${index}] ${user.name}: hosts [${user.hosts.join(', ')}] do not admit ${list}. Behind ${environment.load_balancer.kind === 'haproxy' ? 'HAProxy' : 'ProxySQL'} the database sees the load balancers' addresses, not the web servers', so the platform would be refused ("Access denied"). Add the load balancers' addresses (or a pattern such as ${shut[0].address.replace(/\.\d+$/, '.%')}) to hosts.`);
+    });
+    return out;
+}
+/** The preset's server settings and gcache sizing, as plan lines. */
+function presetSettingNotes(environment) {
+    const preset = environment.app.preset;
+    if (preset === 'custom' || !environment.database)
+        return [];
+    const definition = PRESETS[preset];
+    const overridden = new Set(Object.keys(environment.database.options).map((k) => k.toLowerCase().replace(/-/g, '_')));
+    const settings = definition.serverSettings
+        .filter((s) => !overridden.has(s.name))
+        .map((s) => `${s.name}=${String(s.value)} (${s.why})`);
+    const out = [];
+    if (settings.length > 0)
+        out.push(`${preset} preset: ${settings.join('; ')}. Set database.options to override any of them.`);
+    const gcache = environment.database.gcache_size;
+    const start = parseSize(definition.gcache.start);
+    const have = gcache === undefined ? null : parseSize(String(gcache));
+    if (have === null || have < start) {
+        out.push(`${preset} preset: gcache ${gcache === undefined ? 'is the default' : `is ${gcache}`}; start from database.gcache_size: ${definition.gcache.start} (${definition.gcache.why})`);
+    }
+    return out;
+}
+/** Everything the plan says about the platform, user lock-outs first. */
+function platformPlanNotes(environment) {
+    return [...userHostWarnings(environment), ...presetSettingNotes(environment)];
+}
+
+;// CONCATENATED MODULE: ./src/engine/redact.ts
+/**
+ * Replaces secret values with `***` in anything we are about to show.
+ *
+ * `core.setSecret` only masks the exact value in the job log. Our own renderings
+ * (plans, summaries, outputs, PR comments, error messages) go to places the runner
+ * does not mask, and a secret often reaches them transformed: base64 inside a
+ * config file or an `Authorization` header, percent-encoded inside a URL, escaped
+ * inside JSON. So each registered secret also registers those forms.
+ */
+const REDACTED = '***';
+/**
+ * Base64 fragments shorter than this are not registered for the unaligned
+ * (embedded) forms: a 2-3 character fragment would match all over ordinary text.
+ * The full, aligned base64 form of a secret is always registered.
+ */
+const MIN_EMBEDDED_FRAGMENT = 6;
+class Redactor {
+    values = new Set();
+    pattern = null;
+    onAdd;
+    /**
+     * @param onAdd called once for each new raw secret value (the action uses it to
+     *   call `core.setSecret`, so the job log masks what this class masks).
+     */
+    constructor(options = {}) {
+        this.onAdd = options.onAdd;
+    }
+    /** Registers a secret value. Empty values are ignored: they would match everywhere. */
+    add(secret) {
+        if (!secret)
+            return this;
+        const isNew = !this.values.has(secret);
+        for (const form of encodedForms(secret)) {
+            if (form)
+                this.values.add(form);
+        }
+        // Multi-line secrets (private keys, certificates) are also masked line by
+        // line, as the runner does, so one line quoted in an error is still hidden.
+        if (secret.includes('\n')) {
+            for (const line of secret.split(/\r?\n/)) {
+                const trimmed = line.trim();
+                if (trimmed.length >= MIN_EMBEDDED_FRAGMENT) {
+                    for (const form of encodedForms(trimmed))
+                        if (form)
+                            this.values.add(form);
+                }
+            }
+        }
+        this.pattern = null;
+        if (isNew)
+            this.onAdd?.(secret);
+        return this;
+    }
+    /** How many distinct strings (secrets and their encodings) are masked. */
+    get size() {
+        return this.values.size;
+    }
+    redact(text) {
+        if (this.values.size === 0 || text.length === 0)
+            return text;
+        if (!this.pattern) {
+            // Longest first, so a secret that contains another is replaced whole.
+            const sorted = [...this.values].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+            this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
+        }
+        return text.replace(this.pattern, REDACTED);
+    }
+    /**
+     * Redacts every string value in a JSON-like value. Keys are lms-ha's own field
+     * names and are left alone (a secret that happens to equal a key must not
+     * turn `failureReason` into `***`). Use this before `JSON.stringify` rather
+     * than redacting the serialized text: a secret containing `"` or `,` could
+     * otherwise tear the JSON apart.
+     */
+    redactDeep(value) {
+        return this.walk(value);
+    }
+    /** Redacts an error's message for display, keeping nothing else of it. */
+    redactError(error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return this.redact(message);
+    }
+    walk(value) {
+        if (typeof value === 'string')
+            return this.redact(value);
+        if (Array.isArray(value))
+            return value.map((v) => this.walk(v));
+        if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+            const out = {};
+            for (const [k, v] of Object.entries(value))
+                out[k] = this.walk(v);
+            return out;
+        }
+        return value;
+    }
+}
+const SQL_ESCAPES = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\\': '\\\\', "'": "\\'", '"': '\\"', '\x1a': '\\Z' };
+function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/** The raw value plus the encodings a secret is commonly found in. */
+function encodedForms(secret) {
+    const forms = [secret];
+    const bytes = Buffer.from(secret, 'utf8');
+    forms.push(bytes.toString('base64'));
+    forms.push(bytes.toString('base64url'));
+    forms.push(...embeddedBase64(bytes));
+    forms.push(encodeURIComponent(secret));
+    // application/x-www-form-urlencoded writes spaces as '+'.
+    forms.push(encodeURIComponent(secret).replace(/%20/g, '+'));
+    // Inside a JSON string: quotes, backslashes and control characters escaped.
+    forms.push(JSON.stringify(secret).slice(1, -1));
+    // The escapings lms-ha's own renderers apply, in case a secret is escaped before it is redacted.
+    forms.push(secret.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')); // markdown table cell
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')); // HTML
+    forms.push(secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')); // HTML text
+    // eslint-disable-next-line no-control-regex -- MariaDB escapes Ctrl-Z (\x1a) in string literals
+    forms.push(secret.replace(/[\0\n\r\\'"\x1a]/g, (c) => SQL_ESCAPES[c])); // MariaDB string literal
+    forms.push(secret.replace(/'/g, "''")); // SQL/SQLite literal, quotes doubled
+    forms.push(secret.replace(/'/g, "'\\''")); // inside a POSIX shell single-quoted word
+    return [...new Set(forms)].filter((form) => form.length > 0);
+}
+/**
+ * The part of the base64 encoding that is the same wherever the secret sits in
+ * a longer buffer. Depending on its offset modulo 3 the secret's bytes line up
+ * differently with base64's 3-byte groups; for each alignment we keep only the
+ * characters that depend on the secret alone (the runner's masker does the same).
+ */
+function embeddedBase64(bytes) {
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const total = padded.length;
+        // Characters at the start that mix in the (unknown) preceding bytes.
+        const skipStart = offset === 0 ? 0 : offset === 1 ? 2 : 3;
+        // Characters at the end that mix in the (unknown) following bytes.
+        const remainder = total % 3;
+        const fullChars = Math.floor(total / 3) * 4 + (remainder === 0 ? 0 : remainder === 1 ? 1 : 2);
+        for (const encoding of ['base64', 'base64url']) {
+            const encoded = padded.toString(encoding);
+            const fragment = encoded.slice(skipStart, fullChars);
+            if (fragment.length >= MIN_EMBEDDED_FRAGMENT)
+                out.push(fragment);
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/engine/executor.ts
+/**
+ * Applies a plan: one change at a time, in plan order, recording each step.
+ * The first failure stops the run; later steps are reported as skipped, never
+ * attempted, because a cluster step after a failed one is exactly how a healthy
+ * node gets restarted into a broken cluster.
+ */
+
+
+
+
+async function applyPlan(plan, options) {
+    const { logger } = options;
+    const redactor = options.redactor ?? new Redactor();
+    const now = options.now ?? (() => performance.now());
+    const hosts = options.hosts instanceof Map
+        ? options.hosts
+        : new Map(options.hosts.map((h) => [h.name, h]));
+    const started = now();
+    const steps = plan.changes.map((c) => ({
+        id: c.id,
+        host: c.host,
+        kind: c.kind,
+        summary: c.summary,
+        status: 'skipped',
+        durationMs: 0,
+    }));
+    // Checked before anything runs: a plan that names a host we have no
+    // connection to must not be half applied.
+    const missing = [...new Set(plan.changes.map((c) => c.host).filter((h) => !hosts.has(h)))];
+    if (missing.length > 0) {
+        const error = new DeployError('internal', `The plan has changes for ${missing.join(', ')}, but no connection to ${missing.length === 1 ? 'it' : 'them'} was opened; nothing was applied.`, { host: missing[0], hint: 'This is a bug in lms-ha; please report it with the job log.' });
+        return { status: 'failed', changed: false, steps, durationMs: now() - started, error };
+    }
+    const total = plan.changes.length;
+    for (let i = 0; i < total; i++) {
+        const change = plan.changes[i];
+        const step = steps[i];
+        const host = hosts.get(change.host);
+        logger.info(`[${i + 1}/${total}] ${change.summary}`, change.host);
+        const t0 = now();
+        try {
+            await change.apply({ host, hosts, logger, change: changeData(change) });
+            step.status = 'ok';
+            step.durationMs = now() - t0;
+        }
+        catch (thrown) {
+            step.status = 'failed';
+            step.durationMs = now() - t0;
+            const error = asApplyError(thrown, change.host, change.summary, redactor);
+            step.error = error.message;
+            step.reason = error.reason;
+            const skipped = total - i - 1;
+            logger.warn(`failed: ${error.message}${skipped > 0 ? ` (${skipped} later step${skipped === 1 ? '' : 's'} skipped)` : ''}`, change.host);
+            return { status: 'failed', changed: steps.some((s) => s.status === 'ok'), steps, durationMs: now() - started, error };
+        }
+    }
+    return { status: 'ok', changed: total > 0, steps, durationMs: now() - started };
+}
+/**
+ * Keeps a DeployError's reason (e.g. `cluster-unhealthy` from a safety gate);
+ * anything else becomes `apply-failed` naming the step.
+ */
+function asApplyError(thrown, host, summary, redactor) {
+    if (thrown instanceof DeployError) {
+        const redacted = new DeployError(thrown.reason, redactor.redact(thrown.message), {
+            host: thrown.host ?? host,
+            hint: thrown.hint === undefined ? undefined : redactor.redact(thrown.hint),
+            problems: thrown.problems,
+            cause: thrown,
+        });
+        return redacted;
+    }
+    const message = redactor.redactError(thrown);
+    return new DeployError('apply-failed', `${summary}: ${message}`, {
+        host,
+        hint: 'Earlier steps were applied and later ones were not. Fix the cause, then run plan again: it shows what is left to do.',
+        cause: thrown,
+    });
+}
+/**
+ * Apply after review: refuses when the fresh plan is not the reviewed one.
+ * `expectedHash` undefined or empty means no review is required (manual or
+ * scheduled run). Returns the fresh plan's hash.
+ */
+function verifyReviewedPlan(expectedHash, plan, options = {}) {
+    const actual = planHash(plan, options);
+    const expected = (expectedHash ?? '').trim().toLowerCase().replace(/^sha256:/, '');
+    if (expected === '')
+        return actual;
+    if (!/^[0-9a-f]{64}$/.test(expected)) {
+        throw new DeployError('invalid-input', 'The reviewed plan hash is not a sha256 hex digest (64 hex characters).', {
+            hint: 'Pass the plan-hash output of the plan run (64 hex characters), or leave it empty to apply without a reviewed plan.',
+        });
+    }
+    if (options.key && !options.key.shared && planHasSecretContent(plan)) {
+        throw new DeployError('invalid-input', 'This plan sets secret values, so its hash is keyed with plan-hash-key, and no plan-hash-key is set: the reviewed hash cannot be checked. Nothing was applied.', {
+            hint: 'Give the plan job and the apply job the same plan-hash-key secret (input plan-hash-key, LMS_HA_PLAN_HASH_KEY for the CLI; e.g. openssl rand -hex 32), then plan and review again.',
+        });
+    }
+    if (expected !== actual) {
+        throw new DeployError('plan-changed', `The plan changed since it was reviewed: reviewed ${expected.slice(0, 12)}, now ${actual.slice(0, 12)} (${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}). Nothing was applied.`, {
+            hint: 'The hosts or the desired state moved after the plan was reviewed. Review the new plan in this job summary, then run plan again and approve it.',
+        });
+    }
+    return actual;
+}
+
+;// CONCATENATED MODULE: ./src/engine/lock.ts
+/**
+ * The environment lock: two runs against the same hosts never interleave.
+ *
+ * The workflow's `concurrency:` group already serializes runs of one workflow,
+ * but not runs from another repository, another workflow or an operator's
+ * laptop. So the lock lives on the hosts themselves: a JSON file
+ * `/var/lock/lms-ha/<environment>.lock` on every host of the environment, naming
+ * the holder (run id, repository, command, start time, runner).
+ *
+ * Correctness rests on three choices:
+ * - The file is created with `ln tmp lock`: link(2) fails if the name exists, so
+ *   of two racing runs exactly one wins on a host, and since the content was
+ *   written to `tmp` first, a reader never sees a half-written lock.
+ * - Hosts are locked one by one in name order, and a run that finds any host
+ *   held gives back what it took and fails at once (no waiting): with a common
+ *   order, the run that wins the first contested host wins them all, so two runs
+ *   cannot each hold half the hosts.
+ * - Release removes the file only if it still carries our random token, so a run
+ *   whose lock was broken cannot delete the lock of the run that replaced it.
+ *
+ * Locks are taken in apply mode only. Plan mode is read-only and never writes a
+ * lock; it reads it (`inspectLock`) and turns a held lock into a plan warning,
+ * because a plan computed while another run applies may be stale and an apply
+ * started now would fail with `locked`.
+ *
+ * Locks never expire by themselves: a Galera SST or a large file migration can
+ * legitimately run for hours, and breaking a live lock is how two runs end up
+ * restarting nodes concurrently. A stale lock is broken explicitly (`breakLock`),
+ * and that is logged with who held it. /var/lock is a tmpfs on Debian and
+ * Ubuntu, so a reboot (which ends any run) also clears it.
+ */
+
+
+
+
+const DEFAULT_LOCK_DIR = LOCK_DIR;
+const DEFAULT_BREAK_HINT = 'If that run is no longer running (cancelled, runner lost), break the stale lock explicitly with the `unlock` command or the break-lock option, then run again.';
+/** `/var/lock/lms-ha/<environment>.lock`, with the name made safe for a path. */
+function lockPath(location) {
+    return `${location.lockDir ?? DEFAULT_LOCK_DIR}/${lockFileName(location.environment)}`;
+}
+/** Single-quotes a value for sh. */
+function shQuote(value) {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+function dirOf(path) {
+    return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+// The scripts start with a marker comment naming the operation: it shows in
+// debug logs, and the in-memory test host recognizes the operation by it.
+function acquireScript(path) {
+    return [
+        '# lms-ha-lock acquire',
+        'set -eu',
+        `dir=${shQuote(dirOf(path))}`,
+        `lock=${shQuote(path)}`,
+        'umask 022',
+        'mkdir -p "$dir"',
+        'tmp=$(mktemp "$dir/.acquire.XXXXXX")',
+        'cat > "$tmp"',
+        'chmod 0644 "$tmp"',
+        'if [ ! -d "$lock" ] && ln "$tmp" "$lock" 2>/dev/null; then',
+        '  rm -f "$tmp"',
+        '  echo acquired',
+        'else',
+        '  rm -f "$tmp"',
+        '  echo held',
+        '  cat "$lock" 2>/dev/null || true',
+        'fi',
+    ].join('\n');
+}
+function releaseScript(path, token) {
+    return [
+        '# lms-ha-lock release',
+        'set -eu',
+        `lock=${shQuote(path)}`,
+        `token=${shQuote(token)}`,
+        'if [ ! -e "$lock" ]; then',
+        '  echo absent',
+        'elif grep -qF "\\"token\\":\\"$token\\"" "$lock"; then',
+        '  rm -f "$lock"',
+        '  echo released',
+        'else',
+        '  echo foreign',
+        '  cat "$lock" 2>/dev/null || true',
+        'fi',
+    ].join('\n');
+}
+function breakScript(path) {
+    return [
+        '# lms-ha-lock break',
+        'set -eu',
+        `lock=${shQuote(path)}`,
+        // mv is atomic: what we print is exactly the lock we removed, even if
+        // another run takes the lock right after.
+        'moved="$lock.broken.$$"',
+        'if mv "$lock" "$moved" 2>/dev/null; then',
+        '  echo broken',
+        '  cat "$moved" 2>/dev/null || true',
+        '  rm -f "$moved"',
+        'else',
+        '  echo absent',
+        'fi',
+    ].join('\n');
+}
+/** Splits a script's output into its status word and the lock content after it. */
+function parseOutput(stdout) {
+    const newline = stdout.indexOf('\n');
+    if (newline < 0)
+        return { status: stdout.trim(), content: '' };
+    return { status: stdout.slice(0, newline).trim(), content: stdout.slice(newline + 1).trim() };
+}
+function parseLockInfo(raw) {
+    try {
+        const value = JSON.parse(raw);
+        if (value &&
+            typeof value === 'object' &&
+            typeof value.runId === 'string' &&
+            typeof value.repository === 'string' &&
+            typeof value.startedAt === 'string' &&
+            typeof value.token === 'string') {
+            return {
+                version: 1,
+                environment: String(value.environment ?? ''),
+                runId: value.runId,
+                repository: value.repository,
+                command: String(value.command ?? ''),
+                startedAt: value.startedAt,
+                runner: String(value.runner ?? ''),
+                token: value.token,
+            };
+        }
+    }
+    catch {
+        // fall through: unreadable lock
+    }
+    return null;
+}
+/** "3 h 5 min", for "since when". */
+function formatAge(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        return 'unknown time';
+    const s = Math.floor(ms / 1000);
+    if (s < 60)
+        return `${s} s`;
+    const min = Math.floor(s / 60);
+    if (min < 60)
+        return `${min} min`;
+    const h = Math.floor(min / 60);
+    if (h < 48)
+        return `${h} h ${min % 60} min`;
+    return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+/** Names a holder in one sentence fragment: "run 42 of org/repo (deploy-db) since ... on host db1". */
+function describeHolder(holder, now = new Date()) {
+    const info = holder.info;
+    if (!info) {
+        return `an unreadable lock file on host ${holder.host}${holder.raw ? ` (content: ${JSON.stringify(holder.raw.slice(0, 200))})` : ''}`;
+    }
+    const age = formatAge(now.getTime() - Date.parse(info.startedAt));
+    return (`run ${info.runId} of ${info.repository}` +
+        (info.command ? ` (${info.command})` : '') +
+        ` since ${info.startedAt} (${age} ago)` +
+        (info.runner ? ` from runner ${info.runner}` : '') +
+        `, on host ${holder.host}`);
+}
+/**
+ * Takes the lock on every host, in name order. If any host is held by someone
+ * else, gives back what was taken and throws `locked` naming the holder.
+ */
+async function acquireLock(hosts, options) {
+    const { logger } = options;
+    const now = options.now ?? (() => new Date());
+    const path = lockPath(options);
+    const info = {
+        version: 1,
+        environment: options.environment,
+        runId: options.owner.runId,
+        repository: options.owner.repository,
+        command: options.owner.command,
+        startedAt: now().toISOString(),
+        runner: options.owner.runner ?? (0,external_node_os_namespaceObject.hostname)(),
+        token: options.token ?? (0,external_node_crypto_.randomBytes)(16).toString('hex'),
+    };
+    const content = JSON.stringify(info) + '\n';
+    const ordered = sortByName(hosts);
+    const taken = [];
+    const lock = {
+        environment: options.environment,
+        info,
+        hosts: [],
+        release: () => releaseOn(taken, path, info.token, logger),
+    };
+    for (const host of ordered) {
+        let result;
+        try {
+            result = await host.run(acquireScript(path), {
+                purpose: `take the lms-ha lock for environment ${options.environment}`,
+                stdin: content,
+                timeoutMs: 60_000,
+            });
+        }
+        catch (error) {
+            await releaseOn(taken, path, info.token, logger);
+            throw error;
+        }
+        const { status, content: held } = parseOutput(result.stdout);
+        if (status === 'acquired') {
+            taken.push(host);
+            lock.hosts.push(host.name);
+            continue;
+        }
+        const holder = { host: host.name, info: parseLockInfo(held), raw: held || undefined };
+        if (status === 'held' && holder.info?.token === info.token) {
+            // Our own lock (a retried call): already ours.
+            taken.push(host);
+            lock.hosts.push(host.name);
+            continue;
+        }
+        await releaseOn(taken, path, info.token, logger);
+        if (status !== 'held') {
+            throw new DeployError('command-failed', `Could not take the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+                host: host.name,
+            });
+        }
+        throw new DeployError('locked', `Environment "${options.environment}" is locked by ${describeHolder(holder, now())}.`, {
+            host: host.name,
+            hint: `Wait for that run to finish: two runs against one environment never interleave. ${options.breakHint ?? DEFAULT_BREAK_HINT}`,
+        });
+    }
+    logger.info(`locked environment ${options.environment} on ${lock.hosts.length} host(s) (${path})`);
+    return lock;
+}
+async function releaseOn(taken, path, token, logger) {
+    // Reverse order of acquisition; each host independently, so one unreachable
+    // host does not leave the others locked.
+    for (const host of [...taken].reverse()) {
+        try {
+            const result = await host.run(releaseScript(path, token), {
+                purpose: 'release the lms-ha lock',
+                timeoutMs: 60_000,
+            });
+            const { status, content } = parseOutput(result.stdout);
+            if (status === 'foreign') {
+                const holder = describeHolder({ host: host.name, info: parseLockInfo(content), raw: content });
+                logger.warn(`our lock was broken while we held it; the lock now belongs to ${holder} and is left in place`, host.name);
+            }
+            else if (status === 'absent') {
+                logger.warn('our lock was already gone (broken by someone?)', host.name);
+            }
+            else if (status !== 'released') {
+                logger.warn(`unexpected output while releasing the lock: ${JSON.stringify(result.stdout.slice(0, 200))}`, host.name);
+            }
+        }
+        catch (error) {
+            logger.warn(`could not release the lock ${path}: ${error instanceof Error ? error.message : String(error)}. ` +
+                'The next run will report the environment as locked by this run; break the lock once this run has ended.', host.name);
+        }
+    }
+    taken.length = 0;
+}
+/** Runs `fn` holding the lock; the lock is released afterwards, also when `fn` throws. */
+async function withLock(hosts, options, fn) {
+    const lock = await acquireLock(hosts, options);
+    try {
+        return await fn(lock);
+    }
+    finally {
+        await lock.release();
+    }
+}
+/**
+ * Removes the environment's lock from every host, whoever holds it. Explicit
+ * only (the operator asked for it); each broken lock is logged with its holder.
+ * Returns the locks that were removed.
+ */
+async function breakLock(hosts, options) {
+    const path = lockPath(options);
+    const now = options.now ?? (() => new Date());
+    const broken = [];
+    for (const host of sortByName(hosts)) {
+        const result = await host.run(breakScript(path), {
+            purpose: `break the lms-ha lock for environment ${options.environment}`,
+            timeoutMs: 60_000,
+        });
+        const { status, content } = parseOutput(result.stdout);
+        if (status === 'broken') {
+            const holder = { host: host.name, info: parseLockInfo(content), raw: content || undefined };
+            broken.push(holder);
+            options.logger.warn(`broke the lock held by ${describeHolder(holder, now())}`, host.name);
+        }
+        else if (status === 'absent') {
+            options.logger.info(`no lock for environment ${options.environment}`, host.name);
+        }
+        else {
+            throw new DeployError('command-failed', `Could not break the lms-ha lock on ${host.name}: unexpected output ${JSON.stringify(result.stdout.slice(0, 200))}.`, {
+                host: host.name,
+            });
+        }
+    }
+    return broken;
+}
+/** Read-only: who holds the environment's lock, per host (plan mode uses this). */
+async function inspectLock(hosts, options) {
+    const path = lockPath(options);
+    const holders = [];
+    for (const host of sortByName(hosts)) {
+        const content = await host.readFile(path);
+        if (content === null)
+            continue;
+        const raw = content.toString('utf8').trim();
+        holders.push({ host: host.name, info: parseLockInfo(raw), raw: raw || undefined });
+    }
+    return holders;
+}
+/** The plan warning for a held lock, or null when no host is locked. */
+function lockWarning(environment, holders, now = new Date()) {
+    if (holders.length === 0)
+        return null;
+    const first = holders[0];
+    const more = holders.length > 1 ? ` (and ${holders.length - 1} more host${holders.length === 2 ? '' : 's'})` : '';
+    return (`Environment "${environment}" is locked by ${describeHolder(first, now)}${more}. ` +
+        'This plan may be stale, and an apply started now would fail with `locked`.');
+}
+function sortByName(hosts) {
+    return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+;// CONCATENATED MODULE: ./src/commands/reviewed-change.ts
+/**
+ * The one sequence every changing command follows (dflook's terraform
+ * actions, pyinfra): gather facts, compute the plan, and in plan mode stop
+ * there. In apply mode take the environment lock, gather and plan again under
+ * it (the hosts may have moved since the review), prove the plan is the one
+ * that was reviewed, then apply it.
+ */
+
+
+
+
+async function planOrApplyReviewed(context, spec) {
+    const planNow = async () => {
+        const gathered = await spec.gather();
+        const plan = spec.plan(gathered);
+        for (const w of plan.warnings)
+            context.logger.warn(w);
+        return { plan, gathered };
+    };
+    if (context.request.mode === 'plan') {
+        const { plan } = await planNow();
+        const key = context.request.planHashKey;
+        if (!key.shared && planHasSecretContent(plan)) {
+            context.logger.warn('this plan sets secret values and no plan-hash-key is set (LMS_HA_PLAN_HASH_KEY for the CLI): its hash was keyed with a random key for this run only, so it cannot be applied after review. Set the same plan-hash-key secret for the plan and the apply job.');
+        }
+        return { plan, planHash: planHash(plan, { key }), hosts: [] };
+    }
+    const remotes = await Promise.all(spec.lockHosts.map((h) => context.host(h.name)));
+    return withLock(remotes, {
+        environment: context.environment.name,
+        owner: { runId: context.request.runId, repository: context.request.repository, command: spec.command },
+        logger: context.logger,
+    }, async () => {
+        const { plan, gathered } = await planNow();
+        let hash;
+        try {
+            hash = verifyReviewedPlan(context.request.expectedPlanHash, plan, { key: context.request.planHashKey });
+        }
+        catch (error) {
+            // The fresh plan goes into the report with the refusal: it is what the reviewer must see next (and diff).
+            if (error instanceof DeployError && error.reason === 'plan-changed')
+                return { plan, planHash: planHash(plan, { key: context.request.planHashKey }), hosts: [], error };
+            throw error;
+        }
+        const apply = await applyPlan(plan, { logger: context.logger, hosts: gathered.remotes, redactor: context.redactor });
+        return { plan, planHash: hash, apply, hosts: [] };
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/commands/deploy-db/deploy-db.ts
 /**
  * deploy-db: MariaDB Galera on the db hosts.
@@ -79627,6 +81002,8 @@ function parseCausality(stdout) {
  * Cluster lifecycle steps (bootstrap, join, rolling restart) are explicit
  * orchestration with their own waits, not generic resources.
  */
+
+
 
 
 
@@ -79838,11 +81215,6 @@ function sqlObject(kind) {
             return { object: 'user', action: 'drop' };
     }
 }
-/** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function deploy_db_once(fn) {
-    let p;
-    return () => (p ??= fn());
-}
 /**
  * Before one member goes down (restart, upgrade, removal): every member named
  * must be Synced with `size` nodes, or nothing is stopped. `doing` completes
@@ -79936,18 +81308,61 @@ function hostFactsRow(host, f, pin) {
         facts.grastate = `seqno ${f.grastate.seqno}`;
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
+/**
+ * deploy-db's plan, as the list of phases apply runs in order: removals,
+ * packages, stopping a server on its default config, the option file and SST
+ * credentials, live settings, rolling restarts, cluster formation (with the SST
+ * account before anyone joins), then the probe table, databases and accounts.
+ * Refuses (before any change) what the inventory or the cluster make unsafe.
+ */
 function computePlan(context, model, desired, g) {
     const { dbHosts, facts, situation } = g;
-    const writer = dbHosts[0].name;
-    const n = dbHosts.length;
-    const secrets = secretValues(context);
     // The inventory's pin; the older `-o mariadb-version=` option still works.
     const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
     if (pin) {
         const installed = dbHosts.map((h) => `${h.name} ${facts.get(h.name).packages['mariadb-server'] ?? 'not installed'}`).join(', ');
         context.logger.info(`mariadb-server and mariadb-backup pinned to ${pin}; installed: ${installed}`);
     }
-    const changes = [];
+    const input = { context, model, g, writer: dbHosts[0].name, pin, secrets: secretValues(context) };
+    const { warnings, removal } = preconditions(input);
+    const config = configChanges(input);
+    // SQL changes run on the writer; accounts and databases replicate.
+    // The writer, unless it is itself about to join an existing cluster.
+    const sqlHost = situation.kind === 'existing' && !situation.members.includes(input.writer) ? situation.members[0] : input.writer;
+    const changes = [
+        // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
+        ...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'),
+        ...packageChanges(input),
+        ...stopDefaultServerChanges(input),
+        ...config.changes,
+        ...sstCredentialChanges(input, config.restart),
+        ...setGlobalChanges(config.setGlobal),
+        ...rollingRestartChanges(input, config),
+        ...formationChanges(input, desired, sqlHost),
+        ...dataChanges(input, desired, sqlHost),
+    ];
+    return createPlan({
+        command: 'deploy-db',
+        environment: context.environment.name,
+        changes,
+        warnings,
+        hosts: [
+            ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
+            ...g.retiring.map((r) => ({
+                name: r.name,
+                address: r.address,
+                roles: ['db (being removed)'],
+                facts: r.reachable
+                    ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
+                    : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
+            })),
+        ],
+    });
+}
+/** Warnings for the plan; refuses an unlisted member on apply, an unsafe removal, or an unhealthy cluster. */
+function preconditions(input) {
+    const { context, g } = input;
+    const { dbHosts, situation } = g;
     const warnings = g.schemaProblems.map((p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`);
     // Members that are no longer db hosts: listed for removal, or never dropped silently.
     const removal = planRemoval(context, g);
@@ -79987,9 +81402,13 @@ function computePlan(context, model, desired, g) {
             throw new DeployError('cluster-unhealthy', `deploy-db will not change a cluster that is not fully healthy; observed:\n${gate.table}\n${gate.problems.map((p) => `- ${p}`).join('\n')}`, { host: failing?.node, hint: gate.problems[0] ?? 'Bring every node back to Synced, then re-run.' });
         }
     }
-    // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
-    changes.push(...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'));
-    // 1. Packages: one parallel install phase for every host that needs one.
+    return { warnings, removal };
+}
+/** 1. Packages: one parallel install phase for every host that needs one; on members, a rolling upgrade. */
+function packageChanges(input) {
+    const { context, model, g, writer, pin } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     const installs = new Map();
     for (const h of dbHosts) {
         const f = facts.get(h.name);
@@ -80022,7 +81441,7 @@ function computePlan(context, model, desired, g) {
         if (change)
             changes.push(change);
     }
-    const installPhase = deploy_db_once(async () => {
+    const installPhase = once(async () => {
         const hostsMap = g.remotes;
         const results = await Promise.allSettled([...installs.entries()].map(([name, pkgs]) => installGaleraPackages(hostsMap.get(name), pkgs, context.logger)));
         return new Map([...installs.keys()].map((name, i) => [name, results[i]]));
@@ -80072,7 +81491,13 @@ function computePlan(context, model, desired, g) {
             });
         });
     }
-    // 2. A server running on the package's default config must stop before the Galera config.
+    return changes;
+}
+/** 2. A server running on the package's default config must stop before the Galera config. */
+function stopDefaultServerChanges(input) {
+    const { g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     for (const h of dbHosts) {
         const f = facts.get(h.name);
         const freshInstall = f.packages['mariadb-server'] === undefined;
@@ -80092,7 +81517,13 @@ function computePlan(context, model, desired, g) {
             });
         }
     }
-    // 3. The option file; on members, how the difference is applied.
+    return changes;
+}
+/** 3. The option file; on members, how the difference is applied. */
+function configChanges(input) {
+    const { model, g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     const restart = [];
     const restartBecause = new Map();
     const setGlobal = new Map();
@@ -80126,6 +81557,13 @@ function computePlan(context, model, desired, g) {
                 setGlobal.set(h.name, cmp.classification.setGlobal);
         }
     }
+    return { changes, restart, restartBecause, setGlobal };
+}
+/** 3b. SST credentials (sst.auth=password only). */
+function sstCredentialChanges(input, restart) {
+    const { context, model, g } = input;
+    const { dbHosts, facts, situation } = g;
+    const changes = [];
     // 3b. SST credentials (sst.auth=password only): their own root:mysql 0640 file,
     // never in the world-readable 60-galera.cnf; shown as a digest, never a diff.
     const sstPasswordRef = context.environment.database?.sst_password;
@@ -80173,7 +81611,11 @@ function computePlan(context, model, desired, g) {
             }
         }
     }
-    // 4a. Dynamic settings on running members: SET GLOBAL on each node (not replicated).
+    return changes;
+}
+/** 4a. Dynamic settings on running members. */
+function setGlobalChanges(setGlobal) {
+    const changes = [];
     for (const [name, statements] of setGlobal) {
         for (const statement of statements) {
             const key = /^SET GLOBAL (\S+)/.exec(statement)[1];
@@ -80193,8 +81635,15 @@ function computePlan(context, model, desired, g) {
             });
         }
     }
-    // 4b. Static settings: rolling restart, one node at a time, writer last.
+    return changes;
+}
+/** 4b. Static settings: rolling restart, one node at a time, writer last. */
+function rollingRestartChanges(input, config) {
+    const { restart, restartBecause } = config;
+    const { model, g, writer } = input;
+    const { situation } = g;
     const members = situation.members.length;
+    const changes = [];
     for (const name of rollingRestartOrder(restart, writer)) {
         changes.push({
             kind: 'cluster',
@@ -80215,40 +81664,18 @@ function computePlan(context, model, desired, g) {
             },
         });
     }
-    // SQL changes run on the writer; accounts and databases replicate.
-    // The writer, unless it is itself about to join an existing cluster.
-    const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0] : writer;
-    const pushSql = (list) => {
-        for (const c of list) {
-            const { object, action } = sqlObject(c.kind);
-            const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
-            const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
-            const fingerprint = secretNames.length === 0
-                ? undefined
-                : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
-            const statements = c.statements;
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, c.kind, c.description),
-                host: sqlHost,
-                summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
-                scope: 'cluster',
-                object,
-                name,
-                action,
-                detail: c.kind === 'password-changed' ? 'password changed' : c.description,
-                ...(fingerprint ? { fingerprint } : {}),
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
-                },
-            });
-        }
-    };
+    return changes;
+}
+/** 5. Cluster formation, with the SST account created before anyone joins. */
+function formationChanges(input, desired, sqlHost) {
+    const { context, model, g, writer, secrets } = input;
+    const { dbHosts, situation } = g;
+    const n = dbHosts.length;
+    const members = situation.members.length;
+    const changes = [];
     // The SST account must exist before anyone joins: the donor logs in with it.
     const sstDesired = desired.filter((d) => d.user === model.sst.user && d.host === 'localhost');
-    const appDesired = desired.filter((d) => !sstDesired.includes(d));
     const sstSql = diffAccounts(sstDesired, g.accounts, secrets, { version: model.version });
-    // 5. Cluster formation: bootstrap exactly one node on a fresh cluster, then join one at a time.
     let size = situation.kind === 'fresh' ? 0 : members;
     if (situation.kind === 'fresh') {
         size = 1;
@@ -80266,13 +81693,13 @@ function computePlan(context, model, desired, g) {
         });
     }
     const joiners = situation.kind === 'fresh' ? dbHosts.slice(1).map((h) => h.name) : situation.newcomers;
-    pushSql(sstSql);
+    changes.push(...sqlChanges(input, sqlHost, sstSql));
     // One at a time by default (safe, and each joiner can pick a Synced donor);
     // `join=parallel` starts them together (measured against one at a time in the lab).
     const parallel = context.request.options['join'] === 'parallel' && situation.kind === 'fresh';
     const target = size + joiners.length;
     const formed = () => assertClusterFormed(dbHosts.map((h) => g.remotes.get(h.name)), n);
-    const joinAll = deploy_db_once(async () => {
+    const joinAll = once(async () => {
         const results = await Promise.allSettled(joiners.map(async (name) => {
             const host = g.remotes.get(name);
             await startMariadb(host, 'systemctl start mariadb', model.port, { purpose: 'join the Galera cluster', timeoutMs: JOIN_TIMEOUT_MS, logger: context.logger });
@@ -80305,6 +81732,13 @@ function computePlan(context, model, desired, g) {
             },
         });
     });
+    return changes;
+}
+/** 6. verify-ha's probe table, then the databases and app accounts, through the SQL host (they replicate). */
+function dataChanges(input, desired, sqlHost) {
+    const { context, model, g, secrets } = input;
+    const changes = [];
+    const appDesired = desired.filter((d) => !(d.user === model.sst.user && d.host === 'localhost'));
     // 6. verify-ha's causality probe table (before the grants on it), then
     // databases and app accounts, once, through the writer (they replicate).
     if (!g.probeTable) {
@@ -80323,27 +81757,41 @@ function computePlan(context, model, desired, g) {
             },
         });
     }
-    pushSql([
+    changes.push(...sqlChanges(input, sqlHost, [
         ...diffDatabases(context.environment.app.databases, g.databases),
         ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
-    ]);
-    return createPlan({
-        command: 'deploy-db',
-        environment: context.environment.name,
-        changes,
-        warnings,
-        hosts: [
-            ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name), pin)),
-            ...g.retiring.map((r) => ({
-                name: r.name,
-                address: r.address,
-                roles: ['db (being removed)'],
-                facts: r.reachable
-                    ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
-                    : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
-            })),
-        ],
-    });
+    ]));
+    return changes;
+}
+/** SQL changes through `sqlHost`: a change's secrets enter the plan hash only as a keyed fingerprint. */
+function sqlChanges(input, sqlHost, list) {
+    const { context, secrets } = input;
+    const changes = [];
+    for (const c of list) {
+        const { object, action } = sqlObject(c.kind);
+        const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
+        const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
+        const fingerprint = secretNames.length === 0
+            ? undefined
+            : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
+        const statements = c.statements;
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, c.kind, c.description),
+            host: sqlHost,
+            summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
+            scope: 'cluster',
+            object,
+            name,
+            action,
+            detail: c.kind === 'password-changed' ? 'password changed' : c.description,
+            ...(fingerprint ? { fingerprint } : {}),
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
+            },
+        });
+    }
+    return changes;
 }
 function planRemoval(context, g) {
     return decideRemoval({
@@ -80443,6 +81891,1104 @@ const deployDbCommand = {
     toleratesUnreachable: (request, environment, outcome) => deployDbToleratesPreflight(request, environment, outcome) && 'they are listed in database.remove_nodes',
     run: deployDb,
 };
+
+;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+
+
+
+;// CONCATENATED MODULE: ./src/components/keepalived/config.ts
+/**
+ * Keepalived 2.2 (Debian 12) for the VIP in front of the two load balancers.
+ *
+ * What is rendered, per load balancer: keepalived.conf, the probe of the local
+ * proxy (vrrp_script) and the notify script. Pure: same model, same bytes.
+ *
+ * Decisions:
+ * - `state BACKUP` + `nopreempt` on every LB (Kolla; keepalived requires BACKUP for
+ *   nopreempt): a recovered LB never takes the VIP back, so a flapping proxy
+ *   cannot bounce clients. The first LB in the inventory gets the higher priority
+ *   (150, then 100, 90, ...), so it wins the first election.
+ * - Unicast VRRP (`unicast_src_ip` + `unicast_peer`): clouds and many switches drop
+ *   multicast VRRP (research §2.6 I).
+ * - The probe is a real one (lab.md: a probe calling a missing binary makes
+ *   keepalived hold the VIP forever). HAProxy: its stats page answers on
+ *   127.0.0.1 and the writer backend has a server UP; deliberately NOT a TCP
+ *   connect to the writer port, which makes HAProxy open a MariaDB connection
+ *   every second that MariaDB counts towards `max_connect_errors` until it blocks
+ *   the LB. ProxySQL: its MySQL port answers a protocol-10 handshake (ProxySQL
+ *   answers it itself, no backend connection and no credentials needed).
+ *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
+ *   minimal host may lack (no curl, socat, killall).
+ * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
+ *   connection (nothing listens: the proxy is gone) fails at once, a probe that
+ *   gets no answer within 1 s asks once more before failing. So a dead proxy is
+ *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
+ *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
+ *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
+ * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
+ *   unprivileged user (that deploy-lb creates); scripts and their directories
+ *   must be root-owned and not writable by others.
+ * - `auth_type PASS` is limited to 8 characters (keepalived logs "Truncating
+ *   auth_pass to 8 characters"). lms-ha renders the first 8 itself and returns a
+ *   warning, rather than demanding a short secret: both LBs derive the same 8
+ *   characters, and the config shows what keepalived really uses. PASS travels
+ *   in clear in every advert: it only guards against another VRRP group with the
+ *   same router id, not against an attacker.
+ * - Cloud VIPs: where VRRP cannot move an address (most clouds), `cloudVipHook`
+ *   names an executable that the notify script runs on MASTER with
+ *   `<state> <vip> <interface>`, e.g. to re-assign a secondary private IP or an
+ *   elastic IP to this instance. It runs as `keepalived_script` (give the
+ *   instance role the permission, not a key file), must be root-owned and not
+ *   writable by others, and is killed after 30 s.
+ */
+
+
+const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
+const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/lms-ha-check-proxy.sh';
+const KEEPALIVED_NOTIFY_SCRIPT = '/etc/keepalived/lms-ha-notify.sh';
+/** The system user keepalived runs scripts as; deploy-lb creates it. */
+const KEEPALIVED_SCRIPT_USER = 'keepalived_script';
+const KEEPALIVED_AUTH_PASS_MAX = 8;
+const KEEPALIVED_DEFAULT_INSTANCE = 'LMS_HA_VIP';
+const config_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const config_IFACE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
+const config_SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
+// Printable ASCII without space and without what keepalived's parser treats
+// specially: comment starters (# !), quotes, backslash, braces.
+const AUTH_CHAR = /^[\x21-\x7e]$/;
+const AUTH_FORBIDDEN = new Set(['#', '!', '"', "'", '\\', '{', '}']);
+function config_invalid(message, hint) {
+    throw new DeployError('invalid-inventory', message, { hint });
+}
+/** Priority of the n-th LB (0-based): 150, 100, 90, 80, ... */
+function keepalivedPriority(index) {
+    const p = index === 0 ? 150 : 100 - 10 * (index - 1);
+    if (p < 1)
+        config_invalid(`too many load balancers for one VIP (${index + 1})`, 'Use two (or a few) load balancers per VIP.');
+    return p;
+}
+/**
+ * The auth_pass keepalived will really use: the first 8 characters, with a
+ * warning when the secret was longer. Throws on characters that would break
+ * the config file (the message never contains the secret).
+ */
+function keepalivedAuthPass(secret) {
+    if (secret.length === 0) {
+        throw new DeployError('missing-secret', 'the keepalived auth password is empty', {
+            hint: 'Set the environment variable the inventory names for load_balancer.auth_password.',
+        });
+    }
+    const value = [...secret].slice(0, KEEPALIVED_AUTH_PASS_MAX).join('');
+    for (const c of value) {
+        if (!AUTH_CHAR.test(c) || AUTH_FORBIDDEN.has(c)) {
+            throw new DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
+                hint: 'Use letters, digits and punctuation other than # ! " \' \\ { } in its first 8 characters (no spaces).',
+            });
+        }
+    }
+    if ([...secret].length > KEEPALIVED_AUTH_PASS_MAX) {
+        return {
+            value,
+            warning: `keepalived auth password is longer than ${KEEPALIVED_AUTH_PASS_MAX} characters: VRRP PASS authentication uses only the first ${KEEPALIVED_AUTH_PASS_MAX}, which lms-ha renders on every load balancer`,
+        };
+    }
+    return { value };
+}
+function validate(model, self) {
+    if (model.lbs.length === 0)
+        config_invalid('no load balancer for the VIP', 'Give at least two hosts the role lb.');
+    const names = new Set();
+    const addresses = new Set();
+    for (const lb of model.lbs) {
+        if (!config_NAME.test(lb.name))
+            config_invalid(`"${lb.name}" cannot be a keepalived router_id`, 'Host names may use letters, digits, ".", "_", "-".');
+        if (names.has(lb.name))
+            config_invalid(`load balancer ${lb.name} is listed twice`, 'Each host appears once.');
+        if (addresses.has(lb.address))
+            config_invalid(`load balancers share the address ${lb.address}`, 'Each load balancer needs its own address.');
+        if (!parseCidr(lb.address))
+            config_invalid(`address "${lb.address}" of ${lb.name} is not an IP address`, 'unicast VRRP needs IP addresses.');
+        names.add(lb.name);
+        addresses.add(lb.address);
+    }
+    const selfIndex = model.lbs.findIndex((lb) => lb.name === self);
+    if (selfIndex < 0)
+        config_invalid(`${self} is not one of the load balancers (${[...names].join(', ')})`, 'Render keepalived only for lb hosts.');
+    const vip = parseCidr(model.vip);
+    if (!vip)
+        config_invalid(`VIP "${model.vip}" is not an address or address/prefix`, 'Write it like 10.0.0.100/24.');
+    if (addresses.has(vip.address))
+        config_invalid(`the VIP ${vip.address} is also the address of a load balancer`, 'The VIP must be a free address.');
+    if (!config_IFACE.test(model.interface))
+        config_invalid(`"${model.interface}" is not an interface name`, 'Give the interface that carries the VIP, e.g. eth0.');
+    const vrid = model.virtualRouterId;
+    if (!Number.isInteger(vrid) || vrid < 1 || vrid > 255)
+        config_invalid(`virtual_router_id ${vrid} is outside 1..255`, 'Pick a router id unique on the network.');
+    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
+    if (!config_NAME.test(instance))
+        config_invalid(`"${instance}" cannot be a vrrp_instance name`, 'Use letters, digits, "_", "-".');
+    if (model.cloudVipHook !== undefined && !config_SAFE_PATH.test(model.cloudVipHook)) {
+        config_invalid(`cloud VIP hook "${model.cloudVipHook}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
+    }
+    if (model.probe.kind === 'haproxy') {
+        checkProbePort(model.probe.statsPort);
+        if (model.probe.writerListener !== undefined && !config_NAME.test(model.probe.writerListener)) {
+            config_invalid(`"${model.probe.writerListener}" is not an HAProxy listener name`, 'Leave it out for galera_writer.');
+        }
+    }
+    else {
+        checkProbePort(model.probe.mysqlPort);
+    }
+    return { selfIndex, vip };
+}
+function checkProbePort(port) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        config_invalid(`probe port ${port} is not a TCP port`, 'Use the proxy port from the inventory.');
+}
+function renderKeepalivedConfig(model, self) {
+    const { selfIndex, vip } = validate(model, self);
+    const auth = keepalivedAuthPass(model.authPassword);
+    const me = model.lbs[selfIndex];
+    const peers = model.lbs.filter((_, i) => i !== selfIndex);
+    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
+    const lines = [
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        '# Holds the auth password: keep this file root-only (0600).',
+        'global_defs {',
+        `    router_id ${me.name}`,
+        '    enable_script_security',
+        `    script_user ${KEEPALIVED_SCRIPT_USER}`,
+        // Re-announce the VIP now and then: after a split brain heals the real
+        // master may otherwise never send a gratuitous ARP again (keepalived#166).
+        '    vrrp_garp_master_refresh 60',
+        '}',
+        '',
+        'vrrp_script chk_proxy {',
+        `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
+        '    interval 1',
+        '    timeout 3',
+        '    fall 1',
+        '    rise 2',
+        '}',
+        '',
+        `vrrp_instance ${instance} {`,
+        '    state BACKUP',
+        '    nopreempt',
+        `    interface ${model.interface}`,
+        `    virtual_router_id ${model.virtualRouterId}`,
+        `    priority ${keepalivedPriority(selfIndex)}`,
+        '    advert_int 1',
+        `    unicast_src_ip ${me.address}`,
+    ];
+    if (peers.length > 0) {
+        lines.push('    unicast_peer {', ...peers.map((p) => `        ${p.address}`), '    }');
+    }
+    lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${auth.value}`, '    }', '    virtual_ipaddress {', `        ${vip.address}/${vip.prefix} dev ${model.interface}`, '    }', '    track_script {', '        chk_proxy', '    }', `    notify "${KEEPALIVED_NOTIFY_SCRIPT}"`, '}', '');
+    return {
+        files: [
+            { path: KEEPALIVED_CONFIG_PATH, content: lines.join('\n'), mode: 0o600, owner: 'root', group: 'root' },
+            { path: KEEPALIVED_CHECK_SCRIPT, content: renderKeepalivedCheckScript(model.probe), mode: 0o755, owner: 'root', group: 'root' },
+            {
+                path: KEEPALIVED_NOTIFY_SCRIPT,
+                content: renderKeepalivedNotifyScript({ vip: vip.address, interface: model.interface, cloudVipHook: model.cloudVipHook }),
+                mode: 0o755,
+                owner: 'root',
+                group: 'root',
+            },
+        ],
+        warnings: auth.warning ? [auth.warning] : [],
+        secrets: [auth.value, model.authPassword],
+    };
+}
+/**
+ * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
+ * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
+ */
+function askTwiceIfSlow(probe, variable) {
+    return [
+        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
+        `${variable}=$(${probe}); rc=$?`,
+        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
+    ];
+}
+/** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
+function renderKeepalivedCheckScript(probe) {
+    const head = [
+        '#!/bin/bash',
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        `# keepalived's probe of the local proxy (vrrp_script chk_proxy, run as ${KEEPALIVED_SCRIPT_USER}).`,
+        '# Exit 0: this load balancer may hold the VIP. Anything else: give it up.',
+        'set -u',
+        'export LC_ALL=C',
+        '',
+    ];
+    if (probe.kind === 'haproxy') {
+        const listener = probe.writerListener ?? 'galera_writer';
+        return [
+            ...head,
+            '# HAProxy must answer on its stats page and its writer backend must have a',
+            '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
+            '# connection each time, which MariaDB counts towards max_connect_errors.',
+            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
+            `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
+            '',
+        ].join('\n');
+    }
+    return [
+        ...head,
+        '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
+        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
+        'set -- $greeting',
+        '[ "${5:-}" = 0a ]',
+        '',
+    ].join('\n');
+}
+/** keepalived's `notify` target: logs every transition to the journal/syslog. */
+function renderKeepalivedNotifyScript(options) {
+    const lines = [
+        '#!/bin/bash',
+        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
+        '# keepalived calls: notify <GROUP|INSTANCE> <name> <MASTER|BACKUP|FAULT|STOP> <priority>',
+        'set -u',
+        'kind=${1:-unknown} name=${2:-unknown} state=${3:-unknown} priority=${4:-unknown}',
+        `logger -t lms-ha-keepalived -p daemon.notice "vrrp \${kind,,} \${name} is now \${state} (priority \${priority}, vip ${options.vip})"`,
+    ];
+    if (options.cloudVipHook) {
+        lines.push('# Cloud VIP hook: VRRP cannot move the address here, the hook claims it.', 'if [ "$state" = MASTER ]; then', `  if ! timeout 30 '${options.cloudVipHook}' "$state" '${options.vip}' '${options.interface}'; then`, `    logger -t lms-ha-keepalived -p daemon.err "cloud VIP hook ${options.cloudVipHook} failed for ${options.vip}"`, '  fi', 'fi');
+    }
+    lines.push('exit 0', '');
+    return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/vrid.ts
+/**
+ * VRRP router ids: each VIP group needs an id of its own on its network
+ * (research §2.6 I: two groups with one id fight over adverts, or both LBs of a
+ * pair end up holding their VIPs). lms-ha cannot see the whole network, so it
+ * demands ids unique across the inventory it is given, plus any ids the caller
+ * knows are taken (e.g. by routers or other clusters).
+ */
+/** Problems found, one sentence each; empty when the ids are fine. */
+function validateVirtualRouterIds(groups, options = {}) {
+    const problems = [];
+    const firstUser = new Map();
+    const taken = new Set(options.taken ?? []);
+    for (const g of groups) {
+        const id = g.virtualRouterId;
+        if (!Number.isInteger(id) || id < 1 || id > 255) {
+            problems.push(`${g.name}: virtual_router_id ${id} is outside 1..255`);
+            continue;
+        }
+        if (taken.has(id)) {
+            problems.push(`${g.name}: virtual_router_id ${id} is already used on the network; pick another`);
+        }
+        const other = firstUser.get(id);
+        if (other !== undefined) {
+            problems.push(`${g.name}: virtual_router_id ${id} is also used by ${other}; every VIP needs its own id`);
+        }
+        else {
+            firstUser.set(id, g.name);
+        }
+    }
+    return problems;
+}
+
+;// CONCATENATED MODULE: ./src/components/keepalived/index.ts
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
+
+
+
+
+;// CONCATENATED MODULE: ./src/components/nftables/access.ts
+/**
+ * Who may reach what: one model of the cluster's ports, derived from the
+ * inventory, that both of lms-ha's nftables tables are rendered from —
+ * provision's firewall (every cluster port on every host) and deploy-lb's
+ * health-check fence (port 9200 on the db nodes). Because a drop in any table
+ * is final for a packet, two tables that disagreed about a source would close
+ * the port to it; deriving both from this one function is what keeps them
+ * saying the same thing.
+ *
+ * Pure: no host access.
+ */
+
+/** GlusterFS hands every brick a port from this range (glusterd.vol base-port .. max-port). */
+const GLUSTER_BRICK_PORTS = [49152, 60999];
+const GLUSTER_DAEMON_PORTS = [24007, 24008];
+const access_GALERA_PORTS = { replication: 4567, ist: 4568, sst: 4444 };
+const access_unique = (values) => [...new Set(values)];
+/** Addresses that can go into an nftables set; DNS names cannot (see `unaddressable`). */
+function ipsOf(hosts) {
+    return access_unique(hosts.map((h) => h.address).filter((a) => (0,external_node_net_.isIP)(a) !== 0));
+}
+/** Hosts whose address is a DNS name: nftables sets take addresses only, so the firewall cannot name them. */
+function unaddressable(environment) {
+    return environment.hosts.filter((h) => (0,external_node_net_.isIP)(h.address) === 0);
+}
+const withRole = (environment, role) => environment.hosts.filter((h) => h.roles.includes(role));
+/**
+ * The load balancers as a source: their own addresses and the VIP, since the
+ * holder's kernel may pick the VIP as the source of its connections when its
+ * prefix is longer than the host's own subnet (seen in the lab: every health
+ * check dropped).
+ */
+function loadBalancerSources(environment) {
+    // Unfiltered: a DNS-named load balancer is refused by the fence's renderer rather than silently left out.
+    const lbs = access_unique(withRole(environment, 'lb').map((h) => h.address));
+    return environment.load_balancer ? access_unique([...lbs, environment.load_balancer.vip_address]) : lbs;
+}
+/** Who may ask a db node's Galera health check (clustercheck, HAProxy only): the load balancers. */
+function clustercheckSources(environment) {
+    return loadBalancerSources(environment);
+}
+/**
+ * Every port the cluster opens, on every host, and who may reach it. SSH is
+ * not here: it is the operator's lifeline and handled apart (see the firewall
+ * renderer), never closed by this model.
+ */
+function accessModel(environment) {
+    const openings = [];
+    const db = withRole(environment, 'db');
+    const web = withRole(environment, 'web');
+    const lbs = withRole(environment, 'lb');
+    const arbitrators = withRole(environment, 'arbitrator');
+    const lb = environment.load_balancer;
+    const lbSources = loadBalancerSources(environment);
+    const clients = environment.provision.firewall.client_networks;
+    if (environment.database) {
+        const peers = ipsOf([...db, ...arbitrators]);
+        // Without load balancers the application connects to the nodes directly.
+        const sqlClients = lb ? access_unique([...ipsOf(db), ...lbSources]) : access_unique([...ipsOf(db), ...lbSources, ...ipsOf(web), ...clients]);
+        const sqlFrom = lb ? 'db nodes, load balancers' : 'db nodes, load balancers, web hosts, client networks';
+        for (const host of db) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [environment.database.port], sources: sqlClients, label: 'MariaDB', from: sqlFrom });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication', from: 'db nodes, arbitrators' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.ist, access_GALERA_PORTS.sst], sources: ipsOf(db), label: 'Galera IST + SST', from: 'db nodes' });
+            if (lb?.kind === 'haproxy') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.clustercheck_port], sources: clustercheckSources(environment), label: 'Galera health check (clustercheck)', from: 'load balancers' });
+            }
+        }
+        for (const host of arbitrators) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication (garbd)', from: 'db nodes, arbitrators' });
+        }
+    }
+    if (lb) {
+        // The application (web hosts, client networks) and verify-ha's write probe, which runs on a db node.
+        const appSources = access_unique([...ipsOf(web), ...ipsOf(db), ...clients]);
+        const appFrom = `web hosts, db nodes${clients.length > 0 ? ', client networks' : ''}`;
+        const sqlPorts = lb.kind === 'haproxy' ? [lb.ports.writer, lb.ports.reader] : [lb.ports.mysql];
+        for (const host of lbs) {
+            openings.push({ host: host.name, proto: 'tcp', ports: sqlPorts, sources: appSources, label: lb.kind === 'haproxy' ? 'HAProxy writer + readers' : 'ProxySQL', from: appFrom });
+            if (lb.kind === 'proxysql') {
+                openings.push({ host: host.name, proto: 'tcp', ports: [lb.ports.admin], sources: ['127.0.0.1', '::1'], label: 'ProxySQL admin', from: 'this host only' });
+            }
+            if (lb.kind === 'haproxy' && lb.ports.web !== undefined) {
+                // A public web frontend unless client networks narrow it.
+                openings.push({
+                    host: host.name,
+                    proto: 'tcp',
+                    ports: [lb.ports.web],
+                    sources: clients,
+                    ...(clients.length === 0 ? { everyone: true } : {}),
+                    label: 'HAProxy web frontend',
+                    from: clients.length > 0 ? 'client networks' : 'everyone',
+                });
+            }
+            openings.push({ host: host.name, proto: 'vrrp', ports: [], sources: ipsOf(lbs), label: 'VRRP (Keepalived)', from: 'load balancers' });
+        }
+    }
+    if (environment.storage.kind === 'glusterfs') {
+        const storage = withRole(environment, 'storage');
+        const arbiter = environment.storage.arbiter;
+        const servers = storage.concat(environment.hosts.filter((h) => h.name === arbiter && !storage.includes(h)));
+        // Clients mount the volume on the web and storage hosts.
+        const sources = ipsOf([...servers, ...web]);
+        for (const host of servers) {
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_DAEMON_PORTS], sources, label: 'GlusterFS daemon', from: 'storage + web hosts' });
+            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_BRICK_PORTS], sources, label: 'GlusterFS bricks', from: 'storage + web hosts' });
+        }
+    }
+    return openings;
+}
+function formatPorts(ports) {
+    return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/desired.ts
+/** deploy-lb's names and the desired state the inventory gives: the rendered haproxy.cfg, keepalived and clustercheck files, the ProxySQL model. Pure. */
+
+
+
+
+
+
+
+// ---------------------------------------------------------------------------
+// Names shared with verify-ha and the e2e tests
+/** Where operators put the maintenance (drain) file; created by deploy-lb. */
+const LMS_HA_ETC_DIR = '/etc/lms-ha';
+/** Directory of the clustercheck script. */
+const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
+/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
+const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
+/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
+const DB_PACKAGES = ['nftables'];
+/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
+const CANDIDATE_SUFFIX = '.lms-ha-candidate';
+const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
+const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
+/**
+ * keepalived's config test (-t; -l prints its findings on the console).
+ * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
+ * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
+ * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
+ * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
+ * unknown keyword or a missing interface. In a session of its own, so no other
+ * signal it sends reaches the SSH command.
+ */
+const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
+const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
+/** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
+const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
+const PROXYSQL_PACKAGE = 'proxysql';
+/** The MariaDB account ProxySQL's Galera monitor logs in with (one per LB address). */
+const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
+/** Where a pushed ProxySQL .deb lands on a load balancer. */
+const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
+/** Default ProxySQL admin login on a fresh install (only from localhost). */
+const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
+function loadBalancerOf(environment) {
+    const lb = environment.load_balancer;
+    if (!lb) {
+        throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
+            hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
+        });
+    }
+    return lb;
+}
+function haproxyModelFor(environment, lb) {
+    const dbPort = environment.database?.port ?? 3306;
+    const webHosts = hostsWithRole(environment, 'web');
+    return {
+        dbNodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+        writerPort: lb.ports.writer,
+        readerPort: lb.ports.reader,
+        checkPort: lb.clustercheck_port,
+        maxConnections: lb.haproxy.maxconn,
+        ...(lb.ports.web !== undefined && webHosts.length > 0
+            ? { web: { port: lb.ports.web, servers: webHosts.map((h) => ({ name: h.name, address: h.address, port: lb.haproxy.web_backend_port })) } }
+            : {}),
+    };
+}
+function clustercheckModelFor(environment, lb, db) {
+    // From the one access model provision's firewall is rendered from too, so the two tables agree.
+    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
+}
+function proxysqlModelFor(context, lb) {
+    const dbPort = context.environment.database?.port ?? 3306;
+    return {
+        dbNodes: hostsWithRole(context.environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
+        users: context.environment.app.users.map((u) => ({
+            name: u.name,
+            password: context.secrets.valueOf(u.password),
+            ...(u.databases && u.databases.length > 0 ? { defaultSchema: u.databases[0] } : {}),
+        })),
+        monitor: { username: PROXYSQL_MONITOR_USER, password: context.secrets.valueOf(lb.proxysql.monitor_password) },
+        adminPassword: context.secrets.valueOf(lb.proxysql.admin_password),
+        adminInterface: `127.0.0.1:${lb.ports.admin}`,
+    };
+}
+function desiredLbState(context) {
+    const { environment } = context;
+    const lb = loadBalancerOf(environment);
+    const lbHosts = hostsWithRole(environment, 'lb');
+    const dbHosts = hostsWithRole(environment, 'db');
+    const warnings = [];
+    const authPassword = context.secrets.valueOf(lb.auth_password);
+    // What keepalived.conf really carries (the first 8 characters) is masked too.
+    context.redactor.add(authPassword);
+    context.redactor.add(keepalivedAuthPass(authPassword).value);
+    // Router ids unique across the whole inventory, not only on one subnet.
+    const groups = Object.entries(context.inventory.environments)
+        .filter(([, spec]) => spec.load_balancer !== undefined)
+        .map(([name, spec]) => ({ name, virtualRouterId: spec.load_balancer.virtual_router_id, vip: spec.load_balancer.vip }));
+    for (const problem of validateVirtualRouterIds(groups)) {
+        if (problem.startsWith(`${environment.name}:`) || problem.includes(`used by ${environment.name}`))
+            warnings.push(`keepalived ${problem}`);
+    }
+    const keepalivedModel = {
+        lbs: lbHosts.map((h) => ({ name: h.name, address: h.address })),
+        vip: lb.vip,
+        interface: lb.interface,
+        virtualRouterId: lb.virtual_router_id,
+        authPassword,
+        probe: lb.kind === 'haproxy' ? { kind: 'haproxy', statsPort: HAPROXY_DEFAULTS.statsPort } : { kind: 'proxysql', mysqlPort: lb.ports.mysql },
+        ...(lb.cloud_vip_hook !== undefined ? { cloudVipHook: lb.cloud_vip_hook } : {}),
+    };
+    const keepalived = new Map();
+    for (const h of lbHosts) {
+        const rendered = renderKeepalivedConfig(keepalivedModel, h.name);
+        keepalived.set(h.name, rendered);
+        for (const s of rendered.secrets)
+            context.redactor.add(s);
+        for (const w of rendered.warnings)
+            if (!warnings.includes(w))
+                warnings.push(w);
+    }
+    const desired = { lb, lbHosts, dbHosts, keepalived, clustercheck: new Map(), warnings };
+    if (lb.kind === 'haproxy') {
+        if (lb.haproxy.timeout_seconds !== 28800) {
+            warnings.push(`load_balancer.haproxy.timeout_seconds ${lb.haproxy.timeout_seconds} is not applied yet: haproxy.cfg uses 8 h (MariaDB's default wait_timeout)`);
+        }
+        desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
+        for (const db of dbHosts) {
+            const model = clustercheckModelFor(environment, lb, db);
+            desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
+        }
+    }
+    else {
+        desired.proxysql = proxysqlModelFor(context, lb);
+        if (lb.ports.mysql !== 6033) {
+            warnings.push(`load_balancer.ports.mysql ${lb.ports.mysql}: ProxySQL keeps listening on its default 6033 until mysql-interfaces is changed (needs a restart); not done yet`);
+        }
+        // Everything that reaches ProxySQL's admin SQL is masked.
+        for (const s of renderProxysqlAdminSql(desired.proxysql).secrets)
+            context.redactor.add(s);
+        for (const s of proxysqlMonitorAccountSql(desired.proxysql.monitor, lbHosts.map((h) => h.address)).secrets)
+            context.redactor.add(s);
+    }
+    return desired;
+}
+
+;// CONCATENATED MODULE: ./src/components/nftables/index.ts
+/**
+ * Reads a host's loaded nftables ruleset (`nft -j list ruleset`, libnftables-json)
+ * and finds what would stop the Galera peers from reaching this node: a rule in
+ * an input chain that drops or rejects one of the cluster's TCP ports for every
+ * source, or an input chain whose policy is drop and that accepts none of it.
+ *
+ * Why: an operator's firewall that drops the SST port does nothing visible until
+ * a node has to rejoin by full state transfer; then the donor's socat retries
+ * its connection to the joiner for about two minutes and the joiner aborts with
+ * "State transfer to <node> failed: Broken pipe" (seen in the lab).
+ * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
+ * own beside the operator's), so it can say so at plan time.
+ *
+ * Deliberately conservative: a rule that also narrows by source address,
+ * interface or anything this reader does not understand is not reported (it may
+ * be a fence that lets the peers in), nor is a chain that jumps elsewhere.
+ * Pure: no host access.
+ */
+const GALERA_PEER_PORTS = [
+    { port: 4567, label: 'Galera replication' },
+    { port: 4568, label: 'Galera IST' },
+    { port: 4444, label: 'Galera SST' },
+];
+const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+function portSet(right, sets, table) {
+    if (typeof right === 'number')
+        return (p) => p === right;
+    if (typeof right === 'string') {
+        if (right.startsWith('@')) {
+            const elems = sets.get(`${table} ${right.slice(1)}`);
+            return elems ? union(elems, sets, table) : null;
+        }
+        // Service names ("ssh") are printed numerically by -j unless -S; anything else is unknown.
+        return /^\d+$/.test(right) ? (p) => p === Number(right) : null;
+    }
+    if (isObj(right)) {
+        if (Array.isArray(right['set']))
+            return union(right['set'], sets, table);
+        if (Array.isArray(right['range']) && right['range'].length === 2) {
+            const [lo, hi] = right['range'];
+            if (typeof lo === 'number' && typeof hi === 'number')
+                return (p) => p >= lo && p <= hi;
+        }
+    }
+    return null;
+}
+function union(elems, sets, table) {
+    const parts = [];
+    for (const e of elems) {
+        // Named set elements may carry timeouts/comments: {"elem": {"val": 4444, ...}}.
+        const value = isObj(e) && isObj(e['elem']) ? e['elem']['val'] : e;
+        const part = portSet(value, sets, table);
+        if (!part)
+            return null;
+        parts.push(part);
+    }
+    return (p) => parts.some((f) => f(p));
+}
+function condition(match, sets, table) {
+    const op = match['op'];
+    const left = match['left'];
+    const right = match['right'];
+    if (!isObj(left))
+        return { kind: 'other' };
+    const payload = isObj(left['payload']) ? left['payload'] : null;
+    if (payload && payload['field'] === 'dport') {
+        if (payload['protocol'] === 'udp' || payload['protocol'] === 'sctp' || payload['protocol'] === 'dccp')
+            return { kind: 'never' };
+        if (payload['protocol'] !== 'tcp' && payload['protocol'] !== 'th')
+            return { kind: 'other' };
+        const set = portSet(right, sets, table);
+        if (!set)
+            return { kind: 'other' };
+        if (op === '==' || op === 'in')
+            return { kind: 'port', test: set };
+        if (op === '!=')
+            return { kind: 'port', test: (p) => !set(p) };
+        return { kind: 'other' };
+    }
+    const meta = isObj(left['meta']) ? left['meta'] : null;
+    const protoMatch = (meta && meta['key'] === 'l4proto') || (payload && payload['field'] === 'protocol' && payload['protocol'] === 'ip') || (payload && payload['field'] === 'nexthdr');
+    if (protoMatch) {
+        const tcp = values(right).some((v) => v === 'tcp' || v === 6);
+        return holds(op, tcp);
+    }
+    // A peer opening a connection is in ct state "new".
+    if (isObj(left['ct']) && left['ct']['key'] === 'state')
+        return holds(op, values(right).includes('new'));
+    // Peers never arrive on the loopback interface.
+    if (meta && (meta['key'] === 'iif' || meta['key'] === 'iifname') && values(right).every((v) => v === 'lo')) {
+        return op === '==' || op === 'in' ? { kind: 'never' } : { kind: 'neutral' };
+    }
+    return { kind: 'other' };
+}
+/** The values of a right-hand side: one value, a list (flags) or an anonymous set. */
+function values(right) {
+    if (Array.isArray(right))
+        return right;
+    if (isObj(right) && Array.isArray(right['set']))
+        return right['set'];
+    return [right];
+}
+/** A condition that holds for a peer's new TCP connection when `included` (op == / in), or when not (op !=). */
+function holds(op, included) {
+    if (op === '==' || op === 'in')
+        return included ? { kind: 'neutral' } : { kind: 'never' };
+    if (op === '!=')
+        return included ? { kind: 'never' } : { kind: 'neutral' };
+    return { kind: 'other' };
+}
+function view(rule, sets, table) {
+    const conditions = [];
+    let verdict = 'none';
+    for (const e of Array.isArray(rule['expr']) ? rule['expr'] : []) {
+        if (!isObj(e))
+            continue;
+        if (isObj(e['match']))
+            conditions.push(condition(e['match'], sets, table));
+        else if ('accept' in e)
+            verdict = 'accept';
+        else if ('drop' in e || 'reject' in e)
+            verdict = 'drop';
+        else if ('jump' in e || 'goto' in e || 'vmap' in e)
+            verdict = 'jump';
+        // counter, log, limit, ...: no effect on which packets the verdict applies to.
+        else if (!('counter' in e || 'log' in e || 'comment' in e))
+            conditions.push({ kind: 'other' });
+    }
+    return { handle: rule['handle'], verdict, conditions };
+}
+/** Whether the rule applies to a new TCP connection to `port` from any source: yes, no, or unknown. */
+function applies(r, port) {
+    let result = 'yes';
+    for (const c of r.conditions) {
+        if (c.kind === 'never')
+            return 'no';
+        if (c.kind === 'port' && !c.test(port))
+            return 'no';
+        if (c.kind === 'other')
+            result = 'maybe';
+    }
+    return result;
+}
+/**
+ * Which of `ports` the loaded ruleset blocks for every source. `json` is the
+ * output of `nft -j list ruleset`; an empty or unreadable text means nothing is
+ * known, so nothing is reported. Tables named in `ignoreTables` ("inet name")
+ * are skipped (lms-ha's own fence).
+ */
+function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
+    let doc;
+    try {
+        doc = JSON.parse(json);
+    }
+    catch {
+        return [];
+    }
+    const items = isObj(doc) && Array.isArray(doc['nftables']) ? doc['nftables'] : [];
+    const chains = new Map();
+    const sets = new Map();
+    for (const item of items) {
+        if (!isObj(item))
+            continue;
+        const c = item['chain'];
+        if (isObj(c) && typeof c['family'] === 'string' && typeof c['table'] === 'string' && typeof c['name'] === 'string') {
+            chains.set(`${c['family']} ${c['table']} ${c['name']}`, {
+                family: c['family'],
+                table: c['table'],
+                name: c['name'],
+                ...(typeof c['hook'] === 'string' ? { hook: c['hook'] } : {}),
+                ...(typeof c['policy'] === 'string' ? { policy: c['policy'] } : {}),
+                rules: [],
+            });
+        }
+        const s = item['set'];
+        if (isObj(s) && typeof s['family'] === 'string' && typeof s['table'] === 'string' && typeof s['name'] === 'string') {
+            sets.set(`${s['family']} ${s['table']} ${s['name']}`, Array.isArray(s['elem']) ? s['elem'] : []);
+        }
+    }
+    for (const item of items) {
+        const r = isObj(item) ? item['rule'] : undefined;
+        if (!isObj(r))
+            continue;
+        chains.get(`${String(r['family'])} ${String(r['table'])} ${String(r['chain'])}`)?.rules.push(r);
+    }
+    const blocked = [];
+    for (const chain of chains.values()) {
+        const table = `${chain.family} ${chain.table}`;
+        if (chain.hook !== 'input' || !['ip', 'ip6', 'inet'].includes(chain.family) || ignoreTables.includes(table))
+            continue;
+        const rules = chain.rules.map((r) => view(r, sets, table));
+        for (const { port, label } of ports) {
+            let how = null;
+            let decided = false;
+            for (const r of rules) {
+                const a = applies(r, port);
+                if (a === 'no' || r.verdict === 'none')
+                    continue;
+                // An accept (or a jump) that may let some sources in: the operator may be fencing on purpose.
+                if (r.verdict === 'accept' || r.verdict === 'jump' || a === 'maybe') {
+                    decided = true;
+                    break;
+                }
+                how = `rule ${String(r.handle)} drops it`;
+                decided = true;
+                break;
+            }
+            if (!decided && chain.policy === 'drop')
+                how = 'policy drop, no rule accepts it';
+            if (how)
+                blocked.push({ table, chain: chain.name, port, label, how });
+        }
+    }
+    return blocked;
+}
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/facts.ts
+
+
+
+
+
+
+
+
+const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
+const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
+const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
+const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
+const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
+/** Probe names in HostState.probes. */
+const PROBE_ADDRESSES = 'addresses';
+const PROBE_NFT_TABLES = 'nft-tables';
+/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
+const PROBE_NFT_RULESET = 'nft-ruleset';
+function lbStateQuery(kind) {
+    return {
+        // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
+        probes: [{ name: PROBE_ADDRESSES, script: 'ip -o addr show' }],
+        packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
+        users: [KEEPALIVED_SCRIPT_USER],
+        dirs: ['/etc/keepalived'],
+        files: [
+            ...(kind === 'haproxy' ? [{ path: HAPROXY_CONFIG_PATH, read: true }] : []),
+            { path: KEEPALIVED_CONFIG_PATH, read: false },
+            { path: KEEPALIVED_CHECK_SCRIPT, read: true },
+            { path: KEEPALIVED_NOTIFY_SCRIPT, read: true },
+        ],
+        units: kind === 'haproxy' ? ['haproxy', 'keepalived'] : ['proxysql', 'keepalived'],
+        commands: [],
+    };
+}
+function dbStateQuery() {
+    return {
+        packages: [...DB_PACKAGES],
+        // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
+        probes: [
+            { name: PROBE_NFT_TABLES, script: 'nft list tables' },
+            { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
+        ],
+        users: [CLUSTERCHECK_USER],
+        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
+        files: [
+            { path: ccScript, read: true },
+            { path: ccSocketPath, read: true },
+            { path: ccServicePath, read: true },
+            { path: CLUSTERCHECK_NFT_PATH, read: true },
+            { path: ccFirewallPath, read: true },
+            { path: NFTABLES_DROP_IN_PATH, read: true },
+        ],
+        units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
+        commands: [],
+    };
+}
+/** True when the host's `ip -o addr show` probe lists the VIP. */
+function holdsVipNow(state, vip) {
+    return holdsVip((state?.probes[PROBE_ADDRESSES] ?? []).join('\n'), vip);
+}
+/** `nft list tables` lines ("table inet filter") as "inet filter". */
+function nftTables(state) {
+    return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+}
+/**
+ * Plan warnings for a db node whose loaded nftables ruleset (the operator's
+ * tables; lms-ha's own fence is left out) drops a port its peers or the load
+ * balancers need. Nothing deploy-lb changes opens them: an accept in one table
+ * does not undo a drop in another.
+ */
+function firewallWarnings(db, state, peers, lbHosts, ports) {
+    const watched = [
+        ...GALERA_PEER_PORTS,
+        { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
+        { port: ports.check, label: 'the health check HAProxy asks' },
+    ];
+    // A table of the other IP family never sees the peers' packets.
+    const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
+    const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
+    const byChain = new Map();
+    for (const b of blocked)
+        byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
+    const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
+    return [...byChain.values()].map((list) => {
+        const { table, chain } = list[0];
+        const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
+        const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
+            ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
+            : '';
+        return (`${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
+            `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
+            ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`);
+    });
+}
+/** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
+function accountFactsSql(monitorUser) {
+    const grantee = `'\\'${CLUSTERCHECK_USER}\\'@\\'localhost\\''`;
+    const lines = [
+        'SET SESSION wsrep_sync_wait=0;',
+        `SELECT 'plugin', IFNULL((SELECT plugin FROM mysql.user WHERE User='${CLUSTERCHECK_USER}' AND Host='localhost'), '@absent');`,
+        `SELECT 'extra', (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=${grantee} AND PRIVILEGE_TYPE<>'USAGE')` +
+            ` + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=${grantee})` +
+            ` + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE=${grantee});`,
+    ];
+    if (monitorUser)
+        lines.push(`SELECT 'monitor', Host, authentication_string FROM mysql.user WHERE User='${monitorUser}';`);
+    return `${lines.join('\n')}\n`;
+}
+function parseAccountFacts(stdout) {
+    const account = { plugin: null, extraGrants: 0 };
+    const monitor = { hosts: {} };
+    for (const line of stdout.split('\n')) {
+        const [key, a, b] = line.split('\t');
+        if (key === 'plugin' && a !== undefined)
+            account.plugin = a === '@absent' ? null : a;
+        else if (key === 'extra' && a !== undefined)
+            account.extraGrants = Number(a) || 0;
+        else if (key === 'monitor' && a !== undefined)
+            monitor.hosts[a] = b ?? '';
+    }
+    return { account, monitor };
+}
+/** The ProxySQL admin client: credentials as an option file on stdin (3 lines), then the SQL. */
+function proxysqlAdminScript(adminPort) {
+    return withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client" >&2; exit 2; fi; ` +
+        `timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${adminPort} --connect-timeout=3 -N -B`);
+}
+async function readProxysql(host, adminPort, secret) {
+    let lastError = '';
+    for (const [login, password] of [
+        ['secret', secret],
+        ['default', PROXYSQL_DEFAULT_ADMIN_PASSWORD],
+    ]) {
+        const r = await host.run(proxysqlAdminScript(adminPort), {
+            purpose: 'read ProxySQL runtime configuration',
+            stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + PROXYSQL_RUNTIME_QUERY,
+            timeoutMs: 60_000,
+            allowFailure: true,
+        });
+        if (r.code === 0)
+            return { login, runtime: parseProxysqlRuntime(r.stdout) };
+        lastError = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+    }
+    return { login: null, runtime: null, error: lastError };
+}
+async function gatherLbFacts(context, desired) {
+    const { lbHosts, dbHosts, lb } = desired;
+    const remotes = new Map();
+    for (const h of [...dbHosts, ...lbHosts])
+        remotes.set(h.name, await context.host(h.name));
+    const lbQuery = lbStateQuery(lb.kind);
+    const dbQuery = dbStateQuery();
+    const first = dbHosts[0];
+    const [lbResults, dbResults, accounts] = await Promise.all([
+        context.forEachHost(lbHosts, (remote) => gatherHostState(remote, lbQuery)),
+        lb.kind === 'haproxy' ? context.forEachHost(dbHosts, (remote) => gatherHostState(remote, dbQuery)) : Promise.resolve([]),
+        remotes
+            .get(first.name)
+            .run('mariadb --batch -N', {
+            purpose: 'read the clustercheck and monitor accounts',
+            stdin: accountFactsSql(lb.kind === 'proxysql' ? PROXYSQL_MONITOR_USER : undefined),
+            timeoutMs: 30_000,
+            allowFailure: true,
+        }),
+    ]);
+    const state = new Map();
+    for (const r of [...lbResults, ...dbResults]) {
+        if (!r.ok)
+            throw r.error;
+        state.set(r.host, r.value);
+    }
+    const parsed = accounts.code === 0 ? parseAccountFacts(accounts.stdout) : null;
+    const gathered = {
+        lbHosts,
+        dbHosts,
+        remotes,
+        state,
+        account: parsed?.account ?? null,
+        monitor: parsed?.monitor ?? null,
+        proxysql: new Map(),
+        ...(parsed ? {} : { accountError: accounts.stderr.trim().split('\n').pop() || `exit ${accounts.code}` }),
+    };
+    if (lb.kind === 'proxysql') {
+        const secret = context.secrets.valueOf(lb.proxysql.admin_password);
+        const results = await context.forEachHost(lbHosts, async (remote, h) => {
+            const active = state.get(h.name)?.units['proxysql']?.active === 'active';
+            return active ? readProxysql(remote, lb.ports.admin, secret) : { login: null, runtime: null };
+        });
+        for (const r of results) {
+            if (!r.ok)
+                throw r.error;
+            gathered.proxysql.set(r.host, r.value);
+        }
+    }
+    return gathered;
+}
+
+;// CONCATENATED MODULE: ./src/operations/file.ts
+/**
+ * Files: the planned change that writes a file when the host's copy differs
+ * (content digest, mode, owner, group), and the checked apply that has the
+ * tool reading the file validate it before it replaces the live one.
+ */
+
+
+
+const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+function fileMatches(want, have) {
+    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
+}
+/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
+function fileChange(host, want, have, options = {}) {
+    if (fileMatches(want, have))
+        return null;
+    const sensitive = options.sensitive ?? false;
+    const meta = { mode: want.mode, owner: want.owner, group: want.group };
+    return {
+        kind: 'file',
+        id: changeId('file', host, want.path),
+        host,
+        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
+        path: want.path,
+        before: have
+            ? sensitive || have.content === undefined
+                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
+                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
+            : null,
+        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
+        sensitive,
+        apply: options.apply ??
+            (async (ctx) => {
+                await ctx.host.writeFile(want.path, want.content, meta);
+            }),
+    };
+}
+/**
+ * Writes `want` next to the live file, has the tool that reads it check it, and
+ * only then renames it onto the live file (one rename: the live file is always
+ * either the old or the new checked bytes). A rejected candidate is removed
+ * and the live file is left as it was.
+ */
+function checkedFileApply(want, candidate, check, tool, what) {
+    return async (ctx) => {
+        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
+        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
+        if (r.code !== 0) {
+            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
+            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
+                host: ctx.host.name,
+                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
+            });
+        }
+        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/directory.ts
+/** Directories lms-ha owns: root 0755. */
+
+
+/**
+ * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
+ * leaves an existing directory as it is (one a package owns, with its own mode).
+ */
+function directoryChange(host, path, have, why, options = {}) {
+    const after = { mode: 0o755, owner: 'root', group: 'root' };
+    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
+        return null;
+    return {
+        kind: 'directory',
+        id: changeId('directory', host, path),
+        host,
+        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
+        path,
+        before: have ?? null,
+        after,
+        apply: async (ctx) => {
+            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/operations/user.ts
+/** System users: created once, never changed or removed by lms-ha. */
+
+
+/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
+function createSystemUserCommand(name) {
+    const n = shellQuote(name);
+    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
+}
+function userChange(host, name, detail) {
+    return {
+        kind: 'user',
+        id: changeId('user', host, name),
+        host,
+        summary: `create system user ${name}`,
+        name,
+        action: 'create',
+        detail,
+        apply: async (ctx) => {
+            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
+        },
+    };
+}
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = require("node:fs/promises");
@@ -84193,65 +86739,6 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-;// CONCATENATED MODULE: ./src/operations/file.ts
-/**
- * Files: the planned change that writes a file when the host's copy differs
- * (content digest, mode, owner, group), and the checked apply that has the
- * tool reading the file validate it before it replaces the live one.
- */
-
-
-
-const file_sha256 = (text) => (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
-function fileMatches(want, have) {
-    return !!have && have.sha256 === file_sha256(want.content) && have.mode === want.mode && have.owner === want.owner && have.group === want.group;
-}
-/** A file change when the host differs, else null. Sensitive files carry digests, never content. */
-function fileChange(host, want, have, options = {}) {
-    if (fileMatches(want, have))
-        return null;
-    const sensitive = options.sensitive ?? false;
-    const meta = { mode: want.mode, owner: want.owner, group: want.group };
-    return {
-        kind: 'file',
-        id: changeId('file', host, want.path),
-        host,
-        summary: `${have ? 'update' : 'write'} ${want.path}${options.why ? ` (${options.why})` : ''}`,
-        path: want.path,
-        before: have
-            ? sensitive || have.content === undefined
-                ? { sha256: have.sha256, mode: have.mode, owner: have.owner, group: have.group }
-                : { content: have.content, mode: have.mode, owner: have.owner, group: have.group }
-            : null,
-        after: sensitive ? { sha256: file_sha256(want.content), ...meta } : { content: want.content, ...meta },
-        sensitive,
-        apply: options.apply ??
-            (async (ctx) => {
-                await ctx.host.writeFile(want.path, want.content, meta);
-            }),
-    };
-}
-/**
- * Writes `want` next to the live file, has the tool that reads it check it, and
- * only then renames it onto the live file (one rename: the live file is always
- * either the old or the new checked bytes). A rejected candidate is removed
- * and the live file is left as it was.
- */
-function checkedFileApply(want, candidate, check, tool, what) {
-    return async (ctx) => {
-        await ctx.host.writeFile(candidate, want.content, { mode: want.mode, owner: want.owner, group: want.group });
-        const r = await ctx.host.run(check, { purpose: `check ${what}`, allowFailure: true, timeoutMs: 60_000 });
-        if (r.code !== 0) {
-            await ctx.host.run(`rm -f -- ${candidate}`, { purpose: `remove the rejected ${what}`, allowFailure: true });
-            throw new DeployError('apply-failed', `${tool} rejected ${what} on ${ctx.host.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`, {
-                host: ctx.host.name,
-                hint: `The live ${want.path} was left as it was. This is a bug in lms-ha or a ${tool.split(' ')[0]} version it does not know; please report it with this message.`,
-            });
-        }
-        await ctx.host.run(`mv -f -- ${candidate} ${want.path}`, { purpose: `install the checked ${want.path}` });
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/operations/pinned-download.ts
 /**
  * A file fetched on the runner from a pinned URL and refused unless its
@@ -84300,1341 +86787,224 @@ async function fetchPinned(pin, logger) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/components/haproxy/index.ts
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/fetch.ts
 
-
-
-;// CONCATENATED MODULE: ./src/components/keepalived/config.ts
-/**
- * Keepalived 2.2 (Debian 12) for the VIP in front of the two load balancers.
- *
- * What is rendered, per load balancer: keepalived.conf, the probe of the local
- * proxy (vrrp_script) and the notify script. Pure: same model, same bytes.
- *
- * Decisions:
- * - `state BACKUP` + `nopreempt` on every LB (Kolla; keepalived requires BACKUP for
- *   nopreempt): a recovered LB never takes the VIP back, so a flapping proxy
- *   cannot bounce clients. The first LB in the inventory gets the higher priority
- *   (150, then 100, 90, ...), so it wins the first election.
- * - Unicast VRRP (`unicast_src_ip` + `unicast_peer`): clouds and many switches drop
- *   multicast VRRP (research §2.6 I).
- * - The probe is a real one (lab.md: a probe calling a missing binary makes
- *   keepalived hold the VIP forever). HAProxy: its stats page answers on
- *   127.0.0.1 and the writer backend has a server UP; deliberately NOT a TCP
- *   connect to the writer port, which makes HAProxy open a MariaDB connection
- *   every second that MariaDB counts towards `max_connect_errors` until it blocks
- *   the LB. ProxySQL: its MySQL port answers a protocol-10 handshake (ProxySQL
- *   answers it itself, no backend connection and no credentials needed).
- *   Bash + coreutils only (`/dev/tcp`, timeout, head, od, awk): nothing that a
- *   minimal host may lack (no curl, socat, killall).
- * - interval 1, fall 1, rise 2, and the probe tells dead from slow: a refused
- *   connection (nothing listens: the proxy is gone) fails at once, a probe that
- *   gets no answer within 1 s asks once more before failing. So a dead proxy is
- *   seen within ~1 s, and one slow answer never moves the VIP. The LB then
- *   enters FAULT, sends priority 0 and the peer takes the VIP at once (target:
- *   VIP serving again in < 2 s; with fall 2 it was 2.4-2.6 s in the lab).
- * - `enable_script_security` + `script_user keepalived_script`: scripts run as an
- *   unprivileged user (that deploy-lb creates); scripts and their directories
- *   must be root-owned and not writable by others.
- * - `auth_type PASS` is limited to 8 characters (keepalived logs "Truncating
- *   auth_pass to 8 characters"). lms-ha renders the first 8 itself and returns a
- *   warning, rather than demanding a short secret: both LBs derive the same 8
- *   characters, and the config shows what keepalived really uses. PASS travels
- *   in clear in every advert: it only guards against another VRRP group with the
- *   same router id, not against an attacker.
- * - Cloud VIPs: where VRRP cannot move an address (most clouds), `cloudVipHook`
- *   names an executable that the notify script runs on MASTER with
- *   `<state> <vip> <interface>`, e.g. to re-assign a secondary private IP or an
- *   elastic IP to this instance. It runs as `keepalived_script` (give the
- *   instance role the permission, not a key file), must be root-owned and not
- *   writable by others, and is killed after 30 s.
- */
-
-
-const KEEPALIVED_CONFIG_PATH = '/etc/keepalived/keepalived.conf';
-const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/lms-ha-check-proxy.sh';
-const KEEPALIVED_NOTIFY_SCRIPT = '/etc/keepalived/lms-ha-notify.sh';
-/** The system user keepalived runs scripts as; deploy-lb creates it. */
-const KEEPALIVED_SCRIPT_USER = 'keepalived_script';
-const KEEPALIVED_AUTH_PASS_MAX = 8;
-const KEEPALIVED_DEFAULT_INSTANCE = 'LMS_HA_VIP';
-const config_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const config_IFACE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/;
-const config_SAFE_PATH = /^\/[A-Za-z0-9._\/-]+$/;
-// Printable ASCII without space and without what keepalived's parser treats
-// specially: comment starters (# !), quotes, backslash, braces.
-const AUTH_CHAR = /^[\x21-\x7e]$/;
-const AUTH_FORBIDDEN = new Set(['#', '!', '"', "'", '\\', '{', '}']);
-function config_invalid(message, hint) {
-    throw new DeployError('invalid-inventory', message, { hint });
-}
-/** Priority of the n-th LB (0-based): 150, 100, 90, 80, ... */
-function keepalivedPriority(index) {
-    const p = index === 0 ? 150 : 100 - 10 * (index - 1);
-    if (p < 1)
-        config_invalid(`too many load balancers for one VIP (${index + 1})`, 'Use two (or a few) load balancers per VIP.');
-    return p;
-}
-/**
- * The auth_pass keepalived will really use: the first 8 characters, with a
- * warning when the secret was longer. Throws on characters that would break
- * the config file (the message never contains the secret).
- */
-function keepalivedAuthPass(secret) {
-    if (secret.length === 0) {
-        throw new DeployError('missing-secret', 'the keepalived auth password is empty', {
-            hint: 'Set the environment variable the inventory names for load_balancer.auth_password.',
-        });
-    }
-    const value = [...secret].slice(0, KEEPALIVED_AUTH_PASS_MAX).join('');
-    for (const c of value) {
-        if (!AUTH_CHAR.test(c) || AUTH_FORBIDDEN.has(c)) {
-            throw new DeployError('invalid-input', 'the keepalived auth password has a character keepalived.conf cannot carry', {
-                hint: 'Use letters, digits and punctuation other than # ! " \' \\ { } in its first 8 characters (no spaces).',
-            });
-        }
-    }
-    if ([...secret].length > KEEPALIVED_AUTH_PASS_MAX) {
-        return {
-            value,
-            warning: `keepalived auth password is longer than ${KEEPALIVED_AUTH_PASS_MAX} characters: VRRP PASS authentication uses only the first ${KEEPALIVED_AUTH_PASS_MAX}, which lms-ha renders on every load balancer`,
-        };
-    }
-    return { value };
-}
-function validate(model, self) {
-    if (model.lbs.length === 0)
-        config_invalid('no load balancer for the VIP', 'Give at least two hosts the role lb.');
-    const names = new Set();
-    const addresses = new Set();
-    for (const lb of model.lbs) {
-        if (!config_NAME.test(lb.name))
-            config_invalid(`"${lb.name}" cannot be a keepalived router_id`, 'Host names may use letters, digits, ".", "_", "-".');
-        if (names.has(lb.name))
-            config_invalid(`load balancer ${lb.name} is listed twice`, 'Each host appears once.');
-        if (addresses.has(lb.address))
-            config_invalid(`load balancers share the address ${lb.address}`, 'Each load balancer needs its own address.');
-        if (!parseCidr(lb.address))
-            config_invalid(`address "${lb.address}" of ${lb.name} is not an IP address`, 'unicast VRRP needs IP addresses.');
-        names.add(lb.name);
-        addresses.add(lb.address);
-    }
-    const selfIndex = model.lbs.findIndex((lb) => lb.name === self);
-    if (selfIndex < 0)
-        config_invalid(`${self} is not one of the load balancers (${[...names].join(', ')})`, 'Render keepalived only for lb hosts.');
-    const vip = parseCidr(model.vip);
-    if (!vip)
-        config_invalid(`VIP "${model.vip}" is not an address or address/prefix`, 'Write it like 10.0.0.100/24.');
-    if (addresses.has(vip.address))
-        config_invalid(`the VIP ${vip.address} is also the address of a load balancer`, 'The VIP must be a free address.');
-    if (!config_IFACE.test(model.interface))
-        config_invalid(`"${model.interface}" is not an interface name`, 'Give the interface that carries the VIP, e.g. eth0.');
-    const vrid = model.virtualRouterId;
-    if (!Number.isInteger(vrid) || vrid < 1 || vrid > 255)
-        config_invalid(`virtual_router_id ${vrid} is outside 1..255`, 'Pick a router id unique on the network.');
-    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
-    if (!config_NAME.test(instance))
-        config_invalid(`"${instance}" cannot be a vrrp_instance name`, 'Use letters, digits, "_", "-".');
-    if (model.cloudVipHook !== undefined && !config_SAFE_PATH.test(model.cloudVipHook)) {
-        config_invalid(`cloud VIP hook "${model.cloudVipHook}" is not a plain absolute path`, 'Use letters, digits, ".", "_", "-" and "/" only.');
-    }
-    if (model.probe.kind === 'haproxy') {
-        checkProbePort(model.probe.statsPort);
-        if (model.probe.writerListener !== undefined && !config_NAME.test(model.probe.writerListener)) {
-            config_invalid(`"${model.probe.writerListener}" is not an HAProxy listener name`, 'Leave it out for galera_writer.');
-        }
-    }
-    else {
-        checkProbePort(model.probe.mysqlPort);
-    }
-    return { selfIndex, vip };
-}
-function checkProbePort(port) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        config_invalid(`probe port ${port} is not a TCP port`, 'Use the proxy port from the inventory.');
-}
-function renderKeepalivedConfig(model, self) {
-    const { selfIndex, vip } = validate(model, self);
-    const auth = keepalivedAuthPass(model.authPassword);
-    const me = model.lbs[selfIndex];
-    const peers = model.lbs.filter((_, i) => i !== selfIndex);
-    const instance = model.instanceName ?? KEEPALIVED_DEFAULT_INSTANCE;
-    const lines = [
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        '# Holds the auth password: keep this file root-only (0600).',
-        'global_defs {',
-        `    router_id ${me.name}`,
-        '    enable_script_security',
-        `    script_user ${KEEPALIVED_SCRIPT_USER}`,
-        // Re-announce the VIP now and then: after a split brain heals the real
-        // master may otherwise never send a gratuitous ARP again (keepalived#166).
-        '    vrrp_garp_master_refresh 60',
-        '}',
-        '',
-        'vrrp_script chk_proxy {',
-        `    script "${KEEPALIVED_CHECK_SCRIPT}"`,
-        '    interval 1',
-        '    timeout 3',
-        '    fall 1',
-        '    rise 2',
-        '}',
-        '',
-        `vrrp_instance ${instance} {`,
-        '    state BACKUP',
-        '    nopreempt',
-        `    interface ${model.interface}`,
-        `    virtual_router_id ${model.virtualRouterId}`,
-        `    priority ${keepalivedPriority(selfIndex)}`,
-        '    advert_int 1',
-        `    unicast_src_ip ${me.address}`,
-    ];
-    if (peers.length > 0) {
-        lines.push('    unicast_peer {', ...peers.map((p) => `        ${p.address}`), '    }');
-    }
-    lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${auth.value}`, '    }', '    virtual_ipaddress {', `        ${vip.address}/${vip.prefix} dev ${model.interface}`, '    }', '    track_script {', '        chk_proxy', '    }', `    notify "${KEEPALIVED_NOTIFY_SCRIPT}"`, '}', '');
-    return {
-        files: [
-            { path: KEEPALIVED_CONFIG_PATH, content: lines.join('\n'), mode: 0o600, owner: 'root', group: 'root' },
-            { path: KEEPALIVED_CHECK_SCRIPT, content: renderKeepalivedCheckScript(model.probe), mode: 0o755, owner: 'root', group: 'root' },
-            {
-                path: KEEPALIVED_NOTIFY_SCRIPT,
-                content: renderKeepalivedNotifyScript({ vip: vip.address, interface: model.interface, cloudVipHook: model.cloudVipHook }),
-                mode: 0o755,
-                owner: 'root',
-                group: 'root',
-            },
-        ],
-        warnings: auth.warning ? [auth.warning] : [],
-        secrets: [auth.value, model.authPassword],
-    };
-}
-/**
- * Runs `probe` into `$variable`; a refusal fails at once (the proxy is gone),
- * a timeout (exit 124 of coreutils' timeout: busy, not dead) gets one more try.
- */
-function askTwiceIfSlow(probe, variable) {
-    return [
-        '# Refused: nothing listens, the proxy is gone. No answer in 1 s: busy, ask once more.',
-        `${variable}=$(${probe}); rc=$?`,
-        `if [ "$rc" = 124 ]; then ${variable}=$(${probe}) || exit 1; elif [ "$rc" != 0 ]; then exit 1; fi`,
-    ];
-}
-/** The vrrp_script probe; exit 0 = this LB may hold the VIP. */
-function renderKeepalivedCheckScript(probe) {
-    const head = [
-        '#!/bin/bash',
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        `# keepalived's probe of the local proxy (vrrp_script chk_proxy, run as ${KEEPALIVED_SCRIPT_USER}).`,
-        '# Exit 0: this load balancer may hold the VIP. Anything else: give it up.',
-        'set -u',
-        'export LC_ALL=C',
-        '',
-    ];
-    if (probe.kind === 'haproxy') {
-        const listener = probe.writerListener ?? 'galera_writer';
-        return [
-            ...head,
-            '# HAProxy must answer on its stats page and its writer backend must have a',
-            '# server UP. No TCP connect to the writer port: HAProxy would open a MariaDB',
-            '# connection each time, which MariaDB counts towards max_connect_errors.',
-            ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.statsPort} && printf "GET /;csv HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`, 'csv'),
-            `printf '%s\\n' "$csv" | awk -F, '$1 == "${listener}" && $2 == "BACKEND" { found = 1; if ($18 ~ /^UP/) up = 1 } END { exit (found && up) ? 0 : 1 }'`,
-            '',
-        ].join('\n');
-    }
-    return [
-        ...head,
-        '# ProxySQL must answer a MySQL handshake (protocol version 10) on its client port.',
-        ...askTwiceIfSlow(`timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.mysqlPort} && head -c 5 <&3 | od -An -tx1' 2>/dev/null`, 'greeting'),
-        'set -- $greeting',
-        '[ "${5:-}" = 0a ]',
-        '',
-    ].join('\n');
-}
-/** keepalived's `notify` target: logs every transition to the journal/syslog. */
-function renderKeepalivedNotifyScript(options) {
-    const lines = [
-        '#!/bin/bash',
-        '# Rendered by lms-ha (deploy-lb); local edits are overwritten.',
-        '# keepalived calls: notify <GROUP|INSTANCE> <name> <MASTER|BACKUP|FAULT|STOP> <priority>',
-        'set -u',
-        'kind=${1:-unknown} name=${2:-unknown} state=${3:-unknown} priority=${4:-unknown}',
-        `logger -t lms-ha-keepalived -p daemon.notice "vrrp \${kind,,} \${name} is now \${state} (priority \${priority}, vip ${options.vip})"`,
-    ];
-    if (options.cloudVipHook) {
-        lines.push('# Cloud VIP hook: VRRP cannot move the address here, the hook claims it.', 'if [ "$state" = MASTER ]; then', `  if ! timeout 30 '${options.cloudVipHook}' "$state" '${options.vip}' '${options.interface}'; then`, `    logger -t lms-ha-keepalived -p daemon.err "cloud VIP hook ${options.cloudVipHook} failed for ${options.vip}"`, '  fi', 'fi');
-    }
-    lines.push('exit 0', '');
-    return lines.join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/vrid.ts
-/**
- * VRRP router ids: each VIP group needs an id of its own on its network
- * (research §2.6 I: two groups with one id fight over adverts, or both LBs of a
- * pair end up holding their VIPs). lms-ha cannot see the whole network, so it
- * demands ids unique across the inventory it is given, plus any ids the caller
- * knows are taken (e.g. by routers or other clusters).
- */
-/** Problems found, one sentence each; empty when the ids are fine. */
-function validateVirtualRouterIds(groups, options = {}) {
-    const problems = [];
-    const firstUser = new Map();
-    const taken = new Set(options.taken ?? []);
-    for (const g of groups) {
-        const id = g.virtualRouterId;
-        if (!Number.isInteger(id) || id < 1 || id > 255) {
-            problems.push(`${g.name}: virtual_router_id ${id} is outside 1..255`);
-            continue;
-        }
-        if (taken.has(id)) {
-            problems.push(`${g.name}: virtual_router_id ${id} is already used on the network; pick another`);
-        }
-        const other = firstUser.get(id);
-        if (other !== undefined) {
-            problems.push(`${g.name}: virtual_router_id ${id} is also used by ${other}; every VIP needs its own id`);
-        }
-        else {
-            firstUser.set(id, g.name);
-        }
-    }
-    return problems;
-}
-
-;// CONCATENATED MODULE: ./src/components/keepalived/index.ts
-
-
-
-
-;// CONCATENATED MODULE: ./src/components/proxysql/index.ts
-
-
-
-
-;// CONCATENATED MODULE: ./src/components/nftables/index.ts
-/**
- * Reads a host's loaded nftables ruleset (`nft -j list ruleset`, libnftables-json)
- * and finds what would stop the Galera peers from reaching this node: a rule in
- * an input chain that drops or rejects one of the cluster's TCP ports for every
- * source, or an input chain whose policy is drop and that accepts none of it.
- *
- * Why: an operator's firewall that drops the SST port does nothing visible until
- * a node has to rejoin by full state transfer; then the donor's socat retries
- * its connection to the joiner for about two minutes and the joiner aborts with
- * "State transfer to <node> failed: Broken pipe" (seen in the lab).
- * deploy-lb reads the ruleset anyway (its health-check fence is a table of its
- * own beside the operator's), so it can say so at plan time.
- *
- * Deliberately conservative: a rule that also narrows by source address,
- * interface or anything this reader does not understand is not reported (it may
- * be a fence that lets the peers in), nor is a chain that jumps elsewhere.
- * Pure: no host access.
- */
-const GALERA_PEER_PORTS = [
-    { port: 4567, label: 'Galera replication' },
-    { port: 4568, label: 'Galera IST' },
-    { port: 4444, label: 'Galera SST' },
-];
-const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-function portSet(right, sets, table) {
-    if (typeof right === 'number')
-        return (p) => p === right;
-    if (typeof right === 'string') {
-        if (right.startsWith('@')) {
-            const elems = sets.get(`${table} ${right.slice(1)}`);
-            return elems ? union(elems, sets, table) : null;
-        }
-        // Service names ("ssh") are printed numerically by -j unless -S; anything else is unknown.
-        return /^\d+$/.test(right) ? (p) => p === Number(right) : null;
-    }
-    if (isObj(right)) {
-        if (Array.isArray(right['set']))
-            return union(right['set'], sets, table);
-        if (Array.isArray(right['range']) && right['range'].length === 2) {
-            const [lo, hi] = right['range'];
-            if (typeof lo === 'number' && typeof hi === 'number')
-                return (p) => p >= lo && p <= hi;
-        }
-    }
-    return null;
-}
-function union(elems, sets, table) {
-    const parts = [];
-    for (const e of elems) {
-        // Named set elements may carry timeouts/comments: {"elem": {"val": 4444, ...}}.
-        const value = isObj(e) && isObj(e['elem']) ? e['elem']['val'] : e;
-        const part = portSet(value, sets, table);
-        if (!part)
-            return null;
-        parts.push(part);
-    }
-    return (p) => parts.some((f) => f(p));
-}
-function condition(match, sets, table) {
-    const op = match['op'];
-    const left = match['left'];
-    const right = match['right'];
-    if (!isObj(left))
-        return { kind: 'other' };
-    const payload = isObj(left['payload']) ? left['payload'] : null;
-    if (payload && payload['field'] === 'dport') {
-        if (payload['protocol'] === 'udp' || payload['protocol'] === 'sctp' || payload['protocol'] === 'dccp')
-            return { kind: 'never' };
-        if (payload['protocol'] !== 'tcp' && payload['protocol'] !== 'th')
-            return { kind: 'other' };
-        const set = portSet(right, sets, table);
-        if (!set)
-            return { kind: 'other' };
-        if (op === '==' || op === 'in')
-            return { kind: 'port', test: set };
-        if (op === '!=')
-            return { kind: 'port', test: (p) => !set(p) };
-        return { kind: 'other' };
-    }
-    const meta = isObj(left['meta']) ? left['meta'] : null;
-    const protoMatch = (meta && meta['key'] === 'l4proto') || (payload && payload['field'] === 'protocol' && payload['protocol'] === 'ip') || (payload && payload['field'] === 'nexthdr');
-    if (protoMatch) {
-        const tcp = values(right).some((v) => v === 'tcp' || v === 6);
-        return holds(op, tcp);
-    }
-    // A peer opening a connection is in ct state "new".
-    if (isObj(left['ct']) && left['ct']['key'] === 'state')
-        return holds(op, values(right).includes('new'));
-    // Peers never arrive on the loopback interface.
-    if (meta && (meta['key'] === 'iif' || meta['key'] === 'iifname') && values(right).every((v) => v === 'lo')) {
-        return op === '==' || op === 'in' ? { kind: 'never' } : { kind: 'neutral' };
-    }
-    return { kind: 'other' };
-}
-/** The values of a right-hand side: one value, a list (flags) or an anonymous set. */
-function values(right) {
-    if (Array.isArray(right))
-        return right;
-    if (isObj(right) && Array.isArray(right['set']))
-        return right['set'];
-    return [right];
-}
-/** A condition that holds for a peer's new TCP connection when `included` (op == / in), or when not (op !=). */
-function holds(op, included) {
-    if (op === '==' || op === 'in')
-        return included ? { kind: 'neutral' } : { kind: 'never' };
-    if (op === '!=')
-        return included ? { kind: 'never' } : { kind: 'neutral' };
-    return { kind: 'other' };
-}
-function view(rule, sets, table) {
-    const conditions = [];
-    let verdict = 'none';
-    for (const e of Array.isArray(rule['expr']) ? rule['expr'] : []) {
-        if (!isObj(e))
-            continue;
-        if (isObj(e['match']))
-            conditions.push(condition(e['match'], sets, table));
-        else if ('accept' in e)
-            verdict = 'accept';
-        else if ('drop' in e || 'reject' in e)
-            verdict = 'drop';
-        else if ('jump' in e || 'goto' in e || 'vmap' in e)
-            verdict = 'jump';
-        // counter, log, limit, ...: no effect on which packets the verdict applies to.
-        else if (!('counter' in e || 'log' in e || 'comment' in e))
-            conditions.push({ kind: 'other' });
-    }
-    return { handle: rule['handle'], verdict, conditions };
-}
-/** Whether the rule applies to a new TCP connection to `port` from any source: yes, no, or unknown. */
-function applies(r, port) {
-    let result = 'yes';
-    for (const c of r.conditions) {
-        if (c.kind === 'never')
-            return 'no';
-        if (c.kind === 'port' && !c.test(port))
-            return 'no';
-        if (c.kind === 'other')
-            result = 'maybe';
-    }
-    return result;
-}
-/**
- * Which of `ports` the loaded ruleset blocks for every source. `json` is the
- * output of `nft -j list ruleset`; an empty or unreadable text means nothing is
- * known, so nothing is reported. Tables named in `ignoreTables` ("inet name")
- * are skipped (lms-ha's own fence).
- */
-function findBlockedPorts(json, ports = GALERA_PEER_PORTS, ignoreTables = []) {
-    let doc;
-    try {
-        doc = JSON.parse(json);
-    }
-    catch {
-        return [];
-    }
-    const items = isObj(doc) && Array.isArray(doc['nftables']) ? doc['nftables'] : [];
-    const chains = new Map();
-    const sets = new Map();
-    for (const item of items) {
-        if (!isObj(item))
-            continue;
-        const c = item['chain'];
-        if (isObj(c) && typeof c['family'] === 'string' && typeof c['table'] === 'string' && typeof c['name'] === 'string') {
-            chains.set(`${c['family']} ${c['table']} ${c['name']}`, {
-                family: c['family'],
-                table: c['table'],
-                name: c['name'],
-                ...(typeof c['hook'] === 'string' ? { hook: c['hook'] } : {}),
-                ...(typeof c['policy'] === 'string' ? { policy: c['policy'] } : {}),
-                rules: [],
-            });
-        }
-        const s = item['set'];
-        if (isObj(s) && typeof s['family'] === 'string' && typeof s['table'] === 'string' && typeof s['name'] === 'string') {
-            sets.set(`${s['family']} ${s['table']} ${s['name']}`, Array.isArray(s['elem']) ? s['elem'] : []);
-        }
-    }
-    for (const item of items) {
-        const r = isObj(item) ? item['rule'] : undefined;
-        if (!isObj(r))
-            continue;
-        chains.get(`${String(r['family'])} ${String(r['table'])} ${String(r['chain'])}`)?.rules.push(r);
-    }
-    const blocked = [];
-    for (const chain of chains.values()) {
-        const table = `${chain.family} ${chain.table}`;
-        if (chain.hook !== 'input' || !['ip', 'ip6', 'inet'].includes(chain.family) || ignoreTables.includes(table))
-            continue;
-        const rules = chain.rules.map((r) => view(r, sets, table));
-        for (const { port, label } of ports) {
-            let how = null;
-            let decided = false;
-            for (const r of rules) {
-                const a = applies(r, port);
-                if (a === 'no' || r.verdict === 'none')
-                    continue;
-                // An accept (or a jump) that may let some sources in: the operator may be fencing on purpose.
-                if (r.verdict === 'accept' || r.verdict === 'jump' || a === 'maybe') {
-                    decided = true;
-                    break;
-                }
-                how = `rule ${String(r.handle)} drops it`;
-                decided = true;
-                break;
-            }
-            if (!decided && chain.policy === 'drop')
-                how = 'policy drop, no rule accepts it';
-            if (how)
-                blocked.push({ table, chain: chain.name, port, label, how });
-        }
-    }
-    return blocked;
-}
-
-;// CONCATENATED MODULE: ./src/components/nftables/access.ts
-/**
- * Who may reach what: one model of the cluster's ports, derived from the
- * inventory, that both of lms-ha's nftables tables are rendered from —
- * provision's firewall (every cluster port on every host) and deploy-lb's
- * health-check fence (port 9200 on the db nodes). Because a drop in any table
- * is final for a packet, two tables that disagreed about a source would close
- * the port to it; deriving both from this one function is what keeps them
- * saying the same thing.
- *
- * Pure: no host access.
- */
-
-/** GlusterFS hands every brick a port from this range (glusterd.vol base-port .. max-port). */
-const GLUSTER_BRICK_PORTS = [49152, 60999];
-const GLUSTER_DAEMON_PORTS = [24007, 24008];
-const access_GALERA_PORTS = { replication: 4567, ist: 4568, sst: 4444 };
-const access_unique = (values) => [...new Set(values)];
-/** Addresses that can go into an nftables set; DNS names cannot (see `unaddressable`). */
-function ipsOf(hosts) {
-    return access_unique(hosts.map((h) => h.address).filter((a) => (0,external_node_net_.isIP)(a) !== 0));
-}
-/** Hosts whose address is a DNS name: nftables sets take addresses only, so the firewall cannot name them. */
-function unaddressable(environment) {
-    return environment.hosts.filter((h) => (0,external_node_net_.isIP)(h.address) === 0);
-}
-const withRole = (environment, role) => environment.hosts.filter((h) => h.roles.includes(role));
-/**
- * The load balancers as a source: their own addresses and the VIP, since the
- * holder's kernel may pick the VIP as the source of its connections when its
- * prefix is longer than the host's own subnet (seen in the lab: every health
- * check dropped).
- */
-function loadBalancerSources(environment) {
-    // Unfiltered: a DNS-named load balancer is refused by the fence's renderer rather than silently left out.
-    const lbs = access_unique(withRole(environment, 'lb').map((h) => h.address));
-    return environment.load_balancer ? access_unique([...lbs, environment.load_balancer.vip_address]) : lbs;
-}
-/** Who may ask a db node's Galera health check (clustercheck, HAProxy only): the load balancers. */
-function clustercheckSources(environment) {
-    return loadBalancerSources(environment);
-}
-/**
- * Every port the cluster opens, on every host, and who may reach it. SSH is
- * not here: it is the operator's lifeline and handled apart (see the firewall
- * renderer), never closed by this model.
- */
-function accessModel(environment) {
-    const openings = [];
-    const db = withRole(environment, 'db');
-    const web = withRole(environment, 'web');
-    const lbs = withRole(environment, 'lb');
-    const arbitrators = withRole(environment, 'arbitrator');
-    const lb = environment.load_balancer;
-    const lbSources = loadBalancerSources(environment);
-    const clients = environment.provision.firewall.client_networks;
-    if (environment.database) {
-        const peers = ipsOf([...db, ...arbitrators]);
-        // Without load balancers the application connects to the nodes directly.
-        const sqlClients = lb ? access_unique([...ipsOf(db), ...lbSources]) : access_unique([...ipsOf(db), ...lbSources, ...ipsOf(web), ...clients]);
-        const sqlFrom = lb ? 'db nodes, load balancers' : 'db nodes, load balancers, web hosts, client networks';
-        for (const host of db) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [environment.database.port], sources: sqlClients, label: 'MariaDB', from: sqlFrom });
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication', from: 'db nodes, arbitrators' });
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.ist, access_GALERA_PORTS.sst], sources: ipsOf(db), label: 'Galera IST + SST', from: 'db nodes' });
-            if (lb?.kind === 'haproxy') {
-                openings.push({ host: host.name, proto: 'tcp', ports: [lb.clustercheck_port], sources: clustercheckSources(environment), label: 'Galera health check (clustercheck)', from: 'load balancers' });
-            }
-        }
-        for (const host of arbitrators) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [access_GALERA_PORTS.replication], sources: peers, label: 'Galera replication (garbd)', from: 'db nodes, arbitrators' });
-        }
-    }
-    if (lb) {
-        // The application (web hosts, client networks) and verify-ha's write probe, which runs on a db node.
-        const appSources = access_unique([...ipsOf(web), ...ipsOf(db), ...clients]);
-        const appFrom = `web hosts, db nodes${clients.length > 0 ? ', client networks' : ''}`;
-        const sqlPorts = lb.kind === 'haproxy' ? [lb.ports.writer, lb.ports.reader] : [lb.ports.mysql];
-        for (const host of lbs) {
-            openings.push({ host: host.name, proto: 'tcp', ports: sqlPorts, sources: appSources, label: lb.kind === 'haproxy' ? 'HAProxy writer + readers' : 'ProxySQL', from: appFrom });
-            if (lb.kind === 'proxysql') {
-                openings.push({ host: host.name, proto: 'tcp', ports: [lb.ports.admin], sources: ['127.0.0.1', '::1'], label: 'ProxySQL admin', from: 'this host only' });
-            }
-            if (lb.kind === 'haproxy' && lb.ports.web !== undefined) {
-                // A public web frontend unless client networks narrow it.
-                openings.push({
-                    host: host.name,
-                    proto: 'tcp',
-                    ports: [lb.ports.web],
-                    sources: clients,
-                    ...(clients.length === 0 ? { everyone: true } : {}),
-                    label: 'HAProxy web frontend',
-                    from: clients.length > 0 ? 'client networks' : 'everyone',
-                });
-            }
-            openings.push({ host: host.name, proto: 'vrrp', ports: [], sources: ipsOf(lbs), label: 'VRRP (Keepalived)', from: 'load balancers' });
-        }
-    }
-    if (environment.storage.kind === 'glusterfs') {
-        const storage = withRole(environment, 'storage');
-        const arbiter = environment.storage.arbiter;
-        const servers = storage.concat(environment.hosts.filter((h) => h.name === arbiter && !storage.includes(h)));
-        // Clients mount the volume on the web and storage hosts.
-        const sources = ipsOf([...servers, ...web]);
-        for (const host of servers) {
-            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_DAEMON_PORTS], sources, label: 'GlusterFS daemon', from: 'storage + web hosts' });
-            openings.push({ host: host.name, proto: 'tcp', ports: [GLUSTER_BRICK_PORTS], sources, label: 'GlusterFS bricks', from: 'storage + web hosts' });
-        }
-    }
-    return openings;
-}
-function formatPorts(ports) {
-    return ports.map((p) => (typeof p === 'number' ? String(p) : `${p[0]}-${p[1]}`)).join(', ');
-}
-
-;// CONCATENATED MODULE: ./src/operations/directory.ts
-/** Directories lms-ha owns: root 0755. */
-
-
-/**
- * A change when `path` is absent or not root 0755, else null. `onlyIfAbsent`
- * leaves an existing directory as it is (one a package owns, with its own mode).
- */
-function directoryChange(host, path, have, why, options = {}) {
-    const after = { mode: 0o755, owner: 'root', group: 'root' };
-    if (have && (options.onlyIfAbsent || (have.mode === after.mode && have.owner === after.owner && have.group === after.group)))
-        return null;
-    return {
-        kind: 'directory',
-        id: changeId('directory', host, path),
-        host,
-        summary: `${have ? 'fix owner/mode of' : 'create'} ${path} (${why})`,
-        path,
-        before: have ?? null,
-        after,
-        apply: async (ctx) => {
-            await ctx.host.run(`install -d -m 0755 -o root -g root ${shellQuote(path)}`, { purpose: `create ${path}` });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/operations/user.ts
-/** System users: created once, never changed or removed by lms-ha. */
-
-
-/** Creates `name` if absent: a system user with its own group, no home, no login shell. */
-function createSystemUserCommand(name) {
-    const n = shellQuote(name);
-    return `getent passwd ${n} >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${n}`;
-}
-function userChange(host, name, detail) {
-    return {
-        kind: 'user',
-        id: changeId('user', host, name),
-        host,
-        summary: `create system user ${name}`,
-        name,
-        action: 'create',
-        detail,
-        apply: async (ctx) => {
-            await ctx.host.run(createSystemUserCommand(name), { purpose: `create the system user ${name}` });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/facts/host-state.ts
-/**
- * deploy-lb's fact gathering: one read-only script per host that reports, in
- * `@@kind arg` sections, what deploy-lb compares against (installed packages,
- * system users, directories, files with owner/mode/digest, unit states, tools
- * on PATH), and a pure parser for its answer. Files whose content is secret
- * are reported by digest only: their content never leaves the host.
- */
-
-
-
-const SAFE_WORD = /^[A-Za-z0-9@_.:\/-]+$/;
-function word(value) {
-    // Section markers carry the name unquoted: only plain names and paths.
-    if (!SAFE_WORD.test(value))
-        throw new Error(`not a plain name or path: ${JSON.stringify(value)}`);
-    return value;
-}
-function hostStateScript(q) {
-    const parts = [];
-    if (q.packages.length > 0) {
-        parts.push(`echo "@@pkg"; ${packagesSnippet(q.packages.map(word))}`);
-    }
-    for (const u of q.users) {
-        const n = shellQuote(word(u));
-        parts.push(`echo "@@user ${u}"; if getent passwd ${n} >/dev/null 2>&1; then echo present; else echo absent; fi`);
-    }
-    for (const d of q.dirs) {
-        const p = shellQuote(word(d));
-        parts.push(`echo "@@dir ${d}"; if [ -d ${p} ]; then stat -c '%a %U %G' ${p}; else echo @absent; fi`);
-    }
-    for (const f of q.files) {
-        const p = shellQuote(word(f.path));
-        const read = f.read ? `; base64 -w0 ${p}; echo` : '';
-        parts.push(`echo "@@file ${f.path}"; if [ -f ${p} ]; then stat -c '%a %U %G' ${p}; sha256sum ${p} | cut -d' ' -f1${read}; else echo @absent; fi`);
-    }
-    for (const u of q.units) {
-        const n = shellQuote(word(u));
-        parts.push(`echo "@@unit ${u}"; echo "enabled=$(systemctl is-enabled ${n} 2>/dev/null)"; echo "active=$(systemctl is-active ${n} 2>/dev/null)"`);
-    }
-    for (const c of q.commands) {
-        parts.push(`echo "@@cmd ${c}"; if command -v ${shellQuote(word(c))} >/dev/null 2>&1; then echo present; else echo absent; fi`);
-    }
-    for (const p of q.probes ?? []) {
-        // A subshell: a probe cannot end the script or change what follows; its stderr is dropped.
-        parts.push(`echo "@@probe ${word(p.name)}"; ( ${p.script} ) 2>/dev/null | grep -v '^@@' || true`);
-    }
-    return parts.join('; ');
-}
-/** The answer's sections in order, each as its kind (`file`), argument (the path) and lines. */
-function sections(stdout) {
-    return [...splitSections(stdout)].map(([key, text]) => {
-        const space = key.indexOf(' ');
-        return { kind: space === -1 ? key : key.slice(0, space), arg: space === -1 ? '' : key.slice(space + 1), lines: text.split('\n') };
-    });
-}
-function parseOwnerMode(line) {
-    const [mode, owner, group] = (line ?? '').trim().split(' ');
-    if (!mode || !/^[0-7]{1,4}$/.test(mode) || !owner || !group)
-        return null;
-    return { mode: Number.parseInt(mode, 8), owner, group };
-}
-function parseHostState(stdout, q) {
-    const state = { packages: {}, users: {}, dirs: {}, files: {}, units: {}, commands: {}, probes: {} };
-    // Everything asked for has an answer, absent unless the host says otherwise.
-    for (const u of q.users)
-        state.users[u] = false;
-    for (const d of q.dirs)
-        state.dirs[d] = null;
-    for (const f of q.files)
-        state.files[f.path] = null;
-    for (const u of q.units)
-        state.units[u] = { enabled: '', active: 'unknown' };
-    for (const c of q.commands)
-        state.commands[c] = false;
-    for (const p of q.probes ?? [])
-        state.probes[p.name] = [];
-    for (const s of sections(stdout)) {
-        const first = (s.lines[0] ?? '').trim();
-        switch (s.kind) {
-            case 'pkg':
-                state.packages = parsePackages(s.lines.join('\n'));
-                break;
-            case 'user':
-                state.users[s.arg] = first === 'present';
-                break;
-            case 'dir':
-                state.dirs[s.arg] = first === '@absent' ? null : parseOwnerMode(first);
-                break;
-            case 'file': {
-                if (first === '@absent' || first === '') {
-                    state.files[s.arg] = null;
-                    break;
-                }
-                const meta = parseOwnerMode(first);
-                const sha256 = (s.lines[1] ?? '').trim();
-                if (!meta || !/^[0-9a-f]{64}$/.test(sha256)) {
-                    state.files[s.arg] = null;
-                    break;
-                }
-                const encoded = (s.lines[2] ?? '').trim();
-                const wanted = q.files.find((f) => f.path === s.arg);
-                state.files[s.arg] = {
-                    ...meta,
-                    sha256,
-                    ...(wanted?.read ? { content: Buffer.from(encoded, 'base64').toString('utf8') } : {}),
-                };
-                break;
-            }
-            case 'unit': {
-                const get = (key) => s.lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim() ?? '';
-                state.units[s.arg] = { enabled: get('enabled'), active: get('active') || 'unknown' };
-                break;
-            }
-            case 'cmd':
-                state.commands[s.arg] = first === 'present';
-                break;
-            case 'probe':
-                state.probes[s.arg] = s.lines.map((l) => l.trim()).filter((l) => l !== '');
-                break;
-        }
-    }
-    return state;
-}
-async function gatherHostState(host, q) {
-    const r = await host.run(hostStateScript(q), { purpose: 'read load balancer facts', timeoutMs: 30_000 });
-    return parseHostState(r.stdout, q);
-}
-
-;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
-/**
- * deploy-lb: HAProxy (or ProxySQL) on the load balancers behind a Keepalived
- * VIP, and the Galera health check (clustercheck) on the db nodes that HAProxy
- * asks (see docs/deploy-lb.md).
- *
- * Facts first, every host in parallel (packages, users, directories, files
- * with digests, unit states; the clustercheck and monitor accounts from the
- * first db node; ProxySQL's runtime tables), then typed changes computed
- * against them. Plan mode stops there. Apply takes the environment lock,
- * re-gathers and re-plans under it, proves the plan is the reviewed one, then
- * applies in order: the db nodes' health check first (HAProxy must find it
- * answering), then one load balancer after the other, so the VIP always has a
- * working holder.
- *
- * Secrets (the VRRP password, ProxySQL's admin and monitor passwords) travel
- * only on stdin: in files written by writeFile (root 0600) or in SQL scripts.
- * The plan shows sensitive files by metadata only.
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-// ---------------------------------------------------------------------------
-// Names shared with verify-ha and the e2e tests
-/** Where operators put the maintenance (drain) file; created by deploy-lb. */
-const LMS_HA_ETC_DIR = '/etc/lms-ha';
-/** Directory of the clustercheck script. */
-const LMS_HA_LIB_DIR = '/usr/local/lib/lms-ha';
-/** The nftables fence of the health check (its own table; loaded by CLUSTERCHECK_FIREWALL_UNIT). */
-const CLUSTERCHECK_NFT_PATH = `${LMS_HA_ETC_DIR}/clustercheck.nft`;
-
-/** What the db nodes need for the fence: the socket unit's IP lists do nothing without cgroup eBPF. */
-const DB_PACKAGES = ['nftables'];
-/** Checked files are written next to the live one first; only a file the tool accepts replaces it. */
-const CANDIDATE_SUFFIX = '.lms-ha-candidate';
-const HAPROXY_CANDIDATE_PATH = `${HAPROXY_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
-const KEEPALIVED_CANDIDATE_PATH = `${KEEPALIVED_CONFIG_PATH}${CANDIDATE_SUFFIX}`;
-const CLUSTERCHECK_NFT_CANDIDATE_PATH = `${CLUSTERCHECK_NFT_PATH}${CANDIDATE_SUFFIX}`;
-/**
- * keepalived's config test (-t; -l prints its findings on the console).
- * keepalived 2.2.7 ends a config test by sending itself SIGTERM, so a plain
- * `keepalived -t` dies "Terminated" (exit 143) whatever the file holds (seen in
- * the lab and reproduced with the Debian 12 binary). With TERM ignored (the
- * disposition survives exec) it finishes and exits 0 for a good file, 5 for an
- * unknown keyword or a missing interface. In a session of its own, so no other
- * signal it sends reaches the SSH command.
- */
-const KEEPALIVED_CHECK_COMMAND = `setsid -w sh -c "trap '' TERM; exec keepalived -t -l -f ${KEEPALIVED_CANDIDATE_PATH}"`;
-const HAPROXY_LB_PACKAGES = ['haproxy', 'keepalived'];
-/** keepalived + a MariaDB client for the ProxySQL admin interface. ProxySQL itself is installed apart. */
-const PROXYSQL_LB_PACKAGES = ['keepalived', 'mariadb-client'];
-const PROXYSQL_PACKAGE = 'proxysql';
-/** The MariaDB account ProxySQL's Galera monitor logs in with (one per LB address). */
-const PROXYSQL_MONITOR_USER = 'lms_ha_monitor';
-/** Where a pushed ProxySQL .deb lands on a load balancer. */
-const PROXYSQL_DEB_DIR = '/var/cache/lms-ha';
-/** Default ProxySQL admin login on a fresh install (only from localhost). */
-const PROXYSQL_DEFAULT_ADMIN_PASSWORD = 'admin';
-function loadBalancerOf(environment) {
-    const lb = environment.load_balancer;
-    if (!lb) {
-        throw new DeployError('invalid-inventory', `environment ${environment.name} has no load_balancer section`, {
-            hint: 'Add a load_balancer: section (kind, vip, interface, virtual_router_id, auth_password) to the environment.',
-        });
-    }
-    return lb;
-}
-function haproxyModelFor(environment, lb) {
-    const dbPort = environment.database?.port ?? 3306;
-    const webHosts = hostsWithRole(environment, 'web');
-    return {
-        dbNodes: hostsWithRole(environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
-        writerPort: lb.ports.writer,
-        readerPort: lb.ports.reader,
-        checkPort: lb.clustercheck_port,
-        maxConnections: lb.haproxy.maxconn,
-        ...(lb.ports.web !== undefined && webHosts.length > 0
-            ? { web: { port: lb.ports.web, servers: webHosts.map((h) => ({ name: h.name, address: h.address, port: lb.haproxy.web_backend_port })) } }
-            : {}),
-    };
-}
-function clustercheckModelFor(environment, lb, db) {
-    // From the one access model provision's firewall is rendered from too, so the two tables agree.
-    return { listenAddress: db.address, port: lb.clustercheck_port, allowedSources: clustercheckSources(environment) };
-}
-function proxysqlModelFor(context, lb) {
-    const dbPort = context.environment.database?.port ?? 3306;
-    return {
-        dbNodes: hostsWithRole(context.environment, 'db').map((h) => ({ name: h.name, address: h.address, port: dbPort })),
-        users: context.environment.app.users.map((u) => ({
-            name: u.name,
-            password: context.secrets.valueOf(u.password),
-            ...(u.databases && u.databases.length > 0 ? { defaultSchema: u.databases[0] } : {}),
-        })),
-        monitor: { username: PROXYSQL_MONITOR_USER, password: context.secrets.valueOf(lb.proxysql.monitor_password) },
-        adminPassword: context.secrets.valueOf(lb.proxysql.admin_password),
-        adminInterface: `127.0.0.1:${lb.ports.admin}`,
-    };
-}
-function desiredLbState(context) {
-    const { environment } = context;
-    const lb = loadBalancerOf(environment);
-    const lbHosts = hostsWithRole(environment, 'lb');
-    const dbHosts = hostsWithRole(environment, 'db');
-    const warnings = [];
-    const authPassword = context.secrets.valueOf(lb.auth_password);
-    // What keepalived.conf really carries (the first 8 characters) is masked too.
-    context.redactor.add(authPassword);
-    context.redactor.add(keepalivedAuthPass(authPassword).value);
-    // Router ids unique across the whole inventory, not only on one subnet.
-    const groups = Object.entries(context.inventory.environments)
-        .filter(([, spec]) => spec.load_balancer !== undefined)
-        .map(([name, spec]) => ({ name, virtualRouterId: spec.load_balancer.virtual_router_id, vip: spec.load_balancer.vip }));
-    for (const problem of validateVirtualRouterIds(groups)) {
-        if (problem.startsWith(`${environment.name}:`) || problem.includes(`used by ${environment.name}`))
-            warnings.push(`keepalived ${problem}`);
-    }
-    const keepalivedModel = {
-        lbs: lbHosts.map((h) => ({ name: h.name, address: h.address })),
-        vip: lb.vip,
-        interface: lb.interface,
-        virtualRouterId: lb.virtual_router_id,
-        authPassword,
-        probe: lb.kind === 'haproxy' ? { kind: 'haproxy', statsPort: HAPROXY_DEFAULTS.statsPort } : { kind: 'proxysql', mysqlPort: lb.ports.mysql },
-        ...(lb.cloud_vip_hook !== undefined ? { cloudVipHook: lb.cloud_vip_hook } : {}),
-    };
-    const keepalived = new Map();
-    for (const h of lbHosts) {
-        const rendered = renderKeepalivedConfig(keepalivedModel, h.name);
-        keepalived.set(h.name, rendered);
-        for (const s of rendered.secrets)
-            context.redactor.add(s);
-        for (const w of rendered.warnings)
-            if (!warnings.includes(w))
-                warnings.push(w);
-    }
-    const desired = { lb, lbHosts, dbHosts, keepalived, clustercheck: new Map(), warnings };
-    if (lb.kind === 'haproxy') {
-        if (lb.haproxy.timeout_seconds !== 28800) {
-            warnings.push(`load_balancer.haproxy.timeout_seconds ${lb.haproxy.timeout_seconds} is not applied yet: haproxy.cfg uses 8 h (MariaDB's default wait_timeout)`);
-        }
-        desired.haproxyConfig = renderHaproxyConfig(haproxyModelFor(environment, lb));
-        for (const db of dbHosts) {
-            const model = clustercheckModelFor(environment, lb, db);
-            desired.clustercheck.set(db.name, { files: renderClustercheckFiles(model), nftables: renderClustercheckNftables(model) });
-        }
-    }
-    else {
-        desired.proxysql = proxysqlModelFor(context, lb);
-        if (lb.ports.mysql !== 6033) {
-            warnings.push(`load_balancer.ports.mysql ${lb.ports.mysql}: ProxySQL keeps listening on its default 6033 until mysql-interfaces is changed (needs a restart); not done yet`);
-        }
-        // Everything that reaches ProxySQL's admin SQL is masked.
-        for (const s of renderProxysqlAdminSql(desired.proxysql).secrets)
-            context.redactor.add(s);
-        for (const s of proxysqlMonitorAccountSql(desired.proxysql.monitor, lbHosts.map((h) => h.address)).secrets)
-            context.redactor.add(s);
-    }
-    return desired;
-}
-const ccScript = DEFAULT_CLUSTERCHECK_SCRIPT;
-const ccSocketPath = `/etc/systemd/system/${CLUSTERCHECK_SOCKET_UNIT}`;
-const ccServicePath = `/etc/systemd/system/${CLUSTERCHECK_SERVICE_UNIT}`;
-const ccFirewallPath = `/etc/systemd/system/${CLUSTERCHECK_FIREWALL_UNIT}`;
-const nftablesDropInDir = NFTABLES_DROP_IN_PATH.slice(0, NFTABLES_DROP_IN_PATH.lastIndexOf('/'));
-/** Probe names in HostState.probes. */
-const PROBE_ADDRESSES = 'addresses';
-const PROBE_NFT_TABLES = 'nft-tables';
-/** The whole ruleset as JSON (one line): whether another table drops a port the cluster or the LBs need. */
-const PROBE_NFT_RULESET = 'nft-ruleset';
-function lbStateQuery(kind) {
-    return {
-        // Which LB holds the VIP now: it is changed last, so the VIP moves at most once.
-        probes: [{ name: PROBE_ADDRESSES, script: "ip -o addr show | awk '{ print $4 }'" }],
-        packages: kind === 'haproxy' ? [...HAPROXY_LB_PACKAGES] : [...PROXYSQL_LB_PACKAGES, PROXYSQL_PACKAGE],
-        users: [KEEPALIVED_SCRIPT_USER],
-        dirs: ['/etc/keepalived'],
-        files: [
-            ...(kind === 'haproxy' ? [{ path: HAPROXY_CONFIG_PATH, read: true }] : []),
-            { path: KEEPALIVED_CONFIG_PATH, read: false },
-            { path: KEEPALIVED_CHECK_SCRIPT, read: true },
-            { path: KEEPALIVED_NOTIFY_SCRIPT, read: true },
-        ],
-        units: kind === 'haproxy' ? ['haproxy', 'keepalived'] : ['proxysql', 'keepalived'],
-        commands: [],
-    };
-}
-function dbStateQuery() {
-    return {
-        packages: [...DB_PACKAGES],
-        // The tables loaded now: whether the fence is live, and the operator's own tables the plan shows as kept.
-        probes: [
-            { name: PROBE_NFT_TABLES, script: 'nft list tables' },
-            { name: PROBE_NFT_RULESET, script: 'nft -j list ruleset' },
-        ],
-        users: [CLUSTERCHECK_USER],
-        dirs: [LMS_HA_ETC_DIR, LMS_HA_LIB_DIR, nftablesDropInDir],
-        files: [
-            { path: ccScript, read: true },
-            { path: ccSocketPath, read: true },
-            { path: ccServicePath, read: true },
-            { path: CLUSTERCHECK_NFT_PATH, read: true },
-            { path: ccFirewallPath, read: true },
-            { path: NFTABLES_DROP_IN_PATH, read: true },
-        ],
-        units: [CLUSTERCHECK_SOCKET_UNIT, CLUSTERCHECK_FIREWALL_UNIT],
-        commands: [],
-    };
-}
-/** True when the host's `ip -o addr` probe lists the VIP. */
-function deploy_lb_holdsVip(state, vip) {
-    const address = vip.split('/')[0];
-    return (state?.probes[PROBE_ADDRESSES] ?? []).some((a) => a.split('/')[0] === address);
-}
-/** `nft list tables` lines ("table inet filter") as "inet filter". */
-function nftTables(state) {
-    return (state?.probes[PROBE_NFT_TABLES] ?? []).filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
-}
-/**
- * Plan warnings for a db node whose loaded nftables ruleset (the operator's
- * tables; lms-ha's own fence is left out) drops a port its peers or the load
- * balancers need. Nothing deploy-lb changes opens them: an accept in one table
- * does not undo a drop in another.
- */
-function firewallWarnings(db, state, peers, lbHosts, ports) {
-    const watched = [
-        ...GALERA_PEER_PORTS,
-        { port: ports.db, label: 'MariaDB, which HAProxy forwards to' },
-        { port: ports.check, label: 'the health check HAProxy asks' },
-    ];
-    // A table of the other IP family never sees the peers' packets.
-    const otherFamily = db.address.includes(':') ? 'ip ' : 'ip6 ';
-    const blocked = findBlockedPorts((state?.probes[PROBE_NFT_RULESET] ?? []).join('\n'), watched, [`inet ${CLUSTERCHECK_NFT_TABLE}`]).filter((b) => !b.table.startsWith(otherFamily));
-    const byChain = new Map();
-    for (const b of blocked)
-        byChain.set(`${b.table}\0${b.chain}`, [...(byChain.get(`${b.table}\0${b.chain}`) ?? []), b]);
-    const peerPorts = GALERA_PEER_PORTS.map((p) => p.port);
-    return [...byChain.values()].map((list) => {
-        const { table, chain } = list[0];
-        const what = list.map((b) => `${b.port} (${b.label}: ${b.how})`).join(', ');
-        const stateTransfer = list.some((b) => b.port === 4444 || b.port === 4568)
-            ? ` A state transfer to ${db.name} then fails: the donor's connection is dropped until it gives up after about 2 minutes ("State transfer to ${db.name} failed: Broken pipe") and ${db.name} stays down.`
-            : '';
-        return (`${db.name}: nftables table ${table}, chain ${chain}, drops tcp port ${what} for every source.${stateTransfer} ` +
-            `Let the other db nodes (${peers.map((h) => h.address).join(', ')}) reach ports ${peerPorts.join(', ')}` +
-            ` and the load balancers (${lbHosts.map((h) => h.address).join(', ')}) ports ${ports.db} and ${ports.check} in that table.`);
-    });
-}
-/** One round trip on the first db node: the clustercheck account and, for ProxySQL, the monitor account. */
-function accountFactsSql(monitorUser) {
-    const grantee = `'\\'${CLUSTERCHECK_USER}\\'@\\'localhost\\''`;
-    const lines = [
-        'SET SESSION wsrep_sync_wait=0;',
-        `SELECT 'plugin', IFNULL((SELECT plugin FROM mysql.user WHERE User='${CLUSTERCHECK_USER}' AND Host='localhost'), '@absent');`,
-        `SELECT 'extra', (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=${grantee} AND PRIVILEGE_TYPE<>'USAGE')` +
-            ` + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=${grantee})` +
-            ` + (SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE=${grantee});`,
-    ];
-    if (monitorUser)
-        lines.push(`SELECT 'monitor', Host, authentication_string FROM mysql.user WHERE User='${monitorUser}';`);
-    return `${lines.join('\n')}\n`;
-}
-function parseAccountFacts(stdout) {
-    const account = { plugin: null, extraGrants: 0 };
-    const monitor = { hosts: {} };
-    for (const line of stdout.split('\n')) {
-        const [key, a, b] = line.split('\t');
-        if (key === 'plugin' && a !== undefined)
-            account.plugin = a === '@absent' ? null : a;
-        else if (key === 'extra' && a !== undefined)
-            account.extraGrants = Number(a) || 0;
-        else if (key === 'monitor' && a !== undefined)
-            monitor.hosts[a] = b ?? '';
-    }
-    return { account, monitor };
-}
-/** The ProxySQL admin client: credentials as an option file on stdin (3 lines), then the SQL. */
-function proxysqlAdminScript(adminPort) {
-    return withCredentialsFile(3, `c=$(command -v mariadb || command -v mysql); if [ -z "$c" ]; then echo "ERROR client: no mariadb or mysql client" >&2; exit 2; fi; ` +
-        `timeout -k 1 30 "$c" --defaults-extra-file="$cred" --protocol=TCP -h127.0.0.1 -P${adminPort} --connect-timeout=3 -N -B`);
-}
-async function readProxysql(host, adminPort, secret) {
-    let lastError = '';
-    for (const [login, password] of [
-        ['secret', secret],
-        ['default', PROXYSQL_DEFAULT_ADMIN_PASSWORD],
-    ]) {
-        const r = await host.run(proxysqlAdminScript(adminPort), {
-            purpose: 'read ProxySQL runtime configuration',
-            stdin: clientOptionFile(PROXYSQL_ADMIN_USER, password) + PROXYSQL_RUNTIME_QUERY,
-            timeoutMs: 60_000,
-            allowFailure: true,
-        });
-        if (r.code === 0)
-            return { login, runtime: parseProxysqlRuntime(r.stdout) };
-        lastError = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
-    }
-    return { login: null, runtime: null, error: lastError };
-}
-async function gatherLbFacts(context, desired) {
-    const { lbHosts, dbHosts, lb } = desired;
-    const remotes = new Map();
-    for (const h of [...dbHosts, ...lbHosts])
-        remotes.set(h.name, await context.host(h.name));
-    const lbQuery = lbStateQuery(lb.kind);
-    const dbQuery = dbStateQuery();
-    const first = dbHosts[0];
-    const [lbResults, dbResults, accounts] = await Promise.all([
-        context.forEachHost(lbHosts, (remote) => gatherHostState(remote, lbQuery)),
-        lb.kind === 'haproxy' ? context.forEachHost(dbHosts, (remote) => gatherHostState(remote, dbQuery)) : Promise.resolve([]),
-        remotes
-            .get(first.name)
-            .run('mariadb --batch -N', {
-            purpose: 'read the clustercheck and monitor accounts',
-            stdin: accountFactsSql(lb.kind === 'proxysql' ? PROXYSQL_MONITOR_USER : undefined),
-            timeoutMs: 30_000,
-            allowFailure: true,
-        }),
-    ]);
-    const state = new Map();
-    for (const r of [...lbResults, ...dbResults]) {
-        if (!r.ok)
-            throw r.error;
-        state.set(r.host, r.value);
-    }
-    const parsed = accounts.code === 0 ? parseAccountFacts(accounts.stdout) : null;
-    const gathered = {
-        lbHosts,
-        dbHosts,
-        remotes,
-        state,
-        account: parsed?.account ?? null,
-        monitor: parsed?.monitor ?? null,
-        proxysql: new Map(),
-        ...(parsed ? {} : { accountError: accounts.stderr.trim().split('\n').pop() || `exit ${accounts.code}` }),
-    };
-    if (lb.kind === 'proxysql') {
-        const secret = context.secrets.valueOf(lb.proxysql.admin_password);
-        const results = await context.forEachHost(lbHosts, async (remote, h) => {
-            const active = state.get(h.name)?.units['proxysql']?.active === 'active';
-            return active ? readProxysql(remote, lb.ports.admin, secret) : { login: null, runtime: null };
-        });
-        for (const r of results) {
-            if (!r.ok)
-                throw r.error;
-            gathered.proxysql.set(r.host, r.value);
-        }
-    }
-    return gathered;
-}
 const fetchPinnedPackage = (pkg, logger) => fetchPinned({ ...pkg, tool: 'lms-ha-proxysql-deb', file: 'proxysql.deb', what: 'the ProxySQL package', pinnedBy: 'load_balancer.proxysql.package.sha256' }, logger);
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/plan.ts
+/** deploy-lb's plan: the phases, in the order apply runs them. Pure: gathered facts and the desired state in, changes out. */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The phases, in the order apply runs them: on the db nodes (kind haproxy) the
+ * health check HAProxy asks, fenced first, and its account; (kind proxysql) the
+ * monitor account; then one load balancer after the other, the VIP holder last.
+ */
 function computeLbPlan(context, desired, g, options = {}) {
     const { lb, lbHosts, dbHosts } = desired;
-    const changes = [];
+    const input = {
+        context,
+        desired,
+        g,
+        fingerprint: (value) => secretFingerprint(context.request.planHashKey, [value]),
+        sqlHost: dbHosts[0].name,
+    };
     const warnings = [...desired.warnings];
-    const fingerprint = (value) => secretFingerprint(context.request.planHashKey, [value]);
-    const sqlHost = dbHosts[0].name;
     if (g.account === null) {
-        warnings.push(`could not read accounts on ${sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
+        warnings.push(`could not read accounts on ${input.sqlHost} (${g.accountError ?? 'no answer'}): is MariaDB running? Run deploy-db first; the account changes below assume they do not exist`);
     }
-    // 1. db nodes (kind haproxy): the health check HAProxy asks, fenced first.
+    const changes = [];
     if (lb.kind === 'haproxy') {
-        const dbInstalls = new Map();
-        for (const db of dbHosts) {
-            const missing = DB_PACKAGES.filter((p) => g.state.get(db.name).packages[p] === undefined);
-            if (missing.length > 0)
-                dbInstalls.set(db.name, missing);
-        }
-        const dbInstallPhase = installPhase(dbInstalls);
-        for (const db of dbHosts) {
-            const s = g.state.get(db.name);
-            const wanted = desired.clustercheck.get(db.name);
-            const dbPort = context.environment.database?.port ?? 3306;
-            const peers = dbHosts.filter((h) => h !== db);
-            warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
-            if (!s.users[CLUSTERCHECK_USER]) {
-                changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
-            }
-            for (const [dir, why] of [
-                [LMS_HA_ETC_DIR, `touch ${DEFAULT_MAINTENANCE_FILE} to drain this node`],
-                [LMS_HA_LIB_DIR, 'the health check script'],
-            ]) {
-                const c = directoryChange(db.name, dir, s.dirs[dir], why);
-                if (c)
-                    changes.push(c);
-            }
-            for (const pkg of dbInstalls.get(db.name) ?? [])
-                changes.push(packageChange(db.name, pkg, dbInstallPhase));
-            // The fence before the socket, so the port never listens unfenced. The
-            // socket unit's IP lists rely on cgroup eBPF (absent in containers).
-            const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
-            const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
-            const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
-            const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
-            const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
-                why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
-                apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
-            });
-            const unitFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
-            const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
-            if (nftChange)
-                changes.push(nftChange);
-            if (unitChange)
-                changes.push(unitChange);
-            // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
-            const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
-            const dropInFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
-            const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
-            if (dropInDir)
-                changes.push(dropInDir);
-            if (dropInChange)
-                changes.push(dropInChange);
-            const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
-            if (fw.enabled !== 'enabled') {
-                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
-            }
-            if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
-                const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
-                // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
-                changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
-            }
-            const fileChanged = new Set();
-            for (const f of wanted.files) {
-                const c = fileChange(db.name, f, s.files[f.path]);
-                if (c) {
-                    changes.push(c);
-                    fileChanged.add(f.path);
-                }
-            }
-            const socket = s.units[CLUSTERCHECK_SOCKET_UNIT];
-            const unit = CLUSTERCHECK_SOCKET_UNIT;
-            if (socket.enabled !== 'enabled' || socket.active !== 'active') {
-                changes.push(serviceChange(db.name, unit, 'enable', `enable and start ${unit} (health check on port ${lb.clustercheck_port})`, `systemctl daemon-reload && systemctl enable --now ${unit}${fileChanged.has(ccSocketPath) && socket.active === 'active' ? ` && systemctl restart ${unit}` : ''}`));
-            }
-            else if (fileChanged.has(ccSocketPath)) {
-                changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
-            }
-            else if (fileChanged.has(ccServicePath)) {
-                changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
-            }
-        }
-        // The account replicates: once, through the first db node.
-        const account = g.account;
-        const wrongPlugin = account !== null && account.plugin !== null && account.plugin !== 'unix_socket';
-        const extra = account?.extraGrants ?? 0;
-        if (account === null || account.plugin === null || wrongPlugin || extra > 0) {
-            const name = `'${CLUSTERCHECK_USER}'@'localhost'`;
-            const revoke = extra > 0 ? `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${name};\n` : '';
-            const detail = account === null || account.plugin === null
-                ? 'IDENTIFIED VIA unix_socket, no grants (USAGE reads wsrep status)'
-                : [wrongPlugin ? `authentication ${account.plugin} -> unix_socket` : '', extra > 0 ? `revoke ${extra} extra privilege(s)` : ''].filter(Boolean).join('; ');
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, 'user', name),
-                host: sqlHost,
-                summary: `${account?.plugin ? 'fix' : 'create'} MariaDB account ${name} for the health check`,
-                scope: 'cluster',
-                object: 'user',
-                name,
-                action: account?.plugin ? 'alter' : 'create',
-                detail,
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${clustercheckAccountSql()}${revoke}`, 'create the clustercheck account');
-                },
-            });
-        }
+        changes.push(...healthCheckChanges(input, lb, warnings));
+        changes.push(...clustercheckAccountChanges(input));
     }
     else {
-        // kind proxysql: the monitor account, once, through the first db node.
-        const model = desired.proxysql;
-        const addresses = lbHosts.map((h) => h.address);
-        const hash = mysqlNativePasswordHash(model.monitor.password);
-        const have = g.monitor?.hosts ?? {};
-        const missing = addresses.filter((a) => have[a] === undefined);
-        const stale = addresses.filter((a) => have[a] !== undefined && have[a] !== hash);
-        if (g.monitor === null || missing.length > 0 || stale.length > 0) {
-            const sql = proxysqlMonitorAccountSql(model.monitor, addresses).sql;
-            const name = `'${PROXYSQL_MONITOR_USER}'@{${addresses.join(',')}}`;
-            changes.push({
-                kind: 'sql',
-                id: changeId('sql', sqlHost, 'user', PROXYSQL_MONITOR_USER),
-                host: sqlHost,
-                summary: `${missing.length > 0 || g.monitor === null ? 'create' : 'update'} the ProxySQL monitor account ${PROXYSQL_MONITOR_USER} (no privileges)`,
-                scope: 'cluster',
-                object: 'user',
-                name,
-                action: missing.length > 0 || g.monitor === null ? 'create' : 'alter',
-                detail: [missing.length > 0 ? `create for ${missing.join(', ')}` : '', stale.length > 0 ? `password changed for ${stale.join(', ')}` : ''].filter(Boolean).join('; ') || 'create',
-                fingerprint: fingerprint(hash),
-                apply: async (ctx) => {
-                    await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${sql}`, 'create the ProxySQL monitor account');
-                },
-            });
+        changes.push(...monitorAccountChanges(input));
+    }
+    changes.push(...loadBalancerChanges(input, options));
+    return createPlan({
+        command: 'deploy-lb',
+        environment: context.environment.name,
+        changes,
+        warnings,
+        hosts: [...dbHosts, ...lbHosts].map((h) => plan_hostFactsRow(h, g, lb)),
+    });
+}
+/** 1. On each db node: clustercheck's user, directories, package, nftables fence, files and socket. */
+function healthCheckChanges(input, lb, warnings) {
+    const { context, desired, g } = input;
+    const { lbHosts, dbHosts } = desired;
+    const changes = [];
+    const dbInstalls = new Map();
+    for (const db of dbHosts) {
+        const missing = DB_PACKAGES.filter((p) => g.state.get(db.name).packages[p] === undefined);
+        if (missing.length > 0)
+            dbInstalls.set(db.name, missing);
+    }
+    const dbInstallPhase = installPhase(dbInstalls);
+    for (const db of dbHosts) {
+        const s = g.state.get(db.name);
+        const wanted = desired.clustercheck.get(db.name);
+        const dbPort = context.environment.database?.port ?? 3306;
+        const peers = dbHosts.filter((h) => h !== db);
+        warnings.push(...firewallWarnings(db, s, peers, lbHosts, { db: dbPort, check: lb.clustercheck_port }));
+        if (!s.users[CLUSTERCHECK_USER]) {
+            changes.push(userChange(db.name, CLUSTERCHECK_USER, `the health check runs as ${CLUSTERCHECK_USER}; unix_socket maps it to the MariaDB account of the same name, so no password exists`));
+        }
+        for (const [dir, why] of [
+            [LMS_HA_ETC_DIR, `touch ${DEFAULT_MAINTENANCE_FILE} to drain this node`],
+            [LMS_HA_LIB_DIR, 'the health check script'],
+        ]) {
+            const c = directoryChange(db.name, dir, s.dirs[dir], why);
+            if (c)
+                changes.push(c);
+        }
+        for (const pkg of dbInstalls.get(db.name) ?? [])
+            changes.push(packageChange(db.name, pkg, dbInstallPhase));
+        // The fence before the socket, so the port never listens unfenced. The
+        // socket unit's IP lists rely on cgroup eBPF (absent in containers).
+        const others = nftTables(s).filter((t) => t !== `inet ${CLUSTERCHECK_NFT_TABLE}`);
+        const fenceLive = nftTables(s).includes(`inet ${CLUSTERCHECK_NFT_TABLE}`);
+        const kept = others.length > 0 ? `other tables kept as they are: ${others.join(', ')}` : 'no other table loaded';
+        const nft = { path: CLUSTERCHECK_NFT_PATH, content: wanted.nftables, mode: 0o644, owner: 'root', group: 'root' };
+        const nftChange = fileChange(db.name, nft, s.files[CLUSTERCHECK_NFT_PATH], {
+            why: `table inet ${CLUSTERCHECK_NFT_TABLE}: only the load balancers reach port ${lb.clustercheck_port}; checked with nft -c`,
+            apply: checkedFileApply(nft, CLUSTERCHECK_NFT_CANDIDATE_PATH, `nft -c -f ${CLUSTERCHECK_NFT_CANDIDATE_PATH}`, 'nft -c', 'the nftables fence'),
+        });
+        const unitFile = { path: ccFirewallPath, content: renderClustercheckFirewallUnit(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+        const unitChange = fileChange(db.name, unitFile, s.files[ccFirewallPath], { why: 'loads the fence at boot and after nftables.service flushes the ruleset' });
+        if (nftChange)
+            changes.push(nftChange);
+        if (unitChange)
+            changes.push(unitChange);
+        // The operator's nftables.service (now or installed later) flushes the ruleset on start, reload and stop.
+        const dropInDir = directoryChange(db.name, nftablesDropInDir, s.dirs[nftablesDropInDir], 'drop-ins of nftables.service', { onlyIfAbsent: true });
+        const dropInFile = { path: NFTABLES_DROP_IN_PATH, content: renderNftablesServiceDropIn(CLUSTERCHECK_NFT_PATH), mode: 0o644, owner: 'root', group: 'root' };
+        const dropInChange = fileChange(db.name, dropInFile, s.files[NFTABLES_DROP_IN_PATH], { why: 'loads the fence again after nftables.service flushes the ruleset on start, reload or stop' });
+        if (dropInDir)
+            changes.push(dropInDir);
+        if (dropInChange)
+            changes.push(dropInChange);
+        const fw = s.units[CLUSTERCHECK_FIREWALL_UNIT];
+        if (fw.enabled !== 'enabled') {
+            changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, 'enable', `enable ${CLUSTERCHECK_FIREWALL_UNIT} (loads the fence at boot)`, `systemctl daemon-reload && systemctl enable ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+        if (fw.active !== 'active' || !fenceLive || nftChange || unitChange || dropInChange) {
+            const why = fw.active === 'active' && !fenceLive && !nftChange && !unitChange && !dropInChange ? 'the table is not loaded: someone flushed the ruleset' : kept;
+            // reload-or-restart: a reload swaps the table in one transaction, never leaving the port open.
+            changes.push(serviceChange(db.name, CLUSTERCHECK_FIREWALL_UNIT, fw.active === 'active' ? 'reload' : 'start', `load nftables table inet ${CLUSTERCHECK_NFT_TABLE} (${why})`, `systemctl daemon-reload && systemctl reload-or-restart ${CLUSTERCHECK_FIREWALL_UNIT}`));
+        }
+        const fileChanged = new Set();
+        for (const f of wanted.files) {
+            const c = fileChange(db.name, f, s.files[f.path]);
+            if (c) {
+                changes.push(c);
+                fileChanged.add(f.path);
+            }
+        }
+        const socket = s.units[CLUSTERCHECK_SOCKET_UNIT];
+        const unit = CLUSTERCHECK_SOCKET_UNIT;
+        if (socket.enabled !== 'enabled' || socket.active !== 'active') {
+            changes.push(serviceChange(db.name, unit, 'enable', `enable and start ${unit} (health check on port ${lb.clustercheck_port})`, `systemctl daemon-reload && systemctl enable --now ${unit}${fileChanged.has(ccSocketPath) && socket.active === 'active' ? ` && systemctl restart ${unit}` : ''}`));
+        }
+        else if (fileChanged.has(ccSocketPath)) {
+            changes.push(serviceChange(db.name, unit, 'restart', `restart ${unit} (its unit file changed)`, `systemctl daemon-reload && systemctl restart ${unit}`));
+        }
+        else if (fileChanged.has(ccServicePath)) {
+            changes.push(serviceChange(db.name, CLUSTERCHECK_SERVICE_UNIT, 'reload', 'systemctl daemon-reload (the next check runs the new service unit)', 'systemctl daemon-reload'));
         }
     }
+    return changes;
+}
+/** 1b. The clustercheck account (unix_socket, no grants), once through the first db node. */
+function clustercheckAccountChanges(input) {
+    const { g, sqlHost } = input;
+    const changes = [];
+    // The account replicates: once, through the first db node.
+    const account = g.account;
+    const wrongPlugin = account !== null && account.plugin !== null && account.plugin !== 'unix_socket';
+    const extra = account?.extraGrants ?? 0;
+    if (account === null || account.plugin === null || wrongPlugin || extra > 0) {
+        const name = `'${CLUSTERCHECK_USER}'@'localhost'`;
+        const revoke = extra > 0 ? `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${name};\n` : '';
+        const detail = account === null || account.plugin === null
+            ? 'IDENTIFIED VIA unix_socket, no grants (USAGE reads wsrep status)'
+            : [wrongPlugin ? `authentication ${account.plugin} -> unix_socket` : '', extra > 0 ? `revoke ${extra} extra privilege(s)` : ''].filter(Boolean).join('; ');
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, 'user', name),
+            host: sqlHost,
+            summary: `${account?.plugin ? 'fix' : 'create'} MariaDB account ${name} for the health check`,
+            scope: 'cluster',
+            object: 'user',
+            name,
+            action: account?.plugin ? 'alter' : 'create',
+            detail,
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${clustercheckAccountSql()}${revoke}`, 'create the clustercheck account');
+            },
+        });
+    }
+    return changes;
+}
+/** 1 (kind proxysql). The monitor account, once through the first db node. */
+function monitorAccountChanges(input) {
+    const { desired, g, sqlHost, fingerprint } = input;
+    const { lbHosts } = desired;
+    const changes = [];
+    // kind proxysql: the monitor account, once, through the first db node.
+    const model = desired.proxysql;
+    const addresses = lbHosts.map((h) => h.address);
+    const hash = mysqlNativePasswordHash(model.monitor.password);
+    const have = g.monitor?.hosts ?? {};
+    const missing = addresses.filter((a) => have[a] === undefined);
+    const stale = addresses.filter((a) => have[a] !== undefined && have[a] !== hash);
+    if (g.monitor === null || missing.length > 0 || stale.length > 0) {
+        const sql = proxysqlMonitorAccountSql(model.monitor, addresses).sql;
+        const name = `'${PROXYSQL_MONITOR_USER}'@{${addresses.join(',')}}`;
+        changes.push({
+            kind: 'sql',
+            id: changeId('sql', sqlHost, 'user', PROXYSQL_MONITOR_USER),
+            host: sqlHost,
+            summary: `${missing.length > 0 || g.monitor === null ? 'create' : 'update'} the ProxySQL monitor account ${PROXYSQL_MONITOR_USER} (no privileges)`,
+            scope: 'cluster',
+            object: 'user',
+            name,
+            action: missing.length > 0 || g.monitor === null ? 'create' : 'alter',
+            detail: [missing.length > 0 ? `create for ${missing.join(', ')}` : '', stale.length > 0 ? `password changed for ${stale.join(', ')}` : ''].filter(Boolean).join('; ') || 'create',
+            fingerprint: fingerprint(hash),
+            apply: async (ctx) => {
+                await runSqlScript(ctx.host, `SET SESSION wsrep_sync_wait=0;\n${sql}`, 'create the ProxySQL monitor account');
+            },
+        });
+    }
+    return changes;
+}
+/**
+ * 2-5. One load balancer after the other, the VIP holder last: the other LB is
+ * already done and healthy when the holder's proxy reloads or its keepalived
+ * restarts, so the VIP moves at most once and always to a working LB.
+ */
+function loadBalancerChanges(input, options) {
+    const { context, desired, g, fingerprint } = input;
+    const { lb, lbHosts } = desired;
+    const changes = [];
     // 2. Packages on the load balancers: one parallel phase for all of them.
     const installs = new Map();
     const basePackages = lb.kind === 'haproxy' ? HAPROXY_LB_PACKAGES : PROXYSQL_LB_PACKAGES;
@@ -85648,10 +87018,7 @@ function computeLbPlan(context, desired, g, options = {}) {
     const proxysqlPkg = lb.kind === 'proxysql' ? lb.proxysql.package : undefined;
     const fetchPackage = options.fetchPackage ?? fetchPinnedPackage;
     const debBytes = once(() => fetchPackage(proxysqlPkg, context.logger));
-    // One load balancer after the other, the VIP holder last: the other LB is
-    // already done and healthy when the holder's proxy reloads or its keepalived
-    // restarts, so the VIP moves at most once and always to a working LB.
-    const holder = lbHosts.find((h) => deploy_lb_holdsVip(g.state.get(h.name), lb.vip_address));
+    const holder = lbHosts.find((h) => holdsVipNow(g.state.get(h.name), lb.vip_address));
     const lbOrder = holder ? [...lbHosts.filter((h) => h !== holder), holder] : lbHosts;
     for (const h of lbOrder) {
         const s = g.state.get(h.name);
@@ -85756,13 +87123,7 @@ function computeLbPlan(context, desired, g, options = {}) {
             changes.push(serviceChange(h.name, 'keepalived', 'reload', `reload keepalived (configuration changed; ${role})`, 'systemctl reload keepalived'));
         }
     }
-    return createPlan({
-        command: 'deploy-lb',
-        environment: context.environment.name,
-        changes,
-        warnings,
-        hosts: [...dbHosts, ...lbHosts].map((h) => deploy_lb_hostFactsRow(h, g, lb)),
-    });
+    return changes;
 }
 function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
     const model = desired.proxysql;
@@ -85815,7 +87176,7 @@ function proxysqlSqlChanges(host, desired, g, lb, fingerprint) {
         };
     });
 }
-function deploy_lb_hostFactsRow(host, g, lb) {
+function plan_hostFactsRow(host, g, lb) {
     const kind = lb.kind;
     const s = g.state.get(host.name);
     const facts = {};
@@ -85824,7 +87185,7 @@ function deploy_lb_hostFactsRow(host, g, lb) {
         facts[proxy] = s.packages[proxy] ?? 'not installed';
         facts['keepalived'] = s.packages['keepalived'] ?? 'not installed';
         facts['services'] = `${proxy} ${s.units[proxy]?.active ?? 'unknown'}, keepalived ${s.units['keepalived']?.active ?? 'unknown'}`;
-        facts['vip'] = deploy_lb_holdsVip(s, lb.vip_address) ? 'held here' : 'not here';
+        facts['vip'] = holdsVipNow(s, lb.vip_address) ? 'held here' : 'not here';
     }
     else if (s) {
         facts['clustercheck'] = s.units[CLUSTERCHECK_SOCKET_UNIT]?.active ?? 'unknown';
@@ -85835,6 +87196,12 @@ function deploy_lb_hostFactsRow(host, g, lb) {
     }
     return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
+
+;// CONCATENATED MODULE: ./src/commands/deploy-lb/deploy-lb.ts
+
+
+
+
 // ---------------------------------------------------------------------------
 // The command
 function createDeployLb(options = {}) {
@@ -86535,7 +87902,7 @@ function validateSchemas(schemas) {
                 hint: 'List only the application databases (e.g. moodle); accounts are created by deploy-db.',
             });
         }
-        sql_quoteIdent(s); // throws on names MariaDB would not accept
+        quoteIdent(s); // throws on names MariaDB would not accept
     }
 }
 function database_inList(schemas) {
@@ -86562,7 +87929,7 @@ function inventoryQuery(schemas) {
         'ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME;');
 }
 function parseTableInventory(stdout) {
-    return table_parseBatchRows(stdout).map((r) => {
+    return parseBatchRows(stdout).map((r) => {
         if (r.length < 6)
             throw new Error(`unexpected table inventory row: ${r.join('\t')}`);
         return {
@@ -86589,7 +87956,7 @@ function tableKey(schema, table) {
 /** `schema.table` -> column names in order. */
 function parseColumns(stdout) {
     const out = new Map();
-    for (const r of table_parseBatchRows(stdout)) {
+    for (const r of parseBatchRows(stdout)) {
         if (r.length < 3)
             continue;
         const k = tableKey(r[0], r[1]);
@@ -86677,19 +88044,19 @@ function conversionStatements(tables, columns) {
         }
         if (p.reasons.includes('no-primary-key')) {
             if (info.autoIncrementColumn) {
-                clauses.push(`ADD PRIMARY KEY (${sql_quoteIdent(info.autoIncrementColumn)})`);
+                clauses.push(`ADD PRIMARY KEY (${quoteIdent(info.autoIncrementColumn)})`);
                 what.push(`primary key on its AUTO_INCREMENT column ${info.autoIncrementColumn}`);
             }
             else {
                 addedColumn = freeKeyColumnName(columns.get(tableKey(p.schema, p.table)) ?? []);
-                clauses.push(`ADD COLUMN ${sql_quoteIdent(addedColumn)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY`);
+                clauses.push(`ADD COLUMN ${quoteIdent(addedColumn)} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY`);
                 what.push(`new primary key column ${addedColumn} BIGINT UNSIGNED AUTO_INCREMENT`);
             }
         }
         const stmt = {
             schema: p.schema,
             table: p.table,
-            sql: `ALTER TABLE ${sql_quoteIdent(p.schema)}.${sql_quoteIdent(p.table)} ${clauses.join(', ')};`,
+            sql: `ALTER TABLE ${quoteIdent(p.schema)}.${quoteIdent(p.table)} ${clauses.join(', ')};`,
             summary: `${p.schema}.${p.table}: ${what.join('; ')}`,
         };
         if (addedColumn !== undefined)
@@ -86802,12 +88169,6 @@ function targetTablesQuery(schemas) {
     validateSchemas(schemas);
     return `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) ORDER BY 1, 2;`;
 }
-function assertTargetEmpty(stdout, allowReplace, host) {
-    const rows = parseBatchRows(stdout);
-    if (rows.length === 0 || allowReplace)
-        return;
-    throw targetNotEmptyError(rows.map((r) => `${r[0]}.${r[1]}`), host);
-}
 /**
  * The refusal to import over tables that are already there and are not
  * the source's (`differing` says how they differ, when known).
@@ -86826,13 +88187,13 @@ function rowCountsQuery(tables) {
     if (tables.length === 0)
         return '';
     return `${tables
-        .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${sql_quoteIdent(t.schema)}.${sql_quoteIdent(t.table)}`)
+        .map((t) => `SELECT ${quoteString(t.schema)}, ${quoteString(t.table)}, COUNT(*) FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
         .join('\nUNION ALL ')};`;
 }
 /** `schema.table` -> exact row count. */
 function parseRowCounts(stdout) {
     const out = new Map();
-    for (const r of table_parseBatchRows(stdout)) {
+    for (const r of parseBatchRows(stdout)) {
         if (r.length < 3)
             throw new Error(`unexpected row count row: ${r.join('\t')}`);
         out.set(tableKey(r[0], r[1]), Number(r[2]));
@@ -86846,7 +88207,7 @@ function schemaSizesQuery(schemas) {
         `WHERE TABLE_SCHEMA IN (${database_inList(schemas)}) GROUP BY TABLE_SCHEMA ORDER BY 1;`);
 }
 function parseSchemaSizes(stdout) {
-    return new Map(table_parseBatchRows(stdout).map((r) => [r[0], Number(r[1]) || 0]));
+    return new Map(parseBatchRows(stdout).map((r) => [r[0], Number(r[1]) || 0]));
 }
 // ---------------------------------------------------------------------------
 // Verification
@@ -86864,14 +88225,14 @@ function tableChecksumSql(schema, table, columns) {
     if (columns.length === 0)
         throw new Error(`table ${schema}.${table} has no columns`);
     const parts = columns.flatMap((c) => {
-        const v = `CAST(${sql_quoteIdent(c)} AS BINARY)`;
+        const v = `CAST(${quoteIdent(c)} AS BINARY)`;
         return [`IFNULL(LENGTH(${v}), -1)`, v];
     });
     const row = `CONCAT_WS('#', ${parts.join(', ')})`;
     return (`SELECT ${quoteString(schema)}, ${quoteString(table)}, COUNT(*), ` +
         'COALESCE(SUM(CRC32(r)), 0), ' +
         'COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(r), 16), 16, 10) AS UNSIGNED)), 0) ' +
-        `FROM (SELECT ${row} AS r FROM ${sql_quoteIdent(schema)}.${sql_quoteIdent(table)}) AS lmsha_rows;`);
+        `FROM (SELECT ${row} AS r FROM ${quoteIdent(schema)}.${quoteIdent(table)}) AS lmsha_rows;`);
 }
 /**
  * One script for every table, for `mariadb -N -B` on each side. `syncWait`
@@ -86891,36 +88252,11 @@ function checksumScript(tables, columns, options = {}) {
     return `${lines.join('\n')}\n`;
 }
 function parseChecksums(stdout) {
-    return table_parseBatchRows(stdout).map((r) => {
+    return parseBatchRows(stdout).map((r) => {
         if (r.length < 5)
             throw new Error(`unexpected checksum row: ${r.join('\t')}`);
         return { schema: r[0], table: r[1], rows: r[2], crcSum: r[3], md5Xor: r[4] };
     });
-}
-/**
- * `CHECKSUM TABLE` for the same tables. Cheap to read but not portable: its
- * value depends on the engine, the row format and (for temporal columns) the
- * server version, so it is only compared between tables of the same engine,
- * and even then a difference only warns; the content checksum decides.
- */
-function checksumTableSql(tables) {
-    if (tables.length === 0)
-        return '';
-    return `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')} EXTENDED;`;
-}
-/**
- * CHECKSUM TABLE prints "schema.table<TAB>checksum" (NULL for a missing
- * table) in the order asked; rows are matched by position, since a dot in a
- * name would make the first column ambiguous.
- */
-function parseChecksumTable(stdout, tables) {
-    const rows = parseBatchRows(stdout);
-    const out = new Map();
-    tables.forEach((t, i) => {
-        const r = rows[i];
-        out.set(tableKey(t.schema, t.table), r === undefined || r[1] === undefined || r[1] === 'NULL' ? null : r[1]);
-    });
-    return out;
 }
 function normNum(s) {
     const t = s.trim().replace(/^0+(?=\d)/, '');
@@ -86956,15 +88292,6 @@ function compareTableChecksums(source, target, options) {
         const observed = `${normNum(t.rows)} rows, checksum ${normNum(t.crcSum)}/${normNum(t.md5Xor)}`;
         if (!countOk || !sumOk) {
             out.push(row(check, expected, observed, 'fail', countOk ? `Same row count but different content. ${redo}` : redo));
-            continue;
-        }
-        const sEngine = options.sourceEngines?.get(key);
-        const tEngine = options.targetEngines?.get(key);
-        const sCk = options.sourceChecksumTable?.get(key);
-        const tCk = options.targetChecksumTable?.get(key);
-        const comparable = sEngine !== undefined && sEngine === tEngine && !options.converted?.has(key);
-        if (sCk != null && tCk != null && comparable && sCk !== tCk) {
-            out.push(row(check, expected, `${observed}; CHECKSUM TABLE ${sCk} vs ${tCk}`, 'warn', 'The content checksum agrees; CHECKSUM TABLE also depends on row format and server version, so this alone does not mean data differs.'));
             continue;
         }
         out.push(row(check, expected, observed, 'ok'));
@@ -87098,7 +88425,7 @@ async function database_gather(context, s) {
     const bytes = parseSchemaSizes(await sourceQuery(src, s, `${schemaSizesQuery(s.schemas)}\n`, 'read database sizes'));
     const status = await queryNodeStatus(writer, 30_000);
     const writerState = status ? `${status.clusterStatus}/${status.localStateComment}/size ${status.clusterSize}` : 'not answering';
-    const targetTables = table_parseBatchRows(await runSqlScript(writer, `${targetTablesQuery(s.schemas)}\n`, 'list tables of the target databases')).map((r) => tableKey(r[0], r[1]));
+    const targetTables = parseBatchRows(await runSqlScript(writer, `${targetTablesQuery(s.schemas)}\n`, 'list tables of the target databases')).map((r) => tableKey(r[0], r[1]));
     const g = {
         remotes,
         sourceVersion: versionOut.trim().split('\n')[0] ?? '',
@@ -87181,9 +88508,7 @@ function planDatabaseMigration(s, g) {
         const differing = bad.map((r) => `${r.check.replace(/^table /, '')}: ${r.observed === 'missing' ? 'missing' : `${r.observed} vs ${r.expected}`}`);
         throw targetNotEmptyError(g.targetTables, s.writer.name, missing.length === bad.length ? [`${missing.length} source table(s) missing`] : differing);
     }
-    const problems = classifyTables(g.tables);
-    if (problems.length > 0 && !s.convert)
-        throw nonReplicableError(problems, CONVERT_OPTION, s.source.name);
+    assertReplicable(g.tables, s.convert, CONVERT_OPTION, s.source.name);
     const conversions = s.convert ? conversionStatements(g.tables, g.columns) : [];
     if (conversions.length > 0) {
         warnings.push(`${conversions.length} table(s) will be converted on the cluster (the source is not changed): ${conversions.map((c) => c.summary).join('; ')}. ` +
@@ -87429,1068 +88754,6 @@ function databaseMigrationPart(context) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/components/glusterfs/model.ts
-/**
- * The GlusterFS volume as lms-ha wants it, and the checks that refuse shapes
- * that lose data. The lead maps the inventory onto `GlusterVolumeModel`; every
- * function here is pure.
- *
- * Shapes accepted: one replica set of three data bricks (replica 3), or two
- * data bricks plus an arbiter brick (replica 3 arbiter 1, shown by gluster as
- * "1 x (2 + 1) = 3"). Both keep a majority when any one host is lost, so
- * client quorum (`cluster.quorum-type auto`) can refuse writes on the minority
- * side instead of letting two sides diverge. Plain replica 2 cannot: with one
- * brick gone the survivor either stops writes (quorum) or accepts them alone
- * (split brain on return). The gluster CLI itself warns "Replica 2 volumes are
- * prone to split-brain. Use Arbiter or Replica 3 to avoid this."
- */
-
-/**
- * Options every lms-ha volume gets unless the model overrides them.
- *
- * - `cluster.quorum-type auto`: a client writes only while it sees a majority
- *   of the replica set (for replica 3: two bricks; with an arbiter: two of the
- *   three including a data brick). This is what prevents split brain.
- * - `cluster.server-quorum-type server`: glusterd stops the bricks of a peer
- *   that lost contact with the majority of the pool, so an isolated host does
- *   not keep serving stale data to its local clients.
- * - `network.ping-timeout 20`: how long a client waits for a silent brick host
- *   before declaring it down. The default of 42 s freezes every PHP request
- *   touching moodledata for 42 s when a host dies hard (a clean stop closes the
- *   sockets and is seen at once). Much lower is not safe either: reconnecting
- *   re-opens every fd and re-acquires locks, and a loaded brick that misses
- *   pings for a few seconds would be dropped and healed needlessly. 20 s is the
- *   value upstream's own `virt` option group uses for VM images on replica 3.
- */
-/** glusterd's management port: peers and clients talk to it, and it listens once glusterd can be asked. */
-const GLUSTERD_PORT = 24007;
-const DEFAULT_VOLUME_OPTIONS = {
-    'cluster.quorum-type': 'auto',
-    'cluster.server-quorum-type': 'server',
-    'network.ping-timeout': '20',
-};
-/** The two options verify-ha insists on; without them the replica shape alone does not prevent split brain. */
-const QUORUM_OPTIONS = {
-    'cluster.quorum-type': 'auto',
-    'cluster.server-quorum-type': 'server',
-};
-/** The full option map the volume should have: defaults, then extras, then the model's own options. */
-function desiredOptions(model, extras = {}) {
-    const out = { ...DEFAULT_VOLUME_OPTIONS };
-    if (extras.rootOwner) {
-        out['storage.owner-uid'] = String(extras.rootOwner.uid);
-        out['storage.owner-gid'] = String(extras.rootOwner.gid);
-    }
-    if (extras.allowedClients && extras.allowedClients.length > 0) {
-        const all = new Set(['127.0.0.1']);
-        for (const b of allBricks(model))
-            all.add(b.address);
-        for (const c of extras.allowedClients)
-            all.add(c);
-        out['auth.allow'] = [...all].join(',');
-    }
-    for (const [k, v] of Object.entries(model.options))
-        out[k] = v;
-    return out;
-}
-/** Bricks in the order gluster wants them on the command line: data bricks, then the arbiter last. */
-function allBricks(model) {
-    return model.arbiter ? [...model.bricks, model.arbiter] : [...model.bricks];
-}
-function brickName(b) {
-    return `${b.address}:${b.path}`;
-}
-const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-// Gluster splits host:path on the first colon and rejects some characters;
-// we accept only what is unambiguous on a command line and in a volfile.
-const BRICK_PATH = /^\/[A-Za-z0-9._\/-]*$/;
-const HOST_ADDRESS = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-const OPTION_KEY = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
-function model_normalizePath(p) {
-    return p.length > 1 ? p.replace(/\/+$/, '') : p;
-}
-/** Two brick paths name the same directory (gluster prints them without a trailing "/"). */
-function sameBrickPath(a, b) {
-    return model_normalizePath(a) === model_normalizePath(b);
-}
-/**
- * Refuses a model that would lose data or that gluster would reject. All
- * problems are collected into one `invalid-inventory` error.
- * `mounts`, when given, are the facts of where each brick path lives; without
- * them the root-filesystem check cannot run (plan mode gathers them first).
- */
-function validateVolumeModel(model, mounts) {
-    const problems = [];
-    if (!VOLUME_NAME.test(model.volume)) {
-        problems.push(`volume name "${model.volume}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit`);
-    }
-    const dataCount = model.bricks.length;
-    if (model.arbiter) {
-        if (dataCount !== 2) {
-            problems.push(`an arbiter volume needs exactly 2 data bricks plus the arbiter; got ${dataCount} data bricks`);
-        }
-    }
-    else if (dataCount === 2) {
-        problems.push('plain replica 2 is refused: when one brick host is lost or cut off, the two copies can each take writes and ' +
-            'come back in split brain. Add a third data brick (replica 3) or an arbiter brick on a third host (replica 2 + arbiter).');
-    }
-    else if (dataCount !== 3) {
-        problems.push(`a volume needs 3 data bricks (replica 3) or 2 data bricks plus an arbiter; got ${dataCount}`);
-    }
-    const bricks = allBricks(model);
-    const seenNames = new Set();
-    const hosts = new Set();
-    for (const b of bricks) {
-        if (!HOST_ADDRESS.test(b.address))
-            problems.push(`brick address "${b.address}" is not a host name or IPv4 address`);
-        if (!BRICK_PATH.test(b.path) || b.path.split('/').some((seg) => seg === '..' || seg === '.')) {
-            problems.push(`brick path "${b.path}" on ${b.host} must be absolute and use only letters, digits, ".", "_", "-" and "/"`);
-        }
-        else if (model_normalizePath(b.path) === '/') {
-            problems.push(`brick path on ${b.host} cannot be "/"`);
-        }
-        const name = `${b.address}:${model_normalizePath(b.path)}`;
-        if (seenNames.has(name))
-            problems.push(`brick ${name} is listed twice`);
-        seenNames.add(name);
-        if (hosts.has(b.host)) {
-            problems.push(`host ${b.host} holds two bricks of the replica set: losing that one host would lose two copies; put each brick on its own host`);
-        }
-        hosts.add(b.host);
-    }
-    for (const key of Object.keys(model.options)) {
-        if (!OPTION_KEY.test(key))
-            problems.push(`volume option "${key}" is not of the form group.name (e.g. network.ping-timeout)`);
-    }
-    for (const [key, value] of Object.entries(model.options)) {
-        if (value.trim() === '' || /[\n\r\0]/.test(value))
-            problems.push(`volume option ${key} has an empty or multi-line value`);
-    }
-    const quorum = model.options['cluster.quorum-type'];
-    if (quorum !== undefined && quorum.toLowerCase() === 'none') {
-        problems.push('cluster.quorum-type none disables client quorum and allows split brain; leave it at auto');
-    }
-    if (mounts) {
-        for (const b of bricks) {
-            const fact = mounts.find((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path));
-            if (!fact)
-                continue;
-            if (model_normalizePath(fact.mountPoint) === '/' && !model.allowRootFilesystem) {
-                problems.push(`brick ${b.host}:${b.path} is on the root filesystem. A brick filling up would fill "/" and stop the host; ` +
-                    'mount a dedicated disk (e.g. /dev/sdb1 on /storage) and use a directory under it (e.g. /storage/brick), ' +
-                    'or set storage.force_root_brick: true in the inventory to accept the risk (allowRootFilesystem)');
-            }
-            if (model_normalizePath(fact.mountPoint) === model_normalizePath(b.path) && model_normalizePath(b.path) !== '/') {
-                problems.push(`brick ${b.host}:${b.path} is itself a mount point. If the disk is not mounted at boot, gluster would write ` +
-                    `into the empty directory underneath; use a sub-directory such as ${model_normalizePath(b.path)}/brick`);
-            }
-        }
-    }
-    if (problems.length > 0) {
-        throw new DeployError('invalid-inventory', `GlusterFS volume ${model.volume}: ${problems.join('; ')}`, {
-            hint: 'Fix the storage section of the inventory; see the messages for what each problem risks.',
-        });
-    }
-}
-/** True when any brick sits on "/" according to the facts (and so `force` is needed on create). */
-function bricksOnRootFilesystem(model, mounts) {
-    return allBricks(model).filter((b) => mounts.some((m) => m.host === b.host && model_normalizePath(m.path) === model_normalizePath(b.path) && model_normalizePath(m.mountPoint) === '/'));
-}
-/**
- * The fact command for one brick path: which filesystem holds it. The brick
- * directory may not exist yet, so it walks up to the nearest existing ancestor.
- * Output: findmnt's raw form, "TARGET SOURCE FSTYPE" with spaces inside a
- * field written as \x20 (see `parseBrickMountFact`).
- */
-function brickMountFactCommand(path) {
-    if (!BRICK_PATH.test(path))
-        throw new Error(`brick path "${path}" is not a plain absolute path`);
-    // No user data in the script besides the validated path, which needs no quoting.
-    return `p=${path}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; findmnt -n -r -o TARGET,SOURCE,FSTYPE -T "$p"`;
-}
-function parseBrickMountFact(host, path, stdout) {
-    const line = stdout.split('\n').find((l) => l.trim() !== '');
-    if (!line)
-        throw new Error(`findmnt printed nothing for ${path} on ${host}`);
-    const [mountPoint, source, fsType] = line.trim().split(' ').map(unescapeFindmnt);
-    return { host, path, mountPoint: mountPoint, source, fsType };
-}
-function unescapeFindmnt(s) {
-    return s.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/volume.ts
-/**
- * Volume and peer state: the create command, parsers for `volume info --xml`,
- * `peer status` / `pool list` (XML and the human form), and the desired-vs-
- * actual diff that becomes the plan.
- *
- * The diff never changes a volume's shape on its own. Growing replica 2 into
- * replica 3 (or adding an arbiter) is an `add-brick` change marked
- * `requiresApproval`: gluster then heals a full copy onto the new brick, which
- * loads the other bricks for hours on a big volume, and the operator must
- * choose when. Bricks that are in the volume but not in the inventory, or a
- * volume of another type, are reported as `manual` and never touched.
- */
-
-
-
-// ---------------------------------------------------------------------------
-// Create
-/**
- * `gluster volume create VOL replica 3 [arbiter 1] a:/p b:/p c:/p [force]`.
- *
- * `force` is added only when the operator allowed bricks on the root
- * filesystem and the facts show one there: that is the one gluster check we
- * deliberately override. It would also silence other refusals (brick is a
- * mount point, brick already part of a volume), and those we want to see, so
- * it is never added otherwise; `validateVolumeModel` runs first.
- */
-function createVolumeCommand(model, mounts = []) {
-    const words = ['gluster', '--mode=script', 'volume', 'create', model.volume, 'replica', '3'];
-    if (model.arbiter)
-        words.push('arbiter', '1');
-    words.push('transport', 'tcp');
-    for (const b of allBricks(model))
-        words.push(brickName(b));
-    if (model.allowRootFilesystem && bricksOnRootFilesystem(model, mounts).length > 0)
-        words.push('force');
-    return joinArgs(words);
-}
-function splitBrickName(name) {
-    // An IPv6 address would contain colons; gluster brick paths start with "/", so split at ":/".
-    const i = name.indexOf(':/');
-    return i === -1 ? { address: name, path: '' } : { address: name.slice(0, i), path: name.slice(i + 1) };
-}
-function volume_num(s) {
-    const n = Number(s);
-    return Number.isFinite(n) ? n : 0;
-}
-function volumeFromXml(v) {
-    const bricks = childrenNamed(child(v, 'bricks'), 'brick').map((b) => {
-        const name = childText(b, 'name') ?? b.text.trim();
-        return {
-            name,
-            ...splitBrickName(name),
-            hostUuid: childText(b, 'hostUuid') ?? b.attrs['uuid'] ?? '',
-            isArbiter: childText(b, 'isArbiter') === '1',
-        };
-    });
-    const options = {};
-    for (const o of childrenNamed(child(v, 'options'), 'option')) {
-        const k = childText(o, 'name');
-        if (k)
-            options[k] = childText(o, 'value') ?? '';
-    }
-    return {
-        name: childText(v, 'name') ?? '',
-        id: childText(v, 'id') ?? '',
-        status: childText(v, 'statusStr') ?? '',
-        type: childText(v, 'typeStr') ?? '',
-        brickCount: volume_num(childText(v, 'brickCount')),
-        replicaCount: volume_num(childText(v, 'replicaCount')),
-        arbiterCount: volume_num(childText(v, 'arbiterCount')),
-        distCount: volume_num(childText(v, 'distCount')),
-        bricks,
-        options,
-    };
-}
-/**
- * Parses `gluster volume info [VOL] --xml`. Returns every volume listed; use
- * `findVolume` for one. A volume that does not exist is an empty list, not an
- * error (gluster answers opRet -1 "Volume X does not exist").
- */
-function parseVolumeInfoXml(stdout) {
-    let volInfo;
-    try {
-        volInfo = cliPayload(stdout, 'volInfo');
-    }
-    catch (e) {
-        if (e instanceof GlusterCliError && e.kind === 'op-failed' && /does not exist/i.test(e.opErrstr))
-            return [];
-        throw e;
-    }
-    return childrenNamed(child(volInfo, 'volumes'), 'volume').map(volumeFromXml);
-}
-function findVolume(volumes, name) {
-    return volumes.find((v) => v.name === name) ?? null;
-}
-function peerFromXml(p) {
-    const hostname = childText(p, 'hostname') ?? '';
-    const names = childrenNamed(child(p, 'hostnames'), 'hostname').map((h) => h.text.trim());
-    return {
-        uuid: childText(p, 'uuid') ?? '',
-        hostname,
-        hostnames: [...new Set([hostname, ...names].filter((n) => n !== ''))],
-        connected: childText(p, 'connected') === '1',
-        state: childText(p, 'stateStr') ?? '',
-    };
-}
-/** Parses `gluster peer status --xml` or `gluster pool list --xml` (same format; pool list adds localhost). */
-function parsePeersXml(stdout) {
-    return childrenNamed(cliPayload(stdout, 'peerStatus'), 'peer').map(peerFromXml);
-}
-/**
- * Parses the human `gluster peer status`:
- *
- *   Number of Peers: 2
- *
- *   Hostname: 192.168.30.102
- *   Uuid: dd976496-fda4-4ace-801e-7ee55461b458
- *   State: Peer in Cluster (Connected)
- *   Other names:
- *   moodle2
- */
-function parsePeerStatusText(stdout) {
-    const peers = [];
-    let cur;
-    let inOtherNames = false;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.trim();
-        if (line === '') {
-            inOtherNames = false;
-            continue;
-        }
-        const m = /^([A-Za-z ]+):\s*(.*)$/.exec(line);
-        if (m && ['Hostname', 'Uuid', 'State', 'Other names', 'Number of Peers'].includes(m[1])) {
-            inOtherNames = false;
-            const [, key, value] = m;
-            if (key === 'Hostname') {
-                cur = { uuid: '', hostname: value, hostnames: [value], connected: false, state: '' };
-                peers.push(cur);
-            }
-            else if (key === 'Uuid' && cur)
-                cur.uuid = value;
-            else if (key === 'State' && cur) {
-                const s = /^(.*?)\s*\((Connected|Disconnected)\)$/.exec(value);
-                cur.state = s ? s[1] : value;
-                cur.connected = s?.[2] === 'Connected';
-            }
-            else if (key === 'Other names')
-                inOtherNames = true;
-            continue;
-        }
-        if (inOtherNames && cur && !cur.hostnames.includes(line))
-            cur.hostnames.push(line);
-    }
-    return peers;
-}
-/**
- * Parses the human `gluster pool list`:
- *
- *   UUID                                  Hostname        State
- *   dd976496-fda4-4ace-801e-7ee55461b458  192.168.30.102  Connected
- *   e4c1f5a0-1e0b-4f57-9d1e-1c4e0a9b7c11  localhost       Connected
- *
- * (tab separated in practice). State here is only Connected/Disconnected.
- */
-function parsePoolListText(stdout) {
-    const out = [];
-    for (const raw of stdout.split('\n')) {
-        const parts = raw.trim().split(/\s+/);
-        if (parts.length < 3 || !/^[0-9a-f-]{36}$/i.test(parts[0]))
-            continue;
-        const state = parts.slice(2).join(' ');
-        out.push({
-            uuid: parts[0],
-            hostname: parts[1],
-            hostnames: [parts[1]],
-            connected: state === 'Connected',
-            state: state === 'Connected' || state === 'Disconnected' ? 'Peer in Cluster' : state,
-        });
-    }
-    return out;
-}
-function peerKnownAs(peer, address) {
-    return peer.hostnames.includes(address) || peer.hostname === address;
-}
-const BOOLEAN_WORDS = {
-    on: 'on',
-    yes: 'on',
-    true: 'on',
-    enable: 'on',
-    '1': 'on',
-    off: 'off',
-    no: 'off',
-    false: 'off',
-    disable: 'off',
-    '0': 'off',
-};
-/**
- * Gluster stores an option as typed: `on`, `enable` and `yes` all mean the same
- * to it. Compared case-insensitively with boolean spellings folded, so a
- * hand-set `enable` is not "changed" to `on` on every run.
- */
-function normalizeOptionValue(value) {
-    const v = value.trim().toLowerCase();
-    return BOOLEAN_WORDS[v] ?? v;
-}
-function optionChanges(volume, desired, actual) {
-    const out = [];
-    for (const key of Object.keys(desired).sort()) {
-        const want = desired[key];
-        const have = actual[key];
-        if (have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want))
-            continue;
-        out.push({
-            action: 'set-option',
-            option: key,
-            from: have ?? null,
-            to: want,
-            command: glusterCommands.volumeSet(volume, key, want),
-            summary: `set ${key} ${have === undefined ? '(default)' : have} -> ${want} on volume ${volume}`,
-        });
-    }
-    return out;
-}
-function brickMatches(spec, actual) {
-    return sameBrickPath(spec.path, actual.path) && (actual.address === spec.address || actual.address === spec.host);
-}
-/**
- * The changes that turn `actual` (null: no such volume) into `desired`.
- * Order is the apply order: create, options (before start, so clients never
- * see the volume without quorum), start. Returns [] when nothing differs.
- */
-function diffVolume(desired, actual, options = {}) {
-    const wantOptions = desiredOptions(desired, options);
-    const vol = desired.volume;
-    if (actual === null) {
-        const bricks = allBricks(desired).map(brickName);
-        return [
-            {
-                action: 'create',
-                command: createVolumeCommand(desired, options.mounts),
-                summary: `create volume ${vol}: replica 3${desired.arbiter ? ' arbiter 1' : ''} on ${bricks.join(', ')}`,
-                bricks,
-            },
-            ...optionChanges(vol, wantOptions, {}),
-            { action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol}` },
-        ];
-    }
-    const changes = [];
-    if (actual.type !== 'Replicate') {
-        return [
-            {
-                action: 'manual',
-                summary: `volume ${vol} is of type ${actual.type || 'unknown'}, not Replicate`,
-                detail: `lms-ha manages a single replica-3 (or 2 + arbiter) volume and will not convert a ${actual.type} volume. ` +
-                    'Migrate its data to a new volume with another name, or fix the volume by hand and re-plan.',
-            },
-        ];
-    }
-    const wanted = allBricks(desired);
-    const unknown = actual.bricks.filter((a) => !wanted.some((w) => brickMatches(w, a)));
-    const missing = wanted.filter((w) => !actual.bricks.some((a) => brickMatches(w, a)));
-    // A brick at the right place but with the wrong role (arbiter vs data) means
-    // the volume's shape differs from the inventory's; that is never "fixed" here.
-    const roleMismatch = actual.bricks.filter((a) => {
-        const w = wanted.find((x) => brickMatches(x, a));
-        return w !== undefined && (w === desired.arbiter) !== a.isArbiter;
-    });
-    if (roleMismatch.length > 0) {
-        changes.push({
-            action: 'manual',
-            summary: `volume ${vol}: ${roleMismatch
-                .map((b) => `${b.name} is ${b.isArbiter ? 'an arbiter' : 'a data brick'} but the inventory says ${b.isArbiter ? 'data' : 'arbiter'}`)
-                .join('; ')}`,
-            detail: 'An arbiter brick holds no file data, so it cannot be turned into a data brick (or back) in place. ' +
-                'Correct the inventory to match the volume, or rebuild the volume by hand.',
-        });
-    }
-    else if (unknown.length > 0) {
-        changes.push({
-            action: 'manual',
-            summary: `volume ${vol} has bricks the inventory does not list: ${unknown.map((b) => b.name).join(', ')}`,
-            detail: 'lms-ha never removes or replaces bricks by itself. If a host was replaced, run ' +
-                `"gluster volume replace-brick ${vol} OLD NEW commit force" and wait for heal; otherwise correct the inventory.`,
-        });
-    }
-    else if (missing.length > 0) {
-        const isReplica2 = actual.replicaCount === 2 && actual.arbiterCount === 0 && actual.bricks.length === 2;
-        if (isReplica2 && missing.length === 1) {
-            const add = missing[0];
-            const asArbiter = add === desired.arbiter;
-            const words = ['gluster', '--mode=script', 'volume', 'add-brick', vol, 'replica', '3'];
-            if (asArbiter)
-                words.push('arbiter', '1');
-            words.push(brickName(add));
-            changes.push({
-                action: 'add-brick',
-                command: joinArgs(words),
-                summary: `add ${asArbiter ? 'arbiter ' : ''}brick ${brickName(add)} to ${vol}: replica 2 -> replica 3${asArbiter ? ' arbiter 1' : ''}`,
-                bricks: [brickName(add)],
-                requiresApproval: true,
-                detail: `Volume ${vol} is plain replica 2, which can split brain. Adding ${brickName(add)} makes it ` +
-                    `${asArbiter ? 'replica 2 + arbiter' : 'replica 3'}; gluster then heals ${asArbiter ? 'the metadata' : 'a full copy'} ` +
-                    'onto the new brick, which loads the existing bricks until "heal info" shows 0 entries. Approve this change explicitly.',
-            });
-        }
-        else {
-            changes.push({
-                action: 'manual',
-                summary: `volume ${vol} lacks bricks ${missing.map(brickName).join(', ')} (it has ${actual.bricks.map((b) => b.name).join(', ')})`,
-                detail: 'Changing the replica count or layout of an existing volume is not automated. Plan the add-brick by hand ' +
-                    '(one brick per step, waiting for heal), or correct the inventory.',
-            });
-        }
-    }
-    changes.push(...optionChanges(vol, wantOptions, actual.options));
-    if (actual.status !== 'Started') {
-        changes.push({ action: 'start', command: glusterCommands.volumeStart(vol), summary: `start volume ${vol} (now ${actual.status || 'unknown'})` });
-    }
-    return changes;
-}
-/**
- * Peer probes needed so that every brick host is in the pool, as seen from
- * `self` (the host the gluster commands run on, which `pool list` calls
- * localhost). A peer present but Rejected cannot be fixed by probing: manual.
- */
-function diffPeers(self, members, pool) {
-    const out = [];
-    const seen = new Set();
-    for (const m of members) {
-        if (m.host === self.host || m.address === self.address || seen.has(m.address))
-            continue;
-        seen.add(m.address);
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        if (!peer) {
-            out.push({
-                action: 'peer-probe',
-                host: m.host,
-                address: m.address,
-                command: glusterCommands.peerProbe(m.address),
-                summary: `probe peer ${m.host} (${m.address}) from ${self.host}`,
-            });
-        }
-        else if (/rejected/i.test(peer.state)) {
-            out.push({
-                action: 'manual',
-                summary: `peer ${m.host} (${m.address}) is in state "${peer.state}"`,
-                detail: 'A rejected peer has a volume configuration that conflicts with the pool. On that host: stop glusterd, keep ' +
-                    '/var/lib/glusterd/glusterd.info, remove the rest of /var/lib/glusterd, start glusterd, probe it again from a good peer.',
-            });
-        }
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/status.ts
-/**
- * Runtime state of a volume: brick processes (`volume status VOL [detail] --xml`)
- * and self-heal backlog (`volume heal VOL info summary|split-brain`).
- *
- * Formats, as the gluster 10 CLI and glfsheal write them:
- *
- * volume status: <volStatus><volumes><volume><volName/><nodeCount/>
- *   <node><hostname/><path/><peerid/><status>1|0</status><port/>
- *     <ports><tcp/><rdma/></ports><pid/>[detail: sizeTotal sizeFree device
- *     blockSize mntOptions fsName ...]</node>...<tasks/></volume>...
- *   Daemons (self-heal, NFS, quota, bitrot) are nodes too; their hostname is
- *   the daemon's name ("Self-heal Daemon") and path the host they run on, so a
- *   brick is a node whose path is absolute. An offline brick has status 0,
- *   port N/A and pid -1. A stopped volume is opRet -1 "Volume X is not started".
- *
- * heal info summary --xml: <cliOutput><healInfo><bricks><brick hostUuid="...">
- *   <name>host:/path</name><status>Connected</status><totalNumberOfEntries/>
- *   <numberOfEntriesInHealPending/><numberOfEntriesInSplitBrain/>
- *   <numberOfEntriesPossiblyHealing/></brick>...</bricks></healInfo><opRet/>...
- *   A brick that cannot be reached has a status such as "Transport endpoint is
- *   not connected" and "-" for the counts.
- *
- * heal info split-brain --xml: the same, with <file gfid="..">path</file>
- *   elements and one <numberOfEntries/> per brick.
- */
-
-
-function status_intOrNull(s) {
-    if (s === undefined || !/^-?\d+$/.test(s))
-        return null;
-    const n = Number(s);
-    return n < 0 ? null : n;
-}
-function optNum(s) {
-    if (s === undefined || s === '')
-        return undefined;
-    const n = Number(s);
-    return Number.isFinite(n) ? n : undefined;
-}
-/**
- * Parses `gluster volume status VOL [detail] --xml` for one volume.
- * A volume that is not started is `{ started: false, bricks: [] }`.
- */
-function parseVolumeStatusXml(stdout, volume) {
-    let payload;
-    try {
-        payload = cliPayload(stdout, 'volStatus');
-    }
-    catch (e) {
-        if (e instanceof Error && /is not started/i.test(e.message))
-            return { volume, started: false, bricks: [], daemons: [] };
-        throw e;
-    }
-    const vol = childrenNamed(child(payload, 'volumes'), 'volume').find((v) => childText(v, 'volName') === volume);
-    if (!vol)
-        return { volume, started: false, bricks: [], daemons: [] };
-    const bricks = [];
-    const daemons = [];
-    for (const n of childrenNamed(vol, 'node')) {
-        const hostname = childText(n, 'hostname') ?? '';
-        const path = childText(n, 'path') ?? '';
-        const online = childText(n, 'status') === '1';
-        if (path.startsWith('/')) {
-            const b = {
-                name: `${hostname}:${path}`,
-                hostname,
-                path,
-                peerId: childText(n, 'peerid') ?? '',
-                online,
-                port: status_intOrNull(childText(child(n, 'ports'), 'tcp') ?? childText(n, 'port')),
-                pid: status_intOrNull(childText(n, 'pid')),
-            };
-            // Only `detail` output has these.
-            const sizeTotal = optNum(childText(n, 'sizeTotal'));
-            const sizeFree = optNum(childText(n, 'sizeFree'));
-            const device = childText(n, 'device');
-            const fsName = childText(n, 'fsName');
-            if (sizeTotal !== undefined)
-                b.sizeTotal = sizeTotal;
-            if (sizeFree !== undefined)
-                b.sizeFree = sizeFree;
-            if (device !== undefined)
-                b.device = device;
-            if (fsName !== undefined)
-                b.fsName = fsName;
-            bricks.push(b);
-        }
-        else {
-            daemons.push({ name: hostname, host: path, online });
-        }
-    }
-    return { volume, started: true, bricks, daemons };
-}
-function count(s) {
-    if (s === undefined || !/^\d+$/.test(s.trim()))
-        return null;
-    return Number(s.trim());
-}
-/** Parses `gluster volume heal VOL info summary --xml`. */
-function parseHealSummaryXml(stdout) {
-    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
-    return childrenNamed(bricks, 'brick').map((b) => {
-        const status = childText(b, 'status') ?? '';
-        return {
-            brick: childText(b, 'name') ?? '',
-            status,
-            connected: status === 'Connected',
-            total: count(childText(b, 'totalNumberOfEntries')),
-            pending: count(childText(b, 'numberOfEntriesInHealPending')),
-            splitBrain: count(childText(b, 'numberOfEntriesInSplitBrain')),
-            possiblyHealing: count(childText(b, 'numberOfEntriesPossiblyHealing')),
-        };
-    });
-}
-/**
- * Parses the human `gluster volume heal VOL info summary`:
- *
- *   Brick gfs1:/data/glusterfs/gv0/brick
- *   Status: Connected
- *   Total Number of entries: 0
- *   Number of entries in heal pending: 0
- *   Number of entries in split-brain: 0
- *   Number of entries possibly healing: 0
- */
-function parseHealSummaryText(stdout) {
-    const out = [];
-    let cur;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.trim();
-        const brick = /^Brick (.+)$/.exec(line);
-        if (brick) {
-            cur = { brick: brick[1], status: '', connected: false, total: null, pending: null, splitBrain: null, possiblyHealing: null };
-            out.push(cur);
-            continue;
-        }
-        if (!cur)
-            continue;
-        const m = /^([^:]+):\s*(.*)$/.exec(line);
-        if (!m)
-            continue;
-        const [, key, value] = m;
-        switch (key) {
-            case 'Status':
-                cur.status = value;
-                cur.connected = value === 'Connected';
-                break;
-            case 'Total Number of entries':
-                cur.total = count(value);
-                break;
-            case 'Number of entries in heal pending':
-                cur.pending = count(value);
-                break;
-            case 'Number of entries in split-brain':
-                cur.splitBrain = count(value);
-                break;
-            case 'Number of entries possibly healing':
-                cur.possiblyHealing = count(value);
-                break;
-        }
-    }
-    return out;
-}
-/** Parses `gluster volume heal VOL info split-brain --xml`. */
-function parseSplitBrainXml(stdout) {
-    const bricks = child(cliPayload(stdout, 'healInfo'), 'bricks');
-    return childrenNamed(bricks, 'brick').map((b) => {
-        const status = childText(b, 'status') ?? '';
-        return {
-            brick: childText(b, 'name') ?? '',
-            status,
-            connected: status === 'Connected',
-            entries: count(childText(b, 'numberOfEntries')),
-            files: childrenNamed(b, 'file').map((f) => f.text),
-        };
-    });
-}
-/**
- * Parses the human `gluster volume heal VOL info split-brain`:
- *
- *   Brick gfs1:/data/brick1/gv0
- *   /dir/file4
- *   <gfid:aaca219f-0e25-4576-8689-3573bd3b7f2b>
- *   Status: Connected
- *   Number of entries in split-brain: 2
- */
-function parseSplitBrainText(stdout) {
-    const out = [];
-    let cur;
-    for (const raw of stdout.split('\n')) {
-        const line = raw.replace(/\r$/, '');
-        const brick = /^Brick (.+)$/.exec(line.trim());
-        if (brick) {
-            cur = { brick: brick[1], status: '', connected: false, entries: null, files: [] };
-            out.push(cur);
-            continue;
-        }
-        if (!cur || line.trim() === '')
-            continue;
-        const st = /^Status:\s*(.*)$/.exec(line.trim());
-        if (st) {
-            cur.status = st[1];
-            cur.connected = st[1] === 'Connected';
-            continue;
-        }
-        const n = /^Number of entries in split-brain:\s*(.*)$/.exec(line.trim());
-        if (n) {
-            cur.entries = count(n[1]);
-            continue;
-        }
-        cur.files.push(line);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/bricks.ts
-/**
- * Brick processes that glusterd runs badly, and their repair.
- *
- * Two faults a returning brick host shows on GlusterFS 10.3:
- *
- * - offline: `volume status` lists the brick with status 0 (its glusterfsd
- *   died or never started).
- * - online without a port: the brick process runs (status 1, a pid) but
- *   glusterd has no TCP port for it ("N/A"). Seen in the lab when glusterd
- *   starts on a brick host of a volume with server quorum: it starts the brick
- *   once from its restart path and again when quorum is regained, the second
- *   start finds the first ("discovered already-running brick") and the port
- *   the first one signed in with is lost (upstream gluster/glusterfs #1055,
- *   #3490). Clients already connected keep using it, but new mounts and
- *   `heal info` cannot reach it, so self-heal never completes. Restarting
- *   glusterd did not help in CI: the port stayed N/A (it adopts the same
- *   running process).
- *
- * The repair for both: stop every glusterfsd of that brick on its host (a
- * stray duplicate would hold the brick's port and its locks), then
- * `gluster volume start VOL force`, which starts the missing brick process
- * once; it signs in to glusterd with its port. Then wait until `volume status`
- * shows the port. Exercised in the lab on a killed brick and on a stray
- * glusterfsd named in the pidfile; the race itself did not recur there
- * (docs/migrate-storage.md has the counts).
- */
-
-
-/**
- * Prints one line per glusterfsd on the host: `pid TAB brick-path TAB port`,
- * read from /proc/PID/cmdline (NUL-separated, so paths with spaces survive).
- */
-function brickProcessesCommand() {
-    return ('for p in $(pgrep -x glusterfsd); do ' +
-        "tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | " +
-        'awk -v pid="$p" \'prev=="--brick-name"{b=$0} prev=="--brick-port"{port=$0} {prev=$0} END {if (b!="") printf "%s\\t%s\\t%s\\n", pid, b, port}\'; ' +
-        'done; true');
-}
-function parseBrickProcesses(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const [pid, brickPath, port] = line.split('\t');
-        if (!pid || !/^\d+$/.test(pid) || !brickPath?.startsWith('/'))
-            continue;
-        out.push({ pid: Number(pid), brickPath, port: port && /^\d+$/.test(port.trim()) ? Number(port.trim()) : null });
-    }
-    return out;
-}
-/** The brick's row in `volume status`, matched by address or host name and path. */
-function brickStatusOf(b, status) {
-    return status.bricks.find((s) => (s.hostname === b.address || s.hostname === b.host) && sameBrickPath(s.path, b.path));
-}
-/** Online with a TCP port glusterd hands to clients. */
-function brickServing(s) {
-    return s !== undefined && s.online && s.port !== null && s.port > 0;
-}
-/** Online, with a pid, but no port: the restart race above. */
-function brickRunsWithoutPort(s) {
-    return s !== undefined && s.online && !(s.port !== null && s.port > 0);
-}
-/**
- * Stops every glusterfsd serving `path` on this host: TERM, up to 10 s for
- * them to exit, then KILL. Prints the pids it signalled.
- */
-function stopBrickProcessesCommand(path) {
-    // Validated by the model (no quotes or spaces), quoted anyway for awk and sh.
-    const want = joinArgs([path]);
-    const pids = `pids=; for p in $(pgrep -x glusterfsd); do tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | awk -v want=${want} 'prev=="--brick-name" && $0==want {f=1} {prev=$0} END {exit !f}' && pids="$pids $p"; done`;
-    return [
-        pids,
-        'for p in $pids; do echo "TERM $p"; kill -TERM "$p" 2>/dev/null; done',
-        `i=0; while [ $i -lt 20 ]; do ${pids}; [ -z "$pids" ] && break; sleep 0.5; i=$((i+1)); done`,
-        'for p in $pids; do echo "KILL $p"; kill -KILL "$p" 2>/dev/null; done',
-        'true',
-    ].join('; ');
-}
-function volumeStartForceCommand(volume) {
-    return joinArgs(['gluster', '--mode=script', 'volume', 'start', volume, 'force']);
-}
-/** `volume status` of one brick, for the wait after a repair. */
-function brickStatusCommand(volume, brick) {
-    return joinArgs(['gluster', '--mode=script', 'volume', 'status', volume, brickName(brick), '--xml']);
-}
-/**
- * The repairs a started volume needs: one per brick that `status` lists as
- * offline or as online without a port. Bricks it does not list (their host's
- * glusterd is down) are left to the glusterd start. `processes` are the
- * glusterfsd processes on each brick host (by inventory host name), when known.
- */
-function brickRepairs(model, status, processes = new Map()) {
-    if (!status.started)
-        return [];
-    const out = [];
-    for (const b of allBricks(model)) {
-        const s = brickStatusOf(b, status);
-        if (!s || brickServing(s))
-            continue;
-        const name = brickName(b);
-        const mine = (processes.get(b.host) ?? []).filter((p) => sameBrickPath(p.brickPath, b.path));
-        const listedPid = s.online ? s.pid : null;
-        const strayPids = mine.map((p) => p.pid).filter((pid) => pid !== listedPid);
-        const fault = s.online ? 'no-port' : 'offline';
-        const stop = stopBrickProcessesCommand(b.path);
-        const start = volumeStartForceCommand(model.volume);
-        const killed = [listedPid, ...strayPids].filter((p) => p !== null);
-        const stopWhat = killed.length === 0
-            ? 'stop any glusterfsd of the brick on ' + b.host
-            : `stop glusterfsd ${killed.length === 1 ? 'pid' : 'pids'} ${killed.join(', ')} on ${b.host}${strayPids.length > 0 ? ` (${strayPids.length === 1 ? 'a stray process' : 'stray processes'} glusterd does not list)` : ''}`;
-        out.push({
-            brick: b,
-            name,
-            fault,
-            pid: listedPid,
-            strayPids,
-            summary: fault === 'no-port'
-                ? `restart brick ${name}: running without a port (GlusterFS restart race)`
-                : `start brick ${name}: offline`,
-            detail: `${stopWhat}; ${start}; waits until volume status shows the brick online with a port`,
-            stopCommand: stop,
-            startCommand: start,
-        });
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/health.ts
-
-
-
-
-const STORAGE_LAYER = 'storage';
-/** Share of a brick filesystem in use above which verify-ha warns. */
-const BRICK_DISK_WARN_RATIO = 0.9;
-function result(host, check, expected, observed, status, hint) {
-    const r = { layer: STORAGE_LAYER, host, check, expected, observed, status };
-    if (hint !== undefined && status !== 'ok')
-        r.hint = hint;
-    return r;
-}
-/** A check that could not be made because the command failed (glusterd down, volume missing). */
-function cliErrorCheck(host, check, expected, error, hint) {
-    const msg = error instanceof Error ? error.message : String(error);
-    return result(host, check, expected, `could not ask: ${msg}`, 'fail', hint ?? `Is glusterd running on ${host}? (systemctl status glusterd)`);
-}
-/**
- * The pool as one storage host sees it: every other member present,
- * "Peer in Cluster" and connected.
- */
-function peerChecks(observer, members, pool) {
-    const out = [];
-    for (const m of members) {
-        if (m.host === observer.host)
-            continue;
-        const expected = 'Peer in Cluster (Connected)';
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        const check = `gluster peer ${m.host}`;
-        if (!peer) {
-            out.push(result(observer.host, check, expected, 'not in the pool', 'fail', `Run "gluster peer probe ${m.address}" from ${observer.host}, or re-run migrate-storage.`));
-            continue;
-        }
-        const observed = `${peer.state} (${peer.connected ? 'Connected' : 'Disconnected'})`;
-        const ok = peer.connected && peer.state === 'Peer in Cluster';
-        out.push(result(observer.host, check, expected, observed, ok ? 'ok' : 'fail', peer.connected ? `Peer ${m.host} is "${peer.state}": see gluster's peer rejection procedure.` : `Start glusterd on ${m.host} and check port 24007 between the hosts.`));
-    }
-    return out;
-}
-/** Peers seen disconnected by `pool`: their bricks cannot be reported by volume status. */
-function disconnectedMembers(members, pool) {
-    const out = new Set();
-    for (const m of members) {
-        const peer = pool.find((p) => peerKnownAs(p, m.address) || peerKnownAs(p, m.host));
-        if (peer && !peer.connected)
-            out.add(m.host);
-    }
-    return out;
-}
-/** Volume exists, is Started, and has the quorum options. */
-function volumeChecks(observer, model, info) {
-    const vol = model.volume;
-    if (!info)
-        return [result(observer, `volume ${vol}`, 'exists, Started', 'does not exist', 'fail', 'Run migrate-storage to create it.')];
-    const out = [
-        result(observer, `volume ${vol}`, 'Started', info.status || 'unknown', info.status === 'Started' ? 'ok' : 'fail', `gluster volume start ${vol}`),
-    ];
-    for (const [key, want] of Object.entries(QUORUM_OPTIONS)) {
-        const have = info.options[key];
-        const ok = have !== undefined && normalizeOptionValue(have) === normalizeOptionValue(want);
-        out.push(result(observer, `volume ${vol} ${key}`, want, have ?? '(not set)', ok ? 'ok' : 'fail', `gluster volume set ${vol} ${key} ${want}  (without it a partitioned replica can split brain)`));
-    }
-    return out;
-}
-/**
- * Every brick of the model online, and its filesystem not nearly full (when
- * the facts come from `volume status ... detail`). `unreachableHosts` are
- * brick hosts whose glusterd is known to be disconnected (see `disconnectedMembers`).
- */
-function brickChecks(observer, model, status, unreachableHosts = new Set()) {
-    const out = [];
-    for (const b of allBricks(model)) {
-        const check = `brick ${brickName(b)}`;
-        if (!status.started) {
-            out.push(result(observer, check, 'online', 'volume not started', 'warn', 'See the volume check.'));
-            continue;
-        }
-        const s = brickStatusOf(b, status);
-        if (!s) {
-            if (unreachableHosts.has(b.host)) {
-                out.push(result(observer, check, 'online', `unknown: glusterd on ${b.host} is not connected`, 'warn', 'See the peer check.'));
-            }
-            else {
-                out.push(result(observer, check, 'online', 'not listed by volume status', 'fail', `Check that ${brickName(b)} belongs to volume ${model.volume}.`));
-            }
-            continue;
-        }
-        // The GlusterFS 10.3 restart race (see bricks.ts): online, pid set, port N/A.
-        // Connected clients keep using it, but heal info and every new mount cannot
-        // reach it. Restarting glusterd does not fix it (it adopts the same process);
-        // stopping that brick process and "volume start force" does.
-        const unregistered = brickRunsWithoutPort(s);
-        const startForce = volumeStartForceCommand(model.volume);
-        out.push(result(observer, check, 'online', s.online ? `online (pid ${s.pid ?? '?'}, port ${s.port ?? 'N/A'})` : 'offline', s.online && !unregistered ? 'ok' : 'fail', unregistered
-            ? `The brick process on ${b.host} runs but glusterd has no port for it, so heal and new mounts cannot reach it (GlusterFS restart race). Run migrate-storage --mode apply, or on ${b.host}: kill ${s.pid ?? 'the brick\'s glusterfsd'} (and any other glusterfsd of ${b.path}: pgrep -af glusterfsd), then "${startForce}".`
-            : `The brick process on ${b.host} is down: run migrate-storage --mode apply, or "${startForce}" (restarts missing brick processes); see /var/log/glusterfs/bricks/ on ${b.host}.`));
-        if (s.sizeTotal !== undefined && s.sizeFree !== undefined && s.sizeTotal > 0) {
-            const used = 1 - s.sizeFree / s.sizeTotal;
-            const pct = `${Math.round(used * 100)}% used`;
-            out.push(result(b.host, `brick ${brickName(b)} disk`, `< ${Math.round(BRICK_DISK_WARN_RATIO * 100)}% used`, pct, used >= BRICK_DISK_WARN_RATIO ? 'warn' : 'ok', `Grow the filesystem under ${b.path} (${s.device ?? 'its device'}) before it fills: a full brick stops writes.`));
-        }
-    }
-    return out;
-}
-/**
- * Bricks of the model that `status` shows offline, online without a port
- * (heal cannot reach those either), or does not list.
- */
-function bricksNotOnline(model, status) {
-    return allBricks(model)
-        .filter((b) => !status.started || !brickServing(brickStatusOf(b, status)))
-        .map(brickName);
-}
-function healBrickMatches(name, b) {
-    const i = name.indexOf(':/');
-    if (i === -1)
-        return false;
-    const host = name.slice(0, i);
-    return (host === b.address || host === b.host) && sameBrickPath(name.slice(i + 1), b.path);
-}
-/**
- * Heal backlog per brick: nothing pending and nothing in split brain.
- * `downBricks` (names as `address:path`) are bricks known to be offline:
- * while any is down, pending entries elsewhere are expected and only warn.
- */
-function healChecks(observer, model, heal, downBricks = [], splitBrain) {
-    const out = [];
-    const vol = model.volume;
-    const someDown = downBricks.length > 0;
-    for (const b of allBricks(model)) {
-        const name = brickName(b);
-        const isDown = downBricks.includes(name);
-        const h = heal.find((x) => healBrickMatches(x.brick, b));
-        if (!h || !h.connected || h.pending === null || h.splitBrain === null) {
-            const why = !h ? 'not listed by heal info' : `not readable: ${h.status || 'no status'}`;
-            out.push(result(observer, `heal ${name}`, '0 pending, 0 split-brain', why, isDown ? 'warn' : 'fail', isDown ? 'The brick is down or has no port: see the brick check.' : `gluster volume heal ${vol} info summary`));
-            continue;
-        }
-        out.push(result(observer, `heal pending ${name}`, '0', String(h.pending), h.pending === 0 ? 'ok' : someDown ? 'warn' : 'fail', someDown
-            ? `Expected while ${downBricks.join(', ')} is down; the self-heal daemon copies these once it is back.`
-            : `Self-heal has not caught up: run "gluster volume heal ${vol}" and watch "gluster volume heal ${vol} info summary"; entries that never drain need a look at glustershd.log.`));
-        const sbFiles = splitBrain?.find((x) => healBrickMatches(x.brick, b));
-        const sb = Math.max(h.splitBrain, sbFiles?.entries ?? 0);
-        out.push(result(observer, `split-brain ${name}`, '0', sb === 0 ? '0' : `${sb}${sbFiles && sbFiles.files.length > 0 ? `: ${sbFiles.files.slice(0, 5).join(', ')}${sbFiles.files.length > 5 ? ', ...' : ''}` : ''}`, sb === 0 ? 'ok' : 'fail', `Resolve each file: "gluster volume heal ${vol} split-brain latest-mtime <file>" (or bigger-file / source-brick), after deciding which copy is right.`));
-        if ((h.possiblyHealing ?? 0) > 0) {
-            out.push(result(observer, `heal in progress ${name}`, '0', String(h.possiblyHealing), 'warn', 'Entries being written or healed right now; re-run if this persists.'));
-        }
-    }
-    return out;
-}
-/** The client mount is the volume over FUSE, and writable (`probe`, when the probe ran). */
-function mountChecks(host, spec, mounts, probe) {
-    const found = findGlusterMount(mounts, spec.mountPoint, spec.volume);
-    const atPoint = mounts.filter((m) => m.mountPoint === spec.mountPoint).pop();
-    const out = [
-        result(host, `mount ${spec.mountPoint}`, `fuse.glusterfs ${spec.volume}`, found ? `fuse.glusterfs ${found.source}` : atPoint ? `${atPoint.fsType} ${atPoint.source}` : 'not mounted', found ? 'ok' : 'fail', `mount ${spec.mountPoint}  (the fstab entry has _netdev; see /var/log/glusterfs/ on ${host})`),
-    ];
-    if (found && probe) {
-        out.push(result(host, `mount ${spec.mountPoint} writable`, 'write probe ok', probe.ok ? 'ok' : probe.detail, probe.ok ? 'ok' : 'fail', 'Check client quorum (two bricks reachable) and the mount log.'));
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/components/glusterfs/index.ts
-/** The pure part of the GlusterFS component: models and facts in, commands / fstab / plans / checks out. */
-
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./src/components/glusterfs/inventory.ts
 /** The inventory → GlusterFS model mapper, shared by verify-ha and migrate-storage. */
 
@@ -88542,7 +88805,6 @@ const BRICK_PORT_GRACE_MS = 15_000;
 const BRICK_REPAIR_WAIT_MS = 60_000;
 /** How long to retry `volume status` while glusterd is busy with another operation. */
 const STATUS_BUSY_WAIT_MS = 30_000;
-const FSTAB = '/etc/fstab';
 /** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
 function glusterVolumeOf(environment) {
     const v = glusterModelOf(environment);
@@ -88551,14 +88813,30 @@ function glusterVolumeOf(environment) {
     const storage = environment.storage;
     return { storage, model: { ...v.model, allowRootFilesystem: storage.force_root_brick }, members: v.members };
 }
+// ---------------------------------------------------------------------------
+// Shared helpers
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
  * first is applied. The host's own sources decide the version.
  */
-function packageChanges(hosts, name, why) {
+function gluster_packageChanges(hosts, name, why) {
     const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
     return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
+}
+/** One registered fact read on each of `hosts` (all must answer): the connections and each host's output. */
+async function readOnEach(context, hosts, fact, args, purpose) {
+    const remotes = new Map();
+    for (const h of hosts)
+        remotes.set(h.name, await context.host(h.name));
+    const results = await context.forEachHost(hosts, (remote) => readFact(remote, 'migrate-storage', fact, args, { purpose, timeoutMs: 60_000, allowFailure: true }));
+    const outputs = new Map();
+    results.forEach((r, i) => {
+        if (!r.ok)
+            throw r.error;
+        outputs.set(hosts[i].name, r.value.stdout);
+    });
+    return { remotes, outputs };
 }
 function glusterFailed(host, purpose, r) {
     const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
@@ -88572,60 +88850,6 @@ async function runGluster(host, command, purpose) {
     if (r.code !== 0)
         throw glusterFailed(host, purpose, r);
     return r.stdout;
-}
-// ---------------------------------------------------------------------------
-// Volume part: facts
-const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
-function storageFactsScript(volume, brickPath) {
-    return [
-        `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
-        'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
-        'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
-        `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
-        `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
-        `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
-        `echo "@@procs"; ${brickProcessesCommand()}`,
-    ].join('; ');
-}
-function parseStorageFacts(host, brickPath, volume, stdout) {
-    const s = splitSections(stdout);
-    const active = (s.get('active') ?? '').trim() === 'active';
-    let brick = null;
-    let brickError = null;
-    try {
-        brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
-    }
-    catch (e) {
-        brickError = e.message;
-    }
-    let pool = null;
-    let volumeInfo;
-    let volumeError = null;
-    if (active) {
-        try {
-            pool = parsePeersXml(s.get('pool') ?? '');
-        }
-        catch {
-            pool = null;
-        }
-        try {
-            volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
-        }
-        catch (e) {
-            volumeError = e.message;
-        }
-    }
-    return {
-        packages: parsePackages(s.get('packages')),
-        glusterdActive: active,
-        glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
-        brick,
-        brickError,
-        pool,
-        volume: volumeInfo,
-        volumeError,
-        brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
-    };
 }
 /**
  * `volume status VOL [BRICK] --xml` on `host`, retried while glusterd is busy
@@ -88830,7 +89054,7 @@ function planGlusterVolume(model, members, g) {
     validateVolumeModel(model, mounts);
     // 1. Packages (all hosts at once), then glusterd on every member.
     const bare = members.filter((m) => !g.facts.get(m.name).packages[GLUSTER_SERVER_PACKAGE]).map((m) => m.name);
-    changes.push(...packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
+    changes.push(...gluster_packageChanges(bare, GLUSTER_SERVER_PACKAGE, 'GlusterFS server for the brick'));
     for (const m of members) {
         const f = g.facts.get(m.name);
         if (!f.glusterdEnabled) {
@@ -88920,51 +89144,13 @@ function glusterVolumePart(context) {
         name: 'glusterfs',
         hosts: members,
         gather: async () => {
-            const remotes = new Map();
-            for (const m of members)
-                remotes.set(m.name, await context.host(m.name));
-            const results = await context.forEachHost(members, (remote) => remote.run(storageFactsScript(storage.volume, storage.brick_path), { purpose: 'read GlusterFS facts', timeoutMs: 60_000, allowFailure: true }));
-            const facts = new Map();
-            results.forEach((r, i) => {
-                if (!r.ok)
-                    throw r.error;
-                const m = members[i];
-                facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
-            });
+            const { remotes, outputs } = await readOnEach(context, members, FACTS.glusterServer, { volume: storage.volume, brickPath: storage.brick_path }, 'read GlusterFS facts');
+            const facts = new Map([...outputs].map(([name, stdout]) => [name, parseStorageFacts(name, storage.brick_path, storage.volume, stdout)]));
             const gathered = { remotes, facts };
             await gatherVolumeStatus(storage.volume, members, gathered);
             return gathered;
         },
         plan: (g) => planGlusterVolume(model, members, g),
-    };
-}
-// ---------------------------------------------------------------------------
-// Client mounts
-const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
-function clientFactsScript(mountPath, owner, group) {
-    const mp = shellQuote(mountPath);
-    return [
-        `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
-        `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
-        'echo "@@mounts"; cat /proc/self/mounts',
-        // A hung mount must not hang the plan.
-        `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
-        `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
-    ].join('; ');
-}
-function parseClientFacts(stdout, spec) {
-    const s = splitSections(stdout);
-    const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
-    const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
-    const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
-    const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
-    return {
-        packages: parsePackages(s.get('packages')),
-        fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
-        mounted,
-        root: mounted && m ? { mode: parseInt(m[1], 8), owner: m[2], group: m[3] } : null,
-        ownerExists: ids.includes('owner'),
-        groupExists: ids.includes('group'),
     };
 }
 function mountSpecFor(storage, members, client) {
@@ -89005,7 +89191,7 @@ function planClientMounts(storage, members, clients, g) {
     const warnings = [];
     const mode = parseInt(storage.mode, 8);
     const bare = clients.filter((c) => !g.facts.get(c.name).packages[GLUSTER_CLIENT_PACKAGE]).map((c) => c.name);
-    changes.push(...packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
+    changes.push(...gluster_packageChanges(bare, GLUSTER_CLIENT_PACKAGE, 'GlusterFS FUSE client for the mount'));
     for (const c of clients) {
         const f = g.facts.get(c.name);
         const spec = mountSpecFor(storage, members, c);
@@ -89092,16 +89278,8 @@ function glusterClientPart(context) {
         name: 'client mounts',
         hosts: clients,
         gather: async () => {
-            const remotes = new Map();
-            for (const c of clients)
-                remotes.set(c.name, await context.host(c.name));
-            const results = await context.forEachHost(clients, (remote) => remote.run(clientFactsScript(storage.mount_path, storage.owner, storage.group), { purpose: 'read GlusterFS client facts', timeoutMs: 60_000, allowFailure: true }));
-            const facts = new Map();
-            results.forEach((r, i) => {
-                if (!r.ok)
-                    throw r.error;
-                facts.set(clients[i].name, parseClientFacts(r.value.stdout, { mountPath: storage.mount_path, volume: storage.volume }));
-            });
+            const { remotes, outputs } = await readOnEach(context, clients, FACTS.glusterMountHost, { mountPath: storage.mount_path, owner: storage.owner, group: storage.group }, 'read GlusterFS client facts');
+            const facts = new Map([...outputs].map(([name, stdout]) => [name, parseClientFacts(stdout, { mountPath: storage.mount_path, volume: storage.volume })]));
             return { remotes, facts };
         },
         plan: (g) => planClientMounts(storage, members, clients, g),
@@ -89383,7 +89561,7 @@ function planFiles(s, g) {
     const where = { source: s.source.name, target: s.target.name, path: s.storage.mount_path };
     const total = summarizeManifest(g.source);
     const estimate = transferEstimate(g.source, g.target ?? undefined);
-    changes.push(...packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
+    changes.push(...gluster_packageChanges([...(g.sourceHasRsync ? [] : [s.source.name]), ...(g.targetHasRsync ? [] : [s.target.name])], 'rsync', 'copies the files'));
     if (g.verification) {
         const problems = verdictProblems(g.verification, where);
         if (problems) {
@@ -89712,30 +89890,6 @@ function parseRcloneSize(stdout) {
         throw new Error(`rclone size JSON lacks count/bytes: ${stdout.trim().slice(0, 200)}`);
     return { count: o.count, bytes: o.bytes };
 }
-/**
- * Reads rclone's --use-json-log lines (stderr): {"level":"info","msg":"Copied (new)","object":"a/b",...}.
- * Lines that are not JSON are ignored.
- */
-function parseRcloneJsonLog(stderr) {
-    const out = { copied: 0, errors: [] };
-    for (const line of stderr.split('\n')) {
-        const t = line.trim();
-        if (!t.startsWith('{'))
-            continue;
-        let e;
-        try {
-            e = JSON.parse(t);
-        }
-        catch {
-            continue;
-        }
-        if (typeof e.msg === 'string' && e.msg.startsWith('Copied'))
-            out.copied++;
-        if (e.level === 'error' || e.level === 'critical')
-            out.errors.push(e.object ? `${e.object}: ${e.msg ?? ''}` : (e.msg ?? ''));
-    }
-    return out;
-}
 /** rclone's exit codes (rclone docs, "Exit Code"). */
 function classifyRcloneExit(code) {
     switch (code) {
@@ -89797,27 +89951,6 @@ function rcloneErrorLine(stderr) {
     const next = lines[i + 1];
     return next !== undefined && next.startsWith('caused by:') ? `${lines[i]} (${next})` : lines[i];
 }
-/** verify-ha: the bucket answers with these credentials from the host that uses it. */
-function s3ReachableCheck(host, t, result) {
-    const dest = remotePath(t).replace(`${RCLONE_REMOTE}:`, 's3://');
-    const base = { layer: 'storage', host, check: `s3 ${dest}`, expected: 'reachable, listable' };
-    if (result.code === 0) {
-        try {
-            const s = parseRcloneSize(result.stdout);
-            return { ...base, observed: `reachable: ${s.count} objects, ${s.bytes} bytes`, status: 'ok' };
-        }
-        catch (e) {
-            return { ...base, observed: e.message, status: 'fail', hint: 'rclone answered but not as expected: check the rclone version on the host.' };
-        }
-    }
-    const why = rcloneErrorLine(result.stderr) ?? `exit ${result.code}`;
-    return {
-        ...base,
-        observed: `unreachable: ${why.slice(0, 300)}`,
-        status: 'fail',
-        hint: `${classifyRcloneExit(result.code).message}. Check the endpoint, the credentials (${t.accessKeySecret}/${t.secretKeySecret}) and that the bucket exists.`,
-    };
-}
 
 ;// CONCATENATED MODULE: ./src/commands/migrate-storage/s3.ts
 /**
@@ -89844,7 +89977,6 @@ function s3ReachableCheck(host, t, result) {
 
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
-const RCLONE_PACKAGE = 'rclone';
 function s3_settingFor(context) {
     const storage = context.environment.storage;
     const files = context.environment.migrate?.files;
@@ -89928,14 +90060,8 @@ async function s3_gather(context, s) {
     if (files.code !== 0)
         throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
     const source = parseSourceFiles(files.stdout);
-    const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
-        purpose: 'look for rclone',
-        allowFailure: true,
-        timeoutMs: 30_000,
-    });
-    const s3Facts = splitSections(pkg.stdout);
-    const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
-    const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
+    const pkg = await readFact(host, 'migrate-storage', FACTS.rclone, undefined, { purpose: 'look for rclone', allowFailure: true, timeoutMs: 30_000 });
+    const rclone = parseRcloneFacts(pkg.stdout);
     const g = { remotes, rclone, source };
     if (rclone) {
         g.bucket = await bucketSize(host, s);
@@ -90149,93 +90275,6 @@ function worstStatus(results) {
     if (results.some((r) => r.status === 'warn'))
         return 'warn';
     return 'ok';
-}
-
-;// CONCATENATED MODULE: ./src/facts/host.ts
-
-// Sections are separated by markers so one command can return several facts;
-// `df` on /var/lib covers the MariaDB datadir and the GlusterFS brick defaults.
-const HOST_FACTS_SCRIPT = [
-    'echo "@@hostname"; hostname',
-    'echo "@@os-release"; cat /etc/os-release 2>/dev/null || true',
-    'echo "@@df"; df -Pk / /var/lib 2>/dev/null || true',
-    'echo "@@uid"; id -u',
-    'echo "@@clock"; date +%s.%N',
-].join('; ');
-async function gatherHostFacts(host, now = Date.now) {
-    const started = now();
-    const result = await host.run(HOST_FACTS_SCRIPT, { purpose: 'read host facts', timeoutMs: 30_000 });
-    const finished = now();
-    return parseHostFacts(result.stdout, started, finished);
-}
-function parseHostFacts(stdout, startedMs, finishedMs) {
-    const sections = splitSections(stdout);
-    const osRelease = parseOsRelease(sections.get('os-release') ?? '');
-    const disks = parseDf(sections.get('df') ?? '');
-    const hostSeconds = Number.parseFloat((sections.get('clock') ?? '').trim());
-    return {
-        hostname: (sections.get('hostname') ?? '').trim(),
-        os: {
-            id: osRelease.ID ?? 'unknown',
-            versionId: osRelease.VERSION_ID ?? 'unknown',
-            prettyName: osRelease.PRETTY_NAME ?? osRelease.ID ?? 'unknown',
-        },
-        disks,
-        clock: {
-            hostSeconds,
-            // The host read its clock somewhere during the round trip; the midpoint
-            // bounds the error by half the round trip.
-            runnerSeconds: (startedMs + finishedMs) / 2 / 1000,
-            roundTripMs: finishedMs - startedMs,
-        },
-        uid: Number.parseInt((sections.get('uid') ?? '').trim(), 10),
-    };
-}
-function parseOsRelease(text) {
-    const fields = {};
-    for (const line of text.split('\n')) {
-        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-        if (!match)
-            continue;
-        fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1');
-    }
-    return fields;
-}
-function parseDf(text) {
-    const disks = [];
-    const seen = new Set();
-    for (const line of text.split('\n').slice(1)) {
-        const cols = line.trim().split(/\s+/);
-        if (cols.length < 6)
-            continue;
-        const mount = cols.slice(5).join(' ');
-        if (seen.has(mount))
-            continue;
-        seen.add(mount);
-        disks.push({
-            mount,
-            sizeBytes: Number(cols[1]) * 1024,
-            availableBytes: Number(cols[3]) * 1024,
-        });
-    }
-    return disks;
-}
-/**
- * Each clock is compared with the runner's at the midpoint of its round trip
- * (half the round trip is the uncertainty); the spread between hosts is what
- * matters, so the runner's own offset cancels out. Null for fewer than 2 hosts.
- */
-function clockSpread(hosts) {
-    if (hosts.length < 2)
-        return null;
-    const offsets = hosts.map((h) => ({
-        name: h.name,
-        offset: h.facts.clock.hostSeconds - h.facts.clock.runnerSeconds,
-        uncertainty: h.facts.clock.roundTripMs / 2000,
-    }));
-    const min = offsets.reduce((a, b) => (b.offset < a.offset ? b : a));
-    const max = offsets.reduce((a, b) => (b.offset > a.offset ? b : a));
-    return { ahead: max.name, behind: min.name, spreadSeconds: max.offset - min.offset, uncertaintySeconds: min.uncertainty + max.uncertainty };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
@@ -92279,136 +92318,6 @@ function packagesIndexScript() {
         'chmod 0644 "$tmp"',
         'mv -f "$tmp" Packages',
     ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/facts/registry.ts
-/**
- * Every fact lms-ha reads on a host, by name: the shell snippet that reads it
- * (the same builder the gathering code runs), what it reads in words a
- * reviewer checks, and the commands that gather it. A restricted plan account
- * can be given a root-owned gatherer generated from this list, and nothing
- * outside it.
- *
- * `readOnly: false` marks the one snippet that writes (verify-ha's causality
- * probe writes a row through one node and reads it back through another):
- * it belongs to the verify account, never to a read-only gatherer.
- */
-
-
-
-
-
-
-/** A fact with no arguments: the gatherer runs the same snippet, with the same stdin. */
-function fixed(script, stdin) {
-    return {
-        body: script,
-        ...(stdin !== undefined ? { stdin } : {}),
-        recognise: (r) => (r.script === script && (r.stdin ?? '') === (stdin ?? '') ? [] : undefined),
-    };
-}
-function fact(entry) {
-    return entry;
-}
-const FACTS = {
-    host: fact({
-        name: 'host',
-        reads: 'hostname, /etc/os-release, free space of / and /var/lib, uid, clock',
-        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
-        readOnly: true,
-        snippet: () => HOST_FACTS_SCRIPT,
-        gather: fixed(HOST_FACTS_SCRIPT),
-    }),
-    packages: fact({
-        name: 'packages',
-        reads: 'installed version of the named Debian packages (dpkg-query)',
-        gatheredBy: ['deploy-db', 'deploy-lb', 'migrate-storage'],
-        readOnly: true,
-        snippet: (packages) => packagesSnippet(packages),
-        gather: { body: PACKAGES_GATHERER_BODY, recognise: (r) => (r.script !== undefined && r.stdin === undefined ? packagesOfSnippet(r.script) : undefined) },
-    }),
-    hostState: fact({
-        name: 'host-state',
-        reads: 'packages, system users, directories (owner, mode), files (owner, mode, sha256; content only of non-secret files), unit states, tools on PATH, listeners and nftables tables',
-        gatheredBy: ['deploy-lb'],
-        readOnly: true,
-        snippet: (query) => hostStateScript(query),
-    }),
-    galera: fact({
-        name: 'galera',
-        reads: "MariaDB packages, mariadb unit state, the Galera option file, grastate.dat, the SST credentials file's digest, the apt pin, wsrep status",
-        gatheredBy: ['deploy-db'],
-        readOnly: true,
-        snippet: () => galeraFactsScript(),
-        gather: fixed(galeraFactsScript(), GALERA_FACTS_STDIN),
-    }),
-    healthDb: fact({
-        name: 'health-db',
-        reads: 'mariadb state, wsrep status and settings, the causality probe table, clustercheck',
-        gatheredBy: ['verify-ha'],
-        readOnly: true,
-        snippet: () => dbFactsScript(),
-        gather: fixed(dbFactsScript(), VERIFY_DB_SQL),
-    }),
-    healthLb: fact({
-        name: 'health-lb',
-        reads: "proxy and keepalived state, interface addresses (the VIP), HAProxy's stats or ProxySQL's runtime tables, the listeners' answers",
-        gatheredBy: ['verify-ha'],
-        readOnly: true,
-        snippet: (options) => lbFactsScript(options),
-    }),
-    glusterPeers: fact({
-        name: 'gluster-peers',
-        reads: 'glusterd state and the trusted pool (gluster pool list)',
-        gatheredBy: ['verify-ha'],
-        readOnly: true,
-        snippet: () => glusterPeerScript(),
-        gather: fixed(glusterPeerScript()),
-    }),
-    glusterVolume: fact({
-        name: 'gluster-volume',
-        reads: "the volume's info, status and heal counts",
-        gatheredBy: ['verify-ha'],
-        readOnly: true,
-        snippet: (volume) => glusterVolumeScript(volume),
-    }),
-    glusterClient: fact({
-        name: 'gluster-client',
-        reads: 'the GlusterFS mount and a write probe in it',
-        gatheredBy: ['verify-ha'],
-        readOnly: false,
-        snippet: (mountPoint) => glusterClientScript(mountPoint),
-    }),
-    causality: fact({
-        name: 'causality',
-        reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
-        gatheredBy: ['verify-ha'],
-        readOnly: false,
-        snippet: (options) => causalityScript(options),
-    }),
-    lock: fact({
-        name: 'lock',
-        reads: `the environment's lock file in ${LOCK_DIR} (who holds it, since when)`,
-        gatheredBy: ['preflight', 'deploy-db', 'deploy-lb', 'verify-ha', 'migrate-storage', 'recover'],
-        readOnly: true,
-        snippet: (environment) => `cat -- ${LOCK_DIR}/${lockFileName(environment)}`,
-        gather: {
-            // Exit 44 is the transport's "no such file" for a read.
-            body: `f=${LOCK_DIR}/"$1".lock; [ -e "$f" ] || exit 44; exec cat -- "$f"`,
-            recognise: (r) => {
-                const m = r.readPath === undefined ? null : new RegExp(`^${LOCK_DIR}/([A-Za-z0-9_.-]+)\\.lock$`).exec(r.readPath);
-                return m ? [m[1]] : undefined;
-            },
-        },
-    }),
-};
-/** Every fact in the registry, for a reviewer's list or a generated gatherer. */
-function allFacts() {
-    return Object.values(FACTS);
-}
-/** The facts `command` gathers. */
-function factsGatheredBy(command) {
-    return allFacts().filter((f) => f.gatheredBy.includes(command));
 }
 
 ;// CONCATENATED MODULE: ./src/facts/gatherer.ts
@@ -94963,6 +94872,7 @@ function isConnection(c) {
  * credentials in a client option file on stdin.
  */
 
+
 /** The scratch table, in the platform's own database; dropped after the check. */
 const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
 const installer_check_IDENT = /^[A-Za-z0-9_]+$/;
@@ -94984,23 +94894,8 @@ function installerCheckScript(o) {
         `echo "@@drop"; ${run(o.writerPort, sql.drop)}`,
     ].join('; ');
 }
-function installer_check_sections(stdout) {
-    const out = new Map();
-    let name = null;
-    for (const line of stdout.split('\n')) {
-        const m = /^@@([a-z]+)$/.exec(line);
-        if (m) {
-            name = m[1];
-            out.set(name, '');
-        }
-        else if (name) {
-            out.set(name, `${out.get(name)}${line}\n`);
-        }
-    }
-    return out;
-}
 function parseInstallerCheck(stdout) {
-    const s = installer_check_sections(stdout);
+    const s = splitSections(stdout);
     const part = (name) => {
         const text = (s.get(name) ?? '').trim();
         const ok = /(^|\n)rc=0$/.test(text);
@@ -95102,6 +94997,7 @@ async function platformInstallerCheck(context, dbNodes, db, lb) {
  * pure functions in checks.ts. A layer the inventory does not
  * configure is absent from the table, not failed.
  */
+
 
 
 
@@ -95226,37 +95122,32 @@ async function gatherVerification(context) {
         const facts = {};
         const jobs = [];
         if (isDb.has(host.name)) {
-            jobs.push(remote
-                .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.healthDb, undefined, { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.db = parseDbFacts(r.stdout))));
         }
         if (lb && lbBase && isLb.has(host.name)) {
-            const script = lbFactsScript({
+            const lbArgs = {
                 kind: lb.kind,
                 vip: lb.vip_address,
                 writerPort: lbBase.writerPort,
                 clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
                 dbNodes: dbNodes.map(named),
                 adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
-            });
+            };
             const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
-            jobs.push(remote
-                .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.healthLb, lbArgs, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))));
         }
         if (gluster && isMember.has(host.name)) {
-            jobs.push(remote
-                .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.glusterPeers, undefined, { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))));
             if (host.name === firstMember) {
-                jobs.push(remote
-                    .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+                jobs.push(readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                     .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))));
             }
         }
         if (gluster && isClient.has(host.name)) {
-            jobs.push(remote
-                .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+            jobs.push(readFact(remote, 'verify-ha', FACTS.glusterClient, gluster.mountPath, { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
                 .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))));
         }
         await Promise.all(jobs);
@@ -95298,7 +95189,7 @@ async function gatherVerification(context) {
             else {
                 phase2.push(context
                     .host(usable.name)
-                    .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
+                    .then((remote) => readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
                     .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
                     .catch((e) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })));
             }
@@ -95363,7 +95254,7 @@ async function runCausality(context, dbNodes, db, lb) {
     const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
     try {
         const remote = await context.host(from.name);
-        const r = await remote.run(causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }), { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
+        const r = await readFact(remote, 'verify-ha', FACTS.causality, { vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }, { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true });
         return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };
     }
     catch (e) {

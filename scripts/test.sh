@@ -64,6 +64,8 @@ npx eslint .
 
 echo "== knip (unused files, exports, dependencies)"
 npx knip
+echo "== knip --production (nothing in src/ used by tests only)"
+npx knip --production
 
 echo "== dist/ in sync with the sources"
 node scripts/check-dist.mjs

@@ -3,7 +3,6 @@
  * installed packages, whether mariadb runs, the Galera option file, wsrep
  * status and grastate.dat. Read-only: plan mode runs exactly this.
  */
-import type { RemoteHost } from '../ssh/types.js';
 import { packagesSnippet, parsePackages } from './packages.js';
 import { fileContentSnippet, parseFileContent, splitSections } from './sections.js';
 import { MARIADB_PIN_PATH } from '../components/galera/apt-pin.js';
@@ -82,12 +81,3 @@ function parseSstAuthFact(section: string | undefined): GaleraHostFacts['sstAuth
 
 /** What galeraFactsScript's client reads on stdin. */
 export const GALERA_FACTS_STDIN = `${WSREP_STATUS_SQL};\n`;
-
-export async function gatherGaleraFacts(host: RemoteHost): Promise<GaleraHostFacts> {
-  const result = await host.run(galeraFactsScript(), {
-    purpose: 'read MariaDB/Galera facts',
-    stdin: GALERA_FACTS_STDIN,
-    timeoutMs: 30_000,
-  });
-  return parseGaleraFacts(result.stdout);
-}

@@ -6,7 +6,6 @@
  * are reported by digest only: their content never leaves the host.
  */
 import { shellQuote } from '../ssh/quote.js';
-import type { RemoteHost } from '../ssh/types.js';
 import { packagesSnippet, parsePackages } from './packages.js';
 import { splitSections } from './sections.js';
 
@@ -171,9 +170,4 @@ export function parseHostState(stdout: string, q: HostStateQuery): HostState {
     }
   }
   return state;
-}
-
-export async function gatherHostState(host: RemoteHost, q: HostStateQuery): Promise<HostState> {
-  const r = await host.run(hostStateScript(q), { purpose: 'read load balancer facts', timeoutMs: 30_000 });
-  return parseHostState(r.stdout, q);
 }

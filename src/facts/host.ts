@@ -1,4 +1,3 @@
-import type { RemoteHost } from '../ssh/types.js';
 import { splitSections } from './sections.js';
 
 /**
@@ -30,13 +29,6 @@ export const HOST_FACTS_SCRIPT = [
   'echo "@@uid"; id -u',
   'echo "@@clock"; date +%s.%N',
 ].join('; ');
-
-export async function gatherHostFacts(host: RemoteHost, now: () => number = Date.now): Promise<HostFacts> {
-  const started = now();
-  const result = await host.run(HOST_FACTS_SCRIPT, { purpose: 'read host facts', timeoutMs: 30_000 });
-  const finished = now();
-  return parseHostFacts(result.stdout, started, finished);
-}
 
 export function parseHostFacts(stdout: string, startedMs: number, finishedMs: number): HostFacts {
   const sections = splitSections(stdout);

@@ -1,12 +1,12 @@
 /** Installed Debian packages: the one dpkg-query lms-ha asks. */
-import { shellQuote } from '../ssh/quote.js';
+import { shellJoin } from '../ssh/quote.js';
 
 const DPKG_QUERY = "dpkg-query -W -f='${Package}\\t${Version}\\t${Status}\\n'";
 const DPKG_QUERY_END = '2>/dev/null || true';
 
 /** Prints `name<TAB>version<TAB>status` for each of `packages` dpkg knows; nothing for the others. */
 export function packagesSnippet(packages: readonly string[]): string {
-  return `${DPKG_QUERY} ${packages.map(shellQuote).join(' ')} ${DPKG_QUERY_END}`;
+  return `${DPKG_QUERY} ${shellJoin(packages)} ${DPKG_QUERY_END}`;
 }
 
 /** The same query for the plan gatherer, its package names given as "$@". */

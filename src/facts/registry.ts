@@ -1,20 +1,24 @@
 /**
- * Every fact lms-ha reads on a host, by name: the shell snippet that reads it
- * (the same builder the gathering code runs), what it reads in words a
- * reviewer checks, and the commands that gather it. A restricted plan account
- * can be given a root-owned gatherer generated from this list, and nothing
- * outside it.
+ * Every fact lms-ha reads on a host, by name: the shell snippet that reads it,
+ * what it reads in words a reviewer checks, and the commands that gather it.
+ * Commands read hosts only through `readFact`, which runs the snippet of an
+ * entry here and refuses an entry not listed for the command, so this list is
+ * all that plan mode runs on a host. A restricted plan account can be given a
+ * root-owned gatherer generated from it, and nothing outside it.
  *
  * `readOnly: false` marks the one snippet that writes (verify-ha's causality
  * probe writes a row through one node and reads it back through another):
  * it belongs to the verify account, never to a read-only gatherer.
  */
+import type { RemoteHost, RunOptions, RunResult } from '../ssh/types.js';
 import { GALERA_FACTS_STDIN, galeraFactsScript } from './galera.js';
+import { clientFactsScript, storageFactsScript, type ClientFactsArgs, type StorageFactsArgs } from './gluster.js';
 import { causalityScript, dbFactsScript, VERIFY_DB_SQL, glusterClientScript, glusterPeerScript, glusterVolumeScript, lbFactsScript, type CausalityProbeOptions, type LbScriptOptions } from './health.js';
 import { HOST_FACTS_SCRIPT } from './host.js';
 import { hostStateScript, type HostStateQuery } from './host-state.js';
 import { packagesOfSnippet, packagesSnippet, PACKAGES_GATHERER_BODY } from './packages.js';
 import { LOCK_DIR, lockFileName } from './lock.js';
+import { RCLONE_FACTS_SCRIPT } from './s3.js';
 
 export type FactCommand = 'preflight' | 'deploy-db' | 'deploy-lb' | 'verify-ha' | 'migrate-storage' | 'recover';
 
@@ -123,6 +127,27 @@ export const FACTS = {
     readOnly: false,
     snippet: (mountPoint) => glusterClientScript(mountPoint),
   }),
+  glusterServer: fact<StorageFactsArgs>({
+    name: 'gluster-server',
+    reads: 'the GlusterFS server package, glusterd state, the brick filesystem, the pool, the volume info and the brick processes',
+    gatheredBy: ['migrate-storage'],
+    readOnly: true,
+    snippet: (args) => storageFactsScript(args.volume, args.brickPath),
+  }),
+  glusterMountHost: fact<ClientFactsArgs>({
+    name: 'gluster-mount-host',
+    reads: "the GlusterFS client package, /etc/fstab, the mounts, the volume root's mode and owner, whether the owner and group exist",
+    gatheredBy: ['migrate-storage'],
+    readOnly: true,
+    snippet: (args) => clientFactsScript(args.mountPath, args.owner, args.group),
+  }),
+  rclone: fact<void>({
+    name: 'rclone',
+    reads: 'the rclone package and binary',
+    gatheredBy: ['migrate-storage'],
+    readOnly: true,
+    snippet: () => RCLONE_FACTS_SCRIPT,
+  }),
   causality: fact<CausalityProbeOptions>({
     name: 'causality',
     reads: 'a row written through one node, read back through another (wsrep_sync_wait)',
@@ -155,4 +180,21 @@ export function allFacts(): FactEntry<never>[] {
 /** The facts `command` gathers. */
 export function factsGatheredBy(command: FactCommand): FactEntry<never>[] {
   return allFacts().filter((f) => f.gatheredBy.includes(command));
+}
+
+/**
+ * The snippet of `fact` as `command` runs it. A fact the registry does not
+ * list for the command is a programming error: the list would no longer say
+ * what the command reads.
+ */
+export function factSnippet<A>(command: FactCommand, fact: FactEntry<A>, args: A): string {
+  if (!factsGatheredBy(command).some((f) => f.name === fact.name)) {
+    throw new Error(`${command} reads the ${fact.name} fact, which src/facts/registry.ts does not list for it`);
+  }
+  return fact.snippet(args);
+}
+
+/** Runs `fact` on `host` for `command` (the only way commands read a host's facts). */
+export function readFact<A>(host: RemoteHost, command: FactCommand, fact: FactEntry<A>, args: A, options: RunOptions): Promise<RunResult> {
+  return host.run(factSnippet(command, fact, args), options);
 }

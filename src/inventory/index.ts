@@ -30,7 +30,6 @@ export {
   ROLES,
   InventorySchema,
   JSON_SCHEMA_PATH,
-  renderInventoryJsonSchema,
   type Inventory,
   type EnvironmentSpec,
   type HostSpec,

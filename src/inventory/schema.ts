@@ -11,7 +11,7 @@
  * - `patternErrorMessage`: explains a `pattern` in words.
  * Both are phrased to follow the name of the field: `"port" ${errorMessage}`.
  */
-import { Type, type Static, type TLiteral, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral } from '@sinclair/typebox';
 
 /** Defaults applied by selectEnvironment; also written into the JSON Schema as `default`. */
 export const DEFAULTS = {
@@ -700,17 +700,3 @@ export type ProvisionSpec = Static<typeof ProvisionSchema>;
 
 /** Where the published schema lives, relative to the repository root. */
 export const JSON_SCHEMA_PATH = 'schema/inventory.schema.json';
-
-/**
- * The JSON Schema text committed as schema/inventory.schema.json. TypeBox schemas
- * are plain JSON Schema objects (its bookkeeping lives under symbol keys, which
- * JSON.stringify drops), so this is a straight serialization plus a header.
- */
-export function renderInventoryJsonSchema(): string {
-  const document: TSchema = {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    $comment: 'Generated from src/inventory/schema.ts; do not edit by hand (see test/unit/inventory/schema-sync.test.ts).',
-    ...InventorySchema,
-  };
-  return `${JSON.stringify(document, null, 2)}\n`;
-}

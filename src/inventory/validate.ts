@@ -5,7 +5,7 @@
  * Why not just TypeBox's error iterator: its messages are generic ("Expected
  * string"), a missing key comes out twice, and a failed union says only
  * "Expected union value". This walker interprets the same schema objects (the
- * JSON Schema keywords listed in SUPPORTED_KEYWORDS; a unit test proves the
+ * JSON Schema keywords listed in VALIDATION_KEYWORDS; `unsupportedKeywords` proves the
  * schema uses no other) and TypeBox's checker stays the final authority: the
  * loader runs `Value.Check` after it, so the two can never disagree silently.
  */
@@ -15,7 +15,7 @@ import { SECRET_REF_TITLE } from './schema.js';
 import { describe, describeContainer, didYouMean, type Path, type PathProblem, showValue } from './paths.js';
 
 /** Validation keywords the walker implements. */
-export const VALIDATION_KEYWORDS = [
+const VALIDATION_KEYWORDS = [
   'type',
   'properties',
   'required',
@@ -35,7 +35,7 @@ export const VALIDATION_KEYWORDS = [
 ] as const;
 
 /** Keywords that only annotate (for editors and messages); they never reject a value. */
-export const ANNOTATION_KEYWORDS = [
+const ANNOTATION_KEYWORDS = [
   '$schema',
   '$comment',
   'title',
@@ -277,8 +277,43 @@ function visitUnion(schema: SchemaNode, value: unknown, path: Path, walk: Walk, 
   rejectValue(schema, value, path, walk, sensitive);
 }
 
-/** Every problem of `value` against `schema`, in an operator's words; `root` names entities. */
+const KNOWN_KEYWORDS: ReadonlySet<string> = new Set([...VALIDATION_KEYWORDS, ...ANNOTATION_KEYWORDS]);
+
+/** Every keyword of `schema` (JSON path: keyword) the walker would not enforce; [] when it reads all of it. */
+export function unsupportedKeywords(schema: TSchema): string[] {
+  const unknown: string[] = [];
+  const visitNode = (node: unknown, path: string): void => {
+    if (typeof node !== 'object' || node === null) return;
+    for (const [keyword, child] of Object.entries(node)) {
+      if (!KNOWN_KEYWORDS.has(keyword)) unknown.push(`${path}: ${keyword}`);
+      if (keyword === 'properties' || keyword === 'patternProperties') {
+        for (const [name, sub] of Object.entries(child as object)) visitNode(sub, `${path}/${keyword}/${name}`);
+      } else if (keyword === 'items' || keyword === 'additionalProperties') {
+        visitNode(child, `${path}/${keyword}`);
+      } else if (keyword === 'anyOf') {
+        for (const [i, sub] of (child as unknown[]).entries()) visitNode(sub, `${path}/anyOf/${i}`);
+      }
+    }
+  };
+  visitNode(schema, '#');
+  return unknown;
+}
+
+/** Schemas already proved readable by the walker. */
+const checkedSchemas = new WeakSet<object>();
+
+/**
+ * Every problem of `value` against `schema`, in an operator's words; `root` names entities.
+ * A schema with a keyword the walker does not implement is refused outright: the
+ * walker would accept values that break it, and only TypeBox's final check would
+ * catch them, with its generic words.
+ */
 export function schemaProblems(schema: TSchema, value: unknown, root: unknown = value, basePath: Path = []): PathProblem[] {
+  if (!checkedSchemas.has(schema)) {
+    const unknown = unsupportedKeywords(schema);
+    if (unknown.length > 0) throw new Error(`the inventory validator does not implement these schema keywords: ${unknown.join(', ')}`);
+    checkedSchemas.add(schema);
+  }
   const walk: Walk = { root, problems: [] };
   visit(schema as SchemaNode, value, basePath, walk, false);
   return walk.problems;

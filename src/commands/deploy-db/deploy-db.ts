@@ -60,7 +60,8 @@ import { configuredWriter } from '../../components/haproxy/configured-writer.js'
 import { HAPROXY_CONFIG_PATH } from '../../components/haproxy/config.js';
 import type { PreflightOutcome } from '../context.js';
 import type { RunRequest } from '../../request.js';
-import { gatherGaleraFacts, GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
+import { GALERA_PACKAGES, type GaleraHostFacts } from '../../facts/galera.js';
+import { gatherGaleraFacts } from '../../facts/read.js';
 import { MARIADB_PIN_PATH, renderMariadbPin } from '../../components/galera/apt-pin.js';
 import type { CommandDescriptor } from '../command.js';
 import {
@@ -77,6 +78,7 @@ import { platformPlanNotes } from '../../components/platform/notes.js';
 import { presetDefinition } from '../../inventory/presets.js';
 import { planOrApplyReviewed } from '../reviewed-change.js';
 import { PROBE_SCHEMA, PROBE_TABLE, probeTableSql } from '../../facts/health.js';
+import { once } from '../../operations/packages.js';
 
 const BOOTSTRAP_TIMEOUT_MS = 5 * 60_000;
 /**
@@ -296,12 +298,6 @@ function sqlObject(kind: GaleraSqlChange['kind']): { object: 'user' | 'database'
   }
 }
 
-/** Runs `fn` once for all callers (parallel phases shared by per-host steps). */
-function once<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
-}
-
 /**
  * Before one member goes down (restart, upgrade, removal): every member named
  * must be Synced with `size` nodes, or nothing is stopped. `doing` completes
@@ -408,18 +404,84 @@ function hostFactsRow(host: Host, f: GaleraHostFacts, pin: string | undefined): 
   return { name: host.name, address: host.address, roles: [...host.roles], facts };
 }
 
+/** What every phase of deploy-db's plan reads. */
+interface DbPlanInput {
+  context: CommandContext;
+  model: GaleraModel;
+  g: Gathered;
+  /** The first db host: bootstraps a fresh cluster, restarts last, runs the SQL. */
+  writer: string;
+  /** The MariaDB version the inventory pins, if any. */
+  pin: string | undefined;
+  secrets: Record<string, string>;
+}
+
+/** The configuration of each db host and how a running member takes the difference. */
+interface ConfigPhase {
+  changes: PlannedChange[];
+  /** Running members whose static settings changed: a rolling restart. */
+  restart: string[];
+  restartBecause: Map<string, string[]>;
+  /** Running members whose changed settings are dynamic: SET GLOBAL statements. */
+  setGlobal: Map<string, string[]>;
+}
+
+/**
+ * deploy-db's plan, as the list of phases apply runs in order: removals,
+ * packages, stopping a server on its default config, the option file and SST
+ * credentials, live settings, rolling restarts, cluster formation (with the SST
+ * account before anyone joins), then the probe table, databases and accounts.
+ * Refuses (before any change) what the inventory or the cluster make unsafe.
+ */
 export function computePlan(context: CommandContext, model: GaleraModel, desired: DesiredAccount[], g: Gathered): Plan {
   const { dbHosts, facts, situation } = g;
-  const writer = dbHosts[0]!.name;
-  const n = dbHosts.length;
-  const secrets = secretValues(context);
   // The inventory's pin; the older `-o mariadb-version=` option still works.
   const pin = context.environment.database?.package_version ?? (context.request.options['mariadb-version'] || undefined);
   if (pin) {
     const installed = dbHosts.map((h) => `${h.name} ${facts.get(h.name)!.packages['mariadb-server'] ?? 'not installed'}`).join(', ');
     context.logger.info(`mariadb-server and mariadb-backup pinned to ${pin}; installed: ${installed}`);
   }
-  const changes: PlannedChange[] = [];
+  const input: DbPlanInput = { context, model, g, writer: dbHosts[0]!.name, pin, secrets: secretValues(context) };
+  const { warnings, removal } = preconditions(input);
+  const config = configChanges(input);
+  // SQL changes run on the writer; accounts and databases replicate.
+  // The writer, unless it is itself about to join an existing cluster.
+  const sqlHost = situation.kind === 'existing' && !situation.members.includes(input.writer) ? situation.members[0]! : input.writer;
+  const changes: PlannedChange[] = [
+    // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
+    ...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'),
+    ...packageChanges(input),
+    ...stopDefaultServerChanges(input),
+    ...config.changes,
+    ...sstCredentialChanges(input, config.restart),
+    ...setGlobalChanges(config.setGlobal),
+    ...rollingRestartChanges(input, config),
+    ...formationChanges(input, desired, sqlHost),
+    ...dataChanges(input, desired, sqlHost),
+  ];
+  return createPlan({
+    command: 'deploy-db',
+    environment: context.environment.name,
+    changes,
+    warnings,
+    hosts: [
+      ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!, pin)),
+      ...g.retiring.map((r): PlanHostFacts => ({
+        name: r.name,
+        address: r.address,
+        roles: ['db (being removed)'],
+        facts: r.reachable
+          ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
+          : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
+      })),
+    ],
+  });
+}
+
+/** Warnings for the plan; refuses an unlisted member on apply, an unsafe removal, or an unhealthy cluster. */
+function preconditions(input: DbPlanInput): { warnings: string[]; removal: RemovalDecision } {
+  const { context, g } = input;
+  const { dbHosts, situation } = g;
   const warnings: string[] = g.schemaProblems.map(
     (p) => `table \`${p.schema}\`.\`${p.table}\`: ${p.problems.join('; ')}`,
   );
@@ -470,11 +532,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       );
     }
   }
+  return { warnings, removal };
+}
 
-  // 0. Removals first: every later step (rolling restart, join) expects the smaller cluster.
-  changes.push(...removalChanges(model, situation.members, removal, context.request.options[FORCE_REMOVE_OPTION] === 'true'));
-
-  // 1. Packages: one parallel install phase for every host that needs one.
+/** 1. Packages: one parallel install phase for every host that needs one; on members, a rolling upgrade. */
+function packageChanges(input: DbPlanInput): PlannedChange[] {
+  const { context, model, g, writer, pin } = input;
+  const { dbHosts, facts, situation } = g;
+  const changes: PlannedChange[] = [];
   const installs = new Map<string, string[]>();
   for (const h of dbHosts) {
     const f = facts.get(h.name)!;
@@ -554,8 +619,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       });
     });
   }
+  return changes;
+}
 
-  // 2. A server running on the package's default config must stop before the Galera config.
+/** 2. A server running on the package's default config must stop before the Galera config. */
+function stopDefaultServerChanges(input: DbPlanInput): PlannedChange[] {
+  const { g } = input;
+  const { dbHosts, facts, situation } = g;
+  const changes: PlannedChange[] = [];
   for (const h of dbHosts) {
     const f = facts.get(h.name)!;
     const freshInstall = f.packages['mariadb-server'] === undefined;
@@ -575,8 +646,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       });
     }
   }
+  return changes;
+}
 
-  // 3. The option file; on members, how the difference is applied.
+/** 3. The option file; on members, how the difference is applied. */
+function configChanges(input: DbPlanInput): ConfigPhase {
+  const { model, g } = input;
+  const { dbHosts, facts, situation } = g;
+  const changes: PlannedChange[] = [];
   const restart: string[] = [];
   const restartBecause = new Map<string, string[]>();
   const setGlobal = new Map<string, string[]>();
@@ -608,7 +685,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       else if (cmp.classification.setGlobal.length > 0) setGlobal.set(h.name, cmp.classification.setGlobal);
     }
   }
+  return { changes, restart, restartBecause, setGlobal };
+}
 
+/** 3b. SST credentials (sst.auth=password only). */
+function sstCredentialChanges(input: DbPlanInput, restart: readonly string[]): PlannedChange[] {
+  const { context, model, g } = input;
+  const { dbHosts, facts, situation } = g;
+  const changes: PlannedChange[] = [];
   // 3b. SST credentials (sst.auth=password only): their own root:mysql 0640 file,
   // never in the world-readable 60-galera.cnf; shown as a digest, never a diff.
   const sstPasswordRef = context.environment.database?.sst_password;
@@ -655,8 +739,12 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       }
     }
   }
+  return changes;
+}
 
-  // 4a. Dynamic settings on running members: SET GLOBAL on each node (not replicated).
+/** 4a. Dynamic settings on running members. */
+function setGlobalChanges(setGlobal: ReadonlyMap<string, string[]>): PlannedChange[] {
+  const changes: PlannedChange[] = [];
   for (const [name, statements] of setGlobal) {
     for (const statement of statements) {
       const key = /^SET GLOBAL (\S+)/.exec(statement)![1]!;
@@ -676,9 +764,16 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       });
     }
   }
+  return changes;
+}
 
-  // 4b. Static settings: rolling restart, one node at a time, writer last.
+/** 4b. Static settings: rolling restart, one node at a time, writer last. */
+function rollingRestartChanges(input: DbPlanInput, config: ConfigPhase): PlannedChange[] {
+  const { restart, restartBecause } = config;
+  const { model, g, writer } = input;
+  const { situation } = g;
   const members = situation.members.length;
+  const changes: PlannedChange[] = [];
   for (const name of rollingRestartOrder(restart, writer)) {
     changes.push({
       kind: 'cluster',
@@ -699,43 +794,19 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       },
     });
   }
+  return changes;
+}
 
-  // SQL changes run on the writer; accounts and databases replicate.
-  // The writer, unless it is itself about to join an existing cluster.
-  const sqlHost = situation.kind === 'existing' && !situation.members.includes(writer) ? situation.members[0]! : writer;
-  const pushSql = (list: GaleraSqlChange[]): void => {
-    for (const c of list) {
-      const { object, action } = sqlObject(c.kind);
-      const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
-      const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
-      const fingerprint =
-        secretNames.length === 0
-          ? undefined
-          : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
-      const statements = c.statements;
-      changes.push({
-        kind: 'sql',
-        id: changeId('sql', sqlHost, c.kind, c.description),
-        host: sqlHost,
-        summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
-        scope: 'cluster',
-        object,
-        name,
-        action,
-        detail: c.kind === 'password-changed' ? 'password changed' : c.description,
-        ...(fingerprint ? { fingerprint } : {}),
-        apply: async (ctx) => {
-          await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
-        },
-      });
-    }
-  };
+/** 5. Cluster formation, with the SST account created before anyone joins. */
+function formationChanges(input: DbPlanInput, desired: DesiredAccount[], sqlHost: string): PlannedChange[] {
+  const { context, model, g, writer, secrets } = input;
+  const { dbHosts, situation } = g;
+  const n = dbHosts.length;
+  const members = situation.members.length;
+  const changes: PlannedChange[] = [];
   // The SST account must exist before anyone joins: the donor logs in with it.
   const sstDesired = desired.filter((d) => d.user === model.sst.user && d.host === 'localhost');
-  const appDesired = desired.filter((d) => !sstDesired.includes(d));
   const sstSql = diffAccounts(sstDesired, g.accounts, secrets, { version: model.version });
-
-  // 5. Cluster formation: bootstrap exactly one node on a fresh cluster, then join one at a time.
   let size = situation.kind === 'fresh' ? 0 : members;
   if (situation.kind === 'fresh') {
     size = 1;
@@ -753,7 +824,7 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
     });
   }
   const joiners = situation.kind === 'fresh' ? dbHosts.slice(1).map((h) => h.name) : situation.newcomers;
-  pushSql(sstSql);
+  changes.push(...sqlChanges(input, sqlHost, sstSql));
 
   // One at a time by default (safe, and each joiner can pick a Synced donor);
   // `join=parallel` starts them together (measured against one at a time in the lab).
@@ -792,7 +863,14 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       },
     });
   });
+  return changes;
+}
 
+/** 6. verify-ha's probe table, then the databases and app accounts, through the SQL host (they replicate). */
+function dataChanges(input: DbPlanInput, desired: DesiredAccount[], sqlHost: string): PlannedChange[] {
+  const { context, model, g, secrets } = input;
+  const changes: PlannedChange[] = [];
+  const appDesired = desired.filter((d) => !(d.user === model.sst.user && d.host === 'localhost'));
   // 6. verify-ha's causality probe table (before the grants on it), then
   // databases and app accounts, once, through the writer (they replicate).
   if (!g.probeTable) {
@@ -811,28 +889,45 @@ export function computePlan(context: CommandContext, model: GaleraModel, desired
       },
     });
   }
-  pushSql([
-    ...diffDatabases(context.environment.app.databases, g.databases),
-    ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
-  ]);
+  changes.push(
+    ...sqlChanges(input, sqlHost, [
+      ...diffDatabases(context.environment.app.databases, g.databases),
+      ...diffAccounts(appDesired, g.accounts, secrets, { version: model.version, managedUsers: context.environment.app.users.map((u) => u.name) }),
+    ]),
+  );
+  return changes;
+}
 
-  return createPlan({
-    command: 'deploy-db',
-    environment: context.environment.name,
-    changes,
-    warnings,
-    hosts: [
-      ...dbHosts.map((h) => hostFactsRow(h, facts.get(h.name)!, pin)),
-      ...g.retiring.map((r): PlanHostFacts => ({
-        name: r.name,
-        address: r.address,
-        roles: ['db (being removed)'],
-        facts: r.reachable
-          ? { mariadb: r.installed ? 'installed' : 'not installed', service: `${r.running ? 'running' : 'stopped'}, ${r.enabled ? 'enabled' : 'disabled'}`, cluster: r.inView ? 'member' : 'not a member' }
-          : { ssh: 'unreachable', cluster: r.inView ? 'member' : 'not a member' },
-      })),
-    ],
-  });
+/** SQL changes through `sqlHost`: a change's secrets enter the plan hash only as a keyed fingerprint. */
+function sqlChanges(input: DbPlanInput, sqlHost: string, list: GaleraSqlChange[]): PlannedChange[] {
+  const { context, secrets } = input;
+  const changes: PlannedChange[] = [];
+  for (const c of list) {
+    const { object, action } = sqlObject(c.kind);
+    const name = /'[^']*'@'[^']*'/.exec(c.description)?.[0] ?? /`([^`]+)`/.exec(c.description)?.[1] ?? c.description;
+    const secretNames = c.statements.flatMap((s) => s.parts.flatMap((p) => (typeof p === 'string' ? [] : [p.secret])));
+    const fingerprint =
+      secretNames.length === 0
+        ? undefined
+        : secretFingerprint(context.request.planHashKey, secretNames.map((s) => secrets[s] ?? ''));
+    const statements = c.statements;
+    changes.push({
+      kind: 'sql',
+      id: changeId('sql', sqlHost, c.kind, c.description),
+      host: sqlHost,
+      summary: c.kind === 'password-changed' ? `password changed for ${name}` : c.description,
+      scope: 'cluster',
+      object,
+      name,
+      action,
+      detail: c.kind === 'password-changed' ? 'password changed' : c.description,
+      ...(fingerprint ? { fingerprint } : {}),
+      apply: async (ctx) => {
+        await runSqlScript(ctx.host, toStdinSql(statements, secrets), c.kind === 'password-changed' ? `change password of ${name}` : c.description);
+      },
+    });
+  }
+  return changes;
 }
 
 function planRemoval(context: CommandContext, g: Gathered): RemovalDecision {

@@ -29,6 +29,7 @@ import type { Logger } from '../../log.js';
 import type { RemoteHost, RemoteProcess, RunResult } from '../../ssh/types.js';
 import {
   checksumScript,
+  assertReplicable,
   classifyTables,
   columnsQuery,
   compareTableChecksums,
@@ -37,7 +38,6 @@ import {
   DUMP_TOOL_COMMAND,
   dumpPlan,
   inventoryQuery,
-  nonReplicableError,
   parseChecksums,
   parseColumns,
   parseRowCounts,
@@ -248,8 +248,7 @@ export function planDatabaseMigration(s: DatabaseMigrationSetting, g: DatabaseGa
     throw targetNotEmptyError(g.targetTables, s.writer.name, missing.length === bad.length ? [`${missing.length} source table(s) missing`] : differing);
   }
 
-  const problems = classifyTables(g.tables);
-  if (problems.length > 0 && !s.convert) throw nonReplicableError(problems, CONVERT_OPTION, s.source.name);
+  assertReplicable(g.tables, s.convert, CONVERT_OPTION, s.source.name);
   const conversions = s.convert ? conversionStatements(g.tables, g.columns) : [];
   if (conversions.length > 0) {
     warnings.push(

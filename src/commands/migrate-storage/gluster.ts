@@ -12,11 +12,18 @@ import { hostsWithRole, type Environment, type GlusterStorage, type Host } from 
 import type { Logger } from '../../log.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { splitSections } from '../../facts/sections.js';
-import { packagesSnippet, parsePackages } from '../../facts/packages.js';
+import {
+  FSTAB,
+  GLUSTER_CLIENT_PACKAGE,
+  GLUSTER_SERVER_PACKAGE,
+  parseClientFacts,
+  parseStorageFacts,
+  type ClientHostFacts,
+  type StorageHostFacts,
+} from '../../facts/gluster.js';
+import { FACTS, readFact, type FactEntry } from '../../facts/registry.js';
 import {
   allBricks,
-  brickMountFactCommand,
   brickProcessesCommand,
   brickRepairs,
   brickRunsWithoutPort,
@@ -31,24 +38,17 @@ import {
   diffPeers,
   diffVolume,
   findGlusterMount,
-  findVolume,
   glusterCommands,
-  parseBrickMountFact,
   parseMounts,
   parsePeersXml,
-  parseVolumeInfoXml,
   peerKnownAs,
   upsertFstabEntry,
   validateVolumeModel,
-  type BrickMountFact,
-  type BrickProcess,
   type BrickRepair,
   type BrickSpec,
   type GlusterMountSpec,
   type GlusterVolumeModel,
-  type PeerInfo,
   type VolumeChange,
-  type VolumeInfo,
   type VolumeStatus,
   type BrickStatus,
   GLUSTERD_PORT,
@@ -74,7 +74,6 @@ const BRICK_PORT_GRACE_MS = 15_000;
 const BRICK_REPAIR_WAIT_MS = 60_000;
 /** How long to retry `volume status` while glusterd is busy with another operation. */
 const STATUS_BUSY_WAIT_MS = 30_000;
-const FSTAB = '/etc/fstab';
 
 /** The volume the inventory describes (verify-ha's reading of it), with root-filesystem bricks allowed only when forced. */
 export function glusterVolumeOf(environment: Environment): { storage: GlusterStorage; model: GlusterVolumeModel; members: Host[] } | null {
@@ -87,12 +86,6 @@ export function glusterVolumeOf(environment: Environment): { storage: GlusterSto
 // ---------------------------------------------------------------------------
 // Shared helpers
 
-export interface PackageFacts {
-  /** Package -> installed version (fully installed only). */
-  packages: Record<string, string>;
-}
-
-
 /**
  * apt-get install of `name` on each of `hosts`, one change per host (each
  * reviewed and reported on its own), run on all of them at once when the
@@ -101,6 +94,25 @@ export interface PackageFacts {
 export function packageChanges(hosts: readonly string[], name: string, why: string): PlannedChange[] {
   const phase = installPhase(new Map(hosts.map((h) => [h, [name]])));
   return hosts.map((host) => packageChange(host, name, phase, { summary: `install ${name} (${why})`, to: 'latest from the host package sources' }));
+}
+
+/** One registered fact read on each of `hosts` (all must answer): the connections and each host's output. */
+async function readOnEach<A>(
+  context: CommandContext,
+  hosts: readonly Host[],
+  fact: FactEntry<A>,
+  args: A,
+  purpose: string,
+): Promise<{ remotes: Map<string, RemoteHost>; outputs: Map<string, string> }> {
+  const remotes = new Map<string, RemoteHost>();
+  for (const h of hosts) remotes.set(h.name, await context.host(h.name));
+  const results = await context.forEachHost(hosts, (remote) => readFact(remote, 'migrate-storage', fact, args, { purpose, timeoutMs: 60_000, allowFailure: true }));
+  const outputs = new Map<string, string>();
+  results.forEach((r, i) => {
+    if (!r.ok) throw r.error;
+    outputs.set(hosts[i]!.name, r.value.stdout);
+  });
+  return { remotes, outputs };
 }
 
 function glusterFailed(host: RemoteHost, purpose: string, r: { code: number; stdout: string; stderr: string }): DeployError {
@@ -119,72 +131,6 @@ async function runGluster(host: RemoteHost, command: string, purpose: string): P
 
 // ---------------------------------------------------------------------------
 // Volume part: facts
-
-export const GLUSTER_SERVER_PACKAGE = 'glusterfs-server';
-
-export interface StorageHostFacts extends PackageFacts {
-  glusterdActive: boolean;
-  glusterdEnabled: boolean;
-  brick: BrickMountFact | null;
-  brickError: string | null;
-  /** `pool list` as this host sees it; null when glusterd does not answer. */
-  pool: PeerInfo[] | null;
-  /** `volume info` from this host: undefined when not asked (glusterd down), null when no such volume. */
-  volume: VolumeInfo | null | undefined;
-  volumeError: string | null;
-  /** glusterfsd processes on this host (pid, brick path), whatever glusterd thinks of them. */
-  brickProcesses: BrickProcess[];
-}
-
-export function storageFactsScript(volume: string, brickPath: string): string {
-  return [
-    `echo "@@packages"; ${packagesSnippet([GLUSTER_SERVER_PACKAGE])}`,
-    'echo "@@active"; systemctl is-active glusterd 2>/dev/null || true',
-    'echo "@@enabled"; systemctl is-enabled glusterd 2>/dev/null || true',
-    `echo "@@brick"; ${brickMountFactCommand(brickPath)} 2>&1`,
-    `echo "@@pool"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.poolList()} 2>&1; fi`,
-    `echo "@@info"; if systemctl is-active -q glusterd 2>/dev/null; then timeout -k 1 15 ${glusterCommands.volumeInfo(volume)} 2>&1; fi`,
-    `echo "@@procs"; ${brickProcessesCommand()}`,
-  ].join('; ');
-}
-
-export function parseStorageFacts(host: string, brickPath: string, volume: string, stdout: string): StorageHostFacts {
-  const s = splitSections(stdout);
-  const active = (s.get('active') ?? '').trim() === 'active';
-  let brick: BrickMountFact | null = null;
-  let brickError: string | null = null;
-  try {
-    brick = parseBrickMountFact(host, brickPath, s.get('brick') ?? '');
-  } catch (e) {
-    brickError = (e as Error).message;
-  }
-  let pool: PeerInfo[] | null = null;
-  let volumeInfo: VolumeInfo | null | undefined;
-  let volumeError: string | null = null;
-  if (active) {
-    try {
-      pool = parsePeersXml(s.get('pool') ?? '');
-    } catch {
-      pool = null;
-    }
-    try {
-      volumeInfo = findVolume(parseVolumeInfoXml(s.get('info') ?? ''), volume);
-    } catch (e) {
-      volumeError = (e as Error).message;
-    }
-  }
-  return {
-    packages: parsePackages(s.get('packages')),
-    glusterdActive: active,
-    glusterdEnabled: (s.get('enabled') ?? '').trim() === 'enabled',
-    brick,
-    brickError,
-    pool,
-    volume: volumeInfo,
-    volumeError,
-    brickProcesses: parseBrickProcesses(s.get('procs') ?? ''),
-  };
-}
 
 export interface GlusterGathered {
   remotes: Map<string, RemoteHost>;
@@ -509,17 +455,8 @@ export function glusterVolumePart(context: CommandContext): MigrationPart<Gluste
     name: 'glusterfs',
     hosts: members,
     gather: async () => {
-      const remotes = new Map<string, RemoteHost>();
-      for (const m of members) remotes.set(m.name, await context.host(m.name));
-      const results = await context.forEachHost(members, (remote) =>
-        remote.run(storageFactsScript(storage.volume, storage.brick_path), { purpose: 'read GlusterFS facts', timeoutMs: 60_000, allowFailure: true }),
-      );
-      const facts = new Map<string, StorageHostFacts>();
-      results.forEach((r, i) => {
-        if (!r.ok) throw r.error;
-        const m = members[i]!;
-        facts.set(m.name, parseStorageFacts(m.name, storage.brick_path, storage.volume, r.value.stdout));
-      });
+      const { remotes, outputs } = await readOnEach(context, members, FACTS.glusterServer, { volume: storage.volume, brickPath: storage.brick_path }, 'read GlusterFS facts');
+      const facts = new Map([...outputs].map(([name, stdout]) => [name, parseStorageFacts(name, storage.brick_path, storage.volume, stdout)]));
       const gathered: GlusterGathered = { remotes, facts };
       await gatherVolumeStatus(storage.volume, members, gathered);
       return gathered;
@@ -530,47 +467,6 @@ export function glusterVolumePart(context: CommandContext): MigrationPart<Gluste
 
 // ---------------------------------------------------------------------------
 // Client mounts
-
-export const GLUSTER_CLIENT_PACKAGE = 'glusterfs-client';
-
-export interface ClientHostFacts extends PackageFacts {
-  fstab: string;
-  /** The gluster FUSE mount at the mount point, if mounted. */
-  mounted: boolean;
-  /** Volume root as this client sees it (only when mounted): octal mode, owner, group. */
-  root: { mode: number; owner: string; group: string } | null;
-  /** Whether the owner and group named in the inventory exist on this host. */
-  ownerExists: boolean;
-  groupExists: boolean;
-}
-
-export function clientFactsScript(mountPath: string, owner: string, group: string): string {
-  const mp = shellQuote(mountPath);
-  return [
-    `echo "@@packages"; ${packagesSnippet([GLUSTER_CLIENT_PACKAGE])}`,
-    `echo "@@fstab"; if [ -f ${FSTAB} ]; then base64 -w0 ${FSTAB}; fi; echo`,
-    'echo "@@mounts"; cat /proc/self/mounts',
-    // A hung mount must not hang the plan.
-    `echo "@@root"; if awk -v m=${mp} '$2==m && $3=="fuse.glusterfs" {f=1} END {exit !f}' /proc/self/mounts; then timeout -k 1 10 stat -c '%a %U %G' -- ${mp} 2>&1; fi`,
-    `echo "@@ids"; getent passwd ${shellQuote(owner)} >/dev/null && echo owner; getent group ${shellQuote(group)} >/dev/null && echo group; true`,
-  ].join('; ');
-}
-
-export function parseClientFacts(stdout: string, spec: { mountPath: string; volume: string }): ClientHostFacts {
-  const s = splitSections(stdout);
-  const mounted = findGlusterMount(parseMounts(s.get('mounts') ?? ''), spec.mountPath, spec.volume) !== null;
-  const rootLine = (s.get('root') ?? '').trim().split('\n')[0] ?? '';
-  const m = /^([0-7]{3,4}) (\S+) (\S+)$/.exec(rootLine);
-  const ids = (s.get('ids') ?? '').split('\n').map((l) => l.trim());
-  return {
-    packages: parsePackages(s.get('packages')),
-    fstab: Buffer.from((s.get('fstab') ?? '').trim(), 'base64').toString('utf8'),
-    mounted,
-    root: mounted && m ? { mode: parseInt(m[1]!, 8), owner: m[2]!, group: m[3]! } : null,
-    ownerExists: ids.includes('owner'),
-    groupExists: ids.includes('group'),
-  };
-}
 
 export interface ClientGathered {
   remotes: Map<string, RemoteHost>;
@@ -708,16 +604,8 @@ export function glusterClientPart(context: CommandContext): MigrationPart<Client
     name: 'client mounts',
     hosts: clients,
     gather: async () => {
-      const remotes = new Map<string, RemoteHost>();
-      for (const c of clients) remotes.set(c.name, await context.host(c.name));
-      const results = await context.forEachHost(clients, (remote) =>
-        remote.run(clientFactsScript(storage.mount_path, storage.owner, storage.group), { purpose: 'read GlusterFS client facts', timeoutMs: 60_000, allowFailure: true }),
-      );
-      const facts = new Map<string, ClientHostFacts>();
-      results.forEach((r, i) => {
-        if (!r.ok) throw r.error;
-        facts.set(clients[i]!.name, parseClientFacts(r.value.stdout, { mountPath: storage.mount_path, volume: storage.volume }));
-      });
+      const { remotes, outputs } = await readOnEach(context, clients, FACTS.glusterMountHost, { mountPath: storage.mount_path, owner: storage.owner, group: storage.group }, 'read GlusterFS client facts');
+      const facts = new Map([...outputs].map(([name, stdout]) => [name, parseClientFacts(stdout, { mountPath: storage.mount_path, volume: storage.volume })]));
       return { remotes, facts };
     },
     plan: (g) => planClientMounts(storage, members, clients, g),

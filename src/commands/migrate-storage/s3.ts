@@ -41,14 +41,13 @@ import {
   type S3Target,
 } from '../../components/s3/rclone.js';
 import { aptInstall } from '../../operations/packages.js';
-import { packagesSnippet, parsePackages } from '../../facts/packages.js';
-import { splitSections } from '../../facts/sections.js';
+import { FACTS, readFact } from '../../facts/registry.js';
+import { parseRcloneFacts, RCLONE_PACKAGE } from '../../facts/s3.js';
 import type { CommandContext } from '../context.js';
 import type { MigrationPart, MigrationPartPlan } from './part.js';
 
 const COPY_TIMEOUT_MS = 12 * 60 * 60_000;
 const CHECK_TIMEOUT_MS = 4 * 60 * 60_000;
-const RCLONE_PACKAGE = 'rclone';
 
 export interface S3Gathered {
   remotes: Map<string, RemoteHost>;
@@ -149,14 +148,8 @@ async function gather(context: CommandContext, s: S3MigrationSetting): Promise<S
   }
   if (files.code !== 0) throw new DeployError('command-failed', `${s.source.name}: counting the files in ${s.dir} failed: ${files.stderr.trim().slice(-300)}`, { host: s.source.name });
   const source = parseSourceFiles(files.stdout);
-  const pkg = await host.run(`echo "@@packages"; ${packagesSnippet([RCLONE_PACKAGE])}; echo "@@binary"; command -v rclone || true`, {
-    purpose: 'look for rclone',
-    allowFailure: true,
-    timeoutMs: 30_000,
-  });
-  const s3Facts = splitSections(pkg.stdout);
-  const version = parsePackages(s3Facts.get('packages'))[RCLONE_PACKAGE];
-  const rclone = version !== undefined && (s3Facts.get('binary') ?? '').trim() !== '' ? version : null;
+  const pkg = await readFact(host, 'migrate-storage', FACTS.rclone, undefined, { purpose: 'look for rclone', allowFailure: true, timeoutMs: 30_000 });
+  const rclone = parseRcloneFacts(pkg.stdout);
   const g: S3Gathered = { remotes, rclone, source };
   if (rclone) {
     g.bucket = await bucketSize(host, s);

@@ -1,6 +1,6 @@
 import { worstStatus, type CheckResult } from '../../check.js';
 import { DeployError } from '../../errors.js';
-import { gatherHostFacts } from '../../facts/host.js';
+import { gatherHostFacts } from '../../facts/read.js';
 import type { Environment, Host } from '../../inventory/index.js';
 import type { HostRow } from '../../report/run-report.js';
 import { splitHostResults, type HostResult } from '../../ssh/pool.js';

@@ -33,13 +33,7 @@ import { DRILLS, parseDrillRequest, runDrills, type DrillView } from './drills.j
 import type { CommandDescriptor } from '../command.js';
 import { platformInstallerCheck } from './platform.js';
 import {
-  causalityScript,
   clientOptionFile,
-  dbFactsScript,
-  glusterClientScript,
-  glusterPeerScript,
-  glusterVolumeScript,
-  lbFactsScript,
   parseCausality,
   parseDbFacts,
   parseGlusterClientFacts,
@@ -50,7 +44,9 @@ import {
   type DbFacts,
   type GlusterClientFacts,
   type LbFacts,
+  type LbScriptOptions,
 } from '../../facts/health.js';
+import { FACTS, readFact } from '../../facts/registry.js';
 import {
   causalityCheck,
   galeraClusterChecks,
@@ -196,45 +192,40 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
     const jobs: Promise<void>[] = [];
     if (isDb.has(host.name)) {
       jobs.push(
-        remote
-          .run(dbFactsScript(), { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+        readFact(remote, 'verify-ha', FACTS.healthDb, undefined, { purpose: 'read Galera health', stdin: VERIFY_DB_SQL, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
           .then((r) => void (facts.db = parseDbFacts(r.stdout))),
       );
     }
     if (lb && lbBase && isLb.has(host.name)) {
-      const script = lbFactsScript({
+      const lbArgs: LbScriptOptions = {
         kind: lb.kind,
         vip: lb.vip_address,
         writerPort: lbBase.writerPort,
         clustercheckPort: lb.kind === 'haproxy' ? lb.clustercheck_port : undefined,
         dbNodes: dbNodes.map(named),
         adminPort: lb.kind === 'proxysql' ? lb.ports.admin : undefined,
-      });
+      };
       const stdin = lb.kind === 'proxysql' ? proxysqlStdin(PROXYSQL_ADMIN_USER, context.secrets.valueOf(lb.proxysql.admin_password)) : undefined;
       jobs.push(
-        remote
-          .run(script, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+        readFact(remote, 'verify-ha', FACTS.healthLb, lbArgs, { purpose: 'read load balancer health', stdin, timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
           .then((r) => void (facts.lb = parseLbFacts(r.stdout, lb.kind))),
       );
     }
     if (gluster && isMember.has(host.name)) {
       jobs.push(
-        remote
-          .run(glusterPeerScript(), { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+        readFact(remote, 'verify-ha', FACTS.glusterPeers, undefined, { purpose: 'read GlusterFS peers', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
           .then((r) => void (facts.peers = glusterPeerFacts(r.stdout))),
       );
       if (host.name === firstMember) {
         jobs.push(
-          remote
-            .run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+          readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
             .then((r) => void (facts.volume = glusterVolumeFacts(r.stdout, gluster.model.volume))),
         );
       }
     }
     if (gluster && isClient.has(host.name)) {
       jobs.push(
-        remote
-          .run(glusterClientScript(gluster.mountPath), { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
+        readFact(remote, 'verify-ha', FACTS.glusterClient, gluster.mountPath, { purpose: 'read GlusterFS client mount', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true })
           .then((r) => void (facts.client = parseGlusterClientFacts(r.stdout))),
       );
     }
@@ -278,7 +269,7 @@ export async function gatherVerification(context: CommandContext): Promise<Drill
         phase2.push(
           context
             .host(usable.name)
-            .then((remote) => remote.run(glusterVolumeScript(gluster.model.volume), { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
+            .then((remote) => readFact(remote, 'verify-ha', FACTS.glusterVolume, gluster.model.volume, { purpose: 'read GlusterFS volume health', timeoutMs: FACT_TIMEOUT_MS, allowFailure: true }))
             .then((r) => (volume = glusterVolumeFacts(r.stdout, gluster.model.volume)))
             .catch((e: unknown) => (volume = { info: null, status: null, heal: null, splitBrain: undefined, error: toDeployError(e).message })),
         );
@@ -347,8 +338,11 @@ async function runCausality(
   const readerPort = lbEnv.kind === 'haproxy' ? lbEnv.ports.reader : lbEnv.ports.mysql;
   try {
     const remote: RemoteHost = await context.host(from.name);
-    const r = await remote.run(
-      causalityScript({ vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token }),
+    const r = await readFact(
+      remote,
+      'verify-ha',
+      FACTS.causality,
+      { vip: lbEnv.vip_address, writerPort: lb.writerPort, readerPort, syncWait, id: 'verify-ha', token },
       { purpose: 'causality probe through the VIP', stdin: clientOptionFile(user.name, context.secrets.valueOf(user.password)), timeoutMs: FACT_TIMEOUT_MS, allowFailure: true },
     );
     return { kind: 'ran', from: from.name, user: user.name, syncWait, token, result: parseCausality(r.stdout) };

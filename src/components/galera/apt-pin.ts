@@ -23,9 +23,3 @@ export function renderMariadbPin(version: string): string {
     '',
   ].join('\n');
 }
-
-/** The version a pin file written by renderMariadbPin holds, or null. */
-export function pinnedVersion(content: string | null): string | null {
-  if (content === null) return null;
-  return /^Pin: version (\S+)$/m.exec(content)?.[1] ?? null;
-}

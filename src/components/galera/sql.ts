@@ -105,11 +105,6 @@ export function toStdinSql(statements: SqlStatement[], secrets: Record<string, s
   return `${[...SCRIPT_PREAMBLE, ...body].map((s) => `${s};`).join('\n')}\n`;
 }
 
-/** The statement as plans and logs show it: secrets by name only. */
-export function toDisplaySql(statement: SqlStatement): string {
-  return statement.parts.map((p) => (typeof p === 'string' ? p : `<secret ${p.secret}>`)).join('');
-}
-
 // ---------------------------------------------------------------------------
 // Privileges
 
@@ -172,18 +167,6 @@ export interface DesiredDatabase {
   collation: string;
 }
 
-export const DEFAULT_CHARSET = 'utf8mb4';
-export const DEFAULT_COLLATION = 'utf8mb4_unicode_ci';
-
-export type AppPreset = 'moodle' | 'openedx' | 'chamilo';
-
-/** Databases and the conventional user name of each platform. */
-export const APP_PRESETS: Record<AppPreset, { databases: string[]; user: string }> = {
-  moodle: { databases: ['moodle'], user: 'moodle' },
-  openedx: { databases: ['edxapp', 'edxapp_csmh'], user: 'edxapp001' },
-  chamilo: { databases: ['chamilo'], user: 'chamilo' },
-};
-
 export interface AppUserSpec {
   user: string;
   /** Host patterns the user may connect from: the LBs' / app hosts' addresses (e.g. 10.0.0.%). */
@@ -193,22 +176,6 @@ export interface AppUserSpec {
   databases: string[];
   /** Default ALL PRIVILEGES on each database (what Moodle, Open edX and Chamilo installers expect). */
   privileges?: string[];
-}
-
-export function presetDatabases(preset: AppPreset): DesiredDatabase[] {
-  return APP_PRESETS[preset].databases.map((name) => ({ name, charset: DEFAULT_CHARSET, collation: DEFAULT_COLLATION }));
-}
-
-export function presetUser(
-  preset: AppPreset,
-  opts: { hosts: string[]; passwordSecret: string; user?: string },
-): AppUserSpec {
-  return {
-    user: opts.user ?? APP_PRESETS[preset].user,
-    hosts: [...opts.hosts],
-    passwordSecret: opts.passwordSecret,
-    databases: [...APP_PRESETS[preset].databases],
-  };
 }
 
 /** One account per host pattern. */

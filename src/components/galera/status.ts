@@ -313,14 +313,6 @@ export function evaluateGate(
   return { ok: problems.length === 0 && rows.every((r) => r.verdict === 'ok'), rows, problems, table };
 }
 
-/**
- * Between rolling steps: the node just restarted is back and the cluster is
- * whole again. Poll this; never sleep a fixed time.
- */
-export function isNodeSyncedForRolling(status: NodeStatus, expectedSize: number): boolean {
-  return rollingWaitReason(status, expectedSize) === null;
-}
-
 /** Why a rolling step must keep waiting (null = go on), for progress lines. */
 export function rollingWaitReason(status: NodeStatus, expectedSize: number): string | null {
   if (status.clusterStatus !== 'Primary') return `cluster status ${status.clusterStatus}`;

@@ -27,12 +27,6 @@ function result(host: string, check: string, expected: string, observed: string,
   return r;
 }
 
-/** A check that could not be made because the command failed (glusterd down, volume missing). */
-export function cliErrorCheck(host: string, check: string, expected: string, error: unknown, hint?: string): CheckResult {
-  const msg = error instanceof Error ? error.message : String(error);
-  return result(host, check, expected, `could not ask: ${msg}`, 'fail', hint ?? `Is glusterd running on ${host}? (systemctl status glusterd)`);
-}
-
 /**
  * The pool as one storage host sees it: every other member present,
  * "Peer in Cluster" and connected.

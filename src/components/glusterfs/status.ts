@@ -153,53 +153,6 @@ export function parseHealSummaryXml(stdout: string): BrickHealSummary[] {
   });
 }
 
-/**
- * Parses the human `gluster volume heal VOL info summary`:
- *
- *   Brick gfs1:/data/glusterfs/gv0/brick
- *   Status: Connected
- *   Total Number of entries: 0
- *   Number of entries in heal pending: 0
- *   Number of entries in split-brain: 0
- *   Number of entries possibly healing: 0
- */
-export function parseHealSummaryText(stdout: string): BrickHealSummary[] {
-  const out: BrickHealSummary[] = [];
-  let cur: BrickHealSummary | undefined;
-  for (const raw of stdout.split('\n')) {
-    const line = raw.trim();
-    const brick = /^Brick (.+)$/.exec(line);
-    if (brick) {
-      cur = { brick: brick[1]!, status: '', connected: false, total: null, pending: null, splitBrain: null, possiblyHealing: null };
-      out.push(cur);
-      continue;
-    }
-    if (!cur) continue;
-    const m = /^([^:]+):\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const [, key, value] = m;
-    switch (key) {
-      case 'Status':
-        cur.status = value!;
-        cur.connected = value === 'Connected';
-        break;
-      case 'Total Number of entries':
-        cur.total = count(value);
-        break;
-      case 'Number of entries in heal pending':
-        cur.pending = count(value);
-        break;
-      case 'Number of entries in split-brain':
-        cur.splitBrain = count(value);
-        break;
-      case 'Number of entries possibly healing':
-        cur.possiblyHealing = count(value);
-        break;
-    }
-  }
-  return out;
-}
-
 export interface BrickSplitBrain {
   brick: string;
   status: string;
@@ -225,39 +178,3 @@ export function parseSplitBrainXml(stdout: string): BrickSplitBrain[] {
   });
 }
 
-/**
- * Parses the human `gluster volume heal VOL info split-brain`:
- *
- *   Brick gfs1:/data/brick1/gv0
- *   /dir/file4
- *   <gfid:aaca219f-0e25-4576-8689-3573bd3b7f2b>
- *   Status: Connected
- *   Number of entries in split-brain: 2
- */
-export function parseSplitBrainText(stdout: string): BrickSplitBrain[] {
-  const out: BrickSplitBrain[] = [];
-  let cur: BrickSplitBrain | undefined;
-  for (const raw of stdout.split('\n')) {
-    const line = raw.replace(/\r$/, '');
-    const brick = /^Brick (.+)$/.exec(line.trim());
-    if (brick) {
-      cur = { brick: brick[1]!, status: '', connected: false, entries: null, files: [] };
-      out.push(cur);
-      continue;
-    }
-    if (!cur || line.trim() === '') continue;
-    const st = /^Status:\s*(.*)$/.exec(line.trim());
-    if (st) {
-      cur.status = st[1]!;
-      cur.connected = st[1] === 'Connected';
-      continue;
-    }
-    const n = /^Number of entries in split-brain:\s*(.*)$/.exec(line.trim());
-    if (n) {
-      cur.entries = count(n[1]);
-      continue;
-    }
-    cur.files.push(line);
-  }
-  return out;
-}

@@ -9,7 +9,7 @@
  *   the VIP arrives (no restart on failover), and keepalived's probe can reach
  *   HAProxy on 127.0.0.1. The ports also answer on the LB's own address; the
  *   provision firewall keeps them to the application hosts. A specific bind
- *   address can be set; `haproxyNeedsNonlocalBind` says when it needs the sysctl.
+ *   address (the model's `bindAddress`) would need the sysctl on the standby.
  * - Writer (3307): the first db node active, the others `backup`. Without
  *   `option allbackups` HAProxy sends everything to the first usable backup, so
  *   the writer order is the inventory order on both LBs. `on-marked-down
@@ -129,12 +129,6 @@ function serverAddress(address: string, port: number): string {
 
 function bind(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/** True when the listeners bind a specific address, which on the standby LB is the VIP it does not hold yet. */
-export function haproxyNeedsNonlocalBind(model: HaproxyModel): boolean {
-  const address = model.bindAddress ?? '*';
-  return !['*', '0.0.0.0', '::'].includes(address);
 }
 
 export function renderHaproxyConfig(model: HaproxyModel): string {

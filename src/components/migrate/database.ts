@@ -410,15 +410,6 @@ export function targetTablesQuery(schemas: readonly string[]): string {
   return `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${inList(schemas)}) ORDER BY 1, 2;`;
 }
 
-export function assertTargetEmpty(stdout: string, allowReplace: boolean, host?: string): void {
-  const rows = parseBatchRows(stdout);
-  if (rows.length === 0 || allowReplace) return;
-  throw targetNotEmptyError(
-    rows.map((r) => `${r[0]}.${r[1]}`),
-    host,
-  );
-}
-
 /**
  * The refusal to import over tables that are already there and are not
  * the source's (`differing` says how they differ, when known).
@@ -533,35 +524,6 @@ export function parseChecksums(stdout: string): TableChecksum[] {
   });
 }
 
-/**
- * `CHECKSUM TABLE` for the same tables. Cheap to read but not portable: its
- * value depends on the engine, the row format and (for temporal columns) the
- * server version, so it is only compared between tables of the same engine,
- * and even then a difference only warns; the content checksum decides.
- */
-export function checksumTableSql(tables: ReadonlyArray<{ schema: string; table: string }>): string {
-  if (tables.length === 0) return '';
-  return `CHECKSUM TABLE ${tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')} EXTENDED;`;
-}
-
-/**
- * CHECKSUM TABLE prints "schema.table<TAB>checksum" (NULL for a missing
- * table) in the order asked; rows are matched by position, since a dot in a
- * name would make the first column ambiguous.
- */
-export function parseChecksumTable(
-  stdout: string,
-  tables: ReadonlyArray<{ schema: string; table: string }>,
-): Map<string, string | null> {
-  const rows = parseBatchRows(stdout);
-  const out = new Map<string, string | null>();
-  tables.forEach((t, i) => {
-    const r = rows[i];
-    out.set(tableKey(t.schema, t.table), r === undefined || r[1] === undefined || r[1] === 'NULL' ? null : r[1]);
-  });
-  return out;
-}
-
 function normNum(s: string): string {
   const t = s.trim().replace(/^0+(?=\d)/, '');
   return t === '' ? '0' : t;
@@ -570,13 +532,6 @@ function normNum(s: string): string {
 export interface VerifyTablesOptions {
   sourceHost: string;
   targetHost: string;
-  /** Engines by table on each side, to decide whether CHECKSUM TABLE values are comparable. */
-  sourceEngines?: ReadonlyMap<string, string>;
-  targetEngines?: ReadonlyMap<string, string>;
-  sourceChecksumTable?: ReadonlyMap<string, string | null>;
-  targetChecksumTable?: ReadonlyMap<string, string | null>;
-  /** Tables the migration converted (`schema.table`): their CHECKSUM TABLE differs by construction (new key column). */
-  converted?: ReadonlySet<string>;
 }
 
 /**
@@ -612,23 +567,6 @@ export function compareTableChecksums(
     const observed = `${normNum(t.rows)} rows, checksum ${normNum(t.crcSum)}/${normNum(t.md5Xor)}`;
     if (!countOk || !sumOk) {
       out.push(row(check, expected, observed, 'fail', countOk ? `Same row count but different content. ${redo}` : redo));
-      continue;
-    }
-    const sEngine = options.sourceEngines?.get(key);
-    const tEngine = options.targetEngines?.get(key);
-    const sCk = options.sourceChecksumTable?.get(key);
-    const tCk = options.targetChecksumTable?.get(key);
-    const comparable = sEngine !== undefined && sEngine === tEngine && !options.converted?.has(key);
-    if (sCk != null && tCk != null && comparable && sCk !== tCk) {
-      out.push(
-        row(
-          check,
-          expected,
-          `${observed}; CHECKSUM TABLE ${sCk} vs ${tCk}`,
-          'warn',
-          'The content checksum agrees; CHECKSUM TABLE also depends on row format and server version, so this alone does not mean data differs.',
-        ),
-      );
       continue;
     }
     out.push(row(check, expected, observed, 'ok'));

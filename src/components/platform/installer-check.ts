@@ -8,6 +8,7 @@
  * credentials in a client option file on stdin.
  */
 import { shellQuote } from '../../ssh/quote.js';
+import { splitSections } from '../../facts/sections.js';
 
 /** The scratch table, in the platform's own database; dropped after the check. */
 export const INSTALLER_CHECK_TABLE = 'lms_ha_installer_check';
@@ -52,23 +53,8 @@ export interface InstallerCheckResult {
   dropped: boolean;
 }
 
-function sections(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let name: string | null = null;
-  for (const line of stdout.split('\n')) {
-    const m = /^@@([a-z]+)$/.exec(line);
-    if (m) {
-      name = m[1]!;
-      out.set(name, '');
-    } else if (name) {
-      out.set(name, `${out.get(name)}${line}\n`);
-    }
-  }
-  return out;
-}
-
 export function parseInstallerCheck(stdout: string): InstallerCheckResult {
-  const s = sections(stdout);
+  const s = splitSections(stdout);
   const part = (name: string) => {
     const text = (s.get(name) ?? '').trim();
     const ok = /(^|\n)rc=0$/.test(text);

@@ -321,32 +321,6 @@ export function parseRcloneSize(stdout: string): RcloneSize {
   return { count: o.count, bytes: o.bytes };
 }
 
-export interface RcloneCopyLog {
-  copied: number;
-  errors: string[];
-}
-
-/**
- * Reads rclone's --use-json-log lines (stderr): {"level":"info","msg":"Copied (new)","object":"a/b",...}.
- * Lines that are not JSON are ignored.
- */
-export function parseRcloneJsonLog(stderr: string): RcloneCopyLog {
-  const out: RcloneCopyLog = { copied: 0, errors: [] };
-  for (const line of stderr.split('\n')) {
-    const t = line.trim();
-    if (!t.startsWith('{')) continue;
-    let e: { level?: string; msg?: string; object?: string };
-    try {
-      e = JSON.parse(t) as typeof e;
-    } catch {
-      continue;
-    }
-    if (typeof e.msg === 'string' && e.msg.startsWith('Copied')) out.copied++;
-    if (e.level === 'error' || e.level === 'critical') out.errors.push(e.object ? `${e.object}: ${e.msg ?? ''}` : (e.msg ?? ''));
-  }
-  return out;
-}
-
 export interface RcloneExit {
   outcome: 'ok' | 'retry' | 'fail';
   message: string;
@@ -434,23 +408,3 @@ export function rcloneErrorLine(stderr: string): string | undefined {
   return next !== undefined && next.startsWith('caused by:') ? `${lines[i]} (${next})` : lines[i];
 }
 
-/** verify-ha: the bucket answers with these credentials from the host that uses it. */
-export function s3ReachableCheck(host: string, t: S3Target, result: { code: number; stdout: string; stderr: string }): CheckResult {
-  const dest = remotePath(t).replace(`${RCLONE_REMOTE}:`, 's3://');
-  const base = { layer: 'storage', host, check: `s3 ${dest}`, expected: 'reachable, listable' };
-  if (result.code === 0) {
-    try {
-      const s = parseRcloneSize(result.stdout);
-      return { ...base, observed: `reachable: ${s.count} objects, ${s.bytes} bytes`, status: 'ok' };
-    } catch (e) {
-      return { ...base, observed: (e as Error).message, status: 'fail', hint: 'rclone answered but not as expected: check the rclone version on the host.' };
-    }
-  }
-  const why = rcloneErrorLine(result.stderr) ?? `exit ${result.code}`;
-  return {
-    ...base,
-    observed: `unreachable: ${why.slice(0, 300)}`,
-    status: 'fail',
-    hint: `${classifyRcloneExit(result.code).message}. Check the endpoint, the credentials (${t.accessKeySecret}/${t.secretKeySecret}) and that the bucket exists.`,
-  };
-}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createDeployLb, deployLb, HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { createDeployLb, deployLb } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { HAPROXY_CANDIDATE_PATH, KEEPALIVED_CHECK_COMMAND, PROXYSQL_DEB_DIR } from '../../../src/commands/deploy-lb/desired.js';
 import { changeAction, changeTarget, changeData } from '../../../src/engine/change.js';
 import type { Plan } from '../../../src/engine/plan.js';
 import { renderPlanMarkdown } from '../../../src/report/plan.js';
@@ -8,7 +9,7 @@ import { Redactor } from '../../../src/engine/redact.js';
 import { renderPlanText } from '../../../src/report/console-reporter.js';
 import { HAPROXY_CONFIG_PATH } from '../../../src/components/haproxy/index.js';
 import { KEEPALIVED_CONFIG_PATH } from '../../../src/components/keepalived/index.js';
-import { proxysqlModelFor } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { proxysqlModelFor } from '../../../src/commands/deploy-lb/desired.js';
 import { mysqlNativePasswordHash } from '../../../src/components/proxysql/index.js';
 import { ALL_SECRET_FORMS, DB, DEB, FakePlatform, fakeContext, inventory, LB } from './fake-lb-platform.js';
 
@@ -415,7 +416,7 @@ describe('deploy-lb (ProxySQL path) against fake hosts', () => {
 
   it('refuses a download whose sha256 is not the pinned one', async () => {
     const platform = proxysqlPlatform();
-    const { fetchPinnedPackage } = await import('../../../src/commands/deploy-lb/deploy-lb.js');
+    const { fetchPinnedPackage } = await import('../../../src/commands/deploy-lb/fetch.js');
     expect(typeof fetchPinnedPackage).toBe('function');
     const runner = createDeployLb({
       fetchPackage: async () => {

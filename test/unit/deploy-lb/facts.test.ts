@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hostStateScript, parseHostState, type HostStateQuery } from '../../../src/facts/host-state.js';
-import { accountFactsSql, parseAccountFacts, proxysqlAdminScript } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { accountFactsSql, parseAccountFacts, proxysqlAdminScript } from '../../../src/commands/deploy-lb/facts.js';
 
 describe('deploy-lb facts', () => {
   it('parses what the tools print, including units that do not exist and removed packages', () => {

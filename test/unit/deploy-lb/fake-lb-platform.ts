@@ -355,8 +355,10 @@ export class FakeHost implements RemoteHost {
           out.push(this.commandsOnPath.has(arg) ? 'present' : 'absent');
           break;
         case 'probe':
-          if (arg === 'addresses') out.push('127.0.0.1/8', `${this.address}/24`, ...(this.holdsVip ? ['10.0.0.100/24'] : []));
-          else if (arg === 'nft-tables') {
+          if (arg === 'addresses') {
+            out.push('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever', `2: eth0    inet ${this.address}/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever preferred_lft forever`);
+            if (this.holdsVip) out.push('2: eth0    inet 10.0.0.100/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever');
+          } else if (arg === 'nft-tables') {
             if (this.packages['nftables']) out.push(...[...this.operatorTables, ...(this.fenceLoaded ? ['inet lms_ha_clustercheck'] : [])].map((t) => `table ${t}`));
           } else if (arg === 'nft-ruleset') {
             if (this.packages['nftables'] && this.rulesetJson) out.push(this.rulesetJson);

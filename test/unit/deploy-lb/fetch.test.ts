@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchPinnedPackage } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { fetchPinnedPackage } from '../../../src/commands/deploy-lb/fetch.js';
 import { MemoryLogger } from '../../support/memory-logger.js';
 
 const BODY = Buffer.from('!<arch>\nfake proxysql package\n');

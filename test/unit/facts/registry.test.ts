@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allFacts, FACTS, factsGatheredBy } from '../../../src/facts/registry.js';
+import { allFacts, FACTS, factSnippet, factsGatheredBy, readFact } from '../../../src/facts/registry.js';
+import type { RemoteHost, RunOptions } from '../../../src/ssh/types.js';
 
 /** Snippet arguments a test inventory would give. */
 const ARGS: Record<string, unknown> = {
@@ -12,6 +13,9 @@ const ARGS: Record<string, unknown> = {
   'gluster-peers': undefined,
   'gluster-volume': 'moodledata',
   'gluster-client': '/var/www/moodledata',
+  'gluster-server': { volume: 'moodledata', brickPath: '/storage/brick' },
+  'gluster-mount-host': { mountPath: '/var/www/moodledata', owner: 'www-data', group: 'www-data' },
+  rclone: undefined,
   causality: { table: 'lms_ha.causality_probe', token: 'x', writer: 'db1', reader: 'db2' },
   lock: 'prod',
 };
@@ -23,7 +27,7 @@ describe('the fact registry', () => {
   it('names every fact once', () => {
     const names = allFacts().map((f) => f.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['host', 'packages', 'host-state', 'galera', 'health-db', 'health-lb', 'gluster-peers', 'gluster-volume', 'gluster-client', 'causality', 'lock']);
+    expect(names).toEqual(['host', 'packages', 'host-state', 'galera', 'health-db', 'health-lb', 'gluster-peers', 'gluster-volume', 'gluster-client', 'gluster-server', 'gluster-mount-host', 'rclone', 'causality', 'lock']);
   });
 
   it.each(allFacts().map((f) => [f.name, f] as const))('%s: a snippet that reads only, unless marked as writing', (name, f) => {
@@ -36,5 +40,15 @@ describe('the fact registry', () => {
     expect(factsGatheredBy('deploy-db').map((f) => f.name)).toEqual(['host', 'packages', 'galera', 'lock']);
     expect(factsGatheredBy('preflight').map((f) => f.name)).toEqual(['host', 'lock']);
     expect(FACTS.causality.readOnly).toBe(false);
+  });
+
+  it('runs a fact only for a command it is listed for', async () => {
+    const ran: { command: string; options: RunOptions }[] = [];
+    const host = { name: 'db1', run: async (command: string, options: RunOptions) => (ran.push({ command, options }), { code: 0, stdout: 'out', stderr: '' }) } as unknown as RemoteHost;
+    const r = await readFact(host, 'migrate-storage', FACTS.rclone, undefined, { purpose: 'look for rclone' });
+    expect(r.stdout).toBe('out');
+    expect(ran).toEqual([{ command: FACTS.rclone.snippet(), options: { purpose: 'look for rclone' } }]);
+    expect(() => factSnippet('deploy-lb', FACTS.galera, undefined)).toThrow('deploy-lb reads the galera fact, which src/facts/registry.ts does not list for it');
+    expect(factSnippet('deploy-db', FACTS.galera, undefined)).toBe(FACTS.galera.snippet());
   });
 });

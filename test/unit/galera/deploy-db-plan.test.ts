@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planHashKeyFrom } from '../../../src/engine/plan.js';
 import { classifyCluster } from '../../../src/components/galera/cluster-state.js';
 import type { GaleraHostFacts } from '../../../src/facts/galera.js';
-import { MARIADB_PIN_PATH, pinnedVersion, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
+import { MARIADB_PIN_PATH, renderMariadbPin } from '../../../src/components/galera/apt-pin.js';
 import { parseGrastate, parseWsrepStatus, renderGaleraConfig } from '../../../src/components/galera/index.js';
 import { computePlan, desiredAccounts, galeraModelFor, type Gathered } from '../../../src/commands/deploy-db/deploy-db.js';
 import type { CommandContext } from '../../../src/commands/context.js';
@@ -117,7 +117,7 @@ describe('deploy-db plan: the package version pin', () => {
     const content = pins[0]!.kind === 'file' ? pins[0]!.after?.content : undefined;
     expect(content).toMatch(/^Package: src:mariadb$/m);
     expect(content).toMatch(/^Pin-Priority: 1001$/m);
-    expect(pinnedVersion(content ?? null)).toBe(INSTALLED);
+    expect(content?.split('\n')).toContain(`Pin: version ${INSTALLED}`);
   });
 
   it('a pin dropped from the inventory removes the pin file and leaves the packages alone', () => {

@@ -15,19 +15,34 @@ import {
   parseGrantLine,
   parseSchemaProblems,
   parseShowGrants,
-  presetDatabases,
-  presetUser,
   quoteAccount,
   quoteIdent,
   quoteString,
   schemaProblemsSql,
   sstAccount,
   sstPrivileges,
-  toDisplaySql,
   toStdinSql,
   createDatabaseSql,
   createUserSql,
+  type AppUserSpec,
+  type DesiredDatabase,
+  type SqlStatement,
 } from '../../../src/components/galera/index.js';
+
+/** A statement as a reader checks it: secrets by name only. */
+function toDisplaySql(statement: SqlStatement): string {
+  return statement.parts.map((p) => (typeof p === 'string' ? p : `<secret ${p.secret}>`)).join('');
+}
+
+/** The accounts and databases the inventory's presets give (src/inventory/presets.ts). */
+function presetUser(preset: 'moodle' | 'openedx', opts: { hosts: string[]; passwordSecret: string }): AppUserSpec {
+  const databases = preset === 'moodle' ? ['moodle'] : ['edxapp', 'edxapp_csmh'];
+  return { user: preset === 'moodle' ? 'moodle' : 'edxapp001', hosts: opts.hosts, passwordSecret: opts.passwordSecret, databases };
+}
+
+function databases(...names: string[]): DesiredDatabase[] {
+  return names.map((name) => ({ name, charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }));
+}
 import { DeployError } from '../../../src/errors.js';
 
 const nodes = [
@@ -301,20 +316,14 @@ describe('diffAccounts', () => {
 });
 
 describe('databases', () => {
-  it('presets', () => {
-    expect(presetDatabases('moodle').map((d) => d.name)).toEqual(['moodle']);
-    expect(presetDatabases('openedx').map((d) => d.name)).toEqual(['edxapp', 'edxapp_csmh']);
-    expect(presetDatabases('chamilo')).toEqual([{ name: 'chamilo', charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }]);
-  });
-
   it('creates missing databases and fixes a wrong default charset', () => {
     const actual = parseDatabases('edxapp\tutf8\tutf8_general_ci\n');
-    const changes = diffDatabases(presetDatabases('openedx'), actual);
+    const changes = diffDatabases(databases('edxapp', 'edxapp_csmh'), actual);
     expect(changes.map((c) => [c.kind, toDisplaySql(c.statements[0]!)])).toEqual([
       ['alter-database', 'ALTER DATABASE `edxapp` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'],
       ['create-database', 'CREATE DATABASE IF NOT EXISTS `edxapp_csmh` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'],
     ]);
-    expect(diffDatabases(presetDatabases('moodle'), parseDatabases('moodle\tutf8mb4\tutf8mb4_unicode_ci\n'))).toEqual([]);
+    expect(diffDatabases(databases('moodle'), parseDatabases('moodle\tutf8mb4\tutf8mb4_unicode_ci\n'))).toEqual([]);
   });
 });
 

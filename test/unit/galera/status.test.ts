@@ -3,7 +3,6 @@ import {
   type NodeObservation,
   type NodeStatus,
   evaluateGate,
-  isNodeSyncedForRolling,
   parseWsrepStatus,
   rollingRestartOrder,
   rollingWaitReason,
@@ -212,12 +211,11 @@ describe('evaluateGate', () => {
 
 describe('rolling helpers', () => {
   it('waits for Primary, Synced, ready, connected and the full size', () => {
-    expect(isNodeSyncedForRolling(synced(), 3)).toBe(true);
-    expect(isNodeSyncedForRolling(synced({ wsrep_cluster_size: '2' }), 3)).toBe(false);
+    expect(rollingWaitReason(synced(), 3)).toBeNull();
     expect(rollingWaitReason(synced({ wsrep_cluster_size: '2' }), 3)).toBe('cluster size 2 of 3');
     expect(rollingWaitReason(synced({ wsrep_local_state: '3', wsrep_local_state_comment: 'Joined' }), 3)).toBe('state 3 Joined');
-    expect(isNodeSyncedForRolling(synced({ wsrep_cluster_status: 'non-Primary' }), 3)).toBe(false);
-    expect(isNodeSyncedForRolling(synced({ wsrep_ready: 'OFF' }), 3)).toBe(false);
+    expect(rollingWaitReason(synced({ wsrep_cluster_status: 'non-Primary' }), 3)).toBe('cluster status non-Primary');
+    expect(rollingWaitReason(synced({ wsrep_ready: 'OFF' }), 3)).toBe('wsrep_ready=OFF');
   });
 
   it('puts the writer last', () => {

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { renderInventoryReference, replaceReference, REFERENCE_END, REFERENCE_START } from '../../../src/inventory/reference.js';
-import { JSON_SCHEMA_PATH, renderInventoryJsonSchema } from '../../../src/inventory/schema.js';
+import { JSON_SCHEMA_PATH } from '../../../src/inventory/schema.js';
+import { renderInventoryJsonSchema, renderInventoryReference, replaceReference, REFERENCE_END, REFERENCE_START } from '../../support/inventory-docs.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REGENERATE = 'LMS_HA_WRITE_REFERENCE=1 npx vitest run --project unit test/unit/inventory/reference.test.ts';

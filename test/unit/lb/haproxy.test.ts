@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type HaproxyModel,
-  haproxyNeedsNonlocalBind,
   parseHaproxyStat,
   renderHaproxyConfig,
   serverState,
@@ -169,12 +168,6 @@ describe('renderHaproxyConfig', () => {
     const a = renderHaproxyConfig(moodle);
     expect(renderHaproxyConfig(structuredClone(moodle))).toBe(a);
     expect(a).not.toContain('mysql-check');
-  });
-
-  it('says when a bind address needs ip_nonlocal_bind', () => {
-    expect(haproxyNeedsNonlocalBind({ dbNodes: nodes })).toBe(false);
-    expect(haproxyNeedsNonlocalBind({ dbNodes: nodes, bindAddress: '0.0.0.0' })).toBe(false);
-    expect(haproxyNeedsNonlocalBind({ dbNodes: nodes, bindAddress: '10.0.0.100' })).toBe(true);
   });
 
   it('refuses broken models with invalid-inventory', () => {

@@ -7,9 +7,9 @@ import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadInventory, parseInventory, resolveSecrets, selectEnvironment, type Environment } from '../../../src/inventory/index.js';
 import { findSecretReferences } from '../../../src/inventory/secrets.js';
-import { isConnection, platformConnection, type PlatformConnection } from '../../../src/components/platform/index.js';
+import { isConnection, platformConnection, type PlatformConnection } from '../../../src/components/platform/connection.js';
 import { renderHaproxyConfig } from '../../../src/components/haproxy/config.js';
-import { haproxyModelFor } from '../../../src/commands/deploy-lb/deploy-lb.js';
+import { haproxyModelFor } from '../../../src/commands/deploy-lb/desired.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yml')).sort();

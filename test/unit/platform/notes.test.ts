@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { loadInventory, selectEnvironment, type Environment } from '../../../src/inventory/index.js';
-import { hostPatternAdmits, platformPlanNotes, userHostWarnings } from '../../../src/components/platform/index.js';
+import { hostPatternAdmits, platformPlanNotes, userHostWarnings } from '../../../src/components/platform/notes.js';
 import { renderGaleraConfig, serverOptions } from '../../../src/components/galera/index.js';
 import { galeraModelFor } from '../../../src/commands/deploy-db/deploy-db.js';
 

@@ -102,9 +102,8 @@ describe('renderPlanMarkdown', () => {
     const plan = withEdit(1, (c) =>
       c.kind === 'file' ? { ...c, before: { ...c.before!, content: big('old') }, after: { ...c.after!, content: big('new') } } : c,
     );
-    const started = Date.now();
+    // The note (not a diff) is the proof it did not diff: no timing here (a loaded machine is slow; speed is for the bench).
     const out = renderPlanMarkdown(plan, { redactor: redactor() });
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(out).toMatch(/content changes too much to show a diff; sha256 [0-9a-f]{12} → [0-9a-f]{12}/);
   });
 

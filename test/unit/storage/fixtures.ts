@@ -182,26 +182,6 @@ export const POOL_LIST_XML = `<?xml version="1.0" encoding="UTF-8" standalone="y
 </cliOutput>
 `;
 
-/** The seed's `gluster peer status`, plus an "Other names" block and a disconnected peer. */
-export const PEER_STATUS_TEXT = `Number of Peers: 2
-
-Hostname: 192.168.30.102
-Uuid: dd976496-fda4-4ace-801e-7ee55461b458
-State: Peer in Cluster (Connected)
-Other names:
-moodle2
-
-Hostname: 192.168.30.103
-Uuid: 27a81fba-c529-4c2c-9cf7-2dcaf5880cef
-State: Peer in Cluster (Disconnected)
-`;
-
-export const POOL_LIST_TEXT = `UUID\t\t\t\t\tHostname      \tState
-dd976496-fda4-4ace-801e-7ee55461b458\t192.168.30.102\tConnected 
-27a81fba-c529-4c2c-9cf7-2dcaf5880cef\t192.168.30.103\tDisconnected 
-3a8b1f0e-6c2d-4e5f-8a9b-0c1d2e3f4a51\tlocalhost     \tConnected 
-`;
-
 const statusNode = (host: string, path: string, peer: string, online: boolean, port: number | 'N/A', pid: number, detail = true) => `        <node>
           <hostname>${host}</hostname>
           <path>${path}</path>
@@ -317,29 +297,6 @@ ${b3 ? healBrick('10.0.0.13:/storage/brick', U3, b3) : healBrick('10.0.0.13:/sto
 `;
 }
 
-export const HEAL_SUMMARY_TEXT = `Brick 10.0.0.11:/storage/brick
-Status: Connected
-Total Number of entries: 12
-Number of entries in heal pending: 12
-Number of entries in split-brain: 0
-Number of entries possibly healing: 0
-
-Brick 10.0.0.12:/storage/brick
-Status: Connected
-Total Number of entries: 12
-Number of entries in heal pending: 12
-Number of entries in split-brain: 0
-Number of entries possibly healing: 0
-
-Brick 10.0.0.13:/storage/brick
-Status: Transport endpoint is not connected
-Total Number of entries: -
-Number of entries in heal pending: -
-Number of entries in split-brain: -
-Number of entries possibly healing: -
-
-`;
-
 export const SPLIT_BRAIN_XML = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cliOutput>
   <healInfo>
@@ -366,18 +323,6 @@ export const SPLIT_BRAIN_XML = `<?xml version="1.0" encoding="UTF-8" standalone=
   <opErrno>0</opErrno>
   <opErrstr/>
 </cliOutput>
-`;
-
-export const SPLIT_BRAIN_TEXT = `Brick 10.0.0.11:/storage/brick
-/filedir/0c/5f/0c5f1
-<gfid:aaca219f-0e25-4576-8689-3573bd3b7f2b>
-Status: Connected
-Number of entries in split-brain: 2
-
-Brick 10.0.0.12:/storage/brick
-Status: Connected
-Number of entries in split-brain: 0
-
 `;
 
 export const PROC_MOUNTS = `sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0

@@ -16,7 +16,8 @@ import {
   stopBrickProcessesCommand,
   volumeStartForceCommand,
 } from '../../../src/components/glusterfs/index.js';
-import { parseStorageFacts, planGlusterVolume, type StorageHostFacts } from '../../../src/commands/migrate-storage/gluster.js';
+import { planGlusterVolume } from '../../../src/commands/migrate-storage/gluster.js';
+import { parseStorageFacts, type StorageHostFacts } from '../../../src/facts/gluster.js';
 import type { Host } from '../../../src/inventory/index.js';
 import { FRESH_OPTIONS, POOL_LIST_XML, model3, volumeInfoXml, volumeStatusXml } from './fixtures.js';
 

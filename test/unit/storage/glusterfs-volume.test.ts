@@ -10,9 +10,7 @@ import {
   glusterCommands,
   normalizeOptionValue,
   parseBrickMountFact,
-  parsePeerStatusText,
   parsePeersXml,
-  parsePoolListText,
   parseVolumeInfoXml,
   parseXml,
   validateVolumeModel,
@@ -24,9 +22,7 @@ import { DeployError } from '../../../src/errors.js';
 import {
   FRESH_OPTIONS,
   GLUSTERD_DOWN,
-  PEER_STATUS_TEXT,
   PEER_STATUS_XML,
-  POOL_LIST_TEXT,
   POOL_LIST_XML,
   U1,
   U2,
@@ -199,19 +195,6 @@ describe('peers', () => {
     const p = parsePeersXml(POOL_LIST_XML);
     expect(p.map((x) => x.hostname)).toEqual(['10.0.0.12', '10.0.0.13', 'localhost']);
     expect(p[2]!.uuid).toBe(U1);
-  });
-  it('parses the human peer status (the seed) and pool list', () => {
-    const p = parsePeerStatusText(PEER_STATUS_TEXT);
-    expect(p).toEqual([
-      { uuid: 'dd976496-fda4-4ace-801e-7ee55461b458', hostname: '192.168.30.102', hostnames: ['192.168.30.102', 'moodle2'], connected: true, state: 'Peer in Cluster' },
-      { uuid: '27a81fba-c529-4c2c-9cf7-2dcaf5880cef', hostname: '192.168.30.103', hostnames: ['192.168.30.103'], connected: false, state: 'Peer in Cluster' },
-    ]);
-    const l = parsePoolListText(POOL_LIST_TEXT);
-    expect(l.map((x) => [x.hostname, x.connected])).toEqual([
-      ['192.168.30.102', true],
-      ['192.168.30.103', false],
-      ['localhost', true],
-    ]);
   });
   it('probes only missing members, never itself, and reports rejected peers', () => {
     const members = model3.bricks.map((b) => ({ host: b.host, address: b.address }));

@@ -4,18 +4,7 @@ import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HASH_BATCH_FILES,
-  MANIFEST_MAGIC,
-  MANIFEST_NO_TEMP_DIR_EXIT,
-  ManifestParseError,
-  compareManifests,
-  manifestCommand,
-  manifestVerdict,
-  parseManifest,
-  summarizeManifest,
-  transferEstimate,
-} from '../../../src/components/migrate/index.js';
+import { HASH_BATCH_FILES, MANIFEST_MAGIC, MANIFEST_NO_TEMP_DIR_EXIT, ManifestParseError, compareManifests, manifestCommand, manifestVerdict, parseManifest, summarizeManifest, transferEstimate } from '../../../src/components/migrate/files.js';
 import { DeployError } from '../../../src/errors.js';
 
 // ---------------------------------------------------------------------------

@@ -2,17 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterChange, PlannedChange } from '../../../src/engine/change.js';
 import type { GlusterStorage, Host } from '../../../src/inventory/index.js';
 import { DeployError } from '../../../src/errors.js';
-import {
-  parseClientFacts,
-  parseStorageFacts,
-  planClientMounts,
-  planGlusterVolume,
-  storageFactsScript,
-  type ClientHostFacts,
-  type StorageHostFacts,
-} from '../../../src/commands/migrate-storage/gluster.js';
+import { planClientMounts, planGlusterVolume } from '../../../src/commands/migrate-storage/gluster.js';
+import { parseClientFacts, parseStorageFacts, storageFactsScript, type ClientHostFacts, type StorageHostFacts } from '../../../src/facts/gluster.js';
 import { planFiles, type FilesGathered, type FilesSetting } from '../../../src/commands/migrate-storage/files.js';
-import { compareManifests, type Manifest, type ManifestEntry } from '../../../src/components/migrate/index.js';
+import { compareManifests, type Manifest, type ManifestEntry } from '../../../src/components/migrate/files.js';
 import { FRESH_OPTIONS, POOL_LIST_XML, model3, volumeInfoXml } from './fixtures.js';
 
 const host = (name: string, address: string, roles: Host['roles']): Host => ({

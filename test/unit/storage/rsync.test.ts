@@ -3,18 +3,7 @@ import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  classifyRsyncExit,
-  compareManifests,
-  manifestCommand,
-  parseManifest,
-  parseRsyncServerHeader,
-  parseRsyncStats,
-  rsyncClientArgs,
-  rsyncReceiverCommand,
-  rsyncSenderCommand,
-  splitBridgeHeader,
-} from '../../../src/components/migrate/index.js';
+import { classifyRsyncExit, compareManifests, manifestCommand, parseManifest, parseRsyncServerHeader, parseRsyncStats, rsyncClientArgs, rsyncReceiverCommand, rsyncSenderCommand, splitBridgeHeader } from '../../../src/components/migrate/files.js';
 import { DeployError } from '../../../src/errors.js';
 
 // Headers as rsync 3.5.0 (Debian 12 security update) sends them for each option set.

@@ -1,9 +1,28 @@
 /**
- * The inventory reference for the README, generated from the published JSON
- * Schema so it cannot drift: every key with its type, whether it is required,
- * its default and what it is for. test/unit/inventory/reference.test.ts checks
- * the README's copy against this.
+ * The two documents generated from src/inventory/schema.ts and committed: the
+ * published JSON Schema (schema/inventory.schema.json, for editors) and the
+ * README's inventory reference (every key with its type, whether it is
+ * required, its default and what it is for). Tooling, not product: the unit
+ * tests compare the committed copies with these and rewrite them on request
+ * (test/unit/inventory/schema-sync.test.ts, reference.test.ts).
  */
+import type { TSchema } from '@sinclair/typebox';
+import { InventorySchema } from '../../src/inventory/schema.js';
+
+/**
+ * The JSON Schema text committed as schema/inventory.schema.json. TypeBox schemas
+ * are plain JSON Schema objects (its bookkeeping lives under symbol keys, which
+ * JSON.stringify drops), so this is a straight serialization plus a header.
+ */
+export function renderInventoryJsonSchema(): string {
+  const document: TSchema = {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $comment: 'Generated from src/inventory/schema.ts; do not edit by hand (see test/unit/inventory/schema-sync.test.ts).',
+    ...InventorySchema,
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
 type Node = Record<string, unknown>;
 
 export const REFERENCE_START = '<!-- inventory-reference:start (generated from the schema; see test/unit/inventory/reference.test.ts) -->';

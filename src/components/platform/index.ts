@@ -1,3 +1,0 @@
-export * from './connection.js';
-export * from './snippets.js';
-export * from './notes.js';

@@ -1,2 +1,0 @@
-/** The pure part of the S3 target: rclone commands with credentials on stdin, report parsers, verdicts. */
-export * from './rclone.js';
