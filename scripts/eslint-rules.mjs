@@ -33,18 +33,6 @@ const FORBIDDEN = {
 // is tolerated for now; remove an entry when its import goes. Keys: importing
 // file → imported files, relative to src/.
 const TEMPORARY_EXCEPTIONS = {
-  // The scheduled health issue renders verify-ha's check table; the renderer
-  // still lives with verify-ha until the shared middle (facts, models, table
-  // rendering) moves out of commands/.
-  'github/scheduled-health.ts': ['commands/verify-ha/checks.ts'],
-  // The client option file and the credentials file that deploy-db, deploy-lb
-  // and verify-ha all use to run SQL are still in verify-ha's facts; they move
-  // to src/facts/ with the rest of the technology facts.
-  'commands/deploy-db/deploy-db.ts': ['commands/verify-ha/facts.ts'],
-  'commands/deploy-lb/deploy-lb.ts': ['commands/verify-ha/facts.ts'],
-  // GlusterFS's model from the inventory (glusterModelOf) is still verify-ha's;
-  // it moves to the inventory → model mappers in one place.
-  'commands/migrate-storage/gluster.ts': ['commands/verify-ha/verify-ha.ts'],
 };
 
 
